@@ -1,0 +1,22 @@
+//! Writes a generated pool to stdout: `gen mem HOSTS VMS_PER_HOST SEED` or
+//! `gen tshirt HOSTS VMS SEED`.
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let n = |i: usize| -> u64 {
+        args.get(i)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| usage())
+    };
+    let pool = match args.first().map(String::as_str) {
+        Some("mem") => haplan_benches::memory_pool(n(1) as usize, n(2) as usize, n(3)),
+        Some("tshirt") => haplan_benches::tshirt_pool(n(1) as usize, n(2) as usize, n(3)),
+        _ => usage(),
+    };
+    println!("{}", serde_json::to_string_pretty(&pool).unwrap());
+}
+
+fn usage() -> ! {
+    eprintln!("usage: gen mem HOSTS VMS_PER_HOST SEED | gen tshirt HOSTS VMS SEED");
+    std::process::exit(2);
+}

@@ -1,0 +1,1 @@
+//! Python bindings of haplan. Not yet built: see `python/README.md`.

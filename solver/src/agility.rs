@@ -1,0 +1,187 @@
+//! Agility: where a VM could be restarted, and why nowhere when that is so.
+//!
+//! This is the static part of a restart target's eligibility (storage,
+//! networks, local devices, `allowed_hosts`, `standby_only`, anti-affinity
+//! with VMs already running there). Capacity and which hosts have failed are
+//! the scenario's business, not agility's.
+
+use crate::model::*;
+
+/// A protected VM that cannot be restarted on any other host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotAgile {
+    pub vm: VmId,
+    /// Every reason, in words a pool admin understands.
+    pub reasons: Vec<String>,
+}
+
+/// Per-VM agility facts for a whole pool.
+#[derive(Clone, Debug)]
+pub struct Agility {
+    /// For every VM, the hosts it may restart on (empty for halted VMs).
+    pub targets: Vec<Vec<HostId>>,
+    /// Protected running or paused VMs with no target, in file order.
+    pub not_agile: Vec<NotAgile>,
+}
+
+impl Agility {
+    pub fn of(pool: &Pool) -> Agility {
+        let targets: Vec<Vec<HostId>> = (0..pool.vms.len())
+            .map(|v| restart_targets(pool, v))
+            .collect();
+        let not_agile = (0..pool.vms.len())
+            .filter(|&v| {
+                let vm = &pool.vms[v];
+                vm.restart == Restart::Protected && vm.power.is_active() && targets[v].is_empty()
+            })
+            .map(|v| NotAgile {
+                vm: v,
+                reasons: reasons(pool, v),
+            })
+            .collect();
+        Agility { targets, not_agile }
+    }
+
+    pub fn is_agile(&self, vm: VmId) -> bool {
+        !self.targets[vm].is_empty()
+    }
+}
+
+/// Whether `vm` may be restarted on host `t`, capacity aside.
+pub fn may_restart_on(pool: &Pool, vm: VmId, t: HostId) -> bool {
+    blockers(pool, vm, t).is_empty()
+}
+
+/// The hosts `vm` may be restarted on, capacity aside, in file order.
+pub fn restart_targets(pool: &Pool, vm: VmId) -> Vec<HostId> {
+    if !pool.vms[vm].power.is_active() {
+        return Vec::new();
+    }
+    (0..pool.hosts.len())
+        .filter(|&t| may_restart_on(pool, vm, t))
+        .collect()
+}
+
+/// What keeps `vm` from restarting on host `t`, one phrase per rule broken.
+pub fn blockers(pool: &Pool, vm: VmId, t: HostId) -> Vec<String> {
+    let v = &pool.vms[vm];
+    let host = &pool.hosts[t];
+    let mut out = Vec::new();
+    if t == v.host {
+        out.push("is its own host".to_string());
+        return out;
+    }
+    if host.state != HostState::Up {
+        out.push(format!("is {}", host.state.as_str()));
+    }
+    if !v.local_devices.is_empty() {
+        out.push(format!(
+            "lacks its local devices ({})",
+            v.local_devices.join(", ")
+        ));
+    }
+    for s in v.storage.difference(&host.storage) {
+        out.push(format!("cannot reach storage {s}"));
+    }
+    for n in v.networks.difference(&host.networks) {
+        out.push(format!("has no network {n}"));
+    }
+    if let Some(allowed) = &v.allowed_hosts {
+        if !allowed.contains(&t) {
+            out.push("is not in its allowed_hosts".to_string());
+        }
+    }
+    if pool.ha.migration_path == MigrationPath::StandbyOnly && !host.standby {
+        out.push("is not a standby host (migration_path is standby_only)".to_string());
+    }
+    if let Some(g) = &v.anti_affinity {
+        if let Some(other) = anti_affinity_peer(pool, vm, g, t) {
+            out.push(format!(
+                "already runs {} of anti-affinity group {g}",
+                pool.vms[other].name
+            ));
+        }
+    }
+    out
+}
+
+fn anti_affinity_peer(pool: &Pool, vm: VmId, group: &str, t: HostId) -> Option<VmId> {
+    (0..pool.vms.len()).find(|&o| {
+        let other = &pool.vms[o];
+        o != vm
+            && other.host == t
+            && other.power.is_active()
+            && other.anti_affinity.as_deref() == Some(group)
+    })
+}
+
+/// Every reason why `vm` has no restart target: first the rules that exclude
+/// every other host on their own, then, when no single rule does, what each
+/// host lacks.
+pub fn reasons(pool: &Pool, vm: VmId) -> Vec<String> {
+    let v = &pool.vms[vm];
+    let mut out = Vec::new();
+    if !v.local_devices.is_empty() {
+        out.push(format!(
+            "uses local devices ({}) bound to host {}",
+            v.local_devices.join(", "),
+            pool.hosts[v.host].name
+        ));
+    }
+    let others: Vec<HostId> = (0..pool.hosts.len())
+        .filter(|&t| t != v.host && pool.hosts[t].state == HostState::Up)
+        .collect();
+    if others.is_empty() {
+        out.push("no other host is up".to_string());
+        return out;
+    }
+    for s in &v.storage {
+        if !others.iter().any(|&t| pool.hosts[t].storage.contains(s)) {
+            out.push(format!("storage {s} is reachable from no other host"));
+        }
+    }
+    for n in &v.networks {
+        if !others.iter().any(|&t| pool.hosts[t].networks.contains(n)) {
+            out.push(format!("network {n} is on no other host"));
+        }
+    }
+    if let Some(allowed) = &v.allowed_hosts {
+        if !others.iter().any(|t| allowed.contains(t)) {
+            out.push("allowed_hosts names no other host that is up".to_string());
+        }
+    }
+    if pool.ha.migration_path == MigrationPath::StandbyOnly
+        && !others.iter().any(|&t| pool.hosts[t].standby)
+    {
+        out.push(
+            "migration_path is standby_only and no other up host is a standby host".to_string(),
+        );
+    }
+    if let Some(g) = &v.anti_affinity {
+        if others
+            .iter()
+            .all(|&t| anti_affinity_peer(pool, vm, g, t).is_some())
+        {
+            out.push(format!(
+                "anti-affinity group {g} already runs on every other up host"
+            ));
+        }
+    }
+    if out.is_empty() {
+        let per_host: Vec<String> = others
+            .iter()
+            .map(|&t| {
+                format!(
+                    "{} {}",
+                    pool.hosts[t].name,
+                    blockers(pool, vm, t).join(" and ")
+                )
+            })
+            .collect();
+        out.push(format!(
+            "no host meets every requirement: {}",
+            per_host.join("; ")
+        ));
+    }
+    out
+}

@@ -1,0 +1,299 @@
+//! The `haplan` command line (`docs/cli.md`). `run` takes its streams as
+//! arguments so that tests drive exactly what the binary does.
+
+use std::ffi::OsString;
+use std::io::{self, Read, Write};
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::model::Pool;
+use crate::pack::Budget;
+use crate::plan::{self, Scope};
+use crate::scenario::Analysis;
+use crate::tolerance::{self, CheckOptions, Verdict};
+use crate::{agility, load, report};
+
+/// Exit codes, a contract (docs/cli.md).
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_NOT_OK: i32 = 1;
+pub const EXIT_BAD_INPUT: i32 = 2;
+pub const EXIT_UNDECIDED: i32 = 3;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "haplan",
+    version,
+    about = "Exact host-failure tolerance and restart plans for virtualization pools",
+    after_help = "Exit codes: 0 the pool meets what was asked; 1 it does not (overcommitted, or a \
+protected VM is not agile); 2 bad input or usage; 3 undecided (the time limit ran out)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Decide whether the pool tolerates K simultaneous host failures.
+    Check {
+        /// Pool file (haplan/v1 JSON), or - for standard input.
+        file: String,
+        /// K to check against (default: the file's ha.host_failures_to_tolerate).
+        #[arg(long, value_name = "K")]
+        tolerate: Option<u32>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Stop after this many seconds with proved bounds (exit 3 if they do not settle it).
+        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+        time_limit: Option<Duration>,
+        /// Show a failing set of size max_tolerable + 1 even when the pool meets K.
+        #[arg(long)]
+        explain: bool,
+        /// Worker threads (default: one per core). The answer never depends on it.
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
+    },
+    /// The restart plan if exactly the given hosts fail now.
+    Plan {
+        /// Pool file (haplan/v1 JSON), or - for standard input.
+        file: String,
+        /// Comma-separated names of the hosts that fail.
+        #[arg(long, value_name = "H1,H2,...", value_delimiter = ',', required = true)]
+        fail: Vec<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+        time_limit: Option<Duration>,
+    },
+    /// For every protected VM, the hosts it could restart on, and why none when so.
+    Agility {
+        /// Pool file (haplan/v1 JSON), or - for standard input.
+        file: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Print the JSON Schema of the pool format.
+    Schema,
+}
+
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("not a number of seconds: {s}"))?;
+    if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
+        return Err(format!("not a usable number of seconds: {s}"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// The JSON Schema of the pool format.
+pub const POOL_SCHEMA: &str = include_str!("../schema/haplan-v1.schema.json");
+
+/// Runs the command line; returns the exit code.
+pub fn run<I, T>(
+    args: I,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_OK
+            };
+            let text = e.render().to_string();
+            let out: &mut dyn Write = if e.use_stderr() { stderr } else { stdout };
+            let _ = out.write_all(text.as_bytes());
+            return code;
+        }
+    };
+    let (code, text) = match execute(cli, stdin) {
+        Ok(done) => done,
+        Err(message) => {
+            let _ = writeln!(stderr, "haplan: {message}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            let _ = writeln!(stderr, "haplan: cannot write output: {e}");
+            EXIT_BAD_INPUT
+        }
+        _ => code,
+    }
+}
+
+fn read_pool(file: &str, stdin: &mut dyn Read) -> Result<Pool, String> {
+    let mut text = String::new();
+    let shown = if file == "-" { "<stdin>" } else { file };
+    let read = if file == "-" {
+        stdin.read_to_string(&mut text).map(|_| ())
+    } else {
+        std::fs::read_to_string(file).map(|t| text = t)
+    };
+    read.map_err(|e| format!("cannot read {shown}: {e}"))?;
+    load::parse_pool(&text).map_err(|e| format!("{shown}: {e}"))
+}
+
+fn json(value: serde_json::Value) -> String {
+    let mut s = serde_json::to_string_pretty(&value).expect("serializable");
+    s.push('\n');
+    s
+}
+
+fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
+    match cli.command {
+        Command::Check {
+            file,
+            tolerate,
+            format,
+            time_limit,
+            explain,
+            threads,
+        } => {
+            let pool = read_pool(&file, stdin)?;
+            let opts = CheckOptions {
+                tolerate,
+                time_limit,
+                explain,
+                cancel: None,
+            };
+            let report = match threads {
+                Some(0) => return Err("--threads must be at least 1".to_string()),
+                Some(n) => rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .build()
+                    .map_err(|e| format!("cannot start {n} threads: {e}"))?
+                    .install(|| tolerance::check(&pool, &opts)),
+                None => tolerance::check(&pool, &opts),
+            };
+            let code = match report.verdict() {
+                Verdict::Ok => EXIT_OK,
+                Verdict::NotOk => EXIT_NOT_OK,
+                Verdict::Undecided => EXIT_UNDECIDED,
+            };
+            let text = match format {
+                Format::Json => json(report::check_json(&pool, &report)),
+                Format::Text => report::check_text(&pool, &report),
+            };
+            Ok((code, text))
+        }
+        Command::Plan {
+            file,
+            fail,
+            format,
+            time_limit,
+        } => {
+            let pool = read_pool(&file, stdin)?;
+            let failed = crate::failure_set(&pool, &fail).map_err(|e| e.to_string())?;
+            let an = Analysis::new(&pool);
+            let budget = Budget {
+                deadline: time_limit.map(|d| std::time::Instant::now() + d),
+                cancel: None,
+            };
+            let p = plan::plan(&an, &failed, Scope::All, &budget);
+            let code = if !p.exact && !p.all_protected_placed(&pool) {
+                EXIT_UNDECIDED
+            } else if p.all_protected_placed(&pool) {
+                EXIT_OK
+            } else {
+                EXIT_NOT_OK
+            };
+            let text = match format {
+                Format::Json => json(report::plan_json(&pool, &p)),
+                Format::Text => report::plan_text(&pool, &p),
+            };
+            Ok((code, text))
+        }
+        Command::Agility { file, format } => {
+            let pool = read_pool(&file, stdin)?;
+            let ag = agility::Agility::of(&pool);
+            let code = if ag.not_agile.is_empty() {
+                EXIT_OK
+            } else {
+                EXIT_NOT_OK
+            };
+            Ok((code, agility_output(&pool, &ag, format)))
+        }
+        Command::Schema => Ok((EXIT_OK, POOL_SCHEMA.to_string())),
+    }
+}
+
+fn agility_output(pool: &Pool, ag: &agility::Agility, format: Format) -> String {
+    use crate::model::Restart;
+    let rows: Vec<(usize, &crate::model::Vm)> = pool
+        .vms
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.restart == Restart::Protected && v.power.is_active())
+        .collect();
+    let reasons = |v: usize| {
+        ag.not_agile
+            .iter()
+            .find(|n| n.vm == v)
+            .map(|n| n.reasons.clone())
+    };
+    match format {
+        Format::Json => {
+            let vms: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|&(v, vm)| {
+                    serde_json::json!({
+                        "vm": vm.name,
+                        "host": pool.hosts[vm.host].name,
+                        "agile": ag.is_agile(v),
+                        "targets": ag.targets[v].iter().map(|&h| &pool.hosts[h].name).collect::<Vec<_>>(),
+                        "reasons": reasons(v).unwrap_or_default(),
+                    })
+                })
+                .collect();
+            json(serde_json::json!({ "pool": pool.name, "vms": vms }))
+        }
+        Format::Text => {
+            let mut s = String::new();
+            let n = ag.not_agile.len();
+            s.push_str(&if n == 0 {
+                format!(
+                    "OK: every protected VM of pool {} can restart on another host\n",
+                    pool.name
+                )
+            } else {
+                format!(
+                    "NOT OK: {n} protected VM{} of pool {} cannot restart on any other host\n",
+                    if n == 1 { "" } else { "s" },
+                    pool.name
+                )
+            });
+            for (v, vm) in rows {
+                match reasons(v) {
+                    Some(r) => s.push_str(&format!("  {}: not agile: {}\n", vm.name, r.join("; "))),
+                    None => {
+                        let t: Vec<&str> = ag.targets[v]
+                            .iter()
+                            .map(|&h| pool.hosts[h].name.as_str())
+                            .collect();
+                        s.push_str(&format!("  {}: {}\n", vm.name, t.join(", ")));
+                    }
+                }
+            }
+            s
+        }
+    }
+}

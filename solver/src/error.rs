@@ -1,0 +1,66 @@
+//! Errors. An overcommitted pool is a result, never an error: these are for
+//! input that cannot be read or a question that cannot be asked.
+
+use std::fmt;
+
+/// One problem in a pool file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// JSON path of the offending value, e.g. `vms[3].demand.memory_mib`;
+    /// empty for the document itself.
+    pub path: String,
+    pub message: String,
+    /// 1-based line and column, for syntax errors.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let (Some(line), Some(column)) = (self.line, self.column) {
+            write!(f, "line {line}, column {column}: ")?;
+        }
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// A rejected pool file: every problem found, in document order.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct PoolError {
+    pub problems: Vec<Problem>,
+}
+
+impl PoolError {
+    pub fn new(problems: Vec<Problem>) -> Self {
+        debug_assert!(!problems.is_empty());
+        PoolError { problems }
+    }
+}
+
+impl fmt::Display for PoolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "invalid pool ({n} problem{})",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for p in &self.problems {
+            write!(f, "\n  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A question that does not fit the pool (the pool itself is valid).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    #[error("unknown host \"{0}\"")]
+    UnknownHost(String),
+    #[error("host \"{0}\" is in maintenance: it is not a failure candidate")]
+    HostInMaintenance(String),
+}

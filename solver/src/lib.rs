@@ -1,0 +1,73 @@
+//! # haplan
+//!
+//! If any k hosts of a virtualization pool die right now, can every protected
+//! VM be restarted somewhere, and where? `haplan` answers exactly: the largest
+//! such k ([`check`]), a failing set with what it strands when the pool is
+//! overcommitted, and a concrete restart plan for any failure set ([`plan`]).
+//!
+//! ```
+//! let pool = haplan::parse_pool(r#"{
+//!   "name": "demo",
+//!   "hosts": [
+//!     {"name": "h1", "capacity": {"memory_mib": 262144}},
+//!     {"name": "h2", "capacity": {"memory_mib": 262144}}
+//!   ],
+//!   "vms": [
+//!     {"name": "a", "host": "h1", "demand": {"memory_mib": 122880}},
+//!     {"name": "b", "host": "h2", "demand": {"memory_mib": 122880}}
+//!   ]
+//! }"#).unwrap();
+//! let report = haplan::check(&pool, &haplan::CheckOptions::default());
+//! assert_eq!(report.max_tolerable, 1);
+//! assert!(report.ok());
+//! ```
+//!
+//! The core does no I/O: it reads strings and returns values. See
+//! `ARCHITECTURE.md` for the map.
+
+pub mod agility;
+pub mod error;
+pub mod load;
+pub mod model;
+pub mod pack;
+pub mod plan;
+pub mod report;
+pub mod scenario;
+pub mod tolerance;
+
+#[cfg(feature = "cli")]
+pub mod cli;
+
+pub use agility::{Agility, NotAgile};
+pub use error::{PoolError, Problem, QueryError};
+pub use load::{parse_pool, pool_from_value};
+pub use model::{HostId, Pool, VmId};
+pub use pack::Budget;
+pub use plan::{Plan, Scope, verify as verify_plan};
+pub use scenario::Analysis;
+pub use tolerance::{CheckOptions, CheckReport, Verdict, Witness, check};
+
+/// Host ids for a list of host names, as a failure set: every name must be
+/// a host that is up or already down (a host in maintenance cannot fail).
+pub fn failure_set<S: AsRef<str>>(pool: &Pool, names: &[S]) -> Result<Vec<HostId>, QueryError> {
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let name = name.as_ref().trim();
+        let h = pool
+            .host_by_name(name)
+            .ok_or_else(|| QueryError::UnknownHost(name.to_string()))?;
+        if pool.hosts[h].state == model::HostState::Maintenance {
+            return Err(QueryError::HostInMaintenance(name.to_string()));
+        }
+        if !out.contains(&h) {
+            out.push(h);
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// The restart plan, protected VMs and best-effort VMs, if `failed` fail now.
+pub fn plan(pool: &Pool, failed: &[HostId], budget: &Budget) -> Plan {
+    plan::plan(&Analysis::new(pool), failed, Scope::All, budget)
+}

@@ -1,0 +1,64 @@
+//! Necessary conditions: cheap checks whose failure proves infeasibility.
+
+use super::{Infeasible, Instance, NO_GROUP, fits};
+
+/// The first necessary condition that fails, if any.
+pub fn necessary(inst: &Instance) -> Option<Infeasible> {
+    let nres = inst.nres;
+    // Every item needs a target with room for it alone.
+    let mut usable = vec![false; inst.targets()];
+    for i in 0..inst.items() {
+        let mut any = false;
+        for &t in &inst.elig[i] {
+            if fits(inst, &inst.cap, i, t as usize) {
+                usable[t as usize] = true;
+                any = true;
+            }
+        }
+        if !any {
+            return Some(Infeasible::NoTarget { item: i });
+        }
+    }
+    // Per resource, total demand within the spare of the targets some item can use.
+    for r in 0..nres {
+        let need: i64 = (0..inst.items()).map(|i| inst.demand[i * nres + r]).sum();
+        let have: i64 = (0..inst.targets())
+            .filter(|&t| usable[t])
+            .map(|t| inst.cap[t * nres + r].max(0))
+            .sum();
+        if need > have {
+            return Some(Infeasible::Short { res: r, need, have });
+        }
+    }
+    // An anti-affinity group needs as many distinct targets as members.
+    let groups = inst.groups();
+    if groups > 0 {
+        let mut members = vec![0usize; groups];
+        let mut targets = vec![Vec::<u32>::new(); groups];
+        for i in 0..inst.items() {
+            let g = inst.group[i];
+            if g != NO_GROUP {
+                members[g as usize] += 1;
+                targets[g as usize].extend(
+                    inst.elig[i]
+                        .iter()
+                        .copied()
+                        .filter(|&t| fits(inst, &inst.cap, i, t as usize)),
+                );
+            }
+        }
+        for g in 0..groups {
+            let ts = &mut targets[g];
+            ts.sort_unstable();
+            ts.dedup();
+            if members[g] > ts.len() {
+                return Some(Infeasible::AntiAffinity {
+                    group: g as u32,
+                    members: members[g],
+                    targets: ts.len(),
+                });
+            }
+        }
+    }
+    None
+}

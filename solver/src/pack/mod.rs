@@ -1,0 +1,442 @@
+//! Deciding one failure scenario: can these items (VMs) be packed onto these
+//! targets (surviving hosts' spare capacity), each item on one of its eligible
+//! targets, with no two items of one anti-affinity group on one target?
+//!
+//! The decision runs in stages, cheapest first, and each stage either proves
+//! the answer or passes it on:
+//! 1. necessary conditions ([`bounds`]): an item that fits nowhere, a resource
+//!    whose total demand exceeds the total spare, an anti-affinity group with
+//!    more members than eligible targets: each is a proof of infeasibility;
+//! 2. greedy packings ([`greedy`]): a packing found is a proof of feasibility;
+//! 3. exact search ([`search`]) with symmetry breaking, up to a node budget;
+//! 4. an ILP through good_lp/HiGHS ([`ilp`], feature `ilp`); without that
+//!    feature the exact search runs without a node budget.
+//!
+//! Only a deadline (or a cancel flag) can make the answer [`Decision::Undecided`].
+//! Every feasible answer is checked against the instance before it is returned.
+
+pub mod bounds;
+pub mod greedy;
+#[cfg(feature = "ilp")]
+pub mod ilp;
+pub mod search;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// Marks an item with no anti-affinity group.
+pub const NO_GROUP: u32 = u32::MAX;
+
+/// One packing problem. Items and targets are dense indices; amounts are
+/// integers; `demand` and `cap` are row-major (`[item * nres + r]`).
+#[derive(Clone, Debug, Default)]
+pub struct Instance {
+    pub nres: usize,
+    pub demand: Vec<i64>,
+    /// Eligible targets of each item, ascending.
+    pub elig: Vec<Vec<u32>>,
+    /// Anti-affinity group of each item, or [`NO_GROUP`]; dense from 0.
+    pub group: Vec<u32>,
+    pub cap: Vec<i64>,
+}
+
+impl Instance {
+    pub fn items(&self) -> usize {
+        self.elig.len()
+    }
+    pub fn targets(&self) -> usize {
+        if self.nres == 0 {
+            0
+        } else {
+            self.cap.len() / self.nres
+        }
+    }
+    pub fn demand(&self, i: usize) -> &[i64] {
+        &self.demand[i * self.nres..(i + 1) * self.nres]
+    }
+    pub fn cap(&self, t: usize) -> &[i64] {
+        &self.cap[t * self.nres..(t + 1) * self.nres]
+    }
+    pub fn groups(&self) -> usize {
+        self.group
+            .iter()
+            .filter(|&&g| g != NO_GROUP)
+            .map(|&g| g as usize + 1)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Whether `assign` (a target per item) is a valid packing.
+    pub fn verify(&self, assign: &[u32]) -> bool {
+        if assign.len() != self.items() {
+            return false;
+        }
+        let mut load = vec![0i64; self.cap.len()];
+        let mut seen = std::collections::HashSet::new();
+        for (i, &t) in assign.iter().enumerate() {
+            if self.elig[i].binary_search(&t).is_err() {
+                return false;
+            }
+            let t = t as usize;
+            for r in 0..self.nres {
+                load[t * self.nres + r] += self.demand[i * self.nres + r];
+            }
+            if self.group[i] != NO_GROUP && !seen.insert((self.group[i], t)) {
+                return false;
+            }
+        }
+        load.iter().zip(&self.cap).all(|(l, c)| l <= c)
+    }
+}
+
+/// Why a scenario cannot be packed. Each variant is a proof.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Infeasible {
+    /// Item has no eligible target with room for it alone.
+    NoTarget { item: usize },
+    /// Total demand of resource `res` exceeds the total spare of the targets.
+    Short { res: usize, need: i64, have: i64 },
+    /// An anti-affinity group has more members than distinct eligible targets.
+    AntiAffinity {
+        group: u32,
+        members: usize,
+        targets: usize,
+    },
+    /// The exact search tried every packing, up to symmetry.
+    Exhaustive,
+    /// The ILP solver proved that no packing exists.
+    Ilp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// A valid packing: the target of each item.
+    Feasible(Vec<u32>),
+    Infeasible(Infeasible),
+    /// The deadline passed (or the run was cancelled) before a proof.
+    Undecided,
+}
+
+impl Decision {
+    pub fn is_feasible(&self) -> bool {
+        matches!(self, Decision::Feasible(_))
+    }
+}
+
+/// When to give up: a deadline and a cancel flag, both optional.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Budget<'a> {
+    pub deadline: Option<Instant>,
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+impl Budget<'_> {
+    pub fn unlimited() -> Budget<'static> {
+        Budget::default()
+    }
+    pub fn expired(&self) -> bool {
+        self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+            || self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+}
+
+/// Which stage settled a decision (for statistics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    Bounds,
+    Greedy,
+    Search,
+    Ilp,
+}
+
+/// Nodes the exact search may visit before the ILP takes over.
+#[cfg(feature = "ilp")]
+const SEARCH_NODES: u64 = 20_000;
+#[cfg(not(feature = "ilp"))]
+const SEARCH_NODES: u64 = u64::MAX;
+
+/// Decides `inst` exactly (unless the budget runs out).
+pub fn decide(inst: &Instance, budget: &Budget) -> (Decision, Stage) {
+    if inst.items() == 0 {
+        return (Decision::Feasible(Vec::new()), Stage::Bounds);
+    }
+    if let Some(proof) = bounds::necessary(inst) {
+        return (Decision::Infeasible(proof), Stage::Bounds);
+    }
+    if let Some(assign) = greedy::pack(inst) {
+        debug_assert!(inst.verify(&assign));
+        return (Decision::Feasible(assign), Stage::Greedy);
+    }
+    match search::solve(inst, budget, SEARCH_NODES) {
+        search::Outcome::Found(assign) => {
+            assert!(
+                inst.verify(&assign),
+                "exact search returned an invalid packing"
+            );
+            return (Decision::Feasible(assign), Stage::Search);
+        }
+        search::Outcome::Exhausted => {
+            return (Decision::Infeasible(Infeasible::Exhaustive), Stage::Search);
+        }
+        search::Outcome::Stopped if budget.expired() => {
+            return (Decision::Undecided, Stage::Search);
+        }
+        search::Outcome::Stopped => {}
+    }
+    #[cfg(feature = "ilp")]
+    {
+        match ilp::solve(inst, budget) {
+            Some(d) => (d, Stage::Ilp),
+            // The solver failed in a way that proves nothing: finish the search.
+            None => decide_by_search(inst, budget),
+        }
+    }
+    #[cfg(not(feature = "ilp"))]
+    {
+        (Decision::Undecided, Stage::Search)
+    }
+}
+
+#[cfg(feature = "ilp")]
+fn decide_by_search(inst: &Instance, budget: &Budget) -> (Decision, Stage) {
+    let d = match search::solve(inst, budget, u64::MAX) {
+        search::Outcome::Found(assign) => Decision::Feasible(assign),
+        search::Outcome::Exhausted => Decision::Infeasible(Infeasible::Exhaustive),
+        search::Outcome::Stopped => Decision::Undecided,
+    };
+    (d, Stage::Search)
+}
+
+/// A size key for ordering items: the sum over resources of the item's share
+/// of the total capacity, so that scarce resources weigh more.
+pub(crate) fn size_keys(inst: &Instance) -> Vec<f64> {
+    let nres = inst.nres;
+    let mut total = vec![0f64; nres];
+    for t in 0..inst.targets() {
+        for (r, c) in inst.cap(t).iter().enumerate() {
+            total[r] += (*c).max(0) as f64;
+        }
+    }
+    (0..inst.items())
+        .map(|i| {
+            inst.demand(i)
+                .iter()
+                .zip(&total)
+                .map(|(&d, &t)| {
+                    if t > 0.0 {
+                        d as f64 / t
+                    } else if d > 0 {
+                        1e9
+                    } else {
+                        0.0
+                    }
+                })
+                .sum()
+        })
+        .collect()
+}
+
+/// Whether item `i` fits in the remaining capacity `rem` of target `t`.
+#[inline]
+pub(crate) fn fits(inst: &Instance, rem: &[i64], i: usize, t: usize) -> bool {
+    let n = inst.nres;
+    inst.demand[i * n..(i + 1) * n]
+        .iter()
+        .zip(&rem[t * n..(t + 1) * n])
+        .all(|(d, c)| d <= c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// One resource; `caps` per target; every item eligible everywhere.
+    fn simple(caps: &[i64], items: &[i64]) -> Instance {
+        Instance {
+            nres: 1,
+            demand: items.to_vec(),
+            elig: vec![(0..caps.len() as u32).collect(); items.len()],
+            group: vec![NO_GROUP; items.len()],
+            cap: caps.to_vec(),
+        }
+    }
+
+    /// Plain enumeration of every assignment: slow and obviously right.
+    fn brute(inst: &Instance) -> bool {
+        fn go(inst: &Instance, i: usize, assign: &mut Vec<u32>) -> bool {
+            if i == inst.items() {
+                return inst.verify(assign);
+            }
+            for &t in &inst.elig[i] {
+                assign.push(t);
+                if go(inst, i + 1, assign) {
+                    return true;
+                }
+                assign.pop();
+            }
+            false
+        }
+        go(inst, 0, &mut Vec::new())
+    }
+
+    #[test]
+    fn first_fit_decreasing_fails_where_a_packing_exists() {
+        // Two bins of 10, items 5 4 3 3 3 2: FFD strands the 2; {5,3,2} {4,3,3} fits.
+        let inst = simple(&[10, 10], &[5, 4, 3, 3, 3, 2]);
+        let order: Vec<usize> = (0..6).collect();
+        let mut rem = inst.cap.clone();
+        let ffd = greedy::place_into(&inst, &order, &mut rem, &mut greedy::GroupsUsed::default());
+        assert!(
+            ffd.is_none(),
+            "first-fit decreasing should fail on this instance"
+        );
+        match search::solve(&inst, &Budget::unlimited(), u64::MAX) {
+            search::Outcome::Found(a) => assert!(inst.verify(&a)),
+            _ => panic!("the exact search must find the packing"),
+        }
+        assert!(decide(&inst, &Budget::unlimited()).0.is_feasible());
+    }
+
+    #[test]
+    fn aggregate_spare_suffices_but_no_packing_exists() {
+        // 12 spare in total, 12 needed, but no bin of 6 holds two items of 4.
+        let inst = simple(&[6, 6], &[4, 4, 4]);
+        assert_eq!(bounds::necessary(&inst), None);
+        assert!(greedy::pack(&inst).is_none());
+        let (d, _) = decide(&inst, &Budget::unlimited());
+        assert!(
+            matches!(
+                d,
+                Decision::Infeasible(Infeasible::Exhaustive | Infeasible::Ilp)
+            ),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn necessary_conditions_are_proofs() {
+        let inst = simple(&[6, 6], &[7]);
+        assert_eq!(
+            bounds::necessary(&inst),
+            Some(Infeasible::NoTarget { item: 0 })
+        );
+        let inst = simple(&[6, 6], &[5, 5, 3]);
+        assert_eq!(
+            bounds::necessary(&inst),
+            Some(Infeasible::Short {
+                res: 0,
+                need: 13,
+                have: 12
+            })
+        );
+        let mut inst = simple(&[10, 10], &[1, 1, 1]);
+        inst.group = vec![0, 0, 0];
+        assert_eq!(
+            bounds::necessary(&inst),
+            Some(Infeasible::AntiAffinity {
+                group: 0,
+                members: 3,
+                targets: 2
+            })
+        );
+    }
+
+    #[test]
+    fn anti_affinity_is_honoured_by_every_stage() {
+        // Room for both on target 0, but they may not share it; target 1 only fits one.
+        let mut inst = simple(&[10, 3], &[3, 3]);
+        inst.group = vec![0, 0];
+        let (d, _) = decide(&inst, &Budget::unlimited());
+        let Decision::Feasible(a) = d else {
+            panic!("{d:?}")
+        };
+        assert_ne!(a[0], a[1]);
+        let mut inst = simple(&[10, 2], &[3, 3]);
+        inst.group = vec![0, 0];
+        assert!(!decide(&inst, &Budget::unlimited()).0.is_feasible());
+    }
+
+    #[test]
+    fn verify_rejects_bad_packings() {
+        let mut inst = simple(&[5, 5], &[3, 3]);
+        assert!(inst.verify(&[0, 1]));
+        assert!(!inst.verify(&[0, 0]), "over capacity");
+        inst.elig[1] = vec![0];
+        assert!(!inst.verify(&[0, 1]), "ineligible target");
+        inst.group = vec![0, 0];
+        inst.cap = vec![10, 10];
+        assert!(!inst.verify(&[0, 0]), "anti-affinity");
+    }
+
+    #[test]
+    fn an_expired_budget_is_undecided_never_infeasible() {
+        let inst = simple(&[10, 10], &[5, 4, 3, 3, 3, 2]);
+        let cancel = std::sync::atomic::AtomicBool::new(true);
+        let budget = Budget {
+            deadline: None,
+            cancel: Some(&cancel),
+        };
+        match search::solve(&inst, &budget, u64::MAX) {
+            search::Outcome::Exhausted => panic!("a cancelled search proved nothing"),
+            _ => {}
+        }
+    }
+
+    fn instance() -> impl Strategy<Value = Instance> {
+        (1usize..=4, 1usize..=8, 1usize..=2).prop_flat_map(|(targets, items, nres)| {
+            (
+                proptest::collection::vec(0i64..=12, targets * nres),
+                proptest::collection::vec(0i64..=7, items * nres),
+                proptest::collection::vec(proptest::collection::vec(any::<bool>(), targets), items),
+                proptest::collection::vec(prop_oneof![Just(NO_GROUP), 0u32..2], items),
+            )
+                .prop_map(move |(cap, demand, mask, group)| {
+                    let elig = mask
+                        .iter()
+                        .map(|m| (0..targets as u32).filter(|&t| m[t as usize]).collect())
+                        .collect();
+                    Instance {
+                        nres,
+                        demand,
+                        elig,
+                        group,
+                        cap,
+                    }
+                })
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        /// Every stage agrees with plain enumeration, and every "yes" verifies.
+        #[test]
+        fn every_stage_agrees_with_enumeration(inst in instance()) {
+            let truth = brute(&inst);
+            let (d, _) = decide(&inst, &Budget::unlimited());
+            prop_assert_eq!(d.is_feasible(), truth);
+            if let Decision::Feasible(a) = &d {
+                prop_assert!(inst.verify(a));
+            }
+            if bounds::necessary(&inst).is_some() {
+                prop_assert!(!truth);
+            }
+            if let Some(a) = greedy::pack(&inst) {
+                prop_assert!(truth && inst.verify(&a));
+            }
+            match search::solve(&inst, &Budget::unlimited(), u64::MAX) {
+                search::Outcome::Found(a) => prop_assert!(truth && inst.verify(&a)),
+                search::Outcome::Exhausted => prop_assert!(!truth),
+                search::Outcome::Stopped => prop_assert!(false, "an unlimited search stopped"),
+            }
+            #[cfg(feature = "ilp")]
+            if inst.items() > 0 {
+                match ilp::solve(&inst, &Budget::unlimited()) {
+                    Some(Decision::Feasible(a)) => prop_assert!(truth && inst.verify(&a)),
+                    Some(Decision::Infeasible(_)) => prop_assert!(!truth),
+                    other => prop_assert!(false, "ILP gave {:?}", other),
+                }
+            }
+        }
+    }
+}

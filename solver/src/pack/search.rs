@@ -1,0 +1,207 @@
+//! Exact depth-first search over packings.
+//!
+//! Items go largest first. Two symmetries are broken, both soundly (a
+//! solution exists in a pruned branch only if one exists in a kept branch):
+//! - identical items (same demand, targets and group) take targets in
+//!   non-decreasing order (strictly increasing within an anti-affinity group);
+//! - at one node, a target is skipped when an already tried target has the
+//!   same eligibility for every item, the same remaining capacity and no
+//!   anti-affinity group taken on either.
+//!
+//! A node is cut when some resource's remaining demand exceeds the remaining
+//! capacity of all targets.
+
+use std::collections::HashMap;
+
+use super::{Budget, Instance, NO_GROUP, fits, size_keys};
+
+pub enum Outcome {
+    Found(Vec<u32>),
+    /// Every packing was ruled out: infeasible.
+    Exhausted,
+    /// The node budget, the deadline or a cancel stopped the search.
+    Stopped,
+}
+
+struct Search<'a> {
+    inst: &'a Instance,
+    budget: &'a Budget<'a>,
+    max_nodes: u64,
+    nodes: u64,
+    order: Vec<usize>,
+    /// `same[k]`: item `order[k]` is identical to `order[k - 1]`.
+    same: Vec<bool>,
+    /// Remaining demand of `order[k..]`, per resource: `[k * nres + r]`.
+    need: Vec<i64>,
+    class: Vec<u32>,
+    rem: Vec<i64>,
+    capsum: Vec<i64>,
+    groups_on: Vec<u32>,
+    taken: Vec<bool>,
+    groups: usize,
+    assign: Vec<u32>,
+    stopped: bool,
+}
+
+pub fn solve(inst: &Instance, budget: &Budget, max_nodes: u64) -> Outcome {
+    let n = inst.items();
+    let nres = inst.nres;
+    let keys = size_keys(inst);
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| {
+        keys[b]
+            .total_cmp(&keys[a])
+            .then(inst.demand(b).cmp(inst.demand(a)))
+            .then(inst.elig[a].len().cmp(&inst.elig[b].len()))
+            .then(inst.elig[a].cmp(&inst.elig[b]))
+            .then(inst.group[a].cmp(&inst.group[b]))
+            .then(a.cmp(&b))
+    });
+    let same: Vec<bool> = (0..n)
+        .map(|k| {
+            k > 0 && {
+                let (a, b) = (order[k - 1], order[k]);
+                inst.demand(a) == inst.demand(b)
+                    && inst.elig[a] == inst.elig[b]
+                    && inst.group[a] == inst.group[b]
+            }
+        })
+        .collect();
+    let mut need = vec![0i64; (n + 1) * nres];
+    for k in (0..n).rev() {
+        for r in 0..nres {
+            need[k * nres + r] = need[(k + 1) * nres + r] + inst.demand[order[k] * nres + r];
+        }
+    }
+    // Targets with the same set of eligible items share a class.
+    let targets = inst.targets();
+    let mut cols: Vec<Vec<u32>> = vec![Vec::new(); targets];
+    for i in 0..n {
+        for &t in &inst.elig[i] {
+            cols[t as usize].push(i as u32);
+        }
+    }
+    let mut ids: HashMap<&[u32], u32> = HashMap::new();
+    let class: Vec<u32> = cols
+        .iter()
+        .map(|c| {
+            let next = ids.len() as u32;
+            *ids.entry(c.as_slice()).or_insert(next)
+        })
+        .collect();
+    let mut capsum = vec![0i64; nres];
+    for t in 0..targets {
+        for r in 0..nres {
+            capsum[r] += inst.cap[t * nres + r].max(0);
+        }
+    }
+    let groups = inst.groups();
+    let mut s = Search {
+        inst,
+        budget,
+        max_nodes,
+        nodes: 0,
+        order,
+        same,
+        need,
+        class,
+        rem: inst.cap.clone(),
+        capsum,
+        groups_on: vec![0; targets],
+        taken: vec![false; groups * targets],
+        groups,
+        assign: vec![u32::MAX; n],
+        stopped: false,
+    };
+    if s.dfs(0) {
+        Outcome::Found(s.assign)
+    } else if s.stopped {
+        Outcome::Stopped
+    } else {
+        Outcome::Exhausted
+    }
+}
+
+impl Search<'_> {
+    fn dfs(&mut self, k: usize) -> bool {
+        let inst = self.inst;
+        let nres = inst.nres;
+        if k == self.order.len() {
+            return true;
+        }
+        self.nodes += 1;
+        if self.nodes > self.max_nodes || (self.nodes & 1023 == 0 && self.budget.expired()) {
+            self.stopped = true;
+            return false;
+        }
+        if (0..nres).any(|r| self.need[k * nres + r] > self.capsum[r]) {
+            return false;
+        }
+        let i = self.order[k];
+        let g = inst.group[i];
+        let min_t = if self.same[k] {
+            let prev = self.assign[self.order[k - 1]];
+            if g == NO_GROUP { prev } else { prev + 1 }
+        } else {
+            0
+        };
+        let mut tried: Vec<u32> = Vec::new();
+        for idx in 0..inst.elig[i].len() {
+            let t = inst.elig[i][idx];
+            let tu = t as usize;
+            if t < min_t || !fits(inst, &self.rem, i, tu) {
+                continue;
+            }
+            if g != NO_GROUP && self.taken[g as usize * self.targets() + tu] {
+                continue;
+            }
+            if self.groups_on[tu] == 0
+                && tried.iter().any(|&o| {
+                    let ou = o as usize;
+                    self.class[ou] == self.class[tu]
+                        && self.groups_on[ou] == 0
+                        && self.rem[ou * nres..(ou + 1) * nres]
+                            == self.rem[tu * nres..(tu + 1) * nres]
+                })
+            {
+                continue;
+            }
+            tried.push(t);
+            self.apply(i, tu, 1);
+            self.assign[i] = t;
+            if self.dfs(k + 1) {
+                return true;
+            }
+            self.apply(i, tu, -1);
+            self.assign[i] = u32::MAX;
+            if self.stopped {
+                return false;
+            }
+        }
+        false
+    }
+
+    fn targets(&self) -> usize {
+        self.groups_on.len()
+    }
+
+    fn apply(&mut self, i: usize, t: usize, sign: i64) {
+        let inst = self.inst;
+        let nres = inst.nres;
+        for r in 0..nres {
+            let d = inst.demand[i * nres + r] * sign;
+            self.rem[t * nres + r] -= d;
+            self.capsum[r] -= d;
+        }
+        let g = inst.group[i];
+        if g != NO_GROUP && self.groups > 0 {
+            let targets = self.targets();
+            self.taken[g as usize * targets + t] = sign > 0;
+            if sign > 0 {
+                self.groups_on[t] += 1;
+            } else {
+                self.groups_on[t] -= 1;
+            }
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! Failure scenarios: from a pool and a set of failed hosts to a packing
+//! [`Instance`], with the facts that every scenario shares computed once.
+
+use crate::agility::Agility;
+use crate::model::*;
+use crate::pack::{Instance, NO_GROUP};
+
+/// Facts about a pool that every failure scenario shares.
+#[derive(Clone, Debug)]
+pub struct Analysis<'p> {
+    pub pool: &'p Pool,
+    pub agility: Agility,
+    /// Spare per up host and resource (0 for hosts that are not up).
+    pub spare: Vec<Vec<i64>>,
+    /// Up hosts overloaded in some resource (they receive no restarted VM).
+    pub overloaded: Vec<bool>,
+    /// Up, not overloaded, and a standby host when `migration_path` is `standby_only`.
+    pub receives: Vec<bool>,
+    /// Up hosts: the failure candidates, in file order.
+    pub candidates: Vec<HostId>,
+    /// Per host: its protected, agile, running or paused VMs (the VMs a
+    /// failure of that host must restart).
+    pub items: Vec<Vec<VmId>>,
+    /// Hosts already down; their items are in every scenario.
+    pub down: Vec<HostId>,
+    /// Anti-affinity group of each VM as a dense id, or [`NO_GROUP`].
+    pub group_of: Vec<u32>,
+    /// Whether host failover applies at all (HA on, mode `host`).
+    pub failover: bool,
+}
+
+/// One failure scenario as a packing instance, with the ids behind it.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub instance: Instance,
+    /// The VM behind each item.
+    pub vms: Vec<VmId>,
+    /// The host behind each target.
+    pub hosts: Vec<HostId>,
+}
+
+impl<'p> Analysis<'p> {
+    pub fn new(pool: &'p Pool) -> Analysis<'p> {
+        let agility = Agility::of(pool);
+        let nh = pool.hosts.len();
+        let spare: Vec<Vec<i64>> = (0..nh)
+            .map(|h| {
+                if pool.hosts[h].state == HostState::Up {
+                    pool.spare(h)
+                } else {
+                    vec![0; pool.resources.len()]
+                }
+            })
+            .collect();
+        let overloaded: Vec<bool> = (0..nh)
+            .map(|h| pool.hosts[h].state == HostState::Up && spare[h].iter().any(|&s| s < 0))
+            .collect();
+        let receives: Vec<bool> = (0..nh)
+            .map(|h| {
+                pool.hosts[h].state == HostState::Up
+                    && !overloaded[h]
+                    && (pool.ha.migration_path != MigrationPath::StandbyOnly
+                        || pool.hosts[h].standby)
+            })
+            .collect();
+        let candidates = pool.up_hosts();
+        let failover = pool.ha.enabled && pool.ha.mode == HaMode::Host;
+        let mut items = vec![Vec::new(); nh];
+        if failover {
+            for (v, vm) in pool.vms.iter().enumerate() {
+                if vm.restart == Restart::Protected && vm.power.is_active() && agility.is_agile(v) {
+                    items[vm.host].push(v);
+                }
+            }
+        }
+        let down = (0..nh)
+            .filter(|&h| pool.hosts[h].state == HostState::Down)
+            .collect();
+        let mut names: Vec<&str> = pool
+            .vms
+            .iter()
+            .filter_map(|v| v.anti_affinity.as_deref())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let group_of = pool
+            .vms
+            .iter()
+            .map(|v| match &v.anti_affinity {
+                Some(g) => names.binary_search(&g.as_str()).expect("collected") as u32,
+                None => NO_GROUP,
+            })
+            .collect();
+        Analysis {
+            pool,
+            agility,
+            spare,
+            overloaded,
+            receives,
+            candidates,
+            items,
+            down,
+            group_of,
+            failover,
+        }
+    }
+
+    /// Whether any scenario has anything to restart.
+    pub fn has_items(&self) -> bool {
+        self.items.iter().any(|i| !i.is_empty())
+    }
+
+    /// The packing instance for the protected VMs when the hosts marked in
+    /// `failed` fail (hosts already down are always included).
+    pub fn scenario(&self, failed: &[bool]) -> Scenario {
+        let mut vms: Vec<VmId> = Vec::new();
+        for &h in &self.down {
+            vms.extend(&self.items[h]);
+        }
+        for (h, &f) in failed.iter().enumerate() {
+            if f && self.pool.hosts[h].state == HostState::Up {
+                vms.extend(&self.items[h]);
+            }
+        }
+        self.instance_for(failed, vms)
+    }
+
+    /// The surviving hosts that may receive restarted VMs, in target order:
+    /// file order, standby hosts first under `standby_first`.
+    pub fn survivors(&self, failed: &[bool]) -> Vec<HostId> {
+        let mut hosts: Vec<HostId> = (0..self.pool.hosts.len())
+            .filter(|&h| self.receives[h] && !failed[h])
+            .collect();
+        if self.pool.ha.migration_path == MigrationPath::StandbyFirst {
+            hosts.sort_by_key(|&h| !self.pool.hosts[h].standby);
+        }
+        hosts
+    }
+
+    /// The packing instance for restarting `vms` when `failed` hosts fail.
+    pub fn instance_for(&self, failed: &[bool], vms: Vec<VmId>) -> Scenario {
+        let pool = self.pool;
+        let nres = pool.resources.len();
+        let hosts = self.survivors(failed);
+        let mut target_of = vec![u32::MAX; pool.hosts.len()];
+        for (t, &h) in hosts.iter().enumerate() {
+            target_of[h] = t as u32;
+        }
+        let mut cap = Vec::with_capacity(hosts.len() * nres);
+        for &h in &hosts {
+            cap.extend(&self.spare[h]);
+        }
+        let mut demand = Vec::with_capacity(vms.len() * nres);
+        let mut elig = Vec::with_capacity(vms.len());
+        let mut group = Vec::with_capacity(vms.len());
+        // Groups renumbered densely within the scenario.
+        let mut dense: Vec<(u32, u32)> = Vec::new();
+        for &v in &vms {
+            demand.extend(&pool.vms[v].demand);
+            let mut e: Vec<u32> = self.agility.targets[v]
+                .iter()
+                .map(|&h| target_of[h])
+                .filter(|&t| t != u32::MAX)
+                .collect();
+            e.sort_unstable();
+            elig.push(e);
+            let g = self.group_of[v];
+            group.push(if g == NO_GROUP {
+                NO_GROUP
+            } else if let Some(&(_, d)) = dense.iter().find(|&&(o, _)| o == g) {
+                d
+            } else {
+                let d = dense.len() as u32;
+                dense.push((g, d));
+                d
+            });
+        }
+        Scenario {
+            instance: Instance {
+                nres,
+                demand,
+                elig,
+                group,
+                cap,
+            },
+            vms,
+            hosts,
+        }
+    }
+
+    /// A failure-set mask from host ids.
+    pub fn mask(&self, failed: &[HostId]) -> Vec<bool> {
+        let mut m = vec![false; self.pool.hosts.len()];
+        for &h in failed {
+            m[h] = true;
+        }
+        m
+    }
+}
