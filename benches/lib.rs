@@ -101,3 +101,123 @@ pub fn tshirt_pool(hosts: usize, vms: usize, seed: u64) -> Value {
            "ha": {"host_failures_to_tolerate": 1, "overcommit": {"vcpus": 4.0}},
            "hosts": hs, "vms": out})
 }
+
+/// A pool with every kind of constraint: `nres` resources (memory, vCPUs with
+/// 4:1 overcommit, then `r2`, `r3`, … in small units), storage and networks
+/// that only some hosts reach, anti-affinity groups (`groups` of them; 0 for
+/// none), some `allowed_hosts`, standby hosts, priorities, best-effort and
+/// unprotected VMs. VMs are placed without overloading any host.
+pub fn mixed_pool(hosts: usize, vms: usize, nres: usize, groups: usize, seed: u64) -> Value {
+    assert!(nres >= 1 && hosts >= 1);
+    let mut rng = Rng::new(seed);
+    let names: Vec<String> = (0..nres)
+        .map(|r| match r {
+            0 => "memory_mib".to_string(),
+            1 => "vcpus".to_string(),
+            _ => format!("r{r}"),
+        })
+        .collect();
+    let mut hs = Vec::new();
+    let mut free: Vec<Vec<i64>> = Vec::new();
+    // Hosts sized for about half their capacity in use on average.
+    let per_host = (vms as f64 / hosts as f64).max(1.0);
+    let mean = [8.5 * GIB as f64, 4.5 / 4.0, 2.5];
+    for h in 0..hosts {
+        let mut cap = serde_json::Map::new();
+        let mut f = Vec::new();
+        for (r, name) in names.iter().enumerate() {
+            let load = per_host * mean[r.min(2)];
+            let c = (load * (1.5 + rng.range(0, 100) as f64 / 100.0)).ceil() as u64;
+            let c = if r == 0 {
+                c.div_ceil(GIB) * GIB
+            } else {
+                c.max(1)
+            };
+            cap.insert(name.clone(), json!(c));
+            f.push(if r == 1 { c as i64 * 4 } else { c as i64 });
+        }
+        let mut storage = vec!["shared"];
+        if rng.range(0, 2) > 0 {
+            storage.push("san-a");
+        }
+        let mut networks = vec!["mgmt"];
+        if rng.range(0, 3) > 0 {
+            networks.push("vlan10");
+        }
+        let standby = hosts > 4 && h % 7 == 3;
+        hs.push(json!({"name": format!("h{h:03}"), "capacity": cap,
+            "storage": storage, "networks": networks, "standby": standby}));
+        free.push(f);
+    }
+    const PRIORITIES: [&str; 4] = ["critical", "high", "medium", "low"];
+    let mut out = Vec::new();
+    for v in 0..vms {
+        let demand: Vec<i64> = (0..nres)
+            .map(|r| match r {
+                0 => (rng.range(1, 16) * GIB) as i64,
+                1 => rng.range(1, 8) as i64,
+                _ => rng.range(0, 6) as i64,
+            })
+            .collect();
+        let start = rng.range(0, hosts as u64 - 1) as usize;
+        let Some(h) = (0..hosts)
+            .map(|i| (start + i) % hosts)
+            .find(|&h| (0..nres).all(|r| free[h][r] >= demand[r]))
+        else {
+            continue;
+        };
+        for r in 0..nres {
+            free[h][r] -= demand[r];
+        }
+        let mut vm = serde_json::Map::new();
+        vm.insert("name".into(), json!(format!("vm{v:05}")));
+        vm.insert("host".into(), json!(format!("h{h:03}")));
+        let d: serde_json::Map<String, Value> = names
+            .iter()
+            .cloned()
+            .zip(demand.iter().map(|&x| json!(x)))
+            .collect();
+        vm.insert("demand".into(), Value::Object(d));
+        vm.insert(
+            "priority".into(),
+            json!(PRIORITIES[rng.range(0, 3) as usize]),
+        );
+        match rng.range(0, 19) {
+            0 => {
+                vm.insert("restart".into(), json!("best_effort"));
+            }
+            1 => {
+                vm.insert("restart".into(), json!("unprotected"));
+            }
+            _ => {}
+        }
+        let host_storage = &hs[h]["storage"];
+        if host_storage.as_array().is_some_and(|s| s.len() > 1) && rng.range(0, 3) == 0 {
+            vm.insert("storage".into(), json!(["san-a"]));
+        } else {
+            vm.insert("storage".into(), json!(["shared"]));
+        }
+        if hs[h]["networks"].as_array().is_some_and(|n| n.len() > 1) && rng.range(0, 3) == 0 {
+            vm.insert("networks".into(), json!(["vlan10"]));
+        }
+        if groups > 0 && rng.range(0, 2) == 0 {
+            vm.insert(
+                "anti_affinity".into(),
+                json!(format!("g{}", rng.range(0, groups as u64 - 1))),
+            );
+        }
+        if rng.range(0, 24) == 0 {
+            let allowed: Vec<String> = (0..4)
+                .map(|_| format!("h{:03}", rng.range(0, hosts as u64 - 1)))
+                .collect();
+            vm.insert("allowed_hosts".into(), json!(allowed));
+        }
+        vm.insert("order".into(), json!(rng.range(0, 2)));
+        out.push(Value::Object(vm));
+    }
+    // Anti-affinity between VMs already sharing a host is allowed (it binds
+    // restarts only), as in real pools.
+    json!({"format": "haplan/v1", "name": format!("mixed-{hosts}x{vms}x{nres}"),
+           "ha": {"host_failures_to_tolerate": 2, "overcommit": {"vcpus": 4.0}},
+           "hosts": hs, "vms": out})
+}

@@ -1,5 +1,6 @@
-//! Writes a generated pool to stdout: `gen mem HOSTS VMS_PER_HOST SEED` or
-//! `gen tshirt HOSTS VMS SEED`.
+//! Writes a generated pool to stdout:
+//! `gen mem HOSTS VMS_PER_HOST SEED`, `gen tshirt HOSTS VMS SEED`, or
+//! `gen mixed HOSTS VMS RESOURCES GROUPS SEED`.
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -11,12 +12,21 @@ fn main() {
     let pool = match args.first().map(String::as_str) {
         Some("mem") => haplan_benches::memory_pool(n(1) as usize, n(2) as usize, n(3)),
         Some("tshirt") => haplan_benches::tshirt_pool(n(1) as usize, n(2) as usize, n(3)),
+        Some("mixed") => haplan_benches::mixed_pool(
+            n(1) as usize,
+            n(2) as usize,
+            n(3) as usize,
+            n(4) as usize,
+            n(5),
+        ),
         _ => usage(),
     };
     println!("{}", serde_json::to_string_pretty(&pool).unwrap());
 }
 
 fn usage() -> ! {
-    eprintln!("usage: gen mem HOSTS VMS_PER_HOST SEED | gen tshirt HOSTS VMS SEED");
+    eprintln!(
+        "usage: gen mem HOSTS VMS_PER_HOST SEED | gen tshirt HOSTS VMS SEED | gen mixed HOSTS VMS RESOURCES GROUPS SEED"
+    );
     std::process::exit(2);
 }

@@ -26,8 +26,16 @@ pub struct Agility {
 
 impl Agility {
     pub fn of(pool: &Pool) -> Agility {
+        let peers = Peers::of(pool);
         let targets: Vec<Vec<HostId>> = (0..pool.vms.len())
-            .map(|v| restart_targets(pool, v))
+            .map(|v| {
+                if !pool.vms[v].power.is_active() {
+                    return Vec::new();
+                }
+                (0..pool.hosts.len())
+                    .filter(|&t| eligible_base(pool, v, t) && !peers.blocks(pool, v, t))
+                    .collect()
+            })
             .collect();
         let not_agile = (0..pool.vms.len())
             .filter(|&v| {
@@ -45,6 +53,46 @@ impl Agility {
     pub fn is_agile(&self, vm: VmId) -> bool {
         !self.targets[vm].is_empty()
     }
+}
+
+/// Running or paused VMs per anti-affinity group, by host.
+pub struct Peers<'p> {
+    on: std::collections::HashMap<(&'p str, HostId), Vec<VmId>>,
+}
+
+impl<'p> Peers<'p> {
+    pub fn of(pool: &'p Pool) -> Peers<'p> {
+        let mut on: std::collections::HashMap<(&str, HostId), Vec<VmId>> = Default::default();
+        for (v, vm) in pool.vms.iter().enumerate() {
+            if let (Some(g), true) = (&vm.anti_affinity, vm.power.is_active()) {
+                on.entry((g.as_str(), vm.host)).or_default().push(v);
+            }
+        }
+        Peers { on }
+    }
+
+    /// Another running VM of `vm`'s group on host `t`, if any.
+    pub fn peer(&self, pool: &Pool, vm: VmId, t: HostId) -> Option<VmId> {
+        let g = pool.vms[vm].anti_affinity.as_deref()?;
+        self.on.get(&(g, t))?.iter().copied().find(|&o| o != vm)
+    }
+
+    pub fn blocks(&self, pool: &Pool, vm: VmId, t: HostId) -> bool {
+        self.peer(pool, vm, t).is_some()
+    }
+}
+
+/// Every agility rule but anti-affinity: whether `vm` may restart on `t`.
+pub fn eligible_base(pool: &Pool, vm: VmId, t: HostId) -> bool {
+    let v = &pool.vms[vm];
+    let host = &pool.hosts[t];
+    t != v.host
+        && host.state == HostState::Up
+        && v.local_devices.is_empty()
+        && v.storage.is_subset(&host.storage)
+        && v.networks.is_subset(&host.networks)
+        && v.allowed_hosts.as_ref().is_none_or(|a| a.contains(&t))
+        && (pool.ha.migration_path != MigrationPath::StandbyOnly || host.standby)
 }
 
 /// Whether `vm` may be restarted on host `t`, capacity aside.

@@ -59,6 +59,10 @@ enum Command {
         /// Worker threads (default: one per core). The answer never depends on it.
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
+        /// How to decide (for comparisons): `full` (default), `enumerate`
+        /// (every failure set, no set-level bounds), `ilp-per-set`.
+        #[arg(long, value_enum, default_value = "full", hide_short_help = true)]
+        strategy: StrategyArg,
     },
     /// The restart plan if exactly the given hosts fail now.
     Plan {
@@ -81,6 +85,23 @@ enum Command {
     },
     /// Print the JSON Schema of the pool format.
     Schema,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum StrategyArg {
+    Full,
+    Enumerate,
+    IlpPerSet,
+}
+
+impl From<StrategyArg> for tolerance::Strategy {
+    fn from(s: StrategyArg) -> Self {
+        match s {
+            StrategyArg::Full => tolerance::Strategy::Full,
+            StrategyArg::Enumerate => tolerance::Strategy::Enumerate,
+            StrategyArg::IlpPerSet => tolerance::Strategy::IlpPerSet,
+        }
+    }
 }
 
 fn parse_seconds(s: &str) -> Result<Duration, String> {
@@ -167,6 +188,7 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             time_limit,
             explain,
             threads,
+            strategy,
         } => {
             let pool = read_pool(&file, stdin)?;
             let opts = CheckOptions {
@@ -174,6 +196,7 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
                 time_limit,
                 explain,
                 cancel: None,
+                strategy: strategy.into(),
             };
             let report = match threads {
                 Some(0) => return Err("--threads must be at least 1".to_string()),

@@ -33,6 +33,7 @@ pub mod pack;
 pub mod plan;
 pub mod report;
 pub mod scenario;
+pub mod setbound;
 pub mod tolerance;
 
 #[cfg(feature = "cli")]
@@ -45,7 +46,7 @@ pub use model::{HostId, Pool, VmId};
 pub use pack::Budget;
 pub use plan::{Plan, Scope, verify as verify_plan};
 pub use scenario::Analysis;
-pub use tolerance::{CheckOptions, CheckReport, Verdict, Witness, check};
+pub use tolerance::{CheckOptions, CheckReport, Strategy, Verdict, Witness, check};
 
 /// Host ids for a list of host names, as a failure set: every name must be
 /// a host that is up or already down (a host in maintenance cannot fail).

@@ -25,6 +25,7 @@ use crate::model::*;
 use crate::pack::{self, Budget, Decision, Infeasible};
 use crate::plan::{self, Scope};
 use crate::scenario::Analysis;
+use crate::setbound::{Partial, SetBounds};
 
 /// What to ask of [`check`].
 #[derive(Clone, Copy, Debug, Default)]
@@ -35,6 +36,22 @@ pub struct CheckOptions<'a> {
     /// Compute a witness even when the pool meets K.
     pub explain: bool,
     pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
+    /// How to decide; [`Strategy::Full`] unless comparing.
+    pub strategy: Strategy,
+}
+
+/// How `check` decides. Every strategy gives the same exact answer; the
+/// others exist to measure and test the full one against.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Strategy {
+    /// Set-level bounds, then the failure sets they leave open, each by the
+    /// staged decision (bounds, greedy, exact search, ILP).
+    #[default]
+    Full,
+    /// No set-level bounds: every failure set by the staged decision.
+    Enumerate,
+    /// No set-level bounds, and one ILP per failure set (a peer's method).
+    IlpPerSet,
 }
 
 /// One infeasible failure set, with what it strands.
@@ -55,6 +72,8 @@ pub struct Stats {
     pub elapsed: Duration,
     /// Sets settled by each stage: bounds, greedy, search, ILP.
     pub by_stage: [u64; 4],
+    /// Subtrees of failure sets proved feasible as a whole by set bounds.
+    pub pruned: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,12 +162,13 @@ pub fn check(pool: &Pool, opts: &CheckOptions) -> CheckReport {
             }
         }
     } else if an.failover && (an.has_items()) {
-        let search = Tolerance::new(&an, &budget);
-        let outcome = search.run(configured, opts.explain);
+        let search = Tolerance::new(&an, &budget, opts.strategy);
+        let outcome = search.run();
         report.max_tolerable = outcome.lower;
         report.upper_bound = outcome.upper;
         report.exact = outcome.lower == outcome.upper;
         stats.scenarios = search.scenarios.load(Ordering::Relaxed);
+        stats.pruned = search.pruned.load(Ordering::Relaxed);
         for (s, c) in stats.by_stage.iter_mut().zip(&search.by_stage) {
             *s = c.load(Ordering::Relaxed);
         }
@@ -270,6 +290,10 @@ fn witness(
             pool.resources[r],
             need - have
         ),
+        (None, Some(Infeasible::Blocks { res, unit, need, have })) => format!(
+            "no packing fits in {}: in blocks of {unit} (the size of the VMs that need them), the VMs to restart need {need} blocks, the surviving hosts have room for {have}",
+            pool.resources[*res]
+        ),
         (None, Some(Infeasible::NoTarget { item })) => {
             let v = sc.vms[*item];
             format!("{} fits on no surviving host it may run on", pool.vms[v].name)
@@ -307,8 +331,12 @@ struct Tolerance<'a, 'p> {
     budget: &'a Budget<'a>,
     /// Candidates, heaviest first (ties by name).
     ranked: Vec<HostId>,
+    strategy: Strategy,
+    bounds: SetBounds,
     scenarios: AtomicU64,
     by_stage: [AtomicU64; 4],
+    /// Subtrees of failure sets the bounds proved feasible as a whole.
+    pruned: AtomicU64,
 }
 
 enum SetResult {
@@ -317,7 +345,7 @@ enum SetResult {
 }
 
 impl<'a, 'p> Tolerance<'a, 'p> {
-    fn new(an: &'a Analysis<'p>, budget: &'a Budget<'a>) -> Self {
+    fn new(an: &'a Analysis<'p>, budget: &'a Budget<'a>, strategy: Strategy) -> Self {
         let pool = an.pool;
         let nres = pool.resources.len();
         let total: Vec<f64> = (0..nres)
@@ -352,16 +380,19 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             an,
             budget,
             ranked,
+            strategy,
+            bounds: SetBounds::new(an),
             scenarios: AtomicU64::new(0),
             by_stage: Default::default(),
+            pruned: AtomicU64::new(0),
         }
     }
 
-    fn run(&self, configured: u32, explain: bool) -> Outcome {
-        let n = self.ranked.len() as u32;
+    fn run(&self) -> Outcome {
+        let n = self.ranked.len();
         let mut out = Outcome {
             lower: 0,
-            upper: n,
+            upper: n as u32,
             witness: None,
             proof: None,
             current_infeasible: false,
@@ -380,110 +411,104 @@ impl<'a, 'p> Tolerance<'a, 'p> {
                 Err(SetResult::Undecided) => return out,
             }
         }
-        if let Some((set, proof)) = self.aggregate_bound() {
-            out.upper = set.len() as u32 - 1;
-            out.witness = Some(set);
-            out.proof = Some(proof);
+        let bounded = self.strategy == Strategy::Full;
+        // Upper bound: the smallest k with a set the aggregate condition rejects.
+        for k in (1..=n).filter(|_| bounded) {
+            let p = Partial {
+                chosen: &[],
+                rest: &self.ranked,
+                m: k,
+            };
+            if let Some((set, blocks)) = self.bounds.infeasible_completion(&p) {
+                self.count(0, 1);
+                let proof = Infeasible::from(blocks);
+                out.upper = k as u32 - 1;
+                out.witness = Some(set);
+                out.proof = Some(proof);
+                break;
+            }
         }
-        let _ = (configured, explain);
-        for k in 1..=out.upper.min(n) {
-            match self.first_failing(k as usize) {
-                None => out.lower = k,
+        // Lower bound: every set of size k proved feasible at once.
+        while bounded
+            && out.lower < out.upper
+            && self
+                .bounds
+                .all_of_size(&self.ranked, out.lower as usize + 1)
+        {
+            out.lower += 1;
+        }
+        // Between the bounds, search the sets the bounds leave open.
+        while out.lower < out.upper {
+            let k = out.lower as usize + 1;
+            match self.first_failing(k) {
+                None => out.lower = k as u32,
                 Some(SetResult::Infeasible(set, proof)) => {
-                    out.upper = k - 1;
+                    out.upper = k as u32 - 1;
                     out.witness = Some(set);
                     out.proof = Some(proof);
-                    break;
                 }
                 Some(SetResult::Undecided) => break,
             }
         }
-        if out.lower == n {
-            out.upper = n;
-        }
         out
     }
 
-    /// The smallest set, over all resources, that the aggregate condition
-    /// proves infeasible: the k heaviest hosts by (displaced demand + own
-    /// spare) for some resource, once that exceeds the pool's spare.
-    fn aggregate_bound(&self) -> Option<(Vec<HostId>, Infeasible)> {
-        let an = self.an;
-        let nres = an.pool.resources.len();
-        let costs: Vec<(Vec<i64>, Vec<i64>)> = self.ranked.iter().map(|&h| cost(an, h)).collect();
-        let mut base_need = vec![0i64; nres];
-        for &h in &an.down {
-            for &v in &an.items[h] {
-                for r in 0..nres {
-                    base_need[r] += an.pool.vms[v].demand[r];
-                }
-            }
+    fn count(&self, stage: usize, n: u64) {
+        self.scenarios.fetch_add(n, Ordering::Relaxed);
+        self.by_stage[stage].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The first failing k-set, searching subtrees by rank: the first host
+    /// choice in parallel, the rest depth first, pruning every subtree whose
+    /// completions the set bounds decide.
+    fn first_failing(&self, k: usize) -> Option<SetResult> {
+        let n = self.ranked.len();
+        if k > n {
+            return None;
         }
-        let total_spare: Vec<i64> = (0..nres)
-            .map(|r| {
-                (0..an.pool.hosts.len())
-                    .filter(|&h| an.receives[h])
-                    .map(|h| an.spare[h][r])
-                    .sum()
-            })
-            .collect();
-        let mut best: Option<(usize, Vec<HostId>, Infeasible)> = None;
-        for r in 0..nres {
-            let mut idx: Vec<usize> = (0..self.ranked.len()).collect();
-            idx.sort_by_key(|&i| std::cmp::Reverse(costs[i].0[r] + costs[i].1[r]));
-            let mut acc = 0i64;
-            for (k, &i) in idx.iter().enumerate() {
-                acc += costs[i].0[r] + costs[i].1[r];
-                if acc > total_spare[r] - base_need[r] {
-                    if best.as_ref().is_none_or(|(bk, _, _)| k + 1 < *bk) {
-                        let mut set: Vec<HostId> =
-                            idx[..=k].iter().map(|&i| self.ranked[i]).collect();
-                        set.sort_unstable();
-                        let need =
-                            base_need[r] + idx[..=k].iter().map(|&i| costs[i].0[r]).sum::<i64>();
-                        let have =
-                            total_spare[r] - idx[..=k].iter().map(|&i| costs[i].1[r]).sum::<i64>();
-                        best = Some((k + 1, set, Infeasible::Short { res: r, need, have }));
-                    }
-                    break;
-                }
-            }
-        }
-        best.map(|(_, set, proof)| {
-            self.scenarios.fetch_add(1, Ordering::Relaxed);
-            self.by_stage[0].fetch_add(1, Ordering::Relaxed);
-            (set, proof)
+        (0..=n - k).into_par_iter().find_map_first(|first| {
+            let mut chosen = Vec::with_capacity(k);
+            chosen.push(self.ranked[first]);
+            self.dfs(&mut chosen, first + 1, k)
         })
     }
 
-    /// The first k-set, by rank, that is not proved feasible.
-    fn first_failing(&self, k: usize) -> Option<SetResult> {
-        let n = self.ranked.len();
-        let total = binomial(n as u64, k as u64);
-        const CHUNK: u128 = 256;
-        let chunks = total.div_ceil(CHUNK);
-        if chunks > u64::MAX as u128 {
-            // Far beyond any time budget; decided by bounds only (issue-sized pools never get here).
+    fn dfs(&self, chosen: &mut Vec<HostId>, start: usize, k: usize) -> Option<SetResult> {
+        if self.budget.expired() {
             return Some(SetResult::Undecided);
         }
-        (0..chunks as u64).into_par_iter().find_map_first(|c| {
-            let start = c as u128 * CHUNK;
-            let end = (start + CHUNK).min(total);
-            let mut comb = unrank(n, k, start);
-            let mut rank = start;
-            let mut set = Vec::with_capacity(k);
-            loop {
-                set.clear();
-                set.extend(comb.iter().map(|&i| self.ranked[i]));
-                if let Err(e) = self.decide(&set) {
-                    return Some(e);
-                }
-                rank += 1;
-                if rank >= end || !next_combination(&mut comb, n) {
-                    return None;
-                }
+        let m = k - chosen.len();
+        let rest = &self.ranked[start..];
+        let p = Partial { chosen, rest, m };
+        let bounded = self.strategy == Strategy::Full;
+        if m == 0 {
+            if bounded && self.bounds.all_feasible(&p) {
+                self.count(0, 1);
+                return None;
             }
-        })
+            return self.decide(chosen).err();
+        }
+        if rest.len() < m {
+            return None;
+        }
+        if bounded && self.bounds.all_feasible(&p) {
+            self.pruned.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        if let Some((set, blocks)) = self.bounds.infeasible_completion(&p).filter(|_| bounded) {
+            self.count(0, 1);
+            let proof = Infeasible::from(blocks);
+            return Some(SetResult::Infeasible(set, proof));
+        }
+        for i in start..=self.ranked.len() - m {
+            chosen.push(self.ranked[i]);
+            let found = self.dfs(chosen, i + 1, k);
+            chosen.pop();
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
     }
 
     fn decide(&self, set: &[HostId]) -> Result<(), SetResult> {
@@ -492,7 +517,14 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         }
         let mask = self.an.mask(set);
         let sc = self.an.scenario(&mask);
-        let (d, stage) = pack::decide(&sc.instance, self.budget);
+        let (d, stage) = match self.strategy {
+            #[cfg(feature = "ilp")]
+            Strategy::IlpPerSet if sc.instance.items() > 0 => (
+                pack::ilp::solve(&sc.instance, self.budget).unwrap_or(Decision::Undecided),
+                pack::Stage::Ilp,
+            ),
+            _ => pack::decide(&sc.instance, self.budget),
+        };
         self.scenarios.fetch_add(1, Ordering::Relaxed);
         self.by_stage[stage as usize].fetch_add(1, Ordering::Relaxed);
         match d {
@@ -522,73 +554,4 @@ fn cost(an: &Analysis, h: HostId) -> (Vec<i64>, Vec<i64>) {
         vec![0; nres]
     };
     (d, s)
-}
-
-fn binomial(n: u64, k: u64) -> u128 {
-    if k > n {
-        return 0;
-    }
-    let k = k.min(n - k);
-    let mut acc: u128 = 1;
-    for i in 0..k {
-        acc = acc.saturating_mul((n - i) as u128) / (i as u128 + 1);
-    }
-    acc
-}
-
-/// The k-combination of 0..n with lexicographic rank `rank`.
-fn unrank(n: usize, k: usize, mut rank: u128) -> Vec<usize> {
-    let mut out = Vec::with_capacity(k);
-    let mut x = 0usize;
-    for i in 0..k {
-        loop {
-            let c = binomial((n - x - 1) as u64, (k - i - 1) as u64);
-            if rank < c {
-                break;
-            }
-            rank -= c;
-            x += 1;
-        }
-        out.push(x);
-        x += 1;
-    }
-    out
-}
-
-/// Advances to the next k-combination of 0..n in lexicographic order.
-fn next_combination(comb: &mut [usize], n: usize) -> bool {
-    let k = comb.len();
-    let mut i = k;
-    while i > 0 {
-        i -= 1;
-        if comb[i] < n - k + i {
-            comb[i] += 1;
-            for j in i + 1..k {
-                comb[j] = comb[j - 1] + 1;
-            }
-            return true;
-        }
-    }
-    false
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unrank_walks_every_combination_in_order() {
-        let (n, k) = (7, 3);
-        let mut comb = unrank(n, k, 0);
-        let mut all = vec![comb.clone()];
-        while next_combination(&mut comb, n) {
-            all.push(comb.clone());
-        }
-        assert_eq!(all.len() as u128, binomial(n as u64, k as u64));
-        for (r, c) in all.iter().enumerate() {
-            assert_eq!(&unrank(n, k, r as u128), c);
-        }
-        let expected: Vec<Vec<usize>> = itertools::Itertools::combinations(0..n, k).collect();
-        assert_eq!(all, expected);
-    }
 }

@@ -102,10 +102,38 @@ pub enum Infeasible {
         members: usize,
         targets: usize,
     },
+    /// Counting whole blocks of `unit` of resource `res` (a VM of size d
+    /// needs floor(d / unit), a host of spare s has room for floor(s / unit)),
+    /// the VMs need more blocks than the targets have.
+    Blocks {
+        res: usize,
+        unit: i64,
+        need: i64,
+        have: i64,
+    },
     /// The exact search tried every packing, up to symmetry.
     Exhaustive,
     /// The ILP solver proved that no packing exists.
     Ilp,
+}
+
+impl From<crate::setbound::Blocks> for Infeasible {
+    fn from(b: crate::setbound::Blocks) -> Self {
+        if b.unit == 1 {
+            Infeasible::Short {
+                res: b.res,
+                need: b.need,
+                have: b.have,
+            }
+        } else {
+            Infeasible::Blocks {
+                res: b.res,
+                unit: b.unit,
+                need: b.need,
+                have: b.have,
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
