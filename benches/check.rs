@@ -1,26 +1,65 @@
-//! `check` on generated pools, named by size. Pools are built outside the
-//! timed loop; parsing is timed apart from solving.
+//! `check` on generated pools, named by size, on all cores and on one thread.
+//! Pools are built and parsed outside the timed loop; parsing is timed apart.
+//! The figures the performance targets name come from `examples/bench.rs`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use haplan::{CheckOptions, check, pool_from_value};
-use haplan_benches::{memory_pool, tshirt_pool};
+use haplan::{Budget, CheckOptions, check, plan, pool_from_value};
+use haplan_benches::{memory_pool, mixed_pool, tshirt_pool};
 
 fn bench(c: &mut Criterion) {
+    let cases = [
+        ("mem/hosts=16,vms=320", memory_pool(16, 20, 1), None),
+        ("mem/hosts=32,vms=960", memory_pool(32, 30, 2), None),
+        ("mem/hosts=64,vms=960", memory_pool(64, 15, 5), None),
+        (
+            "tshirt/hosts=64,vms=1000,res=2,k=3",
+            tshirt_pool(64, 1000, 4),
+            Some(3),
+        ),
+        (
+            "mixed/hosts=64,vms=1000,res=2,k=3",
+            mixed_pool(64, 1000, 2, 0, 3),
+            Some(3),
+        ),
+        (
+            "mixed/hosts=100,vms=5000,res=12,aa=500,k=2",
+            mixed_pool(100, 5000, 12, 500, 9),
+            Some(2),
+        ),
+    ];
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
     let mut group = c.benchmark_group("check");
     group.sample_size(10);
-    let cases = [
-        ("mem/hosts=16,vms=320", memory_pool(16, 20, 1)),
-        ("mem/hosts=32,vms=960", memory_pool(32, 30, 2)),
-        ("tshirt/hosts=16,vms=200", tshirt_pool(16, 200, 3)),
-    ];
-    for (name, value) in &cases {
+    for (name, value, k) in &cases {
         let pool = pool_from_value(value).expect("generated pools are valid");
-        group.bench_function(*name, |b| b.iter(|| check(&pool, &CheckOptions::default())));
+        let opts = CheckOptions {
+            tolerate: *k,
+            ..Default::default()
+        };
+        group.bench_function(format!("{name},threads=all"), |b| {
+            b.iter(|| check(&pool, &opts))
+        });
+        group.bench_function(format!("{name},threads=1"), |b| {
+            b.iter(|| one.install(|| check(&pool, &opts)))
+        });
     }
     group.finish();
+
+    let mut group = c.benchmark_group("plan");
+    group.sample_size(10);
+    let pool = pool_from_value(&tshirt_pool(64, 1000, 4)).unwrap();
+    let failed: Vec<usize> = (0..3).collect();
+    group.bench_function("tshirt/hosts=64,vms=1000,fail=3", |b| {
+        b.iter(|| plan(&pool, &failed, &Budget::unlimited()))
+    });
+    group.finish();
+
     let mut parse = c.benchmark_group("parse");
-    let text = serde_json::to_string(&memory_pool(32, 30, 2)).unwrap();
-    parse.bench_function("mem/hosts=32,vms=960", |b| {
+    let text = serde_json::to_string(&mixed_pool(100, 5000, 12, 500, 9)).unwrap();
+    parse.bench_function("mixed/hosts=100,vms=5000,res=12", |b| {
         b.iter(|| haplan::parse_pool(&text).unwrap())
     });
     parse.finish();

@@ -27,7 +27,9 @@ impl fmt::Display for Problem {
     }
 }
 
-/// A rejected pool file: every problem found, in document order.
+/// A rejected pool file: every problem found. Problems of single values
+/// come first, in document order, then those between values (duplicate
+/// names, unknown hosts), also in document order.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct PoolError {
     pub problems: Vec<Problem>,

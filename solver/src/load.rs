@@ -19,7 +19,8 @@ pub fn parse_pool(text: &str) -> Result<Pool, PoolError> {
             path: String::new(),
             message: format!("invalid JSON: {}", strip_position(&e.to_string())),
             line: Some(e.line()),
-            column: Some(e.column()),
+            // serde_json says column 0 at the start of a line; columns are 1-based.
+            column: Some(e.column().max(1)),
         }])
     })?;
     pool_from_value(&value)
@@ -548,6 +549,10 @@ fn read_ha(cx: &mut Cx, v: &Value) -> Option<HaSettings> {
             Some(ratios) => {
                 for (r, ratio) in ratios {
                     let path = join("ha.overcommit", r);
+                    if r.is_empty() {
+                        cx.err("ha.overcommit", "a resource name must not be empty");
+                        continue;
+                    }
                     match ratio.as_f64() {
                         Some(f) if f.is_finite() && f > 0.0 && f <= 1e6 => {
                             ha.overcommit.insert(r.clone(), f);

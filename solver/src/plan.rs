@@ -138,7 +138,7 @@ pub fn plan(an: &Analysis, failed: &[HostId], scope: Scope, budget: &Budget) -> 
             }
             Decision::Infeasible(_) => unplaced.push(Unplaced {
                 vm: sc.vms[i],
-                reason: why_left_out(an, &sc, i),
+                reason: why_left_out(an, &sc, i, &kept, &assign),
             }),
             Decision::Undecided => {
                 exact = false;
@@ -211,7 +211,7 @@ fn fit_beside(inst: &pack::Instance, kept: &[usize], assign: &[u32], i: usize) -
 }
 
 /// Why item `i` of a scenario could not be kept, for people.
-fn why_left_out(an: &Analysis, sc: &Scenario, i: usize) -> String {
+fn why_left_out(an: &Analysis, sc: &Scenario, i: usize, kept: &[usize], assign: &[u32]) -> String {
     let pool = an.pool;
     let inst = &sc.instance;
     let v = sc.vms[i];
@@ -253,6 +253,27 @@ fn why_left_out(an: &Analysis, sc: &Scenario, i: usize) -> String {
                 short.join(" and ")
             )
         };
+    }
+    // Room beside the kept VMs, but only where its anti-affinity group is.
+    let nres = inst.nres;
+    let mut rem = inst.cap.clone();
+    let mut groups = GroupsUsed::default();
+    for (&k, &t) in kept.iter().zip(assign) {
+        for r in 0..nres {
+            rem[t as usize * nres + r] -= inst.demand[k * nres + r];
+        }
+        groups.take(inst.group[k], t);
+    }
+    let roomy: Vec<u32> = inst.elig[i]
+        .iter()
+        .copied()
+        .filter(|&t| fits(inst, &rem, i, t as usize))
+        .collect();
+    if !roomy.is_empty() && roomy.iter().all(|&t| !groups.free(inst.group[i], t)) {
+        return format!(
+            "anti-affinity: every surviving host with room for it already receives a VM of group {}",
+            vm.anti_affinity.as_deref().unwrap_or_default()
+        );
     }
     if vm.restart == Restart::BestEffort {
         "no room left after the protected and more important VMs".to_string()

@@ -280,6 +280,10 @@ pub fn plan_text(pool: &Pool, p: &Plan) -> String {
         .map(|&h| pool.hosts[h].name.as_str())
         .collect();
     let complete = p.all_protected_placed(pool);
+    if !pool.ha.enabled {
+        let _ = writeln!(s, "HA is disabled: no VM is restarted");
+        return s;
+    }
     let _ = writeln!(
         s,
         "{}: if {} fail{}, {}",

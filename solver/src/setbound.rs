@@ -114,6 +114,8 @@ pub struct SetBounds {
     /// u = 1 is the plain aggregate condition.
     units: Vec<Unit>,
     orders: Vec<Order>,
+    /// Position of each host when sorted by name.
+    name_rank: Vec<usize>,
 }
 
 /// The proof behind an aggregate rejection: in blocks of `unit` of resource
@@ -222,6 +224,12 @@ impl SetBounds {
         if tight.is_empty() && nres > 0 {
             tight.push((0.0, 0)); // nothing demands anything: eligibility still counts
         }
+        let mut by_name: Vec<HostId> = (0..nh).collect();
+        by_name.sort_by(|&a, &b| pool.hosts[a].name.cmp(&pool.hosts[b].name));
+        let mut name_rank = vec![0; nh];
+        for (i, &h) in by_name.iter().enumerate() {
+            name_rank[h] = i;
+        }
         let orders = tight
             .iter()
             .take(MAX_ORDERS)
@@ -232,6 +240,7 @@ impl SetBounds {
             nhosts: nh,
             units,
             orders,
+            name_rank,
         }
     }
 
@@ -239,16 +248,22 @@ impl SetBounds {
     /// if there is one: the chosen hosts plus, for some resource, the `m`
     /// hosts of `rest` that cost the most.
     pub fn infeasible_completion(&self, p: &Partial) -> Option<(Vec<HostId>, Blocks)> {
-        let mut rest: Vec<(i64, HostId)> = Vec::with_capacity(p.rest.len());
+        // Ties go to the host whose name sorts first, whatever the file order.
+        let mut rest: Vec<(i64, std::cmp::Reverse<usize>, HostId)> =
+            Vec::with_capacity(p.rest.len());
         for unit in &self.units {
             let fixed: i64 = p.chosen.iter().map(|&h| unit.loss[h]).sum();
             rest.clear();
-            rest.extend(p.rest.iter().map(|&h| (unit.loss[h], h)));
+            rest.extend(
+                p.rest
+                    .iter()
+                    .map(|&h| (unit.loss[h], std::cmp::Reverse(self.name_rank[h]), h)),
+            );
             let top = top_m(&mut rest, p.m);
             let extra: i64 = top.iter().map(|x| x.0).sum();
             if fixed + extra > unit.slack {
                 let mut set: Vec<HostId> = p.chosen.to_vec();
-                set.extend(top.iter().map(|x| x.1));
+                set.extend(top.iter().map(|x| x.2));
                 set.sort_unstable();
                 let survivors: i64 = (0..self.nhosts)
                     .filter(|h| !set.contains(h))
@@ -302,8 +317,8 @@ fn ratio_floor(pool: &Pool, vms: &[VmId], r1: usize, r: usize, d1: i64) -> (i64,
     best.unwrap_or((0, 0))
 }
 
-/// The m largest entries (by key, ties by host id), moved to the front.
-fn top_m(xs: &mut [(i64, HostId)], m: usize) -> &[(i64, HostId)] {
+/// The m largest entries, moved to the front.
+fn top_m<T: Ord>(xs: &mut [T], m: usize) -> &[T] {
     let m = m.min(xs.len());
     if m == 0 {
         return &xs[..0];

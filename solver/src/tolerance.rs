@@ -130,6 +130,12 @@ pub fn check(pool: &Pool, opts: &CheckOptions) -> CheckReport {
     let configured = opts.tolerate.unwrap_or(pool.ha.host_failures_to_tolerate);
     let mut warnings = warnings(&an);
     let n = an.candidates.len() as u32;
+    if configured > n {
+        warnings.push(format!(
+            "{configured} host failures are asked for but only {n} host{} up",
+            if n == 1 { " is" } else { "s are" }
+        ));
+    }
     let mut stats = Stats::default();
     let not_agile = if an.failover {
         an.agility.not_agile.clone()
@@ -223,9 +229,13 @@ fn warnings(an: &Analysis) -> Vec<String> {
                 .count();
             if waiting > 0 {
                 w.push(format!(
-                    "host {} is down: {waiting} VM{} await restart",
+                    "host {} is down: {waiting} {} restart",
                     host.name,
-                    if waiting == 1 { "" } else { "s" }
+                    if waiting == 1 {
+                        "VM awaits"
+                    } else {
+                        "VMs await"
+                    }
                 ));
             }
         }
@@ -247,7 +257,7 @@ fn vm_mode_witness(an: &Analysis) -> Witness {
         })
         .map(|h| vec![h])
         .unwrap_or_default();
-    let unplaced = pool
+    let mut unplaced: Vec<VmId> = pool
         .vms
         .iter()
         .enumerate()
@@ -256,6 +266,7 @@ fn vm_mode_witness(an: &Analysis) -> Witness {
         })
         .map(|(i, _)| i)
         .collect();
+    unplaced.sort_by_key(|&v| (pool.vms[v].priority, v));
     Witness {
         failed,
         unplaced,
@@ -284,32 +295,41 @@ fn witness(
             short = Some((r, need, have));
         }
     }
-    let reason = match (short, proof) {
+    let p = plan::plan(an, failed, Scope::ProtectedOnly, budget);
+    // The most specific proof for this very set comes first.
+    let local = pack::bounds::necessary(inst);
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let reason = match (short, local.as_ref().or(proof)) {
         (Some((r, need, have)), _) => format!(
             "{} short by {}: the VMs to restart need {need}, the surviving hosts have {have} spare",
             pool.resources[r],
             need - have
         ),
-        (None, Some(Infeasible::Blocks { res, unit, need, have })) => format!(
-            "no packing fits in {}: in blocks of {unit} (the size of the VMs that need them), the VMs to restart need {need} blocks, the surviving hosts have room for {have}",
-            pool.resources[*res]
-        ),
         (None, Some(Infeasible::NoTarget { item })) => {
             let v = sc.vms[*item];
-            format!("{} fits on no surviving host it may run on", pool.vms[v].name)
+            match p.unplaced.iter().find(|u| u.vm == v) {
+                Some(u) => format!("{} cannot be restarted: {}", pool.vms[v].name, u.reason),
+                None => format!("{} fits on no surviving host it may run on", pool.vms[v].name),
+            }
         }
-        (None, Some(Infeasible::AntiAffinity { members, targets, .. })) => {
-            let first = (0..inst.items())
-                .find(|&i| inst.group[i] != pack::NO_GROUP)
-                .map(|i| pool.vms[sc.vms[i]].anti_affinity.clone().unwrap_or_default())
+        (None, Some(Infeasible::AntiAffinity { group, members, targets })) => {
+            let name = (0..inst.items())
+                .find(|&i| inst.group[i] == *group)
+                .and_then(|i| pool.vms[sc.vms[i]].anti_affinity.clone())
                 .unwrap_or_default();
             format!(
-                "anti-affinity: {members} VMs of a group (e.g. {first}) need distinct hosts but only {targets} surviving hosts can take them"
+                "anti-affinity: {} of group {name} need distinct hosts but only {} can take them",
+                plural(*members, "VM", "VMs"),
+                plural(*targets, "surviving host", "surviving hosts")
             )
         }
+        (None, Some(Infeasible::Blocks { res, unit, need, have })) => format!(
+            "counting whole slots of {unit} {res_name}, the VMs to restart need {need} and the surviving hosts have room for {have}",
+            res_name = pool.resources[*res]
+        ),
         _ => "the spare capacity suffices in total but no placement fits every VM (fragmentation, eligibility or anti-affinity)".to_string(),
     };
-    let p = plan::plan(an, failed, Scope::ProtectedOnly, budget);
     Witness {
         failed: failed.to_vec(),
         unplaced: p.unplaced.iter().map(|u| u.vm).collect(),

@@ -1,0 +1,1015 @@
+//! The fixture suite: every pool under `fixtures/<family>/<name>.json`, run as
+//! its `<name>.case.json` says, in-process through `haplan::cli::run` and
+//! through the real `haplan` binary, against the golden files
+//! `<name>.<run>.expected`.
+//!
+//! A golden file holds the exit code, stdout and stderr of one run:
+//!
+//! ```text
+//! exit: 1
+//! --- stdout
+//! ...
+//! --- stderr
+//! ...
+//! ```
+//!
+//! Before comparing, the absolute workspace path is stripped from both
+//! streams (every run gets the absolute path of its pool file, shown as
+//! `fixtures/...`), and the volatile `stats` of `check` (the JSON object, the
+//! text line `Decided ... in ... ms.`) is normalised after its shape is
+//! checked. Everything else is compared byte for byte.
+//!
+//! `UPDATE_EXPECT=1 cargo test --release -p haplan-tests --test fixtures`
+//! rewrites the golden files (after the in-process and binary runs agree);
+//! read the diff before committing it. The binary must be built first:
+//! `cargo build --release -p haplan` (or point `HAPLAN_BIN` at one).
+//!
+//! Through the library, independently of the CLI: every valid pool parses,
+//! `haplan::check` gives the golden `max_tolerable` (and verdict, bounds and
+//! witness), every plan (and every witness's plan) passes
+//! `haplan::verify_plan` and matches the golden JSON, and every bad pool is
+//! rejected with exactly the problems its golden stderr lists.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use haplan::pack::Budget;
+use haplan::plan::Scope;
+use haplan::{Analysis, CheckOptions, Pool};
+use serde_json::Value;
+
+/// The fixture families and whether their pools are valid.
+const FAMILIES: &[(&str, bool)] = &[
+    ("basic", true),
+    ("citrix", true),
+    ("packing", true),
+    ("constraints", true),
+    ("bad", false),
+];
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// `<root>/`, as it appears in messages that name a fixture file.
+fn root_prefix() -> String {
+    format!("{}/", workspace_root().display())
+}
+
+struct Run {
+    id: String,
+    /// The arguments after the program name, without the pool file: the
+    /// file (or `-`) is inserted right after the subcommand.
+    command: Vec<String>,
+    /// Feed the pool on standard input and pass `-` as the file.
+    stdin: bool,
+}
+
+struct Case {
+    family: String,
+    name: String,
+    /// The pool file, absolute.
+    pool: PathBuf,
+    valid: bool,
+    runs: Vec<Run>,
+    /// For `bad/`: whether the JSON Schema accepts the file (its problem is
+    /// one the schema cannot express), or `None` when it is not JSON at all.
+    schema_valid: Option<bool>,
+}
+
+impl Case {
+    fn label(&self) -> String {
+        format!("fixtures/{}/{}", self.family, self.name)
+    }
+    fn expected_path(&self, run: &Run) -> PathBuf {
+        self.pool
+            .with_file_name(format!("{}.{}.expected", self.name, run.id))
+    }
+    fn text(&self) -> String {
+        std::fs::read_to_string(&self.pool)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", self.pool.display()))
+    }
+    /// The full argument list (program name first) for a run.
+    fn args(&self, run: &Run) -> Vec<String> {
+        let file = if run.stdin {
+            "-".to_string()
+        } else {
+            self.pool.display().to_string()
+        };
+        let mut args = vec!["haplan".to_string(), run.command[0].clone(), file];
+        args.extend(run.command[1..].iter().cloned());
+        args
+    }
+    fn stdin(&self, run: &Run) -> Vec<u8> {
+        if run.stdin {
+            self.text().into_bytes()
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// Reads every case under `fixtures/`, or the reasons the tree is malformed.
+fn load_cases() -> Result<Vec<Case>, Vec<String>> {
+    let dir = workspace_root().join("fixtures");
+    let mut cases = Vec::new();
+    let mut errors = Vec::new();
+    for entry in
+        std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+    {
+        let path = entry.expect("directory entry").path();
+        if path.is_dir() {
+            let fam = path.file_name().unwrap().to_string_lossy().to_string();
+            if !FAMILIES.iter().any(|(f, _)| *f == fam) {
+                errors.push(format!(
+                    "fixtures/{fam}/ is not a known family (add it to FAMILIES)"
+                ));
+            }
+        }
+    }
+    for &(family, valid) in FAMILIES {
+        let fdir = dir.join(family);
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(&fdir) {
+            Ok(rd) => rd.map(|e| e.expect("directory entry").path()).collect(),
+            Err(e) => {
+                errors.push(format!("cannot list {}: {e}", fdir.display()));
+                continue;
+            }
+        };
+        files.sort();
+        let names: BTreeSet<String> = files
+            .iter()
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().to_string()))
+            .collect();
+        for file in &names {
+            let Some(name) = file.strip_suffix(".case.json") else {
+                continue;
+            };
+            if !names.contains(&format!("{name}.json")) {
+                errors.push(format!(
+                    "fixtures/{family}/{file} has no pool file {name}.json"
+                ));
+            }
+        }
+        for file in &names {
+            if file.ends_with(".case.json") || !file.ends_with(".json") {
+                continue;
+            }
+            let name = file.strip_suffix(".json").unwrap().to_string();
+            let case_path = fdir.join(format!("{name}.case.json"));
+            let label = format!("fixtures/{family}/{name}");
+            match read_case(&case_path, valid) {
+                Ok((runs, schema_valid)) => {
+                    let case = Case {
+                        family: family.to_string(),
+                        name: name.clone(),
+                        pool: fdir.join(file),
+                        valid,
+                        runs,
+                        schema_valid,
+                    };
+                    cases.push(case);
+                }
+                Err(e) => errors.push(format!("{label}.case.json: {e}")),
+            }
+        }
+        // Golden files that no run produces are stale.
+        let produced: BTreeSet<String> = cases
+            .iter()
+            .filter(|c| c.family == family)
+            .flat_map(|c| {
+                c.runs
+                    .iter()
+                    .map(move |r| format!("{}.{}.expected", c.name, r.id))
+            })
+            .collect();
+        for file in names.iter().filter(|f| f.ends_with(".expected")) {
+            if !produced.contains(file) {
+                errors.push(format!(
+                    "fixtures/{family}/{file} belongs to no run of any case"
+                ));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(cases)
+    } else {
+        Err(errors)
+    }
+}
+
+/// `{"description": "...", "command": [...]}` or
+/// `{"description": "...", "runs": [{"id": "...", "command": [...], "stdin": true}]}`,
+/// plus `"schema_valid"` for bad pools.
+fn read_case(path: &Path, valid: bool) -> Result<(Vec<Run>, Option<bool>), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?;
+    let obj = v.as_object().ok_or("not an object")?;
+    for key in obj.keys() {
+        if !["description", "command", "runs", "schema_valid"].contains(&key.as_str()) {
+            return Err(format!("unknown key {key:?}"));
+        }
+    }
+    match obj.get("description").and_then(Value::as_str) {
+        Some(d) if !d.trim().is_empty() => {}
+        _ => return Err("needs a non-empty \"description\" (the hand-worked answer)".into()),
+    }
+    let schema_valid = match (valid, obj.get("schema_valid")) {
+        (true, None) => None,
+        (true, Some(_)) => return Err("\"schema_valid\" is for bad/ fixtures only".into()),
+        (false, Some(Value::Bool(b))) => Some(*b),
+        (false, Some(Value::Null)) => None,
+        (false, _) => {
+            return Err(
+                "bad/ fixtures need \"schema_valid\": true, false or null (not JSON)".into(),
+            );
+        }
+    };
+    let strings = |v: &Value| -> Result<Vec<String>, String> {
+        let list = v
+            .as_array()
+            .ok_or("\"command\" must be a list of strings")?;
+        let out: Option<Vec<String>> = list
+            .iter()
+            .map(|s| s.as_str().map(str::to_string))
+            .collect();
+        match out {
+            Some(o) if !o.is_empty() => Ok(o),
+            _ => Err("\"command\" must be a non-empty list of strings".into()),
+        }
+    };
+    let mut runs = Vec::new();
+    match (obj.get("command"), obj.get("runs")) {
+        (Some(c), None) => {
+            let command = strings(c)?;
+            runs.push(Run {
+                id: command[0].clone(),
+                command,
+                stdin: false,
+            });
+        }
+        (None, Some(Value::Array(list))) if !list.is_empty() => {
+            for r in list {
+                let r = r.as_object().ok_or("each run must be an object")?;
+                for key in r.keys() {
+                    if !["id", "command", "stdin"].contains(&key.as_str()) {
+                        return Err(format!("unknown key {key:?} in a run"));
+                    }
+                }
+                let id = r
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .ok_or("each run needs an \"id\"")?;
+                if id.is_empty()
+                    || !id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                {
+                    return Err(format!("run id {id:?} must be a non-empty [A-Za-z0-9_-]+"));
+                }
+                if runs.iter().any(|o: &Run| o.id == id) {
+                    return Err(format!("run id {id:?} appears twice"));
+                }
+                runs.push(Run {
+                    id: id.to_string(),
+                    command: strings(r.get("command").ok_or("each run needs a \"command\"")?)?,
+                    stdin: match r.get("stdin") {
+                        None => false,
+                        Some(Value::Bool(b)) => *b,
+                        Some(_) => return Err("\"stdin\" must be true or false".into()),
+                    },
+                });
+            }
+        }
+        _ => return Err("needs either \"command\" or a non-empty \"runs\" list".into()),
+    }
+    Ok((runs, schema_valid))
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Outcome {
+    exit: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run_in_process(args: &[String], stdin: &[u8]) -> Outcome {
+    let mut input = stdin;
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let exit = haplan::cli::run(args.to_vec(), &mut input, &mut out, &mut err);
+    Outcome {
+        exit,
+        stdout: String::from_utf8(out).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(err).expect("stderr is UTF-8"),
+    }
+}
+
+fn run_binary(bin: &Path, args: &[String], stdin: &[u8]) -> Outcome {
+    let mut child = Command::new(bin)
+        .args(&args[1..])
+        .current_dir(workspace_root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+    let mut pipe = child.stdin.take().expect("stdin is piped");
+    let data = stdin.to_vec();
+    // Write from another thread so that a child that does not read stdin
+    // cannot deadlock us.
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&data);
+    });
+    let output = child.wait_with_output().expect("wait for haplan");
+    writer.join().expect("stdin writer");
+    Outcome {
+        exit: output
+            .status
+            .code()
+            .unwrap_or_else(|| panic!("haplan was killed by a signal: {:?}", output.status)),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+/// The `haplan` binary: `HAPLAN_BIN`, or `target/<profile>/haplan` next to
+/// this test's executable (`target/<profile>/deps/fixtures-...`).
+fn binary() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("HAPLAN_BIN") {
+        let p = PathBuf::from(p);
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(format!("HAPLAN_BIN={} is not a file", p.display()))
+        };
+    }
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot locate the test executable: {e}"))?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or_else(|| format!("unexpected test executable location {}", exe.display()))?;
+    let bin = profile_dir.join(format!("haplan{}", std::env::consts::EXE_SUFFIX));
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        let profile = profile_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let flag = match profile.as_str() {
+            "debug" => String::new(),
+            "release" => " --release".to_string(),
+            other => format!(" --profile {other}"),
+        };
+        Err(format!(
+            "the haplan binary is missing at {}: run `cargo build{flag} -p haplan` first (or set HAPLAN_BIN)",
+            bin.display()
+        ))
+    }
+}
+
+/// Strips the workspace path and normalises the volatile statistics, after
+/// checking their shape. An error is a contract violation in the output.
+fn normalise(o: &Outcome) -> Result<Outcome, String> {
+    let prefix = root_prefix();
+    let mut stdout = o.stdout.replace(&prefix, "");
+    let stderr = o.stderr.replace(&prefix, "");
+    if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&stdout)
+        && let Some(stats) = map.get("stats")
+    {
+        let ok = stats.as_object().is_some_and(|s| {
+            s.get("scenarios").is_some_and(Value::is_u64)
+                && s.get("elapsed_ms").is_some_and(Value::is_u64)
+        });
+        if !ok {
+            return Err(format!(
+                "\"stats\" is not an object with integer scenarios and elapsed_ms: {stats}"
+            ));
+        }
+        stdout = normalise_json_stats(&stdout)?;
+    }
+    stdout = normalise_text_stats(&stdout);
+    Ok(Outcome {
+        exit: o.exit,
+        stdout,
+        stderr,
+    })
+}
+
+/// Replaces the pretty-printed top-level `"stats": {...}` member.
+fn normalise_json_stats(text: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut lines = text.split_inclusive('\n');
+    let mut found = false;
+    while let Some(line) = lines.next() {
+        if line == "  \"stats\": {}\n" || line == "  \"stats\": {},\n" {
+            found = true;
+            let comma = if line.ends_with(",\n") { "," } else { "" };
+            out.push_str(&format!("  \"stats\": \"(normalised)\"{comma}\n"));
+        } else if line == "  \"stats\": {\n" {
+            found = true;
+            loop {
+                let Some(inner) = lines.next() else {
+                    return Err("unterminated \"stats\" object".into());
+                };
+                match inner {
+                    "  }\n" => {
+                        out.push_str("  \"stats\": \"(normalised)\"\n");
+                        break;
+                    }
+                    "  },\n" => {
+                        out.push_str("  \"stats\": \"(normalised)\",\n");
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            out.push_str(line);
+        }
+    }
+    if found {
+        Ok(out)
+    } else {
+        Err("\"stats\" is not a pretty-printed top-level member".into())
+    }
+}
+
+/// `Decided 12 failure sets in 3 ms.` becomes `Decided N failure sets in T ms.`.
+fn normalise_text_stats(text: &str) -> String {
+    text.split_inclusive('\n')
+        .map(|line| {
+            let body = line.trim_end_matches('\n');
+            let words: Vec<&str> = body.split(' ').collect();
+            let is_stats = words.len() == 7
+                && words[0] == "Decided"
+                && words[1].parse::<u64>().is_ok()
+                && words[2] == "failure"
+                && (words[3] == "set" || words[3] == "sets")
+                && words[4] == "in"
+                && words[5].parse::<u64>().is_ok()
+                && words[6] == "ms.";
+            if is_stats {
+                "Decided N failure sets in T ms.\n".to_string()
+            } else {
+                line.to_string()
+            }
+        })
+        .collect()
+}
+
+fn render(o: &Outcome) -> String {
+    fn stream(s: &str) -> String {
+        if s.is_empty() || s.ends_with('\n') {
+            s.to_string()
+        } else {
+            format!("{s}\n\\ no newline at end\n")
+        }
+    }
+    format!(
+        "exit: {}\n--- stdout\n{}--- stderr\n{}",
+        o.exit,
+        stream(&o.stdout),
+        stream(&o.stderr)
+    )
+}
+
+/// The stdout section of a rendered golden file.
+fn golden_stdout(golden: &str) -> &str {
+    let start = golden
+        .find("\n--- stdout\n")
+        .map(|i| i + "\n--- stdout\n".len())
+        .unwrap_or(0);
+    let end = golden.rfind("--- stderr\n").unwrap_or(golden.len());
+    &golden[start..end.max(start)]
+}
+
+fn golden_exit(golden: &str) -> Option<i32> {
+    golden.lines().next()?.strip_prefix("exit: ")?.parse().ok()
+}
+
+/// A line diff (longest common subsequence), `-` expected, `+` actual.
+fn diff(expected: &str, actual: &str) -> String {
+    let a: Vec<&str> = expected.lines().collect();
+    let b: Vec<&str> = actual.lines().collect();
+    let (n, m) = (a.len(), b.len());
+    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let mut ops: Vec<(char, &str)> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < n || j < m {
+        if i < n && j < m && a[i] == b[j] {
+            ops.push((' ', a[i]));
+            i += 1;
+            j += 1;
+        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            ops.push(('-', a[i]));
+            i += 1;
+        } else {
+            ops.push(('+', b[j]));
+            j += 1;
+        }
+    }
+    // Changed lines with two lines of context.
+    let keep: Vec<bool> = (0..ops.len())
+        .map(|k| {
+            let lo = k.saturating_sub(2);
+            let hi = (k + 2).min(ops.len() - 1);
+            ops[lo..=hi].iter().any(|(c, _)| *c != ' ')
+        })
+        .collect();
+    let mut out = String::new();
+    let mut skipped = false;
+    for (k, (c, line)) in ops.iter().enumerate() {
+        if keep[k] {
+            if skipped {
+                out.push_str("    ...\n");
+                skipped = false;
+            }
+            let _ = writeln!(out, "  {c} {line}");
+        } else {
+            skipped = true;
+        }
+    }
+    if out.is_empty() && expected != actual {
+        out.push_str("  (the texts differ only in their final newline)\n");
+    }
+    out
+}
+
+fn arg_value<'a>(command: &'a [String], flag: &str) -> Option<&'a str> {
+    command
+        .iter()
+        .position(|a| a == flag)
+        .and_then(|i| command.get(i + 1))
+        .map(String::as_str)
+}
+
+fn names(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn host_ids(pool: &Pool, names: &[String]) -> Result<Vec<usize>, String> {
+    haplan::failure_set(pool, names).map_err(|e| e.to_string())
+}
+
+fn vm_names(pool: &Pool, ids: impl IntoIterator<Item = usize>) -> Vec<String> {
+    ids.into_iter().map(|v| pool.vms[v].name.clone()).collect()
+}
+
+/// Checks one run's golden output against the library, independently of the
+/// CLI code path. Returns the problems found.
+fn library_checks(case: &Case, run: &Run, golden: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    let text = case.text();
+    let shown = if run.stdin {
+        "<stdin>".to_string()
+    } else {
+        format!("{}.json", case.label())
+    };
+    let exit = golden_exit(golden);
+    let stdout = golden_stdout(golden);
+    let pool = match haplan::parse_pool(&text) {
+        Err(e) => {
+            if case.valid {
+                errs.push(format!("parse_pool rejects a valid fixture: {e}"));
+            } else {
+                // The CLI's stderr is exactly the library's problems.
+                let want = format!("exit: 2\n--- stdout\n--- stderr\nhaplan: {shown}: {e}\n");
+                if golden != want {
+                    errs.push(format!(
+                        "the golden stderr is not the library's error for this pool:\n{}",
+                        diff(&want, golden)
+                    ));
+                }
+                if e.problems.is_empty() {
+                    errs.push("parse_pool returned an error with no problem".into());
+                }
+            }
+            return errs;
+        }
+        Ok(pool) => pool,
+    };
+    if !case.valid {
+        errs.push("parse_pool accepts a bad fixture".into());
+        return errs;
+    }
+    let json_format = arg_value(&run.command, "--format") == Some("json");
+    match run.command[0].as_str() {
+        "check" => {
+            let tolerate = arg_value(&run.command, "--tolerate").and_then(|k| k.parse().ok());
+            let explain = run.command.iter().any(|a| a == "--explain");
+            let opts = CheckOptions {
+                tolerate,
+                explain,
+                ..CheckOptions::default()
+            };
+            let report = haplan::check(&pool, &opts);
+            if !report.exact {
+                errs.push("haplan::check is not exact without a time limit".into());
+            }
+            let want_exit = if report.ok() { 0 } else { 1 };
+            if exit != Some(want_exit) {
+                errs.push(format!(
+                    "golden exit {exit:?}, but haplan::check says ok = {}",
+                    report.ok()
+                ));
+            }
+            if json_format {
+                let g: Value = match serde_json::from_str(stdout) {
+                    Ok(g) => g,
+                    Err(e) => {
+                        errs.push(format!("golden stdout is not JSON: {e}"));
+                        return errs;
+                    }
+                };
+                let fields = [
+                    ("max_tolerable", Value::from(report.max_tolerable)),
+                    ("upper_bound", Value::from(report.upper_bound)),
+                    ("configured", Value::from(report.configured)),
+                    ("ok", Value::from(report.ok())),
+                    ("exact", Value::from(report.exact)),
+                    ("stranded_now", Value::from(report.stranded_now)),
+                ];
+                for (key, lib) in fields {
+                    if g.get(key) != Some(&lib) {
+                        errs.push(format!(
+                            "golden {key} = {:?}, haplan::check gives {lib}",
+                            g.get(key)
+                        ));
+                    }
+                }
+                let lib_na: Vec<String> = vm_names(&pool, report.not_agile.iter().map(|n| n.vm));
+                let gold_na: Vec<String> = g["not_agile"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|n| n["vm"].as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if lib_na != gold_na {
+                    errs.push(format!(
+                        "golden not_agile {gold_na:?}, haplan::check gives {lib_na:?}"
+                    ));
+                }
+                match (&report.witness, g.get("witness")) {
+                    (None, Some(Value::Null)) => {}
+                    (Some(w), Some(gw)) if gw.is_object() => {
+                        let failed: Vec<String> = w
+                            .failed
+                            .iter()
+                            .map(|&h| pool.hosts[h].name.clone())
+                            .collect();
+                        if names(&gw["failed_hosts"]) != failed {
+                            errs.push(format!(
+                                "golden witness hosts {}, haplan::check gives {failed:?}",
+                                gw["failed_hosts"]
+                            ));
+                        }
+                        if names(&gw["unplaced"]) != vm_names(&pool, w.unplaced.iter().copied()) {
+                            errs.push("golden witness unplaced differs from haplan::check".into());
+                        }
+                        errs.extend(witness_checks(&pool, &w.failed, &names(&gw["unplaced"])));
+                    }
+                    (lib, gold) => errs.push(format!(
+                        "golden witness {gold:?}, haplan::check gives {lib:?}"
+                    )),
+                }
+            } else {
+                let first = stdout.lines().next().unwrap_or("");
+                let n = report.max_tolerable;
+                let tol = format!(
+                    " tolerates {n} host failure{}",
+                    if n == 1 { "" } else { "s" }
+                );
+                let verdict_ok = first.starts_with("OK:");
+                if !first.contains(&tol) || verdict_ok != report.ok() {
+                    errs.push(format!(
+                        "golden verdict line {first:?} disagrees with haplan::check (max_tolerable {n}, ok {})",
+                        report.ok()
+                    ));
+                }
+            }
+        }
+        "plan" => {
+            let fail: Vec<String> = arg_value(&run.command, "--fail")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::to_string)
+                .collect();
+            let failed = match host_ids(&pool, &fail) {
+                Ok(f) => f,
+                Err(e) => {
+                    let want = format!("exit: 2\n--- stdout\n--- stderr\nhaplan: {e}\n");
+                    if golden != want {
+                        errs.push(format!("failure_set rejects --fail ({e}) but the golden output is not that error"));
+                    }
+                    return errs;
+                }
+            };
+            let p = haplan::plan(&pool, &failed, &Budget::unlimited());
+            if let Err(v) = haplan::verify_plan(&pool, &p) {
+                errs.push(format!("haplan::plan fails verify_plan: {v:?}"));
+            }
+            if !p.exact {
+                errs.push("haplan::plan is not exact without a time limit".into());
+            }
+            let want_exit = if p.all_protected_placed(&pool) { 0 } else { 1 };
+            if exit != Some(want_exit) {
+                errs.push(format!(
+                    "golden exit {exit:?}, but the plan's complete = {}",
+                    want_exit == 0
+                ));
+            }
+            if json_format {
+                match serde_json::from_str::<Value>(stdout) {
+                    Ok(g) => {
+                        let lib = haplan::report::plan_json(&pool, &p);
+                        if g != lib {
+                            errs.push(format!(
+                                "golden plan differs from haplan::plan:\n{}",
+                                diff(
+                                    &serde_json::to_string_pretty(&g).unwrap(),
+                                    &serde_json::to_string_pretty(&lib).unwrap()
+                                )
+                            ));
+                        }
+                        // The golden plan itself, read back, is a valid plan.
+                        errs.extend(golden_plan_checks(&pool, &g));
+                    }
+                    Err(e) => errs.push(format!("golden stdout is not JSON: {e}")),
+                }
+            }
+        }
+        _ => {}
+    }
+    errs
+}
+
+/// A witness set is infeasible: its protected-only plan is valid and leaves
+/// exactly the witness's VMs unplaced, at least one of them agile.
+fn witness_checks(pool: &Pool, failed: &[usize], unplaced: &[String]) -> Vec<String> {
+    let mut errs = Vec::new();
+    let an = Analysis::new(pool);
+    let p = haplan::plan::plan(&an, failed, Scope::ProtectedOnly, &Budget::unlimited());
+    if let Err(v) = haplan::verify_plan(pool, &p) {
+        errs.push(format!("the witness's plan fails verify_plan: {v:?}"));
+    }
+    let mut left = vm_names(pool, p.unplaced.iter().map(|u| u.vm));
+    // Not-agile VMs are not counted in the tolerance: an agile one must be left out.
+    if !p.unplaced.iter().any(|u| an.agility.is_agile(u.vm)) {
+        errs.push(
+            "the witness set's plan places every protected VM: the witness is not infeasible"
+                .into(),
+        );
+    }
+    let mut listed = unplaced.to_vec();
+    left.sort();
+    listed.sort();
+    if left != listed {
+        errs.push(format!(
+            "the witness lists {unplaced:?} unplaced, its plan leaves {left:?}"
+        ));
+    }
+    errs
+}
+
+/// Reads a plan back from its JSON and checks it with `verify_plan`.
+fn golden_plan_checks(pool: &Pool, g: &Value) -> Vec<String> {
+    let mut errs = Vec::new();
+    let host = |n: &Value| pool.host_by_name(n.as_str().unwrap_or_default());
+    let vm = |n: &Value| pool.vm_by_name(n.as_str().unwrap_or_default());
+    let mut failed: Vec<usize> = Vec::new();
+    for h in g["failed_hosts"].as_array().into_iter().flatten() {
+        match host(h) {
+            Some(h) => failed.push(h),
+            None => errs.push(format!("golden plan fails unknown host {h}")),
+        }
+    }
+    let mut placements = Vec::new();
+    for p in g["placements"].as_array().into_iter().flatten() {
+        match (vm(&p["vm"]), host(&p["host"]), p["order"].as_u64()) {
+            (Some(v), Some(h), Some(order)) => placements.push(haplan::plan::Placement {
+                vm: v,
+                host: h,
+                order: order as u32,
+            }),
+            _ => errs.push(format!(
+                "golden placement {p} does not name a VM, a host and an order"
+            )),
+        }
+    }
+    let mut unplaced = Vec::new();
+    for u in g["unplaced"].as_array().into_iter().flatten() {
+        match vm(&u["vm"]) {
+            Some(v) => unplaced.push(haplan::plan::Unplaced {
+                vm: v,
+                reason: u["reason"].as_str().unwrap_or_default().to_string(),
+            }),
+            None => errs.push(format!("golden unplaced entry {u} names no VM")),
+        }
+    }
+    let plan = haplan::Plan {
+        failed,
+        placements,
+        unplaced,
+        exact: true,
+    };
+    if let Err(v) = haplan::verify_plan(pool, &plan) {
+        errs.push(format!("the golden plan fails verify_plan: {v:?}"));
+    }
+    if g["complete"].as_bool() != Some(plan.all_protected_placed(pool)) {
+        errs.push("the golden plan's \"complete\" disagrees with its unplaced list".into());
+    }
+    errs
+}
+
+#[test]
+fn fixtures_match_golden_files_in_process_and_through_the_binary() {
+    let cases =
+        load_cases().unwrap_or_else(|e| panic!("malformed fixture tree:\n  {}", e.join("\n  ")));
+    let bin = binary().unwrap_or_else(|e| panic!("{e}"));
+    let update = std::env::var_os("UPDATE_EXPECT").is_some_and(|v| v == "1");
+    let mut failures: Vec<String> = Vec::new();
+    let mut runs = 0;
+    let mut updated = Vec::new();
+    for case in &cases {
+        for run in &case.runs {
+            runs += 1;
+            let label = format!("{} [{}]", case.label(), run.id);
+            let args = case.args(run);
+            let stdin = case.stdin(run);
+            let inproc = run_in_process(&args, &stdin);
+            let child = run_binary(&bin, &args, &stdin);
+            let (inproc, child) = match (normalise(&inproc), normalise(&child)) {
+                (Ok(a), Ok(b)) => (a, b),
+                (Err(e), _) | (_, Err(e)) => {
+                    failures.push(format!("{label}: {e}"));
+                    continue;
+                }
+            };
+            if inproc != child {
+                failures.push(format!(
+                    "{label}: haplan::cli::run and the binary {} differ (- in-process, + binary; \
+                     a stale binary? rebuild with `cargo build --release -p haplan`):\n{}",
+                    bin.display(),
+                    diff(&render(&inproc), &render(&child))
+                ));
+                continue;
+            }
+            if !case.valid
+                && (child.exit != 2 || !child.stdout.is_empty() || child.stderr.is_empty())
+            {
+                failures.push(format!(
+                    "{label}: a bad pool must exit 2 with a message on stderr and nothing on stdout, got:\n{}",
+                    render(&child)
+                ));
+            }
+            let actual = render(&child);
+            let path = case.expected_path(run);
+            let golden = std::fs::read_to_string(&path).ok();
+            if update {
+                if golden.as_deref() != Some(actual.as_str()) {
+                    std::fs::write(&path, &actual)
+                        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+                    updated.push(path.display().to_string());
+                }
+            } else {
+                match &golden {
+                    None => failures.push(format!(
+                        "{label}: no golden file {} (run with UPDATE_EXPECT=1 to create it, then review it)",
+                        path.display()
+                    )),
+                    Some(g) if *g != actual => failures.push(format!(
+                        "{label}: output differs from {} (- golden, + actual; UPDATE_EXPECT=1 rewrites it):\n{}",
+                        path.display(),
+                        diff(g, &actual)
+                    )),
+                    Some(_) => {}
+                }
+            }
+            let golden = if update {
+                actual
+            } else {
+                golden.unwrap_or_default()
+            };
+            for e in library_checks(case, run, &golden) {
+                failures.push(format!("{label}: {e}"));
+            }
+        }
+    }
+    if !updated.is_empty() {
+        eprintln!(
+            "UPDATE_EXPECT=1: rewrote {} golden files:\n  {}",
+            updated.len(),
+            updated.join("\n  ")
+        );
+    }
+    if !failures.is_empty() {
+        panic!(
+            "{} of {runs} fixture runs ({} fixtures) failed:\n\n{}",
+            failures.len(),
+            cases.len(),
+            failures.join("\n\n")
+        );
+    }
+    assert!(
+        cases.len() >= 40 && runs >= 50,
+        "only {} fixtures with {runs} runs found",
+        cases.len()
+    );
+    eprintln!("{} fixtures, {runs} runs: all match", cases.len());
+}
+
+#[test]
+fn json_schema_accepts_every_valid_fixture_and_rejects_the_bad_ones_it_can_express() {
+    let path = workspace_root().join("solver/schema/haplan-v1.schema.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    assert_eq!(
+        text,
+        haplan::cli::POOL_SCHEMA,
+        "`haplan schema` must print {}",
+        path.display()
+    );
+    let schema: Value = serde_json::from_str(&text).expect("the schema is JSON");
+    if let Err(e) = jsonschema::meta::validate(&schema) {
+        panic!("the schema is not a valid JSON Schema: {e}");
+    }
+    let validator = jsonschema::validator_for(&schema)
+        .unwrap_or_else(|e| panic!("cannot compile the schema: {e}"));
+    let cases =
+        load_cases().unwrap_or_else(|e| panic!("malformed fixture tree:\n  {}", e.join("\n  ")));
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for case in &cases {
+        let text = case.text();
+        let value: Value = match serde_json::from_str(&text) {
+            Ok(v) => v,
+            Err(e) => {
+                if case.schema_valid.is_some() || case.valid {
+                    failures.push(format!("{}: not JSON: {e}", case.label()));
+                }
+                continue;
+            }
+        };
+        if case.schema_valid.is_none() && !case.valid {
+            failures.push(format!(
+                "{}: schema_valid is null (not JSON) but the file is JSON",
+                case.label()
+            ));
+            continue;
+        }
+        checked += 1;
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
+        let want_valid = case.valid || case.schema_valid == Some(true);
+        match (want_valid, errors.is_empty()) {
+            (true, false) => failures.push(format!(
+                "{}: the schema rejects it:\n    {}",
+                case.label(),
+                errors.join("\n    ")
+            )),
+            (false, true) => failures.push(format!(
+                "{}: haplan rejects it, but the schema accepts it",
+                case.label()
+            )),
+            _ => {}
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} schema mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(
+        checked >= 40,
+        "only {checked} fixtures checked against the schema"
+    );
+}
