@@ -554,10 +554,13 @@ fn read_ha(cx: &mut Cx, v: &Value) -> Option<HaSettings> {
                         continue;
                     }
                     match ratio.as_f64() {
-                        Some(f) if f.is_finite() && f > 0.0 && f <= 1e6 => {
+                        Some(f) if f.is_finite() && (1e-6..=1e6).contains(&f) => {
                             ha.overcommit.insert(r.clone(), f);
                         }
-                        Some(f) => cx.err(&path, format!("must be a positive ratio, found {f}")),
+                        Some(f) => cx.err(
+                            &path,
+                            format!("must be a ratio between 0.000001 and 1000000, found {f}"),
+                        ),
                         None => cx.err(&path, format!("expected a number, found {}", kind(ratio))),
                     }
                 }

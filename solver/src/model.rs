@@ -156,6 +156,23 @@ pub struct Vm {
     pub anti_affinity: Option<String>,
 }
 
+/// `floor(amount * ratio)`, with the ratio read as the decimal number it was
+/// written as (1.15, not the nearest binary fraction 1.149999…), so that
+/// `floor(100 * 1.15)` is 115.
+pub fn scale(amount: i64, ratio: f64) -> i64 {
+    if ratio == 1.0 {
+        return amount;
+    }
+    // Rust prints the shortest decimal that reads back as the same f64.
+    let text = format!("{ratio}");
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let den: i128 = 10i128.pow(frac.len() as u32);
+    let num: i128 = format!("{int}{frac}")
+        .parse()
+        .expect("a finite positive ratio");
+    (amount as i128 * num / den) as i64
+}
+
 impl HaMode {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -248,8 +265,7 @@ impl Pool {
     /// `floor(capacity * ratio) - reserved`: what VMs may use on host `h`.
     pub fn usable(&self, h: HostId, r: ResourceId) -> i64 {
         let host = &self.hosts[h];
-        let scaled = (host.capacity[r] as f64 * self.ratio(r)).floor() as i64;
-        scaled - host.reserved[r]
+        scale(host.capacity[r], self.ratio(r)) - host.reserved[r]
     }
 
     /// Sum of the demand of running or paused VMs placed on host `h`.

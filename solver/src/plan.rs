@@ -392,7 +392,7 @@ pub fn verify(pool: &Pool, plan: &Plan) -> Result<(), Vec<String>> {
             }
         }
         for r in 0..nres {
-            let usable = (pool.hosts[h].capacity[r] as f64 * pool.ratio(r)).floor() as i64
+            let usable = crate::model::scale(pool.hosts[h].capacity[r], pool.ratio(r))
                 - pool.hosts[h].reserved[r];
             let spare = usable - used[r];
             if spare < 0 {

@@ -57,6 +57,7 @@ struct StatsJson {
     by_heuristic: u64,
     by_search: u64,
     by_ilp: u64,
+    set_level: u64,
 }
 
 /// The `check` report as the JSON object of `docs/cli.md`.
@@ -105,6 +106,7 @@ pub fn check_json(pool: &Pool, r: &CheckReport) -> Value {
             by_heuristic: r.stats.by_stage[1],
             by_search: r.stats.by_stage[2],
             by_ilp: r.stats.by_stage[3],
+            set_level: r.stats.set_level,
         },
     };
     serde_json::to_value(json).expect("serializable")
@@ -195,8 +197,9 @@ pub fn check_text(pool: &Pool, r: &CheckReport) -> String {
     }
     let _ = writeln!(
         s,
-        "Decided {} in {} ms.",
+        "Decided {} one by one and {} by set-level bounds in {} ms.",
         plural(r.stats.scenarios as u32, "failure set", "failure sets"),
+        plural(r.stats.set_level as u32, "group", "groups"),
         r.stats.elapsed.as_millis()
     );
     s

@@ -67,13 +67,14 @@ pub struct Witness {
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Stats {
-    /// Failure sets decided (by any means).
+    /// Failure sets decided one by one (by any stage).
     pub scenarios: u64,
     pub elapsed: Duration,
     /// Sets settled by each stage: bounds, greedy, search, ILP.
     pub by_stage: [u64; 4],
-    /// Subtrees of failure sets proved feasible as a whole by set bounds.
-    pub pruned: u64,
+    /// Decisions that settled many failure sets at once (every set of a
+    /// size, or every completion of a partial set), by set-level bounds.
+    pub set_level: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -156,16 +157,28 @@ pub fn check(pool: &Pool, opts: &CheckOptions) -> CheckReport {
         stats: Stats::default(),
     };
     if pool.ha.enabled && pool.ha.mode == HaMode::Vm {
-        let any = pool
-            .vms
-            .iter()
-            .any(|v| v.restart == Restart::Protected && v.power.is_active());
-        if any {
+        // No host failover: protected VMs of a down host are stranded now,
+        // and the failure of any up host running one strands it.
+        let protected_on = |state: HostState| {
+            pool.vms.iter().any(|v| {
+                v.restart == Restart::Protected
+                    && v.power.is_active()
+                    && pool.hosts[v.host].state == state
+            })
+        };
+        report.stranded_now = protected_on(HostState::Down);
+        if report.stranded_now || protected_on(HostState::Up) {
             report.max_tolerable = 0;
             report.upper_bound = 0;
-            if configured > 0 || opts.explain {
-                report.witness = Some(vm_mode_witness(&an));
+            if report.stranded_now || configured > 0 || opts.explain {
+                report.witness = Some(vm_mode_witness(&an, report.stranded_now));
             }
+        }
+        if report.stranded_now {
+            warnings.push(
+                "protected VMs of hosts already down cannot be restarted (no host failover)"
+                    .to_string(),
+            );
         }
     } else if an.failover && (an.has_items()) {
         let search = Tolerance::new(&an, &budget, opts.strategy);
@@ -174,7 +187,7 @@ pub fn check(pool: &Pool, opts: &CheckOptions) -> CheckReport {
         report.upper_bound = outcome.upper;
         report.exact = outcome.lower == outcome.upper;
         stats.scenarios = search.scenarios.load(Ordering::Relaxed);
-        stats.pruned = search.pruned.load(Ordering::Relaxed);
+        stats.set_level = search.set_level.load(Ordering::Relaxed);
         for (s, c) in stats.by_stage.iter_mut().zip(&search.by_stage) {
             *s = c.load(Ordering::Relaxed);
         }
@@ -243,26 +256,32 @@ fn warnings(an: &Analysis) -> Vec<String> {
     w
 }
 
-fn vm_mode_witness(an: &Analysis) -> Witness {
+fn vm_mode_witness(an: &Analysis, stranded_now: bool) -> Witness {
     let pool = an.pool;
-    // Any single up host holding a protected VM is a failing set.
-    let failed = an
-        .candidates
-        .iter()
-        .copied()
-        .find(|&h| {
-            pool.vms
-                .iter()
-                .any(|v| v.host == h && v.restart == Restart::Protected && v.power.is_active())
-        })
-        .map(|h| vec![h])
-        .unwrap_or_default();
+    // Hosts already down strand their VMs with no further failure;
+    // otherwise the first up host holding a protected VM is a failing set.
+    let failed = if stranded_now {
+        Vec::new()
+    } else {
+        an.candidates
+            .iter()
+            .copied()
+            .find(|&h| {
+                pool.vms
+                    .iter()
+                    .any(|v| v.host == h && v.restart == Restart::Protected && v.power.is_active())
+            })
+            .map(|h| vec![h])
+            .unwrap_or_default()
+    };
     let mut unplaced: Vec<VmId> = pool
         .vms
         .iter()
         .enumerate()
         .filter(|(_, v)| {
-            v.restart == Restart::Protected && v.power.is_active() && failed.contains(&v.host)
+            v.restart == Restart::Protected
+                && v.power.is_active()
+                && (failed.contains(&v.host) || pool.hosts[v.host].state == HostState::Down)
         })
         .map(|(i, _)| i)
         .collect();
@@ -356,7 +375,7 @@ struct Tolerance<'a, 'p> {
     scenarios: AtomicU64,
     by_stage: [AtomicU64; 4],
     /// Subtrees of failure sets the bounds proved feasible as a whole.
-    pruned: AtomicU64,
+    set_level: AtomicU64,
 }
 
 enum SetResult {
@@ -404,7 +423,7 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             bounds: SetBounds::new(an),
             scenarios: AtomicU64::new(0),
             by_stage: Default::default(),
-            pruned: AtomicU64::new(0),
+            set_level: AtomicU64::new(0),
         }
     }
 
@@ -440,7 +459,7 @@ impl<'a, 'p> Tolerance<'a, 'p> {
                 m: k,
             };
             if let Some((set, blocks)) = self.bounds.infeasible_completion(&p) {
-                self.count(0, 1);
+                self.set_level.fetch_add(1, Ordering::Relaxed);
                 let proof = Infeasible::from(blocks);
                 out.upper = k as u32 - 1;
                 out.witness = Some(set);
@@ -455,6 +474,7 @@ impl<'a, 'p> Tolerance<'a, 'p> {
                 .bounds
                 .all_of_size(&self.ranked, out.lower as usize + 1)
         {
+            self.set_level.fetch_add(1, Ordering::Relaxed);
             out.lower += 1;
         }
         // Between the bounds, search the sets the bounds leave open.
@@ -512,7 +532,7 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             return None;
         }
         if bounded && self.bounds.all_feasible(&p) {
-            self.pruned.fetch_add(1, Ordering::Relaxed);
+            self.set_level.fetch_add(1, Ordering::Relaxed);
             return None;
         }
         if let Some((set, blocks)) = self.bounds.infeasible_completion(&p).filter(|_| bounded) {

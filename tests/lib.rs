@@ -1,0 +1,243 @@
+//! A brute-force reference for haplan's answers, written from
+//! `docs/pool-format.md` alone (with its "Clarifications" section) and
+//! working on the raw fields of a [`Pool`].
+//!
+//! Nothing here uses haplan's `Analysis`, `Agility` or `pack` modules: only
+//! the parsed model. Every rule of the spec is one short function, and the
+//! scenario is decided by plain backtracking over every assignment (a branch
+//! is dropped only when the VM does not fit on that target), so the code can
+//! be believed at a glance. It is slow; keep the pools small.
+
+use haplan::model::{HaMode, HostState, MigrationPath, Power, Restart};
+use haplan::{HostId, Pool, VmId};
+use itertools::Itertools;
+
+/// `floor(capacity[r] * ratio[r]) - reserved[r]` (ratio 1.0 where absent),
+/// with the ratio read as the decimal it is written as: `100 * 1.15` is 115
+/// (in `f64` it would be 114.99…, floored to 114).
+pub fn usable(pool: &Pool, h: HostId, r: usize) -> i64 {
+    let host = &pool.hosts[h];
+    let scaled = match pool.ha.overcommit.get(&pool.resources[r]) {
+        None => host.capacity[r],
+        Some(ratio) => {
+            // The shortest decimal of the f64 is what the file said.
+            let digits = format!("{ratio}");
+            let (whole, frac) = match digits.find('.') {
+                Some(dot) => (&digits[..dot], &digits[dot + 1..]),
+                None => (digits.as_str(), ""),
+            };
+            let mut num: i128 = whole.parse().unwrap();
+            let mut den: i128 = 1;
+            for c in frac.chars() {
+                num = num * 10 + c.to_digit(10).unwrap() as i128;
+                den *= 10;
+            }
+            (host.capacity[r] as i128 * num).div_euclid(den) as i64
+        }
+    };
+    scaled - host.reserved[r]
+}
+
+/// Running and paused VMs hold resources and are restarted; halted ones not.
+pub fn holds_resources(power: Power) -> bool {
+    power == Power::Running || power == Power::Paused
+}
+
+/// Spare of host `h` for resource `r`: usable minus the demand of the
+/// running or paused VMs on it. May be negative (an overload).
+pub fn spare(pool: &Pool, h: HostId, r: usize) -> i64 {
+    let used: i64 = pool
+        .vms
+        .iter()
+        .filter(|vm| vm.host == h && holds_resources(vm.power))
+        .map(|vm| vm.demand[r])
+        .sum();
+    usable(pool, h, r) - used
+}
+
+/// An up host overloaded in any resource receives no restarted VM.
+pub fn overloaded(pool: &Pool, h: HostId) -> bool {
+    (0..pool.resources.len()).any(|r| spare(pool, h, r) < 0)
+}
+
+/// The agility rule of the spec, for VM `v` and host `t`, failures aside:
+/// not its own host, running or paused, no local devices, `t` up, storage and
+/// networks reachable, `allowed_hosts`, `standby_only`, and no other
+/// running VM of its anti-affinity group on `t` (a paused VM counts as
+/// running here: see the clarifications of pool-format.md).
+pub fn may_restart_on(pool: &Pool, v: VmId, t: HostId) -> bool {
+    let vm = &pool.vms[v];
+    let host = &pool.hosts[t];
+    let peer_running_on_t = |g: &String| {
+        pool.vms.iter().enumerate().any(|(o, other)| {
+            o != v
+                && other.host == t
+                && holds_resources(other.power)
+                && other.anti_affinity.as_ref() == Some(g)
+        })
+    };
+    t != vm.host
+        && holds_resources(vm.power)
+        && vm.local_devices.is_empty()
+        && host.state == HostState::Up
+        && vm.storage.is_subset(&host.storage)
+        && vm.networks.is_subset(&host.networks)
+        && vm.allowed_hosts.as_ref().is_none_or(|a| a.contains(&t))
+        && (pool.ha.migration_path != MigrationPath::StandbyOnly || host.standby)
+        && !vm.anti_affinity.as_ref().is_some_and(peer_running_on_t)
+}
+
+/// A VM is agile when some other host may restart it.
+pub fn is_agile(pool: &Pool, v: VmId) -> bool {
+    (0..pool.hosts.len()).any(|t| may_restart_on(pool, v, t))
+}
+
+/// Protected: HA on, `restart: protected`, running or paused.
+pub fn is_protected(pool: &Pool, v: VmId) -> bool {
+    let vm = &pool.vms[v];
+    pool.ha.enabled && vm.restart == Restart::Protected && holds_resources(vm.power)
+}
+
+/// The protected VMs that are not agile, in file order (what `check`
+/// reports by name). Mode `vm` reports none, since nothing moves.
+pub fn reference_not_agile(pool: &Pool) -> Vec<VmId> {
+    if pool.ha.mode == HaMode::Vm {
+        return Vec::new();
+    }
+    (0..pool.vms.len())
+        .filter(|&v| is_protected(pool, v) && !is_agile(pool, v))
+        .collect()
+}
+
+/// The VMs a failure of `failed` must place: the protected, agile, running or
+/// paused VMs on failed hosts and on hosts already down. (Mode `vm` does not
+/// look at agility, since nothing moves: every protected VM there counts.)
+pub fn vms_to_place(pool: &Pool, failed: &[HostId]) -> Vec<VmId> {
+    (0..pool.vms.len())
+        .filter(|&v| {
+            let h = pool.vms[v].host;
+            let gone = failed.contains(&h) || pool.hosts[h].state == HostState::Down;
+            let counted = pool.ha.mode == HaMode::Vm || is_agile(pool, v);
+            gone && is_protected(pool, v) && counted
+        })
+        .collect()
+}
+
+/// Hosts that can receive restarted VMs when `failed` fail: up, not failed,
+/// not overloaded. Mode `vm` has no host failover, so none.
+pub fn receivers(pool: &Pool, failed: &[HostId]) -> Vec<HostId> {
+    if pool.ha.mode == HaMode::Vm {
+        return Vec::new();
+    }
+    (0..pool.hosts.len())
+        .filter(|&t| {
+            pool.hosts[t].state == HostState::Up && !failed.contains(&t) && !overloaded(pool, t)
+        })
+        .collect()
+}
+
+/// Whether every VM to place gets one surviving target with room, with no
+/// two placed VMs of one anti-affinity group on one target.
+pub fn reference_feasible(pool: &Pool, failed: &[HostId]) -> bool {
+    reference_packable(pool, failed, &vms_to_place(pool, failed))
+}
+
+/// Whether `vms` can all be restarted at once when `failed` fail: each on a
+/// surviving target it may restart on, within that target's spare in every
+/// resource, and no two of one anti-affinity group on one target.
+pub fn reference_packable(pool: &Pool, failed: &[HostId], vms: &[VmId]) -> bool {
+    let mut vms = vms.to_vec();
+    // The order of the VMs does not change the answer; largest first only
+    // makes a dead end show sooner.
+    vms.sort_by_key(|&v| std::cmp::Reverse(pool.vms[v].demand.iter().sum::<i64>()));
+    let targets = receivers(pool, failed);
+    let choices: Vec<Vec<HostId>> = vms
+        .iter()
+        .map(|&v| {
+            targets
+                .iter()
+                .copied()
+                .filter(|&t| may_restart_on(pool, v, t))
+                .collect()
+        })
+        .collect();
+    let mut room: Vec<Vec<i64>> = (0..pool.hosts.len())
+        .map(|h| {
+            (0..pool.resources.len())
+                .map(|r| spare(pool, h, r))
+                .collect()
+        })
+        .collect();
+    let mut placed_on: Vec<HostId> = Vec::new();
+    backtrack(pool, &vms, &choices, &mut room, &mut placed_on)
+}
+
+/// Places `vms[placed_on.len()..]`, given where the earlier ones went.
+fn backtrack(
+    pool: &Pool,
+    vms: &[VmId],
+    choices: &[Vec<HostId>],
+    room: &mut [Vec<i64>],
+    placed_on: &mut Vec<HostId>,
+) -> bool {
+    let i = placed_on.len();
+    if i == vms.len() {
+        return true;
+    }
+    let vm = &pool.vms[vms[i]];
+    for &t in &choices[i] {
+        let fits = (0..pool.resources.len()).all(|r| vm.demand[r] <= room[t][r]);
+        let group_clash = vm.anti_affinity.is_some()
+            && (0..i)
+                .any(|j| placed_on[j] == t && pool.vms[vms[j]].anti_affinity == vm.anti_affinity);
+        if !fits || group_clash {
+            continue;
+        }
+        for r in 0..pool.resources.len() {
+            room[t][r] -= vm.demand[r];
+        }
+        placed_on.push(t);
+        if backtrack(pool, vms, choices, room, placed_on) {
+            return true;
+        }
+        placed_on.pop();
+        for r in 0..pool.resources.len() {
+            room[t][r] += vm.demand[r];
+        }
+    }
+    false
+}
+
+/// The hosts in state `up`: the failure candidates.
+pub fn up_hosts(pool: &Pool) -> Vec<HostId> {
+    (0..pool.hosts.len())
+        .filter(|&h| pool.hosts[h].state == HostState::Up)
+        .collect()
+}
+
+/// Even with no further failure, the VMs of hosts already down cannot all
+/// be placed (the k = 0 scenario is infeasible).
+pub fn reference_stranded_now(pool: &Pool) -> bool {
+    !reference_feasible(pool, &[])
+}
+
+/// The largest k such that every set of k up hosts is a feasible scenario,
+/// every k from 0 to the number of up hosts tried; 0 when none is (the k = 0
+/// scenario fails: see [`reference_stranded_now`]). Mode `vm`, as the
+/// clarifications say: 0 when any protected VM runs or is paused, else all.
+pub fn reference_max_tolerable(pool: &Pool) -> u32 {
+    let up = up_hosts(pool);
+    if pool.ha.mode == HaMode::Vm {
+        let any_protected = (0..pool.vms.len()).any(|v| is_protected(pool, v));
+        return if any_protected { 0 } else { up.len() as u32 };
+    }
+    (0..=up.len())
+        .filter(|&k| {
+            up.iter()
+                .copied()
+                .combinations(k)
+                .all(|failed| reference_feasible(pool, &failed))
+        })
+        .max()
+        .unwrap_or(0) as u32
+}

@@ -1,0 +1,997 @@
+//! Properties of `check` and `plan` on small random pools, against the
+//! brute-force reference of `haplan_tests` (see `lib.rs`), and properties
+//! that need no reference (monotonicity, host order, thread count).
+//!
+//! Pools are generated as JSON and read with `haplan::parse_pool`, so every
+//! pool is one the format accepts. They are small (up to 7 hosts, 25 VMs, two
+//! resources) so that the reference, which tries every failure set and
+//! every assignment, stays fast. `PROPTEST_CASES=N` runs every property N
+//! times instead of its default, for longer hunts.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use haplan::model::{HaMode, HostState, Restart};
+use haplan::tolerance::Strategy as CheckStrategy;
+use haplan::{Budget, CheckOptions, HostId, Pool};
+use haplan_tests::*;
+use proptest::prelude::*;
+use proptest::sample::Index;
+use proptest::test_runner::TestCaseError;
+use serde_json::{Value, json};
+
+// ---------------------------------------------------------------------------
+// Generating pools
+
+const STORAGE: [&str; 2] = ["nfs-a", "nfs-b"];
+const NETWORKS: [&str; 2] = ["vlan10", "vlan20"];
+const GROUPS: [&str; 2] = ["ag1", "ag2"];
+/// Overcommit ratios, some with no exact binary value.
+const RATIOS: [f64; 10] = [0.5, 0.75, 1.0, 1.1, 1.15, 1.3, 1.5, 2.0, 2.5, 4.0];
+
+/// The largest raw capacity whose `floor(capacity * ratio)` is at most `usable`.
+fn raw_capacity(usable: i64, ratio: f64) -> i64 {
+    let scaled = |c: i64| (c as f64 * ratio).floor() as i64;
+    let mut c = (usable as f64 / ratio).floor() as i64;
+    while scaled(c + 1) <= usable {
+        c += 1;
+    }
+    while c > 0 && scaled(c) > usable {
+        c -= 1;
+    }
+    c.max(0)
+}
+
+/// An amount map without the zero entries (absent means 0).
+fn amounts(mem: i64, cpu: i64) -> Value {
+    let mut m = serde_json::Map::new();
+    if mem != 0 {
+        m.insert("memory_mib".into(), json!(mem));
+    }
+    if cpu != 0 {
+        m.insert("vcpus".into(), json!(cpu));
+    }
+    Value::Object(m)
+}
+
+fn names(mask: u8, all: &[&str]) -> Vec<String> {
+    (0..all.len())
+        .filter(|i| mask & (1 << i) != 0)
+        .map(|i| all[i].to_string())
+        .collect()
+}
+
+#[derive(Clone, Debug)]
+struct HostSpec {
+    /// 0..=13 up, 14 down, 15 maintenance.
+    state: u8,
+    standby: bool,
+    /// Bit i: reaches STORAGE[i] / NETWORKS[i].
+    storage: u8,
+    networks: u8,
+    /// Room left beyond what its VMs use, per resource.
+    extra_mem: i64,
+    extra_cpu: i64,
+    reserved_mem: i64,
+    /// Capacity set below what its VMs use (when they use anything).
+    overloaded: bool,
+}
+
+#[derive(Clone, Debug)]
+struct VmSpec {
+    host: Index,
+    /// On the first host whatever `host` says (a hot host).
+    on_first: bool,
+    /// 0..=11 running, 12..=13 paused, 14..=15 halted.
+    power: u8,
+    /// 0..=11 protected, 12..=13 best_effort, 14..=15 unprotected.
+    restart: u8,
+    mem: i64,
+    cpu: i64,
+    storage: u8,
+    networks: u8,
+    local_device: bool,
+    /// Bit mask over host indices, when given.
+    allowed: Option<u8>,
+    group: Option<usize>,
+    priority: u8,
+    order: u32,
+}
+
+#[derive(Clone, Debug)]
+struct PoolSpec {
+    enabled: bool,
+    vm_mode: bool,
+    /// 0 any, 1 standby_first, 2 standby_only.
+    path: u8,
+    /// Overcommit ratios, as indices into RATIOS, or none.
+    cpu_ratio: Option<usize>,
+    mem_ratio: Option<usize>,
+    tolerate: u32,
+    hosts: Vec<HostSpec>,
+    vms: Vec<VmSpec>,
+}
+
+fn host_spec() -> impl Strategy<Value = HostSpec> {
+    (
+        0u8..16,
+        prop::bool::weighted(0.25),
+        prop_oneof![2 => Just(3u8), 1 => 0u8..4],
+        prop_oneof![2 => Just(3u8), 1 => 0u8..4],
+        0i64..=32,
+        0i64..=20,
+        prop_oneof![3 => Just(0i64), 1 => 1i64..=4],
+        prop::bool::weighted(0.08),
+    )
+        .prop_map(
+            |(
+                state,
+                standby,
+                storage,
+                networks,
+                extra_mem,
+                extra_cpu,
+                reserved_mem,
+                overloaded,
+            )| HostSpec {
+                state,
+                standby,
+                storage,
+                networks,
+                extra_mem,
+                extra_cpu,
+                reserved_mem,
+                overloaded,
+            },
+        )
+}
+
+fn vm_spec() -> impl Strategy<Value = VmSpec> {
+    (
+        (any::<Index>(), 0u8..16, 0u8..16, 1i64..=8, 0i64..=8),
+        (
+            prop_oneof![5 => Just(0u8), 1 => 1u8..4],
+            prop_oneof![5 => Just(0u8), 1 => 1u8..4],
+            prop::bool::weighted(0.05),
+            prop::option::weighted(0.12, any::<u8>()),
+            prop::option::weighted(0.25, 0usize..GROUPS.len()),
+            0u8..4,
+            0u32..3,
+        ),
+    )
+        .prop_map(
+            |(
+                (host, power, restart, mem, cpu),
+                (storage, networks, local_device, allowed, group, priority, order),
+            )| {
+                VmSpec {
+                    host,
+                    on_first: false,
+                    power,
+                    restart,
+                    mem,
+                    cpu,
+                    storage,
+                    networks,
+                    local_device,
+                    allowed,
+                    group,
+                    priority,
+                    order,
+                }
+            },
+        )
+}
+
+/// Pools with every feature: placement rules, host states, overloads,
+/// standby hosts, overcommit, HA off now and then.
+fn pool_spec(vm_mode: bool) -> impl Strategy<Value = PoolSpec> {
+    (
+        prop::bool::weighted(0.95),
+        prop_oneof![6 => Just(0u8), 2 => Just(1u8), 2 => Just(2u8)],
+        prop::option::weighted(0.4, 0..RATIOS.len()),
+        prop::option::weighted(0.15, 0..RATIOS.len()),
+        0u32..=3,
+        any::<bool>(),
+        prop::collection::vec(host_spec(), 1..=7),
+        prop::collection::vec(vm_spec(), 0..=25),
+    )
+        .prop_map(
+            move |(enabled, path, cpu_ratio, mem_ratio, tolerate, palette, hosts, mut vms)| {
+                // Demands from a few sizes only, so that many VMs are alike.
+                if palette {
+                    for vm in &mut vms {
+                        vm.mem = 3 + vm.mem % 3;
+                        vm.cpu = 1 + vm.cpu % 2;
+                    }
+                }
+                PoolSpec {
+                    enabled,
+                    vm_mode,
+                    path,
+                    cpu_ratio,
+                    mem_ratio,
+                    tolerate,
+                    hosts,
+                    vms,
+                }
+            },
+        )
+}
+
+/// Pools where packing is the whole difficulty: every host up, every VM
+/// protected and running with no placement rule but anti-affinity, sizes
+/// from a few values so that many VMs are alike.
+fn packing_spec() -> impl Strategy<Value = PoolSpec> {
+    let host = (0i64..=20, 0i64..=8).prop_map(|(extra_mem, extra_cpu)| HostSpec {
+        state: 0,
+        standby: false,
+        storage: 3,
+        networks: 3,
+        extra_mem,
+        extra_cpu,
+        reserved_mem: 0,
+        overloaded: false,
+    });
+    let vm = (
+        any::<Index>(),
+        0usize..4,
+        1i64..=2,
+        prop::option::weighted(0.15, 0usize..GROUPS.len()),
+    )
+        .prop_map(|(host, size, cpu, group)| VmSpec {
+            host,
+            on_first: false,
+            power: 0,
+            restart: 0,
+            mem: [3, 4, 5, 7][size],
+            cpu,
+            storage: 0,
+            networks: 0,
+            local_device: false,
+            allowed: None,
+            group,
+            priority: 2,
+            order: 0,
+        });
+    (
+        prop::collection::vec(host, 2..=7),
+        prop::collection::vec(vm, 6..=20),
+        0u8..3,
+        prop::collection::vec((2i64..=9, any::<Index>()), 20),
+    )
+        .prop_map(|(mut hosts, mut vms, hot, sizes)| {
+            // Sometimes a hot host carries most VMs, of many sizes, and the
+            // others have about that much room in all (hot = 1), or exactly
+            // the room of a planted packing (hot = 2): its failure is a tight
+            // packing problem.
+            if hot > 0 {
+                for (i, vm) in vms.iter_mut().enumerate() {
+                    vm.on_first = i % 4 != 0;
+                    vm.mem = sizes[i].0;
+                }
+                let others = hosts.len() - 1;
+                let hot_vms = vms.iter().zip(&sizes).filter(|(v, _)| v.on_first);
+                let cpu: i64 = hot_vms.clone().map(|(v, _)| v.cpu).sum();
+                if hot == 1 {
+                    let mem: i64 = hot_vms.map(|(v, _)| v.mem).sum();
+                    for h in &mut hosts[1..] {
+                        h.extra_mem = (mem / others as i64 + h.extra_mem % 7 - 3).max(0);
+                    }
+                } else {
+                    for h in &mut hosts[1..] {
+                        h.extra_mem = 0;
+                    }
+                    for (v, (_, planted)) in hot_vms {
+                        hosts[1 + planted.index(others)].extra_mem += v.mem;
+                    }
+                }
+                for h in &mut hosts[1..] {
+                    h.extra_cpu += cpu / others as i64;
+                }
+            }
+            PoolSpec {
+                enabled: true,
+                vm_mode: false,
+                path: 0,
+                cpu_ratio: None,
+                mem_ratio: None,
+                tolerate: 1,
+                hosts,
+                vms,
+            }
+        })
+}
+
+impl VmSpec {
+    fn host_index(&self, hosts: usize) -> usize {
+        if self.on_first {
+            0
+        } else {
+            self.host.index(hosts)
+        }
+    }
+}
+
+impl PoolSpec {
+    fn to_json(&self) -> Value {
+        let nh = self.hosts.len();
+        let cpu_ratio = self.cpu_ratio.map_or(1.0, |i| RATIOS[i]);
+        let mem_ratio = self.mem_ratio.map_or(1.0, |i| RATIOS[i]);
+        let hosts: Vec<Value> = self
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(h, spec)| {
+                // What the VMs on it use now, so that capacity is sized to it.
+                let on_it = self
+                    .vms
+                    .iter()
+                    .filter(|v| v.host_index(nh) == h && v.power < 14);
+                let (mem, cpu) = on_it.fold((0, 0), |(m, c), v| (m + v.mem, c + v.cpu));
+                let (mem_usable, cpu_usable) = if spec.overloaded && mem + cpu > 0 {
+                    (mem - 1, cpu - 1)
+                } else {
+                    (mem + spec.extra_mem, cpu + spec.extra_cpu)
+                };
+                // Reserved memory comes on top, so that what VMs may use stays as planned.
+                let mem_cap = raw_capacity((mem_usable + spec.reserved_mem).max(0), mem_ratio);
+                let cpu_cap = raw_capacity(cpu_usable.max(0), cpu_ratio);
+                let state = match spec.state {
+                    14 => "down",
+                    15 => "maintenance",
+                    _ => "up",
+                };
+                let mut host = json!({
+                    "name": format!("h{h}"),
+                    "capacity": amounts(mem_cap, cpu_cap),
+                    "state": state,
+                    "standby": spec.standby,
+                    "storage": names(spec.storage, &STORAGE),
+                    "networks": names(spec.networks, &NETWORKS),
+                });
+                if spec.reserved_mem > 0 {
+                    host["reserved"] = json!({"memory_mib": spec.reserved_mem});
+                }
+                host
+            })
+            .collect();
+        let vms: Vec<Value> = self
+            .vms
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| {
+                let power = match spec.power {
+                    0..=11 => "running",
+                    12..=13 => "paused",
+                    _ => "halted",
+                };
+                let restart = match spec.restart {
+                    0..=11 => "protected",
+                    12..=13 => "best_effort",
+                    _ => "unprotected",
+                };
+                let priority = ["critical", "high", "medium", "low"][spec.priority as usize];
+                let mut vm = json!({
+                    "name": format!("v{i}"),
+                    "host": format!("h{}", spec.host_index(nh)),
+                    "power": power,
+                    "demand": amounts(spec.mem, spec.cpu),
+                    "restart": restart,
+                    "priority": priority,
+                    "order": spec.order,
+                    "storage": names(spec.storage, &STORAGE),
+                    "networks": names(spec.networks, &NETWORKS),
+                });
+                if spec.local_device {
+                    vm["local_devices"] = json!(["pci-0000:3b:00.0"]);
+                }
+                if let Some(mask) = spec.allowed {
+                    let allowed: Vec<String> = (0..nh)
+                        .filter(|h| mask & (1 << h) != 0)
+                        .map(|h| format!("h{h}"))
+                        .collect();
+                    vm["allowed_hosts"] = json!(allowed);
+                }
+                if let Some(g) = spec.group {
+                    vm["anti_affinity"] = json!(GROUPS[g]);
+                }
+                vm
+            })
+            .collect();
+        let path = ["any", "standby_first", "standby_only"][self.path as usize];
+        let mut ha = json!({
+            "enabled": self.enabled,
+            "host_failures_to_tolerate": self.tolerate,
+            "mode": if self.vm_mode { "vm" } else { "host" },
+            "migration_path": path,
+        });
+        let mut overcommit = serde_json::Map::new();
+        if self.cpu_ratio.is_some() {
+            overcommit.insert("vcpus".into(), json!(cpu_ratio));
+        }
+        if self.mem_ratio.is_some() {
+            overcommit.insert("memory_mib".into(), json!(mem_ratio));
+        }
+        if !overcommit.is_empty() {
+            ha["overcommit"] = Value::Object(overcommit);
+        }
+        json!({
+            "format": "haplan/v1",
+            "name": "prop",
+            "ha": ha,
+            "hosts": hosts,
+            "vms": vms,
+        })
+    }
+}
+
+/// A pool file, printed as compact JSON when proptest reports a failure.
+#[derive(Clone)]
+struct PoolJson(Value);
+
+impl fmt::Debug for PoolJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl PoolJson {
+    fn pool(&self) -> Pool {
+        haplan::parse_pool(&self.0.to_string()).expect("generated pools are valid")
+    }
+}
+
+/// Pools in HA mode `host` (or with HA off): the general case.
+fn pools() -> impl Strategy<Value = PoolJson> {
+    prop_oneof![3 => pool_spec(false), 1 => packing_spec()].prop_map(|s| PoolJson(s.to_json()))
+}
+
+/// Pools in HA mode `vm`, which the clarifications of pool-format.md define apart.
+fn vm_mode_pools() -> impl Strategy<Value = PoolJson> {
+    pool_spec(true).prop_map(|s| PoolJson(s.to_json()))
+}
+
+/// Both, for properties that hold whatever the mode.
+fn all_pools() -> impl Strategy<Value = PoolJson> {
+    prop_oneof![9 => pools(), 1 => vm_mode_pools()]
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+/// `cases` cases (or `PROPTEST_CASES` when set, for longer hunts), and no
+/// regression file: a failure is reported, not stored.
+fn config(cases: u32) -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(cases);
+    ProptestConfig {
+        cases,
+        max_global_rejects: cases.max(1024),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+fn max_tolerable(pool: &Pool) -> u32 {
+    haplan::check(pool, &CheckOptions::default()).max_tolerable
+}
+
+/// A failure set for `plan`: the up or down hosts picked by `mask`.
+fn pick_failure_set(pool: &Pool, mask: u8) -> Vec<HostId> {
+    (0..pool.hosts.len())
+        .filter(|&h| pool.hosts[h].state != HostState::Maintenance && mask & (1 << h) != 0)
+        .collect()
+}
+
+fn without_stats(mut v: Value) -> Value {
+    v.as_object_mut().expect("an object").remove("stats");
+    v
+}
+
+fn thread_pool(threads: usize) -> &'static rayon::ThreadPool {
+    static ONE: OnceLock<rayon::ThreadPool> = OnceLock::new();
+    static FOUR: OnceLock<rayon::ThreadPool> = OnceLock::new();
+    let cell = if threads == 1 { &ONE } else { &FOUR };
+    cell.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+    })
+}
+
+/// `check` against the reference: the exact tolerance, the VMs stranded
+/// already, the non-agile VMs, and the verdict (`ok` exactly when every
+/// protected VM is agile, nothing is stranded already and max_tolerable >= K).
+fn check_against_reference(pool: &Pool) -> Result<(), TestCaseError> {
+    let report = haplan::check(pool, &CheckOptions::default());
+    let expected = reference_max_tolerable(pool);
+    let stranded = reference_stranded_now(pool);
+    let not_agile = reference_not_agile(pool);
+    prop_assert!(report.exact, "not exact: {report:?}");
+    prop_assert_eq!(report.upper_bound, report.max_tolerable);
+    prop_assert_eq!(report.max_tolerable, expected, "max_tolerable");
+    prop_assert_eq!(report.stranded_now, stranded, "stranded_now");
+    let reported: Vec<usize> = report.not_agile.iter().map(|n| n.vm).collect();
+    prop_assert_eq!(reported, not_agile.clone(), "not_agile");
+    let ok = not_agile.is_empty() && !stranded && expected >= report.configured;
+    prop_assert_eq!(report.ok(), ok, "ok, with K = {}", report.configured);
+    Ok(())
+}
+
+/// The witness of `check --explain`: present exactly when some failure set
+/// of up hosts is infeasible; then it has max_tolerable + 1 distinct up
+/// hosts (none when VMs are stranded already), the reference finds it
+/// infeasible, and its stranded VMs are protected VMs of the failed or down
+/// hosts, among them one the reference must place.
+fn check_witness(pool: &Pool) -> Result<(), TestCaseError> {
+    let opts = CheckOptions {
+        explain: true,
+        ..Default::default()
+    };
+    let report = haplan::check(pool, &opts);
+    let up = up_hosts(pool);
+    if (report.max_tolerable as usize) == up.len() && !report.stranded_now {
+        prop_assert!(
+            report.witness.is_none(),
+            "a witness though every set is feasible: {report:?}"
+        );
+        return Ok(());
+    }
+    let Some(w) = report.witness.as_ref() else {
+        return Err(TestCaseError::fail(format!("no witness: {report:?}")));
+    };
+    let size = if report.stranded_now {
+        0
+    } else {
+        report.max_tolerable as usize + 1
+    };
+    prop_assert_eq!(w.failed.len(), size, "witness size: {:?}", w);
+    let mut distinct = w.failed.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    prop_assert_eq!(
+        distinct.len(),
+        w.failed.len(),
+        "witness {:?} repeats a host",
+        w
+    );
+    prop_assert!(
+        w.failed.iter().all(|h| up.contains(h)),
+        "witness {:?} names a host that is not up",
+        w
+    );
+    prop_assert!(
+        !reference_feasible(pool, &w.failed),
+        "witness {:?} is feasible",
+        w
+    );
+    for &v in &w.unplaced {
+        let vm = &pool.vms[v];
+        let gone = w.failed.contains(&vm.host) || pool.hosts[vm.host].state == HostState::Down;
+        prop_assert!(
+            gone && is_protected(pool, v),
+            "witness {:?} strands {}",
+            w,
+            vm.name
+        );
+    }
+    let to_place = vms_to_place(pool, &w.failed);
+    prop_assert!(
+        w.unplaced.iter().any(|v| to_place.contains(v)),
+        "witness {:?} strands none of the VMs to place {:?}",
+        w,
+        to_place
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Properties
+
+proptest! {
+    #![proptest_config(config(200))]
+
+    /// `check` gives the brute-force answer, exactly.
+    #[test]
+    fn check_matches_reference(p in pools()) {
+        check_against_reference(&p.pool())?;
+    }
+
+    /// A plan for any failure set places every protected agile VM exactly
+    /// when the reference finds the scenario feasible, passes the plan
+    /// checker, lists every VM to restart, and leaves out only VMs that fit
+    /// nowhere beside the VMs placed that are at least as important.
+    #[test]
+    fn plan_complete_iff_feasible(p in all_pools(), mask in any::<u8>()) {
+        let pool = p.pool();
+        let failed = pick_failure_set(&pool, mask);
+        let plan = haplan::plan(&pool, &failed, &Budget::unlimited());
+        prop_assert!(plan.exact);
+        let verified = haplan::verify_plan(&pool, &plan);
+        prop_assert!(verified.is_ok(), "plan for {:?} fails verification: {:?}\n{:?}", failed, verified, plan);
+        let placed: Vec<usize> = plan.placements.iter().map(|pl| pl.vm).collect();
+        let complete = vms_to_place(&pool, &failed).iter().all(|v| placed.contains(v));
+        prop_assert_eq!(
+            complete,
+            reference_feasible(&pool, &failed),
+            "failed {:?}, plan {:?}", failed, plan
+        );
+
+        // Every protected or best-effort VM to restart is listed once, placed
+        // or not; no other VM is.
+        let unplaced: Vec<usize> = plan.unplaced.iter().map(|u| u.vm).collect();
+        let mut listed: Vec<usize> = placed.iter().chain(&unplaced).copied().collect();
+        listed.sort_unstable();
+        let expected: Vec<usize> = (0..pool.vms.len())
+            .filter(|&v| {
+                let vm = &pool.vms[v];
+                let gone = failed.contains(&vm.host) || pool.hosts[vm.host].state == HostState::Down;
+                pool.ha.enabled && gone && holds_resources(vm.power) && vm.restart != Restart::Unprotected
+            })
+            .collect();
+        prop_assert_eq!(listed, expected, "plan {:?}", plan);
+
+        // Nothing left out could have been kept beside the VMs placed that
+        // are at least as important (restart class, then priority).
+        for &u in &unplaced {
+            let key = |v: usize| (pool.vms[v].restart, pool.vms[v].priority);
+            let mut with_u: Vec<usize> = placed.iter().copied().filter(|&v| key(v) <= key(u)).collect();
+            with_u.push(u);
+            prop_assert!(
+                !reference_packable(&pool, &failed, &with_u),
+                "{} was left out but fits beside {:?}; failed {:?}, plan {:?}",
+                pool.vms[u].name, with_u, failed, plan
+            );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config(100))]
+
+    /// The witness of `check --explain` is an infeasible set of the right size.
+    #[test]
+    fn witness_is_infeasible(p in pools()) {
+        check_witness(&p.pool())?;
+    }
+
+    /// HA mode `vm`: the same answers as the reference, witness included.
+    #[test]
+    fn vm_mode_matches_reference(p in vm_mode_pools()) {
+        let pool = p.pool();
+        prop_assert_eq!(pool.ha.mode, HaMode::Vm);
+        check_against_reference(&pool)?;
+        check_witness(&pool)?;
+    }
+
+    /// Raising one host's capacity of one resource never lowers tolerance.
+    #[test]
+    fn more_capacity_never_lowers_tolerance(
+        p in all_pools(), host in any::<Index>(), cpu in any::<bool>(), more in 1i64..=16,
+    ) {
+        let pool = p.pool();
+        let mut bigger = p.0.clone();
+        let h = host.index(pool.hosts.len());
+        let res = if cpu { "vcpus" } else { "memory_mib" };
+        let cap = &mut bigger["hosts"][h]["capacity"][res];
+        *cap = json!(cap.as_i64().unwrap_or(0) + more);
+        let bigger = PoolJson(bigger).pool();
+        prop_assert!(max_tolerable(&bigger) >= max_tolerable(&pool), "h{} {} +{}", h, res, more);
+    }
+
+    /// Removing a VM never lowers tolerance, as long as that does not make
+    /// another VM agile. (Removing the running VM of an anti-affinity group
+    /// that blocks a host can turn a non-agile protected VM, which is not
+    /// counted, into an agile one that is: see
+    /// `removing_an_anti_affinity_peer_can_lower_tolerance`.)
+    #[test]
+    fn removing_a_vm_never_lowers_tolerance(p in all_pools(), which in any::<Index>()) {
+        let pool = p.pool();
+        if pool.vms.is_empty() {
+            return Ok(());
+        }
+        let v = which.index(pool.vms.len());
+        let mut smaller = p.0.clone();
+        smaller["vms"].as_array_mut().unwrap().remove(v);
+        let smaller = PoolJson(smaller).pool();
+        let agile = |pool: &Pool| -> Vec<String> {
+            (0..pool.vms.len())
+                .filter(|&o| is_protected(pool, o) && is_agile(pool, o))
+                .map(|o| pool.vms[o].name.clone())
+                .collect()
+        };
+        let mut before = agile(&pool);
+        before.retain(|name| *name != pool.vms[v].name);
+        prop_assume!(before == agile(&smaller));
+        prop_assert!(max_tolerable(&smaller) >= max_tolerable(&pool), "removed {}", pool.vms[v].name);
+    }
+
+    /// The order of the hosts in the file does not change the answer.
+    #[test]
+    fn host_order_does_not_matter(p in all_pools(), seed in any::<u64>()) {
+        let pool = p.pool();
+        let mut shuffled = p.0.clone();
+        let hosts = shuffled["hosts"].as_array_mut().unwrap();
+        // A Fisher-Yates shuffle driven by a small LCG on the seed.
+        let mut s = seed;
+        for i in (1..hosts.len()).rev() {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let j = ((s >> 33) % (i as u64 + 1)) as usize;
+            hosts.swap(i, j);
+        }
+        let shuffled = PoolJson(shuffled).pool();
+        let (a, b) = (
+            haplan::check(&pool, &CheckOptions::default()),
+            haplan::check(&shuffled, &CheckOptions::default()),
+        );
+        prop_assert_eq!(a.max_tolerable, b.max_tolerable);
+        prop_assert_eq!(a.stranded_now, b.stranded_now);
+        prop_assert_eq!(a.ok(), b.ok());
+    }
+}
+
+proptest! {
+    #![proptest_config(config(50))]
+
+    /// The strategies `check` offers for comparison (no set-level bounds;
+    /// one ILP per failure set, which reaches the ILP stage the staged
+    /// decision seldom needs on pools this small) give the same answer.
+    #[test]
+    fn every_strategy_matches_reference(p in all_pools()) {
+        let pool = p.pool();
+        let expected = reference_max_tolerable(&pool);
+        for strategy in [CheckStrategy::Enumerate, CheckStrategy::IlpPerSet] {
+            let opts = CheckOptions { strategy, ..Default::default() };
+            let report = haplan::check(&pool, &opts);
+            prop_assert!(report.exact, "{:?} not exact", strategy);
+            prop_assert_eq!(report.max_tolerable, expected, "{:?}", strategy);
+        }
+    }
+
+    /// One thread and four give the same report, but for the timings.
+    #[test]
+    fn thread_count_does_not_change_the_report(p in all_pools()) {
+        let pool = p.pool();
+        let opts = CheckOptions { explain: true, ..Default::default() };
+        let one = thread_pool(1).install(|| haplan::check(&pool, &opts));
+        let four = thread_pool(4).install(|| haplan::check(&pool, &opts));
+        prop_assert_eq!(
+            without_stats(haplan::report::check_json(&pool, &one)),
+            without_stats(haplan::report::check_json(&pool, &four))
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Fixed cases: the reference on pools small enough to work out by hand,
+// and the generator's reach.
+
+fn parse(v: Value) -> Pool {
+    haplan::parse_pool(&v.to_string()).unwrap()
+}
+
+#[test]
+fn reference_on_hand_made_pools() {
+    // Two hosts with room for each other's VM: one failure tolerated.
+    let two = parse(json!({"name": "two", "hosts": [
+        {"name": "a", "capacity": {"m": 10}}, {"name": "b", "capacity": {"m": 10}}],
+        "vms": [{"name": "x", "host": "a", "demand": {"m": 5}},
+                {"name": "y", "host": "b", "demand": {"m": 5}}]}));
+    assert!(reference_feasible(&two, &[0]));
+    assert!(!reference_feasible(&two, &[0, 1]));
+    assert_eq!(reference_max_tolerable(&two), 1);
+
+    // Nothing to protect: every up host may fail.
+    let idle = parse(json!({"name": "idle", "hosts": [
+        {"name": "a", "capacity": {"m": 1}}, {"name": "b", "capacity": {"m": 1}},
+        {"name": "c", "capacity": {"m": 1}, "state": "maintenance"}],
+        "vms": [{"name": "x", "host": "a", "demand": {"m": 5}, "restart": "best_effort"}]}));
+    assert_eq!(reference_max_tolerable(&idle), 2);
+
+    // Fragmentation: 12 spare in total for 12 of demand, but each 6 holds one 4.
+    let frag = parse(json!({"name": "frag", "hosts": [
+        {"name": "a", "capacity": {"m": 12}}, {"name": "b", "capacity": {"m": 6}},
+        {"name": "c", "capacity": {"m": 6}}],
+        "vms": [{"name": "x", "host": "a", "demand": {"m": 4}},
+                {"name": "y", "host": "a", "demand": {"m": 4}},
+                {"name": "z", "host": "a", "demand": {"m": 4}}]}));
+    assert!(
+        !reference_feasible(&frag, &[0]),
+        "three 4s do not fit in two 6s"
+    );
+
+    // Anti-affinity among placed VMs: two VMs of one group need two hosts.
+    let aa = parse(json!({"name": "aa", "hosts": [
+        {"name": "a", "capacity": {"m": 10}}, {"name": "b", "capacity": {"m": 10}},
+        {"name": "c", "capacity": {"m": 10}}],
+        "vms": [{"name": "x", "host": "a", "demand": {"m": 1}, "anti_affinity": "g"},
+                {"name": "y", "host": "a", "demand": {"m": 1}, "anti_affinity": "g"}]}));
+    assert!(reference_feasible(&aa, &[0]));
+    assert!(!reference_feasible(&aa, &[0, 1]));
+    assert_eq!(reference_max_tolerable(&aa), 1);
+
+    // Overcommit: floor(3 * 1.5) - 1 = 3 usable vCPUs on b.
+    let oc = parse(
+        json!({"name": "oc", "ha": {"overcommit": {"vcpus": 1.5}}, "hosts": [
+        {"name": "a", "capacity": {"vcpus": 3}},
+        {"name": "b", "capacity": {"vcpus": 3}, "reserved": {"vcpus": 1}}],
+        "vms": [{"name": "x", "host": "a", "demand": {"vcpus": 3}}]}),
+    );
+    assert!(reference_feasible(&oc, &[0]));
+    let oc4 = parse(
+        json!({"name": "oc", "ha": {"overcommit": {"vcpus": 1.5}}, "hosts": [
+        {"name": "a", "capacity": {"vcpus": 3}},
+        {"name": "b", "capacity": {"vcpus": 3}, "reserved": {"vcpus": 1}}],
+        "vms": [{"name": "x", "host": "a", "demand": {"vcpus": 4}}]}),
+    );
+    assert!(!reference_feasible(&oc4, &[0]));
+
+    // A host already down whose VM fits nowhere: stranded now, tolerance 0.
+    let down = parse(json!({"name": "down", "hosts": [
+        {"name": "a", "capacity": {"m": 10}, "state": "down"},
+        {"name": "b", "capacity": {"m": 2}}],
+        "vms": [{"name": "x", "host": "a", "demand": {"m": 5}}]}));
+    assert!(reference_stranded_now(&down));
+    assert_eq!(reference_max_tolerable(&down), 0);
+
+    // A paused VM of an anti-affinity group keeps its peers off its host.
+    let paused = parse(json!({"name": "paused", "hosts": [
+        {"name": "a", "capacity": {"m": 10}}, {"name": "b", "capacity": {"m": 10}}],
+        "vms": [{"name": "x", "host": "a", "demand": {"m": 1}, "anti_affinity": "g"},
+                {"name": "y", "host": "b", "demand": {"m": 1}, "anti_affinity": "g",
+                 "power": "paused"}]}));
+    assert!(!is_agile(&paused, 0));
+    assert_eq!(reference_not_agile(&paused), vec![0, 1]);
+    assert_eq!(reference_max_tolerable(&paused), 2);
+}
+
+/// Removing a VM can lower tolerance, by the spec's own rules: here `x` is
+/// not agile while `y` (same anti-affinity group) runs on the only other
+/// host, so nothing is counted and both hosts may fail; without `y`, `x` is
+/// agile but does not fit on `b`.
+#[test]
+fn removing_an_anti_affinity_peer_can_lower_tolerance() {
+    let hosts = json!([{"name": "a", "capacity": {"m": 10}}, {"name": "b", "capacity": {"m": 4}}]);
+    let x = json!({"name": "x", "host": "a", "demand": {"m": 5}, "anti_affinity": "g"});
+    let y = json!({"name": "y", "host": "b", "demand": {"m": 1}, "anti_affinity": "g",
+                   "restart": "unprotected"});
+    let with_y = parse(json!({"name": "p", "hosts": hosts, "vms": [x, y]}));
+    let without_y = parse(json!({"name": "p", "hosts": hosts, "vms": [x]}));
+    assert_eq!(reference_max_tolerable(&with_y), 2);
+    assert_eq!(reference_max_tolerable(&without_y), 0);
+    assert_eq!(max_tolerable(&with_y), 2);
+    assert_eq!(max_tolerable(&without_y), 0);
+}
+
+/// HA mode `vm` with a protected VM on a host already down: nothing can
+/// restart it, so by the clarification on hosts already down the empty
+/// failure set is infeasible already: `stranded_now`, and not ok whatever K.
+#[test]
+fn vm_mode_with_a_protected_vm_on_a_down_host_is_stranded_now() {
+    let pool = parse(
+        json!({"name": "p", "ha": {"mode": "vm", "host_failures_to_tolerate": 0},
+        "hosts": [{"name": "a", "capacity": {"m": 10}, "state": "down"},
+                  {"name": "b", "capacity": {"m": 10}}],
+        "vms": [{"name": "x", "host": "a", "demand": {"m": 5}}]}),
+    );
+    assert!(reference_stranded_now(&pool));
+    let report = haplan::check(&pool, &CheckOptions::default());
+    assert_eq!(report.max_tolerable, 0);
+    assert!(
+        report.stranded_now,
+        "{}",
+        haplan::report::check_json(&pool, &report)
+    );
+    assert!(
+        !report.ok(),
+        "{}",
+        haplan::report::check_json(&pool, &report)
+    );
+}
+
+/// Parity: VMs of distinct even sizes cannot fill two hosts with an odd
+/// spare each, though the totals match; with even spares they fit. The
+/// totals prove nothing here, and a plain search needs about 2^18 nodes,
+/// far beyond the node budget that hands over to the ILP.
+#[test]
+fn parity_packing_matches_reference() {
+    for (a, b, fits) in [(171, 171, false), (172, 170, true)] {
+        let vms: Vec<Value> = (1..=18)
+            .map(|i| json!({"name": format!("v{i}"), "host": "h0", "demand": {"m": 2 * i}}))
+            .collect();
+        let pool = parse(json!({"name": "parity", "hosts": [
+            {"name": "h0", "capacity": {"m": 342}},
+            {"name": "h1", "capacity": {"m": a}},
+            {"name": "h2", "capacity": {"m": b}}], "vms": vms}));
+        assert_eq!(reference_feasible(&pool, &[0]), fits);
+        let report = haplan::check(&pool, &CheckOptions::default());
+        assert!(report.exact);
+        assert_eq!(
+            report.max_tolerable,
+            reference_max_tolerable(&pool),
+            "spares {a} and {b}"
+        );
+        assert_eq!(report.max_tolerable, if fits { 1 } else { 0 });
+        let plan = haplan::plan(&pool, &[0], &Budget::unlimited());
+        assert_eq!(plan.all_protected_placed(&pool), fits);
+        assert_eq!(haplan::verify_plan(&pool, &plan), Ok(()));
+    }
+}
+
+/// The generator must produce valid pools with every feature in use, and
+/// scenarios hard enough to need the exact search.
+#[test]
+fn generated_pools_parse_and_vary() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let strategy = all_pools();
+    let mut seen = std::collections::BTreeMap::<&str, u32>::new();
+    for _ in 0..400 {
+        let pool = strategy.new_tree(&mut runner).unwrap().current().pool();
+        let report = haplan::check(&pool, &CheckOptions::default());
+        let up = up_hosts(&pool);
+        let facts = [
+            (
+                "a host down",
+                pool.hosts.iter().any(|h| h.state == HostState::Down),
+            ),
+            (
+                "a host in maintenance",
+                pool.hosts.iter().any(|h| h.state == HostState::Maintenance),
+            ),
+            (
+                "an overloaded up host",
+                up.iter().any(|&h| overloaded(&pool, h)),
+            ),
+            (
+                "anti-affinity",
+                pool.vms.iter().any(|v| v.anti_affinity.is_some()),
+            ),
+            (
+                "allowed_hosts",
+                pool.vms.iter().any(|v| v.allowed_hosts.is_some()),
+            ),
+            (
+                "a non-agile protected VM",
+                !reference_not_agile(&pool).is_empty(),
+            ),
+            ("HA mode vm", pool.ha.mode == HaMode::Vm),
+            (
+                "tolerance 0 of 3+ up hosts",
+                up.len() >= 3 && report.max_tolerable == 0,
+            ),
+            (
+                "tolerance 2+ but not all",
+                report.max_tolerable >= 2 && (report.max_tolerable as usize) < up.len(),
+            ),
+            (
+                "a one-host failure infeasible though the totals fit",
+                up.iter().any(|&h| fragmented(&pool, &[h])),
+            ),
+        ];
+        for (what, yes) in facts {
+            *seen.entry(what).or_default() += yes as u32;
+        }
+    }
+    for (what, n) in seen {
+        assert!(n >= 8, "only {n} of 400 generated pools have {what}");
+    }
+}
+
+/// The scenario is infeasible, yet in every resource the VMs to place need
+/// no more than the receiving survivors have spare: packing is the problem.
+fn fragmented(pool: &Pool, failed: &[HostId]) -> bool {
+    let vms = vms_to_place(pool, failed);
+    let targets = receivers(pool, failed);
+    let totals_fit = (0..pool.resources.len()).all(|r| {
+        let need: i64 = vms.iter().map(|&v| pool.vms[v].demand[r]).sum();
+        let have: i64 = targets.iter().map(|&t| spare(pool, t, r)).sum();
+        need <= have
+    });
+    totals_fit && !reference_feasible(pool, failed)
+}
