@@ -226,11 +226,9 @@ pub fn reference_stranded_now(pool: &Pool) -> bool {
 /// scenario fails: see [`reference_stranded_now`]). Mode `vm`, as the
 /// clarifications say: 0 when any protected VM runs or is paused, else all.
 pub fn reference_max_tolerable(pool: &Pool) -> u32 {
+    // Mode `vm` needs no case of its own: with no receivers, a set fails
+    // exactly when it (or a host already down) holds a protected VM.
     let up = up_hosts(pool);
-    if pool.ha.mode == HaMode::Vm {
-        let any_protected = (0..pool.vms.len()).any(|v| is_protected(pool, v));
-        return if any_protected { 0 } else { up.len() as u32 };
-    }
     (0..=up.len())
         .filter(|&k| {
             up.iter()
