@@ -12,7 +12,9 @@
 //! the demand already placed on t is at least
 //! `c_t[r] = max(0, S_t[r] − d_v[r] + 1)`. Blocked in r1, t holds at least
 //! `c_t[r1]` of the r1-demand placed before v, which (FFD-r1) is made of VMs at
-//! least as large in r1 as v: at most `Y[r1] = D_{≥v}[r1] − d_v[r1]`. The
+//! least as large in r1 as v: at most `Y[r1] = D_{≥v}[r1] − d_v[r1]`. (When
+//! every demand and spare of r is a multiple of a grain g, "less than d_v
+//! left" means "at most d_v − g left", and `c_t[r] = max(0, S_t[r] − d_v[r] + g)`.) The
 //! survivors blocked in another resource r hold at most `Y[r]` of it, so the
 //! r1-capacity they take out of the count is at most a fractional knapsack
 //! `FK_r` (values `c_t[r1]`, costs `c_t[r]`, budget `Y[r]`); an anti-affinity
@@ -299,6 +301,33 @@ impl SetBounds {
     }
 }
 
+/// Per resource, the greatest common divisor of every displaceable VM's
+/// demand and every receiving host's spare (1 when there is none). Remaining
+/// capacity is then always a multiple of it, so "less than d left" means "at
+/// most d − grain left": the blocking amounts `c_t` grow by grain − 1.
+fn grains(an: &Analysis) -> Vec<i64> {
+    let pool = an.pool;
+    let nres = pool.resources.len();
+    let gcd = |mut a: i64, mut b: i64| {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a.abs()
+    };
+    (0..nres)
+        .map(|r| {
+            let mut g = 0i64;
+            for &v in an.items.iter().flatten() {
+                g = gcd(g, pool.vms[v].demand[r]);
+            }
+            for h in (0..pool.hosts.len()).filter(|&h| an.receives[h]) {
+                g = gcd(g, an.spare[h][r]);
+            }
+            g.max(1)
+        })
+        .collect()
+}
+
 /// The smallest ratio `d[r1] / d[r]` over displaceable VMs with
 /// `d[r1] >= d1` and `d[r] > 0`, as (numerator, denominator); (0, 0) when
 /// there is none.
@@ -361,13 +390,14 @@ impl Kind {
         dmin: Vec<i64>,
         dmax: Vec<i64>,
         gmax: i64,
+        grain: &[i64],
     ) -> Kind {
         let pool = an.pool;
         let nres = pool.resources.len();
         let nh = pool.hosts.len();
         let c = |h: HostId, r: usize| -> i64 {
             if elig[h] {
-                (an.spare[h][r] - dmax[r] + 1).max(0)
+                (an.spare[h][r] - dmax[r] + grain[r]).max(0)
             } else {
                 0
             }
@@ -375,7 +405,7 @@ impl Kind {
         let value: Vec<i64> = (0..nh)
             .map(|h| {
                 c(h, r1).min(if elig[h] {
-                    (an.spare[h][r1] - hi + 1).max(0)
+                    (an.spare[h][r1] - hi + grain[r1]).max(0)
                 } else {
                     0
                 })
@@ -445,6 +475,7 @@ impl Order {
         let pool = an.pool;
         let nres = pool.resources.len();
         let nh = pool.hosts.len();
+        let grain = grains(an);
         // Displaceable VMs: the items of every host.
         let all: Vec<VmId> = an.items.iter().flatten().copied().collect();
         // Size buckets in r1: at most MAX_LEVELS, each [lo, hi] of sizes.
@@ -554,7 +585,7 @@ impl Order {
                 }
                 let elig: Vec<bool> = (0..nh).map(|t| group.iter().all(|(e, _)| e[t])).collect();
                 kinds.push(Kind::new(
-                    an, &all, r1, lo, hi, level, &elig, dmin, dmax, gmax,
+                    an, &all, r1, lo, hi, level, &elig, dmin, dmax, gmax, &grain,
                 ));
             }
         }
