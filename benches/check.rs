@@ -11,6 +11,7 @@ fn bench(c: &mut Criterion) {
         ("mem/hosts=16,vms=320", memory_pool(16, 20, 1), None),
         ("mem/hosts=32,vms=960", memory_pool(32, 30, 2), None),
         ("mem/hosts=64,vms=960", memory_pool(64, 15, 5), None),
+        ("mem/hosts=64,vms=768", memory_pool(64, 12, 2), None),
         (
             "tshirt/hosts=64,vms=1000,res=2,k=3",
             tshirt_pool(64, 1000, 4),

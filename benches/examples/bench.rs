@@ -45,6 +45,13 @@ fn cases() -> Vec<Case> {
             ilp_sample: 0,
         },
         Case {
+            name: "mem hosts=64 vms=768 (30+)",
+            pool: || memory_pool(64, 12, 2),
+            tolerate: None,
+            enumerate: false,
+            ilp_sample: 0,
+        },
+        Case {
             name: "mem hosts=48 vms=960",
             pool: || memory_pool(48, 20, 8),
             tolerate: None,

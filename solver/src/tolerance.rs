@@ -559,10 +559,14 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         let sc = self.an.scenario(&mask);
         let (d, stage) = match self.strategy {
             #[cfg(feature = "ilp")]
-            Strategy::IlpPerSet if sc.instance.items() > 0 => (
-                pack::ilp::solve(&sc.instance, self.budget).unwrap_or(Decision::Undecided),
-                pack::Stage::Ilp,
-            ),
+            // When HiGHS fails without an answer (it occasionally reports a
+            // bare error on infeasible models), the staged decision settles it.
+            Strategy::IlpPerSet if sc.instance.items() > 0 => {
+                match pack::ilp::solve(&sc.instance, self.budget) {
+                    Some(d) => (d, pack::Stage::Ilp),
+                    None => pack::decide(&sc.instance, self.budget),
+                }
+            }
             _ => pack::decide(&sc.instance, self.budget),
         };
         self.scenarios.fetch_add(1, Ordering::Relaxed);
