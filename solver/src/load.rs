@@ -468,14 +468,35 @@ fn read_pool(cx: &mut Cx, v: &Value) -> Option<Pool> {
             }
         })
         .collect();
-    Some(Pool {
+    let pool = Pool {
         format,
         name,
         ha,
         resources,
         hosts,
         vms,
-    })
+    };
+    // Totals per resource stay within MAX_TOTAL, so that every sum the
+    // solver forms over hosts or VMs fits in an i64 with room to spare.
+    for (r, name) in pool.resources.iter().enumerate() {
+        let usable: i128 = (0..pool.hosts.len())
+            .map(|h| scale(pool.hosts[h].capacity[r], pool.ratio(r)).max(0) as i128)
+            .sum();
+        if usable > MAX_TOTAL as i128 {
+            cx.err(
+                "hosts",
+                format!("the hosts' total {name} (after overcommit) exceeds {MAX_TOTAL}, the most this version handles"),
+            );
+        }
+        let demand: i128 = pool.vms.iter().map(|v| v.demand[r] as i128).sum();
+        if demand > MAX_TOTAL as i128 {
+            cx.err(
+                "vms",
+                format!("the VMs' total {name} demand exceeds {MAX_TOTAL}, the most this version handles"),
+            );
+        }
+    }
+    cx.problems.is_empty().then_some(pool)
 }
 
 fn list_len(map: &Map<String, Value>, key: &str) -> usize {

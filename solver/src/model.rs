@@ -6,12 +6,17 @@
 //! - host and VM names are unique; `Vm::host` and `Vm::allowed_hosts` are valid
 //!   host indices;
 //! - every amount vector has one entry per resource in `Pool::resources`;
-//! - amounts are in `0..=MAX_AMOUNT`, so sums of up to 2^23 of them fit in `i64`.
+//! - amounts are in `0..=MAX_AMOUNT`, and per resource the hosts' usable
+//!   capacity and the VMs' demand each total at most `MAX_TOTAL`, so every
+//!   sum over hosts or VMs fits in `i64`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The largest amount of one resource the format accepts (2^40).
 pub const MAX_AMOUNT: i64 = 1 << 40;
+/// The largest total of one resource over all hosts (after overcommit) or
+/// over all VMs (2^52): sums of these over up to 2^10 resources fit in i64.
+pub const MAX_TOTAL: i64 = 1 << 52;
 
 /// Index of a host in `Pool::hosts`.
 pub type HostId = usize;

@@ -2,7 +2,10 @@
 //!
 //! **Necessary (upper bound).** Per resource r, a set F is infeasible when the
 //! protected demand it displaces exceeds the spare left on the survivors:
-//! `Σ_{h∈F} (D_h[r] + S_h[r]) > S_total[r] − D_down[r]`. The left side is a sum
+//! `Σ_{h∈F} (D_h[r] + S_h[r]) > S_total[r] − D_down[r]`, where `S_h` counts
+//! only for hosts that receive VMs (up, not overloaded, standby when
+//! `standby_only`), and likewise in `f(x) = floor(x / u)` blocks for every
+//! VM size u (superadditive, so it still holds). The left side is a sum
 //! over hosts, so the worst set of size k is the k hosts with the largest
 //! `D_h[r] + S_h[r]`.
 //!
@@ -626,13 +629,15 @@ impl Order {
             scratch.clear();
             scratch.extend(p.rest.iter().map(|&h| kind.value[h] + g[h * nres + r1]));
             let worst = fixed + top_sum(&mut scratch, p.m) + self.ge_down[kind.level][r1];
+            // Saturating: with many resources the sum of knapsacks may pass
+            // i64, and a larger `removed` only weakens the claim.
             let mut removed = kind.aa;
             for k in &kind.knap {
                 let y = budget(kind.level, k.r, &mut scratch) - kind.dmin[k.r];
-                removed += k.best(y);
+                removed = removed.saturating_add(k.best(y));
             }
             // value_total − Σ_F value − removed > Σ_F ge[r1] + ge_down − d1
-            if kind.value_total - removed - worst + kind.d1 <= 0 {
+            if kind.value_total as i128 - removed as i128 - worst as i128 + kind.d1 as i128 <= 0 {
                 return false;
             }
         }

@@ -11,9 +11,12 @@
 //! soon as that cost exceeds what the pool has spare. Its k is an upper bound,
 //! and that set the witness, unless a smaller set fails first.
 //!
-//! For each k the sets are ranked, heaviest hosts first, and decided in
-//! parallel (rayon); the first failing set by rank wins, so the answer never
-//! depends on the number of threads.
+//! Set-level bounds (`setbound`) settle most k at once. For the k they leave
+//! open, failure sets are searched depth first, hosts ranked heaviest first,
+//! the first host choice in parallel (rayon), pruning every subtree the
+//! bounds decide. The first subtree by rank that holds a failing set gives
+//! the witness, so neither the answer nor the witness depends on the number
+//! of threads.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
