@@ -221,3 +221,58 @@ pub fn mixed_pool(hosts: usize, vms: usize, nres: usize, groups: usize, seed: u6
            "ha": {"host_failures_to_tolerate": 2, "overcommit": {"vcpus": 4.0}},
            "hosts": hs, "vms": out})
 }
+
+/// A pool built from templates, as real pools often are: hosts of one or two
+/// models, each running one of a few fixed sets of VMs, so that many hosts
+/// are interchangeable. Some VMs share anti-affinity groups; with `nres` 2,
+/// vCPUs are counted too.
+pub fn twins_pool(hosts: usize, nres: usize, seed: u64) -> Value {
+    let mut rng = Rng::new(seed);
+    let models: Vec<(u64, u64)> = (0..2)
+        .map(|_| (rng.range(96, 160) * GIB, rng.range(24, 48)))
+        .collect();
+    // A few VM sets; each VM (memory GiB, vCPUs, group or none).
+    let sets: Vec<Vec<(u64, u64, Option<u64>)>> = (0..3)
+        .map(|_| {
+            (0..rng.range(2, 5))
+                .map(|_| {
+                    let group = (rng.range(0, 3) == 0).then(|| rng.range(0, 1));
+                    (rng.range(8, 40), rng.range(1, 8), group)
+                })
+                .collect()
+        })
+        .collect();
+    let mut hs = Vec::new();
+    let mut vms = Vec::new();
+    for h in 0..hosts {
+        let (mem, cpus) = models[(rng.range(0, 3) == 0) as usize];
+        let mut cap = serde_json::Map::new();
+        cap.insert("memory_mib".into(), json!(mem));
+        if nres > 1 {
+            cap.insert("vcpus".into(), json!(cpus));
+        }
+        hs.push(json!({"name": format!("h{h:02}"), "capacity": cap}));
+        let set = &sets[rng.range(0, sets.len() as u64 - 1) as usize];
+        let mut used = 0;
+        for (i, &(m, c, g)) in set.iter().enumerate() {
+            if used + m * GIB > mem {
+                break;
+            }
+            used += m * GIB;
+            let mut d = serde_json::Map::new();
+            d.insert("memory_mib".into(), json!(m * GIB));
+            if nres > 1 {
+                d.insert("vcpus".into(), json!(c));
+            }
+            let mut vm =
+                json!({"name": format!("h{h:02}-vm{i}"), "host": format!("h{h:02}"), "demand": d});
+            if let Some(g) = g {
+                vm["anti_affinity"] = json!(format!("g{g}"));
+            }
+            vms.push(vm);
+        }
+    }
+    json!({"format": "haplan/v1", "name": format!("twins-{hosts}"),
+           "ha": {"host_failures_to_tolerate": 1, "overcommit": {"vcpus": 2.0}},
+           "hosts": hs, "vms": vms})
+}

@@ -3,7 +3,7 @@
 //! generated pools of every family, with and without constraints.
 
 use haplan::{CheckOptions, Strategy, check, pool_from_value};
-use haplan_benches::{memory_pool, mixed_pool, tshirt_pool};
+use haplan_benches::{memory_pool, mixed_pool, tshirt_pool, twins_pool};
 use serde_json::Value;
 
 fn compare(name: &str, value: &Value) {
@@ -82,6 +82,19 @@ fn mixed_pools_with_constraints() {
         compare(
             &format!("mixed seed {seed}"),
             &mixed_pool(hosts, hosts * (3 + (seed % 8) as usize), nres, groups, seed),
+        );
+    }
+}
+
+/// Pools built from templates, where many hosts are interchangeable (the
+/// full strategy searches one host of each twin class first).
+#[test]
+fn templated_pools_with_interchangeable_hosts() {
+    for seed in 0..60 {
+        let hosts = 4 + (seed % 9) as usize;
+        compare(
+            &format!("twins seed {seed}"),
+            &twins_pool(hosts, 1 + (seed % 2) as usize, seed),
         );
     }
 }

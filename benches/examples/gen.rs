@@ -1,6 +1,6 @@
 //! Writes a generated pool to stdout:
 //! `gen mem HOSTS VMS_PER_HOST SEED`, `gen tshirt HOSTS VMS SEED`, or
-//! `gen mixed HOSTS VMS RESOURCES GROUPS SEED`.
+//! `gen mixed HOSTS VMS RESOURCES GROUPS SEED`, or `gen twins HOSTS RESOURCES SEED`.
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -12,6 +12,7 @@ fn main() {
     let pool = match args.first().map(String::as_str) {
         Some("mem") => haplan_benches::memory_pool(n(1) as usize, n(2) as usize, n(3)),
         Some("tshirt") => haplan_benches::tshirt_pool(n(1) as usize, n(2) as usize, n(3)),
+        Some("twins") => haplan_benches::twins_pool(n(1) as usize, n(2) as usize, n(3)),
         Some("mixed") => haplan_benches::mixed_pool(
             n(1) as usize,
             n(2) as usize,

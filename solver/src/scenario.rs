@@ -197,3 +197,69 @@ impl<'p> Analysis<'p> {
         m
     }
 }
+
+/// Classes of interchangeable up hosts: swapping two hosts of a class maps
+/// the pool onto itself as far as failure scenarios go, so a set with one of
+/// them fails exactly when the same set with the other does.
+///
+/// Two up hosts are interchangeable when they have the same spare, the same
+/// standby flag, storage and networks, the same overloaded and receiving
+/// state, appear in the same VMs' `allowed_hosts`, run the same multiset of
+/// anti-affinity groups, and their protected agile VMs are the same multiset
+/// of (demand, storage, networks, group) with no `allowed_hosts` of their
+/// own. Hosts that are not up each get a class of their own.
+pub fn twin_classes(an: &Analysis) -> Vec<usize> {
+    use std::collections::HashMap;
+    let pool = an.pool;
+    let nh = pool.hosts.len();
+    let mut allowed_in: Vec<Vec<VmId>> = vec![Vec::new(); nh];
+    for (v, vm) in pool.vms.iter().enumerate() {
+        for &h in vm.allowed_hosts.iter().flatten() {
+            allowed_in[h].push(v);
+        }
+    }
+    let mut classes: HashMap<String, usize> = HashMap::new();
+    (0..nh)
+        .map(|h| {
+            let host = &pool.hosts[h];
+            let items_restricted = an.items[h]
+                .iter()
+                .any(|&v| pool.vms[v].allowed_hosts.is_some());
+            if host.state != HostState::Up || items_restricted {
+                return nh + h; // a class of its own
+            }
+            let mut groups: Vec<&str> = pool
+                .vms
+                .iter()
+                .filter(|v| v.host == h && v.power.is_active())
+                .filter_map(|v| v.anti_affinity.as_deref())
+                .collect();
+            groups.sort_unstable();
+            let mut items: Vec<String> = an.items[h]
+                .iter()
+                .map(|&v| {
+                    let vm = &pool.vms[v];
+                    format!(
+                        "{:?}|{:?}|{:?}|{:?}",
+                        vm.demand, vm.storage, vm.networks, vm.anti_affinity
+                    )
+                })
+                .collect();
+            items.sort_unstable();
+            let key = format!(
+                "{:?}|{}|{:?}|{:?}|{}|{}|{:?}|{:?}|{:?}",
+                an.spare[h],
+                host.standby,
+                host.storage,
+                host.networks,
+                an.overloaded[h],
+                an.receives[h],
+                allowed_in[h],
+                groups,
+                items
+            );
+            let next = classes.len();
+            *classes.entry(key).or_insert(next)
+        })
+        .collect()
+}

@@ -392,7 +392,7 @@ impl Kind {
         elig: &[bool],
         dmin: Vec<i64>,
         dmax: Vec<i64>,
-        gmax: i64,
+        (gmax, gmin1): (i64, i64),
         grain: &[i64],
     ) -> Kind {
         let pool = an.pool;
@@ -456,7 +456,8 @@ impl Kind {
             .filter(|k| k.cost.len() > 0)
             .collect();
         let aa = if gmax > 1 {
-            let mut v = value.clone();
+            // A host blocked by a restarted peer holds that peer's r1 demand.
+            let mut v: Vec<i64> = value.iter().map(|&x| (x - gmin1).max(0)).collect();
             top_sum(&mut v, gmax as usize - 1)
         } else {
             0
@@ -519,38 +520,48 @@ impl Order {
                 }
             }
         }
-        // Active members per anti-affinity group: each other member can
-        // block at most one host (running there or restarted there first).
-        let mut group_size: HashMap<&str, i64> = HashMap::new();
-        for vm in pool.vms.iter().filter(|v| v.power.is_active()) {
-            if let Some(g) = &vm.anti_affinity {
-                *group_size.entry(g.as_str()).or_default() += 1;
+        // Displaceable members per anti-affinity group, and the least r1
+        // demand among them. A host with a peer running on it is outside the
+        // VM's eligible hosts (agility), so only peers restarted before the
+        // VM can block a host by anti-affinity: at most (members − 1) hosts,
+        // each then holding at least that least r1 demand.
+        let mut group_items: HashMap<&str, (i64, i64)> = HashMap::new();
+        for &v in &all {
+            if let Some(g) = &pool.vms[v].anti_affinity {
+                let e = group_items.entry(g.as_str()).or_insert((0, i64::MAX));
+                e.0 += 1;
+                e.1 = e.1.min(pool.vms[v].demand[r1]);
             }
         }
-        // Eligibility classes (every agility rule but anti-affinity, own
-        // host included since it has failed anyway), per bucket.
+        // Eligibility classes (the agility targets, own host included since
+        // it has failed anyway, among hosts that receive VMs), per bucket.
         struct Class {
             dmin: Vec<i64>,
             dmax: Vec<i64>,
             gmax: i64,
+            gmin1: i64,
             count: usize,
         }
         let mut per_bucket: Vec<HashMap<Vec<bool>, Class>> =
             (0..levels.len()).map(|_| HashMap::new()).collect();
         for &v in &all {
             let vm = &pool.vms[v];
-            let elig: Vec<bool> = (0..nh)
-                .map(|t| {
-                    an.receives[t] && (t == vm.host || crate::agility::eligible_base(pool, v, t))
-                })
-                .collect();
-            let gsize = vm.anti_affinity.as_deref().map_or(0, |g| group_size[g]);
+            let mut elig = vec![false; nh];
+            for &t in &an.agility.targets[v] {
+                elig[t] = an.receives[t];
+            }
+            elig[vm.host] = an.receives[vm.host];
+            let (gsize, gmin1) = vm
+                .anti_affinity
+                .as_deref()
+                .map_or((0, i64::MAX), |g| group_items[g]);
             let c = per_bucket[bucket_of(vm.demand[r1])]
                 .entry(elig)
                 .or_insert_with(|| Class {
                     dmin: vm.demand.clone(),
                     dmax: vm.demand.clone(),
                     gmax: 0,
+                    gmin1: i64::MAX,
                     count: 0,
                 });
             for r in 0..nres {
@@ -558,6 +569,7 @@ impl Order {
                 c.dmax[r] = c.dmax[r].max(vm.demand[r]);
             }
             c.gmax = c.gmax.max(gsize);
+            c.gmin1 = c.gmin1.min(gmin1);
             c.count += 1;
         }
         let mut kinds = Vec::new();
@@ -579,7 +591,9 @@ impl Order {
                 let mut dmin = group[0].1.dmin.clone();
                 let mut dmax = group[0].1.dmax.clone();
                 let mut gmax = 0;
+                let mut gmin1 = i64::MAX;
                 for (_, c) in &group {
+                    gmin1 = gmin1.min(c.gmin1);
                     for r in 0..nres {
                         dmin[r] = dmin[r].min(c.dmin[r]);
                         dmax[r] = dmax[r].max(c.dmax[r]);
@@ -588,7 +602,17 @@ impl Order {
                 }
                 let elig: Vec<bool> = (0..nh).map(|t| group.iter().all(|(e, _)| e[t])).collect();
                 kinds.push(Kind::new(
-                    an, &all, r1, lo, hi, level, &elig, dmin, dmax, gmax, &grain,
+                    an,
+                    &all,
+                    r1,
+                    lo,
+                    hi,
+                    level,
+                    &elig,
+                    dmin,
+                    dmax,
+                    (gmax, gmin1),
+                    &grain,
                 ));
             }
         }

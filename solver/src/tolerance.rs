@@ -373,6 +373,11 @@ struct Tolerance<'a, 'p> {
     budget: &'a Budget<'a>,
     /// Candidates, heaviest first (ties by name).
     ranked: Vec<HostId>,
+    /// `twin_prev[i]`: `ranked[i]` is interchangeable with `ranked[i - 1]`.
+    /// Of a class of interchangeable hosts, a failure set needs only take a
+    /// prefix (in rank order): any other choice is the same scenario up to
+    /// renaming hosts.
+    twin_prev: Vec<bool>,
     strategy: Strategy,
     bounds: SetBounds,
     scenarios: AtomicU64,
@@ -413,15 +418,25 @@ impl<'a, 'p> Tolerance<'a, 'p> {
                 }
             })
             .collect();
+        // Interchangeable hosts get the same class and, having equal
+        // weights, sit side by side in the ranking.
+        let class = crate::scenario::twin_classes(an);
         ranked.sort_by(|&a, &b| {
             weights[b]
                 .total_cmp(&weights[a])
+                .then(class[a].cmp(&class[b]))
                 .then_with(|| pool.hosts[a].name.cmp(&pool.hosts[b].name))
         });
+        let twin_prev = (0..ranked.len())
+            .map(|i| {
+                strategy == Strategy::Full && i > 0 && class[ranked[i]] == class[ranked[i - 1]]
+            })
+            .collect();
         Tolerance {
             an,
             budget,
             ranked,
+            twin_prev,
             strategy,
             bounds: SetBounds::new(an),
             scenarios: AtomicU64::new(0),
@@ -510,6 +525,9 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             return None;
         }
         (0..=n - k).into_par_iter().find_map_first(|first| {
+            if self.twin_prev[first] {
+                return None; // its twin, ranked just before, stands for it
+            }
             let mut chosen = Vec::with_capacity(k);
             chosen.push(self.ranked[first]);
             self.dfs(&mut chosen, first + 1, k)
@@ -544,6 +562,9 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             return Some(SetResult::Infeasible(set, proof));
         }
         for i in start..=self.ranked.len() - m {
+            if i > start && self.twin_prev[i] {
+                continue; // skipping its twin ranked[i - 1] for it changes nothing
+            }
             chosen.push(self.ranked[i]);
             let found = self.dfs(chosen, i + 1, k);
             chosen.pop();
