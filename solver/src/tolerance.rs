@@ -378,6 +378,11 @@ struct Tolerance<'a, 'p> {
     /// prefix (in rank order): any other choice is the same scenario up to
     /// renaming hosts.
     twin_prev: Vec<bool>,
+    /// `dominated_by[i]`: ranks before `i` of hosts that dominate
+    /// `ranked[i]` (`scenario::dominators`). A set with `ranked[i]` but not
+    /// one of those is feasible if the swapped set is, and each swap lowers
+    /// the sum of ranks, so the search looks only at sets with none.
+    dominated_by: Vec<Vec<usize>>,
     strategy: Strategy,
     bounds: SetBounds,
     scenarios: AtomicU64,
@@ -427,6 +432,29 @@ impl<'a, 'p> Tolerance<'a, 'p> {
                 .then(class[a].cmp(&class[b]))
                 .then_with(|| pool.hosts[a].name.cmp(&pool.hosts[b].name))
         });
+        // Dominators by rank: ranked[i] may be skipped in favour of any of
+        // them ranked before it.
+        let mut rank = vec![usize::MAX; pool.hosts.len()];
+        for (i, &h) in ranked.iter().enumerate() {
+            rank[h] = i;
+        }
+        let dominated_by: Vec<Vec<usize>> = if strategy == Strategy::Full {
+            let dom = crate::scenario::dominators(an);
+            ranked
+                .iter()
+                .map(|&b| {
+                    let mut d: Vec<usize> = dom[b]
+                        .iter()
+                        .map(|&a| rank[a])
+                        .filter(|&r| r < rank[b])
+                        .collect();
+                    d.sort_unstable();
+                    d
+                })
+                .collect()
+        } else {
+            vec![Vec::new(); ranked.len()]
+        };
         let twin_prev = (0..ranked.len())
             .map(|i| {
                 strategy == Strategy::Full && i > 0 && class[ranked[i]] == class[ranked[i - 1]]
@@ -437,6 +465,7 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             budget,
             ranked,
             twin_prev,
+            dominated_by,
             strategy,
             bounds: SetBounds::new(an),
             scenarios: AtomicU64::new(0),
@@ -525,8 +554,8 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             return None;
         }
         (0..=n - k).into_par_iter().find_map_first(|first| {
-            if self.twin_prev[first] {
-                return None; // its twin, ranked just before, stands for it
+            if self.twin_prev[first] || !self.dominated_by[first].is_empty() {
+                return None; // a twin or a dominator ranked before stands for it
             }
             let mut chosen = Vec::with_capacity(k);
             chosen.push(self.ranked[first]);
@@ -564,6 +593,13 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         for i in start..=self.ranked.len() - m {
             if i > start && self.twin_prev[i] {
                 continue; // skipping its twin ranked[i - 1] for it changes nothing
+            }
+            // A dominator ranked before and not chosen stands for it.
+            if self.dominated_by[i]
+                .iter()
+                .any(|&r| !chosen.contains(&self.ranked[r]))
+            {
+                continue;
             }
             chosen.push(self.ranked[i]);
             let found = self.dfs(chosen, i + 1, k);
