@@ -2,6 +2,9 @@
 
 use super::{Infeasible, Instance, NO_GROUP, fits};
 
+/// Slot sizes tried per resource (the largest VM sizes).
+const MAX_SLOT_SIZES: usize = 16;
+
 /// The first necessary condition that fails, if any.
 pub fn necessary(inst: &Instance) -> Option<Infeasible> {
     let nres = inst.nres;
@@ -28,6 +31,33 @@ pub fn necessary(inst: &Instance) -> Option<Infeasible> {
             .sum();
         if need > have {
             return Some(Infeasible::Short { res: r, need, have });
+        }
+    }
+    // Whole slots: with f(x) = floor(x / u) (superadditive), every packing
+    // has Σ_items f(d) <= Σ_targets f(cap). Tried for the largest sizes u.
+    for r in 0..nres {
+        let mut sizes: Vec<i64> = (0..inst.items())
+            .map(|i| inst.demand[i * nres + r])
+            .filter(|&d| d > 1)
+            .collect();
+        sizes.sort_unstable_by(|a, b| b.cmp(a));
+        sizes.dedup();
+        for &u in sizes.iter().take(MAX_SLOT_SIZES) {
+            let need: i64 = (0..inst.items())
+                .map(|i| inst.demand[i * nres + r] / u)
+                .sum();
+            let have: i64 = (0..inst.targets())
+                .filter(|&t| usable[t])
+                .map(|t| inst.cap[t * nres + r].max(0) / u)
+                .sum();
+            if need > have {
+                return Some(Infeasible::Blocks {
+                    res: r,
+                    unit: u,
+                    need,
+                    have,
+                });
+            }
         }
     }
     // An anti-affinity group needs as many distinct targets as members.
