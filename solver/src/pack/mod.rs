@@ -330,14 +330,23 @@ mod tests {
     fn aggregate_spare_suffices_but_no_packing_exists() {
         // 12 spare in total, 12 needed, but no bin of 6 holds two items of 4.
         let inst = simple(&[6, 6], &[4, 4, 4]);
-        assert_eq!(bounds::necessary(&inst), None);
+        // Totals do not show it; counting slots of 4 does (3 needed, 2 there).
+        assert_eq!(
+            bounds::necessary(&inst),
+            Some(Infeasible::Blocks { res: 0, unit: 4, need: 3, have: 2 })
+        );
         assert!(greedy::pack(&inst).is_none());
+        // And the exact search proves it on its own.
+        assert!(matches!(
+            search::solve(&inst, &Budget::unlimited(), u64::MAX),
+            search::Outcome::Exhausted
+        ));
+        // Slots do not see every case: 5 + 4 + 3 into two bins of 6.
+        let inst = simple(&[6, 6], &[5, 4, 3]);
+        assert_eq!(bounds::necessary(&inst), None);
         let (d, _) = decide(&inst, &Budget::unlimited());
         assert!(
-            matches!(
-                d,
-                Decision::Infeasible(Infeasible::Exhaustive | Infeasible::Ilp)
-            ),
+            matches!(d, Decision::Infeasible(Infeasible::Exhaustive | Infeasible::Ilp)),
             "{d:?}"
         );
     }
