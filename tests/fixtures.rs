@@ -24,6 +24,12 @@
 //! read the diff before committing it. The binary must be built first:
 //! `cargo build --release -p haplan` (or point `HAPLAN_BIN` at one).
 //!
+//! A run may name files of its own in `"with"` (paths relative to the
+//! fixture's directory), passed right after the pool file: the change file
+//! of `whatif`, the NEW pool of `diff`. A `.json` file with no case of its
+//! own must be named by some run's `"with"`; those that are not change
+//! files (`*.changes.json`) are pools, and the schema test checks them too.
+//!
 //! Through the library, independently of the CLI: every valid pool parses,
 //! `haplan::check` gives the golden `max_tolerable` (and verdict, bounds and
 //! witness), every plan (and every witness's plan) passes
@@ -47,6 +53,8 @@ const FAMILIES: &[(&str, bool)] = &[
     ("citrix", true),
     ("packing", true),
     ("constraints", true),
+    ("whatif", true),
+    ("diff", true),
     ("bad", false),
 ];
 
@@ -69,6 +77,9 @@ struct Run {
     command: Vec<String>,
     /// Feed the pool on standard input and pass `-` as the file.
     stdin: bool,
+    /// Files passed right after the pool file (absolute): the change file of
+    /// `whatif`, the NEW pool of `diff`.
+    with: Vec<PathBuf>,
 }
 
 struct Case {
@@ -103,6 +114,7 @@ impl Case {
             self.pool.display().to_string()
         };
         let mut args = vec!["haplan".to_string(), run.command[0].clone(), file];
+        args.extend(run.with.iter().map(|p| p.display().to_string()));
         args.extend(run.command[1..].iter().cloned());
         args
     }
@@ -157,6 +169,8 @@ fn load_cases() -> Result<Vec<Case>, Vec<String>> {
                 ));
             }
         }
+        // `.json` files with no case: they must be some run's "with" file.
+        let mut companions = Vec::new();
         for file in &names {
             if file.ends_with(".case.json") || !file.ends_with(".json") {
                 continue;
@@ -164,7 +178,11 @@ fn load_cases() -> Result<Vec<Case>, Vec<String>> {
             let name = file.strip_suffix(".json").unwrap().to_string();
             let case_path = fdir.join(format!("{name}.case.json"));
             let label = format!("fixtures/{family}/{name}");
-            match read_case(&case_path, valid) {
+            if !case_path.exists() {
+                companions.push(file.clone());
+                continue;
+            }
+            match read_case(&case_path, valid, &fdir) {
                 Ok((runs, schema_valid)) => {
                     let case = Case {
                         family: family.to_string(),
@@ -177,6 +195,18 @@ fn load_cases() -> Result<Vec<Case>, Vec<String>> {
                     cases.push(case);
                 }
                 Err(e) => errors.push(format!("{label}.case.json: {e}")),
+            }
+        }
+        let named: BTreeSet<PathBuf> = cases
+            .iter()
+            .filter(|c| c.family == family)
+            .flat_map(|c| c.runs.iter().flat_map(|r| r.with.iter().cloned()))
+            .collect();
+        for file in companions {
+            if !named.contains(&fdir.join(&file)) {
+                errors.push(format!(
+                    "fixtures/{family}/{file} has no case file and no run names it in \"with\""
+                ));
             }
         }
         // Golden files that no run produces are stale.
@@ -204,15 +234,50 @@ fn load_cases() -> Result<Vec<Case>, Vec<String>> {
     }
 }
 
-/// `{"description": "...", "command": [...]}` or
-/// `{"description": "...", "runs": [{"id": "...", "command": [...], "stdin": true}]}`,
+/// `a/b/../c` as `a/c`, so that messages naming the file read well.
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A `"with"` list: paths relative to `dir`, of existing files.
+fn with_files(v: Option<&Value>, dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let Some(v) = v else {
+        return Ok(Vec::new());
+    };
+    let list = v
+        .as_array()
+        .ok_or("\"with\" must be a list of file names")?;
+    let mut out = Vec::new();
+    for f in list {
+        let f = f.as_str().ok_or("\"with\" must be a list of file names")?;
+        let path = lexical(&dir.join(f));
+        if !path.is_file() {
+            return Err(format!("\"with\" names {f}, which is not a file"));
+        }
+        out.push(path);
+    }
+    Ok(out)
+}
+
+/// `{"description": "...", "command": [...], "with": [...]}` or
+/// `{"description": "...", "runs": [{"id": "...", "command": [...], "stdin": true, "with": [...]}]}`,
 /// plus `"schema_valid"` for bad pools.
-fn read_case(path: &Path, valid: bool) -> Result<(Vec<Run>, Option<bool>), String> {
+fn read_case(path: &Path, valid: bool, dir: &Path) -> Result<(Vec<Run>, Option<bool>), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
     let v: Value = serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?;
     let obj = v.as_object().ok_or("not an object")?;
     for key in obj.keys() {
-        if !["description", "command", "runs", "schema_valid"].contains(&key.as_str()) {
+        if !["description", "command", "runs", "schema_valid", "with"].contains(&key.as_str()) {
             return Err(format!("unknown key {key:?}"));
         }
     }
@@ -245,6 +310,9 @@ fn read_case(path: &Path, valid: bool) -> Result<(Vec<Run>, Option<bool>), Strin
         }
     };
     let mut runs = Vec::new();
+    if obj.contains_key("with") && obj.contains_key("runs") {
+        return Err("with \"runs\", each run has its own \"with\"".into());
+    }
     match (obj.get("command"), obj.get("runs")) {
         (Some(c), None) => {
             let command = strings(c)?;
@@ -252,13 +320,14 @@ fn read_case(path: &Path, valid: bool) -> Result<(Vec<Run>, Option<bool>), Strin
                 id: command[0].clone(),
                 command,
                 stdin: false,
+                with: with_files(obj.get("with"), dir)?,
             });
         }
         (None, Some(Value::Array(list))) if !list.is_empty() => {
             for r in list {
                 let r = r.as_object().ok_or("each run must be an object")?;
                 for key in r.keys() {
-                    if !["id", "command", "stdin"].contains(&key.as_str()) {
+                    if !["id", "command", "stdin", "with"].contains(&key.as_str()) {
                         return Err(format!("unknown key {key:?} in a run"));
                     }
                 }
@@ -284,6 +353,7 @@ fn read_case(path: &Path, valid: bool) -> Result<(Vec<Run>, Option<bool>), Strin
                         Some(Value::Bool(b)) => *b,
                         Some(_) => return Err("\"stdin\" must be true or false".into()),
                     },
+                    with: with_files(r.get("with"), dir)?,
                 });
             }
         }
@@ -382,19 +452,31 @@ fn normalise(o: &Outcome) -> Result<Outcome, String> {
     let prefix = root_prefix();
     let mut stdout = o.stdout.replace(&prefix, "");
     let stderr = o.stderr.replace(&prefix, "");
-    if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&stdout)
-        && let Some(stats) = map.get("stats")
-    {
-        let ok = stats.as_object().is_some_and(|s| {
-            s.get("scenarios").is_some_and(Value::is_u64)
-                && s.get("elapsed_ms").is_some_and(Value::is_u64)
-        });
-        if !ok {
-            return Err(format!(
-                "\"stats\" is not an object with integer scenarios and elapsed_ms: {stats}"
-            ));
+    if let Ok(value) = serde_json::from_str::<Value>(&stdout) {
+        // The check objects that `whatif` and `diff` nest have stats too.
+        let mut all = Vec::new();
+        stats_members(&value, &mut all);
+        for stats in &all {
+            let ok = stats.as_object().is_some_and(|s| {
+                s.get("scenarios").is_some_and(Value::is_u64)
+                    && s.get("elapsed_ms").is_some_and(Value::is_u64)
+            });
+            if !ok {
+                return Err(format!(
+                    "\"stats\" is not an object with integer scenarios and elapsed_ms: {stats}"
+                ));
+            }
         }
-        stdout = normalise_json_stats(&stdout)?;
+        if !all.is_empty() {
+            let (text, found) = normalise_json_stats(&stdout)?;
+            if found != all.len() {
+                return Err(format!(
+                    "{} \"stats\" members, {found} of them pretty-printed as expected",
+                    all.len()
+                ));
+            }
+            stdout = text;
+        }
     }
     stdout = normalise_text_stats(&stdout);
     Ok(Outcome {
@@ -404,29 +486,49 @@ fn normalise(o: &Outcome) -> Result<Outcome, String> {
     })
 }
 
-/// Replaces the pretty-printed top-level `"stats": {...}` member.
-fn normalise_json_stats(text: &str) -> Result<String, String> {
+/// Every `"stats"` member of every object in `v`.
+fn stats_members<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
+    match v {
+        Value::Object(map) => {
+            for (k, x) in map {
+                if k == "stats" {
+                    out.push(x);
+                } else {
+                    stats_members(x, out);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|x| stats_members(x, out)),
+        _ => {}
+    }
+}
+
+/// Replaces every pretty-printed `"stats": {...}` member, at any depth;
+/// also returns how many it replaced.
+fn normalise_json_stats(text: &str) -> Result<(String, usize), String> {
     let mut out = String::new();
     let mut lines = text.split_inclusive('\n');
-    let mut found = false;
+    let mut found = 0;
     while let Some(line) = lines.next() {
-        if line == "  \"stats\": {}\n" || line == "  \"stats\": {},\n" {
-            found = true;
+        let body = line.trim_start_matches(' ');
+        let indent = &line[..line.len() - body.len()];
+        if body == "\"stats\": {}\n" || body == "\"stats\": {},\n" {
+            found += 1;
             let comma = if line.ends_with(",\n") { "," } else { "" };
-            out.push_str(&format!("  \"stats\": \"(normalised)\"{comma}\n"));
-        } else if line == "  \"stats\": {\n" {
-            found = true;
+            out.push_str(&format!("{indent}\"stats\": \"(normalised)\"{comma}\n"));
+        } else if body == "\"stats\": {\n" {
+            found += 1;
             loop {
                 let Some(inner) = lines.next() else {
                     return Err("unterminated \"stats\" object".into());
                 };
-                match inner {
-                    "  }\n" => {
-                        out.push_str("  \"stats\": \"(normalised)\"\n");
+                match inner.strip_prefix(indent) {
+                    Some("}\n") => {
+                        out.push_str(&format!("{indent}\"stats\": \"(normalised)\"\n"));
                         break;
                     }
-                    "  },\n" => {
-                        out.push_str("  \"stats\": \"(normalised)\",\n");
+                    Some("},\n") => {
+                        out.push_str(&format!("{indent}\"stats\": \"(normalised)\",\n"));
                         break;
                     }
                     _ => {}
@@ -436,11 +538,7 @@ fn normalise_json_stats(text: &str) -> Result<String, String> {
             out.push_str(line);
         }
     }
-    if found {
-        Ok(out)
-    } else {
-        Err("\"stats\" is not a pretty-printed top-level member".into())
-    }
+    Ok((out, found))
 }
 
 /// `Decided 12 failure sets one by one and 2 groups by set-level bounds in 3 ms.`
@@ -791,7 +889,305 @@ fn library_checks(case: &Case, run: &Run, golden: &str) -> Vec<String> {
                 }
             }
         }
+        "whatif" => errs.extend(whatif_checks(run, &text, &pool, golden)),
+        "diff" => errs.extend(diff_checks(run, &pool, golden)),
         _ => {}
+    }
+    errs
+}
+
+/// A file passed to a run, as the CLI names it once the workspace path is
+/// stripped.
+fn shown_path(path: &Path) -> String {
+    path.display().to_string().replace(&root_prefix(), "")
+}
+
+/// A check object of `whatif` or `diff` without its volatile stats.
+fn without_stats(mut v: Value) -> Value {
+    if let Some(map) = v.as_object_mut() {
+        map.remove("stats");
+    }
+    v
+}
+
+/// The check options a `whatif` or `diff` run asks for (no time limit:
+/// these fixtures are exact).
+fn run_check_options(command: &[String]) -> CheckOptions<'static> {
+    assert!(
+        arg_value(command, "--time-limit").is_none(),
+        "whatif and diff fixtures use no --time-limit"
+    );
+    CheckOptions {
+        tolerate: arg_value(command, "--tolerate").and_then(|k| k.parse().ok()),
+        explain: command.iter().any(|a| a == "--explain"),
+        ..CheckOptions::default()
+    }
+}
+
+fn verdict_exit(v: haplan::Verdict) -> i32 {
+    match v {
+        haplan::Verdict::Ok => 0,
+        haplan::Verdict::NotOk => 1,
+        haplan::Verdict::Undecided => 3,
+    }
+}
+
+/// For the tiny pools of `whatif/` and `diff/`: the brute-force reference's
+/// tolerance, or nothing when the pool is too big for it.
+fn reference_tolerance(pool: &Pool) -> Option<u32> {
+    (pool.hosts.len() <= 8 && pool.vms.len() <= 16)
+        .then(|| haplan_tests::reference_max_tolerable(pool))
+}
+
+/// `whatif`: the changes applied through the library give the golden error,
+/// or the golden before and after (each the check of its own pool, and the
+/// reference's tolerance).
+fn whatif_checks(run: &Run, text: &str, pool: &Pool, golden: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    let [changes] = run.with.as_slice() else {
+        return vec!["a whatif run names its change file, and only it, in \"with\"".into()];
+    };
+    let exit = golden_exit(golden);
+    let stdout = golden_stdout(golden);
+    let value: Value = serde_json::from_str(text).expect("a valid pool is JSON");
+    let changes_text = std::fs::read_to_string(changes).expect("a with file is readable");
+    let changed = match haplan::whatif::apply_text(&value, &changes_text) {
+        Ok(c) => c,
+        Err(e) => {
+            let want = format!(
+                "exit: 2\n--- stdout\n--- stderr\nhaplan: {}: {e}\n",
+                shown_path(changes)
+            );
+            if golden != want {
+                errs.push(format!(
+                    "the golden output is not the library's error for these changes:\n{}",
+                    diff(&want, golden)
+                ));
+            }
+            return errs;
+        }
+    };
+    let opts = run_check_options(&run.command);
+    let r = haplan::what_if(pool, &changed.pool, &opts);
+    if exit != Some(verdict_exit(r.verdict())) {
+        errs.push(format!(
+            "golden exit {exit:?}, but the changed pool's verdict is {:?}",
+            r.verdict()
+        ));
+    }
+    for (side, p, rep) in [
+        ("before", pool, &r.before),
+        ("after", &changed.pool, &r.after),
+    ] {
+        if let Some(t) = reference_tolerance(p)
+            && t != rep.max_tolerable
+        {
+            errs.push(format!(
+                "{side}: the reference tolerates {t}, haplan {}",
+                rep.max_tolerable
+            ));
+        }
+    }
+    if arg_value(&run.command, "--format") == Some("json") {
+        let g: Value = match serde_json::from_str(stdout) {
+            Ok(g) => g,
+            Err(e) => return vec![format!("golden stdout is not JSON: {e}")],
+        };
+        for (side, p) in [("before", pool), ("after", &changed.pool)] {
+            let lib = without_stats(haplan::report::check_json(p, &haplan::check(p, &opts)));
+            if without_stats(g[side].clone()) != lib {
+                errs.push(format!(
+                    "golden {side} differs from haplan::check of that pool:\n{}",
+                    diff(
+                        &serde_json::to_string_pretty(&without_stats(g[side].clone())).unwrap(),
+                        &serde_json::to_string_pretty(&lib).unwrap()
+                    )
+                ));
+            }
+        }
+        if g["ok"] != Value::from(r.after.ok()) {
+            errs.push("golden ok is not the changed pool's".into());
+        }
+        if g["changes"].as_array().map(Vec::len) != Some(changed.changes.len()) {
+            errs.push("golden changes do not list every change".into());
+        }
+    } else {
+        let first = stdout.lines().next().unwrap_or("");
+        let n = r.after.max_tolerable;
+        let tol = format!(
+            " tolerates {n} host failure{}",
+            if n == 1 { "" } else { "s" }
+        );
+        if !first.contains(&tol) || first.starts_with("OK:") != r.after.ok() {
+            errs.push(format!(
+                "golden verdict line {first:?} disagrees with the changed pool (max_tolerable {n}, ok {})",
+                r.after.ok()
+            ));
+        }
+    }
+    errs
+}
+
+/// `diff`: the library's report matches the golden one, and its lists
+/// match what comparing the two pools' names, restart settings and the
+/// reference's agility gives.
+fn diff_checks(run: &Run, old: &Pool, golden: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    let [new_path] = run.with.as_slice() else {
+        return vec!["a diff run names its NEW pool, and only it, in \"with\"".into()];
+    };
+    let exit = golden_exit(golden);
+    let stdout = golden_stdout(golden);
+    let new_text = std::fs::read_to_string(new_path).expect("a with file is readable");
+    let new = match haplan::parse_pool(&new_text) {
+        Ok(p) => p,
+        Err(e) => {
+            let want = format!(
+                "exit: 2\n--- stdout\n--- stderr\nhaplan: {}: {e}\n",
+                shown_path(new_path)
+            );
+            if golden != want {
+                errs.push(format!(
+                    "the golden output is not the library's error for NEW:\n{}",
+                    diff(&want, golden)
+                ));
+            }
+            return errs;
+        }
+    };
+    let no_regress = run.command.iter().any(|a| a == "--no-regress");
+    let opts = haplan::DiffOptions {
+        check: run_check_options(&run.command),
+        no_regress,
+    };
+    let d = haplan::diff(old, &new, &opts);
+    if exit != Some(verdict_exit(d.verdict())) {
+        errs.push(format!(
+            "golden exit {exit:?}, but haplan::diff's verdict is {:?}",
+            d.verdict()
+        ));
+    }
+    // The verdict from first principles: NEW's own check, and the two
+    // tolerances by the reference.
+    let (t_old, t_new) = (reference_tolerance(old), reference_tolerance(&new));
+    if let (Some(t_old), Some(t_new)) = (t_old, t_new) {
+        let k = d.tolerate;
+        let not_agile = !haplan_tests::reference_not_agile(&new).is_empty();
+        let stranded = haplan_tests::reference_stranded_now(&new);
+        let fails = t_new < k || not_agile || stranded || (no_regress && t_new < t_old);
+        if (t_old, t_new) != (d.old.max_tolerable, d.new.max_tolerable) || fails == d.ok() {
+            errs.push(format!(
+                "the reference tolerates {t_old} then {t_new} (K {k}, not agile {not_agile}, \
+                 stranded {stranded}): haplan::diff says {} then {}, ok {}",
+                d.old.max_tolerable,
+                d.new.max_tolerable,
+                d.ok()
+            ));
+        }
+    }
+    let names = |p: &Pool, hosts: bool| -> Vec<String> {
+        if hosts {
+            p.hosts.iter().map(|h| h.name.clone()).collect()
+        } else {
+            p.vms.iter().map(|v| v.name.clone()).collect()
+        }
+    };
+    let minus = |a: Vec<String>, b: Vec<String>| -> Vec<String> {
+        a.into_iter().filter(|x| !b.contains(x)).collect()
+    };
+    let protected = |p: &Pool, name: &str| {
+        p.vm_by_name(name)
+            .is_some_and(|v| p.vms[v].restart == haplan::model::Restart::Protected)
+    };
+    let vms_removed = minus(names(old, false), names(&new, false));
+    let want: Vec<(&str, Vec<String>)> = vec![
+        ("hosts_added", minus(names(&new, true), names(old, true))),
+        ("hosts_removed", minus(names(old, true), names(&new, true))),
+        ("vms_added", minus(names(&new, false), names(old, false))),
+        (
+            "removed_protected",
+            vms_removed
+                .iter()
+                .filter(|v| protected(old, v))
+                .cloned()
+                .collect(),
+        ),
+        ("vms_removed", vms_removed),
+        (
+            "lost_protection",
+            names(&new, false)
+                .into_iter()
+                .filter(|v| protected(old, v) && !protected(&new, v))
+                .collect(),
+        ),
+        (
+            "newly_not_agile",
+            haplan_tests::reference_not_agile(&new)
+                .into_iter()
+                .map(|v| new.vms[v].name.clone())
+                .filter(|n| {
+                    !haplan_tests::reference_not_agile(old)
+                        .iter()
+                        .any(|&o| old.vms[o].name == *n)
+                })
+                .collect(),
+        ),
+    ];
+    let lib = haplan::report::diff_json(old, &new, &d);
+    for (key, want) in &want {
+        let got: Vec<String> = lib[*key]
+            .as_array()
+            .unwrap_or(&Vec::new())
+            .iter()
+            .map(|x| {
+                x.get("vm")
+                    .unwrap_or(x)
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        if got != *want {
+            errs.push(format!(
+                "{key}: haplan::diff gives {got:?}, the pools give {want:?}"
+            ));
+        }
+    }
+    if arg_value(&run.command, "--format") == Some("json") {
+        let g: Value = match serde_json::from_str(stdout) {
+            Ok(g) => g,
+            Err(e) => return vec![format!("golden stdout is not JSON: {e}")],
+        };
+        let strip = |mut v: Value| {
+            for side in ["old", "new"] {
+                v[side] = without_stats(v[side].clone());
+            }
+            v
+        };
+        if strip(g.clone()) != strip(lib) {
+            errs.push("the golden diff differs from haplan::diff".into());
+        }
+        let tolerate = Some(d.tolerate);
+        for (side, p) in [("old", old), ("new", &new)] {
+            let opts = CheckOptions {
+                tolerate,
+                ..opts.check
+            };
+            let lib = without_stats(haplan::report::check_json(p, &haplan::check(p, &opts)));
+            if without_stats(g[side].clone()) != lib {
+                errs.push(format!(
+                    "golden {side} differs from haplan::check of that pool"
+                ));
+            }
+        }
+    } else {
+        let first = stdout.lines().next().unwrap_or("");
+        if first.starts_with("OK:") != d.ok() {
+            errs.push(format!(
+                "golden verdict line {first:?} disagrees with haplan::diff (ok {})",
+                d.ok()
+            ));
+        }
     }
     errs
 }
@@ -1029,6 +1425,61 @@ fn json_schema_accepts_every_valid_fixture_and_rejects_the_bad_ones_it_can_expre
             _ => {}
         }
     }
+    // The pools that runs pass beside their fixture (diff's NEW), when they
+    // are no fixture of their own: valid pools, accepted by the schema and
+    // by haplan.
+    let mut companions: BTreeSet<(String, PathBuf)> = BTreeSet::new();
+    for case in &cases {
+        for run in &case.runs {
+            for path in &run.with {
+                let name = path.file_name().unwrap().to_string_lossy().to_string();
+                let own = path.parent() == case.pool.parent()
+                    && !path
+                        .with_file_name(name.replace(".json", ".case.json"))
+                        .exists();
+                if own && !name.ends_with(".changes.json") {
+                    assert!(
+                        case.valid,
+                        "{}: bad/ fixtures take no \"with\" pools",
+                        case.label()
+                    );
+                    companions.insert((case.family.clone(), path.clone()));
+                }
+            }
+        }
+    }
+    for (family, path) in &companions {
+        let label = format!(
+            "fixtures/{family}/{}",
+            path.file_name().unwrap().to_string_lossy()
+        );
+        let text = std::fs::read_to_string(path).expect("a with file is readable");
+        let value: Value = match serde_json::from_str(&text) {
+            Ok(v) => v,
+            Err(e) => {
+                failures.push(format!("{label}: not JSON: {e}"));
+                continue;
+            }
+        };
+        checked += 1;
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
+        if !errors.is_empty() {
+            failures.push(format!(
+                "{label}: the schema rejects it:\n    {}",
+                errors.join("\n    ")
+            ));
+        }
+        if let Err(e) = haplan::parse_pool(&text) {
+            failures.push(format!("{label}: haplan rejects it: {e}"));
+        }
+    }
+    assert!(
+        !companions.is_empty(),
+        "no pool is passed beside its fixture (diff's NEW): the walk above finds none"
+    );
     assert!(
         failures.is_empty(),
         "{} schema mismatches:\n{}",

@@ -767,6 +767,109 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------
+// What-if and diff: changes applied through `haplan::whatif` give the pool a
+// hand edit of the file gives, and `haplan::diff` reports what was changed.
+
+/// `changes` applied to the pool file `p`, which must be accepted.
+fn apply_changes(p: &PoolJson, changes: Value) -> haplan::whatif::Changed {
+    haplan::whatif::apply_text(&p.0, &changes.to_string())
+        .unwrap_or_else(|e| panic!("{changes} rejected: {e}"))
+}
+
+proptest! {
+    #![proptest_config(config(100))]
+
+    /// Raising a host's capacity by a what-if is the hand edit of the file,
+    /// never lowers the tolerance, and `what_if` reports exactly the checks
+    /// of both pools (with the new k).
+    #[test]
+    fn whatif_more_capacity_is_the_hand_edit_and_never_lowers_tolerance(
+        p in all_pools(), host in any::<Index>(), cpu in any::<bool>(), more in 1i64..=16,
+        k in 0u32..4,
+    ) {
+        let pool = p.pool();
+        let h = host.index(pool.hosts.len());
+        let res = if cpu { "vcpus" } else { "memory_mib" };
+        let cap = p.0["hosts"][h]["capacity"][res].as_i64().unwrap_or(0) + more;
+        let changed = apply_changes(&p, json!([
+            {"op": "resize_host", "name": format!("h{h}"), "capacity": {res: cap}},
+            {"op": "set_tolerance", "k": k},
+        ]));
+        let mut edited = p.0.clone();
+        edited["hosts"][h]["capacity"][res] = json!(cap);
+        edited["ha"]["host_failures_to_tolerate"] = json!(k);
+        prop_assert_eq!(&changed.pool, &PoolJson(edited).pool());
+
+        let r = haplan::what_if(&pool, &changed.pool, &CheckOptions::default());
+        prop_assert!(r.after.max_tolerable >= r.before.max_tolerable, "h{} {} +{}", h, res, more);
+        prop_assert_eq!(r.after.configured, k);
+        prop_assert_eq!(r.before.max_tolerable, reference_max_tolerable(&pool));
+        prop_assert_eq!(r.after.max_tolerable, reference_max_tolerable(&changed.pool));
+        prop_assert_eq!(r.verdict(), haplan::check(&changed.pool, &CheckOptions::default()).verdict());
+    }
+
+    /// Removing one VM and demoting another by a what-if, then diffing:
+    /// the diff lists exactly those two changes, and its verdict follows
+    /// from the two tolerances (by the reference), K and NEW's agility.
+    #[test]
+    fn diff_reports_exactly_what_a_whatif_changed(
+        p in all_pools(), gone in any::<Index>(), demoted in any::<Index>(),
+        restart in prop::bool::ANY, no_regress in prop::bool::ANY,
+    ) {
+        let old = p.pool();
+        prop_assume!(old.vms.len() >= 2);
+        let g = gone.index(old.vms.len());
+        let d = demoted.index(old.vms.len());
+        prop_assume!(g != d);
+        let (gone, demoted) = (old.vms[g].name.clone(), old.vms[d].name.clone());
+        let to = if restart { "best_effort" } else { "unprotected" };
+        let new = apply_changes(&p, json!([
+            {"op": "remove_vm", "name": gone},
+            {"op": "set_restart", "name": demoted, "restart": to},
+        ])).pool;
+        let mut edited = p.0.clone();
+        edited["vms"][d]["restart"] = json!(to);
+        edited["vms"].as_array_mut().unwrap().remove(g);
+        prop_assert_eq!(&new, &PoolJson(edited).pool());
+
+        let opts = haplan::DiffOptions { no_regress, ..Default::default() };
+        let r = haplan::diff(&old, &new, &opts);
+        let protected = |v: usize| old.vms[v].restart == Restart::Protected;
+        prop_assert_eq!(&r.vms_removed, &vec![gone.clone()]);
+        prop_assert!(r.vms_added.is_empty() && r.hosts_added.is_empty() && r.hosts_removed.is_empty());
+        prop_assert_eq!(&r.removed_protected, &if protected(g) { vec![gone] } else { vec![] });
+        let lost: Vec<String> = r.lost_protection.iter().map(|l| l.vm.clone()).collect();
+        prop_assert_eq!(lost, if protected(d) { vec![demoted] } else { vec![] });
+        prop_assert_eq!(r.tolerate, new.ha.host_failures_to_tolerate);
+
+        let (t_old, t_new) = (reference_max_tolerable(&old), reference_max_tolerable(&new));
+        prop_assert_eq!((r.old.max_tolerable, r.new.max_tolerable), (t_old, t_new));
+        let fails = t_new < r.tolerate
+            || !reference_not_agile(&new).is_empty()
+            || reference_stranded_now(&new)
+            || (no_regress && t_new < t_old);
+        prop_assert_eq!(r.ok(), !fails, "old {} new {} K {}", t_old, t_new, r.tolerate);
+        prop_assert_eq!(r.regressed(), Some(t_new < t_old));
+    }
+
+    /// A pool against itself: equal tolerances, no regression, nothing
+    /// listed, and the verdict of its own check.
+    #[test]
+    fn diff_of_a_pool_with_itself_is_its_check(p in all_pools(), tolerate in prop::option::of(0u32..5)) {
+        let pool = p.pool();
+        let check = CheckOptions { tolerate, ..Default::default() };
+        let r = haplan::diff(&pool, &pool, &haplan::DiffOptions { check, no_regress: true });
+        prop_assert_eq!(r.old.max_tolerable, r.new.max_tolerable);
+        prop_assert_eq!(r.regressed(), Some(false));
+        prop_assert!(r.hosts_added.is_empty() && r.hosts_removed.is_empty());
+        prop_assert!(r.vms_added.is_empty() && r.vms_removed.is_empty());
+        prop_assert!(r.removed_protected.is_empty() && r.lost_protection.is_empty());
+        prop_assert!(r.newly_not_agile.is_empty());
+        prop_assert_eq!(r.verdict(), haplan::check(&pool, &check).verdict());
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Fixed cases: the reference on pools small enough to work out by hand,
 // and the generator's reach.
 

@@ -12,7 +12,7 @@ use crate::pack::Budget;
 use crate::plan::{self, Scope};
 use crate::scenario::Analysis;
 use crate::tolerance::{self, CheckOptions, Verdict};
-use crate::{agility, load, report};
+use crate::{agility, diff, load, report, whatif};
 
 /// Exit codes, a contract (docs/cli.md).
 pub const EXIT_OK: i32 = 0;
@@ -82,6 +82,54 @@ enum Command {
         file: String,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+    },
+    /// What the pool would tolerate after a list of changes (the file is not edited).
+    ///
+    /// CHANGES is a JSON list of changes (docs/whatif.md): add_host, remove_host,
+    /// resize_host, maintenance, set_host_state, add_vm, remove_vm, resize_vm,
+    /// set_priority, set_restart, set_tolerance. Exit code as for check, on the
+    /// changed pool.
+    Whatif {
+        /// Pool file (haplan/v1 JSON), or - for standard input.
+        file: String,
+        /// Change file (a JSON list of changes), or - for standard input.
+        changes: String,
+        /// K for both pools (default: each pool's ha.host_failures_to_tolerate,
+        /// after the changes that of the changed pool).
+        #[arg(long, value_name = "K")]
+        tolerate: Option<u32>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Stop after this many seconds (both checks together) with proved bounds.
+        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+        time_limit: Option<Duration>,
+        /// Show a failing set of size max_tolerable + 1 even when a pool meets K.
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Compare two versions of a pool for CI: exit 1 when NEW is worse than the policy allows.
+    ///
+    /// NEW fails when it tolerates fewer than K failures, a protected VM in it is
+    /// not agile, or (with --no-regress) it tolerates fewer failures than OLD.
+    Diff {
+        /// The pool as it was (haplan/v1 JSON), or - for standard input.
+        old: String,
+        /// The pool as it would be, or - for standard input.
+        new: String,
+        /// K for both pools (default: NEW's ha.host_failures_to_tolerate).
+        #[arg(long, value_name = "K")]
+        tolerate: Option<u32>,
+        /// Also fail when NEW tolerates fewer host failures than OLD.
+        #[arg(long)]
+        no_regress: bool,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Stop after this many seconds (both checks together) with proved bounds.
+        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+        time_limit: Option<Duration>,
+        /// Show a failing set of size max_tolerable + 1 even when a pool meets K.
+        #[arg(long)]
+        explain: bool,
     },
     /// Print the JSON Schema of the pool format.
     Schema,
@@ -161,7 +209,8 @@ where
     }
 }
 
-fn read_pool(file: &str, stdin: &mut dyn Read) -> Result<Pool, String> {
+/// The text of `file` (`-`: standard input) and the name to show for it.
+fn read_text(file: &str, stdin: &mut dyn Read) -> Result<(String, String), String> {
     let mut text = String::new();
     let shown = if file == "-" { "<stdin>" } else { file };
     let read = if file == "-" {
@@ -170,7 +219,31 @@ fn read_pool(file: &str, stdin: &mut dyn Read) -> Result<Pool, String> {
         std::fs::read_to_string(file).map(|t| text = t)
     };
     read.map_err(|e| format!("cannot read {shown}: {e}"))?;
+    Ok((shown.to_string(), text))
+}
+
+fn read_pool(file: &str, stdin: &mut dyn Read) -> Result<Pool, String> {
+    let (shown, text) = read_text(file, stdin)?;
     load::parse_pool(&text).map_err(|e| format!("{shown}: {e}"))
+}
+
+/// Standard input can be read once.
+fn one_stdin(a: &str, b: &str, names: &str) -> Result<(), String> {
+    if a == "-" && b == "-" {
+        Err(format!(
+            "{names} cannot both be - (standard input is read once)"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn exit_code(v: Verdict) -> i32 {
+    match v {
+        Verdict::Ok => EXIT_OK,
+        Verdict::NotOk => EXIT_NOT_OK,
+        Verdict::Undecided => EXIT_UNDECIDED,
+    }
 }
 
 fn json(value: serde_json::Value) -> String {
@@ -207,11 +280,7 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
                     .install(|| tolerance::check(&pool, &opts)),
                 None => tolerance::check(&pool, &opts),
             };
-            let code = match report.verdict() {
-                Verdict::Ok => EXIT_OK,
-                Verdict::NotOk => EXIT_NOT_OK,
-                Verdict::Undecided => EXIT_UNDECIDED,
-            };
+            let code = exit_code(report.verdict());
             let text = match format {
                 Format::Json => json(report::check_json(&pool, &report)),
                 Format::Text => report::check_text(&pool, &report),
@@ -254,6 +323,67 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
                 EXIT_NOT_OK
             };
             Ok((code, agility_output(&pool, &ag, format)))
+        }
+        Command::Whatif {
+            file,
+            changes,
+            tolerate,
+            format,
+            time_limit,
+            explain,
+        } => {
+            one_stdin(&file, &changes, "FILE and CHANGES")?;
+            let (shown, text) = read_text(&file, stdin)?;
+            let before = load::parse_pool(&text).map_err(|e| format!("{shown}: {e}"))?;
+            let value: serde_json::Value =
+                serde_json::from_str(&text).expect("a valid pool is JSON");
+            let (shown, text) = read_text(&changes, stdin)?;
+            let changed = whatif::apply_text(&value, &text).map_err(|e| format!("{shown}: {e}"))?;
+            let opts = CheckOptions {
+                tolerate,
+                time_limit,
+                explain,
+                ..CheckOptions::default()
+            };
+            let r = whatif::what_if(&before, &changed.pool, &opts);
+            let text = match format {
+                Format::Json => json(report::whatif_json(
+                    &before,
+                    &changed.pool,
+                    &changed.changes,
+                    &r,
+                )),
+                Format::Text => report::whatif_text(&before, &changed.pool, &changed.changes, &r),
+            };
+            Ok((exit_code(r.verdict()), text))
+        }
+        Command::Diff {
+            old,
+            new,
+            tolerate,
+            no_regress,
+            format,
+            time_limit,
+            explain,
+        } => {
+            one_stdin(&old, &new, "OLD and NEW")?;
+            let old = read_pool(&old, stdin)?;
+            let new = read_pool(&new, stdin)?;
+            let opts = diff::DiffOptions {
+                check: CheckOptions {
+                    tolerate,
+                    time_limit,
+                    explain,
+                    ..CheckOptions::default()
+                },
+                no_regress,
+            };
+            let d = diff::diff(&old, &new, &opts);
+            let text = match format {
+                Format::Json => json(report::diff_json(&old, &new, &d)),
+                Format::Text => report::diff_text(&old, &new, &d),
+            };
+            Ok((exit_code(d.verdict()), text))
         }
         Command::Schema => Ok((EXIT_OK, POOL_SCHEMA.to_string())),
     }

@@ -57,6 +57,36 @@ impl fmt::Display for PoolError {
     }
 }
 
+/// Rejected what-if changes (`whatif`): every problem, each named by its
+/// path in the changes file (`changes[2].name: unknown VM "x"`). Nothing of
+/// the changes is applied.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct ChangesError {
+    pub problems: Vec<Problem>,
+}
+
+impl ChangesError {
+    pub fn new(problems: Vec<Problem>) -> Self {
+        debug_assert!(!problems.is_empty());
+        ChangesError { problems }
+    }
+}
+
+impl fmt::Display for ChangesError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "invalid changes ({n} problem{})",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for p in &self.problems {
+            write!(f, "\n  {p}")?;
+        }
+        Ok(())
+    }
+}
+
 /// A question that does not fit the pool (the pool itself is valid).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -4,6 +4,9 @@
 //! VM be restarted somewhere, and where? `haplan` answers exactly: the largest
 //! such k ([`check`]), a failing set with what it strands when the pool is
 //! overcommitted, and a concrete restart plan for any failure set ([`plan`]).
+//! Around that answer: what a list of changes would do to it ([`what_if`],
+//! [`whatif`]) and whether a new version of a pool is worse than an old one
+//! under a CI policy ([`diff()`]).
 //!
 //! ```
 //! let pool = haplan::parse_pool(r#"{
@@ -26,6 +29,7 @@
 //! `ARCHITECTURE.md` for the map.
 
 pub mod agility;
+pub mod diff;
 pub mod error;
 pub mod load;
 pub mod model;
@@ -35,18 +39,21 @@ pub mod report;
 pub mod scenario;
 pub mod setbound;
 pub mod tolerance;
+pub mod whatif;
 
 #[cfg(feature = "cli")]
 pub mod cli;
 
 pub use agility::{Agility, NotAgile};
-pub use error::{PoolError, Problem, QueryError};
+pub use diff::{DiffOptions, DiffReport, diff};
+pub use error::{ChangesError, PoolError, Problem, QueryError};
 pub use load::{parse_pool, pool_from_value};
 pub use model::{HostId, Pool, VmId};
 pub use pack::Budget;
 pub use plan::{Plan, Scope, verify as verify_plan};
 pub use scenario::Analysis;
 pub use tolerance::{CheckOptions, CheckReport, Strategy, Verdict, Witness, check};
+pub use whatif::{Change, WhatIfReport, what_if};
 
 /// Host ids for a list of host names, as a failure set: every name must be
 /// a host that is up or already down (a host in maintenance cannot fail).

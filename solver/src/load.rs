@@ -43,13 +43,15 @@ fn strip_position(msg: &str) -> String {
     }
 }
 
+/// Collects problems while walking a JSON value. Shared with `whatif`, whose
+/// changes embed pieces of a pool, so that both report the same messages.
 #[derive(Default)]
-struct Cx {
-    problems: Vec<Problem>,
+pub(crate) struct Cx {
+    pub(crate) problems: Vec<Problem>,
 }
 
 impl Cx {
-    fn err(&mut self, path: &str, message: impl Into<String>) {
+    pub(crate) fn err(&mut self, path: &str, message: impl Into<String>) {
         self.problems.push(Problem {
             path: path.to_string(),
             message: message.into(),
@@ -59,7 +61,7 @@ impl Cx {
     }
 
     /// The object at `path`, with an error for every key not in `known`.
-    fn object<'a>(
+    pub(crate) fn object<'a>(
         &mut self,
         path: &str,
         v: &'a Value,
@@ -83,7 +85,7 @@ impl Cx {
         Some(map)
     }
 
-    fn string(&mut self, path: &str, v: &Value) -> Option<String> {
+    pub(crate) fn string(&mut self, path: &str, v: &Value) -> Option<String> {
         match v.as_str() {
             Some(s) => Some(s.to_string()),
             None => {
@@ -93,7 +95,7 @@ impl Cx {
         }
     }
 
-    fn name(&mut self, path: &str, v: &Value) -> Option<String> {
+    pub(crate) fn name(&mut self, path: &str, v: &Value) -> Option<String> {
         let s = self.string(path, v)?;
         if s.is_empty() {
             self.err(path, "must not be empty");
@@ -113,7 +115,7 @@ impl Cx {
     }
 
     /// A non-negative integer no larger than `max`.
-    fn integer(&mut self, path: &str, v: &Value, max: i64) -> Option<i64> {
+    pub(crate) fn integer(&mut self, path: &str, v: &Value, max: i64) -> Option<i64> {
         let Some(n) = v.as_number() else {
             self.err(
                 path,
@@ -147,7 +149,12 @@ impl Cx {
         }
     }
 
-    fn enumeration<T: Copy>(&mut self, path: &str, v: &Value, options: &[(&str, T)]) -> Option<T> {
+    pub(crate) fn enumeration<T: Copy>(
+        &mut self,
+        path: &str,
+        v: &Value,
+        options: &[(&str, T)],
+    ) -> Option<T> {
         let s = self.string(path, v)?;
         match options.iter().find(|(name, _)| *name == s) {
             Some((_, t)) => Some(*t),
@@ -206,7 +213,7 @@ impl Cx {
     }
 
     /// A map resource name → amount.
-    fn amounts(&mut self, path: &str, v: &Value) -> Option<BTreeMap<String, i64>> {
+    pub(crate) fn amounts(&mut self, path: &str, v: &Value) -> Option<BTreeMap<String, i64>> {
         let Some(map) = v.as_object() else {
             self.err(
                 path,
@@ -233,7 +240,7 @@ impl Cx {
     }
 }
 
-fn kind(v: &Value) -> &'static str {
+pub(crate) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -289,8 +296,25 @@ const VM_FIELDS: &[&str] = &[
     "anti_affinity",
 ];
 
+pub(crate) const HOST_STATES: &[(&str, HostState)] = &[
+    ("up", HostState::Up),
+    ("down", HostState::Down),
+    ("maintenance", HostState::Maintenance),
+];
+pub(crate) const RESTARTS: &[(&str, Restart)] = &[
+    ("protected", Restart::Protected),
+    ("best_effort", Restart::BestEffort),
+    ("unprotected", Restart::Unprotected),
+];
+pub(crate) const PRIORITIES: &[(&str, Priority)] = &[
+    ("critical", Priority::Critical),
+    ("high", Priority::High),
+    ("medium", Priority::Medium),
+    ("low", Priority::Low),
+];
+
 /// Settings given in seconds or counts: generous but finite.
-const MAX_SETTING: i64 = u32::MAX as i64;
+pub(crate) const MAX_SETTING: i64 = u32::MAX as i64;
 
 struct RawHost {
     name: Option<String>,
@@ -607,6 +631,17 @@ fn read_ha(cx: &mut Cx, v: &Value) -> Option<HaSettings> {
     (cx.problems.len() == n).then_some(ha)
 }
 
+/// Reports under `path` every problem of one host object taken on its own
+/// (references between hosts and VMs are the caller's business).
+pub(crate) fn check_host(cx: &mut Cx, path: &str, v: &Value) {
+    read_host(cx, path, v);
+}
+
+/// Reports under `path` every problem of one VM object taken on its own.
+pub(crate) fn check_vm(cx: &mut Cx, path: &str, v: &Value) {
+    read_vm(cx, path, v);
+}
+
 fn read_host(cx: &mut Cx, path: &str, v: &Value) -> Option<RawHost> {
     let map = cx.object(path, v, HOST_FIELDS)?;
     let p = |k: &str| format!("{path}.{k}");
@@ -628,17 +663,7 @@ fn read_host(cx: &mut Cx, path: &str, v: &Value) -> Option<RawHost> {
         .and_then(|x| cx.amounts(&p("reserved"), x))
         .unwrap_or_default();
     let state = field(map, "state")
-        .and_then(|x| {
-            cx.enumeration(
-                &p("state"),
-                x,
-                &[
-                    ("up", HostState::Up),
-                    ("down", HostState::Down),
-                    ("maintenance", HostState::Maintenance),
-                ],
-            )
-        })
+        .and_then(|x| cx.enumeration(&p("state"), x, HOST_STATES))
         .unwrap_or(HostState::Up);
     let standby = field(map, "standby")
         .and_then(|x| cx.boolean(&p("standby"), x))
@@ -746,31 +771,10 @@ fn read_vm(cx: &mut Cx, path: &str, v: &Value) -> Option<RawVm> {
         })
         .unwrap_or(Power::Running);
     let restart = field(map, "restart")
-        .and_then(|x| {
-            cx.enumeration(
-                &p("restart"),
-                x,
-                &[
-                    ("protected", Restart::Protected),
-                    ("best_effort", Restart::BestEffort),
-                    ("unprotected", Restart::Unprotected),
-                ],
-            )
-        })
+        .and_then(|x| cx.enumeration(&p("restart"), x, RESTARTS))
         .unwrap_or(Restart::Protected);
     let priority = field(map, "priority")
-        .and_then(|x| {
-            cx.enumeration(
-                &p("priority"),
-                x,
-                &[
-                    ("critical", Priority::Critical),
-                    ("high", Priority::High),
-                    ("medium", Priority::Medium),
-                    ("low", Priority::Low),
-                ],
-            )
-        })
+        .and_then(|x| cx.enumeration(&p("priority"), x, PRIORITIES))
         .unwrap_or(Priority::Medium);
     let order = field(map, "order")
         .and_then(|x| cx.integer(&p("order"), x, MAX_SETTING))

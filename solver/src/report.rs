@@ -1,4 +1,4 @@
-//! The wire formats of `check` and `plan` (`docs/cli.md`): JSON built from
+//! The wire formats of `check`, `plan`, `whatif` and `diff` (`docs/cli.md`): JSON built from
 //! types private to this module, and the text people read. Domain types carry
 //! ids; names are resolved here.
 
@@ -7,9 +7,11 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::diff::DiffReport;
 use crate::model::Pool;
 use crate::plan::Plan;
 use crate::tolerance::{CheckReport, Verdict};
+use crate::whatif::{Change, WhatIfReport};
 
 #[derive(Serialize)]
 struct CheckJson<'a> {
@@ -118,17 +120,22 @@ fn plural(n: u32, one: &str, many: &str) -> String {
 
 /// The `check` report for people: the verdict first, then the worst failure
 /// set and what it strands.
-pub fn check_text(pool: &Pool, r: &CheckReport) -> String {
-    let mut s = String::new();
-    let tol = if r.exact {
+/// `2 host failures`, or `between 1 and 3 host failures` when not exact.
+fn tolerance_words(r: &CheckReport) -> String {
+    if r.exact {
         plural(r.max_tolerable, "host failure", "host failures")
     } else {
         format!(
             "between {} and {} host failures",
             r.max_tolerable, r.upper_bound
         )
-    };
-    let verdict = match r.verdict() {
+    }
+}
+
+/// The first word(s) of a check's text: `OK`, `OVERCOMMITTED`, `NOT OK`
+/// (only agility fails) or `UNDECIDED`.
+fn verdict_words(r: &CheckReport) -> &'static str {
+    match r.verdict() {
         Verdict::Ok => "OK",
         Verdict::NotOk
             if !r.not_agile.is_empty() && r.upper_bound >= r.configured && !r.stranded_now =>
@@ -137,7 +144,13 @@ pub fn check_text(pool: &Pool, r: &CheckReport) -> String {
         }
         Verdict::NotOk => "OVERCOMMITTED",
         Verdict::Undecided => "UNDECIDED",
-    };
+    }
+}
+
+pub fn check_text(pool: &Pool, r: &CheckReport) -> String {
+    let mut s = String::new();
+    let tol = tolerance_words(r);
+    let verdict = verdict_words(r);
     let _ = writeln!(
         s,
         "{verdict}: pool {} tolerates {tol} (configured: {})",
@@ -346,5 +359,230 @@ pub fn plan_text(pool: &Pool, p: &Plan) -> String {
             "warning: the time limit ran out; some VMs were not decided"
         );
     }
+    s
+}
+
+#[derive(Serialize)]
+struct WhatIfJson<'a> {
+    pool: &'a str,
+    changes: Vec<String>,
+    ok: bool,
+    before: Value,
+    after: Value,
+}
+
+/// A what-if report as the JSON object of `docs/cli.md`: the changes in
+/// words, and the `check` object of the pool before and after them.
+pub fn whatif_json(before: &Pool, after: &Pool, changes: &[Change], r: &WhatIfReport) -> Value {
+    let json = WhatIfJson {
+        pool: &after.name,
+        changes: changes.iter().map(|c| c.to_string()).collect(),
+        ok: r.after.ok(),
+        before: check_json(before, &r.before),
+        after: check_json(after, &r.after),
+    };
+    serde_json::to_value(json).expect("serializable")
+}
+
+/// A what-if report for people: the verdict on the changed pool first, the
+/// changes, then the check of the pool after and before them.
+pub fn whatif_text(before: &Pool, after: &Pool, changes: &[Change], r: &WhatIfReport) -> String {
+    let mut s = String::new();
+    let (b, a) = (&r.before, &r.after);
+    let configured = if a.configured == b.configured {
+        format!("configured: {}", a.configured)
+    } else {
+        format!("configured: {}, before: {}", a.configured, b.configured)
+    };
+    let _ = writeln!(
+        s,
+        "{}: after {}, pool {} tolerates {} ({configured}); before the changes: {}",
+        verdict_words(a),
+        plural(changes.len() as u32, "change", "changes"),
+        after.name,
+        tolerance_words(a),
+        tolerance_words(b),
+    );
+    if !changes.is_empty() {
+        let _ = writeln!(s, "Changes:");
+        for (i, c) in changes.iter().enumerate() {
+            let _ = writeln!(s, "  changes[{i}]: {c}");
+        }
+    }
+    let _ = writeln!(s, "After the changes:");
+    s.push_str(&check_text(after, a));
+    let _ = writeln!(s, "Before the changes:");
+    s.push_str(&check_text(before, b));
+    s
+}
+
+#[derive(Serialize)]
+struct DiffJson<'a> {
+    ok: bool,
+    tolerate: u32,
+    no_regress: bool,
+    regressed: Option<bool>,
+    reasons: Vec<String>,
+    hosts_added: &'a [String],
+    hosts_removed: &'a [String],
+    vms_added: &'a [String],
+    vms_removed: &'a [String],
+    removed_protected: &'a [String],
+    lost_protection: Vec<LostJson<'a>>,
+    newly_not_agile: Vec<NotAgileJson<'a>>,
+    old: Value,
+    new: Value,
+}
+
+#[derive(Serialize)]
+struct LostJson<'a> {
+    vm: &'a str,
+    restart: &'static str,
+}
+
+/// Why NEW fails the policy, or is undecided; empty when it meets it.
+fn diff_reasons(new: &Pool, d: &DiffReport) -> Vec<String> {
+    let n = &d.new;
+    let mut out = Vec::new();
+    if n.stranded_now {
+        out.push(
+            "VMs of hosts already down cannot all restart, even with no further failure"
+                .to_string(),
+        );
+    }
+    if n.upper_bound < d.tolerate {
+        out.push(format!(
+            "it tolerates {}, fewer than the {} required",
+            tolerance_words(n),
+            d.tolerate
+        ));
+    } else if n.max_tolerable < d.tolerate {
+        out.push(format!(
+            "undecided: it tolerates {}; the time limit ran out before {} was proved either way",
+            tolerance_words(n),
+            d.tolerate
+        ));
+    }
+    if !n.not_agile.is_empty() {
+        let names: Vec<&str> = n
+            .not_agile
+            .iter()
+            .map(|a| new.vms[a.vm].name.as_str())
+            .collect();
+        out.push(format!(
+            "{} not agile: {}",
+            plural(names.len() as u32, "protected VM is", "protected VMs are"),
+            names.join(", ")
+        ));
+    }
+    if d.no_regress {
+        match d.regressed() {
+            Some(true) => out.push(format!(
+                "it tolerates {}, fewer than the {} it tolerated before (--no-regress)",
+                tolerance_words(n),
+                tolerance_words(&d.old)
+            )),
+            None => out.push(format!(
+                "undecided: it tolerates {} and tolerated {} before; the time limit ran out \
+                 before a regression was ruled out or proved (--no-regress)",
+                tolerance_words(n),
+                tolerance_words(&d.old)
+            )),
+            Some(false) => {}
+        }
+    }
+    out
+}
+
+/// A diff as the JSON object of `docs/cli.md`.
+pub fn diff_json(old: &Pool, new: &Pool, d: &DiffReport) -> Value {
+    let json = DiffJson {
+        ok: d.ok(),
+        tolerate: d.tolerate,
+        no_regress: d.no_regress,
+        regressed: d.regressed(),
+        reasons: diff_reasons(new, d),
+        hosts_added: &d.hosts_added,
+        hosts_removed: &d.hosts_removed,
+        vms_added: &d.vms_added,
+        vms_removed: &d.vms_removed,
+        removed_protected: &d.removed_protected,
+        lost_protection: d
+            .lost_protection
+            .iter()
+            .map(|l| LostJson {
+                vm: &l.vm,
+                restart: l.restart.as_str(),
+            })
+            .collect(),
+        newly_not_agile: d
+            .newly_not_agile
+            .iter()
+            .map(|n| NotAgileJson {
+                vm: &new.vms[n.vm].name,
+                reasons: &n.reasons,
+            })
+            .collect(),
+        old: check_json(old, &d.old),
+        new: check_json(new, &d.new),
+    };
+    serde_json::to_value(json).expect("serializable")
+}
+
+/// A diff for a CI log: the verdict first, why, what changed, then the
+/// check of NEW and of OLD.
+pub fn diff_text(old: &Pool, new: &Pool, d: &DiffReport) -> String {
+    let mut s = String::new();
+    let verdict = match d.verdict() {
+        Verdict::Ok => "OK",
+        Verdict::NotOk => "NOT OK",
+        Verdict::Undecided => "UNDECIDED",
+    };
+    let _ = writeln!(
+        s,
+        "{verdict}: pool {} tolerates {} (before: {}; required: {}{})",
+        new.name,
+        tolerance_words(&d.new),
+        tolerance_words(&d.old),
+        d.tolerate,
+        if d.no_regress {
+            " and no regression"
+        } else {
+            ""
+        }
+    );
+    for r in diff_reasons(new, d) {
+        let _ = writeln!(s, "  {r}");
+    }
+    let list = |s: &mut String, title: &str, names: &[String]| {
+        if !names.is_empty() {
+            let _ = writeln!(s, "{title} ({}): {}", names.len(), names.join(", "));
+        }
+    };
+    list(&mut s, "Hosts added", &d.hosts_added);
+    list(&mut s, "Hosts removed", &d.hosts_removed);
+    list(&mut s, "VMs added", &d.vms_added);
+    list(&mut s, "VMs removed", &d.vms_removed);
+    list(&mut s, "Protected VMs removed", &d.removed_protected);
+    let lost: Vec<String> = d
+        .lost_protection
+        .iter()
+        .map(|l| format!("{} (now {})", l.vm, l.restart.as_str()))
+        .collect();
+    list(&mut s, "VMs that lost protection", &lost);
+    if !d.newly_not_agile.is_empty() {
+        let _ = writeln!(
+            s,
+            "Protected VMs newly not agile ({}):",
+            d.newly_not_agile.len()
+        );
+        for n in &d.newly_not_agile {
+            let _ = writeln!(s, "  {}: {}", new.vms[n.vm].name, n.reasons.join("; "));
+        }
+    }
+    let _ = writeln!(s, "New pool:");
+    s.push_str(&check_text(new, &d.new));
+    let _ = writeln!(s, "Old pool:");
+    s.push_str(&check_text(old, &d.old));
     s
 }

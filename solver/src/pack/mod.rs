@@ -333,7 +333,12 @@ mod tests {
         // Totals do not show it; counting slots of 4 does (3 needed, 2 there).
         assert_eq!(
             bounds::necessary(&inst),
-            Some(Infeasible::Blocks { res: 0, unit: 4, need: 3, have: 2 })
+            Some(Infeasible::Blocks {
+                res: 0,
+                unit: 4,
+                need: 3,
+                have: 2
+            })
         );
         assert!(greedy::pack(&inst).is_none());
         // And the exact search proves it on its own.
@@ -346,7 +351,10 @@ mod tests {
         assert_eq!(bounds::necessary(&inst), None);
         let (d, _) = decide(&inst, &Budget::unlimited());
         assert!(
-            matches!(d, Decision::Infeasible(Infeasible::Exhaustive | Infeasible::Ilp)),
+            matches!(
+                d,
+                Decision::Infeasible(Infeasible::Exhaustive | Infeasible::Ilp)
+            ),
             "{d:?}"
         );
     }

@@ -1,0 +1,398 @@
+//! Diff for CI: two versions of a pool checked against one policy
+//! (`haplan diff OLD NEW`, `docs/cli.md`).
+//!
+//! Both pools are checked with the same K (the caller's, or NEW's
+//! `host_failures_to_tolerate`). NEW fails the policy when its own check is
+//! not ok (tolerance below K, a protected VM not agile, VMs of down hosts
+//! stranded now) or, under `no_regress`, when it tolerates fewer failures
+//! than OLD. Besides the verdict the report lists what changed that people
+//! reviewing the change care about: hosts and VMs added and removed,
+//! protected VMs removed, VMs that lost protection, and protected VMs that
+//! became not agile.
+//!
+//! ```
+//! let old = haplan::parse_pool(r#"{"name": "p", "hosts": [
+//!   {"name": "h1", "capacity": {"memory_mib": 100}},
+//!   {"name": "h2", "capacity": {"memory_mib": 100}}],
+//!   "vms": [{"name": "a", "host": "h1", "demand": {"memory_mib": 60}}]}"#).unwrap();
+//! let new = haplan::parse_pool(r#"{"name": "p", "hosts": [
+//!   {"name": "h1", "capacity": {"memory_mib": 100}},
+//!   {"name": "h2", "capacity": {"memory_mib": 100}}],
+//!   "vms": [{"name": "a", "host": "h1", "demand": {"memory_mib": 60}},
+//!           {"name": "b", "host": "h2", "demand": {"memory_mib": 60}}]}"#).unwrap();
+//! let d = haplan::diff(&old, &new, &haplan::DiffOptions::default());
+//! assert_eq!((d.old.max_tolerable, d.new.max_tolerable), (1, 0));
+//! assert_eq!(d.vms_added, ["b"]);
+//! assert_eq!(d.verdict(), haplan::Verdict::NotOk);
+//! ```
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use crate::agility::NotAgile;
+use crate::model::{Pool, Restart};
+use crate::tolerance::{self, CheckOptions, CheckReport, Verdict};
+
+/// What to ask of [`diff`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DiffOptions<'a> {
+    /// Options of both checks. `check.tolerate` is K for both pools; when
+    /// `None`, K is NEW's `host_failures_to_tolerate`. A time limit covers
+    /// both checks together.
+    pub check: CheckOptions<'a>,
+    /// NEW must also tolerate at least as many failures as OLD.
+    pub no_regress: bool,
+}
+
+/// A protected VM of OLD that NEW no longer protects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LostProtection {
+    pub vm: String,
+    /// Its `restart` in NEW (`best_effort` or `unprotected`).
+    pub restart: Restart,
+}
+
+#[derive(Clone, Debug)]
+pub struct DiffReport {
+    /// K, as used for both pools.
+    pub tolerate: u32,
+    pub no_regress: bool,
+    pub old: CheckReport,
+    pub new: CheckReport,
+    /// Host names in NEW but not in OLD, in NEW's order.
+    pub hosts_added: Vec<String>,
+    /// Host names in OLD but not in NEW, in OLD's order.
+    pub hosts_removed: Vec<String>,
+    pub vms_added: Vec<String>,
+    pub vms_removed: Vec<String>,
+    /// VMs of `vms_removed` that OLD protects (`restart: protected`).
+    pub removed_protected: Vec<String>,
+    /// VMs in both that OLD protects and NEW does not, in NEW's order.
+    pub lost_protection: Vec<LostProtection>,
+    /// NEW's not-agile protected VMs (ids in NEW) that OLD does not report
+    /// as not agile: agile there, not protected there, or not there at all.
+    pub newly_not_agile: Vec<NotAgile>,
+}
+
+impl DiffReport {
+    /// Whether NEW tolerates fewer failures than OLD: `None` when a time
+    /// limit left the bounds overlapping.
+    pub fn regressed(&self) -> Option<bool> {
+        if self.new.upper_bound < self.old.max_tolerable {
+            Some(true)
+        } else if self.new.max_tolerable >= self.old.upper_bound {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    /// `NotOk` when NEW's check is not ok, or under `no_regress` when it
+    /// regressed; `Undecided` when a time limit left either open; else `Ok`.
+    pub fn verdict(&self) -> Verdict {
+        let regressed = if self.no_regress {
+            self.regressed()
+        } else {
+            Some(false)
+        };
+        match (self.new.verdict(), regressed) {
+            (Verdict::NotOk, _) | (_, Some(true)) => Verdict::NotOk,
+            (Verdict::Undecided, _) | (_, None) => Verdict::Undecided,
+            (Verdict::Ok, Some(false)) => Verdict::Ok,
+        }
+    }
+
+    pub fn ok(&self) -> bool {
+        self.verdict() == Verdict::Ok
+    }
+}
+
+/// Compares OLD and NEW under one policy.
+pub fn diff(old: &Pool, new: &Pool, opts: &DiffOptions) -> DiffReport {
+    let k = opts
+        .check
+        .tolerate
+        .unwrap_or(new.ha.host_failures_to_tolerate);
+    let check = CheckOptions {
+        tolerate: Some(k),
+        ..opts.check
+    };
+    let (old_report, new_report) = check_both(old, new, &check);
+
+    let names = |pool: &Pool, hosts: bool| -> HashSet<String> {
+        if hosts {
+            pool.hosts.iter().map(|h| h.name.clone()).collect()
+        } else {
+            pool.vms.iter().map(|v| v.name.clone()).collect()
+        }
+    };
+    let (old_hosts, new_hosts) = (names(old, true), names(new, true));
+    let (old_vms, new_vms) = (names(old, false), names(new, false));
+    let hosts_added = new
+        .hosts
+        .iter()
+        .filter(|h| !old_hosts.contains(&h.name))
+        .map(|h| h.name.clone())
+        .collect();
+    let hosts_removed = old
+        .hosts
+        .iter()
+        .filter(|h| !new_hosts.contains(&h.name))
+        .map(|h| h.name.clone())
+        .collect();
+    let vms_added = new
+        .vms
+        .iter()
+        .filter(|v| !old_vms.contains(&v.name))
+        .map(|v| v.name.clone())
+        .collect();
+    let removed: Vec<&crate::model::Vm> = old
+        .vms
+        .iter()
+        .filter(|v| !new_vms.contains(&v.name))
+        .collect();
+    let vms_removed = removed.iter().map(|v| v.name.clone()).collect();
+    let removed_protected = removed
+        .iter()
+        .filter(|v| v.restart == Restart::Protected)
+        .map(|v| v.name.clone())
+        .collect();
+    let lost_protection = new
+        .vms
+        .iter()
+        .filter(|v| v.restart != Restart::Protected)
+        .filter(|v| {
+            old.vm_by_name(&v.name)
+                .is_some_and(|o| old.vms[o].restart == Restart::Protected)
+        })
+        .map(|v| LostProtection {
+            vm: v.name.clone(),
+            restart: v.restart,
+        })
+        .collect();
+    let was_not_agile: HashSet<&str> = old_report
+        .not_agile
+        .iter()
+        .map(|n| old.vms[n.vm].name.as_str())
+        .collect();
+    let newly_not_agile = new_report
+        .not_agile
+        .iter()
+        .filter(|n| !was_not_agile.contains(new.vms[n.vm].name.as_str()))
+        .cloned()
+        .collect();
+    DiffReport {
+        tolerate: k,
+        no_regress: opts.no_regress,
+        old: old_report,
+        new: new_report,
+        hosts_added,
+        hosts_removed,
+        vms_added,
+        vms_removed,
+        removed_protected,
+        lost_protection,
+        newly_not_agile,
+    }
+}
+
+/// Checks two pools with the same options; a time limit covers both: the
+/// second check gets what the first left.
+pub(crate) fn check_both(a: &Pool, b: &Pool, opts: &CheckOptions) -> (CheckReport, CheckReport) {
+    let start = Instant::now();
+    let first = tolerance::check(a, opts);
+    let rest = CheckOptions {
+        time_limit: opts
+            .time_limit
+            .map(|limit| limit.saturating_sub(start.elapsed())),
+        ..*opts
+    };
+    let second = tolerance::check(b, &rest);
+    (first, second)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    /// Four 100 MiB hosts reaching nfs, with a 20 MiB VM each (80 spare):
+    /// every failure set but all four fits, so 3 are tolerated.
+    fn base() -> Value {
+        json!({
+            "name": "d",
+            "ha": { "host_failures_to_tolerate": 1 },
+            "hosts": (1..=4).map(|i| json!({
+                "name": format!("h{i}"), "capacity": {"memory_mib": 100}, "storage": ["nfs"]
+            })).collect::<Vec<_>>(),
+            "vms": (1..=4).map(|i| json!({
+                "name": format!("v{i}"), "host": format!("h{i}"),
+                "demand": {"memory_mib": 20}, "storage": ["nfs"]
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    fn pool(v: &Value) -> Pool {
+        crate::pool_from_value(v).unwrap()
+    }
+
+    fn run(old: &Value, new: &Value, tolerate: Option<u32>, no_regress: bool) -> DiffReport {
+        let opts = DiffOptions {
+            check: CheckOptions {
+                tolerate,
+                ..CheckOptions::default()
+            },
+            no_regress,
+        };
+        diff(&pool(old), &pool(new), &opts)
+    }
+
+    #[test]
+    fn a_pool_against_itself_changes_nothing() {
+        let d = run(&base(), &base(), None, true);
+        assert_eq!((d.old.max_tolerable, d.new.max_tolerable), (3, 3));
+        assert_eq!(d.tolerate, 1);
+        assert_eq!(d.regressed(), Some(false));
+        assert_eq!(d.verdict(), Verdict::Ok);
+        assert!(d.hosts_added.is_empty() && d.hosts_removed.is_empty());
+        assert!(d.vms_added.is_empty() && d.vms_removed.is_empty());
+        assert!(d.lost_protection.is_empty() && d.removed_protected.is_empty());
+        assert!(d.newly_not_agile.is_empty());
+        // Above what both tolerate: not ok, but no regression.
+        let d = run(&base(), &base(), Some(4), true);
+        assert_eq!(d.tolerate, 4);
+        assert_eq!((d.old.configured, d.new.configured), (4, 4));
+        assert_eq!(d.regressed(), Some(false));
+        assert_eq!(d.verdict(), Verdict::NotOk);
+    }
+
+    #[test]
+    fn k_defaults_to_new_and_regressions_fail_only_when_asked() {
+        // Removing h4 (its VM moves to h3): 3 hosts, h3 has 60 spare, the
+        // others 80; two failures put at most 60 on the survivor... {h1, h2}
+        // puts v1, v2 (40) on h3 (60): fits; {h1, h3} puts v1, v3, v4 (60)
+        // on h2 (80): fits; {h2, h3} likewise on h1. So 2, down from 3.
+        let mut new = base();
+        new["hosts"].as_array_mut().unwrap().pop();
+        new["vms"][3]["host"] = json!("h3");
+        new["ha"]["host_failures_to_tolerate"] = json!(2);
+        let d = run(&base(), &new, None, false);
+        assert_eq!(d.tolerate, 2);
+        assert_eq!((d.old.max_tolerable, d.new.max_tolerable), (3, 2));
+        assert_eq!(d.hosts_removed, ["h4"]);
+        assert_eq!(d.regressed(), Some(true));
+        assert_eq!(d.verdict(), Verdict::Ok);
+        let d = run(&base(), &new, None, true);
+        assert_eq!(d.verdict(), Verdict::NotOk);
+        // The other way round is an improvement.
+        let d = run(&new, &base(), None, true);
+        assert_eq!(d.hosts_added, ["h4"]);
+        assert_eq!(d.regressed(), Some(false));
+        assert_eq!(d.tolerate, 1);
+        assert_eq!(d.verdict(), Verdict::Ok);
+    }
+
+    #[test]
+    fn protection_and_agility_changes_are_listed() {
+        let mut new = base();
+        new["vms"][0]["restart"] = json!("best_effort");
+        new["vms"][1]["restart"] = json!("unprotected");
+        new["vms"][2]["storage"] = json!(["local"]);
+        new["hosts"][2]["storage"] = json!(["nfs", "local"]);
+        let vms = new["vms"].as_array_mut().unwrap();
+        vms.remove(3);
+        vms.push(json!({"name": "w", "host": "h4", "demand": {"memory_mib": 1}}));
+        let mut old = base();
+        // A VM that was not agile already is not newly so.
+        old["vms"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "pinned", "host": "h1", "demand": {}, "local_devices": ["cd"]}));
+        new["vms"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "pinned", "host": "h1", "demand": {}, "local_devices": ["cd"]}));
+        let d = run(&old, &new, None, false);
+        assert_eq!(d.vms_added, ["w"]);
+        assert_eq!(d.vms_removed, ["v4"]);
+        assert_eq!(d.removed_protected, ["v4"]);
+        assert_eq!(
+            d.lost_protection,
+            vec![
+                LostProtection {
+                    vm: "v1".into(),
+                    restart: Restart::BestEffort
+                },
+                LostProtection {
+                    vm: "v2".into(),
+                    restart: Restart::Unprotected
+                },
+            ]
+        );
+        let p = pool(&new);
+        let newly: Vec<&str> = d
+            .newly_not_agile
+            .iter()
+            .map(|n| p.vms[n.vm].name.as_str())
+            .collect();
+        assert_eq!(newly, ["v3"]);
+        assert_eq!(d.new.not_agile.len(), 2);
+        // Not agile in NEW: not ok, whatever the tolerance.
+        assert_eq!(d.verdict(), Verdict::NotOk);
+    }
+
+    #[test]
+    fn bounds_left_open_by_a_time_limit_decide_nothing() {
+        // A report with proved bounds [lower, upper] and K = 1.
+        let report = |lower: u32, upper: u32| CheckReport {
+            pool: "d".into(),
+            configured: 1,
+            max_tolerable: lower,
+            upper_bound: upper,
+            exact: lower == upper,
+            witness: None,
+            not_agile: Vec::new(),
+            warnings: Vec::new(),
+            stranded_now: false,
+            stats: Default::default(),
+        };
+        let d = |old: (u32, u32), new: (u32, u32), no_regress: bool| DiffReport {
+            tolerate: 1,
+            no_regress,
+            old: report(old.0, old.1),
+            new: report(new.0, new.1),
+            hosts_added: Vec::new(),
+            hosts_removed: Vec::new(),
+            vms_added: Vec::new(),
+            vms_removed: Vec::new(),
+            removed_protected: Vec::new(),
+            lost_protection: Vec::new(),
+            newly_not_agile: Vec::new(),
+        };
+        // (old bounds, new bounds) -> regressed
+        let cases = [
+            ((3, 3), (2, 2), Some(true)),
+            ((3, 3), (3, 3), Some(false)),
+            ((2, 4), (1, 1), Some(true)),
+            ((2, 4), (1, 3), None),
+            ((2, 4), (4, 6), Some(false)),
+            ((2, 4), (3, 6), None),
+            ((3, 3), (1, 3), None),
+        ];
+        for (old, new, want) in cases {
+            assert_eq!(d(old, new, true).regressed(), want, "{old:?} {new:?}");
+            let verdict = match want {
+                Some(true) => Verdict::NotOk,
+                Some(false) => Verdict::Ok,
+                None => Verdict::Undecided,
+            };
+            assert_eq!(d(old, new, true).verdict(), verdict, "{old:?} {new:?}");
+            // Without --no-regress only NEW against K counts (lower >= 1).
+            assert_eq!(d(old, new, false).verdict(), Verdict::Ok, "{old:?} {new:?}");
+        }
+        // NEW below K: not ok whatever the regression; open around K: undecided.
+        assert_eq!(d((0, 0), (0, 0), false).verdict(), Verdict::NotOk);
+        assert_eq!(d((0, 0), (0, 2), false).verdict(), Verdict::Undecided);
+        assert_eq!(d((3, 3), (0, 2), true).verdict(), Verdict::NotOk);
+    }
+}
