@@ -212,56 +212,76 @@ pub fn twin_classes(an: &Analysis) -> Vec<usize> {
     use std::collections::HashMap;
     let pool = an.pool;
     let nh = pool.hosts.len();
-    let mut allowed_in: Vec<Vec<VmId>> = vec![Vec::new(); nh];
-    for (v, vm) in pool.vms.iter().enumerate() {
-        for &h in vm.allowed_hosts.iter().flatten() {
-            allowed_in[h].push(v);
-        }
-    }
+    let allowed_in = allowed_in(pool);
     let mut classes: HashMap<String, usize> = HashMap::new();
     (0..nh)
         .map(|h| {
-            let host = &pool.hosts[h];
-            let items_restricted = an.items[h]
-                .iter()
-                .any(|&v| pool.vms[v].allowed_hosts.is_some());
-            if host.state != HostState::Up || items_restricted {
+            let Some(profile) = target_profile(an, &allowed_in, h) else {
                 return nh + h; // a class of its own
-            }
-            let mut groups: Vec<&str> = pool
-                .vms
-                .iter()
-                .filter(|v| v.host == h && v.power.is_active())
-                .filter_map(|v| v.anti_affinity.as_deref())
-                .collect();
-            groups.sort_unstable();
+            };
             let mut items: Vec<String> = an.items[h]
                 .iter()
                 .map(|&v| {
                     let vm = &pool.vms[v];
-                    format!(
-                        "{:?}|{:?}|{:?}|{:?}",
-                        vm.demand, vm.storage, vm.networks, vm.anti_affinity
-                    )
+                    format!("{}|{:?}", item_kind(vm), vm.demand)
                 })
                 .collect();
             items.sort_unstable();
-            let key = format!(
-                "{:?}|{}|{:?}|{:?}|{}|{}|{:?}|{:?}|{:?}",
-                an.spare[h],
-                host.standby,
-                host.storage,
-                host.networks,
-                an.overloaded[h],
-                an.receives[h],
-                allowed_in[h],
-                groups,
-                items
-            );
+            let key = format!("{profile}|{:?}|{items:?}", an.spare[h]);
             let next = classes.len();
             *classes.entry(key).or_insert(next)
         })
         .collect()
+}
+
+/// For each host, the VMs whose `allowed_hosts` name it.
+fn allowed_in(pool: &Pool) -> Vec<Vec<VmId>> {
+    let mut out = vec![Vec::new(); pool.hosts.len()];
+    for (v, vm) in pool.vms.iter().enumerate() {
+        for &h in vm.allowed_hosts.iter().flatten() {
+            out[h].push(v);
+        }
+    }
+    out
+}
+
+/// How an up host looks as a restart target, capacity aside: standby flag,
+/// storage, networks, overloaded and receiving state, presence in
+/// `allowed_hosts`, anti-affinity groups running there. `None` for hosts
+/// that are not up or whose protected VMs carry `allowed_hosts` of their own
+/// (renaming such a host would change those VMs).
+fn target_profile(an: &Analysis, allowed_in: &[Vec<VmId>], h: HostId) -> Option<String> {
+    let pool = an.pool;
+    let host = &pool.hosts[h];
+    if host.state != HostState::Up
+        || an.items[h]
+            .iter()
+            .any(|&v| pool.vms[v].allowed_hosts.is_some())
+    {
+        return None;
+    }
+    let mut groups: Vec<&str> = pool
+        .vms
+        .iter()
+        .filter(|v| v.host == h && v.power.is_active())
+        .filter_map(|v| v.anti_affinity.as_deref())
+        .collect();
+    groups.sort_unstable();
+    Some(format!(
+        "{}|{:?}|{:?}|{}|{}|{:?}|{:?}",
+        host.standby,
+        host.storage,
+        host.networks,
+        an.overloaded[h],
+        an.receives[h],
+        allowed_in[h],
+        groups
+    ))
+}
+
+/// What besides demand decides where a VM may restart.
+fn item_kind(vm: &Vm) -> String {
+    format!("{:?}|{:?}|{:?}", vm.storage, vm.networks, vm.anti_affinity)
 }
 
 /// For each up host b, the up hosts a that *dominate* it: losing a instead
@@ -286,53 +306,15 @@ pub fn dominators(an: &Analysis) -> Vec<Vec<HostId>> {
     if up.len() > 512 {
         return out;
     }
-    let mut allowed_in: Vec<Vec<VmId>> = vec![Vec::new(); nh];
-    for (v, vm) in pool.vms.iter().enumerate() {
-        for &h in vm.allowed_hosts.iter().flatten() {
-            allowed_in[h].push(v);
-        }
-    }
-    // The target side of each host, and its VMs by kind, largest first.
+    let allowed_in = allowed_in(pool);
     let profile: Vec<Option<String>> = (0..nh)
-        .map(|h| {
-            let host = &pool.hosts[h];
-            if host.state != HostState::Up
-                || an.items[h]
-                    .iter()
-                    .any(|&v| pool.vms[v].allowed_hosts.is_some())
-            {
-                return None;
-            }
-            let mut groups: Vec<&str> = pool
-                .vms
-                .iter()
-                .filter(|v| v.host == h && v.power.is_active())
-                .filter_map(|v| v.anti_affinity.as_deref())
-                .collect();
-            groups.sort_unstable();
-            Some(format!(
-                "{}|{:?}|{:?}|{}|{}|{:?}|{:?}",
-                host.standby,
-                host.storage,
-                host.networks,
-                an.overloaded[h],
-                an.receives[h],
-                allowed_in[h],
-                groups
-            ))
-        })
+        .map(|h| target_profile(an, &allowed_in, h))
         .collect();
     let kinds: Vec<Vec<(String, Vec<i64>)>> = (0..nh)
         .map(|h| {
             let mut k: Vec<(String, Vec<i64>)> = an.items[h]
                 .iter()
-                .map(|&v| {
-                    let vm = &pool.vms[v];
-                    (
-                        format!("{:?}|{:?}|{:?}", vm.storage, vm.networks, vm.anti_affinity),
-                        vm.demand.clone(),
-                    )
-                })
+                .map(|&v| (item_kind(&pool.vms[v]), pool.vms[v].demand.clone()))
                 .collect();
             k.sort_by(|a, b| {
                 a.0.cmp(&b.0)
