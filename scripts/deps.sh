@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building haplan needs beyond Rust: the Debian packages for
-# HiGHS, the exact ILP solver (built from source by the highs-sys crate).
-# Idempotent and quiet when everything is already there.
+# HiGHS, the exact ILP solver (built from source by the highs-sys crate), and
+# the Python tools that build and test the Python package (maturin, pytest,
+# mypy). Idempotent and quiet when everything is already there.
 set -euo pipefail
 
 need=()
@@ -25,3 +26,18 @@ command -v cargo >/dev/null 2>&1 || {
     echo "haplan: cargo not found; install Rust (rustup) first" >&2
     exit 1
 }
+
+# The Python package (python/): built by maturin, tested with pytest, stubs
+# checked with mypy. Installed into python3's own environment, only when missing.
+command -v python3 >/dev/null 2>&1 || {
+    echo "haplan: python3 not found; install Python 3.9 or later first" >&2
+    exit 1
+}
+py_need=()
+python3 -c 'import maturin' >/dev/null 2>&1 || py_need+=('maturin>=1.16,<2')
+python3 -c 'import pytest' >/dev/null 2>&1 || py_need+=(pytest)
+python3 -c 'import mypy' >/dev/null 2>&1 || py_need+=(mypy)
+if [ ${#py_need[@]} -gt 0 ]; then
+    echo "haplan: installing Python packages: ${py_need[*]}" >&2
+    PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check "${py_need[@]}"
+fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: formatting, the workspace's unit, integration, fixture and
-# property tests (release: the HiGHS build is shared with the binary), and the
-# benchmarks compiled (not run).
+# property tests (release: the HiGHS build is shared with the binary), the
+# benchmarks compiled (not run), and the Python package built, installed and
+# tested (pytest, then its stubs against the compiled module).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -9,3 +10,10 @@ cargo fmt --all -- --check
 cargo build --release --locked --workspace --bins
 cargo test --release --locked --workspace
 cargo bench --locked --workspace --no-run
+
+# The Python package, installed as the README says (without build isolation:
+# maturin is already there, and the build reuses target/release).
+PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --no-build-isolation ./python
+python3 -m pytest python/tests -q
+python3 -m mypy.stubtest haplan
+python3 -m mypy --strict python/python/haplan python/examples python/tests

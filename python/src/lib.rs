@@ -1,1 +1,236 @@
-//! Python bindings of haplan. Not yet built: see `python/README.md`.
+//! `haplan._native`, the compiled half of the Python package `haplan`.
+//!
+//! It only converts: every answer comes from the `haplan` crate, every
+//! report from `haplan::report`, so the Python objects carry exactly the
+//! CLI's JSON (`docs/cli.md`). The public, documented API is the pure-Python
+//! package around this module (`python/python/haplan/`); this module's own
+//! stubs are `haplan/_native.pyi` there.
+//!
+//! Solves run on a worker thread with the GIL released, and the calling
+//! thread keeps answering Ctrl-C (`solve.rs`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use haplan::{Budget, CheckOptions, PoolError, Strategy, Verdict};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use serde_json::Value;
+
+mod convert;
+mod solve;
+
+pyo3::import_exception!(haplan._errors, InvalidPoolError);
+pyo3::import_exception!(haplan._errors, QueryError);
+
+/// A validated pool, immutable and shared by reference: safe to use from
+/// several threads at once.
+#[pyclass(module = "haplan._native", name = "Pool", frozen)]
+struct NativePool {
+    pool: Arc<haplan::Pool>,
+    /// The JSON the pool was read from (for pickling and `to_json`).
+    text: String,
+}
+
+/// `InvalidPoolError(message, [(path, message, line, column), ...])`.
+fn invalid_pool(source: Option<&str>, err: &PoolError) -> PyErr {
+    let message = match source {
+        Some(s) => format!("{s}: {err}"),
+        None => err.to_string(),
+    };
+    let problems: Vec<(String, String, Option<usize>, Option<usize>)> = err
+        .problems
+        .iter()
+        .map(|p| (p.path.clone(), p.message.clone(), p.line, p.column))
+        .collect();
+    InvalidPoolError::new_err((message, problems))
+}
+
+fn seconds(name: &str, s: Option<f64>) -> PyResult<Option<Duration>> {
+    match s {
+        None => Ok(None),
+        Some(s) if s.is_finite() && (0.0..=1e9).contains(&s) => {
+            Ok(Some(Duration::from_secs_f64(s)))
+        }
+        Some(s) => Err(PyValueError::new_err(format!(
+            "{name} must be a number of seconds from 0 to 1e9, found {s}"
+        ))),
+    }
+}
+
+#[pymethods]
+impl NativePool {
+    /// Parses and validates a pool from its JSON text. `source` names it in
+    /// error messages (a file name).
+    #[new]
+    #[pyo3(signature = (text, source = None))]
+    fn new(py: Python<'_>, text: String, source: Option<&str>) -> PyResult<Self> {
+        let (parsed, text) = py.detach(move || (haplan::parse_pool(&text), text));
+        match parsed {
+            Ok(pool) => Ok(NativePool {
+                pool: Arc::new(pool),
+                text,
+            }),
+            Err(e) => Err(invalid_pool(source, &e)),
+        }
+    }
+
+    /// Validates a pool given as Python data (dicts, lists, str, int,
+    /// float, bool, None), as `json.loads` would return it.
+    #[staticmethod]
+    #[pyo3(signature = (data, source = None))]
+    fn from_data(py: Python<'_>, data: &Bound<'_, PyAny>, source: Option<&str>) -> PyResult<Self> {
+        let value = match convert::from_py(data)? {
+            Ok(v) => v,
+            Err(problems) => {
+                let err = PoolError::new(problems);
+                return Err(invalid_pool(source, &err));
+            }
+        };
+        let (parsed, text) = py.detach(move || {
+            let parsed = haplan::pool_from_value(&value);
+            (parsed, serde_json::to_string(&value).expect("serializable"))
+        });
+        match parsed {
+            Ok(pool) => Ok(NativePool {
+                pool: Arc::new(pool),
+                text,
+            }),
+            Err(e) => Err(invalid_pool(source, &e)),
+        }
+    }
+
+    fn __getnewargs__(&self) -> (String,) {
+        (self.text.clone(),)
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<NativePool>()
+            .is_ok_and(|o| *o.get().pool == *self.pool)
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        &self.pool.name
+    }
+
+    #[getter]
+    fn host_names(&self) -> Vec<String> {
+        self.pool.hosts.iter().map(|h| h.name.clone()).collect()
+    }
+
+    #[getter]
+    fn vm_names(&self) -> Vec<String> {
+        self.pool.vms.iter().map(|v| v.name.clone()).collect()
+    }
+
+    #[getter]
+    fn host_failures_to_tolerate(&self) -> u32 {
+        self.pool.ha.host_failures_to_tolerate
+    }
+
+    fn to_json(&self) -> &str {
+        &self.text
+    }
+
+    /// `haplan check`: `(json, text, verdict)`, where `json` is the CLI's
+    /// JSON object as Python data, `text` its text output and `verdict` one
+    /// of "ok", "not_ok", "undecided".
+    #[pyo3(signature = (tolerate = None, time_limit = None, explain = false, threads = None, strategy = "full"))]
+    fn check<'py>(
+        &self,
+        py: Python<'py>,
+        tolerate: Option<u32>,
+        time_limit: Option<f64>,
+        explain: bool,
+        threads: Option<usize>,
+        strategy: &str,
+    ) -> PyResult<(Bound<'py, PyAny>, String, &'static str)> {
+        let time_limit = seconds("time_limit", time_limit)?;
+        let strategy = match strategy {
+            "full" => Strategy::Full,
+            "enumerate" => Strategy::Enumerate,
+            "ilp-per-set" => Strategy::IlpPerSet,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "strategy must be \"full\", \"enumerate\" or \"ilp-per-set\", found {other:?}"
+                )));
+            }
+        };
+        let pool = Arc::clone(&self.pool);
+        let (json, text, verdict) = solve::run(py, threads, move |cancel| {
+            // `..` so that options the core adds later keep their defaults.
+            #[allow(clippy::needless_update)]
+            let opts = CheckOptions {
+                tolerate,
+                time_limit,
+                explain,
+                cancel: Some(cancel),
+                strategy,
+                ..CheckOptions::default()
+            };
+            let report = haplan::check(&pool, &opts);
+            let verdict = match report.verdict() {
+                Verdict::Ok => "ok",
+                Verdict::NotOk => "not_ok",
+                Verdict::Undecided => "undecided",
+            };
+            (
+                haplan::report::check_json(&pool, &report),
+                haplan::report::check_text(&pool, &report),
+                verdict,
+            )
+        })?;
+        Ok((convert::to_py(py, &json)?, text, verdict))
+    }
+
+    /// `haplan plan --fail ...`: `(json, text)`.
+    #[pyo3(signature = (failed, time_limit = None))]
+    fn plan<'py>(
+        &self,
+        py: Python<'py>,
+        failed: Vec<String>,
+        time_limit: Option<f64>,
+    ) -> PyResult<(Bound<'py, PyAny>, String)> {
+        let time_limit = seconds("time_limit", time_limit)?;
+        let failed = haplan::failure_set(&self.pool, &failed)
+            .map_err(|e| QueryError::new_err(e.to_string()))?;
+        let pool = Arc::clone(&self.pool);
+        let (json, text) = solve::run(py, None, move |cancel| {
+            let budget = Budget {
+                deadline: time_limit.map(|d| Instant::now() + d),
+                cancel: Some(cancel),
+            };
+            let plan = haplan::plan(&pool, &failed, &budget);
+            (
+                haplan::report::plan_json(&pool, &plan),
+                haplan::report::plan_text(&pool, &plan),
+            )
+        })?;
+        Ok((convert::to_py(py, &json)?, text))
+    }
+
+    /// `haplan agility`: `(json, text)`.
+    fn agility<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, String)> {
+        let pool = &*self.pool;
+        let (json, text) = py.detach(|| agility(pool));
+        Ok((convert::to_py(py, &json)?, text))
+    }
+}
+
+/// The JSON and text of `haplan agility`, as the CLI prints them.
+fn agility(pool: &haplan::Pool) -> (Value, String) {
+    let ag = haplan::Agility::of(pool);
+    (
+        haplan::report::agility_json(pool, &ag),
+        haplan::report::agility_text(pool, &ag),
+    )
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<NativePool>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

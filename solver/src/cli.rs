@@ -390,63 +390,8 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
 }
 
 fn agility_output(pool: &Pool, ag: &agility::Agility, format: Format) -> String {
-    use crate::model::Restart;
-    let rows: Vec<(usize, &crate::model::Vm)> = pool
-        .vms
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| v.restart == Restart::Protected && v.power.is_active())
-        .collect();
-    let reasons = |v: usize| {
-        ag.not_agile
-            .iter()
-            .find(|n| n.vm == v)
-            .map(|n| n.reasons.clone())
-    };
     match format {
-        Format::Json => {
-            let vms: Vec<serde_json::Value> = rows
-                .iter()
-                .map(|&(v, vm)| {
-                    serde_json::json!({
-                        "vm": vm.name,
-                        "host": pool.hosts[vm.host].name,
-                        "agile": ag.is_agile(v),
-                        "targets": ag.targets[v].iter().map(|&h| &pool.hosts[h].name).collect::<Vec<_>>(),
-                        "reasons": reasons(v).unwrap_or_default(),
-                    })
-                })
-                .collect();
-            json(serde_json::json!({ "pool": pool.name, "vms": vms }))
-        }
-        Format::Text => {
-            let mut s = String::new();
-            let n = ag.not_agile.len();
-            s.push_str(&if n == 0 {
-                format!(
-                    "OK: every protected VM of pool {} can restart on another host\n",
-                    pool.name
-                )
-            } else {
-                format!(
-                    "NOT OK: {n} protected VM{} of pool {} cannot restart on any other host\n",
-                    if n == 1 { "" } else { "s" },
-                    pool.name
-                )
-            });
-            for (v, vm) in rows {
-                match reasons(v) {
-                    Some(r) => s.push_str(&format!("  {}: not agile: {}\n", vm.name, r.join("; "))),
-                    None => {
-                        let t: Vec<&str> = ag.targets[v]
-                            .iter()
-                            .map(|&h| pool.hosts[h].name.as_str())
-                            .collect();
-                        s.push_str(&format!("  {}: {}\n", vm.name, t.join(", ")));
-                    }
-                }
-            }
-            s
-        }
+        Format::Json => json(report::agility_json(pool, ag)),
+        Format::Text => report::agility_text(pool, ag),
     }
 }

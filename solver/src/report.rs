@@ -586,3 +586,76 @@ pub fn diff_text(old: &Pool, new: &Pool, d: &DiffReport) -> String {
     s.push_str(&check_text(old, &d.old));
     s
 }
+
+/// The protected running or paused VMs, with their reasons when not agile.
+fn agility_rows<'a>(
+    pool: &'a Pool,
+    ag: &'a crate::agility::Agility,
+) -> Vec<(usize, &'a crate::model::Vm, Option<&'a [String]>)> {
+    pool.vms
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.restart == crate::model::Restart::Protected && v.power.is_active())
+        .map(|(v, vm)| {
+            let reasons = ag
+                .not_agile
+                .iter()
+                .find(|n| n.vm == v)
+                .map(|n| n.reasons.as_slice());
+            (v, vm, reasons)
+        })
+        .collect()
+}
+
+/// `haplan agility` as JSON: for every protected running or paused VM, the
+/// hosts it could restart on, or every reason why none.
+pub fn agility_json(pool: &Pool, ag: &crate::agility::Agility) -> Value {
+    let vms: Vec<Value> = agility_rows(pool, ag)
+        .into_iter()
+        .map(|(v, vm, reasons)| {
+            serde_json::json!({
+                "vm": vm.name,
+                "host": pool.hosts[vm.host].name,
+                "agile": ag.is_agile(v),
+                "targets": ag.targets[v].iter().map(|&h| &pool.hosts[h].name).collect::<Vec<_>>(),
+                "reasons": reasons.unwrap_or_default(),
+            })
+        })
+        .collect();
+    serde_json::json!({ "pool": pool.name, "vms": vms })
+}
+
+/// `haplan agility` for people: a verdict line, then one line per VM.
+pub fn agility_text(pool: &Pool, ag: &crate::agility::Agility) -> String {
+    let mut s = String::new();
+    let n = ag.not_agile.len();
+    if n == 0 {
+        let _ = writeln!(
+            s,
+            "OK: every protected VM of pool {} can restart on another host",
+            pool.name
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "NOT OK: {n} protected VM{} of pool {} cannot restart on any other host",
+            if n == 1 { "" } else { "s" },
+            pool.name
+        );
+    }
+    for (v, vm, reasons) in agility_rows(pool, ag) {
+        match reasons {
+            Some(r) => {
+                let _ = writeln!(s, "  {}: not agile: {}", vm.name, r.join("; "));
+            }
+            None => {
+                let t: Vec<&str> = ag.targets[v]
+                    .iter()
+                    .map(|&h| pool.hosts[h].name.as_str())
+                    .collect();
+                let _ = writeln!(s, "  {}: {}", vm.name, t.join(", "));
+            }
+        }
+    }
+    s
+}

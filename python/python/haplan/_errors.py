@@ -1,0 +1,69 @@
+"""Exceptions. An overcommitted pool is a :class:`~haplan.Report`, never an
+exception: these are for input that cannot be read and questions that do
+not fit the pool."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, List, Optional, Tuple, Union
+
+__all__ = ["HaplanError", "InvalidPoolError", "Problem", "QueryError"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a pool file.
+
+    ``path`` is the JSON path of the offending value, e.g.
+    ``"vms[3].demand.memory_mib"`` (empty for the document itself);
+    ``line`` and ``column`` (1-based) are set for JSON syntax errors only.
+    ``str(problem)`` is the line the command line prints for it.
+    """
+
+    path: str
+    message: str
+    line: Optional[int] = None
+    column: Optional[int] = None
+
+    def __str__(self) -> str:
+        out = ""
+        if self.line is not None and self.column is not None:
+            out += f"line {self.line}, column {self.column}: "
+        if self.path:
+            out += f"{self.path}: "
+        return out + self.message
+
+
+ProblemLike = Union[Problem, Tuple[str, str, Optional[int], Optional[int]]]
+
+
+class HaplanError(Exception):
+    """Base class of every error haplan raises."""
+
+
+class InvalidPoolError(HaplanError, ValueError):
+    """A pool that was rejected, with every problem found in it.
+
+    Nothing is half-read: either the whole pool is accepted or nothing is.
+    ``str(error)`` is the message the command line prints (without its
+    ``haplan:`` prefix): a summary line, then one line per problem.
+    """
+
+    message: str
+    problems: List[Problem]
+
+    def __init__(self, message: str, problems: Iterable[ProblemLike]) -> None:
+        self.message = message
+        self.problems = [p if isinstance(p, Problem) else Problem(*p) for p in problems]
+        super().__init__(message, self.problems)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> Tuple[type, Tuple[str, List[Problem]]]:
+        return (type(self), (self.message, self.problems))
+
+
+class QueryError(HaplanError, ValueError):
+    """A question that does not fit the pool (the pool itself is valid),
+    e.g. a failure set naming an unknown host or a host in maintenance."""

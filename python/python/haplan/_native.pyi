@@ -1,0 +1,40 @@
+"""Stubs of the compiled module ``haplan._native`` (``python/src/lib.rs``).
+
+Private: use the ``haplan`` package. Solves return the command line's JSON
+object as Python data plus its text output.
+"""
+
+from typing import Any, ClassVar, Dict, List, Optional, Tuple, final
+
+__all__ = ["Pool", "__version__"]
+__version__: str
+
+@final
+class Pool:
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __new__(cls, text: str, source: Optional[str] = None) -> Pool: ...
+    @staticmethod
+    def from_data(data: Any, source: Optional[str] = None) -> Pool: ...
+    def __getnewargs__(self) -> Tuple[str]: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def host_names(self) -> List[str]: ...
+    @property
+    def vm_names(self) -> List[str]: ...
+    @property
+    def host_failures_to_tolerate(self) -> int: ...
+    def to_json(self) -> str: ...
+    def check(
+        self,
+        tolerate: Optional[int] = None,
+        time_limit: Optional[float] = None,
+        explain: bool = False,
+        threads: Optional[int] = None,
+        strategy: str = "full",
+    ) -> Tuple[Dict[str, Any], str, str]: ...
+    def plan(
+        self, failed: List[str], time_limit: Optional[float] = None
+    ) -> Tuple[Dict[str, Any], str]: ...
+    def agility(self) -> Tuple[Dict[str, Any], str]: ...

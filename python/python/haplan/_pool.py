@@ -1,0 +1,216 @@
+"""The pool: read once, validated, immutable; asked questions."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Iterable, List, Mapping, Optional, Tuple, Union
+
+from . import _native
+from ._reports import Agility, Plan, Report
+
+__all__ = ["Pool"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def _count(value: Optional[int], name: str) -> Optional[int]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int or None, not {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, found {value}")
+    return value
+
+
+def _seconds(value: Optional[float]) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"time_limit must be a number of seconds or None, not {type(value).__name__}")
+    return float(value)
+
+
+def _restore(text: str) -> Pool:
+    """Unpickles a pool (module level, so that pickle can find it)."""
+    return Pool(_native.Pool(text))
+
+
+class Pool:
+    """A validated pool (format ``haplan/v1``, ``docs/pool-format.md``).
+
+    Build one with :meth:`load`, :meth:`from_json` or :meth:`from_dict`;
+    a file with problems raises :class:`~haplan.InvalidPoolError` listing
+    all of them. A pool never changes after it is built, so one pool can be
+    used from several threads at once, and it pickles (as its JSON text),
+    so Dask or Ray workers can receive it; forked worker processes can
+    use it too.
+
+    Every question runs in Rust without the GIL: other Python threads keep
+    running, and Ctrl-C (``KeyboardInterrupt``) stops a long one within
+    about 20 ms.
+
+    >>> pool = Pool.from_dict({
+    ...     "name": "demo",
+    ...     "hosts": [{"name": "h1", "capacity": {"memory_mib": 262144}},
+    ...               {"name": "h2", "capacity": {"memory_mib": 262144}}],
+    ...     "vms": [{"name": "a", "host": "h1", "demand": {"memory_mib": 122880}}],
+    ... })
+    >>> pool.check().max_tolerable
+    1
+    >>> [(p.vm, p.host) for p in pool.plan(failed=["h1"]).placements]
+    [('a', 'h2')]
+    """
+
+    __slots__ = ("_inner",)
+    _inner: _native.Pool
+
+    def __init__(self, native: _native.Pool) -> None:
+        """Internal: use :meth:`load`, :meth:`from_json` or :meth:`from_dict`."""
+        if not isinstance(native, _native.Pool):
+            raise TypeError(
+                "use Pool.load(path), Pool.from_json(text) or Pool.from_dict(data) to build a Pool"
+            )
+        object.__setattr__(self, "_inner", native)
+
+    # -- building --------------------------------------------------------
+
+    @classmethod
+    def from_json(cls, text: Union[str, bytes], *, source: Optional[str] = None) -> Pool:
+        """Reads a pool from its JSON text. ``source`` names it in error
+        messages (e.g. a file name)."""
+        if isinstance(text, (bytes, bytearray)):
+            text = bytes(text).decode("utf-8")
+        if not isinstance(text, str):
+            raise TypeError(f"from_json expects str or bytes, not {type(text).__name__}")
+        return cls(_native.Pool(text, source))
+
+    @classmethod
+    def load(cls, path: PathLike) -> Pool:
+        """Reads a pool file (UTF-8 JSON). Errors name the file, as the
+        command line does; ``OSError`` when it cannot be read."""
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        return cls.from_json(text, source=os.fspath(path))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: Optional[str] = None) -> Pool:
+        """Reads a pool given as Python data, as ``json.load`` returns it
+        (dicts, lists or tuples, str, int, float, bool, None). A value JSON
+        cannot hold is a problem at its path, like any other."""
+        return cls(_native.Pool.from_data(data, source))
+
+    # -- what it is ------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The pool's ``name``."""
+        return self._inner.name
+
+    @property
+    def hosts(self) -> List[str]:
+        """Host names, in file order."""
+        return self._inner.host_names
+
+    @property
+    def vms(self) -> List[str]:
+        """VM names, in file order."""
+        return self._inner.vm_names
+
+    @property
+    def host_failures_to_tolerate(self) -> int:
+        """The configured K (``ha.host_failures_to_tolerate``, default 1)."""
+        return self._inner.host_failures_to_tolerate
+
+    def to_json(self) -> str:
+        """The JSON text the pool was read from (for :meth:`from_dict`, a
+        compact serialisation of that data)."""
+        return self._inner.to_json()
+
+    def to_dict(self) -> Any:
+        """The pool as Python data (``json.loads(pool.to_json())``)."""
+        return json.loads(self.to_json())
+
+    # -- questions -------------------------------------------------------
+
+    def check(
+        self,
+        tolerate: Optional[int] = None,
+        time_limit: Optional[float] = None,
+        *,
+        explain: bool = False,
+        threads: Optional[int] = None,
+        strategy: str = "full",
+    ) -> Report:
+        """Decides whether the pool tolerates ``tolerate`` simultaneous host
+        failures (default: the file's ``host_failures_to_tolerate``), and
+        the exact largest number it tolerates: ``haplan check``.
+
+        An overcommitted pool is a :class:`Report` with ``ok`` false and a
+        witness, not an exception. ``time_limit`` (seconds) stops the search
+        with proved bounds (``exact`` false; ``verdict`` undecided when they
+        do not settle K). ``explain`` adds a witness even when the pool
+        meets K. ``threads`` limits the worker threads (default: one per
+        core); the answer never depends on it. ``strategy`` is for
+        comparisons, as on the command line: ``"enumerate"`` decides every
+        failure set one by one, ``"ilp-per-set"`` with one ILP each; both
+        give the same answer, much more slowly.
+        """
+        tolerate = _count(tolerate, "tolerate")
+        threads = _count(threads, "threads")
+        data, text, verdict = self._inner.check(
+            tolerate, _seconds(time_limit), bool(explain), threads, strategy
+        )
+        return Report._from_native(data, text, verdict)
+
+    def plan(
+        self,
+        failed: Union[str, Iterable[str]],
+        time_limit: Optional[float] = None,
+    ) -> Plan:
+        """The restart plan if exactly the hosts ``failed`` fail now (a host
+        name or a list of them): ``haplan plan --fail``.
+
+        Raises :class:`~haplan.QueryError` for a name that is no host, or a
+        host in maintenance (which cannot fail)."""
+        names = [failed] if isinstance(failed, str) else list(failed)
+        for n in names:
+            if not isinstance(n, str):
+                raise TypeError(f"failed must be host names (str), found {type(n).__name__}")
+        data, text = self._inner.plan(names, _seconds(time_limit))
+        return Plan._from_native(data, text)
+
+    def agility(self) -> Agility:
+        """For every protected running or paused VM, the hosts it could
+        restart on, capacity aside, or every reason why none: ``haplan
+        agility``."""
+        data, text = self._inner.agility()
+        return Agility._from_native(data, text)
+
+    # -- Python protocols --------------------------------------------------
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("a Pool is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("a Pool is immutable")
+
+    def __reduce__(self) -> Tuple[Any, Tuple[str]]:
+        return (_restore, (self.to_json(),))
+
+    def __copy__(self) -> Pool:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> Pool:
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Pool):
+            return NotImplemented
+        return bool(self._inner == other._inner)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<Pool {self.name!r}: {len(self.hosts)} hosts, {len(self.vms)} VMs>"

@@ -1,0 +1,424 @@
+"""The answers: :class:`Report` (``check``), :class:`Plan` (``plan``) and
+:class:`Agility` (``agility``).
+
+Each carries exactly the fields of the command line's JSON
+(``docs/cli.md``) as attributes, ``to_dict()`` returns that JSON object
+itself, and ``str()`` the command line's text output. They are built by
+:class:`haplan.Pool`, not by hand.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Dict, List, Optional
+
+__all__ = [
+    "Agility",
+    "NotAgile",
+    "Placement",
+    "Plan",
+    "Report",
+    "Short",
+    "Stats",
+    "Unplaced",
+    "Verdict",
+    "VmAgility",
+    "Witness",
+]
+
+JsonDict = Dict[str, Any]
+
+
+class Verdict(Enum):
+    """The verdict of a check, as the command line's exit code gives it."""
+
+    OK = "ok"
+    """The pool meets the K asked for (exit 0)."""
+    NOT_OK = "not_ok"
+    """Overcommitted, VMs already stranded, or a protected VM is not agile (exit 1)."""
+    UNDECIDED = "undecided"
+    """The time limit ran out before the answer was proved either way (exit 3)."""
+
+    @property
+    def exit_code(self) -> int:
+        """The exit code ``haplan check`` gives for this verdict."""
+        return {"ok": 0, "not_ok": 1, "undecided": 3}[self.value]
+
+
+@dataclass(frozen=True)
+class Short:
+    """A resource short in aggregate: the VMs to restart need ``needed``,
+    the surviving hosts have ``spare``; ``deficit = needed - spare``."""
+
+    resource: str
+    needed: int
+    spare: int
+    deficit: int
+
+
+@dataclass(frozen=True)
+class Witness:
+    """A failure set that cannot be survived, and what it strands.
+
+    ``failed_hosts`` is empty when even no further failure can be survived
+    (VMs of hosts already down cannot all restart: ``stranded_now``).
+    ``unplaced`` are the protected VMs the best partial plan for that set
+    cannot restart."""
+
+    failed_hosts: List[str]
+    unplaced: List[str]
+    reason: str
+    short: Optional[Short] = None
+
+
+@dataclass(frozen=True)
+class NotAgile:
+    """A protected VM that no other host can restart, with every reason."""
+
+    vm: str
+    reasons: List[str]
+
+
+@dataclass(frozen=True)
+class Stats:
+    """How the check was decided. Free-form in the JSON contract: fields may
+    be added; ``scenarios`` counts failure sets decided one by one,
+    ``set_level`` decisions that settled many sets at once."""
+
+    scenarios: int = 0
+    elapsed_ms: int = 0
+    by_bounds: int = 0
+    by_heuristic: int = 0
+    by_search: int = 0
+    by_ilp: int = 0
+    set_level: int = 0
+
+
+def _known(cls: type, data: JsonDict) -> JsonDict:
+    names = cls.__dataclass_fields__  # type: ignore[attr-defined]
+    return {k: v for k, v in data.items() if k in names}
+
+
+def _esc(value: object) -> str:
+    return html.escape(str(value))
+
+
+def _html_list(items: List[str]) -> str:
+    return ", ".join(_esc(i) for i in items) if items else "<i>none</i>"
+
+
+_STYLE = "border-collapse:collapse;text-align:left"
+_COLOURS = {"ok": "#1a7f37", "not_ok": "#cf222e", "undecided": "#9a6700"}
+
+
+def _table(header: List[str], rows: List[List[str]]) -> str:
+    head = "".join(f"<th style='text-align:left;padding:0 .6em'>{h}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td style='padding:0 .6em'>{c}</td>" for c in row) + "</tr>"
+        for row in rows
+    )
+    return f"<table style='{_STYLE}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+@dataclass(frozen=True, repr=False)
+class Report:
+    """The answer of :meth:`haplan.Pool.check`: does the pool tolerate K
+    simultaneous host failures, and if not, which failure set breaks it.
+
+    The attributes are the fields of ``haplan check --format json``:
+
+    - ``max_tolerable``: the largest k such that every set of k up hosts
+      can fail at once; exact when ``exact``, otherwise a proved lower bound
+      (and ``upper_bound`` a proved upper bound), after a time limit.
+    - ``configured``: the K checked against; ``ok``: the pool meets it and
+      every protected VM is agile.
+    - ``witness``: a failure set of size ``max_tolerable + 1`` that cannot
+      be survived (when the pool does not meet K, or with ``explain``).
+    - ``not_agile``, ``warnings``, ``stranded_now``, ``stats``.
+
+    ``verdict`` (not in the JSON) is what the exit code says: ``ok``,
+    ``not_ok`` or ``undecided``. ``to_dict()`` is the JSON object,
+    ``str(report)`` the text output.
+    """
+
+    pool: str
+    configured: int
+    max_tolerable: int
+    ok: bool
+    exact: bool
+    upper_bound: int
+    witness: Optional[Witness]
+    not_agile: List[NotAgile]
+    warnings: List[str]
+    stranded_now: bool
+    stats: Stats
+    verdict: Verdict
+    text: str = field(compare=False)
+    """The command line's text output (``str(report)``)."""
+    _json: JsonDict = field(compare=False)
+
+    @classmethod
+    def _from_native(cls, data: JsonDict, text: str, verdict: str) -> Report:
+        w = data.get("witness")
+        witness = None
+        if w is not None:
+            short = w.get("short")
+            witness = Witness(
+                failed_hosts=list(w["failed_hosts"]),
+                unplaced=list(w["unplaced"]),
+                reason=w["reason"],
+                short=Short(**_known(Short, short)) if short is not None else None,
+            )
+        return cls(
+            pool=data["pool"],
+            configured=data["configured"],
+            max_tolerable=data["max_tolerable"],
+            ok=data["ok"],
+            exact=data["exact"],
+            upper_bound=data["upper_bound"],
+            witness=witness,
+            not_agile=[NotAgile(vm=n["vm"], reasons=list(n["reasons"])) for n in data["not_agile"]],
+            warnings=list(data["warnings"]),
+            stranded_now=data.get("stranded_now", False),
+            stats=Stats(**_known(Stats, data.get("stats", {}))),
+            verdict=Verdict(verdict),
+            text=text,
+            _json=data,
+        )
+
+    @property
+    def exit_code(self) -> int:
+        """The exit code ``haplan check`` gives: 0 ok, 1 not ok, 3 undecided."""
+        return self.verdict.exit_code
+
+    def to_dict(self) -> JsonDict:
+        """The report as the JSON object of ``haplan check --format json``
+        (a fresh copy)."""
+        return copy.deepcopy(self._json)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"<Report {self.text.splitlines()[0]}>"
+
+    def _repr_html_(self) -> str:
+        first = self.text.splitlines()[0]
+        verdict, _, rest = first.partition(": ")
+        colour = _COLOURS[self.verdict.value]
+        out = [
+            f"<div><b style='color:{colour}'>{_esc(verdict)}</b>: {_esc(rest)}",
+            _table(
+                ["max_tolerable", "configured", "ok", "exact", "upper_bound", "stranded_now"],
+                [
+                    [
+                        _esc(self.max_tolerable),
+                        _esc(self.configured),
+                        _esc(self.ok),
+                        _esc(self.exact),
+                        _esc(self.upper_bound),
+                        _esc(self.stranded_now),
+                    ]
+                ],
+            ),
+        ]
+        if self.witness is not None:
+            w = self.witness
+            out.append(
+                "<p><b>Worst failure set</b>: "
+                + (_html_list(w.failed_hosts) if w.failed_hosts else "<i>none (already stranded)</i>")
+                + f"<br><b>Reason</b>: {_esc(w.reason)}"
+                + f"<br><b>Stranded protected VMs</b>: {_html_list(w.unplaced)}</p>"
+            )
+        if self.not_agile:
+            out.append("<p><b>Protected VMs that are not agile</b></p>")
+            out.append(
+                _table(["vm", "reasons"], [[_esc(n.vm), _esc("; ".join(n.reasons))] for n in self.not_agile])
+            )
+        for warning in self.warnings:
+            out.append(f"<p>warning: {_esc(warning)}</p>")
+        decided = [line for line in self.text.splitlines() if line.startswith("Decided ")]
+        out.append(f"<p style='color:#666'>{_esc(decided[-1] if decided else '')}</p></div>")
+        return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One VM restarted on ``host``, in restart sequence."""
+
+    vm: str
+    host: str
+    order: int
+    restart: str
+    priority: str
+    start_delay_s: int
+
+
+@dataclass(frozen=True)
+class Unplaced:
+    """A protected or best-effort VM the plan cannot restart, and why."""
+
+    vm: str
+    reason: str
+    restart: str
+    priority: str
+
+
+@dataclass(frozen=True, repr=False)
+class Plan:
+    """The answer of :meth:`haplan.Pool.plan`: where every VM of the failed
+    hosts restarts, in restart order, and what cannot.
+
+    The attributes are the fields of ``haplan plan --format json``:
+    ``failed_hosts``, ``placements`` (protected VMs before best-effort
+    ones, in restart sequence), ``unplaced``, ``complete`` (every protected
+    VM placed) and ``exact`` (false when a time limit ran out first).
+    ``to_dict()`` is the JSON object, ``str(plan)`` the text output.
+    """
+
+    failed_hosts: List[str]
+    placements: List[Placement]
+    unplaced: List[Unplaced]
+    complete: bool
+    exact: bool
+    text: str = field(compare=False)
+    """The command line's text output (``str(plan)``)."""
+    _json: JsonDict = field(compare=False)
+
+    @classmethod
+    def _from_native(cls, data: JsonDict, text: str) -> Plan:
+        return cls(
+            failed_hosts=list(data["failed_hosts"]),
+            placements=[Placement(**_known(Placement, p)) for p in data["placements"]],
+            unplaced=[Unplaced(**_known(Unplaced, u)) for u in data["unplaced"]],
+            complete=data["complete"],
+            exact=data["exact"],
+            text=text,
+            _json=data,
+        )
+
+    @property
+    def exit_code(self) -> int:
+        """The exit code ``haplan plan`` gives: 0 every protected VM placed,
+        1 not, 3 the time limit ran out before that was decided."""
+        if self.complete:
+            return 0
+        return 1 if self.exact else 3
+
+    def to_dict(self) -> JsonDict:
+        """The plan as the JSON object of ``haplan plan --format json``
+        (a fresh copy)."""
+        return copy.deepcopy(self._json)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return (
+            f"<Plan {self.text.splitlines()[0]} "
+            f"({len(self.placements)} placed, {len(self.unplaced)} unplaced)>"
+        )
+
+    def _repr_html_(self) -> str:
+        first = self.text.splitlines()[0]
+        verdict, _, rest = first.partition(": ")
+        colour = _COLOURS["ok" if self.complete else "not_ok"]
+        out = [f"<div><b style='color:{colour}'>{_esc(verdict)}</b>: {_esc(rest)}"]
+        if self.placements:
+            out.append(
+                _table(
+                    ["order", "vm", "host", "restart", "priority", "start_delay_s"],
+                    [
+                        [_esc(p.order), _esc(p.vm), _esc(p.host), _esc(p.restart), _esc(p.priority), _esc(p.start_delay_s)]
+                        for p in self.placements
+                    ],
+                )
+            )
+        if self.unplaced:
+            out.append("<p><b>Not restarted</b></p>")
+            out.append(
+                _table(
+                    ["vm", "restart", "priority", "reason"],
+                    [[_esc(u.vm), _esc(u.restart), _esc(u.priority), _esc(u.reason)] for u in self.unplaced],
+                )
+            )
+        if not self.exact:
+            out.append("<p>warning: the time limit ran out; some VMs were not decided</p>")
+        out.append("</div>")
+        return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class VmAgility:
+    """Where one protected, running or paused VM could restart (capacity
+    aside), or every reason why nowhere."""
+
+    vm: str
+    host: str
+    agile: bool
+    targets: List[str]
+    reasons: List[str]
+
+
+@dataclass(frozen=True, repr=False)
+class Agility:
+    """The answer of :meth:`haplan.Pool.agility`, the fields of
+    ``haplan agility --format json``: ``pool`` and one entry per protected
+    running or paused VM in ``vms``."""
+
+    pool: str
+    vms: List[VmAgility]
+    text: str = field(compare=False)
+    """The command line's text output (``str(agility)``)."""
+    _json: JsonDict = field(compare=False)
+
+    @classmethod
+    def _from_native(cls, data: JsonDict, text: str) -> Agility:
+        return cls(
+            pool=data["pool"],
+            vms=[VmAgility(**_known(VmAgility, v)) for v in data["vms"]],
+            text=text,
+            _json=data,
+        )
+
+    @property
+    def ok(self) -> bool:
+        """Every protected VM can restart on some other host."""
+        return all(v.agile for v in self.vms)
+
+    @property
+    def not_agile(self) -> List[VmAgility]:
+        """The protected VMs no other host can restart."""
+        return [v for v in self.vms if not v.agile]
+
+    @property
+    def exit_code(self) -> int:
+        """The exit code ``haplan agility`` gives: 0 ok, 1 not."""
+        return 0 if self.ok else 1
+
+    def to_dict(self) -> JsonDict:
+        """The JSON object of ``haplan agility --format json`` (a fresh copy)."""
+        return copy.deepcopy(self._json)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"<Agility {self.text.splitlines()[0]}>"
+
+    def _repr_html_(self) -> str:
+        first = self.text.splitlines()[0]
+        verdict, _, rest = first.partition(": ")
+        colour = _COLOURS["ok" if self.ok else "not_ok"]
+        rows = [
+            [_esc(v.vm), _esc(v.host), _esc(v.agile), _html_list(v.targets) if v.agile else _esc("; ".join(v.reasons))]
+            for v in self.vms
+        ]
+        return (
+            f"<div><b style='color:{colour}'>{_esc(verdict)}</b>: {_esc(rest)}"
+            + _table(["vm", "host", "agile", "targets / reasons"], rows)
+            + "</div>"
+        )
