@@ -701,13 +701,7 @@ fn library_checks(case: &Case, run: &Run, golden: &str) -> Vec<String> {
                 errs.push(format!("parse_pool rejects a valid fixture: {e}"));
             } else {
                 // The CLI's stderr is exactly the library's problems.
-                let want = format!("exit: 2\n--- stdout\n--- stderr\nhaplan: {shown}: {e}\n");
-                if golden != want {
-                    errs.push(format!(
-                        "the golden stderr is not the library's error for this pool:\n{}",
-                        diff(&want, golden)
-                    ));
-                }
+                errs.extend(golden_error(golden, &format!("{shown}: {e}"), "this pool"));
                 if e.problems.is_empty() {
                     errs.push("parse_pool returned an error with no problem".into());
                 }
@@ -848,10 +842,7 @@ fn library_checks(case: &Case, run: &Run, golden: &str) -> Vec<String> {
             let failed = match host_ids(&pool, &fail) {
                 Ok(f) => f,
                 Err(e) => {
-                    let want = format!("exit: 2\n--- stdout\n--- stderr\nhaplan: {e}\n");
-                    if golden != want {
-                        errs.push(format!("failure_set rejects --fail ({e}) but the golden output is not that error"));
-                    }
+                    errs.extend(golden_error(golden, &e.to_string(), "--fail"));
                     return errs;
                 }
             };
@@ -954,16 +945,8 @@ fn whatif_checks(run: &Run, text: &str, pool: &Pool, golden: &str) -> Vec<String
     let changed = match haplan::whatif::apply_text(&value, &changes_text) {
         Ok(c) => c,
         Err(e) => {
-            let want = format!(
-                "exit: 2\n--- stdout\n--- stderr\nhaplan: {}: {e}\n",
-                shown_path(changes)
-            );
-            if golden != want {
-                errs.push(format!(
-                    "the golden output is not the library's error for these changes:\n{}",
-                    diff(&want, golden)
-                ));
-            }
+            let message = format!("{}: {e}", shown_path(changes));
+            errs.extend(golden_error(golden, &message, "these changes"));
             return errs;
         }
     };
@@ -1042,16 +1025,8 @@ fn diff_checks(run: &Run, old: &Pool, golden: &str) -> Vec<String> {
     let new = match haplan::parse_pool(&new_text) {
         Ok(p) => p,
         Err(e) => {
-            let want = format!(
-                "exit: 2\n--- stdout\n--- stderr\nhaplan: {}: {e}\n",
-                shown_path(new_path)
-            );
-            if golden != want {
-                errs.push(format!(
-                    "the golden output is not the library's error for NEW:\n{}",
-                    diff(&want, golden)
-                ));
-            }
+            let message = format!("{}: {e}", shown_path(new_path));
+            errs.extend(golden_error(golden, &message, "NEW"));
             return errs;
         }
     };
@@ -1490,4 +1465,16 @@ fn json_schema_accepts_every_valid_fixture_and_rejects_the_bad_ones_it_can_expre
         checked >= 40,
         "only {checked} fixtures checked against the schema"
     );
+}
+
+/// A complaint when `golden` is not exactly the CLI's output for a rejected
+/// input: exit 2, nothing on stdout, `haplan: <message>` on stderr.
+fn golden_error(golden: &str, message: &str, what: &str) -> Option<String> {
+    let want = format!("exit: 2\n--- stdout\n--- stderr\nhaplan: {message}\n");
+    (golden != want).then(|| {
+        format!(
+            "the golden output is not the library's error for {what}:\n{}",
+            diff(&want, golden)
+        )
+    })
 }
