@@ -44,16 +44,7 @@ impl PoolError {
 
 impl fmt::Display for PoolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.problems.len();
-        write!(
-            f,
-            "invalid pool ({n} problem{})",
-            if n == 1 { "" } else { "s" }
-        )?;
-        for p in &self.problems {
-            write!(f, "\n  {p}")?;
-        }
-        Ok(())
+        write_problems(f, "pool", &self.problems)
     }
 }
 
@@ -74,17 +65,22 @@ impl ChangesError {
 
 impl fmt::Display for ChangesError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.problems.len();
-        write!(
-            f,
-            "invalid changes ({n} problem{})",
-            if n == 1 { "" } else { "s" }
-        )?;
-        for p in &self.problems {
-            write!(f, "\n  {p}")?;
-        }
-        Ok(())
+        write_problems(f, "changes", &self.problems)
     }
+}
+
+/// `invalid <what> (N problems)`, then one indented line per problem.
+fn write_problems(f: &mut fmt::Formatter<'_>, what: &str, problems: &[Problem]) -> fmt::Result {
+    let n = problems.len();
+    write!(
+        f,
+        "invalid {what} ({n} problem{})",
+        if n == 1 { "" } else { "s" }
+    )?;
+    for p in problems {
+        write!(f, "\n  {p}")?;
+    }
+    Ok(())
 }
 
 /// A question that does not fit the pool (the pool itself is valid).
