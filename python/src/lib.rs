@@ -12,7 +12,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use haplan::{Budget, CheckOptions, PoolError, Strategy, Verdict};
+use haplan::{
+    Budget, ChangesError, CheckOptions, DiffOptions, PoolError, Problem, Strategy, Verdict,
+};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use serde_json::Value;
@@ -22,6 +24,7 @@ mod solve;
 
 pyo3::import_exception!(haplan._errors, InvalidPoolError);
 pyo3::import_exception!(haplan._errors, QueryError);
+pyo3::import_exception!(haplan._errors, InvalidChangesError);
 
 /// A validated pool, immutable and shared by reference: safe to use from
 /// several threads at once.
@@ -32,18 +35,76 @@ struct NativePool {
     text: String,
 }
 
-/// `InvalidPoolError(message, [(path, message, line, column), ...])`.
-fn invalid_pool(source: Option<&str>, err: &PoolError) -> PyErr {
+/// The arguments of `InvalidPoolError` and `InvalidChangesError`:
+/// `(message, [(path, message, line, column), ...])`, the message as the
+/// command line prints it (without `haplan: `).
+type ProblemArgs = (String, Vec<(String, String, Option<usize>, Option<usize>)>);
+
+fn problem_args(
+    source: Option<&str>,
+    err: &dyn std::fmt::Display,
+    problems: &[Problem],
+) -> ProblemArgs {
     let message = match source {
         Some(s) => format!("{s}: {err}"),
         None => err.to_string(),
     };
-    let problems: Vec<(String, String, Option<usize>, Option<usize>)> = err
-        .problems
+    let problems = problems
         .iter()
         .map(|p| (p.path.clone(), p.message.clone(), p.line, p.column))
         .collect();
-    InvalidPoolError::new_err((message, problems))
+    (message, problems)
+}
+
+/// `InvalidPoolError`: every problem of a rejected pool.
+fn invalid_pool(source: Option<&str>, err: &PoolError) -> PyErr {
+    InvalidPoolError::new_err(problem_args(source, err, &err.problems))
+}
+
+/// `InvalidChangesError`: every problem of rejected what-if changes.
+fn invalid_changes(source: Option<&str>, err: &ChangesError) -> PyErr {
+    InvalidChangesError::new_err(problem_args(source, err, &err.problems))
+}
+
+fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Ok => "ok",
+        Verdict::NotOk => "not_ok",
+        Verdict::Undecided => "undecided",
+    }
+}
+
+/// The text and verdict of one of the checks a what-if or a diff nests
+/// (their JSON is inside the outer JSON object).
+type Nested = (String, &'static str);
+
+fn nested(pool: &haplan::Pool, r: &haplan::CheckReport) -> Nested {
+    (
+        haplan::report::check_text(pool, r),
+        verdict_name(r.verdict()),
+    )
+}
+
+/// The what-if changes as JSON text: given as text, or as Python data
+/// (converted here, so that a value JSON cannot hold is a problem at its
+/// path in the change list, `changes[0].demand.memory_mib`).
+fn changes_text(changes: &Bound<'_, PyAny>, source: Option<&str>) -> PyResult<String> {
+    if let Ok(s) = changes.cast::<pyo3::types::PyString>() {
+        return Ok(s.to_cow()?.into_owned());
+    }
+    match convert::from_py(changes)? {
+        Ok(value) => Ok(serde_json::to_string(&value).expect("serializable")),
+        Err(mut problems) => {
+            for p in &mut problems {
+                p.path = match p.path.chars().next() {
+                    None => String::new(),
+                    Some('[') => format!("changes{}", p.path),
+                    Some(_) => format!("changes.{}", p.path),
+                };
+            }
+            Err(invalid_changes(source, &ChangesError::new(problems)))
+        }
+    }
 }
 
 fn seconds(name: &str, s: Option<f64>) -> PyResult<Option<Duration>> {
@@ -171,11 +232,7 @@ impl NativePool {
                 ..CheckOptions::default()
             };
             let report = haplan::check(&pool, &opts);
-            let verdict = match report.verdict() {
-                Verdict::Ok => "ok",
-                Verdict::NotOk => "not_ok",
-                Verdict::Undecided => "undecided",
-            };
+            let verdict = verdict_name(report.verdict());
             (
                 haplan::report::check_json(&pool, &report),
                 haplan::report::check_text(&pool, &report),
@@ -209,6 +266,112 @@ impl NativePool {
             )
         })?;
         Ok((convert::to_py(py, &json)?, text))
+    }
+
+    /// `haplan whatif`: applies `changes` (JSON text, or Python data as
+    /// `json.loads` returns it) to a copy of the pool and checks both.
+    /// Returns `(json, text, verdict, before, after, changed)`: the CLI's
+    /// JSON object and text, the verdict on the changed pool, the text and
+    /// verdict of each nested check, and the changed pool. `source` names
+    /// the changes in error messages.
+    #[pyo3(signature = (changes, source = None, tolerate = None, time_limit = None, explain = false, threads = None))]
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn what_if<'py>(
+        &self,
+        py: Python<'py>,
+        changes: &Bound<'py, PyAny>,
+        source: Option<&str>,
+        tolerate: Option<u32>,
+        time_limit: Option<f64>,
+        explain: bool,
+        threads: Option<usize>,
+    ) -> PyResult<(
+        Bound<'py, PyAny>,
+        String,
+        &'static str,
+        Nested,
+        Nested,
+        NativePool,
+    )> {
+        let time_limit = seconds("time_limit", time_limit)?;
+        let changes = changes_text(changes, source)?;
+        let pool_text = &self.text;
+        let applied = py.detach(move || {
+            let value: Value = serde_json::from_str(pool_text).expect("a valid pool is JSON");
+            haplan::whatif::apply_text(&value, &changes).map(|changed| {
+                let mut text = serde_json::to_string_pretty(&changed.value).expect("serializable");
+                text.push('\n');
+                (changed.pool, changed.changes, text)
+            })
+        });
+        let (after, changes, after_text) = applied.map_err(|e| invalid_changes(source, &e))?;
+        let before = Arc::clone(&self.pool);
+        let after = Arc::new(after);
+        let changed = NativePool {
+            pool: Arc::clone(&after),
+            text: after_text,
+        };
+        let (json, text, verdict, b, a) = solve::run(py, threads, move |cancel| {
+            #[allow(clippy::needless_update)]
+            let opts = CheckOptions {
+                tolerate,
+                time_limit,
+                explain,
+                cancel: Some(cancel),
+                ..CheckOptions::default()
+            };
+            let r = haplan::what_if(&before, &after, &opts);
+            (
+                haplan::report::whatif_json(&before, &after, &changes, &r),
+                haplan::report::whatif_text(&before, &after, &changes, &r),
+                verdict_name(r.verdict()),
+                nested(&before, &r.before),
+                nested(&after, &r.after),
+            )
+        })?;
+        Ok((convert::to_py(py, &json)?, text, verdict, b, a, changed))
+    }
+
+    /// `haplan diff OLD NEW`, this pool being OLD: `(json, text, verdict,
+    /// old, new)`, `old` and `new` the text and verdict of each nested
+    /// check.
+    #[pyo3(signature = (new, tolerate = None, no_regress = false, time_limit = None, explain = false, threads = None))]
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn diff<'py>(
+        &self,
+        py: Python<'py>,
+        new: &Bound<'py, NativePool>,
+        tolerate: Option<u32>,
+        no_regress: bool,
+        time_limit: Option<f64>,
+        explain: bool,
+        threads: Option<usize>,
+    ) -> PyResult<(Bound<'py, PyAny>, String, &'static str, Nested, Nested)> {
+        let time_limit = seconds("time_limit", time_limit)?;
+        let old = Arc::clone(&self.pool);
+        let new = Arc::clone(&new.get().pool);
+        let (json, text, verdict, o, n) = solve::run(py, threads, move |cancel| {
+            #[allow(clippy::needless_update)]
+            let opts = DiffOptions {
+                check: CheckOptions {
+                    tolerate,
+                    time_limit,
+                    explain,
+                    cancel: Some(cancel),
+                    ..CheckOptions::default()
+                },
+                no_regress,
+            };
+            let d = haplan::diff(&old, &new, &opts);
+            (
+                haplan::report::diff_json(&old, &new, &d),
+                haplan::report::diff_text(&old, &new, &d),
+                verdict_name(d.verdict()),
+                nested(&old, &d.old),
+                nested(&new, &d.new),
+            )
+        })?;
+        Ok((convert::to_py(py, &json)?, text, verdict, o, n))
     }
 
     /// `haplan agility`: `(json, text)`.

@@ -5,6 +5,7 @@ generator."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -16,7 +17,7 @@ FIXTURES = ROOT / "fixtures"
 # Every family of fixtures/ (a directory); only bad/ holds invalid pools.
 FAMILIES = {d.name: d.name != "bad" for d in sorted(FIXTURES.iterdir()) if d.is_dir()}
 # The subcommands the Python API answers (runs of others are skipped).
-SUBCOMMANDS = ("check", "plan", "agility")
+SUBCOMMANDS = ("check", "plan", "agility", "whatif", "diff")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,13 @@ class Run:
     @property
     def valid(self) -> bool:
         return FAMILIES[self.family]
+
+    @property
+    def with_paths(self) -> List[Path]:
+        """The run's own files (``"with"``: the change file of ``whatif``,
+        the NEW pool of ``diff``), ``a/b/../c`` as ``a/c`` as the command
+        line's messages name them."""
+        return [Path(os.path.normpath(FIXTURES / self.family / f)) for f in self.with_files]
 
     def flag(self, name: str) -> Optional[str]:
         """The value after ``--name``, or None."""

@@ -1,12 +1,13 @@
 """Every fixture run of ``fixtures/`` through the Python API, against the
 golden files the Rust fixture test uses: the same exit code, the same JSON
-(every field, in order) and the same text, or the same error."""
+(every field, in order, with the ``stats`` of every check, nested ones
+too, normalised) and the same text, or the same error."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar, Union
 
 import pytest
 
@@ -15,6 +16,7 @@ from conftest import SUBCOMMANDS, ROOT, Run, bad_pool_paths, fixture_runs, norma
 
 RUNS = fixture_runs()
 PREFIX = f"{ROOT}/"
+T = TypeVar("T")
 
 
 def load(run: Run) -> haplan.Pool:
@@ -23,34 +25,80 @@ def load(run: Run) -> haplan.Pool:
     return haplan.Pool.load(run.pool_path)
 
 
-def execute(run: Run) -> Union[haplan.Report, haplan.Plan, haplan.Agility]:
+Result = Union[haplan.Report, haplan.Plan, haplan.Agility, haplan.WhatIfReport, haplan.DiffReport]
+
+
+def _optional(run: Run, flag: str, kind: Callable[[str], T]) -> Optional[T]:
+    value = run.flag(flag)
+    return kind(value) if value is not None else None
+
+
+def execute(run: Run) -> Result:
     """What ``haplan <run.command>`` computes, through the Python API."""
     pool = load(run)
     sub = run.command[0]
     if sub == "check":
-        tolerate = run.flag("--tolerate")
-        time_limit = run.flag("--time-limit")
-        threads = run.flag("--threads")
         return pool.check(
-            tolerate=int(tolerate) if tolerate is not None else None,
-            time_limit=float(time_limit) if time_limit is not None else None,
+            tolerate=_optional(run, "--tolerate", int),
+            time_limit=_optional(run, "--time-limit", float),
             explain="--explain" in run.command,
-            threads=int(threads) if threads is not None else None,
+            threads=_optional(run, "--threads", int),
             strategy=run.flag("--strategy") or "full",
         )
     if sub == "plan":
         failed = run.flag("--fail")
         assert failed is not None
-        time_limit = run.flag("--time-limit")
-        return pool.plan(failed=failed.split(","), time_limit=float(time_limit) if time_limit is not None else None)
+        return pool.plan(failed=failed.split(","), time_limit=_optional(run, "--time-limit", float))
     if sub == "agility":
         return pool.agility()
+    if sub == "whatif":
+        (changes,) = run.with_paths
+        return pool.what_if(
+            changes.read_text(encoding="utf-8"),
+            source=str(changes),
+            tolerate=_optional(run, "--tolerate", int),
+            time_limit=_optional(run, "--time-limit", float),
+            explain="--explain" in run.command,
+        )
+    if sub == "diff":
+        (new,) = run.with_paths
+        return pool.diff(
+            haplan.Pool.load(new),
+            tolerate=_optional(run, "--tolerate", int),
+            no_regress="--no-regress" in run.command,
+            time_limit=_optional(run, "--time-limit", float),
+            explain="--explain" in run.command,
+        )
     raise AssertionError(f"no Python equivalent of {run.command}")
+
+
+def checks(result: Result) -> List[Tuple[List[str], haplan.Report]]:
+    """The checks a result is or nests, each with its path in the JSON."""
+    if isinstance(result, haplan.Report):
+        return [([], result)]
+    if isinstance(result, haplan.WhatIfReport):
+        return [(["before"], result.before), (["after"], result.after)]
+    if isinstance(result, haplan.DiffReport):
+        return [(["old"], result.old), (["new"], result.new)]
+    return []
+
+
+def normalise_json_stats(data: Dict[str, Any], result: Result) -> None:
+    """Every ``stats`` object as the golden files have it, after checking
+    its shape and that it is the report's ``stats``."""
+    for path, report in checks(result):
+        obj = data
+        for key in path:
+            obj = obj[key]
+        stats = obj["stats"]
+        assert all(isinstance(v, int) for v in stats.values())
+        assert stats["scenarios"] == report.stats.scenarios
+        obj["stats"] = "(normalised)"
 
 
 @pytest.mark.parametrize("run", RUNS, ids=str)
 def test_fixture_run(run: Run) -> None:
-    if run.command[0] not in SUBCOMMANDS or run.with_files:
+    if run.command[0] not in SUBCOMMANDS:
         pytest.skip(f"haplan {run.command[0]} is not in the Python API yet")
     golden = run.golden()
     if golden.exit == 2:
@@ -58,13 +106,18 @@ def test_fixture_run(run: Run) -> None:
         assert golden.stdout == ""
         with pytest.raises(haplan.HaplanError) as caught:
             execute(run)
-        assert "haplan: " + str(caught.value).replace(PREFIX, "") + "\n" == golden.stderr
-        if isinstance(caught.value, haplan.InvalidPoolError):
-            assert not run.valid
+        err = caught.value
+        assert "haplan: " + str(err).replace(PREFIX, "") + "\n" == golden.stderr
+        if isinstance(err, (haplan.InvalidPoolError, haplan.InvalidChangesError)):
+            if isinstance(err, haplan.InvalidPoolError):
+                # The run's pool, or the NEW pool of a diff.
+                assert not run.valid or (run.command[0] == "diff" and "/bad/" in run.with_paths[0].as_posix())
+            else:
+                assert run.command[0] == "whatif"
             lines = golden.stderr.rstrip("\n").split("\n")
-            assert ["  " + str(p) for p in caught.value.problems] == lines[1:]
+            assert ["  " + str(p) for p in err.problems] == lines[1:]
         else:
-            assert isinstance(caught.value, haplan.QueryError)
+            assert isinstance(err, haplan.QueryError)
         return
     assert run.valid, "a bad pool must not load"
     result = execute(run)
@@ -72,22 +125,14 @@ def test_fixture_run(run: Run) -> None:
     assert golden.stderr == ""
     if run.flag("--format") == "json":
         data = result.to_dict()
-        if isinstance(result, haplan.Report):
-            stats = data["stats"]
-            assert all(isinstance(v, int) for v in stats.values())
-            assert stats["scenarios"] == result.stats.scenarios
-            data["stats"] = "(normalised)"
+        normalise_json_stats(data, result)
         assert json.dumps(data, indent=2, ensure_ascii=False) + "\n" == golden.stdout
     else:
         assert normalise_text_stats(str(result)) == golden.stdout
 
 
-@pytest.mark.parametrize("run", [r for r in RUNS if r.valid and r.command[0] == "check" and not r.with_files], ids=str)
-def test_report_attributes_match_json(run: Run) -> None:
-    """The attributes are the JSON fields, with the same values."""
-    report = execute(run)
-    assert isinstance(report, haplan.Report)
-    data = report.to_dict()
+def assert_report_matches(report: haplan.Report, data: Dict[str, Any]) -> None:
+    """The attributes of a check report are its JSON fields, with the same values."""
     for key in ("pool", "configured", "max_tolerable", "ok", "exact", "upper_bound", "warnings", "stranded_now"):
         assert getattr(report, key) == data[key], key
     assert [{"vm": n.vm, "reasons": n.reasons} for n in report.not_agile] == data["not_agile"]
@@ -106,7 +151,70 @@ def test_report_attributes_match_json(run: Run) -> None:
             assert w.short is None
         else:
             assert w.short == haplan.Short(**short)
+    assert report.stats.scenarios == data["stats"]["scenarios"]
     assert report.ok == (report.verdict == haplan.Verdict.OK)
+
+
+@pytest.mark.parametrize("run", [r for r in RUNS if r.valid and r.command[0] == "check"], ids=str)
+def test_report_attributes_match_json(run: Run) -> None:
+    """The attributes are the JSON fields, with the same values."""
+    report = execute(run)
+    assert isinstance(report, haplan.Report)
+    assert_report_matches(report, report.to_dict())
+
+
+WHATIF_DIFF = [r for r in RUNS if r.command[0] in ("whatif", "diff") and r.golden().exit != 2]
+
+
+@pytest.mark.parametrize("run", WHATIF_DIFF, ids=str)
+def test_whatif_diff_attributes_match_json(run: Run) -> None:
+    """The same for what-if and diff reports, and the checks they nest."""
+    result = execute(run)
+    data = result.to_dict()
+    if isinstance(result, haplan.WhatIfReport):
+        assert (result.pool, result.changes, result.ok) == (data["pool"], data["changes"], data["ok"])
+        assert result.ok == result.after.ok and result.verdict is result.after.verdict
+        assert result.changed_pool.name == result.pool
+    else:
+        assert isinstance(result, haplan.DiffReport)
+        for key in ("ok", "tolerate", "no_regress", "regressed", "reasons", "hosts_added", "hosts_removed"):
+            assert getattr(result, key) == data[key], key
+        for key in ("vms_added", "vms_removed", "removed_protected"):
+            assert getattr(result, key) == data[key], key
+        assert [{"vm": x.vm, "restart": x.restart} for x in result.lost_protection] == data["lost_protection"]
+        assert [{"vm": n.vm, "reasons": n.reasons} for n in result.newly_not_agile] == data["newly_not_agile"]
+        assert result.ok == (result.verdict is haplan.Verdict.OK)
+        assert result.old.configured == result.new.configured == result.tolerate
+    for path, report in checks(result):
+        assert_report_matches(report, data[path[0]])
+        # Each nested check's text is in the report's text.
+        assert str(report) in str(result)
+
+
+@pytest.mark.parametrize("run", [r for r in RUNS if r.command[0] == "whatif" and r.id != "syntax"], ids=str)
+def test_whatif_changes_as_data_same_answer(run: Run) -> None:
+    """Changes given as Python data (what ``json.load`` returns) are the
+    change file's text: the same report, or the same problems."""
+    (path,) = run.with_paths
+    pool = load(run)
+    text = path.read_text(encoding="utf-8")
+    tolerate = _optional(run, "--tolerate", int)
+    explain = "--explain" in run.command
+    try:
+        expected: Any = pool.what_if(text, tolerate=tolerate, explain=explain)
+    except haplan.InvalidChangesError as e:
+        with pytest.raises(haplan.InvalidChangesError) as caught:
+            pool.what_if(json.loads(text), tolerate=tolerate, explain=explain)
+        assert caught.value.problems == e.problems
+        assert str(caught.value) == str(e)
+        return
+    got = pool.what_if(json.loads(text), tolerate=tolerate, explain=explain)
+    a, b = expected.to_dict(), got.to_dict()
+    for d in (a, b):
+        d["before"].pop("stats")
+        d["after"].pop("stats")
+    assert a == b
+    assert got.changed_pool == expected.changed_pool
 
 
 @pytest.mark.parametrize("path", valid_pool_paths(), ids=lambda p: f"{p.parent.name}/{p.stem}")

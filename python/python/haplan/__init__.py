@@ -14,16 +14,23 @@ restarted somewhere, and where? ::
     plan = pool.plan(failed=["xs01"])
     for p in plan.placements:
         print(p.vm, "->", p.host)
+    w = pool.what_if([{"op": "maintenance", "name": "xs01"}])
+    print("with xs01 in maintenance:", w.after.max_tolerable, "before:", w.before.max_tolerable)
+    d = pool.diff(haplan.Pool.load("pool-next.json"), no_regress=True)
+    if not d.ok:
+        print("pool-next.json fails the policy:", d.reasons)
 
 Every answer comes from the same Rust library as the ``haplan`` command
 line, with the same fields as its JSON output (``docs/cli.md``).
 """
 
-from ._errors import HaplanError, InvalidPoolError, Problem, QueryError
+from ._errors import HaplanError, InvalidChangesError, InvalidPoolError, Problem, QueryError
 from ._native import __version__
 from ._pool import Pool
 from ._reports import (
     Agility,
+    DiffReport,
+    LostProtection,
     NotAgile,
     Placement,
     Plan,
@@ -33,13 +40,17 @@ from ._reports import (
     Unplaced,
     Verdict,
     VmAgility,
+    WhatIfReport,
     Witness,
 )
 
 __all__ = [
     "Agility",
+    "DiffReport",
     "HaplanError",
+    "InvalidChangesError",
     "InvalidPoolError",
+    "LostProtection",
     "NotAgile",
     "Placement",
     "Plan",
@@ -52,6 +63,7 @@ __all__ = [
     "Unplaced",
     "Verdict",
     "VmAgility",
+    "WhatIfReport",
     "Witness",
     "__version__",
 ]

@@ -7,15 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, List, Optional, Tuple, Union
 
-__all__ = ["HaplanError", "InvalidPoolError", "Problem", "QueryError"]
+__all__ = ["HaplanError", "InvalidChangesError", "InvalidPoolError", "Problem", "QueryError"]
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem in a pool file.
+    """One problem in a pool file or a list of what-if changes.
 
     ``path`` is the JSON path of the offending value, e.g.
-    ``"vms[3].demand.memory_mib"`` (empty for the document itself);
+    ``"vms[3].demand.memory_mib"`` or ``"changes[2].name"`` (empty for the
+    document itself);
     ``line`` and ``column`` (1-based) are set for JSON syntax errors only.
     ``str(problem)`` is the line the command line prints for it.
     """
@@ -41,13 +42,8 @@ class HaplanError(Exception):
     """Base class of every error haplan raises."""
 
 
-class InvalidPoolError(HaplanError, ValueError):
-    """A pool that was rejected, with every problem found in it.
-
-    Nothing is half-read: either the whole pool is accepted or nothing is.
-    ``str(error)`` is the message the command line prints (without its
-    ``haplan:`` prefix): a summary line, then one line per problem.
-    """
+class _ProblemsError(HaplanError, ValueError):
+    """Input that was rejected, with every problem found in it."""
 
     message: str
     problems: List[Problem]
@@ -62,6 +58,28 @@ class InvalidPoolError(HaplanError, ValueError):
 
     def __reduce__(self) -> Tuple[type, Tuple[str, List[Problem]]]:
         return (type(self), (self.message, self.problems))
+
+
+class InvalidPoolError(_ProblemsError):
+    """A pool that was rejected, with every problem found in it.
+
+    Nothing is half-read: either the whole pool is accepted or nothing is.
+    ``str(error)`` is the message the command line prints (without its
+    ``haplan:`` prefix): a summary line, then one line per problem.
+    ``problems`` lists them as :class:`Problem` values.
+    """
+
+
+class InvalidChangesError(_ProblemsError):
+    """What-if changes that were rejected (:meth:`haplan.Pool.what_if`),
+    with every problem found in them, each at the change that causes it:
+    ``changes[2].name: unknown VM "db9"`` (``docs/whatif.md``).
+
+    Nothing is applied: either every change applies and leaves a valid
+    pool, or this is raised. ``str(error)`` is the message ``haplan whatif``
+    prints (without its ``haplan:`` prefix); ``problems`` lists them as
+    :class:`Problem` values.
+    """
 
 
 class QueryError(HaplanError, ValueError):

@@ -6,6 +6,9 @@ object as Python data plus its text output.
 
 from typing import Any, ClassVar, Dict, List, Optional, Tuple, final
 
+# The text and verdict of a check nested in a what-if or a diff.
+_Nested = Tuple[str, str]
+
 __all__ = ["Pool", "__version__"]
 __version__: str
 
@@ -38,3 +41,21 @@ class Pool:
         self, failed: List[str], time_limit: Optional[float] = None
     ) -> Tuple[Dict[str, Any], str]: ...
     def agility(self) -> Tuple[Dict[str, Any], str]: ...
+    def what_if(
+        self,
+        changes: Any,
+        source: Optional[str] = None,
+        tolerate: Optional[int] = None,
+        time_limit: Optional[float] = None,
+        explain: bool = False,
+        threads: Optional[int] = None,
+    ) -> Tuple[Dict[str, Any], str, str, _Nested, _Nested, Pool]: ...
+    def diff(
+        self,
+        new: Pool,
+        tolerate: Optional[int] = None,
+        no_regress: bool = False,
+        time_limit: Optional[float] = None,
+        explain: bool = False,
+        threads: Optional[int] = None,
+    ) -> Tuple[Dict[str, Any], str, str, _Nested, _Nested]: ...

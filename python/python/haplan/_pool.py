@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _native
-from ._reports import Agility, Plan, Report
+from ._reports import Agility, DiffReport, Plan, Report, WhatIfReport
 
 __all__ = ["Pool"]
 
 PathLike = Union[str, "os.PathLike[str]"]
+# What-if changes: the JSON text of a change file, or its data.
+Changes = Union[str, bytes, Sequence[Mapping[str, Any]]]
 
 
 def _count(value: Optional[int], name: str) -> Optional[int]:
@@ -187,6 +189,88 @@ class Pool:
         agility``."""
         data, text = self._inner.agility()
         return Agility._from_native(data, text)
+
+    def what_if(
+        self,
+        changes: Changes,
+        *,
+        tolerate: Optional[int] = None,
+        time_limit: Optional[float] = None,
+        explain: bool = False,
+        threads: Optional[int] = None,
+        source: Optional[str] = None,
+    ) -> WhatIfReport:
+        """What the pool would tolerate after ``changes``: ``haplan whatif``.
+        The pool itself does not change; the changed one is the report's
+        ``changed_pool``.
+
+        ``changes`` is a list of change objects in the format of
+        ``docs/whatif.md`` (add, remove or resize a host or a VM, put a host
+        in maintenance, change a VM's priority or restart class, change k),
+        as Python data (dicts in a list, as ``json.load`` returns them) or
+        as the JSON text of a change file::
+
+            pool.what_if([
+                {"op": "remove_host", "name": "h4", "vms": "move", "to": "h3"},
+                {"op": "set_tolerance", "k": 2},
+            ])
+
+        Changes apply in order, all or nothing: any invalid change raises
+        :class:`~haplan.InvalidChangesError` listing every problem at its
+        change (``changes[1].name: unknown VM "db9"``); ``source`` names the
+        changes in its message (e.g. a file name).
+
+        Both pools are checked as :meth:`check` does: ``tolerate`` is K for
+        both, otherwise each has its own ``host_failures_to_tolerate`` (the
+        changed pool's after a ``set_tolerance``); ``time_limit`` (seconds)
+        covers both checks together; ``explain`` and ``threads`` as for
+        :meth:`check`. The report's ``verdict`` is that of the changed pool.
+        """
+        tolerate = _count(tolerate, "tolerate")
+        threads = _count(threads, "threads")
+        if isinstance(changes, (bytes, bytearray)):
+            changes = bytes(changes).decode("utf-8")
+        if source is not None and not isinstance(source, str):
+            raise TypeError(f"source must be a str or None, not {type(source).__name__}")
+        data, text, _, before, after, changed = self._inner.what_if(
+            changes, source, tolerate, _seconds(time_limit), bool(explain), threads
+        )
+        return WhatIfReport._from_native(data, text, before, after, Pool(changed))
+
+    def diff(
+        self,
+        new: Pool,
+        *,
+        tolerate: Optional[int] = None,
+        no_regress: bool = False,
+        time_limit: Optional[float] = None,
+        explain: bool = False,
+        threads: Optional[int] = None,
+    ) -> DiffReport:
+        """Compares ``new``, a new version of this pool, against the policy:
+        ``haplan diff OLD NEW`` with this pool as OLD, for CI.
+
+        Both pools are checked against the same K: ``tolerate``, or
+        ``new``'s ``host_failures_to_tolerate``. The report is not ok (its
+        ``verdict`` ``NOT_OK``, ``exit_code`` 1) when ``new``'s own check is
+        not ok (it tolerates fewer than K host failures, a protected VM in
+        it is not agile, or VMs of hosts already down cannot restart) or,
+        with ``no_regress``, when it tolerates fewer host failures than this
+        pool. ``time_limit`` (seconds) covers both checks together; when it
+        leaves the answer open the verdict is ``UNDECIDED``. ``explain`` and
+        ``threads`` as for :meth:`check`. Besides the verdict, the report
+        lists what changed: hosts and VMs added and removed (matched by
+        name), protected VMs removed, VMs that lost protection, protected
+        VMs newly not agile.
+        """
+        if not isinstance(new, Pool):
+            raise TypeError(f"diff expects a Pool to compare with, not {type(new).__name__}")
+        tolerate = _count(tolerate, "tolerate")
+        threads = _count(threads, "threads")
+        data, text, verdict, old_check, new_check = self._inner.diff(
+            new._inner, tolerate, bool(no_regress), _seconds(time_limit), bool(explain), threads
+        )
+        return DiffReport._from_native(data, text, verdict, old_check, new_check)
 
     # -- Python protocols --------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""The answers: :class:`Report` (``check``), :class:`Plan` (``plan``) and
-:class:`Agility` (``agility``).
+"""The answers: :class:`Report` (``check``), :class:`Plan` (``plan``),
+:class:`Agility` (``agility``), :class:`WhatIfReport` (``whatif``) and
+:class:`DiffReport` (``diff``).
 
 Each carries exactly the fields of the command line's JSON
 (``docs/cli.md``) as attributes, ``to_dict()`` returns that JSON object
@@ -13,10 +14,15 @@ import copy
 import html
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+
+if TYPE_CHECKING:
+    from ._pool import Pool
 
 __all__ = [
     "Agility",
+    "DiffReport",
+    "LostProtection",
     "NotAgile",
     "Placement",
     "Plan",
@@ -26,14 +32,18 @@ __all__ = [
     "Unplaced",
     "Verdict",
     "VmAgility",
+    "WhatIfReport",
     "Witness",
 ]
 
 JsonDict = Dict[str, Any]
+# The text and verdict of a check nested in a what-if or a diff.
+Nested = Tuple[str, str]
 
 
 class Verdict(Enum):
-    """The verdict of a check, as the command line's exit code gives it."""
+    """The verdict of a check (or of a what-if, a diff), as the command
+    line's exit code gives it."""
 
     OK = "ok"
     """The pool meets the K asked for (exit 0)."""
@@ -422,3 +432,238 @@ class Agility:
             + _table(["vm", "host", "agile", "targets / reasons"], rows)
             + "</div>"
         )
+
+
+def _nested_table(rows: List[Tuple[str, Report]]) -> str:
+    """Two checks side by side: ``[("Before", report), ("After", report)]``."""
+    return _table(
+        ["", "max_tolerable", "configured", "ok", "exact", "upper_bound", "stranded_now"],
+        [
+            [
+                f"<b>{_esc(label)}</b>",
+                _esc(r.max_tolerable),
+                _esc(r.configured),
+                _esc(r.ok),
+                _esc(r.exact),
+                _esc(r.upper_bound),
+                _esc(r.stranded_now),
+            ]
+            for label, r in rows
+        ],
+    )
+
+
+def _details(summary: str, report: Report) -> str:
+    return f"<details><summary>{_esc(summary)}</summary>{report._repr_html_()}</details>"
+
+
+@dataclass(frozen=True, repr=False)
+class WhatIfReport:
+    """The answer of :meth:`haplan.Pool.what_if`: the tolerance of the pool
+    before and after a list of changes.
+
+    The attributes are the fields of ``haplan whatif --format json``:
+
+    - ``pool``: the changed pool's name; ``changes``: each change in words,
+      in order.
+    - ``ok``: ``after.ok``.
+    - ``before``, ``after``: the :class:`Report` of the pool as it is and
+      as the changes leave it (``after.max_tolerable``,
+      ``after.witness``, ...).
+
+    Besides: ``changed_pool``, the changed pool itself (a
+    :class:`~haplan.Pool` to check, plan, change or save again), and
+    ``verdict``/``exit_code``, those of the changed pool. ``to_dict()`` is
+    the JSON object, ``str(report)`` the text output.
+    """
+
+    pool: str
+    changes: List[str]
+    ok: bool
+    before: Report
+    after: Report
+    changed_pool: Pool = field(compare=False)
+    """The pool as the changes leave it (its ``to_json()`` is the changed
+    pool file)."""
+    text: str = field(compare=False)
+    """The command line's text output (``str(report)``)."""
+    _json: JsonDict = field(compare=False)
+
+    @classmethod
+    def _from_native(
+        cls, data: JsonDict, text: str, before: Nested, after: Nested, changed_pool: Pool
+    ) -> WhatIfReport:
+        return cls(
+            pool=data["pool"],
+            changes=list(data["changes"]),
+            ok=data["ok"],
+            before=Report._from_native(data["before"], *before),
+            after=Report._from_native(data["after"], *after),
+            changed_pool=changed_pool,
+            text=text,
+            _json=data,
+        )
+
+    @property
+    def verdict(self) -> Verdict:
+        """The verdict on the changed pool (``after.verdict``)."""
+        return self.after.verdict
+
+    @property
+    def exit_code(self) -> int:
+        """The exit code ``haplan whatif`` gives: that of ``check`` on the
+        changed pool (0 ok, 1 not ok, 3 undecided)."""
+        return self.verdict.exit_code
+
+    def to_dict(self) -> JsonDict:
+        """The JSON object of ``haplan whatif --format json`` (a fresh copy)."""
+        return copy.deepcopy(self._json)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"<WhatIfReport {self.text.splitlines()[0]}>"
+
+    def _repr_html_(self) -> str:
+        first = self.text.splitlines()[0]
+        verdict, _, rest = first.partition(": ")
+        colour = _COLOURS[self.verdict.value]
+        out = [
+            f"<div><b style='color:{colour}'>{_esc(verdict)}</b>: {_esc(rest)}",
+            _nested_table([("Before", self.before), ("After", self.after)]),
+        ]
+        if self.changes:
+            out.append("<p><b>Changes</b></p><ol start='0'>")
+            out.extend(f"<li>{_esc(c)}</li>" for c in self.changes)
+            out.append("</ol>")
+        out.append(_details("After the changes", self.after))
+        out.append(_details("Before the changes", self.before))
+        out.append("</div>")
+        return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class LostProtection:
+    """A VM protected in the old pool and not in the new one, with its
+    ``restart`` there (``"best_effort"`` or ``"unprotected"``)."""
+
+    vm: str
+    restart: str
+
+
+@dataclass(frozen=True, repr=False)
+class DiffReport:
+    """The answer of :meth:`haplan.Pool.diff`: is the new version of a pool
+    worse than the policy allows?
+
+    The attributes are the fields of ``haplan diff --format json``:
+
+    - ``ok``: the new pool meets the policy: its own check is ok against
+      ``tolerate`` and, with ``no_regress``, it tolerates at least as many
+      host failures as the old one.
+    - ``tolerate``: K, as used for both pools; ``no_regress``: as asked.
+    - ``regressed``: the new pool tolerates fewer host failures than the
+      old one; ``None`` when a time limit left that open. Reported either
+      way; it fails the policy only with ``no_regress``.
+    - ``reasons``: why the new pool fails the policy or is undecided, one
+      sentence each; empty when ``ok``.
+    - ``hosts_added``, ``hosts_removed``, ``vms_added``, ``vms_removed``
+      (matched by name), ``removed_protected``, ``lost_protection``
+      (:class:`LostProtection`), ``newly_not_agile`` (:class:`NotAgile`).
+    - ``old``, ``new``: the :class:`Report` of each pool.
+
+    ``verdict`` and ``exit_code`` are those of ``haplan diff``: not ok when
+    the policy fails, undecided when a time limit left it open.
+    ``to_dict()`` is the JSON object, ``str(report)`` the text output.
+    """
+
+    ok: bool
+    tolerate: int
+    no_regress: bool
+    regressed: Optional[bool]
+    reasons: List[str]
+    hosts_added: List[str]
+    hosts_removed: List[str]
+    vms_added: List[str]
+    vms_removed: List[str]
+    removed_protected: List[str]
+    lost_protection: List[LostProtection]
+    newly_not_agile: List[NotAgile]
+    old: Report
+    new: Report
+    verdict: Verdict
+    text: str = field(compare=False)
+    """The command line's text output (``str(report)``)."""
+    _json: JsonDict = field(compare=False)
+
+    @classmethod
+    def _from_native(cls, data: JsonDict, text: str, verdict: str, old: Nested, new: Nested) -> DiffReport:
+        return cls(
+            ok=data["ok"],
+            tolerate=data["tolerate"],
+            no_regress=data["no_regress"],
+            regressed=data["regressed"],
+            reasons=list(data["reasons"]),
+            hosts_added=list(data["hosts_added"]),
+            hosts_removed=list(data["hosts_removed"]),
+            vms_added=list(data["vms_added"]),
+            vms_removed=list(data["vms_removed"]),
+            removed_protected=list(data["removed_protected"]),
+            lost_protection=[LostProtection(**_known(LostProtection, x)) for x in data["lost_protection"]],
+            newly_not_agile=[NotAgile(vm=n["vm"], reasons=list(n["reasons"])) for n in data["newly_not_agile"]],
+            old=Report._from_native(data["old"], *old),
+            new=Report._from_native(data["new"], *new),
+            verdict=Verdict(verdict),
+            text=text,
+            _json=data,
+        )
+
+    @property
+    def exit_code(self) -> int:
+        """The exit code ``haplan diff`` gives: 0 the new pool meets the
+        policy, 1 it does not, 3 a time limit left that undecided."""
+        return self.verdict.exit_code
+
+    def to_dict(self) -> JsonDict:
+        """The JSON object of ``haplan diff --format json`` (a fresh copy)."""
+        return copy.deepcopy(self._json)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"<DiffReport {self.text.splitlines()[0]}>"
+
+    def _repr_html_(self) -> str:
+        first = self.text.splitlines()[0]
+        verdict, _, rest = first.partition(": ")
+        colour = _COLOURS[self.verdict.value]
+        out = [f"<div><b style='color:{colour}'>{_esc(verdict)}</b>: {_esc(rest)}"]
+        if self.reasons:
+            out.append("<ul>" + "".join(f"<li>{_esc(r)}</li>" for r in self.reasons) + "</ul>")
+        out.append(_nested_table([("Old", self.old), ("New", self.new)]))
+        lost = [f"{x.vm} (now {x.restart})" for x in self.lost_protection]
+        rows = [
+            [_esc(title), _esc(len(names)), _html_list(names)]
+            for title, names in (
+                ("Hosts added", self.hosts_added),
+                ("Hosts removed", self.hosts_removed),
+                ("VMs added", self.vms_added),
+                ("VMs removed", self.vms_removed),
+                ("Protected VMs removed", self.removed_protected),
+                ("VMs that lost protection", lost),
+            )
+            if names
+        ]
+        if rows:
+            out.append(_table(["change", "count", "names"], rows))
+        if self.newly_not_agile:
+            out.append("<p><b>Protected VMs newly not agile</b></p>")
+            out.append(
+                _table(["vm", "reasons"], [[_esc(n.vm), _esc("; ".join(n.reasons))] for n in self.newly_not_agile])
+            )
+        out.append(_details("New pool", self.new))
+        out.append(_details("Old pool", self.old))
+        out.append("</div>")
+        return "\n".join(out)
