@@ -3,8 +3,9 @@
     python3 python/examples/capacity.py [POOL.json] [HOST ...]
 
 How many simultaneous host failures does the pool survive, which failure
-breaks it, and where does everything restart when the given hosts fail
-(default: the bundled demo pool and its first host).
+breaks it, where does everything restart when the given hosts fail
+(default: the bundled demo pool and its first host), and which host can go
+into maintenance without breaking the configured tolerance.
 """
 
 import sys
@@ -28,3 +29,9 @@ for p in plan.placements:
     print(f"  {p.vm:<12} -> {p.host}  (order {p.order}, {p.priority})")
 for u in plan.unplaced:
     print(f"  {u.vm:<12} cannot restart: {u.reason}")
+
+# What-if: each host in maintenance in turn (the pool itself is not changed).
+print("one host in maintenance:")
+for host in pool.hosts:
+    w = pool.what_if([{"op": "maintenance", "name": host}])
+    print(f"  {host:<12} tolerates {w.after.max_tolerable}{'' if w.ok else '  NOT OK'}")

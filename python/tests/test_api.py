@@ -136,6 +136,7 @@ def test_example_script(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.
     out = capsys.readouterr().out
     assert "demo-pool: max_tolerable=1 (configured: 1), ok=True" in out
     assert "sql01        -> xs04" in out
+    assert "  xs03         tolerates 1\n  xs04         tolerates 0  NOT OK\n" in out
 
 
 def test_version() -> None:
