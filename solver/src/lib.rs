@@ -36,6 +36,7 @@ pub mod model;
 pub mod pack;
 pub mod plan;
 pub mod report;
+pub mod runtime;
 pub mod scenario;
 pub mod setbound;
 pub mod tolerance;
@@ -52,7 +53,9 @@ pub use model::{HostId, Pool, VmId};
 pub use pack::Budget;
 pub use plan::{Plan, Scope, verify as verify_plan};
 pub use scenario::Analysis;
-pub use tolerance::{CheckOptions, CheckReport, Strategy, Verdict, Witness, check};
+pub use tolerance::{
+    CheckOptions, CheckReport, Strategy, Tolerates, Verdict, Witness, check, tolerates,
+};
 pub use whatif::{Change, WhatIfReport, what_if};
 
 /// Host ids for a list of host names, as a failure set: every name must be

@@ -275,6 +275,7 @@ const HA_FIELDS: &[&str] = &[
     "failure_threshold",
     "check_interval_s",
     "fence_timeout_s",
+    "failback",
 ];
 const HOST_FIELDS: &[&str] = &[
     "name", "capacity", "reserved", "state", "standby", "storage", "networks", "labels", "fencing",
@@ -584,6 +585,15 @@ fn read_ha(cx: &mut Cx, v: &Value) -> Option<HaSettings> {
                 ],
             )
             .unwrap_or(MigrationPath::Any);
+    }
+    if let Some(x) = field(map, "failback") {
+        ha.failback = cx
+            .enumeration(
+                "ha.failback",
+                x,
+                &[("off", Failback::Off), ("return", Failback::Return)],
+            )
+            .unwrap_or(Failback::Off);
     }
     if let Some(x) = field(map, "overcommit") {
         match x.as_object() {

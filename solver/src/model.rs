@@ -49,6 +49,8 @@ pub struct HaSettings {
     pub failure_threshold: u32,
     pub check_interval_s: u64,
     pub fence_timeout_s: u64,
+    /// What the runtime does when a host it fenced comes back.
+    pub failback: Failback,
 }
 
 impl Default for HaSettings {
@@ -64,6 +66,7 @@ impl Default for HaSettings {
             failure_threshold: 3,
             check_interval_s: 10,
             fence_timeout_s: 60,
+            failback: Failback::Off,
         }
     }
 }
@@ -74,6 +77,17 @@ pub enum HaMode {
     Host,
     /// Failed VMs restart on their own host only: no host failure is tolerated.
     Vm,
+}
+
+/// What the runtime does with the VMs it restarted elsewhere when their host
+/// comes back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failback {
+    /// They stay where they are.
+    Off,
+    /// They are live-migrated back, one at a time, each only when the pool
+    /// still tolerates its configured k afterwards.
+    Return,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,7 +141,10 @@ impl Power {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Restart {
     Protected,
     BestEffort,
@@ -135,7 +152,10 @@ pub enum Restart {
 }
 
 /// Restart priority; `Critical` sorts first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Priority {
     Critical,
     High,

@@ -215,6 +215,77 @@ pub fn check(pool: &Pool, opts: &CheckOptions) -> CheckReport {
     report
 }
 
+/// Whether a pool tolerates `k` simultaneous failures: [`tolerates`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Tolerates {
+    Yes,
+    /// A failing set of at most `k` hosts (empty when the VMs of hosts
+    /// already down cannot all be restarted), with what it strands.
+    No(Witness),
+    /// The budget ran out first.
+    Unknown,
+}
+
+/// Decides only whether `pool` tolerates `k` failures (and the VMs of hosts
+/// already down can be restarted), without computing the largest such k:
+/// the question an admission check asks. Not-agile VMs are not counted, as
+/// in [`check`]; `ha.mode: "vm"` tolerates no failure of a host running a
+/// protected VM.
+pub fn tolerates(pool: &Pool, k: u32, budget: &Budget) -> Tolerates {
+    let an = Analysis::new(pool);
+    if pool.ha.enabled && pool.ha.mode == HaMode::Vm {
+        let stranded = pool.vms.iter().any(|v| {
+            v.restart == Restart::Protected
+                && v.power.is_active()
+                && pool.hosts[v.host].state == HostState::Down
+        });
+        let busy = pool.vms.iter().any(|v| {
+            v.restart == Restart::Protected
+                && v.power.is_active()
+                && pool.hosts[v.host].state == HostState::Up
+        });
+        return if stranded || (busy && k > 0) {
+            Tolerates::No(vm_mode_witness(&an, stranded))
+        } else {
+            Tolerates::Yes
+        };
+    }
+    if !an.failover || !an.has_items() {
+        return Tolerates::Yes;
+    }
+    let search = Tolerance::new(&an, budget, Strategy::Full);
+    let failing = |set: Vec<HostId>, proof: Infeasible| {
+        Tolerates::No(witness(&an, &set, Some(&proof), budget))
+    };
+    if !an.down.is_empty() {
+        match search.decide(&[]) {
+            Ok(()) => {}
+            Err(SetResult::Infeasible(set, proof)) => return failing(set, proof),
+            Err(SetResult::Undecided) => return Tolerates::Unknown,
+        }
+    }
+    let k = (k as usize).min(search.ranked.len());
+    if k == 0 {
+        return Tolerates::Yes;
+    }
+    let p = Partial {
+        chosen: &[],
+        rest: &search.ranked,
+        m: k,
+    };
+    if let Some((set, blocks)) = search.bounds.infeasible_completion(&p) {
+        return failing(set, Infeasible::from(blocks));
+    }
+    if search.bounds.all_of_size(&search.ranked, k) {
+        return Tolerates::Yes;
+    }
+    match search.first_failing(k) {
+        None => Tolerates::Yes,
+        Some(SetResult::Infeasible(set, proof)) => failing(set, proof),
+        Some(SetResult::Undecided) => Tolerates::Unknown,
+    }
+}
+
 fn warnings(an: &Analysis) -> Vec<String> {
     let pool = an.pool;
     let mut w = Vec::new();

@@ -1,0 +1,114 @@
+//! What the runtime's actions need from the world, as traits: a hypervisor
+//! manager (probe hosts, start, migrate and find VMs) and fencing devices.
+//! Real implementations (libvirt, fence agents) and the simulated one
+//! ([`super::sim`]) sit behind them; [`perform`] turns one action into the
+//! event that answers it.
+
+use super::{Action, Event};
+
+/// How hosts and VMs are reached. Implementations must be safe to call
+/// from several threads at once (actions run in parallel).
+pub trait Hypervisor: Send + Sync {
+    /// Pings `host` and probes its management API: (ping, api).
+    fn probe(&self, host: &str) -> (bool, bool);
+    /// Whether `peer` reaches `host` (asked of `peer`, not of this side).
+    fn peer_reaches(&self, peer: &str, host: &str) -> bool;
+    /// Starts `vm` on `host`. An error promises that it does not run there.
+    fn start_vm(&self, vm: &str, host: &str) -> Result<(), String>;
+    /// Live-migrates `vm` from `from` to `to`; on error it still runs on `from`.
+    fn migrate(&self, vm: &str, from: &str, to: &str) -> Result<(), String>;
+    /// The host `vm` runs on, if any.
+    fn locate(&self, vm: &str) -> Result<Option<String>, String>;
+    /// The VMs running or paused on `host`.
+    fn list_vms(&self, host: &str) -> Result<Vec<String>, String>;
+}
+
+/// Fencing devices, per host and level (credentials stay in here).
+pub trait Fencer: Send + Sync {
+    /// Powers `host` off through its fence level `level` and confirms it:
+    /// `Ok(true)` only when the device reports the host off.
+    fn fence(&self, host: &str, level: usize) -> Result<bool, String>;
+}
+
+/// Performs `action` and returns the event that answers it.
+pub fn perform(action: &Action, hv: &dyn Hypervisor, fencer: &dyn Fencer) -> Event {
+    match action {
+        Action::Probe { id, host } => {
+            let (ping, api) = hv.probe(host);
+            Event::HealthCheck {
+                id: *id,
+                host: host.clone(),
+                ping,
+                api,
+            }
+        }
+        Action::AskPeer { id, host, peer } => Event::PeerCheck {
+            id: *id,
+            host: host.clone(),
+            peer: peer.clone(),
+            reachable: hv.peer_reaches(peer, host),
+        },
+        Action::Fence {
+            id, host, level, ..
+        } => {
+            let (off, error) = match fencer.fence(host, *level) {
+                Ok(true) => (true, None),
+                Ok(false) => (
+                    false,
+                    Some("the device did not confirm the host is off".into()),
+                ),
+                Err(e) => (false, Some(e)),
+            };
+            Event::FenceResult {
+                id: *id,
+                host: host.clone(),
+                off,
+                error,
+            }
+        }
+        Action::StartVm { id, vm, host, .. } => {
+            let r = hv.start_vm(vm, host);
+            Event::VmStartResult {
+                id: *id,
+                vm: vm.clone(),
+                host: host.clone(),
+                ok: r.is_ok(),
+                error: r.err(),
+            }
+        }
+        Action::Migrate { id, vm, from, to } => {
+            let r = hv.migrate(vm, from, to);
+            Event::MigrateResult {
+                id: *id,
+                vm: vm.clone(),
+                host: to.clone(),
+                ok: r.is_ok(),
+                error: r.err(),
+            }
+        }
+        Action::QueryVm { id, vm } => {
+            let (host, error) = match hv.locate(vm) {
+                Ok(h) => (h, None),
+                Err(e) => (None, Some(e)),
+            };
+            Event::VmStatus {
+                id: *id,
+                vm: vm.clone(),
+                host,
+                error,
+            }
+        }
+        Action::Inventory { id, host } => {
+            let (vms, error) = match hv.list_vms(host) {
+                Ok(v) => (v, None),
+                Err(e) => (Vec::new(), Some(e)),
+            };
+            Event::Inventory {
+                id: *id,
+                host: host.clone(),
+                vms,
+                error,
+            }
+        }
+    }
+}

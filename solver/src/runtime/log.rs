@@ -1,0 +1,255 @@
+//! The runtime's durable log: one JSON object per line, appended and
+//! flushed to disk before the actions of a step are handed out.
+//!
+//! The first line starts the log: `{"log": "haplan-runtime/v1", "at": T,
+//! "pool": {...}}` (the pool file with every fencing parameter redacted).
+//! Each following line is one step: `{"seq": N, "input": {...}, "output":
+//! {...}}`, the event taken and everything it led to (actions, alerts,
+//! notes). The runtime is deterministic, so replaying the inputs from the
+//! start line rebuilds its state exactly, and the replayed outputs must
+//! equal the logged ones (a log that does not replay is refused rather than
+//! trusted). A last line cut short by a crash was never acted on and is
+//! dropped. [`recover`] then tells the runtime it restarted (also a logged
+//! step), which settles what was in flight without repeating or losing it.
+
+use std::fs::File;
+use std::io::{self, BufRead, Write};
+
+use serde_json::{Value, json};
+
+use super::machine::{Runtime, RuntimeError};
+use super::{Event, Input, Millis, Output};
+
+pub const FORMAT: &str = "haplan-runtime/v1";
+
+/// Replaces every fencing parameter's value in a pool file by `"***"`, and
+/// in a host object (`hosts[]` entry) when given one.
+pub fn redact_pool(doc: &Value) -> Value {
+    let mut doc = doc.clone();
+    if let Some(hosts) = doc.get_mut("hosts").and_then(Value::as_array_mut) {
+        for h in hosts {
+            redact_host(h);
+        }
+    }
+    doc
+}
+
+fn redact_host(h: &mut Value) {
+    if let Some(levels) = h.get_mut("fencing").and_then(Value::as_array_mut) {
+        for l in levels {
+            if let Some(params) = l.get_mut("params").and_then(Value::as_object_mut) {
+                for v in params.values_mut() {
+                    *v = Value::String("***".into());
+                }
+            }
+        }
+    }
+}
+
+/// An input as it may be written down: a new host's fencing parameters
+/// redacted.
+pub fn redact_input(input: &Input) -> Input {
+    let mut input = input.clone();
+    if let Event::HostAdded { host } = &mut input.event {
+        redact_host(host);
+    }
+    input
+}
+
+/// Something a log can be flushed to disk on.
+pub trait Durable: Write {
+    fn sync(&mut self) -> io::Result<()>;
+}
+
+impl Durable for File {
+    fn sync(&mut self) -> io::Result<()> {
+        self.sync_data()
+    }
+}
+
+impl Durable for Vec<u8> {
+    fn sync(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Appends steps to a log.
+#[derive(Debug)]
+pub struct Journal<W: Durable> {
+    w: W,
+    seq: u64,
+}
+
+impl<W: Durable> Journal<W> {
+    /// A new log whose first line starts it for `pool` at time `at`.
+    pub fn start(mut w: W, pool: &Value, at: Millis) -> io::Result<Journal<W>> {
+        let line = json!({"log": FORMAT, "at": at, "pool": redact_pool(pool)});
+        writeln!(w, "{line}")?;
+        w.flush()?;
+        w.sync()?;
+        Ok(Journal { w, seq: 0 })
+    }
+
+    /// Goes on with a log that already has `steps` steps.
+    pub fn resume(w: W, steps: u64) -> Journal<W> {
+        Journal { w, seq: steps }
+    }
+
+    /// Writes one step and flushes it to disk.
+    pub fn append(&mut self, input: &Input, output: &Output) -> io::Result<()> {
+        self.seq += 1;
+        let redacted;
+        let input = if matches!(input.event, Event::HostAdded { .. }) {
+            redacted = redact_input(input);
+            &redacted
+        } else {
+            input
+        };
+        let line = StepRef {
+            seq: self.seq,
+            input,
+            output,
+        };
+        serde_json::to_writer(&mut self.w, &line).map_err(io::Error::other)?;
+        self.w.write_all(b"\n")?;
+        self.w.flush()?;
+        self.w.sync()
+    }
+
+    pub fn steps(&self) -> u64 {
+        self.seq
+    }
+
+    pub fn get_ref(&self) -> &W {
+        &self.w
+    }
+
+    pub fn into_inner(self) -> W {
+        self.w
+    }
+}
+
+#[derive(serde::Serialize)]
+struct StepRef<'a> {
+    seq: u64,
+    input: &'a Input,
+    output: &'a Output,
+}
+
+#[derive(serde::Deserialize)]
+struct StepLine {
+    #[allow(dead_code)]
+    seq: u64,
+    input: Input,
+    output: Output,
+}
+
+/// Why a log cannot be replayed.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("reading the log: {0}")]
+    Io(#[from] io::Error),
+    #[error("line {line}: {msg}")]
+    Bad { line: usize, msg: String },
+    #[error("line {line}: the replayed step differs from the logged one ({what})")]
+    Diverged { line: usize, what: String },
+    #[error("line {line}: {source}")]
+    Refused { line: usize, source: RuntimeError },
+}
+
+/// A runtime rebuilt from its log, and how many steps the log holds.
+pub struct Replayed {
+    pub runtime: Runtime,
+    pub steps: u64,
+    /// Whether a last, unfinished line was dropped.
+    pub truncated: bool,
+}
+
+/// Rebuilds the runtime's state from its log, checking every step.
+pub fn replay<R: BufRead>(r: R) -> Result<Replayed, LogError> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut text = String::new();
+    let mut r = r;
+    r.read_to_string(&mut text)?;
+    let complete = text.ends_with('\n');
+    lines.extend(text.lines().map(str::to_string));
+    let mut truncated = false;
+    if !complete && !lines.is_empty() {
+        lines.pop(); // cut short by a crash: never acted on
+        truncated = true;
+    }
+    let mut it = lines.into_iter().enumerate();
+    let Some((_, first)) = it.next() else {
+        return Err(LogError::Bad {
+            line: 1,
+            msg: "the log is empty".into(),
+        });
+    };
+    let head: Value = serde_json::from_str(&first).map_err(|e| LogError::Bad {
+        line: 1,
+        msg: e.to_string(),
+    })?;
+    if head.get("log").and_then(Value::as_str) != Some(FORMAT) {
+        return Err(LogError::Bad {
+            line: 1,
+            msg: format!("not a {FORMAT} log"),
+        });
+    }
+    let at = head.get("at").and_then(Value::as_u64).unwrap_or(0);
+    let pool = head.get("pool").cloned().unwrap_or(Value::Null);
+    let (mut runtime, _) =
+        Runtime::new(pool, at).map_err(|source| LogError::Refused { line: 1, source })?;
+    let mut steps = 0;
+    for (i, line) in it {
+        let n = i + 1;
+        let StepLine {
+            input,
+            output: logged,
+            ..
+        } = serde_json::from_str(&line).map_err(|e| LogError::Bad {
+            line: n,
+            msg: e.to_string(),
+        })?;
+        let out = runtime
+            .handle(&input)
+            .map_err(|source| LogError::Refused { line: n, source })?;
+        if out != logged {
+            let what = if out.actions != logged.actions {
+                "actions"
+            } else if out.alerts != logged.alerts {
+                "alerts"
+            } else {
+                "notes"
+            };
+            return Err(LogError::Diverged {
+                line: n,
+                what: what.into(),
+            });
+        }
+        steps += 1;
+    }
+    Ok(Replayed {
+        runtime,
+        steps,
+        truncated,
+    })
+}
+
+/// A runtime back from a crash: its log replayed, then told that it
+/// restarted ([`Event::Restarted`]): fences in flight are sent again and
+/// VMs whose start was in flight are looked for before anything else
+/// happens to them. The caller appends the returned step to the log before
+/// performing its actions.
+pub fn recover<R: BufRead>(r: R, at: Millis) -> Result<(Replayed, Input, Output), LogError> {
+    let mut rep = replay(r)?;
+    let input = Input {
+        at,
+        event: Event::Restarted,
+    };
+    let line = rep.steps as usize + 2;
+    let out = rep
+        .runtime
+        .handle(&input)
+        .map_err(|source| LogError::Refused { line, source })?;
+    Ok((rep, input, out))
+}
