@@ -55,6 +55,7 @@ const FAMILIES: &[(&str, bool)] = &[
     ("constraints", true),
     ("whatif", true),
     ("diff", true),
+    ("runtime", true),
     ("bad", false),
 ];
 

@@ -99,7 +99,7 @@ def normalise_json_stats(data: Dict[str, Any], result: Result) -> None:
 @pytest.mark.parametrize("run", RUNS, ids=str)
 def test_fixture_run(run: Run) -> None:
     if run.command[0] not in SUBCOMMANDS:
-        pytest.skip(f"haplan {run.command[0]} is not in the Python API yet")
+        pytest.skip(f"haplan {run.command[0]} is a command-line feature, not in the Python API")
     golden = run.golden()
     if golden.exit == 2:
         # Bad input: the same message as the command line, without "haplan: ".

@@ -133,6 +133,50 @@ enum Command {
     },
     /// Print the JSON Schema of the pool format.
     Schema,
+    /// Watch the HA runtime keep the pool: a simulated failover, step by step.
+    ///
+    /// The runtime runs against simulated hosts (docs/runtime.md): health
+    /// checks, peer confirmation, fencing, ordered restarts with retries. Faults
+    /// are injected at simulated times in seconds; the run prints every step
+    /// that is not routine, then how long each crashed host's protected VMs
+    /// took to run again. Exit 1 if a safety invariant broke (a VM on two hosts,
+    /// a restart before a fence), which would be a bug.
+    Run {
+        /// Pool file (haplan/v1 JSON), or - for standard input.
+        file: String,
+        /// The host loses power at this time (its VMs die).
+        #[arg(long, value_name = "HOST@SECONDS")]
+        crash: Vec<String>,
+        /// The host loses its network (to the runtime and its peers) but runs on.
+        #[arg(long, value_name = "HOST@SECONDS")]
+        isolate: Vec<String>,
+        /// Only the runtime loses sight of the host; its peers still reach it.
+        #[arg(long, value_name = "HOST@SECONDS")]
+        unreachable: Vec<String>,
+        /// The host's fence devices fail until this time (forever without @).
+        #[arg(long, value_name = "HOST[@SECONDS]")]
+        fence_fails: Vec<String>,
+        /// The VM crashes on its (healthy) host.
+        #[arg(long, value_name = "VM@SECONDS")]
+        crash_vm: Vec<String>,
+        /// The runtime itself dies at this time and recovers from its log 5 s later.
+        #[arg(long, value_name = "SECONDS")]
+        restart_runtime: Vec<f64>,
+        /// How long to run, in simulated seconds.
+        #[arg(long, value_name = "SECONDS", default_value = "120")]
+        until: f64,
+        /// Seed of the simulation's latencies.
+        #[arg(long, default_value = "1")]
+        seed: u64,
+        /// Also print routine steps (probes answered, ticks).
+        #[arg(long)]
+        verbose: bool,
+        /// Write the runtime's log (JSON lines) to this file.
+        #[arg(long, value_name = "FILE")]
+        log: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -254,6 +298,39 @@ fn json(value: serde_json::Value) -> String {
 
 fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
     match cli.command {
+        Command::Run {
+            file,
+            crash,
+            isolate,
+            unreachable,
+            fence_fails,
+            crash_vm,
+            restart_runtime,
+            until,
+            seed,
+            verbose,
+            log,
+            format,
+        } => {
+            let faults = RunFaults {
+                crash,
+                isolate,
+                unreachable,
+                fence_fails,
+                crash_vm,
+                restart_runtime,
+            };
+            run_sim(
+                &file,
+                stdin,
+                &faults,
+                until,
+                seed,
+                verbose,
+                log.as_deref(),
+                format,
+            )
+        }
         Command::Check {
             file,
             tolerate,
@@ -394,4 +471,251 @@ fn agility_output(pool: &Pool, ag: &agility::Agility, format: Format) -> String 
         Format::Json => json(report::agility_json(pool, ag)),
         Format::Text => report::agility_text(pool, ag),
     }
+}
+
+struct RunFaults {
+    crash: Vec<String>,
+    isolate: Vec<String>,
+    unreachable: Vec<String>,
+    fence_fails: Vec<String>,
+    crash_vm: Vec<String>,
+    restart_runtime: Vec<f64>,
+}
+
+/// `NAME@SECONDS` as (name, milliseconds); the time is optional when `opt`.
+fn at_time(flag: &str, s: &str, opt: bool) -> Result<(String, Option<u64>), String> {
+    let (name, t) = match s.rsplit_once('@') {
+        Some((n, t)) => (n, Some(t)),
+        None if opt => (s, None),
+        None => return Err(format!("--{flag} {s}: expected NAME@SECONDS")),
+    };
+    let ms = match t {
+        None => None,
+        Some(t) => Some(secs_ms(t).map_err(|e| format!("--{flag} {s}: {e}"))?),
+    };
+    if name.is_empty() {
+        return Err(format!("--{flag} {s}: the name is empty"));
+    }
+    Ok((name.to_string(), ms))
+}
+
+fn secs_ms(t: &str) -> Result<u64, String> {
+    let secs: f64 = t
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a number of seconds: {t}"))?;
+    if !secs.is_finite() || !(0.0..=1e7).contains(&secs) {
+        return Err(format!("not a usable number of seconds: {t}"));
+    }
+    Ok((secs * 1000.0).round() as u64)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_sim(
+    file: &str,
+    stdin: &mut dyn Read,
+    faults: &RunFaults,
+    until: f64,
+    seed: u64,
+    verbose: bool,
+    log: Option<&str>,
+    format: Format,
+) -> Result<(i32, String), String> {
+    use crate::runtime::sim::{Fault, FenceDevice, Sim};
+    use crate::runtime::{Event, text};
+    let (shown, text) = read_text(file, stdin)?;
+    let doc: serde_json::Value =
+        serde_json::from_str(&text).map_err(|_| match load::parse_pool(&text) {
+            Err(e) => format!("{shown}: {e}"),
+            Ok(_) => format!("{shown}: not JSON"),
+        })?;
+    let pool = load::pool_from_value(&doc).map_err(|e| format!("{shown}: {e}"))?;
+    let until = secs_ms(&until.to_string()).map_err(|e| format!("--until: {e}"))?;
+    let host = |flag: &str, name: &str| -> Result<(), String> {
+        pool.host_by_name(name)
+            .map(|_| ())
+            .ok_or_else(|| format!("--{flag}: unknown host \"{name}\""))
+    };
+    let mut sim = Sim::new(doc, seed).map_err(|e| format!("{shown}: {e}"))?;
+    sim.record = true;
+    let mut crashes = Vec::new();
+    for s in &faults.crash {
+        let (h, t) = at_time("crash", s, false)?;
+        host("crash", &h)?;
+        let t = t.expect("required");
+        sim.inject(t, Fault::CrashHost(h.clone()));
+        crashes.push((h, t));
+    }
+    for s in &faults.isolate {
+        let (h, t) = at_time("isolate", s, false)?;
+        host("isolate", &h)?;
+        sim.inject(
+            t.expect("required"),
+            Fault::Partition {
+                host: h,
+                from_peers: true,
+            },
+        );
+    }
+    for s in &faults.unreachable {
+        let (h, t) = at_time("unreachable", s, false)?;
+        host("unreachable", &h)?;
+        sim.inject(
+            t.expect("required"),
+            Fault::Partition {
+                host: h,
+                from_peers: false,
+            },
+        );
+    }
+    for s in &faults.fence_fails {
+        let (h, t) = at_time("fence-fails", s, true)?;
+        host("fence-fails", &h)?;
+        let device = FenceDevice::FailsUntil(t.unwrap_or(u64::MAX));
+        sim.inject(0, Fault::Device { host: h, device });
+    }
+    for s in &faults.crash_vm {
+        let (v, t) = at_time("crash-vm", s, false)?;
+        if pool.vm_by_name(&v).is_none() {
+            return Err(format!("--crash-vm: unknown VM \"{v}\""));
+        }
+        sim.inject(t.expect("required"), Fault::CrashVm(v));
+    }
+    for &t in &faults.restart_runtime {
+        let t = secs_ms(&t.to_string()).map_err(|e| format!("--restart-runtime: {e}"))?;
+        sim.inject(t, Fault::CrashRuntime { down_for: 5_000 });
+    }
+    // Who each crash takes down, and when they all run again.
+    let protected: Vec<String> = pool
+        .vms
+        .iter()
+        .filter(|v| v.restart == crate::model::Restart::Protected && v.power.is_active())
+        .map(|v| v.name.clone())
+        .collect();
+    crashes.sort_by_key(|(_, t)| *t);
+    let mut waiting: Vec<(String, u64, Vec<String>, Option<u64>)> = Vec::new();
+    let mut t = 0;
+    let mut next_crash = 0;
+    while t < until {
+        while next_crash < crashes.len() && crashes[next_crash].1 <= t + 100 {
+            let (h, at) = &crashes[next_crash];
+            sim.run_until(at.saturating_sub(1));
+            let running = sim.world.running();
+            let victims = protected
+                .iter()
+                .filter(|v| running.get(*v).is_some_and(|on| on.contains(h)))
+                .cloned()
+                .collect();
+            waiting.push((h.clone(), *at, victims, None));
+            next_crash += 1;
+        }
+        t = (t + 100).min(until);
+        sim.run_until(t);
+        let running = sim.world.running();
+        for w in waiting.iter_mut().filter(|w| w.3.is_none() && t > w.1) {
+            if w.2.iter().all(|v| running.contains_key(v)) {
+                w.3 = Some(t - w.1);
+            }
+        }
+    }
+    if let Some(path) = log {
+        std::fs::write(path, sim.log()).map_err(|e| format!("cannot write {path}: {e}"))?;
+    }
+    let violations = sim.world.violations();
+    let running = sim.world.running();
+    let mut out = String::new();
+    match format {
+        Format::Json => {
+            for s in &sim.steps {
+                let routine = text::step_lines(&s.input, &s.output, false).is_empty();
+                if verbose || !routine {
+                    let line = serde_json::json!({"input": s.input, "output": s.output});
+                    out += &format!("{line}\n");
+                }
+            }
+            let summary = serde_json::json!({
+                "summary": {
+                    "until_ms": until,
+                    "recoveries": waiting.iter().map(|(h, at, vms, done)| serde_json::json!({
+                        "host": h, "crashed_at_ms": at, "protected_vms": vms, "recovered_after_ms": done,
+                    })).collect::<Vec<_>>(),
+                    "not_running": protected.iter().filter(|v| !running.contains_key(*v)).collect::<Vec<_>>(),
+                    "violations": violations,
+                }
+            });
+            out += &format!("{summary}\n");
+        }
+        Format::Text => {
+            out += &format!(
+                "haplan run: {} ({} hosts, {} VMs), simulated for {}s\n",
+                pool.name,
+                pool.hosts.len(),
+                pool.vms.len(),
+                until as f64 / 1000.0
+            );
+            for s in &sim.steps {
+                if let Event::Tick = s.input.event {
+                    if s.output.notes.is_empty() && s.output.alerts.is_empty() {
+                        let quiet = s
+                            .output
+                            .actions
+                            .iter()
+                            .all(|a| matches!(a, crate::runtime::Action::Probe { .. }));
+                        if quiet && !verbose {
+                            continue;
+                        }
+                    }
+                }
+                for line in text::step_lines(&s.input, &s.output, verbose) {
+                    out += &line;
+                    out.push('\n');
+                }
+            }
+            out += "\nsummary:\n";
+            for (h, at, vms, done) in &waiting {
+                match done {
+                    Some(d) => {
+                        out += &format!(
+                            "  {h} crashed at {:.1}s: its {} protected VM{} ran again {:.1}s later\n",
+                            *at as f64 / 1000.0,
+                            vms.len(),
+                            if vms.len() == 1 { "" } else { "s" },
+                            *d as f64 / 1000.0
+                        )
+                    }
+                    None => {
+                        out += &format!(
+                            "  {h} crashed at {:.1}s: not all of its protected VMs ({}) run again\n",
+                            *at as f64 / 1000.0,
+                            vms.join(", ")
+                        )
+                    }
+                }
+            }
+            let idle: Vec<&String> = protected
+                .iter()
+                .filter(|v| !running.contains_key(*v))
+                .collect();
+            if idle.is_empty() {
+                out += "  every protected VM runs\n";
+            } else {
+                out += &format!(
+                    "  protected VMs not running: {}\n",
+                    idle.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            for v in &violations {
+                out += &format!("  INVARIANT BROKEN: {v}\n");
+            }
+        }
+    }
+    let code = if violations.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_NOT_OK
+    };
+    Ok((code, out))
 }

@@ -1428,7 +1428,8 @@ impl Runtime {
             .filter(|(_, rt)| matches!(rt.phase, Phase::Pending | Phase::Planned { .. }))
             .map(|(n, _)| n.clone())
             .collect();
-        if pending.is_empty() {
+        // Planned VMs keep their targets until a VM needs a new one.
+        if !self.vms.values().any(|rt| rt.phase == Phase::Pending) {
             return;
         }
         let (pp, virt) = self.planning_pool_with(false);

@@ -27,6 +27,7 @@ mod machine;
 pub mod driver;
 pub mod log;
 pub mod sim;
+pub mod text;
 
 use std::collections::BTreeMap;
 

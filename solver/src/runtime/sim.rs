@@ -370,10 +370,11 @@ enum Due {
 pub enum Fault {
     CrashHost(String),
     RepairHost(String),
-    /// Cut a host's network (`peers: false` also from its peers).
+    /// Cut a host's network from the runtime (`from_peers`: from its peers
+    /// too); its VMs run on.
     Partition {
         host: String,
-        peers: bool,
+        from_peers: bool,
     },
     Heal(String),
     /// A fence device that fails until a time, or answers slowly.
@@ -578,7 +579,9 @@ impl Sim {
         match f {
             Fault::CrashHost(h) => self.world.crash_host(&h),
             Fault::RepairHost(h) => self.world.repair_host(&h),
-            Fault::Partition { host, peers } => self.world.partition(&host, false, !peers),
+            Fault::Partition { host, from_peers } => {
+                self.world.partition(&host, false, !from_peers)
+            }
             Fault::Heal(h) => self.world.partition(&h, true, true),
             Fault::Device { host, device } => self.world.set_device(&host, device),
             Fault::StartFailures { p, until } => self.world.start_failures(p, until),
@@ -727,12 +730,12 @@ fn run_scenario(seed: u64, record: bool) -> (Outcome, Vec<Step>) {
             }
             2 => {
                 // Alive but out of the runtime's sight; maybe of its peers too.
-                let peers = rng.chance(0.5);
+                let from_peers = rng.chance(0.5);
                 sim.inject(
                     at,
                     Fault::Partition {
                         host: host.clone(),
-                        peers,
+                        from_peers,
                     },
                 );
                 sim.inject(at + rng.range(5_000, 60_000), Fault::Heal(host));
@@ -745,7 +748,7 @@ fn run_scenario(seed: u64, record: bool) -> (Outcome, Vec<Step>) {
                         t,
                         Fault::Partition {
                             host: host.clone(),
-                            peers: true,
+                            from_peers: true,
                         },
                     );
                     t += rng.range(500, 4_000);

@@ -1,0 +1,1441 @@
+//! Unit tests of the HA runtime's state machine (`haplan::runtime`), driven
+//! by hand one event at a time: detection, fencing, ordered restarts,
+//! tolerance alerts, admission, the log, maintenance and failback, and
+//! refused events. The seeded simulation (`simulation.rs`) checks the
+//! invariants at large; these pin down each behaviour precisely.
+
+use std::io::Cursor;
+
+use haplan::model::{HostState, Power};
+use haplan::runtime::log::{self, Journal, LogError};
+use haplan::runtime::{
+    Action, Admission, Alert, Event, Input, Millis, Note, Operation, Output, Runtime, RuntimeError,
+};
+use serde_json::{Value, json};
+
+/// `machine::SETTLE_MS` (not exported): how long a recovered runtime waits
+/// before asking where a VM whose start was in flight runs.
+const SETTLE_MS: Millis = 60_000;
+/// `machine::FENCE_BACKOFF_MS` and `FENCE_BACKOFF_MAX_MS`.
+const FENCE_BACKOFF_MS: Millis = 5_000;
+const FENCE_BACKOFF_MAX_MS: Millis = 300_000;
+/// `machine::FENCE_GRACE_MS`.
+const FENCE_GRACE_MS: Millis = 5_000;
+
+// ---- pools ----
+
+/// A host of `mem` memory with two fence levels whose parameters hold
+/// secrets that must never be written down.
+fn host(name: &str, mem: i64) -> Value {
+    json!({
+        "name": name,
+        "capacity": {"mem": mem},
+        "fencing": [
+            {"agent": "fence_ipmilan",
+             "params": {"ip": "10.0.0.1", "password": format!("ipmi-secret-{name}")}},
+            {"agent": "fence_pdu",
+             "params": {"login": "apc", "password": format!("pdu-secret-{name}")}}
+        ]
+    })
+}
+
+fn vm(name: &str, host: &str, mem: i64) -> Value {
+    json!({"name": name, "host": host, "demand": {"mem": mem}})
+}
+
+/// `v` with the fields of `extra` set.
+fn with(mut v: Value, extra: Value) -> Value {
+    for (k, x) in extra.as_object().expect("an object") {
+        v[k] = x.clone();
+    }
+    v
+}
+
+fn pool(ha: Value, hosts: Vec<Value>, vms: Vec<Value>) -> Value {
+    let base = json!({
+        "host_failures_to_tolerate": 1,
+        "failure_threshold": 3,
+        "check_interval_s": 10,
+        "restart_retries": 2,
+        "retry_interval_s": 10,
+        "fence_timeout_s": 20
+    });
+    json!({"name": "test", "ha": with(base, ha), "hosts": hosts, "vms": vms})
+}
+
+/// Three hosts of 100; h1 runs a protected VM per order group (`a` with a
+/// start delay of 30 s, `a2`, `b`), a best-effort and an unprotected one.
+fn three_hosts(ha: Value) -> Value {
+    pool(
+        ha,
+        vec![host("h1", 100), host("h2", 100), host("h3", 100)],
+        vec![
+            with(vm("a", "h1", 10), json!({"order": 0, "start_delay_s": 30})),
+            with(vm("a2", "h1", 10), json!({"order": 0})),
+            with(vm("b", "h1", 10), json!({"order": 1})),
+            with(vm("be", "h1", 10), json!({"restart": "best_effort"})),
+            with(vm("un", "h1", 10), json!({"restart": "unprotected"})),
+            vm("c", "h2", 10),
+            vm("d", "h3", 10),
+        ],
+    )
+}
+
+/// Two hosts of 100: x (60) on h1, y (30) on h2. Tolerates exactly 1; an
+/// unprotected VM of 30 more on h2 leaves no room for x.
+fn two_hosts() -> Value {
+    pool(
+        json!({}),
+        vec![host("h1", 100), host("h2", 100)],
+        vec![vm("x", "h1", 60), vm("y", "h2", 30)],
+    )
+}
+
+const SECRETS: &[&str] = &["ipmi-secret-", "pdu-secret-", "added-secret-42"];
+
+// ---- driving the runtime ----
+
+/// A runtime driven by hand: every step is journaled, every output and the
+/// state after it kept.
+struct Driver {
+    rt: Runtime,
+    outs: Vec<Output>,
+    states: Vec<Value>,
+    journal: Journal<Vec<u8>>,
+}
+
+impl Driver {
+    fn new(doc: Value) -> Driver {
+        let (rt, out) = Runtime::new(doc.clone(), 0).expect("a valid pool");
+        let journal = Journal::start(Vec::new(), &doc, 0).expect("in memory");
+        let states = vec![rt.state_json()];
+        Driver {
+            rt,
+            outs: vec![out],
+            states,
+            journal,
+        }
+    }
+
+    /// Goes on with a recovered runtime (its first output given).
+    fn resume(rt: Runtime, first: Output, journal: Journal<Vec<u8>>) -> Driver {
+        let states = vec![rt.state_json()];
+        Driver {
+            rt,
+            outs: vec![first],
+            states,
+            journal,
+        }
+    }
+
+    fn try_feed(&mut self, at: Millis, event: Event) -> Result<Output, RuntimeError> {
+        let input = Input { at, event };
+        let out = self.rt.handle(&input)?;
+        self.journal.append(&input, &out).expect("in memory");
+        self.outs.push(out.clone());
+        self.states.push(self.rt.state_json());
+        Ok(out)
+    }
+
+    fn feed(&mut self, at: Millis, event: Event) -> Output {
+        let shown = format!("{event:?}");
+        self.try_feed(at, event)
+            .unwrap_or_else(|e| panic!("{shown} refused: {e}"))
+    }
+
+    fn tick(&mut self, at: Millis) -> Output {
+        self.feed(at, Event::Tick)
+    }
+
+    /// Answers every probe in flight: the hosts in `failing` do not answer.
+    fn answer_probes(&mut self, at: Millis, failing: &[&str]) -> Vec<Output> {
+        let probes: Vec<(u64, String)> = self
+            .rt
+            .in_flight()
+            .filter_map(|a| match a {
+                Action::Probe { id, host } => Some((*id, host.clone())),
+                _ => None,
+            })
+            .collect();
+        probes
+            .into_iter()
+            .map(|(id, host)| {
+                let ok = !failing.contains(&host.as_str());
+                self.feed(
+                    at,
+                    Event::HealthCheck {
+                        id,
+                        host,
+                        ping: ok,
+                        api: ok,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// A tick at `at` and the answers to the probes it (or earlier steps)
+    /// sent.
+    fn round(&mut self, at: Millis, failing: &[&str]) -> Vec<Output> {
+        let mut outs = vec![self.tick(at)];
+        outs.extend(self.answer_probes(at, failing));
+        outs
+    }
+
+    /// The fence in flight for `host`: (id, level, agent).
+    fn fence_in_flight(&self, host: &str) -> (u64, usize, String) {
+        let f: Vec<_> = self
+            .rt
+            .in_flight()
+            .filter_map(|a| match a {
+                Action::Fence {
+                    id,
+                    host: h,
+                    level,
+                    agent,
+                } if h == host => Some((*id, *level, agent.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(f.len(), 1, "one fence of {host} in flight: {f:?}");
+        f[0].clone()
+    }
+
+    fn fence(&mut self, at: Millis, host: &str, off: bool) -> Output {
+        let (id, _, _) = self.fence_in_flight(host);
+        self.feed(
+            at,
+            Event::FenceResult {
+                id,
+                host: host.into(),
+                off,
+                error: (!off).then(|| "the BMC did not answer".into()),
+            },
+        )
+    }
+
+    /// The start of `vm` in flight: (id, host, attempt).
+    fn start_in_flight(&self, vm: &str) -> (u64, String, u32) {
+        let s: Vec<_> = self
+            .rt
+            .in_flight()
+            .filter_map(|a| match a {
+                Action::StartVm {
+                    id,
+                    vm: v,
+                    host,
+                    attempt,
+                } if v == vm => Some((*id, host.clone(), *attempt)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(s.len(), 1, "one start of {vm} in flight: {s:?}");
+        s[0].clone()
+    }
+
+    fn start_result(&mut self, at: Millis, vm: &str, ok: bool) -> Output {
+        let (id, host, _) = self.start_in_flight(vm);
+        self.feed(
+            at,
+            Event::VmStartResult {
+                id,
+                vm: vm.into(),
+                host,
+                ok,
+                error: (!ok).then(|| "no such luck".into()),
+            },
+        )
+    }
+
+    fn migrate_in_flight(&self) -> Vec<(u64, String, String, String)> {
+        self.rt
+            .in_flight()
+            .filter_map(|a| match a {
+                Action::Migrate { id, vm, from, to } => {
+                    Some((*id, vm.clone(), from.clone(), to.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Declares `host` down (an outside monitor) and confirms the fence.
+    fn fail_host(&mut self, at: Millis, host: &str) -> Output {
+        self.feed(at, Event::HostDown { host: host.into() });
+        self.fence(at, host, true)
+    }
+
+    fn log_text(&self) -> String {
+        String::from_utf8(self.journal.get_ref().clone()).expect("utf-8")
+    }
+}
+
+// ---- looking at outputs ----
+
+/// (vm, host, attempt) of every start in `outs`.
+fn starts(outs: &[Output]) -> Vec<(String, String, u32)> {
+    outs.iter()
+        .flat_map(|o| &o.actions)
+        .filter_map(|a| match a {
+            Action::StartVm {
+                vm, host, attempt, ..
+            } => Some((vm.clone(), host.clone(), *attempt)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn started_vms(outs: &[Output]) -> Vec<String> {
+    let mut v: Vec<String> = starts(outs).into_iter().map(|s| s.0).collect();
+    v.sort();
+    v
+}
+
+/// (host, level, agent) of every fence in `outs`.
+fn fences(outs: &[Output]) -> Vec<(String, usize, String)> {
+    outs.iter()
+        .flat_map(|o| &o.actions)
+        .filter_map(|a| match a {
+            Action::Fence {
+                host, level, agent, ..
+            } => Some((host.clone(), *level, agent.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn alerts(outs: &[Output]) -> Vec<Alert> {
+    outs.iter().flat_map(|o| o.alerts.clone()).collect()
+}
+
+fn notes(outs: &[Output]) -> Vec<Note> {
+    outs.iter().flat_map(|o| o.notes.clone()).collect()
+}
+
+fn asks(outs: &[Output]) -> Vec<(u64, String, String)> {
+    outs.iter()
+        .flat_map(|o| &o.actions)
+        .filter_map(|a| match a {
+            Action::AskPeer { id, host, peer } => Some((*id, host.clone(), peer.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn declared_down(outs: &[Output]) -> Vec<(String, Option<String>)> {
+    notes(outs)
+        .into_iter()
+        .filter_map(|n| match n {
+            Note::HostDeclaredDown { host, confirmed_by } => Some((host, confirmed_by)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn vm_host(rt: &Runtime, vm: &str) -> String {
+    let p = rt.pool();
+    let v = p.vm_by_name(vm).expect("known VM");
+    p.hosts[p.vms[v].host].name.clone()
+}
+
+fn vm_power(rt: &Runtime, vm: &str) -> Power {
+    let p = rt.pool();
+    p.vms[p.vm_by_name(vm).expect("known VM")].power
+}
+
+fn host_state(rt: &Runtime, host: &str) -> HostState {
+    let p = rt.pool();
+    p.hosts[p.host_by_name(host).expect("known host")].state
+}
+
+/// The index of the first output that starts a VM of `vms`.
+fn first_start_of(outs: &[Output], vms: &[&str]) -> Option<usize> {
+    outs.iter().position(|o| {
+        o.actions
+            .iter()
+            .any(|a| matches!(a, Action::StartVm { vm, .. } if vms.contains(&vm.as_str())))
+    })
+}
+
+const H1_RESTARTED: &[&str] = &["a", "a2", "b", "be"];
+
+// ---- 1. detection ----
+
+#[test]
+fn host_declared_down_after_threshold_consecutive_failures_and_a_peer() {
+    let mut d = Driver::new(three_hosts(json!({})));
+    // Probes of every host went out at t = 0.
+    d.answer_probes(0, &["h1"]); // 1
+    d.round(10_000, &["h1"]); // 2
+    d.round(20_000, &[]); // an answer: the count starts over
+    d.round(30_000, &["h1"]); // 1
+    d.round(40_000, &["h1"]); // 2
+    assert!(asks(&d.outs).is_empty(), "asked a peer before 3 in a row");
+    assert!(declared_down(&d.outs).is_empty());
+    let outs = d.round(50_000, &["h1"]); // 3
+    let suspect: Vec<u32> = notes(&d.outs)
+        .into_iter()
+        .filter_map(|n| match n {
+            Note::HostSuspect { host, failures } if host == "h1" => Some(failures),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(suspect, [1, 2, 1, 2, 3]);
+    let ask = asks(&outs);
+    assert_eq!(ask.len(), 1, "{ask:?}");
+    let (id, h, peer) = ask[0].clone();
+    assert_eq!(h, "h1");
+    assert_ne!(peer, "h1");
+    // Not down, not fenced until the peer answers.
+    assert!(declared_down(&d.outs).is_empty());
+    assert!(fences(&d.outs).is_empty());
+    let out = d.feed(
+        50_100,
+        Event::PeerCheck {
+            id,
+            host: "h1".into(),
+            peer: peer.clone(),
+            reachable: false,
+        },
+    );
+    assert_eq!(
+        declared_down(std::slice::from_ref(&out)),
+        [("h1".to_string(), Some(peer))]
+    );
+    assert_eq!(
+        fences(std::slice::from_ref(&out)),
+        [("h1".to_string(), 0, "fence_ipmilan".to_string())]
+    );
+    assert_eq!(host_state(&d.rt, "h1"), HostState::Down);
+    assert!(starts(&d.outs).is_empty(), "started before the fence");
+}
+
+#[test]
+fn peer_that_still_reaches_the_host_means_no_fence_and_one_alert() {
+    let mut d = Driver::new(three_hosts(json!({})));
+    let mut t = 0;
+    let mut episode = |d: &mut Driver, t: &mut Millis| -> Vec<Output> {
+        // Three failures in a row, then the peer still reaches it.
+        let mut outs = Vec::new();
+        for _ in 0..3 {
+            *t += 10_000;
+            outs.extend(d.round(*t, &["h1"]));
+        }
+        let ask = asks(&outs);
+        assert_eq!(ask.len(), 1, "{ask:?}");
+        let (id, host, peer) = ask[0].clone();
+        outs.push(d.feed(
+            *t,
+            Event::PeerCheck {
+                id,
+                host,
+                peer,
+                reachable: true,
+            },
+        ));
+        outs
+    };
+    d.answer_probes(t, &[]);
+    let first = episode(&mut d, &mut t);
+    let unreachable = |outs: &[Output]| {
+        alerts(outs)
+            .into_iter()
+            .filter(|a| matches!(a, Alert::HostUnreachable { host, .. } if host == "h1"))
+            .count()
+    };
+    assert_eq!(unreachable(&first), 1);
+    // Still unreachable: asked again, but not alerted again.
+    let second = episode(&mut d, &mut t);
+    assert_eq!(unreachable(&second), 0);
+    assert!(fences(&d.outs).is_empty());
+    assert!(declared_down(&d.outs).is_empty());
+    assert!(starts(&d.outs).is_empty());
+    assert_eq!(host_state(&d.rt, "h1"), HostState::Up);
+    // Once it answers again, a new episode is a new alert.
+    t += 10_000;
+    d.round(t, &[]);
+    let third = episode(&mut d, &mut t);
+    assert_eq!(unreachable(&third), 1);
+}
+
+// ---- 2. fencing ----
+
+#[test]
+fn fence_levels_in_order_and_no_start_before_off() {
+    let mut d = Driver::new(three_hosts(json!({})));
+    let out = d.feed(1_000, Event::HostDown { host: "h1".into() });
+    assert_eq!(
+        fences(&[out]),
+        [("h1".to_string(), 0, "fence_ipmilan".to_string())]
+    );
+    let out = d.fence(2_000, "h1", false);
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| matches!(n, Note::FenceFailed { host, level: 0, .. } if host == "h1"))
+    );
+    assert_eq!(
+        fences(std::slice::from_ref(&out)),
+        [("h1".to_string(), 1, "fence_pdu".to_string())]
+    );
+    // Time passes, probes come and go: nothing of h1 starts meanwhile.
+    d.round(10_000, &["h1"]);
+    assert!(starts(&d.outs).is_empty(), "a VM started before the fence");
+    let confirmed_at = d.outs.len();
+    let out = d.fence(12_000, "h1", true);
+    assert!(out.notes.contains(&Note::HostFenced {
+        host: "h1".into(),
+        agent: Some("fence_pdu".into()),
+    }));
+    assert!(!starts(std::slice::from_ref(&out)).is_empty());
+    assert_eq!(first_start_of(&d.outs, H1_RESTARTED), Some(confirmed_at));
+}
+
+#[test]
+fn every_level_failing_backs_off_and_is_retried_forever() {
+    let mut d = Driver::new(three_hosts(json!({"check_interval_s": 100_000})));
+    let mut now = 1_000;
+    d.feed(now, Event::HostDown { host: "h1".into() });
+    let mut last_wait = 0;
+    for round in 1..=12u32 {
+        let first = d.fence(now, "h1", false);
+        assert!(
+            first.alerts.is_empty(),
+            "round {round}: alerted after level 0"
+        );
+        let out = d.fence(now, "h1", false);
+        let failed: Vec<(u32, Millis)> = out
+            .alerts
+            .iter()
+            .filter_map(|a| match a {
+                Alert::FencingFailed {
+                    host,
+                    round,
+                    retry_at,
+                    ..
+                } if host == "h1" => Some((*round, *retry_at)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(failed.len(), 1, "round {round}: {out:?}");
+        let (r, retry_at) = failed[0];
+        assert_eq!(r, round);
+        let wait = retry_at - now;
+        let expected = (FENCE_BACKOFF_MS << (round - 1)).min(FENCE_BACKOFF_MAX_MS);
+        assert_eq!(wait, expected, "round {round}");
+        assert!(wait >= last_wait, "the backoff shrank");
+        last_wait = wait;
+        assert_eq!(out.wake_at, Some(retry_at));
+        // Nothing before the retry time, then level 0 again.
+        let early = d.tick(retry_at - 1);
+        assert!(fences(&[early]).is_empty(), "round {round}: retried early");
+        now = retry_at;
+        let again = d.tick(now);
+        assert_eq!(
+            fences(&[again]),
+            [("h1".to_string(), 0, "fence_ipmilan".to_string())],
+            "round {round}"
+        );
+    }
+    assert_eq!(last_wait, FENCE_BACKOFF_MAX_MS);
+    assert!(starts(&d.outs).is_empty(), "a VM started with no fence");
+}
+
+#[test]
+fn fence_timeout_counts_as_failed_and_a_late_off_still_confirms() {
+    let mut d = Driver::new(three_hosts(json!({"check_interval_s": 100_000})));
+    let out = d.feed(1_000, Event::HostDown { host: "h1".into() });
+    let deadline = 1_000 + 20_000 + FENCE_GRACE_MS;
+    assert_eq!(out.wake_at, Some(deadline));
+    let (first, level, _) = d.fence_in_flight("h1");
+    assert_eq!(level, 0);
+    let out = d.tick(deadline - 1);
+    assert!(out.actions.is_empty() && out.notes.is_empty(), "{out:?}");
+    let out = d.tick(deadline);
+    assert!(out.notes.iter().any(|n| matches!(
+        n,
+        Note::FenceFailed { host, level: 0, error, .. } if host == "h1" && error == "timed out"
+    )));
+    assert_eq!(
+        fences(std::slice::from_ref(&out)),
+        [("h1".to_string(), 1, "fence_pdu".to_string())]
+    );
+    assert!(starts(&d.outs).is_empty());
+    // The slow level 0 answers after all: h1 is off.
+    let confirmed_at = d.outs.len();
+    let out = d.feed(
+        deadline + 500,
+        Event::FenceResult {
+            id: first,
+            host: "h1".into(),
+            off: true,
+            error: None,
+        },
+    );
+    assert!(out.notes.contains(&Note::HostFenced {
+        host: "h1".into(),
+        agent: Some("fence_ipmilan".into()),
+    }));
+    assert_eq!(first_start_of(&d.outs, H1_RESTARTED), Some(confirmed_at));
+    assert!(
+        !d.rt
+            .in_flight()
+            .any(|a| matches!(a, Action::Fence { .. })),
+        "the level 1 fence is still in flight"
+    );
+}
+
+#[test]
+fn a_late_off_of_a_timed_out_last_level_confirms_during_the_backoff() {
+    let mut d = Driver::new(three_hosts(json!({"check_interval_s": 100_000})));
+    d.feed(1_000, Event::HostDown { host: "h1".into() });
+    d.fence(1_000, "h1", false);
+    let (last, level, _) = d.fence_in_flight("h1");
+    assert_eq!(level, 1);
+    let out = d.tick(1_000 + 20_000 + FENCE_GRACE_MS);
+    assert!(
+        out.alerts
+            .iter()
+            .any(|a| matches!(a, Alert::FencingFailed { round: 1, .. }))
+    );
+    assert!(starts(&d.outs).is_empty());
+    let out = d.feed(
+        30_000,
+        Event::FenceResult {
+            id: last,
+            host: "h1".into(),
+            off: true,
+            error: None,
+        },
+    );
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| matches!(n, Note::HostFenced { host, .. } if host == "h1"))
+    );
+    assert!(!starts(&[out]).is_empty());
+}
+
+#[test]
+fn manual_fence_confirmation_releases_the_vms() {
+    let mut d = Driver::new(three_hosts(json!({"check_interval_s": 100_000})));
+    d.feed(1_000, Event::HostDown { host: "h1".into() });
+    d.fence(1_000, "h1", false);
+    let out = d.fence(1_000, "h1", false);
+    assert!(
+        out.alerts
+            .iter()
+            .any(|a| matches!(a, Alert::FencingFailed { .. }))
+    );
+    assert!(starts(&d.outs).is_empty());
+    let confirmed_at = d.outs.len();
+    let out = d.feed(2_000, Event::FenceConfirmed { host: "h1".into() });
+    assert!(out.notes.contains(&Note::HostFenced {
+        host: "h1".into(),
+        agent: None,
+    }));
+    assert_eq!(first_start_of(&d.outs, H1_RESTARTED), Some(confirmed_at));
+    // The backoff is over: no fence round follows.
+    let out = d.tick(10_000);
+    assert!(fences(&[out]).is_empty());
+}
+
+#[test]
+fn vm_mode_never_fences_and_reports_the_host_lost() {
+    let mut d = Driver::new(three_hosts(json!({"mode": "vm"})));
+    let out = d.feed(1_000, Event::HostDown { host: "h1".into() });
+    assert_eq!(
+        out.alerts
+            .iter()
+            .filter(|a| matches!(a, Alert::HostLost { .. }))
+            .cloned()
+            .collect::<Vec<_>>(),
+        [Alert::HostLost {
+            host: "h1".into(),
+            vms: vec!["a".into(), "a2".into(), "b".into(), "be".into()],
+        }]
+    );
+    // The same through detection, for h2.
+    d.answer_probes(1_000, &["h1", "h2"]);
+    for t in [10_000, 20_000] {
+        d.round(t, &["h1", "h2"]);
+    }
+    let ask = asks(&d.outs);
+    assert_eq!(ask.len(), 1);
+    let (id, host, peer) = ask[0].clone();
+    let out = d.feed(
+        20_100,
+        Event::PeerCheck {
+            id,
+            host,
+            peer,
+            reachable: false,
+        },
+    );
+    assert!(out.alerts.contains(&Alert::HostLost {
+        host: "h2".into(),
+        vms: vec!["c".into()],
+    }));
+    for t in (30_000..200_000).step_by(10_000) {
+        d.round(t, &["h1", "h2"]);
+    }
+    assert!(fences(&d.outs).is_empty(), "fenced in mode vm");
+    assert!(starts(&d.outs).is_empty(), "restarted in mode vm");
+}
+
+// ---- 3. restarts ----
+
+#[test]
+fn restarts_go_by_order_group_and_start_delay_then_best_effort_once() {
+    let mut d = Driver::new(three_hosts(json!({"check_interval_s": 100_000})));
+    d.feed(1_000, Event::HostDown { host: "h1".into() });
+    let out = d.fence(2_000, "h1", true);
+    assert_eq!(started_vms(&[out]), ["a", "a2"]);
+    for (vm, host, attempt) in starts(&d.outs) {
+        assert_ne!(host, "h1", "{vm} restarted on the fenced host");
+        assert_eq!(attempt, 1);
+    }
+    let out = d.start_result(3_000, "a", true);
+    assert!(starts(&[out]).is_empty(), "group 1 started before a2 ran");
+    let out = d.start_result(4_000, "a2", true);
+    assert!(starts(std::slice::from_ref(&out)).is_empty());
+    // a's 30 s delay runs from its own start.
+    assert_eq!(out.wake_at, Some(33_000));
+    let out = d.tick(32_999);
+    assert!(starts(&[out]).is_empty(), "group 1 started before the delay");
+    let out = d.tick(33_000);
+    assert_eq!(started_vms(&[out]), ["b"]);
+    let out = d.start_result(34_000, "b", true);
+    assert_eq!(started_vms(std::slice::from_ref(&out)), ["be"]);
+    let out = d.start_result(35_000, "be", false);
+    assert!(out.notes.contains(&Note::VmGivenUp { vm: "be".into() }));
+    assert!(starts(&[out]).is_empty());
+    for t in [40_000, 100_000, 200_000, 400_000] {
+        d.tick(t);
+    }
+    assert_eq!(started_vms(&d.outs), ["a", "a2", "b", "be"]);
+    assert_eq!(vm_power(&d.rt, "be"), Power::Halted);
+    assert_eq!(vm_power(&d.rt, "un"), Power::Halted);
+    for vm in ["a", "a2", "b"] {
+        assert_eq!(vm_power(&d.rt, vm), Power::Running);
+        assert_ne!(vm_host(&d.rt, vm), "h1");
+    }
+    assert!(d.rt.awaiting().is_empty());
+}
+
+#[test]
+fn a_failed_start_is_retried_on_the_same_host_then_on_another() {
+    let doc = pool(
+        json!({"check_interval_s": 100_000}),
+        vec![host("h1", 100), host("h2", 100), host("h3", 100)],
+        vec![vm("p", "h1", 10)],
+    );
+    let mut d = Driver::new(doc);
+    d.fail_host(1_000, "h1");
+    let (_, target, attempt) = d.start_in_flight("p");
+    assert_eq!(attempt, 1);
+    let mut now = 2_000;
+    for attempt in 2..=3 {
+        let out = d.start_result(now, "p", false);
+        assert!(starts(std::slice::from_ref(&out)).is_empty());
+        assert_eq!(out.wake_at, Some(now + 10_000));
+        let out = d.tick(now + 9_999);
+        assert!(starts(&[out]).is_empty(), "retried before retry_interval_s");
+        now += 10_000;
+        let out = d.tick(now);
+        assert_eq!(starts(&[out]), [("p".into(), target.clone(), attempt)]);
+    }
+    // restart_retries (2) retries used up: another host at once.
+    let out = d.start_result(now + 1, "p", false);
+    let s = starts(&[out]);
+    assert_eq!(s.len(), 1, "{s:?}");
+    assert_eq!(s[0].0, "p");
+    assert_eq!(s[0].2, 1);
+    assert!(s[0].1 != target && s[0].1 != "h1", "{s:?}");
+}
+
+#[test]
+fn a_protected_vm_that_fits_nowhere_raises_restart_failed() {
+    let doc = pool(
+        json!({"host_failures_to_tolerate": 0, "check_interval_s": 100_000}),
+        vec![host("h1", 100), host("h2", 100), host("h3", 100)],
+        vec![
+            vm("big", "h1", 90),
+            vm("f2", "h2", 60),
+            vm("f3", "h3", 60),
+            vm("small", "h1", 10),
+        ],
+    );
+    let mut d = Driver::new(doc);
+    let out = d.fail_host(1_000, "h1");
+    assert!(
+        out.alerts
+            .iter()
+            .any(|a| matches!(a, Alert::RestartFailed { vm, .. } if vm == "big")),
+        "{out:?}"
+    );
+    assert!(out.notes.iter().any(
+        |n| matches!(n, Note::Plan { unplaced, .. } if unplaced.contains(&"big".to_string()))
+    ));
+    assert_eq!(started_vms(&[out]), ["small"]);
+    d.start_result(2_000, "small", true);
+    d.tick(100_000);
+    assert!(!started_vms(&d.outs).contains(&"big".to_string()));
+    assert_eq!(d.rt.awaiting(), ["big"]);
+}
+
+#[test]
+fn a_crashed_vm_restarts_on_its_own_host_first() {
+    let mut d = Driver::new(three_hosts(json!({"check_interval_s": 100_000})));
+    let out = d.feed(1_000, Event::VmCrashed { vm: "c".into() });
+    assert_eq!(starts(std::slice::from_ref(&out)), [("c".into(), "h2".into(), 1)]);
+    assert!(fences(&[out]).is_empty());
+    let out = d.start_result(2_000, "c", false);
+    assert_eq!(out.wake_at, Some(12_000));
+    let out = d.tick(12_000);
+    assert_eq!(starts(&[out]), [("c".into(), "h2".into(), 2)]);
+    d.start_result(13_000, "c", true);
+    assert_eq!(vm_host(&d.rt, "c"), "h2");
+    assert_eq!(vm_power(&d.rt, "c"), Power::Running);
+    assert!(fences(&d.outs).is_empty());
+}
+
+// ---- 4. tolerance alerts ----
+
+#[test]
+fn overcommitted_at_start_names_a_witness() {
+    let doc = pool(
+        json!({}),
+        vec![host("h1", 100), host("h2", 100)],
+        vec![vm("x", "h1", 80), vm("y", "h2", 80)],
+    );
+    let d = Driver::new(doc);
+    let a = alerts(&d.outs);
+    let over: Vec<_> = a
+        .iter()
+        .filter_map(|a| match a {
+            Alert::Overcommitted {
+                configured,
+                max_tolerable,
+                failed_hosts,
+                stranded_vms,
+                ..
+            } => Some((*configured, *max_tolerable, failed_hosts, stranded_vms)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(over.len(), 1, "{a:?}");
+    let (k, max, failed, stranded) = over[0];
+    assert_eq!((k, max), (1, 0));
+    assert_eq!(failed.len(), 1);
+    let expected = if failed[0] == "h1" { "x" } else { "y" };
+    assert_eq!(stranded, &[expected.to_string()]);
+    assert!(a.contains(&Alert::ZeroTolerable));
+    assert_eq!(d.rt.tolerance(), Some((1, 0)));
+}
+
+#[test]
+fn a_vm_start_that_breaks_k_alerts_and_its_stop_restores_the_plan() {
+    let mut d = Driver::new(two_hosts());
+    assert!(alerts(&d.outs).is_empty(), "{:?}", alerts(&d.outs));
+    assert_eq!(d.rt.tolerance(), Some((1, 1)));
+    let out = d.feed(
+        1_000,
+        Event::VmStarted {
+            vm: "z".into(),
+            host: "h2".into(),
+            definition: Some(json!({"demand": {"mem": 30}, "restart": "unprotected"})),
+        },
+    );
+    assert!(out.alerts.contains(&Alert::ToleranceDropped { from: 1, to: 0 }));
+    assert!(out.alerts.contains(&Alert::ZeroTolerable));
+    assert!(out.alerts.iter().any(|a| matches!(
+        a,
+        Alert::Overcommitted { configured: 1, max_tolerable: 0, failed_hosts, stranded_vms, .. }
+            if failed_hosts == &["h1"] && stranded_vms == &["x"]
+    )));
+    // Nothing new: not alerted again.
+    let out = d.tick(5_000);
+    assert!(out.alerts.is_empty(), "{:?}", out.alerts);
+    let out = d.feed(6_000, Event::VmStopped { vm: "z".into() });
+    assert_eq!(
+        out.alerts,
+        [Alert::PlanRestored {
+            configured: 1,
+            max_tolerable: 1,
+        }]
+    );
+}
+
+#[test]
+fn a_vm_that_is_not_agile_is_reported_once() {
+    let doc = pool(
+        json!({}),
+        vec![host("h1", 100), host("h2", 100), host("h3", 100)],
+        vec![
+            with(vm("cd", "h1", 10), json!({"local_devices": ["cdrom0"]})),
+            vm("e", "h2", 10),
+        ],
+    );
+    let mut d = Driver::new(doc);
+    let na: Vec<_> = alerts(&d.outs)
+        .into_iter()
+        .filter(|a| matches!(a, Alert::NotAgile { .. }))
+        .collect();
+    assert_eq!(na.len(), 1, "{na:?}");
+    assert!(matches!(&na[0], Alert::NotAgile { vm, reasons } if vm == "cd" && !reasons.is_empty()));
+    d.feed(1_000, Event::VmStopped { vm: "e".into() });
+    d.feed(
+        2_000,
+        Event::VmStarted {
+            vm: "e".into(),
+            host: "h3".into(),
+            definition: None,
+        },
+    );
+    d.round(10_000, &[]);
+    let na = alerts(&d.outs)
+        .into_iter()
+        .filter(|a| matches!(a, Alert::NotAgile { .. }))
+        .count();
+    assert_eq!(na, 1, "not_agile raised again");
+}
+
+// ---- 5. admission ----
+
+#[test]
+fn admission_checks_answer_without_changing_anything() {
+    let d = Driver::new(two_hosts());
+    let before = d.rt.state_json();
+    let start = |mem: i64| Operation::VmStart {
+        vm: "n".into(),
+        host: "h2".into(),
+        definition: Some(json!({"demand": {"mem": mem}, "restart": "unprotected"})),
+    };
+    // h2 keeps 60 spare for x: fine.
+    assert_eq!(
+        d.rt.check_operation(&start(10)).unwrap(),
+        Admission::Allowed { configured: 1 }
+    );
+    // 40 spare is not enough for x when h1 fails.
+    match d.rt.check_operation(&start(30)).unwrap() {
+        Admission::WouldOvercommit {
+            configured,
+            failed_hosts,
+            stranded_vms,
+            ..
+        } => {
+            assert_eq!(configured, 1);
+            assert_eq!(failed_hosts, ["h1"]);
+            assert_eq!(stranded_vms, ["x"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        d.rt.check_operation(&start(200)).unwrap(),
+        Admission::Refused { .. }
+    ));
+    assert!(matches!(
+        d.rt.check_operation(&Operation::SetTolerance { k: 2 }).unwrap(),
+        Admission::WouldOvercommit { configured: 2, .. }
+    ));
+    assert_eq!(
+        d.rt.check_operation(&Operation::SetTolerance { k: 1 }).unwrap(),
+        Admission::Allowed { configured: 1 }
+    );
+    // With only two hosts, taking one out leaves nothing to fail over to.
+    assert!(matches!(
+        d.rt.check_operation(&Operation::HostDisable { host: "h2".into() })
+            .unwrap(),
+        Admission::WouldOvercommit { configured: 1, .. }
+    ));
+    assert!(matches!(
+        d.rt.check_operation(&Operation::VmResume { vm: "ghost".into() }),
+        Err(RuntimeError::UnknownVm(_))
+    ));
+    assert_eq!(d.rt.state_json(), before);
+
+    let d = Driver::new(three_hosts(json!({})));
+    let before = d.rt.state_json();
+    assert_eq!(
+        d.rt.check_operation(&Operation::HostDisable { host: "h1".into() })
+            .unwrap(),
+        Admission::Allowed { configured: 1 }
+    );
+    assert_eq!(d.rt.state_json(), before);
+}
+
+// ---- 6. the log ----
+
+/// A run with something of everything: a host added with credentials, a
+/// host failure with a failed fence level, restarts.
+fn eventful() -> Driver {
+    let mut d = Driver::new(three_hosts(json!({})));
+    d.answer_probes(0, &[]);
+    d.feed(
+        500,
+        Event::HostAdded {
+            host: with(
+                host("h4", 100),
+                json!({"fencing": [{"agent": "fence_redfish",
+                    "params": {"user": "root", "password": "added-secret-42"}}]}),
+            ),
+        },
+    );
+    d.round(10_000, &["h1"]);
+    d.feed(11_000, Event::HostDown { host: "h1".into() });
+    d.fence(12_000, "h1", false);
+    d.fence(13_000, "h1", true);
+    d.start_result(14_000, "a", true);
+    d.start_result(14_500, "a2", true);
+    d
+}
+
+#[test]
+fn credentials_never_reach_the_log_or_any_output() {
+    let d = eventful();
+    // The runtime itself has them (the test is not vacuous).
+    let doc = d.rt.document().to_string();
+    for s in SECRETS {
+        assert!(doc.contains(s), "the pool lost {s}");
+    }
+    let text = d.log_text();
+    assert!(text.contains("host_added") && text.contains("fence_redfish"));
+    let state = d.rt.state_json().to_string();
+    for s in SECRETS {
+        assert!(!text.contains(s), "the log holds {s}");
+        assert!(!state.contains(s), "state_json holds {s}");
+        for out in &d.outs {
+            let json = serde_json::to_string(out).unwrap();
+            assert!(!json.contains(s), "an output holds {s}: {json}");
+        }
+    }
+}
+
+#[test]
+fn replay_rebuilds_the_live_state() {
+    let d = eventful();
+    let rep = log::replay(Cursor::new(d.journal.get_ref().clone())).expect("replays");
+    assert!(!rep.truncated);
+    assert_eq!(rep.steps, d.journal.steps());
+    assert_eq!(rep.runtime.state_json(), d.rt.state_json());
+}
+
+#[test]
+fn a_truncated_last_line_is_dropped() {
+    let d = eventful();
+    let mut bytes = d.journal.get_ref().clone();
+    bytes.pop(); // the newline
+    bytes.truncate(bytes.len() - 7);
+    let rep = log::replay(Cursor::new(bytes)).expect("replays");
+    assert!(rep.truncated);
+    assert_eq!(rep.steps, d.journal.steps() - 1);
+    let n = d.states.len();
+    assert_eq!(rep.runtime.state_json(), d.states[n - 2]);
+}
+
+#[test]
+fn a_tampered_line_is_refused() {
+    let d = eventful();
+    let text = d.log_text();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    // The step that fenced h1 and started its VMs: move a start elsewhere.
+    let i = lines
+        .iter()
+        .position(|l| l.contains("\"start_vm\""))
+        .expect("a start was logged");
+    let mut step: Value = serde_json::from_str(&lines[i]).unwrap();
+    let actions = step["output"]["actions"].as_array_mut().unwrap();
+    let start = actions
+        .iter_mut()
+        .find(|a| a["type"] == "start_vm")
+        .unwrap();
+    start["host"] = json!(if start["host"] == "h2" { "h3" } else { "h2" });
+    lines[i] = step.to_string();
+    let tampered = lines.join("\n") + "\n";
+    match log::replay(Cursor::new(tampered.into_bytes())) {
+        Err(LogError::Diverged { line, what }) => {
+            assert_eq!(line, i + 1);
+            assert_eq!(what, "actions");
+        }
+        Err(e) => panic!("refused for another reason: {e}"),
+        Ok(_) => panic!("a tampered log was trusted"),
+    }
+}
+
+#[test]
+fn recovery_asks_where_a_vm_in_flight_runs_before_anything_else() {
+    let mut d = Driver::new(three_hosts(json!({"check_interval_s": 1_000_000})));
+    d.fail_host(1_000, "h1");
+    let (_, target, _) = d.start_in_flight("a");
+    // The runtime dies here, with the starts of a and a2 in flight.
+    let bytes = d.journal.get_ref().clone();
+    let steps = d.journal.steps();
+    let t = 5_000;
+    let (rep, input, out) = log::recover(Cursor::new(bytes.clone()), t).expect("recovers");
+    assert_eq!(rep.steps, steps);
+    let mut journal = Journal::resume(bytes, steps);
+    journal.append(&input, &out).unwrap();
+    let mut r = Driver::resume(rep.runtime, out.clone(), journal);
+    assert!(starts(std::slice::from_ref(&out)).is_empty(), "{out:?}");
+    assert!(
+        !out.actions
+            .iter()
+            .any(|a| matches!(a, Action::QueryVm { .. }))
+    );
+    assert!(
+        out.actions
+            .iter()
+            .any(|a| matches!(a, Action::Inventory { host, .. } if host == "h2"))
+    );
+    assert_eq!(out.wake_at, Some(t + SETTLE_MS));
+    let early = r.tick(t + SETTLE_MS - 1);
+    assert!(early.actions.is_empty(), "{early:?}");
+    let out = r.tick(t + SETTLE_MS);
+    let queries: Vec<(u64, String)> = out
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::QueryVm { id, vm } => Some((*id, vm.clone())),
+            _ => None,
+        })
+        .collect();
+    let mut asked: Vec<&str> = queries.iter().map(|q| q.1.as_str()).collect();
+    asked.sort();
+    assert_eq!(asked, ["a", "a2"]);
+    // a did start; a2 did not.
+    for (id, vm) in queries {
+        let host = (vm == "a").then(|| target.clone());
+        r.feed(
+            t + SETTLE_MS + 10,
+            Event::VmStatus {
+                id,
+                vm,
+                host,
+                error: None,
+            },
+        );
+    }
+    assert!(notes(&r.outs).contains(&Note::VmFound {
+        vm: "a".into(),
+        host: Some(target.clone()),
+    }));
+    let s = starts(&r.outs);
+    assert!(s.iter().all(|(vm, ..)| vm != "a"), "a started again: {s:?}");
+    assert_eq!(s.len(), 1, "{s:?}");
+    assert_eq!(s[0].0, "a2");
+    assert_eq!(vm_host(&r.rt, "a"), target);
+    assert_eq!(vm_power(&r.rt, "a"), Power::Running);
+    // The recovered log replays too.
+    let rep = log::replay(Cursor::new(r.journal.get_ref().clone())).expect("replays");
+    assert_eq!(rep.runtime.state_json(), r.rt.state_json());
+}
+
+#[test]
+fn recovery_sends_a_fence_in_flight_again() {
+    let mut d = Driver::new(three_hosts(json!({"check_interval_s": 1_000_000})));
+    d.feed(1_000, Event::HostDown { host: "h1".into() });
+    d.fence(2_000, "h1", false);
+    let (old, level, agent) = d.fence_in_flight("h1");
+    assert_eq!(level, 1);
+    let bytes = d.journal.get_ref().clone();
+    let (rep, _, out) = log::recover(Cursor::new(bytes), 3_000).expect("recovers");
+    let sent: Vec<(u64, String, usize, String)> = out
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Fence {
+                id,
+                host,
+                level,
+                agent,
+            } => Some((*id, host.clone(), *level, agent.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent.len(), 1, "{out:?}");
+    let (id, host, l, a) = sent[0].clone();
+    assert_eq!((host.as_str(), l, a.as_str()), ("h1", level, agent.as_str()));
+    assert_ne!(id, old);
+    assert!(starts(&[out]).is_empty());
+    let mut r = Driver::resume(rep.runtime, Output::default(), Journal::resume(Vec::new(), 0));
+    // The old fence's answer is late and unknown: ignored.
+    let out = r.feed(
+        3_500,
+        Event::FenceResult {
+            id: old,
+            host: "h1".into(),
+            off: true,
+            error: None,
+        },
+    );
+    assert!(starts(std::slice::from_ref(&out)).is_empty(), "{out:?}");
+    let out = r.fence(4_000, "h1", true);
+    assert!(!starts(&[out]).is_empty());
+}
+
+// ---- 7. maintenance and failback ----
+
+#[test]
+fn maintenance_drains_keeping_k_then_holds_the_host() {
+    let mut d = Driver::new(three_hosts(json!({})));
+    d.answer_probes(0, &[]);
+    let out = d.feed(
+        1_000,
+        Event::HostMaintenance {
+            host: "h1".into(),
+            enter: true,
+        },
+    );
+    assert!(!out.notes.iter().any(|n| matches!(n, Note::DrainBlocked { .. })));
+    let mut t = 1_000;
+    let mut moved = Vec::new();
+    loop {
+        let m = d.migrate_in_flight();
+        if m.is_empty() {
+            break;
+        }
+        assert_eq!(m.len(), 1, "one migration at a time: {m:?}");
+        let (id, vm, from, to) = m[0].clone();
+        assert_eq!(from, "h1");
+        assert_ne!(to, "h1");
+        assert_eq!(host_state(&d.rt, "h1"), HostState::Up, "in maintenance early");
+        t += 1_000;
+        d.feed(
+            t,
+            Event::MigrateResult {
+                id,
+                vm: vm.clone(),
+                host: to,
+                ok: true,
+                error: None,
+            },
+        );
+        moved.push(vm);
+        let (k, max) = d.rt.tolerance().unwrap();
+        assert!(max >= k, "a drain step broke k");
+    }
+    moved.sort();
+    // Halted VMs stay; running and paused ones leave.
+    assert_eq!(moved, ["a", "a2", "b", "be", "un"]);
+    assert!(
+        notes(&d.outs).contains(&Note::MaintenanceReady { host: "h1".into() }),
+        "{:?}",
+        notes(&d.outs)
+    );
+    assert_eq!(host_state(&d.rt, "h1"), HostState::Maintenance);
+    // A host in maintenance is not probed, so not declared down.
+    let outs = d.round(20_000, &["h1"]);
+    let probed: Vec<&str> = outs[0]
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Probe { host, .. } => Some(host.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(probed, ["h2", "h3"]);
+}
+
+#[test]
+fn a_drain_that_would_break_k_is_blocked() {
+    let mut d = Driver::new(two_hosts());
+    let before = d.rt.pool().clone();
+    let out = d.feed(
+        1_000,
+        Event::HostMaintenance {
+            host: "h1".into(),
+            enter: true,
+        },
+    );
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| matches!(n, Note::DrainBlocked { host, .. } if host == "h1")),
+        "{out:?}"
+    );
+    assert!(d.migrate_in_flight().is_empty());
+    d.tick(100_000);
+    assert!(
+        !notes(&d.outs)
+            .iter()
+            .any(|n| matches!(n, Note::MaintenanceReady { .. }))
+    );
+    assert_eq!(host_state(&d.rt, "h1"), HostState::Up);
+    assert_eq!(d.rt.pool().vms, before.vms);
+}
+
+/// h1 fails and is fenced, its VMs run elsewhere, then h1 comes back.
+fn fail_and_return(failback: &str) -> Driver {
+    let mut d = Driver::new(three_hosts(
+        json!({"check_interval_s": 1_000_000, "failback": failback}),
+    ));
+    d.fail_host(1_000, "h1");
+    d.start_result(2_000, "a", true);
+    d.start_result(2_000, "a2", true);
+    d.tick(40_000);
+    d.start_result(41_000, "b", true);
+    d.start_result(42_000, "be", true);
+    assert!(d.rt.awaiting().is_empty());
+    for vm in ["a", "a2", "b", "be"] {
+        assert_ne!(vm_host(&d.rt, vm), "h1");
+    }
+    d.feed(50_000, Event::HostUp { host: "h1".into() });
+    d
+}
+
+#[test]
+fn failback_return_moves_evacuated_vms_home() {
+    let mut d = fail_and_return("return");
+    assert_eq!(host_state(&d.rt, "h1"), HostState::Up);
+    let mut t = 50_000;
+    let mut back = Vec::new();
+    loop {
+        let m = d.migrate_in_flight();
+        if m.is_empty() {
+            break;
+        }
+        assert_eq!(m.len(), 1, "{m:?}");
+        let (id, vm, from, to) = m[0].clone();
+        assert_eq!(to, "h1");
+        assert_eq!(from, vm_host(&d.rt, &vm));
+        t += 1_000;
+        d.feed(
+            t,
+            Event::MigrateResult {
+                id,
+                vm: vm.clone(),
+                host: to,
+                ok: true,
+                error: None,
+            },
+        );
+        back.push(vm);
+        let (k, max) = d.rt.tolerance().unwrap();
+        assert!(max >= k);
+    }
+    back.sort();
+    assert_eq!(back, ["a", "a2", "b", "be"]);
+    for vm in ["a", "a2", "b", "be"] {
+        assert_eq!(vm_host(&d.rt, vm), "h1");
+    }
+}
+
+#[test]
+fn failback_off_leaves_vms_where_they_are() {
+    let mut d = fail_and_return("off");
+    d.tick(100_000);
+    assert!(
+        !d.outs
+            .iter()
+            .flat_map(|o| &o.actions)
+            .any(|a| matches!(a, Action::Migrate { .. }))
+    );
+}
+
+// ---- 8. refused events ----
+
+#[test]
+fn events_about_unknown_hosts_or_vms_are_refused_and_change_nothing() {
+    let mut d = Driver::new(three_hosts(json!({})));
+    d.answer_probes(0, &[]);
+    let before = d.rt.state_json();
+    let steps = d.journal.steps();
+    let refused: Vec<(Event, fn(&RuntimeError) -> bool)> = vec![
+        (
+            Event::VmCrashed { vm: "ghost".into() },
+            |e| matches!(e, RuntimeError::UnknownVm(v) if v == "ghost"),
+        ),
+        (
+            Event::VmStopped { vm: "ghost".into() },
+            |e| matches!(e, RuntimeError::UnknownVm(_)),
+        ),
+        (
+            Event::VmStarted {
+                vm: "ghost".into(),
+                host: "h1".into(),
+                definition: None,
+            },
+            |e| matches!(e, RuntimeError::UnknownVm(_)),
+        ),
+        (
+            Event::VmStarted {
+                vm: "a".into(),
+                host: "nowhere".into(),
+                definition: None,
+            },
+            |e| matches!(e, RuntimeError::UnknownHost(h) if h == "nowhere"),
+        ),
+        (
+            Event::VmMigrated {
+                vm: "a".into(),
+                host: "nowhere".into(),
+            },
+            |e| matches!(e, RuntimeError::UnknownHost(_)),
+        ),
+        (
+            Event::HostDown {
+                host: "nowhere".into(),
+            },
+            |e| matches!(e, RuntimeError::UnknownHost(_)),
+        ),
+        (
+            Event::HostUp {
+                host: "nowhere".into(),
+            },
+            |e| matches!(e, RuntimeError::UnknownHost(_)),
+        ),
+        (
+            Event::FenceConfirmed {
+                host: "nowhere".into(),
+            },
+            |e| matches!(e, RuntimeError::UnknownHost(_)),
+        ),
+        (
+            Event::HostMaintenance {
+                host: "nowhere".into(),
+                enter: true,
+            },
+            |e| matches!(e, RuntimeError::UnknownHost(_)),
+        ),
+        (
+            // It still runs VMs.
+            Event::HostRemoved { host: "h1".into() },
+            |e| matches!(e, RuntimeError::Invalid(_)),
+        ),
+        (
+            Event::HostAdded {
+                host: json!({"name": "h2", "capacity": {"mem": 1}}),
+            },
+            |_| true,
+        ),
+        (
+            Event::VmResized {
+                vm: "a".into(),
+                demand: [("mem".to_string(), -5)].into(),
+            },
+            |_| true,
+        ),
+    ];
+    for (event, expected) in refused {
+        let shown = format!("{event:?}");
+        match d.try_feed(99_000, event) {
+            Err(e) => assert!(expected(&e), "{shown}: {e:?}"),
+            Ok(out) => panic!("{shown} taken: {out:?}"),
+        }
+        assert_eq!(d.rt.state_json(), before, "{shown} changed the state");
+    }
+    assert_eq!(d.journal.steps(), steps);
+    // Answers nobody asked for are ignored, not refused.
+    let out = d.feed(
+        99_000,
+        Event::FenceResult {
+            id: 12_345,
+            host: "h1".into(),
+            off: true,
+            error: None,
+        },
+    );
+    assert!(starts(&[out]).is_empty());
+    assert_eq!(host_state(&d.rt, "h1"), HostState::Up);
+}
