@@ -322,18 +322,25 @@ impl LibvirtHost {
 
     /// Connects to `uri`, within `options.call_timeout`.
     pub fn open_with(uri: &str, options: ConnectOptions) -> Result<Self, LibvirtError> {
+        let host = Self::new(uri, options)?;
+        host.call("open", host.inner.options.call_timeout, |_, _| Ok(()))?;
+        Ok(host)
+    }
+
+    /// A handle to `uri` that connects on its first call: for a host that
+    /// may be down when the handle is made (its probes then fail until it
+    /// answers). Fails only for a URI with a NUL character.
+    pub fn new(uri: &str, options: ConnectOptions) -> Result<Self, LibvirtError> {
         no_nul("a URI", uri)?;
         init_libvirt();
-        let host = LibvirtHost {
+        Ok(LibvirtHost {
             inner: Arc::new(Inner {
                 uri: uri.to_string(),
                 options,
                 conn: Mutex::new(None),
                 reconnecting: AtomicBool::new(false),
             }),
-        };
-        host.call("open", host.inner.options.call_timeout, |_, _| Ok(()))?;
-        Ok(host)
+        })
     }
 
     pub fn uri(&self) -> &str {

@@ -374,6 +374,14 @@ fn a_crashed_host_fails_the_probe_fast_and_reads_as_off() {
     assert_eq!(device.status(FENCE_TIMEOUT).unwrap(), PowerState::Off);
     // Fencing a host that is already off confirms at once.
     device.off_and_confirm(FENCE_TIMEOUT).unwrap();
+    // A handle made while the host is down reaches it once it is back.
+    let later = LibvirtHost::new(&h1.uri, Default::default()).unwrap();
+    assert!(
+        later
+            .probe(Duration::from_secs(2))
+            .unwrap_err()
+            .is_unreachable()
+    );
 
     bench.power_on("h1").unwrap();
     let back = eventually(Duration::from_secs(10), || {
@@ -381,6 +389,7 @@ fn a_crashed_host_fails_the_probe_fast_and_reads_as_off() {
     });
     assert!(back.is_some());
     assert_eq!(host.domains().unwrap(), [], "a fresh host has no domains");
+    later.probe(Duration::from_secs(2)).unwrap();
 }
 
 #[test]

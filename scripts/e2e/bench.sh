@@ -358,7 +358,8 @@ EOF
 
     local watchdog=null
     if [ -n "$owner" ]; then
-        spawn watchdog - "$DIR/watchdog.log" bash "$SELF" _watchdog "$DIR" "$owner"
+        # "$DIR/": group_is_ours recognizes it by that.
+        spawn watchdog - "$DIR/watchdog.log" bash "$SELF" _watchdog "$DIR/" "$owner"
         watchdog=$(group_of "$DIR" watchdog -)
     fi
 
@@ -500,7 +501,7 @@ cmd__keeper() {
 
 # Internal: stops the bench in $1 when process $2 ends.
 cmd__watchdog() {
-    local dir=$1 owner=$2
+    local dir=${1%/} owner=$2
     while kill -0 "$owner" 2>/dev/null; do
         sleep 1
     done
