@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what building haplan needs beyond Rust: the Debian packages for
 # HiGHS, the exact ILP solver (built from source by the highs-sys crate), and
-# the Python tools that build and test the Python package (maturin, pytest,
-# mypy). Idempotent and quiet when everything is already there.
+# for the drivers crate and its end-to-end bench (libvirt, OpenIPMI, fence
+# agents), and the Python tools that build and test the Python package
+# (maturin, pytest, mypy). Idempotent and quiet when everything is already
+# there.
 set -euo pipefail
 
 need=()
@@ -14,12 +16,29 @@ fi
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
 command -v c++ >/dev/null 2>&1 || need+=(g++)
 
-if [ ${#need[@]} -gt 0 ]; then
-    echo "haplan: installing Debian packages: ${need[*]}" >&2
+# The drivers crate (drivers/) and its end-to-end bench (scripts/e2e/): the
+# libvirt client library and headers (the `virt` crate links it), a libvirtd
+# whose built-in test driver plays each simulated host, virsh, OpenIPMI's
+# ipmi_sim as each host's BMC, the fence agents with the ipmitool that
+# fence_ipmilan runs, and socat (each host's management relay). Recommends
+# are left out: they would pull in QEMU.
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
+need_norec=()
+for pkg in libvirt-dev libvirt-daemon libvirt-clients openipmi ipmitool fence-agents socat; do
+    installed "$pkg" || need_norec+=("$pkg")
+done
+
+if [ ${#need[@]} -gt 0 ] || [ ${#need_norec[@]} -gt 0 ]; then
+    echo "haplan: installing Debian packages: ${need[*]} ${need_norec[*]}" >&2
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+    if [ ${#need[@]} -gt 0 ]; then
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+    fi
+    if [ ${#need_norec[@]} -gt 0 ]; then
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_norec[@]}" >/dev/null
+    fi
 fi
 
 command -v cargo >/dev/null 2>&1 || {
