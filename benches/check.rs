@@ -64,6 +64,25 @@ fn bench(c: &mut Criterion) {
         b.iter(|| haplan::parse_pool(&text).unwrap())
     });
     parse.finish();
+
+    // The runtime's admission check: a new 16 GiB, 4-vCPU VM on one host.
+    let mut group = c.benchmark_group("admission");
+    group.sample_size(20);
+    let mut doc = tshirt_pool(64, 1000, 4);
+    doc["ha"]["host_failures_to_tolerate"] = serde_json::json!(2);
+    let (rt, _) = haplan::runtime::Runtime::new(doc, 0).unwrap();
+    let op = haplan::runtime::Operation::VmStart {
+        vm: "new".into(),
+        host: "h007".into(),
+        definition: Some(serde_json::json!({"demand": {"memory_mib": 16384, "vcpus": 4}})),
+    };
+    group.bench_function("tshirt/hosts=64,vms=1000,k=2,vm_start", |b| {
+        b.iter(|| rt.check_operation(&op).unwrap())
+    });
+    group.bench_function("tshirt/hosts=64,vms=1000,k=2,vm_start,full_search", |b| {
+        b.iter(|| rt.check_operation_exact(&op).unwrap())
+    });
+    group.finish();
 }
 
 criterion_group!(benches, bench);

@@ -176,7 +176,18 @@ enum Command {
         log: Option<String>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// `sim`: simulated hosts; `libvirt`: the real hosts of the pool file
+        /// (labels.libvirt_uri, fence agents), in real time, printing each step
+        /// as it happens (faults then come from the real world).
+        #[arg(long, value_enum, default_value = "sim")]
+        driver: DriverArg,
     },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum DriverArg {
+    Sim,
+    Libvirt,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -234,6 +245,20 @@ where
             return code;
         }
     };
+    #[cfg(feature = "drivers")]
+    if let Command::Run {
+        driver: DriverArg::Libvirt,
+        ..
+    } = &cli.command
+    {
+        return match run_live(cli.command, stdin, stdout) {
+            Ok(code) => code,
+            Err(message) => {
+                let _ = writeln!(stderr, "haplan: {message}");
+                EXIT_BAD_INPUT
+            }
+        };
+    }
     let (code, text) = match execute(cli, stdin) {
         Ok(done) => done,
         Err(message) => {
@@ -311,7 +336,11 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             verbose,
             log,
             format,
+            driver,
         } => {
+            if driver == DriverArg::Libvirt {
+                return Err("this haplan was built without the libvirt driver".into());
+            }
             let faults = RunFaults {
                 crash,
                 isolate,
@@ -718,4 +747,79 @@ fn run_sim(
         EXIT_NOT_OK
     };
     Ok((code, out))
+}
+
+/// `haplan run --driver libvirt`: the runtime on the real hosts, each step
+/// printed as it happens.
+#[cfg(feature = "drivers")]
+fn run_live(command: Command, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<i32, String> {
+    use crate::runtime::{live, text};
+    let Command::Run {
+        file,
+        crash,
+        isolate,
+        unreachable,
+        fence_fails,
+        crash_vm,
+        restart_runtime,
+        until,
+        verbose,
+        log,
+        format,
+        ..
+    } = command
+    else {
+        unreachable!("only run comes here")
+    };
+    if !(crash.is_empty()
+        && isolate.is_empty()
+        && unreachable.is_empty()
+        && fence_fails.is_empty()
+        && crash_vm.is_empty()
+        && restart_runtime.is_empty())
+    {
+        return Err(
+            "faults are injected only with --driver sim; real hosts fail on their own".into(),
+        );
+    }
+    let (shown, text) = read_text(&file, stdin)?;
+    let pool = load::parse_pool(&text).map_err(|e| format!("{shown}: {e}"))?;
+    let doc: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{shown}: {e}"))?;
+    let until = secs_ms(&until.to_string()).map_err(|e| format!("--until: {e}"))?;
+    let live = std::sync::Arc::new(live::Live::new(&pool).map_err(|e| format!("{shown}: {e}"))?);
+    let log_path = log.map(std::path::PathBuf::from);
+    let options = live::LiveOptions {
+        until: Some(Duration::from_millis(until)),
+        stop: None,
+        log: log_path.as_deref(),
+    };
+    let mut failed = None;
+    live::run(doc, live, &options, |input, output| {
+        if failed.is_some() {
+            return;
+        }
+        let lines = match format {
+            Format::Json => {
+                if verbose || !text::step_lines(input, output, false).is_empty() {
+                    vec![serde_json::json!({"input": input, "output": output}).to_string()]
+                } else {
+                    Vec::new()
+                }
+            }
+            Format::Text => text::step_lines(input, output, verbose),
+        };
+        for line in lines {
+            if let Err(e) = writeln!(stdout, "{line}").and_then(|_| stdout.flush()) {
+                failed = Some(e);
+                return;
+            }
+        }
+    })?;
+    match failed {
+        Some(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write output: {e}"))
+        }
+        _ => Ok(EXIT_OK),
+    }
 }

@@ -823,3 +823,63 @@ fn read_vm(cx: &mut Cx, path: &str, v: &Value) -> Option<RawVm> {
         anti_affinity,
     })
 }
+
+/// One VM object (as in the pool file's `vms`) read against an existing
+/// pool, without re-reading the pool: for a VM that is about to start. Its
+/// `host` and `allowed_hosts` must name hosts of the pool; a resource the
+/// pool does not know may only be asked for in amount 0 (no host has it).
+pub(crate) fn vm_for(pool: &Pool, v: &Value) -> Result<Vm, String> {
+    let mut cx = Cx::default();
+    let raw = read_vm(&mut cx, "vm", v);
+    let problems: Vec<String> = cx
+        .problems
+        .iter()
+        .map(|p| format!("{}: {}", p.path, p.message))
+        .collect();
+    let raw = match raw {
+        Some(r) if problems.is_empty() => r,
+        _ => return Err(problems.join("; ")),
+    };
+    let host_id = |name: &str| {
+        pool.host_by_name(name)
+            .ok_or_else(|| format!("unknown host \"{name}\""))
+    };
+    let host = host_id(raw.host.as_deref().unwrap_or_default())?;
+    let mut demand = vec![0; pool.resources.len()];
+    let mut listed = vec![false; pool.resources.len()];
+    for (r, &amount) in raw.demand.iter().flatten() {
+        match pool.resource(r) {
+            Some(i) => {
+                demand[i] = amount;
+                listed[i] = true;
+            }
+            None if amount == 0 => {}
+            None => return Err(format!("no host has any {r}")),
+        }
+    }
+    let allowed_hosts = match raw.allowed_hosts {
+        None => None,
+        Some(names) => Some(
+            names
+                .iter()
+                .map(|n| host_id(n))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
+    Ok(Vm {
+        name: raw.name.unwrap_or_default(),
+        host,
+        power: raw.power,
+        demand,
+        listed,
+        restart: raw.restart,
+        priority: raw.priority,
+        order: raw.order,
+        start_delay_s: raw.start_delay_s,
+        storage: raw.storage,
+        networks: raw.networks,
+        local_devices: raw.local_devices,
+        allowed_hosts,
+        anti_affinity: raw.anti_affinity,
+    })
+}

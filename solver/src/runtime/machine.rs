@@ -384,8 +384,12 @@ impl Runtime {
         for action in inflight.into_values() {
             match action {
                 Action::Probe { .. } => {}
-                Action::AskPeer { host, .. } => {
-                    if let Some(h) = self.hosts.get_mut(&host) {
+                Action::AskPeer { id, host, .. } => {
+                    // Still waiting for that answer: asked again later. A
+                    // host declared down since stays down.
+                    if let Some(h) = self.hosts.get_mut(&host)
+                        && h.status == (HostStatus::Confirming { id })
+                    {
                         h.status = HostStatus::Up;
                     }
                 }
@@ -630,8 +634,26 @@ impl Runtime {
                     self.vms.remove(&v);
                     self.recovery.remove(&v);
                 }
+                self.host_leaves(host);
                 self.hosts.remove(host);
                 self.inflight.retain(|_, a| !action_names_host(a, host));
+                // What awaited an answer just dropped: a peer's word is
+                // asked again (of another peer) on the next failed probe, a
+                // VM that was migrating there is looked for.
+                for rt in self.hosts.values_mut() {
+                    if matches!(rt.status, HostStatus::Confirming { id } if !self.inflight.contains_key(&id))
+                    {
+                        rt.status = HostStatus::Up;
+                    }
+                }
+                for rt in self.vms.values_mut() {
+                    if matches!(&rt.phase, Phase::Migrating { to, .. } if to == host) {
+                        rt.phase = Phase::Unknown {
+                            id: None,
+                            ask_at: self.now,
+                        };
+                    }
+                }
             }
             Event::HostUp { host } => {
                 self.host_id(host)?;
@@ -1061,6 +1083,12 @@ impl Runtime {
                         after_failure: true,
                     },
                 );
+                // Remember where it came from, for failback.
+                self.hosts
+                    .get_mut(host)
+                    .expect("known")
+                    .evacuated
+                    .insert(name.clone());
                 self.recovery.insert(name, entry);
             } else {
                 self.vms.insert(name, VmRt::steady());
@@ -1220,20 +1248,9 @@ impl Runtime {
                 attempt,
             });
             self.set_vm(v, None, Some(Power::Running));
-            let after_failure = rt.after_failure;
             self.vms.insert(vm.to_string(), VmRt::steady());
             if let Some(e) = self.recovery.get_mut(vm) {
                 e.done_at = Some(self.now);
-            }
-            if after_failure {
-                // Remember where it came from, for failback.
-                if let Some(origin) = self
-                    .hosts
-                    .iter_mut()
-                    .find(|(_, h)| h.status == HostStatus::Fenced && h.evacuated.contains(vm))
-                {
-                    origin.1.evacuated.remove(vm);
-                }
             }
             return;
         }
@@ -1581,6 +1598,8 @@ impl Runtime {
     fn enter_maintenance(&mut self, host: &str, out: &mut Output) {
         let h = self.pool.host_by_name(host).expect("known");
         self.set_host_state(h, HostState::Maintenance);
+        // Not a restart target any more.
+        self.host_leaves(host);
         let rt = self.hosts.get_mut(host).expect("known");
         rt.status = HostStatus::Maintenance;
         rt.drain = None;
@@ -2008,6 +2027,16 @@ impl Runtime {
     /// with [`Event::OperationProceeded`], then reports the operation's own
     /// event).
     pub fn check_operation(&self, op: &Operation) -> Result<Admission, RuntimeError> {
+        if let Some(a) = self.admit_fast(op)? {
+            return Ok(a);
+        }
+        self.check_operation_exact(op)
+    }
+
+    /// [`Runtime::check_operation`] without its shortcut from the known
+    /// tolerance: always a search ("tolerates k?") on the changed pool. The
+    /// same answer, slower; for tests and measurements.
+    pub fn check_operation_exact(&self, op: &Operation) -> Result<Admission, RuntimeError> {
         let (mut pp, _) = self.planning_pool();
         let mut k = pp.ha.host_failures_to_tolerate;
         let fits = |pool: &Pool, v: VmId, h: HostId| -> Result<(), String> {
@@ -2050,7 +2079,27 @@ impl Runtime {
                             o.insert("power".into(), Value::String("halted".into()));
                         }
                         let changed = whatif::apply(&self.doc, &[Change::AddVm { vm: def }])?;
-                        let new = changed.pool.vms.last().expect("added").clone();
+                        let mut new = changed.pool.vms.last().expect("added").clone();
+                        // Its demand, along this pool's resources: one it
+                        // adds is on no host, so a demand for it is unmet.
+                        let names = &changed.pool.resources;
+                        if let Some(r) = (0..names.len())
+                            .find(|&r| new.demand[r] > 0 && !pp.resources.contains(&names[r]))
+                        {
+                            return Ok(Admission::Refused {
+                                reason: format!("{vm} needs {}, which no host has", names[r]),
+                            });
+                        }
+                        let at = |name: &String| names.iter().position(|n| n == name);
+                        let demand = pp
+                            .resources
+                            .iter()
+                            .map(|n| at(n).map_or(0, |r| new.demand[r]));
+                        let listed = pp
+                            .resources
+                            .iter()
+                            .map(|n| at(n).is_some_and(|r| new.listed[r]));
+                        (new.demand, new.listed) = (demand.collect(), listed.collect());
                         pp.vms.push(new);
                         pp.vms.len() - 1
                     }
@@ -2142,6 +2191,177 @@ impl Runtime {
             Tolerates::No(w) => admission_no(&pp, k, &w),
             Tolerates::Unknown => Admission::Allowed { configured: k },
         })
+    }
+}
+
+impl Runtime {
+    /// A VM definition for `vm` starting on `host`, read against the pool;
+    /// `None` when it cannot be read so (the exact path says why).
+    fn definition(&self, vm: &str, host: &str, def: &Value) -> Option<Vm> {
+        let mut def = def.clone();
+        let obj = def.as_object_mut()?;
+        obj.insert("name".into(), Value::String(vm.to_string()));
+        obj.insert("host".into(), Value::String(host.to_string()));
+        obj.insert("power".into(), Value::String("running".into()));
+        crate::load::vm_for(&self.pool, &def).ok()
+    }
+
+    /// Admission without a new search, when the tolerance the runtime
+    /// already knows proves it: `None` when it does not.
+    ///
+    /// With the pool tolerating k + 1 failures (exactly known), one more VM
+    /// v of demand d running on host h keeps k when d fits in h's spare and,
+    /// if v is protected (and agile), at least k hosts other than h could
+    /// take it (eligible, spare at least d). For a failure set F without h,
+    /// the plan for F and h together never uses h, so it still fits beside
+    /// v. For F with h, the set F plus one host g that could take v and is
+    /// not in F (one is left: F holds at most k - 1 of them) has a plan that
+    /// places F's VMs elsewhere than g, and g keeps its own VMs, so v fits
+    /// on g. Removing a VM from a host, or its protection, never lowers the
+    /// tolerance; priorities do not change it.
+    fn admit_fast(&self, op: &Operation) -> Result<Option<Admission>, RuntimeError> {
+        let pool = &self.pool;
+        let Some(known) = &self.known else {
+            return Ok(None);
+        };
+        if !pool.ha.enabled || pool.ha.mode != HaMode::Host || known.stranded_now {
+            return Ok(None);
+        }
+        let k = known.configured;
+        if known.max_tolerable < k {
+            return Ok(None);
+        }
+        let allowed = Some(Admission::Allowed { configured: k });
+        let margin = known.max_tolerable > k;
+        let steady = self.vms.values().all(|rt| rt.phase == Phase::Steady);
+        let takers_enough = |vm: &Vm, h: HostId| -> bool {
+            vm.restart != Restart::Protected
+                || !vm.local_devices.is_empty()
+                || (0..pool.hosts.len())
+                    .filter(|&g| g != h && self.could_take(vm, g))
+                    .take(k as usize)
+                    .count()
+                    >= k as usize
+        };
+        let candidate = |vm: &Vm, h: HostId| -> Option<Admission> {
+            if !margin || pool.hosts[h].state != HostState::Up {
+                return None;
+            }
+            let spare = pool.spare(h);
+            if let Some(r) = (0..spare.len()).find(|&r| spare[r] < vm.demand[r]) {
+                // With nothing awaiting a restart, the pool is the planning
+                // pool: the exact path would refuse it for the same reason.
+                if !steady {
+                    return None;
+                }
+                return Some(Admission::Refused {
+                    reason: format!(
+                        "{} does not fit on {}: {} short by {}",
+                        vm.name,
+                        pool.hosts[h].name,
+                        pool.resources[r],
+                        vm.demand[r] - spare[r]
+                    ),
+                });
+            }
+            if takers_enough(vm, h) {
+                allowed.clone()
+            } else {
+                None
+            }
+        };
+        Ok(match op {
+            Operation::VmStart {
+                vm,
+                host,
+                definition,
+            } => {
+                let h = self.host_id(host)?;
+                match pool.vm_by_name(vm) {
+                    Some(v) if pool.vms[v].power.is_active() => {
+                        if pool.vms[v].host == h {
+                            allowed
+                        } else {
+                            None
+                        }
+                    }
+                    Some(v) => candidate(&pool.vms[v], h),
+                    None => match definition {
+                        Some(def) => self
+                            .definition(vm, host, def)
+                            .and_then(|new| candidate(&new, h)),
+                        None => return Err(RuntimeError::UnknownVm(vm.clone())),
+                    },
+                }
+            }
+            Operation::VmResume { vm } => {
+                let v = self.vm_id(vm)?;
+                if pool.vms[v].power.is_active() {
+                    allowed
+                } else {
+                    candidate(&pool.vms[v], pool.vms[v].host)
+                }
+            }
+            Operation::VmMigrate { vm, host } => {
+                let v = self.vm_id(vm)?;
+                let h = self.host_id(host)?;
+                if pool.vms[v].host == h {
+                    allowed
+                } else if pool.vms[v].power.is_active() {
+                    candidate(&pool.vms[v], h)
+                } else {
+                    None
+                }
+            }
+            Operation::PriorityChange { vm, restart, .. } => {
+                let v = self.vm_id(vm)?;
+                match restart {
+                    Some(Restart::Protected) if pool.vms[v].restart != Restart::Protected => {
+                        let mut now = pool.vms[v].clone();
+                        now.restart = Restart::Protected;
+                        let h = now.host;
+                        if margin && now.power.is_active() && takers_enough(&now, h) {
+                            allowed
+                        } else {
+                            None
+                        }
+                    }
+                    _ => allowed,
+                }
+            }
+            Operation::SetTolerance { k: new } => {
+                (*new <= known.max_tolerable).then_some(Admission::Allowed { configured: *new })
+            }
+            Operation::HostDisable { .. } => None,
+        })
+    }
+
+    /// Whether host `g` could receive `vm` now: up, not overloaded, every
+    /// agility rule, and room for its demand.
+    fn could_take(&self, vm: &Vm, g: HostId) -> bool {
+        let pool = &self.pool;
+        let host = &pool.hosts[g];
+        if host.state != HostState::Up
+            || (pool.ha.migration_path == MigrationPath::StandbyOnly && !host.standby)
+            || !vm.storage.is_subset(&host.storage)
+            || !vm.networks.is_subset(&host.networks)
+            || vm.allowed_hosts.as_ref().is_some_and(|a| !a.contains(&g))
+        {
+            return false;
+        }
+        let spare = pool.spare(g);
+        if spare.iter().any(|&s| s < 0) || spare.iter().zip(&vm.demand).any(|(s, d)| s < d) {
+            return false;
+        }
+        match &vm.anti_affinity {
+            None => true,
+            Some(group) => !pool.vms.iter().any(|o| {
+                o.host == g
+                    && o.power.is_active()
+                    && o.name != vm.name
+                    && o.anti_affinity.as_ref() == Some(group)
+            }),
+        }
     }
 }
 

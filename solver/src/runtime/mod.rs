@@ -25,6 +25,8 @@
 mod machine;
 
 pub mod driver;
+#[cfg(feature = "drivers")]
+pub mod live;
 pub mod log;
 pub mod sim;
 pub mod text;
