@@ -133,6 +133,21 @@ enum Command {
     },
     /// Print the JSON Schema of the pool format.
     Schema,
+    /// Build a pool file from live libvirt hosts (domains, memory, vCPUs,
+    /// storage pools, networks), printed on standard output.
+    ///
+    /// Each HOST is NAME=URI, e.g. h1=qemu+ssh://root@h1/system. The URI is kept
+    /// in the host's labels.libvirt_uri (what `haplan run --driver libvirt`
+    /// uses); HA settings and fencing are left for you to add. Warnings (a disk
+    /// in no storage pool, so a VM that is not agile) go to standard error.
+    Import {
+        /// The pool's name.
+        #[arg(long, default_value = "imported")]
+        name: String,
+        /// The hosts, as NAME=URI.
+        #[arg(required = true, value_name = "HOST")]
+        hosts: Vec<String>,
+    },
     /// Watch the HA runtime keep the pool: a simulated failover, step by step.
     ///
     /// The runtime runs against simulated hosts (docs/runtime.md): health
@@ -245,6 +260,9 @@ where
             return code;
         }
     };
+    if let Command::Import { name, hosts } = &cli.command {
+        return import(name, hosts, stdout, stderr);
+    }
     #[cfg(feature = "drivers")]
     if let Command::Run {
         driver: DriverArg::Libvirt,
@@ -321,8 +339,42 @@ fn json(value: serde_json::Value) -> String {
     s
 }
 
+/// `haplan import`: a pool file from live libvirt hosts.
+fn import(name: &str, hosts: &[String], stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
+    #[cfg(feature = "drivers")]
+    {
+        use haplan_drivers::import;
+        let specs: Result<Vec<(String, String)>, _> =
+            hosts.iter().map(|h| import::parse_host_spec(h)).collect();
+        let done = specs.and_then(|specs| import::import(name, &specs));
+        match done {
+            Ok(imported) => {
+                for w in &imported.warnings {
+                    let _ = writeln!(stderr, "haplan: warning: {w}");
+                }
+                let _ = stdout.write_all(json(imported.pool).as_bytes());
+                EXIT_OK
+            }
+            Err(e) => {
+                let _ = writeln!(stderr, "haplan: {e}");
+                EXIT_BAD_INPUT
+            }
+        }
+    }
+    #[cfg(not(feature = "drivers"))]
+    {
+        let _ = (name, hosts, stdout);
+        let _ = writeln!(
+            stderr,
+            "haplan: this haplan was built without the libvirt driver"
+        );
+        EXIT_BAD_INPUT
+    }
+}
+
 fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
     match cli.command {
+        Command::Import { .. } => unreachable!("handled before"),
         Command::Run {
             file,
             crash,
