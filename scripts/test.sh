@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Every test: formatting, the workspace's unit, integration, fixture and
 # property tests (release: the HiGHS build is shared with the binary), the
-# benchmarks compiled (not run), and the Python package built, installed and
-# tested (pytest, then its stubs against the compiled module).
+# benchmarks compiled (not run), the C ABI (its header regenerated and
+# compared, its C tests run plain and under AddressSanitizer:
+# ffi/tests/run.sh), and the Python package built, installed and tested
+# (pytest, then its stubs against the compiled module).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -10,6 +12,11 @@ cargo fmt --all -- --check
 cargo build --release --locked --workspace --bins
 cargo test --release --locked --workspace
 cargo bench --locked --workspace --no-run
+
+# The C ABI: the committed header is what cbindgen generates (cbindgen is
+# installed into .tools/ the first time), and the C tests pass against the
+# shared and the static library, and under AddressSanitizer.
+bash ffi/tests/run.sh
 
 # The Python package, installed as the README says (without build isolation:
 # maturin is already there, and the build reuses target/release).

@@ -91,6 +91,16 @@ fn two_hosts() -> Value {
     )
 }
 
+/// Three hosts of 100, each running a VM of 40: tolerates 1, but not with
+/// one host out of service (two VMs of 40 on a host, 60 spare on the last).
+fn tight_three() -> Value {
+    pool(
+        json!({}),
+        vec![host("h1", 100), host("h2", 100), host("h3", 100)],
+        vec![vm("x", "h1", 40), vm("y", "h2", 40), vm("z", "h3", 40)],
+    )
+}
+
 const SECRETS: &[&str] = &["ipmi-secret-", "pdu-secret-", "added-secret-42"];
 
 // ---- driving the runtime ----
@@ -414,7 +424,7 @@ fn host_declared_down_after_threshold_consecutive_failures_and_a_peer() {
 fn peer_that_still_reaches_the_host_means_no_fence_and_one_alert() {
     let mut d = Driver::new(three_hosts(json!({})));
     let mut t = 0;
-    let mut episode = |d: &mut Driver, t: &mut Millis| -> Vec<Output> {
+    let episode = |d: &mut Driver, t: &mut Millis| -> Vec<Output> {
         // Three failures in a row, then the peer still reaches it.
         let mut outs = Vec::new();
         for _ in 0..3 {
@@ -578,9 +588,7 @@ fn fence_timeout_counts_as_failed_and_a_late_off_still_confirms() {
     }));
     assert_eq!(first_start_of(&d.outs, H1_RESTARTED), Some(confirmed_at));
     assert!(
-        !d.rt
-            .in_flight()
-            .any(|a| matches!(a, Action::Fence { .. })),
+        !d.rt.in_flight().any(|a| matches!(a, Action::Fence { .. })),
         "the level 1 fence is still in flight"
     );
 }
@@ -702,7 +710,10 @@ fn restarts_go_by_order_group_and_start_delay_then_best_effort_once() {
     // a's 30 s delay runs from its own start.
     assert_eq!(out.wake_at, Some(33_000));
     let out = d.tick(32_999);
-    assert!(starts(&[out]).is_empty(), "group 1 started before the delay");
+    assert!(
+        starts(&[out]).is_empty(),
+        "group 1 started before the delay"
+    );
     let out = d.tick(33_000);
     assert_eq!(started_vms(&[out]), ["b"]);
     let out = d.start_result(34_000, "b", true);
@@ -788,7 +799,10 @@ fn a_protected_vm_that_fits_nowhere_raises_restart_failed() {
 fn a_crashed_vm_restarts_on_its_own_host_first() {
     let mut d = Driver::new(three_hosts(json!({"check_interval_s": 100_000})));
     let out = d.feed(1_000, Event::VmCrashed { vm: "c".into() });
-    assert_eq!(starts(std::slice::from_ref(&out)), [("c".into(), "h2".into(), 1)]);
+    assert_eq!(
+        starts(std::slice::from_ref(&out)),
+        [("c".into(), "h2".into(), 1)]
+    );
     assert!(fences(&[out]).is_empty());
     let out = d.start_result(2_000, "c", false);
     assert_eq!(out.wake_at, Some(12_000));
@@ -847,7 +861,10 @@ fn a_vm_start_that_breaks_k_alerts_and_its_stop_restores_the_plan() {
             definition: Some(json!({"demand": {"mem": 30}, "restart": "unprotected"})),
         },
     );
-    assert!(out.alerts.contains(&Alert::ToleranceDropped { from: 1, to: 0 }));
+    assert!(
+        out.alerts
+            .contains(&Alert::ToleranceDropped { from: 1, to: 0 })
+    );
     assert!(out.alerts.contains(&Alert::ZeroTolerable));
     assert!(out.alerts.iter().any(|a| matches!(
         a,
@@ -936,19 +953,15 @@ fn admission_checks_answer_without_changing_anything() {
         Admission::Refused { .. }
     ));
     assert!(matches!(
-        d.rt.check_operation(&Operation::SetTolerance { k: 2 }).unwrap(),
+        d.rt.check_operation(&Operation::SetTolerance { k: 2 })
+            .unwrap(),
         Admission::WouldOvercommit { configured: 2, .. }
     ));
     assert_eq!(
-        d.rt.check_operation(&Operation::SetTolerance { k: 1 }).unwrap(),
+        d.rt.check_operation(&Operation::SetTolerance { k: 1 })
+            .unwrap(),
         Admission::Allowed { configured: 1 }
     );
-    // With only two hosts, taking one out leaves nothing to fail over to.
-    assert!(matches!(
-        d.rt.check_operation(&Operation::HostDisable { host: "h2".into() })
-            .unwrap(),
-        Admission::WouldOvercommit { configured: 1, .. }
-    ));
     assert!(matches!(
         d.rt.check_operation(&Operation::VmResume { vm: "ghost".into() }),
         Err(RuntimeError::UnknownVm(_))
@@ -962,6 +975,18 @@ fn admission_checks_answer_without_changing_anything() {
             .unwrap(),
         Admission::Allowed { configured: 1 }
     );
+    assert_eq!(d.rt.state_json(), before);
+
+    // Out of service, h1's x joins another VM of 40: the pair cannot both
+    // fail over to the last host.
+    let d = Driver::new(tight_three());
+    let before = d.rt.state_json();
+    assert_eq!(d.rt.tolerance(), Some((1, 1)));
+    assert!(matches!(
+        d.rt.check_operation(&Operation::HostDisable { host: "h1".into() })
+            .unwrap(),
+        Admission::WouldOvercommit { configured: 1, .. }
+    ));
     assert_eq!(d.rt.state_json(), before);
 }
 
@@ -1155,10 +1180,17 @@ fn recovery_sends_a_fence_in_flight_again() {
         .collect();
     assert_eq!(sent.len(), 1, "{out:?}");
     let (id, host, l, a) = sent[0].clone();
-    assert_eq!((host.as_str(), l, a.as_str()), ("h1", level, agent.as_str()));
+    assert_eq!(
+        (host.as_str(), l, a.as_str()),
+        ("h1", level, agent.as_str())
+    );
     assert_ne!(id, old);
     assert!(starts(&[out]).is_empty());
-    let mut r = Driver::resume(rep.runtime, Output::default(), Journal::resume(Vec::new(), 0));
+    let mut r = Driver::resume(
+        rep.runtime,
+        Output::default(),
+        Journal::resume(Vec::new(), 0),
+    );
     // The old fence's answer is late and unknown: ignored.
     let out = r.feed(
         3_500,
@@ -1187,7 +1219,11 @@ fn maintenance_drains_keeping_k_then_holds_the_host() {
             enter: true,
         },
     );
-    assert!(!out.notes.iter().any(|n| matches!(n, Note::DrainBlocked { .. })));
+    assert!(
+        !out.notes
+            .iter()
+            .any(|n| matches!(n, Note::DrainBlocked { .. }))
+    );
     let mut t = 1_000;
     let mut moved = Vec::new();
     loop {
@@ -1199,7 +1235,11 @@ fn maintenance_drains_keeping_k_then_holds_the_host() {
         let (id, vm, from, to) = m[0].clone();
         assert_eq!(from, "h1");
         assert_ne!(to, "h1");
-        assert_eq!(host_state(&d.rt, "h1"), HostState::Up, "in maintenance early");
+        assert_eq!(
+            host_state(&d.rt, "h1"),
+            HostState::Up,
+            "in maintenance early"
+        );
         t += 1_000;
         d.feed(
             t,
@@ -1239,7 +1279,7 @@ fn maintenance_drains_keeping_k_then_holds_the_host() {
 
 #[test]
 fn a_drain_that_would_break_k_is_blocked() {
-    let mut d = Driver::new(two_hosts());
+    let mut d = Driver::new(tight_three());
     let before = d.rt.pool().clone();
     let out = d.feed(
         1_000,
@@ -1341,15 +1381,15 @@ fn events_about_unknown_hosts_or_vms_are_refused_and_change_nothing() {
     d.answer_probes(0, &[]);
     let before = d.rt.state_json();
     let steps = d.journal.steps();
-    let refused: Vec<(Event, fn(&RuntimeError) -> bool)> = vec![
+    type Expected = fn(&RuntimeError) -> bool;
+    let refused: Vec<(Event, Expected)> = vec![
         (
             Event::VmCrashed { vm: "ghost".into() },
             |e| matches!(e, RuntimeError::UnknownVm(v) if v == "ghost"),
         ),
-        (
-            Event::VmStopped { vm: "ghost".into() },
-            |e| matches!(e, RuntimeError::UnknownVm(_)),
-        ),
+        (Event::VmStopped { vm: "ghost".into() }, |e| {
+            matches!(e, RuntimeError::UnknownVm(_))
+        }),
         (
             Event::VmStarted {
                 vm: "ghost".into(),
@@ -1438,4 +1478,249 @@ fn events_about_unknown_hosts_or_vms_are_refused_and_change_nothing() {
     );
     assert!(starts(&[out]).is_empty());
     assert_eq!(host_state(&d.rt, "h1"), HostState::Up);
+}
+
+// ---- found while writing these ----
+
+#[test]
+fn admission_of_a_new_vm_with_a_resource_the_pool_does_not_have() {
+    let d = Driver::new(two_hosts());
+    let before = d.rt.state_json();
+    let start = |demand: Value| Operation::VmStart {
+        vm: "n".into(),
+        host: "h2".into(),
+        definition: Some(json!({"demand": demand, "restart": "unprotected"})),
+    };
+    // No host has a GPU: it fits nowhere.
+    assert!(matches!(
+        d.rt.check_operation(&start(json!({"gpu": 1, "mem": 10})))
+            .unwrap(),
+        Admission::Refused { .. }
+    ));
+    // 90 of memory does not fit in h2's 70, whatever else it asks for.
+    assert!(matches!(
+        d.rt.check_operation(&start(json!({"cpu": 0, "mem": 90})))
+            .unwrap(),
+        Admission::Refused { .. }
+    ));
+    // 30 breaks k (x no longer fits on h2), named resources or not.
+    assert!(matches!(
+        d.rt.check_operation(&start(json!({"cpu": 0, "mem": 30})))
+            .unwrap(),
+        Admission::WouldOvercommit { .. }
+    ));
+    assert_eq!(
+        d.rt.check_operation(&start(json!({"cpu": 0, "mem": 10})))
+            .unwrap(),
+        Admission::Allowed { configured: 1 }
+    );
+    assert_eq!(d.rt.state_json(), before);
+}
+
+#[test]
+fn a_host_being_confirmed_is_not_stuck_when_its_peer_is_removed() {
+    let mut d = Driver::new(three_hosts(json!({})));
+    d.answer_probes(0, &["h1"]);
+    d.round(10_000, &["h1"]);
+    let outs = d.round(20_000, &["h1"]);
+    let ask = asks(&outs);
+    assert_eq!(ask.len(), 1);
+    let peer = ask[0].2.clone();
+    // The peer leaves the pool before it answers.
+    let other = if peer == "h2" { "c" } else { "d" };
+    d.feed(20_100, Event::VmStopped { vm: other.into() });
+    d.feed(20_200, Event::HostRemoved { host: peer.clone() });
+    let mut t = 20_000;
+    while t < 100_000 && declared_down(&d.outs).is_empty() {
+        t += 10_000;
+        let outs = d.round(t, &["h1"]);
+        for (id, host, p) in asks(&outs) {
+            assert_ne!(p, peer);
+            d.feed(
+                t,
+                Event::PeerCheck {
+                    id,
+                    host,
+                    peer: p,
+                    reachable: false,
+                },
+            );
+        }
+    }
+    assert_eq!(declared_down(&d.outs).len(), 1, "h1 is never declared down");
+}
+
+#[test]
+fn removing_the_target_of_a_drain_neither_strands_the_vm_nor_migrates_to_it() {
+    let mut d = Driver::new(three_hosts(json!({"check_interval_s": 1_000_000})));
+    d.feed(
+        1_000,
+        Event::HostMaintenance {
+            host: "h1".into(),
+            enter: true,
+        },
+    );
+    let m = d.migrate_in_flight();
+    assert_eq!(m.len(), 1);
+    let (_, moving, _, gone) = m[0].clone();
+    // Its target leaves the pool (emptied first) before the answer.
+    let other = if gone == "h2" { "c" } else { "d" };
+    d.feed(2_000, Event::VmStopped { vm: other.into() });
+    let removed_at = d.outs.len();
+    let out = d.feed(2_000, Event::HostRemoved { host: gone.clone() });
+    // Where the VM runs is asked (it cannot run on a host that left).
+    let q: Vec<(u64, String)> = out
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::QueryVm { id, vm } => Some((*id, vm.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(q.len(), 1, "{out:?}");
+    assert_eq!(q[0].1, moving);
+    d.feed(
+        3_000,
+        Event::VmStatus {
+            id: q[0].0,
+            vm: moving.clone(),
+            host: Some("h1".into()),
+            error: None,
+        },
+    );
+    assert_eq!(vm_host(&d.rt, &moving), "h1");
+    // The drain goes on, or is planned again when asked again: never to
+    // the host that left.
+    let mut t = 3_000;
+    let mut asked_again = false;
+    loop {
+        match d.migrate_in_flight().first().cloned() {
+            Some((id, vm, _, to)) => {
+                t += 1_000;
+                d.feed(
+                    t,
+                    Event::MigrateResult {
+                        id,
+                        vm,
+                        host: to,
+                        ok: true,
+                        error: None,
+                    },
+                );
+            }
+            None if host_state(&d.rt, "h1") == HostState::Up && !asked_again => {
+                asked_again = true;
+                t += 1_000;
+                d.feed(
+                    t,
+                    Event::HostMaintenance {
+                        host: "h1".into(),
+                        enter: true,
+                    },
+                );
+            }
+            None => break,
+        }
+        assert!(t < 30_000, "the drain does not end");
+    }
+    let late = d.outs[removed_at..].iter().flat_map(|o| &o.actions);
+    for a in late {
+        assert!(
+            !matches!(a, Action::Migrate { to, .. } if to == &gone),
+            "migrated to {gone} after it left: {a:?}"
+        );
+    }
+    assert!(notes(&d.outs).contains(&Note::MaintenanceReady { host: "h1".into() }));
+}
+
+#[test]
+fn recovery_keeps_the_fence_backoff_of_a_host_declared_down_while_a_peer_was_asked() {
+    let mut d = Driver::new(three_hosts(json!({"check_interval_s": 1_000})));
+    d.answer_probes(0, &["h1"]);
+    d.round(1_000_000, &["h1"]);
+    let outs = d.round(2_000_000, &["h1"]);
+    assert_eq!(asks(&outs).len(), 1);
+    // An outside monitor says h1 is down before the peer answers; every
+    // fence level fails.
+    d.feed(2_000_100, Event::HostDown { host: "h1".into() });
+    d.fence(2_000_200, "h1", false);
+    let out = d.fence(2_000_300, "h1", false);
+    let retry_at = out
+        .alerts
+        .iter()
+        .find_map(|a| match a {
+            Alert::FencingFailed { retry_at, .. } => Some(*retry_at),
+            _ => None,
+        })
+        .expect("fencing failed");
+    let bytes = d.journal.get_ref().clone();
+    let (rep, _, out) = log::recover(Cursor::new(bytes), 2_001_000).expect("recovers");
+    assert!(
+        !out.actions
+            .iter()
+            .any(|a| matches!(a, Action::Inventory { host, .. } if host == "h1")),
+        "h1 is taken as up: {out:?}"
+    );
+    let mut r = Driver::resume(rep.runtime, out, Journal::resume(Vec::new(), 0));
+    let out = r.tick(retry_at);
+    assert_eq!(
+        fences(&[out]),
+        [("h1".to_string(), 0, "fence_ipmilan".to_string())],
+        "the fence round after the backoff was lost"
+    );
+    assert!(starts(&r.outs).is_empty());
+}
+
+#[test]
+fn a_restart_planned_onto_a_host_gone_into_maintenance_goes_elsewhere() {
+    let doc = pool(
+        json!({"check_interval_s": 1_000_000}),
+        vec![
+            host("h1", 100),
+            host("h2", 100),
+            host("h3", 100),
+            host("h4", 100),
+        ],
+        vec![
+            with(vm("a", "h1", 10), json!({"order": 0, "start_delay_s": 30})),
+            with(vm("b", "h1", 10), json!({"order": 1})),
+            vm("c", "h2", 10),
+            vm("d", "h3", 10),
+            vm("e", "h4", 10),
+        ],
+    );
+    let mut d = Driver::new(doc);
+    d.fail_host(1_000, "h1");
+    d.start_result(2_000, "a", true);
+    // b waits for a's start delay, its target chosen.
+    let phase = d.rt.state_json()["vms"]["b"]["phase"].clone();
+    assert_eq!(phase["phase"], "planned", "{phase}");
+    let target = phase["host"].as_str().unwrap().to_string();
+    d.feed(
+        3_000,
+        Event::HostMaintenance {
+            host: target.clone(),
+            enter: true,
+        },
+    );
+    let mut t = 3_000;
+    while let Some((id, vm, _, to)) = d.migrate_in_flight().first().cloned() {
+        t += 1_000;
+        d.feed(
+            t,
+            Event::MigrateResult {
+                id,
+                vm,
+                host: to,
+                ok: true,
+                error: None,
+            },
+        );
+    }
+    assert_eq!(host_state(&d.rt, &target), HostState::Maintenance);
+    let out = d.tick(32_000);
+    let s = starts(&[out]);
+    assert_eq!(s.len(), 1, "{s:?}");
+    assert_eq!(s[0].0, "b");
+    assert_ne!(s[0].1, target, "b started on a host in maintenance");
 }

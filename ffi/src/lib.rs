@@ -1,1 +1,741 @@
-//! The C ABI of haplan. Not yet exported: see `ffi/README.md` for what comes.
+//! The C ABI of haplan: `include/haplan.h`, generated from this file by
+//! cbindgen. The conventions every function follows (result codes, outputs
+//! written only on success, error JSON, who frees what, thread safety) are
+//! in `ffi/README.md`. This crate only converts: answers come from the
+//! `haplan` crate, reports are `haplan::report`'s JSON (the CLI's).
+
+// The names are the C names: the header is generated from them.
+#![allow(non_camel_case_types)]
+
+mod guard;
+
+use std::ffi::{CString, c_char};
+use std::time::{Duration, Instant};
+
+use haplan::runtime::{Input, Operation, Runtime, RuntimeError};
+use haplan::{Budget, CheckOptions, DiffOptions, Pool, QueryError};
+use serde::Deserialize;
+use serde_json::Value;
+
+use guard::{Failure, c_string, guard, infallible, optional_text, out_ptr, parse, text, write};
+
+/// The result of every fallible function: `HAPLAN_OK` (0) or why not.
+///
+/// The values are stable: a code is never renumbered or reused, and new
+/// codes get new numbers. Treat an unknown nonzero value as an error.
+/// Details are in the call's `error_json` (see `ffi/README.md`).
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum haplan_result {
+    /// Success: the outputs were written.
+    HAPLAN_OK = 0,
+    /// A required pointer argument was NULL.
+    HAPLAN_NULL_ARGUMENT = 1,
+    /// An input buffer is not UTF-8.
+    HAPLAN_INVALID_UTF8 = 2,
+    /// An input buffer is not JSON (a syntax error, empty, truncated, nested
+    /// too deeply, or a number out of range of any JSON number).
+    HAPLAN_INVALID_JSON = 3,
+    /// JSON, but not a valid pool: every problem, with its JSON path.
+    HAPLAN_INVALID_POOL = 4,
+    /// What-if changes that cannot apply: every problem, at `changes[i]...`.
+    HAPLAN_INVALID_CHANGES = 5,
+    /// JSON of the wrong shape or out of range (an unknown field or event
+    /// type, a negative time limit), a length above `PTRDIFF_MAX`, or a
+    /// host in maintenance named as a failure.
+    HAPLAN_INVALID_ARGUMENT = 6,
+    /// A host or VM name the pool does not have.
+    HAPLAN_UNKNOWN_NAME = 7,
+    /// The runtime refused an event (it would make the pool invalid, say);
+    /// the runtime is unchanged.
+    HAPLAN_REFUSED = 8,
+    /// A panic interrupted an earlier step of this runtime: its state
+    /// cannot be trusted. Free it.
+    HAPLAN_POISONED = 9,
+    /// A bug: haplan panicked. The panic was caught; the message is in
+    /// `error_json`.
+    HAPLAN_PANIC = 10,
+}
+
+impl haplan_result {
+    /// Every code, in order.
+    fn all() -> [haplan_result; 11] {
+        [
+            haplan_result::HAPLAN_OK,
+            haplan_result::HAPLAN_NULL_ARGUMENT,
+            haplan_result::HAPLAN_INVALID_UTF8,
+            haplan_result::HAPLAN_INVALID_JSON,
+            haplan_result::HAPLAN_INVALID_POOL,
+            haplan_result::HAPLAN_INVALID_CHANGES,
+            haplan_result::HAPLAN_INVALID_ARGUMENT,
+            haplan_result::HAPLAN_UNKNOWN_NAME,
+            haplan_result::HAPLAN_REFUSED,
+            haplan_result::HAPLAN_POISONED,
+            haplan_result::HAPLAN_PANIC,
+        ]
+    }
+
+    /// The C name, `HAPLAN_...`, NUL-terminated.
+    fn c_name(self) -> &'static std::ffi::CStr {
+        match self {
+            haplan_result::HAPLAN_OK => c"HAPLAN_OK",
+            haplan_result::HAPLAN_NULL_ARGUMENT => c"HAPLAN_NULL_ARGUMENT",
+            haplan_result::HAPLAN_INVALID_UTF8 => c"HAPLAN_INVALID_UTF8",
+            haplan_result::HAPLAN_INVALID_JSON => c"HAPLAN_INVALID_JSON",
+            haplan_result::HAPLAN_INVALID_POOL => c"HAPLAN_INVALID_POOL",
+            haplan_result::HAPLAN_INVALID_CHANGES => c"HAPLAN_INVALID_CHANGES",
+            haplan_result::HAPLAN_INVALID_ARGUMENT => c"HAPLAN_INVALID_ARGUMENT",
+            haplan_result::HAPLAN_UNKNOWN_NAME => c"HAPLAN_UNKNOWN_NAME",
+            haplan_result::HAPLAN_REFUSED => c"HAPLAN_REFUSED",
+            haplan_result::HAPLAN_POISONED => c"HAPLAN_POISONED",
+            haplan_result::HAPLAN_PANIC => c"HAPLAN_PANIC",
+        }
+    }
+
+    /// The `error` of the error JSON: the name in lower case, without
+    /// `HAPLAN_`.
+    fn error_name(self) -> String {
+        let name = self.c_name().to_str().expect("ASCII");
+        name["HAPLAN_".len()..].to_ascii_lowercase()
+    }
+}
+
+/// The latest time the runtime takes, in milliseconds (2^53, about 285,000
+/// years; also the largest integer a double holds exactly): a later
+/// `now_ms` or `at` is `HAPLAN_INVALID_ARGUMENT`.
+pub const HAPLAN_MAX_TIME_MS: u64 = 9_007_199_254_740_992;
+
+fn time(name: &str, ms: u64) -> Result<u64, Failure> {
+    if ms > HAPLAN_MAX_TIME_MS {
+        Err(Failure::invalid(format!(
+            "{name} is {ms}, later than HAPLAN_MAX_TIME_MS ({HAPLAN_MAX_TIME_MS})"
+        )))
+    } else {
+        Ok(ms)
+    }
+}
+
+/// A validated pool. Immutable: any number of threads may use one pool at
+/// once. Made by `haplan_pool_new` (or `haplan_whatif`), freed by
+/// `haplan_pool_free`.
+pub struct haplan_pool {
+    pool: Pool,
+    /// The JSON the pool was read from (what-if changes apply to it; the
+    /// runtime starts from it).
+    doc: Value,
+}
+
+/// The HA runtime of one pool (`docs/runtime.md`). Not thread-safe: it may
+/// be used from any thread, but by one call at a time. Made by
+/// `haplan_runtime_new`, freed by `haplan_runtime_free`.
+pub struct haplan_runtime {
+    rt: Runtime,
+    /// Set while a step runs: still set afterwards only if a panic
+    /// interrupted it.
+    poisoned: bool,
+}
+
+/// The thread safety the conventions promise, checked at compile time.
+#[allow(dead_code)]
+fn thread_safety() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<haplan_pool>();
+    send::<haplan_runtime>();
+}
+
+/// The version of haplan, e.g. `"0.1.0"`: a static string, never freed.
+#[unsafe(no_mangle)]
+pub extern "C" fn haplan_version() -> *const c_char {
+    static VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
+    VERSION.as_ptr().cast()
+}
+
+/// The name of a result code, e.g. `"HAPLAN_INVALID_POOL"`, or
+/// `"HAPLAN_UNKNOWN_RESULT"` for a value this version does not know: a
+/// static string, never freed.
+#[unsafe(no_mangle)]
+pub extern "C" fn haplan_result_name(code: i32) -> *const c_char {
+    haplan_result::all()
+        .iter()
+        .find(|r| **r as i32 == code)
+        .map_or(c"HAPLAN_UNKNOWN_RESULT", |r| r.c_name())
+        .as_ptr()
+}
+
+/// Frees a string haplan returned (a report, an output, an error JSON).
+/// NULL is accepted and does nothing.
+///
+/// # Safety
+/// `s` is NULL or a string from haplan not yet freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn haplan_string_free(s: *mut c_char) {
+    if s.is_null() {
+        return;
+    }
+    // SAFETY: made by `CString::into_raw` (the caller's promise).
+    infallible(|| drop(unsafe { CString::from_raw(s) }));
+}
+
+/// Reads and validates a pool from its JSON (`docs/pool-format.md`).
+///
+/// On success `*out` is a new pool, to free with `haplan_pool_free`.
+/// `HAPLAN_INVALID_JSON` (with line and column) or `HAPLAN_INVALID_POOL`
+/// (every problem, with its JSON path, e.g. `vms[3].demand.memory_mib`)
+/// when it is not one.
+///
+/// # Safety
+/// `json` is NULL or valid for reads of `len` bytes; `out` and `error_json`
+/// are NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn haplan_pool_new(
+    json: *const u8,
+    len: usize,
+    out: *mut *mut haplan_pool,
+    error_json: *mut *mut c_char,
+) -> haplan_result {
+    guard(error_json, || {
+        // SAFETY (every `unsafe` below): the caller's promises.
+        let text = unsafe { text("json", json, len) }?;
+        let out = out_ptr("out", out)?;
+        let pool = read_pool(text)?;
+        unsafe { write(out, Box::into_raw(Box::new(pool))) };
+        Ok(())
+    })
+}
+
+fn read_pool(text: &str) -> Result<haplan_pool, Failure> {
+    let doc: Value = serde_json::from_str(text).map_err(|e| {
+        let mut f = guard::json_failure("pool", &e);
+        // Not JSON: HAPLAN_INVALID_JSON, with the message the CLI prints.
+        f.message = format!("invalid pool (1 problem)\n  {}", f.problems[0]);
+        f
+    })?;
+    let pool = haplan::pool_from_value(&doc).map_err(invalid_pool)?;
+    Ok(haplan_pool { pool, doc })
+}
+
+fn invalid_pool(e: haplan::PoolError) -> Failure {
+    Failure::with_problems(
+        haplan_result::HAPLAN_INVALID_POOL,
+        e.to_string(),
+        e.problems,
+    )
+}
+
+/// Frees a pool. NULL is accepted and does nothing.
+///
+/// # Safety
+/// `pool` is NULL or a pool from haplan not yet freed, used by no other
+/// call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn haplan_pool_free(pool: *mut haplan_pool) {
+    if pool.is_null() {
+        return;
+    }
+    // SAFETY: made by `Box::into_raw` (the caller's promise).
+    infallible(|| drop(unsafe { Box::from_raw(pool) }));
+}
+
+/// The options of `haplan_check` and `haplan_whatif`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckOpts {
+    tolerate: Option<u32>,
+    time_limit_s: Option<f64>,
+    #[serde(default)]
+    explain: bool,
+    threads: Option<usize>,
+}
+
+/// The options of `haplan_diff`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DiffOpts {
+    tolerate: Option<u32>,
+    time_limit_s: Option<f64>,
+    #[serde(default)]
+    explain: bool,
+    threads: Option<usize>,
+    #[serde(default)]
+    no_regress: bool,
+}
+
+/// The options of `haplan_plan`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanOpts {
+    time_limit_s: Option<f64>,
+}
+
+/// Options from an optional buffer: the defaults when it is absent.
+///
+/// # Safety
+/// As `guard::bytes`.
+unsafe fn options<T: Default + serde::de::DeserializeOwned>(
+    ptr: *const u8,
+    len: usize,
+) -> Result<T, Failure> {
+    // SAFETY: the caller's promise.
+    match unsafe { optional_text("options_json", ptr, len) }? {
+        None => Ok(T::default()),
+        Some(text) => parse("options_json", text),
+    }
+}
+
+fn seconds(s: Option<f64>) -> Result<Option<Duration>, Failure> {
+    match s {
+        None => Ok(None),
+        Some(s) if s.is_finite() && (0.0..=1e9).contains(&s) => {
+            Ok(Some(Duration::from_secs_f64(s)))
+        }
+        Some(s) => Err(Failure::invalid(format!(
+            "options_json: time_limit_s must be a number of seconds from 0 to 1e9, found {s}"
+        ))),
+    }
+}
+
+/// Runs `job` on `threads` worker threads of its own, or on the shared
+/// ones (one per core) when `None`.
+fn with_threads<T: Send>(
+    threads: Option<usize>,
+    job: impl FnOnce() -> T + Send,
+) -> Result<T, Failure> {
+    match threads {
+        None => Ok(job()),
+        Some(n @ 1..=1024) => {
+            let workers = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .map_err(|e| Failure::invalid(format!("cannot start {n} threads: {e}")))?;
+            Ok(workers.install(job))
+        }
+        Some(n) => Err(Failure::invalid(format!(
+            "options_json: threads must be from 1 to 1024, found {n}"
+        ))),
+    }
+}
+
+/// `pool` itself, checked not NULL.
+///
+/// # Safety
+/// `pool` is NULL or a live pool.
+unsafe fn pool_ref<'a>(name: &str, pool: *const haplan_pool) -> Result<&'a haplan_pool, Failure> {
+    // SAFETY: the caller's promise.
+    unsafe { pool.as_ref() }.ok_or_else(|| Failure::null(name))
+}
+
+fn to_json(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).expect("serializable")
+}
+
+/// `haplan check`: how many host failures the pool tolerates, exactly.
+///
+/// `options_json` (absent when `options_len` is 0) is an object with any
+/// of `tolerate` (K; default the pool's `ha.host_failures_to_tolerate`),
+/// `time_limit_s` (0 to 1e9: then `exact` may be false, with proved
+/// bounds), `explain` (a witness even when the pool meets K) and `threads`
+/// (1 to 1024). On success `*report_json` is the JSON of `haplan check
+/// --format json` (`docs/cli.md`): an overcommitted pool is an answer
+/// (`"ok": false`), not an error.
+///
+/// # Safety
+/// `pool` is NULL or a live pool; `options_json` is NULL or valid for reads
+/// of `options_len` bytes; `report_json` and `error_json` are NULL or valid
+/// for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn haplan_check(
+    pool: *const haplan_pool,
+    options_json: *const u8,
+    options_len: usize,
+    report_json: *mut *mut c_char,
+    error_json: *mut *mut c_char,
+) -> haplan_result {
+    guard(error_json, || {
+        // SAFETY (every `unsafe` below): the caller's promises.
+        let p = unsafe { pool_ref("pool", pool) }?;
+        let opts: CheckOpts = unsafe { options(options_json, options_len) }?;
+        let out = out_ptr("report_json", report_json)?;
+        let check = CheckOptions {
+            tolerate: opts.tolerate,
+            time_limit: seconds(opts.time_limit_s)?,
+            explain: opts.explain,
+            ..CheckOptions::default()
+        };
+        let report = with_threads(opts.threads, || haplan::check(&p.pool, &check))?;
+        let json = to_json(&haplan::report::check_json(&p.pool, &report));
+        unsafe { write(out, c_string(json)) };
+        Ok(())
+    })
+}
+
+/// `haplan plan`: the restart plan if exactly the given hosts fail now.
+///
+/// `failed_json` is a JSON list of host names, e.g. `["xs01"]` (each up or
+/// already down: `HAPLAN_UNKNOWN_NAME` for a name the pool does not have,
+/// `HAPLAN_INVALID_ARGUMENT` for a host in maintenance). `options_json`
+/// (absent when `options_len` is 0) may hold `time_limit_s`. On success
+/// `*plan_json` is the JSON of `haplan plan --format json`.
+///
+/// # Safety
+/// `pool` is NULL or a live pool; each buffer is NULL or valid for reads of
+/// its length; `plan_json` and `error_json` are NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn haplan_plan(
+    pool: *const haplan_pool,
+    failed_json: *const u8,
+    failed_len: usize,
+    options_json: *const u8,
+    options_len: usize,
+    plan_json: *mut *mut c_char,
+    error_json: *mut *mut c_char,
+) -> haplan_result {
+    guard(error_json, || {
+        // SAFETY (every `unsafe` below): the caller's promises.
+        let p = unsafe { pool_ref("pool", pool) }?;
+        let failed = unsafe { text("failed_json", failed_json, failed_len) }?;
+        let opts: PlanOpts = unsafe { options(options_json, options_len) }?;
+        let out = out_ptr("plan_json", plan_json)?;
+        let names: Vec<String> = parse("failed_json", failed)?;
+        let failed = haplan::failure_set(&p.pool, &names).map_err(|e| match e {
+            QueryError::UnknownHost(_) => {
+                Failure::new(haplan_result::HAPLAN_UNKNOWN_NAME, e.to_string())
+            }
+            _ => Failure::invalid(e.to_string()),
+        })?;
+        let budget = Budget {
+            deadline: seconds(opts.time_limit_s)?.map(|d| Instant::now() + d),
+            cancel: None,
+        };
+        let plan = haplan::plan(&p.pool, &failed, &budget);
+        let json = to_json(&haplan::report::plan_json(&p.pool, &plan));
+        unsafe { write(out, c_string(json)) };
+        Ok(())
+    })
+}
+
+/// `haplan agility`: for every protected VM, the hosts it could restart
+/// on, or why none. On success `*agility_json` is the JSON of `haplan
+/// agility --format json`.
+///
+/// # Safety
+/// `pool` is NULL or a live pool; `agility_json` and `error_json` are NULL
+/// or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn haplan_agility(
+    pool: *const haplan_pool,
+    agility_json: *mut *mut c_char,
+    error_json: *mut *mut c_char,
+) -> haplan_result {
+    guard(error_json, || {
+        // SAFETY (every `unsafe` below): the caller's promises.
+        let p = unsafe { pool_ref("pool", pool) }?;
+        let out = out_ptr("agility_json", agility_json)?;
+        let ag = haplan::Agility::of(&p.pool);
+        let json = to_json(&haplan::report::agility_json(&p.pool, &ag));
+        unsafe { write(out, c_string(json)) };
+        Ok(())
+    })
+}
+
+/// `haplan whatif`: what the pool would tolerate after a list of changes
+/// (`docs/whatif.md`), the pool itself unchanged.
+///
+/// `changes_json` is the change list; `HAPLAN_INVALID_CHANGES` gives every
+/// problem at its path (`changes[2].name`), nothing applied. `options_json`
+/// as for `haplan_check`, for both pools. On success `*report_json` is the
+/// JSON of `haplan whatif --format json`, and, when `changed` is not NULL,
+/// `*changed` a new pool, the changed one, to free with `haplan_pool_free`.
+///
+/// # Safety
+/// `pool` is NULL or a live pool; each buffer is NULL or valid for reads of
+/// its length; `report_json`, `changed` and `error_json` are NULL or valid
+/// for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn haplan_whatif(
+    pool: *const haplan_pool,
+    changes_json: *const u8,
+    changes_len: usize,
+    options_json: *const u8,
+    options_len: usize,
+    report_json: *mut *mut c_char,
+    changed: *mut *mut haplan_pool,
+    error_json: *mut *mut c_char,
+) -> haplan_result {
+    guard(error_json, || {
+        // SAFETY (every `unsafe` below): the caller's promises.
+        let p = unsafe { pool_ref("pool", pool) }?;
+        let changes = unsafe { text("changes_json", changes_json, changes_len) }?;
+        let opts: CheckOpts = unsafe { options(options_json, options_len) }?;
+        let out = out_ptr("report_json", report_json)?;
+        // Not JSON at all is INVALID_JSON, as for every other input.
+        parse::<serde::de::IgnoredAny>("changes_json", changes)?;
+        let after = haplan::whatif::apply_text(&p.doc, changes).map_err(|e| {
+            Failure::with_problems(
+                haplan_result::HAPLAN_INVALID_CHANGES,
+                e.to_string(),
+                e.problems,
+            )
+        })?;
+        let check = CheckOptions {
+            tolerate: opts.tolerate,
+            time_limit: seconds(opts.time_limit_s)?,
+            explain: opts.explain,
+            ..CheckOptions::default()
+        };
+        let r = with_threads(opts.threads, || {
+            haplan::what_if(&p.pool, &after.pool, &check)
+        })?;
+        let json = haplan::report::whatif_json(&p.pool, &after.pool, &after.changes, &r);
+        let json = c_string(to_json(&json));
+        unsafe { write(out, json) };
+        if !changed.is_null() {
+            let pool = haplan_pool {
+                pool: after.pool,
+                doc: after.value,
+            };
+            unsafe { write(changed, Box::into_raw(Box::new(pool))) };
+        }
+        Ok(())
+    })
+}
+
+/// `haplan diff`: whether `new_pool` is worse than `old_pool` under a CI
+/// policy. `options_json` as for `haplan_check` (`tolerate` is K for both;
+/// default NEW's), plus `no_regress` (NEW must tolerate as many failures as
+/// OLD). On success `*report_json` is the JSON of `haplan diff --format
+/// json`.
+///
+/// # Safety
+/// `old_pool` and `new_pool` are NULL or live pools; `options_json` is NULL
+/// or valid for reads of `options_len` bytes; `report_json` and
+/// `error_json` are NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn haplan_diff(
+    old_pool: *const haplan_pool,
+    new_pool: *const haplan_pool,
+    options_json: *const u8,
+    options_len: usize,
+    report_json: *mut *mut c_char,
+    error_json: *mut *mut c_char,
+) -> haplan_result {
+    guard(error_json, || {
+        // SAFETY (every `unsafe` below): the caller's promises.
+        let old = unsafe { pool_ref("old_pool", old_pool) }?;
+        let new = unsafe { pool_ref("new_pool", new_pool) }?;
+        let opts: DiffOpts = unsafe { options(options_json, options_len) }?;
+        let out = out_ptr("report_json", report_json)?;
+        let diff = DiffOptions {
+            check: CheckOptions {
+                tolerate: opts.tolerate,
+                time_limit: seconds(opts.time_limit_s)?,
+                explain: opts.explain,
+                ..CheckOptions::default()
+            },
+            no_regress: opts.no_regress,
+        };
+        let d = with_threads(opts.threads, || haplan::diff(&old.pool, &new.pool, &diff))?;
+        let json = to_json(&haplan::report::diff_json(&old.pool, &new.pool, &d));
+        unsafe { write(out, c_string(json)) };
+        Ok(())
+    })
+}
+
+/// A runtime error as a failure; `refused` is the code of a refusal.
+fn runtime_failure(e: RuntimeError, refused: haplan_result) -> Failure {
+    let message = e.to_string();
+    match e {
+        RuntimeError::UnknownHost(_) | RuntimeError::UnknownVm(_) => {
+            Failure::new(haplan_result::HAPLAN_UNKNOWN_NAME, message)
+        }
+        RuntimeError::Invalid(_) => Failure::new(refused, message),
+        RuntimeError::Pool(p) => Failure::with_problems(refused, message, p.problems),
+        RuntimeError::Changes(c) => Failure::with_problems(refused, message, c.problems),
+    }
+}
+
+/// Starts the HA runtime (`docs/runtime.md`) for `pool` at `now_ms`
+/// (milliseconds since an epoch the caller chooses and keeps, at most
+/// `HAPLAN_MAX_TIME_MS`, as every event's `at`). The runtime
+/// has its own copy of the pool: `pool` may be freed afterwards.
+///
+/// On success `*out` is the runtime, to free with `haplan_runtime_free`,
+/// and `*output_json` its first output, an `Output` (`{"actions": [...],
+/// "alerts": [...], "notes": [...], "wake_at": ms}`): an overcommitted pool
+/// is already alerted there.
+///
+/// # Safety
+/// `pool` is NULL or a live pool; `out`, `output_json` and `error_json` are
+/// NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn haplan_runtime_new(
+    pool: *const haplan_pool,
+    now_ms: u64,
+    out: *mut *mut haplan_runtime,
+    output_json: *mut *mut c_char,
+    error_json: *mut *mut c_char,
+) -> haplan_result {
+    guard(error_json, || {
+        // SAFETY (every `unsafe` below): the caller's promises.
+        let p = unsafe { pool_ref("pool", pool) }?;
+        let out = out_ptr("out", out)?;
+        let output_out = out_ptr("output_json", output_json)?;
+        let now_ms = time("now_ms", now_ms)?;
+        let (rt, output) = Runtime::new(p.doc.clone(), now_ms).map_err(|e| match e {
+            RuntimeError::Pool(e) => invalid_pool(e),
+            e => runtime_failure(e, haplan_result::HAPLAN_INVALID_ARGUMENT),
+        })?;
+        let output = c_string(to_json(&output));
+        let rt = Box::new(haplan_runtime {
+            rt,
+            poisoned: false,
+        });
+        unsafe {
+            write(out, Box::into_raw(rt));
+            write(output_out, output);
+        }
+        Ok(())
+    })
+}
+
+/// `rt` itself, checked not NULL and not poisoned.
+///
+/// # Safety
+/// `rt` is NULL or a live runtime.
+unsafe fn runtime_ref<'a>(rt: *const haplan_runtime) -> Result<&'a haplan_runtime, Failure> {
+    // SAFETY: the caller's promise.
+    let r = unsafe { rt.as_ref() }.ok_or_else(|| Failure::null("rt"))?;
+    if r.poisoned {
+        return Err(poisoned());
+    }
+    Ok(r)
+}
+
+fn poisoned() -> Failure {
+    Failure::new(
+        haplan_result::HAPLAN_POISONED,
+        "a panic interrupted an earlier step of this runtime: free it",
+    )
+}
+
+/// Runs one step of `rt`, which stays poisoned if a panic interrupts it.
+fn step<T>(rt: &mut haplan_runtime, f: impl FnOnce(&mut Runtime) -> T) -> Result<T, Failure> {
+    if rt.poisoned {
+        return Err(poisoned());
+    }
+    rt.poisoned = true;
+    let r = f(&mut rt.rt);
+    rt.poisoned = false;
+    Ok(r)
+}
+
+/// Feeds one event to the runtime: `input_json` is an `Input`, `{"at": ms,
+/// "event": {"type": "tick"}}` (the events are in `docs/runtime.md`). On
+/// success `*output_json` is the `Output`: the actions to perform (each
+/// answered later by an event with its `id`), the alerts to raise, the
+/// notes, and `wake_at`, when to send the next `tick`.
+///
+/// An event naming a host or VM the pool does not have gives
+/// `HAPLAN_UNKNOWN_NAME`, one the runtime refuses `HAPLAN_REFUSED`, an
+/// unknown event type or field `HAPLAN_INVALID_ARGUMENT`: the runtime is
+/// left as it was.
+///
+/// # Safety
+/// `rt` is NULL or a live runtime used by no other call; `input_json` is
+/// NULL or valid for reads of `len` bytes; `output_json` and `error_json`
+/// are NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn haplan_runtime_handle(
+    rt: *mut haplan_runtime,
+    input_json: *const u8,
+    len: usize,
+    output_json: *mut *mut c_char,
+    error_json: *mut *mut c_char,
+) -> haplan_result {
+    guard(error_json, || {
+        // SAFETY (every `unsafe` below): the caller's promises.
+        let r = unsafe { rt.as_mut() }.ok_or_else(|| Failure::null("rt"))?;
+        let input = unsafe { text("input_json", input_json, len) }?;
+        let out = out_ptr("output_json", output_json)?;
+        let input: Input = parse("input_json", input)?;
+        time("input_json: at", input.at)?;
+        let output = step(r, |rt| rt.handle(&input))?
+            .map_err(|e| runtime_failure(e, haplan_result::HAPLAN_REFUSED))?;
+        unsafe { write(out, c_string(to_json(&output))) };
+        Ok(())
+    })
+}
+
+/// An admission check: would the operation in `op_json` leave the pool
+/// short of its configured k? E.g. `{"op": "vm_start", "vm": "db9",
+/// "host": "r2"}` (the operations are in `docs/runtime.md`). Nothing
+/// changes. On success `*admission_json` is the answer: `{"verdict":
+/// "allowed", ...}`, `"would_overcommit"` (with the failure set and the VMs
+/// it would strand) or `"refused"` (with the reason).
+///
+/// # Safety
+/// `rt` is NULL or a live runtime used by no other call; `op_json` is NULL
+/// or valid for reads of `len` bytes; `admission_json` and `error_json`
+/// are NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn haplan_runtime_check_operation(
+    rt: *const haplan_runtime,
+    op_json: *const u8,
+    len: usize,
+    admission_json: *mut *mut c_char,
+    error_json: *mut *mut c_char,
+) -> haplan_result {
+    guard(error_json, || {
+        // SAFETY (every `unsafe` below): the caller's promises.
+        let r = unsafe { runtime_ref(rt) }?;
+        let op = unsafe { text("op_json", op_json, len) }?;
+        let out = out_ptr("admission_json", admission_json)?;
+        let op: Operation = parse("op_json", op)?;
+        let admission =
+            r.rt.check_operation(&op)
+                .map_err(|e| runtime_failure(e, haplan_result::HAPLAN_INVALID_ARGUMENT))?;
+        unsafe { write(out, c_string(to_json(&admission))) };
+        Ok(())
+    })
+}
+
+/// The runtime's whole state as JSON, credentials redacted (equal for two
+/// runtimes exactly when they are in the same state): for logs and
+/// debugging; its fields may change between versions.
+///
+/// # Safety
+/// `rt` is NULL or a live runtime used by no other call; `state_json` and
+/// `error_json` are NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn haplan_runtime_state_json(
+    rt: *const haplan_runtime,
+    state_json: *mut *mut c_char,
+    error_json: *mut *mut c_char,
+) -> haplan_result {
+    guard(error_json, || {
+        // SAFETY (every `unsafe` below): the caller's promises.
+        let r = unsafe { runtime_ref(rt) }?;
+        let out = out_ptr("state_json", state_json)?;
+        let json = c_string(to_json(&r.rt.state_json()));
+        unsafe { write(out, json) };
+        Ok(())
+    })
+}
+
+/// Frees a runtime (a poisoned one too). NULL is accepted and does
+/// nothing.
+///
+/// # Safety
+/// `rt` is NULL or a runtime from haplan not yet freed, used by no other
+/// call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn haplan_runtime_free(rt: *mut haplan_runtime) {
+    if rt.is_null() {
+        return;
+    }
+    // SAFETY: made by `Box::into_raw` (the caller's promise).
+    infallible(|| drop(unsafe { Box::from_raw(rt) }));
+}
+
+#[cfg(test)]
+mod tests;

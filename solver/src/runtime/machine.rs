@@ -104,6 +104,11 @@ struct HostRt {
     drain: Option<VecDeque<(String, String)>>,
     /// Fences that timed out: a late "off" from one still confirms it.
     late: BTreeMap<ActionId, usize>,
+    /// Its VMs are to be listed (after a restart of the runtime, or once it
+    /// answers again after missed probes): what changed unseen.
+    inventory: bool,
+    /// Not before this time (after a listing that failed).
+    inventory_at: Millis,
 }
 
 impl HostRt {
@@ -116,6 +121,8 @@ impl HostRt {
             evacuated: BTreeSet::new(),
             drain: None,
             late: BTreeMap::new(),
+            inventory: false,
+            inventory_at: 0,
         }
     }
 }
@@ -407,23 +414,19 @@ impl Runtime {
                     if let Some(rt) = self.vms.get_mut(&vm) {
                         rt.phase = Phase::Unknown {
                             id: None,
-                            ask_at: self.now + SETTLE_MS,
+                            ask_at: self.now.saturating_add(SETTLE_MS),
                         };
                     }
                 }
             }
         }
         // What happened while nobody listened: every up host's VMs.
-        let up: Vec<String> = self
-            .hosts
-            .iter()
-            .filter(|(_, h)| h.status == HostStatus::Up)
-            .map(|(n, _)| n.clone())
-            .collect();
-        for host in up {
-            let id = self.id();
-            self.emit(Action::Inventory { id, host }, out);
+        for h in self.hosts.values_mut() {
+            if h.status == HostStatus::Up {
+                h.inventory = true;
+            }
         }
+        let _ = out;
         // A drain or failback in progress resumes from where it was.
     }
 
@@ -803,7 +806,7 @@ impl Runtime {
                             if matches!(rt.phase, Phase::Unknown { id: Some(x), .. } if x == *id) {
                                 rt.phase = Phase::Unknown {
                                     id: None,
-                                    ask_at: self.now + ASK_AGAIN_MS,
+                                    ask_at: self.now.saturating_add(ASK_AGAIN_MS),
                                 };
                             }
                         }
@@ -818,8 +821,20 @@ impl Runtime {
                 vms,
                 error,
             } => {
-                if self.answer(*id, host).is_some() && error.is_none() {
-                    self.inventory(host, vms, out);
+                if self.answer(*id, host).is_some() {
+                    let again = self
+                        .now
+                        .saturating_add(ms(self.pool.ha.check_interval_s).max(1));
+                    if let Some(h) = self.hosts.get_mut(host) {
+                        if error.is_some() {
+                            h.inventory_at = again; // asked again later
+                        } else {
+                            h.inventory = false;
+                        }
+                    }
+                    if error.is_none() {
+                        self.inventory(host, vms, out);
+                    }
                 }
             }
             Event::ConfigChanged { ha } => {
@@ -884,6 +899,9 @@ impl Runtime {
             HostStatus::Up => {
                 let rt = self.hosts.get_mut(host).expect("known");
                 if ok {
+                    if rt.fails > 0 || rt.unreachable_alerted {
+                        rt.inventory = true; // it was out of sight
+                    }
                     rt.fails = 0;
                     rt.unreachable_alerted = false;
                     return;
@@ -977,7 +995,10 @@ impl Runtime {
             return;
         }
         let id = self.id();
-        let deadline = self.now + ms(self.pool.ha.fence_timeout_s) + FENCE_GRACE_MS;
+        let deadline = self
+            .now
+            .saturating_add(ms(self.pool.ha.fence_timeout_s))
+            .saturating_add(FENCE_GRACE_MS);
         self.hosts.get_mut(host).expect("known").status = HostStatus::Fencing {
             level,
             round,
@@ -1023,7 +1044,7 @@ impl Runtime {
         let wait = FENCE_BACKOFF_MS
             .saturating_mul(1u64 << round.min(20))
             .min(FENCE_BACKOFF_MAX_MS);
-        let until = self.now + wait;
+        let until = self.now.saturating_add(wait);
         self.hosts.get_mut(host).expect("known").status = HostStatus::FenceWait {
             round: round + 1,
             until,
@@ -1268,7 +1289,7 @@ impl Runtime {
             return;
         }
         if attempt <= self.pool.ha.restart_retries {
-            let until = self.now + ms(self.pool.ha.retry_interval_s);
+            let until = self.now.saturating_add(ms(self.pool.ha.retry_interval_s));
             self.vms.get_mut(vm).expect("known").phase = Phase::Retry {
                 host: host.to_string(),
                 attempt,
@@ -1281,7 +1302,7 @@ impl Runtime {
         rt.tried.push(host.to_string());
         if self.pool.ha.mode == HaMode::Vm || !self.pool.ha.enabled {
             rt.phase = Phase::Stuck {
-                until: self.now + STUCK_RETRY_MS,
+                until: self.now.saturating_add(STUCK_RETRY_MS),
             };
             out.alerts.push(Alert::RestartFailed {
                 vm: vm.to_string(),
@@ -1353,6 +1374,13 @@ impl Runtime {
                     // Not running, on a host that is up: as a crash.
                     self.vms.insert(vm.to_string(), VmRt::steady());
                     self.crashed(v, out);
+                } else if self.pool.hosts[own].state == HostState::Down
+                    && self.hosts[&self.pool.hosts[own].name].status != HostStatus::Fenced
+                {
+                    // Its host is down but not confirmed off: "nowhere" may
+                    // only mean that host does not answer. It waits for the
+                    // fence like the host's other VMs.
+                    self.vms.get_mut(vm).expect("known").phase = Phase::Held;
                 } else {
                     let rt = self.vms.get_mut(vm).expect("known");
                     rt.phase = Phase::Pending;
@@ -1484,7 +1512,7 @@ impl Runtime {
             match pp.vms[u.vm].restart {
                 Restart::Protected => {
                     self.vms.get_mut(&name).expect("known").phase = Phase::Stuck {
-                        until: self.now + STUCK_RETRY_MS,
+                        until: self.now.saturating_add(STUCK_RETRY_MS),
                     };
                     if let Some(e) = self.recovery.get_mut(&name) {
                         e.done_at = Some(self.now);
@@ -1539,7 +1567,7 @@ impl Runtime {
                 }
                 match e.done_at {
                     None => gate = None,
-                    Some(t) => gate = gate.map(|g| g.max(t + e.delay_ms)),
+                    Some(t) => gate = gate.map(|g| g.max(t.saturating_add(e.delay_ms))),
                 }
             }
             match gate {
@@ -1896,6 +1924,31 @@ impl Runtime {
                 _ => {}
             }
         }
+        // Inventories due, of hosts that answer.
+        let due: Vec<String> = self
+            .hosts
+            .iter()
+            .filter(|(_, h)| h.inventory && h.status == HostStatus::Up && h.fails == 0)
+            .filter(|(_, h)| {
+                if h.inventory_at > self.now {
+                    at(h.inventory_at);
+                    false
+                } else {
+                    true
+                }
+            })
+            .map(|(n, _)| n.clone())
+            .filter(|n| {
+                !self
+                    .inflight
+                    .values()
+                    .any(|a| matches!(a, Action::Inventory { host, .. } if host == n))
+            })
+            .collect();
+        for host in due {
+            let id = self.id();
+            self.emit(Action::Inventory { id, host }, out);
+        }
         // Health checks.
         if self.now >= self.next_probe {
             let due: Vec<String> = self
@@ -1918,7 +1971,9 @@ impl Runtime {
                 self.hosts.get_mut(&host).expect("known").probe = Some(id);
                 self.emit(Action::Probe { id, host }, out);
             }
-            self.next_probe = self.now + ms(self.pool.ha.check_interval_s).max(1);
+            self.next_probe = self
+                .now
+                .saturating_add(ms(self.pool.ha.check_interval_s).max(1));
         }
         at(self.next_probe);
         // Restarts.
@@ -1929,6 +1984,14 @@ impl Runtime {
             at(t);
         }
         self.migrations(out);
+        // A host that a drain just put in maintenance: what was planned
+        // onto it is planned again.
+        if self.vms.values().any(|rt| rt.phase == Phase::Pending) {
+            self.replan(out);
+            if let Some(t) = self.pump(out) {
+                at(t);
+            }
+        }
         // The recovery ends when nothing in it is left to do.
         if self.recovery.values().all(|e| e.done_at.is_some())
             && !self.vms.values().any(|rt| {

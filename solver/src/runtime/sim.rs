@@ -79,6 +79,8 @@ struct State {
     last: BTreeMap<String, String>,
     /// VMs that crashed on a healthy host (no fence is needed for them).
     crashed: BTreeSet<String>,
+    /// Every host the runtime ever asked to start each VM on.
+    asked: BTreeMap<String, BTreeSet<String>>,
     start_failure: f64,
     start_failures_until: Millis,
     rng: Rng,
@@ -121,6 +123,7 @@ impl World {
                 running,
                 last,
                 crashed: BTreeSet::new(),
+                asked: BTreeMap::new(),
                 start_failure: 0.0,
                 start_failures_until: 0,
                 rng: Rng::new(seed),
@@ -145,6 +148,11 @@ impl World {
     /// The host a VM last ran on.
     pub fn last_host(&self, vm: &str) -> Option<String> {
         self.with(|s| s.last.get(vm).cloned())
+    }
+
+    /// Every host the runtime asked to start `vm` on.
+    pub fn asked(&self, vm: &str) -> BTreeSet<String> {
+        self.with(|s| s.asked.get(vm).cloned().unwrap_or_default())
     }
 
     pub fn powered(&self, host: &str) -> bool {
@@ -228,6 +236,10 @@ impl World {
     /// was fenced or the VM crashed on it.
     fn check_start(&self, vm: &str, host: &str) {
         self.with(|s| {
+            s.asked
+                .entry(vm.to_string())
+                .or_default()
+                .insert(host.to_string());
             if let Some(on) = s.running.get(vm) {
                 s.violations.push(format!(
                     "t={}: start of {vm} on {host} asked while it runs on {}",
@@ -316,7 +328,21 @@ impl Hypervisor for World {
     }
 
     fn locate(&self, vm: &str) -> Result<Option<String>, String> {
-        self.with(|s| Ok(s.running.get(vm).and_then(|on| on.first().cloned())))
+        self.with(|s| {
+            // As a real manager sees it: a host fenced off runs nothing, a
+            // host that does not answer may run anything.
+            for (name, h) in &s.hosts {
+                let answers = h.powered && h.mgmt;
+                if answers {
+                    if s.running.get(vm).is_some_and(|on| on.contains(name)) {
+                        return Ok(Some(name.clone()));
+                    }
+                } else if !h.fenced {
+                    return Err(format!("{name} does not answer"));
+                }
+            }
+            Ok(None)
+        })
     }
 
     fn list_vms(&self, host: &str) -> Result<Vec<String>, String> {
@@ -889,8 +915,15 @@ fn liveness(sim: &Sim, doc: &Value, unfenceable: &BTreeSet<String>) -> Vec<Strin
                 v["power"] = json!("running");
             }
             None => {
+                // A VM whose last host, or a host it was being started on,
+                // can never be confirmed off may run there for all anyone
+                // knows: it must stay down.
                 let origin = sim.world.last_host(&name).unwrap_or_default();
-                let lost_for_good = unfenceable.contains(&origin) && !sim.world.fenced(&origin);
+                let mut maybe = sim.world.asked(&name);
+                maybe.insert(origin);
+                let lost_for_good = maybe
+                    .iter()
+                    .any(|h| unfenceable.contains(h) && !sim.world.fenced(h));
                 if v["restart"] == json!("protected") && !lost_for_good {
                     idle.push(name.clone());
                     v["host"] = json!("\u{1}lost");
