@@ -1029,6 +1029,42 @@ proptest! {
 proptest! {
     #![proptest_config(config(48))]
 
+    /// On shapes with more room than the reference can try (up to about
+    /// 20 new VMs), the exhaustive search and the master problem agree,
+    /// and each placement passes `check` at K.
+    #[test]
+    fn headroom_methods_agree(p in pools(), spec in shape_spec()) {
+        let pool = p.pool();
+        let (_, mut lib) = shape_for(&pool, &spec);
+        // A third of the memory: about three times the room.
+        let mem = lib.demand["memory_mib"];
+        lib.demand.insert("memory_mib".into(), (mem / 3).max(1));
+        let tolerate = k_for(&pool, &spec);
+        let run = |method| {
+            let opts = haplan::headroom::HeadroomOptions { tolerate, method, ..Default::default() };
+            haplan::headroom::headroom(&pool, &lib, &opts).unwrap()
+        };
+        let (a, b) = (run(haplan::headroom::Method::Search), run(haplan::headroom::Method::Master));
+        prop_assert!(a.exact && b.exact);
+        prop_assert_eq!(a.max_additional, b.max_additional);
+        let fits = |r: &haplan::HeadroomReport| r.hosts.iter().map(|h| h.fits_here).collect::<Vec<_>>();
+        prop_assert_eq!(fits(&a), fits(&b));
+        for r in [&a, &b] {
+            let count: u32 = r.placement.iter().sum();
+            prop_assert_eq!(count, r.max_additional);
+            if count > 0 {
+                let shape = RefShape {
+                    demand: lib.demand.iter().map(|(r, &a)| (r.clone(), a)).collect(),
+                    storage: lib.storage.iter().cloned().collect(),
+                    networks: lib.networks.iter().cloned().collect(),
+                };
+                let after = with_new_vms(&pool, &shape, &r.placement);
+                let report = haplan::check(&after, &CheckOptions { tolerate: Some(r.tolerate), ..Default::default() });
+                prop_assert!(report.ok() || (!report.stranded_now && report.max_tolerable >= r.tolerate));
+            }
+        }
+    }
+
     /// More capacity never lowers the headroom; nor does a lower K.
     #[test]
     fn headroom_is_monotone(

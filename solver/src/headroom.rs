@@ -34,27 +34,32 @@
 //!    for the relaxation. Add the room the hosts have at all.
 //! 2. Lower bounds from placements that `check` verifies (stopping as soon
 //!    as K is proved): prefixes of two greedy orders (most room left first;
-//!    least used room first), galloping down from the bound, then by
-//!    bisection (a placement inside a feasible one is feasible).
+//!    least used room first). A prefix of a feasible placement is feasible,
+//!    so probes start at the bound, gallop down and bisect.
 //! 3. Between the bounds, with few classes of interchangeable hosts (or
-//!    without the feature `ilp`): one more VM at a time on each class, then
-//!    an exhaustive search over count vectors (one count per host,
-//!    non-increasing within a class), pruned by the failure sets that
-//!    refuted placements before: a partial placement under which one of
-//!    those sets is already infeasible (decided exactly by `pack::decide`)
-//!    is dropped with every completion. Complete placements are checked;
-//!    the first that passes raises the lower bound, and a search that ends
-//!    without one proves the upper.
-//!    Otherwise, the master problem (`Ctx::master`): the most VMs under
-//!    which every failure set seen so far can restart everything, as one
-//!    integer program. Its placement is checked: it passes (the lower bound
-//!    rises), or it fails a new set (added; the largest part of it that
-//!    fits is found by bisection). When the program is infeasible, no
-//!    placement of one more passes even those sets: the upper bound is
-//!    proved. Each round adds a set, so the loop ends.
-//! 4. Per host, `fits_here`: the most new VMs that can all start on it, by
-//!    bisection between what the best placement put there (a part of a
-//!    feasible placement) and the bounds for that host alone.
+//!    without the feature `ilp`): each order's longest prefix that fits,
+//!    one more VM at a time on each class, then an exhaustive search over
+//!    count vectors (one count per host, non-increasing within a class),
+//!    pruned by the failure sets that refuted placements before: a partial
+//!    placement under which one of those sets is already infeasible
+//!    (decided exactly by `pack::decide`) is dropped with every completion.
+//!    Complete placements are checked; the first that passes raises the
+//!    lower bound, and a search that ends without one proves the upper.
+//!    Otherwise, after probing the bound with each order, the master
+//!    problem (`Ctx::master`): the most VMs under which every failure set
+//!    seen so far can restart everything, as one integer program. Its
+//!    placement is checked: it passes (the lower bound rises), or it fails
+//!    a new set, which is added (and the placement without the new VMs of
+//!    that set's hosts is tried; after two such rounds with nothing placed,
+//!    a greedy order gallops down for a lower bound). When the program is
+//!    infeasible, no placement of one more passes even those sets: the
+//!    upper bound is proved. Each round adds a set, so the loop ends; if
+//!    the solver fails without an answer, the exhaustive search takes over.
+//! 4. Per host, `fits_here`: the most new VMs that can all start on it,
+//!    between what the best placement put there (a part of a feasible
+//!    placement) and the bounds for that host alone. A placement with every
+//!    host of a batch at its bound that passes settles them all at once;
+//!    batches that fail are split, and a host alone is bisected.
 //!
 //! Nothing is ever reported as not fitting unless that is proved: a time
 //! limit leaves proved bounds (`exact: false`), never a guess.
@@ -509,7 +514,7 @@ pub(crate) fn headroom_after_check(
         report.placement = search.placement.clone();
         report.limit = search.limit;
         let exact = search.lower == search.upper;
-        let (lo, hi) = cx.fits_here(&search.placement, search.upper);
+        let (lo, hi) = cx.fits_here(&search.placement, search.lower, search.upper);
         report.exact = exact && lo == hi;
         report.hosts = cx.hosts(&lo, &hi);
     }
@@ -1176,65 +1181,6 @@ impl<'a, 'p> Ctx<'a, 'p> {
             undecided: false,
         };
 
-        // Greedy orders: the longest prefix that fits. The answer is
-        // usually at or near the bound, so probes gallop down from it, then
-        // bisect. The second order goes on only when it beats the first.
-        for order in [Order::MostRoom, Order::Proportional] {
-            if st.lower >= upper || st.undecided {
-                break;
-            }
-            let seq = self.sequence(order, upper);
-            let mut hi = (seq.len() as u32).min(upper);
-            let mut lo = st.lower;
-            if lo >= hi {
-                continue;
-            }
-            if lo > 0 {
-                // Does this order's prefix beat the best at all?
-                let x = prefix(&seq, lo + 1, nh);
-                match self.test(&x) {
-                    Tested::Fits => {
-                        lo += 1;
-                        st.raise(x);
-                    }
-                    Tested::Fails(w) => {
-                        st.refute(&x, w);
-                        continue;
-                    }
-                    Tested::Unknown => {
-                        st.undecided = true;
-                        break;
-                    }
-                }
-            }
-            let mut step = 1u32;
-            let mut galloping = true;
-            while lo < hi {
-                let probe = if galloping {
-                    hi.saturating_sub(step - 1).max(lo + 1)
-                } else {
-                    lo + (hi - lo).div_ceil(2)
-                };
-                let x = prefix(&seq, probe, nh);
-                match self.test(&x) {
-                    Tested::Fits => {
-                        lo = probe;
-                        galloping = false;
-                        st.raise(x);
-                    }
-                    Tested::Fails(w) => {
-                        st.refute(&x, w);
-                        hi = probe - 1;
-                        step = step.saturating_mul(2);
-                    }
-                    Tested::Unknown => {
-                        st.undecided = true;
-                        break;
-                    }
-                }
-            }
-        }
-
         let classes = {
             let mut c: Vec<usize> = (0..nh)
                 .filter(|&h| self.room[h] > 0)
@@ -1249,6 +1195,23 @@ impl<'a, 'p> Ctx<'a, 'p> {
             Method::Search => true,
             Method::Master => !cfg!(feature = "ilp"),
         };
+        // Greedy orders: the answer is usually at or near the bound. Before
+        // the exhaustive search, each order's longest prefix that fits;
+        // before the master problem only the bound itself (the master's
+        // placements do better than the orders' prefixes).
+        let reach = if exhaustive {
+            Reach::Longest
+        } else {
+            Reach::Bound
+        };
+        for order in [Order::MostRoom, Order::Proportional] {
+            self.greedy(&mut st, upper, order, reach);
+        }
+        // The master problem; when the solver fails without an answer (not
+        // for lack of time), the exhaustive search takes over.
+        #[cfg(feature = "ilp")]
+        let exhaustive =
+            exhaustive || (!self.solve_by_master(&mut st, &mut upper, &mut limit) && !st.undecided);
         if exhaustive {
             self.grow(&mut st, upper);
             // Every placement of lower + 1.
@@ -1283,37 +1246,6 @@ impl<'a, 'p> Ctx<'a, 'p> {
                     SearchOutcome::Stopped => st.undecided = true,
                 }
             }
-        } else {
-            #[cfg(feature = "ilp")]
-            while st.lower < upper && !st.undecided {
-                let n = st.lower + 1;
-                match self.master(n, upper, &st.cuts) {
-                    Master::Candidate(x) => match self.test(&x) {
-                        Tested::Fits => st.raise(x),
-                        Tested::Fails(Some(w)) if !st.cuts.contains(&w.failed) => {
-                            st.refute(&x, Some(w.clone()));
-                            self.repair(&mut st, &x, &w);
-                        }
-                        // A repeated or missing witness: the solver's answer
-                        // does not hold, and the loop would not progress.
-                        Tested::Fails(_) | Tested::Unknown => st.undecided = true,
-                    },
-                    Master::Infeasible => {
-                        upper = st.lower;
-                        let how = format!(
-                            "an integer program over every placement finds none that passes the {} \
-                             that refuted the placements checked",
-                            if st.cuts.len() == 1 {
-                                "failure set".to_string()
-                            } else {
-                                format!("{} failure sets", st.cuts.len())
-                            }
-                        );
-                        limit = self.search_limit(n, &how, &st);
-                    }
-                    Master::Unknown => st.undecided = true,
-                }
-            }
         }
         if st.lower < upper {
             limit = Limit {
@@ -1333,6 +1265,118 @@ impl<'a, 'p> Ctx<'a, 'p> {
             placement: st.best,
             limit,
         }
+    }
+
+    /// The prefixes of one greedy order that fit: at least the bound
+    /// itself; with `Reach::Gallop`, probes going down from it, 1, 2, 4,
+    /// ... below, until one fits; with `Reach::Longest`, then bisection to
+    /// the longest. Only prefixes that beat the best are tried (a prefix
+    /// that fails fails every longer one).
+    fn greedy(&self, st: &mut State, upper: u32, order: Order, reach: Reach) {
+        let nh = self.pool.hosts.len();
+        if st.lower >= upper || st.undecided {
+            return;
+        }
+        let seq = self.sequence(order, upper);
+        let mut hi = (seq.len() as u32).min(upper);
+        let mut lo = st.lower;
+        if lo >= hi {
+            return;
+        }
+        if lo > 0 && reach == Reach::Longest {
+            // Does this order's prefix beat the best at all?
+            let x = prefix(&seq, lo + 1, nh);
+            match self.test(&x) {
+                Tested::Fits => {
+                    lo += 1;
+                    st.raise(x);
+                }
+                Tested::Fails(w) => {
+                    st.refute(&x, w);
+                    return;
+                }
+                Tested::Unknown => {
+                    st.undecided = true;
+                    return;
+                }
+            }
+        }
+        let mut step = 1u32;
+        let mut galloping = true;
+        while lo < hi {
+            if (reach == Reach::Bound && step > 1) || (reach == Reach::Gallop && !galloping) {
+                break;
+            }
+            let probe = if galloping {
+                hi.saturating_sub(step - 1).max(lo + 1)
+            } else {
+                lo + (hi - lo).div_ceil(2)
+            };
+            let x = prefix(&seq, probe, nh);
+            match self.test(&x) {
+                Tested::Fits => {
+                    lo = probe;
+                    galloping = false;
+                    st.raise(x);
+                }
+                Tested::Fails(w) => {
+                    st.refute(&x, w);
+                    hi = probe - 1;
+                    step = step.saturating_mul(2);
+                }
+                Tested::Unknown => {
+                    st.undecided = true;
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The master problem's loop: `true` when it settled the count (or the
+    /// time ran out: `st.undecided`), `false` when the solver failed.
+    #[cfg(feature = "ilp")]
+    fn solve_by_master(&self, st: &mut State, upper: &mut u32, limit: &mut Limit) -> bool {
+        let mut refuted = 0;
+        while st.lower < *upper && !st.undecided {
+            if refuted == 2 && st.lower == 0 {
+                // No placement fits yet: a lower bound from a greedy order.
+                self.greedy(st, *upper, Order::MostRoom, Reach::Gallop);
+                if st.lower >= *upper || st.undecided {
+                    break;
+                }
+            }
+            let n = st.lower + 1;
+            match self.master(n, *upper, &st.cuts) {
+                Master::Candidate(x) => match self.test(&x) {
+                    Tested::Fits => st.raise(x),
+                    Tested::Fails(Some(w)) if !st.cuts.contains(&w.failed) => {
+                        st.refute(&x, Some(w.clone()));
+                        self.repair(st, &x, &w);
+                        refuted += 1;
+                    }
+                    Tested::Unknown => st.undecided = true,
+                    // A set the program says passes fails (numerics): the
+                    // loop would not progress.
+                    Tested::Fails(_) => return false,
+                },
+                Master::Infeasible => {
+                    *upper = st.lower;
+                    let sets = if st.cuts.len() == 1 {
+                        "the failure set".to_string()
+                    } else {
+                        format!("the {} failure sets", st.cuts.len())
+                    };
+                    let how = format!(
+                        "an integer program over every placement finds none that passes {sets} \
+                         that refuted the placements checked"
+                    );
+                    *limit = self.search_limit(n, &how, st);
+                }
+                Master::Unknown if self.expired() => st.undecided = true,
+                Master::Unknown => return false,
+            }
+        }
+        true
     }
 
     /// One more VM at a time, on each class of interchangeable hosts, as
@@ -1369,69 +1413,24 @@ impl<'a, 'p> Ctx<'a, 'p> {
         }
     }
 
-    /// The largest part of a refuted placement `x` that fits, if it beats
-    /// the best: VMs leave the hosts of the failing set first, then the
-    /// hosts with the most, one at a time, and how many must leave is found
-    /// by binary search (a part of a part that fits fits).
+    /// A part of a refuted placement `x` that may fit: without the new VMs
+    /// of the failing set's hosts (their failure then displaces less). One
+    /// check, kept when it fits and beats the best: the lower bound rises
+    /// even while the master problem's placements are refuted.
     #[cfg(feature = "ilp")]
     fn repair(&self, st: &mut State, x: &[u32], w: &tolerance::Witness) {
-        let n = total(x);
-        if n <= st.lower + 1 {
+        let mut y = x.to_vec();
+        for &h in &w.failed {
+            y[h] = 0;
+        }
+        if total(&y) <= st.lower {
             return;
         }
-        let mut left = x.to_vec();
-        let mut order: Vec<HostId> = Vec::new();
-        for group in [true, false] {
-            loop {
-                let pick = (0..left.len())
-                    .filter(|&h| left[h] > 0 && w.failed.contains(&h) == group)
-                    .max_by_key(|&h| (left[h], std::cmp::Reverse(h)));
-                let Some(h) = pick else { break };
-                left[h] -= 1;
-                order.push(h);
-            }
-        }
-        let without = |r: u32| {
-            let mut y = x.to_vec();
-            for &h in &order[..r as usize] {
-                y[h] -= 1;
-            }
-            y
-        };
-        // Remove r VMs: r = n - lower - 1 leaves one more than the best.
-        let (mut fails, mut fits) = (0u32, n - st.lower - 1);
-        let y = without(fits);
         match self.test(&y) {
-            Tested::Fits => {}
-            Tested::Fails(w) => {
-                st.refute(&y, w);
-                return;
-            }
-            Tested::Unknown => {
-                st.undecided = true;
-                return;
-            }
+            Tested::Fits => st.raise(y),
+            Tested::Fails(w) => st.refute(&y, w),
+            Tested::Unknown => st.undecided = true,
         }
-        let mut found = y;
-        while fits - fails > 1 {
-            let mid = fails + (fits - fails) / 2;
-            let y = without(mid);
-            match self.test(&y) {
-                Tested::Fits => {
-                    fits = mid;
-                    found = y;
-                }
-                Tested::Fails(w) => {
-                    fails = mid;
-                    st.refute(&y, w);
-                }
-                Tested::Unknown => {
-                    st.undecided = true;
-                    break;
-                }
-            }
-        }
-        st.raise(found);
     }
 
     fn search_limit(&self, n: u32, how: &str, st: &State) -> Limit {
@@ -1525,56 +1524,119 @@ impl<'a, 'p> Ctx<'a, 'p> {
         out
     }
 
-    /// `fits_here` per host: proved (lower, upper).
-    fn fits_here(&self, best: &[u32], upper: u32) -> (Vec<u32>, Vec<u32>) {
+    /// `fits_here` per host: proved (lower, upper). `lower` is the proved
+    /// count: a placement of more fails.
+    ///
+    /// A placement with every host of a batch at its own upper bound that
+    /// passes proves them all at once (each count alone is a part of it).
+    /// Batches hold at most `lower` VMs; one that fails is split in two, and
+    /// a host alone is settled by bisection.
+    fn fits_here(&self, best: &[u32], lower: u32, upper: u32) -> (Vec<u32>, Vec<u32>) {
         let nh = self.pool.hosts.len();
         let ub = self.single_host_bounds(upper);
-        // One host per class; the others copy it.
+        // One host per class; the others copy it. Best's count on any host
+        // of the class fits there alone.
         let mut reps: Vec<HostId> = Vec::new();
         for h in 0..nh {
             if self.room[h] > 0 && !reps.iter().any(|&o| self.class[o] == self.class[h]) {
                 reps.push(h);
             }
         }
-        let answers: Vec<(HostId, u32, u32)> = reps
-            .par_iter()
-            .map(|&h| {
-                // Best's count on any host of the class fits there alone.
-                let mut lo = (0..nh)
-                    .filter(|&o| self.class[o] == self.class[h])
-                    .map(|o| best[o])
-                    .max()
-                    .unwrap_or(0);
-                let mut hi = ub[h];
-                let mut probe = hi;
-                while lo < hi {
-                    let mut x = vec![0u32; nh];
-                    x[h] = probe;
-                    match self.test(&x) {
-                        Tested::Fits => lo = probe,
-                        Tested::Fails(_) => hi = probe - 1,
-                        Tested::Unknown => break,
-                    }
-                    probe = lo + (hi - lo).div_ceil(2);
+        let known = |h: HostId| {
+            (0..nh)
+                .filter(|&o| self.class[o] == self.class[h])
+                .map(|o| best[o])
+                .max()
+                .unwrap_or(0)
+                .min(ub[h])
+        };
+        let mut open: Vec<HostId> = reps.iter().copied().filter(|&h| known(h) < ub[h]).collect();
+        open.sort_by_key(|&h| (std::cmp::Reverse(ub[h]), h));
+        let mut batches: Vec<Vec<HostId>> = Vec::new();
+        let mut sum = 0u64;
+        for &h in &open {
+            match batches.last_mut() {
+                Some(b) if sum + ub[h] as u64 <= lower as u64 => b.push(h),
+                _ => {
+                    batches.push(vec![h]);
+                    sum = 0;
                 }
-                (h, lo, hi)
-            })
+            }
+            sum += ub[h] as u64;
+        }
+        let settled: Vec<(HostId, u32, u32)> = batches
+            .par_iter()
+            .flat_map(|batch| self.settle(batch, &ub, &known))
             .collect();
         let mut lo = vec![0u32; nh];
         let mut hi = vec![0u32; nh];
         for h in 0..nh {
-            if let Some(&(_, l, u)) = answers
-                .iter()
-                .find(|(r, _, _)| self.class[*r] == self.class[h])
-            {
-                if self.room[h] > 0 {
-                    lo[h] = l;
-                    hi[h] = u;
-                }
+            if self.room[h] == 0 {
+                continue;
             }
+            let rep = reps
+                .iter()
+                .copied()
+                .find(|&r| self.class[r] == self.class[h])
+                .expect("every class has a representative");
+            (lo[h], hi[h]) = match settled.iter().find(|&&(r, _, _)| r == rep) {
+                Some(&(_, l, u)) => (l, u),
+                None => (known(rep), ub[rep]),
+            };
         }
         (lo, hi)
     }
+
+    /// (host, lower, upper) of `fits_here` for each host of `batch`.
+    fn settle(
+        &self,
+        batch: &[HostId],
+        ub: &[u32],
+        known: &(dyn Fn(HostId) -> u32 + Sync),
+    ) -> Vec<(HostId, u32, u32)> {
+        let nh = self.pool.hosts.len();
+        if let [h] = batch {
+            let h = *h;
+            let (mut lo, mut hi) = (known(h), ub[h]);
+            let mut probe = hi;
+            while lo < hi {
+                let mut x = vec![0u32; nh];
+                x[h] = probe;
+                match self.test(&x) {
+                    Tested::Fits => lo = probe,
+                    Tested::Fails(_) => hi = probe - 1,
+                    Tested::Unknown => break,
+                }
+                probe = lo + (hi - lo).div_ceil(2);
+            }
+            return vec![(h, lo, hi)];
+        }
+        let mut x = vec![0u32; nh];
+        for &h in batch {
+            x[h] = ub[h];
+        }
+        match self.test(&x) {
+            Tested::Fits => batch.iter().map(|&h| (h, ub[h], ub[h])).collect(),
+            Tested::Unknown => batch.iter().map(|&h| (h, known(h), ub[h])).collect(),
+            Tested::Fails(_) => {
+                let (a, b) = batch.split_at(batch.len() / 2);
+                let mut out = self.settle(a, ub, known);
+                out.extend(self.settle(b, ub, known));
+                out
+            }
+        }
+    }
+}
+
+/// How far [`Ctx::greedy`] goes down an order's prefixes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reach {
+    /// The bound itself only.
+    Bound,
+    /// Down from the bound until a prefix fits.
+    Gallop,
+    /// The longest prefix that fits.
+    Longest,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -1747,7 +1809,7 @@ impl<'c, 'a, 'p> Search<'c, 'a, 'p> {
 
 /// Relative gap at which the master problem may stop with a candidate.
 #[cfg(feature = "ilp")]
-const MASTER_GAP: f32 = 0.02;
+const MASTER_GAP: f32 = 0.001;
 
 /// What the master problem found.
 #[cfg(feature = "ilp")]
@@ -1813,8 +1875,9 @@ impl Ctx<'_, '_> {
                 }
                 classes.push((i, 1));
             }
-            // Per target: (demand, variable) of what may land there.
-            let mut land: Vec<Vec<(Vec<i64>, Variable)>> = vec![Vec::new(); targets];
+            // Per target: (demand, variable, its upper bound) of what may
+            // land there.
+            let mut land: Vec<Vec<(Vec<i64>, Variable, i64)>> = vec![Vec::new(); targets];
             let mut groups: HashMap<(u32, u32), Vec<Variable>> = HashMap::new();
             for &(i, count) in &classes {
                 let mut sum = Expression::from(0.0);
@@ -1826,7 +1889,7 @@ impl Ctx<'_, '_> {
                     let v = vars.add(variable().integer().min(0).max(count as f64));
                     sum += v;
                     any = true;
-                    land[t as usize].push((inst.demand(i).to_vec(), v));
+                    land[t as usize].push((inst.demand(i).to_vec(), v, count as i64));
                     if inst.group[i] != pack::NO_GROUP {
                         groups.entry((inst.group[i], t)).or_default().push(v);
                     }
@@ -1846,25 +1909,22 @@ impl Ctx<'_, '_> {
                     }
                     let v = vars.add(variable().integer().min(0).max(self.room[h] as f64));
                     sum += v;
-                    land[t].push((self.d.clone(), v));
+                    land[t].push((self.d.clone(), v, self.room[h] as i64));
                 }
                 rows.push((sum - xh, Sense::Eq, 0.0));
             }
             for (t, &host) in sc.hosts.iter().enumerate() {
                 for r in 0..nres {
                     let own = if self.d[r] > 0 { x[host] } else { None };
-                    let max: i64 = land[t]
-                        .iter()
-                        .map(|(d, _)| d[r] * at_most as i64)
-                        .sum::<i64>()
+                    let max: i64 = land[t].iter().map(|(d, _, ub)| d[r] * ub).sum::<i64>()
                         + own.map_or(0, |_| self.d[r] * self.room[host] as i64);
                     if max <= inst.cap(t)[r] {
                         continue; // cannot bind
                     }
                     let mut load: Expression = land[t]
                         .iter()
-                        .filter(|(d, _)| d[r] > 0)
-                        .map(|(d, v)| d[r] as f64 * *v)
+                        .filter(|(d, _, _)| d[r] > 0)
+                        .map(|(d, v, _)| d[r] as f64 * *v)
                         .sum();
                     if let Some(xo) = own {
                         load += self.d[r] as f64 * xo;
