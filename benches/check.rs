@@ -1,9 +1,12 @@
-//! `check` on generated pools, named by size, on all cores and on one thread.
+//! `check` on generated pools, named by size, on all cores and on one thread;
+//! `headroom` for a reference VM on pools of the same sizes.
 //! Pools are built and parsed outside the timed loop; parsing is timed apart.
 //! The figures the performance targets name come from `examples/bench.rs`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use haplan::{Budget, CheckOptions, check, plan, pool_from_value};
+use haplan::{
+    Budget, CheckOptions, HeadroomOptions, Shape, check, headroom, plan, pool_from_value,
+};
 use haplan_benches::{memory_pool, mixed_pool, tshirt_pool};
 
 fn bench(c: &mut Criterion) {
@@ -56,6 +59,36 @@ fn bench(c: &mut Criterion) {
     group.bench_function("tshirt/hosts=64,vms=1000,fail=3", |b| {
         b.iter(|| plan(&pool, &failed, &Budget::unlimited()))
     });
+    group.finish();
+
+    let mut group = c.benchmark_group("headroom");
+    group.sample_size(10);
+    let shape = |vm: &[(&str, i64)]| Shape {
+        demand: vm.iter().map(|&(r, a)| (r.to_string(), a)).collect(),
+        ..Shape::default()
+    };
+    let cases = [
+        (
+            "mem/hosts=64,vms=960,vm=32GiB",
+            memory_pool(64, 15, 5),
+            None,
+            shape(&[("memory_mib", 32768)]),
+        ),
+        (
+            "tshirt/hosts=64,vms=1000,k=3,vm=32GiB/8",
+            tshirt_pool(64, 1000, 4),
+            Some(3),
+            shape(&[("memory_mib", 32768), ("vcpus", 8)]),
+        ),
+    ];
+    for (name, value, k, vm) in &cases {
+        let pool = pool_from_value(value).expect("generated pools are valid");
+        let opts = HeadroomOptions {
+            tolerate: *k,
+            ..Default::default()
+        };
+        group.bench_function(*name, |b| b.iter(|| headroom(&pool, vm, &opts).unwrap()));
+    }
     group.finish();
 
     let mut parse = c.benchmark_group("parse");

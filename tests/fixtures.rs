@@ -56,6 +56,7 @@ const FAMILIES: &[(&str, bool)] = &[
     ("whatif", true),
     ("diff", true),
     ("runtime", true),
+    ("headroom", true),
     ("bad", false),
 ];
 
@@ -561,9 +562,20 @@ fn normalise_text_stats(text: &str) -> String {
                 && words[10..14] == ["by", "set-level", "bounds", "in"]
                 && number(14)
                 && words[15] == "ms.";
+            // `haplan headroom`: `Ran 17 tolerance checks in 4 ms.`
+            let is_runs = words.len() == 7
+                && words[0] == "Ran"
+                && number(1)
+                && words[2] == "tolerance"
+                && (words[3] == "check" || words[3] == "checks")
+                && words[4] == "in"
+                && number(5)
+                && words[6] == "ms.";
             if is_stats {
                 "Decided N failure sets one by one and M groups by set-level bounds in T ms.\n"
                     .to_string()
+            } else if is_runs {
+                "Ran N tolerance checks in T ms.\n".to_string()
             } else {
                 line.to_string()
             }
@@ -664,6 +676,13 @@ fn arg_value<'a>(command: &'a [String], flag: &str) -> Option<&'a str> {
         .position(|a| a == flag)
         .and_then(|i| command.get(i + 1))
         .map(String::as_str)
+}
+
+/// A comma-separated list flag (`--storage a,b`), empty when absent.
+fn list_arg(command: &[String], flag: &str) -> Vec<String> {
+    arg_value(command, flag)
+        .map(|v| v.split(',').map(str::to_string).collect())
+        .unwrap_or_default()
 }
 
 fn names(v: &Value) -> Vec<String> {
@@ -883,6 +902,7 @@ fn library_checks(case: &Case, run: &Run, golden: &str) -> Vec<String> {
         }
         "whatif" => errs.extend(whatif_checks(run, &text, &pool, golden)),
         "diff" => errs.extend(diff_checks(run, &pool, golden)),
+        "headroom" => errs.extend(headroom_checks(run, &pool, golden)),
         _ => {}
     }
     errs
@@ -1032,9 +1052,19 @@ fn diff_checks(run: &Run, old: &Pool, golden: &str) -> Vec<String> {
         }
     };
     let no_regress = run.command.iter().any(|a| a == "--no-regress");
+    let shape = arg_value(&run.command, "--vm").map(|vm| {
+        haplan::headroom::Shape::parse(
+            vm,
+            "--vm",
+            &list_arg(&run.command, "--storage"),
+            &list_arg(&run.command, "--networks"),
+        )
+        .expect("diff fixtures use valid shapes")
+    });
     let opts = haplan::DiffOptions {
         check: run_check_options(&run.command),
         no_regress,
+        vm: shape.as_ref(),
     };
     let d = haplan::diff(old, &new, &opts);
     if exit != Some(verdict_exit(d.verdict())) {
@@ -1109,6 +1139,24 @@ fn diff_checks(run: &Run, old: &Pool, golden: &str) -> Vec<String> {
                 .collect(),
         ),
     ];
+    if let Some(shape) = &shape {
+        let Some(h) = &d.headroom else {
+            return vec!["diff --vm reports no headroom".into()];
+        };
+        let opts = haplan::HeadroomOptions {
+            tolerate: Some(d.tolerate),
+            ..Default::default()
+        };
+        for (side, pool, lib) in [("old", old, &h.old), ("new", &new, &h.new)] {
+            let alone = haplan::headroom(pool, shape, &opts).map(|r| (r.max_additional, r.exact));
+            let lib = lib.as_ref().map(|r| (r.max_additional, r.exact));
+            if alone.as_ref().ok() != lib.as_ref().ok() {
+                errs.push(format!(
+                    "{side}: diff's headroom {lib:?} is not that of haplan::headroom {alone:?}"
+                ));
+            }
+        }
+    }
     let lib = haplan::report::diff_json(old, &new, &d);
     for (key, want) in &want {
         let got: Vec<String> = lib[*key]
@@ -1162,6 +1210,184 @@ fn diff_checks(run: &Run, old: &Pool, golden: &str) -> Vec<String> {
             errs.push(format!(
                 "golden verdict line {first:?} disagrees with haplan::diff (ok {})",
                 d.ok()
+            ));
+        }
+    }
+    errs
+}
+
+/// The reference's shape for a library shape.
+fn ref_shape(shape: &haplan::Shape) -> haplan_tests::RefShape {
+    haplan_tests::RefShape {
+        demand: shape.demand.iter().map(|(r, &a)| (r.clone(), a)).collect(),
+        storage: shape.storage.iter().cloned().collect(),
+        networks: shape.networks.iter().cloned().collect(),
+    }
+}
+
+/// A golden placement (`[{"host": ..., "count": ...}]`) as counts per host.
+fn golden_placement(pool: &Pool, v: &Value) -> Result<Vec<u32>, String> {
+    let mut x = vec![0u32; pool.hosts.len()];
+    for p in v.as_array().ok_or("placement is not a list")? {
+        let h = p["host"]
+            .as_str()
+            .and_then(|n| pool.host_by_name(n))
+            .ok_or_else(|| format!("placement entry {p} names no host"))?;
+        x[h] = p["count"]
+            .as_u64()
+            .ok_or_else(|| format!("placement entry {p} has no count"))? as u32;
+    }
+    Ok(x)
+}
+
+/// `headroom`: the library's report matches the golden one; the golden
+/// placement, added to the pool, passes `check` at K (and the reference,
+/// for small pools), and the count is the reference's when it can try
+/// every placement.
+fn headroom_checks(run: &Run, pool: &Pool, golden: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    let exit = golden_exit(golden);
+    let stdout = golden_stdout(golden);
+    let command = &run.command;
+    let vm = arg_value(command, "--vm").unwrap_or_default();
+    let shape = match haplan::Shape::parse(
+        vm,
+        "--vm",
+        &list_arg(command, "--storage"),
+        &list_arg(command, "--networks"),
+    )
+    .and_then(|s| s.check_resources(pool, "--vm").map(|_| s))
+    {
+        Ok(s) => s,
+        Err(e) => {
+            errs.extend(golden_error(golden, &e.to_string(), "this --vm"));
+            return errs;
+        }
+    };
+    let time_limit = arg_value(command, "--time-limit").map(|s| {
+        assert_eq!(
+            s.parse::<f64>().expect("--time-limit takes seconds"),
+            0.0,
+            "fixtures use only --time-limit 0 (deterministic)"
+        );
+        std::time::Duration::ZERO
+    });
+    let method = match arg_value(command, "--method") {
+        None | Some("auto") => haplan::headroom::Method::Auto,
+        Some("search") => haplan::headroom::Method::Search,
+        Some("master") => haplan::headroom::Method::Master,
+        Some(m) => panic!("unknown --method {m}"),
+    };
+    let opts = haplan::HeadroomOptions {
+        tolerate: arg_value(command, "--tolerate").and_then(|k| k.parse().ok()),
+        time_limit,
+        method,
+        ..Default::default()
+    };
+    let r = match haplan::headroom(pool, &shape, &opts) {
+        Ok(r) => r,
+        Err(e) => {
+            errs.extend(golden_error(golden, &format!("--vm: {e}"), "this --vm"));
+            return errs;
+        }
+    };
+    if exit != Some(verdict_exit(r.verdict())) {
+        errs.push(format!(
+            "golden exit {exit:?}, but haplan::headroom's verdict is {:?}",
+            r.verdict()
+        ));
+    }
+    if !r.exact && time_limit.is_none() {
+        errs.push("haplan::headroom is not exact without a time limit".into());
+    }
+    let k = r.tolerate;
+    let reference = ref_shape(&shape);
+    let small = pool.hosts.len() <= 8
+        && pool.vms.len() <= 20
+        && haplan_tests::reference_placements(pool, &reference) <= 5000;
+    if small && r.exact {
+        let want = haplan_tests::reference_headroom(pool, &reference, k);
+        if want != r.max_additional {
+            errs.push(format!(
+                "the reference finds room for {want}, haplan::headroom {}",
+                r.max_additional
+            ));
+        }
+        for h in &r.hosts {
+            let want = haplan_tests::reference_fits_here(pool, &reference, k, h.host);
+            if want != h.fits_here {
+                errs.push(format!(
+                    "host {}: the reference fits {want} there alone, haplan::headroom {}",
+                    pool.hosts[h.host].name, h.fits_here
+                ));
+            }
+        }
+    }
+    let lib = haplan::report::headroom_json(pool, &r);
+    let placement = if arg_value(command, "--format") == Some("json") {
+        let g: Value = match serde_json::from_str(stdout) {
+            Ok(g) => g,
+            Err(e) => return vec![format!("golden stdout is not JSON: {e}")],
+        };
+        let strip = |mut v: Value| {
+            if let Some(m) = v.as_object_mut() {
+                m.remove("stats");
+            }
+            v["check"] = without_stats(v["check"].clone());
+            v
+        };
+        if strip(g.clone()) != strip(lib.clone()) {
+            errs.push(format!(
+                "the golden report differs from haplan::headroom:\n{}",
+                diff(
+                    &serde_json::to_string_pretty(&strip(g.clone())).unwrap(),
+                    &serde_json::to_string_pretty(&strip(lib)).unwrap()
+                )
+            ));
+        }
+        match golden_placement(pool, &g["placement"]) {
+            Ok(x) => x,
+            Err(e) => {
+                errs.push(e);
+                return errs;
+            }
+        }
+    } else {
+        let first = stdout.lines().next().unwrap_or("");
+        if first.starts_with("OK:") != r.ok() {
+            errs.push(format!(
+                "golden verdict line {first:?} disagrees with haplan::headroom (ok {})",
+                r.ok()
+            ));
+        }
+        r.placement.clone()
+    };
+    // The placement, added to the pool, is checked from scratch.
+    let count: u32 = placement.iter().sum();
+    if count != r.max_additional {
+        errs.push(format!(
+            "the placement has {count} VMs, max_additional is {}",
+            r.max_additional
+        ));
+    }
+    if count > 0 {
+        let after = haplan_tests::with_new_vms(pool, &reference, &placement);
+        let report = haplan::check(
+            &after,
+            &CheckOptions {
+                tolerate: Some(k),
+                ..CheckOptions::default()
+            },
+        );
+        if report.stranded_now || report.max_tolerable < k {
+            errs.push(format!(
+                "with the placement the pool tolerates {}, not {k}",
+                report.max_tolerable
+            ));
+        }
+        if small && !haplan_tests::reference_tolerates(&after, k) {
+            errs.push(format!(
+                "the reference finds the placement not tolerating {k}"
             ));
         }
     }

@@ -239,3 +239,170 @@ pub fn reference_max_tolerable(pool: &Pool) -> u32 {
         .max()
         .unwrap_or(0) as u32
 }
+
+// ---------------------------------------------------------------------------
+// Headroom (`haplan headroom`, docs/cli.md), from its definition: every
+// placement of new VMs tried, each judged by the tolerance above.
+
+/// A VM of the shape a headroom question asks about.
+#[derive(Clone, Debug)]
+pub struct RefShape {
+    /// Demand per resource name.
+    pub demand: Vec<(String, i64)>,
+    pub storage: Vec<String>,
+    pub networks: Vec<String>,
+}
+
+impl RefShape {
+    /// Its demand of resource `r` of `pool` (0 where it names none).
+    fn amount(&self, pool: &Pool, r: usize) -> i64 {
+        self.demand
+            .iter()
+            .filter(|(name, _)| *name == pool.resources[r])
+            .map(|&(_, a)| a)
+            .sum()
+    }
+
+    fn reaches(&self, pool: &Pool, h: HostId) -> bool {
+        let host = &pool.hosts[h];
+        self.storage.iter().all(|s| host.storage.contains(s))
+            && self.networks.iter().all(|n| host.networks.contains(n))
+    }
+}
+
+/// The pool tolerates k failures: there are at least k up hosts and every
+/// set of k of them (hosts already down included; k = 0 is the empty set)
+/// is a feasible scenario.
+pub fn reference_tolerates(pool: &Pool, k: u32) -> bool {
+    let up = up_hosts(pool);
+    (k as usize) <= up.len()
+        && up
+            .iter()
+            .copied()
+            .combinations(k as usize)
+            .all(|failed| reference_feasible(pool, &failed))
+}
+
+/// How many new VMs of `shape` the spare of host `h` holds, when one may
+/// start there at all: `h` is up, not overloaded, not a standby host,
+/// reaches the VM's storage and networks, and (when HA restarts VMs on
+/// other hosts) some other up host reaching them, a standby host under
+/// `standby_only`, could restart it. 0 otherwise.
+pub fn reference_room(pool: &Pool, shape: &RefShape, h: HostId) -> u32 {
+    let host = &pool.hosts[h];
+    let failover = pool.ha.enabled && pool.ha.mode == HaMode::Host;
+    let restartable = (0..pool.hosts.len()).any(|t| {
+        t != h
+            && pool.hosts[t].state == HostState::Up
+            && shape.reaches(pool, t)
+            && (pool.ha.migration_path != MigrationPath::StandbyOnly || pool.hosts[t].standby)
+    });
+    // A resource the pool does not know is one no host has.
+    let unknown = shape
+        .demand
+        .iter()
+        .any(|(name, a)| *a > 0 && !pool.resources.contains(name));
+    if host.state != HostState::Up
+        || overloaded(pool, h)
+        || host.standby
+        || !shape.reaches(pool, h)
+        || (failover && !restartable)
+        || unknown
+    {
+        return 0;
+    }
+    (0..pool.resources.len())
+        .filter(|&r| shape.amount(pool, r) > 0)
+        .map(|r| (spare(pool, h, r) / shape.amount(pool, r)) as u32)
+        .min()
+        .unwrap_or(0)
+}
+
+/// The pool with `x[h]` new VMs of `shape` running on each host h:
+/// protected, priority medium, no local devices, `allowed_hosts` or group.
+pub fn with_new_vms(pool: &Pool, shape: &RefShape, x: &[u32]) -> Pool {
+    let mut out = pool.clone();
+    let mut i = 0;
+    for (h, &count) in x.iter().enumerate() {
+        for _ in 0..count {
+            i += 1;
+            out.vms.push(haplan::model::Vm {
+                name: format!("(reference new {i})"),
+                host: h,
+                power: Power::Running,
+                demand: (0..pool.resources.len())
+                    .map(|r| shape.amount(pool, r))
+                    .collect(),
+                listed: vec![true; pool.resources.len()],
+                restart: Restart::Protected,
+                priority: haplan::model::Priority::Medium,
+                order: 0,
+                start_delay_s: 0,
+                storage: shape.storage.iter().cloned().collect(),
+                networks: shape.networks.iter().cloned().collect(),
+                local_devices: Vec::new(),
+                allowed_hosts: None,
+                anti_affinity: None,
+            });
+        }
+    }
+    out
+}
+
+/// Every placement (a count per host, each at most that host's room), most
+/// VMs first.
+fn placements(rooms: &[u32]) -> Vec<Vec<u32>> {
+    let mut all: Vec<Vec<u32>> = vec![Vec::new()];
+    for &room in rooms {
+        all = all
+            .into_iter()
+            .flat_map(|p| {
+                (0..=room).map(move |c| {
+                    let mut q = p.clone();
+                    q.push(c);
+                    q
+                })
+            })
+            .collect();
+    }
+    all.sort_by_key(|p| std::cmp::Reverse(p.iter().sum::<u32>()));
+    all
+}
+
+/// The number of placements [`reference_headroom`] would try.
+pub fn reference_placements(pool: &Pool, shape: &RefShape) -> u64 {
+    (0..pool.hosts.len())
+        .map(|h| reference_room(pool, shape, h) as u64 + 1)
+        .product()
+}
+
+/// The most new VMs of `shape` that some placement can add with the pool
+/// still tolerating k failures: 0 when it does not tolerate k now.
+pub fn reference_headroom(pool: &Pool, shape: &RefShape, k: u32) -> u32 {
+    if !reference_tolerates(pool, k) {
+        return 0;
+    }
+    let rooms: Vec<u32> = (0..pool.hosts.len())
+        .map(|h| reference_room(pool, shape, h))
+        .collect();
+    placements(&rooms)
+        .into_iter()
+        .find(|x| reference_tolerates(&with_new_vms(pool, shape, x), k))
+        .map_or(0, |x| x.iter().sum())
+}
+
+/// The most new VMs of `shape` that can all start on host `h` with the
+/// pool still tolerating k.
+pub fn reference_fits_here(pool: &Pool, shape: &RefShape, k: u32, h: HostId) -> u32 {
+    if !reference_tolerates(pool, k) {
+        return 0;
+    }
+    (0..=reference_room(pool, shape, h))
+        .rev()
+        .find(|&c| {
+            let mut x = vec![0; pool.hosts.len()];
+            x[h] = c;
+            reference_tolerates(&with_new_vms(pool, shape, &x), k)
+        })
+        .unwrap_or(0)
+}

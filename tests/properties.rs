@@ -858,7 +858,7 @@ proptest! {
     fn diff_of_a_pool_with_itself_is_its_check(p in all_pools(), tolerate in prop::option::of(0u32..5)) {
         let pool = p.pool();
         let check = CheckOptions { tolerate, ..Default::default() };
-        let r = haplan::diff(&pool, &pool, &haplan::DiffOptions { check, no_regress: true });
+        let r = haplan::diff(&pool, &pool, &haplan::DiffOptions { check, no_regress: true, vm: None });
         prop_assert_eq!(r.old.max_tolerable, r.new.max_tolerable);
         prop_assert_eq!(r.regressed(), Some(false));
         prop_assert!(r.hosts_added.is_empty() && r.hosts_removed.is_empty());
@@ -866,6 +866,226 @@ proptest! {
         prop_assert!(r.removed_protected.is_empty() && r.lost_protection.is_empty());
         prop_assert!(r.newly_not_agile.is_empty());
         prop_assert_eq!(r.verdict(), haplan::check(&pool, &check).verdict());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Headroom: `haplan::headroom` against trying every placement.
+
+#[derive(Clone, Debug)]
+struct ShapeSpec {
+    mem: i64,
+    cpu: i64,
+    storage: u8,
+    networks: u8,
+    tolerate: Option<u32>,
+    /// K no higher than the pool tolerates now (so that most cases have
+    /// headroom to find).
+    within: bool,
+}
+
+fn shape_spec() -> impl Strategy<Value = ShapeSpec> {
+    (
+        1i64..=12,
+        0i64..=3,
+        prop_oneof![3 => Just(0u8), 1 => 0u8..4],
+        prop_oneof![3 => Just(0u8), 1 => 0u8..4],
+        prop::option::weighted(0.7, 0u32..=2),
+        prop::bool::weighted(0.8),
+    )
+        .prop_map(
+            |(mem, cpu, storage, networks, tolerate, within)| ShapeSpec {
+                mem,
+                cpu,
+                storage,
+                networks,
+                tolerate,
+                within,
+            },
+        )
+}
+
+/// K for `pool`: the spec's (or the pool's own), lowered to what the pool
+/// tolerates now when the spec says so.
+fn k_for(pool: &Pool, spec: &ShapeSpec) -> Option<u32> {
+    if spec.within {
+        let k = spec.tolerate.unwrap_or(pool.ha.host_failures_to_tolerate);
+        Some(k.min(reference_max_tolerable(pool)))
+    } else {
+        spec.tolerate
+    }
+}
+
+/// The shape for `pool`, its memory raised so that the pool's spare holds
+/// at most eight of it (the reference tries every placement).
+fn shape_for(pool: &Pool, spec: &ShapeSpec) -> (RefShape, haplan::headroom::Shape) {
+    let mut mem = spec.mem;
+    if let Some(r) = pool.resource("memory_mib") {
+        let total: i64 = up_hosts(pool)
+            .iter()
+            .map(|&h| spare(pool, h, r).max(0))
+            .sum();
+        mem = mem.max((total + 7) / 8);
+    }
+    let mut demand = vec![("memory_mib".to_string(), mem)];
+    if spec.cpu > 0 && pool.resource("vcpus").is_some() {
+        demand.push(("vcpus".to_string(), spec.cpu));
+    }
+    let shape = RefShape {
+        demand: demand.clone(),
+        storage: names(spec.storage, &STORAGE),
+        networks: names(spec.networks, &NETWORKS),
+    };
+    let lib = haplan::headroom::Shape {
+        demand: demand.into_iter().collect(),
+        storage: shape.storage.iter().cloned().collect(),
+        networks: shape.networks.iter().cloned().collect(),
+    };
+    (shape, lib)
+}
+
+/// `headroom` by `method` against the reference: the count, exact; a
+/// placement of that many, each host within its room, that the reference
+/// finds tolerating K; every host's room and `fits_here`.
+fn headroom_against_reference(
+    pool: &Pool,
+    spec: &ShapeSpec,
+    method: haplan::headroom::Method,
+) -> Result<(), TestCaseError> {
+    let (shape, lib) = shape_for(pool, spec);
+    prop_assume!(reference_placements(pool, &shape) <= 1000);
+    let tolerate = k_for(pool, spec);
+    let k = tolerate.unwrap_or(pool.ha.host_failures_to_tolerate);
+    let opts = haplan::headroom::HeadroomOptions {
+        tolerate,
+        method,
+        ..Default::default()
+    };
+    let r = haplan::headroom::headroom(pool, &lib, &opts).expect("a valid shape");
+    prop_assert!(r.exact, "not exact: {:?}", r.limit);
+    prop_assert_eq!(r.tolerate, k);
+    let want = reference_headroom(pool, &shape, k);
+    prop_assert_eq!(r.max_additional, want, "{:?}", r.limit);
+    prop_assert_eq!(r.upper_bound, want);
+    prop_assert_eq!(r.placement.iter().sum::<u32>(), want);
+    for h in 0..pool.hosts.len() {
+        let room = reference_room(pool, &shape, h);
+        prop_assert!(
+            r.placement[h] <= room,
+            "{} new VMs on h{} of room {}",
+            r.placement[h],
+            h,
+            room
+        );
+        prop_assert_eq!(r.hosts[h].room, room, "room of h{}", h);
+        prop_assert_eq!(
+            r.hosts[h].fits_here,
+            reference_fits_here(pool, &shape, k, h),
+            "fits_here of h{}",
+            h
+        );
+        prop_assert_eq!(r.hosts[h].fits_here_upper, r.hosts[h].fits_here);
+    }
+    if want > 0 {
+        let after = with_new_vms(pool, &shape, &r.placement);
+        prop_assert!(
+            reference_tolerates(&after, k),
+            "the placement {:?} does not tolerate {}",
+            r.placement,
+            k
+        );
+    }
+    prop_assert_eq!(
+        r.ok(),
+        haplan::check(
+            pool,
+            &CheckOptions {
+                tolerate: Some(k),
+                ..Default::default()
+            }
+        )
+        .ok()
+    );
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// The exact headroom and a placement that achieves it, by the
+    /// exhaustive search over placements.
+    #[test]
+    fn headroom_by_search_matches_reference(p in all_pools(), spec in shape_spec()) {
+        headroom_against_reference(&p.pool(), &spec, haplan::headroom::Method::Search)?;
+    }
+
+    /// The same by the master problem over the failure sets seen.
+    #[test]
+    fn headroom_by_master_matches_reference(p in all_pools(), spec in shape_spec()) {
+        headroom_against_reference(&p.pool(), &spec, haplan::headroom::Method::Master)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(config(48))]
+
+    /// On shapes with more room than the reference can try (up to about
+    /// 20 new VMs), the exhaustive search and the master problem agree,
+    /// and each placement passes `check` at K.
+    #[test]
+    fn headroom_methods_agree(p in pools(), spec in shape_spec()) {
+        let pool = p.pool();
+        let (_, mut lib) = shape_for(&pool, &spec);
+        // A third of the memory: about three times the room.
+        let mem = lib.demand["memory_mib"];
+        lib.demand.insert("memory_mib".into(), (mem / 3).max(1));
+        let tolerate = k_for(&pool, &spec);
+        let run = |method| {
+            let opts = haplan::headroom::HeadroomOptions { tolerate, method, ..Default::default() };
+            haplan::headroom::headroom(&pool, &lib, &opts).unwrap()
+        };
+        let (a, b) = (run(haplan::headroom::Method::Search), run(haplan::headroom::Method::Master));
+        prop_assert!(a.exact && b.exact);
+        prop_assert_eq!(a.max_additional, b.max_additional);
+        let fits = |r: &haplan::HeadroomReport| r.hosts.iter().map(|h| h.fits_here).collect::<Vec<_>>();
+        prop_assert_eq!(fits(&a), fits(&b));
+        for r in [&a, &b] {
+            let count: u32 = r.placement.iter().sum();
+            prop_assert_eq!(count, r.max_additional);
+            if count > 0 {
+                let shape = RefShape {
+                    demand: lib.demand.iter().map(|(r, &a)| (r.clone(), a)).collect(),
+                    storage: lib.storage.iter().cloned().collect(),
+                    networks: lib.networks.iter().cloned().collect(),
+                };
+                let after = with_new_vms(&pool, &shape, &r.placement);
+                let report = haplan::check(&after, &CheckOptions { tolerate: Some(r.tolerate), ..Default::default() });
+                prop_assert!(report.ok() || (!report.stranded_now && report.max_tolerable >= r.tolerate));
+            }
+        }
+    }
+
+    /// More capacity never lowers the headroom; nor does a lower K.
+    #[test]
+    fn headroom_is_monotone(
+        p in pools(), spec in shape_spec(), host in any::<Index>(), more in 1i64..=16,
+    ) {
+        let pool = p.pool();
+        let (_, lib) = shape_for(&pool, &spec);
+        let opts = haplan::headroom::HeadroomOptions { tolerate: k_for(&pool, &spec), ..Default::default() };
+        let r = haplan::headroom::headroom(&pool, &lib, &opts).unwrap();
+        let mut bigger = p.0.clone();
+        let h = host.index(pool.hosts.len());
+        let cap = &mut bigger["hosts"][h]["capacity"]["memory_mib"];
+        *cap = json!(cap.as_i64().unwrap_or(0) + more);
+        let bigger = PoolJson(bigger).pool();
+        let b = haplan::headroom::headroom(&bigger, &lib, &opts).unwrap();
+        prop_assert!(b.max_additional >= r.max_additional, "h{} +{}: {} then {}", h, more, r.max_additional, b.max_additional);
+        if r.tolerate > 0 {
+            let lower = haplan::headroom::HeadroomOptions { tolerate: Some(r.tolerate - 1), ..Default::default() };
+            let l = haplan::headroom::headroom(&pool, &lib, &lower).unwrap();
+            prop_assert!(l.max_additional >= r.max_additional);
+        }
     }
 }
 

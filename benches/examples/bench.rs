@@ -3,11 +3,14 @@
 //! process, peak memory, and ratios against deciding every failure set one by
 //! one and against one ILP per failure set (extrapolated from a sample).
 //!
-//! `cargo run --release -p haplan-benches --example bench [-- --runs N] [--quick]`
+//! A second table gives `headroom` for a reference VM shape on pools of the
+//! same sizes: the exact count, and how long the whole question takes.
+//!
+//! `cargo run --release -p haplan-benches --example bench [-- --runs N] [--quick] [--headroom-only]`
 
 use std::time::{Duration, Instant};
 
-use haplan::{CheckOptions, Strategy, check, pool_from_value};
+use haplan::{CheckOptions, HeadroomOptions, Shape, Strategy, check, headroom, pool_from_value};
 use haplan_benches::{memory_pool, mixed_pool, tshirt_pool};
 use serde_json::Value;
 
@@ -82,6 +85,108 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+struct HeadroomCase {
+    name: &'static str,
+    pool: fn() -> Value,
+    tolerate: Option<u32>,
+    /// The VM: (resource, amount).
+    vm: &'static [(&'static str, i64)],
+}
+
+fn headroom_cases() -> Vec<HeadroomCase> {
+    vec![
+        HeadroomCase {
+            name: "mem hosts=64 vms=960, vm 32 GiB",
+            pool: || memory_pool(64, 15, 5),
+            tolerate: None,
+            vm: &[("memory_mib", 32768)],
+        },
+        HeadroomCase {
+            name: "tshirt hosts=64 vms=1000, vm 32 GiB/8",
+            pool: || tshirt_pool(64, 1000, 4),
+            tolerate: Some(3),
+            vm: &[("memory_mib", 32768), ("vcpus", 8)],
+        },
+        HeadroomCase {
+            name: "tshirt hosts=64 vms=1000, vm 8 GiB/2",
+            pool: || tshirt_pool(64, 1000, 4),
+            tolerate: Some(1),
+            vm: &[("memory_mib", 8192), ("vcpus", 2)],
+        },
+        HeadroomCase {
+            name: "mixed hosts=64 vms=1000, vm 32 GiB/8",
+            pool: || mixed_pool(64, 1000, 2, 0, 3),
+            tolerate: Some(2),
+            vm: &[("memory_mib", 32768), ("vcpus", 8)],
+        },
+    ]
+}
+
+/// The headroom table: the count, its proof, the median in process and as
+/// a whole `haplan headroom` process, and how many tolerance checks it took.
+fn headroom_table(runs: usize, haplan_bin: &std::path::Path) {
+    println!();
+    println!(
+        "{:<40} {:>4} {:>6} {:>6} {:>10} {:>9} {:>10} {:>7}",
+        "headroom case", "K", "count", "exact", "limit", "ms(lib)", "ms(cli)", "checks"
+    );
+    for (i, case) in headroom_cases().iter().enumerate() {
+        let value = (case.pool)();
+        let pool = pool_from_value(&value).unwrap();
+        let shape = Shape {
+            demand: case.vm.iter().map(|&(r, a)| (r.to_string(), a)).collect(),
+            ..Shape::default()
+        };
+        let opts = HeadroomOptions {
+            tolerate: case.tolerate,
+            ..Default::default()
+        };
+        let mut times = Vec::new();
+        let mut report = None;
+        for _ in 0..runs {
+            let t = Instant::now();
+            let r = headroom(&pool, &shape, &opts).expect("a valid shape");
+            times.push(t.elapsed());
+            report = Some(r);
+        }
+        let report = report.unwrap();
+        let lib = median(times);
+        let path = std::env::temp_dir().join(format!("haplan-bench-headroom-{i}.json"));
+        std::fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
+        let vm = serde_json::to_string(&shape.demand).unwrap();
+        let cli = if haplan_bin.exists() {
+            let mut t = Vec::new();
+            for _ in 0..runs {
+                let start = Instant::now();
+                let mut cmd = std::process::Command::new(haplan_bin);
+                cmd.arg("headroom").arg(&path).arg("--vm").arg(&vm);
+                cmd.arg("--format").arg("json");
+                if let Some(k) = case.tolerate {
+                    cmd.arg("--tolerate").arg(k.to_string());
+                }
+                let out = cmd.output().unwrap();
+                t.push(start.elapsed());
+                assert!(out.status.code().is_some_and(|c| c <= 1), "haplan failed");
+            }
+            ms(median(t))
+        } else {
+            "(no bin)".to_string()
+        };
+        println!(
+            "{:<40} {:>4} {:>6} {:>6} {:>10} {:>9} {:>10} {:>7}",
+            case.name,
+            report.tolerate,
+            report.max_additional,
+            report.exact,
+            report.limit.kind.as_str(),
+            ms(lib),
+            cli,
+            report.stats.checks
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
 fn median(mut xs: Vec<Duration>) -> Duration {
     xs.sort();
     xs[xs.len() / 2]
@@ -127,6 +232,10 @@ fn main() {
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         cpu_name()
     );
+    if args.iter().any(|a| a == "--headroom-only") {
+        headroom_table(runs, &haplan_bin);
+        return;
+    }
     println!(
         "{:<40} {:>4} {:>5} {:>6} {:>9} {:>10} {:>9} {:>8} {:>12} {:>14}",
         "case",
@@ -226,6 +335,7 @@ fn main() {
         );
         let _ = std::fs::remove_file(&path);
     }
+    headroom_table(runs, &haplan_bin);
 }
 
 /// Seconds per failure set with one ILP each, on `sample` sets of size k

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::headroom::{self, HeadroomOptions, Shape};
 use crate::model::Pool;
 use crate::pack::Budget;
 use crate::plan::{self, Scope};
@@ -130,6 +131,58 @@ enum Command {
         /// Show a failing set of size max_tolerable + 1 even when a pool meets K.
         #[arg(long)]
         explain: bool,
+        /// Also report the headroom of both pools for VMs of this shape (a JSON
+        /// object of resource amounts, as for headroom).
+        #[arg(long, value_name = "JSON")]
+        vm: Option<String>,
+        /// With --vm: storage the VM needs (comma-separated).
+        #[arg(
+            long,
+            value_name = "SR1,SR2,...",
+            value_delimiter = ',',
+            requires = "vm"
+        )]
+        storage: Vec<String>,
+        /// With --vm: networks the VM needs (comma-separated).
+        #[arg(
+            long,
+            value_name = "NET1,NET2,...",
+            value_delimiter = ',',
+            requires = "vm"
+        )]
+        networks: Vec<String>,
+    },
+    /// How many more protected VMs of one shape can start with the pool still tolerating K.
+    ///
+    /// Exact: a placement that achieves the count (verified by a tolerance
+    /// check) and why one more does not fit; per host, how many fit there
+    /// alone. Exit code as for check, on the pool as it is; 3 when a time
+    /// limit left the count open.
+    Headroom {
+        /// Pool file (haplan/v1 JSON), or - for standard input.
+        file: String,
+        /// The VM's demand: a JSON object of resource amounts, e.g. '{"memory_mib": 32768, "vcpus": 8}'.
+        #[arg(long, value_name = "JSON", required = true)]
+        vm: String,
+        /// Storage the VM's disks need (comma-separated).
+        #[arg(long, value_name = "SR1,SR2,...", value_delimiter = ',')]
+        storage: Vec<String>,
+        /// Networks the VM's NICs need (comma-separated).
+        #[arg(long, value_name = "NET1,NET2,...", value_delimiter = ',')]
+        networks: Vec<String>,
+        /// K the pool must still tolerate (default: the file's ha.host_failures_to_tolerate).
+        #[arg(long, value_name = "K")]
+        tolerate: Option<u32>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Stop after this many seconds with proved bounds (exit 3 if they differ).
+        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+        time_limit: Option<Duration>,
+        /// How to close the gap between the bounds (for comparisons):
+        /// `auto` (default), `search` (every placement), `master` (an
+        /// integer program over the failure sets seen).
+        #[arg(long, value_enum, default_value = "auto", hide_short_help = true)]
+        method: MethodArg,
     },
     /// Print the JSON Schema of the pool format.
     Schema,
@@ -203,6 +256,23 @@ enum Command {
 enum DriverArg {
     Sim,
     Libvirt,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum MethodArg {
+    Auto,
+    Search,
+    Master,
+}
+
+impl From<MethodArg> for headroom::Method {
+    fn from(m: MethodArg) -> Self {
+        match m {
+            MethodArg::Auto => headroom::Method::Auto,
+            MethodArg::Search => headroom::Method::Search,
+            MethodArg::Master => headroom::Method::Master,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -312,6 +382,11 @@ fn read_text(file: &str, stdin: &mut dyn Read) -> Result<(String, String), Strin
 fn read_pool(file: &str, stdin: &mut dyn Read) -> Result<Pool, String> {
     let (shown, text) = read_text(file, stdin)?;
     load::parse_pool(&text).map_err(|e| format!("{shown}: {e}"))
+}
+
+/// The VM of `--vm`, `--storage` and `--networks`.
+fn read_shape(vm: &str, storage: &[String], networks: &[String]) -> Result<Shape, String> {
+    Shape::parse(vm, "--vm", storage, networks).map_err(|e| e.to_string())
 }
 
 /// Standard input can be read once.
@@ -523,10 +598,27 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             format,
             time_limit,
             explain,
+            vm,
+            storage,
+            networks,
         } => {
             one_stdin(&old, &new, "OLD and NEW")?;
             let old = read_pool(&old, stdin)?;
             let new = read_pool(&new, stdin)?;
+            let shape = match &vm {
+                Some(vm) => {
+                    let shape = read_shape(vm, &storage, &networks)?;
+                    // A resource neither pool knows is a typo; one only OLD
+                    // or NEW knows is a resource the other has none of.
+                    if shape.check_resources(&old, "--vm").is_err() {
+                        shape
+                            .check_resources(&new, "--vm")
+                            .map_err(|e| e.to_string())?;
+                    }
+                    Some(shape)
+                }
+                None => None,
+            };
             let opts = diff::DiffOptions {
                 check: CheckOptions {
                     tolerate,
@@ -535,13 +627,49 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
                     ..CheckOptions::default()
                 },
                 no_regress,
+                vm: shape.as_ref(),
             };
             let d = diff::diff(&old, &new, &opts);
+            if let Some(h) = &d.headroom {
+                for side in [&h.old, &h.new] {
+                    if let Err(e) = side {
+                        return Err(format!("--vm: {e}"));
+                    }
+                }
+            }
             let text = match format {
                 Format::Json => json(report::diff_json(&old, &new, &d)),
                 Format::Text => report::diff_text(&old, &new, &d),
             };
             Ok((exit_code(d.verdict()), text))
+        }
+        Command::Headroom {
+            file,
+            vm,
+            storage,
+            networks,
+            tolerate,
+            format,
+            time_limit,
+            method,
+        } => {
+            let pool = read_pool(&file, stdin)?;
+            let shape = read_shape(&vm, &storage, &networks)?;
+            shape
+                .check_resources(&pool, "--vm")
+                .map_err(|e| e.to_string())?;
+            let opts = HeadroomOptions {
+                tolerate,
+                time_limit,
+                cancel: None,
+                method: method.into(),
+            };
+            let r = headroom::headroom(&pool, &shape, &opts).map_err(|e| format!("--vm: {e}"))?;
+            let text = match format {
+                Format::Json => json(report::headroom_json(&pool, &r)),
+                Format::Text => report::headroom_text(&pool, &r),
+            };
+            Ok((exit_code(r.verdict()), text))
         }
         Command::Schema => Ok((EXIT_OK, POOL_SCHEMA.to_string())),
     }

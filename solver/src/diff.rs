@@ -30,6 +30,7 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use crate::agility::NotAgile;
+use crate::headroom::{self, HeadroomError, HeadroomReport, Shape};
 use crate::model::{Pool, Restart};
 use crate::tolerance::{self, CheckOptions, CheckReport, Verdict};
 
@@ -42,6 +43,28 @@ pub struct DiffOptions<'a> {
     pub check: CheckOptions<'a>,
     /// NEW must also tolerate at least as many failures as OLD.
     pub no_regress: bool,
+    /// Also the headroom of both pools for VMs of this shape, against K
+    /// (informative: it does not change the verdict).
+    pub vm: Option<&'a Shape>,
+}
+
+/// The headroom of OLD and NEW for one VM shape.
+#[derive(Clone, Debug)]
+pub struct DiffHeadroom {
+    pub old: Result<HeadroomReport, HeadroomError>,
+    pub new: Result<HeadroomReport, HeadroomError>,
+}
+
+impl DiffHeadroom {
+    /// NEW's headroom minus OLD's, when both are exact.
+    pub fn change(&self) -> Option<i64> {
+        match (&self.old, &self.new) {
+            (Ok(o), Ok(n)) if o.exact && n.exact => {
+                Some(n.max_additional as i64 - o.max_additional as i64)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A protected VM of OLD that NEW no longer protects.
@@ -72,6 +95,8 @@ pub struct DiffReport {
     /// NEW's not-agile protected VMs (ids in NEW) that OLD does not report
     /// as not agile: agile there, not protected there, or not there at all.
     pub newly_not_agile: Vec<NotAgile>,
+    /// With `vm`: the headroom of both pools for it.
+    pub headroom: Option<DiffHeadroom>,
 }
 
 impl DiffReport {
@@ -117,7 +142,22 @@ pub fn diff(old: &Pool, new: &Pool, opts: &DiffOptions) -> DiffReport {
         tolerate: Some(k),
         ..opts.check
     };
+    let start = Instant::now();
     let (old_report, new_report) = check_both(old, new, &check);
+    let headroom = opts.vm.map(|shape| {
+        let until = headroom::Until {
+            deadline: opts.check.time_limit.map(|d| start + d),
+            cancel: opts.check.cancel,
+            method: headroom::Method::Auto,
+        };
+        let side = |pool: &Pool, report: &CheckReport| {
+            headroom::headroom_after_check(pool, shape, k, &until, Instant::now(), report.clone())
+        };
+        DiffHeadroom {
+            old: side(old, &old_report),
+            new: side(new, &new_report),
+        }
+    });
 
     let names = |pool: &Pool, hosts: bool| -> HashSet<String> {
         if hosts {
@@ -193,6 +233,7 @@ pub fn diff(old: &Pool, new: &Pool, opts: &DiffOptions) -> DiffReport {
         removed_protected,
         lost_protection,
         newly_not_agile,
+        headroom,
     }
 }
 
@@ -243,6 +284,7 @@ mod tests {
                 ..CheckOptions::default()
             },
             no_regress,
+            vm: None,
         };
         diff(&pool(old), &pool(new), &opts)
     }
@@ -368,6 +410,7 @@ mod tests {
             removed_protected: Vec::new(),
             lost_protection: Vec::new(),
             newly_not_agile: Vec::new(),
+            headroom: None,
         };
         // (old bounds, new bounds) -> regressed
         let cases = [

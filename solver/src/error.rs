@@ -69,6 +69,26 @@ impl fmt::Display for ChangesError {
     }
 }
 
+/// A rejected VM shape (`haplan headroom --vm`): every problem, each named
+/// by its path (`--vm.memory_mib: must not be negative, found -1`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct ShapeError {
+    pub problems: Vec<Problem>,
+}
+
+impl ShapeError {
+    pub fn new(problems: Vec<Problem>) -> Self {
+        debug_assert!(!problems.is_empty());
+        ShapeError { problems }
+    }
+}
+
+impl fmt::Display for ShapeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_problems(f, "VM shape", &self.problems)
+    }
+}
+
 /// `invalid <what> (N problems)`, then one indented line per problem.
 fn write_problems(f: &mut fmt::Formatter<'_>, what: &str, problems: &[Problem]) -> fmt::Result {
     let n = problems.len();

@@ -5,8 +5,9 @@
 //! such k ([`check`]), a failing set with what it strands when the pool is
 //! overcommitted, and a concrete restart plan for any failure set ([`plan`]).
 //! Around that answer: what a list of changes would do to it ([`what_if`],
-//! [`whatif`]) and whether a new version of a pool is worse than an old one
-//! under a CI policy ([`diff()`]).
+//! [`whatif`]), whether a new version of a pool is worse than an old one
+//! under a CI policy ([`diff()`]), and how many more VMs of one shape can
+//! start with the pool still tolerating K ([`headroom()`]).
 //!
 //! ```
 //! let pool = haplan::parse_pool(r#"{
@@ -31,6 +32,7 @@
 pub mod agility;
 pub mod diff;
 pub mod error;
+pub mod headroom;
 pub mod load;
 pub mod model;
 pub mod pack;
@@ -47,7 +49,8 @@ pub mod cli;
 
 pub use agility::{Agility, NotAgile};
 pub use diff::{DiffOptions, DiffReport, diff};
-pub use error::{ChangesError, PoolError, Problem, QueryError};
+pub use error::{ChangesError, PoolError, Problem, QueryError, ShapeError};
+pub use headroom::{HeadroomOptions, HeadroomReport, Shape, headroom};
 pub use load::{parse_pool, pool_from_value};
 pub use model::{HostId, Pool, VmId};
 pub use pack::Budget;

@@ -251,7 +251,7 @@ pub(crate) fn kind(v: &Value) -> &'static str {
     }
 }
 
-fn join(path: &str, key: &str) -> String {
+pub(crate) fn join(path: &str, key: &str) -> String {
     let simple = !key.is_empty()
         && key
             .chars()

@@ -1,4 +1,4 @@
-//! The wire formats of `check`, `plan`, `whatif` and `diff` (`docs/cli.md`): JSON built from
+//! The wire formats of `check`, `plan`, `whatif`, `diff` and `headroom` (`docs/cli.md`): JSON built from
 //! types private to this module, and the text people read. Domain types carry
 //! ids; names are resolved here.
 
@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::diff::DiffReport;
+use crate::diff::{DiffHeadroom, DiffReport};
+use crate::headroom::{HeadroomError, HeadroomReport, Shape};
 use crate::model::Pool;
 use crate::plan::Plan;
 use crate::tolerance::{CheckReport, Verdict};
@@ -430,6 +431,8 @@ struct DiffJson<'a> {
     removed_protected: &'a [String],
     lost_protection: Vec<LostJson<'a>>,
     newly_not_agile: Vec<NotAgileJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    headroom: Option<Value>,
     old: Value,
     new: Value,
 }
@@ -523,10 +526,49 @@ pub fn diff_json(old: &Pool, new: &Pool, d: &DiffReport) -> Value {
                 reasons: &n.reasons,
             })
             .collect(),
+        headroom: d.headroom.as_ref().map(|h| diff_headroom_json(old, new, h)),
         old: check_json(old, &d.old),
         new: check_json(new, &d.new),
     };
     serde_json::to_value(json).expect("serializable")
+}
+
+/// One side of diff's headroom: the count, its bounds, the placement and
+/// the limit (the full report is `headroom`'s).
+fn headroom_side_json(pool: &Pool, r: &Result<HeadroomReport, HeadroomError>) -> Value {
+    match r {
+        Ok(r) => serde_json::json!({
+            "max_additional": r.max_additional,
+            "upper_bound": r.upper_bound,
+            "exact": r.exact,
+            "placement": placement_json(pool, r),
+            "limit": limit_json(pool, r),
+        }),
+        Err(e) => serde_json::json!({ "error": e.to_string() }),
+    }
+}
+
+fn diff_headroom_json(old: &Pool, new: &Pool, h: &DiffHeadroom) -> Value {
+    let shape = match (&h.new, &h.old) {
+        (Ok(r), _) | (_, Ok(r)) => {
+            serde_json::to_value(shape_json(&r.shape)).expect("serializable")
+        }
+        _ => Value::Null,
+    };
+    serde_json::json!({
+        "vm": shape,
+        "old": headroom_side_json(old, &h.old),
+        "new": headroom_side_json(new, &h.new),
+        "change": h.change(),
+    })
+}
+
+/// `12`, `between 10 and 12`, or the error.
+fn headroom_words(r: &Result<HeadroomReport, HeadroomError>) -> String {
+    match r {
+        Ok(r) => count_words(r.max_additional, r.upper_bound),
+        Err(e) => format!("({e})"),
+    }
 }
 
 /// A diff for a CI log: the verdict first, why, what changed, then the
@@ -579,6 +621,24 @@ pub fn diff_text(old: &Pool, new: &Pool, d: &DiffReport) -> String {
         for n in &d.newly_not_agile {
             let _ = writeln!(s, "  {}: {}", new.vms[n.vm].name, n.reasons.join("; "));
         }
+    }
+    if let Some(h) = &d.headroom {
+        let shape = match (&h.new, &h.old) {
+            (Ok(r), _) | (_, Ok(r)) => r.shape.describe(),
+            _ => String::new(),
+        };
+        let change = match h.change() {
+            Some(0) => ", no change".to_string(),
+            Some(c) => format!(", {c:+}"),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            s,
+            "Headroom for VMs of {shape} (still tolerating {}): {} (before: {}{change})",
+            plural(d.tolerate, "host failure", "host failures"),
+            headroom_words(&h.new),
+            headroom_words(&h.old),
+        );
     }
     let _ = writeln!(s, "New pool:");
     s.push_str(&check_text(new, &d.new));
@@ -657,5 +717,228 @@ pub fn agility_text(pool: &Pool, ag: &crate::agility::Agility) -> String {
             }
         }
     }
+    s
+}
+
+#[derive(Serialize)]
+struct ShapeJson<'a> {
+    demand: &'a std::collections::BTreeMap<String, i64>,
+    storage: Vec<&'a str>,
+    networks: Vec<&'a str>,
+}
+
+fn shape_json(shape: &Shape) -> ShapeJson<'_> {
+    ShapeJson {
+        demand: &shape.demand,
+        storage: shape.storage.iter().map(String::as_str).collect(),
+        networks: shape.networks.iter().map(String::as_str).collect(),
+    }
+}
+
+#[derive(Serialize)]
+struct CountJson<'a> {
+    host: &'a str,
+    count: u32,
+}
+
+#[derive(Serialize)]
+struct LimitJson<'a> {
+    kind: &'static str,
+    reason: &'a str,
+    failed_hosts: Vec<&'a str>,
+}
+
+#[derive(Serialize)]
+struct HostRoomJson<'a> {
+    host: &'a str,
+    room: u32,
+    fits_here: u32,
+    fits_here_upper: u32,
+    reason: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct HeadroomStatsJson {
+    scenarios: u64,
+    elapsed_ms: u64,
+    checks: u64,
+    set_level: u64,
+    cuts: u64,
+    placements: u64,
+}
+
+#[derive(Serialize)]
+struct HeadroomJson<'a> {
+    pool: &'a str,
+    vm: ShapeJson<'a>,
+    tolerate: u32,
+    ok: bool,
+    max_additional: u32,
+    upper_bound: u32,
+    exact: bool,
+    placement: Vec<CountJson<'a>>,
+    limit: LimitJson<'a>,
+    hosts: Vec<HostRoomJson<'a>>,
+    check: Value,
+    stats: HeadroomStatsJson,
+}
+
+fn placement_json<'a>(pool: &'a Pool, r: &HeadroomReport) -> Vec<CountJson<'a>> {
+    r.placement
+        .iter()
+        .enumerate()
+        .filter(|&(_, &c)| c > 0)
+        .map(|(h, &count)| CountJson {
+            host: &pool.hosts[h].name,
+            count,
+        })
+        .collect()
+}
+
+fn limit_json<'a>(pool: &'a Pool, r: &'a HeadroomReport) -> LimitJson<'a> {
+    LimitJson {
+        kind: r.limit.kind.as_str(),
+        reason: &r.limit.reason,
+        failed_hosts: r
+            .limit
+            .failed
+            .iter()
+            .map(|&h| pool.hosts[h].name.as_str())
+            .collect(),
+    }
+}
+
+/// The `headroom` report as the JSON object of `docs/cli.md`.
+pub fn headroom_json(pool: &Pool, r: &HeadroomReport) -> Value {
+    let json = HeadroomJson {
+        pool: &r.pool,
+        vm: shape_json(&r.shape),
+        tolerate: r.tolerate,
+        ok: r.ok(),
+        max_additional: r.max_additional,
+        upper_bound: r.upper_bound,
+        exact: r.exact,
+        placement: placement_json(pool, r),
+        limit: limit_json(pool, r),
+        hosts: r
+            .hosts
+            .iter()
+            .map(|h| HostRoomJson {
+                host: &pool.hosts[h.host].name,
+                room: h.room,
+                fits_here: h.fits_here,
+                fits_here_upper: h.fits_here_upper,
+                reason: h.reason.as_deref(),
+            })
+            .collect(),
+        check: check_json(pool, &r.check),
+        stats: HeadroomStatsJson {
+            scenarios: r.stats.scenarios,
+            elapsed_ms: r.stats.elapsed.as_millis() as u64,
+            checks: r.stats.checks,
+            set_level: r.stats.set_level,
+            cuts: r.stats.cuts,
+            placements: r.stats.placements,
+        },
+    };
+    serde_json::to_value(json).expect("serializable")
+}
+
+/// `12`, or `between 10 and 12` when not proved.
+fn count_words(lower: u32, upper: u32) -> String {
+    if lower == upper {
+        lower.to_string()
+    } else {
+        format!("between {lower} and {upper}")
+    }
+}
+
+/// The `headroom` report for people: the verdict and the count first, then
+/// the placement, why not one more, every host, and the check of the pool.
+pub fn headroom_text(pool: &Pool, r: &HeadroomReport) -> String {
+    let mut s = String::new();
+    let shape = r.shape.describe();
+    let k = plural(r.tolerate, "host failure", "host failures");
+    let c = &r.check;
+    let tolerated = !c.stranded_now && c.upper_bound >= r.tolerate;
+    if !tolerated {
+        let _ = writeln!(
+            s,
+            "OVERCOMMITTED: pool {} does not tolerate {k} now: no VM of {shape} can start",
+            r.pool
+        );
+    } else {
+        let verdict = match r.verdict() {
+            Verdict::Ok => "OK",
+            Verdict::NotOk => "NOT OK",
+            Verdict::Undecided => "UNDECIDED",
+        };
+        let count = count_words(r.max_additional, r.upper_bound);
+        let _ = writeln!(
+            s,
+            "{verdict}: pool {} can start {count} more {} of {shape} and still tolerate {k}",
+            r.pool,
+            if r.max_additional == 1 && r.upper_bound == 1 {
+                "VM"
+            } else {
+                "VMs"
+            }
+        );
+    }
+    if r.max_additional > 0 {
+        let _ = writeln!(
+            s,
+            "Placement: {}",
+            placement_json(pool, r)
+                .iter()
+                .map(|c| format!("{} {}", c.host, c.count))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let next = r.upper_bound as u64 + 1;
+    let _ = writeln!(
+        s,
+        "{}: {}",
+        if r.max_additional == r.upper_bound {
+            format!("Why not {next}")
+        } else {
+            format!("Why not {next} (the upper bound)")
+        },
+        r.limit.reason
+    );
+    if tolerated {
+        let _ = writeln!(
+            s,
+            "Per host, how many fit there alone, of how many its spare holds:"
+        );
+        let width = r
+            .hosts
+            .iter()
+            .map(|h| pool.hosts[h.host].name.len())
+            .max()
+            .unwrap_or(0);
+        for h in &r.hosts {
+            let fits = count_words(h.fits_here, h.fits_here_upper);
+            let reason = h
+                .reason
+                .as_deref()
+                .map(|w| format!(": {w}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "  {:<width$}  {fits} of {}{reason}",
+                pool.hosts[h.host].name, h.room
+            );
+        }
+    }
+    let _ = writeln!(s, "The pool as it is:");
+    s.push_str(&check_text(pool, c));
+    let _ = writeln!(
+        s,
+        "Ran {} in {} ms.",
+        plural(r.stats.checks as u32, "tolerance check", "tolerance checks"),
+        r.stats.elapsed.as_millis()
+    );
     s
 }

@@ -125,6 +125,19 @@ impl CheckReport {
 /// Decides the pool's exact tolerance (or proved bounds, if the time limit
 /// runs out).
 pub fn check(pool: &Pool, opts: &CheckOptions) -> CheckReport {
+    check_to(pool, opts, None)
+}
+
+/// Decides only whether the pool tolerates K (the configured k): the
+/// search stops as soon as `max_tolerable >= K` is proved, so
+/// `max_tolerable` is then a proved lower bound (at least K) and `exact`
+/// may be false; below K the report is that of [`check`].
+pub(crate) fn check_at_least(pool: &Pool, opts: &CheckOptions) -> CheckReport {
+    let k = opts.tolerate.unwrap_or(pool.ha.host_failures_to_tolerate);
+    check_to(pool, opts, Some(k))
+}
+
+fn check_to(pool: &Pool, opts: &CheckOptions, target: Option<u32>) -> CheckReport {
     let start = Instant::now();
     let budget = Budget {
         deadline: opts.time_limit.map(|d| start + d),
@@ -185,7 +198,7 @@ pub fn check(pool: &Pool, opts: &CheckOptions) -> CheckReport {
         }
     } else if an.failover && (an.has_items()) {
         let search = Tolerance::new(&an, &budget, opts.strategy);
-        let outcome = search.run();
+        let outcome = search.run(target);
         report.max_tolerable = outcome.lower;
         report.upper_bound = outcome.upper;
         report.exact = outcome.lower == outcome.upper;
@@ -545,8 +558,10 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         }
     }
 
-    fn run(&self) -> Outcome {
+    /// The tolerance, or with a `target` only whether it is at least that.
+    fn run(&self, target: Option<u32>) -> Outcome {
         let n = self.ranked.len();
+        let enough = |lower: u32| target.is_some_and(|t| lower >= t);
         let mut out = Outcome {
             lower: 0,
             upper: n as u32,
@@ -588,6 +603,7 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         // Lower bound: every set of size k proved feasible at once.
         while bounded
             && out.lower < out.upper
+            && !enough(out.lower)
             && self
                 .bounds
                 .all_of_size(&self.ranked, out.lower as usize + 1)
@@ -596,7 +612,7 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             out.lower += 1;
         }
         // Between the bounds, search the sets the bounds leave open.
-        while out.lower < out.upper {
+        while out.lower < out.upper && !enough(out.lower) {
             let k = out.lower as usize + 1;
             match self.first_failing(k) {
                 None => out.lower = k as u32,
