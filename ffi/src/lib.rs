@@ -533,6 +533,7 @@ pub unsafe extern "C" fn haplan_diff(
                 ..CheckOptions::default()
             },
             no_regress: opts.no_regress,
+            vm: None,
         };
         let d = with_threads(opts.threads, || haplan::diff(&old.pool, &new.pool, &diff))?;
         let json = to_json(&haplan::report::diff_json(&old.pool, &new.pool, &d));

@@ -361,6 +361,7 @@ impl NativePool {
                     ..CheckOptions::default()
                 },
                 no_regress,
+                vm: None,
             };
             let d = haplan::diff(&old, &new, &opts);
             (
