@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use haplan::{
-    Budget, ChangesError, CheckOptions, DiffOptions, PoolError, Problem, Strategy, Verdict,
+    Budget, ChangesError, CheckOptions, DiffOptions, HeadroomOptions, PoolError, Problem,
+    ShapeError, Strategy, Verdict,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -25,6 +26,7 @@ mod solve;
 pyo3::import_exception!(haplan._errors, InvalidPoolError);
 pyo3::import_exception!(haplan._errors, QueryError);
 pyo3::import_exception!(haplan._errors, InvalidChangesError);
+pyo3::import_exception!(haplan._errors, InvalidShapeError);
 
 /// A validated pool, immutable and shared by reference: safe to use from
 /// several threads at once.
@@ -35,7 +37,8 @@ struct NativePool {
     text: String,
 }
 
-/// The arguments of `InvalidPoolError` and `InvalidChangesError`:
+/// The arguments of `InvalidPoolError`, `InvalidChangesError` and
+/// `InvalidShapeError`:
 /// `(message, [(path, message, line, column), ...])`, the message as the
 /// command line prints it (without `haplan: `).
 type ProblemArgs = (String, Vec<(String, String, Option<usize>, Option<usize>)>);
@@ -66,6 +69,11 @@ fn invalid_changes(source: Option<&str>, err: &ChangesError) -> PyErr {
     InvalidChangesError::new_err(problem_args(source, err, &err.problems))
 }
 
+/// `InvalidShapeError`: every problem of a rejected headroom VM shape.
+fn invalid_shape(err: &ShapeError) -> PyErr {
+    InvalidShapeError::new_err(problem_args(None, err, &err.problems))
+}
+
 fn verdict_name(v: Verdict) -> &'static str {
     match v {
         Verdict::Ok => "ok",
@@ -74,8 +82,8 @@ fn verdict_name(v: Verdict) -> &'static str {
     }
 }
 
-/// The text and verdict of one of the checks a what-if or a diff nests
-/// (their JSON is inside the outer JSON object).
+/// The text and verdict of one of the checks a what-if, a diff or a
+/// headroom nests (their JSON is inside the outer JSON object).
 type Nested = (String, &'static str);
 
 fn nested(pool: &haplan::Pool, r: &haplan::CheckReport) -> Nested {
@@ -103,6 +111,28 @@ fn changes_text(changes: &Bound<'_, PyAny>, source: Option<&str>) -> PyResult<St
                 };
             }
             Err(invalid_changes(source, &ChangesError::new(problems)))
+        }
+    }
+}
+
+/// The demand of a headroom VM as JSON text: given as text, or as Python
+/// data (converted here, so that a value JSON cannot hold is a problem at
+/// its path, `--vm.memory_mib`, as the command line names the demand).
+fn shape_demand_text(vm: &Bound<'_, PyAny>) -> PyResult<String> {
+    if let Ok(s) = vm.cast::<pyo3::types::PyString>() {
+        return Ok(s.to_cow()?.into_owned());
+    }
+    match convert::from_py(vm)? {
+        Ok(value) => Ok(serde_json::to_string(&value).expect("serializable")),
+        Err(mut problems) => {
+            for p in &mut problems {
+                p.path = match p.path.chars().next() {
+                    None => "--vm".to_string(),
+                    Some('[') => format!("--vm{}", p.path),
+                    Some(_) => format!("--vm.{}", p.path),
+                };
+            }
+            Err(invalid_shape(&ShapeError::new(problems)))
         }
     }
 }
@@ -373,6 +403,58 @@ impl NativePool {
             )
         })?;
         Ok((convert::to_py(py, &json)?, text, verdict, o, n))
+    }
+
+    /// `haplan headroom --vm VM`: how many more protected VMs of one shape
+    /// can start with the pool still tolerating K. `vm` is the demand (JSON
+    /// text, or Python data as `json.loads` returns it); `storage` and
+    /// `networks` what the VM needs. Returns `(json, text, verdict, check)`:
+    /// the CLI's JSON object and text, its verdict, and the text and
+    /// verdict of the nested check of the pool as it is. A bad shape raises
+    /// `InvalidShapeError` (paths as the CLI names them: `--vm.vcpus`,
+    /// `--storage[0]`), a shape too small to count `QueryError`.
+    #[pyo3(signature = (vm, storage = Vec::new(), networks = Vec::new(), tolerate = None, time_limit = None, threads = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn headroom<'py>(
+        &self,
+        py: Python<'py>,
+        vm: &Bound<'py, PyAny>,
+        storage: Vec<String>,
+        networks: Vec<String>,
+        tolerate: Option<u32>,
+        time_limit: Option<f64>,
+        threads: Option<usize>,
+    ) -> PyResult<(Bound<'py, PyAny>, String, &'static str, Nested)> {
+        let time_limit = seconds("time_limit", time_limit)?;
+        let demand = shape_demand_text(vm)?;
+        let shape = haplan::Shape::parse(&demand, "--vm", &storage, &networks)
+            .map_err(|e| invalid_shape(&e))?;
+        shape
+            .check_resources(&self.pool, "--vm")
+            .map_err(|e| invalid_shape(&e))?;
+        let pool = Arc::clone(&self.pool);
+        let out = solve::run(py, threads, move |cancel| {
+            // `..` so that options the core adds later keep their defaults.
+            #[allow(clippy::needless_update)]
+            let opts = HeadroomOptions {
+                tolerate,
+                time_limit,
+                cancel: Some(cancel),
+                ..HeadroomOptions::default()
+            };
+            haplan::headroom(&pool, &shape, &opts).map(|r| {
+                (
+                    haplan::report::headroom_json(&pool, &r),
+                    haplan::report::headroom_text(&pool, &r),
+                    verdict_name(r.verdict()),
+                    nested(&pool, &r.check),
+                )
+            })
+        })?;
+        // As the command line words it: `--vm: so small a VM ...`.
+        let (json, text, verdict, check) =
+            out.map_err(|e| QueryError::new_err(format!("--vm: {e}")))?;
+        Ok((convert::to_py(py, &json)?, text, verdict, check))
     }
 
     /// `haplan agility`: `(json, text)`.

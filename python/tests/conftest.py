@@ -17,7 +17,7 @@ FIXTURES = ROOT / "fixtures"
 # Every family of fixtures/ (a directory); only bad/ holds invalid pools.
 FAMILIES = {d.name: d.name != "bad" for d in sorted(FIXTURES.iterdir()) if d.is_dir()}
 # The subcommands the Python API answers (runs of others are skipped).
-SUBCOMMANDS = ("check", "plan", "agility", "whatif", "diff")
+SUBCOMMANDS = ("check", "plan", "agility", "whatif", "diff", "headroom")
 
 
 @dataclass(frozen=True)
@@ -109,12 +109,15 @@ def bad_pool_paths() -> List[Path]:
 
 
 def normalise_text_stats(text: str) -> str:
-    """The ``Decided ... ms.`` line as the golden files have it."""
+    """The ``Decided ... ms.`` line (and headroom's ``Ran N tolerance
+    checks in T ms.``) as the golden files have it."""
     out = []
     for line in text.split("\n"):
         w = line.split(" ")
         if len(w) == 16 and w[0] == "Decided" and w[15] == "ms." and w[1].isdigit() and w[8].isdigit():
             line = "Decided N failure sets one by one and M groups by set-level bounds in T ms."
+        elif len(w) == 7 and w[0] == "Ran" and w[2] == "tolerance" and w[6] == "ms." and w[1].isdigit() and w[5].isdigit():
+            line = "Ran N tolerance checks in T ms."
         out.append(line)
     return "\n".join(out)
 

@@ -5,6 +5,7 @@ too, normalised) and the same text, or the same error."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar, Union
@@ -15,6 +16,11 @@ import haplan
 from conftest import SUBCOMMANDS, ROOT, Run, bad_pool_paths, fixture_runs, normalise_text_stats, valid_pool_paths
 
 RUNS = fixture_runs()
+# Options of answered subcommands that the Python API leaves out: diff's
+# reference shape (ask `Pool.headroom` of each pool instead) and headroom's
+# `--method`, for comparing methods (the answer is the same; the placement
+# may differ).
+CLI_ONLY_FLAGS = {"diff": ("--vm",), "headroom": ("--method",)}
 PREFIX = f"{ROOT}/"
 T = TypeVar("T")
 
@@ -25,7 +31,9 @@ def load(run: Run) -> haplan.Pool:
     return haplan.Pool.load(run.pool_path)
 
 
-Result = Union[haplan.Report, haplan.Plan, haplan.Agility, haplan.WhatIfReport, haplan.DiffReport]
+Result = Union[
+    haplan.Report, haplan.Plan, haplan.Agility, haplan.WhatIfReport, haplan.DiffReport, haplan.HeadroomReport
+]
 
 
 def _optional(run: Run, flag: str, kind: Callable[[str], T]) -> Optional[T]:
@@ -69,6 +77,17 @@ def execute(run: Run) -> Result:
             time_limit=_optional(run, "--time-limit", float),
             explain="--explain" in run.command,
         )
+    if sub == "headroom":
+        vm = run.flag("--vm")
+        assert vm is not None
+        storage, networks = run.flag("--storage"), run.flag("--networks")
+        return pool.headroom(
+            vm,
+            storage=storage.split(",") if storage is not None else None,
+            networks=networks.split(",") if networks is not None else None,
+            tolerate=_optional(run, "--tolerate", int),
+            time_limit=_optional(run, "--time-limit", float),
+        )
     raise AssertionError(f"no Python equivalent of {run.command}")
 
 
@@ -80,6 +99,8 @@ def checks(result: Result) -> List[Tuple[List[str], haplan.Report]]:
         return [(["before"], result.before), (["after"], result.after)]
     if isinstance(result, haplan.DiffReport):
         return [(["old"], result.old), (["new"], result.new)]
+    if isinstance(result, haplan.HeadroomReport):
+        return [(["check"], result.check)]
     return []
 
 
@@ -94,12 +115,21 @@ def normalise_json_stats(data: Dict[str, Any], result: Result) -> None:
         assert all(isinstance(v, int) for v in stats.values())
         assert stats["scenarios"] == report.stats.scenarios
         obj["stats"] = "(normalised)"
+    if isinstance(result, haplan.HeadroomReport):
+        # Its own stats, besides those of the check it nests.
+        stats = data["stats"]
+        assert all(isinstance(v, int) for v in stats.values())
+        assert stats == dataclasses.asdict(result.stats)
+        data["stats"] = "(normalised)"
 
 
 @pytest.mark.parametrize("run", RUNS, ids=str)
 def test_fixture_run(run: Run) -> None:
     if run.command[0] not in SUBCOMMANDS:
         pytest.skip(f"haplan {run.command[0]} is a command-line feature, not in the Python API")
+    for flag in CLI_ONLY_FLAGS.get(run.command[0], ()):
+        if flag in run.command:
+            pytest.skip(f"haplan {run.command[0]} {flag} is a command-line feature, not in the Python API")
     golden = run.golden()
     if golden.exit == 2:
         # Bad input: the same message as the command line, without "haplan: ".
@@ -108,10 +138,12 @@ def test_fixture_run(run: Run) -> None:
             execute(run)
         err = caught.value
         assert "haplan: " + str(err).replace(PREFIX, "") + "\n" == golden.stderr
-        if isinstance(err, (haplan.InvalidPoolError, haplan.InvalidChangesError)):
+        if isinstance(err, (haplan.InvalidPoolError, haplan.InvalidChangesError, haplan.InvalidShapeError)):
             if isinstance(err, haplan.InvalidPoolError):
                 # The run's pool, or the NEW pool of a diff.
                 assert not run.valid or (run.command[0] == "diff" and "/bad/" in run.with_paths[0].as_posix())
+            elif isinstance(err, haplan.InvalidShapeError):
+                assert run.command[0] == "headroom"
             else:
                 assert run.command[0] == "whatif"
             lines = golden.stderr.rstrip("\n").split("\n")
@@ -244,3 +276,25 @@ def test_bad_pool_from_dict_same_problems(path: Path) -> None:
     except ValueError:
         pytest.skip("not JSON: only from_json can read it")
     assert _problems(lambda: haplan.Pool.from_dict(data)) == _problems(lambda: haplan.Pool.from_json(text))
+
+
+HEADROOM = [r for r in RUNS if r.command[0] == "headroom" and r.golden().exit != 2 and "--method" not in r.command]
+
+
+@pytest.mark.parametrize("run", HEADROOM, ids=str)
+def test_headroom_attributes_match_json(run: Run) -> None:
+    """The same for headroom reports, and the check they nest."""
+    result = execute(run)
+    assert isinstance(result, haplan.HeadroomReport)
+    data = result.to_dict()
+    for key in ("pool", "tolerate", "ok", "max_additional", "upper_bound", "exact"):
+        assert getattr(result, key) == data[key], key
+    assert dataclasses.asdict(result.vm) == data["vm"]
+    assert [dataclasses.asdict(p) for p in result.placement] == data["placement"]
+    assert dataclasses.asdict(result.limit) == data["limit"]
+    assert [dataclasses.asdict(h) for h in result.hosts] == data["hosts"]
+    assert dataclasses.asdict(result.stats) == data["stats"]
+    assert result.ok == (result.verdict is haplan.Verdict.OK)
+    assert sum(p.count for p in result.placement) == result.max_additional
+    assert_report_matches(result.check, data["check"])
+    assert str(result.check) in str(result)

@@ -19,17 +19,24 @@ restarted somewhere, and where? ::
     d = pool.diff(haplan.Pool.load("pool-next.json"), no_regress=True)
     if not d.ok:
         print("pool-next.json fails the policy:", d.reasons)
+    h = pool.headroom({"memory_mib": 32768, "vcpus": 8})
+    print(h.max_additional, "more such VMs fit, e.g.", [(p.host, p.count) for p in h.placement])
 
 Every answer comes from the same Rust library as the ``haplan`` command
 line, with the same fields as its JSON output (``docs/cli.md``).
 """
 
-from ._errors import HaplanError, InvalidChangesError, InvalidPoolError, Problem, QueryError
+from ._errors import HaplanError, InvalidChangesError, InvalidPoolError, InvalidShapeError, Problem, QueryError
 from ._native import __version__
 from ._pool import Pool
 from ._reports import (
     Agility,
     DiffReport,
+    HeadroomLimit,
+    HeadroomReport,
+    HeadroomStats,
+    HostCount,
+    HostHeadroom,
     LostProtection,
     NotAgile,
     Placement,
@@ -40,6 +47,7 @@ from ._reports import (
     Unplaced,
     Verdict,
     VmAgility,
+    VmShape,
     WhatIfReport,
     Witness,
 )
@@ -48,8 +56,14 @@ __all__ = [
     "Agility",
     "DiffReport",
     "HaplanError",
+    "HeadroomLimit",
+    "HeadroomReport",
+    "HeadroomStats",
+    "HostCount",
+    "HostHeadroom",
     "InvalidChangesError",
     "InvalidPoolError",
+    "InvalidShapeError",
     "LostProtection",
     "NotAgile",
     "Placement",
@@ -63,6 +77,7 @@ __all__ = [
     "Unplaced",
     "Verdict",
     "VmAgility",
+    "VmShape",
     "WhatIfReport",
     "Witness",
     "__version__",

@@ -7,16 +7,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, List, Optional, Tuple, Union
 
-__all__ = ["HaplanError", "InvalidChangesError", "InvalidPoolError", "Problem", "QueryError"]
+__all__ = ["HaplanError", "InvalidChangesError", "InvalidPoolError", "InvalidShapeError", "Problem", "QueryError"]
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem in a pool file or a list of what-if changes.
+    """One problem in a pool file, a list of what-if changes or a headroom
+    VM shape.
 
     ``path`` is the JSON path of the offending value, e.g.
-    ``"vms[3].demand.memory_mib"`` or ``"changes[2].name"`` (empty for the
-    document itself);
+    ``"vms[3].demand.memory_mib"``, ``"changes[2].name"`` or
+    ``"--vm.vcpus"`` (empty for the document itself);
     ``line`` and ``column`` (1-based) are set for JSON syntax errors only.
     ``str(problem)`` is the line the command line prints for it.
     """
@@ -82,6 +83,21 @@ class InvalidChangesError(_ProblemsError):
     """
 
 
+class InvalidShapeError(_ProblemsError):
+    """The VM shape of :meth:`haplan.Pool.headroom` was rejected, with every
+    problem found in it, each at its path as ``haplan headroom`` names it:
+    the demand is ``--vm`` (``--vm.memory_mib: must not be negative, found
+    -1``, ``--vm.cpus: unknown resource "cpus"; ...``), the names
+    ``--storage[i]`` and ``--networks[i]`` (``--storage[0]: must not be
+    empty``).
+
+    ``str(error)`` is the message ``haplan headroom`` prints (without its
+    ``haplan:`` prefix); ``problems`` lists them as :class:`Problem`
+    values.
+    """
+
+
 class QueryError(HaplanError, ValueError):
     """A question that does not fit the pool (the pool itself is valid),
-    e.g. a failure set naming an unknown host or a host in maintenance."""
+    e.g. a failure set naming an unknown host or a host in maintenance, or
+    a headroom VM so small that more than 100000 of them could fit."""

@@ -6,7 +6,7 @@ object as Python data plus its text output.
 
 from typing import Any, ClassVar, Dict, List, Optional, Tuple, final
 
-# The text and verdict of a check nested in a what-if or a diff.
+# The text and verdict of a check nested in a what-if, a diff or a headroom.
 _Nested = Tuple[str, str]
 
 __all__ = ["Pool", "__version__"]
@@ -59,3 +59,12 @@ class Pool:
         explain: bool = False,
         threads: Optional[int] = None,
     ) -> Tuple[Dict[str, Any], str, str, _Nested, _Nested]: ...
+    def headroom(
+        self,
+        vm: Any,
+        storage: List[str] = ...,
+        networks: List[str] = ...,
+        tolerate: Optional[int] = None,
+        time_limit: Optional[float] = None,
+        threads: Optional[int] = None,
+    ) -> Tuple[Dict[str, Any], str, str, _Nested]: ...

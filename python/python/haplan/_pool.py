@@ -7,13 +7,15 @@ import os
 from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _native
-from ._reports import Agility, DiffReport, Plan, Report, WhatIfReport
+from ._reports import Agility, DiffReport, HeadroomReport, Plan, Report, WhatIfReport
 
 __all__ = ["Pool"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 # What-if changes: the JSON text of a change file, or its data.
 Changes = Union[str, bytes, Sequence[Mapping[str, Any]]]
+# A headroom VM's demand: resource amounts, or their JSON text.
+Demand = Union[str, bytes, Mapping[str, Any]]
 
 
 def _count(value: Optional[int], name: str) -> Optional[int]:
@@ -32,6 +34,17 @@ def _seconds(value: Optional[float]) -> Optional[float]:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"time_limit must be a number of seconds or None, not {type(value).__name__}")
     return float(value)
+
+
+def _names(value: Union[None, str, Iterable[str]], name: str) -> List[str]:
+    """Storage or network names: one name, or an iterable of them."""
+    if value is None:
+        return []
+    names = [value] if isinstance(value, str) else list(value)
+    for n in names:
+        if not isinstance(n, str):
+            raise TypeError(f"{name} must be names (str), found {type(n).__name__}")
+    return names
 
 
 def _restore(text: str) -> Pool:
@@ -271,6 +284,54 @@ class Pool:
             new._inner, tolerate, bool(no_regress), _seconds(time_limit), bool(explain), threads
         )
         return DiffReport._from_native(data, text, verdict, old_check, new_check)
+
+    def headroom(
+        self,
+        vm: Demand,
+        *,
+        storage: Union[None, str, Iterable[str]] = None,
+        networks: Union[None, str, Iterable[str]] = None,
+        tolerate: Optional[int] = None,
+        time_limit: Optional[float] = None,
+        threads: Optional[int] = None,
+    ) -> HeadroomReport:
+        """How many more protected VMs of one shape can start with the pool
+        still tolerating ``tolerate`` host failures (default: the file's
+        ``host_failures_to_tolerate``): ``haplan headroom --vm``. Exact,
+        with a placement that achieves the count (verified by a tolerance
+        check), why one more does not fit, and per host how many fit there
+        alone::
+
+            r = pool.headroom({"memory_mib": 32768, "vcpus": 8}, networks=["dmz"])
+            r.max_additional, [(p.host, p.count) for p in r.placement]
+
+        ``vm`` is the VM's demand, resource amounts as in a pool file (a
+        dict, or its JSON text, as ``--vm`` takes it); ``storage`` and
+        ``networks`` are what its disks and NICs need (a name or a list).
+        A bad shape (a negative or fractional amount, no positive amount,
+        a resource the pool does not know, an empty name) raises
+        :class:`~haplan.InvalidShapeError` listing every problem
+        (``--vm.vcpus: must be an integer, found 2.5``); a VM so small that
+        more than 100000 could fit raises :class:`~haplan.QueryError`.
+
+        The report's ``verdict`` is ``NOT_OK`` when the pool as it is fails
+        its check against K (the headroom is then 0). ``time_limit``
+        (seconds) returns proved bounds (``exact`` false, ``verdict``
+        ``UNDECIDED``); ``threads`` as for :meth:`check`.
+        """
+        tolerate = _count(tolerate, "tolerate")
+        threads = _count(threads, "threads")
+        if isinstance(vm, (bytes, bytearray)):
+            vm = bytes(vm).decode("utf-8")
+        data, text, verdict, check = self._inner.headroom(
+            vm,
+            _names(storage, "storage"),
+            _names(networks, "networks"),
+            tolerate,
+            _seconds(time_limit),
+            threads,
+        )
+        return HeadroomReport._from_native(data, text, verdict, check)
 
     # -- Python protocols --------------------------------------------------
 

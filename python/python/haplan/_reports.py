@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 __all__ = [
     "Agility",
     "DiffReport",
+    "HeadroomLimit",
+    "HeadroomReport",
+    "HeadroomStats",
+    "HostCount",
+    "HostHeadroom",
     "LostProtection",
     "NotAgile",
     "Placement",
@@ -32,12 +37,13 @@ __all__ = [
     "Unplaced",
     "Verdict",
     "VmAgility",
+    "VmShape",
     "WhatIfReport",
     "Witness",
 ]
 
 JsonDict = Dict[str, Any]
-# The text and verdict of a check nested in a what-if or a diff.
+# The text and verdict of a check nested in a what-if, a diff or a headroom.
 Nested = Tuple[str, str]
 
 
@@ -665,5 +671,180 @@ class DiffReport:
             )
         out.append(_details("New pool", self.new))
         out.append(_details("Old pool", self.old))
+        out.append("</div>")
+        return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class VmShape:
+    """The VM a headroom question is about: ``demand`` per resource (as
+    given, in name order), the ``storage`` and ``networks`` it needs
+    (sorted, without repeats)."""
+
+    demand: Dict[str, int]
+    storage: List[str]
+    networks: List[str]
+
+
+@dataclass(frozen=True)
+class HostCount:
+    """``count`` new VMs on ``host`` (a placement)."""
+
+    host: str
+    count: int
+
+
+@dataclass(frozen=True)
+class HeadroomLimit:
+    """Why no more than ``upper_bound`` new VMs fit: ``kind`` (one of
+    ``"not_tolerated"``, ``"no_host"``, ``"capacity"``, ``"aggregate"``,
+    ``"search"``, ``"no_failover"``, ``"undecided"``), the argument in
+    words, and the failure set it is about (empty when none)."""
+
+    kind: str
+    reason: str
+    failed_hosts: List[str]
+
+
+@dataclass(frozen=True)
+class HostHeadroom:
+    """One host as a place for new VMs: how many its spare holds (``room``,
+    HA aside), how many can all start on it alone with the pool still
+    tolerating K (``fits_here``, a proved lower bound and
+    ``fits_here_upper`` a proved upper bound; equal when exact), and why
+    none may start there or its spare holds none (``reason``)."""
+
+    host: str
+    room: int
+    fits_here: int
+    fits_here_upper: int
+    reason: Optional[str]
+
+
+@dataclass(frozen=True)
+class HeadroomStats:
+    """How the headroom was decided. Free-form in the JSON contract: fields
+    may be added; ``checks`` counts tolerance checks of placements."""
+
+    scenarios: int = 0
+    elapsed_ms: int = 0
+    checks: int = 0
+    set_level: int = 0
+    cuts: int = 0
+    placements: int = 0
+
+
+@dataclass(frozen=True, repr=False)
+class HeadroomReport:
+    """The answer of :meth:`haplan.Pool.headroom`: how many more protected
+    VMs of one shape can start with the pool still tolerating K host
+    failures, a placement that achieves it, and why one more does not fit.
+
+    The attributes are the fields of ``haplan headroom --format json``:
+
+    - ``pool``; ``vm`` (:class:`VmShape`): the shape asked about;
+      ``tolerate``: K, as used.
+    - ``max_additional``: the count, exact when ``exact``, otherwise a
+      proved lower bound (and ``upper_bound`` a proved upper bound), after
+      a time limit; ``ok``: the pool as it is meets K and the count is
+      exact.
+    - ``placement`` (:class:`HostCount`, hosts with new VMs only, in file
+      order): ``max_additional`` new VMs the pool tolerates K with, as a
+      tolerance check verified.
+    - ``limit`` (:class:`HeadroomLimit`): why not one more.
+    - ``hosts`` (:class:`HostHeadroom`, every host in file order): how many
+      fit on each alone.
+    - ``check``: the :class:`Report` of the pool as it is, against K.
+    - ``stats`` (:class:`HeadroomStats`).
+
+    ``verdict`` and ``exit_code`` are those of ``haplan headroom``:
+    ``NOT_OK`` (1) when the pool as it is fails its check against K,
+    ``UNDECIDED`` (3) when a time limit left the count open.
+    ``to_dict()`` is the JSON object, ``str(report)`` the text output.
+    """
+
+    pool: str
+    vm: VmShape
+    tolerate: int
+    ok: bool
+    max_additional: int
+    upper_bound: int
+    exact: bool
+    placement: List[HostCount]
+    limit: HeadroomLimit
+    hosts: List[HostHeadroom]
+    check: Report
+    stats: HeadroomStats
+    verdict: Verdict
+    text: str = field(compare=False)
+    """The command line's text output (``str(report)``)."""
+    _json: JsonDict = field(compare=False)
+
+    @classmethod
+    def _from_native(cls, data: JsonDict, text: str, verdict: str, check: Nested) -> HeadroomReport:
+        vm = data["vm"]
+        limit = data["limit"]
+        return cls(
+            pool=data["pool"],
+            vm=VmShape(demand=dict(vm["demand"]), storage=list(vm["storage"]), networks=list(vm["networks"])),
+            tolerate=data["tolerate"],
+            ok=data["ok"],
+            max_additional=data["max_additional"],
+            upper_bound=data["upper_bound"],
+            exact=data["exact"],
+            placement=[HostCount(**_known(HostCount, p)) for p in data["placement"]],
+            limit=HeadroomLimit(kind=limit["kind"], reason=limit["reason"], failed_hosts=list(limit["failed_hosts"])),
+            hosts=[HostHeadroom(**_known(HostHeadroom, h)) for h in data["hosts"]],
+            check=Report._from_native(data["check"], *check),
+            stats=HeadroomStats(**_known(HeadroomStats, data.get("stats", {}))),
+            verdict=Verdict(verdict),
+            text=text,
+            _json=data,
+        )
+
+    @property
+    def exit_code(self) -> int:
+        """The exit code ``haplan headroom`` gives: 0 ok, 1 the pool as it
+        is fails its check, 3 a time limit left the count open."""
+        return self.verdict.exit_code
+
+    def to_dict(self) -> JsonDict:
+        """The JSON object of ``haplan headroom --format json`` (a fresh copy)."""
+        return copy.deepcopy(self._json)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"<HeadroomReport {self.text.splitlines()[0]}>"
+
+    def _repr_html_(self) -> str:
+        first = self.text.splitlines()[0]
+        verdict, _, rest = first.partition(": ")
+        colour = _COLOURS[self.verdict.value]
+        out = [
+            f"<div><b style='color:{colour}'>{_esc(verdict)}</b>: {_esc(rest)}",
+            _table(
+                ["max_additional", "upper_bound", "exact", "tolerate"],
+                [[_esc(self.max_additional), _esc(self.upper_bound), _esc(self.exact), _esc(self.tolerate)]],
+            ),
+        ]
+        if self.placement:
+            out.append(
+                "<p><b>Placement</b>: "
+                + _esc(", ".join(f"{p.host} {p.count}" for p in self.placement))
+                + "</p>"
+            )
+        out.append(f"<p><b>Why not more</b> ({_esc(self.limit.kind)}): {_esc(self.limit.reason)}</p>")
+        out.append(
+            _table(
+                ["host", "fits_here", "fits_here_upper", "room", "reason"],
+                [
+                    [_esc(h.host), _esc(h.fits_here), _esc(h.fits_here_upper), _esc(h.room), _esc(h.reason or "")]
+                    for h in self.hosts
+                ],
+            )
+        )
+        out.append(_details("The pool as it is", self.check))
         out.append("</div>")
         return "\n".join(out)
