@@ -85,9 +85,14 @@ impl<'p> Peers<'p> {
 /// Every agility rule but anti-affinity: whether `vm` may restart on `t`.
 pub fn eligible_base(pool: &Pool, vm: VmId, t: HostId) -> bool {
     let v = &pool.vms[vm];
+    t != v.host && eligible_vm(pool, v, t)
+}
+
+/// The rules of [`eligible_base`] but "not its own host", for a VM that need
+/// not be in the pool (one about to start).
+pub fn eligible_vm(pool: &Pool, v: &Vm, t: HostId) -> bool {
     let host = &pool.hosts[t];
-    t != v.host
-        && host.state == HostState::Up
+    host.state == HostState::Up
         && v.local_devices.is_empty()
         && v.storage.is_subset(&host.storage)
         && v.networks.is_subset(&host.networks)

@@ -1656,12 +1656,9 @@ impl Runtime {
             for &v in &vms {
                 let targets: Vec<HostId> = (0..draft.hosts.len())
                     .filter(|&t| t != h && draft.hosts[t].state == HostState::Up)
-                    .filter(|&t| {
-                        let mut probe = draft.clone();
-                        probe.vms[v].host = h;
-                        probe.hosts[h].state = HostState::Up;
-                        agility::may_restart_on(&probe, v, t)
-                    })
+                    // `v` is still on `h` in the draft, and no rule reads
+                    // the state of a host other than the target.
+                    .filter(|&t| agility::may_restart_on(&draft, v, t))
                     .filter(|&t| {
                         let spare = draft.spare(t);
                         spare.iter().zip(&draft.vms[v].demand).all(|(s, d)| s >= d)
@@ -2403,13 +2400,7 @@ impl Runtime {
     /// agility rule, and room for its demand.
     fn could_take(&self, vm: &Vm, g: HostId) -> bool {
         let pool = &self.pool;
-        let host = &pool.hosts[g];
-        if host.state != HostState::Up
-            || (pool.ha.migration_path == MigrationPath::StandbyOnly && !host.standby)
-            || !vm.storage.is_subset(&host.storage)
-            || !vm.networks.is_subset(&host.networks)
-            || vm.allowed_hosts.as_ref().is_some_and(|a| !a.contains(&g))
-        {
+        if !agility::eligible_vm(pool, vm, g) {
             return false;
         }
         let spare = pool.spare(g);
