@@ -9,10 +9,6 @@ set -euo pipefail
 
 need=()
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
-# bindgen (used by highs-sys) needs libclang.
-if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 && ! ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1; then
-    need+=(libclang-dev)
-fi
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
 command -v c++ >/dev/null 2>&1 || need+=(g++)
 
@@ -23,6 +19,11 @@ command -v c++ >/dev/null 2>&1 || need+=(g++)
 # fence_ipmilan runs, and socat (each host's management relay). Recommends
 # are left out: they would pull in QEMU.
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
+# bindgen (used by highs-sys) needs libclang itself (libclang.so or
+# libclang-N.so), not just libclang-cpp, which other packages bring along.
+if ! installed libclang-dev && ! ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/llvm-*/lib/libclang-[0-9]*.so* >/dev/null 2>&1; then
+    need+=(libclang-dev)
+fi
 need_norec=()
 for pkg in libvirt-dev libvirt-daemon libvirt-clients openipmi ipmitool fence-agents socat; do
     installed "$pkg" || need_norec+=("$pkg")

@@ -57,6 +57,8 @@ const FAMILIES: &[(&str, bool)] = &[
     ("diff", true),
     ("runtime", true),
     ("headroom", true),
+    ("domains", true),
+    ("tiers", true),
     ("bad", false),
 ];
 
@@ -833,14 +835,18 @@ fn library_checks(case: &Case, run: &Run, golden: &str) -> Vec<String> {
             } else {
                 let first = stdout.lines().next().unwrap_or("");
                 let n = report.max_tolerable;
+                let unit = match report.failure_domains {
+                    Some(_) => "domain",
+                    None => "host",
+                };
                 let tol = if report.exact {
                     format!(
-                        " tolerates {n} host failure{}",
+                        " tolerates {n} {unit} failure{}",
                         if n == 1 { "" } else { "s" }
                     )
                 } else {
                     format!(
-                        " tolerates between {n} and {} host failures",
+                        " tolerates between {n} and {} {unit} failures",
                         report.upper_bound
                     )
                 };
@@ -903,6 +909,7 @@ fn library_checks(case: &Case, run: &Run, golden: &str) -> Vec<String> {
         "whatif" => errs.extend(whatif_checks(run, &text, &pool, golden)),
         "diff" => errs.extend(diff_checks(run, &pool, golden)),
         "headroom" => errs.extend(headroom_checks(run, &pool, golden)),
+        "tiers" if json_format => errs.extend(tiers_checks(run, &pool, stdout)),
         _ => {}
     }
     errs
@@ -1704,4 +1711,31 @@ fn golden_error(golden: &str, message: &str, what: &str) -> Option<String> {
             diff(&want, golden)
         )
     })
+}
+
+/// `tiers --format json`: the golden report is the library's.
+fn tiers_checks(run: &Run, pool: &Pool, stdout: &str) -> Vec<String> {
+    let flag = |name: &str| {
+        run.command
+            .iter()
+            .position(|a| a == name)
+            .map(|i| run.command[i + 1].clone())
+    };
+    assert!(flag("--time-limit").is_none(), "tiers checks are exact");
+    let opts = haplan::TiersOptions {
+        tolerate: flag("--tolerate").map(|k| k.parse().unwrap()),
+        ..Default::default()
+    };
+    let lib = haplan::report::tiers_json(pool, &haplan::tiers(pool, &opts));
+    match serde_json::from_str::<Value>(stdout) {
+        Ok(g) if g == lib => Vec::new(),
+        Ok(g) => vec![format!(
+            "golden tiers report differs from haplan::tiers:\n{}",
+            diff(
+                &serde_json::to_string_pretty(&g).unwrap(),
+                &serde_json::to_string_pretty(&lib).unwrap()
+            )
+        )],
+        Err(e) => vec![format!("golden stdout is not JSON: {e}")],
+    }
 }

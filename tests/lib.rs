@@ -221,23 +221,66 @@ pub fn reference_stranded_now(pool: &Pool) -> bool {
     !reference_feasible(pool, &[])
 }
 
-/// The largest k such that every set of k up hosts is a feasible scenario,
+/// The largest k such that every set of k up hosts (failure units) is a feasible scenario,
 /// every k from 0 to the number of up hosts tried; 0 when none is (the k = 0
 /// scenario fails: see [`reference_stranded_now`]). Mode `vm`, as the
 /// clarifications say: 0 when any protected VM runs or is paused, else all.
 pub fn reference_max_tolerable(pool: &Pool) -> u32 {
     // Mode `vm` needs no case of its own: with no receivers, a set fails
     // exactly when it (or a host already down) holds a protected VM.
-    let up = up_hosts(pool);
-    (0..=up.len())
-        .filter(|&k| {
-            up.iter()
-                .copied()
-                .combinations(k)
-                .all(|failed| reference_feasible(pool, &failed))
-        })
+    reference_max_tolerable_for(pool, |failed| reference_feasible(pool, failed))
+}
+
+/// The largest k such that `feasible` holds for every set of k failure
+/// units ([`failure_units`]), k = 0 included; 0 when none is.
+pub fn reference_max_tolerable_for(pool: &Pool, feasible: impl Fn(&[HostId]) -> bool) -> u32 {
+    let units = failure_units(pool);
+    (0..=units.len())
+        .filter(|&k| unit_sets(&units, k).all(|failed| feasible(&failed)))
         .max()
         .unwrap_or(0) as u32
+}
+
+/// What fails together: with `ha.failure_domain_label` set, the up hosts
+/// sharing a value of that label, and each up host without it alone;
+/// otherwise each up host alone.
+pub fn failure_units(pool: &Pool) -> Vec<Vec<HostId>> {
+    let up = up_hosts(pool);
+    let Some(label) = &pool.ha.failure_domain_label else {
+        return up.into_iter().map(|h| vec![h]).collect();
+    };
+    let mut units: Vec<(Option<&String>, Vec<HostId>)> = Vec::new();
+    for h in up {
+        let value = pool.hosts[h].labels.get(label);
+        match units
+            .iter_mut()
+            .find(|(v, _)| value.is_some() && *v == value)
+        {
+            Some((_, hosts)) => hosts.push(h),
+            None => units.push((value, vec![h])),
+        }
+    }
+    units.into_iter().map(|(_, hosts)| hosts).collect()
+}
+
+/// Every failure set made of `k` of the `units`: their hosts together.
+pub fn unit_sets(units: &[Vec<HostId>], k: usize) -> impl Iterator<Item = Vec<HostId>> + '_ {
+    units
+        .iter()
+        .combinations(k)
+        .map(|c| c.into_iter().flatten().copied().collect())
+}
+
+/// The tolerance of priority tier `p`: as [`reference_max_tolerable`],
+/// placing only the VMs to place of priority `p` or higher.
+pub fn reference_tier_tolerance(pool: &Pool, p: haplan::model::Priority) -> u32 {
+    reference_max_tolerable_for(pool, |failed| {
+        let vms: Vec<VmId> = vms_to_place(pool, failed)
+            .into_iter()
+            .filter(|&v| pool.vms[v].priority <= p)
+            .collect();
+        reference_packable(pool, failed, &vms)
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -270,17 +313,13 @@ impl RefShape {
     }
 }
 
-/// The pool tolerates k failures: there are at least k up hosts and every
-/// set of k of them (hosts already down included; k = 0 is the empty set)
-/// is a feasible scenario.
+/// The pool tolerates k failures: there are at least k up hosts (failure
+/// units) and every set of k of them (hosts already down included; k = 0
+/// is the empty set) is a feasible scenario.
 pub fn reference_tolerates(pool: &Pool, k: u32) -> bool {
-    let up = up_hosts(pool);
-    (k as usize) <= up.len()
-        && up
-            .iter()
-            .copied()
-            .combinations(k as usize)
-            .all(|failed| reference_feasible(pool, &failed))
+    let units = failure_units(pool);
+    (k as usize) <= units.len()
+        && unit_sets(&units, k as usize).all(|failed| reference_feasible(pool, &failed))
 }
 
 /// How many new VMs of `shape` the spare of host `h` holds, when one may

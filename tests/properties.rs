@@ -1090,6 +1090,138 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------
+// Failure domains and priority tiers
+
+/// Pools of [`pools`] with `ha.failure_domain_label: "rack"` and each host in
+/// one of three racks or (value 3) without the label, a domain of its own.
+fn domain_pools() -> impl Strategy<Value = PoolJson> {
+    (pools(), prop::collection::vec(0u8..4, 6)).prop_map(|(p, racks)| {
+        let mut v = p.0;
+        v["ha"]["failure_domain_label"] = json!("rack");
+        for (i, h) in v["hosts"].as_array_mut().unwrap().iter_mut().enumerate() {
+            let r = racks[i % racks.len()];
+            if r < 3 {
+                h["labels"]["rack"] = json!(format!("r{r}"));
+            }
+        }
+        PoolJson(v)
+    })
+}
+
+/// The witness of a check in failure domains: whole domains, one more than
+/// the tolerance, infeasible by the reference.
+fn check_domain_witness(pool: &Pool) -> Result<(), TestCaseError> {
+    let report = haplan::check(
+        pool,
+        &CheckOptions {
+            explain: true,
+            ..Default::default()
+        },
+    );
+    let units = failure_units(pool);
+    let Some(w) = &report.witness else {
+        prop_assert!(
+            report.max_tolerable as usize == units.len() && !report.stranded_now,
+            "no witness: {report:?}"
+        );
+        return Ok(());
+    };
+    let hit: Vec<&Vec<HostId>> = units
+        .iter()
+        .filter(|u| u.iter().any(|h| w.failed.contains(h)))
+        .collect();
+    prop_assert!(
+        hit.iter().all(|u| u.iter().all(|h| w.failed.contains(h))),
+        "witness {:?} splits a domain of {:?}",
+        w.failed,
+        units
+    );
+    let size = if report.stranded_now {
+        0
+    } else {
+        report.max_tolerable as usize + 1
+    };
+    prop_assert_eq!(hit.len(), size, "witness {:?}", w.failed);
+    prop_assert!(
+        !reference_feasible(pool, &w.failed),
+        "witness {:?} is feasible",
+        w
+    );
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config(150))]
+
+    /// With failure domains, `check` gives the brute force's answer over
+    /// sets of whole domains, and its witness is such a set.
+    #[test]
+    fn domains_check_matches_reference(p in domain_pools()) {
+        let pool = p.pool();
+        check_against_reference(&pool)?;
+        check_domain_witness(&pool)?;
+    }
+
+    /// `tolerates` (the admission question) agrees, k by k.
+    #[test]
+    fn domains_tolerates_matches_reference(p in domain_pools()) {
+        let pool = p.pool();
+        for k in 0..=failure_units(&pool).len() as u32 {
+            let got = haplan::tolerates(&pool, k, &Budget::unlimited());
+            let stranded = reference_stranded_now(&pool);
+            let want = reference_tolerates(&pool, k) && (pool.ha.mode == HaMode::Vm || !stranded);
+            prop_assert!(!matches!(got, haplan::Tolerates::Unknown));
+            prop_assert_eq!(got == haplan::Tolerates::Yes, want, "k = {}: {:?}", k, got);
+        }
+    }
+
+    /// Headroom keeps its exact answer when k counts domains.
+    #[test]
+    fn domains_headroom_matches_reference(p in domain_pools(), spec in shape_spec()) {
+        headroom_against_reference(&p.pool(), &spec, haplan::headroom::Method::Auto)?;
+    }
+
+    /// Each priority tier's tolerance is the brute force's over the VMs of
+    /// that tier or higher; a higher tier never tolerates fewer failures;
+    /// the lowest tier is the pool's check; every degradation row's tiers
+    /// are those that do or do not tolerate its k, and its example set is
+    /// one the highest lost tier cannot survive.
+    #[test]
+    fn tiers_match_reference(p in prop_oneof![pools(), domain_pools()]) {
+        let pool = p.pool();
+        let r = haplan::tiers(&pool, &haplan::TiersOptions::default());
+        prop_assert!(r.exact);
+        let mut last = u32::MAX;
+        for t in &r.tiers {
+            let want = reference_tier_tolerance(&pool, t.priority);
+            prop_assert_eq!(t.report.max_tolerable, want, "tier {:?}", t.priority);
+            prop_assert!(want <= last, "tier {:?} tolerates more than a higher tier", t.priority);
+            last = want;
+        }
+        if let Some(lowest) = r.tiers.last() {
+            let check = haplan::check(&pool, &CheckOptions::default());
+            prop_assert_eq!(lowest.report.max_tolerable, check.max_tolerable);
+            prop_assert_eq!(r.ok(), check.ok());
+        }
+        for d in &r.degradation {
+            for t in &r.tiers {
+                let safe = t.report.max_tolerable >= d.k && !t.report.stranded_now;
+                prop_assert_eq!(d.safe.contains(&t.priority), safe, "k = {}", d.k);
+                prop_assert_eq!(d.lost.contains(&t.priority), !safe, "k = {}", d.k);
+            }
+            if let Some(&p) = d.lost.first() {
+                let (failed, _) = d.example.as_ref().expect("an example");
+                let vms: Vec<usize> = vms_to_place(&pool, failed)
+                    .into_iter()
+                    .filter(|&v| pool.vms[v].priority <= p)
+                    .collect();
+                prop_assert!(!reference_packable(&pool, failed, &vms), "example {:?}", failed);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Fixed cases: the reference on pools small enough to work out by hand,
 // and the generator's reach.
 

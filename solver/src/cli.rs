@@ -184,6 +184,25 @@ enum Command {
         #[arg(long, value_enum, default_value = "auto", hide_short_help = true)]
         method: MethodArg,
     },
+    /// Tolerance per restart-priority tier, and what is lost beyond it.
+    ///
+    /// For each priority present (critical first), the failures under which
+    /// every protected VM of that priority or higher still restarts; then,
+    /// for each k past the pool's tolerance, the tiers still safe, the VMs at
+    /// risk and a failing set with what its restart plan strands. Exit code
+    /// as for check (the lowest tier is the whole pool).
+    Tiers {
+        /// Pool file (haplan/v1 JSON), or - for standard input.
+        file: String,
+        /// K for the verdict (default: the file's ha.host_failures_to_tolerate).
+        #[arg(long, value_name = "K")]
+        tolerate: Option<u32>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Stop after this many seconds (every check together) with proved bounds.
+        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+        time_limit: Option<Duration>,
+    },
     /// Print the JSON Schema of the pool format.
     Schema,
     /// Build a pool file from live libvirt hosts (domains, memory, vCPUs,
@@ -670,6 +689,29 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
                 Format::Text => report::headroom_text(&pool, &r),
             };
             Ok((exit_code(r.verdict()), text))
+        }
+        Command::Tiers {
+            file,
+            tolerate,
+            format,
+            time_limit,
+        } => {
+            let pool = read_pool(&file, stdin)?;
+            let opts = crate::tiers::TiersOptions {
+                tolerate,
+                time_limit,
+                cancel: None,
+            };
+            let r = crate::tiers::tiers(&pool, &opts);
+            let text = match format {
+                Format::Json => json(report::tiers_json(&pool, &r)),
+                Format::Text => report::tiers_text(&pool, &r),
+            };
+            let code = match r.verdict() {
+                Verdict::Ok if !r.exact => EXIT_UNDECIDED,
+                v => exit_code(v),
+            };
+            Ok((code, text))
         }
         Command::Schema => Ok((EXIT_OK, POOL_SCHEMA.to_string())),
     }

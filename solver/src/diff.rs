@@ -396,6 +396,7 @@ mod tests {
             not_agile: Vec::new(),
             warnings: Vec::new(),
             stranded_now: false,
+            failure_domains: None,
             stats: Default::default(),
         };
         let d = |old: (u32, u32), new: (u32, u32), no_regress: bool| DiffReport {

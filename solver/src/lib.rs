@@ -31,6 +31,7 @@
 
 pub mod agility;
 pub mod diff;
+pub mod domains;
 pub mod error;
 pub mod headroom;
 pub mod load;
@@ -41,6 +42,7 @@ pub mod report;
 pub mod runtime;
 pub mod scenario;
 pub mod setbound;
+pub mod tiers;
 pub mod tolerance;
 pub mod whatif;
 
@@ -56,6 +58,7 @@ pub use model::{HostId, Pool, VmId};
 pub use pack::Budget;
 pub use plan::{Plan, Scope, verify as verify_plan};
 pub use scenario::Analysis;
+pub use tiers::{TiersOptions, TiersReport, tiers};
 pub use tolerance::{
     CheckOptions, CheckReport, Strategy, Tolerates, Verdict, Witness, check, tolerates,
 };

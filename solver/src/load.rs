@@ -276,6 +276,7 @@ const HA_FIELDS: &[&str] = &[
     "check_interval_s",
     "fence_timeout_s",
     "failback",
+    "failure_domain_label",
 ];
 const HOST_FIELDS: &[&str] = &[
     "name", "capacity", "reserved", "state", "standby", "storage", "networks", "labels", "fencing",
@@ -594,6 +595,9 @@ fn read_ha(cx: &mut Cx, v: &Value) -> Option<HaSettings> {
                 &[("off", Failback::Off), ("return", Failback::Return)],
             )
             .unwrap_or(Failback::Off);
+    }
+    if let Some(x) = field(map, "failure_domain_label") {
+        ha.failure_domain_label = cx.name("ha.failure_domain_label", x);
     }
     if let Some(x) = field(map, "overcommit") {
         match x.as_object() {

@@ -51,6 +51,9 @@ pub struct HaSettings {
     pub fence_timeout_s: u64,
     /// What the runtime does when a host it fenced comes back.
     pub failback: Failback,
+    /// The key of `hosts[].labels` whose value names a host's failure
+    /// domain: when set, k counts domains that fail together.
+    pub failure_domain_label: Option<String>,
 }
 
 impl Default for HaSettings {
@@ -67,6 +70,7 @@ impl Default for HaSettings {
             check_interval_s: 10,
             fence_timeout_s: 60,
             failback: Failback::Off,
+            failure_domain_label: None,
         }
     }
 }

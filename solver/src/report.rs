@@ -11,7 +11,8 @@ use crate::diff::{DiffHeadroom, DiffReport};
 use crate::headroom::{HeadroomError, HeadroomReport, Shape};
 use crate::model::Pool;
 use crate::plan::Plan;
-use crate::tolerance::{CheckReport, Verdict};
+use crate::tiers::TiersReport;
+use crate::tolerance::{CheckReport, Verdict, Witness};
 use crate::whatif::{Change, WhatIfReport};
 
 #[derive(Serialize)]
@@ -26,16 +27,61 @@ struct CheckJson<'a> {
     not_agile: Vec<NotAgileJson<'a>>,
     warnings: &'a [String],
     stranded_now: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure_domains: Option<DomainsJson<'a>>,
     stats: StatsJson,
+}
+
+#[derive(Serialize)]
+struct DomainsJson<'a> {
+    label: &'a str,
+    domains: Vec<DomainJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct DomainJson<'a> {
+    name: &'a str,
+    labelled: bool,
+    hosts: Vec<&'a str>,
 }
 
 #[derive(Serialize)]
 struct WitnessJson<'a> {
     failed_hosts: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failed_domains: Option<Vec<&'a str>>,
     unplaced: Vec<&'a str>,
     reason: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     short: Option<ShortJson<'a>>,
+}
+
+fn witness_json<'a>(pool: &'a Pool, r: &'a CheckReport, w: &'a Witness) -> WitnessJson<'a> {
+    WitnessJson {
+        failed_hosts: w
+            .failed
+            .iter()
+            .map(|&h| pool.hosts[h].name.as_str())
+            .collect(),
+        failed_domains: r.failure_domains.as_ref().map(|d| {
+            crate::domains::covering(d, &w.failed)
+                .into_iter()
+                .map(|i| d[i].name.as_str())
+                .collect()
+        }),
+        unplaced: w
+            .unplaced
+            .iter()
+            .map(|&v| pool.vms[v].name.as_str())
+            .collect(),
+        reason: &w.reason,
+        short: w.short.map(|(res, needed, spare)| ShortJson {
+            resource: &pool.resources[res],
+            needed,
+            spare,
+            deficit: needed - spare,
+        }),
+    }
 }
 
 #[derive(Serialize)]
@@ -65,25 +111,7 @@ struct StatsJson {
 
 /// The `check` report as the JSON object of `docs/cli.md`.
 pub fn check_json(pool: &Pool, r: &CheckReport) -> Value {
-    let w = r.witness.as_ref().map(|w| WitnessJson {
-        failed_hosts: w
-            .failed
-            .iter()
-            .map(|&h| pool.hosts[h].name.as_str())
-            .collect(),
-        unplaced: w
-            .unplaced
-            .iter()
-            .map(|&v| pool.vms[v].name.as_str())
-            .collect(),
-        reason: &w.reason,
-        short: w.short.map(|(res, needed, spare)| ShortJson {
-            resource: &pool.resources[res],
-            needed,
-            spare,
-            deficit: needed - spare,
-        }),
-    });
+    let w = r.witness.as_ref().map(|w| witness_json(pool, r, w));
     let json = CheckJson {
         pool: &r.pool,
         configured: r.configured,
@@ -102,6 +130,21 @@ pub fn check_json(pool: &Pool, r: &CheckReport) -> Value {
             .collect(),
         warnings: &r.warnings,
         stranded_now: r.stranded_now,
+        failure_domains: r.failure_domains.as_ref().map(|d| DomainsJson {
+            label: pool.ha.failure_domain_label.as_deref().unwrap_or_default(),
+            domains: d
+                .iter()
+                .map(|d| DomainJson {
+                    name: &d.name,
+                    labelled: d.labelled,
+                    hosts: d
+                        .hosts
+                        .iter()
+                        .map(|&h| pool.hosts[h].name.as_str())
+                        .collect(),
+                })
+                .collect(),
+        }),
         stats: StatsJson {
             scenarios: r.stats.scenarios,
             elapsed_ms: r.stats.elapsed.as_millis() as u64,
@@ -122,12 +165,21 @@ fn plural(n: u32, one: &str, many: &str) -> String {
 /// The `check` report for people: the verdict first, then the worst failure
 /// set and what it strands.
 /// `2 host failures`, or `between 1 and 3 host failures` when not exact.
+/// `2 domain failures` when k counts failure domains.
 fn tolerance_words(r: &CheckReport) -> String {
+    let unit = match r.failure_domains {
+        Some(_) => "domain",
+        None => "host",
+    };
     if r.exact {
-        plural(r.max_tolerable, "host failure", "host failures")
+        plural(
+            r.max_tolerable,
+            &format!("{unit} failure"),
+            &format!("{unit} failures"),
+        )
     } else {
         format!(
-            "between {} and {} host failures",
+            "between {} and {} {unit} failures",
             r.max_tolerable, r.upper_bound
         )
     }
@@ -174,6 +226,18 @@ pub fn check_text(pool: &Pool, r: &CheckReport) -> String {
                 s,
                 "Even with no further failure, VMs of hosts already down cannot all restart."
             );
+        } else if let Some(d) = &r.failure_domains {
+            let names: Vec<&str> = crate::domains::covering(d, &w.failed)
+                .into_iter()
+                .map(|i| d[i].name.as_str())
+                .collect();
+            let _ = writeln!(
+                s,
+                "Worst failure set: {} ({}: {})",
+                names.join(", "),
+                plural(names.len() as u32, "domain", "domains"),
+                hosts.join(", ")
+            );
         } else {
             let _ = writeln!(
                 s,
@@ -196,6 +260,26 @@ pub fn check_text(pool: &Pool, r: &CheckReport) -> String {
                 vms.join(", ")
             );
         }
+    }
+    if let Some(d) = &r.failure_domains {
+        let label = pool.ha.failure_domain_label.as_deref().unwrap_or_default();
+        let list: Vec<String> = d
+            .iter()
+            .map(|d| {
+                let hosts: Vec<&str> = d
+                    .hosts
+                    .iter()
+                    .map(|&h| pool.hosts[h].name.as_str())
+                    .collect();
+                format!("{} ({})", d.name, hosts.join(", "))
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "Failure domains by label {label} ({}): {}",
+            d.len(),
+            list.join("; ")
+        );
     }
     if !r.not_agile.is_empty() {
         let _ = writeln!(
@@ -940,5 +1024,235 @@ pub fn headroom_text(pool: &Pool, r: &HeadroomReport) -> String {
         plural(r.stats.checks as u32, "tolerance check", "tolerance checks"),
         r.stats.elapsed.as_millis()
     );
+    s
+}
+
+// ---- tiers ----
+
+#[derive(Serialize)]
+struct TiersJson<'a> {
+    pool: &'a str,
+    configured: u32,
+    /// `"host"`, or `"domain"` when k counts failure domains.
+    unit: &'static str,
+    max_tolerable: Option<u32>,
+    ok: bool,
+    exact: bool,
+    tiers: Vec<TierJson<'a>>,
+    degradation: Vec<DegradationJson<'a>>,
+    not_agile: Vec<NotAgileJson<'a>>,
+    warnings: &'a [String],
+}
+
+#[derive(Serialize)]
+struct TierJson<'a> {
+    priority: &'static str,
+    vms: usize,
+    max_tolerable: u32,
+    upper_bound: u32,
+    exact: bool,
+    ok: bool,
+    witness: Option<WitnessJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct DegradationJson<'a> {
+    failures: u32,
+    safe_tiers: Vec<&'static str>,
+    lost_tiers: Vec<&'static str>,
+    undecided_tiers: Vec<&'static str>,
+    at_risk: Vec<&'a str>,
+    example: Option<ExampleJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct ExampleJson<'a> {
+    failed_hosts: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failed_domains: Option<Vec<&'a str>>,
+    stranded: Vec<&'a str>,
+}
+
+fn names<'a>(pool: &'a Pool, vms: &[usize]) -> Vec<&'a str> {
+    vms.iter().map(|&v| pool.vms[v].name.as_str()).collect()
+}
+
+fn host_names<'a>(pool: &'a Pool, hosts: &[usize]) -> Vec<&'a str> {
+    hosts.iter().map(|&h| pool.hosts[h].name.as_str()).collect()
+}
+
+fn domain_names<'a>(r: &'a CheckReport, failed: &[usize]) -> Option<Vec<&'a str>> {
+    r.failure_domains.as_ref().map(|d| {
+        crate::domains::covering(d, failed)
+            .into_iter()
+            .map(|i| d[i].name.as_str())
+            .collect()
+    })
+}
+
+fn priorities(ps: &[crate::model::Priority]) -> Vec<&'static str> {
+    ps.iter().map(|p| p.as_str()).collect()
+}
+
+/// `haplan tiers` as the JSON object of `docs/cli.md`.
+pub fn tiers_json(pool: &Pool, r: &TiersReport) -> Value {
+    let lowest = r.tiers.last().map(|t| &t.report);
+    let empty: &[String] = &[];
+    let json = TiersJson {
+        pool: &r.pool,
+        configured: r.configured,
+        unit: if r.domains() { "domain" } else { "host" },
+        max_tolerable: lowest.map(|l| l.max_tolerable),
+        ok: r.ok(),
+        exact: r.exact,
+        tiers: r
+            .tiers
+            .iter()
+            .map(|t| TierJson {
+                priority: t.priority.as_str(),
+                vms: t.vms.len(),
+                max_tolerable: t.report.max_tolerable,
+                upper_bound: t.report.upper_bound,
+                exact: t.report.exact,
+                ok: t.report.ok(),
+                witness: t
+                    .report
+                    .witness
+                    .as_ref()
+                    .map(|w| witness_json(pool, &t.report, w)),
+            })
+            .collect(),
+        degradation: r
+            .degradation
+            .iter()
+            .map(|d| DegradationJson {
+                failures: d.k,
+                safe_tiers: priorities(&d.safe),
+                lost_tiers: priorities(&d.lost),
+                undecided_tiers: priorities(&d.undecided),
+                at_risk: names(pool, &d.at_risk),
+                example: d.example.as_ref().map(|(failed, stranded)| ExampleJson {
+                    failed_hosts: host_names(pool, failed),
+                    failed_domains: lowest.and_then(|l| domain_names(l, failed)),
+                    stranded: names(pool, stranded),
+                }),
+            })
+            .collect(),
+        not_agile: lowest.map_or_else(Vec::new, |l| {
+            l.not_agile
+                .iter()
+                .map(|n| NotAgileJson {
+                    vm: &pool.vms[n.vm].name,
+                    reasons: &n.reasons,
+                })
+                .collect()
+        }),
+        warnings: lowest.map_or(empty, |l| &l.warnings),
+    };
+    serde_json::to_value(json).expect("serializable")
+}
+
+/// `haplan tiers` for people: one line per tier, then the degradation table.
+pub fn tiers_text(pool: &Pool, r: &TiersReport) -> String {
+    let mut s = String::new();
+    let Some(lowest) = r.tiers.last().map(|t| &t.report) else {
+        let _ = writeln!(
+            s,
+            "OK: pool {} has no protected running VM: nothing to restart in any failure",
+            r.pool
+        );
+        return s;
+    };
+    let unit = if r.domains() { "domain" } else { "host" };
+    let _ = writeln!(
+        s,
+        "{}: pool {} tolerates {} (configured: {})",
+        verdict_words(lowest),
+        r.pool,
+        tolerance_words(lowest),
+        r.configured
+    );
+    let _ = writeln!(
+        s,
+        "Tolerance by restart priority (each tier with the tiers above it):"
+    );
+    for t in &r.tiers {
+        let tol = tolerance_words(&t.report);
+        let _ = writeln!(
+            s,
+            "  {:<9} {:<8} {tol}",
+            t.priority.as_str(),
+            plural(t.vms.len() as u32, "VM", "VMs"),
+        );
+    }
+    if !r.degradation.is_empty() {
+        let _ = writeln!(
+            s,
+            "Beyond {}:",
+            plural(
+                lowest.max_tolerable,
+                &format!("{unit} failure"),
+                &format!("{unit} failures")
+            )
+        );
+    }
+    for d in &r.degradation {
+        let mut line = format!(
+            "  {}: ",
+            plural(d.k, &format!("{unit} failure"), &format!("{unit} failures"))
+        );
+        if d.safe.is_empty() {
+            line.push_str("no tier is safe");
+        } else {
+            let _ = write!(line, "{} still restart", priorities(&d.safe).join(", "));
+        }
+        if !d.lost.is_empty() {
+            let _ = write!(
+                line,
+                "; at risk: {} of {} ({})",
+                plural(d.at_risk.len() as u32, "VM", "VMs"),
+                priorities(&d.lost).join(", "),
+                names(pool, &d.at_risk).join(", ")
+            );
+        }
+        if !d.undecided.is_empty() {
+            let _ = write!(line, "; undecided: {}", priorities(&d.undecided).join(", "));
+        }
+        let _ = writeln!(s, "{line}");
+        if let Some((failed, stranded)) = &d.example {
+            let set = match domain_names(lowest, failed) {
+                Some(dn) => format!(
+                    "{} ({})",
+                    dn.join(", "),
+                    host_names(pool, failed).join(", ")
+                ),
+                None => host_names(pool, failed).join(", "),
+            };
+            let _ = writeln!(
+                s,
+                "    e.g. {set} fail: {} stranded ({})",
+                plural(stranded.len() as u32, "VM", "VMs"),
+                names(pool, stranded).join(", ")
+            );
+        }
+    }
+    if !r.exact {
+        let _ = writeln!(
+            s,
+            "The time limit ran out: bounds are proved, the rest is undecided."
+        );
+    }
+    if !lowest.not_agile.is_empty() {
+        let _ = writeln!(
+            s,
+            "Protected VMs that are not agile (no host can restart them):"
+        );
+        for n in &lowest.not_agile {
+            let _ = writeln!(s, "  {}: {}", pool.vms[n.vm].name, n.reasons.join("; "));
+        }
+    }
+    for w in &lowest.warnings {
+        let _ = writeln!(s, "warning: {w}");
+    }
     s
 }

@@ -95,6 +95,9 @@ pub struct CheckReport {
     /// VMs of hosts already down cannot all be restarted even with no
     /// further failure (then `max_tolerable` is 0 and the pool is not ok).
     pub stranded_now: bool,
+    /// The failure domains k counts, when `ha.failure_domain_label` is set
+    /// (`crate::domains`); `None`: k counts hosts.
+    pub failure_domains: Option<Vec<crate::domains::Domain>>,
     pub stats: Stats,
 }
 
@@ -146,12 +149,25 @@ fn check_to(pool: &Pool, opts: &CheckOptions, target: Option<u32>) -> CheckRepor
     let an = Analysis::new(pool);
     let configured = opts.tolerate.unwrap_or(pool.ha.host_failures_to_tolerate);
     let mut warnings = warnings(&an);
-    let n = an.candidates.len() as u32;
+    let domains = crate::domains::of(pool);
+    let n = match &domains {
+        Some(d) => {
+            warnings.extend(crate::domains::warnings(pool, d));
+            d.len() as u32
+        }
+        None => an.candidates.len() as u32,
+    };
     if configured > n {
-        warnings.push(format!(
-            "{configured} host failures are asked for but only {n} host{} up",
-            if n == 1 { " is" } else { "s are" }
-        ));
+        warnings.push(match domains {
+            Some(_) => format!(
+                "{configured} domain failures are asked for but only {n} failure domain{} up",
+                if n == 1 { " is" } else { "s are" }
+            ),
+            None => format!(
+                "{configured} host failures are asked for but only {n} host{} up",
+                if n == 1 { " is" } else { "s are" }
+            ),
+        });
     }
     let mut stats = Stats::default();
     let not_agile = if an.failover {
@@ -170,6 +186,7 @@ fn check_to(pool: &Pool, opts: &CheckOptions, target: Option<u32>) -> CheckRepor
         not_agile,
         warnings: Vec::new(),
         stranded_now: false,
+        failure_domains: None,
         stats: Stats::default(),
     };
     if pool.ha.enabled && pool.ha.mode == HaMode::Vm {
@@ -198,7 +215,10 @@ fn check_to(pool: &Pool, opts: &CheckOptions, target: Option<u32>) -> CheckRepor
         }
     } else if an.failover && (an.has_items()) {
         let search = Tolerance::new(&an, &budget, opts.strategy);
-        let outcome = search.run(target);
+        let outcome = match &domains {
+            Some(d) => search.run_domains(d, target),
+            None => search.run(target),
+        };
         report.max_tolerable = outcome.lower;
         report.upper_bound = outcome.upper;
         report.exact = outcome.lower == outcome.upper;
@@ -223,6 +243,7 @@ fn check_to(pool: &Pool, opts: &CheckOptions, target: Option<u32>) -> CheckRepor
         }
     }
     report.warnings = warnings;
+    report.failure_domains = domains;
     stats.elapsed = start.elapsed();
     report.stats = stats;
     report
@@ -276,6 +297,17 @@ pub fn tolerates(pool: &Pool, k: u32, budget: &Budget) -> Tolerates {
             Err(SetResult::Infeasible(set, proof)) => return failing(set, proof),
             Err(SetResult::Undecided) => return Tolerates::Unknown,
         }
+    }
+    if let Some(domains) = crate::domains::of(pool) {
+        // Tolerance is monotone: a failing set of fewer domains has a
+        // failing superset of k.
+        let k = (k as usize).min(domains.len());
+        let d = search.domain_order(&domains);
+        return match search.first_failing_domains(&d, k) {
+            None => Tolerates::Yes,
+            Some(SetResult::Infeasible(set, proof)) => failing(set, proof),
+            Some(SetResult::Undecided) => Tolerates::Unknown,
+        };
     }
     let k = (k as usize).min(search.ranked.len());
     if k == 0 {
@@ -468,6 +500,8 @@ struct Tolerance<'a, 'p> {
     /// the sum of ranks, so the search looks only at sets with none.
     dominated_by: Vec<Vec<usize>>,
     strategy: Strategy,
+    /// Each host's weight (the ranking's key; 0 for hosts not up).
+    weights: Vec<f64>,
     bounds: SetBounds,
     scenarios: AtomicU64,
     by_stage: [AtomicU64; 4],
@@ -551,6 +585,7 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             twin_prev,
             dominated_by,
             strategy,
+            weights,
             bounds: SetBounds::new(an),
             scenarios: AtomicU64::new(0),
             by_stage: Default::default(),
@@ -625,6 +660,159 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             }
         }
         out
+    }
+
+    /// Failure domains (`crate::domains`), heaviest first (by the summed
+    /// weight of their hosts; ties by position), each with its hosts in
+    /// rank order.
+    fn domain_order(&self, domains: &[crate::domains::Domain]) -> Vec<Vec<HostId>> {
+        let mut rank = vec![usize::MAX; self.an.pool.hosts.len()];
+        for (i, &h) in self.ranked.iter().enumerate() {
+            rank[h] = i;
+        }
+        let mut order: Vec<(f64, usize)> = domains
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.hosts.iter().map(|&h| self.weights[h]).sum(), i))
+            .collect();
+        order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        order
+            .into_iter()
+            .map(|(_, i)| {
+                let mut hosts = domains[i].hosts.clone();
+                hosts.sort_by_key(|&h| rank[h]);
+                hosts
+            })
+            .collect()
+    }
+
+    /// The tolerance in failure domains: the largest k such that every set
+    /// of k domains can fail. The host-level set bounds still prune: a set
+    /// of m more domains adds at most as many hosts as the m largest, and
+    /// tolerance is monotone, so when every completion by that many hosts is
+    /// feasible, so is every completion by m domains.
+    fn run_domains(&self, domains: &[crate::domains::Domain], target: Option<u32>) -> Outcome {
+        let d = self.domain_order(domains);
+        let enough = |lower: u32| target.is_some_and(|t| lower >= t);
+        let mut out = Outcome {
+            lower: 0,
+            upper: d.len() as u32,
+            witness: None,
+            proof: None,
+            current_infeasible: false,
+        };
+        if !self.an.down.is_empty() {
+            match self.decide(&[]) {
+                Ok(()) => {}
+                Err(SetResult::Infeasible(set, proof)) => {
+                    out.upper = 0;
+                    out.witness = Some(set);
+                    out.proof = Some(proof);
+                    out.current_infeasible = true;
+                    return out;
+                }
+                Err(SetResult::Undecided) => return out,
+            }
+        }
+        while out.lower < out.upper && !enough(out.lower) {
+            let k = out.lower as usize + 1;
+            match self.first_failing_domains(&d, k) {
+                None => out.lower = k as u32,
+                Some(SetResult::Infeasible(set, proof)) => {
+                    out.upper = k as u32 - 1;
+                    out.witness = Some(set);
+                    out.proof = Some(proof);
+                }
+                Some(SetResult::Undecided) => break,
+            }
+        }
+        out
+    }
+
+    /// The first failing set of `k` domains (of `d`, in its order), the
+    /// first domain choice in parallel.
+    fn first_failing_domains(&self, d: &[Vec<HostId>], k: usize) -> Option<SetResult> {
+        let n = d.len();
+        if k == 0 || k > n {
+            return None;
+        }
+        if self.strategy == Strategy::Full {
+            if self.all_domains_feasible(d, &[], &self.ranked, 0, k) {
+                self.set_level.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+        }
+        (0..=n - k).into_par_iter().find_map_first(|first| {
+            let mut chosen = d[first].clone();
+            self.dfs_domains(d, &mut chosen, first + 1, k - 1)
+        })
+    }
+
+    /// Whether the bounds prove every completion of `chosen` by `m` of the
+    /// domains `d[start..]` feasible.
+    fn all_domains_feasible(
+        &self,
+        d: &[Vec<HostId>],
+        chosen: &[HostId],
+        rest: &[HostId],
+        start: usize,
+        m: usize,
+    ) -> bool {
+        let mut sizes: Vec<usize> = d[start..].iter().map(Vec::len).collect();
+        sizes.sort_unstable_by(|a, b| b.cmp(a));
+        let most: usize = sizes.iter().take(m).sum();
+        let p = Partial {
+            chosen,
+            rest,
+            m: most.min(rest.len()),
+        };
+        self.bounds.all_feasible(&p)
+    }
+
+    fn dfs_domains(
+        &self,
+        d: &[Vec<HostId>],
+        chosen: &mut Vec<HostId>,
+        start: usize,
+        m: usize,
+    ) -> Option<SetResult> {
+        if self.budget.expired() {
+            return Some(SetResult::Undecided);
+        }
+        let bounded = self.strategy == Strategy::Full;
+        if m == 0 {
+            if bounded
+                && self.bounds.all_feasible(&Partial {
+                    chosen,
+                    rest: &[],
+                    m: 0,
+                })
+            {
+                self.count(0, 1);
+                return None;
+            }
+            return self.decide(chosen).err();
+        }
+        if d.len() - start < m {
+            return None;
+        }
+        if bounded {
+            let rest: Vec<HostId> = d[start..].iter().flatten().copied().collect();
+            if self.all_domains_feasible(d, chosen, &rest, start, m) {
+                self.set_level.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+        }
+        for i in start..=d.len() - m {
+            let len = chosen.len();
+            chosen.extend_from_slice(&d[i]);
+            let found = self.dfs_domains(d, chosen, i + 1, m - 1);
+            chosen.truncate(len);
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
     }
 
     fn count(&self, stage: usize, n: u64) {

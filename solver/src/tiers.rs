@@ -1,0 +1,324 @@
+//! Tolerance per restart-priority tier, and what degrades beyond it.
+//!
+//! Tier `p` is every protected VM of priority `p` or higher (critical is
+//! the highest). Its tolerance is the largest k such that every set of k
+//! hosts (k failure domains, with `ha.failure_domain_label`) can fail and
+//! every protected, agile VM of the tier still restarts: the pool's own
+//! check with the VMs of lower tiers counted as best effort (they keep
+//! their resources while their host runs, and need no place when it
+//! fails). A VM's restart plan never needs a lower-priority VM, so a higher
+//! tier never tolerates fewer failures than a lower one; the lowest tier
+//! present is the whole pool, so its tolerance is `check`'s.
+//!
+//! The degradation table covers each k from the pool's tolerance + 1 up to
+//! the highest tier's + 1: the tiers still safe at k (every k-set restarts
+//! all of them), the VMs at risk (those of every tier some k-set defeats),
+//! and an example: a failing k-set of the highest tier that fails there,
+//! with the protected VMs its priority-ordered restart plan leaves out.
+
+use std::time::{Duration, Instant};
+
+use crate::model::{HostId, Pool, Priority, Restart, VmId};
+use crate::pack::Budget;
+use crate::plan::{self, Scope};
+use crate::scenario::Analysis;
+use crate::tolerance::{self, CheckOptions, CheckReport, Tolerates, Verdict};
+
+/// What to ask of [`tiers`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TiersOptions<'a> {
+    /// K for the verdict; the file's `host_failures_to_tolerate` when `None`.
+    pub tolerate: Option<u32>,
+    /// Stop after this long (every check together) with proved bounds.
+    pub time_limit: Option<Duration>,
+    pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
+}
+
+/// One tier: the protected VMs of `priority` or higher.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tier {
+    pub priority: Priority,
+    /// Its protected running or paused VMs (of this priority or higher).
+    pub vms: Vec<VmId>,
+    /// The check of the pool with only these VMs protected (with a witness
+    /// at its tolerance + 1, when there is a failing set).
+    pub report: CheckReport,
+}
+
+/// Failing `k` hosts (domains) at once, beyond the pool's tolerance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Degradation {
+    pub k: u32,
+    /// Tiers proved to tolerate k.
+    pub safe: Vec<Priority>,
+    /// Tiers proved not to tolerate k: some k-set strands one of their VMs.
+    pub lost: Vec<Priority>,
+    /// Tiers the time limit left open at k.
+    pub undecided: Vec<Priority>,
+    /// The VMs of the lowest tier in `lost` that are not also in a safe
+    /// tier: the VMs some k-set may leave without a place.
+    pub at_risk: Vec<VmId>,
+    /// A failing set of k hosts for the highest tier in `lost`, with the
+    /// protected VMs the restart plan for it leaves out (lowest priority
+    /// first to go), when one was found in time.
+    pub example: Option<(Vec<HostId>, Vec<VmId>)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TiersReport {
+    pub pool: String,
+    pub configured: u32,
+    /// Highest priority first; only priorities some protected VM has.
+    pub tiers: Vec<Tier>,
+    pub degradation: Vec<Degradation>,
+    /// Whether every tier's tolerance is exact and every degradation row
+    /// decided.
+    pub exact: bool,
+    pub elapsed: Duration,
+}
+
+impl TiersReport {
+    /// The verdict of the whole pool (the lowest tier): as `check`'s.
+    pub fn verdict(&self) -> Verdict {
+        self.tiers
+            .last()
+            .map_or(Verdict::Ok, |t| t.report.verdict())
+    }
+
+    pub fn ok(&self) -> bool {
+        self.verdict() == Verdict::Ok
+    }
+
+    /// Whether k counts failure domains.
+    pub fn domains(&self) -> bool {
+        self.tiers
+            .first()
+            .is_some_and(|t| t.report.failure_domains.is_some())
+    }
+}
+
+/// The pool with only the protected VMs of priority `p` or higher still
+/// protected: the others are best effort (kept running, never placed).
+pub fn tier_pool(pool: &Pool, p: Priority) -> Pool {
+    let mut out = pool.clone();
+    for vm in &mut out.vms {
+        if vm.restart == Restart::Protected && vm.priority > p {
+            vm.restart = Restart::BestEffort;
+        }
+    }
+    out
+}
+
+/// Tolerance per priority tier and the degradation table.
+pub fn tiers(pool: &Pool, opts: &TiersOptions) -> TiersReport {
+    let start = Instant::now();
+    let deadline = opts.time_limit.map(|d| start + d);
+    let configured = opts.tolerate.unwrap_or(pool.ha.host_failures_to_tolerate);
+    let present: Vec<Priority> = Priority::ALL
+        .into_iter()
+        .filter(|&p| {
+            pool.vms
+                .iter()
+                .any(|v| v.priority == p && v.restart == Restart::Protected && v.power.is_active())
+        })
+        .collect();
+    let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
+    let mut tiers = Vec::with_capacity(present.len());
+    for &p in &present {
+        let tp = tier_pool(pool, p);
+        let report = tolerance::check(
+            &tp,
+            &CheckOptions {
+                tolerate: Some(configured),
+                time_limit: left(),
+                explain: true,
+                cancel: opts.cancel,
+                ..CheckOptions::default()
+            },
+        );
+        let vms = (0..pool.vms.len())
+            .filter(|&v| {
+                let vm = &pool.vms[v];
+                vm.restart == Restart::Protected && vm.power.is_active() && vm.priority <= p
+            })
+            .collect();
+        tiers.push(Tier {
+            priority: p,
+            vms,
+            report,
+        });
+    }
+    let mut exact = tiers.iter().all(|t| t.report.exact);
+    let mut degradation = Vec::new();
+    if let (Some(top), Some(bottom)) = (tiers.first(), tiers.last()) {
+        // The table starts after the pool's tolerance and ends where the
+        // highest tier is lost too.
+        let first = bottom.report.max_tolerable + 1;
+        let n = units_of(pool);
+        let last = (top.report.upper_bound + 1).min(n);
+        for k in first..=last {
+            let budget = Budget {
+                deadline,
+                cancel: opts.cancel,
+            };
+            let row = degradation_row(pool, &tiers, k, &budget);
+            exact &= row.undecided.is_empty();
+            degradation.push(row);
+        }
+    }
+    TiersReport {
+        pool: pool.name.clone(),
+        configured,
+        tiers,
+        degradation,
+        exact,
+        elapsed: start.elapsed(),
+    }
+}
+
+/// How many hosts (failure domains) can fail at all.
+fn units_of(pool: &Pool) -> u32 {
+    match crate::domains::of(pool) {
+        Some(d) => d.len() as u32,
+        None => pool.up_hosts().len() as u32,
+    }
+}
+
+fn degradation_row(pool: &Pool, tiers: &[Tier], k: u32, budget: &Budget) -> Degradation {
+    let mut row = Degradation {
+        k,
+        safe: Vec::new(),
+        lost: Vec::new(),
+        undecided: Vec::new(),
+        at_risk: Vec::new(),
+        example: None,
+    };
+    for t in tiers {
+        let r = &t.report;
+        if r.max_tolerable >= k && !r.stranded_now {
+            row.safe.push(t.priority);
+        } else if r.upper_bound < k || r.stranded_now {
+            row.lost.push(t.priority);
+        } else {
+            row.undecided.push(t.priority);
+        }
+    }
+    if let Some(&lowest) = row.lost.last() {
+        let safe_vms: &[VmId] = row
+            .safe
+            .last()
+            .and_then(|&p| tiers.iter().find(|t| t.priority == p))
+            .map_or(&[], |t| t.vms.as_slice());
+        let lost = tiers.iter().find(|t| t.priority == lowest).expect("a tier");
+        row.at_risk = lost
+            .vms
+            .iter()
+            .copied()
+            .filter(|v| !safe_vms.contains(v))
+            .collect();
+    }
+    if let Some(&highest) = row.lost.first() {
+        let tp = tier_pool(pool, highest);
+        if let Tolerates::No(w) = tolerance::tolerates(&tp, k, budget) {
+            let p = plan::plan(
+                &Analysis::new(pool),
+                &w.failed,
+                Scope::ProtectedOnly,
+                budget,
+            );
+            let stranded = p.unplaced.iter().map(|u| u.vm).collect();
+            row.example = Some((w.failed, stranded));
+        }
+    }
+    row
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three 100 GiB hosts: a (critical, 10) on h1, b (high, 40) on h2, c
+    /// (low, 70) on h3, d (best effort, 20) on h3. Spare: h1 90, h2 60, h3 10.
+    fn pool() -> Pool {
+        crate::parse_pool(
+            r#"{"name": "t", "hosts": [
+                {"name": "h1", "capacity": {"m": 100}},
+                {"name": "h2", "capacity": {"m": 100}},
+                {"name": "h3", "capacity": {"m": 100}}
+            ], "vms": [
+                {"name": "a", "host": "h1", "demand": {"m": 10}, "priority": "critical"},
+                {"name": "b", "host": "h2", "demand": {"m": 40}, "priority": "high"},
+                {"name": "c", "host": "h3", "demand": {"m": 70}, "priority": "low"},
+                {"name": "d", "host": "h3", "demand": {"m": 20}, "restart": "best_effort"}
+            ]}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn each_tier_counts_only_itself_and_the_tiers_above() {
+        // critical {a}: any two hosts fail and a (10) still fits on the
+        // third (spare 60 or 10): 2, every host. high {a, b}: {h1, h2}
+        // puts 50 on h3's 10: 1. low {a, b, c}: one failure fits (c 70 on
+        // h1's 90), no pair does: 1.
+        let r = tiers(&pool(), &TiersOptions::default());
+        let got: Vec<(Priority, usize, u32)> = r
+            .tiers
+            .iter()
+            .map(|t| (t.priority, t.vms.len(), t.report.max_tolerable))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Priority::Critical, 1, 2),
+                (Priority::High, 2, 1),
+                (Priority::Low, 3, 1)
+            ]
+        );
+        assert!(r.exact && r.ok());
+        // Rows for k = 2 and 3 (the critical tier's 2, + 1).
+        let rows: Vec<(u32, &[Priority], &[Priority], &[VmId])> = r
+            .degradation
+            .iter()
+            .map(|d| (d.k, &d.safe[..], &d.lost[..], &d.at_risk[..]))
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    2,
+                    &[Priority::Critical][..],
+                    &[Priority::High, Priority::Low][..],
+                    &[1, 2][..]
+                ),
+                (
+                    3,
+                    &[][..],
+                    &[Priority::Critical, Priority::High, Priority::Low][..],
+                    &[0, 1, 2][..]
+                ),
+            ]
+        );
+        // k = 2: the only pair the high tier fails is {h1, h2}; its plan
+        // keeps a (critical first) on h3 and strands b.
+        assert_eq!(r.degradation[0].example, Some((vec![0, 1], vec![1])));
+        let (failed, mut stranded) = r.degradation[1].example.clone().unwrap();
+        stranded.sort_unstable();
+        assert_eq!((failed, stranded), (vec![0, 1, 2], vec![0, 1, 2]));
+    }
+
+    #[test]
+    fn lower_tiers_become_best_effort_in_a_tier_pool() {
+        let tp = tier_pool(&pool(), Priority::High);
+        let restart: Vec<Restart> = tp.vms.iter().map(|v| v.restart).collect();
+        assert_eq!(
+            restart,
+            vec![
+                Restart::Protected,
+                Restart::Protected,
+                Restart::BestEffort,
+                Restart::BestEffort
+            ]
+        );
+    }
+}
