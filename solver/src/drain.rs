@@ -378,7 +378,7 @@ fn decide(
     }
 
     // 4. The exhaustive search.
-    let mut search = Search::new(draft, h, k, vms, &power, &targets, spare, budget);
+    let mut search = Search::new(draft, k, vms, &power, &targets, spare, budget);
     search.max_checks = opts.max_checks.unwrap_or(DEFAULT_MAX_CHECKS);
     let flow = search.node(0);
     stats.checks += search.checks;
@@ -555,7 +555,6 @@ impl<'b> Search<'b> {
     #[allow(clippy::too_many_arguments)]
     fn new(
         mut draft: Pool,
-        _h: HostId,
         k: u32,
         vms: &[VmId],
         power: &[Power],

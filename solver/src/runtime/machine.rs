@@ -1641,7 +1641,8 @@ impl Runtime {
     /// Migrations that empty host `h` and keep the pool's configured k (with
     /// `h` in maintenance afterwards): every running VM moves to the
     /// eligible host with the most room left, largest VM first; when that
-    /// does not keep k, the tightest fit is tried instead.
+    /// does not keep k, the tightest fit is tried instead (`drain::greedy`,
+    /// which `haplan drain` tries first too).
     fn drain_plan(&self, h: HostId) -> Result<Vec<(String, String)>, String> {
         let (pp, _) = self.planning_pool();
         let k = pp.ha.host_failures_to_tolerate;
