@@ -29,7 +29,9 @@
 //!    placed before, identical VMs on non-decreasing targets (swapping them
 //!    gives the same pool, up to names). Each partial assignment, with the
 //!    VMs not yet placed left out, is checked like the relaxation: when it
-//!    fails K, so does every completion, and the subtree is dropped. A
+//!    fails K, so does every completion, and the subtree is dropped; the
+//!    failure sets that refuted earlier assignments are tried first, each
+//!    decided on its own (`pack::decide`), which is cheaper. A
 //!    complete assignment that passes is the plan; a search that ends
 //!    without one proves that none exists.
 //!
@@ -42,12 +44,16 @@ use std::time::{Duration, Instant};
 use crate::agility::{self, Agility, NotAgile};
 use crate::error::QueryError;
 use crate::model::*;
-use crate::pack::Budget;
+use crate::pack::{self, Budget, Decision};
+use crate::scenario::Analysis;
 use crate::tolerance::{self, CheckOptions, CheckReport, Tolerates, Verdict, Witness};
 
 /// Tolerance checks the exhaustive search may run when the options give
 /// no limit.
 pub const DEFAULT_MAX_CHECKS: u64 = 100_000;
+
+/// Failure sets the search keeps to refute assignments with.
+const REFUTERS: usize = 8;
 
 /// What to ask of [`drain`].
 #[derive(Clone, Copy, Debug, Default)]
@@ -549,6 +555,8 @@ struct Search<'b> {
     checks: u64,
     assignments: u64,
     pruned: u64,
+    /// Failure sets that refuted earlier assignments, most recent first.
+    refuters: Vec<Vec<HostId>>,
 }
 
 impl<'b> Search<'b> {
@@ -599,6 +607,7 @@ impl<'b> Search<'b> {
             checks: 0,
             assignments: 0,
             pruned: 0,
+            refuters: Vec::new(),
         }
     }
 
@@ -616,10 +625,22 @@ impl<'b> Search<'b> {
             if i == n {
                 self.assignments += 1;
             }
+            if self.refuted() {
+                if i < n {
+                    self.pruned += 1;
+                }
+                return Flow::Continue;
+            }
             match end_ok(&self.draft, self.k, self.budget, false) {
                 Check::Passes if i == n => return Flow::Found,
                 Check::Passes => {}
-                Check::Fails(_) => {
+                Check::Fails(f) => {
+                    if let Failure::Witness(w) = f {
+                        // Most recent first: siblings tend to fail alike.
+                        self.refuters.retain(|r| *r != w.failed);
+                        self.refuters.insert(0, w.failed);
+                        self.refuters.truncate(REFUTERS);
+                    }
                     if i < n {
                         self.pruned += 1;
                     }
@@ -663,6 +684,30 @@ impl<'b> Search<'b> {
             }
         }
         Flow::Continue
+    }
+
+    /// Whether a failure set that refuted an earlier assignment also
+    /// strands VMs under this one (each decided exactly, on its own). A
+    /// set infeasible under a partial assignment stays so under every
+    /// completion (they only add VMs; a VM that loses its last target to
+    /// an added anti-affinity peer is not agile, which fails the check
+    /// too), so this prunes soundly; it saves the full tolerance check of
+    /// most refuted nodes.
+    fn refuted(&mut self) -> bool {
+        if self.refuters.is_empty() {
+            return false;
+        }
+        let an = Analysis::new(&self.draft);
+        for j in 0..self.refuters.len() {
+            let mask = an.mask(&self.refuters[j]);
+            let sc = an.scenario(&mask);
+            if let (Decision::Infeasible(_), _) = pack::decide(&sc.instance, self.budget) {
+                let set = self.refuters.remove(j);
+                self.refuters.insert(0, set);
+                return true;
+            }
+        }
+        false
     }
 
     /// Puts `order[i]` on `t` (or takes it back off).
