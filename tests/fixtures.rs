@@ -59,6 +59,7 @@ const FAMILIES: &[(&str, bool)] = &[
     ("headroom", true),
     ("domains", true),
     ("tiers", true),
+    ("drain", true),
     ("bad", false),
 ];
 
@@ -462,12 +463,13 @@ fn normalise(o: &Outcome) -> Result<Outcome, String> {
         stats_members(&value, &mut all);
         for stats in &all {
             let ok = stats.as_object().is_some_and(|s| {
-                s.get("scenarios").is_some_and(Value::is_u64)
+                // `drain`'s stats count tolerance checks, not scenarios.
+                s.get("scenarios").is_none_or(Value::is_u64)
                     && s.get("elapsed_ms").is_some_and(Value::is_u64)
             });
             if !ok {
                 return Err(format!(
-                    "\"stats\" is not an object with integer scenarios and elapsed_ms: {stats}"
+                    "\"stats\" is not an object with integer elapsed_ms (and scenarios, if any): {stats}"
                 ));
             }
         }
@@ -910,6 +912,7 @@ fn library_checks(case: &Case, run: &Run, golden: &str) -> Vec<String> {
         "diff" => errs.extend(diff_checks(run, &pool, golden)),
         "headroom" => errs.extend(headroom_checks(run, &pool, golden)),
         "tiers" if json_format => errs.extend(tiers_checks(run, &pool, stdout)),
+        "drain" => errs.extend(drain_checks(run, &pool, golden)),
         _ => {}
     }
     errs
@@ -1395,6 +1398,129 @@ fn headroom_checks(run: &Run, pool: &Pool, golden: &str) -> Vec<String> {
         if small && !haplan_tests::reference_tolerates(&after, k) {
             errs.push(format!(
                 "the reference finds the placement not tolerating {k}"
+            ));
+        }
+    }
+    errs
+}
+
+/// `drain`: the library's report matches the golden one (JSON) or its
+/// verdict line (text); a plan is valid and its end state tolerates K by
+/// the brute-force reference, whose verdict is the library's on small pools.
+fn drain_checks(run: &Run, pool: &Pool, golden: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    let exit = golden_exit(golden);
+    let stdout = golden_stdout(golden);
+    let command = &run.command;
+    let time_limit = arg_value(command, "--time-limit").map(|s| {
+        assert_eq!(
+            s.parse::<f64>().expect("--time-limit takes seconds"),
+            0.0,
+            "fixtures use only --time-limit 0 (deterministic)"
+        );
+        std::time::Duration::ZERO
+    });
+    let host = &command[1];
+    let h = match haplan::drain::host_to_drain(pool, host) {
+        Ok(h) => h,
+        Err(e) => {
+            errs.extend(golden_error(golden, &e.to_string(), "this host"));
+            return errs;
+        }
+    };
+    let opts = haplan::DrainOptions {
+        tolerate: arg_value(command, "--tolerate").and_then(|k| k.parse().ok()),
+        time_limit,
+        ..Default::default()
+    };
+    let r = haplan::drain(pool, h, &opts).expect("an up host");
+    if exit != Some(verdict_exit(r.verdict())) {
+        errs.push(format!(
+            "golden exit {exit:?}, but haplan::drain's verdict is {:?}",
+            r.verdict()
+        ));
+    }
+    if time_limit.is_none() && r.verdict() == haplan::Verdict::Undecided {
+        errs.push("haplan::drain is undecided without a time limit".into());
+    }
+    let k = r.tolerate;
+    let small = pool.hosts.len() <= 6 && pool.vms.len() <= 10;
+    if small && r.verdict() != haplan::Verdict::Undecided {
+        let want = haplan_tests::reference_drainable(pool, h, k);
+        if want != r.ok() {
+            errs.push(format!(
+                "the reference finds the host drainable: {want}, haplan::drain: {}",
+                r.ok()
+            ));
+        }
+    }
+    let moves: Vec<(usize, usize)> = if arg_value(command, "--format") == Some("json") {
+        let g: Value = match serde_json::from_str(stdout) {
+            Ok(g) => g,
+            Err(e) => return vec![format!("golden stdout is not JSON: {e}")],
+        };
+        let lib = haplan::report::drain_json(pool, &r);
+        let strip = |mut v: Value| {
+            if let Some(m) = v.as_object_mut() {
+                m.remove("stats");
+            }
+            if v["end_state"].is_object() {
+                v["end_state"] = without_stats(v["end_state"].clone());
+            }
+            v
+        };
+        if strip(g.clone()) != strip(lib.clone()) {
+            errs.push(format!(
+                "the golden report differs from haplan::drain:\n{}",
+                diff(
+                    &serde_json::to_string_pretty(&strip(g.clone())).unwrap(),
+                    &serde_json::to_string_pretty(&strip(lib)).unwrap()
+                )
+            ));
+        }
+        let mut out = Vec::new();
+        for m in g["moves"].as_array().into_iter().flatten() {
+            let vm = m["vm"].as_str().and_then(|v| pool.vm_by_name(v));
+            let to = m["to"].as_str().and_then(|t| pool.host_by_name(t));
+            match (vm, to) {
+                (Some(v), Some(t)) => out.push((v, t)),
+                _ => errs.push(format!("golden move {m} names no VM or host of the pool")),
+            }
+        }
+        out
+    } else {
+        let first = stdout.lines().next().unwrap_or("");
+        if first.starts_with("OK:") != r.ok() {
+            errs.push(format!(
+                "golden verdict line {first:?} disagrees with haplan::drain (ok {})",
+                r.ok()
+            ));
+        }
+        r.moves().iter().map(|m| (m.vm, m.to)).collect()
+    };
+    if r.ok() {
+        // The plan, applied to the pool, is checked from scratch.
+        let (vms, to): (Vec<usize>, Vec<usize>) = moves.into_iter().unzip();
+        if let Some(why) = haplan_tests::reference_drain_invalid(pool, h, &vms, &to) {
+            errs.push(format!("the golden plan is not a valid drain: {why}"));
+        }
+        let end = haplan_tests::drained(pool, h, &vms, &to);
+        let report = haplan::check(
+            &end,
+            &CheckOptions {
+                tolerate: Some(k),
+                ..CheckOptions::default()
+            },
+        );
+        if !report.ok() {
+            errs.push(format!(
+                "after the golden plan the pool tolerates {}, not {k} (or a VM is not agile)",
+                report.max_tolerable
+            ));
+        }
+        if small && !haplan_tests::reference_end_ok(&end, k) {
+            errs.push(format!(
+                "the reference finds the end state not tolerating {k}"
             ));
         }
     }

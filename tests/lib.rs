@@ -445,3 +445,100 @@ pub fn reference_fits_here(pool: &Pool, shape: &RefShape, k: u32, h: HostId) -> 
         })
         .unwrap_or(0)
 }
+
+// ---------------------------------------------------------------------------
+// Drain (`haplan drain`, docs/cli.md), from its definition: every
+// assignment of the drained host's VMs tried, each judged by the tolerance
+// above.
+
+/// The pool with `h` in maintenance and each VM `vms[i]` on `to[i]`.
+pub fn drained(pool: &Pool, h: HostId, vms: &[VmId], to: &[HostId]) -> Pool {
+    let mut out = pool.clone();
+    out.hosts[h].state = HostState::Maintenance;
+    for (&v, &t) in vms.iter().zip(to) {
+        out.vms[v].host = t;
+    }
+    out
+}
+
+/// Why moving `vms[i]` to `to[i]` (every running or paused VM of `h`) is not
+/// a valid drain, if it is not: each goes to another host that is up, that
+/// it may run on (storage, networks, no local devices, `allowed_hosts`,
+/// `standby_only`, no other running VM of its anti-affinity group there
+/// once all have moved), and every host that receives VMs has room for
+/// all of them. The end state is not judged here.
+pub fn reference_drain_invalid(
+    pool: &Pool,
+    h: HostId,
+    vms: &[VmId],
+    to: &[HostId],
+) -> Option<String> {
+    let mut active: Vec<VmId> = (0..pool.vms.len())
+        .filter(|&v| pool.vms[v].host == h && holds_resources(pool.vms[v].power))
+        .collect();
+    let mut moved = vms.to_vec();
+    active.sort_unstable();
+    moved.sort_unstable();
+    if active != moved || vms.len() != to.len() {
+        return Some(format!(
+            "moves {moved:?}, the host's running VMs are {active:?}"
+        ));
+    }
+    let end = drained(pool, h, vms, to);
+    for (&v, &t) in vms.iter().zip(to) {
+        let vm = &end.vms[v];
+        let host = &end.hosts[t];
+        let peer = vm.anti_affinity.as_ref().is_some_and(|g| {
+            end.vms.iter().enumerate().any(|(o, other)| {
+                o != v
+                    && other.host == t
+                    && holds_resources(other.power)
+                    && other.anti_affinity.as_ref() == Some(g)
+            })
+        });
+        let ok = t != h
+            && host.state == HostState::Up
+            && vm.local_devices.is_empty()
+            && vm.storage.is_subset(&host.storage)
+            && vm.networks.is_subset(&host.networks)
+            && vm.allowed_hosts.as_ref().is_none_or(|a| a.contains(&t))
+            && (end.ha.migration_path != MigrationPath::StandbyOnly || host.standby)
+            && !peer;
+        if !ok {
+            return Some(format!("{} may not run on {}", vm.name, host.name));
+        }
+    }
+    for &t in to {
+        if (0..end.resources.len()).any(|r| spare(&end, t, r) < 0) {
+            return Some(format!(
+                "{} has no room for what moves there",
+                end.hosts[t].name
+            ));
+        }
+    }
+    None
+}
+
+/// The end state passes `check` against k: it tolerates k and no protected
+/// VM in it is not agile.
+pub fn reference_end_ok(end: &Pool, k: u32) -> bool {
+    reference_not_agile(end).is_empty() && reference_tolerates(end, k)
+}
+
+/// Whether host `h` can be drained with the pool still tolerating k: some
+/// assignment of its running and paused VMs to hosts is valid
+/// ([`reference_drain_invalid`]) and leaves a pool that passes
+/// [`reference_end_ok`]. Every assignment to every host is tried.
+pub fn reference_drainable(pool: &Pool, h: HostId, k: u32) -> bool {
+    let vms: Vec<VmId> = (0..pool.vms.len())
+        .filter(|&v| pool.vms[v].host == h && holds_resources(pool.vms[v].power))
+        .collect();
+    (0..vms.len())
+        .map(|_| 0..pool.hosts.len())
+        .multi_cartesian_product()
+        .chain(std::iter::once(Vec::new()).filter(|_| vms.is_empty()))
+        .any(|to| {
+            reference_drain_invalid(pool, h, &vms, &to).is_none()
+                && reference_end_ok(&drained(pool, h, &vms, &to), k)
+        })
+}

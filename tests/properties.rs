@@ -1450,3 +1450,125 @@ fn fragmented(pool: &Pool, failed: &[HostId]) -> bool {
     });
     totals_fit && !reference_feasible(pool, failed)
 }
+
+// ---------------------------------------------------------------------------
+// drain
+
+/// Small pools (at most 5 hosts and 8 VMs) where the first host, up, runs
+/// about half of the VMs: the host to drain.
+fn drain_pools() -> impl Strategy<Value = PoolJson> {
+    (
+        prop_oneof![4 => pool_spec(false), 2 => packing_spec(), 1 => pool_spec(true)],
+        prop::collection::vec(any::<bool>(), 8),
+    )
+        .prop_map(|(mut s, first)| {
+            s.hosts.truncate(5);
+            s.vms.truncate(8);
+            s.hosts[0].state = 0;
+            for (vm, &f) in s.vms.iter_mut().zip(&first) {
+                vm.on_first = f;
+            }
+            PoolJson(s.to_json())
+        })
+}
+
+/// `drain` against trying every assignment of the host's VMs: the same
+/// verdict, a valid plan whose end state tolerates K by the reference, and
+/// each proof of "no" true by the reference.
+fn drain_against_reference(pool: &Pool, k: Option<u32>) -> Result<(), TestCaseError> {
+    let h = 0;
+    let opts = haplan::DrainOptions {
+        tolerate: k,
+        max_checks: Some(u64::MAX),
+        ..Default::default()
+    };
+    let r = haplan::drain(pool, h, &opts).expect("host 0 is up");
+    let k = r.tolerate;
+    prop_assert_ne!(r.verdict(), haplan::Verdict::Undecided);
+    let want = reference_drainable(pool, h, k);
+    prop_assert_eq!(r.ok(), want, "drain says {:?}", r.outcome);
+    let active: Vec<usize> = (0..pool.vms.len())
+        .filter(|&v| pool.vms[v].host == h && holds_resources(pool.vms[v].power))
+        .collect();
+    match &r.outcome {
+        haplan::drain::Outcome::Drainable { moves, .. } => {
+            let vms: Vec<usize> = moves.iter().map(|m| m.vm).collect();
+            let to: Vec<usize> = moves.iter().map(|m| m.to).collect();
+            prop_assert!(moves.iter().all(|m| m.from == h));
+            if let Some(why) = reference_drain_invalid(pool, h, &vms, &to) {
+                return Err(TestCaseError::fail(format!("invalid plan: {why}")));
+            }
+            prop_assert!(reference_end_ok(&drained(pool, h, &vms, &to), k));
+            // Largest first.
+            let size = |v: usize| pool.vms[v].demand.iter().sum::<i64>();
+            prop_assert!(vms.windows(2).all(|w| size(w[0]) >= size(w[1])));
+        }
+        haplan::drain::Outcome::Blocked(haplan::drain::Blocked::NoTarget(stuck)) => {
+            // Each stuck VM is invalid on every host, even alone.
+            for s in stuck {
+                let others: Vec<usize> = active.iter().copied().filter(|&v| v != s.vm).collect();
+                let mut alone = pool.clone();
+                for &v in &others {
+                    alone.vms[v].power = haplan::model::Power::Halted;
+                }
+                for t in 0..pool.hosts.len() {
+                    prop_assert!(
+                        reference_drain_invalid(&alone, h, &[s.vm], &[t]).is_some(),
+                        "{} fits on {}",
+                        pool.vms[s.vm].name,
+                        pool.hosts[t].name
+                    );
+                }
+            }
+        }
+        haplan::drain::Outcome::Blocked(haplan::drain::Blocked::Relaxation(_)) => {
+            let mut relaxed = pool.clone();
+            relaxed.hosts[h].state = HostState::Maintenance;
+            for &v in &active {
+                relaxed.vms[v].power = haplan::model::Power::Halted;
+            }
+            prop_assert!(!reference_end_ok(&relaxed, k));
+        }
+        haplan::drain::Outcome::Blocked(haplan::drain::Blocked::Exhausted) => {}
+        haplan::drain::Outcome::Undecided { .. } => unreachable!(),
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// Drainable exactly when some assignment is, by the reference.
+    #[test]
+    fn drain_matches_reference(p in drain_pools(), k in prop::option::of(0u32..3)) {
+        drain_against_reference(&p.pool(), k)?;
+    }
+}
+
+/// The generated pools give the drain something to do: most move two VMs
+/// or more.
+#[test]
+fn drain_generated_pools_have_vms_to_move() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut with_vms = 0;
+    for _ in 0..200 {
+        let p = drain_pools()
+            .new_tree(&mut runner)
+            .unwrap()
+            .current()
+            .pool();
+        if p.vms
+            .iter()
+            .filter(|v| v.host == 0 && v.power.is_active())
+            .count()
+            >= 2
+        {
+            with_vms += 1;
+        }
+    }
+    assert!(
+        with_vms >= 80,
+        "only {with_vms} of 200 pools move 2 VMs or more"
+    );
+}

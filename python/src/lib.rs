@@ -457,6 +457,49 @@ impl NativePool {
         Ok((convert::to_py(py, &json)?, text, verdict, check))
     }
 
+    /// `haplan drain HOST`: whether the host can go into maintenance, its
+    /// running VMs live-migrated, with the pool still tolerating K.
+    /// Returns `(json, text, verdict, end_state)`: the CLI's JSON object and
+    /// text, its verdict, and the text and verdict of the check of the pool
+    /// after the drain (`None` unless drainable). An unknown host, or one
+    /// that is not up, raises `QueryError` (the CLI's message).
+    #[pyo3(signature = (host, tolerate = None, time_limit = None, threads = None))]
+    fn drain<'py>(
+        &self,
+        py: Python<'py>,
+        host: &str,
+        tolerate: Option<u32>,
+        time_limit: Option<f64>,
+        threads: Option<usize>,
+    ) -> PyResult<(Bound<'py, PyAny>, String, &'static str, Option<Nested>)> {
+        let time_limit = seconds("time_limit", time_limit)?;
+        let h = haplan::drain::host_to_drain(&self.pool, host)
+            .map_err(|e| QueryError::new_err(e.to_string()))?;
+        let pool = Arc::clone(&self.pool);
+        let out = solve::run(py, threads, move |cancel| {
+            let opts = haplan::DrainOptions {
+                tolerate,
+                time_limit,
+                cancel: Some(cancel),
+                ..haplan::DrainOptions::default()
+            };
+            haplan::drain(&pool, h, &opts).map(|r| {
+                let end = match &r.outcome {
+                    haplan::drain::Outcome::Drainable { end, .. } => Some(nested(&pool, end)),
+                    _ => None,
+                };
+                (
+                    haplan::report::drain_json(&pool, &r),
+                    haplan::report::drain_text(&pool, &r),
+                    verdict_name(r.verdict()),
+                    end,
+                )
+            })
+        })?;
+        let (json, text, verdict, end) = out.map_err(|e| QueryError::new_err(e.to_string()))?;
+        Ok((convert::to_py(py, &json)?, text, verdict, end))
+    }
+
     /// `haplan agility`: `(json, text)`.
     fn agility<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, String)> {
         let pool = &*self.pool;

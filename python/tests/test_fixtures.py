@@ -32,7 +32,13 @@ def load(run: Run) -> haplan.Pool:
 
 
 Result = Union[
-    haplan.Report, haplan.Plan, haplan.Agility, haplan.WhatIfReport, haplan.DiffReport, haplan.HeadroomReport
+    haplan.Report,
+    haplan.Plan,
+    haplan.Agility,
+    haplan.WhatIfReport,
+    haplan.DiffReport,
+    haplan.HeadroomReport,
+    haplan.DrainReport,
 ]
 
 
@@ -88,6 +94,12 @@ def execute(run: Run) -> Result:
             tolerate=_optional(run, "--tolerate", int),
             time_limit=_optional(run, "--time-limit", float),
         )
+    if sub == "drain":
+        return pool.drain(
+            run.command[1],
+            tolerate=_optional(run, "--tolerate", int),
+            time_limit=_optional(run, "--time-limit", float),
+        )
     raise AssertionError(f"no Python equivalent of {run.command}")
 
 
@@ -101,6 +113,8 @@ def checks(result: Result) -> List[Tuple[List[str], haplan.Report]]:
         return [(["old"], result.old), (["new"], result.new)]
     if isinstance(result, haplan.HeadroomReport):
         return [(["check"], result.check)]
+    if isinstance(result, haplan.DrainReport) and result.end_state is not None:
+        return [(["end_state"], result.end_state)]
     return []
 
 
@@ -115,7 +129,7 @@ def normalise_json_stats(data: Dict[str, Any], result: Result) -> None:
         assert all(isinstance(v, int) for v in stats.values())
         assert stats["scenarios"] == report.stats.scenarios
         obj["stats"] = "(normalised)"
-    if isinstance(result, haplan.HeadroomReport):
+    if isinstance(result, (haplan.HeadroomReport, haplan.DrainReport)):
         # Its own stats, besides those of the check it nests.
         stats = data["stats"]
         assert all(isinstance(v, int) for v in stats.values())

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::drain::{self, DrainOptions};
 use crate::headroom::{self, HeadroomOptions, Shape};
 use crate::model::Pool;
 use crate::pack::Budget;
@@ -183,6 +184,28 @@ enum Command {
         /// integer program over the failure sets seen).
         #[arg(long, value_enum, default_value = "auto", hide_short_help = true)]
         method: MethodArg,
+    },
+    /// Whether a host can go into maintenance with the pool still tolerating K.
+    ///
+    /// Its running and paused VMs are live-migrated to other hosts they may
+    /// run on (nothing else moves; halted VMs stay). Exact: a migration plan
+    /// whose end state passes a tolerance check against K (exit 0), or a
+    /// proof that none exists (exit 1): a VM with no target, the pool failing
+    /// K even without the host's VMs, or every assignment of them tried.
+    /// Exit 3 when a time limit or the search's limit left it open.
+    Drain {
+        /// Pool file (haplan/v1 JSON), or - for standard input.
+        file: String,
+        /// The host to drain (it must be up).
+        host: String,
+        /// K the pool must still tolerate (default: the file's ha.host_failures_to_tolerate).
+        #[arg(long, value_name = "K")]
+        tolerate: Option<u32>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Stop after this many seconds (exit 3 if nothing is proved by then).
+        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+        time_limit: Option<Duration>,
     },
     /// Tolerance per restart-priority tier, and what is lost beyond it.
     ///
@@ -687,6 +710,27 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             let text = match format {
                 Format::Json => json(report::headroom_json(&pool, &r)),
                 Format::Text => report::headroom_text(&pool, &r),
+            };
+            Ok((exit_code(r.verdict()), text))
+        }
+        Command::Drain {
+            file,
+            host,
+            tolerate,
+            format,
+            time_limit,
+        } => {
+            let pool = read_pool(&file, stdin)?;
+            let h = drain::host_to_drain(&pool, &host).map_err(|e| e.to_string())?;
+            let opts = DrainOptions {
+                tolerate,
+                time_limit,
+                ..DrainOptions::default()
+            };
+            let r = drain::drain(&pool, h, &opts).map_err(|e| e.to_string())?;
+            let text = match format {
+                Format::Json => json(report::drain_json(&pool, &r)),
+                Format::Text => report::drain_text(&pool, &r),
             };
             Ok((exit_code(r.verdict()), text))
         }

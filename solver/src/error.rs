@@ -111,4 +111,8 @@ pub enum QueryError {
     UnknownHost(String),
     #[error("host \"{0}\" is in maintenance: it is not a failure candidate")]
     HostInMaintenance(String),
+    #[error("host \"{0}\" is already in maintenance: only a host that is up can be drained")]
+    AlreadyInMaintenance(String),
+    #[error("host \"{0}\" is down: only a host that is up can be drained")]
+    HostDown(String),
 }

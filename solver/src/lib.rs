@@ -7,7 +7,9 @@
 //! Around that answer: what a list of changes would do to it ([`what_if`],
 //! [`whatif`]), whether a new version of a pool is worse than an old one
 //! under a CI policy ([`diff()`]), and how many more VMs of one shape can
-//! start with the pool still tolerating K ([`headroom()`]).
+//! start with the pool still tolerating K ([`headroom()`]), and whether a
+//! host can be drained into maintenance with the pool still tolerating K
+//! ([`drain()`]).
 //!
 //! ```
 //! let pool = haplan::parse_pool(r#"{
@@ -32,6 +34,7 @@
 pub mod agility;
 pub mod diff;
 pub mod domains;
+pub mod drain;
 pub mod error;
 pub mod headroom;
 pub mod load;
@@ -51,6 +54,7 @@ pub mod cli;
 
 pub use agility::{Agility, NotAgile};
 pub use diff::{DiffOptions, DiffReport, diff};
+pub use drain::{DrainOptions, DrainReport, drain};
 pub use error::{ChangesError, PoolError, Problem, QueryError, ShapeError};
 pub use headroom::{HeadroomOptions, HeadroomReport, Shape, headroom};
 pub use load::{parse_pool, pool_from_value};

@@ -266,6 +266,13 @@ pub enum Tolerates {
 /// in [`check`]; `ha.mode: "vm"` tolerates no failure of a host running a
 /// protected VM.
 pub fn tolerates(pool: &Pool, k: u32, budget: &Budget) -> Tolerates {
+    tolerates_with(pool, k, budget, true)
+}
+
+/// [`tolerates`], with `explain: false` a bare witness (the failing set
+/// only: no stranded VMs, no reason), which saves planning it; for
+/// searches that only need the yes or no.
+pub(crate) fn tolerates_with(pool: &Pool, k: u32, budget: &Budget, explain: bool) -> Tolerates {
     let an = Analysis::new(pool);
     if pool.ha.enabled && pool.ha.mode == HaMode::Vm {
         let stranded = pool.vms.iter().any(|v| {
@@ -289,7 +296,16 @@ pub fn tolerates(pool: &Pool, k: u32, budget: &Budget) -> Tolerates {
     }
     let search = Tolerance::new(&an, budget, Strategy::Full);
     let failing = |set: Vec<HostId>, proof: Infeasible| {
-        Tolerates::No(witness(&an, &set, Some(&proof), budget))
+        if explain {
+            Tolerates::No(witness(&an, &set, Some(&proof), budget))
+        } else {
+            Tolerates::No(Witness {
+                failed: set,
+                unplaced: Vec::new(),
+                reason: String::new(),
+                short: None,
+            })
+        }
     };
     if !an.down.is_empty() {
         match search.decide(&[]) {

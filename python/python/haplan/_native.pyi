@@ -6,7 +6,7 @@ object as Python data plus its text output.
 
 from typing import Any, ClassVar, Dict, List, Optional, Tuple, final
 
-# The text and verdict of a check nested in a what-if, a diff or a headroom.
+# The text and verdict of a check nested in a what-if, a diff, a headroom or a drain.
 _Nested = Tuple[str, str]
 
 __all__ = ["Pool", "__version__"]
@@ -68,3 +68,10 @@ class Pool:
         time_limit: Optional[float] = None,
         threads: Optional[int] = None,
     ) -> Tuple[Dict[str, Any], str, str, _Nested]: ...
+    def drain(
+        self,
+        host: str,
+        tolerate: Optional[int] = None,
+        time_limit: Optional[float] = None,
+        threads: Optional[int] = None,
+    ) -> Tuple[Dict[str, Any], str, str, Optional[_Nested]]: ...

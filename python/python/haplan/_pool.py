@@ -7,7 +7,7 @@ import os
 from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _native
-from ._reports import Agility, DiffReport, HeadroomReport, Plan, Report, WhatIfReport
+from ._reports import Agility, DiffReport, DrainReport, HeadroomReport, Plan, Report, WhatIfReport
 
 __all__ = ["Pool"]
 
@@ -332,6 +332,38 @@ class Pool:
             threads,
         )
         return HeadroomReport._from_native(data, text, verdict, check)
+
+    def drain(
+        self,
+        host: str,
+        tolerate: Optional[int] = None,
+        time_limit: Optional[float] = None,
+        *,
+        threads: Optional[int] = None,
+    ) -> DrainReport:
+        """Whether ``host`` can go into maintenance, its running and paused
+        VMs live-migrated to other hosts, with the pool still tolerating
+        ``tolerate`` host failures (default: the file's
+        ``host_failures_to_tolerate``): ``haplan drain``. Exact: a migration
+        plan whose end state a tolerance check passed, or a proof that none
+        exists::
+
+            r = pool.drain("h1")
+            if r.ok:
+                [(m.vm, m.to) for m in r.moves]
+            else:
+                r.reason
+
+        An unknown host, or one that is already in maintenance or down,
+        raises :class:`~haplan.QueryError`. ``time_limit`` (seconds) may
+        leave the answer ``UNDECIDED``; ``threads`` as for :meth:`check`.
+        """
+        if not isinstance(host, str):
+            raise TypeError(f"host must be a host name (str), not {type(host).__name__}")
+        tolerate = _count(tolerate, "tolerate")
+        threads = _count(threads, "threads")
+        data, text, verdict, end = self._inner.drain(host, tolerate, _seconds(time_limit), threads)
+        return DrainReport._from_native(data, text, verdict, end)
 
     # -- Python protocols --------------------------------------------------
 

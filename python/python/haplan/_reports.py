@@ -848,3 +848,177 @@ class HeadroomReport:
         out.append(_details("The pool as it is", self.check))
         out.append("</div>")
         return "\n".join(out)
+
+
+# -- drain ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Move:
+    """One live migration of a drain: ``vm`` from ``from_host`` to
+    ``to`` (``from`` in the JSON)."""
+
+    vm: str
+    from_host: str
+    to: str
+
+
+@dataclass(frozen=True)
+class HostReason:
+    """Why ``host`` cannot take a VM: the agility rules it breaks, or the
+    resource it is short of."""
+
+    host: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StuckVm:
+    """A VM of the drained host that no other host can take, with every
+    other host's reason."""
+
+    vm: str
+    hosts: List[HostReason]
+
+
+@dataclass(frozen=True)
+class DrainBlock:
+    """Why a host cannot be drained: ``kind`` is ``"no_target"`` (VMs that
+    fit on no other host they may run on: ``no_target``),
+    ``"not_tolerated"`` (with the host in maintenance the pool fails K even
+    without its VMs: the witness ``failed_hosts`` and ``unplaced``, or the
+    VMs ``not_agile``, or, with all of them empty, fewer than K hosts up) or
+    ``"exhausted"`` (every assignment of its VMs was tried)."""
+
+    kind: str
+    no_target: List[StuckVm]
+    failed_hosts: List[str]
+    unplaced: List[str]
+    not_agile: List[NotAgile]
+
+
+@dataclass(frozen=True)
+class DrainStats:
+    """How the drain was decided. Free-form in the JSON contract: fields may
+    be added; ``checks`` counts tolerance checks, ``assignments`` the
+    complete assignments the search checked, ``pruned`` the partial ones it
+    dropped."""
+
+    checks: int = 0
+    assignments: int = 0
+    pruned: int = 0
+    elapsed_ms: int = 0
+
+
+@dataclass(frozen=True, repr=False)
+class DrainReport:
+    """The answer of :meth:`haplan.Pool.drain`: whether a host can go into
+    maintenance, its running and paused VMs live-migrated to other hosts,
+    with the pool still tolerating K host failures.
+
+    The attributes are the fields of ``haplan drain --format json``:
+
+    - ``pool``, ``host``; ``tolerate``: K, as used; ``ok``: drainable.
+    - ``outcome``: ``"drainable"``, ``"blocked"`` or ``"undecided"`` (the
+      JSON's ``verdict``); ``reason``: the answer in one sentence.
+    - ``vms``: the host's running and paused VMs, largest first.
+    - ``method``: how the plan was found (``"spread"``, ``"tightest_fit"``,
+      ``"search"``, ``"nothing_to_move"``), or ``None``.
+    - ``moves`` (:class:`Move`): the migrations in order, largest VM first.
+    - ``end_state``: the :class:`Report` of the pool after the drain,
+      against K, or ``None`` unless drainable.
+    - ``blocked`` (:class:`DrainBlock`): the proof, or ``None``.
+    - ``stats`` (:class:`DrainStats`).
+
+    ``verdict`` and ``exit_code`` are those of ``haplan drain``: ``OK`` (0)
+    drainable, ``NOT_OK`` (1) blocked, ``UNDECIDED`` (3) a time limit or the
+    search's limit ran out first. ``to_dict()`` is the JSON object,
+    ``str(report)`` the text output.
+    """
+
+    pool: str
+    host: str
+    tolerate: int
+    ok: bool
+    outcome: str
+    reason: str
+    vms: List[str]
+    method: Optional[str]
+    moves: List[Move]
+    end_state: Optional[Report]
+    blocked: Optional[DrainBlock]
+    stats: DrainStats
+    verdict: Verdict
+    text: str = field(compare=False)
+    """The command line's text output (``str(report)``)."""
+    _json: JsonDict = field(compare=False)
+
+    @classmethod
+    def _from_native(cls, data: JsonDict, text: str, verdict: str, end: Optional[Nested]) -> DrainReport:
+        b = data["blocked"]
+        blocked = None
+        if b is not None:
+            blocked = DrainBlock(
+                kind=b["kind"],
+                no_target=[
+                    StuckVm(vm=s["vm"], hosts=[HostReason(host=h["host"], reason=h["reason"]) for h in s["hosts"]])
+                    for s in b["no_target"]
+                ],
+                failed_hosts=list(b["failed_hosts"]),
+                unplaced=list(b["unplaced"]),
+                not_agile=[NotAgile(vm=n["vm"], reasons=list(n["reasons"])) for n in b["not_agile"]],
+            )
+        end_state = None
+        if data["end_state"] is not None and end is not None:
+            end_state = Report._from_native(data["end_state"], *end)
+        return cls(
+            pool=data["pool"],
+            host=data["host"],
+            tolerate=data["tolerate"],
+            ok=data["ok"],
+            outcome=data["verdict"],
+            reason=data["reason"],
+            vms=list(data["vms"]),
+            method=data["method"],
+            moves=[Move(vm=m["vm"], from_host=m["from"], to=m["to"]) for m in data["moves"]],
+            end_state=end_state,
+            blocked=blocked,
+            stats=DrainStats(**_known(DrainStats, data.get("stats", {}))),
+            verdict=Verdict(verdict),
+            text=text,
+            _json=data,
+        )
+
+    @property
+    def exit_code(self) -> int:
+        """The exit code ``haplan drain`` gives: 0 drainable, 1 blocked, 3
+        undecided."""
+        return self.verdict.exit_code
+
+    def to_dict(self) -> JsonDict:
+        """The JSON object of ``haplan drain --format json`` (a fresh copy)."""
+        return copy.deepcopy(self._json)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"<DrainReport {self.text.splitlines()[0]}>"
+
+    def _repr_html_(self) -> str:
+        first = self.text.splitlines()[0]
+        verdict, _, rest = first.partition(": ")
+        colour = _COLOURS[self.verdict.value]
+        out = [f"<div><b style='color:{colour}'>{_esc(verdict)}</b>: {_esc(rest)}"]
+        if self.moves:
+            out.append(
+                _table(
+                    ["vm", "from", "to"],
+                    [[_esc(m.vm), _esc(m.from_host), _esc(m.to)] for m in self.moves],
+                )
+            )
+        out.append(f"<p><b>Reason</b>: {_esc(self.reason)}</p>")
+        if self.end_state is not None:
+            out.append(_details("After the drain", self.end_state))
+        out.append("</div>")
+        return "\n".join(out)

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::*;
 use crate::agility;
+use crate::drain;
 use crate::error::{ChangesError, PoolError};
 use crate::model::*;
 use crate::pack::Budget;
@@ -1640,53 +1641,30 @@ impl Runtime {
     /// Migrations that empty host `h` and keep the pool's configured k (with
     /// `h` in maintenance afterwards): every running VM moves to the
     /// eligible host with the most room left, largest VM first; when that
-    /// does not keep k, the tightest fit is tried instead.
+    /// does not keep k, the tightest fit is tried instead (`drain::greedy`,
+    /// which `haplan drain` tries first too).
     fn drain_plan(&self, h: HostId) -> Result<Vec<(String, String)>, String> {
         let (pp, _) = self.planning_pool();
         let k = pp.ha.host_failures_to_tolerate;
-        let mut vms: Vec<VmId> = (0..pp.vms.len())
-            .filter(|&v| pp.vms[v].host == h && pp.vms[v].power.is_active())
-            .collect();
-        vms.sort_by_key(|&v| (std::cmp::Reverse(pp.vms[v].demand.iter().sum::<i64>()), v));
+        let vms = drain::active_on(&pp, h);
         let mut last = String::new();
         for spread in [true, false] {
             let mut draft = pp.clone();
             draft.hosts[h].state = HostState::Maintenance;
-            let mut moves = Vec::new();
-            for &v in &vms {
-                let targets: Vec<HostId> = (0..draft.hosts.len())
-                    .filter(|&t| t != h && draft.hosts[t].state == HostState::Up)
-                    // `v` is still on `h` in the draft, and no rule reads
-                    // the state of a host other than the target.
-                    .filter(|&t| agility::may_restart_on(&draft, v, t))
-                    .filter(|&t| {
-                        let spare = draft.spare(t);
-                        spare.iter().zip(&draft.vms[v].demand).all(|(s, d)| s >= d)
-                    })
-                    .collect();
-                let room = |t: HostId| -> i64 {
-                    let spare = draft.spare(t);
-                    let total: i64 = (0..draft.resources.len())
-                        .map(|r| {
-                            let u = draft.usable(t, r).max(1);
-                            (spare[r] - draft.vms[v].demand[r]) * 1_000_000 / u
-                        })
-                        .min()
-                        .unwrap_or(0);
-                    if spread { total } else { -total }
-                };
-                let Some(&t) = targets
-                    .iter()
-                    .max_by_key(|&&t| (room(t), std::cmp::Reverse(t)))
-                else {
+            let to = match drain::greedy(&mut draft, h, &vms, spread) {
+                Ok(to) => to,
+                Err(v) => {
                     return Err(format!(
                         "{} fits on no other host it may run on",
                         draft.vms[v].name
                     ));
-                };
-                draft.vms[v].host = t;
-                moves.push((draft.vms[v].name.clone(), draft.hosts[t].name.clone()));
-            }
+                }
+            };
+            let moves: Vec<(String, String)> = vms
+                .iter()
+                .zip(to)
+                .map(|(&v, t)| (draft.vms[v].name.clone(), draft.hosts[t].name.clone()))
+                .collect();
             match tolerance::tolerates(&draft, k, &Budget::default()) {
                 Tolerates::Yes => return Ok(moves),
                 Tolerates::No(w) => {
