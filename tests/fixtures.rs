@@ -57,6 +57,7 @@ const FAMILIES: &[(&str, bool)] = &[
     ("diff", true),
     ("runtime", true),
     ("headroom", true),
+    ("timing", true),
     ("bad", false),
 ];
 

@@ -7,7 +7,8 @@
 //! Around that answer: what a list of changes would do to it ([`what_if`],
 //! [`whatif`]), whether a new version of a pool is worse than an old one
 //! under a CI policy ([`diff()`]), and how many more VMs of one shape can
-//! start with the pool still tolerating K ([`headroom()`]).
+//! start with the pool still tolerating K ([`headroom()`]), and how long
+//! restarting them takes after the worst tolerated failure ([`timing()`]).
 //!
 //! ```
 //! let pool = haplan::parse_pool(r#"{
@@ -41,6 +42,7 @@ pub mod report;
 pub mod runtime;
 pub mod scenario;
 pub mod setbound;
+pub mod timing;
 pub mod tolerance;
 pub mod whatif;
 
@@ -56,6 +58,7 @@ pub use model::{HostId, Pool, VmId};
 pub use pack::Budget;
 pub use plan::{Plan, Scope, verify as verify_plan};
 pub use scenario::Analysis;
+pub use timing::{TimingOptions, TimingReport, timing};
 pub use tolerance::{
     CheckOptions, CheckReport, Strategy, Tolerates, Verdict, Witness, check, tolerates,
 };
