@@ -746,6 +746,26 @@ mod tests {
     }
 
     #[test]
+    fn what_if_keeps_boot_times() {
+        let text = r#"{"name": "t", "hosts": [
+              {"name": "h1", "capacity": {"m": 100}},
+              {"name": "h2", "capacity": {"m": 100}}],
+            "vms": [{"name": "a", "host": "h1", "demand": {"m": 10}, "boot_time_s": 42}]}"#;
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        let c = crate::whatif::apply_text(
+            &v,
+            r#"[{"op": "add_vm", "vm": {"name": "b", "host": "h2", "demand": {"m": 1}, "boot_time_s": 7}},
+                {"op": "resize_vm", "name": "a", "demand": {"m": 20}}]"#,
+        )
+        .unwrap();
+        assert_eq!(c.pool.vms[0].boot_time_s, Some(42));
+        assert_eq!(c.pool.vms[1].boot_time_s, Some(7));
+        assert_eq!(c.value["vms"][0]["boot_time_s"], 42);
+        let bad = crate::parse_pool(&text.replace("42", "-1")).unwrap_err();
+        assert_eq!(bad.problems[0].path, "vms[0].boot_time_s");
+    }
+
+    #[test]
     fn worst_case_is_the_slowest_set() {
         let p = pool(
             r#"[{"name": "a", "host": "h1", "demand": {"m": 10}, "boot_time_s": 10},
