@@ -544,10 +544,7 @@ fn worst(an: &Analysis, k: u32, opts: &TimingOptions) -> (Vec<HostId>, Search, u
         let mut m = makespan(&set, &mut sets);
         while set.len() < size {
             let mut pick: Option<(u64, usize)> = None;
-            for c in 0..cands.len() {
-                if chosen[c] {
-                    continue;
-                }
+            for (c, _) in chosen.iter().enumerate().filter(|(_, taken)| !**taken) {
                 set.push(c);
                 let mc = makespan(&set, &mut sets);
                 set.pop();
