@@ -60,6 +60,7 @@ const FAMILIES: &[(&str, bool)] = &[
     ("domains", true),
     ("tiers", true),
     ("drain", true),
+    ("timing", true),
     ("bad", false),
 ];
 
@@ -913,6 +914,7 @@ fn library_checks(case: &Case, run: &Run, golden: &str) -> Vec<String> {
         "headroom" => errs.extend(headroom_checks(run, &pool, golden)),
         "tiers" if json_format => errs.extend(tiers_checks(run, &pool, stdout)),
         "drain" => errs.extend(drain_checks(run, &pool, golden)),
+        "timing" => errs.extend(timing_checks(run, &pool, golden)),
         _ => {}
     }
     errs
@@ -1248,6 +1250,91 @@ fn golden_placement(pool: &Pool, v: &Value) -> Result<Vec<u32>, String> {
             .ok_or_else(|| format!("placement entry {p} has no count"))? as u32;
     }
     Ok(x)
+}
+
+/// `timing`: the library's report matches the golden JSON (runs with
+/// usage errors aside), and its makespan is the reference's: the
+/// second-by-second simulation, over every failure set of at most K up
+/// hosts for the worst case, or of the VMs the golden report restarts for
+/// a given set.
+fn timing_checks(run: &Run, pool: &Pool, golden: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    let exit = golden_exit(golden);
+    if exit == Some(2) {
+        return errs;
+    }
+    let command = &run.command;
+    let num = |flag: &str| arg_value(command, flag).map(|v| v.parse::<u64>().expect("a number"));
+    let fail = arg_value(command, "--fail").map(|f| {
+        let names: Vec<String> = f.split(',').map(str::to_string).collect();
+        host_ids(pool, &names).expect("valid --fail")
+    });
+    let opts = haplan::TimingOptions {
+        tolerate: num("--tolerate").map(|k| k as u32),
+        boot_time_s: num("--boot-time").unwrap_or(60),
+        concurrency: num("--concurrency").map(|c| c as u32),
+        fence_time_s: num("--fence-time").unwrap_or(0),
+        fail: fail.clone(),
+        set_limit: num("--set-limit").unwrap_or(haplan::timing::DEFAULT_SET_LIMIT),
+        cancel: None,
+    };
+    let r = haplan::timing(pool, &opts);
+    let code = if r.ok() { 0 } else { 1 };
+    if exit != Some(code) {
+        errs.push(format!(
+            "golden exit {exit:?}, but haplan::timing says {code}"
+        ));
+    }
+    let lib = without_stats(haplan::report::timing_json(pool, &r));
+    let text = golden_stdout(golden);
+    if let Ok(g) = serde_json::from_str::<Value>(text) {
+        let g = without_stats(g);
+        if g != lib {
+            errs.push(format!(
+                "the golden report differs from haplan::timing:\n{}",
+                diff(
+                    &serde_json::to_string_pretty(&g).unwrap(),
+                    &serde_json::to_string_pretty(&lib).unwrap()
+                )
+            ));
+        }
+    }
+    if !r.tolerated {
+        let w = r.witness.as_ref().expect("a witness");
+        if haplan_tests::reference_feasible(pool, &w.failed) {
+            errs.push("the witness of haplan::timing is a feasible failure set".into());
+        }
+        return errs;
+    }
+    let limit = opts.concurrency.map(|c| c as usize);
+    let want = match &fail {
+        None => {
+            let k = opts.tolerate.unwrap_or(pool.ha.host_failures_to_tolerate);
+            haplan_tests::reference_worst_makespan(pool, k, opts.boot_time_s, limit)
+        }
+        Some(f) => {
+            let restarted: Vec<&str> = r.vms.iter().map(|t| pool.vms[t.vm].name.as_str()).collect();
+            let jobs: Vec<haplan_tests::RefJob> =
+                haplan_tests::reference_jobs(pool, f, opts.boot_time_s)
+                    .into_iter()
+                    .filter(|j| restarted.contains(&j.name.as_str()))
+                    .collect();
+            haplan_tests::reference_makespan(&jobs, limit)
+        }
+    };
+    if r.exact() && r.makespan_s != want {
+        errs.push(format!(
+            "haplan::timing's makespan is {}, the reference's {want}",
+            r.makespan_s
+        ));
+    }
+    if !r.exact() && r.makespan_s > want {
+        errs.push(format!(
+            "the greedy search reports {}, more than the reference's worst {want}",
+            r.makespan_s
+        ));
+    }
+    errs
 }
 
 /// `headroom`: the library's report matches the golden one; the golden

@@ -377,6 +377,7 @@ pub fn with_new_vms(pool: &Pool, shape: &RefShape, x: &[u32]) -> Pool {
                 priority: haplan::model::Priority::Medium,
                 order: 0,
                 start_delay_s: 0,
+                boot_time_s: None,
                 storage: shape.storage.iter().cloned().collect(),
                 networks: shape.networks.iter().cloned().collect(),
                 local_devices: Vec::new(),
@@ -541,4 +542,119 @@ pub fn reference_drainable(pool: &Pool, h: HostId, k: u32) -> bool {
             reference_drain_invalid(pool, h, &vms, &to).is_none()
                 && reference_end_ok(&drained(pool, h, &vms, &to), k)
         })
+}
+
+// ---------------------------------------------------------------------------
+// Restart times (`haplan timing`, docs/cli.md), simulated second by second
+// from the rules as docs/runtime.md and docs/cli.md state them.
+
+/// A VM to start: its start-order key (order, priority 0 = critical, name),
+/// boot time and start delay, in seconds.
+#[derive(Clone, Debug)]
+pub struct RefJob {
+    pub name: String,
+    pub order: u32,
+    pub priority: u8,
+    pub boot: u64,
+    pub delay: u64,
+}
+
+/// (start, running) of every job, by simulating each second: first the VMs
+/// whose boot ends run, then every waiting VM whose group is due (every VM
+/// of a lower order runs, and its delay has passed since it ran) starts,
+/// critical first then by name, while fewer than `limit` starts are in
+/// flight; repeated within the second until nothing changes (a boot of 0
+/// s runs at once and frees its slot).
+pub fn reference_schedule(jobs: &[RefJob], limit: Option<usize>) -> Vec<(u64, u64)> {
+    let n = jobs.len();
+    let mut start: Vec<Option<u64>> = vec![None; n];
+    let mut running: Vec<Option<u64>> = vec![None; n];
+    let mut t = 0u64;
+    while running.iter().any(Option::is_none) {
+        loop {
+            let mut changed = false;
+            for i in 0..n {
+                if running[i].is_none() && start[i].is_some_and(|s| s + jobs[i].boot <= t) {
+                    running[i] = Some(t);
+                    changed = true;
+                }
+            }
+            let in_flight = (0..n)
+                .filter(|&i| start[i].is_some() && running[i].is_none())
+                .count();
+            let mut due: Vec<usize> = (0..n)
+                .filter(|&i| start[i].is_none())
+                .filter(|&i| {
+                    (0..n)
+                        .filter(|&j| jobs[j].order < jobs[i].order)
+                        .all(|j| running[j].is_some_and(|r| r + jobs[j].delay <= t))
+                })
+                .collect();
+            due.sort_by(|&a, &b| {
+                (jobs[a].order, jobs[a].priority, &jobs[a].name).cmp(&(
+                    jobs[b].order,
+                    jobs[b].priority,
+                    &jobs[b].name,
+                ))
+            });
+            let free = limit.map_or(usize::MAX, |l| l.saturating_sub(in_flight));
+            for &i in due.iter().take(free) {
+                start[i] = Some(t);
+                changed = true;
+            }
+            if !changed {
+                break;
+            }
+        }
+        if running.iter().all(Option::is_some) {
+            break;
+        }
+        t += 1;
+    }
+    (0..n)
+        .map(|i| (start[i].unwrap(), running[i].unwrap()))
+        .collect()
+}
+
+/// The jobs of a failure set: the VMs `vms_to_place` gives, boot time from
+/// the file or `boot_default`.
+pub fn reference_jobs(pool: &Pool, failed: &[HostId], boot_default: u64) -> Vec<RefJob> {
+    vms_to_place(pool, failed)
+        .into_iter()
+        .map(|v| {
+            let vm = &pool.vms[v];
+            RefJob {
+                name: vm.name.clone(),
+                order: vm.order,
+                priority: vm.priority as u8,
+                boot: vm.boot_time_s.unwrap_or(boot_default),
+                delay: vm.start_delay_s,
+            }
+        })
+        .collect()
+}
+
+/// The latest running time of the schedule (0 with nothing to start).
+pub fn reference_makespan(jobs: &[RefJob], limit: Option<usize>) -> u64 {
+    reference_schedule(jobs, limit)
+        .into_iter()
+        .map(|(_, r)| r)
+        .max()
+        .unwrap_or(0)
+}
+
+/// The worst makespan over every set of at most `k` up hosts (the empty set
+/// included: the VMs of hosts already down alone).
+pub fn reference_worst_makespan(
+    pool: &Pool,
+    k: u32,
+    boot_default: u64,
+    limit: Option<usize>,
+) -> u64 {
+    let up = up_hosts(pool);
+    (0..=(k as usize).min(up.len()))
+        .flat_map(|size| up.iter().copied().combinations(size))
+        .map(|failed| reference_makespan(&reference_jobs(pool, &failed, boot_default), limit))
+        .max()
+        .unwrap_or(0)
 }

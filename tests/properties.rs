@@ -1572,3 +1572,190 @@ fn drain_generated_pools_have_vms_to_move() {
         "only {with_vms} of 200 pools move 2 VMs or more"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Restart times (`haplan timing`)
+
+fn job_specs() -> impl Strategy<Value = Vec<(u32, u8, u64, u64)>> {
+    prop::collection::vec((0u32..4, 0u8..4, 0u64..=20, 0u64..=10), 0..=12)
+}
+
+/// Jobs named `j00`, `j01`, ... in the schedule's start order (order,
+/// priority, name), and the same as `haplan::timing::Job`s.
+fn jobs_of(specs: &[(u32, u8, u64, u64)]) -> (Vec<RefJob>, Vec<haplan::timing::Job>) {
+    let mut r: Vec<RefJob> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, &(order, priority, boot, delay))| RefJob {
+            name: format!("j{i:02}"),
+            order,
+            priority,
+            boot,
+            delay,
+        })
+        .collect();
+    r.sort_by(|a, b| (a.order, a.priority, &a.name).cmp(&(b.order, b.priority, &b.name)));
+    let jobs = r
+        .iter()
+        .map(|j| haplan::timing::Job {
+            order: j.order,
+            boot_s: j.boot,
+            delay_s: j.delay,
+        })
+        .collect();
+    (r, jobs)
+}
+
+/// A pool with boot times (some from the file, some by default) and start
+/// delays on its VMs.
+fn timed_pools() -> impl Strategy<Value = PoolJson> {
+    (
+        all_pools(),
+        prop::collection::vec((prop::option::weighted(0.7, 0u64..=30), 0u64..=15), 25),
+    )
+        .prop_map(|(mut p, times)| {
+            let vms = p.0["vms"].as_array_mut().expect("vms");
+            for (vm, (boot, delay)) in vms.iter_mut().zip(times) {
+                if let Some(b) = boot {
+                    vm["boot_time_s"] = json!(b);
+                }
+                vm["start_delay_s"] = json!(delay);
+            }
+            p
+        })
+}
+
+proptest! {
+    #![proptest_config(config(300))]
+
+    /// The schedule is the second-by-second simulation's, start for start.
+    #[test]
+    fn schedule_matches_simulation(specs in job_specs(), limit in prop::option::of(1u32..4)) {
+        let (r, jobs) = jobs_of(&specs);
+        let s = haplan::timing::schedule(&jobs, limit);
+        let want = reference_schedule(&r, limit.map(|l| l as usize));
+        let got: Vec<(u64, u64)> = s.slots.iter().map(|x| (x.start_s, x.running_s)).collect();
+        prop_assert_eq!(&got, &want);
+        prop_assert_eq!(s.makespan_s, want.iter().map(|x| x.1).max().unwrap_or(0));
+    }
+
+    /// Group order, start delays and the concurrency limit hold, and every
+    /// VM runs its boot time after its start.
+    #[test]
+    fn schedule_respects_groups_and_concurrency(specs in job_specs(), limit in prop::option::of(1u32..4)) {
+        let (_, jobs) = jobs_of(&specs);
+        let s = haplan::timing::schedule(&jobs, limit);
+        for (i, a) in jobs.iter().enumerate() {
+            let sa = s.slots[i];
+            prop_assert_eq!(sa.running_s, sa.start_s + a.boot_s);
+            for (j, b) in jobs.iter().enumerate() {
+                if b.order < a.order {
+                    prop_assert!(sa.start_s >= s.slots[j].running_s + b.delay_s,
+                        "job {} (order {}) starts at {} before job {} (order {}) ran + delay", i, a.order, sa.start_s, j, b.order);
+                }
+            }
+            if let Some(l) = limit {
+                // In flight at this start: started at or before it, not yet running.
+                let busy = (0..jobs.len())
+                    .filter(|&j| s.slots[j].start_s <= sa.start_s && s.slots[j].running_s > sa.start_s)
+                    .count();
+                prop_assert!(busy <= l as usize, "{} starts in flight at {}, limit {}", busy, sa.start_s, l);
+            }
+        }
+    }
+
+    /// More concurrency is never slower (and no limit is the fastest).
+    #[test]
+    fn makespan_is_monotone_in_concurrency(specs in job_specs()) {
+        let (_, jobs) = jobs_of(&specs);
+        let mut prev = u64::MAX;
+        for l in 1..=6 {
+            let m = haplan::timing::schedule(&jobs, Some(l)).makespan_s;
+            prop_assert!(m <= prev, "concurrency {} gives {}, {} gives {}", l - 1, prev, l, m);
+            prev = m;
+        }
+        prop_assert!(haplan::timing::schedule(&jobs, None).makespan_s <= prev);
+    }
+}
+
+proptest! {
+    #![proptest_config(config(120))]
+
+    /// The worst case is the brute-force maximum over every failure set of
+    /// at most K up hosts, when the pool tolerates K; otherwise there is no
+    /// estimate and the witness is a failure set the pool cannot survive.
+    /// The greedy search never reports more than the true worst.
+    #[test]
+    fn worst_case_matches_brute_force(
+        p in timed_pools(),
+        k in prop::option::of(0u32..4),
+        limit in prop::option::of(1u32..4),
+        boot in 0u64..=40,
+    ) {
+        let pool = p.pool();
+        let k_used = k.unwrap_or(pool.ha.host_failures_to_tolerate);
+        let opts = haplan::TimingOptions {
+            tolerate: k,
+            boot_time_s: boot,
+            concurrency: limit,
+            ..haplan::TimingOptions::default()
+        };
+        let r = haplan::timing(&pool, &opts);
+        let lim = limit.map(|l| l as usize);
+        if !r.tolerated {
+            let w = r.witness.as_ref().expect("a witness");
+            prop_assert!(w.failed.len() <= k_used as usize);
+            prop_assert!(!reference_feasible(&pool, &w.failed));
+            prop_assert_eq!(r.total_s, 0);
+            return Ok(());
+        }
+        let up = up_hosts(&pool).len();
+        if (k_used as usize) <= up {
+            prop_assert!(reference_tolerates(&pool, k_used));
+        }
+        prop_assert!(r.exact());
+        let want = reference_worst_makespan(&pool, k_used, boot, lim);
+        prop_assert_eq!(r.makespan_s, want);
+        // The reported set is one that takes that long.
+        prop_assert!(r.failed.len() <= k_used as usize);
+        let jobs = reference_jobs(&pool, &r.failed, boot);
+        prop_assert_eq!(reference_makespan(&jobs, lim), want);
+        prop_assert_eq!(r.vms.len(), jobs.len());
+        let detect = pool.ha.failure_threshold as u64 * pool.ha.check_interval_s;
+        prop_assert_eq!(r.total_s, if jobs.is_empty() { 0 } else { detect + want });
+        // The greedy search: a lower bound, reached by some set.
+        let g = haplan::timing(&pool, &haplan::TimingOptions { set_limit: 0, ..opts.clone() });
+        prop_assert!(g.makespan_s <= want);
+        let gj = reference_jobs(&pool, &g.failed, boot);
+        prop_assert_eq!(reference_makespan(&gj, lim), g.makespan_s);
+    }
+
+    /// `fail`: the VMs the plan places, timed as the simulation times them;
+    /// the others are listed as not restarted.
+    #[test]
+    fn given_failure_set_times_the_planned_vms(
+        p in timed_pools(),
+        mask in any::<u8>(),
+        limit in prop::option::of(1u32..4),
+    ) {
+        let pool = p.pool();
+        let failed = pick_failure_set(&pool, mask);
+        let opts = haplan::TimingOptions {
+            concurrency: limit,
+            fail: Some(failed.clone()),
+            ..haplan::TimingOptions::default()
+        };
+        let r = haplan::timing(&pool, &opts);
+        let feasible = reference_feasible(&pool, &failed);
+        let placed: Vec<String> = r.vms.iter().map(|t| pool.vms[t.vm].name.clone()).collect();
+        let jobs: Vec<RefJob> = reference_jobs(&pool, &failed, 60)
+            .into_iter()
+            .filter(|j| placed.contains(&j.name))
+            .collect();
+        prop_assert_eq!(jobs.len(), placed.len());
+        if feasible {
+            prop_assert_eq!(placed.len(), vms_to_place(&pool, &failed).len());
+        }
+        prop_assert_eq!(r.makespan_s, reference_makespan(&jobs, limit.map(|l| l as usize)));
+    }
+}

@@ -500,6 +500,73 @@ impl NativePool {
         Ok((convert::to_py(py, &json)?, text, verdict, end))
     }
 
+    /// `haplan timing`: how long until every protected VM runs again
+    /// after the worst failure of at most K hosts (or after `fail`).
+    /// Returns `(json, text, verdict)`. An unknown host (or one in
+    /// maintenance) in `fail` raises `QueryError` (`--fail: unknown host
+    /// "h9"`, as the command line words it), `concurrency` 0 `ValueError`.
+    #[pyo3(signature = (tolerate = None, boot_time = 60, concurrency = None, fence_time = 0, fail = None, threads = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn timing<'py>(
+        &self,
+        py: Python<'py>,
+        tolerate: Option<u32>,
+        boot_time: u64,
+        concurrency: Option<u32>,
+        fence_time: u64,
+        fail: Option<Vec<String>>,
+        threads: Option<usize>,
+    ) -> PyResult<(Bound<'py, PyAny>, String, &'static str)> {
+        if concurrency == Some(0) {
+            return Err(PyValueError::new_err("concurrency must be at least 1"));
+        }
+        for (name, s) in [("boot_time", boot_time), ("fence_time", fence_time)] {
+            if s > u32::MAX as u64 {
+                return Err(PyValueError::new_err(format!(
+                    "{name} must be a whole number of seconds from 0 to 4294967295, found {s}"
+                )));
+            }
+        }
+        if tolerate.is_some() && fail.is_some() {
+            return Err(PyValueError::new_err(
+                "tolerate and fail cannot both be given (fail is one failure set, tolerate asks for the worst)",
+            ));
+        }
+        let fail = match fail {
+            Some(names) => Some(
+                haplan::failure_set(&self.pool, &names)
+                    .map_err(|e| QueryError::new_err(format!("--fail: {e}")))?,
+            ),
+            None => None,
+        };
+        let pool = Arc::clone(&self.pool);
+        let (json, text, verdict) = solve::run(py, threads, move |cancel| {
+            let opts = haplan::TimingOptions {
+                tolerate,
+                boot_time_s: boot_time,
+                concurrency,
+                fence_time_s: fence_time,
+                fail,
+                cancel: Some(cancel),
+                ..haplan::TimingOptions::default()
+            };
+            let r = haplan::timing(&pool, &opts);
+            let verdict = if r.undecided {
+                "undecided"
+            } else if r.ok() {
+                "ok"
+            } else {
+                "not_ok"
+            };
+            (
+                haplan::report::timing_json(&pool, &r),
+                haplan::report::timing_text(&pool, &r),
+                verdict,
+            )
+        })?;
+        Ok((convert::to_py(py, &json)?, text, verdict))
+    }
+
     /// `haplan agility`: `(json, text)`.
     fn agility<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, String)> {
         let pool = &*self.pool;

@@ -19,8 +19,8 @@ RUNS = fixture_runs()
 # Options of answered subcommands that the Python API leaves out: diff's
 # reference shape (ask `Pool.headroom` of each pool instead) and headroom's
 # `--method`, for comparing methods (the answer is the same; the placement
-# may differ).
-CLI_ONLY_FLAGS = {"diff": ("--vm",), "headroom": ("--method",)}
+# may differ); timing's `--set-limit`, for testing the greedy search.
+CLI_ONLY_FLAGS = {"diff": ("--vm",), "headroom": ("--method",), "timing": ("--set-limit",)}
 PREFIX = f"{ROOT}/"
 T = TypeVar("T")
 
@@ -39,6 +39,7 @@ Result = Union[
     haplan.DiffReport,
     haplan.HeadroomReport,
     haplan.DrainReport,
+    haplan.TimingReport,
 ]
 
 
@@ -100,6 +101,16 @@ def execute(run: Run) -> Result:
             tolerate=_optional(run, "--tolerate", int),
             time_limit=_optional(run, "--time-limit", float),
         )
+    if sub == "timing":
+        fail = run.flag("--fail")
+        concurrency = _optional(run, "--concurrency", int)
+        return pool.restart_time(
+            tolerate=_optional(run, "--tolerate", int),
+            boot_time=_optional(run, "--boot-time", int) or 60,
+            concurrency=concurrency,
+            fence_time=_optional(run, "--fence-time", int) or 0,
+            fail=fail.split(",") if fail is not None else None,
+        )
     raise AssertionError(f"no Python equivalent of {run.command}")
 
 
@@ -129,6 +140,11 @@ def normalise_json_stats(data: Dict[str, Any], result: Result) -> None:
         assert all(isinstance(v, int) for v in stats.values())
         assert stats["scenarios"] == report.stats.scenarios
         obj["stats"] = "(normalised)"
+    if isinstance(result, haplan.TimingReport):
+        stats = data["stats"]
+        assert stats == dataclasses.asdict(result.stats)
+        assert stats["scenarios"] == result.sets
+        data["stats"] = "(normalised)"
     if isinstance(result, (haplan.HeadroomReport, haplan.DrainReport)):
         # Its own stats, besides those of the check it nests.
         stats = data["stats"]
@@ -145,6 +161,8 @@ def test_fixture_run(run: Run) -> None:
         if flag in run.command:
             pytest.skip(f"haplan {run.command[0]} {flag} is a command-line feature, not in the Python API")
     golden = run.golden()
+    if golden.exit == 2 and golden.stderr.startswith("error: "):
+        pytest.skip("a usage error of the command line (Python raises TypeError or ValueError)")
     if golden.exit == 2:
         # Bad input: the same message as the command line, without "haplan: ".
         assert golden.stdout == ""

@@ -14,7 +14,7 @@ use crate::pack::Budget;
 use crate::plan::{self, Scope};
 use crate::scenario::Analysis;
 use crate::tolerance::{self, CheckOptions, Verdict};
-use crate::{agility, diff, load, report, whatif};
+use crate::{agility, diff, load, report, timing, whatif};
 
 /// Exit codes, a contract (docs/cli.md).
 pub const EXIT_OK: i32 = 0;
@@ -226,6 +226,45 @@ enum Command {
         #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
         time_limit: Option<Duration>,
     },
+    /// How long until every protected VM runs again after the worst tolerated failure.
+    ///
+    /// Detection (ha.failure_threshold x ha.check_interval_s) + fencing
+    /// (--fence-time) + the restart schedule: order groups as the HA runtime
+    /// starts them, start delays, per-VM boot times (vms[].boot_time_s, else
+    /// --boot-time), at most --concurrency starts at once. The worst case is
+    /// over every set of at most K up hosts (exact up to 200,000 sets, else a
+    /// greedy lower bound with a warning). Exit 1 when the pool does not
+    /// tolerate K (the witness is shown) or a protected VM would not restart.
+    Timing {
+        /// Pool file (haplan/v1 JSON), or - for standard input.
+        file: String,
+        /// K of the worst case (default: the file's ha.host_failures_to_tolerate).
+        #[arg(long, value_name = "K", conflicts_with = "fail")]
+        tolerate: Option<u32>,
+        /// Boot time of a VM without boot_time_s, in seconds.
+        #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_whole_seconds)]
+        boot_time: u64,
+        /// At most this many VM starts in flight at once (default: no limit, as the runtime).
+        #[arg(long, value_name = "N", value_parser = parse_concurrency)]
+        concurrency: Option<u32>,
+        /// How long your fence agents take to confirm a host off, in seconds.
+        #[arg(long, value_name = "SECONDS", default_value = "0", value_parser = parse_whole_seconds)]
+        fence_time: u64,
+        /// Estimate for exactly these hosts failing (comma-separated), not the worst case.
+        #[arg(long, value_name = "H1,H2,...", value_delimiter = ',')]
+        fail: Option<Vec<String>>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Enumerate every failure set when there are at most this many
+        /// (beyond it, a greedy search gives a lower bound).
+        #[arg(
+            long,
+            value_name = "N",
+            default_value = "200000",
+            hide_short_help = true
+        )]
+        set_limit: u64,
+    },
     /// Print the JSON Schema of the pool format.
     Schema,
     /// Build a pool file from live libvirt hosts (domains, memory, vCPUs,
@@ -342,6 +381,24 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
         return Err(format!("not a usable number of seconds: {s}"));
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// A whole number of seconds, as the pool format's settings (at most 2^32 - 1).
+fn parse_whole_seconds(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(n) if n <= u32::MAX as u64 => Ok(n),
+        _ => Err(format!(
+            "not a whole number of seconds from 0 to 4294967295: {s}"
+        )),
+    }
+}
+
+fn parse_concurrency(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("not a whole number of VM starts: {s}")),
+    }
 }
 
 /// The JSON Schema of the pool format.
@@ -754,6 +811,46 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             let code = match r.verdict() {
                 Verdict::Ok if !r.exact => EXIT_UNDECIDED,
                 v => exit_code(v),
+            };
+            Ok((code, text))
+        }
+        Command::Timing {
+            file,
+            tolerate,
+            boot_time,
+            concurrency,
+            fence_time,
+            fail,
+            format,
+            set_limit,
+        } => {
+            let pool = read_pool(&file, stdin)?;
+            let fail = match fail {
+                Some(names) => {
+                    Some(crate::failure_set(&pool, &names).map_err(|e| format!("--fail: {e}"))?)
+                }
+                None => None,
+            };
+            let opts = timing::TimingOptions {
+                tolerate,
+                boot_time_s: boot_time,
+                concurrency,
+                fence_time_s: fence_time,
+                fail,
+                set_limit,
+                cancel: None,
+            };
+            let r = timing::timing(&pool, &opts);
+            let code = if r.undecided {
+                EXIT_UNDECIDED
+            } else if r.ok() {
+                EXIT_OK
+            } else {
+                EXIT_NOT_OK
+            };
+            let text = match format {
+                Format::Json => json(report::timing_json(&pool, &r)),
+                Format::Text => report::timing_text(&pool, &r),
             };
             Ok((code, text))
         }

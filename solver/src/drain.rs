@@ -508,7 +508,11 @@ enum Check {
 /// nothing stranded now). With `explain: false` a failing set's witness is
 /// bare (no plan is made for it).
 fn end_ok(pool: &Pool, k: u32, budget: &Budget, explain: bool) -> Check {
-    let up = pool.up_hosts().len() as u32;
+    // With failure domains, k counts domains.
+    let up = match crate::domains::of(pool) {
+        Some(d) => d.len() as u32,
+        None => pool.up_hosts().len() as u32,
+    };
     if k > up {
         return Check::Fails(Failure::TooFewHosts { up });
     }

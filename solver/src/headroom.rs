@@ -777,6 +777,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
                     priority: Priority::Medium,
                     order: 0,
                     start_delay_s: 0,
+                    boot_time_s: None,
                     storage: self.shape.storage.clone(),
                     networks: self.shape.networks.clone(),
                     local_devices: Vec::new(),

@@ -7,9 +7,12 @@
 //! Around that answer: what a list of changes would do to it ([`what_if`],
 //! [`whatif`]), whether a new version of a pool is worse than an old one
 //! under a CI policy ([`diff()`]), and how many more VMs of one shape can
-//! start with the pool still tolerating K ([`headroom()`]), and whether a
-//! host can be drained into maintenance with the pool still tolerating K
-//! ([`drain()`]).
+//! start with the pool still tolerating K ([`headroom()`]), whether a host
+//! can be drained into maintenance with the pool still tolerating K
+//! ([`drain()`]), the tolerance of each restart-priority tier
+//! ([`tiers()`]), and how long restarting them takes after the worst
+//! tolerated failure ([`timing()`]). With `ha.failure_domain_label`, k
+//! counts failure domains ([`domains`]).
 //!
 //! ```
 //! let pool = haplan::parse_pool(r#"{
@@ -46,6 +49,7 @@ pub mod runtime;
 pub mod scenario;
 pub mod setbound;
 pub mod tiers;
+pub mod timing;
 pub mod tolerance;
 pub mod whatif;
 
@@ -63,6 +67,7 @@ pub use pack::Budget;
 pub use plan::{Plan, Scope, verify as verify_plan};
 pub use scenario::Analysis;
 pub use tiers::{TiersOptions, TiersReport, tiers};
+pub use timing::{TimingOptions, TimingReport, timing};
 pub use tolerance::{
     CheckOptions, CheckReport, Strategy, Tolerates, Verdict, Witness, check, tolerates,
 };

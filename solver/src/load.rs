@@ -291,6 +291,7 @@ const VM_FIELDS: &[&str] = &[
     "priority",
     "order",
     "start_delay_s",
+    "boot_time_s",
     "storage",
     "networks",
     "local_devices",
@@ -339,6 +340,7 @@ struct RawVm {
     priority: Priority,
     order: u32,
     start_delay_s: u64,
+    boot_time_s: Option<u64>,
     storage: BTreeSet<String>,
     networks: BTreeSet<String>,
     local_devices: Vec<String>,
@@ -484,6 +486,7 @@ fn read_pool(cx: &mut Cx, v: &Value) -> Option<Pool> {
                 priority: v.priority,
                 order: v.order,
                 start_delay_s: v.start_delay_s,
+                boot_time_s: v.boot_time_s,
                 storage: v.storage,
                 networks: v.networks,
                 local_devices: v.local_devices,
@@ -796,6 +799,9 @@ fn read_vm(cx: &mut Cx, path: &str, v: &Value) -> Option<RawVm> {
     let start_delay_s = field(map, "start_delay_s")
         .and_then(|x| cx.integer(&p("start_delay_s"), x, MAX_SETTING))
         .unwrap_or(0) as u64;
+    let boot_time_s = field(map, "boot_time_s")
+        .and_then(|x| cx.integer(&p("boot_time_s"), x, MAX_SETTING))
+        .map(|n| n as u64);
     let storage = field(map, "storage")
         .and_then(|x| cx.string_list(&p("storage"), x))
         .unwrap_or_default();
@@ -820,6 +826,7 @@ fn read_vm(cx: &mut Cx, path: &str, v: &Value) -> Option<RawVm> {
         priority,
         order,
         start_delay_s,
+        boot_time_s,
         storage: storage.into_iter().collect(),
         networks: networks.into_iter().collect(),
         local_devices,
@@ -880,6 +887,7 @@ pub(crate) fn vm_for(pool: &Pool, v: &Value) -> Result<Vm, String> {
         priority: raw.priority,
         order: raw.order,
         start_delay_s: raw.start_delay_s,
+        boot_time_s: raw.boot_time_s,
         storage: raw.storage,
         networks: raw.networks,
         local_devices: raw.local_devices,

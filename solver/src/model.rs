@@ -178,6 +178,9 @@ pub struct Vm {
     pub priority: Priority,
     pub order: u32,
     pub start_delay_s: u64,
+    /// Seconds from its start until it runs (`haplan timing`); `None`
+    /// where the file gives none (the command's `--boot-time` applies).
+    pub boot_time_s: Option<u64>,
     pub storage: BTreeSet<String>,
     pub networks: BTreeSet<String>,
     pub local_devices: Vec<String>,

@@ -75,3 +75,13 @@ class Pool:
         time_limit: Optional[float] = None,
         threads: Optional[int] = None,
     ) -> Tuple[Dict[str, Any], str, str, Optional[_Nested]]: ...
+
+    def timing(
+        self,
+        tolerate: Optional[int] = None,
+        boot_time: int = 60,
+        concurrency: Optional[int] = None,
+        fence_time: int = 0,
+        fail: Optional[List[str]] = None,
+        threads: Optional[int] = None,
+    ) -> Tuple[Dict[str, Any], str, str]: ...

@@ -7,7 +7,16 @@ import os
 from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _native
-from ._reports import Agility, DiffReport, DrainReport, HeadroomReport, Plan, Report, WhatIfReport
+from ._reports import (
+    Agility,
+    DiffReport,
+    DrainReport,
+    HeadroomReport,
+    Plan,
+    Report,
+    TimingReport,
+    WhatIfReport,
+)
 
 __all__ = ["Pool"]
 
@@ -364,6 +373,56 @@ class Pool:
         threads = _count(threads, "threads")
         data, text, verdict, end = self._inner.drain(host, tolerate, _seconds(time_limit), threads)
         return DrainReport._from_native(data, text, verdict, end)
+
+    def restart_time(
+        self,
+        tolerate: Optional[int] = None,
+        boot_time: int = 60,
+        concurrency: Optional[int] = None,
+        fence_time: int = 0,
+        fail: Union[None, str, Iterable[str]] = None,
+    ) -> TimingReport:
+        """How long after the worst failure of at most ``tolerate`` hosts
+        (default: the file's ``host_failures_to_tolerate``) every protected
+        VM runs again: ``haplan timing``. Detection
+        (``failure_threshold × check_interval_s``), fencing (``fence_time``
+        seconds: how long your fence agents take) and the restart schedule
+        the HA runtime follows: order groups, start delays, each VM's
+        ``boot_time_s`` (``boot_time`` seconds for VMs without one), at most
+        ``concurrency`` starts at once (``None``: no limit, as the runtime)::
+
+            r = pool.restart_time(tolerate=2, concurrency=4)
+            r.total_s, r.failed_hosts, r.last_vm
+
+        The pool must tolerate K: when it does not, the report has no
+        estimate (``tolerated`` false, ``witness`` says why, ``verdict``
+        ``NOT_OK``). Every failure set of K hosts is scheduled when there
+        are at most 200,000; beyond that a greedy search gives a lower
+        bound (``exact`` false, a warning).
+
+        ``fail`` (a host name or a list of them) times exactly that failure
+        set instead (the pool need not tolerate it; VMs the plan cannot
+        place are in ``not_restarted`` and the verdict is ``NOT_OK``); it
+        cannot be combined with ``tolerate``. Raises
+        :class:`~haplan.QueryError` for a name that is no host or a host in
+        maintenance, :class:`ValueError` for ``concurrency`` 0, a negative
+        time or ``tolerate`` with ``fail``.
+        """
+        tolerate = _count(tolerate, "tolerate")
+        for name, value in (("boot_time", boot_time), ("fence_time", fence_time)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be a whole number of seconds (int), not {type(value).__name__}")
+            if value < 0:
+                raise ValueError(f"{name} must not be negative, found {value}")
+        concurrency = _count(concurrency, "concurrency")
+        names: Optional[List[str]] = None
+        if fail is not None:
+            names = [fail] if isinstance(fail, str) else list(fail)
+            for n in names:
+                if not isinstance(n, str):
+                    raise TypeError(f"fail must be host names (str), found {type(n).__name__}")
+        data, text, verdict = self._inner.timing(tolerate, boot_time, concurrency, fence_time, names)
+        return TimingReport._from_native(data, text, verdict)
 
     # -- Python protocols --------------------------------------------------
 

@@ -1,6 +1,7 @@
 """The answers: :class:`Report` (``check``), :class:`Plan` (``plan``),
-:class:`Agility` (``agility``), :class:`WhatIfReport` (``whatif``) and
-:class:`DiffReport` (``diff``).
+:class:`Agility` (``agility``), :class:`WhatIfReport` (``whatif``),
+:class:`DiffReport` (``diff``), :class:`HeadroomReport` (``headroom``),
+:class:`DrainReport` (``drain``) and :class:`TimingReport` (``timing``).
 
 Each carries exactly the fields of the command line's JSON
 (``docs/cli.md``) as attributes, ``to_dict()`` returns that JSON object
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Agility",
     "DiffReport",
+    "GroupTiming",
     "HeadroomLimit",
     "HeadroomReport",
     "HeadroomStats",
@@ -29,15 +31,19 @@ __all__ = [
     "HostHeadroom",
     "LostProtection",
     "NotAgile",
+    "NotRestarted",
     "Placement",
     "Plan",
     "Report",
     "Short",
     "Stats",
+    "TimingReport",
+    "TimingStats",
     "Unplaced",
     "Verdict",
     "VmAgility",
     "VmShape",
+    "VmTiming",
     "WhatIfReport",
     "Witness",
 ]
@@ -1020,5 +1026,216 @@ class DrainReport:
         out.append(f"<p><b>Reason</b>: {_esc(self.reason)}</p>")
         if self.end_state is not None:
             out.append(_details("After the drain", self.end_state))
+        out.append("</div>")
+        return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class GroupTiming:
+    """One order group of a restart schedule: how many VMs, when its gate
+    opened (``start_s``), when its last VM runs (``end_s``), and when the
+    next group may start (``release_s``: its latest run plus start delay).
+    Seconds after the failed hosts are confirmed off."""
+
+    order: int
+    vms: int
+    start_s: int
+    end_s: int
+    release_s: int
+
+
+@dataclass(frozen=True)
+class VmTiming:
+    """One restarted VM: the host it ran on (``from_host``, ``"from"`` in
+    the JSON), its restart target (``host``, only for a given failure
+    set), its order and priority, its boot time, when it starts and when
+    it runs (seconds after the failed hosts are confirmed off)."""
+
+    vm: str
+    from_host: str
+    host: Optional[str]
+    order: int
+    priority: str
+    boot_s: int
+    start_s: int
+    running_s: int
+
+
+@dataclass(frozen=True)
+class NotRestarted:
+    """A protected VM of the failed (or already down) hosts that does not
+    restart, with why; it is left out of the estimate."""
+
+    vm: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class TimingStats:
+    """Free-form in the JSON contract: ``scenarios`` counts the failure
+    sets scheduled."""
+
+    scenarios: int = 0
+    elapsed_ms: int = 0
+
+
+@dataclass(frozen=True, repr=False)
+class TimingReport:
+    """The answer of :meth:`haplan.Pool.restart_time`: how long after the
+    worst failure of at most K hosts (or after the given one) every
+    protected VM runs again.
+
+    The attributes are the fields of ``haplan timing --format json``:
+
+    - ``pool``; ``tolerate``: K as used (``None`` for a given set);
+      ``tolerated``: false when the pool does not tolerate K, then
+      ``witness`` (:class:`Witness`) says why and there is no estimate.
+    - ``search``: ``"every_set"``, ``"greedy"`` (too many sets: a lower
+      bound, ``exact`` false), ``"given"`` or ``"none"``; ``sets``: failure
+      sets scheduled; ``failed_hosts``: the worst set (found) or the given one.
+    - ``boot_time_s`` (the default boot time), ``concurrency`` (``None``:
+      no limit).
+    - ``detection_s``, ``fence_s``, ``makespan_s`` and their sum
+      ``total_s``; ``last_vm``: the VM that runs last.
+    - ``groups`` (:class:`GroupTiming`) and ``vms`` (:class:`VmTiming`), in
+      start order; ``not_restarted`` (:class:`NotRestarted`);
+      ``not_agile``: protected VMs of the pool that are not agile.
+    - ``warnings``; ``stats`` (:class:`TimingStats`).
+
+    ``verdict`` and ``exit_code`` are those of ``haplan timing``: ``OK``
+    (0) when every protected VM concerned runs again, ``NOT_OK`` (1) when
+    the pool does not tolerate K or a protected VM does not restart.
+    ``to_dict()`` is the JSON object, ``str(report)`` the text output.
+    """
+
+    pool: str
+    ok: bool
+    tolerate: Optional[int]
+    tolerated: bool
+    witness: Optional[Witness]
+    search: str
+    exact: bool
+    sets: int
+    failed_hosts: List[str]
+    boot_time_s: int
+    concurrency: Optional[int]
+    detection_s: int
+    fence_s: int
+    makespan_s: int
+    total_s: int
+    last_vm: Optional[str]
+    groups: List[GroupTiming]
+    vms: List[VmTiming]
+    not_restarted: List[NotRestarted]
+    not_agile: int
+    warnings: List[str]
+    stats: TimingStats
+    verdict: Verdict
+    text: str = field(compare=False)
+    """The command line's text output (``str(report)``)."""
+    _json: JsonDict = field(compare=False)
+
+    @classmethod
+    def _from_native(cls, data: JsonDict, text: str, verdict: str) -> TimingReport:
+        w = data["witness"]
+        witness = None
+        if w is not None:
+            short = w.get("short")
+            witness = Witness(
+                failed_hosts=list(w["failed_hosts"]),
+                unplaced=list(w["unplaced"]),
+                reason=w["reason"],
+                short=Short(**_known(Short, short)) if short is not None else None,
+            )
+        return cls(
+            pool=data["pool"],
+            ok=data["ok"],
+            tolerate=data["tolerate"],
+            tolerated=data["tolerated"],
+            witness=witness,
+            search=data["search"],
+            exact=data["exact"],
+            sets=data["sets"],
+            failed_hosts=list(data["failed_hosts"]),
+            boot_time_s=data["boot_time_s"],
+            concurrency=data["concurrency"],
+            detection_s=data["detection_s"],
+            fence_s=data["fence_s"],
+            makespan_s=data["makespan_s"],
+            total_s=data["total_s"],
+            last_vm=data["last_vm"],
+            groups=[GroupTiming(**_known(GroupTiming, g)) for g in data["groups"]],
+            vms=[
+                VmTiming(
+                    vm=v["vm"],
+                    from_host=v["from"],
+                    host=v.get("host"),
+                    order=v["order"],
+                    priority=v["priority"],
+                    boot_s=v["boot_s"],
+                    start_s=v["start_s"],
+                    running_s=v["running_s"],
+                )
+                for v in data["vms"]
+            ],
+            not_restarted=[NotRestarted(**_known(NotRestarted, n)) for n in data["not_restarted"]],
+            not_agile=data["not_agile"],
+            warnings=list(data["warnings"]),
+            stats=TimingStats(**_known(TimingStats, data.get("stats", {}))),
+            verdict=Verdict(verdict),
+            text=text,
+            _json=data,
+        )
+
+    @property
+    def exit_code(self) -> int:
+        """The exit code ``haplan timing`` gives: 0 ok, 1 not ok."""
+        return self.verdict.exit_code
+
+    def to_dict(self) -> JsonDict:
+        """The JSON object of ``haplan timing --format json`` (a fresh copy)."""
+        return copy.deepcopy(self._json)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"<TimingReport {self.text.splitlines()[0]}>"
+
+    def _repr_html_(self) -> str:
+        first = self.text.splitlines()[0]
+        verdict, _, rest = first.partition(": ")
+        colour = _COLOURS[self.verdict.value]
+        out = [
+            f"<div><b style='color:{colour}'>{_esc(verdict)}</b>: {_esc(rest)}",
+            _table(
+                ["total_s", "detection_s", "fence_s", "makespan_s", "failed_hosts", "last_vm"],
+                [
+                    [
+                        _esc(self.total_s),
+                        _esc(self.detection_s),
+                        _esc(self.fence_s),
+                        _esc(self.makespan_s),
+                        _esc(", ".join(self.failed_hosts)),
+                        _esc(self.last_vm or ""),
+                    ]
+                ],
+            ),
+        ]
+        if self.groups:
+            out.append(
+                _table(
+                    ["order", "vms", "start_s", "end_s", "release_s"],
+                    [
+                        [_esc(g.order), _esc(g.vms), _esc(g.start_s), _esc(g.end_s), _esc(g.release_s)]
+                        for g in self.groups
+                    ],
+                )
+            )
+        if self.not_restarted:
+            out.append(
+                "<p><b>Not restarted</b></p>"
+                + _table(["vm", "reason"], [[_esc(n.vm), _esc(n.reason)] for n in self.not_restarted])
+            )
         out.append("</div>")
         return "\n".join(out)
