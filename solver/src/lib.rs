@@ -51,6 +51,7 @@ pub mod setbound;
 pub mod tiers;
 pub mod timing;
 pub mod tolerance;
+mod warm;
 pub mod whatif;
 
 #[cfg(feature = "cli")]

@@ -29,6 +29,7 @@ use crate::pack::{self, Budget, Decision, Infeasible};
 use crate::plan::{self, Scope};
 use crate::scenario::Analysis;
 use crate::setbound::{Partial, SetBounds};
+use crate::warm::Warm;
 
 /// What to ask of [`check`].
 #[derive(Clone, Copy, Debug, Default)]
@@ -850,11 +851,21 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             }
             let mut chosen = Vec::with_capacity(k);
             chosen.push(self.ranked[first]);
-            self.dfs(&mut chosen, first + 1, k)
+            let mut warm = Warm::new(self.an);
+            warm.push(self.ranked[first]);
+            self.dfs(&mut chosen, &mut warm, first + 1, k)
         })
     }
 
-    fn dfs(&self, chosen: &mut Vec<HostId>, start: usize, k: usize) -> Option<SetResult> {
+    /// Searches the completions of `chosen` by hosts ranked from `start`;
+    /// `warm` carries a packing along (`crate::warm`), for `chosen` as it is.
+    fn dfs(
+        &self,
+        chosen: &mut Vec<HostId>,
+        warm: &mut Warm,
+        start: usize,
+        k: usize,
+    ) -> Option<SetResult> {
         if self.budget.expired() {
             return Some(SetResult::Undecided);
         }
@@ -863,6 +874,10 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         let p = Partial { chosen, rest, m };
         let bounded = self.strategy == Strategy::Full;
         if m == 0 {
+            if bounded && warm.feasible() {
+                self.count(pack::Stage::Greedy as usize, 1);
+                return None;
+            }
             if bounded && self.bounds.all_feasible(&p) {
                 self.count(0, 1);
                 return None;
@@ -893,7 +908,9 @@ impl<'a, 'p> Tolerance<'a, 'p> {
                 continue;
             }
             chosen.push(self.ranked[i]);
-            let found = self.dfs(chosen, i + 1, k);
+            warm.push(self.ranked[i]);
+            let found = self.dfs(chosen, warm, i + 1, k);
+            warm.pop();
             chosen.pop();
             if found.is_some() {
                 return found;
