@@ -7,7 +7,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use haplan::{
     Budget, CheckOptions, HeadroomOptions, Shape, check, headroom, plan, pool_from_value,
 };
-use haplan_benches::{memory_pool, mixed_pool, tshirt_pool};
+use haplan_benches::{memory_pool, mixed_pool, tshirt_pool, twins_pool};
 
 fn bench(c: &mut Criterion) {
     let cases = [
@@ -30,6 +30,7 @@ fn bench(c: &mut Criterion) {
             mixed_pool(100, 5000, 12, 500, 9),
             Some(2),
         ),
+        ("twins/hosts=40,res=2", twins_pool(40, 2, 3), None),
     ];
     let one = rayon::ThreadPoolBuilder::new()
         .num_threads(1)

@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use haplan::{CheckOptions, HeadroomOptions, Shape, Strategy, check, headroom, pool_from_value};
-use haplan_benches::{memory_pool, mixed_pool, tshirt_pool};
+use haplan_benches::{memory_pool, mixed_pool, tshirt_pool, twins_pool};
 use serde_json::Value;
 
 struct Case {
@@ -80,6 +80,13 @@ fn cases() -> Vec<Case> {
             pool: || mixed_pool(100, 5000, 12, 500, 9),
             tolerate: Some(2),
             enumerate: true,
+            ilp_sample: 0,
+        },
+        Case {
+            name: "twins hosts=40 res=2",
+            pool: || twins_pool(40, 2, 3),
+            tolerate: None,
+            enumerate: false,
             ilp_sample: 0,
         },
     ]

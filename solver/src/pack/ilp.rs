@@ -1,10 +1,18 @@
-//! The last resort: a 0-1 ILP solved by HiGHS through good_lp.
+//! The last resort: an integer program solved by HiGHS through good_lp.
 //!
-//! x[i][t] = 1 when item i goes to target t (eligible pairs only);
-//! each item on exactly one target; per target and resource, the demand
-//! placed fits; per target and anti-affinity group, at most one member.
-//! Feasibility only: the objective is 0.
+//! Items that are alike (same demand, eligible targets and anti-affinity
+//! group) form a *type*: x[τ][t] counts the items of type τ on target t
+//! (general integers; one 0-1 variable per item would give the solver as
+//! many equivalent solutions as there are ways to permute the alike items,
+//! which it must all rule out to prove a "no"). Each type's items all
+//! placed; per target and resource, the demand placed fits; per target and
+//! anti-affinity group, at most one member. Targets alike for every type
+//! (same capacity, same eligibility) are interchangeable too: their loads
+//! in one resource are required non-increasing in target order, which every
+//! packing satisfies after renaming them. Feasibility only: the objective
+//! is 0.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use good_lp::solvers::highs::highs;
@@ -21,15 +29,41 @@ const THREADS: u32 = 1;
 pub fn solve(inst: &Instance, budget: &Budget) -> Option<Decision> {
     let nres = inst.nres;
     let targets = inst.targets();
-    let mut vars = ProblemVariables::new();
-    // (item, target, variable) for every pair where the item fits alone.
-    let mut x: Vec<Vec<(u32, Variable)>> = Vec::with_capacity(inst.items());
+    // Types: alike items, in order of first appearance.
+    let mut type_of: HashMap<(&[i64], &[u32], u32), usize> = HashMap::new();
+    let mut members: Vec<Vec<usize>> = Vec::new();
     for i in 0..inst.items() {
+        let key = (inst.demand(i), inst.elig[i].as_slice(), inst.group[i]);
+        let next = members.len();
+        let t = *type_of.entry(key).or_insert(next);
+        if t == next {
+            members.push(Vec::new());
+        }
+        members[t].push(i);
+    }
+    let mut vars = ProblemVariables::new();
+    // Per type, (target, variable, most items of the type there).
+    let mut x: Vec<Vec<(u32, Variable, i64)>> = Vec::with_capacity(members.len());
+    for m in &members {
+        let i = m[0];
+        let d = inst.demand(i);
         let row = inst.elig[i]
             .iter()
             .copied()
             .filter(|&t| fits(inst, &inst.cap, i, t as usize))
-            .map(|t| (t, vars.add(variable().binary())))
+            .map(|t| {
+                let mut most = m.len() as i64;
+                if inst.group[i] != NO_GROUP {
+                    most = 1;
+                }
+                for (r, &dr) in d.iter().enumerate() {
+                    if dr > 0 {
+                        most = most.min(inst.cap[t as usize * nres + r] / dr);
+                    }
+                }
+                let v = vars.add(variable().integer().min(0).max(most as f64));
+                (t, v, most)
+            })
             .collect::<Vec<_>>();
         if row.is_empty() {
             return Some(Decision::Infeasible(Infeasible::NoTarget { item: i }));
@@ -48,56 +82,86 @@ pub fn solve(inst: &Instance, budget: &Budget) -> Option<Decision> {
         }
         model = model.set_time_limit(left);
     }
-    for row in &x {
-        let sum: Expression = row.iter().map(|&(_, v)| v).sum();
-        model = model.with(sum.eq(1));
+    for (row, m) in x.iter().zip(&members) {
+        let sum: Expression = row.iter().map(|&(_, v, _)| v).sum();
+        model = model.with(sum.eq(m.len() as f64));
     }
-    let mut per_target: Vec<Vec<(usize, Variable)>> = vec![Vec::new(); targets];
-    for (i, row) in x.iter().enumerate() {
-        for &(t, v) in row {
-            per_target[t as usize].push((i, v));
+    // Per target, (type, variable, most).
+    let mut per_target: Vec<Vec<(usize, Variable, i64)>> = vec![Vec::new(); targets];
+    for (ty, row) in x.iter().enumerate() {
+        for &(t, v, most) in row {
+            per_target[t as usize].push((ty, v, most));
         }
     }
+    let demand = |ty: usize, r: usize| inst.demand[members[ty][0] * nres + r];
     for t in 0..targets {
         let col = &per_target[t];
-        if col.is_empty() {
-            continue;
-        }
         for r in 0..nres {
-            let total: i64 = col.iter().map(|&(i, _)| inst.demand[i * nres + r]).sum();
-            if total <= inst.cap[t * nres + r] {
+            let most: i64 = col.iter().map(|&(ty, _, n)| demand(ty, r) * n).sum();
+            if most <= inst.cap[t * nres + r] {
                 continue; // cannot bind
             }
             let load: Expression = col
                 .iter()
-                .filter(|&&(i, _)| inst.demand[i * nres + r] > 0)
-                .map(|&(i, v)| inst.demand[i * nres + r] as f64 * v)
+                .filter(|&&(ty, _, _)| demand(ty, r) > 0)
+                .map(|&(ty, v, _)| demand(ty, r) as f64 * v)
                 .sum();
             model = model.with(load.leq(inst.cap[t * nres + r] as f64));
         }
         let mut by_group: std::collections::BTreeMap<u32, Vec<Variable>> = Default::default();
-        for &(i, v) in col {
-            if inst.group[i] != NO_GROUP {
-                by_group.entry(inst.group[i]).or_default().push(v);
+        for &(ty, v, _) in col {
+            let g = inst.group[members[ty][0]];
+            if g != NO_GROUP {
+                by_group.entry(g).or_default().push(v);
             }
         }
-        for (_, members) in by_group {
-            if members.len() > 1 {
-                let sum: Expression = members.into_iter().sum();
+        for (_, vs) in by_group {
+            if vs.len() > 1 {
+                let sum: Expression = vs.into_iter().sum();
                 model = model.with(sum.leq(1));
             }
         }
     }
+    // Interchangeable targets: same capacity and the same types (with the
+    // same bounds). Their loads in the resource with the most demand are
+    // non-increasing in target order.
+    let heavy = (0..nres)
+        .max_by_key(|&r| {
+            (0..inst.items())
+                .map(|i| inst.demand[i * nres + r])
+                .sum::<i64>()
+        })
+        .unwrap_or(0);
+    let mut classes: HashMap<(&[i64], Vec<(usize, i64)>), Vec<usize>> = HashMap::new();
+    for t in 0..targets {
+        let key: Vec<(usize, i64)> = per_target[t].iter().map(|&(ty, _, n)| (ty, n)).collect();
+        classes.entry((inst.cap(t), key)).or_default().push(t);
+    }
+    let load = |t: usize| -> Expression {
+        per_target[t]
+            .iter()
+            .map(|&(ty, v, _)| demand(ty, heavy) as f64 * v)
+            .sum()
+    };
+    let mut classes: Vec<Vec<usize>> = classes.into_values().collect();
+    classes.sort_unstable();
+    for class in classes.iter().filter(|c| c.len() > 1 && nres > 0) {
+        for pair in class.windows(2) {
+            model = model.with(load(pair[0]).geq(load(pair[1])));
+        }
+    }
     match model.solve() {
         Ok(solution) => {
-            let assign: Vec<u32> = x
-                .iter()
-                .map(|row| {
-                    row.iter()
-                        .find(|&&(_, v)| solution.value(v) > 0.5)
-                        .map_or(u32::MAX, |&(t, _)| t)
-                })
-                .collect();
+            let mut assign = vec![u32::MAX; inst.items()];
+            for (row, m) in x.iter().zip(&members) {
+                let mut items = m.iter();
+                for &(t, v, _) in row {
+                    let n = solution.value(v).round().max(0.0) as usize;
+                    for &i in items.by_ref().take(n) {
+                        assign[i] = t;
+                    }
+                }
+            }
             if inst.verify(&assign) {
                 Some(Decision::Feasible(assign))
             } else if budget.expired() {

@@ -474,6 +474,82 @@ mod tests {
         })
     }
 
+    /// Instances built from a few item and target templates, as failure
+    /// scenarios of pools of alike hosts are: many alike items, many
+    /// interchangeable targets.
+    fn templated() -> impl Strategy<Value = Instance> {
+        (1usize..=2, 1usize..=3, 1usize..=2).prop_flat_map(|(tkinds, ikinds, nres)| {
+            (
+                proptest::collection::vec(
+                    (
+                        proptest::collection::vec(0i64..=12, nres),
+                        1usize..=3,
+                        any::<bool>(),
+                    ),
+                    tkinds,
+                ),
+                proptest::collection::vec(
+                    (
+                        proptest::collection::vec(0i64..=7, nres),
+                        1usize..=4,
+                        any::<bool>(),
+                        prop_oneof![Just(NO_GROUP), 0u32..2],
+                    ),
+                    ikinds,
+                ),
+            )
+                .prop_map(move |(tk, ik)| {
+                    let mut cap = Vec::new();
+                    let mut kind_of = Vec::new();
+                    for (k, (c, n, same)) in tk.iter().enumerate() {
+                        // Kinds of one capacity differ in eligibility only.
+                        let c = if *same { &tk[0].0 } else { c };
+                        for _ in 0..*n {
+                            cap.extend(c);
+                            kind_of.push(k);
+                        }
+                    }
+                    let (mut demand, mut elig, mut group) = (Vec::new(), Vec::new(), Vec::new());
+                    for (d, n, everywhere, g) in ik {
+                        // Eligible everywhere, or only on targets of the last kind.
+                        let e: Vec<u32> = (0..kind_of.len() as u32)
+                            .filter(|&t| everywhere || kind_of[t as usize] == tk.len() - 1)
+                            .collect();
+                        for _ in 0..n.min(7 - elig.len().min(7)) {
+                            demand.extend(&d);
+                            elig.push(e.clone());
+                            group.push(g);
+                        }
+                    }
+                    Instance {
+                        nres,
+                        demand,
+                        elig,
+                        group,
+                        cap,
+                    }
+                })
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        /// The ILP (alike items as counts, interchangeable targets ordered)
+        /// agrees with plain enumeration on templated instances.
+        #[cfg(feature = "ilp")]
+        #[test]
+        fn the_ilp_agrees_with_enumeration_on_alike_items_and_targets(inst in templated()) {
+            let truth = brute(&inst);
+            match ilp::solve(&inst, &Budget::unlimited()) {
+                Some(Decision::Feasible(a)) => prop_assert!(truth && inst.verify(&a)),
+                Some(Decision::Infeasible(_)) => prop_assert!(!truth),
+                Some(Decision::Undecided) => prop_assert!(false, "an unlimited ILP was undecided"),
+                None => prop_assert!(false, "HiGHS failed without an answer"),
+            }
+            prop_assert_eq!(decide(&inst, &Budget::unlimited()).0.is_feasible(), truth);
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(400))]
         /// Every stage agrees with plain enumeration, and every "yes" verifies.
