@@ -5,6 +5,8 @@
 //! with VMs already running there). Capacity and which hosts have failed are
 //! the scenario's business, not agility's.
 
+use std::collections::{BTreeSet, HashMap};
+
 use crate::model::*;
 
 /// A protected VM that cannot be restarted on any other host.
@@ -26,14 +28,49 @@ pub struct Agility {
 
 impl Agility {
     pub fn of(pool: &Pool) -> Agility {
-        let peers = Peers::of(pool);
+        // Per anti-affinity group, the hosts running a member (sorted). A
+        // host other than the VM's own is blocked exactly when it is listed.
+        let mut peers_on: HashMap<&str, Vec<HostId>> = HashMap::new();
+        for vm in pool.vms.iter().filter(|v| v.power.is_active()) {
+            if let Some(g) = &vm.anti_affinity {
+                peers_on.entry(g.as_str()).or_default().push(vm.host);
+            }
+        }
+        for hosts in peers_on.values_mut() {
+            hosts.sort_unstable();
+            hosts.dedup();
+        }
+        // VMs with the same requirements may restart on the same hosts (bar
+        // their own): the hosts passing `eligible_vm`, once per requirement.
+        type Needs<'a> = (
+            &'a BTreeSet<String>,
+            &'a BTreeSet<String>,
+            bool,
+            Option<&'a [HostId]>,
+        );
+        let mut passing: HashMap<Needs, Vec<HostId>> = HashMap::new();
         let targets: Vec<Vec<HostId>> = (0..pool.vms.len())
             .map(|v| {
-                if !pool.vms[v].power.is_active() {
+                let vm = &pool.vms[v];
+                if !vm.power.is_active() {
                     return Vec::new();
                 }
-                (0..pool.hosts.len())
-                    .filter(|&t| eligible_base(pool, v, t) && !peers.blocks(pool, v, t))
+                let needs = (
+                    &vm.storage,
+                    &vm.networks,
+                    vm.local_devices.is_empty(),
+                    vm.allowed_hosts.as_deref(),
+                );
+                let hosts = passing.entry(needs).or_insert_with(|| {
+                    (0..pool.hosts.len())
+                        .filter(|&t| eligible_vm(pool, vm, t))
+                        .collect()
+                });
+                let blocked: &[HostId] = vm.anti_affinity.as_deref().map_or(&[], |g| &peers_on[g]);
+                hosts
+                    .iter()
+                    .copied()
+                    .filter(|&t| t != vm.host && blocked.binary_search(&t).is_err())
                     .collect()
             })
             .collect();

@@ -235,10 +235,11 @@ impl SetBounds {
         for (i, &h) in by_name.iter().enumerate() {
             name_rank[h] = i;
         }
+        let classes = EligClasses::of(an);
         let orders = tight
             .iter()
             .take(MAX_ORDERS)
-            .map(|&(_, r1)| Order::new(an, r1))
+            .map(|&(_, r1)| Order::new(an, r1, &classes))
             .collect();
         SetBounds {
             nres,
@@ -331,22 +332,68 @@ fn grains(an: &Analysis) -> Vec<i64> {
         .collect()
 }
 
-/// The smallest ratio `d[r1] / d[r]` over displaceable VMs with
-/// `d[r1] >= d1` and `d[r] > 0`, as (numerator, denominator); (0, 0) when
-/// there is none.
-fn ratio_floor(pool: &Pool, vms: &[VmId], r1: usize, r: usize, d1: i64) -> (i64, i64) {
-    let mut best: Option<(i64, i64)> = None;
-    for &v in vms {
-        let d = &pool.vms[v].demand;
-        if d[r1] >= d1 && d[r] > 0 {
-            let better = best
-                .is_none_or(|(n, m)| (d[r1] as i128) * (m as i128) < (n as i128) * (d[r] as i128));
-            if better {
-                best = Some((d[r1], d[r]));
+/// Per level `l` and resource `r`: the smallest ratio `d[r1] / d[r]` over
+/// the displaceable VMs `vms` with `d[r1] >= l` and `d[r] > 0`, as
+/// (numerator, denominator); (0, 0) when there is none. One sweep over the
+/// VMs, largest in r1 first, levels from the top.
+fn ratio_floors(pool: &Pool, vms: &[VmId], r1: usize, levels: &[i64]) -> Vec<Vec<(i64, i64)>> {
+    let nres = pool.resources.len();
+    let mut by_r1: Vec<&[i64]> = vms.iter().map(|&v| pool.vms[v].demand.as_slice()).collect();
+    by_r1.sort_unstable_by(|a, b| b[r1].cmp(&a[r1]));
+    let mut best: Vec<Option<(i64, i64)>> = vec![None; nres];
+    let mut out = vec![Vec::new(); levels.len()];
+    let mut next = by_r1.iter().peekable();
+    for l in (0..levels.len()).rev() {
+        while let Some(d) = next.next_if(|d| d[r1] >= levels[l]) {
+            for r in 0..nres {
+                if d[r] > 0 {
+                    let better = best[r].is_none_or(|(n, m)| {
+                        (d[r1] as i128) * (m as i128) < (n as i128) * (d[r] as i128)
+                    });
+                    if better {
+                        best[r] = Some((d[r1], d[r]));
+                    }
+                }
             }
         }
+        out[l] = best.iter().map(|b| b.unwrap_or((0, 0))).collect();
     }
-    best.unwrap_or((0, 0))
+    out
+}
+
+/// Eligibility classes of the displaceable VMs, computed once for every
+/// ordering: per VM, which hosts it may restart on among those that receive
+/// VMs, its own included (it has failed anyway).
+struct EligClasses {
+    class_of: Vec<usize>,
+    masks: Vec<Vec<bool>>,
+}
+
+impl EligClasses {
+    fn of(an: &Analysis) -> EligClasses {
+        let nh = an.pool.hosts.len();
+        let mut ids: HashMap<Vec<bool>, usize> = HashMap::new();
+        let mut masks = Vec::new();
+        let mut class_of = vec![usize::MAX; an.pool.vms.len()];
+        let mut elig = vec![false; nh];
+        for &v in an.items.iter().flatten() {
+            elig.fill(false);
+            for &t in &an.agility.targets[v] {
+                elig[t] = an.receives[t];
+            }
+            let own = an.pool.vms[v].host;
+            elig[own] = an.receives[own];
+            class_of[v] = match ids.get(&elig) {
+                Some(&id) => id,
+                None => {
+                    masks.push(elig.clone());
+                    ids.insert(elig.clone(), masks.len() - 1);
+                    masks.len() - 1
+                }
+            };
+        }
+        EligClasses { class_of, masks }
+    }
 }
 
 /// The m largest entries, moved to the front.
@@ -384,7 +431,7 @@ impl Kind {
     #[allow(clippy::too_many_arguments)]
     fn new(
         an: &Analysis,
-        all: &[VmId],
+        ratios: &[(i64, i64)],
         r1: usize,
         lo: i64,
         hi: i64,
@@ -422,7 +469,7 @@ impl Kind {
                 // r1; each brings at least ρ = min(d[r1] / d[r]) of r1 per
                 // unit of r. A host blocked in r so still holds ρ·c_t[r] of
                 // r1: only the rest is taken out of the count.
-                let (num, den) = ratio_floor(pool, all, r1, r, lo);
+                let (num, den) = ratios[r];
                 let mut hs: Vec<(i64, i64)> = (0..nh)
                     .filter(|&h| value[h] > 0)
                     .map(|h| {
@@ -475,7 +522,7 @@ impl Kind {
 }
 
 impl Order {
-    fn new(an: &Analysis, r1: usize) -> Order {
+    fn new(an: &Analysis, r1: usize, classes: &EligClasses) -> Order {
         let pool = an.pool;
         let nres = pool.resources.len();
         let nh = pool.hosts.len();
@@ -504,6 +551,7 @@ impl Order {
         };
         let levels: Vec<i64> = buckets.iter().map(|b| b.0).collect();
         let bucket_of = |d: i64| levels.partition_point(|&l| l <= d) - 1;
+        let ratios = ratio_floors(pool, &all, r1, &levels);
         let mut ge = vec![vec![0i64; nh * nres]; levels.len()];
         let mut ge_down = vec![vec![0i64; nres]; levels.len()];
         for &v in &all {
@@ -542,15 +590,11 @@ impl Order {
             gmin1: i64,
             count: usize,
         }
-        let mut per_bucket: Vec<HashMap<Vec<bool>, Class>> =
+        let mut per_bucket: Vec<HashMap<usize, Class>> =
             (0..levels.len()).map(|_| HashMap::new()).collect();
         for &v in &all {
             let vm = &pool.vms[v];
-            let mut elig = vec![false; nh];
-            for &t in &an.agility.targets[v] {
-                elig[t] = an.receives[t];
-            }
-            elig[vm.host] = an.receives[vm.host];
+            let elig = classes.class_of[v];
             let (gsize, gmin1) = vm
                 .anti_affinity
                 .as_deref()
@@ -573,13 +617,16 @@ impl Order {
             c.count += 1;
         }
         let mut kinds = Vec::new();
-        for (level, classes) in per_bucket.into_iter().enumerate() {
+        for (level, per_class) in per_bucket.into_iter().enumerate() {
             let (lo, hi) = buckets[level];
-            let mut classes: Vec<(Vec<bool>, Class)> = classes.into_iter().collect();
-            classes.sort_by(|a, b| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(&b.0)));
+            let mut classes: Vec<(&[bool], Class)> = per_class
+                .into_iter()
+                .map(|(id, c)| (classes.masks[id].as_slice(), c))
+                .collect();
+            classes.sort_by(|a, b| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(b.0)));
             // The largest classes keep kinds of their own; the rest share one
             // whose per-host values are the least of theirs (conservative).
-            let mut groups: Vec<Vec<(Vec<bool>, Class)>> = Vec::new();
+            let mut groups: Vec<Vec<(&[bool], Class)>> = Vec::new();
             for (i, c) in classes.into_iter().enumerate() {
                 if i < MAX_CLASSES {
                     groups.push(vec![c]);
@@ -603,7 +650,7 @@ impl Order {
                 let elig: Vec<bool> = (0..nh).map(|t| group.iter().all(|(e, _)| e[t])).collect();
                 kinds.push(Kind::new(
                     an,
-                    &all,
+                    &ratios[level],
                     r1,
                     lo,
                     hi,

@@ -761,7 +761,9 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         }
         (0..=n - k).into_par_iter().find_map_first(|first| {
             let mut chosen = d[first].clone();
-            self.dfs_domains(d, &mut chosen, first + 1, k - 1)
+            let mut warm = Warm::new(self.an);
+            chosen.iter().for_each(|&h| warm.push(h));
+            self.dfs_domains(d, &mut chosen, &mut warm, first + 1, k - 1)
         })
     }
 
@@ -790,6 +792,7 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         &self,
         d: &[Vec<HostId>],
         chosen: &mut Vec<HostId>,
+        warm: &mut Warm,
         start: usize,
         m: usize,
     ) -> Option<SetResult> {
@@ -808,6 +811,10 @@ impl<'a, 'p> Tolerance<'a, 'p> {
                 self.count(0, 1);
                 return None;
             }
+            if bounded && warm.feasible() {
+                self.count(pack::Stage::Greedy as usize, 1);
+                return None;
+            }
             return self.decide(chosen).err();
         }
         if d.len() - start < m {
@@ -823,7 +830,9 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         for i in start..=d.len() - m {
             let len = chosen.len();
             chosen.extend_from_slice(&d[i]);
-            let found = self.dfs_domains(d, chosen, i + 1, m - 1);
+            d[i].iter().for_each(|&h| warm.push(h));
+            let found = self.dfs_domains(d, chosen, warm, i + 1, m - 1);
+            d[i].iter().for_each(|_| warm.pop());
             chosen.truncate(len);
             if found.is_some() {
                 return found;
