@@ -614,27 +614,10 @@ impl<'a, 'p> Tolerance<'a, 'p> {
     fn run(&self, target: Option<u32>) -> Outcome {
         let n = self.ranked.len();
         let enough = |lower: u32| target.is_some_and(|t| lower >= t);
-        let mut out = Outcome {
-            lower: 0,
-            upper: n as u32,
-            witness: None,
-            proof: None,
-            current_infeasible: false,
+        let mut out = match self.opening(n) {
+            Ok(out) => out,
+            Err(done) => return done,
         };
-        // The current state: VMs of hosts already down.
-        if !self.an.down.is_empty() {
-            match self.decide(&[]) {
-                Ok(()) => {}
-                Err(SetResult::Infeasible(set, proof)) => {
-                    out.upper = 0;
-                    out.witness = Some(set);
-                    out.proof = Some(proof);
-                    out.current_infeasible = true;
-                    return out;
-                }
-                Err(SetResult::Undecided) => return out,
-            }
-        }
         let bounded = self.strategy == Strategy::Full;
         // Upper bound: the smallest k with a set the aggregate condition rejects.
         for k in (1..=n).filter(|_| bounded) {
@@ -664,19 +647,35 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             out.lower += 1;
         }
         // Between the bounds, search the sets the bounds leave open.
-        while out.lower < out.upper && !enough(out.lower) {
-            let k = out.lower as usize + 1;
-            match self.first_failing(k) {
-                None => out.lower = k as u32,
-                Some(SetResult::Infeasible(set, proof)) => {
-                    out.upper = k as u32 - 1;
-                    out.witness = Some(set);
-                    out.proof = Some(proof);
-                }
-                Some(SetResult::Undecided) => break,
-            }
-        }
+        grow(&mut out, target, |k| self.first_failing(k));
         out
+    }
+
+    /// The outcome before any search when `n` units can fail: `Err` with
+    /// the final outcome when the VMs of hosts already down cannot all be
+    /// restarted (tolerance 0, that state the witness) or that is undecided.
+    fn opening(&self, n: usize) -> Result<Outcome, Outcome> {
+        let mut out = Outcome {
+            lower: 0,
+            upper: n as u32,
+            witness: None,
+            proof: None,
+            current_infeasible: false,
+        };
+        if self.an.down.is_empty() {
+            return Ok(out);
+        }
+        match self.decide(&[]) {
+            Ok(()) => Ok(out),
+            Err(SetResult::Infeasible(set, proof)) => {
+                out.upper = 0;
+                out.witness = Some(set);
+                out.proof = Some(proof);
+                out.current_infeasible = true;
+                Err(out)
+            }
+            Err(SetResult::Undecided) => Err(out),
+        }
     }
 
     /// Failure domains (`crate::domains`), heaviest first (by the summed
@@ -710,39 +709,11 @@ impl<'a, 'p> Tolerance<'a, 'p> {
     /// feasible, so is every completion by m domains.
     fn run_domains(&self, domains: &[crate::domains::Domain], target: Option<u32>) -> Outcome {
         let d = self.domain_order(domains);
-        let enough = |lower: u32| target.is_some_and(|t| lower >= t);
-        let mut out = Outcome {
-            lower: 0,
-            upper: d.len() as u32,
-            witness: None,
-            proof: None,
-            current_infeasible: false,
+        let mut out = match self.opening(d.len()) {
+            Ok(out) => out,
+            Err(done) => return done,
         };
-        if !self.an.down.is_empty() {
-            match self.decide(&[]) {
-                Ok(()) => {}
-                Err(SetResult::Infeasible(set, proof)) => {
-                    out.upper = 0;
-                    out.witness = Some(set);
-                    out.proof = Some(proof);
-                    out.current_infeasible = true;
-                    return out;
-                }
-                Err(SetResult::Undecided) => return out,
-            }
-        }
-        while out.lower < out.upper && !enough(out.lower) {
-            let k = out.lower as usize + 1;
-            match self.first_failing_domains(&d, k) {
-                None => out.lower = k as u32,
-                Some(SetResult::Infeasible(set, proof)) => {
-                    out.upper = k as u32 - 1;
-                    out.witness = Some(set);
-                    out.proof = Some(proof);
-                }
-                Some(SetResult::Undecided) => break,
-            }
-        }
+        grow(&mut out, target, |k| self.first_failing_domains(&d, k));
         out
     }
 
@@ -956,6 +927,28 @@ impl<'a, 'p> Tolerance<'a, 'p> {
                 Err(SetResult::Infeasible(s, p))
             }
             Decision::Undecided => Err(SetResult::Undecided),
+        }
+    }
+}
+
+/// Raises `out.lower` one k at a time until `target` is met or
+/// `first_failing(k)` finds a failing set (the upper bound and witness) or
+/// runs out of time.
+fn grow(
+    out: &mut Outcome,
+    target: Option<u32>,
+    first_failing: impl Fn(usize) -> Option<SetResult>,
+) {
+    while out.lower < out.upper && !target.is_some_and(|t| out.lower >= t) {
+        let k = out.lower as usize + 1;
+        match first_failing(k) {
+            None => out.lower = k as u32,
+            Some(SetResult::Infeasible(set, proof)) => {
+                out.upper = k as u32 - 1;
+                out.witness = Some(set);
+                out.proof = Some(proof);
+            }
+            Some(SetResult::Undecided) => break,
         }
     }
 }
