@@ -145,6 +145,9 @@ struct Unit {
     slack_need: i64,
     /// Per host: `Σ_{v on h} f(d_v) + f(S_h)` (S counted if the host receives).
     loss: Vec<i64>,
+    /// `top_prefix[m]`: the sum of the m largest `loss` values of all hosts,
+    /// a bound on what m hosts of any list add.
+    top_prefix: Vec<i64>,
     /// `Σ_t f(S_t) − Σ_{v down} f(d_v)`.
     slack: i64,
 }
@@ -197,6 +200,12 @@ impl SetBounds {
                         slack += room[h];
                     }
                 }
+                let mut sorted = loss.clone();
+                sorted.sort_unstable_by(|a, b| b.cmp(a));
+                let mut top_prefix = vec![0i64];
+                for x in sorted {
+                    top_prefix.push(top_prefix.last().unwrap() + x);
+                }
                 units.push(Unit {
                     r,
                     u,
@@ -204,6 +213,7 @@ impl SetBounds {
                     room,
                     slack_need,
                     loss,
+                    top_prefix,
                     slack,
                 });
             }
@@ -259,6 +269,9 @@ impl SetBounds {
             Vec::with_capacity(p.rest.len());
         for unit in &self.units {
             let fixed: i64 = p.chosen.iter().map(|&h| unit.loss[h]).sum();
+            if fixed + unit.top_prefix[p.m.min(self.nhosts)] <= unit.slack {
+                continue; // not even the m largest of all hosts would do
+            }
             rest.clear();
             rest.extend(
                 p.rest

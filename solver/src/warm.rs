@@ -12,9 +12,11 @@
 //! A packing it holds is valid by construction (every VM of a failed or
 //! down host on a surviving host that receives restarts and that its
 //! agility allows, within spare capacity, no two VMs of an anti-affinity
-//! group on one host), so it proves the set feasible. A repair that finds no
-//! room proves nothing: the set, and the sets below it, are then decided on
-//! their own. Nothing is allocated per set once the buffers have grown.
+//! group on one host), so it proves the set feasible. When a repair finds no
+//! room, every VM is packed anew (a fragmented packing is the usual cause),
+//! still undoable; when that fails too, the set, and the sets below it, are
+//! decided on their own: a failure here proves nothing. Nothing is
+//! allocated per set once the buffers have grown.
 
 use crate::model::*;
 use crate::pack::NO_GROUP;
@@ -123,7 +125,12 @@ impl<'a, 'p> Warm<'a, 'p> {
             self.frames[i].1 = Some((self.log.len(), self.valid));
             if self.valid {
                 let h = self.frames[i].0;
-                self.valid = self.repair(h);
+                let mark = self.log.len();
+                if !self.repair(h) {
+                    // The repair found no room: repack every VM from scratch.
+                    self.undo_to(mark);
+                    self.valid = self.repack(h);
+                }
             }
         }
         self.valid
@@ -152,6 +159,23 @@ impl<'a, 'p> Warm<'a, 'p> {
             self.add_rem(h, v, 1);
             self.log.push(Step::Unplace(v, h));
             self.queue.push(v);
+        }
+        if self.an.pool.hosts[h].state == HostState::Up {
+            self.queue.extend(&self.an.items[h]);
+        }
+        self.place_queue()
+    }
+
+    /// `h` fails and every VM placed so far, with `h`'s own, is placed
+    /// anew.
+    fn repack(&mut self, h: HostId) -> bool {
+        self.queue.clear();
+        for t in 0..self.on.len() {
+            while let Some(v) = self.on[t].pop() {
+                self.add_rem(t, v, 1);
+                self.log.push(Step::Unplace(v, t));
+                self.queue.push(v);
+            }
         }
         if self.an.pool.hosts[h].state == HostState::Up {
             self.queue.extend(&self.an.items[h]);
