@@ -500,6 +500,45 @@ impl NativePool {
         Ok((convert::to_py(py, &json)?, text, verdict, end))
     }
 
+    /// `haplan tiers`: the tolerance of each restart-priority tier (its
+    /// protected VMs and those of the tiers above it) and, beyond the
+    /// pool's tolerance, the degradation table. Returns `(json, text,
+    /// verdict)`: the verdict is the pool's check (the lowest tier), and
+    /// "undecided" when that is ok but the time limit left a tier or a row
+    /// open, as the command line's exit code.
+    #[pyo3(signature = (tolerate = None, time_limit = None, threads = None))]
+    fn tiers<'py>(
+        &self,
+        py: Python<'py>,
+        tolerate: Option<u32>,
+        time_limit: Option<f64>,
+        threads: Option<usize>,
+    ) -> PyResult<(Bound<'py, PyAny>, String, &'static str)> {
+        let time_limit = seconds("time_limit", time_limit)?;
+        let pool = Arc::clone(&self.pool);
+        let (json, text, verdict) = solve::run(py, threads, move |cancel| {
+            // `..` so that options the core adds later keep their defaults.
+            #[allow(clippy::needless_update)]
+            let opts = haplan::TiersOptions {
+                tolerate,
+                time_limit,
+                cancel: Some(cancel),
+                ..haplan::TiersOptions::default()
+            };
+            let r = haplan::tiers(&pool, &opts);
+            let verdict = match r.verdict() {
+                Verdict::Ok if !r.exact => "undecided",
+                v => verdict_name(v),
+            };
+            (
+                haplan::report::tiers_json(&pool, &r),
+                haplan::report::tiers_text(&pool, &r),
+                verdict,
+            )
+        })?;
+        Ok((convert::to_py(py, &json)?, text, verdict))
+    }
+
     /// `haplan timing`: how long until every protected VM runs again
     /// after the worst failure of at most K hosts (or after `fail`).
     /// Returns `(json, text, verdict)`. An unknown host (or one in

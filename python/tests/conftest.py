@@ -17,7 +17,7 @@ FIXTURES = ROOT / "fixtures"
 # Every family of fixtures/ (a directory); only bad/ holds invalid pools.
 FAMILIES = {d.name: d.name != "bad" for d in sorted(FIXTURES.iterdir()) if d.is_dir()}
 # The subcommands the Python API answers (runs of others are skipped).
-SUBCOMMANDS = ("check", "plan", "agility", "whatif", "diff", "headroom", "drain", "timing")
+SUBCOMMANDS = ("check", "plan", "agility", "whatif", "diff", "headroom", "drain", "tiers", "timing")
 
 
 @dataclass(frozen=True)

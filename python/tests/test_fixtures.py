@@ -39,6 +39,7 @@ Result = Union[
     haplan.DiffReport,
     haplan.HeadroomReport,
     haplan.DrainReport,
+    haplan.TiersReport,
     haplan.TimingReport,
 ]
 
@@ -98,6 +99,11 @@ def execute(run: Run) -> Result:
     if sub == "drain":
         return pool.drain(
             run.command[1],
+            tolerate=_optional(run, "--tolerate", int),
+            time_limit=_optional(run, "--time-limit", float),
+        )
+    if sub == "tiers":
+        return pool.tiers(
             tolerate=_optional(run, "--tolerate", int),
             time_limit=_optional(run, "--time-limit", float),
         )
@@ -215,6 +221,12 @@ def assert_report_matches(report: haplan.Report, data: Dict[str, Any]) -> None:
             assert w.short is None
         else:
             assert w.short == haplan.Short(**short)
+        assert w.failed_domains == data["witness"].get("failed_domains")
+    if data.get("failure_domains") is None:
+        assert report.failure_domains is None
+    else:
+        assert report.failure_domains is not None
+        assert dataclasses.asdict(report.failure_domains) == data["failure_domains"]
     assert report.stats.scenarios == data["stats"]["scenarios"]
     assert report.ok == (report.verdict == haplan.Verdict.OK)
 

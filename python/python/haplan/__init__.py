@@ -31,11 +31,14 @@ from ._native import __version__
 from ._pool import Pool
 from ._reports import (
     Agility,
+    Degradation,
+    DegradationExample,
     DiffReport,
     DrainBlock,
     DrainReport,
     DrainStats,
-
+    FailureDomain,
+    FailureDomains,
     GroupTiming,
     HeadroomLimit,
     HeadroomReport,
@@ -53,7 +56,8 @@ from ._reports import (
     Short,
     Stats,
     StuckVm,
-
+    TierTolerance,
+    TiersReport,
     TimingReport,
     TimingStats,
     Unplaced,
@@ -67,11 +71,14 @@ from ._reports import (
 
 __all__ = [
     "Agility",
+    "Degradation",
+    "DegradationExample",
     "DiffReport",
     "DrainBlock",
     "DrainReport",
     "DrainStats",
-
+    "FailureDomain",
+    "FailureDomains",
     "GroupTiming",
     "HaplanError",
     "HeadroomLimit",
@@ -96,7 +103,8 @@ __all__ = [
     "Short",
     "Stats",
     "StuckVm",
-
+    "TierTolerance",
+    "TiersReport",
     "TimingReport",
     "TimingStats",
     "Unplaced",

@@ -75,7 +75,12 @@ class Pool:
         time_limit: Optional[float] = None,
         threads: Optional[int] = None,
     ) -> Tuple[Dict[str, Any], str, str, Optional[_Nested]]: ...
-
+    def tiers(
+        self,
+        tolerate: Optional[int] = None,
+        time_limit: Optional[float] = None,
+        threads: Optional[int] = None,
+    ) -> Tuple[Dict[str, Any], str, str]: ...
     def timing(
         self,
         tolerate: Optional[int] = None,

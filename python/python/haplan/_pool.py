@@ -14,6 +14,7 @@ from ._reports import (
     HeadroomReport,
     Plan,
     Report,
+    TiersReport,
     TimingReport,
     WhatIfReport,
 )
@@ -373,6 +374,41 @@ class Pool:
         threads = _count(threads, "threads")
         data, text, verdict, end = self._inner.drain(host, tolerate, _seconds(time_limit), threads)
         return DrainReport._from_native(data, text, verdict, end)
+
+    def tiers(
+        self,
+        tolerate: Optional[int] = None,
+        time_limit: Optional[float] = None,
+        *,
+        threads: Optional[int] = None,
+    ) -> TiersReport:
+        """The tolerance of each restart-priority tier and what degrades
+        beyond the pool's: ``haplan tiers``. Tier *p* is every protected
+        running or paused VM of priority *p* or higher (``critical``
+        highest); its tolerance is the largest k such that every set of k
+        hosts (failure domains, with ``ha.failure_domain_label``) can fail
+        and every VM of the tier still restarts, the VMs of lower tiers
+        keeping their resources while their host runs. The lowest tier is
+        the whole pool, so its tolerance is :meth:`check`'s. Then, for each
+        k from the pool's tolerance + 1 to the highest tier's + 1, the
+        tiers still safe, those lost, the VMs at risk, and an example
+        failure with what its restart plan strands::
+
+            r = pool.tiers()
+            [(t.priority, t.max_tolerable) for t in r.tiers]
+            [(d.failures, d.safe_tiers, d.at_risk) for d in r.degradation]
+
+        ``tolerate`` is K for the verdict (default: the file's
+        ``host_failures_to_tolerate``), which is the pool's check: ``OK``
+        or ``NOT_OK``. ``time_limit`` (seconds, every tier together) returns
+        proved bounds (``exact`` false; ``verdict`` ``UNDECIDED`` when the
+        pool is ok but a tier or a row is left open); ``threads`` as for
+        :meth:`check`.
+        """
+        tolerate = _count(tolerate, "tolerate")
+        threads = _count(threads, "threads")
+        data, text, verdict = self._inner.tiers(tolerate, _seconds(time_limit), threads)
+        return TiersReport._from_native(data, text, verdict)
 
     def restart_time(
         self,

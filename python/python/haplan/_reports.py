@@ -1,7 +1,8 @@
 """The answers: :class:`Report` (``check``), :class:`Plan` (``plan``),
 :class:`Agility` (``agility``), :class:`WhatIfReport` (``whatif``),
 :class:`DiffReport` (``diff``), :class:`HeadroomReport` (``headroom``),
-:class:`DrainReport` (``drain``) and :class:`TimingReport` (``timing``).
+:class:`DrainReport` (``drain``), :class:`TiersReport` (``tiers``) and
+:class:`TimingReport` (``timing``).
 
 Each carries exactly the fields of the command line's JSON
 (``docs/cli.md``) as attributes, ``to_dict()`` returns that JSON object
@@ -22,14 +23,23 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Agility",
+    "Degradation",
+    "DegradationExample",
     "DiffReport",
+    "DrainBlock",
+    "DrainReport",
+    "DrainStats",
+    "FailureDomain",
+    "FailureDomains",
     "GroupTiming",
     "HeadroomLimit",
     "HeadroomReport",
     "HeadroomStats",
     "HostCount",
     "HostHeadroom",
+    "HostReason",
     "LostProtection",
+    "Move",
     "NotAgile",
     "NotRestarted",
     "Placement",
@@ -37,6 +47,9 @@ __all__ = [
     "Report",
     "Short",
     "Stats",
+    "StuckVm",
+    "TierTolerance",
+    "TiersReport",
     "TimingReport",
     "TimingStats",
     "Unplaced",
@@ -88,12 +101,59 @@ class Witness:
     ``failed_hosts`` is empty when even no further failure can be survived
     (VMs of hosts already down cannot all restart: ``stranded_now``).
     ``unplaced`` are the protected VMs the best partial plan for that set
-    cannot restart."""
+    cannot restart. ``failed_domains``: the failure domains those hosts
+    make up, when the pool has ``ha.failure_domain_label`` (else ``None``)."""
 
     failed_hosts: List[str]
     unplaced: List[str]
     reason: str
     short: Optional[Short] = None
+    failed_domains: Optional[List[str]] = None
+
+
+def _witness(w: Optional[JsonDict]) -> Optional[Witness]:
+    """A ``witness`` of the JSON (``None`` stays ``None``)."""
+    if w is None:
+        return None
+    short = w.get("short")
+    domains = w.get("failed_domains")
+    return Witness(
+        failed_hosts=list(w["failed_hosts"]),
+        unplaced=list(w["unplaced"]),
+        reason=w["reason"],
+        short=Short(**_known(Short, short)) if short is not None else None,
+        failed_domains=list(domains) if domains is not None else None,
+    )
+
+
+@dataclass(frozen=True)
+class FailureDomain:
+    """One failure domain: the hosts sharing a value of the label
+    (``labelled``), or a host without the label, a domain of its own."""
+
+    name: str
+    labelled: bool
+    hosts: List[str]
+
+
+@dataclass(frozen=True)
+class FailureDomains:
+    """The failure domains k counts, with ``ha.failure_domain_label``:
+    the ``label`` and every domain, in the order of the JSON."""
+
+    label: str
+    domains: List[FailureDomain]
+
+    @classmethod
+    def _from_json(cls, data: Optional[JsonDict]) -> Optional[FailureDomains]:
+        if data is None:
+            return None
+        return cls(
+            label=data["label"],
+            domains=[
+                FailureDomain(name=d["name"], labelled=d["labelled"], hosts=list(d["hosts"])) for d in data["domains"]
+            ],
+        )
 
 
 @dataclass(frozen=True)
@@ -160,6 +220,9 @@ class Report:
     - ``witness``: a failure set of size ``max_tolerable + 1`` that cannot
       be survived (when the pool does not meet K, or with ``explain``).
     - ``not_agile``, ``warnings``, ``stranded_now``, ``stats``.
+    - ``failure_domains`` (:class:`FailureDomains`): the domains k counts
+      when the pool has ``ha.failure_domain_label``, else ``None``; the
+      witness then also names its ``failed_domains``.
 
     ``verdict`` (not in the JSON) is what the exit code says: ``ok``,
     ``not_ok`` or ``undecided``. ``to_dict()`` is the JSON object,
@@ -176,6 +239,7 @@ class Report:
     not_agile: List[NotAgile]
     warnings: List[str]
     stranded_now: bool
+    failure_domains: Optional[FailureDomains]
     stats: Stats
     verdict: Verdict
     text: str = field(compare=False)
@@ -184,16 +248,6 @@ class Report:
 
     @classmethod
     def _from_native(cls, data: JsonDict, text: str, verdict: str) -> Report:
-        w = data.get("witness")
-        witness = None
-        if w is not None:
-            short = w.get("short")
-            witness = Witness(
-                failed_hosts=list(w["failed_hosts"]),
-                unplaced=list(w["unplaced"]),
-                reason=w["reason"],
-                short=Short(**_known(Short, short)) if short is not None else None,
-            )
         return cls(
             pool=data["pool"],
             configured=data["configured"],
@@ -201,10 +255,11 @@ class Report:
             ok=data["ok"],
             exact=data["exact"],
             upper_bound=data["upper_bound"],
-            witness=witness,
+            witness=_witness(data.get("witness")),
             not_agile=[NotAgile(vm=n["vm"], reasons=list(n["reasons"])) for n in data["not_agile"]],
             warnings=list(data["warnings"]),
             stranded_now=data.get("stranded_now", False),
+            failure_domains=FailureDomains._from_json(data.get("failure_domains")),
             stats=Stats(**_known(Stats, data.get("stats", {}))),
             verdict=Verdict(verdict),
             text=text,
@@ -1030,6 +1085,208 @@ class DrainReport:
         return "\n".join(out)
 
 
+# -- tiers ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TierTolerance:
+    """One restart-priority tier: the ``vms`` (a count) protected running
+    or paused VMs of ``priority`` or higher, and the largest number of host
+    (domain) failures after which every one of them still restarts,
+    ``max_tolerable`` (exact when ``exact``, else a proved lower bound and
+    ``upper_bound`` a proved upper bound). ``ok``: the tier tolerates K.
+    ``witness``: a failure set of size ``max_tolerable + 1`` the tier does
+    not survive (``None`` when every host can fail)."""
+
+    priority: str
+    vms: int
+    max_tolerable: int
+    upper_bound: int
+    exact: bool
+    ok: bool
+    witness: Optional[Witness]
+
+
+@dataclass(frozen=True)
+class DegradationExample:
+    """A failure set of a degradation row, for its highest lost tier:
+    ``failed_hosts`` (and ``failed_domains`` when k counts failure domains,
+    else ``None``), and the protected VMs the priority-ordered restart plan
+    for it leaves out (``stranded``)."""
+
+    failed_hosts: List[str]
+    stranded: List[str]
+    failed_domains: Optional[List[str]] = None
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """``failures`` hosts (domains) failing at once, beyond the pool's
+    tolerance: the tiers still ``safe_tiers`` (every such set restarts all
+    their VMs), ``lost_tiers`` (some set strands one of their VMs),
+    ``undecided_tiers`` (left open by a time limit), the VMs ``at_risk``
+    (those of the lost tiers that no safe tier holds), and an ``example``
+    (:class:`DegradationExample`, ``None`` when none was found in time)."""
+
+    failures: int
+    safe_tiers: List[str]
+    lost_tiers: List[str]
+    undecided_tiers: List[str]
+    at_risk: List[str]
+    example: Optional[DegradationExample]
+
+
+@dataclass(frozen=True, repr=False)
+class TiersReport:
+    """The answer of :meth:`haplan.Pool.tiers`: the tolerance of each
+    restart-priority tier (tier *p* is every protected VM of priority *p*
+    or higher, ``critical`` highest) and what degrades beyond the pool's
+    tolerance.
+
+    The attributes are the fields of ``haplan tiers --format json``:
+
+    - ``pool``; ``configured``: K; ``unit``: ``"host"``, or ``"domain"``
+      when k counts failure domains (``ha.failure_domain_label``).
+    - ``max_tolerable``, ``ok``: the lowest tier's, i.e. the pool's
+      :meth:`~haplan.Pool.check` (``max_tolerable`` is ``None`` when no
+      protected VM runs); ``exact``: every tier's tolerance exact and every
+      degradation row decided.
+    - ``tiers`` (:class:`TierTolerance`), highest priority first, only
+      priorities some protected running VM has.
+    - ``degradation`` (:class:`Degradation`): one row for each k from the
+      pool's tolerance + 1 to the highest tier's + 1.
+    - ``not_agile`` (:class:`NotAgile`), ``warnings``: the pool's check's.
+
+    ``verdict`` and ``exit_code`` are those of ``haplan tiers``: as the
+    pool's check (``OK`` 0, ``NOT_OK`` 1), ``UNDECIDED`` (3) when the pool
+    is ok but a time limit left a tier or a row undecided. ``to_dict()`` is
+    the JSON object, ``str(report)`` the text output.
+    """
+
+    pool: str
+    configured: int
+    unit: str
+    max_tolerable: Optional[int]
+    ok: bool
+    exact: bool
+    tiers: List[TierTolerance]
+    degradation: List[Degradation]
+    not_agile: List[NotAgile]
+    warnings: List[str]
+    verdict: Verdict
+    text: str = field(compare=False)
+    """The command line's text output (``str(report)``)."""
+    _json: JsonDict = field(compare=False)
+
+    @classmethod
+    def _from_native(cls, data: JsonDict, text: str, verdict: str) -> TiersReport:
+        degradation = []
+        for d in data["degradation"]:
+            e = d["example"]
+            example = None
+            if e is not None:
+                domains = e.get("failed_domains")
+                example = DegradationExample(
+                    failed_hosts=list(e["failed_hosts"]),
+                    stranded=list(e["stranded"]),
+                    failed_domains=list(domains) if domains is not None else None,
+                )
+            degradation.append(
+                Degradation(
+                    failures=d["failures"],
+                    safe_tiers=list(d["safe_tiers"]),
+                    lost_tiers=list(d["lost_tiers"]),
+                    undecided_tiers=list(d["undecided_tiers"]),
+                    at_risk=list(d["at_risk"]),
+                    example=example,
+                )
+            )
+        return cls(
+            pool=data["pool"],
+            configured=data["configured"],
+            unit=data["unit"],
+            max_tolerable=data["max_tolerable"],
+            ok=data["ok"],
+            exact=data["exact"],
+            tiers=[
+                TierTolerance(
+                    priority=t["priority"],
+                    vms=t["vms"],
+                    max_tolerable=t["max_tolerable"],
+                    upper_bound=t["upper_bound"],
+                    exact=t["exact"],
+                    ok=t["ok"],
+                    witness=_witness(t["witness"]),
+                )
+                for t in data["tiers"]
+            ],
+            degradation=degradation,
+            not_agile=[NotAgile(vm=n["vm"], reasons=list(n["reasons"])) for n in data["not_agile"]],
+            warnings=list(data["warnings"]),
+            verdict=Verdict(verdict),
+            text=text,
+            _json=data,
+        )
+
+    @property
+    def exit_code(self) -> int:
+        """The exit code ``haplan tiers`` gives: 0 ok, 1 not ok, 3 the pool
+        is ok but a time limit left a tier or a row undecided."""
+        return self.verdict.exit_code
+
+    def to_dict(self) -> JsonDict:
+        """The JSON object of ``haplan tiers --format json`` (a fresh copy)."""
+        return copy.deepcopy(self._json)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"<TiersReport {self.text.splitlines()[0]}>"
+
+    def _repr_html_(self) -> str:
+        first = self.text.splitlines()[0]
+        verdict, _, rest = first.partition(": ")
+        colour = _COLOURS[self.verdict.value]
+        out = [f"<div><b style='color:{colour}'>{_esc(verdict)}</b>: {_esc(rest)}"]
+        if self.tiers:
+            out.append(
+                _table(
+                    ["priority", "vms", "max_tolerable", "upper_bound", "exact", "ok"],
+                    [
+                        [_esc(t.priority), _esc(t.vms), _esc(t.max_tolerable), _esc(t.upper_bound), _esc(t.exact), _esc(t.ok)]
+                        for t in self.tiers
+                    ],
+                )
+            )
+        if self.degradation:
+            out.append(f"<p><b>Beyond {_esc(self.max_tolerable)} {_esc(self.unit)} failures</b></p>")
+            out.append(
+                _table(
+                    ["failures", "safe", "lost", "undecided", "at risk", "e.g. failing", "stranded"],
+                    [
+                        [
+                            _esc(d.failures),
+                            _html_list(d.safe_tiers),
+                            _html_list(d.lost_tiers),
+                            _html_list(d.undecided_tiers),
+                            _html_list(d.at_risk),
+                            _html_list(d.example.failed_domains or d.example.failed_hosts) if d.example else "",
+                            _html_list(d.example.stranded) if d.example else "",
+                        ]
+                        for d in self.degradation
+                    ],
+                )
+            )
+        for warning in self.warnings:
+            out.append(f"<p>warning: {_esc(warning)}</p>")
+        out.append("</div>")
+        return "\n".join(out)
+
+
+# -- timing -----------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class GroupTiming:
     """One order group of a restart schedule: how many VMs, when its gate
@@ -1137,22 +1394,12 @@ class TimingReport:
 
     @classmethod
     def _from_native(cls, data: JsonDict, text: str, verdict: str) -> TimingReport:
-        w = data["witness"]
-        witness = None
-        if w is not None:
-            short = w.get("short")
-            witness = Witness(
-                failed_hosts=list(w["failed_hosts"]),
-                unplaced=list(w["unplaced"]),
-                reason=w["reason"],
-                short=Short(**_known(Short, short)) if short is not None else None,
-            )
         return cls(
             pool=data["pool"],
             ok=data["ok"],
             tolerate=data["tolerate"],
             tolerated=data["tolerated"],
-            witness=witness,
+            witness=_witness(data["witness"]),
             search=data["search"],
             exact=data["exact"],
             sets=data["sets"],
