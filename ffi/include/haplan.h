@@ -57,8 +57,9 @@ enum haplan_result
     HAPLAN_INVALID_CHANGES = 5,
     /**
      * JSON of the wrong shape or out of range (an unknown field or event
-     * type, a negative time limit), a length above `PTRDIFF_MAX`, or a
-     * host in maintenance named as a failure.
+     * type, a negative time limit, a VM shape headroom refuses), a length
+     * above `PTRDIFF_MAX`, a host in maintenance named as a failure, or a
+     * host to drain that is not up.
      */
     HAPLAN_INVALID_ARGUMENT = 6,
     /**
@@ -250,6 +251,124 @@ haplan_result haplan_diff(const haplan_pool *old_pool,
                           size_t options_len,
                           char **report_json,
                           char **error_json);
+
+/**
+ * `haplan headroom`: how many more protected VMs of one shape can start
+ * with the pool still tolerating K.
+ *
+ * `vm_json` is the VM's demand, an object of resource amounts as in a
+ * pool file, e.g. `{"memory_mib": 32768, "vcpus": 8}` (the CLI's `--vm`).
+ * `options_json` (absent when `options_len` is 0) is an object with any
+ * of `storage` and `networks` (lists of names the VM's disks and NICs
+ * need, the CLI's `--storage` and `--networks`), `tolerate` (K; default
+ * the pool's `ha.host_failures_to_tolerate`), `time_limit_s` (0 to 1e9:
+ * then `exact` may be false, between proved bounds) and `threads` (1 to
+ * 1024). A bad shape is `HAPLAN_INVALID_ARGUMENT` (`HAPLAN_INVALID_JSON`
+ * when `vm_json` is not JSON) with every problem at the path the CLI
+ * names it (`--vm.vcpus`, `--storage[0]`): an amount out of range, a
+ * resource the pool does not know, an empty name, a demand of nothing, or
+ * a VM so small that more than 100,000 would fit. On success
+ * `*report_json` is the JSON of `haplan headroom --format json`: the
+ * count is `max_additional`, and an overcommitted pool is an answer
+ * (`"ok": false`), not an error.
+ *
+ * # Safety
+ * `pool` is NULL or a live pool; each buffer is NULL or valid for reads of
+ * its length; `report_json` and `error_json` are NULL or valid for a
+ * write.
+ */
+haplan_result haplan_headroom(const haplan_pool *pool,
+                              const uint8_t *vm_json,
+                              size_t vm_len,
+                              const uint8_t *options_json,
+                              size_t options_len,
+                              char **report_json,
+                              char **error_json);
+
+/**
+ * `haplan drain`: whether a host can go into maintenance, its running and
+ * paused VMs live-migrated, with the pool still tolerating K.
+ *
+ * `host_json` is the host's name as a JSON string, e.g. `"xs01"`:
+ * `HAPLAN_UNKNOWN_NAME` for a name the pool does not have,
+ * `HAPLAN_INVALID_ARGUMENT` for a host that is not up (down or already in
+ * maintenance). `options_json` (absent when `options_len` is 0) may hold
+ * `tolerate` (K; default the pool's `ha.host_failures_to_tolerate`),
+ * `time_limit_s` (0 to 1e9: then the verdict may be `"undecided"`) and
+ * `threads` (1 to 1024). On success `*report_json` is the JSON of `haplan
+ * drain --format json`: `verdict` is `"drainable"` (with the moves and
+ * the check of the end state), `"blocked"` (with the proof) or
+ * `"undecided"`; a host that cannot be drained is an answer, not an
+ * error.
+ *
+ * # Safety
+ * `pool` is NULL or a live pool; each buffer is NULL or valid for reads of
+ * its length; `report_json` and `error_json` are NULL or valid for a
+ * write.
+ */
+haplan_result haplan_drain(const haplan_pool *pool,
+                           const uint8_t *host_json,
+                           size_t host_len,
+                           const uint8_t *options_json,
+                           size_t options_len,
+                           char **report_json,
+                           char **error_json);
+
+/**
+ * `haplan tiers`: the tolerance of each restart-priority tier (its
+ * protected VMs and those of the tiers above it) and, for each k past the
+ * pool's tolerance, the tiers still safe, the VMs at risk and an example
+ * failure set.
+ *
+ * `options_json` (absent when `options_len` is 0) may hold `tolerate` (K
+ * for the verdict; default the pool's `ha.host_failures_to_tolerate`),
+ * `time_limit_s` (0 to 1e9, every check together: then `exact` may be
+ * false, with proved bounds) and `threads` (1 to 1024). On success
+ * `*report_json` is the JSON of `haplan tiers --format json` (each tier's
+ * `max_tolerable`, the `degradation` rows); an overcommitted pool is an
+ * answer (`"ok": false`), not an error.
+ *
+ * # Safety
+ * `pool` is NULL or a live pool; `options_json` is NULL or valid for reads
+ * of `options_len` bytes; `report_json` and `error_json` are NULL or valid
+ * for a write.
+ */
+haplan_result haplan_tiers(const haplan_pool *pool,
+                           const uint8_t *options_json,
+                           size_t options_len,
+                           char **report_json,
+                           char **error_json);
+
+/**
+ * `haplan timing`: how long until every protected VM runs again after the
+ * worst failure of at most K up hosts (or after the given failure):
+ * detection, fencing and the restart schedule.
+ *
+ * `options_json` (absent when `options_len` is 0) is an object with any
+ * of `tolerate` (K of the worst case; default the pool's
+ * `ha.host_failures_to_tolerate`), `boot_time_s` (the boot time of a VM
+ * without `boot_time_s`, whole seconds from 0 to 4294967295, default 60),
+ * `concurrency` (at most this many starts at once, at least 1; default no
+ * limit), `fence_time_s` (how long fencing takes, whole seconds from 0 to
+ * 4294967295, default 0), `fail` (a list of host names: the estimate for
+ * exactly that failure, not the worst case; not with `tolerate`) and
+ * `threads` (1 to 1024). A name in `fail` the pool does not have is
+ * `HAPLAN_UNKNOWN_NAME`, a host in maintenance there
+ * `HAPLAN_INVALID_ARGUMENT`. On success `*report_json` is the JSON of
+ * `haplan timing --format json` (the worst case's `total_s`, its set and
+ * schedule); a pool that does not tolerate K is an answer (`"ok": false`,
+ * with the witness), not an error.
+ *
+ * # Safety
+ * `pool` is NULL or a live pool; `options_json` is NULL or valid for reads
+ * of `options_len` bytes; `report_json` and `error_json` are NULL or valid
+ * for a write.
+ */
+haplan_result haplan_timing(const haplan_pool *pool,
+                            const uint8_t *options_json,
+                            size_t options_len,
+                            char **report_json,
+                            char **error_json);
 
 /**
  * Starts the HA runtime (`docs/runtime.md`) for `pool` at `now_ms`

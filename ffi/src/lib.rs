@@ -13,7 +13,10 @@ use std::ffi::{CString, c_char};
 use std::time::{Duration, Instant};
 
 use haplan::runtime::{Input, Operation, Runtime, RuntimeError};
-use haplan::{Budget, CheckOptions, DiffOptions, Pool, QueryError};
+use haplan::{
+    Budget, CheckOptions, DiffOptions, DrainOptions, HeadroomOptions, Pool, QueryError, Shape,
+    TiersOptions, TimingOptions,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -41,8 +44,9 @@ pub enum haplan_result {
     /// What-if changes that cannot apply: every problem, at `changes[i]...`.
     HAPLAN_INVALID_CHANGES = 5,
     /// JSON of the wrong shape or out of range (an unknown field or event
-    /// type, a negative time limit), a length above `PTRDIFF_MAX`, or a
-    /// host in maintenance named as a failure.
+    /// type, a negative time limit, a VM shape headroom refuses), a length
+    /// above `PTRDIFF_MAX`, a host in maintenance named as a failure, or a
+    /// host to drain that is not up.
     HAPLAN_INVALID_ARGUMENT = 6,
     /// A host or VM name the pool does not have.
     HAPLAN_UNKNOWN_NAME = 7,
@@ -537,6 +541,292 @@ pub unsafe extern "C" fn haplan_diff(
         };
         let d = with_threads(opts.threads, || haplan::diff(&old.pool, &new.pool, &diff))?;
         let json = to_json(&haplan::report::diff_json(&old.pool, &new.pool, &d));
+        unsafe { write(out, c_string(json)) };
+        Ok(())
+    })
+}
+
+/// The options of `haplan_headroom`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeadroomOpts {
+    #[serde(default)]
+    storage: Vec<String>,
+    #[serde(default)]
+    networks: Vec<String>,
+    tolerate: Option<u32>,
+    time_limit_s: Option<f64>,
+    threads: Option<usize>,
+}
+
+/// The options of `haplan_drain` and `haplan_tiers`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitOpts {
+    tolerate: Option<u32>,
+    time_limit_s: Option<f64>,
+    threads: Option<usize>,
+}
+
+/// The options of `haplan_timing`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimingOpts {
+    tolerate: Option<u32>,
+    boot_time_s: Option<u64>,
+    concurrency: Option<u32>,
+    fence_time_s: Option<u64>,
+    fail: Option<Vec<String>>,
+    threads: Option<usize>,
+}
+
+/// A query error naming a host: `HAPLAN_UNKNOWN_NAME` for a name the pool
+/// does not have, else `HAPLAN_INVALID_ARGUMENT`; `prefix` starts the
+/// message.
+fn query_failure(prefix: &str, e: QueryError) -> Failure {
+    let code = match e {
+        QueryError::UnknownHost(_) => haplan_result::HAPLAN_UNKNOWN_NAME,
+        _ => haplan_result::HAPLAN_INVALID_ARGUMENT,
+    };
+    Failure::new(code, format!("{prefix}{e}"))
+}
+
+/// `haplan headroom`: how many more protected VMs of one shape can start
+/// with the pool still tolerating K.
+///
+/// `vm_json` is the VM's demand, an object of resource amounts as in a
+/// pool file, e.g. `{"memory_mib": 32768, "vcpus": 8}` (the CLI's `--vm`).
+/// `options_json` (absent when `options_len` is 0) is an object with any
+/// of `storage` and `networks` (lists of names the VM's disks and NICs
+/// need, the CLI's `--storage` and `--networks`), `tolerate` (K; default
+/// the pool's `ha.host_failures_to_tolerate`), `time_limit_s` (0 to 1e9:
+/// then `exact` may be false, between proved bounds) and `threads` (1 to
+/// 1024). A bad shape is `HAPLAN_INVALID_ARGUMENT` (`HAPLAN_INVALID_JSON`
+/// when `vm_json` is not JSON) with every problem at the path the CLI
+/// names it (`--vm.vcpus`, `--storage[0]`): an amount out of range, a
+/// resource the pool does not know, an empty name, a demand of nothing, or
+/// a VM so small that more than 100,000 would fit. On success
+/// `*report_json` is the JSON of `haplan headroom --format json`: the
+/// count is `max_additional`, and an overcommitted pool is an answer
+/// (`"ok": false`), not an error.
+///
+/// # Safety
+/// `pool` is NULL or a live pool; each buffer is NULL or valid for reads of
+/// its length; `report_json` and `error_json` are NULL or valid for a
+/// write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn haplan_headroom(
+    pool: *const haplan_pool,
+    vm_json: *const u8,
+    vm_len: usize,
+    options_json: *const u8,
+    options_len: usize,
+    report_json: *mut *mut c_char,
+    error_json: *mut *mut c_char,
+) -> haplan_result {
+    guard(error_json, || {
+        // SAFETY (every `unsafe` below): the caller's promises.
+        let p = unsafe { pool_ref("pool", pool) }?;
+        let vm = unsafe { text("vm_json", vm_json, vm_len) }?;
+        let opts: HeadroomOpts = unsafe { options(options_json, options_len) }?;
+        let out = out_ptr("report_json", report_json)?;
+        let time_limit = seconds(opts.time_limit_s)?;
+        let shape = Shape::parse(vm, "--vm", &opts.storage, &opts.networks).map_err(|e| {
+            // Not JSON at all is INVALID_JSON, as for every other input.
+            let code = match serde_json::from_str::<serde::de::IgnoredAny>(vm) {
+                Err(_) => haplan_result::HAPLAN_INVALID_JSON,
+                Ok(_) => haplan_result::HAPLAN_INVALID_ARGUMENT,
+            };
+            Failure::with_problems(code, e.to_string(), e.problems)
+        })?;
+        shape.check_resources(&p.pool, "--vm").map_err(|e| {
+            Failure::with_problems(
+                haplan_result::HAPLAN_INVALID_ARGUMENT,
+                e.to_string(),
+                e.problems,
+            )
+        })?;
+        let headroom = HeadroomOptions {
+            tolerate: opts.tolerate,
+            time_limit,
+            ..HeadroomOptions::default()
+        };
+        let r = with_threads(opts.threads, || {
+            haplan::headroom(&p.pool, &shape, &headroom)
+        })?
+        // As the command line words it: `--vm: so small a VM ...`.
+        .map_err(|e| Failure::invalid(format!("--vm: {e}")))?;
+        let json = to_json(&haplan::report::headroom_json(&p.pool, &r));
+        unsafe { write(out, c_string(json)) };
+        Ok(())
+    })
+}
+
+/// `haplan drain`: whether a host can go into maintenance, its running and
+/// paused VMs live-migrated, with the pool still tolerating K.
+///
+/// `host_json` is the host's name as a JSON string, e.g. `"xs01"`:
+/// `HAPLAN_UNKNOWN_NAME` for a name the pool does not have,
+/// `HAPLAN_INVALID_ARGUMENT` for a host that is not up (down or already in
+/// maintenance). `options_json` (absent when `options_len` is 0) may hold
+/// `tolerate` (K; default the pool's `ha.host_failures_to_tolerate`),
+/// `time_limit_s` (0 to 1e9: then the verdict may be `"undecided"`) and
+/// `threads` (1 to 1024). On success `*report_json` is the JSON of `haplan
+/// drain --format json`: `verdict` is `"drainable"` (with the moves and
+/// the check of the end state), `"blocked"` (with the proof) or
+/// `"undecided"`; a host that cannot be drained is an answer, not an
+/// error.
+///
+/// # Safety
+/// `pool` is NULL or a live pool; each buffer is NULL or valid for reads of
+/// its length; `report_json` and `error_json` are NULL or valid for a
+/// write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn haplan_drain(
+    pool: *const haplan_pool,
+    host_json: *const u8,
+    host_len: usize,
+    options_json: *const u8,
+    options_len: usize,
+    report_json: *mut *mut c_char,
+    error_json: *mut *mut c_char,
+) -> haplan_result {
+    guard(error_json, || {
+        // SAFETY (every `unsafe` below): the caller's promises.
+        let p = unsafe { pool_ref("pool", pool) }?;
+        let host = unsafe { text("host_json", host_json, host_len) }?;
+        let opts: LimitOpts = unsafe { options(options_json, options_len) }?;
+        let out = out_ptr("report_json", report_json)?;
+        let host: String = parse("host_json", host)?;
+        let h = haplan::drain::host_to_drain(&p.pool, &host).map_err(|e| query_failure("", e))?;
+        let drain = DrainOptions {
+            tolerate: opts.tolerate,
+            time_limit: seconds(opts.time_limit_s)?,
+            ..DrainOptions::default()
+        };
+        let r = with_threads(opts.threads, || haplan::drain(&p.pool, h, &drain))?
+            .map_err(|e| query_failure("", e))?;
+        let json = to_json(&haplan::report::drain_json(&p.pool, &r));
+        unsafe { write(out, c_string(json)) };
+        Ok(())
+    })
+}
+
+/// `haplan tiers`: the tolerance of each restart-priority tier (its
+/// protected VMs and those of the tiers above it) and, for each k past the
+/// pool's tolerance, the tiers still safe, the VMs at risk and an example
+/// failure set.
+///
+/// `options_json` (absent when `options_len` is 0) may hold `tolerate` (K
+/// for the verdict; default the pool's `ha.host_failures_to_tolerate`),
+/// `time_limit_s` (0 to 1e9, every check together: then `exact` may be
+/// false, with proved bounds) and `threads` (1 to 1024). On success
+/// `*report_json` is the JSON of `haplan tiers --format json` (each tier's
+/// `max_tolerable`, the `degradation` rows); an overcommitted pool is an
+/// answer (`"ok": false`), not an error.
+///
+/// # Safety
+/// `pool` is NULL or a live pool; `options_json` is NULL or valid for reads
+/// of `options_len` bytes; `report_json` and `error_json` are NULL or valid
+/// for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn haplan_tiers(
+    pool: *const haplan_pool,
+    options_json: *const u8,
+    options_len: usize,
+    report_json: *mut *mut c_char,
+    error_json: *mut *mut c_char,
+) -> haplan_result {
+    guard(error_json, || {
+        // SAFETY (every `unsafe` below): the caller's promises.
+        let p = unsafe { pool_ref("pool", pool) }?;
+        let opts: LimitOpts = unsafe { options(options_json, options_len) }?;
+        let out = out_ptr("report_json", report_json)?;
+        let tiers = TiersOptions {
+            tolerate: opts.tolerate,
+            time_limit: seconds(opts.time_limit_s)?,
+            ..TiersOptions::default()
+        };
+        let r = with_threads(opts.threads, || haplan::tiers(&p.pool, &tiers))?;
+        let json = to_json(&haplan::report::tiers_json(&p.pool, &r));
+        unsafe { write(out, c_string(json)) };
+        Ok(())
+    })
+}
+
+/// `haplan timing`: how long until every protected VM runs again after the
+/// worst failure of at most K up hosts (or after the given failure):
+/// detection, fencing and the restart schedule.
+///
+/// `options_json` (absent when `options_len` is 0) is an object with any
+/// of `tolerate` (K of the worst case; default the pool's
+/// `ha.host_failures_to_tolerate`), `boot_time_s` (the boot time of a VM
+/// without `boot_time_s`, whole seconds from 0 to 4294967295, default 60),
+/// `concurrency` (at most this many starts at once, at least 1; default no
+/// limit), `fence_time_s` (how long fencing takes, whole seconds from 0 to
+/// 4294967295, default 0), `fail` (a list of host names: the estimate for
+/// exactly that failure, not the worst case; not with `tolerate`) and
+/// `threads` (1 to 1024). A name in `fail` the pool does not have is
+/// `HAPLAN_UNKNOWN_NAME`, a host in maintenance there
+/// `HAPLAN_INVALID_ARGUMENT`. On success `*report_json` is the JSON of
+/// `haplan timing --format json` (the worst case's `total_s`, its set and
+/// schedule); a pool that does not tolerate K is an answer (`"ok": false`,
+/// with the witness), not an error.
+///
+/// # Safety
+/// `pool` is NULL or a live pool; `options_json` is NULL or valid for reads
+/// of `options_len` bytes; `report_json` and `error_json` are NULL or valid
+/// for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn haplan_timing(
+    pool: *const haplan_pool,
+    options_json: *const u8,
+    options_len: usize,
+    report_json: *mut *mut c_char,
+    error_json: *mut *mut c_char,
+) -> haplan_result {
+    guard(error_json, || {
+        // SAFETY (every `unsafe` below): the caller's promises.
+        let p = unsafe { pool_ref("pool", pool) }?;
+        let opts: TimingOpts = unsafe { options(options_json, options_len) }?;
+        let out = out_ptr("report_json", report_json)?;
+        if opts.concurrency == Some(0) {
+            return Err(Failure::invalid(
+                "options_json: concurrency must be at least 1",
+            ));
+        }
+        let defaults = TimingOptions::default();
+        let boot_time_s = opts.boot_time_s.unwrap_or(defaults.boot_time_s);
+        let fence_time_s = opts.fence_time_s.unwrap_or(defaults.fence_time_s);
+        for (name, s) in [("boot_time_s", boot_time_s), ("fence_time_s", fence_time_s)] {
+            if s > u32::MAX as u64 {
+                return Err(Failure::invalid(format!(
+                    "options_json: {name} must be a whole number of seconds from 0 to 4294967295, found {s}"
+                )));
+            }
+        }
+        if opts.tolerate.is_some() && opts.fail.is_some() {
+            return Err(Failure::invalid(
+                "options_json: tolerate and fail cannot both be given (fail is one failure set, tolerate asks for the worst)",
+            ));
+        }
+        let fail = match &opts.fail {
+            Some(names) => Some(
+                haplan::failure_set(&p.pool, names)
+                    .map_err(|e| query_failure("options_json: fail: ", e))?,
+            ),
+            None => None,
+        };
+        let timing = TimingOptions {
+            tolerate: opts.tolerate,
+            boot_time_s,
+            concurrency: opts.concurrency,
+            fence_time_s,
+            fail,
+            ..defaults
+        };
+        let r = with_threads(opts.threads, || haplan::timing(&p.pool, &timing))?;
+        let json = to_json(&haplan::report::timing_json(&p.pool, &r));
         unsafe { write(out, c_string(json)) };
         Ok(())
     })

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The C ABI's tests (ffi/README.md, "Tests"): builds haplan-ffi, checks that
 # the committed header is what cbindgen generates, then compiles each C test
-# (smoke.c, garbage.c, and the README's example) with -Wall -Wextra -Werror
-# and runs it three ways: against the shared library, against the static
-# library, and against the static library under AddressSanitizer (leaks
-# included) and UndefinedBehaviorSanitizer. The header is also compiled as
-# C++.
+# (smoke.c, garbage.c, capacity.c, and the README's example) with -Wall
+# -Wextra -Werror and runs it three ways: against the shared library,
+# against the static library, and against the static library under
+# AddressSanitizer (leaks included) and UndefinedBehaviorSanitizer. The
+# header is also compiled as C++.
 #
 #   ffi/tests/run.sh           test
 #   ffi/tests/run.sh --bless   regenerate ffi/include/haplan.h, then test
@@ -78,7 +78,7 @@ awk '/^## Example/ {on = 1} on && /^```c$/ {code = 1; next} code && /^```$/ {exi
 
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-for src in ffi/tests/smoke.c ffi/tests/garbage.c "$tmp/example.c"; do
+for src in ffi/tests/smoke.c ffi/tests/garbage.c ffi/tests/capacity.c "$tmp/example.c"; do
     name=$(basename "$src" .c)
     "$cc" "${cflags[@]}" "$src" -L"$tmp/lib" -lhaplan_ffi -Wl,-rpath,"$tmp/lib" -o "$tmp/$name-shared"
     # shellcheck disable=SC2086 # $native is a list of flags
