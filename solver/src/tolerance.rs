@@ -939,7 +939,7 @@ fn grow(
     target: Option<u32>,
     first_failing: impl Fn(usize) -> Option<SetResult>,
 ) {
-    while out.lower < out.upper && !target.is_some_and(|t| out.lower >= t) {
+    while out.lower < out.upper && target.is_none_or(|t| out.lower < t) {
         let k = out.lower as usize + 1;
         match first_failing(k) {
             None => out.lower = k as u32,

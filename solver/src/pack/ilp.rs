@@ -132,9 +132,11 @@ pub fn solve(inst: &Instance, budget: &Budget) -> Option<Decision> {
                 .sum::<i64>()
         })
         .unwrap_or(0);
-    let mut classes: HashMap<(&[i64], Vec<(usize, i64)>), Vec<usize>> = HashMap::new();
-    for t in 0..targets {
-        let key: Vec<(usize, i64)> = per_target[t].iter().map(|&(ty, _, n)| (ty, n)).collect();
+    // (capacity, (type, most) per type there) -> targets
+    type Alike<'a> = (&'a [i64], Vec<(usize, i64)>);
+    let mut classes: HashMap<Alike, Vec<usize>> = HashMap::new();
+    for (t, col) in per_target.iter().enumerate() {
+        let key: Vec<(usize, i64)> = col.iter().map(|&(ty, _, n)| (ty, n)).collect();
         classes.entry((inst.cap(t), key)).or_default().push(t);
     }
     let load = |t: usize| -> Expression {
