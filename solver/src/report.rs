@@ -58,14 +58,20 @@ struct WitnessJson<'a> {
     short: Option<ShortJson<'a>>,
 }
 
-fn witness_json<'a>(pool: &'a Pool, r: &'a CheckReport, w: &'a Witness) -> WitnessJson<'a> {
+/// A witness; `domains` (the pool's failure domains, when it has them)
+/// name the domains its hosts make up.
+fn witness_json<'a>(
+    pool: &'a Pool,
+    domains: Option<&'a [crate::domains::Domain]>,
+    w: &'a Witness,
+) -> WitnessJson<'a> {
     WitnessJson {
         failed_hosts: w
             .failed
             .iter()
             .map(|&h| pool.hosts[h].name.as_str())
             .collect(),
-        failed_domains: r.failure_domains.as_ref().map(|d| {
+        failed_domains: domains.map(|d| {
             crate::domains::covering(d, &w.failed)
                 .into_iter()
                 .map(|i| d[i].name.as_str())
@@ -113,7 +119,10 @@ struct StatsJson {
 
 /// The `check` report as the JSON object of `docs/cli.md`.
 pub fn check_json(pool: &Pool, r: &CheckReport) -> Value {
-    let w = r.witness.as_ref().map(|w| witness_json(pool, r, w));
+    let w = r
+        .witness
+        .as_ref()
+        .map(|w| witness_json(pool, r.failure_domains.as_deref(), w));
     let json = CheckJson {
         pool: &r.pool,
         configured: r.configured,
@@ -202,6 +211,22 @@ fn verdict_words(r: &CheckReport) -> &'static str {
     }
 }
 
+/// The not-agile VMs and the warnings of a check, as `check`'s text ends.
+fn not_agile_and_warnings(s: &mut String, pool: &Pool, r: &CheckReport) {
+    if !r.not_agile.is_empty() {
+        let _ = writeln!(
+            s,
+            "Protected VMs that are not agile (no host can restart them):"
+        );
+        for n in &r.not_agile {
+            let _ = writeln!(s, "  {}: {}", pool.vms[n.vm].name, n.reasons.join("; "));
+        }
+    }
+    for w in &r.warnings {
+        let _ = writeln!(s, "warning: {w}");
+    }
+}
+
 pub fn check_text(pool: &Pool, r: &CheckReport) -> String {
     let mut s = String::new();
     let tol = tolerance_words(r);
@@ -283,18 +308,7 @@ pub fn check_text(pool: &Pool, r: &CheckReport) -> String {
             list.join("; ")
         );
     }
-    if !r.not_agile.is_empty() {
-        let _ = writeln!(
-            s,
-            "Protected VMs that are not agile (no host can restart them):"
-        );
-        for n in &r.not_agile {
-            let _ = writeln!(s, "  {}: {}", pool.vms[n.vm].name, n.reasons.join("; "));
-        }
-    }
-    for w in &r.warnings {
-        let _ = writeln!(s, "warning: {w}");
-    }
+    not_agile_and_warnings(&mut s, pool, r);
     let _ = writeln!(
         s,
         "Decided {} one by one and {} by set-level bounds in {} ms.",
@@ -1485,7 +1499,7 @@ pub fn tiers_json(pool: &Pool, r: &TiersReport) -> Value {
                     .report
                     .witness
                     .as_ref()
-                    .map(|w| witness_json(pool, &t.report, w)),
+                    .map(|w| witness_json(pool, t.report.failure_domains.as_deref(), w)),
             })
             .collect(),
         degradation: r
@@ -1608,18 +1622,7 @@ pub fn tiers_text(pool: &Pool, r: &TiersReport) -> String {
             "The time limit ran out: bounds are proved, the rest is undecided."
         );
     }
-    if !lowest.not_agile.is_empty() {
-        let _ = writeln!(
-            s,
-            "Protected VMs that are not agile (no host can restart them):"
-        );
-        for n in &lowest.not_agile {
-            let _ = writeln!(s, "  {}: {}", pool.vms[n.vm].name, n.reasons.join("; "));
-        }
-    }
-    for w in &lowest.warnings {
-        let _ = writeln!(s, "warning: {w}");
-    }
+    not_agile_and_warnings(&mut s, pool, lowest);
     s
 }
 
@@ -1686,39 +1689,6 @@ struct TimingJson<'a> {
     stats: TimingStatsJson,
 }
 
-fn timing_witness_json<'a>(pool: &'a Pool, w: &'a crate::tolerance::Witness) -> WitnessJson<'a> {
-    WitnessJson {
-        failed_hosts: w
-            .failed
-            .iter()
-            .map(|&h| pool.hosts[h].name.as_str())
-            .collect(),
-        failed_domains: crate::domains::of(pool).map(|d| {
-            crate::domains::covering(&d, &w.failed)
-                .into_iter()
-                .map(|i| {
-                    pool.hosts[d[i].hosts[0]]
-                        .labels
-                        .get(pool.ha.failure_domain_label.as_deref().unwrap_or_default())
-                        .map_or(pool.hosts[d[i].hosts[0]].name.as_str(), |s| s.as_str())
-                })
-                .collect()
-        }),
-        unplaced: w
-            .unplaced
-            .iter()
-            .map(|&v| pool.vms[v].name.as_str())
-            .collect(),
-        reason: &w.reason,
-        short: w.short.map(|(res, needed, spare)| ShortJson {
-            resource: &pool.resources[res],
-            needed,
-            spare,
-            deficit: needed - spare,
-        }),
-    }
-}
-
 fn search_str(s: &crate::timing::Search) -> &'static str {
     match s {
         crate::timing::Search::Given => "given",
@@ -1730,12 +1700,16 @@ fn search_str(s: &crate::timing::Search) -> &'static str {
 
 /// The `timing` report as the JSON object of `docs/cli.md`.
 pub fn timing_json(pool: &Pool, r: &TimingReport) -> Value {
+    let domains = crate::domains::of(pool);
     let json = TimingJson {
         pool: &r.pool,
         ok: r.ok(),
         tolerate: r.tolerate,
         tolerated: r.tolerated,
-        witness: r.witness.as_ref().map(|w| timing_witness_json(pool, w)),
+        witness: r
+            .witness
+            .as_ref()
+            .map(|w| witness_json(pool, domains.as_deref(), w)),
         search: search_str(&r.search),
         exact: r.exact(),
         sets: r.sets,
