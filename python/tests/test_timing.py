@@ -198,6 +198,17 @@ def test_bad_arguments(groups: haplan.Pool) -> None:
         groups.restart_time(tolerate=1, fail="h1")
     with pytest.raises(TypeError):
         groups.restart_time(fail=[1])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="threads"):
+        groups.restart_time(threads=0)
+
+
+def test_threads_give_the_same_answer(groups: haplan.Pool) -> None:
+    first = groups.restart_time(tolerate=2).to_dict()
+    first.pop("stats")
+    for t in (1, 2, 3):
+        r = groups.restart_time(tolerate=2, threads=t).to_dict()
+        r.pop("stats")
+        assert r == first
 
 
 def test_reports_compare_by_value(groups: haplan.Pool) -> None:

@@ -417,6 +417,8 @@ class Pool:
         concurrency: Optional[int] = None,
         fence_time: int = 0,
         fail: Union[None, str, Iterable[str]] = None,
+        *,
+        threads: Optional[int] = None,
     ) -> TimingReport:
         """How long after the worst failure of at most ``tolerate`` hosts
         (default: the file's ``host_failures_to_tolerate``) every protected
@@ -442,9 +444,11 @@ class Pool:
         cannot be combined with ``tolerate``. Raises
         :class:`~haplan.QueryError` for a name that is no host or a host in
         maintenance, :class:`ValueError` for ``concurrency`` 0, a negative
-        time or ``tolerate`` with ``fail``.
+        time or ``tolerate`` with ``fail``. ``threads`` as for
+        :meth:`check`.
         """
         tolerate = _count(tolerate, "tolerate")
+        threads = _count(threads, "threads")
         for name, value in (("boot_time", boot_time), ("fence_time", fence_time)):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be a whole number of seconds (int), not {type(value).__name__}")
@@ -457,7 +461,7 @@ class Pool:
             for n in names:
                 if not isinstance(n, str):
                     raise TypeError(f"fail must be host names (str), found {type(n).__name__}")
-        data, text, verdict = self._inner.timing(tolerate, boot_time, concurrency, fence_time, names)
+        data, text, verdict = self._inner.timing(tolerate, boot_time, concurrency, fence_time, names, threads)
         return TimingReport._from_native(data, text, verdict)
 
     # -- Python protocols --------------------------------------------------
