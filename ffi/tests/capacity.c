@@ -22,18 +22,7 @@ static char *read_rel(const char *rel) {
     return read_file(path, &len);
 }
 
-static haplan_pool *load(const char *rel) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", root, rel);
-    size_t len;
-    char *json = read_file(path, &len);
-    haplan_pool *pool = NULL;
-    haplan_result rc = haplan_pool_new((const uint8_t *)json, len, &pool, &err);
-    if (rc != HAPLAN_OK) fprintf(stderr, "%s: %s\n", rel, err);
-    REQUIRE(rc == HAPLAN_OK && pool && !err);
-    free(json);
-    return pool;
-}
+static haplan_pool *load(const char *rel) { return load_pool(root, rel); }
 
 /* The stdout of a golden (`exit: N\n--- stdout\n...`): the CLI's pretty
  * JSON. Free it with free(). */

@@ -67,6 +67,21 @@ static inline char *read_file(const char *path, size_t *len) {
     return buf;
 }
 
+/* The pool file ROOT/REL, loaded; stops the test when it does not load. */
+static inline haplan_pool *load_pool(const char *root, const char *rel) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    size_t len;
+    char *json = read_file(path, &len);
+    haplan_pool *pool = NULL;
+    char *err = NULL;
+    haplan_result rc = haplan_pool_new((const uint8_t *)json, len, &pool, &err);
+    if (rc != HAPLAN_OK) fprintf(stderr, "%s: %s\n", rel, err);
+    REQUIRE(rc == HAPLAN_OK && pool && !err);
+    free(json);
+    return pool;
+}
+
 /* Whether `json` holds `needle` (e.g. "\"max_tolerable\":1,"). */
 static inline int has(const char *json, const char *needle) { return json && strstr(json, needle) != NULL; }
 

@@ -8,19 +8,7 @@
 
 static const char *root;
 
-static haplan_pool *load(const char *rel) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", root, rel);
-    size_t len;
-    char *json = read_file(path, &len);
-    haplan_pool *pool = NULL;
-    char *err = NULL;
-    haplan_result rc = haplan_pool_new((const uint8_t *)json, len, &pool, &err);
-    if (rc != HAPLAN_OK) fprintf(stderr, "%s: %s\n", rel, err);
-    REQUIRE(rc == HAPLAN_OK && pool && !err);
-    free(json);
-    return pool;
-}
+static haplan_pool *load(const char *rel) { return load_pool(root, rel); }
 
 static void queries(void) {
     haplan_pool *demo = load("fixtures/basic/demo.json");
