@@ -524,6 +524,8 @@ struct Tolerance<'a, 'p> {
     by_stage: [AtomicU64; 4],
     /// Subtrees of failure sets the bounds proved feasible as a whole.
     set_level: AtomicU64,
+    /// The order the search tasks' packings place VMs in (`Warm::keys`).
+    warm_key: Vec<f64>,
 }
 
 enum SetResult {
@@ -607,6 +609,7 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             scenarios: AtomicU64::new(0),
             by_stage: Default::default(),
             set_level: AtomicU64::new(0),
+            warm_key: Warm::keys(an),
         }
     }
 
@@ -732,7 +735,7 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         }
         (0..=n - k).into_par_iter().find_map_first(|first| {
             let mut chosen = d[first].clone();
-            let mut warm = Warm::new(self.an);
+            let mut warm = Warm::new(self.an, &self.warm_key);
             chosen.iter().for_each(|&h| warm.push(h));
             self.dfs_domains(d, &mut chosen, &mut warm, first + 1, k - 1)
         })
@@ -831,7 +834,7 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             }
             let mut chosen = Vec::with_capacity(k);
             chosen.push(self.ranked[first]);
-            let mut warm = Warm::new(self.an);
+            let mut warm = Warm::new(self.an, &self.warm_key);
             warm.push(self.ranked[first]);
             self.dfs(&mut chosen, &mut warm, first + 1, k)
         })

@@ -27,9 +27,8 @@ use crate::scenario::Analysis;
 pub(crate) struct Warm<'a, 'p> {
     an: &'a Analysis<'p>,
     nres: usize,
-    /// Per VM, its share of the receiving hosts' total spare, summed over
-    /// resources (the order VMs are placed in, largest first).
-    key: Vec<f64>,
+    /// Per VM, the order key (largest placed first): [`Warm::keys`].
+    key: &'a [f64],
     /// Remaining spare per host and resource (`[h * nres + r]`).
     rem: Vec<i64>,
     failed: Vec<bool>,
@@ -52,22 +51,21 @@ enum Step {
 }
 
 impl<'a, 'p> Warm<'a, 'p> {
-    /// The packing with no host failed: the VMs of hosts already down
-    /// placed, if they fit.
-    pub(crate) fn new(an: &'a Analysis<'p>) -> Self {
-        let pool = an.pool;
-        let nres = pool.resources.len();
-        let nh = pool.hosts.len();
+    /// Per VM, the order key [`Warm`] places VMs by: its share of the
+    /// receiving hosts' total spare, summed over resources. Computed once
+    /// per pool and shared by every search task.
+    pub(crate) fn keys(an: &Analysis) -> Vec<f64> {
+        let nres = an.pool.resources.len();
         let scale: Vec<f64> = (0..nres)
             .map(|r| {
-                let total: i64 = (0..nh)
+                let total: i64 = (0..an.pool.hosts.len())
                     .filter(|&h| an.receives[h])
                     .map(|h| an.spare[h][r].max(0))
                     .sum();
                 if total > 0 { 1.0 / total as f64 } else { 0.0 }
             })
             .collect();
-        let key = pool
+        an.pool
             .vms
             .iter()
             .map(|vm| {
@@ -77,10 +75,16 @@ impl<'a, 'p> Warm<'a, 'p> {
                     .map(|(&d, &s)| if s > 0.0 { d as f64 * s } else { d as f64 })
                     .sum()
             })
-            .collect();
+            .collect()
+    }
+
+    /// The packing with no host failed: the VMs of hosts already down
+    /// placed, if they fit. `key` is [`Warm::keys`] of the same pool.
+    pub(crate) fn new(an: &'a Analysis<'p>, key: &'a [f64]) -> Self {
+        let nh = an.pool.hosts.len();
         let mut w = Warm {
             an,
-            nres,
+            nres: an.pool.resources.len(),
             key,
             rem: an.spare.iter().flatten().copied().collect(),
             failed: vec![false; nh],
@@ -90,7 +94,6 @@ impl<'a, 'p> Warm<'a, 'p> {
             valid: true,
             queue: Vec::new(),
         };
-        w.queue.clear();
         for &h in &an.down {
             w.queue.extend(&an.items[h]);
         }
@@ -187,7 +190,7 @@ impl<'a, 'p> Warm<'a, 'p> {
     /// eligible surviving host with room.
     fn place_queue(&mut self) -> bool {
         let mut queue = std::mem::take(&mut self.queue);
-        let key = &self.key;
+        let key = self.key;
         queue.sort_unstable_by(|&a, &b| key[b].total_cmp(&key[a]).then(a.cmp(&b)));
         let mut ok = true;
         for &v in &queue {
@@ -339,7 +342,8 @@ mod tests {
             let vms: Vec<_> = vms.into_iter().map(|(h, m, c, g)| (h % n, m, c, g)).collect();
             let pool = crate::parse_pool(&pool_text(&caps, &vms)).unwrap();
             let an = Analysis::new(&pool);
-            let mut w = Warm::new(&an);
+            let key = Warm::keys(&an);
+            let mut w = Warm::new(&an, &key);
             let mut set: Vec<HostId> = Vec::new();
             // Per pushed host, the state before it (when it was asked for).
             let mut before = Vec::new();
@@ -377,7 +381,8 @@ mod tests {
         );
         let pool = crate::parse_pool(&text).unwrap();
         let an = Analysis::new(&pool);
-        let mut w = Warm::new(&an);
+        let key = Warm::keys(&an);
+        let mut w = Warm::new(&an, &key);
         w.push(0);
         assert!(w.feasible());
         assert_eq!(w.placement(), vec![(0, 1)]);
