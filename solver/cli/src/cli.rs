@@ -7,14 +7,15 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::drain::{self, DrainOptions};
-use crate::headroom::{self, HeadroomOptions, Shape};
-use crate::model::Pool;
-use crate::pack::Budget;
-use crate::plan::{self, Scope};
-use crate::scenario::Analysis;
-use crate::tolerance::{self, CheckOptions, Verdict};
-use crate::{agility, diff, load, report, timing, whatif};
+use haplan::drain::{self, DrainOptions};
+use haplan::headroom::{self, HeadroomOptions, Shape};
+use haplan::model::Pool;
+use haplan::pack::Budget;
+use haplan::plan::{self, Scope};
+use haplan::scenario::Analysis;
+use haplan::tolerance::{self, CheckOptions, Verdict};
+use haplan::{agility, diff, load, timing, whatif};
+use haplan_wire::report;
 
 /// Exit codes, a contract (docs/cli.md).
 pub const EXIT_OK: i32 = 0;
@@ -402,7 +403,7 @@ fn parse_concurrency(s: &str) -> Result<u32, String> {
 }
 
 /// The JSON Schema of the pool format.
-pub const POOL_SCHEMA: &str = include_str!("../schema/haplan-v1.schema.json");
+pub const POOL_SCHEMA: &str = include_str!("../../core/schema/haplan-v1.schema.json");
 
 /// Runs the command line; returns the exit code.
 pub fn run<I, T>(
@@ -626,7 +627,7 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             time_limit,
         } => {
             let pool = read_pool(&file, stdin)?;
-            let failed = crate::failure_set(&pool, &fail).map_err(|e| e.to_string())?;
+            let failed = haplan::failure_set(&pool, &fail).map_err(|e| e.to_string())?;
             let an = Analysis::new(&pool);
             let budget = Budget {
                 deadline: time_limit.map(|d| std::time::Instant::now() + d),
@@ -798,12 +799,12 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             time_limit,
         } => {
             let pool = read_pool(&file, stdin)?;
-            let opts = crate::tiers::TiersOptions {
+            let opts = haplan::tiers::TiersOptions {
                 tolerate,
                 time_limit,
                 cancel: None,
             };
-            let r = crate::tiers::tiers(&pool, &opts);
+            let r = haplan::tiers::tiers(&pool, &opts);
             let text = match format {
                 Format::Json => json(report::tiers_json(&pool, &r)),
                 Format::Text => report::tiers_text(&pool, &r),
@@ -827,7 +828,7 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             let pool = read_pool(&file, stdin)?;
             let fail = match fail {
                 Some(names) => {
-                    Some(crate::failure_set(&pool, &names).map_err(|e| format!("--fail: {e}"))?)
+                    Some(haplan::failure_set(&pool, &names).map_err(|e| format!("--fail: {e}"))?)
                 }
                 None => None,
             };
@@ -913,8 +914,8 @@ fn run_sim(
     log: Option<&str>,
     format: Format,
 ) -> Result<(i32, String), String> {
-    use crate::runtime::sim::{Fault, FenceDevice, Sim};
-    use crate::runtime::{Event, text};
+    use haplan_runtime::sim::{Fault, FenceDevice, Sim};
+    use haplan_runtime::{Event, text};
     let (shown, text) = read_text(file, stdin)?;
     let doc: serde_json::Value =
         serde_json::from_str(&text).map_err(|_| match load::parse_pool(&text) {
@@ -981,7 +982,7 @@ fn run_sim(
     let protected: Vec<String> = pool
         .vms
         .iter()
-        .filter(|v| v.restart == crate::model::Restart::Protected && v.power.is_active())
+        .filter(|v| v.restart == haplan::model::Restart::Protected && v.power.is_active())
         .map(|v| v.name.clone())
         .collect();
     crashes.sort_by_key(|(_, t)| *t);
@@ -1052,7 +1053,7 @@ fn run_sim(
                             .output
                             .actions
                             .iter()
-                            .all(|a| matches!(a, crate::runtime::Action::Probe { .. }));
+                            .all(|a| matches!(a, haplan_runtime::Action::Probe { .. }));
                         if quiet && !verbose {
                             continue;
                         }
@@ -1116,7 +1117,8 @@ fn run_sim(
 /// printed as it happens.
 #[cfg(feature = "drivers")]
 fn run_live(command: Command, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<i32, String> {
-    use crate::runtime::{live, text};
+    use haplan_runtime::text;
+    use haplan_service::live;
     let Command::Run {
         file,
         crash,

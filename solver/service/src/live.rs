@@ -23,10 +23,10 @@ use std::time::{Duration, Instant};
 
 use haplan_drivers::{ConnectOptions, FenceDevice, FenceParams, LibvirtError, LibvirtHost};
 
-use super::driver::{self, Fencer, Hypervisor};
-use super::log::Journal;
-use super::{Action, Event, Input, Output, Runtime, RuntimeError};
-use crate::model::Pool;
+use haplan::model::Pool;
+use haplan_runtime::driver::{self, Fencer, Hypervisor};
+use haplan_runtime::log::Journal;
+use haplan_runtime::{Action, Event, Input, Output, Runtime, RuntimeError};
 
 /// Real drivers for one pool.
 pub struct Live {
