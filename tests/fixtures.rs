@@ -19,7 +19,7 @@
 //! text line `Decided ... ms.`) is normalised after its shape is
 //! checked. Everything else is compared byte for byte.
 //!
-//! `UPDATE_EXPECT=1 cargo test --release -p haplan-tests --test fixtures`
+//! `UPDATE_EXPECT=1 cargo test --release -p haplan-tests -- fixtures::`
 //! rewrites the golden files (after the in-process and binary runs agree);
 //! read the diff before committing it. The binary must be built first:
 //! `cargo build --release -p haplan-cli` (or point `HAPLAN_BIN` at one).
