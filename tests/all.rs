@@ -7,6 +7,7 @@
 //! - [`properties`]: `check`, `plan`, `headroom`, `drain`, `tiers` and
 //!   `timing` against the brute-force reference in `lib.rs`;
 //! - [`strategies`]: the default search against deciding every set alone;
+//! - [`split`]: one pool's search split into parts against `check`;
 //! - [`runtime`], [`simulation`], [`admission`]: the HA runtime's state
 //!   machine, its seeded simulation and its admission answers;
 //! - [`e2e_failover`]: the runtime on the end-to-end bench (real libvirt
@@ -18,4 +19,5 @@ mod fixtures;
 mod properties;
 mod runtime;
 mod simulation;
+mod split;
 mod strategies;

@@ -31,6 +31,8 @@ use crate::scenario::Analysis;
 use crate::setbound::{Partial, SetBounds};
 use crate::warm::Warm;
 
+pub mod split;
+
 /// What to ask of [`check`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CheckOptions<'a> {
@@ -46,7 +48,8 @@ pub struct CheckOptions<'a> {
 
 /// How `check` decides. Every strategy gives the same exact answer; the
 /// others exist to measure and test the full one against.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Strategy {
     /// Set-level bounds, then the failure sets they leave open, each by the
     /// staged decision (bounds, greedy, exact search, ILP).
@@ -129,7 +132,7 @@ impl CheckReport {
 /// Decides the pool's exact tolerance (or proved bounds, if the time limit
 /// runs out).
 pub fn check(pool: &Pool, opts: &CheckOptions) -> CheckReport {
-    check_to(pool, opts, None)
+    check_to(pool, opts, None, None)
 }
 
 /// Decides only whether the pool tolerates K (the configured k): the
@@ -138,10 +141,17 @@ pub fn check(pool: &Pool, opts: &CheckOptions) -> CheckReport {
 /// may be false; below K the report is that of [`check`].
 pub(crate) fn check_at_least(pool: &Pool, opts: &CheckOptions) -> CheckReport {
     let k = opts.tolerate.unwrap_or(pool.ha.host_failures_to_tolerate);
-    check_to(pool, opts, Some(k))
+    check_to(pool, opts, Some(k), None)
 }
 
-fn check_to(pool: &Pool, opts: &CheckOptions, target: Option<u32>) -> CheckReport {
+/// `check` up to `target`; with `parts`, each failure-set size the bounds
+/// leave open is searched by `parts` instead of here (`split`).
+fn check_to(
+    pool: &Pool,
+    opts: &CheckOptions,
+    target: Option<u32>,
+    parts: Option<PartsHook>,
+) -> CheckReport {
     let start = Instant::now();
     let budget = Budget {
         deadline: opts.time_limit.map(|d| start + d),
@@ -215,7 +225,8 @@ fn check_to(pool: &Pool, opts: &CheckOptions, target: Option<u32>) -> CheckRepor
             );
         }
     } else if an.failover && (an.has_items()) {
-        let search = Tolerance::new(&an, &budget, opts.strategy);
+        let mut search = Tolerance::new(&an, &budget, opts.strategy);
+        search.parts = parts;
         let outcome = match &domains {
             Some(d) => search.run_domains(d, target),
             None => search.run(target),
@@ -526,7 +537,14 @@ struct Tolerance<'a, 'p> {
     set_level: AtomicU64,
     /// The order the search tasks' packings place VMs in (`Warm::keys`).
     warm_key: Vec<f64>,
+    /// Searches each open failure-set size elsewhere (`split`), given the
+    /// domain order in a domain search.
+    parts: Option<PartsHook<'a>>,
 }
+
+/// Decides `first_failing(k)` (or `first_failing_domains(d, k)`) by parts.
+type PartsHook<'a> =
+    &'a (dyn Fn(&Tolerance, Option<&[Vec<HostId>]>, usize) -> Option<SetResult> + Sync);
 
 enum SetResult {
     Infeasible(Vec<HostId>, Infeasible),
@@ -610,6 +628,7 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             by_stage: Default::default(),
             set_level: AtomicU64::new(0),
             warm_key: Warm::keys(an),
+            parts: None,
         }
     }
 
@@ -733,12 +752,20 @@ impl<'a, 'p> Tolerance<'a, 'p> {
                 return None;
             }
         }
-        (0..=n - k).into_par_iter().find_map_first(|first| {
-            let mut chosen = d[first].clone();
-            let mut warm = Warm::new(self.an, &self.warm_key);
-            chosen.iter().for_each(|&h| warm.push(h));
-            self.dfs_domains(d, &mut chosen, &mut warm, first + 1, k - 1)
-        })
+        if let Some(parts) = self.parts {
+            return parts(self, Some(d), k);
+        }
+        (0..=n - k)
+            .into_par_iter()
+            .find_map_first(|first| self.from_first_domain(d, first, k))
+    }
+
+    /// The first failing set of `k` domains whose first is `d[first]`.
+    fn from_first_domain(&self, d: &[Vec<HostId>], first: usize, k: usize) -> Option<SetResult> {
+        let mut chosen = d[first].clone();
+        let mut warm = Warm::new(self.an, &self.warm_key);
+        chosen.iter().for_each(|&h| warm.push(h));
+        self.dfs_domains(d, &mut chosen, &mut warm, first + 1, k - 1)
     }
 
     /// Whether the bounds prove every completion of `chosen` by `m` of the
@@ -828,16 +855,24 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         if k > n {
             return None;
         }
-        (0..=n - k).into_par_iter().find_map_first(|first| {
-            if self.twin_prev[first] || !self.dominated_by[first].is_empty() {
-                return None; // a twin or a dominator ranked before stands for it
-            }
-            let mut chosen = Vec::with_capacity(k);
-            chosen.push(self.ranked[first]);
-            let mut warm = Warm::new(self.an, &self.warm_key);
-            warm.push(self.ranked[first]);
-            self.dfs(&mut chosen, &mut warm, first + 1, k)
-        })
+        if let Some(parts) = self.parts {
+            return parts(self, None, k);
+        }
+        (0..=n - k)
+            .into_par_iter()
+            .find_map_first(|first| self.from_first(first, k))
+    }
+
+    /// The first failing k-set whose first host (by rank) is `ranked[first]`.
+    fn from_first(&self, first: usize, k: usize) -> Option<SetResult> {
+        if self.twin_prev[first] || !self.dominated_by[first].is_empty() {
+            return None; // a twin or a dominator ranked before stands for it
+        }
+        let mut chosen = Vec::with_capacity(k);
+        chosen.push(self.ranked[first]);
+        let mut warm = Warm::new(self.an, &self.warm_key);
+        warm.push(self.ranked[first]);
+        self.dfs(&mut chosen, &mut warm, first + 1, k)
     }
 
     /// Searches the completions of `chosen` by hosts ranked from `start`;
