@@ -56,6 +56,34 @@ pub fn memory_pool(hosts: usize, vms_per_host: usize, seed: u64) -> Value {
            "ha": {"host_failures_to_tolerate": 1}, "hosts": hs, "vms": vms})
 }
 
+/// Memory-only pool of many small VMs: `hosts` hosts of 256 GiB ± 25%, each
+/// running `vms_per_host` protected VMs of 1 to `max_gib` GiB (shrunk or
+/// left out as in [`memory_pool`]).
+pub fn small_vm_pool(hosts: usize, vms_per_host: usize, max_gib: u64, seed: u64) -> Value {
+    let mut rng = Rng::new(seed);
+    let mut hs = Vec::new();
+    let mut vms = Vec::new();
+    for h in 0..hosts {
+        let mem = rng.range(192, 320) * GIB;
+        hs.push(json!({"name": format!("h{h:04}"), "capacity": {"memory_mib": mem}}));
+        let mut free = mem;
+        for v in 0..vms_per_host {
+            let m = (rng.range(1, max_gib) * GIB).min(free);
+            if m < GIB {
+                continue;
+            }
+            free -= m;
+            vms.push(json!({
+                "name": format!("vm{h:04}-{v:03}"),
+                "host": format!("h{h:04}"),
+                "demand": {"memory_mib": m},
+            }));
+        }
+    }
+    json!({"format": "haplan/v1", "name": format!("small-{hosts}x{}", hosts * vms_per_host),
+           "ha": {"host_failures_to_tolerate": 1}, "hosts": hs, "vms": vms})
+}
+
 /// T-shirt VM sizes: (memory GiB, vCPUs).
 const SIZES: [(u64, u64); 5] = [(2, 1), (4, 2), (8, 4), (16, 4), (32, 8)];
 /// Host models: (memory GiB, cores).
@@ -410,6 +438,12 @@ pub fn anti_affinity_pool(hosts: usize, vms: usize, group_size: usize, seed: u64
 /// running a few large VMs (32 to 192 GiB, 4 to 32 vCPUs) until it is
 /// 80 to 95 % full in memory.
 pub fn near_full_pool(hosts: usize, seed: u64) -> Value {
+    filled_pool(hosts, (80, 95), seed)
+}
+
+/// [`near_full_pool`] with each host filled to between `fill.0` and
+/// `fill.1` percent of its memory.
+pub fn filled_pool(hosts: usize, fill: (u64, u64), seed: u64) -> Value {
     let mut rng = Rng::new(seed);
     let mut hs = Vec::new();
     let mut vms = Vec::new();
@@ -417,7 +451,7 @@ pub fn near_full_pool(hosts: usize, seed: u64) -> Value {
         let (mem, cores) = (512 * GIB, 64);
         hs.push(json!({"name": format!("h{h:02}"),
             "capacity": {"memory_mib": mem, "vcpus": cores}}));
-        let target = mem * rng.range(80, 95) / 100;
+        let target = mem * rng.range(fill.0, fill.1) / 100;
         let (mut used, mut cpus) = (0, 0);
         for v in 0.. {
             let m = rng.range(1, 6) * 32 * GIB;

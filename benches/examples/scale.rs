@@ -6,7 +6,8 @@
 //! Each case runs in a child process of its own (so that its peak memory is
 //! its own): it parses the pool file, asks "does the pool tolerate K?"
 //! (`haplan::tolerates`, for each K asked), then `check` for the exact
-//! tolerance, each under the time limit. Times are medians of the runs.
+//! tolerance, each under the time limit. Times are medians of the runs (a
+//! case whose check uses the whole time limit runs once).
 //!
 //! `cargo run --release -p haplan-benches --example scale -- [--roadef DIR]
 //! [--runs N] [--time-limit S] [--only SUBSTRING] [--json OUT] [--before IN]`
@@ -78,6 +79,11 @@ fn generated() -> Vec<Case> {
         case("near-full 30", &[2], Box::new(|| near_full_pool(30, 1))),
         case("near-full 40", &[2], Box::new(|| near_full_pool(40, 2))),
         case(
+            "filled 36, 55-75 %",
+            &[2],
+            Box::new(|| filled_pool(36, (55, 75), 3)),
+        ),
+        case(
             "tshirt 1000x5000",
             &[1, 2, 3],
             Box::new(|| tshirt_pool(1000, 5000, 7)),
@@ -88,9 +94,9 @@ fn generated() -> Vec<Case> {
             Box::new(|| tshirt_pool(1000, 25000, 8)),
         ),
         case(
-            "mem 2000x100000",
+            "mem 2000x100000 (1-6 GiB VMs)",
             &[1, 2, 3],
-            Box::new(|| memory_pool(2000, 50, 9)),
+            Box::new(|| small_vm_pool(2000, 50, 6, 9)),
         ),
     ]
 }
@@ -321,13 +327,17 @@ fn main() {
         for _ in 0..runs {
             let (r, p) = run_child(&path, &case.ks, limit, wall);
             peak = peak.max(p);
-            match r {
-                Some(r) => results.push(r),
-                None => break,
+            let Some(r) = r else { break };
+            // A run that used the whole time limit takes it again: once
+            // is enough.
+            let timed_out = r["check_s"].as_f64().unwrap_or(0.0) >= limit.as_secs_f64() * 0.9;
+            results.push(r);
+            if timed_out {
+                break;
             }
         }
         let _ = std::fs::remove_file(&path);
-        let row = summary(&results, peak, results.len() < runs);
+        let row = summary(&results, peak, results.is_empty());
         let cell = |row: &Value| {
             format!(
                 "{} | {} | {} |",

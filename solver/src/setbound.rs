@@ -63,14 +63,16 @@ struct Kind {
     /// Anti-affinity (`AA`): of v's group G of g running members, the
     /// hosts running one are blocked (`aa_fixed`: the most `Σ_{t∈P_G} value`
     /// over the type's groups), and so are the hosts holding members
-    /// restarted before v: at most min(g − 1, |F ∩ P_G| + g_down − 1), each
+    /// restarted before v: at most min(g − 1, |F|·m_G + g_down − 1), m_G
+    /// the most members on one host, each
     /// worth at most the largest values (`aa_top`, prefix sums).
     aa_fixed: i64,
     aa_top: Vec<i64>,
-    /// The most members of a group of this type, and of them on hosts
-    /// already down.
+    /// The most members of a group of this type, of them on hosts
+    /// already down, and of them on one host.
     gmax: i64,
     gdown: i64,
+    gmult: i64,
     /// The up hosts running a VM of this type, ascending, and whether a
     /// host already down does: a failure set none of whose hosts runs one
     /// displaces none, and the type cannot be the first to fail.
@@ -182,9 +184,11 @@ impl SetBounds {
         SetBounds::within(an, &crate::pack::Budget::unlimited())
     }
 
-    /// [`SetBounds::new`], stopping early when `budget` runs out: every
-    /// condition stands on its own, so fewer of them are still sound, only
-    /// weaker (with none, nothing is decided at the set level).
+    /// [`SetBounds::new`], stopping early when `budget` runs out on a large
+    /// pool (over 10^6 resource-host-VM steps; a small one always gets its
+    /// bounds, which take less than a search would): every condition
+    /// stands on its own, so fewer of them are still sound, only weaker
+    /// (with none, nothing is decided at the set level).
     pub fn within(an: &Analysis, budget: &crate::pack::Budget) -> SetBounds {
         let pool = an.pool;
         let nres = pool.resources.len();
@@ -195,7 +199,9 @@ impl SetBounds {
         // about 2·10^7 steps allow, at least MIN_UNITS per resource.
         let items: usize = an.items.iter().map(Vec::len).sum();
         let max_units = (20_000_000 / (nres.max(1) * (nh + items + 1))).max(MIN_UNITS);
-        for r in (0..nres).take_while(|_| !budget.expired()) {
+        let large = nres * (nh + items) > 1_000_000;
+        let stop = || large && budget.expired();
+        for r in (0..nres).take_while(|_| !stop()) {
             let sizes: Vec<i64> = an
                 .items
                 .iter()
@@ -275,10 +281,10 @@ impl SetBounds {
         let mut orders: Vec<Order> = tight
             .iter()
             .take(MAX_ORDERS)
-            .take_while(|_| !budget.expired())
+            .take_while(|_| !stop())
             .map(|&(_, r1)| Order::new(an, &amounts, r1, &classes))
             .collect();
-        if let Some(scalar) = Amounts::scalar(an).filter(|_| !budget.expired()) {
+        if let Some(scalar) = Amounts::scalar(an).filter(|_| !stop()) {
             orders.push(Order::new(an, &scalar, 0, &classes));
         }
         SetBounds {
@@ -547,10 +553,12 @@ struct EligClasses {
     /// Per VM: its anti-affinity group (dense), or `u32::MAX`.
     group_of: Vec<u32>,
     /// Per group: the hosts running or pausing a member (ascending), how
-    /// many members do, and how many of them on hosts already down.
+    /// many members do, how many of them on hosts already down, and the
+    /// most on one host.
     group_peers: Vec<Vec<HostId>>,
     group_members: Vec<i64>,
     group_down: Vec<i64>,
+    group_mult: Vec<i64>,
 }
 
 impl EligClasses {
@@ -579,8 +587,17 @@ impl EligClasses {
                 group_down[id as usize] += 1;
             }
         }
+        // The most members on one host: k failed hosts displace at most
+        // k times that many.
+        let mut group_mult = Vec::with_capacity(group_peers.len());
         for p in &mut group_peers {
             p.sort_unstable();
+            let most = p
+                .chunk_by(|a, b| a == b)
+                .map(|run| run.len() as i64)
+                .max()
+                .unwrap_or(0);
+            group_mult.push(most);
             p.dedup();
         }
         let group_size = |v: VmId| match group_of[v] {
@@ -621,6 +638,7 @@ impl EligClasses {
             group_peers,
             group_members,
             group_down,
+            group_mult,
         }
     }
 }
@@ -742,6 +760,11 @@ impl Kind {
             .map(|&g| facts.group_down[g as usize])
             .max()
             .unwrap_or(0);
+        let gmult = groups
+            .iter()
+            .map(|&g| facts.group_mult[g as usize])
+            .max()
+            .unwrap_or(0);
         let aa_fixed = groups
             .iter()
             .map(|&g| {
@@ -776,6 +799,7 @@ impl Kind {
             aa_top,
             gmax,
             gdown,
+            gmult,
             hosts: Vec::new(),
             on_down: false,
         }
@@ -972,7 +996,8 @@ impl Order {
             // Saturating: with many resources the sum of knapsacks may pass
             // i64, and a larger `removed` only weakens the claim.
             let k = p.chosen.len() + p.m;
-            let restarted = ((kind.gmax - 1).min(k as i64 + kind.gdown - 1)).max(0) as usize;
+            let displaced = (k as i64).saturating_mul(kind.gmult) + kind.gdown;
+            let restarted = ((kind.gmax - 1).min(displaced - 1)).max(0) as usize;
             let mut removed = kind.aa_fixed + kind.aa_top[restarted.min(kind.aa_top.len() - 1)];
             for k in &kind.knap {
                 let y = budget(kind.level, k.r, &mut scratch) - kind.dmin[k.r];
