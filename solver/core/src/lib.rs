@@ -34,6 +34,7 @@
 //! The core does no I/O: it reads strings and returns values. See
 //! `ARCHITECTURE.md` for the map.
 
+mod adversary;
 pub mod agility;
 pub mod diff;
 pub mod domains;
