@@ -411,7 +411,7 @@ static void timing(void) {
     CHECK_RC(haplan_timing(groups, BUF("{\"fail\": [\"m1\"]}"), &out, &err), HAPLAN_INVALID_ARGUMENT);
     EXPECT_ERROR("invalid_argument", "fail: host \\\"m1\\\" is in maintenance");
     CHECK_RC(haplan_timing(groups, BUF("{\"concurrency\": 0}"), &out, &err), HAPLAN_INVALID_ARGUMENT);
-    EXPECT_ERROR("invalid_argument", "concurrency must be at least 1");
+    EXPECT_ERROR("invalid_argument", "concurrency: must be from 1 to 4294967295, found 0");
     CHECK_RC(haplan_timing(groups, BUF("{\"tolerate\": 1, \"fail\": [\"h1\"]}"), &out, &err),
              HAPLAN_INVALID_ARGUMENT);
     EXPECT_ERROR("invalid_argument", "tolerate and fail cannot both be given");

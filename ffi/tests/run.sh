@@ -100,3 +100,30 @@ for src in ffi/tests/smoke.c ffi/tests/garbage.c ffi/tests/capacity.c "$tmp/exam
         echo "ffi: $name ($variant) ok"
     done
 done
+
+# The installed copy: ffi/install.sh into a prefix, the SONAME and links it
+# makes, and a program built only with what pkg-config says, against the
+# shared library (found through the SONAME link) and the static one.
+prefix=$tmp/prefix
+PREFIX=$prefix NATIVE_LIBS="$native" bash ffi/install.sh --from "$tmp/lib"
+soname=$(readelf -d "$prefix"/lib/libhaplan.so | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+[ -n "$soname" ] && [ -e "$prefix/lib/$soname" ] || {
+    echo "haplan: the installed libhaplan.so has no SONAME, or no link by it: '$soname'" >&2
+    exit 1
+}
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+[ "$(pkg-config --modversion haplan)" = "$(sed -n 's/^version = "\([0-9.]*\)"$/\1/p' Cargo.toml | head -n 1)" ]
+# shellcheck disable=SC2046 # pkg-config prints a list of flags
+"$cc" -std=c11 -Wall -Wextra -Werror ffi/tests/installed.c $(pkg-config --cflags --libs haplan) \
+    -o "$tmp/installed-shared"
+# shellcheck disable=SC2046
+"$cc" -std=c11 -Wall -Wextra -Werror ffi/tests/installed.c $(pkg-config --cflags haplan) \
+    "$prefix/lib/libhaplan.a" $(pkg-config --static --libs-only-other --libs-only-l haplan | sed 's/-lhaplan//') \
+    -o "$tmp/installed-static"
+readelf -d "$tmp/installed-shared" | grep -q "NEEDED.*\[$soname\]" || {
+    echo "haplan: the program does not ask for $soname" >&2
+    exit 1
+}
+LD_LIBRARY_PATH=$prefix/lib "$tmp/installed-shared"
+"$tmp/installed-static"
+echo "ffi: installed ($soname, pkg-config) ok"
