@@ -604,10 +604,10 @@ impl NativePool {
         threads: Option<usize>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str)> {
         if let Some(c) = concurrency {
-            check_range("concurrency", &c.into_pyobject(py)?)?;
+            check_range("concurrency", c.into_pyobject(py)?.as_any())?;
         }
-        check_range("boot_time", &boot_time.into_pyobject(py)?)?;
-        check_range("fence_time", &fence_time.into_pyobject(py)?)?;
+        check_range("boot_time", boot_time.into_pyobject(py)?.as_any())?;
+        check_range("fence_time", fence_time.into_pyobject(py)?.as_any())?;
         if tolerate.is_some() && fail.is_some() {
             return Err(PyValueError::new_err(
                 "tolerate and fail cannot both be given (fail is one failure set, tolerate asks for the worst)",

@@ -130,3 +130,21 @@ def test_verdicts_are_string_enums_equal_to_the_json_strings() -> None:
     assert d.verdict == d.to_dict()["verdict"] == d.outcome
     assert isinstance(d.verdict, haplan.DrainVerdict)
     assert d.exit_code == {"drainable": 0, "blocked": 1, "undecided": 3}[d.to_dict()["verdict"]]
+
+
+def test_headroom_with_unknown_storage_or_networks_is_an_error_not_zero() -> None:
+    p = haplan.Pool.from_dict(pool())
+    with pytest.raises(haplan.InvalidShapeError) as e:
+        p.headroom({"memory_mib": 1024}, storage="nfs-typo")
+    assert e.value.problems[0].path == "--storage"
+    assert 'unknown storage "nfs-typo": no host reaches it' in e.value.problems[0].message
+    with pytest.raises(haplan.InvalidShapeError):
+        p.headroom({"memory_mib": 1024}, networks=["vlan9"])
+
+
+def test_a_resource_no_host_offers_is_an_invalid_pool() -> None:
+    data = pool()
+    data["vms"][0]["demand"] = {"memory_mb": 1024}
+    with pytest.raises(haplan.InvalidPoolError) as e:
+        haplan.Pool.from_dict(data)
+    assert 'did you mean "memory_mib"?' in str(e.value)

@@ -59,7 +59,7 @@ enum Command {
         /// Pool file (haplan/v1 JSON), or - for standard input.
         file: String,
         /// K to check against (default: the file's ha.host_failures_to_tolerate).
-        #[arg(long, value_name = "K")]
+        #[arg(long, value_name = "K", value_parser = parse_tolerate)]
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -106,7 +106,7 @@ enum Command {
         changes: String,
         /// K for both pools (default: each pool's ha.host_failures_to_tolerate,
         /// after the changes that of the changed pool).
-        #[arg(long, value_name = "K")]
+        #[arg(long, value_name = "K", value_parser = parse_tolerate)]
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -127,7 +127,7 @@ enum Command {
         /// The pool as it would be, or - for standard input.
         new: String,
         /// K for both pools (default: NEW's ha.host_failures_to_tolerate).
-        #[arg(long, value_name = "K")]
+        #[arg(long, value_name = "K", value_parser = parse_tolerate)]
         tolerate: Option<u32>,
         /// Also fail when NEW tolerates fewer host failures than OLD.
         #[arg(long)]
@@ -180,7 +180,7 @@ enum Command {
         #[arg(long, value_name = "NET1,NET2,...", value_delimiter = ',')]
         networks: Vec<String>,
         /// K the pool must still tolerate (default: the file's ha.host_failures_to_tolerate).
-        #[arg(long, value_name = "K")]
+        #[arg(long, value_name = "K", value_parser = parse_tolerate)]
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -207,7 +207,7 @@ enum Command {
         /// The host to drain (it must be up).
         host: String,
         /// K the pool must still tolerate (default: the file's ha.host_failures_to_tolerate).
-        #[arg(long, value_name = "K")]
+        #[arg(long, value_name = "K", value_parser = parse_tolerate)]
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -226,7 +226,7 @@ enum Command {
         /// Pool file (haplan/v1 JSON), or - for standard input.
         file: String,
         /// K for the verdict (default: the file's ha.host_failures_to_tolerate).
-        #[arg(long, value_name = "K")]
+        #[arg(long, value_name = "K", value_parser = parse_tolerate)]
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -247,7 +247,7 @@ enum Command {
         /// Pool file (haplan/v1 JSON), or - for standard input.
         file: String,
         /// K of the worst case (default: the file's ha.host_failures_to_tolerate).
-        #[arg(long, value_name = "K", conflicts_with = "fail")]
+        #[arg(long, value_name = "K", conflicts_with = "fail", value_parser = parse_tolerate)]
         tolerate: Option<u32>,
         /// Boot time of a VM without boot_time_s, in seconds.
         #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_whole_seconds)]
@@ -426,6 +426,13 @@ fn parse_threads(s: &str) -> Result<usize, String> {
         .map_err(|e| e.to_string())
 }
 
+fn parse_tolerate(s: &str) -> Result<u32, String> {
+    limits::TOLERATE
+        .parse(s)
+        .map(|n| n as u32)
+        .map_err(|e| e.to_string())
+}
+
 fn parse_set_limit(s: &str) -> Result<u64, String> {
     limits::SET_LIMIT.parse(s).map_err(|e| e.to_string())
 }
@@ -528,7 +535,9 @@ where
 #[derive(Debug)]
 struct CliError {
     /// `usage` (the command line itself), `invalid_input` (a file or a
-    /// flag's value), or `error` (anything else: a file that cannot be read).
+    /// flag's value), `invalid_argument` (a question that does not fit the
+    /// pool: an unknown host, a host in maintenance), or `error` (anything
+    /// else: a file that cannot be read).
     kind: &'static str,
     message: String,
     file: Option<String>,
@@ -576,6 +585,16 @@ impl CliError {
             "problems": problems,
             "omitted": self.omitted,
         })
+    }
+}
+
+impl CliError {
+    /// A question that does not fit the pool (`haplan::QueryError`).
+    fn argument(message: String) -> Self {
+        CliError {
+            kind: "invalid_argument",
+            ..CliError::from(message)
+        }
     }
 }
 
@@ -798,7 +817,7 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
                     // The page's name; the process ends soon after.
                     let title: &'static str =
                         Box::leak(format!("haplan-{}", sub.get_name()).into_boxed_str());
-                    sub.clone().name(title)
+                    sub.clone().name(title).version(env!("CARGO_PKG_VERSION"))
                 }
             };
             let mut out = Vec::new();
@@ -878,8 +897,8 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             time_limit,
         } => {
             let pool = read_pool(&file, stdin)?;
-            let failed = haplan::failure_set(&pool, &fail)
-                .map_err(|e| CliError::from(format!("--fail: {e}")))?;
+            let failed =
+                haplan::failure_set(&pool, &fail).map_err(|e| CliError::argument(e.to_string()))?;
             let an = Analysis::new(&pool);
             let budget = Budget {
                 deadline: time_limit.map(|d| std::time::Instant::now() + d),
@@ -1036,14 +1055,14 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             time_limit,
         } => {
             let pool = read_pool(&file, stdin)?;
-            let h =
-                drain::host_to_drain(&pool, &host).map_err(|e| CliError::from(e.to_string()))?;
+            let h = drain::host_to_drain(&pool, &host)
+                .map_err(|e| CliError::argument(e.to_string()))?;
             let opts = DrainOptions {
                 tolerate,
                 time_limit,
                 ..DrainOptions::default()
             };
-            let r = drain::drain(&pool, h, &opts).map_err(|e| CliError::from(e.to_string()))?;
+            let r = drain::drain(&pool, h, &opts).map_err(|e| CliError::argument(e.to_string()))?;
             let text = match format {
                 Format::Json => json(report::drain_json(&pool, &r)),
                 Format::Text | Format::Github => report::drain_text(&pool, &r),
@@ -1087,7 +1106,7 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             let fail = match fail {
                 Some(names) => Some(
                     haplan::failure_set(&pool, &names)
-                        .map_err(|e| CliError::from(format!("--fail: {e}")))?,
+                        .map_err(|e| CliError::argument(format!("--fail: {e}")))?,
                 ),
                 None => None,
             };

@@ -75,7 +75,7 @@ fn annotation(
 ) -> String {
     let mut props = Vec::new();
     // Standard input and flags (`--vm`) are no file of the repository.
-    if let Some(f) = file.filter(|f| *f != "<stdin>" && !f.starts_with("--")) {
+    if let Some(f) = file.filter(|f| !matches!(*f, "-" | "<stdin>") && !f.starts_with("--")) {
         props.push(format!("file={}", property(f)));
     }
     if let Some(l) = line {

@@ -14,6 +14,7 @@
 //!   said quotes it with [`quoted`] (JSON string syntax), so even rejected
 //!   input prints on one line, as what it is.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde_json::Value;
@@ -108,61 +109,58 @@ pub fn quoted(s: &str) -> String {
     out
 }
 
-enum Frame {
+enum Frame<'a> {
     Object {
-        path: String,
         /// Each key seen, with the line and column where it starts.
-        keys: HashMap<String, (usize, usize)>,
+        keys: HashMap<Cow<'a, str>, (usize, usize)>,
         /// The key whose value comes next.
-        key: Option<String>,
+        key: Option<Cow<'a, str>>,
     },
     Array {
-        path: String,
         index: usize,
     },
 }
 
+/// The JSON path of the value the innermost frame of `stack` is at, with
+/// `last` as its key (built only for a problem: most files have none).
+fn path_of(root: &str, stack: &[Frame], last: &str) -> String {
+    let mut path = root.to_string();
+    for frame in &stack[..stack.len() - 1] {
+        match frame {
+            Frame::Object { key, .. } => {
+                path = crate::load::join(&path, key.as_deref().unwrap_or(""))
+            }
+            Frame::Array { index } => path = format!("{path}[{index}]"),
+        }
+    }
+    crate::load::join(&path, last)
+}
+
 /// Every duplicate key of `text`, which must be valid JSON (parse it
-/// first), each with both positions. One pass, no recursion.
+/// first), each with both positions. One pass, no recursion, no allocation
+/// per value (keys are borrowed from `text` unless they hold escapes).
 pub fn duplicate_keys(text: &str, root: &str) -> Vec<Problem> {
     let bytes = text.as_bytes();
     let mut problems = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     let (mut line, mut line_start) = (1usize, 0usize);
     let mut i = 0;
-    // The path of the value that starts next.
-    let value_path = |stack: &[Frame]| -> String {
-        match stack.last() {
-            None => root.to_string(),
-            Some(Frame::Object { path, key, .. }) => {
-                crate::load::join(path, key.as_deref().unwrap_or(""))
-            }
-            Some(Frame::Array { path, index }) => format!("{path}[{index}]"),
-        }
-    };
     while i < bytes.len() {
         match bytes[i] {
             b'\n' => {
                 line += 1;
                 line_start = i + 1;
             }
-            b'{' => {
-                let path = value_path(&stack);
-                stack.push(Frame::Object {
-                    path,
-                    keys: HashMap::new(),
-                    key: None,
-                });
-            }
-            b'[' => {
-                let path = value_path(&stack);
-                stack.push(Frame::Array { path, index: 0 });
-            }
+            b'{' => stack.push(Frame::Object {
+                keys: HashMap::new(),
+                key: None,
+            }),
+            b'[' => stack.push(Frame::Array { index: 0 }),
             b'}' | b']' => {
                 stack.pop();
             }
             b',' => match stack.last_mut() {
-                Some(Frame::Array { index, .. }) => *index += 1,
+                Some(Frame::Array { index }) => *index += 1,
                 Some(Frame::Object { key, .. }) => *key = None,
                 None => {}
             },
@@ -178,30 +176,35 @@ pub fn duplicate_keys(text: &str, root: &str) -> Vec<Problem> {
                     i += 1;
                 }
                 // A key is a string in an object where no key is pending.
-                if let Some(Frame::Object { path, keys, key }) = stack.last_mut() {
-                    if key.is_none() {
-                        let raw = &text[start..=i.min(bytes.len() - 1)];
-                        let name = if escaped {
-                            serde_json::from_str::<String>(raw).unwrap_or_default()
-                        } else {
-                            raw[1..raw.len() - 1].to_string()
-                        };
-                        let column = text[line_start..start].chars().count() + 1;
-                        match keys.get(&name) {
-                            Some(&(l0, c0)) => problems.push(Problem {
-                                path: crate::load::join(path, &name),
-                                message: format!(
-                                    "duplicate key {} (first at line {l0}, column {c0}): \
-                                     JSON readers disagree on which one counts",
-                                    quoted(&name)
-                                ),
-                                line: Some(line),
-                                column: Some(column),
-                            }),
-                            None => {
-                                keys.insert(name.clone(), (line, column));
-                            }
-                        }
+                let pending = matches!(stack.last(), Some(Frame::Object { key: None, .. }));
+                if pending {
+                    let raw = &text[start..=i.min(bytes.len() - 1)];
+                    let name: Cow<str> = if escaped {
+                        Cow::Owned(serde_json::from_str::<String>(raw).unwrap_or_default())
+                    } else {
+                        Cow::Borrowed(&raw[1..raw.len() - 1])
+                    };
+                    // In bytes, as serde_json counts syntax errors' columns
+                    // (and in constant time: a file may be one long line).
+                    let column = start - line_start + 1;
+                    let first = match stack.last() {
+                        Some(Frame::Object { keys, .. }) => keys.get(&name).copied(),
+                        _ => None,
+                    };
+                    if let Some((l0, c0)) = first {
+                        problems.push(Problem {
+                            path: path_of(root, &stack, &name),
+                            message: format!(
+                                "duplicate key {} (first at line {l0}, column {c0}): \
+                                 JSON readers disagree on which one counts",
+                                quoted(&name)
+                            ),
+                            line: Some(line),
+                            column: Some(column),
+                        });
+                    }
+                    if let Some(Frame::Object { keys, key }) = stack.last_mut() {
+                        keys.entry(name.clone()).or_insert((line, column));
                         *key = Some(name);
                     }
                 }
