@@ -310,16 +310,16 @@ fn seconds(s: Option<f64>) -> Result<Option<Duration>, Failure> {
 /// K from an options object: as the command line's `--tolerate`
 /// (`haplan::limits::TOLERATE`), with its message.
 fn tolerate<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-    let k: Option<i128> = Deserialize::deserialize(d)?;
-    match k {
-        None => Ok(None),
-        Some(k) => match u64::try_from(k)
-            .ok()
-            .filter(|&k| limits::TOLERATE.check(k).is_ok())
-        {
+    use serde::de::Error;
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => match n.as_u64().filter(|&k| limits::TOLERATE.check(k).is_ok()) {
             Some(k) => Ok(Some(k as u32)),
-            None => Err(serde::de::Error::custom(limits::TOLERATE.error(k))),
+            None => Err(D::Error::custom(limits::TOLERATE.error(n))),
         },
+        Some(other) => Err(D::Error::custom(format!(
+            "tolerate: expected a whole number, found {other}"
+        ))),
     }
 }
 

@@ -62,6 +62,10 @@ native=$(sed -n 's/^note: native-static-libs: //p' "$tmp/build.log")
 # A copy, so that another build cannot change them under the tests.
 mkdir "$tmp/lib"
 cp "$target"/libhaplan_ffi.so "$target"/libhaplan_ffi.a "$tmp/lib/"
+# A program linked with it asks for its SONAME (ffi/build.rs), as installed.
+built_soname=$(readelf -d "$tmp/lib/libhaplan_ffi.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+[ -n "$built_soname" ] || { echo "haplan: libhaplan_ffi.so has no SONAME" >&2; exit 1; }
+ln -s libhaplan_ffi.so "$tmp/lib/$built_soname"
 if ldd "$tmp/lib/libhaplan_ffi.so" | grep -q libvirt; then
     echo "haplan: libhaplan_ffi.so links libvirt: not the library haplan-ffi builds alone" >&2
     exit 1
