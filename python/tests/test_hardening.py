@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import pickle
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import pytest
 
@@ -112,14 +112,17 @@ def test_out_of_range_options_are_value_errors(kwargs: Dict[str, Any], message: 
 
 def test_timing_options_are_checked_as_on_the_command_line() -> None:
     p = haplan.Pool.from_dict(pool())
-    for kwargs in ({"concurrency": 0}, {"concurrency": 2**32}, {"boot_time": 2**32}, {"fence_time": -1}):
+    bad: List[Dict[str, Any]] = [{"concurrency": 0}, {"concurrency": 2**32}, {"boot_time": 2**32}, {"fence_time": -1}]
+    for kwargs in bad:
         with pytest.raises(ValueError):
             p.restart_time(tolerate=0, **kwargs)
     assert p.restart_time(tolerate=0, threads=1024).ok
 
 
 def test_verdicts_are_string_enums_equal_to_the_json_strings() -> None:
-    assert haplan.Verdict.NOT_OK == "not_ok"
+    # A str: mypy treats enum members and literals as distinct, Python does not.
+    not_ok: str = haplan.Verdict.NOT_OK
+    assert not_ok == "not_ok" and isinstance(haplan.Verdict.OK, str)
     assert haplan.Verdict("ok") is haplan.Verdict.OK
     assert f"{haplan.Verdict.UNDECIDED}" == "undecided" and str(haplan.Verdict.OK) == "ok"
     p = haplan.Pool.from_dict(pool())
