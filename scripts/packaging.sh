@@ -112,7 +112,7 @@ python3 -m maturin build --quiet --release --locked --manifest-path python/Cargo
 wheel=$(echo "$tmp"/wheels/haplan-*.whl)
 case "$wheel" in *-abi3-*) ;; *) fail "not an abi3 wheel: $wheel" ;; esac
 python3 -m venv --system-site-packages "$tmp/venv"
-"$tmp/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-index "$wheel"
+"$tmp/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-index --ignore-installed "$wheel"
 (cd "$tmp" && "$tmp/venv/bin/python" -c 'import haplan, sys; assert haplan.__file__.startswith(sys.prefix), haplan.__file__')
 (cd "$tmp" && "$tmp/venv/bin/python" -m pytest -q -p no:cacheprovider "$root/python/tests")
 echo "packaging: wheel $(basename "$wheel") ok"
@@ -120,7 +120,7 @@ python3 -m maturin sdist --manifest-path python/Cargo.toml --out "$tmp/sdist" >/
 sdist=$(echo "$tmp"/sdist/haplan-*.tar.gz)
 python3 -m venv --system-site-packages "$tmp/venv-sdist"
 PIP_ROOT_USER_ACTION=ignore "$tmp/venv-sdist/bin/python" -m pip install --quiet --disable-pip-version-check \
-    --no-deps --no-build-isolation "$sdist"
+    --no-deps --no-build-isolation --ignore-installed "$sdist"
 (cd "$tmp" && "$tmp/venv-sdist/bin/python" - "$root" <<'PY'
 import sys, haplan
 assert haplan.__file__.startswith(sys.prefix), haplan.__file__
