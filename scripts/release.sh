@@ -70,5 +70,9 @@ cp README.md LICENSE-MIT LICENSE-APACHE "$out/"
 mkdir -p "$dist"
 tar -C "$stage" -czf "$dist/$name.tar.gz" "$name"
 (cd "$dist" && sha256sum "$name.tar.gz" >"$name.tar.gz.sha256")
-echo "haplan: $kind binary: $(file -b "$out/haplan" | cut -d, -f1-4)" >&2
+if readelf -d "$out/haplan" | grep -q NEEDED; then
+    echo "haplan: $kind binary, linked with: $(readelf -d "$out/haplan" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')" >&2
+else
+    echo "haplan: $kind binary, static (no shared library needed)" >&2
+fi
 echo "$dist/$name.tar.gz"
