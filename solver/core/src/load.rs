@@ -572,7 +572,8 @@ fn read_pool(cx: &mut Cx, v: &Value) -> Option<Pool> {
 /// can hold, and a pool that looks overcommitted while agility says the VM
 /// can restart elsewhere. One problem per resource, at its first use, with
 /// the closest resource a host offers when one is close. A demand of 0
-/// asks for nothing and is accepted, as is a resource named only in
+/// asks for nothing and is accepted, as is the demand of a halted VM (it
+/// holds nothing and is in no scenario) and a resource named only in
 /// `ha.overcommit` or `reserved` (settings shared by pools of different
 /// hardware).
 fn unoffered_resources(cx: &mut Cx, hosts: &[RawHost], vms: &[RawVm]) {
@@ -581,13 +582,17 @@ fn unoffered_resources(cx: &mut Cx, hosts: &[RawHost], vms: &[RawVm]) {
         .flat_map(|h| h.capacity.iter().flat_map(|c| c.keys().map(String::as_str)))
         .collect();
     let mut reported: BTreeSet<&str> = BTreeSet::new();
-    for (i, vm) in vms.iter().enumerate() {
+    // A halted VM holds nothing and is in no scenario: its demand steers
+    // no verdict (the runtime reads a VM about to start this way, too).
+    let held = |v: &&RawVm| v.power != Power::Halted;
+    for (i, vm) in vms.iter().enumerate().filter(|(_, v)| held(v)) {
         for (r, &amount) in vm.demand.iter().flatten() {
             if amount == 0 || offered.contains(r.as_str()) || !reported.insert(r) {
                 continue;
             }
             let users = vms
                 .iter()
+                .filter(held)
                 .filter(|v| {
                     v.demand
                         .as_ref()
