@@ -221,7 +221,7 @@ fn read_pool(text: &str) -> Result<haplan_pool, Failure> {
     if !duplicates.is_empty() {
         return Err(invalid_pool(haplan::PoolError::new(duplicates)));
     }
-    let pool = haplan::pool_from_value(&doc).map_err(invalid_pool)?;
+    let pool = haplan::read_pool_value(&doc).map_err(invalid_pool)?;
     Ok(haplan_pool { pool, doc })
 }
 

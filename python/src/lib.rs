@@ -226,7 +226,7 @@ impl NativePool {
             }
         };
         let (parsed, text) = py.detach(move || {
-            let parsed = haplan::pool_from_value(&value);
+            let parsed = haplan::read_pool_value(&value);
             (parsed, serde_json::to_string(&value).expect("serializable"))
         });
         match parsed {

@@ -59,7 +59,7 @@ pub use diff::{DiffOptions, DiffReport, diff};
 pub use drain::{DrainOptions, DrainReport, drain};
 pub use error::{ChangesError, PoolError, Problem, QueryError, ShapeError};
 pub use headroom::{HeadroomOptions, HeadroomReport, Shape, headroom};
-pub use load::{parse_pool, pool_from_value};
+pub use load::{parse_pool, pool_from_value, read_pool_value};
 pub use model::{HostId, Pool, VmId};
 pub use pack::Budget;
 pub use plan::{Plan, Scope, verify as verify_plan};

@@ -18,7 +18,22 @@ use crate::strict::{name_problem, quoted};
 /// input haplan reads ([`crate::strict`]).
 pub fn parse_pool(text: &str) -> Result<Pool, PoolError> {
     let value = crate::strict::parse_json(text, "").map_err(PoolError::new)?;
-    pool_from_value(&value)
+    read_pool_value(&value)
+}
+
+/// Validates a pool as given by a person or a program (a file, a caller's
+/// data): [`pool_from_value`], and no running or paused VM may demand a
+/// resource that no host offers ([`unoffered`]). Pools that the library
+/// derives (what-if results, the runtime's state, where the last host with
+/// a resource may leave) are only held to [`pool_from_value`].
+pub fn read_pool_value(value: &Value) -> Result<Pool, PoolError> {
+    let pool = pool_from_value(value)?;
+    let problems = unoffered(&pool);
+    if problems.is_empty() {
+        Ok(pool)
+    } else {
+        Err(PoolError::new(problems))
+    }
 }
 
 /// Validates an already parsed JSON value as a pool.
@@ -471,9 +486,6 @@ fn read_pool(cx: &mut Cx, v: &Value) -> Option<Pool> {
     for vm in &vms {
         resources.extend(vm.demand.iter().flat_map(|d| d.keys().cloned()));
     }
-    if hosts_complete {
-        unoffered_resources(cx, &hosts, &vms);
-    }
     let Some(ha) = ha else { return None };
     let Some(name) = name else { return None };
     resources.extend(ha.overcommit.keys().cloned());
@@ -566,8 +578,8 @@ fn read_pool(cx: &mut Cx, v: &Value) -> Option<Pool> {
     cx.is_empty().then_some(pool)
 }
 
-/// A resource that a VM demands (an amount above 0) but that no host
-/// offers (lists in `capacity`) is an error: most likely a typo
+/// A resource that a running or paused VM demands (an amount above 0) but
+/// that no host offers (lists in `capacity`): most likely a typo
 /// (`memory_mb`), which would otherwise make a new resource that nothing
 /// can hold, and a pool that looks overcommitted while agility says the VM
 /// can restart elsewhere. One problem per resource, at its first use, with
@@ -576,50 +588,52 @@ fn read_pool(cx: &mut Cx, v: &Value) -> Option<Pool> {
 /// holds nothing and is in no scenario) and a resource named only in
 /// `ha.overcommit` or `reserved` (settings shared by pools of different
 /// hardware).
-fn unoffered_resources(cx: &mut Cx, hosts: &[RawHost], vms: &[RawVm]) {
-    let offered: BTreeSet<&str> = hosts
-        .iter()
-        .flat_map(|h| h.capacity.iter().flat_map(|c| c.keys().map(String::as_str)))
+pub fn unoffered(pool: &Pool) -> Vec<Problem> {
+    let offered: Vec<bool> = (0..pool.resources.len())
+        .map(|r| pool.hosts.iter().any(|h| h.listed[r]))
         .collect();
-    let mut reported: BTreeSet<&str> = BTreeSet::new();
-    // A halted VM holds nothing and is in no scenario: its demand steers
-    // no verdict (the runtime reads a VM about to start this way, too).
-    let held = |v: &&RawVm| v.power != Power::Halted;
-    for (i, vm) in vms.iter().enumerate().filter(|(_, v)| held(v)) {
-        for (r, &amount) in vm.demand.iter().flatten() {
-            if amount == 0 || offered.contains(r.as_str()) || !reported.insert(r) {
-                continue;
-            }
-            let users = vms
-                .iter()
-                .filter(held)
-                .filter(|v| {
-                    v.demand
-                        .as_ref()
-                        .is_some_and(|d| d.get(r).is_some_and(|&a| a > 0))
-                })
-                .count();
-            let hint = match did_you_mean(r, offered.iter().copied()) {
-                Some(m) => format!("; did you mean {}?", quoted(m)),
-                None if offered.is_empty() => "; no host lists any capacity".to_string(),
-                None => format!(
-                    "; the hosts offer: {}",
-                    offered.iter().copied().collect::<Vec<_>>().join(", ")
-                ),
-            };
-            let others = match users {
-                1 => String::new(),
-                n => format!(" ({n} VMs demand it)"),
-            };
-            cx.err(
-                &join(&format!("vms[{i}].demand"), r),
-                format!(
-                    "no host offers {}{others}: a resource must be in some host's capacity{hint}",
-                    quoted(r)
-                ),
-            );
-        }
+    let names = || {
+        pool.resources
+            .iter()
+            .zip(&offered)
+            .filter(|&(_, &o)| o)
+            .map(|(n, _)| n.as_str())
+    };
+    let held = |v: &&Vm| v.power != Power::Halted;
+    let mut problems = Vec::new();
+    for r in (0..pool.resources.len()).filter(|&r| !offered[r]) {
+        let mut users = pool
+            .vms
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| held(v) && v.demand[r] > 0);
+        let Some((first, _)) = users.next() else {
+            continue;
+        };
+        let name = &pool.resources[r];
+        let hint = match did_you_mean(name, names()) {
+            Some(m) => format!("; did you mean {}?", quoted(m)),
+            None if names().next().is_none() => "; no host lists any capacity".to_string(),
+            None => format!(
+                "; the hosts offer: {}",
+                names().collect::<Vec<_>>().join(", ")
+            ),
+        };
+        let others = match users.count() {
+            0 => String::new(),
+            n => format!(" ({} VMs demand it)", n + 1),
+        };
+        problems.push(Problem {
+            path: join(&format!("vms[{first}].demand"), name),
+            message: format!(
+                "no host offers {}{others}: a resource must be in some host's capacity{hint}",
+                quoted(name)
+            ),
+            line: None,
+            column: None,
+        });
     }
+    problems
 }
 
 /// The name among `known` closest to `name`, when it is close enough to be
