@@ -344,7 +344,9 @@ impl PoolSpec {
                 };
                 let mut host = json!({
                     "name": format!("h{h}"),
-                    "capacity": amounts(mem_cap, cpu_cap),
+                    // Both resources listed, 0 included (as good as absent), so
+                    // that every resource a VM demands is offered by a host.
+                    "capacity": {"memory_mib": mem_cap, "vcpus": cpu_cap},
                     "state": state,
                     "standby": spec.standby,
                     "storage": names(spec.storage, &STORAGE),
