@@ -7,6 +7,7 @@
 //! - [`properties`]: `check`, `plan`, `headroom`, `drain`, `tiers` and
 //!   `timing` against the brute-force reference in `lib.rs`;
 //! - [`strategies`]: the default search against deciding every set alone;
+//! - [`fleet`]: `haplan fleet` against `haplan check` per file;
 //! - [`split`]: one pool's search split into parts against `check`;
 //! - [`runtime`], [`simulation`], [`admission`]: the HA runtime's state
 //!   machine, its seeded simulation and its admission answers;
@@ -17,6 +18,7 @@
 mod admission;
 mod e2e_failover;
 mod fixtures;
+mod fleet;
 mod hostile;
 mod properties;
 mod runtime;

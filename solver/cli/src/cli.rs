@@ -18,6 +18,7 @@ use haplan::tolerance::{self, CheckOptions, Verdict};
 use haplan::{agility, diff, limits, load, timing, whatif};
 use haplan_wire::report;
 
+use crate::fleet::{self, FleetFormat};
 use crate::github;
 
 /// Exit codes, a contract (docs/cli.md).
@@ -231,6 +232,27 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
         /// Stop after this many seconds (every check together) with proved bounds.
+        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+        time_limit: Option<Duration>,
+    },
+    /// Check many pools at once: one row per pool file, and a summary.
+    ///
+    /// Each PATH is a pool file, a directory (its *.json files) or a glob
+    /// pattern (quoted, so that the shell leaves it alone). Pools are
+    /// checked in parallel; a file that cannot be read or is not a valid pool
+    /// is a row with its error. Exit code: 1 when any pool misses its policy,
+    /// else 2 when any could not be checked, else 3 when any is undecided,
+    /// else 0.
+    Fleet {
+        /// Pool files, directories of pool files, or glob patterns.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
+        /// K for every pool (default: each file's ha.host_failures_to_tolerate).
+        #[arg(long, value_name = "K", value_parser = parse_tolerate)]
+        tolerate: Option<u32>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: FleetFormat,
+        /// Stop each pool's check after this many seconds with proved bounds.
         #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
         time_limit: Option<Duration>,
     },
@@ -479,6 +501,23 @@ where
         clap_complete::generate(shell, &mut command, "haplan", stdout);
         return EXIT_OK;
     }
+    if let Command::Fleet {
+        paths,
+        tolerate,
+        format,
+        time_limit,
+    } = &cli.command
+    {
+        return run_fleet(
+            paths,
+            *tolerate,
+            *time_limit,
+            *format,
+            cli.threads,
+            stdout,
+            stderr,
+        );
+    }
     #[cfg(feature = "drivers")]
     if let Command::Run {
         driver: DriverArg::Libvirt,
@@ -517,6 +556,47 @@ where
     let text = match format {
         Format::Github => github::report(&text, code, file.as_deref()),
         _ => text,
+    };
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            let _ = writeln!(stderr, "haplan: cannot write output: {e}");
+            EXIT_BAD_INPUT
+        }
+        _ => code,
+    }
+}
+
+/// `haplan fleet`: the files named, checked on `threads` threads.
+fn run_fleet(
+    paths: &[String],
+    tolerate: Option<u32>,
+    time_limit: Option<Duration>,
+    format: FleetFormat,
+    threads: Option<usize>,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> i32 {
+    let err_format = match format {
+        FleetFormat::Json => Format::Json,
+        FleetFormat::Text | FleetFormat::Csv => Format::Text,
+    };
+    let files = match fleet::expand(paths) {
+        Ok(files) => files,
+        Err(message) => return fail(&CliError::from(message), err_format, stdout, stderr),
+    };
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = threads {
+        builder = builder.num_threads(n);
+    }
+    let (code, text) = match builder.build() {
+        Ok(pool) => pool.install(|| fleet::run(&files, tolerate, time_limit, format)),
+        Err(e) => {
+            let message = format!("cannot start threads: {e}");
+            return fail(&CliError::from(message), err_format, stdout, stderr);
+        }
     };
     match stdout
         .write_all(text.as_bytes())
@@ -667,6 +747,7 @@ impl Command {
             | Command::Timing { format, .. }
             | Command::Run { format, .. } => Some(format),
             Command::Schema
+            | Command::Fleet { .. }
             | Command::Import { .. }
             | Command::Completions { .. }
             | Command::Man { .. } => None,
@@ -804,7 +885,9 @@ fn import(name: &str, hosts: &[String], stdout: &mut dyn Write, stderr: &mut dyn
 
 fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
     match cli.command {
-        Command::Import { .. } | Command::Completions { .. } => unreachable!("handled before"),
+        Command::Import { .. } | Command::Completions { .. } | Command::Fleet { .. } => {
+            unreachable!("handled before")
+        }
         Command::Man { command } => {
             let mut top = <Cli as clap::CommandFactory>::command();
             top.build();
