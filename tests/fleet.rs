@@ -47,9 +47,10 @@ fn check(file: &str, extra: &[&str]) -> Value {
 }
 
 /// A fleet of generated pools, a fixture that misses its policy, a file
-/// that is no pool and one that is not UTF-8.
-fn fleet_dir() -> (PathBuf, Vec<String>) {
-    let d = dir("mixed");
+/// that is no pool and one that is not UTF-8, in a directory of its own
+/// (tests run at once).
+fn fleet_dir(name: &str) -> (PathBuf, Vec<String>) {
+    let d = dir(name);
     let mut files = Vec::new();
     for seed in 0..6u64 {
         let v = if seed % 2 == 0 {
@@ -74,7 +75,7 @@ fn fleet_dir() -> (PathBuf, Vec<String>) {
 
 #[test]
 fn rows_are_check_answers_in_order_each_file_once() {
-    let (d, files) = fleet_dir();
+    let (d, files) = fleet_dir("rows");
     let d = d.display().to_string();
     let one = format!("{d}/gen-0.json");
     // The directory, a pattern and a file, overlapping: each file once.
@@ -133,7 +134,7 @@ fn rows_are_check_answers_in_order_each_file_once() {
 
 #[test]
 fn exit_code_is_that_of_the_worst_pool() {
-    let (d, _) = fleet_dir();
+    let (d, _) = fleet_dir("exit");
     let d = d.display().to_string();
     let ok = format!("{d}/gen-0.json");
     assert_eq!(cli(&["fleet", &ok]).0, 0);
@@ -160,7 +161,7 @@ fn exit_code_is_that_of_the_worst_pool() {
 
 #[test]
 fn nothing_is_checked_when_an_argument_names_nothing() {
-    let (d, _) = fleet_dir();
+    let (d, _) = fleet_dir("nothing");
     let d = d.display().to_string();
     for missing in [format!("{d}/nope.json"), format!("{d}/nope-*.json")] {
         let (code, out, err) = cli(&["fleet", &d, &missing]);
@@ -185,7 +186,7 @@ fn nothing_is_checked_when_an_argument_names_nothing() {
 
 #[test]
 fn csv_has_a_header_and_one_quoted_line_per_pool() {
-    let (d, files) = fleet_dir();
+    let (d, files) = fleet_dir("csv");
     let (_, out, _) = cli(&["fleet", &d.display().to_string(), "--format", "csv"]);
     let mut lines = out.split("\r\n");
     assert_eq!(
