@@ -212,7 +212,8 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
     }
 
     // Nodes.
-    let mut extended: BTreeSet<String> = BTreeSet::new();
+    // Devices (`nvidia.com/...`): kept where a VMI asks for them.
+    let mut extended: BTreeMap<(String, String), u64> = BTreeMap::new();
     for o in objs.iter().filter(|o| kind(o) == "Node") {
         let name = meta_name(o)?;
         if draft.host(name).is_some() {
@@ -240,12 +241,9 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
         let (m, _) = quantity(&alloc.req("cpu")?, 1, 1000, Round::Down)?;
         host.capacity.insert("millicpu".into(), m);
         for (res, q) in alloc.entries()? {
-            if res.contains('/') && !res.starts_with("hugepages") {
+            if res.contains('/') {
                 let (n, _) = quantity(&q, 1, 1, Round::Down)?;
-                if n > 0 {
-                    host.capacity.insert(res.to_string(), n);
-                    extended.insert(res.to_string());
-                }
+                extended.insert((name.to_string(), res.to_string()), n);
             }
         }
         let ready = status
@@ -600,6 +598,21 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
         });
     }
 
+    let wanted: BTreeSet<String> = draft
+        .vms()
+        .flat_map(|(_, v)| {
+            v.demand
+                .keys()
+                .filter(|k| k.contains('/'))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for ((node, res), n) in extended {
+        if wanted.contains(&res) {
+            draft.host_mut(&node).unwrap().capacity.insert(res, n);
+        }
+    }
     if !pending.is_empty() {
         draft.warn(
             "vmi-not-running",
@@ -631,6 +644,6 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
         "launcher-overhead",
         "VMIs are sized by their requests; the virt-launcher pod's memory overhead, which KubeVirt adds, is not in the VMI and not counted",
     );
-    let _ = (extended, options);
+    let _ = options;
     Ok(draft)
 }
