@@ -17,6 +17,16 @@ use crate::{File, ImportError, Options, VsphereSizing};
 
 const EXPECTED: &str = "govc object.collect -json output, govc cluster.override.info -json, or govc cluster.rule.ls -l -json";
 
+const ARRAY_OF: &[&str] = &[
+    "ManagedObjectReference",
+    "String",
+    "Long",
+    "Int",
+    "Boolean",
+    "Short",
+    "Byte",
+];
+
 /// Both encodings as one: `{"_typeName": T, "_value": v}` is `v`, and
 /// every key starts lower-case (`DasConfig` and `dasConfig` alike).
 fn normalise(v: &Value) -> Value {
@@ -24,6 +34,13 @@ fn normalise(v: &Value) -> Value {
         Value::Object(m) => {
             if m.len() == 2 && m.contains_key("_typeName") && m.contains_key("_value") {
                 return normalise(&m["_value"]);
+            }
+            // Go's encoding of an ArrayOfX: {"X": [...]}.
+            if m.len() == 1 {
+                let (k, x) = m.iter().next().unwrap();
+                if x.is_array() && ARRAY_OF.contains(&k.as_str()) {
+                    return normalise(x);
+                }
             }
             let mut out = Map::new();
             for (k, x) in m {
