@@ -112,6 +112,9 @@ pub(crate) struct Vm {
     pub local_devices: Vec<String>,
     pub allowed_hosts: Option<BTreeSet<String>>,
     pub preferred_hosts: Vec<String>,
+    /// Set when the pool is finished: a strict group of "at most one per
+    /// host" written as the format's own `anti_affinity` field.
+    anti_affinity: Option<String>,
 }
 
 impl Vm {
@@ -130,6 +133,7 @@ impl Vm {
             local_devices: Vec::new(),
             allowed_hosts: None,
             preferred_hosts: Vec::new(),
+            anti_affinity: None,
         }
     }
 }
@@ -345,6 +349,8 @@ impl Draft {
             .iter()
             .map(|(k, v)| (k.as_str(), v.name.as_str()))
             .collect();
+        let mut anti_free: BTreeSet<&str> = key_to_name.values().copied().collect();
+        let mut anti_of: HashMap<String, String> = HashMap::new();
         let mut groups_json = Vec::new();
         let mut group_names = BTreeSet::new();
         let mut group_warnings = Vec::new();
@@ -384,6 +390,18 @@ impl Draft {
                 name = format!("{}#{n}", g.name);
                 n += 1;
             }
+            // Strict, apart, one per host: what `anti_affinity` has always
+            // meant, so written that way when no member has one already
+            // (a pool that needs nothing else loads in every haplan).
+            let simple =
+                g.affinity == Affinity::Apart && g.strict && g.max_per_host.unwrap_or(1) == 1;
+            if simple && members.iter().all(|m| anti_free.contains(*m)) {
+                for m in &members {
+                    anti_free.remove(*m);
+                    anti_of.insert(m.to_string(), name.clone());
+                }
+                continue;
+            }
             let mut obj = Map::new();
             obj.insert("name".into(), json!(name));
             obj.insert(
@@ -401,6 +419,9 @@ impl Draft {
             groups_json.push(Value::Object(obj));
         }
         self.warnings.extend(group_warnings);
+        for (_, vm) in &mut self.vms {
+            vm.anti_affinity = anti_of.remove(&vm.name);
+        }
 
         if !self.rounded_capacity.is_empty() {
             let what: Vec<&str> = self.rounded_capacity.iter().map(String::as_str).collect();
@@ -564,6 +585,9 @@ fn vm_json(v: &Vm) -> Value {
     }
     if let Some(a) = &v.allowed_hosts {
         m.insert("allowed_hosts".into(), json!(a));
+    }
+    if let Some(g) = &v.anti_affinity {
+        m.insert("anti_affinity".into(), json!(g));
     }
     if !v.preferred_hosts.is_empty() {
         m.insert("preferred_hosts".into(), json!(v.preferred_hosts));

@@ -189,7 +189,7 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
         if draft.host(n).is_some() {
             Some(n.to_string())
         } else {
-            alias.get(n).cloned()
+            alias.get(n).filter(|a| draft.host(a).is_some()).cloned()
         }
     };
 

@@ -18,6 +18,8 @@ const EXPECTED: &str = "pvesh get /cluster/resources JSON, resources.cfg, groups
 
 enum Kind<'a> {
     Resources(Vec<At<'a>>),
+    /// `pvesh get /cluster/status`: read for the cluster name only.
+    Status,
     Hardware(At<'a>),
     Services(At<'a>),
     Stats(At<'a>),
@@ -40,7 +42,11 @@ fn is_sid(s: &str) -> bool {
     let Some((kind, id)) = s.split_once(':') else {
         return false;
     };
-    matches!(kind, "vm" | "ct") && !id.is_empty() && id.chars().all(|c| c.is_ascii_digit())
+    // vm and ct, and the simulator's fake resources (fa).
+    !kind.is_empty()
+        && kind.chars().all(|c| c.is_ascii_lowercase())
+        && !id.is_empty()
+        && !id.contains(char::is_whitespace)
 }
 
 fn classify<'a>(file: &'a File<'a>, values: &'a [Value]) -> Result<Kind<'a>, ImportError> {
@@ -59,6 +65,25 @@ fn classify<'a>(file: &'a File<'a>, values: &'a [Value]) -> Result<Kind<'a>, Imp
                 .filter(|d| d.v.is_array())
                 .or_else(|| root.get("cluster/resources"))
         };
+        // `pvesh get /cluster/status`: the cluster's name.
+        if let Some(status) = root.get("cluster/status").or_else(|| {
+            list.as_ref()
+                .filter(|l| {
+                    l.v.as_array().is_some_and(|a| {
+                        a.iter()
+                            .any(|i| i.get("type").and_then(|t| t.as_str()) == Some("cluster"))
+                            || a.iter().all(|i| i.get("nodeid").is_some())
+                    })
+                })
+                .cloned()
+        }) {
+            if root.get("cluster/resources").is_none() {
+                status.array()?;
+                return Ok(Kind::Status);
+            }
+            // Both in one document (keyed by API path): the status is read
+            // with the resources.
+        }
         if let Some(list) = list {
             let items = list.array()?;
             if items.iter().all(|i| {
@@ -122,6 +147,10 @@ fn node_list(s: &str) -> Vec<(String, i64)> {
         .collect()
 }
 
+fn same_priority(nodes: &[(String, i64)]) -> bool {
+    nodes.iter().all(|(_, p)| *p == nodes[0].1)
+}
+
 /// The nodes in preference order: highest priority first, then as written.
 fn by_priority(nodes: &[(String, i64)]) -> Vec<String> {
     let mut v: Vec<(usize, &(String, i64))> = nodes.iter().enumerate().collect();
@@ -170,6 +199,25 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
     let mut stats: BTreeMap<String, (Option<u64>, Option<u64>, At<'_>)> = BTreeMap::new();
     let mut guests_from_resources = false;
     let mut hosts_without_capacity = Vec::new();
+
+    for (f, text, values) in &texts {
+        let _ = text;
+        if let Some(v) = values.first() {
+            let root = At::root(f.name, v);
+            let status = match root.get("cluster/status") {
+                Some(s) => Some(s),
+                None if v.is_array() => Some(root.clone()),
+                None => None,
+            };
+            for item in status.map(|s| s.array()).transpose()?.unwrap_or_default() {
+                if item.get("type").and_then(|t| t.v.as_str()) == Some("cluster") {
+                    if let Some(n) = item.get("name") {
+                        draft.name = Some(n.str()?.to_string());
+                    }
+                }
+            }
+        }
+    }
 
     // Nodes first (resources, then the simulator's hardware).
     for (file, kind) in &kinds {
@@ -312,7 +360,16 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
             if item.get("template").map(|t| t.bool()).transpose()? == Some(true) {
                 continue;
             }
-            let vmid = item.req("vmid")?.u64()?;
+            let vmid = match item.get("vmid") {
+                Some(v) => v.u64()?,
+                None => {
+                    let id = item.req("id")?;
+                    id.str()?
+                        .rsplit_once('/')
+                        .and_then(|(_, n)| n.parse().ok())
+                        .ok_or_else(|| id.err("expected TYPE/VMID"))?
+                }
+            };
             let sid = format!("{}:{vmid}", if ty == "qemu" { "vm" } else { "ct" });
             let node = item.req("node")?.name()?;
             if draft.host(node).is_none() {
@@ -435,7 +492,10 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
         if *restricted {
             vm.allowed_hosts = Some(order.iter().cloned().collect());
         }
-        vm.preferred_hosts = order;
+        // Among allowed nodes of one priority there is nothing to prefer.
+        if !*restricted || !same_priority(nodes) {
+            vm.preferred_hosts = order;
+        }
     }
 
     // Rules (PVE 9).
@@ -488,7 +548,9 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
                                         None => set,
                                     });
                                 }
-                                vm.preferred_hosts = order.clone();
+                                if !strict || !same_priority(&nodes) {
+                                    vm.preferred_hosts = order.clone();
+                                }
                             }
                             None => missing.push(r.clone()),
                         }

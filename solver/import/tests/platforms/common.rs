@@ -99,6 +99,18 @@ pub fn group<'a>(pool: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no group {name} in {pool:#}"))
 }
 
+/// The VMs whose `anti_affinity` is `group`: a strict group of at most
+/// one per host, which the importers write in the format's own field.
+pub fn anti_affinity<'a>(pool: &'a Value, group: &str) -> Vec<&'a str> {
+    pool["vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["anti_affinity"] == group)
+        .map(|v| v["name"].as_str().unwrap())
+        .collect()
+}
+
 pub fn names(v: &Value) -> Vec<&str> {
     v.as_array()
         .unwrap()

@@ -63,12 +63,10 @@ fn vmis_requests_owners_and_priorities() {
     assert_eq!(names(&ml["allowed_hosts"]), ["k3", "k4"]);
     assert!(!has_vm(pool, "prod/pending"));
     assert!(has_warning(&out, "vmi-not-running", "prod/pending"));
-    let g = group(pool, "anti-affinity-1");
     assert_eq!(
-        (g["affinity"].as_str(), g["strict"].as_bool()),
-        (Some("apart"), Some(true))
+        anti_affinity(pool, "anti-affinity-1"),
+        ["prod/web-1", "prod/web-2"]
     );
-    assert_eq!(names(&g["vms"]), ["prod/web-1", "prod/web-2"]);
 }
 
 #[cfg(feature = "pool-model-ext")]

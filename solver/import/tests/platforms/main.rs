@@ -14,5 +14,6 @@ mod ganeti;
 mod kubevirt;
 mod openstack;
 mod proxmox;
+mod samples;
 mod vsphere;
 mod xen;

@@ -58,16 +58,7 @@ fn servers_groups_and_masakari() {
         ["cmp5.example.org"]
     );
     assert_eq!(host(pool, "cmp5.example.org")["standby"], true);
-    let dbs = group(pool, "dbs");
-    assert_eq!(
-        (
-            dbs["affinity"].as_str(),
-            dbs["strict"].as_bool(),
-            dbs["max_per_host"].as_u64()
-        ),
-        (Some("apart"), Some(true), Some(1))
-    );
-    assert_eq!(names(&dbs["vms"]), ["db1", "db2"]);
+    assert_eq!(anti_affinity(pool, "dbs"), ["db1", "db2"]);
     assert_eq!(group(pool, "webs")["strict"], false);
     assert_eq!(group(pool, "pair")["max_per_host"], 2);
     assert!(codes(&out).contains(&"no-restart-priority"));

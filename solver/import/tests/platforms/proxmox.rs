@@ -55,11 +55,10 @@ fn nodes_guests_and_ha_state() {
 fn pve9_rules() {
     let out = convert(P, &pve9(), &Options::default()).unwrap();
     let pool = &out.pool;
-    let g = group(pool, "dbs-apart");
-    assert_eq!(g["affinity"], "apart");
-    assert_eq!(g["max_per_host"], 1);
-    assert_eq!(g["strict"], true);
-    assert_eq!(names(&g["vms"]), ["db1", "db2"]);
+    // Strict, apart, one per host: the format's own anti_affinity.
+    assert_eq!(anti_affinity(pool, "dbs-apart"), ["db1", "db2"]);
+    // Nothing else needed a group.
+    assert!(pool.get("vm_groups").is_none());
     // Strict node affinity: allowed; priorities order the preference.
     assert_eq!(names(&vm(pool, "web1")["allowed_hosts"]), ["pve1", "pve2"]);
     assert_eq!(
@@ -70,13 +69,7 @@ fn pve9_rules() {
     assert!(vm(pool, "cache").get("allowed_hosts").is_none());
     assert_eq!(names(&vm(pool, "cache")["preferred_hosts"]), ["pve3"]);
     // A disabled rule is left out, and said so.
-    assert!(
-        pool["vm_groups"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|g| g["name"] != "old-rule")
-    );
+    assert!(anti_affinity(pool, "old-rule").is_empty());
     assert!(has_warning(&out, "rule-disabled", "old-rule"));
     assert!(has_warning(&out, "node-priority", "web1-home"));
 }
@@ -168,13 +161,9 @@ fn the_simulator_scenario_maps() {
         vm(&out.pool, "vm:102")["demand"],
         json!({"memory_mib": 16384})
     );
-    assert_eq!(
-        names(&group(&out.pool, "keep-apart")["vms"]),
-        ["vm:101", "vm:102"]
-    );
+    assert_eq!(anti_affinity(&out.pool, "keep-apart"), ["vm:101", "vm:102"]);
 }
 
-#[cfg(feature = "pool-model-ext")]
 #[test]
 fn the_simulator_scenario_recovers_where_proxmox_does() {
     let dir = "proxmox/sim-strict-negative";

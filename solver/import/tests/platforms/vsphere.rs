@@ -4,7 +4,7 @@
 //! (`_typeName`), as newer govc prints it.
 
 use haplan_import::{ImportError, Options, Platform, VsphereSizing};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::common::*;
 
@@ -50,12 +50,7 @@ fn the_simulators_cluster() {
     // A "must run on" VM-host rule.
     assert_eq!(names(&web1["allowed_hosts"]), ["DC0_C0_H0", "DC0_C0_H1"]);
     assert_eq!(vm(pool, "batch")["restart"], "unprotected");
-    let g = group(pool, "dbs-apart");
-    assert_eq!(
-        (g["affinity"].as_str(), g["strict"].as_bool()),
-        (Some("apart"), Some(true))
-    );
-    assert_eq!(names(&g["vms"]), ["db1", "db2"]);
+    assert_eq!(anti_affinity(pool, "dbs-apart"), ["db1", "db2"]);
     assert!(has_warning(&out, "sizing", "configured memory"));
 }
 
@@ -68,7 +63,7 @@ fn without_the_rule_list_the_older_encoding_cannot_tell_affinity_from_anti_affin
     )
     .unwrap();
     assert!(has_warning(&out, "rule-type-unknown", "dbs-apart"));
-    assert!(out.pool.get("vm_groups").is_none());
+    assert!(anti_affinity(&out.pool, "dbs-apart").is_empty());
     // The VM-host rule names its groups: recognised anyway.
     assert_eq!(
         names(&vm(&out.pool, "web2")["allowed_hosts"]),
@@ -100,17 +95,11 @@ fn sizing_by_reservation_is_the_other_choice() {
     assert!(has_warning(&out, "sizing", "by reservation"));
 }
 
-fn without_groups(pool: &Value) -> Value {
-    let mut p = pool.clone();
-    p.as_object_mut().unwrap().remove("vm_groups");
-    p
-}
-
 #[test]
 fn the_simulators_cluster_solves() {
-    let out = vcsim(&Options::default());
-    // The anti-affinity rule needs the extension; the rest loads today.
-    let pool = load(&without_groups(&out.pool));
+    let files = read("vsphere", &["vcsim-collect.json", "vcsim-rules.json"]);
+    let out = import(P, &files, &Options::default()).unwrap();
+    let pool = load(&out.pool);
     // H0 or H1 failing: the webs may only run on H0 and H1, and fit;
     // both failing strands them.
     assert_eq!(max_tolerable(&pool), 1);
@@ -120,23 +109,7 @@ fn the_simulators_cluster_solves() {
         placed.contains(&("web1".into(), "DC0_C0_H1".into())),
         "{placed:?}"
     );
-}
-
-#[cfg(feature = "pool-model-ext")]
-#[test]
-fn the_simulators_cluster_solves_with_its_rule() {
-    let out = haplan_import::import(
-        P,
-        &as_files(&read(
-            "vsphere",
-            &["vcsim-collect.json", "vcsim-rules.json"],
-        )),
-        &Options::default(),
-    )
-    .unwrap();
-    let pool = load(&out.pool);
-    assert_eq!(max_tolerable(&pool), 1);
-    let (placed, _) = plan(&pool, &["DC0_C0_H0"]);
+    // db2 runs on H1: db1 goes to H2.
     assert!(
         placed.contains(&("db1".into(), "DC0_C0_H2".into())),
         "{placed:?}"
