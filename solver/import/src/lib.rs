@@ -9,7 +9,9 @@
 //! recognises each file by its content (never by its name), and returns the
 //! pool as a JSON value with the warnings of what the platform does not say,
 //! or an error naming the file and the field. A pool is returned only when
-//! haplan's own loader accepts it: nothing is half-imported.
+//! haplan's own loader, which the caller hands in, accepts it: nothing is
+//! half-imported. (The crate does not depend on haplan, so that haplan's
+//! command line can depend on it.)
 //!
 //! ```
 //! let hosts = br#"[
@@ -18,10 +20,14 @@
 //!   {"type": "qemu", "vmid": 100, "name": "db", "node": "pve1", "status": "running",
 //!    "maxmem": 4294967296, "maxcpu": 2, "hastate": "started"}
 //! ]"#;
+//! let loader = |pool: &serde_json::Value| {
+//!     haplan::pool_from_value(pool).map(drop).map_err(|e| e.to_string())
+//! };
 //! let out = haplan_import::import(
 //!     haplan_import::Platform::Proxmox,
 //!     &[haplan_import::File::new("resources.json", hosts)],
 //!     &haplan_import::Options::default(),
+//!     &loader,
 //! ).unwrap();
 //! assert_eq!(out.pool["vms"][0]["demand"]["memory_mib"], 4096);
 //! let pool = haplan::pool_from_value(&out.pool).unwrap();
@@ -218,18 +224,17 @@ impl ImportError {
     }
 }
 
-/// Imports `files` of `platform`: the pool, validated by haplan's loader,
-/// and the warnings.
+/// Imports `files` of `platform`: the pool and the warnings, once `loader`
+/// (haplan's: `haplan::pool_from_value`) accepts the pool; its refusal is
+/// [`ImportError::Rejected`].
 pub fn import(
     platform: Platform,
     files: &[File<'_>],
     options: &Options,
+    loader: &dyn Fn(&Value) -> Result<(), String>,
 ) -> Result<Imported, ImportError> {
     let imported = convert(platform, files, options)?;
-    if let Err(e) = haplan::pool_from_value(&imported.pool) {
-        let problems: Vec<String> = e.problems.iter().map(|p| p.to_string()).collect();
-        return Err(ImportError::Rejected(problems.join("; ")));
-    }
+    loader(&imported.pool).map_err(ImportError::Rejected)?;
     Ok(imported)
 }
 

@@ -43,11 +43,11 @@ pub fn import(
     files: &[(String, Vec<u8>)],
     o: &Options,
 ) -> Result<Imported, ImportError> {
-    haplan_import::import(p, &as_files(files), o)
+    import_with_loader(p, &as_files(files), o)
 }
 
 pub fn import_str(p: Platform, name: &str, text: &str) -> Result<Imported, ImportError> {
-    haplan_import::import(p, &[File::new(name, text.as_bytes())], &Options::default())
+    import_with_loader(p, &[File::new(name, text.as_bytes())], &Options::default())
 }
 
 pub fn convert_str(p: Platform, name: &str, text: &str) -> Result<Imported, ImportError> {
@@ -152,4 +152,20 @@ pub fn plan(pool: &haplan::Pool, failed: &[&str]) -> (Vec<(String, String)>, Vec
         .map(|u| pool.vms[u.vm].name.clone())
         .collect();
     (placed, unplaced)
+}
+
+/// haplan's loader, as the importers take it.
+pub fn loader(pool: &Value) -> Result<(), String> {
+    haplan::pool_from_value(pool)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// The whole import, validated by haplan's loader.
+pub fn import_with_loader(
+    p: Platform,
+    files: &[File<'_>],
+    o: &Options,
+) -> Result<Imported, ImportError> {
+    haplan_import::import(p, files, o, &loader)
 }

@@ -80,7 +80,7 @@ fn n_plus_one_as_ganeti_counts_it() {
 #[cfg(feature = "pool-model-ext")]
 #[test]
 fn the_whole_import_loads_with_the_extension() {
-    let out = haplan_import::import(
+    let out = import_with_loader(
         P,
         &as_files(&read("ganeti", &["drbd-ring.data"])),
         &Options::default(),

@@ -72,7 +72,7 @@ fn vmis_requests_owners_and_priorities() {
 #[cfg(feature = "pool-model-ext")]
 #[test]
 fn the_cluster_loads_and_solves_with_the_extension() {
-    let out = haplan_import::import(
+    let out = import_with_loader(
         P,
         &as_files(&read("kubevirt", &["cluster.json"])),
         &Options::default(),

@@ -68,7 +68,7 @@ fn servers_groups_and_masakari() {
 #[test]
 fn it_loads_and_solves_with_the_extension() {
     let out =
-        haplan_import::import(P, &as_files(&read("openstack", ALL)), &Options::default()).unwrap();
+        import_with_loader(P, &as_files(&read("openstack", ALL)), &Options::default()).unwrap();
     let pool = load(&out.pool);
     // cmp5 (standby) is edge's only target; cmp4 and cmp5 failing
     // strands it.

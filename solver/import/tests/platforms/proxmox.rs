@@ -268,3 +268,27 @@ fn the_api_envelope_and_an_offline_node() {
     let r = haplan::check(&pool, &haplan::CheckOptions::default());
     assert!(!r.stranded_now);
 }
+
+#[test]
+fn a_pool_the_loader_refuses_is_an_error_not_a_pool() {
+    let files = pve9();
+    let e = haplan_import::import(P, &as_files(&files), &Options::default(), &|_| {
+        Err("refused".into())
+    })
+    .unwrap_err();
+    assert_eq!(e, ImportError::Rejected("refused".into()));
+    assert_eq!(
+        e.to_string(),
+        "the imported pool is not one haplan accepts: refused"
+    );
+    // Today's loader does not read preferred_hosts yet: the pve9 pool is
+    // refused whole, never handed out half-read.
+    #[cfg(not(feature = "pool-model-ext"))]
+    {
+        let e = import(P, &files, &Options::default()).unwrap_err();
+        assert!(
+            matches!(&e, ImportError::Rejected(m) if m.contains("preferred_hosts")),
+            "{e}"
+        );
+    }
+}

@@ -449,7 +449,7 @@ fn openstack_api_samples() {
     let nova = dir.join("openstack/nova/doc/api_samples");
     let rd = |p: &Path| std::fs::read(p).unwrap();
     let hyp = rd(&nova.join("os-hypervisors/v2.53/hypervisors-detail-resp.json"));
-    let out = haplan_import::import(
+    let out = import_with_loader(
         Platform::Openstack,
         &[File::new("hypervisors.json", &hyp)],
         &Options::default(),
@@ -461,7 +461,7 @@ fn openstack_api_samples() {
     );
     // The samples' server runs on a hypervisor the hypervisor sample does not list.
     let srv = rd(&nova.join("servers/v2.47/servers-details-resp.json"));
-    let e = haplan_import::import(
+    let e = import_with_loader(
         Platform::Openstack,
         &[
             File::new("hypervisors.json", &hyp),
@@ -476,7 +476,7 @@ fn openstack_api_samples() {
         "{e}"
     );
     let v288 = rd(&nova.join("os-hypervisors/v2.88/hypervisors-detail-resp.json"));
-    let e = haplan_import::import(
+    let e = import_with_loader(
         Platform::Openstack,
         &[File::new("hypervisors.json", &v288)],
         &Options::default(),

@@ -455,7 +455,7 @@ fn sizing_follows_xapis_planner_and_hosts_hold_their_own() {
         cpu_overcommit: Some(2.0),
         ..Options::default()
     };
-    let out = haplan_import::import(P, &[File::new("r.json", text.as_bytes())], &o).unwrap();
+    let out = import_with_loader(P, &[File::new("r.json", text.as_bytes())], &o).unwrap();
     let pool = &out.pool;
     // 100 MiB of host overhead and the control domain's 1 GiB.
     assert_eq!(host(pool, "h")["reserved"], json!({"memory_mib": 1124}));
