@@ -34,15 +34,15 @@ fn sections(text: &str) -> Vec<Vec<Line<'_>>> {
     out
 }
 
-/// Whether the text is an htools data file: groups (5 fields, the second a
-/// UUID-like id), then nodes (at least 9 fields).
+/// Whether the text is an htools data file: groups (at least 3 fields),
+/// nodes (at least 9), instances (at least 10), separated by blank lines.
 fn is_htools(text: &str) -> bool {
     let s = sections(text);
     s.len() >= 4
+        && !s[0].is_empty()
         && s[0].iter().all(|l| l.fields.len() >= 3)
         && s[1].iter().all(|l| l.fields.len() >= 9)
         && s[2].iter().all(|l| l.fields.len() >= 10)
-        && !s[1].is_empty()
 }
 
 fn num<T: std::str::FromStr>(
@@ -277,14 +277,11 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
             .filter(|t| !t.is_empty())
             .map(str::to_string)
             .collect();
-        tags_of.push((name.to_string(), tags));
-        if !draft.add_vm(name, vm) {
-            return Err(ImportError::field(
-                f,
-                format!("line {}: field 1 (instance name)", l.n),
-                format!("instance {name} listed twice"),
-            ));
-        }
+        let key = format!("line {}", l.n);
+        tags_of.push((key.clone(), tags));
+        // htools indexes instances by position: a name may repeat (the
+        // pool's names are made unique when it is finished).
+        draft.add_vm(key.clone(), vm);
     }
 
     // Memory the node holds back: what is neither free nor used by its

@@ -115,6 +115,21 @@ impl<'a> At<'a> {
         }
     }
 
+    /// A string member, absent when missing or null.
+    pub fn opt_str(&self, key: &str) -> Result<Option<&'a str>, ImportError> {
+        self.get(key).map(|x| x.str()).transpose()
+    }
+
+    /// A non-negative integer member, absent when missing or null.
+    pub fn opt_u64(&self, key: &str) -> Result<Option<u64>, ImportError> {
+        self.get(key).map(|x| x.u64()).transpose()
+    }
+
+    /// A boolean member, absent when missing or null.
+    pub fn opt_bool(&self, key: &str) -> Result<Option<bool>, ImportError> {
+        self.get(key).map(|x| x.bool()).transpose()
+    }
+
     /// A member that must be there.
     pub fn req(&self, key: &str) -> Result<At<'a>, ImportError> {
         self.get(key).ok_or_else(|| {

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::draft::{Affinity, Draft, Group, Host, HostState, Power, Priority, Restart, Vm};
 use crate::input::{self, At};
-use crate::units::{Quantity, Round};
+use crate::units::{Converted, Quantity, Round};
 use crate::{File, ImportError, Options};
 
 const KINDS: &[&str] = &[
@@ -96,7 +96,7 @@ fn namespace<'a>(obj: &At<'a>) -> Result<&'a str, ImportError> {
         .unwrap_or("default"))
 }
 
-fn quantity(at: &At<'_>, num: u128, den: u128, round: Round) -> Result<(u64, bool), ImportError> {
+fn quantity(at: &At<'_>, num: u128, den: u128, round: Round) -> Result<Converted, ImportError> {
     let q = match at.v {
         Value::String(s) => Quantity::parse(s).map_err(|e| at.err(e.0))?,
         Value::Number(_) => {
@@ -105,8 +105,7 @@ fn quantity(at: &At<'_>, num: u128, den: u128, round: Round) -> Result<(u64, boo
         }
         _ => return Err(at.err("expected a quantity")),
     };
-    let c = q.to_units(num, den, round).map_err(|e| at.err(e.0))?;
-    Ok((c.value, c.rounded))
+    q.to_units(num, den, round).map_err(|e| at.err(e.0))
 }
 
 /// A label selector: matchLabels and matchExpressions.
@@ -227,23 +226,15 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
         }
         let status = o.req("status")?;
         let alloc = status.req("allocatable")?;
-        let (mib, r) = quantity(&alloc.req("memory")?, 1 << 20, 1, Round::Down)?;
-        if r {
-            draft.capacity_amount(
-                &format!("node {name} memory"),
-                crate::units::Converted {
-                    value: mib,
-                    rounded: true,
-                },
-            );
-        }
+        let mem = quantity(&alloc.req("memory")?, 1 << 20, 1, Round::Down)?;
+        let mib = draft.capacity_amount(&format!("node {name} memory"), mem);
         host.capacity.insert("memory_mib".into(), mib);
-        let (m, _) = quantity(&alloc.req("cpu")?, 1, 1000, Round::Down)?;
-        host.capacity.insert("millicpu".into(), m);
+        let m = quantity(&alloc.req("cpu")?, 1, 1000, Round::Down)?;
+        host.capacity.insert("millicpu".into(), m.value);
         for (res, q) in alloc.entries()? {
             if res.contains('/') {
-                let (n, _) = quantity(&q, 1, 1, Round::Down)?;
-                extended.insert((name.to_string(), res.to_string()), n);
+                let n = quantity(&q, 1, 1, Round::Down)?;
+                extended.insert((name.to_string(), res.to_string()), n.value);
             }
         }
         let ready = status
@@ -283,6 +274,7 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
     let mut infos: Vec<VmiInfo> = Vec::new();
     let mut pending = Vec::new();
     let mut default_cpu = Vec::new();
+    let mut dra = Vec::new();
     let mut assumed_always = Vec::new();
     let mut terms: Vec<(At<'_>, String, Affinity, bool, String)> = Vec::new();
     let mut uses_priority = false;
@@ -333,19 +325,11 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
                 "no memory request (resources.requests.memory) or guest memory (memory.guest)",
             ));
         };
-        let (mib, r) = quantity(&mem_at, 1 << 20, 1, Round::Up)?;
-        if r {
-            draft.demand_amount(
-                &format!("VMI {key} memory"),
-                crate::units::Converted {
-                    value: mib,
-                    rounded: true,
-                },
-            );
-        }
+        let mem = quantity(&mem_at, 1 << 20, 1, Round::Up)?;
+        let mib = draft.demand_amount(&format!("VMI {key} memory"), mem);
         vm.demand.insert("memory_mib".into(), mib);
         let cpu = match requests.as_ref().and_then(|r| r.get("cpu")) {
-            Some(c) => quantity(&c, 1, 1000, Round::Up)?.0,
+            Some(c) => quantity(&c, 1, 1000, Round::Up)?.value,
             None => {
                 let c = domain.get("cpu");
                 let get = |k: &str| -> Result<u64, ImportError> {
@@ -365,8 +349,12 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
             for kind in ["gpus", "hostDevices"] {
                 if let Some(list) = devices.get(kind) {
                     for d in list.array()? {
-                        let dn = d.req("deviceName")?.name()?;
-                        *vm.demand.entry(dn.to_string()).or_default() += 1;
+                        match d.get("deviceName") {
+                            Some(dn) => *vm.demand.entry(dn.name()?.to_string()).or_default() += 1,
+                            // A device by dynamic resource allocation (a
+                            // claim): not a countable resource of the node.
+                            None => dra.push(key.clone()),
+                        }
                     }
                 }
             }
@@ -528,11 +516,7 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
     // Pod (anti-)affinity terms: one group per selector, topology and kind.
     let mut by_term: BTreeMap<String, (Affinity, bool, BTreeSet<String>)> = BTreeMap::new();
     for (term, owner, aff, strict, ns) in &terms {
-        let topo = term
-            .get("topologyKey")
-            .map(|t| t.str())
-            .transpose()?
-            .unwrap_or("");
+        let topo = term.opt_str("topologyKey")?.unwrap_or("");
         if topo != HOSTNAME {
             draft.warn(
                 "topology-not-host",
@@ -619,6 +603,15 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
             format!(
                 "VMIs not yet running on a node were left out: {}",
                 pending.join(", ")
+            ),
+        );
+    }
+    if !dra.is_empty() {
+        draft.warn(
+            "device-claim",
+            format!(
+                "devices allocated by resource claims are not modelled: {}",
+                dra.join(", ")
             ),
         );
     }

@@ -113,7 +113,7 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
             for (class, res) in [("MEMORY_MB", "memory_mib"), ("VCPU", "vcpus")] {
                 let Some(i) = inv.get(class) else { continue };
                 let total = i.req("total")?.u64()?;
-                let reserved = i.get("reserved").map(|r| r.u64()).transpose()?.unwrap_or(0);
+                let reserved = i.opt_u64("reserved")?.unwrap_or(0);
                 host.capacity.insert(res.into(), total);
                 if reserved > 0 {
                     host.reserved.insert(res.into(), reserved);
@@ -150,12 +150,8 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
             if let Some(svc) = h.get("service").and_then(|s| s.get("host")) {
                 alias.insert(svc.str()?.to_string(), name.to_string());
             }
-            let state = h.get("state").map(|s| s.str()).transpose()?.unwrap_or("up");
-            let status = h
-                .get("status")
-                .map(|s| s.str())
-                .transpose()?
-                .unwrap_or("enabled");
+            let state = h.opt_str("state")?.unwrap_or("up");
+            let status = h.opt_str("status")?.unwrap_or("enabled");
             let existing = draft.host(name).is_some();
             if !existing {
                 if have_inventory {
@@ -199,28 +195,15 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
         let Kind::Servers(list) = k else { continue };
         for s in list {
             let id = s.req("id")?.name()?;
-            let name = s
-                .get("name")
-                .map(|n| n.str())
-                .transpose()?
-                .filter(|n| !n.is_empty())
-                .unwrap_or(id);
-            let power = match s
-                .get("status")
-                .map(|x| x.str())
-                .transpose()?
-                .unwrap_or("ACTIVE")
-            {
+            let name = s.opt_str("name")?.filter(|n| !n.is_empty()).unwrap_or(id);
+            let power = match s.opt_str("status")?.unwrap_or("ACTIVE") {
                 "ACTIVE" | "MIGRATING" | "RESIZE" | "VERIFY_RESIZE" | "REBOOT" | "HARD_REBOOT"
                 | "REBUILD" | "PASSWORD" => Power::Running,
                 "PAUSED" => Power::Paused,
                 _ => Power::Halted,
             };
-            let hyp = s
-                .get("OS-EXT-SRV-ATTR:hypervisor_hostname")
-                .map(|h| h.str())
-                .transpose()?;
-            let svc = s.get("OS-EXT-SRV-ATTR:host").map(|h| h.str()).transpose()?;
+            let hyp = s.opt_str("OS-EXT-SRV-ATTR:hypervisor_hostname")?;
+            let svc = s.opt_str("OS-EXT-SRV-ATTR:host")?;
             if let (Some(h), Some(sv)) = (hyp, svc) {
                 alias.entry(sv.to_string()).or_insert_with(|| h.to_string());
             }
@@ -281,9 +264,7 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
         };
         for g in list {
             let name = g
-                .get("name")
-                .map(|n| n.str())
-                .transpose()?
+                .opt_str("name")?
                 .filter(|n| !n.is_empty())
                 .unwrap_or(g.req("id")?.str()?);
             let policy = match g.get("policy") {
@@ -339,17 +320,8 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
         for s in list {
             let uuid = s.req("uuid")?.str()?.to_string();
             let method = s.req("recovery_method")?.str()?.to_string();
-            let enabled = s
-                .get("enabled")
-                .map(|e| e.bool())
-                .transpose()?
-                .unwrap_or(true);
-            let name = s
-                .get("name")
-                .map(|n| n.str())
-                .transpose()?
-                .unwrap_or(&uuid)
-                .to_string();
+            let enabled = s.opt_bool("enabled")?.unwrap_or(true);
+            let name = s.opt_str("name")?.unwrap_or(&uuid).to_string();
             if !enabled {
                 draft.warn("segment-disabled", format!("Masakari segment {name} is disabled: its hosts' instances are not restarted"));
                 continue;
@@ -373,12 +345,7 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
             if let Some(fs) = h.get("failover_segment") {
                 if !segments.contains_key(&seg) {
                     if let Some(m) = fs.get("recovery_method") {
-                        let n = fs
-                            .get("name")
-                            .map(|n| n.str())
-                            .transpose()?
-                            .unwrap_or(&seg)
-                            .to_string();
+                        let n = fs.opt_str("name")?.unwrap_or(&seg).to_string();
                         segments.insert(seg.clone(), (n, m.str()?.to_string()));
                     }
                 }
@@ -390,16 +357,8 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
                 );
                 continue;
             };
-            let reserved = h
-                .get("reserved")
-                .map(|r| r.bool())
-                .transpose()?
-                .unwrap_or(false);
-            if h.get("on_maintenance")
-                .map(|r| r.bool())
-                .transpose()?
-                .unwrap_or(false)
-            {
+            let reserved = h.opt_bool("reserved")?.unwrap_or(false);
+            if h.opt_bool("on_maintenance")?.unwrap_or(false) {
                 let hh = draft.host_mut(&host).unwrap();
                 if hh.state == HostState::Up {
                     hh.state = HostState::Maintenance;

@@ -233,12 +233,8 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
                     }
                     let mut host = Host::new(name);
                     host.labels.insert("proxmox_node".into(), name.to_string());
-                    let status = item
-                        .get("status")
-                        .map(|s| s.str())
-                        .transpose()?
-                        .unwrap_or("online");
-                    let maxmem = item.get("maxmem").map(|m| m.u64()).transpose()?;
+                    let status = item.opt_str("status")?.unwrap_or("online");
+                    let maxmem = item.opt_u64("maxmem")?;
                     match (status, maxmem) {
                         ("online", Some(m)) => {
                             let mib = bytes_to_mib(m, Round::Down);
@@ -273,7 +269,7 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
                     }
                     let mut host = Host::new(name);
                     host.labels.insert("proxmox_node".into(), name.to_string());
-                    match node.get("maxmem").map(|m| m.u64()).transpose()? {
+                    match node.opt_u64("maxmem")? {
                         Some(m) => {
                             let mib = bytes_to_mib(m, Round::Down);
                             let mib = draft.capacity_amount(&format!("node {name} memory"), mib);
@@ -337,8 +333,8 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
             }
             Kind::Stats(root) => {
                 for (sid, st) in root.entries()? {
-                    let mem = st.get("maxmem").map(|m| m.u64()).transpose()?;
-                    let c = st.get("maxcpu").map(|m| m.u64()).transpose()?;
+                    let mem = st.opt_u64("maxmem")?;
+                    let c = st.opt_u64("maxcpu")?;
                     stats.insert(sid.to_string(), (mem, c, st));
                 }
             }
@@ -352,12 +348,12 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
             continue;
         };
         for item in items {
-            let ty = item.get("type").map(|t| t.str()).transpose()?.unwrap_or("");
+            let ty = item.opt_str("type")?.unwrap_or("");
             if ty != "qemu" && ty != "lxc" {
                 continue;
             }
             guests_from_resources = true;
-            if item.get("template").map(|t| t.bool()).transpose()? == Some(true) {
+            if item.opt_bool("template")? == Some(true) {
                 continue;
             }
             let vmid = match item.get("vmid") {
@@ -379,18 +375,11 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
                     .err(format!("node {node} is not among the nodes")));
             }
             let name = item
-                .get("name")
-                .map(|n| n.str())
-                .transpose()?
+                .opt_str("name")?
                 .filter(|n| !n.is_empty())
                 .map_or_else(|| sid.clone(), str::to_string);
             let mut vm = Vm::new(name, node);
-            vm.power = match item
-                .get("status")
-                .map(|s| s.str())
-                .transpose()?
-                .unwrap_or("running")
-            {
+            vm.power = match item.opt_str("status")?.unwrap_or("running") {
                 "running" => Power::Running,
                 "paused" | "suspended" | "prelaunch" => Power::Paused,
                 "stopped" => Power::Halted,
@@ -409,7 +398,7 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
             if cpu.is_some() {
                 vm.demand.insert("vcpus".into(), item.req("maxcpu")?.u64()?);
             }
-            let hastate = item.get("hastate").map(|s| s.str()).transpose()?;
+            let hastate = item.opt_str("hastate")?;
             vm.restart = restart_of(ha.get(&sid), hastate);
             if !draft.add_vm(sid.clone(), vm) {
                 return Err(item.err(format!("guest {sid} listed twice")));

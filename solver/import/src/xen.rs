@@ -144,26 +144,13 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
         let mut count: HashMap<&str, usize> = HashMap::new();
         for (_, a) in items {
             *count
-                .entry(
-                    a.get("name_label")
-                        .map(|n| n.str())
-                        .transpose()?
-                        .unwrap_or(""),
-                )
+                .entry(a.opt_str("name_label")?.unwrap_or(""))
                 .or_default() += 1;
         }
         let mut out = HashMap::new();
         for (r, a) in items {
-            let label = a
-                .get("name_label")
-                .map(|n| n.str())
-                .transpose()?
-                .unwrap_or("");
-            let uuid = a
-                .get("uuid")
-                .map(|n| n.str())
-                .transpose()?
-                .unwrap_or(r.as_str());
+            let label = a.opt_str("name_label")?.unwrap_or("");
+            let uuid = a.opt_str("uuid")?.unwrap_or(r.as_str());
             let name = if label.is_empty() || count[label] > 1 {
                 if label.is_empty() {
                     uuid.to_string()
@@ -187,20 +174,9 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
     if let Some(vms) = recs.get("VM") {
         for (_, vm) in vms {
             if vm.req("is_control_domain")?.bool()? {
-                let on = vm
-                    .get("resident_on")
-                    .map(|r| r.str())
-                    .transpose()?
-                    .unwrap_or(NULL);
-                let mem = vm
-                    .get("memory_static_max")
-                    .map(|m| m.u64())
-                    .transpose()?
-                    .unwrap_or(0)
-                    + vm.get("memory_overhead")
-                        .map(|m| m.u64())
-                        .transpose()?
-                        .unwrap_or(0);
+                let on = vm.opt_str("resident_on")?.unwrap_or(NULL);
+                let mem = vm.opt_u64("memory_static_max")?.unwrap_or(0)
+                    + vm.opt_u64("memory_overhead")?.unwrap_or(0);
                 *dom0_mem.entry(on.to_string()).or_default() += mem;
             }
         }
@@ -224,20 +200,12 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
                 .err(format!("no host_metrics record {m_ref} among the files")));
         };
         let total = m.req("memory_total")?.u64()?;
-        let live = m.get("live").map(|l| l.bool()).transpose()?.unwrap_or(true);
-        let enabled = h
-            .get("enabled")
-            .map(|l| l.bool())
-            .transpose()?
-            .unwrap_or(true);
+        let live = m.opt_bool("live")?.unwrap_or(true);
+        let enabled = h.opt_bool("enabled")?.unwrap_or(true);
         let mib = bytes_to_mib(total, Round::Down);
         let mib = draft.capacity_amount(&format!("host {name} memory"), mib);
         host.capacity.insert("memory_mib".into(), mib);
-        let overhead = h
-            .get("memory_overhead")
-            .map(|m| m.u64())
-            .transpose()?
-            .unwrap_or(0)
+        let overhead = h.opt_u64("memory_overhead")?.unwrap_or(0)
             + dom0_mem.get(r.as_str()).copied().unwrap_or(0);
         if overhead > 0 {
             let o = bytes_to_mib(overhead, Round::Up);
@@ -269,12 +237,7 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
         }
         for pbd in recs.get("PBD").map_or(&[][..], |v| v) {
             let (_, p) = pbd;
-            if p.req("host")?.str()? == r
-                && p.get("currently_attached")
-                    .map(|c| c.bool())
-                    .transpose()?
-                    .unwrap_or(true)
-            {
+            if p.req("host")?.str()? == r && p.opt_bool("currently_attached")?.unwrap_or(true) {
                 if let Some(n) = sr_names.get(p.req("SR")?.str()?) {
                     host.storage.insert(n.clone());
                 }
@@ -305,14 +268,8 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
     let mut memberships: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (r, v) in &vms {
         if v.req("is_control_domain")?.bool()?
-            || v.get("is_a_template")
-                .map(|t| t.bool())
-                .transpose()?
-                .unwrap_or(false)
-            || v.get("is_a_snapshot")
-                .map(|t| t.bool())
-                .transpose()?
-                .unwrap_or(false)
+            || v.opt_bool("is_a_template")?.unwrap_or(false)
+            || v.opt_bool("is_a_snapshot")?.unwrap_or(false)
         {
             continue;
         }
@@ -327,19 +284,11 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
                     .err(format!("unknown power state {other:?}")));
             }
         };
-        let resident = v
-            .get("resident_on")
-            .map(|x| x.str())
-            .transpose()?
-            .unwrap_or(NULL);
+        let resident = v.opt_str("resident_on")?.unwrap_or(NULL);
         let host = match host_name.get(resident) {
             Some(h) => h.clone(),
             None if power == Power::Halted => {
-                let aff = v
-                    .get("affinity")
-                    .map(|x| x.str())
-                    .transpose()?
-                    .unwrap_or(NULL);
+                let aff = v.opt_str("affinity")?.unwrap_or(NULL);
                 match host_name.get(aff) {
                     Some(h) => h.clone(),
                     None => {
@@ -356,35 +305,19 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
         };
         let mut vm = Vm::new(name.clone(), host);
         vm.power = power;
-        let domain_type = v
-            .get("domain_type")
-            .map(|d| d.str())
-            .transpose()?
-            .unwrap_or("hvm");
+        let domain_type = v.opt_str("domain_type")?.unwrap_or("hvm");
         let mem = match domain_type {
             "pvh" | "pv_in_pvh" => v.req("memory_static_max")?.u64()?,
             _ => v.req("memory_dynamic_min")?.u64()?,
-        } + v
-            .get("memory_overhead")
-            .map(|m| m.u64())
-            .transpose()?
-            .unwrap_or(0);
+        } + v.opt_u64("memory_overhead")?.unwrap_or(0);
         let mib = bytes_to_mib(mem, Round::Up);
         let mib = draft.demand_amount(&format!("VM {name} memory"), mib);
         vm.demand.insert("memory_mib".into(), mib);
         if options.cpu_overcommit.is_some() {
             vm.demand.insert("vcpus".into(), v.req("VCPUs_max")?.u64()?);
         }
-        let prio = v
-            .get("ha_restart_priority")
-            .map(|p| p.str())
-            .transpose()?
-            .unwrap_or("");
-        let always = v
-            .get("ha_always_run")
-            .map(|a| a.bool())
-            .transpose()?
-            .unwrap_or(true);
+        let prio = v.opt_str("ha_restart_priority")?.unwrap_or("");
+        let always = v.opt_bool("ha_always_run")?.unwrap_or(true);
         vm.restart = match prio {
             "restart" | "0" | "1" | "2" | "3" if always => Restart::Protected,
             "best-effort" => Restart::BestEffort,
@@ -400,12 +333,7 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
             }
         }
         for vbd in vm_disks.get(r.as_str()).map_or(&[][..], |v| v) {
-            if vbd
-                .get("empty")
-                .map(|e| e.bool())
-                .transpose()?
-                .unwrap_or(false)
-            {
+            if vbd.opt_bool("empty")?.unwrap_or(false) {
                 continue;
             }
             let vdi = vbd.req("VDI")?.str()?;
@@ -471,9 +399,7 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
             continue;
         };
         let name = g
-            .get("name_label")
-            .map(|n| n.str())
-            .transpose()?
+            .opt_str("name_label")?
             .unwrap_or(g_ref.as_str())
             .to_string();
         match g.req("placement")?.str()? {

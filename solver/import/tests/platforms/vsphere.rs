@@ -217,7 +217,8 @@ fn a_live_simulator_imports_as_recorded() {
         );
         return;
     }
-    let dir = std::env::temp_dir().join(format!("haplan-vcsim-{}", std::process::id()));
+    // Kept under target/: Go's build cache makes the next run quick.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/vcsim-collect");
     std::fs::create_dir_all(&dir).unwrap();
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/e2e/vcsim");
     let bin = dir.join("collect");
@@ -246,5 +247,4 @@ fn a_live_simulator_imports_as_recorded() {
     let recorded = vcsim(&Options::default());
     assert_eq!(live.pool, recorded.pool);
     assert_eq!(live.warnings, recorded.warnings);
-    let _ = std::fs::remove_dir_all(&dir);
 }
