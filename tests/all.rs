@@ -12,6 +12,7 @@
 //! - [`runtime`], [`simulation`], [`admission`]: the HA runtime's state
 //!   machine, its seeded simulation and its admission answers;
 //! - [`hostile`]: input written to steer a CI gate, refused or harmless;
+//! - [`import`]: `haplan import` of each platform's exports, end to end;
 //! - [`e2e_failover`]: the runtime on the end-to-end bench (real libvirt
 //!   daemons, BMCs and fence agents).
 
@@ -20,6 +21,7 @@ mod e2e_failover;
 mod fixtures;
 mod fleet;
 mod hostile;
+mod import;
 mod properties;
 mod runtime;
 mod simulation;
