@@ -110,9 +110,11 @@ fn same_as_check(pool: &Pool, opts: &CheckOptions, ex: &Executor) -> Result<usiz
     .map_err(|e| TestCaseError::fail(format!("split check failed: {e}")))?;
     prop_assert_eq!(wire(pool, &got), wire(pool, &want));
     prop_assert_eq!(without_stats(got.clone()), without_stats(want.clone()));
-    // Every set the check decided one by one, some part decided too.
+    // Every set the check decided one by one, some part decided too, when
+    // every part is answered (dropped parts, and the check's own parallel
+    // search past its answer, make the counts differ otherwise).
     prop_assert!(
-        got.stats.scenarios >= want.stats.scenarios || rounds == 0,
+        got.stats.scenarios >= want.stats.scenarios || rounds == 0 || ex.stop_early,
         "split {:?}, check {:?}",
         got.stats,
         want.stats
