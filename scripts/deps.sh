@@ -3,7 +3,9 @@
 # HiGHS, the exact ILP solver (built from source by the highs-sys crate), and
 # for the drivers crate and its end-to-end bench (libvirt, OpenIPMI, fence
 # agents), and the Python tools that build and test the Python package
-# (maturin, pytest, mypy). Idempotent and quiet when everything is already
+# (maturin, pytest, mypy), and the browser that checks the HTML report
+# (Debian's Chromium and ChromeDriver, driven by Playwright for Python,
+# which uses that Chromium and downloads none). Idempotent and quiet when everything is already
 # there.
 set -euo pipefail
 
@@ -25,7 +27,8 @@ if ! installed libclang-dev && ! ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/ll
     need+=(libclang-dev)
 fi
 need_norec=()
-for pkg in libvirt-dev libvirt-daemon libvirt-clients openipmi ipmitool fence-agents socat; do
+# The HTML report's browser test (scripts/browser-test.sh): headless Chromium.
+for pkg in libvirt-dev libvirt-daemon libvirt-clients openipmi ipmitool fence-agents socat chromium chromium-driver; do
     installed "$pkg" || need_norec+=("$pkg")
 done
 
@@ -57,6 +60,9 @@ py_need=()
 python3 -c 'import maturin' >/dev/null 2>&1 || py_need+=('maturin>=1.16,<2')
 python3 -c 'import pytest' >/dev/null 2>&1 || py_need+=(pytest)
 python3 -c 'import mypy' >/dev/null 2>&1 || py_need+=(mypy)
+# Playwright drives /usr/bin/chromium; `playwright install` (a browser
+# download) is never run.
+python3 -c 'import playwright' >/dev/null 2>&1 || py_need+=('playwright>=1.40,<2')
 if [ ${#py_need[@]} -gt 0 ]; then
     echo "haplan: installing Python packages: ${py_need[*]}" >&2
     PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check "${py_need[@]}"

@@ -42,6 +42,31 @@ enum Format {
     Json,
 }
 
+/// `check`'s formats: also Markdown, for a pull-request comment.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum CheckFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+/// `diff`'s formats: also Markdown and a self-contained HTML page.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum DiffFormat {
+    Text,
+    Json,
+    Markdown,
+    Html,
+}
+
+/// `report`'s formats: the page, the JSON it is rendered from, Markdown.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum ReportFormat {
+    Html,
+    Json,
+    Markdown,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Decide whether the pool tolerates K simultaneous host failures.
@@ -52,7 +77,7 @@ enum Command {
         #[arg(long, value_name = "K")]
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
-        format: Format,
+        format: CheckFormat,
         /// Stop after this many seconds with proved bounds (exit 3 if they do not settle it).
         #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
         time_limit: Option<Duration>,
@@ -125,8 +150,10 @@ enum Command {
         /// Also fail when NEW tolerates fewer host failures than OLD.
         #[arg(long)]
         no_regress: bool,
+        /// `html` and `markdown` also show the smallest failure set each
+        /// pool does not survive (as with --explain).
         #[arg(long, value_enum, default_value = "text")]
-        format: Format,
+        format: DiffFormat,
         /// Stop after this many seconds (both checks together) with proved bounds.
         #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
         time_limit: Option<Duration>,
@@ -265,6 +292,51 @@ enum Command {
             hide_short_help = true
         )]
         set_limit: u64,
+    },
+    /// A report to look at: one self-contained HTML page (no script, no network).
+    ///
+    /// The verdict, per host the used, reserved and spare amount of every
+    /// resource, the worst failure set and what it strands, the protected
+    /// VMs that are not agile, the tolerance of each restart-priority tier,
+    /// the restart timeline after the worst tolerated failure, and the
+    /// headroom for each --vm shape. One --time-limit covers every part; the
+    /// page says which parts are bounds. Exit code as for check; 3 when the
+    /// pool meets K but the time limit left a part open.
+    Report {
+        /// Pool file (haplan/v1 JSON), or - for standard input.
+        file: String,
+        /// K (default: the file's ha.host_failures_to_tolerate).
+        #[arg(long, value_name = "K")]
+        tolerate: Option<u32>,
+        /// Also the headroom for VMs of this shape (a JSON object of resource
+        /// amounts, as for headroom); may be given several times.
+        #[arg(long, value_name = "JSON")]
+        vm: Vec<String>,
+        /// Storage the --vm shapes need (comma-separated).
+        #[arg(
+            long,
+            value_name = "SR1,SR2,...",
+            value_delimiter = ',',
+            requires = "vm"
+        )]
+        storage: Vec<String>,
+        /// Networks the --vm shapes need (comma-separated).
+        #[arg(
+            long,
+            value_name = "NET1,NET2,...",
+            value_delimiter = ',',
+            requires = "vm"
+        )]
+        networks: Vec<String>,
+        /// `html` (the page), `json` (the answers it is rendered from) or `markdown`.
+        #[arg(long, value_enum, default_value = "html")]
+        format: ReportFormat,
+        /// Write the report to this file (whole, or not at all) instead of standard output.
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: Option<String>,
+        /// Stop after this many seconds (every part together) with proved bounds.
+        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+        time_limit: Option<Duration>,
     },
     /// Print the JSON Schema of the pool format.
     Schema,
@@ -615,8 +687,12 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             };
             let code = exit_code(report.verdict());
             let text = match format {
-                Format::Json => json(report::check_json(&pool, &report)),
-                Format::Text => report::check_text(&pool, &report),
+                CheckFormat::Json => json(report::check_json(&pool, &report)),
+                CheckFormat::Text => report::check_text(&pool, &report),
+                CheckFormat::Markdown => {
+                    haplan_html::check_markdown(&report::check_json(&pool, &report))
+                        .map_err(|e| e.to_string())?
+                }
             };
             Ok((code, text))
         }
@@ -723,7 +799,7 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
                 check: CheckOptions {
                     tolerate,
                     time_limit,
-                    explain,
+                    explain: explain || matches!(format, DiffFormat::Html | DiffFormat::Markdown),
                     ..CheckOptions::default()
                 },
                 no_regress,
@@ -738,8 +814,14 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
                 }
             }
             let text = match format {
-                Format::Json => json(report::diff_json(&old, &new, &d)),
-                Format::Text => report::diff_text(&old, &new, &d),
+                DiffFormat::Json => json(report::diff_json(&old, &new, &d)),
+                DiffFormat::Text => report::diff_text(&old, &new, &d),
+                DiffFormat::Markdown => {
+                    haplan_html::diff_markdown(&report::diff_json(&old, &new, &d))
+                        .map_err(|e| e.to_string())?
+                }
+                DiffFormat::Html => haplan_html::diff_html(&report::diff_json(&old, &new, &d))
+                    .map_err(|e| e.to_string())?,
             };
             Ok((exit_code(d.verdict()), text))
         }
@@ -855,8 +937,74 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             };
             Ok((code, text))
         }
+        Command::Report {
+            file,
+            tolerate,
+            vm,
+            storage,
+            networks,
+            format,
+            output,
+            time_limit,
+        } => {
+            let pool = read_pool(&file, stdin)?;
+            let mut shapes = Vec::new();
+            for v in &vm {
+                let shape = read_shape(v, &storage, &networks)?;
+                shape
+                    .check_resources(&pool, "--vm")
+                    .map_err(|e| e.to_string())?;
+                shapes.push(shape);
+            }
+            let opts = haplan_html::ReportOptions {
+                tolerate,
+                time_limit,
+                shapes,
+                cancel: None,
+            };
+            let r = haplan_html::gather(&pool, &opts).map_err(|e| format!("--vm: {e}"))?;
+            let text = match format {
+                ReportFormat::Json => json(r.json),
+                ReportFormat::Html => {
+                    haplan_html::report_html(&r.json).map_err(|e| e.to_string())?
+                }
+                ReportFormat::Markdown => {
+                    haplan_html::report_markdown(&r.json).map_err(|e| e.to_string())?
+                }
+            };
+            let text = match output {
+                Some(path) => {
+                    write_whole(&path, &text)?;
+                    String::new()
+                }
+                None => text,
+            };
+            Ok((exit_code(r.verdict), text))
+        }
         Command::Schema => Ok((EXIT_OK, POOL_SCHEMA.to_string())),
     }
+}
+
+/// Writes `text` to `path` whole or not at all: into a new file beside
+/// it, then renamed over it.
+fn write_whole(path: &str, text: &str) -> Result<(), String> {
+    let target = std::path::Path::new(path);
+    let name = target
+        .file_name()
+        .ok_or_else(|| format!("-o {path}: not a file name"))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = target.with_file_name(tmp_name);
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    });
+    let done = written.and_then(|_| std::fs::rename(&tmp, target));
+    done.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot write {path}: {e}")
+    })
 }
 
 fn agility_output(pool: &Pool, ag: &agility::Agility, format: Format) -> String {

@@ -1,0 +1,220 @@
+//! The template environment: the templates compiled into the crate, HTML
+//! escaping for `.html` templates and Markdown escaping for `.md` ones, and
+//! control characters made visible as U+FFFD in both.
+
+use std::sync::OnceLock;
+
+use minijinja::{AutoEscape, Environment, Error, UndefinedBehavior, Value};
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("style.css", include_str!("../templates/style.css")),
+    ("base.html", include_str!("../templates/base.html")),
+    ("macros.html", include_str!("../templates/macros.html")),
+    ("report.html", include_str!("../templates/report.html")),
+    ("diff.html", include_str!("../templates/diff.html")),
+    ("fragment.html", include_str!("../templates/fragment.html")),
+    ("check.md", include_str!("../templates/check.md")),
+    ("diff.md", include_str!("../templates/diff.md")),
+    ("report.md", include_str!("../templates/report.md")),
+];
+
+/// A name or a reason as it may be shown: every control character (C0, DEL,
+/// C1) and every bidirectional override or isolate, which could make a
+/// hostile name read as something else, becomes U+FFFD. Tabs and line
+/// breaks are kept where `keep_breaks`.
+pub fn visible(s: &str, keep_breaks: bool) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| {
+        (c.is_control() && !(keep_breaks && matches!(c, '\t' | '\n')))
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if s.chars().any(bad) {
+        s.chars()
+            .map(|c| if bad(c) { '\u{fffd}' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        s.into()
+    }
+}
+
+/// Markdown (GitHub's) for text inside a line, a list item or a table
+/// cell: every character with an inline meaning is backslash-escaped, `&`,
+/// `<` and `>` become entities (GitHub would otherwise read HTML), line
+/// breaks become U+FFFD, and a start that would open a block (`#`, `-`,
+/// `+`, `=`, `1.`) is escaped too.
+pub fn markdown_text(s: &str) -> String {
+    let text = visible(s, false);
+    let mut out = String::with_capacity(text.len() + 8);
+    let digits = text.chars().take_while(char::is_ascii_digit).count();
+    for (i, c) in text.chars().enumerate() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '#' | '-' | '+' | '=' if i == 0 => {
+                out.push('\\');
+                out.push(c);
+            }
+            '.' | ')' if i == digits && digits > 0 => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escapes what the templates print: HTML in `.html` templates (minijinja's
+/// own escaping, after [`visible`]), Markdown in `.md` ones.
+fn formatter(
+    out: &mut minijinja::Output,
+    state: &mut minijinja::State,
+    value: &Value,
+) -> Result<(), Error> {
+    if value.is_safe() {
+        return minijinja::escape_formatter(out, state, value);
+    }
+    let text = match value.as_str() {
+        Some(s) => s.to_string(),
+        None if value.is_undefined() || value.is_none() => String::new(),
+        None => value.to_string(),
+    };
+    match state.auto_escape() {
+        AutoEscape::Custom(name)
+            if name == "markdown" && value.as_str().is_none() && !value.is_none() =>
+        {
+            write!(out, "{value}")
+                .map_err(|_| Error::new(minijinja::ErrorKind::WriteFailure, "write failed"))
+        }
+        AutoEscape::Custom(name) if name == "markdown" => out
+            .write_str(&markdown_text(&text))
+            .map_err(|_| Error::new(minijinja::ErrorKind::WriteFailure, "write failed")),
+        _ => minijinja::escape_formatter(out, state, &Value::from(visible(&text, false).as_ref())),
+    }
+}
+
+/// `1234567` as `1,234,567` (for counts in prose; table cells keep the
+/// JSON's digits).
+fn grouped(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+/// `1 host failure`, `2 host failures`.
+fn plural(n: i64, one: &str, many: Option<&str>) -> String {
+    let many = many.map_or_else(|| format!("{one}s"), str::to_string);
+    format!("{} {}", grouped(n), if n == 1 { one } else { &many })
+}
+
+/// `75 s` or `75 s (1 min 15 s)`, as the text output of `timing`.
+fn seconds(s: i64) -> String {
+    if s < 60 {
+        return format!("{s} s");
+    }
+    let (h, m, sec) = (s / 3600, s / 60 % 60, s % 60);
+    let mut parts = Vec::new();
+    if h > 0 {
+        parts.push(format!("{h} h"));
+    }
+    if m > 0 {
+        parts.push(format!("{m} min"));
+    }
+    if sec > 0 {
+        parts.push(format!("{sec} s"));
+    }
+    format!("{s} s ({})", parts.join(" "))
+}
+
+/// A JSON Pointer token (RFC 6901) for a key.
+fn pointer(key: &Value) -> String {
+    key.to_string().replace('~', "~0").replace('/', "~1")
+}
+
+fn build() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".html") {
+            AutoEscape::Html
+        } else if name.ends_with(".md") {
+            AutoEscape::Custom("markdown".into())
+        } else {
+            AutoEscape::None
+        }
+    });
+    env.set_formatter(formatter);
+    env.set_syntax(
+        minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .build()
+            .expect("the default delimiters"),
+    );
+    env.add_filter("grouped", grouped);
+    env.add_filter("plural", plural);
+    env.add_filter("seconds", seconds);
+    env.add_filter("pointer", |v: Value| pointer(&v));
+    for (name, source) in TEMPLATES {
+        env.add_template(name, source)
+            .unwrap_or_else(|e| panic!("template {name}: {e:#}"));
+    }
+    env
+}
+
+/// Renders template `name` with `ctx`.
+pub fn render(name: &str, ctx: Value) -> Result<String, Error> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(build).get_template(name)?.render(ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_and_bidi_characters_become_visible() {
+        assert_eq!(
+            visible("a\u{1b}[31mb\u{0}", false),
+            "a\u{fffd}[31mb\u{fffd}"
+        );
+        assert_eq!(visible("x\u{202e}y\u{2066}", false), "x\u{fffd}y\u{fffd}");
+        assert_eq!(visible("a\tb\nc", true), "a\tb\nc");
+        assert_eq!(visible("a\tb", false), "a\u{fffd}b");
+        assert_eq!(visible("plain", false), "plain");
+    }
+
+    #[test]
+    fn markdown_text_escapes_what_github_reads() {
+        assert_eq!(
+            markdown_text("<script>|*x*`[a](b)\n"),
+            "&lt;script&gt;\\|\\*x\\*\\`\\[a\\](b)\u{fffd}"
+        );
+        assert_eq!(markdown_text("vm-01.a"), "vm-01.a");
+        assert_eq!(markdown_text("# x"), "\\# x");
+        assert_eq!(markdown_text("12. x"), "12\\. x");
+        assert_eq!(markdown_text("a&b"), "a&amp;b");
+    }
+
+    #[test]
+    fn numbers_in_prose() {
+        assert_eq!(grouped(1234567), "1,234,567");
+        assert_eq!(grouped(-1000), "-1,000");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(plural(1, "host failure", None), "1 host failure");
+        assert_eq!(plural(2, "VM", None), "2 VMs");
+        assert_eq!(seconds(75), "75 s (1 min 15 s)");
+        assert_eq!(seconds(3600), "3600 s (1 h)");
+    }
+}
