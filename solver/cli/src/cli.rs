@@ -150,8 +150,8 @@ enum Command {
         /// Also fail when NEW tolerates fewer host failures than OLD.
         #[arg(long)]
         no_regress: bool,
-        /// `html` and `markdown` also show the smallest failure set each
-        /// pool does not survive (as with --explain).
+        /// `markdown` for a pull-request comment, `html` for a page (with
+        /// --explain they show the smallest failure set each pool does not survive).
         #[arg(long, value_enum, default_value = "text")]
         format: DiffFormat,
         /// Stop after this many seconds (both checks together) with proved bounds.
@@ -799,7 +799,7 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
                 check: CheckOptions {
                     tolerate,
                     time_limit,
-                    explain: explain || matches!(format, DiffFormat::Html | DiffFormat::Markdown),
+                    explain,
                     ..CheckOptions::default()
                 },
                 no_regress,

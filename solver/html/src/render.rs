@@ -137,9 +137,20 @@ fn seconds(s: i64) -> String {
     format!("{s} s ({})", parts.join(" "))
 }
 
-/// A JSON Pointer token (RFC 6901) for a key.
-fn pointer(key: &Value) -> String {
-    key.to_string().replace('~', "~0").replace('/', "~1")
+/// A JSON Pointer the templates built from field names and indices, as an
+/// attribute value: printed as it is (no `/` escaping: pointers fill much of
+/// a large page), after checking it holds nothing but those.
+fn pointer(p: &str) -> Result<Value, Error> {
+    if p.bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'/')
+    {
+        Ok(Value::from_safe_string(p.to_string()))
+    } else {
+        Err(Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("not a pointer of field names and indices: {p:?}"),
+        ))
+    }
 }
 
 fn build() -> Environment<'static> {
@@ -165,7 +176,7 @@ fn build() -> Environment<'static> {
     env.add_filter("grouped", grouped);
     env.add_filter("plural", plural);
     env.add_filter("seconds", seconds);
-    env.add_filter("pointer", |v: Value| pointer(&v));
+    env.add_filter("pointer", |p: &str| pointer(p));
     for (name, source) in TEMPLATES {
         env.add_template(name, source)
             .unwrap_or_else(|e| panic!("template {name}: {e:#}"));

@@ -91,10 +91,10 @@ fn bar(r: &Value, scale: i64, ratio: f64) -> Value {
     };
     let within = used.min(usable.max(0));
     json!({
-        "reserved": pct(reserved),
-        "used": pct(within),
-        "over": pct(used - within),
-        "spare": pct(spare.unwrap_or(0).max(0)),
+        "r": pct(reserved),
+        "u": pct(within),
+        "o": pct(used - within),
+        "s": pct(spare.unwrap_or(0).max(0)),
         "overloaded": spare.is_some_and(|s| s < 0),
         // Beyond the physical capacity, as an overcommit ratio allows.
         "overcommitted": ratio > 1.0 && used + reserved > cap,
@@ -303,18 +303,15 @@ mod tests {
     fn bars_show_overload_and_overcommit() {
         let r = json!({"capacity": 8, "usable": 32, "reserved": 0, "used": 40, "spare": -8});
         let b = bar(&r, 40, 4.0);
-        assert_eq!(b["used"], "80");
-        assert_eq!(b["over"], "20");
-        assert_eq!(b["spare"], "0");
+        assert_eq!(b["u"], "80");
+        assert_eq!(b["o"], "20");
+        assert_eq!(b["s"], "0");
         assert_eq!(b["overloaded"], true);
         assert_eq!(b["overcommitted"], true);
         assert_eq!(b["physical"], "20");
         let r = json!({"capacity": 100, "usable": 90, "reserved": 10, "used": 45, "spare": 45});
         let b = bar(&r, 200, 1.0);
-        assert_eq!(
-            [&b["reserved"], &b["used"], &b["spare"]],
-            ["5", "22.5", "22.5"]
-        );
+        assert_eq!([&b["r"], &b["u"], &b["s"]], ["5", "22.5", "22.5"]);
         assert_eq!(b["overloaded"], false);
         assert!(b["physical"].is_null());
     }
