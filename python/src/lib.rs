@@ -21,6 +21,7 @@ use pyo3::prelude::*;
 use serde_json::Value;
 
 mod convert;
+mod render;
 mod solve;
 
 pyo3::import_exception!(haplan._errors, InvalidPoolError);
@@ -626,6 +627,7 @@ fn agility(pool: &haplan::Pool) -> (Value, String) {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativePool>()?;
+    m.add_function(wrap_pyfunction!(render::render, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Dict, List, Optional, Tuple, final
 # The text and verdict of a check nested in a what-if, a diff, a headroom or a drain.
 _Nested = Tuple[str, str]
 
-__all__ = ["Pool", "__version__"]
+__all__ = ["Pool", "__version__", "render"]
 __version__: str
 
 @final
@@ -90,3 +90,5 @@ class Pool:
         fail: Optional[List[str]] = None,
         threads: Optional[int] = None,
     ) -> Tuple[Dict[str, Any], str, str]: ...
+
+def render(kind: str, format: str, answer: str) -> str: ...
