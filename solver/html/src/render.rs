@@ -137,6 +137,14 @@ fn seconds(s: i64) -> String {
     format!("{s} s ({})", parts.join(" "))
 }
 
+/// `text` cut to at most `max` characters, with a note when cut.
+fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((i, _)) => format!("{}… (cut; the JSON has it whole)", &text[..i]),
+    }
+}
+
 /// A JSON Pointer the templates built from field names and indices, as an
 /// attribute value: printed as it is (no `/` escaping: pointers fill much of
 /// a large page), after checking it holds nothing but those.
@@ -176,6 +184,7 @@ fn build() -> Environment<'static> {
     env.add_filter("grouped", grouped);
     env.add_filter("plural", plural);
     env.add_filter("seconds", seconds);
+    env.add_filter("clip", clip);
     env.add_filter("pointer", |p: &str| pointer(p));
     for (name, source) in TEMPLATES {
         env.add_template(name, source)
