@@ -3,8 +3,9 @@
 # property tests (release: the HiGHS build is shared with the binary), the
 # benchmarks compiled (not run), the C ABI (its header regenerated and
 # compared, its C tests run plain and under AddressSanitizer:
-# ffi/tests/run.sh), and the Python package built, installed and tested
-# (pytest, then its stubs against the compiled module).
+# ffi/tests/run.sh), the Python package built, installed and tested
+# (pytest, then its stubs against the compiled module), and the HTML report
+# checked in headless Chromium (scripts/browser-test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -24,3 +25,7 @@ PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version
 python3 -m pytest python/tests -q
 python3 -m mypy.stubtest haplan
 python3 -m mypy --strict python/python/haplan python/examples python/tests
+python3 -m mypy --strict tests/browser
+
+# The HTML report in a real browser (screenshots in target/report-screenshots/).
+bash scripts/browser-test.sh
