@@ -22,5 +22,5 @@ with tempfile.TemporaryDirectory() as tmp:
         page = browser.new_page(viewport={"width": 1100, "height": 1000}, device_scale_factor=1)
         page.goto(page_path.as_uri())
         bottom = page.eval_on_selector("#worst", "e => e.getBoundingClientRect().bottom + window.scrollY")
-        page.screenshot(path=str(ROOT / "docs/report.png"), clip={"x": 0, "y": 0, "width": 1100, "height": bottom + 10})
+        page.screenshot(path=str(ROOT / "docs/report.png"), full_page=True, clip={"x": 0, "y": 0, "width": 1100, "height": bottom + 10})
         browser.close()
