@@ -118,11 +118,8 @@ fn plural(n: i64, one: &str, many: Option<&str>) -> String {
     format!("{} {}", grouped(n), if n == 1 { one } else { &many })
 }
 
-/// `75 s` or `75 s (1 min 15 s)`, as the text output of `timing`.
+/// `75` seconds as `1 min 15 s`, `3600` as `1 h`.
 fn seconds(s: i64) -> String {
-    if s < 60 {
-        return format!("{s} s");
-    }
     let (h, m, sec) = (s / 3600, s / 60 % 60, s % 60);
     let mut parts = Vec::new();
     if h > 0 {
@@ -131,10 +128,10 @@ fn seconds(s: i64) -> String {
     if m > 0 {
         parts.push(format!("{m} min"));
     }
-    if sec > 0 {
+    if sec > 0 || parts.is_empty() {
         parts.push(format!("{sec} s"));
     }
-    format!("{s} s ({})", parts.join(" "))
+    parts.join(" ")
 }
 
 /// `text` cut to at most `max` characters, with a note when cut.
@@ -234,7 +231,8 @@ mod tests {
         assert_eq!(grouped(999), "999");
         assert_eq!(plural(1, "host failure", None), "1 host failure");
         assert_eq!(plural(2, "VM", None), "2 VMs");
-        assert_eq!(seconds(75), "75 s (1 min 15 s)");
-        assert_eq!(seconds(3600), "3600 s (1 h)");
+        assert_eq!(seconds(75), "1 min 15 s");
+        assert_eq!(seconds(3600), "1 h");
+        assert_eq!(seconds(0), "0 s");
     }
 }
