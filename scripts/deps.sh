@@ -28,7 +28,7 @@ if ! installed libclang-dev && ! ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/ll
 fi
 need_norec=()
 # The HTML report's browser test (scripts/browser-test.sh): headless Chromium.
-for pkg in libvirt-dev libvirt-daemon libvirt-clients openipmi ipmitool fence-agents socat chromium chromium-driver; do
+for pkg in libvirt-dev libvirt-daemon libvirt-clients openipmi ipmitool fence-agents socat pkgconf chromium chromium-driver; do
     installed "$pkg" || need_norec+=("$pkg")
 done
 
@@ -63,6 +63,11 @@ python3 -c 'import mypy' >/dev/null 2>&1 || py_need+=(mypy)
 # Playwright drives /usr/bin/chromium; `playwright install` (a browser
 # download) is never run.
 python3 -c 'import playwright' >/dev/null 2>&1 || py_need+=('playwright>=1.40,<2')
+# Packaging checks (scripts/packaging.sh): the pre-commit hook is run by
+# pre-commit itself (`pre-commit try-repo`), the action's YAML read by PyYAML
+# (a dependency of pre-commit), and the wheel and sdist installed into fresh
+# virtual environments (venv, from the standard library).
+python3 -c 'import pre_commit' >/dev/null 2>&1 || py_need+=(pre-commit)
 if [ ${#py_need[@]} -gt 0 ]; then
     echo "haplan: installing Python packages: ${py_need[*]}" >&2
     PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check "${py_need[@]}"
