@@ -158,6 +158,58 @@ fn pointer(p: &str) -> Result<Value, Error> {
     }
 }
 
+/// The runs of consecutive items of `list` that are equal but for the
+/// field `key`, as `[first, last]` index pairs (a long degradation table
+/// whose rows differ only in the number of failures becomes a few rows).
+fn runs(list: &Value, key: &str) -> Result<Value, Error> {
+    let items: Vec<Value> = list.try_iter()?.collect();
+    let rest = |v: &Value| -> Result<Vec<(String, String)>, Error> {
+        let mut out = Vec::new();
+        if let Ok(keys) = v.try_iter() {
+            for k in keys {
+                let name = k.to_string();
+                if name != key {
+                    out.push((name, v.get_item(&k)?.to_string()));
+                }
+            }
+        }
+        Ok(out)
+    };
+    let mut out: Vec<Value> = Vec::new();
+    let mut first = 0;
+    for i in 1..=items.len() {
+        if i == items.len() || rest(&items[i])? != rest(&items[first])? {
+            out.push(Value::from(vec![first, i - 1]));
+            first = i;
+        }
+    }
+    Ok(Value::from(out))
+}
+
+/// The indices of the (at most) `n` items of `list` with the largest
+/// number at `key`, largest first, ties in list order.
+fn top(list: &Value, key: &str, n: usize) -> Result<Value, Error> {
+    let mut keyed = Vec::new();
+    for (i, item) in list.try_iter()?.enumerate() {
+        let v = item.get_attr(key)?;
+        let x = i64::try_from(v.clone()).map_err(|_| {
+            Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!("{key} is not a whole number: {v}"),
+            )
+        })?;
+        keyed.push((std::cmp::Reverse(x), i));
+    }
+    keyed.sort();
+    Ok(Value::from(
+        keyed
+            .into_iter()
+            .take(n)
+            .map(|(_, i)| i)
+            .collect::<Vec<_>>(),
+    ))
+}
+
 fn build() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
@@ -183,6 +235,8 @@ fn build() -> Environment<'static> {
     env.add_filter("seconds", seconds);
     env.add_filter("clip", clip);
     env.add_filter("pointer", |p: &str| pointer(p));
+    env.add_filter("runs", |l: Value, k: &str| runs(&l, k));
+    env.add_filter("top", |l: Value, k: &str, n: usize| top(&l, k, n));
     for (name, source) in TEMPLATES {
         env.add_template(name, source)
             .unwrap_or_else(|e| panic!("template {name}: {e:#}"));
@@ -222,6 +276,33 @@ mod tests {
         assert_eq!(markdown_text("# x"), "\\# x");
         assert_eq!(markdown_text("12. x"), "12\\. x");
         assert_eq!(markdown_text("a&b"), "a&amp;b");
+    }
+
+    #[test]
+    fn runs_join_rows_equal_but_for_the_key() {
+        let rows = Value::from(minijinja::value::Serde(serde_json::json!([
+            {"f": 1, "a": [1]}, {"f": 2, "a": [2]}, {"f": 3, "a": [2]},
+            {"f": 4, "a": [2]}, {"f": 5, "a": [1]}
+        ])));
+        assert_eq!(
+            runs(&rows, "f").unwrap().to_string(),
+            "[[0, 0], [1, 3], [4, 4]]"
+        );
+        assert_eq!(
+            runs(&Value::from(Vec::<i64>::new()), "f")
+                .unwrap()
+                .to_string(),
+            "[]"
+        );
+    }
+
+    #[test]
+    fn top_takes_the_largest_first_ties_in_order() {
+        let rows = Value::from(minijinja::value::Serde(serde_json::json!([
+            {"r": 3}, {"r": 7}, {"r": 3}, {"r": 9}, {"r": 0}
+        ])));
+        assert_eq!(top(&rows, "r", 3).unwrap().to_string(), "[3, 1, 0]");
+        assert_eq!(top(&rows, "r", 9).unwrap().to_string(), "[3, 1, 0, 2, 4]");
     }
 
     #[test]

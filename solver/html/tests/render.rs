@@ -453,7 +453,7 @@ fn a_large_pool_is_grouped_and_folded() {
         .select(&Selector::parse("details table.hosts tbody tr").unwrap())
         .count();
     let open = doc
-        .select(&Selector::parse("section#hosts > table.hosts tbody tr").unwrap())
+        .select(&Selector::parse("section#hosts > div.scroll > table.hosts tbody tr").unwrap())
         .count();
     assert_eq!(folded + open, 100);
     assert!(open <= 2 * 40, "{open} rows shown unfolded");
