@@ -459,3 +459,92 @@ fn a_large_pool_is_grouped_and_folded() {
     assert!(open <= 2 * 40, "{open} rows shown unfolded");
     check_against(&html, &answer, "big");
 }
+
+#[test]
+fn long_headroom_and_degradation_tables_are_cut_to_what_matters() {
+    // 150 hosts of growing size, one VM each, and a tier per priority: the
+    // headroom table shows the 100 hosts with the most room (largest
+    // first), the degradation table one row per run of equal answers.
+    let hosts: Vec<Value> = (0..150)
+        .map(|h| serde_json::json!({"name": format!("h{h:03}"), "capacity": {"memory_mib": 65536 + 4096 * h}}))
+        .collect();
+    let vms: Vec<Value> = (0..150)
+        .map(|h| {
+            let priority = ["critical", "high", "medium", "low"][h % 4];
+            serde_json::json!({"name": format!("v{h:03}"), "host": format!("h{h:03}"),
+                "demand": {"memory_mib": 32768}, "priority": priority})
+        })
+        .collect();
+    let pool =
+        haplan::pool_from_value(&serde_json::json!({"name": "long", "hosts": hosts, "vms": vms}))
+            .unwrap();
+    // Headroom's search on this pool runs to any limit: bounds suffice here.
+    let opts = ReportOptions {
+        time_limit: Some(Duration::from_secs(2)),
+        shapes: vec![shape_for(&pool).unwrap()],
+        ..ReportOptions::default()
+    };
+    let answer = haplan_html::gather(&pool, &opts).unwrap().json;
+    let html = haplan_html::report_html(&answer).unwrap();
+    check_against(&html, &answer, "long");
+    let doc = Html::parse_document(&html);
+
+    let rows: Vec<String> = doc
+        .select(&Selector::parse("section#headroom details tbody tr > th span[data-json]").unwrap())
+        .map(|e| e.value().attr("data-json").unwrap().to_string())
+        .collect();
+    assert_eq!(rows.len(), 100);
+    let upper = |ptr: &str| {
+        answer
+            .pointer(&format!(
+                "{}/fits_here_upper",
+                ptr.strip_suffix("/host").unwrap()
+            ))
+            .and_then(Value::as_u64)
+            .unwrap()
+    };
+    let shown: Vec<u64> = rows.iter().map(|p| upper(p)).collect();
+    assert!(shown.windows(2).all(|w| w[0] >= w[1]), "{shown:?}");
+    let hidden_max = (0..150)
+        .map(|i| format!("/headroom/0/hosts/{i}/host"))
+        .filter(|p| !rows.contains(p))
+        .map(|p| upper(&p))
+        .max()
+        .unwrap();
+    assert!(hidden_max <= *shown.last().unwrap());
+    let text: String = doc.root_element().text().collect();
+    assert!(text.contains("and 50 more hosts"), "the cut is said");
+
+    // Degradation: every failure count is in exactly one row, as a single
+    // count or the ends of a run whose rows are equal but for the count.
+    let deg = answer["tiers"]["degradation"].as_array().unwrap();
+    assert!(deg.len() > 10, "{} rows", deg.len());
+    let sel = Selector::parse("section#tiers table.wide tbody tr").unwrap();
+    let cell = Selector::parse("td:first-child span[data-json], td[data-json]").unwrap();
+    let mut next = 0;
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        v.as_object_mut().unwrap().remove("failures");
+        v
+    };
+    for tr in doc.select(&sel) {
+        let ends: Vec<usize> = tr
+            .select(&cell)
+            .filter_map(|e| e.value().attr("data-json"))
+            .filter(|p| p.ends_with("/failures"))
+            .map(|p| p.split('/').nth(3).unwrap().parse().unwrap())
+            .collect();
+        let (a, b) = match ends[..] {
+            [a] => (a, a),
+            [a, b] => (a, b),
+            _ => panic!("{ends:?}"),
+        };
+        assert_eq!(a, next, "rows in order, none left out");
+        assert!(deg[a..=b].iter().all(|d| strip(d) == strip(&deg[a])));
+        if b + 1 < deg.len() {
+            assert_ne!(strip(&deg[b + 1]), strip(&deg[a]), "a run is whole");
+        }
+        next = b + 1;
+    }
+    assert_eq!(next, deg.len());
+}
