@@ -207,10 +207,17 @@ pub fn fragment_html(kind: Kind, answer: &Value) -> Result<String, Error> {
                 _ => None,
             };
             let (vk, word) = match kind {
-                Kind::Tiers => match answer["ok"].as_bool() {
-                    Some(true) if answer["exact"] == false => ("undecided", "UNDECIDED"),
-                    Some(true) => ("ok", "OK"),
-                    _ => ("not_ok", "NOT OK"),
+                // As `haplan tiers`: the verdict of the lowest tier (every
+                // protected VM), whose bounds are the pool's.
+                Kind::Tiers => match answer["tiers"].as_array().and_then(|t| t.last()) {
+                    None => ("ok", "OK"),
+                    Some(lowest) => view::check_verdict(&json!({
+                        "max_tolerable": lowest["max_tolerable"],
+                        "upper_bound": lowest["upper_bound"],
+                        "configured": answer["configured"],
+                        "not_agile": answer["not_agile"],
+                        "stranded_now": lowest["stranded_now"],
+                    })),
                 },
                 Kind::Timing => match (answer["ok"].as_bool(), answer["tolerated"].as_bool()) {
                     (Some(true), _) => ("ok", "OK"),

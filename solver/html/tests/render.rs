@@ -548,3 +548,46 @@ fn long_headroom_and_degradation_tables_are_cut_to_what_matters() {
     }
     assert_eq!(next, deg.len());
 }
+
+#[test]
+fn a_tiers_fragment_cut_short_is_undecided_with_its_bounds() {
+    let text =
+        std::fs::read_to_string(root().join("fixtures/packing/ffd-fails-exact-fits.json")).unwrap();
+    let pool = haplan::parse_pool(&text).unwrap();
+    let mut words = Vec::new();
+    for limit in [Some(Duration::ZERO), None] {
+        let r = haplan::tiers(
+            &pool,
+            &haplan::tiers::TiersOptions {
+                time_limit: limit,
+                ..Default::default()
+            },
+        );
+        let answer = haplan_wire::report::tiers_json(&pool, &r);
+        let f = haplan_html::fragment_html(Kind::Tiers, &answer).unwrap();
+        check_against(&f, &answer, "tiers fragment");
+        let doc = Html::parse_fragment(&f);
+        let word: String = doc
+            .select(&Selector::parse(".word").unwrap())
+            .next()
+            .unwrap()
+            .text()
+            .collect();
+        let headline: String = doc
+            .select(&Selector::parse(".headline").unwrap())
+            .next()
+            .unwrap()
+            .text()
+            .collect();
+        if !r.exact {
+            assert!(headline.contains("between 0 and 1"), "{headline}");
+        }
+        words.push((r.exact, word));
+    }
+    // Cut short: the bounds 0 to 1 leave K = 1 open. Whole: the exact
+    // search finds the placement first-fit decreasing misses.
+    assert_eq!(
+        words,
+        [(false, "UNDECIDED".to_string()), (true, "OK".to_string())]
+    );
+}
