@@ -1,9 +1,11 @@
 //! The `haplan` command line (`docs/cli.md`). `run` takes its streams as
 //! arguments so that tests drive exactly what the binary does.
 
+mod supervise;
+
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -13,7 +15,7 @@ use crate::model::Pool;
 use crate::pack::Budget;
 use crate::plan::{self, Scope};
 use crate::scenario::Analysis;
-use crate::tolerance::{self, CheckOptions, Verdict};
+use crate::tolerance::{self, CheckOptions, Progress, Verdict};
 use crate::{agility, diff, load, report, timing, whatif};
 
 /// Exit codes, a contract (docs/cli.md).
@@ -41,6 +43,43 @@ enum Format {
     Json,
 }
 
+/// The default `--time-limit`: a CI job that calls haplan gets an answer
+/// (proved bounds, at worst) within a minute, whatever the pool.
+pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(60);
+/// The default `--max-time`: once K is decided, how long a check goes on
+/// for the exact maximum. Every pool of the fixtures and the benchmarks
+/// needs well under a second for it.
+pub const DEFAULT_MAX_TIME: Duration = Duration::from_secs(2);
+
+/// A number of seconds, or `none` for no limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Seconds(Option<Duration>);
+
+/// The budget of the commands that check tolerance.
+#[derive(clap::Args, Clone, Copy, Debug)]
+struct BudgetArgs {
+    /// Wall time for the whole run, from the start of the process: reading
+    /// the input, set-up, the search and the answer (`none`: no limit).
+    /// When it runs out the answer is what was proved (exit 3 when that
+    /// does not settle K).
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_limit)]
+    time_limit: Seconds,
+    /// Once K is decided, how much longer each check may search for the
+    /// exact max_tolerable (0: stop once K is decided; `none`: until the
+    /// time limit). It never changes the exit code.
+    #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_limit)]
+    max_time: Seconds,
+}
+
+/// The time limit of the commands that have no maximum to search.
+#[derive(clap::Args, Clone, Copy, Debug)]
+struct TimeLimitArg {
+    /// Wall time for the whole run, from the start of the process: reading
+    /// the input, set-up, the search and the answer (`none`: no limit).
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_limit)]
+    time_limit: Seconds,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Decide whether the pool tolerates K simultaneous host failures.
@@ -52,9 +91,8 @@ enum Command {
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
-        /// Stop after this many seconds with proved bounds (exit 3 if they do not settle it).
-        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-        time_limit: Option<Duration>,
+        #[command(flatten)]
+        budget: BudgetArgs,
         /// Show a failing set of size max_tolerable + 1 even when the pool meets K.
         #[arg(long)]
         explain: bool,
@@ -75,8 +113,8 @@ enum Command {
         fail: Vec<String>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
-        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-        time_limit: Option<Duration>,
+        #[command(flatten)]
+        limit: TimeLimitArg,
     },
     /// For every protected VM, the hosts it could restart on, and why none when so.
     Agility {
@@ -102,9 +140,8 @@ enum Command {
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
-        /// Stop after this many seconds (both checks together) with proved bounds.
-        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-        time_limit: Option<Duration>,
+        #[command(flatten)]
+        budget: BudgetArgs,
         /// Show a failing set of size max_tolerable + 1 even when a pool meets K.
         #[arg(long)]
         explain: bool,
@@ -126,9 +163,8 @@ enum Command {
         no_regress: bool,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
-        /// Stop after this many seconds (both checks together) with proved bounds.
-        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-        time_limit: Option<Duration>,
+        #[command(flatten)]
+        budget: BudgetArgs,
         /// Show a failing set of size max_tolerable + 1 even when a pool meets K.
         #[arg(long)]
         explain: bool,
@@ -176,9 +212,8 @@ enum Command {
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
-        /// Stop after this many seconds with proved bounds (exit 3 if they differ).
-        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-        time_limit: Option<Duration>,
+        #[command(flatten)]
+        budget: BudgetArgs,
         /// How to close the gap between the bounds (for comparisons):
         /// `auto` (default), `search` (every placement), `master` (an
         /// integer program over the failure sets seen).
@@ -203,9 +238,8 @@ enum Command {
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
-        /// Stop after this many seconds (exit 3 if nothing is proved by then).
-        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-        time_limit: Option<Duration>,
+        #[command(flatten)]
+        budget: BudgetArgs,
     },
     /// Tolerance per restart-priority tier, and what is lost beyond it.
     ///
@@ -222,9 +256,8 @@ enum Command {
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
-        /// Stop after this many seconds (every check together) with proved bounds.
-        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-        time_limit: Option<Duration>,
+        #[command(flatten)]
+        budget: BudgetArgs,
     },
     /// How long until every protected VM runs again after the worst tolerated failure.
     ///
@@ -264,6 +297,8 @@ enum Command {
             hide_short_help = true
         )]
         set_limit: u64,
+        #[command(flatten)]
+        limit: TimeLimitArg,
     },
     /// Print the JSON Schema of the pool format.
     Schema,
@@ -383,6 +418,16 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Seconds from 0 to 1e9, or `none`.
+fn parse_limit(s: &str) -> Result<Seconds, String> {
+    if s.trim().eq_ignore_ascii_case("none") {
+        return Ok(Seconds(None));
+    }
+    parse_seconds(s.trim())
+        .map(|d| Seconds(Some(d)))
+        .map_err(|e| format!("{e} (or none)"))
+}
+
 /// A whole number of seconds, as the pool format's settings (at most 2^32 - 1).
 fn parse_whole_seconds(s: &str) -> Result<u64, String> {
     match s.trim().parse::<u64>() {
@@ -404,8 +449,27 @@ fn parse_concurrency(s: &str) -> Result<u32, String> {
 /// The JSON Schema of the pool format.
 pub const POOL_SCHEMA: &str = include_str!("../schema/haplan-v1.schema.json");
 
-/// Runs the command line; returns the exit code.
+/// Runs the command line; returns the exit code. The clock of
+/// `--time-limit` starts now.
 pub fn run<I, T>(
+    args: I,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    run_from(Instant::now(), false, args, stdin, stdout, stderr)
+}
+
+/// [`run`] as the `haplan` process runs it: the clock of `--time-limit`
+/// started at `start` (when the process did), and with `show_progress` a
+/// run that takes a while shows on stderr what it has proved so far.
+pub fn run_from<I, T>(
+    start: Instant,
+    show_progress: bool,
     args: I,
     stdin: &mut dyn Read,
     stdout: &mut dyn Write,
@@ -446,7 +510,28 @@ where
             }
         };
     }
-    let (code, text) = match execute(cli, stdin) {
+    let done = match cli.command.budget() {
+        None => execute(cli, &mut |f| read_text(f, stdin), &Ctx::unlimited()),
+        Some(budget) => {
+            let inputs = cli.command.inputs();
+            let limits = supervise::Limits {
+                start,
+                time_limit: budget.time_limit.0,
+                max_time: budget.max_time.0,
+                show_progress,
+            };
+            match supervise::run(&limits, &inputs, stdin, move |read, ctx| {
+                execute(cli, read, ctx)
+            }) {
+                supervise::Ended::Done(done) => done,
+                supervise::Ended::TimedOut(message) => {
+                    let _ = writeln!(stderr, "haplan: {message}");
+                    return EXIT_UNDECIDED;
+                }
+            }
+        }
+    };
+    let (code, text) = match done {
         Ok(done) => done,
         Err(message) => {
             let _ = writeln!(stderr, "haplan: {message}");
@@ -465,6 +550,105 @@ where
     }
 }
 
+/// The budget of a command, as `BudgetArgs` (for the commands with only a
+/// time limit, no maximum is searched beyond K).
+#[derive(Clone, Copy, Debug)]
+struct CommandBudget {
+    time_limit: Seconds,
+    max_time: Seconds,
+}
+
+impl Command {
+    /// The budget of a command that has one.
+    fn budget(&self) -> Option<CommandBudget> {
+        let full = |b: &BudgetArgs| {
+            Some(CommandBudget {
+                time_limit: b.time_limit,
+                max_time: b.max_time,
+            })
+        };
+        let only = |l: &TimeLimitArg| {
+            Some(CommandBudget {
+                time_limit: l.time_limit,
+                max_time: Seconds(Some(Duration::ZERO)),
+            })
+        };
+        match self {
+            Command::Check { budget, .. }
+            | Command::Whatif { budget, .. }
+            | Command::Diff { budget, .. }
+            | Command::Headroom { budget, .. }
+            | Command::Drain { budget, .. }
+            | Command::Tiers { budget, .. } => full(budget),
+            Command::Plan { limit, .. } | Command::Timing { limit, .. } => only(limit),
+            _ => None,
+        }
+    }
+
+    /// The files a command reads (`-`: standard input), in order.
+    fn inputs(&self) -> Vec<String> {
+        match self {
+            Command::Check { file, .. }
+            | Command::Plan { file, .. }
+            | Command::Headroom { file, .. }
+            | Command::Drain { file, .. }
+            | Command::Tiers { file, .. }
+            | Command::Timing { file, .. } => vec![file.clone()],
+            Command::Whatif { file, changes, .. } => vec![file.clone(), changes.clone()],
+            Command::Diff { old, new, .. } => vec![old.clone(), new.clone()],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// What `execute` needs of the budget: when to stop, and where the checks
+/// say what they have proved.
+pub(crate) struct Ctx {
+    /// When the search stops: the time limit, counted from the start of
+    /// the process.
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) max_time: Option<Duration>,
+    pub(crate) cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub(crate) progress: std::sync::Arc<Progress>,
+}
+
+impl Ctx {
+    fn unlimited() -> Ctx {
+        Ctx {
+            deadline: None,
+            max_time: None,
+            cancel: Default::default(),
+            progress: Default::default(),
+        }
+    }
+
+    /// The time left until the deadline.
+    fn time_limit(&self) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// Check options with this budget.
+    fn check(&self, tolerate: Option<u32>, explain: bool) -> CheckOptions<'_> {
+        CheckOptions {
+            tolerate,
+            time_limit: self.time_limit(),
+            explain,
+            cancel: Some(&self.cancel),
+            max_time: self.max_time,
+            progress: Some(&self.progress),
+            ..CheckOptions::default()
+        }
+    }
+
+    fn budget(&self) -> Budget<'_> {
+        Budget {
+            deadline: self.deadline,
+            cancel: Some(&self.cancel),
+        }
+    }
+}
+
 /// The text of `file` (`-`: standard input) and the name to show for it.
 fn read_text(file: &str, stdin: &mut dyn Read) -> Result<(String, String), String> {
     let mut text = String::new();
@@ -478,8 +662,11 @@ fn read_text(file: &str, stdin: &mut dyn Read) -> Result<(String, String), Strin
     Ok((shown.to_string(), text))
 }
 
-fn read_pool(file: &str, stdin: &mut dyn Read) -> Result<Pool, String> {
-    let (shown, text) = read_text(file, stdin)?;
+/// Reads a file (`-`: standard input): its name to show and its text.
+type Reader<'r> = dyn FnMut(&str) -> Result<(String, String), String> + 'r;
+
+fn read_pool(file: &str, read: &mut Reader<'_>) -> Result<Pool, String> {
+    let (shown, text) = read(file)?;
     load::parse_pool(&text).map_err(|e| format!("{shown}: {e}"))
 }
 
@@ -546,7 +733,7 @@ fn import(name: &str, hosts: &[String], stdout: &mut dyn Write, stderr: &mut dyn
     }
 }
 
-fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
+fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), String> {
     match cli.command {
         Command::Import { .. } => unreachable!("handled before"),
         Command::Run {
@@ -577,7 +764,7 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             };
             run_sim(
                 &file,
-                stdin,
+                read,
                 &faults,
                 until,
                 seed,
@@ -590,18 +777,15 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             file,
             tolerate,
             format,
-            time_limit,
+            budget: _,
             explain,
             threads,
             strategy,
         } => {
-            let pool = read_pool(&file, stdin)?;
+            let pool = read_pool(&file, read)?;
             let opts = CheckOptions {
-                tolerate,
-                time_limit,
-                explain,
-                cancel: None,
                 strategy: strategy.into(),
+                ..ctx.check(tolerate, explain)
             };
             let report = match threads {
                 Some(0) => return Err("--threads must be at least 1".to_string()),
@@ -623,16 +807,12 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             file,
             fail,
             format,
-            time_limit,
+            limit: _,
         } => {
-            let pool = read_pool(&file, stdin)?;
+            let pool = read_pool(&file, read)?;
             let failed = crate::failure_set(&pool, &fail).map_err(|e| e.to_string())?;
             let an = Analysis::new(&pool);
-            let budget = Budget {
-                deadline: time_limit.map(|d| std::time::Instant::now() + d),
-                cancel: None,
-            };
-            let p = plan::plan(&an, &failed, Scope::All, &budget);
+            let p = plan::plan(&an, &failed, Scope::All, &ctx.budget());
             let code = if !p.exact && !p.all_protected_placed(&pool) {
                 EXIT_UNDECIDED
             } else if p.all_protected_placed(&pool) {
@@ -647,7 +827,7 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             Ok((code, text))
         }
         Command::Agility { file, format } => {
-            let pool = read_pool(&file, stdin)?;
+            let pool = read_pool(&file, read)?;
             let ag = agility::Agility::of(&pool);
             let code = if ag.not_agile.is_empty() {
                 EXIT_OK
@@ -661,22 +841,17 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             changes,
             tolerate,
             format,
-            time_limit,
+            budget: _,
             explain,
         } => {
             one_stdin(&file, &changes, "FILE and CHANGES")?;
-            let (shown, text) = read_text(&file, stdin)?;
+            let (shown, text) = read(&file)?;
             let before = load::parse_pool(&text).map_err(|e| format!("{shown}: {e}"))?;
             let value: serde_json::Value =
                 serde_json::from_str(&text).expect("a valid pool is JSON");
-            let (shown, text) = read_text(&changes, stdin)?;
+            let (shown, text) = read(&changes)?;
             let changed = whatif::apply_text(&value, &text).map_err(|e| format!("{shown}: {e}"))?;
-            let opts = CheckOptions {
-                tolerate,
-                time_limit,
-                explain,
-                ..CheckOptions::default()
-            };
+            let opts = ctx.check(tolerate, explain);
             let r = whatif::what_if(&before, &changed.pool, &opts);
             let text = match format {
                 Format::Json => json(report::whatif_json(
@@ -695,15 +870,15 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             tolerate,
             no_regress,
             format,
-            time_limit,
+            budget: _,
             explain,
             vm,
             storage,
             networks,
         } => {
             one_stdin(&old, &new, "OLD and NEW")?;
-            let old = read_pool(&old, stdin)?;
-            let new = read_pool(&new, stdin)?;
+            let old = read_pool(&old, read)?;
+            let new = read_pool(&new, read)?;
             let shape = match &vm {
                 Some(vm) => {
                     let shape = read_shape(vm, &storage, &networks)?;
@@ -719,12 +894,7 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
                 None => None,
             };
             let opts = diff::DiffOptions {
-                check: CheckOptions {
-                    tolerate,
-                    time_limit,
-                    explain,
-                    ..CheckOptions::default()
-                },
+                check: ctx.check(tolerate, explain),
                 no_regress,
                 vm: shape.as_ref(),
             };
@@ -749,19 +919,21 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             networks,
             tolerate,
             format,
-            time_limit,
+            budget: _,
             method,
         } => {
-            let pool = read_pool(&file, stdin)?;
+            let pool = read_pool(&file, read)?;
             let shape = read_shape(&vm, &storage, &networks)?;
             shape
                 .check_resources(&pool, "--vm")
                 .map_err(|e| e.to_string())?;
             let opts = HeadroomOptions {
                 tolerate,
-                time_limit,
-                cancel: None,
+                time_limit: ctx.time_limit(),
+                cancel: Some(&ctx.cancel),
                 method: method.into(),
+                max_time: ctx.max_time,
+                progress: Some(&ctx.progress),
             };
             let r = headroom::headroom(&pool, &shape, &opts).map_err(|e| format!("--vm: {e}"))?;
             let text = match format {
@@ -775,13 +947,16 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             host,
             tolerate,
             format,
-            time_limit,
+            budget: _,
         } => {
-            let pool = read_pool(&file, stdin)?;
+            let pool = read_pool(&file, read)?;
             let h = drain::host_to_drain(&pool, &host).map_err(|e| e.to_string())?;
             let opts = DrainOptions {
                 tolerate,
-                time_limit,
+                time_limit: ctx.time_limit(),
+                cancel: Some(&ctx.cancel),
+                max_time: ctx.max_time,
+                progress: Some(&ctx.progress),
                 ..DrainOptions::default()
             };
             let r = drain::drain(&pool, h, &opts).map_err(|e| e.to_string())?;
@@ -795,13 +970,15 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             file,
             tolerate,
             format,
-            time_limit,
+            budget: _,
         } => {
-            let pool = read_pool(&file, stdin)?;
+            let pool = read_pool(&file, read)?;
             let opts = crate::tiers::TiersOptions {
                 tolerate,
-                time_limit,
-                cancel: None,
+                time_limit: ctx.time_limit(),
+                cancel: Some(&ctx.cancel),
+                max_time: ctx.max_time,
+                progress: Some(&ctx.progress),
             };
             let r = crate::tiers::tiers(&pool, &opts);
             let text = match format {
@@ -823,8 +1000,9 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             fail,
             format,
             set_limit,
+            limit: _,
         } => {
-            let pool = read_pool(&file, stdin)?;
+            let pool = read_pool(&file, read)?;
             let fail = match fail {
                 Some(names) => {
                     Some(crate::failure_set(&pool, &names).map_err(|e| format!("--fail: {e}"))?)
@@ -838,7 +1016,8 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
                 fence_time_s: fence_time,
                 fail,
                 set_limit,
-                cancel: None,
+                cancel: Some(&ctx.cancel),
+                time_limit: ctx.time_limit(),
             };
             let r = timing::timing(&pool, &opts);
             let code = if r.undecided {
@@ -905,7 +1084,7 @@ fn secs_ms(t: &str) -> Result<u64, String> {
 #[allow(clippy::too_many_arguments)]
 fn run_sim(
     file: &str,
-    stdin: &mut dyn Read,
+    read: &mut Reader<'_>,
     faults: &RunFaults,
     until: f64,
     seed: u64,
@@ -915,7 +1094,7 @@ fn run_sim(
 ) -> Result<(i32, String), String> {
     use crate::runtime::sim::{Fault, FenceDevice, Sim};
     use crate::runtime::{Event, text};
-    let (shown, text) = read_text(file, stdin)?;
+    let (shown, text) = read(file)?;
     let doc: serde_json::Value =
         serde_json::from_str(&text).map_err(|_| match load::parse_pool(&text) {
             Err(e) => format!("{shown}: {e}"),

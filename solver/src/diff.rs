@@ -97,13 +97,19 @@ pub struct DiffReport {
     pub newly_not_agile: Vec<NotAgile>,
     /// With `vm`: the headroom of both pools for it.
     pub headroom: Option<DiffHeadroom>,
+    /// NEW only removed VMs or added capacity ([`no_worse`]): it cannot
+    /// tolerate fewer failures than OLD.
+    pub no_worse: bool,
 }
 
 impl DiffReport {
-    /// Whether NEW tolerates fewer failures than OLD: `None` when a time
-    /// limit left the bounds overlapping.
+    /// Whether NEW tolerates fewer failures than OLD: `None` when a budget
+    /// left the bounds overlapping. Never when NEW only removed VMs or
+    /// added capacity ([`no_worse`]).
     pub fn regressed(&self) -> Option<bool> {
-        if self.new.upper_bound < self.old.max_tolerable {
+        if self.no_worse {
+            Some(false)
+        } else if self.new.upper_bound < self.old.max_tolerable {
             Some(true)
         } else if self.new.max_tolerable >= self.old.upper_bound {
             Some(false)
@@ -112,18 +118,17 @@ impl DiffReport {
         }
     }
 
-    /// `NotOk` when NEW's check is not ok, or under `no_regress` when it
-    /// regressed; `Undecided` when a time limit left either open; else `Ok`.
+    /// `NotOk` when NEW's check is not ok, or under `no_regress` when a
+    /// regression is proved; `Undecided` when a budget left NEW's own
+    /// check open; else `Ok`. A regression a budget left open does not
+    /// fail the policy: NEW only has to reach min(OLD, K), and an ok NEW
+    /// tolerates K.
     pub fn verdict(&self) -> Verdict {
-        let regressed = if self.no_regress {
-            self.regressed()
-        } else {
-            Some(false)
-        };
-        match (self.new.verdict(), regressed) {
-            (Verdict::NotOk, _) | (_, Some(true)) => Verdict::NotOk,
-            (Verdict::Undecided, _) | (_, None) => Verdict::Undecided,
-            (Verdict::Ok, Some(false)) => Verdict::Ok,
+        let regressed = self.no_regress && self.regressed() == Some(true);
+        match self.new.verdict() {
+            Verdict::NotOk => Verdict::NotOk,
+            _ if regressed => Verdict::NotOk,
+            v => v,
         }
     }
 
@@ -221,7 +226,9 @@ pub fn diff(old: &Pool, new: &Pool, opts: &DiffOptions) -> DiffReport {
         .filter(|n| !was_not_agile.contains(new.vms[n.vm].name.as_str()))
         .cloned()
         .collect();
+    let no_worse = no_worse(old, new, &old_report, &new_report);
     DiffReport {
+        no_worse,
         tolerate: k,
         no_regress: opts.no_regress,
         old: old_report,
@@ -237,19 +244,69 @@ pub fn diff(old: &Pool, new: &Pool, opts: &DiffOptions) -> DiffReport {
     }
 }
 
-/// Checks two pools with the same options; a time limit covers both: the
-/// second check gets what the first left.
+/// Checks two pools with the same options; a time limit covers both. `b`,
+/// whose verdict is the answer (NEW, the changed pool), goes first, and
+/// `a` gets what it left.
 pub(crate) fn check_both(a: &Pool, b: &Pool, opts: &CheckOptions) -> (CheckReport, CheckReport) {
     let start = Instant::now();
-    let first = tolerance::check(a, opts);
+    let second = tolerance::check(b, opts);
     let rest = CheckOptions {
         time_limit: opts
             .time_limit
             .map(|limit| limit.saturating_sub(start.elapsed())),
         ..*opts
     };
-    let second = tolerance::check(b, &rest);
+    let first = tolerance::check(a, &rest);
     (first, second)
+}
+
+/// Whether NEW is OLD with only changes that cannot lower a tolerance:
+/// protected VMs removed, hosts given more capacity (or less reserved).
+/// Hosts must be the same, in the same order, with the same state,
+/// storage, networks, failure domain and standby role; HA settings the
+/// same but K; every VM of NEW a VM of OLD, unchanged. Then every failure
+/// set leaves NEW a sub-problem of OLD's (fewer VMs to place, as much room
+/// or more, no new anti-affinity conflict), so NEW tolerates at least as
+/// much, unless a VM that was not agile in OLD (and so not counted)
+/// becomes agile in NEW: `not_agile` of both checks rule that out.
+pub fn no_worse(old: &Pool, new: &Pool, old_check: &CheckReport, new_check: &CheckReport) -> bool {
+    let ha = |p: &Pool| crate::model::HaSettings {
+        host_failures_to_tolerate: 0,
+        ..p.ha.clone()
+    };
+    if old.resources != new.resources || ha(old) != ha(new) || old.hosts.len() != new.hosts.len() {
+        return false;
+    }
+    let label = old.ha.failure_domain_label.as_deref();
+    let hosts_ok = old.hosts.iter().zip(&new.hosts).all(|(o, n)| {
+        o.name == n.name
+            && o.state == n.state
+            && o.standby == n.standby
+            && o.storage == n.storage
+            && o.networks == n.networks
+            && o.listed == n.listed
+            && label.is_none_or(|l| o.labels.get(l) == n.labels.get(l))
+            && (0..o.capacity.len())
+                .all(|r| n.capacity[r] >= o.capacity[r] && n.reserved[r] <= o.reserved[r])
+    });
+    let vms_ok = new
+        .vms
+        .iter()
+        .all(|v| old.vm_by_name(&v.name).is_some_and(|o| old.vms[o] == *v));
+    let was_not_agile: HashSet<&str> = old_check
+        .not_agile
+        .iter()
+        .map(|n| old.vms[n.vm].name.as_str())
+        .collect();
+    let now_not_agile: HashSet<&str> = new_check
+        .not_agile
+        .iter()
+        .map(|n| new.vms[n.vm].name.as_str())
+        .collect();
+    let agility_ok = was_not_agile
+        .iter()
+        .all(|v| new.vm_by_name(v).is_none() || now_not_agile.contains(v));
+    hosts_ok && vms_ok && agility_ok
 }
 
 #[cfg(test)]
