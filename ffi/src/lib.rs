@@ -241,12 +241,24 @@ pub unsafe extern "C" fn haplan_pool_free(pool: *mut haplan_pool) {
     infallible(|| drop(unsafe { Box::from_raw(pool) }));
 }
 
+/// A number of seconds that may be absent (the default applies) or `null`
+/// (no limit): `None`, `Some(None)`, `Some(Some(s))`.
+type Limit = Option<Option<f64>>;
+
+/// Reads a present field of type [`Limit`] (`null` included).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Limit, D::Error> {
+    Option::<f64>::deserialize(d).map(Some)
+}
+
 /// The options of `haplan_check` and `haplan_whatif`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CheckOpts {
     tolerate: Option<u32>,
-    time_limit_s: Option<f64>,
+    #[serde(default, deserialize_with = "present")]
+    time_limit_s: Limit,
+    #[serde(default, deserialize_with = "present")]
+    max_time_s: Limit,
     #[serde(default)]
     explain: bool,
     threads: Option<usize>,
@@ -257,7 +269,10 @@ struct CheckOpts {
 #[serde(deny_unknown_fields)]
 struct DiffOpts {
     tolerate: Option<u32>,
-    time_limit_s: Option<f64>,
+    #[serde(default, deserialize_with = "present")]
+    time_limit_s: Limit,
+    #[serde(default, deserialize_with = "present")]
+    max_time_s: Limit,
     #[serde(default)]
     explain: bool,
     threads: Option<usize>,
@@ -269,7 +284,8 @@ struct DiffOpts {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PlanOpts {
-    time_limit_s: Option<f64>,
+    #[serde(default, deserialize_with = "present")]
+    time_limit_s: Limit,
 }
 
 /// Options from an optional buffer: the defaults when it is absent.
@@ -287,14 +303,27 @@ unsafe fn options<T: Default + serde::de::DeserializeOwned>(
     }
 }
 
-fn seconds(s: Option<f64>) -> Result<Option<Duration>, Failure> {
+/// `time_limit_s`: [`haplan::DEFAULT_TIME_LIMIT`] when absent, no limit
+/// when `null`.
+fn seconds(s: Limit) -> Result<Option<Duration>, Failure> {
+    limit("time_limit_s", s, haplan::DEFAULT_TIME_LIMIT)
+}
+
+/// `max_time_s`: [`haplan::DEFAULT_MAX_TIME`] when absent, no limit (the
+/// time limit) when `null`.
+fn max_seconds(s: Limit) -> Result<Option<Duration>, Failure> {
+    limit("max_time_s", s, haplan::DEFAULT_MAX_TIME)
+}
+
+fn limit(name: &str, s: Limit, default: Duration) -> Result<Option<Duration>, Failure> {
     match s {
-        None => Ok(None),
-        Some(s) if s.is_finite() && (0.0..=1e9).contains(&s) => {
+        None => Ok(Some(default)),
+        Some(None) => Ok(None),
+        Some(Some(s)) if s.is_finite() && (0.0..=1e9).contains(&s) => {
             Ok(Some(Duration::from_secs_f64(s)))
         }
-        Some(s) => Err(Failure::invalid(format!(
-            "options_json: time_limit_s must be a number of seconds from 0 to 1e9, found {s}"
+        Some(Some(s)) => Err(Failure::invalid(format!(
+            "options_json: {name} must be a number of seconds from 0 to 1e9 or null, found {s}"
         ))),
     }
 }
@@ -363,6 +392,7 @@ pub unsafe extern "C" fn haplan_check(
         let check = CheckOptions {
             tolerate: opts.tolerate,
             time_limit: seconds(opts.time_limit_s)?,
+            max_time: max_seconds(opts.max_time_s)?,
             explain: opts.explain,
             ..CheckOptions::default()
         };
@@ -484,6 +514,7 @@ pub unsafe extern "C" fn haplan_whatif(
         let check = CheckOptions {
             tolerate: opts.tolerate,
             time_limit: seconds(opts.time_limit_s)?,
+            max_time: max_seconds(opts.max_time_s)?,
             explain: opts.explain,
             ..CheckOptions::default()
         };
@@ -533,6 +564,7 @@ pub unsafe extern "C" fn haplan_diff(
             check: CheckOptions {
                 tolerate: opts.tolerate,
                 time_limit: seconds(opts.time_limit_s)?,
+                max_time: max_seconds(opts.max_time_s)?,
                 explain: opts.explain,
                 ..CheckOptions::default()
             },
@@ -555,7 +587,10 @@ struct HeadroomOpts {
     #[serde(default)]
     networks: Vec<String>,
     tolerate: Option<u32>,
-    time_limit_s: Option<f64>,
+    #[serde(default, deserialize_with = "present")]
+    time_limit_s: Limit,
+    #[serde(default, deserialize_with = "present")]
+    max_time_s: Limit,
     threads: Option<usize>,
 }
 
@@ -564,7 +599,10 @@ struct HeadroomOpts {
 #[serde(deny_unknown_fields)]
 struct LimitOpts {
     tolerate: Option<u32>,
-    time_limit_s: Option<f64>,
+    #[serde(default, deserialize_with = "present")]
+    time_limit_s: Limit,
+    #[serde(default, deserialize_with = "present")]
+    max_time_s: Limit,
     threads: Option<usize>,
 }
 
@@ -573,6 +611,8 @@ struct LimitOpts {
 #[serde(deny_unknown_fields)]
 struct TimingOpts {
     tolerate: Option<u32>,
+    #[serde(default, deserialize_with = "present")]
+    time_limit_s: Limit,
     boot_time_s: Option<u64>,
     concurrency: Option<u32>,
     fence_time_s: Option<u64>,
@@ -649,6 +689,7 @@ pub unsafe extern "C" fn haplan_headroom(
         let headroom = HeadroomOptions {
             tolerate: opts.tolerate,
             time_limit,
+            max_time: max_seconds(opts.max_time_s)?,
             ..HeadroomOptions::default()
         };
         let r = with_threads(opts.threads, || {
@@ -702,6 +743,7 @@ pub unsafe extern "C" fn haplan_drain(
         let drain = DrainOptions {
             tolerate: opts.tolerate,
             time_limit: seconds(opts.time_limit_s)?,
+            max_time: max_seconds(opts.max_time_s)?,
             ..DrainOptions::default()
         };
         let r = with_threads(opts.threads, || haplan::drain(&p.pool, h, &drain))?
@@ -745,6 +787,7 @@ pub unsafe extern "C" fn haplan_tiers(
         let tiers = TiersOptions {
             tolerate: opts.tolerate,
             time_limit: seconds(opts.time_limit_s)?,
+            max_time: max_seconds(opts.max_time_s)?,
             ..TiersOptions::default()
         };
         let r = with_threads(opts.threads, || haplan::tiers(&p.pool, &tiers))?;
@@ -823,6 +866,7 @@ pub unsafe extern "C" fn haplan_timing(
             concurrency: opts.concurrency,
             fence_time_s,
             fail,
+            time_limit: seconds(opts.time_limit_s)?,
             ..defaults
         };
         let r = with_threads(opts.threads, || haplan::timing(&p.pool, &timing))?;

@@ -27,6 +27,7 @@ pyo3::import_exception!(haplan._errors, InvalidPoolError);
 pyo3::import_exception!(haplan._errors, QueryError);
 pyo3::import_exception!(haplan._errors, InvalidChangesError);
 pyo3::import_exception!(haplan._errors, InvalidShapeError);
+pyo3::import_exception!(haplan._errors, TimeLimitError);
 
 /// A validated pool, immutable and shared by reference: safe to use from
 /// several threads at once.
@@ -228,7 +229,7 @@ impl NativePool {
     /// `haplan check`: `(json, text, verdict)`, where `json` is the CLI's
     /// JSON object as Python data, `text` its text output and `verdict` one
     /// of "ok", "not_ok", "undecided".
-    #[pyo3(signature = (tolerate = None, time_limit = None, explain = false, threads = None, strategy = "full"))]
+    #[pyo3(signature = (tolerate = None, time_limit = None, explain = false, threads = None, strategy = "full", max_time = None))]
     fn check<'py>(
         &self,
         py: Python<'py>,
@@ -237,8 +238,10 @@ impl NativePool {
         explain: bool,
         threads: Option<usize>,
         strategy: &str,
+        max_time: Option<f64>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str)> {
         let time_limit = seconds("time_limit", time_limit)?;
+        let max_time = seconds("max_time", max_time)?;
         let strategy = match strategy {
             "full" => Strategy::Full,
             "enumerate" => Strategy::Enumerate,
@@ -250,7 +253,7 @@ impl NativePool {
             }
         };
         let pool = Arc::clone(&self.pool);
-        let (json, text, verdict) = solve::run(py, threads, move |cancel| {
+        let (json, text, verdict) = solve::run(py, threads, time_limit, move |cancel| {
             // `..` so that options the core adds later keep their defaults.
             #[allow(clippy::needless_update)]
             let opts = CheckOptions {
@@ -259,6 +262,7 @@ impl NativePool {
                 explain,
                 cancel: Some(cancel),
                 strategy,
+                max_time,
                 ..CheckOptions::default()
             };
             let report = haplan::check(&pool, &opts);
@@ -284,7 +288,7 @@ impl NativePool {
         let failed = haplan::failure_set(&self.pool, &failed)
             .map_err(|e| QueryError::new_err(e.to_string()))?;
         let pool = Arc::clone(&self.pool);
-        let (json, text) = solve::run(py, None, move |cancel| {
+        let (json, text) = solve::run(py, None, time_limit, move |cancel| {
             let budget = Budget {
                 deadline: time_limit.map(|d| Instant::now() + d),
                 cancel: Some(cancel),
@@ -304,7 +308,7 @@ impl NativePool {
     /// JSON object and text, the verdict on the changed pool, the text and
     /// verdict of each nested check, and the changed pool. `source` names
     /// the changes in error messages.
-    #[pyo3(signature = (changes, source = None, tolerate = None, time_limit = None, explain = false, threads = None))]
+    #[pyo3(signature = (changes, source = None, tolerate = None, time_limit = None, explain = false, threads = None, max_time = None))]
     #[allow(clippy::too_many_arguments, clippy::type_complexity)]
     fn what_if<'py>(
         &self,
@@ -315,6 +319,7 @@ impl NativePool {
         time_limit: Option<f64>,
         explain: bool,
         threads: Option<usize>,
+        max_time: Option<f64>,
     ) -> PyResult<(
         Bound<'py, PyAny>,
         String,
@@ -324,6 +329,7 @@ impl NativePool {
         NativePool,
     )> {
         let time_limit = seconds("time_limit", time_limit)?;
+        let max_time = seconds("max_time", max_time)?;
         let changes = changes_text(changes, source)?;
         let pool_text = &self.text;
         let applied = py.detach(move || {
@@ -341,13 +347,14 @@ impl NativePool {
             pool: Arc::clone(&after),
             text: after_text,
         };
-        let (json, text, verdict, b, a) = solve::run(py, threads, move |cancel| {
+        let (json, text, verdict, b, a) = solve::run(py, threads, time_limit, move |cancel| {
             #[allow(clippy::needless_update)]
             let opts = CheckOptions {
                 tolerate,
                 time_limit,
                 explain,
                 cancel: Some(cancel),
+                max_time,
                 ..CheckOptions::default()
             };
             let r = haplan::what_if(&before, &after, &opts);
@@ -365,7 +372,7 @@ impl NativePool {
     /// `haplan diff OLD NEW`, this pool being OLD: `(json, text, verdict,
     /// old, new)`, `old` and `new` the text and verdict of each nested
     /// check.
-    #[pyo3(signature = (new, tolerate = None, no_regress = false, time_limit = None, explain = false, threads = None))]
+    #[pyo3(signature = (new, tolerate = None, no_regress = false, time_limit = None, explain = false, threads = None, max_time = None))]
     #[allow(clippy::too_many_arguments, clippy::type_complexity)]
     fn diff<'py>(
         &self,
@@ -376,11 +383,13 @@ impl NativePool {
         time_limit: Option<f64>,
         explain: bool,
         threads: Option<usize>,
+        max_time: Option<f64>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str, Nested, Nested)> {
         let time_limit = seconds("time_limit", time_limit)?;
+        let max_time = seconds("max_time", max_time)?;
         let old = Arc::clone(&self.pool);
         let new = Arc::clone(&new.get().pool);
-        let (json, text, verdict, o, n) = solve::run(py, threads, move |cancel| {
+        let (json, text, verdict, o, n) = solve::run(py, threads, time_limit, move |cancel| {
             #[allow(clippy::needless_update)]
             let opts = DiffOptions {
                 check: CheckOptions {
@@ -388,6 +397,7 @@ impl NativePool {
                     time_limit,
                     explain,
                     cancel: Some(cancel),
+                    max_time,
                     ..CheckOptions::default()
                 },
                 no_regress,
@@ -413,7 +423,7 @@ impl NativePool {
     /// verdict of the nested check of the pool as it is. A bad shape raises
     /// `InvalidShapeError` (paths as the CLI names them: `--vm.vcpus`,
     /// `--storage[0]`), a shape too small to count `QueryError`.
-    #[pyo3(signature = (vm, storage = Vec::new(), networks = Vec::new(), tolerate = None, time_limit = None, threads = None))]
+    #[pyo3(signature = (vm, storage = Vec::new(), networks = Vec::new(), tolerate = None, time_limit = None, threads = None, max_time = None))]
     #[allow(clippy::too_many_arguments)]
     fn headroom<'py>(
         &self,
@@ -424,8 +434,10 @@ impl NativePool {
         tolerate: Option<u32>,
         time_limit: Option<f64>,
         threads: Option<usize>,
+        max_time: Option<f64>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str, Nested)> {
         let time_limit = seconds("time_limit", time_limit)?;
+        let max_time = seconds("max_time", max_time)?;
         let demand = shape_demand_text(vm)?;
         let shape = haplan::Shape::parse(&demand, "--vm", &storage, &networks)
             .map_err(|e| invalid_shape(&e))?;
@@ -433,13 +445,14 @@ impl NativePool {
             .check_resources(&self.pool, "--vm")
             .map_err(|e| invalid_shape(&e))?;
         let pool = Arc::clone(&self.pool);
-        let out = solve::run(py, threads, move |cancel| {
+        let out = solve::run(py, threads, time_limit, move |cancel| {
             // `..` so that options the core adds later keep their defaults.
             #[allow(clippy::needless_update)]
             let opts = HeadroomOptions {
                 tolerate,
                 time_limit,
                 cancel: Some(cancel),
+                max_time,
                 ..HeadroomOptions::default()
             };
             haplan::headroom(&pool, &shape, &opts).map(|r| {
@@ -463,7 +476,7 @@ impl NativePool {
     /// text, its verdict, and the text and verdict of the check of the pool
     /// after the drain (`None` unless drainable). An unknown host, or one
     /// that is not up, raises `QueryError` (the CLI's message).
-    #[pyo3(signature = (host, tolerate = None, time_limit = None, threads = None))]
+    #[pyo3(signature = (host, tolerate = None, time_limit = None, threads = None, max_time = None))]
     fn drain<'py>(
         &self,
         py: Python<'py>,
@@ -471,16 +484,19 @@ impl NativePool {
         tolerate: Option<u32>,
         time_limit: Option<f64>,
         threads: Option<usize>,
+        max_time: Option<f64>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str, Option<Nested>)> {
         let time_limit = seconds("time_limit", time_limit)?;
+        let max_time = seconds("max_time", max_time)?;
         let h = haplan::drain::host_to_drain(&self.pool, host)
             .map_err(|e| QueryError::new_err(e.to_string()))?;
         let pool = Arc::clone(&self.pool);
-        let out = solve::run(py, threads, move |cancel| {
+        let out = solve::run(py, threads, time_limit, move |cancel| {
             let opts = haplan::DrainOptions {
                 tolerate,
                 time_limit,
                 cancel: Some(cancel),
+                max_time,
                 ..haplan::DrainOptions::default()
             };
             haplan::drain(&pool, h, &opts).map(|r| {
@@ -506,23 +522,26 @@ impl NativePool {
     /// verdict)`: the verdict is the pool's check (the lowest tier), and
     /// "undecided" when that is ok but the time limit left a tier or a row
     /// open, as the command line's exit code.
-    #[pyo3(signature = (tolerate = None, time_limit = None, threads = None))]
+    #[pyo3(signature = (tolerate = None, time_limit = None, threads = None, max_time = None))]
     fn tiers<'py>(
         &self,
         py: Python<'py>,
         tolerate: Option<u32>,
         time_limit: Option<f64>,
         threads: Option<usize>,
+        max_time: Option<f64>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str)> {
         let time_limit = seconds("time_limit", time_limit)?;
+        let max_time = seconds("max_time", max_time)?;
         let pool = Arc::clone(&self.pool);
-        let (json, text, verdict) = solve::run(py, threads, move |cancel| {
+        let (json, text, verdict) = solve::run(py, threads, time_limit, move |cancel| {
             // `..` so that options the core adds later keep their defaults.
             #[allow(clippy::needless_update)]
             let opts = haplan::TiersOptions {
                 tolerate,
                 time_limit,
                 cancel: Some(cancel),
+                max_time,
                 ..haplan::TiersOptions::default()
             };
             let r = haplan::tiers(&pool, &opts);
@@ -544,7 +563,7 @@ impl NativePool {
     /// Returns `(json, text, verdict)`. An unknown host (or one in
     /// maintenance) in `fail` raises `QueryError` (`--fail: unknown host
     /// "h9"`, as the command line words it), `concurrency` 0 `ValueError`.
-    #[pyo3(signature = (tolerate = None, boot_time = 60, concurrency = None, fence_time = 0, fail = None, threads = None))]
+    #[pyo3(signature = (tolerate = None, boot_time = 60, concurrency = None, fence_time = 0, fail = None, threads = None, time_limit = None))]
     #[allow(clippy::too_many_arguments)]
     fn timing<'py>(
         &self,
@@ -555,7 +574,9 @@ impl NativePool {
         fence_time: u64,
         fail: Option<Vec<String>>,
         threads: Option<usize>,
+        time_limit: Option<f64>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str)> {
+        let time_limit = seconds("time_limit", time_limit)?;
         if concurrency == Some(0) {
             return Err(PyValueError::new_err("concurrency must be at least 1"));
         }
@@ -579,7 +600,7 @@ impl NativePool {
             None => None,
         };
         let pool = Arc::clone(&self.pool);
-        let (json, text, verdict) = solve::run(py, threads, move |cancel| {
+        let (json, text, verdict) = solve::run(py, threads, time_limit, move |cancel| {
             let opts = haplan::TimingOptions {
                 tolerate,
                 boot_time_s: boot_time,
@@ -587,6 +608,7 @@ impl NativePool {
                 fence_time_s: fence_time,
                 fail,
                 cancel: Some(cancel),
+                time_limit,
                 ..haplan::TimingOptions::default()
             };
             let r = haplan::timing(&pool, &opts);

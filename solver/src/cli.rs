@@ -43,14 +43,6 @@ enum Format {
     Json,
 }
 
-/// The default `--time-limit`: a CI job that calls haplan gets an answer
-/// (proved bounds, at worst) within a minute, whatever the pool.
-pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(60);
-/// The default `--max-time`: once K is decided, how long a check goes on
-/// for the exact maximum. Every pool of the fixtures and the benchmarks
-/// needs well under a second for it.
-pub const DEFAULT_MAX_TIME: Duration = Duration::from_secs(2);
-
 /// A number of seconds, or `none` for no limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Seconds(Option<Duration>);

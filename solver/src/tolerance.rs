@@ -32,6 +32,18 @@ use crate::scenario::Analysis;
 use crate::setbound::{Partial, SetBounds};
 use crate::warm::Warm;
 
+/// The time limit the command line, the Python package and the C ABI
+/// give a question by default: a CI job that asks gets an answer (proved
+/// bounds, at worst) within a minute, whatever the pool. The library sets
+/// none.
+pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(60);
+
+/// How long, by default on those surfaces, a check goes on for the exact
+/// maximum once K is decided ([`CheckOptions::max_time`]): every pool of
+/// the fixtures and the benchmarks needs well under a second for it, and a
+/// CI gate pays at most this beyond K.
+pub const DEFAULT_MAX_TIME: Duration = Duration::from_secs(2);
+
 /// What to ask of [`check`].
 ///
 /// The check decides K first (whether every set of K hosts can fail) and

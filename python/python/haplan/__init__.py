@@ -26,9 +26,17 @@ Every answer comes from the same Rust library as the ``haplan`` command
 line, with the same fields as its JSON output (``docs/cli.md``).
 """
 
-from ._errors import HaplanError, InvalidChangesError, InvalidPoolError, InvalidShapeError, Problem, QueryError
+from ._errors import (
+    HaplanError,
+    InvalidChangesError,
+    InvalidPoolError,
+    InvalidShapeError,
+    Problem,
+    QueryError,
+    TimeLimitError,
+)
 from ._native import __version__
-from ._pool import Pool
+from ._pool import DEFAULT_MAX_TIME, DEFAULT_TIME_LIMIT, Pool
 from ._reports import (
     Agility,
     Degradation,
@@ -70,6 +78,8 @@ from ._reports import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_TIME",
+    "DEFAULT_TIME_LIMIT",
     "Agility",
     "Degradation",
     "DegradationExample",
@@ -106,6 +116,7 @@ __all__ = [
     "TierTolerance",
     "TiersReport",
     "TimingReport",
+    "TimeLimitError",
     "TimingStats",
     "Unplaced",
     "Verdict",

@@ -101,3 +101,10 @@ class QueryError(HaplanError, ValueError):
     """A question that does not fit the pool (the pool itself is valid),
     e.g. a failure set naming an unknown host or a host in maintenance, or
     a headroom VM so small that more than 100000 of them could fit."""
+
+
+class TimeLimitError(HaplanError, TimeoutError):
+    """The time limit of a question ran out before anything was proved:
+    the set-up of a very large pool did not finish within 10 % + 1 s of
+    it. (When it runs out during the search, the answer is a report with
+    proved bounds instead, ``exact`` false.)"""

@@ -36,6 +36,7 @@ class Pool:
         explain: bool = False,
         threads: Optional[int] = None,
         strategy: str = "full",
+        max_time: Optional[float] = None,
     ) -> Tuple[Dict[str, Any], str, str]: ...
     def plan(
         self, failed: List[str], time_limit: Optional[float] = None
@@ -49,6 +50,7 @@ class Pool:
         time_limit: Optional[float] = None,
         explain: bool = False,
         threads: Optional[int] = None,
+        max_time: Optional[float] = None,
     ) -> Tuple[Dict[str, Any], str, str, _Nested, _Nested, Pool]: ...
     def diff(
         self,
@@ -58,6 +60,7 @@ class Pool:
         time_limit: Optional[float] = None,
         explain: bool = False,
         threads: Optional[int] = None,
+        max_time: Optional[float] = None,
     ) -> Tuple[Dict[str, Any], str, str, _Nested, _Nested]: ...
     def headroom(
         self,
@@ -67,6 +70,7 @@ class Pool:
         tolerate: Optional[int] = None,
         time_limit: Optional[float] = None,
         threads: Optional[int] = None,
+        max_time: Optional[float] = None,
     ) -> Tuple[Dict[str, Any], str, str, _Nested]: ...
     def drain(
         self,
@@ -74,12 +78,14 @@ class Pool:
         tolerate: Optional[int] = None,
         time_limit: Optional[float] = None,
         threads: Optional[int] = None,
+        max_time: Optional[float] = None,
     ) -> Tuple[Dict[str, Any], str, str, Optional[_Nested]]: ...
     def tiers(
         self,
         tolerate: Optional[int] = None,
         time_limit: Optional[float] = None,
         threads: Optional[int] = None,
+        max_time: Optional[float] = None,
     ) -> Tuple[Dict[str, Any], str, str]: ...
     def timing(
         self,
@@ -89,4 +95,5 @@ class Pool:
         fence_time: int = 0,
         fail: Optional[List[str]] = None,
         threads: Optional[int] = None,
+        time_limit: Optional[float] = None,
     ) -> Tuple[Dict[str, Any], str, str]: ...
