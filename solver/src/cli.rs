@@ -602,6 +602,8 @@ pub(crate) struct Ctx {
     pub(crate) max_time: Option<Duration>,
     pub(crate) cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
     pub(crate) progress: std::sync::Arc<Progress>,
+    /// A pool has been read and validated.
+    pub(crate) loaded: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Ctx {
@@ -611,6 +613,7 @@ impl Ctx {
             max_time: None,
             cancel: Default::default(),
             progress: Default::default(),
+            loaded: Default::default(),
         }
     }
 
@@ -657,9 +660,11 @@ fn read_text(file: &str, stdin: &mut dyn Read) -> Result<(String, String), Strin
 /// Reads a file (`-`: standard input): its name to show and its text.
 type Reader<'r> = dyn FnMut(&str) -> Result<(String, String), String> + 'r;
 
-fn read_pool(file: &str, read: &mut Reader<'_>) -> Result<Pool, String> {
+fn read_pool(file: &str, read: &mut Reader<'_>, ctx: &Ctx) -> Result<Pool, String> {
     let (shown, text) = read(file)?;
-    load::parse_pool(&text).map_err(|e| format!("{shown}: {e}"))
+    let pool = load::parse_pool(&text).map_err(|e| format!("{shown}: {e}"))?;
+    ctx.loaded.store(true, std::sync::atomic::Ordering::Relaxed);
+    Ok(pool)
 }
 
 /// The VM of `--vm`, `--storage` and `--networks`.
@@ -774,7 +779,7 @@ fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), 
             threads,
             strategy,
         } => {
-            let pool = read_pool(&file, read)?;
+            let pool = read_pool(&file, read, ctx)?;
             let opts = CheckOptions {
                 strategy: strategy.into(),
                 ..ctx.check(tolerate, explain)
@@ -801,7 +806,7 @@ fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), 
             format,
             limit: _,
         } => {
-            let pool = read_pool(&file, read)?;
+            let pool = read_pool(&file, read, ctx)?;
             let failed = crate::failure_set(&pool, &fail).map_err(|e| e.to_string())?;
             let an = Analysis::new(&pool);
             let p = plan::plan(&an, &failed, Scope::All, &ctx.budget());
@@ -819,7 +824,7 @@ fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), 
             Ok((code, text))
         }
         Command::Agility { file, format } => {
-            let pool = read_pool(&file, read)?;
+            let pool = read_pool(&file, read, ctx)?;
             let ag = agility::Agility::of(&pool);
             let code = if ag.not_agile.is_empty() {
                 EXIT_OK
@@ -843,6 +848,7 @@ fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), 
                 serde_json::from_str(&text).expect("a valid pool is JSON");
             let (shown, text) = read(&changes)?;
             let changed = whatif::apply_text(&value, &text).map_err(|e| format!("{shown}: {e}"))?;
+            ctx.loaded.store(true, std::sync::atomic::Ordering::Relaxed);
             let opts = ctx.check(tolerate, explain);
             let r = whatif::what_if(&before, &changed.pool, &opts);
             let text = match format {
@@ -869,8 +875,8 @@ fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), 
             networks,
         } => {
             one_stdin(&old, &new, "OLD and NEW")?;
-            let old = read_pool(&old, read)?;
-            let new = read_pool(&new, read)?;
+            let old = read_pool(&old, read, ctx)?;
+            let new = read_pool(&new, read, ctx)?;
             let shape = match &vm {
                 Some(vm) => {
                     let shape = read_shape(vm, &storage, &networks)?;
@@ -914,7 +920,7 @@ fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), 
             budget: _,
             method,
         } => {
-            let pool = read_pool(&file, read)?;
+            let pool = read_pool(&file, read, ctx)?;
             let shape = read_shape(&vm, &storage, &networks)?;
             shape
                 .check_resources(&pool, "--vm")
@@ -941,7 +947,7 @@ fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), 
             format,
             budget: _,
         } => {
-            let pool = read_pool(&file, read)?;
+            let pool = read_pool(&file, read, ctx)?;
             let h = drain::host_to_drain(&pool, &host).map_err(|e| e.to_string())?;
             let opts = DrainOptions {
                 tolerate,
@@ -964,7 +970,7 @@ fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), 
             format,
             budget: _,
         } => {
-            let pool = read_pool(&file, read)?;
+            let pool = read_pool(&file, read, ctx)?;
             let opts = crate::tiers::TiersOptions {
                 tolerate,
                 time_limit: ctx.time_limit(),
@@ -994,7 +1000,7 @@ fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), 
             set_limit,
             limit: _,
         } => {
-            let pool = read_pool(&file, read)?;
+            let pool = read_pool(&file, read, ctx)?;
             let fail = match fail {
                 Some(names) => {
                     Some(crate::failure_set(&pool, &names).map_err(|e| format!("--fail: {e}"))?)

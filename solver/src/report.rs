@@ -117,6 +117,7 @@ struct StatsJson {
     by_search: u64,
     by_ilp: u64,
     set_level: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
     k_decided_ms: Option<u64>,
 }
 

@@ -362,7 +362,7 @@ fn check_to(pool: &Pool, opts: &CheckOptions, goal: Goal) -> CheckReport {
         let over = budget.deadline.is_some_and(|d| Instant::now() >= d);
         report.stopped = Some(if cancelled {
             Stop::Cancelled
-        } else if report.stats.k_elapsed.is_some() && !over && goal != Goal::AtLeast {
+        } else if report.stats.k_elapsed.is_some() && !over {
             Stop::MaxTime
         } else {
             Stop::TimeLimit

@@ -73,6 +73,7 @@ where
         max_time: limits.max_time,
         cancel: Arc::new(AtomicBool::new(false)),
         progress: Arc::new(Progress::default()),
+        loaded: Arc::new(AtomicBool::new(false)),
     };
     let hard = limits.hard_deadline();
     // Each input once, in order; a name given twice is read once.
@@ -88,6 +89,7 @@ where
         return Ended::TimedOut(timed_out(limits, &ctx.progress.snapshot(), false));
     }
     let (cancel, progress) = (Arc::clone(&ctx.cancel), Arc::clone(&ctx.progress));
+    let loaded = Arc::clone(&ctx.loaded);
     let (tx, rx) = mpsc::sync_channel(1);
     let worker = std::thread::Builder::new()
         .name("haplan-run".to_string())
@@ -114,7 +116,8 @@ where
             Some(h) if now >= h => {
                 cancel.store(true, Ordering::Relaxed);
                 display.clear();
-                return Ended::TimedOut(timed_out(limits, &progress.snapshot(), true));
+                let started = loaded.load(Ordering::Relaxed);
+                return Ended::TimedOut(timed_out(limits, &progress.snapshot(), started));
             }
             Some(h) => (h - now).min(Display::TICK),
             None => Display::TICK,
@@ -137,14 +140,17 @@ where
     }
 }
 
-/// Why a run ended at its hard deadline, and what was proved by then.
-fn timed_out(limits: &Limits, p: &ProgressSnapshot, started: bool) -> String {
+/// Why a run ended at its hard deadline, and what was proved by then;
+/// `loaded`: the input was read and validated.
+fn timed_out(limits: &Limits, p: &ProgressSnapshot, loaded: bool) -> String {
     let limit = limits
         .time_limit
         .map(|l| format!("{} s", l.as_secs_f64()))
         .unwrap_or_default();
-    let (doing, proved) = if !started || p.checks == 0 {
+    let (doing, proved) = if !loaded {
         ("reading and validating the input", None)
+    } else if p.checks == 0 {
+        ("setting up", None)
     } else {
         match p.phase {
             Phase::SetUp => ("setting up a tolerance check", None),
