@@ -321,31 +321,45 @@ fn check_to(pool: &Pool, opts: &CheckOptions, goal: Goal) -> CheckReport {
         Goal::K | Goal::AtLeast => Some(Duration::ZERO),
     };
     let counters = Counters::default();
-    // A bounded search for the maximum, or someone watching, needs a
-    // thread beside the search: it stops the search (through `stop`, which
-    // also follows the caller's cancel flag) and copies the live counts.
+    let deadline = opts.time_limit.map(|d| start + d);
+    // A time limit, a bounded search for the maximum, or someone watching,
+    // needs a thread beside the search: it stops the search through
+    // `stop` (at the deadline, once `max_time` has passed since K was
+    // decided, or when the caller cancels: a flag is cheaper to poll at
+    // every search node than the clock) and copies the live counts.
     let timed = max_time.is_some_and(|d| !d.is_zero()) && goal == Goal::Max;
-    let watched = timed || opts.progress.is_some();
-    let stop = AtomicBool::new(false);
-    let budget = Budget {
-        deadline: opts.time_limit.map(|d| start + d),
-        cancel: if watched { Some(&stop) } else { opts.cancel },
+    let watched = timed || deadline.is_some() || opts.progress.is_some();
+    let stop = AtomicBool::new(deadline.is_some_and(|d| Instant::now() >= d));
+    let budget = if watched {
+        Budget {
+            deadline: None,
+            cancel: Some(&stop),
+        }
+    } else {
+        Budget {
+            deadline,
+            cancel: opts.cancel,
+        }
+    };
+    // Explaining a witness has the whole time limit, not `max_time`.
+    let explaining = Budget {
+        deadline,
+        cancel: opts.cancel,
     };
     let done = AtomicBool::new(false);
     let mut report = std::thread::scope(|s| {
         let watcher = watched.then(|| {
             s.spawn(|| {
-                watch(
-                    &done,
-                    &stop,
-                    opts.cancel,
-                    max_time.filter(|_| timed),
-                    progress,
-                    &counters,
-                )
+                let until = Until {
+                    deadline,
+                    cancel: opts.cancel,
+                    max_time: max_time.filter(|_| timed),
+                };
+                watch(&done, &stop, &until, progress, &counters)
             })
         });
-        let report = decide(pool, opts, goal, start, &budget, progress, &counters);
+        let budgets = (&budget, &explaining);
+        let report = decide(pool, opts, goal, start, budgets, progress, &counters);
         done.store(true, Ordering::Relaxed);
         if let Some(w) = watcher {
             w.thread().unpark();
@@ -359,7 +373,7 @@ fn check_to(pool: &Pool, opts: &CheckOptions, goal: Goal) -> CheckReport {
     }
     if !report.exact {
         let cancelled = opts.cancel.is_some_and(|c| c.load(Ordering::Relaxed));
-        let over = budget.deadline.is_some_and(|d| Instant::now() >= d);
+        let over = deadline.is_some_and(|d| Instant::now() >= d);
         report.stopped = Some(if cancelled {
             Stop::Cancelled
         } else if report.stats.k_elapsed.is_some() && !over {
@@ -383,25 +397,36 @@ fn copy_counts(progress: &Progress, c: &Counters) {
         .store(c.set_level.load(Ordering::Relaxed), Ordering::Relaxed);
 }
 
-/// Beside a running check: sets `stop` when the caller's `cancel` is set or
-/// `max_time` has passed since K was decided, and copies the live counts
-/// into `progress`, until `done`.
+/// When the thread beside a check stops it.
+struct Until<'a> {
+    deadline: Option<Instant>,
+    cancel: Option<&'a AtomicBool>,
+    /// Counted from when K was decided.
+    max_time: Option<Duration>,
+}
+
+/// Beside a running check: sets `stop` at the deadline, when the caller's
+/// `cancel` is set or when `max_time` has passed since K was decided, and
+/// copies the live counts into `progress`, until `done`.
 fn watch(
     done: &AtomicBool,
     stop: &AtomicBool,
-    cancel: Option<&AtomicBool>,
-    max_time: Option<Duration>,
+    until: &Until,
     progress: &Progress,
     counters: &Counters,
 ) {
     const TICK: Duration = Duration::from_millis(20);
     while !done.load(Ordering::Relaxed) {
-        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+        if until.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
             stop.store(true, Ordering::Relaxed);
         }
+        let max_end = until
+            .max_time
+            .zip(progress.k_decided_at())
+            .map(|(limit, at)| at + limit);
         let mut nap = TICK;
-        if let (Some(limit), Some(at)) = (max_time, progress.k_decided_at()) {
-            let left = (at + limit).saturating_duration_since(Instant::now());
+        for end in [until.deadline, max_end].into_iter().flatten() {
+            let left = end.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 stop.store(true, Ordering::Relaxed);
             }
@@ -418,7 +443,7 @@ fn decide(
     opts: &CheckOptions,
     goal: Goal,
     start: Instant,
-    budget: &Budget,
+    (budget, explaining): (&Budget, &Budget),
     progress: &Progress,
     counters: &Counters,
 ) -> CheckReport {
@@ -518,12 +543,12 @@ fn decide(
         if let Some(failed) = outcome.witness {
             let wanted = report.upper_bound < configured || opts.explain;
             if wanted {
-                report.witness = Some(witness(&an, &failed, outcome.proof.as_ref(), budget));
+                report.witness = Some(witness(&an, &failed, outcome.proof.as_ref(), explaining));
             }
         }
         if outcome.current_infeasible {
             report.stranded_now = true;
-            report.witness = Some(witness(&an, &[], outcome.proof.as_ref(), budget));
+            report.witness = Some(witness(&an, &[], outcome.proof.as_ref(), explaining));
             warnings.push(
                 "VMs of hosts already down cannot all be restarted even if no other host fails"
                     .to_string(),
