@@ -92,7 +92,7 @@ fn run_from(start: Instant, args: &[&str]) -> Out {
     let mut argv = vec!["haplan"];
     argv.extend_from_slice(args);
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-    let code = haplan::cli::run_from(
+    let code = haplan_cli::run_from(
         start,
         false,
         argv,

@@ -1,0 +1,7 @@
+//! The `haplan` command line (`docs/cli.md`). [`cli::run`] takes its
+//! streams as arguments so that tests drive exactly what the binary does.
+
+pub mod cli;
+mod github;
+
+pub use cli::{run, run_from};

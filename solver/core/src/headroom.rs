@@ -1,0 +1,2205 @@
+//! Headroom: the exact number of additional protected VMs of one shape that
+//! can start while the pool still tolerates K host failures, a placement
+//! that achieves it, and why one more does not fit (`haplan headroom`,
+//! `docs/cli.md`).
+//!
+//! **Meaning.** New VMs are protected and running, priority medium, with the
+//! shape's demand, storage and networks, and no local devices,
+//! `allowed_hosts` or anti-affinity group. One may start on a host that is
+//! up, not overloaded, not a standby host (standby hosts are kept for
+//! restarts), reaches its storage and networks and has room for it in its
+//! spare, and, when HA restarts VMs on other hosts, from which some other
+//! host could restart it (else it would be a protected VM that is not
+//! agile). n VMs fit when some placement of n of them leaves a pool that
+//! [`check`](crate::check) finds tolerating K failures with nothing
+//! stranded now. Removing a new VM never hurts (its host gets spare back,
+//! a failure has less to restart), so the placements that fit are closed
+//! under removal and the answer is the largest n for which one exists.
+//!
+//! **Method.**
+//! 1. Upper bounds that hold for every placement. With `f(y) = floor(y / u)`
+//!    for a unit u dividing the new VM's demand d of resource r (1, d, d/2,
+//!    ...), a failure set F is feasible only if
+//!    `Σ_{h∈F} (Σ_{v on h} f(d_v) + f(S_h)) ≤ Σ_t f(S_t) − Σ_{v down} f(d_v)`
+//!    (the necessary condition of `setbound`; S counted for hosts that
+//!    receive restarts). A new VM on a receiving host h adds f(d) = d/u to
+//!    h's displaced demand and takes exactly d/u from its spare: h's term is
+//!    unchanged, and the right side loses d/u per new VM wherever it runs.
+//!    So `n ≤ (T − top_K(L)) / (d/u)`: one bound per resource and unit, and
+//!    again over the hosts the new VMs may restart on alone (their storage
+//!    and networks). A new VM on a host that receives no restarts
+//!    (`standby_only`) raises its host's term instead; the least top-K sum
+//!    then comes from always filling the lowest term (the decreasingly
+//!    minimal point of a box cut by a hyperplane), so the bound stays exact
+//!    for the relaxation. Add the room the hosts have at all.
+//! 2. Lower bounds from placements that `check` verifies (stopping as soon
+//!    as K is proved): prefixes of two greedy orders (most room left first;
+//!    least used room first). A prefix of a feasible placement is feasible,
+//!    so probes start at the bound, gallop down and bisect.
+//! 3. Between the bounds, with few classes of interchangeable hosts (or
+//!    without the feature `ilp`): each order's longest prefix that fits,
+//!    one more VM at a time on each class, then an exhaustive search over
+//!    count vectors (one count per host, non-increasing within a class),
+//!    pruned by the failure sets that refuted placements before: a partial
+//!    placement under which one of those sets is already infeasible
+//!    (decided exactly by `pack::decide`) is dropped with every completion.
+//!    Complete placements are checked; the first that passes raises the
+//!    lower bound, and a search that ends without one proves the upper.
+//!    Otherwise, after probing the bound with each order, the master
+//!    problem (`Ctx::master`): the most VMs under which every failure set
+//!    seen so far can restart everything, as one integer program. Its
+//!    placement is checked: it passes (the lower bound rises), or it fails
+//!    a new set, which is added (and the placement without the new VMs of
+//!    that set's hosts is tried; after two such rounds with nothing placed,
+//!    a greedy order gallops down for a lower bound). When the program is
+//!    infeasible, no placement of one more passes even those sets: the
+//!    upper bound is proved. Each round adds a set, so the loop ends; if
+//!    the solver fails without an answer, the exhaustive search takes over.
+//! 4. Per host, `fits_here`: the most new VMs that can all start on it,
+//!    between what the best placement put there (a part of a feasible
+//!    placement) and the bounds for that host alone. A placement with every
+//!    host of a batch at its bound that passes settles them all at once;
+//!    batches that fail are split, and a host alone is bisected.
+//!
+//! Nothing is ever reported as not fitting unless that is proved: a time
+//! limit leaves proved bounds (`exact: false`), never a guess.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use crate::error::{Problem, ShapeError};
+use crate::load::{Cx, join};
+use crate::model::*;
+use crate::pack::{self, Budget, Decision};
+use crate::scenario::{Analysis, twin_classes};
+use crate::strict::quoted;
+use crate::tolerance::{self, CheckOptions, CheckReport, Verdict};
+
+/// Units for the counting bounds: the VM's demand of a resource divided by
+/// 1 to this many (when it divides), and 1.
+const DIVISORS: i64 = 16;
+
+/// The most new VMs a headroom question may involve: a shape so small that
+/// more could fit is rejected ([`HeadroomError::TooSmall`]). Each is a VM of
+/// the pools that are checked, so the cost grows with the count.
+pub const MAX_ADDITIONAL: u64 = 100_000;
+
+/// The VM whose headroom is asked for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Shape {
+    /// Demand per resource name.
+    pub demand: BTreeMap<String, i64>,
+    pub storage: BTreeSet<String>,
+    pub networks: BTreeSet<String>,
+}
+
+impl Shape {
+    /// Reads a shape: `demand` is JSON text, an object of resource amounts
+    /// (`{"memory_mib": 32768, "vcpus": 8}`), amounts as in a pool file, at
+    /// least one of them positive. `path` names the demand in problems
+    /// (`--vm`); storage and network names must not be empty.
+    pub fn parse(
+        demand: &str,
+        path: &str,
+        storage: &[String],
+        networks: &[String],
+    ) -> Result<Shape, ShapeError> {
+        let value = crate::strict::parse_json(demand, path).map_err(ShapeError::new)?;
+        let mut cx = Cx::default();
+        let amounts = cx.amounts(path, &value);
+        if let Some(a) = &amounts {
+            if a.values().all(|&x| x == 0) {
+                cx.err(
+                    path,
+                    "must demand a positive amount of some resource (a VM that needs nothing fits without end)",
+                );
+            }
+        }
+        let mut names = |flag: &str, list: &[String]| -> BTreeSet<String> {
+            for (i, n) in list.iter().enumerate() {
+                if n.trim().is_empty() {
+                    cx.err(&format!("{flag}[{i}]"), "must not be empty");
+                } else if let Some(m) = crate::strict::name_problem(n.trim()) {
+                    cx.err(&format!("{flag}[{i}]"), m);
+                }
+            }
+            list.iter().map(|n| n.trim().to_string()).collect()
+        };
+        let storage = names("--storage", storage);
+        let networks = names("--networks", networks);
+        if !cx.is_empty() {
+            let (problems, _) = cx.finish();
+            return Err(ShapeError::new(problems));
+        }
+        Ok(Shape {
+            demand: amounts.unwrap_or_default(),
+            storage,
+            networks,
+        })
+    }
+
+    /// Resource names of the demand that `pool` does not know, with an
+    /// amount above 0 (a typo, most likely: no host has any of them).
+    pub fn unknown_resources(&self, pool: &Pool) -> Vec<String> {
+        self.demand
+            .iter()
+            .filter(|&(r, &a)| a > 0 && pool.resource(r).is_none())
+            .map(|(r, _)| r.clone())
+            .collect()
+    }
+
+    /// An error for each resource of the demand that `pool` does not know,
+    /// and for each storage or network that no host of `pool` reaches (a VM
+    /// that needs one could start nowhere: most likely a typo).
+    pub fn check_resources(&self, pool: &Pool, path: &str) -> Result<(), ShapeError> {
+        let unknown = self.unknown_resources(pool);
+        let known = if pool.resources.is_empty() {
+            "the pool names none".to_string()
+        } else {
+            format!("the pool's resources: {}", pool.resources.join(", "))
+        };
+        let mut problems: Vec<Problem> = unknown
+            .iter()
+            .map(|r| Problem {
+                path: join(path, r),
+                message: match crate::load::did_you_mean(
+                    r,
+                    pool.resources.iter().map(String::as_str),
+                ) {
+                    Some(m) => format!(
+                        "unknown resource {}; did you mean {}? {known}",
+                        quoted(r),
+                        quoted(m)
+                    ),
+                    None => format!("unknown resource {}; {known}", quoted(r)),
+                },
+                line: None,
+                column: None,
+            })
+            .collect();
+        let mut reached = |flag: &str,
+                           what: &str,
+                           wanted: &BTreeSet<String>,
+                           of: fn(&Host) -> &BTreeSet<String>| {
+            let all: BTreeSet<&str> = pool
+                .hosts
+                .iter()
+                .flat_map(|h| of(h).iter().map(String::as_str))
+                .collect();
+            for name in wanted.iter().filter(|n| !all.contains(n.as_str())) {
+                let hint = match crate::load::did_you_mean(name, all.iter().copied()) {
+                    Some(m) => format!("; did you mean {}?", quoted(m)),
+                    None if all.is_empty() => format!("; no host lists any {what}"),
+                    None => format!(
+                        "; the hosts' {what}: {}",
+                        all.iter().copied().collect::<Vec<_>>().join(", ")
+                    ),
+                };
+                problems.push(Problem {
+                    path: flag.to_string(),
+                    message: format!("unknown {what} {}: no host reaches it{hint}", quoted(name)),
+                    line: None,
+                    column: None,
+                });
+            }
+        };
+        reached("--storage", "storage", &self.storage, |h| &h.storage);
+        reached("--networks", "networks", &self.networks, |h| &h.networks);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ShapeError::new(problems))
+        }
+    }
+
+    /// `memory_mib 32768, vcpus 8`, then ` (storage nfs-a; networks vlan10)`
+    /// when given.
+    pub fn describe(&self) -> String {
+        let mut s = self
+            .demand
+            .iter()
+            .filter(|&(_, &a)| a > 0)
+            .map(|(r, a)| format!("{r} {a}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut needs = Vec::new();
+        if !self.storage.is_empty() {
+            needs.push(format!(
+                "storage {}",
+                self.storage.iter().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if !self.networks.is_empty() {
+            needs.push(format!(
+                "networks {}",
+                self.networks.iter().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if !needs.is_empty() {
+            s.push_str(&format!(" ({})", needs.join("; ")));
+        }
+        s
+    }
+
+    /// The demand as an amount vector of `pool` (resources it does not know
+    /// left out: no host has any of them).
+    fn vector(&self, pool: &Pool) -> Vec<i64> {
+        pool.resources
+            .iter()
+            .map(|r| self.demand.get(r).copied().unwrap_or(0))
+            .collect()
+    }
+}
+
+/// A question headroom does not answer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HeadroomError {
+    #[error("the VM demands nothing: it would fit without end")]
+    NoDemand,
+    #[error(
+        "so small a VM could fit more than {MAX_ADDITIONAL} times; headroom counts at most that many (ask about a larger VM)"
+    )]
+    TooSmall,
+}
+
+/// What to ask of [`headroom`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HeadroomOptions<'a> {
+    /// K; the file's `host_failures_to_tolerate` when `None`.
+    pub tolerate: Option<u32>,
+    /// Stop after this long with proved bounds.
+    pub time_limit: Option<Duration>,
+    pub cancel: Option<&'a AtomicBool>,
+    /// How to close the gap between the bounds; [`Method::Auto`] unless
+    /// comparing.
+    pub method: Method,
+    /// The `max_time` of the check of the pool as it is
+    /// ([`CheckOptions::max_time`]).
+    pub max_time: Option<Duration>,
+    /// Where that check publishes its bounds ([`CheckOptions::progress`]).
+    pub progress: Option<&'a tolerance::Progress>,
+}
+
+/// One host as a place for new VMs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostHeadroom {
+    pub host: HostId,
+    /// How many new VMs its spare holds, HA aside (0 where none may start).
+    pub room: u32,
+    /// The most new VMs that can all start on this host with the pool still
+    /// tolerating K (a proved lower bound when not `exact`).
+    pub fits_here: u32,
+    /// A proved upper bound of `fits_here` (equal to it when exact).
+    pub fits_here_upper: u32,
+    /// Why no new VM may start here, or why its spare holds none.
+    pub reason: Option<String>,
+}
+
+/// What stops one more VM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitKind {
+    /// The pool does not tolerate K failures now (or strands VMs already).
+    NotTolerated,
+    /// No host may start the VM at all.
+    NoHost,
+    /// The hosts that may start it have no room for another.
+    Capacity,
+    /// Counting one resource (amounts, or whole slots of the VM's size)
+    /// over a failure set, whatever the placement.
+    Aggregate,
+    /// The exhaustive search over placements found none of one more.
+    Search,
+    /// HA mode `vm`: a protected VM is stranded when its host fails.
+    NoFailover,
+    /// A time limit left the upper bound above the lower.
+    Undecided,
+}
+
+impl LimitKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitKind::NotTolerated => "not_tolerated",
+            LimitKind::NoHost => "no_host",
+            LimitKind::Capacity => "capacity",
+            LimitKind::Aggregate => "aggregate",
+            LimitKind::Search => "search",
+            LimitKind::NoFailover => "no_failover",
+            LimitKind::Undecided => "undecided",
+        }
+    }
+}
+
+/// Why no more than `upper_bound` VMs fit: a proof sketch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limit {
+    pub kind: LimitKind,
+    pub reason: String,
+    /// The failure set the argument is about, if one.
+    pub failed: Vec<HostId>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HeadroomStats {
+    /// Tolerance checks of placements (`check` runs).
+    pub checks: u64,
+    /// Failure sets those checks decided one by one.
+    pub scenarios: u64,
+    /// Their set-level decisions.
+    pub set_level: u64,
+    /// Single failure sets decided against a partial placement (search cuts).
+    pub cuts: u64,
+    /// Complete placements the exhaustive search tried.
+    pub placements: u64,
+    pub elapsed: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct HeadroomReport {
+    pub pool: String,
+    pub shape: Shape,
+    /// K as used.
+    pub tolerate: u32,
+    /// Exact when `exact`; otherwise a proved lower bound.
+    pub max_additional: u32,
+    /// A proved upper bound (equal to `max_additional` when exact).
+    pub upper_bound: u32,
+    /// `max_additional`, `upper_bound` and every host's `fits_here` are
+    /// proved exactly.
+    pub exact: bool,
+    /// New VMs per host: a placement of `max_additional` that `check`
+    /// verified (the pool with it tolerates K).
+    pub placement: Vec<u32>,
+    pub limit: Limit,
+    /// Every host, in file order.
+    pub hosts: Vec<HostHeadroom>,
+    /// The check of the pool as it is, against K.
+    pub check: CheckReport,
+    pub stats: HeadroomStats,
+}
+
+impl HeadroomReport {
+    /// `NotOk` when the pool as it is fails its check against K (then there
+    /// is no headroom, or a protected VM is not agile); `Undecided` when a
+    /// time limit left a number open; else `Ok`.
+    pub fn verdict(&self) -> Verdict {
+        match self.check.verdict() {
+            Verdict::NotOk => Verdict::NotOk,
+            Verdict::Undecided => Verdict::Undecided,
+            Verdict::Ok if !self.exact => Verdict::Undecided,
+            Verdict::Ok => Verdict::Ok,
+        }
+    }
+
+    pub fn ok(&self) -> bool {
+        self.verdict() == Verdict::Ok
+    }
+}
+
+/// The headroom for VMs of `shape` in `pool`, against K (options).
+/// Resources of the shape the pool does not know count as resources no
+/// host has (front ends reject them first: [`Shape::check_resources`]).
+///
+/// ```
+/// let pool = haplan::parse_pool(r#"{"name": "p", "hosts": [
+///   {"name": "h1", "capacity": {"memory_mib": 100}},
+///   {"name": "h2", "capacity": {"memory_mib": 100}}],
+///   "vms": [{"name": "a", "host": "h1", "demand": {"memory_mib": 40}}]}"#).unwrap();
+/// let shape = haplan::Shape::parse(r#"{"memory_mib": 20}"#, "--vm", &[], &[]).unwrap();
+/// let r = haplan::headroom(&pool, &shape, &haplan::HeadroomOptions::default()).unwrap();
+/// // 160 spare; a failure of either host leaves 100 minus what it displaces.
+/// assert_eq!((r.max_additional, r.exact), (3, true));
+/// assert_eq!(r.placement.iter().sum::<u32>(), 3);
+/// ```
+pub fn headroom(
+    pool: &Pool,
+    shape: &Shape,
+    opts: &HeadroomOptions,
+) -> Result<HeadroomReport, HeadroomError> {
+    let start = Instant::now();
+    let deadline = opts.time_limit.map(|d| start + d);
+    let k = opts.tolerate.unwrap_or(pool.ha.host_failures_to_tolerate);
+    let current = tolerance::check(
+        pool,
+        &CheckOptions {
+            tolerate: Some(k),
+            time_limit: opts.time_limit,
+            cancel: opts.cancel,
+            max_time: opts.max_time,
+            progress: opts.progress,
+            ..CheckOptions::default()
+        },
+    );
+    let until = Until {
+        deadline,
+        cancel: opts.cancel,
+        method: opts.method,
+    };
+    headroom_after_check(pool, shape, k, &until, start, current)
+}
+
+/// When to stop, and how to search: what [`headroom_after_check`] needs of
+/// the options.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Until<'a> {
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) cancel: Option<&'a AtomicBool>,
+    pub(crate) method: Method,
+}
+
+/// [`headroom`] when the pool's check against `k` is already done.
+pub(crate) fn headroom_after_check(
+    pool: &Pool,
+    shape: &Shape,
+    k: u32,
+    until: &Until,
+    start: Instant,
+    current: CheckReport,
+) -> Result<HeadroomReport, HeadroomError> {
+    let (deadline, cancel, method) = (until.deadline, until.cancel, until.method);
+    let d = shape.vector(pool);
+    let missing = shape.unknown_resources(pool);
+    if missing.is_empty() && d.iter().all(|&x| x == 0) {
+        return Err(HeadroomError::NoDemand);
+    }
+    let an = Analysis::new(pool);
+    let cx = Ctx::new(&an, shape, d, k, deadline, cancel, &missing);
+    let capacity: u64 = cx.room.iter().map(|&r| r as u64).sum();
+    let mut report = HeadroomReport {
+        pool: pool.name.clone(),
+        shape: shape.clone(),
+        tolerate: k,
+        max_additional: 0,
+        upper_bound: 0,
+        exact: true,
+        placement: vec![0; pool.hosts.len()],
+        limit: Limit {
+            kind: LimitKind::NotTolerated,
+            reason: String::new(),
+            failed: Vec::new(),
+        },
+        hosts: Vec::new(),
+        check: current,
+        stats: HeadroomStats::default(),
+    };
+    let current = &report.check;
+    let bounds = if cx.failover {
+        cx.upper_bounds()
+    } else {
+        Bound::capacity(capacity, &cx)
+    };
+    let tolerated_now = !current.stranded_now && current.upper_bound >= k;
+    let proved_now = !current.stranded_now && current.max_tolerable >= k;
+    if !tolerated_now {
+        report.limit = Limit {
+            kind: LimitKind::NotTolerated,
+            reason: if current.stranded_now {
+                "VMs of hosts already down cannot all restart, even with no further failure"
+                    .to_string()
+            } else {
+                format!(
+                    "the pool tolerates {} now, fewer than the {k} asked",
+                    failures(current.max_tolerable, current.upper_bound, current.exact)
+                )
+            },
+            failed: current
+                .witness
+                .as_ref()
+                .map(|w| w.failed.clone())
+                .unwrap_or_default(),
+        };
+        report.hosts = cx.hosts(&vec![0; pool.hosts.len()], &vec![0; pool.hosts.len()]);
+    } else if !proved_now {
+        // A time limit left the pool's own tolerance open.
+        report.exact = false;
+        report.upper_bound = bounds.n.min(u32::MAX as u64) as u32;
+        report.limit = Limit {
+            kind: LimitKind::Undecided,
+            reason: format!(
+                "the time limit ran out before the pool itself was proved to tolerate {k}; {}",
+                bounds.limit.reason
+            ),
+            failed: Vec::new(),
+        };
+        let ub = cx.single_host_bounds(report.upper_bound);
+        report.hosts = cx.hosts(&vec![0; pool.hosts.len()], &ub);
+    } else if cx.room.iter().all(|&r| r == 0) {
+        report.limit = Limit {
+            kind: if cx.eligible.iter().any(|&e| e) {
+                LimitKind::Capacity
+            } else {
+                LimitKind::NoHost
+            },
+            reason: cx.no_host_reason(),
+            failed: Vec::new(),
+        };
+        report.hosts = cx.hosts(&vec![0; pool.hosts.len()], &vec![0; pool.hosts.len()]);
+    } else if pool.ha.enabled && pool.ha.mode == HaMode::Vm && k > 0 {
+        report.limit = Limit {
+            kind: LimitKind::NoFailover,
+            reason: format!(
+                "HA mode is \"vm\": a new protected VM is stranded when its host fails, so the pool would tolerate 0 host failures, not {k}"
+            ),
+            failed: Vec::new(),
+        };
+        report.hosts = cx.hosts(&vec![0; pool.hosts.len()], &vec![0; pool.hosts.len()]);
+    } else {
+        if bounds.n > MAX_ADDITIONAL {
+            return Err(HeadroomError::TooSmall);
+        }
+        let search = cx.solve(bounds, method);
+        report.max_additional = search.lower;
+        report.upper_bound = search.upper;
+        report.placement = search.placement.clone();
+        report.limit = search.limit;
+        let exact = search.lower == search.upper;
+        let (lo, hi) = cx.fits_here(&search.placement, search.lower, search.upper);
+        report.exact = exact && lo == hi;
+        report.hosts = cx.hosts(&lo, &hi);
+    }
+    report.stats = HeadroomStats {
+        checks: cx.checks.load(Ordering::Relaxed),
+        scenarios: cx.scenarios.load(Ordering::Relaxed),
+        set_level: cx.set_level.load(Ordering::Relaxed),
+        cuts: cx.cuts.load(Ordering::Relaxed),
+        placements: cx.placements.load(Ordering::Relaxed),
+        elapsed: start.elapsed(),
+    };
+    Ok(report)
+}
+
+/// `2 host failures`, or `between 1 and 3 host failures`.
+fn failures(lower: u32, upper: u32, exact: bool) -> String {
+    let word = |n: u32| if n == 1 { "failure" } else { "failures" };
+    if exact {
+        format!("{lower} host {}", word(lower))
+    } else {
+        format!("between {lower} and {upper} host failures")
+    }
+}
+
+/// An upper bound on the count with its argument.
+#[derive(Clone, Debug)]
+struct Bound {
+    n: u64,
+    limit: Limit,
+}
+
+impl Bound {
+    fn capacity(n: u64, cx: &Ctx) -> Bound {
+        Bound {
+            n,
+            limit: Limit {
+                kind: LimitKind::Capacity,
+                reason: cx.capacity_reason(n),
+                failed: Vec::new(),
+            },
+        }
+    }
+}
+
+/// What the solve found.
+struct Solved {
+    lower: u32,
+    upper: u32,
+    placement: Vec<u32>,
+    limit: Limit,
+}
+
+/// The search's progress: the best placement verified so far, and the
+/// failure sets that refuted the others.
+struct State {
+    lower: u32,
+    best: Vec<u32>,
+    cuts: Vec<Vec<HostId>>,
+    /// Refuted placements with their witnesses, for the proof sketch.
+    refuted: Vec<(Vec<u32>, tolerance::Witness)>,
+    undecided: bool,
+}
+
+impl State {
+    fn raise(&mut self, x: Vec<u32>) {
+        let n = total(&x);
+        if n > self.lower {
+            self.lower = n;
+            self.best = x;
+        }
+    }
+
+    fn refute(&mut self, x: &[u32], w: Option<tolerance::Witness>) {
+        if let Some(w) = w {
+            if !self.cuts.contains(&w.failed) {
+                self.cuts.push(w.failed.clone());
+            }
+            let n = total(x);
+            if !self.refuted.iter().any(|(e, _)| total(e) == n) {
+                self.refuted.push((x.to_vec(), w));
+            }
+        }
+    }
+}
+
+/// The answer of one tolerance check of a placement.
+enum Tested {
+    /// It tolerates K.
+    Fits,
+    /// It does not; a failing set of at most K hosts, when the check gave one.
+    Fails(Option<tolerance::Witness>),
+    Unknown,
+}
+
+struct Ctx<'a, 'p> {
+    an: &'a Analysis<'p>,
+    pool: &'p Pool,
+    shape: &'a Shape,
+    /// The shape's demand per resource.
+    d: Vec<i64>,
+    k: u32,
+    deadline: Option<Instant>,
+    cancel: Option<&'a AtomicBool>,
+    /// Whether failed hosts' VMs restart elsewhere (HA on, mode `host`).
+    failover: bool,
+    /// Hosts a new VM may restart on, capacity aside: up, reaching its
+    /// storage and networks, a standby host under `standby_only`.
+    target: Vec<bool>,
+    /// Hosts a new VM may start on, capacity aside.
+    eligible: Vec<bool>,
+    /// Why not, for the others.
+    excluded: Vec<Option<String>>,
+    /// New VMs each host's spare holds (0 where none may start).
+    room: Vec<u32>,
+    /// Twin class of each host (`scenario::twin_classes`).
+    class: Vec<usize>,
+    /// Names of the new VMs: this prefix and a number.
+    prefix: String,
+    checks: AtomicU64,
+    scenarios: AtomicU64,
+    set_level: AtomicU64,
+    cuts: AtomicU64,
+    placements: AtomicU64,
+}
+
+impl<'a, 'p> Ctx<'a, 'p> {
+    fn new(
+        an: &'a Analysis<'p>,
+        shape: &'a Shape,
+        d: Vec<i64>,
+        k: u32,
+        deadline: Option<Instant>,
+        cancel: Option<&'a AtomicBool>,
+        missing: &[String],
+    ) -> Ctx<'a, 'p> {
+        let pool = an.pool;
+        let nh = pool.hosts.len();
+        let reaches = |h: HostId| {
+            let host = &pool.hosts[h];
+            shape.storage.is_subset(&host.storage) && shape.networks.is_subset(&host.networks)
+        };
+        let target: Vec<bool> = (0..nh)
+            .map(|t| {
+                pool.hosts[t].state == HostState::Up
+                    && reaches(t)
+                    && (pool.ha.migration_path != MigrationPath::StandbyOnly
+                        || pool.hosts[t].standby)
+            })
+            .collect();
+        let failover = an.failover;
+        let mut excluded: Vec<Option<String>> = vec![None; nh];
+        for (h, host) in pool.hosts.iter().enumerate() {
+            let mut why: Vec<String> = Vec::new();
+            match host.state {
+                HostState::Down => why.push("is down".into()),
+                HostState::Maintenance => why.push("is in maintenance".into()),
+                HostState::Up => {}
+            }
+            if an.overloaded[h] {
+                why.push("is overloaded".into());
+            }
+            if host.standby {
+                why.push("is a standby host (kept for restarts)".into());
+            }
+            for s in shape.storage.difference(&host.storage) {
+                why.push(format!("cannot reach storage {s}"));
+            }
+            for n in shape.networks.difference(&host.networks) {
+                why.push(format!("has no network {n}"));
+            }
+            if why.is_empty() && failover && !(0..nh).any(|t| t != h && target[t]) {
+                why.push(if pool.ha.migration_path == MigrationPath::StandbyOnly {
+                    "no standby host reaching the VM's storage and networks could restart a VM started here".into()
+                } else {
+                    "no other host reaching the VM's storage and networks could restart a VM started here".into()
+                });
+            }
+            if !why.is_empty() {
+                excluded[h] = Some(why.join(" and "));
+            }
+        }
+        let eligible: Vec<bool> = excluded.iter().map(Option::is_none).collect();
+        let d_for_room = d.clone();
+        let room: Vec<u32> = (0..nh)
+            .map(|h| {
+                if !eligible[h] || !missing.is_empty() {
+                    return 0;
+                }
+                let n = d_for_room
+                    .iter()
+                    .zip(&an.spare[h])
+                    .filter(|&(&dr, _)| dr > 0)
+                    .map(|(&dr, &s)| (s.max(0) / dr) as u64)
+                    .min()
+                    .unwrap_or(0);
+                n.min(MAX_ADDITIONAL + 1) as u32
+            })
+            .collect();
+        let class = twin_classes(an);
+        let mut prefix = "new-".to_string();
+        while pool.vms.iter().any(|v| v.name.starts_with(&prefix)) {
+            prefix.insert(0, '+');
+        }
+        Ctx {
+            an,
+            pool,
+            shape,
+            d,
+            k,
+            deadline,
+            cancel,
+            failover,
+            target,
+            eligible,
+            excluded,
+            room,
+            class,
+            prefix,
+            checks: AtomicU64::new(0),
+            scenarios: AtomicU64::new(0),
+            set_level: AtomicU64::new(0),
+            cuts: AtomicU64::new(0),
+            placements: AtomicU64::new(0),
+        }
+    }
+
+    fn budget(&self) -> Budget<'a> {
+        Budget {
+            deadline: self.deadline,
+            cancel: self.cancel,
+        }
+    }
+
+    fn expired(&self) -> bool {
+        self.budget().expired()
+    }
+
+    // ---------------------------------------------------------------
+    // Checking placements
+
+    /// The pool with `x[h]` new VMs on each host h.
+    fn augmented(&self, x: &[u32]) -> Pool {
+        let mut pool = self.pool.clone();
+        let listed: Vec<bool> = pool
+            .resources
+            .iter()
+            .map(|r| self.shape.demand.contains_key(r))
+            .collect();
+        let mut i = 0;
+        for (h, &c) in x.iter().enumerate() {
+            for _ in 0..c {
+                i += 1;
+                pool.vms.push(Vm {
+                    name: format!("{}{i}", self.prefix),
+                    host: h,
+                    power: Power::Running,
+                    demand: self.d.clone(),
+                    listed: listed.clone(),
+                    restart: Restart::Protected,
+                    priority: Priority::Medium,
+                    order: 0,
+                    start_delay_s: 0,
+                    boot_time_s: None,
+                    storage: self.shape.storage.clone(),
+                    networks: self.shape.networks.clone(),
+                    local_devices: Vec::new(),
+                    allowed_hosts: None,
+                    anti_affinity: None,
+                });
+            }
+        }
+        pool
+    }
+
+    /// Whether the pool with placement `x` tolerates K, by `check`.
+    fn test(&self, x: &[u32]) -> Tested {
+        if self.expired() {
+            return Tested::Unknown;
+        }
+        let pool = self.augmented(x);
+        let opts = CheckOptions {
+            tolerate: Some(self.k),
+            time_limit: self
+                .deadline
+                .map(|d| d.saturating_duration_since(Instant::now())),
+            cancel: self.cancel,
+            ..CheckOptions::default()
+        };
+        let r = tolerance::check_at_least(&pool, &opts);
+        self.checks.fetch_add(1, Ordering::Relaxed);
+        self.scenarios
+            .fetch_add(r.stats.scenarios, Ordering::Relaxed);
+        self.set_level
+            .fetch_add(r.stats.set_level, Ordering::Relaxed);
+        if r.stranded_now || r.upper_bound < self.k {
+            Tested::Fails(r.witness)
+        } else if r.max_tolerable >= self.k {
+            Tested::Fits
+        } else {
+            Tested::Unknown
+        }
+    }
+
+    /// Decides the failure of `failed` (hosts already down included) with
+    /// placement `x`: `Some(false)` when proved infeasible.
+    fn set_feasible(&self, failed: &[HostId], x: &[u32]) -> Option<bool> {
+        let an = self.an;
+        let nres = self.d.len();
+        let mask = an.mask(failed);
+        let sc = an.scenario(&mask);
+        let mut inst = sc.instance;
+        for (t, &h) in sc.hosts.iter().enumerate() {
+            if x[h] > 0 {
+                for r in 0..nres {
+                    inst.cap[t * nres + r] -= x[h] as i64 * self.d[r];
+                }
+            }
+        }
+        for &h in failed {
+            if x[h] == 0 || self.pool.hosts[h].state != HostState::Up {
+                continue;
+            }
+            let elig: Vec<u32> = sc
+                .hosts
+                .iter()
+                .enumerate()
+                .filter(|&(_, &t)| t != h && self.target[t])
+                .map(|(t, _)| t as u32)
+                .collect();
+            for _ in 0..x[h] {
+                inst.demand.extend(&self.d);
+                inst.elig.push(elig.clone());
+                inst.group.push(pack::NO_GROUP);
+            }
+        }
+        self.cuts.fetch_add(1, Ordering::Relaxed);
+        match pack::decide(&inst, &self.budget()).0 {
+            Decision::Feasible(_) => Some(true),
+            Decision::Infeasible(_) => Some(false),
+            Decision::Undecided => None,
+        }
+    }
+
+    // ---------------------------------------------------------------
+    // Upper bounds
+
+    /// The bounds that hold for every placement over all hosts.
+    fn upper_bounds(&self) -> Bound {
+        let capacity: u64 = self.room.iter().map(|&r| r as u64).sum();
+        let mut best = Bound::capacity(capacity, self);
+        for b in self.conditions(&self.eligible) {
+            if b.n < best.n {
+                best = b;
+            }
+        }
+        best
+    }
+
+    /// For each host, an upper bound on how many new VMs can all start on
+    /// it alone (at most `cap`).
+    fn single_host_bounds(&self, cap: u32) -> Vec<u32> {
+        let nh = self.pool.hosts.len();
+        (0..nh)
+            .map(|h| {
+                if self.room[h] == 0 {
+                    return 0;
+                }
+                let only: Vec<bool> = (0..nh).map(|t| t == h).collect();
+                let n = self
+                    .conditions(&only)
+                    .iter()
+                    .map(|b| b.n)
+                    .min()
+                    .unwrap_or(u64::MAX);
+                n.min(self.room[h] as u64).min(cap as u64) as u32
+            })
+            .collect()
+    }
+
+    /// One bound per resource the VM needs, unit (1 and the VM's demand)
+    /// and set of restart hosts (all, and those the new VMs may use), for
+    /// placements on the hosts marked in `allowed`.
+    fn conditions(&self, allowed: &[bool]) -> Vec<Bound> {
+        let an = self.an;
+        let pool = self.pool;
+        if !self.failover {
+            return Vec::new(); // nothing restarts on other hosts
+        }
+        let only_new_differs = (0..pool.hosts.len()).any(|h| an.receives[h] && !self.target[h]);
+        let mut out = Vec::new();
+        for r in 0..self.d.len() {
+            let dr = self.d[r];
+            if dr <= 0 {
+                continue;
+            }
+            // Units dividing the demand: a new VM then takes exactly
+            // d / u whole units, on its host or where it restarts.
+            let mut units: Vec<i64> = (1..=DIVISORS)
+                .filter(|&m| dr % m == 0)
+                .map(|m| dr / m)
+                .collect();
+            units.push(1);
+            units.dedup();
+            for &u in &units {
+                for only_new in [false, true] {
+                    if only_new && !only_new_differs {
+                        continue;
+                    }
+                    out.push(self.condition(r, u, only_new, allowed));
+                }
+            }
+        }
+        out
+    }
+
+    /// The most new VMs that placements on `allowed` hosts can hold with
+    /// every failure set of K hosts passing the counting condition of
+    /// resource `r` in whole units `u` (see the module doc), counted over
+    /// the hosts that receive restarts, or with `only_new` over those the
+    /// new VMs may restart on, for the new VMs alone.
+    fn condition(&self, r: ResourceId, u: i64, only_new: bool, allowed: &[bool]) -> Bound {
+        let an = self.an;
+        let pool = self.pool;
+        let nh = pool.hosts.len();
+        let f = |y: i64| y.max(0) / u;
+        let a = f(self.d[r]); // ≥ 1: u divides d[r]
+        let receives = |h: HostId| an.receives[h] && (!only_new || self.target[h]);
+        // Per candidate: displaced blocks plus own room if it receives.
+        let cand = &an.candidates;
+        let base: Vec<i64> = cand
+            .iter()
+            .map(|&h| {
+                let disp: i64 = if only_new {
+                    0
+                } else {
+                    an.items[h].iter().map(|&v| f(pool.vms[v].demand[r])).sum()
+                };
+                disp + if receives(h) { f(an.spare[h][r]) } else { 0 }
+            })
+            .collect();
+        let down: i64 = if only_new {
+            0
+        } else {
+            an.down
+                .iter()
+                .flat_map(|&h| &an.items[h])
+                .map(|&v| f(pool.vms[v].demand[r]))
+                .sum()
+        };
+        let total: i64 = (0..nh)
+            .filter(|&t| receives(t))
+            .map(|t| f(an.spare[t][r]))
+            .sum::<i64>()
+            - down;
+        let k = (self.k as usize).min(cand.len());
+        let top = |vals: &[i64]| -> (i64, Vec<usize>) {
+            let mut idx: Vec<usize> = (0..vals.len()).collect();
+            idx.sort_by(|&i, &j| vals[j].cmp(&vals[i]).then(i.cmp(&j)));
+            idx.truncate(k);
+            (idx.iter().map(|&i| vals[i]).sum(), idx)
+        };
+        // New VMs on hosts that receive restarts take `a` from `total`; on
+        // the others they raise their host's term.
+        let mut vals = base.clone();
+        let mut x = vec![0u64; cand.len()];
+        let cap_r: u64 = (0..nh)
+            .filter(|&h| allowed[h] && receives(h))
+            .map(|h| self.room[h] as u64)
+            .sum();
+        let raise: Vec<usize> = (0..cand.len())
+            .filter(|&i| allowed[cand[i]] && !receives(cand[i]) && self.room[cand[i]] > 0)
+            .collect();
+        let (mut sum, _) = top(&vals);
+        let mut n: u64 = 0;
+        if sum <= total {
+            // The lowest term that may still rise, while one may.
+            while let Some(&i) = raise
+                .iter()
+                .filter(|&&i| x[i] < self.room[cand[i]] as u64)
+                .min_by_key(|&&i| (vals[i], i))
+            {
+                vals[i] += a;
+                let (s, _) = top(&vals);
+                if s > total {
+                    vals[i] -= a;
+                    break;
+                }
+                sum = s;
+                x[i] += 1;
+                n += 1;
+                if n > MAX_ADDITIONAL {
+                    break;
+                }
+            }
+            let raise_full = raise.iter().all(|&i| x[i] == self.room[cand[i]] as u64);
+            if raise_full {
+                n += (((total - sum) / a) as u64).min(cap_r);
+            }
+        }
+        // The argument, for the bound n: with n + 1 more, the top K fail it.
+        let (worst_sum, worst) = top(&base);
+        let failed: Vec<HostId> = {
+            let mut w: Vec<HostId> = worst.iter().map(|&i| cand[i]).collect();
+            w.sort_unstable();
+            w
+        };
+        let names = |hs: &[HostId]| {
+            hs.iter()
+                .map(|&h| pool.hosts[h].name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let res = &pool.resources[r];
+        let scope = if only_new {
+            let mut what = Vec::new();
+            if !self.shape.storage.is_empty() || !self.shape.networks.is_empty() {
+                what.push("reach its storage and networks".to_string());
+            }
+            if pool.ha.migration_path == MigrationPath::StandbyOnly {
+                what.push("are standby hosts".to_string());
+            }
+            format!(
+                "the new VMs can restart only on hosts that {}: ",
+                what.join(" and ")
+            )
+        } else {
+            String::new()
+        };
+        let k_words = if k == 0 {
+            "with no host failing".to_string()
+        } else {
+            format!(
+                "if {} fail{}",
+                names(&failed),
+                if k == 1 { "s" } else { "" }
+            )
+        };
+        let reason = if !raise.is_empty() {
+            let units = if u == 1 {
+                String::new()
+            } else {
+                format!("whole slots of {u} ")
+            };
+            let amount = if u == 1 {
+                format!("{total} {res}")
+            } else {
+                format!("{total} slots")
+            };
+            let worst = if k == 1 {
+                "the host".to_string()
+            } else {
+                format!("the {k} hosts")
+            };
+            format!(
+                "{scope}counting {units}{res}: restarts can use only the spare of hosts that receive them ({amount} in all), \
+                 and a new VM on a host that receives none adds to what that host's failure displaces: however {} more VMs \
+                 of {} {res} are placed, the failure of {worst} then displacing the most needs more",
+                n + 1,
+                self.d[r]
+            )
+        } else if u == 1 {
+            format!(
+                "{scope}{res}: {k_words}, {} {res} of the surviving hosts' spare is left after the VMs to restart, \
+                 and each new VM takes {}, on the host it runs on or where it restarts: room for {n}, not {}",
+                total - worst_sum,
+                self.d[r],
+                n + 1
+            )
+        } else {
+            format!(
+                "{scope}counting whole slots of {u} {res}: {k_words}, {} slots of the surviving hosts are left \
+                 after the VMs to restart, and each new VM takes one, on the host it runs on or where it restarts: \
+                 room for {n}, not {}",
+                total - worst_sum,
+                n + 1
+            )
+        };
+        Bound {
+            n,
+            limit: Limit {
+                kind: LimitKind::Aggregate,
+                reason,
+                failed: if raise.is_empty() { failed } else { Vec::new() },
+            },
+        }
+    }
+
+    fn capacity_reason(&self, n: u64) -> String {
+        format!(
+            "the hosts that may start it have room for {n} in all{}",
+            if n == 0 {
+                String::new()
+            } else {
+                format!(", not {}", n + 1)
+            }
+        )
+    }
+
+    fn no_host_reason(&self) -> String {
+        let pool = self.pool;
+        if !self.eligible.iter().any(|&e| e) {
+            let why: Vec<String> = (0..pool.hosts.len())
+                .filter_map(|h| {
+                    self.excluded[h]
+                        .as_ref()
+                        .map(|w| format!("{}: {w}", pool.hosts[h].name))
+                })
+                .collect();
+            if why.is_empty() {
+                "the pool has no host".to_string()
+            } else {
+                format!("no host may start it: {}", why.join("; "))
+            }
+        } else {
+            "no host that may start it has room for it in its spare".to_string()
+        }
+    }
+
+    /// Every host, with `fits_here` between `lo` and `hi`.
+    fn hosts(&self, lo: &[u32], hi: &[u32]) -> Vec<HostHeadroom> {
+        let pool = self.pool;
+        (0..pool.hosts.len())
+            .map(|h| {
+                let reason = self.excluded[h].clone().or_else(|| {
+                    (self.room[h] == 0).then(|| {
+                        let short: Vec<String> = (0..self.d.len())
+                            .filter(|&r| self.d[r] > 0 && self.an.spare[h][r] < self.d[r])
+                            .map(|r| {
+                                format!(
+                                    "{} {} spare, {} needed",
+                                    self.an.spare[h][r], pool.resources[r], self.d[r]
+                                )
+                            })
+                            .collect();
+                        if short.is_empty() {
+                            "no resource of the VM is known to the pool".to_string()
+                        } else {
+                            format!("no room: {}", short.join(", "))
+                        }
+                    })
+                });
+                HostHeadroom {
+                    host: h,
+                    room: self.room[h],
+                    fits_here: lo[h],
+                    fits_here_upper: hi[h],
+                    reason,
+                }
+            })
+            .collect()
+    }
+
+    // ---------------------------------------------------------------
+    // The solve
+
+    fn solve(&self, bound: Bound, method: Method) -> Solved {
+        let nh = self.pool.hosts.len();
+        let mut upper = bound.n as u32;
+        let mut limit = bound.limit;
+        let mut st = State {
+            lower: 0,
+            best: vec![0u32; nh],
+            cuts: Vec::new(),
+            refuted: Vec::new(),
+            undecided: false,
+        };
+
+        let classes = {
+            let mut c: Vec<usize> = (0..nh)
+                .filter(|&h| self.room[h] > 0)
+                .map(|h| self.class[h])
+                .collect();
+            c.sort_unstable();
+            c.dedup();
+            c.len()
+        };
+        let exhaustive = match method {
+            Method::Auto => !cfg!(feature = "ilp") || classes <= SMALL,
+            Method::Search => true,
+            Method::Master => !cfg!(feature = "ilp"),
+        };
+        // Greedy orders: the answer is usually at or near the bound. Before
+        // the exhaustive search, each order's longest prefix that fits;
+        // before the master problem only the bound itself (the master's
+        // placements do better than the orders' prefixes).
+        let reach = if exhaustive {
+            Reach::Longest
+        } else {
+            Reach::Bound
+        };
+        for order in [Order::MostRoom, Order::Proportional] {
+            self.greedy(&mut st, upper, order, reach);
+        }
+        // The master problem; when the solver fails without an answer (not
+        // for lack of time), the exhaustive search takes over.
+        #[cfg(feature = "ilp")]
+        let exhaustive =
+            exhaustive || (!self.solve_by_master(&mut st, &mut upper, &mut limit) && !st.undecided);
+        if exhaustive {
+            self.grow(&mut st, upper);
+            // Every placement of lower + 1.
+            while st.lower < upper && !st.undecided {
+                let n = st.lower + 1;
+                let mut search = Search::new(self, n, std::mem::take(&mut st.cuts));
+                let outcome = search.run();
+                st.cuts = std::mem::take(&mut search.cuts);
+                match outcome {
+                    SearchOutcome::Found(x) => st.raise(x),
+                    SearchOutcome::Exhausted => {
+                        upper = st.lower;
+                        let sets = if st.cuts.len() == 1 {
+                            "the failure set".to_string()
+                        } else {
+                            format!("one of the {} failure sets", st.cuts.len())
+                        };
+                        let how = if search.leaves == 0 {
+                            format!(
+                                "every placement searched, up to interchangeable hosts: each fails \
+                                 {sets} that refuted earlier placements"
+                            )
+                        } else {
+                            format!(
+                                "every placement searched, up to interchangeable hosts: {} checked in full, \
+                                 each of the others fails {sets} that refuted earlier placements",
+                                search.leaves
+                            )
+                        };
+                        limit = self.search_limit(n, &how, &st);
+                    }
+                    SearchOutcome::Stopped => st.undecided = true,
+                }
+            }
+        }
+        if st.lower < upper {
+            limit = Limit {
+                kind: LimitKind::Undecided,
+                reason: format!(
+                    "the time limit ran out with {} placed and {} not ruled out; the bound: {}",
+                    st.lower,
+                    st.lower + 1,
+                    limit.reason
+                ),
+                failed: limit.failed,
+            };
+        }
+        Solved {
+            lower: st.lower,
+            upper,
+            placement: st.best,
+            limit,
+        }
+    }
+
+    /// The prefixes of one greedy order that fit: at least the bound
+    /// itself; with `Reach::Gallop`, probes going down from it, 1, 2, 4,
+    /// ... below, until one fits; with `Reach::Longest`, then bisection to
+    /// the longest. Only prefixes that beat the best are tried (a prefix
+    /// that fails fails every longer one).
+    fn greedy(&self, st: &mut State, upper: u32, order: Order, reach: Reach) {
+        let nh = self.pool.hosts.len();
+        if st.lower >= upper || st.undecided {
+            return;
+        }
+        let seq = self.sequence(order, upper);
+        let mut hi = (seq.len() as u32).min(upper);
+        let mut lo = st.lower;
+        if lo >= hi {
+            return;
+        }
+        if lo > 0 && reach == Reach::Longest {
+            // Does this order's prefix beat the best at all?
+            let x = prefix(&seq, lo + 1, nh);
+            match self.test(&x) {
+                Tested::Fits => {
+                    lo += 1;
+                    st.raise(x);
+                }
+                Tested::Fails(w) => {
+                    st.refute(&x, w);
+                    return;
+                }
+                Tested::Unknown => {
+                    st.undecided = true;
+                    return;
+                }
+            }
+        }
+        let mut step = 1u32;
+        let mut galloping = true;
+        while lo < hi {
+            if (reach == Reach::Bound && step > 1) || (reach == Reach::Gallop && !galloping) {
+                break;
+            }
+            let probe = if galloping {
+                hi.saturating_sub(step - 1).max(lo + 1)
+            } else {
+                lo + (hi - lo).div_ceil(2)
+            };
+            let x = prefix(&seq, probe, nh);
+            match self.test(&x) {
+                Tested::Fits => {
+                    lo = probe;
+                    galloping = false;
+                    st.raise(x);
+                }
+                Tested::Fails(w) => {
+                    st.refute(&x, w);
+                    hi = probe - 1;
+                    step = step.saturating_mul(2);
+                }
+                Tested::Unknown => {
+                    st.undecided = true;
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The master problem's loop: `true` when it settled the count (or the
+    /// time ran out: `st.undecided`), `false` when the solver failed.
+    #[cfg(feature = "ilp")]
+    fn solve_by_master(&self, st: &mut State, upper: &mut u32, limit: &mut Limit) -> bool {
+        let mut refuted = 0;
+        while st.lower < *upper && !st.undecided {
+            if refuted == 2 && st.lower == 0 {
+                // No placement fits yet: a lower bound from a greedy order.
+                self.greedy(st, *upper, Order::MostRoom, Reach::Gallop);
+                if st.lower >= *upper || st.undecided {
+                    break;
+                }
+            }
+            let n = st.lower + 1;
+            match self.master(n, *upper, &st.cuts) {
+                Master::Candidate(x) => match self.test(&x) {
+                    Tested::Fits => st.raise(x),
+                    Tested::Fails(Some(w)) if !st.cuts.contains(&w.failed) => {
+                        st.refute(&x, Some(w.clone()));
+                        self.repair(st, &x, &w);
+                        refuted += 1;
+                    }
+                    Tested::Unknown => st.undecided = true,
+                    // A set the program says passes fails (numerics): the
+                    // loop would not progress.
+                    Tested::Fails(_) => return false,
+                },
+                Master::Infeasible => {
+                    *upper = st.lower;
+                    let sets = if st.cuts.len() == 1 {
+                        "the failure set".to_string()
+                    } else {
+                        format!("the {} failure sets", st.cuts.len())
+                    };
+                    let how = format!(
+                        "an integer program over every placement finds none that passes {sets} \
+                         that refuted the placements checked"
+                    );
+                    *limit = self.search_limit(n, &how, st);
+                }
+                Master::Unknown if self.expired() => st.undecided = true,
+                Master::Unknown => return false,
+            }
+        }
+        true
+    }
+
+    /// One more VM at a time, on each class of interchangeable hosts, as
+    /// long as one fits.
+    fn grow(&self, st: &mut State, upper: u32) {
+        while st.lower < upper && !st.undecided {
+            let mut grown = false;
+            for h in self.representatives(&st.best) {
+                let mut x = st.best.clone();
+                x[h] += 1;
+                if st
+                    .cuts
+                    .iter()
+                    .any(|f| self.set_feasible(f, &x) == Some(false))
+                {
+                    continue;
+                }
+                match self.test(&x) {
+                    Tested::Fits => {
+                        st.raise(x);
+                        grown = true;
+                        break;
+                    }
+                    Tested::Fails(w) => st.refute(&x, w),
+                    Tested::Unknown => {
+                        st.undecided = true;
+                        break;
+                    }
+                }
+            }
+            if !grown {
+                break;
+            }
+        }
+    }
+
+    /// A part of a refuted placement `x` that may fit: without the new VMs
+    /// of the failing set's hosts (their failure then displaces less). One
+    /// check, kept when it fits and beats the best: the lower bound rises
+    /// even while the master problem's placements are refuted.
+    #[cfg(feature = "ilp")]
+    fn repair(&self, st: &mut State, x: &[u32], w: &tolerance::Witness) {
+        let mut y = x.to_vec();
+        for &h in &w.failed {
+            y[h] = 0;
+        }
+        if total(&y) <= st.lower {
+            return;
+        }
+        match self.test(&y) {
+            Tested::Fits => st.raise(y),
+            Tested::Fails(w) => st.refute(&y, w),
+            Tested::Unknown => st.undecided = true,
+        }
+    }
+
+    fn search_limit(&self, n: u32, how: &str, st: &State) -> Limit {
+        let example = st.refuted.iter().find(|(x, _)| total(x) == n);
+        Limit {
+            kind: LimitKind::Search,
+            reason: self.search_reason(n, how, example),
+            failed: example.map(|(_, w)| w.failed.clone()).unwrap_or_default(),
+        }
+    }
+
+    fn search_reason(
+        &self,
+        n: u32,
+        how: &str,
+        example: Option<&(Vec<u32>, tolerance::Witness)>,
+    ) -> String {
+        let pool = self.pool;
+        let mut s = format!(
+            "no placement of {n} leaves a pool that tolerates {} ({how})",
+            failures(self.k, self.k, true),
+        );
+        if let Some((x, w)) = example {
+            let placed: Vec<String> = (0..x.len())
+                .filter(|&h| x[h] > 0)
+                .map(|h| format!("{} {}", pool.hosts[h].name, x[h]))
+                .collect();
+            let hosts: Vec<&str> = w
+                .failed
+                .iter()
+                .map(|&h| pool.hosts[h].name.as_str())
+                .collect();
+            let when = if hosts.is_empty() {
+                "even with no further failure".to_string()
+            } else {
+                format!(
+                    "if {} fail{}",
+                    hosts.join(", "),
+                    if hosts.len() == 1 { "s" } else { "" }
+                )
+            };
+            s.push_str(&format!(
+                "; for example {} fails {when}: {}",
+                placed.join(", "),
+                w.reason
+            ));
+        }
+        s
+    }
+
+    /// One host per class of interchangeable hosts with room left: the
+    /// first of the class with the fewest new VMs in `x`.
+    fn representatives(&self, x: &[u32]) -> Vec<HostId> {
+        let mut seen: Vec<usize> = Vec::new();
+        let mut out: Vec<HostId> = Vec::new();
+        let mut hosts: Vec<HostId> = (0..x.len()).filter(|&h| self.room[h] > x[h]).collect();
+        // Roomiest first: the likeliest to take one more.
+        hosts.sort_by_key(|&h| (std::cmp::Reverse(self.room[h] - x[h]), x[h], h));
+        for h in hosts {
+            if !seen.contains(&self.class[h]) {
+                seen.push(self.class[h]);
+                out.push(h);
+            }
+        }
+        out
+    }
+
+    /// Hosts in the order a greedy rule fills them, one entry per new VM,
+    /// at most `limit` entries.
+    fn sequence(&self, order: Order, limit: u32) -> Vec<HostId> {
+        let nh = self.pool.hosts.len();
+        let mut x = vec![0u32; nh];
+        let mut out = Vec::new();
+        while (out.len() as u32) < limit {
+            let pick = (0..nh).filter(|&h| x[h] < self.room[h]).min_by_key(|&h| {
+                let left = (self.room[h] - x[h]) as u64;
+                match order {
+                    Order::MostRoom => (u64::MAX - left, x[h] as u64, h),
+                    // x / room, compared exactly: x[h] * room[o] vs x[o] * room[h].
+                    Order::Proportional => (
+                        (x[h] as u64 * PROPORTION) / self.room[h] as u64,
+                        u64::MAX - left,
+                        h,
+                    ),
+                }
+            });
+            let Some(h) = pick else { break };
+            x[h] += 1;
+            out.push(h);
+        }
+        out
+    }
+
+    /// `fits_here` per host: proved (lower, upper). `lower` is the proved
+    /// count: a placement of more fails.
+    ///
+    /// A placement with every host of a batch at its own upper bound that
+    /// passes proves them all at once (each count alone is a part of it).
+    /// Batches hold at most `lower` VMs; one that fails is split in two, and
+    /// a host alone is settled by bisection.
+    fn fits_here(&self, best: &[u32], lower: u32, upper: u32) -> (Vec<u32>, Vec<u32>) {
+        let nh = self.pool.hosts.len();
+        let ub = self.single_host_bounds(upper);
+        // One host per class; the others copy it. Best's count on any host
+        // of the class fits there alone.
+        let mut reps: Vec<HostId> = Vec::new();
+        for h in 0..nh {
+            if self.room[h] > 0 && !reps.iter().any(|&o| self.class[o] == self.class[h]) {
+                reps.push(h);
+            }
+        }
+        let known = |h: HostId| {
+            (0..nh)
+                .filter(|&o| self.class[o] == self.class[h])
+                .map(|o| best[o])
+                .max()
+                .unwrap_or(0)
+                .min(ub[h])
+        };
+        let mut open: Vec<HostId> = reps.iter().copied().filter(|&h| known(h) < ub[h]).collect();
+        open.sort_by_key(|&h| (std::cmp::Reverse(ub[h]), h));
+        let mut batches: Vec<Vec<HostId>> = Vec::new();
+        let mut sum = 0u64;
+        for &h in &open {
+            match batches.last_mut() {
+                Some(b) if sum + ub[h] as u64 <= lower as u64 => b.push(h),
+                _ => {
+                    batches.push(vec![h]);
+                    sum = 0;
+                }
+            }
+            sum += ub[h] as u64;
+        }
+        let settled: Vec<(HostId, u32, u32)> = batches
+            .par_iter()
+            .flat_map(|batch| self.settle(batch, &ub, &known))
+            .collect();
+        let mut lo = vec![0u32; nh];
+        let mut hi = vec![0u32; nh];
+        for h in 0..nh {
+            if self.room[h] == 0 {
+                continue;
+            }
+            let rep = reps
+                .iter()
+                .copied()
+                .find(|&r| self.class[r] == self.class[h])
+                .expect("every class has a representative");
+            (lo[h], hi[h]) = match settled.iter().find(|&&(r, _, _)| r == rep) {
+                Some(&(_, l, u)) => (l, u),
+                None => (known(rep), ub[rep]),
+            };
+        }
+        (lo, hi)
+    }
+
+    /// (host, lower, upper) of `fits_here` for each host of `batch`.
+    fn settle(
+        &self,
+        batch: &[HostId],
+        ub: &[u32],
+        known: &(dyn Fn(HostId) -> u32 + Sync),
+    ) -> Vec<(HostId, u32, u32)> {
+        let nh = self.pool.hosts.len();
+        if let [h] = batch {
+            let h = *h;
+            let (mut lo, mut hi) = (known(h), ub[h]);
+            let mut probe = hi;
+            while lo < hi {
+                let mut x = vec![0u32; nh];
+                x[h] = probe;
+                match self.test(&x) {
+                    Tested::Fits => lo = probe,
+                    Tested::Fails(_) => hi = probe - 1,
+                    Tested::Unknown => break,
+                }
+                probe = lo + (hi - lo).div_ceil(2);
+            }
+            return vec![(h, lo, hi)];
+        }
+        let mut x = vec![0u32; nh];
+        for &h in batch {
+            x[h] = ub[h];
+        }
+        match self.test(&x) {
+            Tested::Fits => batch.iter().map(|&h| (h, ub[h], ub[h])).collect(),
+            Tested::Unknown => batch.iter().map(|&h| (h, known(h), ub[h])).collect(),
+            Tested::Fails(_) => {
+                let (a, b) = batch.split_at(batch.len() / 2);
+                let mut out = self.settle(a, ub, known);
+                out.extend(self.settle(b, ub, known));
+                out
+            }
+        }
+    }
+}
+
+/// How far [`Ctx::greedy`] goes down an order's prefixes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reach {
+    /// The bound itself only.
+    Bound,
+    /// Down from the bound until a prefix fits.
+    Gallop,
+    /// The longest prefix that fits.
+    Longest,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Order {
+    /// The host with the most room left.
+    MostRoom,
+    /// The host whose room is the least used so far, then the most room left.
+    Proportional,
+}
+
+/// Resolution of the proportional order's shares.
+const PROPORTION: u64 = 1 << 20;
+
+fn prefix(seq: &[HostId], n: u32, nh: usize) -> Vec<u32> {
+    let mut x = vec![0u32; nh];
+    for &h in &seq[..n as usize] {
+        x[h] += 1;
+    }
+    x
+}
+
+fn total(x: &[u32]) -> u32 {
+    x.iter().sum()
+}
+
+/// Pools with at most this many classes of hosts with room for a new VM
+/// are searched exhaustively even when the master problem is available.
+const SMALL: usize = 6;
+
+/// How [`headroom`] closes the gap between its bounds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Method {
+    /// The exhaustive search for small pools (or without the feature
+    /// `ilp`), else the master problem.
+    #[default]
+    Auto,
+    /// Always the exhaustive search over placements.
+    Search,
+    /// Always the master problem (without the feature `ilp`: the search).
+    Master,
+}
+
+enum SearchOutcome {
+    Found(Vec<u32>),
+    Exhausted,
+    Stopped,
+}
+
+/// The exhaustive search for a placement of exactly `n` new VMs.
+struct Search<'c, 'a, 'p> {
+    cx: &'c Ctx<'a, 'p>,
+    n: u32,
+    /// Hosts with room, classes together, roomiest first.
+    hosts: Vec<HostId>,
+    /// `same[i]`: hosts[i] is interchangeable with hosts[i - 1].
+    same: Vec<bool>,
+    /// Room of hosts[i..], summed.
+    room_after: Vec<u64>,
+    cuts: Vec<Vec<HostId>>,
+    leaves: u64,
+    x: Vec<u32>,
+    stopped: bool,
+}
+
+impl<'c, 'a, 'p> Search<'c, 'a, 'p> {
+    fn new(cx: &'c Ctx<'a, 'p>, n: u32, cuts: Vec<Vec<HostId>>) -> Self {
+        let nh = cx.pool.hosts.len();
+        let mut hosts: Vec<HostId> = (0..nh).filter(|&h| cx.room[h] > 0).collect();
+        // Classes stay together: order classes by their first host's rank.
+        hosts.sort_by_key(|&h| (std::cmp::Reverse(cx.room[h]), cx.class[h], h));
+        let same: Vec<bool> = (0..hosts.len())
+            .map(|i| i > 0 && cx.class[hosts[i]] == cx.class[hosts[i - 1]])
+            .collect();
+        let mut room_after = vec![0u64; hosts.len() + 1];
+        for i in (0..hosts.len()).rev() {
+            room_after[i] = room_after[i + 1] + cx.room[hosts[i]] as u64;
+        }
+        Search {
+            cx,
+            n,
+            hosts,
+            same,
+            room_after,
+            cuts,
+            leaves: 0,
+            x: vec![0; nh],
+            stopped: false,
+        }
+    }
+
+    fn run(&mut self) -> SearchOutcome {
+        match self.dfs(0, self.n) {
+            Some(found) => found,
+            None if self.stopped => SearchOutcome::Stopped,
+            None => SearchOutcome::Exhausted,
+        }
+    }
+
+    /// Whether a cut already rules out the partial placement (every
+    /// completion adds VMs, which never helps). Cuts that hit move to the
+    /// front.
+    fn cut(&mut self) -> bool {
+        for i in 0..self.cuts.len() {
+            match self.cx.set_feasible(&self.cuts[i], &self.x) {
+                Some(false) => {
+                    let c = self.cuts.remove(i);
+                    self.cuts.insert(0, c);
+                    return true;
+                }
+                Some(true) => {}
+                None => {
+                    self.stopped = true;
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    fn dfs(&mut self, i: usize, left: u32) -> Option<SearchOutcome> {
+        if self.stopped || self.cx.expired() {
+            self.stopped = true;
+            return None;
+        }
+        if left == 0 {
+            self.leaves += 1;
+            self.cx.placements.fetch_add(1, Ordering::Relaxed);
+            return match self.cx.test(&self.x) {
+                Tested::Fits => Some(SearchOutcome::Found(self.x.clone())),
+                Tested::Fails(w) => {
+                    if let Some(w) = w {
+                        if !self.cuts.contains(&w.failed) {
+                            self.cuts.insert(0, w.failed);
+                        }
+                    }
+                    None
+                }
+                Tested::Unknown => {
+                    self.stopped = true;
+                    None
+                }
+            };
+        }
+        if i == self.hosts.len() || (left as u64) > self.room_after[i] {
+            return None;
+        }
+        let h = self.hosts[i];
+        let mut hi = self.cx.room[h].min(left);
+        if self.same[i] {
+            hi = hi.min(self.x[self.hosts[i - 1]]);
+        }
+        let lo = (left as u64).saturating_sub(self.room_after[i + 1]) as u32;
+        for c in (lo..=hi).rev() {
+            self.x[h] = c;
+            if c > 0 && self.cut() {
+                continue;
+            }
+            if let Some(found) = self.dfs(i + 1, left - c) {
+                self.x[h] = 0;
+                return Some(found);
+            }
+            if self.stopped {
+                break;
+            }
+        }
+        self.x[h] = 0;
+        None
+    }
+}
+
+/// Relative gap at which the master problem may stop with a candidate.
+#[cfg(feature = "ilp")]
+const MASTER_GAP: f32 = 0.001;
+
+/// What the master problem found.
+#[cfg(feature = "ilp")]
+enum Master {
+    /// A placement that passes every failure set given (to be checked).
+    Candidate(Vec<u32>),
+    /// No placement of at least the count asked passes them all: a proof.
+    Infeasible,
+    /// The solver stopped or failed without an answer.
+    Unknown,
+}
+
+#[cfg(feature = "ilp")]
+impl Ctx<'_, '_> {
+    /// The master problem: a placement of at least `at_least` (at most
+    /// `at_most`) new VMs under which every failure set of `cuts` can
+    /// restart everything, as one integer program solved by HiGHS. Each
+    /// set contributes its exact packing: the VMs to restart (alike VMs as
+    /// one integer count per target), the new VMs of its failed hosts, and
+    /// per surviving host and resource, what lands there plus its own new
+    /// VMs within its spare. Every placement that passes all sets fits the
+    /// program, so "infeasible" proves that none of `at_least` fits.
+    fn master(&self, at_least: u32, at_most: u32, cuts: &[Vec<HostId>]) -> Master {
+        use good_lp::solvers::highs::highs;
+        use good_lp::{
+            Expression, ProblemVariables, ResolutionError, Solution, SolverModel, Variable,
+            variable,
+        };
+        use std::collections::HashMap;
+
+        let an = self.an;
+        let nh = self.pool.hosts.len();
+        let nres = self.d.len();
+        let mut vars = ProblemVariables::new();
+        let x: Vec<Option<Variable>> = (0..nh)
+            .map(|h| {
+                (self.room[h] > 0)
+                    .then(|| vars.add(variable().integer().min(0).max(self.room[h] as f64)))
+            })
+            .collect();
+        // Constraints as (expression, sense, bound): built after the variables.
+        enum Sense {
+            Eq,
+            Le,
+        }
+        let mut rows: Vec<(Expression, Sense, f64)> = Vec::new();
+        for failed in cuts {
+            let mask = an.mask(failed);
+            let sc = an.scenario(&mask);
+            let inst = &sc.instance;
+            let targets = sc.hosts.len();
+            // Alike VMs (demand, targets, no anti-affinity group) as one class.
+            let mut classes: Vec<(usize, u32)> = Vec::new(); // (first item, count)
+            let mut seen: HashMap<(&[i64], &[u32]), usize> = HashMap::new();
+            for i in 0..inst.items() {
+                if inst.group[i] == pack::NO_GROUP {
+                    let key = (inst.demand(i), inst.elig[i].as_slice());
+                    if let Some(&c) = seen.get(&key) {
+                        classes[c].1 += 1;
+                        continue;
+                    }
+                    seen.insert(key, classes.len());
+                }
+                classes.push((i, 1));
+            }
+            // Per target: (demand, variable, its upper bound) of what may
+            // land there.
+            let mut land: Vec<Vec<(Vec<i64>, Variable, i64)>> = vec![Vec::new(); targets];
+            let mut groups: HashMap<(u32, u32), Vec<Variable>> = HashMap::new();
+            for &(i, count) in &classes {
+                let mut sum = Expression::from(0.0);
+                let mut any = false;
+                for &t in &inst.elig[i] {
+                    if !pack::fits(inst, &inst.cap, i, t as usize) {
+                        continue;
+                    }
+                    let v = vars.add(variable().integer().min(0).max(count as f64));
+                    sum += v;
+                    any = true;
+                    land[t as usize].push((inst.demand(i).to_vec(), v, count as i64));
+                    if inst.group[i] != pack::NO_GROUP {
+                        groups.entry((inst.group[i], t)).or_default().push(v);
+                    }
+                }
+                if !any {
+                    return Master::Infeasible; // even with no new VM
+                }
+                rows.push((sum, Sense::Eq, count as f64));
+            }
+            for &h in failed {
+                let Some(xh) = x[h] else { continue };
+                let mut sum = Expression::from(0.0);
+                for (t, &host) in sc.hosts.iter().enumerate() {
+                    let fits = (0..nres).all(|r| self.d[r] <= an.spare[host][r]);
+                    if host == h || !self.target[host] || !fits {
+                        continue;
+                    }
+                    let v = vars.add(variable().integer().min(0).max(self.room[h] as f64));
+                    sum += v;
+                    land[t].push((self.d.clone(), v, self.room[h] as i64));
+                }
+                rows.push((sum - xh, Sense::Eq, 0.0));
+            }
+            for (t, &host) in sc.hosts.iter().enumerate() {
+                for r in 0..nres {
+                    let own = if self.d[r] > 0 { x[host] } else { None };
+                    let max: i64 = land[t].iter().map(|(d, _, ub)| d[r] * ub).sum::<i64>()
+                        + own.map_or(0, |_| self.d[r] * self.room[host] as i64);
+                    if max <= inst.cap(t)[r] {
+                        continue; // cannot bind
+                    }
+                    let mut load: Expression = land[t]
+                        .iter()
+                        .filter(|(d, _, _)| d[r] > 0)
+                        .map(|(d, v, _)| d[r] as f64 * *v)
+                        .sum();
+                    if let Some(xo) = own {
+                        load += self.d[r] as f64 * xo;
+                    }
+                    rows.push((load, Sense::Le, inst.cap(t)[r] as f64));
+                }
+            }
+            for (_, members) in groups {
+                if members.len() > 1 {
+                    rows.push((members.into_iter().sum(), Sense::Le, 1.0));
+                }
+            }
+        }
+        let sum_x: Expression = x.iter().flatten().copied().sum();
+        let mut model = highs(vars.maximise(sum_x.clone())).set_threads(1);
+        if let Some(d) = self.deadline {
+            let left = d.saturating_duration_since(Instant::now()).as_secs_f64();
+            if left <= 0.0 {
+                return Master::Unknown;
+            }
+            model = model.set_time_limit(left);
+        }
+        model.set_verbose(false);
+        // Candidates are checked anyway and only "infeasible" is a proof:
+        // a candidate near the best will do.
+        model = model
+            .set_mip_rel_gap(MASTER_GAP)
+            .expect("a valid relative gap");
+        model = model.with(sum_x.clone().geq(at_least as f64));
+        model = model.with(sum_x.leq(at_most as f64));
+        for (e, sense, b) in rows {
+            model = match sense {
+                Sense::Eq => model.with(e.eq(b)),
+                Sense::Le => model.with(e.leq(b)),
+            };
+        }
+        match model.solve() {
+            Ok(solution) => {
+                let placement: Vec<u32> = x
+                    .iter()
+                    .map(|v| v.map_or(0, |v| solution.value(v).round().max(0.0) as u32))
+                    .collect();
+                let ok = placement.iter().zip(&self.room).all(|(c, r)| c <= r)
+                    && total(&placement) >= at_least;
+                if ok {
+                    Master::Candidate(placement)
+                } else {
+                    Master::Unknown
+                }
+            }
+            Err(ResolutionError::Infeasible) => Master::Infeasible,
+            Err(_) => Master::Unknown,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(text: &str) -> Pool {
+        crate::parse_pool(text).unwrap()
+    }
+
+    fn shape(demand: &str) -> Shape {
+        Shape::parse(demand, "--vm", &[], &[]).unwrap()
+    }
+
+    /// a: 32 GiB, 4 vCPUs; b: 32 GiB, 32; c: 64 GiB, 32; VMs of 16 GiB, 4:
+    /// counting either resource allows 4, but c's failure leaves room for 3.
+    const TWO: &str = r#"{"name": "two", "hosts": [
+        {"name": "a", "capacity": {"memory_mib": 32768, "vcpus": 4}},
+        {"name": "b", "capacity": {"memory_mib": 32768, "vcpus": 32}},
+        {"name": "c", "capacity": {"memory_mib": 65536, "vcpus": 32}}], "vms": []}"#;
+
+    #[test]
+    fn shapes_report_every_problem_with_its_path() {
+        let e = Shape::parse(
+            r#"{"m": -1, "v": 1.5, "w": "x"}"#,
+            "--vm",
+            &["".into()],
+            &[],
+        )
+        .unwrap_err();
+        let text: Vec<String> = e.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            text,
+            [
+                "--vm.m: must not be negative, found -1",
+                "--vm.v: must be an integer, found 1.5",
+                "--vm.w: expected a non-negative integer, found a string",
+                "--storage[0]: must not be empty",
+            ]
+        );
+        let e = Shape::parse("{}", "--vm", &[], &[]).unwrap_err();
+        assert!(
+            e.problems[0]
+                .message
+                .starts_with("must demand a positive amount")
+        );
+        let e = Shape::parse("[1", "--vm", &[], &[]).unwrap_err();
+        assert_eq!(e.problems[0].line, Some(1));
+        let p = pool(TWO);
+        let e = shape(r#"{"memory": 1, "vcpus": 1}"#)
+            .check_resources(&p, "--vm")
+            .unwrap_err();
+        assert_eq!(
+            e.problems[0].to_string(),
+            "--vm.memory: unknown resource \"memory\"; did you mean \"memory_mib\"? the pool's resources: memory_mib, vcpus"
+        );
+        let e = Shape::parse(
+            r#"{"memory_mib": 1}"#,
+            "--vm",
+            &["nfs-b".into()],
+            &["x".into()],
+        )
+        .unwrap()
+        .check_resources(&p, "--vm")
+        .unwrap_err();
+        assert_eq!(e.problems.len(), 2, "{e}");
+        assert_eq!(e.problems[0].path, "--storage");
+        assert!(
+            e.problems[0]
+                .message
+                .starts_with("unknown storage \"nfs-b\": no host reaches it")
+        );
+        assert_eq!(e.problems[1].path, "--networks");
+        let e =
+            Shape::parse(r#"{"memory_mib": 1}"#, "--vm", &["a\nOK: b".into()], &[]).unwrap_err();
+        assert!(
+            e.problems[0].message.contains("control character U+000A"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn both_methods_prove_what_counting_cannot() {
+        let p = pool(TWO);
+        let vm = shape(r#"{"memory_mib": 16384, "vcpus": 4}"#);
+        for method in [Method::Search, Method::Master] {
+            let opts = HeadroomOptions {
+                method,
+                ..Default::default()
+            };
+            let r = headroom(&p, &vm, &opts).unwrap();
+            assert_eq!((r.max_additional, r.upper_bound, r.exact), (3, 3, true));
+            assert_eq!(r.limit.kind, LimitKind::Search, "{method:?}");
+            let fits: Vec<u32> = r.hosts.iter().map(|h| h.fits_here).collect();
+            assert_eq!(fits, [1, 2, 3]);
+            let rooms: Vec<u32> = r.hosts.iter().map(|h| h.room).collect();
+            assert_eq!(rooms, [1, 2, 4]);
+        }
+    }
+
+    #[test]
+    fn a_time_limit_or_a_cancel_leaves_proved_bounds() {
+        let p = pool(TWO);
+        let vm = shape(r#"{"memory_mib": 16384, "vcpus": 4}"#);
+        let opts = HeadroomOptions {
+            time_limit: Some(Duration::ZERO),
+            ..Default::default()
+        };
+        let r = headroom(&p, &vm, &opts).unwrap();
+        assert!(!r.exact);
+        assert!(r.max_additional <= 3 && r.upper_bound >= 3);
+        assert_eq!(r.verdict(), Verdict::Undecided);
+        let cancel = AtomicBool::new(true);
+        let opts = HeadroomOptions {
+            cancel: Some(&cancel),
+            ..Default::default()
+        };
+        let r = headroom(&p, &vm, &opts).unwrap();
+        assert!(r.max_additional <= 3 && r.upper_bound >= 3);
+    }
+
+    #[test]
+    fn standby_hosts_take_no_new_vm_and_bound_the_others() {
+        // Only s (standby, 6 slots) receives restarts: h1 2 + x1 <= 6,
+        // h2 4 + x2 <= 6.
+        let p = pool(
+            r#"{"name": "s", "ha": {"migration_path": "standby_only"}, "hosts": [
+            {"name": "h1", "capacity": {"m": 8}}, {"name": "h2", "capacity": {"m": 8}},
+            {"name": "s", "capacity": {"m": 6}, "standby": true}],
+            "vms": [{"name": "a", "host": "h1", "demand": {"m": 2}},
+                    {"name": "b", "host": "h2", "demand": {"m": 4}}]}"#,
+        );
+        let r = headroom(&p, &shape(r#"{"m": 1}"#), &HeadroomOptions::default()).unwrap();
+        assert_eq!((r.max_additional, r.exact), (6, true));
+        assert_eq!(r.limit.kind, LimitKind::Aggregate);
+        assert_eq!(r.placement, [4, 2, 0]);
+        assert_eq!(r.hosts[2].room, 0);
+        assert!(r.hosts[2].reason.as_deref().unwrap().contains("standby"));
+    }
+
+    #[test]
+    fn no_failover_and_no_ha() {
+        let text = |ha: &str| {
+            format!(
+                r#"{{"name": "v", "ha": {ha}, "hosts": [
+                {{"name": "h1", "capacity": {{"m": 8}}}}, {{"name": "h2", "capacity": {{"m": 8}}}}],
+                "vms": []}}"#
+            )
+        };
+        let vm = shape(r#"{"m": 4}"#);
+        let vm_mode = pool(&text(r#"{"mode": "vm"}"#));
+        let r = headroom(&vm_mode, &vm, &HeadroomOptions::default()).unwrap();
+        assert_eq!((r.max_additional, r.limit.kind), (0, LimitKind::NoFailover));
+        let k0 = HeadroomOptions {
+            tolerate: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(headroom(&vm_mode, &vm, &k0).unwrap().max_additional, 4);
+        let off = pool(&text(r#"{"enabled": false}"#));
+        let r = headroom(&off, &vm, &HeadroomOptions::default()).unwrap();
+        assert_eq!((r.max_additional, r.limit.kind), (4, LimitKind::Capacity));
+    }
+
+    #[test]
+    fn a_shape_too_small_to_count_is_an_error() {
+        // 2^19 MiB free, a failure of either host leaves 2^18 for 1 MiB VMs.
+        let p = pool(
+            r#"{"name": "big", "hosts": [
+            {"name": "h1", "capacity": {"memory_mib": 262144}},
+            {"name": "h2", "capacity": {"memory_mib": 262144}}], "vms": []}"#,
+        );
+        assert_eq!(
+            headroom(
+                &p,
+                &shape(r#"{"memory_mib": 1}"#),
+                &HeadroomOptions::default()
+            )
+            .unwrap_err(),
+            HeadroomError::TooSmall
+        );
+    }
+}

@@ -1,0 +1,1013 @@
+//! Bounds that decide many failure sets at once.
+//!
+//! **Necessary (upper bound).** Per resource r, a set F is infeasible when the
+//! protected demand it displaces exceeds the spare left on the survivors:
+//! `Σ_{h∈F} (D_h[r] + S_h[r]) > S_total[r] − D_down[r]`, where `S_h` counts
+//! only for hosts that receive VMs (up, not overloaded, standby when
+//! `standby_only`), and likewise in `f(x) = floor(x / u)` blocks for every
+//! VM size u (superadditive, so it still holds). The left side is a sum
+//! over hosts, so the worst set of size k is the k hosts with the largest
+//! `D_h[r] + S_h[r]`.
+//!
+//! **Sufficient (lower bound).** Think of first-fit decreasing by one resource
+//! r1 (FFD-r1), and of the first VM v it cannot place. Then every survivor t
+//! that v may run on is *blocked*: some resource r has `rem_t[r] < d_v[r]`, so
+//! the demand already placed on t is at least
+//! `c_t[r] = max(0, S_t[r] − d_v[r] + 1)`. Blocked in r1, t holds at least
+//! `c_t[r1]` of the r1-demand placed before v, which (FFD-r1) is made of VMs at
+//! least as large in r1 as v: at most `Y[r1] = D_{≥v}[r1] − d_v[r1]`. (When
+//! every demand and spare of r is a multiple of a grain g, "less than d_v
+//! left" means "at most d_v − g left", and `c_t[r] = max(0, S_t[r] − d_v[r] + g)`.) The
+//! survivors blocked in another resource r hold at most `Y[r]` of it, so the
+//! r1-capacity they take out of the count is at most a fractional knapsack
+//! `FK_r` (values `c_t[r1]`, costs `c_t[r]`, budget `Y[r]`). Anti-affinity is
+//! left out of `E_v` (the hosts v's requirements pass, so that VMs of one
+//! requirement share it): a group of m running members can block at most
+//! m − 1 survivors, each running a member or holding one restarted before v,
+//! and those hosts are taken out of the count (`AA`). So if
+//!
+//! `Σ_{t ∈ E_v ∩ S} c_t[r1] − AA − Σ_{r≠r1} FK_r  >  Y[r1]`
+//!
+//! for every VM v that could be displaced, FFD-r1 cannot fail, and F is
+//! feasible. The VMs are grouped into *types* (eligible hosts `E`, size in r1);
+//! for each type the left side minus the right side is, but for the `FK` and
+//! `AA` terms (bounded from above over all hosts), a sum over the hosts of F,
+//! so the worst set of size k is again a top-k. One resource r1 for which every
+//! type passes proves every set of that size feasible.
+//!
+//! Both bounds also apply to partial sets (some hosts chosen, the rest to come
+//! from a given list), which is what lets the set search prune whole subtrees.
+
+use std::collections::HashMap;
+
+use crate::model::*;
+use crate::scenario::Analysis;
+
+/// One VM type for one ordering resource: what the sufficient condition
+/// needs about the VMs of that type failing to place.
+#[derive(Clone, Debug)]
+struct Kind {
+    /// Size in r1 of the VMs of this type.
+    d1: i64,
+    /// Per host: `c_t[r1]` if the host receives and is eligible, else 0.
+    value: Vec<i64>,
+    /// Sum of `value` over all hosts.
+    value_total: i64,
+    /// Index into `Order::levels` of this type's size.
+    level: usize,
+    /// The smallest demand of the type per resource (for budgets).
+    dmin: Vec<i64>,
+    /// Per other resource: hosts in knapsack order with prefix sums of
+    /// (cost, value); hosts of cost 0 come first.
+    knap: Vec<Knapsack>,
+    /// Anti-affinity (`AA`): of v's group G of g running members, the
+    /// hosts running one are blocked (`aa_fixed`: the most `Σ_{t∈P_G} value`
+    /// over the type's groups), and so are the hosts holding members
+    /// restarted before v: at most min(g − 1, |F|·m_G + g_down − 1), m_G
+    /// the most members on one host, each
+    /// worth at most the largest values (`aa_top`, prefix sums).
+    aa_fixed: i64,
+    aa_top: Vec<i64>,
+    /// The most members of a group of this type, of them on hosts
+    /// already down, and of them on one host.
+    gmax: i64,
+    gdown: i64,
+    gmult: i64,
+    /// The up hosts running a VM of this type, ascending, and whether a
+    /// host already down does: a failure set none of whose hosts runs one
+    /// displaces none, and the type cannot be the first to fail.
+    hosts: Vec<HostId>,
+    on_down: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Knapsack {
+    r: usize,
+    cost_prefix: Vec<i64>,
+    value_prefix: Vec<i64>,
+    cost: Vec<i64>,
+    value: Vec<i64>,
+}
+
+impl Knapsack {
+    /// Fractional knapsack optimum with the given budget (an upper bound).
+    fn best(&self, budget: i64) -> i64 {
+        let budget = budget.max(0);
+        // Items sorted by value/cost descending, zero cost first.
+        let i = self.cost_prefix.partition_point(|&c| c <= budget);
+        // cost_prefix[0] = 0, so i >= 1.
+        let whole = self.value_prefix[i - 1];
+        if i - 1 < self.cost.len() {
+            let left = budget - self.cost_prefix[i - 1];
+            let (c, v) = (self.cost[i - 1], self.value[i - 1]);
+            // Round up: this is an upper bound.
+            whole
+                + if c > 0 {
+                    ((v as i128 * left as i128 + c as i128 - 1) / c as i128) as i64
+                } else {
+                    v
+                }
+        } else {
+            whole
+        }
+    }
+}
+
+/// All types for one ordering resource r1.
+#[derive(Clone, Debug)]
+struct Order {
+    /// Resources of the amounts it was built from.
+    nres: usize,
+    r1: usize,
+    /// Distinct r1 sizes of displaceable VMs, ascending.
+    #[allow(dead_code)]
+    levels: Vec<i64>,
+    /// `ge[level][host * nres + r]`: demand of the host's VMs with r1 size ≥ level.
+    ge: Vec<Vec<i64>>,
+    /// Same for hosts already down, summed.
+    ge_down: Vec<Vec<i64>>,
+    kinds: Vec<Kind>,
+}
+
+/// Set-level bounds for a pool.
+#[derive(Clone, Debug)]
+pub struct SetBounds {
+    nhosts: usize,
+    /// Necessary conditions, one per (resource, unit u): with
+    /// `f(x) = floor(x / u)`, superadditive, a set F is infeasible when
+    /// `Σ_{h∈F} (Σ_{v on h} f(d_v[r]) + f(S_h[r])) > Σ_t f(S_t[r]) − Σ_{v down} f(d_v[r])`.
+    /// u = 1 is the plain aggregate condition.
+    units: Vec<Unit>,
+    orders: Vec<Order>,
+    /// Position of each host when sorted by name.
+    name_rank: Vec<usize>,
+}
+
+/// The proof behind an aggregate rejection: in blocks of `unit` of resource
+/// `res`, the VMs to restart need `need` blocks, the survivors have room for
+/// `have` (`unit` 1: plain amounts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Blocks {
+    pub res: ResourceId,
+    pub unit: i64,
+    pub need: i64,
+    pub have: i64,
+}
+
+#[derive(Clone, Debug)]
+struct Unit {
+    r: ResourceId,
+    u: i64,
+    /// Per host: blocks its protected VMs need, and room (if it receives).
+    displaced: Vec<i64>,
+    room: Vec<i64>,
+    /// Blocks needed by the VMs of hosts already down.
+    slack_need: i64,
+    /// Per host: `Σ_{v on h} f(d_v) + f(S_h)` (S counted if the host receives).
+    loss: Vec<i64>,
+    /// `top_prefix[m]`: the sum of the m largest `loss` values of all hosts,
+    /// a bound on what m hosts of any list add.
+    top_prefix: Vec<i64>,
+    /// `Σ_t f(S_t) − Σ_{v down} f(d_v)`.
+    slack: i64,
+}
+
+/// A partial failure set: `chosen` hosts, and `m` more to come from `rest`.
+pub struct Partial<'a> {
+    pub chosen: &'a [HostId],
+    pub rest: &'a [HostId],
+    pub m: usize,
+}
+
+impl SetBounds {
+    pub fn new(an: &Analysis) -> SetBounds {
+        SetBounds::within(an, &crate::pack::Budget::unlimited())
+    }
+
+    /// [`SetBounds::new`], stopping early when `budget` runs out on a large
+    /// pool (over 10^6 resource-host-VM steps; a small one always gets its
+    /// bounds, which take less than a search would): every condition
+    /// stands on its own, so fewer of them are still sound, only weaker
+    /// (with none, nothing is decided at the set level).
+    pub fn within(an: &Analysis, budget: &crate::pack::Budget) -> SetBounds {
+        let pool = an.pool;
+        let nres = pool.resources.len();
+        let nh = pool.hosts.len();
+        let mut units = Vec::new();
+        // Each block size costs a pass over the hosts and displaceable VMs
+        // here and one over the hosts when the search prunes: as many as
+        // about 2·10^7 steps allow, at least MIN_UNITS per resource.
+        let items: usize = an.items.iter().map(Vec::len).sum();
+        let max_units = (20_000_000 / (nres.max(1) * (nh + items + 1))).max(MIN_UNITS);
+        let large = nres * (nh + items) > 1_000_000;
+        let stop = || large && budget.expired();
+        for r in (0..nres).take_while(|_| !stop()) {
+            let sizes: Vec<i64> = an
+                .items
+                .iter()
+                .flatten()
+                .map(|&v| pool.vms[v].demand[r])
+                .filter(|&d| d > 0)
+                .collect();
+            for u in unit_sizes(sizes, max_units) {
+                let f = |x: i64| x.max(0) / u;
+                let mut loss = vec![0i64; nh];
+                let mut displaced = vec![0i64; nh];
+                let mut room = vec![0i64; nh];
+                let mut slack = 0i64;
+                let mut slack_need = 0i64;
+                for h in 0..nh {
+                    let d: i64 = an.items[h].iter().map(|&v| f(pool.vms[v].demand[r])).sum();
+                    if pool.hosts[h].state == HostState::Down {
+                        slack -= d;
+                        slack_need += d;
+                    } else {
+                        loss[h] += d;
+                        displaced[h] = d;
+                    }
+                    if an.receives[h] {
+                        room[h] = f(an.spare[h][r]);
+                        loss[h] += room[h];
+                        slack += room[h];
+                    }
+                }
+                let mut sorted = loss.clone();
+                sorted.sort_unstable_by(|a, b| b.cmp(a));
+                let mut top_prefix = vec![0i64];
+                for x in sorted {
+                    top_prefix.push(top_prefix.last().unwrap() + x);
+                }
+                units.push(Unit {
+                    r,
+                    u,
+                    displaced,
+                    room,
+                    slack_need,
+                    loss,
+                    top_prefix,
+                    slack,
+                });
+            }
+        }
+        // Orders by the tightest resources: total protected demand over total spare.
+        let mut tight: Vec<(f64, usize)> = (0..nres)
+            .map(|r| {
+                let need: i64 = an
+                    .items
+                    .iter()
+                    .flatten()
+                    .map(|&v| pool.vms[v].demand[r])
+                    .sum();
+                let have: i64 = (0..nh)
+                    .filter(|&h| an.receives[h])
+                    .map(|h| an.spare[h][r])
+                    .sum();
+                (need as f64 / (have.max(0) as f64 + 1.0), r)
+            })
+            .filter(|&(t, _)| t > 0.0)
+            .collect();
+        tight.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        if tight.is_empty() && nres > 0 {
+            tight.push((0.0, 0)); // nothing demands anything: eligibility still counts
+        }
+        let mut by_name: Vec<HostId> = (0..nh).collect();
+        by_name.sort_by(|&a, &b| pool.hosts[a].name.cmp(&pool.hosts[b].name));
+        let mut name_rank = vec![0; nh];
+        for (i, &h) in by_name.iter().enumerate() {
+            name_rank[h] = i;
+        }
+        let classes = EligClasses::of(an);
+        let amounts = Amounts::of(an);
+        let mut orders: Vec<Order> = tight
+            .iter()
+            .take(MAX_ORDERS)
+            .take_while(|_| !stop())
+            .map(|&(_, r1)| Order::new(an, &amounts, r1, &classes))
+            .collect();
+        if let Some(scalar) = Amounts::scalar(an).filter(|_| !stop()) {
+            orders.push(Order::new(an, &scalar, 0, &classes));
+        }
+        SetBounds {
+            nhosts: nh,
+            units,
+            orders,
+            name_rank,
+        }
+    }
+
+    /// A completion of `p` that the aggregate condition proves infeasible,
+    /// if there is one: the chosen hosts plus, for some resource, the `m`
+    /// hosts of `rest` that cost the most.
+    pub fn infeasible_completion(&self, p: &Partial) -> Option<(Vec<HostId>, Blocks)> {
+        // Ties go to the host whose name sorts first, whatever the file order.
+        let mut rest: Vec<(i64, std::cmp::Reverse<usize>, HostId)> =
+            Vec::with_capacity(p.rest.len());
+        for unit in &self.units {
+            let fixed: i64 = p.chosen.iter().map(|&h| unit.loss[h]).sum();
+            if fixed + unit.top_prefix[p.m.min(self.nhosts)] <= unit.slack {
+                continue; // not even the m largest of all hosts would do
+            }
+            rest.clear();
+            rest.extend(
+                p.rest
+                    .iter()
+                    .map(|&h| (unit.loss[h], std::cmp::Reverse(self.name_rank[h]), h)),
+            );
+            let top = top_m(&mut rest, p.m);
+            let extra: i64 = top.iter().map(|x| x.0).sum();
+            if fixed + extra > unit.slack {
+                let mut set: Vec<HostId> = p.chosen.to_vec();
+                set.extend(top.iter().map(|x| x.2));
+                set.sort_unstable();
+                let survivors: i64 = (0..self.nhosts)
+                    .filter(|h| !set.contains(h))
+                    .map(|h| unit.room[h])
+                    .sum();
+                let need = unit.slack_need + set.iter().map(|&h| unit.displaced[h]).sum::<i64>();
+                return Some((
+                    set,
+                    Blocks {
+                        res: unit.r,
+                        unit: unit.u,
+                        need,
+                        have: survivors,
+                    },
+                ));
+            }
+        }
+        None
+    }
+
+    /// Whether every completion of `p` is proved feasible.
+    pub fn all_feasible(&self, p: &Partial) -> bool {
+        // The hosts a completion may fail: VM types none of whose hosts is
+        // among them are never displaced.
+        let mut open = vec![false; self.nhosts];
+        for &h in p.chosen.iter().chain(p.rest) {
+            open[h] = true;
+        }
+        self.orders.iter().any(|o| o.proves(p, &open))
+    }
+
+    /// Whether every failure set of size k is proved feasible.
+    pub fn all_of_size(&self, candidates: &[HostId], k: usize) -> bool {
+        self.all_feasible(&Partial {
+            chosen: &[],
+            rest: candidates,
+            m: k,
+        })
+    }
+}
+
+/// The amounts the sufficient condition reasons about: the pool's own, or
+/// a restriction of them to one resource (`Amounts::scalar`).
+struct Amounts<'a> {
+    nres: usize,
+    pool: &'a Pool,
+    /// Per VM (`[v * nres + r]`), when not the pool's demands.
+    demand: Option<Vec<i64>>,
+    /// Per host and resource.
+    spare: std::borrow::Cow<'a, [Vec<i64>]>,
+}
+
+impl<'a> Amounts<'a> {
+    fn of(an: &'a Analysis) -> Amounts<'a> {
+        Amounts {
+            nres: an.pool.resources.len(),
+            pool: an.pool,
+            demand: None,
+            spare: std::borrow::Cow::Borrowed(&an.spare),
+        }
+    }
+
+    fn demand(&self, v: VmId) -> &[i64] {
+        match &self.demand {
+            Some(d) => &d[v * self.nres..(v + 1) * self.nres],
+            None => &self.pool.vms[v].demand,
+        }
+    }
+
+    /// One resource in place of all: with weights σ_r (each resource's
+    /// total spare on the receiving hosts), a VM needs
+    /// `w_v = ⌈max_r M·d_v[r] / σ_r⌉` and a host has room for
+    /// `W_t = ⌊min_r M·S_t[r] / σ_r⌋`. VMs whose `w` fit a host's `W` fit
+    /// it in every resource (`d_v[r] ≤ σ_r·w_v / M`, summed), so a packing
+    /// of the one resource is a packing of all: a restriction, which only
+    /// the sufficient condition may use. It wins when VMs are small
+    /// against hosts in every resource at once, where bounding each
+    /// resource apart (the knapsacks) counts every host as blocked.
+    fn scalar(an: &'a Analysis) -> Option<Amounts<'a>> {
+        const M: i128 = 1 << 24;
+        let pool = an.pool;
+        let nres = pool.resources.len();
+        let sigma: Vec<i128> = (0..nres)
+            .map(|r| {
+                (0..pool.hosts.len())
+                    .filter(|&h| an.receives[h])
+                    .map(|h| an.spare[h][r].max(0) as i128)
+                    .sum()
+            })
+            .collect();
+        let demanded: Vec<bool> = (0..nres)
+            .map(|r| {
+                an.items
+                    .iter()
+                    .flatten()
+                    .any(|&v| pool.vms[v].demand[r] > 0)
+            })
+            .collect();
+        // A resource no displaceable VM needs constrains nothing; one
+        // with no spare at all leaves nothing to scale by.
+        if nres < 2 || (0..nres).any(|r| demanded[r] && sigma[r] == 0) {
+            return None;
+        }
+        let used: Vec<usize> = (0..nres).filter(|&r| demanded[r]).collect();
+        let demand: Vec<i128> = pool
+            .vms
+            .iter()
+            .map(|vm| {
+                used.iter()
+                    .map(|&r| -((-(vm.demand[r] as i128 * M)).div_euclid(sigma[r])))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let spare: Vec<i128> = an
+            .spare
+            .iter()
+            .map(|s| {
+                used.iter()
+                    .map(|&r| (s[r] as i128 * M).div_euclid(sigma[r]))
+                    .min()
+                    .unwrap_or(0)
+            })
+            .collect();
+        // Sums of these must fit in i64 (a pool far over its spare could
+        // pass it): then the view is not used.
+        let total: i128 = demand.iter().sum::<i128>() + spare.iter().map(|s| s.abs()).sum::<i128>();
+        if total > MAX_TOTAL as i128 {
+            return None;
+        }
+        let demand = demand.into_iter().map(|w| w as i64).collect();
+        let spare = spare.into_iter().map(|w| vec![w as i64]).collect();
+        Some(Amounts {
+            nres: 1,
+            pool,
+            demand: Some(demand),
+            spare: std::borrow::Cow::Owned(spare),
+        })
+    }
+}
+
+/// Block sizes tried per resource (besides 1), however large the pool.
+const MIN_UNITS: usize = 24;
+
+/// The block sizes of the necessary conditions for one resource, given the
+/// displaceable VMs' demands: 1, then every distinct demand when there are
+/// few, else demands at evenly spaced ranks (so that common sizes get
+/// their own) and the largest. Any choice is sound: each size is a
+/// condition of its own.
+fn unit_sizes(mut sizes: Vec<i64>, most: usize) -> Vec<i64> {
+    sizes.sort_unstable();
+    let mut distinct = sizes.clone();
+    distinct.dedup();
+    let mut out = vec![1];
+    if distinct.len() <= most {
+        out.extend(distinct);
+    } else {
+        out.extend((1..most).map(|q| sizes[q * sizes.len() / most]));
+        out.extend(sizes.last());
+    }
+    out.dedup();
+    out
+}
+
+/// Per resource, the greatest common divisor of every displaceable VM's
+/// demand and every receiving host's spare (1 when there is none). Remaining
+/// capacity is then always a multiple of it, so "less than d left" means "at
+/// most d − grain left": the blocking amounts `c_t` grow by grain − 1.
+fn grains(an: &Analysis, am: &Amounts) -> Vec<i64> {
+    let pool = an.pool;
+    let nres = am.nres;
+    let gcd = |mut a: i64, mut b: i64| {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a.abs()
+    };
+    (0..nres)
+        .map(|r| {
+            let mut g = 0i64;
+            for &v in an.items.iter().flatten() {
+                g = gcd(g, am.demand(v)[r]);
+            }
+            for h in (0..pool.hosts.len()).filter(|&h| an.receives[h]) {
+                g = gcd(g, am.spare[h][r]);
+            }
+            g.max(1)
+        })
+        .collect()
+}
+
+/// Per level `l` and resource `r`: the smallest ratio `d[r1] / d[r]` over
+/// the displaceable VMs `vms` with `d[r1] >= l` and `d[r] > 0`, as
+/// (numerator, denominator); (0, 0) when there is none. One sweep over the
+/// VMs, largest in r1 first, levels from the top.
+fn ratio_floors(am: &Amounts, vms: &[VmId], r1: usize, levels: &[i64]) -> Vec<Vec<(i64, i64)>> {
+    let nres = am.nres;
+    let mut by_r1: Vec<&[i64]> = vms.iter().map(|&v| am.demand(v)).collect();
+    by_r1.sort_unstable_by(|a, b| b[r1].cmp(&a[r1]));
+    let mut best: Vec<Option<(i64, i64)>> = vec![None; nres];
+    let mut out = vec![Vec::new(); levels.len()];
+    let mut next = by_r1.iter().peekable();
+    for l in (0..levels.len()).rev() {
+        while let Some(d) = next.next_if(|d| d[r1] >= levels[l]) {
+            for r in 0..nres {
+                if d[r] > 0 {
+                    let better = best[r].is_none_or(|(n, m)| {
+                        (d[r1] as i128) * (m as i128) < (n as i128) * (d[r] as i128)
+                    });
+                    if better {
+                        best[r] = Some((d[r1], d[r]));
+                    }
+                }
+            }
+        }
+        out[l] = best.iter().map(|b| b.unwrap_or((0, 0))).collect();
+    }
+    out
+}
+
+/// Eligibility classes of the displaceable VMs, computed once for every
+/// ordering: VMs of one requirement (`agility::Targets::requirement`) may
+/// restart on the same receiving hosts, their own and their anti-affinity
+/// peers' aside. A VM's own host has failed whenever the VM is displaced,
+/// so it does not matter whether a mask counts it; peers are counted in the
+/// anti-affinity term instead (a group of g members blocks at most g − 1
+/// hosts, running there or restarted there), so that VMs of one requirement
+/// share one mask whatever their group. Classes are also split by the size
+/// of the VMs' groups, which that term depends on.
+struct EligClasses {
+    class_of: Vec<usize>,
+    masks: Vec<Vec<bool>>,
+    /// Per VM: its anti-affinity group (dense), or `u32::MAX`.
+    group_of: Vec<u32>,
+    /// Per group: the hosts running or pausing a member (ascending), how
+    /// many members do, how many of them on hosts already down, and the
+    /// most on one host.
+    group_peers: Vec<Vec<HostId>>,
+    group_members: Vec<i64>,
+    group_down: Vec<i64>,
+    group_mult: Vec<i64>,
+}
+
+impl EligClasses {
+    fn of(an: &Analysis) -> EligClasses {
+        let pool = an.pool;
+        let mut ids: HashMap<&str, u32> = HashMap::new();
+        let mut group_of = vec![u32::MAX; pool.vms.len()];
+        let mut group_peers: Vec<Vec<HostId>> = Vec::new();
+        let mut group_members: Vec<i64> = Vec::new();
+        let mut group_down: Vec<i64> = Vec::new();
+        for (v, vm) in pool.vms.iter().enumerate() {
+            let (Some(g), true) = (&vm.anti_affinity, vm.power.is_active()) else {
+                continue;
+            };
+            let next = group_peers.len() as u32;
+            let id = *ids.entry(g.as_str()).or_insert(next);
+            if id == next {
+                group_peers.push(Vec::new());
+                group_members.push(0);
+                group_down.push(0);
+            }
+            group_of[v] = id;
+            group_peers[id as usize].push(vm.host);
+            group_members[id as usize] += 1;
+            if pool.hosts[vm.host].state == HostState::Down {
+                group_down[id as usize] += 1;
+            }
+        }
+        // The most members on one host: k failed hosts displace at most
+        // k times that many.
+        let mut group_mult = Vec::with_capacity(group_peers.len());
+        for p in &mut group_peers {
+            p.sort_unstable();
+            let most = p
+                .chunk_by(|a, b| a == b)
+                .map(|run| run.len() as i64)
+                .max()
+                .unwrap_or(0);
+            group_mult.push(most);
+            p.dedup();
+        }
+        let group_size = |v: VmId| match group_of[v] {
+            u32::MAX => 0,
+            g => group_members[g as usize],
+        };
+        // Group sizes by tier: 0-1, 2, 3-4, 5-8, ...
+        let tier = |g: i64| {
+            if g <= 1 {
+                0
+            } else {
+                64 - (g - 1).leading_zeros() as usize
+            }
+        };
+        let mut ids: HashMap<(usize, usize), usize> = HashMap::new();
+        let mut masks = Vec::new();
+        let mut class_of = vec![usize::MAX; pool.vms.len()];
+        for &v in an.items.iter().flatten() {
+            let need = an
+                .agility
+                .targets
+                .requirement(v)
+                .expect("displaceable VMs are running or paused");
+            let key = (need, tier(group_size(v)));
+            class_of[v] = *ids.entry(key).or_insert_with(|| {
+                let mut elig = vec![false; pool.hosts.len()];
+                for &t in an.agility.targets.passing(need) {
+                    elig[t] = an.receives[t];
+                }
+                masks.push(elig);
+                masks.len() - 1
+            });
+        }
+        EligClasses {
+            class_of,
+            masks,
+            group_of,
+            group_peers,
+            group_members,
+            group_down,
+            group_mult,
+        }
+    }
+}
+
+/// The m largest entries, moved to the front.
+fn top_m<T: Ord>(xs: &mut [T], m: usize) -> &[T] {
+    let m = m.min(xs.len());
+    if m == 0 {
+        return &xs[..0];
+    }
+    if m < xs.len() {
+        xs.select_nth_unstable_by(m - 1, |a, b| b.cmp(a));
+    }
+    &xs[..m]
+}
+
+fn top_sum(xs: &mut Vec<i64>, m: usize) -> i64 {
+    let m = m.min(xs.len());
+    if m == 0 {
+        return 0;
+    }
+    if m < xs.len() {
+        xs.select_nth_unstable_by(m - 1, |a, b| b.cmp(a));
+    }
+    xs[..m].iter().sum()
+}
+
+/// Size buckets per ordering resource, and eligibility classes per bucket
+/// with a kind of their own (the rest share one): these bound the memory and
+/// the time of the bounds, whatever the pool.
+const MAX_LEVELS: usize = 24;
+const MAX_CLASSES: usize = 6;
+/// Ordering resources tried: the tightest ones.
+const MAX_ORDERS: usize = 3;
+
+impl Kind {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        an: &Analysis,
+        am: &Amounts,
+        ratios: &[(i64, i64)],
+        r1: usize,
+        lo: i64,
+        hi: i64,
+        level: usize,
+        elig: &[bool],
+        dmin: Vec<i64>,
+        dmax: Vec<i64>,
+        groups: &[u32],
+        facts: &EligClasses,
+        grain: &[i64],
+    ) -> Kind {
+        let nres = am.nres;
+        let nh = an.pool.hosts.len();
+        let c = |h: HostId, r: usize| -> i64 {
+            if elig[h] {
+                (am.spare[h][r] - dmax[r] + grain[r]).max(0)
+            } else {
+                0
+            }
+        };
+        let value: Vec<i64> = (0..nh)
+            .map(|h| {
+                c(h, r1).min(if elig[h] {
+                    (am.spare[h][r1] - hi + grain[r1]).max(0)
+                } else {
+                    0
+                })
+            })
+            .collect();
+        let value_total = value.iter().sum();
+        let knap = (0..nres)
+            .filter(|&r| r != r1)
+            .map(|r| {
+                // The VMs placed before one of this kind are at least `lo` in
+                // r1; each brings at least ρ = min(d[r1] / d[r]) of r1 per
+                // unit of r. A host blocked in r so still holds ρ·c_t[r] of
+                // r1: only the rest is taken out of the count.
+                let (num, den) = ratios[r];
+                let mut hs: Vec<(i64, i64)> = (0..nh)
+                    .filter(|&h| value[h] > 0)
+                    .map(|h| {
+                        let cost = c(h, r);
+                        let held = if den == 0 {
+                            if cost > 0 { value[h] } else { 0 }
+                        } else {
+                            ((cost as i128 * num as i128) / den as i128).min(value[h] as i128)
+                                as i64
+                        };
+                        (cost, value[h] - held)
+                    })
+                    .filter(|&(_, v)| v > 0)
+                    .collect();
+                // value/cost descending; zero cost first.
+                hs.sort_by(|a, b| (b.1 as i128 * a.0 as i128).cmp(&(a.1 as i128 * b.0 as i128)));
+                let mut k = Knapsack {
+                    r,
+                    cost_prefix: vec![0],
+                    value_prefix: vec![0],
+                    ..Default::default()
+                };
+                for (cost, val) in hs {
+                    k.cost_prefix.push(k.cost_prefix.last().unwrap() + cost);
+                    k.value_prefix.push(k.value_prefix.last().unwrap() + val);
+                    k.cost.push(cost);
+                    k.value.push(val);
+                }
+                k
+            })
+            .filter(|k| k.cost.len() > 0)
+            .collect();
+        let gmax = groups
+            .iter()
+            .map(|&g| facts.group_members[g as usize])
+            .max()
+            .unwrap_or(0);
+        let gdown = groups
+            .iter()
+            .map(|&g| facts.group_down[g as usize])
+            .max()
+            .unwrap_or(0);
+        let gmult = groups
+            .iter()
+            .map(|&g| facts.group_mult[g as usize])
+            .max()
+            .unwrap_or(0);
+        let aa_fixed = groups
+            .iter()
+            .map(|&g| {
+                facts.group_peers[g as usize]
+                    .iter()
+                    .map(|&t| value[t])
+                    .sum::<i64>()
+            })
+            .max()
+            .unwrap_or(0);
+        let mut aa_top = vec![0i64];
+        if gmax > 1 {
+            let mut v = value.clone();
+            let m = (gmax as usize - 1).min(v.len());
+            if m > 0 && m < v.len() {
+                v.select_nth_unstable_by(m - 1, |a, b| b.cmp(a));
+            }
+            v.truncate(m);
+            v.sort_unstable_by(|a, b| b.cmp(a));
+            for x in v {
+                aa_top.push(aa_top.last().unwrap() + x);
+            }
+        }
+        Kind {
+            d1: lo,
+            level,
+            value,
+            value_total,
+            dmin,
+            knap,
+            aa_fixed,
+            aa_top,
+            gmax,
+            gdown,
+            gmult,
+            hosts: Vec::new(),
+            on_down: false,
+        }
+    }
+}
+
+impl Order {
+    fn new(an: &Analysis, am: &Amounts, r1: usize, classes: &EligClasses) -> Order {
+        let pool = an.pool;
+        let nres = am.nres;
+        let nh = pool.hosts.len();
+        let grain = grains(an, am);
+        let facts = classes;
+        // Displaceable VMs: the items of every host.
+        let all: Vec<VmId> = an.items.iter().flatten().copied().collect();
+        // Size buckets in r1: at most MAX_LEVELS, each [lo, hi] of sizes.
+        let mut sizes: Vec<i64> = all.iter().map(|&v| am.demand(v)[r1]).collect();
+        sizes.sort_unstable();
+        let mut distinct = sizes.clone();
+        distinct.dedup();
+        let buckets: Vec<(i64, i64)> = if distinct.len() <= MAX_LEVELS {
+            distinct.iter().map(|&d| (d, d)).collect()
+        } else {
+            // Quantile buckets over the VMs, so that busy sizes get their own.
+            let mut out: Vec<(i64, i64)> = Vec::new();
+            for q in 0..MAX_LEVELS {
+                let lo = sizes[q * sizes.len() / MAX_LEVELS];
+                let hi = sizes[((q + 1) * sizes.len() / MAX_LEVELS).max(1) - 1];
+                match out.last_mut() {
+                    Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
+                    _ => out.push((lo, hi)),
+                }
+            }
+            out
+        };
+        let levels: Vec<i64> = buckets.iter().map(|b| b.0).collect();
+        let bucket_of = |d: i64| levels.partition_point(|&l| l <= d) - 1;
+        let ratios = ratio_floors(am, &all, r1, &levels);
+        let mut ge = vec![vec![0i64; nh * nres]; levels.len()];
+        let mut ge_down = vec![vec![0i64; nres]; levels.len()];
+        for &v in &all {
+            let vm = &pool.vms[v];
+            let d = am.demand(v);
+            for li in 0..=bucket_of(d[r1]) {
+                if pool.hosts[vm.host].state == HostState::Down {
+                    for r in 0..nres {
+                        ge_down[li][r] += d[r];
+                    }
+                } else {
+                    for r in 0..nres {
+                        ge[li][vm.host * nres + r] += d[r];
+                    }
+                }
+            }
+        }
+        // Eligibility classes (the agility targets, own host included since
+        // it has failed anyway, among hosts that receive VMs), per bucket.
+        struct Class {
+            dmin: Vec<i64>,
+            dmax: Vec<i64>,
+            groups: Vec<u32>,
+            count: usize,
+            hosts: Vec<HostId>,
+        }
+        let mut per_bucket: Vec<HashMap<usize, Class>> =
+            (0..levels.len()).map(|_| HashMap::new()).collect();
+        for &v in &all {
+            let d = am.demand(v);
+            let elig = classes.class_of[v];
+            let c = per_bucket[bucket_of(d[r1])]
+                .entry(elig)
+                .or_insert_with(|| Class {
+                    dmin: d.to_vec(),
+                    dmax: d.to_vec(),
+                    groups: Vec::new(),
+                    count: 0,
+                    hosts: Vec::new(),
+                });
+            c.hosts.push(pool.vms[v].host);
+            for r in 0..nres {
+                c.dmin[r] = c.dmin[r].min(d[r]);
+                c.dmax[r] = c.dmax[r].max(d[r]);
+            }
+            if classes.group_of[v] != u32::MAX {
+                c.groups.push(classes.group_of[v]);
+            }
+            c.count += 1;
+        }
+        let mut kinds = Vec::new();
+        for (level, per_class) in per_bucket.into_iter().enumerate() {
+            let (lo, hi) = buckets[level];
+            let mut classes: Vec<(&[bool], Class)> = per_class
+                .into_iter()
+                .map(|(id, c)| (classes.masks[id].as_slice(), c))
+                .collect();
+            classes.sort_by(|a, b| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(b.0)));
+            // The largest classes keep kinds of their own; the rest share one
+            // whose per-host values are the least of theirs (conservative).
+            let mut groups: Vec<Vec<(&[bool], Class)>> = Vec::new();
+            for (i, c) in classes.into_iter().enumerate() {
+                if i < MAX_CLASSES {
+                    groups.push(vec![c]);
+                } else {
+                    groups.last_mut().expect("MAX_CLASSES > 0").push(c);
+                }
+            }
+            for group in groups {
+                let mut dmin = group[0].1.dmin.clone();
+                let mut dmax = group[0].1.dmax.clone();
+                let mut groups: Vec<u32> = Vec::new();
+                for (_, c) in &group {
+                    for r in 0..nres {
+                        dmin[r] = dmin[r].min(c.dmin[r]);
+                        dmax[r] = dmax[r].max(c.dmax[r]);
+                    }
+                    groups.extend(&c.groups);
+                }
+                let elig: Vec<bool> = (0..nh).map(|t| group.iter().all(|(e, _)| e[t])).collect();
+                let mut hosts: Vec<HostId> = group
+                    .iter()
+                    .flat_map(|(_, c)| c.hosts.iter().copied())
+                    .collect();
+                hosts.sort_unstable();
+                hosts.dedup();
+                let on_down = hosts
+                    .iter()
+                    .any(|&h| pool.hosts[h].state == HostState::Down);
+                hosts.retain(|&h| pool.hosts[h].state == HostState::Up);
+                let mut kind = Kind::new(
+                    an,
+                    am,
+                    &ratios[level],
+                    r1,
+                    lo,
+                    hi,
+                    level,
+                    &elig,
+                    dmin,
+                    dmax,
+                    &{
+                        groups.sort_unstable();
+                        groups.dedup();
+                        groups
+                    },
+                    facts,
+                    &grain,
+                );
+                kind.hosts = hosts;
+                kind.on_down = on_down;
+                kinds.push(kind);
+            }
+        }
+        Order {
+            nres,
+            r1,
+            levels,
+            ge,
+            ge_down,
+            kinds,
+        }
+    }
+
+    /// Whether FFD by this resource provably succeeds on every completion.
+    fn proves(&self, p: &Partial, open: &[bool]) -> bool {
+        let nres = self.nres;
+        let r1 = self.r1;
+        let mut scratch: Vec<i64> = Vec::with_capacity(p.rest.len());
+        // Budgets per (level, resource): the most demand of VMs at least that
+        // large in r1 that any completion displaces.
+        let mut budget_cache: HashMap<(usize, usize), i64> = HashMap::new();
+        let mut budget = |level: usize, r: usize, scratch: &mut Vec<i64>| -> i64 {
+            *budget_cache.entry((level, r)).or_insert_with(|| {
+                let g = &self.ge[level];
+                let fixed: i64 = p.chosen.iter().map(|&h| g[h * nres + r]).sum();
+                scratch.clear();
+                scratch.extend(p.rest.iter().map(|&h| g[h * nres + r]));
+                self.ge_down[level][r] + fixed + top_sum(scratch, p.m)
+            })
+        };
+        for kind in &self.kinds {
+            if !kind.on_down && !kind.hosts.iter().any(|&h| open[h]) {
+                continue; // no completion displaces a VM of this type
+            }
+            let g = &self.ge[kind.level];
+            // Σ over F of (value + ge[r1]): fixed part and the worst rest.
+            let fixed: i64 = p
+                .chosen
+                .iter()
+                .map(|&h| kind.value[h] + g[h * nres + r1])
+                .sum();
+            scratch.clear();
+            scratch.extend(p.rest.iter().map(|&h| kind.value[h] + g[h * nres + r1]));
+            let worst = fixed + top_sum(&mut scratch, p.m) + self.ge_down[kind.level][r1];
+            // Saturating: with many resources the sum of knapsacks may pass
+            // i64, and a larger `removed` only weakens the claim.
+            let k = p.chosen.len() + p.m;
+            let displaced = (k as i64).saturating_mul(kind.gmult) + kind.gdown;
+            let restarted = ((kind.gmax - 1).min(displaced - 1)).max(0) as usize;
+            let mut removed = kind.aa_fixed + kind.aa_top[restarted.min(kind.aa_top.len() - 1)];
+            for k in &kind.knap {
+                let y = budget(kind.level, k.r, &mut scratch) - kind.dmin[k.r];
+                removed = removed.saturating_add(k.best(y));
+            }
+            // value_total − Σ_F value − removed > Σ_F ge[r1] + ge_down − d1
+            if kind.value_total as i128 - removed as i128 - worst as i128 + kind.d1 as i128 <= 0 {
+                return false;
+            }
+        }
+        true
+    }
+}

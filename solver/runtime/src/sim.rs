@@ -1,0 +1,954 @@
+//! A simulated pool for the runtime: hosts that crash, lose their network
+//! or flap, fence devices that fail or are slow, VM starts that fail, VMs
+//! that crash, and the runtime itself crashing and recovering from its log.
+//! Time is simulated and every random choice comes from a seed, so a run is
+//! reproducible. The world keeps the physical truth (which host is powered,
+//! where each VM really runs) and checks the safety invariants against it
+//! as the runtime acts.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::sync::Mutex;
+
+use serde_json::{Value, json};
+
+use super::driver::{self, Fencer, Hypervisor};
+use super::log::{self, Journal};
+use super::machine::Runtime;
+use super::{Action, Event, Input, Millis, Output};
+
+/// A small deterministic generator (splitmix64).
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x9e37_79b9_7f4a_7c15)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `lo..=hi`.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo + 1)
+    }
+    pub fn chance(&mut self, p: f64) -> bool {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
+    }
+}
+
+/// How a host's fence device behaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FenceDevice {
+    Works,
+    /// Fails every call until the given time.
+    FailsUntil(Millis),
+    /// Answers only after this long.
+    Slow(Millis),
+}
+
+#[derive(Clone, Debug)]
+struct SimHost {
+    powered: bool,
+    /// Reachable from the runtime's probes.
+    mgmt: bool,
+    /// Reachable from its peers.
+    peers: bool,
+    device: FenceDevice,
+    /// Powered off by a fence (not by a crash) since it last came up.
+    fenced: bool,
+}
+
+/// The physical truth of a simulated pool.
+#[derive(Debug)]
+pub struct World {
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    now: Millis,
+    hosts: BTreeMap<String, SimHost>,
+    /// Where each VM really runs (more than one host is the worst bug).
+    running: BTreeMap<String, Vec<String>>,
+    /// The host each VM last ran on, for the fencing invariant.
+    last: BTreeMap<String, String>,
+    /// VMs that crashed on a healthy host (no fence is needed for them).
+    crashed: BTreeSet<String>,
+    /// Every host the runtime ever asked to start each VM on.
+    asked: BTreeMap<String, BTreeSet<String>>,
+    start_failure: f64,
+    start_failures_until: Millis,
+    rng: Rng,
+    violations: Vec<String>,
+}
+
+impl World {
+    /// The world as the pool file describes it: up hosts powered, running
+    /// and paused VMs running on their hosts.
+    pub fn new(pool: &haplan::Pool, seed: u64) -> World {
+        let hosts = pool
+            .hosts
+            .iter()
+            .map(|h| {
+                (
+                    h.name.clone(),
+                    SimHost {
+                        powered: h.state != haplan::model::HostState::Down,
+                        mgmt: true,
+                        peers: true,
+                        device: FenceDevice::Works,
+                        fenced: h.state == haplan::model::HostState::Down,
+                    },
+                )
+            })
+            .collect();
+        let mut running = BTreeMap::new();
+        let mut last = BTreeMap::new();
+        for vm in &pool.vms {
+            let host = pool.hosts[vm.host].name.clone();
+            last.insert(vm.name.clone(), host.clone());
+            if vm.power.is_active() && pool.hosts[vm.host].state != haplan::model::HostState::Down {
+                running.insert(vm.name.clone(), vec![host]);
+            }
+        }
+        World {
+            state: Mutex::new(State {
+                now: 0,
+                hosts,
+                running,
+                last,
+                crashed: BTreeSet::new(),
+                asked: BTreeMap::new(),
+                start_failure: 0.0,
+                start_failures_until: 0,
+                rng: Rng::new(seed),
+                violations: Vec::new(),
+            }),
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        f(&mut self.state.lock().expect("not poisoned"))
+    }
+
+    /// Where each VM runs now.
+    pub fn running(&self) -> BTreeMap<String, Vec<String>> {
+        self.with(|s| s.running.clone())
+    }
+
+    pub fn violations(&self) -> Vec<String> {
+        self.with(|s| s.violations.clone())
+    }
+
+    /// The host a VM last ran on.
+    pub fn last_host(&self, vm: &str) -> Option<String> {
+        self.with(|s| s.last.get(vm).cloned())
+    }
+
+    /// Every host the runtime asked to start `vm` on.
+    pub fn asked(&self, vm: &str) -> BTreeSet<String> {
+        self.with(|s| s.asked.get(vm).cloned().unwrap_or_default())
+    }
+
+    pub fn powered(&self, host: &str) -> bool {
+        self.with(|s| s.hosts.get(host).is_some_and(|h| h.powered))
+    }
+
+    pub fn device(&self, host: &str) -> Option<FenceDevice> {
+        self.with(|s| s.hosts.get(host).map(|h| h.device))
+    }
+
+    /// Whether the host was powered off by a fence.
+    pub fn fenced(&self, host: &str) -> bool {
+        self.with(|s| s.hosts.get(host).is_some_and(|h| h.fenced))
+    }
+
+    /// The host powers off on its own: its VMs die.
+    pub fn crash_host(&self, host: &str) {
+        self.with(|s| {
+            if let Some(h) = s.hosts.get_mut(host) {
+                h.powered = false;
+            }
+            s.kill_on(host);
+        })
+    }
+
+    /// The host is repaired and powered on, empty.
+    pub fn repair_host(&self, host: &str) {
+        self.with(|s| {
+            if let Some(h) = s.hosts.get_mut(host) {
+                h.powered = true;
+                h.fenced = false;
+                h.mgmt = true;
+                h.peers = true;
+            }
+        })
+    }
+
+    /// Cuts (or heals) a host's network: from the runtime, and from peers.
+    pub fn partition(&self, host: &str, mgmt: bool, peers: bool) {
+        self.with(|s| {
+            if let Some(h) = s.hosts.get_mut(host) {
+                h.mgmt = mgmt;
+                h.peers = peers;
+            }
+        })
+    }
+
+    pub fn set_device(&self, host: &str, device: FenceDevice) {
+        self.with(|s| {
+            if let Some(h) = s.hosts.get_mut(host) {
+                h.device = device;
+            }
+        })
+    }
+
+    /// VM starts fail with probability `p` until `until`.
+    pub fn start_failures(&self, p: f64, until: Millis) {
+        self.with(|s| {
+            s.start_failure = p;
+            s.start_failures_until = until;
+        })
+    }
+
+    /// A VM dies on its (healthy) host; returns the event its hypervisor
+    /// reports, if it was running.
+    pub fn crash_vm(&self, vm: &str) -> Option<Event> {
+        self.with(|s| {
+            let hosts = s.running.remove(vm)?;
+            s.crashed.insert(vm.to_string());
+            let _ = hosts;
+            Some(Event::VmCrashed { vm: vm.to_string() })
+        })
+    }
+
+    fn set_now(&self, now: Millis) {
+        self.with(|s| s.now = now)
+    }
+
+    /// Checks, when the runtime asks for it, that a start is safe: the VM
+    /// runs nowhere, and if its last host is not where it goes, that host
+    /// was fenced or the VM crashed on it.
+    fn check_start(&self, vm: &str, host: &str) {
+        self.with(|s| {
+            s.asked
+                .entry(vm.to_string())
+                .or_default()
+                .insert(host.to_string());
+            if let Some(on) = s.running.get(vm) {
+                s.violations.push(format!(
+                    "t={}: start of {vm} on {host} asked while it runs on {}",
+                    s.now,
+                    on.join(", ")
+                ));
+            }
+            let last = s.last.get(vm).cloned().unwrap_or_default();
+            if last != host && !s.crashed.contains(vm) {
+                let fenced = s.hosts.get(&last).is_some_and(|h| h.fenced);
+                if !fenced {
+                    s.violations.push(format!(
+                        "t={}: {vm} restarted on {host} before its host {last} was fenced",
+                        s.now
+                    ));
+                }
+            }
+        })
+    }
+}
+
+impl State {
+    fn kill_on(&mut self, host: &str) {
+        self.running.retain(|_, hosts| {
+            hosts.retain(|h| h != host);
+            !hosts.is_empty()
+        });
+    }
+}
+
+impl Hypervisor for World {
+    fn probe(&self, host: &str) -> (bool, bool) {
+        self.with(|s| {
+            let h = &s.hosts[host];
+            (h.powered && h.mgmt, h.powered && h.mgmt)
+        })
+    }
+
+    fn peer_reaches(&self, peer: &str, host: &str) -> bool {
+        self.with(|s| {
+            let p = &s.hosts[peer];
+            let h = &s.hosts[host];
+            p.powered && p.peers && h.powered && h.peers
+        })
+    }
+
+    fn start_vm(&self, vm: &str, host: &str) -> Result<(), String> {
+        self.with(|s| {
+            if !s.hosts.get(host).is_some_and(|h| h.powered) {
+                return Err(format!("host {host} is off"));
+            }
+            if s.now < s.start_failures_until {
+                let p = s.start_failure;
+                if s.rng.chance(p) {
+                    return Err("the hypervisor refused the start".into());
+                }
+            }
+            let on = s.running.entry(vm.to_string()).or_default();
+            if on.iter().any(|h| h == host) {
+                return Err(format!("{vm} already runs on {host}"));
+            }
+            on.push(host.to_string());
+            if on.len() > 1 {
+                let msg = format!("t={}: {vm} runs on {}", s.now, on.join(" and "));
+                s.violations.push(msg);
+            }
+            s.last.insert(vm.to_string(), host.to_string());
+            s.crashed.remove(vm);
+            Ok(())
+        })
+    }
+
+    fn migrate(&self, vm: &str, from: &str, to: &str) -> Result<(), String> {
+        self.with(|s| {
+            let ok = s.hosts.get(to).is_some_and(|h| h.powered)
+                && s.running
+                    .get(vm)
+                    .is_some_and(|on| on == &[from.to_string()]);
+            if !ok {
+                return Err("migration failed".into());
+            }
+            s.running.insert(vm.to_string(), vec![to.to_string()]);
+            s.last.insert(vm.to_string(), to.to_string());
+            Ok(())
+        })
+    }
+
+    fn locate(&self, vm: &str) -> Result<Option<String>, String> {
+        self.with(|s| {
+            // As a real manager sees it: a host fenced off runs nothing, a
+            // host that does not answer may run anything.
+            for (name, h) in &s.hosts {
+                let answers = h.powered && h.mgmt;
+                if answers {
+                    if s.running.get(vm).is_some_and(|on| on.contains(name)) {
+                        return Ok(Some(name.clone()));
+                    }
+                } else if !h.fenced {
+                    return Err(format!("{name} does not answer"));
+                }
+            }
+            Ok(None)
+        })
+    }
+
+    fn list_vms(&self, host: &str) -> Result<Vec<String>, String> {
+        self.with(|s| {
+            let h = &s.hosts[host];
+            if !(h.powered && h.mgmt) {
+                return Err(format!("{host} does not answer"));
+            }
+            Ok(s.running
+                .iter()
+                .filter(|(_, on)| on.iter().any(|x| x == host))
+                .map(|(vm, _)| vm.clone())
+                .collect())
+        })
+    }
+}
+
+impl Fencer for World {
+    fn fence(&self, host: &str, _level: usize) -> Result<bool, String> {
+        self.with(|s| {
+            let now = s.now;
+            let h = s.hosts.get_mut(host).ok_or("unknown host")?;
+            match h.device {
+                FenceDevice::FailsUntil(t) if now < t => Err("fence device did not answer".into()),
+                _ => {
+                    h.powered = false;
+                    h.fenced = true;
+                    s.kill_on(host);
+                    Ok(true)
+                }
+            }
+        })
+    }
+}
+
+/// Something scheduled in simulated time.
+#[derive(Clone, Debug)]
+enum Due {
+    /// An action finishes: its effect happens and its answer is delivered
+    /// (unless the runtime that asked has crashed since: `epoch`).
+    Finish {
+        action: Action,
+        epoch: u32,
+    },
+    Tick,
+    Fault(Fault),
+}
+
+/// A fault to inject at a time.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fault {
+    CrashHost(String),
+    RepairHost(String),
+    /// Cut a host's network from the runtime (`from_peers`: from its peers
+    /// too); its VMs run on.
+    Partition {
+        host: String,
+        from_peers: bool,
+    },
+    Heal(String),
+    /// A fence device that fails until a time, or answers slowly.
+    Device {
+        host: String,
+        device: FenceDevice,
+    },
+    /// VM starts fail with this probability until a time.
+    StartFailures {
+        p: f64,
+        until: Millis,
+    },
+    CrashVm(String),
+    /// The runtime process dies and comes back from its log after a delay.
+    CrashRuntime {
+        down_for: Millis,
+    },
+    /// An operator event, delivered as is.
+    Operator(Event),
+}
+
+/// How long actions take in the simulation.
+fn latency(action: &Action, world: &World, rng: &mut Rng) -> Millis {
+    match action {
+        Action::Probe { host, .. } => {
+            if world.probe(host).0 {
+                rng.range(5, 40)
+            } else {
+                2_000 // the probe's own timeout
+            }
+        }
+        Action::AskPeer { .. } => rng.range(50, 500),
+        Action::Fence { host, .. } => match world.device(host) {
+            Some(FenceDevice::Slow(t)) => t,
+            _ => rng.range(1_000, 4_000),
+        },
+        Action::StartVm { .. } => rng.range(500, 3_000),
+        Action::Migrate { .. } => rng.range(1_000, 3_000),
+        Action::QueryVm { .. } | Action::Inventory { .. } => rng.range(20, 100),
+    }
+}
+
+/// One step the simulation saw, for people watching.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub input: Input,
+    pub output: Output,
+}
+
+/// A simulated run of the runtime over a pool.
+pub struct Sim {
+    pub world: World,
+    runtime: Option<Runtime>,
+    journal: Journal<Vec<u8>>,
+    queue: BinaryHeap<Reverse<(Millis, u64, usize)>>,
+    items: Vec<Option<Due>>,
+    seq: u64,
+    now: Millis,
+    epoch: u32,
+    rng: Rng,
+    next_tick: Option<Millis>,
+    /// Every step, when asked for (`record`).
+    pub steps: Vec<Step>,
+    pub record: bool,
+    /// Errors the runtime gave (refused events).
+    pub refused: Vec<String>,
+}
+
+impl Sim {
+    /// A simulation of the pool file `doc`, seeded.
+    pub fn new(doc: Value, seed: u64) -> Result<Sim, super::RuntimeError> {
+        let (runtime, out) = Runtime::new(doc.clone(), 0)?;
+        let world = World::new(runtime.pool(), seed);
+        let journal = Journal::start(Vec::new(), &doc, 0).expect("in memory");
+        let mut sim = Sim {
+            world,
+            runtime: Some(runtime),
+            journal,
+            queue: BinaryHeap::new(),
+            items: Vec::new(),
+            seq: 0,
+            now: 0,
+            epoch: 0,
+            rng: Rng::new(seed.wrapping_mul(31).wrapping_add(7)),
+            next_tick: None,
+            steps: Vec::new(),
+            record: false,
+            refused: Vec::new(),
+        };
+        sim.after(
+            Input {
+                at: 0,
+                event: Event::Tick,
+            },
+            out,
+        );
+        Ok(sim)
+    }
+
+    pub fn runtime(&self) -> Option<&Runtime> {
+        self.runtime.as_ref()
+    }
+
+    pub fn now(&self) -> Millis {
+        self.now
+    }
+
+    /// The log so far.
+    pub fn log(&self) -> &[u8] {
+        self.journal.get_ref()
+    }
+
+    fn push(&mut self, at: Millis, due: Due) {
+        self.seq += 1;
+        self.items.push(Some(due));
+        self.queue
+            .push(Reverse((at, self.seq, self.items.len() - 1)));
+    }
+
+    /// Schedules a fault.
+    pub fn inject(&mut self, at: Millis, fault: Fault) {
+        self.push(at, Due::Fault(fault));
+    }
+
+    fn after(&mut self, input: Input, out: Output) {
+        for a in &out.actions {
+            if let Action::StartVm { vm, host, .. } = a {
+                self.world.check_start(vm, host);
+            }
+            let lat = latency(a, &self.world, &mut self.rng);
+            let epoch = self.epoch;
+            self.push(
+                self.now + lat,
+                Due::Finish {
+                    action: a.clone(),
+                    epoch,
+                },
+            );
+        }
+        if let Some(w) = out.wake_at {
+            if self.next_tick.is_none_or(|t| w < t || t <= self.now) {
+                self.next_tick = Some(w);
+                self.push(w.max(self.now), Due::Tick);
+            }
+        }
+        if self.record {
+            self.steps.push(Step { input, output: out });
+        }
+    }
+
+    fn feed(&mut self, event: Event) {
+        let input = Input {
+            at: self.now,
+            event,
+        };
+        let Some(rt) = self.runtime.as_mut() else {
+            return; // nobody listens while the runtime is down
+        };
+        match rt.handle(&input) {
+            Ok(out) => {
+                self.journal.append(&input, &out).expect("in memory");
+                self.after(input, out);
+            }
+            Err(e) => self.refused.push(format!("t={}: {e}", self.now)),
+        }
+    }
+
+    /// Runs until simulated time `until`.
+    pub fn run_until(&mut self, until: Millis) {
+        while let Some(Reverse((at, _, i))) = self.queue.peek().copied() {
+            if at > until {
+                break;
+            }
+            self.queue.pop();
+            self.now = at;
+            self.world.set_now(at);
+            let Some(due) = self.items[i].take() else {
+                continue;
+            };
+            match due {
+                Due::Tick => {
+                    if self.next_tick == Some(at) {
+                        self.next_tick = None;
+                    }
+                    self.feed(Event::Tick)
+                }
+                Due::Finish { action, epoch } => {
+                    // The effect happens whether or not anyone hears of it.
+                    let answer = driver::perform(&action, &self.world, &self.world);
+                    if epoch == self.epoch {
+                        self.feed(answer);
+                    }
+                }
+                Due::Fault(f) => self.fault(f),
+            }
+        }
+        self.now = self.now.max(until);
+        self.world.set_now(self.now);
+    }
+
+    fn fault(&mut self, f: Fault) {
+        match f {
+            Fault::CrashHost(h) => self.world.crash_host(&h),
+            Fault::RepairHost(h) => self.world.repair_host(&h),
+            Fault::Partition { host, from_peers } => {
+                self.world.partition(&host, false, !from_peers)
+            }
+            Fault::Heal(h) => self.world.partition(&h, true, true),
+            Fault::Device { host, device } => self.world.set_device(&host, device),
+            Fault::StartFailures { p, until } => self.world.start_failures(p, until),
+            Fault::CrashVm(vm) => {
+                if let Some(e) = self.world.crash_vm(&vm) {
+                    self.feed(e);
+                }
+            }
+            Fault::CrashRuntime { down_for } => {
+                if self.runtime.take().is_some() {
+                    self.epoch += 1;
+                    self.next_tick = None;
+                    self.push(
+                        self.now + down_for,
+                        Due::Fault(Fault::Operator(Event::Restarted)),
+                    );
+                }
+            }
+            Fault::Operator(Event::Restarted) => {
+                let bytes = self.journal.get_ref().clone();
+                let (rep, input, out) =
+                    log::recover(std::io::Cursor::new(bytes), self.now).expect("the log replays");
+                let mut journal =
+                    Journal::resume(std::mem::take(&mut self.journal).into_inner(), rep.steps);
+                journal.append(&input, &out).expect("in memory");
+                self.journal = journal;
+                self.runtime = Some(rep.runtime);
+                self.after(input, out);
+            }
+            Fault::Operator(e) => self.feed(e),
+        }
+    }
+}
+
+impl Default for Journal<Vec<u8>> {
+    fn default() -> Self {
+        Journal::resume(Vec::new(), 0)
+    }
+}
+
+/// A random small pool for the seeded simulation: 3 to 7 hosts, 4 to 18
+/// VMs of every restart class, priorities, start orders and delays, one or
+/// two fence levels per host.
+pub fn random_pool(rng: &mut Rng) -> Value {
+    let nh = rng.range(3, 7) as usize;
+    let nv = rng.range(4, 18) as usize;
+    let hosts: Vec<Value> = (0..nh)
+        .map(|i| {
+            let levels = rng.range(1, 2);
+            let fencing: Vec<Value> = (0..levels)
+                .map(|l| {
+                    json!({"agent": if l == 0 { "fence_ipmilan" } else { "fence_apc" },
+                           "params": {"ip": format!("10.0.0.{i}"), "password": "secret"}})
+                })
+                .collect();
+            json!({"name": format!("h{i}"),
+                   "capacity": {"memory_mib": 1024 * rng.range(16, 64)},
+                   "fencing": fencing})
+        })
+        .collect();
+    let vms: Vec<Value> = (0..nv)
+        .map(|i| {
+            let restart = [
+                "protected",
+                "protected",
+                "protected",
+                "best_effort",
+                "unprotected",
+            ][rng.range(0, 4) as usize];
+            let priority = ["critical", "high", "medium", "low"][rng.range(0, 3) as usize];
+            json!({"name": format!("vm{i}"),
+                   "host": format!("h{}", rng.range(0, nh as u64 - 1)),
+                   "demand": {"memory_mib": 1024 * rng.range(1, 8)},
+                   "restart": restart, "priority": priority,
+                   "order": rng.range(0, 2), "start_delay_s": rng.range(0, 3)})
+        })
+        .collect();
+    json!({
+        "name": "sim",
+        "ha": {
+            "host_failures_to_tolerate": rng.range(0, 2),
+            "failure_threshold": rng.range(1, 3),
+            "check_interval_s": rng.range(1, 5),
+            "restart_retries": rng.range(0, 2),
+            "retry_interval_s": rng.range(1, 5),
+            "fence_timeout_s": rng.range(5, 10),
+        },
+        "hosts": hosts,
+        "vms": vms,
+    })
+}
+
+/// What a seeded scenario found.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    pub seed: u64,
+    pub violations: Vec<String>,
+    /// From each host crash to all its restartable protected VMs running
+    /// again, in simulated milliseconds.
+    pub recovery_ms: Vec<Millis>,
+}
+
+/// Runs one random scenario: a random pool, a few random faults in the
+/// first minute, then time to settle; checks every invariant.
+pub fn scenario(seed: u64) -> Outcome {
+    run_scenario(seed, false).0
+}
+
+/// [`scenario`], with every step the runtime took.
+pub fn scenario_steps(seed: u64) -> (Outcome, Vec<Step>) {
+    run_scenario(seed, true)
+}
+
+fn run_scenario(seed: u64, record: bool) -> (Outcome, Vec<Step>) {
+    let mut rng = Rng::new(seed);
+    let doc = random_pool(&mut rng);
+    let mut sim = Sim::new(doc.clone(), seed).expect("a valid pool");
+    sim.record = record;
+    let hosts: Vec<String> = sim
+        .runtime()
+        .expect("running")
+        .pool()
+        .hosts
+        .iter()
+        .map(|h| h.name.clone())
+        .collect();
+    let vms: Vec<String> = sim
+        .runtime()
+        .expect("running")
+        .pool()
+        .vms
+        .iter()
+        .map(|v| v.name.clone())
+        .collect();
+    let mut crashes: Vec<(Millis, String)> = Vec::new();
+    let faults = rng.range(1, 4);
+    // Hosts whose fence never works: their VMs must never move.
+    let mut unfenceable = BTreeSet::new();
+    for _ in 0..faults {
+        let at = rng.range(1_000, 60_000);
+        let host = hosts[rng.range(0, hosts.len() as u64 - 1) as usize].clone();
+        match rng.range(0, 9) {
+            0 | 1 => {
+                sim.inject(at, Fault::CrashHost(host.clone()));
+                crashes.push((at, host));
+            }
+            2 => {
+                // Alive but out of the runtime's sight; maybe of its peers too.
+                let from_peers = rng.chance(0.5);
+                sim.inject(
+                    at,
+                    Fault::Partition {
+                        host: host.clone(),
+                        from_peers,
+                    },
+                );
+                sim.inject(at + rng.range(5_000, 60_000), Fault::Heal(host));
+            }
+            3 => {
+                // Flapping: short outages, network only.
+                let mut t = at;
+                for _ in 0..rng.range(2, 5) {
+                    sim.inject(
+                        t,
+                        Fault::Partition {
+                            host: host.clone(),
+                            from_peers: true,
+                        },
+                    );
+                    t += rng.range(500, 4_000);
+                    sim.inject(t, Fault::Heal(host.clone()));
+                    t += rng.range(500, 4_000);
+                }
+            }
+            4 => {
+                let until = if rng.chance(0.3) {
+                    unfenceable.insert(host.clone());
+                    Millis::MAX
+                } else {
+                    at + rng.range(5_000, 90_000)
+                };
+                sim.inject(
+                    0,
+                    Fault::Device {
+                        host: host.clone(),
+                        device: FenceDevice::FailsUntil(until),
+                    },
+                );
+                sim.inject(at, Fault::CrashHost(host.clone()));
+                crashes.push((at, host));
+            }
+            5 => {
+                sim.inject(
+                    0,
+                    Fault::Device {
+                        host: host.clone(),
+                        device: FenceDevice::Slow(rng.range(5_000, 20_000)),
+                    },
+                );
+                sim.inject(at, Fault::CrashHost(host.clone()));
+                crashes.push((at, host));
+            }
+            6 => sim.inject(
+                at,
+                Fault::StartFailures {
+                    p: 0.5,
+                    until: at + rng.range(5_000, 30_000),
+                },
+            ),
+            7 => {
+                let vm = vms[rng.range(0, vms.len() as u64 - 1) as usize].clone();
+                sim.inject(at, Fault::CrashVm(vm));
+            }
+            _ => sim.inject(
+                at,
+                Fault::CrashRuntime {
+                    down_for: rng.range(1_000, 30_000),
+                },
+            ),
+        }
+    }
+    // Record which protected VMs each crash takes down, when it happens.
+    let mut out = Outcome {
+        seed,
+        ..Outcome::default()
+    };
+    crashes.sort();
+    let end = 400_000;
+    let mut waiting: Vec<(Millis, BTreeSet<String>, bool)> = Vec::new();
+    let protected: BTreeSet<String> = sim
+        .runtime()
+        .expect("running")
+        .pool()
+        .vms
+        .iter()
+        .filter(|v| v.restart == haplan::model::Restart::Protected)
+        .map(|v| v.name.clone())
+        .collect();
+    for (at, host) in &crashes {
+        sim.run_until(at.saturating_sub(1));
+        let running = sim.world.running();
+        let victims: BTreeSet<String> = running
+            .iter()
+            .filter(|(vm, on)| protected.contains(*vm) && on.contains(host))
+            .map(|(vm, _)| vm.clone())
+            .collect();
+        waiting.push((*at, victims, unfenceable.contains(host)));
+    }
+    // Step in seconds to time the recoveries.
+    let mut t = 0;
+    while t < end {
+        t += 1_000;
+        sim.run_until(t);
+        let running = sim.world.running();
+        waiting.retain(|(at, victims, stuck)| {
+            if victims.is_empty() || *stuck {
+                return false;
+            }
+            if t > *at && victims.iter().all(|v| running.contains_key(v)) {
+                out.recovery_ms.push(t.saturating_sub(*at));
+                false
+            } else {
+                true
+            }
+        });
+    }
+    out.violations = sim.world.violations();
+    // Liveness: every protected VM that could run again does.
+    out.violations.extend(liveness(&sim, &doc, &unfenceable));
+    // The log replays to the same state.
+    if let Some(rt) = sim.runtime() {
+        match log::replay(std::io::Cursor::new(sim.log().to_vec())) {
+            Ok(rep) => {
+                if rep.runtime.state_json() != rt.state_json() {
+                    out.violations
+                        .push("the log replays to a different state".into());
+                }
+            }
+            Err(e) => out.violations.push(format!("the log does not replay: {e}")),
+        }
+    }
+    (out, std::mem::take(&mut sim.steps))
+}
+
+/// Protected VMs that run nowhere although a placement for them exists on
+/// the hosts that are up (and their host is off, or it crashed them).
+fn liveness(sim: &Sim, doc: &Value, unfenceable: &BTreeSet<String>) -> Vec<String> {
+    let running = sim.world.running();
+    let mut doc = doc.clone();
+    let mut idle = Vec::new();
+    let hosts = doc["hosts"].as_array_mut().expect("hosts");
+    for h in hosts.iter_mut() {
+        let name = h["name"].as_str().unwrap_or_default().to_string();
+        let up = sim.world.powered(&name);
+        h["state"] = json!(if up { "up" } else { "down" });
+    }
+    // The VMs that cannot run again (host not fenced) are set aside.
+    hosts.push(json!({"name": "(lost)", "capacity": {}, "state": "down"}));
+    let vms = doc["vms"].as_array_mut().expect("vms");
+    for v in vms.iter_mut() {
+        let name = v["name"].as_str().unwrap_or_default().to_string();
+        match running.get(&name) {
+            Some(on) => {
+                v["host"] = json!(on[0]);
+                v["power"] = json!("running");
+            }
+            None => {
+                // A VM whose last host, or a host it was being started on,
+                // can never be confirmed off may run there for all anyone
+                // knows: it must stay down.
+                let origin = sim.world.last_host(&name).unwrap_or_default();
+                let mut maybe = sim.world.asked(&name);
+                maybe.insert(origin);
+                let lost_for_good = maybe
+                    .iter()
+                    .any(|h| unfenceable.contains(h) && !sim.world.fenced(h));
+                if v["restart"] == json!("protected") && !lost_for_good {
+                    idle.push(name.clone());
+                    v["host"] = json!("(lost)");
+                    v["power"] = json!("running");
+                } else {
+                    v["power"] = json!("halted");
+                }
+            }
+        }
+    }
+    if idle.is_empty() {
+        return Vec::new();
+    }
+    let Ok(pool) = haplan::pool_from_value(&doc) else {
+        return vec!["the final state is not a valid pool".into()];
+    };
+    let plan = haplan::plan(&pool, &[], &haplan::Budget::default());
+    plan.placements
+        .iter()
+        .filter(|p| idle.contains(&pool.vms[p.vm].name))
+        .map(|p| {
+            format!(
+                "{} runs nowhere at the end, but {} has room for it",
+                pool.vms[p.vm].name, pool.hosts[p.host].name
+            )
+        })
+        .collect()
+}
