@@ -11,6 +11,7 @@
 //!   machine, its seeded simulation and its admission answers;
 //! - [`budget`]: K first and the time limits of every command;
 //! - [`hostile`]: input written to steer a CI gate, refused or harmless;
+//! - [`import`]: `haplan import` of each platform's exports, end to end;
 //! - [`e2e_failover`]: the runtime on the end-to-end bench (real libvirt
 //!   daemons, BMCs and fence agents).
 
@@ -19,6 +20,7 @@ mod budget;
 mod e2e_failover;
 mod fixtures;
 mod hostile;
+mod import;
 mod properties;
 mod runtime;
 mod simulation;

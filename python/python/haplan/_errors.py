@@ -7,7 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, List, Optional, Tuple, Union
 
-__all__ = ["HaplanError", "InvalidChangesError", "InvalidPoolError", "InvalidShapeError", "Problem", "QueryError"]
+__all__ = [
+    "HaplanError",
+    "InvalidChangesError",
+    "InvalidExportError",
+    "InvalidPoolError",
+    "InvalidShapeError",
+    "PoolImportWarning",
+    "Problem",
+    "QueryError",
+]
 
 
 @dataclass(frozen=True)
@@ -123,3 +132,34 @@ class TimeLimitError(HaplanError, TimeoutError):
     the set-up of a very large pool did not finish within 10 % + 1 s of
     it. (When it runs out during the search, the answer is a report with
     proved bounds instead, ``exact`` false.)"""
+
+
+class InvalidExportError(HaplanError, ValueError):
+    """A platform's export could not be imported (:func:`haplan.import_pool`):
+    a file that is not an export of that platform, a value missing or
+    wrong, files that together lack something the pool needs, or a pool
+    haplan's loader refuses. Nothing is imported.
+
+    ``str(error)`` is the message ``haplan import`` prints (without its
+    ``haplan:`` prefix), e.g. ``resources.json: [3].maxmem: missing``;
+    ``file`` and ``field`` name the file and the field when the error is
+    about one (else ``None``).
+    """
+
+    def __init__(self, message: str, file: Optional[str] = None, field: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.file = file
+        self.field = field
+
+    def __reduce__(self) -> Tuple[type, Tuple[str, Optional[str], Optional[str]]]:
+        return (type(self), (str(self), self.file, self.field))
+
+
+class PoolImportWarning(UserWarning):
+    """What a platform's export does not say, and the import did about it
+    (:func:`haplan.import_pool`): ``code`` is the warning's code in
+    ``docs/import.md`` (``cpu-not-modelled``, ``rounded``, ...)."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
