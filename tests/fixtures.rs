@@ -1279,6 +1279,7 @@ fn timing_checks(run: &Run, pool: &Pool, golden: &str) -> Vec<String> {
         fail: fail.clone(),
         set_limit: num("--set-limit").unwrap_or(haplan::timing::DEFAULT_SET_LIMIT),
         cancel: None,
+        time_limit: None,
     };
     let r = haplan::timing(pool, &opts);
     let code = if r.ok() { 0 } else { 1 };

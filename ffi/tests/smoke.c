@@ -33,6 +33,16 @@ static void queries(void) {
     haplan_string_free(report);
     report = NULL;
 
+    /* K first: no limit on the whole, and nothing searched once K is
+     * decided; the verdict is proved, the maximum here too (by bounds). */
+    CHECK_RC(haplan_check(demo, BUF("{\"time_limit_s\": null, \"max_time_s\": 0}"), &report, &err),
+             HAPLAN_OK);
+    REQUIRE(report);
+    CHECK(has(report, "\"verdict\":\"ok\""));
+    CHECK(has(report, "\"stopped_by\":"));
+    haplan_string_free(report);
+    report = NULL;
+
     /* plan for one host: sql01 only fits on xs04. */
     char *plan = NULL;
     CHECK_RC(haplan_plan(demo, BUF("[\"xs01\"]"), NULL, 0, &plan, &err), HAPLAN_OK);

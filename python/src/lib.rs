@@ -30,6 +30,7 @@ pyo3::import_exception!(haplan._errors, InvalidPoolError);
 pyo3::import_exception!(haplan._errors, QueryError);
 pyo3::import_exception!(haplan._errors, InvalidChangesError);
 pyo3::import_exception!(haplan._errors, InvalidShapeError);
+pyo3::import_exception!(haplan._errors, TimeLimitError);
 
 /// A validated pool, immutable and shared by reference: safe to use from
 /// several threads at once.
@@ -277,7 +278,7 @@ impl NativePool {
     /// `haplan check`: `(json, text, verdict)`, where `json` is the CLI's
     /// JSON object as Python data, `text` its text output and `verdict` one
     /// of "ok", "not_ok", "undecided".
-    #[pyo3(signature = (tolerate = None, time_limit = None, explain = false, threads = None, strategy = "full"))]
+    #[pyo3(signature = (tolerate = None, time_limit = None, explain = false, threads = None, strategy = "full", max_time = None))]
     fn check<'py>(
         &self,
         py: Python<'py>,
@@ -286,8 +287,10 @@ impl NativePool {
         explain: bool,
         threads: Option<usize>,
         strategy: &str,
+        max_time: Option<f64>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str)> {
         let time_limit = seconds("time_limit", time_limit)?;
+        let max_time = seconds("max_time", max_time)?;
         let strategy = match strategy {
             "full" => Strategy::Full,
             "enumerate" => Strategy::Enumerate,
@@ -299,7 +302,7 @@ impl NativePool {
             }
         };
         let pool = Arc::clone(&self.pool);
-        let (json, text, verdict) = solve::run(py, threads, move |cancel| {
+        let (json, text, verdict) = solve::run(py, threads, time_limit, move |cancel| {
             // `..` so that options the core adds later keep their defaults.
             #[allow(clippy::needless_update)]
             let opts = CheckOptions {
@@ -308,6 +311,7 @@ impl NativePool {
                 explain,
                 cancel: Some(cancel),
                 strategy,
+                max_time,
                 ..CheckOptions::default()
             };
             let report = haplan::check(&pool, &opts);
@@ -333,7 +337,7 @@ impl NativePool {
         let failed = haplan::failure_set(&self.pool, &failed)
             .map_err(|e| QueryError::new_err(e.to_string()))?;
         let pool = Arc::clone(&self.pool);
-        let (json, text) = solve::run(py, None, move |cancel| {
+        let (json, text) = solve::run(py, None, time_limit, move |cancel| {
             let budget = Budget {
                 deadline: time_limit.map(|d| Instant::now() + d),
                 cancel: Some(cancel),
@@ -353,7 +357,7 @@ impl NativePool {
     /// JSON object and text, the verdict on the changed pool, the text and
     /// verdict of each nested check, and the changed pool. `source` names
     /// the changes in error messages.
-    #[pyo3(signature = (changes, source = None, tolerate = None, time_limit = None, explain = false, threads = None))]
+    #[pyo3(signature = (changes, source = None, tolerate = None, time_limit = None, explain = false, threads = None, max_time = None))]
     #[allow(clippy::too_many_arguments, clippy::type_complexity)]
     fn what_if<'py>(
         &self,
@@ -364,6 +368,7 @@ impl NativePool {
         time_limit: Option<f64>,
         explain: bool,
         threads: Option<usize>,
+        max_time: Option<f64>,
     ) -> PyResult<(
         Bound<'py, PyAny>,
         String,
@@ -373,6 +378,7 @@ impl NativePool {
         NativePool,
     )> {
         let time_limit = seconds("time_limit", time_limit)?;
+        let max_time = seconds("max_time", max_time)?;
         let changes = changes_text(changes, source)?;
         let pool_text = &self.text;
         let applied = py.detach(move || {
@@ -390,13 +396,14 @@ impl NativePool {
             pool: Arc::clone(&after),
             text: after_text,
         };
-        let (json, text, verdict, b, a) = solve::run(py, threads, move |cancel| {
+        let (json, text, verdict, b, a) = solve::run(py, threads, time_limit, move |cancel| {
             #[allow(clippy::needless_update)]
             let opts = CheckOptions {
                 tolerate,
                 time_limit,
                 explain,
                 cancel: Some(cancel),
+                max_time,
                 ..CheckOptions::default()
             };
             let r = haplan::what_if(&before, &after, &opts);
@@ -414,7 +421,7 @@ impl NativePool {
     /// `haplan diff OLD NEW`, this pool being OLD: `(json, text, verdict,
     /// old, new)`, `old` and `new` the text and verdict of each nested
     /// check.
-    #[pyo3(signature = (new, tolerate = None, no_regress = false, time_limit = None, explain = false, threads = None))]
+    #[pyo3(signature = (new, tolerate = None, no_regress = false, time_limit = None, explain = false, threads = None, max_time = None))]
     #[allow(clippy::too_many_arguments, clippy::type_complexity)]
     fn diff<'py>(
         &self,
@@ -425,11 +432,13 @@ impl NativePool {
         time_limit: Option<f64>,
         explain: bool,
         threads: Option<usize>,
+        max_time: Option<f64>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str, Nested, Nested)> {
         let time_limit = seconds("time_limit", time_limit)?;
+        let max_time = seconds("max_time", max_time)?;
         let old = Arc::clone(&self.pool);
         let new = Arc::clone(&new.get().pool);
-        let (json, text, verdict, o, n) = solve::run(py, threads, move |cancel| {
+        let (json, text, verdict, o, n) = solve::run(py, threads, time_limit, move |cancel| {
             #[allow(clippy::needless_update)]
             let opts = DiffOptions {
                 check: CheckOptions {
@@ -437,6 +446,7 @@ impl NativePool {
                     time_limit,
                     explain,
                     cancel: Some(cancel),
+                    max_time,
                     ..CheckOptions::default()
                 },
                 no_regress,
@@ -462,7 +472,7 @@ impl NativePool {
     /// verdict of the nested check of the pool as it is. A bad shape raises
     /// `InvalidShapeError` (paths as the CLI names them: `--vm.vcpus`,
     /// `--storage[0]`), a shape too small to count `QueryError`.
-    #[pyo3(signature = (vm, storage = Vec::new(), networks = Vec::new(), tolerate = None, time_limit = None, threads = None))]
+    #[pyo3(signature = (vm, storage = Vec::new(), networks = Vec::new(), tolerate = None, time_limit = None, threads = None, max_time = None))]
     #[allow(clippy::too_many_arguments)]
     fn headroom<'py>(
         &self,
@@ -473,8 +483,10 @@ impl NativePool {
         tolerate: Option<u32>,
         time_limit: Option<f64>,
         threads: Option<usize>,
+        max_time: Option<f64>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str, Nested)> {
         let time_limit = seconds("time_limit", time_limit)?;
+        let max_time = seconds("max_time", max_time)?;
         let demand = shape_demand_text(vm)?;
         let shape = haplan::Shape::parse(&demand, "--vm", &storage, &networks)
             .map_err(|e| invalid_shape(&e))?;
@@ -482,13 +494,14 @@ impl NativePool {
             .check_resources(&self.pool, "--vm")
             .map_err(|e| invalid_shape(&e))?;
         let pool = Arc::clone(&self.pool);
-        let out = solve::run(py, threads, move |cancel| {
+        let out = solve::run(py, threads, time_limit, move |cancel| {
             // `..` so that options the core adds later keep their defaults.
             #[allow(clippy::needless_update)]
             let opts = HeadroomOptions {
                 tolerate,
                 time_limit,
                 cancel: Some(cancel),
+                max_time,
                 ..HeadroomOptions::default()
             };
             haplan::headroom(&pool, &shape, &opts).map(|r| {
@@ -512,7 +525,7 @@ impl NativePool {
     /// text, its verdict, and the text and verdict of the check of the pool
     /// after the drain (`None` unless drainable). An unknown host, or one
     /// that is not up, raises `QueryError` (the CLI's message).
-    #[pyo3(signature = (host, tolerate = None, time_limit = None, threads = None))]
+    #[pyo3(signature = (host, tolerate = None, time_limit = None, threads = None, max_time = None))]
     fn drain<'py>(
         &self,
         py: Python<'py>,
@@ -520,16 +533,19 @@ impl NativePool {
         tolerate: Option<u32>,
         time_limit: Option<f64>,
         threads: Option<usize>,
+        max_time: Option<f64>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str, Option<Nested>)> {
         let time_limit = seconds("time_limit", time_limit)?;
+        let max_time = seconds("max_time", max_time)?;
         let h = haplan::drain::host_to_drain(&self.pool, host)
             .map_err(|e| QueryError::new_err(e.to_string()))?;
         let pool = Arc::clone(&self.pool);
-        let out = solve::run(py, threads, move |cancel| {
+        let out = solve::run(py, threads, time_limit, move |cancel| {
             let opts = haplan::DrainOptions {
                 tolerate,
                 time_limit,
                 cancel: Some(cancel),
+                max_time,
                 ..haplan::DrainOptions::default()
             };
             haplan::drain(&pool, h, &opts).map(|r| {
@@ -555,23 +571,26 @@ impl NativePool {
     /// verdict)`: the verdict is the pool's check (the lowest tier), and
     /// "undecided" when that is ok but the time limit left a tier or a row
     /// open, as the command line's exit code.
-    #[pyo3(signature = (tolerate = None, time_limit = None, threads = None))]
+    #[pyo3(signature = (tolerate = None, time_limit = None, threads = None, max_time = None))]
     fn tiers<'py>(
         &self,
         py: Python<'py>,
         tolerate: Option<u32>,
         time_limit: Option<f64>,
         threads: Option<usize>,
+        max_time: Option<f64>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str)> {
         let time_limit = seconds("time_limit", time_limit)?;
+        let max_time = seconds("max_time", max_time)?;
         let pool = Arc::clone(&self.pool);
-        let (json, text, verdict) = solve::run(py, threads, move |cancel| {
+        let (json, text, verdict) = solve::run(py, threads, time_limit, move |cancel| {
             // `..` so that options the core adds later keep their defaults.
             #[allow(clippy::needless_update)]
             let opts = haplan::TiersOptions {
                 tolerate,
                 time_limit,
                 cancel: Some(cancel),
+                max_time,
                 ..haplan::TiersOptions::default()
             };
             let r = haplan::tiers(&pool, &opts);
@@ -593,7 +612,7 @@ impl NativePool {
     /// Returns `(json, text, verdict)`. An unknown host (or one in
     /// maintenance) in `fail` raises `QueryError` (`--fail: unknown host
     /// "h9"`, as the command line words it), `concurrency` 0 `ValueError`.
-    #[pyo3(signature = (tolerate = None, boot_time = 60, concurrency = None, fence_time = 0, fail = None, threads = None))]
+    #[pyo3(signature = (tolerate = None, boot_time = 60, concurrency = None, fence_time = 0, fail = None, threads = None, time_limit = None))]
     #[allow(clippy::too_many_arguments)]
     fn timing<'py>(
         &self,
@@ -604,7 +623,9 @@ impl NativePool {
         fence_time: u64,
         fail: Option<Vec<String>>,
         threads: Option<usize>,
+        time_limit: Option<f64>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str)> {
+        let time_limit = seconds("time_limit", time_limit)?;
         if let Some(c) = concurrency {
             check_range("concurrency", c.into_pyobject(py)?.as_any())?;
         }
@@ -623,7 +644,7 @@ impl NativePool {
             None => None,
         };
         let pool = Arc::clone(&self.pool);
-        let (json, text, verdict) = solve::run(py, threads, move |cancel| {
+        let (json, text, verdict) = solve::run(py, threads, time_limit, move |cancel| {
             let opts = haplan::TimingOptions {
                 tolerate,
                 boot_time_s: boot_time,
@@ -631,6 +652,7 @@ impl NativePool {
                 fence_time_s: fence_time,
                 fail,
                 cancel: Some(cancel),
+                time_limit,
                 ..haplan::TimingOptions::default()
             };
             let r = haplan::timing(&pool, &opts);

@@ -271,12 +271,13 @@ def test_diff_lists_what_changed(base: haplan.Pool) -> None:
 
 def test_diff_undecided_after_a_time_limit() -> None:
     """With no time, the bounds of ffd-fails-exact-fits (0 to 1 against
-    K = 1) settle neither NEW's check nor a regression."""
+    K = 1) do not settle NEW's check; a pool against itself cannot have
+    regressed (``no_worse``), whatever the bounds."""
     pool = haplan.Pool.load(FIXTURES / "packing" / "ffd-fails-exact-fits.json")
     d = pool.diff(pool, time_limit=0, no_regress=True)
     assert not d.old.exact and not d.new.exact
     assert d.verdict is haplan.Verdict.UNDECIDED and d.exit_code == 3 and not d.ok
-    assert d.regressed is None and d.to_dict()["regressed"] is None
+    assert d.no_worse and d.regressed is False and d.to_dict()["regressed"] is False
     assert str(d).startswith("UNDECIDED: ")
     w = pool.what_if([], time_limit=0)
     assert w.verdict is haplan.Verdict.UNDECIDED and w.exit_code == 3 and not w.after.exact

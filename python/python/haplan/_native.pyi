@@ -38,6 +38,7 @@ class Pool:
         explain: bool = False,
         threads: Optional[int] = None,
         strategy: str = "full",
+        max_time: Optional[float] = None,
     ) -> Tuple[Dict[str, Any], str, str]: ...
     def plan(
         self, failed: List[str], time_limit: Optional[float] = None
@@ -51,6 +52,7 @@ class Pool:
         time_limit: Optional[float] = None,
         explain: bool = False,
         threads: Optional[int] = None,
+        max_time: Optional[float] = None,
     ) -> Tuple[Dict[str, Any], str, str, _Nested, _Nested, Pool]: ...
     def diff(
         self,
@@ -60,6 +62,7 @@ class Pool:
         time_limit: Optional[float] = None,
         explain: bool = False,
         threads: Optional[int] = None,
+        max_time: Optional[float] = None,
     ) -> Tuple[Dict[str, Any], str, str, _Nested, _Nested]: ...
     def headroom(
         self,
@@ -69,6 +72,7 @@ class Pool:
         tolerate: Optional[int] = None,
         time_limit: Optional[float] = None,
         threads: Optional[int] = None,
+        max_time: Optional[float] = None,
     ) -> Tuple[Dict[str, Any], str, str, _Nested]: ...
     def drain(
         self,
@@ -76,12 +80,14 @@ class Pool:
         tolerate: Optional[int] = None,
         time_limit: Optional[float] = None,
         threads: Optional[int] = None,
+        max_time: Optional[float] = None,
     ) -> Tuple[Dict[str, Any], str, str, Optional[_Nested]]: ...
     def tiers(
         self,
         tolerate: Optional[int] = None,
         time_limit: Optional[float] = None,
         threads: Optional[int] = None,
+        max_time: Optional[float] = None,
     ) -> Tuple[Dict[str, Any], str, str]: ...
     def timing(
         self,
@@ -91,6 +97,7 @@ class Pool:
         fence_time: int = 0,
         fail: Optional[List[str]] = None,
         threads: Optional[int] = None,
+        time_limit: Optional[float] = None,
     ) -> Tuple[Dict[str, Any], str, str]: ...
 
 def render(kind: str, format: str, answer: str) -> str: ...

@@ -220,6 +220,8 @@ class Stats:
     by_search: int = 0
     by_ilp: int = 0
     set_level: int = 0
+    k_decided_ms: Optional[int] = None
+    """How long deciding K took (``None``: it was not decided)."""
 
 
 def _known(cls: type, data: JsonDict) -> JsonDict:
@@ -266,10 +268,13 @@ class Report:
     - ``failure_domains`` (:class:`FailureDomains`): the domains k counts
       when the pool has ``ha.failure_domain_label``, else ``None``; the
       witness then also names its ``failed_domains``.
+    - ``stopped_by``: ``None`` when ``exact``, else what ended the search
+      for the exact maximum: ``"max_time"`` (K was decided, ``max_time``
+      ran out), ``"time_limit"`` or ``"cancelled"``.
 
-    ``verdict`` (not in the JSON) is what the exit code says: ``ok``,
-    ``not_ok`` or ``undecided``. ``to_dict()`` is the JSON object,
-    ``str(report)`` the text output.
+    K is decided first; ``verdict`` is what the exit code says: ``ok``,
+    ``not_ok`` or ``undecided`` (only when K itself is open).
+    ``to_dict()`` is the JSON object, ``str(report)`` the text output.
     """
 
     pool: str
@@ -288,6 +293,7 @@ class Report:
     text: str = field(compare=False)
     """The command line's text output (``str(report)``)."""
     _json: JsonDict = field(compare=False)
+    stopped_by: Optional[str] = None
 
     @classmethod
     def _from_native(cls, data: JsonDict, text: str, verdict: str) -> Report:
@@ -307,6 +313,7 @@ class Report:
             verdict=Verdict(verdict),
             text=text,
             _json=data,
+            stopped_by=data.get("stopped_by"),
         )
 
     @property
@@ -610,12 +617,16 @@ class DiffReport:
     The attributes are the fields of ``haplan diff --format json``:
 
     - ``ok``: the new pool meets the policy: its own check is ok against
-      ``tolerate`` and, with ``no_regress``, it tolerates at least as many
-      host failures as the old one.
+      ``tolerate`` and, with ``no_regress``, it is not proved to tolerate
+      fewer host failures than the old one.
     - ``tolerate``: K, as used for both pools; ``no_regress``: as asked.
     - ``regressed``: the new pool tolerates fewer host failures than the
-      old one; ``None`` when a time limit left that open. Reported either
-      way; it fails the policy only with ``no_regress``.
+      old one; ``None`` when a budget left that open (which fails nothing:
+      the new pool only has to reach min(old, K)). Reported either way; it
+      fails the policy only with ``no_regress``.
+    - ``no_worse``: the new pool is the old one with only VMs removed or
+      capacity added, which cannot lower a tolerance (``regressed`` is
+      then false).
     - ``reasons``: why the new pool fails the policy or is undecided, one
       sentence each; empty when ``ok``.
     - ``hosts_added``, ``hosts_removed``, ``vms_added``, ``vms_removed``
@@ -646,6 +657,7 @@ class DiffReport:
     text: str = field(compare=False)
     """The command line's text output (``str(report)``)."""
     _json: JsonDict = field(compare=False)
+    no_worse: bool = False
 
     @classmethod
     def _from_native(cls, data: JsonDict, text: str, verdict: str, old: Nested, new: Nested) -> DiffReport:
@@ -667,12 +679,13 @@ class DiffReport:
             verdict=Verdict(verdict),
             text=text,
             _json=data,
+            no_worse=data.get("no_worse", False),
         )
 
     @property
     def exit_code(self) -> int:
         """The exit code ``haplan diff`` gives: 0 the new pool meets the
-        policy, 1 it does not, 3 a time limit left that undecided."""
+        policy, 1 it does not, 3 a budget left its own check undecided."""
         return self.verdict.exit_code
 
     def to_dict(self) -> JsonDict:

@@ -1,9 +1,11 @@
 //! The `haplan` command line (`docs/cli.md`). `run` takes its streams as
 //! arguments so that tests drive exactly what the binary does.
 
+mod supervise;
+
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -14,7 +16,7 @@ use haplan::pack::Budget;
 use haplan::plan::{self, Scope};
 use haplan::scenario::Analysis;
 use haplan::strict::quoted;
-use haplan::tolerance::{self, CheckOptions, Verdict};
+use haplan::tolerance::{self, CheckOptions, Progress, Verdict};
 use haplan::{agility, diff, limits, load, timing, whatif};
 use haplan_wire::report;
 
@@ -103,6 +105,35 @@ impl DiffFormat {
     }
 }
 
+/// A number of seconds, or `none` for no limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Seconds(Option<Duration>);
+
+/// The budget of the commands that check tolerance.
+#[derive(clap::Args, Clone, Copy, Debug)]
+struct BudgetArgs {
+    /// Wall time for the whole run, from the start of the process: reading
+    /// the input, set-up, the search and the answer (`none`: no limit).
+    /// When it runs out the answer is what was proved (exit 3 when that
+    /// does not settle K).
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_limit)]
+    time_limit: Seconds,
+    /// Once K is decided, how much longer each check may search for the
+    /// exact max_tolerable (0: stop once K is decided; `none`: until the
+    /// time limit). It never changes the exit code.
+    #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_limit)]
+    max_time: Seconds,
+}
+
+/// The time limit of the commands that have no maximum to search.
+#[derive(clap::Args, Clone, Copy, Debug)]
+struct TimeLimitArg {
+    /// Wall time for the whole run, from the start of the process: reading
+    /// the input, set-up, the search and the answer (`none`: no limit).
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_limit)]
+    time_limit: Seconds,
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 enum ImportFormat {
     Json,
@@ -125,9 +156,8 @@ enum Command {
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
         format: CheckFormat,
-        /// Stop after this many seconds with proved bounds (exit 3 if they do not settle it).
-        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-        time_limit: Option<Duration>,
+        #[command(flatten)]
+        budget: BudgetArgs,
         /// Show a failing set of size max_tolerable + 1 even when the pool meets K.
         #[arg(long)]
         explain: bool,
@@ -145,8 +175,8 @@ enum Command {
         fail: Vec<String>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
-        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-        time_limit: Option<Duration>,
+        #[command(flatten)]
+        limit: TimeLimitArg,
     },
     /// For every protected VM, the hosts it could restart on, and why none when so.
     Agility {
@@ -172,9 +202,8 @@ enum Command {
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
-        /// Stop after this many seconds (both checks together) with proved bounds.
-        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-        time_limit: Option<Duration>,
+        #[command(flatten)]
+        budget: BudgetArgs,
         /// Show a failing set of size max_tolerable + 1 even when a pool meets K.
         #[arg(long)]
         explain: bool,
@@ -198,9 +227,8 @@ enum Command {
         /// --explain they show the smallest failure set each pool does not survive).
         #[arg(long, value_enum, default_value = "text")]
         format: DiffFormat,
-        /// Stop after this many seconds (both checks together) with proved bounds.
-        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-        time_limit: Option<Duration>,
+        #[command(flatten)]
+        budget: BudgetArgs,
         /// Show a failing set of size max_tolerable + 1 even when a pool meets K.
         #[arg(long)]
         explain: bool,
@@ -248,9 +276,8 @@ enum Command {
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
-        /// Stop after this many seconds with proved bounds (exit 3 if they differ).
-        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-        time_limit: Option<Duration>,
+        #[command(flatten)]
+        budget: BudgetArgs,
         /// How to close the gap between the bounds (for comparisons):
         /// `auto` (default), `search` (every placement), `master` (an
         /// integer program over the failure sets seen).
@@ -275,9 +302,8 @@ enum Command {
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
-        /// Stop after this many seconds (exit 3 if nothing is proved by then).
-        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-        time_limit: Option<Duration>,
+        #[command(flatten)]
+        budget: BudgetArgs,
     },
     /// Tolerance per restart-priority tier, and what is lost beyond it.
     ///
@@ -294,9 +320,8 @@ enum Command {
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
-        /// Stop after this many seconds (every check together) with proved bounds.
-        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-        time_limit: Option<Duration>,
+        #[command(flatten)]
+        budget: BudgetArgs,
     },
     /// How long until every protected VM runs again after the worst tolerated failure.
     ///
@@ -337,6 +362,8 @@ enum Command {
             value_parser = parse_set_limit
         )]
         set_limit: u64,
+        #[command(flatten)]
+        limit: TimeLimitArg,
     },
     /// A report to look at: one self-contained HTML page (no script, no network).
     ///
@@ -379,9 +406,8 @@ enum Command {
         /// Write the report to this file (whole, or not at all) instead of standard output.
         #[arg(short = 'o', long, value_name = "FILE")]
         output: Option<String>,
-        /// Stop after this many seconds (every part together) with proved bounds.
-        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-        time_limit: Option<Duration>,
+        #[command(flatten)]
+        limit: TimeLimitArg,
     },
     /// Print the JSON Schema of the pool format.
     Schema,
@@ -529,6 +555,16 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
     limits::time_limit(secs)
 }
 
+/// Seconds from 0 to 1e9, or `none`.
+fn parse_limit(s: &str) -> Result<Seconds, String> {
+    if s.trim().eq_ignore_ascii_case("none") {
+        return Ok(Seconds(None));
+    }
+    parse_seconds(s.trim())
+        .map(|d| Seconds(Some(d)))
+        .map_err(|e| format!("{e} (or none)"))
+}
+
 /// A whole number of seconds, as the pool format's settings (at most 2^32 - 1).
 fn parse_whole_seconds(s: &str) -> Result<u64, String> {
     limits::WHOLE_SECONDS.parse(s).map_err(|e| {
@@ -567,8 +603,27 @@ fn parse_set_limit(s: &str) -> Result<u64, String> {
 /// The JSON Schema of the pool format.
 pub const POOL_SCHEMA: &str = include_str!("../../core/schema/haplan-v1.schema.json");
 
-/// Runs the command line; returns the exit code.
+/// Runs the command line; returns the exit code. The clock of
+/// `--time-limit` starts now.
 pub fn run<I, T>(
+    args: I,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    run_from(Instant::now(), false, args, stdin, stdout, stderr)
+}
+
+/// [`run`] as the `haplan` process runs it: the clock of `--time-limit`
+/// started at `start` (when the process did), and with `show_progress` a
+/// run that takes a while shows on stderr what it has proved so far.
+pub fn run_from<I, T>(
+    start: Instant,
+    show_progress: bool,
     args: I,
     stdin: &mut dyn Read,
     stdout: &mut dyn Write,
@@ -655,22 +710,30 @@ where
     }
     let file = cli.command.input_file();
     let threads = cli.threads;
-    let done = match threads {
-        None => execute(cli, stdin),
-        Some(n) => {
-            // The command runs on the pool's threads: standard input, when
-            // a file is `-`, is read here first.
-            let mut input = Vec::new();
-            let read = if args.iter().any(|a| a == "-") {
-                stdin.read_to_end(&mut input).map(|_| ())
-            } else {
-                Ok(())
-            };
-            match (read, rayon::ThreadPoolBuilder::new().num_threads(n).build()) {
-                (Err(e), _) => Err(format!("cannot read <stdin>: {e}").into()),
-                (_, Err(e)) => Err(format!("cannot start {n} threads: {e}").into()),
-                (Ok(()), Ok(pool)) => pool.install(|| execute(cli, &mut input.as_slice())),
-            }
+    let budget = cli.command.budget().unwrap_or(CommandBudget {
+        time_limit: Seconds(None),
+        max_time: Seconds(None),
+    });
+    let inputs = cli.command.inputs();
+    let limits = supervise::Limits {
+        start,
+        time_limit: budget.time_limit.0,
+        max_time: budget.max_time.0,
+        show_progress,
+    };
+    let job = move |read: &mut Reader<'_>, ctx: &Ctx| match threads {
+        None => execute(cli, read, ctx),
+        // The command runs on the pool's threads.
+        Some(n) => match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
+            Err(e) => Err(format!("cannot start {n} threads: {e}").into()),
+            Ok(pool) => pool.install(|| execute(cli, read, ctx)),
+        },
+    };
+    let done = match supervise::run(&limits, &inputs, stdin, job) {
+        supervise::Ended::Done(done) => done,
+        supervise::Ended::TimedOut(message) => {
+            let _ = writeln!(stderr, "haplan: {message}");
+            return EXIT_UNDECIDED;
         }
     };
     let (code, text) = match done {
@@ -693,9 +756,106 @@ where
     }
 }
 
+/// The budget of a command, as `BudgetArgs` (for the commands with only a
+/// time limit, no maximum is searched beyond K).
+#[derive(Clone, Copy, Debug)]
+struct CommandBudget {
+    time_limit: Seconds,
+    max_time: Seconds,
+}
+
+impl Command {
+    /// The budget of a command that has one.
+    fn budget(&self) -> Option<CommandBudget> {
+        let full = |b: &BudgetArgs| {
+            Some(CommandBudget {
+                time_limit: b.time_limit,
+                max_time: b.max_time,
+            })
+        };
+        let only = |l: &TimeLimitArg| {
+            Some(CommandBudget {
+                time_limit: l.time_limit,
+                max_time: Seconds(Some(Duration::ZERO)),
+            })
+        };
+        match self {
+            Command::Check { budget, .. }
+            | Command::Whatif { budget, .. }
+            | Command::Diff { budget, .. }
+            | Command::Headroom { budget, .. }
+            | Command::Drain { budget, .. }
+            | Command::Tiers { budget, .. } => full(budget),
+            Command::Plan { limit, .. }
+            | Command::Timing { limit, .. }
+            | Command::Report { limit, .. } => only(limit),
+            _ => None,
+        }
+    }
+
+    /// The files a command reads (`-`: standard input), in order.
+    fn inputs(&self) -> Vec<String> {
+        match self {
+            Command::Check { file, .. }
+            | Command::Plan { file, .. }
+            | Command::Agility { file, .. }
+            | Command::Headroom { file, .. }
+            | Command::Drain { file, .. }
+            | Command::Tiers { file, .. }
+            | Command::Timing { file, .. }
+            | Command::Report { file, .. }
+            | Command::Run { file, .. } => vec![file.clone()],
+            Command::Whatif { file, changes, .. } => vec![file.clone(), changes.clone()],
+            Command::Diff { old, new, .. } => vec![old.clone(), new.clone()],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// What `execute` needs of the budget: when to stop, and where the checks
+/// say what they have proved.
+pub(crate) struct Ctx {
+    /// When the search stops: the time limit, counted from the start of
+    /// the process.
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) max_time: Option<Duration>,
+    pub(crate) cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub(crate) progress: std::sync::Arc<Progress>,
+    /// A pool has been read and validated.
+    pub(crate) loaded: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Ctx {
+    /// The time left until the deadline.
+    fn time_limit(&self) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// Check options with this budget.
+    fn check(&self, tolerate: Option<u32>, explain: bool) -> CheckOptions<'_> {
+        CheckOptions {
+            tolerate,
+            time_limit: self.time_limit(),
+            explain,
+            cancel: Some(&self.cancel),
+            max_time: self.max_time,
+            progress: Some(&self.progress),
+            ..CheckOptions::default()
+        }
+    }
+
+    fn budget(&self) -> Budget<'_> {
+        Budget {
+            deadline: self.deadline,
+            cancel: Some(&self.cancel),
+        }
+    }
+}
+
 /// Why a command could not answer (exit 2): a message, and for a file
 /// that was rejected, the file and each problem with its place.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct CliError {
     /// `usage` (the command line itself), `invalid_input` (a file or a
     /// flag's value), `invalid_argument` (a question that does not fit the
@@ -907,9 +1067,14 @@ fn read_text(file: &str, stdin: &mut dyn Read) -> Result<(String, String), CliEr
     }
 }
 
-fn read_pool(file: &str, stdin: &mut dyn Read) -> Result<Pool, CliError> {
-    let (shown, text) = read_text(file, stdin)?;
-    parse_pool(&shown, &text)
+/// Reads a file (`-`: standard input): its name to show and its text.
+type Reader<'r> = dyn FnMut(&str) -> Result<(String, String), CliError> + Send + 'r;
+
+fn read_pool(file: &str, read: &mut Reader<'_>, ctx: &Ctx) -> Result<Pool, CliError> {
+    let (shown, text) = read(file)?;
+    let pool = parse_pool(&shown, &text)?;
+    ctx.loaded.store(true, std::sync::atomic::Ordering::Relaxed);
+    Ok(pool)
 }
 
 /// The pool in `text`, read from `shown`.
@@ -1064,7 +1229,7 @@ fn import_exports(
     }
 }
 
-fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
+fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), CliError> {
     match cli.command {
         Command::Import { .. } | Command::Completions { .. } => unreachable!("handled before"),
         Command::Man { command } => {
@@ -1119,7 +1284,7 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             };
             run_sim(
                 &file,
-                stdin,
+                read,
                 &faults,
                 until,
                 seed,
@@ -1132,17 +1297,14 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             file,
             tolerate,
             format,
-            time_limit,
+            budget: _,
             explain,
             strategy,
         } => {
-            let pool = read_pool(&file, stdin)?;
+            let pool = read_pool(&file, read, ctx)?;
             let opts = CheckOptions {
-                tolerate,
-                time_limit,
-                explain,
-                cancel: None,
                 strategy: strategy.into(),
+                ..ctx.check(tolerate, explain)
             };
             let report = tolerance::check(&pool, &opts);
             let code = exit_code(report.verdict());
@@ -1160,17 +1322,13 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             file,
             fail,
             format,
-            time_limit,
+            limit: _,
         } => {
-            let pool = read_pool(&file, stdin)?;
+            let pool = read_pool(&file, read, ctx)?;
             let failed =
                 haplan::failure_set(&pool, &fail).map_err(|e| CliError::argument(e.to_string()))?;
             let an = Analysis::new(&pool);
-            let budget = Budget {
-                deadline: time_limit.map(|d| std::time::Instant::now() + d),
-                cancel: None,
-            };
-            let p = plan::plan(&an, &failed, Scope::All, &budget);
+            let p = plan::plan(&an, &failed, Scope::All, &ctx.budget());
             let code = if !p.exact && !p.all_protected_placed(&pool) {
                 EXIT_UNDECIDED
             } else if p.all_protected_placed(&pool) {
@@ -1185,7 +1343,7 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             Ok((code, text))
         }
         Command::Agility { file, format } => {
-            let pool = read_pool(&file, stdin)?;
+            let pool = read_pool(&file, read, ctx)?;
             let ag = agility::Agility::of(&pool);
             let code = if ag.not_agile.is_empty() {
                 EXIT_OK
@@ -1199,24 +1357,20 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             changes,
             tolerate,
             format,
-            time_limit,
+            budget: _,
             explain,
         } => {
             one_stdin(&file, &changes, "FILE and CHANGES")?;
-            let (shown, text) = read_text(&file, stdin)?;
+            let (shown, text) = read(&file)?;
             let before = parse_pool(&shown, &text)?;
             let value: serde_json::Value =
                 serde_json::from_str(&text).expect("a valid pool is JSON");
-            let (shown, text) = read_text(&changes, stdin)?;
+            let (shown, text) = read(&changes)?;
             let changed = whatif::apply_text(&value, &text).map_err(|e| {
                 CliError::invalid(&shown, format!("{shown}: {e}"), &e.problems, e.omitted)
             })?;
-            let opts = CheckOptions {
-                tolerate,
-                time_limit,
-                explain,
-                ..CheckOptions::default()
-            };
+            ctx.loaded.store(true, std::sync::atomic::Ordering::Relaxed);
+            let opts = ctx.check(tolerate, explain);
             let r = whatif::what_if(&before, &changed.pool, &opts);
             let text = match format {
                 Format::Json => json(report::whatif_json(
@@ -1237,15 +1391,15 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             tolerate,
             no_regress,
             format,
-            time_limit,
+            budget: _,
             explain,
             vm,
             storage,
             networks,
         } => {
             one_stdin(&old, &new, "OLD and NEW")?;
-            let old = read_pool(&old, stdin)?;
-            let new = read_pool(&new, stdin)?;
+            let old = read_pool(&old, read, ctx)?;
+            let new = read_pool(&new, read, ctx)?;
             let shape = match &vm {
                 Some(vm) => {
                     let shape = read_shape(vm, &storage, &networks)?;
@@ -1261,12 +1415,7 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
                 None => None,
             };
             let opts = diff::DiffOptions {
-                check: CheckOptions {
-                    tolerate,
-                    time_limit,
-                    explain,
-                    ..CheckOptions::default()
-                },
+                check: ctx.check(tolerate, explain),
                 no_regress,
                 vm: shape.as_ref(),
             };
@@ -1297,19 +1446,21 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             networks,
             tolerate,
             format,
-            time_limit,
+            budget: _,
             method,
         } => {
-            let pool = read_pool(&file, stdin)?;
+            let pool = read_pool(&file, read, ctx)?;
             let shape = read_shape(&vm, &storage, &networks)?;
             shape
                 .check_resources(&pool, "--vm")
                 .map_err(|e| shape_error(&e))?;
             let opts = HeadroomOptions {
                 tolerate,
-                time_limit,
-                cancel: None,
+                time_limit: ctx.time_limit(),
+                cancel: Some(&ctx.cancel),
                 method: method.into(),
+                max_time: ctx.max_time,
+                progress: Some(&ctx.progress),
             };
             let r = headroom::headroom(&pool, &shape, &opts)
                 .map_err(|e| CliError::from(format!("--vm: {e}")))?;
@@ -1324,14 +1475,17 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             host,
             tolerate,
             format,
-            time_limit,
+            budget: _,
         } => {
-            let pool = read_pool(&file, stdin)?;
+            let pool = read_pool(&file, read, ctx)?;
             let h = drain::host_to_drain(&pool, &host)
                 .map_err(|e| CliError::argument(e.to_string()))?;
             let opts = DrainOptions {
                 tolerate,
-                time_limit,
+                time_limit: ctx.time_limit(),
+                cancel: Some(&ctx.cancel),
+                max_time: ctx.max_time,
+                progress: Some(&ctx.progress),
                 ..DrainOptions::default()
             };
             let r = drain::drain(&pool, h, &opts).map_err(|e| CliError::argument(e.to_string()))?;
@@ -1345,13 +1499,15 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             file,
             tolerate,
             format,
-            time_limit,
+            budget: _,
         } => {
-            let pool = read_pool(&file, stdin)?;
+            let pool = read_pool(&file, read, ctx)?;
             let opts = haplan::tiers::TiersOptions {
                 tolerate,
-                time_limit,
-                cancel: None,
+                time_limit: ctx.time_limit(),
+                cancel: Some(&ctx.cancel),
+                max_time: ctx.max_time,
+                progress: Some(&ctx.progress),
             };
             let r = haplan::tiers::tiers(&pool, &opts);
             let text = match format {
@@ -1373,8 +1529,9 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             fail,
             format,
             set_limit,
+            limit: _,
         } => {
-            let pool = read_pool(&file, stdin)?;
+            let pool = read_pool(&file, read, ctx)?;
             let fail = match fail {
                 Some(names) => Some(
                     haplan::failure_set(&pool, &names)
@@ -1389,7 +1546,8 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
                 fence_time_s: fence_time,
                 fail,
                 set_limit,
-                cancel: None,
+                cancel: Some(&ctx.cancel),
+                time_limit: ctx.time_limit(),
             };
             let r = timing::timing(&pool, &opts);
             let code = if r.undecided {
@@ -1413,9 +1571,9 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             networks,
             format,
             output,
-            time_limit,
+            limit: _,
         } => {
-            let pool = read_pool(&file, stdin)?;
+            let pool = read_pool(&file, read, ctx)?;
             let mut shapes = Vec::new();
             for v in &vm {
                 let shape = read_shape(v, &storage, &networks)?;
@@ -1426,9 +1584,9 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             }
             let opts = haplan_html::ReportOptions {
                 tolerate,
-                time_limit,
+                time_limit: ctx.time_limit(),
                 shapes,
-                cancel: None,
+                cancel: Some(&ctx.cancel),
             };
             let r = haplan_html::gather(&pool, &opts).map_err(|e| format!("--vm: {e}"))?;
             let text = match format {
@@ -1522,7 +1680,7 @@ fn secs_ms(t: &str) -> Result<u64, String> {
 #[allow(clippy::too_many_arguments)]
 fn run_sim(
     file: &str,
-    stdin: &mut dyn Read,
+    read: &mut Reader<'_>,
     faults: &RunFaults,
     until: f64,
     seed: u64,
@@ -1532,7 +1690,7 @@ fn run_sim(
 ) -> Result<(i32, String), CliError> {
     use haplan_runtime::sim::{Fault, FenceDevice, Sim};
     use haplan_runtime::{Event, text};
-    let (shown, text) = read_text(file, stdin)?;
+    let (shown, text) = read(file)?;
     let pool = parse_pool(&shown, &text)?;
     let doc: serde_json::Value = serde_json::from_str(&text).expect("a valid pool is JSON");
     let until = secs_ms(&until.to_string()).map_err(|e| format!("--until: {e}"))?;

@@ -4,4 +4,4 @@
 pub mod cli;
 mod github;
 
-pub use cli::run;
+pub use cli::{run, run_from};

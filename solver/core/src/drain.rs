@@ -66,6 +66,11 @@ pub struct DrainOptions<'a> {
     /// Tolerance checks the exhaustive search may run (partial and complete
     /// assignments); [`DEFAULT_MAX_CHECKS`] when `None`.
     pub max_checks: Option<u64>,
+    /// The `max_time` of the check of the end state
+    /// ([`CheckOptions::max_time`]).
+    pub max_time: Option<Duration>,
+    /// Where that check publishes its bounds ([`CheckOptions::progress`]).
+    pub progress: Option<&'a tolerance::Progress>,
 }
 
 /// One live migration.
@@ -290,6 +295,8 @@ fn decide(
                 tolerate: Some(k),
                 time_limit: remaining,
                 cancel: budget.cancel,
+                max_time: opts.max_time,
+                progress: opts.progress,
                 ..CheckOptions::default()
             },
         );

@@ -276,6 +276,11 @@ pub struct HeadroomOptions<'a> {
     /// How to close the gap between the bounds; [`Method::Auto`] unless
     /// comparing.
     pub method: Method,
+    /// The `max_time` of the check of the pool as it is
+    /// ([`CheckOptions::max_time`]).
+    pub max_time: Option<Duration>,
+    /// Where that check publishes its bounds ([`CheckOptions::progress`]).
+    pub progress: Option<&'a tolerance::Progress>,
 }
 
 /// One host as a place for new VMs.
@@ -422,6 +427,8 @@ pub fn headroom(
             tolerate: Some(k),
             time_limit: opts.time_limit,
             cancel: opts.cancel,
+            max_time: opts.max_time,
+            progress: opts.progress,
             ..CheckOptions::default()
         },
     );

@@ -32,6 +32,10 @@ pub struct TiersOptions<'a> {
     /// Stop after this long (every check together) with proved bounds.
     pub time_limit: Option<Duration>,
     pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
+    /// The `max_time` of each tier's check ([`CheckOptions::max_time`]).
+    pub max_time: Option<Duration>,
+    /// Where the checks publish their bounds ([`CheckOptions::progress`]).
+    pub progress: Option<&'a tolerance::Progress>,
 }
 
 /// One tier: the protected VMs of `priority` or higher.
@@ -124,7 +128,8 @@ pub fn tiers(pool: &Pool, opts: &TiersOptions) -> TiersReport {
         .collect();
     let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
     let mut tiers = Vec::with_capacity(present.len());
-    for &p in &present {
+    // The lowest tier (the whole pool, which gives the verdict) first.
+    for &p in present.iter().rev() {
         let tp = tier_pool(pool, p);
         let report = tolerance::check(
             &tp,
@@ -133,6 +138,8 @@ pub fn tiers(pool: &Pool, opts: &TiersOptions) -> TiersReport {
                 time_limit: left(),
                 explain: true,
                 cancel: opts.cancel,
+                max_time: opts.max_time,
+                progress: opts.progress,
                 ..CheckOptions::default()
             },
         );
@@ -148,6 +155,7 @@ pub fn tiers(pool: &Pool, opts: &TiersOptions) -> TiersReport {
             report,
         });
     }
+    tiers.reverse();
     let mut exact = tiers.iter().all(|t| t.report.exact);
     let mut degradation = Vec::new();
     if let (Some(top), Some(bottom)) = (tiers.first(), tiers.last()) {

@@ -18,7 +18,8 @@
 //! the witness, so neither the answer nor the witness depends on the number
 //! of threads.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
@@ -31,17 +32,158 @@ use crate::scenario::Analysis;
 use crate::setbound::{Partial, SetBounds};
 use crate::warm::Warm;
 
+/// The time limit the command line, the Python package and the C ABI
+/// give a question by default: a CI job that asks gets an answer (proved
+/// bounds, at worst) within a minute, whatever the pool. The library sets
+/// none.
+pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(60);
+
+/// How long, by default on those surfaces, a check goes on for the exact
+/// maximum once K is decided ([`CheckOptions::max_time`]): every pool of
+/// the fixtures and the benchmarks needs well under a second for it, and a
+/// CI gate pays at most this beyond K.
+pub const DEFAULT_MAX_TIME: Duration = Duration::from_secs(2);
+
 /// What to ask of [`check`].
+///
+/// The check decides K first (whether every set of K hosts can fail) and
+/// then, within `max_time`, the exact largest k (`max_tolerable`). The
+/// library sets no budget by default; the command line, the Python
+/// package and the C ABI do (`docs/cli.md`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CheckOptions<'a> {
     /// K to check against; the file's `host_failures_to_tolerate` when `None`.
     pub tolerate: Option<u32>,
+    /// Wall time for the whole check, K and the maximum together; when it
+    /// runs out the answer is proved bounds (`exact: false`).
     pub time_limit: Option<Duration>,
     /// Compute a witness even when the pool meets K.
     pub explain: bool,
-    pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
+    pub cancel: Option<&'a AtomicBool>,
     /// How to decide; [`Strategy::Full`] unless comparing.
     pub strategy: Strategy,
+    /// Once K is decided (proved tolerated or not), how much longer to
+    /// search for the exact `max_tolerable`, within `time_limit`: `None`
+    /// for as long as `time_limit` allows, zero to stop as soon as K is
+    /// decided (then `max_tolerable` and `upper_bound` are the bounds
+    /// proved by then).
+    pub max_time: Option<Duration>,
+    /// Where the check publishes its bounds as they tighten, for a
+    /// progress display or a watchdog on another thread.
+    pub progress: Option<&'a Progress>,
+}
+
+/// What a running check has proved so far: written by [`check`] (bounds
+/// as they tighten, failure sets decided) and read from any thread. One
+/// `Progress` may follow several checks in turn (both pools of a diff, the
+/// tiers of `tiers`): it shows the current one.
+#[derive(Debug, Default)]
+pub struct Progress {
+    checks: AtomicU32,
+    phase: AtomicU8,
+    configured: AtomicU32,
+    lower: AtomicU32,
+    upper: AtomicU32,
+    sets: AtomicU64,
+    set_level: AtomicU64,
+    /// When the current check decided K (for its `max_time`).
+    k_decided: Mutex<Option<Instant>>,
+}
+
+/// The stage a check is in, as [`Progress`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Building what every failure set shares (before any bound).
+    SetUp,
+    /// Deciding K.
+    K,
+    /// K is decided; searching for the exact maximum.
+    Max,
+    /// The check has its answer.
+    Done,
+}
+
+/// A consistent-enough copy of a [`Progress`] (each field is read on its
+/// own; the bounds only ever tighten).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProgressSnapshot {
+    /// How many checks have started (1 for the first).
+    pub checks: u32,
+    pub phase: Phase,
+    pub configured: u32,
+    /// Proved bounds on the tolerance of the current check.
+    pub lower: u32,
+    pub upper: u32,
+    /// Failure sets decided one by one, and groups of them at once.
+    pub sets: u64,
+    pub set_level: u64,
+}
+
+impl Progress {
+    pub fn snapshot(&self) -> ProgressSnapshot {
+        ProgressSnapshot {
+            checks: self.checks.load(Ordering::Relaxed),
+            phase: match self.phase.load(Ordering::Relaxed) {
+                0 => Phase::SetUp,
+                1 => Phase::K,
+                2 => Phase::Max,
+                _ => Phase::Done,
+            },
+            configured: self.configured.load(Ordering::Relaxed),
+            lower: self.lower.load(Ordering::Relaxed),
+            upper: self.upper.load(Ordering::Relaxed),
+            sets: self.sets.load(Ordering::Relaxed),
+            set_level: self.set_level.load(Ordering::Relaxed),
+        }
+    }
+
+    fn start(&self, configured: u32, n: u32) {
+        self.checks.fetch_add(1, Ordering::Relaxed);
+        self.configured.store(configured, Ordering::Relaxed);
+        self.lower.store(0, Ordering::Relaxed);
+        self.upper.store(n, Ordering::Relaxed);
+        self.sets.store(0, Ordering::Relaxed);
+        self.set_level.store(0, Ordering::Relaxed);
+        *self.k_decided.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.set_phase(Phase::SetUp);
+    }
+
+    fn set_phase(&self, phase: Phase) {
+        if phase == Phase::Max {
+            *self.k_decided.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        }
+        self.phase.store(phase as u8, Ordering::Relaxed);
+    }
+
+    fn bounds(&self, lower: u32, upper: u32) {
+        self.lower.store(lower, Ordering::Relaxed);
+        self.upper.store(upper, Ordering::Relaxed);
+    }
+
+    fn k_decided_at(&self) -> Option<Instant> {
+        *self.k_decided.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Why a check's `max_tolerable` is not exact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// K was decided, and the time for the maximum (`max_time`) ran out.
+    MaxTime,
+    /// The time limit ran out.
+    TimeLimit,
+    /// The caller's cancel flag was set.
+    Cancelled,
+}
+
+impl Stop {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stop::MaxTime => "max_time",
+            Stop::TimeLimit => "time_limit",
+            Stop::Cancelled => "cancelled",
+        }
+    }
 }
 
 /// How `check` decides. Every strategy gives the same exact answer; the
@@ -79,6 +221,8 @@ pub struct Stats {
     /// Decisions that settled many failure sets at once (every set of a
     /// size, or every completion of a partial set), by set-level bounds.
     pub set_level: u64,
+    /// From the start of the check until K was decided (`None`: it was not).
+    pub k_elapsed: Option<Duration>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,6 +243,8 @@ pub struct CheckReport {
     /// The failure domains k counts, when `ha.failure_domain_label` is set
     /// (`crate::domains`); `None`: k counts hosts.
     pub failure_domains: Option<Vec<crate::domains::Domain>>,
+    /// Why `max_tolerable` is not exact (`None` when it is).
+    pub stopped: Option<Stop>,
     pub stats: Stats,
 }
 
@@ -126,29 +272,186 @@ impl CheckReport {
     }
 }
 
-/// Decides the pool's exact tolerance (or proved bounds, if the time limit
-/// runs out).
+/// Decides whether the pool tolerates K, then its exact tolerance (or
+/// proved bounds, when `max_time` or the time limit runs out first).
 pub fn check(pool: &Pool, opts: &CheckOptions) -> CheckReport {
-    check_to(pool, opts, None)
+    check_to(pool, opts, Goal::Max)
 }
 
 /// Decides only whether the pool tolerates K (the configured k): the
 /// search stops as soon as `max_tolerable >= K` is proved, so
 /// `max_tolerable` is then a proved lower bound (at least K) and `exact`
-/// may be false; below K the report is that of [`check`].
+/// may be false; below K the report is that of [`check`] without a
+/// `max_time`.
 pub(crate) fn check_at_least(pool: &Pool, opts: &CheckOptions) -> CheckReport {
-    let k = opts.tolerate.unwrap_or(pool.ha.host_failures_to_tolerate);
-    check_to(pool, opts, Some(k))
+    check_to(pool, opts, Goal::AtLeast)
 }
 
-fn check_to(pool: &Pool, opts: &CheckOptions, target: Option<u32>) -> CheckReport {
+/// What a check decides after K.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Goal {
+    /// The exact maximum, within `max_time`.
+    Max,
+    /// Nothing more once K is decided (`max_time` zero).
+    K,
+    /// Nothing more once K is proved; the exact maximum when it is not.
+    AtLeast,
+}
+
+/// The live counts of a search, shared with the thread that watches it.
+#[derive(Debug, Default)]
+struct Counters {
+    scenarios: AtomicU64,
+    by_stage: [AtomicU64; 4],
+    set_level: AtomicU64,
+}
+
+fn check_to(pool: &Pool, opts: &CheckOptions, goal: Goal) -> CheckReport {
     let start = Instant::now();
-    let budget = Budget {
-        deadline: opts.time_limit.map(|d| start + d),
+    let configured = opts.tolerate.unwrap_or(pool.ha.host_failures_to_tolerate);
+    let local = Progress::default();
+    let progress = opts.progress.unwrap_or(&local);
+    progress.start(configured, pool.hosts.len() as u32);
+    let goal = match (goal, opts.max_time) {
+        (Goal::Max, Some(d)) if d.is_zero() => Goal::K,
+        _ => goal,
+    };
+    let max_time = match goal {
+        Goal::Max => opts.max_time,
+        Goal::K | Goal::AtLeast => Some(Duration::ZERO),
+    };
+    let counters = Counters::default();
+    let deadline = opts.time_limit.map(|d| start + d);
+    // A time limit, a bounded search for the maximum, or someone watching,
+    // needs a thread beside the search: it stops the search through
+    // `stop` (at the deadline, once `max_time` has passed since K was
+    // decided, or when the caller cancels: a flag is cheaper to poll at
+    // every search node than the clock) and copies the live counts.
+    let timed = max_time.is_some_and(|d| !d.is_zero()) && goal == Goal::Max;
+    let watched = timed || deadline.is_some() || opts.progress.is_some();
+    let stop = AtomicBool::new(deadline.is_some_and(|d| Instant::now() >= d));
+    // The deadline stays in the budget beside the flag: what cannot poll
+    // the flag (HiGHS, given the time left) still ends at the deadline, and
+    // a rayon worker busy with another check's work sees it at once.
+    let budget = if watched {
+        Budget {
+            deadline,
+            cancel: Some(&stop),
+        }
+    } else {
+        Budget {
+            deadline,
+            cancel: opts.cancel,
+        }
+    };
+    // Explaining a witness has the whole time limit, not `max_time`.
+    let explaining = Budget {
+        deadline,
         cancel: opts.cancel,
     };
-    let an = Analysis::new(pool);
+    let done = AtomicBool::new(false);
+    let mut report = std::thread::scope(|s| {
+        let watcher = watched.then(|| {
+            s.spawn(|| {
+                let until = Until {
+                    deadline,
+                    cancel: opts.cancel,
+                    max_time: max_time.filter(|_| timed),
+                };
+                watch(&done, &stop, &until, progress, &counters)
+            })
+        });
+        let budgets = (&budget, &explaining);
+        let report = decide(pool, opts, goal, start, budgets, progress, &counters);
+        done.store(true, Ordering::Relaxed);
+        if let Some(w) = watcher {
+            w.thread().unpark();
+        }
+        report
+    });
+    report.stats.elapsed = start.elapsed();
+    if report.verdict() != Verdict::Undecided {
+        let elapsed = report.stats.elapsed;
+        report.stats.k_elapsed.get_or_insert(elapsed);
+    }
+    if !report.exact {
+        let cancelled = opts.cancel.is_some_and(|c| c.load(Ordering::Relaxed));
+        let over = deadline.is_some_and(|d| Instant::now() >= d);
+        report.stopped = Some(if cancelled {
+            Stop::Cancelled
+        } else if report.stats.k_elapsed.is_some() && !over {
+            Stop::MaxTime
+        } else {
+            Stop::TimeLimit
+        });
+    }
+    progress.bounds(report.max_tolerable, report.upper_bound);
+    copy_counts(progress, &counters);
+    progress.set_phase(Phase::Done);
+    report
+}
+
+fn copy_counts(progress: &Progress, c: &Counters) {
+    progress
+        .sets
+        .store(c.scenarios.load(Ordering::Relaxed), Ordering::Relaxed);
+    progress
+        .set_level
+        .store(c.set_level.load(Ordering::Relaxed), Ordering::Relaxed);
+}
+
+/// When the thread beside a check stops it.
+struct Until<'a> {
+    deadline: Option<Instant>,
+    cancel: Option<&'a AtomicBool>,
+    /// Counted from when K was decided.
+    max_time: Option<Duration>,
+}
+
+/// Beside a running check: sets `stop` at the deadline, when the caller's
+/// `cancel` is set or when `max_time` has passed since K was decided, and
+/// copies the live counts into `progress`, until `done`.
+fn watch(
+    done: &AtomicBool,
+    stop: &AtomicBool,
+    until: &Until,
+    progress: &Progress,
+    counters: &Counters,
+) {
+    const TICK: Duration = Duration::from_millis(20);
+    while !done.load(Ordering::Relaxed) {
+        if until.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            stop.store(true, Ordering::Relaxed);
+        }
+        let max_end = until
+            .max_time
+            .zip(progress.k_decided_at())
+            .map(|(limit, at)| at + limit);
+        let mut nap = TICK;
+        for end in [until.deadline, max_end].into_iter().flatten() {
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            nap = nap.min(left.max(Duration::from_millis(1)));
+        }
+        copy_counts(progress, counters);
+        std::thread::park_timeout(nap);
+    }
+}
+
+/// The check itself: set-up, K, then the maximum as `goal` says.
+fn decide(
+    pool: &Pool,
+    opts: &CheckOptions,
+    goal: Goal,
+    start: Instant,
+    (budget, explaining): (&Budget, &Budget),
+    progress: &Progress,
+    counters: &Counters,
+) -> CheckReport {
     let configured = opts.tolerate.unwrap_or(pool.ha.host_failures_to_tolerate);
+    let an = Analysis::new(pool);
     let mut warnings = warnings(&an);
     let domains = crate::domains::of(pool);
     let n = match &domains {
@@ -188,8 +491,10 @@ fn check_to(pool: &Pool, opts: &CheckOptions, target: Option<u32>) -> CheckRepor
         warnings: Vec::new(),
         stranded_now: false,
         failure_domains: None,
+        stopped: None,
         stats: Stats::default(),
     };
+    progress.bounds(0, n);
     if pool.ha.enabled && pool.ha.mode == HaMode::Vm {
         // No host failover: protected VMs of a down host are stranded now,
         // and the failure of any up host running one strands it.
@@ -215,28 +520,38 @@ fn check_to(pool: &Pool, opts: &CheckOptions, target: Option<u32>) -> CheckRepor
             );
         }
     } else if an.failover && (an.has_items()) {
-        let search = Tolerance::new(&an, &budget, opts.strategy);
-        let outcome = match &domains {
-            Some(d) => search.run_domains(d, target),
-            None => search.run(target),
+        let search = Tolerance::new(&an, budget, opts.strategy, counters);
+        let aim = Aim {
+            k: configured,
+            goal,
+            progress,
+            k_decided: std::cell::Cell::new(None),
         };
+        let outcome = match &domains {
+            Some(d) => search.run_domains(d, &aim),
+            None => search.run(&aim),
+        };
+        stats.k_elapsed = aim
+            .k_decided
+            .get()
+            .map(|t| t.saturating_duration_since(start));
         report.max_tolerable = outcome.lower;
         report.upper_bound = outcome.upper;
         report.exact = outcome.lower == outcome.upper;
-        stats.scenarios = search.scenarios.load(Ordering::Relaxed);
-        stats.set_level = search.set_level.load(Ordering::Relaxed);
-        for (s, c) in stats.by_stage.iter_mut().zip(&search.by_stage) {
+        stats.scenarios = counters.scenarios.load(Ordering::Relaxed);
+        stats.set_level = counters.set_level.load(Ordering::Relaxed);
+        for (s, c) in stats.by_stage.iter_mut().zip(&counters.by_stage) {
             *s = c.load(Ordering::Relaxed);
         }
         if let Some(failed) = outcome.witness {
             let wanted = report.upper_bound < configured || opts.explain;
             if wanted {
-                report.witness = Some(witness(&an, &failed, outcome.proof.as_ref(), &budget));
+                report.witness = Some(witness(&an, &failed, outcome.proof.as_ref(), explaining));
             }
         }
         if outcome.current_infeasible {
             report.stranded_now = true;
-            report.witness = Some(witness(&an, &[], outcome.proof.as_ref(), &budget));
+            report.witness = Some(witness(&an, &[], outcome.proof.as_ref(), explaining));
             warnings.push(
                 "VMs of hosts already down cannot all be restarted even if no other host fails"
                     .to_string(),
@@ -245,7 +560,6 @@ fn check_to(pool: &Pool, opts: &CheckOptions, target: Option<u32>) -> CheckRepor
     }
     report.warnings = warnings;
     report.failure_domains = domains;
-    stats.elapsed = start.elapsed();
     report.stats = stats;
     report
 }
@@ -295,7 +609,8 @@ pub(crate) fn tolerates_with(pool: &Pool, k: u32, budget: &Budget, explain: bool
     if !an.failover || !an.has_items() {
         return Tolerates::Yes;
     }
-    let search = Tolerance::new(&an, budget, Strategy::Full);
+    let counters = Counters::default();
+    let search = Tolerance::new(&an, budget, Strategy::Full, &counters);
     let failing = |set: Vec<HostId>, proof: Infeasible| {
         if explain {
             Tolerates::No(witness(&an, &set, Some(&proof), budget))
@@ -523,10 +838,10 @@ struct Tolerance<'a, 'p> {
     /// Each host's weight (the ranking's key; 0 for hosts not up).
     weights: Vec<f64>,
     bounds: SetBounds,
-    scenarios: AtomicU64,
-    by_stage: [AtomicU64; 4],
+    scenarios: &'a AtomicU64,
+    by_stage: &'a [AtomicU64; 4],
     /// Subtrees of failure sets the bounds proved feasible as a whole.
-    set_level: AtomicU64,
+    set_level: &'a AtomicU64,
     /// The order the search tasks' packings place VMs in (`Warm::keys`).
     warm_key: Vec<f64>,
 }
@@ -544,7 +859,12 @@ enum SetResult {
 }
 
 impl<'a, 'p> Tolerance<'a, 'p> {
-    fn new(an: &'a Analysis<'p>, budget: &'a Budget<'a>, strategy: Strategy) -> Self {
+    fn new(
+        an: &'a Analysis<'p>,
+        budget: &'a Budget<'a>,
+        strategy: Strategy,
+        counters: &'a Counters,
+    ) -> Self {
         let pool = an.pool;
         let nres = pool.resources.len();
         let total: Vec<f64> = (0..nres)
@@ -616,17 +936,16 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             strategy,
             weights,
             bounds: SetBounds::within(an, budget),
-            scenarios: AtomicU64::new(0),
-            by_stage: Default::default(),
-            set_level: AtomicU64::new(0),
+            scenarios: &counters.scenarios,
+            by_stage: &counters.by_stage,
+            set_level: &counters.set_level,
             warm_key: Warm::keys(an),
         }
     }
 
-    /// The tolerance, or with a `target` only whether it is at least that.
-    fn run(&self, target: Option<u32>) -> Outcome {
+    /// K first, then the maximum as `aim` says.
+    fn run(&self, aim: &Aim) -> Outcome {
         let n = self.ranked.len();
-        let enough = |lower: u32| target.is_some_and(|t| lower >= t);
         let mut out = match self.opening(n) {
             Ok(out) => out,
             Err(done) => return done,
@@ -648,10 +967,55 @@ impl<'a, 'p> Tolerance<'a, 'p> {
                 break;
             }
         }
-        // Lower bound: every set of size k proved feasible at once.
-        while bounded
-            && out.lower < out.upper
-            && !enough(out.lower)
+        aim.bounds(&out);
+        // K first. Tolerance is monotone, so when every K-set is proved
+        // feasible at once, K is; otherwise the bounds raise the lower
+        // bound as far as they can below K, and the K-sets are searched.
+        if bounded && !aim.decided(&out) {
+            if self.bounds.all_of_size(&self.ranked, aim.k as usize) {
+                self.set_level.fetch_add(1, Ordering::Relaxed);
+                out.lower = aim.k;
+            } else {
+                self.raise_lower(&mut out, aim.k - 1);
+            }
+        }
+        // Failing sets of at most K hosts built around the VMs hardest to
+        // place refute K without a search.
+        if bounded && !aim.decided(&out) {
+            self.tighten(&mut out, aim.k as usize);
+            aim.bounds(&out);
+        }
+        if !aim.decided(&out) && !decide_k(&mut out, aim, |k| self.first_failing(k)) {
+            return out;
+        }
+        if aim.then(&out) {
+            if bounded {
+                let upper = out.upper;
+                self.raise_lower(&mut out, upper);
+                if out.upper > out.lower + 1 {
+                    self.tighten(&mut out, upper as usize);
+                }
+                aim.bounds(&out);
+            }
+            grow(&mut out, aim, |k| self.first_failing(k));
+        }
+        out
+    }
+
+    /// Lowers `out.upper` to a failing set of at most `most` hosts that
+    /// `crate::adversary` builds, if it finds one.
+    fn tighten(&self, out: &mut Outcome, most: usize) {
+        if let Some((set, proof)) = self.adversary(most.min(out.upper as usize)) {
+            out.upper = set.len() as u32 - 1;
+            out.witness = Some(set);
+            out.proof = Some(proof);
+        }
+    }
+
+    /// Raises `out.lower` while the set bounds prove every set of one more
+    /// host feasible at once, up to `limit`.
+    fn raise_lower(&self, out: &mut Outcome, limit: u32) {
+        while out.lower < out.upper.min(limit)
             && self
                 .bounds
                 .all_of_size(&self.ranked, out.lower as usize + 1)
@@ -659,17 +1023,6 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             self.set_level.fetch_add(1, Ordering::Relaxed);
             out.lower += 1;
         }
-        // Failing sets built around the VMs hardest to place.
-        if bounded && out.upper > out.lower + 1 && !enough(out.lower) {
-            if let Some((set, proof)) = self.adversary(out.upper as usize) {
-                out.upper = set.len() as u32 - 1;
-                out.witness = Some(set);
-                out.proof = Some(proof);
-            }
-        }
-        // Between the bounds, search the sets the bounds leave open.
-        grow(&mut out, target, |k| self.first_failing(k));
-        out
     }
 
     /// The outcome before any search when `n` units can fail: `Err` with
@@ -728,13 +1081,20 @@ impl<'a, 'p> Tolerance<'a, 'p> {
     /// of m more domains adds at most as many hosts as the m largest, and
     /// tolerance is monotone, so when every completion by that many hosts is
     /// feasible, so is every completion by m domains.
-    fn run_domains(&self, domains: &[crate::domains::Domain], target: Option<u32>) -> Outcome {
+    fn run_domains(&self, domains: &[crate::domains::Domain], aim: &Aim) -> Outcome {
         let d = self.domain_order(domains);
         let mut out = match self.opening(d.len()) {
             Ok(out) => out,
             Err(done) => return done,
         };
-        grow(&mut out, target, |k| self.first_failing_domains(&d, k));
+        aim.bounds(&out);
+        let first_failing = |k| self.first_failing_domains(&d, k);
+        if !aim.decided(&out) && !decide_k(&mut out, aim, first_failing) {
+            return out;
+        }
+        if aim.then(&out) {
+            grow(&mut out, aim, first_failing);
+        }
         out
     }
 
@@ -990,15 +1350,69 @@ impl<'a, 'p> Tolerance<'a, 'p> {
     }
 }
 
-/// Raises `out.lower` one k at a time until `target` is met or
-/// `first_failing(k)` finds a failing set (the upper bound and witness) or
-/// runs out of time.
-fn grow(
+/// What a search is asked: K first, then, as `goal` says, the maximum.
+struct Aim<'a> {
+    k: u32,
+    goal: Goal,
+    progress: &'a Progress,
+    /// When K was decided.
+    k_decided: std::cell::Cell<Option<Instant>>,
+}
+
+impl Aim<'_> {
+    /// Whether the bounds in `out` settle K.
+    fn decided(&self, out: &Outcome) -> bool {
+        out.lower >= self.k || out.upper < self.k
+    }
+
+    fn bounds(&self, out: &Outcome) {
+        self.progress.bounds(out.lower, out.upper);
+    }
+
+    /// K is decided: whether to go on to the exact maximum.
+    fn then(&self, out: &Outcome) -> bool {
+        self.k_decided.set(Some(Instant::now()));
+        self.bounds(out);
+        let more = out.lower < out.upper
+            && match self.goal {
+                Goal::Max => true,
+                Goal::K => false,
+                Goal::AtLeast => out.upper < self.k,
+            };
+        if more {
+            self.progress.set_phase(Phase::Max);
+        }
+        more
+    }
+}
+
+/// Decides K by searching the K-sets (`first_failing(K)`): false when the
+/// budget ran out first.
+fn decide_k(
     out: &mut Outcome,
-    target: Option<u32>,
+    aim: &Aim,
     first_failing: impl Fn(usize) -> Option<SetResult>,
-) {
-    while out.lower < out.upper && target.is_none_or(|t| out.lower < t) {
+) -> bool {
+    aim.progress.set_phase(Phase::K);
+    let k = aim.k;
+    match first_failing(k as usize) {
+        None => out.lower = k,
+        Some(SetResult::Infeasible(set, proof)) => {
+            out.upper = k - 1;
+            out.witness = Some(set);
+            out.proof = Some(proof);
+        }
+        Some(SetResult::Undecided) => return false,
+    }
+    aim.bounds(out);
+    true
+}
+
+/// Raises `out.lower` one k at a time until `first_failing(k)` finds a
+/// failing set (the upper bound and witness) or runs out of time. Starting
+/// from the bottom, the first failing set is one of the smallest.
+fn grow(out: &mut Outcome, aim: &Aim, first_failing: impl Fn(usize) -> Option<SetResult>) {
+    while out.lower < out.upper {
         let k = out.lower as usize + 1;
         match first_failing(k) {
             None => out.lower = k as u32,
@@ -1009,6 +1423,7 @@ fn grow(
             }
             Some(SetResult::Undecided) => break,
         }
+        aim.bounds(out);
     }
 }
 

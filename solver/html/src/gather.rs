@@ -57,6 +57,8 @@ pub fn gather(pool: &Pool, opts: &ReportOptions) -> Result<Gathered, HeadroomErr
             tolerate: opts.tolerate,
             time_limit: left(),
             cancel: opts.cancel,
+            max_time: None,
+            progress: None,
         },
     );
     // timing has no time limit of its own: a watchdog cancels it at the

@@ -31,6 +31,8 @@ struct CheckJson<'a> {
     stranded_now: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     failure_domains: Option<DomainsJson<'a>>,
+    verdict: &'static str,
+    stopped_by: Option<&'static str>,
     stats: StatsJson,
 }
 
@@ -115,6 +117,8 @@ struct StatsJson {
     by_search: u64,
     by_ilp: u64,
     set_level: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    k_decided_ms: Option<u64>,
 }
 
 /// The `check` report as the JSON object of `docs/cli.md`.
@@ -156,6 +160,8 @@ pub fn check_json(pool: &Pool, r: &CheckReport) -> Value {
                 })
                 .collect(),
         }),
+        verdict: verdict_str(r.verdict()),
+        stopped_by: r.stopped.map(|s| s.as_str()),
         stats: StatsJson {
             scenarios: r.stats.scenarios,
             elapsed_ms: r.stats.elapsed.as_millis() as u64,
@@ -164,9 +170,19 @@ pub fn check_json(pool: &Pool, r: &CheckReport) -> Value {
             by_search: r.stats.by_stage[2],
             by_ilp: r.stats.by_stage[3],
             set_level: r.stats.set_level,
+            k_decided_ms: r.stats.k_elapsed.map(|d| d.as_millis() as u64),
         },
     };
     serde_json::to_value(json).expect("serializable")
+}
+
+/// A verdict as the JSON names it.
+pub fn verdict_str(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Ok => "ok",
+        Verdict::NotOk => "not_ok",
+        Verdict::Undecided => "undecided",
+    }
 }
 
 fn plural(n: u32, one: &str, many: &str) -> String {
@@ -240,6 +256,19 @@ pub fn check_text(pool: &Pool, r: &CheckReport) -> String {
         let _ = writeln!(
             s,
             "The time limit ran out before the answer was proved either way."
+        );
+    } else if let Some(stop) = r.stopped {
+        let _ = writeln!(
+            s,
+            "{}",
+            match stop {
+                haplan::tolerance::Stop::MaxTime =>
+                    "The answer is proved; the time for the exact maximum (--max-time) ran out.",
+                haplan::tolerance::Stop::TimeLimit =>
+                    "The answer is proved; the time limit ran out before the exact maximum.",
+                haplan::tolerance::Stop::Cancelled =>
+                    "The answer is proved; the search for the exact maximum was cancelled.",
+            }
         );
     }
     if let Some(w) = &r.witness {
@@ -468,6 +497,7 @@ struct WhatIfJson<'a> {
     pool: &'a str,
     changes: Vec<String>,
     ok: bool,
+    verdict: &'static str,
     before: Value,
     after: Value,
 }
@@ -479,6 +509,7 @@ pub fn whatif_json(before: &Pool, after: &Pool, changes: &[Change], r: &WhatIfRe
         pool: &after.name,
         changes: changes.iter().map(|c| c.to_string()).collect(),
         ok: r.after.ok(),
+        verdict: verdict_str(r.verdict()),
         before: check_json(before, &r.before),
         after: check_json(after, &r.after),
     };
@@ -520,9 +551,11 @@ pub fn whatif_text(before: &Pool, after: &Pool, changes: &[Change], r: &WhatIfRe
 #[derive(Serialize)]
 struct DiffJson<'a> {
     ok: bool,
+    verdict: &'static str,
     tolerate: u32,
     no_regress: bool,
     regressed: Option<bool>,
+    no_worse: bool,
     reasons: Vec<String>,
     hosts_added: &'a [String],
     hosts_removed: &'a [String],
@@ -585,13 +618,7 @@ fn diff_reasons(new: &Pool, d: &DiffReport) -> Vec<String> {
                 tolerance_words(n),
                 tolerance_words(&d.old)
             )),
-            None => out.push(format!(
-                "undecided: it tolerates {} and tolerated {} before; the time limit ran out \
-                 before a regression was ruled out or proved (--no-regress)",
-                tolerance_words(n),
-                tolerance_words(&d.old)
-            )),
-            Some(false) => {}
+            None | Some(false) => {}
         }
     }
     out
@@ -601,9 +628,11 @@ fn diff_reasons(new: &Pool, d: &DiffReport) -> Vec<String> {
 pub fn diff_json(old: &Pool, new: &Pool, d: &DiffReport) -> Value {
     let json = DiffJson {
         ok: d.ok(),
+        verdict: verdict_str(d.verdict()),
         tolerate: d.tolerate,
         no_regress: d.no_regress,
         regressed: d.regressed(),
+        no_worse: d.no_worse,
         reasons: diff_reasons(new, d),
         hosts_added: &d.hosts_added,
         hosts_removed: &d.hosts_removed,
@@ -1695,6 +1724,7 @@ fn search_str(s: &haplan::timing::Search) -> &'static str {
         haplan::timing::Search::Given => "given",
         haplan::timing::Search::Exact { .. } => "every_set",
         haplan::timing::Search::Greedy { .. } => "greedy",
+        haplan::timing::Search::Partial { .. } => "partial",
         haplan::timing::Search::None => "none",
     }
 }
