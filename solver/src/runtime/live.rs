@@ -6,14 +6,19 @@
 //! - `hosts[].labels.libvirt_uri`: the host's libvirt URI (the management
 //!   network; health probes, starts, inventories go there). Required.
 //! - `hosts[].labels.libvirt_peer_uri`: how a peer reaches the host, for the
-//!   peer confirmation (the path the peers use, not the runtime's management
-//!   network). Defaults to `libvirt_uri`.
+//!   peer confirmation: a path that does not share the runtime's management
+//!   network (through the peer, or a network of its own). Without it the
+//!   peer check answers "cannot tell" and only a majority of the pool
+//!   confirms a host down (docs/runtime.md, the safety rules).
 //! - `hosts[].fencing`: fence levels, run as fence-agent programs
 //!   (`haplan_drivers::FenceDevice`), parameters on standard input.
 //!
-//! A VM is restarted from the definition (libvirt XML) its host had: the
-//! definitions of every domain are read when [`Live`] is made, and again
-//! from each host that answers an inventory.
+//! A VM is restarted from the definition (libvirt XML) it last ran with: the
+//! definitions of the running domains are read when [`Live`] is made and
+//! again from each host that answers an inventory (every minute), kept in a
+//! file beside the log when one is given ([`Live::keep_definitions`]), and
+//! written on the target (replacing an older definition there) before the
+//! start.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -23,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use haplan_drivers::{ConnectOptions, FenceDevice, FenceParams, LibvirtError, LibvirtHost};
 
-use super::driver::{self, Fencer, Hypervisor};
+use super::driver::{self, Fencer, Hypervisor, StartError};
 use super::log::Journal;
 use super::{Action, Event, Input, Output, Runtime, RuntimeError};
 use crate::model::Pool;
@@ -34,6 +39,8 @@ pub struct Live {
     peers: BTreeMap<String, LibvirtHost>,
     fences: BTreeMap<String, Vec<Result<FenceDevice, String>>>,
     definitions: Mutex<BTreeMap<String, String>>,
+    /// Where the definitions are kept (rewritten whole when one changes).
+    definitions_file: Mutex<Option<std::path::PathBuf>>,
     /// Hosts a fence confirmed off (and not seen since): they run nothing.
     off: Mutex<BTreeSet<String>>,
     probe_timeout: Duration,
@@ -58,12 +65,13 @@ impl Live {
                     h.name
                 )
             })?;
-            let peer = h.labels.get("libvirt_peer_uri").unwrap_or(uri);
             let conn = |u: &str| {
                 LibvirtHost::new(u, options.clone()).map_err(|e| format!("host {}: {e}", h.name))
             };
             hosts.insert(h.name.clone(), conn(uri)?);
-            peers.insert(h.name.clone(), conn(peer)?);
+            if let Some(peer) = h.labels.get("libvirt_peer_uri") {
+                peers.insert(h.name.clone(), conn(peer)?);
+            }
             let levels = h
                 .fencing
                 .iter()
@@ -80,6 +88,7 @@ impl Live {
             peers,
             fences,
             definitions: Mutex::new(BTreeMap::new()),
+            definitions_file: Mutex::new(None),
             off: Mutex::new(BTreeSet::new()),
             probe_timeout: Duration::from_secs(2),
             fence_timeout: Duration::from_secs(pool.ha.fence_timeout_s.max(1)),
@@ -90,20 +99,70 @@ impl Live {
         Ok(live)
     }
 
-    /// Reads the definitions of the domains of `host`, if it answers.
+    /// Keeps the VM definitions in `path` (a JSON object, VM name to
+    /// libvirt XML): those already there are read (a restarted runtime
+    /// knows them before any host answers), then every change is written
+    /// (a new file, synced, renamed over the old one).
+    pub fn keep_definitions(&self, path: &Path) -> Result<(), String> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let kept: BTreeMap<String, String> =
+                    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+                let mut defs = self.definitions.lock().expect("not poisoned");
+                for (vm, xml) in kept {
+                    defs.entry(vm).or_insert(xml);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        }
+        *self.definitions_file.lock().expect("not poisoned") = Some(path.to_path_buf());
+        self.save_definitions()
+    }
+
+    fn save_definitions(&self) -> Result<(), String> {
+        let Some(path) = self.definitions_file.lock().expect("not poisoned").clone() else {
+            return Ok(());
+        };
+        let text = {
+            let defs = self.definitions.lock().expect("not poisoned");
+            serde_json::to_string(&*defs).map_err(|e| e.to_string())?
+        };
+        super::service::write_atomically(&path, text.as_bytes())
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// The definition `vm` last ran with, if known.
+    pub fn definition(&self, vm: &str) -> Option<String> {
+        self.definitions
+            .lock()
+            .expect("not poisoned")
+            .get(vm)
+            .cloned()
+    }
+
+    /// Reads the definitions of the domains running on `host`, if it
+    /// answers (a running domain's definition is the one it runs with; a
+    /// stopped copy elsewhere may be older).
     fn remember(&self, host: &str) {
         let Some(h) = self.hosts.get(host) else {
             return;
         };
-        let Ok(domains) = h.domains() else { return };
+        let Ok(domains) = h.active_domains() else {
+            return;
+        };
+        let mut changed = false;
         for d in domains {
             if let Ok(xml) = h.domain_xml(&d.name) {
-                self.definitions
-                    .lock()
-                    .expect("not poisoned")
-                    .entry(d.name)
-                    .or_insert(xml);
+                let mut defs = self.definitions.lock().expect("not poisoned");
+                if defs.get(&d.name) != Some(&xml) {
+                    defs.insert(d.name, xml);
+                    changed = true;
+                }
             }
+        }
+        if changed {
+            let _ = self.save_definitions();
         }
     }
 
@@ -126,31 +185,41 @@ impl Hypervisor for Live {
         (ok, ok)
     }
 
-    fn peer_reaches(&self, _peer: &str, host: &str) -> bool {
-        self.peers
-            .get(host)
-            .is_some_and(|h| h.probe(self.probe_timeout).is_ok())
+    fn peer_reaches(&self, _peer: &str, host: &str) -> Result<bool, String> {
+        let peer = self.peers.get(host).ok_or_else(|| {
+            format!("{host} has no labels.libvirt_peer_uri: no path but the runtime's own")
+        })?;
+        Ok(peer.probe(self.probe_timeout).is_ok())
     }
 
-    fn start_vm(&self, vm: &str, host: &str) -> Result<(), String> {
-        let h = self.host(host)?;
-        match h.domain(vm) {
-            Ok(d) if d.state.is_active() => Ok(()), // it runs there already
-            Ok(_) => h.start(vm).map_err(|e| e.to_string()),
-            Err(LibvirtError::NoDomain { .. }) => {
-                let xml = self
-                    .definitions
-                    .lock()
-                    .expect("not poisoned")
-                    .get(vm)
-                    .cloned()
-                    .ok_or_else(|| format!("no definition of {vm} is known"))?;
-                h.define_and_start(&xml)
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            }
-            Err(e) => Err(e.to_string()),
+    fn start_vm(&self, vm: &str, host: &str) -> Result<(), StartError> {
+        // A call cut short by a timeout or a lost connection may still
+        // have started the domain: that is a start in doubt.
+        let fail = |e: LibvirtError| match e {
+            LibvirtError::Timeout { .. }
+            | LibvirtError::Disconnected { .. }
+            | LibvirtError::Internal { .. } => StartError::in_doubt(e.to_string()),
+            e => StartError::failed(e.to_string()),
+        };
+        let h = self.host(host).map_err(StartError::failed)?;
+        let known = match h.domain(vm) {
+            Ok(d) if d.state.is_active() => return Ok(()), // it runs there already
+            Ok(_) => true,
+            Err(LibvirtError::NoDomain { .. }) => false,
+            Err(e) => return Err(fail(e)),
+        };
+        // The latest definition it ran with replaces an older one there.
+        match self.definition(vm) {
+            Some(xml) => h.define_and_start(&xml).map(|_| ()).map_err(fail),
+            None if known => h.start(vm).map_err(fail),
+            None => Err(StartError::failed(format!(
+                "no definition of {vm} is known"
+            ))),
         }
+    }
+
+    fn stop_vm(&self, vm: &str, host: &str) -> Result<(), String> {
+        self.host(host)?.destroy(vm).map_err(|e| e.to_string())
     }
 
     fn migrate(&self, vm: &str, _from: &str, _to: &str) -> Result<(), String> {
