@@ -119,16 +119,71 @@ impl Driver {
         let (rt, out) = Runtime::new(doc.clone(), 0).expect("a valid pool");
         let journal = Journal::start(Vec::new(), &doc, 0).expect("in memory");
         let states = vec![rt.state_json()];
-        Driver {
+        let mut d = Driver {
             rt,
             outs: vec![out],
             states,
             journal,
-        }
+        };
+        // Reconciliation: every host lists what the pool file says it runs.
+        d.answer_inventories(0);
+        d
+    }
+
+    /// [`Driver::new`], the first probes answered too (every host up), so
+    /// that no request is in flight.
+    fn settled(doc: Value) -> Driver {
+        let mut d = Driver::new(doc);
+        d.answer_probes(0, &[]);
+        d
+    }
+
+    /// Answers every inventory in flight with the VMs the runtime's pool
+    /// has running or paused on that host.
+    fn answer_inventories(&mut self, at: Millis) -> Vec<Output> {
+        let asked: Vec<(u64, String)> = self
+            .rt
+            .in_flight()
+            .filter_map(|a| match a {
+                Action::Inventory { id, host } => Some((*id, host.clone())),
+                _ => None,
+            })
+            .collect();
+        asked
+            .into_iter()
+            .map(|(id, host)| {
+                let pool = self.rt.pool();
+                let h = pool.host_by_name(&host).expect("known");
+                let vms = pool
+                    .vms
+                    .iter()
+                    .filter(|v| v.host == h && v.power.is_active())
+                    .map(|v| v.name.clone())
+                    .collect();
+                self.feed(
+                    at,
+                    Event::Inventory {
+                        id,
+                        host,
+                        vms,
+                        error: None,
+                    },
+                )
+            })
+            .collect()
     }
 
     /// Goes on with a recovered runtime (its first output given).
     fn resume(rt: Runtime, first: Output, journal: Journal<Vec<u8>>) -> Driver {
+        let at = rt.now();
+        let mut d = Driver::resume_unreconciled(rt, first, journal);
+        // Reconciliation: the hosts list what the runtime's record says.
+        d.answer_inventories(at);
+        d
+    }
+
+    /// [`Driver::resume`] with the inventories left for the test to answer.
+    fn resume_unreconciled(rt: Runtime, first: Output, journal: Journal<Vec<u8>>) -> Driver {
         let states = vec![rt.state_json()];
         Driver {
             rt,
@@ -189,6 +244,7 @@ impl Driver {
     fn round(&mut self, at: Millis, failing: &[&str]) -> Vec<Output> {
         let mut outs = vec![self.tick(at)];
         outs.extend(self.answer_probes(at, failing));
+        outs.extend(self.answer_inventories(at));
         outs
     }
 
@@ -253,6 +309,7 @@ impl Driver {
                 host,
                 ok,
                 error: (!ok).then(|| "no such luck".into()),
+                in_doubt: false,
             },
         )
     }
@@ -336,7 +393,9 @@ fn declared_down(outs: &[Output]) -> Vec<(String, Option<String>)> {
     notes(outs)
         .into_iter()
         .filter_map(|n| match n {
-            Note::HostDeclaredDown { host, confirmed_by } => Some((host, confirmed_by)),
+            Note::HostDeclaredDown {
+                host, confirmed_by, ..
+            } => Some((host, confirmed_by)),
             _ => None,
         })
         .collect()
@@ -406,6 +465,7 @@ fn host_declared_down_after_threshold_consecutive_failures_and_a_peer() {
             host: "h1".into(),
             peer: peer.clone(),
             reachable: false,
+            error: None,
         },
     );
     assert_eq!(
@@ -441,6 +501,7 @@ fn peer_that_still_reaches_the_host_means_no_fence_and_one_alert() {
                 host,
                 peer,
                 reachable: true,
+                error: None,
             },
         ));
         outs
@@ -503,7 +564,7 @@ fn fence_levels_in_order_and_no_start_before_off() {
 
 #[test]
 fn every_level_failing_backs_off_and_is_retried_forever() {
-    let mut d = Driver::new(three_hosts(json!({"check_interval_s": 100_000})));
+    let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 100_000})));
     let mut now = 1_000;
     d.feed(now, Event::HostDown { host: "h1".into() });
     let mut last_wait = 0;
@@ -535,7 +596,8 @@ fn every_level_failing_backs_off_and_is_retried_forever() {
         assert_eq!(wait, expected, "round {round}");
         assert!(wait >= last_wait, "the backoff shrank");
         last_wait = wait;
-        assert_eq!(out.wake_at, Some(retry_at));
+        // (A periodic inventory may fall due before.)
+        assert!(out.wake_at.is_some_and(|w| w <= retry_at), "round {round}");
         // Nothing before the retry time, then level 0 again.
         let early = d.tick(retry_at - 1);
         assert!(fences(&[early]).is_empty(), "round {round}: retried early");
@@ -553,7 +615,7 @@ fn every_level_failing_backs_off_and_is_retried_forever() {
 
 #[test]
 fn fence_timeout_counts_as_failed_and_a_late_off_still_confirms() {
-    let mut d = Driver::new(three_hosts(json!({"check_interval_s": 100_000})));
+    let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 100_000})));
     let out = d.feed(1_000, Event::HostDown { host: "h1".into() });
     let deadline = 1_000 + 20_000 + FENCE_GRACE_MS;
     assert_eq!(out.wake_at, Some(deadline));
@@ -595,7 +657,7 @@ fn fence_timeout_counts_as_failed_and_a_late_off_still_confirms() {
 
 #[test]
 fn a_late_off_of_a_timed_out_last_level_confirms_during_the_backoff() {
-    let mut d = Driver::new(three_hosts(json!({"check_interval_s": 100_000})));
+    let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 100_000})));
     d.feed(1_000, Event::HostDown { host: "h1".into() });
     d.fence(1_000, "h1", false);
     let (last, level, _) = d.fence_in_flight("h1");
@@ -626,7 +688,7 @@ fn a_late_off_of_a_timed_out_last_level_confirms_during_the_backoff() {
 
 #[test]
 fn manual_fence_confirmation_releases_the_vms() {
-    let mut d = Driver::new(three_hosts(json!({"check_interval_s": 100_000})));
+    let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 100_000})));
     d.feed(1_000, Event::HostDown { host: "h1".into() });
     d.fence(1_000, "h1", false);
     let out = d.fence(1_000, "h1", false);
@@ -650,7 +712,11 @@ fn manual_fence_confirmation_releases_the_vms() {
 
 #[test]
 fn vm_mode_never_fences_and_reports_the_host_lost() {
-    let mut d = Driver::new(three_hosts(json!({"mode": "vm"})));
+    // A fourth host, so that with h1 lost and h2 silent half of the hosts
+    // not known off still answer (quorum).
+    let mut doc = three_hosts(json!({"mode": "vm"}));
+    doc["hosts"].as_array_mut().unwrap().push(host("h4", 100));
+    let mut d = Driver::new(doc);
     let out = d.feed(1_000, Event::HostDown { host: "h1".into() });
     assert_eq!(
         out.alerts
@@ -678,6 +744,7 @@ fn vm_mode_never_fences_and_reports_the_host_lost() {
             host,
             peer,
             reachable: false,
+            error: None,
         },
     );
     assert!(out.alerts.contains(&Alert::HostLost {
@@ -695,7 +762,7 @@ fn vm_mode_never_fences_and_reports_the_host_lost() {
 
 #[test]
 fn restarts_go_by_order_group_and_start_delay_then_best_effort_once() {
-    let mut d = Driver::new(three_hosts(json!({"check_interval_s": 100_000})));
+    let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 100_000})));
     d.feed(1_000, Event::HostDown { host: "h1".into() });
     let out = d.fence(2_000, "h1", true);
     assert_eq!(started_vms(&[out]), ["a", "a2"]);
@@ -741,7 +808,7 @@ fn a_failed_start_is_retried_on_the_same_host_then_on_another() {
         vec![host("h1", 100), host("h2", 100), host("h3", 100)],
         vec![vm("p", "h1", 10)],
     );
-    let mut d = Driver::new(doc);
+    let mut d = Driver::settled(doc);
     d.fail_host(1_000, "h1");
     let (_, target, attempt) = d.start_in_flight("p");
     assert_eq!(attempt, 1);
@@ -797,7 +864,7 @@ fn a_protected_vm_that_fits_nowhere_raises_restart_failed() {
 
 #[test]
 fn a_crashed_vm_restarts_on_its_own_host_first() {
-    let mut d = Driver::new(three_hosts(json!({"check_interval_s": 100_000})));
+    let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 100_000})));
     let out = d.feed(1_000, Event::VmCrashed { vm: "c".into() });
     assert_eq!(
         starts(std::slice::from_ref(&out)),
@@ -1101,7 +1168,7 @@ fn recovery_asks_where_a_vm_in_flight_runs_before_anything_else() {
     assert_eq!(rep.steps, steps);
     let mut journal = Journal::resume(bytes, steps);
     journal.append(&input, &out).unwrap();
-    let mut r = Driver::resume(rep.runtime, out.clone(), journal);
+    let mut r = Driver::resume_unreconciled(rep.runtime, out.clone(), journal);
     assert!(starts(std::slice::from_ref(&out)).is_empty(), "{out:?}");
     assert!(
         !out.actions
@@ -1113,30 +1180,48 @@ fn recovery_asks_where_a_vm_in_flight_runs_before_anything_else() {
             .iter()
             .any(|a| matches!(a, Action::Inventory { host, .. } if host == "h2"))
     );
-    assert_eq!(out.wake_at, Some(t + SETTLE_MS));
-    let early = r.tick(t + SETTLE_MS - 1);
-    assert!(early.actions.is_empty(), "{early:?}");
-    let out = r.tick(t + SETTLE_MS);
-    let queries: Vec<(u64, String)> = out
-        .actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::QueryVm { id, vm } => Some((*id, vm.clone())),
-            _ => None,
-        })
-        .collect();
-    let mut asked: Vec<&str> = queries.iter().map(|q| q.1.as_str()).collect();
-    asked.sort();
-    assert_eq!(asked, ["a", "a2"]);
-    // a did start; a2 did not.
-    for (id, vm) in queries {
-        let host = (vm == "a").then(|| target.clone());
+    // The hosts list their VMs: a did start on its target; a2 did not.
+    let a2_target = {
+        let (_, _, _) = ("", "", 0);
+        d.rt.in_flight()
+            .find_map(|a| match a {
+                Action::StartVm { vm, host, .. } if vm == "a2" => Some(host.clone()),
+                _ => None,
+            })
+            .expect("a2 was being started")
+    };
+    let asked: Vec<(u64, String)> =
+        r.rt.in_flight()
+            .filter_map(|a| match a {
+                Action::Inventory { id, host } => Some((*id, host.clone())),
+                _ => None,
+            })
+            .collect();
+    for (id, host) in asked {
+        let vms: Vec<String> = if host == target {
+            vec!["a".into()]
+        } else {
+            Vec::new()
+        };
+        let vms = vms
+            .into_iter()
+            .chain(if host == "h2" {
+                vec!["c".to_string()]
+            } else {
+                vec![]
+            })
+            .chain(if host == "h3" {
+                vec!["d".to_string()]
+            } else {
+                vec![]
+            })
+            .collect();
         r.feed(
-            t + SETTLE_MS + 10,
-            Event::VmStatus {
+            t + 10,
+            Event::Inventory {
                 id,
-                vm,
                 host,
+                vms,
                 error: None,
             },
         );
@@ -1145,15 +1230,16 @@ fn recovery_asks_where_a_vm_in_flight_runs_before_anything_else() {
         vm: "a".into(),
         host: Some(target.clone()),
     }));
-    let s = starts(&r.outs);
-    assert!(s.iter().all(|(vm, ..)| vm != "a"), "a started again: {s:?}");
-    assert_eq!(s.len(), 1, "{s:?}");
-    assert_eq!(s[0].0, "a2");
-    assert_eq!(vm_host(&r.rt, "a"), target);
-    assert_eq!(vm_power(&r.rt, "a"), Power::Running);
-    // The recovered log replays too.
-    let rep = log::replay(Cursor::new(r.journal.get_ref().clone())).expect("replays");
-    assert_eq!(rep.runtime.state_json(), r.rt.state_json());
+    // a2's start has no known outcome: nothing is done with it before the
+    // driver has surely finished or abandoned it, then it is started again
+    // on the same host (where a late completion could only meet itself).
+    let early = r.tick(t + SETTLE_MS - 1);
+    assert!(starts(std::slice::from_ref(&early)).is_empty(), "{early:?}");
+    let out = r.tick(t + SETTLE_MS);
+    assert_eq!(
+        starts(std::slice::from_ref(&out)),
+        [("a2".to_string(), a2_target, 2)]
+    );
 }
 
 #[test]
@@ -1321,6 +1407,8 @@ fn fail_and_return(failback: &str) -> Driver {
         assert_ne!(vm_host(&d.rt, vm), "h1");
     }
     d.feed(50_000, Event::HostUp { host: "h1".into() });
+    // A returning host is listed before it counts as up: it came back empty.
+    d.answer_inventories(50_000);
     d
 }
 
@@ -1543,6 +1631,7 @@ fn a_host_being_confirmed_is_not_stuck_when_its_peer_is_removed() {
                     host,
                     peer: p,
                     reachable: false,
+                    error: None,
                 },
             );
         }

@@ -29,7 +29,6 @@ use std::time::{Duration, Instant};
 use haplan_drivers::{ConnectOptions, FenceDevice, FenceParams, LibvirtError, LibvirtHost};
 
 use super::driver::{self, Fencer, Hypervisor, StartError};
-use super::log::Journal;
 use super::{Action, Event, Input, Output, Runtime, RuntimeError};
 use crate::model::Pool;
 
@@ -282,36 +281,77 @@ impl Fencer for Live {
 pub struct LiveOptions<'a> {
     /// Stop after this long (`None`: until `stop`).
     pub until: Option<Duration>,
-    /// Stop when this becomes true.
+    /// Stop when this becomes true (set by SIGTERM or SIGINT in `haplan
+    /// run`): the step under way ends, its log line is synced, the lock is
+    /// released.
     pub stop: Option<&'a AtomicBool>,
-    /// Append the runtime's log (fsynced) to this file.
+    /// The runtime's log: appended to (fsynced), resumed from when it
+    /// exists, compacted when long, locked against a second runtime
+    /// ([`super::service::StateFiles`]); the VM definitions are kept beside
+    /// it.
     pub log: Option<&'a Path>,
+    /// Operator events (the control interface), each with where to send
+    /// the runtime's answer.
+    pub control: Option<mpsc::Receiver<super::service::control::Request>>,
+    /// Called once per loop turn (the service manager's watchdog).
+    pub alive: Option<&'a (dyn Fn() + Sync)>,
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Runs the runtime on the pool file `doc` in real time, performing every
 /// action through `live` (each on a thread of its own, so a slow fence does
-/// not hold a probe back), and calls `on_step` after each step. Time is
-/// milliseconds since the call. Returns the runtime as it ends.
+/// not hold a probe back), and calls `on_step` after each step with the
+/// runtime as it is after it. Times are wall-clock Unix milliseconds (read
+/// once, then advanced by the monotonic clock, so they never go back within
+/// a run). With a log that exists, the runtime resumes from it. An event the
+/// runtime refuses (a late answer about a host removed meanwhile, say) is
+/// reported on standard error and the loop goes on. Returns the runtime as
+/// it ends.
 pub fn run(
     doc: serde_json::Value,
     live: Arc<Live>,
-    options: &LiveOptions,
-    mut on_step: impl FnMut(&Input, &Output),
+    options: LiveOptions,
+    mut on_step: impl FnMut(&Input, &Output, &Runtime),
 ) -> Result<Runtime, String> {
+    use super::service::files::{Opened, StateFiles};
     let start = Instant::now();
-    let now = || start.elapsed().as_millis() as u64;
-    let (mut rt, first) = Runtime::new(doc.clone(), 0).map_err(|e: RuntimeError| e.to_string())?;
-    let mut journal = match options.log {
+    let wall0 = unix_ms();
+    let now = || wall0 + start.elapsed().as_millis() as u64;
+    let (mut rt, first_input, first, mut files) = match options.log {
         Some(path) => {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(true)
-                .write(true)
-                .open(path)
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            Some(Journal::start(file, &doc, 0).map_err(|e| e.to_string())?)
+            let (files, opened) = StateFiles::open(path, &doc, now())?;
+            live.keep_definitions(&files.definitions_path())?;
+            match opened {
+                Opened::Started(rt, out) => {
+                    let input = Input {
+                        at: rt.now(),
+                        event: Event::Tick,
+                    };
+                    (rt, input, out, Some(files))
+                }
+                Opened::Resumed {
+                    runtime,
+                    input,
+                    output,
+                    ..
+                } => (runtime, input, output, Some(files)),
+            }
         }
-        None => None,
+        None => {
+            let (rt, out) =
+                Runtime::new(doc.clone(), now()).map_err(|e: RuntimeError| e.to_string())?;
+            let input = Input {
+                at: rt.now(),
+                event: Event::Tick,
+            };
+            (rt, input, out, None)
+        }
     };
     let (tx, rx) = mpsc::channel::<Event>();
     let perform = |actions: &[Action]| {
@@ -326,44 +366,68 @@ pub fn run(
         }
     };
     let mut wake = first.wake_at;
-    let input = Input {
-        at: 0,
-        event: Event::Tick,
-    };
-    on_step(&input, &first);
+    on_step(&first_input, &first, &rt);
     perform(&first.actions);
+    // What the pool file changed while the runtime was stopped: its HA
+    // settings, hosts added (logged steps like any other).
+    let mut queued: Vec<Event> = super::service::files::pool_changes(&rt, &doc)?;
     loop {
+        if let Some(alive) = options.alive {
+            alive();
+        }
         if options.stop.is_some_and(|s| s.load(Ordering::Relaxed))
             || options.until.is_some_and(|u| start.elapsed() >= u)
         {
             break;
         }
-        let wait = wake
-            .map(|w| w.saturating_sub(now()))
-            .unwrap_or(1_000)
-            .clamp(5, 250);
-        let event = match rx.recv_timeout(Duration::from_millis(wait)) {
-            Ok(e) => e,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if wake.is_some_and(|w| now() < w) {
-                    continue;
+        let mut reply = None;
+        let event = if let Some(e) = queued.pop() {
+            e
+        } else if let Some(req) = options.control.as_ref().and_then(|c| c.try_recv().ok()) {
+            reply = Some(req.reply);
+            req.event
+        } else {
+            let wait = wake
+                .map(|w| w.saturating_sub(now()))
+                .unwrap_or(1_000)
+                .clamp(5, if options.control.is_some() { 50 } else { 250 });
+            match rx.recv_timeout(Duration::from_millis(wait)) {
+                Ok(e) => e,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if wake.is_some_and(|w| now() < w) {
+                        continue;
+                    }
+                    Event::Tick
                 }
-                Event::Tick
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
         let input = Input { at: now(), event };
         match rt.handle(&input) {
             Ok(out) => {
-                if let Some(j) = journal.as_mut() {
-                    j.append(&input, &out)
+                if let Some(f) = files.as_mut() {
+                    f.append(&input, &out, &rt)
                         .map_err(|e| format!("the log: {e}"))?;
                 }
-                on_step(&input, &out);
+                if let Some(r) = reply {
+                    let _ = r.send(Ok(out.clone()));
+                }
+                on_step(&input, &out, &rt);
                 wake = out.wake_at;
                 perform(&out.actions);
             }
-            Err(e) => return Err(format!("the runtime refused {:?}: {e}", input.event)),
+            Err(e) => {
+                let msg = format!(
+                    "the runtime refused {}: {e}",
+                    super::text::event(&input.event)
+                );
+                match reply {
+                    Some(r) => {
+                        let _ = r.send(Err(msg));
+                    }
+                    None => eprintln!("haplan: {msg}"),
+                }
+            }
         }
     }
     Ok(rt)

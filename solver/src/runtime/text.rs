@@ -2,8 +2,16 @@
 
 use super::{Action, Alert, Event, Input, Note, Output};
 
+/// A step's time: seconds since the start of a simulation, or the UTC time
+/// of day when times are wall-clock Unix milliseconds (`haplan run --driver
+/// libvirt`).
 fn secs(ms: u64) -> String {
-    format!("{:>9.3}s", ms as f64 / 1000.0)
+    if ms >= 1_000_000_000_000 {
+        let t = super::log::utc(ms);
+        format!("{:>10}", &t[11..23])
+    } else {
+        format!("{:>9.3}s", ms as f64 / 1000.0)
+    }
 }
 
 /// The lines that tell what one step saw and did. Routine steps (a probe

@@ -192,3 +192,54 @@ impl StateFiles {
         sibling(&self.path, ".definitions.json")
     }
 }
+
+/// What the pool file `doc` changes against the runtime's own pool (after
+/// a restart, the log is the state; the file may have been edited): HA
+/// settings that differ (one `config_changed`), hosts it adds
+/// (`host_added`), as events to feed in order. A host the log has and the
+/// file no longer does is refused: it must leave through `host_removed`.
+pub fn pool_changes(rt: &Runtime, doc: &Value) -> Result<Vec<crate::runtime::Event>, String> {
+    use crate::runtime::Event;
+    let mut events = Vec::new();
+    let ours = rt.document();
+    if let (Some(theirs), Some(mine)) = (
+        doc.get("ha").and_then(Value::as_object),
+        ours.get("ha").and_then(Value::as_object),
+    ) {
+        let changed: serde_json::Map<String, Value> = theirs
+            .iter()
+            .filter(|(k, v)| mine.get(*k) != Some(v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !changed.is_empty() {
+            events.push(Event::ConfigChanged { ha: changed });
+        }
+    }
+    let names = |d: &Value| -> Vec<String> {
+        d.get("hosts")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|h| h.get("name").and_then(Value::as_str).map(str::to_string))
+            .collect()
+    };
+    let (file_hosts, log_hosts) = (names(doc), names(ours));
+    if let Some(gone) = log_hosts.iter().find(|h| !file_hosts.contains(h)) {
+        return Err(format!(
+            "the log's pool has host {gone}, the pool file does not: send host_removed through the control interface first, or start a new log"
+        ));
+    }
+    for h in doc
+        .get("hosts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let name = h.get("name").and_then(Value::as_str).unwrap_or_default();
+        if !log_hosts.iter().any(|n| n == name) {
+            events.push(Event::HostAdded { host: h.clone() });
+        }
+    }
+    events.reverse(); // popped from the end
+    Ok(events)
+}
