@@ -820,8 +820,25 @@ impl Runtime {
                     Phase::Starting { .. } | Phase::Migrating { .. } => {}
                 }
             } else if rec == h && active && phase == Phase::Steady {
-                // Not where the record has it: crashed, or moved unseen.
-                self.in_doubt(&name, None, 0, 0, out);
+                // Not where the record has it: moved unseen (another host
+                // that answers lists it), or it crashed there, and is
+                // restarted there first (a copy that moved to a host that
+                // does not answer is a duplicate once that host answers).
+                let elsewhere = self
+                    .hosts
+                    .iter()
+                    .find(|(n, r)| *n != host && self.answers(n) && r.seen.contains(&name))
+                    .and_then(|(n, _)| self.pool.host_by_name(n));
+                match elsewhere {
+                    Some(g) => self.adopt(v, g, out),
+                    None => {
+                        out.notes.push(Note::VmFound {
+                            vm: name.clone(),
+                            host: None,
+                        });
+                        self.crashed(v, out);
+                    }
+                }
             }
         }
         self.check_duplicates(out);
