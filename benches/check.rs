@@ -104,8 +104,8 @@ fn bench(c: &mut Criterion) {
     group.sample_size(20);
     let mut doc = tshirt_pool(64, 1000, 4);
     doc["ha"]["host_failures_to_tolerate"] = serde_json::json!(2);
-    let (rt, _) = haplan::runtime::Runtime::new(doc, 0).unwrap();
-    let op = haplan::runtime::Operation::VmStart {
+    let (rt, _) = haplan_runtime::Runtime::new(doc, 0).unwrap();
+    let op = haplan_runtime::Operation::VmStart {
         vm: "new".into(),
         host: "h007".into(),
         definition: Some(serde_json::json!({"demand": {"memory_mib": 16384, "vcpus": 4}})),

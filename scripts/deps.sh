@@ -12,7 +12,7 @@ command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
 command -v c++ >/dev/null 2>&1 || need+=(g++)
 
-# The drivers crate (drivers/) and its end-to-end bench (scripts/e2e/): the
+# The drivers crate (solver/drivers/) and its end-to-end bench (scripts/e2e/): the
 # libvirt client library and headers (the `virt` crate links it), a libvirtd
 # whose built-in test driver plays each simulated host, virsh, OpenIPMI's
 # ipmi_sim as each host's BMC, the fence agents with the ipmitool that

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
-cargo build --release --locked -p haplan
+cargo build --release --locked -p haplan-cli
 echo "+ target/release/haplan check fixtures/basic/demo.json" >&2
 status=0
 target/release/haplan check fixtures/basic/demo.json || status=$?

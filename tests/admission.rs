@@ -2,8 +2,8 @@
 //! knows) against the full search, on random pools and operations: every
 //! answer must be the same.
 
-use haplan::runtime::sim::{Rng, random_pool};
-use haplan::runtime::{Admission, Operation, Runtime};
+use haplan_runtime::sim::{Rng, random_pool};
+use haplan_runtime::{Admission, Operation, Runtime};
 use proptest::prelude::*;
 use serde_json::json;
 

@@ -2,7 +2,7 @@
 //! (`scripts/e2e/bench.sh`) runs each simulated host as a libvirtd (libvirt's
 //! test driver) powered by its own IPMI BMC (`ipmi_sim`), fenced through
 //! `fence_ipmilan`. The runtime runs in real time with the libvirt and
-//! fence-agent drivers (`haplan::runtime::live`), and libvirt itself is asked
+//! fence-agent drivers (`haplan_service::live`), and libvirt itself is asked
 //! where every VM runs.
 //!
 //! These tests need the Debian packages `scripts/deps.sh` installs; without
@@ -13,9 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use haplan::runtime::{Action, Alert, Input, Note, Output, live};
 use haplan_drivers::bench::{Bench, BenchOptions};
 use haplan_drivers::{ConnectOptions, LibvirtHost};
+use haplan_runtime::{Action, Alert, Input, Note, Output};
+use haplan_service::live;
 use serde_json::{Value, json};
 
 /// VMs defined and started on the bench: (name, host, MiB, order, restart).

@@ -1,5 +1,5 @@
 //! The fixture suite: every pool under `fixtures/<family>/<name>.json`, run as
-//! its `<name>.case.json` says, in-process through `haplan::cli::run` and
+//! its `<name>.case.json` says, in-process through `haplan_cli::run` and
 //! through the real `haplan` binary, against the golden files
 //! `<name>.<run>.expected`.
 //!
@@ -19,10 +19,10 @@
 //! text line `Decided ... ms.`) is normalised after its shape is
 //! checked. Everything else is compared byte for byte.
 //!
-//! `UPDATE_EXPECT=1 cargo test --release -p haplan-tests --test fixtures`
+//! `UPDATE_EXPECT=1 cargo test --release -p haplan-tests -- fixtures::`
 //! rewrites the golden files (after the in-process and binary runs agree);
 //! read the diff before committing it. The binary must be built first:
-//! `cargo build --release -p haplan` (or point `HAPLAN_BIN` at one).
+//! `cargo build --release -p haplan-cli` (or point `HAPLAN_BIN` at one).
 //!
 //! A run may name files of its own in `"with"` (paths relative to the
 //! fixture's directory), passed right after the pool file: the change file
@@ -379,7 +379,7 @@ fn run_in_process(args: &[String], stdin: &[u8]) -> Outcome {
     let mut input = stdin;
     let mut out = Vec::new();
     let mut err = Vec::new();
-    let exit = haplan::cli::run(args.to_vec(), &mut input, &mut out, &mut err);
+    let exit = haplan_cli::run(args.to_vec(), &mut input, &mut out, &mut err);
     Outcome {
         exit,
         stdout: String::from_utf8(out).expect("stdout is UTF-8"),
@@ -446,7 +446,7 @@ fn binary() -> Result<PathBuf, String> {
             other => format!(" --profile {other}"),
         };
         Err(format!(
-            "the haplan binary is missing at {}: run `cargo build{flag} -p haplan` first (or set HAPLAN_BIN)",
+            "the haplan binary is missing at {}: run `cargo build{flag} -p haplan-cli` first (or set HAPLAN_BIN)",
             bin.display()
         ))
     }
@@ -892,7 +892,7 @@ fn library_checks(case: &Case, run: &Run, golden: &str) -> Vec<String> {
             if json_format {
                 match serde_json::from_str::<Value>(stdout) {
                     Ok(g) => {
-                        let lib = haplan::report::plan_json(&pool, &p);
+                        let lib = haplan_wire::report::plan_json(&pool, &p);
                         if g != lib {
                             errs.push(format!(
                                 "golden plan differs from haplan::plan:\n{}",
@@ -1010,7 +1010,7 @@ fn whatif_checks(run: &Run, text: &str, pool: &Pool, golden: &str) -> Vec<String
             Err(e) => return vec![format!("golden stdout is not JSON: {e}")],
         };
         for (side, p) in [("before", pool), ("after", &changed.pool)] {
-            let lib = without_stats(haplan::report::check_json(p, &haplan::check(p, &opts)));
+            let lib = without_stats(haplan_wire::report::check_json(p, &haplan::check(p, &opts)));
             if without_stats(g[side].clone()) != lib {
                 errs.push(format!(
                     "golden {side} differs from haplan::check of that pool:\n{}",
@@ -1169,7 +1169,7 @@ fn diff_checks(run: &Run, old: &Pool, golden: &str) -> Vec<String> {
             }
         }
     }
-    let lib = haplan::report::diff_json(old, &new, &d);
+    let lib = haplan_wire::report::diff_json(old, &new, &d);
     for (key, want) in &want {
         let got: Vec<String> = lib[*key]
             .as_array()
@@ -1209,7 +1209,7 @@ fn diff_checks(run: &Run, old: &Pool, golden: &str) -> Vec<String> {
                 tolerate,
                 ..opts.check
             };
-            let lib = without_stats(haplan::report::check_json(p, &haplan::check(p, &opts)));
+            let lib = without_stats(haplan_wire::report::check_json(p, &haplan::check(p, &opts)));
             if without_stats(g[side].clone()) != lib {
                 errs.push(format!(
                     "golden {side} differs from haplan::check of that pool"
@@ -1285,7 +1285,7 @@ fn timing_checks(run: &Run, pool: &Pool, golden: &str) -> Vec<String> {
             "golden exit {exit:?}, but haplan::timing says {code}"
         ));
     }
-    let lib = without_stats(haplan::report::timing_json(pool, &r));
+    let lib = without_stats(haplan_wire::report::timing_json(pool, &r));
     let text = golden_stdout(golden);
     if let Ok(g) = serde_json::from_str::<Value>(text) {
         let g = without_stats(g);
@@ -1420,7 +1420,7 @@ fn headroom_checks(run: &Run, pool: &Pool, golden: &str) -> Vec<String> {
             }
         }
     }
-    let lib = haplan::report::headroom_json(pool, &r);
+    let lib = haplan_wire::report::headroom_json(pool, &r);
     let placement = if arg_value(command, "--format") == Some("json") {
         let g: Value = match serde_json::from_str(stdout) {
             Ok(g) => g,
@@ -1546,7 +1546,7 @@ fn drain_checks(run: &Run, pool: &Pool, golden: &str) -> Vec<String> {
             Ok(g) => g,
             Err(e) => return vec![format!("golden stdout is not JSON: {e}")],
         };
-        let lib = haplan::report::drain_json(pool, &r);
+        let lib = haplan_wire::report::drain_json(pool, &r);
         let strip = |mut v: Value| {
             if let Some(m) = v.as_object_mut() {
                 m.remove("stats");
@@ -1718,8 +1718,8 @@ fn fixtures_match_golden_files_in_process_and_through_the_binary() {
             };
             if inproc != child {
                 failures.push(format!(
-                    "{label}: haplan::cli::run and the binary {} differ (- in-process, + binary; \
-                     a stale binary? rebuild with `cargo build --release -p haplan`):\n{}",
+                    "{label}: haplan_cli::run and the binary {} differ (- in-process, + binary; \
+                     a stale binary? rebuild with `cargo build --release -p haplan-cli`):\n{}",
                     bin.display(),
                     diff(&render(&inproc), &render(&child))
                 ));
@@ -1791,12 +1791,12 @@ fn fixtures_match_golden_files_in_process_and_through_the_binary() {
 
 #[test]
 fn json_schema_accepts_every_valid_fixture_and_rejects_the_bad_ones_it_can_express() {
-    let path = workspace_root().join("solver/schema/haplan-v1.schema.json");
+    let path = workspace_root().join("solver/core/schema/haplan-v1.schema.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     assert_eq!(
         text,
-        haplan::cli::POOL_SCHEMA,
+        haplan_cli::cli::POOL_SCHEMA,
         "`haplan schema` must print {}",
         path.display()
     );
@@ -1939,7 +1939,7 @@ fn tiers_checks(run: &Run, pool: &Pool, stdout: &str) -> Vec<String> {
         tolerate: flag("--tolerate").map(|k| k.parse().unwrap()),
         ..Default::default()
     };
-    let lib = haplan::report::tiers_json(pool, &haplan::tiers(pool, &opts));
+    let lib = haplan_wire::report::tiers_json(pool, &haplan::tiers(pool, &opts));
     match serde_json::from_str::<Value>(stdout) {
         Ok(g) if g == lib => Vec::new(),
         Ok(g) => vec![format!(

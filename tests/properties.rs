@@ -760,8 +760,8 @@ proptest! {
         let one = thread_pool(1).install(|| haplan::check(&pool, &opts));
         let four = thread_pool(4).install(|| haplan::check(&pool, &opts));
         prop_assert_eq!(
-            without_stats(haplan::report::check_json(&pool, &one)),
-            without_stats(haplan::report::check_json(&pool, &four))
+            without_stats(haplan_wire::report::check_json(&pool, &one)),
+            without_stats(haplan_wire::report::check_json(&pool, &four))
         );
     }
 }
@@ -1339,12 +1339,12 @@ fn vm_mode_with_a_protected_vm_on_a_down_host_is_stranded_now() {
     assert!(
         report.stranded_now,
         "{}",
-        haplan::report::check_json(&pool, &report)
+        haplan_wire::report::check_json(&pool, &report)
     );
     assert!(
         !report.ok(),
         "{}",
-        haplan::report::check_json(&pool, &report)
+        haplan_wire::report::check_json(&pool, &report)
     );
 }
 

@@ -1,4 +1,4 @@
-//! Unit tests of the HA runtime's state machine (`haplan::runtime`), driven
+//! Unit tests of the HA runtime's state machine (`haplan_runtime`), driven
 //! by hand one event at a time: detection, fencing, ordered restarts,
 //! tolerance alerts, admission, the log, maintenance and failback, and
 //! refused events. The seeded simulation (`simulation.rs`) checks the
@@ -7,8 +7,8 @@
 use std::io::Cursor;
 
 use haplan::model::{HostState, Power};
-use haplan::runtime::log::{self, Journal, LogError};
-use haplan::runtime::{
+use haplan_runtime::log::{self, Journal, LogError};
+use haplan_runtime::{
     Action, Admission, Alert, Event, Input, Millis, Note, Operation, Output, Runtime, RuntimeError,
 };
 use serde_json::{Value, json};

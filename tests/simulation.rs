@@ -6,7 +6,7 @@
 //! host is confirmed off; every protected VM runs again whenever a
 //! placement for it exists; the log replays to the same state.
 
-use haplan::runtime::sim;
+use haplan_runtime::sim;
 use rayon::prelude::*;
 
 fn scenarios() -> u64 {

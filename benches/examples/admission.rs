@@ -6,8 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use haplan::runtime::{Admission, Event, Input, Operation, Runtime, sim};
 use haplan_benches::tshirt_pool;
+use haplan_runtime::{Admission, Event, Input, Operation, Runtime, sim};
 use serde_json::json;
 
 fn median(mut xs: Vec<Duration>) -> Duration {

@@ -12,7 +12,7 @@ mod guard;
 use std::ffi::{CString, c_char};
 use std::time::{Duration, Instant};
 
-use haplan::runtime::{Input, Operation, Runtime, RuntimeError};
+use ::haplan_runtime::{Input, Operation, Runtime, RuntimeError};
 use haplan::{
     Budget, CheckOptions, DiffOptions, DrainOptions, HeadroomOptions, Pool, QueryError, Shape,
     TiersOptions, TimingOptions,
@@ -367,7 +367,7 @@ pub unsafe extern "C" fn haplan_check(
             ..CheckOptions::default()
         };
         let report = with_threads(opts.threads, || haplan::check(&p.pool, &check))?;
-        let json = to_json(&haplan::report::check_json(&p.pool, &report));
+        let json = to_json(&haplan_wire::report::check_json(&p.pool, &report));
         unsafe { write(out, c_string(json)) };
         Ok(())
     })
@@ -412,7 +412,7 @@ pub unsafe extern "C" fn haplan_plan(
             cancel: None,
         };
         let plan = haplan::plan(&p.pool, &failed, &budget);
-        let json = to_json(&haplan::report::plan_json(&p.pool, &plan));
+        let json = to_json(&haplan_wire::report::plan_json(&p.pool, &plan));
         unsafe { write(out, c_string(json)) };
         Ok(())
     })
@@ -436,7 +436,7 @@ pub unsafe extern "C" fn haplan_agility(
         let p = unsafe { pool_ref("pool", pool) }?;
         let out = out_ptr("agility_json", agility_json)?;
         let ag = haplan::Agility::of(&p.pool);
-        let json = to_json(&haplan::report::agility_json(&p.pool, &ag));
+        let json = to_json(&haplan_wire::report::agility_json(&p.pool, &ag));
         unsafe { write(out, c_string(json)) };
         Ok(())
     })
@@ -490,7 +490,7 @@ pub unsafe extern "C" fn haplan_whatif(
         let r = with_threads(opts.threads, || {
             haplan::what_if(&p.pool, &after.pool, &check)
         })?;
-        let json = haplan::report::whatif_json(&p.pool, &after.pool, &after.changes, &r);
+        let json = haplan_wire::report::whatif_json(&p.pool, &after.pool, &after.changes, &r);
         let json = c_string(to_json(&json));
         unsafe { write(out, json) };
         if !changed.is_null() {
@@ -540,7 +540,7 @@ pub unsafe extern "C" fn haplan_diff(
             vm: None,
         };
         let d = with_threads(opts.threads, || haplan::diff(&old.pool, &new.pool, &diff))?;
-        let json = to_json(&haplan::report::diff_json(&old.pool, &new.pool, &d));
+        let json = to_json(&haplan_wire::report::diff_json(&old.pool, &new.pool, &d));
         unsafe { write(out, c_string(json)) };
         Ok(())
     })
@@ -656,7 +656,7 @@ pub unsafe extern "C" fn haplan_headroom(
         })?
         // As the command line words it: `--vm: so small a VM ...`.
         .map_err(|e| Failure::invalid(format!("--vm: {e}")))?;
-        let json = to_json(&haplan::report::headroom_json(&p.pool, &r));
+        let json = to_json(&haplan_wire::report::headroom_json(&p.pool, &r));
         unsafe { write(out, c_string(json)) };
         Ok(())
     })
@@ -706,7 +706,7 @@ pub unsafe extern "C" fn haplan_drain(
         };
         let r = with_threads(opts.threads, || haplan::drain(&p.pool, h, &drain))?
             .map_err(|e| query_failure("", e))?;
-        let json = to_json(&haplan::report::drain_json(&p.pool, &r));
+        let json = to_json(&haplan_wire::report::drain_json(&p.pool, &r));
         unsafe { write(out, c_string(json)) };
         Ok(())
     })
@@ -748,7 +748,7 @@ pub unsafe extern "C" fn haplan_tiers(
             ..TiersOptions::default()
         };
         let r = with_threads(opts.threads, || haplan::tiers(&p.pool, &tiers))?;
-        let json = to_json(&haplan::report::tiers_json(&p.pool, &r));
+        let json = to_json(&haplan_wire::report::tiers_json(&p.pool, &r));
         unsafe { write(out, c_string(json)) };
         Ok(())
     })
@@ -826,7 +826,7 @@ pub unsafe extern "C" fn haplan_timing(
             ..defaults
         };
         let r = with_threads(opts.threads, || haplan::timing(&p.pool, &timing))?;
-        let json = to_json(&haplan::report::timing_json(&p.pool, &r));
+        let json = to_json(&haplan_wire::report::timing_json(&p.pool, &r));
         unsafe { write(out, c_string(json)) };
         Ok(())
     })
@@ -839,7 +839,9 @@ fn runtime_failure(e: RuntimeError, refused: haplan_result) -> Failure {
         RuntimeError::UnknownHost(_) | RuntimeError::UnknownVm(_) => {
             Failure::new(haplan_result::HAPLAN_UNKNOWN_NAME, message)
         }
-        RuntimeError::Invalid(_) => Failure::new(refused, message),
+        RuntimeError::Invalid(_) | RuntimeError::Misaddressed { .. } => {
+            Failure::new(refused, message)
+        }
         RuntimeError::Pool(p) => Failure::with_problems(refused, message, p.problems),
         RuntimeError::Changes(c) => Failure::with_problems(refused, message, c.problems),
     }

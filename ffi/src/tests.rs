@@ -276,7 +276,7 @@ fn the_capacity_queries_answer_as_the_library() {
         ..DrainOptions::default()
     };
     let lib = haplan::drain(pool, 0, &opts).unwrap();
-    let mut lib = serde_json::to_value(haplan::report::drain_json(pool, &lib)).unwrap();
+    let mut lib = serde_json::to_value(haplan_wire::report::drain_json(pool, &lib)).unwrap();
     let mut r = r;
     r["stats"] = Value::Null;
     lib["stats"] = Value::Null;
@@ -305,7 +305,7 @@ fn the_capacity_queries_answer_as_the_library() {
     let lib = haplan::timing(pool, &opts);
     assert_eq!(
         r,
-        serde_json::to_value(haplan::report::timing_json(pool, &lib)).unwrap()
+        serde_json::to_value(haplan_wire::report::timing_json(pool, &lib)).unwrap()
     );
     for (opts, code) in [
         (

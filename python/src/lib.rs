@@ -88,7 +88,7 @@ type Nested = (String, &'static str);
 
 fn nested(pool: &haplan::Pool, r: &haplan::CheckReport) -> Nested {
     (
-        haplan::report::check_text(pool, r),
+        haplan_wire::report::check_text(pool, r),
         verdict_name(r.verdict()),
     )
 }
@@ -264,8 +264,8 @@ impl NativePool {
             let report = haplan::check(&pool, &opts);
             let verdict = verdict_name(report.verdict());
             (
-                haplan::report::check_json(&pool, &report),
-                haplan::report::check_text(&pool, &report),
+                haplan_wire::report::check_json(&pool, &report),
+                haplan_wire::report::check_text(&pool, &report),
                 verdict,
             )
         })?;
@@ -291,8 +291,8 @@ impl NativePool {
             };
             let plan = haplan::plan(&pool, &failed, &budget);
             (
-                haplan::report::plan_json(&pool, &plan),
-                haplan::report::plan_text(&pool, &plan),
+                haplan_wire::report::plan_json(&pool, &plan),
+                haplan_wire::report::plan_text(&pool, &plan),
             )
         })?;
         Ok((convert::to_py(py, &json)?, text))
@@ -352,8 +352,8 @@ impl NativePool {
             };
             let r = haplan::what_if(&before, &after, &opts);
             (
-                haplan::report::whatif_json(&before, &after, &changes, &r),
-                haplan::report::whatif_text(&before, &after, &changes, &r),
+                haplan_wire::report::whatif_json(&before, &after, &changes, &r),
+                haplan_wire::report::whatif_text(&before, &after, &changes, &r),
                 verdict_name(r.verdict()),
                 nested(&before, &r.before),
                 nested(&after, &r.after),
@@ -395,8 +395,8 @@ impl NativePool {
             };
             let d = haplan::diff(&old, &new, &opts);
             (
-                haplan::report::diff_json(&old, &new, &d),
-                haplan::report::diff_text(&old, &new, &d),
+                haplan_wire::report::diff_json(&old, &new, &d),
+                haplan_wire::report::diff_text(&old, &new, &d),
                 verdict_name(d.verdict()),
                 nested(&old, &d.old),
                 nested(&new, &d.new),
@@ -444,8 +444,8 @@ impl NativePool {
             };
             haplan::headroom(&pool, &shape, &opts).map(|r| {
                 (
-                    haplan::report::headroom_json(&pool, &r),
-                    haplan::report::headroom_text(&pool, &r),
+                    haplan_wire::report::headroom_json(&pool, &r),
+                    haplan_wire::report::headroom_text(&pool, &r),
                     verdict_name(r.verdict()),
                     nested(&pool, &r.check),
                 )
@@ -489,8 +489,8 @@ impl NativePool {
                     _ => None,
                 };
                 (
-                    haplan::report::drain_json(&pool, &r),
-                    haplan::report::drain_text(&pool, &r),
+                    haplan_wire::report::drain_json(&pool, &r),
+                    haplan_wire::report::drain_text(&pool, &r),
                     verdict_name(r.verdict()),
                     end,
                 )
@@ -531,8 +531,8 @@ impl NativePool {
                 v => verdict_name(v),
             };
             (
-                haplan::report::tiers_json(&pool, &r),
-                haplan::report::tiers_text(&pool, &r),
+                haplan_wire::report::tiers_json(&pool, &r),
+                haplan_wire::report::tiers_text(&pool, &r),
                 verdict,
             )
         })?;
@@ -598,8 +598,8 @@ impl NativePool {
                 "not_ok"
             };
             (
-                haplan::report::timing_json(&pool, &r),
-                haplan::report::timing_text(&pool, &r),
+                haplan_wire::report::timing_json(&pool, &r),
+                haplan_wire::report::timing_text(&pool, &r),
                 verdict,
             )
         })?;
@@ -618,8 +618,8 @@ impl NativePool {
 fn agility(pool: &haplan::Pool) -> (Value, String) {
     let ag = haplan::Agility::of(pool);
     (
-        haplan::report::agility_json(pool, &ag),
-        haplan::report::agility_text(pool, &ag),
+        haplan_wire::report::agility_json(pool, &ag),
+        haplan_wire::report::agility_text(pool, &ag),
     )
 }
 

@@ -110,7 +110,7 @@ struct State {
 impl World {
     /// The world as the pool file describes it: up hosts powered, running
     /// and paused VMs running on their hosts.
-    pub fn new(pool: &crate::Pool, seed: u64) -> World {
+    pub fn new(pool: &haplan::Pool, seed: u64) -> World {
         let hosts = pool
             .hosts
             .iter()
@@ -118,15 +118,15 @@ impl World {
                 (
                     h.name.clone(),
                     SimHost {
-                        powered: h.state != crate::model::HostState::Down,
+                        powered: h.state != haplan::model::HostState::Down,
                         mgmt: true,
                         peers: true,
                         device: FenceDevice::Works,
-                        fenced: h.state == crate::model::HostState::Down,
+                        fenced: h.state == haplan::model::HostState::Down,
                         offs: 0,
                         autostart: false,
                         was_running: Vec::new(),
-                        healthy_since: (h.state != crate::model::HostState::Down).then_some(0),
+                        healthy_since: (h.state != haplan::model::HostState::Down).then_some(0),
                     },
                 )
             })
@@ -136,7 +136,7 @@ impl World {
         for vm in &pool.vms {
             let host = pool.hosts[vm.host].name.clone();
             last.insert(vm.name.clone(), host.clone());
-            if vm.power.is_active() && pool.hosts[vm.host].state != crate::model::HostState::Down {
+            if vm.power.is_active() && pool.hosts[vm.host].state != haplan::model::HostState::Down {
                 running.insert(vm.name.clone(), vec![host]);
             }
         }
@@ -1163,7 +1163,7 @@ fn run_scenario(seed: u64, record: bool) -> (Outcome, Vec<Step>) {
         .pool()
         .vms
         .iter()
-        .filter(|v| v.restart == crate::model::Restart::Protected)
+        .filter(|v| v.restart == haplan::model::Restart::Protected)
         .map(|v| v.name.clone())
         .collect();
     for (at, host) in &crashes {
@@ -1263,10 +1263,10 @@ fn liveness(sim: &Sim, doc: &Value, unfenceable: &BTreeSet<String>) -> Vec<Strin
     if idle.is_empty() {
         return Vec::new();
     }
-    let Ok(pool) = crate::pool_from_value(&doc) else {
+    let Ok(pool) = haplan::pool_from_value(&doc) else {
         return vec!["the final state is not a valid pool".into()];
     };
-    let plan = crate::plan(&pool, &[], &crate::Budget::default());
+    let plan = haplan::plan(&pool, &[], &haplan::Budget::default());
     plan.placements
         .iter()
         .filter(|p| idle.contains(&pool.vms[p.vm].name))

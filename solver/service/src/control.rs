@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::runtime::{Event, Output};
+use haplan_runtime::{Event, Output};
 
 /// The longest request line.
 pub const MAX_REQUEST: u64 = 64 * 1024;

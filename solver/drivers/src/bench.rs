@@ -25,7 +25,7 @@ use crate::fence::FenceParams;
 
 /// The bench script.
 pub fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/e2e/bench.sh")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/e2e/bench.sh")
 }
 
 /// Why the bench did not do what was asked.

@@ -44,8 +44,6 @@ pub mod load;
 pub mod model;
 pub mod pack;
 pub mod plan;
-pub mod report;
-pub mod runtime;
 pub mod scenario;
 pub mod setbound;
 pub mod tiers;
@@ -53,9 +51,6 @@ pub mod timing;
 pub mod tolerance;
 mod warm;
 pub mod whatif;
-
-#[cfg(feature = "cli")]
-pub mod cli;
 
 pub use agility::{Agility, NotAgile};
 pub use diff::{DiffOptions, DiffReport, diff};

@@ -28,9 +28,9 @@ use std::time::{Duration, Instant};
 
 use haplan_drivers::{ConnectOptions, FenceDevice, FenceParams, LibvirtError, LibvirtHost};
 
-use super::driver::{self, Fencer, Hypervisor, StartError};
-use super::{Action, Event, Input, Output, Runtime, RuntimeError};
-use crate::model::Pool;
+use haplan::model::Pool;
+use haplan_runtime::driver::{self, Fencer, Hypervisor, StartError};
+use haplan_runtime::{Action, Event, Input, Output, Runtime, RuntimeError};
 
 /// Real drivers for one pool.
 pub struct Live {
@@ -127,7 +127,7 @@ impl Live {
             let defs = self.definitions.lock().expect("not poisoned");
             serde_json::to_string(&*defs).map_err(|e| e.to_string())?
         };
-        super::service::write_atomically(&path, text.as_bytes())
+        crate::files::write_atomically(&path, text.as_bytes())
             .map_err(|e| format!("{}: {e}", path.display()))
     }
 
@@ -292,7 +292,7 @@ pub struct LiveOptions<'a> {
     pub log: Option<&'a Path>,
     /// Operator events (the control interface), each with where to send
     /// the runtime's answer.
-    pub control: Option<mpsc::Receiver<super::service::control::Request>>,
+    pub control: Option<mpsc::Receiver<crate::control::Request>>,
     /// Called once per loop turn (the service manager's watchdog).
     pub alive: Option<&'a (dyn Fn() + Sync)>,
 }
@@ -319,7 +319,7 @@ pub fn run(
     options: LiveOptions,
     mut on_step: impl FnMut(&Input, &Output, &Runtime),
 ) -> Result<Runtime, String> {
-    use super::service::files::{Opened, StateFiles};
+    use crate::files::{Opened, StateFiles};
     let start = Instant::now();
     let wall0 = unix_ms();
     let now = || wall0 + start.elapsed().as_millis() as u64;
@@ -370,7 +370,7 @@ pub fn run(
     perform(&first.actions);
     // What the pool file changed while the runtime was stopped: its HA
     // settings, hosts added (logged steps like any other).
-    let mut queued: Vec<Event> = super::service::files::pool_changes(&rt, &doc)?;
+    let mut queued: Vec<Event> = crate::files::pool_changes(&rt, &doc)?;
     loop {
         if let Some(alive) = options.alive {
             alive();
@@ -419,7 +419,7 @@ pub fn run(
             Err(e) => {
                 let msg = format!(
                     "the runtime refused {}: {e}",
-                    super::text::event(&input.event)
+                    haplan_runtime::text::event(&input.event)
                 );
                 match reply {
                     Some(r) => {

@@ -6,15 +6,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::*;
-use crate::agility;
-use crate::drain;
-use crate::error::{ChangesError, PoolError};
-use crate::model::*;
-use crate::pack::Budget;
-use crate::plan::{self, Scope};
-use crate::scenario::Analysis;
-use crate::tolerance::{self, CheckOptions, Tolerates};
-use crate::whatif::{self, Change, HostVms};
+use haplan::agility;
+use haplan::drain;
+use haplan::error::{ChangesError, PoolError};
+use haplan::model::*;
+use haplan::pack::Budget;
+use haplan::plan::{self, Scope};
+use haplan::scenario::Analysis;
+use haplan::tolerance::{self, CheckOptions, Tolerates};
+use haplan::whatif::{self, Change, HostVms};
 
 /// First wait after every fence level of a host failed; doubles each round.
 pub const FENCE_BACKOFF_MS: Millis = 5_000;
@@ -334,7 +334,7 @@ impl Runtime {
     /// A runtime for the pool file `doc` (validated as a whole), at time
     /// `now`. Hosts the file has `down` are taken as already confirmed off.
     pub fn new(doc: Value, now: Millis) -> Result<(Runtime, Output), RuntimeError> {
-        let pool = crate::pool_from_value(&doc)?;
+        let pool = haplan::pool_from_value(&doc)?;
         let mut hosts = BTreeMap::new();
         for h in &pool.hosts {
             let status = match h.state {
@@ -473,7 +473,7 @@ impl Runtime {
                 .map_err(|e| RuntimeError::Invalid(format!("snapshot field {name}: {e}")))
         }
         let doc: Value = field(state, "pool")?;
-        let pool = crate::pool_from_value(&doc)?;
+        let pool = haplan::pool_from_value(&doc)?;
         let inflight: Vec<Action> = field(state, "in_flight")?;
         let rt = Runtime {
             doc,
@@ -1408,7 +1408,7 @@ impl Runtime {
                 for (k, v) in ha {
                     current.insert(k.clone(), v.clone());
                 }
-                self.pool = crate::pool_from_value(&doc)?;
+                self.pool = haplan::pool_from_value(&doc)?;
                 self.doc = doc;
                 self.dirty = true;
                 self.unstick();
@@ -3356,7 +3356,7 @@ impl Runtime {
         obj.insert("name".into(), Value::String(vm.to_string()));
         obj.insert("host".into(), Value::String(host.to_string()));
         obj.insert("power".into(), Value::String("running".into()));
-        crate::load::vm_for(&self.pool, &def).ok()
+        haplan::load::vm_for(&self.pool, &def).ok()
     }
 
     /// Admission without a new search, when the tolerance the runtime
@@ -3512,7 +3512,7 @@ impl Runtime {
     }
 }
 
-fn admission_no(pp: &Pool, k: u32, w: &crate::Witness) -> Admission {
+fn admission_no(pp: &Pool, k: u32, w: &haplan::Witness) -> Admission {
     Admission::WouldOvercommit {
         configured: k,
         failed_hosts: w.failed.iter().map(|&h| pp.hosts[h].name.clone()).collect(),

@@ -7,14 +7,15 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::drain::{self, DrainOptions};
-use crate::headroom::{self, HeadroomOptions, Shape};
-use crate::model::Pool;
-use crate::pack::Budget;
-use crate::plan::{self, Scope};
-use crate::scenario::Analysis;
-use crate::tolerance::{self, CheckOptions, Verdict};
-use crate::{agility, diff, load, report, timing, whatif};
+use haplan::drain::{self, DrainOptions};
+use haplan::headroom::{self, HeadroomOptions, Shape};
+use haplan::model::Pool;
+use haplan::pack::Budget;
+use haplan::plan::{self, Scope};
+use haplan::scenario::Analysis;
+use haplan::tolerance::{self, CheckOptions, Verdict};
+use haplan::{agility, diff, load, timing, whatif};
+use haplan_wire::report;
 
 /// Exit codes, a contract (docs/cli.md).
 pub const EXIT_OK: i32 = 0;
@@ -426,7 +427,7 @@ fn parse_concurrency(s: &str) -> Result<u32, String> {
 }
 
 /// The JSON Schema of the pool format.
-pub const POOL_SCHEMA: &str = include_str!("../schema/haplan-v1.schema.json");
+pub const POOL_SCHEMA: &str = include_str!("../../core/schema/haplan-v1.schema.json");
 
 /// Runs the command line; returns the exit code.
 pub fn run<I, T>(
@@ -465,8 +466,7 @@ where
                 return EXIT_BAD_INPUT;
             }
         };
-        return match crate::runtime::service::control::request(std::path::Path::new(socket), &line)
-        {
+        return match haplan_service::control::request(std::path::Path::new(socket), &line) {
             Ok(answer) => {
                 let _ = writeln!(stdout, "{answer}");
                 let ok = serde_json::from_str::<serde_json::Value>(&answer)
@@ -678,7 +678,7 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             time_limit,
         } => {
             let pool = read_pool(&file, stdin)?;
-            let failed = crate::failure_set(&pool, &fail).map_err(|e| e.to_string())?;
+            let failed = haplan::failure_set(&pool, &fail).map_err(|e| e.to_string())?;
             let an = Analysis::new(&pool);
             let budget = Budget {
                 deadline: time_limit.map(|d| std::time::Instant::now() + d),
@@ -850,12 +850,12 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             time_limit,
         } => {
             let pool = read_pool(&file, stdin)?;
-            let opts = crate::tiers::TiersOptions {
+            let opts = haplan::tiers::TiersOptions {
                 tolerate,
                 time_limit,
                 cancel: None,
             };
-            let r = crate::tiers::tiers(&pool, &opts);
+            let r = haplan::tiers::tiers(&pool, &opts);
             let text = match format {
                 Format::Json => json(report::tiers_json(&pool, &r)),
                 Format::Text => report::tiers_text(&pool, &r),
@@ -879,7 +879,7 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             let pool = read_pool(&file, stdin)?;
             let fail = match fail {
                 Some(names) => {
-                    Some(crate::failure_set(&pool, &names).map_err(|e| format!("--fail: {e}"))?)
+                    Some(haplan::failure_set(&pool, &names).map_err(|e| format!("--fail: {e}"))?)
                 }
                 None => None,
             };
@@ -965,8 +965,8 @@ fn run_sim(
     log: Option<&str>,
     format: Format,
 ) -> Result<(i32, String), String> {
-    use crate::runtime::sim::{Fault, FenceDevice, Sim};
-    use crate::runtime::{Event, text};
+    use haplan_runtime::sim::{Fault, FenceDevice, Sim};
+    use haplan_runtime::{Event, text};
     let (shown, text) = read_text(file, stdin)?;
     let doc: serde_json::Value =
         serde_json::from_str(&text).map_err(|_| match load::parse_pool(&text) {
@@ -1033,7 +1033,7 @@ fn run_sim(
     let protected: Vec<String> = pool
         .vms
         .iter()
-        .filter(|v| v.restart == crate::model::Restart::Protected && v.power.is_active())
+        .filter(|v| v.restart == haplan::model::Restart::Protected && v.power.is_active())
         .map(|v| v.name.clone())
         .collect();
     crashes.sort_by_key(|(_, t)| *t);
@@ -1104,7 +1104,7 @@ fn run_sim(
                             .output
                             .actions
                             .iter()
-                            .all(|a| matches!(a, crate::runtime::Action::Probe { .. }));
+                            .all(|a| matches!(a, haplan_runtime::Action::Probe { .. }));
                         if quiet && !verbose {
                             continue;
                         }
@@ -1168,7 +1168,8 @@ fn run_sim(
 /// printed as it happens.
 #[cfg(feature = "drivers")]
 fn run_live(command: Command, stdin: &mut dyn Read, stdout: &mut dyn Write) -> Result<i32, String> {
-    use crate::runtime::{live, text};
+    use haplan_runtime::text;
+    use haplan_service::live;
     let Command::Run {
         file,
         crash,
@@ -1218,40 +1219,25 @@ fn run_live(command: Command, stdin: &mut dyn Read, stdout: &mut dyn Write) -> R
     let log_path = log.map(std::path::PathBuf::from);
     // SIGTERM and SIGINT end the loop cleanly: the step under way is
     // logged, the lock released, the control socket removed.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, std::sync::Arc::clone(&stop))
-            .map_err(|e| format!("cannot handle signal {sig}: {e}"))?;
-    }
+    let stop = haplan_service::process::stop_on_signals()?;
     let (ctl_tx, ctl_rx) = std::sync::mpsc::channel();
     let _control = match &control {
-        Some(path) => Some(crate::runtime::service::control::listen(
+        Some(path) => Some(haplan_service::control::listen(
             std::path::Path::new(path),
             ctl_tx,
         )?),
         None => None,
     };
     let gauges = std::sync::Arc::new(std::sync::Mutex::new(
-        crate::runtime::service::metrics::Metrics::new(),
+        haplan_service::metrics::Metrics::new(),
     ));
     if let Some(addr) = &metrics {
-        crate::runtime::service::metrics::serve(addr, std::sync::Arc::clone(&gauges))?;
+        haplan_service::metrics::serve(addr, std::sync::Arc::clone(&gauges))?;
     }
     // systemd (Type=notify): ready once the runtime runs; the watchdog is
     // fed by the loop itself, so a stuck loop gets the service restarted.
-    let mut usec = 0u64;
-    let watchdog =
-        sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec));
-    let last_ping = std::sync::Mutex::new(std::time::Instant::now());
-    let alive = move || {
-        if let Some(period) = watchdog {
-            let mut last = last_ping.lock().expect("not poisoned");
-            if last.elapsed() >= period / 2 {
-                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
-                *last = std::time::Instant::now();
-            }
-        }
-    };
+    let systemd = haplan_service::process::Systemd::new();
+    let alive = || systemd.alive();
     let options = live::LiveOptions {
         until,
         stop: Some(&stop),
@@ -1264,7 +1250,7 @@ fn run_live(command: Command, stdin: &mut dyn Read, stdout: &mut dyn Write) -> R
     live::run(doc, live, options, |input, output, rt| {
         if !ready {
             ready = true;
-            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+            systemd.ready();
         }
         if let Ok(mut m) = gauges.lock() {
             m.observe(input, output, rt);
@@ -1289,7 +1275,7 @@ fn run_live(command: Command, stdin: &mut dyn Read, stdout: &mut dyn Write) -> R
             }
         }
     })?;
-    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    systemd.stopping();
     match failed {
         Some(e) if e.kind() != io::ErrorKind::BrokenPipe => {
             Err(format!("cannot write output: {e}"))

@@ -7,15 +7,15 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::diff::{DiffHeadroom, DiffReport};
-use crate::drain::{self, DrainReport};
-use crate::headroom::{HeadroomError, HeadroomReport, Shape};
-use crate::model::Pool;
-use crate::plan::Plan;
-use crate::tiers::TiersReport;
-use crate::timing::TimingReport;
-use crate::tolerance::{CheckReport, Verdict, Witness};
-use crate::whatif::{Change, WhatIfReport};
+use haplan::diff::{DiffHeadroom, DiffReport};
+use haplan::drain::{self, DrainReport};
+use haplan::headroom::{HeadroomError, HeadroomReport, Shape};
+use haplan::model::Pool;
+use haplan::plan::Plan;
+use haplan::tiers::TiersReport;
+use haplan::timing::TimingReport;
+use haplan::tolerance::{CheckReport, Verdict, Witness};
+use haplan::whatif::{Change, WhatIfReport};
 
 #[derive(Serialize)]
 struct CheckJson<'a> {
@@ -62,7 +62,7 @@ struct WitnessJson<'a> {
 /// name the domains its hosts make up.
 fn witness_json<'a>(
     pool: &'a Pool,
-    domains: Option<&'a [crate::domains::Domain]>,
+    domains: Option<&'a [haplan::domains::Domain]>,
     w: &'a Witness,
 ) -> WitnessJson<'a> {
     WitnessJson {
@@ -72,7 +72,7 @@ fn witness_json<'a>(
             .map(|&h| pool.hosts[h].name.as_str())
             .collect(),
         failed_domains: domains.map(|d| {
-            crate::domains::covering(d, &w.failed)
+            haplan::domains::covering(d, &w.failed)
                 .into_iter()
                 .map(|i| d[i].name.as_str())
                 .collect()
@@ -254,7 +254,7 @@ pub fn check_text(pool: &Pool, r: &CheckReport) -> String {
                 "Even with no further failure, VMs of hosts already down cannot all restart."
             );
         } else if let Some(d) = &r.failure_domains {
-            let names: Vec<&str> = crate::domains::covering(d, &w.failed)
+            let names: Vec<&str> = haplan::domains::covering(d, &w.failed)
                 .into_iter()
                 .map(|i| d[i].name.as_str())
                 .collect();
@@ -417,7 +417,7 @@ pub fn plan_text(pool: &Pool, p: &Plan) -> String {
             let n = p
                 .unplaced
                 .iter()
-                .filter(|u| pool.vms[u.vm].restart == crate::model::Restart::Protected)
+                .filter(|u| pool.vms[u.vm].restart == haplan::model::Restart::Protected)
                 .count();
             format!(
                 "{} cannot be restarted",
@@ -750,12 +750,12 @@ pub fn diff_text(old: &Pool, new: &Pool, d: &DiffReport) -> String {
 /// The protected running or paused VMs, with their reasons when not agile.
 fn agility_rows<'a>(
     pool: &'a Pool,
-    ag: &'a crate::agility::Agility,
-) -> Vec<(usize, &'a crate::model::Vm, Option<&'a [String]>)> {
+    ag: &'a haplan::agility::Agility,
+) -> Vec<(usize, &'a haplan::model::Vm, Option<&'a [String]>)> {
     pool.vms
         .iter()
         .enumerate()
-        .filter(|(_, v)| v.restart == crate::model::Restart::Protected && v.power.is_active())
+        .filter(|(_, v)| v.restart == haplan::model::Restart::Protected && v.power.is_active())
         .map(|(v, vm)| {
             let reasons = ag
                 .not_agile
@@ -769,7 +769,7 @@ fn agility_rows<'a>(
 
 /// `haplan agility` as JSON: for every protected running or paused VM, the
 /// hosts it could restart on, or every reason why none.
-pub fn agility_json(pool: &Pool, ag: &crate::agility::Agility) -> Value {
+pub fn agility_json(pool: &Pool, ag: &haplan::agility::Agility) -> Value {
     let vms: Vec<Value> = agility_rows(pool, ag)
         .into_iter()
         .map(|(v, vm, reasons)| {
@@ -786,7 +786,7 @@ pub fn agility_json(pool: &Pool, ag: &crate::agility::Agility) -> Value {
 }
 
 /// `haplan agility` for people: a verdict line, then one line per VM.
-pub fn agility_text(pool: &Pool, ag: &crate::agility::Agility) -> String {
+pub fn agility_text(pool: &Pool, ag: &haplan::agility::Agility) -> String {
     let mut s = String::new();
     let n = ag.not_agile.len();
     if n == 0 {
@@ -1463,14 +1463,14 @@ fn host_names<'a>(pool: &'a Pool, hosts: &[usize]) -> Vec<&'a str> {
 
 fn domain_names<'a>(r: &'a CheckReport, failed: &[usize]) -> Option<Vec<&'a str>> {
     r.failure_domains.as_ref().map(|d| {
-        crate::domains::covering(d, failed)
+        haplan::domains::covering(d, failed)
             .into_iter()
             .map(|i| d[i].name.as_str())
             .collect()
     })
 }
 
-fn priorities(ps: &[crate::model::Priority]) -> Vec<&'static str> {
+fn priorities(ps: &[haplan::model::Priority]) -> Vec<&'static str> {
     ps.iter().map(|p| p.as_str()).collect()
 }
 
@@ -1689,18 +1689,18 @@ struct TimingJson<'a> {
     stats: TimingStatsJson,
 }
 
-fn search_str(s: &crate::timing::Search) -> &'static str {
+fn search_str(s: &haplan::timing::Search) -> &'static str {
     match s {
-        crate::timing::Search::Given => "given",
-        crate::timing::Search::Exact { .. } => "every_set",
-        crate::timing::Search::Greedy { .. } => "greedy",
-        crate::timing::Search::None => "none",
+        haplan::timing::Search::Given => "given",
+        haplan::timing::Search::Exact { .. } => "every_set",
+        haplan::timing::Search::Greedy { .. } => "greedy",
+        haplan::timing::Search::None => "none",
     }
 }
 
 /// The `timing` report as the JSON object of `docs/cli.md`.
 pub fn timing_json(pool: &Pool, r: &TimingReport) -> Value {
-    let domains = crate::domains::of(pool);
+    let domains = haplan::domains::of(pool);
     let json = TimingJson {
         pool: &r.pool,
         ok: r.ok(),
@@ -1842,12 +1842,12 @@ pub fn timing_text(pool: &Pool, r: &TimingReport) -> String {
     }
     let verdict = if r.ok() { "OK" } else { "NOT OK" };
     let what = match (&r.search, r.tolerate) {
-        (crate::timing::Search::Given, _) => format!(
+        (haplan::timing::Search::Given, _) => format!(
             "after {} fail{}",
             hosts(&r.failed),
             if r.failed.len() == 1 { "s" } else { "" }
         ),
-        (crate::timing::Search::Exact { .. }, Some(k)) => format!(
+        (haplan::timing::Search::Exact { .. }, Some(k)) => format!(
             "after the worst of {}",
             plural(k, "host failure", "host failures")
         ),
@@ -1871,7 +1871,7 @@ pub fn timing_text(pool: &Pool, r: &TimingReport) -> String {
             seconds_words(r.total_s)
         );
     }
-    if !matches!(r.search, crate::timing::Search::Given) {
+    if !matches!(r.search, haplan::timing::Search::Given) {
         let _ = writeln!(
             s,
             "Failed hosts: {} ({}, of {} scheduled)",

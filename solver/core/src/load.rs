@@ -839,7 +839,7 @@ fn read_vm(cx: &mut Cx, path: &str, v: &Value) -> Option<RawVm> {
 /// pool, without re-reading the pool: for a VM that is about to start. Its
 /// `host` and `allowed_hosts` must name hosts of the pool; a resource the
 /// pool does not know may only be asked for in amount 0 (no host has it).
-pub(crate) fn vm_for(pool: &Pool, v: &Value) -> Result<Vm, String> {
+pub fn vm_for(pool: &Pool, v: &Value) -> Result<Vm, String> {
     let mut cx = Cx::default();
     let raw = read_vm(&mut cx, "vm", v);
     let problems: Vec<String> = cx

@@ -25,11 +25,7 @@
 mod machine;
 
 pub mod driver;
-#[cfg(feature = "drivers")]
-pub mod live;
 pub mod log;
-#[cfg(feature = "drivers")]
-pub mod service;
 pub mod sim;
 pub mod text;
 
@@ -38,7 +34,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::model::{Priority, Restart};
+use haplan::model::{Priority, Restart};
 
 pub use machine::{Admission, Runtime, RuntimeError};
 

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::runtime::log::{self, Journal};
-use crate::runtime::{Input, Millis, Output, Runtime, RuntimeError};
+use haplan_runtime::log::{self, Journal};
+use haplan_runtime::{Input, Millis, Output, Runtime, RuntimeError};
 
 /// Writes `data` to `path` whole or not at all: a new file beside it,
 /// synced, renamed over it, the directory synced.
@@ -198,8 +198,8 @@ impl StateFiles {
 /// settings that differ (one `config_changed`), hosts it adds
 /// (`host_added`), as events to feed in order. A host the log has and the
 /// file no longer does is refused: it must leave through `host_removed`.
-pub fn pool_changes(rt: &Runtime, doc: &Value) -> Result<Vec<crate::runtime::Event>, String> {
-    use crate::runtime::Event;
+pub fn pool_changes(rt: &Runtime, doc: &Value) -> Result<Vec<haplan_runtime::Event>, String> {
+    use haplan_runtime::Event;
     let mut events = Vec::new();
     let ours = rt.document();
     if let (Some(theirs), Some(mine)) = (

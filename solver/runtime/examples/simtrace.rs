@@ -4,17 +4,17 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let (out, steps) = haplan::runtime::sim::scenario_steps(seed);
+    let (out, steps) = haplan_runtime::sim::scenario_steps(seed);
     for s in steps {
         let routine = matches!(
             s.input.event,
-            haplan::runtime::Event::HealthCheck { ping: true, .. } | haplan::runtime::Event::Tick
+            haplan_runtime::Event::HealthCheck { ping: true, .. } | haplan_runtime::Event::Tick
         ) && s.output.alerts.is_empty()
             && s.output.notes.is_empty()
             && s.output
                 .actions
                 .iter()
-                .all(|a| matches!(a, haplan::runtime::Action::Probe { .. }));
+                .all(|a| matches!(a, haplan_runtime::Action::Probe { .. }));
         if routine {
             continue;
         }

@@ -27,8 +27,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::model::Restart;
-use crate::runtime::{Alert, Event, Input, Millis, Note, Output, Runtime};
+use haplan::model::Restart;
+use haplan_runtime::{Alert, Event, Input, Millis, Note, Output, Runtime};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HostLabels {

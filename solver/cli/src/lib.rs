@@ -1,0 +1,6 @@
+//! The `haplan` command line (`docs/cli.md`). [`cli::run`] takes its
+//! streams as arguments so that tests drive exactly what the binary does.
+
+pub mod cli;
+
+pub use cli::run;
