@@ -103,6 +103,8 @@ struct State {
     /// Copies the runtime could not know of (started by a host's
     /// autostart): (VM, host).
     foreign: BTreeSet<(String, String)>,
+    /// VM definitions changed since the pool file: the new amounts.
+    resized: BTreeMap<String, BTreeMap<String, i64>>,
     rng: Rng,
     violations: Vec<String>,
 }
@@ -154,6 +156,7 @@ impl World {
                 slow_starts_until: 0,
                 runtime_cut: false,
                 foreign: BTreeSet::new(),
+                resized: BTreeMap::new(),
                 rng: Rng::new(seed),
                 violations: Vec::new(),
             }),
@@ -268,6 +271,19 @@ impl World {
 
     fn offs(&self, host: &str) -> u32 {
         self.with(|s| s.hosts.get(host).map_or(0, |h| h.offs))
+    }
+
+    /// A VM's definition changes: it needs these amounts from now on.
+    pub fn resize_vm(&self, vm: &str, demand: &BTreeMap<String, i64>) {
+        self.with(|s| {
+            let now = s.resized.entry(vm.to_string()).or_default();
+            now.extend(demand.iter().map(|(r, a)| (r.clone(), *a)));
+        })
+    }
+
+    /// The amounts of the VMs whose definition changed.
+    pub fn resized(&self) -> BTreeMap<String, BTreeMap<String, i64>> {
+        self.with(|s| s.resized.clone())
     }
 
     /// Starts take longer than the runtime's deadline until `until`.
@@ -921,7 +937,12 @@ impl Sim {
                 self.runtime = Some(rep.runtime);
                 self.after(input, out);
             }
-            Fault::Operator(e) => self.feed(e),
+            Fault::Operator(e) => {
+                if let Event::VmResized { vm, demand } = &e {
+                    self.world.resize_vm(vm, demand);
+                }
+                self.feed(e)
+            }
         }
     }
 }
@@ -1232,9 +1253,14 @@ fn liveness(sim: &Sim, doc: &Value, unfenceable: &BTreeSet<String>) -> Vec<Strin
     }
     // The VMs that cannot run again (host not fenced) are set aside.
     hosts.push(json!({"name": "\u{1}lost", "capacity": {}, "state": "down"}));
+    let resized = sim.world.resized();
     let vms = doc["vms"].as_array_mut().expect("vms");
     for v in vms.iter_mut() {
         let name = v["name"].as_str().unwrap_or_default().to_string();
+        // What it needs now, not what the pool file said.
+        for (r, amount) in resized.get(&name).into_iter().flatten() {
+            v["demand"][r] = json!(amount);
+        }
         match running.get(&name) {
             Some(on) => {
                 v["host"] = json!(on[0]);
