@@ -831,6 +831,12 @@ impl Runtime {
                     .and_then(|(n, _)| self.pool.host_by_name(n));
                 match elsewhere {
                     Some(g) => self.adopt(v, g, out),
+                    // Hosts not listed yet may run it (moved while nobody
+                    // listened): looked for, and started again on its own
+                    // host only once every host that answers was listed.
+                    None if self.reconciling.is_some() => {
+                        self.in_doubt(&name, Some(host.to_string()), 0, 0, out)
+                    }
                     None => {
                         out.notes.push(Note::VmFound {
                             vm: name.clone(),
@@ -842,6 +848,17 @@ impl Runtime {
             }
         }
         self.check_duplicates(out);
+        // A suspicion that this listing was too old to decide (asked before
+        // it) needs another one.
+        if self
+            .duplicates
+            .values()
+            .any(|c| c.hosts.contains(host) && c.after > id)
+        {
+            let rt = self.hosts.get_mut(host).expect("known");
+            rt.inventory = true;
+            rt.inventory_at = 0;
+        }
     }
 
     /// Whether `host` answers the runtime (its inventory means something).
@@ -2236,6 +2253,11 @@ impl Runtime {
                 }
                 self.check_duplicates(out);
             }
+            None if self.reconciling.is_some() => {
+                // Nowhere, as far as the hosts that answer go: decided once
+                // every one of them was listed.
+                self.ask_again(id, vm);
+            }
             None => {
                 out.notes.push(Note::VmFound {
                     vm: vm.to_string(),
@@ -2794,9 +2816,6 @@ impl Runtime {
                 self.unanswered(action, out);
             }
         }
-        for &d in self.deadlines.values() {
-            at(d);
-        }
         // Reconciliation: done once every up host that answers listed its
         // VMs (or after RECONCILE_MAX_MS).
         if let Some(since) = self.reconciling {
@@ -3066,6 +3085,11 @@ impl Runtime {
         if self.dirty {
             self.recalculate(out);
             self.dirty = false;
+        }
+        // The deadlines of every request in flight, those sent in this
+        // step too.
+        for &d in self.deadlines.values() {
+            at(d);
         }
         out.wake_at = wake;
     }
