@@ -9,12 +9,14 @@
 //! - [`strategies`]: the default search against deciding every set alone;
 //! - [`runtime`], [`simulation`], [`admission`]: the HA runtime's state
 //!   machine, its seeded simulation and its admission answers;
+//! - [`hostile`]: input written to steer a CI gate, refused or harmless;
 //! - [`e2e_failover`]: the runtime on the end-to-end bench (real libvirt
 //!   daemons, BMCs and fence agents).
 
 mod admission;
 mod e2e_failover;
 mod fixtures;
+mod hostile;
 mod properties;
 mod runtime;
 mod simulation;

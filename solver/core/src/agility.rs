@@ -20,23 +20,102 @@ pub struct NotAgile {
 /// Per-VM agility facts for a whole pool.
 #[derive(Clone, Debug)]
 pub struct Agility {
-    /// For every VM, the hosts it may restart on (empty for halted VMs).
-    pub targets: Vec<Vec<HostId>>,
+    /// For every VM, the hosts it may restart on (none for halted VMs).
+    pub targets: Targets,
     /// Protected running or paused VMs with no target, in file order.
     pub not_agile: Vec<NotAgile>,
+}
+
+/// Where each VM may restart, capacity aside, kept by requirement: VMs with
+/// the same storage, networks, local devices and `allowed_hosts` share one
+/// list of hosts, and a VM's own targets are that list but its own host and
+/// the hosts running another member of its anti-affinity group. Memory is
+/// linear in hosts plus VMs, never their product.
+#[derive(Clone, Debug, Default)]
+pub struct Targets {
+    /// Per requirement: the hosts passing [`eligible_vm`], ascending.
+    passing: Vec<Vec<HostId>>,
+    /// Per VM: its requirement, or [`NONE`] for a halted VM.
+    need_of: Vec<u32>,
+    /// Per VM: its anti-affinity group, or [`NONE`].
+    group_of: Vec<u32>,
+    /// Per anti-affinity group: the hosts running or pausing a member, ascending.
+    peers: Vec<Vec<HostId>>,
+    /// Per VM: the host it is on.
+    own: Vec<HostId>,
+    /// Per VM: whether it has a target at all.
+    agile: Vec<bool>,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl Targets {
+    /// The hosts `v` may restart on, ascending.
+    pub fn of(&self, v: VmId) -> impl Iterator<Item = HostId> + '_ {
+        let hosts: &[HostId] = match self.need_of[v] {
+            NONE => &[],
+            n => &self.passing[n as usize],
+        };
+        hosts.iter().copied().filter(move |&t| self.open(v, t))
+    }
+
+    /// Whether `v` may restart on `t`.
+    pub fn contains(&self, v: VmId, t: HostId) -> bool {
+        match self.need_of[v] {
+            NONE => false,
+            n => self.passing[n as usize].binary_search(&t).is_ok() && self.open(v, t),
+        }
+    }
+
+    /// Whether `v` may restart nowhere.
+    pub fn is_empty(&self, v: VmId) -> bool {
+        !self.agile[v]
+    }
+
+    /// The requirement `v` shares with other VMs (same storage, networks,
+    /// local devices and `allowed_hosts`), `None` for a halted VM: VMs of
+    /// one requirement pass the same hosts, theirs and their peers' aside.
+    pub fn requirement(&self, v: VmId) -> Option<usize> {
+        (self.need_of[v] != NONE).then_some(self.need_of[v] as usize)
+    }
+
+    /// The hosts that pass requirement `n`, ascending (own hosts and
+    /// anti-affinity aside).
+    pub fn passing(&self, n: usize) -> &[HostId] {
+        &self.passing[n]
+    }
+
+    /// Not `v`'s own host, and no other member of its group there.
+    fn open(&self, v: VmId, t: HostId) -> bool {
+        t != self.own[v]
+            && match self.group_of[v] {
+                NONE => true,
+                g => self.peers[g as usize].binary_search(&t).is_err(),
+            }
+    }
 }
 
 impl Agility {
     pub fn of(pool: &Pool) -> Agility {
         // Per anti-affinity group, the hosts running a member (sorted). A
         // host other than the VM's own is blocked exactly when it is listed.
-        let mut peers_on: HashMap<&str, Vec<HostId>> = HashMap::new();
-        for vm in pool.vms.iter().filter(|v| v.power.is_active()) {
+        let mut group_ids: HashMap<&str, u32> = HashMap::new();
+        let mut peers: Vec<Vec<HostId>> = Vec::new();
+        let mut group_of = vec![NONE; pool.vms.len()];
+        for (v, vm) in pool.vms.iter().enumerate() {
             if let Some(g) = &vm.anti_affinity {
-                peers_on.entry(g.as_str()).or_default().push(vm.host);
+                let next = peers.len() as u32;
+                let id = *group_ids.entry(g.as_str()).or_insert(next);
+                if id == next {
+                    peers.push(Vec::new());
+                }
+                group_of[v] = id;
+                if vm.power.is_active() {
+                    peers[id as usize].push(vm.host);
+                }
             }
         }
-        for hosts in peers_on.values_mut() {
+        for hosts in &mut peers {
             hosts.sort_unstable();
             hosts.dedup();
         }
@@ -48,12 +127,14 @@ impl Agility {
             bool,
             Option<&'a [HostId]>,
         );
-        let mut passing: HashMap<Needs, Vec<HostId>> = HashMap::new();
-        let targets: Vec<Vec<HostId>> = (0..pool.vms.len())
-            .map(|v| {
-                let vm = &pool.vms[v];
+        let mut ids: HashMap<Needs, u32> = HashMap::new();
+        let mut passing: Vec<Vec<HostId>> = Vec::new();
+        let need_of: Vec<u32> = pool
+            .vms
+            .iter()
+            .map(|vm| {
                 if !vm.power.is_active() {
-                    return Vec::new();
+                    return NONE;
                 }
                 let needs = (
                     &vm.storage,
@@ -61,23 +142,31 @@ impl Agility {
                     vm.local_devices.is_empty(),
                     vm.allowed_hosts.as_deref(),
                 );
-                let hosts = passing.entry(needs).or_insert_with(|| {
-                    (0..pool.hosts.len())
-                        .filter(|&t| eligible_vm(pool, vm, t))
-                        .collect()
-                });
-                let blocked: &[HostId] = vm.anti_affinity.as_deref().map_or(&[], |g| &peers_on[g]);
-                hosts
-                    .iter()
-                    .copied()
-                    .filter(|&t| t != vm.host && blocked.binary_search(&t).is_err())
-                    .collect()
+                *ids.entry(needs).or_insert_with(|| {
+                    passing.push(
+                        (0..pool.hosts.len())
+                            .filter(|&t| eligible_vm(pool, vm, t))
+                            .collect(),
+                    );
+                    passing.len() as u32 - 1
+                })
             })
+            .collect();
+        let mut targets = Targets {
+            passing,
+            need_of,
+            group_of,
+            peers,
+            own: pool.vms.iter().map(|v| v.host).collect(),
+            agile: Vec::new(),
+        };
+        targets.agile = (0..pool.vms.len())
+            .map(|v| targets.of(v).next().is_some())
             .collect();
         let not_agile = (0..pool.vms.len())
             .filter(|&v| {
                 let vm = &pool.vms[v];
-                vm.restart == Restart::Protected && vm.power.is_active() && targets[v].is_empty()
+                vm.restart == Restart::Protected && vm.power.is_active() && !targets.agile[v]
             })
             .map(|v| NotAgile {
                 vm: v,
@@ -88,7 +177,7 @@ impl Agility {
     }
 
     pub fn is_agile(&self, vm: VmId) -> bool {
-        !self.targets[vm].is_empty()
+        !self.targets.is_empty(vm)
     }
 }
 

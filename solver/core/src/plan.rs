@@ -217,9 +217,11 @@ fn why_left_out(an: &Analysis, sc: &Scenario, i: usize, kept: &[usize], assign: 
     let v = sc.vms[i];
     let vm = &pool.vms[v];
     if inst.elig[i].is_empty() {
-        let names: Vec<&str> = an.agility.targets[v]
-            .iter()
-            .map(|&h| pool.hosts[h].name.as_str())
+        let names: Vec<&str> = an
+            .agility
+            .targets
+            .of(v)
+            .map(|h| pool.hosts[h].name.as_str())
             .collect();
         return format!(
             "every host it may run on ({}) failed or cannot receive VMs",
