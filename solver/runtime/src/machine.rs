@@ -255,6 +255,20 @@ struct VmRt {
     attempts: u32,
     #[serde(default)]
     last_error: Option<String>,
+    /// While a VM in doubt is started again on the host of the start whose
+    /// outcome is unknown: since when its location has been unknown, and
+    /// whether it was named (the start does not end the doubt; its
+    /// success, a failure or a sighting does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    doubt: Option<Doubt>,
+}
+
+/// Since when a VM's location has been unknown, and whether an alert named
+/// it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Doubt {
+    since: Millis,
+    alerted: bool,
 }
 
 impl VmRt {
@@ -269,6 +283,7 @@ impl VmRt {
             after_failure,
             attempts: 0,
             last_error: None,
+            doubt: None,
         }
     }
 }
@@ -736,8 +751,9 @@ impl Runtime {
         let Some(rt) = self.vms.get_mut(vm) else {
             return;
         };
-        let (since, alerted) = match rt.phase {
-            Phase::Unknown { since, alerted, .. } => (since, alerted),
+        let (since, alerted) = match (&rt.phase, rt.doubt) {
+            (Phase::Unknown { since, alerted, .. }, _) => (*since, *alerted),
+            (Phase::Starting { .. }, Some(d)) => (d.since, d.alerted),
             _ => (now, false),
         };
         if !matches!(rt.phase, Phase::Unknown { .. }) {
@@ -2104,7 +2120,13 @@ impl Runtime {
         let h = self.pool.host_by_name(host).expect("known");
         // It holds its target's capacity from now on.
         self.set_vm(v, Some(h), None);
-        self.vms.get_mut(vm).expect("known").phase = Phase::Starting {
+        let rt = self.vms.get_mut(vm).expect("known");
+        // Started again from doubt: still in doubt until the start answers.
+        rt.doubt = match rt.phase {
+            Phase::Unknown { since, alerted, .. } => Some(Doubt { since, alerted }),
+            _ => None,
+        };
+        rt.phase = Phase::Starting {
             id,
             host: host.to_string(),
             attempt,
@@ -2892,14 +2914,34 @@ impl Runtime {
                 _ => {}
             }
         }
-        let vms: Vec<(String, Phase)> = self
+        // A doubt carried by a start ends with the start.
+        for rt in self.vms.values_mut() {
+            if rt.doubt.is_some() && !matches!(rt.phase, Phase::Starting { .. }) {
+                rt.doubt = None;
+            }
+        }
+        let vms: Vec<(String, Phase, Option<Doubt>)> = self
             .vms
             .iter()
-            .map(|(n, rt)| (n.clone(), rt.phase.clone()))
+            .map(|(n, rt)| (n.clone(), rt.phase.clone(), rt.doubt))
             .collect();
         let mut doubtful = Vec::new();
-        for (vm, phase) in vms {
+        for (vm, phase, doubt) in vms {
             match phase {
+                Phase::Starting { .. } => {
+                    if let Some(Doubt {
+                        since,
+                        alerted: false,
+                    }) = doubt
+                    {
+                        let due = since.saturating_add(IN_DOUBT_ALERT_MS);
+                        if self.now >= due {
+                            doubtful.push(vm);
+                        } else {
+                            at(due);
+                        }
+                    }
+                }
                 Phase::Retry {
                     host,
                     attempt,
@@ -2969,10 +3011,12 @@ impl Runtime {
         }
         if !doubtful.is_empty() {
             for vm in &doubtful {
-                if let Phase::Unknown { alerted, .. } =
-                    &mut self.vms.get_mut(vm).expect("known").phase
-                {
+                let rt = self.vms.get_mut(vm).expect("known");
+                if let Phase::Unknown { alerted, .. } = &mut rt.phase {
                     *alerted = true;
+                }
+                if let Some(d) = &mut rt.doubt {
+                    d.alerted = true;
                 }
                 // The start groups after it stop waiting for it.
                 if let Some(e) = self.recovery.get_mut(vm)
