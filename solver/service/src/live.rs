@@ -225,16 +225,7 @@ impl Hypervisor for Live {
     }
 
     fn start_vm(&self, vm: &str, host: &str) -> Result<(), StartError> {
-        // A call that was made and cut short (no answer in time, the
-        // connection lost, the driver failing under it) may still have
-        // started the domain: that is a start in doubt. A call never sent
-        // (NotSent, Busy) or refused failed.
-        let fail = |e: LibvirtError| match e {
-            LibvirtError::Timeout { .. }
-            | LibvirtError::Disconnected { .. }
-            | LibvirtError::DriverFault { .. } => StartError::in_doubt(e.to_string()),
-            e => StartError::failed(e.to_string()),
-        };
+        let fail = start_error;
         let h = self.host(host).map_err(StartError::failed)?;
         let known = match self.seen(h.domain(vm)) {
             Ok(d) if d.state.is_active() => return Ok(()), // it runs there already
@@ -320,6 +311,20 @@ impl LiveDrivers for Live {
     }
     fn keep_definitions(&self, path: &Path) -> Result<(), String> {
         Live::keep_definitions(self, path)
+    }
+}
+
+/// What a libvirt error during a start says of the VM. A call that was made
+/// and cut short (no answer in time, the connection lost, the driver failing
+/// under it) may still have started the domain: a start in doubt, never
+/// taken for failed. A call never sent (`NotSent`, `Busy`), a host that
+/// could not be reached, or a refusal failed: the VM does not run there.
+pub fn start_error(e: LibvirtError) -> StartError {
+    match e {
+        LibvirtError::Timeout { .. }
+        | LibvirtError::Disconnected { .. }
+        | LibvirtError::DriverFault { .. } => StartError::in_doubt(e.to_string()),
+        e => StartError::failed(e.to_string()),
     }
 }
 
@@ -602,6 +607,57 @@ mod tests {
             inputs.push(i.clone())
         });
         (result, inputs)
+    }
+
+    #[test]
+    fn a_start_cut_short_is_in_doubt_and_one_never_sent_failed() {
+        let uri = || "qemu+tcp://h1/system".to_string();
+        let after = Duration::from_secs(10);
+        let doubt = [
+            LibvirtError::Timeout {
+                uri: uri(),
+                op: "define_and_start",
+                after,
+            },
+            LibvirtError::Disconnected {
+                uri: uri(),
+                message: "end of file".into(),
+            },
+            LibvirtError::DriverFault {
+                uri: uri(),
+                op: "start",
+                message: "the connection's thread ended".into(),
+            },
+        ];
+        for e in doubt {
+            let shown = e.to_string();
+            let s = start_error(e);
+            assert!(s.in_doubt, "{shown}");
+            assert_eq!(s.message, shown);
+        }
+        let failed = [
+            LibvirtError::NotSent {
+                uri: uri(),
+                op: "start",
+                after,
+            },
+            LibvirtError::Busy {
+                uri: uri(),
+                op: "start",
+            },
+            LibvirtError::Connect {
+                uri: uri(),
+                message: "refused".into(),
+            },
+            LibvirtError::NoDomain {
+                uri: uri(),
+                name: "a".into(),
+            },
+        ];
+        for e in failed {
+            let shown = e.to_string();
+            assert!(!start_error(e).in_doubt, "{shown}");
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! | `ha_cluster_haplan_vms{vm,host,phase}` | gauge | 1 per VM, where the record has it and its phase |
 //! | `ha_cluster_haplan_alerts_total{type}` | counter | alerts raised |
 //! | `ha_cluster_haplan_fences_total{host,result}` | counter | fence results (`off`, `failed`) |
-//! | `ha_cluster_haplan_restarts_total{result}` | counter | VM starts (`ok`, `failed`) |
+//! | `ha_cluster_haplan_restarts_total{result}` | counter | VM starts (`ok`, `failed`, `in_doubt`) |
 //! | `ha_cluster_haplan_fence_duration_seconds` | histogram | host declared down to confirmed off |
 //! | `ha_cluster_haplan_recovery_duration_seconds` | histogram | host declared down to all its protected VMs running elsewhere |
 
