@@ -938,7 +938,9 @@ fn runtime_failure(e: RuntimeError, refused: haplan_result) -> Failure {
         RuntimeError::UnknownHost(_) | RuntimeError::UnknownVm(_) => {
             Failure::new(haplan_result::HAPLAN_UNKNOWN_NAME, message)
         }
-        RuntimeError::Invalid(_) => Failure::new(refused, message),
+        RuntimeError::Invalid(_) | RuntimeError::Misaddressed { .. } => {
+            Failure::new(refused, message)
+        }
         RuntimeError::Pool(p) => Failure::with_problems(refused, message, p.problems),
         RuntimeError::Changes(c) => Failure::with_problems(refused, message, c.problems),
     }

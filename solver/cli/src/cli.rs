@@ -486,18 +486,32 @@ enum Command {
         /// The runtime itself dies at this time and recovers from its log 5 s later.
         #[arg(long, value_name = "SECONDS")]
         restart_runtime: Vec<f64>,
-        /// How long to run, in simulated seconds.
-        #[arg(long, value_name = "SECONDS", default_value = "120")]
-        until: f64,
+        /// How long to run, in seconds (simulated; default 120). With
+        /// `--driver libvirt` it runs until stopped (SIGTERM, SIGINT) unless
+        /// this is given.
+        #[arg(long, value_name = "SECONDS")]
+        until: Option<f64>,
         /// Seed of the simulation's latencies.
         #[arg(long, default_value = "1")]
         seed: u64,
         /// Also print routine steps (probes answered, ticks).
         #[arg(long)]
         verbose: bool,
-        /// Write the runtime's log (JSON lines) to this file.
+        /// Write the runtime's log (JSON lines) to this file. With
+        /// `--driver libvirt` the log is appended to and resumed from: a
+        /// runtime started again goes on from its log (one runtime per log:
+        /// FILE.lock), and the VM definitions are kept in
+        /// FILE.definitions.json.
         #[arg(long, value_name = "FILE")]
         log: Option<String>,
+        /// `--driver libvirt`: take operator events on this Unix socket
+        /// (docs/runtime.md, the control interface; `haplan control`).
+        #[arg(long, value_name = "SOCKET")]
+        control: Option<String>,
+        /// `--driver libvirt`: serve Prometheus metrics at
+        /// http://ADDR/metrics (e.g. 127.0.0.1:9664).
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<String>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
         /// `sim`: simulated hosts; `libvirt`: the real hosts of the pool file
@@ -505,6 +519,16 @@ enum Command {
         /// as it happens (faults then come from the real world).
         #[arg(long, value_enum, default_value = "sim")]
         driver: DriverArg,
+    },
+    /// Send one operator event to a running `haplan run --control SOCKET`
+    /// and print its answer, e.g. `haplan control /run/haplan/pool.sock
+    /// '{"type": "fence_confirmed", "host": "h1"}'`. Exit 1 if the runtime
+    /// refused it.
+    Control {
+        /// The runtime's control socket.
+        socket: String,
+        /// The event, as JSON (docs/runtime.md).
+        event: String,
     },
 }
 
@@ -696,6 +720,30 @@ where
         let mut command = <Cli as clap::CommandFactory>::command();
         clap_complete::generate(shell, &mut command, "haplan", stdout);
         return EXIT_OK;
+    }
+    #[cfg(feature = "drivers")]
+    if let Command::Control { socket, event } = &cli.command {
+        let line = match serde_json::from_str::<serde_json::Value>(event) {
+            Ok(e) => serde_json::json!({"event": e}).to_string(),
+            Err(e) => {
+                let _ = writeln!(stderr, "haplan: the event is not JSON: {e}");
+                return EXIT_BAD_INPUT;
+            }
+        };
+        return match haplan_service::control::request(std::path::Path::new(socket), &line) {
+            Ok(answer) => {
+                let _ = writeln!(stdout, "{answer}");
+                let ok = serde_json::from_str::<serde_json::Value>(&answer)
+                    .ok()
+                    .and_then(|v| v.get("ok").and_then(|o| o.as_bool()))
+                    .unwrap_or(false);
+                if ok { EXIT_OK } else { EXIT_NOT_OK }
+            }
+            Err(e) => {
+                let _ = writeln!(stderr, "haplan: {e}");
+                EXIT_BAD_INPUT
+            }
+        };
     }
     #[cfg(feature = "drivers")]
     if let Command::Run {
@@ -993,7 +1041,8 @@ impl Command {
             | Command::Schema
             | Command::Import { .. }
             | Command::Completions { .. }
-            | Command::Man { .. } => None,
+            | Command::Man { .. }
+            | Command::Control { .. } => None,
         }
     }
 
@@ -1232,6 +1281,10 @@ fn import_exports(
 fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), CliError> {
     match cli.command {
         Command::Import { .. } | Command::Completions { .. } => unreachable!("handled before"),
+        Command::Control { .. } => Err(String::from(
+            "this haplan was built without the libvirt driver (feature \"drivers\")",
+        )
+        .into()),
         Command::Man { command } => {
             let mut top = <Cli as clap::CommandFactory>::command();
             top.build();
@@ -1267,7 +1320,9 @@ fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), 
             log,
             format,
             driver,
+            ..
         } => {
+            let until = until.unwrap_or(120.0);
             if driver == DriverArg::Libvirt {
                 return Err(String::from(
                     "this haplan was built without the libvirt driver (feature \"drivers\")",
@@ -1901,6 +1956,8 @@ fn run_live(command: Command, stdin: &mut dyn Read, stdout: &mut dyn Write) -> R
         verbose,
         log,
         format,
+        control,
+        metrics,
         ..
     } = command
     else {
@@ -1921,16 +1978,57 @@ fn run_live(command: Command, stdin: &mut dyn Read, stdout: &mut dyn Write) -> R
     let pool = load::parse_pool(&text).map_err(|e| format!("{shown}: {e}"))?;
     let doc: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{shown}: {e}"))?;
-    let until = secs_ms(&until.to_string()).map_err(|e| format!("--until: {e}"))?;
+    let until = match until {
+        Some(u) => Some(Duration::from_millis(
+            secs_ms(&u.to_string()).map_err(|e| format!("--until: {e}"))?,
+        )),
+        None => None,
+    };
     let live = std::sync::Arc::new(live::Live::new(&pool).map_err(|e| format!("{shown}: {e}"))?);
+    if log.is_none() {
+        eprintln!(
+            "haplan: warning: without --log the runtime cannot resume after a restart (it would start from the pool file)"
+        );
+    }
     let log_path = log.map(std::path::PathBuf::from);
+    // SIGTERM and SIGINT end the loop cleanly: the step under way is
+    // logged, the lock released, the control socket removed.
+    let stop = haplan_service::process::stop_on_signals()?;
+    let (ctl_tx, ctl_rx) = std::sync::mpsc::channel();
+    let _control = match &control {
+        Some(path) => Some(haplan_service::control::listen(
+            std::path::Path::new(path),
+            ctl_tx,
+        )?),
+        None => None,
+    };
+    let gauges = std::sync::Arc::new(std::sync::Mutex::new(
+        haplan_service::metrics::Metrics::new(),
+    ));
+    if let Some(addr) = &metrics {
+        haplan_service::metrics::serve(addr, std::sync::Arc::clone(&gauges))?;
+    }
+    // systemd (Type=notify): ready once the runtime runs; the watchdog is
+    // fed by the loop itself, so a stuck loop gets the service restarted.
+    let systemd = haplan_service::process::Systemd::new();
+    let alive = || systemd.alive();
     let options = live::LiveOptions {
-        until: Some(Duration::from_millis(until)),
-        stop: None,
+        until,
+        stop: Some(&stop),
         log: log_path.as_deref(),
+        control: control.is_some().then_some(ctl_rx),
+        alive: Some(&alive),
     };
     let mut failed = None;
-    live::run(doc, live, &options, |input, output| {
+    let mut ready = false;
+    live::run(doc, live, options, |input, output, rt| {
+        if !ready {
+            ready = true;
+            systemd.ready();
+        }
+        if let Ok(mut m) = gauges.lock() {
+            m.observe(input, output, rt);
+        }
         if failed.is_some() {
             return;
         }
@@ -1951,6 +2049,7 @@ fn run_live(command: Command, stdin: &mut dyn Read, stdout: &mut dyn Write) -> R
             }
         }
     })?;
+    systemd.stopping();
     match failed {
         Some(e) if e.kind() != io::ErrorKind::BrokenPipe => {
             Err(format!("cannot write output: {e}"))
