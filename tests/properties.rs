@@ -1787,8 +1787,8 @@ fn set_bounds_against_reference(
 ) -> Result<(), TestCaseError> {
     let an = haplan::Analysis::new(pool);
     set_bounds_sound(pool, &haplan::setbound::SetBounds::new(&an), partials)?;
-    // Built with no time left: block size 1 of every resource only, as
-    // sound.
+    // Built with no time left (on these small pools: every bound, as
+    // with time).
     let spent = Budget {
         deadline: Some(std::time::Instant::now()),
         cancel: None,
