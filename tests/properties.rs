@@ -1785,9 +1785,27 @@ fn set_bounds_against_reference(
     pool: &Pool,
     partials: &[(u8, u8, usize)],
 ) -> Result<(), TestCaseError> {
-    use haplan::setbound::{Partial, SetBounds};
     let an = haplan::Analysis::new(pool);
-    let sb = SetBounds::new(&an);
+    set_bounds_sound(pool, &haplan::setbound::SetBounds::new(&an), partials)?;
+    // Built with no time left (on these small pools: every bound, as
+    // with time).
+    let spent = Budget {
+        deadline: Some(std::time::Instant::now()),
+        cancel: None,
+    };
+    set_bounds_sound(
+        pool,
+        &haplan::setbound::SetBounds::within(&an, &spent),
+        partials,
+    )
+}
+
+fn set_bounds_sound(
+    pool: &Pool,
+    sb: &haplan::setbound::SetBounds,
+    partials: &[(u8, u8, usize)],
+) -> Result<(), TestCaseError> {
+    use haplan::setbound::Partial;
     let cands = up_hosts(pool);
     for k in 0..=cands.len() {
         if sb.all_of_size(&cands, k) {
@@ -1894,6 +1912,25 @@ proptest! {
         partials in prop::collection::vec((any::<u8>(), any::<u8>(), 0usize..4), 6),
     ) {
         set_bounds_against_reference(&p.pool(), &partials)?;
+    }
+
+    /// With no time at all, `check` still answers with proved bounds
+    /// (set-up stops where it is, the plain aggregate bounds stay): the
+    /// reference tolerance lies between them, and a witness fails.
+    #[test]
+    fn no_time_gives_proved_bounds(p in pools()) {
+        let pool = p.pool();
+        let r = haplan::check(&pool, &CheckOptions {
+            time_limit: Some(std::time::Duration::ZERO),
+            explain: true,
+            ..Default::default()
+        });
+        let want = reference_max_tolerable(&pool);
+        prop_assert!(r.max_tolerable <= want && want <= r.upper_bound,
+            "[{}, {}] against {}", r.max_tolerable, r.upper_bound, want);
+        if let Some(w) = &r.witness {
+            prop_assert!(!reference_feasible(&pool, &w.failed), "witness {:?}", w.failed);
+        }
     }
 
     /// Where each VM may restart, kept by requirement, is the spec's rule

@@ -215,15 +215,26 @@ impl<'p> Analysis<'p> {
 /// of (demand, storage, networks, group) with no `allowed_hosts` of their
 /// own. Hosts that are not up each get a class of their own.
 pub fn twin_classes(an: &Analysis) -> Vec<usize> {
+    twin_classes_within(an, &crate::pack::Budget::unlimited())
+}
+
+/// [`twin_classes`], giving every host not reached when `budget` runs out
+/// a class of its own (fewer twins: less pruning, the same answers).
+pub(crate) fn twin_classes_within(an: &Analysis, budget: &crate::pack::Budget) -> Vec<usize> {
     use std::collections::HashMap;
     let pool = an.pool;
     let nh = pool.hosts.len();
     let allowed_in = allowed_in(pool);
     let groups_on = groups_on(pool);
     let mut classes: HashMap<String, usize> = HashMap::new();
+    let mut stopped = false;
     (0..nh)
         .map(|h| {
-            let Some(profile) = target_profile(an, &allowed_in, &groups_on, h) else {
+            if h % 64 == 0 && budget.expired() {
+                stopped = true;
+            }
+            let profile = target_profile(an, &allowed_in, &groups_on, h).filter(|_| !stopped);
+            let Some(profile) = profile else {
                 return nh + h; // a class of its own
             };
             let mut items: Vec<String> = an.items[h]
@@ -318,6 +329,12 @@ fn item_kind(vm: &Vm) -> String {
 /// `allowed_hosts`) needing at least as much of every resource. Hosts whose
 /// VMs carry `allowed_hosts`, and pools of over 512 up hosts, get none.
 pub fn dominators(an: &Analysis) -> Vec<Vec<HostId>> {
+    dominators_within(an, &crate::pack::Budget::unlimited())
+}
+
+/// [`dominators`], the hosts not reached when `budget` runs out without
+/// any (fewer dominators: less pruning, the same answers).
+pub(crate) fn dominators_within(an: &Analysis, budget: &crate::pack::Budget) -> Vec<Vec<HostId>> {
     let pool = an.pool;
     let nh = pool.hosts.len();
     let mut out = vec![Vec::new(); nh];
@@ -347,6 +364,9 @@ pub fn dominators(an: &Analysis) -> Vec<Vec<HostId>> {
         })
         .collect();
     for &b in &up {
+        if budget.expired() {
+            break;
+        }
         let Some(pb) = &profile[b] else { continue };
         for &a in &up {
             if a == b || profile[a].as_ref() != Some(pb) {

@@ -850,6 +850,8 @@ struct Tolerance<'a, 'p> {
 const ADVERSARY_HOSTS: usize = 16;
 /// Chains of `crate::adversary` tried, shortest first.
 const ADVERSARY_CHAINS: usize = 48;
+/// The adversary takes at most this fraction (1/n) of the time left.
+const ADVERSARY_SHARE: u32 = 4;
 /// Time for one exact decision of the adversary's.
 const ADVERSARY_DECISION: Duration = Duration::from_millis(200);
 
@@ -892,7 +894,7 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             .collect();
         // Interchangeable hosts get the same class and, having equal
         // weights, sit side by side in the ranking.
-        let class = crate::scenario::twin_classes(an);
+        let class = crate::scenario::twin_classes_within(an, budget);
         ranked.sort_by(|&a, &b| {
             weights[b]
                 .total_cmp(&weights[a])
@@ -906,7 +908,7 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             rank[h] = i;
         }
         let dominated_by: Vec<Vec<usize>> = if strategy == Strategy::Full {
-            let dom = crate::scenario::dominators(an);
+            let dom = crate::scenario::dominators_within(an, budget);
             ranked
                 .iter()
                 .map(|&b| {
@@ -1199,12 +1201,20 @@ impl<'a, 'p> Tolerance<'a, 'p> {
     /// is costly (on smaller ones the search finds the first failing set
     /// by rank itself, the witness reports name).
     fn adversary(&self, most: usize) -> Option<(Vec<HostId>, Infeasible)> {
-        if self.ranked.len() < ADVERSARY_HOSTS || most == 0 {
+        if self.ranked.len() < ADVERSARY_HOSTS || most == 0 || self.budget.expired() {
             return None;
         }
+        // At most a quarter of the time left: the rest is the search's,
+        // which alone raises the lower bound.
+        let now = Instant::now();
+        let until = self
+            .budget
+            .deadline
+            .map(|d| now + d.saturating_duration_since(now) / ADVERSARY_SHARE);
         let chains = crate::adversary::chains(self.an, most);
         let chains = &chains[..chains.len().min(ADVERSARY_CHAINS)];
-        let found = crate::adversary::smallest_failing(chains, most, |set| self.quick_proof(set));
+        let found =
+            crate::adversary::smallest_failing(chains, most, |set| self.quick_proof(set, until));
         if found.is_some() {
             self.set_level.fetch_add(1, Ordering::Relaxed);
         }
@@ -1213,12 +1223,15 @@ impl<'a, 'p> Tolerance<'a, 'p> {
 
     /// A proof that `set` fails, from the necessary conditions or an exact
     /// decision within a short budget; `None` when neither gives one.
-    fn quick_proof(&self, set: &[HostId]) -> Option<Infeasible> {
-        if self.budget.expired() {
+    fn quick_proof(&self, set: &[HostId], until: Option<Instant>) -> Option<Infeasible> {
+        let now = Instant::now();
+        if self.budget.expired() || until.is_some_and(|u| now >= u) {
             return None;
         }
         let sc = self.an.scenario(&self.an.mask(set));
-        let soon = Instant::now() + ADVERSARY_DECISION;
+        let soon = until.map_or(now + ADVERSARY_DECISION, |u| {
+            u.min(now + ADVERSARY_DECISION)
+        });
         let short = Budget {
             deadline: Some(self.budget.deadline.map_or(soon, |d| d.min(soon))),
             cancel: self.budget.cancel,
