@@ -783,6 +783,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
                     local_devices: Vec::new(),
                     allowed_hosts: None,
                     anti_affinity: None,
+                    preferred_hosts: Vec::new(),
                 });
             }
         }

@@ -1431,6 +1431,7 @@ impl Runtime {
             networks: Default::default(),
             labels: Default::default(),
             fencing: Vec::new(),
+            overcommit: Default::default(),
         });
         for (v, vm) in pool.vms.iter_mut().enumerate() {
             let rt = &self.vms[&vm.name];
@@ -1548,7 +1549,7 @@ impl Runtime {
             })
             .collect();
         // Start groups: protected VMs by `order`, then best-effort ones.
-        let mut due: Vec<(bool, u32, u8, String, String)> = Vec::new();
+        let mut due: Vec<(bool, u32, Priority, String, String)> = Vec::new();
         for (vm, host) in planned {
             let v = self.pool.vm_by_name(&vm).expect("known");
             let me = &self.pool.vms[v];
@@ -1572,9 +1573,7 @@ impl Runtime {
                 }
             }
             match gate {
-                Some(g) if g <= self.now => {
-                    due.push((!protected, order, me.priority as u8, vm, host))
-                }
+                Some(g) if g <= self.now => due.push((!protected, order, me.priority, vm, host)),
                 Some(g) => wake = Some(wake.map_or(g, |w| w.min(g))),
                 None => {}
             }

@@ -10,7 +10,7 @@ use serde_json::Value;
 use haplan::diff::{DiffHeadroom, DiffReport};
 use haplan::drain::{self, DrainReport};
 use haplan::headroom::{HeadroomError, HeadroomReport, Shape};
-use haplan::model::Pool;
+use haplan::model::{Pool, Priority};
 use haplan::plan::Plan;
 use haplan::tiers::TiersReport;
 use haplan::timing::TimingReport;
@@ -334,7 +334,7 @@ struct PlacementJson<'a> {
     host: &'a str,
     order: u32,
     restart: &'static str,
-    priority: &'static str,
+    priority: Priority,
     start_delay_s: u64,
 }
 
@@ -343,7 +343,7 @@ struct UnplacedJson<'a> {
     vm: &'a str,
     reason: &'a str,
     restart: &'static str,
-    priority: &'static str,
+    priority: Priority,
 }
 
 /// A plan as the JSON object of `docs/cli.md`.
@@ -364,7 +364,7 @@ pub fn plan_json(pool: &Pool, p: &Plan) -> Value {
                     host: &pool.hosts[pl.host].name,
                     order: pl.order,
                     restart: vm.restart.as_str(),
-                    priority: vm.priority.as_str(),
+                    priority: vm.priority,
                     start_delay_s: vm.start_delay_s,
                 }
             })
@@ -378,7 +378,7 @@ pub fn plan_json(pool: &Pool, p: &Plan) -> Value {
                     vm: &vm.name,
                     reason: &u.reason,
                     restart: vm.restart.as_str(),
-                    priority: vm.priority.as_str(),
+                    priority: vm.priority,
                 }
             })
             .collect(),
@@ -1426,7 +1426,7 @@ struct TiersJson<'a> {
 
 #[derive(Serialize)]
 struct TierJson<'a> {
-    priority: &'static str,
+    priority: Priority,
     vms: usize,
     max_tolerable: u32,
     upper_bound: u32,
@@ -1438,9 +1438,9 @@ struct TierJson<'a> {
 #[derive(Serialize)]
 struct DegradationJson<'a> {
     failures: u32,
-    safe_tiers: Vec<&'static str>,
-    lost_tiers: Vec<&'static str>,
-    undecided_tiers: Vec<&'static str>,
+    safe_tiers: Vec<Priority>,
+    lost_tiers: Vec<Priority>,
+    undecided_tiers: Vec<Priority>,
     at_risk: Vec<&'a str>,
     example: Option<ExampleJson<'a>>,
 }
@@ -1470,8 +1470,14 @@ fn domain_names<'a>(r: &'a CheckReport, failed: &[usize]) -> Option<Vec<&'a str>
     })
 }
 
-fn priorities(ps: &[haplan::model::Priority]) -> Vec<&'static str> {
-    ps.iter().map(|p| p.as_str()).collect()
+fn priorities(ps: &[Priority]) -> Vec<Priority> {
+    ps.to_vec()
+}
+
+/// Priorities for people: `critical, high`.
+fn priority_words(ps: &[Priority]) -> String {
+    let words: Vec<String> = ps.iter().map(|p| p.to_string()).collect();
+    words.join(", ")
 }
 
 /// `haplan tiers` as the JSON object of `docs/cli.md`.
@@ -1489,7 +1495,7 @@ pub fn tiers_json(pool: &Pool, r: &TiersReport) -> Value {
             .tiers
             .iter()
             .map(|t| TierJson {
-                priority: t.priority.as_str(),
+                priority: t.priority,
                 vms: t.vms.len(),
                 max_tolerable: t.report.max_tolerable,
                 upper_bound: t.report.upper_bound,
@@ -1584,19 +1590,19 @@ pub fn tiers_text(pool: &Pool, r: &TiersReport) -> String {
         if d.safe.is_empty() {
             line.push_str("no tier is safe");
         } else {
-            let _ = write!(line, "{} still restart", priorities(&d.safe).join(", "));
+            let _ = write!(line, "{} still restart", priority_words(&d.safe));
         }
         if !d.lost.is_empty() {
             let _ = write!(
                 line,
                 "; at risk: {} of {} ({})",
                 plural(d.at_risk.len() as u32, "VM", "VMs"),
-                priorities(&d.lost).join(", "),
+                priority_words(&d.lost),
                 names(pool, &d.at_risk).join(", ")
             );
         }
         if !d.undecided.is_empty() {
-            let _ = write!(line, "; undecided: {}", priorities(&d.undecided).join(", "));
+            let _ = write!(line, "; undecided: {}", priority_words(&d.undecided));
         }
         let _ = writeln!(s, "{line}");
         if let Some((failed, stranded)) = &d.example {
@@ -1645,7 +1651,7 @@ struct VmTimingJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     host: Option<&'a str>,
     order: u32,
-    priority: &'static str,
+    priority: Priority,
     boot_s: u64,
     start_s: u64,
     running_s: u64,
@@ -1746,7 +1752,7 @@ pub fn timing_json(pool: &Pool, r: &TimingReport) -> Value {
                     from: &pool.hosts[vm.host].name,
                     host: t.host.map(|h| pool.hosts[h].name.as_str()),
                     order: vm.order,
-                    priority: vm.priority.as_str(),
+                    priority: vm.priority,
                     boot_s: t.boot_s,
                     start_s: t.slot.start_s,
                     running_s: t.slot.running_s,
