@@ -397,6 +397,7 @@ mod tests {
             warnings: Vec::new(),
             stranded_now: false,
             failure_domains: None,
+            soft: None,
             stats: Default::default(),
         };
         let d = |old: (u32, u32), new: (u32, u32), no_regress: bool| DiffReport {

@@ -34,10 +34,18 @@
 //!
 //! Both bounds also apply to partial sets (some hosts chosen, the rest to come
 //! from a given list), which is what lets the set search prune whole subtrees.
+//!
+//! Rules between VMs: plain anti-affinity (`Analysis::group_of`) is the
+//! `AA` term above. The necessary condition holds whatever else binds
+//! (more rules only remove packings; VMs restarting together need at least
+//! the blocks they need apart, f being superadditive). The sufficient one
+//! does not model apart caps above one or keep-together groups, so with
+//! those it proves nothing (`SetBounds::all_feasible`).
 
 use std::collections::HashMap;
 
 use crate::model::*;
+use crate::pack::NO_GROUP;
 use crate::scenario::Analysis;
 
 /// One VM type for one ordering resource: what the sufficient condition
@@ -121,6 +129,8 @@ pub struct SetBounds {
     orders: Vec<Order>,
     /// Position of each host when sorted by name.
     name_rank: Vec<usize>,
+    /// The pool has rules the sufficient condition does not model.
+    beyond_plain: bool,
 }
 
 /// The proof behind an aggregate rejection: in blocks of `unit` of resource
@@ -257,6 +267,7 @@ impl SetBounds {
             units,
             orders,
             name_rank,
+            beyond_plain: an.rules.is_some(),
         }
     }
 
@@ -303,9 +314,12 @@ impl SetBounds {
         None
     }
 
-    /// Whether every completion of `p` is proved feasible.
+    /// Whether every completion of `p` is proved feasible. Never with rules
+    /// beyond plain anti-affinity (`scenario::Rules`: caps above one,
+    /// keep-together groups), which the sufficient condition does not
+    /// model: those sets are decided one by one.
     pub fn all_feasible(&self, p: &Partial) -> bool {
-        self.orders.iter().any(|o| o.proves(self, p))
+        !self.beyond_plain && self.orders.iter().any(|o| o.proves(self, p))
     }
 
     /// Whether every failure set of size k is proved feasible.
@@ -586,10 +600,11 @@ impl Order {
         // VM's eligible hosts (agility), so only peers restarted before the
         // VM can block a host by anti-affinity: at most (members − 1) hosts,
         // each then holding at least that least r1 demand.
-        let mut group_items: HashMap<&str, (i64, i64)> = HashMap::new();
+        let mut group_items: HashMap<u32, (i64, i64)> = HashMap::new();
         for &v in &all {
-            if let Some(g) = &pool.vms[v].anti_affinity {
-                let e = group_items.entry(g.as_str()).or_insert((0, i64::MAX));
+            let g = an.group_of[v];
+            if g != NO_GROUP {
+                let e = group_items.entry(g).or_insert((0, i64::MAX));
                 e.0 += 1;
                 e.1 = e.1.min(pool.vms[v].demand[r1]);
             }
@@ -608,10 +623,12 @@ impl Order {
         for &v in &all {
             let vm = &pool.vms[v];
             let elig = classes.class_of[v];
-            let (gsize, gmin1) = vm
-                .anti_affinity
-                .as_deref()
-                .map_or((0, i64::MAX), |g| group_items[g]);
+            let g = an.group_of[v];
+            let (gsize, gmin1) = if g == NO_GROUP {
+                (0, i64::MAX)
+            } else {
+                group_items[&g]
+            };
             let c = per_bucket[bucket_of(vm.demand[r1])]
                 .entry(elig)
                 .or_insert_with(|| Class {
