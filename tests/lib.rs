@@ -146,11 +146,13 @@ pub fn rules(pool: &Pool) -> Vec<RefRule> {
 }
 
 /// A soft rule: a group with `strict: false` (by name), or the
-/// `preferred_hosts` of a VM.
+/// `preferred_hosts` of a VM; `On` (a VM on one of its preferred hosts) is
+/// how a plan honours a preference.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SoftRef {
     Group(String),
     Preferred(VmId),
+    On(VmId, HostId),
 }
 
 /// Every soft rule of the pool: the soft groups in file order, then the
@@ -202,8 +204,63 @@ pub fn reference_broken(
                 .iter()
                 .position(|o| o == v)
                 .is_some_and(|i| !pool.vms[*v].preferred_hosts.contains(&to[i])),
+            SoftRef::On(..) => false,
         })
         .collect()
+}
+
+/// The soft rules a plan that restarts exactly `placed` when `failed`
+/// fail breaks, as pool-format.md defines plans: the rules concerning a
+/// placed VM, ordered by their most important placed VM (restart class,
+/// then priority), groups before preferences, then file order, each
+/// honoured when some placement keeps it beside the rules honoured before
+/// it (a preference tries its hosts most preferred first and keeps the
+/// first that works).
+pub fn reference_soft_plan(pool: &Pool, failed: &[HostId], placed: &[VmId]) -> Vec<SoftRef> {
+    let key = |v: VmId| (pool.vms[v].restart, pool.vms[v].priority);
+    let mut order: Vec<(_, u8, usize, SoftRef)> = Vec::new();
+    for (i, r) in rules(pool).into_iter().enumerate() {
+        if r.strict {
+            continue;
+        }
+        if let Some(k) = r
+            .members
+            .iter()
+            .filter(|v| placed.contains(v))
+            .map(|&v| key(v))
+            .min()
+        {
+            order.push((k, 0, i, SoftRef::Group(r.name)));
+        }
+    }
+    for &v in placed {
+        if !pool.vms[v].preferred_hosts.is_empty() {
+            order.push((key(v), 1, v, SoftRef::Preferred(v)));
+        }
+    }
+    order.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    let mut honour: Vec<SoftRef> = Vec::new();
+    let mut broken = Vec::new();
+    for (_, _, _, rule) in order {
+        let tries: Vec<SoftRef> = match &rule {
+            SoftRef::Preferred(v) => pool.vms[*v]
+                .preferred_hosts
+                .iter()
+                .map(|&h| SoftRef::On(*v, h))
+                .collect(),
+            other => vec![other.clone()],
+        };
+        let kept = tries.into_iter().find(|t| {
+            let mut with = honour.clone();
+            with.push(t.clone());
+            reference_placement_honouring(pool, failed, placed, &with).is_some()
+        });
+        match kept {
+            Some(t) => honour.push(t),
+            None => broken.push(rule),
+        }
+    }
+    broken
 }
 
 /// Running or paused members of rule `r` on host `t`, `v` aside.
@@ -239,6 +296,10 @@ pub fn may_restart_honouring(pool: &Pool, v: VmId, t: HostId, honour: &[SoftRef]
         .iter()
         .any(|r| !r.together && r.members.contains(&v) && members_on(pool, r, t, v) >= r.cap);
     let preferred = !honour.contains(&SoftRef::Preferred(v)) || vm.preferred_hosts.contains(&t);
+    let pinned = honour.iter().all(|s| match s {
+        SoftRef::On(o, h) => *o != v || *h == t,
+        _ => true,
+    });
     t != vm.host
         && holds_resources(vm.power)
         && vm.local_devices.is_empty()
@@ -249,6 +310,7 @@ pub fn may_restart_honouring(pool: &Pool, v: VmId, t: HostId, honour: &[SoftRef]
         && (pool.ha.migration_path != MigrationPath::StandbyOnly || host.standby)
         && !crowded
         && preferred
+        && pinned
 }
 
 /// A VM is agile when some other host may restart it.
@@ -387,7 +449,8 @@ pub fn reference_placement_honouring(
 }
 
 /// Places `vms[placed_on.len()..]`, given where the earlier ones went; the
-/// rules are checked on each complete assignment.
+/// rules are checked on every partial assignment (a rule broken by some of
+/// the VMs stays broken whatever the others do).
 fn backtrack(
     pool: &Pool,
     failed: &[HostId],
@@ -398,8 +461,11 @@ fn backtrack(
     placed_on: &mut Vec<HostId>,
 ) -> bool {
     let i = placed_on.len();
+    if !rules_kept(pool, failed, rules, &vms[..i], placed_on) {
+        return false;
+    }
     if i == vms.len() {
-        return rules_kept(pool, failed, rules, vms, placed_on);
+        return true;
     }
     let vm = &pool.vms[vms[i]];
     for &t in &choices[i] {
