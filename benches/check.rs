@@ -92,6 +92,31 @@ fn bench(c: &mut Criterion) {
     }
     group.finish();
 
+    // What every check does before deciding any failure set: agility,
+    // spare, the set-level bounds. Linear in hosts plus VMs.
+    let mut group = c.benchmark_group("setup");
+    group.sample_size(10);
+    let cases = [
+        (
+            "small/hosts=2000,vms=100000",
+            haplan_benches::small_vm_pool(2000, 50, 6, 9),
+        ),
+        (
+            "mixed/hosts=256,vms=10000,res=12,aa=1000",
+            mixed_pool(256, 10000, 12, 1000, 6),
+        ),
+    ];
+    for (name, value) in &cases {
+        let pool = pool_from_value(value).expect("generated pools are valid");
+        group.bench_function(*name, |b| {
+            b.iter(|| {
+                let an = haplan::Analysis::new(&pool);
+                haplan::setbound::SetBounds::new(&an)
+            })
+        });
+    }
+    group.finish();
+
     let mut parse = c.benchmark_group("parse");
     let text = serde_json::to_string(&mixed_pool(100, 5000, 12, 500, 9)).unwrap();
     parse.bench_function("mixed/hosts=100,vms=5000,res=12", |b| {

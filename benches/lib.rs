@@ -56,6 +56,34 @@ pub fn memory_pool(hosts: usize, vms_per_host: usize, seed: u64) -> Value {
            "ha": {"host_failures_to_tolerate": 1}, "hosts": hs, "vms": vms})
 }
 
+/// Memory-only pool of many small VMs: `hosts` hosts of 256 GiB ± 25%, each
+/// running `vms_per_host` protected VMs of 1 to `max_gib` GiB (shrunk or
+/// left out as in [`memory_pool`]).
+pub fn small_vm_pool(hosts: usize, vms_per_host: usize, max_gib: u64, seed: u64) -> Value {
+    let mut rng = Rng::new(seed);
+    let mut hs = Vec::new();
+    let mut vms = Vec::new();
+    for h in 0..hosts {
+        let mem = rng.range(192, 320) * GIB;
+        hs.push(json!({"name": format!("h{h:04}"), "capacity": {"memory_mib": mem}}));
+        let mut free = mem;
+        for v in 0..vms_per_host {
+            let m = (rng.range(1, max_gib) * GIB).min(free);
+            if m < GIB {
+                continue;
+            }
+            free -= m;
+            vms.push(json!({
+                "name": format!("vm{h:04}-{v:03}"),
+                "host": format!("h{h:04}"),
+                "demand": {"memory_mib": m},
+            }));
+        }
+    }
+    json!({"format": "haplan/v1", "name": format!("small-{hosts}x{}", hosts * vms_per_host),
+           "ha": {"host_failures_to_tolerate": 1}, "hosts": hs, "vms": vms})
+}
+
 /// T-shirt VM sizes: (memory GiB, vCPUs).
 const SIZES: [(u64, u64); 5] = [(2, 1), (4, 2), (8, 4), (16, 4), (32, 8)];
 /// Host models: (memory GiB, cores).
@@ -276,3 +304,175 @@ pub fn twins_pool(hosts: usize, nres: usize, seed: u64) -> Value {
            "ha": {"host_failures_to_tolerate": 1, "overcommit": {"vcpus": 2.0}},
            "hosts": hs, "vms": vms})
 }
+
+/// The knife edge: `hosts` identical 256 GiB hosts, memory only, each
+/// running `vms_per_host` protected VMs of 10 to 30 GiB (whole GiB; a VM
+/// that would overload its host is shrunk to what is left). Every host loses
+/// the same 256 GiB when it fails (its VMs plus its spare), so the aggregate
+/// bound is the same for every failure set and only fragmentation decides.
+pub fn knife_edge_pool(hosts: usize, vms_per_host: usize, seed: u64) -> Value {
+    let mut rng = Rng::new(seed);
+    let mut hs = Vec::new();
+    let mut vms = Vec::new();
+    for h in 0..hosts {
+        let mem = 256 * GIB;
+        hs.push(json!({"name": format!("h{h:03}"), "capacity": {"memory_mib": mem}}));
+        let mut free = mem;
+        for v in 0..vms_per_host {
+            let m = (rng.range(10, 30) * GIB).min(free);
+            if m < GIB {
+                continue;
+            }
+            free -= m;
+            vms.push(json!({
+                "name": format!("vm{h:03}-{v:02}"),
+                "host": format!("h{h:03}"),
+                "demand": {"memory_mib": m},
+            }));
+        }
+    }
+    json!({"format": "haplan/v1", "name": format!("knife-{hosts}x{}", hosts * vms_per_host),
+           "ha": {"host_failures_to_tolerate": 2}, "hosts": hs, "vms": vms})
+}
+
+/// Memory, vCPUs (4:1) and GPUs: `hosts` hosts of the t-shirt models, the
+/// first `gpu_hosts` of them with 4 GPUs each; `gpu_vms` VMs of 1 or 2 GPUs
+/// (and 32 GiB, 8 vCPUs) on the GPU hosts, then `vms - gpu_vms` t-shirt VMs
+/// spread over every host. A GPU VM restarts only where GPUs are left.
+pub fn gpu_pool(hosts: usize, vms: usize, gpu_hosts: usize, gpu_vms: usize, seed: u64) -> Value {
+    let mut rng = Rng::new(seed);
+    let mut free: Vec<(i64, i64, i64)> = Vec::new();
+    let mut hs = Vec::new();
+    for h in 0..hosts {
+        let (mem, cores) = MODELS[rng.range(0, MODELS.len() as u64 - 1) as usize];
+        let gpus = if h < gpu_hosts { 4 } else { 0 };
+        free.push((
+            (mem * GIB) as i64 - 8 * GIB as i64,
+            (cores * 4) as i64,
+            gpus,
+        ));
+        let mut cap = json!({"memory_mib": mem * GIB, "vcpus": cores});
+        if gpus > 0 {
+            cap["gpus"] = json!(gpus);
+        }
+        hs.push(json!({"name": format!("h{h:03}"), "capacity": cap,
+            "reserved": {"memory_mib": 8 * GIB}}));
+    }
+    let mut out = Vec::new();
+    for v in 0..vms {
+        let (m, c, g) = if v < gpu_vms {
+            (32 * GIB as i64, 8, rng.range(1, 2) as i64)
+        } else {
+            let (m, c) = SIZES[rng.range(0, SIZES.len() as u64 - 1) as usize];
+            ((m * GIB) as i64, c as i64, 0)
+        };
+        let span = if g > 0 { gpu_hosts.max(1) } else { hosts };
+        let start = rng.range(0, span as u64 - 1) as usize;
+        let Some(h) = (0..span)
+            .map(|i| (start + i) % span)
+            .find(|&h| free[h].0 >= m && free[h].1 >= c && free[h].2 >= g)
+        else {
+            continue;
+        };
+        free[h].0 -= m;
+        free[h].1 -= c;
+        free[h].2 -= g;
+        let mut demand = json!({"memory_mib": m, "vcpus": c});
+        if g > 0 {
+            demand["gpus"] = json!(g);
+        }
+        out.push(
+            json!({"name": format!("vm{v:04}"), "host": format!("h{h:03}"), "demand": demand}),
+        );
+    }
+    json!({"format": "haplan/v1", "name": format!("gpu-{hosts}x{vms}"),
+           "ha": {"host_failures_to_tolerate": 2, "overcommit": {"vcpus": 4.0}},
+           "hosts": hs, "vms": out})
+}
+
+/// Memory and vCPUs (4:1), every VM in an anti-affinity group of
+/// `group_size` members, each member on a host of its own: `hosts` hosts of
+/// the t-shirt models, `vms` t-shirt VMs.
+pub fn anti_affinity_pool(hosts: usize, vms: usize, group_size: usize, seed: u64) -> Value {
+    assert!(group_size >= 1 && group_size <= hosts);
+    let mut rng = Rng::new(seed);
+    let mut free: Vec<(i64, i64)> = Vec::new();
+    let mut hs = Vec::new();
+    for h in 0..hosts {
+        let (mem, cores) = MODELS[rng.range(0, MODELS.len() as u64 - 1) as usize];
+        free.push(((mem * GIB) as i64 - 8 * GIB as i64, (cores * 4) as i64));
+        hs.push(json!({"name": format!("h{h:03}"),
+            "capacity": {"memory_mib": mem * GIB, "vcpus": cores},
+            "reserved": {"memory_mib": 8 * GIB}}));
+    }
+    let mut out = Vec::new();
+    let mut group_hosts: Vec<usize> = Vec::new();
+    for v in 0..vms {
+        let group = v / group_size;
+        if v % group_size == 0 {
+            group_hosts.clear();
+        }
+        let (m, c) = SIZES[rng.range(0, SIZES.len() as u64 - 1) as usize];
+        let (m, c) = ((m * GIB) as i64, c as i64);
+        let start = rng.range(0, hosts as u64 - 1) as usize;
+        let Some(h) = (0..hosts)
+            .map(|i| (start + i) % hosts)
+            .find(|&h| free[h].0 >= m && free[h].1 >= c && !group_hosts.contains(&h))
+        else {
+            continue;
+        };
+        group_hosts.push(h);
+        free[h].0 -= m;
+        free[h].1 -= c;
+        out.push(
+            json!({"name": format!("vm{v:05}"), "host": format!("h{h:03}"),
+            "demand": {"memory_mib": m, "vcpus": c}, "anti_affinity": format!("g{group}")}),
+        );
+    }
+    json!({"format": "haplan/v1", "name": format!("aa-{hosts}x{vms}-g{group_size}"),
+           "ha": {"host_failures_to_tolerate": 2, "overcommit": {"vcpus": 4.0}},
+           "hosts": hs, "vms": out})
+}
+
+/// Small and tight: `hosts` hosts of 512 GiB and 64 cores (vCPUs 2:1), each
+/// running a few large VMs (32 to 192 GiB, 4 to 32 vCPUs) until it is
+/// 80 to 95 % full in memory.
+pub fn near_full_pool(hosts: usize, seed: u64) -> Value {
+    filled_pool(hosts, (80, 95), seed)
+}
+
+/// [`near_full_pool`] with each host filled to between `fill.0` and
+/// `fill.1` percent of its memory.
+pub fn filled_pool(hosts: usize, fill: (u64, u64), seed: u64) -> Value {
+    let mut rng = Rng::new(seed);
+    let mut hs = Vec::new();
+    let mut vms = Vec::new();
+    for h in 0..hosts {
+        let (mem, cores) = (512 * GIB, 64);
+        hs.push(json!({"name": format!("h{h:02}"),
+            "capacity": {"memory_mib": mem, "vcpus": cores}}));
+        let target = mem * rng.range(fill.0, fill.1) / 100;
+        let (mut used, mut cpus) = (0, 0);
+        for v in 0.. {
+            let m = rng.range(1, 6) * 32 * GIB;
+            let c = rng.range(1, 8) * 4;
+            if used + m > target || cpus + c > cores * 2 {
+                if v > 0 && used + 32 * GIB > target {
+                    break;
+                }
+                continue;
+            }
+            used += m;
+            cpus += c;
+            vms.push(
+                json!({"name": format!("h{h:02}-vm{v}"), "host": format!("h{h:02}"),
+                "demand": {"memory_mib": m, "vcpus": c}}),
+            );
+        }
+    }
+    json!({"format": "haplan/v1", "name": format!("near-full-{hosts}"),
+           "ha": {"host_failures_to_tolerate": 2, "overcommit": {"vcpus": 2.0}},
+           "hosts": hs, "vms": vms})
+}
+
+pub mod roadef;

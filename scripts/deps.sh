@@ -25,7 +25,7 @@ if ! installed libclang-dev && ! ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/ll
     need+=(libclang-dev)
 fi
 need_norec=()
-for pkg in libvirt-dev libvirt-daemon libvirt-clients openipmi ipmitool fence-agents socat; do
+for pkg in libvirt-dev libvirt-daemon libvirt-clients openipmi ipmitool fence-agents socat pkgconf; do
     installed "$pkg" || need_norec+=("$pkg")
 done
 
@@ -57,6 +57,11 @@ py_need=()
 python3 -c 'import maturin' >/dev/null 2>&1 || py_need+=('maturin>=1.16,<2')
 python3 -c 'import pytest' >/dev/null 2>&1 || py_need+=(pytest)
 python3 -c 'import mypy' >/dev/null 2>&1 || py_need+=(mypy)
+# Packaging checks (scripts/packaging.sh): the pre-commit hook is run by
+# pre-commit itself (`pre-commit try-repo`), the action's YAML read by PyYAML
+# (a dependency of pre-commit), and the wheel and sdist installed into fresh
+# virtual environments (venv, from the standard library).
+python3 -c 'import pre_commit' >/dev/null 2>&1 || py_need+=(pre-commit)
 if [ ${#py_need[@]} -gt 0 ]; then
     echo "haplan: installing Python packages: ${py_need[*]}" >&2
     PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check "${py_need[@]}"

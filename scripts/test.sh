@@ -4,7 +4,9 @@
 # benchmarks compiled (not run), the C ABI (its header regenerated and
 # compared, its C tests run plain and under AddressSanitizer:
 # ffi/tests/run.sh), and the Python package built, installed and tested
-# (pytest, then its stubs against the compiled module).
+# (pytest, then its stubs against the compiled module), and the packaging:
+# the release tarball, the GitHub Action, the pre-commit hook, the wheel and
+# the sdist, each tested from the artifact (scripts/packaging.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -22,5 +24,9 @@ bash ffi/tests/run.sh
 # maturin is already there, and the build reuses target/release).
 PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --no-build-isolation ./python
 python3 -m pytest python/tests -q
-python3 -m mypy.stubtest haplan
+python3 -m mypy.stubtest haplan --allowlist python/stubtest-allowlist.txt
 python3 -m mypy --strict python/python/haplan python/examples python/tests
+
+# What users install: the release tarball (static binary, completions, man
+# pages), the GitHub Action, the pre-commit hook, the wheel and the sdist.
+bash scripts/packaging.sh

@@ -9,13 +9,16 @@
 //! them they fail with a message naming what is missing.
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use haplan_drivers::bench::{Bench, BenchOptions};
 use haplan_drivers::{ConnectOptions, LibvirtHost};
-use haplan_runtime::{Action, Alert, Input, Note, Output};
+use haplan_runtime::{Action, Alert, Event, Input, Note, Output};
 use haplan_service::live;
 use serde_json::{Value, json};
 
@@ -281,4 +284,234 @@ fn a_host_that_only_lost_its_management_network_keeps_its_vms_and_gets_no_copies
         assert_eq!(r.get(vm), Some(&vec!["h1".to_string()]), "{vm}");
     }
     bench.stop().expect("the bench stops");
+}
+
+/// The `haplan` binary: `HAPLAN_BIN`, or the one built beside this test
+/// (`target/<profile>/haplan`, which `cargo build -p haplan` makes).
+fn haplan_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("HAPLAN_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("the test executable");
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps/")
+        .join("haplan");
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it first (cargo build --release -p haplan-cli --features drivers) or set HAPLAN_BIN",
+        bin.display()
+    );
+    bin
+}
+
+/// `haplan run --driver libvirt`, as an operator runs it, every step
+/// printed as JSON and read as it comes. Killed if the test ends first.
+struct Watcher {
+    child: Child,
+    /// Each step with when it was read.
+    steps: Arc<Mutex<Vec<(Instant, Input, Output)>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watcher {
+    fn start(bench: &Bench, pool: &Value, until_s: u64) -> Watcher {
+        let path = bench.dir().join("watched.json");
+        std::fs::write(&path, serde_json::to_string_pretty(pool).unwrap()).unwrap();
+        let mut child = Command::new(haplan_binary())
+            .arg("run")
+            .arg(&path)
+            .args(["--driver", "libvirt", "--format", "json", "--verbose"])
+            .args(["--until", &until_s.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("haplan runs");
+        let out = child.stdout.take().unwrap();
+        let steps: Arc<Mutex<Vec<(Instant, Input, Output)>>> = Arc::default();
+        let seen = Arc::clone(&steps);
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                let step = serde_json::from_str::<Value>(&line).and_then(|mut v| {
+                    Ok((
+                        serde_json::from_value::<Input>(v["input"].take())?,
+                        serde_json::from_value::<Output>(v["output"].take())?,
+                    ))
+                });
+                let (input, output) = step.unwrap_or_else(|e| panic!("not a step ({e}): {line}"));
+                seen.lock().unwrap().push((Instant::now(), input, output));
+            }
+        });
+        Watcher {
+            child,
+            steps,
+            reader: Some(reader),
+        }
+    }
+
+    /// Whether every host in `hosts` answered a health check after `since`.
+    fn all_answered_since(&self, hosts: &[&str], since: Instant) -> bool {
+        let steps = self.steps.lock().unwrap();
+        hosts.iter().all(|h| {
+            steps.iter().any(|(t, i, _)| {
+                *t >= since
+                    && matches!(&i.event, Event::HealthCheck { host, api: true, .. } if host == h)
+            })
+        })
+    }
+
+    /// Whether it still runs; the exit status and standard error if not.
+    fn exited(&mut self) -> Option<(ExitStatus, String)> {
+        let status = self.child.try_wait().expect("wait for haplan")?;
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        Some((status, err))
+    }
+
+    /// Waits for it to end by itself (`--until`), at most `limit`.
+    fn wait(mut self, limit: Duration) -> (ExitStatus, String, Vec<(Instant, Input, Output)>) {
+        let deadline = Instant::now() + limit;
+        let (status, err) = loop {
+            if let Some(done) = self.exited() {
+                break done;
+            }
+            assert!(Instant::now() < deadline, "haplan run did not stop");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        self.reader.take().unwrap().join().expect("the steps parse");
+        let steps = std::mem::take(&mut *self.steps.lock().unwrap());
+        (status, err, steps)
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// How long management paths stay frozen: longer than every call's time
+/// limit in the runtime (probes 2 s, other calls 10 s) and than libvirt's
+/// keepalive takes to close a connection whose host went silent (a message
+/// every 5 s, closed after 3 unanswered: 20 to 21 s), so that calls time
+/// out, connections die and are opened again while the host is silent, and
+/// then some (a use of freed memory crashes only once it was reused).
+const FREEZE: Duration = Duration::from_secs(30);
+
+/// Freezes the runtime's management path to `frozen` for [`FREEZE`], then
+/// releases it, with `haplan run --driver libvirt` watching; it must live
+/// through it, see the hosts again, stop cleanly at its `--until`, and
+/// leave every VM running exactly once where it ran.
+fn freeze_and_release(frozen: &[&str], pool_ha: Value) -> Vec<(Instant, Input, Output)> {
+    let started = Instant::now();
+    let (bench, mut pool) = bench(BenchOptions {
+        hosts: 3,
+        ..BenchOptions::default()
+    });
+    for (k, v) in pool_ha.as_object().unwrap() {
+        pool["ha"][k] = v.clone();
+    }
+    let before = running(&bench);
+    let hosts = ["h1", "h2", "h3"];
+    let watched = Instant::now();
+    let mut watcher = Watcher::start(&bench, &pool, 47);
+    assert!(
+        wait_for(Duration::from_secs(15), || watcher
+            .all_answered_since(&hosts, watched)),
+        "the runtime never saw every host: {:?}",
+        watcher.exited()
+    );
+    for h in frozen {
+        bench.isolate(h).expect("isolate");
+    }
+    std::thread::sleep(FREEZE);
+    let healed = Instant::now();
+    for h in frozen {
+        bench.heal(h).expect("heal");
+    }
+    let back = wait_for(Duration::from_secs(15), || {
+        watcher.all_answered_since(frozen, healed)
+    });
+    // Alive some time after the release (the crash came within a second).
+    std::thread::sleep(Duration::from_secs(2));
+    if let Some((status, err)) = watcher.exited() {
+        panic!("haplan run died after the release: {status}\n{err}");
+    }
+    assert!(back, "the frozen hosts never answered again");
+    let (status, err, steps) = watcher.wait(Duration::from_secs(30));
+    assert!(status.success(), "haplan run ended with {status}: {err}");
+    let seen_again = |h: &&str| {
+        steps
+            .iter()
+            .filter(|(t, i, _)| {
+                *t >= healed
+                    && matches!(&i.event, Event::HealthCheck { host, api: true, .. } if host == h)
+            })
+            .map(|(t, _, _)| t.duration_since(healed).as_secs_f64())
+            .fold(f64::INFINITY, f64::min)
+    };
+    eprintln!(
+        "froze {frozen:?} for {FREEZE:?}; every one answered the runtime again within {:.1} s of the release; whole test {:.1} s",
+        frozen.iter().map(seen_again).fold(0.0, f64::max),
+        started.elapsed().as_secs_f64()
+    );
+    // Nothing fenced or started: the hosts never stopped running.
+    for (_, i, o) in &steps {
+        assert!(
+            !o.actions
+                .iter()
+                .any(|a| matches!(a, Action::Fence { .. } | Action::StartVm { .. })),
+            "at {} ms: {:?}",
+            i.at,
+            o.actions
+        );
+    }
+    let after = running(&bench);
+    assert_eq!(after, before, "where libvirt says each VM runs");
+    for (vm, on) in &after {
+        assert_eq!(on.len(), 1, "{vm} runs on {on:?}");
+    }
+    assert_eq!(after.len(), VMS.len());
+    bench.stop().expect("the bench stops");
+    steps
+}
+
+#[test]
+fn the_runtime_outlives_a_frozen_management_path_to_one_host() {
+    let steps = freeze_and_release(&["h1"], json!({}));
+    // It did see the host go silent (and a peer still reaching it).
+    assert!(
+        steps.iter().any(|(_, _, o)| o
+            .alerts
+            .iter()
+            .any(|a| matches!(a, Alert::HostUnreachable { host, .. } if host == "h1"))),
+        "no host_unreachable alert for h1"
+    );
+}
+
+#[test]
+fn the_runtime_outlives_frozen_management_paths_to_every_host() {
+    // With every host silent no peer can be asked, and the runtime's own
+    // view would have every host fenced after 2 missed probes: here a host
+    // is declared down only after a minute of silence, so the freeze tests
+    // the connections alone.
+    let steps = freeze_and_release(&["h1", "h2", "h3"], json!({"failure_threshold": 60}));
+    // Every host did go silent for the runtime.
+    for h in ["h1", "h2", "h3"] {
+        assert!(
+            steps.iter().any(|(_, i, _)| matches!(
+                &i.event,
+                Event::HealthCheck { host, api: false, .. } if host == h
+            )),
+            "{h} never missed a probe"
+        );
+    }
 }

@@ -19,7 +19,7 @@
 //! text line `Decided ... ms.`) is normalised after its shape is
 //! checked. Everything else is compared byte for byte.
 //!
-//! `UPDATE_EXPECT=1 cargo test --release -p haplan-tests --test fixtures`
+//! `UPDATE_EXPECT=1 cargo test --release -p haplan-tests -- fixtures::`
 //! rewrites the golden files (after the in-process and binary runs agree);
 //! read the diff before committing it. The binary must be built first:
 //! `cargo build --release -p haplan-cli` (or point `HAPLAN_BIN` at one).
@@ -1742,10 +1742,13 @@ fn fixtures_match_golden_files_in_process_and_through_the_binary() {
                 continue;
             }
             if !case.valid
-                && (child.exit != 2 || !child.stdout.is_empty() || child.stderr.is_empty())
+                && (child.exit != 2
+                    || !(child.stdout.is_empty()
+                        || json_error_matches(&child.stdout, &child.stderr))
+                    || child.stderr.is_empty())
             {
                 failures.push(format!(
-                    "{label}: a bad pool must exit 2 with a message on stderr and nothing on stdout, got:\n{}",
+                    "{label}: a bad pool must exit 2 with a message on stderr and nothing on stdout (or, with --format json, its JSON error object), got:\n{}",
                     render(&child)
                 ));
             }
@@ -1930,11 +1933,31 @@ fn json_schema_accepts_every_valid_fixture_and_rejects_the_bad_ones_it_can_expre
     );
 }
 
+/// Whether `stdout` is the JSON error object (`--format json`) of the
+/// error `stderr` reports: its `message` is stderr's, without `haplan: `.
+fn json_error_matches(stdout: &str, stderr: &str) -> bool {
+    serde_json::from_str::<Value>(stdout).is_ok_and(|v| {
+        v["error"].is_string()
+            && v["problems"].is_array()
+            && v["message"]
+                .as_str()
+                .is_some_and(|m| stderr == format!("haplan: {m}\n"))
+    })
+}
+
 /// A complaint when `golden` is not exactly the CLI's output for a rejected
 /// input: exit 2, nothing on stdout, `haplan: <message>` on stderr.
 fn golden_error(golden: &str, message: &str, what: &str) -> Option<String> {
     let want = format!("exit: 2\n--- stdout\n--- stderr\nhaplan: {message}\n");
-    (golden != want).then(|| {
+    // With `--format json` the error is also a JSON object on stdout, whose
+    // message is the same.
+    let as_json = golden
+        .strip_prefix("exit: 2\n--- stdout\n")
+        .and_then(|rest| rest.split_once("--- stderr\n"))
+        .is_some_and(|(stdout, stderr)| {
+            stderr == format!("haplan: {message}\n") && json_error_matches(stdout, stderr)
+        });
+    (golden != want && !as_json).then(|| {
         format!(
             "the golden output is not the library's error for {what}:\n{}",
             diff(&want, golden)

@@ -414,7 +414,9 @@ impl PoolSpec {
                 };
                 let mut host = json!({
                     "name": format!("h{h}"),
-                    "capacity": amounts(mem_cap, cpu_cap),
+                    // Both resources listed, 0 included (as good as absent), so
+                    // that every resource a VM demands is offered by a host.
+                    "capacity": {"memory_mib": mem_cap, "vcpus": cpu_cap},
                     "state": state,
                     "standby": spec.standby,
                     "storage": names(spec.storage, &STORAGE),
@@ -2049,5 +2051,193 @@ proptest! {
             prop_assert_eq!(placed.len(), vms_to_place(&pool, &failed).len());
         }
         prop_assert_eq!(r.makespan_s, reference_makespan(&jobs, limit.map(|l| l as usize)));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Set-level bounds and the failing-set search, against the reference.
+
+/// Every `m`-subset of `rest`, each added to `chosen`.
+fn completions(chosen: &[HostId], rest: &[HostId], m: usize) -> Vec<Vec<HostId>> {
+    use itertools::Itertools;
+    rest.iter()
+        .copied()
+        .combinations(m)
+        .map(|c| chosen.iter().copied().chain(c).collect())
+        .collect()
+}
+
+/// The set bounds on every size and on partial sets: a size or partial set
+/// they prove feasible has no completion the reference finds infeasible,
+/// and a set the aggregate condition rejects is infeasible. (A sufficient
+/// condition that keeps an infeasible set, or a necessary one that cuts a
+/// feasible set, fails here: e.g. counting one host too few against
+/// anti-affinity, or a VM type skipped while its host can still fail.)
+fn set_bounds_against_reference(
+    pool: &Pool,
+    partials: &[(u8, u8, usize)],
+) -> Result<(), TestCaseError> {
+    use haplan::setbound::{Partial, SetBounds};
+    let an = haplan::Analysis::new(pool);
+    let sb = SetBounds::new(&an);
+    let cands = up_hosts(pool);
+    for k in 0..=cands.len() {
+        if sb.all_of_size(&cands, k) {
+            for set in completions(&[], &cands, k) {
+                prop_assert!(
+                    reference_feasible(pool, &set),
+                    "size {k} proved, {set:?} fails"
+                );
+            }
+        }
+    }
+    for &(cmask, rmask, m) in partials {
+        let chosen: Vec<HostId> = cands
+            .iter()
+            .copied()
+            .filter(|&h| cmask & (1 << (h % 8)) != 0)
+            .collect();
+        let rest: Vec<HostId> = cands
+            .iter()
+            .copied()
+            .filter(|h| !chosen.contains(h) && rmask & (1 << (h % 8)) != 0)
+            .collect();
+        let m = m.min(rest.len());
+        let p = Partial {
+            chosen: &chosen,
+            rest: &rest,
+            m,
+        };
+        if sb.all_feasible(&p) {
+            for set in completions(&chosen, &rest, m) {
+                prop_assert!(
+                    reference_feasible(pool, &set),
+                    "{chosen:?} + {m} of {rest:?} proved, {set:?} fails"
+                );
+            }
+        }
+        if let Some((set, _)) = sb.infeasible_completion(&p) {
+            prop_assert_eq!(set.len(), chosen.len() + m);
+            prop_assert!(chosen.iter().all(|h| set.contains(h)));
+            prop_assert!(set.iter().all(|h| chosen.contains(h) || rest.contains(h)));
+            prop_assert!(
+                !reference_feasible(pool, &set),
+                "{set:?} rejected, but feasible"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Pools of 16 to 20 hosts (the size from which the failing-set search
+/// runs), two resources, a few VMs per host, some in anti-affinity groups.
+fn wide_pools() -> impl Strategy<Value = PoolJson> {
+    (
+        prop::collection::vec((8i64..=24, 4i64..=12), 16..=20),
+        prop::collection::vec(
+            (
+                any::<Index>(),
+                1i64..=8,
+                1i64..=4,
+                prop::option::weighted(0.3, 0u8..3),
+            ),
+            16..=48,
+        ),
+        0u32..=3,
+    )
+        .prop_map(|(hosts, vms, k)| {
+            let mut free: Vec<(i64, i64)> = hosts.clone();
+            let mut out = Vec::new();
+            for (i, (at, mem, cpu, group)) in vms.into_iter().enumerate() {
+                let h = at.index(hosts.len());
+                if free[h].0 < mem || free[h].1 < cpu {
+                    continue;
+                }
+                free[h].0 -= mem;
+                free[h].1 -= cpu;
+                let mut vm = json!({"name": format!("v{i}"), "host": format!("h{h}"),
+                    "demand": {"memory_mib": mem, "vcpus": cpu}});
+                if let Some(g) = group {
+                    vm["anti_affinity"] = json!(format!("g{g}"));
+                }
+                out.push(vm);
+            }
+            let hs: Vec<Value> = hosts
+                .iter()
+                .enumerate()
+                .map(|(h, &(m, c))| {
+                    json!({"name": format!("h{h}"),
+                    "capacity": {"memory_mib": m, "vcpus": c}})
+                })
+                .collect();
+            PoolJson(
+                json!({"name": "wide", "ha": {"host_failures_to_tolerate": k},
+                            "hosts": hs, "vms": out}),
+            )
+        })
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    #[test]
+    fn set_bounds_match_reference(
+        p in pools(),
+        partials in prop::collection::vec((any::<u8>(), any::<u8>(), 0usize..4), 6),
+    ) {
+        set_bounds_against_reference(&p.pool(), &partials)?;
+    }
+
+    /// Where each VM may restart, kept by requirement, is the spec's rule
+    /// host by host.
+    #[test]
+    fn restart_targets_match_reference(p in all_pools()) {
+        let pool = p.pool();
+        let ag = haplan::Agility::of(&pool);
+        for v in 0..pool.vms.len() {
+            let want: Vec<HostId> = (0..pool.hosts.len())
+                .filter(|&t| may_restart_on(&pool, v, t))
+                .collect();
+            prop_assert_eq!(ag.targets.of(v).collect::<Vec<_>>(), want.clone(), "vm {}", v);
+            for t in 0..pool.hosts.len() {
+                prop_assert_eq!(ag.targets.contains(v, t), want.contains(&t));
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config(64))]
+
+    /// On pools wide enough for the failing-set search: every failing set
+    /// `tolerates` and `check` report is infeasible for the reference, the
+    /// two agree on K, and the answer does not change with the strategy
+    /// that decides every set of the sizes it needs one by one.
+    #[test]
+    fn failing_sets_on_wide_pools_are_infeasible(p in wide_pools()) {
+        let pool = p.pool();
+        let report = haplan::check(&pool, &CheckOptions { explain: true, ..Default::default() });
+        prop_assert!(report.exact);
+        if let Some(w) = &report.witness {
+            prop_assert_eq!(w.failed.len() as u32, report.max_tolerable + 1);
+            prop_assert!(!reference_feasible(&pool, &w.failed), "witness {:?}", w.failed);
+        }
+        let up = pool.up_hosts().len() as u32;
+        for k in 1..=(report.max_tolerable + 1).min(up) {
+            match haplan::tolerates(&pool, k, &Budget::unlimited()) {
+                haplan::Tolerates::Yes => prop_assert!(k <= report.max_tolerable),
+                haplan::Tolerates::No(w) => {
+                    prop_assert!(k > report.max_tolerable);
+                    prop_assert!(w.failed.len() <= k as usize);
+                    prop_assert!(!reference_feasible(&pool, &w.failed), "k {} set {:?}", k, w.failed);
+                }
+                haplan::Tolerates::Unknown => prop_assert!(false, "no budget, yet unknown"),
+            }
+        }
+        let each = haplan::check(&pool, &CheckOptions {
+            strategy: CheckStrategy::Enumerate,
+            ..Default::default()
+        });
+        prop_assert_eq!(each.max_tolerable, report.max_tolerable);
     }
 }

@@ -19,6 +19,17 @@
 #define HAPLAN_MAX_TIME_MS 9007199254740992
 
 /**
+ * The version of this library, for C: the header's `HAPLAN_VERSION_*`
+ * macros (checked against the package's version when it is built), and
+ * what `haplan_version()` returns at run time.
+ */
+#define HAPLAN_VERSION_MAJOR 0
+
+#define HAPLAN_VERSION_MINOR 1
+
+#define HAPLAN_VERSION_PATCH 0
+
+/**
  * The result of every fallible function: `HAPLAN_OK` (0) or why not.
  *
  * The values are stable: a code is never renumbered or reused, and new

@@ -13,6 +13,7 @@ use std::ffi::{CString, c_char};
 use std::time::{Duration, Instant};
 
 use ::haplan_runtime::{Input, Operation, Runtime, RuntimeError};
+use haplan::limits;
 use haplan::{
     Budget, CheckOptions, DiffOptions, DrainOptions, HeadroomOptions, Pool, QueryError, Shape,
     TiersOptions, TimingOptions,
@@ -215,7 +216,12 @@ fn read_pool(text: &str) -> Result<haplan_pool, Failure> {
         f.message = format!("invalid pool (1 problem)\n  {}", f.problems[0]);
         f
     })?;
-    let pool = haplan::pool_from_value(&doc).map_err(invalid_pool)?;
+    // Duplicate keys: the pool is rejected, as by the command line.
+    let duplicates = haplan::strict::duplicate_keys(text, "");
+    if !duplicates.is_empty() {
+        return Err(invalid_pool(haplan::PoolError::new(duplicates)));
+    }
+    let pool = haplan::read_pool_value(&doc).map_err(invalid_pool)?;
     Ok(haplan_pool { pool, doc })
 }
 
@@ -245,6 +251,7 @@ pub unsafe extern "C" fn haplan_pool_free(pool: *mut haplan_pool) {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CheckOpts {
+    #[serde(default, deserialize_with = "tolerate")]
     tolerate: Option<u32>,
     time_limit_s: Option<f64>,
     #[serde(default)]
@@ -256,6 +263,7 @@ struct CheckOpts {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DiffOpts {
+    #[serde(default, deserialize_with = "tolerate")]
     tolerate: Option<u32>,
     time_limit_s: Option<f64>,
     #[serde(default)]
@@ -290,14 +298,55 @@ unsafe fn options<T: Default + serde::de::DeserializeOwned>(
 fn seconds(s: Option<f64>) -> Result<Option<Duration>, Failure> {
     match s {
         None => Ok(None),
-        Some(s) if s.is_finite() && (0.0..=1e9).contains(&s) => {
-            Ok(Some(Duration::from_secs_f64(s)))
-        }
-        Some(s) => Err(Failure::invalid(format!(
-            "options_json: time_limit_s must be a number of seconds from 0 to 1e9, found {s}"
+        Some(s) => limits::time_limit(s).map(Some).map_err(|e| {
+            Failure::invalid(format!(
+                "options_json: {}",
+                e.replacen("time_limit", "time_limit_s", 1)
+            ))
+        }),
+    }
+}
+
+/// K from an options object: as the command line's `--tolerate`
+/// (`haplan::limits::TOLERATE`), with its message.
+fn tolerate<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    use serde::de::Error;
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => match n.as_u64().filter(|&k| limits::TOLERATE.check(k).is_ok()) {
+            Some(k) => Ok(Some(k as u32)),
+            None => Err(D::Error::custom(limits::TOLERATE.error(n))),
+        },
+        Some(other) => Err(D::Error::custom(format!(
+            "tolerate: expected a whole number, found {other}"
         ))),
     }
 }
+
+/// The version of this library, for C: the header's `HAPLAN_VERSION_*`
+/// macros (checked against the package's version when it is built), and
+/// what `haplan_version()` returns at run time.
+pub const HAPLAN_VERSION_MAJOR: u32 = 0;
+pub const HAPLAN_VERSION_MINOR: u32 = 1;
+pub const HAPLAN_VERSION_PATCH: u32 = 0;
+
+const fn decimal(s: &str) -> u32 {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut n = 0;
+    while i < b.len() {
+        n = n * 10 + (b[i] - b'0') as u32;
+        i += 1;
+    }
+    n
+}
+
+const _: () = assert!(
+    decimal(env!("CARGO_PKG_VERSION_MAJOR")) == HAPLAN_VERSION_MAJOR
+        && decimal(env!("CARGO_PKG_VERSION_MINOR")) == HAPLAN_VERSION_MINOR
+        && decimal(env!("CARGO_PKG_VERSION_PATCH")) == HAPLAN_VERSION_PATCH,
+    "HAPLAN_VERSION_* must be the package's version"
+);
 
 /// Runs `job` on `threads` worker threads of its own, or on the shared
 /// ones (one per core) when `None`.
@@ -307,7 +356,7 @@ fn with_threads<T: Send>(
 ) -> Result<T, Failure> {
     match threads {
         None => Ok(job()),
-        Some(n @ 1..=1024) => {
+        Some(n) if limits::THREADS.check(n).is_ok() => {
             let workers = rayon::ThreadPoolBuilder::new()
                 .num_threads(n)
                 .build()
@@ -315,7 +364,8 @@ fn with_threads<T: Send>(
             Ok(workers.install(job))
         }
         Some(n) => Err(Failure::invalid(format!(
-            "options_json: threads must be from 1 to 1024, found {n}"
+            "options_json: {}",
+            limits::THREADS.error(n)
         ))),
     }
 }
@@ -554,6 +604,7 @@ struct HeadroomOpts {
     storage: Vec<String>,
     #[serde(default)]
     networks: Vec<String>,
+    #[serde(default, deserialize_with = "tolerate")]
     tolerate: Option<u32>,
     time_limit_s: Option<f64>,
     threads: Option<usize>,
@@ -563,6 +614,7 @@ struct HeadroomOpts {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LimitOpts {
+    #[serde(default, deserialize_with = "tolerate")]
     tolerate: Option<u32>,
     time_limit_s: Option<f64>,
     threads: Option<usize>,
@@ -572,6 +624,7 @@ struct LimitOpts {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TimingOpts {
+    #[serde(default, deserialize_with = "tolerate")]
     tolerate: Option<u32>,
     boot_time_s: Option<u64>,
     concurrency: Option<u32>,
@@ -790,20 +843,19 @@ pub unsafe extern "C" fn haplan_timing(
         let p = unsafe { pool_ref("pool", pool) }?;
         let opts: TimingOpts = unsafe { options(options_json, options_len) }?;
         let out = out_ptr("report_json", report_json)?;
-        if opts.concurrency == Some(0) {
-            return Err(Failure::invalid(
-                "options_json: concurrency must be at least 1",
-            ));
+        if let Some(c) = opts.concurrency {
+            limits::CONCURRENCY
+                .check(c)
+                .map_err(|e| Failure::invalid(format!("options_json: {e}")))?;
         }
         let defaults = TimingOptions::default();
         let boot_time_s = opts.boot_time_s.unwrap_or(defaults.boot_time_s);
         let fence_time_s = opts.fence_time_s.unwrap_or(defaults.fence_time_s);
         for (name, s) in [("boot_time_s", boot_time_s), ("fence_time_s", fence_time_s)] {
-            if s > u32::MAX as u64 {
-                return Err(Failure::invalid(format!(
-                    "options_json: {name} must be a whole number of seconds from 0 to 4294967295, found {s}"
-                )));
-            }
+            limits::WHOLE_SECONDS
+                .named(name)
+                .check(s)
+                .map_err(|e| Failure::invalid(format!("options_json: {e}")))?;
         }
         if opts.tolerate.is_some() && opts.fail.is_some() {
             return Err(Failure::invalid(

@@ -254,10 +254,15 @@ fn the_capacity_queries_answer_as_the_library() {
     let lib = haplan::headroom(pool, &shape, &opts).unwrap();
     assert_eq!(r["max_additional"], lib.max_additional);
     assert_eq!(r["tolerate"], 0);
-    let (rc, r, _) = query_with(haplan_headroom, ptr, vm, r#"{"storage": ["nfs"]}"#);
-    assert_eq!(rc, haplan_result::HAPLAN_OK);
-    assert_eq!(r["vm"]["storage"], serde_json::json!(["nfs"]));
-    assert_eq!(r["max_additional"], 0);
+    // Storage no host reaches: an error (a typo), not "0 more".
+    let (rc, _, e) = query_with(haplan_headroom, ptr, vm, r#"{"storage": ["nfs"]}"#);
+    assert_eq!(rc, haplan_result::HAPLAN_INVALID_ARGUMENT);
+    assert!(
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("unknown storage \"nfs\": no host reaches it")),
+        "{e}"
+    );
     let (rc, _, e) = query_with(haplan_headroom, ptr, r#"{"vcpus": 1}"#, "");
     assert_eq!(rc, haplan_result::HAPLAN_INVALID_ARGUMENT);
     assert_eq!(e["problems"][0]["path"], "--vm.vcpus", "{e}");

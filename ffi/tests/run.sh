@@ -62,6 +62,10 @@ native=$(sed -n 's/^note: native-static-libs: //p' "$tmp/build.log")
 # A copy, so that another build cannot change them under the tests.
 mkdir "$tmp/lib"
 cp "$target"/libhaplan_ffi.so "$target"/libhaplan_ffi.a "$tmp/lib/"
+# A program linked with it asks for its SONAME (ffi/build.rs), as installed.
+built_soname=$(readelf -d "$tmp/lib/libhaplan_ffi.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+[ -n "$built_soname" ] || { echo "haplan: libhaplan_ffi.so has no SONAME" >&2; exit 1; }
+ln -s libhaplan_ffi.so "$tmp/lib/$built_soname"
 if ldd "$tmp/lib/libhaplan_ffi.so" | grep -q libvirt; then
     echo "haplan: libhaplan_ffi.so links libvirt: not the library haplan-ffi builds alone" >&2
     exit 1
@@ -100,3 +104,30 @@ for src in ffi/tests/smoke.c ffi/tests/garbage.c ffi/tests/capacity.c "$tmp/exam
         echo "ffi: $name ($variant) ok"
     done
 done
+
+# The installed copy: ffi/install.sh into a prefix, the SONAME and links it
+# makes, and a program built only with what pkg-config says, against the
+# shared library (found through the SONAME link) and the static one.
+prefix=$tmp/prefix
+PREFIX=$prefix NATIVE_LIBS="$native" bash ffi/install.sh --from "$tmp/lib"
+soname=$(readelf -d "$prefix"/lib/libhaplan.so | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+[ -n "$soname" ] && [ -e "$prefix/lib/$soname" ] || {
+    echo "haplan: the installed libhaplan.so has no SONAME, or no link by it: '$soname'" >&2
+    exit 1
+}
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+[ "$(pkg-config --modversion haplan)" = "$(sed -n 's/^version = "\([0-9.]*\)"$/\1/p' Cargo.toml | head -n 1)" ]
+# shellcheck disable=SC2046 # pkg-config prints a list of flags
+"$cc" -std=c11 -Wall -Wextra -Werror ffi/tests/installed.c $(pkg-config --cflags --libs haplan) \
+    -o "$tmp/installed-shared"
+# shellcheck disable=SC2046
+"$cc" -std=c11 -Wall -Wextra -Werror ffi/tests/installed.c $(pkg-config --cflags haplan) \
+    "$prefix/lib/libhaplan.a" $(pkg-config --static --libs-only-other --libs-only-l haplan | sed 's/-lhaplan//') \
+    -o "$tmp/installed-static"
+readelf -d "$tmp/installed-shared" | grep -q "NEEDED.*\[$soname\]" || {
+    echo "haplan: the program does not ask for $soname" >&2
+    exit 1
+}
+LD_LIBRARY_PATH=$prefix/lib "$tmp/installed-shared"
+"$tmp/installed-static"
+echo "ffi: installed ($soname, pkg-config) ok"

@@ -12,6 +12,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use haplan::limits;
 use haplan::{
     Budget, ChangesError, CheckOptions, DiffOptions, HeadroomOptions, PoolError, Problem,
     ShapeError, Strategy, Verdict,
@@ -39,14 +40,20 @@ struct NativePool {
 
 /// The arguments of `InvalidPoolError`, `InvalidChangesError` and
 /// `InvalidShapeError`:
-/// `(message, [(path, message, line, column), ...])`, the message as the
-/// command line prints it (without `haplan: `).
-type ProblemArgs = (String, Vec<(String, String, Option<usize>, Option<usize>)>);
+/// `(message, [(path, message, line, column), ...], source, omitted)`, the
+/// message as the command line prints it (without `haplan: `).
+type ProblemArgs = (
+    String,
+    Vec<(String, String, Option<usize>, Option<usize>)>,
+    Option<String>,
+    usize,
+);
 
 fn problem_args(
     source: Option<&str>,
     err: &dyn std::fmt::Display,
     problems: &[Problem],
+    omitted: usize,
 ) -> ProblemArgs {
     let message = match source {
         Some(s) => format!("{s}: {err}"),
@@ -56,22 +63,56 @@ fn problem_args(
         .iter()
         .map(|p| (p.path.clone(), p.message.clone(), p.line, p.column))
         .collect();
-    (message, problems)
+    (message, problems, source.map(str::to_string), omitted)
 }
 
 /// `InvalidPoolError`: every problem of a rejected pool.
 fn invalid_pool(source: Option<&str>, err: &PoolError) -> PyErr {
-    InvalidPoolError::new_err(problem_args(source, err, &err.problems))
+    InvalidPoolError::new_err(problem_args(source, err, &err.problems, err.omitted))
 }
 
 /// `InvalidChangesError`: every problem of rejected what-if changes.
 fn invalid_changes(source: Option<&str>, err: &ChangesError) -> PyErr {
-    InvalidChangesError::new_err(problem_args(source, err, &err.problems))
+    InvalidChangesError::new_err(problem_args(source, err, &err.problems, err.omitted))
 }
 
 /// `InvalidShapeError`: every problem of a rejected headroom VM shape.
 fn invalid_shape(err: &ShapeError) -> PyErr {
-    InvalidShapeError::new_err(problem_args(None, err, &err.problems))
+    InvalidShapeError::new_err(problem_args(None, err, &err.problems, err.omitted))
+}
+
+/// The range of a numeric option, as the command line checks it
+/// (`haplan::limits`).
+fn range(name: &str) -> PyResult<limits::Range> {
+    Ok(match name {
+        "threads" => limits::THREADS,
+        "tolerate" => limits::TOLERATE,
+        "concurrency" => limits::CONCURRENCY,
+        "boot_time" | "fence_time" => limits::WHOLE_SECONDS,
+        _ => return Err(PyValueError::new_err(format!("no option {name}"))),
+    })
+}
+
+/// Checks a numeric option against its range: `ValueError` with the
+/// command line's message (`threads: must be from 1 to 1024, found 4000`)
+/// when it is out of it, whatever its size.
+#[pyfunction]
+fn check_range(name: &str, value: &Bound<'_, PyAny>) -> PyResult<u64> {
+    let r = range(name)?;
+    let r = limits::Range {
+        name: match name {
+            "boot_time" => "boot_time",
+            "fence_time" => "fence_time",
+            _ => r.name,
+        },
+        ..r
+    };
+    match value.extract::<u64>() {
+        Ok(v) => r.check(v).map_err(|e| PyValueError::new_err(e.to_string())),
+        Err(_) => Err(PyValueError::new_err(
+            r.error(value.str()?.to_cow()?).to_string(),
+        )),
+    }
 }
 
 fn verdict_name(v: Verdict) -> &'static str {
@@ -140,12 +181,9 @@ fn shape_demand_text(vm: &Bound<'_, PyAny>) -> PyResult<String> {
 fn seconds(name: &str, s: Option<f64>) -> PyResult<Option<Duration>> {
     match s {
         None => Ok(None),
-        Some(s) if s.is_finite() && (0.0..=1e9).contains(&s) => {
-            Ok(Some(Duration::from_secs_f64(s)))
-        }
-        Some(s) => Err(PyValueError::new_err(format!(
-            "{name} must be a number of seconds from 0 to 1e9, found {s}"
-        ))),
+        Some(s) => limits::time_limit(s)
+            .map(Some)
+            .map_err(|e| PyValueError::new_err(e.replacen("time_limit", name, 1))),
     }
 }
 
@@ -155,7 +193,16 @@ impl NativePool {
     /// error messages (a file name).
     #[new]
     #[pyo3(signature = (text, source = None))]
-    fn new(py: Python<'_>, text: String, source: Option<&str>) -> PyResult<Self> {
+    fn new(py: Python<'_>, text: &Bound<'_, PyAny>, source: Option<&str>) -> PyResult<Self> {
+        // Bytes are read as UTF-8 here, so that invalid UTF-8 is an
+        // `InvalidPoolError` at its place, as the command line reports it.
+        let text: String = match text.cast::<pyo3::types::PyBytes>() {
+            Ok(b) => match haplan::strict::utf8(b.as_bytes()) {
+                Ok(t) => t.to_string(),
+                Err(p) => return Err(invalid_pool(source, &PoolError::new(vec![p]))),
+            },
+            Err(_) => text.extract()?,
+        };
         let (parsed, text) = py.detach(move || (haplan::parse_pool(&text), text));
         match parsed {
             Ok(pool) => Ok(NativePool {
@@ -179,7 +226,7 @@ impl NativePool {
             }
         };
         let (parsed, text) = py.detach(move || {
-            let parsed = haplan::pool_from_value(&value);
+            let parsed = haplan::read_pool_value(&value);
             (parsed, serde_json::to_string(&value).expect("serializable"))
         });
         match parsed {
@@ -556,16 +603,11 @@ impl NativePool {
         fail: Option<Vec<String>>,
         threads: Option<usize>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str)> {
-        if concurrency == Some(0) {
-            return Err(PyValueError::new_err("concurrency must be at least 1"));
+        if let Some(c) = concurrency {
+            check_range("concurrency", c.into_pyobject(py)?.as_any())?;
         }
-        for (name, s) in [("boot_time", boot_time), ("fence_time", fence_time)] {
-            if s > u32::MAX as u64 {
-                return Err(PyValueError::new_err(format!(
-                    "{name} must be a whole number of seconds from 0 to 4294967295, found {s}"
-                )));
-            }
-        }
+        check_range("boot_time", boot_time.into_pyobject(py)?.as_any())?;
+        check_range("fence_time", fence_time.into_pyobject(py)?.as_any())?;
         if tolerate.is_some() && fail.is_some() {
             return Err(PyValueError::new_err(
                 "tolerate and fail cannot both be given (fail is one failure set, tolerate asks for the worst)",
@@ -626,6 +668,7 @@ fn agility(pool: &haplan::Pool) -> (Value, String) {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativePool>()?;
+    m.add_function(wrap_pyfunction!(check_range, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -64,7 +64,11 @@ where
 {
     let rayon_pool = match threads {
         None => Workers::Shared(shared_pool()?),
-        Some(0) => return Err(PyValueError::new_err("threads must be at least 1")),
+        Some(n) if haplan::limits::THREADS.check(n).is_err() => {
+            return Err(PyValueError::new_err(
+                haplan::limits::THREADS.error(n).to_string(),
+            ));
+        }
         Some(n) => Workers::Own(
             rayon::ThreadPoolBuilder::new()
                 .num_threads(n)

@@ -31,7 +31,7 @@ def test_drainable_by_heuristic() -> None:
     r = load("spread").drain("h1")
     assert isinstance(r, haplan.DrainReport)
     assert (r.pool, r.host, r.tolerate, r.ok, r.outcome, r.method) == ("spread", "h1", 1, True, "drainable", "spread")
-    assert r.verdict is haplan.Verdict.OK and r.exit_code == 0
+    assert r.verdict is haplan.DrainVerdict.DRAINABLE and r.exit_code == 0
     assert r.vms == ["a", "b"]
     assert r.moves == [haplan.Move("a", "h1", "h2"), haplan.Move("b", "h1", "h3")]
     assert r.blocked is None
@@ -86,7 +86,7 @@ def test_tolerate_and_nothing_to_move() -> None:
 
 def test_time_limit_zero_is_undecided() -> None:
     r = load("search-only").drain("h1", time_limit=0)
-    assert r.verdict is haplan.Verdict.UNDECIDED and r.exit_code == 3 and r.outcome == "undecided"
+    assert r.verdict is haplan.DrainVerdict.UNDECIDED and r.exit_code == 3 and r.outcome == "undecided"
     assert "time limit" in r.reason
 
 

@@ -167,15 +167,23 @@ def test_fixture_run(run: Run) -> None:
         if flag in run.command:
             pytest.skip(f"haplan {run.command[0]} {flag} is a command-line feature, not in the Python API")
     golden = run.golden()
-    if golden.exit == 2 and golden.stderr.startswith("error: "):
+    if golden.exit == 2 and golden.stderr.endswith("For more information, try '--help'.\n"):
         pytest.skip("a usage error of the command line (Python raises TypeError or ValueError)")
     if golden.exit == 2:
         # Bad input: the same message as the command line, without "haplan: ".
-        assert golden.stdout == ""
         with pytest.raises(haplan.HaplanError) as caught:
             execute(run)
         err = caught.value
         assert "haplan: " + str(err).replace(PREFIX, "") + "\n" == golden.stderr
+        if golden.stdout:
+            # --format json: the error object says the same, problem by problem.
+            assert run.flag("--format") == "json"
+            data = json.loads(golden.stdout)
+            assert "haplan: " + data["message"] + "\n" == golden.stderr
+            if isinstance(err, (haplan.InvalidPoolError, haplan.InvalidChangesError, haplan.InvalidShapeError)):
+                assert [(p["path"], p["message"], p["line"], p["column"]) for p in data["problems"]] == [
+                    (p.path, p.message, p.line, p.column) for p in err.problems
+                ]
         if isinstance(err, (haplan.InvalidPoolError, haplan.InvalidChangesError, haplan.InvalidShapeError)):
             if isinstance(err, haplan.InvalidPoolError):
                 # The run's pool, or the NEW pool of a diff.

@@ -123,7 +123,7 @@ def test_time_limit_leaves_proved_bounds(rack: haplan.Pool) -> None:
         (
             {"memory": 1, "vcpus": 1},
             {},
-            [["--vm.memory", 'unknown resource "memory"; the pool\'s resources: memory_mib, vcpus']],
+            [["--vm.memory", 'unknown resource "memory"; did you mean "memory_mib"? the pool\'s resources: memory_mib, vcpus']],
         ),
         (
             {},

@@ -11,7 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash scripts/deps.sh
-cargo build --release --locked --quiet --bin haplan
+# The runtime against libvirt is the CLI's feature `drivers`.
+cargo build --release --locked --quiet -p haplan-cli --features drivers
 haplan=$PWD/target/release/haplan
 dir=$(mktemp -d /tmp/haplan-try.XXXXXX)
 cleanup() { bash scripts/e2e/bench.sh stop "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"; }

@@ -18,7 +18,8 @@ class Problem:
     ``path`` is the JSON path of the offending value, e.g.
     ``"vms[3].demand.memory_mib"``, ``"changes[2].name"`` or
     ``"--vm.vcpus"`` (empty for the document itself);
-    ``line`` and ``column`` (1-based) are set for JSON syntax errors only.
+    ``line`` and ``column`` (1-based) are set for JSON syntax errors,
+    invalid UTF-8 and duplicate keys (where the second one is).
     ``str(problem)`` is the line the command line prints for it.
     """
 
@@ -44,21 +45,35 @@ class HaplanError(Exception):
 
 
 class _ProblemsError(HaplanError, ValueError):
-    """Input that was rejected, with every problem found in it."""
+    """Input that was rejected, with every problem found in it.
+
+    ``source`` is the file (or other source) the input was read from, when
+    one was named; ``problems`` lists at most 50 problems, ``omitted`` says
+    how many more there were."""
 
     message: str
     problems: List[Problem]
+    source: Optional[str]
+    omitted: int
 
-    def __init__(self, message: str, problems: Iterable[ProblemLike]) -> None:
+    def __init__(
+        self,
+        message: str,
+        problems: Iterable[ProblemLike],
+        source: Optional[str] = None,
+        omitted: int = 0,
+    ) -> None:
         self.message = message
         self.problems = [p if isinstance(p, Problem) else Problem(*p) for p in problems]
+        self.source = source
+        self.omitted = omitted
         super().__init__(message, self.problems)
 
     def __str__(self) -> str:
         return self.message
 
-    def __reduce__(self) -> Tuple[type, Tuple[str, List[Problem]]]:
-        return (type(self), (self.message, self.problems))
+    def __reduce__(self) -> Tuple[type, Tuple[str, List[Problem], Optional[str], int]]:
+        return (type(self), (self.message, self.problems, self.source, self.omitted))
 
 
 class InvalidPoolError(_ProblemsError):

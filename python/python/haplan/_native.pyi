@@ -9,13 +9,15 @@ from typing import Any, ClassVar, Dict, List, Optional, Tuple, final
 # The text and verdict of a check nested in a what-if, a diff, a headroom or a drain.
 _Nested = Tuple[str, str]
 
-__all__ = ["Pool", "__version__"]
+__all__ = ["Pool", "__version__", "check_range"]
 __version__: str
+
+def check_range(name: str, value: object) -> int: ...
 
 @final
 class Pool:
     __hash__: ClassVar[None]  # type: ignore[assignment]
-    def __new__(cls, text: str, source: Optional[str] = None) -> Pool: ...
+    def __new__(cls, text: str | bytes, source: Optional[str] = None) -> Pool: ...
     @staticmethod
     def from_data(data: Any, source: Optional[str] = None) -> Pool: ...
     def __getnewargs__(self) -> Tuple[str]: ...

@@ -29,12 +29,15 @@ Demand = Union[str, bytes, Mapping[str, Any]]
 
 
 def _count(value: Optional[int], name: str) -> Optional[int]:
+    """A numeric option: ``TypeError`` if it is no int, ``ValueError`` with
+    the command line's message if it is out of its range (the ranges are
+    the core's, ``haplan::limits``: ``threads`` 1 to 1024, ``tolerate`` 0
+    to 2**32 - 1, ...)."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int or None, not {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name} must not be negative, found {value}")
+    _native.check_range(name, value)
     return value
 
 
@@ -106,18 +109,22 @@ class Pool:
         """Reads a pool from its JSON text. ``source`` names it in error
         messages (e.g. a file name)."""
         if isinstance(text, (bytes, bytearray)):
-            text = bytes(text).decode("utf-8")
+            # Decoded by the native module: invalid UTF-8 is an
+            # InvalidPoolError at its line and column.
+            return cls(_native.Pool(bytes(text), source))
         if not isinstance(text, str):
             raise TypeError(f"from_json expects str or bytes, not {type(text).__name__}")
         return cls(_native.Pool(text, source))
 
     @classmethod
     def load(cls, path: PathLike) -> Pool:
-        """Reads a pool file (UTF-8 JSON). Errors name the file, as the
-        command line does; ``OSError`` when it cannot be read."""
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-        return cls.from_json(text, source=os.fspath(path))
+        """Reads a pool file (UTF-8 JSON). Every problem of the file, invalid
+        UTF-8 included, is an :class:`~haplan.InvalidPoolError` whose message
+        starts with the file's name (its ``source``), as the command line's
+        does; ``OSError`` when it cannot be read."""
+        with open(path, "rb") as f:
+            data = f.read()
+        return cls.from_json(data, source=os.fspath(path))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: Optional[str] = None) -> Pool:
@@ -452,8 +459,7 @@ class Pool:
         for name, value in (("boot_time", boot_time), ("fence_time", fence_time)):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be a whole number of seconds (int), not {type(value).__name__}")
-            if value < 0:
-                raise ValueError(f"{name} must not be negative, found {value}")
+            _native.check_range(name, value)
         concurrency = _count(concurrency, "concurrency")
         names: Optional[List[str]] = None
         if fail is not None:

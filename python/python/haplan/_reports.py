@@ -66,9 +66,10 @@ JsonDict = Dict[str, Any]
 Nested = Tuple[str, str]
 
 
-class Verdict(Enum):
+class Verdict(str, Enum):
     """The verdict of a check (or of a what-if, a diff), as the command
-    line's exit code gives it."""
+    line's exit code gives it. A string enum: each verdict equals its
+    string (``Verdict.NOT_OK == "not_ok"``), as JSON answers write it."""
 
     OK = "ok"
     """The pool meets the K asked for (exit 0)."""
@@ -81,6 +82,36 @@ class Verdict(Enum):
     def exit_code(self) -> int:
         """The exit code ``haplan check`` gives for this verdict."""
         return {"ok": 0, "not_ok": 1, "undecided": 3}[self.value]
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+class DrainVerdict(str, Enum):
+    """The verdict of a drain (:meth:`haplan.Pool.drain`), as
+    ``haplan drain --format json`` writes it in ``verdict``; equal to that
+    string (``DrainVerdict.BLOCKED == "blocked"``)."""
+
+    DRAINABLE = "drainable"
+    """The host can be drained with the pool still tolerating K (exit 0)."""
+    BLOCKED = "blocked"
+    """Proved impossible (exit 1)."""
+    UNDECIDED = "undecided"
+    """A time limit or the search's limit ran out first (exit 3)."""
+
+    @property
+    def exit_code(self) -> int:
+        """The exit code ``haplan drain`` gives for this verdict."""
+        return {"drainable": 0, "blocked": 1, "undecided": 3}[self.value]
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
 
 
 @dataclass(frozen=True)
@@ -991,10 +1022,11 @@ class DrainReport:
     - ``blocked`` (:class:`DrainBlock`): the proof, or ``None``.
     - ``stats`` (:class:`DrainStats`).
 
-    ``verdict`` and ``exit_code`` are those of ``haplan drain``: ``OK`` (0)
-    drainable, ``NOT_OK`` (1) blocked, ``UNDECIDED`` (3) a time limit or the
-    search's limit ran out first. ``to_dict()`` is the JSON object,
-    ``str(report)`` the text output.
+    ``verdict`` (:class:`DrainVerdict`) is the JSON's ``verdict``
+    (``report.verdict == report.to_dict()["verdict"]``) and ``exit_code``
+    that of ``haplan drain``: ``DRAINABLE`` (0), ``BLOCKED`` (1),
+    ``UNDECIDED`` (3, a time limit or the search's limit ran out first).
+    ``to_dict()`` is the JSON object, ``str(report)`` the text output.
     """
 
     pool: str
@@ -1009,7 +1041,7 @@ class DrainReport:
     end_state: Optional[Report]
     blocked: Optional[DrainBlock]
     stats: DrainStats
-    verdict: Verdict
+    verdict: DrainVerdict
     text: str = field(compare=False)
     """The command line's text output (``str(report)``)."""
     _json: JsonDict = field(compare=False)
@@ -1045,7 +1077,7 @@ class DrainReport:
             end_state=end_state,
             blocked=blocked,
             stats=DrainStats(**_known(DrainStats, data.get("stats", {}))),
-            verdict=Verdict(verdict),
+            verdict=DrainVerdict(data["verdict"]),
             text=text,
             _json=data,
         )
@@ -1069,7 +1101,7 @@ class DrainReport:
     def _repr_html_(self) -> str:
         first = self.text.splitlines()[0]
         verdict, _, rest = first.partition(": ")
-        colour = _COLOURS[self.verdict.value]
+        colour = _COLOURS[{"drainable": "ok", "blocked": "not_ok"}.get(self.verdict.value, "undecided")]
         out = [f"<div><b style='color:{colour}'>{_esc(verdict)}</b>: {_esc(rest)}"]
         if self.moves:
             out.append(

@@ -13,9 +13,12 @@ use haplan::model::Pool;
 use haplan::pack::Budget;
 use haplan::plan::{self, Scope};
 use haplan::scenario::Analysis;
+use haplan::strict::quoted;
 use haplan::tolerance::{self, CheckOptions, Verdict};
-use haplan::{agility, diff, load, timing, whatif};
+use haplan::{agility, diff, limits, load, timing, whatif};
 use haplan_wire::report;
+
+use crate::github;
 
 /// Exit codes, a contract (docs/cli.md).
 pub const EXIT_OK: i32 = 0;
@@ -34,12 +37,19 @@ protected VM is not agile); 2 bad input or usage; 3 undecided (the time limit ra
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Worker threads of the search, 1 to 1024 (default: one per core). The
+    /// answer never depends on it.
+    #[arg(long, value_name = "N", global = true, value_parser = parse_threads)]
+    threads: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 enum Format {
     Text,
     Json,
+    /// The text, then GitHub Actions workflow annotations (`::error
+    /// file=...::`): the verdict, or each problem of a bad input.
+    Github,
 }
 
 #[derive(Subcommand, Debug)]
@@ -49,7 +59,7 @@ enum Command {
         /// Pool file (haplan/v1 JSON), or - for standard input.
         file: String,
         /// K to check against (default: the file's ha.host_failures_to_tolerate).
-        #[arg(long, value_name = "K")]
+        #[arg(long, value_name = "K", value_parser = parse_tolerate)]
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -59,9 +69,6 @@ enum Command {
         /// Show a failing set of size max_tolerable + 1 even when the pool meets K.
         #[arg(long)]
         explain: bool,
-        /// Worker threads (default: one per core). The answer never depends on it.
-        #[arg(long, value_name = "N")]
-        threads: Option<usize>,
         /// How to decide (for comparisons): `full` (default), `enumerate`
         /// (every failure set, no set-level bounds), `ilp-per-set`.
         #[arg(long, value_enum, default_value = "full", hide_short_help = true)]
@@ -99,7 +106,7 @@ enum Command {
         changes: String,
         /// K for both pools (default: each pool's ha.host_failures_to_tolerate,
         /// after the changes that of the changed pool).
-        #[arg(long, value_name = "K")]
+        #[arg(long, value_name = "K", value_parser = parse_tolerate)]
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -120,7 +127,7 @@ enum Command {
         /// The pool as it would be, or - for standard input.
         new: String,
         /// K for both pools (default: NEW's ha.host_failures_to_tolerate).
-        #[arg(long, value_name = "K")]
+        #[arg(long, value_name = "K", value_parser = parse_tolerate)]
         tolerate: Option<u32>,
         /// Also fail when NEW tolerates fewer host failures than OLD.
         #[arg(long)]
@@ -173,7 +180,7 @@ enum Command {
         #[arg(long, value_name = "NET1,NET2,...", value_delimiter = ',')]
         networks: Vec<String>,
         /// K the pool must still tolerate (default: the file's ha.host_failures_to_tolerate).
-        #[arg(long, value_name = "K")]
+        #[arg(long, value_name = "K", value_parser = parse_tolerate)]
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -200,7 +207,7 @@ enum Command {
         /// The host to drain (it must be up).
         host: String,
         /// K the pool must still tolerate (default: the file's ha.host_failures_to_tolerate).
-        #[arg(long, value_name = "K")]
+        #[arg(long, value_name = "K", value_parser = parse_tolerate)]
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -219,7 +226,7 @@ enum Command {
         /// Pool file (haplan/v1 JSON), or - for standard input.
         file: String,
         /// K for the verdict (default: the file's ha.host_failures_to_tolerate).
-        #[arg(long, value_name = "K")]
+        #[arg(long, value_name = "K", value_parser = parse_tolerate)]
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -240,7 +247,7 @@ enum Command {
         /// Pool file (haplan/v1 JSON), or - for standard input.
         file: String,
         /// K of the worst case (default: the file's ha.host_failures_to_tolerate).
-        #[arg(long, value_name = "K", conflicts_with = "fail")]
+        #[arg(long, value_name = "K", conflicts_with = "fail", value_parser = parse_tolerate)]
         tolerate: Option<u32>,
         /// Boot time of a VM without boot_time_s, in seconds.
         #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_whole_seconds)]
@@ -262,12 +269,26 @@ enum Command {
             long,
             value_name = "N",
             default_value = "200000",
-            hide_short_help = true
+            hide_short_help = true,
+            value_parser = parse_set_limit
         )]
         set_limit: u64,
     },
     /// Print the JSON Schema of the pool format.
     Schema,
+    /// Print a shell completion script (bash, elvish, fish, powershell, zsh).
+    ///
+    /// For example `haplan completions bash > /usr/share/bash-completion/completions/haplan`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `haplan man > haplan.1`, or that
+    /// of one command (`haplan man check > haplan-check.1`).
+    Man {
+        /// The command whose page to print (default: haplan itself).
+        command: Option<String>,
+    },
     /// Build a pool file from live libvirt hosts (domains, memory, vCPUs,
     /// storage pools, networks), printed on standard output.
     ///
@@ -378,28 +399,42 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
     let secs: f64 = s
         .parse()
         .map_err(|_| format!("not a number of seconds: {s}"))?;
-    if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
-        return Err(format!("not a usable number of seconds: {s}"));
-    }
-    Ok(Duration::from_secs_f64(secs))
+    limits::time_limit(secs)
 }
 
 /// A whole number of seconds, as the pool format's settings (at most 2^32 - 1).
 fn parse_whole_seconds(s: &str) -> Result<u64, String> {
-    match s.trim().parse::<u64>() {
-        Ok(n) if n <= u32::MAX as u64 => Ok(n),
-        _ => Err(format!(
-            "not a whole number of seconds from 0 to 4294967295: {s}"
-        )),
-    }
+    limits::WHOLE_SECONDS.parse(s).map_err(|e| {
+        format!(
+            "not a whole number of seconds from 0 to {}: {}",
+            e.max, e.found
+        )
+    })
 }
 
 fn parse_concurrency(s: &str) -> Result<u32, String> {
-    match s.trim().parse::<u32>() {
-        Ok(0) => Err("must be at least 1".to_string()),
-        Ok(n) => Ok(n),
-        Err(_) => Err(format!("not a whole number of VM starts: {s}")),
-    }
+    limits::CONCURRENCY
+        .parse(s)
+        .map(|n| n as u32)
+        .map_err(|e| e.to_string())
+}
+
+fn parse_threads(s: &str) -> Result<usize, String> {
+    limits::THREADS
+        .parse(s)
+        .map(|n| n as usize)
+        .map_err(|e| e.to_string())
+}
+
+fn parse_tolerate(s: &str) -> Result<u32, String> {
+    limits::TOLERATE
+        .parse(s)
+        .map(|n| n as u32)
+        .map_err(|e| e.to_string())
+}
+
+fn parse_set_limit(s: &str) -> Result<u64, String> {
+    limits::SET_LIMIT.parse(s).map_err(|e| e.to_string())
 }
 
 /// The JSON Schema of the pool format.
@@ -416,22 +451,33 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let mut cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() {
-                EXIT_BAD_INPUT
-            } else {
-                EXIT_OK
-            };
+            if !e.use_stderr() {
+                let _ = stdout.write_all(e.render().to_string().as_bytes());
+                return EXIT_OK;
+            }
+            // clap's `error: ...`, as every message of haplan: `haplan: ...`.
             let text = e.render().to_string();
-            let out: &mut dyn Write = if e.use_stderr() { stderr } else { stdout };
-            let _ = out.write_all(text.as_bytes());
-            return code;
+            let text = text.strip_prefix("error: ").unwrap_or(&text);
+            let err = CliError::usage(text.trim_end().to_string());
+            return fail(&err, format_in_args(&args), stdout, stderr);
         }
     };
+    let format = cli.command.format().unwrap_or(Format::Text);
+    // `--format github` renders the text; the annotations are added below.
+    if format == Format::Github {
+        cli.command.set_format(Format::Text);
+    }
     if let Command::Import { name, hosts } = &cli.command {
         return import(name, hosts, stdout, stderr);
+    }
+    if let Command::Completions { shell } = cli.command {
+        let mut command = <Cli as clap::CommandFactory>::command();
+        clap_complete::generate(shell, &mut command, "haplan", stdout);
+        return EXIT_OK;
     }
     #[cfg(feature = "drivers")]
     if let Command::Run {
@@ -441,18 +487,36 @@ where
     {
         return match run_live(cli.command, stdin, stdout) {
             Ok(code) => code,
-            Err(message) => {
-                let _ = writeln!(stderr, "haplan: {message}");
-                EXIT_BAD_INPUT
-            }
+            Err(message) => fail(&CliError::from(message), format, stdout, stderr),
         };
     }
-    let (code, text) = match execute(cli, stdin) {
-        Ok(done) => done,
-        Err(message) => {
-            let _ = writeln!(stderr, "haplan: {message}");
-            return EXIT_BAD_INPUT;
+    let file = cli.command.input_file();
+    let threads = cli.threads;
+    let done = match threads {
+        None => execute(cli, stdin),
+        Some(n) => {
+            // The command runs on the pool's threads: standard input, when
+            // a file is `-`, is read here first.
+            let mut input = Vec::new();
+            let read = if args.iter().any(|a| a == "-") {
+                stdin.read_to_end(&mut input).map(|_| ())
+            } else {
+                Ok(())
+            };
+            match (read, rayon::ThreadPoolBuilder::new().num_threads(n).build()) {
+                (Err(e), _) => Err(format!("cannot read <stdin>: {e}").into()),
+                (_, Err(e)) => Err(format!("cannot start {n} threads: {e}").into()),
+                (Ok(()), Ok(pool)) => pool.install(|| execute(cli, &mut input.as_slice())),
+            }
         }
+    };
+    let (code, text) = match done {
+        Ok(done) => done,
+        Err(err) => return fail(&err, format, stdout, stderr),
+    };
+    let text = match format {
+        Format::Github => github::report(&text, code, file.as_deref()),
+        _ => text,
     };
     match stdout
         .write_all(text.as_bytes())
@@ -466,27 +530,218 @@ where
     }
 }
 
-/// The text of `file` (`-`: standard input) and the name to show for it.
-fn read_text(file: &str, stdin: &mut dyn Read) -> Result<(String, String), String> {
-    let mut text = String::new();
-    let shown = if file == "-" { "<stdin>" } else { file };
-    let read = if file == "-" {
-        stdin.read_to_string(&mut text).map(|_| ())
-    } else {
-        std::fs::read_to_string(file).map(|t| text = t)
-    };
-    read.map_err(|e| format!("cannot read {shown}: {e}"))?;
-    Ok((shown.to_string(), text))
+/// Why a command could not answer (exit 2): a message, and for a file
+/// that was rejected, the file and each problem with its place.
+#[derive(Debug)]
+struct CliError {
+    /// `usage` (the command line itself), `invalid_input` (a file or a
+    /// flag's value), `invalid_argument` (a question that does not fit the
+    /// pool: an unknown host, a host in maintenance), or `error` (anything
+    /// else: a file that cannot be read).
+    kind: &'static str,
+    message: String,
+    file: Option<String>,
+    problems: Vec<haplan::Problem>,
+    omitted: usize,
 }
 
-fn read_pool(file: &str, stdin: &mut dyn Read) -> Result<Pool, String> {
+impl CliError {
+    fn usage(message: String) -> Self {
+        CliError {
+            kind: "usage",
+            message,
+            file: None,
+            problems: Vec::new(),
+            omitted: 0,
+        }
+    }
+
+    /// A rejected input: `file` (a file's name, or a flag such as `--vm`)
+    /// and its problems.
+    fn invalid(file: &str, message: String, problems: &[haplan::Problem], omitted: usize) -> Self {
+        CliError {
+            kind: "invalid_input",
+            message,
+            file: Some(file.to_string()),
+            problems: problems.to_vec(),
+            omitted,
+        }
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        let problems: Vec<serde_json::Value> = self
+            .problems
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "path": p.path, "message": p.message, "line": p.line, "column": p.column,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "error": self.kind,
+            "message": self.message,
+            "file": self.file,
+            "problems": problems,
+            "omitted": self.omitted,
+        })
+    }
+}
+
+impl CliError {
+    /// A question that does not fit the pool (`haplan::QueryError`).
+    fn argument(message: String) -> Self {
+        CliError {
+            kind: "invalid_argument",
+            ..CliError::from(message)
+        }
+    }
+}
+
+impl From<String> for CliError {
+    fn from(message: String) -> Self {
+        CliError {
+            kind: "error",
+            message,
+            file: None,
+            problems: Vec::new(),
+            omitted: 0,
+        }
+    }
+}
+
+/// Reports `err` (exit 2): `haplan: ...` on standard error always, and
+/// with `--format json` a JSON error object on standard output, with
+/// `--format github` a workflow annotation per problem.
+fn fail(err: &CliError, format: Format, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
+    let _ = writeln!(stderr, "haplan: {}", err.message);
+    let out = match format {
+        Format::Json => json(err.to_json()),
+        Format::Github => github::problems(
+            err.file.as_deref(),
+            &err.message,
+            &err.problems,
+            err.omitted,
+        ),
+        Format::Text => String::new(),
+    };
+    let _ = stdout
+        .write_all(out.as_bytes())
+        .and_then(|_| stdout.flush());
+    EXIT_BAD_INPUT
+}
+
+/// The `--format` of a command line clap rejected, as far as it can be
+/// read, so that even a usage error comes as the caller asked.
+fn format_in_args(args: &[OsString]) -> Format {
+    let mut format = Format::Text;
+    let mut args = args.iter().map(|a| a.to_string_lossy());
+    while let Some(a) = args.next() {
+        let value = match a.strip_prefix("--format") {
+            Some("") => args.next().map(|v| v.to_string()),
+            Some(v) => v.strip_prefix('=').map(str::to_string),
+            None => None,
+        };
+        match value.as_deref() {
+            Some("json") => format = Format::Json,
+            Some("github") => format = Format::Github,
+            Some(_) => format = Format::Text,
+            None => {}
+        }
+    }
+    format
+}
+
+impl Command {
+    /// The `--format` flag of the command, if it has one.
+    fn format_slot(&mut self) -> Option<&mut Format> {
+        match self {
+            Command::Check { format, .. }
+            | Command::Plan { format, .. }
+            | Command::Agility { format, .. }
+            | Command::Whatif { format, .. }
+            | Command::Diff { format, .. }
+            | Command::Headroom { format, .. }
+            | Command::Drain { format, .. }
+            | Command::Tiers { format, .. }
+            | Command::Timing { format, .. }
+            | Command::Run { format, .. } => Some(format),
+            Command::Schema
+            | Command::Import { .. }
+            | Command::Completions { .. }
+            | Command::Man { .. } => None,
+        }
+    }
+
+    /// The file the answer is about (for `diff`, NEW), for annotations.
+    fn input_file(&self) -> Option<String> {
+        match self {
+            Command::Check { file, .. }
+            | Command::Plan { file, .. }
+            | Command::Agility { file, .. }
+            | Command::Whatif { file, .. }
+            | Command::Headroom { file, .. }
+            | Command::Drain { file, .. }
+            | Command::Tiers { file, .. }
+            | Command::Timing { file, .. }
+            | Command::Run { file, .. } => Some(file.clone()),
+            Command::Diff { new, .. } => Some(new.clone()),
+            _ => None,
+        }
+    }
+
+    fn format(&mut self) -> Option<Format> {
+        self.format_slot().copied()
+    }
+
+    fn set_format(&mut self, f: Format) {
+        if let Some(slot) = self.format_slot() {
+            *slot = f;
+        }
+    }
+}
+
+/// The text of `file` (`-`: standard input) and the name to show for it.
+fn read_text(file: &str, stdin: &mut dyn Read) -> Result<(String, String), CliError> {
+    let mut bytes = Vec::new();
+    let shown = if file == "-" { "<stdin>" } else { file };
+    let read = if file == "-" {
+        stdin.read_to_end(&mut bytes).map(|_| ())
+    } else {
+        std::fs::read(file).map(|b| bytes = b)
+    };
+    read.map_err(|e| format!("cannot read {shown}: {e}"))?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok((shown.to_string(), text)),
+        Err(e) => {
+            let p = haplan::strict::utf8(e.as_bytes()).expect_err("not UTF-8");
+            let message = format!("{shown}: {p}");
+            Err(CliError::invalid(shown, message, &[p], 0))
+        }
+    }
+}
+
+fn read_pool(file: &str, stdin: &mut dyn Read) -> Result<Pool, CliError> {
     let (shown, text) = read_text(file, stdin)?;
-    load::parse_pool(&text).map_err(|e| format!("{shown}: {e}"))
+    parse_pool(&shown, &text)
+}
+
+/// The pool in `text`, read from `shown`.
+fn parse_pool(shown: &str, text: &str) -> Result<Pool, CliError> {
+    load::parse_pool(text).map_err(|e| pool_error(shown, &e))
+}
+
+fn pool_error(shown: &str, e: &haplan::PoolError) -> CliError {
+    CliError::invalid(shown, format!("{shown}: {e}"), &e.problems, e.omitted)
+}
+
+fn shape_error(e: &haplan::ShapeError) -> CliError {
+    CliError::invalid("--vm", e.to_string(), &e.problems, e.omitted)
 }
 
 /// The VM of `--vm`, `--storage` and `--networks`.
-fn read_shape(vm: &str, storage: &[String], networks: &[String]) -> Result<Shape, String> {
-    Shape::parse(vm, "--vm", storage, networks).map_err(|e| e.to_string())
+fn read_shape(vm: &str, storage: &[String], networks: &[String]) -> Result<Shape, CliError> {
+    Shape::parse(vm, "--vm", storage, networks).map_err(|e| shape_error(&e))
 }
 
 /// Standard input can be read once.
@@ -547,9 +802,30 @@ fn import(name: &str, hosts: &[String], stdout: &mut dyn Write, stderr: &mut dyn
     }
 }
 
-fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
+fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
     match cli.command {
-        Command::Import { .. } => unreachable!("handled before"),
+        Command::Import { .. } | Command::Completions { .. } => unreachable!("handled before"),
+        Command::Man { command } => {
+            let mut top = <Cli as clap::CommandFactory>::command();
+            top.build();
+            let page = match command {
+                None => top,
+                Some(name) => {
+                    let sub = top
+                        .find_subcommand(&name)
+                        .ok_or_else(|| format!("man: no command {}", quoted(&name)))?;
+                    // The page's name; the process ends soon after.
+                    let title: &'static str =
+                        Box::leak(format!("haplan-{}", sub.get_name()).into_boxed_str());
+                    sub.clone().name(title).version(env!("CARGO_PKG_VERSION"))
+                }
+            };
+            let mut out = Vec::new();
+            clap_mangen::Man::new(page)
+                .render(&mut out)
+                .map_err(|e| format!("cannot render the manual page: {e}"))?;
+            Ok((EXIT_OK, String::from_utf8_lossy(&out).into_owned()))
+        }
         Command::Run {
             file,
             crash,
@@ -566,7 +842,10 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             driver,
         } => {
             if driver == DriverArg::Libvirt {
-                return Err("this haplan was built without the libvirt driver".into());
+                return Err(String::from(
+                    "this haplan was built without the libvirt driver (feature \"drivers\")",
+                )
+                .into());
             }
             let faults = RunFaults {
                 crash,
@@ -593,7 +872,6 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             format,
             time_limit,
             explain,
-            threads,
             strategy,
         } => {
             let pool = read_pool(&file, stdin)?;
@@ -604,19 +882,11 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
                 cancel: None,
                 strategy: strategy.into(),
             };
-            let report = match threads {
-                Some(0) => return Err("--threads must be at least 1".to_string()),
-                Some(n) => rayon::ThreadPoolBuilder::new()
-                    .num_threads(n)
-                    .build()
-                    .map_err(|e| format!("cannot start {n} threads: {e}"))?
-                    .install(|| tolerance::check(&pool, &opts)),
-                None => tolerance::check(&pool, &opts),
-            };
+            let report = tolerance::check(&pool, &opts);
             let code = exit_code(report.verdict());
             let text = match format {
                 Format::Json => json(report::check_json(&pool, &report)),
-                Format::Text => report::check_text(&pool, &report),
+                Format::Text | Format::Github => report::check_text(&pool, &report),
             };
             Ok((code, text))
         }
@@ -627,7 +897,8 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             time_limit,
         } => {
             let pool = read_pool(&file, stdin)?;
-            let failed = haplan::failure_set(&pool, &fail).map_err(|e| e.to_string())?;
+            let failed =
+                haplan::failure_set(&pool, &fail).map_err(|e| CliError::argument(e.to_string()))?;
             let an = Analysis::new(&pool);
             let budget = Budget {
                 deadline: time_limit.map(|d| std::time::Instant::now() + d),
@@ -643,7 +914,7 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             };
             let text = match format {
                 Format::Json => json(report::plan_json(&pool, &p)),
-                Format::Text => report::plan_text(&pool, &p),
+                Format::Text | Format::Github => report::plan_text(&pool, &p),
             };
             Ok((code, text))
         }
@@ -667,11 +938,13 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
         } => {
             one_stdin(&file, &changes, "FILE and CHANGES")?;
             let (shown, text) = read_text(&file, stdin)?;
-            let before = load::parse_pool(&text).map_err(|e| format!("{shown}: {e}"))?;
+            let before = parse_pool(&shown, &text)?;
             let value: serde_json::Value =
                 serde_json::from_str(&text).expect("a valid pool is JSON");
             let (shown, text) = read_text(&changes, stdin)?;
-            let changed = whatif::apply_text(&value, &text).map_err(|e| format!("{shown}: {e}"))?;
+            let changed = whatif::apply_text(&value, &text).map_err(|e| {
+                CliError::invalid(&shown, format!("{shown}: {e}"), &e.problems, e.omitted)
+            })?;
             let opts = CheckOptions {
                 tolerate,
                 time_limit,
@@ -686,7 +959,9 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
                     &changed.changes,
                     &r,
                 )),
-                Format::Text => report::whatif_text(&before, &changed.pool, &changed.changes, &r),
+                Format::Text | Format::Github => {
+                    report::whatif_text(&before, &changed.pool, &changed.changes, &r)
+                }
             };
             Ok((exit_code(r.verdict()), text))
         }
@@ -713,7 +988,7 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
                     if shape.check_resources(&old, "--vm").is_err() {
                         shape
                             .check_resources(&new, "--vm")
-                            .map_err(|e| e.to_string())?;
+                            .map_err(|e| shape_error(&e))?;
                     }
                     Some(shape)
                 }
@@ -733,13 +1008,13 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             if let Some(h) = &d.headroom {
                 for side in [&h.old, &h.new] {
                     if let Err(e) = side {
-                        return Err(format!("--vm: {e}"));
+                        return Err(format!("--vm: {e}").into());
                     }
                 }
             }
             let text = match format {
                 Format::Json => json(report::diff_json(&old, &new, &d)),
-                Format::Text => report::diff_text(&old, &new, &d),
+                Format::Text | Format::Github => report::diff_text(&old, &new, &d),
             };
             Ok((exit_code(d.verdict()), text))
         }
@@ -757,17 +1032,18 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             let shape = read_shape(&vm, &storage, &networks)?;
             shape
                 .check_resources(&pool, "--vm")
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| shape_error(&e))?;
             let opts = HeadroomOptions {
                 tolerate,
                 time_limit,
                 cancel: None,
                 method: method.into(),
             };
-            let r = headroom::headroom(&pool, &shape, &opts).map_err(|e| format!("--vm: {e}"))?;
+            let r = headroom::headroom(&pool, &shape, &opts)
+                .map_err(|e| CliError::from(format!("--vm: {e}")))?;
             let text = match format {
                 Format::Json => json(report::headroom_json(&pool, &r)),
-                Format::Text => report::headroom_text(&pool, &r),
+                Format::Text | Format::Github => report::headroom_text(&pool, &r),
             };
             Ok((exit_code(r.verdict()), text))
         }
@@ -779,16 +1055,17 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             time_limit,
         } => {
             let pool = read_pool(&file, stdin)?;
-            let h = drain::host_to_drain(&pool, &host).map_err(|e| e.to_string())?;
+            let h = drain::host_to_drain(&pool, &host)
+                .map_err(|e| CliError::argument(e.to_string()))?;
             let opts = DrainOptions {
                 tolerate,
                 time_limit,
                 ..DrainOptions::default()
             };
-            let r = drain::drain(&pool, h, &opts).map_err(|e| e.to_string())?;
+            let r = drain::drain(&pool, h, &opts).map_err(|e| CliError::argument(e.to_string()))?;
             let text = match format {
                 Format::Json => json(report::drain_json(&pool, &r)),
-                Format::Text => report::drain_text(&pool, &r),
+                Format::Text | Format::Github => report::drain_text(&pool, &r),
             };
             Ok((exit_code(r.verdict()), text))
         }
@@ -807,7 +1084,7 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             let r = haplan::tiers::tiers(&pool, &opts);
             let text = match format {
                 Format::Json => json(report::tiers_json(&pool, &r)),
-                Format::Text => report::tiers_text(&pool, &r),
+                Format::Text | Format::Github => report::tiers_text(&pool, &r),
             };
             let code = match r.verdict() {
                 Verdict::Ok if !r.exact => EXIT_UNDECIDED,
@@ -827,9 +1104,10 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
         } => {
             let pool = read_pool(&file, stdin)?;
             let fail = match fail {
-                Some(names) => {
-                    Some(haplan::failure_set(&pool, &names).map_err(|e| format!("--fail: {e}"))?)
-                }
+                Some(names) => Some(
+                    haplan::failure_set(&pool, &names)
+                        .map_err(|e| CliError::argument(format!("--fail: {e}")))?,
+                ),
                 None => None,
             };
             let opts = timing::TimingOptions {
@@ -851,7 +1129,7 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
             };
             let text = match format {
                 Format::Json => json(report::timing_json(&pool, &r)),
-                Format::Text => report::timing_text(&pool, &r),
+                Format::Text | Format::Github => report::timing_text(&pool, &r),
             };
             Ok((code, text))
         }
@@ -862,7 +1140,7 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), String> {
 fn agility_output(pool: &Pool, ag: &agility::Agility, format: Format) -> String {
     match format {
         Format::Json => json(report::agility_json(pool, ag)),
-        Format::Text => report::agility_text(pool, ag),
+        Format::Text | Format::Github => report::agility_text(pool, ag),
     }
 }
 
@@ -913,21 +1191,17 @@ fn run_sim(
     verbose: bool,
     log: Option<&str>,
     format: Format,
-) -> Result<(i32, String), String> {
+) -> Result<(i32, String), CliError> {
     use haplan_runtime::sim::{Fault, FenceDevice, Sim};
     use haplan_runtime::{Event, text};
     let (shown, text) = read_text(file, stdin)?;
-    let doc: serde_json::Value =
-        serde_json::from_str(&text).map_err(|_| match load::parse_pool(&text) {
-            Err(e) => format!("{shown}: {e}"),
-            Ok(_) => format!("{shown}: not JSON"),
-        })?;
-    let pool = load::pool_from_value(&doc).map_err(|e| format!("{shown}: {e}"))?;
+    let pool = parse_pool(&shown, &text)?;
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("a valid pool is JSON");
     let until = secs_ms(&until.to_string()).map_err(|e| format!("--until: {e}"))?;
     let host = |flag: &str, name: &str| -> Result<(), String> {
         pool.host_by_name(name)
             .map(|_| ())
-            .ok_or_else(|| format!("--{flag}: unknown host \"{name}\""))
+            .ok_or_else(|| format!("--{flag}: unknown host {}", quoted(name)))
     };
     let mut sim = Sim::new(doc, seed).map_err(|e| format!("{shown}: {e}"))?;
     sim.record = true;
@@ -970,7 +1244,7 @@ fn run_sim(
     for s in &faults.crash_vm {
         let (v, t) = at_time("crash-vm", s, false)?;
         if pool.vm_by_name(&v).is_none() {
-            return Err(format!("--crash-vm: unknown VM \"{v}\""));
+            return Err(format!("--crash-vm: unknown VM {}", quoted(&v)).into());
         }
         sim.inject(t.expect("required"), Fault::CrashVm(v));
     }
@@ -1038,7 +1312,7 @@ fn run_sim(
             });
             out += &format!("{summary}\n");
         }
-        Format::Text => {
+        Format::Text | Format::Github => {
             out += &format!(
                 "haplan run: {} ({} hosts, {} VMs), simulated for {}s\n",
                 pool.name,
@@ -1147,7 +1421,7 @@ fn run_live(command: Command, stdin: &mut dyn Read, stdout: &mut dyn Write) -> R
             "faults are injected only with --driver sim; real hosts fail on their own".into(),
         );
     }
-    let (shown, text) = read_text(&file, stdin)?;
+    let (shown, text) = read_text(&file, stdin).map_err(|e| e.message)?;
     let pool = load::parse_pool(&text).map_err(|e| format!("{shown}: {e}"))?;
     let doc: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{shown}: {e}"))?;
@@ -1172,7 +1446,7 @@ fn run_live(command: Command, stdin: &mut dyn Read, stdout: &mut dyn Write) -> R
                     Vec::new()
                 }
             }
-            Format::Text => text::step_lines(input, output, verbose),
+            Format::Text | Format::Github => text::step_lines(input, output, verbose),
         };
         for line in lines {
             if let Err(e) = writeln!(stdout, "{line}").and_then(|_| stdout.flush()) {

@@ -2,5 +2,6 @@
 //! streams as arguments so that tests drive exactly what the binary does.
 
 pub mod cli;
+mod github;
 
 pub use cli::run;

@@ -21,10 +21,92 @@ pub struct NotAgile {
 /// Per-VM agility facts for a whole pool.
 #[derive(Clone, Debug)]
 pub struct Agility {
-    /// For every VM, the hosts it may restart on (empty for halted VMs).
-    pub targets: Vec<Vec<HostId>>,
+    /// For every VM, the hosts it may restart on (none for halted VMs).
+    pub targets: Targets,
     /// Protected running or paused VMs with no target, in file order.
     pub not_agile: Vec<NotAgile>,
+}
+
+/// Where each VM may restart, capacity aside, kept by requirement: VMs with
+/// the same storage, networks, local devices and `allowed_hosts` (and, for
+/// soft rules taken as strict, `preferred_hosts`) share one list of hosts,
+/// and a VM's own targets are that list but its own host and the hosts where
+/// a binding apart rule of the VM already runs its most members per host
+/// (for anti-affinity: another member). Memory is linear in hosts plus VMs,
+/// never their product.
+#[derive(Clone, Debug, Default)]
+pub struct Targets {
+    /// Per requirement: the hosts passing [`eligible_vm`], ascending.
+    passing: Vec<Vec<HostId>>,
+    /// Per VM: its requirement, or [`NONE`] for a halted VM.
+    need_of: Vec<u32>,
+    /// Per VM: its first binding apart rule, or [`NONE`].
+    group_of: Vec<u32>,
+    /// Per VM: its other binding apart rules (an index into `more`), or
+    /// [`NONE`] when it has none.
+    more_of: Vec<u32>,
+    more: Vec<Vec<u32>>,
+    /// Per binding apart rule: the hosts where its running or paused
+    /// members reach its `max_per_host`, ascending.
+    peers: Vec<Vec<HostId>>,
+    /// Per VM: the host it is on.
+    own: Vec<HostId>,
+    /// Per VM: whether it has a target at all.
+    agile: Vec<bool>,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl Targets {
+    /// The hosts `v` may restart on, ascending.
+    pub fn of(&self, v: VmId) -> impl Iterator<Item = HostId> + '_ {
+        let hosts: &[HostId] = match self.need_of[v] {
+            NONE => &[],
+            n => &self.passing[n as usize],
+        };
+        hosts.iter().copied().filter(move |&t| self.open(v, t))
+    }
+
+    /// Whether `v` may restart on `t`.
+    pub fn contains(&self, v: VmId, t: HostId) -> bool {
+        match self.need_of[v] {
+            NONE => false,
+            n => self.passing[n as usize].binary_search(&t).is_ok() && self.open(v, t),
+        }
+    }
+
+    /// Whether `v` may restart nowhere.
+    pub fn is_empty(&self, v: VmId) -> bool {
+        !self.agile[v]
+    }
+
+    /// The requirement `v` shares with other VMs (same storage, networks,
+    /// local devices and `allowed_hosts`), `None` for a halted VM: VMs of
+    /// one requirement pass the same hosts, theirs and their peers' aside.
+    pub fn requirement(&self, v: VmId) -> Option<usize> {
+        (self.need_of[v] != NONE).then_some(self.need_of[v] as usize)
+    }
+
+    /// The hosts that pass requirement `n`, ascending (own hosts and
+    /// anti-affinity aside).
+    pub fn passing(&self, n: usize) -> &[HostId] {
+        &self.passing[n]
+    }
+
+    /// Not `v`'s own host, and no binding apart rule of `v` at its most
+    /// members there.
+    fn open(&self, v: VmId, t: HostId) -> bool {
+        let free = |g: u32| self.peers[g as usize].binary_search(&t).is_err();
+        t != self.own[v]
+            && match self.group_of[v] {
+                NONE => true,
+                g => free(g),
+            }
+            && match self.more_of[v] {
+                NONE => true,
+                m => self.more[m as usize].iter().all(|&g| free(g)),
+            }
+    }
 }
 
 impl Agility {
@@ -33,7 +115,7 @@ impl Agility {
         let not_agile = (0..pool.vms.len())
             .filter(|&v| {
                 let vm = &pool.vms[v];
-                vm.restart == Restart::Protected && vm.power.is_active() && targets[v].is_empty()
+                vm.restart == Restart::Protected && vm.power.is_active() && !targets.agile[v]
             })
             .map(|v| NotAgile {
                 vm: v,
@@ -44,27 +126,30 @@ impl Agility {
     }
 
     pub fn is_agile(&self, vm: VmId) -> bool {
-        !self.targets[vm].is_empty()
+        !self.targets.is_empty(vm)
     }
 }
 
-/// For every VM, the hosts it may restart on (empty for halted VMs): the
-/// rules of [`eligible_vm`], not its own host, and for every apart rule of
-/// the VM that binds, fewer than its `max_per_host` other running members
-/// on the host. With `soft`, soft apart rules bind too and a VM with
+/// Where every VM may restart (none for halted VMs): the rules of
+/// [`eligible_vm`], not its own host, and for every apart rule of the VM
+/// that binds, fewer than its `max_per_host` other running members on the
+/// host. With `soft`, soft apart rules bind too and a VM with
 /// `preferred_hosts` may restart only there (the targets of soft rules
 /// taken as strict).
-pub(crate) fn targets(pool: &Pool, soft: bool) -> Vec<Vec<HostId>> {
+pub(crate) fn targets(pool: &Pool, soft: bool) -> Targets {
     // Per binding apart rule, the hosts where its running members reach
     // its cap (sorted): a host other than the VM's own is blocked exactly
     // when it is listed.
-    let rules = pool.group_rules();
-    let mut crowded: Vec<Vec<HostId>> = vec![Vec::new(); rules.len()];
-    let mut rules_of: Vec<Vec<usize>> = vec![Vec::new(); pool.vms.len()];
-    for (i, rule) in rules.iter().enumerate() {
+    let nv = pool.vms.len();
+    let mut peers: Vec<Vec<HostId>> = Vec::new();
+    let mut group_of = vec![NONE; nv];
+    let mut more_of = vec![NONE; nv];
+    let mut more: Vec<Vec<u32>> = Vec::new();
+    for rule in pool.group_rules() {
         if rule.affinity != Affinity::Apart || !(rule.strict || soft) {
             continue;
         }
+        let id = peers.len() as u32;
         let mut on: Vec<HostId> = rule
             .vms
             .iter()
@@ -73,13 +158,22 @@ pub(crate) fn targets(pool: &Pool, soft: bool) -> Vec<Vec<HostId>> {
             .collect();
         on.sort_unstable();
         let cap = rule.max_per_host as usize;
-        crowded[i] = on
-            .chunk_by(|a, b| a == b)
-            .filter(|run| run.len() >= cap)
-            .map(|run| run[0])
-            .collect();
+        peers.push(
+            on.chunk_by(|a, b| a == b)
+                .filter(|run| run.len() >= cap)
+                .map(|run| run[0])
+                .collect(),
+        );
         for &v in &rule.vms {
-            rules_of[v].push(i);
+            if group_of[v] == NONE {
+                group_of[v] = id;
+            } else {
+                if more_of[v] == NONE {
+                    more_of[v] = more.len() as u32;
+                    more.push(Vec::new());
+                }
+                more[more_of[v] as usize].push(id);
+            }
         }
     }
     // VMs with the same requirements may restart on the same hosts (bar
@@ -89,39 +183,50 @@ pub(crate) fn targets(pool: &Pool, soft: bool) -> Vec<Vec<HostId>> {
         &'a BTreeSet<String>,
         bool,
         Option<&'a [HostId]>,
+        Option<&'a [HostId]>,
     );
-    let mut passing: HashMap<Needs, Vec<HostId>> = HashMap::new();
-    (0..pool.vms.len())
-        .map(|v| {
-            let vm = &pool.vms[v];
+    let mut ids: HashMap<Needs, u32> = HashMap::new();
+    let mut passing: Vec<Vec<HostId>> = Vec::new();
+    let need_of: Vec<u32> = pool
+        .vms
+        .iter()
+        .map(|vm| {
             if !vm.power.is_active() {
-                return Vec::new();
+                return NONE;
             }
+            let preferred =
+                (soft && !vm.preferred_hosts.is_empty()).then_some(vm.preferred_hosts.as_slice());
             let needs = (
                 &vm.storage,
                 &vm.networks,
                 vm.local_devices.is_empty(),
                 vm.allowed_hosts.as_deref(),
+                preferred,
             );
-            let hosts = passing.entry(needs).or_insert_with(|| {
-                (0..pool.hosts.len())
-                    .filter(|&t| eligible_vm(pool, vm, t))
-                    .collect()
-            });
-            let preferred = soft && !vm.preferred_hosts.is_empty();
-            hosts
-                .iter()
-                .copied()
-                .filter(|&t| {
-                    t != vm.host
-                        && rules_of[v]
-                            .iter()
-                            .all(|&i| crowded[i].binary_search(&t).is_err())
-                        && (!preferred || vm.preferred_hosts.contains(&t))
-                })
-                .collect()
+            *ids.entry(needs).or_insert_with(|| {
+                passing.push(
+                    (0..pool.hosts.len())
+                        .filter(|&t| {
+                            eligible_vm(pool, vm, t) && preferred.is_none_or(|p| p.contains(&t))
+                        })
+                        .collect(),
+                );
+                passing.len() as u32 - 1
+            })
         })
-        .collect()
+        .collect();
+    let mut targets = Targets {
+        passing,
+        need_of,
+        group_of,
+        more_of,
+        more,
+        peers,
+        own: pool.vms.iter().map(|v| v.host).collect(),
+        agile: Vec::new(),
+    };
+    targets.agile = (0..nv).map(|v| targets.of(v).next().is_some()).collect();
+    targets
 }
 
 /// Running or paused VMs per anti-affinity group, by host.

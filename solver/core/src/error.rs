@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::strict::quoted;
+
 /// One problem in a pool file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
@@ -27,24 +29,45 @@ impl fmt::Display for Problem {
     }
 }
 
-/// A rejected pool file: every problem found. Problems of single values
-/// come first, in document order, then those between values (duplicate
-/// names, unknown hosts), also in document order.
+/// The most problems an error lists; the rest are only counted
+/// (`omitted`), so that a file with a million mistakes gives a short
+/// message, not a hundred megabytes of them.
+pub const MAX_PROBLEMS: usize = 50;
+
+/// The first [`MAX_PROBLEMS`] of `problems`, and how many more there were.
+fn capped(mut problems: Vec<Problem>, omitted: usize) -> (Vec<Problem>, usize) {
+    let extra = problems.len().saturating_sub(MAX_PROBLEMS);
+    problems.truncate(MAX_PROBLEMS);
+    (problems, omitted + extra)
+}
+
+/// A rejected pool file: every problem found (the first [`MAX_PROBLEMS`],
+/// and how many more). Problems of single values come first, in document
+/// order, then those between values (duplicate names, unknown hosts), also
+/// in document order.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct PoolError {
     pub problems: Vec<Problem>,
+    /// Problems found beyond those listed.
+    pub omitted: usize,
 }
 
 impl PoolError {
     pub fn new(problems: Vec<Problem>) -> Self {
+        Self::with_omitted(problems, 0)
+    }
+
+    /// `problems` and `omitted` more that were only counted.
+    pub fn with_omitted(problems: Vec<Problem>, omitted: usize) -> Self {
         debug_assert!(!problems.is_empty());
-        PoolError { problems }
+        let (problems, omitted) = capped(problems, omitted);
+        PoolError { problems, omitted }
     }
 }
 
 impl fmt::Display for PoolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_problems(f, "pool", &self.problems)
+        write_problems(f, "pool", &self.problems, self.omitted)
     }
 }
 
@@ -54,18 +77,26 @@ impl fmt::Display for PoolError {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct ChangesError {
     pub problems: Vec<Problem>,
+    /// Problems found beyond those listed.
+    pub omitted: usize,
 }
 
 impl ChangesError {
     pub fn new(problems: Vec<Problem>) -> Self {
+        Self::with_omitted(problems, 0)
+    }
+
+    /// `problems` and `omitted` more that were only counted.
+    pub fn with_omitted(problems: Vec<Problem>, omitted: usize) -> Self {
         debug_assert!(!problems.is_empty());
-        ChangesError { problems }
+        let (problems, omitted) = capped(problems, omitted);
+        ChangesError { problems, omitted }
     }
 }
 
 impl fmt::Display for ChangesError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_problems(f, "changes", &self.problems)
+        write_problems(f, "changes", &self.problems, self.omitted)
     }
 }
 
@@ -74,31 +105,57 @@ impl fmt::Display for ChangesError {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct ShapeError {
     pub problems: Vec<Problem>,
+    /// Problems found beyond those listed.
+    pub omitted: usize,
 }
 
 impl ShapeError {
     pub fn new(problems: Vec<Problem>) -> Self {
         debug_assert!(!problems.is_empty());
-        ShapeError { problems }
+        let (problems, omitted) = capped(problems, 0);
+        ShapeError { problems, omitted }
     }
 }
 
 impl fmt::Display for ShapeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_problems(f, "VM shape", &self.problems)
+        write_problems(f, "VM shape", &self.problems, self.omitted)
     }
 }
 
-/// `invalid <what> (N problems)`, then one indented line per problem.
-fn write_problems(f: &mut fmt::Formatter<'_>, what: &str, problems: &[Problem]) -> fmt::Result {
-    let n = problems.len();
+/// `1,199,950`: a count with thousands separators.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `invalid <what> (N problems)`, then one indented line per problem, and
+/// `and N more` when some were only counted.
+fn write_problems(
+    f: &mut fmt::Formatter<'_>,
+    what: &str,
+    problems: &[Problem],
+    omitted: usize,
+) -> fmt::Result {
+    let n = problems.len() + omitted;
     write!(
         f,
-        "invalid {what} ({n} problem{})",
+        "invalid {what} ({} problem{})",
+        thousands(n),
         if n == 1 { "" } else { "s" }
     )?;
     for p in problems {
         write!(f, "\n  {p}")?;
+    }
+    if omitted > 0 {
+        write!(f, "\n  and {} more", thousands(omitted))?;
     }
     Ok(())
 }
@@ -107,12 +164,12 @@ fn write_problems(f: &mut fmt::Formatter<'_>, what: &str, problems: &[Problem]) 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum QueryError {
-    #[error("unknown host \"{0}\"")]
+    #[error("unknown host {}", quoted(.0))]
     UnknownHost(String),
-    #[error("host \"{0}\" is in maintenance: it is not a failure candidate")]
+    #[error("host {} is in maintenance: it is not a failure candidate", quoted(.0))]
     HostInMaintenance(String),
-    #[error("host \"{0}\" is already in maintenance: only a host that is up can be drained")]
+    #[error("host {} is already in maintenance: only a host that is up can be drained", quoted(.0))]
     AlreadyInMaintenance(String),
-    #[error("host \"{0}\" is down: only a host that is up can be drained")]
+    #[error("host {} is down: only a host that is up can be drained", quoted(.0))]
     HostDown(String),
 }

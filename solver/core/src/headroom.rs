@@ -72,13 +72,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
-use serde_json::Value;
 
 use crate::error::{Problem, ShapeError};
 use crate::load::{Cx, join};
 use crate::model::*;
 use crate::pack::{self, Budget, Decision};
 use crate::scenario::{Analysis, twin_classes};
+use crate::strict::quoted;
 use crate::tolerance::{self, CheckOptions, CheckReport, Verdict};
 
 /// Units for the counting bounds: the VM's demand of a resource divided by
@@ -110,16 +110,7 @@ impl Shape {
         storage: &[String],
         networks: &[String],
     ) -> Result<Shape, ShapeError> {
-        let value: Value = serde_json::from_str(demand).map_err(|e| {
-            let msg = e.to_string();
-            let msg = msg.rfind(" at line ").map_or(msg.as_str(), |i| &msg[..i]);
-            ShapeError::new(vec![Problem {
-                path: path.to_string(),
-                message: format!("invalid JSON: {msg}"),
-                line: Some(e.line()),
-                column: Some(e.column().max(1)),
-            }])
-        })?;
+        let value = crate::strict::parse_json(demand, path).map_err(ShapeError::new)?;
         let mut cx = Cx::default();
         let amounts = cx.amounts(path, &value);
         if let Some(a) = &amounts {
@@ -134,14 +125,17 @@ impl Shape {
             for (i, n) in list.iter().enumerate() {
                 if n.trim().is_empty() {
                     cx.err(&format!("{flag}[{i}]"), "must not be empty");
+                } else if let Some(m) = crate::strict::name_problem(n.trim()) {
+                    cx.err(&format!("{flag}[{i}]"), m);
                 }
             }
             list.iter().map(|n| n.trim().to_string()).collect()
         };
         let storage = names("--storage", storage);
         let networks = names("--networks", networks);
-        if !cx.problems.is_empty() {
-            return Err(ShapeError::new(cx.problems));
+        if !cx.is_empty() {
+            let (problems, _) = cx.finish();
+            return Err(ShapeError::new(problems));
         }
         Ok(Shape {
             demand: amounts.unwrap_or_default(),
@@ -160,28 +154,68 @@ impl Shape {
             .collect()
     }
 
-    /// An error for each resource of the demand that `pool` does not know.
+    /// An error for each resource of the demand that `pool` does not know,
+    /// and for each storage or network that no host of `pool` reaches (a VM
+    /// that needs one could start nowhere: most likely a typo).
     pub fn check_resources(&self, pool: &Pool, path: &str) -> Result<(), ShapeError> {
         let unknown = self.unknown_resources(pool);
-        if unknown.is_empty() {
-            return Ok(());
-        }
         let known = if pool.resources.is_empty() {
             "the pool names none".to_string()
         } else {
             format!("the pool's resources: {}", pool.resources.join(", "))
         };
-        Err(ShapeError::new(
-            unknown
+        let mut problems: Vec<Problem> = unknown
+            .iter()
+            .map(|r| Problem {
+                path: join(path, r),
+                message: match crate::load::did_you_mean(
+                    r,
+                    pool.resources.iter().map(String::as_str),
+                ) {
+                    Some(m) => format!(
+                        "unknown resource {}; did you mean {}? {known}",
+                        quoted(r),
+                        quoted(m)
+                    ),
+                    None => format!("unknown resource {}; {known}", quoted(r)),
+                },
+                line: None,
+                column: None,
+            })
+            .collect();
+        let mut reached = |flag: &str,
+                           what: &str,
+                           wanted: &BTreeSet<String>,
+                           of: fn(&Host) -> &BTreeSet<String>| {
+            let all: BTreeSet<&str> = pool
+                .hosts
                 .iter()
-                .map(|r| Problem {
-                    path: join(path, r),
-                    message: format!("unknown resource \"{r}\"; {known}"),
+                .flat_map(|h| of(h).iter().map(String::as_str))
+                .collect();
+            for name in wanted.iter().filter(|n| !all.contains(n.as_str())) {
+                let hint = match crate::load::did_you_mean(name, all.iter().copied()) {
+                    Some(m) => format!("; did you mean {}?", quoted(m)),
+                    None if all.is_empty() => format!("; no host lists any {what}"),
+                    None => format!(
+                        "; the hosts' {what}: {}",
+                        all.iter().copied().collect::<Vec<_>>().join(", ")
+                    ),
+                };
+                problems.push(Problem {
+                    path: flag.to_string(),
+                    message: format!("unknown {what} {}: no host reaches it{hint}", quoted(name)),
                     line: None,
                     column: None,
-                })
-                .collect(),
-        ))
+                });
+            }
+        };
+        reached("--storage", "storage", &self.storage, |h| &h.storage);
+        reached("--networks", "networks", &self.networks, |h| &h.networks);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ShapeError::new(problems))
+        }
     }
 
     /// `memory_mib 32768, vcpus 8`, then ` (storage nfs-a; networks vlan10)`
@@ -2052,7 +2086,30 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             e.problems[0].to_string(),
-            "--vm.memory: unknown resource \"memory\"; the pool's resources: memory_mib, vcpus"
+            "--vm.memory: unknown resource \"memory\"; did you mean \"memory_mib\"? the pool's resources: memory_mib, vcpus"
+        );
+        let e = Shape::parse(
+            r#"{"memory_mib": 1}"#,
+            "--vm",
+            &["nfs-b".into()],
+            &["x".into()],
+        )
+        .unwrap()
+        .check_resources(&p, "--vm")
+        .unwrap_err();
+        assert_eq!(e.problems.len(), 2, "{e}");
+        assert_eq!(e.problems[0].path, "--storage");
+        assert!(
+            e.problems[0]
+                .message
+                .starts_with("unknown storage \"nfs-b\": no host reaches it")
+        );
+        assert_eq!(e.problems[1].path, "--networks");
+        let e =
+            Shape::parse(r#"{"memory_mib": 1}"#, "--vm", &["a\nOK: b".into()], &[]).unwrap_err();
+        assert!(
+            e.problems[0].message.contains("control character U+000A"),
+            "{e}"
         );
     }
 

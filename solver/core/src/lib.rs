@@ -34,18 +34,21 @@
 //! The core does no I/O: it reads strings and returns values. See
 //! `ARCHITECTURE.md` for the map.
 
+mod adversary;
 pub mod agility;
 pub mod diff;
 pub mod domains;
 pub mod drain;
 pub mod error;
 pub mod headroom;
+pub mod limits;
 pub mod load;
 pub mod model;
 pub mod pack;
 pub mod plan;
 pub mod scenario;
 pub mod setbound;
+pub mod strict;
 pub mod tiers;
 pub mod timing;
 pub mod tolerance;
@@ -57,7 +60,7 @@ pub use diff::{DiffOptions, DiffReport, diff};
 pub use drain::{DrainOptions, DrainReport, drain};
 pub use error::{ChangesError, PoolError, Problem, QueryError, ShapeError};
 pub use headroom::{HeadroomOptions, HeadroomReport, Shape, headroom};
-pub use load::{parse_pool, pool_from_value};
+pub use load::{parse_pool, pool_from_value, read_pool_value};
 pub use model::{HostId, Pool, VmId};
 pub use pack::Budget;
 pub use plan::{Plan, Scope, verify as verify_plan};

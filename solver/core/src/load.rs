@@ -9,21 +9,31 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{Map, Value};
 
-use crate::error::{PoolError, Problem};
+use crate::error::{MAX_PROBLEMS, PoolError, Problem};
 use crate::model::*;
+use crate::strict::{name_problem, quoted};
 
 /// Parses and validates a pool file.
+/// Duplicate keys are an error (with both positions), as in every JSON
+/// input haplan reads ([`crate::strict`]).
 pub fn parse_pool(text: &str) -> Result<Pool, PoolError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| {
-        PoolError::new(vec![Problem {
-            path: String::new(),
-            message: format!("invalid JSON: {}", strip_position(&e.to_string())),
-            line: Some(e.line()),
-            // serde_json says column 0 at the start of a line; columns are 1-based.
-            column: Some(e.column().max(1)),
-        }])
-    })?;
-    pool_from_value(&value)
+    let value = crate::strict::parse_json(text, "").map_err(PoolError::new)?;
+    read_pool_value(&value)
+}
+
+/// Validates a pool as given by a person or a program (a file, a caller's
+/// data): [`pool_from_value`], and no running or paused VM may demand a
+/// resource that no host offers ([`unoffered`]). Pools that the library
+/// derives (what-if results, the runtime's state, where the last host with
+/// a resource may leave) are only held to [`pool_from_value`].
+pub fn read_pool_value(value: &Value) -> Result<Pool, PoolError> {
+    let pool = pool_from_value(value)?;
+    let problems = unoffered(&pool);
+    if problems.is_empty() {
+        Ok(pool)
+    } else {
+        Err(PoolError::new(problems))
+    }
 }
 
 /// Validates an already parsed JSON value as a pool.
@@ -31,33 +41,62 @@ pub fn pool_from_value(value: &Value) -> Result<Pool, PoolError> {
     let mut cx = Cx::default();
     let pool = read_pool(&mut cx, value);
     match pool {
-        Some(pool) if cx.problems.is_empty() => Ok(pool),
-        _ => Err(PoolError::new(cx.problems)),
-    }
-}
-
-fn strip_position(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
+        Some(pool) if cx.is_empty() => Ok(pool),
+        _ => {
+            let (problems, omitted) = cx.finish();
+            Err(PoolError::with_omitted(problems, omitted))
+        }
     }
 }
 
 /// Collects problems while walking a JSON value. Shared with `whatif`, whose
 /// changes embed pieces of a pool, so that both report the same messages.
+/// Past [`MAX_PROBLEMS`] problems are only counted, so that a huge invalid
+/// file costs no more memory for its problems than a small one.
 #[derive(Default)]
 pub(crate) struct Cx {
     pub(crate) problems: Vec<Problem>,
+    /// Problems found past [`MAX_PROBLEMS`], not kept.
+    pub(crate) omitted: usize,
 }
 
 impl Cx {
     pub(crate) fn err(&mut self, path: &str, message: impl Into<String>) {
+        if self.problems.len() >= MAX_PROBLEMS {
+            self.omitted += 1;
+            return;
+        }
         self.problems.push(Problem {
             path: path.to_string(),
             message: message.into(),
             line: None,
             column: None,
         });
+    }
+
+    /// How many problems were found, kept or not.
+    pub(crate) fn count(&self) -> usize {
+        self.problems.len() + self.omitted
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.count() == 0
+    }
+
+    /// The problems kept, and how many more were found.
+    pub(crate) fn finish(self) -> (Vec<Problem>, usize) {
+        (self.problems, self.omitted)
+    }
+
+    /// A problem when `s`, a name, holds a character no name may hold.
+    fn printable(&mut self, path: &str, s: &str) -> bool {
+        match name_problem(s) {
+            Some(message) => {
+                self.err(path, message);
+                false
+            }
+            None => true,
+        }
     }
 
     /// The object at `path`, with an error for every key not in `known`.
@@ -76,7 +115,8 @@ impl Cx {
                 self.err(
                     &join(path, key),
                     format!(
-                        "unknown field \"{key}\"; expected one of: {}",
+                        "unknown field {}; expected one of: {}",
+                        quoted(key),
                         known.join(", ")
                     ),
                 );
@@ -95,13 +135,14 @@ impl Cx {
         }
     }
 
+    /// A name: a non-empty string of printable characters.
     pub(crate) fn name(&mut self, path: &str, v: &Value) -> Option<String> {
         let s = self.string(path, v)?;
         if s.is_empty() {
             self.err(path, "must not be empty");
             return None;
         }
-        Some(s)
+        self.printable(path, &s).then_some(s)
     }
 
     fn boolean(&mut self, path: &str, v: &Value) -> Option<bool> {
@@ -163,7 +204,8 @@ impl Cx {
                 self.err(
                     path,
                     format!(
-                        "unknown value \"{s}\"; expected one of: {}",
+                        "unknown value {}; expected one of: {}",
+                        quoted(&s),
                         names.join(", ")
                     ),
                 );
@@ -202,11 +244,12 @@ impl Cx {
         let mut out = BTreeMap::new();
         let mut ok = true;
         for (k, item) in map {
-            match self.string(&join(path, k), item) {
-                Some(s) => {
+            let p = join(path, k);
+            match self.string(&p, item) {
+                Some(s) if self.printable(&p, k) && self.printable(&p, &s) => {
                     out.insert(k.clone(), s);
                 }
-                None => ok = false,
+                _ => ok = false,
             }
         }
         ok.then_some(out)
@@ -226,6 +269,10 @@ impl Cx {
         for (k, item) in map {
             if k.is_empty() {
                 self.err(path, "a resource name must not be empty");
+                ok = false;
+                continue;
+            }
+            if !self.printable(&join(path, k), k) {
                 ok = false;
                 continue;
             }
@@ -389,6 +436,9 @@ fn read_ratios(cx: &mut Cx, path: &str, x: &Value) -> BTreeMap<String, f64> {
                     cx.err(path, "a resource name must not be empty");
                     continue;
                 }
+                if !cx.printable(&rpath, r) {
+                    continue;
+                }
                 match ratio.as_f64() {
                     Some(f) if f.is_finite() && (1e-6..=1e6).contains(&f) => {
                         out.insert(r.clone(), f);
@@ -457,7 +507,10 @@ fn read_pool(cx: &mut Cx, v: &Value) -> Option<Pool> {
                 if s != "haplan/v1" {
                     cx.err(
                         "format",
-                        format!("unsupported format \"{s}\"; this version reads \"haplan/v1\""),
+                        format!(
+                            "unsupported format {}; this version reads \"haplan/v1\"",
+                            quoted(s)
+                        ),
                     );
                 }
             }
@@ -465,7 +518,7 @@ fn read_pool(cx: &mut Cx, v: &Value) -> Option<Pool> {
         }
     };
     let name = match map.get("name") {
-        Some(n) => cx.string("name", n),
+        Some(n) => cx.string("name", n).filter(|s| cx.printable("name", s)),
         None => {
             cx.err("name", "missing required field \"name\"");
             None
@@ -603,7 +656,7 @@ fn read_pool(cx: &mut Cx, v: &Value) -> Option<Pool> {
     resources.extend(ha.failover_overcommit.keys().cloned());
     let resources: Vec<String> = resources.into_iter().collect();
 
-    if !cx.problems.is_empty() {
+    if !cx.is_empty() {
         return None;
     }
 
@@ -708,7 +761,79 @@ fn read_pool(cx: &mut Cx, v: &Value) -> Option<Pool> {
             );
         }
     }
-    cx.problems.is_empty().then_some(pool)
+    cx.is_empty().then_some(pool)
+}
+
+/// A resource that a running or paused VM demands (an amount above 0) but
+/// that no host offers (lists in `capacity`): most likely a typo
+/// (`memory_mb`), which would otherwise make a new resource that nothing
+/// can hold, and a pool that looks overcommitted while agility says the VM
+/// can restart elsewhere. One problem per resource, at its first use, with
+/// the closest resource a host offers when one is close. A demand of 0
+/// asks for nothing and is accepted, as is the demand of a halted VM (it
+/// holds nothing and is in no scenario) and a resource named only in
+/// `ha.overcommit` or `reserved` (settings shared by pools of different
+/// hardware).
+pub fn unoffered(pool: &Pool) -> Vec<Problem> {
+    let offered: Vec<bool> = (0..pool.resources.len())
+        .map(|r| pool.hosts.iter().any(|h| h.listed[r]))
+        .collect();
+    let names = || {
+        pool.resources
+            .iter()
+            .zip(&offered)
+            .filter(|&(_, &o)| o)
+            .map(|(n, _)| n.as_str())
+    };
+    let held = |v: &&Vm| v.power != Power::Halted;
+    let mut problems = Vec::new();
+    for r in (0..pool.resources.len()).filter(|&r| !offered[r]) {
+        let mut users = pool
+            .vms
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| held(v) && v.demand[r] > 0);
+        let Some((first, _)) = users.next() else {
+            continue;
+        };
+        let name = &pool.resources[r];
+        let hint = match did_you_mean(name, names()) {
+            Some(m) => format!("; did you mean {}?", quoted(m)),
+            None if names().next().is_none() => "; no host lists any capacity".to_string(),
+            None => format!(
+                "; the hosts offer: {}",
+                names().collect::<Vec<_>>().join(", ")
+            ),
+        };
+        let others = match users.count() {
+            0 => String::new(),
+            n => format!(" ({} VMs demand it)", n + 1),
+        };
+        problems.push(Problem {
+            path: join(&format!("vms[{first}].demand"), name),
+            message: format!(
+                "no host offers {}{others}: a resource must be in some host's capacity{hint}",
+                quoted(name)
+            ),
+            line: None,
+            column: None,
+        });
+    }
+    problems
+}
+
+/// The name among `known` closest to `name`, when it is close enough to be
+/// a likely typo (as command-line parsers suggest flags).
+pub(crate) fn did_you_mean<'a>(
+    name: &str,
+    known: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    known
+        .into_iter()
+        .map(|k| (strsim::jaro_winkler(name, k), k))
+        .filter(|&(score, _)| score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
 }
 
 fn list_len(map: &Map<String, Value>, key: &str) -> usize {
@@ -745,7 +870,7 @@ fn field<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
 
 fn read_ha(cx: &mut Cx, v: &Value) -> Option<HaSettings> {
     let map = cx.object("ha", v, HA_FIELDS)?;
-    let n = cx.problems.len();
+    let n = cx.count();
     let mut ha = HaSettings::default();
     if let Some(x) = field(map, "enabled") {
         ha.enabled = cx.boolean("ha.enabled", x).unwrap_or(true);
@@ -807,7 +932,7 @@ fn read_ha(cx: &mut Cx, v: &Value) -> Option<HaSettings> {
     setting("fence_timeout_s", &mut ha.fence_timeout_s);
     ha.restart_retries = retries as u32;
     ha.failure_threshold = threshold as u32;
-    (cx.problems.len() == n).then_some(ha)
+    (cx.count() == n).then_some(ha)
 }
 
 /// Reports under `path` every problem of one host object taken on its own
@@ -1076,13 +1201,20 @@ pub fn vm_for(pool: &Pool, v: &Value) -> Result<Vm, String> {
         .iter()
         .map(|p| format!("{}: {}", p.path, p.message))
         .collect();
+    let problems = if cx.omitted > 0 {
+        let mut p = problems;
+        p.push(format!("and {} more", crate::error::thousands(cx.omitted)));
+        p
+    } else {
+        problems
+    };
     let raw = match raw {
         Some(r) if problems.is_empty() => r,
         _ => return Err(problems.join("; ")),
     };
     let host_id = |name: &str| {
         pool.host_by_name(name)
-            .ok_or_else(|| format!("unknown host \"{name}\""))
+            .ok_or_else(|| format!("unknown host {}", quoted(name)))
     };
     let host = host_id(raw.host.as_deref().unwrap_or_default())?;
     let mut demand = vec![0; pool.resources.len()];
@@ -1094,7 +1226,7 @@ pub fn vm_for(pool: &Pool, v: &Value) -> Result<Vm, String> {
                 listed[i] = true;
             }
             None if amount == 0 => {}
-            None => return Err(format!("no host has any {r}")),
+            None => return Err(format!("no host has any {}", quoted(r))),
         }
     }
     let allowed_hosts = match raw.allowed_hosts {

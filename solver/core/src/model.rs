@@ -489,6 +489,28 @@ impl Pool {
         used
     }
 
+    /// [`Pool::used`] of every host, in one pass over the VMs.
+    pub fn used_all(&self) -> Vec<Vec<i64>> {
+        let mut used = vec![vec![0; self.resources.len()]; self.hosts.len()];
+        for vm in self.vms.iter().filter(|v| v.power.is_active()) {
+            for (u, d) in used[vm.host].iter_mut().zip(&vm.demand) {
+                *u += d;
+            }
+        }
+        used
+    }
+
+    /// [`Pool::spare`] of every host, in one pass over the VMs.
+    pub fn spare_all(&self) -> Vec<Vec<i64>> {
+        let mut spare = self.used_all();
+        for (h, s) in spare.iter_mut().enumerate() {
+            for (r, x) in s.iter_mut().enumerate() {
+                *x = self.usable(h, r) - *x;
+            }
+        }
+        spare
+    }
+
     /// Spare capacity of host `h` per resource, as pool-format.md defines it.
     /// Meaningful for up hosts; may be negative (an overload).
     pub fn spare(&self, h: HostId) -> Vec<i64> {

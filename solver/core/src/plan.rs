@@ -441,9 +441,11 @@ fn why_left_out(
         return together_reason(an, mask, inst, &members[i], i);
     }
     if inst.elig[i].is_empty() {
-        let names: Vec<&str> = an.agility.targets[unit[0]]
-            .iter()
-            .map(|&h| pool.hosts[h].name.as_str())
+        let names: Vec<&str> = an
+            .agility
+            .targets
+            .of(unit[0])
+            .map(|h| pool.hosts[h].name.as_str())
             .collect();
         return format!(
             "every host it may run on ({}) failed or cannot receive VMs",

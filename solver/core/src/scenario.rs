@@ -136,15 +136,17 @@ impl<'p> Analysis<'p> {
         let mut agility = Agility::of(pool);
         let nh = pool.hosts.len();
         // In a failure scenario hosts may use `ha.failover_overcommit`.
-        let spare: Vec<Vec<i64>> = (0..nh)
-            .map(|h| {
-                if pool.hosts[h].state == HostState::Up {
-                    pool.failover_spare(h)
-                } else {
-                    vec![0; pool.resources.len()]
+        let failover_ratios = !pool.ha.failover_overcommit.is_empty();
+        let mut spare = pool.spare_all();
+        for (h, s) in spare.iter_mut().enumerate() {
+            if pool.hosts[h].state != HostState::Up {
+                s.fill(0);
+            } else if failover_ratios {
+                for (r, x) in s.iter_mut().enumerate() {
+                    *x += pool.failover_usable(h, r) - pool.usable(h, r);
                 }
-            })
-            .collect();
+            }
+        }
         let overloaded: Vec<bool> = (0..nh)
             .map(|h| pool.hosts[h].state == HostState::Up && spare[h].iter().any(|&s| s < 0))
             .collect();
@@ -260,9 +262,11 @@ impl<'p> Analysis<'p> {
         let mut dense: Vec<(u32, u32)> = Vec::new();
         for &v in &vms {
             demand.extend(&pool.vms[v].demand);
-            let mut e: Vec<u32> = self.agility.targets[v]
-                .iter()
-                .map(|&h| target_of[h])
+            let mut e: Vec<u32> = self
+                .agility
+                .targets
+                .of(v)
+                .map(|h| target_of[h])
                 .filter(|&t| t != u32::MAX)
                 .collect();
             e.sort_unstable();
@@ -414,14 +418,15 @@ impl<'p> Analysis<'p> {
                 }
             }
             demand.extend(&d);
-            let mut e: Vec<u32> = self.agility.targets[members[0]]
-                .iter()
-                .map(|&h| target_of[h])
+            let mut e: Vec<u32> = self
+                .agility
+                .targets
+                .of(members[0])
+                .map(|h| target_of[h])
                 .filter(|&t| t != u32::MAX)
                 .collect();
             for &v in &members[1..] {
-                let ts = &self.agility.targets[v];
-                e.retain(|&t| ts.contains(&hosts[t as usize]));
+                e.retain(|&t| self.agility.targets.contains(v, hosts[t as usize]));
             }
             for (v, only) in prefer {
                 if members.contains(v) {
@@ -533,10 +538,11 @@ pub fn twin_classes(an: &Analysis) -> Vec<usize> {
         return (0..nh).map(|h| nh + h).collect(); // each a class of its own
     }
     let allowed_in = allowed_in(pool);
+    let groups_on = groups_on(pool);
     let mut classes: HashMap<String, usize> = HashMap::new();
     (0..nh)
         .map(|h| {
-            let Some(profile) = target_profile(an, &allowed_in, h) else {
+            let Some(profile) = target_profile(an, &allowed_in, &groups_on, h) else {
                 return nh + h; // a class of its own
             };
             let mut items: Vec<String> = an.items[h]
@@ -565,12 +571,32 @@ fn allowed_in(pool: &Pool) -> Vec<Vec<VmId>> {
     out
 }
 
+/// For each host, the anti-affinity groups of its running or paused VMs,
+/// sorted (with repeats).
+fn groups_on(pool: &Pool) -> Vec<Vec<&str>> {
+    let mut out = vec![Vec::new(); pool.hosts.len()];
+    for v in pool.vms.iter().filter(|v| v.power.is_active()) {
+        if let Some(g) = v.anti_affinity.as_deref() {
+            out[v.host].push(g);
+        }
+    }
+    for g in &mut out {
+        g.sort_unstable();
+    }
+    out
+}
+
 /// How an up host looks as a restart target, capacity aside: standby flag,
 /// storage, networks, overloaded and receiving state, presence in
 /// `allowed_hosts`, anti-affinity groups running there. `None` for hosts
 /// that are not up or whose protected VMs carry `allowed_hosts` of their own
 /// (renaming such a host would change those VMs).
-fn target_profile(an: &Analysis, allowed_in: &[Vec<VmId>], h: HostId) -> Option<String> {
+fn target_profile(
+    an: &Analysis,
+    allowed_in: &[Vec<VmId>],
+    groups_on: &[Vec<&str>],
+    h: HostId,
+) -> Option<String> {
     let pool = an.pool;
     let host = &pool.hosts[h];
     if host.state != HostState::Up
@@ -580,13 +606,7 @@ fn target_profile(an: &Analysis, allowed_in: &[Vec<VmId>], h: HostId) -> Option<
     {
         return None;
     }
-    let mut groups: Vec<&str> = pool
-        .vms
-        .iter()
-        .filter(|v| v.host == h && v.power.is_active())
-        .filter_map(|v| v.anti_affinity.as_deref())
-        .collect();
-    groups.sort_unstable();
+    let groups = &groups_on[h];
     Some(format!(
         "{}|{:?}|{:?}|{}|{}|{:?}|{:?}",
         host.standby,
@@ -631,8 +651,9 @@ pub fn dominators(an: &Analysis) -> Vec<Vec<HostId>> {
         return out;
     }
     let allowed_in = allowed_in(pool);
+    let groups_on = groups_on(pool);
     let profile: Vec<Option<String>> = (0..nh)
-        .map(|h| target_profile(an, &allowed_in, h))
+        .map(|h| target_profile(an, &allowed_in, &groups_on, h))
         .collect();
     let kinds: Vec<Vec<(String, Vec<i64>)>> = (0..nh)
         .map(|h| {

@@ -20,8 +20,11 @@
 //! left" means "at most d_v − g left", and `c_t[r] = max(0, S_t[r] − d_v[r] + g)`.) The
 //! survivors blocked in another resource r hold at most `Y[r]` of it, so the
 //! r1-capacity they take out of the count is at most a fractional knapsack
-//! `FK_r` (values `c_t[r1]`, costs `c_t[r]`, budget `Y[r]`); an anti-affinity
-//! group with m members can block at most m − 1 more survivors (`AA`). So if
+//! `FK_r` (values `c_t[r1]`, costs `c_t[r]`, budget `Y[r]`). Anti-affinity is
+//! left out of `E_v` (the hosts v's requirements pass, so that VMs of one
+//! requirement share it): a group of m running members can block at most
+//! m − 1 survivors, each running a member or holding one restarted before v,
+//! and those hosts are taken out of the count (`AA`). So if
 //!
 //! `Σ_{t ∈ E_v ∩ S} c_t[r1] − AA − Σ_{r≠r1} FK_r  >  Y[r1]`
 //!
@@ -65,8 +68,24 @@ struct Kind {
     /// Per other resource: hosts in knapsack order with prefix sums of
     /// (cost, value); hosts of cost 0 come first.
     knap: Vec<Knapsack>,
-    /// Upper bound on the r1-capacity anti-affinity can block.
-    aa: i64,
+    /// Anti-affinity (`AA`): of v's group G of g running members, the
+    /// hosts running one are blocked (`aa_fixed`: the most `Σ_{t∈P_G} value`
+    /// over the type's groups), and so are the hosts holding members
+    /// restarted before v: at most min(g − 1, |F|·m_G + g_down − 1), m_G
+    /// the most members on one host, each
+    /// worth at most the largest values (`aa_top`, prefix sums).
+    aa_fixed: i64,
+    aa_top: Vec<i64>,
+    /// The most members of a group of this type, of them on hosts
+    /// already down, and of them on one host.
+    gmax: i64,
+    gdown: i64,
+    gmult: i64,
+    /// The up hosts running a VM of this type, ascending, and whether a
+    /// host already down does: a failure set none of whose hosts runs one
+    /// displaces none, and the type cannot be the first to fail.
+    hosts: Vec<HostId>,
+    on_down: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -105,6 +124,8 @@ impl Knapsack {
 /// All types for one ordering resource r1.
 #[derive(Clone, Debug)]
 struct Order {
+    /// Resources of the amounts it was built from.
+    nres: usize,
     r1: usize,
     /// Distinct r1 sizes of displaceable VMs, ascending.
     #[allow(dead_code)]
@@ -119,7 +140,6 @@ struct Order {
 /// Set-level bounds for a pool.
 #[derive(Clone, Debug)]
 pub struct SetBounds {
-    nres: usize,
     nhosts: usize,
     /// Necessary conditions, one per (resource, unit u): with
     /// `f(x) = floor(x / u)`, superadditive, a set F is infeasible when
@@ -171,24 +191,35 @@ pub struct Partial<'a> {
 
 impl SetBounds {
     pub fn new(an: &Analysis) -> SetBounds {
+        SetBounds::within(an, &crate::pack::Budget::unlimited())
+    }
+
+    /// [`SetBounds::new`], stopping early when `budget` runs out on a large
+    /// pool (over 10^6 resource-host-VM steps; a small one always gets its
+    /// bounds, which take less than a search would): every condition
+    /// stands on its own, so fewer of them are still sound, only weaker
+    /// (with none, nothing is decided at the set level).
+    pub fn within(an: &Analysis, budget: &crate::pack::Budget) -> SetBounds {
         let pool = an.pool;
         let nres = pool.resources.len();
         let nh = pool.hosts.len();
         let mut units = Vec::new();
-        for r in 0..nres {
-            let mut sizes: Vec<i64> = an
+        // Each block size costs a pass over the hosts and displaceable VMs
+        // here and one over the hosts when the search prunes: as many as
+        // about 2·10^7 steps allow, at least MIN_UNITS per resource.
+        let items: usize = an.items.iter().map(Vec::len).sum();
+        let max_units = (20_000_000 / (nres.max(1) * (nh + items + 1))).max(MIN_UNITS);
+        let large = nres * (nh + items) > 1_000_000;
+        let stop = || large && budget.expired();
+        for r in (0..nres).take_while(|_| !stop()) {
+            let sizes: Vec<i64> = an
                 .items
                 .iter()
                 .flatten()
                 .map(|&v| pool.vms[v].demand[r])
                 .filter(|&d| d > 0)
                 .collect();
-            sizes.sort_unstable();
-            sizes.dedup();
-            if sizes.first() != Some(&1) {
-                sizes.insert(0, 1);
-            }
-            for u in sizes {
+            for u in unit_sizes(sizes, max_units) {
                 let f = |x: i64| x.max(0) / u;
                 let mut loss = vec![0i64; nh];
                 let mut displaced = vec![0i64; nh];
@@ -256,13 +287,17 @@ impl SetBounds {
             name_rank[h] = i;
         }
         let classes = EligClasses::of(an);
-        let orders = tight
+        let amounts = Amounts::of(an);
+        let mut orders: Vec<Order> = tight
             .iter()
             .take(MAX_ORDERS)
-            .map(|&(_, r1)| Order::new(an, r1, &classes))
+            .take_while(|_| !stop())
+            .map(|&(_, r1)| Order::new(an, &amounts, r1, &classes))
             .collect();
+        if let Some(scalar) = Amounts::scalar(an).filter(|_| !stop()) {
+            orders.push(Order::new(an, &scalar, 0, &classes));
+        }
         SetBounds {
-            nres,
             nhosts: nh,
             units,
             orders,
@@ -319,7 +354,13 @@ impl SetBounds {
     /// keep-together groups), which the sufficient condition does not
     /// model: those sets are decided one by one.
     pub fn all_feasible(&self, p: &Partial) -> bool {
-        !self.beyond_plain && self.orders.iter().any(|o| o.proves(self, p))
+        // The hosts a completion may fail: VM types none of whose hosts is
+        // among them are never displaced.
+        let mut open = vec![false; self.nhosts];
+        for &h in p.chosen.iter().chain(p.rest) {
+            open[h] = true;
+        }
+        !self.beyond_plain && self.orders.iter().any(|o| o.proves(p, &open))
     }
 
     /// Whether every failure set of size k is proved feasible.
@@ -332,13 +373,136 @@ impl SetBounds {
     }
 }
 
+/// The amounts the sufficient condition reasons about: the pool's own, or
+/// a restriction of them to one resource (`Amounts::scalar`).
+struct Amounts<'a> {
+    nres: usize,
+    pool: &'a Pool,
+    /// Per VM (`[v * nres + r]`), when not the pool's demands.
+    demand: Option<Vec<i64>>,
+    /// Per host and resource.
+    spare: std::borrow::Cow<'a, [Vec<i64>]>,
+}
+
+impl<'a> Amounts<'a> {
+    fn of(an: &'a Analysis) -> Amounts<'a> {
+        Amounts {
+            nres: an.pool.resources.len(),
+            pool: an.pool,
+            demand: None,
+            spare: std::borrow::Cow::Borrowed(&an.spare),
+        }
+    }
+
+    fn demand(&self, v: VmId) -> &[i64] {
+        match &self.demand {
+            Some(d) => &d[v * self.nres..(v + 1) * self.nres],
+            None => &self.pool.vms[v].demand,
+        }
+    }
+
+    /// One resource in place of all: with weights σ_r (each resource's
+    /// total spare on the receiving hosts), a VM needs
+    /// `w_v = ⌈max_r M·d_v[r] / σ_r⌉` and a host has room for
+    /// `W_t = ⌊min_r M·S_t[r] / σ_r⌋`. VMs whose `w` fit a host's `W` fit
+    /// it in every resource (`d_v[r] ≤ σ_r·w_v / M`, summed), so a packing
+    /// of the one resource is a packing of all: a restriction, which only
+    /// the sufficient condition may use. It wins when VMs are small
+    /// against hosts in every resource at once, where bounding each
+    /// resource apart (the knapsacks) counts every host as blocked.
+    fn scalar(an: &'a Analysis) -> Option<Amounts<'a>> {
+        const M: i128 = 1 << 24;
+        let pool = an.pool;
+        let nres = pool.resources.len();
+        let sigma: Vec<i128> = (0..nres)
+            .map(|r| {
+                (0..pool.hosts.len())
+                    .filter(|&h| an.receives[h])
+                    .map(|h| an.spare[h][r].max(0) as i128)
+                    .sum()
+            })
+            .collect();
+        let demanded: Vec<bool> = (0..nres)
+            .map(|r| {
+                an.items
+                    .iter()
+                    .flatten()
+                    .any(|&v| pool.vms[v].demand[r] > 0)
+            })
+            .collect();
+        // A resource no displaceable VM needs constrains nothing; one
+        // with no spare at all leaves nothing to scale by.
+        if nres < 2 || (0..nres).any(|r| demanded[r] && sigma[r] == 0) {
+            return None;
+        }
+        let used: Vec<usize> = (0..nres).filter(|&r| demanded[r]).collect();
+        let demand: Vec<i128> = pool
+            .vms
+            .iter()
+            .map(|vm| {
+                used.iter()
+                    .map(|&r| -((-(vm.demand[r] as i128 * M)).div_euclid(sigma[r])))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let spare: Vec<i128> = an
+            .spare
+            .iter()
+            .map(|s| {
+                used.iter()
+                    .map(|&r| (s[r] as i128 * M).div_euclid(sigma[r]))
+                    .min()
+                    .unwrap_or(0)
+            })
+            .collect();
+        // Sums of these must fit in i64 (a pool far over its spare could
+        // pass it): then the view is not used.
+        let total: i128 = demand.iter().sum::<i128>() + spare.iter().map(|s| s.abs()).sum::<i128>();
+        if total > MAX_TOTAL as i128 {
+            return None;
+        }
+        let demand = demand.into_iter().map(|w| w as i64).collect();
+        let spare = spare.into_iter().map(|w| vec![w as i64]).collect();
+        Some(Amounts {
+            nres: 1,
+            pool,
+            demand: Some(demand),
+            spare: std::borrow::Cow::Owned(spare),
+        })
+    }
+}
+
+/// Block sizes tried per resource (besides 1), however large the pool.
+const MIN_UNITS: usize = 24;
+
+/// The block sizes of the necessary conditions for one resource, given the
+/// displaceable VMs' demands: 1, then every distinct demand when there are
+/// few, else demands at evenly spaced ranks (so that common sizes get
+/// their own) and the largest. Any choice is sound: each size is a
+/// condition of its own.
+fn unit_sizes(mut sizes: Vec<i64>, most: usize) -> Vec<i64> {
+    sizes.sort_unstable();
+    let mut distinct = sizes.clone();
+    distinct.dedup();
+    let mut out = vec![1];
+    if distinct.len() <= most {
+        out.extend(distinct);
+    } else {
+        out.extend((1..most).map(|q| sizes[q * sizes.len() / most]));
+        out.extend(sizes.last());
+    }
+    out.dedup();
+    out
+}
+
 /// Per resource, the greatest common divisor of every displaceable VM's
 /// demand and every receiving host's spare (1 when there is none). Remaining
 /// capacity is then always a multiple of it, so "less than d left" means "at
 /// most d − grain left": the blocking amounts `c_t` grow by grain − 1.
-fn grains(an: &Analysis) -> Vec<i64> {
+fn grains(an: &Analysis, am: &Amounts) -> Vec<i64> {
     let pool = an.pool;
-    let nres = pool.resources.len();
+    let nres = am.nres;
     let gcd = |mut a: i64, mut b: i64| {
         while b != 0 {
             (a, b) = (b, a % b);
@@ -349,10 +513,10 @@ fn grains(an: &Analysis) -> Vec<i64> {
         .map(|r| {
             let mut g = 0i64;
             for &v in an.items.iter().flatten() {
-                g = gcd(g, pool.vms[v].demand[r]);
+                g = gcd(g, am.demand(v)[r]);
             }
             for h in (0..pool.hosts.len()).filter(|&h| an.receives[h]) {
-                g = gcd(g, an.spare[h][r]);
+                g = gcd(g, am.spare[h][r]);
             }
             g.max(1)
         })
@@ -363,9 +527,9 @@ fn grains(an: &Analysis) -> Vec<i64> {
 /// the displaceable VMs `vms` with `d[r1] >= l` and `d[r] > 0`, as
 /// (numerator, denominator); (0, 0) when there is none. One sweep over the
 /// VMs, largest in r1 first, levels from the top.
-fn ratio_floors(pool: &Pool, vms: &[VmId], r1: usize, levels: &[i64]) -> Vec<Vec<(i64, i64)>> {
-    let nres = pool.resources.len();
-    let mut by_r1: Vec<&[i64]> = vms.iter().map(|&v| pool.vms[v].demand.as_slice()).collect();
+fn ratio_floors(am: &Amounts, vms: &[VmId], r1: usize, levels: &[i64]) -> Vec<Vec<(i64, i64)>> {
+    let nres = am.nres;
+    let mut by_r1: Vec<&[i64]> = vms.iter().map(|&v| am.demand(v)).collect();
     by_r1.sort_unstable_by(|a, b| b[r1].cmp(&a[r1]));
     let mut best: Vec<Option<(i64, i64)>> = vec![None; nres];
     let mut out = vec![Vec::new(); levels.len()];
@@ -389,37 +553,110 @@ fn ratio_floors(pool: &Pool, vms: &[VmId], r1: usize, levels: &[i64]) -> Vec<Vec
 }
 
 /// Eligibility classes of the displaceable VMs, computed once for every
-/// ordering: per VM, which hosts it may restart on among those that receive
-/// VMs, its own included (it has failed anyway).
+/// ordering: VMs of one requirement (`agility::Targets::requirement`) may
+/// restart on the same receiving hosts, their own and their anti-affinity
+/// peers' aside. A VM's own host has failed whenever the VM is displaced,
+/// so it does not matter whether a mask counts it; peers are counted in the
+/// anti-affinity term instead (a group of g members blocks at most g − 1
+/// hosts, running there or restarted there), so that VMs of one requirement
+/// share one mask whatever their group. Classes are also split by the size
+/// of the VMs' groups, which that term depends on.
 struct EligClasses {
     class_of: Vec<usize>,
     masks: Vec<Vec<bool>>,
+    /// Per VM: its anti-affinity group (dense), or `u32::MAX`.
+    group_of: Vec<u32>,
+    /// Per group: the hosts running or pausing a member (ascending), how
+    /// many members do, how many of them on hosts already down, and the
+    /// most on one host.
+    group_peers: Vec<Vec<HostId>>,
+    group_members: Vec<i64>,
+    group_down: Vec<i64>,
+    group_mult: Vec<i64>,
 }
 
 impl EligClasses {
     fn of(an: &Analysis) -> EligClasses {
-        let nh = an.pool.hosts.len();
-        let mut ids: HashMap<Vec<bool>, usize> = HashMap::new();
-        let mut masks = Vec::new();
-        let mut class_of = vec![usize::MAX; an.pool.vms.len()];
-        let mut elig = vec![false; nh];
-        for &v in an.items.iter().flatten() {
-            elig.fill(false);
-            for &t in &an.agility.targets[v] {
-                elig[t] = an.receives[t];
+        let pool = an.pool;
+        // The plain anti-affinity groups of the analysis (`Analysis::group_of`:
+        // `anti_affinity`, and `vm_groups` apart with one per host).
+        let mut ids: HashMap<u32, u32> = HashMap::new();
+        let mut group_of = vec![u32::MAX; pool.vms.len()];
+        let mut group_peers: Vec<Vec<HostId>> = Vec::new();
+        let mut group_members: Vec<i64> = Vec::new();
+        let mut group_down: Vec<i64> = Vec::new();
+        for (v, vm) in pool.vms.iter().enumerate() {
+            let g = an.group_of[v];
+            if g == NO_GROUP || !vm.power.is_active() {
+                continue;
             }
-            let own = an.pool.vms[v].host;
-            elig[own] = an.receives[own];
-            class_of[v] = match ids.get(&elig) {
-                Some(&id) => id,
-                None => {
-                    masks.push(elig.clone());
-                    ids.insert(elig.clone(), masks.len() - 1);
-                    masks.len() - 1
-                }
-            };
+            let next = group_peers.len() as u32;
+            let id = *ids.entry(g).or_insert(next);
+            if id == next {
+                group_peers.push(Vec::new());
+                group_members.push(0);
+                group_down.push(0);
+            }
+            group_of[v] = id;
+            group_peers[id as usize].push(vm.host);
+            group_members[id as usize] += 1;
+            if pool.hosts[vm.host].state == HostState::Down {
+                group_down[id as usize] += 1;
+            }
         }
-        EligClasses { class_of, masks }
+        // The most members on one host: k failed hosts displace at most
+        // k times that many.
+        let mut group_mult = Vec::with_capacity(group_peers.len());
+        for p in &mut group_peers {
+            p.sort_unstable();
+            let most = p
+                .chunk_by(|a, b| a == b)
+                .map(|run| run.len() as i64)
+                .max()
+                .unwrap_or(0);
+            group_mult.push(most);
+            p.dedup();
+        }
+        let group_size = |v: VmId| match group_of[v] {
+            u32::MAX => 0,
+            g => group_members[g as usize],
+        };
+        // Group sizes by tier: 0-1, 2, 3-4, 5-8, ...
+        let tier = |g: i64| {
+            if g <= 1 {
+                0
+            } else {
+                64 - (g - 1).leading_zeros() as usize
+            }
+        };
+        let mut ids: HashMap<(usize, usize), usize> = HashMap::new();
+        let mut masks = Vec::new();
+        let mut class_of = vec![usize::MAX; pool.vms.len()];
+        for &v in an.items.iter().flatten() {
+            let need = an
+                .agility
+                .targets
+                .requirement(v)
+                .expect("displaceable VMs are running or paused");
+            let key = (need, tier(group_size(v)));
+            class_of[v] = *ids.entry(key).or_insert_with(|| {
+                let mut elig = vec![false; pool.hosts.len()];
+                for &t in an.agility.targets.passing(need) {
+                    elig[t] = an.receives[t];
+                }
+                masks.push(elig);
+                masks.len() - 1
+            });
+        }
+        EligClasses {
+            class_of,
+            masks,
+            group_of,
+            group_peers,
+            group_members,
+            group_down,
+            group_mult,
+        }
     }
 }
 
@@ -450,7 +687,7 @@ fn top_sum(xs: &mut Vec<i64>, m: usize) -> i64 {
 /// with a kind of their own (the rest share one): these bound the memory and
 /// the time of the bounds, whatever the pool.
 const MAX_LEVELS: usize = 24;
-const MAX_CLASSES: usize = 4;
+const MAX_CLASSES: usize = 6;
 /// Ordering resources tried: the tightest ones.
 const MAX_ORDERS: usize = 3;
 
@@ -458,6 +695,7 @@ impl Kind {
     #[allow(clippy::too_many_arguments)]
     fn new(
         an: &Analysis,
+        am: &Amounts,
         ratios: &[(i64, i64)],
         r1: usize,
         lo: i64,
@@ -466,15 +704,15 @@ impl Kind {
         elig: &[bool],
         dmin: Vec<i64>,
         dmax: Vec<i64>,
-        (gmax, gmin1): (i64, i64),
+        groups: &[u32],
+        facts: &EligClasses,
         grain: &[i64],
     ) -> Kind {
-        let pool = an.pool;
-        let nres = pool.resources.len();
-        let nh = pool.hosts.len();
+        let nres = am.nres;
+        let nh = an.pool.hosts.len();
         let c = |h: HostId, r: usize| -> i64 {
             if elig[h] {
-                (an.spare[h][r] - dmax[r] + grain[r]).max(0)
+                (am.spare[h][r] - dmax[r] + grain[r]).max(0)
             } else {
                 0
             }
@@ -482,7 +720,7 @@ impl Kind {
         let value: Vec<i64> = (0..nh)
             .map(|h| {
                 c(h, r1).min(if elig[h] {
-                    (an.spare[h][r1] - hi + grain[r1]).max(0)
+                    (am.spare[h][r1] - hi + grain[r1]).max(0)
                 } else {
                     0
                 })
@@ -529,13 +767,44 @@ impl Kind {
             })
             .filter(|k| k.cost.len() > 0)
             .collect();
-        let aa = if gmax > 1 {
-            // A host blocked by a restarted peer holds that peer's r1 demand.
-            let mut v: Vec<i64> = value.iter().map(|&x| (x - gmin1).max(0)).collect();
-            top_sum(&mut v, gmax as usize - 1)
-        } else {
-            0
-        };
+        let gmax = groups
+            .iter()
+            .map(|&g| facts.group_members[g as usize])
+            .max()
+            .unwrap_or(0);
+        let gdown = groups
+            .iter()
+            .map(|&g| facts.group_down[g as usize])
+            .max()
+            .unwrap_or(0);
+        let gmult = groups
+            .iter()
+            .map(|&g| facts.group_mult[g as usize])
+            .max()
+            .unwrap_or(0);
+        let aa_fixed = groups
+            .iter()
+            .map(|&g| {
+                facts.group_peers[g as usize]
+                    .iter()
+                    .map(|&t| value[t])
+                    .sum::<i64>()
+            })
+            .max()
+            .unwrap_or(0);
+        let mut aa_top = vec![0i64];
+        if gmax > 1 {
+            let mut v = value.clone();
+            let m = (gmax as usize - 1).min(v.len());
+            if m > 0 && m < v.len() {
+                v.select_nth_unstable_by(m - 1, |a, b| b.cmp(a));
+            }
+            v.truncate(m);
+            v.sort_unstable_by(|a, b| b.cmp(a));
+            for x in v {
+                aa_top.push(aa_top.last().unwrap() + x);
+            }
+        }
         Kind {
             d1: lo,
             level,
@@ -543,21 +812,28 @@ impl Kind {
             value_total,
             dmin,
             knap,
-            aa,
+            aa_fixed,
+            aa_top,
+            gmax,
+            gdown,
+            gmult,
+            hosts: Vec::new(),
+            on_down: false,
         }
     }
 }
 
 impl Order {
-    fn new(an: &Analysis, r1: usize, classes: &EligClasses) -> Order {
+    fn new(an: &Analysis, am: &Amounts, r1: usize, classes: &EligClasses) -> Order {
         let pool = an.pool;
-        let nres = pool.resources.len();
+        let nres = am.nres;
         let nh = pool.hosts.len();
-        let grain = grains(an);
+        let grain = grains(an, am);
+        let facts = classes;
         // Displaceable VMs: the items of every host.
         let all: Vec<VmId> = an.items.iter().flatten().copied().collect();
         // Size buckets in r1: at most MAX_LEVELS, each [lo, hi] of sizes.
-        let mut sizes: Vec<i64> = all.iter().map(|&v| pool.vms[v].demand[r1]).collect();
+        let mut sizes: Vec<i64> = all.iter().map(|&v| am.demand(v)[r1]).collect();
         sizes.sort_unstable();
         let mut distinct = sizes.clone();
         distinct.dedup();
@@ -578,35 +854,22 @@ impl Order {
         };
         let levels: Vec<i64> = buckets.iter().map(|b| b.0).collect();
         let bucket_of = |d: i64| levels.partition_point(|&l| l <= d) - 1;
-        let ratios = ratio_floors(pool, &all, r1, &levels);
+        let ratios = ratio_floors(am, &all, r1, &levels);
         let mut ge = vec![vec![0i64; nh * nres]; levels.len()];
         let mut ge_down = vec![vec![0i64; nres]; levels.len()];
         for &v in &all {
             let vm = &pool.vms[v];
-            for li in 0..=bucket_of(vm.demand[r1]) {
+            let d = am.demand(v);
+            for li in 0..=bucket_of(d[r1]) {
                 if pool.hosts[vm.host].state == HostState::Down {
                     for r in 0..nres {
-                        ge_down[li][r] += vm.demand[r];
+                        ge_down[li][r] += d[r];
                     }
                 } else {
                     for r in 0..nres {
-                        ge[li][vm.host * nres + r] += vm.demand[r];
+                        ge[li][vm.host * nres + r] += d[r];
                     }
                 }
-            }
-        }
-        // Displaceable members per anti-affinity group, and the least r1
-        // demand among them. A host with a peer running on it is outside the
-        // VM's eligible hosts (agility), so only peers restarted before the
-        // VM can block a host by anti-affinity: at most (members − 1) hosts,
-        // each then holding at least that least r1 demand.
-        let mut group_items: HashMap<u32, (i64, i64)> = HashMap::new();
-        for &v in &all {
-            let g = an.group_of[v];
-            if g != NO_GROUP {
-                let e = group_items.entry(g).or_insert((0, i64::MAX));
-                e.0 += 1;
-                e.1 = e.1.min(pool.vms[v].demand[r1]);
             }
         }
         // Eligibility classes (the agility targets, own host included since
@@ -614,36 +877,32 @@ impl Order {
         struct Class {
             dmin: Vec<i64>,
             dmax: Vec<i64>,
-            gmax: i64,
-            gmin1: i64,
+            groups: Vec<u32>,
             count: usize,
+            hosts: Vec<HostId>,
         }
         let mut per_bucket: Vec<HashMap<usize, Class>> =
             (0..levels.len()).map(|_| HashMap::new()).collect();
         for &v in &all {
-            let vm = &pool.vms[v];
+            let d = am.demand(v);
             let elig = classes.class_of[v];
-            let g = an.group_of[v];
-            let (gsize, gmin1) = if g == NO_GROUP {
-                (0, i64::MAX)
-            } else {
-                group_items[&g]
-            };
-            let c = per_bucket[bucket_of(vm.demand[r1])]
+            let c = per_bucket[bucket_of(d[r1])]
                 .entry(elig)
                 .or_insert_with(|| Class {
-                    dmin: vm.demand.clone(),
-                    dmax: vm.demand.clone(),
-                    gmax: 0,
-                    gmin1: i64::MAX,
+                    dmin: d.to_vec(),
+                    dmax: d.to_vec(),
+                    groups: Vec::new(),
                     count: 0,
+                    hosts: Vec::new(),
                 });
+            c.hosts.push(pool.vms[v].host);
             for r in 0..nres {
-                c.dmin[r] = c.dmin[r].min(vm.demand[r]);
-                c.dmax[r] = c.dmax[r].max(vm.demand[r]);
+                c.dmin[r] = c.dmin[r].min(d[r]);
+                c.dmax[r] = c.dmax[r].max(d[r]);
             }
-            c.gmax = c.gmax.max(gsize);
-            c.gmin1 = c.gmin1.min(gmin1);
+            if classes.group_of[v] != u32::MAX {
+                c.groups.push(classes.group_of[v]);
+            }
             c.count += 1;
         }
         let mut kinds = Vec::new();
@@ -667,19 +926,28 @@ impl Order {
             for group in groups {
                 let mut dmin = group[0].1.dmin.clone();
                 let mut dmax = group[0].1.dmax.clone();
-                let mut gmax = 0;
-                let mut gmin1 = i64::MAX;
+                let mut groups: Vec<u32> = Vec::new();
                 for (_, c) in &group {
-                    gmin1 = gmin1.min(c.gmin1);
                     for r in 0..nres {
                         dmin[r] = dmin[r].min(c.dmin[r]);
                         dmax[r] = dmax[r].max(c.dmax[r]);
                     }
-                    gmax = gmax.max(c.gmax);
+                    groups.extend(&c.groups);
                 }
                 let elig: Vec<bool> = (0..nh).map(|t| group.iter().all(|(e, _)| e[t])).collect();
-                kinds.push(Kind::new(
+                let mut hosts: Vec<HostId> = group
+                    .iter()
+                    .flat_map(|(_, c)| c.hosts.iter().copied())
+                    .collect();
+                hosts.sort_unstable();
+                hosts.dedup();
+                let on_down = hosts
+                    .iter()
+                    .any(|&h| pool.hosts[h].state == HostState::Down);
+                hosts.retain(|&h| pool.hosts[h].state == HostState::Up);
+                let mut kind = Kind::new(
                     an,
+                    am,
                     &ratios[level],
                     r1,
                     lo,
@@ -688,12 +956,21 @@ impl Order {
                     &elig,
                     dmin,
                     dmax,
-                    (gmax, gmin1),
+                    &{
+                        groups.sort_unstable();
+                        groups.dedup();
+                        groups
+                    },
+                    facts,
                     &grain,
-                ));
+                );
+                kind.hosts = hosts;
+                kind.on_down = on_down;
+                kinds.push(kind);
             }
         }
         Order {
+            nres,
             r1,
             levels,
             ge,
@@ -703,8 +980,8 @@ impl Order {
     }
 
     /// Whether FFD by this resource provably succeeds on every completion.
-    fn proves(&self, sb: &SetBounds, p: &Partial) -> bool {
-        let nres = sb.nres;
+    fn proves(&self, p: &Partial, open: &[bool]) -> bool {
+        let nres = self.nres;
         let r1 = self.r1;
         let mut scratch: Vec<i64> = Vec::with_capacity(p.rest.len());
         // Budgets per (level, resource): the most demand of VMs at least that
@@ -720,6 +997,9 @@ impl Order {
             })
         };
         for kind in &self.kinds {
+            if !kind.on_down && !kind.hosts.iter().any(|&h| open[h]) {
+                continue; // no completion displaces a VM of this type
+            }
             let g = &self.ge[kind.level];
             // Σ over F of (value + ge[r1]): fixed part and the worst rest.
             let fixed: i64 = p
@@ -732,7 +1012,10 @@ impl Order {
             let worst = fixed + top_sum(&mut scratch, p.m) + self.ge_down[kind.level][r1];
             // Saturating: with many resources the sum of knapsacks may pass
             // i64, and a larger `removed` only weakens the claim.
-            let mut removed = kind.aa;
+            let k = p.chosen.len() + p.m;
+            let displaced = (k as i64).saturating_mul(kind.gmult) + kind.gdown;
+            let restarted = ((kind.gmax - 1).min(displaced - 1)).max(0) as usize;
+            let mut removed = kind.aa_fixed + kind.aa_top[restarted.min(kind.aa_top.len() - 1)];
             for k in &kind.knap {
                 let y = budget(kind.level, k.r, &mut scratch) - kind.dmin[k.r];
                 removed = removed.saturating_add(k.best(y));
@@ -742,7 +1025,6 @@ impl Order {
                 return false;
             }
         }
-        let _ = sb.nhosts;
         true
     }
 }

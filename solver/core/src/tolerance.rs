@@ -450,6 +450,9 @@ pub(crate) fn tolerates_with(pool: &Pool, k: u32, budget: &Budget, explain: bool
         if search.bounds.all_of_size(&search.ranked, size) {
             continue;
         }
+        if let Some((set, proof)) = search.adversary(size) {
+            return failing(set, proof);
+        }
         match search.first_failing(size) {
             None => {}
             Some(SetResult::Infeasible(set, proof)) => return failing(set, proof),
@@ -681,6 +684,13 @@ struct Tolerance<'a, 'p> {
     warm_key: Vec<f64>,
 }
 
+/// Pools of fewer up hosts do without `crate::adversary`.
+const ADVERSARY_HOSTS: usize = 16;
+/// Chains of `crate::adversary` tried, shortest first.
+const ADVERSARY_CHAINS: usize = 48;
+/// Time for one exact decision of the adversary's.
+const ADVERSARY_DECISION: Duration = Duration::from_millis(200);
+
 enum SetResult {
     Infeasible(Vec<HostId>, Infeasible),
     Undecided,
@@ -758,7 +768,7 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             dominated_by,
             strategy,
             weights,
-            bounds: SetBounds::new(an),
+            bounds: SetBounds::within(an, budget),
             scenarios: AtomicU64::new(0),
             by_stage: Default::default(),
             set_level: AtomicU64::new(0),
@@ -801,6 +811,14 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         {
             self.set_level.fetch_add(1, Ordering::Relaxed);
             out.lower += 1;
+        }
+        // Failing sets built around the VMs hardest to place.
+        if bounded && out.upper > out.lower + 1 && !enough(out.lower) {
+            if let Some((set, proof)) = self.adversary(out.upper as usize) {
+                out.upper = set.len() as u32 - 1;
+                out.witness = Some(set);
+                out.proof = Some(proof);
+            }
         }
         // Between the bounds, search the sets the bounds leave open.
         grow(&mut out, target, |k| self.first_failing(k));
@@ -966,6 +984,44 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             }
         }
         None
+    }
+
+    /// A failing set of at most `most` hosts built by `crate::adversary`,
+    /// each set proved infeasible exactly; only on pools of at least
+    /// [`ADVERSARY_HOSTS`] candidates, where searching sets in rank order
+    /// is costly (on smaller ones the search finds the first failing set
+    /// by rank itself, the witness reports name).
+    fn adversary(&self, most: usize) -> Option<(Vec<HostId>, Infeasible)> {
+        if self.ranked.len() < ADVERSARY_HOSTS || most == 0 {
+            return None;
+        }
+        let chains = crate::adversary::chains(self.an, most);
+        let chains = &chains[..chains.len().min(ADVERSARY_CHAINS)];
+        let found = crate::adversary::smallest_failing(chains, most, |set| self.quick_proof(set));
+        if found.is_some() {
+            self.set_level.fetch_add(1, Ordering::Relaxed);
+        }
+        found
+    }
+
+    /// A proof that `set` fails, from the necessary conditions or an exact
+    /// decision within a short budget; `None` when neither gives one.
+    fn quick_proof(&self, set: &[HostId]) -> Option<Infeasible> {
+        if self.budget.expired() {
+            return None;
+        }
+        let sc = self.an.scenario(&self.an.mask(set));
+        let soon = Instant::now() + ADVERSARY_DECISION;
+        let short = Budget {
+            deadline: Some(self.budget.deadline.map_or(soon, |d| d.min(soon))),
+            cancel: self.budget.cancel,
+        };
+        let (d, stage) = pack::decide(&sc.instance, &short);
+        self.count(stage as usize, 1);
+        match d {
+            Decision::Infeasible(p) => Some(p),
+            _ => None,
+        }
     }
 
     fn count(&self, stage: usize, n: u64) {

@@ -224,7 +224,7 @@ impl<'a, 'p> Warm<'a, 'p> {
         let nres = self.nres;
         let d = &an.pool.vms[v].demand;
         let g = an.group_of[v];
-        an.agility.targets[v].iter().copied().find(|&t| {
+        an.agility.targets.of(v).find(|&t| {
             an.receives[t]
                 && !self.failed[t]
                 && d.iter()
@@ -289,7 +289,7 @@ mod tests {
         }
         let mut load = an.spare.clone();
         for &(v, t) in placement {
-            if failed.contains(&t) || !an.receives[t] || !an.agility.targets[v].contains(&t) {
+            if failed.contains(&t) || !an.receives[t] || !an.agility.targets.contains(v, t) {
                 return false;
             }
             for (r, d) in pool.vms[v].demand.iter().enumerate() {

@@ -35,6 +35,7 @@ use serde_json::{Map, Value};
 use crate::error::{ChangesError, Problem};
 use crate::load::{self, Cx};
 use crate::model::{HostState, Pool, Priority, Restart};
+use crate::strict::quoted;
 use crate::tolerance::{CheckOptions, CheckReport, Verdict};
 
 /// One change to a pool. Names refer to the pool as the changes before this
@@ -152,10 +153,11 @@ pub fn changes_from_value(v: &Value) -> Result<Vec<Change>, ChangesError> {
             }
         }
     }
-    if cx.problems.is_empty() {
+    if cx.is_empty() {
         Ok(out)
     } else {
-        Err(ChangesError::new(cx.problems))
+        let (problems, omitted) = cx.finish();
+        Err(ChangesError::with_omitted(problems, omitted))
     }
 }
 
@@ -195,17 +197,9 @@ pub fn apply_text(pool: &Value, changes: &str) -> Result<Changed, ChangesError> 
     draft.finish(problems, read)
 }
 
+/// Duplicate keys are an error, as in a pool file ([`crate::strict`]).
 fn parse_json(text: &str) -> Result<Value, ChangesError> {
-    serde_json::from_str(text).map_err(|e| {
-        let msg = e.to_string();
-        let msg = msg.rfind(" at line ").map_or(msg.as_str(), |i| &msg[..i]);
-        ChangesError::new(vec![Problem {
-            path: String::new(),
-            message: format!("invalid JSON: {msg}"),
-            line: Some(e.line()),
-            column: Some(e.column().max(1)),
-        }])
-    })
+    crate::strict::parse_json(text, "").map_err(ChangesError::new)
 }
 
 fn list<'a>(cx: &mut Cx, v: &'a Value) -> Option<&'a Vec<Value>> {
@@ -302,7 +296,7 @@ fn read_change(cx: &mut Cx, path: &str, v: &Value) -> Option<Change> {
     };
     let op = required(cx, map, path, "op")?;
     let op = cx.enumeration(&format!("{path}.op"), op, OPS)?;
-    let before = cx.problems.len();
+    let before = cx.count();
     cx.object(path, v, op.fields());
     let p = |key: &str| format!("{path}.{key}");
     let name = |cx: &mut Cx| -> Option<String> {
@@ -417,7 +411,7 @@ fn read_change(cx: &mut Cx, path: &str, v: &Value) -> Option<Change> {
             Change::SetTolerance { k: k? as u32 }
         }
     };
-    (cx.problems.len() == before).then_some(change)
+    (cx.count() == before).then_some(change)
 }
 
 // ---------------------------------------------------------------------------
@@ -510,15 +504,18 @@ impl Draft {
             };
             problems.push(problem(p, message));
         };
-        let unknown_host = |n: &str| format!("unknown host \"{n}\"");
-        let unknown_vm = |n: &str| format!("unknown VM \"{n}\"");
+        let unknown_host = |n: &str| format!("unknown host {}", quoted(n));
+        let unknown_vm = |n: &str| format!("unknown VM {}", quoted(n));
         match change {
             Change::AddHost { host } => {
                 let name = name_of(host).unwrap_or_default().to_string();
                 if self.host(&name).is_some() {
                     err(
                         "host.name",
-                        format!("duplicate host name \"{name}\": the pool already has it"),
+                        format!(
+                            "duplicate host name {}: the pool already has it",
+                            quoted(&name)
+                        ),
                     );
                 } else {
                     self.list("hosts").push(host.clone());
@@ -546,8 +543,9 @@ impl Draft {
                         return err(
                             "name",
                             format!(
-                                "host \"{name}\" has {} VM{} ({}); say what happens to them: \
+                                "host {} has {} VM{} ({}); say what happens to them: \
                                  \"vms\": \"remove\", or \"vms\": \"move\" with \"to\"",
+                                quoted(name),
                                 on.len(),
                                 if on.len() == 1 { "" } else { "s" },
                                 names.join(", ")
@@ -562,7 +560,7 @@ impl Draft {
                     }
                     HostVms::MoveTo(to) => {
                         if to == name {
-                            return err("to", format!("\"{to}\" is the host being removed"));
+                            return err("to", format!("{} is the host being removed", quoted(to)));
                         }
                         if self.host(to).is_none() {
                             return err("to", unknown_host(to));
@@ -606,7 +604,10 @@ impl Draft {
                 if self.vm(&name).is_some() {
                     err(
                         "vm.name",
-                        format!("duplicate VM name \"{name}\": the pool already has it"),
+                        format!(
+                            "duplicate VM name {}: the pool already has it",
+                            quoted(&name)
+                        ),
                     );
                     ok = false;
                 }
@@ -671,7 +672,7 @@ impl Draft {
                 pool,
                 changes,
             }),
-            Err(e) => Err(ChangesError::new(
+            Err(e) => Err(ChangesError::with_omitted(
                 e.problems
                     .into_iter()
                     .map(|p| Problem {
@@ -679,6 +680,7 @@ impl Draft {
                         ..p
                     })
                     .collect(),
+                e.omitted,
             )),
         }
     }

@@ -1,34 +1,63 @@
 //! libvirt hosts, through the `virt` crate (the C library's own bindings).
 //!
-//! A [`LibvirtHost`] is one long-lived connection to one host's libvirt
-//! daemon. Every call runs on a short-lived worker thread and the caller
-//! waits for it at most a time limit ([`ConnectOptions::call_timeout`], or
-//! the probe's own): a host that stops answering can make the caller wait no
-//! longer than that, whatever libvirt does. A call that timed out may still
+//! A [`LibvirtHost`] talks to one host's libvirt daemon over two long-lived
+//! connections: one for health checks ([`LibvirtHost::probe`]) and one for
+//! every other call, so that a slow operation never holds a health check
+//! back. Each connection belongs to one thread of its own, which makes the
+//! calls on it one at a time, in the order they came; a caller hands its call
+//! to that thread and waits for it at most a time limit
+//! ([`ConnectOptions::call_timeout`], or the probe's own): a host that stops
+//! answering can make the caller wait no longer than that, whatever libvirt
+//! does. A call that timed out before its thread took it up is never made
+//! ([`LibvirtError::NotSent`]); one that timed out while it ran may still
 //! complete later on the host (its outcome is unknown: a timed-out `start`
-//! may have started the domain).
+//! may have started the domain). While a call hangs, the calls behind it
+//! wait; at most [`QUEUE`] may wait, further ones fail at once
+//! ([`LibvirtError::Busy`]).
 //!
-//! Dead connections are noticed by libvirt's keepalive (the first
-//! [`LibvirtHost::open`] starts libvirt's event loop on a background thread
-//! of its own for that, once per process), which also ends any call still
-//! stuck on it. The next call after a connection died opens a new one; only
-//! one reopening runs at a time, and calls meanwhile fail with
-//! [`LibvirtError::Reconnecting`].
+//! **Why one call at a time.** libvirt accepts concurrent calls on one
+//! connection, but its client (libvirt 9.0, `virNetClientIOEventLoop`) is
+//! unsafe once such calls hang: the thread polling the socket for everyone
+//! watches it with a pointer into its own stack, and when something else
+//! wakes it (another thread queueing a call, a keepalive message) it polls
+//! again with a new watch, leaving the old one in place. When keepalive then
+//! closes the connection, that thread returns while other callers' calls are
+//! still queued; the next one polls the same socket with the old watches
+//! still attached, and when the host answers again they run on the stack of
+//! a thread that is gone (a segmentation fault in `g_main_loop_quit`). With
+//! a single caller no thread ever polls after another one on the same
+//! socket: its old watches fire in its own loop, or never.
+//!
+//! Dead connections are noticed by libvirt's keepalive (the first handle
+//! starts libvirt's event loop on a background thread of its own for that,
+//! once per process), which also ends a call still hanging on it. The next
+//! call after a connection died opens a new one, on the same thread.
+//!
+//! **Faults.** A call that panics inside the driver fails with
+//! [`LibvirtError::DriverFault`] and its connection is dropped (the next call
+//! opens a new one). Should a connection's thread end anyway, the call it
+//! held fails with [`LibvirtError::DriverFault`] and the next call starts a
+//! new thread with a new connection ([`LibvirtHost::thread_restarts`] counts
+//! them).
 //!
 //! **Thread safety.** `LibvirtHost` is `Send + Sync` and cheap to clone (the
-//! clones share the connection); libvirt connections accept concurrent calls
-//! from several threads, so calls on one host may overlap.
+//! clones share the connections and their threads, which end once every
+//! clone is gone and the call in progress, if any, returns).
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex, Once};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, TrySendError};
+use std::sync::{Arc, Mutex, Once, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use virt::connect::Connect;
 use virt::domain::{Domain, DomainState as VirtState};
 use virt::error::ErrorNumber;
+
+/// How many calls may wait for one connection's thread while it is busy.
+pub const QUEUE: usize = 16;
 
 /// How a host is talked to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,6 +85,8 @@ impl Default for ConnectOptions {
 pub enum LibvirtError {
     #[error("{uri}: cannot connect: {message}")]
     Connect { uri: String, message: String },
+    /// The call was made and did not answer in time: its outcome is
+    /// unknown (it may still complete on the host).
     #[error("{uri}: {op} did not answer within {after:?}")]
     Timeout {
         uri: String,
@@ -64,8 +95,19 @@ pub enum LibvirtError {
     },
     #[error("{uri}: connection lost: {message}")]
     Disconnected { uri: String, message: String },
-    #[error("{uri}: the connection is being reopened")]
-    Reconnecting { uri: String },
+    /// The call was never made: the connection's thread was still busy
+    /// with earlier calls (or with opening the connection) when the time
+    /// limit passed.
+    #[error("{uri}: {op} was not sent within {after:?}: the host has not answered earlier calls")]
+    NotSent {
+        uri: String,
+        op: &'static str,
+        after: Duration,
+    },
+    /// The call was never made: [`QUEUE`] calls already wait for the
+    /// connection.
+    #[error("{uri}: {op} was not sent: earlier calls are still waiting for the host")]
+    Busy { uri: String, op: &'static str },
     #[error("{uri}: no domain {name:?}")]
     NoDomain { uri: String, name: String },
     #[error("{uri}: {op}: {message}")]
@@ -78,10 +120,16 @@ pub enum LibvirtError {
     },
     #[error("{what} may not contain a NUL character")]
     InvalidText { what: &'static str },
-    #[error("cannot start a worker thread: {0}")]
+    #[error("cannot start a connection thread: {0}")]
     Thread(#[source] std::io::Error),
-    #[error("{uri}: {op}: the call failed unexpectedly")]
-    Internal { uri: String, op: &'static str },
+    /// The driver itself failed (a panic in the call, or the connection's
+    /// thread ended); the connection is opened again for the next call.
+    #[error("{uri}: {op}: the libvirt driver failed: {message}")]
+    DriverFault {
+        uri: String,
+        op: &'static str,
+        message: String,
+    },
 }
 
 impl LibvirtError {
@@ -93,7 +141,8 @@ impl LibvirtError {
             LibvirtError::Connect { .. }
                 | LibvirtError::Timeout { .. }
                 | LibvirtError::Disconnected { .. }
-                | LibvirtError::Reconnecting { .. }
+                | LibvirtError::NotSent { .. }
+                | LibvirtError::Busy { .. }
         )
     }
 }
@@ -194,7 +243,7 @@ pub struct Inventory {
     pub interfaces: Vec<String>,
 }
 
-/// One connection to one host's libvirt daemon. See the module docs.
+/// One host's libvirt daemon. See the module docs.
 #[derive(Clone)]
 pub struct LibvirtHost {
     inner: Arc<Inner>,
@@ -203,8 +252,10 @@ pub struct LibvirtHost {
 struct Inner {
     uri: String,
     options: ConnectOptions,
-    conn: Mutex<Option<Connect>>,
-    reconnecting: AtomicBool,
+    /// Health checks.
+    health: Lane,
+    /// Every other call.
+    work: Lane,
 }
 
 impl fmt::Debug for LibvirtHost {
@@ -227,7 +278,10 @@ fn init_libvirt() {
                 .name("libvirt-events".into())
                 .spawn(|| {
                     loop {
-                        if virt::event::event_run_default_impl().is_err() {
+                        // Keepalive of every connection depends on this
+                        // loop: it must outlive anything a round does.
+                        let round = panic::catch_unwind(virt::event::event_run_default_impl);
+                        if !matches!(round, Ok(Ok(()))) {
                             thread::sleep(Duration::from_millis(50));
                         }
                     }
@@ -244,7 +298,94 @@ fn no_nul(what: &'static str, s: &str) -> Result<(), LibvirtError> {
     }
 }
 
-impl Inner {
+/// A call waiting for its connection's thread: not taken up yet, taken up,
+/// or given up by its caller (then it is never made).
+const QUEUED: u8 = 0;
+const STARTED: u8 = 1;
+const ABANDONED: u8 = 2;
+
+struct Job {
+    state: Arc<AtomicU8>,
+    run: Box<dyn FnOnce(&mut Session) + Send>,
+}
+
+/// One connection and the thread that makes every call on it.
+struct Lane {
+    thread_name: &'static str,
+    /// The thread's queue; `None` until the first call.
+    queue: Mutex<Option<mpsc::SyncSender<Job>>>,
+    restarts: AtomicU64,
+}
+
+impl Lane {
+    fn new(thread_name: &'static str) -> Lane {
+        Lane {
+            thread_name,
+            queue: Mutex::new(None),
+            restarts: AtomicU64::new(0),
+        }
+    }
+
+    /// Queues `job` for the lane's thread, starting the thread first if
+    /// there is none (the first call, or the thread ended).
+    fn submit(&self, inner: &Inner, op: &'static str, job: Job) -> Result<(), LibvirtError> {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let job = match queue.as_ref() {
+            None => job,
+            Some(q) => match q.try_send(job) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Full(_)) => {
+                    return Err(LibvirtError::Busy {
+                        uri: inner.uri.clone(),
+                        op,
+                    });
+                }
+                Err(TrySendError::Disconnected(job)) => {
+                    self.restarts.fetch_add(1, Ordering::Relaxed);
+                    job
+                }
+            },
+        };
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let session = Session {
+            uri: inner.uri.clone(),
+            options: inner.options.clone(),
+            conn: None,
+        };
+        thread::Builder::new()
+            .name(self.thread_name.into())
+            .spawn(move || serve(rx, session))
+            .map_err(LibvirtError::Thread)?;
+        // The queue is empty; should the thread already be gone, the job is
+        // dropped with it and its caller told so.
+        let _ = tx.try_send(job);
+        *queue = Some(tx);
+        Ok(())
+    }
+}
+
+/// A lane's thread: the calls of its queue, one at a time, until every
+/// handle to the host is gone.
+fn serve(jobs: mpsc::Receiver<Job>, mut session: Session) {
+    for job in jobs {
+        let taken =
+            job.state
+                .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire);
+        if taken.is_ok() {
+            (job.run)(&mut session);
+        }
+    }
+    session.close();
+}
+
+/// A connection, as its lane's thread holds it.
+struct Session {
+    uri: String,
+    options: ConnectOptions,
+    conn: Option<Connect>,
+}
+
+impl Session {
     fn error(&self, op: &'static str, e: virt::error::Error) -> LibvirtError {
         let code = e.code();
         let message = e.message().to_string();
@@ -273,32 +414,15 @@ impl Inner {
         }
     }
 
-    /// The live connection, reopened if it died.
-    fn connection(&self) -> Result<Connect, LibvirtError> {
-        {
-            let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(c) = guard.as_ref() {
-                if c.is_alive().unwrap_or(false) {
-                    return Ok(c.clone());
-                }
-                // Dead: let it go (closing a dead connection does not block).
-                guard.take();
+    /// Makes sure the connection is open, opening it again if it died.
+    fn connect(&mut self) -> Result<(), LibvirtError> {
+        if let Some(c) = &self.conn {
+            if c.is_alive().unwrap_or(false) {
+                return Ok(());
             }
+            // Dead: let it go (closing a dead connection does not block).
+            self.close();
         }
-        if self.reconnecting.swap(true, Ordering::AcqRel) {
-            return Err(LibvirtError::Reconnecting {
-                uri: self.uri.clone(),
-            });
-        }
-        let opened = self.open_now();
-        self.reconnecting.store(false, Ordering::Release);
-        let conn = opened?;
-        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        *guard = Some(conn.clone());
-        Ok(conn)
-    }
-
-    fn open_now(&self) -> Result<Connect, LibvirtError> {
         let conn = Connect::open(Some(&self.uri)).map_err(|e| LibvirtError::Connect {
             uri: self.uri.clone(),
             message: e.message().to_string(),
@@ -308,7 +432,45 @@ impl Inner {
             // time limits still hold.
             let _ = conn.set_keep_alive(interval.min(i32::MAX as u32) as i32, count);
         }
-        Ok(conn)
+        self.conn = Some(conn);
+        Ok(())
+    }
+
+    fn close(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // `virt` panics when libvirt refuses to release a connection:
+            // the connection is gone for this side either way.
+            let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(conn)));
+        }
+    }
+
+    fn call<T>(
+        &mut self,
+        f: impl FnOnce(&Session, &Connect) -> Result<T, LibvirtError>,
+    ) -> Result<T, LibvirtError> {
+        self.connect()?;
+        let this: &Session = self;
+        let conn = this.conn.as_ref().expect("connected just now");
+        match f(this, conn) {
+            // Failed because the connection died on the way.
+            Err(LibvirtError::Libvirt { message, .. }) if !conn.is_alive().unwrap_or(false) => {
+                Err(LibvirtError::Disconnected {
+                    uri: this.uri.clone(),
+                    message,
+                })
+            }
+            result => result,
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        format!("panicked: {s}")
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        format!("panicked: {s}")
+    } else {
+        "panicked".into()
     }
 }
 
@@ -323,7 +485,12 @@ impl LibvirtHost {
     /// Connects to `uri`, within `options.call_timeout`.
     pub fn open_with(uri: &str, options: ConnectOptions) -> Result<Self, LibvirtError> {
         let host = Self::new(uri, options)?;
-        host.call("open", host.inner.options.call_timeout, |_, _| Ok(()))?;
+        host.call(
+            &host.inner.work,
+            "open",
+            host.inner.options.call_timeout,
+            |_, _| Ok(()),
+        )?;
         Ok(host)
     }
 
@@ -337,8 +504,8 @@ impl LibvirtHost {
             inner: Arc::new(Inner {
                 uri: uri.to_string(),
                 options,
-                conn: Mutex::new(None),
-                reconnecting: AtomicBool::new(false),
+                health: Lane::new("libvirt-health"),
+                work: Lane::new("libvirt-work"),
             }),
         })
     }
@@ -351,51 +518,84 @@ impl LibvirtHost {
         &self.inner.options
     }
 
-    /// Runs `f` on a worker thread with the live connection, waiting at most
-    /// `timeout` for it.
-    fn call<T, F>(&self, op: &'static str, timeout: Duration, f: F) -> Result<T, LibvirtError>
+    /// How many times a connection's thread ended unexpectedly and was
+    /// started again (with a new connection): 0 unless the driver failed.
+    pub fn thread_restarts(&self) -> u64 {
+        self.inner.health.restarts.load(Ordering::Relaxed)
+            + self.inner.work.restarts.load(Ordering::Relaxed)
+    }
+
+    /// Hands `f` to `lane`'s thread and waits at most `timeout` for it.
+    fn call<T, F>(
+        &self,
+        lane: &Lane,
+        op: &'static str,
+        timeout: Duration,
+        f: F,
+    ) -> Result<T, LibvirtError>
     where
         T: Send + 'static,
-        F: FnOnce(&Inner, &Connect) -> Result<T, LibvirtError> + Send + 'static,
+        F: FnOnce(&Session, &Connect) -> Result<T, LibvirtError> + Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
         let (tx, rx) = mpsc::sync_channel(1);
-        thread::Builder::new()
-            .name("libvirt-call".into())
-            .spawn(move || {
-                let result = inner.connection().and_then(|conn| {
-                    match f(&inner, &conn) {
-                        // Failed because the connection died on the way.
-                        Err(LibvirtError::Libvirt { message, .. })
-                            if !conn.is_alive().unwrap_or(false) =>
-                        {
-                            Err(LibvirtError::Disconnected {
-                                uri: inner.uri.clone(),
-                                message,
-                            })
-                        }
-                        result => result,
-                    }
-                });
-                let _ = tx.send(result);
-            })
-            .map_err(LibvirtError::Thread)?;
+        let state = Arc::new(AtomicU8::new(QUEUED));
+        let run = move |session: &mut Session| {
+            let result = match panic::catch_unwind(AssertUnwindSafe(|| session.call(f))) {
+                Ok(result) => result,
+                Err(payload) => {
+                    // Half-way through a call: the connection is not trusted
+                    // any more.
+                    session.close();
+                    Err(LibvirtError::DriverFault {
+                        uri: session.uri.clone(),
+                        op,
+                        message: panic_message(&*payload),
+                    })
+                }
+            };
+            let _ = tx.send(result);
+        };
+        let job = Job {
+            state: Arc::clone(&state),
+            run: Box::new(run),
+        };
+        lane.submit(&self.inner, op, job)?;
         match rx.recv_timeout(timeout) {
             Ok(result) => result,
-            Err(RecvTimeoutError::Timeout) => Err(LibvirtError::Timeout {
+            Err(RecvTimeoutError::Timeout) => {
+                let gave_up =
+                    state.compare_exchange(QUEUED, ABANDONED, Ordering::AcqRel, Ordering::Acquire);
+                if gave_up.is_ok() {
+                    return Err(LibvirtError::NotSent {
+                        uri: self.inner.uri.clone(),
+                        op,
+                        after: timeout,
+                    });
+                }
+                // It runs: it may finish later, or just did.
+                rx.try_recv().unwrap_or_else(|_| {
+                    Err(LibvirtError::Timeout {
+                        uri: self.inner.uri.clone(),
+                        op,
+                        after: timeout,
+                    })
+                })
+            }
+            Err(RecvTimeoutError::Disconnected) => Err(LibvirtError::DriverFault {
                 uri: self.inner.uri.clone(),
                 op,
-                after: timeout,
-            }),
-            Err(RecvTimeoutError::Disconnected) => Err(LibvirtError::Internal {
-                uri: self.inner.uri.clone(),
-                op,
+                message: "the connection's thread ended".into(),
             }),
         }
     }
 
-    fn timeout(&self) -> Duration {
-        self.inner.options.call_timeout
+    /// A call on the connection for everything but health checks.
+    fn work<T, F>(&self, op: &'static str, f: F) -> Result<T, LibvirtError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Session, &Connect) -> Result<T, LibvirtError> + Send + 'static,
+    {
+        self.call(&self.inner.work, op, self.inner.options.call_timeout, f)
     }
 
     /// The health check: one round trip to the daemon within `timeout`
@@ -405,25 +605,23 @@ impl LibvirtHost {
     /// did not answer.
     pub fn probe(&self, timeout: Duration) -> Result<Duration, LibvirtError> {
         let started = Instant::now();
-        self.call("probe", timeout, |inner, conn| {
-            conn.lib_version().map_err(|e| inner.error("probe", e))
+        self.call(&self.inner.health, "probe", timeout, |s, conn| {
+            conn.lib_version().map_err(|e| s.error("probe", e))
         })?;
         Ok(started.elapsed())
     }
 
     /// The host's memory and CPUs.
     pub fn node_info(&self) -> Result<NodeInfo, LibvirtError> {
-        self.call("node info", self.timeout(), |inner, conn| {
-            node_info(inner, conn)
-        })
+        self.work("node info", |s, conn| node_info(s, conn))
     }
 
     /// Every domain: running, paused, and defined but shut off.
     pub fn domains(&self) -> Result<Vec<DomainInfo>, LibvirtError> {
-        self.call("list domains", self.timeout(), |inner, conn| {
+        self.work("list domains", |s, conn| {
             let all = conn
                 .list_all_domains(0)
-                .map_err(|e| inner.error("list domains", e))?;
+                .map_err(|e| s.error("list domains", e))?;
             Ok(all.iter().filter_map(|d| domain_info(d).ok()).collect())
         })
     }
@@ -441,9 +639,9 @@ impl LibvirtHost {
     pub fn domain(&self, name: &str) -> Result<DomainInfo, LibvirtError> {
         no_nul("a domain name", name)?;
         let name = name.to_string();
-        self.call("look up domain", self.timeout(), move |inner, conn| {
-            let d = lookup(inner, conn, &name)?;
-            domain_info(&d).map_err(|e| inner.domain_error("domain info", &name, e))
+        self.work("look up domain", move |s, conn| {
+            let d = lookup(s, conn, &name)?;
+            domain_info(&d).map_err(|e| s.domain_error("domain info", &name, e))
         })
     }
 
@@ -452,11 +650,11 @@ impl LibvirtHost {
     pub fn define(&self, xml: &str) -> Result<DomainInfo, LibvirtError> {
         no_nul("domain XML", xml)?;
         let xml = xml.to_string();
-        self.call("define domain", self.timeout(), move |inner, conn| {
+        self.work("define domain", move |s, conn| {
             let d = conn
                 .define_domain_xml(&xml)
-                .map_err(|e| inner.error("define domain", e))?;
-            domain_info(&d).map_err(|e| inner.error("domain info", e))
+                .map_err(|e| s.error("define domain", e))?;
+            domain_info(&d).map_err(|e| s.error("domain info", e))
         })
     }
 
@@ -465,27 +663,23 @@ impl LibvirtHost {
     pub fn define_and_start(&self, xml: &str) -> Result<DomainInfo, LibvirtError> {
         no_nul("domain XML", xml)?;
         let xml = xml.to_string();
-        self.call(
-            "define and start domain",
-            self.timeout(),
-            move |inner, conn| {
-                let d = conn
-                    .define_domain_xml(&xml)
-                    .map_err(|e| inner.error("define domain", e))?;
-                d.create().map_err(|e| inner.error("start domain", e))?;
-                domain_info(&d).map_err(|e| inner.error("domain info", e))
-            },
-        )
+        self.work("define and start domain", move |s, conn| {
+            let d = conn
+                .define_domain_xml(&xml)
+                .map_err(|e| s.error("define domain", e))?;
+            d.create().map_err(|e| s.error("start domain", e))?;
+            domain_info(&d).map_err(|e| s.error("domain info", e))
+        })
     }
 
     /// Starts a defined domain. Starting one already running is an error.
     pub fn start(&self, name: &str) -> Result<(), LibvirtError> {
         no_nul("a domain name", name)?;
         let name = name.to_string();
-        self.call("start domain", self.timeout(), move |inner, conn| {
-            let d = lookup(inner, conn, &name)?;
+        self.work("start domain", move |s, conn| {
+            let d = lookup(s, conn, &name)?;
             d.create()
-                .map_err(|e| inner.domain_error("start domain", &name, e))
+                .map_err(|e| s.domain_error("start domain", &name, e))
         })
     }
 
@@ -494,13 +688,13 @@ impl LibvirtHost {
     pub fn destroy(&self, name: &str) -> Result<(), LibvirtError> {
         no_nul("a domain name", name)?;
         let name = name.to_string();
-        self.call("stop domain", self.timeout(), move |inner, conn| {
-            let d = lookup(inner, conn, &name)?;
+        self.work("stop domain", move |s, conn| {
+            let d = lookup(s, conn, &name)?;
             match d.is_active() {
                 Ok(false) => Ok(()),
                 _ => d
                     .destroy()
-                    .map_err(|e| inner.domain_error("stop domain", &name, e)),
+                    .map_err(|e| s.domain_error("stop domain", &name, e)),
             }
         })
     }
@@ -510,10 +704,10 @@ impl LibvirtHost {
     pub fn undefine(&self, name: &str) -> Result<(), LibvirtError> {
         no_nul("a domain name", name)?;
         let name = name.to_string();
-        self.call("undefine domain", self.timeout(), move |inner, conn| {
-            let d = lookup(inner, conn, &name)?;
+        self.work("undefine domain", move |s, conn| {
+            let d = lookup(s, conn, &name)?;
             d.undefine()
-                .map_err(|e| inner.domain_error("undefine domain", &name, e))
+                .map_err(|e| s.domain_error("undefine domain", &name, e))
         })
     }
 
@@ -522,20 +716,20 @@ impl LibvirtHost {
     pub fn domain_xml(&self, name: &str) -> Result<String, LibvirtError> {
         no_nul("a domain name", name)?;
         let name = name.to_string();
-        self.call("get domain XML", self.timeout(), move |inner, conn| {
-            let d = lookup(inner, conn, &name)?;
-            domain_xml(&d).map_err(|e| inner.domain_error("get domain XML", &name, e))
+        self.work("get domain XML", move |s, conn| {
+            let d = lookup(s, conn, &name)?;
+            domain_xml(&d).map_err(|e| s.domain_error("get domain XML", &name, e))
         })
     }
 
     /// Node, domains with their XML, storage pools with their volumes,
     /// networks and interfaces: what the importer needs, in one call.
     pub fn inventory(&self) -> Result<Inventory, LibvirtError> {
-        self.call("inventory", self.timeout(), |inner, conn| {
-            let node = node_info(inner, conn)?;
+        self.work("inventory", |s, conn| {
+            let node = node_info(s, conn)?;
             let all = conn
                 .list_all_domains(0)
-                .map_err(|e| inner.error("list domains", e))?;
+                .map_err(|e| s.error("list domains", e))?;
             let mut domains = Vec::new();
             for d in &all {
                 // A domain that vanished meanwhile is simply not listed.
@@ -546,7 +740,7 @@ impl LibvirtHost {
             let mut storage_pools = Vec::new();
             let pools = conn
                 .list_all_storage_pools(0)
-                .map_err(|e| inner.error("list storage pools", e))?;
+                .map_err(|e| s.error("list storage pools", e))?;
             for p in &pools {
                 let Ok(name) = p.name() else { continue };
                 let active = p.is_active().unwrap_or(false);
@@ -570,7 +764,7 @@ impl LibvirtHost {
             }
             let networks = conn
                 .list_all_networks(virt::sys::VIR_CONNECT_LIST_NETWORKS_ACTIVE)
-                .map_err(|e| inner.error("list networks", e))?
+                .map_err(|e| s.error("list networks", e))?
                 .iter()
                 .filter_map(|n| n.name().ok())
                 .collect();
@@ -590,13 +784,13 @@ impl LibvirtHost {
     }
 }
 
-fn lookup(inner: &Inner, conn: &Connect, name: &str) -> Result<Domain, LibvirtError> {
+fn lookup(s: &Session, conn: &Connect, name: &str) -> Result<Domain, LibvirtError> {
     conn.lookup_domain_by_name(name)
-        .map_err(|e| inner.domain_error("look up domain", name, e))
+        .map_err(|e| s.domain_error("look up domain", name, e))
 }
 
-fn node_info(inner: &Inner, conn: &Connect) -> Result<NodeInfo, LibvirtError> {
-    let n = conn.node_info().map_err(|e| inner.error("node info", e))?;
+fn node_info(s: &Session, conn: &Connect) -> Result<NodeInfo, LibvirtError> {
+    let n = conn.node_info().map_err(|e| s.error("node info", e))?;
     Ok(NodeInfo {
         memory_mib: n.memory / 1024,
         cpus: n.cpus,
@@ -660,6 +854,160 @@ mod tests {
             LibvirtHost::open("test+unix:///default?socket=/nonexistent/haplan-sock").unwrap_err();
         assert!(matches!(e, LibvirtError::Connect { .. }), "{e}");
         assert!(e.is_unreachable());
+    }
+
+    /// A handle on libvirt's in-process test driver (no daemon).
+    fn test_host() -> LibvirtHost {
+        LibvirtHost::new("test:///default", ConnectOptions::default()).unwrap()
+    }
+
+    /// Occupies the lane's thread until the returned sender is dropped.
+    fn hold(host: &LibvirtHost) -> (mpsc::Sender<()>, thread::JoinHandle<()>) {
+        let (release, held) = mpsc::channel::<()>();
+        let (started, running) = mpsc::channel::<()>();
+        let h = host.clone();
+        let holder = thread::spawn(move || {
+            h.call(
+                &h.inner.work,
+                "hold",
+                Duration::from_secs(600),
+                move |_, _| {
+                    started.send(()).unwrap();
+                    let _ = held.recv();
+                    Ok(())
+                },
+            )
+            .unwrap();
+        });
+        running.recv().unwrap();
+        (release, holder)
+    }
+
+    #[test]
+    fn calls_on_one_connection_are_made_one_at_a_time() {
+        let host = test_host();
+        let busy = Arc::new(AtomicU8::new(0));
+        let overlapped = Arc::new(AtomicU8::new(0));
+        let callers: Vec<_> = (0..8)
+            .map(|_| {
+                let (host, busy, overlapped) =
+                    (host.clone(), Arc::clone(&busy), Arc::clone(&overlapped));
+                thread::spawn(move || {
+                    for _ in 0..5 {
+                        let (busy, overlapped) = (Arc::clone(&busy), Arc::clone(&overlapped));
+                        host.work("count", move |_, conn| {
+                            if busy.fetch_add(1, Ordering::SeqCst) > 0 {
+                                overlapped.fetch_add(1, Ordering::SeqCst);
+                            }
+                            // A real round trip while the others try to get in.
+                            let r = conn.lib_version().map(drop);
+                            thread::sleep(Duration::from_millis(2));
+                            busy.fetch_sub(1, Ordering::SeqCst);
+                            r.map_err(|e| panic!("{e}"))
+                        })
+                        .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for c in callers {
+            c.join().unwrap();
+        }
+        assert_eq!(overlapped.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn a_call_given_up_before_its_turn_is_never_made_and_the_queue_is_bounded() {
+        let host = test_host();
+        let (release, holder) = hold(&host);
+        let made = Arc::new(AtomicU8::new(0));
+        for _ in 0..QUEUE {
+            let made = Arc::clone(&made);
+            let e = host
+                .call(
+                    &host.inner.work,
+                    "late",
+                    Duration::from_millis(1),
+                    move |_, _| {
+                        made.fetch_add(1, Ordering::SeqCst);
+                        Ok(())
+                    },
+                )
+                .unwrap_err();
+            assert!(matches!(e, LibvirtError::NotSent { .. }), "{e}");
+            assert!(e.is_unreachable());
+        }
+        // Every place is taken (by calls given up, until the thread skips them).
+        let e = host.domains().unwrap_err();
+        assert!(matches!(e, LibvirtError::Busy { .. }), "{e}");
+        assert!(e.is_unreachable());
+        // Health checks have a connection of their own.
+        host.probe(Duration::from_secs(10)).unwrap();
+        drop(release);
+        holder.join().unwrap();
+        host.domain("test").unwrap();
+        assert_eq!(made.load(Ordering::SeqCst), 0, "a given-up call was made");
+    }
+
+    #[test]
+    fn a_call_that_hangs_once_taken_up_is_a_timeout() {
+        let host = test_host();
+        let (release, held) = mpsc::channel::<()>();
+        let e = host
+            .call(
+                &host.inner.work,
+                "hang",
+                Duration::from_secs(1),
+                move |_, _| {
+                    let _ = held.recv();
+                    Ok(())
+                },
+            )
+            .unwrap_err();
+        assert!(matches!(e, LibvirtError::Timeout { .. }), "{e}");
+        drop(release);
+        host.domain("test").unwrap();
+    }
+
+    #[test]
+    fn a_call_that_panics_is_a_driver_fault_and_the_connection_serves_again() {
+        let host = test_host();
+        host.domain("test").unwrap();
+        let e = host
+            .work("explode", |_, _| -> Result<(), LibvirtError> {
+                panic!("the driver broke")
+            })
+            .unwrap_err();
+        assert!(
+            matches!(&e, LibvirtError::DriverFault { message, .. } if message.contains("the driver broke")),
+            "{e}"
+        );
+        assert!(!e.is_unreachable());
+        assert_eq!(host.thread_restarts(), 0, "the thread survives a panic");
+        assert_eq!(host.domain("test").unwrap().state, DomainState::Running);
+    }
+
+    #[test]
+    fn a_connection_thread_that_ends_is_started_again() {
+        let host = test_host();
+        host.domain("test").unwrap();
+        let end = Job {
+            state: Arc::new(AtomicU8::new(QUEUED)),
+            run: Box::new(|_| panic!("the thread ends")),
+        };
+        host.inner.work.submit(&host.inner, "end", end).unwrap();
+        // The call queued while the thread ends fails, naming the fault;
+        // the next one gets a new thread and a new connection.
+        let mut faults = 0;
+        let answer = loop {
+            match host.domain("test") {
+                Ok(d) => break d,
+                Err(LibvirtError::DriverFault { .. }) if faults == 0 => faults += 1,
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(answer.state, DomainState::Running);
+        assert_eq!(host.thread_restarts(), 1);
     }
 
     #[test]

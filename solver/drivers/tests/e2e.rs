@@ -361,6 +361,66 @@ fn a_lost_management_network_times_out_while_the_host_runs() {
 }
 
 #[test]
+fn calls_from_many_threads_outlive_a_frozen_path_that_keepalive_gave_up_on() {
+    let bench = bench(1);
+    let h1 = bench.host("h1").unwrap();
+    // Keepalive gives up on a silent host after 2 unanswered messages 1 s
+    // apart: connections die (and are opened again) within the freeze.
+    let options = haplan_drivers::libvirt::ConnectOptions {
+        call_timeout: Duration::from_millis(500),
+        keepalive: Some((1, 2)),
+    };
+    let host = LibvirtHost::open_with(&h1.uri, options).unwrap();
+    host.define_and_start(&domain_xml("vm", 128, 1)).unwrap();
+    bench.isolate("h1").unwrap();
+    let until = Instant::now() + Duration::from_secs(8);
+    let callers: Vec<_> = (0..6)
+        .map(|i| {
+            let host = host.clone();
+            thread::spawn(move || {
+                let mut errors = Vec::new();
+                while Instant::now() < until {
+                    let r = if i % 2 == 0 {
+                        host.probe(Duration::from_millis(300)).map(drop)
+                    } else {
+                        host.domains().map(drop)
+                    };
+                    if let Err(e) = r {
+                        errors.push(e);
+                    }
+                    thread::sleep(Duration::from_millis(100));
+                }
+                errors
+            })
+        })
+        .collect();
+    let errors: Vec<LibvirtError> = callers
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect();
+    bench.heal("h1").unwrap();
+    assert!(!errors.is_empty(), "the frozen host answered");
+    for e in &errors {
+        assert!(e.is_unreachable(), "{e}");
+    }
+    // The calls behind a hanging one were never made, and keepalive did
+    // close the connections.
+    assert!(
+        errors
+            .iter()
+            .any(|e| matches!(e, LibvirtError::NotSent { .. })),
+        "{errors:?}"
+    );
+    let back = eventually(Duration::from_secs(10), || {
+        host.probe(Duration::from_secs(1)).ok()
+    });
+    assert!(back.is_some(), "h1 not reachable again");
+    let vm = eventually(Duration::from_secs(10), || host.domain("vm").ok());
+    assert_eq!(vm.map(|d| d.state), Some(DomainState::Running));
+    assert_eq!(host.thread_restarts(), 0);
+}
+
+#[test]
 fn a_crashed_host_fails_the_probe_fast_and_reads_as_off() {
     let bench = bench(1);
     let h1 = bench.host("h1").unwrap();

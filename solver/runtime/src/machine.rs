@@ -37,9 +37,9 @@ pub const ASK_AGAIN_MS: Millis = 5_000;
 /// Why an event or an operation cannot be taken.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    #[error("unknown host \"{0}\"")]
+    #[error("unknown host {}", haplan::strict::quoted(.0))]
     UnknownHost(String),
-    #[error("unknown VM \"{0}\"")]
+    #[error("unknown VM {}", haplan::strict::quoted(.0))]
     UnknownVm(String),
     #[error("{0}")]
     Invalid(String),

@@ -905,7 +905,7 @@ fn liveness(sim: &Sim, doc: &Value, unfenceable: &BTreeSet<String>) -> Vec<Strin
         h["state"] = json!(if up { "up" } else { "down" });
     }
     // The VMs that cannot run again (host not fenced) are set aside.
-    hosts.push(json!({"name": "\u{1}lost", "capacity": {}, "state": "down"}));
+    hosts.push(json!({"name": "(lost)", "capacity": {}, "state": "down"}));
     let vms = doc["vms"].as_array_mut().expect("vms");
     for v in vms.iter_mut() {
         let name = v["name"].as_str().unwrap_or_default().to_string();
@@ -926,7 +926,7 @@ fn liveness(sim: &Sim, doc: &Value, unfenceable: &BTreeSet<String>) -> Vec<Strin
                     .any(|h| unfenceable.contains(h) && !sim.world.fenced(h));
                 if v["restart"] == json!("protected") && !lost_for_good {
                     idle.push(name.clone());
-                    v["host"] = json!("\u{1}lost");
+                    v["host"] = json!("(lost)");
                     v["power"] = json!("running");
                 } else {
                     v["power"] = json!("halted");

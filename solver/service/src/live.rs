@@ -14,8 +14,14 @@
 //! A VM is restarted from the definition (libvirt XML) its host had: the
 //! definitions of every domain are read when [`Live`] is made, and again
 //! from each host that answers an inventory.
+//!
+//! A driver that fails (an action's thread panics, or a libvirt connection's
+//! thread fails: `LibvirtError::DriverFault`) stops [`run`] with an error
+//! saying so, before the answer it gave is believed; the caller exits
+//! non-zero and its supervisor starts it again.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -38,6 +44,16 @@ pub struct Live {
     off: Mutex<BTreeSet<String>>,
     probe_timeout: Duration,
     fence_timeout: Duration,
+    /// The first driver failure not yet reported by [`LiveDrivers::take_fault`].
+    fault: Mutex<Option<String>>,
+}
+
+/// What [`run`] needs of its drivers: the driver traits, and whether a
+/// driver failed.
+pub trait LiveDrivers: Hypervisor + Fencer + 'static {
+    /// A driver failure noted since the last call, if any. A driver notes
+    /// a failure before it returns the answer the failure spoiled.
+    fn take_fault(&self) -> Option<String>;
 }
 
 impl Live {
@@ -83,6 +99,7 @@ impl Live {
             off: Mutex::new(BTreeSet::new()),
             probe_timeout: Duration::from_secs(2),
             fence_timeout: Duration::from_secs(pool.ha.fence_timeout_s.max(1)),
+            fault: Mutex::new(None),
         };
         for host in live.hosts.keys() {
             live.remember(host);
@@ -95,9 +112,11 @@ impl Live {
         let Some(h) = self.hosts.get(host) else {
             return;
         };
-        let Ok(domains) = h.domains() else { return };
+        let Ok(domains) = self.seen(h.domains()) else {
+            return;
+        };
         for d in domains {
-            if let Ok(xml) = h.domain_xml(&d.name) {
+            if let Ok(xml) = self.seen(h.domain_xml(&d.name)) {
                 self.definitions
                     .lock()
                     .expect("not poisoned")
@@ -105,6 +124,17 @@ impl Live {
                     .or_insert(xml);
             }
         }
+    }
+
+    /// Passes a libvirt answer through, noting a driver failure.
+    fn seen<T>(&self, r: Result<T, LibvirtError>) -> Result<T, LibvirtError> {
+        if let Err(e @ LibvirtError::DriverFault { .. }) = &r {
+            self.fault
+                .lock()
+                .expect("not poisoned")
+                .get_or_insert_with(|| e.to_string());
+        }
+        r
     }
 
     fn host(&self, name: &str) -> Result<&LibvirtHost, String> {
@@ -119,7 +149,7 @@ impl Hypervisor for Live {
         let ok = self
             .hosts
             .get(host)
-            .is_some_and(|h| h.probe(self.probe_timeout).is_ok());
+            .is_some_and(|h| self.seen(h.probe(self.probe_timeout)).is_ok());
         if ok {
             self.off.lock().expect("not poisoned").remove(host);
         }
@@ -129,14 +159,14 @@ impl Hypervisor for Live {
     fn peer_reaches(&self, _peer: &str, host: &str) -> bool {
         self.peers
             .get(host)
-            .is_some_and(|h| h.probe(self.probe_timeout).is_ok())
+            .is_some_and(|h| self.seen(h.probe(self.probe_timeout)).is_ok())
     }
 
     fn start_vm(&self, vm: &str, host: &str) -> Result<(), String> {
         let h = self.host(host)?;
-        match h.domain(vm) {
+        match self.seen(h.domain(vm)) {
             Ok(d) if d.state.is_active() => Ok(()), // it runs there already
-            Ok(_) => h.start(vm).map_err(|e| e.to_string()),
+            Ok(_) => self.seen(h.start(vm)).map_err(|e| e.to_string()),
             Err(LibvirtError::NoDomain { .. }) => {
                 let xml = self
                     .definitions
@@ -145,7 +175,7 @@ impl Hypervisor for Live {
                     .get(vm)
                     .cloned()
                     .ok_or_else(|| format!("no definition of {vm} is known"))?;
-                h.define_and_start(&xml)
+                self.seen(h.define_and_start(&xml))
                     .map(|_| ())
                     .map_err(|e| e.to_string())
             }
@@ -165,7 +195,7 @@ impl Hypervisor for Live {
             if off.contains(name) {
                 continue;
             }
-            match h.active_domains() {
+            match self.seen(h.active_domains()) {
                 Ok(list) => {
                     if list.iter().any(|d| d.name == vm) {
                         return Ok(Some(name.clone()));
@@ -180,8 +210,7 @@ impl Hypervisor for Live {
 
     fn list_vms(&self, host: &str) -> Result<Vec<String>, String> {
         let list = self
-            .host(host)?
-            .active_domains()
+            .seen(self.host(host)?.active_domains())
             .map_err(|e| e.to_string())?;
         self.remember(host);
         Ok(list.into_iter().map(|d| d.name).collect())
@@ -208,6 +237,12 @@ impl Fencer for Live {
     }
 }
 
+impl LiveDrivers for Live {
+    fn take_fault(&self) -> Option<String> {
+        self.fault.lock().expect("not poisoned").take()
+    }
+}
+
 /// How long [`run`] goes on, and where it writes its log.
 #[derive(Default)]
 pub struct LiveOptions<'a> {
@@ -219,13 +254,23 @@ pub struct LiveOptions<'a> {
     pub log: Option<&'a Path>,
 }
 
+/// What an action's thread reports.
+enum Report {
+    Answer(Event),
+    Fault(String),
+}
+
 /// Runs the runtime on the pool file `doc` in real time, performing every
 /// action through `live` (each on a thread of its own, so a slow fence does
 /// not hold a probe back), and calls `on_step` after each step. Time is
-/// milliseconds since the call. Returns the runtime as it ends.
-pub fn run(
+/// milliseconds since the call. Returns the runtime as it ends, or an error
+/// as soon as a driver fails (an action's thread panics, or
+/// [`LiveDrivers::take_fault`] reports a failure): the answers of a failed
+/// driver are not believed, and the runtime stops so that its supervisor
+/// starts it again.
+pub fn run<D: LiveDrivers>(
     doc: serde_json::Value,
-    live: Arc<Live>,
+    live: Arc<D>,
     options: &LiveOptions,
     mut on_step: impl FnMut(&Input, &Output),
 ) -> Result<Runtime, String> {
@@ -244,15 +289,24 @@ pub fn run(
         }
         None => None,
     };
-    let (tx, rx) = mpsc::channel::<Event>();
+    let (tx, rx) = mpsc::channel::<Report>();
     let perform = |actions: &[Action]| {
         for a in actions {
             let a = a.clone();
             let tx = tx.clone();
             let live = Arc::clone(&live);
             std::thread::spawn(move || {
-                let event = driver::perform(&a, &*live, &*live);
-                let _ = tx.send(event);
+                let done =
+                    panic::catch_unwind(AssertUnwindSafe(|| driver::perform(&a, &*live, &*live)));
+                let report = match done {
+                    Ok(event) => Report::Answer(event),
+                    Err(payload) => Report::Fault(format!(
+                        "the thread performing {} panicked: {}",
+                        serde_json::to_string(&a).unwrap_or_default(),
+                        panic_text(&*payload)
+                    )),
+                };
+                let _ = tx.send(report);
             });
         }
     };
@@ -274,7 +328,12 @@ pub fn run(
             .unwrap_or(1_000)
             .clamp(5, 250);
         let event = match rx.recv_timeout(Duration::from_millis(wait)) {
-            Ok(e) => e,
+            // A driver notes a fault before it returns the answer it spoiled.
+            Ok(Report::Answer(e)) => match live.take_fault() {
+                Some(fault) => return Err(stopped(&fault)),
+                None => e,
+            },
+            Ok(Report::Fault(fault)) => return Err(stopped(&fault)),
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 if wake.is_some_and(|w| now() < w) {
                     continue;
@@ -298,4 +357,151 @@ pub fn run(
         }
     }
     Ok(rt)
+}
+
+fn stopped(fault: &str) -> String {
+    format!("a driver failed ({fault}); the runtime stops so that its supervisor starts it again")
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Drivers whose hosts all answer, except as told.
+    #[derive(Default)]
+    struct Drivers {
+        /// A probe panics.
+        probe_panics: bool,
+        /// A probe notes a driver fault and answers "down".
+        probe_faults: bool,
+        fault: Mutex<Option<String>>,
+    }
+
+    impl Hypervisor for Drivers {
+        fn probe(&self, host: &str) -> (bool, bool) {
+            if self.probe_panics {
+                panic!("the probe of {host} broke");
+            }
+            if self.probe_faults {
+                *self.fault.lock().unwrap() =
+                    Some(format!("{host}: the connection's thread ended"));
+                return (false, false);
+            }
+            (true, true)
+        }
+        fn peer_reaches(&self, _peer: &str, _host: &str) -> bool {
+            true
+        }
+        fn start_vm(&self, _vm: &str, _host: &str) -> Result<(), String> {
+            Ok(())
+        }
+        fn migrate(&self, _vm: &str, _from: &str, _to: &str) -> Result<(), String> {
+            Ok(())
+        }
+        fn locate(&self, _vm: &str) -> Result<Option<String>, String> {
+            Ok(Some("h1".into()))
+        }
+        fn list_vms(&self, host: &str) -> Result<Vec<String>, String> {
+            Ok(if host == "h1" {
+                vec!["a".into()]
+            } else {
+                vec![]
+            })
+        }
+    }
+
+    impl Fencer for Drivers {
+        fn fence(&self, _host: &str, _level: usize) -> Result<bool, String> {
+            Ok(true)
+        }
+    }
+
+    impl LiveDrivers for Drivers {
+        fn take_fault(&self) -> Option<String> {
+            self.fault.lock().unwrap().take()
+        }
+    }
+
+    fn pool() -> serde_json::Value {
+        serde_json::json!({
+            "format": "haplan/v1",
+            "name": "t",
+            "ha": {"host_failures_to_tolerate": 1, "check_interval_s": 1, "failure_threshold": 1},
+            "hosts": [
+                {"name": "h1", "capacity": {"memory_mib": 4096, "vcpus": 4}},
+                {"name": "h2", "capacity": {"memory_mib": 4096, "vcpus": 4}}
+            ],
+            "vms": [{"name": "a", "host": "h1", "demand": {"memory_mib": 512, "vcpus": 1}}]
+        })
+    }
+
+    /// Runs for at most `seconds`; the inputs the runtime handled.
+    fn run_with(drivers: Drivers, seconds: u64) -> (Result<Runtime, String>, Vec<Input>) {
+        let mut inputs = Vec::new();
+        let options = LiveOptions {
+            until: Some(Duration::from_secs(seconds)),
+            ..LiveOptions::default()
+        };
+        let result = run(pool(), Arc::new(drivers), &options, |i, _| {
+            inputs.push(i.clone())
+        });
+        (result, inputs)
+    }
+
+    #[test]
+    fn healthy_drivers_are_probed_until_the_end() {
+        let (result, inputs) = run_with(Drivers::default(), 2);
+        result.unwrap();
+        assert!(
+            inputs
+                .iter()
+                .any(|i| matches!(&i.event, Event::HealthCheck { api: true, .. })),
+            "{inputs:?}"
+        );
+    }
+
+    #[test]
+    fn an_action_thread_that_panics_stops_the_runtime_with_the_reason() {
+        let drivers = Drivers {
+            probe_panics: true,
+            ..Drivers::default()
+        };
+        let (result, inputs) = run_with(drivers, 60);
+        let e = result.err().expect("the runtime stops");
+        assert!(e.contains("panicked: the probe of h"), "{e}");
+        assert!(e.contains("\"type\":\"probe\""), "{e}");
+        assert!(e.contains("supervisor"), "{e}");
+        assert!(
+            !inputs
+                .iter()
+                .any(|i| matches!(i.event, Event::HealthCheck { .. }))
+        );
+    }
+
+    #[test]
+    fn a_driver_fault_stops_the_runtime_before_the_spoiled_answer_is_believed() {
+        let drivers = Drivers {
+            probe_faults: true,
+            ..Drivers::default()
+        };
+        let (result, inputs) = run_with(drivers, 60);
+        let e = result.err().expect("the runtime stops");
+        assert!(e.contains("the connection's thread ended"), "{e}");
+        // The "down" answers were never handled: nothing was suspected,
+        // let alone fenced.
+        assert!(
+            !inputs
+                .iter()
+                .any(|i| matches!(i.event, Event::HealthCheck { .. })),
+            "{inputs:?}"
+        );
+    }
 }

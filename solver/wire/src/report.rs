@@ -777,7 +777,7 @@ pub fn agility_json(pool: &Pool, ag: &haplan::agility::Agility) -> Value {
                 "vm": vm.name,
                 "host": pool.hosts[vm.host].name,
                 "agile": ag.is_agile(v),
-                "targets": ag.targets[v].iter().map(|&h| &pool.hosts[h].name).collect::<Vec<_>>(),
+                "targets": ag.targets.of(v).map(|h| &pool.hosts[h].name).collect::<Vec<_>>(),
                 "reasons": reasons.unwrap_or_default(),
             })
         })
@@ -809,9 +809,10 @@ pub fn agility_text(pool: &Pool, ag: &haplan::agility::Agility) -> String {
                 let _ = writeln!(s, "  {}: not agile: {}", vm.name, r.join("; "));
             }
             None => {
-                let t: Vec<&str> = ag.targets[v]
-                    .iter()
-                    .map(|&h| pool.hosts[h].name.as_str())
+                let t: Vec<&str> = ag
+                    .targets
+                    .of(v)
+                    .map(|h| pool.hosts[h].name.as_str())
                     .collect();
                 let _ = writeln!(s, "  {}: {}", vm.name, t.join(", "));
             }

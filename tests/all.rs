@@ -1,0 +1,23 @@
+//! haplan's integration tests, in one binary (one link of HiGHS, one
+//! process): `cargo test --release -p haplan-tests` runs them all,
+//! `cargo test --release -p haplan-tests -- fixtures::` one area.
+//!
+//! - [`fixtures`]: every pool under `fixtures/` through the CLI, in process
+//!   and as the real binary, against golden files;
+//! - [`properties`]: `check`, `plan`, `headroom`, `drain`, `tiers` and
+//!   `timing` against the brute-force reference in `lib.rs`;
+//! - [`strategies`]: the default search against deciding every set alone;
+//! - [`runtime`], [`simulation`], [`admission`]: the HA runtime's state
+//!   machine, its seeded simulation and its admission answers;
+//! - [`hostile`]: input written to steer a CI gate, refused or harmless;
+//! - [`e2e_failover`]: the runtime on the end-to-end bench (real libvirt
+//!   daemons, BMCs and fence agents).
+
+mod admission;
+mod e2e_failover;
+mod fixtures;
+mod hostile;
+mod properties;
+mod runtime;
+mod simulation;
+mod strategies;
