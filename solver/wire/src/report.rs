@@ -11,7 +11,7 @@ use haplan::diff::{DiffHeadroom, DiffReport};
 use haplan::drain::{self, DrainReport};
 use haplan::headroom::{HeadroomError, HeadroomReport, Shape};
 use haplan::model::{Pool, Priority};
-use haplan::plan::Plan;
+use haplan::plan::{BrokenRule, Plan, SoftRule};
 use haplan::tiers::TiersReport;
 use haplan::timing::TimingReport;
 use haplan::tolerance::{CheckReport, Verdict, Witness};
@@ -31,7 +31,57 @@ struct CheckJson<'a> {
     stranded_now: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     failure_domains: Option<DomainsJson<'a>>,
+    /// Only for pools with soft rules (`vm_groups` with `strict: false`,
+    /// `preferred_hosts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    soft_rules: Option<SoftJson<'a>>,
     stats: StatsJson,
+}
+
+#[derive(Serialize)]
+struct SoftJson<'a> {
+    rules: usize,
+    max_tolerable: u32,
+    upper_bound: u32,
+    exact: bool,
+    /// Whether the worst failure of at most K (and at most what the pool
+    /// tolerates) has to break a soft rule; null when not proved either way.
+    must_break: Option<bool>,
+    witness: Option<SoftWitnessJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct SoftWitnessJson<'a> {
+    failed_hosts: Vec<&'a str>,
+    broken: Vec<BrokenJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct BrokenJson<'a> {
+    /// `"group"` (a soft `vm_groups` entry) or `"preferred_hosts"`.
+    rule: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vm: Option<&'a str>,
+    reason: &'a str,
+}
+
+fn broken_json<'a>(pool: &'a Pool, b: &'a BrokenRule) -> BrokenJson<'a> {
+    match &b.rule {
+        SoftRule::Group(g) => BrokenJson {
+            rule: "group",
+            group: Some(g),
+            vm: None,
+            reason: &b.reason,
+        },
+        SoftRule::PreferredHosts(v) => BrokenJson {
+            rule: "preferred_hosts",
+            group: None,
+            vm: Some(&pool.vms[*v].name),
+            reason: &b.reason,
+        },
+    }
 }
 
 #[derive(Serialize)]
@@ -155,6 +205,21 @@ pub fn check_json(pool: &Pool, r: &CheckReport) -> Value {
                         .collect(),
                 })
                 .collect(),
+        }),
+        soft_rules: r.soft.as_ref().map(|soft| SoftJson {
+            rules: soft.rules,
+            max_tolerable: soft.max_tolerable,
+            upper_bound: soft.upper_bound,
+            exact: soft.exact,
+            must_break: r.soft_rules_break(),
+            witness: soft.witness.as_ref().map(|w| SoftWitnessJson {
+                failed_hosts: w
+                    .failed
+                    .iter()
+                    .map(|&h| pool.hosts[h].name.as_str())
+                    .collect(),
+                broken: w.broken.iter().map(|b| broken_json(pool, b)).collect(),
+            }),
         }),
         stats: StatsJson {
             scenarios: r.stats.scenarios,
@@ -308,6 +373,39 @@ pub fn check_text(pool: &Pool, r: &CheckReport) -> String {
             list.join("; ")
         );
     }
+    if let Some(soft) = &r.soft {
+        let kept = if soft.exact {
+            soft.max_tolerable.to_string()
+        } else {
+            format!("between {} and {}", soft.max_tolerable, soft.upper_bound)
+        };
+        let verdict = match r.soft_rules_break() {
+            Some(true) => "the worst case has to break one",
+            Some(false) => "the worst case breaks none",
+            None => "not proved whether the worst case has to break one",
+        };
+        let _ = writeln!(
+            s,
+            "Soft rules ({}): kept through {kept} failures; {verdict}.",
+            soft.rules
+        );
+        if let Some(w) = &soft.witness {
+            let hosts: Vec<&str> = w
+                .failed
+                .iter()
+                .map(|&h| pool.hosts[h].name.as_str())
+                .collect();
+            let _ = writeln!(
+                s,
+                "If {} fail{}, the plan breaks:",
+                hosts.join(", "),
+                if hosts.len() == 1 { "s" } else { "" }
+            );
+            for b in &w.broken {
+                let _ = writeln!(s, "  {}", b.reason);
+            }
+        }
+    }
     not_agile_and_warnings(&mut s, pool, r);
     let _ = writeln!(
         s,
@@ -326,6 +424,9 @@ struct PlanJson<'a> {
     unplaced: Vec<UnplacedJson<'a>>,
     complete: bool,
     exact: bool,
+    /// Only for pools with soft rules: the ones the plan breaks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    soft_broken: Option<Vec<BrokenJson<'a>>>,
 }
 
 #[derive(Serialize)]
@@ -384,6 +485,9 @@ pub fn plan_json(pool: &Pool, p: &Plan) -> Value {
             .collect(),
         complete: p.all_protected_placed(pool),
         exact: p.exact,
+        soft_broken: pool
+            .has_soft_rules()
+            .then(|| p.soft_broken.iter().map(|b| broken_json(pool, b)).collect()),
     };
     serde_json::to_value(json).expect("serializable")
 }
@@ -452,6 +556,12 @@ pub fn plan_text(pool: &Pool, p: &Plan) -> String {
                 vm.priority.as_str(),
                 u.reason
             );
+        }
+    }
+    if !p.soft_broken.is_empty() {
+        let _ = writeln!(s, "Soft rules broken:");
+        for b in &p.soft_broken {
+            let _ = writeln!(s, "  {}", b.reason);
         }
     }
     if !p.exact {
