@@ -2,7 +2,8 @@
 # Installs what building haplan needs beyond Rust: the Debian packages for
 # HiGHS, the exact ILP solver (built from source by the highs-sys crate), and
 # for the drivers crate and its end-to-end bench (libvirt, OpenIPMI, fence
-# agents), and the Python tools that build and test the Python package
+# agents), Go and govmomi for the vSphere import's test against its
+# simulator, and the Python tools that build and test the Python package
 # (maturin, pytest, mypy). Idempotent and quiet when everything is already
 # there.
 set -euo pipefail
@@ -24,8 +25,12 @@ installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok instal
 if ! installed libclang-dev && ! ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/llvm-*/lib/libclang-[0-9]*.so* >/dev/null 2>&1; then
     need+=(libclang-dev)
 fi
+# The vSphere import's end-to-end test (HAPLAN_E2E_VCSIM=1): Go and
+# Debian's govmomi, whose vSphere simulator scripts/e2e/vcsim/collect.go
+# runs in process.
 need_norec=()
-for pkg in libvirt-dev libvirt-daemon libvirt-clients openipmi ipmitool fence-agents socat pkgconf; do
+for pkg in libvirt-dev libvirt-daemon libvirt-clients openipmi ipmitool fence-agents socat pkgconf \
+    golang-go golang-github-vmware-govmomi-dev; do
     installed "$pkg" || need_norec+=("$pkg")
 done
 

@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 cargo fmt --all -- --check
 cargo build --release --locked --workspace --bins
-cargo test --release --locked --workspace
+# HAPLAN_E2E_VCSIM: the vSphere import also runs against govmomi's simulator.
+HAPLAN_E2E_VCSIM=1 cargo test --release --locked --workspace
 cargo bench --locked --workspace --no-run
 
 # The C ABI: the committed header is what cbindgen generates (cbindgen is

@@ -10,6 +10,7 @@
 //! - [`runtime`], [`simulation`], [`admission`]: the HA runtime's state
 //!   machine, its seeded simulation and its admission answers;
 //! - [`hostile`]: input written to steer a CI gate, refused or harmless;
+//! - [`import`]: `haplan import` of each platform's exports, end to end;
 //! - [`e2e_failover`]: the runtime on the end-to-end bench (real libvirt
 //!   daemons, BMCs and fence agents).
 
@@ -17,6 +18,7 @@ mod admission;
 mod e2e_failover;
 mod fixtures;
 mod hostile;
+mod import;
 mod properties;
 mod runtime;
 mod simulation;

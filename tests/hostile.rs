@@ -430,3 +430,42 @@ fn completions_and_the_manual_page_describe_every_command() {
     assert!(o.stdout.starts_with(".ie \\n(.g .ds Aq \\(aq") || o.stdout.contains(".TH haplan"));
     assert!(o.stdout.contains("haplan\\-check"), "{}", &o.stdout[..500]);
 }
+
+/// A pool that names no resource at all (only placement rules matter) is
+/// answered by every question, not a crash: its VMs fit anywhere they may
+/// run, so one failure is tolerated and a plan moves the VM to h2.
+#[test]
+fn a_pool_that_names_no_resource_is_answered_not_a_crash() {
+    let pool = json!({
+        "format": "haplan/v1",
+        "name": "bare",
+        "hosts": [
+            {"name": "h1", "capacity": {}},
+            {"name": "h2", "capacity": {}}
+        ],
+        "vms": [{"name": "v1", "host": "h1", "demand": {}}]
+    })
+    .to_string();
+    let plan = run(&["plan", "-", "--fail", "h1", "--format", "json"], &pool);
+    assert_eq!(plan.exit, 0, "{}", plan.stderr);
+    let answer: Value = serde_json::from_str(&plan.stdout).expect("JSON");
+    assert!(
+        plan.stdout.contains("\"h2\""),
+        "v1 restarts on h2: {answer}"
+    );
+    for args in [
+        &["check", "-"][..],
+        &["tiers", "-"],
+        &["drain", "-", "h1"],
+        &["timing", "-"],
+    ] {
+        let o = run(args, &pool);
+        assert!(
+            o.exit == 0 || o.exit == 1,
+            "{args:?}: {} {}",
+            o.exit,
+            o.stderr
+        );
+        assert!(!o.stderr.contains("panicked"), "{args:?}: {}", o.stderr);
+    }
+}

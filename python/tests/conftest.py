@@ -15,7 +15,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
 # Every family of fixtures/ (a directory); only bad/ holds invalid pools.
-FAMILIES = {d.name: d.name != "bad" for d in sorted(FIXTURES.iterdir()) if d.is_dir()}
+# fixtures/import/ holds platform exports (tests/test_import.py), not pools.
+FAMILIES = {d.name: d.name != "bad" for d in sorted(FIXTURES.iterdir()) if d.is_dir() and d.name != "import"}
+IMPORT_FIXTURES = FIXTURES / "import"
 # The subcommands the Python API answers (runs of others are skipped).
 SUBCOMMANDS = ("check", "plan", "agility", "whatif", "diff", "headroom", "drain", "tiers", "timing")
 

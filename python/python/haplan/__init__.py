@@ -21,12 +21,23 @@ restarted somewhere, and where? ::
         print("pool-next.json fails the policy:", d.reasons)
     h = pool.headroom({"memory_mib": 32768, "vcpus": 8})
     print(h.max_additional, "more such VMs fit, e.g.", [(p.host, p.count) for p in h.placement])
+    pool = haplan.import_pool("proxmox", ["resources.json", "resources.cfg"])   # docs/import.md
 
 Every answer comes from the same Rust library as the ``haplan`` command
 line, with the same fields as its JSON output (``docs/cli.md``).
 """
 
-from ._errors import HaplanError, InvalidChangesError, InvalidPoolError, InvalidShapeError, Problem, QueryError
+from ._errors import (
+    HaplanError,
+    InvalidChangesError,
+    InvalidExportError,
+    InvalidPoolError,
+    InvalidShapeError,
+    PoolImportWarning,
+    Problem,
+    QueryError,
+)
+from ._import import PLATFORMS, import_pool
 from ._native import __version__
 from ._pool import Pool
 from ._reports import (
@@ -90,15 +101,18 @@ __all__ = [
     "HostHeadroom",
     "HostReason",
     "InvalidChangesError",
+    "InvalidExportError",
     "InvalidPoolError",
     "InvalidShapeError",
     "LostProtection",
     "Move",
     "NotAgile",
     "NotRestarted",
+    "PLATFORMS",
     "Placement",
     "Plan",
     "Pool",
+    "PoolImportWarning",
     "Problem",
     "QueryError",
     "Report",
@@ -117,4 +131,5 @@ __all__ = [
     "WhatIfReport",
     "Witness",
     "__version__",
+    "import_pool",
 ]

@@ -7,7 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, List, Optional, Tuple, Union
 
-__all__ = ["HaplanError", "InvalidChangesError", "InvalidPoolError", "InvalidShapeError", "Problem", "QueryError"]
+__all__ = [
+    "HaplanError",
+    "InvalidChangesError",
+    "InvalidExportError",
+    "InvalidPoolError",
+    "InvalidShapeError",
+    "PoolImportWarning",
+    "Problem",
+    "QueryError",
+]
 
 
 @dataclass(frozen=True)
@@ -116,3 +125,34 @@ class QueryError(HaplanError, ValueError):
     """A question that does not fit the pool (the pool itself is valid),
     e.g. a failure set naming an unknown host or a host in maintenance, or
     a headroom VM so small that more than 100000 of them could fit."""
+
+
+class InvalidExportError(HaplanError, ValueError):
+    """A platform's export could not be imported (:func:`haplan.import_pool`):
+    a file that is not an export of that platform, a value missing or
+    wrong, files that together lack something the pool needs, or a pool
+    haplan's loader refuses. Nothing is imported.
+
+    ``str(error)`` is the message ``haplan import`` prints (without its
+    ``haplan:`` prefix), e.g. ``resources.json: [3].maxmem: missing``;
+    ``file`` and ``field`` name the file and the field when the error is
+    about one (else ``None``).
+    """
+
+    def __init__(self, message: str, file: Optional[str] = None, field: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.file = file
+        self.field = field
+
+    def __reduce__(self) -> Tuple[type, Tuple[str, Optional[str], Optional[str]]]:
+        return (type(self), (str(self), self.file, self.field))
+
+
+class PoolImportWarning(UserWarning):
+    """What a platform's export does not say, and the import did about it
+    (:func:`haplan.import_pool`): ``code`` is the warning's code in
+    ``docs/import.md`` (``cpu-not-modelled``, ``rounded``, ...)."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code

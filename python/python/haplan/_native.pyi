@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Dict, List, Optional, Tuple, final
 # The text and verdict of a check nested in a what-if, a diff, a headroom or a drain.
 _Nested = Tuple[str, str]
 
-__all__ = ["Pool", "__version__", "check_range"]
+__all__ = ["Pool", "__version__", "check_range", "import_pool"]
 __version__: str
 
 def check_range(name: str, value: object) -> int: ...
@@ -92,3 +92,11 @@ class Pool:
         fail: Optional[List[str]] = None,
         threads: Optional[int] = None,
     ) -> Tuple[Dict[str, Any], str, str]: ...
+
+def import_pool(
+    platform: str,
+    files: List[Tuple[str, bytes]],
+    name: Optional[str] = None,
+    vsphere_sizing: str = "configured",
+    cpu_overcommit: Optional[float] = None,
+) -> Tuple[Pool, List[Tuple[str, str]]]: ...

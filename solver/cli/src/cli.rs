@@ -52,6 +52,17 @@ enum Format {
     Github,
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum ImportFormat {
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum SizingArg {
+    Configured,
+    Reservation,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Decide whether the pool tolerates K simultaneous host failures.
@@ -289,20 +300,38 @@ enum Command {
         /// The command whose page to print (default: haplan itself).
         command: Option<String>,
     },
-    /// Build a pool file from live libvirt hosts (domains, memory, vCPUs,
-    /// storage pools, networks), printed on standard output.
+    /// Build a pool file from a platform's own exports, or from live libvirt
+    /// hosts, printed on standard output.
     ///
-    /// Each HOST is NAME=URI, e.g. h1=qemu+ssh://root@h1/system. The URI is kept
-    /// in the host's labels.libvirt_uri (what `haplan run --driver libvirt`
-    /// uses); HA settings and fencing are left for you to add. Warnings (a disk
-    /// in no storage pool, so a VM that is not agile) go to standard error.
+    /// PLATFORM is proxmox, vsphere, xen, openstack, kubevirt or ganeti,
+    /// followed by its exported files, each recognised by its content (- for
+    /// standard input); docs/import.md says what to export and how each field
+    /// maps. Or libvirt, followed by hosts as NAME=URI, e.g.
+    /// h1=qemu+ssh://root@h1/system (also without the word libvirt): their
+    /// URIs are kept in labels.libvirt_uri (what `haplan run --driver libvirt`
+    /// uses); HA settings and fencing are left for you to add. Warnings (what
+    /// the platform does not say, a VM that is not agile) go to standard
+    /// error; nothing is printed unless the whole pool reads.
     Import {
-        /// The pool's name.
-        #[arg(long, default_value = "imported")]
-        name: String,
-        /// The hosts, as NAME=URI.
-        #[arg(required = true, value_name = "HOST")]
-        hosts: Vec<String>,
+        /// The pool's name (default: the cluster's name in the exports, else
+        /// the platform's; for libvirt, "imported").
+        #[arg(long)]
+        name: Option<String>,
+        /// The output: a haplan/v1 pool file.
+        #[arg(long, value_enum, default_value = "json")]
+        format: ImportFormat,
+        /// vSphere: size VMs by their configured memory (default) or by their
+        /// reservations (memory MiB and CPU MHz, as the slot policy counts).
+        #[arg(long, value_enum, value_name = "SIZING")]
+        vsphere_sizing: Option<SizingArg>,
+        /// Also model vCPUs, with this many vCPUs per host CPU (platforms that
+        /// put no limit on vCPU overcommit: Proxmox VE, vSphere, XenServer,
+        /// Nova without Placement).
+        #[arg(long, value_name = "RATIO")]
+        cpu_overcommit: Option<f64>,
+        /// PLATFORM, then its files (or, for libvirt, its hosts as NAME=URI).
+        #[arg(required = true, value_name = "PLATFORM FILE")]
+        args: Vec<String>,
     },
     /// Watch the HA runtime keep the pool: a simulated failover, step by step.
     ///
@@ -471,8 +500,44 @@ where
     if format == Format::Github {
         cli.command.set_format(Format::Text);
     }
-    if let Command::Import { name, hosts } = &cli.command {
-        return import(name, hosts, stdout, stderr);
+    if let Command::Import {
+        name,
+        format: ImportFormat::Json,
+        vsphere_sizing,
+        cpu_overcommit,
+        args,
+    } = &cli.command
+    {
+        let first = args[0].as_str();
+        let libvirt = first == "libvirt" || first.contains('=');
+        if libvirt {
+            let hosts = if first == "libvirt" {
+                &args[1..]
+            } else {
+                &args[..]
+            };
+            let problem = if hosts.is_empty() {
+                Some("libvirt needs hosts as NAME=URI")
+            } else if vsphere_sizing.is_some() || cpu_overcommit.is_some() {
+                Some("--vsphere-sizing and --cpu-overcommit do not apply to libvirt")
+            } else {
+                None
+            };
+            if let Some(p) = problem {
+                let _ = writeln!(stderr, "haplan: {p}");
+                return EXIT_BAD_INPUT;
+            }
+            return import(name.as_deref().unwrap_or("imported"), hosts, stdout, stderr);
+        }
+        let options = haplan_import::Options {
+            name: name.clone(),
+            vsphere_sizing: match vsphere_sizing {
+                Some(SizingArg::Reservation) => haplan_import::VsphereSizing::Reservation,
+                _ => haplan_import::VsphereSizing::Configured,
+            },
+            cpu_overcommit: *cpu_overcommit,
+        };
+        return import_exports(first, &args[1..], &options, stdin, stdout, stderr);
     }
     if let Command::Completions { shell } = cli.command {
         let mut command = <Cli as clap::CommandFactory>::command();
@@ -799,6 +864,82 @@ fn import(name: &str, hosts: &[String], stdout: &mut dyn Write, stderr: &mut dyn
             "haplan: this haplan was built without the libvirt driver"
         );
         EXIT_BAD_INPUT
+    }
+}
+
+/// A file of an export may be large, but not without end.
+const MAX_EXPORT_BYTES: u64 = 1 << 30;
+
+/// `haplan import PLATFORM FILE...`: a pool file from a platform's exports.
+fn import_exports(
+    platform: &str,
+    files: &[String],
+    options: &haplan_import::Options,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> i32 {
+    let done = (|| -> Result<haplan_import::Imported, String> {
+        let platform: haplan_import::Platform = platform.parse().map_err(|_| {
+            format!(
+                "unknown platform \"{platform}\"; expected one of: proxmox, vsphere, xen, openstack, kubevirt, ganeti, libvirt"
+            )
+        })?;
+        if files.is_empty() {
+            return Err(format!(
+                "{platform} needs the exported files (docs/import.md)"
+            ));
+        }
+        if files.iter().filter(|f| *f == "-").count() > 1 {
+            return Err("- can be given once (standard input is read once)".into());
+        }
+        let mut read = Vec::with_capacity(files.len());
+        for f in files {
+            let shown = if f == "-" { "<stdin>" } else { f.as_str() };
+            let mut bytes = Vec::new();
+            let result = if f == "-" {
+                stdin.take(MAX_EXPORT_BYTES + 1).read_to_end(&mut bytes)
+            } else {
+                std::fs::File::open(f)
+                    .and_then(|h| h.take(MAX_EXPORT_BYTES + 1).read_to_end(&mut bytes))
+            };
+            result.map_err(|e| format!("cannot read {shown}: {e}"))?;
+            if bytes.len() as u64 > MAX_EXPORT_BYTES {
+                return Err(format!("{shown}: larger than {MAX_EXPORT_BYTES} bytes"));
+            }
+            read.push((shown.to_string(), bytes));
+        }
+        let files: Vec<haplan_import::File<'_>> = read
+            .iter()
+            .map(|(n, b)| haplan_import::File::new(n, b))
+            .collect();
+        let loader = |pool: &serde_json::Value| {
+            load::read_pool_value(pool)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        };
+        haplan_import::import(platform, &files, options, &loader).map_err(|e| e.to_string())
+    })();
+    match done {
+        Ok(imported) => {
+            for w in &imported.warnings {
+                let _ = writeln!(stderr, "haplan: warning: {w}");
+            }
+            match stdout
+                .write_all(json(imported.pool).as_bytes())
+                .and_then(|_| stdout.flush())
+            {
+                Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+                    let _ = writeln!(stderr, "haplan: cannot write output: {e}");
+                    EXIT_BAD_INPUT
+                }
+                _ => EXIT_OK,
+            }
+        }
+        Err(message) => {
+            let _ = writeln!(stderr, "haplan: {message}");
+            EXIT_BAD_INPUT
+        }
     }
 }
 

@@ -282,6 +282,13 @@ impl<'p> Analysis<'p> {
                 d
             });
         }
+        // A pool that names no resource still has targets: one resource of
+        // zero amounts keeps the instance's shape (targets = cap / nres).
+        let (nres, demand, cap) = if nres == 0 {
+            (1, vec![0; vms.len()], vec![0; hosts.len()])
+        } else {
+            (nres, demand, cap)
+        };
         Scenario {
             instance: Instance {
                 nres,
