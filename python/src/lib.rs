@@ -23,6 +23,7 @@ use serde_json::Value;
 
 mod convert;
 mod import;
+mod render;
 mod solve;
 
 pyo3::import_exception!(haplan._errors, InvalidPoolError);
@@ -669,6 +670,7 @@ fn agility(pool: &haplan::Pool) -> (Value, String) {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativePool>()?;
+    m.add_function(wrap_pyfunction!(render::render, m)?)?;
     m.add_function(wrap_pyfunction!(check_range, m)?)?;
     m.add_function(wrap_pyfunction!(import::import_pool, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Dict, List, Optional, Tuple, final
 # The text and verdict of a check nested in a what-if, a diff, a headroom or a drain.
 _Nested = Tuple[str, str]
 
-__all__ = ["Pool", "__version__", "check_range", "import_pool"]
+__all__ = ["Pool", "__version__", "check_range", "import_pool", "render"]
 __version__: str
 
 def check_range(name: str, value: object) -> int: ...
@@ -93,6 +93,7 @@ class Pool:
         threads: Optional[int] = None,
     ) -> Tuple[Dict[str, Any], str, str]: ...
 
+def render(kind: str, format: str, answer: str) -> str: ...
 def import_pool(
     platform: str,
     files: List[Tuple[str, bytes]],

@@ -52,6 +52,57 @@ enum Format {
     Github,
 }
 
+/// `check`'s formats: also Markdown, for a pull-request comment.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum CheckFormat {
+    Text,
+    Json,
+    /// The text, then GitHub Actions workflow annotations.
+    Github,
+    Markdown,
+}
+
+/// `diff`'s formats: also Markdown and a self-contained HTML page.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum DiffFormat {
+    Text,
+    Json,
+    /// The text, then GitHub Actions workflow annotations.
+    Github,
+    Markdown,
+    Html,
+}
+
+/// `report`'s formats: the page, the JSON it is rendered from, Markdown.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum ReportFormat {
+    Html,
+    Json,
+    Markdown,
+}
+
+impl CheckFormat {
+    /// As `Format`, for errors and annotations (Markdown: as text).
+    fn base(self) -> Format {
+        match self {
+            CheckFormat::Json => Format::Json,
+            CheckFormat::Github => Format::Github,
+            CheckFormat::Text | CheckFormat::Markdown => Format::Text,
+        }
+    }
+}
+
+impl DiffFormat {
+    /// As `Format`, for errors and annotations (Markdown, HTML: as text).
+    fn base(self) -> Format {
+        match self {
+            DiffFormat::Json => Format::Json,
+            DiffFormat::Github => Format::Github,
+            DiffFormat::Text | DiffFormat::Markdown | DiffFormat::Html => Format::Text,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 enum ImportFormat {
     Json,
@@ -73,7 +124,7 @@ enum Command {
         #[arg(long, value_name = "K", value_parser = parse_tolerate)]
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
-        format: Format,
+        format: CheckFormat,
         /// Stop after this many seconds with proved bounds (exit 3 if they do not settle it).
         #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
         time_limit: Option<Duration>,
@@ -143,8 +194,10 @@ enum Command {
         /// Also fail when NEW tolerates fewer host failures than OLD.
         #[arg(long)]
         no_regress: bool,
+        /// `markdown` for a pull-request comment, `html` for a page (with
+        /// --explain they show the smallest failure set each pool does not survive).
         #[arg(long, value_enum, default_value = "text")]
-        format: Format,
+        format: DiffFormat,
         /// Stop after this many seconds (both checks together) with proved bounds.
         #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
         time_limit: Option<Duration>,
@@ -284,6 +337,51 @@ enum Command {
             value_parser = parse_set_limit
         )]
         set_limit: u64,
+    },
+    /// A report to look at: one self-contained HTML page (no script, no network).
+    ///
+    /// The verdict, per host the used, reserved and spare amount of every
+    /// resource, the worst failure set and what it strands, the protected
+    /// VMs that are not agile, the tolerance of each restart-priority tier,
+    /// the restart timeline after the worst tolerated failure, and the
+    /// headroom for each --vm shape. One --time-limit covers every part; the
+    /// page says which parts are bounds. Exit code as for check; 3 when the
+    /// pool meets K but the time limit left a part open.
+    Report {
+        /// Pool file (haplan/v1 JSON), or - for standard input.
+        file: String,
+        /// K (default: the file's ha.host_failures_to_tolerate).
+        #[arg(long, value_name = "K")]
+        tolerate: Option<u32>,
+        /// Also the headroom for VMs of this shape (a JSON object of resource
+        /// amounts, as for headroom); may be given several times.
+        #[arg(long, value_name = "JSON")]
+        vm: Vec<String>,
+        /// Storage the --vm shapes need (comma-separated).
+        #[arg(
+            long,
+            value_name = "SR1,SR2,...",
+            value_delimiter = ',',
+            requires = "vm"
+        )]
+        storage: Vec<String>,
+        /// Networks the --vm shapes need (comma-separated).
+        #[arg(
+            long,
+            value_name = "NET1,NET2,...",
+            value_delimiter = ',',
+            requires = "vm"
+        )]
+        networks: Vec<String>,
+        /// `html` (the page), `json` (the answers it is rendered from) or `markdown`.
+        #[arg(long, value_enum, default_value = "html")]
+        format: ReportFormat,
+        /// Write the report to this file (whole, or not at all) instead of standard output.
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: Option<String>,
+        /// Stop after this many seconds (every part together) with proved bounds.
+        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+        time_limit: Option<Duration>,
     },
     /// Print the JSON Schema of the pool format.
     Schema,
@@ -498,7 +596,7 @@ where
     let format = cli.command.format().unwrap_or(Format::Text);
     // `--format github` renders the text; the annotations are added below.
     if format == Format::Github {
-        cli.command.set_format(Format::Text);
+        cli.command.github_as_text();
     }
     if let Command::Import {
         name,
@@ -721,17 +819,18 @@ impl Command {
     /// The `--format` flag of the command, if it has one.
     fn format_slot(&mut self) -> Option<&mut Format> {
         match self {
-            Command::Check { format, .. }
-            | Command::Plan { format, .. }
+            Command::Plan { format, .. }
             | Command::Agility { format, .. }
             | Command::Whatif { format, .. }
-            | Command::Diff { format, .. }
             | Command::Headroom { format, .. }
             | Command::Drain { format, .. }
             | Command::Tiers { format, .. }
             | Command::Timing { format, .. }
             | Command::Run { format, .. } => Some(format),
-            Command::Schema
+            Command::Check { .. }
+            | Command::Diff { .. }
+            | Command::Report { .. }
+            | Command::Schema
             | Command::Import { .. }
             | Command::Completions { .. }
             | Command::Man { .. } => None,
@@ -756,12 +855,34 @@ impl Command {
     }
 
     fn format(&mut self) -> Option<Format> {
-        self.format_slot().copied()
+        match self {
+            Command::Check { format, .. } => Some(format.base()),
+            Command::Diff { format, .. } => Some(format.base()),
+            Command::Report { format, .. } => Some(match format {
+                ReportFormat::Json => Format::Json,
+                ReportFormat::Html | ReportFormat::Markdown => Format::Text,
+            }),
+            _ => self.format_slot().copied(),
+        }
     }
 
-    fn set_format(&mut self, f: Format) {
-        if let Some(slot) = self.format_slot() {
-            *slot = f;
+    /// `--format github` as `--format text` (the annotations are added to
+    /// the text afterwards).
+    fn github_as_text(&mut self) {
+        match self {
+            Command::Check { format, .. } if *format == CheckFormat::Github => {
+                *format = CheckFormat::Text
+            }
+            Command::Diff { format, .. } if *format == DiffFormat::Github => {
+                *format = DiffFormat::Text
+            }
+            _ => {
+                if let Some(slot) = self.format_slot() {
+                    if *slot == Format::Github {
+                        *slot = Format::Text;
+                    }
+                }
+            }
         }
     }
 }
@@ -1026,8 +1147,12 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             let report = tolerance::check(&pool, &opts);
             let code = exit_code(report.verdict());
             let text = match format {
-                Format::Json => json(report::check_json(&pool, &report)),
-                Format::Text | Format::Github => report::check_text(&pool, &report),
+                CheckFormat::Json => json(report::check_json(&pool, &report)),
+                CheckFormat::Text | CheckFormat::Github => report::check_text(&pool, &report),
+                CheckFormat::Markdown => {
+                    haplan_html::check_markdown(&report::check_json(&pool, &report))
+                        .map_err(|e| e.to_string())?
+                }
             };
             Ok((code, text))
         }
@@ -1154,8 +1279,14 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
                 }
             }
             let text = match format {
-                Format::Json => json(report::diff_json(&old, &new, &d)),
-                Format::Text | Format::Github => report::diff_text(&old, &new, &d),
+                DiffFormat::Json => json(report::diff_json(&old, &new, &d)),
+                DiffFormat::Text | DiffFormat::Github => report::diff_text(&old, &new, &d),
+                DiffFormat::Markdown => {
+                    haplan_html::diff_markdown(&report::diff_json(&old, &new, &d))
+                        .map_err(|e| e.to_string())?
+                }
+                DiffFormat::Html => haplan_html::diff_html(&report::diff_json(&old, &new, &d))
+                    .map_err(|e| e.to_string())?,
             };
             Ok((exit_code(d.verdict()), text))
         }
@@ -1274,8 +1405,74 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             };
             Ok((code, text))
         }
+        Command::Report {
+            file,
+            tolerate,
+            vm,
+            storage,
+            networks,
+            format,
+            output,
+            time_limit,
+        } => {
+            let pool = read_pool(&file, stdin)?;
+            let mut shapes = Vec::new();
+            for v in &vm {
+                let shape = read_shape(v, &storage, &networks)?;
+                shape
+                    .check_resources(&pool, "--vm")
+                    .map_err(|e| e.to_string())?;
+                shapes.push(shape);
+            }
+            let opts = haplan_html::ReportOptions {
+                tolerate,
+                time_limit,
+                shapes,
+                cancel: None,
+            };
+            let r = haplan_html::gather(&pool, &opts).map_err(|e| format!("--vm: {e}"))?;
+            let text = match format {
+                ReportFormat::Json => json(r.json),
+                ReportFormat::Html => {
+                    haplan_html::report_html(&r.json).map_err(|e| e.to_string())?
+                }
+                ReportFormat::Markdown => {
+                    haplan_html::report_markdown(&r.json).map_err(|e| e.to_string())?
+                }
+            };
+            let text = match output {
+                Some(path) => {
+                    write_whole(&path, &text)?;
+                    String::new()
+                }
+                None => text,
+            };
+            Ok((exit_code(r.verdict), text))
+        }
         Command::Schema => Ok((EXIT_OK, POOL_SCHEMA.to_string())),
     }
+}
+
+/// Writes `text` to `path` whole or not at all: into a new file beside
+/// it, then renamed over it.
+fn write_whole(path: &str, text: &str) -> Result<(), String> {
+    let target = std::path::Path::new(path);
+    let name = target
+        .file_name()
+        .ok_or_else(|| format!("-o {path}: not a file name"))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = target.with_file_name(tmp_name);
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    });
+    let done = written.and_then(|_| std::fs::rename(&tmp, target));
+    done.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot write {path}: {e}")
+    })
 }
 
 fn agility_output(pool: &Pool, ag: &agility::Agility, format: Format) -> String {
