@@ -455,6 +455,7 @@ mod tests {
             stranded_now: false,
             failure_domains: None,
             stopped: None,
+            soft: None,
             stats: Default::default(),
         };
         let d = |old: (u32, u32), new: (u32, u32), no_regress: bool| DiffReport {

@@ -37,10 +37,18 @@
 //!
 //! Both bounds also apply to partial sets (some hosts chosen, the rest to come
 //! from a given list), which is what lets the set search prune whole subtrees.
+//!
+//! Rules between VMs: plain anti-affinity (`Analysis::group_of`) is the
+//! `AA` term above. The necessary condition holds whatever else binds
+//! (more rules only remove packings; VMs restarting together need at least
+//! the blocks they need apart, f being superadditive). The sufficient one
+//! does not model apart caps above one or keep-together groups, so with
+//! those it proves nothing (`SetBounds::all_feasible`).
 
 use std::collections::HashMap;
 
 use crate::model::*;
+use crate::pack::NO_GROUP;
 use crate::scenario::Analysis;
 
 /// One VM type for one ordering resource: what the sufficient condition
@@ -141,6 +149,8 @@ pub struct SetBounds {
     orders: Vec<Order>,
     /// Position of each host when sorted by name.
     name_rank: Vec<usize>,
+    /// The pool has rules the sufficient condition does not model.
+    beyond_plain: bool,
 }
 
 /// The proof behind an aggregate rejection: in blocks of `unit` of resource
@@ -341,6 +351,7 @@ impl SetBounds {
             units,
             orders,
             name_rank,
+            beyond_plain: an.rules.is_some(),
         }
     }
 
@@ -387,7 +398,10 @@ impl SetBounds {
         None
     }
 
-    /// Whether every completion of `p` is proved feasible.
+    /// Whether every completion of `p` is proved feasible. Never with rules
+    /// beyond plain anti-affinity (`scenario::Rules`: caps above one,
+    /// keep-together groups), which the sufficient condition does not
+    /// model: those sets are decided one by one.
     pub fn all_feasible(&self, p: &Partial) -> bool {
         // The hosts a completion may fail: VM types none of whose hosts is
         // among them are never displaced.
@@ -395,7 +409,7 @@ impl SetBounds {
         for &h in p.chosen.iter().chain(p.rest) {
             open[h] = true;
         }
-        self.orders.iter().any(|o| o.proves(p, &open))
+        !self.beyond_plain && self.orders.iter().any(|o| o.proves(p, &open))
     }
 
     /// Whether every failure set of size k is proved feasible.
@@ -617,17 +631,20 @@ struct EligClasses {
 impl EligClasses {
     fn of(an: &Analysis) -> EligClasses {
         let pool = an.pool;
-        let mut ids: HashMap<&str, u32> = HashMap::new();
+        // The plain anti-affinity groups of the analysis (`Analysis::group_of`:
+        // `anti_affinity`, and `vm_groups` apart with one per host).
+        let mut ids: HashMap<u32, u32> = HashMap::new();
         let mut group_of = vec![u32::MAX; pool.vms.len()];
         let mut group_peers: Vec<Vec<HostId>> = Vec::new();
         let mut group_members: Vec<i64> = Vec::new();
         let mut group_down: Vec<i64> = Vec::new();
         for (v, vm) in pool.vms.iter().enumerate() {
-            let (Some(g), true) = (&vm.anti_affinity, vm.power.is_active()) else {
+            let g = an.group_of[v];
+            if g == NO_GROUP || !vm.power.is_active() {
                 continue;
-            };
+            }
             let next = group_peers.len() as u32;
-            let id = *ids.entry(g.as_str()).or_insert(next);
+            let id = *ids.entry(g).or_insert(next);
             if id == next {
                 group_peers.push(Vec::new());
                 group_members.push(0);

@@ -1,9 +1,12 @@
 //! The exact number of simultaneous host failures a pool tolerates.
 //!
-//! `max_tolerable` is the largest k such that every set of k up hosts can fail
-//! and every protected, agile VM of those hosts (and of hosts already down)
-//! can be restarted on the survivors. Tolerance is monotone (a pool that
-//! tolerates k tolerates k - 1), so k grows from 1 until a set fails.
+//! `max_tolerable` is the largest k such that every set of at most k up
+//! hosts can fail and every protected, agile VM of those hosts (and of hosts
+//! already down) can be restarted on the survivors. k grows from 1 until a
+//! set fails, so every size up to the answer is searched. (Without
+//! keep-together groups every set of k feasible implies every smaller one
+//! is too; with them a larger set can be feasible where a smaller one is
+//! not, and the set bounds that lean on the former step aside.)
 //!
 //! Before any set is enumerated, an aggregate bound settles the largest k it
 //! can: per resource, the k hosts whose loss costs the most (the protected
@@ -245,7 +248,56 @@ pub struct CheckReport {
     pub failure_domains: Option<Vec<crate::domains::Domain>>,
     /// Why `max_tolerable` is not exact (`None` when it is).
     pub stopped: Option<Stop>,
+    /// With soft rules (`vm_groups` with `strict: false`, `preferred_hosts`):
+    /// whether failures force one to break ([`SoftCheck`]); `None` for
+    /// pools without soft rules.
+    pub soft: Option<SoftCheck>,
     pub stats: Stats,
+}
+
+/// The tolerance with every soft rule taken as strict: soft rules never
+/// change a verdict, but this says how many failures the pool survives
+/// without breaking one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SoftCheck {
+    /// The soft rules of the pool (soft groups and VMs with
+    /// `preferred_hosts`).
+    pub rules: usize,
+    /// The largest k such that every set of at most k units can fail with
+    /// every soft rule kept (a proved lower bound when not `exact`); at
+    /// most the pool's `max_tolerable`.
+    pub max_tolerable: u32,
+    /// A proved upper bound.
+    pub upper_bound: u32,
+    pub exact: bool,
+    /// When `max_tolerable` is below the pool's, a failure set one larger
+    /// (within what the pool tolerates) whose restarts cannot keep every
+    /// soft rule, with the rules its protected VMs' plan breaks.
+    pub witness: Option<SoftWitness>,
+}
+
+/// A failure set that forces soft rules to break.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SoftWitness {
+    pub failed: Vec<HostId>,
+    pub broken: Vec<crate::plan::BrokenRule>,
+}
+
+impl CheckReport {
+    /// Whether the worst failure of at most K units (and at most what the
+    /// pool tolerates) has to break a soft rule: `None` without soft
+    /// rules, or when that is not proved either way.
+    pub fn soft_rules_break(&self) -> Option<bool> {
+        let soft = self.soft.as_ref()?;
+        let within = self.configured.min(self.max_tolerable);
+        if soft.upper_bound < within {
+            Some(true)
+        } else if soft.max_tolerable >= within {
+            Some(false)
+        } else {
+            None
+        }
+    }
 }
 
 /// The verdict of a check, which also gives the exit code.
@@ -492,6 +544,7 @@ fn decide(
         stranded_now: false,
         failure_domains: None,
         stopped: None,
+        soft: None,
         stats: Stats::default(),
     };
     progress.bounds(0, n);
@@ -558,10 +611,72 @@ fn decide(
             );
         }
     }
+    report.soft = soft_check(&an, &report, domains.as_deref(), opts, &budget);
     report.warnings = warnings;
     report.failure_domains = domains;
     report.stats = stats;
     report
+}
+
+/// The tolerance with soft rules taken as strict (`CheckReport::soft`),
+/// searched up to the pool's own `max_tolerable` (it is never more).
+fn soft_check(
+    an: &Analysis,
+    report: &CheckReport,
+    domains: Option<&[crate::domains::Domain]>,
+    opts: &CheckOptions,
+    budget: &Budget,
+) -> Option<SoftCheck> {
+    let pool = an.pool;
+    if !pool.has_soft_rules() {
+        return None;
+    }
+    let rules = pool.vm_groups.iter().filter(|g| !g.strict).count()
+        + pool
+            .vms
+            .iter()
+            .filter(|v| !v.preferred_hosts.is_empty())
+            .count();
+    let mut soft = SoftCheck {
+        rules,
+        max_tolerable: report.max_tolerable,
+        upper_bound: report.upper_bound,
+        exact: report.exact,
+        witness: None,
+    };
+    if !an.failover || !an.has_items() || report.stranded_now {
+        return Some(soft); // nothing restarts, or it fails already
+    }
+    let soft_an = Analysis::soft(pool).expect("the pool has soft rules");
+    let counters = Counters::default();
+    let progress = Progress::default();
+    let search = Tolerance::new(&soft_an, budget, opts.strategy, &counters);
+    // It is never more than the pool's own max_tolerable: proved at that
+    // k, or else searched down to the exact value.
+    let aim = Aim {
+        k: report.max_tolerable,
+        goal: Goal::AtLeast,
+        progress: &progress,
+        k_decided: std::cell::Cell::new(None),
+    };
+    let outcome = match domains {
+        Some(d) => search.run_domains(d, &aim),
+        None => search.run(&aim),
+    };
+    soft.max_tolerable = outcome.lower.min(report.max_tolerable);
+    soft.upper_bound = outcome.upper.min(report.upper_bound);
+    soft.exact = soft.max_tolerable == soft.upper_bound;
+    if let Some(failed) = outcome
+        .witness
+        .filter(|_| soft.upper_bound < report.max_tolerable)
+    {
+        let p = plan::plan(an, &failed, Scope::ProtectedOnly, budget);
+        soft.witness = Some(SoftWitness {
+            failed,
+            broken: p.soft_broken,
+        });
+    }
+    Some(soft)
 }
 
 /// Whether a pool tolerates `k` simultaneous failures: [`tolerates`].
@@ -630,40 +745,46 @@ pub(crate) fn tolerates_with(pool: &Pool, k: u32, budget: &Budget, explain: bool
             Err(SetResult::Undecided) => return Tolerates::Unknown,
         }
     }
+    // Tolerance is monotone but for keep-together groups (a member still
+    // running pins where the others restart, which a larger failure can
+    // lift): then every size up to k is searched, else only k (a failing
+    // set of fewer units has a failing superset of k).
+    let sizes = |k: usize| if an.monotone() { k..=k } else { 1..=k };
     if let Some(domains) = crate::domains::of(pool) {
-        // Tolerance is monotone: a failing set of fewer domains has a
-        // failing superset of k.
         let k = (k as usize).min(domains.len());
         let d = search.domain_order(&domains);
-        return match search.first_failing_domains(&d, k) {
-            None => Tolerates::Yes,
-            Some(SetResult::Infeasible(set, proof)) => failing(set, proof),
-            Some(SetResult::Undecided) => Tolerates::Unknown,
-        };
+        for size in sizes(k).filter(|&m| m > 0) {
+            match search.first_failing_domains(&d, size) {
+                None => {}
+                Some(SetResult::Infeasible(set, proof)) => return failing(set, proof),
+                Some(SetResult::Undecided) => return Tolerates::Unknown,
+            }
+        }
+        return Tolerates::Yes;
     }
     let k = (k as usize).min(search.ranked.len());
-    if k == 0 {
-        return Tolerates::Yes;
+    for size in sizes(k).filter(|&m| m > 0) {
+        let p = Partial {
+            chosen: &[],
+            rest: &search.ranked,
+            m: size,
+        };
+        if let Some((set, blocks)) = search.bounds.infeasible_completion(&p) {
+            return failing(set, Infeasible::from(blocks));
+        }
+        if search.bounds.all_of_size(&search.ranked, size) {
+            continue;
+        }
+        if let Some((set, proof)) = search.adversary(size) {
+            return failing(set, proof);
+        }
+        match search.first_failing(size) {
+            None => {}
+            Some(SetResult::Infeasible(set, proof)) => return failing(set, proof),
+            Some(SetResult::Undecided) => return Tolerates::Unknown,
+        }
     }
-    let p = Partial {
-        chosen: &[],
-        rest: &search.ranked,
-        m: k,
-    };
-    if let Some((set, blocks)) = search.bounds.infeasible_completion(&p) {
-        return failing(set, Infeasible::from(blocks));
-    }
-    if search.bounds.all_of_size(&search.ranked, k) {
-        return Tolerates::Yes;
-    }
-    if let Some((set, proof)) = search.adversary(k) {
-        return failing(set, proof);
-    }
-    match search.first_failing(k) {
-        None => Tolerates::Yes,
-        Some(SetResult::Infeasible(set, proof)) => failing(set, proof),
-        Some(SetResult::Undecided) => Tolerates::Unknown,
-    }
+    Tolerates::Yes
 }
 
 fn warnings(an: &Analysis) -> Vec<String> {
@@ -677,6 +798,23 @@ fn warnings(an: &Analysis) -> Vec<String> {
         w.push("HA mode is \"vm\": VMs restart on their own host only, so no host failure is tolerated".to_string());
     }
     for (h, host) in pool.hosts.iter().enumerate() {
+        if host.state == HostState::Up
+            && !an.overloaded[h]
+            && !pool.ha.failover_overcommit.is_empty()
+        {
+            let spare = pool.spare(h);
+            let over: Vec<String> = (0..pool.resources.len())
+                .filter(|&r| spare[r] < 0)
+                .map(|r| format!("{} by {}", pool.resources[r], -spare[r]))
+                .collect();
+            if !over.is_empty() {
+                w.push(format!(
+                    "host {} is over its overcommit in normal operation ({}); ha.failover_overcommit still lets it receive restarted VMs",
+                    host.name,
+                    over.join(", ")
+                ));
+            }
+        }
         if an.overloaded[h] {
             let over: Vec<String> = (0..pool.resources.len())
                 .filter(|&r| an.spare[h][r] < 0)
@@ -781,20 +919,45 @@ fn witness(
         ),
         (None, Some(Infeasible::NoTarget { item })) => {
             let v = sc.vms[*item];
+            let together = sc.members(*item).len() > 1;
             match p.unplaced.iter().find(|u| u.vm == v) {
+                Some(u) if together => u.reason.clone(),
                 Some(u) => format!("{} cannot be restarted: {}", pool.vms[v].name, u.reason),
+                None if together => {
+                    let names: Vec<&str> = sc
+                        .members(*item)
+                        .iter()
+                        .map(|&m| pool.vms[m].name.as_str())
+                        .collect();
+                    format!(
+                        "{} must run together; no surviving host they may run on has room for all of them",
+                        crate::plan::and_list(&names)
+                    )
+                }
                 None => format!("{} fits on no surviving host it may run on", pool.vms[v].name),
             }
         }
         (None, Some(Infeasible::AntiAffinity { group, members, targets })) => {
             let name = (0..inst.items())
                 .find(|&i| inst.group[i] == *group)
-                .and_then(|i| pool.vms[sc.vms[i]].anti_affinity.clone())
+                .map(|i| an.group_of[sc.vms[i]])
+                .filter(|&g| g != crate::pack::NO_GROUP)
+                .map(|g| an.group_rules[an.group_rule[g as usize]].name.clone())
                 .unwrap_or_default();
             format!(
                 "anti-affinity: {} of group {name} need distinct hosts but only {} can take them",
                 plural(*members, "VM", "VMs"),
                 plural(*targets, "surviving host", "surviving hosts")
+            )
+        }
+        (None, Some(Infeasible::Apart { rule, members, room })) => {
+            let r = &an.group_rules[inst.apart[*rule].rule];
+            format!(
+                "group {}: {} to restart, at most {} per host, and the surviving hosts they may run on have room for {} more",
+                r.name,
+                plural(*members as usize, "VM", "VMs"),
+                r.max_per_host,
+                room
             )
         }
         (None, Some(Infeasible::Blocks { res, unit, need, have })) => format!(

@@ -2404,6 +2404,7 @@ impl Runtime {
             networks: Default::default(),
             labels: Default::default(),
             fencing: Vec::new(),
+            overcommit: Default::default(),
         });
         for (v, vm) in pool.vms.iter_mut().enumerate() {
             let rt = &self.vms[&vm.name];
@@ -2472,7 +2473,26 @@ impl Runtime {
             BTreeSet::new()
         };
         let mut candidates = vec![base.placements.clone()];
-        candidates.extend(spread_plans(&pp, virt, &base));
+        // A spreading variant only when it keeps every strict rule and
+        // breaks no soft rule the plan keeps.
+        let kept_by_base: BTreeSet<plan::SoftRule> =
+            base.soft_broken.iter().map(|b| b.rule.clone()).collect();
+        candidates.extend(
+            spread_plans(&pp, virt, &base)
+                .into_iter()
+                .filter(|placements| {
+                    let broken = plan::broken_rules(&pp, &base.failed, placements);
+                    let candidate = plan::Plan {
+                        failed: base.failed.clone(),
+                        placements: placements.clone(),
+                        unplaced: base.unplaced.clone(),
+                        exact: base.exact,
+                        soft_broken: broken.clone(),
+                    };
+                    plan::verify(&pp, &candidate).is_ok()
+                        && broken.iter().all(|b| kept_by_base.contains(&b.rule))
+                }),
+        );
         let mut best: Option<(Vec<plan::Placement>, u32)> = None;
         for placements in candidates {
             let after = apply(&pp, &placements);
@@ -2552,7 +2572,7 @@ impl Runtime {
             })
             .collect();
         // Start groups: protected VMs by `order`, then best-effort ones.
-        let mut due: Vec<(bool, u32, u8, String, String)> = Vec::new();
+        let mut due: Vec<(bool, u32, Priority, String, String)> = Vec::new();
         for (vm, host) in planned {
             let v = self.pool.vm_by_name(&vm).expect("known");
             let me = &self.pool.vms[v];
@@ -2576,9 +2596,7 @@ impl Runtime {
                 }
             }
             match gate {
-                Some(g) if g <= self.now => {
-                    due.push((!protected, order, me.priority as u8, vm, host))
-                }
+                Some(g) if g <= self.now => due.push((!protected, order, me.priority, vm, host)),
                 Some(g) => wake = Some(wake.map_or(g, |w| w.min(g))),
                 None => {}
             }
@@ -2750,7 +2768,13 @@ impl Runtime {
                 .all(|(s, d)| s >= d);
             draft.vms[v].host = t;
             let k = draft.ha.host_failures_to_tolerate;
-            if fits && tolerance::tolerates(&draft, k, &Budget::default()) == Tolerates::Yes {
+            // A VM goes back only where every strict group rule still
+            // holds: never away from a keep-together group it runs with.
+            let rules = agility::GroupCheck::of(&draft).allows(&draft, v, t, None);
+            if fits
+                && rules
+                && tolerance::tolerates(&draft, k, &Budget::default()) == Tolerates::Yes
+            {
                 let from = self.pool.hosts[from_h].name.clone();
                 self.migrate(&vm, &from, &to, out);
                 return;
@@ -3446,6 +3470,13 @@ impl Runtime {
             return Ok(None);
         };
         if !pool.ha.enabled || pool.ha.mode != HaMode::Host || known.stranded_now {
+            return Ok(None);
+        }
+        // The argument below knows plain anti-affinity only: with
+        // `vm_groups` (caps above one, keep-together groups, under which a
+        // larger failure can be easier than a smaller one) the exact path
+        // decides.
+        if !pool.vm_groups.is_empty() {
             return Ok(None);
         }
         let k = known.configured;
