@@ -3,8 +3,10 @@
 # HiGHS, the exact ILP solver (built from source by the highs-sys crate), and
 # for the drivers crate and its end-to-end bench (libvirt, OpenIPMI, fence
 # agents), Go and govmomi for the vSphere import's test against its
-# simulator, and the Python tools that build and test the Python package
-# (maturin, pytest, mypy). Idempotent and quiet when everything is already
+# simulator, the Python tools that build and test the Python package
+# (maturin, pytest, mypy), and the browser that checks the HTML report
+# (Debian's Chromium and ChromeDriver, driven by Playwright for Python,
+# which uses that Chromium and downloads none). Idempotent and quiet when everything is already
 # there.
 set -euo pipefail
 
@@ -29,8 +31,10 @@ fi
 # Debian's govmomi, whose vSphere simulator scripts/e2e/vcsim/collect.go
 # runs in process.
 need_norec=()
+# golang: the vSphere import's simulator test; chromium: the HTML report's
+# browser test (scripts/browser-test.sh).
 for pkg in libvirt-dev libvirt-daemon libvirt-clients openipmi ipmitool fence-agents socat pkgconf \
-    golang-go golang-github-vmware-govmomi-dev; do
+    golang-go golang-github-vmware-govmomi-dev chromium chromium-driver; do
     installed "$pkg" || need_norec+=("$pkg")
 done
 
@@ -69,6 +73,9 @@ python3 -c 'import dask, distributed' >/dev/null 2>&1 || py_need+=('dask[distrib
 python3 -c 'import pandas' >/dev/null 2>&1 || py_need+=(pandas)
 python3 -c 'import pyarrow' >/dev/null 2>&1 || py_need+=(pyarrow)
 python3 -c 'import importlib.metadata as m; m.version("pandas-stubs")' >/dev/null 2>&1 || py_need+=(pandas-stubs)
+# Playwright drives /usr/bin/chromium; `playwright install` (a browser
+# download) is never run.
+python3 -c 'import playwright' >/dev/null 2>&1 || py_need+=('playwright>=1.40,<2')
 # Packaging checks (scripts/packaging.sh): the pre-commit hook is run by
 # pre-commit itself (`pre-commit try-repo`), the action's YAML read by PyYAML
 # (a dependency of pre-commit), and the wheel and sdist installed into fresh

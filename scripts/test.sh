@@ -3,8 +3,9 @@
 # property tests (release: the HiGHS build is shared with the binary), the
 # benchmarks compiled (not run), the C ABI (its header regenerated and
 # compared, its C tests run plain and under AddressSanitizer:
-# ffi/tests/run.sh), and the Python package built, installed and tested
-# (pytest, then its stubs against the compiled module), and the packaging:
+# ffi/tests/run.sh), the Python package built, installed and tested
+# (pytest, then its stubs against the compiled module), the HTML report
+# checked in headless Chromium (scripts/browser-test.sh), and the packaging:
 # the release tarball, the GitHub Action, the pre-commit hook, the wheel and
 # the sdist, each tested from the artifact (scripts/packaging.sh).
 set -euo pipefail
@@ -27,6 +28,10 @@ PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version
 python3 -m pytest python/tests -q
 python3 -m mypy.stubtest haplan --allowlist python/stubtest-allowlist.txt
 python3 -m mypy --strict python/python/haplan python/examples python/tests
+python3 -m mypy --strict tests/browser
+
+# The HTML report in a real browser (screenshots in target/report-screenshots/).
+bash scripts/browser-test.sh
 
 # What users install: the release tarball (static binary, completions, man
 # pages), the GitHub Action, the pre-commit hook, the wheel and the sdist.

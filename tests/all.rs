@@ -11,12 +11,14 @@
 //! - [`split`]: one pool's search split into parts against `check`;
 //! - [`runtime`], [`simulation`], [`admission`]: the HA runtime's state
 //!   machine, its seeded simulation and its admission answers;
+//! - [`budget`]: K first and the time limits of every command;
 //! - [`hostile`]: input written to steer a CI gate, refused or harmless;
 //! - [`import`]: `haplan import` of each platform's exports, end to end;
 //! - [`e2e_failover`]: the runtime on the end-to-end bench (real libvirt
 //!   daemons, BMCs and fence agents).
 
 mod admission;
+mod budget;
 mod e2e_failover;
 mod fixtures;
 mod fleet;

@@ -109,9 +109,9 @@ fn runtime(pool: Value, stop: Arc<AtomicBool>) -> (std::thread::JoinHandle<()>, 
         let options = live::LiveOptions {
             until: Some(Duration::from_secs(120)),
             stop: Some(&stop),
-            log: None,
+            ..live::LiveOptions::default()
         };
-        live::run(pool, live, &options, |i, o| {
+        live::run(pool, live, options, |i, o, _| {
             seen.lock().unwrap().push((i.clone(), o.clone()));
         })
         .expect("the runtime runs");

@@ -1279,6 +1279,7 @@ fn timing_checks(run: &Run, pool: &Pool, golden: &str) -> Vec<String> {
         fail: fail.clone(),
         set_limit: num("--set-limit").unwrap_or(haplan::timing::DEFAULT_SET_LIMIT),
         cancel: None,
+        time_limit: None,
     };
     let r = haplan::timing(pool, &opts);
     let code = if r.ok() { 0 } else { 1 };
@@ -1679,11 +1680,27 @@ fn golden_plan_checks(pool: &Pool, g: &Value) -> Vec<String> {
             None => errs.push(format!("golden unplaced entry {u} names no VM")),
         }
     }
+    let mut soft_broken = Vec::new();
+    for b in g["soft_broken"].as_array().into_iter().flatten() {
+        let rule = match (b["group"].as_str(), vm(&b["vm"])) {
+            (Some(name), _) => haplan::plan::SoftRule::Group(name.to_string()),
+            (None, Some(v)) => haplan::plan::SoftRule::PreferredHosts(v),
+            (None, None) => {
+                errs.push(format!("golden soft_broken entry {b} names no group or VM"));
+                continue;
+            }
+        };
+        soft_broken.push(haplan::plan::BrokenRule {
+            rule,
+            reason: b["reason"].as_str().unwrap_or_default().to_string(),
+        });
+    }
     let plan = haplan::Plan {
         failed,
         placements,
         unplaced,
         exact: true,
+        soft_broken,
     };
     if let Err(v) = haplan::verify_plan(pool, &plan) {
         errs.push(format!("the golden plan fails verify_plan: {v:?}"));

@@ -75,6 +75,8 @@ struct HostSpec {
     reserved_mem: i64,
     /// Capacity set below what its VMs use (when they use anything).
     overloaded: bool,
+    /// Its own vCPU overcommit ratio (index into RATIOS), if any.
+    cpu_ratio: Option<usize>,
 }
 
 #[derive(Clone, Debug)]
@@ -95,7 +97,34 @@ struct VmSpec {
     allowed: Option<u8>,
     group: Option<usize>,
     priority: u8,
+    /// A priority written as a number instead of the name, if any.
+    numeric: Option<i32>,
+    /// Bit mask over host indices: its `preferred_hosts`, when given.
+    preferred: Option<u8>,
     order: u32,
+}
+
+/// A `vm_groups` entry.
+#[derive(Clone, Debug)]
+struct GroupSpec {
+    /// 0..=4 apart, 5..=8 together, 9 apart and named like an
+    /// `anti_affinity` group (so that its members and those naming it merge).
+    kind: u8,
+    cap: u32,
+    strict: bool,
+    /// Bit i: VM i is a member.
+    members: u32,
+}
+
+fn group_spec() -> impl Strategy<Value = GroupSpec> {
+    (0u8..10, 1u32..=3, prop::bool::weighted(0.7), any::<u32>()).prop_map(
+        |(kind, cap, strict, members)| GroupSpec {
+            kind,
+            cap,
+            strict,
+            members,
+        },
+    )
 }
 
 #[derive(Clone, Debug)]
@@ -108,8 +137,11 @@ struct PoolSpec {
     cpu_ratio: Option<usize>,
     mem_ratio: Option<usize>,
     tolerate: u32,
+    /// `ha.failover_overcommit` for vCPUs (index into RATIOS), if any.
+    failover_cpu: Option<usize>,
     hosts: Vec<HostSpec>,
     vms: Vec<VmSpec>,
+    groups: Vec<GroupSpec>,
 }
 
 fn host_spec() -> impl Strategy<Value = HostSpec> {
@@ -122,6 +154,7 @@ fn host_spec() -> impl Strategy<Value = HostSpec> {
         0i64..=20,
         prop_oneof![3 => Just(0i64), 1 => 1i64..=4],
         prop::bool::weighted(0.08),
+        prop::option::weighted(0.12, 0..RATIOS.len()),
     )
         .prop_map(
             |(
@@ -133,6 +166,7 @@ fn host_spec() -> impl Strategy<Value = HostSpec> {
                 extra_cpu,
                 reserved_mem,
                 overloaded,
+                cpu_ratio,
             )| HostSpec {
                 state,
                 standby,
@@ -142,6 +176,7 @@ fn host_spec() -> impl Strategy<Value = HostSpec> {
                 extra_cpu,
                 reserved_mem,
                 overloaded,
+                cpu_ratio,
             },
         )
 }
@@ -158,11 +193,19 @@ fn vm_spec() -> impl Strategy<Value = VmSpec> {
             0u8..4,
             0u32..3,
         ),
+        (
+            prop::option::weighted(
+                0.12,
+                prop_oneof![Just(2000), Just(2500), Just(-7), Just(3000), Just(100_000)],
+            ),
+            prop::option::weighted(0.12, any::<u8>()),
+        ),
     )
         .prop_map(
             |(
                 (host, power, restart, mem, cpu),
                 (storage, networks, local_device, allowed, group, priority, order),
+                (numeric, preferred),
             )| {
                 VmSpec {
                     host,
@@ -177,6 +220,8 @@ fn vm_spec() -> impl Strategy<Value = VmSpec> {
                     allowed,
                     group,
                     priority,
+                    numeric,
+                    preferred,
                     order,
                 }
             },
@@ -195,9 +240,26 @@ fn pool_spec(vm_mode: bool) -> impl Strategy<Value = PoolSpec> {
         any::<bool>(),
         prop::collection::vec(host_spec(), 1..=7),
         prop::collection::vec(vm_spec(), 0..=25),
+        (
+            prop::option::weighted(0.2, 0..RATIOS.len()),
+            prop_oneof![
+                3 => Just(Vec::new()),
+                2 => prop::collection::vec(group_spec(), 1..=3),
+            ],
+        ),
     )
         .prop_map(
-            move |(enabled, path, cpu_ratio, mem_ratio, tolerate, palette, hosts, mut vms)| {
+            move |(
+                enabled,
+                path,
+                cpu_ratio,
+                mem_ratio,
+                tolerate,
+                palette,
+                hosts,
+                mut vms,
+                (failover_cpu, groups),
+            )| {
                 // Demands from a few sizes only, so that many VMs are alike.
                 if palette {
                     for vm in &mut vms {
@@ -212,8 +274,10 @@ fn pool_spec(vm_mode: bool) -> impl Strategy<Value = PoolSpec> {
                     cpu_ratio,
                     mem_ratio,
                     tolerate,
+                    failover_cpu,
                     hosts,
                     vms,
+                    groups,
                 }
             },
         )
@@ -232,6 +296,7 @@ fn packing_spec() -> impl Strategy<Value = PoolSpec> {
         extra_cpu,
         reserved_mem: 0,
         overloaded: false,
+        cpu_ratio: None,
     });
     let vm = (
         any::<Index>(),
@@ -252,6 +317,8 @@ fn packing_spec() -> impl Strategy<Value = PoolSpec> {
             allowed: None,
             group,
             priority: 2,
+            numeric: None,
+            preferred: None,
             order: 0,
         });
     (
@@ -297,8 +364,10 @@ fn packing_spec() -> impl Strategy<Value = PoolSpec> {
                 cpu_ratio: None,
                 mem_ratio: None,
                 tolerate: 1,
+                failover_cpu: None,
                 hosts,
                 vms,
+                groups: Vec::new(),
             }
         })
 }
@@ -336,7 +405,8 @@ impl PoolSpec {
                 };
                 // Reserved memory comes on top, so that what VMs may use stays as planned.
                 let mem_cap = raw_capacity((mem_usable + spec.reserved_mem).max(0), mem_ratio);
-                let cpu_cap = raw_capacity(cpu_usable.max(0), cpu_ratio);
+                let host_cpu_ratio = spec.cpu_ratio.map_or(cpu_ratio, |i| RATIOS[i]);
+                let cpu_cap = raw_capacity(cpu_usable.max(0), host_cpu_ratio);
                 let state = match spec.state {
                     14 => "down",
                     15 => "maintenance",
@@ -354,6 +424,9 @@ impl PoolSpec {
                 });
                 if spec.reserved_mem > 0 {
                     host["reserved"] = json!({"memory_mib": spec.reserved_mem});
+                }
+                if let Some(i) = spec.cpu_ratio {
+                    host["overcommit"] = json!({"vcpus": RATIOS[i]});
                 }
                 host
             })
@@ -373,7 +446,10 @@ impl PoolSpec {
                     12..=13 => "best_effort",
                     _ => "unprotected",
                 };
-                let priority = ["critical", "high", "medium", "low"][spec.priority as usize];
+                let priority = match spec.numeric {
+                    Some(n) => json!(n),
+                    None => json!(["critical", "high", "medium", "low"][spec.priority as usize]),
+                };
                 let mut vm = json!({
                     "name": format!("v{i}"),
                     "host": format!("h{}", spec.host_index(nh)),
@@ -398,7 +474,46 @@ impl PoolSpec {
                 if let Some(g) = spec.group {
                     vm["anti_affinity"] = json!(GROUPS[g]);
                 }
+                if let Some(mask) = spec.preferred {
+                    let preferred: Vec<String> = (0..nh)
+                        .filter(|h| mask & (1 << h) != 0)
+                        .map(|h| format!("h{h}"))
+                        .collect();
+                    vm["preferred_hosts"] = json!(preferred);
+                }
                 vm
+            })
+            .collect();
+        let mut names: Vec<String> = Vec::new();
+        let vm_groups: Vec<Value> = self
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let together = (5..=8).contains(&g.kind);
+                let mut name = if g.kind == 9 {
+                    GROUPS[g.cap as usize % GROUPS.len()].to_string()
+                } else {
+                    format!("vg{i}")
+                };
+                if names.contains(&name) {
+                    name = format!("vg{i}");
+                }
+                names.push(name.clone());
+                let members: Vec<String> = (0..self.vms.len())
+                    .filter(|&v| g.members & (1 << (v % 32)) != 0)
+                    .map(|v| format!("v{v}"))
+                    .collect();
+                let mut group = json!({
+                    "name": name,
+                    "affinity": if together { "together" } else { "apart" },
+                    "strict": g.strict,
+                    "vms": members,
+                });
+                if !together {
+                    group["max_per_host"] = json!(g.cap);
+                }
+                group
             })
             .collect();
         let path = ["any", "standby_first", "standby_only"][self.path as usize];
@@ -418,13 +533,20 @@ impl PoolSpec {
         if !overcommit.is_empty() {
             ha["overcommit"] = Value::Object(overcommit);
         }
-        json!({
+        if let Some(i) = self.failover_cpu {
+            ha["failover_overcommit"] = json!({"vcpus": RATIOS[i]});
+        }
+        let mut pool = json!({
             "format": "haplan/v1",
             "name": "prop",
             "ha": ha,
             "hosts": hosts,
             "vms": vms,
-        })
+        });
+        if !vm_groups.is_empty() {
+            pool["vm_groups"] = json!(vm_groups);
+        }
+        pool
     }
 }
 
@@ -488,6 +610,20 @@ fn pick_failure_set(pool: &Pool, mask: u8) -> Vec<HostId> {
         .collect()
 }
 
+/// The pool file without `vms[v]`, and without its name in `vm_groups`
+/// (the hand edit a what-if `remove_vm` stands for).
+fn remove_vm(pool: &mut Value, v: usize) {
+    let gone = pool["vms"].as_array_mut().unwrap().remove(v);
+    if let Some(groups) = pool.get_mut("vm_groups").and_then(Value::as_array_mut) {
+        for g in groups {
+            g["vms"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|m| *m != gone["name"]);
+        }
+    }
+}
+
 fn without_stats(mut v: Value) -> Value {
     v.as_object_mut().expect("an object").remove("stats");
     v
@@ -521,7 +657,83 @@ fn check_against_reference(pool: &Pool) -> Result<(), TestCaseError> {
     prop_assert_eq!(reported, not_agile.clone(), "not_agile");
     let ok = not_agile.is_empty() && !stranded && expected >= report.configured;
     prop_assert_eq!(report.ok(), ok, "ok, with K = {}", report.configured);
+    // Soft rules taken as strict: their own tolerance, and a failure set
+    // one larger that must break one.
+    prop_assert_eq!(report.soft.is_some(), pool.has_soft_rules());
+    if let Some(soft) = &report.soft {
+        let want = reference_soft_max_tolerable(pool);
+        prop_assert!(soft.exact);
+        prop_assert_eq!(soft.max_tolerable, want, "soft max_tolerable");
+        prop_assert_eq!(soft.upper_bound, want);
+        prop_assert_eq!(soft.witness.is_some(), want < expected, "soft witness");
+        if let Some(w) = &soft.witness {
+            let units = failure_units(pool);
+            let hit = units
+                .iter()
+                .filter(|u| u.iter().any(|h| w.failed.contains(h)))
+                .count();
+            // Empty when the VMs of hosts already down cannot keep them.
+            let now = reference_packable_soft(pool, &[], &vms_to_place(pool, &[]));
+            let size = if now { want as usize + 1 } else { 0 };
+            prop_assert_eq!(hit, size, "soft witness size");
+            prop_assert!(
+                reference_feasible(pool, &w.failed),
+                "the soft witness is infeasible"
+            );
+            prop_assert!(
+                !reference_packable_soft(pool, &w.failed, &vms_to_place(pool, &w.failed)),
+                "the soft witness keeps every soft rule"
+            );
+            prop_assert!(
+                !w.broken.is_empty(),
+                "the soft witness's plan breaks nothing"
+            );
+        }
+        let within = report.configured.min(expected);
+        prop_assert_eq!(report.soft_rules_break(), Some(want < within));
+    }
     Ok(())
+}
+
+/// The rules a plan lists as broken, as the reference names them.
+fn broken_refs(plan: &haplan::Plan) -> Vec<SoftRef> {
+    plan.soft_broken
+        .iter()
+        .map(|b| match &b.rule {
+            haplan::plan::SoftRule::Group(g) => SoftRef::Group(g.clone()),
+            haplan::plan::SoftRule::PreferredHosts(v) => SoftRef::Preferred(*v),
+        })
+        .collect()
+}
+
+/// `vms` in units: those of one restart class sharing a strict
+/// keep-together rule, directly or through each other, are one.
+fn units_of(pool: &Pool, vms: &[usize]) -> Vec<Vec<usize>> {
+    let together: Vec<RefRule> = rules(pool)
+        .into_iter()
+        .filter(|r| r.strict && r.together)
+        .collect();
+    let mut units: Vec<Vec<usize>> = vms.iter().map(|&v| vec![v]).collect();
+    loop {
+        let linked = (0..units.len()).find_map(|a| {
+            (a + 1..units.len())
+                .find(|&b| {
+                    units[a].iter().any(|&x| {
+                        units[b].iter().any(|&y| {
+                            pool.vms[x].restart == pool.vms[y].restart
+                                && together
+                                    .iter()
+                                    .any(|r| r.members.contains(&x) && r.members.contains(&y))
+                        })
+                    })
+                })
+                .map(|b| (a, b))
+        });
+        let Some((a, b)) = linked else { break };
+        let moved = units.remove(b);
+        units[a].extend(moved);
+    }
+    units
 }
 
 /// The witness of `check --explain`: present exactly when some failure set
@@ -638,16 +850,50 @@ proptest! {
         prop_assert_eq!(listed, expected, "plan {:?}", plan);
 
         // Nothing left out could have been kept beside the VMs placed that
-        // are at least as important (restart class, then priority).
-        for &u in &unplaced {
-            let key = |v: usize| (pool.vms[v].restart, pool.vms[v].priority);
-            let mut with_u: Vec<usize> = placed.iter().copied().filter(|&v| key(v) <= key(u)).collect();
-            with_u.push(u);
+        // are at least as important (restart class, then priority): units
+        // (VMs of one class sharing a strict keep-together rule) whole.
+        let key = |v: usize| (pool.vms[v].restart, pool.vms[v].priority);
+        let unit_key = |u: &[usize]| u.iter().map(|&v| key(v)).min().expect("a unit has a VM");
+        let placed_units = units_of(&pool, &placed);
+        for u in units_of(&pool, &unplaced) {
+            let k = unit_key(&u);
+            let mut with_u: Vec<usize> = placed_units
+                .iter()
+                .filter(|p| unit_key(p) <= k)
+                .flatten()
+                .copied()
+                .collect();
+            with_u.extend(&u);
             prop_assert!(
                 !reference_packable(&pool, &failed, &with_u),
-                "{} was left out but fits beside {:?}; failed {:?}, plan {:?}",
-                pool.vms[u].name, with_u, failed, plan
+                "{:?} was left out but fits beside {:?}; failed {:?}, plan {:?}",
+                u, with_u, failed, plan
             );
+        }
+
+        // Soft rules: the plan breaks exactly those the reference's plan
+        // order cannot keep (on few VMs: the reference tries every
+        // placement per rule).
+        if pool.has_soft_rules() && placed.len() <= 8 {
+            prop_assert_eq!(broken_refs(&plan), reference_soft_plan(&pool, &failed, &placed), "plan {:?}", plan);
+        }
+    }
+
+    /// `tolerates` (the admission question) agrees with the reference, k by
+    /// k (every set of at most k hosts, since a keep-together group can
+    /// make a larger set feasible where a smaller one is not).
+    #[test]
+    fn tolerates_matches_reference(p in pools()) {
+        let pool = p.pool();
+        for k in 0..=failure_units(&pool).len() as u32 {
+            let got = haplan::tolerates(&pool, k, &Budget::unlimited());
+            let want = reference_tolerates(&pool, k) && !reference_stranded_now(&pool);
+            prop_assert!(!matches!(got, haplan::Tolerates::Unknown));
+            prop_assert_eq!(got == haplan::Tolerates::Yes, want, "k = {}: {:?}", k, got);
+            if let haplan::Tolerates::No(w) = got {
+                prop_assert!(w.failed.len() <= k as usize);
+                prop_assert!(!reference_feasible(&pool, &w.failed), "{:?}", w);
+            }
         }
     }
 }
@@ -698,7 +944,7 @@ proptest! {
         }
         let v = which.index(pool.vms.len());
         let mut smaller = p.0.clone();
-        smaller["vms"].as_array_mut().unwrap().remove(v);
+        remove_vm(&mut smaller, v);
         let smaller = PoolJson(smaller).pool();
         let agile = |pool: &Pool| -> Vec<String> {
             (0..pool.vms.len())
@@ -831,7 +1077,7 @@ proptest! {
         ])).pool;
         let mut edited = p.0.clone();
         edited["vms"][d]["restart"] = json!(to);
-        edited["vms"].as_array_mut().unwrap().remove(g);
+        remove_vm(&mut edited, g);
         prop_assert_eq!(&new, &PoolJson(edited).pool());
 
         let opts = haplan::DiffOptions { no_regress, ..Default::default() };
@@ -1430,6 +1676,52 @@ fn generated_pools_parse_and_vary() {
                 "a one-host failure infeasible though the totals fit",
                 up.iter().any(|&h| fragmented(&pool, &[h])),
             ),
+            (
+                "a strict together group of two VMs or more",
+                rules(&pool)
+                    .iter()
+                    .any(|r| r.strict && r.together && r.members.len() > 1),
+            ),
+            (
+                "a strict apart group with a cap above one",
+                rules(&pool)
+                    .iter()
+                    .any(|r| r.strict && !r.together && r.cap > 1 && r.members.len() > r.cap),
+            ),
+            (
+                "a VM in two groups",
+                (0..pool.vms.len()).any(|v| {
+                    rules(&pool)
+                        .iter()
+                        .filter(|r| r.members.contains(&v))
+                        .count()
+                        > 1
+                }),
+            ),
+            ("a soft group", pool.vm_groups.iter().any(|g| !g.strict)),
+            (
+                "preferred hosts",
+                pool.vms.iter().any(|v| !v.preferred_hosts.is_empty()),
+            ),
+            (
+                "a host overcommit",
+                pool.hosts.iter().any(|h| !h.overcommit.is_empty()),
+            ),
+            (
+                "a failover overcommit",
+                !pool.ha.failover_overcommit.is_empty(),
+            ),
+            (
+                "a numeric priority",
+                pool.vms.iter().any(|v| v.priority.name().is_none()),
+            ),
+            (
+                "soft rules the worst tolerated failure must break",
+                report
+                    .soft
+                    .as_ref()
+                    .is_some_and(|s| s.max_tolerable < report.max_tolerable),
+            ),
         ];
         for (what, yes) in facts {
             *seen.entry(what).or_default() += yes as u32;
@@ -1591,7 +1883,7 @@ fn jobs_of(specs: &[(u32, u8, u64, u64)]) -> (Vec<RefJob>, Vec<haplan::timing::J
         .map(|(i, &(order, priority, boot, delay))| RefJob {
             name: format!("j{i:02}"),
             order,
-            priority,
+            priority: priority.into(),
             boot,
             delay,
         })
@@ -1785,9 +2077,27 @@ fn set_bounds_against_reference(
     pool: &Pool,
     partials: &[(u8, u8, usize)],
 ) -> Result<(), TestCaseError> {
-    use haplan::setbound::{Partial, SetBounds};
     let an = haplan::Analysis::new(pool);
-    let sb = SetBounds::new(&an);
+    set_bounds_sound(pool, &haplan::setbound::SetBounds::new(&an), partials)?;
+    // Built with no time left (on these small pools: every bound, as
+    // with time).
+    let spent = Budget {
+        deadline: Some(std::time::Instant::now()),
+        cancel: None,
+    };
+    set_bounds_sound(
+        pool,
+        &haplan::setbound::SetBounds::within(&an, &spent),
+        partials,
+    )
+}
+
+fn set_bounds_sound(
+    pool: &Pool,
+    sb: &haplan::setbound::SetBounds,
+    partials: &[(u8, u8, usize)],
+) -> Result<(), TestCaseError> {
+    use haplan::setbound::Partial;
     let cands = up_hosts(pool);
     for k in 0..=cands.len() {
         if sb.all_of_size(&cands, k) {
@@ -1894,6 +2204,25 @@ proptest! {
         partials in prop::collection::vec((any::<u8>(), any::<u8>(), 0usize..4), 6),
     ) {
         set_bounds_against_reference(&p.pool(), &partials)?;
+    }
+
+    /// With no time at all, `check` still answers with proved bounds
+    /// (set-up stops where it is, the plain aggregate bounds stay): the
+    /// reference tolerance lies between them, and a witness fails.
+    #[test]
+    fn no_time_gives_proved_bounds(p in pools()) {
+        let pool = p.pool();
+        let r = haplan::check(&pool, &CheckOptions {
+            time_limit: Some(std::time::Duration::ZERO),
+            explain: true,
+            ..Default::default()
+        });
+        let want = reference_max_tolerable(&pool);
+        prop_assert!(r.max_tolerable <= want && want <= r.upper_bound,
+            "[{}, {}] against {}", r.max_tolerable, r.upper_bound, want);
+        if let Some(w) = &r.witness {
+            prop_assert!(!reference_feasible(&pool, &w.failed), "witness {:?}", w.failed);
+        }
     }
 
     /// Where each VM may restart, kept by requirement, is the spec's rule

@@ -167,13 +167,16 @@ haplan_result haplan_pool_new(const uint8_t *json,
 void haplan_pool_free(haplan_pool *pool);
 
 /**
- * `haplan check`: how many host failures the pool tolerates, exactly.
+ * `haplan check`: whether the pool tolerates K host failures, then how
+ * many it tolerates, exactly.
  *
  * `options_json` (absent when `options_len` is 0) is an object with any
  * of `tolerate` (K; default the pool's `ha.host_failures_to_tolerate`),
- * `time_limit_s` (0 to 1e9: then `exact` may be false, with proved
- * bounds), `explain` (a witness even when the pool meets K) and `threads`
- * (1 to 1024). On success `*report_json` is the JSON of `haplan check
+ * `time_limit_s` (0 to 1e9, default 60, `null` for none: then `exact`
+ * may be false, with proved bounds), `max_time_s` (how long to search
+ * for the exact maximum once K is decided: 0 to 1e9, default 2, `null`
+ * for the time limit), `explain` (a witness even when the pool meets K)
+ * and `threads` (1 to 1024). On success `*report_json` is the JSON of `haplan check
  * --format json` (`docs/cli.md`): an overcommitted pool is an answer
  * (`"ok": false`), not an error.
  *

@@ -247,13 +247,25 @@ pub unsafe extern "C" fn haplan_pool_free(pool: *mut haplan_pool) {
     infallible(|| drop(unsafe { Box::from_raw(pool) }));
 }
 
+/// A number of seconds that may be absent (the default applies) or `null`
+/// (no limit): `None`, `Some(None)`, `Some(Some(s))`.
+type Limit = Option<Option<f64>>;
+
+/// Reads a present field of type [`Limit`] (`null` included).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Limit, D::Error> {
+    Option::<f64>::deserialize(d).map(Some)
+}
+
 /// The options of `haplan_check` and `haplan_whatif`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CheckOpts {
     #[serde(default, deserialize_with = "tolerate")]
     tolerate: Option<u32>,
-    time_limit_s: Option<f64>,
+    #[serde(default, deserialize_with = "present")]
+    time_limit_s: Limit,
+    #[serde(default, deserialize_with = "present")]
+    max_time_s: Limit,
     #[serde(default)]
     explain: bool,
     threads: Option<usize>,
@@ -265,7 +277,10 @@ struct CheckOpts {
 struct DiffOpts {
     #[serde(default, deserialize_with = "tolerate")]
     tolerate: Option<u32>,
-    time_limit_s: Option<f64>,
+    #[serde(default, deserialize_with = "present")]
+    time_limit_s: Limit,
+    #[serde(default, deserialize_with = "present")]
+    max_time_s: Limit,
     #[serde(default)]
     explain: bool,
     threads: Option<usize>,
@@ -277,7 +292,8 @@ struct DiffOpts {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PlanOpts {
-    time_limit_s: Option<f64>,
+    #[serde(default, deserialize_with = "present")]
+    time_limit_s: Limit,
 }
 
 /// Options from an optional buffer: the defaults when it is absent.
@@ -295,13 +311,26 @@ unsafe fn options<T: Default + serde::de::DeserializeOwned>(
     }
 }
 
-fn seconds(s: Option<f64>) -> Result<Option<Duration>, Failure> {
+/// `time_limit_s`: [`haplan::DEFAULT_TIME_LIMIT`] when absent, no limit
+/// when `null`.
+fn seconds(s: Limit) -> Result<Option<Duration>, Failure> {
+    limit("time_limit_s", s, haplan::DEFAULT_TIME_LIMIT)
+}
+
+/// `max_time_s`: [`haplan::DEFAULT_MAX_TIME`] when absent, no limit (the
+/// time limit) when `null`.
+fn max_seconds(s: Limit) -> Result<Option<Duration>, Failure> {
+    limit("max_time_s", s, haplan::DEFAULT_MAX_TIME)
+}
+
+fn limit(name: &str, s: Limit, default: Duration) -> Result<Option<Duration>, Failure> {
     match s {
-        None => Ok(None),
-        Some(s) => limits::time_limit(s).map(Some).map_err(|e| {
+        None => Ok(Some(default)),
+        Some(None) => Ok(None),
+        Some(Some(s)) => limits::time_limit(s).map(Some).map_err(|e| {
             Failure::invalid(format!(
                 "options_json: {}",
-                e.replacen("time_limit", "time_limit_s", 1)
+                e.replacen("time_limit", name, 1)
             ))
         }),
     }
@@ -383,13 +412,16 @@ fn to_json(v: &impl serde::Serialize) -> String {
     serde_json::to_string(v).expect("serializable")
 }
 
-/// `haplan check`: how many host failures the pool tolerates, exactly.
+/// `haplan check`: whether the pool tolerates K host failures, then how
+/// many it tolerates, exactly.
 ///
 /// `options_json` (absent when `options_len` is 0) is an object with any
 /// of `tolerate` (K; default the pool's `ha.host_failures_to_tolerate`),
-/// `time_limit_s` (0 to 1e9: then `exact` may be false, with proved
-/// bounds), `explain` (a witness even when the pool meets K) and `threads`
-/// (1 to 1024). On success `*report_json` is the JSON of `haplan check
+/// `time_limit_s` (0 to 1e9, default 60, `null` for none: then `exact`
+/// may be false, with proved bounds), `max_time_s` (how long to search
+/// for the exact maximum once K is decided: 0 to 1e9, default 2, `null`
+/// for the time limit), `explain` (a witness even when the pool meets K)
+/// and `threads` (1 to 1024). On success `*report_json` is the JSON of `haplan check
 /// --format json` (`docs/cli.md`): an overcommitted pool is an answer
 /// (`"ok": false`), not an error.
 ///
@@ -413,6 +445,7 @@ pub unsafe extern "C" fn haplan_check(
         let check = CheckOptions {
             tolerate: opts.tolerate,
             time_limit: seconds(opts.time_limit_s)?,
+            max_time: max_seconds(opts.max_time_s)?,
             explain: opts.explain,
             ..CheckOptions::default()
         };
@@ -534,6 +567,7 @@ pub unsafe extern "C" fn haplan_whatif(
         let check = CheckOptions {
             tolerate: opts.tolerate,
             time_limit: seconds(opts.time_limit_s)?,
+            max_time: max_seconds(opts.max_time_s)?,
             explain: opts.explain,
             ..CheckOptions::default()
         };
@@ -583,6 +617,7 @@ pub unsafe extern "C" fn haplan_diff(
             check: CheckOptions {
                 tolerate: opts.tolerate,
                 time_limit: seconds(opts.time_limit_s)?,
+                max_time: max_seconds(opts.max_time_s)?,
                 explain: opts.explain,
                 ..CheckOptions::default()
             },
@@ -606,7 +641,10 @@ struct HeadroomOpts {
     networks: Vec<String>,
     #[serde(default, deserialize_with = "tolerate")]
     tolerate: Option<u32>,
-    time_limit_s: Option<f64>,
+    #[serde(default, deserialize_with = "present")]
+    time_limit_s: Limit,
+    #[serde(default, deserialize_with = "present")]
+    max_time_s: Limit,
     threads: Option<usize>,
 }
 
@@ -616,7 +654,10 @@ struct HeadroomOpts {
 struct LimitOpts {
     #[serde(default, deserialize_with = "tolerate")]
     tolerate: Option<u32>,
-    time_limit_s: Option<f64>,
+    #[serde(default, deserialize_with = "present")]
+    time_limit_s: Limit,
+    #[serde(default, deserialize_with = "present")]
+    max_time_s: Limit,
     threads: Option<usize>,
 }
 
@@ -626,6 +667,8 @@ struct LimitOpts {
 struct TimingOpts {
     #[serde(default, deserialize_with = "tolerate")]
     tolerate: Option<u32>,
+    #[serde(default, deserialize_with = "present")]
+    time_limit_s: Limit,
     boot_time_s: Option<u64>,
     concurrency: Option<u32>,
     fence_time_s: Option<u64>,
@@ -702,6 +745,7 @@ pub unsafe extern "C" fn haplan_headroom(
         let headroom = HeadroomOptions {
             tolerate: opts.tolerate,
             time_limit,
+            max_time: max_seconds(opts.max_time_s)?,
             ..HeadroomOptions::default()
         };
         let r = with_threads(opts.threads, || {
@@ -755,6 +799,7 @@ pub unsafe extern "C" fn haplan_drain(
         let drain = DrainOptions {
             tolerate: opts.tolerate,
             time_limit: seconds(opts.time_limit_s)?,
+            max_time: max_seconds(opts.max_time_s)?,
             ..DrainOptions::default()
         };
         let r = with_threads(opts.threads, || haplan::drain(&p.pool, h, &drain))?
@@ -798,6 +843,7 @@ pub unsafe extern "C" fn haplan_tiers(
         let tiers = TiersOptions {
             tolerate: opts.tolerate,
             time_limit: seconds(opts.time_limit_s)?,
+            max_time: max_seconds(opts.max_time_s)?,
             ..TiersOptions::default()
         };
         let r = with_threads(opts.threads, || haplan::tiers(&p.pool, &tiers))?;
@@ -875,6 +921,7 @@ pub unsafe extern "C" fn haplan_timing(
             concurrency: opts.concurrency,
             fence_time_s,
             fail,
+            time_limit: seconds(opts.time_limit_s)?,
             ..defaults
         };
         let r = with_threads(opts.threads, || haplan::timing(&p.pool, &timing))?;
@@ -891,7 +938,9 @@ fn runtime_failure(e: RuntimeError, refused: haplan_result) -> Failure {
         RuntimeError::UnknownHost(_) | RuntimeError::UnknownVm(_) => {
             Failure::new(haplan_result::HAPLAN_UNKNOWN_NAME, message)
         }
-        RuntimeError::Invalid(_) => Failure::new(refused, message),
+        RuntimeError::Invalid(_) | RuntimeError::Misaddressed { .. } => {
+            Failure::new(refused, message)
+        }
         RuntimeError::Pool(p) => Failure::with_problems(refused, message, p.problems),
         RuntimeError::Changes(c) => Failure::with_problems(refused, message, c.problems),
     }

@@ -422,7 +422,8 @@ static void timing(void) {
     const char *bad_options[] = {
         "{\"boot_time_s\": -5}",     "{\"boot_time_s\": 1.5}", "{\"fence_time_s\": \"soon\"}",
         "{\"concurrency\": -1}",     "{\"fail\": \"h1\"}",      "{\"set_limit\": 1}",
-        "{\"time_limit_s\": 1}",     "{\"threads\": 0}",        "{\"fail\": [\"h1\"], \"bogus\": 1}",
+        "{\"time_limit_s\": -1}",    "{\"threads\": 0}",        "{\"fail\": [\"h1\"], \"bogus\": 1}",
+        "{\"max_time_s\": 1}",
     };
     for (size_t i = 0; i < sizeof bad_options / sizeof *bad_options; i++) {
         haplan_result rc = haplan_timing(groups, BUF(bad_options[i]), &out, &err);

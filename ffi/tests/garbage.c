@@ -105,7 +105,7 @@ static void queries(const haplan_pool *demo) {
         "{\"time_limit_s\": -1}",       "{\"time_limit_s\": 1e300}",  "{\"threads\": 0}",
         "{\"threads\": 1000000000}",    "{\"threads\": 2.5}",         "{\"explain\": \"yes\"}",
         "{\"bogus\": 1}",               "[]",                         "{\"tolerate\": 1",
-        "{\"time_limit_s\": \"soon\"}",
+        "{\"time_limit_s\": \"soon\"}", "{\"max_time_s\": -1}",
     };
     for (size_t i = 0; i < sizeof bad_options / sizeof *bad_options; i++) {
         haplan_result rc = haplan_check(demo, BUF(bad_options[i]), &out, &err);

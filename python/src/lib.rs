@@ -24,12 +24,14 @@ use serde_json::Value;
 
 mod convert;
 mod import;
+mod render;
 mod solve;
 
 pyo3::import_exception!(haplan._errors, InvalidPoolError);
 pyo3::import_exception!(haplan._errors, QueryError);
 pyo3::import_exception!(haplan._errors, InvalidChangesError);
 pyo3::import_exception!(haplan._errors, InvalidShapeError);
+pyo3::import_exception!(haplan._errors, TimeLimitError);
 
 /// A validated pool, immutable and shared by reference: safe to use from
 /// several threads at once.
@@ -277,7 +279,7 @@ impl NativePool {
     /// `haplan check`: `(json, text, verdict)`, where `json` is the CLI's
     /// JSON object as Python data, `text` its text output and `verdict` one
     /// of "ok", "not_ok", "undecided".
-    #[pyo3(signature = (tolerate = None, time_limit = None, explain = false, threads = None, strategy = "full"))]
+    #[pyo3(signature = (tolerate = None, time_limit = None, explain = false, threads = None, strategy = "full", max_time = None))]
     fn check<'py>(
         &self,
         py: Python<'py>,
@@ -286,11 +288,13 @@ impl NativePool {
         explain: bool,
         threads: Option<usize>,
         strategy: &str,
+        max_time: Option<f64>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str)> {
         let time_limit = seconds("time_limit", time_limit)?;
+        let max_time = seconds("max_time", max_time)?;
         let strategy = strategy_arg(strategy)?;
         let pool = Arc::clone(&self.pool);
-        let (json, text, verdict) = solve::run(py, threads, move |cancel| {
+        let (json, text, verdict) = solve::run(py, threads, time_limit, move |cancel| {
             // `..` so that options the core adds later keep their defaults.
             #[allow(clippy::needless_update)]
             let opts = CheckOptions {
@@ -299,6 +303,7 @@ impl NativePool {
                 explain,
                 cancel: Some(cancel),
                 strategy,
+                max_time,
                 ..CheckOptions::default()
             };
             let report = haplan::check(&pool, &opts);
@@ -430,7 +435,7 @@ impl NativePool {
         let failed = haplan::failure_set(&self.pool, &failed)
             .map_err(|e| QueryError::new_err(e.to_string()))?;
         let pool = Arc::clone(&self.pool);
-        let (json, text) = solve::run(py, None, move |cancel| {
+        let (json, text) = solve::run(py, None, time_limit, move |cancel| {
             let budget = Budget {
                 deadline: time_limit.map(|d| Instant::now() + d),
                 cancel: Some(cancel),
@@ -450,7 +455,7 @@ impl NativePool {
     /// JSON object and text, the verdict on the changed pool, the text and
     /// verdict of each nested check, and the changed pool. `source` names
     /// the changes in error messages.
-    #[pyo3(signature = (changes, source = None, tolerate = None, time_limit = None, explain = false, threads = None))]
+    #[pyo3(signature = (changes, source = None, tolerate = None, time_limit = None, explain = false, threads = None, max_time = None))]
     #[allow(clippy::too_many_arguments, clippy::type_complexity)]
     fn what_if<'py>(
         &self,
@@ -461,6 +466,7 @@ impl NativePool {
         time_limit: Option<f64>,
         explain: bool,
         threads: Option<usize>,
+        max_time: Option<f64>,
     ) -> PyResult<(
         Bound<'py, PyAny>,
         String,
@@ -470,6 +476,7 @@ impl NativePool {
         NativePool,
     )> {
         let time_limit = seconds("time_limit", time_limit)?;
+        let max_time = seconds("max_time", max_time)?;
         let changes = changes_text(changes, source)?;
         let pool_text = &self.text;
         let applied = py.detach(move || {
@@ -487,13 +494,14 @@ impl NativePool {
             pool: Arc::clone(&after),
             text: after_text,
         };
-        let (json, text, verdict, b, a) = solve::run(py, threads, move |cancel| {
+        let (json, text, verdict, b, a) = solve::run(py, threads, time_limit, move |cancel| {
             #[allow(clippy::needless_update)]
             let opts = CheckOptions {
                 tolerate,
                 time_limit,
                 explain,
                 cancel: Some(cancel),
+                max_time,
                 ..CheckOptions::default()
             };
             let r = haplan::what_if(&before, &after, &opts);
@@ -511,7 +519,7 @@ impl NativePool {
     /// `haplan diff OLD NEW`, this pool being OLD: `(json, text, verdict,
     /// old, new)`, `old` and `new` the text and verdict of each nested
     /// check.
-    #[pyo3(signature = (new, tolerate = None, no_regress = false, time_limit = None, explain = false, threads = None))]
+    #[pyo3(signature = (new, tolerate = None, no_regress = false, time_limit = None, explain = false, threads = None, max_time = None))]
     #[allow(clippy::too_many_arguments, clippy::type_complexity)]
     fn diff<'py>(
         &self,
@@ -522,11 +530,13 @@ impl NativePool {
         time_limit: Option<f64>,
         explain: bool,
         threads: Option<usize>,
+        max_time: Option<f64>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str, Nested, Nested)> {
         let time_limit = seconds("time_limit", time_limit)?;
+        let max_time = seconds("max_time", max_time)?;
         let old = Arc::clone(&self.pool);
         let new = Arc::clone(&new.get().pool);
-        let (json, text, verdict, o, n) = solve::run(py, threads, move |cancel| {
+        let (json, text, verdict, o, n) = solve::run(py, threads, time_limit, move |cancel| {
             #[allow(clippy::needless_update)]
             let opts = DiffOptions {
                 check: CheckOptions {
@@ -534,6 +544,7 @@ impl NativePool {
                     time_limit,
                     explain,
                     cancel: Some(cancel),
+                    max_time,
                     ..CheckOptions::default()
                 },
                 no_regress,
@@ -559,7 +570,7 @@ impl NativePool {
     /// verdict of the nested check of the pool as it is. A bad shape raises
     /// `InvalidShapeError` (paths as the CLI names them: `--vm.vcpus`,
     /// `--storage[0]`), a shape too small to count `QueryError`.
-    #[pyo3(signature = (vm, storage = Vec::new(), networks = Vec::new(), tolerate = None, time_limit = None, threads = None))]
+    #[pyo3(signature = (vm, storage = Vec::new(), networks = Vec::new(), tolerate = None, time_limit = None, threads = None, max_time = None))]
     #[allow(clippy::too_many_arguments)]
     fn headroom<'py>(
         &self,
@@ -570,8 +581,10 @@ impl NativePool {
         tolerate: Option<u32>,
         time_limit: Option<f64>,
         threads: Option<usize>,
+        max_time: Option<f64>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str, Nested)> {
         let time_limit = seconds("time_limit", time_limit)?;
+        let max_time = seconds("max_time", max_time)?;
         let demand = shape_demand_text(vm)?;
         let shape = haplan::Shape::parse(&demand, "--vm", &storage, &networks)
             .map_err(|e| invalid_shape(&e))?;
@@ -579,13 +592,14 @@ impl NativePool {
             .check_resources(&self.pool, "--vm")
             .map_err(|e| invalid_shape(&e))?;
         let pool = Arc::clone(&self.pool);
-        let out = solve::run(py, threads, move |cancel| {
+        let out = solve::run(py, threads, time_limit, move |cancel| {
             // `..` so that options the core adds later keep their defaults.
             #[allow(clippy::needless_update)]
             let opts = HeadroomOptions {
                 tolerate,
                 time_limit,
                 cancel: Some(cancel),
+                max_time,
                 ..HeadroomOptions::default()
             };
             haplan::headroom(&pool, &shape, &opts).map(|r| {
@@ -609,7 +623,7 @@ impl NativePool {
     /// text, its verdict, and the text and verdict of the check of the pool
     /// after the drain (`None` unless drainable). An unknown host, or one
     /// that is not up, raises `QueryError` (the CLI's message).
-    #[pyo3(signature = (host, tolerate = None, time_limit = None, threads = None))]
+    #[pyo3(signature = (host, tolerate = None, time_limit = None, threads = None, max_time = None))]
     fn drain<'py>(
         &self,
         py: Python<'py>,
@@ -617,16 +631,19 @@ impl NativePool {
         tolerate: Option<u32>,
         time_limit: Option<f64>,
         threads: Option<usize>,
+        max_time: Option<f64>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str, Option<Nested>)> {
         let time_limit = seconds("time_limit", time_limit)?;
+        let max_time = seconds("max_time", max_time)?;
         let h = haplan::drain::host_to_drain(&self.pool, host)
             .map_err(|e| QueryError::new_err(e.to_string()))?;
         let pool = Arc::clone(&self.pool);
-        let out = solve::run(py, threads, move |cancel| {
+        let out = solve::run(py, threads, time_limit, move |cancel| {
             let opts = haplan::DrainOptions {
                 tolerate,
                 time_limit,
                 cancel: Some(cancel),
+                max_time,
                 ..haplan::DrainOptions::default()
             };
             haplan::drain(&pool, h, &opts).map(|r| {
@@ -652,23 +669,26 @@ impl NativePool {
     /// verdict)`: the verdict is the pool's check (the lowest tier), and
     /// "undecided" when that is ok but the time limit left a tier or a row
     /// open, as the command line's exit code.
-    #[pyo3(signature = (tolerate = None, time_limit = None, threads = None))]
+    #[pyo3(signature = (tolerate = None, time_limit = None, threads = None, max_time = None))]
     fn tiers<'py>(
         &self,
         py: Python<'py>,
         tolerate: Option<u32>,
         time_limit: Option<f64>,
         threads: Option<usize>,
+        max_time: Option<f64>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str)> {
         let time_limit = seconds("time_limit", time_limit)?;
+        let max_time = seconds("max_time", max_time)?;
         let pool = Arc::clone(&self.pool);
-        let (json, text, verdict) = solve::run(py, threads, move |cancel| {
+        let (json, text, verdict) = solve::run(py, threads, time_limit, move |cancel| {
             // `..` so that options the core adds later keep their defaults.
             #[allow(clippy::needless_update)]
             let opts = haplan::TiersOptions {
                 tolerate,
                 time_limit,
                 cancel: Some(cancel),
+                max_time,
                 ..haplan::TiersOptions::default()
             };
             let r = haplan::tiers(&pool, &opts);
@@ -690,7 +710,7 @@ impl NativePool {
     /// Returns `(json, text, verdict)`. An unknown host (or one in
     /// maintenance) in `fail` raises `QueryError` (`--fail: unknown host
     /// "h9"`, as the command line words it), `concurrency` 0 `ValueError`.
-    #[pyo3(signature = (tolerate = None, boot_time = 60, concurrency = None, fence_time = 0, fail = None, threads = None))]
+    #[pyo3(signature = (tolerate = None, boot_time = 60, concurrency = None, fence_time = 0, fail = None, threads = None, time_limit = None))]
     #[allow(clippy::too_many_arguments)]
     fn timing<'py>(
         &self,
@@ -701,7 +721,9 @@ impl NativePool {
         fence_time: u64,
         fail: Option<Vec<String>>,
         threads: Option<usize>,
+        time_limit: Option<f64>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str)> {
+        let time_limit = seconds("time_limit", time_limit)?;
         if let Some(c) = concurrency {
             check_range("concurrency", c.into_pyobject(py)?.as_any())?;
         }
@@ -720,7 +742,7 @@ impl NativePool {
             None => None,
         };
         let pool = Arc::clone(&self.pool);
-        let (json, text, verdict) = solve::run(py, threads, move |cancel| {
+        let (json, text, verdict) = solve::run(py, threads, time_limit, move |cancel| {
             let opts = haplan::TimingOptions {
                 tolerate,
                 boot_time_s: boot_time,
@@ -728,6 +750,7 @@ impl NativePool {
                 fence_time_s: fence_time,
                 fail,
                 cancel: Some(cancel),
+                time_limit,
                 ..haplan::TimingOptions::default()
             };
             let r = haplan::timing(&pool, &opts);
@@ -778,6 +801,7 @@ fn agility(pool: &haplan::Pool) -> (Value, String) {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativePool>()?;
+    m.add_function(wrap_pyfunction!(render::render, m)?)?;
     m.add_function(wrap_pyfunction!(check_range, m)?)?;
     m.add_function(wrap_pyfunction!(import::import_pool, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -14,7 +14,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::panic::PanicException;
@@ -57,7 +57,18 @@ fn shared_pool() -> PyResult<&'static rayon::ThreadPool> {
 /// Runs `job` on a worker thread, with the GIL released, and returns its
 /// result. `threads` sets the number of rayon worker threads the job may
 /// use (`None`: one per core, shared with every other solve of the process).
-pub fn run<T, F>(py: Python<'_>, threads: Option<usize>, job: F) -> PyResult<T>
+///
+/// `time_limit` is the job's own (the core stops its search then and
+/// answers with what it proved); what cannot stop on its own (the set-up
+/// of a very large pool) is waited for until a hard deadline within 10 %
+/// + 1 s of it, past which the job is cancelled and `TimeLimitError`
+/// raised: nothing was proved.
+pub fn run<T, F>(
+    py: Python<'_>,
+    threads: Option<usize>,
+    time_limit: Option<Duration>,
+    job: F,
+) -> PyResult<T>
 where
     T: Send + 'static,
     F: FnOnce(&AtomicBool) -> T + Send + 'static,
@@ -76,6 +87,8 @@ where
                 .map_err(|e| PyRuntimeError::new_err(format!("cannot start {n} threads: {e}")))?,
         ),
     };
+    let start = Instant::now();
+    let hard = time_limit.map(|l| start + l + (l / 10 + Duration::from_secs(1)).mul_f64(0.6));
     let cancel = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::sync_channel(1);
     let flag = Arc::clone(&cancel);
@@ -114,6 +127,13 @@ where
                 if let Err(e) = py.check_signals() {
                     cancel.store(true, Ordering::Relaxed);
                     return Err(e);
+                }
+                if hard.is_some_and(|h| Instant::now() >= h) {
+                    cancel.store(true, Ordering::Relaxed);
+                    let limit = time_limit.unwrap_or_default().as_secs_f64();
+                    return Err(crate::TimeLimitError::new_err(format!(
+                        "the time limit of {limit} s ran out before the pool was set up: nothing was proved"
+                    )));
                 }
             }
             Err(RecvTimeoutError::Disconnected) => {

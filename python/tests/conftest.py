@@ -4,8 +4,10 @@ generator."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -108,6 +110,13 @@ def valid_pool_paths() -> List[Path]:
 
 def bad_pool_paths() -> List[Path]:
     return _case_pools("bad")
+
+
+def html_text(page: str) -> str:
+    """The text a browser shows for an HTML fragment (tags dropped, entities
+    read), without its style sheet."""
+    page = re.sub(r"<style>.*?</style>", "", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
 
 
 def normalise_text_stats(text: str) -> str:

@@ -201,7 +201,11 @@ def test_fixture_run(run: Run) -> None:
     result = execute(run)
     assert result.exit_code == golden.exit
     assert golden.stderr == ""
-    if run.flag("--format") == "json":
+    if run.flag("--format") == "markdown":
+        # The Markdown of a pull-request comment, by the same renderer.
+        assert isinstance(result, (haplan.Report, haplan.DiffReport))
+        assert result.to_markdown() == golden.stdout
+    elif run.flag("--format") == "json":
         data = result.to_dict()
         normalise_json_stats(data, result)
         assert json.dumps(data, indent=2, ensure_ascii=False) + "\n" == golden.stdout

@@ -12,7 +12,7 @@ from typing import Any, Dict, List
 import pytest
 
 import haplan
-from conftest import FIXTURES
+from conftest import FIXTURES, html_text
 
 RACK = FIXTURES / "headroom" / "rack.json"
 VM: Dict[str, Any] = {"memory_mib": 32768, "vcpus": 4}
@@ -77,7 +77,9 @@ def test_headroom_report(rack: haplan.Pool) -> None:
     assert str(r).startswith(first + "\nPlacement: h1 3, h2 3, h3 3, h4 3\nWhy not 13: ")
     assert str(r.check) in str(r)
     page = r._repr_html_()
-    assert "<table" in page and "h1 3, h2 3" in page and "<details>" in page
+    text = html_text(page)
+    assert "<table" in page and "<details" in page and "12 more can start" in text and "Why not 13" in text
+    assert '"/placement/0/host">h1<' in page and '"/placement/0/count">3<' in page
     with pytest.raises(AttributeError):
         r.ok = False  # type: ignore[misc]
 

@@ -36,10 +36,11 @@ from ._errors import (
     PoolImportWarning,
     Problem,
     QueryError,
+    TimeLimitError,
 )
 from ._import import PLATFORMS, import_pool
 from ._native import __version__
-from ._pool import Pool
+from ._pool import DEFAULT_MAX_TIME, DEFAULT_TIME_LIMIT, Pool
 from ._reports import (
     Agility,
     Degradation,
@@ -82,6 +83,8 @@ from ._reports import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_TIME",
+    "DEFAULT_TIME_LIMIT",
     "Agility",
     "Degradation",
     "DegradationExample",
@@ -122,6 +125,7 @@ __all__ = [
     "TierTolerance",
     "TiersReport",
     "TimingReport",
+    "TimeLimitError",
     "TimingStats",
     "Unplaced",
     "Verdict",

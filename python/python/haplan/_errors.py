@@ -127,6 +127,13 @@ class QueryError(HaplanError, ValueError):
     a headroom VM so small that more than 100000 of them could fit."""
 
 
+class TimeLimitError(HaplanError, TimeoutError):
+    """The time limit of a question ran out before anything was proved:
+    the set-up of a very large pool did not finish within 10 % + 1 s of
+    it. (When it runs out during the search, the answer is a report with
+    proved bounds instead, ``exact`` false.)"""
+
+
 class InvalidExportError(HaplanError, ValueError):
     """A platform's export could not be imported (:func:`haplan.import_pool`):
     a file that is not an export of that platform, a value missing or

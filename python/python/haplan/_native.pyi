@@ -9,7 +9,7 @@ from typing import Any, Callable, ClassVar, Dict, List, Optional, Tuple, final
 # The text and verdict of a check nested in a what-if, a diff, a headroom or a drain.
 _Nested = Tuple[str, str]
 
-__all__ = ["Pool", "__version__", "check_range", "import_pool"]
+__all__ = ["Pool", "__version__", "check_range", "import_pool", "render"]
 __version__: str
 
 def check_range(name: str, value: object) -> int: ...
@@ -38,6 +38,7 @@ class Pool:
         explain: bool = False,
         threads: Optional[int] = None,
         strategy: str = "full",
+        max_time: Optional[float] = None,
     ) -> Tuple[Dict[str, Any], str, str]: ...
     def check_split(
         self,
@@ -64,6 +65,7 @@ class Pool:
         time_limit: Optional[float] = None,
         explain: bool = False,
         threads: Optional[int] = None,
+        max_time: Optional[float] = None,
     ) -> Tuple[Dict[str, Any], str, str, _Nested, _Nested, Pool]: ...
     def diff(
         self,
@@ -73,6 +75,7 @@ class Pool:
         time_limit: Optional[float] = None,
         explain: bool = False,
         threads: Optional[int] = None,
+        max_time: Optional[float] = None,
     ) -> Tuple[Dict[str, Any], str, str, _Nested, _Nested]: ...
     def headroom(
         self,
@@ -82,6 +85,7 @@ class Pool:
         tolerate: Optional[int] = None,
         time_limit: Optional[float] = None,
         threads: Optional[int] = None,
+        max_time: Optional[float] = None,
     ) -> Tuple[Dict[str, Any], str, str, _Nested]: ...
     def drain(
         self,
@@ -89,12 +93,14 @@ class Pool:
         tolerate: Optional[int] = None,
         time_limit: Optional[float] = None,
         threads: Optional[int] = None,
+        max_time: Optional[float] = None,
     ) -> Tuple[Dict[str, Any], str, str, Optional[_Nested]]: ...
     def tiers(
         self,
         tolerate: Optional[int] = None,
         time_limit: Optional[float] = None,
         threads: Optional[int] = None,
+        max_time: Optional[float] = None,
     ) -> Tuple[Dict[str, Any], str, str]: ...
     def timing(
         self,
@@ -104,8 +110,10 @@ class Pool:
         fence_time: int = 0,
         fail: Optional[List[str]] = None,
         threads: Optional[int] = None,
+        time_limit: Optional[float] = None,
     ) -> Tuple[Dict[str, Any], str, str]: ...
 
+def render(kind: str, format: str, answer: str) -> str: ...
 def import_pool(
     platform: str,
     files: List[Tuple[str, bytes]],

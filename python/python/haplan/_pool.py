@@ -19,7 +19,16 @@ from ._reports import (
     WhatIfReport,
 )
 
-__all__ = ["Pool"]
+__all__ = ["DEFAULT_MAX_TIME", "DEFAULT_TIME_LIMIT", "Pool"]
+
+DEFAULT_TIME_LIMIT: float = 60.0
+"""Seconds a question may take by default (``time_limit``): it then
+answers with what it proved. ``None`` is no limit."""
+
+DEFAULT_MAX_TIME: float = 2.0
+"""Seconds a tolerance check goes on by default, once K is decided, for
+the exact ``max_tolerable`` (``max_time``; 0: stop at K; ``None``: until
+the time limit)."""
 
 PathLike = Union[str, "os.PathLike[str]"]
 # What-if changes: the JSON text of a change file, or its data.
@@ -41,11 +50,11 @@ def _count(value: Optional[int], name: str) -> Optional[int]:
     return value
 
 
-def _seconds(value: Optional[float]) -> Optional[float]:
+def _seconds(value: Optional[float], name: str = "time_limit") -> Optional[float]:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"time_limit must be a number of seconds or None, not {type(value).__name__}")
+        raise TypeError(f"{name} must be a number of seconds or None, not {type(value).__name__}")
     return float(value)
 
 
@@ -77,7 +86,11 @@ class Pool:
 
     Every question runs in Rust without the GIL: other Python threads keep
     running, and Ctrl-C (``KeyboardInterrupt``) stops a long one within
-    about 20 ms.
+    about 20 ms. Nothing runs without end unless asked: every question has
+    a ``time_limit`` (default :data:`DEFAULT_TIME_LIMIT`, 60 s; ``None``
+    for none), after which it answers with what it proved; the tolerance
+    checks decide K first and then spend at most ``max_time`` (default
+    :data:`DEFAULT_MAX_TIME`, 2 s) on the exact maximum.
 
     >>> pool = Pool.from_dict({
     ...     "name": "demo",
@@ -169,20 +182,26 @@ class Pool:
     def check(
         self,
         tolerate: Optional[int] = None,
-        time_limit: Optional[float] = None,
+        time_limit: Optional[float] = DEFAULT_TIME_LIMIT,
         *,
         explain: bool = False,
         threads: Optional[int] = None,
         strategy: str = "full",
+        max_time: Optional[float] = DEFAULT_MAX_TIME,
     ) -> Report:
         """Decides whether the pool tolerates ``tolerate`` simultaneous host
         failures (default: the file's ``host_failures_to_tolerate``), and
-        the exact largest number it tolerates: ``haplan check``.
+        then the exact largest number it tolerates: ``haplan check``.
 
         An overcommitted pool is a :class:`Report` with ``ok`` false and a
-        witness, not an exception. ``time_limit`` (seconds) stops the search
-        with proved bounds (``exact`` false; ``verdict`` undecided when they
-        do not settle K). ``explain`` adds a witness even when the pool
+        witness, not an exception. ``time_limit`` (seconds; ``None``: no
+        limit) stops the search with proved bounds (``exact`` false;
+        ``verdict`` undecided when they do not settle K); past it by 10 % +
+        1 s with nothing proved (a very large pool still being set up),
+        :class:`~haplan.TimeLimitError` is raised. ``max_time`` (seconds)
+        bounds the search for the exact maximum once K is decided (0: stop
+        at K; ``None``: until the time limit); ``stopped_by`` says which
+        ended it. ``explain`` adds a witness even when the pool
         meets K. ``threads`` limits the worker threads (default: one per
         core); the answer never depends on it. ``strategy`` is for
         comparisons, as on the command line: ``"enumerate"`` decides every
@@ -192,14 +211,14 @@ class Pool:
         tolerate = _count(tolerate, "tolerate")
         threads = _count(threads, "threads")
         data, text, verdict = self._inner.check(
-            tolerate, _seconds(time_limit), bool(explain), threads, strategy
+            tolerate, _seconds(time_limit), bool(explain), threads, strategy, _seconds(max_time, "max_time")
         )
         return Report._from_native(data, text, verdict)
 
     def plan(
         self,
         failed: Union[str, Iterable[str]],
-        time_limit: Optional[float] = None,
+        time_limit: Optional[float] = DEFAULT_TIME_LIMIT,
     ) -> Plan:
         """The restart plan if exactly the hosts ``failed`` fail now (a host
         name or a list of them): ``haplan plan --fail``.
@@ -225,10 +244,11 @@ class Pool:
         changes: Changes,
         *,
         tolerate: Optional[int] = None,
-        time_limit: Optional[float] = None,
+        time_limit: Optional[float] = DEFAULT_TIME_LIMIT,
         explain: bool = False,
         threads: Optional[int] = None,
         source: Optional[str] = None,
+        max_time: Optional[float] = DEFAULT_MAX_TIME,
     ) -> WhatIfReport:
         """What the pool would tolerate after ``changes``: ``haplan whatif``.
         The pool itself does not change; the changed one is the report's
@@ -253,8 +273,9 @@ class Pool:
         Both pools are checked as :meth:`check` does: ``tolerate`` is K for
         both, otherwise each has its own ``host_failures_to_tolerate`` (the
         changed pool's after a ``set_tolerance``); ``time_limit`` (seconds)
-        covers both checks together; ``explain`` and ``threads`` as for
-        :meth:`check`. The report's ``verdict`` is that of the changed pool.
+        covers both checks together, the changed pool first; ``max_time``
+        (for each check), ``explain`` and ``threads`` as for :meth:`check`.
+        The report's ``verdict`` is that of the changed pool.
         """
         tolerate = _count(tolerate, "tolerate")
         threads = _count(threads, "threads")
@@ -263,7 +284,7 @@ class Pool:
         if source is not None and not isinstance(source, str):
             raise TypeError(f"source must be a str or None, not {type(source).__name__}")
         data, text, _, before, after, changed = self._inner.what_if(
-            changes, source, tolerate, _seconds(time_limit), bool(explain), threads
+            changes, source, tolerate, _seconds(time_limit), bool(explain), threads, _seconds(max_time, "max_time")
         )
         return WhatIfReport._from_native(data, text, before, after, Pool(changed))
 
@@ -273,9 +294,10 @@ class Pool:
         *,
         tolerate: Optional[int] = None,
         no_regress: bool = False,
-        time_limit: Optional[float] = None,
+        time_limit: Optional[float] = DEFAULT_TIME_LIMIT,
         explain: bool = False,
         threads: Optional[int] = None,
+        max_time: Optional[float] = DEFAULT_MAX_TIME,
     ) -> DiffReport:
         """Compares ``new``, a new version of this pool, against the policy:
         ``haplan diff OLD NEW`` with this pool as OLD, for CI.
@@ -285,9 +307,13 @@ class Pool:
         ``verdict`` ``NOT_OK``, ``exit_code`` 1) when ``new``'s own check is
         not ok (it tolerates fewer than K host failures, a protected VM in
         it is not agile, or VMs of hosts already down cannot restart) or,
-        with ``no_regress``, when it tolerates fewer host failures than this
-        pool. ``time_limit`` (seconds) covers both checks together; when it
-        leaves the answer open the verdict is ``UNDECIDED``. ``explain`` and
+        with ``no_regress``, when it is proved to tolerate fewer host
+        failures than this pool (removing VMs or adding capacity never
+        does: ``no_worse``; a regression the budget left open fails
+        nothing, since ``new`` only has to reach min(this pool's, K)).
+        ``time_limit`` (seconds) covers both checks together, ``new`` first;
+        when it leaves ``new``'s own check open the verdict is
+        ``UNDECIDED``. ``max_time`` (for each check), ``explain`` and
         ``threads`` as for :meth:`check`. Besides the verdict, the report
         lists what changed: hosts and VMs added and removed (matched by
         name), protected VMs removed, VMs that lost protection, protected
@@ -298,7 +324,13 @@ class Pool:
         tolerate = _count(tolerate, "tolerate")
         threads = _count(threads, "threads")
         data, text, verdict, old_check, new_check = self._inner.diff(
-            new._inner, tolerate, bool(no_regress), _seconds(time_limit), bool(explain), threads
+            new._inner,
+            tolerate,
+            bool(no_regress),
+            _seconds(time_limit),
+            bool(explain),
+            threads,
+            _seconds(max_time, "max_time"),
         )
         return DiffReport._from_native(data, text, verdict, old_check, new_check)
 
@@ -309,8 +341,9 @@ class Pool:
         storage: Union[None, str, Iterable[str]] = None,
         networks: Union[None, str, Iterable[str]] = None,
         tolerate: Optional[int] = None,
-        time_limit: Optional[float] = None,
+        time_limit: Optional[float] = DEFAULT_TIME_LIMIT,
         threads: Optional[int] = None,
+        max_time: Optional[float] = DEFAULT_MAX_TIME,
     ) -> HeadroomReport:
         """How many more protected VMs of one shape can start with the pool
         still tolerating ``tolerate`` host failures (default: the file's
@@ -334,7 +367,9 @@ class Pool:
         The report's ``verdict`` is ``NOT_OK`` when the pool as it is fails
         its check against K (the headroom is then 0). ``time_limit``
         (seconds) returns proved bounds (``exact`` false, ``verdict``
-        ``UNDECIDED``); ``threads`` as for :meth:`check`.
+        ``UNDECIDED``); ``max_time`` bounds the search for the exact
+        ``check.max_tolerable`` of the pool as it is (the count does not
+        need it); ``threads`` as for :meth:`check`.
         """
         tolerate = _count(tolerate, "tolerate")
         threads = _count(threads, "threads")
@@ -347,6 +382,7 @@ class Pool:
             tolerate,
             _seconds(time_limit),
             threads,
+            _seconds(max_time, "max_time"),
         )
         return HeadroomReport._from_native(data, text, verdict, check)
 
@@ -354,9 +390,10 @@ class Pool:
         self,
         host: str,
         tolerate: Optional[int] = None,
-        time_limit: Optional[float] = None,
+        time_limit: Optional[float] = DEFAULT_TIME_LIMIT,
         *,
         threads: Optional[int] = None,
+        max_time: Optional[float] = DEFAULT_MAX_TIME,
     ) -> DrainReport:
         """Whether ``host`` can go into maintenance, its running and paused
         VMs live-migrated to other hosts, with the pool still tolerating
@@ -373,21 +410,26 @@ class Pool:
 
         An unknown host, or one that is already in maintenance or down,
         raises :class:`~haplan.QueryError`. ``time_limit`` (seconds) may
-        leave the answer ``UNDECIDED``; ``threads`` as for :meth:`check`.
+        leave the answer ``UNDECIDED``; ``max_time`` bounds the search for
+        the exact ``max_tolerable`` of the end state; ``threads`` as for
+        :meth:`check`.
         """
         if not isinstance(host, str):
             raise TypeError(f"host must be a host name (str), not {type(host).__name__}")
         tolerate = _count(tolerate, "tolerate")
         threads = _count(threads, "threads")
-        data, text, verdict, end = self._inner.drain(host, tolerate, _seconds(time_limit), threads)
+        data, text, verdict, end = self._inner.drain(
+            host, tolerate, _seconds(time_limit), threads, _seconds(max_time, "max_time")
+        )
         return DrainReport._from_native(data, text, verdict, end)
 
     def tiers(
         self,
         tolerate: Optional[int] = None,
-        time_limit: Optional[float] = None,
+        time_limit: Optional[float] = DEFAULT_TIME_LIMIT,
         *,
         threads: Optional[int] = None,
+        max_time: Optional[float] = DEFAULT_MAX_TIME,
     ) -> TiersReport:
         """The tolerance of each restart-priority tier and what degrades
         beyond the pool's: ``haplan tiers``. Tier *p* is every protected
@@ -409,12 +451,13 @@ class Pool:
         ``host_failures_to_tolerate``), which is the pool's check: ``OK``
         or ``NOT_OK``. ``time_limit`` (seconds, every tier together) returns
         proved bounds (``exact`` false; ``verdict`` ``UNDECIDED`` when the
-        pool is ok but a tier or a row is left open); ``threads`` as for
-        :meth:`check`.
+        pool is ok but a tier or a row is left open); each tier's tolerance
+        is its check's maximum, bounded by ``max_time`` (``None`` for exact
+        tiers on a large pool); ``threads`` as for :meth:`check`.
         """
         tolerate = _count(tolerate, "tolerate")
         threads = _count(threads, "threads")
-        data, text, verdict = self._inner.tiers(tolerate, _seconds(time_limit), threads)
+        data, text, verdict = self._inner.tiers(tolerate, _seconds(time_limit), threads, _seconds(max_time, "max_time"))
         return TiersReport._from_native(data, text, verdict)
 
     def restart_time(
@@ -426,6 +469,7 @@ class Pool:
         fail: Union[None, str, Iterable[str]] = None,
         *,
         threads: Optional[int] = None,
+        time_limit: Optional[float] = DEFAULT_TIME_LIMIT,
     ) -> TimingReport:
         """How long after the worst failure of at most ``tolerate`` hosts
         (default: the file's ``host_failures_to_tolerate``) every protected
@@ -452,7 +496,10 @@ class Pool:
         :class:`~haplan.QueryError` for a name that is no host or a host in
         maintenance, :class:`ValueError` for ``concurrency`` 0, a negative
         time or ``tolerate`` with ``fail``. ``threads`` as for
-        :meth:`check`.
+        :meth:`check`. ``time_limit`` (seconds): when it runs out before K
+        is decided there is no estimate (``verdict`` ``UNDECIDED``); when it
+        runs out while failure sets are scheduled, the worst so far is the
+        estimate (``search`` ``"partial"``, ``exact`` false).
         """
         tolerate = _count(tolerate, "tolerate")
         threads = _count(threads, "threads")
@@ -467,7 +514,9 @@ class Pool:
             for n in names:
                 if not isinstance(n, str):
                     raise TypeError(f"fail must be host names (str), found {type(n).__name__}")
-        data, text, verdict = self._inner.timing(tolerate, boot_time, concurrency, fence_time, names, threads)
+        data, text, verdict = self._inner.timing(
+            tolerate, boot_time, concurrency, fence_time, names, threads, _seconds(time_limit)
+        )
         return TimingReport._from_native(data, text, verdict)
 
     # -- Python protocols --------------------------------------------------

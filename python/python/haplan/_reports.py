@@ -6,17 +6,24 @@
 
 Each carries exactly the fields of the command line's JSON
 (``docs/cli.md``) as attributes, ``to_dict()`` returns that JSON object
-itself, and ``str()`` the command line's text output. They are built by
-:class:`haplan.Pool`, not by hand.
+itself, and ``str()`` the command line's text output. In a notebook the
+answers of ``check``, ``whatif``, ``diff``, ``headroom``, ``tiers`` and
+``timing`` show as HTML drawn by the renderer of ``haplan report``;
+``Report.to_markdown()`` and ``DiffReport.to_markdown()`` give the Markdown
+of ``--format markdown``. They are built by :class:`haplan.Pool`, not by
+hand.
 """
 
 from __future__ import annotations
 
 import copy
 import html
+import json
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+
+from . import _native
 
 if TYPE_CHECKING:
     from ._pool import Pool
@@ -62,6 +69,11 @@ __all__ = [
 ]
 
 JsonDict = Dict[str, Any]
+
+
+def _render(kind: str, fmt: str, answer: JsonDict) -> str:
+    """An answer's JSON rendered by ``haplan-html`` (``_native.render``)."""
+    return _native.render(kind, fmt, json.dumps(answer, ensure_ascii=False))
 # The text and verdict of a check nested in a what-if, a diff or a headroom.
 Nested = Tuple[str, str]
 
@@ -208,6 +220,8 @@ class Stats:
     by_search: int = 0
     by_ilp: int = 0
     set_level: int = 0
+    k_decided_ms: Optional[int] = None
+    """How long deciding K took (``None``: it was not decided)."""
 
 
 def _known(cls: type, data: JsonDict) -> JsonDict:
@@ -254,10 +268,13 @@ class Report:
     - ``failure_domains`` (:class:`FailureDomains`): the domains k counts
       when the pool has ``ha.failure_domain_label``, else ``None``; the
       witness then also names its ``failed_domains``.
+    - ``stopped_by``: ``None`` when ``exact``, else what ended the search
+      for the exact maximum: ``"max_time"`` (K was decided, ``max_time``
+      ran out), ``"time_limit"`` or ``"cancelled"``.
 
-    ``verdict`` (not in the JSON) is what the exit code says: ``ok``,
-    ``not_ok`` or ``undecided``. ``to_dict()`` is the JSON object,
-    ``str(report)`` the text output.
+    K is decided first; ``verdict`` is what the exit code says: ``ok``,
+    ``not_ok`` or ``undecided`` (only when K itself is open).
+    ``to_dict()`` is the JSON object, ``str(report)`` the text output.
     """
 
     pool: str
@@ -276,6 +293,7 @@ class Report:
     text: str = field(compare=False)
     """The command line's text output (``str(report)``)."""
     _json: JsonDict = field(compare=False)
+    stopped_by: Optional[str] = None
 
     @classmethod
     def _from_native(cls, data: JsonDict, text: str, verdict: str) -> Report:
@@ -295,6 +313,7 @@ class Report:
             verdict=Verdict(verdict),
             text=text,
             _json=data,
+            stopped_by=data.get("stopped_by"),
         )
 
     @property
@@ -314,43 +333,14 @@ class Report:
         return f"<Report {self.text.splitlines()[0]}>"
 
     def _repr_html_(self) -> str:
-        first = self.text.splitlines()[0]
-        verdict, _, rest = first.partition(": ")
-        colour = _COLOURS[self.verdict.value]
-        out = [
-            f"<div><b style='color:{colour}'>{_esc(verdict)}</b>: {_esc(rest)}",
-            _table(
-                ["max_tolerable", "configured", "ok", "exact", "upper_bound", "stranded_now"],
-                [
-                    [
-                        _esc(self.max_tolerable),
-                        _esc(self.configured),
-                        _esc(self.ok),
-                        _esc(self.exact),
-                        _esc(self.upper_bound),
-                        _esc(self.stranded_now),
-                    ]
-                ],
-            ),
-        ]
-        if self.witness is not None:
-            w = self.witness
-            out.append(
-                "<p><b>Worst failure set</b>: "
-                + (_html_list(w.failed_hosts) if w.failed_hosts else "<i>none (already stranded)</i>")
-                + f"<br><b>Reason</b>: {_esc(w.reason)}"
-                + f"<br><b>Stranded protected VMs</b>: {_html_list(w.unplaced)}</p>"
-            )
-        if self.not_agile:
-            out.append("<p><b>Protected VMs that are not agile</b></p>")
-            out.append(
-                _table(["vm", "reasons"], [[_esc(n.vm), _esc("; ".join(n.reasons))] for n in self.not_agile])
-            )
-        for warning in self.warnings:
-            out.append(f"<p>warning: {_esc(warning)}</p>")
-        decided = [line for line in self.text.splitlines() if line.startswith("Decided ")]
-        out.append(f"<p style='color:#666'>{_esc(decided[-1] if decided else '')}</p></div>")
-        return "\n".join(out)
+        """The answer as HTML (a notebook shows it), by the renderer of
+        ``haplan report``."""
+        return _render("check", "html", self._json)
+
+    def to_markdown(self) -> str:
+        """The answer as ``haplan check --format markdown`` prints it: the
+        verdict and a compact table, for a pull-request comment."""
+        return _render("check", "markdown", self._json)
 
 
 @dataclass(frozen=True)
@@ -532,25 +522,6 @@ class Agility:
         )
 
 
-def _nested_table(rows: List[Tuple[str, Report]]) -> str:
-    """Two checks side by side: ``[("Before", report), ("After", report)]``."""
-    return _table(
-        ["", "max_tolerable", "configured", "ok", "exact", "upper_bound", "stranded_now"],
-        [
-            [
-                f"<b>{_esc(label)}</b>",
-                _esc(r.max_tolerable),
-                _esc(r.configured),
-                _esc(r.ok),
-                _esc(r.exact),
-                _esc(r.upper_bound),
-                _esc(r.stranded_now),
-            ]
-            for label, r in rows
-        ],
-    )
-
-
 def _details(summary: str, report: Report) -> str:
     return f"<details><summary>{_esc(summary)}</summary>{report._repr_html_()}</details>"
 
@@ -624,21 +595,9 @@ class WhatIfReport:
         return f"<WhatIfReport {self.text.splitlines()[0]}>"
 
     def _repr_html_(self) -> str:
-        first = self.text.splitlines()[0]
-        verdict, _, rest = first.partition(": ")
-        colour = _COLOURS[self.verdict.value]
-        out = [
-            f"<div><b style='color:{colour}'>{_esc(verdict)}</b>: {_esc(rest)}",
-            _nested_table([("Before", self.before), ("After", self.after)]),
-        ]
-        if self.changes:
-            out.append("<p><b>Changes</b></p><ol start='0'>")
-            out.extend(f"<li>{_esc(c)}</li>" for c in self.changes)
-            out.append("</ol>")
-        out.append(_details("After the changes", self.after))
-        out.append(_details("Before the changes", self.before))
-        out.append("</div>")
-        return "\n".join(out)
+        """The answer as HTML (a notebook shows it), by the renderer of
+        ``haplan report``."""
+        return _render("whatif", "html", self._json)
 
 
 @dataclass(frozen=True)
@@ -658,12 +617,16 @@ class DiffReport:
     The attributes are the fields of ``haplan diff --format json``:
 
     - ``ok``: the new pool meets the policy: its own check is ok against
-      ``tolerate`` and, with ``no_regress``, it tolerates at least as many
-      host failures as the old one.
+      ``tolerate`` and, with ``no_regress``, it is not proved to tolerate
+      fewer host failures than the old one.
     - ``tolerate``: K, as used for both pools; ``no_regress``: as asked.
     - ``regressed``: the new pool tolerates fewer host failures than the
-      old one; ``None`` when a time limit left that open. Reported either
-      way; it fails the policy only with ``no_regress``.
+      old one; ``None`` when a budget left that open (which fails nothing:
+      the new pool only has to reach min(old, K)). Reported either way; it
+      fails the policy only with ``no_regress``.
+    - ``no_worse``: the new pool is the old one with only VMs removed or
+      capacity added, which cannot lower a tolerance (``regressed`` is
+      then false).
     - ``reasons``: why the new pool fails the policy or is undecided, one
       sentence each; empty when ``ok``.
     - ``hosts_added``, ``hosts_removed``, ``vms_added``, ``vms_removed``
@@ -694,6 +657,7 @@ class DiffReport:
     text: str = field(compare=False)
     """The command line's text output (``str(report)``)."""
     _json: JsonDict = field(compare=False)
+    no_worse: bool = False
 
     @classmethod
     def _from_native(cls, data: JsonDict, text: str, verdict: str, old: Nested, new: Nested) -> DiffReport:
@@ -715,12 +679,13 @@ class DiffReport:
             verdict=Verdict(verdict),
             text=text,
             _json=data,
+            no_worse=data.get("no_worse", False),
         )
 
     @property
     def exit_code(self) -> int:
         """The exit code ``haplan diff`` gives: 0 the new pool meets the
-        policy, 1 it does not, 3 a time limit left that undecided."""
+        policy, 1 it does not, 3 a budget left its own check undecided."""
         return self.verdict.exit_code
 
     def to_dict(self) -> JsonDict:
@@ -734,37 +699,14 @@ class DiffReport:
         return f"<DiffReport {self.text.splitlines()[0]}>"
 
     def _repr_html_(self) -> str:
-        first = self.text.splitlines()[0]
-        verdict, _, rest = first.partition(": ")
-        colour = _COLOURS[self.verdict.value]
-        out = [f"<div><b style='color:{colour}'>{_esc(verdict)}</b>: {_esc(rest)}"]
-        if self.reasons:
-            out.append("<ul>" + "".join(f"<li>{_esc(r)}</li>" for r in self.reasons) + "</ul>")
-        out.append(_nested_table([("Old", self.old), ("New", self.new)]))
-        lost = [f"{x.vm} (now {x.restart})" for x in self.lost_protection]
-        rows = [
-            [_esc(title), _esc(len(names)), _html_list(names)]
-            for title, names in (
-                ("Hosts added", self.hosts_added),
-                ("Hosts removed", self.hosts_removed),
-                ("VMs added", self.vms_added),
-                ("VMs removed", self.vms_removed),
-                ("Protected VMs removed", self.removed_protected),
-                ("VMs that lost protection", lost),
-            )
-            if names
-        ]
-        if rows:
-            out.append(_table(["change", "count", "names"], rows))
-        if self.newly_not_agile:
-            out.append("<p><b>Protected VMs newly not agile</b></p>")
-            out.append(
-                _table(["vm", "reasons"], [[_esc(n.vm), _esc("; ".join(n.reasons))] for n in self.newly_not_agile])
-            )
-        out.append(_details("New pool", self.new))
-        out.append(_details("Old pool", self.old))
-        out.append("</div>")
-        return "\n".join(out)
+        """The answer as HTML (a notebook shows it), by the renderer of
+        ``haplan report``."""
+        return _render("diff", "html", self._json)
+
+    def to_markdown(self) -> str:
+        """The answer as ``haplan diff --format markdown`` prints it: the
+        verdict and a compact table, for a pull-request comment."""
+        return _render("diff", "markdown", self._json)
 
 
 @dataclass(frozen=True)
@@ -911,35 +853,9 @@ class HeadroomReport:
         return f"<HeadroomReport {self.text.splitlines()[0]}>"
 
     def _repr_html_(self) -> str:
-        first = self.text.splitlines()[0]
-        verdict, _, rest = first.partition(": ")
-        colour = _COLOURS[self.verdict.value]
-        out = [
-            f"<div><b style='color:{colour}'>{_esc(verdict)}</b>: {_esc(rest)}",
-            _table(
-                ["max_additional", "upper_bound", "exact", "tolerate"],
-                [[_esc(self.max_additional), _esc(self.upper_bound), _esc(self.exact), _esc(self.tolerate)]],
-            ),
-        ]
-        if self.placement:
-            out.append(
-                "<p><b>Placement</b>: "
-                + _esc(", ".join(f"{p.host} {p.count}" for p in self.placement))
-                + "</p>"
-            )
-        out.append(f"<p><b>Why not more</b> ({_esc(self.limit.kind)}): {_esc(self.limit.reason)}</p>")
-        out.append(
-            _table(
-                ["host", "fits_here", "fits_here_upper", "room", "reason"],
-                [
-                    [_esc(h.host), _esc(h.fits_here), _esc(h.fits_here_upper), _esc(h.room), _esc(h.reason or "")]
-                    for h in self.hosts
-                ],
-            )
-        )
-        out.append(_details("The pool as it is", self.check))
-        out.append("</div>")
-        return "\n".join(out)
+        """The answer as HTML (a notebook shows it), by the renderer of
+        ``haplan report``."""
+        return _render("headroom", "html", self._json)
 
 
 # -- drain ------------------------------------------------------------------
@@ -1277,43 +1193,9 @@ class TiersReport:
         return f"<TiersReport {self.text.splitlines()[0]}>"
 
     def _repr_html_(self) -> str:
-        first = self.text.splitlines()[0]
-        verdict, _, rest = first.partition(": ")
-        colour = _COLOURS[self.verdict.value]
-        out = [f"<div><b style='color:{colour}'>{_esc(verdict)}</b>: {_esc(rest)}"]
-        if self.tiers:
-            out.append(
-                _table(
-                    ["priority", "vms", "max_tolerable", "upper_bound", "exact", "ok"],
-                    [
-                        [_esc(t.priority), _esc(t.vms), _esc(t.max_tolerable), _esc(t.upper_bound), _esc(t.exact), _esc(t.ok)]
-                        for t in self.tiers
-                    ],
-                )
-            )
-        if self.degradation:
-            out.append(f"<p><b>Beyond {_esc(self.max_tolerable)} {_esc(self.unit)} failures</b></p>")
-            out.append(
-                _table(
-                    ["failures", "safe", "lost", "undecided", "at risk", "e.g. failing", "stranded"],
-                    [
-                        [
-                            _esc(d.failures),
-                            _html_list(d.safe_tiers),
-                            _html_list(d.lost_tiers),
-                            _html_list(d.undecided_tiers),
-                            _html_list(d.at_risk),
-                            _html_list(d.example.failed_domains or d.example.failed_hosts) if d.example else "",
-                            _html_list(d.example.stranded) if d.example else "",
-                        ]
-                        for d in self.degradation
-                    ],
-                )
-            )
-        for warning in self.warnings:
-            out.append(f"<p>warning: {_esc(warning)}</p>")
-        out.append("</div>")
-        return "\n".join(out)
+        """The answer as HTML (a notebook shows it), by the renderer of
+        ``haplan report``."""
+        return _render("tiers", "html", self._json)
 
 
 # -- timing -----------------------------------------------------------------
@@ -1482,39 +1364,6 @@ class TimingReport:
         return f"<TimingReport {self.text.splitlines()[0]}>"
 
     def _repr_html_(self) -> str:
-        first = self.text.splitlines()[0]
-        verdict, _, rest = first.partition(": ")
-        colour = _COLOURS[self.verdict.value]
-        out = [
-            f"<div><b style='color:{colour}'>{_esc(verdict)}</b>: {_esc(rest)}",
-            _table(
-                ["total_s", "detection_s", "fence_s", "makespan_s", "failed_hosts", "last_vm"],
-                [
-                    [
-                        _esc(self.total_s),
-                        _esc(self.detection_s),
-                        _esc(self.fence_s),
-                        _esc(self.makespan_s),
-                        _esc(", ".join(self.failed_hosts)),
-                        _esc(self.last_vm or ""),
-                    ]
-                ],
-            ),
-        ]
-        if self.groups:
-            out.append(
-                _table(
-                    ["order", "vms", "start_s", "end_s", "release_s"],
-                    [
-                        [_esc(g.order), _esc(g.vms), _esc(g.start_s), _esc(g.end_s), _esc(g.release_s)]
-                        for g in self.groups
-                    ],
-                )
-            )
-        if self.not_restarted:
-            out.append(
-                "<p><b>Not restarted</b></p>"
-                + _table(["vm", "reason"], [[_esc(n.vm), _esc(n.reason)] for n in self.not_restarted])
-            )
-        out.append("</div>")
-        return "\n".join(out)
+        """The answer as HTML (a notebook shows it), by the renderer of
+        ``haplan report``."""
+        return _render("timing", "html", self._json)

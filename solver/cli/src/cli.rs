@@ -1,9 +1,11 @@
 //! The `haplan` command line (`docs/cli.md`). `run` takes its streams as
 //! arguments so that tests drive exactly what the binary does.
 
+mod supervise;
+
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -14,7 +16,7 @@ use haplan::pack::Budget;
 use haplan::plan::{self, Scope};
 use haplan::scenario::Analysis;
 use haplan::strict::quoted;
-use haplan::tolerance::{self, CheckOptions, Verdict};
+use haplan::tolerance::{self, CheckOptions, Progress, Verdict};
 use haplan::{agility, diff, limits, load, timing, whatif};
 use haplan_wire::report;
 
@@ -53,6 +55,86 @@ enum Format {
     Github,
 }
 
+/// `check`'s formats: also Markdown, for a pull-request comment.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum CheckFormat {
+    Text,
+    Json,
+    /// The text, then GitHub Actions workflow annotations.
+    Github,
+    Markdown,
+}
+
+/// `diff`'s formats: also Markdown and a self-contained HTML page.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum DiffFormat {
+    Text,
+    Json,
+    /// The text, then GitHub Actions workflow annotations.
+    Github,
+    Markdown,
+    Html,
+}
+
+/// `report`'s formats: the page, the JSON it is rendered from, Markdown.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum ReportFormat {
+    Html,
+    Json,
+    Markdown,
+}
+
+impl CheckFormat {
+    /// As `Format`, for errors and annotations (Markdown: as text).
+    fn base(self) -> Format {
+        match self {
+            CheckFormat::Json => Format::Json,
+            CheckFormat::Github => Format::Github,
+            CheckFormat::Text | CheckFormat::Markdown => Format::Text,
+        }
+    }
+}
+
+impl DiffFormat {
+    /// As `Format`, for errors and annotations (Markdown, HTML: as text).
+    fn base(self) -> Format {
+        match self {
+            DiffFormat::Json => Format::Json,
+            DiffFormat::Github => Format::Github,
+            DiffFormat::Text | DiffFormat::Markdown | DiffFormat::Html => Format::Text,
+        }
+    }
+}
+
+/// A number of seconds, or `none` for no limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Seconds(Option<Duration>);
+
+/// The budget of the commands that check tolerance.
+#[derive(clap::Args, Clone, Copy, Debug)]
+struct BudgetArgs {
+    /// Wall time for the whole run, from the start of the process: reading
+    /// the input, set-up, the search and the answer (`none`: no limit).
+    /// When it runs out the answer is what was proved (exit 3 when that
+    /// does not settle K).
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_limit)]
+    time_limit: Seconds,
+    /// Once K is decided, how much longer each check may search for the
+    /// exact max_tolerable (0: stop once K is decided; `none`: until the
+    /// time limit). It never changes the exit code.
+    #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_limit)]
+    max_time: Seconds,
+}
+
+/// The time limit of the commands that have no maximum to search.
+#[derive(clap::Args, Clone, Copy, Debug)]
+struct TimeLimitArg {
+    /// Wall time for the whole run, from the start of the process: reading
+    /// the input, set-up, the search and the answer (`none`: no limit).
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_limit)]
+    time_limit: Seconds,
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 enum ImportFormat {
     Json,
@@ -74,10 +156,9 @@ enum Command {
         #[arg(long, value_name = "K", value_parser = parse_tolerate)]
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
-        format: Format,
-        /// Stop after this many seconds with proved bounds (exit 3 if they do not settle it).
-        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-        time_limit: Option<Duration>,
+        format: CheckFormat,
+        #[command(flatten)]
+        budget: BudgetArgs,
         /// Show a failing set of size max_tolerable + 1 even when the pool meets K.
         #[arg(long)]
         explain: bool,
@@ -95,8 +176,8 @@ enum Command {
         fail: Vec<String>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
-        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-        time_limit: Option<Duration>,
+        #[command(flatten)]
+        limit: TimeLimitArg,
     },
     /// For every protected VM, the hosts it could restart on, and why none when so.
     Agility {
@@ -122,9 +203,8 @@ enum Command {
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
-        /// Stop after this many seconds (both checks together) with proved bounds.
-        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-        time_limit: Option<Duration>,
+        #[command(flatten)]
+        budget: BudgetArgs,
         /// Show a failing set of size max_tolerable + 1 even when a pool meets K.
         #[arg(long)]
         explain: bool,
@@ -144,11 +224,12 @@ enum Command {
         /// Also fail when NEW tolerates fewer host failures than OLD.
         #[arg(long)]
         no_regress: bool,
+        /// `markdown` for a pull-request comment, `html` for a page (with
+        /// --explain they show the smallest failure set each pool does not survive).
         #[arg(long, value_enum, default_value = "text")]
-        format: Format,
-        /// Stop after this many seconds (both checks together) with proved bounds.
-        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-        time_limit: Option<Duration>,
+        format: DiffFormat,
+        #[command(flatten)]
+        budget: BudgetArgs,
         /// Show a failing set of size max_tolerable + 1 even when a pool meets K.
         #[arg(long)]
         explain: bool,
@@ -196,9 +277,8 @@ enum Command {
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
-        /// Stop after this many seconds with proved bounds (exit 3 if they differ).
-        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-        time_limit: Option<Duration>,
+        #[command(flatten)]
+        budget: BudgetArgs,
         /// How to close the gap between the bounds (for comparisons):
         /// `auto` (default), `search` (every placement), `master` (an
         /// integer program over the failure sets seen).
@@ -223,9 +303,8 @@ enum Command {
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
-        /// Stop after this many seconds (exit 3 if nothing is proved by then).
-        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-        time_limit: Option<Duration>,
+        #[command(flatten)]
+        budget: BudgetArgs,
     },
     /// Tolerance per restart-priority tier, and what is lost beyond it.
     ///
@@ -242,9 +321,8 @@ enum Command {
         tolerate: Option<u32>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
-        /// Stop after this many seconds (every check together) with proved bounds.
-        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-        time_limit: Option<Duration>,
+        #[command(flatten)]
+        budget: BudgetArgs,
     },
     /// Check many pools at once: one row per pool file, and a summary.
     ///
@@ -306,6 +384,52 @@ enum Command {
             value_parser = parse_set_limit
         )]
         set_limit: u64,
+        #[command(flatten)]
+        limit: TimeLimitArg,
+    },
+    /// A report to look at: one self-contained HTML page (no script, no network).
+    ///
+    /// The verdict, per host the used, reserved and spare amount of every
+    /// resource, the worst failure set and what it strands, the protected
+    /// VMs that are not agile, the tolerance of each restart-priority tier,
+    /// the restart timeline after the worst tolerated failure, and the
+    /// headroom for each --vm shape. One --time-limit covers every part; the
+    /// page says which parts are bounds. Exit code as for check; 3 when the
+    /// pool meets K but the time limit left a part open.
+    Report {
+        /// Pool file (haplan/v1 JSON), or - for standard input.
+        file: String,
+        /// K (default: the file's ha.host_failures_to_tolerate).
+        #[arg(long, value_name = "K")]
+        tolerate: Option<u32>,
+        /// Also the headroom for VMs of this shape (a JSON object of resource
+        /// amounts, as for headroom); may be given several times.
+        #[arg(long, value_name = "JSON")]
+        vm: Vec<String>,
+        /// Storage the --vm shapes need (comma-separated).
+        #[arg(
+            long,
+            value_name = "SR1,SR2,...",
+            value_delimiter = ',',
+            requires = "vm"
+        )]
+        storage: Vec<String>,
+        /// Networks the --vm shapes need (comma-separated).
+        #[arg(
+            long,
+            value_name = "NET1,NET2,...",
+            value_delimiter = ',',
+            requires = "vm"
+        )]
+        networks: Vec<String>,
+        /// `html` (the page), `json` (the answers it is rendered from) or `markdown`.
+        #[arg(long, value_enum, default_value = "html")]
+        format: ReportFormat,
+        /// Write the report to this file (whole, or not at all) instead of standard output.
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: Option<String>,
+        #[command(flatten)]
+        limit: TimeLimitArg,
     },
     /// Print the JSON Schema of the pool format.
     Schema,
@@ -384,18 +508,32 @@ enum Command {
         /// The runtime itself dies at this time and recovers from its log 5 s later.
         #[arg(long, value_name = "SECONDS")]
         restart_runtime: Vec<f64>,
-        /// How long to run, in simulated seconds.
-        #[arg(long, value_name = "SECONDS", default_value = "120")]
-        until: f64,
+        /// How long to run, in seconds (simulated; default 120). With
+        /// `--driver libvirt` it runs until stopped (SIGTERM, SIGINT) unless
+        /// this is given.
+        #[arg(long, value_name = "SECONDS")]
+        until: Option<f64>,
         /// Seed of the simulation's latencies.
         #[arg(long, default_value = "1")]
         seed: u64,
         /// Also print routine steps (probes answered, ticks).
         #[arg(long)]
         verbose: bool,
-        /// Write the runtime's log (JSON lines) to this file.
+        /// Write the runtime's log (JSON lines) to this file. With
+        /// `--driver libvirt` the log is appended to and resumed from: a
+        /// runtime started again goes on from its log (one runtime per log:
+        /// FILE.lock), and the VM definitions are kept in
+        /// FILE.definitions.json.
         #[arg(long, value_name = "FILE")]
         log: Option<String>,
+        /// `--driver libvirt`: take operator events on this Unix socket
+        /// (docs/runtime.md, the control interface; `haplan control`).
+        #[arg(long, value_name = "SOCKET")]
+        control: Option<String>,
+        /// `--driver libvirt`: serve Prometheus metrics at
+        /// http://ADDR/metrics (e.g. 127.0.0.1:9664).
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<String>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
         /// `sim`: simulated hosts; `libvirt`: the real hosts of the pool file
@@ -403,6 +541,16 @@ enum Command {
         /// as it happens (faults then come from the real world).
         #[arg(long, value_enum, default_value = "sim")]
         driver: DriverArg,
+    },
+    /// Send one operator event to a running `haplan run --control SOCKET`
+    /// and print its answer, e.g. `haplan control /run/haplan/pool.sock
+    /// '{"type": "fence_confirmed", "host": "h1"}'`. Exit 1 if the runtime
+    /// refused it.
+    Control {
+        /// The runtime's control socket.
+        socket: String,
+        /// The event, as JSON (docs/runtime.md).
+        event: String,
     },
 }
 
@@ -453,6 +601,16 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
     limits::time_limit(secs)
 }
 
+/// Seconds from 0 to 1e9, or `none`.
+fn parse_limit(s: &str) -> Result<Seconds, String> {
+    if s.trim().eq_ignore_ascii_case("none") {
+        return Ok(Seconds(None));
+    }
+    parse_seconds(s.trim())
+        .map(|d| Seconds(Some(d)))
+        .map_err(|e| format!("{e} (or none)"))
+}
+
 /// A whole number of seconds, as the pool format's settings (at most 2^32 - 1).
 fn parse_whole_seconds(s: &str) -> Result<u64, String> {
     limits::WHOLE_SECONDS.parse(s).map_err(|e| {
@@ -491,8 +649,27 @@ fn parse_set_limit(s: &str) -> Result<u64, String> {
 /// The JSON Schema of the pool format.
 pub const POOL_SCHEMA: &str = include_str!("../../core/schema/haplan-v1.schema.json");
 
-/// Runs the command line; returns the exit code.
+/// Runs the command line; returns the exit code. The clock of
+/// `--time-limit` starts now.
 pub fn run<I, T>(
+    args: I,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    run_from(Instant::now(), false, args, stdin, stdout, stderr)
+}
+
+/// [`run`] as the `haplan` process runs it: the clock of `--time-limit`
+/// started at `start` (when the process did), and with `show_progress` a
+/// run that takes a while shows on stderr what it has proved so far.
+pub fn run_from<I, T>(
+    start: Instant,
+    show_progress: bool,
     args: I,
     stdin: &mut dyn Read,
     stdout: &mut dyn Write,
@@ -520,7 +697,7 @@ where
     let format = cli.command.format().unwrap_or(Format::Text);
     // `--format github` renders the text; the annotations are added below.
     if format == Format::Github {
-        cli.command.set_format(Format::Text);
+        cli.command.github_as_text();
     }
     if let Command::Import {
         name,
@@ -584,6 +761,30 @@ where
         );
     }
     #[cfg(feature = "drivers")]
+    if let Command::Control { socket, event } = &cli.command {
+        let line = match serde_json::from_str::<serde_json::Value>(event) {
+            Ok(e) => serde_json::json!({"event": e}).to_string(),
+            Err(e) => {
+                let _ = writeln!(stderr, "haplan: the event is not JSON: {e}");
+                return EXIT_BAD_INPUT;
+            }
+        };
+        return match haplan_service::control::request(std::path::Path::new(socket), &line) {
+            Ok(answer) => {
+                let _ = writeln!(stdout, "{answer}");
+                let ok = serde_json::from_str::<serde_json::Value>(&answer)
+                    .ok()
+                    .and_then(|v| v.get("ok").and_then(|o| o.as_bool()))
+                    .unwrap_or(false);
+                if ok { EXIT_OK } else { EXIT_NOT_OK }
+            }
+            Err(e) => {
+                let _ = writeln!(stderr, "haplan: {e}");
+                EXIT_BAD_INPUT
+            }
+        };
+    }
+    #[cfg(feature = "drivers")]
     if let Command::Run {
         driver: DriverArg::Libvirt,
         ..
@@ -596,22 +797,30 @@ where
     }
     let file = cli.command.input_file();
     let threads = cli.threads;
-    let done = match threads {
-        None => execute(cli, stdin),
-        Some(n) => {
-            // The command runs on the pool's threads: standard input, when
-            // a file is `-`, is read here first.
-            let mut input = Vec::new();
-            let read = if args.iter().any(|a| a == "-") {
-                stdin.read_to_end(&mut input).map(|_| ())
-            } else {
-                Ok(())
-            };
-            match (read, rayon::ThreadPoolBuilder::new().num_threads(n).build()) {
-                (Err(e), _) => Err(format!("cannot read <stdin>: {e}").into()),
-                (_, Err(e)) => Err(format!("cannot start {n} threads: {e}").into()),
-                (Ok(()), Ok(pool)) => pool.install(|| execute(cli, &mut input.as_slice())),
-            }
+    let budget = cli.command.budget().unwrap_or(CommandBudget {
+        time_limit: Seconds(None),
+        max_time: Seconds(None),
+    });
+    let inputs = cli.command.inputs();
+    let limits = supervise::Limits {
+        start,
+        time_limit: budget.time_limit.0,
+        max_time: budget.max_time.0,
+        show_progress,
+    };
+    let job = move |read: &mut Reader<'_>, ctx: &Ctx| match threads {
+        None => execute(cli, read, ctx),
+        // The command runs on the pool's threads.
+        Some(n) => match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
+            Err(e) => Err(format!("cannot start {n} threads: {e}").into()),
+            Ok(pool) => pool.install(|| execute(cli, read, ctx)),
+        },
+    };
+    let done = match supervise::run(&limits, &inputs, stdin, job) {
+        supervise::Ended::Done(done) => done,
+        supervise::Ended::TimedOut(message) => {
+            let _ = writeln!(stderr, "haplan: {message}");
+            return EXIT_UNDECIDED;
         }
     };
     let (code, text) = match done {
@@ -631,6 +840,103 @@ where
             EXIT_BAD_INPUT
         }
         _ => code,
+    }
+}
+
+/// The budget of a command, as `BudgetArgs` (for the commands with only a
+/// time limit, no maximum is searched beyond K).
+#[derive(Clone, Copy, Debug)]
+struct CommandBudget {
+    time_limit: Seconds,
+    max_time: Seconds,
+}
+
+impl Command {
+    /// The budget of a command that has one.
+    fn budget(&self) -> Option<CommandBudget> {
+        let full = |b: &BudgetArgs| {
+            Some(CommandBudget {
+                time_limit: b.time_limit,
+                max_time: b.max_time,
+            })
+        };
+        let only = |l: &TimeLimitArg| {
+            Some(CommandBudget {
+                time_limit: l.time_limit,
+                max_time: Seconds(Some(Duration::ZERO)),
+            })
+        };
+        match self {
+            Command::Check { budget, .. }
+            | Command::Whatif { budget, .. }
+            | Command::Diff { budget, .. }
+            | Command::Headroom { budget, .. }
+            | Command::Drain { budget, .. }
+            | Command::Tiers { budget, .. } => full(budget),
+            Command::Plan { limit, .. }
+            | Command::Timing { limit, .. }
+            | Command::Report { limit, .. } => only(limit),
+            _ => None,
+        }
+    }
+
+    /// The files a command reads (`-`: standard input), in order.
+    fn inputs(&self) -> Vec<String> {
+        match self {
+            Command::Check { file, .. }
+            | Command::Plan { file, .. }
+            | Command::Agility { file, .. }
+            | Command::Headroom { file, .. }
+            | Command::Drain { file, .. }
+            | Command::Tiers { file, .. }
+            | Command::Timing { file, .. }
+            | Command::Report { file, .. }
+            | Command::Run { file, .. } => vec![file.clone()],
+            Command::Whatif { file, changes, .. } => vec![file.clone(), changes.clone()],
+            Command::Diff { old, new, .. } => vec![old.clone(), new.clone()],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// What `execute` needs of the budget: when to stop, and where the checks
+/// say what they have proved.
+pub(crate) struct Ctx {
+    /// When the search stops: the time limit, counted from the start of
+    /// the process.
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) max_time: Option<Duration>,
+    pub(crate) cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub(crate) progress: std::sync::Arc<Progress>,
+    /// A pool has been read and validated.
+    pub(crate) loaded: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Ctx {
+    /// The time left until the deadline.
+    fn time_limit(&self) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// Check options with this budget.
+    fn check(&self, tolerate: Option<u32>, explain: bool) -> CheckOptions<'_> {
+        CheckOptions {
+            tolerate,
+            time_limit: self.time_limit(),
+            explain,
+            cancel: Some(&self.cancel),
+            max_time: self.max_time,
+            progress: Some(&self.progress),
+            ..CheckOptions::default()
+        }
+    }
+
+    fn budget(&self) -> Budget<'_> {
+        Budget {
+            deadline: self.deadline,
+            cancel: Some(&self.cancel),
+        }
     }
 }
 
@@ -677,7 +983,7 @@ fn run_fleet(
 
 /// Why a command could not answer (exit 2): a message, and for a file
 /// that was rejected, the file and each problem with its place.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct CliError {
     /// `usage` (the command line itself), `invalid_input` (a file or a
     /// flag's value), `invalid_argument` (a question that does not fit the
@@ -801,21 +1107,23 @@ impl Command {
     /// The `--format` flag of the command, if it has one.
     fn format_slot(&mut self) -> Option<&mut Format> {
         match self {
-            Command::Check { format, .. }
-            | Command::Plan { format, .. }
+            Command::Plan { format, .. }
             | Command::Agility { format, .. }
             | Command::Whatif { format, .. }
-            | Command::Diff { format, .. }
             | Command::Headroom { format, .. }
             | Command::Drain { format, .. }
             | Command::Tiers { format, .. }
             | Command::Timing { format, .. }
             | Command::Run { format, .. } => Some(format),
-            Command::Schema
+            Command::Check { .. }
+            | Command::Diff { .. }
+            | Command::Report { .. }
+            | Command::Schema
             | Command::Fleet { .. }
             | Command::Import { .. }
             | Command::Completions { .. }
-            | Command::Man { .. } => None,
+            | Command::Man { .. }
+            | Command::Control { .. } => None,
         }
     }
 
@@ -837,12 +1145,34 @@ impl Command {
     }
 
     fn format(&mut self) -> Option<Format> {
-        self.format_slot().copied()
+        match self {
+            Command::Check { format, .. } => Some(format.base()),
+            Command::Diff { format, .. } => Some(format.base()),
+            Command::Report { format, .. } => Some(match format {
+                ReportFormat::Json => Format::Json,
+                ReportFormat::Html | ReportFormat::Markdown => Format::Text,
+            }),
+            _ => self.format_slot().copied(),
+        }
     }
 
-    fn set_format(&mut self, f: Format) {
-        if let Some(slot) = self.format_slot() {
-            *slot = f;
+    /// `--format github` as `--format text` (the annotations are added to
+    /// the text afterwards).
+    fn github_as_text(&mut self) {
+        match self {
+            Command::Check { format, .. } if *format == CheckFormat::Github => {
+                *format = CheckFormat::Text
+            }
+            Command::Diff { format, .. } if *format == DiffFormat::Github => {
+                *format = DiffFormat::Text
+            }
+            _ => {
+                if let Some(slot) = self.format_slot() {
+                    if *slot == Format::Github {
+                        *slot = Format::Text;
+                    }
+                }
+            }
         }
     }
 }
@@ -867,9 +1197,14 @@ fn read_text(file: &str, stdin: &mut dyn Read) -> Result<(String, String), CliEr
     }
 }
 
-fn read_pool(file: &str, stdin: &mut dyn Read) -> Result<Pool, CliError> {
-    let (shown, text) = read_text(file, stdin)?;
-    parse_pool(&shown, &text)
+/// Reads a file (`-`: standard input): its name to show and its text.
+type Reader<'r> = dyn FnMut(&str) -> Result<(String, String), CliError> + Send + 'r;
+
+fn read_pool(file: &str, read: &mut Reader<'_>, ctx: &Ctx) -> Result<Pool, CliError> {
+    let (shown, text) = read(file)?;
+    let pool = parse_pool(&shown, &text)?;
+    ctx.loaded.store(true, std::sync::atomic::Ordering::Relaxed);
+    Ok(pool)
 }
 
 /// The pool in `text`, read from `shown`.
@@ -1024,11 +1359,15 @@ fn import_exports(
     }
 }
 
-fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
+fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), CliError> {
     match cli.command {
         Command::Import { .. } | Command::Completions { .. } | Command::Fleet { .. } => {
             unreachable!("handled before")
         }
+        Command::Control { .. } => Err(String::from(
+            "this haplan was built without the libvirt driver (feature \"drivers\")",
+        )
+        .into()),
         Command::Man { command } => {
             let mut top = <Cli as clap::CommandFactory>::command();
             top.build();
@@ -1064,7 +1403,9 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             log,
             format,
             driver,
+            ..
         } => {
+            let until = until.unwrap_or(120.0);
             if driver == DriverArg::Libvirt {
                 return Err(String::from(
                     "this haplan was built without the libvirt driver (feature \"drivers\")",
@@ -1081,7 +1422,7 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             };
             run_sim(
                 &file,
-                stdin,
+                read,
                 &faults,
                 until,
                 seed,
@@ -1094,23 +1435,24 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             file,
             tolerate,
             format,
-            time_limit,
+            budget: _,
             explain,
             strategy,
         } => {
-            let pool = read_pool(&file, stdin)?;
+            let pool = read_pool(&file, read, ctx)?;
             let opts = CheckOptions {
-                tolerate,
-                time_limit,
-                explain,
-                cancel: None,
                 strategy: strategy.into(),
+                ..ctx.check(tolerate, explain)
             };
             let report = tolerance::check(&pool, &opts);
             let code = exit_code(report.verdict());
             let text = match format {
-                Format::Json => json(report::check_json(&pool, &report)),
-                Format::Text | Format::Github => report::check_text(&pool, &report),
+                CheckFormat::Json => json(report::check_json(&pool, &report)),
+                CheckFormat::Text | CheckFormat::Github => report::check_text(&pool, &report),
+                CheckFormat::Markdown => {
+                    haplan_html::check_markdown(&report::check_json(&pool, &report))
+                        .map_err(|e| e.to_string())?
+                }
             };
             Ok((code, text))
         }
@@ -1118,17 +1460,13 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             file,
             fail,
             format,
-            time_limit,
+            limit: _,
         } => {
-            let pool = read_pool(&file, stdin)?;
+            let pool = read_pool(&file, read, ctx)?;
             let failed =
                 haplan::failure_set(&pool, &fail).map_err(|e| CliError::argument(e.to_string()))?;
             let an = Analysis::new(&pool);
-            let budget = Budget {
-                deadline: time_limit.map(|d| std::time::Instant::now() + d),
-                cancel: None,
-            };
-            let p = plan::plan(&an, &failed, Scope::All, &budget);
+            let p = plan::plan(&an, &failed, Scope::All, &ctx.budget());
             let code = if !p.exact && !p.all_protected_placed(&pool) {
                 EXIT_UNDECIDED
             } else if p.all_protected_placed(&pool) {
@@ -1143,7 +1481,7 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             Ok((code, text))
         }
         Command::Agility { file, format } => {
-            let pool = read_pool(&file, stdin)?;
+            let pool = read_pool(&file, read, ctx)?;
             let ag = agility::Agility::of(&pool);
             let code = if ag.not_agile.is_empty() {
                 EXIT_OK
@@ -1157,24 +1495,20 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             changes,
             tolerate,
             format,
-            time_limit,
+            budget: _,
             explain,
         } => {
             one_stdin(&file, &changes, "FILE and CHANGES")?;
-            let (shown, text) = read_text(&file, stdin)?;
+            let (shown, text) = read(&file)?;
             let before = parse_pool(&shown, &text)?;
             let value: serde_json::Value =
                 serde_json::from_str(&text).expect("a valid pool is JSON");
-            let (shown, text) = read_text(&changes, stdin)?;
+            let (shown, text) = read(&changes)?;
             let changed = whatif::apply_text(&value, &text).map_err(|e| {
                 CliError::invalid(&shown, format!("{shown}: {e}"), &e.problems, e.omitted)
             })?;
-            let opts = CheckOptions {
-                tolerate,
-                time_limit,
-                explain,
-                ..CheckOptions::default()
-            };
+            ctx.loaded.store(true, std::sync::atomic::Ordering::Relaxed);
+            let opts = ctx.check(tolerate, explain);
             let r = whatif::what_if(&before, &changed.pool, &opts);
             let text = match format {
                 Format::Json => json(report::whatif_json(
@@ -1195,15 +1529,15 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             tolerate,
             no_regress,
             format,
-            time_limit,
+            budget: _,
             explain,
             vm,
             storage,
             networks,
         } => {
             one_stdin(&old, &new, "OLD and NEW")?;
-            let old = read_pool(&old, stdin)?;
-            let new = read_pool(&new, stdin)?;
+            let old = read_pool(&old, read, ctx)?;
+            let new = read_pool(&new, read, ctx)?;
             let shape = match &vm {
                 Some(vm) => {
                     let shape = read_shape(vm, &storage, &networks)?;
@@ -1219,12 +1553,7 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
                 None => None,
             };
             let opts = diff::DiffOptions {
-                check: CheckOptions {
-                    tolerate,
-                    time_limit,
-                    explain,
-                    ..CheckOptions::default()
-                },
+                check: ctx.check(tolerate, explain),
                 no_regress,
                 vm: shape.as_ref(),
             };
@@ -1237,8 +1566,14 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
                 }
             }
             let text = match format {
-                Format::Json => json(report::diff_json(&old, &new, &d)),
-                Format::Text | Format::Github => report::diff_text(&old, &new, &d),
+                DiffFormat::Json => json(report::diff_json(&old, &new, &d)),
+                DiffFormat::Text | DiffFormat::Github => report::diff_text(&old, &new, &d),
+                DiffFormat::Markdown => {
+                    haplan_html::diff_markdown(&report::diff_json(&old, &new, &d))
+                        .map_err(|e| e.to_string())?
+                }
+                DiffFormat::Html => haplan_html::diff_html(&report::diff_json(&old, &new, &d))
+                    .map_err(|e| e.to_string())?,
             };
             Ok((exit_code(d.verdict()), text))
         }
@@ -1249,19 +1584,21 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             networks,
             tolerate,
             format,
-            time_limit,
+            budget: _,
             method,
         } => {
-            let pool = read_pool(&file, stdin)?;
+            let pool = read_pool(&file, read, ctx)?;
             let shape = read_shape(&vm, &storage, &networks)?;
             shape
                 .check_resources(&pool, "--vm")
                 .map_err(|e| shape_error(&e))?;
             let opts = HeadroomOptions {
                 tolerate,
-                time_limit,
-                cancel: None,
+                time_limit: ctx.time_limit(),
+                cancel: Some(&ctx.cancel),
                 method: method.into(),
+                max_time: ctx.max_time,
+                progress: Some(&ctx.progress),
             };
             let r = headroom::headroom(&pool, &shape, &opts)
                 .map_err(|e| CliError::from(format!("--vm: {e}")))?;
@@ -1276,14 +1613,17 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             host,
             tolerate,
             format,
-            time_limit,
+            budget: _,
         } => {
-            let pool = read_pool(&file, stdin)?;
+            let pool = read_pool(&file, read, ctx)?;
             let h = drain::host_to_drain(&pool, &host)
                 .map_err(|e| CliError::argument(e.to_string()))?;
             let opts = DrainOptions {
                 tolerate,
-                time_limit,
+                time_limit: ctx.time_limit(),
+                cancel: Some(&ctx.cancel),
+                max_time: ctx.max_time,
+                progress: Some(&ctx.progress),
                 ..DrainOptions::default()
             };
             let r = drain::drain(&pool, h, &opts).map_err(|e| CliError::argument(e.to_string()))?;
@@ -1297,13 +1637,15 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             file,
             tolerate,
             format,
-            time_limit,
+            budget: _,
         } => {
-            let pool = read_pool(&file, stdin)?;
+            let pool = read_pool(&file, read, ctx)?;
             let opts = haplan::tiers::TiersOptions {
                 tolerate,
-                time_limit,
-                cancel: None,
+                time_limit: ctx.time_limit(),
+                cancel: Some(&ctx.cancel),
+                max_time: ctx.max_time,
+                progress: Some(&ctx.progress),
             };
             let r = haplan::tiers::tiers(&pool, &opts);
             let text = match format {
@@ -1325,8 +1667,9 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             fail,
             format,
             set_limit,
+            limit: _,
         } => {
-            let pool = read_pool(&file, stdin)?;
+            let pool = read_pool(&file, read, ctx)?;
             let fail = match fail {
                 Some(names) => Some(
                     haplan::failure_set(&pool, &names)
@@ -1341,7 +1684,8 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
                 fence_time_s: fence_time,
                 fail,
                 set_limit,
-                cancel: None,
+                cancel: Some(&ctx.cancel),
+                time_limit: ctx.time_limit(),
             };
             let r = timing::timing(&pool, &opts);
             let code = if r.undecided {
@@ -1357,8 +1701,74 @@ fn execute(cli: Cli, stdin: &mut dyn Read) -> Result<(i32, String), CliError> {
             };
             Ok((code, text))
         }
+        Command::Report {
+            file,
+            tolerate,
+            vm,
+            storage,
+            networks,
+            format,
+            output,
+            limit: _,
+        } => {
+            let pool = read_pool(&file, read, ctx)?;
+            let mut shapes = Vec::new();
+            for v in &vm {
+                let shape = read_shape(v, &storage, &networks)?;
+                shape
+                    .check_resources(&pool, "--vm")
+                    .map_err(|e| e.to_string())?;
+                shapes.push(shape);
+            }
+            let opts = haplan_html::ReportOptions {
+                tolerate,
+                time_limit: ctx.time_limit(),
+                shapes,
+                cancel: Some(&ctx.cancel),
+            };
+            let r = haplan_html::gather(&pool, &opts).map_err(|e| format!("--vm: {e}"))?;
+            let text = match format {
+                ReportFormat::Json => json(r.json),
+                ReportFormat::Html => {
+                    haplan_html::report_html(&r.json).map_err(|e| e.to_string())?
+                }
+                ReportFormat::Markdown => {
+                    haplan_html::report_markdown(&r.json).map_err(|e| e.to_string())?
+                }
+            };
+            let text = match output {
+                Some(path) => {
+                    write_whole(&path, &text)?;
+                    String::new()
+                }
+                None => text,
+            };
+            Ok((exit_code(r.verdict), text))
+        }
         Command::Schema => Ok((EXIT_OK, POOL_SCHEMA.to_string())),
     }
+}
+
+/// Writes `text` to `path` whole or not at all: into a new file beside
+/// it, then renamed over it.
+fn write_whole(path: &str, text: &str) -> Result<(), String> {
+    let target = std::path::Path::new(path);
+    let name = target
+        .file_name()
+        .ok_or_else(|| format!("-o {path}: not a file name"))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = target.with_file_name(tmp_name);
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    });
+    let done = written.and_then(|_| std::fs::rename(&tmp, target));
+    done.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot write {path}: {e}")
+    })
 }
 
 fn agility_output(pool: &Pool, ag: &agility::Agility, format: Format) -> String {
@@ -1408,7 +1818,7 @@ fn secs_ms(t: &str) -> Result<u64, String> {
 #[allow(clippy::too_many_arguments)]
 fn run_sim(
     file: &str,
-    stdin: &mut dyn Read,
+    read: &mut Reader<'_>,
     faults: &RunFaults,
     until: f64,
     seed: u64,
@@ -1418,7 +1828,7 @@ fn run_sim(
 ) -> Result<(i32, String), CliError> {
     use haplan_runtime::sim::{Fault, FenceDevice, Sim};
     use haplan_runtime::{Event, text};
-    let (shown, text) = read_text(file, stdin)?;
+    let (shown, text) = read(file)?;
     let pool = parse_pool(&shown, &text)?;
     let doc: serde_json::Value = serde_json::from_str(&text).expect("a valid pool is JSON");
     let until = secs_ms(&until.to_string()).map_err(|e| format!("--until: {e}"))?;
@@ -1629,6 +2039,8 @@ fn run_live(command: Command, stdin: &mut dyn Read, stdout: &mut dyn Write) -> R
         verbose,
         log,
         format,
+        control,
+        metrics,
         ..
     } = command
     else {
@@ -1649,16 +2061,57 @@ fn run_live(command: Command, stdin: &mut dyn Read, stdout: &mut dyn Write) -> R
     let pool = load::parse_pool(&text).map_err(|e| format!("{shown}: {e}"))?;
     let doc: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{shown}: {e}"))?;
-    let until = secs_ms(&until.to_string()).map_err(|e| format!("--until: {e}"))?;
+    let until = match until {
+        Some(u) => Some(Duration::from_millis(
+            secs_ms(&u.to_string()).map_err(|e| format!("--until: {e}"))?,
+        )),
+        None => None,
+    };
     let live = std::sync::Arc::new(live::Live::new(&pool).map_err(|e| format!("{shown}: {e}"))?);
+    if log.is_none() {
+        eprintln!(
+            "haplan: warning: without --log the runtime cannot resume after a restart (it would start from the pool file)"
+        );
+    }
     let log_path = log.map(std::path::PathBuf::from);
+    // SIGTERM and SIGINT end the loop cleanly: the step under way is
+    // logged, the lock released, the control socket removed.
+    let stop = haplan_service::process::stop_on_signals()?;
+    let (ctl_tx, ctl_rx) = std::sync::mpsc::channel();
+    let _control = match &control {
+        Some(path) => Some(haplan_service::control::listen(
+            std::path::Path::new(path),
+            ctl_tx,
+        )?),
+        None => None,
+    };
+    let gauges = std::sync::Arc::new(std::sync::Mutex::new(
+        haplan_service::metrics::Metrics::new(),
+    ));
+    if let Some(addr) = &metrics {
+        haplan_service::metrics::serve(addr, std::sync::Arc::clone(&gauges))?;
+    }
+    // systemd (Type=notify): ready once the runtime runs; the watchdog is
+    // fed by the loop itself, so a stuck loop gets the service restarted.
+    let systemd = haplan_service::process::Systemd::new();
+    let alive = || systemd.alive();
     let options = live::LiveOptions {
-        until: Some(Duration::from_millis(until)),
-        stop: None,
+        until,
+        stop: Some(&stop),
         log: log_path.as_deref(),
+        control: control.is_some().then_some(ctl_rx),
+        alive: Some(&alive),
     };
     let mut failed = None;
-    live::run(doc, live, &options, |input, output| {
+    let mut ready = false;
+    live::run(doc, live, options, |input, output, rt| {
+        if !ready {
+            ready = true;
+            systemd.ready();
+        }
+        if let Ok(mut m) = gauges.lock() {
+            m.observe(input, output, rt);
+        }
         if failed.is_some() {
             return;
         }
@@ -1679,6 +2132,7 @@ fn run_live(command: Command, stdin: &mut dyn Read, stdout: &mut dyn Write) -> R
             }
         }
     })?;
+    systemd.stopping();
     match failed {
         Some(e) if e.kind() != io::ErrorKind::BrokenPipe => {
             Err(format!("cannot write output: {e}"))

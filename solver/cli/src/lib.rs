@@ -5,4 +5,4 @@ pub mod cli;
 mod fleet;
 mod github;
 
-pub use cli::run;
+pub use cli::{run, run_from};

@@ -1,8 +1,9 @@
 //! Agility: where a VM could be restarted, and why nowhere when that is so.
 //!
 //! This is the static part of a restart target's eligibility (storage,
-//! networks, local devices, `allowed_hosts`, `standby_only`, anti-affinity
-//! with VMs already running there). Capacity and which hosts have failed are
+//! networks, local devices, `allowed_hosts`, `standby_only`, strict apart
+//! rules with their members already running there: anti-affinity, and
+//! `vm_groups` with a `max_per_host`). Capacity and which hosts have failed are
 //! the scenario's business, not agility's.
 
 use std::collections::{BTreeSet, HashMap};
@@ -27,19 +28,26 @@ pub struct Agility {
 }
 
 /// Where each VM may restart, capacity aside, kept by requirement: VMs with
-/// the same storage, networks, local devices and `allowed_hosts` share one
-/// list of hosts, and a VM's own targets are that list but its own host and
-/// the hosts running another member of its anti-affinity group. Memory is
-/// linear in hosts plus VMs, never their product.
+/// the same storage, networks, local devices and `allowed_hosts` (and, for
+/// soft rules taken as strict, `preferred_hosts`) share one list of hosts,
+/// and a VM's own targets are that list but its own host and the hosts where
+/// a binding apart rule of the VM already runs its most members per host
+/// (for anti-affinity: another member). Memory is linear in hosts plus VMs,
+/// never their product.
 #[derive(Clone, Debug, Default)]
 pub struct Targets {
     /// Per requirement: the hosts passing [`eligible_vm`], ascending.
     passing: Vec<Vec<HostId>>,
     /// Per VM: its requirement, or [`NONE`] for a halted VM.
     need_of: Vec<u32>,
-    /// Per VM: its anti-affinity group, or [`NONE`].
+    /// Per VM: its first binding apart rule, or [`NONE`].
     group_of: Vec<u32>,
-    /// Per anti-affinity group: the hosts running or pausing a member, ascending.
+    /// Per VM: its other binding apart rules (an index into `more`), or
+    /// [`NONE`] when it has none.
+    more_of: Vec<u32>,
+    more: Vec<Vec<u32>>,
+    /// Per binding apart rule: the hosts where its running or paused
+    /// members reach its `max_per_host`, ascending.
     peers: Vec<Vec<HostId>>,
     /// Per VM: the host it is on.
     own: Vec<HostId>,
@@ -85,84 +93,25 @@ impl Targets {
         &self.passing[n]
     }
 
-    /// Not `v`'s own host, and no other member of its group there.
+    /// Not `v`'s own host, and no binding apart rule of `v` at its most
+    /// members there.
     fn open(&self, v: VmId, t: HostId) -> bool {
+        let free = |g: u32| self.peers[g as usize].binary_search(&t).is_err();
         t != self.own[v]
             && match self.group_of[v] {
                 NONE => true,
-                g => self.peers[g as usize].binary_search(&t).is_err(),
+                g => free(g),
+            }
+            && match self.more_of[v] {
+                NONE => true,
+                m => self.more[m as usize].iter().all(|&g| free(g)),
             }
     }
 }
 
 impl Agility {
     pub fn of(pool: &Pool) -> Agility {
-        // Per anti-affinity group, the hosts running a member (sorted). A
-        // host other than the VM's own is blocked exactly when it is listed.
-        let mut group_ids: HashMap<&str, u32> = HashMap::new();
-        let mut peers: Vec<Vec<HostId>> = Vec::new();
-        let mut group_of = vec![NONE; pool.vms.len()];
-        for (v, vm) in pool.vms.iter().enumerate() {
-            if let Some(g) = &vm.anti_affinity {
-                let next = peers.len() as u32;
-                let id = *group_ids.entry(g.as_str()).or_insert(next);
-                if id == next {
-                    peers.push(Vec::new());
-                }
-                group_of[v] = id;
-                if vm.power.is_active() {
-                    peers[id as usize].push(vm.host);
-                }
-            }
-        }
-        for hosts in &mut peers {
-            hosts.sort_unstable();
-            hosts.dedup();
-        }
-        // VMs with the same requirements may restart on the same hosts (bar
-        // their own): the hosts passing `eligible_vm`, once per requirement.
-        type Needs<'a> = (
-            &'a BTreeSet<String>,
-            &'a BTreeSet<String>,
-            bool,
-            Option<&'a [HostId]>,
-        );
-        let mut ids: HashMap<Needs, u32> = HashMap::new();
-        let mut passing: Vec<Vec<HostId>> = Vec::new();
-        let need_of: Vec<u32> = pool
-            .vms
-            .iter()
-            .map(|vm| {
-                if !vm.power.is_active() {
-                    return NONE;
-                }
-                let needs = (
-                    &vm.storage,
-                    &vm.networks,
-                    vm.local_devices.is_empty(),
-                    vm.allowed_hosts.as_deref(),
-                );
-                *ids.entry(needs).or_insert_with(|| {
-                    passing.push(
-                        (0..pool.hosts.len())
-                            .filter(|&t| eligible_vm(pool, vm, t))
-                            .collect(),
-                    );
-                    passing.len() as u32 - 1
-                })
-            })
-            .collect();
-        let mut targets = Targets {
-            passing,
-            need_of,
-            group_of,
-            peers,
-            own: pool.vms.iter().map(|v| v.host).collect(),
-            agile: Vec::new(),
-        };
-        targets.agile = (0..pool.vms.len())
-            .map(|v| targets.of(v).next().is_some())
-            .collect();
+        let targets = targets(pool, false);
         let not_agile = (0..pool.vms.len())
             .filter(|&v| {
                 let vm = &pool.vms[v];
@@ -179,6 +128,105 @@ impl Agility {
     pub fn is_agile(&self, vm: VmId) -> bool {
         !self.targets.is_empty(vm)
     }
+}
+
+/// Where every VM may restart (none for halted VMs): the rules of
+/// [`eligible_vm`], not its own host, and for every apart rule of the VM
+/// that binds, fewer than its `max_per_host` other running members on the
+/// host. With `soft`, soft apart rules bind too and a VM with
+/// `preferred_hosts` may restart only there (the targets of soft rules
+/// taken as strict).
+pub(crate) fn targets(pool: &Pool, soft: bool) -> Targets {
+    // Per binding apart rule, the hosts where its running members reach
+    // its cap (sorted): a host other than the VM's own is blocked exactly
+    // when it is listed.
+    let nv = pool.vms.len();
+    let mut peers: Vec<Vec<HostId>> = Vec::new();
+    let mut group_of = vec![NONE; nv];
+    let mut more_of = vec![NONE; nv];
+    let mut more: Vec<Vec<u32>> = Vec::new();
+    for rule in pool.group_rules() {
+        if rule.affinity != Affinity::Apart || !(rule.strict || soft) {
+            continue;
+        }
+        let id = peers.len() as u32;
+        let mut on: Vec<HostId> = rule
+            .vms
+            .iter()
+            .filter(|&&v| pool.vms[v].power.is_active())
+            .map(|&v| pool.vms[v].host)
+            .collect();
+        on.sort_unstable();
+        let cap = rule.max_per_host as usize;
+        peers.push(
+            on.chunk_by(|a, b| a == b)
+                .filter(|run| run.len() >= cap)
+                .map(|run| run[0])
+                .collect(),
+        );
+        for &v in &rule.vms {
+            if group_of[v] == NONE {
+                group_of[v] = id;
+            } else {
+                if more_of[v] == NONE {
+                    more_of[v] = more.len() as u32;
+                    more.push(Vec::new());
+                }
+                more[more_of[v] as usize].push(id);
+            }
+        }
+    }
+    // VMs with the same requirements may restart on the same hosts (bar
+    // their own): the hosts passing `eligible_vm`, once per requirement.
+    type Needs<'a> = (
+        &'a BTreeSet<String>,
+        &'a BTreeSet<String>,
+        bool,
+        Option<&'a [HostId]>,
+        Option<&'a [HostId]>,
+    );
+    let mut ids: HashMap<Needs, u32> = HashMap::new();
+    let mut passing: Vec<Vec<HostId>> = Vec::new();
+    let need_of: Vec<u32> = pool
+        .vms
+        .iter()
+        .map(|vm| {
+            if !vm.power.is_active() {
+                return NONE;
+            }
+            let preferred =
+                (soft && !vm.preferred_hosts.is_empty()).then_some(vm.preferred_hosts.as_slice());
+            let needs = (
+                &vm.storage,
+                &vm.networks,
+                vm.local_devices.is_empty(),
+                vm.allowed_hosts.as_deref(),
+                preferred,
+            );
+            *ids.entry(needs).or_insert_with(|| {
+                passing.push(
+                    (0..pool.hosts.len())
+                        .filter(|&t| {
+                            eligible_vm(pool, vm, t) && preferred.is_none_or(|p| p.contains(&t))
+                        })
+                        .collect(),
+                );
+                passing.len() as u32 - 1
+            })
+        })
+        .collect();
+    let mut targets = Targets {
+        passing,
+        need_of,
+        group_of,
+        more_of,
+        more,
+        peers,
+        own: pool.vms.iter().map(|v| v.host).collect(),
+        agile: Vec::new(),
+    };
+    targets.agile = (0..nv).map(|v| targets.of(v).next().is_some()).collect();
+    targets
 }
 
 /// Running or paused VMs per anti-affinity group, by host.
@@ -273,25 +321,40 @@ pub fn blockers(pool: &Pool, vm: VmId, t: HostId) -> Vec<String> {
     if pool.ha.migration_path == MigrationPath::StandbyOnly && !host.standby {
         out.push("is not a standby host (migration_path is standby_only)".to_string());
     }
-    if let Some(g) = &v.anti_affinity {
-        if let Some(other) = anti_affinity_peer(pool, vm, g, t) {
+    for rule in pool.group_rules() {
+        if rule.affinity != Affinity::Apart || !rule.strict || !rule.vms.contains(&vm) {
+            continue;
+        }
+        let there: Vec<VmId> = rule
+            .vms
+            .iter()
+            .copied()
+            .filter(|&o| o != vm && pool.vms[o].host == t && pool.vms[o].power.is_active())
+            .collect();
+        if there.len() < rule.max_per_host as usize {
+            continue;
+        }
+        let g = &rule.name;
+        if rule.max_per_host == 1 && rule.entry.is_none() {
             out.push(format!(
                 "already runs {} of anti-affinity group {g}",
-                pool.vms[other].name
+                pool.vms[there[0]].name
+            ));
+        } else {
+            let names: Vec<&str> = there.iter().map(|&o| pool.vms[o].name.as_str()).collect();
+            out.push(format!(
+                "already runs {} of group {g} ({}; at most {} per host)",
+                if there.len() == 1 {
+                    "1 VM".to_string()
+                } else {
+                    format!("{} VMs", there.len())
+                },
+                names.join(", "),
+                rule.max_per_host
             ));
         }
     }
     out
-}
-
-fn anti_affinity_peer(pool: &Pool, vm: VmId, group: &str, t: HostId) -> Option<VmId> {
-    (0..pool.vms.len()).find(|&o| {
-        let other = &pool.vms[o];
-        o != vm
-            && other.host == t
-            && other.power.is_active()
-            && other.anti_affinity.as_deref() == Some(group)
-    })
 }
 
 /// Every reason why `vm` has no restart target: first the rules that exclude
@@ -336,14 +399,27 @@ pub fn reasons(pool: &Pool, vm: VmId) -> Vec<String> {
             "migration_path is standby_only and no other up host is a standby host".to_string(),
         );
     }
-    if let Some(g) = &v.anti_affinity {
-        if others
-            .iter()
-            .all(|&t| anti_affinity_peer(pool, vm, g, t).is_some())
-        {
-            out.push(format!(
-                "anti-affinity group {g} already runs on every other up host"
-            ));
+    for rule in pool.group_rules() {
+        if rule.affinity != Affinity::Apart || !rule.strict || !rule.vms.contains(&vm) {
+            continue;
+        }
+        let full = |t: HostId| {
+            rule.vms
+                .iter()
+                .filter(|&&o| o != vm && pool.vms[o].host == t && pool.vms[o].power.is_active())
+                .count()
+                >= rule.max_per_host as usize
+        };
+        if others.iter().all(|&t| full(t)) {
+            let g = &rule.name;
+            out.push(if rule.max_per_host == 1 && rule.entry.is_none() {
+                format!("anti-affinity group {g} already runs on every other up host")
+            } else {
+                format!(
+                    "group {g} already runs its most per host ({}) on every other up host",
+                    rule.max_per_host
+                )
+            });
         }
     }
     if out.is_empty() {
@@ -363,4 +439,124 @@ pub fn reasons(pool: &Pool, vm: VmId) -> Vec<String> {
         ));
     }
     out
+}
+
+/// The strict rules between VMs of a pool, by VM: for a VM that moves or
+/// starts on a host while the others stay where they are (drains,
+/// migrations back after a failure).
+#[derive(Clone, Debug, Default)]
+pub struct GroupCheck {
+    rules: Vec<GroupRule>,
+    /// Per VM, its rules with at least one other member.
+    of: Vec<Vec<usize>>,
+}
+
+impl GroupCheck {
+    pub fn of(pool: &Pool) -> GroupCheck {
+        let rules: Vec<GroupRule> = pool
+            .group_rules()
+            .into_iter()
+            .filter(|r| r.strict && r.vms.len() > 1)
+            .collect();
+        let mut of = vec![Vec::new(); pool.vms.len()];
+        for (i, r) in rules.iter().enumerate() {
+            for &v in &r.vms {
+                of[v].push(i);
+            }
+        }
+        GroupCheck { rules, of }
+    }
+
+    /// Whether `v` may run on host `t` with every other VM where `pool`
+    /// has it ([`GroupCheck::conflict`]).
+    pub fn allows(
+        &self,
+        pool: &Pool,
+        v: VmId,
+        t: HostId,
+        drain: Option<(HostId, &[VmId])>,
+    ) -> bool {
+        self.conflict(pool, v, t, drain).is_none()
+    }
+
+    /// What keeps `v` off host `t`, in words, if anything: a strict apart
+    /// group of `v` that runs its cap of other members on `t`, or a strict
+    /// together group of `v` with a member running elsewhere. Members on a
+    /// host that is down do not run. With `drain = Some((h, moved))`, the
+    /// VMs `moved` leave host `h` one by one: those still on `h` do not
+    /// count, those moved already must share `t`, and `t` must be a host
+    /// where a member that does not move runs, if one does (any of them,
+    /// for a group running on several hosts already). Without it, `v`
+    /// alone moves, to a host where another member runs if one does.
+    pub fn conflict(
+        &self,
+        pool: &Pool,
+        v: VmId,
+        t: HostId,
+        drain: Option<(HostId, &[VmId])>,
+    ) -> Option<String> {
+        let (from, moved) = match drain {
+            Some((h, moved)) => (Some(h), moved),
+            None => (None, &[][..]),
+        };
+        let running = |o: VmId| {
+            let h = pool.vms[o].host;
+            o != v
+                && pool.vms[o].power.is_active()
+                && pool.hosts[h].state != HostState::Down
+                && Some(h) != from
+        };
+        for &i in self.of.get(v).into_iter().flatten() {
+            let r = &self.rules[i];
+            match r.affinity {
+                Affinity::Apart => {
+                    let there: Vec<&str> = r
+                        .vms
+                        .iter()
+                        .copied()
+                        .filter(|&o| running(o) && pool.vms[o].host == t)
+                        .map(|o| pool.vms[o].name.as_str())
+                        .collect();
+                    if there.len() >= r.max_per_host as usize {
+                        return Some(if r.max_per_host == 1 && r.entry.is_none() {
+                            format!(
+                                "already runs {} of anti-affinity group {}",
+                                there[0], r.name
+                            )
+                        } else {
+                            format!(
+                                "already runs {} of group {} (at most {} per host)",
+                                crate::plan::and_list(&there),
+                                r.name,
+                                r.max_per_host
+                            )
+                        });
+                    }
+                }
+                Affinity::Together => {
+                    let others: Vec<VmId> = r.vms.iter().copied().filter(|&o| running(o)).collect();
+                    let (with, stay): (Vec<VmId>, Vec<VmId>) =
+                        others.into_iter().partition(|o| moved.contains(o));
+                    let off = with
+                        .iter()
+                        .copied()
+                        .find(|&o| pool.vms[o].host != t)
+                        .or_else(|| {
+                            (!stay.is_empty() && stay.iter().all(|&o| pool.vms[o].host != t))
+                                .then(|| stay[0])
+                        });
+                    if let Some(o) = off {
+                        return Some(format!(
+                            "{} must run together with {} (group {}), which runs on {}",
+                            pool.vms[v].name,
+                            pool.vms[o].name,
+                            r.name,
+                            pool.hosts[pool.vms[o].host].name
+                        ));
+                    }
+                }
+            }
+        }
+        None
+    }
 }

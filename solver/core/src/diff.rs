@@ -97,13 +97,19 @@ pub struct DiffReport {
     pub newly_not_agile: Vec<NotAgile>,
     /// With `vm`: the headroom of both pools for it.
     pub headroom: Option<DiffHeadroom>,
+    /// NEW only removed VMs or added capacity ([`no_worse`]): it cannot
+    /// tolerate fewer failures than OLD.
+    pub no_worse: bool,
 }
 
 impl DiffReport {
-    /// Whether NEW tolerates fewer failures than OLD: `None` when a time
-    /// limit left the bounds overlapping.
+    /// Whether NEW tolerates fewer failures than OLD: `None` when a budget
+    /// left the bounds overlapping. Never when NEW only removed VMs or
+    /// added capacity ([`no_worse`]).
     pub fn regressed(&self) -> Option<bool> {
-        if self.new.upper_bound < self.old.max_tolerable {
+        if self.no_worse {
+            Some(false)
+        } else if self.new.upper_bound < self.old.max_tolerable {
             Some(true)
         } else if self.new.max_tolerable >= self.old.upper_bound {
             Some(false)
@@ -112,18 +118,17 @@ impl DiffReport {
         }
     }
 
-    /// `NotOk` when NEW's check is not ok, or under `no_regress` when it
-    /// regressed; `Undecided` when a time limit left either open; else `Ok`.
+    /// `NotOk` when NEW's check is not ok, or under `no_regress` when a
+    /// regression is proved; `Undecided` when a budget left NEW's own
+    /// check open; else `Ok`. A regression a budget left open does not
+    /// fail the policy: NEW only has to reach min(OLD, K), and an ok NEW
+    /// tolerates K.
     pub fn verdict(&self) -> Verdict {
-        let regressed = if self.no_regress {
-            self.regressed()
-        } else {
-            Some(false)
-        };
-        match (self.new.verdict(), regressed) {
-            (Verdict::NotOk, _) | (_, Some(true)) => Verdict::NotOk,
-            (Verdict::Undecided, _) | (_, None) => Verdict::Undecided,
-            (Verdict::Ok, Some(false)) => Verdict::Ok,
+        let regressed = self.no_regress && self.regressed() == Some(true);
+        match self.new.verdict() {
+            Verdict::NotOk => Verdict::NotOk,
+            _ if regressed => Verdict::NotOk,
+            v => v,
         }
     }
 
@@ -221,7 +226,9 @@ pub fn diff(old: &Pool, new: &Pool, opts: &DiffOptions) -> DiffReport {
         .filter(|n| !was_not_agile.contains(new.vms[n.vm].name.as_str()))
         .cloned()
         .collect();
+    let no_worse = no_worse(old, new, &old_report, &new_report);
     DiffReport {
+        no_worse,
         tolerate: k,
         no_regress: opts.no_regress,
         old: old_report,
@@ -237,19 +244,69 @@ pub fn diff(old: &Pool, new: &Pool, opts: &DiffOptions) -> DiffReport {
     }
 }
 
-/// Checks two pools with the same options; a time limit covers both: the
-/// second check gets what the first left.
+/// Checks two pools with the same options; a time limit covers both. `b`,
+/// whose verdict is the answer (NEW, the changed pool), goes first, and
+/// `a` gets what it left.
 pub(crate) fn check_both(a: &Pool, b: &Pool, opts: &CheckOptions) -> (CheckReport, CheckReport) {
     let start = Instant::now();
-    let first = tolerance::check(a, opts);
+    let second = tolerance::check(b, opts);
     let rest = CheckOptions {
         time_limit: opts
             .time_limit
             .map(|limit| limit.saturating_sub(start.elapsed())),
         ..*opts
     };
-    let second = tolerance::check(b, &rest);
+    let first = tolerance::check(a, &rest);
     (first, second)
+}
+
+/// Whether NEW is OLD with only changes that cannot lower a tolerance:
+/// protected VMs removed, hosts given more capacity (or less reserved).
+/// Hosts must be the same, in the same order, with the same state,
+/// storage, networks, failure domain and standby role; HA settings the
+/// same but K; every VM of NEW a VM of OLD, unchanged. Then every failure
+/// set leaves NEW a sub-problem of OLD's (fewer VMs to place, as much room
+/// or more, no new anti-affinity conflict), so NEW tolerates at least as
+/// much, unless a VM that was not agile in OLD (and so not counted)
+/// becomes agile in NEW: `not_agile` of both checks rule that out.
+pub fn no_worse(old: &Pool, new: &Pool, old_check: &CheckReport, new_check: &CheckReport) -> bool {
+    let ha = |p: &Pool| crate::model::HaSettings {
+        host_failures_to_tolerate: 0,
+        ..p.ha.clone()
+    };
+    if old.resources != new.resources || ha(old) != ha(new) || old.hosts.len() != new.hosts.len() {
+        return false;
+    }
+    let label = old.ha.failure_domain_label.as_deref();
+    let hosts_ok = old.hosts.iter().zip(&new.hosts).all(|(o, n)| {
+        o.name == n.name
+            && o.state == n.state
+            && o.standby == n.standby
+            && o.storage == n.storage
+            && o.networks == n.networks
+            && o.listed == n.listed
+            && label.is_none_or(|l| o.labels.get(l) == n.labels.get(l))
+            && (0..o.capacity.len())
+                .all(|r| n.capacity[r] >= o.capacity[r] && n.reserved[r] <= o.reserved[r])
+    });
+    let vms_ok = new
+        .vms
+        .iter()
+        .all(|v| old.vm_by_name(&v.name).is_some_and(|o| old.vms[o] == *v));
+    let was_not_agile: HashSet<&str> = old_check
+        .not_agile
+        .iter()
+        .map(|n| old.vms[n.vm].name.as_str())
+        .collect();
+    let now_not_agile: HashSet<&str> = new_check
+        .not_agile
+        .iter()
+        .map(|n| new.vms[n.vm].name.as_str())
+        .collect();
+    let agility_ok = was_not_agile
+        .iter()
+        .all(|v| new.vm_by_name(v).is_none() || now_not_agile.contains(v));
+    hosts_ok && vms_ok && agility_ok
 }
 
 #[cfg(test)]
@@ -384,7 +441,7 @@ mod tests {
     }
 
     #[test]
-    fn bounds_left_open_by_a_time_limit_decide_nothing() {
+    fn a_regression_left_open_by_a_budget_does_not_decide_the_verdict() {
         // A report with proved bounds [lower, upper] and K = 1.
         let report = |lower: u32, upper: u32| CheckReport {
             pool: "d".into(),
@@ -397,6 +454,8 @@ mod tests {
             warnings: Vec::new(),
             stranded_now: false,
             failure_domains: None,
+            stopped: None,
+            soft: None,
             stats: Default::default(),
         };
         let d = |old: (u32, u32), new: (u32, u32), no_regress: bool| DiffReport {
@@ -412,6 +471,7 @@ mod tests {
             lost_protection: Vec::new(),
             newly_not_agile: Vec::new(),
             headroom: None,
+            no_worse: false,
         };
         // (old bounds, new bounds) -> regressed
         let cases = [
@@ -425,10 +485,11 @@ mod tests {
         ];
         for (old, new, want) in cases {
             assert_eq!(d(old, new, true).regressed(), want, "{old:?} {new:?}");
+            // Only a proved regression fails: NEW (at least K = 1 here)
+            // only has to reach min(OLD, K).
             let verdict = match want {
                 Some(true) => Verdict::NotOk,
-                Some(false) => Verdict::Ok,
-                None => Verdict::Undecided,
+                Some(false) | None => Verdict::Ok,
             };
             assert_eq!(d(old, new, true).verdict(), verdict, "{old:?} {new:?}");
             // Without --no-regress only NEW against K counts (lower >= 1).
@@ -437,6 +498,115 @@ mod tests {
         // NEW below K: not ok whatever the regression; open around K: undecided.
         assert_eq!(d((0, 0), (0, 0), false).verdict(), Verdict::NotOk);
         assert_eq!(d((0, 0), (0, 2), false).verdict(), Verdict::Undecided);
+        assert_eq!(d((0, 0), (0, 2), true).verdict(), Verdict::Undecided);
         assert_eq!(d((3, 3), (0, 2), true).verdict(), Verdict::NotOk);
+        // Structure rules a regression out whatever the bounds say.
+        let mut known = d((2, 4), (1, 3), true);
+        known.no_worse = true;
+        assert_eq!(known.regressed(), Some(false));
+        assert_eq!(known.verdict(), Verdict::Ok);
+    }
+
+    /// The pool where first-fit fails and an exact packing fits: with no
+    /// time to search, the set-level bounds leave its tolerance open
+    /// between 0 and 1.
+    fn trap(vms: &[(&str, &str, u64, &str)]) -> Value {
+        let hosts: Vec<Value> = ["h1", "h2", "h3"]
+            .iter()
+            .map(|h| json!({"name": h, "capacity": {"memory_mib": 262144}}))
+            .collect();
+        let vms: Vec<Value> = vms
+            .iter()
+            .map(|(n, h, gib, restart)| {
+                json!({"name": n, "host": h, "demand": {"memory_mib": gib * 1024}, "restart": restart})
+            })
+            .collect();
+        json!({"name": "trap", "hosts": hosts, "vms": vms})
+    }
+
+    const TRAP: [(&str, &str, u64, &str); 8] = [
+        ("db", "h1", 48, "protected"),
+        ("app1", "h1", 32, "protected"),
+        ("app2", "h1", 32, "protected"),
+        ("app3", "h1", 32, "protected"),
+        ("web1", "h1", 24, "protected"),
+        ("web2", "h1", 24, "protected"),
+        ("batch2", "h2", 160, "unprotected"),
+        ("batch3", "h3", 160, "unprotected"),
+    ];
+
+    fn no_time(old: &Value, new: &Value) -> DiffReport {
+        let opts = DiffOptions {
+            check: CheckOptions {
+                tolerate: Some(0),
+                time_limit: Some(std::time::Duration::ZERO),
+                ..CheckOptions::default()
+            },
+            no_regress: true,
+            vm: None,
+        };
+        diff(&pool(old), &pool(new), &opts)
+    }
+
+    #[test]
+    fn removing_a_vm_or_adding_capacity_cannot_regress() {
+        let mut old = trap(&TRAP);
+        old["vms"].as_array_mut().unwrap().push(
+            json!({"name": "retired", "host": "h1", "demand": {"memory_mib": 1024}, "power": "halted"}),
+        );
+        // NEW drops the VM and gives h2 a little more memory.
+        let mut new = trap(&TRAP);
+        new["hosts"][1]["capacity"]["memory_mib"] = json!(262145);
+        let d = no_time(&old, &new);
+        // The bounds alone leave the comparison open...
+        assert!(!d.old.exact && !d.new.exact, "{:?} {:?}", d.old, d.new);
+        assert!(d.new.max_tolerable < d.old.upper_bound);
+        // ...but the change cannot lower the tolerance.
+        assert!(d.no_worse);
+        assert_eq!(d.regressed(), Some(false));
+        assert_eq!(d.verdict(), Verdict::Ok);
+
+        // A VM added, moved or grown, or capacity taken away: no such proof.
+        let mut grown = old.clone();
+        grown["vms"][4]["demand"]["memory_mib"] = json!(25 * 1024);
+        let mut smaller = old.clone();
+        smaller["hosts"][2]["capacity"]["memory_mib"] = json!(262143);
+        let mut added = old.clone();
+        added["vms"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "x", "host": "h2", "demand": {"memory_mib": 1024}}));
+        let mut moved = old.clone();
+        moved["vms"][5]["host"] = json!("h2");
+        for new in [grown, smaller, added, moved] {
+            let d = no_time(&old, &new);
+            assert!(!d.no_worse, "{new}");
+            // Open, and not a failure of the policy: NEW reaches K = 0.
+            assert_eq!(d.regressed(), None, "{new}");
+            assert_eq!(d.verdict(), Verdict::Ok, "{new}");
+        }
+    }
+
+    #[test]
+    fn a_vm_that_becomes_agile_is_no_proof() {
+        // v1 and v2 cannot restart while their anti-affinity peer runs on
+        // the only other host: not agile, not counted. Removing v1 makes
+        // v2 agile, and counted: the structure alone proves nothing then.
+        let old = json!({"name": "a", "hosts": [
+            {"name": "h1", "capacity": {"m": 100}}, {"name": "h2", "capacity": {"m": 110}}],
+            "vms": [
+                {"name": "v1", "host": "h1", "demand": {"m": 10}, "anti_affinity": "g"},
+                {"name": "v2", "host": "h2", "demand": {"m": 96}, "anti_affinity": "g"},
+                {"name": "v3", "host": "h1", "demand": {"m": 5}}]});
+        let mut new = old.clone();
+        new["vms"].as_array_mut().unwrap().remove(0);
+        let d = run(&old, &new, Some(1), true);
+        assert_eq!(d.old.not_agile.len(), 2);
+        assert!(d.new.not_agile.is_empty());
+        assert!(!d.no_worse);
+        // v2 (96) does not fit h1's 95 spare: NEW tolerates 0 where OLD,
+        // counting only v3 (5, into h2's 14), tolerated 1.
+        assert_eq!((d.old.max_tolerable, d.new.max_tolerable), (1, 0));
+        assert_eq!(d.regressed(), Some(true));
     }
 }

@@ -41,7 +41,7 @@
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use crate::agility::{self, Agility, NotAgile};
+use crate::agility::{self, Agility, GroupCheck, NotAgile};
 use crate::error::QueryError;
 use crate::model::*;
 use crate::pack::{self, Budget, Decision};
@@ -66,6 +66,11 @@ pub struct DrainOptions<'a> {
     /// Tolerance checks the exhaustive search may run (partial and complete
     /// assignments); [`DEFAULT_MAX_CHECKS`] when `None`.
     pub max_checks: Option<u64>,
+    /// The `max_time` of the check of the end state
+    /// ([`CheckOptions::max_time`]).
+    pub max_time: Option<Duration>,
+    /// Where that check publishes its bounds ([`CheckOptions::progress`]).
+    pub progress: Option<&'a tolerance::Progress>,
 }
 
 /// One live migration.
@@ -290,6 +295,8 @@ fn decide(
                 tolerate: Some(k),
                 time_limit: remaining,
                 cancel: budget.cancel,
+                max_time: opts.max_time,
+                progress: opts.progress,
                 ..CheckOptions::default()
             },
         );
@@ -316,12 +323,13 @@ fn decide(
     };
 
     // 1. A VM with no target at all.
+    let groups = GroupCheck::of(&draft);
     let spare: Vec<Vec<i64>> = (0..draft.hosts.len()).map(|t| draft.spare(t)).collect();
     let targets: Vec<Vec<HostId>> = vms
         .iter()
         .map(|&v| {
             (0..draft.hosts.len())
-                .filter(|&t| is_target(&draft, h, v, t, &spare[t]))
+                .filter(|&t| is_target(&draft, &groups, h, vms, v, t, &spare[t]))
                 .collect()
         })
         .collect();
@@ -335,7 +343,7 @@ fn decide(
                 .filter(|&t| t != h)
                 .map(|t| HostBlock {
                     host: t,
-                    reason: why_not(&draft, v, t, &spare[t]),
+                    reason: why_not(&draft, &groups, h, vms, v, t, &spare[t]),
                 })
                 .collect(),
         })
@@ -384,7 +392,7 @@ fn decide(
     }
 
     // 4. The exhaustive search.
-    let mut search = Search::new(draft, k, vms, &power, &targets, spare, budget);
+    let mut search = Search::new(draft, h, k, vms, &power, &targets, spare, budget);
     search.max_checks = opts.max_checks.unwrap_or(DEFAULT_MAX_CHECKS);
     let flow = search.node(0);
     stats.checks += search.checks;
@@ -426,20 +434,41 @@ fn plural(n: u64, one: &str, many: &str) -> String {
 }
 
 /// Whether `t` may take `v` (on `h`, in maintenance in `draft`) now: up,
-/// another host, the agility rules, room in every resource.
-fn is_target(draft: &Pool, h: HostId, v: VmId, t: HostId, spare: &[i64]) -> bool {
+/// another host, the agility rules, the strict group rules with the VMs
+/// that do not move (or moved already), room in every resource.
+fn is_target(
+    draft: &Pool,
+    groups: &GroupCheck,
+    h: HostId,
+    moved: &[VmId],
+    v: VmId,
+    t: HostId,
+    spare: &[i64],
+) -> bool {
     t != h
         && draft.hosts[t].state == HostState::Up
         && agility::may_restart_on(draft, v, t)
+        && groups.allows(draft, v, t, Some((h, moved)))
         && spare.iter().zip(&draft.vms[v].demand).all(|(s, d)| s >= d)
 }
 
 /// Why host `t` cannot take `v`: the agility rules it breaks, else the
-/// resources it is short of.
-fn why_not(draft: &Pool, v: VmId, t: HostId, spare: &[i64]) -> String {
+/// group rules, else the resources it is short of.
+fn why_not(
+    draft: &Pool,
+    groups: &GroupCheck,
+    h: HostId,
+    moved: &[VmId],
+    v: VmId,
+    t: HostId,
+    spare: &[i64],
+) -> String {
     let blockers = agility::blockers(draft, v, t);
     if !blockers.is_empty() {
         return blockers.join(" and ");
+    }
+    if let Some(why) = groups.conflict(draft, v, t, Some((h, moved))) {
+        return why;
     }
     let short: Vec<String> = (0..draft.resources.len())
         .filter(|&r| spare[r] < draft.vms[v].demand[r])
@@ -466,6 +495,7 @@ pub fn greedy(
     vms: &[VmId],
     spread: bool,
 ) -> Result<Vec<HostId>, VmId> {
+    let groups = GroupCheck::of(draft);
     let mut spare: Vec<Vec<i64>> = (0..draft.hosts.len()).map(|t| draft.spare(t)).collect();
     let mut out = Vec::with_capacity(vms.len());
     for &v in vms {
@@ -483,7 +513,7 @@ pub fn greedy(
         let best = (0..draft.hosts.len())
             // `v` is still on `h` in the draft, and no rule reads the
             // state of a host other than the target.
-            .filter(|&t| is_target(draft, h, v, t, &spare[t]))
+            .filter(|&t| is_target(draft, &groups, h, vms, v, t, &spare[t]))
             .max_by_key(|&t| (room(t, &spare[t]), std::cmp::Reverse(t)));
         let Some(t) = best else {
             return Err(v);
@@ -545,6 +575,9 @@ enum Flow {
 /// the others halted.
 struct Search<'b> {
     draft: Pool,
+    /// The drained host.
+    host: HostId,
+    groups: GroupCheck,
     k: u32,
     budget: &'b Budget<'b>,
     /// The VMs in search order: largest first, identical VMs together.
@@ -567,6 +600,7 @@ impl<'b> Search<'b> {
     #[allow(clippy::too_many_arguments)]
     fn new(
         mut draft: Pool,
+        host: HostId,
         k: u32,
         vms: &[VmId],
         power: &[Power],
@@ -576,6 +610,13 @@ impl<'b> Search<'b> {
     ) -> Search<'b> {
         // What the tolerance of an end state can depend on: two VMs alike
         // in all of it are interchangeable.
+        // The `vm_groups` entries listing each VM (with `anti_affinity`,
+        // its rules).
+        let groups_of = |v: VmId| -> Vec<usize> {
+            (0..draft.vm_groups.len())
+                .filter(|&g| draft.vm_groups[g].vms.contains(&v))
+                .collect()
+        };
         let class = |v: VmId| {
             let vm = &draft.vms[v];
             (
@@ -586,6 +627,7 @@ impl<'b> Search<'b> {
                 vm.networks.clone(),
                 vm.allowed_hosts.clone(),
                 vm.anti_affinity.clone(),
+                groups_of(v),
             )
         };
         let mut idx: Vec<usize> = (0..vms.len()).collect();
@@ -598,6 +640,8 @@ impl<'b> Search<'b> {
             draft.vms[v].power = Power::Halted;
         }
         Search {
+            groups: GroupCheck::of(&draft),
+            host,
             k,
             budget,
             power: idx.iter().map(|&i| power[i]).collect(),
@@ -668,12 +712,11 @@ impl<'b> Search<'b> {
                 .iter()
                 .zip(&self.draft.vms[v].demand)
                 .all(|(s, d)| s >= d);
-            let group = self.draft.vms[v].anti_affinity.as_deref();
-            let clash = group.is_some()
-                && (0..i).any(|p| {
-                    self.assigned[p] == t
-                        && self.draft.vms[self.order[p]].anti_affinity.as_deref() == group
-                });
+            // The VMs not placed yet are halted in the draft: the group
+            // rules see those placed and those that do not move.
+            let clash = !self
+                .groups
+                .allows(&self.draft, v, t, Some((self.host, &self.order)));
             if !fits || clash {
                 continue;
             }

@@ -10,7 +10,10 @@
 //! restarts), reaches its storage and networks and has room for it in its
 //! spare, and, when HA restarts VMs on other hosts, from which some other
 //! host could restart it (else it would be a protected VM that is not
-//! agile). n VMs fit when some placement of n of them leaves a pool that
+//! agile). The room is the spare of normal operation (a new VM never
+//! starts on `ha.failover_overcommit`, which only restarts may use; the
+//! failure scenarios that judge a placement do use it). n VMs fit when some
+//! placement of n of them leaves a pool that
 //! [`check`](crate::check) finds tolerating K failures with nothing
 //! stranded now. Removing a new VM never hurts (its host gets spare back,
 //! a failure has less to restart), so the placements that fit are closed
@@ -276,6 +279,11 @@ pub struct HeadroomOptions<'a> {
     /// How to close the gap between the bounds; [`Method::Auto`] unless
     /// comparing.
     pub method: Method,
+    /// The `max_time` of the check of the pool as it is
+    /// ([`CheckOptions::max_time`]).
+    pub max_time: Option<Duration>,
+    /// Where that check publishes its bounds ([`CheckOptions::progress`]).
+    pub progress: Option<&'a tolerance::Progress>,
 }
 
 /// One host as a place for new VMs.
@@ -422,6 +430,8 @@ pub fn headroom(
             tolerate: Some(k),
             time_limit: opts.time_limit,
             cancel: opts.cancel,
+            max_time: opts.max_time,
+            progress: opts.progress,
             ..CheckOptions::default()
         },
     );
@@ -663,6 +673,8 @@ struct Ctx<'a, 'p> {
     excluded: Vec<Option<String>>,
     /// New VMs each host's spare holds (0 where none may start).
     room: Vec<u32>,
+    /// Each up host's spare in normal operation (where new VMs start).
+    normal: Vec<Vec<i64>>,
     /// Twin class of each host (`scenario::twin_classes`).
     class: Vec<usize>,
     /// Names of the new VMs: this prefix and a number.
@@ -699,6 +711,17 @@ impl<'a, 'p> Ctx<'a, 'p> {
             })
             .collect();
         let failover = an.failover;
+        // New VMs start in normal operation: the spare without
+        // `ha.failover_overcommit` (which only restarts may use).
+        let normal: Vec<Vec<i64>> = (0..nh)
+            .map(|h| {
+                if pool.hosts[h].state == HostState::Up {
+                    pool.spare(h)
+                } else {
+                    vec![0; pool.resources.len()]
+                }
+            })
+            .collect();
         let mut excluded: Vec<Option<String>> = vec![None; nh];
         for (h, host) in pool.hosts.iter().enumerate() {
             let mut why: Vec<String> = Vec::new();
@@ -707,7 +730,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 HostState::Maintenance => why.push("is in maintenance".into()),
                 HostState::Up => {}
             }
-            if an.overloaded[h] {
+            if host.state == HostState::Up && normal[h].iter().any(|&s| s < 0) {
                 why.push("is overloaded".into());
             }
             if host.standby {
@@ -739,7 +762,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 }
                 let n = d_for_room
                     .iter()
-                    .zip(&an.spare[h])
+                    .zip(&normal[h])
                     .filter(|&(&dr, _)| dr > 0)
                     .map(|(&dr, &s)| (s.max(0) / dr) as u64)
                     .min()
@@ -765,6 +788,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
             eligible,
             excluded,
             room,
+            normal,
             class,
             prefix,
             checks: AtomicU64::new(0),
@@ -817,6 +841,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
                     local_devices: Vec::new(),
                     allowed_hosts: None,
                     anti_affinity: None,
+                    preferred_hosts: Vec::new(),
                 });
             }
         }
@@ -1175,11 +1200,11 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 let reason = self.excluded[h].clone().or_else(|| {
                     (self.room[h] == 0).then(|| {
                         let short: Vec<String> = (0..self.d.len())
-                            .filter(|&r| self.d[r] > 0 && self.an.spare[h][r] < self.d[r])
+                            .filter(|&r| self.d[r] > 0 && self.normal[h][r] < self.d[r])
                             .map(|r| {
                                 format!(
                                     "{} {} spare, {} needed",
-                                    self.an.spare[h][r], pool.resources[r], self.d[r]
+                                    self.normal[h][r], pool.resources[r], self.d[r]
                                 )
                             })
                             .collect();

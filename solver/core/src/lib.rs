@@ -68,7 +68,8 @@ pub use scenario::Analysis;
 pub use tiers::{TiersOptions, TiersReport, tiers};
 pub use timing::{TimingOptions, TimingReport, timing};
 pub use tolerance::{
-    CheckOptions, CheckReport, Strategy, Tolerates, Verdict, Witness, check, tolerates,
+    CheckOptions, CheckReport, DEFAULT_MAX_TIME, DEFAULT_TIME_LIMIT, Phase, Progress,
+    ProgressSnapshot, Stop, Strategy, Tolerates, Verdict, Witness, check, tolerates,
 };
 pub use whatif::{Change, WhatIfReport, what_if};
 

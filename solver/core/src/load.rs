@@ -310,7 +310,7 @@ pub(crate) fn join(path: &str, key: &str) -> String {
     }
 }
 
-const POOL_FIELDS: &[&str] = &["format", "name", "ha", "hosts", "vms"];
+const POOL_FIELDS: &[&str] = &["format", "name", "ha", "hosts", "vms", "vm_groups"];
 const HA_FIELDS: &[&str] = &[
     "enabled",
     "host_failures_to_tolerate",
@@ -324,10 +324,21 @@ const HA_FIELDS: &[&str] = &[
     "fence_timeout_s",
     "failback",
     "failure_domain_label",
+    "failover_overcommit",
 ];
 const HOST_FIELDS: &[&str] = &[
-    "name", "capacity", "reserved", "state", "standby", "storage", "networks", "labels", "fencing",
+    "name",
+    "capacity",
+    "reserved",
+    "state",
+    "standby",
+    "storage",
+    "networks",
+    "labels",
+    "fencing",
+    "overcommit",
 ];
+const GROUP_FIELDS: &[&str] = &["name", "affinity", "max_per_host", "strict", "vms"];
 const FENCE_FIELDS: &[&str] = &["agent", "params"];
 const VM_FIELDS: &[&str] = &[
     "name",
@@ -344,6 +355,7 @@ const VM_FIELDS: &[&str] = &[
     "local_devices",
     "allowed_hosts",
     "anti_affinity",
+    "preferred_hosts",
 ];
 
 pub(crate) const HOST_STATES: &[(&str, HostState)] = &[
@@ -356,12 +368,92 @@ pub(crate) const RESTARTS: &[(&str, Restart)] = &[
     ("best_effort", Restart::BestEffort),
     ("unprotected", Restart::Unprotected),
 ];
-pub(crate) const PRIORITIES: &[(&str, Priority)] = &[
-    ("critical", Priority::Critical),
-    ("high", Priority::High),
-    ("medium", Priority::Medium),
-    ("low", Priority::Low),
-];
+
+/// A priority: one of the four names or an integer in the range of `i32`.
+pub(crate) fn read_priority(cx: &mut Cx, path: &str, v: &Value) -> Option<Priority> {
+    match v {
+        Value::String(s) => match Priority::named(s) {
+            Some(p) => Some(p),
+            None => {
+                cx.err(
+                    path,
+                    format!(
+                        "unknown value \"{s}\"; expected one of: \"critical\", \"high\", \"medium\", \"low\", or an integer"
+                    ),
+                );
+                None
+            }
+        },
+        Value::Number(n) => {
+            let value = n.as_i64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 1e30)
+                    .map(|f| f as i64)
+            });
+            match value {
+                None => {
+                    cx.err(path, format!("must be an integer, found {n}"));
+                    None
+                }
+                Some(x) => match i32::try_from(x) {
+                    Ok(x) => Some(Priority(x)),
+                    Err(_) => {
+                        cx.err(
+                            path,
+                            format!("must be from {} to {}, found {n}", i32::MIN, i32::MAX),
+                        );
+                        None
+                    }
+                },
+            }
+        }
+        other => {
+            cx.err(
+                path,
+                format!(
+                    "expected a priority name or an integer, found {}",
+                    kind(other)
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// An object of overcommit ratios (`ha.overcommit` and its kin): each a
+/// number from 10^-6 to 10^6.
+fn read_ratios(cx: &mut Cx, path: &str, x: &Value) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    match x.as_object() {
+        None => cx.err(
+            path,
+            format!("expected an object of ratios, found {}", kind(x)),
+        ),
+        Some(ratios) => {
+            for (r, ratio) in ratios {
+                let rpath = join(path, r);
+                if r.is_empty() {
+                    cx.err(path, "a resource name must not be empty");
+                    continue;
+                }
+                if !cx.printable(&rpath, r) {
+                    continue;
+                }
+                match ratio.as_f64() {
+                    Some(f) if f.is_finite() && (1e-6..=1e6).contains(&f) => {
+                        out.insert(r.clone(), f);
+                    }
+                    Some(f) => cx.err(
+                        &rpath,
+                        format!("must be a ratio between 0.000001 and 1000000, found {f}"),
+                    ),
+                    None => cx.err(&rpath, format!("expected a number, found {}", kind(ratio))),
+                }
+            }
+        }
+    }
+    out
+}
 
 /// Settings given in seconds or counts: generous but finite.
 pub(crate) const MAX_SETTING: i64 = u32::MAX as i64;
@@ -376,6 +468,15 @@ struct RawHost {
     networks: BTreeSet<String>,
     labels: BTreeMap<String, String>,
     fencing: Vec<FenceLevel>,
+    overcommit: BTreeMap<String, f64>,
+}
+
+struct RawGroup {
+    name: Option<String>,
+    affinity: Option<Affinity>,
+    max_per_host: Option<u32>,
+    strict: bool,
+    vms: Option<Vec<String>>,
 }
 
 struct RawVm {
@@ -393,6 +494,7 @@ struct RawVm {
     local_devices: Vec<String>,
     allowed_hosts: Option<Vec<String>>,
     anti_affinity: Option<String>,
+    preferred_hosts: Vec<String>,
 }
 
 fn read_pool(cx: &mut Cx, v: &Value) -> Option<Pool> {
@@ -428,6 +530,16 @@ fn read_pool(cx: &mut Cx, v: &Value) -> Option<Pool> {
     };
     let hosts = read_list(cx, map, "hosts", read_host);
     let vms = read_list(cx, map, "vms", read_vm);
+    let groups = match map.get("vm_groups") {
+        None => Some(Vec::new()),
+        Some(_) => read_list(cx, map, "vm_groups", read_group),
+    };
+    let groups_complete = groups.as_ref().is_some_and(|g| {
+        g.iter().all(|g| g.name.is_some()) && g.len() == list_len(map, "vm_groups")
+    });
+    let vms_complete = vms
+        .as_ref()
+        .is_some_and(|v| v.iter().all(|v| v.name.is_some()) && v.len() == list_len(map, "vms"));
 
     let hosts_complete = hosts
         .as_ref()
@@ -476,12 +588,64 @@ fn read_pool(cx: &mut Cx, v: &Value) -> Option<Pool> {
                 }
             }
         }
+        for (j, h) in vm.preferred_hosts.iter().enumerate() {
+            if hosts_complete && !host_index.contains_key(h) {
+                cx.err(
+                    &format!("vms[{i}].preferred_hosts[{j}]"),
+                    format!("unknown host \"{h}\""),
+                );
+            }
+        }
+    }
+    let groups = groups.unwrap_or_default();
+    let mut group_index: HashMap<&str, usize> = HashMap::new();
+    for (i, g) in groups.iter().enumerate() {
+        let Some(n) = &g.name else { continue };
+        if let Some(first) = group_index.get(n.as_str()) {
+            cx.err(
+                &format!("vm_groups[{i}].name"),
+                format!("duplicate group name \"{n}\" (also vm_groups[{first}])"),
+            );
+        } else {
+            group_index.insert(n, i);
+        }
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (j, member) in g.vms.iter().flatten().enumerate() {
+            if vms_complete && !vm_index.contains_key(member.as_str()) {
+                cx.err(
+                    &format!("vm_groups[{i}].vms[{j}]"),
+                    format!("unknown VM \"{member}\""),
+                );
+            }
+            if let Some(first) = seen.insert(member, j) {
+                cx.err(
+                    &format!("vm_groups[{i}].vms[{j}]"),
+                    format!("VM \"{member}\" is listed twice (also vms[{first}])"),
+                );
+            }
+        }
+    }
+    if groups_complete {
+        for (i, vm) in vms.iter().enumerate() {
+            let Some(g) = &vm.anti_affinity else { continue };
+            if let Some(&gi) = group_index.get(g.as_str()) {
+                if groups[gi].affinity == Some(Affinity::Together) {
+                    cx.err(
+                        &format!("vms[{i}].anti_affinity"),
+                        format!(
+                            "group \"{g}\" is a together group (vm_groups[{gi}]): anti_affinity names only apart groups"
+                        ),
+                    );
+                }
+            }
+        }
     }
 
     let mut resources: BTreeSet<String> = BTreeSet::new();
     for h in &hosts {
         resources.extend(h.capacity.iter().flat_map(|c| c.keys().cloned()));
         resources.extend(h.reserved.keys().cloned());
+        resources.extend(h.overcommit.keys().cloned());
     }
     for vm in &vms {
         resources.extend(vm.demand.iter().flat_map(|d| d.keys().cloned()));
@@ -489,12 +653,31 @@ fn read_pool(cx: &mut Cx, v: &Value) -> Option<Pool> {
     let Some(ha) = ha else { return None };
     let Some(name) = name else { return None };
     resources.extend(ha.overcommit.keys().cloned());
+    resources.extend(ha.failover_overcommit.keys().cloned());
     let resources: Vec<String> = resources.into_iter().collect();
 
     if !cx.is_empty() {
         return None;
     }
 
+    let vm_groups: Vec<VmGroup> = groups
+        .into_iter()
+        .map(|g| {
+            let affinity = g.affinity.expect("validated");
+            VmGroup {
+                name: g.name.expect("validated"),
+                affinity,
+                max_per_host: g.max_per_host.unwrap_or(1),
+                strict: g.strict,
+                vms: g
+                    .vms
+                    .expect("validated")
+                    .iter()
+                    .map(|n| vm_index[n.as_str()])
+                    .collect(),
+            }
+        })
+        .collect();
     let vector = |m: &BTreeMap<String, i64>| -> Vec<i64> {
         resources
             .iter()
@@ -519,6 +702,7 @@ fn read_pool(cx: &mut Cx, v: &Value) -> Option<Pool> {
                 networks: h.networks,
                 labels: h.labels,
                 fencing: h.fencing,
+                overcommit: h.overcommit,
             }
         })
         .collect();
@@ -544,6 +728,7 @@ fn read_pool(cx: &mut Cx, v: &Value) -> Option<Pool> {
                     .allowed_hosts
                     .map(|a| a.iter().map(|h| host_index[h]).collect()),
                 anti_affinity: v.anti_affinity,
+                preferred_hosts: v.preferred_hosts.iter().map(|h| host_index[h]).collect(),
             }
         })
         .collect();
@@ -554,12 +739,13 @@ fn read_pool(cx: &mut Cx, v: &Value) -> Option<Pool> {
         resources,
         hosts,
         vms,
+        vm_groups,
     };
     // Totals per resource stay within MAX_TOTAL, so that every sum the
     // solver forms over hosts or VMs fits in an i64 with room to spare.
     for (r, name) in pool.resources.iter().enumerate() {
         let usable: i128 = (0..pool.hosts.len())
-            .map(|h| scale(pool.hosts[h].capacity[r], pool.ratio(r)).max(0) as i128)
+            .map(|h| scale(pool.hosts[h].capacity[r], pool.failover_ratio(h, r)).max(0) as i128)
             .sum();
         if usable > MAX_TOTAL as i128 {
             cx.err(
@@ -725,34 +911,10 @@ fn read_ha(cx: &mut Cx, v: &Value) -> Option<HaSettings> {
         ha.failure_domain_label = cx.name("ha.failure_domain_label", x);
     }
     if let Some(x) = field(map, "overcommit") {
-        match x.as_object() {
-            None => cx.err(
-                "ha.overcommit",
-                format!("expected an object of ratios, found {}", kind(x)),
-            ),
-            Some(ratios) => {
-                for (r, ratio) in ratios {
-                    let path = join("ha.overcommit", r);
-                    if r.is_empty() {
-                        cx.err("ha.overcommit", "a resource name must not be empty");
-                        continue;
-                    }
-                    if !cx.printable(&path, r) {
-                        continue;
-                    }
-                    match ratio.as_f64() {
-                        Some(f) if f.is_finite() && (1e-6..=1e6).contains(&f) => {
-                            ha.overcommit.insert(r.clone(), f);
-                        }
-                        Some(f) => cx.err(
-                            &path,
-                            format!("must be a ratio between 0.000001 and 1000000, found {f}"),
-                        ),
-                        None => cx.err(&path, format!("expected a number, found {}", kind(ratio))),
-                    }
-                }
-            }
-        }
+        ha.overcommit = read_ratios(cx, "ha.overcommit", x);
+    }
+    if let Some(x) = field(map, "failover_overcommit") {
+        ha.failover_overcommit = read_ratios(cx, "ha.failover_overcommit", x);
     }
     let mut setting = |key: &str, slot: &mut u64| {
         if let Some(x) = field(map, key) {
@@ -819,6 +981,9 @@ fn read_host(cx: &mut Cx, path: &str, v: &Value) -> Option<RawHost> {
     let labels = field(map, "labels")
         .and_then(|x| cx.string_map(&p("labels"), x))
         .unwrap_or_default();
+    let overcommit = field(map, "overcommit")
+        .map(|x| read_ratios(cx, &p("overcommit"), x))
+        .unwrap_or_default();
     let fencing = match field(map, "fencing") {
         None => Vec::new(),
         Some(x) => match x.as_array() {
@@ -846,6 +1011,66 @@ fn read_host(cx: &mut Cx, path: &str, v: &Value) -> Option<RawHost> {
         networks: networks.into_iter().collect(),
         labels,
         fencing,
+        overcommit,
+    })
+}
+
+fn read_group(cx: &mut Cx, path: &str, v: &Value) -> Option<RawGroup> {
+    let map = cx.object(path, v, GROUP_FIELDS)?;
+    let p = |k: &str| format!("{path}.{k}");
+    let name = match field(map, "name") {
+        Some(x) => cx.name(&p("name"), x),
+        None => {
+            cx.err(&p("name"), "missing required field \"name\"");
+            None
+        }
+    };
+    let affinity = match field(map, "affinity") {
+        Some(x) => cx.enumeration(
+            &p("affinity"),
+            x,
+            &[("apart", Affinity::Apart), ("together", Affinity::Together)],
+        ),
+        None => {
+            cx.err(&p("affinity"), "missing required field \"affinity\"");
+            None
+        }
+    };
+    let max_per_host = match field(map, "max_per_host") {
+        None => None,
+        Some(x) => match cx.integer(&p("max_per_host"), x, MAX_SETTING) {
+            Some(0) => {
+                cx.err(&p("max_per_host"), "must be at least 1, found 0");
+                None
+            }
+            Some(n) => {
+                if affinity == Some(Affinity::Together) {
+                    cx.err(
+                        &p("max_per_host"),
+                        "applies only to affinity \"apart\" (a together group runs on one host)",
+                    );
+                }
+                Some(n as u32)
+            }
+            None => None,
+        },
+    };
+    let strict = field(map, "strict")
+        .and_then(|x| cx.boolean(&p("strict"), x))
+        .unwrap_or(true);
+    let vms = match field(map, "vms") {
+        Some(x) => cx.string_list(&p("vms"), x),
+        None => {
+            cx.err(&p("vms"), "missing required field \"vms\"");
+            None
+        }
+    };
+    Some(RawGroup {
+        name,
+        affinity,
+        max_per_host,
+        strict,
+        vms,
     })
 }
 
@@ -916,7 +1141,7 @@ fn read_vm(cx: &mut Cx, path: &str, v: &Value) -> Option<RawVm> {
         .and_then(|x| cx.enumeration(&p("restart"), x, RESTARTS))
         .unwrap_or(Restart::Protected);
     let priority = field(map, "priority")
-        .and_then(|x| cx.enumeration(&p("priority"), x, PRIORITIES))
+        .and_then(|x| read_priority(cx, &p("priority"), x))
         .unwrap_or(Priority::Medium);
     let order = field(map, "order")
         .and_then(|x| cx.integer(&p("order"), x, MAX_SETTING))
@@ -942,6 +1167,9 @@ fn read_vm(cx: &mut Cx, path: &str, v: &Value) -> Option<RawVm> {
         None | Some(Value::Null) => None,
         Some(x) => cx.name(&p("anti_affinity"), x),
     };
+    let preferred_hosts = field(map, "preferred_hosts")
+        .and_then(|x| cx.string_list(&p("preferred_hosts"), x))
+        .unwrap_or_default();
     Some(RawVm {
         name,
         host,
@@ -957,6 +1185,7 @@ fn read_vm(cx: &mut Cx, path: &str, v: &Value) -> Option<RawVm> {
         local_devices,
         allowed_hosts,
         anti_affinity,
+        preferred_hosts,
     })
 }
 
@@ -1009,6 +1238,11 @@ pub fn vm_for(pool: &Pool, v: &Value) -> Result<Vm, String> {
                 .collect::<Result<Vec<_>, _>>()?,
         ),
     };
+    let preferred_hosts = raw
+        .preferred_hosts
+        .iter()
+        .map(|n| host_id(n))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Vm {
         name: raw.name.unwrap_or_default(),
         host,
@@ -1025,5 +1259,6 @@ pub fn vm_for(pool: &Pool, v: &Value) -> Result<Vm, String> {
         local_devices: raw.local_devices,
         allowed_hosts,
         anti_affinity: raw.anti_affinity,
+        preferred_hosts,
     })
 }

@@ -3,8 +3,9 @@
 //! invariants below hold for every `Pool` value.
 //!
 //! Invariants:
-//! - host and VM names are unique; `Vm::host` and `Vm::allowed_hosts` are valid
-//!   host indices;
+//! - host and VM names are unique; `Vm::host`, `Vm::allowed_hosts` and
+//!   `Vm::preferred_hosts` are valid host indices; `VmGroup::vms` are valid VM
+//!   indices and group names are unique;
 //! - every amount vector has one entry per resource in `Pool::resources`;
 //! - amounts are in `0..=MAX_AMOUNT`, and per resource the hosts' usable
 //!   capacity and the VMs' demand each total at most `MAX_TOTAL`, so every
@@ -34,6 +35,58 @@ pub struct Pool {
     pub resources: Vec<String>,
     pub hosts: Vec<Host>,
     pub vms: Vec<Vm>,
+    /// The file's `vm_groups`, in file order (groups that only
+    /// `vms[].anti_affinity` names are not listed: [`Pool::group_rules`]).
+    pub vm_groups: Vec<VmGroup>,
+}
+
+/// Whether the members of a VM group run apart or together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Affinity {
+    /// At most `max_per_host` running members on one host.
+    Apart,
+    /// Every running member on one host.
+    Together,
+}
+
+impl Affinity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Affinity::Apart => "apart",
+            Affinity::Together => "together",
+        }
+    }
+}
+
+/// One entry of `vm_groups`, as the file gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VmGroup {
+    pub name: String,
+    pub affinity: Affinity,
+    /// At most this many running members on one host (`apart`; 1 as
+    /// written nowhere for `together`, where it means nothing).
+    pub max_per_host: u32,
+    /// A strict rule binds (it decides feasibility); a soft one only shapes
+    /// plans.
+    pub strict: bool,
+    /// The members the file lists, in file order.
+    pub vms: Vec<VmId>,
+}
+
+/// One rule between VMs as it applies: a `vm_groups` entry with the VMs
+/// that name it in `anti_affinity` added to its members, or a group that
+/// only `anti_affinity` names (apart, one per host, strict).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupRule {
+    pub name: String,
+    pub affinity: Affinity,
+    pub max_per_host: u32,
+    pub strict: bool,
+    /// Members, ascending, each once.
+    pub vms: Vec<VmId>,
+    /// Its index in `Pool::vm_groups`; `None` when only `anti_affinity`
+    /// names it.
+    pub entry: Option<usize>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -54,6 +107,9 @@ pub struct HaSettings {
     /// The key of `hosts[].labels` whose value names a host's failure
     /// domain: when set, k counts domains that fail together.
     pub failure_domain_label: Option<String>,
+    /// Ratio per resource name that hosts receiving restarted VMs may use
+    /// in a failure scenario (never in normal operation), as written.
+    pub failover_overcommit: BTreeMap<String, f64>,
 }
 
 impl Default for HaSettings {
@@ -71,6 +127,7 @@ impl Default for HaSettings {
             fence_timeout_s: 60,
             failback: Failback::Off,
             failure_domain_label: None,
+            failover_overcommit: BTreeMap::new(),
         }
     }
 }
@@ -122,6 +179,9 @@ pub struct Host {
     pub networks: BTreeSet<String>,
     pub labels: BTreeMap<String, String>,
     pub fencing: Vec<FenceLevel>,
+    /// Ratio per resource name for this host, overriding `ha.overcommit`
+    /// for the resources it names, as written.
+    pub overcommit: BTreeMap<String, f64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -155,17 +215,82 @@ pub enum Restart {
     Unprotected,
 }
 
-/// Restart priority; `Critical` sorts first.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Priority {
-    Critical,
-    High,
-    Medium,
-    Low,
+/// Restart priority: an integer, higher is more important. The four named
+/// tiers are aliases (`low` 1000, `medium` 2000, `high` 3000, `critical`
+/// 4000). Ordered most important first, so that sorting by priority puts
+/// `Critical` first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Priority(pub i32);
+
+#[allow(non_upper_case_globals)]
+impl Priority {
+    pub const Critical: Priority = Priority(4000);
+    pub const High: Priority = Priority(3000);
+    pub const Medium: Priority = Priority(2000);
+    pub const Low: Priority = Priority(1000);
 }
+
+impl Ord for Priority {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.0.cmp(&self.0)
+    }
+}
+
+impl PartialOrd for Priority {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::fmt::Display for Priority {
+    /// The name of an alias, the number otherwise.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.name() {
+            Some(n) => f.write_str(n),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+/// The name of an alias as a JSON string, any other value as a number.
+impl serde::Serialize for Priority {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.name() {
+            Some(n) => s.serialize_str(n),
+            None => s.serialize_i32(self.0),
+        }
+    }
+}
+
+/// One of the four names, or an integer in the range of `i32`.
+impl<'de> serde::Deserialize<'de> for Priority {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Priority;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"critical\", \"high\", \"medium\", \"low\" or an integer")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Priority, E> {
+                Priority::named(v).ok_or_else(|| E::unknown_variant(v, &PRIORITY_NAMES))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Priority, E> {
+                i32::try_from(v)
+                    .map(Priority)
+                    .map_err(|_| E::custom(format!("priority {v} is out of range")))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Priority, E> {
+                i32::try_from(v)
+                    .map(Priority)
+                    .map_err(|_| E::custom(format!("priority {v} is out of range")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The names of the four aliases, most important first.
+pub const PRIORITY_NAMES: [&str; 4] = ["critical", "high", "medium", "low"];
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Vm {
@@ -186,6 +311,9 @@ pub struct Vm {
     pub local_devices: Vec<String>,
     pub allowed_hosts: Option<Vec<HostId>>,
     pub anti_affinity: Option<String>,
+    /// Hosts to restart it on when a plan can, most preferred first (soft:
+    /// never changes a verdict); empty when the file gives none.
+    pub preferred_hosts: Vec<HostId>,
 }
 
 /// `floor(amount * ratio)`, with the ratio read as the decimal number it was
@@ -255,18 +383,36 @@ impl Restart {
 }
 
 impl Priority {
+    /// The four named tiers, most important first.
     pub const ALL: [Priority; 4] = [
         Priority::Critical,
         Priority::High,
         Priority::Medium,
         Priority::Low,
     ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Priority::Critical => "critical",
-            Priority::High => "high",
-            Priority::Medium => "medium",
-            Priority::Low => "low",
+
+    /// The priority a name stands for.
+    pub fn named(name: &str) -> Option<Priority> {
+        PRIORITY_NAMES
+            .iter()
+            .position(|&n| n == name)
+            .map(|i| Priority::ALL[i])
+    }
+
+    /// The name of an alias (`Some("critical")` for 4000), `None` for any
+    /// other value.
+    pub fn name(self) -> Option<&'static str> {
+        Priority::ALL
+            .iter()
+            .position(|&p| p == self)
+            .map(|i| PRIORITY_NAMES[i])
+    }
+
+    /// The name of an alias, the number otherwise (as output prints it).
+    pub fn as_str(self) -> std::borrow::Cow<'static, str> {
+        match self.name() {
+            Some(n) => std::borrow::Cow::Borrowed(n),
+            None => std::borrow::Cow::Owned(self.0.to_string()),
         }
     }
 }
@@ -285,7 +431,8 @@ impl Pool {
         self.vms.iter().position(|v| v.name == name)
     }
 
-    /// The overcommit ratio of resource `r` (1.0 where the file gives none).
+    /// The pool's overcommit ratio of resource `r` (1.0 where the file gives
+    /// none).
     pub fn ratio(&self, r: ResourceId) -> f64 {
         self.ha
             .overcommit
@@ -294,10 +441,37 @@ impl Pool {
             .unwrap_or(1.0)
     }
 
-    /// `floor(capacity * ratio) - reserved`: what VMs may use on host `h`.
+    /// The overcommit ratio of resource `r` on host `h` in normal
+    /// operation: the host's own where it gives one, else the pool's.
+    pub fn host_ratio(&self, h: HostId, r: ResourceId) -> f64 {
+        match self.hosts[h].overcommit.get(&self.resources[r]) {
+            Some(&ratio) => ratio,
+            None => self.ratio(r),
+        }
+    }
+
+    /// The ratio of resource `r` on host `h` in a failure scenario: the
+    /// larger of its normal ratio and `ha.failover_overcommit`.
+    pub fn failover_ratio(&self, h: HostId, r: ResourceId) -> f64 {
+        let normal = self.host_ratio(h, r);
+        match self.ha.failover_overcommit.get(&self.resources[r]) {
+            Some(&f) if f > normal => f,
+            _ => normal,
+        }
+    }
+
+    /// `floor(capacity * ratio) - reserved`: what VMs may use on host `h`
+    /// in normal operation.
     pub fn usable(&self, h: HostId, r: ResourceId) -> i64 {
         let host = &self.hosts[h];
-        scale(host.capacity[r], self.ratio(r)) - host.reserved[r]
+        scale(host.capacity[r], self.host_ratio(h, r)) - host.reserved[r]
+    }
+
+    /// What VMs may use on host `h` in a failure scenario, when it receives
+    /// restarted VMs: `usable` with the failover ratio.
+    pub fn failover_usable(&self, h: HostId, r: ResourceId) -> i64 {
+        let host = &self.hosts[h];
+        scale(host.capacity[r], self.failover_ratio(h, r)) - host.reserved[r]
     }
 
     /// Sum of the demand of running or paused VMs placed on host `h`.
@@ -344,6 +518,69 @@ impl Pool {
         (0..self.resources.len())
             .map(|r| self.usable(h, r) - used[r])
             .collect()
+    }
+
+    /// Spare capacity of host `h` per resource in a failure scenario: with
+    /// `ha.failover_overcommit`, what a host receiving restarted VMs may
+    /// use; without it, [`Pool::spare`].
+    pub fn failover_spare(&self, h: HostId) -> Vec<i64> {
+        if self.ha.failover_overcommit.is_empty() {
+            return self.spare(h);
+        }
+        let used = self.used(h);
+        (0..self.resources.len())
+            .map(|r| self.failover_usable(h, r) - used[r])
+            .collect()
+    }
+
+    /// The rules between VMs as they apply: every `vm_groups` entry (in
+    /// file order) with the VMs that name it in `anti_affinity` added,
+    /// then, by name, every group only `anti_affinity` names.
+    pub fn group_rules(&self) -> Vec<GroupRule> {
+        let mut rules: Vec<GroupRule> = self
+            .vm_groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| GroupRule {
+                name: g.name.clone(),
+                affinity: g.affinity,
+                max_per_host: g.max_per_host,
+                strict: g.strict,
+                vms: g.vms.clone(),
+                entry: Some(i),
+            })
+            .collect();
+        let listed = rules.len();
+        let mut implied: BTreeMap<&str, Vec<VmId>> = BTreeMap::new();
+        for (v, vm) in self.vms.iter().enumerate() {
+            let Some(g) = vm.anti_affinity.as_deref() else {
+                continue;
+            };
+            match rules[..listed].iter_mut().find(|r| r.name == g) {
+                Some(rule) => rule.vms.push(v),
+                None => implied.entry(g).or_default().push(v),
+            }
+        }
+        for rule in &mut rules {
+            rule.vms.sort_unstable();
+            rule.vms.dedup();
+        }
+        rules.extend(implied.into_iter().map(|(name, vms)| GroupRule {
+            name: name.to_string(),
+            affinity: Affinity::Apart,
+            max_per_host: 1,
+            strict: true,
+            vms,
+            entry: None,
+        }));
+        rules
+    }
+
+    /// Whether the pool has rules that never change a verdict: a group
+    /// with `strict: false`, or a VM with `preferred_hosts`.
+    pub fn has_soft_rules(&self) -> bool {
+        self.vm_groups.iter().any(|g| !g.strict)
+            || self.vms.iter().any(|v| !v.preferred_hosts.is_empty())
     }
 
     /// Hosts in state `up`: the failure candidates.

@@ -2,16 +2,30 @@
 //!
 //! A plan places the protected VMs first, then the best-effort ones. When not
 //! everything fits, VMs are taken in importance order (protected before
-//! best-effort, then priority critical > high > medium > low, then smaller
-//! first so that fewer VMs are left out) and each is kept only when a packing
-//! of it together with every VM kept before it exists, decided exactly. So
-//! every VM left out is proved not to fit beside the more important VMs kept.
+//! best-effort, then priority, most important first, then smaller first so
+//! that fewer VMs are left out) and each is kept only when a packing of it
+//! together with every VM kept before it exists, decided exactly. So every
+//! VM left out is proved not to fit beside the more important VMs kept.
+//!
+//! VMs of one restart class that share a strict keep-together rule
+//! (directly or through each other) are one *unit*: restarted together, on
+//! one host, or not at all, at the place of their most important member.
+//!
+//! Soft rules (`vm_groups` with `strict: false`, `preferred_hosts`) never
+//! change which VMs are placed. Once those are fixed, each soft rule that
+//! concerns a restarted VM is taken in importance order (that of its most
+//! important restarted VM; groups before preferences; file order) and
+//! honoured when a packing of the placed VMs keeps it together with every
+//! soft rule honoured before it, decided exactly (a preference tries its
+//! hosts one by one, most preferred first, and keeps the first that
+//! works). Every soft rule the plan breaks is listed, with what breaks it,
+//! and is proved not to fit beside the rules honoured before it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::model::*;
-use crate::pack::{self, Budget, Decision, fits, greedy::GroupsUsed};
-use crate::scenario::{Analysis, Scenario};
+use crate::pack::{self, Budget, Decision, Instance, fits, greedy::GroupsUsed};
+use crate::scenario::{Analysis, Honour};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Placement {
@@ -26,6 +40,22 @@ pub struct Unplaced {
     pub reason: String,
 }
 
+/// A soft rule.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SoftRule {
+    /// A `vm_groups` entry with `strict: false`, by name.
+    Group(String),
+    /// The `preferred_hosts` of a VM.
+    PreferredHosts(VmId),
+}
+
+/// A soft rule a plan breaks, and how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokenRule {
+    pub rule: SoftRule,
+    pub reason: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
     /// The failed hosts, in file order.
@@ -35,6 +65,9 @@ pub struct Plan {
     pub unplaced: Vec<Unplaced>,
     /// False when the budget ran out before some VM was decided.
     pub exact: bool,
+    /// The soft rules the placements break (in the order the plan took
+    /// them); empty when every soft rule is kept or the pool has none.
+    pub soft_broken: Vec<BrokenRule>,
 }
 
 impl Plan {
@@ -51,6 +84,50 @@ impl Plan {
 pub enum Scope {
     ProtectedOnly,
     All,
+}
+
+/// Instances for sets of units of one failure set: without rules beyond
+/// plain anti-affinity, items of one instance of every VM (a unit is one
+/// VM); with them, built for each set, so that units sharing a rule merge.
+struct Units<'a, 'p> {
+    an: &'a Analysis<'p>,
+    mask: &'a [bool],
+    units: Vec<Vec<VmId>>,
+    /// Without rules: the instance of every unit's VM, item = unit.
+    full: Option<Instance>,
+    /// The host behind each target (the same for every instance).
+    hosts: Vec<HostId>,
+}
+
+impl Units<'_, '_> {
+    /// The instance for the units of `set` (in that order) and the VMs
+    /// behind each of its items.
+    fn build(&self, set: &[usize]) -> (Instance, Vec<Vec<VmId>>) {
+        if let Some(full) = &self.full {
+            let members = set.iter().map(|&u| self.units[u].clone()).collect();
+            return (subset(full, set), members);
+        }
+        let vms: Vec<VmId> = set
+            .iter()
+            .flat_map(|&u| self.units[u].iter().copied())
+            .collect();
+        let sc = self.an.instance_for(self.mask, vms);
+        let members = (0..sc.instance.items())
+            .map(|i| sc.members(i).to_vec())
+            .collect();
+        (sc.instance, members)
+    }
+}
+
+/// The targets of `assign` as a placement of the VMs behind each item.
+fn placed(members: &[Vec<VmId>], assign: &[u32]) -> HashMap<VmId, u32> {
+    let mut out = HashMap::new();
+    for (m, &t) in members.iter().zip(assign) {
+        for &v in m {
+            out.insert(v, t);
+        }
+    }
+    out
 }
 
 /// The restart plan when the hosts in `failed` fail now.
@@ -95,27 +172,42 @@ pub fn plan(an: &Analysis, failed: &[HostId], scope: Scope, budget: &Budget) -> 
         let size: i64 = vm.demand.iter().sum();
         (vm.restart, vm.priority, size, v)
     });
-    let sc = an.instance_for(&mask, wanted.clone());
-    let inst = &sc.instance;
-    let protected = wanted
+    let units = units_of(an, &wanted);
+    let full = an
+        .rules
+        .is_none()
+        .then(|| an.instance_for(&mask, wanted.clone()).instance);
+    let u = Units {
+        an,
+        mask: &mask,
+        hosts: an.survivors(&mask),
+        units,
+        full,
+    };
+    let n = u.units.len();
+    let protected = u
+        .units
         .iter()
-        .take_while(|&&v| pool.vms[v].restart == Restart::Protected)
+        .take_while(|m| pool.vms[m[0]].restart == Restart::Protected)
         .count();
 
     let mut exact = true;
     // Fast paths: everything, or every protected VM, in one decision.
     let mut kept: Vec<usize> = Vec::new();
-    let mut assign: Vec<u32> = Vec::new();
+    let mut place: HashMap<VmId, u32> = HashMap::new();
     let mut first = protected;
-    if let Decision::Feasible(a) = pack::decide(inst, budget).0 {
-        kept = (0..inst.items()).collect();
-        assign = a;
-        first = inst.items();
-    } else if protected < inst.items() {
-        let sub = subset(inst, &(0..protected).collect::<Vec<_>>());
+    let all: Vec<usize> = (0..n).collect();
+    let (inst, members) = u.build(&all);
+    if let Decision::Feasible(a) = pack::decide(&inst, budget).0 {
+        kept = all;
+        place = placed(&members, &a);
+        first = n;
+    } else if protected < n {
+        let some: Vec<usize> = (0..protected).collect();
+        let (sub, members) = u.build(&some);
         if let Decision::Feasible(a) = pack::decide(&sub, budget).0 {
-            kept = (0..protected).collect();
-            assign = a;
+            kept = some;
+            place = placed(&members, &a);
         } else {
             first = 0;
         }
@@ -123,43 +215,52 @@ pub fn plan(an: &Analysis, failed: &[HostId], scope: Scope, budget: &Budget) -> 
         first = 0;
     }
     // The rest, one by one in importance order.
-    for i in first..inst.items() {
-        if let Some(t) = fit_beside(inst, &kept, &assign, i) {
-            kept.push(i);
-            assign.push(t);
-            continue;
-        }
+    for i in first..n {
         let mut trial = kept.clone();
         trial.push(i);
-        match pack::decide(&subset(inst, &trial), budget).0 {
+        let (inst, members) = u.build(&trial);
+        if let Some(a) = fit_beside(&inst, &members, &place) {
+            kept = trial;
+            place = placed(&members, &a);
+            continue;
+        }
+        match pack::decide(&inst, budget).0 {
             Decision::Feasible(a) => {
                 kept = trial;
-                assign = a;
+                place = placed(&members, &a);
             }
-            Decision::Infeasible(_) => unplaced.push(Unplaced {
-                vm: sc.vms[i],
-                reason: why_left_out(an, &sc, i, &kept, &assign),
-            }),
+            Decision::Infeasible(_) => {
+                let reason = why_left_out(an, &mask, &inst, &members, &u.units[i], &place);
+                for &v in &u.units[i] {
+                    unplaced.push(Unplaced {
+                        vm: v,
+                        reason: reason.clone(),
+                    });
+                }
+            }
             Decision::Undecided => {
                 exact = false;
-                unplaced.push(Unplaced {
-                    vm: sc.vms[i],
-                    reason: "not decided before the time limit".to_string(),
-                });
+                for &v in &u.units[i] {
+                    unplaced.push(Unplaced {
+                        vm: v,
+                        reason: "not decided before the time limit".to_string(),
+                    });
+                }
             }
         }
     }
 
-    let mut placements: Vec<Placement> = kept
+    let kept_vms: Vec<VmId> = kept
         .iter()
-        .zip(&assign)
-        .map(|(&i, &t)| {
-            let v = sc.vms[i];
-            Placement {
-                vm: v,
-                host: sc.hosts[t as usize],
-                order: pool.vms[v].order,
-            }
+        .flat_map(|&k| u.units[k].iter().copied())
+        .collect();
+    let soft_broken = honour_soft(an, &mask, &u.hosts, &kept_vms, &mut place, budget);
+    let mut placements: Vec<Placement> = kept_vms
+        .iter()
+        .map(|&v| Placement {
+            vm: v,
+            host: u.hosts[place[&v] as usize],
+            order: pool.vms[v].order,
         })
         .collect();
     placements.sort_by_key(|p| {
@@ -175,7 +276,53 @@ pub fn plan(an: &Analysis, failed: &[HostId], scope: Scope, budget: &Budget) -> 
         placements,
         unplaced,
         exact,
+        soft_broken,
     }
+}
+
+/// The units of `wanted` (in importance order): VMs of one restart class
+/// linked by strict keep-together rules they share, in the order of their
+/// most important member.
+fn units_of(an: &Analysis, wanted: &[VmId]) -> Vec<Vec<VmId>> {
+    let Some(rules) = an.rules.as_ref().filter(|r| !r.together.is_empty()) else {
+        return wanted.iter().map(|&v| vec![v]).collect();
+    };
+    let pool = an.pool;
+    let n = wanted.len();
+    let mut unit: Vec<usize> = (0..n).collect();
+    fn root(p: &mut [usize], mut i: usize) -> usize {
+        while p[i] != i {
+            p[i] = p[p[i]];
+            i = p[i];
+        }
+        i
+    }
+    // Per (rule, class): the first wanted VM seen.
+    let mut first: HashMap<(u32, Restart), usize> = HashMap::new();
+    for (i, &v) in wanted.iter().enumerate() {
+        for &r in &rules.together_of[v] {
+            match first.entry((r, pool.vms[v].restart)) {
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(i);
+                }
+                std::collections::hash_map::Entry::Occupied(e) => {
+                    let (a, b) = (root(&mut unit, *e.get()), root(&mut unit, i));
+                    unit[a.max(b)] = a.min(b);
+                }
+            }
+        }
+    }
+    let mut index: HashMap<usize, usize> = HashMap::new();
+    let mut out: Vec<Vec<VmId>> = Vec::new();
+    for i in 0..n {
+        let r = root(&mut unit, i);
+        let k = *index.entry(r).or_insert_with(|| {
+            out.push(Vec::new());
+            out.len() - 1
+        });
+        out[k].push(wanted[i]);
+    }
+    out
 }
 
 /// The sub-instance of the given items (in that order).
@@ -193,34 +340,111 @@ fn subset(inst: &pack::Instance, items: &[usize]) -> pack::Instance {
     sub
 }
 
-/// A target for item `i` in what `kept` leaves free, without moving them.
-fn fit_beside(inst: &pack::Instance, kept: &[usize], assign: &[u32], i: usize) -> Option<u32> {
+/// A packing of `inst` that keeps every VM of `place` on its target (an
+/// item with some placed on one target stays there), the other items each
+/// on the first target with room: `None` when there is none so.
+fn fit_beside(
+    inst: &Instance,
+    members: &[Vec<VmId>],
+    place: &HashMap<VmId, u32>,
+) -> Option<Vec<u32>> {
     let nres = inst.nres;
+    let mut assign = vec![u32::MAX; inst.items()];
     let mut rem = inst.cap.clone();
-    let mut used = GroupsUsed::default();
-    for (&k, &t) in kept.iter().zip(assign) {
-        for r in 0..nres {
-            rem[t as usize * nres + r] -= inst.demand[k * nres + r];
+    let mut used = GroupsUsed::for_instance(inst);
+    for (i, m) in members.iter().enumerate() {
+        let mut at = m.iter().filter_map(|v| place.get(v));
+        let Some(&t) = at.next() else { continue };
+        if at.any(|&o| o != t) {
+            return None; // VMs kept apart would now have to share a host
         }
-        used.take(inst.group[k], t);
+        assign[i] = t;
+        for r in 0..nres {
+            rem[t as usize * nres + r] -= inst.demand[i * nres + r];
+        }
+        used.take_item(inst, i, t);
     }
-    inst.elig[i]
-        .iter()
-        .copied()
-        .find(|&t| fits(inst, &rem, i, t as usize) && used.free(inst.group[i], t))
+    for i in 0..inst.items() {
+        if assign[i] != u32::MAX {
+            continue;
+        }
+        let t = inst.elig[i]
+            .iter()
+            .copied()
+            .find(|&t| fits(inst, &rem, i, t as usize) && used.allows(inst, i, t))?;
+        assign[i] = t;
+        for r in 0..nres {
+            rem[t as usize * nres + r] -= inst.demand[i * nres + r];
+        }
+        used.take_item(inst, i, t);
+    }
+    inst.verify(&assign).then_some(assign)
 }
 
-/// Why item `i` of a scenario could not be kept, for people.
-fn why_left_out(an: &Analysis, sc: &Scenario, i: usize, kept: &[usize], assign: &[u32]) -> String {
+/// `a`, `a and b`, `a, b and c`.
+pub(crate) fn and_list(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// The hosts where a VM of a strict keep-together rule of `vms` still
+/// runs (on a host neither failed nor down), with one such VM each.
+fn anchors(an: &Analysis, mask: &[bool], vms: &[VmId]) -> Vec<(HostId, VmId)> {
     let pool = an.pool;
-    let inst = &sc.instance;
-    let v = sc.vms[i];
-    let vm = &pool.vms[v];
+    let Some(rules) = &an.rules else {
+        return Vec::new();
+    };
+    let mut out: Vec<(HostId, VmId)> = Vec::new();
+    let mut rs: Vec<u32> = vms
+        .iter()
+        .flat_map(|&v| rules.together_of[v].iter().copied())
+        .collect();
+    rs.sort_unstable();
+    rs.dedup();
+    for r in rs {
+        for &m in &rules.together[r as usize].1 {
+            let h = pool.vms[m].host;
+            if !vms.contains(&m)
+                && pool.vms[m].power.is_active()
+                && !mask[h]
+                && pool.hosts[h].state != HostState::Down
+                && !out.iter().any(|&(o, _)| o == h)
+            {
+                out.push((h, m));
+            }
+        }
+    }
+    out
+}
+
+/// Why the unit `unit` (the VMs of item `i`'s members among them) could
+/// not be kept beside the VMs of `place`, for people.
+fn why_left_out(
+    an: &Analysis,
+    mask: &[bool],
+    inst: &Instance,
+    members: &[Vec<VmId>],
+    unit: &[VmId],
+    place: &HashMap<VmId, u32>,
+) -> String {
+    let pool = an.pool;
+    let i = members
+        .iter()
+        .position(|m| m.contains(&unit[0]))
+        .expect("the unit is in the instance");
+    let vm = &pool.vms[unit[0]];
+    let together = members[i].len() > 1 || !anchors(an, mask, &members[i]).is_empty();
+    if together {
+        return together_reason(an, mask, inst, &members[i], i);
+    }
     if inst.elig[i].is_empty() {
         let names: Vec<&str> = an
             .agility
             .targets
-            .of(v)
+            .of(unit[0])
             .map(|h| pool.hosts[h].name.as_str())
             .collect();
         return format!(
@@ -256,26 +480,54 @@ fn why_left_out(an: &Analysis, sc: &Scenario, i: usize, kept: &[usize], assign: 
             )
         };
     }
-    // Room beside the kept VMs, but only where its anti-affinity group is.
+    // Room beside the kept VMs, but only where its group rules forbid.
     let nres = inst.nres;
     let mut rem = inst.cap.clone();
-    let mut groups = GroupsUsed::default();
-    for (&k, &t) in kept.iter().zip(assign) {
+    let mut groups = GroupsUsed::for_instance(inst);
+    for (k, m) in members.iter().enumerate() {
+        if k == i {
+            continue;
+        }
+        let Some(&t) = m.iter().find_map(|v| place.get(v)) else {
+            continue;
+        };
         for r in 0..nres {
             rem[t as usize * nres + r] -= inst.demand[k * nres + r];
         }
-        groups.take(inst.group[k], t);
+        groups.take_item(inst, k, t);
     }
     let roomy: Vec<u32> = inst.elig[i]
         .iter()
         .copied()
         .filter(|&t| fits(inst, &rem, i, t as usize))
         .collect();
-    if !roomy.is_empty() && roomy.iter().all(|&t| !groups.free(inst.group[i], t)) {
-        return format!(
-            "anti-affinity: every surviving host with room for it already receives a VM of group {}",
-            vm.anti_affinity.as_deref().unwrap_or_default()
-        );
+    if !roomy.is_empty() && roomy.iter().all(|&t| !groups.allows(inst, i, t)) {
+        let g = an.group_of[unit[0]];
+        return if g != pack::NO_GROUP && roomy.iter().all(|&t| !groups.free(inst.group[i], t)) {
+            let rule = &an.group_rules[an.group_rule[g as usize]];
+            if rule.entry.is_none() {
+                format!(
+                    "anti-affinity: every surviving host with room for it already receives a VM of group {}",
+                    rule.name
+                )
+            } else {
+                format!(
+                    "group {}: every surviving host with room for it already runs or receives one of its VMs",
+                    rule.name
+                )
+            }
+        } else {
+            let names: Vec<String> = inst
+                .apart
+                .iter()
+                .filter(|a| a.items.iter().any(|&(k, _)| k as usize == i))
+                .map(|a| an.group_rules[a.rule].name.clone())
+                .collect();
+            format!(
+                "group {}: every surviving host with room for it already runs or receives as many of its VMs as the group allows",
+                names.join(", group ")
+            )
+        };
     }
     if vm.restart == Restart::BestEffort {
         "no room left after the protected and more important VMs".to_string()
@@ -284,11 +536,375 @@ fn why_left_out(an: &Analysis, sc: &Scenario, i: usize, kept: &[usize], assign: 
     }
 }
 
+/// Why VMs that must run together (item `i`, or one VM pinned to a host
+/// where a member of its keep-together rule runs) cannot be restarted:
+/// "web1 and web2 must run together; no surviving host has room for both".
+fn together_reason(
+    an: &Analysis,
+    mask: &[bool],
+    inst: &Instance,
+    vms: &[VmId],
+    i: usize,
+) -> String {
+    let pool = an.pool;
+    let names: Vec<&str> = vms.iter().map(|&v| pool.vms[v].name.as_str()).collect();
+    let at = anchors(an, mask, vms);
+    let who = if at.is_empty() {
+        format!("{} must run together", and_list(&names))
+    } else {
+        let with: Vec<String> = at
+            .iter()
+            .map(|&(h, m)| format!("{} on {}", pool.vms[m].name, pool.hosts[h].name))
+            .collect();
+        format!(
+            "{} must run together with {}",
+            and_list(&names),
+            with.join(" or ")
+        )
+    };
+    let both = match vms.len() {
+        1 => "it".to_string(),
+        2 => "both".to_string(),
+        _ => "all of them".to_string(),
+    };
+    let total: Vec<i64> = (0..inst.nres).map(|r| inst.demand(i)[r]).collect();
+    if inst.elig[i].is_empty() {
+        if at.is_empty() {
+            return format!("{who}; no surviving host may run {both}");
+        }
+        let there: Vec<&str> = at
+            .iter()
+            .map(|&(h, _)| pool.hosts[h].name.as_str())
+            .collect();
+        return format!(
+            "{who}; {} cannot take {}",
+            and_list(&there),
+            if vms.len() == 1 { "it" } else { "them" }
+        );
+    }
+    if !inst.elig[i]
+        .iter()
+        .any(|&t| fits(inst, &inst.cap, i, t as usize))
+    {
+        let need: Vec<String> = (0..inst.nres)
+            .filter(|&r| total[r] > 0)
+            .map(|r| pool.amount(r, total[r]))
+            .collect();
+        return if at.is_empty() {
+            format!("{who}; no surviving host has room for {both}")
+        } else {
+            format!(
+                "{who}; no host there has room for {both} ({})",
+                need.join(" and ")
+            )
+        };
+    }
+    format!(
+        "{who}; no surviving host has room for {both} beside the VMs of equal or higher priority"
+    )
+}
+
+/// The soft rules that concern the VMs placed (`vms`, on the targets of
+/// `place`), in the order a plan takes them: by their most important VM
+/// placed, groups before preferences, then file order.
+fn soft_rules_of(an: &Analysis, vms: &[VmId]) -> Vec<(SoftRule, Option<usize>)> {
+    let pool = an.pool;
+    let placed: BTreeSet<VmId> = vms.iter().copied().collect();
+    let key = |v: VmId| (pool.vms[v].restart, pool.vms[v].priority);
+    let mut rules: Vec<((Restart, Priority), u8, usize, SoftRule, Option<usize>)> = Vec::new();
+    for (i, r) in an.group_rules.iter().enumerate() {
+        if r.strict {
+            continue;
+        }
+        if let Some(best) = r
+            .vms
+            .iter()
+            .filter(|v| placed.contains(v))
+            .map(|&v| key(v))
+            .min()
+        {
+            rules.push((best, 0, i, SoftRule::Group(r.name.clone()), Some(i)));
+        }
+    }
+    for &v in vms {
+        if !pool.vms[v].preferred_hosts.is_empty() {
+            rules.push((key(v), 1, v, SoftRule::PreferredHosts(v), None));
+        }
+    }
+    rules.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    rules.into_iter().map(|r| (r.3, r.4)).collect()
+}
+
+/// Honours the soft rules that concern the placed VMs `vms` as the module
+/// doc says, moving them within `place` (targets of the failure set's
+/// survivors `hosts`); returns the rules broken.
+fn honour_soft(
+    an: &Analysis,
+    mask: &[bool],
+    hosts: &[HostId],
+    vms: &[VmId],
+    place: &mut HashMap<VmId, u32>,
+    budget: &Budget,
+) -> Vec<BrokenRule> {
+    let pool = an.pool;
+    if vms.is_empty() || !pool.has_soft_rules() {
+        return Vec::new();
+    }
+    let mut honour = Honour::default();
+    let mut broken_rules = Vec::new();
+    // Whether the soft rules of `h` can hold, keeping `place` if it does.
+    let attempt = |h: &Honour, place: &mut HashMap<VmId, u32>| -> Option<bool> {
+        let sc = an.instance_honouring(mask, vms.to_vec(), h);
+        let members: Vec<Vec<VmId>> = (0..sc.instance.items())
+            .map(|i| sc.members(i).to_vec())
+            .collect();
+        let mut assign = Vec::with_capacity(members.len());
+        for m in &members {
+            let t = place[&m[0]];
+            if m.iter().any(|v| place[v] != t) {
+                assign.clear();
+                break;
+            }
+            assign.push(t);
+        }
+        if assign.len() == members.len() && sc.instance.verify(&assign) {
+            return Some(true);
+        }
+        match pack::decide(&sc.instance, budget).0 {
+            Decision::Feasible(a) => {
+                *place = placed(&members, &a);
+                Some(true)
+            }
+            Decision::Infeasible(_) => Some(false),
+            Decision::Undecided => None,
+        }
+    };
+    for (rule, group) in soft_rules_of(an, vms) {
+        let mut kept = false;
+        let mut undecided = false;
+        match (&rule, group) {
+            (SoftRule::Group(_), Some(g)) => {
+                let mut trial = honour.clone();
+                trial.groups.push(g);
+                match attempt(&trial, place) {
+                    Some(true) => {
+                        honour = trial;
+                        kept = true;
+                    }
+                    Some(false) => {}
+                    None => undecided = true,
+                }
+            }
+            (SoftRule::PreferredHosts(v), _) => {
+                for &h in &pool.vms[*v].preferred_hosts {
+                    if mask[h] || !hosts.contains(&h) {
+                        continue;
+                    }
+                    let mut trial = honour.clone();
+                    trial.preferred.push((*v, vec![h]));
+                    match attempt(&trial, place) {
+                        Some(true) => {
+                            honour = trial;
+                            kept = true;
+                            break;
+                        }
+                        Some(false) => {}
+                        None => {
+                            undecided = true;
+                            break;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        if !kept {
+            broken_rules.push((rule, undecided));
+        }
+    }
+    let at: HashMap<VmId, HostId> = place
+        .iter()
+        .map(|(&v, &t)| (v, hosts[t as usize]))
+        .collect();
+    broken_rules
+        .into_iter()
+        .filter_map(|(rule, undecided)| {
+            let why = broken_reason(pool, mask, &rule, &at)?;
+            Some(BrokenRule {
+                reason: if undecided {
+                    format!("{why} (not decided before the time limit)")
+                } else {
+                    why
+                },
+                rule,
+            })
+        })
+        .collect()
+}
+
+/// The soft rules that `placements` break when `failed` fail (soft
+/// groups in file order, then VMs with `preferred_hosts`), with how.
+pub fn broken_rules(pool: &Pool, failed: &[HostId], placements: &[Placement]) -> Vec<BrokenRule> {
+    let mut mask = vec![false; pool.hosts.len()];
+    for &h in failed {
+        mask[h] = true;
+    }
+    let at: HashMap<VmId, HostId> = placements.iter().map(|p| (p.vm, p.host)).collect();
+    soft_rules(pool)
+        .into_iter()
+        .filter_map(|rule| {
+            let reason = broken_reason(pool, &mask, &rule, &at)?;
+            Some(BrokenRule { rule, reason })
+        })
+        .collect()
+}
+
+/// Every soft rule of the pool: soft groups in file order, then the VMs
+/// with `preferred_hosts` in file order.
+fn soft_rules(pool: &Pool) -> Vec<SoftRule> {
+    pool.vm_groups
+        .iter()
+        .filter(|g| !g.strict)
+        .map(|g| SoftRule::Group(g.name.clone()))
+        .chain(
+            (0..pool.vms.len())
+                .filter(|&v| !pool.vms[v].preferred_hosts.is_empty())
+                .map(SoftRule::PreferredHosts),
+        )
+        .collect()
+}
+
+/// How the restarts `at` (VM → host) break soft rule `rule`, for people;
+/// `None` when they keep it.
+pub(crate) fn broken_reason(
+    pool: &Pool,
+    failed: &[bool],
+    rule: &SoftRule,
+    at: &HashMap<VmId, HostId>,
+) -> Option<String> {
+    match rule {
+        SoftRule::PreferredHosts(v) => {
+            let vm = &pool.vms[*v];
+            let &host = at.get(v)?;
+            if vm.preferred_hosts.contains(&host) {
+                return None;
+            }
+            let names: Vec<&str> = vm
+                .preferred_hosts
+                .iter()
+                .map(|&h| pool.hosts[h].name.as_str())
+                .collect();
+            let down: Vec<&str> = vm
+                .preferred_hosts
+                .iter()
+                .filter(|&&h| failed[h] || pool.hosts[h].state != HostState::Up)
+                .map(|&h| pool.hosts[h].name.as_str())
+                .collect();
+            let why = if down.len() == names.len() {
+                format!(
+                    "{} {} not up",
+                    and_list(&down),
+                    if down.len() == 1 { "is" } else { "are" }
+                )
+            } else {
+                "no preferred host can take it beside the VMs and soft rules that came first"
+                    .to_string()
+            };
+            Some(format!(
+                "{} restarts on {}, not on a preferred host ({}): {why}",
+                vm.name,
+                pool.hosts[host].name,
+                names.join(", ")
+            ))
+        }
+        SoftRule::Group(name) => {
+            let rule = pool.group_rules().into_iter().find(|r| &r.name == name)?;
+            let restarted: Vec<VmId> = rule
+                .vms
+                .iter()
+                .copied()
+                .filter(|v| at.contains_key(v))
+                .collect();
+            if restarted.is_empty() {
+                return None;
+            }
+            let gone = |h: HostId| failed[h] || pool.hosts[h].state == HostState::Down;
+            let running: Vec<VmId> = rule
+                .vms
+                .iter()
+                .copied()
+                .filter(|v| {
+                    !at.contains_key(v)
+                        && pool.vms[*v].power.is_active()
+                        && !gone(pool.vms[*v].host)
+                })
+                .collect();
+            match rule.affinity {
+                Affinity::Together => {
+                    let hosts: BTreeSet<HostId> = restarted.iter().map(|v| at[v]).collect();
+                    let anchored: BTreeSet<HostId> =
+                        running.iter().map(|&v| pool.vms[v].host).collect();
+                    let one = hosts.len() == 1;
+                    if one && (anchored.is_empty() || anchored.contains(hosts.first()?)) {
+                        return None;
+                    }
+                    let mut parts: Vec<String> = restarted
+                        .iter()
+                        .map(|&v| {
+                            format!(
+                                "{} restarts on {}",
+                                pool.vms[v].name, pool.hosts[at[&v]].name
+                            )
+                        })
+                        .collect();
+                    parts.extend(running.iter().map(|&v| {
+                        format!(
+                            "{} runs on {}",
+                            pool.vms[v].name, pool.hosts[pool.vms[v].host].name
+                        )
+                    }));
+                    Some(format!("group {name} (together): {}", parts.join(", ")))
+                }
+                Affinity::Apart => {
+                    let mut over: Vec<String> = Vec::new();
+                    let hosts: BTreeSet<HostId> = restarted.iter().map(|v| at[v]).collect();
+                    for h in hosts {
+                        let there: Vec<&str> = rule
+                            .vms
+                            .iter()
+                            .filter(|v| {
+                                at.get(v) == Some(&h)
+                                    || (running.contains(v) && pool.vms[**v].host == h)
+                            })
+                            .map(|&v| pool.vms[v].name.as_str())
+                            .collect();
+                        if there.len() > rule.max_per_host as usize {
+                            over.push(format!("{} on {}", and_list(&there), pool.hosts[h].name));
+                        }
+                    }
+                    if over.is_empty() {
+                        return None;
+                    }
+                    Some(format!(
+                        "group {name} (apart, at most {} per host): {}",
+                        rule.max_per_host,
+                        over.join("; ")
+                    ))
+                }
+            }
+        }
+    }
+}
+
 /// Checks a plan against the pool from first principles, without the
 /// solver's data structures: the failed hosts, each placement's agility,
-/// capacity per host and resource, anti-affinity, and that every protected
-/// VM to restart is either placed or listed as unplaced. Returns every
-/// violation found.
+/// capacity per host and resource (at the failover ratio), the strict group
+/// rules (apart caps counting the members running there already; the VMs
+/// of a keep-together rule restarted on one host, where one still runs if
+/// any does, and of one restart class restarted all or none), that every
+/// protected VM to restart is either placed or listed as unplaced, and that
+/// `soft_broken` lists exactly the soft rules the placements break.
+/// Returns every violation found.
 pub fn verify(pool: &Pool, plan: &Plan) -> Result<(), Vec<String>> {
     let mut errors = Vec::new();
     let failed: BTreeSet<HostId> = plan.failed.iter().copied().collect();
@@ -304,15 +920,7 @@ pub fn verify(pool: &Pool, plan: &Plan) -> Result<(), Vec<String>> {
     let nres = pool.resources.len();
     let mut load: BTreeMap<HostId, Vec<i64>> = BTreeMap::new();
     let mut placed: BTreeSet<VmId> = BTreeSet::new();
-    let mut groups_on: BTreeSet<(String, HostId)> = BTreeSet::new();
-    for (v, vm) in pool.vms.iter().enumerate() {
-        if vm.power.is_active() && !gone(vm.host) {
-            if let Some(g) = &vm.anti_affinity {
-                groups_on.insert((g.clone(), vm.host));
-            }
-        }
-        let _ = v;
-    }
+    let mut at: HashMap<VmId, HostId> = HashMap::new();
     for p in &plan.placements {
         let vm = &pool.vms[p.vm];
         let t = &pool.hosts[p.host];
@@ -320,6 +928,7 @@ pub fn verify(pool: &Pool, plan: &Plan) -> Result<(), Vec<String>> {
         if !placed.insert(p.vm) {
             errors.push(format!("{name} is placed twice"));
         }
+        at.insert(p.vm, p.host);
         if !gone(vm.host) {
             errors.push(format!(
                 "{name} is placed but its host {} did not fail",
@@ -363,14 +972,6 @@ pub fn verify(pool: &Pool, plan: &Plan) -> Result<(), Vec<String>> {
                 t.name
             ));
         }
-        if let Some(g) = &vm.anti_affinity {
-            if !groups_on.insert((g.clone(), p.host)) {
-                errors.push(format!(
-                    "{name} shares {} with another VM of anti-affinity group {g}",
-                    t.name
-                ));
-            }
-        }
         let l = load.entry(p.host).or_insert_with(|| vec![0; nres]);
         for r in 0..nres {
             l[r] += vm.demand[r];
@@ -394,8 +995,18 @@ pub fn verify(pool: &Pool, plan: &Plan) -> Result<(), Vec<String>> {
             }
         }
         for r in 0..nres {
-            let usable = crate::model::scale(pool.hosts[h].capacity[r], pool.ratio(r))
-                - pool.hosts[h].reserved[r];
+            let ratio = pool.hosts[h]
+                .overcommit
+                .get(&pool.resources[r])
+                .or_else(|| pool.ha.overcommit.get(&pool.resources[r]))
+                .copied()
+                .unwrap_or(1.0);
+            let ratio = match pool.ha.failover_overcommit.get(&pool.resources[r]) {
+                Some(&f) if f > ratio => f,
+                _ => ratio,
+            };
+            let usable =
+                crate::model::scale(pool.hosts[h].capacity[r], ratio) - pool.hosts[h].reserved[r];
             let spare = usable - used[r];
             if spare < 0 {
                 errors.push(format!(
@@ -416,6 +1027,87 @@ pub fn verify(pool: &Pool, plan: &Plan) -> Result<(), Vec<String>> {
             errors.push(format!("{} is both placed and unplaced", pool.vms[*v].name));
         }
     }
+    // Strict group rules.
+    for rule in pool.group_rules().iter().filter(|r| r.strict) {
+        let name = &rule.name;
+        let restarted: Vec<VmId> = rule
+            .vms
+            .iter()
+            .copied()
+            .filter(|v| at.contains_key(v))
+            .collect();
+        let running: Vec<VmId> = rule
+            .vms
+            .iter()
+            .copied()
+            .filter(|&v| {
+                !at.contains_key(&v) && pool.vms[v].power.is_active() && !gone(pool.vms[v].host)
+            })
+            .collect();
+        match rule.affinity {
+            Affinity::Apart => {
+                let hosts: BTreeSet<HostId> = restarted.iter().map(|v| at[v]).collect();
+                for h in hosts {
+                    let n = restarted.iter().filter(|v| at[v] == h).count()
+                        + running.iter().filter(|&&v| pool.vms[v].host == h).count();
+                    if n > rule.max_per_host as usize {
+                        errors.push(if rule.entry.is_none() && rule.max_per_host == 1 {
+                            format!(
+                                "{} shares with another VM of anti-affinity group {name}",
+                                pool.hosts[h].name
+                            )
+                        } else {
+                            format!(
+                                "{} runs {n} VMs of group {name}, at most {} allowed",
+                                pool.hosts[h].name, rule.max_per_host
+                            )
+                        });
+                    }
+                }
+            }
+            Affinity::Together => {
+                let hosts: BTreeSet<HostId> = restarted.iter().map(|v| at[v]).collect();
+                let anchored: BTreeSet<HostId> =
+                    running.iter().map(|&v| pool.vms[v].host).collect();
+                if hosts.len() > 1 {
+                    errors.push(format!(
+                        "group {name} is restarted on {} hosts",
+                        hosts.len()
+                    ));
+                } else if let Some(h) = hosts.first() {
+                    if !anchored.is_empty() && !anchored.contains(h) {
+                        errors.push(format!(
+                            "group {name} restarts on {} away from its members that still run",
+                            pool.hosts[*h].name
+                        ));
+                    }
+                }
+                // Of one restart class, all or none.
+                for class in [Restart::Protected, Restart::BestEffort] {
+                    let of = |v: &&VmId| pool.vms[**v].restart == class;
+                    // A VM no host may run (not agile) is not restarted
+                    // whatever the others do.
+                    let agile = |v: &&VmId| !crate::agility::restart_targets(pool, **v).is_empty();
+                    let listed = rule
+                        .vms
+                        .iter()
+                        .filter(of)
+                        .filter(|v| unplaced.contains(v) || placed.contains(v))
+                        .filter(agile);
+                    let (mut p, mut u) = (0, 0);
+                    for v in listed {
+                        if placed.contains(v) { p += 1 } else { u += 1 }
+                    }
+                    if p > 0 && u > 0 {
+                        errors.push(format!(
+                            "group {name} is split: some of its {} VMs restart, others not",
+                            class.as_str()
+                        ));
+                    }
+                }
+            }
+        }
+    }
     if pool.ha.enabled {
         for (v, vm) in pool.vms.iter().enumerate() {
             if vm.restart == Restart::Protected
@@ -430,6 +1122,20 @@ pub fn verify(pool: &Pool, plan: &Plan) -> Result<(), Vec<String>> {
                 ));
             }
         }
+    }
+    // Soft rules: exactly those the placements break are listed.
+    let mask: Vec<bool> = (0..pool.hosts.len()).map(|h| failed.contains(&h)).collect();
+    let mut soft: Vec<SoftRule> = soft_rules(pool)
+        .into_iter()
+        .filter(|r| broken_reason(pool, &mask, r, &at).is_some())
+        .collect();
+    soft.sort();
+    let mut listed: Vec<SoftRule> = plan.soft_broken.iter().map(|b| b.rule.clone()).collect();
+    listed.sort();
+    if soft != listed {
+        errors.push(format!(
+            "the soft rules broken are {soft:?}, the plan lists {listed:?}"
+        ));
     }
     let mut previous = None;
     for p in &plan.placements {

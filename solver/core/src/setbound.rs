@@ -37,10 +37,18 @@
 //!
 //! Both bounds also apply to partial sets (some hosts chosen, the rest to come
 //! from a given list), which is what lets the set search prune whole subtrees.
+//!
+//! Rules between VMs: plain anti-affinity (`Analysis::group_of`) is the
+//! `AA` term above. The necessary condition holds whatever else binds
+//! (more rules only remove packings; VMs restarting together need at least
+//! the blocks they need apart, f being superadditive). The sufficient one
+//! does not model apart caps above one or keep-together groups, so with
+//! those it proves nothing (`SetBounds::all_feasible`).
 
 use std::collections::HashMap;
 
 use crate::model::*;
+use crate::pack::NO_GROUP;
 use crate::scenario::Analysis;
 
 /// One VM type for one ordering resource: what the sufficient condition
@@ -141,6 +149,8 @@ pub struct SetBounds {
     orders: Vec<Order>,
     /// Position of each host when sorted by name.
     name_rank: Vec<usize>,
+    /// The pool has rules the sufficient condition does not model.
+    beyond_plain: bool,
 }
 
 /// The proof behind an aggregate rejection: in blocks of `unit` of resource
@@ -172,6 +182,57 @@ struct Unit {
     slack: i64,
 }
 
+impl Unit {
+    /// The condition for resource `r` in blocks of `u`; `dem[start[h]..
+    /// start[h + 1]]` are host h's displaceable VMs' demands in `r`, largest
+    /// first.
+    fn new(an: &Analysis, r: ResourceId, u: i64, dem: &[i64], start: &[usize]) -> Unit {
+        let pool = an.pool;
+        let nh = pool.hosts.len();
+        let f = |x: i64| x.max(0) / u;
+        let mut loss = vec![0i64; nh];
+        let mut displaced = vec![0i64; nh];
+        let mut room = vec![0i64; nh];
+        let mut slack = 0i64;
+        let mut slack_need = 0i64;
+        for h in 0..nh {
+            let d: i64 = dem[start[h]..start[h + 1]]
+                .iter()
+                .take_while(|&&x| x >= u)
+                .map(|&x| x / u)
+                .sum();
+            if pool.hosts[h].state == HostState::Down {
+                slack -= d;
+                slack_need += d;
+            } else {
+                loss[h] += d;
+                displaced[h] = d;
+            }
+            if an.receives[h] {
+                room[h] = f(an.spare[h][r]);
+                loss[h] += room[h];
+                slack += room[h];
+            }
+        }
+        let mut sorted = loss.clone();
+        sorted.sort_unstable_by(|a, b| b.cmp(a));
+        let mut top_prefix = vec![0i64];
+        for x in sorted {
+            top_prefix.push(top_prefix.last().unwrap() + x);
+        }
+        Unit {
+            r,
+            u,
+            displaced,
+            room,
+            slack_need,
+            loss,
+            top_prefix,
+            slack,
+        }
+    }
+}
+
 /// A partial failure set: `chosen` hosts, and `m` more to come from `rest`.
 pub struct Partial<'a> {
     pub chosen: &'a [HostId],
@@ -184,11 +245,13 @@ impl SetBounds {
         SetBounds::within(an, &crate::pack::Budget::unlimited())
     }
 
-    /// [`SetBounds::new`], stopping early when `budget` runs out on a large
-    /// pool (over 10^6 resource-host-VM steps; a small one always gets its
-    /// bounds, which take less than a search would): every condition
-    /// stands on its own, so fewer of them are still sound, only weaker
-    /// (with none, nothing is decided at the set level).
+    /// [`SetBounds::new`], stopping early when `budget` runs out on a pool
+    /// of more than [`SMALL_STEPS`] resource-host-VM steps: every
+    /// condition stands on its own, so fewer of them are still sound, only
+    /// weaker (with none, nothing is decided at the set level). The plain
+    /// aggregate condition (block size 1) of every resource is always
+    /// built (one pass over the displaceable VMs per resource), so even an
+    /// exhausted budget leaves proved upper bounds.
     pub fn within(an: &Analysis, budget: &crate::pack::Budget) -> SetBounds {
         let pool = an.pool;
         let nres = pool.resources.len();
@@ -199,55 +262,51 @@ impl SetBounds {
         // about 2·10^7 steps allow, at least MIN_UNITS per resource.
         let items: usize = an.items.iter().map(Vec::len).sum();
         let max_units = (20_000_000 / (nres.max(1) * (nh + items + 1))).max(MIN_UNITS);
-        let large = nres * (nh + items) > 1_000_000;
+        // A small pool always gets all its bounds (they take less than a
+        // search would, and decide what a zero time limit can).
+        let large = nres * (nh + items) > SMALL_STEPS;
         let stop = || large && budget.expired();
-        for r in (0..nres).take_while(|_| !stop()) {
-            let sizes: Vec<i64> = an
-                .items
-                .iter()
-                .flatten()
-                .map(|&v| pool.vms[v].demand[r])
-                .filter(|&d| d > 0)
-                .collect();
-            for u in unit_sizes(sizes, max_units) {
-                let f = |x: i64| x.max(0) / u;
-                let mut loss = vec![0i64; nh];
-                let mut displaced = vec![0i64; nh];
-                let mut room = vec![0i64; nh];
-                let mut slack = 0i64;
-                let mut slack_need = 0i64;
+        // Block size 1 for every resource first, then the others while the
+        // budget lasts.
+        let mut by_r: Vec<Vec<Unit>> = (0..nres).map(|_| Vec::new()).collect();
+        for pass in 0..2 {
+            for (r, out) in by_r.iter_mut().enumerate() {
+                if pass == 1 && stop() {
+                    break;
+                }
+                // The demands of each host's displaceable VMs, contiguous and
+                // largest first: block size u counts only the VMs of at least u.
+                let mut start = Vec::with_capacity(nh + 1);
+                let mut dem: Vec<i64> = Vec::with_capacity(items);
+                start.push(0);
                 for h in 0..nh {
-                    let d: i64 = an.items[h].iter().map(|&v| f(pool.vms[v].demand[r])).sum();
-                    if pool.hosts[h].state == HostState::Down {
-                        slack -= d;
-                        slack_need += d;
-                    } else {
-                        loss[h] += d;
-                        displaced[h] = d;
-                    }
-                    if an.receives[h] {
-                        room[h] = f(an.spare[h][r]);
-                        loss[h] += room[h];
-                        slack += room[h];
-                    }
+                    let from = dem.len();
+                    dem.extend(an.items[h].iter().map(|&v| pool.vms[v].demand[r].max(0)));
+                    dem[from..].sort_unstable_by(|a, b| b.cmp(a));
+                    start.push(dem.len());
                 }
-                let mut sorted = loss.clone();
-                sorted.sort_unstable_by(|a, b| b.cmp(a));
-                let mut top_prefix = vec![0i64];
-                for x in sorted {
-                    top_prefix.push(top_prefix.last().unwrap() + x);
+                let sizes = if pass == 0 {
+                    vec![1]
+                } else {
+                    let sizes: Vec<i64> = dem.iter().copied().filter(|&d| d > 0).collect();
+                    unit_sizes(sizes, max_units)
+                        .into_iter()
+                        .filter(|&u| u != 1)
+                        .collect()
+                };
+                for u in sizes {
+                    if pass == 1 && stop() {
+                        break;
+                    }
+                    out.push(Unit::new(an, r, u, &dem, &start));
                 }
-                units.push(Unit {
-                    r,
-                    u,
-                    displaced,
-                    room,
-                    slack_need,
-                    loss,
-                    top_prefix,
-                    slack,
-                });
             }
+        }
+        // In resource order, block sizes ascending.
+        for (r, mut list) in by_r.into_iter().enumerate() {
+            list.sort_by_key(|u| u.u);
+            debug_assert!(list.iter().all(|u| u.r == r));
+            units.extend(list);
         }
         // Orders by the tightest resources: total protected demand over total spare.
         let mut tight: Vec<(f64, usize)> = (0..nres)
@@ -292,6 +351,7 @@ impl SetBounds {
             units,
             orders,
             name_rank,
+            beyond_plain: an.rules.is_some(),
         }
     }
 
@@ -338,7 +398,10 @@ impl SetBounds {
         None
     }
 
-    /// Whether every completion of `p` is proved feasible.
+    /// Whether every completion of `p` is proved feasible. Never with rules
+    /// beyond plain anti-affinity (`scenario::Rules`: caps above one,
+    /// keep-together groups), which the sufficient condition does not
+    /// model: those sets are decided one by one.
     pub fn all_feasible(&self, p: &Partial) -> bool {
         // The hosts a completion may fail: VM types none of whose hosts is
         // among them are never displaced.
@@ -346,7 +409,7 @@ impl SetBounds {
         for &h in p.chosen.iter().chain(p.rest) {
             open[h] = true;
         }
-        self.orders.iter().any(|o| o.proves(p, &open))
+        !self.beyond_plain && self.orders.iter().any(|o| o.proves(p, &open))
     }
 
     /// Whether every failure set of size k is proved feasible.
@@ -462,6 +525,10 @@ impl<'a> Amounts<'a> {
 /// Block sizes tried per resource (besides 1), however large the pool.
 const MIN_UNITS: usize = 24;
 
+/// Pools of at most this many resource-host-VM steps get every bound
+/// whatever the time left.
+const SMALL_STEPS: usize = 50_000;
+
 /// The block sizes of the necessary conditions for one resource, given the
 /// displaceable VMs' demands: 1, then every distinct demand when there are
 /// few, else demands at evenly spaced ranks (so that common sizes get
@@ -564,17 +631,20 @@ struct EligClasses {
 impl EligClasses {
     fn of(an: &Analysis) -> EligClasses {
         let pool = an.pool;
-        let mut ids: HashMap<&str, u32> = HashMap::new();
+        // The plain anti-affinity groups of the analysis (`Analysis::group_of`:
+        // `anti_affinity`, and `vm_groups` apart with one per host).
+        let mut ids: HashMap<u32, u32> = HashMap::new();
         let mut group_of = vec![u32::MAX; pool.vms.len()];
         let mut group_peers: Vec<Vec<HostId>> = Vec::new();
         let mut group_members: Vec<i64> = Vec::new();
         let mut group_down: Vec<i64> = Vec::new();
         for (v, vm) in pool.vms.iter().enumerate() {
-            let (Some(g), true) = (&vm.anti_affinity, vm.power.is_active()) else {
+            let g = an.group_of[v];
+            if g == NO_GROUP || !vm.power.is_active() {
                 continue;
-            };
+            }
             let next = group_peers.len() as u32;
-            let id = *ids.entry(g.as_str()).or_insert(next);
+            let id = *ids.entry(g).or_insert(next);
             if id == next {
                 group_peers.push(Vec::new());
                 group_members.push(0);
@@ -1009,5 +1079,80 @@ impl Order {
             }
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every block condition counts, per host, `Σ floor(d / u)` over its
+    /// displaceable VMs (a VM of exactly u counts one block), plus the
+    /// host's room in blocks when it receives; with no time left only
+    /// block size 1 remains, for every resource.
+    #[test]
+    fn block_counts_are_the_sum_of_floors() {
+        let pool = crate::parse_pool(
+            r#"{"name":"u","hosts":[
+                {"name":"a","capacity":{"memory_mib":100,"vcpus":16}},
+                {"name":"b","capacity":{"memory_mib":90,"vcpus":16}},
+                {"name":"c","capacity":{"memory_mib":80,"vcpus":16},"state":"down"},
+                {"name":"d","capacity":{"memory_mib":70,"vcpus":16}}],
+              "vms":[
+                {"name":"a1","host":"a","demand":{"memory_mib":30,"vcpus":3}},
+                {"name":"a2","host":"a","demand":{"memory_mib":12,"vcpus":2}},
+                {"name":"a3","host":"a","demand":{"memory_mib":7,"vcpus":1}},
+                {"name":"b1","host":"b","demand":{"memory_mib":12,"vcpus":4}},
+                {"name":"b2","host":"b","demand":{"memory_mib":25,"vcpus":3}},
+                {"name":"c1","host":"c","demand":{"memory_mib":7,"vcpus":2}},
+                {"name":"d1","host":"d","demand":{"memory_mib":30,"vcpus":1}}]}"#,
+        )
+        .unwrap();
+        let an = Analysis::new(&pool);
+        let sb = SetBounds::new(&an);
+        let sizes = |r: usize| {
+            let mut s: Vec<i64> = pool.vms.iter().map(|v| v.demand[r]).collect();
+            s.push(1);
+            s.sort_unstable();
+            s.dedup();
+            s
+        };
+        for r in 0..pool.resources.len() {
+            let got: Vec<i64> = sb.units.iter().filter(|u| u.r == r).map(|u| u.u).collect();
+            assert_eq!(got, sizes(r), "resource {r}");
+        }
+        for unit in &sb.units {
+            let blocks = |h: HostId| -> i64 {
+                an.items[h]
+                    .iter()
+                    .map(|&v| pool.vms[v].demand[unit.r] / unit.u)
+                    .sum()
+            };
+            let mut slack = 0;
+            for h in 0..pool.hosts.len() {
+                let room = if an.receives[h] {
+                    an.spare[h][unit.r] / unit.u
+                } else {
+                    0
+                };
+                slack += room;
+                if pool.hosts[h].state == HostState::Down {
+                    slack -= blocks(h);
+                    assert_eq!(unit.loss[h], room);
+                } else {
+                    assert_eq!(unit.displaced[h], blocks(h), "{} u {}", h, unit.u);
+                    assert_eq!(unit.loss[h], blocks(h) + room);
+                }
+            }
+            assert_eq!(unit.slack, slack, "u {}", unit.u);
+        }
+        let spent = crate::pack::Budget {
+            deadline: Some(std::time::Instant::now()),
+            cancel: None,
+        };
+        // A pool this small keeps every bound with no time left.
+        let quick = SetBounds::within(&an, &spent);
+        assert_eq!(quick.units.len(), sb.units.len());
+        assert_eq!(quick.orders.len(), sb.orders.len());
     }
 }

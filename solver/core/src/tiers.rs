@@ -1,7 +1,8 @@
 //! Tolerance per restart-priority tier, and what degrades beyond it.
 //!
-//! Tier `p` is every protected VM of priority `p` or higher (critical is
-//! the highest). Its tolerance is the largest k such that every set of k
+//! Tier `p` is every protected VM of priority `p` or higher (one tier per
+//! priority value a protected VM has; critical is the highest of the named
+//! ones). Its tolerance is the largest k such that every set of at most k
 //! hosts (k failure domains, with `ha.failure_domain_label`) can fail and
 //! every protected, agile VM of the tier still restarts: the pool's own
 //! check with the VMs of lower tiers counted as best effort (they keep
@@ -32,6 +33,10 @@ pub struct TiersOptions<'a> {
     /// Stop after this long (every check together) with proved bounds.
     pub time_limit: Option<Duration>,
     pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
+    /// The `max_time` of each tier's check ([`CheckOptions::max_time`]).
+    pub max_time: Option<Duration>,
+    /// Where the checks publish their bounds ([`CheckOptions::progress`]).
+    pub progress: Option<&'a tolerance::Progress>,
 }
 
 /// One tier: the protected VMs of `priority` or higher.
@@ -114,17 +119,20 @@ pub fn tiers(pool: &Pool, opts: &TiersOptions) -> TiersReport {
     let start = Instant::now();
     let deadline = opts.time_limit.map(|d| start + d);
     let configured = opts.tolerate.unwrap_or(pool.ha.host_failures_to_tolerate);
-    let present: Vec<Priority> = Priority::ALL
-        .into_iter()
-        .filter(|&p| {
-            pool.vms
-                .iter()
-                .any(|v| v.priority == p && v.restart == Restart::Protected && v.power.is_active())
-        })
+    // Every priority some protected running or paused VM has, highest
+    // first.
+    let mut present: Vec<Priority> = pool
+        .vms
+        .iter()
+        .filter(|v| v.restart == Restart::Protected && v.power.is_active())
+        .map(|v| v.priority)
         .collect();
+    present.sort_unstable();
+    present.dedup();
     let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
     let mut tiers = Vec::with_capacity(present.len());
-    for &p in &present {
+    // The lowest tier (the whole pool, which gives the verdict) first.
+    for &p in present.iter().rev() {
         let tp = tier_pool(pool, p);
         let report = tolerance::check(
             &tp,
@@ -133,6 +141,8 @@ pub fn tiers(pool: &Pool, opts: &TiersOptions) -> TiersReport {
                 time_limit: left(),
                 explain: true,
                 cancel: opts.cancel,
+                max_time: opts.max_time,
+                progress: opts.progress,
                 ..CheckOptions::default()
             },
         );
@@ -148,6 +158,7 @@ pub fn tiers(pool: &Pool, opts: &TiersOptions) -> TiersReport {
             report,
         });
     }
+    tiers.reverse();
     let mut exact = tiers.iter().all(|t| t.report.exact);
     let mut degradation = Vec::new();
     if let (Some(top), Some(bottom)) = (tiers.first(), tiers.last()) {

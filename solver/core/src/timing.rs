@@ -61,6 +61,9 @@ pub struct TimingOptions<'a> {
     /// Enumerate every failure set when there are at most this many.
     pub set_limit: u64,
     pub cancel: Option<&'a AtomicBool>,
+    /// Stop after this long: the tolerance check is then undecided, or the
+    /// worst set scheduled so far is a lower bound on the worst case.
+    pub time_limit: Option<Duration>,
 }
 
 impl Default for TimingOptions<'_> {
@@ -73,6 +76,7 @@ impl Default for TimingOptions<'_> {
             fail: None,
             set_limit: DEFAULT_SET_LIMIT,
             cancel: None,
+            time_limit: None,
         }
     }
 }
@@ -221,6 +225,9 @@ pub enum Search {
     /// Too many sets: greedy extensions from every single host; the worst
     /// found is a lower bound on the worst case.
     Greedy { size: u32 },
+    /// The time limit stopped the search (every set, or the greedy one)
+    /// first: the worst set scheduled is a lower bound on the worst case.
+    Partial { size: u32 },
     /// No estimate: the pool does not tolerate K, or it was stopped.
     None,
 }
@@ -310,11 +317,11 @@ fn job(pool: &Pool, v: VmId, boot_time_s: u64) -> Job {
 /// set of at most K up hosts when the pool tolerates K.
 pub fn timing(pool: &Pool, opts: &TimingOptions) -> TimingReport {
     let started = Instant::now();
-    let an = Analysis::new(pool);
     let budget = Budget {
-        deadline: None,
+        deadline: opts.time_limit.map(|d| started + d),
         cancel: opts.cancel,
     };
+    let an = Analysis::new(pool);
     let not_agile = an
         .agility
         .not_agile
@@ -395,7 +402,7 @@ pub fn timing(pool: &Pool, opts: &TimingOptions) -> TimingReport {
                     return report;
                 }
             }
-            let (failed, search, sets) = worst(&an, k, opts);
+            let (failed, search, sets) = worst(&an, k, opts, &budget);
             report.failed = failed;
             report.search = search;
             report.sets = sets;
@@ -404,6 +411,12 @@ pub fn timing(pool: &Pool, opts: &TimingOptions) -> TimingReport {
                     "more than {} failure sets of {size} hosts: the worst set was searched greedily, \
                      so the estimate is a lower bound on the worst case",
                     opts.set_limit
+                ));
+            }
+            if let Search::Partial { size } = report.search {
+                report.warnings.push(format!(
+                    "the time limit ran out after {sets} failure sets of {size} hosts were \
+                     scheduled: the estimate is the worst of them, a lower bound on the worst case"
                 ));
             }
             let mut gone = an.mask(&report.failed);
@@ -465,7 +478,12 @@ pub fn timing(pool: &Pool, opts: &TimingOptions) -> TimingReport {
 
 /// The worst failure set of at most `k` up hosts (failure domains) by makespan: (set, how
 /// found, sets scheduled). Ties go to the first set in candidate order.
-fn worst(an: &Analysis, k: u32, opts: &TimingOptions) -> (Vec<HostId>, Search, u64) {
+fn worst(
+    an: &Analysis,
+    k: u32,
+    opts: &TimingOptions,
+    budget: &Budget,
+) -> (Vec<HostId>, Search, u64) {
     let pool = an.pool;
     // What fails together: failure domains (`crate::domains`) when the
     // pool sets a label, else single up hosts.
@@ -532,6 +550,13 @@ fn worst(an: &Analysis, k: u32, opts: &TimingOptions) -> (Vec<HostId>, Search, u
         let mut set: Vec<usize> = (0..size).collect();
         let mut best = (makespan(&set, &mut sets), set.clone());
         while next_combination(&mut set, cands.len()) {
+            if sets % 1024 == 0 && budget.expired() {
+                return (
+                    to_hosts(&best.1),
+                    Search::Partial { size: size as u32 },
+                    sets,
+                );
+            }
             let m = makespan(&set, &mut sets);
             if m > best.0 {
                 best = (m, set.clone());
@@ -545,6 +570,10 @@ fn worst(an: &Analysis, k: u32, opts: &TimingOptions) -> (Vec<HostId>, Search, u
     let mut set: Vec<usize> = Vec::with_capacity(size);
     let mut chosen = vec![false; cands.len()];
     for first in 0..cands.len() {
+        if best.is_some() && budget.expired() {
+            let (_, set) = best.expect("checked");
+            return (to_hosts(&set), Search::Partial { size: size as u32 }, sets);
+        }
         set.clear();
         chosen.iter_mut().for_each(|c| *c = false);
         set.push(first);

@@ -1,9 +1,12 @@
 //! The exact number of simultaneous host failures a pool tolerates.
 //!
-//! `max_tolerable` is the largest k such that every set of k up hosts can fail
-//! and every protected, agile VM of those hosts (and of hosts already down)
-//! can be restarted on the survivors. Tolerance is monotone (a pool that
-//! tolerates k tolerates k - 1), so k grows from 1 until a set fails.
+//! `max_tolerable` is the largest k such that every set of at most k up
+//! hosts can fail and every protected, agile VM of those hosts (and of hosts
+//! already down) can be restarted on the survivors. k grows from 1 until a
+//! set fails, so every size up to the answer is searched. (Without
+//! keep-together groups every set of k feasible implies every smaller one
+//! is too; with them a larger set can be feasible where a smaller one is
+//! not, and the set bounds that lean on the former step aside.)
 //!
 //! Before any set is enumerated, an aggregate bound settles the largest k it
 //! can: per resource, the k hosts whose loss costs the most (the protected
@@ -18,7 +21,8 @@
 //! the witness, so neither the answer nor the witness depends on the number
 //! of threads.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
@@ -33,17 +37,158 @@ use crate::warm::Warm;
 
 pub mod split;
 
+/// The time limit the command line, the Python package and the C ABI
+/// give a question by default: a CI job that asks gets an answer (proved
+/// bounds, at worst) within a minute, whatever the pool. The library sets
+/// none.
+pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(60);
+
+/// How long, by default on those surfaces, a check goes on for the exact
+/// maximum once K is decided ([`CheckOptions::max_time`]): every pool of
+/// the fixtures and the benchmarks needs well under a second for it, and a
+/// CI gate pays at most this beyond K.
+pub const DEFAULT_MAX_TIME: Duration = Duration::from_secs(2);
+
 /// What to ask of [`check`].
+///
+/// The check decides K first (whether every set of K hosts can fail) and
+/// then, within `max_time`, the exact largest k (`max_tolerable`). The
+/// library sets no budget by default; the command line, the Python
+/// package and the C ABI do (`docs/cli.md`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CheckOptions<'a> {
     /// K to check against; the file's `host_failures_to_tolerate` when `None`.
     pub tolerate: Option<u32>,
+    /// Wall time for the whole check, K and the maximum together; when it
+    /// runs out the answer is proved bounds (`exact: false`).
     pub time_limit: Option<Duration>,
     /// Compute a witness even when the pool meets K.
     pub explain: bool,
-    pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
+    pub cancel: Option<&'a AtomicBool>,
     /// How to decide; [`Strategy::Full`] unless comparing.
     pub strategy: Strategy,
+    /// Once K is decided (proved tolerated or not), how much longer to
+    /// search for the exact `max_tolerable`, within `time_limit`: `None`
+    /// for as long as `time_limit` allows, zero to stop as soon as K is
+    /// decided (then `max_tolerable` and `upper_bound` are the bounds
+    /// proved by then).
+    pub max_time: Option<Duration>,
+    /// Where the check publishes its bounds as they tighten, for a
+    /// progress display or a watchdog on another thread.
+    pub progress: Option<&'a Progress>,
+}
+
+/// What a running check has proved so far: written by [`check`] (bounds
+/// as they tighten, failure sets decided) and read from any thread. One
+/// `Progress` may follow several checks in turn (both pools of a diff, the
+/// tiers of `tiers`): it shows the current one.
+#[derive(Debug, Default)]
+pub struct Progress {
+    checks: AtomicU32,
+    phase: AtomicU8,
+    configured: AtomicU32,
+    lower: AtomicU32,
+    upper: AtomicU32,
+    sets: AtomicU64,
+    set_level: AtomicU64,
+    /// When the current check decided K (for its `max_time`).
+    k_decided: Mutex<Option<Instant>>,
+}
+
+/// The stage a check is in, as [`Progress`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Building what every failure set shares (before any bound).
+    SetUp,
+    /// Deciding K.
+    K,
+    /// K is decided; searching for the exact maximum.
+    Max,
+    /// The check has its answer.
+    Done,
+}
+
+/// A consistent-enough copy of a [`Progress`] (each field is read on its
+/// own; the bounds only ever tighten).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProgressSnapshot {
+    /// How many checks have started (1 for the first).
+    pub checks: u32,
+    pub phase: Phase,
+    pub configured: u32,
+    /// Proved bounds on the tolerance of the current check.
+    pub lower: u32,
+    pub upper: u32,
+    /// Failure sets decided one by one, and groups of them at once.
+    pub sets: u64,
+    pub set_level: u64,
+}
+
+impl Progress {
+    pub fn snapshot(&self) -> ProgressSnapshot {
+        ProgressSnapshot {
+            checks: self.checks.load(Ordering::Relaxed),
+            phase: match self.phase.load(Ordering::Relaxed) {
+                0 => Phase::SetUp,
+                1 => Phase::K,
+                2 => Phase::Max,
+                _ => Phase::Done,
+            },
+            configured: self.configured.load(Ordering::Relaxed),
+            lower: self.lower.load(Ordering::Relaxed),
+            upper: self.upper.load(Ordering::Relaxed),
+            sets: self.sets.load(Ordering::Relaxed),
+            set_level: self.set_level.load(Ordering::Relaxed),
+        }
+    }
+
+    fn start(&self, configured: u32, n: u32) {
+        self.checks.fetch_add(1, Ordering::Relaxed);
+        self.configured.store(configured, Ordering::Relaxed);
+        self.lower.store(0, Ordering::Relaxed);
+        self.upper.store(n, Ordering::Relaxed);
+        self.sets.store(0, Ordering::Relaxed);
+        self.set_level.store(0, Ordering::Relaxed);
+        *self.k_decided.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.set_phase(Phase::SetUp);
+    }
+
+    fn set_phase(&self, phase: Phase) {
+        if phase == Phase::Max {
+            *self.k_decided.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        }
+        self.phase.store(phase as u8, Ordering::Relaxed);
+    }
+
+    fn bounds(&self, lower: u32, upper: u32) {
+        self.lower.store(lower, Ordering::Relaxed);
+        self.upper.store(upper, Ordering::Relaxed);
+    }
+
+    fn k_decided_at(&self) -> Option<Instant> {
+        *self.k_decided.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Why a check's `max_tolerable` is not exact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// K was decided, and the time for the maximum (`max_time`) ran out.
+    MaxTime,
+    /// The time limit ran out.
+    TimeLimit,
+    /// The caller's cancel flag was set.
+    Cancelled,
+}
+
+impl Stop {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stop::MaxTime => "max_time",
+            Stop::TimeLimit => "time_limit",
+            Stop::Cancelled => "cancelled",
+        }
+    }
 }
 
 /// How `check` decides. Every strategy gives the same exact answer; the
@@ -82,6 +227,8 @@ pub struct Stats {
     /// Decisions that settled many failure sets at once (every set of a
     /// size, or every completion of a partial set), by set-level bounds.
     pub set_level: u64,
+    /// From the start of the check until K was decided (`None`: it was not).
+    pub k_elapsed: Option<Duration>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,7 +249,58 @@ pub struct CheckReport {
     /// The failure domains k counts, when `ha.failure_domain_label` is set
     /// (`crate::domains`); `None`: k counts hosts.
     pub failure_domains: Option<Vec<crate::domains::Domain>>,
+    /// Why `max_tolerable` is not exact (`None` when it is).
+    pub stopped: Option<Stop>,
+    /// With soft rules (`vm_groups` with `strict: false`, `preferred_hosts`):
+    /// whether failures force one to break ([`SoftCheck`]); `None` for
+    /// pools without soft rules.
+    pub soft: Option<SoftCheck>,
     pub stats: Stats,
+}
+
+/// The tolerance with every soft rule taken as strict: soft rules never
+/// change a verdict, but this says how many failures the pool survives
+/// without breaking one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SoftCheck {
+    /// The soft rules of the pool (soft groups and VMs with
+    /// `preferred_hosts`).
+    pub rules: usize,
+    /// The largest k such that every set of at most k units can fail with
+    /// every soft rule kept (a proved lower bound when not `exact`); at
+    /// most the pool's `max_tolerable`.
+    pub max_tolerable: u32,
+    /// A proved upper bound.
+    pub upper_bound: u32,
+    pub exact: bool,
+    /// When `max_tolerable` is below the pool's, a failure set one larger
+    /// (within what the pool tolerates) whose restarts cannot keep every
+    /// soft rule, with the rules its protected VMs' plan breaks.
+    pub witness: Option<SoftWitness>,
+}
+
+/// A failure set that forces soft rules to break.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SoftWitness {
+    pub failed: Vec<HostId>,
+    pub broken: Vec<crate::plan::BrokenRule>,
+}
+
+impl CheckReport {
+    /// Whether the worst failure of at most K units (and at most what the
+    /// pool tolerates) has to break a soft rule: `None` without soft
+    /// rules, or when that is not proved either way.
+    pub fn soft_rules_break(&self) -> Option<bool> {
+        let soft = self.soft.as_ref()?;
+        let within = self.configured.min(self.max_tolerable);
+        if soft.upper_bound < within {
+            Some(true)
+        } else if soft.max_tolerable >= within {
+            Some(false)
+        } else {
+            None
+        }
+    }
 }
 
 /// The verdict of a check, which also gives the exit code.
@@ -129,36 +327,189 @@ impl CheckReport {
     }
 }
 
-/// Decides the pool's exact tolerance (or proved bounds, if the time limit
-/// runs out).
+/// Decides whether the pool tolerates K, then its exact tolerance (or
+/// proved bounds, when `max_time` or the time limit runs out first).
 pub fn check(pool: &Pool, opts: &CheckOptions) -> CheckReport {
-    check_to(pool, opts, None, None)
+    check_to(pool, opts, Goal::Max, None)
 }
 
 /// Decides only whether the pool tolerates K (the configured k): the
 /// search stops as soon as `max_tolerable >= K` is proved, so
 /// `max_tolerable` is then a proved lower bound (at least K) and `exact`
-/// may be false; below K the report is that of [`check`].
+/// may be false; below K the report is that of [`check`] without a
+/// `max_time`.
 pub(crate) fn check_at_least(pool: &Pool, opts: &CheckOptions) -> CheckReport {
-    let k = opts.tolerate.unwrap_or(pool.ha.host_failures_to_tolerate);
-    check_to(pool, opts, Some(k), None)
+    check_to(pool, opts, Goal::AtLeast, None)
 }
 
-/// `check` up to `target`; with `parts`, each failure-set size the bounds
+/// What a check decides after K.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Goal {
+    /// The exact maximum, within `max_time`.
+    Max,
+    /// Nothing more once K is decided (`max_time` zero).
+    K,
+    /// Nothing more once K is proved; the exact maximum when it is not.
+    AtLeast,
+}
+
+/// The live counts of a search, shared with the thread that watches it.
+#[derive(Debug, Default)]
+struct Counters {
+    scenarios: AtomicU64,
+    by_stage: [AtomicU64; 4],
+    set_level: AtomicU64,
+}
+
+/// `check` with `goal`; with `parts`, each failure-set size the bounds
 /// leave open is searched by `parts` instead of here (`split`).
-fn check_to(
-    pool: &Pool,
-    opts: &CheckOptions,
-    target: Option<u32>,
-    parts: Option<PartsHook>,
-) -> CheckReport {
+fn check_to(pool: &Pool, opts: &CheckOptions, goal: Goal, parts: Option<PartsHook>) -> CheckReport {
     let start = Instant::now();
-    let budget = Budget {
-        deadline: opts.time_limit.map(|d| start + d),
+    let configured = opts.tolerate.unwrap_or(pool.ha.host_failures_to_tolerate);
+    let local = Progress::default();
+    let progress = opts.progress.unwrap_or(&local);
+    progress.start(configured, pool.hosts.len() as u32);
+    let goal = match (goal, opts.max_time) {
+        (Goal::Max, Some(d)) if d.is_zero() => Goal::K,
+        _ => goal,
+    };
+    let max_time = match goal {
+        Goal::Max => opts.max_time,
+        Goal::K | Goal::AtLeast => Some(Duration::ZERO),
+    };
+    let counters = Counters::default();
+    let deadline = opts.time_limit.map(|d| start + d);
+    // A time limit, a bounded search for the maximum, or someone watching,
+    // needs a thread beside the search: it stops the search through
+    // `stop` (at the deadline, once `max_time` has passed since K was
+    // decided, or when the caller cancels: a flag is cheaper to poll at
+    // every search node than the clock) and copies the live counts.
+    let timed = max_time.is_some_and(|d| !d.is_zero()) && goal == Goal::Max;
+    let watched = timed || deadline.is_some() || opts.progress.is_some();
+    let stop = AtomicBool::new(deadline.is_some_and(|d| Instant::now() >= d));
+    // The deadline stays in the budget beside the flag: what cannot poll
+    // the flag (HiGHS, given the time left) still ends at the deadline, and
+    // a rayon worker busy with another check's work sees it at once.
+    let budget = if watched {
+        Budget {
+            deadline,
+            cancel: Some(&stop),
+        }
+    } else {
+        Budget {
+            deadline,
+            cancel: opts.cancel,
+        }
+    };
+    // Explaining a witness has the whole time limit, not `max_time`.
+    let explaining = Budget {
+        deadline,
         cancel: opts.cancel,
     };
-    let an = Analysis::new(pool);
+    let done = AtomicBool::new(false);
+    let mut report = std::thread::scope(|s| {
+        let watcher = watched.then(|| {
+            s.spawn(|| {
+                let until = Until {
+                    deadline,
+                    cancel: opts.cancel,
+                    max_time: max_time.filter(|_| timed),
+                };
+                watch(&done, &stop, &until, progress, &counters)
+            })
+        });
+        let budgets = (&budget, &explaining);
+        let report = decide(pool, opts, goal, start, budgets, progress, &counters, parts);
+        done.store(true, Ordering::Relaxed);
+        if let Some(w) = watcher {
+            w.thread().unpark();
+        }
+        report
+    });
+    report.stats.elapsed = start.elapsed();
+    if report.verdict() != Verdict::Undecided {
+        let elapsed = report.stats.elapsed;
+        report.stats.k_elapsed.get_or_insert(elapsed);
+    }
+    if !report.exact {
+        let cancelled = opts.cancel.is_some_and(|c| c.load(Ordering::Relaxed));
+        let over = deadline.is_some_and(|d| Instant::now() >= d);
+        report.stopped = Some(if cancelled {
+            Stop::Cancelled
+        } else if report.stats.k_elapsed.is_some() && !over {
+            Stop::MaxTime
+        } else {
+            Stop::TimeLimit
+        });
+    }
+    progress.bounds(report.max_tolerable, report.upper_bound);
+    copy_counts(progress, &counters);
+    progress.set_phase(Phase::Done);
+    report
+}
+
+fn copy_counts(progress: &Progress, c: &Counters) {
+    progress
+        .sets
+        .store(c.scenarios.load(Ordering::Relaxed), Ordering::Relaxed);
+    progress
+        .set_level
+        .store(c.set_level.load(Ordering::Relaxed), Ordering::Relaxed);
+}
+
+/// When the thread beside a check stops it.
+struct Until<'a> {
+    deadline: Option<Instant>,
+    cancel: Option<&'a AtomicBool>,
+    /// Counted from when K was decided.
+    max_time: Option<Duration>,
+}
+
+/// Beside a running check: sets `stop` at the deadline, when the caller's
+/// `cancel` is set or when `max_time` has passed since K was decided, and
+/// copies the live counts into `progress`, until `done`.
+fn watch(
+    done: &AtomicBool,
+    stop: &AtomicBool,
+    until: &Until,
+    progress: &Progress,
+    counters: &Counters,
+) {
+    const TICK: Duration = Duration::from_millis(20);
+    while !done.load(Ordering::Relaxed) {
+        if until.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            stop.store(true, Ordering::Relaxed);
+        }
+        let max_end = until
+            .max_time
+            .zip(progress.k_decided_at())
+            .map(|(limit, at)| at + limit);
+        let mut nap = TICK;
+        for end in [until.deadline, max_end].into_iter().flatten() {
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            nap = nap.min(left.max(Duration::from_millis(1)));
+        }
+        copy_counts(progress, counters);
+        std::thread::park_timeout(nap);
+    }
+}
+
+/// The check itself: set-up, K, then the maximum as `goal` says.
+fn decide(
+    pool: &Pool,
+    opts: &CheckOptions,
+    goal: Goal,
+    start: Instant,
+    (budget, explaining): (&Budget, &Budget),
+    progress: &Progress,
+    counters: &Counters,
+    parts: Option<PartsHook>,
+) -> CheckReport {
     let configured = opts.tolerate.unwrap_or(pool.ha.host_failures_to_tolerate);
+    let an = Analysis::new(pool);
     let mut warnings = warnings(&an);
     let domains = crate::domains::of(pool);
     let n = match &domains {
@@ -198,8 +549,11 @@ fn check_to(
         warnings: Vec::new(),
         stranded_now: false,
         failure_domains: None,
+        stopped: None,
+        soft: None,
         stats: Stats::default(),
     };
+    progress.bounds(0, n);
     if pool.ha.enabled && pool.ha.mode == HaMode::Vm {
         // No host failover: protected VMs of a down host are stranded now,
         // and the failure of any up host running one strands it.
@@ -225,40 +579,111 @@ fn check_to(
             );
         }
     } else if an.failover && (an.has_items()) {
-        let mut search = Tolerance::new(&an, &budget, opts.strategy);
+        let mut search = Tolerance::new(&an, budget, opts.strategy, counters);
         search.parts = parts;
-        let outcome = match &domains {
-            Some(d) => search.run_domains(d, target),
-            None => search.run(target),
+        let aim = Aim {
+            k: configured,
+            goal,
+            progress,
+            k_decided: std::cell::Cell::new(None),
         };
+        let outcome = match &domains {
+            Some(d) => search.run_domains(d, &aim),
+            None => search.run(&aim),
+        };
+        stats.k_elapsed = aim
+            .k_decided
+            .get()
+            .map(|t| t.saturating_duration_since(start));
         report.max_tolerable = outcome.lower;
         report.upper_bound = outcome.upper;
         report.exact = outcome.lower == outcome.upper;
-        stats.scenarios = search.scenarios.load(Ordering::Relaxed);
-        stats.set_level = search.set_level.load(Ordering::Relaxed);
-        for (s, c) in stats.by_stage.iter_mut().zip(&search.by_stage) {
+        stats.scenarios = counters.scenarios.load(Ordering::Relaxed);
+        stats.set_level = counters.set_level.load(Ordering::Relaxed);
+        for (s, c) in stats.by_stage.iter_mut().zip(&counters.by_stage) {
             *s = c.load(Ordering::Relaxed);
         }
         if let Some(failed) = outcome.witness {
             let wanted = report.upper_bound < configured || opts.explain;
             if wanted {
-                report.witness = Some(witness(&an, &failed, outcome.proof.as_ref(), &budget));
+                report.witness = Some(witness(&an, &failed, outcome.proof.as_ref(), explaining));
             }
         }
         if outcome.current_infeasible {
             report.stranded_now = true;
-            report.witness = Some(witness(&an, &[], outcome.proof.as_ref(), &budget));
+            report.witness = Some(witness(&an, &[], outcome.proof.as_ref(), explaining));
             warnings.push(
                 "VMs of hosts already down cannot all be restarted even if no other host fails"
                     .to_string(),
             );
         }
     }
+    report.soft = soft_check(&an, &report, domains.as_deref(), opts, &budget);
     report.warnings = warnings;
     report.failure_domains = domains;
-    stats.elapsed = start.elapsed();
     report.stats = stats;
     report
+}
+
+/// The tolerance with soft rules taken as strict (`CheckReport::soft`),
+/// searched up to the pool's own `max_tolerable` (it is never more).
+fn soft_check(
+    an: &Analysis,
+    report: &CheckReport,
+    domains: Option<&[crate::domains::Domain]>,
+    opts: &CheckOptions,
+    budget: &Budget,
+) -> Option<SoftCheck> {
+    let pool = an.pool;
+    if !pool.has_soft_rules() {
+        return None;
+    }
+    let rules = pool.vm_groups.iter().filter(|g| !g.strict).count()
+        + pool
+            .vms
+            .iter()
+            .filter(|v| !v.preferred_hosts.is_empty())
+            .count();
+    let mut soft = SoftCheck {
+        rules,
+        max_tolerable: report.max_tolerable,
+        upper_bound: report.upper_bound,
+        exact: report.exact,
+        witness: None,
+    };
+    if !an.failover || !an.has_items() || report.stranded_now {
+        return Some(soft); // nothing restarts, or it fails already
+    }
+    let soft_an = Analysis::soft(pool).expect("the pool has soft rules");
+    let counters = Counters::default();
+    let progress = Progress::default();
+    let search = Tolerance::new(&soft_an, budget, opts.strategy, &counters);
+    // It is never more than the pool's own max_tolerable: proved at that
+    // k, or else searched down to the exact value.
+    let aim = Aim {
+        k: report.max_tolerable,
+        goal: Goal::AtLeast,
+        progress: &progress,
+        k_decided: std::cell::Cell::new(None),
+    };
+    let outcome = match domains {
+        Some(d) => search.run_domains(d, &aim),
+        None => search.run(&aim),
+    };
+    soft.max_tolerable = outcome.lower.min(report.max_tolerable);
+    soft.upper_bound = outcome.upper.min(report.upper_bound);
+    soft.exact = soft.max_tolerable == soft.upper_bound;
+    if let Some(failed) = outcome
+        .witness
+        .filter(|_| soft.upper_bound < report.max_tolerable)
+    {
+        let p = plan::plan(an, &failed, Scope::ProtectedOnly, budget);
+        soft.witness = Some(SoftWitness {
+            failed,
+            broken: p.soft_broken,
+        });
+    }
+    Some(soft)
 }
 
 /// Whether a pool tolerates `k` simultaneous failures: [`tolerates`].
@@ -306,7 +731,8 @@ pub(crate) fn tolerates_with(pool: &Pool, k: u32, budget: &Budget, explain: bool
     if !an.failover || !an.has_items() {
         return Tolerates::Yes;
     }
-    let search = Tolerance::new(&an, budget, Strategy::Full);
+    let counters = Counters::default();
+    let search = Tolerance::new(&an, budget, Strategy::Full, &counters);
     let failing = |set: Vec<HostId>, proof: Infeasible| {
         if explain {
             Tolerates::No(witness(&an, &set, Some(&proof), budget))
@@ -326,40 +752,46 @@ pub(crate) fn tolerates_with(pool: &Pool, k: u32, budget: &Budget, explain: bool
             Err(SetResult::Undecided) => return Tolerates::Unknown,
         }
     }
+    // Tolerance is monotone but for keep-together groups (a member still
+    // running pins where the others restart, which a larger failure can
+    // lift): then every size up to k is searched, else only k (a failing
+    // set of fewer units has a failing superset of k).
+    let sizes = |k: usize| if an.monotone() { k..=k } else { 1..=k };
     if let Some(domains) = crate::domains::of(pool) {
-        // Tolerance is monotone: a failing set of fewer domains has a
-        // failing superset of k.
         let k = (k as usize).min(domains.len());
         let d = search.domain_order(&domains);
-        return match search.first_failing_domains(&d, k) {
-            None => Tolerates::Yes,
-            Some(SetResult::Infeasible(set, proof)) => failing(set, proof),
-            Some(SetResult::Undecided) => Tolerates::Unknown,
-        };
+        for size in sizes(k).filter(|&m| m > 0) {
+            match search.first_failing_domains(&d, size) {
+                None => {}
+                Some(SetResult::Infeasible(set, proof)) => return failing(set, proof),
+                Some(SetResult::Undecided) => return Tolerates::Unknown,
+            }
+        }
+        return Tolerates::Yes;
     }
     let k = (k as usize).min(search.ranked.len());
-    if k == 0 {
-        return Tolerates::Yes;
+    for size in sizes(k).filter(|&m| m > 0) {
+        let p = Partial {
+            chosen: &[],
+            rest: &search.ranked,
+            m: size,
+        };
+        if let Some((set, blocks)) = search.bounds.infeasible_completion(&p) {
+            return failing(set, Infeasible::from(blocks));
+        }
+        if search.bounds.all_of_size(&search.ranked, size) {
+            continue;
+        }
+        if let Some((set, proof)) = search.adversary(size) {
+            return failing(set, proof);
+        }
+        match search.first_failing(size) {
+            None => {}
+            Some(SetResult::Infeasible(set, proof)) => return failing(set, proof),
+            Some(SetResult::Undecided) => return Tolerates::Unknown,
+        }
     }
-    let p = Partial {
-        chosen: &[],
-        rest: &search.ranked,
-        m: k,
-    };
-    if let Some((set, blocks)) = search.bounds.infeasible_completion(&p) {
-        return failing(set, Infeasible::from(blocks));
-    }
-    if search.bounds.all_of_size(&search.ranked, k) {
-        return Tolerates::Yes;
-    }
-    if let Some((set, proof)) = search.adversary(k) {
-        return failing(set, proof);
-    }
-    match search.first_failing(k) {
-        None => Tolerates::Yes,
-        Some(SetResult::Infeasible(set, proof)) => failing(set, proof),
-        Some(SetResult::Undecided) => Tolerates::Unknown,
-    }
+    Tolerates::Yes
 }
 
 fn warnings(an: &Analysis) -> Vec<String> {
@@ -373,6 +805,23 @@ fn warnings(an: &Analysis) -> Vec<String> {
         w.push("HA mode is \"vm\": VMs restart on their own host only, so no host failure is tolerated".to_string());
     }
     for (h, host) in pool.hosts.iter().enumerate() {
+        if host.state == HostState::Up
+            && !an.overloaded[h]
+            && !pool.ha.failover_overcommit.is_empty()
+        {
+            let spare = pool.spare(h);
+            let over: Vec<String> = (0..pool.resources.len())
+                .filter(|&r| spare[r] < 0)
+                .map(|r| format!("{} by {}", pool.resources[r], -spare[r]))
+                .collect();
+            if !over.is_empty() {
+                w.push(format!(
+                    "host {} is over its overcommit in normal operation ({}); ha.failover_overcommit still lets it receive restarted VMs",
+                    host.name,
+                    over.join(", ")
+                ));
+            }
+        }
         if an.overloaded[h] {
             let over: Vec<String> = (0..pool.resources.len())
                 .filter(|&r| an.spare[h][r] < 0)
@@ -477,20 +926,45 @@ fn witness(
         ),
         (None, Some(Infeasible::NoTarget { item })) => {
             let v = sc.vms[*item];
+            let together = sc.members(*item).len() > 1;
             match p.unplaced.iter().find(|u| u.vm == v) {
+                Some(u) if together => u.reason.clone(),
                 Some(u) => format!("{} cannot be restarted: {}", pool.vms[v].name, u.reason),
+                None if together => {
+                    let names: Vec<&str> = sc
+                        .members(*item)
+                        .iter()
+                        .map(|&m| pool.vms[m].name.as_str())
+                        .collect();
+                    format!(
+                        "{} must run together; no surviving host they may run on has room for all of them",
+                        crate::plan::and_list(&names)
+                    )
+                }
                 None => format!("{} fits on no surviving host it may run on", pool.vms[v].name),
             }
         }
         (None, Some(Infeasible::AntiAffinity { group, members, targets })) => {
             let name = (0..inst.items())
                 .find(|&i| inst.group[i] == *group)
-                .and_then(|i| pool.vms[sc.vms[i]].anti_affinity.clone())
+                .map(|i| an.group_of[sc.vms[i]])
+                .filter(|&g| g != crate::pack::NO_GROUP)
+                .map(|g| an.group_rules[an.group_rule[g as usize]].name.clone())
                 .unwrap_or_default();
             format!(
                 "anti-affinity: {} of group {name} need distinct hosts but only {} can take them",
                 plural(*members, "VM", "VMs"),
                 plural(*targets, "surviving host", "surviving hosts")
+            )
+        }
+        (None, Some(Infeasible::Apart { rule, members, room })) => {
+            let r = &an.group_rules[inst.apart[*rule].rule];
+            format!(
+                "group {}: {} to restart, at most {} per host, and the surviving hosts they may run on have room for {} more",
+                r.name,
+                plural(*members as usize, "VM", "VMs"),
+                r.max_per_host,
+                room
             )
         }
         (None, Some(Infeasible::Blocks { res, unit, need, have })) => format!(
@@ -534,10 +1008,10 @@ struct Tolerance<'a, 'p> {
     /// Each host's weight (the ranking's key; 0 for hosts not up).
     weights: Vec<f64>,
     bounds: SetBounds,
-    scenarios: AtomicU64,
-    by_stage: [AtomicU64; 4],
+    scenarios: &'a AtomicU64,
+    by_stage: &'a [AtomicU64; 4],
     /// Subtrees of failure sets the bounds proved feasible as a whole.
-    set_level: AtomicU64,
+    set_level: &'a AtomicU64,
     /// The order the search tasks' packings place VMs in (`Warm::keys`).
     warm_key: Vec<f64>,
     /// Searches each open failure-set size elsewhere (`split`), given the
@@ -553,6 +1027,8 @@ type PartsHook<'a> =
 const ADVERSARY_HOSTS: usize = 16;
 /// Chains of `crate::adversary` tried, shortest first.
 const ADVERSARY_CHAINS: usize = 48;
+/// The adversary takes at most this fraction (1/n) of the time left.
+const ADVERSARY_SHARE: u32 = 4;
 /// Time for one exact decision of the adversary's.
 const ADVERSARY_DECISION: Duration = Duration::from_millis(200);
 
@@ -562,7 +1038,12 @@ enum SetResult {
 }
 
 impl<'a, 'p> Tolerance<'a, 'p> {
-    fn new(an: &'a Analysis<'p>, budget: &'a Budget<'a>, strategy: Strategy) -> Self {
+    fn new(
+        an: &'a Analysis<'p>,
+        budget: &'a Budget<'a>,
+        strategy: Strategy,
+        counters: &'a Counters,
+    ) -> Self {
         let pool = an.pool;
         let nres = pool.resources.len();
         let total: Vec<f64> = (0..nres)
@@ -590,7 +1071,7 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             .collect();
         // Interchangeable hosts get the same class and, having equal
         // weights, sit side by side in the ranking.
-        let class = crate::scenario::twin_classes(an);
+        let class = crate::scenario::twin_classes_within(an, budget);
         ranked.sort_by(|&a, &b| {
             weights[b]
                 .total_cmp(&weights[a])
@@ -604,7 +1085,7 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             rank[h] = i;
         }
         let dominated_by: Vec<Vec<usize>> = if strategy == Strategy::Full {
-            let dom = crate::scenario::dominators(an);
+            let dom = crate::scenario::dominators_within(an, budget);
             ranked
                 .iter()
                 .map(|&b| {
@@ -634,18 +1115,17 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             strategy,
             weights,
             bounds: SetBounds::within(an, budget),
-            scenarios: AtomicU64::new(0),
-            by_stage: Default::default(),
-            set_level: AtomicU64::new(0),
+            scenarios: &counters.scenarios,
+            by_stage: &counters.by_stage,
+            set_level: &counters.set_level,
             warm_key: Warm::keys(an),
             parts: None,
         }
     }
 
-    /// The tolerance, or with a `target` only whether it is at least that.
-    fn run(&self, target: Option<u32>) -> Outcome {
+    /// K first, then the maximum as `aim` says.
+    fn run(&self, aim: &Aim) -> Outcome {
         let n = self.ranked.len();
-        let enough = |lower: u32| target.is_some_and(|t| lower >= t);
         let mut out = match self.opening(n) {
             Ok(out) => out,
             Err(done) => return done,
@@ -667,10 +1147,55 @@ impl<'a, 'p> Tolerance<'a, 'p> {
                 break;
             }
         }
-        // Lower bound: every set of size k proved feasible at once.
-        while bounded
-            && out.lower < out.upper
-            && !enough(out.lower)
+        aim.bounds(&out);
+        // K first. Tolerance is monotone, so when every K-set is proved
+        // feasible at once, K is; otherwise the bounds raise the lower
+        // bound as far as they can below K, and the K-sets are searched.
+        if bounded && !aim.decided(&out) {
+            if self.bounds.all_of_size(&self.ranked, aim.k as usize) {
+                self.set_level.fetch_add(1, Ordering::Relaxed);
+                out.lower = aim.k;
+            } else {
+                self.raise_lower(&mut out, aim.k - 1);
+            }
+        }
+        // Failing sets of at most K hosts built around the VMs hardest to
+        // place refute K without a search.
+        if bounded && !aim.decided(&out) {
+            self.tighten(&mut out, aim.k as usize);
+            aim.bounds(&out);
+        }
+        if !aim.decided(&out) && !decide_k(&mut out, aim, |k| self.first_failing(k)) {
+            return out;
+        }
+        if aim.then(&out) {
+            if bounded {
+                let upper = out.upper;
+                self.raise_lower(&mut out, upper);
+                if out.upper > out.lower + 1 {
+                    self.tighten(&mut out, upper as usize);
+                }
+                aim.bounds(&out);
+            }
+            grow(&mut out, aim, |k| self.first_failing(k));
+        }
+        out
+    }
+
+    /// Lowers `out.upper` to a failing set of at most `most` hosts that
+    /// `crate::adversary` builds, if it finds one.
+    fn tighten(&self, out: &mut Outcome, most: usize) {
+        if let Some((set, proof)) = self.adversary(most.min(out.upper as usize)) {
+            out.upper = set.len() as u32 - 1;
+            out.witness = Some(set);
+            out.proof = Some(proof);
+        }
+    }
+
+    /// Raises `out.lower` while the set bounds prove every set of one more
+    /// host feasible at once, up to `limit`.
+    fn raise_lower(&self, out: &mut Outcome, limit: u32) {
+        while out.lower < out.upper.min(limit)
             && self
                 .bounds
                 .all_of_size(&self.ranked, out.lower as usize + 1)
@@ -678,17 +1203,6 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             self.set_level.fetch_add(1, Ordering::Relaxed);
             out.lower += 1;
         }
-        // Failing sets built around the VMs hardest to place.
-        if bounded && out.upper > out.lower + 1 && !enough(out.lower) {
-            if let Some((set, proof)) = self.adversary(out.upper as usize) {
-                out.upper = set.len() as u32 - 1;
-                out.witness = Some(set);
-                out.proof = Some(proof);
-            }
-        }
-        // Between the bounds, search the sets the bounds leave open.
-        grow(&mut out, target, |k| self.first_failing(k));
-        out
     }
 
     /// The outcome before any search when `n` units can fail: `Err` with
@@ -747,13 +1261,20 @@ impl<'a, 'p> Tolerance<'a, 'p> {
     /// of m more domains adds at most as many hosts as the m largest, and
     /// tolerance is monotone, so when every completion by that many hosts is
     /// feasible, so is every completion by m domains.
-    fn run_domains(&self, domains: &[crate::domains::Domain], target: Option<u32>) -> Outcome {
+    fn run_domains(&self, domains: &[crate::domains::Domain], aim: &Aim) -> Outcome {
         let d = self.domain_order(domains);
         let mut out = match self.opening(d.len()) {
             Ok(out) => out,
             Err(done) => return done,
         };
-        grow(&mut out, target, |k| self.first_failing_domains(&d, k));
+        aim.bounds(&out);
+        let first_failing = |k| self.first_failing_domains(&d, k);
+        if !aim.decided(&out) && !decide_k(&mut out, aim, first_failing) {
+            return out;
+        }
+        if aim.then(&out) {
+            grow(&mut out, aim, first_failing);
+        }
         out
     }
 
@@ -866,12 +1387,20 @@ impl<'a, 'p> Tolerance<'a, 'p> {
     /// is costly (on smaller ones the search finds the first failing set
     /// by rank itself, the witness reports name).
     fn adversary(&self, most: usize) -> Option<(Vec<HostId>, Infeasible)> {
-        if self.ranked.len() < ADVERSARY_HOSTS || most == 0 {
+        if self.ranked.len() < ADVERSARY_HOSTS || most == 0 || self.budget.expired() {
             return None;
         }
+        // At most a quarter of the time left: the rest is the search's,
+        // which alone raises the lower bound.
+        let now = Instant::now();
+        let until = self
+            .budget
+            .deadline
+            .map(|d| now + d.saturating_duration_since(now) / ADVERSARY_SHARE);
         let chains = crate::adversary::chains(self.an, most);
         let chains = &chains[..chains.len().min(ADVERSARY_CHAINS)];
-        let found = crate::adversary::smallest_failing(chains, most, |set| self.quick_proof(set));
+        let found =
+            crate::adversary::smallest_failing(chains, most, |set| self.quick_proof(set, until));
         if found.is_some() {
             self.set_level.fetch_add(1, Ordering::Relaxed);
         }
@@ -880,12 +1409,15 @@ impl<'a, 'p> Tolerance<'a, 'p> {
 
     /// A proof that `set` fails, from the necessary conditions or an exact
     /// decision within a short budget; `None` when neither gives one.
-    fn quick_proof(&self, set: &[HostId]) -> Option<Infeasible> {
-        if self.budget.expired() {
+    fn quick_proof(&self, set: &[HostId], until: Option<Instant>) -> Option<Infeasible> {
+        let now = Instant::now();
+        if self.budget.expired() || until.is_some_and(|u| now >= u) {
             return None;
         }
         let sc = self.an.scenario(&self.an.mask(set));
-        let soon = Instant::now() + ADVERSARY_DECISION;
+        let soon = until.map_or(now + ADVERSARY_DECISION, |u| {
+            u.min(now + ADVERSARY_DECISION)
+        });
         let short = Budget {
             deadline: Some(self.budget.deadline.map_or(soon, |d| d.min(soon))),
             cancel: self.budget.cancel,
@@ -1025,15 +1557,69 @@ impl<'a, 'p> Tolerance<'a, 'p> {
     }
 }
 
-/// Raises `out.lower` one k at a time until `target` is met or
-/// `first_failing(k)` finds a failing set (the upper bound and witness) or
-/// runs out of time.
-fn grow(
+/// What a search is asked: K first, then, as `goal` says, the maximum.
+struct Aim<'a> {
+    k: u32,
+    goal: Goal,
+    progress: &'a Progress,
+    /// When K was decided.
+    k_decided: std::cell::Cell<Option<Instant>>,
+}
+
+impl Aim<'_> {
+    /// Whether the bounds in `out` settle K.
+    fn decided(&self, out: &Outcome) -> bool {
+        out.lower >= self.k || out.upper < self.k
+    }
+
+    fn bounds(&self, out: &Outcome) {
+        self.progress.bounds(out.lower, out.upper);
+    }
+
+    /// K is decided: whether to go on to the exact maximum.
+    fn then(&self, out: &Outcome) -> bool {
+        self.k_decided.set(Some(Instant::now()));
+        self.bounds(out);
+        let more = out.lower < out.upper
+            && match self.goal {
+                Goal::Max => true,
+                Goal::K => false,
+                Goal::AtLeast => out.upper < self.k,
+            };
+        if more {
+            self.progress.set_phase(Phase::Max);
+        }
+        more
+    }
+}
+
+/// Decides K by searching the K-sets (`first_failing(K)`): false when the
+/// budget ran out first.
+fn decide_k(
     out: &mut Outcome,
-    target: Option<u32>,
+    aim: &Aim,
     first_failing: impl Fn(usize) -> Option<SetResult>,
-) {
-    while out.lower < out.upper && target.is_none_or(|t| out.lower < t) {
+) -> bool {
+    aim.progress.set_phase(Phase::K);
+    let k = aim.k;
+    match first_failing(k as usize) {
+        None => out.lower = k,
+        Some(SetResult::Infeasible(set, proof)) => {
+            out.upper = k - 1;
+            out.witness = Some(set);
+            out.proof = Some(proof);
+        }
+        Some(SetResult::Undecided) => return false,
+    }
+    aim.bounds(out);
+    true
+}
+
+/// Raises `out.lower` one k at a time until `first_failing(k)` finds a
+/// failing set (the upper bound and witness) or runs out of time. Starting
+/// from the bottom, the first failing set is one of the smallest.
+fn grow(out: &mut Outcome, aim: &Aim, first_failing: impl Fn(usize) -> Option<SetResult>) {
+    while out.lower < out.upper {
         let k = out.lower as usize + 1;
         match first_failing(k) {
             None => out.lower = k as u32,
@@ -1044,6 +1630,7 @@ fn grow(
             }
             Some(SetResult::Undecided) => break,
         }
+        aim.bounds(out);
     }
 }
 

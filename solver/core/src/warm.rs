@@ -12,7 +12,9 @@
 //! A packing it holds is valid by construction (every VM of a failed or
 //! down host on a surviving host that receives restarts and that its
 //! agility allows, within spare capacity, no two VMs of an anti-affinity
-//! group on one host), so it proves the set feasible. When a repair finds no
+//! group on one host), so it proves the set feasible. Rules beyond plain
+//! anti-affinity (apart caps above one, keep-together groups) it does not
+//! keep: with those it proves nothing and steps aside. When a repair finds no
 //! room, every VM is packed anew (a fragmented packing is the usual cause),
 //! still undoable; when that fails too, the set, and the sets below it, are
 //! decided on their own: a failure here proves nothing. Nothing is
@@ -120,7 +122,12 @@ impl<'a, 'p> Warm<'a, 'p> {
 
     /// Whether the packing, repaired for every host added, places every VM
     /// of the failed and down hosts: a proof that the set is feasible.
+    /// Never with rules beyond plain anti-affinity (`scenario::Rules`),
+    /// which the repair does not keep: those sets are decided on their own.
     pub(crate) fn feasible(&mut self) -> bool {
+        if self.an.rules.is_some() {
+            return false;
+        }
         for i in 0..self.frames.len() {
             if self.frames[i].1.is_some() {
                 continue;

@@ -47,8 +47,8 @@ pub enum Change {
     AddHost {
         host: Value,
     },
-    /// The host leaves the pool, and with it every `allowed_hosts` entry
-    /// that names it.
+    /// The host leaves the pool, and with it every `allowed_hosts` and
+    /// `preferred_hosts` entry that names it.
     RemoveHost {
         name: String,
         vms: HostVms,
@@ -69,6 +69,8 @@ pub enum Change {
     AddVm {
         vm: Value,
     },
+    /// The VM leaves the pool, and with it every `vm_groups` entry's
+    /// mention of it.
     RemoveVm {
         name: String,
     },
@@ -388,7 +390,7 @@ fn read_change(cx: &mut Cx, path: &str, v: &Value) -> Option<Change> {
         Op::SetPriority => {
             let name = name(cx);
             let priority = required(cx, map, path, "priority")
-                .and_then(|x| cx.enumeration(&p("priority"), x, load::PRIORITIES));
+                .and_then(|x| load::read_priority(cx, &p("priority"), x));
             Change::SetPriority {
                 name: name?,
                 priority: priority?,
@@ -479,6 +481,19 @@ impl Draft {
             .position(|v| name_of(v) == Some(name))
     }
 
+    /// Removes `vms[v]`, and its name from every `vm_groups` entry.
+    fn remove_vm(&mut self, v: usize) {
+        let vm = self.list("vms").remove(v);
+        let Some(name) = name_of(&vm) else { return };
+        if let Some(Value::Array(groups)) = self.root.get_mut("vm_groups") {
+            for g in groups {
+                if let Some(Value::Array(members)) = g.get_mut("vms") {
+                    members.retain(|m| m.as_str() != Some(name));
+                }
+            }
+        }
+    }
+
     /// Applies one change at `path`, or records why it cannot apply.
     fn apply(&mut self, path: &str, change: &Change, problems: &mut Vec<Problem>) {
         let mut err = |field: &str, message: String| {
@@ -539,9 +554,8 @@ impl Draft {
                     }
                     HostVms::Refuse => {}
                     HostVms::Remove => {
-                        let vms = self.list("vms");
                         for &v in on.iter().rev() {
-                            vms.remove(v);
+                            self.remove_vm(v);
                         }
                     }
                     HostVms::MoveTo(to) => {
@@ -559,8 +573,10 @@ impl Draft {
                 }
                 self.list("hosts").remove(h);
                 for vm in self.list("vms") {
-                    if let Some(Value::Array(allowed)) = vm.get_mut("allowed_hosts") {
-                        allowed.retain(|a| a.as_str() != Some(name));
+                    for key in ["allowed_hosts", "preferred_hosts"] {
+                        if let Some(Value::Array(hosts)) = vm.get_mut(key) {
+                            hosts.retain(|a| a.as_str() != Some(name));
+                        }
                     }
                 }
             }
@@ -600,12 +616,14 @@ impl Draft {
                     err("vm.host", unknown_host(host));
                     ok = false;
                 }
-                let allowed = vm.get("allowed_hosts").and_then(Value::as_array);
-                for (j, a) in allowed.into_iter().flatten().enumerate() {
-                    let a = a.as_str().unwrap_or_default();
-                    if self.host(a).is_none() {
-                        err(&format!("vm.allowed_hosts[{j}]"), unknown_host(a));
-                        ok = false;
+                for key in ["allowed_hosts", "preferred_hosts"] {
+                    let hosts = vm.get(key).and_then(Value::as_array);
+                    for (j, a) in hosts.into_iter().flatten().enumerate() {
+                        let a = a.as_str().unwrap_or_default();
+                        if self.host(a).is_none() {
+                            err(&format!("vm.{key}[{j}]"), unknown_host(a));
+                            ok = false;
+                        }
                     }
                 }
                 if ok {
@@ -613,9 +631,7 @@ impl Draft {
                 }
             }
             Change::RemoveVm { name } => match self.vm(name) {
-                Some(v) => {
-                    self.list("vms").remove(v);
-                }
+                Some(v) => self.remove_vm(v),
                 None => err("name", unknown_vm(name)),
             },
             Change::ResizeVm { name, demand } => match self.vm(name) {
@@ -623,7 +639,10 @@ impl Draft {
                 None => err("name", unknown_vm(name)),
             },
             Change::SetPriority { name, priority } => match self.vm(name) {
-                Some(v) => self.list("vms")[v]["priority"] = Value::from(priority.as_str()),
+                Some(v) => {
+                    self.list("vms")[v]["priority"] =
+                        serde_json::to_value(priority).expect("a priority serializes")
+                }
                 None => err("name", unknown_vm(name)),
             },
             Change::SetRestart { name, restart } => match self.vm(name) {
@@ -944,7 +963,7 @@ mod tests {
                 "changes[2].op: missing required field \"op\"",
                 "changes[3].capacity.memory_mib: must not be negative, found -1",
                 "changes[4].priority: unknown value \"urgent\"; expected one of: \"critical\", \
-                 \"high\", \"medium\", \"low\"",
+                 \"high\", \"medium\", \"low\", or an integer",
                 "changes[5].host.name: duplicate host name \"h1\": the pool already has it",
                 "changes[6].vm.name: duplicate VM name \"a\": the pool already has it",
                 "changes[6].vm.host: unknown host \"h9\"",

@@ -11,16 +11,48 @@ use super::{Action, Event};
 pub trait Hypervisor: Send + Sync {
     /// Pings `host` and probes its management API: (ping, api).
     fn probe(&self, host: &str) -> (bool, bool);
-    /// Whether `peer` reaches `host` (asked of `peer`, not of this side).
-    fn peer_reaches(&self, peer: &str, host: &str) -> bool;
-    /// Starts `vm` on `host`. An error promises that it does not run there.
-    fn start_vm(&self, vm: &str, host: &str) -> Result<(), String>;
+    /// Whether `peer` reaches `host`, over a path that is not this side's
+    /// own management network; an error when the peer cannot tell (it does
+    /// not answer, or there is no such path).
+    fn peer_reaches(&self, peer: &str, host: &str) -> Result<bool, String>;
+    /// Starts `vm` on `host`. An error promises that it does not run there,
+    /// unless it is [`StartError::in_doubt`].
+    fn start_vm(&self, vm: &str, host: &str) -> Result<(), StartError>;
+    /// Powers off the copy of `vm` running on `host` (a duplicate).
+    fn stop_vm(&self, vm: &str, host: &str) -> Result<(), String>;
     /// Live-migrates `vm` from `from` to `to`; on error it still runs on `from`.
     fn migrate(&self, vm: &str, from: &str, to: &str) -> Result<(), String>;
     /// The host `vm` runs on, if any.
     fn locate(&self, vm: &str) -> Result<Option<String>, String>;
     /// The VMs running or paused on `host`.
     fn list_vms(&self, host: &str) -> Result<Vec<String>, String>;
+}
+
+/// Why a start did not succeed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StartError {
+    pub message: String,
+    /// The outcome is not known (the driver gave up waiting): the VM may
+    /// still come up there.
+    pub in_doubt: bool,
+}
+
+impl StartError {
+    /// A start that failed: the VM does not run there.
+    pub fn failed(message: impl Into<String>) -> StartError {
+        StartError {
+            message: message.into(),
+            in_doubt: false,
+        }
+    }
+
+    /// A start whose outcome is not known.
+    pub fn in_doubt(message: impl Into<String>) -> StartError {
+        StartError {
+            message: message.into(),
+            in_doubt: true,
+        }
+    }
 }
 
 /// Fencing devices, per host and level (credentials stay in here).
@@ -42,12 +74,19 @@ pub fn perform(action: &Action, hv: &dyn Hypervisor, fencer: &dyn Fencer) -> Eve
                 api,
             }
         }
-        Action::AskPeer { id, host, peer } => Event::PeerCheck {
-            id: *id,
-            host: host.clone(),
-            peer: peer.clone(),
-            reachable: hv.peer_reaches(peer, host),
-        },
+        Action::AskPeer { id, host, peer } => {
+            let (reachable, error) = match hv.peer_reaches(peer, host) {
+                Ok(r) => (r, None),
+                Err(e) => (false, Some(e)),
+            };
+            Event::PeerCheck {
+                id: *id,
+                host: host.clone(),
+                peer: peer.clone(),
+                reachable,
+                error,
+            }
+        }
         Action::Fence {
             id, host, level, ..
         } => {
@@ -69,6 +108,17 @@ pub fn perform(action: &Action, hv: &dyn Hypervisor, fencer: &dyn Fencer) -> Eve
         Action::StartVm { id, vm, host, .. } => {
             let r = hv.start_vm(vm, host);
             Event::VmStartResult {
+                id: *id,
+                vm: vm.clone(),
+                host: host.clone(),
+                ok: r.is_ok(),
+                in_doubt: r.as_ref().is_err_and(|e| e.in_doubt),
+                error: r.err().map(|e| e.message),
+            }
+        }
+        Action::StopVm { id, vm, host } => {
+            let r = hv.stop_vm(vm, host);
+            Event::VmStopResult {
                 id: *id,
                 vm: vm.clone(),
                 host: host.clone(),

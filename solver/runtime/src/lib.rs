@@ -106,6 +106,10 @@ pub enum Event {
         host: String,
         peer: String,
         reachable: bool,
+        /// The peer could not tell (it did not answer, or no peer path is
+        /// configured): no confirmation either way.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
     },
     /// The result of an [`Action::Fence`]: `off` only when the device
     /// confirmed the host is powered off.
@@ -119,8 +123,21 @@ pub enum Event {
     /// An operator confirms that a host is off (manual fencing).
     FenceConfirmed { host: String },
     /// The result of an [`Action::StartVm`]. `ok: false` promises that the
-    /// VM does not run on that host.
+    /// VM does not run on that host, unless `in_doubt` says the driver gave
+    /// up waiting (the start may still complete).
     VmStartResult {
+        id: ActionId,
+        vm: String,
+        host: String,
+        ok: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        in_doubt: bool,
+    },
+    /// The result of an [`Action::StopVm`]: `ok` when that copy no longer
+    /// runs on `host`.
+    VmStopResult {
         id: ActionId,
         vm: String,
         host: String,
@@ -211,6 +228,12 @@ pub enum Action {
     QueryVm { id: ActionId, vm: String },
     /// List the VMs running or paused on `host`.
     Inventory { id: ActionId, host: String },
+    /// Power off the copy of `vm` that runs on `host` (a duplicate).
+    StopVm {
+        id: ActionId,
+        vm: String,
+        host: String,
+    },
 }
 
 impl Action {
@@ -222,7 +245,8 @@ impl Action {
             | Action::StartVm { id, .. }
             | Action::Migrate { id, .. }
             | Action::QueryVm { id, .. }
-            | Action::Inventory { id, .. } => *id,
+            | Action::Inventory { id, .. }
+            | Action::StopVm { id, .. } => *id,
         }
     }
 }
@@ -263,12 +287,15 @@ pub enum Alert {
         attempts: u32,
         reason: String,
     },
-    /// Every fence level of a host failed; retried at `retry_at`.
+    /// Every fence level of a host failed; retried at `retry_at`. `vms`
+    /// are the VMs it holds: they stay down until it is confirmed off.
     FencingFailed {
         host: String,
         round: u32,
         retry_at: Millis,
         reason: String,
+        #[serde(default)]
+        vms: Vec<String>,
     },
     /// The runtime cannot reach a host that a peer still reaches: nothing
     /// is fenced or restarted, but the host is out of the runtime's sight.
@@ -281,6 +308,43 @@ pub enum Alert {
     HostLost {
         host: String,
         vms: Vec<String>,
+    },
+    /// Fewer than half of the hosts not known off answer the runtime: it
+    /// takes itself for the isolated side, declares nothing down and fences
+    /// nothing until half of them answer again.
+    RuntimeIsolated {
+        reachable: u32,
+        hosts: u32,
+        unreachable: Vec<String>,
+    },
+    /// A host missed its probes but neither a peer nor a majority of the
+    /// pool confirms it is down: nothing is fenced.
+    HostUnconfirmed {
+        host: String,
+        reason: String,
+    },
+    /// A VM runs on more than one host; every copy but the one on `kept`
+    /// is stopped.
+    DuplicateVm {
+        vm: String,
+        hosts: Vec<String>,
+        kept: String,
+    },
+    /// VMs whose location has been unknown for a while (a start or a
+    /// migration whose outcome is not known, a host that does not answer):
+    /// they are not started anywhere until they are found or their host is
+    /// confirmed off.
+    VmsInDoubt {
+        vms: Vec<String>,
+    },
+    /// An action got no answer within its deadline (a driver lost it).
+    RequestUnanswered {
+        action: Action,
+    },
+    /// Reconciliation ended without an inventory of these hosts (they
+    /// answer probes but not inventories).
+    ReconcileIncomplete {
+        hosts: Vec<String>,
     },
 }
 
@@ -300,6 +364,9 @@ pub enum Note {
         host: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         confirmed_by: Option<String>,
+        /// Declared on a majority: [hosts that answer, hosts not known off].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        majority: Option<[u32; 2]>,
     },
     FenceFailed {
         host: String,
@@ -360,6 +427,32 @@ pub enum Note {
     },
     Ignored {
         reason: String,
+    },
+    /// A host confirmed off (or lost) answers again: it is inventoried
+    /// before it counts as up.
+    HostReturning {
+        host: String,
+    },
+    /// A VM listed on two hosts: both are inventoried again before anything
+    /// is done.
+    DuplicateSuspected {
+        vm: String,
+        hosts: Vec<String>,
+    },
+    /// A duplicate copy of a VM was powered off.
+    DuplicateStopped {
+        vm: String,
+        host: String,
+    },
+    /// Half of the hosts answer the runtime again.
+    IsolationEnded,
+    /// Every host that answers was inventoried: the runtime acts again.
+    Reconciled,
+    /// Where a VM runs is not known: it is looked for.
+    VmInDoubt {
+        vm: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
     },
 }
 

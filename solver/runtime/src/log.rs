@@ -11,6 +11,12 @@
 //! trusted). A last line cut short by a crash was never acted on and is
 //! dropped. [`recover`] then tells the runtime it restarted (also a logged
 //! step), which settles what was in flight without repeating or losing it.
+//!
+//! A log is kept bounded by compaction: a new log whose first line is a
+//! snapshot of the whole state (`{"log": "haplan-runtime/v1", "at": T,
+//! "seq": N, "pool": {...}, "snapshot": {...}}`, the pool as the runtime
+//! knows it then, redacted like the state), followed by the steps after it
+//! (numbered on from `N`). Replay starts from the snapshot.
 
 use std::fs::File;
 use std::io::{self, BufRead, Write};
@@ -67,6 +73,12 @@ impl Durable for File {
     }
 }
 
+impl Durable for &mut Vec<u8> {
+    fn sync(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 impl Durable for Vec<u8> {
     fn sync(&mut self) -> io::Result<()> {
         Ok(())
@@ -78,6 +90,10 @@ impl Durable for Vec<u8> {
 pub struct Journal<W: Durable> {
     w: W,
     seq: u64,
+    /// Steps since the first line (the start or the snapshot).
+    tail: u64,
+    /// Unix time: each step line also gets its `time` in UTC (RFC 3339).
+    wall: bool,
 }
 
 impl<W: Durable> Journal<W> {
@@ -87,12 +103,51 @@ impl<W: Durable> Journal<W> {
         writeln!(w, "{line}")?;
         w.flush()?;
         w.sync()?;
-        Ok(Journal { w, seq: 0 })
+        Ok(Journal {
+            w,
+            seq: 0,
+            tail: 0,
+            wall: false,
+        })
+    }
+
+    /// A compacted log: its first line a snapshot of `rt`, which has taken
+    /// `seq` steps so far.
+    pub fn snapshot(mut w: W, rt: &Runtime, seq: u64) -> io::Result<Journal<W>> {
+        let state = rt.state_json();
+        let line = json!({"log": FORMAT, "at": rt.now(), "seq": seq,
+                          "pool": state["pool"], "snapshot": state});
+        writeln!(w, "{line}")?;
+        w.flush()?;
+        w.sync()?;
+        Ok(Journal {
+            w,
+            seq,
+            tail: 0,
+            wall: false,
+        })
     }
 
     /// Goes on with a log that already has `steps` steps.
     pub fn resume(w: W, steps: u64) -> Journal<W> {
-        Journal { w, seq: steps }
+        Journal {
+            w,
+            seq: steps,
+            tail: 0,
+            wall: false,
+        }
+    }
+
+    /// Times are Unix milliseconds: every step line also carries its
+    /// `time` in UTC, for people reading the log.
+    pub fn wall_clock(mut self, on: bool) -> Journal<W> {
+        self.wall = on;
+        self
+    }
+
+    /// Steps written since the first line of this log.
+    pub fn tail_steps(&self) -> u64 {
+        self.tail
     }
 
     /// Writes one step and flushes it to disk.
@@ -107,9 +162,11 @@ impl<W: Durable> Journal<W> {
         };
         let line = StepRef {
             seq: self.seq,
+            time: self.wall.then(|| utc(input.at)),
             input,
             output,
         };
+        self.tail += 1;
         serde_json::to_writer(&mut self.w, &line).map_err(io::Error::other)?;
         self.w.write_all(b"\n")?;
         self.w.flush()?;
@@ -132,8 +189,33 @@ impl<W: Durable> Journal<W> {
 #[derive(serde::Serialize)]
 struct StepRef<'a> {
     seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time: Option<String>,
     input: &'a Input,
     output: &'a Output,
+}
+
+/// Unix milliseconds as an RFC 3339 UTC time (`2025-01-31T12:00:00.250Z`).
+pub fn utc(ms: Millis) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        ms % 1000
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -160,7 +242,11 @@ pub enum LogError {
 /// A runtime rebuilt from its log, and how many steps the log holds.
 pub struct Replayed {
     pub runtime: Runtime,
+    /// Steps taken since the runtime started (a snapshot counts those
+    /// before it).
     pub steps: u64,
+    /// Lines of the log (its first line included).
+    pub lines: usize,
     /// Whether a last, unfinished line was dropped.
     pub truncated: bool,
 }
@@ -178,6 +264,7 @@ pub fn replay<R: BufRead>(r: R) -> Result<Replayed, LogError> {
         lines.pop(); // cut short by a crash: never acted on
         truncated = true;
     }
+    let line_count = lines.len();
     let mut it = lines.into_iter().enumerate();
     let Some((_, first)) = it.next() else {
         return Err(LogError::Bad {
@@ -196,10 +283,19 @@ pub fn replay<R: BufRead>(r: R) -> Result<Replayed, LogError> {
         });
     }
     let at = head.get("at").and_then(Value::as_u64).unwrap_or(0);
-    let pool = head.get("pool").cloned().unwrap_or(Value::Null);
-    let (mut runtime, _) =
-        Runtime::new(pool, at).map_err(|source| LogError::Refused { line: 1, source })?;
-    let mut steps = 0;
+    let (mut runtime, mut steps) = match head.get("snapshot") {
+        Some(state) => {
+            let rt =
+                Runtime::restore(state).map_err(|source| LogError::Refused { line: 1, source })?;
+            (rt, head.get("seq").and_then(Value::as_u64).unwrap_or(0))
+        }
+        None => {
+            let pool = head.get("pool").cloned().unwrap_or(Value::Null);
+            let (rt, _) =
+                Runtime::new(pool, at).map_err(|source| LogError::Refused { line: 1, source })?;
+            (rt, 0)
+        }
+    };
     for (i, line) in it {
         let n = i + 1;
         let StepLine {
@@ -231,8 +327,13 @@ pub fn replay<R: BufRead>(r: R) -> Result<Replayed, LogError> {
     Ok(Replayed {
         runtime,
         steps,
+        lines: line_count,
         truncated,
     })
+}
+
+fn lines_after(rep: &Replayed) -> usize {
+    rep.lines + 1
 }
 
 /// A runtime back from a crash: its log replayed, then told that it
@@ -246,7 +347,7 @@ pub fn recover<R: BufRead>(r: R, at: Millis) -> Result<(Replayed, Input, Output)
         at,
         event: Event::Restarted,
     };
-    let line = rep.steps as usize + 2;
+    let line = lines_after(&rep);
     let out = rep
         .runtime
         .handle(&input)

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::*;
@@ -33,6 +33,27 @@ pub const STUCK_RETRY_MS: Millis = 60_000;
 /// When where a VM runs could not be found out, how long until it is asked
 /// again.
 pub const ASK_AGAIN_MS: Millis = 5_000;
+/// Deadlines of the requests the runtime makes (beyond them an action in
+/// flight counts as unanswered).
+pub const PROBE_DEADLINE_MS: Millis = 10_000;
+pub const PEER_DEADLINE_MS: Millis = 10_000;
+pub const INVENTORY_DEADLINE_MS: Millis = 30_000;
+pub const QUERY_DEADLINE_MS: Millis = 30_000;
+pub const STOP_DEADLINE_MS: Millis = 60_000;
+pub const START_DEADLINE_MS: Millis = 120_000;
+pub const MIGRATE_DEADLINE_MS: Millis = 600_000;
+/// How long a VM may stay in doubt before an alert names it (and the start
+/// groups after it stop waiting for it).
+pub const IN_DOUBT_ALERT_MS: Millis = 60_000;
+/// The longest a (re)started runtime waits for the inventories of the hosts
+/// that answer before it acts anyway.
+pub const RECONCILE_MAX_MS: Millis = 60_000;
+/// How often every up host is inventoried (what changed unseen: VMs started,
+/// stopped or moved by others, copies that should not run).
+pub const INVENTORY_INTERVAL_MS: Millis = 60_000;
+/// At most this many timed-out fences of a host are remembered (a late
+/// "off" from one of them still confirms the host).
+const LATE_FENCES_KEPT: usize = 8;
 
 /// Why an event or an operation cannot be taken.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +64,12 @@ pub enum RuntimeError {
     UnknownVm(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("the answer to action {id} names {named}, but that action concerns {expected}")]
+    Misaddressed {
+        id: ActionId,
+        named: String,
+        expected: String,
+    },
     #[error(transparent)]
     Pool(#[from] PoolError),
     #[error(transparent)]
@@ -67,13 +94,18 @@ pub enum Admission {
     Refused { reason: String },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 enum HostStatus {
     Up,
-    /// Enough probes failed; a peer is asked whether it reaches the host.
+    /// Enough probes failed (the one sent at `since` made it so): a peer
+    /// is asked whether it reaches the host (`id`, its verdict in
+    /// `peer_down`), and the other hosts' answers since then are counted.
     Confirming {
-        id: ActionId,
+        id: Option<ActionId>,
+        since: Millis,
+        peer: Option<String>,
+        peer_down: Option<bool>,
     },
     Fencing {
         level: usize,
@@ -91,14 +123,37 @@ enum HostStatus {
     /// Declared down without host failover (`ha.mode: "vm"`): not fenced.
     Lost,
     Maintenance,
+    /// Confirmed off (`fenced`) or lost, and answering again: inventoried
+    /// before it counts as up.
+    Returning {
+        fenced: bool,
+    },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct HostRt {
     status: HostStatus,
     fails: u32,
     probe: Option<ActionId>,
+    /// When the probe in flight was sent.
+    probe_sent: Millis,
+    /// When the latest probe answered "up" was sent, and the latest that
+    /// failed (for counting who answered since a host became suspect).
+    ok_at: Option<Millis>,
+    fail_at: Option<Millis>,
     unreachable_alerted: bool,
+    /// `host_unconfirmed` was raised in this episode of missed probes.
+    unconfirmed_alerted: bool,
+    /// What its latest inventory listed, kept up to date by the runtime's
+    /// own confirmed starts, stops and migrations.
+    seen: BTreeSet<String>,
+    /// The id of the latest inventory answered (fresh listings are those
+    /// asked after a suspicion).
+    inventory_done: ActionId,
+    /// Inventoried since the runtime last (re)started.
+    inventoried: bool,
+    /// The next periodic inventory.
+    inventory_next: Millis,
     /// VMs restarted elsewhere after this host was fenced (for failback).
     evacuated: BTreeSet<String>,
     /// Draining for maintenance: the migrations still to do.
@@ -118,7 +173,15 @@ impl HostRt {
             status,
             fails: 0,
             probe: None,
+            probe_sent: 0,
+            ok_at: None,
+            fail_at: None,
             unreachable_alerted: false,
+            unconfirmed_alerted: false,
+            seen: BTreeSet::new(),
+            inventory_done: 0,
+            inventoried: false,
+            inventory_next: 0,
             evacuated: BTreeSet::new(),
             drain: None,
             late: BTreeMap::new(),
@@ -128,7 +191,7 @@ impl HostRt {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "phase", rename_all = "snake_case")]
 enum Phase {
     /// As the pool says: running where it is, or halted.
@@ -157,10 +220,21 @@ enum Phase {
         until: Millis,
     },
     /// Where it runs is unknown (a start or migration was in flight when
-    /// the runtime stopped, or its host came back without failover).
+    /// the runtime stopped or got no answer, or its host came back without
+    /// failover, or its host's inventory lacks it). `on`: the host a start
+    /// whose outcome is unknown went to (tried again first if it runs
+    /// nowhere). `since`: in doubt since then; `alerted` once named.
     Unknown {
         id: Option<ActionId>,
         ask_at: Millis,
+        #[serde(default)]
+        on: Option<String>,
+        #[serde(default)]
+        attempt: u32,
+        #[serde(default)]
+        since: Millis,
+        #[serde(default)]
+        alerted: bool,
     },
     Migrating {
         id: ActionId,
@@ -168,7 +242,7 @@ enum Phase {
     },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct VmRt {
     phase: Phase,
     /// Hosts whose every attempt failed, in this restart.
@@ -176,20 +250,53 @@ struct VmRt {
     /// Whether this restart follows a host failure (ordered, one attempt
     /// for best-effort) rather than a crash on a healthy host.
     after_failure: bool,
+    /// Failed start attempts in this restart, and the last error.
+    #[serde(default)]
+    attempts: u32,
+    #[serde(default)]
+    last_error: Option<String>,
+    /// While a VM in doubt is started again on the host of the start whose
+    /// outcome is unknown: since when its location has been unknown, and
+    /// whether it was named (the start does not end the doubt; its
+    /// success, a failure or a sighting does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    doubt: Option<Doubt>,
+}
+
+/// Since when a VM's location has been unknown, and whether an alert named
+/// it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Doubt {
+    since: Millis,
+    alerted: bool,
 }
 
 impl VmRt {
     fn steady() -> VmRt {
+        VmRt::with(Phase::Steady, false)
+    }
+
+    fn with(phase: Phase, after_failure: bool) -> VmRt {
         VmRt {
-            phase: Phase::Steady,
+            phase,
             tried: Vec::new(),
-            after_failure: false,
+            after_failure,
+            attempts: 0,
+            last_error: None,
+            doubt: None,
         }
     }
 }
 
+/// A suspected duplicate: decided on inventories asked from `after` on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct DupCheck {
+    hosts: BTreeSet<String>,
+    after: ActionId,
+}
+
 /// A VM in the current recovery: what its start group waits for.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Entry {
     order: u32,
     protected: bool,
@@ -198,7 +305,7 @@ struct Entry {
 }
 
 /// The last tolerance computed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Known {
     configured: u32,
     max_tolerable: u32,
@@ -222,6 +329,17 @@ pub struct Runtime {
     recovery: BTreeMap<String, Entry>,
     /// Failback migrations still to do (VM, target).
     failback: VecDeque<(String, String)>,
+    /// When each action in flight counts as unanswered (fences: their
+    /// host's status holds the deadline).
+    deadlines: BTreeMap<ActionId, Millis>,
+    /// Suspected duplicates, by VM.
+    duplicates: BTreeMap<String, DupCheck>,
+    /// Reconciling since then: nothing is started, migrated or declared
+    /// down from probes until every host that answers was inventoried.
+    reconciling: Option<Millis>,
+    /// `runtime_isolated` was raised and half of the hosts do not answer
+    /// yet.
+    isolated: bool,
     dirty: bool,
 }
 
@@ -259,8 +377,13 @@ impl Runtime {
             alerted_not_agile: BTreeSet::new(),
             recovery: BTreeMap::new(),
             failback: VecDeque::new(),
+            deadlines: BTreeMap::new(),
+            duplicates: BTreeMap::new(),
+            reconciling: None,
+            isolated: false,
             dirty: true,
         };
+        rt.reconcile();
         let mut out = Output::default();
         // VMs of hosts already down await their restart.
         let down: Vec<String> = rt
@@ -331,7 +454,9 @@ impl Runtime {
     }
 
     /// The whole state, as JSON, with credentials redacted: equal for two
-    /// runtimes exactly when they are in the same state.
+    /// runtimes exactly when they are in the same state. It is also a
+    /// snapshot: [`Runtime::restore`] rebuilds the runtime from it (with the
+    /// fencing parameters redacted, as after a replay of the log).
     pub fn state_json(&self) -> Value {
         serde_json::json!({
             "pool": super::log::redact_pool(&self.doc),
@@ -345,7 +470,123 @@ impl Runtime {
             "alerted_not_agile": self.alerted_not_agile,
             "recovery": self.recovery,
             "failback": self.failback,
+            "deadlines": self.deadlines,
+            "duplicates": self.duplicates,
+            "reconciling": self.reconciling,
+            "isolated": self.isolated,
         })
+    }
+
+    /// The runtime a [`Runtime::state_json`] snapshot describes.
+    pub fn restore(state: &Value) -> Result<Runtime, RuntimeError> {
+        fn field<T: serde::de::DeserializeOwned>(
+            state: &Value,
+            name: &str,
+        ) -> Result<T, RuntimeError> {
+            let v = state.get(name).cloned().unwrap_or(Value::Null);
+            serde_json::from_value(v)
+                .map_err(|e| RuntimeError::Invalid(format!("snapshot field {name}: {e}")))
+        }
+        let doc: Value = field(state, "pool")?;
+        let pool = haplan::pool_from_value(&doc)?;
+        let inflight: Vec<Action> = field(state, "in_flight")?;
+        let rt = Runtime {
+            doc,
+            pool,
+            now: field(state, "now")?,
+            next_id: field(state, "next_id")?,
+            hosts: field(state, "hosts")?,
+            vms: field(state, "vms")?,
+            inflight: inflight.into_iter().map(|a| (a.id(), a)).collect(),
+            next_probe: field(state, "next_probe")?,
+            known: field(state, "known")?,
+            alerted_not_agile: field(state, "alerted_not_agile")?,
+            recovery: field(state, "recovery")?,
+            failback: field(state, "failback")?,
+            deadlines: field(state, "deadlines")?,
+            duplicates: field(state, "duplicates")?,
+            reconciling: field(state, "reconciling")?,
+            isolated: field(state, "isolated")?,
+            dirty: false,
+        };
+        let hosts_match = rt.pool.hosts.len() == rt.hosts.len()
+            && rt.pool.hosts.iter().all(|h| rt.hosts.contains_key(&h.name));
+        let vms_match = rt.pool.vms.len() == rt.vms.len()
+            && rt.pool.vms.iter().all(|v| rt.vms.contains_key(&v.name));
+        if !hosts_match || !vms_match {
+            return Err(RuntimeError::Invalid(
+                "snapshot: the hosts or VMs of its state are not those of its pool".into(),
+            ));
+        }
+        Ok(rt)
+    }
+
+    /// Whether the runtime takes itself for the isolated side (fewer than
+    /// half of the hosts not known off answer).
+    pub fn isolated(&self) -> bool {
+        self.isolated
+    }
+
+    /// Whether the runtime is still reconciling with the hosts' inventories
+    /// (after a start or a restart) and so does not act yet.
+    pub fn reconciling(&self) -> bool {
+        self.reconciling.is_some()
+    }
+
+    /// The status of each host, as a word (`up`, `confirming`, `fencing`,
+    /// `fence_wait`, `fenced`, `lost`, `maintenance`, `returning`).
+    pub fn host_statuses(&self) -> BTreeMap<String, &'static str> {
+        self.hosts
+            .iter()
+            .map(|(n, h)| {
+                let s = match h.status {
+                    HostStatus::Up => "up",
+                    HostStatus::Confirming { .. } => "confirming",
+                    HostStatus::Fencing { .. } => "fencing",
+                    HostStatus::FenceWait { .. } => "fence_wait",
+                    HostStatus::Fenced => "fenced",
+                    HostStatus::Lost => "lost",
+                    HostStatus::Maintenance => "maintenance",
+                    HostStatus::Returning { .. } => "returning",
+                };
+                (n.clone(), s)
+            })
+            .collect()
+    }
+
+    /// The phase of each VM, as a word (`steady`, `held`, `pending`,
+    /// `planned`, `starting`, `retry`, `stuck`, `unknown`, `migrating`).
+    pub fn vm_phases(&self) -> BTreeMap<String, &'static str> {
+        self.vms
+            .iter()
+            .map(|(n, v)| {
+                let s = match v.phase {
+                    Phase::Steady => "steady",
+                    Phase::Held => "held",
+                    Phase::Pending => "pending",
+                    Phase::Planned { .. } => "planned",
+                    Phase::Starting { .. } => "starting",
+                    Phase::Retry { .. } => "retry",
+                    Phase::Stuck { .. } => "stuck",
+                    Phase::Unknown { .. } => "unknown",
+                    Phase::Migrating { .. } => "migrating",
+                };
+                (n.clone(), s)
+            })
+            .collect()
+    }
+
+    /// Starts (or restarts) reconciliation: every up host is to be
+    /// inventoried before the runtime acts.
+    fn reconcile(&mut self) {
+        self.reconciling = Some(self.now);
+        for h in self.hosts.values_mut() {
+            h.inventoried = false;
+            if matches!(h.status, HostStatus::Up | HostStatus::Returning { .. }) {
+                h.inventory = true;
+                h.inventory_at = 0;
+            }
+        }
     }
 
     /// Reacts to one event. An event that refers to what the pool does not
@@ -359,10 +600,15 @@ impl Runtime {
             | Event::PeerCheck { .. }
             | Event::FenceResult { .. }
             | Event::VmStartResult { .. }
+            | Event::VmStopResult { .. }
             | Event::MigrateResult { .. }
+            | Event::VmStatus { .. }
             | Event::Inventory { .. } => None,
             _ => Some(self.clone()),
         };
+        // An answer is checked before anything changes: the names it gives
+        // must be known and, when its action is in flight, be the action's.
+        self.check_answer(&input.event)?;
         let mut out = Output::default();
         self.now = self.now.max(input.at);
         match self.event(&input.event, &mut out) {
@@ -377,6 +623,63 @@ impl Runtime {
                 Err(e)
             }
         }
+    }
+
+    /// Refuses an answer that names a host or VM the pool does not have, or
+    /// that carries the id of an action in flight about something else.
+    fn check_answer(&self, event: &Event) -> Result<(), RuntimeError> {
+        let (id, hosts, vm): (ActionId, Vec<&String>, Option<&String>) = match event {
+            Event::HealthCheck { id, host, .. }
+            | Event::FenceResult { id, host, .. }
+            | Event::Inventory { id, host, .. } => (*id, vec![host], None),
+            Event::PeerCheck { id, host, peer, .. } => (*id, vec![host, peer], None),
+            Event::VmStartResult { id, vm, host, .. }
+            | Event::VmStopResult { id, vm, host, .. }
+            | Event::MigrateResult { id, vm, host, .. } => (*id, vec![host], Some(vm)),
+            Event::VmStatus { id, vm, host, .. } => (*id, host.iter().collect(), Some(vm)),
+            _ => return Ok(()),
+        };
+        for h in &hosts {
+            self.host_id(h)?;
+        }
+        if let Some(vm) = vm {
+            self.vm_id(vm)?;
+        }
+        let Some(action) = self.inflight.get(&id) else {
+            return Ok(()); // late or unknown: ignored
+        };
+        let same = match (event, action) {
+            (Event::HealthCheck { host, .. }, Action::Probe { host: h, .. })
+            | (Event::FenceResult { host, .. }, Action::Fence { host: h, .. })
+            | (Event::Inventory { host, .. }, Action::Inventory { host: h, .. }) => host == h,
+            (
+                Event::PeerCheck { host, peer, .. },
+                Action::AskPeer {
+                    host: h, peer: p, ..
+                },
+            ) => host == h && peer == p,
+            (Event::VmStartResult { vm, host, .. }, Action::StartVm { vm: v, host: h, .. })
+            | (Event::VmStopResult { vm, host, .. }, Action::StopVm { vm: v, host: h, .. })
+            | (Event::MigrateResult { vm, host, .. }, Action::Migrate { vm: v, to: h, .. }) => {
+                vm == v && host == h
+            }
+            (Event::VmStatus { vm, .. }, Action::QueryVm { vm: v, .. }) => vm == v,
+            _ => false,
+        };
+        if same {
+            return Ok(());
+        }
+        let named = match (vm, hosts.first()) {
+            (Some(vm), Some(h)) => format!("{vm} on {h}"),
+            (Some(vm), None) => vm.clone(),
+            (None, Some(h)) => (*h).clone(),
+            (None, None) => String::new(),
+        };
+        Err(RuntimeError::Misaddressed {
+            id,
+            named,
+            expected: serde_json::to_string(action).unwrap_or_default(),
+        })
     }
 
     /// After a restart of the runtime from its log: probes and peer
@@ -396,9 +699,15 @@ impl Runtime {
                     // Still waiting for that answer: asked again later. A
                     // host declared down since stays down.
                     if let Some(h) = self.hosts.get_mut(&host)
-                        && h.status == (HostStatus::Confirming { id })
+                        && matches!(h.status, HostStatus::Confirming { id: Some(x), .. } if x == id)
                     {
                         h.status = HostStatus::Up;
+                    }
+                }
+                Action::StopVm { host, .. } => {
+                    // Whether that copy still runs: its host says.
+                    if let Some(h) = self.hosts.get_mut(&host) {
+                        h.inventory = true;
                     }
                 }
                 Action::Fence { host, level, .. } => {
@@ -409,57 +718,295 @@ impl Runtime {
                     self.start_fence(&host, level, round, out);
                 }
                 Action::Inventory { .. } => {}
-                Action::StartVm { vm, .. }
-                | Action::Migrate { vm, .. }
-                | Action::QueryVm { vm, .. } => {
-                    if let Some(rt) = self.vms.get_mut(&vm) {
-                        rt.phase = Phase::Unknown {
-                            id: None,
-                            ask_at: self.now.saturating_add(SETTLE_MS),
-                        };
+                Action::StartVm {
+                    vm, host, attempt, ..
+                } => self.in_doubt(&vm, Some(host), attempt, SETTLE_MS, out),
+                Action::Migrate { vm, .. } | Action::QueryVm { vm, .. } => {
+                    let (on, attempt) = match &self.vms.get(&vm).map(|r| &r.phase) {
+                        Some(Phase::Unknown { on, attempt, .. }) => (on.clone(), *attempt),
+                        _ => (None, 0),
+                    };
+                    self.in_doubt(&vm, on, attempt, SETTLE_MS, out);
+                }
+            }
+        }
+        self.deadlines.clear();
+        // What happened while nobody listened: every up host's VMs, before
+        // anything is done.
+        self.reconcile();
+        // A drain or failback in progress resumes from where it was.
+    }
+
+    /// `vm`'s location is not known: it is looked for after `wait` (a
+    /// start on `on`, attempt `attempt`, may still complete).
+    fn in_doubt(
+        &mut self,
+        vm: &str,
+        on: Option<String>,
+        attempt: u32,
+        wait: Millis,
+        out: &mut Output,
+    ) {
+        let now = self.now;
+        let Some(rt) = self.vms.get_mut(vm) else {
+            return;
+        };
+        let (since, alerted) = match (&rt.phase, rt.doubt) {
+            (Phase::Unknown { since, alerted, .. }, _) => (*since, *alerted),
+            (Phase::Starting { .. }, Some(d)) => (d.since, d.alerted),
+            _ => (now, false),
+        };
+        if !matches!(rt.phase, Phase::Unknown { .. }) {
+            out.notes.push(Note::VmInDoubt {
+                vm: vm.to_string(),
+                host: on.clone(),
+            });
+        }
+        rt.phase = Phase::Unknown {
+            id: None,
+            ask_at: now.saturating_add(wait),
+            on,
+            attempt,
+            since,
+            alerted,
+        };
+    }
+
+    /// Reconciles the record with what `host` lists running (the answer to
+    /// its inventory `id`): a VM found where the record does not have it is
+    /// taken where it runs (or, if the record has it running on another
+    /// host that answers, suspected of running twice); a VM the record has
+    /// there and the listing lacks is in doubt and looked for. A returning
+    /// host counts as up from here on.
+    fn inventory(&mut self, id: ActionId, host: &str, running: &[String], out: &mut Output) {
+        let Some(h) = self.pool.host_by_name(host) else {
+            return;
+        };
+        let status = self.hosts[host].status.clone();
+        if !matches!(
+            status,
+            HostStatus::Up | HostStatus::Confirming { .. } | HostStatus::Returning { .. }
+        ) {
+            return;
+        }
+        let listed: BTreeSet<String> = running
+            .iter()
+            .filter(|n| self.vms.contains_key(*n))
+            .cloned()
+            .collect();
+        {
+            let rt = self.hosts.get_mut(host).expect("known");
+            rt.seen = listed.clone();
+            rt.inventory_done = rt.inventory_done.max(id);
+            rt.inventoried = true;
+            rt.inventory = false;
+            rt.inventory_next = self.now.saturating_add(INVENTORY_INTERVAL_MS);
+        }
+        if let HostStatus::Returning { fenced } = status {
+            self.host_returned(host, fenced, out);
+        }
+        for v in 0..self.pool.vms.len() {
+            let name = self.pool.vms[v].name.clone();
+            let phase = self.vms[&name].phase.clone();
+            let rec = self.pool.vms[v].host;
+            let active = self.pool.vms[v].power.is_active();
+            if listed.contains(&name) {
+                match phase {
+                    Phase::Steady | Phase::Held => {
+                        if rec == h && active {
+                            continue;
+                        }
+                        let rec_name = &self.pool.hosts[rec].name;
+                        let elsewhere =
+                            rec != h && active && phase == Phase::Steady && self.answers(rec_name);
+                        if elsewhere {
+                            let hosts = [host.to_string(), rec_name.clone()].into();
+                            self.suspect_duplicate(&name, hosts, out);
+                        } else {
+                            self.adopt(v, h, out);
+                        }
+                    }
+                    Phase::Pending
+                    | Phase::Planned { .. }
+                    | Phase::Stuck { .. }
+                    | Phase::Retry { .. }
+                    | Phase::Unknown { .. } => self.adopt(v, h, out),
+                    // The start's answer (or its deadline) decides; a copy
+                    // here beside it is a duplicate once it runs.
+                    Phase::Starting { .. } | Phase::Migrating { .. } => {}
+                }
+            } else if rec == h && active && phase == Phase::Steady {
+                // Not where the record has it: moved unseen (another host
+                // that answers lists it), or it crashed there, and is
+                // restarted there first (a copy that moved to a host that
+                // does not answer is a duplicate once that host answers).
+                let elsewhere = self
+                    .hosts
+                    .iter()
+                    .find(|(n, r)| *n != host && self.answers(n) && r.seen.contains(&name))
+                    .and_then(|(n, _)| self.pool.host_by_name(n));
+                match elsewhere {
+                    Some(g) => self.adopt(v, g, out),
+                    // Hosts not listed yet may run it (moved while nobody
+                    // listened): looked for, and started again on its own
+                    // host only once every host that answers was listed.
+                    None if self.reconciling.is_some() => {
+                        self.in_doubt(&name, Some(host.to_string()), 0, 0, out)
+                    }
+                    None => {
+                        out.notes.push(Note::VmFound {
+                            vm: name.clone(),
+                            host: None,
+                        });
+                        self.crashed(v, out);
                     }
                 }
             }
         }
-        // What happened while nobody listened: every up host's VMs.
-        for h in self.hosts.values_mut() {
-            if h.status == HostStatus::Up {
-                h.inventory = true;
-            }
+        self.check_duplicates(out);
+        // A suspicion that this listing was too old to decide (asked before
+        // it) needs another one.
+        if self
+            .duplicates
+            .values()
+            .any(|c| c.hosts.contains(host) && c.after > id)
+        {
+            let rt = self.hosts.get_mut(host).expect("known");
+            rt.inventory = true;
+            rt.inventory_at = 0;
         }
-        let _ = out;
-        // A drain or failback in progress resumes from where it was.
     }
 
-    /// Reconciles the pool with what `host` reports running: a VM missing
-    /// there crashed (and is restarted, its host being up), a VM found
-    /// there was started or moved by someone else.
-    fn inventory(&mut self, host: &str, running: &[String], out: &mut Output) {
-        let Some(h) = self.pool.host_by_name(host) else {
-            return;
-        };
-        if self.hosts[host].status != HostStatus::Up {
+    /// Whether `host` answers the runtime (its inventory means something).
+    fn answers(&self, host: &str) -> bool {
+        self.hosts.get(host).is_some_and(|h| {
+            matches!(
+                h.status,
+                HostStatus::Up | HostStatus::Confirming { .. } | HostStatus::Returning { .. }
+            )
+        })
+    }
+
+    /// `vm` runs on `h` (a listing or a late answer says so): the record
+    /// follows, and its restart, if one was due, is over.
+    fn adopt(&mut self, v: VmId, h: HostId, out: &mut Output) {
+        let name = self.pool.vms[v].name.clone();
+        out.notes.push(Note::VmFound {
+            vm: name.clone(),
+            host: Some(self.pool.hosts[h].name.clone()),
+        });
+        self.forget_vm_actions(&name);
+        self.set_vm(v, Some(h), Some(Power::Running));
+        self.vms.insert(name.clone(), VmRt::steady());
+        if let Some(e) = self.recovery.get_mut(&name) {
+            e.done_at = Some(self.now);
+        }
+    }
+
+    /// `vm` may run on every host of `hosts`: each is inventoried again,
+    /// and the fresh listings decide ([`Runtime::check_duplicates`]).
+    fn suspect_duplicate(&mut self, vm: &str, hosts: BTreeSet<String>, out: &mut Output) {
+        if let Some(check) = self.duplicates.get_mut(vm) {
+            check.hosts.extend(hosts);
             return;
         }
-        for v in 0..self.pool.vms.len() {
-            let vm = &self.pool.vms[v];
-            let steady = self.vms[&vm.name].phase == Phase::Steady;
-            let listed = running.contains(&vm.name);
-            if !steady {
+        out.notes.push(Note::DuplicateSuspected {
+            vm: vm.to_string(),
+            hosts: hosts.iter().cloned().collect(),
+        });
+        for h in &hosts {
+            if let Some(rt) = self.hosts.get_mut(h) {
+                rt.inventory = true;
+                rt.inventory_at = 0;
+            }
+        }
+        let after = self.next_id;
+        self.duplicates
+            .insert(vm.to_string(), DupCheck { hosts, after });
+    }
+
+    /// Suspects every VM that the latest listings of two answering hosts
+    /// show, and decides every suspicion whose fresh listings are in: still
+    /// on two hosts, one copy is kept (the one where the record places it,
+    /// else the first host by name) and the others are stopped.
+    fn check_duplicates(&mut self, out: &mut Output) {
+        let mut on: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (name, h) in &self.hosts {
+            if self.answers(name) {
+                for vm in &h.seen {
+                    on.entry(vm.clone()).or_default().insert(name.clone());
+                }
+            }
+        }
+        for (vm, hosts) in &on {
+            let migrating = matches!(self.vms[vm].phase, Phase::Migrating { .. });
+            if hosts.len() > 1 && !migrating && !self.duplicates.contains_key(vm) {
+                self.suspect_duplicate(vm, hosts.clone(), out);
+            }
+        }
+        let checks: Vec<(String, DupCheck)> = self
+            .duplicates
+            .iter()
+            .map(|(v, c)| (v.clone(), c.clone()))
+            .collect();
+        for (vm, check) in checks {
+            let fresh = check.hosts.iter().all(|h| {
+                !self.answers(h)
+                    || self
+                        .hosts
+                        .get(h)
+                        .is_some_and(|r| r.inventory_done >= check.after)
+            });
+            if !fresh {
                 continue;
             }
-            if vm.host == h && vm.power.is_active() && !listed {
-                out.notes.push(Note::VmFound {
-                    vm: vm.name.clone(),
-                    host: None,
+            self.duplicates.remove(&vm);
+            let now: Vec<String> = on.get(&vm).into_iter().flatten().cloned().collect();
+            if now.len() < 2 || matches!(self.vms[&vm].phase, Phase::Migrating { .. }) {
+                continue; // it moved, or one copy ended: nothing to do
+            }
+            let v = self.pool.vm_by_name(&vm).expect("known");
+            let rec = self.pool.hosts[self.pool.vms[v].host].name.clone();
+            let starting = match &self.vms[&vm].phase {
+                Phase::Starting { host, .. } => Some(host.clone()),
+                _ => None,
+            };
+            let kept = starting
+                .filter(|t| now.contains(t))
+                .or_else(|| {
+                    (self.pool.vms[v].power.is_active() && now.contains(&rec)).then(|| rec.clone())
+                })
+                .unwrap_or_else(|| now[0].clone());
+            out.alerts.push(Alert::DuplicateVm {
+                vm: vm.clone(),
+                hosts: now.clone(),
+                kept: kept.clone(),
+            });
+            if !matches!(self.vms[&vm].phase, Phase::Starting { .. }) {
+                let k = self.pool.host_by_name(&kept).expect("known");
+                self.set_vm(v, Some(k), Some(Power::Running));
+                if self.vms[&vm].phase != Phase::Steady {
+                    self.vms.insert(vm.clone(), VmRt::steady());
+                    if let Some(e) = self.recovery.get_mut(&vm) {
+                        e.done_at = Some(self.now);
+                    }
+                }
+            }
+            for host in now.into_iter().filter(|h| *h != kept) {
+                let stopping = self.inflight.values().any(|a| {
+                    matches!(a, Action::StopVm { vm: x, host: y, .. } if *x == vm && *y == host)
                 });
-                self.crashed(v, out);
-            } else if listed && (vm.host != h || !vm.power.is_active()) {
-                out.notes.push(Note::VmFound {
-                    vm: vm.name.clone(),
-                    host: Some(host.to_string()),
-                });
-                self.set_vm(v, Some(h), Some(Power::Running));
+                if !stopping {
+                    let id = self.id();
+                    self.emit(
+                        Action::StopVm {
+                            id,
+                            vm: vm.clone(),
+                            host,
+                        },
+                        out,
+                    );
+                }
             }
         }
     }
@@ -471,6 +1018,20 @@ impl Runtime {
     }
 
     fn emit(&mut self, action: Action, out: &mut Output) {
+        let wait = match &action {
+            Action::Probe { .. } => Some(PROBE_DEADLINE_MS),
+            Action::AskPeer { .. } => Some(PEER_DEADLINE_MS),
+            Action::Fence { .. } => None, // its host's status holds it
+            Action::StartVm { .. } => Some(START_DEADLINE_MS),
+            Action::Migrate { .. } => Some(MIGRATE_DEADLINE_MS),
+            Action::QueryVm { .. } => Some(QUERY_DEADLINE_MS),
+            Action::Inventory { .. } => Some(INVENTORY_DEADLINE_MS),
+            Action::StopVm { .. } => Some(STOP_DEADLINE_MS),
+        };
+        if let Some(w) = wait {
+            self.deadlines
+                .insert(action.id(), self.now.saturating_add(w));
+        }
         self.inflight.insert(action.id(), action.clone());
         out.actions.push(action);
     }
@@ -645,7 +1206,7 @@ impl Runtime {
                 // asked again (of another peer) on the next failed probe, a
                 // VM that was migrating there is looked for.
                 for rt in self.hosts.values_mut() {
-                    if matches!(rt.status, HostStatus::Confirming { id } if !self.inflight.contains_key(&id))
+                    if matches!(rt.status, HostStatus::Confirming { id: Some(id), .. } if !self.inflight.contains_key(&id))
                     {
                         rt.status = HostStatus::Up;
                     }
@@ -655,6 +1216,10 @@ impl Runtime {
                         rt.phase = Phase::Unknown {
                             id: None,
                             ask_at: self.now,
+                            on: None,
+                            attempt: 0,
+                            since: self.now,
+                            alerted: false,
                         };
                     }
                 }
@@ -662,19 +1227,31 @@ impl Runtime {
             Event::HostUp { host } => {
                 self.host_id(host)?;
                 match self.hosts[host].status {
-                    HostStatus::Up | HostStatus::Confirming { .. } | HostStatus::Maintenance => {
+                    HostStatus::Up
+                    | HostStatus::Confirming { .. }
+                    | HostStatus::Maintenance
+                    | HostStatus::Returning { .. } => {
                         out.notes.push(Note::Ignored {
                             reason: format!("host {host} is already up or in maintenance"),
                         });
                     }
-                    _ => self.host_returned(host, out),
+                    _ => {
+                        // Back: inventoried before it counts as up.
+                        let fenced = self.hosts[host].status == HostStatus::Fenced;
+                        let rt = self.hosts.get_mut(host).expect("known");
+                        rt.status = HostStatus::Returning { fenced };
+                        rt.fails = 0;
+                        rt.inventory = true;
+                        rt.inventory_at = 0;
+                        out.notes.push(Note::HostReturning { host: host.clone() });
+                    }
                 }
             }
             Event::HostDown { host } => {
                 self.host_id(host)?;
                 match self.hosts[host].status {
                     HostStatus::Up | HostStatus::Confirming { .. } => {
-                        self.declare_down(host, None, out)
+                        self.declare_down(host, None, None, out)
                     }
                     _ => out.notes.push(Note::Ignored {
                         reason: format!("host {host} is not up"),
@@ -691,11 +1268,11 @@ impl Runtime {
                 ping,
                 api,
             } => {
-                if self.answer(*id, host).is_some() {
-                    if let Some(rt) = self.hosts.get_mut(host) {
-                        rt.probe = None;
-                    }
-                    self.health(host, *ping && *api, out);
+                if self.take(*id).is_some() {
+                    let rt = self.hosts.get_mut(host).expect("checked");
+                    rt.probe = None;
+                    let sent = rt.probe_sent;
+                    self.health(host, *ping && *api, sent, out);
                 }
             }
             Event::PeerCheck {
@@ -703,24 +1280,15 @@ impl Runtime {
                 host,
                 peer,
                 reachable,
+                error,
             } => {
-                if self.answer(*id, host).is_some()
-                    && self.hosts[host].status == (HostStatus::Confirming { id: *id })
-                {
-                    if *reachable {
-                        let rt = self.hosts.get_mut(host).expect("known");
-                        rt.status = HostStatus::Up;
-                        rt.fails = 0;
-                        if !rt.unreachable_alerted {
-                            rt.unreachable_alerted = true;
-                            out.alerts.push(Alert::HostUnreachable {
-                                host: host.clone(),
-                                peer: peer.clone(),
-                            });
-                        }
+                if self.take(*id).is_some() {
+                    let verdict = if error.is_some() {
+                        None
                     } else {
-                        self.declare_down(host, Some(peer.clone()), out);
-                    }
+                        Some(!*reachable)
+                    };
+                    self.peer_answer(host, *id, peer, verdict, out);
                 }
             }
             Event::FenceResult {
@@ -739,7 +1307,7 @@ impl Runtime {
                     // Slower than the timeout, but a confirmation all the same.
                     let agent = self.agent(host, level);
                     self.fenced(host, Some(agent), out);
-                } else if self.answer(*id, host).is_some() {
+                } else if self.take(*id).is_some() {
                     if let HostStatus::Fencing {
                         level,
                         round,
@@ -765,8 +1333,10 @@ impl Runtime {
                     HostStatus::Fenced | HostStatus::Maintenance => out.notes.push(Note::Ignored {
                         reason: format!("host {host} is already off or in maintenance"),
                     }),
-                    HostStatus::Up | HostStatus::Confirming { .. } => {
-                        self.declare_down(host, None, out);
+                    HostStatus::Up
+                    | HostStatus::Confirming { .. }
+                    | HostStatus::Returning { .. } => {
+                        self.declare_down(host, None, None, out);
                         self.fenced(host, None, out);
                     }
                     _ => self.fenced(host, None, out),
@@ -778,9 +1348,45 @@ impl Runtime {
                 host,
                 ok,
                 error,
+                in_doubt,
             } => {
-                if self.answer(*id, vm).is_some() {
-                    self.start_result(*id, vm, host, *ok, error.as_deref(), out);
+                if self.take(*id).is_some() {
+                    if *in_doubt && !*ok {
+                        self.start_in_doubt(*id, vm, host, out);
+                    } else {
+                        self.start_result(*id, vm, host, *ok, error.as_deref(), out);
+                    }
+                } else if *ok {
+                    // Late, but the VM runs there: a sighting.
+                    self.sighting(vm, host, out);
+                }
+            }
+            Event::VmStopResult {
+                id,
+                vm,
+                host,
+                ok,
+                error,
+            } => {
+                if self.take(*id).is_some() {
+                    let rt = self.hosts.get_mut(host).expect("checked");
+                    if *ok {
+                        rt.seen.remove(vm);
+                        out.notes.push(Note::DuplicateStopped {
+                            vm: vm.clone(),
+                            host: host.clone(),
+                        });
+                    } else {
+                        // Whether it still runs there: its host says.
+                        rt.inventory = true;
+                        rt.inventory_at = 0;
+                        out.notes.push(Note::Ignored {
+                            reason: format!(
+                                "stopping the copy of {vm} on {host} failed: {}",
+                                error.as_deref().unwrap_or("failed")
+                            ),
+                        });
+                    }
                 }
             }
             Event::MigrateResult {
@@ -790,7 +1396,7 @@ impl Runtime {
                 ok,
                 error,
             } => {
-                if self.answer(*id, vm).is_some() {
+                if self.take(*id).is_some() {
                     self.migrate_result(*id, vm, host, *ok, error.as_deref(), out);
                 }
             }
@@ -800,17 +1406,10 @@ impl Runtime {
                 host,
                 error,
             } => {
-                if self.answer(*id, vm).is_some() {
+                if self.take(*id).is_some() {
                     if error.is_some() {
                         // Not known yet: asked again shortly.
-                        if let Some(rt) = self.vms.get_mut(vm) {
-                            if matches!(rt.phase, Phase::Unknown { id: Some(x), .. } if x == *id) {
-                                rt.phase = Phase::Unknown {
-                                    id: None,
-                                    ask_at: self.now.saturating_add(ASK_AGAIN_MS),
-                                };
-                            }
-                        }
+                        self.ask_again(*id, vm);
                     } else {
                         self.found(*id, vm, host.as_deref(), out)?;
                     }
@@ -822,19 +1421,11 @@ impl Runtime {
                 vms,
                 error,
             } => {
-                if self.answer(*id, host).is_some() {
-                    let again = self
-                        .now
-                        .saturating_add(ms(self.pool.ha.check_interval_s).max(1));
-                    if let Some(h) = self.hosts.get_mut(host) {
-                        if error.is_some() {
-                            h.inventory_at = again; // asked again later
-                        } else {
-                            h.inventory = false;
-                        }
-                    }
-                    if error.is_none() {
-                        self.inventory(host, vms, out);
+                if self.take(*id).is_some() {
+                    if error.is_some() {
+                        self.inventory_failed(host);
+                    } else {
+                        self.inventory(*id, host, vms, out);
                     }
                 }
             }
@@ -865,13 +1456,75 @@ impl Runtime {
         Ok(())
     }
 
-    /// Takes the answer to action `id` if it is in flight and concerns
-    /// `name` (a host or a VM); a late or unknown answer is ignored.
-    fn answer(&mut self, id: ActionId, name: &str) -> Option<Action> {
-        match self.inflight.get(&id) {
-            Some(a) if action_names(a, name) => self.inflight.remove(&id),
-            _ => None,
+    /// Takes action `id` out of flight (its answer came, checked by
+    /// [`Runtime::check_answer`]); `None` for a late or unknown answer.
+    fn take(&mut self, id: ActionId) -> Option<Action> {
+        self.deadlines.remove(&id);
+        self.inflight.remove(&id)
+    }
+
+    /// Where `vm` runs could not be found out by query `id`: asked again
+    /// shortly.
+    fn ask_again(&mut self, id: ActionId, vm: &str) {
+        let at = self.now.saturating_add(ASK_AGAIN_MS);
+        if let Some(rt) = self.vms.get_mut(vm)
+            && let Phase::Unknown { id: x, ask_at, .. } = &mut rt.phase
+            && *x == Some(id)
+        {
+            *x = None;
+            *ask_at = at;
         }
+    }
+
+    /// An inventory of `host` failed: asked again a check interval later.
+    fn inventory_failed(&mut self, host: &str) {
+        let again = self
+            .now
+            .saturating_add(ms(self.pool.ha.check_interval_s).max(1));
+        if let Some(h) = self.hosts.get_mut(host) {
+            h.inventory = true;
+            h.inventory_at = again;
+        }
+    }
+
+    /// A start of `vm` on `host` came back in doubt: it may still complete.
+    fn start_in_doubt(&mut self, id: ActionId, vm: &str, host: &str, out: &mut Output) {
+        let attempt = match &self.vms[vm].phase {
+            Phase::Starting {
+                id: x,
+                host: t,
+                attempt,
+            } if *x == id && t == host => *attempt,
+            _ => return,
+        };
+        self.in_doubt(vm, Some(host.to_string()), attempt, 0, out);
+    }
+
+    /// A driver says `vm` runs on `host` outside of any action in flight
+    /// (a late start): where the record has it elsewhere, a duplicate is
+    /// suspected; where it is awaited, it is found.
+    fn sighting(&mut self, vm: &str, host: &str, out: &mut Output) {
+        let (Some(v), Some(h)) = (self.pool.vm_by_name(vm), self.pool.host_by_name(host)) else {
+            return;
+        };
+        if !self.answers(host) {
+            return;
+        }
+        self.hosts
+            .get_mut(host)
+            .expect("known")
+            .seen
+            .insert(vm.to_string());
+        match self.vms[vm].phase.clone() {
+            Phase::Pending
+            | Phase::Planned { .. }
+            | Phase::Stuck { .. }
+            | Phase::Retry { .. }
+            | Phase::Unknown { .. } => self.adopt(v, h, out),
+            Phase::Steady if !self.pool.vms[v].power.is_active() => self.adopt(v, h, out),
+            _ => {}
+        }
+        self.check_duplicates(out);
     }
 
     fn forget_vm_actions(&mut self, vm: &str) {
@@ -893,9 +1546,18 @@ impl Runtime {
 
     // ---- detection and fencing ----
 
-    fn health(&mut self, host: &str, ok: bool, out: &mut Output) {
+    /// The answer to a probe of `host` sent at `sent`.
+    fn health(&mut self, host: &str, ok: bool, sent: Millis, out: &mut Output) {
         let threshold = self.pool.ha.failure_threshold.max(1);
         let status = self.hosts[host].status.clone();
+        {
+            let rt = self.hosts.get_mut(host).expect("known");
+            if ok {
+                rt.ok_at = Some(rt.ok_at.map_or(sent, |t| t.max(sent)));
+            } else {
+                rt.fail_at = Some(rt.fail_at.map_or(sent, |t| t.max(sent)));
+            }
+        }
         match status {
             HostStatus::Up => {
                 let rt = self.hosts.get_mut(host).expect("known");
@@ -905,35 +1567,16 @@ impl Runtime {
                     }
                     rt.fails = 0;
                     rt.unreachable_alerted = false;
-                    return;
-                }
-                rt.fails += 1;
-                let fails = rt.fails;
-                out.notes.push(Note::HostSuspect {
-                    host: host.to_string(),
-                    failures: fails,
-                });
-                if fails >= threshold {
-                    let peer = self
-                        .hosts
-                        .iter()
-                        .find(|(n, h)| *n != host && h.status == HostStatus::Up && h.fails == 0)
-                        .map(|(n, _)| n.clone());
-                    match peer {
-                        Some(peer) => {
-                            let id = self.id();
-                            self.hosts.get_mut(host).expect("known").status =
-                                HostStatus::Confirming { id };
-                            self.emit(
-                                Action::AskPeer {
-                                    id,
-                                    host: host.to_string(),
-                                    peer,
-                                },
-                                out,
-                            );
-                        }
-                        None => self.declare_down(host, None, out),
+                    rt.unconfirmed_alerted = false;
+                } else {
+                    rt.fails += 1;
+                    let fails = rt.fails;
+                    out.notes.push(Note::HostSuspect {
+                        host: host.to_string(),
+                        failures: fails,
+                    });
+                    if fails >= threshold {
+                        self.suspect(host, sent, out);
                     }
                 }
             }
@@ -942,20 +1585,224 @@ impl Runtime {
                 if ok {
                     rt.status = HostStatus::Up;
                     rt.fails = 0;
+                    rt.inventory = true;
                 } else {
                     rt.fails += 1;
                 }
             }
-            HostStatus::Fenced | HostStatus::Lost if ok => self.host_returned(host, out),
+            HostStatus::Fenced | HostStatus::Lost | HostStatus::FenceWait { .. } if ok => {
+                // Back, but not up before its VMs are known.
+                let rt = self.hosts.get_mut(host).expect("known");
+                rt.status = HostStatus::Returning {
+                    fenced: status == HostStatus::Fenced,
+                };
+                rt.fails = 0;
+                rt.inventory = true;
+                rt.inventory_at = 0;
+                out.notes.push(Note::HostReturning {
+                    host: host.to_string(),
+                });
+            }
+            HostStatus::Returning { fenced } if !ok => {
+                // Gone again before it was inventoried.
+                let rt = self.hosts.get_mut(host).expect("known");
+                rt.status = if fenced {
+                    HostStatus::Fenced
+                } else {
+                    HostStatus::Lost
+                };
+                rt.inventory = false;
+            }
             _ => {}
+        }
+        self.decide_all(out);
+    }
+
+    /// `host` missed enough probes (the last one sent at `since`): a peer
+    /// that answers is asked, and the other hosts' answers are counted.
+    fn suspect(&mut self, host: &str, since: Millis, out: &mut Output) {
+        let peer = self
+            .hosts
+            .iter()
+            .find(|(n, h)| *n != host && h.status == HostStatus::Up && h.fails == 0)
+            .map(|(n, _)| n.clone());
+        let id = peer.as_ref().map(|_| self.id());
+        self.hosts.get_mut(host).expect("known").status = HostStatus::Confirming {
+            id,
+            since,
+            peer: peer.clone(),
+            peer_down: None,
+        };
+        if let (Some(id), Some(peer)) = (id, peer) {
+            self.emit(
+                Action::AskPeer {
+                    id,
+                    host: host.to_string(),
+                    peer,
+                },
+                out,
+            );
         }
     }
 
-    fn declare_down(&mut self, host: &str, by: Option<String>, out: &mut Output) {
+    /// A peer's word on `host` (`down`: `Some(true)` it cannot reach it,
+    /// `None` it could not tell).
+    fn peer_answer(
+        &mut self,
+        host: &str,
+        id: ActionId,
+        peer: &str,
+        down: Option<bool>,
+        out: &mut Output,
+    ) {
+        let now = self.now;
+        let rt = self.hosts.get_mut(host).expect("known");
+        let HostStatus::Confirming {
+            id: asked,
+            peer_down,
+            since,
+            ..
+        } = &mut rt.status
+        else {
+            return;
+        };
+        if *asked != Some(id) {
+            return;
+        }
+        *asked = None;
+        *peer_down = down;
+        if down.is_none() {
+            // A peer that does not answer may mean that the runtime's own
+            // network just failed: a majority counts from now on only.
+            *since = now;
+        }
+        if down == Some(false) {
+            rt.status = HostStatus::Up;
+            rt.fails = 0;
+            if !rt.unreachable_alerted {
+                rt.unreachable_alerted = true;
+                out.alerts.push(Alert::HostUnreachable {
+                    host: host.to_string(),
+                    peer: peer.to_string(),
+                });
+            }
+            return;
+        }
+        self.decide_all(out);
+    }
+
+    /// The electorate (hosts not confirmed off and not in maintenance) and
+    /// who of it answered its latest probe.
+    fn electorate(&self) -> (u32, u32, Vec<String>) {
+        let mut total = 0;
+        let mut reachable = 0;
+        let mut unreachable = Vec::new();
+        for (name, h) in &self.hosts {
+            match h.status {
+                HostStatus::Fenced | HostStatus::Maintenance => continue,
+                HostStatus::Up | HostStatus::Returning { .. } if h.fails == 0 => {
+                    reachable += 1;
+                }
+                _ => unreachable.push(name.clone()),
+            }
+            total += 1;
+        }
+        (reachable, total, unreachable)
+    }
+
+    fn isolated_now(&self) -> bool {
+        let (r, e, _) = self.electorate();
+        2 * r < e
+    }
+
+    /// Decides every suspect host whose confirmation is complete.
+    fn decide_all(&mut self, out: &mut Output) {
+        let suspects: Vec<String> = self
+            .hosts
+            .iter()
+            .filter(|(_, h)| matches!(h.status, HostStatus::Confirming { .. }))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for host in suspects {
+            self.decide(&host, out);
+        }
+    }
+
+    /// Declares `host` down when a peer that answers confirms it (with half
+    /// of the electorate answering since `host` became suspect) or a strict
+    /// majority of the electorate answered since; gives up (one
+    /// `host_unconfirmed`) when neither can come any more. Waits otherwise.
+    fn decide(&mut self, host: &str, out: &mut Output) {
+        let HostStatus::Confirming {
+            id,
+            since,
+            peer,
+            peer_down,
+        } = self.hosts[host].status.clone()
+        else {
+            return;
+        };
+        if id.is_some() || self.reconciling.is_some() {
+            return; // the peer has not answered yet, or not acting yet
+        }
+        let mut total = 0u32;
+        let mut fresh = 0u32;
+        let mut pending = 0u32;
+        for (name, h) in &self.hosts {
+            match h.status {
+                HostStatus::Fenced | HostStatus::Maintenance => continue,
+                _ => total += 1,
+            }
+            if name == host {
+                continue;
+            }
+            let live = matches!(h.status, HostStatus::Up | HostStatus::Returning { .. });
+            if live && h.fails == 0 && h.ok_at.is_some_and(|t| t >= since) {
+                fresh += 1;
+            } else if live && h.fails == 0 && h.fail_at.is_none_or(|t| t < since) {
+                pending += 1; // its answer to this round is still to come
+            }
+        }
+        let isolated = self.isolated_now();
+        if !isolated && peer_down == Some(true) && 2 * fresh >= total {
+            self.declare_down(host, peer, None, out);
+        } else if !isolated && 2 * fresh > total {
+            self.declare_down(host, None, Some([fresh, total]), out);
+        } else if 2 * (fresh + pending) <= total || isolated {
+            // No confirmation can come from this round: it stays up.
+            let rt = self.hosts.get_mut(host).expect("known");
+            rt.status = HostStatus::Up;
+            if !rt.unconfirmed_alerted && !isolated {
+                rt.unconfirmed_alerted = true;
+                let reason = format!(
+                    "{host} misses its probes, but {} and only {fresh} of the other {} hosts not known off answer: nothing is fenced",
+                    match (&peer, peer_down) {
+                        (Some(p), Some(true)) => format!("{p} cannot reach it either"),
+                        (Some(p), _) => format!("{p} could not tell whether it reaches it"),
+                        (None, _) => "no peer that answers could be asked".to_string(),
+                    },
+                    total - 1
+                );
+                out.alerts.push(Alert::HostUnconfirmed {
+                    host: host.to_string(),
+                    reason,
+                });
+            }
+        }
+    }
+
+    fn declare_down(
+        &mut self,
+        host: &str,
+        by: Option<String>,
+        majority: Option<[u32; 2]>,
+        out: &mut Output,
+    ) {
         let h = self.pool.host_by_name(host).expect("known");
         out.notes.push(Note::HostDeclaredDown {
             host: host.to_string(),
             confirmed_by: by,
+            majority,
         });
         self.set_host_state(h, HostState::Down);
         // Nothing goes to it any more.
@@ -986,6 +1833,29 @@ impl Runtime {
             });
             return;
         }
+        // Its VMs join the recovery now: their start groups hold back the
+        // later ones while its first fence round runs, and the room they
+        // need is kept for them (see `replan`).
+        let held: Vec<(String, Entry)> = self
+            .pool
+            .vms
+            .iter()
+            .filter(|v| v.host == h && v.power.is_active() && v.restart != Restart::Unprotected)
+            .filter(|v| self.vms[&v.name].phase == Phase::Held)
+            .map(|v| {
+                (
+                    v.name.clone(),
+                    Entry {
+                        order: v.order,
+                        protected: v.restart == Restart::Protected,
+                        done_at: None,
+                        delay_ms: ms(v.start_delay_s),
+                    },
+                )
+            })
+            .collect();
+        self.recovery.extend(held);
+        self.dirty = true;
         self.start_fence(host, 0, 0, out);
     }
 
@@ -1050,11 +1920,35 @@ impl Runtime {
             round: round + 1,
             until,
         };
+        // Its VMs stay down; the start groups after theirs stop waiting for
+        // them (the fence may never come).
+        let h = self.pool.host_by_name(host).expect("known");
+        let held: Vec<String> = self
+            .pool
+            .vms
+            .iter()
+            .filter(|v| v.host == h && v.power.is_active())
+            .filter(|v| self.vms[&v.name].phase == Phase::Held)
+            .map(|v| v.name.clone())
+            .collect();
+        for vm in &held {
+            if let Some(e) = self.recovery.get_mut(vm)
+                && e.done_at.is_none()
+            {
+                e.done_at = Some(self.now);
+                e.delay_ms = 0;
+                self.dirty = true;
+            }
+        }
+        if round == 0 {
+            self.unstick(); // the room kept for its VMs is free again
+        }
         out.alerts.push(Alert::FencingFailed {
             host: host.to_string(),
             round: round + 1,
             retry_at: until,
             reason,
+            vms: held,
         });
     }
 
@@ -1068,14 +1962,21 @@ impl Runtime {
         self.set_host_state(h, HostState::Down);
         self.host_leaves(host);
         self.inflight.retain(|_, a| {
-            !matches!(a, Action::Fence { host: x, .. } | Action::Probe { host: x, .. } if x == host)
+            !matches!(a, Action::Fence { host: x, .. }
+                | Action::Probe { host: x, .. }
+                | Action::Inventory { host: x, .. }
+                | Action::StopVm { host: x, .. } if x == host)
         });
         let rt = self.hosts.get_mut(host).expect("known");
         rt.status = HostStatus::Fenced;
         rt.probe = None;
         rt.fails = 0;
         rt.late.clear();
+        // Off: it runs nothing.
+        rt.seen.clear();
+        rt.inventory = false;
         self.release(host);
+        self.unstick(); // what waited for the room kept for its VMs
     }
 
     /// Every running or paused VM of `host` (confirmed off) is dead: the
@@ -1097,14 +1998,8 @@ impl Runtime {
             };
             self.forget_vm_actions(&name);
             if restarted {
-                self.vms.insert(
-                    name.clone(),
-                    VmRt {
-                        phase: Phase::Pending,
-                        tried: Vec::new(),
-                        after_failure: true,
-                    },
-                );
+                self.vms
+                    .insert(name.clone(), VmRt::with(Phase::Pending, true));
                 // Remember where it came from, for failback.
                 self.hosts
                     .get_mut(host)
@@ -1145,9 +2040,15 @@ impl Runtime {
         }
     }
 
-    fn host_returned(&mut self, host: &str, out: &mut Output) {
+    /// A returning host was inventoried: it is up. `fenced`: it had been
+    /// confirmed off (not lost, nor only declared down).
+    fn host_returned(&mut self, host: &str, fenced: bool, out: &mut Output) {
         let h = self.pool.host_by_name(host).expect("known");
-        let was = self.hosts[host].status.clone();
+        let was = if fenced {
+            HostStatus::Fenced
+        } else {
+            HostStatus::Lost
+        };
         out.notes.push(Note::HostUp {
             host: host.to_string(),
         });
@@ -1157,6 +2058,7 @@ impl Runtime {
         rt.status = HostStatus::Up;
         rt.fails = 0;
         rt.unreachable_alerted = false;
+        rt.unconfirmed_alerted = false;
         rt.late.clear();
         self.set_host_state(h, HostState::Up);
         let evacuated = std::mem::take(&mut self.hosts.get_mut(host).expect("known").evacuated);
@@ -1169,13 +2071,11 @@ impl Runtime {
             let rt = self.vms.get_mut(&name).expect("known");
             match (&was, &rt.phase) {
                 // Never fenced: its VMs may have run all along.
-                (_, Phase::Held) => rt.phase = Phase::Steady,
-                (HostStatus::Lost, Phase::Steady) => {
-                    rt.phase = Phase::Unknown {
-                        id: None,
-                        ask_at: self.now,
-                    }
+                (_, Phase::Held) => {
+                    rt.phase = Phase::Steady;
+                    self.recovery.remove(&name);
                 }
+                // Lost: whatever its listing says next decides.
                 _ => {}
             }
         }
@@ -1206,14 +2106,11 @@ impl Runtime {
             return;
         }
         let host = self.pool.hosts[h].name.clone();
-        self.vms.insert(
-            name.clone(),
-            VmRt {
-                phase: Phase::Pending,
-                tried: Vec::new(),
-                after_failure: false,
-            },
-        );
+        if let Some(rt) = self.hosts.get_mut(&host) {
+            rt.seen.remove(&name);
+        }
+        self.vms
+            .insert(name.clone(), VmRt::with(Phase::Pending, false));
         self.start(&name, &host, 1, out);
     }
 
@@ -1223,7 +2120,13 @@ impl Runtime {
         let h = self.pool.host_by_name(host).expect("known");
         // It holds its target's capacity from now on.
         self.set_vm(v, Some(h), None);
-        self.vms.get_mut(vm).expect("known").phase = Phase::Starting {
+        let rt = self.vms.get_mut(vm).expect("known");
+        // Started again from doubt: still in doubt until the start answers.
+        rt.doubt = match rt.phase {
+            Phase::Unknown { since, alerted, .. } => Some(Doubt { since, alerted }),
+            _ => None,
+        };
+        rt.phase = Phase::Starting {
             id,
             host: host.to_string(),
             attempt,
@@ -1274,9 +2177,20 @@ impl Runtime {
             if let Some(e) = self.recovery.get_mut(vm) {
                 e.done_at = Some(self.now);
             }
+            self.hosts
+                .get_mut(host)
+                .expect("known")
+                .seen
+                .insert(vm.to_string());
+            self.check_duplicates(out);
             return;
         }
         let error = error.unwrap_or("failed").to_string();
+        {
+            let rt = self.vms.get_mut(vm).expect("known");
+            rt.attempts += 1;
+            rt.last_error = Some(error.clone());
+        }
         out.notes.push(Note::VmStartFailed {
             vm: vm.to_string(),
             host: host.to_string(),
@@ -1305,9 +2219,10 @@ impl Runtime {
             rt.phase = Phase::Stuck {
                 until: self.now.saturating_add(STUCK_RETRY_MS),
             };
+            let attempts = rt.attempts;
             out.alerts.push(Alert::RestartFailed {
                 vm: vm.to_string(),
-                attempts: attempt,
+                attempts,
                 reason: format!("{error}; HA mode \"vm\" restarts a VM on its own host only"),
             });
             return;
@@ -1337,36 +2252,53 @@ impl Runtime {
         let Some(rt) = self.vms.get(vm) else {
             return Ok(());
         };
-        if rt.phase
-            != (Phase::Unknown {
-                id: Some(id),
-                ask_at: match rt.phase {
-                    Phase::Unknown { ask_at, .. } => ask_at,
-                    _ => 0,
-                },
-            })
-        {
-            return Ok(());
-        }
-        out.notes.push(Note::VmFound {
-            vm: vm.to_string(),
-            host: host.map(str::to_string),
-        });
+        let (on, attempt) = match &rt.phase {
+            Phase::Unknown {
+                id: Some(x),
+                on,
+                attempt,
+                ..
+            } if *x == id => (on.clone(), *attempt),
+            _ => return Ok(()),
+        };
         let v = self.vm_id(vm)?;
         match host {
             Some(h) => {
-                let h = self.host_id(h)?;
-                self.set_vm(v, Some(h), Some(Power::Running));
-                self.vms.insert(vm.to_string(), VmRt::steady());
-                if let Some(e) = self.recovery.get_mut(vm) {
-                    e.done_at = Some(self.now);
+                let hid = self.host_id(h)?;
+                self.adopt(v, hid, out);
+                if self.answers(h) {
+                    self.hosts
+                        .get_mut(h)
+                        .expect("known")
+                        .seen
+                        .insert(vm.to_string());
                 }
+                self.check_duplicates(out);
+            }
+            None if self.reconciling.is_some() => {
+                // Nowhere, as far as the hosts that answer go: decided once
+                // every one of them was listed.
+                self.ask_again(id, vm);
             }
             None => {
+                out.notes.push(Note::VmFound {
+                    vm: vm.to_string(),
+                    host: None,
+                });
                 let own = self.pool.vms[v].host;
                 let restarted =
                     self.pool.ha.enabled && self.pool.vms[v].restart != Restart::Unprotected;
-                if !restarted {
+                let same_host = on.filter(|t| {
+                    self.hosts
+                        .get(t)
+                        .is_some_and(|r| r.status == HostStatus::Up)
+                        && self.pool.host_by_name(t).is_some()
+                });
+                if let (true, Some(t)) = (restarted, same_host) {
+                    // A start there whose outcome was unknown: tried again
+                    // there first, so that it can only meet itself.
+                    self.start(vm, &t, attempt.saturating_add(1), out);
+                } else if !restarted {
                     self.vms.insert(vm.to_string(), VmRt::steady());
                     self.set_vm(v, None, Some(Power::Halted));
                 } else if self.pool.hosts[own].state == HostState::Up
@@ -1401,12 +2333,35 @@ impl Runtime {
 
     /// Stuck VMs get another chance after capacity appeared.
     fn unstick(&mut self) {
-        for rt in self.vms.values_mut() {
-            if matches!(rt.phase, Phase::Stuck { .. }) {
-                rt.phase = Phase::Pending;
-                rt.tried.clear();
-            }
+        let stuck: Vec<String> = self
+            .vms
+            .iter()
+            .filter(|(_, rt)| matches!(rt.phase, Phase::Stuck { .. }))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for vm in stuck {
+            self.repend(&vm);
         }
+        self.dirty = true;
+    }
+
+    /// A stuck VM awaits a target again, in its start group: the groups
+    /// before it run first, and the ones after it wait for it.
+    fn repend(&mut self, vm: &str) {
+        let rt = self.vms.get_mut(vm).expect("known");
+        rt.phase = Phase::Pending;
+        rt.tried.clear();
+        let Some(v) = self.pool.vm_by_name(vm) else {
+            return;
+        };
+        let me = &self.pool.vms[v];
+        let entry = Entry {
+            order: me.order,
+            protected: me.restart == Restart::Protected,
+            done_at: None,
+            delay_ms: ms(me.start_delay_s),
+        };
+        self.recovery.insert(vm.to_string(), entry);
         self.dirty = true;
     }
 
@@ -1417,6 +2372,24 @@ impl Runtime {
     /// confirmed off are left out (as halted): restarts do not wait for a
     /// fence that may never come, and do not keep room for those VMs.
     fn planning_pool_with(&self, held: bool) -> (Pool, HostId) {
+        self.planning_pool_full(held, false)
+    }
+
+    /// Whether `vm`, held on a host declared down, has room kept for it:
+    /// its host's first fence round runs.
+    fn reserved(&self, vm: &Vm) -> bool {
+        self.vms[&vm.name].phase == Phase::Held
+            && vm.restart == Restart::Protected
+            && matches!(
+                self.hosts[&self.pool.hosts[vm.host].name].status,
+                HostStatus::Fencing { round: 0, .. }
+            )
+    }
+
+    /// [`Runtime::planning_pool_with`]; with `reserve`, protected VMs held
+    /// on a host in its first fence round await a target too (room is kept
+    /// for them).
+    fn planning_pool_full(&self, held: bool, reserve: bool) -> (Pool, HostId) {
         let mut pool = self.pool.clone();
         let nres = pool.resources.len();
         let virt = pool.hosts.len();
@@ -1431,6 +2404,7 @@ impl Runtime {
             networks: Default::default(),
             labels: Default::default(),
             fencing: Vec::new(),
+            overcommit: Default::default(),
         });
         for (v, vm) in pool.vms.iter_mut().enumerate() {
             let rt = &self.vms[&vm.name];
@@ -1451,7 +2425,8 @@ impl Runtime {
                     );
                 }
                 vm.host = virt;
-                let _ = v;
+            } else if reserve && self.reserved(&self.pool.vms[v]) {
+                vm.host = virt;
             } else if rt.phase == Phase::Held && !held {
                 vm.power = Power::Halted;
             }
@@ -1478,12 +2453,46 @@ impl Runtime {
         if !self.vms.values().any(|rt| rt.phase == Phase::Pending) {
             return;
         }
-        let (pp, virt) = self.planning_pool_with(false);
+        // Room is kept for the protected VMs of hosts in their first fence
+        // round: the plan covers every failed host, most important first.
+        let reserving = self.pool.vms.iter().any(|v| self.reserved(v));
+        let (pp, virt) = self.planning_pool_full(false, reserving);
         let budget = Budget::default();
         let an = Analysis::new(&pp);
         let base = plan::plan(&an, &[], Scope::All, &budget);
+        // VMs that only the kept room leaves without a target wait for that
+        // fence, quietly.
+        let waiting: BTreeSet<String> = if reserving && !base.unplaced.is_empty() {
+            let (open, _) = self.planning_pool_full(false, false);
+            let free = plan::plan(&Analysis::new(&open), &[], Scope::All, &budget);
+            free.placements
+                .iter()
+                .map(|p| open.vms[p.vm].name.clone())
+                .collect()
+        } else {
+            BTreeSet::new()
+        };
         let mut candidates = vec![base.placements.clone()];
-        candidates.extend(spread_plans(&pp, virt, &base));
+        // A spreading variant only when it keeps every strict rule and
+        // breaks no soft rule the plan keeps.
+        let kept_by_base: BTreeSet<plan::SoftRule> =
+            base.soft_broken.iter().map(|b| b.rule.clone()).collect();
+        candidates.extend(
+            spread_plans(&pp, virt, &base)
+                .into_iter()
+                .filter(|placements| {
+                    let broken = plan::broken_rules(&pp, &base.failed, placements);
+                    let candidate = plan::Plan {
+                        failed: base.failed.clone(),
+                        placements: placements.clone(),
+                        unplaced: base.unplaced.clone(),
+                        exact: base.exact,
+                        soft_broken: broken.clone(),
+                    };
+                    plan::verify(&pp, &candidate).is_ok()
+                        && broken.iter().all(|b| kept_by_base.contains(&b.rule))
+                }),
+        );
         let mut best: Option<(Vec<plan::Placement>, u32)> = None;
         for placements in candidates {
             let after = apply(&pp, &placements);
@@ -1509,11 +2518,26 @@ impl Runtime {
                 continue;
             }
             unplaced.push(name.clone());
-            let attempts = 0;
+            if waiting.contains(&name) {
+                self.vms.get_mut(&name).expect("known").phase = Phase::Stuck {
+                    until: self.now.saturating_add(STUCK_RETRY_MS),
+                };
+                continue;
+            }
             match pp.vms[u.vm].restart {
                 Restart::Protected => {
-                    self.vms.get_mut(&name).expect("known").phase = Phase::Stuck {
+                    let rt = self.vms.get_mut(&name).expect("known");
+                    rt.phase = Phase::Stuck {
                         until: self.now.saturating_add(STUCK_RETRY_MS),
+                    };
+                    let attempts = rt.attempts;
+                    let reason = match (&rt.last_error, rt.tried.is_empty()) {
+                        (Some(e), false) => format!(
+                            "every start failed on {} (last: {e}); {}",
+                            rt.tried.join(", "),
+                            u.reason
+                        ),
+                        _ => u.reason.clone(),
                     };
                     if let Some(e) = self.recovery.get_mut(&name) {
                         e.done_at = Some(self.now);
@@ -1522,7 +2546,7 @@ impl Runtime {
                     out.alerts.push(Alert::RestartFailed {
                         vm: name,
                         attempts,
-                        reason: u.reason.clone(),
+                        reason,
                     });
                 }
                 _ => self.give_up(&name, out),
@@ -1548,7 +2572,7 @@ impl Runtime {
             })
             .collect();
         // Start groups: protected VMs by `order`, then best-effort ones.
-        let mut due: Vec<(bool, u32, u8, String, String)> = Vec::new();
+        let mut due: Vec<(bool, u32, Priority, String, String)> = Vec::new();
         for (vm, host) in planned {
             let v = self.pool.vm_by_name(&vm).expect("known");
             let me = &self.pool.vms[v];
@@ -1572,9 +2596,7 @@ impl Runtime {
                 }
             }
             match gate {
-                Some(g) if g <= self.now => {
-                    due.push((!protected, order, me.priority as u8, vm, host))
-                }
+                Some(g) if g <= self.now => due.push((!protected, order, me.priority, vm, host)),
                 Some(g) => wake = Some(wake.map_or(g, |w| w.min(g))),
                 None => {}
             }
@@ -1746,7 +2768,13 @@ impl Runtime {
                 .all(|(s, d)| s >= d);
             draft.vms[v].host = t;
             let k = draft.ha.host_failures_to_tolerate;
-            if fits && tolerance::tolerates(&draft, k, &Budget::default()) == Tolerates::Yes {
+            // A VM goes back only where every strict group rule still
+            // holds: never away from a keep-together group it runs with.
+            let rules = agility::GroupCheck::of(&draft).allows(&draft, v, t, None);
+            if fits
+                && rules
+                && tolerance::tolerates(&draft, k, &Budget::default()) == Tolerates::Yes
+            {
                 let from = self.pool.hosts[from_h].name.clone();
                 self.migrate(&vm, &from, &to, out);
                 return;
@@ -1819,6 +2847,60 @@ impl Runtime {
     fn settle(&mut self, out: &mut Output) {
         let mut wake: Option<Millis> = None;
         let mut at = |t: Millis| wake = Some(wake.map_or(t, |w: Millis| w.min(t)));
+        // Requests that got no answer in time.
+        self.deadlines
+            .retain(|id, _| self.inflight.contains_key(id));
+        let expired: Vec<ActionId> = self
+            .deadlines
+            .iter()
+            .filter(|&(_, &d)| d <= self.now)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in expired {
+            self.deadlines.remove(&id);
+            if let Some(action) = self.inflight.remove(&id) {
+                self.unanswered(action, out);
+            }
+        }
+        // Reconciliation: done once every up host that answers listed its
+        // VMs (or after RECONCILE_MAX_MS).
+        if let Some(since) = self.reconciling {
+            let missing: Vec<String> = self
+                .hosts
+                .iter()
+                .filter(|(_, h)| h.status == HostStatus::Up && h.fails == 0 && !h.inventoried)
+                .map(|(n, _)| n.clone())
+                .collect();
+            let deadline = since.saturating_add(RECONCILE_MAX_MS);
+            if missing.is_empty() || self.now >= deadline {
+                if !missing.is_empty() {
+                    out.alerts
+                        .push(Alert::ReconcileIncomplete { hosts: missing });
+                }
+                self.reconciling = None;
+                self.dirty = true;
+                out.notes.push(Note::Reconciled);
+                self.decide_all(out);
+            } else {
+                at(deadline);
+            }
+        }
+        let acting = self.reconciling.is_none();
+        // Isolation: fewer than half of the hosts not known off answer.
+        let (reachable, total, unreachable) = self.electorate();
+        if 2 * reachable < total {
+            if !self.isolated {
+                self.isolated = true;
+                out.alerts.push(Alert::RuntimeIsolated {
+                    reachable,
+                    hosts: total,
+                    unreachable,
+                });
+            }
+        } else if self.isolated {
+            self.isolated = false;
+            out.notes.push(Note::IsolationEnded);
+        }
         // Waits that ended.
         let hosts: Vec<(String, HostStatus)> = self
             .hosts
@@ -1835,11 +2917,11 @@ impl Runtime {
                 } => {
                     if self.now >= deadline {
                         self.inflight.remove(&id);
-                        self.hosts
-                            .get_mut(&host)
-                            .expect("known")
-                            .late
-                            .insert(id, level);
+                        let late = &mut self.hosts.get_mut(&host).expect("known").late;
+                        late.insert(id, level);
+                        while late.len() > LATE_FENCES_KEPT {
+                            late.pop_first();
+                        }
                         let agent = self.agent(&host, level);
                         self.fence_failed(&host, level, round, agent, "timed out".into(), out);
                     } else {
@@ -1847,82 +2929,162 @@ impl Runtime {
                     }
                 }
                 HostStatus::FenceWait { round, until } => {
-                    if self.now >= until {
+                    if self.now >= until && acting && !self.isolated {
                         self.start_fence(&host, 0, round, out);
-                    } else {
+                    } else if self.now < until {
                         at(until);
                     }
                 }
                 _ => {}
             }
         }
-        let vms: Vec<(String, Phase)> = self
+        // A doubt carried by a start ends with the start.
+        for rt in self.vms.values_mut() {
+            if rt.doubt.is_some() && !matches!(rt.phase, Phase::Starting { .. }) {
+                rt.doubt = None;
+            }
+        }
+        let vms: Vec<(String, Phase, Option<Doubt>)> = self
             .vms
             .iter()
-            .map(|(n, rt)| (n.clone(), rt.phase.clone()))
+            .map(|(n, rt)| (n.clone(), rt.phase.clone(), rt.doubt))
             .collect();
-        for (vm, phase) in vms {
+        let mut doubtful = Vec::new();
+        for (vm, phase, doubt) in vms {
             match phase {
+                Phase::Starting { .. } => {
+                    if let Some(Doubt {
+                        since,
+                        alerted: false,
+                    }) = doubt
+                    {
+                        let due = since.saturating_add(IN_DOUBT_ALERT_MS);
+                        if self.now >= due {
+                            doubtful.push(vm);
+                        } else {
+                            at(due);
+                        }
+                    }
+                }
                 Phase::Retry {
                     host,
                     attempt,
                     until,
                 } => {
-                    if self.now >= until {
+                    if self.now >= until && acting {
                         self.start(&vm, &host, attempt + 1, out);
-                    } else {
+                    } else if self.now < until {
                         at(until);
                     }
                 }
                 Phase::Stuck { until } => {
                     if self.now >= until {
-                        let rt = self.vms.get_mut(&vm).expect("known");
-                        rt.phase = Phase::Pending;
-                        rt.tried.clear();
-                        self.dirty = true;
+                        self.repend(&vm);
                     } else {
                         at(until);
                     }
                 }
-                Phase::Unknown { id: None, ask_at } => {
-                    if self.now >= ask_at {
-                        let id = self.id();
-                        self.vms.get_mut(&vm).expect("known").phase = Phase::Unknown {
-                            id: Some(id),
-                            ask_at,
-                        };
-                        self.emit(Action::QueryVm { id, vm }, out);
-                    } else {
-                        at(ask_at);
+                Phase::Unknown {
+                    id,
+                    ask_at,
+                    since,
+                    alerted,
+                    on,
+                    attempt,
+                } => {
+                    // A start whose outcome is unknown can only have made
+                    // it run there: started there again (a start of a VM
+                    // that runs there already succeeds), never elsewhere.
+                    let again = on.filter(|t| {
+                        self.hosts
+                            .get(t)
+                            .is_some_and(|r| r.status == HostStatus::Up && r.fails == 0)
+                    });
+                    if let (None, true, Some(t), true) = (id, self.now >= ask_at, &again, acting) {
+                        self.start(&vm, t, attempt.saturating_add(1), out);
+                        continue;
+                    }
+                    if id.is_none() {
+                        if self.now >= ask_at {
+                            let qid = self.id();
+                            if let Phase::Unknown { id, .. } =
+                                &mut self.vms.get_mut(&vm).expect("known").phase
+                            {
+                                *id = Some(qid);
+                            }
+                            self.emit(
+                                Action::QueryVm {
+                                    id: qid,
+                                    vm: vm.clone(),
+                                },
+                                out,
+                            );
+                        } else {
+                            at(ask_at);
+                        }
+                    }
+                    let due = since.saturating_add(IN_DOUBT_ALERT_MS);
+                    if !alerted && self.now >= due {
+                        doubtful.push(vm);
+                    } else if !alerted {
+                        at(due);
                     }
                 }
                 _ => {}
             }
         }
-        // Inventories due, of hosts that answer.
-        let due: Vec<String> = self
-            .hosts
-            .iter()
-            .filter(|(_, h)| h.inventory && h.status == HostStatus::Up && h.fails == 0)
-            .filter(|(_, h)| {
-                if h.inventory_at > self.now {
-                    at(h.inventory_at);
-                    false
-                } else {
-                    true
+        if !doubtful.is_empty() {
+            for vm in &doubtful {
+                let rt = self.vms.get_mut(vm).expect("known");
+                if let Phase::Unknown { alerted, .. } = &mut rt.phase {
+                    *alerted = true;
                 }
-            })
-            .map(|(n, _)| n.clone())
-            .filter(|n| {
-                !self
-                    .inflight
-                    .values()
-                    .any(|a| matches!(a, Action::Inventory { host, .. } if host == n))
-            })
-            .collect();
+                if let Some(d) = &mut rt.doubt {
+                    d.alerted = true;
+                }
+                // The start groups after it stop waiting for it.
+                if let Some(e) = self.recovery.get_mut(vm)
+                    && e.done_at.is_none()
+                {
+                    e.done_at = Some(self.now);
+                    e.delay_ms = 0;
+                }
+            }
+            out.alerts.push(Alert::VmsInDoubt { vms: doubtful });
+        }
+        // Inventories due, of hosts that answer: asked for, periodic.
+        let now = self.now;
+        let mut due = Vec::new();
+        for (name, h) in self.hosts.iter_mut() {
+            let answering =
+                matches!(h.status, HostStatus::Up | HostStatus::Returning { .. }) && h.fails == 0;
+            if !answering {
+                continue;
+            }
+            if h.status == HostStatus::Up && h.inventory_next <= now && !h.inventory {
+                h.inventory = true;
+            }
+            if !h.inventory {
+                at(h.inventory_next);
+                continue;
+            }
+            if h.inventory_at > now {
+                at(h.inventory_at);
+                continue;
+            }
+            due.push(name.clone());
+        }
         for host in due {
-            let id = self.id();
-            self.emit(Action::Inventory { id, host }, out);
+            let asked = self
+                .inflight
+                .values()
+                .any(|a| matches!(a, Action::Inventory { host: h, .. } if *h == host));
+            if !asked {
+                let id = self.id();
+                let rt = self.hosts.get_mut(&host).expect("known");
+                rt.inventory_next = now.saturating_add(INVENTORY_INTERVAL_MS);
+                self.emit(Action::Inventory { id, host }, out);
+            }
         }
         // Health checks.
         if self.now >= self.next_probe {
@@ -1937,13 +3099,17 @@ impl Runtime {
                                 | HostStatus::Confirming { .. }
                                 | HostStatus::Fenced
                                 | HostStatus::Lost
+                                | HostStatus::FenceWait { .. }
+                                | HostStatus::Returning { .. }
                         )
                 })
                 .map(|(n, _)| n.clone())
                 .collect();
             for host in due {
                 let id = self.id();
-                self.hosts.get_mut(&host).expect("known").probe = Some(id);
+                let rt = self.hosts.get_mut(&host).expect("known");
+                rt.probe = Some(id);
+                rt.probe_sent = now;
                 self.emit(Action::Probe { id, host }, out);
             }
             self.next_probe = self
@@ -1951,20 +3117,22 @@ impl Runtime {
                 .saturating_add(ms(self.pool.ha.check_interval_s).max(1));
         }
         at(self.next_probe);
-        // Restarts.
-        if self.dirty {
-            self.replan(out);
-        }
-        if let Some(t) = self.pump(out) {
-            at(t);
-        }
-        self.migrations(out);
-        // A host that a drain just put in maintenance: what was planned
-        // onto it is planned again.
-        if self.vms.values().any(|rt| rt.phase == Phase::Pending) {
-            self.replan(out);
+        // Restarts: only once reconciled.
+        if acting {
+            if self.dirty {
+                self.replan(out);
+            }
             if let Some(t) = self.pump(out) {
                 at(t);
+            }
+            self.migrations(out);
+            // A host that a drain just put in maintenance: what was planned
+            // onto it is planned again.
+            if self.vms.values().any(|rt| rt.phase == Phase::Pending) {
+                self.replan(out);
+                if let Some(t) = self.pump(out) {
+                    at(t);
+                }
             }
         }
         // The recovery ends when nothing in it is left to do.
@@ -1976,6 +3144,7 @@ impl Runtime {
                         | Phase::Planned { .. }
                         | Phase::Starting { .. }
                         | Phase::Retry { .. }
+                        | Phase::Stuck { .. }
                 )
             })
         {
@@ -1985,7 +3154,45 @@ impl Runtime {
             self.recalculate(out);
             self.dirty = false;
         }
+        // The deadlines of every request in flight, those sent in this
+        // step too.
+        for &d in self.deadlines.values() {
+            at(d);
+        }
         out.wake_at = wake;
+    }
+
+    /// `action` got no answer within its deadline: an alert, and the safe
+    /// reading of the silence.
+    fn unanswered(&mut self, action: Action, out: &mut Output) {
+        out.alerts.push(Alert::RequestUnanswered {
+            action: action.clone(),
+        });
+        match action {
+            Action::Probe { id, host } => {
+                let rt = self.hosts.get_mut(&host).expect("known");
+                if rt.probe == Some(id) {
+                    rt.probe = None;
+                    let sent = rt.probe_sent;
+                    self.health(&host, false, sent, out);
+                }
+            }
+            Action::AskPeer { id, host, peer } => self.peer_answer(&host, id, &peer, None, out),
+            Action::Fence { .. } => {}
+            Action::StartVm { id, vm, host, .. } => self.start_in_doubt(id, &vm, &host, out),
+            Action::Migrate { id, vm, .. } => {
+                if matches!(self.vms[&vm].phase, Phase::Migrating { id: x, .. } if x == id) {
+                    self.in_doubt(&vm, None, 0, 0, out);
+                }
+            }
+            Action::QueryVm { id, vm } => self.ask_again(id, &vm),
+            Action::Inventory { host, .. } => self.inventory_failed(&host),
+            Action::StopVm { host, .. } => {
+                let rt = self.hosts.get_mut(&host).expect("known");
+                rt.inventory = true;
+                rt.inventory_at = 0;
+            }
+        }
     }
 
     /// Recomputes the tolerance and raises what changed.
@@ -2265,6 +3472,13 @@ impl Runtime {
         if !pool.ha.enabled || pool.ha.mode != HaMode::Host || known.stranded_now {
             return Ok(None);
         }
+        // The argument below knows plain anti-affinity only: with
+        // `vm_groups` (caps above one, keep-together groups, under which a
+        // larger failure can be easier than a smaller one) the exact path
+        // decides.
+        if !pool.vm_groups.is_empty() {
+            return Ok(None);
+        }
         let k = known.configured;
         if known.max_tolerable < k {
             return Ok(None);
@@ -2406,26 +3620,13 @@ fn admission_no(pp: &Pool, k: u32, w: &haplan::Witness) -> Admission {
     }
 }
 
-/// Whether `action` concerns the host or VM called `name`.
-fn action_names(a: &Action, name: &str) -> bool {
-    match a {
-        Action::Probe { host, .. }
-        | Action::Fence { host, .. }
-        | Action::AskPeer { host, .. }
-        | Action::Inventory { host, .. } => host == name,
-        Action::StartVm { vm, .. } | Action::Migrate { vm, .. } | Action::QueryVm { vm, .. } => {
-            vm == name
-        }
-    }
-}
-
 fn action_names_host(a: &Action, name: &str) -> bool {
     match a {
         Action::Probe { host, .. }
         | Action::Fence { host, .. }
         | Action::Inventory { host, .. } => host == name,
         Action::AskPeer { host, peer, .. } => host == name || peer == name,
-        Action::StartVm { host, .. } => host == name,
+        Action::StartVm { host, .. } | Action::StopVm { host, .. } => host == name,
         Action::Migrate { from, to, .. } => from == name || to == name,
         Action::QueryVm { .. } => false,
     }

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use serde_json::{Value, json};
 
-use super::driver::{self, Fencer, Hypervisor};
+use super::driver::{self, Fencer, Hypervisor, StartError};
 use super::log::{self, Journal};
 use super::machine::Runtime;
 use super::{Action, Event, Input, Millis, Output};
@@ -61,6 +61,16 @@ struct SimHost {
     device: FenceDevice,
     /// Powered off by a fence (not by a crash) since it last came up.
     fenced: bool,
+    /// How many times it went off (a start sent before it went off does
+    /// not complete after).
+    offs: u32,
+    /// Starts, when it powers on, the VMs it ran when it went off (libvirt
+    /// autostart).
+    autostart: bool,
+    /// The VMs it ran when it last went off.
+    was_running: Vec<String>,
+    /// Powered, reachable by the runtime and its peers since then.
+    healthy_since: Option<Millis>,
 }
 
 /// The physical truth of a simulated pool.
@@ -79,10 +89,22 @@ struct State {
     last: BTreeMap<String, String>,
     /// VMs that crashed on a healthy host (no fence is needed for them).
     crashed: BTreeSet<String>,
+    /// VMs whose last host was fenced since they last ran there.
+    released: BTreeSet<String>,
     /// Every host the runtime ever asked to start each VM on.
     asked: BTreeMap<String, BTreeSet<String>>,
     start_failure: f64,
     start_failures_until: Millis,
+    /// Starts take longer than the runtime's deadline until then.
+    slow_starts_until: Millis,
+    /// The runtime is cut off from every host's management network (its
+    /// own partition); fence devices still answer.
+    runtime_cut: bool,
+    /// Copies the runtime could not know of (started by a host's
+    /// autostart): (VM, host).
+    foreign: BTreeSet<(String, String)>,
+    /// VM definitions changed since the pool file: the new amounts.
+    resized: BTreeMap<String, BTreeMap<String, i64>>,
     rng: Rng,
     violations: Vec<String>,
 }
@@ -103,6 +125,10 @@ impl World {
                         peers: true,
                         device: FenceDevice::Works,
                         fenced: h.state == haplan::model::HostState::Down,
+                        offs: 0,
+                        autostart: false,
+                        was_running: Vec::new(),
+                        healthy_since: (h.state != haplan::model::HostState::Down).then_some(0),
                     },
                 )
             })
@@ -123,9 +149,14 @@ impl World {
                 running,
                 last,
                 crashed: BTreeSet::new(),
+                released: BTreeSet::new(),
                 asked: BTreeMap::new(),
                 start_failure: 0.0,
                 start_failures_until: 0,
+                slow_starts_until: 0,
+                runtime_cut: false,
+                foreign: BTreeSet::new(),
+                resized: BTreeMap::new(),
                 rng: Rng::new(seed),
                 violations: Vec::new(),
             }),
@@ -175,17 +206,45 @@ impl World {
                 h.powered = false;
             }
             s.kill_on(host);
+            s.health();
         })
     }
 
-    /// The host is repaired and powered on, empty.
+    /// The host is repaired and powered on: empty, or with autostart, with
+    /// the VMs it ran when it went off (copies the runtime cannot know of).
     pub fn repair_host(&self, host: &str) {
         self.with(|s| {
+            let Some(h) = s.hosts.get_mut(host) else {
+                return;
+            };
+            if h.powered {
+                return;
+            }
+            h.powered = true;
+            h.fenced = false;
+            h.mgmt = true;
+            h.peers = true;
+            let again = if h.autostart {
+                std::mem::take(&mut h.was_running)
+            } else {
+                Vec::new()
+            };
+            for vm in again {
+                let on = s.running.entry(vm.clone()).or_default();
+                if !on.iter().any(|x| x == host) {
+                    on.push(host.to_string());
+                    s.foreign.insert((vm, host.to_string()));
+                }
+            }
+            s.health();
+        })
+    }
+
+    /// Whether a repaired host starts again the VMs it ran.
+    pub fn set_autostart(&self, host: &str, on: bool) {
+        self.with(|s| {
             if let Some(h) = s.hosts.get_mut(host) {
-                h.powered = true;
-                h.fenced = false;
-                h.mgmt = true;
-                h.peers = true;
+                h.autostart = on;
             }
         })
     }
@@ -196,6 +255,76 @@ impl World {
             if let Some(h) = s.hosts.get_mut(host) {
                 h.mgmt = mgmt;
                 h.peers = peers;
+            }
+            s.health();
+        })
+    }
+
+    /// Cuts (or heals) the runtime off from every host's management
+    /// network; the hosts still reach each other.
+    pub fn cut_runtime(&self, cut: bool) {
+        self.with(|s| {
+            s.runtime_cut = cut;
+            s.health();
+        })
+    }
+
+    fn offs(&self, host: &str) -> u32 {
+        self.with(|s| s.hosts.get(host).map_or(0, |h| h.offs))
+    }
+
+    /// A VM's definition changes: it needs these amounts from now on.
+    pub fn resize_vm(&self, vm: &str, demand: &BTreeMap<String, i64>) {
+        self.with(|s| {
+            let now = s.resized.entry(vm.to_string()).or_default();
+            now.extend(demand.iter().map(|(r, a)| (r.clone(), *a)));
+        })
+    }
+
+    /// The amounts of the VMs whose definition changed.
+    pub fn resized(&self) -> BTreeMap<String, BTreeMap<String, i64>> {
+        self.with(|s| s.resized.clone())
+    }
+
+    /// Starts take longer than the runtime's deadline until `until`.
+    pub fn slow_starts(&self, until: Millis) {
+        self.with(|s| s.slow_starts_until = until)
+    }
+
+    fn starts_slow(&self) -> bool {
+        self.with(|s| s.now < s.slow_starts_until)
+    }
+
+    /// Copies of VMs on more than one host (at the end of a run, none may
+    /// be left).
+    pub fn duplicates(&self) -> Vec<String> {
+        self.with(|s| {
+            s.running
+                .iter()
+                .filter(|(_, on)| on.len() > 1)
+                .map(|(vm, on)| format!("{vm} runs on {}", on.join(" and ")))
+                .collect()
+        })
+    }
+
+    /// Checks a fence the runtime asked for: never a host that has been
+    /// healthy (powered, reached by the runtime and its peers) for longer
+    /// than any detection takes, never a powered host while the runtime is
+    /// cut off from the whole pool.
+    fn check_fence(&self, host: &str) {
+        self.with(|s| {
+            let now = s.now;
+            let Some(h) = s.hosts.get(host) else { return };
+            if s.runtime_cut && h.powered {
+                let msg =
+                    format!("t={now}: {host} fenced while the runtime was cut off from every host");
+                s.violations.push(msg);
+            } else if h
+                .healthy_since
+                .is_some_and(|t| now.saturating_sub(t) > HEALTHY_FOR_MS)
+            {
+                let msg = format!("t={now}: healthy host {host} fenced");
+                s.violations.push(msg);
             }
         })
     }
@@ -241,14 +370,19 @@ impl World {
                 .or_default()
                 .insert(host.to_string());
             if let Some(on) = s.running.get(vm) {
-                s.violations.push(format!(
-                    "t={}: start of {vm} on {host} asked while it runs on {}",
-                    s.now,
-                    on.join(", ")
-                ));
+                let known = on
+                    .iter()
+                    .any(|h| h != host && !s.foreign.contains(&(vm.to_string(), h.clone())));
+                if known {
+                    s.violations.push(format!(
+                        "t={}: start of {vm} on {host} asked while it runs on {}",
+                        s.now,
+                        on.join(", ")
+                    ));
+                }
             }
             let last = s.last.get(vm).cloned().unwrap_or_default();
-            if last != host && !s.crashed.contains(vm) {
+            if last != host && !s.crashed.contains(vm) && !s.released.contains(vm) {
                 let fenced = s.hosts.get(&last).is_some_and(|h| h.fenced);
                 if !fenced {
                     s.violations.push(format!(
@@ -261,53 +395,122 @@ impl World {
     }
 }
 
+/// A host healthy for longer than this is never to be fenced (the longest
+/// detection: 3 missed probes 5 s apart, a peer's 10 s, margin).
+const HEALTHY_FOR_MS: Millis = 40_000;
+
 impl State {
     fn kill_on(&mut self, host: &str) {
-        self.running.retain(|_, hosts| {
+        if let Some(h) = self.hosts.get_mut(host) {
+            h.offs += 1;
+        }
+        let mut was = Vec::new();
+        self.running.retain(|vm, hosts| {
+            if hosts.iter().any(|h| h == host) {
+                was.push(vm.clone());
+            }
             hosts.retain(|h| h != host);
             !hosts.is_empty()
         });
+        self.foreign.retain(|(_, h)| h != host);
+        if let Some(h) = self.hosts.get_mut(host) {
+            h.was_running = was;
+        }
+    }
+
+    /// Keeps each host's `healthy_since` up to date.
+    fn health(&mut self) {
+        let now = self.now;
+        let cut = self.runtime_cut;
+        for h in self.hosts.values_mut() {
+            let healthy = h.powered && h.mgmt && h.peers && !cut;
+            match (healthy, h.healthy_since) {
+                (true, None) => h.healthy_since = Some(now),
+                (false, Some(_)) => h.healthy_since = None,
+                _ => {}
+            }
+        }
+    }
+
+    /// Whether the runtime reaches `host`'s management API.
+    fn reaches(&self, host: &str) -> bool {
+        let h = &self.hosts[host];
+        h.powered && h.mgmt && !self.runtime_cut
     }
 }
 
 impl Hypervisor for World {
     fn probe(&self, host: &str) -> (bool, bool) {
         self.with(|s| {
-            let h = &s.hosts[host];
-            (h.powered && h.mgmt, h.powered && h.mgmt)
+            let ok = s.reaches(host);
+            (ok, ok)
         })
     }
 
-    fn peer_reaches(&self, peer: &str, host: &str) -> bool {
+    fn peer_reaches(&self, peer: &str, host: &str) -> Result<bool, String> {
         self.with(|s| {
+            // The question goes to the peer, over the runtime's network.
+            if !s.reaches(peer) {
+                return Err(format!("{peer} does not answer"));
+            }
             let p = &s.hosts[peer];
             let h = &s.hosts[host];
-            p.powered && p.peers && h.powered && h.peers
+            Ok(p.peers && h.powered && h.peers)
         })
     }
 
-    fn start_vm(&self, vm: &str, host: &str) -> Result<(), String> {
+    fn start_vm(&self, vm: &str, host: &str) -> Result<(), StartError> {
         self.with(|s| {
             if !s.hosts.get(host).is_some_and(|h| h.powered) {
-                return Err(format!("host {host} is off"));
+                return Err(StartError::failed(format!("host {host} is off")));
             }
             if s.now < s.start_failures_until {
                 let p = s.start_failure;
                 if s.rng.chance(p) {
-                    return Err("the hypervisor refused the start".into());
+                    return Err(StartError::failed("the hypervisor refused the start"));
                 }
             }
+            let now = s.now;
             let on = s.running.entry(vm.to_string()).or_default();
             if on.iter().any(|h| h == host) {
-                return Err(format!("{vm} already runs on {host}"));
+                return Ok(()); // it runs there already
             }
             on.push(host.to_string());
-            if on.len() > 1 {
-                let msg = format!("t={}: {vm} runs on {}", s.now, on.join(" and "));
+            let others: Vec<String> = on.iter().filter(|h| *h != host).cloned().collect();
+            let known_copy = others
+                .iter()
+                .any(|h| !s.foreign.contains(&(vm.to_string(), h.clone())));
+            if known_copy {
+                let msg = format!("t={now}: {vm} runs on {host} and {}", others.join(", "));
                 s.violations.push(msg);
             }
             s.last.insert(vm.to_string(), host.to_string());
             s.crashed.remove(vm);
+            s.released.remove(vm);
+            Ok(())
+        })
+    }
+
+    fn stop_vm(&self, vm: &str, host: &str) -> Result<(), String> {
+        self.with(|s| {
+            if !s.reaches(host) {
+                return Err(format!("{host} does not answer"));
+            }
+            let copies = s.running.get(vm).map_or(0, |on| on.len());
+            if copies < 2 {
+                let msg = format!("t={}: the only copy of {vm} (on {host}) was stopped", s.now);
+                s.violations.push(msg);
+            }
+            if let Some(on) = s.running.get_mut(vm) {
+                on.retain(|h| h != host);
+                if on.is_empty() {
+                    s.running.remove(vm);
+                }
+            }
+            s.foreign.remove(&(vm.to_string(), host.to_string()));
+            if let Some(left) = s.running.get(vm).and_then(|on| on.first()).cloned() {
+                s.last.insert(vm.to_string(), left);
+            }
             Ok(())
         })
     }
@@ -315,6 +518,7 @@ impl Hypervisor for World {
     fn migrate(&self, vm: &str, from: &str, to: &str) -> Result<(), String> {
         self.with(|s| {
             let ok = s.hosts.get(to).is_some_and(|h| h.powered)
+                && s.reaches(from)
                 && s.running
                     .get(vm)
                     .is_some_and(|on| on == &[from.to_string()]);
@@ -332,7 +536,7 @@ impl Hypervisor for World {
             // As a real manager sees it: a host fenced off runs nothing, a
             // host that does not answer may run anything.
             for (name, h) in &s.hosts {
-                let answers = h.powered && h.mgmt;
+                let answers = h.powered && h.mgmt && !s.runtime_cut;
                 if answers {
                     if s.running.get(vm).is_some_and(|on| on.contains(name)) {
                         return Ok(Some(name.clone()));
@@ -347,8 +551,7 @@ impl Hypervisor for World {
 
     fn list_vms(&self, host: &str) -> Result<Vec<String>, String> {
         self.with(|s| {
-            let h = &s.hosts[host];
-            if !(h.powered && h.mgmt) {
+            if !s.reaches(host) {
                 return Err(format!("{host} does not answer"));
             }
             Ok(s.running
@@ -371,6 +574,14 @@ impl Fencer for World {
                     h.powered = false;
                     h.fenced = true;
                     s.kill_on(host);
+                    s.health();
+                    let gone: Vec<String> = s
+                        .last
+                        .iter()
+                        .filter(|(_, h)| *h == host)
+                        .map(|(v, _)| v.clone())
+                        .collect();
+                    s.released.extend(gone);
                     Ok(true)
                 }
             }
@@ -386,9 +597,41 @@ enum Due {
     Finish {
         action: Action,
         epoch: u32,
+        /// For a start: how many times its host had gone off when it was
+        /// sent.
+        offs: u32,
     },
     Tick,
     Fault(Fault),
+}
+
+/// An entry of the simulation's queue: ordered by time, then by when it
+/// was queued.
+#[derive(Debug)]
+struct Queued {
+    at: Millis,
+    seq: u64,
+    due: Due,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl Eq for Queued {}
+
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
 }
 
 /// A fault to inject at a time.
@@ -418,6 +661,14 @@ pub enum Fault {
     CrashRuntime {
         down_for: Millis,
     },
+    /// The runtime loses (`true`) or regains its management network to
+    /// every host (its own partition).
+    CutRuntime(bool),
+    /// A host starts, when it powers on again, the VMs it ran when it went
+    /// off (libvirt autostart): copies the runtime cannot know of.
+    Autostart(String),
+    /// Starts take longer than the runtime's deadline until this time.
+    SlowStarts(Millis),
     /// An operator event, delivered as is.
     Operator(Event),
 }
@@ -437,7 +688,14 @@ fn latency(action: &Action, world: &World, rng: &mut Rng) -> Millis {
             Some(FenceDevice::Slow(t)) => t,
             _ => rng.range(1_000, 4_000),
         },
-        Action::StartVm { .. } => rng.range(500, 3_000),
+        Action::StartVm { .. } => {
+            if world.starts_slow() {
+                rng.range(130_000, 200_000)
+            } else {
+                rng.range(500, 3_000)
+            }
+        }
+        Action::StopVm { .. } => rng.range(100, 1_000),
         Action::Migrate { .. } => rng.range(1_000, 3_000),
         Action::QueryVm { .. } | Action::Inventory { .. } => rng.range(20, 100),
     }
@@ -455,8 +713,7 @@ pub struct Sim {
     pub world: World,
     runtime: Option<Runtime>,
     journal: Journal<Vec<u8>>,
-    queue: BinaryHeap<Reverse<(Millis, u64, usize)>>,
-    items: Vec<Option<Due>>,
+    queue: BinaryHeap<Reverse<Queued>>,
     seq: u64,
     now: Millis,
     epoch: u32,
@@ -467,6 +724,11 @@ pub struct Sim {
     pub record: bool,
     /// Errors the runtime gave (refused events).
     pub refused: Vec<String>,
+    /// The log is compacted (a snapshot, then the steps after it) once its
+    /// tail has this many steps.
+    pub compact_every: u64,
+    /// How many times it was.
+    pub compactions: u64,
 }
 
 impl Sim {
@@ -480,7 +742,6 @@ impl Sim {
             runtime: Some(runtime),
             journal,
             queue: BinaryHeap::new(),
-            items: Vec::new(),
             seq: 0,
             now: 0,
             epoch: 0,
@@ -489,6 +750,8 @@ impl Sim {
             steps: Vec::new(),
             record: false,
             refused: Vec::new(),
+            compact_every: 2_000,
+            compactions: 0,
         };
         sim.after(
             Input {
@@ -515,9 +778,11 @@ impl Sim {
 
     fn push(&mut self, at: Millis, due: Due) {
         self.seq += 1;
-        self.items.push(Some(due));
-        self.queue
-            .push(Reverse((at, self.seq, self.items.len() - 1)));
+        self.queue.push(Reverse(Queued {
+            at,
+            seq: self.seq,
+            due,
+        }));
     }
 
     /// Schedules a fault.
@@ -527,16 +792,23 @@ impl Sim {
 
     fn after(&mut self, input: Input, out: Output) {
         for a in &out.actions {
-            if let Action::StartVm { vm, host, .. } = a {
-                self.world.check_start(vm, host);
+            match a {
+                Action::StartVm { vm, host, .. } => self.world.check_start(vm, host),
+                Action::Fence { host, .. } => self.world.check_fence(host),
+                _ => {}
             }
             let lat = latency(a, &self.world, &mut self.rng);
             let epoch = self.epoch;
+            let offs = match a {
+                Action::StartVm { host, .. } => self.world.offs(host),
+                _ => 0,
+            };
             self.push(
                 self.now + lat,
                 Due::Finish {
                     action: a.clone(),
                     epoch,
+                    offs,
                 },
             );
         }
@@ -562,24 +834,30 @@ impl Sim {
         match rt.handle(&input) {
             Ok(out) => {
                 self.journal.append(&input, &out).expect("in memory");
+                // The log stays bounded: a snapshot and its tail, as
+                // `haplan run` keeps it.
+                if self.journal.tail_steps() >= self.compact_every {
+                    let rt = self.runtime.as_ref().expect("running");
+                    let steps = self.journal.steps();
+                    self.journal = Journal::snapshot(Vec::new(), rt, steps).expect("in memory");
+                    self.compactions += 1;
+                }
                 self.after(input, out);
             }
-            Err(e) => self.refused.push(format!("t={}: {e}", self.now)),
+            Err(e) => {
+                if self.refused.len() < 1_000 {
+                    self.refused.push(format!("t={}: {e}", self.now))
+                }
+            }
         }
     }
 
     /// Runs until simulated time `until`.
     pub fn run_until(&mut self, until: Millis) {
-        while let Some(Reverse((at, _, i))) = self.queue.peek().copied() {
-            if at > until {
-                break;
-            }
-            self.queue.pop();
+        while self.queue.peek().is_some_and(|q| q.0.at <= until) {
+            let Reverse(Queued { at, due, .. }) = self.queue.pop().expect("peeked");
             self.now = at;
             self.world.set_now(at);
-            let Some(due) = self.items[i].take() else {
-                continue;
-            };
             match due {
                 Due::Tick => {
                     if self.next_tick == Some(at) {
@@ -587,9 +865,26 @@ impl Sim {
                     }
                     self.feed(Event::Tick)
                 }
-                Due::Finish { action, epoch } => {
-                    // The effect happens whether or not anyone hears of it.
-                    let answer = driver::perform(&action, &self.world, &self.world);
+                Due::Finish {
+                    action,
+                    epoch,
+                    offs,
+                } => {
+                    // The effect happens whether or not anyone hears of it
+                    // (a start whose host went off meanwhile is lost).
+                    let answer = match &action {
+                        Action::StartVm { id, vm, host, .. } if self.world.offs(host) != offs => {
+                            Event::VmStartResult {
+                                id: *id,
+                                vm: vm.clone(),
+                                host: host.clone(),
+                                ok: false,
+                                error: Some(format!("{host} went off")),
+                                in_doubt: false,
+                            }
+                        }
+                        _ => driver::perform(&action, &self.world, &self.world),
+                    };
                     if epoch == self.epoch {
                         self.feed(answer);
                     }
@@ -626,7 +921,12 @@ impl Sim {
                     );
                 }
             }
+            Fault::CutRuntime(cut) => self.world.cut_runtime(cut),
+            Fault::Autostart(h) => self.world.set_autostart(&h, true),
+            Fault::SlowStarts(until) => self.world.slow_starts(until),
             Fault::Operator(Event::Restarted) => {
+                // As `haplan run` resumes: the log replayed (snapshot and
+                // tail), then told it restarted, that step appended.
                 let bytes = self.journal.get_ref().clone();
                 let (rep, input, out) =
                     log::recover(std::io::Cursor::new(bytes), self.now).expect("the log replays");
@@ -637,7 +937,12 @@ impl Sim {
                 self.runtime = Some(rep.runtime);
                 self.after(input, out);
             }
-            Fault::Operator(e) => self.feed(e),
+            Fault::Operator(e) => {
+                if let Event::VmResized { vm, demand } = &e {
+                    self.world.resize_vm(vm, demand);
+                }
+                self.feed(e)
+            }
         }
     }
 }
@@ -749,7 +1054,7 @@ fn run_scenario(seed: u64, record: bool) -> (Outcome, Vec<Step>) {
     for _ in 0..faults {
         let at = rng.range(1_000, 60_000);
         let host = hosts[rng.range(0, hosts.len() as u64 - 1) as usize].clone();
-        match rng.range(0, 9) {
+        match rng.range(0, 13) {
             0 | 1 => {
                 sim.inject(at, Fault::CrashHost(host.clone()));
                 crashes.push((at, host));
@@ -821,6 +1126,42 @@ fn run_scenario(seed: u64, record: bool) -> (Outcome, Vec<Step>) {
                 let vm = vms[rng.range(0, vms.len() as u64 - 1) as usize].clone();
                 sim.inject(at, Fault::CrashVm(vm));
             }
+            10 => {
+                // The runtime's own partition: every host out of its sight
+                // at once, each still reaching the others.
+                sim.inject(at, Fault::CutRuntime(true));
+                sim.inject(at + rng.range(5_000, 90_000), Fault::CutRuntime(false));
+            }
+            11 => {
+                // A host dies, is fenced, and comes back starting the VMs
+                // it ran (libvirt autostart).
+                sim.inject(0, Fault::Autostart(host.clone()));
+                sim.inject(at, Fault::CrashHost(host.clone()));
+                sim.inject(
+                    at + rng.range(20_000, 120_000),
+                    Fault::RepairHost(host.clone()),
+                );
+                crashes.push((at, host));
+            }
+            12 => {
+                // Starts finish after the runtime's deadline for a while,
+                // then a host dies.
+                sim.inject(at, Fault::SlowStarts(at + rng.range(10_000, 60_000)));
+                sim.inject(at + rng.range(0, 5_000), Fault::CrashHost(host.clone()));
+                crashes.push((at, host));
+            }
+            13 => {
+                // A VM's definition changes (it grows or shrinks).
+                let vm = vms[rng.range(0, vms.len() as u64 - 1) as usize].clone();
+                let demand = [("memory_mib".to_string(), 1024 * rng.range(1, 8) as i64)];
+                sim.inject(
+                    at,
+                    Fault::Operator(Event::VmResized {
+                        vm,
+                        demand: demand.into_iter().collect(),
+                    }),
+                );
+            }
             _ => sim.inject(
                 at,
                 Fault::CrashRuntime {
@@ -875,8 +1216,14 @@ fn run_scenario(seed: u64, record: bool) -> (Outcome, Vec<Step>) {
         });
     }
     out.violations = sim.world.violations();
-    // Liveness: every protected VM that could run again does.
-    out.violations.extend(liveness(&sim, &doc, &unfenceable));
+    // One copy each at the end (duplicates the world made were resolved).
+    out.violations.extend(sim.world.duplicates());
+    // Liveness: every protected VM that could run again does, unless the
+    // runtime takes itself for the isolated side (it then waits for an
+    // operator, by design).
+    if !sim.runtime().is_some_and(|rt| rt.isolated()) {
+        out.violations.extend(liveness(&sim, &doc, &unfenceable));
+    }
     // The log replays to the same state.
     if let Some(rt) = sim.runtime() {
         match log::replay(std::io::Cursor::new(sim.log().to_vec())) {
@@ -906,9 +1253,14 @@ fn liveness(sim: &Sim, doc: &Value, unfenceable: &BTreeSet<String>) -> Vec<Strin
     }
     // The VMs that cannot run again (host not fenced) are set aside.
     hosts.push(json!({"name": "(lost)", "capacity": {}, "state": "down"}));
+    let resized = sim.world.resized();
     let vms = doc["vms"].as_array_mut().expect("vms");
     for v in vms.iter_mut() {
         let name = v["name"].as_str().unwrap_or_default().to_string();
+        // What it needs now, not what the pool file said.
+        for (r, amount) in resized.get(&name).into_iter().flatten() {
+            v["demand"][r] = json!(amount);
+        }
         match running.get(&name) {
             Some(on) => {
                 v["host"] = json!(on[0]);

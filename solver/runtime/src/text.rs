@@ -2,8 +2,16 @@
 
 use super::{Action, Alert, Event, Input, Note, Output};
 
+/// A step's time: seconds since the start of a simulation, or the UTC time
+/// of day when times are wall-clock Unix milliseconds (`haplan run --driver
+/// libvirt`).
 fn secs(ms: u64) -> String {
-    format!("{:>9.3}s", ms as f64 / 1000.0)
+    if ms >= 1_000_000_000_000 {
+        let t = super::log::utc(ms);
+        format!("{:>10}", &t[11..23])
+    } else {
+        format!("{:>9.3}s", ms as f64 / 1000.0)
+    }
 }
 
 /// The lines that tell what one step saw and did. Routine steps (a probe
@@ -64,6 +72,12 @@ pub fn event(e: &Event) -> String {
         Event::PeerCheck {
             host,
             peer,
+            error: Some(e),
+            ..
+        } => format!("{peer} cannot tell whether it reaches {host}: {e}"),
+        Event::PeerCheck {
+            host,
+            peer,
             reachable,
             ..
         } => format!(
@@ -87,6 +101,32 @@ pub fn event(e: &Event) -> String {
             }
         }
         Event::FenceConfirmed { host } => format!("an operator confirms {host} is off"),
+        Event::VmStartResult {
+            vm,
+            host,
+            in_doubt: true,
+            error,
+            ..
+        } => format!(
+            "start of {vm} on {host}: outcome unknown ({})",
+            error.as_deref().unwrap_or("no answer")
+        ),
+        Event::VmStopResult {
+            vm,
+            host,
+            ok,
+            error,
+            ..
+        } => {
+            if *ok {
+                format!("the copy of {vm} on {host} is stopped")
+            } else {
+                format!(
+                    "stopping the copy of {vm} on {host} failed: {}",
+                    error.as_deref().unwrap_or("failed")
+                )
+            }
+        }
         Event::VmStartResult {
             vm,
             host,
@@ -147,6 +187,7 @@ fn plural(n: usize) -> &'static str {
 pub fn action(a: &Action) -> String {
     match a {
         Action::Probe { host, .. } => format!("probe {host}"),
+        Action::StopVm { vm, host, .. } => format!("stop the copy of {vm} on {host}"),
         Action::AskPeer { host, peer, .. } => format!("ask {peer} whether it reaches {host}"),
         Action::Fence {
             host, level, agent, ..
@@ -181,7 +222,16 @@ pub fn note(n: &Note) -> String {
                 plural(*failures as usize)
             )
         }
-        Note::HostDeclaredDown { host, confirmed_by } => match confirmed_by {
+        Note::HostDeclaredDown {
+            host,
+            majority: Some([r, n]),
+            ..
+        } => {
+            format!("{host} declared down ({r} of the {n} hosts not known off answer, it does not)")
+        }
+        Note::HostDeclaredDown {
+            host, confirmed_by, ..
+        } => match confirmed_by {
             Some(p) => format!("{host} declared down ({p} cannot reach it either)"),
             None => format!("{host} declared down"),
         },
@@ -242,6 +292,20 @@ pub fn note(n: &Note) -> String {
             serde_json::to_string(operation).unwrap_or_default()
         ),
         Note::Ignored { reason } => format!("ignored: {reason}"),
+        Note::HostReturning { host } => {
+            format!("{host} answers again: its VMs are listed before it counts as up")
+        }
+        Note::DuplicateSuspected { vm, hosts } => format!(
+            "{vm} may run on {}: they are asked again",
+            hosts.join(" and ")
+        ),
+        Note::DuplicateStopped { vm, host } => format!("the copy of {vm} on {host} is stopped"),
+        Note::IsolationEnded => "half of the hosts answer again".into(),
+        Note::Reconciled => "every host that answers was inventoried: acting again".into(),
+        Note::VmInDoubt { vm, host } => match host {
+            Some(h) => format!("{vm} is in doubt (its start on {h} has no known outcome)"),
+            None => format!("{vm} is in doubt: looked for"),
+        },
     }
 }
 
@@ -290,8 +354,14 @@ pub fn alert(a: &Alert) -> String {
             round,
             retry_at,
             reason,
+            vms,
         } => format!(
-            "fencing {host} failed (round {round}: {reason}); its VMs stay down; retry at {}",
+            "fencing {host} failed (round {round}: {reason}); {} stay down; retry at {}",
+            if vms.is_empty() {
+                "its VMs".to_string()
+            } else {
+                vms.join(", ")
+            },
             secs(*retry_at).trim()
         ),
         Alert::HostUnreachable { host, peer } => {
@@ -299,6 +369,31 @@ pub fn alert(a: &Alert) -> String {
                 "{host} is unreachable from here but {peer} still reaches it: nothing is restarted"
             )
         }
+        Alert::RuntimeIsolated {
+            reachable,
+            hosts,
+            unreachable,
+        } => format!(
+            "ISOLATED: only {reachable} of {hosts} hosts answer (not {}): the runtime takes itself for the cut-off side and fences nothing",
+            unreachable.join(", ")
+        ),
+        Alert::HostUnconfirmed { host, reason } => format!("{host} not declared down: {reason}"),
+        Alert::DuplicateVm { vm, hosts, kept } => format!(
+            "DUPLICATE: {vm} runs on {}; the copy on {kept} is kept, the others are stopped",
+            hosts.join(" and ")
+        ),
+        Alert::VmsInDoubt { vms } => format!(
+            "where {} run{} is not known: not started anywhere until found or their host is confirmed off",
+            vms.join(", "),
+            if vms.len() == 1 { "s" } else { "" }
+        ),
+        Alert::RequestUnanswered { action: a } => {
+            format!("no answer in time to: {}", action(a))
+        }
+        Alert::ReconcileIncomplete { hosts } => format!(
+            "acting without an inventory of {} (they answer probes, not inventories)",
+            hosts.join(", ")
+        ),
         Alert::HostLost { host, vms } => format!(
             "{host} is down and HA mode \"vm\" has no host failover: {} stay down",
             if vms.is_empty() {

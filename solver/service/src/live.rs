@@ -6,14 +6,19 @@
 //! - `hosts[].labels.libvirt_uri`: the host's libvirt URI (the management
 //!   network; health probes, starts, inventories go there). Required.
 //! - `hosts[].labels.libvirt_peer_uri`: how a peer reaches the host, for the
-//!   peer confirmation (the path the peers use, not the runtime's management
-//!   network). Defaults to `libvirt_uri`.
+//!   peer confirmation: a path that does not share the runtime's management
+//!   network (through the peer, or a network of its own). Without it the
+//!   peer check answers "cannot tell" and only a majority of the pool
+//!   confirms a host down (docs/runtime.md, the safety rules).
 //! - `hosts[].fencing`: fence levels, run as fence-agent programs
 //!   (`haplan_drivers::FenceDevice`), parameters on standard input.
 //!
-//! A VM is restarted from the definition (libvirt XML) its host had: the
-//! definitions of every domain are read when [`Live`] is made, and again
-//! from each host that answers an inventory.
+//! A VM is restarted from the definition (libvirt XML) it last ran with: the
+//! definitions of the running domains are read when [`Live`] is made and
+//! again from each host that answers an inventory (every minute), kept in a
+//! file beside the log when one is given ([`Live::keep_definitions`]), and
+//! written on the target (replacing an older definition there) before the
+//! start.
 //!
 //! A driver that fails (an action's thread panics, or a libvirt connection's
 //! thread fails: `LibvirtError::DriverFault`) stops [`run`] with an error
@@ -30,8 +35,7 @@ use std::time::{Duration, Instant};
 use haplan_drivers::{ConnectOptions, FenceDevice, FenceParams, LibvirtError, LibvirtHost};
 
 use haplan::model::Pool;
-use haplan_runtime::driver::{self, Fencer, Hypervisor};
-use haplan_runtime::log::Journal;
+use haplan_runtime::driver::{self, Fencer, Hypervisor, StartError};
 use haplan_runtime::{Action, Event, Input, Output, Runtime, RuntimeError};
 
 /// Real drivers for one pool.
@@ -40,6 +44,8 @@ pub struct Live {
     peers: BTreeMap<String, LibvirtHost>,
     fences: BTreeMap<String, Vec<Result<FenceDevice, String>>>,
     definitions: Mutex<BTreeMap<String, String>>,
+    /// Where the definitions are kept (rewritten whole when one changes).
+    definitions_file: Mutex<Option<std::path::PathBuf>>,
     /// Hosts a fence confirmed off (and not seen since): they run nothing.
     off: Mutex<BTreeSet<String>>,
     probe_timeout: Duration,
@@ -54,6 +60,11 @@ pub trait LiveDrivers: Hypervisor + Fencer + 'static {
     /// A driver failure noted since the last call, if any. A driver notes
     /// a failure before it returns the answer the failure spoiled.
     fn take_fault(&self) -> Option<String>;
+    /// Keeps the VM definitions in `path` from now on (read from it first,
+    /// when it exists). Drivers that need no definitions ignore it.
+    fn keep_definitions(&self, _path: &Path) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 impl Live {
@@ -74,12 +85,13 @@ impl Live {
                     h.name
                 )
             })?;
-            let peer = h.labels.get("libvirt_peer_uri").unwrap_or(uri);
             let conn = |u: &str| {
                 LibvirtHost::new(u, options.clone()).map_err(|e| format!("host {}: {e}", h.name))
             };
             hosts.insert(h.name.clone(), conn(uri)?);
-            peers.insert(h.name.clone(), conn(peer)?);
+            if let Some(peer) = h.labels.get("libvirt_peer_uri") {
+                peers.insert(h.name.clone(), conn(peer)?);
+            }
             let levels = h
                 .fencing
                 .iter()
@@ -96,6 +108,7 @@ impl Live {
             peers,
             fences,
             definitions: Mutex::new(BTreeMap::new()),
+            definitions_file: Mutex::new(None),
             off: Mutex::new(BTreeSet::new()),
             probe_timeout: Duration::from_secs(2),
             fence_timeout: Duration::from_secs(pool.ha.fence_timeout_s.max(1)),
@@ -107,22 +120,70 @@ impl Live {
         Ok(live)
     }
 
-    /// Reads the definitions of the domains of `host`, if it answers.
+    /// Keeps the VM definitions in `path` (a JSON object, VM name to
+    /// libvirt XML): those already there are read (a restarted runtime
+    /// knows them before any host answers), then every change is written
+    /// (a new file, synced, renamed over the old one).
+    pub fn keep_definitions(&self, path: &Path) -> Result<(), String> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let kept: BTreeMap<String, String> =
+                    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+                let mut defs = self.definitions.lock().expect("not poisoned");
+                for (vm, xml) in kept {
+                    defs.entry(vm).or_insert(xml);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        }
+        *self.definitions_file.lock().expect("not poisoned") = Some(path.to_path_buf());
+        self.save_definitions()
+    }
+
+    fn save_definitions(&self) -> Result<(), String> {
+        let Some(path) = self.definitions_file.lock().expect("not poisoned").clone() else {
+            return Ok(());
+        };
+        let text = {
+            let defs = self.definitions.lock().expect("not poisoned");
+            serde_json::to_string(&*defs).map_err(|e| e.to_string())?
+        };
+        crate::files::write_atomically(&path, text.as_bytes())
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// The definition `vm` last ran with, if known.
+    pub fn definition(&self, vm: &str) -> Option<String> {
+        self.definitions
+            .lock()
+            .expect("not poisoned")
+            .get(vm)
+            .cloned()
+    }
+
+    /// Reads the definitions of the domains running on `host`, if it
+    /// answers (a running domain's definition is the one it runs with; a
+    /// stopped copy elsewhere may be older).
     fn remember(&self, host: &str) {
         let Some(h) = self.hosts.get(host) else {
             return;
         };
-        let Ok(domains) = self.seen(h.domains()) else {
+        let Ok(domains) = self.seen(h.active_domains()) else {
             return;
         };
+        let mut changed = false;
         for d in domains {
             if let Ok(xml) = self.seen(h.domain_xml(&d.name)) {
-                self.definitions
-                    .lock()
-                    .expect("not poisoned")
-                    .entry(d.name)
-                    .or_insert(xml);
+                let mut defs = self.definitions.lock().expect("not poisoned");
+                if defs.get(&d.name) != Some(&xml) {
+                    defs.insert(d.name, xml);
+                    changed = true;
+                }
             }
+        }
+        if changed {
+            let _ = self.save_definitions();
         }
     }
 
@@ -156,31 +217,38 @@ impl Hypervisor for Live {
         (ok, ok)
     }
 
-    fn peer_reaches(&self, _peer: &str, host: &str) -> bool {
-        self.peers
-            .get(host)
-            .is_some_and(|h| self.seen(h.probe(self.probe_timeout)).is_ok())
+    fn peer_reaches(&self, _peer: &str, host: &str) -> Result<bool, String> {
+        let peer = self.peers.get(host).ok_or_else(|| {
+            format!("{host} has no labels.libvirt_peer_uri: no path but the runtime's own")
+        })?;
+        Ok(self.seen(peer.probe(self.probe_timeout)).is_ok())
     }
 
-    fn start_vm(&self, vm: &str, host: &str) -> Result<(), String> {
-        let h = self.host(host)?;
-        match self.seen(h.domain(vm)) {
-            Ok(d) if d.state.is_active() => Ok(()), // it runs there already
-            Ok(_) => self.seen(h.start(vm)).map_err(|e| e.to_string()),
-            Err(LibvirtError::NoDomain { .. }) => {
-                let xml = self
-                    .definitions
-                    .lock()
-                    .expect("not poisoned")
-                    .get(vm)
-                    .cloned()
-                    .ok_or_else(|| format!("no definition of {vm} is known"))?;
-                self.seen(h.define_and_start(&xml))
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            }
-            Err(e) => Err(e.to_string()),
+    fn start_vm(&self, vm: &str, host: &str) -> Result<(), StartError> {
+        let fail = start_error;
+        let h = self.host(host).map_err(StartError::failed)?;
+        let known = match self.seen(h.domain(vm)) {
+            Ok(d) if d.state.is_active() => return Ok(()), // it runs there already
+            Ok(_) => true,
+            Err(LibvirtError::NoDomain { .. }) => false,
+            Err(e) => return Err(fail(e)),
+        };
+        // The latest definition it ran with replaces an older one there.
+        match self.definition(vm) {
+            Some(xml) => self
+                .seen(h.define_and_start(&xml))
+                .map(|_| ())
+                .map_err(fail),
+            None if known => self.seen(h.start(vm)).map_err(fail),
+            None => Err(StartError::failed(format!(
+                "no definition of {vm} is known"
+            ))),
         }
+    }
+
+    fn stop_vm(&self, vm: &str, host: &str) -> Result<(), String> {
+        self.seen(self.host(host)?.destroy(vm))
+            .map_err(|e| e.to_string())
     }
 
     fn migrate(&self, vm: &str, _from: &str, _to: &str) -> Result<(), String> {
@@ -241,6 +309,23 @@ impl LiveDrivers for Live {
     fn take_fault(&self) -> Option<String> {
         self.fault.lock().expect("not poisoned").take()
     }
+    fn keep_definitions(&self, path: &Path) -> Result<(), String> {
+        Live::keep_definitions(self, path)
+    }
+}
+
+/// What a libvirt error during a start says of the VM. A call that was made
+/// and cut short (no answer in time, the connection lost, the driver failing
+/// under it) may still have started the domain: a start in doubt, never
+/// taken for failed. A call never sent (`NotSent`, `Busy`), a host that
+/// could not be reached, or a refusal failed: the VM does not run there.
+pub fn start_error(e: LibvirtError) -> StartError {
+    match e {
+        LibvirtError::Timeout { .. }
+        | LibvirtError::Disconnected { .. }
+        | LibvirtError::DriverFault { .. } => StartError::in_doubt(e.to_string()),
+        e => StartError::failed(e.to_string()),
+    }
 }
 
 /// How long [`run`] goes on, and where it writes its log.
@@ -248,10 +333,27 @@ impl LiveDrivers for Live {
 pub struct LiveOptions<'a> {
     /// Stop after this long (`None`: until `stop`).
     pub until: Option<Duration>,
-    /// Stop when this becomes true.
+    /// Stop when this becomes true (set by SIGTERM or SIGINT in `haplan
+    /// run`): the step under way ends, its log line is synced, the lock is
+    /// released.
     pub stop: Option<&'a AtomicBool>,
-    /// Append the runtime's log (fsynced) to this file.
+    /// The runtime's log: appended to (fsynced), resumed from when it
+    /// exists, compacted when long, locked against a second runtime
+    /// ([`super::service::StateFiles`]); the VM definitions are kept beside
+    /// it.
     pub log: Option<&'a Path>,
+    /// Operator events (the control interface), each with where to send
+    /// the runtime's answer.
+    pub control: Option<mpsc::Receiver<crate::control::Request>>,
+    /// Called once per loop turn (the service manager's watchdog).
+    pub alive: Option<&'a (dyn Fn() + Sync)>,
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// What an action's thread reports.
@@ -262,32 +364,55 @@ enum Report {
 
 /// Runs the runtime on the pool file `doc` in real time, performing every
 /// action through `live` (each on a thread of its own, so a slow fence does
-/// not hold a probe back), and calls `on_step` after each step. Time is
-/// milliseconds since the call. Returns the runtime as it ends, or an error
-/// as soon as a driver fails (an action's thread panics, or
-/// [`LiveDrivers::take_fault`] reports a failure): the answers of a failed
-/// driver are not believed, and the runtime stops so that its supervisor
-/// starts it again.
+/// not hold a probe back), and calls `on_step` after each step with the
+/// runtime as it is after it. Times are wall-clock Unix milliseconds (read
+/// once, then advanced by the monotonic clock, so they never go back within
+/// a run). With a log that exists, the runtime resumes from it. An event the
+/// runtime refuses (a late answer about a host removed meanwhile, say) is
+/// reported on standard error and the loop goes on. Returns the runtime as
+/// it ends, or an error as soon as a driver fails (an action's thread
+/// panics, or [`LiveDrivers::take_fault`] reports a failure): the answers of
+/// a failed driver are not believed, and the runtime stops so that its
+/// supervisor starts it again (resuming from the log).
 pub fn run<D: LiveDrivers>(
     doc: serde_json::Value,
     live: Arc<D>,
-    options: &LiveOptions,
-    mut on_step: impl FnMut(&Input, &Output),
+    options: LiveOptions,
+    mut on_step: impl FnMut(&Input, &Output, &Runtime),
 ) -> Result<Runtime, String> {
+    use crate::files::{Opened, StateFiles};
     let start = Instant::now();
-    let now = || start.elapsed().as_millis() as u64;
-    let (mut rt, first) = Runtime::new(doc.clone(), 0).map_err(|e: RuntimeError| e.to_string())?;
-    let mut journal = match options.log {
+    let wall0 = unix_ms();
+    let now = || wall0 + start.elapsed().as_millis() as u64;
+    let (mut rt, first_input, first, mut files) = match options.log {
         Some(path) => {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(true)
-                .write(true)
-                .open(path)
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            Some(Journal::start(file, &doc, 0).map_err(|e| e.to_string())?)
+            let (files, opened) = StateFiles::open(path, &doc, now())?;
+            live.keep_definitions(&files.definitions_path())?;
+            match opened {
+                Opened::Started(rt, out) => {
+                    let input = Input {
+                        at: rt.now(),
+                        event: Event::Tick,
+                    };
+                    (rt, input, out, Some(files))
+                }
+                Opened::Resumed {
+                    runtime,
+                    input,
+                    output,
+                    ..
+                } => (runtime, input, output, Some(files)),
+            }
         }
-        None => None,
+        None => {
+            let (rt, out) =
+                Runtime::new(doc.clone(), now()).map_err(|e: RuntimeError| e.to_string())?;
+            let input = Input {
+                at: rt.now(),
+                event: Event::Tick,
+            };
+            (rt, input, out, None)
+        }
     };
     let (tx, rx) = mpsc::channel::<Report>();
     let perform = |actions: &[Action]| {
@@ -311,49 +436,74 @@ pub fn run<D: LiveDrivers>(
         }
     };
     let mut wake = first.wake_at;
-    let input = Input {
-        at: 0,
-        event: Event::Tick,
-    };
-    on_step(&input, &first);
+    on_step(&first_input, &first, &rt);
     perform(&first.actions);
+    // What the pool file changed while the runtime was stopped: its HA
+    // settings, hosts added (logged steps like any other).
+    let mut queued: Vec<Event> = crate::files::pool_changes(&rt, &doc)?;
     loop {
+        if let Some(alive) = options.alive {
+            alive();
+        }
         if options.stop.is_some_and(|s| s.load(Ordering::Relaxed))
             || options.until.is_some_and(|u| start.elapsed() >= u)
         {
             break;
         }
-        let wait = wake
-            .map(|w| w.saturating_sub(now()))
-            .unwrap_or(1_000)
-            .clamp(5, 250);
-        let event = match rx.recv_timeout(Duration::from_millis(wait)) {
-            // A driver notes a fault before it returns the answer it spoiled.
-            Ok(Report::Answer(e)) => match live.take_fault() {
-                Some(fault) => return Err(stopped(&fault)),
-                None => e,
-            },
-            Ok(Report::Fault(fault)) => return Err(stopped(&fault)),
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if wake.is_some_and(|w| now() < w) {
-                    continue;
+        let mut reply = None;
+        let event = if let Some(e) = queued.pop() {
+            e
+        } else if let Some(req) = options.control.as_ref().and_then(|c| c.try_recv().ok()) {
+            reply = Some(req.reply);
+            req.event
+        } else {
+            let wait = wake
+                .map(|w| w.saturating_sub(now()))
+                .unwrap_or(1_000)
+                .clamp(5, if options.control.is_some() { 50 } else { 250 });
+            match rx.recv_timeout(Duration::from_millis(wait)) {
+                // A driver notes a fault before it returns the answer it
+                // spoiled.
+                Ok(Report::Answer(e)) => match live.take_fault() {
+                    Some(fault) => return Err(stopped(&fault)),
+                    None => e,
+                },
+                Ok(Report::Fault(fault)) => return Err(stopped(&fault)),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if wake.is_some_and(|w| now() < w) {
+                        continue;
+                    }
+                    Event::Tick
                 }
-                Event::Tick
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
         let input = Input { at: now(), event };
         match rt.handle(&input) {
             Ok(out) => {
-                if let Some(j) = journal.as_mut() {
-                    j.append(&input, &out)
+                if let Some(f) = files.as_mut() {
+                    f.append(&input, &out, &rt)
                         .map_err(|e| format!("the log: {e}"))?;
                 }
-                on_step(&input, &out);
+                if let Some(r) = reply {
+                    let _ = r.send(Ok(out.clone()));
+                }
+                on_step(&input, &out, &rt);
                 wake = out.wake_at;
                 perform(&out.actions);
             }
-            Err(e) => return Err(format!("the runtime refused {:?}: {e}", input.event)),
+            Err(e) => {
+                let msg = format!(
+                    "the runtime refused {}: {e}",
+                    haplan_runtime::text::event(&input.event)
+                );
+                match reply {
+                    Some(r) => {
+                        let _ = r.send(Err(msg));
+                    }
+                    None => eprintln!("haplan: {msg}"),
+                }
+            }
         }
     }
     Ok(rt)
@@ -397,10 +547,13 @@ mod tests {
             }
             (true, true)
         }
-        fn peer_reaches(&self, _peer: &str, _host: &str) -> bool {
-            true
+        fn peer_reaches(&self, _peer: &str, _host: &str) -> Result<bool, String> {
+            Ok(true)
         }
-        fn start_vm(&self, _vm: &str, _host: &str) -> Result<(), String> {
+        fn start_vm(&self, _vm: &str, _host: &str) -> Result<(), StartError> {
+            Ok(())
+        }
+        fn stop_vm(&self, _vm: &str, _host: &str) -> Result<(), String> {
             Ok(())
         }
         fn migrate(&self, _vm: &str, _from: &str, _to: &str) -> Result<(), String> {
@@ -450,10 +603,61 @@ mod tests {
             until: Some(Duration::from_secs(seconds)),
             ..LiveOptions::default()
         };
-        let result = run(pool(), Arc::new(drivers), &options, |i, _| {
+        let result = run(pool(), Arc::new(drivers), options, |i, _, _| {
             inputs.push(i.clone())
         });
         (result, inputs)
+    }
+
+    #[test]
+    fn a_start_cut_short_is_in_doubt_and_one_never_sent_failed() {
+        let uri = || "qemu+tcp://h1/system".to_string();
+        let after = Duration::from_secs(10);
+        let doubt = [
+            LibvirtError::Timeout {
+                uri: uri(),
+                op: "define_and_start",
+                after,
+            },
+            LibvirtError::Disconnected {
+                uri: uri(),
+                message: "end of file".into(),
+            },
+            LibvirtError::DriverFault {
+                uri: uri(),
+                op: "start",
+                message: "the connection's thread ended".into(),
+            },
+        ];
+        for e in doubt {
+            let shown = e.to_string();
+            let s = start_error(e);
+            assert!(s.in_doubt, "{shown}");
+            assert_eq!(s.message, shown);
+        }
+        let failed = [
+            LibvirtError::NotSent {
+                uri: uri(),
+                op: "start",
+                after,
+            },
+            LibvirtError::Busy {
+                uri: uri(),
+                op: "start",
+            },
+            LibvirtError::Connect {
+                uri: uri(),
+                message: "refused".into(),
+            },
+            LibvirtError::NoDomain {
+                uri: uri(),
+                name: "a".into(),
+            },
+        ];
+        for e in failed {
+            let shown = e.to_string();
+            assert!(!start_error(e).in_doubt, "{shown}");
+        }
     }
 
     #[test]

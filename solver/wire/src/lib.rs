@@ -3,3 +3,4 @@
 //! the contract).
 
 pub mod report;
+pub mod summary;

@@ -10,8 +10,8 @@ use serde_json::Value;
 use haplan::diff::{DiffHeadroom, DiffReport};
 use haplan::drain::{self, DrainReport};
 use haplan::headroom::{HeadroomError, HeadroomReport, Shape};
-use haplan::model::Pool;
-use haplan::plan::Plan;
+use haplan::model::{Pool, Priority};
+use haplan::plan::{BrokenRule, Plan, SoftRule};
 use haplan::tiers::TiersReport;
 use haplan::timing::TimingReport;
 use haplan::tolerance::{CheckReport, Verdict, Witness};
@@ -31,7 +31,59 @@ struct CheckJson<'a> {
     stranded_now: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     failure_domains: Option<DomainsJson<'a>>,
+    /// Only for pools with soft rules (`vm_groups` with `strict: false`,
+    /// `preferred_hosts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    soft_rules: Option<SoftJson<'a>>,
+    verdict: &'static str,
+    stopped_by: Option<&'static str>,
     stats: StatsJson,
+}
+
+#[derive(Serialize)]
+struct SoftJson<'a> {
+    rules: usize,
+    max_tolerable: u32,
+    upper_bound: u32,
+    exact: bool,
+    /// Whether the worst failure of at most K (and at most what the pool
+    /// tolerates) has to break a soft rule; null when not proved either way.
+    must_break: Option<bool>,
+    witness: Option<SoftWitnessJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct SoftWitnessJson<'a> {
+    failed_hosts: Vec<&'a str>,
+    broken: Vec<BrokenJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct BrokenJson<'a> {
+    /// `"group"` (a soft `vm_groups` entry) or `"preferred_hosts"`.
+    rule: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vm: Option<&'a str>,
+    reason: &'a str,
+}
+
+fn broken_json<'a>(pool: &'a Pool, b: &'a BrokenRule) -> BrokenJson<'a> {
+    match &b.rule {
+        SoftRule::Group(g) => BrokenJson {
+            rule: "group",
+            group: Some(g),
+            vm: None,
+            reason: &b.reason,
+        },
+        SoftRule::PreferredHosts(v) => BrokenJson {
+            rule: "preferred_hosts",
+            group: None,
+            vm: Some(&pool.vms[*v].name),
+            reason: &b.reason,
+        },
+    }
 }
 
 #[derive(Serialize)]
@@ -115,6 +167,8 @@ struct StatsJson {
     by_search: u64,
     by_ilp: u64,
     set_level: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    k_decided_ms: Option<u64>,
 }
 
 /// The `check` report as the JSON object of `docs/cli.md`.
@@ -156,6 +210,23 @@ pub fn check_json(pool: &Pool, r: &CheckReport) -> Value {
                 })
                 .collect(),
         }),
+        soft_rules: r.soft.as_ref().map(|soft| SoftJson {
+            rules: soft.rules,
+            max_tolerable: soft.max_tolerable,
+            upper_bound: soft.upper_bound,
+            exact: soft.exact,
+            must_break: r.soft_rules_break(),
+            witness: soft.witness.as_ref().map(|w| SoftWitnessJson {
+                failed_hosts: w
+                    .failed
+                    .iter()
+                    .map(|&h| pool.hosts[h].name.as_str())
+                    .collect(),
+                broken: w.broken.iter().map(|b| broken_json(pool, b)).collect(),
+            }),
+        }),
+        verdict: verdict_str(r.verdict()),
+        stopped_by: r.stopped.map(|s| s.as_str()),
         stats: StatsJson {
             scenarios: r.stats.scenarios,
             elapsed_ms: r.stats.elapsed.as_millis() as u64,
@@ -164,9 +235,19 @@ pub fn check_json(pool: &Pool, r: &CheckReport) -> Value {
             by_search: r.stats.by_stage[2],
             by_ilp: r.stats.by_stage[3],
             set_level: r.stats.set_level,
+            k_decided_ms: r.stats.k_elapsed.map(|d| d.as_millis() as u64),
         },
     };
     serde_json::to_value(json).expect("serializable")
+}
+
+/// A verdict as the JSON names it.
+pub fn verdict_str(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Ok => "ok",
+        Verdict::NotOk => "not_ok",
+        Verdict::Undecided => "undecided",
+    }
 }
 
 fn plural(n: u32, one: &str, many: &str) -> String {
@@ -241,6 +322,19 @@ pub fn check_text(pool: &Pool, r: &CheckReport) -> String {
             s,
             "The time limit ran out before the answer was proved either way."
         );
+    } else if let Some(stop) = r.stopped {
+        let _ = writeln!(
+            s,
+            "{}",
+            match stop {
+                haplan::tolerance::Stop::MaxTime =>
+                    "The answer is proved; the time for the exact maximum (--max-time) ran out.",
+                haplan::tolerance::Stop::TimeLimit =>
+                    "The answer is proved; the time limit ran out before the exact maximum.",
+                haplan::tolerance::Stop::Cancelled =>
+                    "The answer is proved; the search for the exact maximum was cancelled.",
+            }
+        );
     }
     if let Some(w) = &r.witness {
         let hosts: Vec<&str> = w
@@ -308,6 +402,39 @@ pub fn check_text(pool: &Pool, r: &CheckReport) -> String {
             list.join("; ")
         );
     }
+    if let Some(soft) = &r.soft {
+        let kept = if soft.exact {
+            soft.max_tolerable.to_string()
+        } else {
+            format!("between {} and {}", soft.max_tolerable, soft.upper_bound)
+        };
+        let verdict = match r.soft_rules_break() {
+            Some(true) => "the worst case has to break one",
+            Some(false) => "the worst case breaks none",
+            None => "not proved whether the worst case has to break one",
+        };
+        let _ = writeln!(
+            s,
+            "Soft rules ({}): kept through {kept} failures; {verdict}.",
+            soft.rules
+        );
+        if let Some(w) = &soft.witness {
+            let hosts: Vec<&str> = w
+                .failed
+                .iter()
+                .map(|&h| pool.hosts[h].name.as_str())
+                .collect();
+            let _ = writeln!(
+                s,
+                "If {} fail{}, the plan breaks:",
+                hosts.join(", "),
+                if hosts.len() == 1 { "s" } else { "" }
+            );
+            for b in &w.broken {
+                let _ = writeln!(s, "  {}", b.reason);
+            }
+        }
+    }
     not_agile_and_warnings(&mut s, pool, r);
     let _ = writeln!(
         s,
@@ -326,6 +453,9 @@ struct PlanJson<'a> {
     unplaced: Vec<UnplacedJson<'a>>,
     complete: bool,
     exact: bool,
+    /// Only for pools with soft rules: the ones the plan breaks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    soft_broken: Option<Vec<BrokenJson<'a>>>,
 }
 
 #[derive(Serialize)]
@@ -334,7 +464,7 @@ struct PlacementJson<'a> {
     host: &'a str,
     order: u32,
     restart: &'static str,
-    priority: &'static str,
+    priority: Priority,
     start_delay_s: u64,
 }
 
@@ -343,7 +473,7 @@ struct UnplacedJson<'a> {
     vm: &'a str,
     reason: &'a str,
     restart: &'static str,
-    priority: &'static str,
+    priority: Priority,
 }
 
 /// A plan as the JSON object of `docs/cli.md`.
@@ -364,7 +494,7 @@ pub fn plan_json(pool: &Pool, p: &Plan) -> Value {
                     host: &pool.hosts[pl.host].name,
                     order: pl.order,
                     restart: vm.restart.as_str(),
-                    priority: vm.priority.as_str(),
+                    priority: vm.priority,
                     start_delay_s: vm.start_delay_s,
                 }
             })
@@ -378,12 +508,15 @@ pub fn plan_json(pool: &Pool, p: &Plan) -> Value {
                     vm: &vm.name,
                     reason: &u.reason,
                     restart: vm.restart.as_str(),
-                    priority: vm.priority.as_str(),
+                    priority: vm.priority,
                 }
             })
             .collect(),
         complete: p.all_protected_placed(pool),
         exact: p.exact,
+        soft_broken: pool
+            .has_soft_rules()
+            .then(|| p.soft_broken.iter().map(|b| broken_json(pool, b)).collect()),
     };
     serde_json::to_value(json).expect("serializable")
 }
@@ -454,6 +587,12 @@ pub fn plan_text(pool: &Pool, p: &Plan) -> String {
             );
         }
     }
+    if !p.soft_broken.is_empty() {
+        let _ = writeln!(s, "Soft rules broken:");
+        for b in &p.soft_broken {
+            let _ = writeln!(s, "  {}", b.reason);
+        }
+    }
     if !p.exact {
         let _ = writeln!(
             s,
@@ -468,6 +607,7 @@ struct WhatIfJson<'a> {
     pool: &'a str,
     changes: Vec<String>,
     ok: bool,
+    verdict: &'static str,
     before: Value,
     after: Value,
 }
@@ -479,6 +619,7 @@ pub fn whatif_json(before: &Pool, after: &Pool, changes: &[Change], r: &WhatIfRe
         pool: &after.name,
         changes: changes.iter().map(|c| c.to_string()).collect(),
         ok: r.after.ok(),
+        verdict: verdict_str(r.verdict()),
         before: check_json(before, &r.before),
         after: check_json(after, &r.after),
     };
@@ -520,9 +661,11 @@ pub fn whatif_text(before: &Pool, after: &Pool, changes: &[Change], r: &WhatIfRe
 #[derive(Serialize)]
 struct DiffJson<'a> {
     ok: bool,
+    verdict: &'static str,
     tolerate: u32,
     no_regress: bool,
     regressed: Option<bool>,
+    no_worse: bool,
     reasons: Vec<String>,
     hosts_added: &'a [String],
     hosts_removed: &'a [String],
@@ -585,13 +728,7 @@ fn diff_reasons(new: &Pool, d: &DiffReport) -> Vec<String> {
                 tolerance_words(n),
                 tolerance_words(&d.old)
             )),
-            None => out.push(format!(
-                "undecided: it tolerates {} and tolerated {} before; the time limit ran out \
-                 before a regression was ruled out or proved (--no-regress)",
-                tolerance_words(n),
-                tolerance_words(&d.old)
-            )),
-            Some(false) => {}
+            None | Some(false) => {}
         }
     }
     out
@@ -601,9 +738,11 @@ fn diff_reasons(new: &Pool, d: &DiffReport) -> Vec<String> {
 pub fn diff_json(old: &Pool, new: &Pool, d: &DiffReport) -> Value {
     let json = DiffJson {
         ok: d.ok(),
+        verdict: verdict_str(d.verdict()),
         tolerate: d.tolerate,
         no_regress: d.no_regress,
         regressed: d.regressed(),
+        no_worse: d.no_worse,
         reasons: diff_reasons(new, d),
         hosts_added: &d.hosts_added,
         hosts_removed: &d.hosts_removed,
@@ -1427,7 +1566,7 @@ struct TiersJson<'a> {
 
 #[derive(Serialize)]
 struct TierJson<'a> {
-    priority: &'static str,
+    priority: Priority,
     vms: usize,
     max_tolerable: u32,
     upper_bound: u32,
@@ -1439,9 +1578,9 @@ struct TierJson<'a> {
 #[derive(Serialize)]
 struct DegradationJson<'a> {
     failures: u32,
-    safe_tiers: Vec<&'static str>,
-    lost_tiers: Vec<&'static str>,
-    undecided_tiers: Vec<&'static str>,
+    safe_tiers: Vec<Priority>,
+    lost_tiers: Vec<Priority>,
+    undecided_tiers: Vec<Priority>,
     at_risk: Vec<&'a str>,
     example: Option<ExampleJson<'a>>,
 }
@@ -1471,8 +1610,14 @@ fn domain_names<'a>(r: &'a CheckReport, failed: &[usize]) -> Option<Vec<&'a str>
     })
 }
 
-fn priorities(ps: &[haplan::model::Priority]) -> Vec<&'static str> {
-    ps.iter().map(|p| p.as_str()).collect()
+fn priorities(ps: &[Priority]) -> Vec<Priority> {
+    ps.to_vec()
+}
+
+/// Priorities for people: `critical, high`.
+fn priority_words(ps: &[Priority]) -> String {
+    let words: Vec<String> = ps.iter().map(|p| p.to_string()).collect();
+    words.join(", ")
 }
 
 /// `haplan tiers` as the JSON object of `docs/cli.md`.
@@ -1490,7 +1635,7 @@ pub fn tiers_json(pool: &Pool, r: &TiersReport) -> Value {
             .tiers
             .iter()
             .map(|t| TierJson {
-                priority: t.priority.as_str(),
+                priority: t.priority,
                 vms: t.vms.len(),
                 max_tolerable: t.report.max_tolerable,
                 upper_bound: t.report.upper_bound,
@@ -1585,19 +1730,19 @@ pub fn tiers_text(pool: &Pool, r: &TiersReport) -> String {
         if d.safe.is_empty() {
             line.push_str("no tier is safe");
         } else {
-            let _ = write!(line, "{} still restart", priorities(&d.safe).join(", "));
+            let _ = write!(line, "{} still restart", priority_words(&d.safe));
         }
         if !d.lost.is_empty() {
             let _ = write!(
                 line,
                 "; at risk: {} of {} ({})",
                 plural(d.at_risk.len() as u32, "VM", "VMs"),
-                priorities(&d.lost).join(", "),
+                priority_words(&d.lost),
                 names(pool, &d.at_risk).join(", ")
             );
         }
         if !d.undecided.is_empty() {
-            let _ = write!(line, "; undecided: {}", priorities(&d.undecided).join(", "));
+            let _ = write!(line, "; undecided: {}", priority_words(&d.undecided));
         }
         let _ = writeln!(s, "{line}");
         if let Some((failed, stranded)) = &d.example {
@@ -1646,7 +1791,7 @@ struct VmTimingJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     host: Option<&'a str>,
     order: u32,
-    priority: &'static str,
+    priority: Priority,
     boot_s: u64,
     start_s: u64,
     running_s: u64,
@@ -1695,6 +1840,7 @@ fn search_str(s: &haplan::timing::Search) -> &'static str {
         haplan::timing::Search::Given => "given",
         haplan::timing::Search::Exact { .. } => "every_set",
         haplan::timing::Search::Greedy { .. } => "greedy",
+        haplan::timing::Search::Partial { .. } => "partial",
         haplan::timing::Search::None => "none",
     }
 }
@@ -1747,7 +1893,7 @@ pub fn timing_json(pool: &Pool, r: &TimingReport) -> Value {
                     from: &pool.hosts[vm.host].name,
                     host: t.host.map(|h| pool.hosts[h].name.as_str()),
                     order: vm.order,
-                    priority: vm.priority.as_str(),
+                    priority: vm.priority,
                     boot_s: t.boot_s,
                     start_s: t.slot.start_s,
                     running_s: t.slot.running_s,

@@ -1,4 +1,6 @@
 //! Necessary conditions: cheap checks whose failure proves infeasibility.
+//! They look at the instance's items one rule at a time, so rules they do
+//! not model only make them weaker, never wrong.
 
 use super::{Infeasible, Instance, NO_GROUP, fits};
 
@@ -88,6 +90,32 @@ pub fn necessary(inst: &Instance) -> Option<Infeasible> {
                     targets: ts.len(),
                 });
             }
+        }
+    }
+    // An apart rule needs room for its members on the targets its items
+    // can use.
+    for (rule, a) in inst.apart.iter().enumerate() {
+        let members: u64 = a.items.iter().map(|&(_, w)| w as u64).sum();
+        let mut ts: Vec<u32> = a
+            .items
+            .iter()
+            .flat_map(|&(i, _)| {
+                let i = i as usize;
+                inst.elig[i]
+                    .iter()
+                    .copied()
+                    .filter(move |&t| fits(inst, &inst.cap, i, t as usize))
+            })
+            .collect();
+        ts.sort_unstable();
+        ts.dedup();
+        let room: u64 = ts.iter().map(|&t| a.room[t as usize] as u64).sum();
+        if members > room {
+            return Some(Infeasible::Apart {
+                rule,
+                members,
+                room,
+            });
         }
     }
     None

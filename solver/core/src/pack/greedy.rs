@@ -47,7 +47,7 @@ pub fn place_into(
         let t = inst.elig[i]
             .iter()
             .copied()
-            .find(|&t| fits(inst, rem, i, t as usize) && used.free(inst.group[i], t))?;
+            .find(|&t| fits(inst, rem, i, t as usize) && used.allows(inst, i, t))?;
         commit(inst, rem, used, i, t, &mut assign);
     }
     Some(assign)
@@ -56,13 +56,13 @@ pub fn place_into(
 fn place(inst: &Instance, order: &[usize], rule: Rule, scale: &[f64]) -> Option<Vec<u32>> {
     let nres = inst.nres;
     let mut rem = inst.cap.clone();
-    let mut used = GroupsUsed::default();
+    let mut used = GroupsUsed::for_instance(inst);
     let mut assign = vec![u32::MAX; inst.items()];
     for &i in order {
         let mut best: Option<(f64, u32)> = None;
         for &t in &inst.elig[i] {
             let tu = t as usize;
-            if !fits(inst, &rem, i, tu) || !used.free(inst.group[i], t) {
+            if !fits(inst, &rem, i, tu) || !used.allows(inst, i, t) {
                 continue;
             }
             if let Rule::FirstFit = rule {
@@ -98,7 +98,7 @@ fn commit(
     for r in 0..nres {
         rem[t as usize * nres + r] -= inst.demand[i * nres + r];
     }
-    used.take(inst.group[i], t);
+    used.take_item(inst, i, t);
     assign[i] = t;
 }
 
@@ -114,11 +114,18 @@ fn scales(inst: &Instance) -> Vec<f64> {
         .collect()
 }
 
-/// Which (anti-affinity group, target) pairs are taken.
+/// Which (anti-affinity group, target) pairs are taken, and how many
+/// members of each apart rule each target runs, as items are placed one
+/// by one. `default()` knows no apart rules: use
+/// [`GroupsUsed::for_instance`] for an instance that has some.
 #[derive(Default, Clone)]
-pub struct GroupsUsed(std::collections::HashSet<(u32, u32)>);
+pub struct GroupsUsed(std::collections::HashSet<(u32, u32)>, ApartLoad);
 
 impl GroupsUsed {
+    /// Nothing placed yet on the targets of `inst`.
+    pub fn for_instance(inst: &Instance) -> GroupsUsed {
+        GroupsUsed(Default::default(), ApartLoad::new(inst))
+    }
     pub fn free(&self, g: u32, t: u32) -> bool {
         g == NO_GROUP || !self.0.contains(&(g, t))
     }
@@ -126,5 +133,66 @@ impl GroupsUsed {
         if g != NO_GROUP {
             self.0.insert((g, t));
         }
+    }
+    /// Whether item `i` may join target `t`: its anti-affinity group is not
+    /// there, and every apart rule of it has room for it there.
+    pub fn allows(&self, inst: &Instance, i: usize, t: u32) -> bool {
+        self.free(inst.group[i], t) && self.1.allows(inst, i, t as usize)
+    }
+    /// Item `i` joins target `t`.
+    pub fn take_item(&mut self, inst: &Instance, i: usize, t: u32) {
+        self.take(inst.group[i], t);
+        self.1.add(i, t as usize, 1);
+    }
+}
+
+/// How many members of each apart rule of an instance each target runs.
+#[derive(Default, Clone, Debug)]
+pub struct ApartLoad {
+    /// Per item, `(rule, weight)`; empty when the instance has no rule.
+    of: Vec<Vec<(u32, u32)>>,
+    /// `[rule * targets + t]`.
+    used: Vec<u32>,
+    targets: usize,
+}
+
+impl ApartLoad {
+    pub fn new(inst: &Instance) -> ApartLoad {
+        let targets = inst.targets();
+        ApartLoad {
+            of: inst.apart_of(),
+            used: vec![0; inst.apart.len() * targets],
+            targets,
+        }
+    }
+
+    /// Whether every apart rule of item `i` has room for it on `t`.
+    #[inline]
+    pub fn allows(&self, inst: &Instance, i: usize, t: usize) -> bool {
+        self.of.is_empty()
+            || self.of[i].iter().all(|&(a, w)| {
+                self.used[a as usize * self.targets + t] + w <= inst.apart[a as usize].room[t]
+            })
+    }
+
+    /// Item `i` joins (`sign` 1) or leaves (`sign` -1) target `t`.
+    #[inline]
+    pub fn add(&mut self, i: usize, t: usize, sign: i32) {
+        if self.of.is_empty() {
+            return;
+        }
+        for &(a, w) in &self.of[i] {
+            let u = &mut self.used[a as usize * self.targets + t];
+            *u = (*u as i64 + sign as i64 * w as i64) as u32;
+        }
+    }
+
+    /// Whether two targets have the same room left in every apart rule.
+    #[inline]
+    pub fn same_room(&self, inst: &Instance, a: usize, b: usize) -> bool {
+        inst.apart.iter().enumerate().all(|(r, rule)| {
+            rule.room[a] - self.used[r * self.targets + a]
+                == rule.room[b] - self.used[r * self.targets + b]
+        })
     }
 }

@@ -6,11 +6,13 @@
 //! many equivalent solutions as there are ways to permute the alike items,
 //! which it must all rule out to prove a "no"). Each type's items all
 //! placed; per target and resource, the demand placed fits; per target and
-//! anti-affinity group, at most one member. Targets alike for every type
-//! (same capacity, same eligibility) are interchangeable too: their loads
-//! in one resource are required non-increasing in target order, which every
-//! packing satisfies after renaming them. Feasibility only: the objective
-//! is 0.
+//! anti-affinity group, at most one member; per target and apart rule, the
+//! members placed (an item counting for the members it stands for) within
+//! the target's room. Targets alike for every type (same capacity, same
+//! eligibility, same room in every apart rule) are interchangeable too:
+//! their loads in one resource are required non-increasing in target
+//! order, which every packing satisfies after renaming them. Feasibility
+//! only: the objective is 0.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -30,10 +32,25 @@ pub fn solve(inst: &Instance, budget: &Budget) -> Option<Decision> {
     let nres = inst.nres;
     let targets = inst.targets();
     // Types: alike items, in order of first appearance.
-    let mut type_of: HashMap<(&[i64], &[u32], u32), usize> = HashMap::new();
+    let apart_of = inst.apart_of();
+    let no_rules: &[(u32, u32)] = &[];
+    let rules_of = |i: usize| -> &[(u32, u32)] {
+        if apart_of.is_empty() {
+            no_rules
+        } else {
+            &apart_of[i]
+        }
+    };
+    type Key<'a> = (&'a [i64], &'a [u32], u32, &'a [(u32, u32)]);
+    let mut type_of: HashMap<Key, usize> = HashMap::new();
     let mut members: Vec<Vec<usize>> = Vec::new();
     for i in 0..inst.items() {
-        let key = (inst.demand(i), inst.elig[i].as_slice(), inst.group[i]);
+        let key = (
+            inst.demand(i),
+            inst.elig[i].as_slice(),
+            inst.group[i],
+            rules_of(i),
+        );
         let next = members.len();
         let t = *type_of.entry(key).or_insert(next);
         if t == next {
@@ -60,6 +77,9 @@ pub fn solve(inst: &Instance, budget: &Budget) -> Option<Decision> {
                     if dr > 0 {
                         most = most.min(inst.cap[t as usize * nres + r] / dr);
                     }
+                }
+                for &(a, w) in rules_of(i) {
+                    most = most.min((inst.apart[a as usize].room[t as usize] / w) as i64);
                 }
                 let v = vars.add(variable().integer().min(0).max(most as f64));
                 (t, v, most)
@@ -121,6 +141,23 @@ pub fn solve(inst: &Instance, budget: &Budget) -> Option<Decision> {
                 model = model.with(sum.leq(1));
             }
         }
+        // Per apart rule: the members placed here within the room.
+        let mut by_rule: std::collections::BTreeMap<u32, Vec<(u32, Variable, i64)>> =
+            Default::default();
+        for &(ty, v, most) in col {
+            for &(a, w) in rules_of(members[ty][0]) {
+                by_rule.entry(a).or_default().push((w, v, most));
+            }
+        }
+        for (a, vs) in by_rule {
+            let room = inst.apart[a as usize].room[t] as i64;
+            let most: i64 = vs.iter().map(|&(w, _, n)| w as i64 * n).sum();
+            if most <= room {
+                continue; // cannot bind
+            }
+            let placed: Expression = vs.iter().map(|&(w, v, _)| w as f64 * v).sum();
+            model = model.with(placed.leq(room as f64));
+        }
     }
     // Interchangeable targets: same capacity and the same types (with the
     // same bounds). Their loads in the resource with the most demand are
@@ -132,12 +169,13 @@ pub fn solve(inst: &Instance, budget: &Budget) -> Option<Decision> {
                 .sum::<i64>()
         })
         .unwrap_or(0);
-    // (capacity, (type, most) per type there) -> targets
-    type Alike<'a> = (&'a [i64], Vec<(usize, i64)>);
+    // (capacity, (type, most) per type there, room per apart rule) -> targets
+    type Alike<'a> = (&'a [i64], Vec<(usize, i64)>, Vec<u32>);
     let mut classes: HashMap<Alike, Vec<usize>> = HashMap::new();
     for (t, col) in per_target.iter().enumerate() {
         let key: Vec<(usize, i64)> = col.iter().map(|&(ty, _, n)| (ty, n)).collect();
-        classes.entry((inst.cap(t), key)).or_default().push(t);
+        let room: Vec<u32> = inst.apart.iter().map(|a| a.room[t]).collect();
+        classes.entry((inst.cap(t), key, room)).or_default().push(t);
     }
     let load = |t: usize| -> Expression {
         per_target[t]

@@ -1,6 +1,8 @@
-//! Deciding one failure scenario: can these items (VMs) be packed onto these
-//! targets (surviving hosts' spare capacity), each item on one of its eligible
-//! targets, with no two items of one anti-affinity group on one target?
+//! Deciding one failure scenario: can these items (VMs, or VMs that restart
+//! together) be packed onto these targets (surviving hosts' spare
+//! capacity), each item on one of its eligible targets, with no two items
+//! of one anti-affinity group on one target, and no target taking more
+//! members of an apart rule than it has room for?
 //!
 //! The decision runs in stages, cheapest first, and each stage either proves
 //! the answer or passes it on:
@@ -38,6 +40,23 @@ pub struct Instance {
     /// Anti-affinity group of each item, or [`NO_GROUP`]; dense from 0.
     pub group: Vec<u32>,
     pub cap: Vec<i64>,
+    /// Apart rules beyond `group` (a cap above one, items in several rules,
+    /// items that stand for several members): empty for most instances.
+    pub apart: Vec<Apart>,
+}
+
+/// An apart rule of an instance: on every target, the members its items
+/// stand for number at most the target's room.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Apart {
+    /// Whose rule it is, for explanations (the caller's id; `scenario`
+    /// gives its index in `Analysis::group_rules`).
+    pub rule: usize,
+    /// `(item, weight)`: the items of the rule and how many of its members
+    /// each stands for (at least 1), by item.
+    pub items: Vec<(u32, u32)>,
+    /// Per target: how many more members may run there.
+    pub room: Vec<u32>,
 }
 
 impl Instance {
@@ -66,6 +85,21 @@ impl Instance {
             .unwrap_or(0)
     }
 
+    /// Per item, its apart rules with its weight in each: `(rule, weight)`;
+    /// empty when the instance has none.
+    pub fn apart_of(&self) -> Vec<Vec<(u32, u32)>> {
+        if self.apart.is_empty() {
+            return Vec::new();
+        }
+        let mut out = vec![Vec::new(); self.items()];
+        for (a, rule) in self.apart.iter().enumerate() {
+            for &(i, w) in &rule.items {
+                out[i as usize].push((a as u32, w));
+            }
+        }
+        out
+    }
+
     /// Whether `assign` (a target per item) is a valid packing.
     pub fn verify(&self, assign: &[u32]) -> bool {
         if assign.len() != self.items() {
@@ -82,6 +116,15 @@ impl Instance {
                 load[t * self.nres + r] += self.demand[i * self.nres + r];
             }
             if self.group[i] != NO_GROUP && !seen.insert((self.group[i], t)) {
+                return false;
+            }
+        }
+        for rule in &self.apart {
+            let mut used = vec![0u64; rule.room.len()];
+            for &(i, w) in &rule.items {
+                used[assign[i as usize] as usize] += w as u64;
+            }
+            if used.iter().zip(&rule.room).any(|(&u, &r)| u > r as u64) {
                 return false;
             }
         }
@@ -102,6 +145,13 @@ pub enum Infeasible {
         group: u32,
         members: usize,
         targets: usize,
+    },
+    /// An apart rule (`Instance::apart[rule]`) has more members to place
+    /// than the room its items' targets leave for them.
+    Apart {
+        rule: usize,
+        members: u64,
+        room: u64,
     },
     /// Counting whole blocks of `unit` of resource `res` (a VM of size d
     /// needs floor(d / unit), a host of spare s has room for floor(s / unit)),
@@ -288,6 +338,7 @@ mod tests {
             elig: vec![(0..caps.len() as u32).collect(); items.len()],
             group: vec![NO_GROUP; items.len()],
             cap: caps.to_vec(),
+            apart: Vec::new(),
         }
     }
 
@@ -413,6 +464,7 @@ mod tests {
             elig: vec![vec![0, 1, 2]; 6],
             group: vec![NO_GROUP; 6],
             cap: vec![5, 2, 11, 5, 15, 4],
+            apart: Vec::new(),
         };
         let truth = brute(&inst);
         assert_eq!(decide(&inst, &Budget::unlimited()).0.is_feasible(), truth);
@@ -422,6 +474,51 @@ mod tests {
             Some(Decision::Infeasible(_)) => assert!(!truth),
             Some(Decision::Undecided) => panic!("an unlimited ILP was undecided"),
             None => {}
+        }
+    }
+
+    #[test]
+    fn apart_rules_are_honoured_by_every_stage() {
+        // Three items of one rule, room 2 on target 0 and 1 on target 1:
+        // two go to 0, one to 1, though all fit on 0.
+        let mut inst = simple(&[10, 10], &[1, 1, 1]);
+        inst.apart.push(Apart {
+            rule: 0,
+            items: vec![(0, 1), (1, 1), (2, 1)],
+            room: vec![2, 1],
+        });
+        let (d, _) = decide(&inst, &Budget::unlimited());
+        let Decision::Feasible(a) = d else {
+            panic!("{d:?}")
+        };
+        assert!(inst.verify(&a));
+        assert_eq!(a.iter().filter(|&&t| t == 0).count(), 2);
+        assert!(
+            !inst.verify(&[0, 0, 0]),
+            "three on a target with room for two"
+        );
+        // An item standing for two members needs room 2.
+        inst.apart[0].items = vec![(0, 2), (1, 1), (2, 1)];
+        inst.apart[0].room = vec![2, 2];
+        assert!(inst.verify(&[0, 1, 1]));
+        assert!(!inst.verify(&[0, 0, 1]));
+        // Room for 3 members, 4 to place: the bound proves it.
+        inst.apart[0].room = vec![2, 1];
+        assert_eq!(
+            bounds::necessary(&inst),
+            Some(Infeasible::Apart {
+                rule: 0,
+                members: 4,
+                room: 3
+            })
+        );
+        inst.apart[0].room = vec![2, 2];
+        assert!(decide(&inst, &Budget::unlimited()).0.is_feasible());
+        assert!(greedy::pack(&inst).is_none_or(|a| inst.verify(&a)));
+        #[cfg(feature = "ilp")]
+        match ilp::solve(&inst, &Budget::unlimited()) {
+            Some(Decision::Feasible(a)) => assert!(inst.verify(&a)),
+            other => panic!("{other:?}"),
         }
     }
 
@@ -470,8 +567,40 @@ mod tests {
                         elig,
                         group,
                         cap,
+                        apart: Vec::new(),
                     }
                 })
+        })
+    }
+
+    /// Apart rules over an instance's items: each with some items (weight 1
+    /// or 2) and a room per target.
+    fn with_apart(inst: Instance) -> impl Strategy<Value = Instance> {
+        let (items, targets) = (inst.items(), inst.targets());
+        proptest::collection::vec(
+            (
+                proptest::collection::vec(
+                    prop_oneof![2 => Just(0u32), 2 => Just(1u32), 1 => Just(2u32)],
+                    items,
+                ),
+                proptest::collection::vec(0u32..=3, targets),
+            ),
+            0..=2,
+        )
+        .prop_map(move |rules| {
+            let mut inst = inst.clone();
+            for (rule, (weights, room)) in rules.into_iter().enumerate() {
+                let items: Vec<(u32, u32)> = weights
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &w)| w > 0)
+                    .map(|(i, &w)| (i as u32, w))
+                    .collect();
+                if items.len() > 1 {
+                    inst.apart.push(Apart { rule, items, room });
+                }
+            }
+            inst
         })
     }
 
@@ -528,6 +657,7 @@ mod tests {
                         elig,
                         group,
                         cap,
+                        apart: Vec::new(),
                     }
                 })
         })
@@ -539,7 +669,9 @@ mod tests {
         /// agrees with plain enumeration on templated instances.
         #[cfg(feature = "ilp")]
         #[test]
-        fn the_ilp_agrees_with_enumeration_on_alike_items_and_targets(inst in templated()) {
+        fn the_ilp_agrees_with_enumeration_on_alike_items_and_targets(
+            inst in templated().prop_flat_map(with_apart)
+        ) {
             let truth = brute(&inst);
             match ilp::solve(&inst, &Budget::unlimited()) {
                 Some(Decision::Feasible(a)) => prop_assert!(truth && inst.verify(&a)),
@@ -555,7 +687,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(400))]
         /// Every stage agrees with plain enumeration, and every "yes" verifies.
         #[test]
-        fn every_stage_agrees_with_enumeration(inst in instance()) {
+        fn every_stage_agrees_with_enumeration(inst in instance().prop_flat_map(with_apart)) {
             let truth = brute(&inst);
             let (d, _) = decide(&inst, &Budget::unlimited());
             prop_assert_eq!(d.is_feasible(), truth);

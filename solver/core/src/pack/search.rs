@@ -2,17 +2,20 @@
 //!
 //! Items go largest first. Two symmetries are broken, both soundly (a
 //! solution exists in a pruned branch only if one exists in a kept branch):
-//! - identical items (same demand, targets and group) take targets in
-//!   non-decreasing order (strictly increasing within an anti-affinity group);
+//! - identical items (same demand, targets, group and apart rules) take
+//!   targets in non-decreasing order (strictly increasing within an
+//!   anti-affinity group);
 //! - at one node, a target is skipped when an already tried target has the
-//!   same eligibility for every item, the same remaining capacity and no
-//!   anti-affinity group taken on either.
+//!   same eligibility for every item, the same remaining capacity, the same
+//!   room left in every apart rule and no anti-affinity group taken on
+//!   either.
 //!
 //! A node is cut when some resource's remaining demand exceeds the remaining
 //! capacity of all targets.
 
 use std::collections::HashMap;
 
+use super::greedy::ApartLoad;
 use super::{Budget, Instance, NO_GROUP, fits, size_keys};
 
 pub enum Outcome {
@@ -39,6 +42,7 @@ struct Search<'a> {
     groups_on: Vec<u32>,
     taken: Vec<bool>,
     groups: usize,
+    apart: ApartLoad,
     assign: Vec<u32>,
     stopped: bool,
 }
@@ -57,6 +61,7 @@ pub fn solve(inst: &Instance, budget: &Budget, max_nodes: u64) -> Outcome {
             .then(inst.group[a].cmp(&inst.group[b]))
             .then(a.cmp(&b))
     });
+    let apart_of = inst.apart_of();
     let same: Vec<bool> = (0..n)
         .map(|k| {
             k > 0 && {
@@ -64,6 +69,7 @@ pub fn solve(inst: &Instance, budget: &Budget, max_nodes: u64) -> Outcome {
                 inst.demand(a) == inst.demand(b)
                     && inst.elig[a] == inst.elig[b]
                     && inst.group[a] == inst.group[b]
+                    && (apart_of.is_empty() || apart_of[a] == apart_of[b])
             }
         })
         .collect();
@@ -110,6 +116,7 @@ pub fn solve(inst: &Instance, budget: &Budget, max_nodes: u64) -> Outcome {
         groups_on: vec![0; targets],
         taken: vec![false; groups * targets],
         groups,
+        apart: ApartLoad::new(inst),
         assign: vec![u32::MAX; n],
         stopped: false,
     };
@@ -155,6 +162,9 @@ impl Search<'_> {
             if g != NO_GROUP && self.taken[g as usize * self.targets() + tu] {
                 continue;
             }
+            if !self.apart.allows(inst, i, tu) {
+                continue;
+            }
             if self.groups_on[tu] == 0
                 && tried.iter().any(|&o| {
                     let ou = o as usize;
@@ -162,6 +172,7 @@ impl Search<'_> {
                         && self.groups_on[ou] == 0
                         && self.rem[ou * nres..(ou + 1) * nres]
                             == self.rem[tu * nres..(tu + 1) * nres]
+                        && self.apart.same_room(inst, ou, tu)
                 })
             {
                 continue;
@@ -193,6 +204,7 @@ impl Search<'_> {
             self.rem[t * nres + r] -= d;
             self.capsum[r] -= d;
         }
+        self.apart.add(i, t, sign as i32);
         let g = inst.group[i];
         if g != NO_GROUP && self.groups > 0 {
             let targets = self.targets();

@@ -30,7 +30,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{CheckOptions, CheckReport, SetResult, Strategy, Tolerance, check_to};
+use super::{CheckOptions, CheckReport, Counters, Goal, SetResult, Strategy, Tolerance, check_to};
 use crate::model::{HostId, HostState, Pool};
 use crate::pack::{Budget, Infeasible};
 use crate::scenario::Analysis;
@@ -220,7 +220,8 @@ pub fn search_part(pool: &Pool, part: &Part, budget: &Budget) -> Result<PartAnsw
     if !searched {
         return Err(SplitError::OtherSearch);
     }
-    let t = Tolerance::new(&an, budget, part.strategy);
+    let counters = Counters::default();
+    let t = Tolerance::new(&an, budget, part.strategy, &counters);
     let order = match (part.domains, crate::domains::of(pool)) {
         (false, None) => None,
         (true, Some(domains)) => Some(t.domain_order(&domains)),
@@ -299,7 +300,7 @@ where
             Some(SetResult::Undecided)
         })
     };
-    let report = check_to(pool, opts, None, Some(&hook));
+    let report = check_to(pool, opts, Goal::Max, Some(&hook));
     match error.into_inner().unwrap_or_else(PoisonError::into_inner) {
         Some(e) => Err(e),
         None => Ok(report),
@@ -401,7 +402,10 @@ fn plausible(an: &Analysis, f: &Failing, unit: &[HostId], size: usize) -> Result
     let fits = match &f.proof {
         Infeasible::NoTarget { item } => *item < sc.instance.items(),
         Infeasible::Short { res, .. } | Infeasible::Blocks { res, .. } => *res < sc.instance.nres,
-        Infeasible::AntiAffinity { .. } | Infeasible::Exhaustive | Infeasible::Ilp => true,
+        Infeasible::AntiAffinity { .. }
+        | Infeasible::Apart { .. }
+        | Infeasible::Exhaustive
+        | Infeasible::Ilp => true,
     };
     if fits {
         Ok(())

@@ -77,7 +77,6 @@ fn n_plus_one_as_ganeti_counts_it() {
     assert!(unplaced.is_empty(), "{unplaced:?}");
 }
 
-#[cfg(feature = "pool-model-ext")]
 #[test]
 fn the_whole_import_loads_with_the_extension() {
     let out = import_with_loader(

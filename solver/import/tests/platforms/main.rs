@@ -5,8 +5,8 @@
 //!
 //! Pools that use the pool-model extension (`vm_groups`,
 //! `preferred_hosts`, per-host and failover overcommit, numeric
-//! priorities) are checked field by field through `convert`; loading and
-//! solving them runs with the `pool-model-ext` feature.
+//! priorities) are checked field by field through `convert`, then loaded
+//! and solved by haplan.
 
 mod common;
 

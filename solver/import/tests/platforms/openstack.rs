@@ -64,7 +64,6 @@ fn servers_groups_and_masakari() {
     assert!(codes(&out).contains(&"no-restart-priority"));
 }
 
-#[cfg(feature = "pool-model-ext")]
 #[test]
 fn it_loads_and_solves_with_the_extension() {
     let out =

@@ -125,7 +125,6 @@ fn without_rules_the_pool_loads_and_solves_today() {
     assert_eq!(max_tolerable(&pool), 1);
 }
 
-#[cfg(feature = "pool-model-ext")]
 #[test]
 fn with_rules_haplan_keeps_the_databases_apart() {
     let out = import(P, &pve9(), &Options::default()).unwrap();
@@ -281,14 +280,4 @@ fn a_pool_the_loader_refuses_is_an_error_not_a_pool() {
         e.to_string(),
         "the imported pool is not one haplan accepts: refused"
     );
-    // Today's loader does not read preferred_hosts yet: the pve9 pool is
-    // refused whole, never handed out half-read.
-    #[cfg(not(feature = "pool-model-ext"))]
-    {
-        let e = import(P, &files, &Options::default()).unwrap_err();
-        assert!(
-            matches!(&e, ImportError::Rejected(m) if m.contains("preferred_hosts")),
-            "{e}"
-        );
-    }
 }

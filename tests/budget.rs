@@ -1,0 +1,396 @@
+//! Budgets: every command decides K first and stops there when asked
+//! (`--max-time 0`), the time limit counts from the start of the process
+//! and covers reading and setting up, and `diff --no-regress` uses what it
+//! knows. Nothing here depends on how fast the machine is: K-only runs are
+//! told apart by what they decided (failure sets, set-level decisions),
+//! and the time limits are ones already spent when the run starts.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use haplan_benches::Rng;
+use serde_json::{Value, json};
+
+/// `hosts` identical 256 GiB hosts, each running `per_host` protected VMs
+/// of 10 to 30 GiB (memory only): set-level bounds prove K = 1 at once,
+/// while the exact maximum takes a search over failure sets.
+fn knife(hosts: usize, per_host: usize, seed: u64) -> Value {
+    let mut rng = Rng::new(seed);
+    let hs: Vec<Value> = (0..hosts)
+        .map(|h| json!({"name": format!("h{h:02}"), "capacity": {"memory_mib": 256 * 1024}}))
+        .collect();
+    let mut vms = Vec::new();
+    for h in 0..hosts {
+        for v in 0..per_host {
+            vms.push(json!({
+                "name": format!("vm{h:02}-{v}"),
+                "host": format!("h{h:02}"),
+                "demand": {"memory_mib": rng.range(10, 30) * 1024},
+            }));
+        }
+    }
+    json!({"name": "knife", "ha": {"host_failures_to_tolerate": 1}, "hosts": hs, "vms": vms})
+}
+
+/// First fit fails where an exact packing fits: without time to search,
+/// the set-level bounds leave its tolerance between 0 and 1 (it is 1).
+fn trap() -> Value {
+    let gib = |g: u64| json!({"memory_mib": g * 1024});
+    let vm = |name: &str, host: &str, g: u64| json!({"name": name, "host": host, "demand": gib(g)});
+    json!({
+        "name": "trap",
+        "hosts": [
+            {"name": "h1", "capacity": gib(256)},
+            {"name": "h2", "capacity": gib(256)},
+            {"name": "h3", "capacity": gib(256)}
+        ],
+        "vms": [
+            vm("db", "h1", 48), vm("app1", "h1", 32), vm("app2", "h1", 32), vm("app3", "h1", 32),
+            vm("web1", "h1", 24), vm("web2", "h1", 24),
+            {"name": "batch2", "host": "h2", "demand": gib(160), "restart": "unprotected"},
+            {"name": "batch3", "host": "h3", "demand": gib(160), "restart": "unprotected"}
+        ]
+    })
+}
+
+/// A file holding `v`, removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str, v: &Value) -> TempFile {
+        let path =
+            std::env::temp_dir().join(format!("haplan-budget-{}-{name}.json", std::process::id()));
+        std::fs::write(&path, serde_json::to_string_pretty(v).unwrap()).unwrap();
+        TempFile(path)
+    }
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
+    }
+}
+
+/// Runs the command line as if the process had started at `start`.
+fn run_from(start: Instant, args: &[&str]) -> Out {
+    let mut argv = vec!["haplan"];
+    argv.extend_from_slice(args);
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let code = haplan_cli::run_from(
+        start,
+        false,
+        argv,
+        &mut std::io::empty(),
+        &mut stdout,
+        &mut stderr,
+    );
+    Out {
+        code,
+        stdout: String::from_utf8(stdout).unwrap(),
+        stderr: String::from_utf8(stderr).unwrap(),
+    }
+}
+
+fn run(args: &[&str]) -> Out {
+    run_from(Instant::now(), args)
+}
+
+/// A process start `ago` in the past.
+fn ago(secs: u64) -> Instant {
+    Instant::now()
+        .checked_sub(Duration::from_secs(secs))
+        .expect("the clock goes back that far")
+}
+
+fn scenarios(check: &Value) -> u64 {
+    check["stats"]["scenarios"].as_u64().unwrap()
+}
+
+#[test]
+fn check_stops_once_k_is_proved_unless_the_maximum_is_asked() {
+    let f = TempFile::new("knife-check", &knife(12, 9, 3));
+    let k_only = run(&["check", f.path(), "--max-time", "0", "--format", "json"]);
+    let full = run(&["check", f.path(), "--max-time", "none", "--format", "json"]);
+    assert_eq!((k_only.code, full.code), (0, 0), "{}", k_only.stderr);
+    let (k, m) = (k_only.json(), full.json());
+    // The maximum takes a search...
+    assert_eq!(m["exact"], true);
+    assert_eq!(m["stopped_by"], Value::Null);
+    assert!(scenarios(&m) > 0, "{m}");
+    // ...which the K-only run never starts: K = 1 is proved by set-level
+    // bounds, and nothing is decided after that.
+    assert_eq!(scenarios(&k), 0, "{k}");
+    assert!(
+        k["stats"]["set_level"].as_u64() < m["stats"]["set_level"].as_u64(),
+        "{k}\n{m}"
+    );
+    assert_eq!(k["verdict"], "ok");
+    assert_eq!(k["exact"], false);
+    assert_eq!(k["stopped_by"], "max_time");
+    assert!(k["stats"]["k_decided_ms"].is_u64());
+    let (lower, upper) = (k["max_tolerable"].as_u64(), k["upper_bound"].as_u64());
+    assert!(lower >= Some(1) && lower <= m["max_tolerable"].as_u64());
+    assert!(upper >= m["max_tolerable"].as_u64() && lower < upper);
+    // The text says the answer is proved and the maximum is not exact.
+    let text = run(&["check", f.path(), "--max-time", "0"]);
+    assert!(
+        text.stdout.starts_with("OK: pool knife tolerates between"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("(--max-time) ran out"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn a_refuted_k_stops_at_a_failing_set_of_k_hosts() {
+    let f = TempFile::new("knife-refuted", &knife(12, 9, 3));
+    let full = run(&["check", f.path(), "--max-time", "none", "--format", "json"]).json();
+    let max = full["max_tolerable"].as_u64().unwrap();
+    let k = (max + 2).to_string();
+    let k_only = run(&[
+        "check",
+        f.path(),
+        "--tolerate",
+        &k,
+        "--max-time",
+        "0",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(k_only.code, 1);
+    let r = k_only.json();
+    assert_eq!(r["verdict"], "not_ok");
+    // A failing set of at most K hosts, the witness of an upper bound
+    // below K; the exact maximum was not searched for.
+    let upper = r["upper_bound"].as_u64().unwrap();
+    assert!(upper < max + 2 && upper >= max);
+    let witness = r["witness"]["failed_hosts"].as_array().unwrap();
+    assert_eq!(witness.len() as u64, upper + 1);
+    // Asked for, the maximum comes with the smallest failing set.
+    let exact = run(&[
+        "check",
+        f.path(),
+        "--tolerate",
+        &k,
+        "--max-time",
+        "none",
+        "--format",
+        "json",
+    ]);
+    let e = exact.json();
+    assert_eq!((exact.code, e["exact"].as_bool()), (1, Some(true)));
+    assert_eq!(
+        e["witness"]["failed_hosts"].as_array().unwrap().len() as u64,
+        max + 1
+    );
+}
+
+#[test]
+fn every_command_with_a_k_stops_once_k_is_proved() {
+    let pool = knife(12, 9, 3);
+    let f = TempFile::new("knife-all", &pool);
+    let changes = TempFile::new(
+        "knife-changes",
+        &json!([{"op": "set_priority", "name": "vm00-0", "priority": "high"}]),
+    );
+    let vm = r#"{"memory_mib": 10240}"#;
+    // Each run with `--max-time 0` and with `none`; the check objects in
+    // each answer, found by their JSON pointers.
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (
+            vec!["whatif", f.path(), changes.path()],
+            vec!["/before", "/after"],
+        ),
+        (vec!["diff", f.path(), f.path()], vec!["/old", "/new"]),
+        (vec!["headroom", f.path(), "--vm", vm], vec!["/check"]),
+        (vec!["drain", f.path(), "h00"], vec!["/end_state"]),
+    ];
+    for (args, checks) in cases {
+        let with = |max: &str| {
+            let mut a = args.clone();
+            a.extend(["--max-time", max, "--format", "json"]);
+            let out = run(&a);
+            assert!(out.code == 0 || out.code == 3, "{args:?}: {}", out.stderr);
+            out.json()
+        };
+        let (k, full) = (with("0"), with("none"));
+        let mut searched = 0;
+        for p in &checks {
+            let (kc, fc) = (&k.pointer(p).unwrap(), &full.pointer(p).unwrap());
+            assert_eq!(kc["verdict"], "ok", "{args:?} {p}: {kc}");
+            assert_eq!(scenarios(kc), 0, "{args:?} {p}: {kc}");
+            assert_eq!(kc["exact"], false, "{args:?} {p}");
+            assert_eq!(kc["stopped_by"], "max_time", "{args:?} {p}");
+            assert_eq!(fc["exact"], true, "{args:?} {p}");
+            searched += scenarios(fc);
+        }
+        assert!(searched > 0, "{args:?}: the maximum needs no search here");
+    }
+    // tiers: one tier, the whole pool; its tolerance is the check's
+    // maximum, left open with --max-time 0 (exit 3: a tier is undecided).
+    let t = run(&["tiers", f.path(), "--max-time", "0", "--format", "json"]);
+    assert_eq!(t.code, 3, "{}", t.stderr);
+    let t = t.json();
+    assert_eq!(t["ok"], true);
+    let tier = &t["tiers"][0];
+    assert_eq!(tier["exact"], false);
+    assert!(tier["max_tolerable"].as_u64() >= Some(1));
+    let full = run(&["tiers", f.path(), "--max-time", "none", "--format", "json"]);
+    assert_eq!(full.code, 0);
+    assert_eq!(full.json()["tiers"][0]["exact"], true);
+}
+
+#[test]
+fn a_time_limit_spent_before_the_input_is_read_proves_nothing() {
+    let f = TempFile::new("trap-spent", &trap());
+    let out = run_from(
+        ago(10),
+        &["check", f.path(), "--time-limit", "1", "--format", "json"],
+    );
+    assert_eq!(out.code, 3);
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr
+            .contains("ran out while reading and validating the input: nothing was proved"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn the_time_limit_counts_from_the_start_of_the_process() {
+    let f = TempFile::new("trap-clock", &trap());
+    let args = ["check", f.path(), "--time-limit", "29", "--format", "json"];
+    // Started now, 29 s is plenty: K = 1 is proved (by a search: first
+    // fit fails where an exact packing fits).
+    let now = run(&args);
+    assert_eq!(now.code, 0, "{}", now.stderr);
+    assert_eq!(now.json()["exact"], true);
+    // Started 30 s ago, the limit is spent before the search: reading,
+    // setting up and the set-level bounds still run (within the 10 % + 1 s
+    // past the limit), and the answer is what they proved.
+    let late = run_from(ago(30), &args);
+    assert_eq!(late.code, 3, "{}", late.stderr);
+    let r = late.json();
+    assert_eq!(r["verdict"], "undecided");
+    assert_eq!(r["stopped_by"], "time_limit");
+    assert_eq!(
+        (r["max_tolerable"].as_u64(), r["upper_bound"].as_u64()),
+        (Some(0), Some(1))
+    );
+    assert_eq!(scenarios(&r), 0);
+}
+
+#[test]
+fn diff_no_regress_uses_what_it_knows() {
+    let mut old = trap();
+    old["vms"].as_array_mut().unwrap().push(
+        json!({"name": "retired", "host": "h1", "demand": {"memory_mib": 1024}, "power": "halted"}),
+    );
+    let mut new = trap();
+    new["hosts"][1]["capacity"]["memory_mib"] = json!(262145);
+    let mut grown = trap();
+    grown["vms"][4]["demand"]["memory_mib"] = json!(25 * 1024);
+    let (o, n, g) = (
+        TempFile::new("old", &old),
+        TempFile::new("new", &new),
+        TempFile::new("grown", &grown),
+    );
+    // No time to search: both pools' tolerances stay between 0 and 1, so
+    // the bounds can neither prove nor rule out a regression.
+    let args = |new: &str| {
+        vec![
+            "diff".to_string(),
+            o.path().to_string(),
+            new.to_string(),
+            "--no-regress".into(),
+            "--tolerate".into(),
+            "0".into(),
+            "--time-limit".into(),
+            "0".into(),
+            "--format".into(),
+            "json".into(),
+        ]
+    };
+    let go = |new: &str| {
+        let a = args(new);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        run(&a)
+    };
+    // A VM removed and capacity added: no regression, whatever is open.
+    let out = go(n.path());
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let d = out.json();
+    assert_eq!(d["old"]["exact"], false);
+    assert_eq!(d["new"]["exact"], false);
+    assert_eq!(d["no_worse"], true);
+    assert_eq!(d["regressed"], false);
+    assert_eq!(d["verdict"], "ok");
+    // A VM grown: a regression is neither proved nor ruled out, and NEW
+    // reaches min(OLD, K) = 0: not undecided, ok.
+    let out = go(g.path());
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let d = out.json();
+    assert_eq!(d["no_worse"], false);
+    assert_eq!(d["regressed"], Value::Null);
+    assert_eq!(d["reasons"], json!([]));
+    // Given the time, the grown VM is a proved regression (24 + 24 + 48
+    // no longer fills 96 GiB exactly): exit 1.
+    let out = run(&[
+        "diff",
+        o.path(),
+        g.path(),
+        "--no-regress",
+        "--tolerate",
+        "0",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert_eq!(out.json()["regressed"], true);
+}
+
+#[test]
+fn budgets_parse_and_default() {
+    let f = TempFile::new("trap-parse", &trap());
+    let bad = run(&["check", f.path(), "--time-limit", "soon"]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("(or none)"), "{}", bad.stderr);
+    let bad = run(&["check", f.path(), "--max-time", "-1"]);
+    assert_eq!(bad.code, 2);
+    // No limit at all, when asked.
+    let out = run(&[
+        "check",
+        f.path(),
+        "--time-limit",
+        "none",
+        "--max-time",
+        "none",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.code, 0);
+    assert_eq!(out.json()["exact"], true);
+    assert_eq!(haplan::DEFAULT_TIME_LIMIT, Duration::from_secs(60));
+    assert_eq!(haplan::DEFAULT_MAX_TIME, Duration::from_secs(2));
+}
