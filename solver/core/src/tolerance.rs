@@ -1165,7 +1165,9 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             self.tighten(&mut out, aim.k as usize);
             aim.bounds(&out);
         }
-        if !aim.decided(&out) && !decide_k(&mut out, aim, |k| self.first_failing(k)) {
+        if !aim.decided(&out)
+            && !decide_k(&mut out, aim, self.an.monotone(), |k| self.first_failing(k))
+        {
             return out;
         }
         if aim.then(&out) {
@@ -1269,7 +1271,7 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         };
         aim.bounds(&out);
         let first_failing = |k| self.first_failing_domains(&d, k);
-        if !aim.decided(&out) && !decide_k(&mut out, aim, first_failing) {
+        if !aim.decided(&out) && !decide_k(&mut out, aim, self.an.monotone(), first_failing) {
             return out;
         }
         if aim.then(&out) {
@@ -1598,18 +1600,26 @@ impl Aim<'_> {
 fn decide_k(
     out: &mut Outcome,
     aim: &Aim,
+    monotone: bool,
     first_failing: impl Fn(usize) -> Option<SetResult>,
 ) -> bool {
     aim.progress.set_phase(Phase::K);
     let k = aim.k;
-    match first_failing(k as usize) {
-        None => out.lower = k,
-        Some(SetResult::Infeasible(set, proof)) => {
-            out.upper = k - 1;
-            out.witness = Some(set);
-            out.proof = Some(proof);
+    // Without monotony (keep-together groups) a smaller set can fail where
+    // every K-set is survived: then every size above the proved lower bound
+    // up to K is searched, smallest first.
+    let from = if monotone { k } else { out.lower + 1 };
+    for m in from.max(1)..=k {
+        match first_failing(m as usize) {
+            None => out.lower = out.lower.max(m),
+            Some(SetResult::Infeasible(set, proof)) => {
+                out.upper = m - 1;
+                out.witness = Some(set);
+                out.proof = Some(proof);
+                break;
+            }
+            Some(SetResult::Undecided) => return false,
         }
-        Some(SetResult::Undecided) => return false,
     }
     aim.bounds(out);
     true
