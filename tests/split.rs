@@ -110,15 +110,9 @@ fn same_as_check(pool: &Pool, opts: &CheckOptions, ex: &Executor) -> Result<usiz
     .map_err(|e| TestCaseError::fail(format!("split check failed: {e}")))?;
     prop_assert_eq!(wire(pool, &got), wire(pool, &want));
     prop_assert_eq!(without_stats(got.clone()), without_stats(want.clone()));
-    // Every set the check decided one by one, some part decided too, when
-    // every part is answered (dropped parts, and the check's own parallel
-    // search past its answer, make the counts differ otherwise).
-    prop_assert!(
-        got.stats.scenarios >= want.stats.scenarios || rounds == 0 || ex.stop_early,
-        "split {:?}, check {:?}",
-        got.stats,
-        want.stats
-    );
+    // The statistics are not compared: the check's own parallel search
+    // decides sets past its answer, and K first and the failing-set
+    // builder count sets no part is asked about.
     Ok(rounds)
 }
 
