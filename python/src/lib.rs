@@ -294,26 +294,27 @@ impl NativePool {
         let max_time = seconds("max_time", max_time)?;
         let strategy = strategy_arg(strategy)?;
         let pool = Arc::clone(&self.pool);
-        let (json, text, verdict) = solve::run(py, threads, time_limit, move |cancel| {
-            // `..` so that options the core adds later keep their defaults.
-            #[allow(clippy::needless_update)]
-            let opts = CheckOptions {
-                tolerate,
-                time_limit,
-                explain,
-                cancel: Some(cancel),
-                strategy,
-                max_time,
-                ..CheckOptions::default()
-            };
-            let report = haplan::check(&pool, &opts);
-            let verdict = verdict_name(report.verdict());
-            (
-                haplan_wire::report::check_json(&pool, &report),
-                haplan_wire::report::check_text(&pool, &report),
-                verdict,
-            )
-        })?;
+        let (json, text, verdict) =
+            solve::run(py, threads, time_limit, move |cancel, time_limit| {
+                // `..` so that options the core adds later keep their defaults.
+                #[allow(clippy::needless_update)]
+                let opts = CheckOptions {
+                    tolerate,
+                    time_limit,
+                    explain,
+                    cancel: Some(cancel),
+                    strategy,
+                    max_time,
+                    ..CheckOptions::default()
+                };
+                let report = haplan::check(&pool, &opts);
+                let verdict = verdict_name(report.verdict());
+                (
+                    haplan_wire::report::check_json(&pool, &report),
+                    haplan_wire::report::check_text(&pool, &report),
+                    verdict,
+                )
+            })?;
         Ok((convert::to_py(py, &json)?, text, verdict))
     }
 
@@ -435,7 +436,7 @@ impl NativePool {
         let failed = haplan::failure_set(&self.pool, &failed)
             .map_err(|e| QueryError::new_err(e.to_string()))?;
         let pool = Arc::clone(&self.pool);
-        let (json, text) = solve::run(py, None, time_limit, move |cancel| {
+        let (json, text) = solve::run(py, None, time_limit, move |cancel, time_limit| {
             let budget = Budget {
                 deadline: time_limit.map(|d| Instant::now() + d),
                 cancel: Some(cancel),
@@ -494,25 +495,26 @@ impl NativePool {
             pool: Arc::clone(&after),
             text: after_text,
         };
-        let (json, text, verdict, b, a) = solve::run(py, threads, time_limit, move |cancel| {
-            #[allow(clippy::needless_update)]
-            let opts = CheckOptions {
-                tolerate,
-                time_limit,
-                explain,
-                cancel: Some(cancel),
-                max_time,
-                ..CheckOptions::default()
-            };
-            let r = haplan::what_if(&before, &after, &opts);
-            (
-                haplan_wire::report::whatif_json(&before, &after, &changes, &r),
-                haplan_wire::report::whatif_text(&before, &after, &changes, &r),
-                verdict_name(r.verdict()),
-                nested(&before, &r.before),
-                nested(&after, &r.after),
-            )
-        })?;
+        let (json, text, verdict, b, a) =
+            solve::run(py, threads, time_limit, move |cancel, time_limit| {
+                #[allow(clippy::needless_update)]
+                let opts = CheckOptions {
+                    tolerate,
+                    time_limit,
+                    explain,
+                    cancel: Some(cancel),
+                    max_time,
+                    ..CheckOptions::default()
+                };
+                let r = haplan::what_if(&before, &after, &opts);
+                (
+                    haplan_wire::report::whatif_json(&before, &after, &changes, &r),
+                    haplan_wire::report::whatif_text(&before, &after, &changes, &r),
+                    verdict_name(r.verdict()),
+                    nested(&before, &r.before),
+                    nested(&after, &r.after),
+                )
+            })?;
         Ok((convert::to_py(py, &json)?, text, verdict, b, a, changed))
     }
 
@@ -536,29 +538,30 @@ impl NativePool {
         let max_time = seconds("max_time", max_time)?;
         let old = Arc::clone(&self.pool);
         let new = Arc::clone(&new.get().pool);
-        let (json, text, verdict, o, n) = solve::run(py, threads, time_limit, move |cancel| {
-            #[allow(clippy::needless_update)]
-            let opts = DiffOptions {
-                check: CheckOptions {
-                    tolerate,
-                    time_limit,
-                    explain,
-                    cancel: Some(cancel),
-                    max_time,
-                    ..CheckOptions::default()
-                },
-                no_regress,
-                vm: None,
-            };
-            let d = haplan::diff(&old, &new, &opts);
-            (
-                haplan_wire::report::diff_json(&old, &new, &d),
-                haplan_wire::report::diff_text(&old, &new, &d),
-                verdict_name(d.verdict()),
-                nested(&old, &d.old),
-                nested(&new, &d.new),
-            )
-        })?;
+        let (json, text, verdict, o, n) =
+            solve::run(py, threads, time_limit, move |cancel, time_limit| {
+                #[allow(clippy::needless_update)]
+                let opts = DiffOptions {
+                    check: CheckOptions {
+                        tolerate,
+                        time_limit,
+                        explain,
+                        cancel: Some(cancel),
+                        max_time,
+                        ..CheckOptions::default()
+                    },
+                    no_regress,
+                    vm: None,
+                };
+                let d = haplan::diff(&old, &new, &opts);
+                (
+                    haplan_wire::report::diff_json(&old, &new, &d),
+                    haplan_wire::report::diff_text(&old, &new, &d),
+                    verdict_name(d.verdict()),
+                    nested(&old, &d.old),
+                    nested(&new, &d.new),
+                )
+            })?;
         Ok((convert::to_py(py, &json)?, text, verdict, o, n))
     }
 
@@ -592,7 +595,7 @@ impl NativePool {
             .check_resources(&self.pool, "--vm")
             .map_err(|e| invalid_shape(&e))?;
         let pool = Arc::clone(&self.pool);
-        let out = solve::run(py, threads, time_limit, move |cancel| {
+        let out = solve::run(py, threads, time_limit, move |cancel, time_limit| {
             // `..` so that options the core adds later keep their defaults.
             #[allow(clippy::needless_update)]
             let opts = HeadroomOptions {
@@ -638,7 +641,7 @@ impl NativePool {
         let h = haplan::drain::host_to_drain(&self.pool, host)
             .map_err(|e| QueryError::new_err(e.to_string()))?;
         let pool = Arc::clone(&self.pool);
-        let out = solve::run(py, threads, time_limit, move |cancel| {
+        let out = solve::run(py, threads, time_limit, move |cancel, time_limit| {
             let opts = haplan::DrainOptions {
                 tolerate,
                 time_limit,
@@ -681,27 +684,28 @@ impl NativePool {
         let time_limit = seconds("time_limit", time_limit)?;
         let max_time = seconds("max_time", max_time)?;
         let pool = Arc::clone(&self.pool);
-        let (json, text, verdict) = solve::run(py, threads, time_limit, move |cancel| {
-            // `..` so that options the core adds later keep their defaults.
-            #[allow(clippy::needless_update)]
-            let opts = haplan::TiersOptions {
-                tolerate,
-                time_limit,
-                cancel: Some(cancel),
-                max_time,
-                ..haplan::TiersOptions::default()
-            };
-            let r = haplan::tiers(&pool, &opts);
-            let verdict = match r.verdict() {
-                Verdict::Ok if !r.exact => "undecided",
-                v => verdict_name(v),
-            };
-            (
-                haplan_wire::report::tiers_json(&pool, &r),
-                haplan_wire::report::tiers_text(&pool, &r),
-                verdict,
-            )
-        })?;
+        let (json, text, verdict) =
+            solve::run(py, threads, time_limit, move |cancel, time_limit| {
+                // `..` so that options the core adds later keep their defaults.
+                #[allow(clippy::needless_update)]
+                let opts = haplan::TiersOptions {
+                    tolerate,
+                    time_limit,
+                    cancel: Some(cancel),
+                    max_time,
+                    ..haplan::TiersOptions::default()
+                };
+                let r = haplan::tiers(&pool, &opts);
+                let verdict = match r.verdict() {
+                    Verdict::Ok if !r.exact => "undecided",
+                    v => verdict_name(v),
+                };
+                (
+                    haplan_wire::report::tiers_json(&pool, &r),
+                    haplan_wire::report::tiers_text(&pool, &r),
+                    verdict,
+                )
+            })?;
         Ok((convert::to_py(py, &json)?, text, verdict))
     }
 
@@ -742,31 +746,32 @@ impl NativePool {
             None => None,
         };
         let pool = Arc::clone(&self.pool);
-        let (json, text, verdict) = solve::run(py, threads, time_limit, move |cancel| {
-            let opts = haplan::TimingOptions {
-                tolerate,
-                boot_time_s: boot_time,
-                concurrency,
-                fence_time_s: fence_time,
-                fail,
-                cancel: Some(cancel),
-                time_limit,
-                ..haplan::TimingOptions::default()
-            };
-            let r = haplan::timing(&pool, &opts);
-            let verdict = if r.undecided {
-                "undecided"
-            } else if r.ok() {
-                "ok"
-            } else {
-                "not_ok"
-            };
-            (
-                haplan_wire::report::timing_json(&pool, &r),
-                haplan_wire::report::timing_text(&pool, &r),
-                verdict,
-            )
-        })?;
+        let (json, text, verdict) =
+            solve::run(py, threads, time_limit, move |cancel, time_limit| {
+                let opts = haplan::TimingOptions {
+                    tolerate,
+                    boot_time_s: boot_time,
+                    concurrency,
+                    fence_time_s: fence_time,
+                    fail,
+                    cancel: Some(cancel),
+                    time_limit,
+                    ..haplan::TimingOptions::default()
+                };
+                let r = haplan::timing(&pool, &opts);
+                let verdict = if r.undecided {
+                    "undecided"
+                } else if r.ok() {
+                    "ok"
+                } else {
+                    "not_ok"
+                };
+                (
+                    haplan_wire::report::timing_json(&pool, &r),
+                    haplan_wire::report::timing_text(&pool, &r),
+                    verdict,
+                )
+            })?;
         Ok((convert::to_py(py, &json)?, text, verdict))
     }
 

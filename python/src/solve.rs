@@ -58,8 +58,10 @@ fn shared_pool() -> PyResult<&'static rayon::ThreadPool> {
 /// result. `threads` sets the number of rayon worker threads the job may
 /// use (`None`: one per core, shared with every other solve of the process).
 ///
-/// `time_limit` is the job's own (the core stops its search then and
-/// answers with what it proved); what cannot stop on its own (the set-up
+/// `time_limit` is the job's own, counted from this call: the job is
+/// given what is left of it when it starts (a job waiting for a worker of
+/// the shared pool does not get a fresh limit), and the core stops its
+/// search then and answers with what it proved; what cannot stop on its own (the set-up
 /// of a very large pool) is waited for until a hard deadline within 10 %
 /// + 1 s of it, past which the job is cancelled and `TimeLimitError`
 /// raised: nothing was proved.
@@ -71,7 +73,7 @@ pub fn run<T, F>(
 ) -> PyResult<T>
 where
     T: Send + 'static,
-    F: FnOnce(&AtomicBool) -> T + Send + 'static,
+    F: FnOnce(&AtomicBool, Option<Duration>) -> T + Send + 'static,
 {
     let rayon_pool = match threads {
         None => Workers::Shared(shared_pool()?),
@@ -96,8 +98,8 @@ where
         .name("haplan-solve".to_string())
         .spawn(move || {
             let out = catch_unwind(AssertUnwindSafe(|| match &rayon_pool {
-                Workers::Shared(p) => p.install(|| job(&flag)),
-                Workers::Own(p) => p.install(|| job(&flag)),
+                Workers::Shared(p) => p.install(|| job(&flag, left(start, time_limit))),
+                Workers::Own(p) => p.install(|| job(&flag, left(start, time_limit))),
             }));
             // The caller may be gone (interrupted): nobody to tell then.
             let _ = tx.send(out);
@@ -143,4 +145,9 @@ where
             }
         }
     }
+}
+
+/// What is left of `limit` since `start`.
+fn left(start: Instant, limit: Option<Duration>) -> Option<Duration> {
+    limit.map(|l| l.saturating_sub(start.elapsed()))
 }
