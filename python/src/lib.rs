@@ -343,7 +343,7 @@ impl NativePool {
             return Err(PyValueError::new_err("parts must be at least 1"));
         }
         let pool = Arc::clone(&self.pool);
-        let done = solve::run(py, threads, move |cancel| {
+        let done = solve::run(py, threads, time_limit, move |cancel, time_limit| {
             #[allow(clippy::needless_update)]
             let opts = CheckOptions {
                 tolerate,
@@ -412,7 +412,7 @@ impl NativePool {
         let part: split::Part = serde_json::from_str(part)
             .map_err(|e| PyValueError::new_err(format!("not a part of a split search: {e}")))?;
         let pool = Arc::clone(&self.pool);
-        let answer = solve::run(py, threads, move |cancel| {
+        let answer = solve::run(py, threads, time_limit, move |cancel, time_limit| {
             let budget = Budget {
                 deadline: time_limit.map(|d| Instant::now() + d),
                 cancel: Some(cancel),
