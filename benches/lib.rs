@@ -476,3 +476,17 @@ pub fn filled_pool(hosts: usize, fill: (u64, u64), seed: u64) -> Value {
 }
 
 pub mod roadef;
+
+/// One pool of a generated fleet: 16 to 64 hosts, a family picked by the
+/// seed (memory-only, t-shirt sizes, every constraint) at about the density
+/// the family's benches use. Not `twins_pool`: at 30 hosts and more its
+/// search takes seconds, and one such pool would set a fleet's time.
+pub fn fleet_pool(seed: u64) -> Value {
+    let mut rng = Rng::new(seed);
+    let hosts = rng.range(16, 64) as usize;
+    match rng.range(0, 2) {
+        0 => memory_pool(hosts, rng.range(6, 14) as usize, seed),
+        1 => tshirt_pool(hosts, hosts * 12, seed),
+        _ => mixed_pool(hosts, hosts * 15, 2, 2, seed),
+    }
+}

@@ -66,6 +66,13 @@ py_need=()
 python3 -c 'import maturin' >/dev/null 2>&1 || py_need+=('maturin>=1.16,<2')
 python3 -c 'import pytest' >/dev/null 2>&1 || py_need+=(pytest)
 python3 -c 'import mypy' >/dev/null 2>&1 || py_need+=(mypy)
+# haplan.fleet: many pools, or one pool's search split, on a Dask cluster;
+# answers as pandas DataFrames, written as Parquet with pyarrow. The pandas
+# stubs let mypy --strict check the code that builds the DataFrames.
+python3 -c 'import dask, distributed' >/dev/null 2>&1 || py_need+=('dask[distributed]')
+python3 -c 'import pandas' >/dev/null 2>&1 || py_need+=(pandas)
+python3 -c 'import pyarrow' >/dev/null 2>&1 || py_need+=(pyarrow)
+python3 -c 'import importlib.metadata as m; m.version("pandas-stubs")' >/dev/null 2>&1 || py_need+=(pandas-stubs)
 # Playwright drives /usr/bin/chromium; `playwright install` (a browser
 # download) is never run.
 python3 -c 'import playwright' >/dev/null 2>&1 || py_need+=('playwright>=1.40,<2')

@@ -7,6 +7,8 @@
 //! - [`properties`]: `check`, `plan`, `headroom`, `drain`, `tiers` and
 //!   `timing` against the brute-force reference in `lib.rs`;
 //! - [`strategies`]: the default search against deciding every set alone;
+//! - [`fleet`]: `haplan fleet` against `haplan check` per file;
+//! - [`split`]: one pool's search split into parts against `check`;
 //! - [`runtime`], [`simulation`], [`admission`]: the HA runtime's state
 //!   machine, its seeded simulation and its admission answers;
 //! - [`budget`]: K first and the time limits of every command;
@@ -19,9 +21,11 @@ mod admission;
 mod budget;
 mod e2e_failover;
 mod fixtures;
+mod fleet;
 mod hostile;
 mod import;
 mod properties;
 mod runtime;
 mod simulation;
+mod split;
 mod strategies;

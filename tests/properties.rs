@@ -552,7 +552,7 @@ impl PoolSpec {
 
 /// A pool file, printed as compact JSON when proptest reports a failure.
 #[derive(Clone)]
-struct PoolJson(Value);
+pub(crate) struct PoolJson(pub(crate) Value);
 
 impl fmt::Debug for PoolJson {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -561,13 +561,13 @@ impl fmt::Debug for PoolJson {
 }
 
 impl PoolJson {
-    fn pool(&self) -> Pool {
+    pub(crate) fn pool(&self) -> Pool {
         haplan::parse_pool(&self.0.to_string()).expect("generated pools are valid")
     }
 }
 
 /// Pools in HA mode `host` (or with HA off): the general case.
-fn pools() -> impl Strategy<Value = PoolJson> {
+pub(crate) fn pools() -> impl Strategy<Value = PoolJson> {
     prop_oneof![3 => pool_spec(false), 1 => packing_spec()].prop_map(|s| PoolJson(s.to_json()))
 }
 
@@ -586,7 +586,7 @@ fn all_pools() -> impl Strategy<Value = PoolJson> {
 
 /// `cases` cases (or `PROPTEST_CASES` when set, for longer hunts), and no
 /// regression file: a failure is reported, not stored.
-fn config(cases: u32) -> ProptestConfig {
+pub(crate) fn config(cases: u32) -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -1342,7 +1342,7 @@ proptest! {
 
 /// Pools of [`pools`] with `ha.failure_domain_label: "rack"` and each host in
 /// one of three racks or (value 3) without the label, a domain of its own.
-fn domain_pools() -> impl Strategy<Value = PoolJson> {
+pub(crate) fn domain_pools() -> impl Strategy<Value = PoolJson> {
     (pools(), prop::collection::vec(0u8..4, 6)).prop_map(|(p, racks)| {
         let mut v = p.0;
         v["ha"]["failure_domain_label"] = json!("rack");

@@ -3,7 +3,9 @@
 //! `gen mixed HOSTS VMS RESOURCES GROUPS SEED`, `gen twins HOSTS RESOURCES SEED`,
 //! `gen knife HOSTS VMS_PER_HOST SEED`, `gen gpu HOSTS VMS GPU_HOSTS GPU_VMS SEED`,
 //! `gen aa HOSTS VMS GROUP_SIZE SEED`, `gen near-full HOSTS SEED` or
-//! `gen small HOSTS VMS_PER_HOST MAX_GIB SEED`.
+//! `gen small HOSTS VMS_PER_HOST MAX_GIB SEED`; or a fleet of COUNT pools of
+//! 16 to 64 hosts of every family, written to DIR as `pool-NNNNN.json`:
+//! `gen fleet DIR COUNT SEED`.
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -12,6 +14,17 @@ fn main() {
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| usage())
     };
+    if args.first().map(String::as_str) == Some("fleet") {
+        let dir = std::path::Path::new(args.get(1).unwrap_or_else(|| usage()));
+        std::fs::create_dir_all(dir).expect("cannot create the fleet's directory");
+        for i in 0..n(2) {
+            let pool = haplan_benches::fleet_pool(n(3).wrapping_add(i));
+            let path = dir.join(format!("pool-{i:05}.json"));
+            std::fs::write(&path, serde_json::to_string(&pool).unwrap())
+                .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        }
+        return;
+    }
     let pool = match args.first().map(String::as_str) {
         Some("mem") => haplan_benches::memory_pool(n(1) as usize, n(2) as usize, n(3)),
         Some("tshirt") => haplan_benches::tshirt_pool(n(1) as usize, n(2) as usize, n(3)),
@@ -43,7 +56,7 @@ fn main() {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: gen mem HOSTS VMS_PER_HOST SEED | gen tshirt HOSTS VMS SEED | gen mixed HOSTS VMS RESOURCES GROUPS SEED\n       | gen twins HOSTS RESOURCES SEED | gen knife HOSTS VMS_PER_HOST SEED\n       | gen gpu HOSTS VMS GPU_HOSTS GPU_VMS SEED | gen aa HOSTS VMS GROUP_SIZE SEED | gen near-full HOSTS SEED\n       | gen small HOSTS VMS_PER_HOST MAX_GIB SEED"
+        "usage: gen mem HOSTS VMS_PER_HOST SEED | gen tshirt HOSTS VMS SEED | gen mixed HOSTS VMS RESOURCES GROUPS SEED\n       | gen twins HOSTS RESOURCES SEED | gen knife HOSTS VMS_PER_HOST SEED\n       | gen gpu HOSTS VMS GPU_HOSTS GPU_VMS SEED | gen aa HOSTS VMS GROUP_SIZE SEED | gen near-full HOSTS SEED\n       | gen small HOSTS VMS_PER_HOST MAX_GIB SEED | gen fleet DIR COUNT SEED"
     );
     std::process::exit(2);
 }

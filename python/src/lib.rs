@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use haplan::limits;
+use haplan::tolerance::split;
 use haplan::{
     Budget, ChangesError, CheckOptions, DiffOptions, HeadroomOptions, PoolError, Problem,
     ShapeError, Strategy, Verdict,
@@ -291,16 +292,7 @@ impl NativePool {
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str)> {
         let time_limit = seconds("time_limit", time_limit)?;
         let max_time = seconds("max_time", max_time)?;
-        let strategy = match strategy {
-            "full" => Strategy::Full,
-            "enumerate" => Strategy::Enumerate,
-            "ilp-per-set" => Strategy::IlpPerSet,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "strategy must be \"full\", \"enumerate\" or \"ilp-per-set\", found {other:?}"
-                )));
-            }
-        };
+        let strategy = strategy_arg(strategy)?;
         let pool = Arc::clone(&self.pool);
         let (json, text, verdict) =
             solve::run(py, threads, time_limit, move |cancel, time_limit| {
@@ -324,6 +316,112 @@ impl NativePool {
                 )
             })?;
         Ok((convert::to_py(py, &json)?, text, verdict))
+    }
+
+    /// `check`, with each failure-set size the set-level bounds leave open
+    /// searched in parts by `run` (`haplan::tolerance::split`): `run` gets
+    /// the round's parts (at most `parts`, as JSON text), has each decided
+    /// by `search_part` anywhere, and returns the answers (JSON text), or
+    /// `None` to give the round up (the report then has proved bounds,
+    /// `exact` false). An exception from `run` ends the check with it.
+    #[pyo3(signature = (run, parts, tolerate = None, time_limit = None, explain = false, threads = None, strategy = "full"))]
+    #[allow(clippy::too_many_arguments)]
+    fn check_split<'py>(
+        &self,
+        py: Python<'py>,
+        run: Py<PyAny>,
+        parts: usize,
+        tolerate: Option<u32>,
+        time_limit: Option<f64>,
+        explain: bool,
+        threads: Option<usize>,
+        strategy: &str,
+    ) -> PyResult<(Bound<'py, PyAny>, String, &'static str)> {
+        let time_limit = seconds("time_limit", time_limit)?;
+        let strategy = strategy_arg(strategy)?;
+        if parts == 0 {
+            return Err(PyValueError::new_err("parts must be at least 1"));
+        }
+        let pool = Arc::clone(&self.pool);
+        let done = solve::run(py, threads, time_limit, move |cancel, time_limit| {
+            #[allow(clippy::needless_update)]
+            let opts = CheckOptions {
+                tolerate,
+                time_limit,
+                explain,
+                cancel: Some(cancel),
+                strategy,
+                ..CheckOptions::default()
+            };
+            let mut raised: Option<PyErr> = None;
+            let split = split::check_split(&pool, &opts, |round| {
+                if raised.is_some() {
+                    return None;
+                }
+                let texts: Vec<String> = round
+                    .parts(parts)
+                    .iter()
+                    .map(|p| serde_json::to_string(p).expect("serializable"))
+                    .collect();
+                let answers = Python::attach(|py| -> PyResult<Option<Vec<String>>> {
+                    run.call1(py, (texts,))?.extract(py)
+                });
+                let parsed = answers.and_then(|a| {
+                    a.map(|a| {
+                        a.iter()
+                            .map(|t| serde_json::from_str::<split::PartAnswer>(t))
+                            .collect::<Result<Vec<_>, _>>()
+                            .map_err(|e| {
+                                PyValueError::new_err(format!("not an answer of search_part: {e}"))
+                            })
+                    })
+                    .transpose()
+                });
+                parsed.unwrap_or_else(|e| {
+                    raised = Some(e);
+                    None
+                })
+            });
+            if let Some(e) = raised {
+                return Err(e);
+            }
+            let report = split.map_err(|e| PyValueError::new_err(e.to_string()))?;
+            let verdict = verdict_name(report.verdict());
+            Ok((
+                haplan_wire::report::check_json(&pool, &report),
+                haplan_wire::report::check_text(&pool, &report),
+                verdict,
+            ))
+        })?;
+        let (json, text, verdict) = done?;
+        Ok((convert::to_py(py, &json)?, text, verdict))
+    }
+
+    /// Decides one part of a split search (`check_split`): the part and
+    /// the answer as JSON text. A part of another pool, another build of
+    /// haplan or other options is a `ValueError`.
+    #[pyo3(signature = (part, time_limit = None, threads = None))]
+    fn search_part(
+        &self,
+        py: Python<'_>,
+        part: &str,
+        time_limit: Option<f64>,
+        threads: Option<usize>,
+    ) -> PyResult<String> {
+        let time_limit = seconds("time_limit", time_limit)?;
+        let part: split::Part = serde_json::from_str(part)
+            .map_err(|e| PyValueError::new_err(format!("not a part of a split search: {e}")))?;
+        let pool = Arc::clone(&self.pool);
+        let answer = solve::run(py, threads, time_limit, move |cancel, time_limit| {
+            let budget = Budget {
+                deadline: time_limit.map(|d| Instant::now() + d),
+                cancel: Some(cancel),
+            };
+            split::search_part(&pool, &part, &budget)
+        })?;
+        answer
+            .map(|a| serde_json::to_string(&a).expect("serializable"))
+            .map_err(|e| PyValueError::new_err(e.to_string()))
     }
 
     /// `haplan plan --fail ...`: `(json, text)`.
@@ -682,6 +780,17 @@ impl NativePool {
         let pool = &*self.pool;
         let (json, text) = py.detach(|| agility(pool));
         Ok((convert::to_py(py, &json)?, text))
+    }
+}
+
+fn strategy_arg(strategy: &str) -> PyResult<Strategy> {
+    match strategy {
+        "full" => Ok(Strategy::Full),
+        "enumerate" => Ok(Strategy::Enumerate),
+        "ilp-per-set" => Ok(Strategy::IlpPerSet),
+        other => Err(PyValueError::new_err(format!(
+            "strategy must be \"full\", \"enumerate\" or \"ilp-per-set\", found {other:?}"
+        ))),
     }
 }
 

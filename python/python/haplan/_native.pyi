@@ -4,7 +4,7 @@ Private: use the ``haplan`` package. Solves return the command line's JSON
 object as Python data plus its text output.
 """
 
-from typing import Any, ClassVar, Dict, List, Optional, Tuple, final
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Tuple, final
 
 # The text and verdict of a check nested in a what-if, a diff, a headroom or a drain.
 _Nested = Tuple[str, str]
@@ -40,6 +40,19 @@ class Pool:
         strategy: str = "full",
         max_time: Optional[float] = None,
     ) -> Tuple[Dict[str, Any], str, str]: ...
+    def check_split(
+        self,
+        run: Callable[[List[str]], Optional[List[str]]],
+        parts: int,
+        tolerate: Optional[int] = None,
+        time_limit: Optional[float] = None,
+        explain: bool = False,
+        threads: Optional[int] = None,
+        strategy: str = "full",
+    ) -> Tuple[Dict[str, Any], str, str]: ...
+    def search_part(
+        self, part: str, time_limit: Optional[float] = None, threads: Optional[int] = None
+    ) -> str: ...
     def plan(
         self, failed: List[str], time_limit: Optional[float] = None
     ) -> Tuple[Dict[str, Any], str]: ...

@@ -20,6 +20,7 @@ use haplan::tolerance::{self, CheckOptions, Progress, Verdict};
 use haplan::{agility, diff, limits, load, timing, whatif};
 use haplan_wire::report;
 
+use crate::fleet::{self, FleetFormat};
 use crate::github;
 
 /// Exit codes, a contract (docs/cli.md).
@@ -322,6 +323,27 @@ enum Command {
         format: Format,
         #[command(flatten)]
         budget: BudgetArgs,
+    },
+    /// Check many pools at once: one row per pool file, and a summary.
+    ///
+    /// Each PATH is a pool file, a directory (its *.json files) or a glob
+    /// pattern (quoted, so that the shell leaves it alone). Pools are
+    /// checked in parallel; a file that cannot be read or is not a valid pool
+    /// is a row with its error. Exit code: 1 when any pool misses its policy,
+    /// else 2 when any could not be checked, else 3 when any is undecided,
+    /// else 0.
+    Fleet {
+        /// Pool files, directories of pool files, or glob patterns.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
+        /// K for every pool (default: each file's ha.host_failures_to_tolerate).
+        #[arg(long, value_name = "K", value_parser = parse_tolerate)]
+        tolerate: Option<u32>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: FleetFormat,
+        /// Stop each pool's check after this many seconds with proved bounds.
+        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+        time_limit: Option<Duration>,
     },
     /// How long until every protected VM runs again after the worst tolerated failure.
     ///
@@ -721,6 +743,23 @@ where
         clap_complete::generate(shell, &mut command, "haplan", stdout);
         return EXIT_OK;
     }
+    if let Command::Fleet {
+        paths,
+        tolerate,
+        format,
+        time_limit,
+    } = &cli.command
+    {
+        return run_fleet(
+            paths,
+            *tolerate,
+            *time_limit,
+            *format,
+            cli.threads,
+            stdout,
+            stderr,
+        );
+    }
     #[cfg(feature = "drivers")]
     if let Command::Control { socket, event } = &cli.command {
         let line = match serde_json::from_str::<serde_json::Value>(event) {
@@ -901,6 +940,47 @@ impl Ctx {
     }
 }
 
+/// `haplan fleet`: the files named, checked on `threads` threads.
+fn run_fleet(
+    paths: &[String],
+    tolerate: Option<u32>,
+    time_limit: Option<Duration>,
+    format: FleetFormat,
+    threads: Option<usize>,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> i32 {
+    let err_format = match format {
+        FleetFormat::Json => Format::Json,
+        FleetFormat::Text | FleetFormat::Csv => Format::Text,
+    };
+    let files = match fleet::expand(paths) {
+        Ok(files) => files,
+        Err(message) => return fail(&CliError::from(message), err_format, stdout, stderr),
+    };
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = threads {
+        builder = builder.num_threads(n);
+    }
+    let (code, text) = match builder.build() {
+        Ok(pool) => pool.install(|| fleet::run(&files, tolerate, time_limit, format)),
+        Err(e) => {
+            let message = format!("cannot start threads: {e}");
+            return fail(&CliError::from(message), err_format, stdout, stderr);
+        }
+    };
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            let _ = writeln!(stderr, "haplan: cannot write output: {e}");
+            EXIT_BAD_INPUT
+        }
+        _ => code,
+    }
+}
+
 /// Why a command could not answer (exit 2): a message, and for a file
 /// that was rejected, the file and each problem with its place.
 #[derive(Clone, Debug)]
@@ -1039,6 +1119,7 @@ impl Command {
             | Command::Diff { .. }
             | Command::Report { .. }
             | Command::Schema
+            | Command::Fleet { .. }
             | Command::Import { .. }
             | Command::Completions { .. }
             | Command::Man { .. }
@@ -1280,7 +1361,9 @@ fn import_exports(
 
 fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), CliError> {
     match cli.command {
-        Command::Import { .. } | Command::Completions { .. } => unreachable!("handled before"),
+        Command::Import { .. } | Command::Completions { .. } | Command::Fleet { .. } => {
+            unreachable!("handled before")
+        }
         Command::Control { .. } => Err(String::from(
             "this haplan was built without the libvirt driver (feature \"drivers\")",
         )

@@ -2,6 +2,7 @@
 //! streams as arguments so that tests drive exactly what the binary does.
 
 pub mod cli;
+mod fleet;
 mod github;
 
 pub use cli::{run, run_from};

@@ -35,6 +35,8 @@ use crate::scenario::Analysis;
 use crate::setbound::{Partial, SetBounds};
 use crate::warm::Warm;
 
+pub mod split;
+
 /// The time limit the command line, the Python package and the C ABI
 /// give a question by default: a CI job that asks gets an answer (proved
 /// bounds, at worst) within a minute, whatever the pool. The library sets
@@ -191,7 +193,8 @@ impl Stop {
 
 /// How `check` decides. Every strategy gives the same exact answer; the
 /// others exist to measure and test the full one against.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Strategy {
     /// Set-level bounds, then the failure sets they leave open, each by the
     /// staged decision (bounds, greedy, exact search, ILP).
@@ -327,7 +330,7 @@ impl CheckReport {
 /// Decides whether the pool tolerates K, then its exact tolerance (or
 /// proved bounds, when `max_time` or the time limit runs out first).
 pub fn check(pool: &Pool, opts: &CheckOptions) -> CheckReport {
-    check_to(pool, opts, Goal::Max)
+    check_to(pool, opts, Goal::Max, None)
 }
 
 /// Decides only whether the pool tolerates K (the configured k): the
@@ -336,7 +339,7 @@ pub fn check(pool: &Pool, opts: &CheckOptions) -> CheckReport {
 /// may be false; below K the report is that of [`check`] without a
 /// `max_time`.
 pub(crate) fn check_at_least(pool: &Pool, opts: &CheckOptions) -> CheckReport {
-    check_to(pool, opts, Goal::AtLeast)
+    check_to(pool, opts, Goal::AtLeast, None)
 }
 
 /// What a check decides after K.
@@ -358,7 +361,9 @@ struct Counters {
     set_level: AtomicU64,
 }
 
-fn check_to(pool: &Pool, opts: &CheckOptions, goal: Goal) -> CheckReport {
+/// `check` with `goal`; with `parts`, each failure-set size the bounds
+/// leave open is searched by `parts` instead of here (`split`).
+fn check_to(pool: &Pool, opts: &CheckOptions, goal: Goal, parts: Option<PartsHook>) -> CheckReport {
     let start = Instant::now();
     let configured = opts.tolerate.unwrap_or(pool.ha.host_failures_to_tolerate);
     let local = Progress::default();
@@ -414,7 +419,7 @@ fn check_to(pool: &Pool, opts: &CheckOptions, goal: Goal) -> CheckReport {
             })
         });
         let budgets = (&budget, &explaining);
-        let report = decide(pool, opts, goal, start, budgets, progress, &counters);
+        let report = decide(pool, opts, goal, start, budgets, progress, &counters, parts);
         done.store(true, Ordering::Relaxed);
         if let Some(w) = watcher {
             w.thread().unpark();
@@ -501,6 +506,7 @@ fn decide(
     (budget, explaining): (&Budget, &Budget),
     progress: &Progress,
     counters: &Counters,
+    parts: Option<PartsHook>,
 ) -> CheckReport {
     let configured = opts.tolerate.unwrap_or(pool.ha.host_failures_to_tolerate);
     let an = Analysis::new(pool);
@@ -573,7 +579,8 @@ fn decide(
             );
         }
     } else if an.failover && (an.has_items()) {
-        let search = Tolerance::new(&an, budget, opts.strategy, counters);
+        let mut search = Tolerance::new(&an, budget, opts.strategy, counters);
+        search.parts = parts;
         let aim = Aim {
             k: configured,
             goal,
@@ -1007,7 +1014,14 @@ struct Tolerance<'a, 'p> {
     set_level: &'a AtomicU64,
     /// The order the search tasks' packings place VMs in (`Warm::keys`).
     warm_key: Vec<f64>,
+    /// Searches each open failure-set size elsewhere (`split`), given the
+    /// domain order in a domain search.
+    parts: Option<PartsHook<'a>>,
 }
+
+/// Decides `first_failing(k)` (or `first_failing_domains(d, k)`) by parts.
+type PartsHook<'a> =
+    &'a (dyn Fn(&Tolerance, Option<&[Vec<HostId>]>, usize) -> Option<SetResult> + Sync);
 
 /// Pools of fewer up hosts do without `crate::adversary`.
 const ADVERSARY_HOSTS: usize = 16;
@@ -1105,6 +1119,7 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             by_stage: &counters.by_stage,
             set_level: &counters.set_level,
             warm_key: Warm::keys(an),
+            parts: None,
         }
     }
 
@@ -1278,12 +1293,20 @@ impl<'a, 'p> Tolerance<'a, 'p> {
                 return None;
             }
         }
-        (0..=n - k).into_par_iter().find_map_first(|first| {
-            let mut chosen = d[first].clone();
-            let mut warm = Warm::new(self.an, &self.warm_key);
-            chosen.iter().for_each(|&h| warm.push(h));
-            self.dfs_domains(d, &mut chosen, &mut warm, first + 1, k - 1)
-        })
+        if let Some(parts) = self.parts {
+            return parts(self, Some(d), k);
+        }
+        (0..=n - k)
+            .into_par_iter()
+            .find_map_first(|first| self.from_first_domain(d, first, k))
+    }
+
+    /// The first failing set of `k` domains whose first is `d[first]`.
+    fn from_first_domain(&self, d: &[Vec<HostId>], first: usize, k: usize) -> Option<SetResult> {
+        let mut chosen = d[first].clone();
+        let mut warm = Warm::new(self.an, &self.warm_key);
+        chosen.iter().for_each(|&h| warm.push(h));
+        self.dfs_domains(d, &mut chosen, &mut warm, first + 1, k - 1)
     }
 
     /// Whether the bounds prove every completion of `chosen` by `m` of the
@@ -1422,16 +1445,24 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         if k > n {
             return None;
         }
-        (0..=n - k).into_par_iter().find_map_first(|first| {
-            if self.twin_prev[first] || !self.dominated_by[first].is_empty() {
-                return None; // a twin or a dominator ranked before stands for it
-            }
-            let mut chosen = Vec::with_capacity(k);
-            chosen.push(self.ranked[first]);
-            let mut warm = Warm::new(self.an, &self.warm_key);
-            warm.push(self.ranked[first]);
-            self.dfs(&mut chosen, &mut warm, first + 1, k)
-        })
+        if let Some(parts) = self.parts {
+            return parts(self, None, k);
+        }
+        (0..=n - k)
+            .into_par_iter()
+            .find_map_first(|first| self.from_first(first, k))
+    }
+
+    /// The first failing k-set whose first host (by rank) is `ranked[first]`.
+    fn from_first(&self, first: usize, k: usize) -> Option<SetResult> {
+        if self.twin_prev[first] || !self.dominated_by[first].is_empty() {
+            return None; // a twin or a dominator ranked before stands for it
+        }
+        let mut chosen = Vec::with_capacity(k);
+        chosen.push(self.ranked[first]);
+        let mut warm = Warm::new(self.an, &self.warm_key);
+        warm.push(self.ranked[first]);
+        self.dfs(&mut chosen, &mut warm, first + 1, k)
     }
 
     /// Searches the completions of `chosen` by hosts ranked from `start`;

@@ -133,7 +133,8 @@ impl Instance {
 }
 
 /// Why a scenario cannot be packed. Each variant is a proof.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Infeasible {
     /// Item has no eligible target with room for it alone.
     NoTarget { item: usize },

@@ -1,0 +1,402 @@
+"""Many pools, or one large pool's search, on a Dask cluster.
+
+A fleet of pools is checked (or asked what-if, headroom or tiers) on a
+``dask.distributed`` client, many pools per task so that scheduling does
+not dominate, each task's solves on ``threads=1`` by default so that a
+worker's tasks do not oversubscribe its cores. The answer is a pandas
+DataFrame, one row per pool in the order given, with a ``path`` column (the
+file, for a pool given as one), ``question``, ``pool`` (its name),
+``verdict``, ``error`` and the answer's JSON fields as columns (nested
+objects flattened with ``_``: ``before_max_tolerable`` in a what-if)::
+
+    import haplan.fleet
+
+    df = haplan.fleet.check(glob.glob("pools/*.json"), tolerate=1)
+    print(df[["path", "max_tolerable", "ok", "exact"]])
+    print(df[df.verdict != "ok"])
+    haplan.fleet.to_parquet(df, "nightly.parquet")
+
+A pool that cannot be read, is invalid or whose question fails is a row with
+``verdict`` ``"error"`` and the message in ``error``; the run goes on. Paths
+are read by the workers: on a cluster of several machines they must see the
+same files (or pass :class:`~haplan.Pool` objects, which pickle).
+
+Without a ``client``, a ``LocalCluster`` of one single-threaded worker
+process per core is started for the call and closed after it.
+
+:func:`check_split` runs one pool's check with its failure-set search split
+into parts decided as Dask tasks; its report is the one :meth:`Pool.check
+<haplan.Pool.check>` gives (the statistics aside, which count every part's
+work).
+
+Needs ``dask[distributed]`` and ``pandas``; :func:`to_parquet` needs
+``pyarrow``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+
+from . import _native
+from ._pool import Changes, Demand, Pool, _count, _seconds
+from ._reports import Report
+
+if TYPE_CHECKING:
+    import pandas
+    from distributed import Client
+
+__all__ = ["check", "check_split", "headroom", "tiers", "to_parquet", "whatif"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+PoolLike = Union[PathLike, Pool]
+Row = Dict[str, Any]
+
+# Columns every row has, first, in this order.
+_FIRST = ["path", "pool", "question", "verdict", "error"]
+
+
+def _flatten(data: Mapping[str, Any], prefix: str, row: Row, depth: int) -> None:
+    """The answer's fields as columns: scalars as they are, objects one
+    level down joined by ``_``, lists of scalars as lists, other lists as
+    JSON text (so that every column has one type across rows)."""
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and depth > 0:
+            _flatten(value, f"{name}_", row, depth - 1)
+        elif isinstance(value, (dict, list)) and not (
+            isinstance(value, list) and all(isinstance(v, (str, int, float, bool)) for v in value)
+        ):
+            row[name] = json.dumps(value, sort_keys=True)
+        else:
+            row[name] = value
+    # The failing set's hosts, the column people filter on.
+    witness = data.get("witness")
+    if prefix == "" and isinstance(witness, dict):
+        row["witness"] = list(witness.get("failed_hosts", []))
+
+
+def _ask(question: str, pool: Pool, options: Mapping[str, Any]) -> Tuple[str, Mapping[str, Any]]:
+    """One question to one pool: its verdict and JSON object."""
+    if question == "check":
+        r: Any = pool.check(**options)
+    elif question == "whatif":
+        changes = options["changes"]
+        rest = {k: v for k, v in options.items() if k != "changes"}
+        r = pool.what_if(changes(pool) if callable(changes) else changes, **rest)
+    elif question == "headroom":
+        r = pool.headroom(**options)
+    elif question == "tiers":
+        r = pool.tiers(**options)
+    else:  # pragma: no cover - the public functions name the question
+        raise ValueError(f"unknown question {question!r}")
+    return str(r.verdict), r.to_dict()
+
+
+def _run_batch(question: str, items: List[Tuple[int, Optional[str], Any]], options: Mapping[str, Any]) -> List[Row]:
+    """A task: each pool of the batch (a path or a Pool) asked `question`;
+    every failure a row with its error."""
+    rows = []
+    for index, path, item in items:
+        row: Row = {"_index": index, "path": path, "pool": None, "question": question, "error": None}
+        try:
+            pool = item if isinstance(item, Pool) else Pool.load(item)
+            row["pool"] = pool.name
+            verdict, data = _ask(question, pool, options)
+        except Exception as e:  # every pool's failure is a row, never the run's end
+            row["verdict"] = "error"
+            row["error"] = str(e) or type(e).__name__
+        else:
+            row["verdict"] = verdict
+            _flatten(data, "", row, 1)
+            # The JSON's own `pool` is the name, as above; the verdict is ours.
+            row["pool"] = pool.name
+        rows.append(row)
+    return rows
+
+
+def _distributed() -> Any:
+    """The ``distributed`` module (imported when first needed; parts of
+    its API are untyped, so it is used as ``Any``)."""
+    import distributed
+
+    return distributed
+
+
+@contextlib.contextmanager
+def _client(client: Optional[Client]) -> Iterator[Any]:
+    """The client given, or one on a LocalCluster of single-threaded
+    worker processes (one per core) closed after use."""
+    if client is not None:
+        yield client
+        return
+    d = _distributed()
+    with d.LocalCluster(
+        n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster, d.Client(cluster) as c:
+        yield c
+
+
+def _items(pools: Sequence[PoolLike]) -> List[Tuple[int, Optional[str], Any]]:
+    items: List[Tuple[int, Optional[str], Any]] = []
+    for i, p in enumerate(pools):
+        if isinstance(p, Pool):
+            items.append((i, None, p))
+        elif isinstance(p, (str, os.PathLike)):
+            items.append((i, os.fspath(p), os.fspath(p)))
+        else:
+            raise TypeError(f"pools[{i}] must be a path or a haplan.Pool, not {type(p).__name__}")
+    return items
+
+
+def _fleet(
+    question: str,
+    pools: Union[PoolLike, Sequence[PoolLike]],
+    client: Optional[Client],
+    batch: Optional[int],
+    options: Dict[str, Any],
+) -> pandas.DataFrame:
+    import pandas
+
+    if isinstance(pools, (str, os.PathLike, Pool)):
+        pools = [pools]
+    items = _items(list(pools))
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+        raise ValueError(f"batch must be a whole number of pools, at least 1, not {batch!r}")
+    options["threads"] = _count(options.get("threads"), "threads")
+    rows: List[Row] = []
+    if items:
+        with _client(client) as c:
+            workers = max(1, sum(c.nthreads().values()))
+            # About 4 tasks per worker thread: few enough that scheduling
+            # does not dominate, enough to balance uneven pools.
+            size = batch or max(1, math.ceil(len(items) / (4 * workers)))
+            batches = [items[i : i + size] for i in range(0, len(items), size)]
+            futures = c.map(
+                _run_batch,
+                [question] * len(batches),
+                batches,
+                [options] * len(batches),
+                pure=False,
+                retries=2,
+            )
+            for done in c.gather(futures):
+                rows.extend(done)
+    # Each pool once, in the order given, whatever order the tasks ended in.
+    by_index = {r["_index"]: r for r in rows}
+    if len(rows) != len(items) or sorted(by_index) != list(range(len(items))):
+        raise RuntimeError("haplan: a task of the fleet lost or repeated a pool")
+    ordered = [by_index[i] for i in range(len(items))]
+    for r in ordered:
+        del r["_index"]
+    df = pandas.DataFrame(ordered)
+    for col in _FIRST:
+        if col not in df.columns:
+            df[col] = None
+    rest = [col for col in df.columns if col not in _FIRST]
+    return df[_FIRST + rest].reset_index(drop=True)
+
+
+def check(
+    pools: Union[PoolLike, Sequence[PoolLike]],
+    client: Optional[Client] = None,
+    *,
+    tolerate: Optional[int] = None,
+    time_limit: Optional[float] = None,
+    explain: bool = False,
+    threads: Optional[int] = 1,
+    batch: Optional[int] = None,
+) -> pandas.DataFrame:
+    """:meth:`Pool.check <haplan.Pool.check>` of every pool (paths or
+    :class:`~haplan.Pool` objects) on the Dask ``client``: one row per pool
+    with ``max_tolerable``, ``ok``, ``exact``, ``upper_bound``,
+    ``configured``, ``witness`` (the failing set's hosts) and the rest of
+    the JSON's fields. ``batch`` pools per task (default: about four tasks
+    per worker thread); ``threads`` per solve (default 1)."""
+    return _fleet(
+        "check",
+        pools,
+        client,
+        batch,
+        {"tolerate": tolerate, "time_limit": time_limit, "explain": explain, "threads": threads},
+    )
+
+
+def whatif(
+    pools: Union[PoolLike, Sequence[PoolLike]],
+    changes: Union[Changes, Callable[[Pool], Changes]],
+    client: Optional[Client] = None,
+    *,
+    tolerate: Optional[int] = None,
+    time_limit: Optional[float] = None,
+    explain: bool = False,
+    threads: Optional[int] = 1,
+    batch: Optional[int] = None,
+) -> pandas.DataFrame:
+    """:meth:`Pool.what_if <haplan.Pool.what_if>` of every pool: the same
+    changes for all, or ``changes(pool)`` for each (a function, which must
+    pickle: e.g. one that removes each pool's largest host). Columns
+    ``before_max_tolerable``, ``after_max_tolerable``, ``ok``, ...; a
+    change that does not fit a pool (an unknown host) is that row's
+    error."""
+    return _fleet(
+        "whatif",
+        pools,
+        client,
+        batch,
+        {
+            "changes": changes,
+            "tolerate": tolerate,
+            "time_limit": time_limit,
+            "explain": explain,
+            "threads": threads,
+        },
+    )
+
+
+def headroom(
+    pools: Union[PoolLike, Sequence[PoolLike]],
+    vm: Demand,
+    client: Optional[Client] = None,
+    *,
+    storage: Union[None, str, Sequence[str]] = None,
+    networks: Union[None, str, Sequence[str]] = None,
+    tolerate: Optional[int] = None,
+    time_limit: Optional[float] = None,
+    threads: Optional[int] = 1,
+    batch: Optional[int] = None,
+) -> pandas.DataFrame:
+    """:meth:`Pool.headroom <haplan.Pool.headroom>` of every pool for one VM
+    shape: ``max_additional`` and the rest of the JSON's fields."""
+    return _fleet(
+        "headroom",
+        pools,
+        client,
+        batch,
+        {
+            "vm": vm,
+            "storage": storage,
+            "networks": networks,
+            "tolerate": tolerate,
+            "time_limit": time_limit,
+            "threads": threads,
+        },
+    )
+
+
+def tiers(
+    pools: Union[PoolLike, Sequence[PoolLike]],
+    client: Optional[Client] = None,
+    *,
+    tolerate: Optional[int] = None,
+    time_limit: Optional[float] = None,
+    threads: Optional[int] = 1,
+    batch: Optional[int] = None,
+) -> pandas.DataFrame:
+    """:meth:`Pool.tiers <haplan.Pool.tiers>` of every pool (the per-tier
+    tolerances as JSON text in ``tiers``)."""
+    return _fleet(
+        "tiers",
+        pools,
+        client,
+        batch,
+        {"tolerate": tolerate, "time_limit": time_limit, "threads": threads},
+    )
+
+
+def to_parquet(df: pandas.DataFrame, path: PathLike) -> None:
+    """Writes a fleet's DataFrame as Parquet (pyarrow), written to a
+    temporary file beside ``path`` and renamed: never half-written."""
+    target = os.fspath(path)
+    tmp = f"{target}.{os.getpid()}.tmp"
+    try:
+        df.to_parquet(tmp, engine="pyarrow", index=False)
+        os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+
+
+def _search_part(pool: Pool, part: str, time_limit: Optional[float], threads: Optional[int]) -> str:
+    """A task: one part of a split search."""
+    return pool._inner.search_part(part, time_limit, threads)
+
+
+def check_split(
+    pool: Union[PathLike, Pool],
+    client: Optional[Client] = None,
+    *,
+    parts: Optional[int] = None,
+    tolerate: Optional[int] = None,
+    time_limit: Optional[float] = None,
+    explain: bool = False,
+    threads: Optional[int] = None,
+    part_threads: Optional[int] = 1,
+    strategy: str = "full",
+) -> Report:
+    """:meth:`Pool.check <haplan.Pool.check>` of one large pool, its
+    failure-set search split across the Dask ``client``'s workers.
+
+    The set-level bounds are computed here; each failure-set size k they
+    leave open is split into ``parts`` parts (default: four per worker
+    thread) by the first host (or failure domain) of each set, in the
+    search's ranking, and each part is a task that searches its sets with
+    the same pruning. The answer is the failing set of the smallest first
+    host that has one, as in the single-process search, so the report
+    equals :meth:`Pool.check`'s whatever the number of parts or workers
+    (its ``stats`` count every part's work). Parts after a part that found
+    a failing set are cancelled. ``part_threads`` threads per task
+    (default 1); ``threads`` for the work done here; ``strategy`` as for
+    :meth:`Pool.check <haplan.Pool.check>` (``"enumerate"``: no set-level
+    bounds, so every k up to the answer is searched in parts).
+    """
+    if not isinstance(pool, Pool):
+        pool = Pool.load(pool)
+    tolerate = _count(tolerate, "tolerate")
+    threads = _count(threads, "threads")
+    part_threads = _count(part_threads, "threads")
+    if parts is not None and (isinstance(parts, bool) or not isinstance(parts, int) or parts < 1):
+        raise ValueError(f"parts must be a whole number, at least 1, not {parts!r}")
+    limit = _seconds(time_limit)
+    with _client(client) as c:
+        n = parts or 4 * max(1, sum(c.nthreads().values()))
+        # A key of its own (not a hash of the pool): a key released by an
+        # earlier call may still be on its way out of the scheduler.
+        [shared] = c.scatter([pool], broadcast=True, hash=False)
+
+        def run(texts: List[str]) -> Optional[List[str]]:
+            futures = [
+                c.submit(_search_part, shared, t, limit, part_threads, pure=False, retries=2)
+                for t in texts
+            ]
+            firsts = [json.loads(t)["firsts"][0] for t in texts]
+            position = {f.key: i for i, f in enumerate(futures)}
+            answers: List[str] = []
+            best: Optional[int] = None
+            done = _distributed().as_completed(futures)
+            for future in done:
+                i = position[future.key]
+                if best is not None and firsts[i] > best:
+                    continue
+                answer = future.result()
+                answers.append(answer)
+                found = json.loads(answer)["found"]
+                if found is not None and (best is None or found["first"] < best):
+                    best = found["first"]
+                    # Parts whose first units all come after it cannot
+                    # change the answer.
+                    late = [f for f, first in zip(futures, firsts) if first > best and not f.done()]
+                    c.cancel(late)
+            # Answers of parts after the best one are dropped (the merge
+            # needs each first unit up to it once, nothing after).
+            return [
+                a
+                for a in answers
+                if best is None or json.loads(a)["part"]["firsts"][0] <= best
+            ]
+
+        data, text, verdict = pool._inner.check_split(run, n, tolerate, limit, bool(explain), threads, strategy)
+    return Report._from_native(data, text, verdict)
