@@ -1709,7 +1709,7 @@ fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), 
             networks,
             format,
             output,
-            limit: _,
+            limit,
         } => {
             let pool = read_pool(&file, read, ctx)?;
             let mut shapes = Vec::new();
@@ -1722,7 +1722,8 @@ fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), 
             }
             let opts = haplan_html::ReportOptions {
                 tolerate,
-                time_limit: ctx.time_limit(),
+                time_limit: limit.time_limit.0,
+                deadline: ctx.deadline,
                 shapes,
                 cancel: Some(&ctx.cancel),
             };

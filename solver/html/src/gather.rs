@@ -23,6 +23,10 @@ pub struct ReportOptions<'a> {
     pub tolerate: Option<u32>,
     /// One limit for every question together; each gets what is left.
     pub time_limit: Option<Duration>,
+    /// When `time_limit` runs out, when it started counting before this
+    /// call (the command line counts it from the start of the process);
+    /// `None`: `time_limit` from the call.
+    pub deadline: Option<Instant>,
     /// A headroom answer per shape.
     pub shapes: Vec<Shape>,
     pub cancel: Option<&'a AtomicBool>,
@@ -39,7 +43,7 @@ pub struct Gathered {
 /// than headroom counts) is an error.
 pub fn gather(pool: &Pool, opts: &ReportOptions) -> Result<Gathered, HeadroomError> {
     let start = Instant::now();
-    let deadline = opts.time_limit.map(|d| start + d);
+    let deadline = opts.deadline.or(opts.time_limit.map(|d| start + d));
     let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
     let check = haplan::check(
         pool,
