@@ -305,7 +305,13 @@ EOF
 
     local pid
     while read -r pid _; do
-        [ "$(pgid_of "$pid")" = "$pid" ] || die "process $pid did not get a process group of its own"
+        # setsid(1) makes the group after the fork: a process just spawned
+        # may not have it yet, so wait up to 2 s for it.
+        local tries=0
+        until [ "$(pgid_of "$pid")" = "$pid" ]; do
+            ((++tries <= 40)) || die "process $pid did not get a process group of its own"
+            sleep 0.05
+        done
     done <"$DIR/pgids"
 
     local direct mgmt
