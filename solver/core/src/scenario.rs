@@ -85,6 +85,31 @@ pub struct ApartRule {
 }
 
 impl Rules {
+    /// Adds keep-together rule `i` (`r`), its members indexed.
+    fn push_together(&mut self, i: usize, r: &GroupRule) {
+        for &v in &r.vms {
+            self.together_of[v].push(self.together.len() as u32);
+        }
+        self.together.push((i, r.vms.clone()));
+    }
+
+    /// Adds apart rule `i` (`r`), with its running members counted per
+    /// host and its members indexed.
+    fn push_apart(&mut self, pool: &Pool, i: usize, r: &GroupRule) {
+        let mut on = vec![0u32; pool.hosts.len()];
+        for &v in &r.vms {
+            if pool.vms[v].power.is_active() {
+                on[pool.vms[v].host] += 1;
+            }
+            self.apart_of[v].push(self.apart.len() as u32);
+        }
+        self.apart.push(ApartRule {
+            rule: i,
+            cap: r.max_per_host,
+            on,
+        });
+    }
+
     /// Whether a failure set's scenario is feasible whenever a larger one
     /// is: true without keep-together rules (a member still running pins
     /// where the others restart, which a larger set may lift).
@@ -320,25 +345,9 @@ impl<'p> Analysis<'p> {
                 continue;
             }
             match r.affinity {
-                Affinity::Together => {
-                    for &v in &r.vms {
-                        rules.together_of[v].push(rules.together.len() as u32);
-                    }
-                    rules.together.push((i, r.vms.clone()));
-                }
+                Affinity::Together => rules.push_together(i, r),
                 Affinity::Apart if r.vms.len() > r.max_per_host as usize => {
-                    let mut on = vec![0u32; pool.hosts.len()];
-                    for &v in &r.vms {
-                        if pool.vms[v].power.is_active() {
-                            on[pool.vms[v].host] += 1;
-                        }
-                        rules.apart_of[v].push(rules.apart.len() as u32);
-                    }
-                    rules.apart.push(ApartRule {
-                        rule: i,
-                        cap: r.max_per_host,
-                        on,
-                    });
+                    rules.push_apart(pool, i, r);
                 }
                 Affinity::Apart => {}
             }
@@ -754,10 +763,7 @@ fn classify(
     };
     for (i, r) in group_rules.iter().enumerate() {
         if binds(r) && r.affinity == Affinity::Together && r.vms.len() > 1 {
-            for &v in &r.vms {
-                rules.together_of[v].push(rules.together.len() as u32);
-            }
-            rules.together.push((i, r.vms.clone()));
+            rules.push_together(i, r);
         }
     }
     let mut group_of = vec![NO_GROUP; nv];
@@ -778,18 +784,7 @@ fn classify(
             group_rule.push(i);
             continue;
         }
-        let mut on = vec![0u32; pool.hosts.len()];
-        for &v in &r.vms {
-            if pool.vms[v].power.is_active() {
-                on[pool.vms[v].host] += 1;
-            }
-            rules.apart_of[v].push(rules.apart.len() as u32);
-        }
-        rules.apart.push(ApartRule {
-            rule: i,
-            cap: r.max_per_host,
-            on,
-        });
+        rules.push_apart(pool, i, r);
     }
     let rules = (!rules.together.is_empty() || !rules.apart.is_empty()).then(|| Box::new(rules));
     (group_of, group_rule, rules)
