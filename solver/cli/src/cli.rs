@@ -753,16 +753,14 @@ where
         time_limit,
     } = &cli.command
     {
-        return run_fleet(
+        let request = FleetRequest {
             paths,
-            *tolerate,
-            *time_limit,
-            *format,
-            cli.threads,
-            stdin,
-            stdout,
-            stderr,
-        );
+            tolerate: *tolerate,
+            time_limit: *time_limit,
+            format: *format,
+            threads: cli.threads,
+        };
+        return run_fleet(&request, stdin, stdout, stderr);
     }
     #[cfg(feature = "drivers")]
     if let Command::Control { socket, event } = &cli.command {
@@ -944,17 +942,29 @@ impl Ctx {
     }
 }
 
-/// `haplan fleet`: the files named, checked on `threads` threads.
-fn run_fleet(
-    paths: &[String],
+/// What `haplan fleet` was asked.
+struct FleetRequest<'a> {
+    paths: &'a [String],
     tolerate: Option<u32>,
     time_limit: Option<Duration>,
     format: FleetFormat,
     threads: Option<usize>,
+}
+
+/// `haplan fleet`: the files named, checked on `threads` threads.
+fn run_fleet(
+    request: &FleetRequest<'_>,
     stdin: &mut dyn Read,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> i32 {
+    let &FleetRequest {
+        paths,
+        tolerate,
+        time_limit,
+        format,
+        threads,
+    } = request;
     let err_format = match format {
         FleetFormat::Json => Format::Json,
         FleetFormat::Text | FleetFormat::Csv => Format::Text,
