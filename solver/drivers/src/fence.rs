@@ -379,6 +379,7 @@ impl FenceDevice {
                 name: agent.to_string(),
             });
         }
+        crate::ipmitool::check(agent, &params)?;
         let mut searched = Vec::new();
         for dir in dirs {
             let dir = dir.as_ref();

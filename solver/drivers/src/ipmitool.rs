@@ -81,21 +81,21 @@ fn bad(key: &str, reason: &str) -> FenceError {
     }
 }
 
-/// The standard input and environment for running `agent` with `params`:
-/// for the ipmitool agents, with a password or Kg key, the credentials go
-/// to the environment and the agent runs the wrapper; otherwise every
-/// option goes to standard input as it is.
-pub fn invocation(
-    agent: &str,
-    params: &FenceParams,
-    action: Action,
-) -> Result<Invocation, FenceError> {
-    let plain = || Invocation {
-        stdin: params.stdin_text(action),
-        env: Vec::new(),
-    };
+/// What the credentials of an ipmitool agent's options become.
+struct Plan<'a> {
+    password: Option<&'a str>,
+    kg: Option<Vec<u8>>,
+    ipmitool: Option<&'a str>,
+    /// Every other option.
+    rest: FenceParams,
+}
+
+/// The options of an ipmitool agent sorted out: `None` when nothing secret
+/// would reach a command line (another agent, or no password nor Kg key);
+/// an error for what cannot be kept off one.
+fn plan<'a>(agent: &str, params: &'a FenceParams) -> Result<Option<Plan<'a>>, FenceError> {
     if !IPMITOOL_AGENTS.contains(&agent) {
-        return Ok(plain());
+        return Ok(None);
     }
     let mut password: Option<&str> = None;
     let mut kg: Option<(&str, &str)> = None;
@@ -136,7 +136,7 @@ pub fn invocation(
         _ => None,
     };
     if password.is_none() && kg.is_none() {
-        return Ok(plain());
+        return Ok(None);
     }
     if sudo {
         return Err(bad(
@@ -144,6 +144,42 @@ pub fn invocation(
             "sudo clears the environment that carries the password to ipmitool; run haplan as a user that may run ipmitool",
         ));
     }
+    Ok(Some(Plan {
+        password,
+        kg,
+        ipmitool,
+        rest,
+    }))
+}
+
+/// Whether `agent` can run with `params` without a secret on a command
+/// line (checked when a fence device is made, so that a pool's mistake
+/// shows before the first fence).
+pub fn check(agent: &str, params: &FenceParams) -> Result<(), FenceError> {
+    plan(agent, params).map(|_| ())
+}
+
+/// The standard input and environment for running `agent` with `params`:
+/// for the ipmitool agents, with a password or Kg key, the credentials go
+/// to the environment and the agent runs the wrapper; otherwise every
+/// option goes to standard input as it is.
+pub fn invocation(
+    agent: &str,
+    params: &FenceParams,
+    action: Action,
+) -> Result<Invocation, FenceError> {
+    let Some(Plan {
+        password,
+        kg,
+        ipmitool,
+        mut rest,
+    }) = plan(agent, params)?
+    else {
+        return Ok(Invocation {
+            stdin: params.stdin_text(action),
+            env: Vec::new(),
+        });
+    };
     let wrapper = wrapper().map_err(|reason| bad("ipmitool_path", &reason))?;
     rest.insert("ipmitool_path", wrapper.to_string_lossy().into_owned())?;
     let mut env = vec![(
@@ -354,6 +390,8 @@ mod tests {
             let e = invocation("fence_ipmilan", &p, Action::Off).unwrap_err();
             assert!(matches!(e, FenceError::InvalidParam { .. }), "{p:?}: {e}");
             assert!(!e.to_string().contains("/root/pw"), "{e}");
+            assert!(check("fence_ipmilan", &p).is_err(), "{p:?}");
+            assert!(check("fence_apc", &p).is_ok(), "{p:?}");
         }
     }
 
