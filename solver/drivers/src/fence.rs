@@ -7,6 +7,10 @@
 //! on a command line (where every local user could read them) and no shell is
 //! involved, so no value is ever interpreted.
 //!
+//! `fence_ipmilan` and its other names would still put the password on
+//! `ipmitool`'s command line: for them the password goes to ipmitool through
+//! the environment instead (see the `ipmitool` module).
+//!
 //! Exit codes follow the fence-agent API: for `status`, 0 means the power is
 //! on, 2 that it is off, anything else is an error; for every other action, 0
 //! is success and anything else an error. Every run has a time limit: an
@@ -375,6 +379,7 @@ impl FenceDevice {
                 name: agent.to_string(),
             });
         }
+        crate::ipmitool::check(agent, &params)?;
         let mut searched = Vec::new();
         for dir in dirs {
             let dir = dir.as_ref();
@@ -416,7 +421,12 @@ impl FenceDevice {
     /// if it is still running after `timeout`.
     pub fn run(&self, action: Action, timeout: Duration) -> Result<Outcome, FenceError> {
         let started = Instant::now();
+        let invocation = crate::ipmitool::invocation(&self.agent, &self.params, action)?;
         let mut cmd = Command::new(&self.path);
+        for name in crate::ipmitool::ENV_VARS {
+            cmd.env_remove(name);
+        }
+        cmd.envs(invocation.env.iter().map(|(k, v)| (k, v)));
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -432,7 +442,7 @@ impl FenceDevice {
         })?;
         let pid = child.id() as libc::pid_t;
 
-        let input = self.params.stdin_text(action);
+        let input = invocation.stdin;
         let mut stdin = child.stdin.take().expect("stdin is piped");
         // A thread, so that an agent that never reads cannot block us.
         thread::spawn(move || {

@@ -19,6 +19,7 @@
 pub mod bench;
 pub mod fence;
 pub mod import;
+mod ipmitool;
 pub mod libvirt;
 
 pub use fence::{Action, FenceDevice, FenceError, FenceParams, Outcome, PowerState};

@@ -158,6 +158,118 @@ fn a_wrong_password_is_an_error_never_off() {
     );
 }
 
+/// Every command line of every process, read until `stop` (as often as the
+/// machine allows): the distinct ones.
+fn watch_command_lines(
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> thread::JoinHandle<std::collections::BTreeSet<String>> {
+    thread::spawn(move || {
+        let mut seen = std::collections::BTreeSet::new();
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+                let is_pid = entry
+                    .file_name()
+                    .to_str()
+                    .is_some_and(|s| s.bytes().all(|b| b.is_ascii_digit()));
+                if !is_pid {
+                    continue;
+                }
+                if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+                    seen.insert(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+                }
+            }
+        }
+        seen
+    })
+}
+
+#[test]
+fn the_bmc_password_is_on_no_command_line_while_a_host_is_really_fenced() {
+    let bench = bench(1);
+    let h1 = bench.host("h1").unwrap();
+    let password = h1.bmc_password.clone();
+    let wrong = format!("wrong-{password}");
+    assert!(password.len() >= 8, "a password that can be looked for");
+    // In front of the real ipmitool, a program that records the command
+    // line it is given: what fence_ipmilan hands to ipmitool, every time,
+    // however short-lived (ipmitool hides -P's value once it runs).
+    let recorded = bench.dir().join("ipmitool-argv");
+    let recorder = bench.dir().join("ipmitool-recorder");
+    std::fs::write(
+        &recorder,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> {}\nexec /usr/bin/ipmitool \"$@\"\n",
+            recorded.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &recorder,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let with_recorder = |password: &str| {
+        let mut p = h1.fence_params_with_password(password);
+        p.insert("ipmitool_path", recorder.display().to_string())
+            .unwrap();
+        ipmilan(p)
+    };
+    let device = with_recorder(&password);
+    let refused = with_recorder(&wrong);
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = watch_command_lines(std::sync::Arc::clone(&stop));
+    // A wrong password still fails, and never powers the host off.
+    let e = refused.off_and_confirm(FENCE_TIMEOUT).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            FenceError::Failed {
+                action: Action::Off,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(bench.libvirtd_pid("h1").unwrap().is_some());
+    // The right one fences for real.
+    assert_eq!(device.status(FENCE_TIMEOUT).unwrap(), PowerState::On);
+    device.off_and_confirm(FENCE_TIMEOUT).unwrap();
+    assert_eq!(bench.libvirtd_pid("h1").unwrap(), None, "h1 still runs");
+    assert_eq!(device.status(FENCE_TIMEOUT).unwrap(), PowerState::Off);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = watcher.join().unwrap();
+
+    let port = format!("-p {}", h1.bmc_port);
+    let ipmitool_runs: Vec<&String> = seen.iter().filter(|c| c.contains(&port)).collect();
+    assert!(
+        !ipmitool_runs.is_empty(),
+        "the watcher never saw ipmitool run: it proves nothing"
+    );
+    for secret in [&password, &wrong] {
+        let leaks: Vec<&String> = seen
+            .iter()
+            .filter(|c| c.contains(secret.as_str()))
+            .collect();
+        assert!(leaks.is_empty(), "on a command line: {leaks:?}");
+    }
+    let lines = std::fs::read_to_string(&recorded).unwrap();
+    // status, off then status (off retries its status), status: at least
+    // one ipmitool per step.
+    assert!(lines.lines().count() >= 4, "{lines}");
+    for line in lines.lines() {
+        assert!(
+            !line.contains(&password) && !line.contains("wrong-"),
+            "ipmitool was given {line}"
+        );
+        assert!(
+            line.ends_with(" -E"),
+            "not told to read the environment: {line}"
+        );
+        assert!(line.contains(&port), "{line}");
+    }
+}
+
 #[test]
 fn a_fence_timeout_kills_the_real_agent_and_ipmitool() {
     // A BMC that never answers: a bound UDP port nobody reads.

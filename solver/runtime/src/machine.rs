@@ -1764,11 +1764,19 @@ impl Runtime {
             }
         }
         let isolated = self.isolated_now();
+        // Whether the answers still to come could make a confirmation: half
+        // of the electorate with a peer's word, a strict majority without.
+        let could = 2 * (fresh + pending);
+        let hopeless = if peer_down == Some(true) {
+            could < total
+        } else {
+            could <= total
+        };
         if !isolated && peer_down == Some(true) && 2 * fresh >= total {
             self.declare_down(host, peer, None, out);
         } else if !isolated && 2 * fresh > total {
             self.declare_down(host, None, Some([fresh, total]), out);
-        } else if 2 * (fresh + pending) <= total || isolated {
+        } else if hopeless || isolated {
             // No confirmation can come from this round: it stays up.
             let rt = self.hosts.get_mut(host).expect("known");
             rt.status = HostStatus::Up;

@@ -14,8 +14,9 @@
 //!   (`haplan_drivers::FenceDevice`), parameters on standard input.
 //!
 //! A VM is restarted from the definition (libvirt XML) it last ran with: the
-//! definitions of the running domains are read when [`Live`] is made and
-//! again from each host that answers an inventory (every minute), kept in a
+//! definitions of the running domains are read when [`Live`] is made, again
+//! from every host that answers every [`DEFINITIONS_REFRESH`] and from each
+//! host that answers an inventory (every minute), kept in a
 //! file beside the log when one is given ([`Live::keep_definitions`]), and
 //! written on the target (replacing an older definition there) before the
 //! start.
@@ -65,7 +66,17 @@ pub trait LiveDrivers: Hypervisor + Fencer + 'static {
     fn keep_definitions(&self, _path: &Path) -> Result<(), String> {
         Ok(())
     }
+    /// Reads the VM definitions again from every host that answers, so that
+    /// a VM is restarted with the definition it had just before its host
+    /// failed ([`run`] calls it every [`DEFINITIONS_REFRESH`]). Drivers
+    /// that need no definitions ignore it.
+    fn refresh_definitions(&self) {}
 }
+
+/// How often [`run`] reads the VM definitions again (besides every
+/// inventory): a definition changed (memory, disks) is the one a restart
+/// uses once this long has passed.
+pub const DEFINITIONS_REFRESH: Duration = Duration::from_secs(5);
 
 impl Live {
     /// Connections (opened on first use) and fence devices for every host
@@ -312,6 +323,23 @@ impl LiveDrivers for Live {
     fn keep_definitions(&self, path: &Path) -> Result<(), String> {
         Live::keep_definitions(self, path)
     }
+    fn refresh_definitions(&self) {
+        let off = self.off.lock().expect("not poisoned").clone();
+        for host in self.hosts.keys() {
+            if !off.contains(host) {
+                self.remember(host);
+            }
+        }
+    }
+}
+
+/// Sets its flag when dropped.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// What a libvirt error during a start says of the VM. A call that was made
@@ -414,6 +442,29 @@ pub fn run<D: LiveDrivers>(
             (rt, input, out, None)
         }
     };
+    // The definitions are read again every DEFINITIONS_REFRESH on a thread
+    // of its own (libvirt calls have time limits: a silent host delays
+    // nothing else), until this function returns.
+    let refresher_done = Arc::new(AtomicBool::new(false));
+    let _end_refresher = SetOnDrop(Arc::clone(&refresher_done));
+    {
+        let live = Arc::clone(&live);
+        let done = Arc::clone(&refresher_done);
+        std::thread::spawn(move || {
+            let step = Duration::from_millis(100);
+            loop {
+                let mut slept = Duration::ZERO;
+                while slept < DEFINITIONS_REFRESH {
+                    if done.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    std::thread::sleep(step);
+                    slept += step;
+                }
+                live.refresh_definitions();
+            }
+        });
+    }
     let (tx, rx) = mpsc::channel::<Report>();
     let perform = |actions: &[Action]| {
         for a in actions {
