@@ -457,7 +457,10 @@ pub fn filled_pool(hosts: usize, fill: (u64, u64), seed: u64) -> Value {
             let m = rng.range(1, 6) * 32 * GIB;
             let c = rng.range(1, 8) * 4;
             if used + m > target || cpus + c > cores * 2 {
-                if v > 0 && used + 32 * GIB > target {
+                // Full when not even the smallest VM fits in either resource
+                // (else the draws would go on without end once the vCPUs ran
+                // out before the memory).
+                if v > 0 && (used + 32 * GIB > target || cpus + 4 > cores * 2) {
                     break;
                 }
                 continue;
@@ -488,5 +491,47 @@ pub fn fleet_pool(seed: u64) -> Value {
         0 => memory_pool(hosts, rng.range(6, 14) as usize, seed),
         1 => tshirt_pool(hosts, hosts * 12, seed),
         _ => mixed_pool(hosts, hosts * 15, 2, 2, seed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every host of a near-full pool ends within its memory and 2:1 vCPUs,
+    /// filled until not even the smallest VM fits in one of them; seeds
+    /// whose vCPUs run out before the memory (32 hosts, seed 3) included.
+    #[test]
+    fn near_full_pools_end_and_stay_within_capacity() {
+        for (hosts, seed) in [(32, 3), (8, 0), (40, 17), (64, 5)] {
+            let pool = near_full_pool(hosts, seed);
+            let hs = pool["hosts"].as_array().unwrap();
+            assert_eq!(hs.len(), hosts);
+            for h in hs {
+                let name = h["name"].as_str().unwrap();
+                let mem = h["capacity"]["memory_mib"].as_u64().unwrap();
+                let on: Vec<&Value> = pool["vms"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|v| v["host"] == name)
+                    .collect();
+                let used: u64 = on
+                    .iter()
+                    .map(|v| v["demand"]["memory_mib"].as_u64().unwrap())
+                    .sum();
+                let cpus: u64 = on
+                    .iter()
+                    .map(|v| v["demand"]["vcpus"].as_u64().unwrap())
+                    .sum();
+                assert!(!on.is_empty(), "{name} runs nothing");
+                assert!(used <= mem * 95 / 100, "{name}: {used} MiB of {mem}");
+                assert!(cpus <= 128, "{name}: {cpus} vCPUs");
+                assert!(
+                    used + 32 * GIB > mem * 80 / 100 || cpus + 4 > 128,
+                    "{name} stopped with room for another VM: {used} MiB, {cpus} vCPUs"
+                );
+            }
+        }
     }
 }

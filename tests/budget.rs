@@ -394,3 +394,91 @@ fn budgets_parse_and_default() {
     assert_eq!(haplan::DEFAULT_TIME_LIMIT, Duration::from_secs(60));
     assert_eq!(haplan::DEFAULT_MAX_TIME, Duration::from_secs(2));
 }
+
+/// A large pool with every kind of constraint and 12 resources: 400 hosts,
+/// 8,000 VMs. Steps that grow with hosts times VMs (per-host bounds, a
+/// target test per VM and host that reads every group) take far longer
+/// than the time limits below on it.
+fn big_mixed() -> Value {
+    haplan_benches::mixed_pool(400, 8_000, 12, 0, 11)
+}
+
+/// Each command, with a time limit of 3 s on a large pool, writes an
+/// answer (the watchdog of the run, which ends it without one a little
+/// after the limit, never has to step in), and the answer claims only
+/// what it proved: exact, or bounds with the lower one achieved.
+#[test]
+fn a_tiny_time_limit_on_a_large_pool_yields_proved_bounds() {
+    let f = TempFile::new("big-mixed", &big_mixed());
+    let changes = TempFile::new(
+        "big-changes",
+        &json!([{"op": "remove_vm", "name": "vm00000"}]),
+    );
+    let vm = r#"{"memory_mib": 8192, "vcpus": 2, "r2": 2, "r3": 2}"#;
+    let limit = ["--time-limit", "3", "--format", "json"];
+    let answer = |args: &[&str]| -> Value {
+        let mut a = args.to_vec();
+        a.extend(limit);
+        let out = run(&a);
+        assert!(
+            matches!(out.code, 0 | 1 | 3),
+            "{args:?}: exit {}: {}",
+            out.code,
+            out.stderr
+        );
+        assert!(
+            !out.stdout.is_empty(),
+            "{args:?}: no answer written: {}",
+            out.stderr
+        );
+        out.json()
+    };
+    let bounded = |what: &str, r: &Value, lower: &str, upper: &str| {
+        let (lo, hi) = (r[lower].as_u64().unwrap(), r[upper].as_u64().unwrap());
+        assert!(lo <= hi, "{what}: {lo} > {hi}");
+        if r["exact"] == true {
+            assert_eq!(lo, hi, "{what}: exact with a gap");
+        }
+    };
+    let headroom = |what: &str, h: &Value| {
+        bounded(what, h, "max_additional", "upper_bound");
+        let placed: u64 = h["placement"].as_array().map_or(0, |p| {
+            p.iter().map(|n| n["count"].as_u64().unwrap_or(0)).sum()
+        });
+        assert_eq!(
+            placed,
+            h["max_additional"].as_u64().unwrap(),
+            "{what}: a placement of {placed} for a proved {}",
+            h["max_additional"]
+        );
+        for host in h["hosts"].as_array().unwrap() {
+            assert!(
+                host["fits_here"].as_u64() <= host["fits_here_upper"].as_u64(),
+                "{what}: {host}"
+            );
+        }
+    };
+
+    for k in ["0", "1"] {
+        let r = answer(&["headroom", f.path(), "--vm", vm, "--tolerate", k]);
+        headroom(&format!("headroom K={k}"), &r);
+        bounded(
+            "headroom's check",
+            &r["check"],
+            "max_tolerable",
+            "upper_bound",
+        );
+    }
+    let r = answer(&["drain", f.path(), "h001", "--tolerate", "1"]);
+    assert!(r.is_object(), "{r}");
+    let r = answer(&["whatif", f.path(), changes.path(), "--tolerate", "1"]);
+    bounded("whatif after", &r["after"], "max_tolerable", "upper_bound");
+    bounded(
+        "whatif before",
+        &r["before"],
+        "max_tolerable",
+        "upper_bound",
+    );
+    let r = answer(&["timing", f.path(), "--tolerate", "1"]);
+    assert!(r.is_object(), "{r}");
+}

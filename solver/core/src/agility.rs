@@ -291,6 +291,23 @@ pub fn restart_targets(pool: &Pool, vm: VmId) -> Vec<HostId> {
 
 /// What keeps `vm` from restarting on host `t`, one phrase per rule broken.
 pub fn blockers(pool: &Pool, vm: VmId, t: HostId) -> Vec<String> {
+    let mut out = host_blockers(pool, vm, t);
+    if t == pool.vms[vm].host {
+        return out;
+    }
+    group_blockers(pool, &pool.group_rules(), vm, t, &mut out);
+    out
+}
+
+/// [`may_restart_on`] but for the strict group rules, which the caller
+/// checks itself (with a [`GroupCheck`] built once): the rules of the VM
+/// and the host alone, without a pass over every VM of the pool.
+pub fn may_restart_on_but_for_groups(pool: &Pool, vm: VmId, t: HostId) -> bool {
+    host_blockers(pool, vm, t).is_empty()
+}
+
+/// The phrases of [`blockers`] that depend on `vm` and `t` alone.
+fn host_blockers(pool: &Pool, vm: VmId, t: HostId) -> Vec<String> {
     let v = &pool.vms[vm];
     let host = &pool.hosts[t];
     let mut out = Vec::new();
@@ -321,7 +338,15 @@ pub fn blockers(pool: &Pool, vm: VmId, t: HostId) -> Vec<String> {
     if pool.ha.migration_path == MigrationPath::StandbyOnly && !host.standby {
         out.push("is not a standby host (migration_path is standby_only)".to_string());
     }
-    for rule in pool.group_rules() {
+    out
+}
+
+/// The phrases of [`blockers`] for strict apart groups: `vm`'s group
+/// already runs its cap of members on `t`.
+/// `rules`: the pool's group rules, or any of them that hold those of
+/// `vm` (the others are passed over).
+fn group_blockers(pool: &Pool, rules: &[GroupRule], vm: VmId, t: HostId, out: &mut Vec<String>) {
+    for rule in rules {
         if rule.affinity != Affinity::Apart || !rule.strict || !rule.vms.contains(&vm) {
             continue;
         }
@@ -354,7 +379,6 @@ pub fn blockers(pool: &Pool, vm: VmId, t: HostId) -> Vec<String> {
             ));
         }
     }
-    out
 }
 
 /// Every reason why `vm` has no restart target: first the rules that exclude
@@ -423,14 +447,20 @@ pub fn reasons(pool: &Pool, vm: VmId) -> Vec<String> {
         }
     }
     if out.is_empty() {
+        // `blockers` per host, with the VM's group rules found once.
+        let rules: Vec<GroupRule> = pool
+            .group_rules()
+            .into_iter()
+            .filter(|r| r.vms.contains(&vm))
+            .collect();
         let per_host: Vec<String> = others
             .iter()
             .map(|&t| {
-                format!(
-                    "{} {}",
-                    pool.hosts[t].name,
-                    blockers(pool, vm, t).join(" and ")
-                )
+                let mut b = host_blockers(pool, vm, t);
+                if t != v.host {
+                    group_blockers(pool, &rules, vm, t, &mut b);
+                }
+                format!("{} {}", pool.hosts[t].name, b.join(" and "))
             })
             .collect();
         out.push(format!(

@@ -445,9 +445,12 @@ fn is_target(
     t: HostId,
     spare: &[i64],
 ) -> bool {
+    // The strict apart rules that `may_restart_on` reads are among those
+    // `groups` checks (members on `t`, which is up and not `h`, count in
+    // both), so they are not read again for every VM and host.
     t != h
         && draft.hosts[t].state == HostState::Up
-        && agility::may_restart_on(draft, v, t)
+        && agility::may_restart_on_but_for_groups(draft, v, t)
         && groups.allows(draft, v, t, Some((h, moved)))
         && spare.iter().zip(&draft.vms[v].demand).all(|(s, d)| s >= d)
 }

@@ -77,7 +77,7 @@ use crate::error::{Problem, ShapeError};
 use crate::load::{Cx, join};
 use crate::model::*;
 use crate::pack::{self, Budget, Decision};
-use crate::scenario::{Analysis, twin_classes};
+use crate::scenario::Analysis;
 use crate::strict::quoted;
 use crate::tolerance::{self, CheckOptions, CheckReport, Verdict};
 
@@ -603,6 +603,60 @@ impl Bound {
     }
 }
 
+/// The counting condition of one resource in one unit (see
+/// [`Ctx::condition`]) with its terms per failure candidate.
+struct Counting {
+    r: ResourceId,
+    u: i64,
+    only_new: bool,
+    /// Units of the new VM's demand.
+    a: i64,
+    /// Per candidate (`Analysis::candidates`): the units its failure
+    /// displaces, plus its own spare's when it receives restarts.
+    base: Vec<i64>,
+    /// Units the receiving hosts' spare holds, less those of hosts
+    /// already down.
+    total: i64,
+    /// K, at most the number of candidates.
+    k: usize,
+    /// Whether each host counts as receiving restarts.
+    receives: Vec<bool>,
+    /// Each candidate's place when `base` is sorted from the largest
+    /// (ties by index).
+    rank: Vec<usize>,
+    /// `prefix[j]`: the sum of the `j` largest terms, j = 0..=k.
+    prefix: Vec<i64>,
+}
+
+impl Counting {
+    /// [`Ctx::condition`] for placements on host `h` alone (`i`: its
+    /// index among the candidates, `room`: its room, above 0), in O(1):
+    /// raising one term changes the top-K sum to the larger of the K
+    /// largest other terms and the K - 1 largest others plus the raised.
+    fn single(&self, h: HostId, i: Option<usize>, room: u32) -> u64 {
+        let sum = self.prefix[self.k];
+        if sum > self.total {
+            return 0;
+        }
+        if self.receives[h] {
+            // Each new VM takes `a` units from the total.
+            return (((self.total - sum) / self.a) as u64).min(room as u64);
+        }
+        let Some(i) = i else { return 0 };
+        if self.k == 0 {
+            return room as u64;
+        }
+        // The K - 1 largest terms other than i's.
+        let others = if self.rank[i] < self.k - 1 {
+            self.prefix[self.k] - self.base[i]
+        } else {
+            self.prefix[self.k - 1]
+        };
+        // sum <= total bounds others + base[i] too: the quotient is >= 0.
+        (((self.total - others - self.base[i]) / self.a) as u64).min(room as u64)
+    }
+}
+
 /// What the solve found.
 struct Solved {
     lower: u32,
@@ -770,7 +824,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 n.min(MAX_ADDITIONAL + 1) as u32
             })
             .collect();
-        let class = twin_classes(an);
+        let class = crate::scenario::twin_classes_within(an, &Budget { deadline, cancel });
         let mut prefix = "new-".to_string();
         while pool.vms.iter().any(|v| v.name.starts_with(&prefix)) {
             prefix.insert(0, '+');
@@ -933,19 +987,24 @@ impl<'a, 'p> Ctx<'a, 'p> {
     }
 
     /// For each host, an upper bound on how many new VMs can all start on
-    /// it alone (at most `cap`).
+    /// it alone (at most `cap`): the bounds of [`Ctx::conditions`] for
+    /// placements on that host only, each counting condition set up once
+    /// for all hosts (linear in the pool, not in hosts times VMs).
     fn single_host_bounds(&self, cap: u32) -> Vec<u32> {
         let nh = self.pool.hosts.len();
+        let countings = self.countings();
+        let mut pos: Vec<Option<usize>> = vec![None; nh];
+        for (i, &h) in self.an.candidates.iter().enumerate() {
+            pos[h] = Some(i);
+        }
         (0..nh)
             .map(|h| {
                 if self.room[h] == 0 {
                     return 0;
                 }
-                let only: Vec<bool> = (0..nh).map(|t| t == h).collect();
-                let n = self
-                    .conditions(&only)
+                let n = countings
                     .iter()
-                    .map(|b| b.n)
+                    .map(|c| c.single(h, pos[h], self.room[h]))
                     .min()
                     .unwrap_or(u64::MAX);
                 n.min(self.room[h] as u64).min(cap as u64) as u32
@@ -957,6 +1016,16 @@ impl<'a, 'p> Ctx<'a, 'p> {
     /// and set of restart hosts (all, and those the new VMs may use), for
     /// placements on the hosts marked in `allowed`.
     fn conditions(&self, allowed: &[bool]) -> Vec<Bound> {
+        self.countings()
+            .iter()
+            .map(|c| self.condition(c, allowed))
+            .collect()
+    }
+
+    /// The counting conditions: one per resource the VM needs, unit and
+    /// set of restart hosts (see [`Ctx::condition`]); none when nothing
+    /// restarts on other hosts.
+    fn countings(&self) -> Vec<Counting> {
         let an = self.an;
         let pool = self.pool;
         if !self.failover {
@@ -982,28 +1051,26 @@ impl<'a, 'p> Ctx<'a, 'p> {
                     if only_new && !only_new_differs {
                         continue;
                     }
-                    out.push(self.condition(r, u, only_new, allowed));
+                    out.push(self.counting(r, u, only_new));
                 }
             }
         }
         out
     }
 
-    /// The most new VMs that placements on `allowed` hosts can hold with
-    /// every failure set of K hosts passing the counting condition of
-    /// resource `r` in whole units `u` (see the module doc), counted over
-    /// the hosts that receive restarts, or with `only_new` over those the
-    /// new VMs may restart on, for the new VMs alone.
-    fn condition(&self, r: ResourceId, u: i64, only_new: bool, allowed: &[bool]) -> Bound {
+    /// The parts of the counting condition of resource `r` in whole units
+    /// `u` that do not depend on where new VMs may start.
+    fn counting(&self, r: ResourceId, u: i64, only_new: bool) -> Counting {
         let an = self.an;
         let pool = self.pool;
         let nh = pool.hosts.len();
         let f = |y: i64| y.max(0) / u;
-        let a = f(self.d[r]); // ≥ 1: u divides d[r]
-        let receives = |h: HostId| an.receives[h] && (!only_new || self.target[h]);
+        let receives: Vec<bool> = (0..nh)
+            .map(|h| an.receives[h] && (!only_new || self.target[h]))
+            .collect();
         // Per candidate: displaced blocks plus own room if it receives.
-        let cand = &an.candidates;
-        let base: Vec<i64> = cand
+        let base: Vec<i64> = an
+            .candidates
             .iter()
             .map(|&h| {
                 let disp: i64 = if only_new {
@@ -1011,7 +1078,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 } else {
                     an.items[h].iter().map(|&v| f(pool.vms[v].demand[r])).sum()
                 };
-                disp + if receives(h) { f(an.spare[h][r]) } else { 0 }
+                disp + if receives[h] { f(an.spare[h][r]) } else { 0 }
             })
             .collect();
         let down: i64 = if only_new {
@@ -1024,11 +1091,48 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 .sum()
         };
         let total: i64 = (0..nh)
-            .filter(|&t| receives(t))
+            .filter(|&t| receives[t])
             .map(|t| f(an.spare[t][r]))
             .sum::<i64>()
             - down;
-        let k = (self.k as usize).min(cand.len());
+        let k = (self.k as usize).min(base.len());
+        let mut order: Vec<usize> = (0..base.len()).collect();
+        order.sort_by(|&i, &j| base[j].cmp(&base[i]).then(i.cmp(&j)));
+        let mut rank = vec![0usize; base.len()];
+        for (p, &i) in order.iter().enumerate() {
+            rank[i] = p;
+        }
+        let mut prefix = vec![0i64; k + 1];
+        for j in 0..k {
+            prefix[j + 1] = prefix[j] + base[order[j]];
+        }
+        Counting {
+            r,
+            u,
+            only_new,
+            a: f(self.d[r]),
+            base,
+            total,
+            k,
+            receives,
+            rank,
+            prefix,
+        }
+    }
+
+    /// The most new VMs that placements on `allowed` hosts can hold with
+    /// every failure set of K hosts passing the counting condition `c`
+    /// (resource `r` in whole units `u`, see the module doc), counted over
+    /// the hosts that receive restarts, or with `only_new` over those the
+    /// new VMs may restart on, for the new VMs alone.
+    fn condition(&self, c: &Counting, allowed: &[bool]) -> Bound {
+        let pool = self.pool;
+        let nh = pool.hosts.len();
+        let (r, u, only_new, a) = (c.r, c.u, c.only_new, c.a);
+        let receives = |h: HostId| c.receives[h];
+        let cand = &self.an.candidates;
+        let (base, total) = (&c.base, c.total);
+        let k = c.k;
         let top = |vals: &[i64]| -> (i64, Vec<usize>) {
             let mut idx: Vec<usize> = (0..vals.len()).collect();
             idx.sort_by(|&i, &j| vals[j].cmp(&vals[i]).then(i.cmp(&j)));
@@ -1074,7 +1178,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
             }
         }
         // The argument, for the bound n: with n + 1 more, the top K fail it.
-        let (worst_sum, worst) = top(&base);
+        let (worst_sum, worst) = top(base);
         let failed: Vec<HostId> = {
             let mut w: Vec<HostId> = worst.iter().map(|&i| cand[i]).collect();
             w.sort_unstable();
@@ -2021,7 +2125,10 @@ impl Ctx<'_, '_> {
                 Sense::Le => model.with(e.leq(b)),
             };
         }
-        match model.solve() {
+        let Some(solved) = self.solve_within(model) else {
+            return Master::Unknown;
+        };
+        match solved {
             Ok(solution) => {
                 let placement: Vec<u32> = x
                     .iter()
@@ -2037,6 +2144,46 @@ impl Ctx<'_, '_> {
             }
             Err(ResolutionError::Infeasible) => Master::Infeasible,
             Err(_) => Master::Unknown,
+        }
+    }
+}
+
+#[cfg(feature = "ilp")]
+impl Ctx<'_, '_> {
+    /// Solves the master problem, or `None` when the deadline passes or
+    /// the run is cancelled first. HiGHS has the time left as its own
+    /// limit, but parts of it (its presolve of a large program) do not look
+    /// at the clock: with a deadline or a cancel flag it runs on a thread
+    /// of its own, which is left to finish alone (bounded by that limit)
+    /// if the answer is not ready in time.
+    fn solve_within(
+        &self,
+        model: good_lp::solvers::highs::HighsProblem,
+    ) -> Option<Result<good_lp::solvers::highs::HighsSolution, good_lp::ResolutionError>> {
+        use good_lp::SolverModel;
+        use std::sync::mpsc::{RecvTimeoutError, channel};
+        if self.deadline.is_none() && self.cancel.is_none() {
+            return Some(model.solve());
+        }
+        let (tx, rx) = channel();
+        std::thread::Builder::new()
+            .name("haplan-master".to_string())
+            .spawn(move || {
+                // Nobody may be waiting any more.
+                let _ = tx.send(model.solve());
+            })
+            .ok()?;
+        const TICK: Duration = Duration::from_millis(50);
+        loop {
+            let wait = self.deadline.map_or(TICK, |d| {
+                d.saturating_duration_since(Instant::now()).min(TICK)
+            });
+            match rx.recv_timeout(wait) {
+                Ok(solved) => return Some(solved),
+                Err(RecvTimeoutError::Timeout) if self.expired() => return None,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return None,
+            }
         }
     }
 }
@@ -2118,6 +2265,112 @@ mod tests {
             e.problems[0].message.contains("control character U+000A"),
             "{e}"
         );
+    }
+
+    /// The bounds per host one at a time, as placements on that host alone.
+    fn single_host_bounds_by_conditions(cx: &Ctx, cap: u32) -> Vec<u32> {
+        let nh = cx.pool.hosts.len();
+        (0..nh)
+            .map(|h| {
+                if cx.room[h] == 0 {
+                    return 0;
+                }
+                let only: Vec<bool> = (0..nh).map(|t| t == h).collect();
+                let n = cx
+                    .conditions(&only)
+                    .iter()
+                    .map(|b| b.n)
+                    .min()
+                    .unwrap_or(u64::MAX);
+                n.min(cx.room[h] as u64).min(cap as u64) as u32
+            })
+            .collect()
+    }
+
+    /// A small pool: hosts as (memory, vCPUs, state, standby), VMs as
+    /// (host, memory, vCPUs).
+    fn small_pool(
+        hosts: &[(i64, i64, u8, bool)],
+        vms: &[(usize, i64, i64)],
+        standby_only: bool,
+    ) -> Pool {
+        let hs: Vec<serde_json::Value> = hosts
+            .iter()
+            .enumerate()
+            .map(|(i, &(m, c, st, sb))| {
+                let state = ["up", "up", "up", "down", "maintenance"][st as usize % 5];
+                serde_json::json!({"name": format!("h{i}"),
+                    "capacity": {"m": m, "c": c},
+                    "state": state,
+                    "standby": sb})
+            })
+            .collect();
+        let vs: Vec<serde_json::Value> = vms
+            .iter()
+            .enumerate()
+            .map(|(i, &(h, m, c))| {
+                serde_json::json!({"name": format!("v{i}"), "host": format!("h{}", h % hosts.len()),
+                    "demand": {"m": m, "c": c}})
+            })
+            .collect();
+        let path = if standby_only { "standby_only" } else { "any" };
+        pool(
+            &serde_json::json!({"name": "p", "ha": {"migration_path": path},
+                "hosts": hs, "vms": vs})
+            .to_string(),
+        )
+    }
+
+    #[test]
+    fn a_host_that_receives_nothing_is_bounded_by_what_its_failure_displaces() {
+        // Only the four standby hosts (10 each) receive: 40 in all. a runs
+        // 12 and displaces the most; its failure with one standby host's
+        // leaves 40 - 10 for a's 12 and its new VMs: 18 of them.
+        let mut hosts = vec![(40, 8, 0, false)];
+        hosts.extend([(10, 8, 0, true); 4]);
+        let p = small_pool(&hosts, &[(0, 6, 1), (0, 6, 1)], true);
+        let an = Analysis::new(&p);
+        let vm = shape(r#"{"m": 1}"#);
+        let cx = Ctx::new(&an, &vm, vm.vector(&p), 2, None, None, &[]);
+        assert_eq!(cx.single_host_bounds(100), [18, 0, 0, 0, 0]);
+        assert_eq!(single_host_bounds_by_conditions(&cx, 100), [18, 0, 0, 0, 0]);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        /// The bounds per host, each counting condition set up once, equal
+        /// the conditions computed for each host alone.
+        #[test]
+        fn single_host_bounds_equal_the_conditions_per_host(
+            hosts in proptest::collection::vec((0i64..40, 0i64..12, 0u8..5, proptest::bool::weighted(0.4)), 1..8),
+            vms in proptest::collection::vec((0usize..8, 0i64..12, 0i64..5), 0..20),
+            standby_only in proptest::bool::weighted(0.7),
+            k in 0u32..4,
+            (dm, dc) in (1i64..9, 0i64..4),
+            cap in 0u32..40,
+        ) {
+            let p = small_pool(&hosts, &vms, standby_only);
+            let an = Analysis::new(&p);
+            let vm = shape(&format!(r#"{{"m": {dm}, "c": {dc}}}"#));
+            let cx = Ctx::new(&an, &vm, vm.vector(&p), k, None, None, &[]);
+            proptest::prop_assert_eq!(
+                cx.single_host_bounds(cap),
+                single_host_bounds_by_conditions(&cx, cap)
+            );
+            // Each condition alone, not only the least of them.
+            let nh = p.hosts.len();
+            for c in cx.countings() {
+                for h in (0..nh).filter(|&h| cx.room[h] > 0) {
+                    let only: Vec<bool> = (0..nh).map(|t| t == h).collect();
+                    let i = an.candidates.iter().position(|&o| o == h);
+                    proptest::prop_assert_eq!(
+                        c.single(h, i, cx.room[h]),
+                        cx.condition(&c, &only).n.min(cx.room[h] as u64),
+                        "h{} r{} u{} only_new {}", h, c.r, c.u, c.only_new
+                    );
+                }
+            }
+        }
     }
 
     #[test]
