@@ -11,13 +11,6 @@
 //! smallest failing prefix is found by bisection (failing is closed under
 //! adding hosts).
 //!
-//! A failing set found (along a chain, or by the aggregate bound) is then
-//! made smaller one host at a time: each host whose removal leaves a set
-//! still proved failing goes, so the set ends up failing with every one of
-//! its hosts needed (as far as the proofs reach). A chain only ever drops
-//! its last hosts; this drops any, e.g. the roomiest host for a VM when the
-//! other displaced VMs fill it anyway.
-//!
 //! Nothing here is trusted: a set counts only when the caller's exact
 //! decision proves it infeasible, so every set found is a proved upper
 //! bound (tolerance is at most its size minus one) and a witness.
@@ -139,63 +132,4 @@ pub(crate) fn smallest_failing(
         best = Some((set, found));
     }
     best
-}
-
-/// `set` (proved failing by `found`) made smaller: each host, in turn, is
-/// left out when `proof` proves the set without it failing too, until a
-/// pass over the hosts leaves none out (or `proof` gives up: `None` keeps
-/// the host). The result is sorted and proved by the proof returned.
-pub(crate) fn shrink(
-    set: &[HostId],
-    found: Infeasible,
-    mut proof: impl FnMut(&[HostId]) -> Option<Infeasible>,
-) -> (Vec<HostId>, Infeasible) {
-    let mut set = set.to_vec();
-    let mut found = found;
-    let mut without: Vec<HostId> = Vec::with_capacity(set.len());
-    loop {
-        let before = set.len();
-        let mut i = 0;
-        while i < set.len() && set.len() > 1 {
-            without.clear();
-            without.extend(set[..i].iter().chain(&set[i + 1..]));
-            match proof(&without) {
-                Some(p) => {
-                    set.remove(i);
-                    found = p;
-                }
-                None => i += 1,
-            }
-        }
-        if set.len() == before {
-            break;
-        }
-    }
-    set.sort_unstable();
-    (set, found)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A set fails when it holds both 1 and 2, or 7: the shrink finds a
-    /// failing set whose every host is needed, and never a set the proof
-    /// did not prove.
-    #[test]
-    fn shrink_leaves_out_every_host_it_can() {
-        let fails = |s: &[HostId]| (s.contains(&1) && s.contains(&2)) || s.contains(&7);
-        let proof = |s: &[HostId]| fails(s).then_some(Infeasible::NoTarget { item: s.len() });
-        let (set, _) = shrink(&[0, 1, 2, 3, 4, 5], Infeasible::NoTarget { item: 0 }, proof);
-        assert_eq!(set, vec![1, 2]);
-        let (set, _) = shrink(&[9, 7, 3], Infeasible::NoTarget { item: 0 }, proof);
-        assert_eq!(set, vec![7]);
-        // Either way out is a failing set with every host needed.
-        let (set, _) = shrink(&[9, 7, 2, 1], Infeasible::NoTarget { item: 0 }, proof);
-        assert_eq!(set, vec![1, 2]);
-        // A proof that cannot tell keeps every host.
-        let (set, p) = shrink(&[3, 1, 2], Infeasible::NoTarget { item: 9 }, |_| None);
-        assert_eq!(set, vec![1, 2, 3]);
-        assert_eq!(p, Infeasible::NoTarget { item: 9 });
-    }
 }

@@ -782,7 +782,7 @@ pub(crate) fn tolerates_with(pool: &Pool, k: u32, budget: &Budget, explain: bool
         if search.bounds.all_of_size(&search.ranked, size) {
             continue;
         }
-        if let Some((set, proof)) = search.adversary(size, None) {
+        if let Some((set, proof)) = search.adversary(size) {
             return failing(set, proof);
         }
         match search.first_failing(size) {
@@ -1184,14 +1184,10 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         out
     }
 
-    /// Lowers `out.upper` to a smaller failing set that `crate::adversary`
-    /// builds (along its chains, of at most `most` hosts) or makes out of
-    /// the current witness, if it finds one.
+    /// Lowers `out.upper` to a failing set of at most `most` hosts that
+    /// `crate::adversary` builds, if it finds one.
     fn tighten(&self, out: &mut Outcome, most: usize) {
-        let seed = out.witness.clone().zip(out.proof.clone());
-        if let Some((set, proof)) = self.adversary(most.min(out.upper as usize), seed)
-            && set.len() as u32 <= out.upper
-        {
+        if let Some((set, proof)) = self.adversary(most.min(out.upper as usize)) {
             out.upper = set.len() as u32 - 1;
             out.witness = Some(set);
             out.proof = Some(proof);
@@ -1388,18 +1384,12 @@ impl<'a, 'p> Tolerance<'a, 'p> {
     }
 
     /// A failing set of at most `most` hosts built by `crate::adversary`,
-    /// or the smaller of it and `seed` (a set proved failing), made as
-    /// small as the proofs allow (`adversary::shrink`); each set proved
-    /// infeasible exactly. Only on pools of at least [`ADVERSARY_HOSTS`]
-    /// candidates, where searching sets in rank order is costly (on smaller
-    /// ones the search finds the first failing set by rank itself, the
-    /// witness reports name).
-    fn adversary(
-        &self,
-        most: usize,
-        seed: Option<(Vec<HostId>, Infeasible)>,
-    ) -> Option<(Vec<HostId>, Infeasible)> {
-        if self.ranked.len() < ADVERSARY_HOSTS || self.budget.expired() {
+    /// each set proved infeasible exactly; only on pools of at least
+    /// [`ADVERSARY_HOSTS`] candidates, where searching sets in rank order
+    /// is costly (on smaller ones the search finds the first failing set
+    /// by rank itself, the witness reports name).
+    fn adversary(&self, most: usize) -> Option<(Vec<HostId>, Infeasible)> {
+        if self.ranked.len() < ADVERSARY_HOSTS || most == 0 || self.budget.expired() {
             return None;
         }
         // At most a quarter of the time left: the rest is the search's,
@@ -1409,22 +1399,14 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             .budget
             .deadline
             .map(|d| now + d.saturating_duration_since(now) / ADVERSARY_SHARE);
-        let proof = |set: &[HostId]| self.quick_proof(set, until);
-        let found = if most == 0 {
-            None
-        } else {
-            let chains = crate::adversary::chains(self.an, most);
-            let chains = &chains[..chains.len().min(ADVERSARY_CHAINS)];
-            crate::adversary::smallest_failing(chains, most, &proof)
-        };
-        let start = match (found, seed) {
-            (Some(f), Some(s)) if s.0.len() < f.0.len() => s,
-            (Some(f), _) => f,
-            (None, Some(s)) => s,
-            (None, None) => return None,
-        };
-        self.set_level.fetch_add(1, Ordering::Relaxed);
-        Some(crate::adversary::shrink(&start.0, start.1, proof))
+        let chains = crate::adversary::chains(self.an, most);
+        let chains = &chains[..chains.len().min(ADVERSARY_CHAINS)];
+        let found =
+            crate::adversary::smallest_failing(chains, most, |set| self.quick_proof(set, until));
+        if found.is_some() {
+            self.set_level.fetch_add(1, Ordering::Relaxed);
+        }
+        found
     }
 
     /// A proof that `set` fails, from the necessary conditions or an exact
@@ -1527,6 +1509,7 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         // of many resources (a pass over the rest per block size).
         let top = bounded && chosen.len() == 1;
         if let Some((set, blocks)) = top.then(|| self.bounds.infeasible_completion(&p)).flatten() {
+
             self.count(0, 1);
             let proof = Infeasible::from(blocks);
             return Some(SetResult::Infeasible(set, proof));
