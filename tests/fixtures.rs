@@ -1023,7 +1023,7 @@ fn whatif_checks(run: &Run, text: &str, pool: &Pool, golden: &str) -> Vec<String
                 ));
             }
         }
-        if g["ok"] != Value::from(r.after.ok()) {
+        if g["ok"] != r.after.ok() {
             errs.push("golden ok is not the changed pool's".into());
         }
         if g["changes"].as_array().map(Vec::len) != Some(changed.changes.len()) {

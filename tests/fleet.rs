@@ -219,3 +219,133 @@ fn csv_has_a_header_and_one_quoted_line_per_pool() {
         "one line per pool: {text}"
     );
 }
+
+/// `haplan fleet` with `stdin` as standard input: (exit code, stdout, stderr).
+fn cli_stdin(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let code = haplan_cli::run(
+        std::iter::once("haplan").chain(args.iter().copied()),
+        &mut stdin.as_bytes(),
+        &mut out,
+        &mut err,
+    );
+    (
+        code,
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    )
+}
+
+/// The paths of a fleet's JSON rows.
+fn row_paths(out: &str) -> Vec<String> {
+    let v: Value = serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    v["pools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A directory's pool files at any depth, sorted by path, each once (a
+/// link back to an ancestor directory is not followed round, a link to a
+/// file already listed adds no row), other extensions left out.
+#[test]
+fn a_directory_is_walked_with_its_subdirectories() {
+    let d = dir("tree");
+    let pool = |seed: u64| memory_pool(8, 4, seed).to_string();
+    std::fs::create_dir_all(d.join("b/deeper")).unwrap();
+    std::fs::create_dir_all(d.join("a")).unwrap();
+    let root = d.display().to_string();
+    write(&d, "z.json", pool(1).as_bytes());
+    write(&d.join("a"), "x.json", pool(2).as_bytes());
+    write(&d.join("b/deeper"), "y.json", pool(3).as_bytes());
+    write(&d.join("b"), "notes.txt", b"not a pool");
+    write(&d.join("b"), "c.json", pool(4).as_bytes());
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(&d, d.join("b/deeper/loop")).unwrap();
+        std::os::unix::fs::symlink(d.join("z.json"), d.join("a/z-again.json")).unwrap();
+    }
+    let (code, out, err) = cli(&["fleet", &root, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    // z.json is reached first through the link a/z-again.json: one row,
+    // under the path it was first found by.
+    assert_eq!(
+        row_paths(&out),
+        [
+            format!("{root}/a/x.json"),
+            format!("{root}/a/z-again.json"),
+            format!("{root}/b/c.json"),
+            format!("{root}/b/deeper/y.json"),
+        ]
+    );
+    // From b, the link b/deeper/loop leads out to the root and its other
+    // files (z.json is a/z-again.json, one row), and round to b itself,
+    // which is not walked again.
+    let (code, out, _) = cli(&["fleet", &format!("{root}/b"), "--format", "json"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        row_paths(&out),
+        [
+            format!("{root}/b/c.json"),
+            format!("{root}/b/deeper/loop/a/x.json"),
+            format!("{root}/b/deeper/loop/a/z-again.json"),
+            format!("{root}/b/deeper/y.json"),
+        ]
+    );
+    // One with no pool file at any depth names nothing.
+    std::fs::create_dir_all(d.join("empty/sub")).unwrap();
+    write(&d.join("empty/sub"), "readme.txt", b"no pool");
+    let (code, out, err) = cli(&["fleet", &format!("{root}/empty")]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(err.contains("no pool file"), "{err}");
+}
+
+/// `-`: the files and directories listed on standard input, one per line,
+/// in that order after the arguments before it; a listed path that does
+/// not exist, an empty list or a second `-` is a usage error and nothing
+/// is checked.
+#[test]
+fn a_list_of_paths_on_standard_input() {
+    let (d, files) = fleet_dir("stdin");
+    let root = d.display().to_string();
+    let files: Vec<String> = files.into_iter().filter(|f| f.contains("/gen-")).collect();
+    let sub = dir("stdin-sub");
+    let extra = write(
+        &sub,
+        "extra.json",
+        memory_pool(8, 4, 9).to_string().as_bytes(),
+    );
+    // A file, a directory, a blank line, a CRLF line end, a file twice.
+    let list = format!("{}\n\n{}\r\n{}\n", files[0], sub.display(), files[0]);
+    let (code, out, err) = cli_stdin(&["fleet", &files[1], "-", "--format", "json"], &list);
+    assert!(code == 0 || code == 1, "{code}: {err}");
+    assert_eq!(row_paths(&out), [files[1].clone(), files[0].clone(), extra]);
+    // A file name with a pattern's characters is taken as written.
+    let odd = write(
+        &d,
+        "odd[1].json",
+        memory_pool(8, 4, 5).to_string().as_bytes(),
+    );
+    let (_, out, err) = cli_stdin(&["fleet", "-", "--format", "json"], &format!("{odd}\n"));
+    assert_eq!(row_paths(&out), [odd], "{err}");
+    for (args, stdin, message) in [
+        (
+            vec!["fleet", "-"],
+            format!("{root}/nope.json\n"),
+            "nope.json (named on standard input)",
+        ),
+        (vec!["fleet", "-"], "\n\n".to_string(), "no path listed"),
+        (
+            vec!["fleet", "-", "-"],
+            format!("{}\n", files[0]),
+            "can be given once",
+        ),
+    ] {
+        let (code, out, err) = cli_stdin(&args, &stdin);
+        assert_eq!((code, out.as_str()), (2, ""), "{stdin:?}");
+        assert!(err.contains(message), "{err}");
+    }
+}

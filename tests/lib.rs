@@ -238,7 +238,7 @@ pub fn reference_soft_plan(pool: &Pool, failed: &[HostId], placed: &[VmId]) -> V
             order.push((key(v), 1, v, SoftRef::Preferred(v)));
         }
     }
-    order.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    order.sort_by_key(|a| (a.0, a.1, a.2));
     let mut honour: Vec<SoftRef> = Vec::new();
     let mut broken = Vec::new();
     for (_, _, _, rule) in order {
@@ -473,16 +473,16 @@ fn backtrack(
         if !fits {
             continue;
         }
-        for r in 0..pool.resources.len() {
-            room[t][r] -= vm.demand[r];
+        for (room, demand) in room[t].iter_mut().zip(&vm.demand) {
+            *room -= demand;
         }
         placed_on.push(t);
         if backtrack(pool, failed, rules, vms, choices, room, placed_on) {
             return true;
         }
         placed_on.pop();
-        for r in 0..pool.resources.len() {
-            room[t][r] += vm.demand[r];
+        for (room, demand) in room[t].iter_mut().zip(&vm.demand) {
+            *room += demand;
         }
     }
     false

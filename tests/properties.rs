@@ -1338,6 +1338,138 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------
+// Keep-together groups with a failover ratio
+
+/// Pools of [`pool_spec`] with HA on in mode `host`, a vCPU
+/// `ha.failover_overcommit` above 1 and a strict keep-together group of at
+/// least two VMs (besides any other group), vCPUs tight on every host so
+/// that the failover ratio decides where (and whether) a group can restart
+/// together.
+fn together_failover_pools() -> impl Strategy<Value = PoolJson> {
+    (
+        pool_spec(false).prop_filter("two VMs or more", |s| s.vms.len() >= 2),
+        // Indices of RATIOS above 1: 1.1 to 4.0.
+        3..RATIOS.len(),
+        (any::<Index>(), any::<Index>(), any::<u32>(), any::<u32>()),
+    )
+        .prop_map(|(mut spec, ratio, (a, b, x, y))| {
+            spec.enabled = true;
+            spec.failover_cpu = Some(ratio);
+            for h in &mut spec.hosts {
+                h.extra_cpu %= 3;
+            }
+            let n = spec.vms.len();
+            let (i, mut j) = (a.index(n), b.index(n));
+            if i == j {
+                j = (i + 1) % n;
+            }
+            // Two members at least, now and then a few more.
+            let members = (1u32 << (i % 32)) | (1u32 << (j % 32)) | (x & y & 0x00ff_ffff);
+            spec.groups.push(GroupSpec {
+                kind: 5,
+                cap: 1,
+                strict: true,
+                members,
+            });
+            PoolJson(spec.to_json())
+        })
+}
+
+proptest! {
+    #![proptest_config(config(120))]
+
+    /// Keep-together groups under a failover ratio: `check` (tolerance,
+    /// stranded now, agility, soft rules), its witness, `tolerates` k by k
+    /// and the plan of any failure set give the brute force's answers,
+    /// which count the failover ratio on every receiving host and restart
+    /// a group's members on one host or not at all.
+    #[test]
+    fn together_with_failover_overcommit_matches_reference(
+        p in together_failover_pools(),
+        mask in any::<u8>(),
+    ) {
+        let pool = p.pool();
+        check_against_reference(&pool)?;
+        check_witness(&pool)?;
+        for k in 0..=failure_units(&pool).len() as u32 {
+            let got = haplan::tolerates(&pool, k, &Budget::unlimited());
+            let want = reference_tolerates(&pool, k) && !reference_stranded_now(&pool);
+            prop_assert_eq!(got == haplan::Tolerates::Yes, want, "k = {}: {:?}", k, got);
+        }
+        let failed = pick_failure_set(&pool, mask);
+        let plan = haplan::plan(&pool, &failed, &Budget::unlimited());
+        let verified = haplan::verify_plan(&pool, &plan);
+        prop_assert!(verified.is_ok(), "plan for {:?} fails verification: {:?}\n{:?}", failed, verified, plan);
+        let placed: Vec<usize> = plan.placements.iter().map(|pl| pl.vm).collect();
+        let complete = vms_to_place(&pool, &failed).iter().all(|v| placed.contains(v));
+        prop_assert_eq!(complete, reference_feasible(&pool, &failed), "failed {:?}, plan {:?}", failed, plan);
+    }
+}
+
+/// The generator of [`together_with_failover_overcommit_matches_reference`]
+/// makes the combination matter: in many pools the failover ratio changes
+/// the exact tolerance while a keep-together group of two running
+/// protected VMs or more is there, and in many a group restarts together
+/// on a host whose room exists only with the failover ratio.
+#[test]
+fn together_failover_pools_exercise_both_rules() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let strategy = together_failover_pools();
+    let (mut ratio_matters, mut group_needs_ratio) = (0, 0);
+    for _ in 0..200 {
+        let json = strategy.new_tree(&mut runner).unwrap().current().0;
+        let pool = haplan::parse_pool(&json.to_string()).expect("generated pools are valid");
+        let mut plain = json.clone();
+        plain["ha"]
+            .as_object_mut()
+            .unwrap()
+            .remove("failover_overcommit");
+        let plain = haplan::parse_pool(&plain.to_string()).expect("valid without the ratio");
+        let groups: Vec<RefRule> = rules(&pool)
+            .into_iter()
+            .filter(|r| {
+                r.strict
+                    && r.together
+                    && r.members
+                        .iter()
+                        .filter(|&&v| is_protected(&pool, v) && holds_resources(pool.vms[v].power))
+                        .count()
+                        >= 2
+            })
+            .collect();
+        if groups.is_empty() {
+            continue;
+        }
+        if reference_max_tolerable(&pool) != reference_max_tolerable(&plain) {
+            ratio_matters += 1;
+        }
+        // A failure of one up host whose group restarts with the ratio
+        // and not without it.
+        if up_hosts(&pool).iter().any(|&h| {
+            let members: Vec<usize> = vms_to_place(&pool, &[h])
+                .into_iter()
+                .filter(|v| groups.iter().any(|g| g.members.contains(v)))
+                .collect();
+            members.len() >= 2
+                && reference_packable(&pool, &[h], &members)
+                && !reference_packable(&plain, &[h], &members)
+        }) {
+            group_needs_ratio += 1;
+        }
+    }
+    assert!(
+        ratio_matters >= 10,
+        "the failover ratio changed the tolerance of only {ratio_matters} pools"
+    );
+    assert!(
+        group_needs_ratio >= 10,
+        "a group needed the failover ratio in only {group_needs_ratio} pools"
+    );
+}
+
+// ---------------------------------------------------------------------------
 // Failure domains and priority tiers
 
 /// Pools of [`pools`] with `ha.failure_domain_label: "rack"` and each host in

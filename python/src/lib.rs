@@ -280,6 +280,8 @@ impl NativePool {
     /// JSON object as Python data, `text` its text output and `verdict` one
     /// of "ok", "not_ok", "undecided".
     #[pyo3(signature = (tolerate = None, time_limit = None, explain = false, threads = None, strategy = "full", max_time = None))]
+    // The arguments are the Python method's keyword arguments.
+    #[allow(clippy::too_many_arguments)]
     fn check<'py>(
         &self,
         py: Python<'py>,

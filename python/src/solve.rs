@@ -62,8 +62,8 @@ fn shared_pool() -> PyResult<&'static rayon::ThreadPool> {
 /// given what is left of it when it starts (a job waiting for a worker of
 /// the shared pool does not get a fresh limit), and the core stops its
 /// search then and answers with what it proved; what cannot stop on its own (the set-up
-/// of a very large pool) is waited for until a hard deadline within 10 %
-/// + 1 s of it, past which the job is cancelled and `TimeLimitError`
+/// of a very large pool) is waited for until a hard deadline within
+/// 10 % + 1 s of it, past which the job is cancelled and `TimeLimitError`
 /// raised: nothing was proved.
 pub fn run<T, F>(
     py: Python<'_>,

@@ -21,7 +21,7 @@ import html
 import json
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 from . import _native
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Agility",
+    "BrokenRule",
     "Degradation",
     "DegradationExample",
     "DiffReport",
@@ -51,8 +52,11 @@ __all__ = [
     "NotRestarted",
     "Placement",
     "Plan",
+    "PriorityValue",
     "Report",
     "Short",
+    "SoftRules",
+    "SoftWitness",
     "Stats",
     "StuckVm",
     "TierTolerance",
@@ -69,6 +73,11 @@ __all__ = [
 ]
 
 JsonDict = Dict[str, Any]
+
+PriorityValue = Union[str, int]
+"""A VM's priority as answers give it: one of the names ``"critical"``,
+``"high"``, ``"medium"``, ``"low"`` when it equals their value (4000,
+3000, 2000, 1000), else its number (``3500``); higher is more important."""
 
 
 def _render(kind: str, fmt: str, answer: JsonDict) -> str:
@@ -170,6 +179,74 @@ def _witness(w: Optional[JsonDict]) -> Optional[Witness]:
 
 
 @dataclass(frozen=True)
+class BrokenRule:
+    """A soft rule a restart plan breaks, and what breaks it: ``rule`` is
+    ``"group"`` (a ``vm_groups`` entry with ``strict: false``, named by
+    ``group``) or ``"preferred_hosts"`` (those of the VM ``vm``); the
+    other name is ``None``. ``reason`` in an admin's words (``group web
+    (apart, at most 1 per host): web1 and web2 on h2``)."""
+
+    rule: str
+    reason: str
+    group: Optional[str] = None
+    vm: Optional[str] = None
+
+
+def _broken(items: List[JsonDict]) -> List[BrokenRule]:
+    return [BrokenRule(rule=b["rule"], reason=b["reason"], group=b.get("group"), vm=b.get("vm")) for b in items]
+
+
+@dataclass(frozen=True)
+class SoftWitness:
+    """A failure set one larger than the soft tolerance
+    (:attr:`SoftRules.max_tolerable`) whose restart plan has to break the
+    soft rules ``broken`` (:class:`BrokenRule`)."""
+
+    failed_hosts: List[str]
+    broken: List[BrokenRule]
+
+
+@dataclass(frozen=True)
+class SoftRules:
+    """The soft rules of a check (``soft_rules`` of ``haplan check --format
+    json``), for a pool that has any (soft ``vm_groups``, ``preferred_hosts``):
+
+    - ``rules``: how many (soft groups plus VMs with preferred hosts).
+    - ``max_tolerable``, ``upper_bound``, ``exact``: the tolerance with
+      every soft rule taken as strict (never more than the pool's own).
+    - ``must_break``: whether the worst failure of at most K (and at most
+      what the pool tolerates) has to break a soft rule; ``None`` when a
+      time limit left it open. Soft rules never change the verdict.
+    - ``witness`` (:class:`SoftWitness`): a failure set one larger than the
+      soft tolerance, with the rules its plan breaks, or ``None``."""
+
+    rules: int
+    max_tolerable: int
+    upper_bound: int
+    exact: bool
+    must_break: Optional[bool]
+    witness: Optional[SoftWitness]
+
+    @classmethod
+    def _from_json(cls, data: Optional[JsonDict]) -> Optional[SoftRules]:
+        if data is None:
+            return None
+        w = data.get("witness")
+        return cls(
+            rules=data["rules"],
+            max_tolerable=data["max_tolerable"],
+            upper_bound=data["upper_bound"],
+            exact=data["exact"],
+            must_break=data.get("must_break"),
+            witness=(
+                SoftWitness(failed_hosts=list(w["failed_hosts"]), broken=_broken(w["broken"]))
+                if w is not None
+                else None
+            ),
+        )
+
+
+@dataclass(frozen=True)
 class FailureDomain:
     """One failure domain: the hosts sharing a value of the label
     (``labelled``), or a host without the label, a domain of its own."""
@@ -268,6 +345,10 @@ class Report:
     - ``failure_domains`` (:class:`FailureDomains`): the domains k counts
       when the pool has ``ha.failure_domain_label``, else ``None``; the
       witness then also names its ``failed_domains``.
+    - ``soft_rules`` (:class:`SoftRules`): for a pool with soft rules
+      (``vm_groups`` with ``strict: false``, ``preferred_hosts``), the
+      tolerance with them kept and whether the worst tolerated failure has
+      to break one; ``None`` for a pool without.
     - ``stopped_by``: ``None`` when ``exact``, else what ended the search
       for the exact maximum: ``"max_time"`` (K was decided, ``max_time``
       ran out), ``"time_limit"`` or ``"cancelled"``.
@@ -294,6 +375,7 @@ class Report:
     """The command line's text output (``str(report)``)."""
     _json: JsonDict = field(compare=False)
     stopped_by: Optional[str] = None
+    soft_rules: Optional[SoftRules] = None
 
     @classmethod
     def _from_native(cls, data: JsonDict, text: str, verdict: str) -> Report:
@@ -314,6 +396,7 @@ class Report:
             text=text,
             _json=data,
             stopped_by=data.get("stopped_by"),
+            soft_rules=SoftRules._from_json(data.get("soft_rules")),
         )
 
     @property
@@ -351,7 +434,7 @@ class Placement:
     host: str
     order: int
     restart: str
-    priority: str
+    priority: PriorityValue
     start_delay_s: int
 
 
@@ -362,7 +445,7 @@ class Unplaced:
     vm: str
     reason: str
     restart: str
-    priority: str
+    priority: PriorityValue
 
 
 @dataclass(frozen=True, repr=False)
@@ -373,7 +456,11 @@ class Plan:
     The attributes are the fields of ``haplan plan --format json``:
     ``failed_hosts``, ``placements`` (protected VMs before best-effort
     ones, in restart sequence), ``unplaced``, ``complete`` (every protected
-    VM placed) and ``exact`` (false when a time limit ran out first).
+    VM placed) and ``exact`` (false when a time limit ran out first); for
+    a pool with soft rules, ``soft_broken``: the ones the plan breaks
+    (:class:`BrokenRule`, empty when it keeps them all; ``None`` for a
+    pool without soft rules). A ``priority`` is a name or a number
+    (:data:`PriorityValue`).
     ``to_dict()`` is the JSON object, ``str(plan)`` the text output.
     """
 
@@ -385,6 +472,7 @@ class Plan:
     text: str = field(compare=False)
     """The command line's text output (``str(plan)``)."""
     _json: JsonDict = field(compare=False)
+    soft_broken: Optional[List[BrokenRule]] = None
 
     @classmethod
     def _from_native(cls, data: JsonDict, text: str) -> Plan:
@@ -396,6 +484,7 @@ class Plan:
             exact=data["exact"],
             text=text,
             _json=data,
+            soft_broken=_broken(data["soft_broken"]) if "soft_broken" in data else None,
         )
 
     @property
@@ -443,6 +532,9 @@ class Plan:
                     [[_esc(u.vm), _esc(u.restart), _esc(u.priority), _esc(u.reason)] for u in self.unplaced],
                 )
             )
+        if self.soft_broken:
+            out.append("<p><b>Soft rules broken</b></p>")
+            out.append(_table(["rule", "reason"], [[_esc(b.group or b.vm), _esc(b.reason)] for b in self.soft_broken]))
         if not self.exact:
             out.append("<p>warning: the time limit ran out; some VMs were not decided</p>")
         out.append("</div>")
@@ -1046,7 +1138,7 @@ class TierTolerance:
     ``witness``: a failure set of size ``max_tolerable + 1`` the tier does
     not survive (``None`` when every host can fail)."""
 
-    priority: str
+    priority: PriorityValue
     vms: int
     max_tolerable: int
     upper_bound: int
@@ -1077,9 +1169,9 @@ class Degradation:
     (:class:`DegradationExample`, ``None`` when none was found in time)."""
 
     failures: int
-    safe_tiers: List[str]
-    lost_tiers: List[str]
-    undecided_tiers: List[str]
+    safe_tiers: List[PriorityValue]
+    lost_tiers: List[PriorityValue]
+    undecided_tiers: List[PriorityValue]
     at_risk: List[str]
     example: Optional[DegradationExample]
 
@@ -1226,7 +1318,7 @@ class VmTiming:
     from_host: str
     host: Optional[str]
     order: int
-    priority: str
+    priority: PriorityValue
     boot_s: int
     start_s: int
     running_s: int

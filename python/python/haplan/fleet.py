@@ -80,7 +80,9 @@ def _flatten(data: Mapping[str, Any], prefix: str, row: Row, depth: int) -> None
 
 
 def _ask(question: str, pool: Pool, options: Mapping[str, Any]) -> Tuple[str, Mapping[str, Any]]:
-    """One question to one pool: its verdict and JSON object."""
+    """One question to one pool: its verdict and JSON object (the
+    report's own, not a copy: the report is dropped and the row only
+    reads it)."""
     if question == "check":
         r: Any = pool.check(**options)
     elif question == "whatif":
@@ -93,7 +95,8 @@ def _ask(question: str, pool: Pool, options: Mapping[str, Any]) -> Tuple[str, Ma
         r = pool.tiers(**options)
     else:  # pragma: no cover - the public functions name the question
         raise ValueError(f"unknown question {question!r}")
-    return str(r.verdict), r.to_dict()
+    data: Mapping[str, Any] = r._json
+    return str(r.verdict), data
 
 
 def _run_batch(question: str, items: List[Tuple[int, Optional[str], Any]], options: Mapping[str, Any]) -> List[Row]:
@@ -152,6 +155,20 @@ def _items(pools: Sequence[PoolLike]) -> List[Tuple[int, Optional[str], Any]]:
     return items
 
 
+# Tasks per worker thread, and pools per task at least (see _batch_size).
+_TASKS_PER_THREAD = 16
+_MIN_BATCH = 8
+
+
+def _batch_size(pools: int, workers: int) -> int:
+    """Pools per task: about 16 tasks per worker thread, so that the last
+    tasks, during which the other workers have nothing left to do, are
+    short (a sixteenth of a worker's share of the fleet), and at least 8
+    pools, so that a task's own cost (scheduling it, sending its rows
+    back) stays small beside the solves of its pools."""
+    return max(_MIN_BATCH, math.ceil(pools / (_TASKS_PER_THREAD * workers)))
+
+
 def _fleet(
     question: str,
     pools: Union[PoolLike, Sequence[PoolLike]],
@@ -171,9 +188,7 @@ def _fleet(
     if items:
         with _client(client) as c:
             workers = max(1, sum(c.nthreads().values()))
-            # About 4 tasks per worker thread: few enough that scheduling
-            # does not dominate, enough to balance uneven pools.
-            size = batch or max(1, math.ceil(len(items) / (4 * workers)))
+            size = batch or _batch_size(len(items), workers)
             batches = [items[i : i + size] for i in range(0, len(items), size)]
             futures = c.map(
                 _run_batch,
@@ -214,8 +229,8 @@ def check(
     :class:`~haplan.Pool` objects) on the Dask ``client``: one row per pool
     with ``max_tolerable``, ``ok``, ``exact``, ``upper_bound``,
     ``configured``, ``witness`` (the failing set's hosts) and the rest of
-    the JSON's fields. ``batch`` pools per task (default: about four tasks
-    per worker thread); ``threads`` per solve (default 1)."""
+    the JSON's fields. ``batch`` pools per task (default: about 16 tasks
+    per worker thread, at least 8 pools each); ``threads`` per solve (default 1)."""
     return _fleet(
         "check",
         pools,

@@ -326,14 +326,17 @@ enum Command {
     },
     /// Check many pools at once: one row per pool file, and a summary.
     ///
-    /// Each PATH is a pool file, a directory (its *.json files) or a glob
-    /// pattern (quoted, so that the shell leaves it alone). Pools are
+    /// Each PATH is a pool file, a directory (its *.json files and those of
+    /// its subdirectories), a glob pattern (quoted, so that the shell leaves
+    /// it alone) or -, a list of files and directories on standard input,
+    /// one per line. Pools are
     /// checked in parallel; a file that cannot be read or is not a valid pool
     /// is a row with its error. Exit code: 1 when any pool misses its policy,
     /// else 2 when any could not be checked, else 3 when any is undecided,
     /// else 0.
     Fleet {
-        /// Pool files, directories of pool files, or glob patterns.
+        /// Pool files, directories of pool files, glob patterns, or - (a list
+        /// of paths on standard input, one per line).
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<String>,
         /// K for every pool (default: each file's ha.host_failures_to_tolerate).
@@ -750,15 +753,14 @@ where
         time_limit,
     } = &cli.command
     {
-        return run_fleet(
+        let request = FleetRequest {
             paths,
-            *tolerate,
-            *time_limit,
-            *format,
-            cli.threads,
-            stdout,
-            stderr,
-        );
+            tolerate: *tolerate,
+            time_limit: *time_limit,
+            format: *format,
+            threads: cli.threads,
+        };
+        return run_fleet(&request, stdin, stdout, stderr);
     }
     #[cfg(feature = "drivers")]
     if let Command::Control { socket, event } = &cli.command {
@@ -940,21 +942,34 @@ impl Ctx {
     }
 }
 
-/// `haplan fleet`: the files named, checked on `threads` threads.
-fn run_fleet(
-    paths: &[String],
+/// What `haplan fleet` was asked.
+struct FleetRequest<'a> {
+    paths: &'a [String],
     tolerate: Option<u32>,
     time_limit: Option<Duration>,
     format: FleetFormat,
     threads: Option<usize>,
+}
+
+/// `haplan fleet`: the files named, checked on `threads` threads.
+fn run_fleet(
+    request: &FleetRequest<'_>,
+    stdin: &mut dyn Read,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> i32 {
+    let &FleetRequest {
+        paths,
+        tolerate,
+        time_limit,
+        format,
+        threads,
+    } = request;
     let err_format = match format {
         FleetFormat::Json => Format::Json,
         FleetFormat::Text | FleetFormat::Csv => Format::Text,
     };
-    let files = match fleet::expand(paths) {
+    let files = match fleet::expand(paths, stdin) {
         Ok(files) => files,
         Err(message) => return fail(&CliError::from(message), err_format, stdout, stderr),
     };

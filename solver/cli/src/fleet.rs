@@ -3,10 +3,11 @@
 //! The files are checked in parallel (rayon, on the `--threads` pool), each
 //! with the same options; a file that cannot be read or is not a valid pool
 //! is a row with its error, never the end of the run. The rows come in the
-//! order of the arguments (a directory's pool files sorted by name), each
-//! file once.
+//! order of the arguments (a directory's pool files, its subdirectories'
+//! included, sorted by path), each file once.
 
 use std::collections::HashSet;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -42,11 +43,18 @@ const COLUMNS: [&str; 11] = [
     "error",
 ];
 
-/// The pool files named by `args`: a file as given, a directory's `*.json`
-/// files (not its subdirectories), sorted, or a glob pattern's matching
-/// files, sorted; each file once, in the order first named. An argument
-/// that names nothing is an error: a typo must not pass as an empty fleet.
-pub(crate) fn expand(args: &[String]) -> Result<Vec<PathBuf>, String> {
+/// At most this many bytes of paths are read from standard input (`-`).
+const MAX_LIST_BYTES: u64 = 64 << 20;
+
+/// The pool files named by `args`: a file as given; a directory's `*.json`
+/// files, in it and in its subdirectories (symbolic links followed, each
+/// directory walked once),
+/// sorted by path; a glob pattern's matching files, sorted; or `-`, the
+/// paths on `stdin`, one per line, each a file or a directory as an
+/// argument is (never a pattern: the list is taken as written). Each file
+/// once, in the order first named. An argument (or a line) that names
+/// nothing is an error: a typo must not pass as an empty fleet.
+pub(crate) fn expand(args: &[String], stdin: &mut dyn Read) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     let mut add = |p: PathBuf, out: &mut Vec<PathBuf>| {
@@ -55,23 +63,28 @@ pub(crate) fn expand(args: &[String]) -> Result<Vec<PathBuf>, String> {
             out.push(p);
         }
     };
+    if args.iter().filter(|a| *a == "-").count() > 1 {
+        return Err("- (the list of paths on standard input) can be given once".into());
+    }
     for arg in args {
-        let path = Path::new(arg);
-        if path.is_dir() {
-            let entries = std::fs::read_dir(path).map_err(|e| format!("cannot read {arg}: {e}"))?;
-            let mut files = Vec::new();
-            for e in entries {
-                let e = e.map_err(|e| format!("cannot read {arg}: {e}"))?;
-                let p = e.path();
-                if p.extension().is_some_and(|x| x == "json") && p.is_file() {
-                    files.push(p);
+        if arg == "-" {
+            for line in read_list(stdin)? {
+                let path = Path::new(&line);
+                if path.is_dir() {
+                    directory(&line)?.into_iter().for_each(|p| add(p, &mut out));
+                } else if path.exists() {
+                    add(path.to_path_buf(), &mut out);
+                } else {
+                    return Err(format!(
+                        "cannot read {line} (named on standard input): no such file or directory"
+                    ));
                 }
             }
-            if files.is_empty() {
-                return Err(format!("{arg}: no pool file (*.json) in this directory"));
-            }
-            files.sort();
-            files.into_iter().for_each(|p| add(p, &mut out));
+            continue;
+        }
+        let path = Path::new(arg);
+        if path.is_dir() {
+            directory(arg)?.into_iter().for_each(|p| add(p, &mut out));
         } else if path.exists() {
             add(path.to_path_buf(), &mut out);
         } else if arg.contains(['*', '?', '[']) {
@@ -94,6 +107,84 @@ pub(crate) fn expand(args: &[String]) -> Result<Vec<PathBuf>, String> {
         }
     }
     Ok(out)
+}
+
+/// The `*.json` files under directory `arg`, sorted by path (each
+/// directory's entries by name, a subdirectory's files where its name
+/// sorts). Symbolic links are followed, and each directory is walked once,
+/// by the first path that reaches it, so a link back to an ancestor (a
+/// loop) or to a directory already walked adds nothing. A directory that
+/// cannot be read is an error.
+fn directory(arg: &str) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    // Each directory once, however many links lead to it: the first path
+    // that reaches it is walked.
+    let mut walked: HashSet<PathBuf> = HashSet::new();
+    let walk = walkdir::WalkDir::new(arg)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            !e.file_type().is_dir()
+                || walked.insert(
+                    std::fs::canonicalize(e.path()).unwrap_or_else(|_| e.path().to_path_buf()),
+                )
+        });
+    for entry in walk {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) if e.loop_ancestor().is_some() => continue,
+            Err(e) => {
+                let at = e
+                    .path()
+                    .map_or_else(|| arg.to_string(), |p| p.display().to_string());
+                let why = e
+                    .io_error()
+                    .map_or_else(|| e.to_string(), |io| io.to_string());
+                return Err(format!("cannot read {at}: {why}"));
+            }
+        };
+        let p = entry.path();
+        if entry.file_type().is_file() && p.extension().is_some_and(|x| x == "json") {
+            files.push(entry.into_path());
+        }
+    }
+    if files.is_empty() {
+        return Err(format!(
+            "{arg}: no pool file (*.json) in this directory or its subdirectories"
+        ));
+    }
+    Ok(files)
+}
+
+/// The paths listed on standard input: one per line (a final `\r` is
+/// dropped, so lists written on Windows work), empty lines skipped, at most
+/// [`MAX_LIST_BYTES`], in UTF-8.
+fn read_list(stdin: &mut dyn Read) -> Result<Vec<String>, String> {
+    let mut bytes = Vec::new();
+    stdin
+        .take(MAX_LIST_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read <stdin>: {e}"))?;
+    if bytes.len() as u64 > MAX_LIST_BYTES {
+        return Err(format!(
+            "<stdin>: a list of paths larger than {MAX_LIST_BYTES} bytes"
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let p = haplan::strict::utf8(e.as_bytes()).expect_err("not UTF-8");
+        format!("<stdin>: {p}")
+    })?;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    if lines.is_empty() {
+        return Err("<stdin>: no path listed (one pool file or directory per line)".into());
+    }
+    Ok(lines)
 }
 
 /// One pool's answer, or why it has none.

@@ -389,7 +389,20 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
         );
     }
 
-    // VM groups: xapi's anti-affinity placement is best effort.
+    // VM groups: xapi's anti-affinity placement is best effort, and it
+    // spreads a group evenly rather than one VM per host
+    // (`Xapi_ha_vm_failover.compute_spread_evenly_plan`: each member to a
+    // host with the fewest members of its group). Written as a soft apart
+    // group whose cap is that even spread over the hosts left after the
+    // configured number of failures (at least one): ceil(members that
+    // hold resources / hosts left).
+    let up = draft
+        .hosts
+        .iter()
+        .filter(|h| h.state == HostState::Up)
+        .count() as u64;
+    let failures = draft.ha.host_failures_to_tolerate.unwrap_or(1).max(1);
+    let left = up.saturating_sub(failures);
     for (g_ref, members) in memberships {
         let Some(g) = groups_by_ref.get(g_ref.as_str()) else {
             draft.warn(
@@ -403,13 +416,30 @@ pub(crate) fn read(files: &[File<'_>], options: &Options) -> Result<Draft, Impor
             .unwrap_or(g_ref.as_str())
             .to_string();
         match g.req("placement")?.str()? {
-            "anti_affinity" | "anti-affinity" => draft.groups.push(Group {
-                name,
-                affinity: Affinity::Apart,
-                max_per_host: Some(1),
-                strict: false,
-                members,
-            }),
+            "anti_affinity" | "anti-affinity" => {
+                let running = members
+                    .iter()
+                    .filter(|m| draft.vm(m).is_some_and(|v| v.power != Power::Halted))
+                    .count() as u64;
+                if running >= 2 && left < 2 {
+                    // xapi ignores anti-affinity with fewer than three
+                    // hosts; with one host left there is nothing to spread.
+                    draft.warn(
+                        "group-not-spread",
+                        format!(
+                            "VM_group {name} (anti-affinity) was left out: after {failures} host failure(s) at most {left} host(s) remain, so its VMs cannot be spread"
+                        ),
+                    );
+                    continue;
+                }
+                draft.groups.push(Group {
+                    name,
+                    affinity: Affinity::Apart,
+                    max_per_host: Some(running.div_ceil(left.max(1)).max(1)),
+                    strict: false,
+                    members,
+                });
+            }
             _ => {}
         }
     }

@@ -339,7 +339,7 @@ pub struct LiveOptions<'a> {
     pub stop: Option<&'a AtomicBool>,
     /// The runtime's log: appended to (fsynced), resumed from when it
     /// exists, compacted when long, locked against a second runtime
-    /// ([`super::service::StateFiles`]); the VM definitions are kept beside
+    /// ([`crate::files::StateFiles`]); the VM definitions are kept beside
     /// it.
     pub log: Option<&'a Path>,
     /// Operator events (the control interface), each with where to send

@@ -721,15 +721,12 @@ fn diff_reasons(new: &Pool, d: &DiffReport) -> Vec<String> {
             names.join(", ")
         ));
     }
-    if d.no_regress {
-        match d.regressed() {
-            Some(true) => out.push(format!(
-                "it tolerates {}, fewer than the {} it tolerated before (--no-regress)",
-                tolerance_words(n),
-                tolerance_words(&d.old)
-            )),
-            None | Some(false) => {}
-        }
+    if d.no_regress && d.regressed() == Some(true) {
+        out.push(format!(
+            "it tolerates {}, fewer than the {} it tolerated before (--no-regress)",
+            tolerance_words(n),
+            tolerance_words(&d.old)
+        ));
     }
     out
 }

@@ -22,6 +22,9 @@ use haplan::tolerance::{Phase, Progress, ProgressSnapshot};
 
 use super::{CliError, Ctx, Reader};
 
+/// An input read: its name to show and its text, or why it could not be read.
+type InputText = Result<(String, String), CliError>;
+
 /// The budget of one run.
 pub(crate) struct Limits {
     /// When the process started: the time limit counts from there.
@@ -76,7 +79,7 @@ where
     };
     let hard = limits.hard_deadline();
     // Each input once, in order; a name given twice is read once.
-    let mut texts: HashMap<String, (usize, Result<(String, String), CliError>)> = HashMap::new();
+    let mut texts: HashMap<String, (usize, InputText)> = HashMap::new();
     for name in inputs {
         if let Some((uses, _)) = texts.get_mut(name) {
             *uses += 1;
