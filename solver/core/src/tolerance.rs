@@ -1509,7 +1509,6 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         // of many resources (a pass over the rest per block size).
         let top = bounded && chosen.len() == 1;
         if let Some((set, blocks)) = top.then(|| self.bounds.infeasible_completion(&p)).flatten() {
-
             self.count(0, 1);
             let proof = Infeasible::from(blocks);
             return Some(SetResult::Infeasible(set, proof));
