@@ -1499,7 +1499,16 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             self.set_level.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        if let Some((set, blocks)) = self.bounds.infeasible_completion(&p).filter(|_| bounded) {
+        // The aggregate condition can only reject a completion here when it
+        // rejects one of the parent's: a child's chosen hosts are the
+        // parent's plus one host x of its rest, and its rest is part of
+        // what follows x, so `fixed + loss(x) + top_m(rest)` is at most the
+        // parent's `fixed + top_(m+1)(rest)`. So it is asked at the top of
+        // each task only (one host chosen): below a "no" there every answer
+        // is "no" too, and asking costs most of a search's time on pools
+        // of many resources (a pass over the rest per block size).
+        let top = bounded && chosen.len() == 1;
+        if let Some((set, blocks)) = top.then(|| self.bounds.infeasible_completion(&p)).flatten() {
             self.count(0, 1);
             let proof = Infeasible::from(blocks);
             return Some(SetResult::Infeasible(set, proof));
