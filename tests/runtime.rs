@@ -3067,3 +3067,41 @@ fn a_vm_missing_from_its_hosts_listing_is_looked_for_before_a_restart() {
         }
     }
 }
+
+#[test]
+fn exactly_half_of_an_even_pool_is_no_majority() {
+    // Four hosts; h1 misses its probes and no peer can tell. In the next
+    // round h2 and h3 answer, but h4 (whose answer comes last) has gone
+    // silent too: two of four answer, which is no strict majority (the
+    // runtime may be on one side of a two-two split).
+    let mut d = Driver::settled(n_hosts(4, json!({})));
+    for t in [10_000, 20_000, 30_000] {
+        d.round(t, &["h1"]);
+    }
+    d.answer_peers(30_100, None);
+    assert!(declarations(&d.outs).is_empty(), "declared on a peer error");
+    d.round(40_000, &["h1", "h4"]);
+    assert!(
+        declarations(&d.outs).is_empty(),
+        "declared down with only half of the hosts answering: {:?}",
+        declarations(&d.outs)
+    );
+    assert!(fences(&d.outs).is_empty());
+    assert!(
+        alerts(&d.outs)
+            .iter()
+            .any(|a| matches!(a, Alert::HostUnconfirmed { host, .. } if host == "h1"))
+    );
+
+    // The same, h4 answering too: three of four are a majority.
+    let mut d = Driver::settled(n_hosts(4, json!({})));
+    for t in [10_000, 20_000, 30_000] {
+        d.round(t, &["h1"]);
+    }
+    d.answer_peers(30_100, None);
+    d.round(40_000, &["h1"]);
+    assert_eq!(
+        declarations(&d.outs),
+        [("h1".to_string(), None, Some([3, 4]))]
+    );
+}
