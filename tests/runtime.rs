@@ -3105,3 +3105,66 @@ fn exactly_half_of_an_even_pool_is_no_majority() {
         [("h1".to_string(), None, Some([3, 4]))]
     );
 }
+
+// ---- 10. keep-together groups ----
+
+/// h1 runs a strict keep-together group {a, b} (30 each); after h1 fails
+/// only one host has room for both: h4, with `h4_free` spare (h2 and h3
+/// have 40 and 50, room for either alone).
+fn together_pool(h4_free: i64) -> Value {
+    let mut doc = pool(
+        json!({"check_interval_s": 1_000_000}),
+        vec![
+            host("h1", 100),
+            host("h2", 100),
+            host("h3", 100),
+            host("h4", 100),
+        ],
+        vec![
+            vm("a", "h1", 30),
+            vm("b", "h1", 30),
+            with(vm("f2", "h2", 60), json!({"restart": "unprotected"})),
+            with(vm("f3", "h3", 50), json!({"restart": "unprotected"})),
+            with(
+                vm("f4", "h4", 100 - h4_free),
+                json!({"restart": "unprotected"}),
+            ),
+        ],
+    );
+    doc["vm_groups"] = json!([{"name": "g", "affinity": "together", "vms": ["a", "b"]}]);
+    doc
+}
+
+#[test]
+fn a_keep_together_group_restarts_on_one_host_or_not_at_all() {
+    // Room for both on h4 only: both start there, never split over h2/h3.
+    let mut d = Driver::settled(together_pool(60));
+    d.fail_host(1_000, "h1");
+    let s = starts(&d.outs);
+    assert_eq!(s.len(), 2, "{s:?}");
+    assert!(
+        s.iter().all(|(_, h, _)| h == "h4"),
+        "the group was split: {s:?}"
+    );
+    d.start_result(2_000, "a", true);
+    d.start_result(2_000, "b", true);
+    assert_eq!(vm_host(&d.rt, "a"), "h4");
+    assert_eq!(vm_host(&d.rt, "b"), "h4");
+
+    // No host has room for both: neither starts (one alone would break
+    // the group), and both are named.
+    let mut d = Driver::settled(together_pool(55));
+    d.fail_host(1_000, "h1");
+    d.tick(100_000);
+    assert!(starts(&d.outs).is_empty(), "{:?}", starts(&d.outs));
+    let mut failed: Vec<String> = alerts(&d.outs)
+        .into_iter()
+        .filter_map(|a| match a {
+            Alert::RestartFailed { vm, .. } => Some(vm),
+            _ => None,
+        })
+        .collect();
+    failed.sort();
+    failed.dedup();
+    assert_eq!(failed, ["a", "b"]);
+}
