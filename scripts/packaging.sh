@@ -5,7 +5,8 @@
 # differ):
 #
 # - the release tarball (scripts/release.sh): its binary runs with no
-#   shared library at all (so without libvirt), checks a pool, its
+#   shared library at all (so without libvirt; built with musl where the
+#   musl target is installed), checks a pool, its
 #   completions load in bash, its manual pages are there;
 # - the GitHub Action (action.yml), its steps run as the runner runs them,
 #   building haplan with `cargo install --path solver/cli` on the way, with
@@ -33,6 +34,12 @@ bin=$rel/haplan
 if readelf -d "$bin" | grep -q NEEDED; then
     readelf -d "$bin" | grep NEEDED >&2
     fail "the release binary needs shared libraries"
+fi
+# Where the musl target is installed, the release binary is the musl one
+# (the glibc fallback is for machines that cannot build it). musl's C
+# library reads MUSL_LOCPATH; glibc has no such string.
+if rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+    grep -a -q MUSL_LOCPATH "$bin" || fail "the musl target is installed, but the release binary is not linked with musl"
 fi
 status=0
 "$bin" check fixtures/citrix/two-hosts-two-vms-each.json >"$tmp/out" || status=$?
