@@ -770,9 +770,12 @@ pub struct Sim {
     epoch: u32,
     rng: Rng,
     next_tick: Option<Millis>,
-    /// Every step, when asked for (`record`).
+    /// Every step, when asked for (`record`), or those `keep` selects.
     pub steps: Vec<Step>,
     pub record: bool,
+    /// Which steps are recorded (all without it): a long run keeps only
+    /// those it will show, so its memory does not grow with routine steps.
+    pub keep: Option<Box<dyn Fn(&Input, &Output) -> bool>>,
     /// Errors the runtime gave (refused events).
     pub refused: Vec<String>,
     /// The log is compacted (a snapshot, then the steps after it) once its
@@ -800,6 +803,7 @@ impl Sim {
             next_tick: None,
             steps: Vec::new(),
             record: false,
+            keep: None,
             refused: Vec::new(),
             compact_every: 2_000,
             compactions: 0,
@@ -874,7 +878,7 @@ impl Sim {
                 self.push(w.max(self.now), Due::Tick);
             }
         }
-        if self.record {
+        if self.record && self.keep.as_ref().is_none_or(|k| k(&input, &out)) {
             self.steps.push(Step { input, output: out });
         }
     }
