@@ -2867,3 +2867,370 @@ fn two_hosts_failing_at_once_restart_the_critical_vm_first() {
     let out = d.tick(41_000);
     assert_eq!(started_vms(&[out]), ["then"]);
 }
+
+/// `machine::MIGRATE_DEADLINE_MS`.
+const MIGRATE_DEADLINE_MS: Millis = 600_000;
+
+/// h1 is drained and its first migration never answers. Returns the driver
+/// just after the migration's deadline, with the other migrations done,
+/// and the VM whose migration is in doubt and its target.
+fn a_drain_loses_a_migration() -> (Driver, String, String) {
+    // A check interval longer than the test: no periodic probe or
+    // inventory interferes.
+    let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 10_000})));
+    d.feed(
+        1_000,
+        Event::HostMaintenance {
+            host: "h1".into(),
+            enter: true,
+        },
+    );
+    let m = d.migrate_in_flight();
+    assert_eq!(m.len(), 1, "{m:?}");
+    let (id, lost, from, to) = m[0].clone();
+    assert_eq!(from, "h1");
+    // Just before its deadline nothing has happened (h1 lists the VM, as
+    // a migration under way does).
+    d.tick(1_000 + MIGRATE_DEADLINE_MS - 1);
+    d.answer_inventories(1_000 + MIGRATE_DEADLINE_MS - 1);
+    assert!(unanswered(&d.outs).is_empty());
+    assert_eq!(d.rt.vm_phases()[&lost], "migrating");
+    let out = d.tick(1_000 + MIGRATE_DEADLINE_MS);
+    let migrate = Action::Migrate {
+        id,
+        vm: lost.clone(),
+        from: "h1".into(),
+        to: to.clone(),
+    };
+    assert_eq!(unanswered(std::slice::from_ref(&out)), [migrate]);
+    // Named at once, with both hosts it may run on.
+    assert!(
+        out.alerts.contains(&Alert::MigrationInDoubt {
+            vm: lost.clone(),
+            from: "h1".into(),
+            to: to.clone(),
+        }),
+        "{:?}",
+        out.alerts
+    );
+    // Looked for: asked where it runs, and both hosts listed again.
+    assert_eq!(queries(std::slice::from_ref(&out)), [lost.clone()]);
+    let listed: Vec<String> = actions(std::slice::from_ref(&out))
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Inventory { host, .. } => Some(host),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        listed.contains(&"h1".to_string()) && listed.contains(&to),
+        "{listed:?}"
+    );
+    assert_eq!(d.rt.vm_phases()[&lost], "unknown");
+    // The other VMs of h1 leave; the one in doubt may still be there.
+    let mut t = 1_000 + MIGRATE_DEADLINE_MS;
+    while let Some((id, vm, _, to)) = d.migrate_in_flight().first().cloned() {
+        t += 1_000;
+        d.feed(
+            t,
+            Event::MigrateResult {
+                id,
+                vm,
+                host: to,
+                ok: true,
+                error: None,
+            },
+        );
+    }
+    d.tick(t + 1_000);
+    assert!(
+        !notes(&d.outs)
+            .iter()
+            .any(|n| matches!(n, Note::MaintenanceReady { .. })),
+        "h1 reported ready for maintenance while {lost} may run there"
+    );
+    assert_eq!(host_state(&d.rt, "h1"), HostState::Up);
+    assert_eq!(d.rt.host_statuses()["h1"], "up");
+    assert_eq!(d.rt.vm_phases()[&lost], "unknown");
+    assert!(d.migrate_in_flight().is_empty());
+    (d, lost, to)
+}
+
+impl Driver {
+    /// Answers the query in flight about `vm`: it runs on `host`.
+    fn answer_query(&mut self, at: Millis, vm: &str, host: Option<&str>) -> Output {
+        let asked = self.in_flight_ids(|a| matches!(a, Action::QueryVm { vm: v, .. } if v == vm));
+        assert_eq!(asked.len(), 1, "one query about {vm} in flight");
+        self.feed(
+            at,
+            Event::VmStatus {
+                id: asked[0],
+                vm: vm.into(),
+                host: host.map(String::from),
+                error: None,
+            },
+        )
+    }
+}
+
+#[test]
+fn a_timed_out_drain_migration_is_in_doubt_and_the_host_not_ready() {
+    // Found on the target: the drain ends, h1 is empty.
+    let (mut d, lost, to) = a_drain_loses_a_migration();
+    let t = d.rt.now() + 1_000;
+    let out = d.answer_query(t, &lost, Some(&to));
+    assert_eq!(vm_host(&d.rt, &lost), to);
+    assert!(
+        out.notes
+            .contains(&Note::MaintenanceReady { host: "h1".into() }),
+        "{out:?}"
+    );
+    assert_eq!(host_state(&d.rt, "h1"), HostState::Maintenance);
+    let h1 = d.rt.pool().host_by_name("h1").unwrap();
+    assert!(
+        !d.rt
+            .pool()
+            .vms
+            .iter()
+            .any(|v| v.host == h1 && v.power.is_active()),
+        "a VM left on h1"
+    );
+
+    // The migration answers late that it succeeded: as good as found.
+    let (mut d, lost, to) = a_drain_loses_a_migration();
+    let t = d.rt.now() + 1_000;
+    let id = unanswered(&d.outs)
+        .iter()
+        .find_map(|a| match a {
+            Action::Migrate { id, vm, .. } if *vm == lost => Some(*id),
+            _ => None,
+        })
+        .unwrap();
+    d.feed(
+        t,
+        Event::MigrateResult {
+            id,
+            vm: lost.clone(),
+            host: to.clone(),
+            ok: true,
+            error: None,
+        },
+    );
+    assert_eq!(vm_host(&d.rt, &lost), to);
+    assert_eq!(host_state(&d.rt, "h1"), HostState::Maintenance);
+
+    // Found still on h1 (the migration never happened): as a failed
+    // migration, the drain is blocked and h1 stays in service with it.
+    let (mut d, lost, _) = a_drain_loses_a_migration();
+    let t = d.rt.now() + 1_000;
+    let out = d.answer_query(t, &lost, Some("h1"));
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| matches!(n, Note::DrainBlocked { host, .. } if host == "h1")),
+        "{out:?}"
+    );
+    d.tick(t + 100_000);
+    assert!(
+        !notes(&d.outs)
+            .iter()
+            .any(|n| matches!(n, Note::MaintenanceReady { .. }))
+    );
+    assert_eq!(host_state(&d.rt, "h1"), HostState::Up);
+    assert_eq!(vm_host(&d.rt, &lost), "h1");
+    assert!(stops(&d.outs).is_empty());
+
+    // Listed by h1 before the query answers: the same.
+    let (mut d, lost, to) = a_drain_loses_a_migration();
+    let t = d.rt.now() + 1_000;
+    let l: &'static str = ["a", "a2", "b", "be", "un"]
+        .into_iter()
+        .find(|n| *n == lost)
+        .unwrap();
+    d.answer_inventories_with(t, move |h| {
+        if h == "h1" {
+            runs(&[l])
+        } else if h == to {
+            runs(&[])
+        } else {
+            Listing::Silent
+        }
+    });
+    assert_eq!(vm_host(&d.rt, &lost), "h1");
+    assert!(
+        notes(&d.outs)
+            .iter()
+            .any(|n| matches!(n, Note::DrainBlocked { host, .. } if host == "h1"))
+    );
+    assert_eq!(host_state(&d.rt, "h1"), HostState::Up);
+
+    // Nowhere: it died in the migration and is started again, on h1 (a
+    // crash on a host that is up), and h1 is not ready before it left.
+    let (mut d, lost, _) = a_drain_loses_a_migration();
+    let t = d.rt.now() + 1_000;
+    let from = d.outs.len();
+    d.answer_query(t, &lost, None);
+    assert_eq!(starts(d.since(from)), [(lost.clone(), "h1".to_string(), 1)]);
+    assert_eq!(host_state(&d.rt, "h1"), HostState::Up);
+    d.start_result(t + 1_000, &lost, true);
+    // It runs on h1 again: the drain moves it with a new plan.
+    let m = d.migrate_in_flight();
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert_eq!(m[0].1, lost);
+    assert_eq!(host_state(&d.rt, "h1"), HostState::Up);
+}
+
+#[test]
+fn a_vm_missing_from_its_hosts_listing_is_looked_for_before_a_restart() {
+    let doc = pool(
+        json!({"check_interval_s": 1_000_000}),
+        vec![host("h1", 100), host("h2", 100), host("h3", 100)],
+        vec![vm("p", "h1", 10)],
+    );
+    for found in [Some("h2"), None] {
+        let mut d = Driver::settled(doc.clone());
+        // p moved to h2 unseen: h1's periodic listing lacks it, and h2's
+        // latest listing (at the start) is older than the move.
+        d.tick(61_000);
+        let from = d.outs.len();
+        d.answer_inventories_with(61_000, |h| {
+            if h == "h1" {
+                runs(&[])
+            } else {
+                Listing::Silent
+            }
+        });
+        assert!(
+            starts(d.since(from)).is_empty(),
+            "p started on a stale listing"
+        );
+        assert_eq!(queries(d.since(from)), ["p"]);
+        match found {
+            Some(h) => {
+                d.answer_query(62_000, "p", Some(h));
+                assert_eq!(vm_host(&d.rt, "p"), h);
+                assert!(starts(&d.outs).is_empty());
+                assert_eq!(d.rt.vm_phases()["p"], "steady");
+            }
+            None => {
+                // h3 does not answer, so the query cannot tell; the hosts
+                // that answer do not run p: taken for crashed on h1.
+                let asked = d.in_flight_ids(|a| matches!(a, Action::QueryVm { .. }));
+                d.feed(
+                    62_000,
+                    Event::VmStatus {
+                        id: asked[0],
+                        vm: "p".into(),
+                        host: None,
+                        error: Some("h3 does not answer".into()),
+                    },
+                );
+                assert_eq!(
+                    starts(d.since(from)),
+                    [("p".to_string(), "h1".to_string(), 1)]
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn exactly_half_of_an_even_pool_is_no_majority() {
+    // Four hosts; h1 misses its probes and no peer can tell. In the next
+    // round h2 and h3 answer, but h4 (whose answer comes last) has gone
+    // silent too: two of four answer, which is no strict majority (the
+    // runtime may be on one side of a two-two split).
+    let mut d = Driver::settled(n_hosts(4, json!({})));
+    for t in [10_000, 20_000, 30_000] {
+        d.round(t, &["h1"]);
+    }
+    d.answer_peers(30_100, None);
+    assert!(declarations(&d.outs).is_empty(), "declared on a peer error");
+    d.round(40_000, &["h1", "h4"]);
+    assert!(
+        declarations(&d.outs).is_empty(),
+        "declared down with only half of the hosts answering: {:?}",
+        declarations(&d.outs)
+    );
+    assert!(fences(&d.outs).is_empty());
+    assert!(
+        alerts(&d.outs)
+            .iter()
+            .any(|a| matches!(a, Alert::HostUnconfirmed { host, .. } if host == "h1"))
+    );
+
+    // The same, h4 answering too: three of four are a majority.
+    let mut d = Driver::settled(n_hosts(4, json!({})));
+    for t in [10_000, 20_000, 30_000] {
+        d.round(t, &["h1"]);
+    }
+    d.answer_peers(30_100, None);
+    d.round(40_000, &["h1"]);
+    assert_eq!(
+        declarations(&d.outs),
+        [("h1".to_string(), None, Some([3, 4]))]
+    );
+}
+
+// ---- 10. keep-together groups ----
+
+/// h1 runs a strict keep-together group {a, b} (30 each); after h1 fails
+/// only one host has room for both: h4, with `h4_free` spare (h2 and h3
+/// have 40 and 50, room for either alone).
+fn together_pool(h4_free: i64) -> Value {
+    let mut doc = pool(
+        json!({"check_interval_s": 1_000_000}),
+        vec![
+            host("h1", 100),
+            host("h2", 100),
+            host("h3", 100),
+            host("h4", 100),
+        ],
+        vec![
+            vm("a", "h1", 30),
+            vm("b", "h1", 30),
+            with(vm("f2", "h2", 60), json!({"restart": "unprotected"})),
+            with(vm("f3", "h3", 50), json!({"restart": "unprotected"})),
+            with(
+                vm("f4", "h4", 100 - h4_free),
+                json!({"restart": "unprotected"}),
+            ),
+        ],
+    );
+    doc["vm_groups"] = json!([{"name": "g", "affinity": "together", "vms": ["a", "b"]}]);
+    doc
+}
+
+#[test]
+fn a_keep_together_group_restarts_on_one_host_or_not_at_all() {
+    // Room for both on h4 only: both start there, never split over h2/h3.
+    let mut d = Driver::settled(together_pool(60));
+    d.fail_host(1_000, "h1");
+    let s = starts(&d.outs);
+    assert_eq!(s.len(), 2, "{s:?}");
+    assert!(
+        s.iter().all(|(_, h, _)| h == "h4"),
+        "the group was split: {s:?}"
+    );
+    d.start_result(2_000, "a", true);
+    d.start_result(2_000, "b", true);
+    assert_eq!(vm_host(&d.rt, "a"), "h4");
+    assert_eq!(vm_host(&d.rt, "b"), "h4");
+
+    // No host has room for both: neither starts (one alone would break
+    // the group), and both are named.
+    let mut d = Driver::settled(together_pool(55));
+    d.fail_host(1_000, "h1");
+    d.tick(100_000);
+    assert!(starts(&d.outs).is_empty(), "{:?}", starts(&d.outs));
+    let mut failed: Vec<String> = alerts(&d.outs)
+        .into_iter()
+        .filter_map(|a| match a {
+            Alert::RestartFailed { vm, .. } => Some(vm),
+            _ => None,
+        })
+        .collect();
+    failed.sort();
+    failed.dedup();
+    assert_eq!(failed, ["a", "b"]);
+}

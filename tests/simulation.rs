@@ -12,8 +12,14 @@ use rayon::prelude::*;
 /// Seeds that once broke an invariant, run every time: 1012693 and 1015509
 /// (VMs in doubt after a restart of the runtime and a host that can never
 /// be fenced), 4840, 8803, 10440 and 19672 (a VM resized before the host it
-/// ran on failed).
-const REGRESSIONS: [u64; 6] = [4840, 8803, 10440, 19672, 1_012_693, 1_015_509];
+/// ran on failed), 48131 (VMs in doubt on a host that can never be fenced
+/// kept the room another VM needed), 26 and 635 (a drain migration that
+/// completed after its deadline, unseen: its VM taken for crashed on a
+/// listing older than the move), 662 (a VM missing from its host's listing
+/// while another host does not answer).
+const REGRESSIONS: [u64; 10] = [
+    26, 635, 662, 4840, 8803, 10440, 19672, 48_131, 1_012_693, 1_015_509,
+];
 
 /// The seeds to run: `HAPLAN_SIM_SEEDS=a..b`, or the first
 /// `HAPLAN_SIM_SCENARIOS` (10,000 by default, what CI runs), and the

@@ -1855,6 +1855,11 @@ fn run_sim(
     };
     let mut sim = Sim::new(doc, seed).map_err(|e| format!("{shown}: {e}"))?;
     sim.record = true;
+    // Only the steps that will be shown are kept (without --verbose, the
+    // routine ones are not), so memory does not grow with the run's length.
+    sim.keep = Some(Box::new(move |i, o| {
+        verbose || !text::step_lines(i, o, false).is_empty()
+    }));
     let mut crashes = Vec::new();
     for s in &faults.crash {
         let (h, t) = at_time("crash", s, false)?;

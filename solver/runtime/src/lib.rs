@@ -337,6 +337,15 @@ pub enum Alert {
     VmsInDoubt {
         vms: Vec<String>,
     },
+    /// A live migration got no answer within its deadline: `vm` may run on
+    /// `from`, on `to` or nowhere. It is looked for on both hosts before
+    /// anything else is done with it, and a host being drained is not
+    /// reported ready for maintenance until it is found.
+    MigrationInDoubt {
+        vm: String,
+        from: String,
+        to: String,
+    },
     /// An action got no answer within its deadline (a driver lost it).
     RequestUnanswered {
         action: Action,

@@ -235,6 +235,17 @@ enum Phase {
         since: Millis,
         #[serde(default)]
         alerted: bool,
+        /// A live migration whose outcome is unknown: (from, to). The VM
+        /// may run on either host; a drain of `from` waits for it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        migration: Option<(String, String)>,
+        /// Missing from the listing of the host the record places it on:
+        /// looked for on the other hosts (their listings may be older than
+        /// a move), and taken for crashed there if the hosts that answer do
+        /// not run it, even when some host does not answer (as a copy on a
+        /// host that does not answer, a duplicate once that host answers).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        missing: bool,
     },
     Migrating {
         id: ActionId,
@@ -721,7 +732,10 @@ impl Runtime {
                 Action::StartVm {
                     vm, host, attempt, ..
                 } => self.in_doubt(&vm, Some(host), attempt, SETTLE_MS, out),
-                Action::Migrate { vm, .. } | Action::QueryVm { vm, .. } => {
+                Action::Migrate { vm, from, to, .. } => {
+                    self.migration_in_doubt(&vm, &from, &to, SETTLE_MS, out)
+                }
+                Action::QueryVm { vm, .. } => {
                     let (on, attempt) = match &self.vms.get(&vm).map(|r| &r.phase) {
                         Some(Phase::Unknown { on, attempt, .. }) => (on.clone(), *attempt),
                         _ => (None, 0),
@@ -751,10 +765,18 @@ impl Runtime {
         let Some(rt) = self.vms.get_mut(vm) else {
             return;
         };
-        let (since, alerted) = match (&rt.phase, rt.doubt) {
-            (Phase::Unknown { since, alerted, .. }, _) => (*since, *alerted),
-            (Phase::Starting { .. }, Some(d)) => (d.since, d.alerted),
-            _ => (now, false),
+        let (since, alerted, migration) = match (&rt.phase, rt.doubt) {
+            (
+                Phase::Unknown {
+                    since,
+                    alerted,
+                    migration,
+                    ..
+                },
+                _,
+            ) => (*since, *alerted, migration.clone()),
+            (Phase::Starting { .. }, Some(d)) => (d.since, d.alerted, None),
+            _ => (now, false, None),
         };
         if !matches!(rt.phase, Phase::Unknown { .. }) {
             out.notes.push(Note::VmInDoubt {
@@ -769,7 +791,35 @@ impl Runtime {
             attempt,
             since,
             alerted,
+            migration,
+            missing: false,
         };
+    }
+
+    /// The live migration of `vm` from `from` to `to` has no known outcome
+    /// (no answer in time, or the runtime stopped meanwhile): it may run on
+    /// either host. It is looked for after `wait`, and both hosts are
+    /// listed again.
+    fn migration_in_doubt(
+        &mut self,
+        vm: &str,
+        from: &str,
+        to: &str,
+        wait: Millis,
+        out: &mut Output,
+    ) {
+        self.in_doubt(vm, None, 0, wait, out);
+        if let Some(rt) = self.vms.get_mut(vm)
+            && let Phase::Unknown { migration, .. } = &mut rt.phase
+        {
+            *migration = Some((from.to_string(), to.to_string()));
+        }
+        for host in [from, to] {
+            if let Some(h) = self.hosts.get_mut(host) {
+                h.inventory = true;
+                h.inventory_at = 0;
+            }
+        }
     }
 
     /// Reconciles the record with what `host` lists running (the answer to
@@ -837,9 +887,10 @@ impl Runtime {
                 }
             } else if rec == h && active && phase == Phase::Steady {
                 // Not where the record has it: moved unseen (another host
-                // that answers lists it), or it crashed there, and is
-                // restarted there first (a copy that moved to a host that
-                // does not answer is a duplicate once that host answers).
+                // that answers lists it, or a query finds it), or it
+                // crashed there, and is restarted there first (a copy that
+                // moved to a host that does not answer is a duplicate once
+                // that host answers).
                 let elsewhere = self
                     .hosts
                     .iter()
@@ -853,12 +904,16 @@ impl Runtime {
                     None if self.reconciling.is_some() => {
                         self.in_doubt(&name, Some(host.to_string()), 0, 0, out)
                     }
+                    // The other hosts' listings may be older than a move
+                    // (a migration that completed unseen): looked for on
+                    // every host before it is taken for crashed.
                     None => {
-                        out.notes.push(Note::VmFound {
-                            vm: name.clone(),
-                            host: None,
-                        });
-                        self.crashed(v, out);
+                        self.in_doubt(&name, None, 0, 0, out);
+                        if let Some(rt) = self.vms.get_mut(&name)
+                            && let Phase::Unknown { missing, .. } = &mut rt.phase
+                        {
+                            *missing = true;
+                        }
                     }
                 }
             }
@@ -891,10 +946,28 @@ impl Runtime {
     /// follows, and its restart, if one was due, is over.
     fn adopt(&mut self, v: VmId, h: HostId, out: &mut Output) {
         let name = self.pool.vms[v].name.clone();
+        let host = self.pool.hosts[h].name.clone();
         out.notes.push(Note::VmFound {
             vm: name.clone(),
-            host: Some(self.pool.hosts[h].name.clone()),
+            host: Some(host.clone()),
         });
+        // Still on the host a migration whose outcome was unknown left: as
+        // a failed migration, the drain of that host stops there.
+        if let Phase::Unknown {
+            migration: Some((from, to)),
+            ..
+        } = &self.vms[&name].phase
+            && *from == host
+            && let Some(rt) = self.hosts.get_mut(&host)
+            && rt.drain.take().is_some()
+        {
+            out.notes.push(Note::DrainBlocked {
+                host: host.clone(),
+                reason: format!(
+                    "the migration of {name} to {to} got no answer and {name} still runs on {host}"
+                ),
+            });
+        }
         self.forget_vm_actions(&name);
         self.set_vm(v, Some(h), Some(Power::Running));
         self.vms.insert(name.clone(), VmRt::steady());
@@ -939,8 +1012,7 @@ impl Runtime {
             }
         }
         for (vm, hosts) in &on {
-            let migrating = matches!(self.vms[vm].phase, Phase::Migrating { .. });
-            if hosts.len() > 1 && !migrating && !self.duplicates.contains_key(vm) {
+            if hosts.len() > 1 && !self.moving(vm) && !self.duplicates.contains_key(vm) {
                 self.suspect_duplicate(vm, hosts.clone(), out);
             }
         }
@@ -962,7 +1034,7 @@ impl Runtime {
             }
             self.duplicates.remove(&vm);
             let now: Vec<String> = on.get(&vm).into_iter().flatten().cloned().collect();
-            if now.len() < 2 || matches!(self.vms[&vm].phase, Phase::Migrating { .. }) {
+            if now.len() < 2 || self.moving(&vm) {
                 continue; // it moved, or one copy ended: nothing to do
             }
             let v = self.pool.vm_by_name(&vm).expect("known");
@@ -1009,6 +1081,20 @@ impl Runtime {
                 }
             }
         }
+    }
+
+    /// Whether `vm` is being live-migrated, or a migration of it has no
+    /// known outcome yet: listed on two hosts, it is not a duplicate (a
+    /// migration lists it on both) until it is found.
+    fn moving(&self, vm: &str) -> bool {
+        matches!(
+            self.vms[vm].phase,
+            Phase::Migrating { .. }
+                | Phase::Unknown {
+                    migration: Some(_),
+                    ..
+                }
+        )
     }
 
     fn id(&mut self) -> ActionId {
@@ -1220,6 +1306,8 @@ impl Runtime {
                             attempt: 0,
                             since: self.now,
                             alerted: false,
+                            migration: None,
+                            missing: false,
                         };
                     }
                 }
@@ -1398,6 +1486,9 @@ impl Runtime {
             } => {
                 if self.take(*id).is_some() {
                     self.migrate_result(*id, vm, host, *ok, error.as_deref(), out);
+                } else if *ok {
+                    // Late, but the VM runs there now: a sighting.
+                    self.sighting(vm, host, out);
                 }
             }
             Event::VmStatus {
@@ -1407,7 +1498,15 @@ impl Runtime {
                 error,
             } => {
                 if self.take(*id).is_some() {
-                    if error.is_some() {
+                    let missing = matches!(
+                        self.vms.get(vm).map(|r| &r.phase),
+                        Some(Phase::Unknown { id: Some(x), missing: true, .. }) if x == id
+                    );
+                    if error.is_some() && missing {
+                        // Not on the hosts that answer: as before the
+                        // query, taken for crashed on its own host.
+                        self.found(*id, vm, None, out)?;
+                    } else if error.is_some() {
                         // Not known yet: asked again shortly.
                         self.ask_again(*id, vm);
                     } else {
@@ -1935,8 +2034,7 @@ impl Runtime {
             .pool
             .vms
             .iter()
-            .filter(|v| v.host == h && v.power.is_active())
-            .filter(|v| self.vms[&v.name].phase == Phase::Held)
+            .filter(|v| v.host == h && self.waits_for_fence(v))
             .map(|v| v.name.clone())
             .collect();
         for vm in &held {
@@ -2383,10 +2481,28 @@ impl Runtime {
         self.planning_pool_full(held, false)
     }
 
+    /// Whether `vm` waits for its host to be confirmed off before it may
+    /// run anywhere else: held on a host declared down, or in doubt with
+    /// the record placing it on a host declared down and not confirmed off
+    /// (a start there whose outcome is unknown). Such a VM is planned like
+    /// the held ones: room is kept for it only while its host's first fence
+    /// round runs, never for a fence that may not come.
+    fn waits_for_fence(&self, vm: &Vm) -> bool {
+        match self.vms[&vm.name].phase {
+            Phase::Held => true,
+            Phase::Unknown { .. } => {
+                vm.power.is_active()
+                    && self.pool.hosts[vm.host].state == HostState::Down
+                    && self.hosts[&self.pool.hosts[vm.host].name].status != HostStatus::Fenced
+            }
+            _ => false,
+        }
+    }
+
     /// Whether `vm`, held on a host declared down, has room kept for it:
     /// its host's first fence round runs.
     fn reserved(&self, vm: &Vm) -> bool {
-        self.vms[&vm.name].phase == Phase::Held
+        self.waits_for_fence(vm)
             && vm.restart == Restart::Protected
             && matches!(
                 self.hosts[&self.pool.hosts[vm.host].name].status,
@@ -2435,7 +2551,7 @@ impl Runtime {
                 vm.host = virt;
             } else if reserve && self.reserved(&self.pool.vms[v]) {
                 vm.host = virt;
-            } else if rt.phase == Phase::Held && !held {
+            } else if !held && self.waits_for_fence(&self.pool.vms[v]) {
                 vm.power = Power::Halted;
             }
         }
@@ -2727,6 +2843,7 @@ impl Runtime {
             .map(|(n, _)| n.clone())
             .collect();
         for host in draining {
+            let mut replanned = false;
             loop {
                 let next = self
                     .hosts
@@ -2736,8 +2853,15 @@ impl Runtime {
                     .as_mut()
                     .and_then(|q| q.pop_front());
                 let Some((vm, to)) = next else {
-                    self.enter_maintenance(&host, out);
-                    break;
+                    if replanned {
+                        break;
+                    }
+                    replanned = true;
+                    if self.drain_done(&host, out) {
+                        self.enter_maintenance(&host, out);
+                        break;
+                    }
+                    continue; // a new plan, if one was made
                 };
                 let Some(v) = self.pool.vm_by_name(&vm) else {
                     continue;
@@ -2786,6 +2910,63 @@ impl Runtime {
                 let from = self.pool.hosts[from_h].name.clone();
                 self.migrate(&vm, &from, &to, out);
                 return;
+            }
+        }
+    }
+
+    /// Whether the drain of `host`, its planned migrations done, has
+    /// emptied it: no VM may run there. A VM whose location is in doubt
+    /// and may be there (its record, the start or the migration whose
+    /// outcome is unknown) or one being started or migrated there makes the
+    /// drain wait (restarts only planned there are planned elsewhere once
+    /// it is in maintenance);
+    /// a VM that runs there still (started there meanwhile) gets a new
+    /// drain plan, or the drain is blocked.
+    fn drain_done(&mut self, host: &str, out: &mut Output) -> bool {
+        let Some(h) = self.pool.host_by_name(host) else {
+            return false;
+        };
+        let mut remaining = false;
+        for vm in &self.pool.vms {
+            let here = vm.host == h && vm.power.is_active();
+            let waits = match &self.vms[&vm.name].phase {
+                Phase::Steady => {
+                    remaining |= here;
+                    false
+                }
+                Phase::Unknown { on, migration, .. } => {
+                    here || on.as_deref() == Some(host)
+                        || migration
+                            .as_ref()
+                            .is_some_and(|(f, t)| f == host || t == host)
+                }
+                // Entering maintenance plans these elsewhere.
+                Phase::Planned { .. } | Phase::Retry { .. } => false,
+                Phase::Starting { host: t, .. } | Phase::Migrating { to: t, .. } => {
+                    t == host || here
+                }
+                Phase::Held | Phase::Pending | Phase::Stuck { .. } => false,
+            };
+            if waits {
+                return false;
+            }
+        }
+        if !remaining {
+            return true;
+        }
+        match self.drain_plan(h) {
+            Ok(moves) if !moves.is_empty() => {
+                self.hosts.get_mut(host).expect("known").drain = Some(moves.into());
+                false
+            }
+            Ok(_) => true,
+            Err(reason) => {
+                self.hosts.get_mut(host).expect("known").drain = None;
+                out.notes.push(Note::DrainBlocked {
+                    host: host.to_string(),
+                    reason,
+                });
+                false
             }
         }
     }
@@ -2999,6 +3180,7 @@ impl Runtime {
                     alerted,
                     on,
                     attempt,
+                    ..
                 } => {
                     // A start whose outcome is unknown can only have made
                     // it run there: started there again (a start of a VM
@@ -3188,9 +3370,10 @@ impl Runtime {
             Action::AskPeer { id, host, peer } => self.peer_answer(&host, id, &peer, None, out),
             Action::Fence { .. } => {}
             Action::StartVm { id, vm, host, .. } => self.start_in_doubt(id, &vm, &host, out),
-            Action::Migrate { id, vm, .. } => {
+            Action::Migrate { id, vm, from, to } => {
                 if matches!(self.vms[&vm].phase, Phase::Migrating { id: x, .. } if x == id) {
-                    self.in_doubt(&vm, None, 0, 0, out);
+                    self.migration_in_doubt(&vm, &from, &to, 0, out);
+                    out.alerts.push(Alert::MigrationInDoubt { vm, from, to });
                 }
             }
             Action::QueryVm { id, vm } => self.ask_again(id, &vm),

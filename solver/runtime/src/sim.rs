@@ -97,6 +97,9 @@ struct State {
     start_failures_until: Millis,
     /// Starts take longer than the runtime's deadline until then.
     slow_starts_until: Millis,
+    /// Live migrations sent before then finish after the runtime's
+    /// deadline.
+    slow_migrations_until: Millis,
     /// The runtime is cut off from every host's management network (its
     /// own partition); fence devices still answer.
     runtime_cut: bool,
@@ -154,6 +157,7 @@ impl World {
                 start_failure: 0.0,
                 start_failures_until: 0,
                 slow_starts_until: 0,
+                slow_migrations_until: 0,
                 runtime_cut: false,
                 foreign: BTreeSet::new(),
                 resized: BTreeMap::new(),
@@ -293,6 +297,43 @@ impl World {
 
     fn starts_slow(&self) -> bool {
         self.with(|s| s.now < s.slow_starts_until)
+    }
+
+    /// Live migrations take longer than the runtime's deadline until
+    /// `until` (they complete late, unseen by the runtime).
+    pub fn slow_migrations(&self, until: Millis) {
+        self.with(|s| s.slow_migrations_until = until)
+    }
+
+    fn migrations_slow(&self) -> bool {
+        self.with(|s| s.now < s.slow_migrations_until)
+    }
+
+    /// The runtime reported `host` drained and ready for maintenance: an
+    /// operator powers it off. Any VM still running there is a violation
+    /// (and dies).
+    fn maintenance_ready(&self, host: &str) {
+        self.with(|s| {
+            let on: Vec<String> = s
+                .running
+                .iter()
+                .filter(|(_, hs)| hs.iter().any(|h| h == host))
+                .map(|(vm, _)| vm.clone())
+                .collect();
+            if !on.is_empty() {
+                let msg = format!(
+                    "t={}: {host} reported ready for maintenance while {} runs there",
+                    s.now,
+                    on.join(", ")
+                );
+                s.violations.push(msg);
+            }
+            if let Some(h) = s.hosts.get_mut(host) {
+                h.powered = false;
+            }
+            s.kill_on(host);
+            s.health();
+        })
     }
 
     /// Copies of VMs on more than one host (at the end of a run, none may
@@ -669,6 +710,8 @@ pub enum Fault {
     Autostart(String),
     /// Starts take longer than the runtime's deadline until this time.
     SlowStarts(Millis),
+    /// Live migrations finish after the runtime's deadline until this time.
+    SlowMigrations(Millis),
     /// An operator event, delivered as is.
     Operator(Event),
 }
@@ -696,7 +739,15 @@ fn latency(action: &Action, world: &World, rng: &mut Rng) -> Millis {
             }
         }
         Action::StopVm { .. } => rng.range(100, 1_000),
-        Action::Migrate { .. } => rng.range(1_000, 3_000),
+        Action::Migrate { .. } => {
+            let t = rng.range(1_000, 3_000);
+            if world.migrations_slow() {
+                // Beyond the runtime's deadline (600 s).
+                t + 620_000
+            } else {
+                t
+            }
+        }
         Action::QueryVm { .. } | Action::Inventory { .. } => rng.range(20, 100),
     }
 }
@@ -719,9 +770,12 @@ pub struct Sim {
     epoch: u32,
     rng: Rng,
     next_tick: Option<Millis>,
-    /// Every step, when asked for (`record`).
+    /// Every step, when asked for (`record`), or those `keep` selects.
     pub steps: Vec<Step>,
     pub record: bool,
+    /// Which steps are recorded (all without it): a long run keeps only
+    /// those it will show, so its memory does not grow with routine steps.
+    pub keep: Option<Box<dyn Fn(&Input, &Output) -> bool>>,
     /// Errors the runtime gave (refused events).
     pub refused: Vec<String>,
     /// The log is compacted (a snapshot, then the steps after it) once its
@@ -749,6 +803,7 @@ impl Sim {
             next_tick: None,
             steps: Vec::new(),
             record: false,
+            keep: None,
             refused: Vec::new(),
             compact_every: 2_000,
             compactions: 0,
@@ -812,13 +867,18 @@ impl Sim {
                 },
             );
         }
+        for n in &out.notes {
+            if let super::Note::MaintenanceReady { host } = n {
+                self.world.maintenance_ready(host);
+            }
+        }
         if let Some(w) = out.wake_at {
             if self.next_tick.is_none_or(|t| w < t || t <= self.now) {
                 self.next_tick = Some(w);
                 self.push(w.max(self.now), Due::Tick);
             }
         }
-        if self.record {
+        if self.record && self.keep.as_ref().is_none_or(|k| k(&input, &out)) {
             self.steps.push(Step { input, output: out });
         }
     }
@@ -924,6 +984,7 @@ impl Sim {
             Fault::CutRuntime(cut) => self.world.cut_runtime(cut),
             Fault::Autostart(h) => self.world.set_autostart(&h, true),
             Fault::SlowStarts(until) => self.world.slow_starts(until),
+            Fault::SlowMigrations(until) => self.world.slow_migrations(until),
             Fault::Operator(Event::Restarted) => {
                 // As `haplan run` resumes: the log replayed (snapshot and
                 // tail), then told it restarted, that step appended.
@@ -1175,8 +1236,38 @@ fn run_scenario(seed: u64, record: bool) -> (Outcome, Vec<Step>) {
         seed,
         ..Outcome::default()
     };
+    // Maintenance, drawn from a generator of its own so that every seed
+    // keeps the faults above: a host drained at a random time (and powered
+    // off by its operator once reported ready), its migrations sometimes
+    // finishing after the runtime's deadline (the run then lasts long
+    // enough for that deadline to pass), the host back in service later.
+    let mut mrng = Rng::new(seed ^ 0x6d61_696e_7465_6e61);
+    let mut end = 400_000;
+    if mrng.chance(0.15) {
+        let at = mrng.range(1_000, 60_000);
+        let host = hosts[mrng.range(0, hosts.len() as u64 - 1) as usize].clone();
+        if mrng.chance(0.5) {
+            let until = at + mrng.range(1_000, 30_000);
+            sim.inject(at.saturating_sub(500), Fault::SlowMigrations(until));
+            end = 1_000_000;
+        }
+        sim.inject(
+            at,
+            Fault::Operator(Event::HostMaintenance {
+                host: host.clone(),
+                enter: true,
+            }),
+        );
+        if mrng.chance(0.5) {
+            let back = at + mrng.range(100_000, 300_000);
+            sim.inject(back, Fault::RepairHost(host.clone()));
+            sim.inject(
+                back + 1,
+                Fault::Operator(Event::HostMaintenance { host, enter: false }),
+            );
+        }
+    }
     crashes.sort();
-    let end = 400_000;
     let mut waiting: Vec<(Millis, BTreeSet<String>, bool)> = Vec::new();
     let protected: BTreeSet<String> = sim
         .runtime()

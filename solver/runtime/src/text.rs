@@ -387,6 +387,9 @@ pub fn alert(a: &Alert) -> String {
             vms.join(", "),
             if vms.len() == 1 { "s" } else { "" }
         ),
+        Alert::MigrationInDoubt { vm, from, to } => format!(
+            "the migration of {vm} from {from} to {to} got no answer: {vm} may run on either (do not power {from} off); looked for"
+        ),
         Alert::RequestUnanswered { action: a } => {
             format!("no answer in time to: {}", action(a))
         }
