@@ -16,9 +16,13 @@ use rayon::prelude::*;
 /// kept the room another VM needed), 26 and 635 (a drain migration that
 /// completed after its deadline, unseen: its VM taken for crashed on a
 /// listing older than the move), 662 (a VM missing from its host's listing
-/// while another host does not answer).
-const REGRESSIONS: [u64; 10] = [
-    26, 635, 662, 4840, 8803, 10440, 19672, 48_131, 1_012_693, 1_015_509,
+/// while another host does not answer), 9401 (a start that timed out,
+/// retried on the same host, then the VM moved away by a drain before the
+/// first start landed: a second copy), 58688 and 87655 (a drain
+/// migration past its deadline, its VM found nowhere before the migration
+/// landed, and started elsewhere: a second copy).
+const REGRESSIONS: [u64; 13] = [
+    26, 635, 662, 4840, 8803, 9401, 10440, 19672, 48_131, 58_688, 87_655, 1_012_693, 1_015_509,
 ];
 
 /// The seeds to run: `HAPLAN_SIM_SEEDS=a..b`, or the first

@@ -351,6 +351,13 @@ pub struct Runtime {
     /// `runtime_isolated` was raised and half of the hosts do not answer
     /// yet.
     isolated: bool,
+    /// Starts and live migrations that came back in doubt (or were in
+    /// flight when the runtime stopped) and have not answered since, by VM:
+    /// their id and the host they may still land on. Until the action
+    /// answers or that host is confirmed off, the VM is not moved away from
+    /// it (a drain or failback migration), and, found nowhere, it is not
+    /// started anywhere else: a late landing would make a second copy.
+    late_landings: BTreeMap<String, (ActionId, String)>,
     dirty: bool,
 }
 
@@ -392,6 +399,7 @@ impl Runtime {
             duplicates: BTreeMap::new(),
             reconciling: None,
             isolated: false,
+            late_landings: BTreeMap::new(),
             dirty: true,
         };
         rt.reconcile();
@@ -485,6 +493,7 @@ impl Runtime {
             "duplicates": self.duplicates,
             "reconciling": self.reconciling,
             "isolated": self.isolated,
+            "late_landings": self.late_landings,
         })
     }
 
@@ -518,6 +527,11 @@ impl Runtime {
             duplicates: field(state, "duplicates")?,
             reconciling: field(state, "reconciling")?,
             isolated: field(state, "isolated")?,
+            // Absent from snapshots written before it was kept.
+            late_landings: match state.get("late_landings") {
+                Some(_) => field(state, "late_landings")?,
+                None => BTreeMap::new(),
+            },
             dirty: false,
         };
         let hosts_match = rt.pool.hosts.len() == rt.hosts.len()
@@ -730,10 +744,16 @@ impl Runtime {
                 }
                 Action::Inventory { .. } => {}
                 Action::StartVm {
-                    vm, host, attempt, ..
-                } => self.in_doubt(&vm, Some(host), attempt, SETTLE_MS, out),
-                Action::Migrate { vm, from, to, .. } => {
-                    self.migration_in_doubt(&vm, &from, &to, SETTLE_MS, out)
+                    id,
+                    vm,
+                    host,
+                    attempt,
+                } => {
+                    self.late_landings.insert(vm.clone(), (id, host.clone()));
+                    self.in_doubt(&vm, Some(host), attempt, SETTLE_MS, out)
+                }
+                Action::Migrate { id, vm, from, to } => {
+                    self.migration_in_doubt(id, &vm, &from, &to, SETTLE_MS, out)
                 }
                 Action::QueryVm { vm, .. } => {
                     let (on, attempt) = match &self.vms.get(&vm).map(|r| &r.phase) {
@@ -802,6 +822,7 @@ impl Runtime {
     /// listed again.
     fn migration_in_doubt(
         &mut self,
+        id: ActionId,
         vm: &str,
         from: &str,
         to: &str,
@@ -809,6 +830,8 @@ impl Runtime {
         out: &mut Output,
     ) {
         self.in_doubt(vm, None, 0, wait, out);
+        self.late_landings
+            .insert(vm.to_string(), (id, to.to_string()));
         if let Some(rt) = self.vms.get_mut(vm)
             && let Phase::Unknown { migration, .. } = &mut rt.phase
         {
@@ -1438,6 +1461,10 @@ impl Runtime {
                 error,
                 in_doubt,
             } => {
+                if self.late_landings.get(vm).is_some_and(|(x, _)| x == id) {
+                    // The start in doubt answered: it can no longer land.
+                    self.late_landings.remove(vm);
+                }
                 if self.take(*id).is_some() {
                     if *in_doubt && !*ok {
                         self.start_in_doubt(*id, vm, host, out);
@@ -1484,6 +1511,10 @@ impl Runtime {
                 ok,
                 error,
             } => {
+                if self.late_landings.get(vm).is_some_and(|(x, _)| x == id) {
+                    // The migration in doubt answered: it can no longer land.
+                    self.late_landings.remove(vm);
+                }
                 if self.take(*id).is_some() {
                     self.migrate_result(*id, vm, host, *ok, error.as_deref(), out);
                 } else if *ok {
@@ -1596,6 +1627,8 @@ impl Runtime {
             } if *x == id && t == host => *attempt,
             _ => return,
         };
+        self.late_landings
+            .insert(vm.to_string(), (id, host.to_string()));
         self.in_doubt(vm, Some(host.to_string()), attempt, 0, out);
     }
 
@@ -2078,8 +2111,9 @@ impl Runtime {
         rt.probe = None;
         rt.fails = 0;
         rt.late.clear();
-        // Off: it runs nothing.
+        // Off: it runs nothing, and no start sent to it can land any more.
         rt.seen.clear();
+        self.late_landings.retain(|_, (_, x)| x != host);
         rt.inventory = false;
         self.release(host);
         self.unstick(); // what waited for the room kept for its VMs
@@ -2384,6 +2418,17 @@ impl Runtime {
             None if self.reconciling.is_some() => {
                 // Nowhere, as far as the hosts that answer go: decided once
                 // every one of them was listed.
+                self.ask_again(id, vm);
+            }
+            None if self
+                .late_landings
+                .get(vm)
+                .is_some_and(|(_, t)| on.as_deref() != Some(t.as_str())) =>
+            {
+                // A migration (or a start elsewhere) that may still land:
+                // started anywhere now, it could make a second copy. Asked
+                // again until that action answers, a host lists it, or the
+                // host it may land on is confirmed off.
                 self.ask_again(id, vm);
             }
             None => {
@@ -2873,6 +2918,13 @@ impl Runtime {
                 {
                     continue; // it left already
                 }
+                if self.late_landings.get(&vm).is_some_and(|(_, x)| *x == from) {
+                    // A start of it here may still land: the drain waits.
+                    if let Some(q) = self.hosts.get_mut(&host).expect("known").drain.as_mut() {
+                        q.push_front((vm, to));
+                    }
+                    break;
+                }
                 self.migrate(&vm, &from, &to, out);
                 return;
             }
@@ -2887,6 +2939,7 @@ impl Runtime {
             let from_h = self.pool.vms[v].host;
             if from_h == t
                 || self.vms[&vm].phase != Phase::Steady
+                || self.late_landings.contains_key(&vm)
                 || !self.pool.vms[v].power.is_active()
                 || self.pool.hosts[t].state != HostState::Up
             {
@@ -2929,7 +2982,13 @@ impl Runtime {
         let mut remaining = false;
         for vm in &self.pool.vms {
             let here = vm.host == h && vm.power.is_active();
+            let late_here = self
+                .late_landings
+                .get(&vm.name)
+                .is_some_and(|(_, x)| x == host);
             let waits = match &self.vms[&vm.name].phase {
+                // A start of it here may still land: it is not moved yet.
+                Phase::Steady if here && late_here => true,
                 Phase::Steady => {
                     remaining |= here;
                     false
@@ -3372,7 +3431,7 @@ impl Runtime {
             Action::StartVm { id, vm, host, .. } => self.start_in_doubt(id, &vm, &host, out),
             Action::Migrate { id, vm, from, to } => {
                 if matches!(self.vms[&vm].phase, Phase::Migrating { id: x, .. } if x == id) {
-                    self.migration_in_doubt(&vm, &from, &to, 0, out);
+                    self.migration_in_doubt(id, &vm, &from, &to, 0, out);
                     out.alerts.push(Alert::MigrationInDoubt { vm, from, to });
                 }
             }
