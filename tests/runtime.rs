@@ -3064,10 +3064,49 @@ fn a_timed_out_drain_migration_is_in_doubt_and_the_host_not_ready() {
     );
     assert_eq!(host_state(&d.rt, "h1"), HostState::Up);
 
-    // Nowhere: it died in the migration and is started again, on h1 (a
-    // crash on a host that is up), and h1 is not ready before it left.
-    let (mut d, lost, _) = a_drain_loses_a_migration();
+    // Nowhere, while the migration may still land on its target: started
+    // nowhere (a late landing would make a second copy), asked again. Once
+    // the migration answers that it failed, nowhere means it died in the
+    // migration: started again on h1 (a crash on a host that is up), and
+    // h1 is not ready before it left.
+    let (mut d, lost, to) = a_drain_loses_a_migration();
+    let id = unanswered(&d.outs)
+        .iter()
+        .find_map(|a| match a {
+            Action::Migrate { id, vm, .. } if *vm == lost => Some(*id),
+            _ => None,
+        })
+        .unwrap();
     let t = d.rt.now() + 1_000;
+    let from = d.outs.len();
+    d.answer_query(t, &lost, None);
+    assert!(
+        starts(d.since(from)).is_empty(),
+        "started while the migration may land"
+    );
+    assert_eq!(d.rt.vm_phases()[&lost], "unknown");
+    d.feed(
+        t + 1,
+        Event::MigrateResult {
+            id,
+            vm: lost.clone(),
+            host: to.clone(),
+            ok: false,
+            error: Some("migration failed".into()),
+        },
+    );
+    // Asked again shortly.
+    let mut t = t + 1;
+    for _ in 0..600 {
+        if !d
+            .in_flight_ids(|a| matches!(a, Action::QueryVm { vm: v, .. } if *v == lost))
+            .is_empty()
+        {
+            break;
+        }
+        t += 1_000;
+        d.tick(t);
+    }
     let from = d.outs.len();
     d.answer_query(t, &lost, None);
     assert_eq!(starts(d.since(from)), [(lost.clone(), "h1".to_string(), 1)]);
