@@ -2871,6 +2871,17 @@ fn two_hosts_failing_at_once_restart_the_critical_vm_first() {
 /// `machine::MIGRATE_DEADLINE_MS`.
 const MIGRATE_DEADLINE_MS: Millis = 600_000;
 
+/// The id of the migration of `vm` that got no answer in time.
+fn timed_out_migration(d: &Driver, vm: &str) -> u64 {
+    unanswered(&d.outs)
+        .iter()
+        .find_map(|a| match a {
+            Action::Migrate { id, vm: v, .. } if v == vm => Some(*id),
+            _ => None,
+        })
+        .expect("a migration without an answer")
+}
+
 /// h1 is drained and its first migration never answers. Returns the driver
 /// just after the migration's deadline, with the other migrations done,
 /// and the VM whose migration is in doubt and its target.
@@ -2999,13 +3010,7 @@ fn a_timed_out_drain_migration_is_in_doubt_and_the_host_not_ready() {
     // The migration answers late that it succeeded: as good as found.
     let (mut d, lost, to) = a_drain_loses_a_migration();
     let t = d.rt.now() + 1_000;
-    let id = unanswered(&d.outs)
-        .iter()
-        .find_map(|a| match a {
-            Action::Migrate { id, vm, .. } if *vm == lost => Some(*id),
-            _ => None,
-        })
-        .unwrap();
+    let id = timed_out_migration(&d, &lost);
     d.feed(
         t,
         Event::MigrateResult {
@@ -3070,13 +3075,7 @@ fn a_timed_out_drain_migration_is_in_doubt_and_the_host_not_ready() {
     // migration: started again on h1 (a crash on a host that is up), and
     // h1 is not ready before it left.
     let (mut d, lost, to) = a_drain_loses_a_migration();
-    let id = unanswered(&d.outs)
-        .iter()
-        .find_map(|a| match a {
-            Action::Migrate { id, vm, .. } if *vm == lost => Some(*id),
-            _ => None,
-        })
-        .unwrap();
+    let id = timed_out_migration(&d, &lost);
     let t = d.rt.now() + 1_000;
     let from = d.outs.len();
     d.answer_query(t, &lost, None);
