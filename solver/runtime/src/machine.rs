@@ -1461,10 +1461,7 @@ impl Runtime {
                 error,
                 in_doubt,
             } => {
-                if self.late_landings.get(vm).is_some_and(|(x, _)| x == id) {
-                    // The start in doubt answered: it can no longer land.
-                    self.late_landings.remove(vm);
-                }
+                self.answered(vm, *id);
                 if self.take(*id).is_some() {
                     if *in_doubt && !*ok {
                         self.start_in_doubt(*id, vm, host, out);
@@ -1511,10 +1508,7 @@ impl Runtime {
                 ok,
                 error,
             } => {
-                if self.late_landings.get(vm).is_some_and(|(x, _)| x == id) {
-                    // The migration in doubt answered: it can no longer land.
-                    self.late_landings.remove(vm);
-                }
+                self.answered(vm, *id);
                 if self.take(*id).is_some() {
                     self.migrate_result(*id, vm, host, *ok, error.as_deref(), out);
                 } else if *ok {
@@ -1584,6 +1578,14 @@ impl Runtime {
             }
         }
         Ok(())
+    }
+
+    /// Action `id` about `vm` answered (in time or late): if it was the
+    /// start or migration in doubt that pinned `vm`, it can no longer land.
+    fn answered(&mut self, vm: &str, id: ActionId) {
+        if self.late_landings.get(vm).is_some_and(|(x, _)| *x == id) {
+            self.late_landings.remove(vm);
+        }
     }
 
     /// Takes action `id` out of flight (its answer came, checked by
