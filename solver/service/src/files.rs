@@ -80,15 +80,17 @@ impl StateFiles {
             .write(true)
             .open(&lock_path)
             .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
-        match lock.try_lock() {
+        // flock(2) through rustix: `File::try_lock` needs Rust 1.89.
+        match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
+            Err(rustix::io::Errno::WOULDBLOCK) => {
                 return Err(format!(
                     "another haplan run holds {} (one runtime per pool)",
                     lock_path.display()
                 ));
             }
-            Err(std::fs::TryLockError::Error(e)) => {
+            Err(e) => {
+                let e = std::io::Error::from(e);
                 return Err(format!("cannot lock {}: {e}", lock_path.display()));
             }
         }
