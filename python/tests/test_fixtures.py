@@ -309,7 +309,7 @@ def _classes(hint: Any) -> List[type]:
 def _attribute_hint(cls: type, name: str) -> Any:
     """The type of ``cls``'s attribute ``name`` (a field, or a property's
     return type); None when it has no such attribute."""
-    if not hasattr(cls, name) and name not in {f.name for f in dataclasses.fields(cls)}:  # type: ignore[arg-type]
+    if not hasattr(cls, name) and name not in {f.name for f in dataclasses.fields(cls)}:
         return None
     member = getattr(cls, name, None)
     if isinstance(member, property) and member.fget is not None:
