@@ -442,8 +442,8 @@ enum Command {
     /// answer `haplan check --format json` prints.
     Schema {
         /// The command whose answer to describe; the pool format without it.
-        #[arg(value_enum)]
-        answer: Option<AnswerArg>,
+        #[arg(value_parser = answer_parser())]
+        answer: Option<Answer>,
     },
     /// Print a shell completion script (bash, elvish, fish, powershell, zsh).
     ///
@@ -1264,34 +1264,11 @@ fn exit_code(v: Verdict) -> i32 {
     report::exit_code(v)
 }
 
-/// The commands with a JSON answer (`haplan schema ANSWER`).
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum AnswerArg {
-    Check,
-    Plan,
-    Agility,
-    Whatif,
-    Diff,
-    Headroom,
-    Drain,
-    Tiers,
-    Timing,
-}
-
-impl From<AnswerArg> for Answer {
-    fn from(a: AnswerArg) -> Answer {
-        match a {
-            AnswerArg::Check => Answer::Check,
-            AnswerArg::Plan => Answer::Plan,
-            AnswerArg::Agility => Answer::Agility,
-            AnswerArg::Whatif => Answer::Whatif,
-            AnswerArg::Diff => Answer::Diff,
-            AnswerArg::Headroom => Answer::Headroom,
-            AnswerArg::Drain => Answer::Drain,
-            AnswerArg::Tiers => Answer::Tiers,
-            AnswerArg::Timing => Answer::Timing,
-        }
-    }
+/// The commands with a JSON answer (`haplan schema ANSWER`), by name.
+fn answer_parser() -> impl clap::builder::TypedValueParser<Value = Answer> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(Answer::ALL.map(Answer::name))
+        .map(|name: String| Answer::from_name(&name).expect("a possible value"))
 }
 
 fn json(value: serde_json::Value) -> String {
@@ -1780,7 +1757,7 @@ fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), 
         Command::Schema { answer: None } => Ok((EXIT_OK, POOL_SCHEMA.to_string())),
         Command::Schema {
             answer: Some(answer),
-        } => Ok((EXIT_OK, json(Answer::from(answer).schema()))),
+        } => Ok((EXIT_OK, json(answer.schema()))),
     }
 }
 
