@@ -118,6 +118,16 @@ enum HostStatus {
         round: u32,
         until: Millis,
     },
+    /// The next fence request (level `level` of round `round`: after a
+    /// level failed, a backoff ended, or the runtime restarted at `since`)
+    /// waits until at least half of the electorate has answered a probe
+    /// sent since `since`: a runtime that may have been cut off since it
+    /// decided does not shoot (Safety rules).
+    FenceHold {
+        level: usize,
+        round: u32,
+        since: Millis,
+    },
     /// Confirmed off: its VMs were released for restart.
     Fenced,
     /// Declared down without host failover (`ha.mode: "vm"`): not fenced.
@@ -559,7 +569,8 @@ impl Runtime {
     }
 
     /// The status of each host, as a word (`up`, `confirming`, `fencing`,
-    /// `fence_wait`, `fenced`, `lost`, `maintenance`, `returning`).
+    /// `fence_wait`, `fence_hold`, `fenced`, `lost`, `maintenance`,
+    /// `returning`).
     pub fn host_statuses(&self) -> BTreeMap<String, &'static str> {
         self.hosts
             .iter()
@@ -569,6 +580,7 @@ impl Runtime {
                     HostStatus::Confirming { .. } => "confirming",
                     HostStatus::Fencing { .. } => "fencing",
                     HostStatus::FenceWait { .. } => "fence_wait",
+                    HostStatus::FenceHold { .. } => "fence_hold",
                     HostStatus::Fenced => "fenced",
                     HostStatus::Lost => "lost",
                     HostStatus::Maintenance => "maintenance",
@@ -736,11 +748,13 @@ impl Runtime {
                     }
                 }
                 Action::Fence { host, level, .. } => {
+                    // Sent again once the resumed runtime hears from half
+                    // of the pool: it may have been cut off meanwhile.
                     let round = match self.hosts[&host].status {
                         HostStatus::Fencing { round, .. } => round,
                         _ => 0,
                     };
-                    self.start_fence(&host, level, round, out);
+                    self.hold_fence(&host, level, round);
                 }
                 Action::Inventory { .. } => {}
                 Action::StartVm {
@@ -765,6 +779,13 @@ impl Runtime {
             }
         }
         self.deadlines.clear();
+        // Answers heard before the restart do not release a held fence.
+        let now = self.now;
+        for h in self.hosts.values_mut() {
+            if let HostStatus::FenceHold { since, .. } = &mut h.status {
+                *since = now;
+            }
+        }
         // What happened while nobody listened: every up host's VMs, before
         // anything is done.
         self.reconcile();
@@ -1412,7 +1433,9 @@ impl Runtime {
                 if let Some(level) = late.filter(|_| *off)
                     && matches!(
                         self.hosts[host].status,
-                        HostStatus::Fencing { .. } | HostStatus::FenceWait { .. }
+                        HostStatus::Fencing { .. }
+                            | HostStatus::FenceWait { .. }
+                            | HostStatus::FenceHold { .. }
                     )
                 {
                     // Slower than the timeout, but a confirmation all the same.
@@ -2030,6 +2053,51 @@ impl Runtime {
         );
     }
 
+    /// The next fence request of `host` waits for fresh answers (see
+    /// `HostStatus::FenceHold`); every host not probed now is probed at
+    /// once, so that the wait is one round trip when the network works.
+    fn hold_fence(&mut self, host: &str, level: usize, round: u32) {
+        self.hosts.get_mut(host).expect("known").status = HostStatus::FenceHold {
+            level,
+            round,
+            since: self.now,
+        };
+        self.next_probe = self.next_probe.min(self.now);
+    }
+
+    /// Whether at least half of the electorate (`host`, the host to fence,
+    /// counted but never heard from) answered a probe sent at or after
+    /// `since`: the runtime is not cut off from the pool, now.
+    fn heard_since(&self, host: &str, since: Millis) -> bool {
+        let mut total = 0u32;
+        let mut fresh = 0u32;
+        for (name, h) in &self.hosts {
+            match h.status {
+                HostStatus::Fenced | HostStatus::Maintenance => continue,
+                _ => total += 1,
+            }
+            let live = matches!(h.status, HostStatus::Up | HostStatus::Returning { .. });
+            if name != host && live && h.fails == 0 && h.ok_at.is_some_and(|t| t >= since) {
+                fresh += 1;
+            }
+        }
+        2 * fresh >= total
+    }
+
+    /// Whether a host other than `host` that could answer has not been
+    /// probed since `since` and has no probe in flight.
+    fn unheard_since(&self, host: &str, since: Millis) -> bool {
+        self.hosts.iter().any(|(name, h)| {
+            name != host
+                && h.probe.is_none()
+                && matches!(
+                    h.status,
+                    HostStatus::Up | HostStatus::Confirming { .. } | HostStatus::Returning { .. }
+                )
+                && h.ok_at.max(h.fail_at).is_none_or(|t| t < since)
+        })
+    }
+
     fn fence_failed(
         &mut self,
         host: &str,
@@ -2047,7 +2115,7 @@ impl Runtime {
         });
         let h = self.pool.host_by_name(host).expect("known");
         if level + 1 < self.pool.hosts[h].fencing.len() {
-            self.start_fence(host, level + 1, round, out);
+            self.hold_fence(host, level + 1, round);
         } else {
             self.fence_round_failed(host, round, error, out);
         }
@@ -2553,7 +2621,7 @@ impl Runtime {
             && vm.restart == Restart::Protected
             && matches!(
                 self.hosts[&self.pool.hosts[vm.host].name].status,
-                HostStatus::Fencing { round: 0, .. }
+                HostStatus::Fencing { round: 0, .. } | HostStatus::FenceHold { round: 0, .. }
             )
     }
 
@@ -3179,10 +3247,23 @@ impl Runtime {
                     }
                 }
                 HostStatus::FenceWait { round, until } => {
-                    if self.now >= until && acting && !self.isolated {
-                        self.start_fence(&host, 0, round, out);
-                    } else if self.now < until {
+                    if self.now >= until {
+                        self.hold_fence(&host, 0, round);
+                    } else {
                         at(until);
+                    }
+                }
+                HostStatus::FenceHold {
+                    level,
+                    round,
+                    since,
+                } => {
+                    if acting && !self.isolated && self.heard_since(&host, since) {
+                        self.start_fence(&host, level, round, out);
+                    } else if self.unheard_since(&host, since) {
+                        // Asked now, once each (a probe sent before `since`
+                        // and answered since does not count).
+                        self.next_probe = self.now;
                     }
                 }
                 _ => {}
