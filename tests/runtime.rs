@@ -167,6 +167,7 @@ impl Driver {
                         host,
                         vms,
                         error: None,
+                        demand: Default::default(),
                     },
                 )
             })
@@ -1273,6 +1274,7 @@ fn recovery_asks_where_a_vm_in_flight_runs_before_anything_else() {
                 host,
                 vms,
                 error: None,
+                demand: Default::default(),
             },
         );
     }
@@ -1934,6 +1936,7 @@ impl Driver {
                     host,
                     vms,
                     error,
+                    demand: Default::default(),
                 },
             ));
         }
@@ -2284,6 +2287,58 @@ fn each_fence_request_waits_for_fresh_answers_from_half_of_the_pool() {
         [("h5".to_string(), 0, "fence_ipmilan".to_string())]
     );
     assert!(starts(&d.outs).is_empty());
+}
+
+#[test]
+fn amounts_an_inventory_gives_replace_the_records() {
+    // x (60) cannot restart on h2 beside y and z (30 each)... until z's
+    // definition, shrunk to 10 while nobody told the runtime, is listed.
+    let doc = pool(
+        json!({"check_interval_s": 1_000_000}),
+        vec![host("h1", 100), host("h2", 100)],
+        vec![vm("x", "h1", 60), vm("y", "h2", 30), vm("z", "h2", 30)],
+    );
+    let mut d = Driver::settled(doc);
+    d.fail_host(1_000, "h1");
+    assert!(starts(&d.outs).is_empty());
+    assert!(
+        alerts(&d.outs)
+            .iter()
+            .any(|a| matches!(a, Alert::RestartFailed { vm, .. } if vm == "x"))
+    );
+    d.tick(61_000);
+    let ids = d.in_flight_ids(|a| matches!(a, Action::Inventory { host, .. } if host == "h2"));
+    assert_eq!(ids.len(), 1);
+    let demand = [
+        ("z".to_string(), [("mem".to_string(), 10)].into()),
+        // Not listed there, or not a resource of the pool: left out.
+        ("y".to_string(), [("gpu".to_string(), 1)].into()),
+        ("x".to_string(), [("mem".to_string(), 1)].into()),
+    ]
+    .into();
+    let out = d.feed(
+        61_100,
+        Event::Inventory {
+            id: ids[0],
+            host: "h2".into(),
+            vms: vec!["y".into(), "z".into()],
+            error: None,
+            demand,
+        },
+    );
+    assert!(out.notes.contains(&Note::VmResizedSeen {
+        vm: "z".into(),
+        host: "h2".into(),
+        demand: [("mem".to_string(), 10)].into(),
+    }));
+    let p = d.rt.pool();
+    let amount = |vm: &str| p.vms[p.vm_by_name(vm).expect("known")].demand[0];
+    assert_eq!((amount("x"), amount("y"), amount("z")), (60, 30, 10));
+    assert_eq!(
+        starts(&[out]),
+        [("x".to_string(), "h2".to_string(), 1)],
+        "x waits although z shrank"
+    );
 }
 
 #[test]
@@ -2781,6 +2836,7 @@ fn every_request_has_a_deadline_and_misaddressed_answers_are_refused() {
             host: "h1".into(),
             vms: vec![],
             error: None,
+            demand: Default::default(),
         },
     ];
     for e in refused {

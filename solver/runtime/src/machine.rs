@@ -1046,6 +1046,54 @@ impl Runtime {
     /// show, and decides every suspicion whose fresh listings are in: still
     /// on two hosts, one copy is kept (the one where the record places it,
     /// else the first host by name) and the others are stopped.
+    /// The amounts an inventory of `host` gives for the VMs it lists: where
+    /// they differ from the record's (a definition changed while nobody
+    /// told the runtime), the record takes them, as after `vm_resized`.
+    /// Resources the pool does not have, and amounts the pool refuses
+    /// (negative ones), are left out.
+    fn amounts_seen(
+        &mut self,
+        host: &str,
+        listed: &[String],
+        demand: &BTreeMap<String, BTreeMap<String, i64>>,
+        out: &mut Output,
+    ) {
+        let mut changed = false;
+        for (vm, amounts) in demand {
+            if !listed.contains(vm) {
+                continue;
+            }
+            let Some(v) = self.pool.vm_by_name(vm) else {
+                continue;
+            };
+            let diff: BTreeMap<String, i64> = amounts
+                .iter()
+                .filter_map(|(r, &a)| {
+                    let i = self.pool.resources.iter().position(|x| x == r)?;
+                    (self.pool.vms[v].demand[i] != a).then(|| (r.clone(), a))
+                })
+                .collect();
+            if diff.is_empty() {
+                continue;
+            }
+            let change = Change::ResizeVm {
+                name: vm.clone(),
+                demand: diff.clone(),
+            };
+            if self.change(&[change]).is_ok() {
+                changed = true;
+                out.notes.push(Note::VmResizedSeen {
+                    vm: vm.clone(),
+                    host: host.to_string(),
+                    demand: diff,
+                });
+            }
+        }
+        if changed {
+            self.unstick();
+        }
+    }
+
     fn check_duplicates(&mut self, out: &mut Output) {
         let mut on: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (name, h) in &self.hosts {
@@ -1567,12 +1615,14 @@ impl Runtime {
                 host,
                 vms,
                 error,
+                demand,
             } => {
                 if self.take(*id).is_some() {
                     if error.is_some() {
                         self.inventory_failed(host);
                     } else {
                         self.inventory(*id, host, vms, out);
+                        self.amounts_seen(host, vms, demand, out);
                     }
                 }
             }
