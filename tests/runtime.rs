@@ -1445,7 +1445,7 @@ fn a_drain_that_would_break_k_is_blocked() {
 
 /// h1 fails and is fenced, its VMs run elsewhere, then h1 comes back.
 fn fail_and_return(failback: &str) -> Driver {
-    let mut d = Driver::new(three_hosts(
+    let mut d = Driver::settled(three_hosts(
         json!({"check_interval_s": 1_000_000, "failback": failback}),
     ));
     d.fail_host(1_000, "h1");
@@ -1830,7 +1830,7 @@ fn a_restart_planned_onto_a_host_gone_into_maintenance_goes_elsewhere() {
             vm("e", "h4", 10),
         ],
     );
-    let mut d = Driver::new(doc);
+    let mut d = Driver::settled(doc);
     d.fail_host(1_000, "h1");
     d.start_result(2_000, "a", true);
     // b waits for a's start delay, its target chosen.
@@ -2339,6 +2339,71 @@ fn amounts_an_inventory_gives_replace_the_records() {
         [("x".to_string(), "h2".to_string(), 1)],
         "x waits although z shrank"
     );
+}
+
+#[test]
+fn a_restart_goes_only_to_a_host_that_answers_its_probes() {
+    // Only h2 has room for x (60); h2 misses a probe (not declared down:
+    // three are needed) when h1 fails.
+    let doc = pool(
+        json!({"check_interval_s": 10}),
+        vec![host("h1", 100), host("h2", 100), host("h3", 100)],
+        vec![vm("x", "h1", 60), vm("y", "h2", 10), vm("z", "h3", 50)],
+    );
+    let mut d = Driver::settled(doc);
+    d.round(10_000, &["h2"]);
+    let from = d.outs.len();
+    d.fail_host(11_000, "h1");
+    assert!(
+        starts(d.since(from)).is_empty(),
+        "{:?}",
+        starts(d.since(from))
+    );
+    // It waits quietly for h2's answer (h2 is not known to be short of
+    // room).
+    assert!(
+        !alerts(d.since(from))
+            .iter()
+            .any(|a| matches!(a, Alert::RestartFailed { .. })),
+        "{:?}",
+        alerts(d.since(from))
+    );
+    let from = d.outs.len();
+    d.round(20_000, &["h1"]);
+    assert_eq!(
+        starts(d.since(from)),
+        [("x".to_string(), "h2".to_string(), 1)]
+    );
+    d.start_result(20_100, "x", true);
+    // A start planned onto a host that then misses a probe is planned
+    // again: b (order 1) waits for a's start delay, its target chosen; that
+    // host misses a probe meanwhile, and b goes to the other one.
+    let doc = pool(
+        json!({"check_interval_s": 10}),
+        vec![host("h1", 100), host("h2", 100), host("h3", 100)],
+        vec![
+            with(vm("a", "h1", 10), json!({"order": 0, "start_delay_s": 30})),
+            with(vm("b", "h1", 40), json!({"order": 1})),
+            vm("y", "h2", 10),
+            vm("z", "h3", 10),
+        ],
+    );
+    let mut d = Driver::settled(doc);
+    d.fail_host(1_000, "h1");
+    d.start_result(1_100, "a", true);
+    let phase = d.rt.state_json()["vms"]["b"]["phase"].clone();
+    assert_eq!(phase["phase"], "planned", "{phase}");
+    let target = phase["host"].as_str().unwrap().to_string();
+    let other = if target == "h2" { "h3" } else { "h2" };
+    let from = d.outs.len();
+    d.round(10_000, &["h1", &target]);
+    d.round(20_000, &["h1", &target]);
+    d.round(31_100, &["h1", &target]);
+    let b: Vec<_> = starts(d.since(from))
+        .into_iter()
+        .filter(|s| s.0 == "b")
+        .collect();
+    assert_eq!(b, [("b".to_string(), other.to_string(), 1)]);
 }
 
 #[test]

@@ -1769,12 +1769,16 @@ impl Runtime {
             HostStatus::Up => {
                 let rt = self.hosts.get_mut(host).expect("known");
                 if ok {
-                    if rt.fails > 0 || rt.unreachable_alerted {
+                    let missed = rt.fails > 0 || rt.unreachable_alerted;
+                    if missed {
                         rt.inventory = true; // it was out of sight
                     }
                     rt.fails = 0;
                     rt.unreachable_alerted = false;
                     rt.unconfirmed_alerted = false;
+                    if missed {
+                        self.unstick(); // a target again
+                    }
                 } else {
                     rt.fails += 1;
                     let fails = rt.fails;
@@ -1782,6 +1786,9 @@ impl Runtime {
                         host: host.to_string(),
                         failures: fails,
                     });
+                    if fails == 1 {
+                        self.retarget(host);
+                    }
                     if fails >= threshold {
                         self.suspect(host, sent, out);
                     }
@@ -1793,6 +1800,7 @@ impl Runtime {
                     rt.status = HostStatus::Up;
                     rt.fails = 0;
                     rt.inventory = true;
+                    self.unstick(); // a target again
                 } else {
                     rt.fails += 1;
                 }
@@ -2275,6 +2283,20 @@ impl Runtime {
         self.dirty = true;
     }
 
+    /// `host` missed a probe: the starts planned there (or to be tried
+    /// there again) are planned again, on hosts that answer.
+    fn retarget(&mut self, host: &str) {
+        for rt in self.vms.values_mut() {
+            match &rt.phase {
+                Phase::Planned { host: t } | Phase::Retry { host: t, .. } if t == host => {
+                    rt.phase = Phase::Pending;
+                    self.dirty = true;
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// `host` no longer receives VMs: planned starts there are re-planned.
     fn host_leaves(&mut self, host: &str) {
         let mut again = false;
@@ -2643,7 +2665,7 @@ impl Runtime {
     /// confirmed off are left out (as halted): restarts do not wait for a
     /// fence that may never come, and do not keep room for those VMs.
     fn planning_pool_with(&self, held: bool) -> (Pool, HostId) {
-        self.planning_pool_full(held, false)
+        self.planning_pool_full(held, false, false)
     }
 
     /// Whether `vm` waits for its host to be confirmed off before it may
@@ -2677,8 +2699,9 @@ impl Runtime {
 
     /// [`Runtime::planning_pool_with`]; with `reserve`, protected VMs held
     /// on a host in its first fence round await a target too (room is kept
-    /// for them).
-    fn planning_pool_full(&self, held: bool, reserve: bool) -> (Pool, HostId) {
+    /// for them); with `answering`, the VMs awaiting a target may go only
+    /// to hosts whose latest probe answered.
+    fn planning_pool_full(&self, held: bool, reserve: bool, answering: bool) -> (Pool, HostId) {
         let mut pool = self.pool.clone();
         let nres = pool.resources.len();
         let virt = pool.hosts.len();
@@ -2701,17 +2724,23 @@ impl Runtime {
                 rt.phase,
                 Phase::Pending | Phase::Planned { .. } | Phase::Stuck { .. }
             ) {
-                // Hosts whose attempts all failed are not targets again.
-                if !rt.tried.is_empty() {
+                // Hosts whose attempts all failed are not targets again,
+                // nor (with `answering`) hosts that miss their probes.
+                let missing = |h: HostId| {
+                    answering
+                        && self
+                            .hosts
+                            .get(&self.pool.hosts[h].name)
+                            .is_some_and(|r| r.fails > 0 || r.unreachable_alerted)
+                };
+                let excluded =
+                    |h: HostId| rt.tried.contains(&self.pool.hosts[h].name) || missing(h);
+                if (0..virt).any(excluded) {
                     let all: Vec<HostId> = vm
                         .allowed_hosts
                         .clone()
                         .unwrap_or_else(|| (0..virt).collect());
-                    vm.allowed_hosts = Some(
-                        all.into_iter()
-                            .filter(|&h| !rt.tried.contains(&self.pool.hosts[h].name))
-                            .collect(),
-                    );
+                    vm.allowed_hosts = Some(all.into_iter().filter(|&h| !excluded(h)).collect());
                 }
                 vm.host = virt;
             } else if reserve && self.reserved(&self.pool.vms[v]) {
@@ -2745,14 +2774,21 @@ impl Runtime {
         // Room is kept for the protected VMs of hosts in their first fence
         // round: the plan covers every failed host, most important first.
         let reserving = self.pool.vms.iter().any(|v| self.reserved(v));
-        let (pp, virt) = self.planning_pool_full(false, reserving);
+        // A host that misses its probes (not declared down yet) is no
+        // target: a start there may not arrive, or die with the host.
+        let missing = self.hosts.values().any(|h| {
+            (h.fails > 0 || h.unreachable_alerted)
+                && matches!(h.status, HostStatus::Up | HostStatus::Confirming { .. })
+        });
+        let (pp, virt) = self.planning_pool_full(false, reserving, true);
         let budget = Budget::default();
         let an = Analysis::new(&pp);
         let base = plan::plan(&an, &[], Scope::All, &budget);
-        // VMs that only the kept room leaves without a target wait for that
-        // fence, quietly.
-        let waiting: BTreeSet<String> = if reserving && !base.unplaced.is_empty() {
-            let (open, _) = self.planning_pool_full(false, false);
+        // VMs that only the kept room, or hosts that miss their probes,
+        // leave without a target wait for that fence or those answers,
+        // quietly.
+        let waiting: BTreeSet<String> = if (reserving || missing) && !base.unplaced.is_empty() {
+            let (open, _) = self.planning_pool_full(false, false, false);
             let free = plan::plan(&Analysis::new(&open), &[], Scope::All, &budget);
             free.placements
                 .iter()
