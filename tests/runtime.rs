@@ -2407,6 +2407,44 @@ fn a_restart_goes_only_to_a_host_that_answers_its_probes() {
 }
 
 #[test]
+fn a_vm_removed_with_its_host_leaves_no_late_landing_behind() {
+    let doc = pool(
+        json!({"check_interval_s": 1_000_000, "restart_retries": 0}),
+        vec![host("h1", 100), host("h2", 100), host("h3", 100)],
+        vec![vm("x", "h1", 10)],
+    );
+    let mut d = Driver::settled(doc);
+    d.fail_host(1_000, "h1");
+    let (_, target, _) = d.start_in_flight("x");
+    // The start gets no answer: it may still land there.
+    d.tick(1_000 + 120_000);
+    let late = d.rt.state_json()["late_landings"].clone();
+    assert!(late.get("x").is_some(), "{late}");
+    // The operator stops x, then removes its host (and x with it).
+    d.feed(130_000, Event::VmStopped { vm: "x".into() });
+    d.feed(
+        130_000,
+        Event::HostRemoved {
+            host: target.clone(),
+        },
+    );
+    assert!(d.rt.pool().vm_by_name("x").is_none());
+    let state = d.rt.state_json();
+    assert_eq!(state["late_landings"], json!({}), "{state}");
+    // A new x elsewhere is not pinned to the host that is gone.
+    let other = if target == "h2" { "h3" } else { "h2" };
+    d.feed(
+        140_000,
+        Event::VmStarted {
+            vm: "x".into(),
+            host: other.into(),
+            definition: Some(json!({"name": "x", "host": other, "demand": {"mem": 10}})),
+        },
+    );
+    assert_eq!(d.rt.state_json()["late_landings"], json!({}));
+}
+
+#[test]
 fn a_fresh_or_resumed_runtime_reconciles_before_it_acts() {
     // Fresh: the pool file has h1 down, its VM a awaiting a restart; but a
     // already runs on h2 (someone restarted it), and d, on h3, crashed

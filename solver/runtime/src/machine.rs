@@ -1373,10 +1373,21 @@ impl Runtime {
                     name: host.clone(),
                     vms: HostVms::Remove,
                 }])?;
-                for v in gone {
-                    self.vms.remove(&v);
-                    self.recovery.remove(&v);
+                // Nothing of them is kept: a VM of the same name added later
+                // starts afresh (a late landing left behind would pin it to
+                // a host that is gone).
+                for v in &gone {
+                    self.vms.remove(v);
+                    self.recovery.remove(v);
+                    self.late_landings.remove(v);
+                    self.duplicates.remove(v);
+                    self.alerted_not_agile.remove(v);
+                    for rt in self.hosts.values_mut() {
+                        rt.seen.remove(v);
+                        rt.evacuated.remove(v);
+                    }
                 }
+                self.failback.retain(|(v, _)| !gone.contains(v));
                 self.host_leaves(host);
                 self.hosts.remove(host);
                 self.inflight.retain(|_, a| !action_names_host(a, host));
