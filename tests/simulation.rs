@@ -86,3 +86,52 @@ fn seeded_scenarios_keep_every_invariant() {
         q(1.0)
     );
 }
+
+/// `haplan run --driver sim --verbose` keeps at most
+/// `VERBOSE_ROUTINE_STEPS_MAX` routine steps however long the run: a pool
+/// probed every millisecond (`check_interval_s: 0`) for 60 simulated
+/// seconds makes tens of thousands more.
+#[test]
+fn a_verbose_simulated_run_stays_bounded() {
+    let pool = serde_json::json!({
+        "name": "busy",
+        "ha": {"host_failures_to_tolerate": 1, "check_interval_s": 0},
+        "hosts": [
+            {"name": "h1", "capacity": {"memory_mib": 4096}},
+            {"name": "h2", "capacity": {"memory_mib": 4096}},
+            {"name": "h3", "capacity": {"memory_mib": 4096}}
+        ],
+        "vms": [{"name": "a", "host": "h1", "demand": {"memory_mib": 1024}}]
+    });
+    let text = pool.to_string();
+    let mut input = text.as_bytes();
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let args = [
+        "haplan",
+        "run",
+        "-",
+        "--driver",
+        "sim",
+        "--verbose",
+        "--until",
+        "60",
+        "--format",
+        "json",
+    ];
+    let code = haplan_cli::run(args, &mut input, &mut out, &mut err);
+    let stderr = String::from_utf8_lossy(&err);
+    assert_eq!(code, 0, "{stderr}");
+    let stdout = String::from_utf8(out).expect("UTF-8");
+    let lines: Vec<&str> = stdout.lines().collect();
+    let max = haplan_cli::cli::VERBOSE_ROUTINE_STEPS_MAX as usize;
+    // The routine steps kept, a few notable ones, the summary.
+    assert!(lines.len() > max, "{} lines", lines.len());
+    assert!(lines.len() < max + 1_000, "{} lines", lines.len());
+    let summary: serde_json::Value =
+        serde_json::from_str(lines.last().expect("a summary")).expect("JSON");
+    let left_out = summary["summary"]["routine_steps_not_shown"]
+        .as_u64()
+        .expect("counted");
+    assert!(left_out > 10_000, "{left_out}");
+}
