@@ -1827,12 +1827,12 @@ fn secs_ms(t: &str) -> Result<u64, String> {
     Ok((secs * 1000.0).round() as u64)
 }
 
-#[allow(clippy::too_many_arguments)]
 /// With `--verbose`, how many routine steps (probes answered, quiet ticks)
 /// `haplan run --driver sim` shows at most; the later ones are counted, not
 /// kept, so that memory and output stay bounded however long the run.
 pub const VERBOSE_ROUTINE_STEPS_MAX: u64 = 20_000;
 
+#[allow(clippy::too_many_arguments)]
 fn run_sim(
     file: &str,
     read: &mut Reader<'_>,
