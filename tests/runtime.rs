@@ -167,6 +167,7 @@ impl Driver {
                         host,
                         vms,
                         error: None,
+                        demand: Default::default(),
                     },
                 )
             })
@@ -332,6 +333,38 @@ impl Driver {
             .collect()
     }
 
+    /// Answers the probes in flight, and those their answers make the
+    /// runtime send (before each fence request after the first of a host,
+    /// it hears from the pool afresh): every host answers but those in
+    /// `failing`. The outputs merged.
+    fn hear(&mut self, at: Millis, failing: &[&str]) -> Output {
+        let mut outs = Vec::new();
+        for _ in 0..3 {
+            let o = self.answer_probes(at, failing);
+            if o.is_empty() {
+                break;
+            }
+            outs.extend(o);
+        }
+        merged(outs)
+    }
+
+    /// The fence in flight of `host` fails, and the pool answers the
+    /// runtime's probes (every host but `host`): the outputs merged.
+    fn fence_fails(&mut self, at: Millis, host: &str) -> Output {
+        let first = self.fence(at, host, false);
+        let heard = self.hear(at, &[host]);
+        merged([first, heard])
+    }
+
+    /// A tick at `at`, and the pool answers the runtime's probes (every
+    /// host but `failing`): the outputs merged.
+    fn tick_heard(&mut self, at: Millis, failing: &[&str]) -> Output {
+        let first = self.tick(at);
+        let heard = self.hear(at, failing);
+        merged([first, heard])
+    }
+
     /// Declares `host` down (an outside monitor) and confirms the fence.
     fn fail_host(&mut self, at: Millis, host: &str) -> Output {
         self.feed(at, Event::HostDown { host: host.into() });
@@ -344,6 +377,18 @@ impl Driver {
 }
 
 // ---- looking at outputs ----
+
+/// The outputs of several steps as one.
+fn merged(outs: impl IntoIterator<Item = Output>) -> Output {
+    let mut m = Output::default();
+    for o in outs {
+        m.actions.extend(o.actions);
+        m.alerts.extend(o.alerts);
+        m.notes.extend(o.notes);
+        m.wake_at = o.wake_at;
+    }
+    m
+}
 
 /// (vm, host, attempt) of every start in `outs`.
 fn starts(outs: &[Output]) -> Vec<(String, String, u32)> {
@@ -545,7 +590,7 @@ fn fence_levels_in_order_and_no_start_before_off() {
         fences(&[out]),
         [("h1".to_string(), 0, "fence_ipmilan".to_string())]
     );
-    let out = d.fence(2_000, "h1", false);
+    let out = d.fence_fails(2_000, "h1");
     assert!(
         out.notes
             .iter()
@@ -575,7 +620,7 @@ fn every_level_failing_backs_off_and_is_retried_forever() {
     d.feed(now, Event::HostDown { host: "h1".into() });
     let mut last_wait = 0;
     for round in 1..=12u32 {
-        let first = d.fence(now, "h1", false);
+        let first = d.fence_fails(now, "h1");
         assert!(
             first.alerts.is_empty(),
             "round {round}: alerted after level 0"
@@ -608,7 +653,7 @@ fn every_level_failing_backs_off_and_is_retried_forever() {
         let early = d.tick(retry_at - 1);
         assert!(fences(&[early]).is_empty(), "round {round}: retried early");
         now = retry_at;
-        let again = d.tick(now);
+        let again = d.tick_heard(now, &["h1"]);
         assert_eq!(
             fences(&[again]),
             [("h1".to_string(), 0, "fence_ipmilan".to_string())],
@@ -629,7 +674,7 @@ fn fence_timeout_counts_as_failed_and_a_late_off_still_confirms() {
     assert_eq!(level, 0);
     let out = d.tick(deadline - 1);
     assert!(out.actions.is_empty() && out.notes.is_empty(), "{out:?}");
-    let out = d.tick(deadline);
+    let out = d.tick_heard(deadline, &["h1"]);
     assert!(out.notes.iter().any(|n| matches!(
         n,
         Note::FenceFailed { host, level: 0, error, .. } if host == "h1" && error == "timed out"
@@ -665,7 +710,7 @@ fn fence_timeout_counts_as_failed_and_a_late_off_still_confirms() {
 fn a_late_off_of_a_timed_out_last_level_confirms_during_the_backoff() {
     let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 100_000})));
     d.feed(1_000, Event::HostDown { host: "h1".into() });
-    d.fence(1_000, "h1", false);
+    d.fence_fails(1_000, "h1");
     let (last, level, _) = d.fence_in_flight("h1");
     assert_eq!(level, 1);
     let out = d.tick(1_000 + 20_000 + FENCE_GRACE_MS);
@@ -696,7 +741,7 @@ fn a_late_off_of_a_timed_out_last_level_confirms_during_the_backoff() {
 fn manual_fence_confirmation_releases_the_vms() {
     let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 100_000})));
     d.feed(1_000, Event::HostDown { host: "h1".into() });
-    d.fence(1_000, "h1", false);
+    d.fence_fails(1_000, "h1");
     let out = d.fence(1_000, "h1", false);
     assert!(
         out.alerts
@@ -1082,7 +1127,7 @@ fn eventful() -> Driver {
     );
     d.round(10_000, &["h1"]);
     d.feed(11_000, Event::HostDown { host: "h1".into() });
-    d.fence(12_000, "h1", false);
+    d.fence_fails(12_000, "h1");
     d.fence(13_000, "h1", true);
     d.start_result(14_000, "a", true);
     d.start_result(14_500, "a2", true);
@@ -1229,6 +1274,7 @@ fn recovery_asks_where_a_vm_in_flight_runs_before_anything_else() {
                 host,
                 vms,
                 error: None,
+                demand: Default::default(),
             },
         );
     }
@@ -1252,11 +1298,16 @@ fn recovery_asks_where_a_vm_in_flight_runs_before_anything_else() {
 fn recovery_sends_a_fence_in_flight_again() {
     let mut d = Driver::new(three_hosts(json!({"check_interval_s": 1_000_000})));
     d.feed(1_000, Event::HostDown { host: "h1".into() });
-    d.fence(2_000, "h1", false);
+    d.fence_fails(2_000, "h1");
     let (old, level, agent) = d.fence_in_flight("h1");
     assert_eq!(level, 1);
     let bytes = d.journal.get_ref().clone();
     let (rep, _, out) = log::recover(Cursor::new(bytes), 3_000).expect("recovers");
+    // Not at once: the runtime may have been cut off from the pool while
+    // it was down. It reconciles and hears from the pool first.
+    assert!(fences(std::slice::from_ref(&out)).is_empty(), "{out:?}");
+    let mut r = Driver::resume(rep.runtime, out, Journal::resume(Vec::new(), 0));
+    let out = r.hear(3_000, &["h1"]);
     let sent: Vec<(u64, String, usize, String)> = out
         .actions
         .iter()
@@ -1278,11 +1329,6 @@ fn recovery_sends_a_fence_in_flight_again() {
     );
     assert_ne!(id, old);
     assert!(starts(&[out]).is_empty());
-    let mut r = Driver::resume(
-        rep.runtime,
-        Output::default(),
-        Journal::resume(Vec::new(), 0),
-    );
     // The old fence's answer is late and unknown: ignored.
     let out = r.feed(
         3_500,
@@ -1399,7 +1445,7 @@ fn a_drain_that_would_break_k_is_blocked() {
 
 /// h1 fails and is fenced, its VMs run elsewhere, then h1 comes back.
 fn fail_and_return(failback: &str) -> Driver {
-    let mut d = Driver::new(three_hosts(
+    let mut d = Driver::settled(three_hosts(
         json!({"check_interval_s": 1_000_000, "failback": failback}),
     ));
     d.fail_host(1_000, "h1");
@@ -1738,7 +1784,7 @@ fn recovery_keeps_the_fence_backoff_of_a_host_declared_down_while_a_peer_was_ask
     // An outside monitor says h1 is down before the peer answers; every
     // fence level fails.
     d.feed(2_000_100, Event::HostDown { host: "h1".into() });
-    d.fence(2_000_200, "h1", false);
+    d.fence_fails(2_000_200, "h1");
     let out = d.fence(2_000_300, "h1", false);
     let retry_at = out
         .alerts
@@ -1757,7 +1803,7 @@ fn recovery_keeps_the_fence_backoff_of_a_host_declared_down_while_a_peer_was_ask
         "h1 is taken as up: {out:?}"
     );
     let mut r = Driver::resume(rep.runtime, out, Journal::resume(Vec::new(), 0));
-    let out = r.tick(retry_at);
+    let out = r.tick_heard(retry_at, &["h1"]);
     assert_eq!(
         fences(&[out]),
         [("h1".to_string(), 0, "fence_ipmilan".to_string())],
@@ -1784,7 +1830,7 @@ fn a_restart_planned_onto_a_host_gone_into_maintenance_goes_elsewhere() {
             vm("e", "h4", 10),
         ],
     );
-    let mut d = Driver::new(doc);
+    let mut d = Driver::settled(doc);
     d.fail_host(1_000, "h1");
     d.start_result(2_000, "a", true);
     // b waits for a's start delay, its target chosen.
@@ -1890,6 +1936,7 @@ impl Driver {
                     host,
                     vms,
                     error,
+                    demand: Default::default(),
                 },
             ));
         }
@@ -2110,7 +2157,7 @@ fn a_runtime_that_loses_most_of_the_pool_fences_nothing() {
     // h5 really failed: an outside monitor says so, and its fence devices
     // do not answer (the next round is due at 6 s).
     d.feed(1_000, Event::HostDown { host: "h5".into() });
-    d.fence(1_000, "h5", false);
+    d.fence_fails(1_000, "h5");
     d.fence(1_000, "h5", false);
     assert!(
         alerts(&d.outs).iter().any(
@@ -2155,6 +2202,246 @@ fn a_runtime_that_loses_most_of_the_pool_fences_nothing() {
     let f = fences(d.since(from));
     assert_eq!(f, [("h5".to_string(), 0, "fence_ipmilan".to_string())]);
     assert_eq!(host_state(&d.rt, "h1"), HostState::Up);
+}
+
+/// The probes in flight, by host.
+fn probes_in_flight(d: &Driver) -> Vec<String> {
+    d.rt.in_flight()
+        .filter_map(|a| match a {
+            Action::Probe { host, .. } => Some(host.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn each_fence_request_waits_for_fresh_answers_from_half_of_the_pool() {
+    let mut d = Driver::settled(n_hosts(5, json!({"check_interval_s": 2})));
+    // h5 is declared down and fenced at once: the declaration itself rests
+    // on fresh answers.
+    let out = d.feed(1_000, Event::HostDown { host: "h5".into() });
+    assert_eq!(
+        fences(&[out]),
+        [("h5".to_string(), 0, "fence_ipmilan".to_string())]
+    );
+    // The runtime probes the pool; the answers are slow to come (its
+    // network may have just failed). Level 0 fails meanwhile: level 1
+    // waits, nothing new is known of the pool since the decision.
+    d.tick(2_000);
+    let out = d.fence(3_000, "h5", false);
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| matches!(n, Note::FenceFailed { level: 0, .. }))
+    );
+    assert!(fences(std::slice::from_ref(&out)).is_empty(), "{out:?}");
+    assert_eq!(d.rt.host_statuses()["h5"], "fence_hold");
+    // Answers to probes sent before the failure do not count: the hosts
+    // are asked again at once.
+    let outs = d.answer_probes(3_500, &["h5"]);
+    assert!(fences(&outs).is_empty(), "{:?}", fences(&outs));
+    let mut asked = probes_in_flight(&d);
+    asked.sort();
+    assert_eq!(asked, ["h1", "h2", "h3", "h4"]);
+    // And they do not answer: the runtime finds itself cut off, and
+    // sends no fence for as long as it is.
+    let from = d.outs.len();
+    d.answer_probes(5_500, &["h1", "h2", "h3", "h4"]);
+    let mut t = 6_000;
+    while t <= 60_000 {
+        d.round(t, &["h1", "h2", "h3", "h4", "h5"]);
+        t += 2_000;
+    }
+    assert!(d.rt.isolated());
+    assert!(
+        fences(d.since(from)).is_empty(),
+        "{:?}",
+        fences(d.since(from))
+    );
+    assert!(declarations(d.since(from)).is_empty());
+    // Its network back, level 1 goes out.
+    let from = d.outs.len();
+    d.round(t, &["h5"]);
+    assert!(!d.rt.isolated());
+    assert_eq!(
+        fences(d.since(from)),
+        [("h5".to_string(), 1, "fence_pdu".to_string())]
+    );
+    // Every level failed: the next round, due after the backoff, waits for
+    // fresh answers too.
+    let out = d.fence(t, "h5", false);
+    let retry_at = out
+        .alerts
+        .iter()
+        .find_map(|a| match a {
+            Alert::FencingFailed { retry_at, .. } => Some(*retry_at),
+            _ => None,
+        })
+        .expect("fencing failed");
+    let out = d.tick(retry_at);
+    assert!(fences(std::slice::from_ref(&out)).is_empty(), "{out:?}");
+    assert!(!probes_in_flight(&d).is_empty());
+    let out = d.hear(retry_at + 100, &["h5"]);
+    assert_eq!(
+        fences(&[out]),
+        [("h5".to_string(), 0, "fence_ipmilan".to_string())]
+    );
+    assert!(starts(&d.outs).is_empty());
+}
+
+#[test]
+fn amounts_an_inventory_gives_replace_the_records() {
+    // x (60) cannot restart on h2 beside y and z (30 each)... until z's
+    // definition, shrunk to 10 while nobody told the runtime, is listed.
+    let doc = pool(
+        json!({"check_interval_s": 1_000_000}),
+        vec![host("h1", 100), host("h2", 100)],
+        vec![vm("x", "h1", 60), vm("y", "h2", 30), vm("z", "h2", 30)],
+    );
+    let mut d = Driver::settled(doc);
+    d.fail_host(1_000, "h1");
+    assert!(starts(&d.outs).is_empty());
+    assert!(
+        alerts(&d.outs)
+            .iter()
+            .any(|a| matches!(a, Alert::RestartFailed { vm, .. } if vm == "x"))
+    );
+    d.tick(61_000);
+    let ids = d.in_flight_ids(|a| matches!(a, Action::Inventory { host, .. } if host == "h2"));
+    assert_eq!(ids.len(), 1);
+    let demand = [
+        ("z".to_string(), [("mem".to_string(), 10)].into()),
+        // Not listed there, or not a resource of the pool: left out.
+        ("y".to_string(), [("gpu".to_string(), 1)].into()),
+        ("x".to_string(), [("mem".to_string(), 1)].into()),
+    ]
+    .into();
+    let out = d.feed(
+        61_100,
+        Event::Inventory {
+            id: ids[0],
+            host: "h2".into(),
+            vms: vec!["y".into(), "z".into()],
+            error: None,
+            demand,
+        },
+    );
+    assert!(out.notes.contains(&Note::VmResizedSeen {
+        vm: "z".into(),
+        host: "h2".into(),
+        demand: [("mem".to_string(), 10)].into(),
+    }));
+    let p = d.rt.pool();
+    let amount = |vm: &str| p.vms[p.vm_by_name(vm).expect("known")].demand[0];
+    assert_eq!((amount("x"), amount("y"), amount("z")), (60, 30, 10));
+    assert_eq!(
+        starts(&[out]),
+        [("x".to_string(), "h2".to_string(), 1)],
+        "x waits although z shrank"
+    );
+}
+
+#[test]
+fn a_restart_goes_only_to_a_host_that_answers_its_probes() {
+    // Only h2 has room for x (60); h2 misses a probe (not declared down:
+    // three are needed) when h1 fails.
+    let doc = pool(
+        json!({"check_interval_s": 10}),
+        vec![host("h1", 100), host("h2", 100), host("h3", 100)],
+        vec![vm("x", "h1", 60), vm("y", "h2", 10), vm("z", "h3", 50)],
+    );
+    let mut d = Driver::settled(doc);
+    d.round(10_000, &["h2"]);
+    let from = d.outs.len();
+    d.fail_host(11_000, "h1");
+    assert!(
+        starts(d.since(from)).is_empty(),
+        "{:?}",
+        starts(d.since(from))
+    );
+    // It waits quietly for h2's answer (h2 is not known to be short of
+    // room).
+    assert!(
+        !alerts(d.since(from))
+            .iter()
+            .any(|a| matches!(a, Alert::RestartFailed { .. })),
+        "{:?}",
+        alerts(d.since(from))
+    );
+    let from = d.outs.len();
+    d.round(20_000, &["h1"]);
+    assert_eq!(
+        starts(d.since(from)),
+        [("x".to_string(), "h2".to_string(), 1)]
+    );
+    d.start_result(20_100, "x", true);
+    // A start planned onto a host that then misses a probe is planned
+    // again: b (order 1) waits for a's start delay, its target chosen; that
+    // host misses a probe meanwhile, and b goes to the other one.
+    let doc = pool(
+        json!({"check_interval_s": 10}),
+        vec![host("h1", 100), host("h2", 100), host("h3", 100)],
+        vec![
+            with(vm("a", "h1", 10), json!({"order": 0, "start_delay_s": 30})),
+            with(vm("b", "h1", 40), json!({"order": 1})),
+            vm("y", "h2", 10),
+            vm("z", "h3", 10),
+        ],
+    );
+    let mut d = Driver::settled(doc);
+    d.fail_host(1_000, "h1");
+    d.start_result(1_100, "a", true);
+    let phase = d.rt.state_json()["vms"]["b"]["phase"].clone();
+    assert_eq!(phase["phase"], "planned", "{phase}");
+    let target = phase["host"].as_str().unwrap().to_string();
+    let other = if target == "h2" { "h3" } else { "h2" };
+    let from = d.outs.len();
+    d.round(10_000, &["h1", &target]);
+    d.round(20_000, &["h1", &target]);
+    d.round(31_100, &["h1", &target]);
+    let b: Vec<_> = starts(d.since(from))
+        .into_iter()
+        .filter(|s| s.0 == "b")
+        .collect();
+    assert_eq!(b, [("b".to_string(), other.to_string(), 1)]);
+}
+
+#[test]
+fn a_vm_removed_with_its_host_leaves_no_late_landing_behind() {
+    let doc = pool(
+        json!({"check_interval_s": 1_000_000, "restart_retries": 0}),
+        vec![host("h1", 100), host("h2", 100), host("h3", 100)],
+        vec![vm("x", "h1", 10)],
+    );
+    let mut d = Driver::settled(doc);
+    d.fail_host(1_000, "h1");
+    let (_, target, _) = d.start_in_flight("x");
+    // The start gets no answer: it may still land there.
+    d.tick(1_000 + 120_000);
+    let late = d.rt.state_json()["late_landings"].clone();
+    assert!(late.get("x").is_some(), "{late}");
+    // The operator stops x, then removes its host (and x with it).
+    d.feed(130_000, Event::VmStopped { vm: "x".into() });
+    d.feed(
+        130_000,
+        Event::HostRemoved {
+            host: target.clone(),
+        },
+    );
+    assert!(d.rt.pool().vm_by_name("x").is_none());
+    let state = d.rt.state_json();
+    assert_eq!(state["late_landings"], json!({}), "{state}");
+    // A new x elsewhere is not pinned to the host that is gone.
+    let other = if target == "h2" { "h3" } else { "h2" };
+    d.feed(
+        140_000,
+        Event::VmStarted {
+            vm: "x".into(),
+            host: other.into(),
+            definition: Some(json!({"name": "x", "host": other, "demand": {"mem": 10}})),
+        },
+    );
+    assert_eq!(d.rt.state_json()["late_landings"], json!({}));
 }
 
 #[test]
@@ -2615,7 +2902,7 @@ fn in_doubt_vms_are_named_and_do_not_block_later_groups() {
     d.feed(1_000, Event::HostDown { host: "h1".into() });
     d.fail_host(1_000, "h2");
     assert!(starts(&d.outs).is_empty(), "b went before a's group");
-    d.fence(1_000, "h1", false);
+    d.fence_fails(1_000, "h1");
     let out = d.fence(1_000, "h1", false);
     assert!(out.alerts.iter().any(|a| matches!(a,
         Alert::FencingFailed { host, vms, .. } if host == "h1" && vms == &["a".to_string()])));
@@ -2652,6 +2939,7 @@ fn every_request_has_a_deadline_and_misaddressed_answers_are_refused() {
             host: "h1".into(),
             vms: vec![],
             error: None,
+            demand: Default::default(),
         },
     ];
     for e in refused {

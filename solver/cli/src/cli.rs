@@ -1827,6 +1827,11 @@ fn secs_ms(t: &str) -> Result<u64, String> {
     Ok((secs * 1000.0).round() as u64)
 }
 
+/// With `--verbose`, how many routine steps (probes answered, quiet ticks)
+/// `haplan run --driver sim` shows at most; the later ones are counted, not
+/// kept, so that memory and output stay bounded however long the run.
+pub const VERBOSE_ROUTINE_STEPS_MAX: u64 = 20_000;
+
 #[allow(clippy::too_many_arguments)]
 fn run_sim(
     file: &str,
@@ -1852,9 +1857,25 @@ fn run_sim(
     let mut sim = Sim::new(doc, seed).map_err(|e| format!("{shown}: {e}"))?;
     sim.record = true;
     // Only the steps that will be shown are kept (without --verbose, the
-    // routine ones are not), so memory does not grow with the run's length.
+    // routine ones are not; with it, the first VERBOSE_ROUTINE_STEPS_MAX
+    // of them), so memory does not grow with the run's length.
+    let routine_kept = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let routine_left_out = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let (kept, left_out) = (routine_kept.clone(), routine_left_out.clone());
     sim.keep = Some(Box::new(move |i, o| {
-        verbose || !text::step_lines(i, o, false).is_empty()
+        if !text::step_lines(i, o, false).is_empty() {
+            return true;
+        }
+        if !verbose {
+            return false;
+        }
+        if kept.get() < VERBOSE_ROUTINE_STEPS_MAX {
+            kept.set(kept.get() + 1);
+            true
+        } else {
+            left_out.set(left_out.get() + 1);
+            false
+        }
     }));
     let mut crashes = Vec::new();
     for s in &faults.crash {
@@ -1951,7 +1972,7 @@ fn run_sim(
                     out += &format!("{line}\n");
                 }
             }
-            let summary = serde_json::json!({
+            let mut summary = serde_json::json!({
                 "summary": {
                     "until_ms": until,
                     "recoveries": waiting.iter().map(|(h, at, vms, done)| serde_json::json!({
@@ -1961,6 +1982,9 @@ fn run_sim(
                     "violations": violations,
                 }
             });
+            if routine_left_out.get() > 0 {
+                summary["summary"]["routine_steps_not_shown"] = routine_left_out.get().into();
+            }
             out += &format!("{summary}\n");
         }
         Format::Text | Format::Github => {
@@ -1988,6 +2012,12 @@ fn run_sim(
                     out += &line;
                     out.push('\n');
                 }
+            }
+            if routine_left_out.get() > 0 {
+                out += &format!(
+                    "({} routine steps after the first {VERBOSE_ROUTINE_STEPS_MAX} not shown)\n",
+                    routine_left_out.get()
+                );
             }
             out += "\nsummary:\n";
             for (h, at, vms, done) in &waiting {

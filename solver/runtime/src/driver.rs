@@ -4,6 +4,8 @@
 //! ([`super::sim`]) sit behind them; [`perform`] turns one action into the
 //! event that answers it.
 
+use std::collections::BTreeMap;
+
 use super::{Action, Event};
 
 /// How hosts and VMs are reached. Implementations must be safe to call
@@ -26,6 +28,12 @@ pub trait Hypervisor: Send + Sync {
     fn locate(&self, vm: &str) -> Result<Option<String>, String>;
     /// The VMs running or paused on `host`.
     fn list_vms(&self, host: &str) -> Result<Vec<String>, String>;
+    /// The amounts (resources named as in the pool file) the VMs running
+    /// on `host` have now, where the driver can tell: a definition changed
+    /// unseen reaches the runtime with the next inventory. None by default.
+    fn vm_demands(&self, _host: &str) -> BTreeMap<String, BTreeMap<String, i64>> {
+        BTreeMap::new()
+    }
 }
 
 /// Why a start did not succeed.
@@ -153,11 +161,17 @@ pub fn perform(action: &Action, hv: &dyn Hypervisor, fencer: &dyn Fencer) -> Eve
                 Ok(v) => (v, None),
                 Err(e) => (Vec::new(), Some(e)),
             };
+            let mut demand = BTreeMap::new();
+            if error.is_none() {
+                demand = hv.vm_demands(host);
+                demand.retain(|vm, _| vms.contains(vm));
+            }
             Event::Inventory {
                 id: *id,
                 host: host.clone(),
                 vms,
                 error,
+                demand,
             }
         }
     }

@@ -174,6 +174,12 @@ pub enum Event {
         vms: Vec<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+        /// The amounts the listed VMs have now, where the driver can tell
+        /// (resources named as in the pool file): a definition changed
+        /// while nobody told the runtime (memory grown or shrunk, say) is
+        /// taken from here.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        demand: BTreeMap<String, BTreeMap<String, i64>>,
     },
     /// New HA settings: the fields given replace those of the pool's `ha`.
     ConfigChanged { ha: Map<String, Value> },
@@ -457,6 +463,13 @@ pub enum Note {
     IsolationEnded,
     /// Every host that answers was inventoried: the runtime acts again.
     Reconciled,
+    /// A VM's inventory shows amounts other than the record's (its
+    /// definition changed unseen): the record takes them.
+    VmResizedSeen {
+        vm: String,
+        host: String,
+        demand: BTreeMap<String, i64>,
+    },
     /// Where a VM runs is not known: it is looked for.
     VmInDoubt {
         vm: String,

@@ -118,6 +118,16 @@ enum HostStatus {
         round: u32,
         until: Millis,
     },
+    /// The next fence request (level `level` of round `round`: after a
+    /// level failed, a backoff ended, or the runtime restarted at `since`)
+    /// waits until at least half of the electorate has answered a probe
+    /// sent since `since`: a runtime that may have been cut off since it
+    /// decided does not shoot (Safety rules).
+    FenceHold {
+        level: usize,
+        round: u32,
+        since: Millis,
+    },
     /// Confirmed off: its VMs were released for restart.
     Fenced,
     /// Declared down without host failover (`ha.mode: "vm"`): not fenced.
@@ -559,7 +569,8 @@ impl Runtime {
     }
 
     /// The status of each host, as a word (`up`, `confirming`, `fencing`,
-    /// `fence_wait`, `fenced`, `lost`, `maintenance`, `returning`).
+    /// `fence_wait`, `fence_hold`, `fenced`, `lost`, `maintenance`,
+    /// `returning`).
     pub fn host_statuses(&self) -> BTreeMap<String, &'static str> {
         self.hosts
             .iter()
@@ -569,6 +580,7 @@ impl Runtime {
                     HostStatus::Confirming { .. } => "confirming",
                     HostStatus::Fencing { .. } => "fencing",
                     HostStatus::FenceWait { .. } => "fence_wait",
+                    HostStatus::FenceHold { .. } => "fence_hold",
                     HostStatus::Fenced => "fenced",
                     HostStatus::Lost => "lost",
                     HostStatus::Maintenance => "maintenance",
@@ -736,11 +748,13 @@ impl Runtime {
                     }
                 }
                 Action::Fence { host, level, .. } => {
+                    // Sent again once the resumed runtime hears from half
+                    // of the pool: it may have been cut off meanwhile.
                     let round = match self.hosts[&host].status {
                         HostStatus::Fencing { round, .. } => round,
                         _ => 0,
                     };
-                    self.start_fence(&host, level, round, out);
+                    self.hold_fence(&host, level, round);
                 }
                 Action::Inventory { .. } => {}
                 Action::StartVm {
@@ -765,6 +779,13 @@ impl Runtime {
             }
         }
         self.deadlines.clear();
+        // Answers heard before the restart do not release a held fence.
+        let now = self.now;
+        for h in self.hosts.values_mut() {
+            if let HostStatus::FenceHold { since, .. } = &mut h.status {
+                *since = now;
+            }
+        }
         // What happened while nobody listened: every up host's VMs, before
         // anything is done.
         self.reconcile();
@@ -1025,6 +1046,54 @@ impl Runtime {
     /// show, and decides every suspicion whose fresh listings are in: still
     /// on two hosts, one copy is kept (the one where the record places it,
     /// else the first host by name) and the others are stopped.
+    /// The amounts an inventory of `host` gives for the VMs it lists: where
+    /// they differ from the record's (a definition changed while nobody
+    /// told the runtime), the record takes them, as after `vm_resized`.
+    /// Resources the pool does not have, and amounts the pool refuses
+    /// (negative ones), are left out.
+    fn amounts_seen(
+        &mut self,
+        host: &str,
+        listed: &[String],
+        demand: &BTreeMap<String, BTreeMap<String, i64>>,
+        out: &mut Output,
+    ) {
+        let mut changed = false;
+        for (vm, amounts) in demand {
+            if !listed.contains(vm) {
+                continue;
+            }
+            let Some(v) = self.pool.vm_by_name(vm) else {
+                continue;
+            };
+            let diff: BTreeMap<String, i64> = amounts
+                .iter()
+                .filter_map(|(r, &a)| {
+                    let i = self.pool.resources.iter().position(|x| x == r)?;
+                    (self.pool.vms[v].demand[i] != a).then(|| (r.clone(), a))
+                })
+                .collect();
+            if diff.is_empty() {
+                continue;
+            }
+            let change = Change::ResizeVm {
+                name: vm.clone(),
+                demand: diff.clone(),
+            };
+            if self.change(&[change]).is_ok() {
+                changed = true;
+                out.notes.push(Note::VmResizedSeen {
+                    vm: vm.clone(),
+                    host: host.to_string(),
+                    demand: diff,
+                });
+            }
+        }
+        if changed {
+            self.unstick();
+        }
+    }
+
     fn check_duplicates(&mut self, out: &mut Output) {
         let mut on: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (name, h) in &self.hosts {
@@ -1304,10 +1373,21 @@ impl Runtime {
                     name: host.clone(),
                     vms: HostVms::Remove,
                 }])?;
-                for v in gone {
-                    self.vms.remove(&v);
-                    self.recovery.remove(&v);
+                // Nothing of them is kept: a VM of the same name added later
+                // starts afresh (a late landing left behind would pin it to
+                // a host that is gone).
+                for v in &gone {
+                    self.vms.remove(v);
+                    self.recovery.remove(v);
+                    self.late_landings.remove(v);
+                    self.duplicates.remove(v);
+                    self.alerted_not_agile.remove(v);
+                    for rt in self.hosts.values_mut() {
+                        rt.seen.remove(v);
+                        rt.evacuated.remove(v);
+                    }
                 }
+                self.failback.retain(|(v, _)| !gone.contains(v));
                 self.host_leaves(host);
                 self.hosts.remove(host);
                 self.inflight.retain(|_, a| !action_names_host(a, host));
@@ -1412,7 +1492,9 @@ impl Runtime {
                 if let Some(level) = late.filter(|_| *off)
                     && matches!(
                         self.hosts[host].status,
-                        HostStatus::Fencing { .. } | HostStatus::FenceWait { .. }
+                        HostStatus::Fencing { .. }
+                            | HostStatus::FenceWait { .. }
+                            | HostStatus::FenceHold { .. }
                     )
                 {
                     // Slower than the timeout, but a confirmation all the same.
@@ -1544,12 +1626,14 @@ impl Runtime {
                 host,
                 vms,
                 error,
+                demand,
             } => {
                 if self.take(*id).is_some() {
                     if error.is_some() {
                         self.inventory_failed(host);
                     } else {
                         self.inventory(*id, host, vms, out);
+                        self.amounts_seen(host, vms, demand, out);
                     }
                 }
             }
@@ -1696,12 +1780,16 @@ impl Runtime {
             HostStatus::Up => {
                 let rt = self.hosts.get_mut(host).expect("known");
                 if ok {
-                    if rt.fails > 0 || rt.unreachable_alerted {
+                    let missed = rt.fails > 0 || rt.unreachable_alerted;
+                    if missed {
                         rt.inventory = true; // it was out of sight
                     }
                     rt.fails = 0;
                     rt.unreachable_alerted = false;
                     rt.unconfirmed_alerted = false;
+                    if missed {
+                        self.unstick(); // a target again
+                    }
                 } else {
                     rt.fails += 1;
                     let fails = rt.fails;
@@ -1709,6 +1797,9 @@ impl Runtime {
                         host: host.to_string(),
                         failures: fails,
                     });
+                    if fails == 1 {
+                        self.retarget(host);
+                    }
                     if fails >= threshold {
                         self.suspect(host, sent, out);
                     }
@@ -1720,6 +1811,7 @@ impl Runtime {
                     rt.status = HostStatus::Up;
                     rt.fails = 0;
                     rt.inventory = true;
+                    self.unstick(); // a target again
                 } else {
                     rt.fails += 1;
                 }
@@ -2030,6 +2122,51 @@ impl Runtime {
         );
     }
 
+    /// The next fence request of `host` waits for fresh answers (see
+    /// `HostStatus::FenceHold`); every host not probed now is probed at
+    /// once, so that the wait is one round trip when the network works.
+    fn hold_fence(&mut self, host: &str, level: usize, round: u32) {
+        self.hosts.get_mut(host).expect("known").status = HostStatus::FenceHold {
+            level,
+            round,
+            since: self.now,
+        };
+        self.next_probe = self.next_probe.min(self.now);
+    }
+
+    /// Whether at least half of the electorate (`host`, the host to fence,
+    /// counted but never heard from) answered a probe sent at or after
+    /// `since`: the runtime is not cut off from the pool, now.
+    fn heard_since(&self, host: &str, since: Millis) -> bool {
+        let mut total = 0u32;
+        let mut fresh = 0u32;
+        for (name, h) in &self.hosts {
+            match h.status {
+                HostStatus::Fenced | HostStatus::Maintenance => continue,
+                _ => total += 1,
+            }
+            let live = matches!(h.status, HostStatus::Up | HostStatus::Returning { .. });
+            if name != host && live && h.fails == 0 && h.ok_at.is_some_and(|t| t >= since) {
+                fresh += 1;
+            }
+        }
+        2 * fresh >= total
+    }
+
+    /// Whether a host other than `host` that could answer has not been
+    /// probed since `since` and has no probe in flight.
+    fn unheard_since(&self, host: &str, since: Millis) -> bool {
+        self.hosts.iter().any(|(name, h)| {
+            name != host
+                && h.probe.is_none()
+                && matches!(
+                    h.status,
+                    HostStatus::Up | HostStatus::Confirming { .. } | HostStatus::Returning { .. }
+                )
+                && h.ok_at.max(h.fail_at).is_none_or(|t| t < since)
+        })
+    }
+
     fn fence_failed(
         &mut self,
         host: &str,
@@ -2047,7 +2184,7 @@ impl Runtime {
         });
         let h = self.pool.host_by_name(host).expect("known");
         if level + 1 < self.pool.hosts[h].fencing.len() {
-            self.start_fence(host, level + 1, round, out);
+            self.hold_fence(host, level + 1, round);
         } else {
             self.fence_round_failed(host, round, error, out);
         }
@@ -2155,6 +2292,20 @@ impl Runtime {
             }
         }
         self.dirty = true;
+    }
+
+    /// `host` missed a probe: the starts planned there (or to be tried
+    /// there again) are planned again, on hosts that answer.
+    fn retarget(&mut self, host: &str) {
+        for rt in self.vms.values_mut() {
+            match &rt.phase {
+                Phase::Planned { host: t } | Phase::Retry { host: t, .. } if t == host => {
+                    rt.phase = Phase::Pending;
+                    self.dirty = true;
+                }
+                _ => {}
+            }
+        }
     }
 
     /// `host` no longer receives VMs: planned starts there are re-planned.
@@ -2522,7 +2673,7 @@ impl Runtime {
     /// confirmed off are left out (as halted): restarts do not wait for a
     /// fence that may never come, and do not keep room for those VMs.
     fn planning_pool_with(&self, held: bool) -> (Pool, HostId) {
-        self.planning_pool_full(held, false)
+        self.planning_pool_full(held, false, false)
     }
 
     /// Whether `vm` waits for its host to be confirmed off before it may
@@ -2550,14 +2701,15 @@ impl Runtime {
             && vm.restart == Restart::Protected
             && matches!(
                 self.hosts[&self.pool.hosts[vm.host].name].status,
-                HostStatus::Fencing { round: 0, .. }
+                HostStatus::Fencing { round: 0, .. } | HostStatus::FenceHold { round: 0, .. }
             )
     }
 
     /// [`Runtime::planning_pool_with`]; with `reserve`, protected VMs held
     /// on a host in its first fence round await a target too (room is kept
-    /// for them).
-    fn planning_pool_full(&self, held: bool, reserve: bool) -> (Pool, HostId) {
+    /// for them); with `answering`, the VMs awaiting a target may go only
+    /// to hosts whose latest probe answered.
+    fn planning_pool_full(&self, held: bool, reserve: bool, answering: bool) -> (Pool, HostId) {
         let mut pool = self.pool.clone();
         let nres = pool.resources.len();
         let virt = pool.hosts.len();
@@ -2580,17 +2732,23 @@ impl Runtime {
                 rt.phase,
                 Phase::Pending | Phase::Planned { .. } | Phase::Stuck { .. }
             ) {
-                // Hosts whose attempts all failed are not targets again.
-                if !rt.tried.is_empty() {
+                // Hosts whose attempts all failed are not targets again,
+                // nor (with `answering`) hosts that miss their probes.
+                let missing = |h: HostId| {
+                    answering
+                        && self
+                            .hosts
+                            .get(&self.pool.hosts[h].name)
+                            .is_some_and(|r| r.fails > 0 || r.unreachable_alerted)
+                };
+                let excluded =
+                    |h: HostId| rt.tried.contains(&self.pool.hosts[h].name) || missing(h);
+                if (0..virt).any(excluded) {
                     let all: Vec<HostId> = vm
                         .allowed_hosts
                         .clone()
                         .unwrap_or_else(|| (0..virt).collect());
-                    vm.allowed_hosts = Some(
-                        all.into_iter()
-                            .filter(|&h| !rt.tried.contains(&self.pool.hosts[h].name))
-                            .collect(),
-                    );
+                    vm.allowed_hosts = Some(all.into_iter().filter(|&h| !excluded(h)).collect());
                 }
                 vm.host = virt;
             } else if reserve && self.reserved(&self.pool.vms[v]) {
@@ -2624,14 +2782,21 @@ impl Runtime {
         // Room is kept for the protected VMs of hosts in their first fence
         // round: the plan covers every failed host, most important first.
         let reserving = self.pool.vms.iter().any(|v| self.reserved(v));
-        let (pp, virt) = self.planning_pool_full(false, reserving);
+        // A host that misses its probes (not declared down yet) is no
+        // target: a start there may not arrive, or die with the host.
+        let missing = self.hosts.values().any(|h| {
+            (h.fails > 0 || h.unreachable_alerted)
+                && matches!(h.status, HostStatus::Up | HostStatus::Confirming { .. })
+        });
+        let (pp, virt) = self.planning_pool_full(false, reserving, true);
         let budget = Budget::default();
         let an = Analysis::new(&pp);
         let base = plan::plan(&an, &[], Scope::All, &budget);
-        // VMs that only the kept room leaves without a target wait for that
-        // fence, quietly.
-        let waiting: BTreeSet<String> = if reserving && !base.unplaced.is_empty() {
-            let (open, _) = self.planning_pool_full(false, false);
+        // VMs that only the kept room, or hosts that miss their probes,
+        // leave without a target wait for that fence or those answers,
+        // quietly.
+        let waiting: BTreeSet<String> = if (reserving || missing) && !base.unplaced.is_empty() {
+            let (open, _) = self.planning_pool_full(false, false, false);
             let free = plan::plan(&Analysis::new(&open), &[], Scope::All, &budget);
             free.placements
                 .iter()
@@ -3176,10 +3341,23 @@ impl Runtime {
                     }
                 }
                 HostStatus::FenceWait { round, until } => {
-                    if self.now >= until && acting && !self.isolated {
-                        self.start_fence(&host, 0, round, out);
-                    } else if self.now < until {
+                    if self.now >= until {
+                        self.hold_fence(&host, 0, round);
+                    } else {
                         at(until);
+                    }
+                }
+                HostStatus::FenceHold {
+                    level,
+                    round,
+                    since,
+                } => {
+                    if acting && !self.isolated && self.heard_since(&host, since) {
+                        self.start_fence(&host, level, round, out);
+                    } else if self.unheard_since(&host, since) {
+                        // Asked now, once each (a probe sent before `since`
+                        // and answered since does not count).
+                        self.next_probe = self.now;
                     }
                 }
                 _ => {}

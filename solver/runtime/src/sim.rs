@@ -606,6 +606,25 @@ impl Hypervisor for World {
                 .collect())
         })
     }
+
+    /// The amounts of the VMs on `host` whose definition changed (the
+    /// others have those of the pool file).
+    fn vm_demands(&self, host: &str) -> BTreeMap<String, BTreeMap<String, i64>> {
+        self.with(|s| {
+            if !s.reaches(host) {
+                return BTreeMap::new();
+            }
+            s.resized
+                .iter()
+                .filter(|(vm, _)| {
+                    s.running
+                        .get(*vm)
+                        .is_some_and(|on| on.iter().any(|x| x == host))
+                })
+                .map(|(vm, d)| (vm.clone(), d.clone()))
+                .collect()
+        })
+    }
 }
 
 impl Fencer for World {

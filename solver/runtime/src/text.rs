@@ -302,6 +302,9 @@ pub fn note(n: &Note) -> String {
         Note::DuplicateStopped { vm, host } => format!("the copy of {vm} on {host} is stopped"),
         Note::IsolationEnded => "half of the hosts answer again".into(),
         Note::Reconciled => "every host that answers was inventoried: acting again".into(),
+        Note::VmResizedSeen { vm, host, .. } => {
+            format!("{host} lists {vm} with other amounts than the record: taken")
+        }
         Note::VmInDoubt { vm, host } => match host {
             Some(h) => format!("{vm} is in doubt (its start on {h} has no known outcome)"),
             None => format!("{vm} is in doubt: looked for"),
