@@ -310,7 +310,7 @@ fn host_tasks(t: &Tolerance, k: usize) -> (Vec<Vec<u32>>, Vec<f64>) {
         else {
             break;
         };
-        if !(tasks[i].1 > total * TASK_SHARE) {
+        if tasks[i].1.partial_cmp(&(total * TASK_SHARE)) != Some(std::cmp::Ordering::Greater) {
             break;
         }
         match children(t, &tasks[i].0, k) {
@@ -478,9 +478,9 @@ pub fn search_part(pool: &Pool, part: &Part, budget: &Budget) -> Result<PartAnsw
         part: part.clone(),
         found,
         stats: PartStats {
-            scenarios: load(&t.scenarios),
+            scenarios: load(t.scenarios),
             by_stage: [0, 1, 2, 3].map(|s| load(&t.by_stage[s])),
-            set_level: load(&t.set_level),
+            set_level: load(t.set_level),
         },
     })
 }
@@ -488,7 +488,7 @@ pub fn search_part(pool: &Pool, part: &Part, budget: &Budget) -> Result<PartAnsw
 /// The first failing k-set of hosts that begins with the ranks `prefix`.
 fn from_prefix(t: &Tolerance, prefix: &[u32], k: usize) -> Option<SetResult> {
     if let [first] = prefix {
-        return t.from_first(*first as usize, k);
+        return t.failing_from_first(*first as usize, k);
     }
     let mut chosen = Vec::with_capacity(k);
     let mut warm = Warm::new(t.an, &t.warm_key);
@@ -573,7 +573,7 @@ where
         made.retain(|&(_, j), _| j as usize > k);
         drop(made);
         let mut run = run.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(answers) = (&mut *run)(&round, &later) else {
+        let Some(answers) = (*run)(&round, &later) else {
             return Some(SetResult::Undecided);
         };
         merge(t, d, &round, &answers).unwrap_or_else(|e| {
@@ -648,11 +648,11 @@ fn merge(
         a.fetch_add(n, Ordering::Relaxed);
     };
     for a in answers {
-        add(&t.scenarios, a.stats.scenarios);
+        add(t.scenarios, a.stats.scenarios);
         for (s, n) in t.by_stage.iter().zip(a.stats.by_stage) {
             add(s, n);
         }
-        add(&t.set_level, a.stats.set_level);
+        add(t.set_level, a.stats.set_level);
     }
     let Some(found) = best else {
         return Ok(None);
@@ -755,7 +755,7 @@ mod tests {
 
     /// Checks `children` at `prefix` and every node below it: the tasks one
     /// host longer are the nodes the search descends into.
-    fn same_children(t: &Tolerance, prefix: &mut Vec<u32>, k: usize) -> usize {
+    fn same_children(t: &Tolerance, prefix: &[u32], k: usize) -> usize {
         let Some(kids) = children(t, prefix, k) else {
             return 0;
         };
@@ -777,7 +777,7 @@ mod tests {
                 .iter()
                 .any(|&r| !prefix.contains(&(r as u32)));
             if !twin && !dominated {
-                let mut p = prefix.clone();
+                let mut p = prefix.to_vec();
                 p.push(i as u32);
                 want.push(p);
             }
@@ -785,7 +785,7 @@ mod tests {
         assert_eq!(kids, want);
         1 + kids
             .into_iter()
-            .map(|mut p| same_children(t, &mut p, k))
+            .map(|p| same_children(t, &p, k))
             .sum::<usize>()
     }
 
@@ -852,7 +852,7 @@ mod tests {
                 }
                 assert_eq!(got, want, "k = {k}");
                 for f in roots {
-                    nodes += same_children(&t, &mut vec![f as u32], k);
+                    nodes += same_children(&t, &[f as u32], k);
                 }
                 refined += round.tasks.iter().any(|t| t.len() > 1) as usize;
             }
