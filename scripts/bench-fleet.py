@@ -9,7 +9,8 @@
 2. Split search: one large pool (`--split`, by default `gen twins 60 2 3`,
    whose exact check takes about 10 s on one core) checked in one process
    on one thread, and by `haplan.fleet.check_split` on the same
-   LocalCluster.
+   LocalCluster (`--split-parts` parts per size, `--split-ahead` sizes
+   ahead: check_split's defaults when not given).
 
 Each time is the median of --runs runs; the cluster is started (and its
 workers have imported haplan) before any time is taken. Pools are written
@@ -71,6 +72,8 @@ def main() -> None:
     ap.add_argument("--split", default="twins 60 2 3", help="gen arguments of the split pool")
     ap.add_argument("--split-tolerate", type=int)
     ap.add_argument("--split-strategy", default="full")
+    ap.add_argument("--split-parts", type=int)
+    ap.add_argument("--split-ahead", type=int, default=8)
     ap.add_argument("--skip-fleet", action="store_true")
     ap.add_argument("--skip-split", action="store_true")
     a = ap.parse_args()
@@ -114,11 +117,12 @@ def main() -> None:
         want = pool.check(**whole, **opts).to_dict()
         assert want["exact"], "the split pool's check is not exact"
         t_one = median_time(a.runs, lambda: pool.check(**whole, **opts))
-        got = haplan.fleet.check_split(pool, client, **opts).to_dict()
+        split = {"parts": a.split_parts, "ahead": a.split_ahead}
+        got = haplan.fleet.check_split(pool, client, **opts, **split).to_dict()
         want.pop("stats")
         got.pop("stats")
         assert got == want, "the split check differs from the check"
-        t_split = median_time(a.runs, lambda: haplan.fleet.check_split(pool, client, **opts))
+        t_split = median_time(a.runs, lambda: haplan.fleet.check_split(pool, client, **opts, **split))
         print(
             f"split search, gen {a.split}, tolerate {a.split_tolerate} ({a.split_strategy}), "
             f"tolerates {want['max_tolerable']}: one process {t_one:.2f} s, "

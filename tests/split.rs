@@ -19,8 +19,8 @@ use crate::properties::{config, domain_pools, pools};
 struct Executor {
     /// Parts per round.
     parts: usize,
-    /// Consecutive parts of about equal work (`Round::parts`), or each first
-    /// unit in a part drawn at random.
+    /// Consecutive parts of about equal work (`Round::parts`), or each task
+    /// in a part drawn at random.
     balanced: bool,
     /// Leaves out the answers of parts whose first units all come after a
     /// found one, as an executor that cancels them does.
@@ -44,11 +44,11 @@ impl Executor {
         if self.balanced {
             return round.parts(self.parts);
         }
-        let mut firsts = vec![Vec::new(); self.parts];
-        for f in 0..round.firsts {
-            firsts[rng.range(0, self.parts as u64 - 1) as usize].push(f);
+        let mut tasks = vec![Vec::new(); self.parts];
+        for i in 0..round.tasks.len() as u32 {
+            tasks[rng.range(0, self.parts as u64 - 1) as usize].push(i);
         }
-        firsts
+        tasks
             .into_iter()
             .filter(|f| !f.is_empty())
             .map(|f| round.part(f))
@@ -72,9 +72,9 @@ impl Executor {
         if self.stop_early {
             let best = answers
                 .iter()
-                .filter_map(|a| a.found.as_ref().map(|f| f.first))
+                .filter_map(|a| a.found.as_ref().map(|f| f.task))
                 .min();
-            answers.retain(|a| best.is_none_or(|b| a.part.firsts[0] <= b));
+            answers.retain(|a| best.is_none_or(|b| a.part.tasks[0] <= b));
         }
         for i in (1..answers.len()).rev() {
             answers.swap(i, rng.range(0, i as u64) as usize);
@@ -214,32 +214,51 @@ fn rounds_follow_the_bounds() {
 }
 
 #[test]
-fn balanced_parts_cover_every_first_unit_once_in_order() {
-    for (firsts, k) in [(1u32, 1u32), (7, 1), (7, 3), (100, 2), (998, 3), (40, 30)] {
-        let round = Round {
-            k,
-            firsts,
-            domains: false,
-            key: 7,
-            strategy: CheckStrategy::Full,
-            deadline: None,
-        };
-        for n in [1, 2, 3, 8, 1000] {
-            let parts = round.parts(n);
-            assert_eq!(parts.len(), n.min(firsts as usize));
-            let all: Vec<u32> = parts.iter().flat_map(|p| p.firsts.clone()).collect();
-            assert_eq!(all, (0..firsts).collect::<Vec<_>>(), "n = {n}");
-            assert!(parts.iter().all(|p| !p.firsts.is_empty() && p.key == 7));
-        }
-        // Early first units carry more sets, so the first part is the
-        // shortest when k > 1.
-        let parts = round.parts(4);
-        if k > 1 && firsts >= 40 {
-            assert!(
-                parts[0].firsts.len() < parts[3].firsts.len(),
-                "{:?}",
-                parts.iter().map(|p| p.firsts.len()).collect::<Vec<_>>()
-            );
+fn balanced_parts_cover_every_task_once_in_order() {
+    for (tasks, k) in [(1u32, 1u32), (7, 1), (7, 3), (100, 2), (998, 3), (40, 30)] {
+        // Early tasks carry more sets (weights falling), or the weights
+        // overflowed (then every task counts the same).
+        for overflow in [false, true] {
+            let round = Round {
+                k,
+                firsts: tasks,
+                domains: false,
+                key: 7,
+                strategy: CheckStrategy::Full,
+                deadline: None,
+                upper: k,
+                tasks: (0..tasks).map(|f| vec![f]).collect(),
+                weights: (0..tasks)
+                    .map(|i| {
+                        if overflow {
+                            f64::INFINITY
+                        } else {
+                            f64::from(tasks - i)
+                        }
+                    })
+                    .collect(),
+            };
+            for n in [1, 2, 3, 8, 1000] {
+                let parts = round.parts(n);
+                assert_eq!(parts.len(), n.min(tasks as usize));
+                let all: Vec<u32> = parts.iter().flat_map(|p| p.tasks.clone()).collect();
+                assert_eq!(all, (0..tasks).collect::<Vec<_>>(), "n = {n}");
+                for p in &parts {
+                    assert!(!p.tasks.is_empty() && p.key == 7);
+                    let prefixes: Vec<Vec<u32>> = p.tasks.iter().map(|&i| vec![i]).collect();
+                    assert_eq!(p.prefixes, prefixes);
+                }
+            }
+            let parts = round.parts(4);
+            if tasks >= 40 {
+                let lens: Vec<usize> = parts.iter().map(|p| p.tasks.len()).collect();
+                if overflow {
+                    let (least, most) = (lens.iter().min().unwrap(), lens.iter().max().unwrap());
+                    assert!(most - least <= 1, "{lens:?}");
+                } else {
+                    assert!(lens[0] < lens[3], "{lens:?}");
+                }
+            }
         }
     }
 }
@@ -267,7 +286,7 @@ fn answers_that_do_not_fit_are_refused() {
     assert!(tampered(|_, _| {}).is_ok());
     // A part never answered.
     let e = tampered(|_, a| {
-        a.sort_by_key(|a| a.part.firsts[0]);
+        a.sort_by_key(|a| a.part.tasks[0]);
         a.remove(0);
     });
     assert_eq!(e.unwrap_err(), SplitError::Uncovered(0));
@@ -289,8 +308,14 @@ fn answers_that_do_not_fit_are_refused() {
             "{bad:?}"
         );
     }
-    // A first unit outside the round.
-    let e = tampered(|r, a| a[0].part.firsts.push(r.firsts));
+    // A task outside the round.
+    let e = tampered(|r, a| {
+        a[0].part.tasks.push(r.tasks.len() as u32);
+        a[0].part.prefixes.push(vec![0]);
+    });
+    assert!(matches!(e.unwrap_err(), SplitError::BadPart(_)));
+    // A task of the round answered for other sets.
+    let e = tampered(|_, a| a[0].part.prefixes[0].push(99));
     assert!(matches!(e.unwrap_err(), SplitError::BadPart(_)));
 }
 
@@ -330,4 +355,97 @@ fn a_round_given_up_leaves_proved_bounds() {
     assert_eq!(got.max_tolerable, 1);
     assert_eq!(got.upper_bound, pool.hosts.len() as u32);
     assert!(got.max_tolerable <= want.max_tolerable && want.max_tolerable <= got.upper_bound);
+}
+
+/// Every set the search decides in a round is decided in exactly one task:
+/// the tasks are in the search's order, none begins another, and where a
+/// round finds no failing set, its tasks decide as many sets together as
+/// the search from the first units alone (each set reached is decided
+/// once: a task decided twice, or one left out, changes the count).
+fn tasks_partition_the_round(pool: &Pool, opts: &CheckOptions) -> Result<usize, TestCaseError> {
+    let mut refined = 0;
+    let mut failure = None;
+    let got = check_split(pool, opts, |round| {
+        let answers: Vec<PartAnswer> = round
+            .parts(round.tasks.len())
+            .iter()
+            .map(|p| search_part(pool, p, &Budget::unlimited()).expect("a part of the round"))
+            .collect();
+        let check = || -> Result<(), TestCaseError> {
+            for w in round.tasks.windows(2) {
+                prop_assert!(w[0] < w[1], "tasks out of order: {:?}", w);
+                prop_assert!(!w[1].starts_with(&w[0]), "{:?} begins {:?}", w[0], w[1]);
+            }
+            for t in &round.tasks {
+                prop_assert!(!t.is_empty() && t[0] < round.firsts && t.len() <= round.k as usize);
+            }
+            if answers.iter().all(|a| a.found.is_none()) {
+                let roots = Part {
+                    tasks: (0..round.firsts).collect(),
+                    prefixes: (0..round.firsts).map(|f| vec![f]).collect(),
+                    ..round.part(Vec::new())
+                };
+                let whole = search_part(pool, &roots, &Budget::unlimited()).unwrap();
+                prop_assert!(whole.found.is_none());
+                let sets: u64 = answers.iter().map(|a| a.stats.scenarios).sum();
+                prop_assert_eq!(sets, whole.stats.scenarios, "k = {}", round.k);
+            }
+            Ok(())
+        };
+        if let Err(e) = check() {
+            failure.get_or_insert(e);
+        }
+        refined += round.tasks.iter().any(|t| t.len() > 1) as usize;
+        Some(answers)
+    })
+    .map_err(|e| TestCaseError::fail(format!("split check failed: {e}")))?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    prop_assert_eq!(without_stats(got), without_stats(check(pool, opts)));
+    Ok(refined)
+}
+
+proptest! {
+    #![proptest_config(config(48))]
+
+    #[test]
+    fn tasks_partition_every_round(p in pools(), enumerate in any::<bool>()) {
+        tasks_partition_the_round(&p.pool(), &options(enumerate, false, None))?;
+    }
+}
+
+/// On pools of interchangeable hosts most sets begin with the first host:
+/// the rounds are cut finer than by first host, and into parts of about
+/// equal numbers of sets.
+#[test]
+fn twins_are_cut_finer_than_by_first_host() {
+    let mut refined = 0;
+    for seed in 0..6 {
+        let pool = haplan::pool_from_value(&twins_pool(18 + seed as usize % 3, 2, seed)).unwrap();
+        refined += tasks_partition_the_round(&pool, &options(false, true, None)).unwrap();
+    }
+    assert!(refined > 0, "no round was cut finer than by first host");
+    // twins 40 2 3: about 50,000 sets, in eight parts of about equal
+    // numbers of them in every round with many sets (by first host, the
+    // first part held four fifths).
+    let pool = haplan::pool_from_value(&twins_pool(40, 2, 3)).unwrap();
+    let mut checked = 0;
+    check_split(&pool, &CheckOptions::default(), |round| {
+        let answers: Vec<PartAnswer> = round
+            .parts(8)
+            .iter()
+            .map(|p| search_part(&pool, p, &Budget::unlimited()).unwrap())
+            .collect();
+        let sets: Vec<u64> = answers.iter().map(|a| a.stats.scenarios).collect();
+        let total: u64 = sets.iter().sum();
+        if answers.iter().all(|a| a.found.is_none()) && total >= 2000 {
+            let most = *sets.iter().max().unwrap();
+            assert!(most * 8 <= total * 2, "k = {}: {sets:?}", round.k);
+            checked += 1;
+        }
+        Some(answers)
+    })
+    .unwrap();
+    assert!(checked > 0);
 }

@@ -318,17 +318,22 @@ impl NativePool {
 
     /// `check`, with each failure-set size the set-level bounds leave open
     /// searched in parts by `run` (`haplan::tolerance::split`): `run` gets
-    /// the round's parts (at most `parts`, as JSON text), has each decided
-    /// by `search_part` anywhere, and returns the answers (JSON text), or
-    /// `None` to give the round up (the report then has proved bounds,
-    /// `exact` false). An exception from `run` ends the check with it.
-    #[pyo3(signature = (run, parts, tolerate = None, time_limit = None, explain = false, threads = None, strategy = "full"))]
+    /// a list of rounds, each a list of its parts (at most `parts`, as JSON
+    /// text, in the search's order): the round to answer first, then the
+    /// at most `ahead` rounds that may follow (`check_split_ahead`), whose
+    /// parts it may have decided meanwhile. It has the first round's parts
+    /// decided by `search_part` anywhere and returns their answers (JSON
+    /// text), or `None` to give the round up (the report then has proved
+    /// bounds, `exact` false). An exception from `run` ends the check with
+    /// it.
+    #[pyo3(signature = (run, parts, ahead = 0, tolerate = None, time_limit = None, explain = false, threads = None, strategy = "full"))]
     #[allow(clippy::too_many_arguments)]
     fn check_split<'py>(
         &self,
         py: Python<'py>,
         run: Py<PyAny>,
         parts: usize,
+        ahead: u32,
         tolerate: Option<u32>,
         time_limit: Option<f64>,
         explain: bool,
@@ -352,17 +357,21 @@ impl NativePool {
                 ..CheckOptions::default()
             };
             let mut raised: Option<PyErr> = None;
-            let split = split::check_split(&pool, &opts, |round| {
+            let split = split::check_split_ahead(&pool, &opts, ahead, |round, later| {
                 if raised.is_some() {
                     return None;
                 }
-                let texts: Vec<String> = round
-                    .parts(parts)
-                    .iter()
-                    .map(|p| serde_json::to_string(p).expect("serializable"))
-                    .collect();
+                let texts = |round: &split::Round| -> Vec<String> {
+                    round
+                        .parts(parts)
+                        .iter()
+                        .map(|p| serde_json::to_string(p).expect("serializable"))
+                        .collect()
+                };
+                let rounds: Vec<Vec<String>> =
+                    std::iter::once(round).chain(later).map(texts).collect();
                 let answers = Python::attach(|py| -> PyResult<Option<Vec<String>>> {
-                    run.call1(py, (texts,))?.extract(py)
+                    run.call1(py, (rounds,))?.extract(py)
                 });
                 let parsed = answers.and_then(|a| {
                     a.map(|a| {

@@ -163,10 +163,10 @@ def test_split_check_is_check(client: Any, strategy: str) -> None:
         # Without the set-level bounds these tolerate too much to enumerate.
         pools += [haplan.Pool.from_dict(tshirt_pool(20 + s, 200, s)) for s in range(3)]
     for i, pool in enumerate(pools):
-        for parts in (1 + i % 2, 3 + 4 * (i % 2)):
+        for parts, ahead in ((1 + i % 2, i % 3), (3 + 4 * (i % 2), 2 * (i % 2))):
             want = pool.check(explain=True, strategy=strategy).to_dict()
-            got = fleet.check_split(pool, client, parts=parts, explain=True, strategy=strategy)
-            assert without_stats(got.to_dict()) == without_stats(want), (pool.name, parts)
+            got = fleet.check_split(pool, client, parts=parts, ahead=ahead, explain=True, strategy=strategy)
+            assert without_stats(got.to_dict()) == without_stats(want), (pool.name, parts, ahead)
 
 
 def test_split_parts_run_on_the_workers(client: Any) -> None:
@@ -179,11 +179,11 @@ def test_split_parts_run_on_the_workers(client: Any) -> None:
     assert after > before
     seen: List[str] = []
 
-    def keep(texts: List[str]) -> Optional[List[str]]:
-        seen.extend(texts)
+    def keep(rounds: List[List[str]]) -> Optional[List[str]]:
+        seen.extend(rounds[0])
         return None
 
-    pool._inner.check_split(keep, 2, None, None, False, None, "enumerate")
+    pool._inner.check_split(keep, 2, 0, None, None, False, None, "enumerate")
     assert seen
     other = haplan.Pool.from_dict(tshirt_pool(25, 260, 9))
     assert other != pool

@@ -42,8 +42,9 @@ class Pool:
     ) -> Tuple[Dict[str, Any], str, str]: ...
     def check_split(
         self,
-        run: Callable[[List[str]], Optional[List[str]]],
+        run: Callable[[List[List[str]]], Optional[List[str]]],
         parts: int,
+        ahead: int = 0,
         tolerate: Optional[int] = None,
         time_limit: Optional[float] = None,
         explain: bool = False,

@@ -340,11 +340,103 @@ def _search_part(pool: Pool, part: str, time_limit: Optional[float], threads: Op
     return pool._inner.search_part(part, time_limit, threads)
 
 
+def _found(answer: str) -> bool:
+    return json.loads(answer)["found"] is not None
+
+
+class _Rounds:
+    """Has the parts of a split search's rounds decided as Dask tasks.
+
+    A round's first part holds the sets the search meets first, where a
+    failing set is likeliest (the ranking puts the hosts whose loss costs
+    most first), and a part cannot be stopped once it runs: so it is
+    decided before the rest of its round, which is submitted only when it
+    found nothing (the rest of a round that fails there could cost far more
+    than the search itself). The first parts of the rounds that may follow
+    are submitted at once, before any round's rest, so that a long
+    decision in one of them (a set only the exact solver refutes) runs
+    beside the rounds before it; the rest of the next round is submitted
+    once its first part found nothing, so that workers done with a round
+    go on to the next one. Parts run in that order (Dask priorities);
+    answers are kept by part (the text names its round and tasks), so a
+    part decided ahead is not decided again when its round is asked."""
+
+    # Every first part runs before every other part; then rounds in order,
+    # each in the order of its parts.
+    _FIRST = 1 << 40
+
+    def __init__(self, client: Any, pool: Any, limit: Optional[float], threads: Optional[int]) -> None:
+        self.client = client
+        self.pool = pool
+        self.limit = limit
+        self.threads = threads
+        self.futures: Dict[str, Any] = {}
+
+    def _submit(self, text: str, k: int, index: int) -> Any:
+        future = self.futures.get(text)
+        if future is None:
+            priority = self._FIRST - k if index == 0 else -(k << 20) - index
+            future = self.client.submit(
+                _search_part, self.pool, text, self.limit, self.threads, pure=False, retries=2, priority=priority
+            )
+            self.futures[text] = future
+        return future
+
+    def _rest(self, texts: List[str]) -> List[Any]:
+        k = json.loads(texts[0])["k"]
+        return [self._submit(t, k, i) for i, t in enumerate(texts) if i > 0]
+
+    def _next(self, rounds: List[List[str]]) -> None:
+        """The rest of the round after the current one, once its first part
+        found nothing."""
+        if len(rounds) < 2 or not rounds[1]:
+            return
+        first = self.futures.get(rounds[1][0])
+        if first is not None and first.status == "finished" and not _found(first.result()):
+            self._rest(rounds[1])
+
+    def run(self, rounds: List[List[str]]) -> Optional[List[str]]:
+        texts = rounds[0]
+        if not texts:
+            return []
+        for r in rounds:
+            if r:
+                self._submit(r[0], json.loads(r[0])["k"], 0)
+        first = self.futures[texts[0]].result()
+        if _found(first):
+            return [first]
+        self._next(rounds)
+        rest = self._rest(texts)
+        position = {f.key: i for i, f in enumerate(rest, 1)}
+        answers = [(0, first)]
+        best: Optional[int] = None
+        for future in _distributed().as_completed(rest):
+            i = position[future.key]
+            self._next(rounds)
+            if best is not None and i > best:
+                continue
+            answer = future.result()
+            answers.append((i, answer))
+            if _found(answer) and (best is None or i < best):
+                best = i
+                # Parts are in the search's order: the ones after it
+                # cannot change the answer.
+                self.client.cancel([f for f in rest[i:] if not f.done()])
+        # The merge needs each task up to the found one once, nothing after.
+        return [a for i, a in answers if best is None or i <= best]
+
+    def close(self) -> None:
+        """Cancels every part not yet decided (a running one ends alone)."""
+        self.client.cancel([f for f in self.futures.values() if not f.done()])
+        self.futures.clear()
+
+
 def check_split(
     pool: Union[PathLike, Pool],
     client: Optional[Client] = None,
     *,
     parts: Optional[int] = None,
+    ahead: int = 8,
     tolerate: Optional[int] = None,
     time_limit: Optional[float] = None,
     explain: bool = False,
@@ -355,18 +447,23 @@ def check_split(
     """:meth:`Pool.check <haplan.Pool.check>` of one large pool, its
     failure-set search split across the Dask ``client``'s workers.
 
-    The set-level bounds are computed here; each failure-set size k they
-    leave open is split into ``parts`` parts (default: four per worker
-    thread) by the first host (or failure domain) of each set, in the
-    search's ranking, and each part is a task that searches its sets with
-    the same pruning. The answer is the failing set of the smallest first
-    host that has one, as in the single-process search, so the report
-    equals :meth:`Pool.check`'s whatever the number of parts or workers
-    (its ``stats`` count every part's work). Parts after a part that found
-    a failing set are cancelled. ``part_threads`` threads per task
-    (default 1); ``threads`` for the work done here; ``strategy`` as for
-    :meth:`Pool.check <haplan.Pool.check>` (``"enumerate"``: no set-level
-    bounds, so every k up to the answer is searched in parts).
+    The set-level bounds are computed here; the sets of each failure-set
+    size k they leave open are cut into tasks by their first hosts (or
+    failure domains) in the search's ranking, finer where more sets lie,
+    and the tasks into ``parts`` parts of about equal work (default: eight
+    per worker thread), each a task that searches its sets with the same
+    pruning. The answer is the first failing set in the search's order, as
+    in the single-process search, so the report equals :meth:`Pool.check`'s
+    whatever the number of parts or workers (its ``stats`` count every
+    part's work). Each size's first part is decided before its others,
+    which are not run when it found a failing set, and parts after a part
+    that found one are cancelled; the first parts of the next ``ahead``
+    sizes (default 8; 0: none; never above the proved upper bound) are
+    decided beside the current size's.
+    ``part_threads`` threads per task (default 1); ``threads`` for the work
+    done here; ``strategy`` as for :meth:`Pool.check <haplan.Pool.check>`
+    (``"enumerate"``: no set-level bounds, so every k up to the answer is
+    searched in parts).
     """
     if not isinstance(pool, Pool):
         pool = Pool.load(pool)
@@ -375,43 +472,19 @@ def check_split(
     part_threads = _count(part_threads, "threads")
     if parts is not None and (isinstance(parts, bool) or not isinstance(parts, int) or parts < 1):
         raise ValueError(f"parts must be a whole number, at least 1, not {parts!r}")
+    if isinstance(ahead, bool) or not isinstance(ahead, int) or not 0 <= ahead <= 64:
+        raise ValueError(f"ahead must be a whole number from 0 to 64, not {ahead!r}")
     limit = _seconds(time_limit)
     with _client(client) as c:
-        n = parts or 4 * max(1, sum(c.nthreads().values()))
+        n = parts or 8 * max(1, sum(c.nthreads().values()))
         # A key of its own (not a hash of the pool): a key released by an
         # earlier call may still be on its way out of the scheduler.
         [shared] = c.scatter([pool], broadcast=True, hash=False)
-
-        def run(texts: List[str]) -> Optional[List[str]]:
-            futures = [
-                c.submit(_search_part, shared, t, limit, part_threads, pure=False, retries=2)
-                for t in texts
-            ]
-            firsts = [json.loads(t)["firsts"][0] for t in texts]
-            position = {f.key: i for i, f in enumerate(futures)}
-            answers: List[str] = []
-            best: Optional[int] = None
-            done = _distributed().as_completed(futures)
-            for future in done:
-                i = position[future.key]
-                if best is not None and firsts[i] > best:
-                    continue
-                answer = future.result()
-                answers.append(answer)
-                found = json.loads(answer)["found"]
-                if found is not None and (best is None or found["first"] < best):
-                    best = found["first"]
-                    # Parts whose first units all come after it cannot
-                    # change the answer.
-                    late = [f for f, first in zip(futures, firsts) if first > best and not f.done()]
-                    c.cancel(late)
-            # Answers of parts after the best one are dropped (the merge
-            # needs each first unit up to it once, nothing after).
-            return [
-                a
-                for a in answers
-                if best is None or json.loads(a)["part"]["firsts"][0] <= best
-            ]
-
-        data, text, verdict = pool._inner.check_split(run, n, tolerate, limit, bool(explain), threads, strategy)
+        rounds = _Rounds(c, shared, limit, part_threads)
+        try:
+            data, text, verdict = pool._inner.check_split(
+                rounds.run, n, ahead, tolerate, limit, bool(explain), threads, strategy
+            )
+        finally:
+            rounds.close()
     return Report._from_native(data, text, verdict)
