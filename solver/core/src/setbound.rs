@@ -175,9 +175,6 @@ struct Joint {
     row_of: Vec<u32>,
 }
 
-/// The joint bounds are asked of partial sets of at most this many hosts
-/// (0: of whole sizes, `SetBounds::all_of_size`).
-const JOINT_CHOSEN: usize = 0;
 /// The orders split by shape are asked of partial sets of at most this
 /// many hosts, unless their kinds take at most [`SHAPED_CHEAP`] per-host
 /// cells in all (then of every partial set).
@@ -376,7 +373,7 @@ impl Joint {
     /// budget `y[j]` for knapsack j.
     fn bound(&self, y: &[i64]) -> i128 {
         let nk = self.nk;
-        let n = if nk == 0 { 0 } else { self.cost.len() / nk };
+        let n = self.cost.len().checked_div(nk).unwrap_or(0);
         if n == 0 {
             return 0;
         }
@@ -958,7 +955,7 @@ fn ratio_floors(
 ) -> Vec<Vec<(i64, i64)>> {
     let nres = am.nres;
     let mut by_size: Vec<(i64, &[i64])> = vms.iter().map(|&v| (size(v), am.demand(v))).collect();
-    by_size.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    by_size.sort_unstable_by_key(|x| std::cmp::Reverse(x.0));
     let mut best: Vec<Option<(i64, i64)>> = vec![None; nres];
     let mut out = vec![Vec::new(); levels.len()];
     let mut next = by_size.iter().peekable();
@@ -1552,9 +1549,9 @@ impl Order {
         };
         let mut ys: Vec<i64> = Vec::with_capacity(nres);
         // The joint bounds cost a pass over the hosts per resource: asked
-        // only near the top of the search (at most one host chosen), where
-        // a proof settles many sets.
-        let shallow = p.chosen.len() <= JOINT_CHOSEN;
+        // only of whole sizes (no host chosen), where a proof settles every
+        // set of the size.
+        let shallow = p.chosen.is_empty();
         for kind in &self.kinds {
             if !kind.on_down && !kind.hosts.iter().any(|&h| open[h]) {
                 continue; // no completion displaces a VM of this type
