@@ -2338,8 +2338,76 @@ fn wide_pools() -> impl Strategy<Value = PoolJson> {
         })
 }
 
+/// Pools of 3 to 7 hosts and three or four resources, VMs of unlike shapes
+/// (each large in a different resource) and some anti-affinity: where the
+/// set bounds split VM kinds by shape, order VMs by their largest share and
+/// bound several resources' blocking at once.
+fn many_resource_pools() -> impl Strategy<Value = PoolJson> {
+    const RES: [&str; 4] = ["r0", "r1", "r2", "r3"];
+    (
+        3usize..=4,
+        prop::collection::vec(prop::collection::vec(6i64..=20, 4), 3..=7),
+        prop::collection::vec(
+            (
+                any::<Index>(),
+                prop::collection::vec(0i64..=3, 4),
+                0usize..4,
+                1i64..=8,
+                prop::option::weighted(0.25, 0u8..3),
+            ),
+            0..=16,
+        ),
+    )
+        .prop_map(|(nres, hosts, vms)| {
+            let mut free: Vec<Vec<i64>> = hosts.clone();
+            let mut out = Vec::new();
+            for (i, (at, small, big_in, big, group)) in vms.into_iter().enumerate() {
+                let h = at.index(hosts.len());
+                let mut d = small.clone();
+                d[big_in % nres] += big;
+                if (0..nres).any(|r| free[h][r] < d[r]) {
+                    continue;
+                }
+                for r in 0..nres {
+                    free[h][r] -= d[r];
+                }
+                let demand: serde_json::Map<String, Value> = (0..nres)
+                    .map(|r| (RES[r].to_string(), json!(d[r])))
+                    .collect();
+                let mut vm = json!({"name": format!("v{i}"), "host": format!("h{h}"),
+                    "demand": demand});
+                if let Some(g) = group {
+                    vm["anti_affinity"] = json!(format!("g{g}"));
+                }
+                out.push(vm);
+            }
+            let hs: Vec<Value> = hosts
+                .iter()
+                .enumerate()
+                .map(|(h, cap)| {
+                    let capacity: serde_json::Map<String, Value> = (0..nres)
+                        .map(|r| (RES[r].to_string(), json!(cap[r])))
+                        .collect();
+                    json!({"name": format!("h{h}"), "capacity": capacity})
+                })
+                .collect();
+            PoolJson(
+                json!({"name": "shapes", "ha": {"host_failures_to_tolerate": 1},
+                "hosts": hs, "vms": out}),
+            )
+        })
+}
+
 proptest! {
     #![proptest_config(config(256))]
+
+    #[test]
+    fn set_bounds_match_reference_on_many_resources(
+        p in many_resource_pools(),
+        partials in prop::collection::vec((any::<u8>(), any::<u8>(), 0usize..4), 6),
+    ) {
+        set_bounds_against_reference(&p.pool(), &partials)?;
+    }
 
     #[test]
     fn set_bounds_match_reference(

@@ -35,6 +35,27 @@
 //! so the worst set of size k is again a top-k. One resource r1 for which every
 //! type passes proves every set of that size feasible.
 //!
+//! Three refinements, each sound on its own (tests/properties.rs checks
+//! them against the reference on pools of three and four resources):
+//!
+//! - *Orders by the hardest VMs*: first-fit decreasing by a VM's largest
+//!   share of any resource (the one-resource weight of
+//!   `Amounts::scalar`), still counting in the pool's amounts with r1 the
+//!   tightest resources. The argument needs only that every VM placed
+//!   before v is in v's bucket or above, so the budgets `Y[r]` become the
+//!   demand of VMs at least as hard as v; the largest VMs meet few.
+//! - *Kinds split by shape* (those orders only): a kind counts its largest
+//!   VM in every resource, so a VM large in one resource and one large in
+//!   another make both look large in both; the VMs of a kind are halved
+//!   at the median of their widest resource, up to three times within a
+//!   budget of per-host cells. Asked of partial sets of at most one chosen
+//!   host on large pools (they cost the most).
+//! - *Joint knapsacks*: a host blocked in several resources leaves the
+//!   count once, and a failed host is not also blocked: the knapsacks, and
+//!   the top-k choice of failed hosts, as one linear program whose dual
+//!   gives an upper bound for any multipliers (`Joint`). Asked of whole
+//!   sizes only, when the separate terms fail.
+//!
 //! Both bounds also apply to partial sets (some hosts chosen, the rest to come
 //! from a given list), which is what lets the set search prune whole subtrees.
 //!
@@ -68,6 +89,8 @@ struct Kind {
     /// Per other resource: hosts in knapsack order with prefix sums of
     /// (cost, value); hosts of cost 0 come first.
     knap: Vec<Knapsack>,
+    /// The same knapsacks as one problem (a host leaves the count once).
+    joint: Joint,
     /// Anti-affinity (`AA`): of v's group G of g running members, the
     /// hosts running one are blocked (`aa_fixed`: the most `Σ_{t∈P_G} value`
     /// over the type's groups), and so are the hosts holding members
@@ -91,6 +114,8 @@ struct Kind {
 #[derive(Clone, Debug, Default)]
 struct Knapsack {
     r: usize,
+    /// The host of each item, in knapsack order.
+    host: Vec<u32>,
     cost_prefix: Vec<i64>,
     value_prefix: Vec<i64>,
     cost: Vec<i64>,
@@ -121,9 +146,324 @@ impl Knapsack {
     }
 }
 
+/// The knapsacks of a kind as one problem: a host blocked in several
+/// resources is blocked in one of them as far as the count goes, so its
+/// value leaves the count once. Summing the knapsacks apart takes it out
+/// once per resource that could block it.
+///
+/// With `x_tj` the share of host t blocked in knapsack j's resource, the
+/// value taken out is at most the linear program
+/// `max Σ v_tj·x_tj` subject to `Σ_t c_tj·x_tj ≤ y_j` for every j and
+/// `Σ_j x_tj ≤ 1` for every t, whose dual gives, for *any* λ ≥ 0,
+/// `Σ_j λ_j·y_j + Σ_t max(0, max_j (v_tj − λ_j·c_tj))` as an upper bound
+/// (weak duality). λ is chosen by coordinate descent from the single
+/// knapsacks' own optima (each step the exact minimum in one λ_j), then
+/// rounded and the bound evaluated in exact integers: whatever λ the
+/// floating-point steps pick, the value is a sound bound. After the first
+/// sweep it is at most the sum of the knapsacks' optima (but for the
+/// rounding of λ, which may add one).
+#[derive(Clone, Debug, Default)]
+struct Joint {
+    /// Knapsacks (columns).
+    nk: usize,
+    /// Per host in any knapsack (rows) and knapsack: cost and value, value
+    /// 0 when the host is not in that knapsack.
+    cost: Vec<i64>,
+    value: Vec<i64>,
+    /// The host of each row, and the row of each host (`u32::MAX`: none).
+    host: Vec<u32>,
+    row_of: Vec<u32>,
+}
+
+/// The orders split by shape are asked of partial sets of at most this
+/// many hosts, unless their kinds take at most [`SHAPED_CHEAP`] per-host
+/// cells in all (then of every partial set).
+const SHAPED_CHOSEN: usize = 1;
+const SHAPED_CHEAP: usize = 20_000;
+
+/// Coordinate-descent sweeps over the knapsacks of [`Joint::bound`].
+const JOINT_SWEEPS: usize = 3;
+
+impl Joint {
+    fn new(knap: &[Knapsack], nh: usize) -> Joint {
+        let nk = knap.len();
+        let mut row_of = vec![u32::MAX; nh];
+        let mut host = Vec::new();
+        let (mut cost, mut value) = (Vec::new(), Vec::new());
+        for (j, k) in knap.iter().enumerate() {
+            for i in 0..k.host.len() {
+                let h = k.host[i] as usize;
+                if row_of[h] == u32::MAX {
+                    row_of[h] = host.len() as u32;
+                    host.push(h as u32);
+                    cost.resize(cost.len() + nk, 0);
+                    value.resize(value.len() + nk, 0);
+                }
+                let r = row_of[h] as usize;
+                cost[r * nk + j] = k.cost[i];
+                value[r * nk + j] = k.value[i];
+            }
+        }
+        Joint {
+            nk,
+            cost,
+            value,
+            host,
+            row_of,
+        }
+    }
+
+    /// An upper bound on what the failed hosts and the blocked ones take
+    /// out of the count together: `Σ_{t∈F} w_t` (F the `chosen` hosts and
+    /// `m` of `rest`) plus the value of hosts blocked within the budgets
+    /// `y`, where a failed host is never also blocked. As in
+    /// [`Joint::bound`], by weak duality of the linear program with one
+    /// more variable per host (failed or not, `Σ_{t∈rest} f_t ≤ m`,
+    /// `f_t + Σ_j x_tj ≤ 1`): for any κ, λ ≥ 0,
+    /// `Σ_{chosen} w_t + m·κ + Σ_j λ_j·y_j + Σ_{t∉chosen} max(0, [t∈rest](w_t − κ), max_j (v_tj − λ_j·c_tj))`.
+    /// The sum of the separate bounds counts a failed host's value twice
+    /// when it is also among the cheapest to block.
+    fn bound_with_failed(
+        &self,
+        y: &[i64],
+        chosen: &[HostId],
+        rest: &[HostId],
+        m: usize,
+        w: &dyn Fn(HostId) -> i64,
+    ) -> i128 {
+        let nk = self.nk;
+        let n = self.host.len();
+        // Per row: w if the host may fail (rest), excluded if chosen.
+        let mut fw: Vec<Option<i64>> = vec![None; n];
+        let mut excluded = vec![false; n];
+        let mut extra: Vec<i64> = Vec::new();
+        for &h in rest {
+            match self.row_of[h] {
+                u32::MAX => extra.push(w(h)),
+                r => fw[r as usize] = Some(w(h)),
+            }
+        }
+        for &h in chosen {
+            if self.row_of[h] != u32::MAX {
+                excluded[self.row_of[h] as usize] = true;
+            }
+        }
+        let fixed: i128 = chosen.iter().map(|&h| w(h) as i128).sum();
+        // κ: the m-th largest w of the rest (the top-m sum exactly).
+        let mut ws: Vec<i64> = fw
+            .iter()
+            .flatten()
+            .copied()
+            .chain(extra.iter().copied())
+            .collect();
+        let mut kappa = if m == 0 {
+            f64::INFINITY
+        } else if m <= ws.len() {
+            ws.select_nth_unstable_by(m - 1, |a, b| b.cmp(a));
+            ws[m - 1].max(0) as f64
+        } else {
+            0.0
+        };
+        let mut lambda = vec![f64::INFINITY; nk];
+        let knap_term = |i: usize, j: usize, l: f64| -> f64 {
+            let (c, v) = (self.cost[i * nk + j], self.value[i * nk + j]);
+            if v <= 0 || l.is_infinite() && c > 0 {
+                0.0
+            } else {
+                v as f64 - l * c as f64
+            }
+        };
+        let f_term = |i: usize, kappa: f64| -> f64 {
+            match fw[i] {
+                Some(wt) if kappa.is_finite() => wt as f64 - kappa,
+                _ => 0.0,
+            }
+        };
+        let mut bps: Vec<(f64, i64)> = Vec::with_capacity(n);
+        for _ in 0..JOINT_SWEEPS {
+            for j in 0..nk {
+                bps.clear();
+                for i in (0..n).filter(|&i| !excluded[i]) {
+                    let (c, v) = (self.cost[i * nk + j], self.value[i * nk + j]);
+                    if v <= 0 || c == 0 {
+                        continue;
+                    }
+                    let a = (0..nk)
+                        .filter(|&o| o != j)
+                        .map(|o| knap_term(i, o, lambda[o]))
+                        .fold(f_term(i, kappa).max(0.0), f64::max);
+                    if (v as f64) > a {
+                        bps.push(((v as f64 - a) / c as f64, c));
+                    }
+                }
+                bps.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+                let budget = y[j].max(0);
+                let mut acc = 0i64;
+                let mut l = 0.0;
+                for &(bp, c) in &bps {
+                    acc = acc.saturating_add(c);
+                    if acc > budget {
+                        l = bp;
+                        break;
+                    }
+                }
+                lambda[j] = l;
+            }
+            if m > 0 {
+                // κ given λ: m·κ + Σ max(b_t, w_t − κ) is least at the
+                // (m+1)-th largest breakpoint w_t − b_t (or 0).
+                let mut bk: Vec<f64> = (0..n)
+                    .filter(|&i| !excluded[i])
+                    .filter_map(|i| {
+                        let b = (0..nk)
+                            .map(|j| knap_term(i, j, lambda[j]))
+                            .fold(0.0, f64::max);
+                        fw[i].map(|wt| wt as f64 - b)
+                    })
+                    .chain(extra.iter().map(|&wt| wt as f64))
+                    .filter(|&x| x > 0.0)
+                    .collect();
+                kappa = if bk.len() > m {
+                    bk.select_nth_unstable_by(m, |a, b| b.total_cmp(a));
+                    bk[m]
+                } else {
+                    0.0
+                };
+            }
+        }
+        // Exact, with κ rounded down to an integer and λ_j to P_j / SCALE.
+        const SCALE: i128 = 1 << 32;
+        let p: Vec<i128> = lambda
+            .iter()
+            .map(|&l| {
+                if l.is_finite() && l > 0.0 {
+                    (l * SCALE as f64).min((1u128 << 72) as f64) as i128
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let kap: i128 = if kappa.is_finite() && kappa > 0.0 {
+            (kappa.min((1u64 << 62) as f64) as i128) * SCALE
+        } else {
+            0
+        };
+        let mut total: i128 = (0..nk)
+            .map(|j| p[j].saturating_mul(y[j].max(0) as i128))
+            .fold((m as i128).saturating_mul(kap), |a, b| a.saturating_add(b));
+        for i in (0..n).filter(|&i| !excluded[i]) {
+            let f = fw[i].map_or(0, |wt| (wt as i128 * SCALE).saturating_sub(kap));
+            let best = (0..nk)
+                .filter(|&j| self.value[i * nk + j] > 0)
+                .map(|j| {
+                    (self.value[i * nk + j] as i128 * SCALE)
+                        .saturating_sub(p[j].saturating_mul(self.cost[i * nk + j] as i128))
+                })
+                .fold(f.max(0), i128::max);
+            total = total.saturating_add(best);
+        }
+        for &wt in &extra {
+            total = total.saturating_add((wt as i128 * SCALE).saturating_sub(kap).max(0));
+        }
+        let up = total.div_euclid(SCALE) + (total.rem_euclid(SCALE) != 0) as i128;
+        up.saturating_add(fixed)
+    }
+
+    /// An upper bound on the value the knapsacks take out together, with
+    /// budget `y[j]` for knapsack j.
+    fn bound(&self, y: &[i64]) -> i128 {
+        let nk = self.nk;
+        let n = self.cost.len().checked_div(nk).unwrap_or(0);
+        if n == 0 {
+            return 0;
+        }
+        // λ_j = ∞ leaves only knapsack j's free hosts (cost 0).
+        let mut lambda = vec![f64::INFINITY; nk];
+        let term = |i: usize, j: usize, l: f64| -> f64 {
+            let (c, v) = (self.cost[i * nk + j], self.value[i * nk + j]);
+            if v <= 0 {
+                0.0
+            } else if c == 0 {
+                v as f64
+            } else if l.is_infinite() {
+                0.0
+            } else {
+                v as f64 - l * c as f64
+            }
+        };
+        let mut bps: Vec<(f64, i64)> = Vec::with_capacity(n);
+        for _ in 0..JOINT_SWEEPS {
+            for j in 0..nk {
+                // With the other λ fixed, the bound in λ_j is
+                // λ_j·y_j + Σ_t max(a_t, v_tj − λ_j·c_tj) (+ constants),
+                // convex and piecewise linear: its slope y_j − Σ c_tj over
+                // the hosts still above a_t turns non-negative at a
+                // breakpoint (v_tj − a_t) / c_tj.
+                bps.clear();
+                for i in 0..n {
+                    let (c, v) = (self.cost[i * nk + j], self.value[i * nk + j]);
+                    if v <= 0 || c == 0 {
+                        continue;
+                    }
+                    let a = (0..nk)
+                        .filter(|&o| o != j)
+                        .map(|o| term(i, o, lambda[o]))
+                        .fold(0.0, f64::max);
+                    if (v as f64) > a {
+                        bps.push(((v as f64 - a) / c as f64, c));
+                    }
+                }
+                bps.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+                let budget = y[j].max(0);
+                let mut acc = 0i64;
+                let mut l = 0.0;
+                for &(bp, c) in &bps {
+                    acc = acc.saturating_add(c);
+                    if acc > budget {
+                        l = bp;
+                        break;
+                    }
+                }
+                lambda[j] = l;
+            }
+        }
+        // Exact: λ_j rounded to P_j / SCALE (any λ ≥ 0 is sound).
+        const SCALE: i128 = 1 << 32;
+        let p: Vec<i128> = lambda
+            .iter()
+            .map(|&l| {
+                if l.is_finite() && l > 0.0 {
+                    (l * SCALE as f64).min((1u128 << 72) as f64) as i128
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let mut total: i128 = (0..nk)
+            .map(|j| p[j].saturating_mul(y[j].max(0) as i128))
+            .fold(0i128, |a, b| a.saturating_add(b));
+        for i in 0..n {
+            let best = (0..nk)
+                .filter(|&j| self.value[i * nk + j] > 0)
+                .map(|j| {
+                    (self.value[i * nk + j] as i128 * SCALE)
+                        .saturating_sub(p[j].saturating_mul(self.cost[i * nk + j] as i128))
+                })
+                .fold(0i128, i128::max);
+            total = total.saturating_add(best);
+        }
+        // Rounded up: an upper bound.
+        total.div_euclid(SCALE) + (total.rem_euclid(SCALE) != 0) as i128
+    }
+}
+
 /// All types for one ordering resource r1.
 #[derive(Clone, Debug)]
 struct Order {
+    /// Asked only of partial sets of at most [`SHAPED_CHOSEN`] hosts on
+    /// large pools (the orders whose kinds are split by shape: the most
+    /// costly to ask).
+    shallow_only: bool,
     /// Resources of the amounts it was built from.
     nres: usize,
     r1: usize,
@@ -151,6 +491,8 @@ pub struct SetBounds {
     name_rank: Vec<usize>,
     /// The pool has rules the sufficient condition does not model.
     beyond_plain: bool,
+    /// The orders split by shape are cheap enough to ask everywhere.
+    shaped_everywhere: bool,
 }
 
 /// The proof behind an aggregate rejection: in blocks of `unit` of resource
@@ -341,17 +683,35 @@ impl SetBounds {
             .iter()
             .take(MAX_ORDERS)
             .take_while(|_| !stop())
-            .map(|&(_, r1)| Order::new(an, &amounts, r1, &classes))
+            .map(|&(_, r1)| Order::new(an, &amounts, r1, None, false, &classes))
             .collect();
         if let Some(scalar) = Amounts::scalar(an).filter(|_| !stop()) {
-            orders.push(Order::new(an, &scalar, 0, &classes));
+            orders.push(Order::new(an, &scalar, 0, None, false, &classes));
+            // The hardest VMs first: first fit decreasing by the one-resource
+            // weight (the largest share of any resource), counted in the
+            // pool's own amounts. The largest VMs then meet budgets of few
+            // VMs in every resource at once.
+            if let Some(key) = scalar.demand.as_deref() {
+                for &(_, r1) in tight.iter().take(MAX_KEY_ORDERS) {
+                    if stop() {
+                        break;
+                    }
+                    orders.push(Order::new(an, &amounts, r1, Some(key), true, &classes));
+                }
+            }
         }
+        let shaped_cells: usize = orders
+            .iter()
+            .filter(|o| o.shallow_only)
+            .map(|o| o.kinds.len() * nh * o.nres)
+            .sum();
         SetBounds {
             nhosts: nh,
             units,
             orders,
             name_rank,
             beyond_plain: an.rules.is_some(),
+            shaped_everywhere: shaped_cells <= SHAPED_CHEAP,
         }
     }
 
@@ -409,7 +769,13 @@ impl SetBounds {
         for &h in p.chosen.iter().chain(p.rest) {
             open[h] = true;
         }
-        !self.beyond_plain && self.orders.iter().any(|o| o.proves(p, &open))
+        let shallow = self.shaped_everywhere || p.chosen.len() <= SHAPED_CHOSEN;
+        !self.beyond_plain
+            && self
+                .orders
+                .iter()
+                .filter(|o| shallow || !o.shallow_only)
+                .any(|o| o.proves(p, &open))
     }
 
     /// Whether every failure set of size k is proved feasible.
@@ -580,15 +946,21 @@ fn grains(an: &Analysis, am: &Amounts) -> Vec<i64> {
 /// the displaceable VMs `vms` with `d[r1] >= l` and `d[r] > 0`, as
 /// (numerator, denominator); (0, 0) when there is none. One sweep over the
 /// VMs, largest in r1 first, levels from the top.
-fn ratio_floors(am: &Amounts, vms: &[VmId], r1: usize, levels: &[i64]) -> Vec<Vec<(i64, i64)>> {
+fn ratio_floors(
+    am: &Amounts,
+    vms: &[VmId],
+    r1: usize,
+    size: &dyn Fn(VmId) -> i64,
+    levels: &[i64],
+) -> Vec<Vec<(i64, i64)>> {
     let nres = am.nres;
-    let mut by_r1: Vec<&[i64]> = vms.iter().map(|&v| am.demand(v)).collect();
-    by_r1.sort_unstable_by(|a, b| b[r1].cmp(&a[r1]));
+    let mut by_size: Vec<(i64, &[i64])> = vms.iter().map(|&v| (size(v), am.demand(v))).collect();
+    by_size.sort_unstable_by_key(|x| std::cmp::Reverse(x.0));
     let mut best: Vec<Option<(i64, i64)>> = vec![None; nres];
     let mut out = vec![Vec::new(); levels.len()];
-    let mut next = by_r1.iter().peekable();
+    let mut next = by_size.iter().peekable();
     for l in (0..levels.len()).rev() {
-        while let Some(d) = next.next_if(|d| d[r1] >= levels[l]) {
+        while let Some(&(_, d)) = next.next_if(|x| x.0 >= levels[l]) {
             for r in 0..nres {
                 if d[r] > 0 {
                     let better = best[r].is_none_or(|(n, m)| {
@@ -736,6 +1108,72 @@ fn top_sum(xs: &mut [i64], m: usize) -> i64 {
     xs[..m].iter().sum()
 }
 
+/// Halvings of a kind by shape ([`split_by_shape`]), and the per-host
+/// cells (kinds × hosts × resources) they may take per ordering.
+const MAX_SHAPE_DEPTH: u32 = 3;
+const SHAPE_CELLS: usize = 300_000;
+
+/// Splits the VMs of one kind into at most `2^depth` parts of like shape:
+/// each step halves a part at the median of the resource (not `r1`) whose
+/// range within it is widest against `reference` (the mean spare). A kind
+/// counts its largest VM in every resource, so mixing a VM large in one
+/// resource with one large in another makes both look large in both; any
+/// partition is sound (each part's condition covers its own VMs).
+fn split_by_shape(
+    am: &Amounts,
+    r1: usize,
+    vms: Vec<VmId>,
+    reference: &[i64],
+    depth: u32,
+) -> Vec<Vec<VmId>> {
+    let nres = am.nres;
+    let mut done = Vec::new();
+    let mut todo = vec![(vms, depth)];
+    while let Some((mut part, left)) = todo.pop() {
+        if left == 0 || part.len() < 2 {
+            done.push(part);
+            continue;
+        }
+        let widest = (0..nres)
+            .filter(|&r| r != r1)
+            .map(|r| {
+                let (lo, hi) = part.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &v| {
+                    let d = am.demand(v)[r];
+                    (lo.min(d), hi.max(d))
+                });
+                ((hi - lo) as f64 / reference[r] as f64, r)
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
+        let Some((spread, r)) = widest else {
+            done.push(part);
+            continue;
+        };
+        if spread < 1.0 / 64.0 {
+            done.push(part);
+            continue;
+        }
+        part.sort_unstable_by_key(|&v| (am.demand(v)[r], v));
+        // Split where the value changes, nearest the middle.
+        let mid = part.len() / 2;
+        let at = (mid..part.len())
+            .find(|&i| am.demand(part[i])[r] != am.demand(part[i - 1])[r])
+            .or_else(|| {
+                (1..mid)
+                    .rev()
+                    .find(|&i| am.demand(part[i])[r] != am.demand(part[i - 1])[r])
+            });
+        match at {
+            Some(at) => {
+                let upper = part.split_off(at);
+                todo.push((upper, left - 1));
+                todo.push((part, left - 1));
+            }
+            None => done.push(part),
+        }
+    }
+    done
+}
+
 /// Size buckets per ordering resource, and eligibility classes per bucket
 /// with a kind of their own (the rest share one): these bound the memory and
 /// the time of the bounds, whatever the pool.
@@ -743,6 +1181,8 @@ const MAX_LEVELS: usize = 24;
 const MAX_CLASSES: usize = 6;
 /// Ordering resources tried: the tightest ones.
 const MAX_ORDERS: usize = 3;
+/// Counting resources tried with the order by the one-resource weight.
+const MAX_KEY_ORDERS: usize = 2;
 
 impl Kind {
     #[allow(clippy::too_many_arguments)]
@@ -780,7 +1220,7 @@ impl Kind {
             })
             .collect();
         let value_total = value.iter().sum();
-        let knap = (0..nres)
+        let knap: Vec<Knapsack> = (0..nres)
             .filter(|&r| r != r1)
             .map(|r| {
                 // The VMs placed before one of this kind are at least `lo` in
@@ -788,7 +1228,7 @@ impl Kind {
                 // unit of r. A host blocked in r so still holds ρ·c_t[r] of
                 // r1: only the rest is taken out of the count.
                 let (num, den) = ratios[r];
-                let mut hs: Vec<(i64, i64)> = (0..nh)
+                let mut hs: Vec<(i64, i64, usize)> = (0..nh)
                     .filter(|&h| value[h] > 0)
                     .map(|h| {
                         let cost = c(h, r);
@@ -798,9 +1238,9 @@ impl Kind {
                             ((cost as i128 * num as i128) / den as i128).min(value[h] as i128)
                                 as i64
                         };
-                        (cost, value[h] - held)
+                        (cost, value[h] - held, h)
                     })
-                    .filter(|&(_, v)| v > 0)
+                    .filter(|&(_, v, _)| v > 0)
                     .collect();
                 // value/cost descending; zero cost first.
                 hs.sort_by(|a, b| (b.1 as i128 * a.0 as i128).cmp(&(a.1 as i128 * b.0 as i128)));
@@ -810,11 +1250,12 @@ impl Kind {
                     value_prefix: vec![0],
                     ..Default::default()
                 };
-                for (cost, val) in hs {
+                for (cost, val, h) in hs {
                     k.cost_prefix.push(k.cost_prefix.last().unwrap() + cost);
                     k.value_prefix.push(k.value_prefix.last().unwrap() + val);
                     k.cost.push(cost);
                     k.value.push(val);
+                    k.host.push(h as u32);
                 }
                 k
             })
@@ -858,7 +1299,9 @@ impl Kind {
                 aa_top.push(aa_top.last().unwrap() + x);
             }
         }
+        let joint = Joint::new(&knap, nh);
         Kind {
+            joint,
             d1: lo,
             level,
             value,
@@ -877,7 +1320,17 @@ impl Kind {
 }
 
 impl Order {
-    fn new(an: &Analysis, am: &Amounts, r1: usize, classes: &EligClasses) -> Order {
+    /// The conditions for first fit decreasing by `key` (per VM; `None`:
+    /// the demand in `r1`), counting the demand in `r1` (which the proof
+    /// needs, whatever the order).
+    fn new(
+        an: &Analysis,
+        am: &Amounts,
+        r1: usize,
+        key: Option<&[i64]>,
+        shapes: bool,
+        classes: &EligClasses,
+    ) -> Order {
         let pool = an.pool;
         let nres = am.nres;
         let nh = pool.hosts.len();
@@ -886,7 +1339,8 @@ impl Order {
         // Displaceable VMs: the items of every host.
         let all: Vec<VmId> = an.items.iter().flatten().copied().collect();
         // Size buckets in r1: at most MAX_LEVELS, each [lo, hi] of sizes.
-        let mut sizes: Vec<i64> = all.iter().map(|&v| am.demand(v)[r1]).collect();
+        let size = |v: VmId| key.map_or(am.demand(v)[r1], |k| k[v]);
+        let mut sizes: Vec<i64> = all.iter().map(|&v| size(v)).collect();
         sizes.sort_unstable();
         let mut distinct = sizes.clone();
         distinct.dedup();
@@ -907,13 +1361,13 @@ impl Order {
         };
         let levels: Vec<i64> = buckets.iter().map(|b| b.0).collect();
         let bucket_of = |d: i64| levels.partition_point(|&l| l <= d) - 1;
-        let ratios = ratio_floors(am, &all, r1, &levels);
+        let ratios = ratio_floors(am, &all, r1, &size, &levels);
         let mut ge = vec![vec![0i64; nh * nres]; levels.len()];
         let mut ge_down = vec![vec![0i64; nres]; levels.len()];
         for &v in &all {
             let vm = &pool.vms[v];
             let d = am.demand(v);
-            for li in 0..=bucket_of(d[r1]) {
+            for li in 0..=bucket_of(size(v)) {
                 if pool.hosts[vm.host].state == HostState::Down {
                     for r in 0..nres {
                         ge_down[li][r] += d[r];
@@ -933,13 +1387,14 @@ impl Order {
             groups: Vec<u32>,
             count: usize,
             hosts: Vec<HostId>,
+            vms: Vec<VmId>,
         }
         let mut per_bucket: Vec<HashMap<usize, Class>> =
             (0..levels.len()).map(|_| HashMap::new()).collect();
         for &v in &all {
             let d = am.demand(v);
             let elig = classes.class_of[v];
-            let c = per_bucket[bucket_of(d[r1])]
+            let c = per_bucket[bucket_of(size(v))]
                 .entry(elig)
                 .or_insert_with(|| Class {
                     dmin: d.to_vec(),
@@ -947,8 +1402,10 @@ impl Order {
                     groups: Vec::new(),
                     count: 0,
                     hosts: Vec::new(),
+                    vms: Vec::new(),
                 });
             c.hosts.push(pool.vms[v].host);
+            c.vms.push(v);
             for r in 0..nres {
                 c.dmin[r] = c.dmin[r].min(d[r]);
                 c.dmax[r] = c.dmax[r].max(d[r]);
@@ -958,9 +1415,27 @@ impl Order {
             }
             c.count += 1;
         }
+        // Shape splits: each halving doubles the kinds, within a budget of
+        // per-host cells whatever the pool.
+        let base: usize = per_bucket.iter().map(|b| b.len().min(MAX_CLASSES)).sum();
+        let cells = (base * nh * nres).max(1);
+        let mut depth = 0;
+        while shapes && depth < MAX_SHAPE_DEPTH && cells << (depth + 1) <= SHAPE_CELLS {
+            depth += 1;
+        }
+        let reference: Vec<i64> = (0..nres)
+            .map(|r| {
+                let (sum, n) = (0..nh)
+                    .filter(|&h| an.receives[h])
+                    .fold((0i128, 0i128), |(s, n), h| {
+                        (s + am.spare[h][r].max(0) as i128, n + 1)
+                    });
+                (sum / n.max(1)).max(1) as i64
+            })
+            .collect();
         let mut kinds = Vec::new();
         for (level, per_class) in per_bucket.into_iter().enumerate() {
-            let (lo, hi) = buckets[level];
+            let _ = buckets[level];
             let mut classes: Vec<(&[bool], Class)> = per_class
                 .into_iter()
                 .map(|(id, c)| (classes.masks[id].as_slice(), c))
@@ -977,52 +1452,61 @@ impl Order {
                 }
             }
             for group in groups {
-                let mut dmin = group[0].1.dmin.clone();
-                let mut dmax = group[0].1.dmax.clone();
-                let mut groups: Vec<u32> = Vec::new();
-                for (_, c) in &group {
-                    for r in 0..nres {
-                        dmin[r] = dmin[r].min(c.dmin[r]);
-                        dmax[r] = dmax[r].max(c.dmax[r]);
-                    }
-                    groups.extend(&c.groups);
-                }
                 let elig: Vec<bool> = (0..nh).map(|t| group.iter().all(|(e, _)| e[t])).collect();
-                let mut hosts: Vec<HostId> = group
+                let vms: Vec<VmId> = group
                     .iter()
-                    .flat_map(|(_, c)| c.hosts.iter().copied())
+                    .flat_map(|(_, c)| c.vms.iter().copied())
                     .collect();
-                hosts.sort_unstable();
-                hosts.dedup();
-                let on_down = hosts
-                    .iter()
-                    .any(|&h| pool.hosts[h].state == HostState::Down);
-                hosts.retain(|&h| pool.hosts[h].state == HostState::Up);
-                let mut kind = Kind::new(
-                    an,
-                    am,
-                    &ratios[level],
-                    r1,
-                    lo,
-                    hi,
-                    level,
-                    &elig,
-                    dmin,
-                    dmax,
-                    &{
-                        groups.sort_unstable();
-                        groups.dedup();
-                        groups
-                    },
-                    facts,
-                    &grain,
-                );
-                kind.hosts = hosts;
-                kind.on_down = on_down;
-                kinds.push(kind);
+                for part in split_by_shape(am, r1, vms, &reference, depth) {
+                    let mut dmin = am.demand(part[0]).to_vec();
+                    let mut dmax = dmin.clone();
+                    let mut groups: Vec<u32> = Vec::new();
+                    let mut hosts: Vec<HostId> = Vec::with_capacity(part.len());
+                    for &v in &part {
+                        let d = am.demand(v);
+                        for r in 0..nres {
+                            dmin[r] = dmin[r].min(d[r]);
+                            dmax[r] = dmax[r].max(d[r]);
+                        }
+                        if facts.group_of[v] != u32::MAX {
+                            groups.push(facts.group_of[v]);
+                        }
+                        hosts.push(pool.vms[v].host);
+                    }
+                    groups.sort_unstable();
+                    groups.dedup();
+                    hosts.sort_unstable();
+                    hosts.dedup();
+                    let on_down = hosts
+                        .iter()
+                        .any(|&h| pool.hosts[h].state == HostState::Down);
+                    hosts.retain(|&h| pool.hosts[h].state == HostState::Up);
+                    // The part's own range in r1 (within the bucket's
+                    // when the order is by r1).
+                    let (plo, phi) = (dmin[r1], dmax[r1]);
+                    let mut kind = Kind::new(
+                        an,
+                        am,
+                        &ratios[level],
+                        r1,
+                        plo,
+                        phi,
+                        level,
+                        &elig,
+                        dmin,
+                        dmax,
+                        &groups,
+                        facts,
+                        &grain,
+                    );
+                    kind.hosts = hosts;
+                    kind.on_down = on_down;
+                    kinds.push(kind);
+                }
             }
         }
         Order {
+            shallow_only: shapes,
             nres,
             r1,
             levels,
@@ -1030,6 +1514,20 @@ impl Order {
             ge_down,
             kinds,
         }
+    }
+
+    /// The condition of `kind` with the failed hosts and the blocked ones
+    /// taken out together (`Joint::bound_with_failed`): a failed host is
+    /// not also counted as blocked.
+    fn proves_jointly(&self, kind: &Kind, p: &Partial, ys: &[i64], aa: i64) -> bool {
+        let nres = self.nres;
+        let g = &self.ge[kind.level];
+        let w = |h: HostId| kind.value[h] + g[h * nres + self.r1];
+        let b = kind.joint.bound_with_failed(ys, p.chosen, p.rest, p.m, &w);
+        // value_total − AA − B > ge_down − d1
+        kind.value_total as i128 - aa as i128 - b - self.ge_down[kind.level][self.r1] as i128
+            + kind.d1 as i128
+            > 0
     }
 
     /// Whether FFD by this resource provably succeeds on every completion.
@@ -1049,6 +1547,11 @@ impl Order {
                 self.ge_down[level][r] + fixed + top_sum(scratch, p.m)
             })
         };
+        let mut ys: Vec<i64> = Vec::with_capacity(nres);
+        // The joint bounds cost a pass over the hosts per resource: asked
+        // only of whole sizes (no host chosen), where a proof settles every
+        // set of the size.
+        let shallow = p.chosen.is_empty();
         for kind in &self.kinds {
             if !kind.on_down && !kind.hosts.iter().any(|&h| open[h]) {
                 continue; // no completion displaces a VM of this type
@@ -1068,13 +1571,25 @@ impl Order {
             let k = p.chosen.len() + p.m;
             let displaced = (k as i64).saturating_mul(kind.gmult) + kind.gdown;
             let restarted = ((kind.gmax - 1).min(displaced - 1)).max(0) as usize;
-            let mut removed = kind.aa_fixed + kind.aa_top[restarted.min(kind.aa_top.len() - 1)];
+            let aa = kind.aa_fixed + kind.aa_top[restarted.min(kind.aa_top.len() - 1)];
+            ys.clear();
             for k in &kind.knap {
-                let y = budget(kind.level, k.r, &mut scratch) - kind.dmin[k.r];
-                removed = removed.saturating_add(k.best(y));
+                ys.push(budget(kind.level, k.r, &mut scratch) - kind.dmin[k.r]);
             }
-            // value_total − Σ_F value − removed > Σ_F ge[r1] + ge_down − d1
-            if kind.value_total as i128 - removed as i128 - worst as i128 + kind.d1 as i128 <= 0 {
+            let separate = kind
+                .knap
+                .iter()
+                .zip(&ys)
+                .fold(0i64, |a, (k, &y)| a.saturating_add(k.best(y)));
+            // value_total − Σ_F value − AA − knapsacks > Σ_F ge[r1] + ge_down − d1
+            let margin = |knapsacks: i128| {
+                kind.value_total as i128 - aa as i128 - knapsacks - worst as i128 + kind.d1 as i128
+            };
+            if margin(separate as i128) <= 0
+                && (!shallow
+                    || (kind.knap.len() < 2 || margin(kind.joint.bound(&ys)) <= 0)
+                        && !self.proves_jointly(kind, p, &ys, aa))
+            {
                 return false;
             }
         }
@@ -1085,6 +1600,136 @@ impl Order {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The most the blocked hosts (each in at most one knapsack, within
+    /// its budget) and the failed ones (`chosen`, and at most `m` of
+    /// `rest`; never also blocked) take out, by trying every assignment.
+    fn joint_by_hand(
+        items: &[Vec<(i64, i64)>],
+        y: &[i64],
+        chosen: &[HostId],
+        rest: &[HostId],
+        m: usize,
+        w: &[i64],
+    ) -> i64 {
+        let nk = y.len();
+        let nh = w.len();
+        // Per host: 0 none, 1..=nk blocked in knapsack j - 1, nk + 1 failed.
+        let mut choice = vec![0usize; nh];
+        let mut best = i64::MIN;
+        loop {
+            let mut spent = vec![0i64; nk];
+            let mut got = 0i64;
+            let mut failed = 0;
+            let mut ok = true;
+            for h in 0..nh {
+                let is_chosen = chosen.contains(&h);
+                match choice[h] {
+                    c if is_chosen && c != nk + 1 => ok = false,
+                    0 => {}
+                    c if c == nk + 1 => {
+                        if !is_chosen {
+                            if !rest.contains(&h) {
+                                ok = false;
+                            }
+                            failed += 1;
+                        }
+                        got += w[h];
+                    }
+                    c => {
+                        let (cost, value) = items[h][c - 1];
+                        if value <= 0 {
+                            ok = false;
+                        }
+                        spent[c - 1] += cost;
+                        got += value;
+                    }
+                }
+            }
+            if ok && failed <= m && (0..nk).all(|j| spent[j] <= y[j].max(0)) {
+                best = best.max(got);
+            }
+            // Next assignment.
+            let mut h = 0;
+            while h < nh && choice[h] == nk + 1 {
+                choice[h] = 0;
+                h += 1;
+            }
+            if h == nh {
+                return best;
+            }
+            choice[h] += 1;
+        }
+    }
+
+    fn knapsacks(items: &[Vec<(i64, i64)>], nk: usize) -> Vec<Knapsack> {
+        (0..nk)
+            .map(|j| {
+                let mut hs: Vec<(i64, i64, usize)> = items
+                    .iter()
+                    .enumerate()
+                    .map(|(h, row)| (row[j].0, row[j].1, h))
+                    .filter(|&(_, v, _)| v > 0)
+                    .collect();
+                hs.sort_by(|a, b| (b.1 as i128 * a.0 as i128).cmp(&(a.1 as i128 * b.0 as i128)));
+                let mut k = Knapsack {
+                    r: j,
+                    cost_prefix: vec![0],
+                    value_prefix: vec![0],
+                    ..Default::default()
+                };
+                for (cost, val, h) in hs {
+                    k.cost_prefix.push(k.cost_prefix.last().unwrap() + cost);
+                    k.value_prefix.push(k.value_prefix.last().unwrap() + val);
+                    k.cost.push(cost);
+                    k.value.push(val);
+                    k.host.push(h as u32);
+                }
+                k
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// The joint bounds are upper bounds of the integer problems they
+        /// relax, and the plain one is never above the sum of the
+        /// separate knapsacks. (Dropping `Σ λ_j·y_j`, or letting a failed
+        /// host be blocked too, fails here.)
+        #[test]
+        fn joint_bounds_hold(
+            items in prop::collection::vec(
+                prop::collection::vec((0i64..6, -2i64..9), 3), 1..=6),
+            nk in 1usize..=3,
+            y in prop::collection::vec(-1i64..12, 3),
+            w in prop::collection::vec(0i64..12, 6),
+            mask in any::<u16>(),
+            m in 0usize..3,
+        ) {
+            let nh = items.len();
+            let items: Vec<Vec<(i64, i64)>> =
+                items.into_iter().map(|row| row[..nk].to_vec()).collect();
+            let y = &y[..nk];
+            let w = &w[..nh];
+            let knap = knapsacks(&items, nk);
+            let joint = Joint::new(&knap, nh);
+            let alone = joint_by_hand(&items, y, &[], &[], 0, w);
+            let b = joint.bound(y);
+            prop_assert!(b >= alone as i128, "bound {b} < {alone}");
+            let separate: i64 = knap.iter().zip(y).map(|(k, &y)| k.best(y)).sum();
+            prop_assert!(b <= separate as i128 + 1, "bound {b} > separate {separate}");
+            let chosen: Vec<HostId> = (0..nh).filter(|h| mask & (1 << h) != 0).collect();
+            let rest: Vec<HostId> =
+                (0..nh).filter(|h| !chosen.contains(h) && mask & (1 << (h + 8)) != 0).collect();
+            let m = m.min(rest.len());
+            let with = joint_by_hand(&items, y, &chosen, &rest, m, w);
+            let wf = |h: HostId| w[h];
+            let b = joint.bound_with_failed(y, &chosen, &rest, m, &wf);
+            prop_assert!(b >= with as i128, "bound {b} < {with}");
+        }
+    }
 
     /// Every block condition counts, per host, `Σ floor(d / u)` over its
     /// displaceable VMs (a VM of exactly u counts one block), plus the
