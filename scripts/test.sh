@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# Every test: formatting, the workspace's unit, integration, fixture and
-# property tests (release: the HiGHS build is shared with the binary), the
-# benchmarks compiled (not run), the C ABI (its header regenerated and
-# compared, its C tests run plain and under AddressSanitizer:
-# ffi/tests/run.sh), the Python package built, installed and tested
-# (pytest, then its stubs against the compiled module), the HTML report
-# checked in headless Chromium (scripts/browser-test.sh), and the packaging:
-# the release tarball, the GitHub Action, the pre-commit hook, the wheel and
-# the sdist, each tested from the artifact (scripts/packaging.sh).
+# Every test: formatting, clippy and rustdoc without a warning, the
+# workspace's unit, integration, fixture and property tests (release: the
+# HiGHS build is shared with the binary), the benchmarks compiled (not run),
+# the C ABI (its header regenerated and compared, its C tests run plain and
+# under AddressSanitizer: ffi/tests/run.sh), the Python package built,
+# installed and tested (pytest, then its stubs against the compiled module),
+# the HTML report checked in headless Chromium (scripts/browser-test.sh),
+# and the packaging: the release tarball, the GitHub Action, the pre-commit
+# hook, the wheel and the sdist, each tested from the artifact
+# (scripts/packaging.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 cargo fmt --all -- --check
 cargo build --release --locked --workspace --bins
+# Lints and the API docs without a warning (both reuse the release HiGHS
+# build: only the workspace's crates are checked and documented again).
+cargo clippy --release --locked --workspace --all-targets -- -D warnings
+RUSTDOCFLAGS=-Dwarnings cargo doc --release --locked --workspace --no-deps
 # HAPLAN_E2E_VCSIM: the vSphere import also runs against govmomi's simulator.
 HAPLAN_E2E_VCSIM=1 cargo test --release --locked --workspace
 cargo bench --locked --workspace --no-run

@@ -639,14 +639,15 @@ fn no_definition(o: &Output) -> bool {
     text.contains("no definition of")
 }
 
+/// What [`kill_mid_failover`] returns.
+type KilledRun = (Bench, Vec<(Instant, Input, Output)>, Watcher, Value, String);
+
 /// `kill -9` of `haplan run --log` at the moment `kill_when` first holds
 /// for a step while h1's VMs fail over, then `haplan run` again on the same
 /// log: the failover completes, each VM once. Returns the bench, both runs'
 /// steps (before the kill, after the restart) and the second runtime,
 /// still running, for more.
-fn kill_mid_failover(
-    kill_when: impl Fn(&Watcher, &Bench) -> bool,
-) -> (Bench, Vec<(Instant, Input, Output)>, Watcher, Value, String) {
+fn kill_mid_failover(kill_when: impl Fn(&Watcher, &Bench) -> bool) -> KilledRun {
     let (bench, pool) = bench(BenchOptions {
         hosts: 3,
         ..BenchOptions::default()

@@ -36,7 +36,7 @@
 //! `haplan::verify_plan` and matches the golden JSON, and every bad pool is
 //! rejected with exactly the problems its golden stderr lists.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -45,6 +45,7 @@ use std::process::{Command, Stdio};
 use haplan::pack::Budget;
 use haplan::plan::Scope;
 use haplan::{Analysis, CheckOptions, Pool};
+use haplan_wire::schema::Answer;
 use serde_json::Value;
 
 /// The fixture families and whether their pools are valid.
@@ -1720,6 +1721,8 @@ fn fixtures_match_golden_files_in_process_and_through_the_binary() {
     let mut failures: Vec<String> = Vec::new();
     let mut runs = 0;
     let mut updated = Vec::new();
+    let schemas = answer_schemas();
+    let mut answers: BTreeMap<&str, usize> = BTreeMap::new();
     for case in &cases {
         for run in &case.runs {
             runs += 1;
@@ -1728,6 +1731,11 @@ fn fixtures_match_golden_files_in_process_and_through_the_binary() {
             let stdin = case.stdin(run);
             let inproc = run_in_process(&args, &stdin);
             let child = run_binary(&bin, &args, &stdin);
+            // The answer as printed (the golden file is the same with its
+            // stats normalised).
+            for e in answer_checks(&schemas, run, &child, &mut answers) {
+                failures.push(format!("{label}: {e}"));
+            }
             let (inproc, child) = match (normalise(&inproc), normalise(&child)) {
                 (Ok(a), Ok(b)) => (a, b),
                 (Err(e), _) | (_, Err(e)) => {
@@ -1808,7 +1816,170 @@ fn fixtures_match_golden_files_in_process_and_through_the_binary() {
         "only {} fixtures with {runs} runs found",
         cases.len()
     );
-    eprintln!("{} fixtures, {runs} runs: all match", cases.len());
+    for answer in Answer::ALL {
+        assert!(
+            answers.get(answer.name()).is_some_and(|&n| n > 0),
+            "no fixture prints `haplan {} --format json`: its schema is not tested ({answers:?})",
+            answer.name()
+        );
+    }
+    eprintln!(
+        "{} fixtures, {runs} runs: all match; JSON answers valid against their schema: {answers:?}",
+        cases.len()
+    );
+}
+
+/// Every answer's JSON Schema (`haplan schema ANSWER`), itself a valid JSON
+/// Schema, compiled.
+fn answer_schemas() -> Vec<(Answer, jsonschema::Validator)> {
+    Answer::ALL
+        .into_iter()
+        .map(|a| {
+            let schema = a.schema();
+            if let Err(e) = jsonschema::meta::validate(&schema) {
+                panic!("the schema of {} is not a valid JSON Schema: {e}", a.name());
+            }
+            let validator = jsonschema::validator_for(&schema)
+                .unwrap_or_else(|e| panic!("cannot compile the schema of {}: {e}", a.name()));
+            (a, validator)
+        })
+        .collect()
+}
+
+/// For a run printing a JSON answer (`--format json`, not exit 2): the
+/// answer is valid against its command's schema (which lists every field,
+/// so a field printed but missing from the schema fails), and its
+/// `verdict` gives the exit code.
+fn answer_checks<'a>(
+    schemas: &[(Answer, jsonschema::Validator)],
+    run: &'a Run,
+    out: &Outcome,
+    seen: &mut BTreeMap<&'a str, usize>,
+) -> Vec<String> {
+    let Some((answer, validator)) = schemas.iter().find(|(a, _)| a.name() == run.command[0]) else {
+        return Vec::new();
+    };
+    if arg_value(&run.command, "--format") != Some("json") || out.exit == 2 {
+        return Vec::new();
+    }
+    let value: Value = match serde_json::from_str(&out.stdout) {
+        Ok(v) => v,
+        Err(e) => {
+            return vec![format!(
+                "{} --format json printed no JSON: {e}",
+                answer.name()
+            )];
+        }
+    };
+    *seen.entry(answer.name()).or_default() += 1;
+    let mut out_errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| {
+            format!(
+                "not valid against `haplan schema {}`: {}: {e}",
+                answer.name(),
+                e.instance_path()
+            )
+        })
+        .collect();
+    match haplan_wire::report::verdict_of(&value) {
+        Some(v) if haplan_wire::report::exit_code(v) == out.exit => {}
+        Some(v) => out_errors.push(format!(
+            "verdict {:?} says exit {}, the command exited {}",
+            value["verdict"],
+            haplan_wire::report::exit_code(v),
+            out.exit
+        )),
+        None => out_errors.push(format!("no verdict in {}", answer.name())),
+    }
+    out_errors
+}
+
+/// `solver/wire/schema/<answer>.schema.json`: what `haplan schema ANSWER`
+/// prints, committed for readers outside Rust (the Python tests check their
+/// classes against them). `UPDATE_EXPECT=1` rewrites them.
+#[test]
+fn answer_schema_files_are_generated_from_the_types() {
+    let dir = workspace_root().join("solver/wire/schema");
+    let update = std::env::var_os("UPDATE_EXPECT").is_some_and(|v| v == "1");
+    let mut stale = Vec::new();
+    for a in Answer::ALL {
+        let path = dir.join(format!("{}.schema.json", a.name()));
+        let mut want = serde_json::to_string_pretty(&a.schema()).expect("serializable");
+        want.push('\n');
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        if have != want {
+            if update {
+                std::fs::write(&path, &want)
+                    .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+            } else {
+                stale.push(path.display().to_string());
+            }
+        }
+    }
+    let listed = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .count();
+    assert_eq!(
+        listed,
+        Answer::ALL.len(),
+        "{}: one file per answer",
+        dir.display()
+    );
+    assert!(
+        stale.is_empty(),
+        "not what `haplan schema` prints (UPDATE_EXPECT=1 rewrites them): {stale:?}"
+    );
+}
+
+#[test]
+fn answer_schemas_are_closed_and_list_what_is_required() {
+    let schemas = answer_schemas();
+    let check = &schemas[0].1;
+    let pool = haplan::parse_pool(
+        r#"{"name": "p", "hosts": [{"name": "h1", "capacity": {"memory_mib": 8}},
+            {"name": "h2", "capacity": {"memory_mib": 8}}],
+            "vms": [{"name": "a", "host": "h1", "demand": {"memory_mib": 4}}]}"#,
+    )
+    .expect("a valid pool");
+    let report = haplan::check(&pool, &CheckOptions::default());
+    let answer = haplan_wire::report::check_json(&pool, &report);
+    assert!(check.is_valid(&answer), "{answer}");
+    // A field the type does not have, at the top and nested.
+    let mut extra = answer.clone();
+    extra["surprise"] = Value::from(1);
+    assert!(!check.is_valid(&extra), "an unknown field is rejected");
+    let mut nested = answer.clone();
+    nested["stats"]["surprise"] = Value::from(1);
+    assert!(
+        !check.is_valid(&nested),
+        "an unknown nested field is rejected"
+    );
+    // A field always printed is required; a verdict outside the vocabulary
+    // is rejected.
+    let mut missing = answer.clone();
+    missing
+        .as_object_mut()
+        .expect("an object")
+        .remove("verdict");
+    assert!(!check.is_valid(&missing), "the verdict is required");
+    let mut odd = answer;
+    odd["verdict"] = Value::from("maybe");
+    assert!(!check.is_valid(&odd), "the verdict's vocabulary is closed");
+    // `haplan schema ANSWER` prints the same schema.
+    for (a, _) in &schemas {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let code = haplan_cli::run(
+            ["haplan", "schema", a.name()].map(String::from).to_vec(),
+            &mut &b""[..],
+            &mut out,
+            &mut err,
+        );
+        assert_eq!(code, 0, "{}", String::from_utf8_lossy(&err));
+        let printed: Value = serde_json::from_slice(&out).expect("JSON");
+        assert_eq!(printed, a.schema(), "haplan schema {}", a.name());
+    }
 }
 
 #[test]

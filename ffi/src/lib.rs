@@ -2,7 +2,8 @@
 //! cbindgen. The conventions every function follows (result codes, outputs
 //! written only on success, error JSON, who frees what, thread safety) are
 //! in `ffi/README.md`. This crate only converts: answers come from the
-//! `haplan` crate, reports are `haplan::report`'s JSON (the CLI's).
+//! `haplan` crate, reports are `haplan_wire::report`'s JSON (the CLI's),
+//! each with its `verdict` and its JSON Schema (`haplan_wire::schema`).
 
 // The names are the C names: the header is generated from them.
 #![allow(non_camel_case_types)]
@@ -421,9 +422,14 @@ fn to_json(v: &impl serde::Serialize) -> String {
 /// may be false, with proved bounds), `max_time_s` (how long to search
 /// for the exact maximum once K is decided: 0 to 1e9, default 2, `null`
 /// for the time limit), `explain` (a witness even when the pool meets K)
-/// and `threads` (1 to 1024). On success `*report_json` is the JSON of `haplan check
-/// --format json` (`docs/cli.md`): an overcommitted pool is an answer
-/// (`"ok": false`), not an error.
+/// and `threads` (1 to 1024). On success `*report_json` is the JSON of
+/// `haplan check --format json` (`docs/cli.md`; every field in `haplan
+/// schema check`). Its `verdict` says whether the pool tolerates K: `"ok"`,
+/// `"not_ok"` (proved not to, or a protected VM has no host to restart
+/// on: an overcommitted pool is an answer, not an error) or `"undecided"`
+/// (neither proved within the time limit); it is the
+/// whole answer to the question, with no need to work it out from `ok`,
+/// `exact` and `upper_bound`.
 ///
 /// # Safety
 /// `pool` is NULL or a live pool; `options_json` is NULL or valid for reads
@@ -462,7 +468,10 @@ pub unsafe extern "C" fn haplan_check(
 /// already down: `HAPLAN_UNKNOWN_NAME` for a name the pool does not have,
 /// `HAPLAN_INVALID_ARGUMENT` for a host in maintenance). `options_json`
 /// (absent when `options_len` is 0) may hold `time_limit_s`. On success
-/// `*plan_json` is the JSON of `haplan plan --format json`.
+/// `*plan_json` is the JSON of `haplan plan --format json` (every field in
+/// `haplan schema plan`): `verdict` `"ok"` when every protected VM is
+/// placed, `"not_ok"` when some proved not to fit, `"undecided"` when
+/// neither was proved in time.
 ///
 /// # Safety
 /// `pool` is NULL or a live pool; each buffer is NULL or valid for reads of
@@ -503,7 +512,9 @@ pub unsafe extern "C" fn haplan_plan(
 
 /// `haplan agility`: for every protected VM, the hosts it could restart
 /// on, or why none. On success `*agility_json` is the JSON of `haplan
-/// agility --format json`.
+/// agility --format json` (every field in `haplan schema agility`):
+/// `verdict` `"ok"` when every protected VM has a host to restart on, else
+/// `"not_ok"`.
 ///
 /// # Safety
 /// `pool` is NULL or a live pool; `agility_json` and `error_json` are NULL
@@ -531,7 +542,9 @@ pub unsafe extern "C" fn haplan_agility(
 /// `changes_json` is the change list; `HAPLAN_INVALID_CHANGES` gives every
 /// problem at its path (`changes[2].name`), nothing applied. `options_json`
 /// as for `haplan_check`, for both pools. On success `*report_json` is the
-/// JSON of `haplan whatif --format json`, and, when `changed` is not NULL,
+/// JSON of `haplan whatif --format json` (every field in `haplan schema
+/// whatif`; `verdict` is the changed pool's, as `haplan_check`'s), and,
+/// when `changed` is not NULL,
 /// `*changed` a new pool, the changed one, to free with `haplan_pool_free`.
 ///
 /// # Safety
@@ -592,7 +605,9 @@ pub unsafe extern "C" fn haplan_whatif(
 /// policy. `options_json` as for `haplan_check` (`tolerate` is K for both;
 /// default NEW's), plus `no_regress` (NEW must tolerate as many failures as
 /// OLD). On success `*report_json` is the JSON of `haplan diff --format
-/// json`.
+/// json` (every field in `haplan schema diff`): `verdict` `"not_ok"` when
+/// NEW proved not to tolerate K (or, with `no_regress`, to tolerate fewer
+/// than OLD), `"undecided"` when NEW's check is open, else `"ok"`.
 ///
 /// # Safety
 /// `old_pool` and `new_pool` are NULL or live pools; `options_json` is NULL
@@ -702,9 +717,11 @@ fn query_failure(prefix: &str, e: QueryError) -> Failure {
 /// names it (`--vm.vcpus`, `--storage[0]`): an amount out of range, a
 /// resource the pool does not know, an empty name, a demand of nothing, or
 /// a VM so small that more than 100,000 would fit. On success
-/// `*report_json` is the JSON of `haplan headroom --format json`: the
-/// count is `max_additional`, and an overcommitted pool is an answer
-/// (`"ok": false`), not an error.
+/// `*report_json` is the JSON of `haplan headroom --format json` (every
+/// field in `haplan schema headroom`): the count is `max_additional`;
+/// `verdict` is `"ok"` when the pool tolerates K and the count is exact,
+/// `"not_ok"` when the pool proved not to (an answer, not an error), else
+/// `"undecided"`.
 ///
 /// # Safety
 /// `pool` is NULL or a live pool; each buffer is NULL or valid for reads of
@@ -769,10 +786,11 @@ pub unsafe extern "C" fn haplan_headroom(
 /// `tolerate` (K; default the pool's `ha.host_failures_to_tolerate`),
 /// `time_limit_s` (0 to 1e9: then the verdict may be `"undecided"`) and
 /// `threads` (1 to 1024). On success `*report_json` is the JSON of `haplan
-/// drain --format json`: `verdict` is `"drainable"` (with the moves and
-/// the check of the end state), `"blocked"` (with the proof) or
-/// `"undecided"`; a host that cannot be drained is an answer, not an
-/// error.
+/// drain --format json` (every field in `haplan schema drain`): `verdict`
+/// is `"drainable"` (with the moves and the check of the end state; the
+/// `"ok"` of the other answers), `"blocked"` (with the proof; their
+/// `"not_ok"`) or `"undecided"`; a host that cannot be drained is an
+/// answer, not an error.
 ///
 /// # Safety
 /// `pool` is NULL or a live pool; each buffer is NULL or valid for reads of
@@ -820,8 +838,10 @@ pub unsafe extern "C" fn haplan_drain(
 /// `time_limit_s` (0 to 1e9, every check together: then `exact` may be
 /// false, with proved bounds) and `threads` (1 to 1024). On success
 /// `*report_json` is the JSON of `haplan tiers --format json` (each tier's
-/// `max_tolerable`, the `degradation` rows); an overcommitted pool is an
-/// answer (`"ok": false`), not an error.
+/// `max_tolerable`, the `degradation` rows; every field in `haplan schema
+/// tiers`): `verdict` is the whole pool's (the lowest tier's), as
+/// `haplan_check`'s, but `"undecided"` when some tier's search was cut
+/// short; an overcommitted pool is an answer, not an error.
 ///
 /// # Safety
 /// `pool` is NULL or a live pool; `options_json` is NULL or valid for reads
@@ -869,8 +889,11 @@ pub unsafe extern "C" fn haplan_tiers(
 /// `HAPLAN_UNKNOWN_NAME`, a host in maintenance there
 /// `HAPLAN_INVALID_ARGUMENT`. On success `*report_json` is the JSON of
 /// `haplan timing --format json` (the worst case's `total_s`, its set and
-/// schedule); a pool that does not tolerate K is an answer (`"ok": false`,
-/// with the witness), not an error.
+/// schedule; every field in `haplan schema timing`): `verdict` `"ok"` when
+/// every protected VM concerned runs again, `"not_ok"` when a pool that
+/// does not tolerate K leaves some stranded (an answer, with the witness,
+/// not an error), `"undecided"` when no failure set was looked at in
+/// time.
 ///
 /// # Safety
 /// `pool` is NULL or a live pool; `options_json` is NULL or valid for reads
@@ -1129,5 +1152,7 @@ pub unsafe extern "C" fn haplan_runtime_free(rt: *mut haplan_runtime) {
     infallible(|| drop(unsafe { Box::from_raw(rt) }));
 }
 
+#[cfg(test)]
+mod answers;
 #[cfg(test)]
 mod tests;

@@ -137,6 +137,7 @@ static void headroom(void) {
     SAME_STR(report, want, "pool");
     SAME_NUM(report, want, "tolerate");
     SAME_STR(report, want, "ok");
+    SAME_STR(report, want, "verdict");
     SAME_NUM(report, want, "max_additional");
     SAME_NUM(report, want, "upper_bound");
     SAME_STR(report, want, "exact");
@@ -304,6 +305,7 @@ static void tiers(void) {
     SAME_STR(report, want, "pool");
     SAME_NUM(report, want, "max_tolerable");
     SAME_STR(report, want, "ok");
+    SAME_STR(report, want, "verdict");
     SAME_STR(report, want, "exact");
     for (int i = 0; i < 3; i++) {
         const char *got = nth(report, "\"priority\":", i);
@@ -328,6 +330,7 @@ static void tiers(void) {
     REQUIRE(report);
     CHECK(has(report, "\"configured\":3,"));
     CHECK(has(report, "\"ok\":false"));
+    CHECK(has(report, "\"verdict\":\"not_ok\""));
     haplan_string_free(report);
 
     char *out = UNTOUCHED;
@@ -355,6 +358,7 @@ static void timing(void) {
     REQUIRE(report);
     char *want = golden("fixtures/timing/groups.json.expected");
     SAME_STR(report, want, "ok");
+    SAME_STR(report, want, "verdict");
     SAME_NUM(report, want, "tolerate");
     SAME_STR(report, want, "search");
     SAME_NUM(report, want, "sets");

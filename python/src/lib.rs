@@ -120,11 +120,7 @@ fn check_range(name: &str, value: &Bound<'_, PyAny>) -> PyResult<u64> {
 }
 
 fn verdict_name(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Ok => "ok",
-        Verdict::NotOk => "not_ok",
-        Verdict::Undecided => "undecided",
-    }
+    haplan_wire::report::verdict_str(v)
 }
 
 /// The text and verdict of one of the checks a what-if, a diff or a
@@ -698,10 +694,7 @@ impl NativePool {
                     ..haplan::TiersOptions::default()
                 };
                 let r = haplan::tiers(&pool, &opts);
-                let verdict = match r.verdict() {
-                    Verdict::Ok if !r.exact => "undecided",
-                    v => verdict_name(v),
-                };
+                let verdict = verdict_name(haplan_wire::report::tiers_verdict(&r));
                 (
                     haplan_wire::report::tiers_json(&pool, &r),
                     haplan_wire::report::tiers_text(&pool, &r),
@@ -761,13 +754,7 @@ impl NativePool {
                     ..haplan::TimingOptions::default()
                 };
                 let r = haplan::timing(&pool, &opts);
-                let verdict = if r.undecided {
-                    "undecided"
-                } else if r.ok() {
-                    "ok"
-                } else {
-                    "not_ok"
-                };
+                let verdict = verdict_name(haplan_wire::report::timing_verdict(&r));
                 (
                     haplan_wire::report::timing_json(&pool, &r),
                     haplan_wire::report::timing_text(&pool, &r),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar, Union
 
@@ -262,6 +263,99 @@ def test_every_json_field_is_an_attribute(run: Run) -> None:
             pytest.skip(f"haplan {run.command[0]} {flag} is a command-line feature, not in the Python API")
     result = execute(run)
     assert uncovered(result, result.to_dict(), run.command[0]) == []
+
+
+# Each command's answer class; its JSON Schema is
+# solver/wire/schema/<command>.schema.json (``haplan schema <command>``).
+ANSWER_CLASSES: Dict[str, type] = {
+    "check": haplan.Report,
+    "plan": haplan.Plan,
+    "agility": haplan.Agility,
+    "whatif": haplan.WhatIfReport,
+    "diff": haplan.DiffReport,
+    "headroom": haplan.HeadroomReport,
+    "drain": haplan.DrainReport,
+    "tiers": haplan.TiersReport,
+    "timing": haplan.TimingReport,
+}
+# Fields of a command-line feature the Python API leaves out (see
+# CLI_ONLY_FLAGS): diff's headroom, printed only with ``--vm``.
+CLI_ONLY_FIELDS: Dict[str, Tuple[str, ...]] = {"diff": ("headroom",)}
+
+
+def _object_schemas(schema: Dict[str, Any], defs: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The object schemas (with ``properties``) a value of ``schema`` may
+    be: through ``$ref``, ``anyOf``/``oneOf`` (optional values, untagged
+    alternatives) and ``items`` (lists)."""
+    if "$ref" in schema:
+        return _object_schemas(defs[schema["$ref"].rsplit("/", 1)[1]], defs)
+    if "properties" in schema:
+        return [schema]
+    out: List[Dict[str, Any]] = []
+    for alternative in schema.get("anyOf", []) + schema.get("oneOf", []):
+        out.extend(_object_schemas(alternative, defs))
+    if isinstance(schema.get("items"), dict):
+        out.extend(_object_schemas(schema["items"], defs))
+    return out
+
+
+def _classes(hint: Any) -> List[type]:
+    """The dataclasses an attribute's type names (``Optional[List[X]]``: X)."""
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        return [hint]
+    return [c for arg in getattr(hint, "__args__", ()) for c in _classes(arg)]
+
+
+def _attribute_hint(cls: type, name: str) -> Any:
+    """The type of ``cls``'s attribute ``name`` (a field, or a property's
+    return type); None when it has no such attribute."""
+    if not hasattr(cls, name) and name not in {f.name for f in dataclasses.fields(cls)}:
+        return None
+    member = getattr(cls, name, None)
+    if isinstance(member, property) and member.fget is not None:
+        return typing.get_type_hints(member.fget, localns=vars(haplan)).get("return", Any)
+    return typing.get_type_hints(cls, localns=vars(haplan)).get(name, Any)
+
+
+def schema_uncovered(cls: type, schema: Dict[str, Any], defs: Dict[str, Any], path: str) -> List[str]:
+    """Where the class ``cls`` misses a field of the object ``schema``:
+    every property must be an attribute, and where the attribute's type is
+    a dataclass (optional, or a list of them), that class must cover the
+    property's object schema in turn."""
+    out: List[str] = []
+    for key, sub in schema["properties"].items():
+        name = ATTRIBUTE_NAMES.get(key) or key
+        hint = _attribute_hint(cls, name)
+        if hint is None:
+            out.append(f"{path}.{key}: no attribute {name!r} on {cls.__name__}")
+            continue
+        objects = _object_schemas(sub, defs)
+        classes = _classes(hint)
+        if objects and not classes:
+            out.append(f"{path}.{key}: an object in the schema, {hint!r} on {cls.__name__}")
+        for c in classes:
+            for o in objects:
+                out.extend(schema_uncovered(c, o, defs, f"{path}.{key}"))
+    return out
+
+
+@pytest.mark.parametrize("command", list(ANSWER_CLASSES))
+def test_every_schema_field_is_an_attribute(command: str) -> None:
+    """Every field the JSON Schema of an answer lists, nested ones and
+    those few fixtures print included, is an attribute of its class: a
+    field added to an answer and missed by the Python classes fails here."""
+    schema = json.loads((ROOT / "solver/wire/schema" / f"{command}.schema.json").read_text(encoding="utf-8"))
+    top = dict(schema, properties={k: v for k, v in schema["properties"].items() if k not in CLI_ONLY_FIELDS.get(command, ())})
+    assert schema_uncovered(ANSWER_CLASSES[command], top, schema.get("$defs", {}), command) == []
+
+
+def test_schema_uncovered_finds_what_is_missing() -> None:
+    """The walk itself: a field the class lacks is found, at the top and
+    in a nested object behind ``$ref`` and ``anyOf``."""
+    defs = {"Short": {"type": "object", "properties": {"resource": {}, "surplus": {}}}}
+    witness = {"type": "object", "properties": {"reason": {}, "short": {"anyOf": [{"$ref": "#/$defs/Short"}, {"type": "null"}]}}}
+    assert schema_uncovered(haplan.Witness, witness, defs, "w") == ["w.short.surplus: no attribute 'surplus' on Short"]
+    assert schema_uncovered(haplan.Witness, {"properties": {"odd": {}}}, {}, "w") == ["w.odd: no attribute 'odd' on Witness"]
 
 
 def test_uncovered_finds_what_is_missing() -> None:

@@ -88,8 +88,9 @@ Nested = Tuple[str, str]
 
 
 class Verdict(str, Enum):
-    """The verdict of a check (or of a what-if, a diff), as the command
-    line's exit code gives it. A string enum: each verdict equals its
+    """The verdict of an answer (every one but a drain's, which is a
+    :class:`DrainVerdict`), as its JSON's ``verdict`` and the command
+    line's exit code give it. A string enum: each verdict equals its
     string (``Verdict.NOT_OK == "not_ok"``), as JSON answers write it."""
 
     OK = "ok"
@@ -456,7 +457,9 @@ class Plan:
     The attributes are the fields of ``haplan plan --format json``:
     ``failed_hosts``, ``placements`` (protected VMs before best-effort
     ones, in restart sequence), ``unplaced``, ``complete`` (every protected
-    VM placed) and ``exact`` (false when a time limit ran out first); for
+    VM placed), ``exact`` (false when a time limit ran out first) and
+    ``verdict`` (``ok``: complete; ``not_ok``: proved not; ``undecided``:
+    the time limit ran out before either was proved); for
     a pool with soft rules, ``soft_broken``: the ones the plan breaks
     (:class:`BrokenRule`, empty when it keeps them all; ``None`` for a
     pool without soft rules). A ``priority`` is a name or a number
@@ -469,6 +472,7 @@ class Plan:
     unplaced: List[Unplaced]
     complete: bool
     exact: bool
+    verdict: Verdict
     text: str = field(compare=False)
     """The command line's text output (``str(plan)``)."""
     _json: JsonDict = field(compare=False)
@@ -482,6 +486,7 @@ class Plan:
             unplaced=[Unplaced(**_known(Unplaced, u)) for u in data["unplaced"]],
             complete=data["complete"],
             exact=data["exact"],
+            verdict=Verdict(data["verdict"]),
             text=text,
             _json=data,
             soft_broken=_broken(data["soft_broken"]) if "soft_broken" in data else None,
@@ -491,9 +496,7 @@ class Plan:
     def exit_code(self) -> int:
         """The exit code ``haplan plan`` gives: 0 every protected VM placed,
         1 not, 3 the time limit ran out before that was decided."""
-        if self.complete:
-            return 0
-        return 1 if self.exact else 3
+        return self.verdict.exit_code
 
     def to_dict(self) -> JsonDict:
         """The plan as the JSON object of ``haplan plan --format json``
@@ -556,10 +559,12 @@ class VmAgility:
 @dataclass(frozen=True, repr=False)
 class Agility:
     """The answer of :meth:`haplan.Pool.agility`, the fields of
-    ``haplan agility --format json``: ``pool`` and one entry per protected
-    running or paused VM in ``vms``."""
+    ``haplan agility --format json``: ``pool``, ``verdict`` (``ok`` when
+    every protected VM can restart on some other host, else ``not_ok``) and
+    one entry per protected running or paused VM in ``vms``."""
 
     pool: str
+    verdict: Verdict
     vms: List[VmAgility]
     text: str = field(compare=False)
     """The command line's text output (``str(agility)``)."""
@@ -569,6 +574,7 @@ class Agility:
     def _from_native(cls, data: JsonDict, text: str) -> Agility:
         return cls(
             pool=data["pool"],
+            verdict=Verdict(data["verdict"]),
             vms=[VmAgility(**_known(VmAgility, v)) for v in data["vms"]],
             text=text,
             _json=data,
@@ -587,7 +593,7 @@ class Agility:
     @property
     def exit_code(self) -> int:
         """The exit code ``haplan agility`` gives: 0 ok, 1 not."""
-        return 0 if self.ok else 1
+        return self.verdict.exit_code
 
     def to_dict(self) -> JsonDict:
         """The JSON object of ``haplan agility --format json`` (a fresh copy)."""

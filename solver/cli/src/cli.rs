@@ -19,6 +19,7 @@ use haplan::strict::quoted;
 use haplan::tolerance::{self, CheckOptions, Progress, Verdict};
 use haplan::{agility, diff, limits, load, timing, whatif};
 use haplan_wire::report;
+use haplan_wire::schema::Answer;
 
 use crate::fleet::{self, FleetFormat};
 use crate::github;
@@ -434,8 +435,16 @@ enum Command {
         #[command(flatten)]
         limit: TimeLimitArg,
     },
-    /// Print the JSON Schema of the pool format.
-    Schema,
+    /// Print the JSON Schema of the pool format, or of one command's JSON answer.
+    ///
+    /// `haplan schema` prints the pool format's; `haplan schema check` (plan,
+    /// agility, whatif, diff, headroom, drain, tiers, timing) that of the
+    /// answer `haplan check --format json` prints.
+    Schema {
+        /// The command whose answer to describe; the pool format without it.
+        #[arg(value_parser = answer_parser())]
+        answer: Option<Answer>,
+    },
     /// Print a shell completion script (bash, elvish, fish, powershell, zsh).
     ///
     /// For example `haplan completions bash > /usr/share/bash-completion/completions/haplan`.
@@ -1133,7 +1142,7 @@ impl Command {
             Command::Check { .. }
             | Command::Diff { .. }
             | Command::Report { .. }
-            | Command::Schema
+            | Command::Schema { .. }
             | Command::Fleet { .. }
             | Command::Import { .. }
             | Command::Completions { .. }
@@ -1252,11 +1261,14 @@ fn one_stdin(a: &str, b: &str, names: &str) -> Result<(), String> {
 }
 
 fn exit_code(v: Verdict) -> i32 {
-    match v {
-        Verdict::Ok => EXIT_OK,
-        Verdict::NotOk => EXIT_NOT_OK,
-        Verdict::Undecided => EXIT_UNDECIDED,
-    }
+    report::exit_code(v)
+}
+
+/// The commands with a JSON answer (`haplan schema ANSWER`), by name.
+fn answer_parser() -> impl clap::builder::TypedValueParser<Value = Answer> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(Answer::ALL.map(Answer::name))
+        .map(|name: String| Answer::from_name(&name).expect("a possible value"))
 }
 
 fn json(value: serde_json::Value) -> String {
@@ -1482,13 +1494,7 @@ fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), 
                 haplan::failure_set(&pool, &fail).map_err(|e| CliError::argument(e.to_string()))?;
             let an = Analysis::new(&pool);
             let p = plan::plan(&an, &failed, Scope::All, &ctx.budget());
-            let code = if !p.exact && !p.all_protected_placed(&pool) {
-                EXIT_UNDECIDED
-            } else if p.all_protected_placed(&pool) {
-                EXIT_OK
-            } else {
-                EXIT_NOT_OK
-            };
+            let code = exit_code(report::plan_verdict(&pool, &p));
             let text = match format {
                 Format::Json => json(report::plan_json(&pool, &p)),
                 Format::Text | Format::Github => report::plan_text(&pool, &p),
@@ -1498,11 +1504,7 @@ fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), 
         Command::Agility { file, format } => {
             let pool = read_pool(&file, read, ctx)?;
             let ag = agility::Agility::of(&pool);
-            let code = if ag.not_agile.is_empty() {
-                EXIT_OK
-            } else {
-                EXIT_NOT_OK
-            };
+            let code = exit_code(report::agility_verdict(&ag));
             Ok((code, agility_output(&pool, &ag, format)))
         }
         Command::Whatif {
@@ -1667,10 +1669,7 @@ fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), 
                 Format::Json => json(report::tiers_json(&pool, &r)),
                 Format::Text | Format::Github => report::tiers_text(&pool, &r),
             };
-            let code = match r.verdict() {
-                Verdict::Ok if !r.exact => EXIT_UNDECIDED,
-                v => exit_code(v),
-            };
+            let code = exit_code(report::tiers_verdict(&r));
             Ok((code, text))
         }
         Command::Timing {
@@ -1703,13 +1702,7 @@ fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), 
                 time_limit: ctx.time_limit(),
             };
             let r = timing::timing(&pool, &opts);
-            let code = if r.undecided {
-                EXIT_UNDECIDED
-            } else if r.ok() {
-                EXIT_OK
-            } else {
-                EXIT_NOT_OK
-            };
+            let code = exit_code(report::timing_verdict(&r));
             let text = match format {
                 Format::Json => json(report::timing_json(&pool, &r)),
                 Format::Text | Format::Github => report::timing_text(&pool, &r),
@@ -1761,7 +1754,10 @@ fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), 
             };
             Ok((exit_code(r.verdict), text))
         }
-        Command::Schema => Ok((EXIT_OK, POOL_SCHEMA.to_string())),
+        Command::Schema { answer: None } => Ok((EXIT_OK, POOL_SCHEMA.to_string())),
+        Command::Schema {
+            answer: Some(answer),
+        } => Ok((EXIT_OK, json(answer.schema()))),
     }
 }
 

@@ -3,7 +3,7 @@
 //! If any k hosts of a virtualization pool die right now, can every protected
 //! VM be restarted somewhere, and where? `haplan` answers exactly: the largest
 //! such k ([`check`]), a failing set with what it strands when the pool is
-//! overcommitted, and a concrete restart plan for any failure set ([`plan`]).
+//! overcommitted, and a concrete restart plan for any failure set ([`plan()`]).
 //! Around that answer: what a list of changes would do to it ([`what_if`],
 //! [`whatif`]), whether a new version of a pool is worse than an old one
 //! under a CI policy ([`diff()`]), and how many more VMs of one shape can
@@ -33,6 +33,10 @@
 //!
 //! The core does no I/O: it reads strings and returns values. See
 //! `ARCHITECTURE.md` for the map.
+
+// The packing code indexes flat arrays (`cap[t * nres + r]`) beside
+// per-item ones: index loops read as the formulas they implement.
+#![allow(clippy::needless_range_loop)]
 
 mod adversary;
 pub mod agility;

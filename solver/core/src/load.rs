@@ -650,8 +650,8 @@ fn read_pool(cx: &mut Cx, v: &Value) -> Option<Pool> {
     for vm in &vms {
         resources.extend(vm.demand.iter().flat_map(|d| d.keys().cloned()));
     }
-    let Some(ha) = ha else { return None };
-    let Some(name) = name else { return None };
+    let ha = ha?;
+    let name = name?;
     resources.extend(ha.overcommit.keys().cloned());
     resources.extend(ha.failover_overcommit.keys().cloned());
     let resources: Vec<String> = resources.into_iter().collect();

@@ -703,7 +703,9 @@ fn soft_rules_of(an: &Analysis, vms: &[VmId]) -> Vec<(SoftRule, Option<usize>)> 
     let pool = an.pool;
     let placed: BTreeSet<VmId> = vms.iter().copied().collect();
     let key = |v: VmId| (pool.vms[v].restart, pool.vms[v].priority);
-    let mut rules: Vec<((Restart, Priority), u8, usize, SoftRule, Option<usize>)> = Vec::new();
+    // (the key of its most important VM, groups before preferences, index, rule, group)
+    type Ranked = ((Restart, Priority), u8, usize, SoftRule, Option<usize>);
+    let mut rules: Vec<Ranked> = Vec::new();
     for (i, r) in an.group_rules.iter().enumerate() {
         if r.strict {
             continue;
@@ -723,7 +725,7 @@ fn soft_rules_of(an: &Analysis, vms: &[VmId]) -> Vec<(SoftRule, Option<usize>)> 
             rules.push((key(v), 1, v, SoftRule::PreferredHosts(v), None));
         }
     }
-    rules.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    rules.sort_by_key(|a| (a.0, a.1, a.2));
     rules.into_iter().map(|r| (r.3, r.4)).collect()
 }
 

@@ -839,7 +839,7 @@ mod tests {
         let dom = dominators(&an);
         assert_eq!(dom[1], vec![0], "big: spare 60 >= 35 and 30 covers 25");
         assert!(dom[0].is_empty(), "small cannot cover two VMs");
-        assert_eq!(twin_classes(&an)[0] == twin_classes(&an)[1], false);
+        assert_ne!(twin_classes(&an)[0], twin_classes(&an)[1]);
     }
 
     #[test]

@@ -246,7 +246,7 @@ impl SetBounds {
     }
 
     /// [`SetBounds::new`], stopping early when `budget` runs out on a pool
-    /// of more than [`SMALL_STEPS`] resource-host-VM steps: every
+    /// of more than `SMALL_STEPS` (50,000) resource-host-VM steps: every
     /// condition stands on its own, so fewer of them are still sound, only
     /// weaker (with none, nothing is decided at the set level). The plain
     /// aggregate condition (block size 1) of every resource is always
@@ -725,7 +725,7 @@ fn top_m<T: Ord>(xs: &mut [T], m: usize) -> &[T] {
     &xs[..m]
 }
 
-fn top_sum(xs: &mut Vec<i64>, m: usize) -> i64 {
+fn top_sum(xs: &mut [i64], m: usize) -> i64 {
     let m = m.min(xs.len());
     if m == 0 {
         return 0;
@@ -818,7 +818,7 @@ impl Kind {
                 }
                 k
             })
-            .filter(|k| k.cost.len() > 0)
+            .filter(|k| !k.cost.is_empty())
             .collect();
         let gmax = groups
             .iter()

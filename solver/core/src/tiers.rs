@@ -294,7 +294,8 @@ mod tests {
         );
         assert!(r.exact && r.ok());
         // Rows for k = 2 and 3 (the critical tier's 2, + 1).
-        let rows: Vec<(u32, &[Priority], &[Priority], &[VmId])> = r
+        type Row<'a> = (u32, &'a [Priority], &'a [Priority], &'a [VmId]);
+        let rows: Vec<Row> = r
             .degradation
             .iter()
             .map(|d| (d.k, &d.safe[..], &d.lost[..], &d.at_risk[..]))

@@ -570,9 +570,8 @@ fn worst(
     let mut set: Vec<usize> = Vec::with_capacity(size);
     let mut chosen = vec![false; cands.len()];
     for first in 0..cands.len() {
-        if best.is_some() && budget.expired() {
-            let (_, set) = best.expect("checked");
-            return (to_hosts(&set), Search::Partial { size: size as u32 }, sets);
+        if let Some((_, set)) = best.as_ref().filter(|_| budget.expired()) {
+            return (to_hosts(set), Search::Partial { size: size as u32 }, sets);
         }
         set.clear();
         chosen.iter_mut().for_each(|c| *c = false);

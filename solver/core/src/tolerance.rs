@@ -503,6 +503,7 @@ fn watch(
 }
 
 /// The check itself: set-up, K, then the maximum as `goal` says.
+#[allow(clippy::too_many_arguments)]
 fn decide(
     pool: &Pool,
     opts: &CheckOptions,
@@ -623,7 +624,7 @@ fn decide(
             );
         }
     }
-    report.soft = soft_check(&an, &report, domains.as_deref(), opts, &budget);
+    report.soft = soft_check(&an, &report, domains.as_deref(), opts, budget);
     report.warnings = warnings;
     report.failure_domains = domains;
     report.stats = stats;
@@ -1310,22 +1311,26 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         if k == 0 || k > n {
             return None;
         }
-        if self.strategy == Strategy::Full {
-            if self.all_domains_feasible(d, &[], &self.ranked, 0, k) {
-                self.set_level.fetch_add(1, Ordering::Relaxed);
-                return None;
-            }
+        if self.strategy == Strategy::Full && self.all_domains_feasible(d, &[], &self.ranked, 0, k)
+        {
+            self.set_level.fetch_add(1, Ordering::Relaxed);
+            return None;
         }
         if let Some(parts) = self.parts {
             return parts(self, Some(d), k);
         }
         (0..=n - k)
             .into_par_iter()
-            .find_map_first(|first| self.from_first_domain(d, first, k))
+            .find_map_first(|first| self.failing_from_first_domain(d, first, k))
     }
 
     /// The first failing set of `k` domains whose first is `d[first]`.
-    fn from_first_domain(&self, d: &[Vec<HostId>], first: usize, k: usize) -> Option<SetResult> {
+    fn failing_from_first_domain(
+        &self,
+        d: &[Vec<HostId>],
+        first: usize,
+        k: usize,
+    ) -> Option<SetResult> {
         let mut chosen = d[first].clone();
         let mut warm = Warm::new(self.an, &self.warm_key);
         chosen.iter().for_each(|&h| warm.push(h));
@@ -1473,11 +1478,11 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         }
         (0..=n - k)
             .into_par_iter()
-            .find_map_first(|first| self.from_first(first, k))
+            .find_map_first(|first| self.failing_from_first(first, k))
     }
 
     /// The first failing k-set whose first host (by rank) is `ranked[first]`.
-    fn from_first(&self, first: usize, k: usize) -> Option<SetResult> {
+    fn failing_from_first(&self, first: usize, k: usize) -> Option<SetResult> {
         if self.twin_prev[first] || !self.dominated_by[first].is_empty() {
             return None; // a twin or a dominator ranked before stands for it
         }

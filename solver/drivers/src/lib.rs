@@ -9,8 +9,8 @@
 //! - [`libvirt`]: one long-lived libvirt connection per host
 //!   ([`LibvirtHost`]): health probe, domains listed, defined, started,
 //!   stopped, their XML; every call bounded in time.
-//! - [`import`]: a `haplan/v1` pool file from live libvirt hosts.
-//! - [`bench`]: the end-to-end bench (`scripts/e2e/bench.sh`) from Rust, for
+//! - [`import`](mod@import): a `haplan/v1` pool file from live libvirt hosts.
+//! - [`bench`](mod@bench): the end-to-end bench (`scripts/e2e/bench.sh`) from Rust, for
 //!   tests: simulated hosts with real BMCs on loopback.
 //!
 //! It knows nothing of the runtime: the runtime's driver traits are

@@ -613,7 +613,7 @@ impl LibvirtHost {
 
     /// The host's memory and CPUs.
     pub fn node_info(&self) -> Result<NodeInfo, LibvirtError> {
-        self.work("node info", |s, conn| node_info(s, conn))
+        self.work("node info", node_info)
     }
 
     /// Every domain: running, paused, and defined but shut off.

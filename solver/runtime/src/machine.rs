@@ -2211,14 +2211,11 @@ impl Runtime {
             }
             let name = vm.name.clone();
             let rt = self.vms.get_mut(&name).expect("known");
-            match (&was, &rt.phase) {
-                // Never fenced: its VMs may have run all along.
-                (_, Phase::Held) => {
-                    rt.phase = Phase::Steady;
-                    self.recovery.remove(&name);
-                }
-                // Lost: whatever its listing says next decides.
-                _ => {}
+            // Never fenced: its VMs may have run all along. Lost:
+            // whatever its listing says next decides.
+            if rt.phase == Phase::Held {
+                rt.phase = Phase::Steady;
+                self.recovery.remove(&name);
             }
         }
         if self.pool.ha.failback == Failback::Return && was == HostStatus::Fenced {

@@ -17,6 +17,9 @@ use super::log::{self, Journal};
 use super::machine::Runtime;
 use super::{Action, Event, Input, Millis, Output};
 
+/// Which steps a [`Sim`] records: true for a step to keep.
+pub type KeepStep = Box<dyn Fn(&Input, &Output) -> bool>;
+
 /// A small deterministic generator (splitmix64).
 #[derive(Clone, Debug)]
 pub struct Rng(u64);
@@ -25,7 +28,8 @@ impl Rng {
     pub fn new(seed: u64) -> Rng {
         Rng(seed ^ 0x9e37_79b9_7f4a_7c15)
     }
-    pub fn next(&mut self) -> u64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -34,10 +38,10 @@ impl Rng {
     }
     /// Uniform in `lo..=hi`.
     pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
+        lo + self.next_u64() % (hi - lo + 1)
     }
     pub fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= p
     }
 }
 
@@ -775,7 +779,7 @@ pub struct Sim {
     pub record: bool,
     /// Which steps are recorded (all without it): a long run keeps only
     /// those it will show, so its memory does not grow with routine steps.
-    pub keep: Option<Box<dyn Fn(&Input, &Output) -> bool>>,
+    pub keep: Option<KeepStep>,
     /// Errors the runtime gave (refused events).
     pub refused: Vec<String>,
     /// The log is compacted (a snapshot, then the steps after it) once its

@@ -80,15 +80,17 @@ impl StateFiles {
             .write(true)
             .open(&lock_path)
             .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
-        match lock.try_lock() {
+        // flock(2) through rustix: `File::try_lock` needs Rust 1.89.
+        match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
+            Err(rustix::io::Errno::WOULDBLOCK) => {
                 return Err(format!(
                     "another haplan run holds {} (one runtime per pool)",
                     lock_path.display()
                 ));
             }
-            Err(std::fs::TryLockError::Error(e)) => {
+            Err(e) => {
+                let e = std::io::Error::from(e);
                 return Err(format!("cannot lock {}: {e}", lock_path.display()));
             }
         }
@@ -242,4 +244,41 @@ pub fn pool_changes(rt: &Runtime, doc: &Value) -> Result<Vec<haplan_runtime::Eve
     }
     events.reverse(); // popped from the end
     Ok(events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh directory of this test's own under the system's temporary one.
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("haplan-files-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        dir
+    }
+
+    #[test]
+    fn a_second_runtime_of_the_same_log_is_kept_out_until_the_first_ends() {
+        let dir = scratch("lock");
+        let log = dir.join("pool.log");
+        let doc = serde_json::json!({
+            "name": "p",
+            "hosts": [{"name": "h1", "capacity": {"memory_mib": 8}}],
+            "vms": []
+        });
+        let first = StateFiles::open(&log, &doc, 0).expect("the first runtime starts");
+        let Err(refused) = StateFiles::open(&log, &doc, 1) else {
+            panic!("a second runtime opened a log whose lock is held");
+        };
+        assert!(refused.contains("another haplan run holds"), "{refused}");
+        assert!(refused.contains("pool.log.lock"), "{refused}");
+        drop(first);
+        let (_, opened) = StateFiles::open(&log, &doc, 2).expect("the lock was released");
+        assert!(
+            matches!(opened, Opened::Resumed { .. }),
+            "the log is resumed"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

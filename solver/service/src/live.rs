@@ -730,7 +730,7 @@ mod tests {
             ..Drivers::default()
         };
         let (result, inputs) = run_with(drivers, 60);
-        let e = result.err().expect("the runtime stops");
+        let e = result.expect_err("the runtime stops");
         assert!(e.contains("panicked: the probe of h"), "{e}");
         assert!(e.contains("\"type\":\"probe\""), "{e}");
         assert!(e.contains("supervisor"), "{e}");
@@ -748,7 +748,7 @@ mod tests {
             ..Drivers::default()
         };
         let (result, inputs) = run_with(drivers, 60);
-        let e = result.err().expect("the runtime stops");
+        let e = result.expect_err("the runtime stops");
         assert!(e.contains("the connection's thread ended"), "{e}");
         // The "down" answers were never handled: nothing was suspected,
         // let alone fenced.

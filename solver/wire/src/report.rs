@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -17,8 +18,9 @@ use haplan::timing::TimingReport;
 use haplan::tolerance::{CheckReport, Verdict, Witness};
 use haplan::whatif::{Change, WhatIfReport};
 
-#[derive(Serialize)]
-struct CheckJson<'a> {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Check")]
+pub(crate) struct CheckJson<'a> {
     pool: &'a str,
     configured: u32,
     max_tolerable: u32,
@@ -35,12 +37,14 @@ struct CheckJson<'a> {
     /// `preferred_hosts`).
     #[serde(skip_serializing_if = "Option::is_none")]
     soft_rules: Option<SoftJson<'a>>,
+    #[schemars(with = "VerdictName")]
     verdict: &'static str,
     stopped_by: Option<&'static str>,
     stats: StatsJson,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Soft")]
 struct SoftJson<'a> {
     rules: usize,
     max_tolerable: u32,
@@ -52,13 +56,15 @@ struct SoftJson<'a> {
     witness: Option<SoftWitnessJson<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "SoftWitness")]
 struct SoftWitnessJson<'a> {
     failed_hosts: Vec<&'a str>,
     broken: Vec<BrokenJson<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Broken")]
 struct BrokenJson<'a> {
     /// `"group"` (a soft `vm_groups` entry) or `"preferred_hosts"`.
     rule: &'static str,
@@ -86,20 +92,23 @@ fn broken_json<'a>(pool: &'a Pool, b: &'a BrokenRule) -> BrokenJson<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Domains")]
 struct DomainsJson<'a> {
     label: &'a str,
     domains: Vec<DomainJson<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Domain")]
 struct DomainJson<'a> {
     name: &'a str,
     labelled: bool,
     hosts: Vec<&'a str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Witness")]
 struct WitnessJson<'a> {
     failed_hosts: Vec<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -153,7 +162,8 @@ fn witness_json<'a>(
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Short")]
 struct ShortJson<'a> {
     resource: &'a str,
     needed: i64,
@@ -161,13 +171,15 @@ struct ShortJson<'a> {
     deficit: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "NotAgile")]
 struct NotAgileJson<'a> {
     vm: &'a str,
     reasons: &'a [String],
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Stats")]
 struct StatsJson {
     scenarios: u64,
     elapsed_ms: u64,
@@ -250,7 +262,8 @@ pub fn check_json(pool: &Pool, r: &CheckReport) -> Value {
     serde_json::to_value(json).expect("serializable")
 }
 
-/// A verdict as the JSON names it.
+/// A verdict as the JSON names it (`drain` has words of its own for two
+/// of them: [`verdict_of`]).
 pub fn verdict_str(v: Verdict) -> &'static str {
     match v {
         Verdict::Ok => "ok",
@@ -259,12 +272,125 @@ pub fn verdict_str(v: Verdict) -> &'static str {
     }
 }
 
+/// The `verdict` of every answer but `drain`'s.
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[schemars(rename = "Verdict")]
+#[allow(dead_code, reason = "only its JSON Schema is used")]
+enum VerdictName {
+    /// The question is answered yes (exit 0).
+    Ok,
+    /// The question is answered no, and that is proved (exit 1).
+    NotOk,
+    /// Neither is proved within the time given (exit 3).
+    Undecided,
+}
+
+/// The `verdict` of `drain`: `drainable` is `ok`, `blocked` is `not_ok`.
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[schemars(rename = "DrainVerdict")]
+#[allow(dead_code, reason = "only its JSON Schema is used")]
+enum DrainVerdictName {
+    /// The host can be drained with the pool still tolerating K (exit 0).
+    Drainable,
+    /// It cannot, and that is proved (exit 1).
+    Blocked,
+    /// Neither is proved within the time given (exit 3).
+    Undecided,
+}
+
+/// A restart priority as answers write it: one of the four names, or the
+/// number of a priority between them.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "Priority")]
+#[allow(dead_code, reason = "only its JSON Schema is used")]
+enum PriorityName {
+    /// `critical` (4000), `high` (3000), `medium` (2000) or `low` (1000).
+    Name(PriorityWord),
+    /// Any other priority.
+    Number(i32),
+}
+
+/// The four named priorities.
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code, reason = "only its JSON Schema is used")]
+enum PriorityWord {
+    Critical,
+    High,
+    Medium,
+    Low,
+}
+
+/// The exit code of the command whose answer has verdict `v`: 0 ok, 1 not
+/// ok, 3 undecided (2 is for a question that could not be asked).
+pub fn exit_code(v: Verdict) -> i32 {
+    match v {
+        Verdict::Ok => 0,
+        Verdict::NotOk => 1,
+        Verdict::Undecided => 3,
+    }
+}
+
+/// The verdict of an answer's JSON (any of them: `drain`'s `drainable`
+/// and `blocked` read as ok and not ok); `None` when it has none.
+pub fn verdict_of(answer: &Value) -> Option<Verdict> {
+    match answer.get("verdict")?.as_str()? {
+        "ok" | "drainable" => Some(Verdict::Ok),
+        "not_ok" | "blocked" => Some(Verdict::NotOk),
+        "undecided" => Some(Verdict::Undecided),
+        _ => None,
+    }
+}
+
+/// A plan's verdict: every protected VM placed, or proved not to fit, or
+/// neither within the time given.
+pub fn plan_verdict(pool: &Pool, p: &Plan) -> Verdict {
+    if p.all_protected_placed(pool) {
+        Verdict::Ok
+    } else if p.exact {
+        Verdict::NotOk
+    } else {
+        Verdict::Undecided
+    }
+}
+
+/// `agility`'s verdict: every protected VM has a target.
+pub fn agility_verdict(ag: &haplan::agility::Agility) -> Verdict {
+    if ag.not_agile.is_empty() {
+        Verdict::Ok
+    } else {
+        Verdict::NotOk
+    }
+}
+
+/// `tiers`' verdict: the pool's (the lowest tier's), undecided when a tier
+/// was cut short even though K is proved.
+pub fn tiers_verdict(r: &TiersReport) -> Verdict {
+    match r.verdict() {
+        Verdict::Ok if !r.exact => Verdict::Undecided,
+        v => v,
+    }
+}
+
+/// `timing`'s verdict: every protected VM concerned runs again, or not, or
+/// no failure set was looked at within the time given.
+pub fn timing_verdict(r: &TimingReport) -> Verdict {
+    if r.undecided {
+        Verdict::Undecided
+    } else if r.ok() {
+        Verdict::Ok
+    } else {
+        Verdict::NotOk
+    }
+}
+
 fn plural(n: u32, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// The `check` report for people: the verdict first, then the worst failure
-/// set and what it strands.
 /// `2 host failures`, or `between 1 and 3 host failures` when not exact.
 /// `2 domain failures` when k counts failure domains.
 fn tolerance_words(r: &CheckReport) -> String {
@@ -317,6 +443,8 @@ fn not_agile_and_warnings(s: &mut String, pool: &Pool, r: &CheckReport) {
     }
 }
 
+/// The `check` report for people: the verdict first, then the worst failure
+/// set and what it strands.
 pub fn check_text(pool: &Pool, r: &CheckReport) -> String {
     let mut s = String::new();
     let tol = tolerance_words(r);
@@ -461,33 +589,40 @@ pub fn check_text(pool: &Pool, r: &CheckReport) -> String {
     s
 }
 
-#[derive(Serialize)]
-struct PlanJson<'a> {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Plan")]
+pub(crate) struct PlanJson<'a> {
     failed_hosts: Vec<&'a str>,
     placements: Vec<PlacementJson<'a>>,
     unplaced: Vec<UnplacedJson<'a>>,
     complete: bool,
     exact: bool,
+    #[schemars(with = "VerdictName")]
+    verdict: &'static str,
     /// Only for pools with soft rules: the ones the plan breaks.
     #[serde(skip_serializing_if = "Option::is_none")]
     soft_broken: Option<Vec<BrokenJson<'a>>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Placement")]
 struct PlacementJson<'a> {
     vm: &'a str,
     host: &'a str,
     order: u32,
     restart: &'static str,
+    #[schemars(with = "PriorityName")]
     priority: Priority,
     start_delay_s: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Unplaced")]
 struct UnplacedJson<'a> {
     vm: &'a str,
     reason: &'a str,
     restart: &'static str,
+    #[schemars(with = "PriorityName")]
     priority: Priority,
 }
 
@@ -529,6 +664,7 @@ pub fn plan_json(pool: &Pool, p: &Plan) -> Value {
             .collect(),
         complete: p.all_protected_placed(pool),
         exact: p.exact,
+        verdict: verdict_str(plan_verdict(pool, p)),
         soft_broken: pool
             .has_soft_rules()
             .then(|| p.soft_broken.iter().map(|b| broken_json(pool, b)).collect()),
@@ -617,13 +753,17 @@ pub fn plan_text(pool: &Pool, p: &Plan) -> String {
     s
 }
 
-#[derive(Serialize)]
-struct WhatIfJson<'a> {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "WhatIf")]
+pub(crate) struct WhatIfJson<'a> {
     pool: &'a str,
     changes: Vec<String>,
     ok: bool,
+    #[schemars(with = "VerdictName")]
     verdict: &'static str,
+    #[schemars(with = "CheckJson")]
     before: Value,
+    #[schemars(with = "CheckJson")]
     after: Value,
 }
 
@@ -673,9 +813,11 @@ pub fn whatif_text(before: &Pool, after: &Pool, changes: &[Change], r: &WhatIfRe
     s
 }
 
-#[derive(Serialize)]
-struct DiffJson<'a> {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Diff")]
+pub(crate) struct DiffJson<'a> {
     ok: bool,
+    #[schemars(with = "VerdictName")]
     verdict: &'static str,
     tolerate: u32,
     no_regress: bool,
@@ -690,12 +832,15 @@ struct DiffJson<'a> {
     lost_protection: Vec<LostJson<'a>>,
     newly_not_agile: Vec<NotAgileJson<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    headroom: Option<Value>,
+    headroom: Option<DiffHeadroomJson<'a>>,
+    #[schemars(with = "CheckJson")]
     old: Value,
+    #[schemars(with = "CheckJson")]
     new: Value,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Lost")]
 struct LostJson<'a> {
     vm: &'a str,
     restart: &'static str,
@@ -784,34 +929,69 @@ pub fn diff_json(old: &Pool, new: &Pool, d: &DiffReport) -> Value {
     serde_json::to_value(json).expect("serializable")
 }
 
+/// `diff --vm`: the headroom of OLD and NEW for one shape.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "DiffHeadroom")]
+struct DiffHeadroomJson<'a> {
+    /// The shape; null when neither side could be answered.
+    vm: Option<ShapeJson<'a>>,
+    old: HeadroomSideJson<'a>,
+    new: HeadroomSideJson<'a>,
+    /// NEW's count minus OLD's, when both are exact.
+    change: Option<i64>,
+}
+
 /// One side of diff's headroom: the count, its bounds, the placement and
-/// the limit (the full report is `headroom`'s).
-fn headroom_side_json(pool: &Pool, r: &Result<HeadroomReport, HeadroomError>) -> Value {
+/// the limit (the full report is `headroom`'s), or why there is none.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "HeadroomSide")]
+#[serde(untagged)]
+enum HeadroomSideJson<'a> {
+    Answer {
+        max_additional: u32,
+        upper_bound: u32,
+        exact: bool,
+        placement: Vec<CountJson<'a>>,
+        limit: LimitJson<'a>,
+    },
+    Error {
+        error: String,
+    },
+}
+
+fn headroom_side_json<'a>(
+    pool: &'a Pool,
+    r: &'a Result<HeadroomReport, HeadroomError>,
+) -> HeadroomSideJson<'a> {
     match r {
-        Ok(r) => serde_json::json!({
-            "max_additional": r.max_additional,
-            "upper_bound": r.upper_bound,
-            "exact": r.exact,
-            "placement": placement_json(pool, r),
-            "limit": limit_json(pool, r),
-        }),
-        Err(e) => serde_json::json!({ "error": e.to_string() }),
+        Ok(r) => HeadroomSideJson::Answer {
+            max_additional: r.max_additional,
+            upper_bound: r.upper_bound,
+            exact: r.exact,
+            placement: placement_json(pool, r),
+            limit: limit_json(pool, r),
+        },
+        Err(e) => HeadroomSideJson::Error {
+            error: e.to_string(),
+        },
     }
 }
 
-fn diff_headroom_json(old: &Pool, new: &Pool, h: &DiffHeadroom) -> Value {
+fn diff_headroom_json<'a>(
+    old: &'a Pool,
+    new: &'a Pool,
+    h: &'a DiffHeadroom,
+) -> DiffHeadroomJson<'a> {
     let shape = match (&h.new, &h.old) {
-        (Ok(r), _) | (_, Ok(r)) => {
-            serde_json::to_value(shape_json(&r.shape)).expect("serializable")
-        }
-        _ => Value::Null,
+        (Ok(r), _) | (_, Ok(r)) => Some(shape_json(&r.shape)),
+        _ => None,
     };
-    serde_json::json!({
-        "vm": shape,
-        "old": headroom_side_json(old, &h.old),
-        "new": headroom_side_json(new, &h.new),
-        "change": h.change(),
-    })
+    DiffHeadroomJson {
+        vm: shape,
+        old: headroom_side_json(old, &h.old),
+        new: headroom_side_json(new, &h.new),
+        change: h.change(),
+    }
 }
 
 /// `12`, `between 10 and 12`, or the error.
@@ -921,19 +1101,45 @@ fn agility_rows<'a>(
 /// `haplan agility` as JSON: for every protected running or paused VM, the
 /// hosts it could restart on, or every reason why none.
 pub fn agility_json(pool: &Pool, ag: &haplan::agility::Agility) -> Value {
-    let vms: Vec<Value> = agility_rows(pool, ag)
+    let vms = agility_rows(pool, ag)
         .into_iter()
-        .map(|(v, vm, reasons)| {
-            serde_json::json!({
-                "vm": vm.name,
-                "host": pool.hosts[vm.host].name,
-                "agile": ag.is_agile(v),
-                "targets": ag.targets.of(v).map(|h| &pool.hosts[h].name).collect::<Vec<_>>(),
-                "reasons": reasons.unwrap_or_default(),
-            })
+        .map(|(v, vm, reasons)| AgileJson {
+            vm: &vm.name,
+            host: &pool.hosts[vm.host].name,
+            agile: ag.is_agile(v),
+            targets: ag
+                .targets
+                .of(v)
+                .map(|h| pool.hosts[h].name.as_str())
+                .collect(),
+            reasons: reasons.unwrap_or_default(),
         })
         .collect();
-    serde_json::json!({ "pool": pool.name, "vms": vms })
+    let json = AgilityJson {
+        pool: &pool.name,
+        verdict: verdict_str(agility_verdict(ag)),
+        vms,
+    };
+    serde_json::to_value(json).expect("serializable")
+}
+
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Agility")]
+pub(crate) struct AgilityJson<'a> {
+    pool: &'a str,
+    #[schemars(with = "VerdictName")]
+    verdict: &'static str,
+    vms: Vec<AgileJson<'a>>,
+}
+
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Agile")]
+struct AgileJson<'a> {
+    vm: &'a str,
+    host: &'a str,
+    agile: bool,
+    targets: Vec<&'a str>,
+    reasons: &'a [String],
 }
 
 /// `haplan agility` for people: a verdict line, then one line per VM.
@@ -972,7 +1178,8 @@ pub fn agility_text(pool: &Pool, ag: &haplan::agility::Agility) -> String {
     s
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Shape")]
 struct ShapeJson<'a> {
     demand: &'a std::collections::BTreeMap<String, i64>,
     storage: Vec<&'a str>,
@@ -987,20 +1194,23 @@ fn shape_json(shape: &Shape) -> ShapeJson<'_> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Count")]
 struct CountJson<'a> {
     host: &'a str,
     count: u32,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Limit")]
 struct LimitJson<'a> {
     kind: &'static str,
     reason: &'a str,
     failed_hosts: Vec<&'a str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "HostRoom")]
 struct HostRoomJson<'a> {
     host: &'a str,
     room: u32,
@@ -1009,7 +1219,8 @@ struct HostRoomJson<'a> {
     reason: Option<&'a str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "HeadroomStats")]
 struct HeadroomStatsJson {
     scenarios: u64,
     elapsed_ms: u64,
@@ -1019,18 +1230,22 @@ struct HeadroomStatsJson {
     placements: u64,
 }
 
-#[derive(Serialize)]
-struct HeadroomJson<'a> {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Headroom")]
+pub(crate) struct HeadroomJson<'a> {
     pool: &'a str,
     vm: ShapeJson<'a>,
     tolerate: u32,
     ok: bool,
+    #[schemars(with = "VerdictName")]
+    verdict: &'static str,
     max_additional: u32,
     upper_bound: u32,
     exact: bool,
     placement: Vec<CountJson<'a>>,
     limit: LimitJson<'a>,
     hosts: Vec<HostRoomJson<'a>>,
+    #[schemars(with = "CheckJson")]
     check: Value,
     stats: HeadroomStatsJson,
 }
@@ -1067,6 +1282,7 @@ pub fn headroom_json(pool: &Pool, r: &HeadroomReport) -> Value {
         vm: shape_json(&r.shape),
         tolerate: r.tolerate,
         ok: r.ok(),
+        verdict: verdict_str(r.verdict()),
         max_additional: r.max_additional,
         upper_bound: r.upper_bound,
         exact: r.exact,
@@ -1198,26 +1414,30 @@ pub fn headroom_text(pool: &Pool, r: &HeadroomReport) -> String {
 // ---------------------------------------------------------------------------
 // drain
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Move")]
 struct MoveJson<'a> {
     vm: &'a str,
     from: &'a str,
     to: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "HostBlock")]
 struct HostBlockJson<'a> {
     host: &'a str,
     reason: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Stuck")]
 struct StuckJson<'a> {
     vm: &'a str,
     hosts: Vec<HostBlockJson<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Blocked")]
 struct BlockedJson<'a> {
     kind: &'static str,
     no_target: Vec<StuckJson<'a>>,
@@ -1226,7 +1446,8 @@ struct BlockedJson<'a> {
     not_agile: Vec<NotAgileJson<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "DrainStats")]
 struct DrainStatsJson {
     checks: u64,
     assignments: u64,
@@ -1234,17 +1455,20 @@ struct DrainStatsJson {
     elapsed_ms: u64,
 }
 
-#[derive(Serialize)]
-struct DrainJson<'a> {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Drain")]
+pub(crate) struct DrainJson<'a> {
     pool: &'a str,
     host: &'a str,
     tolerate: u32,
     ok: bool,
+    #[schemars(with = "DrainVerdictName")]
     verdict: &'static str,
     reason: String,
     vms: Vec<&'a str>,
     method: Option<&'static str>,
     moves: Vec<MoveJson<'a>>,
+    #[schemars(with = "Option<CheckJson>")]
     end_state: Option<Value>,
     blocked: Option<BlockedJson<'a>>,
     stats: DrainStatsJson,
@@ -1561,8 +1785,9 @@ pub fn drain_text(pool: &Pool, r: &DrainReport) -> String {
 
 // ---- tiers ----
 
-#[derive(Serialize)]
-struct TiersJson<'a> {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Tiers")]
+pub(crate) struct TiersJson<'a> {
     pool: &'a str,
     configured: u32,
     /// `"host"`, or `"domain"` when k counts failure domains.
@@ -1570,14 +1795,18 @@ struct TiersJson<'a> {
     max_tolerable: Option<u32>,
     ok: bool,
     exact: bool,
+    #[schemars(with = "VerdictName")]
+    verdict: &'static str,
     tiers: Vec<TierJson<'a>>,
     degradation: Vec<DegradationJson<'a>>,
     not_agile: Vec<NotAgileJson<'a>>,
     warnings: &'a [String],
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Tier")]
 struct TierJson<'a> {
+    #[schemars(with = "PriorityName")]
     priority: Priority,
     vms: usize,
     max_tolerable: u32,
@@ -1587,17 +1816,22 @@ struct TierJson<'a> {
     witness: Option<WitnessJson<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Degradation")]
 struct DegradationJson<'a> {
     failures: u32,
+    #[schemars(with = "Vec<PriorityName>")]
     safe_tiers: Vec<Priority>,
+    #[schemars(with = "Vec<PriorityName>")]
     lost_tiers: Vec<Priority>,
+    #[schemars(with = "Vec<PriorityName>")]
     undecided_tiers: Vec<Priority>,
     at_risk: Vec<&'a str>,
     example: Option<ExampleJson<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Example")]
 struct ExampleJson<'a> {
     failed_hosts: Vec<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1643,6 +1877,7 @@ pub fn tiers_json(pool: &Pool, r: &TiersReport) -> Value {
         max_tolerable: lowest.map(|l| l.max_tolerable),
         ok: r.ok(),
         exact: r.exact,
+        verdict: verdict_str(tiers_verdict(r)),
         tiers: r
             .tiers
             .iter()
@@ -1787,7 +2022,8 @@ pub fn tiers_text(pool: &Pool, r: &TiersReport) -> String {
 // ---------------------------------------------------------------------------
 // timing
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Group")]
 struct GroupJson {
     order: u32,
     vms: usize,
@@ -1796,35 +2032,42 @@ struct GroupJson {
     release_s: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "VmTiming")]
 struct VmTimingJson<'a> {
     vm: &'a str,
     from: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     host: Option<&'a str>,
     order: u32,
+    #[schemars(with = "PriorityName")]
     priority: Priority,
     boot_s: u64,
     start_s: u64,
     running_s: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "NotRestarted")]
 struct NotRestartedJson<'a> {
     vm: &'a str,
     reason: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "TimingStats")]
 struct TimingStatsJson {
     scenarios: u64,
     elapsed_ms: u64,
 }
 
-#[derive(Serialize)]
-struct TimingJson<'a> {
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Timing")]
+pub(crate) struct TimingJson<'a> {
     pool: &'a str,
     ok: bool,
+    #[schemars(with = "VerdictName")]
+    verdict: &'static str,
     tolerate: Option<u32>,
     tolerated: bool,
     witness: Option<WitnessJson<'a>>,
@@ -1863,6 +2106,7 @@ pub fn timing_json(pool: &Pool, r: &TimingReport) -> Value {
     let json = TimingJson {
         pool: &r.pool,
         ok: r.ok(),
+        verdict: verdict_str(timing_verdict(r)),
         tolerate: r.tolerate,
         tolerated: r.tolerated,
         witness: r

@@ -4,6 +4,7 @@
 use super::{Instance, NO_GROUP, fits, size_keys};
 
 #[derive(Clone, Copy)]
+#[allow(clippy::enum_variant_names, reason = "the rules' usual names")]
 enum Rule {
     /// The first eligible target (in target order) with room.
     FirstFit,

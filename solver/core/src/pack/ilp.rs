@@ -1,7 +1,7 @@
 //! The last resort: an integer program solved by HiGHS through good_lp.
 //!
 //! Items that are alike (same demand, eligible targets and anti-affinity
-//! group) form a *type*: x[τ][t] counts the items of type τ on target t
+//! group) form a *type*: `x[τ][t]` counts the items of type τ on target t
 //! (general integers; one 0-1 variable per item would give the solver as
 //! many equivalent solutions as there are ways to permute the alike items,
 //! which it must all rule out to prove a "no"). Each type's items all

@@ -64,11 +64,7 @@ impl Instance {
         self.elig.len()
     }
     pub fn targets(&self) -> usize {
-        if self.nres == 0 {
-            0
-        } else {
-            self.cap.len() / self.nres
-        }
+        self.cap.len().checked_div(self.nres).unwrap_or(0)
     }
     pub fn demand(&self, i: usize) -> &[i64] {
         &self.demand[i * self.nres..(i + 1) * self.nres]
@@ -542,9 +538,8 @@ mod tests {
             deadline: None,
             cancel: Some(&cancel),
         };
-        match search::solve(&inst, &budget, u64::MAX) {
-            search::Outcome::Exhausted => panic!("a cancelled search proved nothing"),
-            _ => {}
+        if let search::Outcome::Exhausted = search::solve(&inst, &budget, u64::MAX) {
+            panic!("a cancelled search proved nothing");
         }
     }
 

@@ -252,8 +252,8 @@ pub fn search_part(pool: &Pool, part: &Part, budget: &Budget) -> Result<PartAnsw
     }
     let found = part.firsts.par_iter().find_map_first(|&f| {
         let r = match d {
-            Some(d) => t.from_first_domain(d, f as usize, k),
-            None => t.from_first(f as usize, k),
+            Some(d) => t.failing_from_first_domain(d, f as usize, k),
+            None => t.failing_from_first(f as usize, k),
         };
         r.map(|r| Found {
             first: f,
@@ -268,9 +268,9 @@ pub fn search_part(pool: &Pool, part: &Part, budget: &Budget) -> Result<PartAnsw
         part: part.clone(),
         found,
         stats: PartStats {
-            scenarios: load(&t.scenarios),
+            scenarios: load(t.scenarios),
             by_stage: [0, 1, 2, 3].map(|s| load(&t.by_stage[s])),
-            set_level: load(&t.set_level),
+            set_level: load(t.set_level),
         },
     })
 }
@@ -291,7 +291,7 @@ where
     let hook = |t: &Tolerance, d: Option<&[Vec<HostId>]>, k: usize| -> Option<SetResult> {
         let round = Round::of(t, d, k);
         let mut run = run.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(answers) = (&mut *run)(&round) else {
+        let Some(answers) = (*run)(&round) else {
             return Some(SetResult::Undecided);
         };
         merge(t, d, &round, &answers).unwrap_or_else(|e| {
@@ -353,11 +353,11 @@ fn merge(
         a.fetch_add(n, Ordering::Relaxed);
     };
     for a in answers {
-        add(&t.scenarios, a.stats.scenarios);
+        add(t.scenarios, a.stats.scenarios);
         for (s, n) in t.by_stage.iter().zip(a.stats.by_stage) {
             add(s, n);
         }
-        add(&t.set_level, a.stats.set_level);
+        add(t.set_level, a.stats.set_level);
     }
     let Some(found) = best else {
         return Ok(None);
