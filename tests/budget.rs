@@ -481,4 +481,197 @@ fn a_tiny_time_limit_on_a_large_pool_yields_proved_bounds() {
     );
     let r = answer(&["timing", f.path(), "--tolerate", "1"]);
     assert!(r.is_object(), "{r}");
+    // A witness is explained, or says it was not; never both.
+    let r = answer(&["check", f.path(), "--explain", "--tolerate", "1"]);
+    bounded("check --explain", &r, "max_tolerable", "upper_bound");
+    if let Some(w) = r["witness"].as_object() {
+        if w.get("explained") == Some(&json!(false)) {
+            assert_eq!(w["unplaced"], json!([]), "{r}");
+        }
+    }
+    let r = answer(&["tiers", f.path(), "--tolerate", "1"]);
+    for tier in r["tiers"].as_array().unwrap() {
+        bounded("a tier", tier, "max_tolerable", "upper_bound");
+    }
+    let r = answer(&["diff", f.path(), f.path(), "--vm", vm, "--tolerate", "1"]);
+    for side in ["old", "new"] {
+        bounded("diff", &r[side], "max_tolerable", "upper_bound");
+        bounded(
+            &format!("diff --vm {side}"),
+            &r["headroom"][side],
+            "max_additional",
+            "upper_bound",
+        );
+    }
+    // The report's page is written (its JSON, from the same answers, shows
+    // the bounds the page shows).
+    let page = std::env::temp_dir().join(format!("haplan-budget-{}-big.html", std::process::id()));
+    let out = run(&[
+        "report",
+        f.path(),
+        "--vm",
+        vm,
+        "--tolerate",
+        "1",
+        "--time-limit",
+        "3",
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    assert!(matches!(out.code, 0 | 1 | 3), "report: {}", out.stderr);
+    let html = std::fs::read_to_string(&page).expect("the page is written");
+    let _ = std::fs::remove_file(&page);
+    assert!(html.contains("</html>"), "a page cut short");
+    let r = answer(&["report", f.path(), "--vm", vm, "--tolerate", "1"]);
+    bounded("report", &r["check"], "max_tolerable", "upper_bound");
+}
+
+/// Six 100 GiB hosts, each running a critical 20 GiB database and two
+/// low-priority VMs (25 and 10 GiB): 45 GiB spare each. The pool
+/// tolerates 2 failures (three strand 165 GiB on 135 spare), fewer than
+/// its K of 3, the critical tier 4: `tiers` has a degradation table, and
+/// the failing sets come with VMs they strand.
+fn tiered() -> Value {
+    let gib = |g: u64| json!({"memory_mib": g * 1024});
+    let hosts: Vec<Value> = (1..=6)
+        .map(|h| json!({"name": format!("h{h}"), "capacity": gib(100)}))
+        .collect();
+    let mut vms = Vec::new();
+    for h in 1..=6 {
+        let host = format!("h{h}");
+        vms.push(json!({"name": format!("db{h}"), "host": host, "demand": gib(20), "priority": "critical"}));
+        vms.push(
+            json!({"name": format!("app{h}"), "host": host, "demand": gib(25), "priority": "low"}),
+        );
+        vms.push(
+            json!({"name": format!("web{h}"), "host": host, "demand": gib(10), "priority": "low"}),
+        );
+    }
+    json!({"name": "tiered", "ha": {"host_failures_to_tolerate": 3}, "hosts": hosts, "vms": vms})
+}
+
+/// With the time limit spent before the run starts, every command still
+/// writes its answer: what the set-level bounds proved, and no work that
+/// waits for the deadline. A failing set is shown without the VMs it
+/// strands (said so, never guessed); the degradation table without
+/// examples. Given the time, the same commands explain in full.
+#[test]
+fn past_the_deadline_each_answer_says_what_was_worked_out() {
+    let f = TempFile::new("tiered", &tiered());
+    let spent = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend(["--time-limit", "29"]);
+        run_from(ago(30), &a)
+    };
+    let written = |what: &str, out: &Out| {
+        assert!(
+            matches!(out.code, 1 | 3),
+            "{what}: exit {}: {}",
+            out.code,
+            out.stderr
+        );
+        assert!(
+            !out.stdout.is_empty(),
+            "{what}: nothing written: {}",
+            out.stderr
+        );
+    };
+
+    // check --explain: the failing set is proved, the VMs it strands were
+    // not worked out.
+    let out = spent(&["check", f.path(), "--explain", "--format", "json"]);
+    written("check", &out);
+    let r = out.json();
+    let w = &r["witness"];
+    assert!(!w["failed_hosts"].as_array().unwrap().is_empty(), "{r}");
+    assert_eq!(w["explained"], false, "{r}");
+    assert_eq!(w["unplaced"], json!([]), "{r}");
+    let text = spent(&["check", f.path(), "--explain"]);
+    assert!(
+        text.stdout
+            .contains("Stranded protected VMs: not worked out before the time limit"),
+        "{}",
+        text.stdout
+    );
+    let full = run(&["check", f.path(), "--explain", "--format", "json"]).json();
+    assert_eq!(full["exact"], true, "{full}");
+    assert_eq!(full["witness"].get("explained"), None, "{full}");
+    assert!(
+        !full["witness"]["unplaced"].as_array().unwrap().is_empty(),
+        "{full}"
+    );
+
+    // tiers: bounds per tier, rows without examples.
+    let out = spent(&["tiers", f.path(), "--format", "json"]);
+    written("tiers", &out);
+    let t = out.json();
+    for tier in t["tiers"].as_array().unwrap() {
+        assert!(
+            tier["max_tolerable"].as_u64() <= tier["upper_bound"].as_u64(),
+            "{tier}"
+        );
+    }
+    let rows = t["degradation"].as_array().unwrap();
+    assert!(!rows.is_empty(), "{t}");
+    assert!(rows.iter().all(|r| r["example"].is_null()), "{t}");
+    let full = run(&["tiers", f.path(), "--format", "json"]).json();
+    assert!(
+        full["degradation"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| !r["example"].is_null()),
+        "{full}"
+    );
+
+    // diff --vm: both checks and both headrooms, as bounds.
+    let out = spent(&[
+        "diff",
+        f.path(),
+        f.path(),
+        "--vm",
+        r#"{"memory_mib": 5120}"#,
+        "--format",
+        "json",
+    ]);
+    written("diff --vm", &out);
+    let d = out.json();
+    for side in ["old", "new"] {
+        let c = &d[side];
+        assert!(
+            c["max_tolerable"].as_u64() <= c["upper_bound"].as_u64(),
+            "{d}"
+        );
+        let h = &d["headroom"][side];
+        assert!(
+            h["max_additional"].as_u64() <= h["upper_bound"].as_u64(),
+            "{d}"
+        );
+    }
+
+    // report: the page is written, with the proved bounds on it.
+    let page =
+        std::env::temp_dir().join(format!("haplan-budget-{}-tiered.html", std::process::id()));
+    let page_arg = page.to_str().unwrap();
+    let out = spent(&["report", f.path(), "-o", page_arg]);
+    assert!(
+        matches!(out.code, 1 | 3),
+        "report: exit {}: {}",
+        out.code,
+        out.stderr
+    );
+    let html = std::fs::read_to_string(&page).expect("the page is written");
+    let _ = std::fs::remove_file(&page);
+    let json = spent(&["report", f.path(), "--format", "json"]).json();
+    let c = &json["check"];
+    let shown = if c["exact"] == true {
+        format!("{}", c["max_tolerable"])
+    } else {
+        format!("between {} and {}", c["max_tolerable"], c["upper_bound"])
+    };
+    assert!(html.contains(&shown), "{shown} not on the page");
+    assert!(
+        html.contains("not worked out before the time limit"),
+        "the page does not say the stranded VMs were not worked out"
+    );
 }

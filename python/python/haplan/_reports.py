@@ -155,13 +155,16 @@ class Witness:
     (VMs of hosts already down cannot all restart: ``stranded_now``).
     ``unplaced`` are the protected VMs the best partial plan for that set
     cannot restart. ``failed_domains``: the failure domains those hosts
-    make up, when the pool has ``ha.failure_domain_label`` (else ``None``)."""
+    make up, when the pool has ``ha.failure_domain_label`` (else ``None``).
+    ``explained`` is false when the time limit left no time to work out
+    the VMs the set strands (``unplaced`` is then empty)."""
 
     failed_hosts: List[str]
     unplaced: List[str]
     reason: str
     short: Optional[Short] = None
     failed_domains: Optional[List[str]] = None
+    explained: bool = True
 
 
 def _witness(w: Optional[JsonDict]) -> Optional[Witness]:
@@ -176,6 +179,7 @@ def _witness(w: Optional[JsonDict]) -> Optional[Witness]:
         reason=w["reason"],
         short=Short(**_known(Short, short)) if short is not None else None,
         failed_domains=list(domains) if domains is not None else None,
+        explained=bool(w.get("explained", True)),
     )
 
 

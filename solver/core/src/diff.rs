@@ -26,7 +26,7 @@
 //! assert_eq!(d.verdict(), haplan::Verdict::NotOk);
 //! ```
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use crate::agility::NotAgile;
@@ -164,37 +164,37 @@ pub fn diff(old: &Pool, new: &Pool, opts: &DiffOptions) -> DiffReport {
         }
     });
 
-    let names = |pool: &Pool, hosts: bool| -> HashSet<String> {
+    fn names(pool: &Pool, hosts: bool) -> HashSet<&str> {
         if hosts {
-            pool.hosts.iter().map(|h| h.name.clone()).collect()
+            pool.hosts.iter().map(|h| h.name.as_str()).collect()
         } else {
-            pool.vms.iter().map(|v| v.name.clone()).collect()
+            pool.vms.iter().map(|v| v.name.as_str()).collect()
         }
-    };
+    }
     let (old_hosts, new_hosts) = (names(old, true), names(new, true));
     let (old_vms, new_vms) = (names(old, false), names(new, false));
     let hosts_added = new
         .hosts
         .iter()
-        .filter(|h| !old_hosts.contains(&h.name))
+        .filter(|h| !old_hosts.contains(h.name.as_str()))
         .map(|h| h.name.clone())
         .collect();
     let hosts_removed = old
         .hosts
         .iter()
-        .filter(|h| !new_hosts.contains(&h.name))
+        .filter(|h| !new_hosts.contains(h.name.as_str()))
         .map(|h| h.name.clone())
         .collect();
     let vms_added = new
         .vms
         .iter()
-        .filter(|v| !old_vms.contains(&v.name))
+        .filter(|v| !old_vms.contains(v.name.as_str()))
         .map(|v| v.name.clone())
         .collect();
     let removed: Vec<&crate::model::Vm> = old
         .vms
         .iter()
-        .filter(|v| !new_vms.contains(&v.name))
+        .filter(|v| !new_vms.contains(v.name.as_str()))
         .collect();
     let vms_removed = removed.iter().map(|v| v.name.clone()).collect();
     let removed_protected = removed
@@ -202,13 +202,15 @@ pub fn diff(old: &Pool, new: &Pool, opts: &DiffOptions) -> DiffReport {
         .filter(|v| v.restart == Restart::Protected)
         .map(|v| v.name.clone())
         .collect();
+    let old_by_name = by_name(old);
     let lost_protection = new
         .vms
         .iter()
         .filter(|v| v.restart != Restart::Protected)
         .filter(|v| {
-            old.vm_by_name(&v.name)
-                .is_some_and(|o| old.vms[o].restart == Restart::Protected)
+            old_by_name
+                .get(v.name.as_str())
+                .is_some_and(|&o| old.vms[o].restart == Restart::Protected)
         })
         .map(|v| LostProtection {
             vm: v.name.clone(),
@@ -244,6 +246,15 @@ pub fn diff(old: &Pool, new: &Pool, opts: &DiffOptions) -> DiffReport {
     }
 }
 
+/// Each VM of `pool` by name (names are unique in a valid pool).
+fn by_name(pool: &Pool) -> HashMap<&str, usize> {
+    pool.vms
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.name.as_str(), i))
+        .collect()
+}
+
 /// Checks two pools with the same options; a time limit covers both. `b`,
 /// whose verdict is the answer (NEW, the changed pool), goes first, and
 /// `a` gets what it left.
@@ -264,12 +275,33 @@ pub(crate) fn check_both(a: &Pool, b: &Pool, opts: &CheckOptions) -> (CheckRepor
 /// protected VMs removed, hosts given more capacity (or less reserved).
 /// Hosts must be the same, in the same order, with the same state,
 /// storage, networks, failure domain and standby role; HA settings the
-/// same but K; every VM of NEW a VM of OLD, unchanged. Then every failure
-/// set leaves NEW a sub-problem of OLD's (fewer VMs to place, as much room
-/// or more, no new anti-affinity conflict), so NEW tolerates at least as
-/// much, unless a VM that was not agile in OLD (and so not counted)
-/// becomes agile in NEW: `not_agile` of both checks rule that out.
+/// same but K; every VM of NEW a VM of OLD, unchanged; the same VM groups
+/// with the same rules, less the removed VMs, and no removed VM a member of
+/// a keep-together group (the members left may then all run on one host,
+/// which binds a displaced one there). Then every failure set leaves NEW a
+/// sub-problem of OLD's (fewer VMs to place, as much room or more, no new
+/// rule), so NEW tolerates at least as much, unless a VM that was not
+/// agile in OLD (and so not counted) becomes agile in NEW: `not_agile` of
+/// both checks rule that out.
 pub fn no_worse(old: &Pool, new: &Pool, old_check: &CheckReport, new_check: &CheckReport) -> bool {
+    let was_not_agile: HashSet<&str> = old_check
+        .not_agile
+        .iter()
+        .map(|n| old.vms[n.vm].name.as_str())
+        .collect();
+    let now_not_agile: HashSet<&str> = new_check
+        .not_agile
+        .iter()
+        .map(|n| new.vms[n.vm].name.as_str())
+        .collect();
+    let agility_ok = was_not_agile
+        .iter()
+        .all(|v| new.vm_by_name(v).is_none() || now_not_agile.contains(v));
+    agility_ok && only_removed_or_grown(old, new)
+}
+
+/// [`no_worse`] but for agility (which takes the checks).
+fn only_removed_or_grown(old: &Pool, new: &Pool) -> bool {
     let ha = |p: &Pool| crate::model::HaSettings {
         host_failures_to_tolerate: 0,
         ..p.ha.clone()
@@ -289,24 +321,30 @@ pub fn no_worse(old: &Pool, new: &Pool, old_check: &CheckReport, new_check: &Che
             && (0..o.capacity.len())
                 .all(|r| n.capacity[r] >= o.capacity[r] && n.reserved[r] <= o.reserved[r])
     });
-    let vms_ok = new
-        .vms
-        .iter()
-        .all(|v| old.vm_by_name(&v.name).is_some_and(|o| old.vms[o] == *v));
-    let was_not_agile: HashSet<&str> = old_check
-        .not_agile
-        .iter()
-        .map(|n| old.vms[n.vm].name.as_str())
-        .collect();
-    let now_not_agile: HashSet<&str> = new_check
-        .not_agile
-        .iter()
-        .map(|n| new.vms[n.vm].name.as_str())
-        .collect();
-    let agility_ok = was_not_agile
-        .iter()
-        .all(|v| new.vm_by_name(v).is_none() || now_not_agile.contains(v));
-    hosts_ok && vms_ok && agility_ok
+    let old_by_name = by_name(old);
+    let vms_ok = new.vms.iter().all(|v| {
+        old_by_name
+            .get(v.name.as_str())
+            .is_some_and(|&o| old.vms[o] == *v)
+    });
+    let new_by_name = by_name(new);
+    let groups_ok = old.vm_groups.len() == new.vm_groups.len()
+        && old.vm_groups.iter().zip(&new.vm_groups).all(|(o, n)| {
+            let kept: Vec<&str> = o
+                .vms
+                .iter()
+                .map(|&v| old.vms[v].name.as_str())
+                .filter(|name| new_by_name.contains_key(name))
+                .collect();
+            let now: Vec<&str> = n.vms.iter().map(|&v| new.vms[v].name.as_str()).collect();
+            o.name == n.name
+                && o.affinity == n.affinity
+                && o.max_per_host == n.max_per_host
+                && o.strict == n.strict
+                && kept == now
+                && (o.affinity != crate::model::Affinity::Together || kept.len() == o.vms.len())
+        });
+    hosts_ok && vms_ok && groups_ok
 }
 
 #[cfg(test)]
@@ -585,6 +623,61 @@ mod tests {
             assert_eq!(d.regressed(), None, "{new}");
             assert_eq!(d.verdict(), Verdict::Ok, "{new}");
         }
+    }
+
+    #[test]
+    fn rules_between_vms_must_stay_as_they_were() {
+        // a and b must run together, c and d apart (each can restart on
+        // h3, so both are agile).
+        let old = json!({"name": "g", "hosts": [
+            {"name": "h1", "capacity": {"m": 100}}, {"name": "h2", "capacity": {"m": 100}},
+            {"name": "h3", "capacity": {"m": 100}}],
+            "vms": [
+                {"name": "a", "host": "h1", "demand": {"m": 10}},
+                {"name": "b", "host": "h1", "demand": {"m": 10}},
+                {"name": "c", "host": "h1", "demand": {"m": 10}},
+                {"name": "d", "host": "h2", "demand": {"m": 10}}],
+            "vm_groups": [
+                {"name": "ab", "affinity": "together", "vms": ["a", "b"]},
+                {"name": "cd", "affinity": "apart", "vms": ["c", "d"]}]});
+        let (o, check) = (
+            pool(&old),
+            tolerance::check(&pool(&old), &CheckOptions::default()),
+        );
+        let worse = |new: &Value| {
+            let n = pool(new);
+            !no_worse(
+                &o,
+                &n,
+                &check,
+                &tolerance::check(&n, &CheckOptions::default()),
+            )
+        };
+        let without = |vm: usize, group: usize| {
+            let mut new = old.clone();
+            new["vms"].as_array_mut().unwrap().remove(vm);
+            let name = old["vms"][vm]["name"].clone();
+            new["vm_groups"][group]["vms"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|v| *v != name);
+            new
+        };
+        // Removing a member of an anti-affinity group: no worse.
+        assert!(!worse(&without(2, 1)));
+        // Removing one of a keep-together group: not known to be.
+        assert!(worse(&without(0, 0)));
+        // A rule added or tightened: not known to be.
+        let mut added = old.clone();
+        added["vm_groups"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "ac", "affinity": "apart", "vms": ["a", "c"]}));
+        assert!(worse(&added));
+        let mut strict = old.clone();
+        strict["vm_groups"][1]["max_per_host"] = json!(1);
+        strict["vm_groups"][1]["vms"] = json!(["c", "d", "a"]);
+        assert!(worse(&strict));
     }
 
     #[test]

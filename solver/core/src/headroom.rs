@@ -767,15 +767,12 @@ impl<'a, 'p> Ctx<'a, 'p> {
         let failover = an.failover;
         // New VMs start in normal operation: the spare without
         // `ha.failover_overcommit` (which only restarts may use).
-        let normal: Vec<Vec<i64>> = (0..nh)
-            .map(|h| {
-                if pool.hosts[h].state == HostState::Up {
-                    pool.spare(h)
-                } else {
-                    vec![0; pool.resources.len()]
-                }
-            })
-            .collect();
+        let mut normal = pool.spare_all();
+        for (h, s) in normal.iter_mut().enumerate() {
+            if pool.hosts[h].state != HostState::Up {
+                s.fill(0);
+            }
+        }
         let mut excluded: Vec<Option<String>> = vec![None; nh];
         for (h, host) in pool.hosts.iter().enumerate() {
             let mut why: Vec<String> = Vec::new();

@@ -6,6 +6,10 @@
 //! that fewer VMs are left out) and each is kept only when a packing of it
 //! together with every VM kept before it exists, decided exactly. So every
 //! VM left out is proved not to fit beside the more important VMs kept.
+//! (The plan behind the explanation of a failing set, which is proved
+//! infeasible on its own, bounds that effort per VM: a VM it cannot settle
+//! so is left out, with that reason.) When the budget runs out, every VM
+//! not decided by then is left out as such and the plan is not exact.
 //!
 //! VMs of one restart class that share a strict keep-together rule
 //! (directly or through each other) are one *unit*: restarted together, on
@@ -130,8 +134,70 @@ fn placed(members: &[Vec<VmId>], assign: &[u32]) -> HashMap<VmId, u32> {
     out
 }
 
+/// How hard a plan tries to keep a VM that does not fit beside the VMs kept
+/// before it as they are placed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Effort {
+    /// Decided exactly (the exact search, then the ILP), within the budget.
+    Exact,
+    /// The bounds, the greedy packing and at most [`BOUNDED_NODES`] nodes
+    /// of the exact search: a VM still open then is left out. For
+    /// explanations (the VMs a failure set strands), whose failure set is
+    /// proved infeasible on its own.
+    Bounded,
+}
+
+/// Search nodes per VM of an [`Effort::Bounded`] plan.
+const BOUNDED_NODES: u64 = 20_000;
+
+/// What [`plan_with`] reports beside the plan.
+pub(crate) struct Planned {
+    pub plan: Plan,
+    /// The budget ran out before every VM was decided.
+    pub timed_out: bool,
+}
+
+/// Why a plan left out a VM the time limit stopped deciding.
+const NOT_DECIDED: &str = "not decided before the time limit";
+
 /// The restart plan when the hosts in `failed` fail now.
 pub fn plan(an: &Analysis, failed: &[HostId], scope: Scope, budget: &Budget) -> Plan {
+    plan_with(an, failed, scope, budget, Effort::Exact).plan
+}
+
+/// Decides `inst` with `effort`: `None` when a bounded effort ran out (and
+/// the budget did not).
+fn decide_with(inst: &Instance, budget: &Budget, effort: Effort) -> Option<Decision> {
+    if effort == Effort::Exact {
+        return Some(pack::decide(inst, budget).0);
+    }
+    if inst.items() == 0 {
+        return Some(Decision::Feasible(Vec::new()));
+    }
+    if let Some(proof) = pack::bounds::necessary(inst) {
+        return Some(Decision::Infeasible(proof));
+    }
+    if let Some(assign) = pack::greedy::pack(inst) {
+        return Some(Decision::Feasible(assign));
+    }
+    match pack::search::solve(inst, budget, BOUNDED_NODES) {
+        pack::search::Outcome::Found(assign) => Some(Decision::Feasible(assign)),
+        pack::search::Outcome::Exhausted => {
+            Some(Decision::Infeasible(pack::Infeasible::Exhaustive))
+        }
+        pack::search::Outcome::Stopped if budget.expired() => Some(Decision::Undecided),
+        pack::search::Outcome::Stopped => None,
+    }
+}
+
+/// [`plan`] with `effort`.
+pub(crate) fn plan_with(
+    an: &Analysis,
+    failed: &[HostId],
+    scope: Scope,
+    budget: &Budget,
+    effort: Effort,
+) -> Planned {
     let pool = an.pool;
     let mask = an.mask(failed);
     let mut failed: Vec<HostId> = failed.to_vec();
@@ -192,20 +258,21 @@ pub fn plan(an: &Analysis, failed: &[HostId], scope: Scope, budget: &Budget) -> 
         .count();
 
     let mut exact = true;
+    let mut timed_out = false;
     // Fast paths: everything, or every protected VM, in one decision.
     let mut kept: Vec<usize> = Vec::new();
     let mut place: HashMap<VmId, u32> = HashMap::new();
     let mut first = protected;
     let all: Vec<usize> = (0..n).collect();
     let (inst, members) = u.build(&all);
-    if let Decision::Feasible(a) = pack::decide(&inst, budget).0 {
+    if let Some(Decision::Feasible(a)) = decide_with(&inst, budget, effort) {
         kept = all;
         place = placed(&members, &a);
         first = n;
     } else if protected < n {
         let some: Vec<usize> = (0..protected).collect();
         let (sub, members) = u.build(&some);
-        if let Decision::Feasible(a) = pack::decide(&sub, budget).0 {
+        if let Some(Decision::Feasible(a)) = decide_with(&sub, budget, effort) {
             kept = some;
             place = placed(&members, &a);
         } else {
@@ -216,6 +283,18 @@ pub fn plan(an: &Analysis, failed: &[HostId], scope: Scope, budget: &Budget) -> 
     }
     // The rest, one by one in importance order.
     for i in first..n {
+        if budget.expired() {
+            // Nothing more is decided: the rest is left out, as such.
+            exact = false;
+            timed_out = true;
+            for &v in &u.units[i] {
+                unplaced.push(Unplaced {
+                    vm: v,
+                    reason: NOT_DECIDED.to_string(),
+                });
+            }
+            continue;
+        }
         let mut trial = kept.clone();
         trial.push(i);
         let (inst, members) = u.build(&trial);
@@ -224,12 +303,21 @@ pub fn plan(an: &Analysis, failed: &[HostId], scope: Scope, budget: &Budget) -> 
             place = placed(&members, &a);
             continue;
         }
-        match pack::decide(&inst, budget).0 {
-            Decision::Feasible(a) => {
+        match decide_with(&inst, budget, effort) {
+            Some(Decision::Feasible(a)) => {
                 kept = trial;
                 place = placed(&members, &a);
             }
-            Decision::Infeasible(_) => {
+            None => {
+                exact = false;
+                for &v in &u.units[i] {
+                    unplaced.push(Unplaced {
+                        vm: v,
+                        reason: "no placement beside the VMs of equal or higher priority was found within the search effort of an explanation".to_string(),
+                    });
+                }
+            }
+            Some(Decision::Infeasible(_)) => {
                 let reason = why_left_out(an, &mask, &inst, &members, &u.units[i], &place);
                 for &v in &u.units[i] {
                     unplaced.push(Unplaced {
@@ -238,12 +326,13 @@ pub fn plan(an: &Analysis, failed: &[HostId], scope: Scope, budget: &Budget) -> 
                     });
                 }
             }
-            Decision::Undecided => {
+            Some(Decision::Undecided) => {
                 exact = false;
+                timed_out = true;
                 for &v in &u.units[i] {
                     unplaced.push(Unplaced {
                         vm: v,
-                        reason: "not decided before the time limit".to_string(),
+                        reason: NOT_DECIDED.to_string(),
                     });
                 }
             }
@@ -271,12 +360,15 @@ pub fn plan(an: &Analysis, failed: &[HostId], scope: Scope, budget: &Budget) -> 
         let vm = &pool.vms[u.vm];
         (vm.restart, vm.priority, u.vm)
     });
-    Plan {
-        failed,
-        placements,
-        unplaced,
-        exact,
-        soft_broken,
+    Planned {
+        plan: Plan {
+            failed,
+            placements,
+            unplaced,
+            exact,
+            soft_broken,
+        },
+        timed_out,
     }
 }
 

@@ -228,17 +228,23 @@ fn degradation_row(pool: &Pool, tiers: &[Tier], k: u32, budget: &Budget) -> Degr
             .filter(|v| !safe_vms.contains(v))
             .collect();
     }
-    if let Some(&highest) = row.lost.first() {
+    // The example is worked out only while the budget lasts.
+    if let Some(&highest) = row.lost.first().filter(|_| !budget.expired()) {
         let tp = tier_pool(pool, highest);
-        if let Tolerates::No(w) = tolerance::tolerates(&tp, k, budget) {
+        // The plan below explains the set: the search needs only the set.
+        if let Tolerates::No(w) = tolerance::tolerates_with(&tp, k, budget, false) {
             let p = plan::plan(
                 &Analysis::new(pool),
                 &w.failed,
                 Scope::ProtectedOnly,
                 budget,
             );
-            let stranded = p.unplaced.iter().map(|u| u.vm).collect();
-            row.example = Some((w.failed, stranded));
+            // A plan the time limit cut short would strand VMs it never
+            // decided: no example then.
+            if p.exact {
+                let stranded = p.unplaced.iter().map(|u| u.vm).collect();
+                row.example = Some((w.failed, stranded));
+            }
         }
     }
     row

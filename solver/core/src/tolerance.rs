@@ -210,8 +210,13 @@ pub enum Strategy {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Witness {
     pub failed: Vec<HostId>,
-    /// Protected VMs the best partial plan for this set cannot restart.
+    /// Protected VMs the best partial plan for this set cannot restart
+    /// (empty when not `explained`).
     pub unplaced: Vec<VmId>,
+    /// False when the time limit ran out before the VMs the set strands
+    /// were worked out: `unplaced` is then empty and `reason` rests on the
+    /// proof alone.
+    pub explained: bool,
     pub reason: String,
     /// The resource short in aggregate, with (needed, spare), if one is.
     pub short: Option<(ResourceId, i64, i64)>,
@@ -743,6 +748,7 @@ pub(crate) fn tolerates_with(pool: &Pool, k: u32, budget: &Budget, explain: bool
                 unplaced: Vec::new(),
                 reason: String::new(),
                 short: None,
+                explained: false,
             })
         }
     };
@@ -891,6 +897,7 @@ fn vm_mode_witness(an: &Analysis, stranded_now: bool) -> Witness {
         unplaced,
         reason: "HA mode is \"vm\": there is no host failover".to_string(),
         short: None,
+        explained: true,
     }
 }
 
@@ -914,7 +921,22 @@ fn witness(
             short = Some((r, need, have));
         }
     }
-    let p = plan::plan(an, failed, Scope::ProtectedOnly, budget);
+    // The VMs the set strands, by a plan of bounded effort, unless the
+    // time limit leaves none for it.
+    let p = (!budget.expired())
+        .then(|| {
+            plan::plan_with(
+                an,
+                failed,
+                Scope::ProtectedOnly,
+                budget,
+                plan::Effort::Bounded,
+            )
+        })
+        .filter(|p| !p.timed_out)
+        .map(|p| p.plan);
+    let explained = p.is_some();
+    let unplaced: &[plan::Unplaced] = p.as_ref().map_or(&[], |p| &p.unplaced);
     // The most specific proof for this very set comes first.
     let local = pack::bounds::necessary(inst);
     let plural =
@@ -928,7 +950,7 @@ fn witness(
         (None, Some(Infeasible::NoTarget { item })) => {
             let v = sc.vms[*item];
             let together = sc.members(*item).len() > 1;
-            match p.unplaced.iter().find(|u| u.vm == v) {
+            match unplaced.iter().find(|u| u.vm == v) {
                 Some(u) if together => u.reason.clone(),
                 Some(u) => format!("{} cannot be restarted: {}", pool.vms[v].name, u.reason),
                 None if together => {
@@ -976,9 +998,10 @@ fn witness(
     };
     Witness {
         failed: failed.to_vec(),
-        unplaced: p.unplaced.iter().map(|u| u.vm).collect(),
+        unplaced: unplaced.iter().map(|u| u.vm).collect(),
         reason,
         short,
+        explained,
     }
 }
 

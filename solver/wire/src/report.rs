@@ -117,6 +117,14 @@ struct WitnessJson<'a> {
     reason: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     short: Option<ShortJson<'a>>,
+    /// Present (false) only when the time limit left no time to work out
+    /// the VMs the set strands: `unplaced` is then empty.
+    #[serde(skip_serializing_if = "is_true")]
+    explained: bool,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// A witness; `domains` (the pool's failure domains, when it has them)
@@ -150,6 +158,7 @@ fn witness_json<'a>(
             spare,
             deficit: needed - spare,
         }),
+        explained: w.explained,
     }
 }
 
@@ -496,6 +505,12 @@ pub fn check_text(pool: &Pool, r: &CheckReport) -> String {
             );
         }
         let _ = writeln!(s, "Reason: {}", w.reason);
+        if !w.explained {
+            let _ = writeln!(
+                s,
+                "Stranded protected VMs: not worked out before the time limit"
+            );
+        }
         if !w.unplaced.is_empty() {
             let vms: Vec<&str> = w
                 .unplaced

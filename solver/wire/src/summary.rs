@@ -71,12 +71,14 @@ pub fn pool_json(pool: &Pool) -> Value {
         }
     }
     let mut totals = vec![(0i64, 0i64, 0i64); nres];
+    // What every host's VMs use, in one pass over the VMs.
+    let used_all = pool.used_all();
     let hosts: Vec<HostJson> = pool
         .hosts
         .iter()
         .enumerate()
         .map(|(h, host)| {
-            let used = pool.used(h);
+            let used = &used_all[h];
             let resources = (0..nres)
                 .map(|r| {
                     let usable = pool.usable(h, r);

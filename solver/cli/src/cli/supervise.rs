@@ -3,7 +3,10 @@
 //! `--time-limit` counts from the start of the process and covers reading
 //! and validating the input, the set-up, the search and writing the answer.
 //! The search stops by itself at the deadline (the core watches it through
-//! `CheckOptions` and `Budget`) and the answer is then what was proved. What
+//! `CheckOptions` and `Budget`) and the answer is then what was proved; the
+//! deadline is the time limit less a reserve for the steps that run after
+//! it whatever the time (writing the answer, the set-up of a check that
+//! then stops at once), which grow with the input. What
 //! cannot stop on its own (parsing a large file, the set-up of a large
 //! pool) runs on a worker thread that this one waits for until a hard
 //! deadline, a little after the time limit (within 10 % + 1 s of it): past
@@ -36,9 +39,14 @@ pub(crate) struct Limits {
 }
 
 impl Limits {
-    /// When the search stops.
-    fn deadline(&self) -> Option<Instant> {
-        self.time_limit.map(|l| self.start + l)
+    /// When the work stops (the search, then each step after it that can
+    /// wait for the deadline: explanations, further checks): the time
+    /// limit less a reserve for what runs after it whatever the time
+    /// (writing the answer, the set-up of a check that then stops at once),
+    /// which grows with the input: `input_bytes` read.
+    fn deadline(&self, input_bytes: usize) -> Option<Instant> {
+        self.time_limit
+            .map(|l| self.start + l.saturating_sub(reserve(l, input_bytes)))
     }
 
     /// When the run ends whatever the worker is doing: the time limit plus
@@ -48,6 +56,15 @@ impl Limits {
         self.time_limit
             .map(|l| self.start + l + (l / 10 + Duration::from_secs(1)).mul_f64(0.6))
     }
+}
+
+/// The part of a time limit `limit` kept for the steps that run after the
+/// deadline, for an input of `input_bytes`: a twentieth of the limit (at
+/// most 1 s) and 150 ms per MB (answers and set-ups grow with the pool),
+/// never more than a quarter of the limit.
+fn reserve(limit: Duration, input_bytes: usize) -> Duration {
+    let per_mb = Duration::from_millis(150).mul_f64(input_bytes as f64 / 1e6);
+    ((limit / 20).min(Duration::from_secs(1)) + per_mb).min(limit / 4)
 }
 
 /// How a supervised run ended.
@@ -70,13 +87,6 @@ where
     T: Send + 'static,
     F: FnOnce(&mut Reader<'_>, &Ctx) -> T + Send + 'static,
 {
-    let ctx = Ctx {
-        deadline: limits.deadline(),
-        max_time: limits.max_time,
-        cancel: Arc::new(AtomicBool::new(false)),
-        progress: Arc::new(Progress::default()),
-        loaded: Arc::new(AtomicBool::new(false)),
-    };
     let hard = limits.hard_deadline();
     // Each input once, in order; a name given twice is read once.
     let mut texts: HashMap<String, (usize, InputText)> = HashMap::new();
@@ -87,6 +97,17 @@ where
             texts.insert(name.clone(), (1, super::read_text(name, stdin)));
         }
     }
+    let input_bytes = texts
+        .values()
+        .map(|(uses, text)| uses * text.as_ref().map_or(0, |(_, t)| t.len()))
+        .sum();
+    let ctx = Ctx {
+        deadline: limits.deadline(input_bytes),
+        max_time: limits.max_time,
+        cancel: Arc::new(AtomicBool::new(false)),
+        progress: Arc::new(Progress::default()),
+        loaded: Arc::new(AtomicBool::new(false)),
+    };
     if hard.is_some_and(|h| Instant::now() >= h) {
         return Ended::TimedOut(timed_out(limits, &ctx.progress.snapshot(), false));
     }
