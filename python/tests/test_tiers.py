@@ -131,12 +131,35 @@ def test_tolerate_beyond_the_pool(tiers_pool: haplan.Pool) -> None:
 
 
 def test_time_limit_zero_is_exact_here(tiers_pool: haplan.Pool) -> None:
-    """Set-level bounds settle every tier and find every example before any
-    failure set is searched (fixtures/tiers/tiers.case.json)."""
+    """Set-level bounds settle every tier before any failure set is searched
+    (fixtures/tiers/tiers.case.json); what is worked out only while time is
+    left (the degradation rows' examples, what each witness strands) is
+    omitted, and said so."""
     r = tiers_pool.tiers(time_limit=0)
     assert r.exact and r.verdict is haplan.Verdict.OK and r.exit_code == 0
     assert str(r) == golden_text("tiers/tiers.time-limit-0.expected")
-    assert r.to_dict() == tiers_pool.tiers().to_dict()
+    timed, given_time = r.to_dict(), tiers_pool.tiers().to_dict()
+    assert all(row.get("example") is None for row in timed["degradation"])
+    assert any(row.get("example") is not None for row in given_time["degradation"])
+
+    # Each tier's witness is proved failing but, with no time, not explained.
+    assert all(t["witness"].get("explained") is False for t in timed["tiers"])
+    assert all("explained" not in t["witness"] for t in given_time["tiers"])
+
+    def proved_part(d: Dict[str, Any]) -> Dict[str, Any]:
+        rows = [{k: v for k, v in row.items() if k != "example"} for row in d["degradation"]]
+        tiers = [
+            {
+                **t,
+                "witness": {
+                    k: v for k, v in t["witness"].items() if k not in ("unplaced", "explained")
+                },
+            }
+            for t in d["tiers"]
+        ]
+        return {**d, "degradation": rows, "tiers": tiers}
+
+    assert proved_part(timed) == proved_part(given_time)
 
 
 def test_time_limit_leaves_the_pool_undecided() -> None:
