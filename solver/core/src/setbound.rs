@@ -296,18 +296,7 @@ impl Joint {
                         bps.push(((v as f64 - a) / c as f64, c));
                     }
                 }
-                bps.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
-                let budget = y[j].max(0);
-                let mut acc = 0i64;
-                let mut l = 0.0;
-                for &(bp, c) in &bps {
-                    acc = acc.saturating_add(c);
-                    if acc > budget {
-                        l = bp;
-                        break;
-                    }
-                }
-                lambda[j] = l;
+                lambda[j] = breakpoint_past(&mut bps, y[j]);
             }
             if m > 0 {
                 // κ given λ: m·κ + Σ max(b_t, w_t − κ) is least at the
@@ -413,18 +402,7 @@ impl Joint {
                         bps.push(((v as f64 - a) / c as f64, c));
                     }
                 }
-                bps.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
-                let budget = y[j].max(0);
-                let mut acc = 0i64;
-                let mut l = 0.0;
-                for &(bp, c) in &bps {
-                    acc = acc.saturating_add(c);
-                    if acc > budget {
-                        l = bp;
-                        break;
-                    }
-                }
-                lambda[j] = l;
+                lambda[j] = breakpoint_past(&mut bps, y[j]);
             }
         }
         // Exact: λ_j rounded to P_j / SCALE (any λ ≥ 0 is sound).
@@ -1595,6 +1573,23 @@ impl Order {
         }
         true
     }
+}
+
+/// The coordinate-descent step of the joint knapsack bound: over the
+/// breakpoints `(λ, cost)`, the largest λ at which the costs of the
+/// breakpoints at or above it exceed `budget` (the bound's slope in λ turns
+/// non-negative there), or 0 when they never do.
+fn breakpoint_past(bps: &mut [(f64, i64)], budget: i64) -> f64 {
+    bps.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+    let budget = budget.max(0);
+    let mut acc = 0i64;
+    for &(bp, c) in bps.iter() {
+        acc = acc.saturating_add(c);
+        if acc > budget {
+            return bp;
+        }
+    }
+    0.0
 }
 
 #[cfg(test)]
