@@ -321,17 +321,7 @@ impl Joint {
             }
         }
         // Exact, with κ rounded down to an integer and λ_j to P_j / SCALE.
-        const SCALE: i128 = 1 << 32;
-        let p: Vec<i128> = lambda
-            .iter()
-            .map(|&l| {
-                if l.is_finite() && l > 0.0 {
-                    (l * SCALE as f64).min((1u128 << 72) as f64) as i128
-                } else {
-                    0
-                }
-            })
-            .collect();
+        let p = fixed_point(&lambda);
         let kap: i128 = if kappa.is_finite() && kappa > 0.0 {
             (kappa.min((1u64 << 62) as f64) as i128) * SCALE
         } else {
@@ -406,17 +396,7 @@ impl Joint {
             }
         }
         // Exact: λ_j rounded to P_j / SCALE (any λ ≥ 0 is sound).
-        const SCALE: i128 = 1 << 32;
-        let p: Vec<i128> = lambda
-            .iter()
-            .map(|&l| {
-                if l.is_finite() && l > 0.0 {
-                    (l * SCALE as f64).min((1u128 << 72) as f64) as i128
-                } else {
-                    0
-                }
-            })
-            .collect();
+        let p = fixed_point(&lambda);
         let mut total: i128 = (0..nk)
             .map(|j| p[j].saturating_mul(y[j].max(0) as i128))
             .fold(0i128, |a, b| a.saturating_add(b));
@@ -1573,6 +1553,24 @@ impl Order {
         }
         true
     }
+}
+
+/// The fixed-point scale of the joint bound's exact evaluation.
+const SCALE: i128 = 1 << 32;
+
+/// Multipliers λ as exact integers P / SCALE, rounded down (an infinite,
+/// negative or NaN λ becomes 0: any λ ≥ 0 keeps the bound sound).
+fn fixed_point(lambda: &[f64]) -> Vec<i128> {
+    lambda
+        .iter()
+        .map(|&l| {
+            if l.is_finite() && l > 0.0 {
+                (l * SCALE as f64).min((1u128 << 72) as f64) as i128
+            } else {
+                0
+            }
+        })
+        .collect()
 }
 
 /// The coordinate-descent step of the joint knapsack bound: over the
