@@ -287,12 +287,7 @@ pub(crate) fn plan_with(
             // Nothing more is decided: the rest is left out, as such.
             exact = false;
             timed_out = true;
-            for &v in &u.units[i] {
-                unplaced.push(Unplaced {
-                    vm: v,
-                    reason: NOT_DECIDED.to_string(),
-                });
-            }
+            not_decided(&mut unplaced, &u.units[i]);
             continue;
         }
         let mut trial = kept.clone();
@@ -329,12 +324,7 @@ pub(crate) fn plan_with(
             Some(Decision::Undecided) => {
                 exact = false;
                 timed_out = true;
-                for &v in &u.units[i] {
-                    unplaced.push(Unplaced {
-                        vm: v,
-                        reason: NOT_DECIDED.to_string(),
-                    });
-                }
+                not_decided(&mut unplaced, &u.units[i]);
             }
         }
     }
@@ -1245,4 +1235,12 @@ pub fn verify(pool: &Pool, plan: &Plan) -> Result<(), Vec<String>> {
     } else {
         Err(errors)
     }
+}
+
+/// The VMs of a unit left out because nothing was decided for them.
+fn not_decided(unplaced: &mut Vec<Unplaced>, vms: &[VmId]) {
+    unplaced.extend(vms.iter().map(|&vm| Unplaced {
+        vm,
+        reason: NOT_DECIDED.to_string(),
+    }));
 }
