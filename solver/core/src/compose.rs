@@ -63,8 +63,25 @@ pub(crate) fn applies(an: &Analysis) -> bool {
 /// VM restarted, proved by restart lists; false when the lists are not
 /// found in time or prove nothing (which says nothing about the pool).
 pub(crate) fn tolerates(an: &Analysis, k: usize, budget: &Budget) -> bool {
-    k == 0 || (applies(an) && lists(an, k, budget).is_some_and(|l| proves(an, &l)))
+    let entries = an
+        .items
+        .iter()
+        .map(Vec::len)
+        .sum::<usize>()
+        .saturating_mul(k);
+    k == 0
+        || (applies(an)
+            && k <= MOST_K
+            && entries <= MOST_ENTRIES
+            && lists(an, k, budget).is_some_and(|l| proves(an, &l)))
 }
+
+/// Lists longer than this are not tried: a VM that needs more hosts set
+/// aside than this hardly finds them, and the lists' memory grows with k.
+const MOST_K: usize = 8;
+/// Nor lists of more host entries in all (memory and time stay bounded on
+/// any pool: a few tens of MB).
+const MOST_ENTRIES: usize = 1 << 20;
 
 /// Restart lists of length `k` for every protected VM, made so that
 /// condition 1 of the module doc holds (`None` when some VM finds no k
