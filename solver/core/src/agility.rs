@@ -563,7 +563,7 @@ impl GroupCheck {
                         } else {
                             format!(
                                 "already runs {} of group {} (at most {} per host)",
-                                crate::plan::and_list(&there),
+                                crate::words::and_list(&there),
                                 r.name,
                                 r.max_per_host
                             )

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::strict::quoted;
+use crate::words::quoted;
 
 /// One problem in a pool file.
 #[derive(Clone, Debug, PartialEq, Eq)]

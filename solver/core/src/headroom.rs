@@ -74,10 +74,11 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 
 use crate::error::{Problem, ShapeError};
-use crate::load::{Cx, join};
+use crate::load::Cx;
 use crate::model::*;
 use crate::pack::{self, Budget, Decision};
 use crate::scenario::Analysis;
+use crate::strict::join;
 use crate::strict::quoted;
 use crate::tolerance::{self, CheckOptions, CheckReport, Verdict};
 

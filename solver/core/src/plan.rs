@@ -30,6 +30,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::model::*;
 use crate::pack::{self, Budget, Decision, Instance, fits, greedy::GroupsUsed};
 use crate::scenario::{Analysis, Honour};
+use crate::words::and_list;
 
 /// Where one VM restarts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -474,15 +475,6 @@ fn fit_beside(
         used.take_item(inst, i, t);
     }
     inst.verify(&assign).then_some(assign)
-}
-
-/// `a`, `a and b`, `a, b and c`.
-pub(crate) fn and_list(names: &[&str]) -> String {
-    match names {
-        [] => String::new(),
-        [one] => one.to_string(),
-        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
-    }
 }
 
 /// The hosts where a VM of a strict keep-together rule of `vms` still

@@ -537,6 +537,28 @@ impl Unit {
     }
 }
 
+/// A whole-block count is a proof of infeasibility: plain totals (a
+/// `unit` of 1) are [`Infeasible::Short`](crate::pack::Infeasible::Short),
+/// others [`Infeasible::Blocks`](crate::pack::Infeasible::Blocks).
+impl From<Blocks> for crate::pack::Infeasible {
+    fn from(b: Blocks) -> Self {
+        if b.unit == 1 {
+            crate::pack::Infeasible::Short {
+                res: b.res,
+                need: b.need,
+                have: b.have,
+            }
+        } else {
+            crate::pack::Infeasible::Blocks {
+                res: b.res,
+                unit: b.unit,
+                need: b.need,
+                have: b.have,
+            }
+        }
+    }
+}
+
 /// A partial failure set: `chosen` hosts, and `m` more to come from `rest`.
 pub struct Partial<'a> {
     /// Hosts already in the set.

@@ -995,7 +995,7 @@ fn witness(
                         .collect();
                     format!(
                         "{} must run together; no surviving host they may run on has room for all of them",
-                        crate::plan::and_list(&names)
+                        crate::words::and_list(&names)
                     )
                 }
                 None => format!("{} fits on no surviving host it may run on", pool.vms[v].name),

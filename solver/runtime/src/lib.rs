@@ -28,6 +28,7 @@ mod machine;
 
 pub mod driver;
 pub mod log;
+pub mod redact;
 pub mod sim;
 pub mod text;
 

@@ -25,43 +25,10 @@ use serde_json::{Value, json};
 
 use super::machine::{Runtime, RuntimeError};
 use super::{Event, Input, Millis, Output};
+pub use crate::redact::{redact_input, redact_pool};
 
 /// The format of a log, in its first line's `log`.
 pub const FORMAT: &str = "haplan-runtime/v1";
-
-/// Replaces every fencing parameter's value in a pool file by `"***"`, and
-/// in a host object (`hosts[]` entry) when given one.
-pub fn redact_pool(doc: &Value) -> Value {
-    let mut doc = doc.clone();
-    if let Some(hosts) = doc.get_mut("hosts").and_then(Value::as_array_mut) {
-        for h in hosts {
-            redact_host(h);
-        }
-    }
-    doc
-}
-
-fn redact_host(h: &mut Value) {
-    if let Some(levels) = h.get_mut("fencing").and_then(Value::as_array_mut) {
-        for l in levels {
-            if let Some(params) = l.get_mut("params").and_then(Value::as_object_mut) {
-                for v in params.values_mut() {
-                    *v = Value::String("***".into());
-                }
-            }
-        }
-    }
-}
-
-/// An input as it may be written down: a new host's fencing parameters
-/// redacted.
-pub fn redact_input(input: &Input) -> Input {
-    let mut input = input.clone();
-    if let Event::HostAdded { host } = &mut input.event {
-        redact_host(host);
-    }
-    input
-}
 
 /// Something a log can be flushed to disk on.
 pub trait Durable: Write {

@@ -512,7 +512,7 @@ impl Runtime {
     /// fencing parameters redacted, as after a replay of the log).
     pub fn state_json(&self) -> Value {
         serde_json::json!({
-            "pool": super::log::redact_pool(&self.doc),
+            "pool": crate::redact::redact_pool(&self.doc),
             "now": self.now,
             "next_id": self.next_id,
             "hosts": self.hosts,

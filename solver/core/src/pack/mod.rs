@@ -192,25 +192,6 @@ pub enum Infeasible {
     Ilp,
 }
 
-impl From<crate::setbound::Blocks> for Infeasible {
-    fn from(b: crate::setbound::Blocks) -> Self {
-        if b.unit == 1 {
-            Infeasible::Short {
-                res: b.res,
-                need: b.need,
-                have: b.have,
-            }
-        } else {
-            Infeasible::Blocks {
-                res: b.res,
-                unit: b.unit,
-                need: b.need,
-                have: b.have,
-            }
-        }
-    }
-}
-
 /// The answer for one instance: a packing, a proof that none exists, or
 /// neither within the budget.
 #[derive(Clone, Debug, PartialEq, Eq)]
