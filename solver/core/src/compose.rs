@@ -188,7 +188,7 @@ pub(crate) fn lists(an: &Analysis, k: usize, budget: &Budget) -> Option<Lists> {
                 {
                     *e = (a, now);
                 }
-                tops.sort_by(|x, y| y.1.cmp(&x.1));
+                tops.sort_by_key(|e| std::cmp::Reverse(e.1));
             }
             if group != NO_GROUP {
                 taken.insert((group, t));
