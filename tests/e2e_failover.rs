@@ -684,9 +684,8 @@ fn a_runtime_killed_while_it_starts_vms_resumes_from_its_log_without_copies() {
     // Killed once db (the first of h1's VMs to restart) runs again, while
     // app (order 1, after db's start delay of 1 s) and batch (best effort,
     // last) wait: the resumed runtime finds db by the inventories and
-    // starts the others. (Killed before db's start got through, the resumed
-    // runtime would look for db 60 s later before it starts anything, by
-    // design: a start whose fate is not known is not repeated elsewhere.)
+    // starts the others. (Killed before db's start got through: the
+    // scenario a_runtime_killed_between_the_fence_and_the_starts_....)
     let (bench, before, second, _pool, log) = kill_mid_failover(|w, bench| {
         w.any_output(|o| {
             o.actions

@@ -16,7 +16,9 @@
 //! A VM is restarted from the definition (libvirt XML) it last ran with: the
 //! definitions of the running domains are read when [`Live`] is made, again
 //! from every host that answers every [`DEFINITIONS_REFRESH`] and from each
-//! host that answers an inventory (every minute), kept in a
+//! host that answers an inventory (every minute), once more just before a
+//! start from the host the VM's definition was last read on (unless that
+//! host is known to be off), kept in a
 //! file beside the log when one is given ([`Live::keep_definitions`]), and
 //! written on the target (replacing an older definition there) before the
 //! start.
