@@ -1156,18 +1156,18 @@ fn a_runtime_killed_between_the_fence_and_the_starts_finds_them_undone_and_start
     std::fs::write(&path, serde_json::to_string_pretty(&pool).unwrap()).unwrap();
     // haplan prints a step (here only those that do something) after
     // logging it and before performing its actions. Its standard output is
-    // a pipe the test stops reading once h1's fence is handed out and then
-    // fills: the next step printed (the fence's result, with the restarts)
+    // a socket the test stops reading once h1's fence is handed out and
+    // then fills: the next step printed (the fence's result, with the restarts)
     // is logged, and its starts are never made. kill -9 then.
-    let (out_r, out_w) = std::io::pipe().expect("a pipe");
-    let filler = out_w.try_clone().expect("the pipe's writing end");
+    let (out_r, out_w) = std::os::unix::net::UnixStream::pair().expect("a socket pair");
+    let filler = out_w.try_clone().expect("the writing end");
     let mut child = Command::new(haplan_binary())
         .arg("run")
         .arg(&path)
         .args(["--driver", "libvirt", "--format", "json", "--until", "120"])
         .args(["--log", &log])
         .stdin(Stdio::null())
-        .stdout(out_w)
+        .stdout(std::os::fd::OwnedFd::from(out_w))
         .stderr(Stdio::null())
         .spawn()
         .expect("haplan runs");
@@ -1222,7 +1222,8 @@ fn a_runtime_killed_between_the_fence_and_the_starts_finds_them_undone_and_start
     );
     let filling = std::thread::spawn(move || {
         let mut filler = filler;
-        // Far more than a pipe holds: blocks until the reader drains it.
+        // Far more than a socket's buffers hold: blocks until the reader
+        // drains it.
         let _ = std::io::Write::write_all(&mut filler, &vec![b'\n'; 4 << 20]);
     });
     let start_logged = wait_for(Duration::from_secs(30), || {
