@@ -330,6 +330,110 @@ static void runtime(const char *root) {
     haplan_runtime_free(rt);
 }
 
+/* The id of the first action of `type` for `host` in `output`, or 0. */
+static uint64_t action_id(const char *output, const char *type, const char *host) {
+    char pat[64], h[32];
+    snprintf(pat, sizeof pat, "{\"type\":\"%s\",\"id\":", type);
+    for (const char *p = strstr(output, pat); p; p = strstr(p + 1, pat))
+        if (!strcmp(str(p, "host", h, sizeof h), host)) return num(p, "id", 0);
+    return 0;
+}
+
+/* Answers to the runtime's actions (docs/runtime.md, "Every request has a
+ * deadline"): one naming a host or a VM the pool does not have is refused
+ * as unknown and changes nothing; an inventory with the amounts its VMs
+ * have now is taken; a probe never answered becomes an alert at its
+ * deadline. */
+static void answers(const char *root) {
+    haplan_pool *rack = load_pool(root, "fixtures/runtime/rack.json");
+    haplan_runtime *rt = NULL;
+    char *out = NULL;
+    REQUIRE(haplan_runtime_new(rack, 0, &rt, &out, NULL) == HAPLAN_OK && rt);
+    haplan_pool_free(rack);
+    uint64_t probe_r1 = action_id(out, "probe", "r1"), probe_r2 = action_id(out, "probe", "r2");
+    uint64_t inventory = action_id(out, "inventory", "r2");
+    haplan_string_free(out);
+    REQUIRE(probe_r1 && probe_r2);
+    char input[512];
+    if (!inventory) {
+        /* Inventoried once it answers. */
+        snprintf(input, sizeof input,
+                 "{\"at\": 50, \"event\": {\"type\": \"health_check\", \"id\": %" PRIu64
+                 ", \"host\": \"r2\", \"ping\": true, \"api\": true}}",
+                 probe_r2);
+        REQUIRE(haplan_runtime_handle(rt, BUF(input), &out, NULL) == HAPLAN_OK);
+        inventory = action_id(out, "inventory", "r2");
+        haplan_string_free(out);
+    }
+    REQUIRE(inventory);
+    char *before = NULL;
+    REQUIRE(haplan_runtime_state_json(rt, &before, NULL) == HAPLAN_OK);
+
+    struct {
+        const char *format;
+        uint64_t id;
+        const char *name;
+    } unknown[] = {
+        {"{\"at\": 100, \"event\": {\"type\": \"health_check\", \"id\": %" PRIu64
+         ", \"host\": \"r9\", \"ping\": true, \"api\": true}}",
+         probe_r1, "r9"},
+        {"{\"at\": 100, \"event\": {\"type\": \"inventory\", \"id\": %" PRIu64 ", \"host\": \"r9\", \"vms\": []}}",
+         inventory, "r9"},
+        {"{\"at\": 100, \"event\": {\"type\": \"vm_start_result\", \"id\": %" PRIu64
+         ", \"vm\": \"ghost\", \"host\": \"r2\", \"ok\": true}}",
+         inventory + 1000, "ghost"},
+        {"{\"at\": 100, \"event\": {\"type\": \"vm_status\", \"id\": %" PRIu64 ", \"vm\": \"ghost\", \"host\": null}}",
+         inventory + 1000, "ghost"},
+        {"{\"at\": 100, \"event\": {\"type\": \"fence_result\", \"id\": %" PRIu64 ", \"host\": \"r9\", \"off\": true}}",
+         inventory + 1000, "r9"},
+    };
+    for (size_t i = 0; i < sizeof unknown / sizeof *unknown; i++) {
+        snprintf(input, sizeof input, unknown[i].format, unknown[i].id);
+        out = UNTOUCHED;
+        haplan_result rc = haplan_runtime_handle(rt, BUF(input), &out, &err);
+        if (rc != HAPLAN_UNKNOWN_NAME) {
+            fprintf(stderr, "answer %s gave %s, expected HAPLAN_UNKNOWN_NAME\n", input, haplan_result_name(rc));
+            failures++;
+        }
+        CHECK(out == UNTOUCHED);
+        if (rc == HAPLAN_OK && out != UNTOUCHED) haplan_string_free(out);
+        if (rc != HAPLAN_OK) EXPECT_ERROR("unknown_name", unknown[i].name);
+    }
+    char *after = NULL;
+    REQUIRE(haplan_runtime_state_json(rt, &after, NULL) == HAPLAN_OK);
+    CHECK(!strcmp(before, after));
+    haplan_string_free(before);
+    haplan_string_free(after);
+
+    /* r2 lists its VMs with the amounts they have now: app2 grew. */
+    snprintf(input, sizeof input,
+             "{\"at\": 200, \"event\": {\"type\": \"inventory\", \"id\": %" PRIu64
+             ", \"host\": \"r2\", \"vms\": [\"app2\", \"web2\"], \"demand\": {\"app2\": {\"memory_mib\": 10240}, "
+             "\"web2\": {\"memory_mib\": 4096}}}}",
+             inventory);
+    CHECK_RC(haplan_runtime_handle(rt, BUF(input), &out, &err), HAPLAN_OK);
+    CHECK(has(out, "{\"type\":\"vm_resized_seen\",\"vm\":\"app2\",\"host\":\"r2\",\"demand\":{\"memory_mib\":10240}}"));
+    CHECK(!has(out, "\"vm\":\"web2\",\"host\":\"r2\",\"demand\""));
+    haplan_string_free(out);
+    char *state = NULL;
+    REQUIRE(haplan_runtime_state_json(rt, &state, NULL) == HAPLAN_OK);
+    CHECK(has(state, "10240"));
+    haplan_string_free(state);
+
+    /* r1's probe is never answered: past its deadline (10 s) an alert names
+     * it, and r1 is probed again. */
+    CHECK_RC(haplan_runtime_handle(rt, BUF("{\"at\": 15000, \"event\": {\"type\": \"tick\"}}"), &out, &err),
+             HAPLAN_OK);
+    char want[128];
+    snprintf(want, sizeof want,
+             "{\"type\":\"request_unanswered\",\"action\":{\"type\":\"probe\",\"id\":%" PRIu64 ",\"host\":\"r1\"}}",
+             probe_r1);
+    CHECK(has(out, want));
+    CHECK(action_id(out, "probe", "r1") > probe_r1);
+    haplan_string_free(out);
+    haplan_runtime_free(rt);
+}
+
 int main(int argc, char **argv) {
     REQUIRE(argc == 2);
     char path[4096];
@@ -344,6 +448,7 @@ int main(int argc, char **argv) {
     haplan_pool_free(demo);
     free(demo_json);
     runtime(argv[1]);
+    answers(argv[1]);
 
     /* Names of codes, known or not; frees of NULL. */
     CHECK(!strcmp(haplan_result_name(HAPLAN_OK), "HAPLAN_OK"));

@@ -8,7 +8,9 @@
 //!   its active virtual networks and host interfaces, and the URI kept in
 //!   `labels.libvirt_uri`;
 //! - a VM per domain: `power` from its state (running, paused, or halted for
-//!   shut off), `demand` = its maximum memory (MiB, rounded up) and vCPUs,
+//!   shut off), `demand` = its maximum memory (MiB, rounded up) and vCPUs
+//!   (for a running domain, the larger of what it runs with and what its
+//!   persistent definition gives it: [`domain_demand`]),
 //!   `storage` = the pools holding its disks, `networks` = the networks,
 //!   bridges or host devices its interfaces use, and `local_devices` for what
 //!   binds it to its host: passed-through host devices, and disks that are in
@@ -202,7 +204,7 @@ pub fn pool_from_inventories(pool_name: &str, hosts: &[HostInventory]) -> Import
             "name": name,
             "host": host.name,
             "power": info.state.pool_power(),
-            "demand": { "memory_mib": info.memory_mib, "vcpus": info.vcpus },
+            "demand": domain_demand(info, Some(xml)),
             "storage": needs.storage,
             "networks": needs.networks,
         });
@@ -249,6 +251,56 @@ pub fn pool_from_inventories(pool_name: &str, hosts: &[HostInventory]) -> Import
         }),
         warnings,
     }
+}
+
+/// What a domain demands of a host, as a VM of the pool (resources named as
+/// [`import`] names them): `memory_mib`, its maximum memory in MiB (rounded
+/// up), and `vcpus`. A running domain holds what it runs with (`info`) and
+/// needs what its persistent definition (`xml`, when given and readable)
+/// says when it starts again: the larger of each, so that neither where it
+/// runs nor where it restarts is planned short.
+pub fn domain_demand(info: &DomainInfo, xml: Option<&str>) -> BTreeMap<String, i64> {
+    let (mut mib, mut vcpus) = (info.memory_mib, info.vcpus);
+    if let Some((m, c)) = xml.and_then(definition_amounts) {
+        mib = mib.max(m);
+        vcpus = vcpus.max(c);
+    }
+    let clamp = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
+    BTreeMap::from([
+        ("memory_mib".to_string(), clamp(mib)),
+        ("vcpus".to_string(), i64::from(vcpus)),
+    ])
+}
+
+/// The maximum memory (MiB, rounded up) and the vCPUs it starts with (the
+/// `current` attribute of `<vcpu>`, else its value) of a domain's XML; `None`
+/// when the XML says neither readably.
+pub fn definition_amounts(xml: &str) -> Option<(u64, u32)> {
+    let doc = roxmltree::Document::parse(xml).ok()?;
+    let root = doc.root_element();
+    let memory = child(root, "memory")?;
+    let amount: u64 = memory.text()?.trim().parse().ok()?;
+    // libvirt's units: bytes, SI (1000) and binary (1024) multiples.
+    let bytes_per: u64 = match memory.attribute("unit").unwrap_or("KiB") {
+        "b" | "bytes" => 1,
+        "KB" => 1_000,
+        "k" | "KiB" => 1 << 10,
+        "MB" => 1_000_000,
+        "M" | "MiB" => 1 << 20,
+        "GB" => 1_000_000_000,
+        "G" | "GiB" => 1 << 30,
+        "TB" => 1_000_000_000_000,
+        "T" | "TiB" => 1 << 40,
+        _ => return None,
+    };
+    let mib = u128::from(amount) * u128::from(bytes_per);
+    let mib = u64::try_from(mib.div_ceil(1 << 20)).ok()?;
+    let vcpu = child(root, "vcpu")?;
+    let vcpus: u32 = match vcpu.attribute("current") {
+        Some(c) => c.trim().parse().ok()?,
+        None => vcpu.text()?.trim().parse().ok()?,
+    };
+    Some((mib, vcpus))
 }
 
 /// The storage pool holding `path`: the pool with that volume, else the pool
@@ -585,6 +637,81 @@ mod tests {
         let pool = haplan::parse_pool(&text).unwrap();
         assert_eq!(pool.hosts.len(), 2);
         assert_eq!(pool.vms.len(), 5);
+    }
+
+    #[test]
+    fn amounts_are_read_from_a_definition_in_any_unit() {
+        let xml = |mem: &str, vcpu: &str| {
+            format!(
+                "<domain type='kvm'><name>a</name>{mem}{vcpu}<os><type>hvm</type></os></domain>"
+            )
+        };
+        let vcpu = "<vcpu placement='static'>2</vcpu>";
+        for (mem, mib) in [
+            ("<memory unit='KiB'>655360</memory>", 640),
+            ("<memory>655361</memory>", 641), // KiB by default, rounded up
+            ("<memory unit='MiB'>640</memory>", 640),
+            ("<memory unit='M'>640</memory>", 640),
+            ("<memory unit='GiB'>2</memory>", 2048),
+            ("<memory unit='G'>2</memory>", 2048),
+            ("<memory unit='bytes'>1048577</memory>", 2),
+            ("<memory unit='MB'>1000</memory>", 954), // 10^9 bytes
+            ("<memory unit='TiB'>1</memory>", 1 << 20),
+        ] {
+            assert_eq!(definition_amounts(&xml(mem, vcpu)), Some((mib, 2)), "{mem}");
+        }
+        let mem = "<memory unit='MiB'>512</memory>";
+        // vCPUs it starts with, not the most it may be given.
+        let hot = "<vcpu placement='static' current='3'>8</vcpu>";
+        assert_eq!(definition_amounts(&xml(mem, hot)), Some((512, 3)));
+        for bad in [
+            xml("<memory unit='parsec'>1</memory>", vcpu),
+            xml("<memory unit='MiB'>-1</memory>", vcpu),
+            xml("", vcpu),
+            xml(mem, ""),
+            xml(mem, "<vcpu>many</vcpu>"),
+            "<domain".to_string(),
+        ] {
+            assert_eq!(definition_amounts(&bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_domain_demands_the_larger_of_what_it_runs_with_and_its_definition() {
+        let running = domain("a", "u-a", DomainState::Running, 512, 2);
+        let xml = |mib: u64, vcpus: u32| {
+            format!(
+                "<domain><name>a</name><memory unit='MiB'>{mib}</memory><vcpu>{vcpus}</vcpu></domain>"
+            )
+        };
+        let demand =
+            |xml: Option<&str>| serde_json::to_value(domain_demand(&running, xml)).unwrap();
+        assert_eq!(demand(None), json!({"memory_mib": 512, "vcpus": 2}));
+        // Grown in its definition (what it boots with next).
+        assert_eq!(
+            demand(Some(&xml(640, 4))),
+            json!({"memory_mib": 640, "vcpus": 4})
+        );
+        // Shrunk in its definition: it still holds what it runs with.
+        assert_eq!(
+            demand(Some(&xml(256, 1))),
+            json!({"memory_mib": 512, "vcpus": 2})
+        );
+        assert_eq!(
+            demand(Some("<domain")),
+            json!({"memory_mib": 512, "vcpus": 2})
+        );
+        // The importer writes the same amounts.
+        let h = HostInventory {
+            name: "h1".into(),
+            uri: "u".into(),
+            inventory: inventory(vec![(running.clone(), xml(640, 1))]),
+        };
+        let out = pool_from_inventories("p", &[h]);
+        assert_eq!(
+            out.pool["vms"][0]["demand"],
+            json!({"memory_mib": 640, "vcpus": 2})
+        );
     }
 
     #[test]

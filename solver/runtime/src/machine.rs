@@ -24,8 +24,9 @@ pub const FENCE_BACKOFF_MAX_MS: Millis = 300_000;
 /// runtime counts it as failed.
 pub const FENCE_GRACE_MS: Millis = 5_000;
 /// After a restart of the runtime, how long it waits before asking where a
-/// VM whose start or migration was in flight runs: a driver finishes or
-/// abandons every start within this time.
+/// VM whose migration (or query) was in flight runs. (A VM whose start was
+/// in flight is settled by the reconciliation's inventories, without a
+/// wait.)
 pub const SETTLE_MS: Millis = 60_000;
 /// How often a protected VM that no host could take is tried again when
 /// nothing else gave it a new chance.
@@ -787,8 +788,14 @@ impl Runtime {
                     host,
                     attempt,
                 } => {
+                    // Settled by the hosts, not by waiting: the
+                    // reconciliation lists them (it runs where a host lists
+                    // it), then, listed nowhere, it is started again on the
+                    // same host only, where a start that lands late can
+                    // only meet itself (docs/runtime.md, "A start is never
+                    // assumed failed").
                     self.late_landings.insert(vm.clone(), (id, host.clone()));
-                    self.in_doubt(&vm, Some(host), attempt, SETTLE_MS, out)
+                    self.in_doubt(&vm, Some(host), attempt, 0, out)
                 }
                 Action::Migrate { id, vm, from, to } => {
                     self.migration_in_doubt(id, &vm, &from, &to, SETTLE_MS, out)

@@ -16,7 +16,9 @@
 //! A VM is restarted from the definition (libvirt XML) it last ran with: the
 //! definitions of the running domains are read when [`Live`] is made, again
 //! from every host that answers every [`DEFINITIONS_REFRESH`] and from each
-//! host that answers an inventory (every minute), kept in a
+//! host that answers an inventory (every minute), once more just before a
+//! start from the host the VM's definition was last read on (unless that
+//! host is known to be off), kept in a
 //! file beside the log when one is given ([`Live::keep_definitions`]), and
 //! written on the target (replacing an older definition there) before the
 //! start.
@@ -33,6 +35,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use haplan_drivers::import::domain_demand;
 use haplan_drivers::{ConnectOptions, FenceDevice, FenceParams, LibvirtError, LibvirtHost};
 
 use haplan::model::Pool;
@@ -45,6 +48,8 @@ pub struct Live {
     peers: BTreeMap<String, LibvirtHost>,
     fences: BTreeMap<String, Vec<Result<FenceDevice, String>>>,
     definitions: Mutex<BTreeMap<String, String>>,
+    /// Where each VM's definition was last read (the host it ran on then).
+    read_on: Mutex<BTreeMap<String, String>>,
     /// Where the definitions are kept (rewritten whole when one changes).
     definitions_file: Mutex<Option<std::path::PathBuf>>,
     /// Hosts a fence confirmed off (and not seen since): they run nothing.
@@ -71,6 +76,11 @@ pub trait LiveDrivers: Hypervisor + Fencer + 'static {
     /// failed ([`run`] calls it every [`DEFINITIONS_REFRESH`]). Drivers
     /// that need no definitions ignore it.
     fn refresh_definitions(&self) {}
+    /// The hosts the runtime knows are off (confirmed by a fence, maybe
+    /// before a restart of the runtime, and not seen since): they run
+    /// nothing, so a VM is not "unknown" for want of their answer. [`run`]
+    /// calls it once the runtime is made or resumed.
+    fn known_off(&self, _hosts: &[String]) {}
 }
 
 /// How often [`run`] reads the VM definitions again (besides every
@@ -119,6 +129,7 @@ impl Live {
             peers,
             fences,
             definitions: Mutex::new(BTreeMap::new()),
+            read_on: Mutex::new(BTreeMap::new()),
             definitions_file: Mutex::new(None),
             off: Mutex::new(BTreeSet::new()),
             probe_timeout: Duration::from_secs(2),
@@ -186,14 +197,48 @@ impl Live {
         let mut changed = false;
         for d in domains {
             if let Ok(xml) = self.seen(h.domain_xml(&d.name)) {
-                let mut defs = self.definitions.lock().expect("not poisoned");
-                if defs.get(&d.name) != Some(&xml) {
-                    defs.insert(d.name, xml);
-                    changed = true;
-                }
+                changed |= self.keep(&d.name, host, xml);
             }
         }
         if changed {
+            let _ = self.save_definitions();
+        }
+    }
+
+    /// Keeps `xml`, read on `host`, as `vm`'s definition; whether it
+    /// changed.
+    fn keep(&self, vm: &str, host: &str, xml: String) -> bool {
+        self.read_on
+            .lock()
+            .expect("not poisoned")
+            .insert(vm.to_string(), host.to_string());
+        let mut defs = self.definitions.lock().expect("not poisoned");
+        if defs.get(vm) == Some(&xml) {
+            return false;
+        }
+        defs.insert(vm.to_string(), xml);
+        true
+    }
+
+    /// Just before `vm` is started: its definition read again from the
+    /// host it was last read on, when that host is not known to be off (a
+    /// VM that crashed on a host that is up, say, whose definition was
+    /// changed since the last read). A host that is off (the usual case of
+    /// a restart: its host died) cannot be read: the definition kept is the
+    /// latest read while it answered.
+    fn refresh_before_start(&self, vm: &str) {
+        let Some(last) = self.read_on.lock().expect("not poisoned").get(vm).cloned() else {
+            return;
+        };
+        if self.off.lock().expect("not poisoned").contains(&last) {
+            return;
+        }
+        let Some(h) = self.hosts.get(&last) else {
+            return;
+        };
+        if let Ok(xml) = self.seen(h.domain_xml(vm))
+            && self.keep(vm, &last, xml)
+        {
             let _ = self.save_definitions();
         }
     }
@@ -238,6 +283,7 @@ impl Hypervisor for Live {
     fn start_vm(&self, vm: &str, host: &str) -> Result<(), StartError> {
         let fail = start_error;
         let h = self.host(host).map_err(StartError::failed)?;
+        self.refresh_before_start(vm);
         let known = match self.seen(h.domain(vm)) {
             Ok(d) if d.state.is_active() => return Ok(()), // it runs there already
             Ok(_) => true,
@@ -245,15 +291,25 @@ impl Hypervisor for Live {
             Err(e) => return Err(fail(e)),
         };
         // The latest definition it ran with replaces an older one there.
-        match self.definition(vm) {
-            Some(xml) => self
-                .seen(h.define_and_start(&xml))
-                .map(|_| ())
-                .map_err(fail),
-            None if known => self.seen(h.start(vm)).map_err(fail),
-            None => Err(StartError::failed(format!(
-                "no definition of {vm} is known"
-            ))),
+        let started = match self.definition(vm) {
+            Some(xml) => self.seen(h.define_and_start(&xml)).map(|_| ()),
+            None if known => self.seen(h.start(vm)),
+            None => {
+                return Err(StartError::failed(format!(
+                    "no definition of {vm} is known"
+                )));
+            }
+        };
+        match started {
+            Ok(()) => Ok(()),
+            // An earlier start of it there (one whose answer was lost with
+            // a runtime that stopped, say) may have completed meanwhile:
+            // libvirt then refuses this one, and the VM runs there.
+            Err(e) if !start_error_is_in_doubt(&e) => match self.seen(h.domain(vm)) {
+                Ok(d) if d.state.is_active() => Ok(()),
+                _ => Err(fail(e)),
+            },
+            Err(e) => Err(fail(e)),
         }
     }
 
@@ -294,6 +350,28 @@ impl Hypervisor for Live {
         self.remember(host);
         Ok(list.into_iter().map(|d| d.name).collect())
     }
+
+    /// What each domain running on `host` demands, as `haplan import
+    /// libvirt` maps a domain to a VM (`memory_mib`, `vcpus`: the larger of
+    /// what it runs with and what its persistent definition, read by the
+    /// inventory just before, gives it). Nothing when `host` does not
+    /// answer.
+    fn vm_demands(&self, host: &str) -> BTreeMap<String, BTreeMap<String, i64>> {
+        let Some(h) = self.hosts.get(host) else {
+            return BTreeMap::new();
+        };
+        let Ok(domains) = self.seen(h.active_domains()) else {
+            return BTreeMap::new();
+        };
+        let defs = self.definitions.lock().expect("not poisoned");
+        domains
+            .into_iter()
+            .map(|d| {
+                let demand = domain_demand(&d, defs.get(&d.name).map(String::as_str));
+                (d.name, demand)
+            })
+            .collect()
+    }
 }
 
 impl Fencer for Live {
@@ -323,6 +401,12 @@ impl LiveDrivers for Live {
     fn keep_definitions(&self, path: &Path) -> Result<(), String> {
         Live::keep_definitions(self, path)
     }
+    fn known_off(&self, hosts: &[String]) {
+        self.off
+            .lock()
+            .expect("not poisoned")
+            .extend(hosts.iter().cloned());
+    }
     fn refresh_definitions(&self) {
         let off = self.off.lock().expect("not poisoned").clone();
         for host in self.hosts.keys() {
@@ -348,11 +432,25 @@ impl Drop for SetOnDrop {
 /// taken for failed. A call never sent (`NotSent`, `Busy`), a host that
 /// could not be reached, or a refusal failed: the VM does not run there.
 pub fn start_error(e: LibvirtError) -> StartError {
+    if start_error_is_in_doubt(&e) {
+        StartError::in_doubt(e.to_string())
+    } else {
+        StartError::failed(e.to_string())
+    }
+}
+
+/// Whether a start that failed with `e` may still have started (or may
+/// still start) the domain: the call was cut short, or libvirt gave up
+/// waiting for the domain's state-change lock (`OperationTimeout`: another
+/// job on that domain, an earlier start say, holds it and may still
+/// complete).
+fn start_error_is_in_doubt(e: &LibvirtError) -> bool {
     match e {
         LibvirtError::Timeout { .. }
         | LibvirtError::Disconnected { .. }
-        | LibvirtError::DriverFault { .. } => StartError::in_doubt(e.to_string()),
-        e => StartError::failed(e.to_string()),
+        | LibvirtError::DriverFault { .. } => true,
+        LibvirtError::Libvirt { code, .. } => code == "OperationTimeout",
+        _ => false,
     }
 }
 
@@ -442,6 +540,15 @@ pub fn run<D: LiveDrivers>(
             (rt, input, out, None)
         }
     };
+    // A host a fence confirmed off before the runtime stopped answers no
+    // query: it runs nothing.
+    let off: Vec<String> = rt
+        .host_statuses()
+        .into_iter()
+        .filter(|(_, s)| *s == "fenced")
+        .map(|(h, _)| h)
+        .collect();
+    live.known_off(&off);
     // The definitions are read again every DEFINITIONS_REFRESH on a thread
     // of its own (libvirt calls have time limits: a silent host delays
     // nothing else), until this function returns.
@@ -679,6 +786,12 @@ mod tests {
                 op: "start",
                 message: "the connection's thread ended".into(),
             },
+            LibvirtError::Libvirt {
+                uri: uri(),
+                op: "start domain",
+                code: "OperationTimeout".into(),
+                message: "cannot acquire state change lock".into(),
+            },
         ];
         for e in doubt {
             let shown = e.to_string();
@@ -703,6 +816,12 @@ mod tests {
             LibvirtError::NoDomain {
                 uri: uri(),
                 name: "a".into(),
+            },
+            LibvirtError::Libvirt {
+                uri: uri(),
+                op: "start domain",
+                code: "OperationInvalid".into(),
+                message: "domain is already running".into(),
             },
         ];
         for e in failed {
