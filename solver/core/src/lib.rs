@@ -41,6 +41,7 @@
 
 mod adversary;
 pub mod agility;
+mod compose;
 pub mod diff;
 pub mod domains;
 pub mod drain;

@@ -820,7 +820,7 @@ pub(crate) fn tolerates_with(pool: &Pool, k: u32, budget: &Budget, explain: bool
         if let Some((set, blocks)) = search.bounds.infeasible_completion(&p) {
             return failing(set, Infeasible::from(blocks));
         }
-        if search.bounds.all_of_size(&search.ranked, size) {
+        if search.bounds.all_of_size(&search.ranked, size) || search.composes(size as u32) {
             continue;
         }
         if let Some((set, proof)) = search.adversary(size) {
@@ -1213,6 +1213,8 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             if self.bounds.all_of_size(&self.ranked, aim.k as usize) {
                 self.set_level.fetch_add(1, Ordering::Relaxed);
                 out.lower = aim.k;
+            } else if out.upper >= aim.k && self.composes(aim.k) {
+                out.lower = aim.k;
             } else {
                 self.raise_lower(&mut out, aim.k - 1);
             }
@@ -1252,8 +1254,9 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         }
     }
 
-    /// Raises `out.lower` while the set bounds prove every set of one more
-    /// host feasible at once, up to `limit`.
+    /// Raises `out.lower` while the set bounds, then restart lists
+    /// (`crate::compose`), prove every set of one more host feasible at
+    /// once, up to `limit`.
     fn raise_lower(&self, out: &mut Outcome, limit: u32) {
         while out.lower < out.upper.min(limit)
             && self
@@ -1263,6 +1266,20 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             self.set_level.fetch_add(1, Ordering::Relaxed);
             out.lower += 1;
         }
+        while out.lower < out.upper.min(limit) && self.composes(out.lower + 1) {
+            out.lower += 1;
+        }
+    }
+
+    /// Whether restart lists (`crate::compose`) prove every set of `k`
+    /// hosts survived at once; false says nothing.
+    fn composes(&self, k: u32) -> bool {
+        let yes = self.strategy == Strategy::Full
+            && crate::compose::tolerates(self.an, k as usize, self.budget);
+        if yes {
+            self.set_level.fetch_add(1, Ordering::Relaxed);
+        }
+        yes
     }
 
     /// The outcome before any search when `n` units can fail: `Err` with
