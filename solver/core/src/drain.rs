@@ -47,6 +47,7 @@ use crate::model::*;
 use crate::pack::{self, Budget, Decision};
 use crate::scenario::Analysis;
 use crate::tolerance::{self, CheckOptions, CheckReport, Tolerates, Verdict, Witness};
+use crate::words::plural;
 
 /// Tolerance checks the exhaustive search may run when the options give
 /// no limit.
@@ -453,10 +454,6 @@ fn decide(
             ),
         },
     }
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Whether `t` may take `v` (on `h`, in maintenance in `draft`) now: up,

@@ -60,7 +60,7 @@ pub mod timing;
 pub mod tolerance;
 mod warm;
 pub mod whatif;
-mod words;
+pub mod words;
 
 pub use agility::{Agility, NotAgile};
 pub use diff::{DiffOptions, DiffReport, diff};

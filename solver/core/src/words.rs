@@ -37,11 +37,47 @@ pub fn quoted(s: &str) -> String {
     out
 }
 
+/// `one` for a count of 1, `many` for any other (0 included).
+pub fn noun<'a, N: PartialEq + From<u8>>(n: N, one: &'a str, many: &'a str) -> &'a str {
+    if n == N::from(1) { one } else { many }
+}
+
+/// The count, then its noun: `1 host failure`, `2 host failures`,
+/// `0 VMs`.
+pub fn plural<N: std::fmt::Display + PartialEq + From<u8> + Copy>(
+    n: N,
+    one: &str,
+    many: &str,
+) -> String {
+    format!("{n} {}", noun(n, one, many))
+}
+
 /// `a`, `a and b`, `a, b and c`.
 pub(crate) fn and_list(names: &[&str]) -> String {
     match names {
         [] => String::new(),
         [one] => one.to_string(),
         [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_take_the_singular_only_for_one() {
+        assert_eq!(
+            plural(1u32, "host failure", "host failures"),
+            "1 host failure"
+        );
+        assert_eq!(plural(0usize, "VM", "VMs"), "0 VMs");
+        assert_eq!(
+            plural(2u64, "protected VM is", "protected VMs are"),
+            "2 protected VMs are"
+        );
+        assert_eq!(plural(-1i64, "VM", "VMs"), "-1 VMs");
+        assert_eq!(noun(1i64, "probe", "probes"), "probe");
+        assert_eq!(noun(11usize, "probe", "probes"), "probes");
     }
 }

@@ -115,7 +115,7 @@ fn grouped(n: i64) -> String {
 /// `1 host failure`, `2 host failures`.
 fn plural(n: i64, one: &str, many: Option<&str>) -> String {
     let many = many.map_or_else(|| format!("{one}s"), str::to_string);
-    format!("{} {}", grouped(n), if n == 1 { one } else { &many })
+    format!("{} {}", grouped(n), haplan::words::noun(n, one, &many))
 }
 
 /// `75` seconds as `1 min 15 s`, `3600` as `1 h`.

@@ -1,7 +1,7 @@
 //! What the runtime's actions need from the world, as traits: a hypervisor
 //! manager (probe hosts, start, migrate and find VMs) and fencing devices.
 //! Real implementations (libvirt, fence agents) and the simulated one
-//! ([`super::sim`]) sit behind them; [`perform`] turns one action into the
+//! (`sim`) sit behind them; [`perform`] turns one action into the
 //! event that answers it.
 
 use std::collections::BTreeMap;

@@ -6,8 +6,8 @@
 //! performs the actions (through drivers, see [`driver`]) and feeds their
 //! results back as events. The core never reads a clock, never sleeps and
 //! never does I/O, so the same inputs give the same outputs: that is what
-//! makes the log ([`log`]) replayable and the simulation ([`sim`])
-//! reproducible.
+//! makes the log ([`log`]) replayable and the simulation (`sim`, behind
+//! the cargo feature `sim`, off by default) reproducible.
 //!
 //! Invariants (the simulation checks them on thousands of seeded runs):
 //! - a VM is started on another host only after its host is confirmed off
@@ -29,6 +29,7 @@ mod machine;
 pub mod driver;
 pub mod log;
 pub mod redact;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod text;
 

@@ -1447,3 +1447,31 @@ fn liveness(sim: &Sim, doc: &Value, unfenceable: &BTreeSet<String>) -> Vec<Strin
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Rng;
+
+    #[test]
+    fn rng_is_splitmix64() {
+        // SplitMix64 from state 0 (the seed cancels the first mix).
+        let mut r = Rng::new(0x9e37_79b9_7f4a_7c15);
+        assert_eq!(r.next_u64(), 0xe220_a839_7b1d_cdaf);
+        assert_eq!(r.next_u64(), 0x6e78_9e6a_a1b9_65f4);
+        assert_eq!(r.next_u64(), 0x06c4_5d18_8009_454f);
+    }
+
+    #[test]
+    fn range_and_chance_stay_in_bounds() {
+        let mut r = Rng::new(7);
+        let mut seen = [false; 3];
+        for _ in 0..1000 {
+            let x = r.range(4, 6);
+            assert!((4..=6).contains(&x));
+            seen[(x - 4) as usize] = true;
+            assert!(!r.chance(-1.0));
+            assert!(r.chance(1.0));
+        }
+        assert_eq!(seen, [true; 3]);
+    }
+}

@@ -1,5 +1,7 @@
 //! The runtime's steps in words, for people watching a failover.
 
+use haplan::words::plural;
+
 use super::{Action, Alert, Event, Input, Note, Output};
 
 /// A step's time: seconds since the start of a simulation, or the UTC time
@@ -171,7 +173,7 @@ pub fn event(e: &Event) -> String {
             host, vms, error, ..
         } => match error {
             Some(e) => format!("{host} cannot list its VMs: {e}"),
-            None => format!("{host} runs {} VM{}", vms.len(), plural(vms.len())),
+            None => format!("{host} runs {}", plural(vms.len(), "VM", "VMs")),
         },
         Event::ConfigChanged { .. } => "HA settings changed".into(),
         Event::OperationProceeded { .. } => {
@@ -179,10 +181,6 @@ pub fn event(e: &Event) -> String {
         }
         Event::Restarted => "the runtime restarted from its log".into(),
     }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 /// An action in words (`fence r1 with fence_ipmilan (level 1)`).
@@ -216,13 +214,13 @@ pub fn note(n: &Note) -> String {
             configured,
             max_tolerable,
         } => format!(
-            "the pool now tolerates {max_tolerable} host failure{} (configured {configured})",
-            plural(*max_tolerable as usize)
+            "the pool now tolerates {} (configured {configured})",
+            plural(*max_tolerable, "host failure", "host failures")
         ),
         Note::HostSuspect { host, failures } => {
             format!(
-                "{host} missed {failures} probe{} in a row",
-                plural(*failures as usize)
+                "{host} missed {} in a row",
+                plural(*failures, "probe", "probes")
             )
         }
         Note::HostDeclaredDown {

@@ -17,6 +17,7 @@ use haplan::tiers::TiersReport;
 use haplan::timing::TimingReport;
 use haplan::tolerance::{CheckReport, Verdict, Witness};
 use haplan::whatif::{Change, WhatIfReport};
+use haplan::words::plural;
 
 #[derive(Serialize, JsonSchema)]
 #[schemars(rename = "Check")]
@@ -387,10 +388,6 @@ pub fn timing_verdict(r: &TimingReport) -> Verdict {
     }
 }
 
-fn plural(n: u32, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 /// `2 host failures`, or `between 1 and 3 host failures` when not exact.
 /// `2 domain failures` when k counts failure domains.
 fn tolerance_words(r: &CheckReport) -> String {
@@ -493,7 +490,7 @@ pub fn check_text(pool: &Pool, r: &CheckReport) -> String {
                 s,
                 "Worst failure set: {} ({}: {})",
                 names.join(", "),
-                plural(names.len() as u32, "domain", "domains"),
+                plural(names.len(), "domain", "domains"),
                 hosts.join(", ")
             );
         } else {
@@ -501,7 +498,7 @@ pub fn check_text(pool: &Pool, r: &CheckReport) -> String {
                 s,
                 "Worst failure set: {} ({})",
                 hosts.join(", "),
-                plural(hosts.len() as u32, "host", "hosts")
+                plural(hosts.len(), "host", "hosts")
             );
         }
         let _ = writeln!(s, "Reason: {}", w.reason);
@@ -582,8 +579,8 @@ pub fn check_text(pool: &Pool, r: &CheckReport) -> String {
     let _ = writeln!(
         s,
         "Decided {} one by one and {} by set-level bounds in {} ms.",
-        plural(r.stats.scenarios as u32, "failure set", "failure sets"),
-        plural(r.stats.set_level as u32, "group", "groups"),
+        plural(r.stats.scenarios, "failure set", "failure sets"),
+        plural(r.stats.set_level, "group", "groups"),
         r.stats.elapsed.as_millis()
     );
     s
@@ -705,7 +702,7 @@ pub fn plan_text(pool: &Pool, p: &Plan) -> String {
                 .count();
             format!(
                 "{} cannot be restarted",
-                plural(n as u32, "protected VM", "protected VMs")
+                plural(n, "protected VM", "protected VMs")
             )
         }
     );
@@ -795,7 +792,7 @@ pub fn whatif_text(before: &Pool, after: &Pool, changes: &[Change], r: &WhatIfRe
         s,
         "{}: after {}, pool {} tolerates {} ({configured}); before the changes: {}",
         verdict_words(a),
-        plural(changes.len() as u32, "change", "changes"),
+        plural(changes.len(), "change", "changes"),
         after.name,
         tolerance_words(a),
         tolerance_words(b),
@@ -877,7 +874,7 @@ fn diff_reasons(new: &Pool, d: &DiffReport) -> Vec<String> {
             .collect();
         out.push(format!(
             "{} not agile: {}",
-            plural(names.len() as u32, "protected VM is", "protected VMs are"),
+            plural(names.len(), "protected VM is", "protected VMs are"),
             names.join(", ")
         ));
     }
@@ -1405,7 +1402,7 @@ pub fn headroom_text(pool: &Pool, r: &HeadroomReport) -> String {
     let _ = writeln!(
         s,
         "Ran {} in {} ms.",
-        plural(r.stats.checks as u32, "tolerance check", "tolerance checks"),
+        plural(r.stats.checks, "tolerance check", "tolerance checks"),
         r.stats.elapsed.as_millis()
     );
     s
@@ -1505,7 +1502,7 @@ fn drain_reason(pool: &Pool, r: &DrainReport) -> String {
                 let names: Vec<&str> = stuck.iter().map(|s| pool.vms[s.vm].name.as_str()).collect();
                 format!(
                     "{} of {h} {} on no other host {} may run on: {}",
-                    plural(names.len() as u32, "VM", "VMs"),
+                    plural(names.len(), "VM", "VMs"),
                     if names.len() == 1 { "fits" } else { "fit" },
                     if names.len() == 1 { "it" } else { "they" },
                     names.join(", ")
@@ -1551,7 +1548,7 @@ adding VMs to hosts never makes a pool tolerate more, so no placement of them ca
             drain::Blocked::Exhausted => format!(
                 "every assignment of {h}'s {} to hosts {} may run on and fit was tried \
 ({} complete, {} partial {} dropped as {} pool already failed K), and none leaves a pool that tolerates {k}",
-                plural(r.vms.len() as u32, "VM", "VMs"),
+                plural(r.vms.len(), "VM", "VMs"),
                 if r.vms.len() == 1 { "it" } else { "they" },
                 r.stats.assignments,
                 r.stats.pruned,
@@ -1744,7 +1741,7 @@ pub fn drain_text(pool: &Pool, r: &DrainReport) -> String {
                             s,
                             "Worst failure set: {} ({})",
                             hosts.join(", "),
-                            plural(hosts.len() as u32, "host", "hosts")
+                            plural(hosts.len(), "host", "hosts")
                         );
                     }
                     if !w.unplaced.is_empty() {
@@ -1777,7 +1774,7 @@ pub fn drain_text(pool: &Pool, r: &DrainReport) -> String {
     let _ = writeln!(
         s,
         "Ran {} in {} ms.",
-        plural(r.stats.checks as u32, "tolerance check", "tolerance checks"),
+        plural(r.stats.checks, "tolerance check", "tolerance checks"),
         r.stats.elapsed.as_millis()
     );
     s
@@ -1955,7 +1952,7 @@ pub fn tiers_text(pool: &Pool, r: &TiersReport) -> String {
             s,
             "  {:<9} {:<8} {tol}",
             t.priority.as_str(),
-            plural(t.vms.len() as u32, "VM", "VMs"),
+            plural(t.vms.len(), "VM", "VMs"),
         );
     }
     if !r.degradation.is_empty() {
@@ -1983,7 +1980,7 @@ pub fn tiers_text(pool: &Pool, r: &TiersReport) -> String {
             let _ = write!(
                 line,
                 "; at risk: {} of {} ({})",
-                plural(d.at_risk.len() as u32, "VM", "VMs"),
+                plural(d.at_risk.len(), "VM", "VMs"),
                 priority_words(&d.lost),
                 names(pool, &d.at_risk).join(", ")
             );
@@ -2004,7 +2001,7 @@ pub fn tiers_text(pool: &Pool, r: &TiersReport) -> String {
             let _ = writeln!(
                 s,
                 "    e.g. {set} fail: {} stranded ({})",
-                plural(stranded.len() as u32, "VM", "VMs"),
+                plural(stranded.len(), "VM", "VMs"),
                 names(pool, stranded).join(", ")
             );
         }
@@ -2284,7 +2281,7 @@ pub fn timing_text(pool: &Pool, r: &TimingReport) -> String {
             } else {
                 "the slowest found"
             },
-            plural(r.sets as u32, "failure set", "failure sets")
+            plural(r.sets, "failure set", "failure sets")
         );
     }
     if n == 0 {
@@ -2313,7 +2310,7 @@ pub fn timing_text(pool: &Pool, r: &TimingReport) -> String {
         s,
         "  restarts   {:>8}  ({}, {conc}, default boot {} s)",
         format!("{} s", r.makespan_s),
-        plural(n as u32, "VM", "VMs"),
+        plural(n, "VM", "VMs"),
         r.boot_time_s
     );
     if let Some(v) = r.last {
@@ -2329,7 +2326,7 @@ pub fn timing_text(pool: &Pool, r: &TimingReport) -> String {
                 s,
                 "  order {}: {}, start {} s, all running at {} s, next group from {} s",
                 g.order,
-                plural(g.vms as u32, "VM", "VMs"),
+                plural(g.vms, "VM", "VMs"),
                 g.start_s,
                 g.end_s,
                 g.release_s
@@ -2370,7 +2367,7 @@ pub fn timing_text(pool: &Pool, r: &TimingReport) -> String {
         let _ = writeln!(
             s,
             "{} not agile (see haplan agility): {} never restart{}",
-            plural(r.not_agile as u32, "protected VM is", "protected VMs are"),
+            plural(r.not_agile, "protected VM is", "protected VMs are"),
             if r.not_agile == 1 { "it" } else { "they" },
             if r.not_agile == 1 { "s" } else { "" }
         );
