@@ -801,6 +801,23 @@ pub(crate) fn tolerates_with(pool: &Pool, k: u32, budget: &Budget, explain: bool
     Tolerates::Yes
 }
 
+/// The smallest failing set of at most `most` hosts the adversary finds
+/// (`crate::adversary`: the chains, then the local search), on a pool of
+/// any size (`check` asks it only of pools of 16 up hosts or more), each
+/// set proved infeasible by an exact decision: for the tests that check it
+/// against brute force.
+#[doc(hidden)]
+pub fn adversary_failing_set(pool: &Pool, most: usize) -> Option<Vec<HostId>> {
+    let an = Analysis::new(pool);
+    if !an.failover || !an.has_items() || most == 0 {
+        return None;
+    }
+    let budget = Budget::unlimited();
+    let counters = Counters::default();
+    let search = Tolerance::new(&an, &budget, Strategy::Full, &counters);
+    search.adversary_until(most, None).map(|(set, _)| set)
+}
+
 fn warnings(an: &Analysis) -> Vec<String> {
     let pool = an.pool;
     let mut w = Vec::new();
@@ -1053,6 +1070,9 @@ const ADVERSARY_HOSTS: usize = 16;
 const ADVERSARY_CHAINS: usize = 48;
 /// The adversary takes at most this fraction (1/n) of the time left.
 const ADVERSARY_SHARE: u32 = 4;
+/// The adversary's local search takes at most this fraction (1/n) of the
+/// time left, within the adversary's own.
+const LOCAL_SHARE: u32 = 16;
 /// Time for one exact decision of the adversary's.
 const ADVERSARY_DECISION: Duration = Duration::from_millis(200);
 
@@ -1427,14 +1447,43 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             .budget
             .deadline
             .map(|d| now + d.saturating_duration_since(now) / ADVERSARY_SHARE);
-        let chains = crate::adversary::chains(self.an, most);
-        let chains = &chains[..chains.len().min(ADVERSARY_CHAINS)];
-        let found =
-            crate::adversary::smallest_failing(chains, most, |set| self.quick_proof(set, until));
+        let found = self.adversary_until(most, until);
         if found.is_some() {
             self.set_level.fetch_add(1, Ordering::Relaxed);
         }
         found
+    }
+
+    /// [`Tolerance::adversary`] on any pool, until `until`: the chains,
+    /// then a local search from their set (or from nothing) for a smaller
+    /// one.
+    fn adversary_until(
+        &self,
+        most: usize,
+        until: Option<Instant>,
+    ) -> Option<(Vec<HostId>, Infeasible)> {
+        let chains = crate::adversary::chains(self.an, most);
+        let chains = &chains[..chains.len().min(ADVERSARY_CHAINS)];
+        let found =
+            crate::adversary::smallest_failing(chains, most, |set| self.quick_proof(set, until));
+        // The local search finds little the chains do not on most pools:
+        // it gets a smaller share of the time left.
+        let now = Instant::now();
+        let until = self
+            .budget
+            .deadline
+            .map(|d| now + d.saturating_duration_since(now) / LOCAL_SHARE)
+            .map(|u| until.map_or(u, |v| v.min(u)));
+        let stop = || self.budget.expired() || until.is_some_and(|u| Instant::now() >= u);
+        if stop() {
+            return found;
+        }
+        let pressure = crate::adversary::Pressure::new(self.an);
+        let start = found.as_ref().map(|(s, _)| s.clone());
+        crate::adversary::local(&pressure, &self.ranked, most, start, stop, |set| {
+            self.quick_proof(set, until)
+        })
+        .or(found)
     }
 
     /// A proof that `set` fails, from the necessary conditions or an exact
