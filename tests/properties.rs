@@ -899,6 +899,31 @@ proptest! {
 }
 
 proptest! {
+    #![proptest_config(config(200))]
+
+    /// The adversary's failing set (its chains, asked here of pools of any
+    /// size) is infeasible by the reference, of
+    /// at most the size asked, so the upper bound it gives (its size less
+    /// one) is never below the true tolerance.
+    #[test]
+    fn adversary_set_is_infeasible(p in pools(), most in 1usize..8) {
+        let pool = p.pool();
+        prop_assume!(pool.ha.failure_domain_label.is_none());
+        if let Some(set) = haplan::tolerance::adversary_failing_set(&pool, most) {
+            prop_assert!(!set.is_empty() && set.len() <= most, "{:?}", set);
+            prop_assert!(!reference_feasible(&pool, &set), "{:?} is feasible", set);
+            prop_assert!(
+                set.len() as u32 > reference_max_tolerable(&pool),
+                "{:?}: upper bound {} below the tolerance {}",
+                set,
+                set.len() - 1,
+                reference_max_tolerable(&pool)
+            );
+        }
+    }
+}
+
+proptest! {
     #![proptest_config(config(100))]
 
     /// The witness of `check --explain` is an infeasible set of the right size.

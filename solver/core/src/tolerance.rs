@@ -835,6 +835,23 @@ pub(crate) fn tolerates_with(pool: &Pool, k: u32, budget: &Budget, explain: bool
     Tolerates::Yes
 }
 
+/// The smallest failing set of at most `most` hosts the adversary finds
+/// (`crate::adversary`: its chains), on a pool of
+/// any size (`check` asks it only of pools of 16 up hosts or more), each
+/// set proved infeasible by an exact decision: for the tests that check it
+/// against brute force.
+#[doc(hidden)]
+pub fn adversary_failing_set(pool: &Pool, most: usize) -> Option<Vec<HostId>> {
+    let an = Analysis::new(pool);
+    if !an.failover || !an.has_items() || most == 0 {
+        return None;
+    }
+    let budget = Budget::unlimited();
+    let counters = Counters::default();
+    let search = Tolerance::new(&an, &budget, Strategy::Full, &counters);
+    search.adversary_until(most, None).map(|(set, _)| set)
+}
+
 fn warnings(an: &Analysis) -> Vec<String> {
     let pool = an.pool;
     let mut w = Vec::new();
@@ -1478,14 +1495,23 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             .budget
             .deadline
             .map(|d| now + d.saturating_duration_since(now) / ADVERSARY_SHARE);
-        let chains = crate::adversary::chains(self.an, most);
-        let chains = &chains[..chains.len().min(ADVERSARY_CHAINS)];
-        let found =
-            crate::adversary::smallest_failing(chains, most, |set| self.quick_proof(set, until));
+        let found = self.adversary_until(most, until);
         if found.is_some() {
             self.set_level.fetch_add(1, Ordering::Relaxed);
         }
         found
+    }
+
+    /// [`Tolerance::adversary`] on any pool, until `until`: the smallest
+    /// failing set among the chains' prefixes.
+    fn adversary_until(
+        &self,
+        most: usize,
+        until: Option<Instant>,
+    ) -> Option<(Vec<HostId>, Infeasible)> {
+        let chains = crate::adversary::chains(self.an, most);
+        let chains = &chains[..chains.len().min(ADVERSARY_CHAINS)];
+        crate::adversary::smallest_failing(chains, most, |set| self.quick_proof(set, until))
     }
 
     /// A proof that `set` fails, from the necessary conditions or an exact
