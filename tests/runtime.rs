@@ -3569,3 +3569,211 @@ fn a_keep_together_group_restarts_on_one_host_or_not_at_all() {
     failed.dedup();
     assert_eq!(failed, ["a", "b"]);
 }
+
+impl Driver {
+    /// The runtime dies after its last step and comes back from its log at
+    /// `at` (as `haplan run` does); the inventories it asks for are left
+    /// to answer.
+    fn crash_and_recover(&self, at: Millis) -> Driver {
+        let bytes = self.journal.get_ref().clone();
+        let steps = self.journal.steps();
+        let (rep, input, out) = log::recover(Cursor::new(bytes.clone()), at).expect("recovers");
+        let mut journal = Journal::resume(bytes, steps);
+        journal.append(&input, &out).unwrap();
+        Driver::resume_unreconciled(rep.runtime, out, journal)
+    }
+
+    /// One second of a pool where `vm` died unseen: a tick, then every
+    /// probe answered, every inventory answered with the VMs the record
+    /// places on that host but `vm` (and `vm` too on a host `shows` picks;
+    /// a host `fails` picks cannot list), every query about `vm` answered
+    /// "nowhere", and every other start or migration answered "done".
+    fn second_without(
+        &mut self,
+        at: Millis,
+        vm: &str,
+        shows: impl Fn(&str) -> bool,
+        fails: impl Fn(&str) -> bool,
+    ) {
+        self.tick(at);
+        self.answer_probes(at, &[]);
+        let asked: Vec<Action> = self.rt.in_flight().cloned().collect();
+        for a in asked {
+            let event = match a {
+                Action::Inventory { id, host } => {
+                    let pool = self.rt.pool();
+                    let h = pool.host_by_name(&host).expect("known");
+                    let mut vms: Vec<String> = pool
+                        .vms
+                        .iter()
+                        .filter(|v| v.host == h && v.power.is_active() && v.name != vm)
+                        .map(|v| v.name.clone())
+                        .collect();
+                    if shows(&host) {
+                        vms.push(vm.to_string());
+                    }
+                    let error = fails(&host).then(|| "the listing failed".to_string());
+                    if error.is_some() {
+                        vms.clear();
+                    }
+                    Event::Inventory {
+                        id,
+                        host,
+                        vms,
+                        error,
+                        demand: Default::default(),
+                    }
+                }
+                Action::QueryVm { id, vm: v } if v == vm => Event::VmStatus {
+                    id,
+                    vm: v,
+                    host: None,
+                    error: None,
+                },
+                Action::StartVm {
+                    id, vm: v, host, ..
+                } if v != vm => Event::VmStartResult {
+                    id,
+                    vm: v,
+                    host,
+                    ok: true,
+                    error: None,
+                    in_doubt: false,
+                },
+                Action::Migrate { id, vm: v, to, .. } if v != vm => Event::MigrateResult {
+                    id,
+                    vm: v,
+                    host: to,
+                    ok: true,
+                    error: None,
+                },
+                _ => continue,
+            };
+            self.feed(at, event);
+        }
+    }
+}
+
+/// Where each start of `vm` in `outs` went, with the index of its output.
+fn starts_of(outs: &[Output], vm: &str) -> Vec<(usize, String)> {
+    outs.iter()
+        .enumerate()
+        .flat_map(|(i, o)| {
+            o.actions.iter().filter_map(move |a| match a {
+                Action::StartVm { vm: v, host, .. } if v == vm => Some((i, host.clone())),
+                _ => None,
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn a_pin_left_by_a_restart_ends_once_fresh_listings_rule_the_landing_out() {
+    // A drain migration is in flight when the runtime dies; the VM dies
+    // too (neither host will ever list it). The resumed runtime has the
+    // migration in doubt, and its answer can never come.
+    let setup = || {
+        let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 5})));
+        d.feed(
+            1_000,
+            Event::HostMaintenance {
+                host: "h1".into(),
+                enter: true,
+            },
+        );
+        let m = d.migrate_in_flight();
+        assert_eq!(m.len(), 1, "{m:?}");
+        let (_, lost, from, to) = m[0].clone();
+        assert_eq!(from, "h1");
+        (d.crash_and_recover(3_000), lost, to)
+    };
+
+    // Both hosts answer and list no copy, afresh, and a query after those
+    // listings finds none: the migration can no longer land, and the VM
+    // is restarted as a VM found nowhere (on its own host first).
+    let (mut r, lost, to) = setup();
+    for s in 3..200 {
+        r.second_without(s * 1_000, &lost, |_| false, |_| false);
+    }
+    let ruled: Vec<usize> = r
+        .outs
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| {
+            o.notes.contains(&Note::LandingRuledOut {
+                vm: lost.clone(),
+                host: to.clone(),
+            })
+        })
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(ruled.len(), 1, "{:?}", notes(&r.outs));
+    let started = starts_of(&r.outs, &lost);
+    assert_eq!(
+        started.first(),
+        Some(&(ruled[0], "h1".to_string())),
+        "{started:?}"
+    );
+    // Not before the VM was looked for (60 s after the restart), and only
+    // on listings of both hosts asked after the check began.
+    let from = r
+        .outs
+        .iter()
+        .position(|o| {
+            o.actions
+                .iter()
+                .any(|a| matches!(a, Action::QueryVm { vm, .. } if *vm == lost))
+        })
+        .expect("looked for");
+    assert!(r.states[from]["now"].as_u64().unwrap() >= 3_000 + SETTLE_MS);
+    let fresh = |host: &str| {
+        r.outs[from..ruled[0]].iter().any(|o| {
+            o.actions
+                .iter()
+                .any(|a| matches!(a, Action::Inventory { host: h, .. } if h == host))
+        })
+    };
+    assert!(fresh("h1") && fresh(&to), "decided on stale listings");
+
+    // The target lists it (paused: a migration under way): found there,
+    // never started anywhere.
+    let (mut r, lost, to) = setup();
+    for s in 3..200 {
+        let shows = |h: &str| s >= 60 && h == to;
+        r.second_without(s * 1_000, &lost, shows, |_| false);
+    }
+    assert!(starts_of(&r.outs, &lost).is_empty());
+    assert_eq!(vm_host(&r.rt, &lost), to);
+
+    // The target cannot list its VMs: nothing rules the landing out, the
+    // VM is not started (it may still land there).
+    let (mut r, lost, to) = setup();
+    for s in 3..200 {
+        let fails = |h: &str| s >= 60 && h == to;
+        r.second_without(s * 1_000, &lost, |_| false, fails);
+    }
+    assert!(
+        starts_of(&r.outs, &lost).is_empty(),
+        "{:?}",
+        starts_of(&r.outs, &lost)
+    );
+    assert!(
+        !notes(&r.outs)
+            .iter()
+            .any(|n| matches!(n, Note::LandingRuledOut { .. }))
+    );
+    // A snapshot written before pins kept more than `[id, host]` still
+    // restores: such a pin is checked no sooner than the longest deadline
+    // (a migration's, 600 s) after the snapshot.
+    let mut state = r.rt.state_json();
+    let pin = state["late_landings"][&lost].clone();
+    assert_eq!(pin["host"], json!(to), "{pin}");
+    assert_eq!(pin["from"], json!("h1"), "{pin}");
+    state["late_landings"][&lost] = json!([pin["id"], to]);
+    let old = Runtime::restore(&state).expect("an older snapshot restores");
+    let now = r.rt.now();
+    assert_eq!(
+        old.state_json()["late_landings"][&lost]["check_from"],
+        json!(now + MIGRATE_DEADLINE_MS)
+    );
+}
