@@ -365,9 +365,32 @@ impl Driver {
         merged([first, heard])
     }
 
+    /// An outside monitor says `host` is down, and the pool (every host
+    /// not declared down) answers the probes the runtime sends before it
+    /// fences on that word: the outputs merged.
+    fn monitor_down(&mut self, at: Millis, host: &str) -> Output {
+        self.monitor_down_while(at, host, &[])
+    }
+
+    /// [`Driver::monitor_down`], the hosts in `silent` not answering
+    /// either.
+    fn monitor_down_while(&mut self, at: Millis, host: &str, silent: &[&str]) -> Output {
+        let first = self.feed(at, Event::HostDown { host: host.into() });
+        let down: Vec<String> = self
+            .rt
+            .host_statuses()
+            .into_iter()
+            .filter(|(n, s)| !matches!(*s, "up" | "returning") || silent.contains(&n.as_str()))
+            .map(|(n, _)| n)
+            .collect();
+        let failing: Vec<&str> = down.iter().map(String::as_str).collect();
+        let heard = self.hear(at, &failing);
+        merged([first, heard])
+    }
+
     /// Declares `host` down (an outside monitor) and confirms the fence.
     fn fail_host(&mut self, at: Millis, host: &str) -> Output {
-        self.feed(at, Event::HostDown { host: host.into() });
+        self.monitor_down(at, host);
         self.fence(at, host, true)
     }
 
@@ -585,7 +608,7 @@ fn peer_that_still_reaches_the_host_means_no_fence_and_one_alert() {
 #[test]
 fn fence_levels_in_order_and_no_start_before_off() {
     let mut d = Driver::new(three_hosts(json!({})));
-    let out = d.feed(1_000, Event::HostDown { host: "h1".into() });
+    let out = d.monitor_down(1_000, "h1");
     assert_eq!(
         fences(&[out]),
         [("h1".to_string(), 0, "fence_ipmilan".to_string())]
@@ -617,7 +640,7 @@ fn fence_levels_in_order_and_no_start_before_off() {
 fn every_level_failing_backs_off_and_is_retried_forever() {
     let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 100_000})));
     let mut now = 1_000;
-    d.feed(now, Event::HostDown { host: "h1".into() });
+    d.monitor_down(now, "h1");
     let mut last_wait = 0;
     for round in 1..=12u32 {
         let first = d.fence_fails(now, "h1");
@@ -667,7 +690,7 @@ fn every_level_failing_backs_off_and_is_retried_forever() {
 #[test]
 fn fence_timeout_counts_as_failed_and_a_late_off_still_confirms() {
     let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 100_000})));
-    let out = d.feed(1_000, Event::HostDown { host: "h1".into() });
+    let out = d.monitor_down(1_000, "h1");
     let deadline = 1_000 + 20_000 + FENCE_GRACE_MS;
     assert_eq!(out.wake_at, Some(deadline));
     let (first, level, _) = d.fence_in_flight("h1");
@@ -709,7 +732,7 @@ fn fence_timeout_counts_as_failed_and_a_late_off_still_confirms() {
 #[test]
 fn a_late_off_of_a_timed_out_last_level_confirms_during_the_backoff() {
     let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 100_000})));
-    d.feed(1_000, Event::HostDown { host: "h1".into() });
+    d.monitor_down(1_000, "h1");
     d.fence_fails(1_000, "h1");
     let (last, level, _) = d.fence_in_flight("h1");
     assert_eq!(level, 1);
@@ -740,7 +763,7 @@ fn a_late_off_of_a_timed_out_last_level_confirms_during_the_backoff() {
 #[test]
 fn manual_fence_confirmation_releases_the_vms() {
     let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 100_000})));
-    d.feed(1_000, Event::HostDown { host: "h1".into() });
+    d.monitor_down(1_000, "h1");
     d.fence_fails(1_000, "h1");
     let out = d.fence(1_000, "h1", false);
     assert!(
@@ -814,7 +837,7 @@ fn vm_mode_never_fences_and_reports_the_host_lost() {
 #[test]
 fn restarts_go_by_order_group_and_start_delay_then_best_effort_once() {
     let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 100_000})));
-    d.feed(1_000, Event::HostDown { host: "h1".into() });
+    d.monitor_down(1_000, "h1");
     let out = d.fence(2_000, "h1", true);
     assert_eq!(started_vms(&[out]), ["a", "a2"]);
     for (vm, host, attempt) in starts(&d.outs) {
@@ -1126,7 +1149,7 @@ fn eventful() -> Driver {
         },
     );
     d.round(10_000, &["h1"]);
-    d.feed(11_000, Event::HostDown { host: "h1".into() });
+    d.monitor_down(11_000, "h1");
     d.fence_fails(12_000, "h1");
     d.fence(13_000, "h1", true);
     d.start_result(14_000, "a", true);
@@ -1297,7 +1320,7 @@ fn recovery_asks_where_a_vm_in_flight_runs_before_anything_else() {
 #[test]
 fn recovery_sends_a_fence_in_flight_again() {
     let mut d = Driver::new(three_hosts(json!({"check_interval_s": 1_000_000})));
-    d.feed(1_000, Event::HostDown { host: "h1".into() });
+    d.monitor_down(1_000, "h1");
     d.fence_fails(2_000, "h1");
     let (old, level, agent) = d.fence_in_flight("h1");
     assert_eq!(level, 1);
@@ -1783,7 +1806,7 @@ fn recovery_keeps_the_fence_backoff_of_a_host_declared_down_while_a_peer_was_ask
     assert_eq!(asks(&outs).len(), 1);
     // An outside monitor says h1 is down before the peer answers; every
     // fence level fails.
-    d.feed(2_000_100, Event::HostDown { host: "h1".into() });
+    d.monitor_down(2_000_100, "h1");
     d.fence_fails(2_000_200, "h1");
     let out = d.fence(2_000_300, "h1", false);
     let retry_at = out
@@ -2156,7 +2179,7 @@ fn a_runtime_that_loses_most_of_the_pool_fences_nothing() {
     let mut d = Driver::settled(n_hosts(5, json!({"check_interval_s": 2})));
     // h5 really failed: an outside monitor says so, and its fence devices
     // do not answer (the next round is due at 6 s).
-    d.feed(1_000, Event::HostDown { host: "h5".into() });
+    d.monitor_down(1_000, "h5");
     d.fence_fails(1_000, "h5");
     d.fence(1_000, "h5", false);
     assert!(
@@ -2217,9 +2240,16 @@ fn probes_in_flight(d: &Driver) -> Vec<String> {
 #[test]
 fn each_fence_request_waits_for_fresh_answers_from_half_of_the_pool() {
     let mut d = Driver::settled(n_hosts(5, json!({"check_interval_s": 2})));
-    // h5 is declared down and fenced at once: the declaration itself rests
-    // on fresh answers.
+    // An outside monitor says h5 is down: the runtime takes its word, but
+    // its first fence waits, like every later one, until half of the pool
+    // answers probes sent since; they go out at once.
     let out = d.feed(1_000, Event::HostDown { host: "h5".into() });
+    assert!(fences(std::slice::from_ref(&out)).is_empty(), "{out:?}");
+    assert_eq!(d.rt.host_statuses()["h5"], "fence_hold");
+    let mut asked = probes_in_flight(&d);
+    asked.sort();
+    assert_eq!(asked, ["h1", "h2", "h3", "h4"]);
+    let out = d.hear(1_000, &["h5"]);
     assert_eq!(
         fences(&[out]),
         [("h5".to_string(), 0, "fence_ipmilan".to_string())]
@@ -2227,8 +2257,8 @@ fn each_fence_request_waits_for_fresh_answers_from_half_of_the_pool() {
     // The runtime probes the pool; the answers are slow to come (its
     // network may have just failed). Level 0 fails meanwhile: level 1
     // waits, nothing new is known of the pool since the decision.
-    d.tick(2_000);
-    let out = d.fence(3_000, "h5", false);
+    d.tick(3_000);
+    let out = d.fence(3_100, "h5", false);
     assert!(
         out.notes
             .iter()
@@ -2344,16 +2374,23 @@ fn amounts_an_inventory_gives_replace_the_records() {
 #[test]
 fn a_restart_goes_only_to_a_host_that_answers_its_probes() {
     // Only h2 has room for x (60); h2 misses a probe (not declared down:
-    // three are needed) when h1 fails.
+    // three are needed) when h1 fails. (h4, too small for x, makes half of
+    // the pool with h3: the fence of h1 needs their answers.)
     let doc = pool(
         json!({"check_interval_s": 10}),
-        vec![host("h1", 100), host("h2", 100), host("h3", 100)],
+        vec![
+            host("h1", 100),
+            host("h2", 100),
+            host("h3", 100),
+            host("h4", 5),
+        ],
         vec![vm("x", "h1", 60), vm("y", "h2", 10), vm("z", "h3", 50)],
     );
     let mut d = Driver::settled(doc);
     d.round(10_000, &["h2"]);
     let from = d.outs.len();
-    d.fail_host(11_000, "h1");
+    d.monitor_down_while(11_000, "h1", &["h2"]);
+    d.fence(11_000, "h1", true);
     assert!(
         starts(d.since(from)).is_empty(),
         "{:?}",
@@ -2369,12 +2406,12 @@ fn a_restart_goes_only_to_a_host_that_answers_its_probes() {
         alerts(d.since(from))
     );
     let from = d.outs.len();
-    d.round(20_000, &["h1"]);
+    d.round(21_000, &["h1"]);
     assert_eq!(
         starts(d.since(from)),
         [("x".to_string(), "h2".to_string(), 1)]
     );
-    d.start_result(20_100, "x", true);
+    d.start_result(21_100, "x", true);
     // A start planned onto a host that then misses a probe is planned
     // again: b (order 1) waits for a's start delay, its target chosen; that
     // host misses a probe meanwhile, and b goes to the other one.
@@ -2558,10 +2595,11 @@ fn a_fenced_host_returning_with_a_copy_is_inventoried_and_the_copy_stopped() {
     d.start_result(2_000, "a", true);
     assert_eq!(vm_host(&d.rt, "a"), target);
     // h1 is repaired and starts a again (libvirt autostart): it answers a
-    // probe, and is listed before it counts as up.
+    // probe (the pool was last probed at 1 s, before h1's fence), and is
+    // listed before it counts as up.
     let from = d.outs.len();
-    d.tick(10_000);
-    d.answer_probes(10_000, &[]);
+    d.tick(11_000);
+    d.answer_probes(11_000, &[]);
     assert!(notes(d.since(from)).contains(&Note::HostReturning { host: "h1".into() }));
     assert_eq!(d.rt.host_statuses()["h1"], "returning");
     assert_eq!(host_state(&d.rt, "h1"), HostState::Down, "up before listed");
@@ -2574,7 +2612,7 @@ fn a_fenced_host_returning_with_a_copy_is_inventoried_and_the_copy_stopped() {
             _ => runs(&["d"]),
         }
     };
-    d.answer_inventories_with(10_100, listing(target.clone()));
+    d.answer_inventories_with(11_100, listing(target.clone()));
     assert_eq!(d.rt.host_statuses()["h1"], "up");
     assert!(notes(d.since(from)).contains(&Note::DuplicateSuspected {
         vm: "a".into(),
@@ -2584,7 +2622,7 @@ fn a_fenced_host_returning_with_a_copy_is_inventoried_and_the_copy_stopped() {
     assert!(stops(d.since(from)).is_empty());
     let again: Vec<u64> = d.in_flight_ids(|a| matches!(a, Action::Inventory { .. }));
     assert_eq!(again.len(), 2, "{again:?}");
-    d.answer_inventories_with(10_200, listing(target.clone()));
+    d.answer_inventories_with(11_200, listing(target.clone()));
     assert!(alerts(d.since(from)).contains(&Alert::DuplicateVm {
         vm: "a".into(),
         hosts: vec!["h1".into(), target.clone()],
@@ -2594,7 +2632,7 @@ fn a_fenced_host_returning_with_a_copy_is_inventoried_and_the_copy_stopped() {
     assert_eq!(stops(&d.outs), [("a".to_string(), "h1".to_string())]);
     let id = d.in_flight_ids(|a| matches!(a, Action::StopVm { .. }))[0];
     let out = d.feed(
-        10_300,
+        11_300,
         Event::VmStopResult {
             id,
             vm: "a".into(),
@@ -2748,9 +2786,10 @@ fn a_timed_out_start_is_queried_and_retried_on_the_same_host() {
     d.fail_host(1_000, "h1");
     let (id, target, _) = d.start_in_flight("p");
     let from = d.outs.len();
-    d.round(10_000, &[&target]);
+    // (The pool was last probed at 1 s, before h1's fence.)
+    d.round(11_000, &[&target]);
     d.feed(
-        10_500,
+        11_500,
         Event::VmStartResult {
             id,
             vm: "p".into(),
@@ -2760,7 +2799,7 @@ fn a_timed_out_start_is_queried_and_retried_on_the_same_host() {
             in_doubt: true,
         },
     );
-    let mut t = 10_500;
+    let mut t = 11_500;
     for _ in 0..3 {
         t += 5_000;
         d.tick(t);
@@ -2785,15 +2824,15 @@ fn a_timed_out_start_is_queried_and_retried_on_the_same_host() {
     );
     // The host answers again and does not list p: p runs nowhere, and is
     // started again there (the next query was due 5 s after the last).
-    d.tick(30_000);
-    d.answer_probes(30_000, &[]);
-    d.answer_inventories_with(30_000, |_| runs(&[]));
+    d.tick(31_000);
+    d.answer_probes(31_000, &[]);
+    d.answer_inventories_with(31_000, |_| runs(&[]));
     assert!(
         starts(d.since(from)).is_empty(),
         "{:?}",
         starts(d.since(from))
     );
-    d.tick(30_500);
+    d.tick(31_500);
     let s = starts(d.since(from));
     assert_eq!(s, [("p".to_string(), target.clone(), 2)]);
 }
@@ -2899,7 +2938,7 @@ fn in_doubt_vms_are_named_and_do_not_block_later_groups() {
         ],
     );
     let mut d = Driver::settled(doc);
-    d.feed(1_000, Event::HostDown { host: "h1".into() });
+    d.monitor_down(1_000, "h1");
     d.fail_host(1_000, "h2");
     assert!(starts(&d.outs).is_empty(), "b went before a's group");
     d.fence_fails(1_000, "h1");
@@ -3110,8 +3149,8 @@ fn two_hosts_failing_at_once_restart_the_critical_vm_first() {
         ],
     );
     let mut d = Driver::settled(doc);
-    d.feed(1_000, Event::HostDown { host: "h1".into() });
-    d.feed(1_000, Event::HostDown { host: "h2".into() });
+    d.monitor_down(1_000, "h1");
+    d.monitor_down(1_000, "h2");
     d.fence(2_000, "h1", true);
     // The room on h3 is kept for crit while h2's first fence round runs.
     assert!(starts(&d.outs).is_empty(), "{:?}", starts(&d.outs));
@@ -3776,4 +3815,63 @@ fn a_pin_left_by_a_restart_ends_once_fresh_listings_rule_the_landing_out() {
         old.state_json()["late_landings"][&lost]["check_from"],
         json!(now + MIGRATE_DEADLINE_MS)
     );
+}
+
+#[test]
+fn an_outside_monitors_word_is_not_fenced_on_by_a_runtime_cut_off_from_the_pool() {
+    // The runtime already takes itself for the isolated side (of h1..h5
+    // only h5 answers it) when a monitor says h1 is down: h1 is held, not
+    // fenced, and nothing of it starts, for as long as the runtime is cut
+    // off.
+    let mut d = Driver::settled(n_hosts(5, json!({"check_interval_s": 2})));
+    let cut = ["h1", "h2", "h3", "h4"];
+    let mut t = 2_000;
+    while t <= 10_000 {
+        d.round(t, &cut);
+        t += 2_000;
+    }
+    assert!(d.rt.isolated());
+    let from = d.outs.len();
+    d.monitor_down_while(t, "h1", &cut);
+    assert_eq!(d.rt.host_statuses()["h1"], "fence_hold");
+    while t <= 120_000 {
+        d.round(t, &cut);
+        t += 2_000;
+    }
+    assert!(
+        fences(d.since(from)).is_empty(),
+        "{:?}",
+        fences(d.since(from))
+    );
+    assert!(starts(d.since(from)).is_empty());
+    // Its network back, the fence goes out, then the restart.
+    let from = d.outs.len();
+    d.round(t, &["h1"]);
+    assert!(!d.rt.isolated());
+    assert_eq!(
+        fences(d.since(from)),
+        [("h1".to_string(), 0, "fence_ipmilan".to_string())]
+    );
+    d.fence(t, "h1", true);
+    assert_eq!(started_vms(d.since(from)), ["v1"]);
+
+    // The runtime's network fails just as the monitor's word comes: the
+    // probes it sends then go unanswered, it finds itself cut off, and
+    // sends no fence.
+    let mut d = Driver::settled(n_hosts(5, json!({"check_interval_s": 2})));
+    let from = d.outs.len();
+    let out = d.feed(1_000, Event::HostDown { host: "h1".into() });
+    assert!(fences(&[out]).is_empty());
+    let mut t = 1_000;
+    while t <= 120_000 {
+        d.round(t, &cut);
+        t += 2_000;
+    }
+    assert!(d.rt.isolated());
+    assert!(
+        fences(d.since(from)).is_empty(),
+        "{:?}",
+        fences(d.since(from))
+    );
+    assert!(starts(d.since(from)).is_empty());
 }

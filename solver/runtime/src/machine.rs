@@ -1547,8 +1547,14 @@ impl Runtime {
             Event::HostDown { host } => {
                 self.host_id(host)?;
                 match self.hosts[host].status {
+                    // An outside monitor's word: the host is down, but the
+                    // fence waits until half of the pool answers the
+                    // runtime (a runtime cut off from the pool never
+                    // shoots, whoever says the host is down).
                     HostStatus::Up | HostStatus::Confirming { .. } => {
-                        self.declare_down(host, None, None, out)
+                        if self.declare_down(host, None, None, out) {
+                            self.hold_fence(host, 0, 0);
+                        }
                     }
                     _ => out.notes.push(Note::Ignored {
                         reason: format!("host {host} is not up"),
@@ -2114,9 +2120,15 @@ impl Runtime {
             could <= total
         };
         if !isolated && peer_down == Some(true) && 2 * fresh >= total {
-            self.declare_down(host, peer, None, out);
+            if self.declare_down(host, peer, None, out) {
+                // Decided on answers to probes sent since it became
+                // suspect: the first fence goes out with it.
+                self.start_fence(host, 0, 0, out);
+            }
         } else if !isolated && 2 * fresh > total {
-            self.declare_down(host, None, Some([fresh, total]), out);
+            if self.declare_down(host, None, Some([fresh, total]), out) {
+                self.start_fence(host, 0, 0, out);
+            }
         } else if hopeless || isolated {
             // No confirmation can come from this round: it stays up.
             let rt = self.hosts.get_mut(host).expect("known");
@@ -2140,13 +2152,16 @@ impl Runtime {
         }
     }
 
+    /// Declares `host` down: its VMs are held until it is confirmed off.
+    /// Returns whether it is to be fenced (not in `ha.mode: "vm"`); the
+    /// caller sends the first fence, or holds it.
     fn declare_down(
         &mut self,
         host: &str,
         by: Option<String>,
         majority: Option<[u32; 2]>,
         out: &mut Output,
-    ) {
+    ) -> bool {
         let h = self.pool.host_by_name(host).expect("known");
         out.notes.push(Note::HostDeclaredDown {
             host: host.to_string(),
@@ -2180,7 +2195,7 @@ impl Runtime {
                 host: host.to_string(),
                 vms,
             });
-            return;
+            return false;
         }
         // Its VMs join the recovery now: their start groups hold back the
         // later ones while its first fence round runs, and the room they
@@ -2205,7 +2220,7 @@ impl Runtime {
             .collect();
         self.recovery.extend(held);
         self.dirty = true;
-        self.start_fence(host, 0, 0, out);
+        true
     }
 
     fn start_fence(&mut self, host: &str, level: usize, round: u32, out: &mut Output) {
@@ -3555,6 +3570,10 @@ impl Runtime {
                 } => {
                     if acting && !self.isolated && self.heard_since(&host, since) {
                         self.start_fence(&host, level, round, out);
+                        // Its deadline is a wake-up of this step too.
+                        if let HostStatus::Fencing { deadline, .. } = self.hosts[&host].status {
+                            at(deadline);
+                        }
                     } else if self.unheard_since(&host, since) {
                         // Asked now, once each (a probe sent before `since`
                         // and answered since does not count).
