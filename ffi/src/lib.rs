@@ -1155,4 +1155,6 @@ pub unsafe extern "C" fn haplan_runtime_free(rt: *mut haplan_runtime) {
 #[cfg(test)]
 mod answers;
 #[cfg(test)]
+mod fields;
+#[cfg(test)]
 mod tests;

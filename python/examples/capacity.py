@@ -33,5 +33,5 @@ for u in plan.unplaced:
 # What-if: each host in maintenance in turn (the pool itself is not changed).
 print("one host in maintenance:")
 for host in pool.hosts:
-    w = pool.what_if([{"op": "maintenance", "name": host}])
+    w = pool.whatif([{"op": "maintenance", "name": host}])
     print(f"  {host:<12} tolerates {w.after.max_tolerable}{'' if w.ok else '  NOT OK'}")

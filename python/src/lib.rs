@@ -92,7 +92,7 @@ fn range(name: &str) -> PyResult<limits::Range> {
         "threads" => limits::THREADS,
         "tolerate" => limits::TOLERATE,
         "concurrency" => limits::CONCURRENCY,
-        "boot_time" | "fence_time" => limits::WHOLE_SECONDS,
+        "boot_time_s" | "fence_time_s" => limits::WHOLE_SECONDS,
         _ => return Err(PyValueError::new_err(format!("no option {name}"))),
     })
 }
@@ -105,8 +105,8 @@ fn check_range(name: &str, value: &Bound<'_, PyAny>) -> PyResult<u64> {
     let r = range(name)?;
     let r = limits::Range {
         name: match name {
-            "boot_time" => "boot_time",
-            "fence_time" => "fence_time",
+            "boot_time_s" => "boot_time_s",
+            "fence_time_s" => "fence_time_s",
             _ => r.name,
         },
         ..r
@@ -465,7 +465,7 @@ impl NativePool {
     /// the changes in error messages.
     #[pyo3(signature = (changes, source = None, tolerate = None, time_limit = None, explain = false, threads = None, max_time = None))]
     #[allow(clippy::too_many_arguments, clippy::type_complexity)]
-    fn what_if<'py>(
+    fn whatif<'py>(
         &self,
         py: Python<'py>,
         changes: &Bound<'py, PyAny>,
@@ -718,15 +718,15 @@ impl NativePool {
     /// Returns `(json, text, verdict)`. An unknown host (or one in
     /// maintenance) in `fail` raises `QueryError` (`--fail: unknown host
     /// "h9"`, as the command line words it), `concurrency` 0 `ValueError`.
-    #[pyo3(signature = (tolerate = None, boot_time = 60, concurrency = None, fence_time = 0, fail = None, threads = None, time_limit = None))]
+    #[pyo3(signature = (tolerate = None, boot_time_s = 60, concurrency = None, fence_time_s = 0, fail = None, threads = None, time_limit = None))]
     #[allow(clippy::too_many_arguments)]
     fn timing<'py>(
         &self,
         py: Python<'py>,
         tolerate: Option<u32>,
-        boot_time: u64,
+        boot_time_s: u64,
         concurrency: Option<u32>,
-        fence_time: u64,
+        fence_time_s: u64,
         fail: Option<Vec<String>>,
         threads: Option<usize>,
         time_limit: Option<f64>,
@@ -735,8 +735,8 @@ impl NativePool {
         if let Some(c) = concurrency {
             check_range("concurrency", c.into_pyobject(py)?.as_any())?;
         }
-        check_range("boot_time", boot_time.into_pyobject(py)?.as_any())?;
-        check_range("fence_time", fence_time.into_pyobject(py)?.as_any())?;
+        check_range("boot_time_s", boot_time_s.into_pyobject(py)?.as_any())?;
+        check_range("fence_time_s", fence_time_s.into_pyobject(py)?.as_any())?;
         if tolerate.is_some() && fail.is_some() {
             return Err(PyValueError::new_err(
                 "tolerate and fail cannot both be given (fail is one failure set, tolerate asks for the worst)",
@@ -754,9 +754,9 @@ impl NativePool {
             solve::run(py, threads, time_limit, move |cancel, time_limit| {
                 let opts = haplan::TimingOptions {
                     tolerate,
-                    boot_time_s: boot_time,
+                    boot_time_s,
                     concurrency,
-                    fence_time_s: fence_time,
+                    fence_time_s,
                     fail,
                     cancel: Some(cancel),
                     time_limit,

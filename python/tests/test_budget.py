@@ -54,7 +54,7 @@ def test_check_decides_k_first_and_stops_when_asked() -> None:
 
 def test_every_tolerance_question_takes_max_time() -> None:
     pool = haplan.Pool.from_dict(knife())
-    w = pool.what_if([{"op": "set_priority", "name": "vm00-0", "priority": "high"}], max_time=0)
+    w = pool.whatif([{"op": "set_priority", "name": "vm00-0", "priority": "high"}], max_time=0)
     d = pool.diff(pool, max_time=0)
     h = pool.headroom({"memory_mib": 10240}, max_time=0)
     r = pool.drain("h00", max_time=0)
@@ -68,11 +68,11 @@ def test_every_tolerance_question_takes_max_time() -> None:
 
 def test_defaults_bound_every_question() -> None:
     assert haplan.DEFAULT_TIME_LIMIT == 60.0 and haplan.DEFAULT_MAX_TIME == 2.0
-    methods = ("check", "plan", "what_if", "diff", "headroom", "drain", "tiers", "restart_time")
+    methods = ("check", "plan", "whatif", "diff", "headroom", "drain", "tiers", "timing")
     for name in methods:
         params = inspect.signature(getattr(haplan.Pool, name)).parameters
         assert params["time_limit"].default == haplan.DEFAULT_TIME_LIMIT, name
-        if name not in ("plan", "restart_time"):
+        if name not in ("plan", "timing"):
             assert params["max_time"].default == haplan.DEFAULT_MAX_TIME, name
     pool = haplan.Pool.from_dict(knife(4, 2))
     with pytest.raises(TypeError, match="max_time"):

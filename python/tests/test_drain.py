@@ -123,7 +123,7 @@ def test_attributes_are_the_json() -> None:
         for key in ("pool", "host", "tolerate", "ok", "reason", "vms", "method"):
             assert getattr(r, key) == data[key], key
         assert r.outcome == data["verdict"]
-        assert [{"vm": m.vm, "from": m.from_host, "to": m.to} for m in r.moves] == data["moves"]
+        assert [{"vm": m.vm, "from": m.from_, "to": m.to} for m in r.moves] == data["moves"]
         assert dataclasses.asdict(r.stats) == data["stats"]
         if r.blocked is None:
             assert data["blocked"] is None

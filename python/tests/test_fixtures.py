@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import keyword
 import typing
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar, Union
@@ -70,7 +71,7 @@ def execute(run: Run) -> Result:
         return pool.agility()
     if sub == "whatif":
         (changes,) = run.with_paths
-        return pool.what_if(
+        return pool.whatif(
             changes.read_text(encoding="utf-8"),
             source=str(changes),
             tolerate=_optional(run, "--tolerate", int),
@@ -111,11 +112,11 @@ def execute(run: Run) -> Result:
     if sub == "timing":
         fail = run.flag("--fail")
         concurrency = _optional(run, "--concurrency", int)
-        return pool.restart_time(
+        return pool.timing(
             tolerate=_optional(run, "--tolerate", int),
-            boot_time=_optional(run, "--boot-time", int) or 60,
+            boot_time_s=_optional(run, "--boot-time", int) or 60,
             concurrency=concurrency,
-            fence_time=_optional(run, "--fence-time", int) or 0,
+            fence_time_s=_optional(run, "--fence-time", int) or 0,
             fail=fail.split(",") if fail is not None else None,
         )
     raise AssertionError(f"no Python equivalent of {run.command}")
@@ -214,8 +215,10 @@ def test_fixture_run(run: Run) -> None:
         assert normalise_text_stats(str(result)) == golden.stdout
 
 
-# JSON keys whose attribute has another name (``from`` is a Python keyword).
-ATTRIBUTE_NAMES: Dict[str, str] = {"from": "from_host"}
+def attribute_name(key: str) -> str:
+    """The attribute a JSON key is: the key itself, or, for a key that is
+    a Python keyword (``from``), the key with an underscore appended."""
+    return key + "_" if keyword.iskeyword(key) else key
 
 
 def uncovered(value: Any, data: Any, path: str) -> List[str]:
@@ -231,7 +234,7 @@ def uncovered(value: Any, data: Any, path: str) -> List[str]:
             return [p for k in data for p in uncovered(value[k], data[k], f"{path}.{k}")]
         out = []
         for key, item in data.items():
-            name = ATTRIBUTE_NAMES.get(key) or key
+            name = attribute_name(key)
             if not hasattr(value, name):
                 out.append(f"{path}.{key}: no attribute {name!r} on {type(value).__name__}")
             else:
@@ -324,7 +327,7 @@ def schema_uncovered(cls: type, schema: Dict[str, Any], defs: Dict[str, Any], pa
     property's object schema in turn."""
     out: List[str] = []
     for key, sub in schema["properties"].items():
-        name = ATTRIBUTE_NAMES.get(key) or key
+        name = attribute_name(key)
         hint = _attribute_hint(cls, name)
         if hint is None:
             out.append(f"{path}.{key}: no attribute {name!r} on {cls.__name__}")
@@ -452,14 +455,14 @@ def test_whatif_changes_as_data_same_answer(run: Run) -> None:
     tolerate = _optional(run, "--tolerate", int)
     explain = "--explain" in run.command
     try:
-        expected: Any = pool.what_if(text, tolerate=tolerate, explain=explain)
+        expected: Any = pool.whatif(text, tolerate=tolerate, explain=explain)
     except haplan.InvalidChangesError as e:
         with pytest.raises(haplan.InvalidChangesError) as caught:
-            pool.what_if(json.loads(text), tolerate=tolerate, explain=explain)
+            pool.whatif(json.loads(text), tolerate=tolerate, explain=explain)
         assert caught.value.problems == e.problems
         assert str(caught.value) == str(e)
         return
-    got = pool.what_if(json.loads(text), tolerate=tolerate, explain=explain)
+    got = pool.whatif(json.loads(text), tolerate=tolerate, explain=explain)
     a, b = expected.to_dict(), got.to_dict()
     for d in (a, b):
         d["before"].pop("stats")

@@ -97,7 +97,7 @@ def test_whatif_headroom_tiers(client: Any, tmp_path: Path) -> None:
     df = fleet.whatif(paths, first_host_in_maintenance, client)
     for p, (_, row) in zip(paths, df.iterrows()):
         pool = haplan.Pool.load(p)
-        want = pool.what_if(first_host_in_maintenance(pool)).to_dict()
+        want = pool.whatif(first_host_in_maintenance(pool)).to_dict()
         assert row.after_max_tolerable == want["after"]["max_tolerable"], p
         assert row.before_max_tolerable == want["before"]["max_tolerable"], p
     # A change that does not fit every pool is that pool's error.
@@ -143,7 +143,7 @@ def test_a_worker_killed_mid_run_loses_no_pool_and_counts_none_twice(client: Any
     assert (df.verdict != "error").all(), df[df.verdict == "error"].error.tolist()
     for p, (_, row) in zip(paths, df.iterrows()):
         pool = haplan.Pool.load(p)
-        want = pool.what_if([{"op": "maintenance", "name": pool.hosts[-1]}]).to_dict()
+        want = pool.whatif([{"op": "maintenance", "name": pool.hosts[-1]}]).to_dict()
         assert row.after_max_tolerable == want["after"]["max_tolerable"], p
     # The killed worker is gone: the nanny started another in its place.
     client.wait_for_workers(2, timeout=60)

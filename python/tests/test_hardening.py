@@ -77,7 +77,7 @@ def test_a_control_character_in_a_name_is_rejected() -> None:
     assert "\nOK:" not in str(e.value)
     p = haplan.Pool.from_dict(pool())
     with pytest.raises(haplan.InvalidChangesError):
-        p.what_if([{"op": "add_host", "host": {"name": "x\r", "capacity": {"memory_mib": 1}}}])
+        p.whatif([{"op": "add_host", "host": {"name": "x\r", "capacity": {"memory_mib": 1}}}])
 
 
 def test_a_flood_of_problems_is_capped() -> None:
@@ -112,11 +112,11 @@ def test_out_of_range_options_are_value_errors(kwargs: Dict[str, Any], message: 
 
 def test_timing_options_are_checked_as_on_the_command_line() -> None:
     p = haplan.Pool.from_dict(pool())
-    bad: List[Dict[str, Any]] = [{"concurrency": 0}, {"concurrency": 2**32}, {"boot_time": 2**32}, {"fence_time": -1}]
+    bad: List[Dict[str, Any]] = [{"concurrency": 0}, {"concurrency": 2**32}, {"boot_time_s": 2**32}, {"fence_time_s": -1}]
     for kwargs in bad:
         with pytest.raises(ValueError):
-            p.restart_time(tolerate=0, **kwargs)
-    assert p.restart_time(tolerate=0, threads=1024).ok
+            p.timing(tolerate=0, **kwargs)
+    assert p.timing(tolerate=0, threads=1024).ok
 
 
 def test_verdicts_are_string_enums_equal_to_the_json_strings() -> None:

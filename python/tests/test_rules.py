@@ -108,7 +108,7 @@ def test_numeric_priorities_in_tiers_and_timing() -> None:
     pool = haplan.Pool.load(CONSTRAINTS / "together.json")
     tiers = pool.tiers()
     assert [(t.priority, t.vms) for t in tiers.tiers] == [(3500, 1), ("medium", 3)]
-    timing = pool.restart_time(fail="h1")
+    timing = pool.timing(fail="h1")
     assert {v.vm: v.priority for v in timing.vms} == {"db1": 3500, "app1": "medium"}
 
 

@@ -1,4 +1,4 @@
-"""``Pool.restart_time`` beyond the fixture runs: the report's attributes,
+"""``Pool.timing`` beyond the fixture runs: the report's attributes,
 the worst case against a brute force over every failure set written here,
 ``fail``, a pool that does not tolerate K, boot times kept through
 conversions and pickling, bad arguments, text, repr and HTML."""
@@ -84,7 +84,7 @@ def jobs_of(data: Dict[str, Any], failed: Tuple[str, ...], boot: int) -> List[Di
 
 
 def test_report_attributes(groups: haplan.Pool) -> None:
-    r = groups.restart_time()
+    r = groups.timing()
     assert isinstance(r, haplan.TimingReport)
     assert r.ok and r.verdict is haplan.Verdict.OK and r.exit_code == 0
     assert (r.tolerate, r.tolerated, r.witness) == (1, True, None)
@@ -98,7 +98,7 @@ def test_report_attributes(groups: haplan.Pool) -> None:
         haplan.GroupTiming(order=2, vms=1, start_s=160, end_s=220, release_s=220),
     ]
     assert r.vms[0] == haplan.VmTiming(
-        vm="db", from_host="h1", host=None, order=0, priority="critical", boot_s=90, start_s=0, running_s=90
+        vm="db", from_="h1", host=None, order=0, priority="critical", boot_s=90, start_s=0, running_s=90
     )
     assert r.stats.scenarios == 4
     assert r.to_dict()["vms"][2]["boot_s"] == 60
@@ -119,25 +119,25 @@ def test_worst_case_is_the_brute_force_maximum(groups: haplan.Pool, k: int, limi
         for size in range(k + 1)
         for failed in itertools.combinations(up, size)
     )
-    r = groups.restart_time(tolerate=k, boot_time=boot, concurrency=limit)
+    r = groups.timing(tolerate=k, boot_time_s=boot, concurrency=limit)
     assert r.exact and r.makespan_s == want
     assert schedule(jobs_of(data, tuple(r.failed_hosts), boot), limit) == want
     assert r.total_s == (30 + want if r.vms else 0)
 
 
 def test_more_concurrency_is_never_slower(groups: haplan.Pool) -> None:
-    times = [groups.restart_time(tolerate=3, concurrency=c).makespan_s for c in range(1, 8)]
+    times = [groups.timing(tolerate=3, concurrency=c).makespan_s for c in range(1, 8)]
     assert times == sorted(times, reverse=True)
-    assert groups.restart_time(tolerate=3).makespan_s == times[-1]
+    assert groups.timing(tolerate=3).makespan_s == times[-1]
     assert times[0] > times[-1]
 
 
 def test_fail_and_fence_time(groups: haplan.Pool) -> None:
-    r = groups.restart_time(fail=["h2", "h3"], fence_time=45)
+    r = groups.timing(fail=["h2", "h3"], fence_time_s=45)
     assert (r.tolerate, r.search, r.failed_hosts) == (None, "given", ["h2", "h3"])
     assert (r.makespan_s, r.total_s, r.last_vm) == (160, 30 + 45 + 160, "batch")
     assert all(v.host is not None for v in r.vms)
-    one, listed = groups.restart_time(fail="h1").to_dict(), groups.restart_time(fail=["h1"]).to_dict()
+    one, listed = groups.timing(fail="h1").to_dict(), groups.timing(fail=["h1"]).to_dict()
     one.pop("stats")
     listed.pop("stats")
     assert one == listed
@@ -145,12 +145,12 @@ def test_fail_and_fence_time(groups: haplan.Pool) -> None:
 
 def test_not_tolerated_has_no_estimate() -> None:
     tight = haplan.Pool.load(TIGHT)
-    r = tight.restart_time()
+    r = tight.timing()
     assert not r.ok and not r.tolerated and r.verdict is haplan.Verdict.NOT_OK and r.exit_code == 1
     assert r.witness is not None and r.witness.failed_hosts == ["h1"]
     assert r.witness.short is not None and r.witness.short.resource == "memory_mib"
     assert (r.search, r.total_s, r.failed_hosts, r.vms) == ("none", 0, [], [])
-    given = tight.restart_time(fail="h1")
+    given = tight.timing(fail="h1")
     assert given.exit_code == 1
     assert [v.vm for v in given.vms] == ["a"] and given.total_s == 60
     assert [n.vm for n in given.not_restarted] == ["b"]
@@ -165,11 +165,11 @@ def test_boot_time_kept_through_conversions(groups: haplan.Pool) -> None:
     again = haplan.Pool.from_dict(data)
     assert again == groups
     assert json.loads(pickle.loads(pickle.dumps(groups)).to_json())["vms"][0]["boot_time_s"] == 90
-    changed = groups.what_if([{"op": "resize_vm", "name": "db", "demand": {"memory_mib": 8192}}]).changed_pool
-    assert changed.restart_time().vms[0].boot_s == 90
+    changed = groups.whatif([{"op": "resize_vm", "name": "db", "demand": {"memory_mib": 8192}}]).changed_pool
+    assert changed.timing().vms[0].boot_s == 90
     data["vms"][0]["boot_time_s"] = 10
     # {h1}: db 0-10, gate 10 + 30 = 40, app1 40-80, web1 80-140 (> {h2}'s 130).
-    assert haplan.Pool.from_dict(data).restart_time().makespan_s == 140
+    assert haplan.Pool.from_dict(data).timing().makespan_s == 140
 
 
 def test_bad_boot_time_in_the_pool(groups: haplan.Pool) -> None:
@@ -185,32 +185,32 @@ def test_bad_boot_time_in_the_pool(groups: haplan.Pool) -> None:
 
 def test_bad_arguments(groups: haplan.Pool) -> None:
     with pytest.raises(haplan.QueryError, match='--fail: unknown host "h9"'):
-        groups.restart_time(fail=["h1", "h9"])
+        groups.timing(fail=["h1", "h9"])
     with pytest.raises(haplan.QueryError, match="maintenance"):
-        groups.restart_time(fail="m1")
+        groups.timing(fail="m1")
     with pytest.raises(ValueError, match="concurrency: must be from 1 to 4294967295, found 0"):
-        groups.restart_time(concurrency=0)
-    with pytest.raises(ValueError, match="boot_time: must be from 0 to 4294967295, found -5"):
-        groups.restart_time(boot_time=-5)
-    with pytest.raises(TypeError, match="fence_time"):
-        groups.restart_time(fence_time=1.5)  # type: ignore[arg-type]
+        groups.timing(concurrency=0)
+    with pytest.raises(ValueError, match="boot_time_s: must be from 0 to 4294967295, found -5"):
+        groups.timing(boot_time_s=-5)
+    with pytest.raises(TypeError, match="fence_time_s"):
+        groups.timing(fence_time_s=1.5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="tolerate and fail"):
-        groups.restart_time(tolerate=1, fail="h1")
+        groups.timing(tolerate=1, fail="h1")
     with pytest.raises(TypeError):
-        groups.restart_time(fail=[1])  # type: ignore[list-item]
+        groups.timing(fail=[1])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="threads"):
-        groups.restart_time(threads=0)
+        groups.timing(threads=0)
 
 
 def test_threads_give_the_same_answer(groups: haplan.Pool) -> None:
-    first = groups.restart_time(tolerate=2).to_dict()
+    first = groups.timing(tolerate=2).to_dict()
     first.pop("stats")
     for t in (1, 2, 3):
-        r = groups.restart_time(tolerate=2, threads=t).to_dict()
+        r = groups.timing(tolerate=2, threads=t).to_dict()
         r.pop("stats")
         assert r == first
 
 
 def test_reports_compare_by_value(groups: haplan.Pool) -> None:
-    a, b = groups.restart_time(), groups.restart_time()
+    a, b = groups.timing(), groups.timing()
     assert dataclasses.replace(a, stats=b.stats) == b

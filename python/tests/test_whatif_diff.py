@@ -1,4 +1,4 @@
-"""``Pool.what_if`` and ``Pool.diff`` beyond the fixture runs: the forms
+"""``Pool.whatif`` and ``Pool.diff`` beyond the fixture runs: the forms
 changes come in, the changed pool, bad changes, the diff policy, time
 limits, text, repr and HTML, threads."""
 
@@ -34,16 +34,16 @@ def without_stats(data: Dict[str, Any], *keys: str) -> Dict[str, Any]:
     return data
 
 
-# -- what_if: the changes ---------------------------------------------------
+# -- whatif: the changes ---------------------------------------------------
 
 
 def test_changes_as_list_tuple_text_or_bytes(rack: haplan.Pool) -> None:
     text = json.dumps(GROW)
     reports = [
-        rack.what_if(GROW),
-        rack.what_if(tuple(GROW)),
-        rack.what_if(text),
-        rack.what_if(text.encode()),
+        rack.whatif(GROW),
+        rack.whatif(tuple(GROW)),
+        rack.whatif(text),
+        rack.whatif(text.encode()),
     ]
     first = without_stats(reports[0].to_dict(), "before", "after")
     for r in reports[1:]:
@@ -51,8 +51,8 @@ def test_changes_as_list_tuple_text_or_bytes(rack: haplan.Pool) -> None:
     assert first["changes"] == ["add host h5", "set host_failures_to_tolerate 2"]
 
 
-def test_what_if_report(rack: haplan.Pool) -> None:
-    r = rack.what_if(RETIRE_H4)
+def test_whatif_report(rack: haplan.Pool) -> None:
+    r = rack.whatif(RETIRE_H4)
     assert isinstance(r, haplan.WhatIfReport)
     assert r.pool == "rack" and r.changes == ["remove host h4 (its VMs move to h3)"]
     assert not r.ok and r.verdict is haplan.Verdict.NOT_OK and r.exit_code == 1
@@ -73,24 +73,24 @@ def test_what_if_report(rack: haplan.Pool) -> None:
 
 
 def test_tolerate_is_k_for_both(rack: haplan.Pool) -> None:
-    r = rack.what_if(GROW, tolerate=0)
+    r = rack.whatif(GROW, tolerate=0)
     assert (r.before.configured, r.after.configured) == (0, 0)
-    r = rack.what_if(GROW)
+    r = rack.whatif(GROW)
     assert (r.before.configured, r.after.configured) == (1, 2)
 
 
 def test_no_changes(rack: haplan.Pool) -> None:
-    r = rack.what_if([])
+    r = rack.whatif([])
     assert r.changes == [] and r.changed_pool == rack
     assert str(r).startswith("OK: after 0 changes, pool rack tolerates 1 host failure")
     assert without_stats(r.to_dict(), "before", "after")["before"] == without_stats(r.to_dict(), "before", "after")["after"]
 
 
-# -- what_if: the changed pool ----------------------------------------------
+# -- whatif: the changed pool ----------------------------------------------
 
 
 def test_changed_pool_can_be_asked_again(rack: haplan.Pool) -> None:
-    r = rack.what_if(GROW)
+    r = rack.whatif(GROW)
     changed = r.changed_pool
     assert isinstance(changed, haplan.Pool)
     assert changed.hosts == ["h1", "h2", "h3", "h4", "h5"] and changed.host_failures_to_tolerate == 2
@@ -103,7 +103,7 @@ def test_changed_pool_can_be_asked_again(rack: haplan.Pool) -> None:
     assert changed.to_dict()["hosts"][4] == GROW[0]["host"]
     assert pickle.loads(pickle.dumps(changed)) == changed
     # It can be changed again, and compared with the original.
-    r2 = changed.what_if([{"op": "maintenance", "name": "h5"}])
+    r2 = changed.whatif([{"op": "maintenance", "name": "h5"}])
     assert r2.before.max_tolerable == 2 and r2.after.max_tolerable == 1
     d = rack.diff(changed)
     assert d.hosts_added == ["h5"] and d.ok
@@ -111,18 +111,18 @@ def test_changed_pool_can_be_asked_again(rack: haplan.Pool) -> None:
 
 def test_the_pool_itself_does_not_change(rack: haplan.Pool) -> None:
     before = rack.to_json()
-    rack.what_if(RETIRE_H4)
+    rack.whatif(RETIRE_H4)
     assert rack.to_json() == before and rack == haplan.Pool.load(RACK)
     assert "h4" in rack.hosts
 
 
-def test_what_if_on_a_pool_from_dict() -> None:
+def test_whatif_on_a_pool_from_dict() -> None:
     pool = haplan.Pool.from_dict(json.loads(RACK.read_text(encoding="utf-8")))
-    r = pool.what_if(RETIRE_H4)
+    r = pool.whatif(RETIRE_H4)
     assert r.after.max_tolerable == 0 and r.changed_pool.hosts == ["h1", "h2", "h3"]
 
 
-# -- what_if: bad changes ---------------------------------------------------
+# -- whatif: bad changes ---------------------------------------------------
 
 
 def problems(error: haplan.InvalidChangesError) -> List[List[str]]:
@@ -131,7 +131,7 @@ def problems(error: haplan.InvalidChangesError) -> List[List[str]]:
 
 def test_bad_changes_raise_with_every_problem_at_its_change(rack: haplan.Pool) -> None:
     with pytest.raises(haplan.InvalidChangesError) as caught:
-        rack.what_if(
+        rack.whatif(
             [
                 {"op": "remove_host", "name": "h4"},
                 {"op": "resize_vm", "name": "db9", "demand": {"memory_mib": 1}},
@@ -159,7 +159,7 @@ def test_changes_error_hierarchy_and_pickle(rack: haplan.Pool) -> None:
     assert issubclass(haplan.InvalidChangesError, ValueError)
     assert not issubclass(haplan.InvalidChangesError, haplan.InvalidPoolError)
     with pytest.raises(haplan.InvalidChangesError) as caught:
-        rack.what_if([{"op": "remove_vm", "name": "nope"}])
+        rack.whatif([{"op": "remove_vm", "name": "nope"}])
     assert str(caught.value) == 'invalid changes (1 problem)\n  changes[0].name: unknown VM "nope"'
     copy = pickle.loads(pickle.dumps(caught.value))
     assert type(copy) is haplan.InvalidChangesError
@@ -168,13 +168,13 @@ def test_changes_error_hierarchy_and_pickle(rack: haplan.Pool) -> None:
 
 def test_later_changes_see_earlier_ones(rack: haplan.Pool) -> None:
     with pytest.raises(haplan.InvalidChangesError) as caught:
-        rack.what_if([{"op": "remove_vm", "name": "db1"}, {"op": "resize_vm", "name": "db1", "demand": {"memory_mib": 1}}])
+        rack.whatif([{"op": "remove_vm", "name": "db1"}, {"op": "resize_vm", "name": "db1", "demand": {"memory_mib": 1}}])
     assert problems(caught.value) == [["changes[1].name", 'unknown VM "db1"']]
 
 
 def test_change_json_syntax_error_has_line_and_column(rack: haplan.Pool) -> None:
     with pytest.raises(haplan.InvalidChangesError) as caught:
-        rack.what_if('[\n  {"op": "maintenance", "name": "h1"},\n')
+        rack.whatif('[\n  {"op": "maintenance", "name": "h1"},\n')
     (p,) = caught.value.problems
     assert p.path == "" and p.line == 3 and p.column is not None
     assert p.message.startswith("invalid JSON:")
@@ -195,7 +195,7 @@ def test_change_json_syntax_error_has_line_and_column(rack: haplan.Pool) -> None
 )
 def test_changes_data_problems_have_paths(rack: haplan.Pool, changes: Any, expected: List[List[str]]) -> None:
     with pytest.raises(haplan.InvalidChangesError) as caught:
-        rack.what_if(changes)
+        rack.whatif(changes)
     assert problems(caught.value) == expected
 
 
@@ -209,9 +209,9 @@ def test_changes_data_problems_have_paths(rack: haplan.Pool, changes: Any, expec
         ({"source": 3}, TypeError),
     ],
 )
-def test_what_if_argument_errors(rack: haplan.Pool, kwargs: Dict[str, Any], error: type) -> None:
+def test_whatif_argument_errors(rack: haplan.Pool, kwargs: Dict[str, Any], error: type) -> None:
     with pytest.raises(error):
-        rack.what_if([], **kwargs)
+        rack.whatif([], **kwargs)
 
 
 # -- diff ---------------------------------------------------------------------
@@ -279,7 +279,7 @@ def test_diff_undecided_after_a_time_limit() -> None:
     assert d.verdict is haplan.Verdict.UNDECIDED and d.exit_code == 3 and not d.ok
     assert d.no_worse and d.regressed is False and d.to_dict()["regressed"] is False
     assert str(d).startswith("UNDECIDED: ")
-    w = pool.what_if([], time_limit=0)
+    w = pool.whatif([], time_limit=0)
     assert w.verdict is haplan.Verdict.UNDECIDED and w.exit_code == 3 and not w.after.exact
 
 
@@ -302,7 +302,7 @@ def test_html_escapes_names() -> None:
             "vms": [{"name": "v<script>", "host": "h<1>", "demand": {"m": 3}}],
         }
     )
-    w = pool.what_if([{"op": "remove_vm", "name": "v<script>"}])
+    w = pool.whatif([{"op": "remove_vm", "name": "v<script>"}])
     d = pool.diff(w.changed_pool)
     for page in (w._repr_html_(), d._repr_html_()):
         assert "<script>" not in page and "<b>rack" not in page
@@ -318,10 +318,10 @@ def test_many_threads_same_answers(rack: haplan.Pool, base: haplan.Pool, big_poo
 
     def answer(i: int) -> Dict[str, Any]:
         if i % 3 == 0:
-            return without_stats(rack.what_if(RETIRE_H4, explain=True).to_dict(), "before", "after")
+            return without_stats(rack.whatif(RETIRE_H4, explain=True).to_dict(), "before", "after")
         if i % 3 == 1:
             return without_stats(base.diff(new, no_regress=True).to_dict(), "old", "new")
-        return without_stats(big_pool.what_if(big_changes).to_dict(), "before", "after")
+        return without_stats(big_pool.whatif(big_changes).to_dict(), "before", "after")
 
     expected = [answer(i) for i in range(3)]
     with ThreadPoolExecutor(6) as ex:

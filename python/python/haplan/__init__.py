@@ -14,7 +14,7 @@ restarted somewhere, and where? ::
     plan = pool.plan(failed=["xs01"])
     for p in plan.placements:
         print(p.vm, "->", p.host)
-    w = pool.what_if([{"op": "maintenance", "name": "xs01"}])
+    w = pool.whatif([{"op": "maintenance", "name": "xs01"}])
     print("with xs01 in maintenance:", w.after.max_tolerable, "before:", w.before.max_tolerable)
     d = pool.diff(haplan.Pool.load("pool-next.json"), no_regress=True)
     if not d.ok:

@@ -96,7 +96,7 @@ class InvalidPoolError(_ProblemsError):
 
 
 class InvalidChangesError(_ProblemsError):
-    """What-if changes that were rejected (:meth:`haplan.Pool.what_if`),
+    """What-if changes that were rejected (:meth:`haplan.Pool.whatif`),
     with every problem found in them, each at the change that causes it:
     ``changes[2].name: unknown VM "db9"`` (``docs/whatif.md``).
 

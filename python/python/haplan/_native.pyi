@@ -58,7 +58,7 @@ class Pool:
         self, failed: List[str], time_limit: Optional[float] = None
     ) -> Tuple[Dict[str, Any], str]: ...
     def agility(self) -> Tuple[Dict[str, Any], str]: ...
-    def what_if(
+    def whatif(
         self,
         changes: Any,
         source: Optional[str] = None,
@@ -106,9 +106,9 @@ class Pool:
     def timing(
         self,
         tolerate: Optional[int] = None,
-        boot_time: int = 60,
+        boot_time_s: int = 60,
         concurrency: Optional[int] = None,
-        fence_time: int = 0,
+        fence_time_s: int = 0,
         fail: Optional[List[str]] = None,
         threads: Optional[int] = None,
         time_limit: Optional[float] = None,

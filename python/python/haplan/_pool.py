@@ -8,6 +8,7 @@ from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, Unio
 
 from . import _native
 from ._reports import (
+    _deprecated,
     Agility,
     DiffReport,
     DrainReport,
@@ -239,7 +240,7 @@ class Pool:
         data, text = self._inner.agility()
         return Agility._from_native(data, text)
 
-    def what_if(
+    def whatif(
         self,
         changes: Changes,
         *,
@@ -260,7 +261,7 @@ class Pool:
         as Python data (dicts in a list, as ``json.load`` returns them) or
         as the JSON text of a change file::
 
-            pool.what_if([
+            pool.whatif([
                 {"op": "remove_host", "name": "h4", "vms": "move", "to": "h3"},
                 {"op": "set_tolerance", "k": 2},
             ])
@@ -283,10 +284,16 @@ class Pool:
             changes = bytes(changes).decode("utf-8")
         if source is not None and not isinstance(source, str):
             raise TypeError(f"source must be a str or None, not {type(source).__name__}")
-        data, text, _, before, after, changed = self._inner.what_if(
+        data, text, _, before, after, changed = self._inner.whatif(
             changes, source, tolerate, _seconds(time_limit), bool(explain), threads, _seconds(max_time, "max_time")
         )
         return WhatIfReport._from_native(data, text, before, after, Pool(changed))
+
+    def what_if(self, changes: Changes, **options: Any) -> WhatIfReport:
+        """Deprecated alias of :meth:`whatif` (``haplan whatif``), kept for
+        one release: warns with a :class:`DeprecationWarning`."""
+        _deprecated("Pool.what_if", "Pool.whatif")
+        return self.whatif(changes, **options)
 
     def diff(
         self,
@@ -460,12 +467,12 @@ class Pool:
         data, text, verdict = self._inner.tiers(tolerate, _seconds(time_limit), threads, _seconds(max_time, "max_time"))
         return TiersReport._from_native(data, text, verdict)
 
-    def restart_time(
+    def timing(
         self,
         tolerate: Optional[int] = None,
-        boot_time: int = 60,
+        boot_time_s: int = 60,
         concurrency: Optional[int] = None,
-        fence_time: int = 0,
+        fence_time_s: int = 0,
         fail: Union[None, str, Iterable[str]] = None,
         *,
         threads: Optional[int] = None,
@@ -474,13 +481,14 @@ class Pool:
         """How long after the worst failure of at most ``tolerate`` hosts
         (default: the file's ``host_failures_to_tolerate``) every protected
         VM runs again: ``haplan timing``. Detection
-        (``failure_threshold × check_interval_s``), fencing (``fence_time``
+        (``failure_threshold × check_interval_s``), fencing (``fence_time_s``
         seconds: how long your fence agents take) and the restart schedule
         the HA runtime follows: order groups, start delays, each VM's
-        ``boot_time_s`` (``boot_time`` seconds for VMs without one), at most
-        ``concurrency`` starts at once (``None``: no limit, as the runtime)::
+        ``boot_time_s`` (the ``boot_time_s`` given here for VMs without
+        one), at most ``concurrency`` starts at once (``None``: no limit,
+        as the runtime)::
 
-            r = pool.restart_time(tolerate=2, concurrency=4)
+            r = pool.timing(tolerate=2, concurrency=4)
             r.total_s, r.failed_hosts, r.last_vm
 
         The pool must tolerate K: when it does not, the report has no
@@ -503,7 +511,7 @@ class Pool:
         """
         tolerate = _count(tolerate, "tolerate")
         threads = _count(threads, "threads")
-        for name, value in (("boot_time", boot_time), ("fence_time", fence_time)):
+        for name, value in (("boot_time_s", boot_time_s), ("fence_time_s", fence_time_s)):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be a whole number of seconds (int), not {type(value).__name__}")
             _native.check_range(name, value)
@@ -515,9 +523,23 @@ class Pool:
                 if not isinstance(n, str):
                     raise TypeError(f"fail must be host names (str), found {type(n).__name__}")
         data, text, verdict = self._inner.timing(
-            tolerate, boot_time, concurrency, fence_time, names, threads, _seconds(time_limit)
+            tolerate, boot_time_s, concurrency, fence_time_s, names, threads, _seconds(time_limit)
         )
         return TimingReport._from_native(data, text, verdict)
+
+    def restart_time(self, *args: Any, **options: Any) -> TimingReport:
+        """Deprecated alias of :meth:`timing` (``haplan timing``), kept for
+        one release, with its old keyword names ``boot_time`` and
+        ``fence_time`` (now ``boot_time_s`` and ``fence_time_s``): warns
+        with a :class:`DeprecationWarning`."""
+        _deprecated("Pool.restart_time", "Pool.timing")
+        for old in ("boot_time", "fence_time"):
+            if old in options:
+                new = old + "_s"
+                if new in options:
+                    raise TypeError(f"restart_time got both {old} and {new}")
+                options[new] = options.pop(old)
+        return self.timing(*args, **options)
 
     # -- Python protocols --------------------------------------------------
 

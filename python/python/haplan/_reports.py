@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import html
 import json
+import warnings
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
@@ -78,6 +79,19 @@ PriorityValue = Union[str, int]
 """A VM's priority as answers give it: one of the names ``"critical"``,
 ``"high"``, ``"medium"``, ``"low"`` when it equals their value (4000,
 3000, 2000, 1000), else its number (``3500``); higher is more important."""
+
+
+def _deprecated(old: str, new: str) -> None:
+    """Warns that ``old`` is an alias kept for one release: ``new`` is the
+    name the command line, the JSON answers and the C ABI use (a JSON key
+    that is a Python keyword, ``from``, is that key with an underscore
+    appended, ``from_``)."""
+    warnings.warn(
+        f"{old} is deprecated and will be removed in the next release: use {new}, "
+        "the name the command line, the JSON answers and the C ABI use",
+        DeprecationWarning,
+        stacklevel=3,
+    )
 
 
 def _render(kind: str, fmt: str, answer: JsonDict) -> str:
@@ -630,7 +644,7 @@ def _details(summary: str, report: Report) -> str:
 
 @dataclass(frozen=True, repr=False)
 class WhatIfReport:
-    """The answer of :meth:`haplan.Pool.what_if`: the tolerance of the pool
+    """The answer of :meth:`haplan.Pool.whatif`: the tolerance of the pool
     before and after a list of changes.
 
     The attributes are the fields of ``haplan whatif --format json``:
@@ -965,12 +979,18 @@ class HeadroomReport:
 
 @dataclass(frozen=True)
 class Move:
-    """One live migration of a drain: ``vm`` from ``from_host`` to
-    ``to`` (``from`` in the JSON)."""
+    """One live migration of a drain: ``vm`` from ``from_`` to ``to``
+    (``from`` in the JSON; a Python keyword, hence the underscore)."""
 
     vm: str
-    from_host: str
+    from_: str
     to: str
+
+    @property
+    def from_host(self) -> str:
+        """Deprecated alias of :attr:`from_`, kept for one release."""
+        _deprecated("Move.from_host", "Move.from_")
+        return self.from_
 
 
 @dataclass(frozen=True)
@@ -1091,7 +1111,7 @@ class DrainReport:
             reason=data["reason"],
             vms=list(data["vms"]),
             method=data["method"],
-            moves=[Move(vm=m["vm"], from_host=m["from"], to=m["to"]) for m in data["moves"]],
+            moves=[Move(vm=m["vm"], from_=m["from"], to=m["to"]) for m in data["moves"]],
             end_state=end_state,
             blocked=blocked,
             stats=DrainStats(**_known(DrainStats, data.get("stats", {}))),
@@ -1125,7 +1145,7 @@ class DrainReport:
             out.append(
                 _table(
                     ["vm", "from", "to"],
-                    [[_esc(m.vm), _esc(m.from_host), _esc(m.to)] for m in self.moves],
+                    [[_esc(m.vm), _esc(m.from_), _esc(m.to)] for m in self.moves],
                 )
             )
         out.append(f"<p><b>Reason</b>: {_esc(self.reason)}</p>")
@@ -1319,19 +1339,25 @@ class GroupTiming:
 
 @dataclass(frozen=True)
 class VmTiming:
-    """One restarted VM: the host it ran on (``from_host``, ``"from"`` in
-    the JSON), its restart target (``host``, only for a given failure
+    """One restarted VM: the host it ran on (``from_``: ``"from"`` in the
+    JSON, a Python keyword, hence the underscore), its restart target (``host``, only for a given failure
     set), its order and priority, its boot time, when it starts and when
     it runs (seconds after the failed hosts are confirmed off)."""
 
     vm: str
-    from_host: str
+    from_: str
     host: Optional[str]
     order: int
     priority: PriorityValue
     boot_s: int
     start_s: int
     running_s: int
+
+    @property
+    def from_host(self) -> str:
+        """Deprecated alias of :attr:`from_`, kept for one release."""
+        _deprecated("VmTiming.from_host", "VmTiming.from_")
+        return self.from_
 
 
 @dataclass(frozen=True)
@@ -1354,7 +1380,7 @@ class TimingStats:
 
 @dataclass(frozen=True, repr=False)
 class TimingReport:
-    """The answer of :meth:`haplan.Pool.restart_time`: how long after the
+    """The answer of :meth:`haplan.Pool.timing`: how long after the
     worst failure of at most K hosts (or after the given one) every
     protected VM runs again.
 
@@ -1431,7 +1457,7 @@ class TimingReport:
             vms=[
                 VmTiming(
                     vm=v["vm"],
-                    from_host=v["from"],
+                    from_=v["from"],
                     host=v.get("host"),
                     order=v["order"],
                     priority=v["priority"],

@@ -88,7 +88,7 @@ def _ask(question: str, pool: Pool, options: Mapping[str, Any]) -> Tuple[str, Ma
     elif question == "whatif":
         changes = options["changes"]
         rest = {k: v for k, v in options.items() if k != "changes"}
-        r = pool.what_if(changes(pool) if callable(changes) else changes, **rest)
+        r = pool.whatif(changes(pool) if callable(changes) else changes, **rest)
     elif question == "headroom":
         r = pool.headroom(**options)
     elif question == "tiers":
@@ -251,7 +251,7 @@ def whatif(
     threads: Optional[int] = 1,
     batch: Optional[int] = None,
 ) -> pandas.DataFrame:
-    """:meth:`Pool.what_if <haplan.Pool.what_if>` of every pool: the same
+    """:meth:`Pool.whatif <haplan.Pool.whatif>` of every pool: the same
     changes for all, or ``changes(pool)`` for each (a function, which must
     pickle: e.g. one that removes each pool's largest host). Columns
     ``before_max_tolerable``, ``after_max_tolerable``, ``ok``, ...; a

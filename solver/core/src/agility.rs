@@ -13,6 +13,7 @@ use crate::model::*;
 /// A protected VM that cannot be restarted on any other host.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NotAgile {
+    /// The VM.
     pub vm: VmId,
     /// Every reason, in words a pool admin understands.
     pub reasons: Vec<String>,
@@ -110,6 +111,8 @@ impl Targets {
 }
 
 impl Agility {
+    /// Where every VM of `pool` may restart, and the protected ones that may
+    /// not restart anywhere.
     pub fn of(pool: &Pool) -> Agility {
         let targets = targets(pool, false);
         let not_agile = (0..pool.vms.len())
@@ -125,6 +128,7 @@ impl Agility {
         Agility { targets, not_agile }
     }
 
+    /// Whether `vm` may restart on some other host, capacity aside.
     pub fn is_agile(&self, vm: VmId) -> bool {
         !self.targets.is_empty(vm)
     }
@@ -235,6 +239,7 @@ pub struct Peers<'p> {
 }
 
 impl<'p> Peers<'p> {
+    /// The running and paused members of each group, by host, in `pool`.
     pub fn of(pool: &'p Pool) -> Peers<'p> {
         let mut on: std::collections::HashMap<(&str, HostId), Vec<VmId>> = Default::default();
         for (v, vm) in pool.vms.iter().enumerate() {
@@ -251,6 +256,7 @@ impl<'p> Peers<'p> {
         self.on.get(&(g, t))?.iter().copied().find(|&o| o != vm)
     }
 
+    /// Whether another running member of `vm`'s group is on host `t`.
     pub fn blocks(&self, pool: &Pool, vm: VmId, t: HostId) -> bool {
         self.peer(pool, vm, t).is_some()
     }
@@ -482,6 +488,7 @@ pub struct GroupCheck {
 }
 
 impl GroupCheck {
+    /// The group rules of `pool`, indexed by VM.
     pub fn of(pool: &Pool) -> GroupCheck {
         let rules: Vec<GroupRule> = pool
             .group_rules()
@@ -556,7 +563,7 @@ impl GroupCheck {
                         } else {
                             format!(
                                 "already runs {} of group {} (at most {} per host)",
-                                crate::plan::and_list(&there),
+                                crate::words::and_list(&there),
                                 r.name,
                                 r.max_per_host
                             )

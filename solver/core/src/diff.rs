@@ -51,7 +51,9 @@ pub struct DiffOptions<'a> {
 /// The headroom of OLD and NEW for one VM shape.
 #[derive(Clone, Debug)]
 pub struct DiffHeadroom {
+    /// OLD's headroom, or why it has none (a resource it does not know).
     pub old: Result<HeadroomReport, HeadroomError>,
+    /// NEW's headroom, or why it has none.
     pub new: Result<HeadroomReport, HeadroomError>,
 }
 
@@ -70,23 +72,31 @@ impl DiffHeadroom {
 /// A protected VM of OLD that NEW no longer protects.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LostProtection {
+    /// The VM.
     pub vm: String,
     /// Its `restart` in NEW (`best_effort` or `unprotected`).
     pub restart: Restart,
 }
 
+/// The answer of [`diff()`]: NEW, a new version of OLD, against the policy,
+/// and what changed.
 #[derive(Clone, Debug)]
 pub struct DiffReport {
     /// K, as used for both pools.
     pub tolerate: u32,
+    /// Whether a proved regression fails the policy.
     pub no_regress: bool,
+    /// OLD's check, against K.
     pub old: CheckReport,
+    /// NEW's check, against K.
     pub new: CheckReport,
     /// Host names in NEW but not in OLD, in NEW's order.
     pub hosts_added: Vec<String>,
     /// Host names in OLD but not in NEW, in OLD's order.
     pub hosts_removed: Vec<String>,
+    /// VM names in NEW but not in OLD, in NEW's order.
     pub vms_added: Vec<String>,
+    /// VM names in OLD but not in NEW, in OLD's order.
     pub vms_removed: Vec<String>,
     /// VMs of `vms_removed` that OLD protects (`restart: protected`).
     pub removed_protected: Vec<String>,
@@ -132,6 +142,7 @@ impl DiffReport {
         }
     }
 
+    /// Whether NEW passes the policy.
     pub fn ok(&self) -> bool {
         self.verdict() == Verdict::Ok
     }

@@ -62,6 +62,7 @@ pub struct DrainOptions<'a> {
     pub tolerate: Option<u32>,
     /// Stop after this long: the answer is then "undecided" unless proved.
     pub time_limit: Option<Duration>,
+    /// Stops the drain (undecided, unless already proved) once set.
     pub cancel: Option<&'a AtomicBool>,
     /// Tolerance checks the exhaustive search may run (partial and complete
     /// assignments); [`DEFAULT_MAX_CHECKS`] when `None`.
@@ -76,8 +77,11 @@ pub struct DrainOptions<'a> {
 /// One live migration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Move {
+    /// The VM to migrate.
     pub vm: VmId,
+    /// The drained host it leaves.
     pub from: HostId,
+    /// The host it goes to.
     pub to: HostId,
 }
 
@@ -95,6 +99,7 @@ pub enum Method {
 }
 
 impl Method {
+    /// The name answers give it (`method`).
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Nothing => "nothing_to_move",
@@ -108,13 +113,16 @@ impl Method {
 /// Why one host cannot take a VM.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HostBlock {
+    /// The host.
     pub host: HostId,
+    /// The agility rules it breaks, or the resource it is short of.
     pub reason: String,
 }
 
 /// A VM of the drained host that no other host can take.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stuck {
+    /// The VM.
     pub vm: VmId,
     /// Every other host, in file order, with what it lacks.
     pub hosts: Vec<HostBlock>,
@@ -124,7 +132,10 @@ pub struct Stuck {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Failure {
     /// Fewer hosts are up than K.
-    TooFewHosts { up: u32 },
+    TooFewHosts {
+        /// Hosts up once the drained one is in maintenance.
+        up: u32,
+    },
     /// Protected VMs that no host could restart.
     NotAgile(Vec<NotAgile>),
     /// A failure set of at most K hosts that strands protected VMs.
@@ -143,22 +154,29 @@ pub enum Blocked {
     Exhausted,
 }
 
+/// The answer of a drain.
 #[derive(Clone, Debug)]
 pub enum Outcome {
+    /// The host can be drained: a plan whose end state passed a check
+    /// against K.
     Drainable {
         /// In migration order: largest VM first.
         moves: Vec<Move>,
+        /// How the plan was found.
         method: Method,
         /// The check of the end state against K.
         end: Box<CheckReport>,
     },
+    /// Proved impossible, and why.
     Blocked(Blocked),
     /// A time limit or the search limit ran out first.
     Undecided {
+        /// What ran out, and how far the search got, in a sentence.
         reason: String,
     },
 }
 
+/// Counts of the work a drain did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DrainStats {
     /// Tolerance checks run (heuristics, relaxation, search).
@@ -167,22 +185,29 @@ pub struct DrainStats {
     pub assignments: u64,
     /// Partial assignments whose pool already failed K (subtrees dropped).
     pub pruned: u64,
+    /// Wall time of the drain.
     pub elapsed: Duration,
 }
 
+/// The answer of [`drain()`].
 #[derive(Clone, Debug)]
 pub struct DrainReport {
+    /// The pool's name.
     pub pool: String,
+    /// The host to drain.
     pub host: HostId,
     /// K as used.
     pub tolerate: u32,
     /// The host's running and paused VMs, largest first.
     pub vms: Vec<VmId>,
+    /// Drainable, blocked or undecided.
     pub outcome: Outcome,
+    /// Counts of the work done.
     pub stats: DrainStats,
 }
 
 impl DrainReport {
+    /// `Ok` when drainable, `NotOk` when blocked, else `Undecided`.
     pub fn verdict(&self) -> Verdict {
         match self.outcome {
             Outcome::Drainable { .. } => Verdict::Ok,
@@ -191,6 +216,7 @@ impl DrainReport {
         }
     }
 
+    /// Whether the host can be drained.
     pub fn ok(&self) -> bool {
         self.verdict() == Verdict::Ok
     }

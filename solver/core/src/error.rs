@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::strict::quoted;
+use crate::words::quoted;
 
 /// One problem in a pool file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -11,9 +11,11 @@ pub struct Problem {
     /// JSON path of the offending value, e.g. `vms[3].demand.memory_mib`;
     /// empty for the document itself.
     pub path: String,
+    /// What is wrong with it, in a sentence.
     pub message: String,
-    /// 1-based line and column, for syntax errors.
+    /// The 1-based line, for syntax errors.
     pub line: Option<usize>,
+    /// The 1-based column, for syntax errors.
     pub column: Option<usize>,
 }
 
@@ -47,12 +49,15 @@ fn capped(mut problems: Vec<Problem>, omitted: usize) -> (Vec<Problem>, usize) {
 /// in document order.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct PoolError {
+    /// Every problem found, up to the limit ([`crate::strict`]), in the order
+    /// above.
     pub problems: Vec<Problem>,
     /// Problems found beyond those listed.
     pub omitted: usize,
 }
 
 impl PoolError {
+    /// An error of exactly these problems.
     pub fn new(problems: Vec<Problem>) -> Self {
         Self::with_omitted(problems, 0)
     }
@@ -76,12 +81,14 @@ impl fmt::Display for PoolError {
 /// the changes is applied.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct ChangesError {
+    /// Every problem found, each at its change.
     pub problems: Vec<Problem>,
     /// Problems found beyond those listed.
     pub omitted: usize,
 }
 
 impl ChangesError {
+    /// An error of exactly these problems.
     pub fn new(problems: Vec<Problem>) -> Self {
         Self::with_omitted(problems, 0)
     }
@@ -104,12 +111,14 @@ impl fmt::Display for ChangesError {
 /// by its path (`--vm.memory_mib: must not be negative, found -1`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct ShapeError {
+    /// Every problem found, each at its path (`--vm.vcpus`).
     pub problems: Vec<Problem>,
     /// Problems found beyond those listed.
     pub omitted: usize,
 }
 
 impl ShapeError {
+    /// An error of exactly these problems.
     pub fn new(problems: Vec<Problem>) -> Self {
         debug_assert!(!problems.is_empty());
         let (problems, omitted) = capped(problems, 0);
@@ -164,12 +173,16 @@ fn write_problems(
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum QueryError {
+    /// The name is no host of the pool.
     #[error("unknown host {}", quoted(.0))]
     UnknownHost(String),
+    /// A host in maintenance was given as failing; it cannot fail.
     #[error("host {} is in maintenance: it is not a failure candidate", quoted(.0))]
     HostInMaintenance(String),
+    /// The host to drain is in maintenance already.
     #[error("host {} is already in maintenance: only a host that is up can be drained", quoted(.0))]
     AlreadyInMaintenance(String),
+    /// The host to drain is down.
     #[error("host {} is down: only a host that is up can be drained", quoted(.0))]
     HostDown(String),
 }

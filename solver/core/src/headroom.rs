@@ -74,10 +74,11 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 
 use crate::error::{Problem, ShapeError};
-use crate::load::{Cx, join};
+use crate::load::Cx;
 use crate::model::*;
 use crate::pack::{self, Budget, Decision};
 use crate::scenario::Analysis;
+use crate::strict::join;
 use crate::strict::quoted;
 use crate::tolerance::{self, CheckOptions, CheckReport, Verdict};
 
@@ -95,7 +96,9 @@ pub const MAX_ADDITIONAL: u64 = 100_000;
 pub struct Shape {
     /// Demand per resource name.
     pub demand: BTreeMap<String, i64>,
+    /// Storage its disks need.
     pub storage: BTreeSet<String>,
+    /// Networks its NICs need.
     pub networks: BTreeSet<String>,
 }
 
@@ -260,8 +263,10 @@ impl Shape {
 /// A question headroom does not answer.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum HeadroomError {
+    /// The shape has no positive amount.
     #[error("the VM demands nothing: it would fit without end")]
     NoDemand,
+    /// More than the most headroom counts would fit.
     #[error(
         "so small a VM could fit more than {MAX_ADDITIONAL} times; headroom counts at most that many (ask about a larger VM)"
     )]
@@ -275,6 +280,7 @@ pub struct HeadroomOptions<'a> {
     pub tolerate: Option<u32>,
     /// Stop after this long with proved bounds.
     pub time_limit: Option<Duration>,
+    /// Stops the question (with proved bounds) once set.
     pub cancel: Option<&'a AtomicBool>,
     /// How to close the gap between the bounds; [`Method::Auto`] unless
     /// comparing.
@@ -289,6 +295,7 @@ pub struct HeadroomOptions<'a> {
 /// One host as a place for new VMs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HostHeadroom {
+    /// The host.
     pub host: HostId,
     /// How many new VMs its spare holds, HA aside (0 where none may start).
     pub room: u32,
@@ -322,6 +329,7 @@ pub enum LimitKind {
 }
 
 impl LimitKind {
+    /// The name answers give it (`limit.kind`).
     pub fn as_str(self) -> &'static str {
         match self {
             LimitKind::NotTolerated => "not_tolerated",
@@ -338,12 +346,15 @@ impl LimitKind {
 /// Why no more than `upper_bound` VMs fit: a proof sketch.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limit {
+    /// Which argument it is.
     pub kind: LimitKind,
+    /// The argument in a sentence.
     pub reason: String,
     /// The failure set the argument is about, if one.
     pub failed: Vec<HostId>,
 }
 
+/// Counts of the work a headroom question did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HeadroomStats {
     /// Tolerance checks of placements (`check` runs).
@@ -356,12 +367,16 @@ pub struct HeadroomStats {
     pub cuts: u64,
     /// Complete placements the exhaustive search tried.
     pub placements: u64,
+    /// Wall time of the question.
     pub elapsed: Duration,
 }
 
+/// The answer of [`headroom()`].
 #[derive(Clone, Debug)]
 pub struct HeadroomReport {
+    /// The pool's name.
     pub pool: String,
+    /// The VM shape asked about.
     pub shape: Shape,
     /// K as used.
     pub tolerate: u32,
@@ -375,11 +390,13 @@ pub struct HeadroomReport {
     /// New VMs per host: a placement of `max_additional` that `check`
     /// verified (the pool with it tolerates K).
     pub placement: Vec<u32>,
+    /// Why not `upper_bound + 1`.
     pub limit: Limit,
     /// Every host, in file order.
     pub hosts: Vec<HostHeadroom>,
     /// The check of the pool as it is, against K.
     pub check: CheckReport,
+    /// Counts of the work done.
     pub stats: HeadroomStats,
 }
 
@@ -396,6 +413,7 @@ impl HeadroomReport {
         }
     }
 
+    /// Whether the verdict is `Ok`.
     pub fn ok(&self) -> bool {
         self.verdict() == Verdict::Ok
     }

@@ -37,6 +37,7 @@
 // The packing code indexes flat arrays (`cap[t * nres + r]`) beside
 // per-item ones: index loops read as the formulas they implement.
 #![allow(clippy::needless_range_loop)]
+#![warn(missing_docs)]
 
 mod adversary;
 pub mod agility;
@@ -58,6 +59,7 @@ pub mod timing;
 pub mod tolerance;
 mod warm;
 pub mod whatif;
+mod words;
 
 pub use agility::{Agility, NotAgile};
 pub use diff::{DiffOptions, DiffReport, diff};

@@ -11,7 +11,9 @@ use std::fmt;
 pub struct Range {
     /// The option's name as the command line spells it, without dashes.
     pub name: &'static str,
+    /// The least value allowed.
     pub min: u64,
+    /// The greatest value allowed.
     pub max: u64,
 }
 
@@ -59,8 +61,11 @@ pub const MAX_TIME_LIMIT_S: f64 = 1e9;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{name}: must be from {min} to {max}, found {found}")]
 pub struct OutOfRange {
+    /// The option's name.
     pub name: &'static str,
+    /// The least value allowed.
     pub min: u64,
+    /// The greatest value allowed.
     pub max: u64,
     /// The value as given.
     pub found: String,
@@ -91,6 +96,7 @@ impl Range {
         Range { name, ..self }
     }
 
+    /// The error for `found`, a value out of the range.
     pub fn error(&self, found: impl fmt::Display) -> OutOfRange {
         OutOfRange {
             name: self.name,

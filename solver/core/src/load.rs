@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{MAX_PROBLEMS, PoolError, Problem};
 use crate::model::*;
-use crate::strict::{name_problem, quoted};
+use crate::strict::{join, name_problem, quoted};
 
 /// Parses and validates a pool file.
 /// Duplicate keys are an error (with both positions), as in every JSON
@@ -295,18 +295,6 @@ pub(crate) fn kind(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "a list",
         Value::Object(_) => "an object",
-    }
-}
-
-pub(crate) fn join(path: &str, key: &str) -> String {
-    let simple = !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    match (path.is_empty(), simple) {
-        (true, true) => key.to_string(),
-        (false, true) => format!("{path}.{key}"),
-        (_, false) => format!("{path}[{}]", Value::String(key.to_string())),
     }
 }
 

@@ -26,14 +26,20 @@ pub type VmId = usize;
 /// Index of a resource in `Pool::resources`.
 pub type ResourceId = usize;
 
+/// A pool as its file describes it, validated (see the module's invariants).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pool {
+    /// The file's `format` (`haplan/v1`), when it gives one.
     pub format: Option<String>,
+    /// The pool's name.
     pub name: String,
+    /// The file's `ha` settings, defaults filled in.
     pub ha: HaSettings,
     /// Every resource named anywhere in the file, sorted by name.
     pub resources: Vec<String>,
+    /// The hosts, in file order ([`HostId`] indexes them).
     pub hosts: Vec<Host>,
+    /// The VMs, in file order ([`VmId`] indexes them).
     pub vms: Vec<Vm>,
     /// The file's `vm_groups`, in file order (groups that only
     /// `vms[].anti_affinity` names are not listed: [`Pool::group_rules`]).
@@ -50,6 +56,7 @@ pub enum Affinity {
 }
 
 impl Affinity {
+    /// The name the pool format writes.
     pub fn as_str(self) -> &'static str {
         match self {
             Affinity::Apart => "apart",
@@ -61,7 +68,9 @@ impl Affinity {
 /// One entry of `vm_groups`, as the file gives it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VmGroup {
+    /// The group's name, unique among groups.
     pub name: String,
+    /// Whether its members run apart or together.
     pub affinity: Affinity,
     /// At most this many running members on one host (`apart`; 1 as
     /// written nowhere for `together`, where it means nothing).
@@ -78,9 +87,14 @@ pub struct VmGroup {
 /// only `anti_affinity` names (apart, one per host, strict).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GroupRule {
+    /// The group's name (a `vm_groups` entry's, or the `anti_affinity` value).
     pub name: String,
+    /// Whether its members run apart or together.
     pub affinity: Affinity,
+    /// At most this many running members on one host (`apart`).
     pub max_per_host: u32,
+    /// A strict rule binds (it decides feasibility); a soft one only shapes
+    /// plans.
     pub strict: bool,
     /// Members, ascending, each once.
     pub vms: Vec<VmId>,
@@ -89,18 +103,29 @@ pub struct GroupRule {
     pub entry: Option<usize>,
 }
 
+/// The file's `ha` object.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HaSettings {
+    /// `ha.enabled`: false turns HA off (nothing is protected).
     pub enabled: bool,
+    /// `ha.host_failures_to_tolerate`: the configured K.
     pub host_failures_to_tolerate: u32,
+    /// `ha.mode`: whether hosts fail over.
     pub mode: HaMode,
+    /// `ha.migration_path`: which hosts receive restarted VMs.
     pub migration_path: MigrationPath,
     /// Ratio per resource name, as written (ratio 1.0 where absent).
     pub overcommit: BTreeMap<String, f64>,
+    /// `ha.restart_retries`: start attempts on the same host before moving on.
     pub restart_retries: u32,
+    /// `ha.retry_interval_s`: seconds between those attempts.
     pub retry_interval_s: u64,
+    /// `ha.failure_threshold`: failed health checks in a row before a host is
+    /// declared down.
     pub failure_threshold: u32,
+    /// `ha.check_interval_s`: seconds between a host's health checks.
     pub check_interval_s: u64,
+    /// `ha.fence_timeout_s`: seconds a fence level has to confirm a host off.
     pub fence_timeout_s: u64,
     /// What the runtime does when a host it fenced comes back.
     pub failback: Failback,
@@ -132,6 +157,7 @@ impl Default for HaSettings {
     }
 }
 
+/// `ha.mode`: what fails over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HaMode {
     /// VM and host failover.
@@ -151,50 +177,75 @@ pub enum Failback {
     Return,
 }
 
+/// `ha.migration_path`: which up hosts receive restarted VMs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MigrationPath {
+    /// Every up host.
     Any,
+    /// Standby hosts are tried first, then the others.
     StandbyFirst,
+    /// Only standby hosts.
     StandbyOnly,
 }
 
+/// A host's `state`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HostState {
+    /// In service: runs VMs and receives restarted ones.
     Up,
+    /// Already failed: its protected VMs must restart elsewhere now.
     Down,
+    /// Out of service on purpose: neither a failure candidate nor a restart
+    /// target; its VMs stay where they are.
     Maintenance,
 }
 
+/// One entry of `hosts`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Host {
+    /// The host's name, unique among hosts.
     pub name: String,
     /// Raw capacity per resource, as in the file (0 where not listed).
     pub capacity: Vec<i64>,
+    /// Capacity per resource kept back from VMs (0 where not listed).
     pub reserved: Vec<i64>,
     /// Which resources the file lists in `capacity` (for writing it back).
     pub listed: Vec<bool>,
+    /// Whether it is up, down or in maintenance.
     pub state: HostState,
+    /// A standby host: with `standby_first` or `standby_only`, where restarted
+    /// VMs go.
     pub standby: bool,
+    /// Storage it reaches (a VM restarts only where all of its own are).
     pub storage: BTreeSet<String>,
+    /// Networks it is on (a VM restarts only where all of its own are).
     pub networks: BTreeSet<String>,
+    /// Its `labels` (a failure domain's label among them).
     pub labels: BTreeMap<String, String>,
+    /// Its fence levels, tried in order.
     pub fencing: Vec<FenceLevel>,
     /// Ratio per resource name for this host, overriding `ha.overcommit`
     /// for the resources it names, as written.
     pub overcommit: BTreeMap<String, f64>,
 }
 
+/// One fence level of a host: an agent and its options.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FenceLevel {
+    /// The fence agent's program name (`fence_ipmilan`, ...).
     pub agent: String,
     /// Agent options; may hold credentials, so never print them.
     pub params: serde_json::Map<String, serde_json::Value>,
 }
 
+/// A VM's `power` state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Power {
+    /// Runs: holds resources and is restarted.
     Running,
+    /// Paused: holds resources and is restarted, like a running VM.
     Paused,
+    /// Off: holds nothing and is never restarted.
     Halted,
 }
 
@@ -205,13 +256,19 @@ impl Power {
     }
 }
 
+/// A VM's `restart` class.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Restart {
+    /// Must restart after any failure of at most K hosts: the guarantee
+    /// covers it.
     Protected,
+    /// Restarted when there is room once the protected VMs are placed;
+    /// not counted in the guarantee.
     BestEffort,
+    /// Never restarted by HA.
     Unprotected,
 }
 
@@ -224,9 +281,13 @@ pub struct Priority(pub i32);
 
 #[allow(non_upper_case_globals)]
 impl Priority {
+    /// 4000, the most important alias.
     pub const Critical: Priority = Priority(4000);
+    /// 3000.
     pub const High: Priority = Priority(3000);
+    /// 2000.
     pub const Medium: Priority = Priority(2000);
+    /// 1000, the least important alias.
     pub const Low: Priority = Priority(1000);
 }
 
@@ -292,24 +353,41 @@ impl<'de> serde::Deserialize<'de> for Priority {
 /// The names of the four aliases, most important first.
 pub const PRIORITY_NAMES: [&str; 4] = ["critical", "high", "medium", "low"];
 
+/// One entry of `vms`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Vm {
+    /// The VM's name, unique among VMs.
     pub name: String,
+    /// The host it is on (runs, is paused or is halted).
     pub host: HostId,
+    /// Running, paused or halted.
     pub power: Power,
+    /// Demand per resource (0 where not listed).
     pub demand: Vec<i64>,
+    /// Which resources the file lists in `demand` (for writing it back).
     pub listed: Vec<bool>,
+    /// Its restart class.
     pub restart: Restart,
+    /// Its restart priority: more important VMs are placed first.
     pub priority: Priority,
+    /// Its order group: restarts go by `order` ascending, 0 first.
     pub order: u32,
+    /// Seconds after it runs before the next order group starts.
     pub start_delay_s: u64,
     /// Seconds from its start until it runs (`haplan timing`); `None`
     /// where the file gives none (the command's `--boot-time` applies).
     pub boot_time_s: Option<u64>,
+    /// Storage its disks need: it restarts only where a host reaches all of it.
     pub storage: BTreeSet<String>,
+    /// Networks its NICs need: it restarts only on a host on all of them.
     pub networks: BTreeSet<String>,
+    /// Devices bound to its host (a CD drive, a passed-through PCI device):
+    /// a VM with any is not agile.
     pub local_devices: Vec<String>,
+    /// The only hosts it may restart on, when the file restricts them.
     pub allowed_hosts: Option<Vec<HostId>>,
+    /// The anti-affinity group it belongs to: no two running members on
+    /// one host.
     pub anti_affinity: Option<String>,
     /// Hosts to restart it on when a plan can, most preferred first (soft:
     /// never changes a verdict); empty when the file gives none.
@@ -334,6 +412,7 @@ pub fn scale(amount: i64, ratio: f64) -> i64 {
 }
 
 impl HaMode {
+    /// The name the pool format writes.
     pub fn as_str(self) -> &'static str {
         match self {
             HaMode::Host => "host",
@@ -343,6 +422,7 @@ impl HaMode {
 }
 
 impl MigrationPath {
+    /// The name the pool format writes.
     pub fn as_str(self) -> &'static str {
         match self {
             MigrationPath::Any => "any",
@@ -353,6 +433,7 @@ impl MigrationPath {
 }
 
 impl HostState {
+    /// The name the pool format writes.
     pub fn as_str(self) -> &'static str {
         match self {
             HostState::Up => "up",
@@ -363,6 +444,7 @@ impl HostState {
 }
 
 impl Power {
+    /// The name the pool format writes.
     pub fn as_str(self) -> &'static str {
         match self {
             Power::Running => "running",
@@ -373,6 +455,7 @@ impl Power {
 }
 
 impl Restart {
+    /// The name the pool format writes.
     pub fn as_str(self) -> &'static str {
         match self {
             Restart::Protected => "protected",
@@ -423,10 +506,12 @@ impl Pool {
         self.resources.iter().position(|r| r == name)
     }
 
+    /// The index of the host called `name`.
     pub fn host_by_name(&self, name: &str) -> Option<HostId> {
         self.hosts.iter().position(|h| h.name == name)
     }
 
+    /// The index of the VM called `name`.
     pub fn vm_by_name(&self, name: &str) -> Option<VmId> {
         self.vms.iter().position(|v| v.name == name)
     }

@@ -30,17 +30,25 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::model::*;
 use crate::pack::{self, Budget, Decision, Instance, fits, greedy::GroupsUsed};
 use crate::scenario::{Analysis, Honour};
+use crate::words::and_list;
 
+/// Where one VM restarts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Placement {
+    /// The VM.
     pub vm: VmId,
+    /// The host it restarts on.
     pub host: HostId,
+    /// Its position in the restart sequence, from 0.
     pub order: u32,
 }
 
+/// A VM the plan cannot restart.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unplaced {
+    /// The VM.
     pub vm: VmId,
+    /// Why, in a sentence.
     pub reason: String,
 }
 
@@ -56,16 +64,20 @@ pub enum SoftRule {
 /// A soft rule a plan breaks, and how.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BrokenRule {
+    /// Which rule.
     pub rule: SoftRule,
+    /// How the plan breaks it, in a sentence.
     pub reason: String,
 }
 
+/// A restart plan for one failure set: [`plan()`](crate::plan()).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
     /// The failed hosts, in file order.
     pub failed: Vec<HostId>,
     /// Protected VMs first, then best-effort; each part in restart sequence.
     pub placements: Vec<Placement>,
+    /// Protected and best-effort VMs the plan cannot restart.
     pub unplaced: Vec<Unplaced>,
     /// False when the budget ran out before some VM was decided.
     pub exact: bool,
@@ -86,7 +98,9 @@ impl Plan {
 /// Which VMs a plan considers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
+    /// Protected VMs only.
     ProtectedOnly,
+    /// Protected VMs, then best-effort ones.
     All,
 }
 
@@ -461,15 +475,6 @@ fn fit_beside(
         used.take_item(inst, i, t);
     }
     inst.verify(&assign).then_some(assign)
-}
-
-/// `a`, `a and b`, `a, b and c`.
-pub(crate) fn and_list(names: &[&str]) -> String {
-    match names {
-        [] => String::new(),
-        [one] => one.to_string(),
-        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
-    }
 }
 
 /// The hosts where a VM of a strict keep-together rule of `vms` still

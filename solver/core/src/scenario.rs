@@ -19,7 +19,9 @@ use crate::pack::{Apart, Instance, NO_GROUP};
 /// Facts about a pool that every failure scenario shares.
 #[derive(Clone, Debug)]
 pub struct Analysis<'p> {
+    /// The pool.
     pub pool: &'p Pool,
+    /// Where each VM may restart, capacity aside.
     pub agility: Agility,
     /// Spare per up host and resource (0 for hosts that are not up).
     pub spare: Vec<Vec<i64>>,
@@ -79,6 +81,7 @@ pub struct Honour {
 pub struct ApartRule {
     /// Its index in `Analysis::group_rules`.
     pub rule: usize,
+    /// At most this many members on one host.
     pub cap: u32,
     /// Per host, its running members.
     pub on: Vec<u32>,
@@ -121,6 +124,7 @@ impl Rules {
 /// One failure scenario as a packing instance, with the ids behind it.
 #[derive(Clone, Debug)]
 pub struct Scenario {
+    /// The packing problem: items are VMs, targets surviving hosts.
     pub instance: Instance,
     /// The VM behind each item (the first, for an item that stands for
     /// VMs restarting together: [`Scenario::members`]).
@@ -144,6 +148,7 @@ impl Scenario {
 }
 
 impl<'p> Analysis<'p> {
+    /// The facts every scenario of `pool` shares.
     pub fn new(pool: &'p Pool) -> Analysis<'p> {
         Analysis::build(pool, false)
     }

@@ -458,9 +458,13 @@ pub struct SetBounds {
 /// `have` (`unit` 1: plain amounts).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Blocks {
+    /// The resource counted.
     pub res: ResourceId,
+    /// The block size (1: plain amounts).
     pub unit: i64,
+    /// Blocks the VMs to restart need.
     pub need: i64,
+    /// Blocks the survivors have room for.
     pub have: i64,
 }
 
@@ -533,14 +537,41 @@ impl Unit {
     }
 }
 
+/// A whole-block count is a proof of infeasibility: plain totals (a
+/// `unit` of 1) are [`Infeasible::Short`](crate::pack::Infeasible::Short),
+/// others [`Infeasible::Blocks`](crate::pack::Infeasible::Blocks).
+impl From<Blocks> for crate::pack::Infeasible {
+    fn from(b: Blocks) -> Self {
+        if b.unit == 1 {
+            crate::pack::Infeasible::Short {
+                res: b.res,
+                need: b.need,
+                have: b.have,
+            }
+        } else {
+            crate::pack::Infeasible::Blocks {
+                res: b.res,
+                unit: b.unit,
+                need: b.need,
+                have: b.have,
+            }
+        }
+    }
+}
+
 /// A partial failure set: `chosen` hosts, and `m` more to come from `rest`.
 pub struct Partial<'a> {
+    /// Hosts already in the set.
     pub chosen: &'a [HostId],
+    /// Hosts the rest may come from.
     pub rest: &'a [HostId],
+    /// How many more hosts the set takes.
     pub m: usize,
 }
 
 impl SetBounds {
+    /// The bounds of every failure set of the pool `an` describes, built
+    /// without a time limit.
     pub fn new(an: &Analysis) -> SetBounds {
         SetBounds::within(an, &crate::pack::Budget::unlimited())
     }

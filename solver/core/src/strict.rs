@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::error::Problem;
+pub use crate::words::{forbidden_char, quoted};
 
 /// Parses `text` as one JSON document and rejects duplicate keys in any
 /// object. `path` prefixes the JSON paths of problems (empty for a file).
@@ -64,17 +65,6 @@ pub fn utf8(bytes: &[u8]) -> Result<&str, Problem> {
     })
 }
 
-/// The first character of `s` that no name may contain: a control
-/// character (C0, DEL, C1: a line feed, a carriage return, an escape), a
-/// line or paragraph separator, or a bidirectional override or isolate
-/// (which reorders how the rest of a line is displayed).
-pub fn forbidden_char(s: &str) -> Option<char> {
-    s.chars().find(|&c| {
-        c.is_control()
-            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    })
-}
-
 /// The problem with a name holding a forbidden character, if it has one.
 pub fn name_problem(s: &str) -> Option<String> {
     forbidden_char(s).map(|c| {
@@ -84,29 +74,6 @@ pub fn name_problem(s: &str) -> Option<String> {
             c as u32
         )
     })
-}
-
-/// `s` as a JSON string literal: in double quotes, with quotes, backslashes
-/// and control characters escaped (`"a\nb"`), separators and bidirectional
-/// controls as `\u` escapes, so that it prints on one line as what it is.
-pub fn quoted(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if forbidden_char(c.encode_utf8(&mut [0; 4])).is_some() => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 enum Frame<'a> {
@@ -127,13 +94,11 @@ fn path_of(root: &str, stack: &[Frame], last: &str) -> String {
     let mut path = root.to_string();
     for frame in &stack[..stack.len() - 1] {
         match frame {
-            Frame::Object { key, .. } => {
-                path = crate::load::join(&path, key.as_deref().unwrap_or(""))
-            }
+            Frame::Object { key, .. } => path = join(&path, key.as_deref().unwrap_or("")),
             Frame::Array { index } => path = format!("{path}[{index}]"),
         }
     }
-    crate::load::join(&path, last)
+    join(&path, last)
 }
 
 /// Every duplicate key of `text`, which must be valid JSON (parse it
@@ -214,6 +179,20 @@ pub fn duplicate_keys(text: &str, root: &str) -> Vec<Problem> {
         i += 1;
     }
     problems
+}
+
+/// `path` followed by the object key `key`, as problems name paths:
+/// `hosts[0].name`, or `labels["rack id"]` for a key that is not a plain word.
+pub(crate) fn join(path: &str, key: &str) -> String {
+    let simple = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    match (path.is_empty(), simple) {
+        (true, true) => key.to_string(),
+        (false, true) => format!("{path}.{key}"),
+        (_, false) => format!("{path}[{}]", Value::String(key.to_string())),
+    }
 }
 
 #[cfg(test)]

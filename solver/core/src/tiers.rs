@@ -32,6 +32,7 @@ pub struct TiersOptions<'a> {
     pub tolerate: Option<u32>,
     /// Stop after this long (every check together) with proved bounds.
     pub time_limit: Option<Duration>,
+    /// Stops the question (with proved bounds) once set.
     pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
     /// The `max_time` of each tier's check ([`CheckOptions::max_time`]).
     pub max_time: Option<Duration>,
@@ -42,6 +43,7 @@ pub struct TiersOptions<'a> {
 /// One tier: the protected VMs of `priority` or higher.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tier {
+    /// The tier's priority.
     pub priority: Priority,
     /// Its protected running or paused VMs (of this priority or higher).
     pub vms: Vec<VmId>,
@@ -53,6 +55,7 @@ pub struct Tier {
 /// Failing `k` hosts (domains) at once, beyond the pool's tolerance.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Degradation {
+    /// Failures at once (hosts, or failure domains).
     pub k: u32,
     /// Tiers proved to tolerate k.
     pub safe: Vec<Priority>,
@@ -69,16 +72,21 @@ pub struct Degradation {
     pub example: Option<(Vec<HostId>, Vec<VmId>)>,
 }
 
+/// The answer of [`tiers()`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TiersReport {
+    /// The pool's name.
     pub pool: String,
+    /// K for the verdict, as used.
     pub configured: u32,
     /// Highest priority first; only priorities some protected VM has.
     pub tiers: Vec<Tier>,
+    /// Per k from the pool's tolerance + 1 to the highest tier's + 1.
     pub degradation: Vec<Degradation>,
     /// Whether every tier's tolerance is exact and every degradation row
     /// decided.
     pub exact: bool,
+    /// Wall time of the question.
     pub elapsed: Duration,
 }
 
@@ -90,6 +98,7 @@ impl TiersReport {
             .map_or(Verdict::Ok, |t| t.report.verdict())
     }
 
+    /// Whether the verdict is `Ok`.
     pub fn ok(&self) -> bool {
         self.verdict() == Verdict::Ok
     }

@@ -60,6 +60,7 @@ pub struct TimingOptions<'a> {
     pub fail: Option<Vec<HostId>>,
     /// Enumerate every failure set when there are at most this many.
     pub set_limit: u64,
+    /// Stops the estimate (undecided, or the worst set so far) once set.
     pub cancel: Option<&'a AtomicBool>,
     /// Stop after this long: the tolerance check is then undecided, or the
     /// worst set scheduled so far is a lower bound on the worst case.
@@ -84,8 +85,11 @@ impl Default for TimingOptions<'_> {
 /// One VM to start, in sequence order (order, priority, name).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Job {
+    /// Its order group.
     pub order: u32,
+    /// Seconds from its start until it runs.
     pub boot_s: u64,
+    /// Seconds after it runs before the next order group may start.
     pub delay_s: u64,
 }
 
@@ -93,14 +97,18 @@ pub struct Job {
 /// phase's start (the failed hosts confirmed off).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Slot {
+    /// When it starts.
     pub start_s: u64,
+    /// When it runs.
     pub running_s: u64,
 }
 
 /// One order group of a schedule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GroupTiming {
+    /// The order group.
     pub order: u32,
+    /// How many VMs it starts.
     pub vms: usize,
     /// When its gate opened (its first VM may start).
     pub start_s: u64,
@@ -115,7 +123,9 @@ pub struct GroupTiming {
 pub struct Schedule {
     /// Per job, in the jobs' order.
     pub slots: Vec<Slot>,
+    /// Per order group, in start order.
     pub groups: Vec<GroupTiming>,
+    /// When the last job runs.
     pub makespan_s: u64,
     /// The job that runs last (the first in sequence among ties).
     pub last: Option<usize>,
@@ -221,13 +231,22 @@ pub enum Search {
     /// The given failure set (`--fail`).
     Given,
     /// Every set of `size` up hosts (the worst of at most K is one of them).
-    Exact { size: u32 },
+    Exact {
+        /// The sets' size.
+        size: u32,
+    },
     /// Too many sets: greedy extensions from every single host; the worst
     /// found is a lower bound on the worst case.
-    Greedy { size: u32 },
+    Greedy {
+        /// The sets' size.
+        size: u32,
+    },
     /// The time limit stopped the search (every set, or the greedy one)
     /// first: the worst set scheduled is a lower bound on the worst case.
-    Partial { size: u32 },
+    Partial {
+        /// The sets' size.
+        size: u32,
+    },
     /// No estimate: the pool does not tolerate K, or it was stopped.
     None,
 }
@@ -235,39 +254,52 @@ pub enum Search {
 /// A VM in the reported schedule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VmTiming {
+    /// The VM.
     pub vm: VmId,
     /// Its restart target, when a plan was made (`--fail`).
     pub host: Option<HostId>,
+    /// Its boot time as used (its own `boot_time_s`, else the default).
     pub boot_s: u64,
+    /// When it starts and when it runs.
     pub slot: Slot,
 }
 
+/// The answer of [`timing()`]: how long after the worst failure of at
+/// most K hosts (or after a given one) every protected VM runs again.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TimingReport {
+    /// The pool's name.
     pub pool: String,
     /// K of the worst case (`None` with a given failure set).
     pub tolerate: Option<u32>,
+    /// How the failure set was chosen.
     pub search: Search,
     /// Failure sets scheduled.
     pub sets: u64,
     /// False when the pool does not tolerate K: `witness` says why, and no
     /// estimate is made.
     pub tolerated: bool,
+    /// The check's witness, when the pool does not tolerate K.
     pub witness: Option<Witness>,
     /// The time limit or a cancel stopped the tolerance check or the plan.
     pub undecided: bool,
     /// The failure set estimated (the worst found, or the given one).
     pub failed: Vec<HostId>,
+    /// The boot time of VMs without one of their own, as used.
     pub boot_time_s: u64,
+    /// Starts in flight at once, as used; `None`: no limit.
     pub concurrency: Option<u32>,
     /// `failure_threshold × check_interval_s`.
     pub detection_s: u64,
+    /// Seconds fencing takes, as given.
     pub fence_s: u64,
+    /// From fencing confirmed to the last VM running.
     pub makespan_s: u64,
     /// detection + fence + makespan; 0 when nothing restarts.
     pub total_s: u64,
     /// The VM that runs last.
     pub last: Option<VmId>,
+    /// Per order group, in start order.
     pub groups: Vec<GroupTiming>,
     /// In sequence order.
     pub vms: Vec<VmTiming>,
@@ -276,7 +308,9 @@ pub struct TimingReport {
     pub not_restarted: Vec<(VmId, String)>,
     /// Protected VMs of the pool that are not agile (as `check` reports).
     pub not_agile: usize,
+    /// What the estimate assumes or leaves out, in sentences.
     pub warnings: Vec<String>,
+    /// Wall time of the estimate.
     pub elapsed: Duration,
 }
 

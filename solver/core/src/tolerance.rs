@@ -64,6 +64,7 @@ pub struct CheckOptions<'a> {
     pub time_limit: Option<Duration>,
     /// Compute a witness even when the pool meets K.
     pub explain: bool,
+    /// Stops the check (with what it proved) once set, e.g. on Ctrl-C.
     pub cancel: Option<&'a AtomicBool>,
     /// How to decide; [`Strategy::Full`] unless comparing.
     pub strategy: Strategy,
@@ -114,17 +115,22 @@ pub enum Phase {
 pub struct ProgressSnapshot {
     /// How many checks have started (1 for the first).
     pub checks: u32,
+    /// What the check is doing.
     pub phase: Phase,
+    /// K of the current check.
     pub configured: u32,
-    /// Proved bounds on the tolerance of the current check.
+    /// A proved lower bound on the tolerance of the current check.
     pub lower: u32,
+    /// A proved upper bound on it.
     pub upper: u32,
-    /// Failure sets decided one by one, and groups of them at once.
+    /// Failure sets decided one by one.
     pub sets: u64,
+    /// Decisions that settled many failure sets at once.
     pub set_level: u64,
 }
 
 impl Progress {
+    /// The counts as they are now.
     pub fn snapshot(&self) -> ProgressSnapshot {
         ProgressSnapshot {
             checks: self.checks.load(Ordering::Relaxed),
@@ -182,6 +188,7 @@ pub enum Stop {
 }
 
 impl Stop {
+    /// The name answers give it (`stopped_by`).
     pub fn as_str(self) -> &'static str {
         match self {
             Stop::MaxTime => "max_time",
@@ -209,6 +216,7 @@ pub enum Strategy {
 /// One infeasible failure set, with what it strands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Witness {
+    /// The hosts of the set (for failure domains, every host of its domains).
     pub failed: Vec<HostId>,
     /// Protected VMs the best partial plan for this set cannot restart
     /// (empty when not `explained`).
@@ -217,15 +225,19 @@ pub struct Witness {
     /// were worked out: `unplaced` is then empty and `reason` rests on the
     /// proof alone.
     pub explained: bool,
+    /// Why the set fails, in a sentence (the first VM stranded and what it
+    /// lacks, or the proof's own words).
     pub reason: String,
     /// The resource short in aggregate, with (needed, spare), if one is.
     pub short: Option<(ResourceId, i64, i64)>,
 }
 
+/// Counts of the work a check did.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Stats {
     /// Failure sets decided one by one (by any stage).
     pub scenarios: u64,
+    /// Wall time of the check.
     pub elapsed: Duration,
     /// Sets settled by each stage: bounds, greedy, search, ILP.
     pub by_stage: [u64; 4],
@@ -236,17 +248,26 @@ pub struct Stats {
     pub k_elapsed: Option<Duration>,
 }
 
+/// The answer of [`check`]: the tolerance, a witness, and what else
+/// makes the pool not ok.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckReport {
+    /// The pool's name.
     pub pool: String,
+    /// K as used (the option, else the file's `host_failures_to_tolerate`).
     pub configured: u32,
     /// Exact when `exact`; otherwise a proved lower bound.
     pub max_tolerable: u32,
     /// A proved upper bound (equal to `max_tolerable` when exact).
     pub upper_bound: u32,
+    /// Whether `max_tolerable` is proved to be the maximum.
     pub exact: bool,
+    /// A failure set of `upper_bound + 1` hosts that strands VMs: when the
+    /// pool fails K, or when `explain` asked for one.
     pub witness: Option<Witness>,
+    /// Protected VMs that could restart on no other host, capacity aside.
     pub not_agile: Vec<NotAgile>,
+    /// What the answer assumes or leaves out, in sentences.
     pub warnings: Vec<String>,
     /// VMs of hosts already down cannot all be restarted even with no
     /// further failure (then `max_tolerable` is 0 and the pool is not ok).
@@ -260,6 +281,7 @@ pub struct CheckReport {
     /// whether failures force one to break ([`SoftCheck`]); `None` for
     /// pools without soft rules.
     pub soft: Option<SoftCheck>,
+    /// Counts of the work done.
     pub stats: Stats,
 }
 
@@ -277,6 +299,7 @@ pub struct SoftCheck {
     pub max_tolerable: u32,
     /// A proved upper bound.
     pub upper_bound: u32,
+    /// Whether `max_tolerable` is proved.
     pub exact: bool,
     /// When `max_tolerable` is below the pool's, a failure set one larger
     /// (within what the pool tolerates) whose restarts cannot keep every
@@ -287,7 +310,9 @@ pub struct SoftCheck {
 /// A failure set that forces soft rules to break.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SoftWitness {
+    /// The hosts of the set.
     pub failed: Vec<HostId>,
+    /// The soft rules the plan of its protected VMs breaks.
     pub broken: Vec<crate::plan::BrokenRule>,
 }
 
@@ -311,16 +336,23 @@ impl CheckReport {
 /// The verdict of a check, which also gives the exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
+    /// The pool meets K (exit 0).
     Ok,
+    /// Proved not to: overcommitted, VMs already stranded, or a protected VM
+    /// not agile (exit 1).
     NotOk,
+    /// The budget ran out before K was settled either way (exit 3).
     Undecided,
 }
 
 impl CheckReport {
+    /// Whether the verdict is [`Verdict::Ok`].
     pub fn ok(&self) -> bool {
         self.verdict() == Verdict::Ok
     }
 
+    /// `NotOk` when anything proves the pool fails K, `Ok` when K is proved
+    /// tolerated, else `Undecided`.
     pub fn verdict(&self) -> Verdict {
         if !self.not_agile.is_empty() || self.stranded_now || self.upper_bound < self.configured {
             Verdict::NotOk
@@ -695,6 +727,8 @@ fn soft_check(
 /// Whether a pool tolerates `k` simultaneous failures: [`tolerates`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Tolerates {
+    /// Proved: every set of `k` hosts can fail and every protected VM
+    /// restart.
     Yes,
     /// A failing set of at most `k` hosts (empty when the VMs of hosts
     /// already down cannot all be restarted), with what it strands.
@@ -961,7 +995,7 @@ fn witness(
                         .collect();
                     format!(
                         "{} must run together; no surviving host they may run on has room for all of them",
-                        crate::plan::and_list(&names)
+                        crate::words::and_list(&names)
                     )
                 }
                 None => format!("{} fits on no surviving host it may run on", pool.vms[v].name),

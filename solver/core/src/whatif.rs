@@ -45,50 +45,69 @@ use crate::tolerance::{CheckOptions, CheckReport, Verdict};
 pub enum Change {
     /// A new host: an object exactly as in the pool file's `hosts`.
     AddHost {
+        /// The host's entry.
         host: Value,
     },
     /// The host leaves the pool, and with it every `allowed_hosts` and
     /// `preferred_hosts` entry that names it.
     RemoveHost {
+        /// The host.
         name: String,
+        /// What happens to its VMs.
         vms: HostVms,
     },
     /// New amounts for the resources named; the others keep theirs.
     ResizeHost {
+        /// The host.
         name: String,
+        /// New capacity per resource named.
         capacity: BTreeMap<String, i64>,
+        /// New reservation per resource named.
         reserved: BTreeMap<String, i64>,
     },
     /// A new `state` (`maintenance` in the change file is this with
     /// [`HostState::Maintenance`]).
     SetHostState {
+        /// The host.
         name: String,
+        /// Its new state.
         state: HostState,
     },
     /// A new VM: an object exactly as in the pool file's `vms`.
     AddVm {
+        /// The VM's entry.
         vm: Value,
     },
     /// The VM leaves the pool, and with it every `vm_groups` entry's
     /// mention of it.
     RemoveVm {
+        /// The VM.
         name: String,
     },
     /// New demand for the resources named; the others keep theirs.
     ResizeVm {
+        /// The VM.
         name: String,
+        /// New demand per resource named.
         demand: BTreeMap<String, i64>,
     },
+    /// A new restart priority for a VM.
     SetPriority {
+        /// The VM.
         name: String,
+        /// Its new priority.
         priority: Priority,
     },
+    /// A new restart class for a VM.
     SetRestart {
+        /// The VM.
         name: String,
+        /// Its new restart class.
         restart: Restart,
     },
     /// A new `ha.host_failures_to_tolerate`.
     SetTolerance {
+        /// The new K.
         k: u32,
     },
 }
@@ -110,6 +129,7 @@ pub enum HostVms {
 pub struct Changed {
     /// The changed pool file, as JSON (a valid pool).
     pub value: Value,
+    /// The changed pool, read from `value`.
     pub pool: Pool,
     /// The changes, as read.
     pub changes: Vec<Change>,
@@ -118,7 +138,9 @@ pub struct Changed {
 /// The tolerance before and after the changes.
 #[derive(Clone, Debug)]
 pub struct WhatIfReport {
+    /// The check of the pool as it is.
     pub before: CheckReport,
+    /// The check of the pool as the changes leave it.
     pub after: CheckReport,
 }
 

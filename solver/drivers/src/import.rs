@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{Value, json};
 
+pub use crate::libvirt::pool_target_path;
 use crate::libvirt::{DomainInfo, Inventory, LibvirtError, LibvirtHost};
 
 /// An imported pool and what the importer had to decide on the way.
@@ -248,19 +249,6 @@ pub fn pool_from_inventories(pool_name: &str, hosts: &[HostInventory]) -> Import
         }),
         warnings,
     }
-}
-
-/// `<target><path>` of a storage pool's XML.
-pub fn pool_target_path(pool_xml: &str) -> Option<String> {
-    let doc = roxmltree::Document::parse(pool_xml).ok()?;
-    let target = doc
-        .root_element()
-        .children()
-        .find(|n| n.has_tag_name("target"))?;
-    let path = target.children().find(|n| n.has_tag_name("path"))?;
-    path.text()
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
 }
 
 /// The storage pool holding `path`: the pool with that volume, else the pool

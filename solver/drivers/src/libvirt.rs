@@ -744,10 +744,7 @@ impl LibvirtHost {
             for p in &pools {
                 let Ok(name) = p.name() else { continue };
                 let active = p.is_active().unwrap_or(false);
-                let target_path = p
-                    .xml_desc(0)
-                    .ok()
-                    .and_then(|x| crate::import::pool_target_path(&x));
+                let target_path = p.xml_desc(0).ok().and_then(|x| pool_target_path(&x));
                 let volume_paths = if active {
                     p.list_all_volumes(0)
                         .map(|vols| vols.iter().filter_map(|v| v.path().ok()).collect())
@@ -812,6 +809,19 @@ fn domain_info(d: &Domain) -> Result<DomainInfo, virt::error::Error> {
 
 fn domain_xml(d: &Domain) -> Result<String, virt::error::Error> {
     d.xml_desc(virt::sys::VIR_DOMAIN_XML_INACTIVE)
+}
+
+/// `<target><path>` of a storage pool's XML.
+pub fn pool_target_path(pool_xml: &str) -> Option<String> {
+    let doc = roxmltree::Document::parse(pool_xml).ok()?;
+    let target = doc
+        .root_element()
+        .children()
+        .find(|n| n.has_tag_name("target"))?;
+    let path = target.children().find(|n| n.has_tag_name("path"))?;
+    path.text()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
 }
 
 #[cfg(test)]

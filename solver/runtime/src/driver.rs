@@ -39,6 +39,7 @@ pub trait Hypervisor: Send + Sync {
 /// Why a start did not succeed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StartError {
+    /// The driver's error, for the `vm_start_result`'s `error`.
     pub message: String,
     /// The outcome is not known (the driver gave up waiting): the VM may
     /// still come up there.

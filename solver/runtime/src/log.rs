@@ -25,45 +25,14 @@ use serde_json::{Value, json};
 
 use super::machine::{Runtime, RuntimeError};
 use super::{Event, Input, Millis, Output};
+pub use crate::redact::{redact_input, redact_pool};
 
+/// The format of a log, in its first line's `log`.
 pub const FORMAT: &str = "haplan-runtime/v1";
-
-/// Replaces every fencing parameter's value in a pool file by `"***"`, and
-/// in a host object (`hosts[]` entry) when given one.
-pub fn redact_pool(doc: &Value) -> Value {
-    let mut doc = doc.clone();
-    if let Some(hosts) = doc.get_mut("hosts").and_then(Value::as_array_mut) {
-        for h in hosts {
-            redact_host(h);
-        }
-    }
-    doc
-}
-
-fn redact_host(h: &mut Value) {
-    if let Some(levels) = h.get_mut("fencing").and_then(Value::as_array_mut) {
-        for l in levels {
-            if let Some(params) = l.get_mut("params").and_then(Value::as_object_mut) {
-                for v in params.values_mut() {
-                    *v = Value::String("***".into());
-                }
-            }
-        }
-    }
-}
-
-/// An input as it may be written down: a new host's fencing parameters
-/// redacted.
-pub fn redact_input(input: &Input) -> Input {
-    let mut input = input.clone();
-    if let Event::HostAdded { host } = &mut input.event {
-        redact_host(host);
-    }
-    input
-}
 
 /// Something a log can be flushed to disk on.
 pub trait Durable: Write {
+    /// Returns once what was written is on disk (`fsync` for a file).
     fn sync(&mut self) -> io::Result<()>;
 }
 
@@ -173,14 +142,17 @@ impl<W: Durable> Journal<W> {
         self.w.sync()
     }
 
+    /// Steps taken since the runtime started (the number of the last one).
     pub fn steps(&self) -> u64 {
         self.seq
     }
 
+    /// What the log is written to.
     pub fn get_ref(&self) -> &W {
         &self.w
     }
 
+    /// What the log is written to, the journal given up.
     pub fn into_inner(self) -> W {
         self.w
     }
@@ -229,18 +201,41 @@ struct StepLine {
 /// Why a log cannot be replayed.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
+    /// The log could not be read.
     #[error("reading the log: {0}")]
     Io(#[from] io::Error),
+    /// A line that is not a log line (bad JSON, a missing field, another
+    /// format).
     #[error("line {line}: {msg}")]
-    Bad { line: usize, msg: String },
+    Bad {
+        /// The line, from 1.
+        line: usize,
+        /// What is wrong with it.
+        msg: String,
+    },
+    /// Replaying a step gave other outputs than the log holds: the log was
+    /// not written by this runtime (or this version of it), so it is not
+    /// trusted.
     #[error("line {line}: the replayed step differs from the logged one ({what})")]
-    Diverged { line: usize, what: String },
+    Diverged {
+        /// The line, from 1.
+        line: usize,
+        /// The first difference.
+        what: String,
+    },
+    /// The runtime refused a logged step's input.
     #[error("line {line}: {source}")]
-    Refused { line: usize, source: RuntimeError },
+    Refused {
+        /// The line, from 1.
+        line: usize,
+        /// Why the runtime refused it.
+        source: RuntimeError,
+    },
 }
 
 /// A runtime rebuilt from its log, and how many steps the log holds.
 pub struct Replayed {
+    /// The runtime in the state the log leaves it.
     pub runtime: Runtime,
     /// Steps taken since the runtime started (a snapshot counts those
     /// before it).

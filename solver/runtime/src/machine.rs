@@ -58,20 +58,33 @@ const LATE_FENCES_KEPT: usize = 8;
 /// Why an event or an operation cannot be taken.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
+    /// An event or operation names a host the pool does not have.
     #[error("unknown host {}", haplan::strict::quoted(.0))]
     UnknownHost(String),
+    /// An event or operation names a VM the pool does not have.
     #[error("unknown VM {}", haplan::strict::quoted(.0))]
     UnknownVm(String),
+    /// The event does not fit the runtime's state (a host removed while it
+    /// runs VMs, a VM started on a host that is down, ...): the message
+    /// says why.
     #[error("{0}")]
     Invalid(String),
+    /// An answer whose id is in flight names another host or VM than its
+    /// action: refused, and the action stays in flight.
     #[error("the answer to action {id} names {named}, but that action concerns {expected}")]
     Misaddressed {
+        /// The action's id.
         id: ActionId,
+        /// The host or VM the answer names.
         named: String,
+        /// The one the action concerns.
         expected: String,
     },
+    /// A change left the pool invalid (a `host_added` with a taken name, a
+    /// VM definition with a problem): nothing changed.
     #[error(transparent)]
     Pool(#[from] PoolError),
+    /// A structural change could not be applied: nothing changed.
     #[error(transparent)]
     Changes(#[from] ChangesError),
 }
@@ -81,17 +94,27 @@ pub enum RuntimeError {
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Admission {
     /// The pool keeps its configured k (or the operation does not lower it).
-    Allowed { configured: u32 },
+    Allowed {
+        /// The k the pool is configured to tolerate.
+        configured: u32,
+    },
     /// After the operation the pool would not tolerate its configured k:
     /// the witness is a failure set and the VMs it would strand.
     WouldOvercommit {
+        /// The k the pool is configured to tolerate.
         configured: u32,
+        /// The witness: hosts whose failure would strand VMs.
         failed_hosts: Vec<String>,
+        /// The protected VMs that failure would leave without a host.
         stranded_vms: Vec<String>,
+        /// Why, in a sentence.
         reason: String,
     },
     /// The operation cannot be done at all (it does not fit, say).
-    Refused { reason: String },
+    Refused {
+        /// Why, in a sentence.
+        reason: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -532,6 +555,7 @@ impl Runtime {
         &self.doc
     }
 
+    /// The runtime's clock: the latest time an input carried.
     pub fn now(&self) -> Millis {
         self.now
     }
@@ -581,7 +605,7 @@ impl Runtime {
     /// fencing parameters redacted, as after a replay of the log).
     pub fn state_json(&self) -> Value {
         serde_json::json!({
-            "pool": super::log::redact_pool(&self.doc),
+            "pool": crate::redact::redact_pool(&self.doc),
             "now": self.now,
             "next_id": self.next_id,
             "hosts": self.hosts,

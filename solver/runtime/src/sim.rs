@@ -25,6 +25,7 @@ pub type KeepStep = Box<dyn Fn(&Input, &Output) -> bool>;
 pub struct Rng(u64);
 
 impl Rng {
+    /// A generator whose numbers are a function of `seed`.
     pub fn new(seed: u64) -> Rng {
         Rng(seed ^ 0x9e37_79b9_7f4a_7c15)
     }
@@ -40,6 +41,7 @@ impl Rng {
     pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
         lo + self.next_u64() % (hi - lo + 1)
     }
+    /// True with probability `p`.
     pub fn chance(&mut self, p: f64) -> bool {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= p
     }
@@ -48,6 +50,7 @@ impl Rng {
 /// How a host's fence device behaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FenceDevice {
+    /// Powers the host off and confirms it, within the fence's time.
     Works,
     /// Fails every call until the given time.
     FailsUntil(Millis),
@@ -180,6 +183,9 @@ impl World {
         self.with(|s| s.running.clone())
     }
 
+    /// Every breach of an invariant seen so far (a VM on two hosts, a VM
+    /// started elsewhere while its host was not confirmed off, a healthy
+    /// host fenced), in words with its time.
     pub fn violations(&self) -> Vec<String> {
         self.with(|s| s.violations.clone())
     }
@@ -194,10 +200,12 @@ impl World {
         self.with(|s| s.asked.get(vm).cloned().unwrap_or_default())
     }
 
+    /// Whether the host has power.
     pub fn powered(&self, host: &str) -> bool {
         self.with(|s| s.hosts.get(host).is_some_and(|h| h.powered))
     }
 
+    /// How the host's fence device behaves (`None`: no such host).
     pub fn device(&self, host: &str) -> Option<FenceDevice> {
         self.with(|s| s.hosts.get(host).map(|h| h.device))
     }
@@ -374,6 +382,7 @@ impl World {
         })
     }
 
+    /// Makes the host's fence device behave as `device` from now on.
     pub fn set_device(&self, host: &str, device: FenceDevice) {
         self.with(|s| {
             if let Some(h) = s.hosts.get_mut(host) {
@@ -701,28 +710,39 @@ impl Ord for Queued {
 /// A fault to inject at a time.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Fault {
+    /// The host loses power: it and its VMs stop.
     CrashHost(String),
+    /// A crashed host comes back, with no VM running.
     RepairHost(String),
     /// Cut a host's network from the runtime (`from_peers`: from its peers
     /// too); its VMs run on.
     Partition {
+        /// The host cut off.
         host: String,
+        /// Its peers lose it too.
         from_peers: bool,
     },
+    /// A partitioned host's network is back.
     Heal(String),
     /// A fence device that fails until a time, or answers slowly.
     Device {
+        /// The host whose device changes.
         host: String,
+        /// How it behaves from then on.
         device: FenceDevice,
     },
     /// VM starts fail with this probability until a time.
     StartFailures {
+        /// The probability a start fails.
         p: f64,
+        /// When starts work again.
         until: Millis,
     },
+    /// A VM dies on its host, which stays up.
     CrashVm(String),
     /// The runtime process dies and comes back from its log after a delay.
     CrashRuntime {
+        /// How long it stays down.
         down_for: Millis,
     },
     /// The runtime loses (`true`) or regains its management network to
@@ -778,12 +798,16 @@ fn latency(action: &Action, world: &World, rng: &mut Rng) -> Millis {
 /// One step the simulation saw, for people watching.
 #[derive(Clone, Debug)]
 pub struct Step {
+    /// What the runtime was given.
     pub input: Input,
+    /// What it answered.
     pub output: Output,
 }
 
 /// A simulated run of the runtime over a pool.
 pub struct Sim {
+    /// The simulated hosts, VMs and fence devices: the physical truth the
+    /// invariants are checked against.
     pub world: World,
     runtime: Option<Runtime>,
     journal: Journal<Vec<u8>>,
@@ -795,6 +819,7 @@ pub struct Sim {
     next_tick: Option<Millis>,
     /// Every step, when asked for (`record`), or those `keep` selects.
     pub steps: Vec<Step>,
+    /// Record every step in `steps`.
     pub record: bool,
     /// Which steps are recorded (all without it): a long run keeps only
     /// those it will show, so its memory does not grow with routine steps.
@@ -841,10 +866,12 @@ impl Sim {
         Ok(sim)
     }
 
+    /// The runtime, unless it is down (`Fault::CrashRuntime`).
     pub fn runtime(&self) -> Option<&Runtime> {
         self.runtime.as_ref()
     }
 
+    /// The simulated time.
     pub fn now(&self) -> Millis {
         self.now
     }
@@ -1092,7 +1119,9 @@ pub fn random_pool(rng: &mut Rng) -> Value {
 /// What a seeded scenario found.
 #[derive(Clone, Debug, Default)]
 pub struct Outcome {
+    /// The scenario's seed: the same seed gives the same run.
     pub seed: u64,
+    /// The invariants it breached, as [`World::violations`] words them.
     pub violations: Vec<String>,
     /// From each host crash to all its restartable protected VMs running
     /// again, in simulated milliseconds.

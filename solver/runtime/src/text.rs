@@ -44,6 +44,7 @@ pub fn step_lines(input: &Input, output: &Output, verbose: bool) -> Vec<String> 
     lines
 }
 
+/// An event in words (`probe of r1: no answer`).
 pub fn event(e: &Event) -> String {
     match e {
         Event::Tick => "tick".into(),
@@ -184,6 +185,7 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+/// An action in words (`fence r1 with fence_ipmilan (level 1)`).
 pub fn action(a: &Action) -> String {
     match a {
         Action::Probe { host, .. } => format!("probe {host}"),
@@ -207,6 +209,7 @@ pub fn action(a: &Action) -> String {
     }
 }
 
+/// A note in words.
 pub fn note(n: &Note) -> String {
     match n {
         Note::Tolerance {
@@ -315,6 +318,7 @@ pub fn note(n: &Note) -> String {
     }
 }
 
+/// An alert in words, as an operator reads it.
 pub fn alert(a: &Alert) -> String {
     match a {
         Alert::Overcommitted {

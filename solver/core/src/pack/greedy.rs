@@ -37,6 +37,7 @@ pub fn pack(inst: &Instance) -> Option<Vec<u32>> {
 
 /// Places items one by one in `order` into the given remaining capacity;
 /// returns the targets, or `None` when some item finds no room.
+#[cfg(test)]
 pub fn place_into(
     inst: &Instance,
     order: &[usize],

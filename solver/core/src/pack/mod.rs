@@ -6,22 +6,22 @@
 //!
 //! The decision runs in stages, cheapest first, and each stage either proves
 //! the answer or passes it on:
-//! 1. necessary conditions ([`bounds`]): an item that fits nowhere, a resource
+//! 1. necessary conditions (`bounds.rs`): an item that fits nowhere, a resource
 //!    whose total demand exceeds the total spare, an anti-affinity group with
 //!    more members than eligible targets: each is a proof of infeasibility;
-//! 2. greedy packings ([`greedy`]): a packing found is a proof of feasibility;
-//! 3. exact search ([`search`]) with symmetry breaking, up to a node budget;
+//! 2. greedy packings (`greedy.rs`): a packing found is a proof of feasibility;
+//! 3. exact search (`search.rs`) with symmetry breaking, up to a node budget;
 //! 4. an ILP through good_lp/HiGHS ([`ilp`], feature `ilp`); without that
 //!    feature the exact search runs without a node budget.
 //!
 //! Only a deadline (or a cancel flag) can make the answer [`Decision::Undecided`].
 //! Every feasible answer is checked against the instance before it is returned.
 
-pub mod bounds;
-pub mod greedy;
+pub(crate) mod bounds;
+pub(crate) mod greedy;
 #[cfg(feature = "ilp")]
 pub mod ilp;
-pub mod search;
+pub(crate) mod search;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -33,12 +33,15 @@ pub const NO_GROUP: u32 = u32::MAX;
 /// integers; `demand` and `cap` are row-major (`[item * nres + r]`).
 #[derive(Clone, Debug, Default)]
 pub struct Instance {
+    /// Resources per item and per target.
     pub nres: usize,
+    /// Each item's demand, `[item * nres + r]`.
     pub demand: Vec<i64>,
     /// Eligible targets of each item, ascending.
     pub elig: Vec<Vec<u32>>,
     /// Anti-affinity group of each item, or [`NO_GROUP`]; dense from 0.
     pub group: Vec<u32>,
+    /// Each target's spare capacity, `[target * nres + r]`.
     pub cap: Vec<i64>,
     /// Apart rules beyond `group` (a cap above one, items in several rules,
     /// items that stand for several members): empty for most instances.
@@ -60,18 +63,23 @@ pub struct Apart {
 }
 
 impl Instance {
+    /// How many items (VMs to place).
     pub fn items(&self) -> usize {
         self.elig.len()
     }
+    /// How many targets (hosts that receive them).
     pub fn targets(&self) -> usize {
         self.cap.len().checked_div(self.nres).unwrap_or(0)
     }
+    /// Item `i`'s demand per resource.
     pub fn demand(&self, i: usize) -> &[i64] {
         &self.demand[i * self.nres..(i + 1) * self.nres]
     }
+    /// Target `t`'s spare capacity per resource.
     pub fn cap(&self, t: usize) -> &[i64] {
         &self.cap[t * self.nres..(t + 1) * self.nres]
     }
+    /// How many anti-affinity groups the items use (`group` is dense from 0).
     pub fn groups(&self) -> usize {
         self.group
             .iter()
@@ -133,29 +141,49 @@ impl Instance {
 #[serde(rename_all = "snake_case")]
 pub enum Infeasible {
     /// Item has no eligible target with room for it alone.
-    NoTarget { item: usize },
+    NoTarget {
+        /// The item.
+        item: usize,
+    },
     /// Total demand of resource `res` exceeds the total spare of the targets.
-    Short { res: usize, need: i64, have: i64 },
+    Short {
+        /// The resource.
+        res: usize,
+        /// The items' total demand of it.
+        need: i64,
+        /// The targets' total spare of it.
+        have: i64,
+    },
     /// An anti-affinity group has more members than distinct eligible targets.
     AntiAffinity {
+        /// The group (dense index, as in `Instance::group`).
         group: u32,
+        /// Its items to place.
         members: usize,
+        /// Distinct targets eligible for any of them.
         targets: usize,
     },
     /// An apart rule (`Instance::apart[rule]`) has more members to place
     /// than the room its items' targets leave for them.
     Apart {
+        /// Index into `Instance::apart`.
         rule: usize,
+        /// Members its items stand for.
         members: u64,
+        /// Room its items' targets leave for them.
         room: u64,
     },
     /// Counting whole blocks of `unit` of resource `res` (a VM of size d
     /// needs floor(d / unit), a host of spare s has room for floor(s / unit)),
     /// the VMs need more blocks than the targets have.
     Blocks {
+        /// The resource.
         res: usize,
+        /// The block size.
         unit: i64,
+        /// Blocks the items need.
         need: i64,
+        /// Blocks the targets have room for.
         have: i64,
     },
     /// The exact search tried every packing, up to symmetry.
@@ -164,35 +192,20 @@ pub enum Infeasible {
     Ilp,
 }
 
-impl From<crate::setbound::Blocks> for Infeasible {
-    fn from(b: crate::setbound::Blocks) -> Self {
-        if b.unit == 1 {
-            Infeasible::Short {
-                res: b.res,
-                need: b.need,
-                have: b.have,
-            }
-        } else {
-            Infeasible::Blocks {
-                res: b.res,
-                unit: b.unit,
-                need: b.need,
-                have: b.have,
-            }
-        }
-    }
-}
-
+/// The answer for one instance: a packing, a proof that none exists, or
+/// neither within the budget.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
     /// A valid packing: the target of each item.
     Feasible(Vec<u32>),
+    /// Proved: no packing exists, and why.
     Infeasible(Infeasible),
     /// The deadline passed (or the run was cancelled) before a proof.
     Undecided,
 }
 
 impl Decision {
+    /// Whether a packing was found.
     pub fn is_feasible(&self) -> bool {
         matches!(self, Decision::Feasible(_))
     }
@@ -201,14 +214,18 @@ impl Decision {
 /// When to give up: a deadline and a cancel flag, both optional.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Budget<'a> {
+    /// Give up at this instant.
     pub deadline: Option<Instant>,
+    /// Give up once this flag is set (by another thread).
     pub cancel: Option<&'a AtomicBool>,
 }
 
 impl Budget<'_> {
+    /// No deadline and no cancel flag.
     pub fn unlimited() -> Budget<'static> {
         Budget::default()
     }
+    /// Whether the deadline passed or the flag is set.
     pub fn expired(&self) -> bool {
         self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
             || self.deadline.is_some_and(|d| Instant::now() >= d)
@@ -218,9 +235,13 @@ impl Budget<'_> {
 /// Which stage settled a decision (for statistics).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
+    /// A necessary condition proved it infeasible.
     Bounds,
+    /// A first-fit heuristic found a packing.
     Greedy,
+    /// The exact search settled it.
     Search,
+    /// The ILP settled it.
     Ilp,
 }
 

@@ -66,9 +66,12 @@ pub struct Round {
     /// The first units a k-set can have: positions `0..firsts` of the
     /// ranking.
     pub firsts: u32,
+    /// Whether the units are failure domains (`ha.failure_domain_label`)
+    /// rather than hosts.
     pub domains: bool,
     /// Names the search (its ranking of units); parts and answers carry it.
     pub key: u64,
+    /// How the check decides (every part of the round the same).
     pub strategy: Strategy,
     /// When the check's time limit runs out, if it has one.
     pub deadline: Option<Instant>,
@@ -86,9 +89,13 @@ pub struct Round {
 /// Tasks of a round of a search, to be decided by [`search_part`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Part {
+    /// The size of the sets, as [`Round::k`].
     pub k: u32,
+    /// Whether the units are failure domains, as [`Round::domains`].
     pub domains: bool,
+    /// The round's search, as [`Round::key`]: a part of another is refused.
     pub key: u64,
+    /// How to decide, as [`Round::strategy`].
     pub strategy: Strategy,
     /// Indices of its tasks in the round's, increasing.
     pub tasks: Vec<u32>,
@@ -99,13 +106,16 @@ pub struct Part {
 /// What [`search_part`] found in a [`Part`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartAnswer {
+    /// The part answered.
     pub part: Part,
     /// The first task of the part in which a failing set was found, or the
     /// time ran out; `None`: every set of the part is feasible.
     pub found: Option<Found>,
+    /// Its work, for the check's statistics.
     pub stats: PartStats,
 }
 
+/// The task of a part where the search stopped, and what it found there.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Found {
     /// The task's index in the round.
@@ -115,18 +125,23 @@ pub struct Found {
     pub failing: Option<Failing>,
 }
 
+/// A failure set of a part proved to fail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failing {
     /// Host ids, increasing.
     pub hosts: Vec<HostId>,
+    /// The proof that it fails.
     pub proof: Infeasible,
 }
 
 /// A part's work, as `check`'s statistics count it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartStats {
+    /// Failure sets decided one by one.
     pub scenarios: u64,
+    /// Sets settled by each stage: bounds, greedy, search, ILP.
     pub by_stage: [u64; 4],
+    /// Decisions that settled many failure sets at once.
     pub set_level: u64,
 }
 
@@ -134,16 +149,23 @@ pub struct PartStats {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SplitError {
+    /// The part's or answer's key is not the round's.
     #[error(
         "the part belongs to another search (another pool, another build of haplan, or other options)"
     )]
     OtherSearch,
+    /// A part that is not one of the round's (tasks out of range or out of
+    /// order, prefixes that do not match them).
     #[error("invalid part: {0}")]
     BadPart(String),
+    /// No answer covers this task (merged answers must cover every task).
     #[error("no answer covers task {0} of the round")]
     Uncovered(u32),
+    /// Two answers cover this task.
     #[error("task {0} is in more than one answer")]
     Overlap(u32),
+    /// An answer's failing set is not a set of the round or its proof does
+    /// not hold.
     #[error("an answer's failing set cannot be right: {0}")]
     BadAnswer(String),
 }

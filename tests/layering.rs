@@ -1,0 +1,263 @@
+//! The modules of the solver core (`solver/core`) and of the HA runtime
+//! (`solver/runtime`) depend on each other without a cycle, so that each
+//! can be read, tested and moved with only what lies below it.
+//!
+//! The edges are read from the source: in a module's files (a top-level
+//! `src/x.rs` or `src/x/mod.rs` and everything under `src/x/`), every path
+//! `crate::y...`, `crate::{y, ...}` and, in a top-level file, `super::y` is
+//! an edge from x to y; a name the crate root re-exports (`crate::check`,
+//! `pub use tolerance::{check, ...}`) is an edge to the module it comes
+//! from. Comments and `#[cfg(test)] mod tests` are left out: a test may
+//! look anywhere. The crate root (`lib.rs`) is the facade over all of
+//! them and no node.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+type Graph = BTreeMap<String, BTreeSet<String>>;
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the workspace")
+        .to_path_buf()
+}
+
+/// Every `.rs` file under `dir`, recursively.
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The text of a source file without its line comments and without its
+/// trailing `#[cfg(test)] mod tests`.
+fn code(text: &str) -> String {
+    let text = text
+        .find("#[cfg(test)]\nmod tests")
+        .map_or(text, |i| &text[..i]);
+    text.lines()
+        .map(|l| l.find("//").map_or(l, |i| &l[..i]))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The first identifier of `s` (empty when it starts with none).
+fn ident(s: &str) -> &str {
+    let s = s.trim_start();
+    let end = s
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(s.len());
+    &s[..end]
+}
+
+/// The first path segment of every item `prefix` (`crate::` or `super::`)
+/// reaches in `code`: `crate::a::b` gives `a`, `crate::{a::b, c}` gives `a`
+/// and `c`.
+fn targets(code: &str, prefix: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = code;
+    while let Some(i) = rest.find(prefix) {
+        let before = rest[..i].chars().next_back();
+        rest = &rest[i + prefix.len()..];
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+            continue; // `foo_crate::`, not a path of this crate
+        }
+        if let Some(group) = rest.strip_prefix('{') {
+            let mut depth = 0;
+            let mut start = 0;
+            for (k, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => {
+                        out.push(ident(&group[start..k]).to_string());
+                        break;
+                    }
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        out.push(ident(&group[start..k]).to_string());
+                        start = k + 1;
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            out.push(ident(rest).to_string());
+        }
+    }
+    out.retain(|t| !t.is_empty());
+    out
+}
+
+/// Names the crate root re-exports, with the module each comes from
+/// (`pub use tolerance::{check, CheckOptions}`, `pub use machine::Runtime`).
+fn reexports(lib: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let lib = code(lib);
+    for stmt in lib.split(';') {
+        let Some(path) = stmt.trim().strip_prefix("pub use ") else {
+            continue;
+        };
+        let module = ident(path).to_string();
+        let Some(items) = path[module.len()..].strip_prefix("::") else {
+            continue;
+        };
+        let items = items.trim().trim_start_matches('{').trim_end_matches('}');
+        for item in items.split(',') {
+            let name = item.rsplit(" as ").next().unwrap();
+            let name = ident(name.rsplit("::").next().unwrap());
+            if !name.is_empty() {
+                out.insert(name.to_string(), module.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The module graph of the crate whose sources are in `src`.
+fn graph(src: &Path) -> Graph {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let module_of = |path: &Path| -> Option<(String, bool)> {
+        let rel = path.strip_prefix(src).unwrap();
+        let mut parts = rel.iter().map(|p| p.to_str().unwrap());
+        let first = parts.next()?;
+        let nested = parts.next().is_some();
+        let name = first.trim_end_matches(".rs");
+        (!matches!(name, "lib" | "main")).then(|| (name.to_string(), nested))
+    };
+    let modules: BTreeSet<String> = files
+        .iter()
+        .filter_map(|f| module_of(f).map(|(m, _)| m))
+        .collect();
+    let names = reexports(&fs::read_to_string(src.join("lib.rs")).unwrap());
+    let mut graph: Graph = modules
+        .iter()
+        .map(|m| (m.clone(), BTreeSet::new()))
+        .collect();
+    for file in &files {
+        let Some((module, nested)) = module_of(file) else {
+            continue;
+        };
+        let code = code(&fs::read_to_string(file).unwrap());
+        let mut reached = targets(&code, "crate::");
+        if !nested {
+            reached.extend(targets(&code, "super::"));
+        }
+        for t in reached {
+            let target = if modules.contains(&t) {
+                Some(t)
+            } else {
+                names.get(&t).cloned()
+            };
+            if let Some(target) = target.filter(|t| *t != module) {
+                graph.get_mut(&module).unwrap().insert(target);
+            }
+        }
+    }
+    graph
+}
+
+/// A cycle of `graph`, as the modules along it (the first repeated at the
+/// end), if it has one.
+fn cycle(graph: &Graph) -> Option<Vec<String>> {
+    fn visit<'g>(
+        g: &'g Graph,
+        node: &'g str,
+        state: &mut BTreeMap<&'g str, bool>,
+        path: &mut Vec<&'g str>,
+    ) -> Option<Vec<String>> {
+        match state.get(node) {
+            Some(true) => return None, // done: no cycle through it
+            Some(false) => {
+                let from = path.iter().position(|&n| n == node).unwrap();
+                let mut c: Vec<String> = path[from..].iter().map(|s| s.to_string()).collect();
+                c.push(node.to_string());
+                return Some(c);
+            }
+            None => {}
+        }
+        state.insert(node, false);
+        path.push(node);
+        for next in g.get(node).into_iter().flatten() {
+            if let Some(c) = visit(g, next, state, path) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        state.insert(node, true);
+        None
+    }
+    let mut state = BTreeMap::new();
+    graph
+        .keys()
+        .find_map(|n| visit(graph, n, &mut state, &mut Vec::new()))
+}
+
+fn check_crate(dir: &str) -> Graph {
+    let g = graph(&workspace_root().join(dir).join("src"));
+    if let Some(c) = cycle(&g) {
+        panic!(
+            "{dir}: the modules depend on each other in a cycle: {}\n(move what they share into a module below both)\nthe graph: {g:#?}",
+            c.join(" -> ")
+        );
+    }
+    g
+}
+
+#[test]
+fn the_core_modules_have_no_cycle() {
+    let g = check_crate("solver/core");
+    // The graph is read at all: a few edges every version has.
+    assert!(g["tolerance"].contains("pack"), "{g:#?}");
+    assert!(g["load"].contains("model"), "{g:#?}");
+    assert!(g["headroom"].contains("tolerance"), "{g:#?}");
+}
+
+#[test]
+fn the_runtime_modules_have_no_cycle() {
+    let g = check_crate("solver/runtime");
+    assert!(g["sim"].contains("machine"), "{g:#?}");
+    assert!(g["log"].contains("machine"), "{g:#?}");
+}
+
+#[test]
+fn edges_are_read_from_paths_groups_and_reexports() {
+    let code = code(
+        "use crate::model::*;\nuse crate::{pack::{self, Budget}, scenario};\n// crate::commented\nlet x = crate::plan::and_list(&v);\nuse super::{log, Input};\nlet y = other_crate::z;\n#[cfg(test)]\nmod tests {\n    use crate::testonly;\n}\n",
+    );
+    assert_eq!(
+        targets(&code, "crate::"),
+        ["model", "pack", "scenario", "plan"]
+    );
+    assert_eq!(targets(&code, "super::"), ["log", "Input"]);
+    let names = reexports(
+        "pub use tolerance::{CheckOptions, check};\npub use plan::{Plan, verify as verify_plan};\npub use machine::Runtime;\n",
+    );
+    assert_eq!(names["check"], "tolerance");
+    assert_eq!(names["verify_plan"], "plan");
+    assert_eq!(names["Runtime"], "machine");
+}
+
+#[test]
+fn a_cycle_is_found_and_named() {
+    let edge = |a: &str, bs: &[&str]| (a.to_string(), bs.iter().map(|b| b.to_string()).collect());
+    let acyclic: Graph = [edge("a", &["b", "c"]), edge("b", &["c"]), edge("c", &[])].into();
+    assert_eq!(cycle(&acyclic), None);
+    let cyclic: Graph = [
+        edge("pack", &["setbound"]),
+        edge("scenario", &["pack"]),
+        edge("setbound", &["scenario"]),
+    ]
+    .into();
+    assert_eq!(
+        cycle(&cyclic).unwrap(),
+        ["pack", "setbound", "scenario", "pack"]
+    );
+}
