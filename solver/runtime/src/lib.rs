@@ -706,10 +706,7 @@ pub enum Note {
     /// answered, and fresh listings of the hosts involved, then a query,
     /// found no copy: it can no longer land, and `vm` is restarted as
     /// any VM found nowhere.
-    LandingRuledOut {
-        vm: String,
-        host: String,
-    },
+    LandingRuledOut { vm: String, host: String },
 }
 
 /// An operation an admission check is asked about.
