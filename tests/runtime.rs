@@ -366,9 +366,32 @@ impl Driver {
         merged([first, heard])
     }
 
+    /// An outside monitor says `host` is down, and the pool (every host
+    /// not declared down) answers the probes the runtime sends before it
+    /// fences on that word: the outputs merged.
+    fn monitor_down(&mut self, at: Millis, host: &str) -> Output {
+        self.monitor_down_while(at, host, &[])
+    }
+
+    /// [`Driver::monitor_down`], the hosts in `silent` not answering
+    /// either.
+    fn monitor_down_while(&mut self, at: Millis, host: &str, silent: &[&str]) -> Output {
+        let first = self.feed(at, Event::HostDown { host: host.into() });
+        let down: Vec<String> = self
+            .rt
+            .host_statuses()
+            .into_iter()
+            .filter(|(n, s)| !matches!(*s, "up" | "returning") || silent.contains(&n.as_str()))
+            .map(|(n, _)| n)
+            .collect();
+        let failing: Vec<&str> = down.iter().map(String::as_str).collect();
+        let heard = self.hear(at, &failing);
+        merged([first, heard])
+    }
+
     /// Declares `host` down (an outside monitor) and confirms the fence.
     fn fail_host(&mut self, at: Millis, host: &str) -> Output {
-        self.feed(at, Event::HostDown { host: host.into() });
+        self.monitor_down(at, host);
         self.fence(at, host, true)
     }
 
@@ -586,7 +609,7 @@ fn peer_that_still_reaches_the_host_means_no_fence_and_one_alert() {
 #[test]
 fn fence_levels_in_order_and_no_start_before_off() {
     let mut d = Driver::new(three_hosts(json!({})));
-    let out = d.feed(1_000, Event::HostDown { host: "h1".into() });
+    let out = d.monitor_down(1_000, "h1");
     assert_eq!(
         fences(&[out]),
         [("h1".to_string(), 0, "fence_ipmilan".to_string())]
@@ -618,7 +641,7 @@ fn fence_levels_in_order_and_no_start_before_off() {
 fn every_level_failing_backs_off_and_is_retried_forever() {
     let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 100_000})));
     let mut now = 1_000;
-    d.feed(now, Event::HostDown { host: "h1".into() });
+    d.monitor_down(now, "h1");
     let mut last_wait = 0;
     for round in 1..=12u32 {
         let first = d.fence_fails(now, "h1");
@@ -668,7 +691,7 @@ fn every_level_failing_backs_off_and_is_retried_forever() {
 #[test]
 fn fence_timeout_counts_as_failed_and_a_late_off_still_confirms() {
     let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 100_000})));
-    let out = d.feed(1_000, Event::HostDown { host: "h1".into() });
+    let out = d.monitor_down(1_000, "h1");
     let deadline = 1_000 + 20_000 + FENCE_GRACE_MS;
     assert_eq!(out.wake_at, Some(deadline));
     let (first, level, _) = d.fence_in_flight("h1");
@@ -710,7 +733,7 @@ fn fence_timeout_counts_as_failed_and_a_late_off_still_confirms() {
 #[test]
 fn a_late_off_of_a_timed_out_last_level_confirms_during_the_backoff() {
     let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 100_000})));
-    d.feed(1_000, Event::HostDown { host: "h1".into() });
+    d.monitor_down(1_000, "h1");
     d.fence_fails(1_000, "h1");
     let (last, level, _) = d.fence_in_flight("h1");
     assert_eq!(level, 1);
@@ -741,7 +764,7 @@ fn a_late_off_of_a_timed_out_last_level_confirms_during_the_backoff() {
 #[test]
 fn manual_fence_confirmation_releases_the_vms() {
     let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 100_000})));
-    d.feed(1_000, Event::HostDown { host: "h1".into() });
+    d.monitor_down(1_000, "h1");
     d.fence_fails(1_000, "h1");
     let out = d.fence(1_000, "h1", false);
     assert!(
@@ -815,7 +838,7 @@ fn vm_mode_never_fences_and_reports_the_host_lost() {
 #[test]
 fn restarts_go_by_order_group_and_start_delay_then_best_effort_once() {
     let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 100_000})));
-    d.feed(1_000, Event::HostDown { host: "h1".into() });
+    d.monitor_down(1_000, "h1");
     let out = d.fence(2_000, "h1", true);
     assert_eq!(started_vms(&[out]), ["a", "a2"]);
     for (vm, host, attempt) in starts(&d.outs) {
@@ -1127,7 +1150,7 @@ fn eventful() -> Driver {
         },
     );
     d.round(10_000, &["h1"]);
-    d.feed(11_000, Event::HostDown { host: "h1".into() });
+    d.monitor_down(11_000, "h1");
     d.fence_fails(12_000, "h1");
     d.fence(13_000, "h1", true);
     d.start_result(14_000, "a", true);
@@ -1321,7 +1344,7 @@ fn recovery_asks_where_a_vm_in_flight_runs_before_anything_else() {
 #[test]
 fn recovery_sends_a_fence_in_flight_again() {
     let mut d = Driver::new(three_hosts(json!({"check_interval_s": 1_000_000})));
-    d.feed(1_000, Event::HostDown { host: "h1".into() });
+    d.monitor_down(1_000, "h1");
     d.fence_fails(2_000, "h1");
     let (old, level, agent) = d.fence_in_flight("h1");
     assert_eq!(level, 1);
@@ -1807,7 +1830,7 @@ fn recovery_keeps_the_fence_backoff_of_a_host_declared_down_while_a_peer_was_ask
     assert_eq!(asks(&outs).len(), 1);
     // An outside monitor says h1 is down before the peer answers; every
     // fence level fails.
-    d.feed(2_000_100, Event::HostDown { host: "h1".into() });
+    d.monitor_down(2_000_100, "h1");
     d.fence_fails(2_000_200, "h1");
     let out = d.fence(2_000_300, "h1", false);
     let retry_at = out
@@ -2180,7 +2203,7 @@ fn a_runtime_that_loses_most_of_the_pool_fences_nothing() {
     let mut d = Driver::settled(n_hosts(5, json!({"check_interval_s": 2})));
     // h5 really failed: an outside monitor says so, and its fence devices
     // do not answer (the next round is due at 6 s).
-    d.feed(1_000, Event::HostDown { host: "h5".into() });
+    d.monitor_down(1_000, "h5");
     d.fence_fails(1_000, "h5");
     d.fence(1_000, "h5", false);
     assert!(
@@ -2241,9 +2264,16 @@ fn probes_in_flight(d: &Driver) -> Vec<String> {
 #[test]
 fn each_fence_request_waits_for_fresh_answers_from_half_of_the_pool() {
     let mut d = Driver::settled(n_hosts(5, json!({"check_interval_s": 2})));
-    // h5 is declared down and fenced at once: the declaration itself rests
-    // on fresh answers.
+    // An outside monitor says h5 is down: the runtime takes its word, but
+    // its first fence waits, like every later one, until half of the pool
+    // answers probes sent since; they go out at once.
     let out = d.feed(1_000, Event::HostDown { host: "h5".into() });
+    assert!(fences(std::slice::from_ref(&out)).is_empty(), "{out:?}");
+    assert_eq!(d.rt.host_statuses()["h5"], "fence_hold");
+    let mut asked = probes_in_flight(&d);
+    asked.sort();
+    assert_eq!(asked, ["h1", "h2", "h3", "h4"]);
+    let out = d.hear(1_000, &["h5"]);
     assert_eq!(
         fences(&[out]),
         [("h5".to_string(), 0, "fence_ipmilan".to_string())]
@@ -2251,8 +2281,8 @@ fn each_fence_request_waits_for_fresh_answers_from_half_of_the_pool() {
     // The runtime probes the pool; the answers are slow to come (its
     // network may have just failed). Level 0 fails meanwhile: level 1
     // waits, nothing new is known of the pool since the decision.
-    d.tick(2_000);
-    let out = d.fence(3_000, "h5", false);
+    d.tick(3_000);
+    let out = d.fence(3_100, "h5", false);
     assert!(
         out.notes
             .iter()
@@ -2368,16 +2398,23 @@ fn amounts_an_inventory_gives_replace_the_records() {
 #[test]
 fn a_restart_goes_only_to_a_host_that_answers_its_probes() {
     // Only h2 has room for x (60); h2 misses a probe (not declared down:
-    // three are needed) when h1 fails.
+    // three are needed) when h1 fails. (h4, too small for x, makes half of
+    // the pool with h3: the fence of h1 needs their answers.)
     let doc = pool(
         json!({"check_interval_s": 10}),
-        vec![host("h1", 100), host("h2", 100), host("h3", 100)],
+        vec![
+            host("h1", 100),
+            host("h2", 100),
+            host("h3", 100),
+            host("h4", 5),
+        ],
         vec![vm("x", "h1", 60), vm("y", "h2", 10), vm("z", "h3", 50)],
     );
     let mut d = Driver::settled(doc);
     d.round(10_000, &["h2"]);
     let from = d.outs.len();
-    d.fail_host(11_000, "h1");
+    d.monitor_down_while(11_000, "h1", &["h2"]);
+    d.fence(11_000, "h1", true);
     assert!(
         starts(d.since(from)).is_empty(),
         "{:?}",
@@ -2393,12 +2430,12 @@ fn a_restart_goes_only_to_a_host_that_answers_its_probes() {
         alerts(d.since(from))
     );
     let from = d.outs.len();
-    d.round(20_000, &["h1"]);
+    d.round(21_000, &["h1"]);
     assert_eq!(
         starts(d.since(from)),
         [("x".to_string(), "h2".to_string(), 1)]
     );
-    d.start_result(20_100, "x", true);
+    d.start_result(21_100, "x", true);
     // A start planned onto a host that then misses a probe is planned
     // again: b (order 1) waits for a's start delay, its target chosen; that
     // host misses a probe meanwhile, and b goes to the other one.
@@ -2582,10 +2619,11 @@ fn a_fenced_host_returning_with_a_copy_is_inventoried_and_the_copy_stopped() {
     d.start_result(2_000, "a", true);
     assert_eq!(vm_host(&d.rt, "a"), target);
     // h1 is repaired and starts a again (libvirt autostart): it answers a
-    // probe, and is listed before it counts as up.
+    // probe (the pool was last probed at 1 s, before h1's fence), and is
+    // listed before it counts as up.
     let from = d.outs.len();
-    d.tick(10_000);
-    d.answer_probes(10_000, &[]);
+    d.tick(11_000);
+    d.answer_probes(11_000, &[]);
     assert!(notes(d.since(from)).contains(&Note::HostReturning { host: "h1".into() }));
     assert_eq!(d.rt.host_statuses()["h1"], "returning");
     assert_eq!(host_state(&d.rt, "h1"), HostState::Down, "up before listed");
@@ -2598,7 +2636,7 @@ fn a_fenced_host_returning_with_a_copy_is_inventoried_and_the_copy_stopped() {
             _ => runs(&["d"]),
         }
     };
-    d.answer_inventories_with(10_100, listing(target.clone()));
+    d.answer_inventories_with(11_100, listing(target.clone()));
     assert_eq!(d.rt.host_statuses()["h1"], "up");
     assert!(notes(d.since(from)).contains(&Note::DuplicateSuspected {
         vm: "a".into(),
@@ -2608,7 +2646,7 @@ fn a_fenced_host_returning_with_a_copy_is_inventoried_and_the_copy_stopped() {
     assert!(stops(d.since(from)).is_empty());
     let again: Vec<u64> = d.in_flight_ids(|a| matches!(a, Action::Inventory { .. }));
     assert_eq!(again.len(), 2, "{again:?}");
-    d.answer_inventories_with(10_200, listing(target.clone()));
+    d.answer_inventories_with(11_200, listing(target.clone()));
     assert!(alerts(d.since(from)).contains(&Alert::DuplicateVm {
         vm: "a".into(),
         hosts: vec!["h1".into(), target.clone()],
@@ -2618,7 +2656,7 @@ fn a_fenced_host_returning_with_a_copy_is_inventoried_and_the_copy_stopped() {
     assert_eq!(stops(&d.outs), [("a".to_string(), "h1".to_string())]);
     let id = d.in_flight_ids(|a| matches!(a, Action::StopVm { .. }))[0];
     let out = d.feed(
-        10_300,
+        11_300,
         Event::VmStopResult {
             id,
             vm: "a".into(),
@@ -2772,9 +2810,10 @@ fn a_timed_out_start_is_queried_and_retried_on_the_same_host() {
     d.fail_host(1_000, "h1");
     let (id, target, _) = d.start_in_flight("p");
     let from = d.outs.len();
-    d.round(10_000, &[&target]);
+    // (The pool was last probed at 1 s, before h1's fence.)
+    d.round(11_000, &[&target]);
     d.feed(
-        10_500,
+        11_500,
         Event::VmStartResult {
             id,
             vm: "p".into(),
@@ -2784,7 +2823,7 @@ fn a_timed_out_start_is_queried_and_retried_on_the_same_host() {
             in_doubt: true,
         },
     );
-    let mut t = 10_500;
+    let mut t = 11_500;
     for _ in 0..3 {
         t += 5_000;
         d.tick(t);
@@ -2809,15 +2848,15 @@ fn a_timed_out_start_is_queried_and_retried_on_the_same_host() {
     );
     // The host answers again and does not list p: p runs nowhere, and is
     // started again there (the next query was due 5 s after the last).
-    d.tick(30_000);
-    d.answer_probes(30_000, &[]);
-    d.answer_inventories_with(30_000, |_| runs(&[]));
+    d.tick(31_000);
+    d.answer_probes(31_000, &[]);
+    d.answer_inventories_with(31_000, |_| runs(&[]));
     assert!(
         starts(d.since(from)).is_empty(),
         "{:?}",
         starts(d.since(from))
     );
-    d.tick(30_500);
+    d.tick(31_500);
     let s = starts(d.since(from));
     assert_eq!(s, [("p".to_string(), target.clone(), 2)]);
 }
@@ -2923,7 +2962,7 @@ fn in_doubt_vms_are_named_and_do_not_block_later_groups() {
         ],
     );
     let mut d = Driver::settled(doc);
-    d.feed(1_000, Event::HostDown { host: "h1".into() });
+    d.monitor_down(1_000, "h1");
     d.fail_host(1_000, "h2");
     assert!(starts(&d.outs).is_empty(), "b went before a's group");
     d.fence_fails(1_000, "h1");
@@ -3134,8 +3173,8 @@ fn two_hosts_failing_at_once_restart_the_critical_vm_first() {
         ],
     );
     let mut d = Driver::settled(doc);
-    d.feed(1_000, Event::HostDown { host: "h1".into() });
-    d.feed(1_000, Event::HostDown { host: "h2".into() });
+    d.monitor_down(1_000, "h1");
+    d.monitor_down(1_000, "h2");
     d.fence(2_000, "h1", true);
     // The room on h3 is kept for crit while h2's first fence round runs.
     assert!(starts(&d.outs).is_empty(), "{:?}", starts(&d.outs));
@@ -3592,4 +3631,271 @@ fn a_keep_together_group_restarts_on_one_host_or_not_at_all() {
     failed.sort();
     failed.dedup();
     assert_eq!(failed, ["a", "b"]);
+}
+
+impl Driver {
+    /// The runtime dies after its last step and comes back from its log at
+    /// `at` (as `haplan run` does); the inventories it asks for are left
+    /// to answer.
+    fn crash_and_recover(&self, at: Millis) -> Driver {
+        let bytes = self.journal.get_ref().clone();
+        let steps = self.journal.steps();
+        let (rep, input, out) = log::recover(Cursor::new(bytes.clone()), at).expect("recovers");
+        let mut journal = Journal::resume(bytes, steps);
+        journal.append(&input, &out).unwrap();
+        Driver::resume_unreconciled(rep.runtime, out, journal)
+    }
+
+    /// One second of a pool where `vm` died unseen: a tick, then every
+    /// probe answered, every inventory answered with the VMs the record
+    /// places on that host but `vm` (and `vm` too on a host `shows` picks;
+    /// a host `fails` picks cannot list), every query about `vm` answered
+    /// "nowhere", and every other start or migration answered "done".
+    fn second_without(
+        &mut self,
+        at: Millis,
+        vm: &str,
+        shows: impl Fn(&str) -> bool,
+        fails: impl Fn(&str) -> bool,
+    ) {
+        self.tick(at);
+        self.answer_probes(at, &[]);
+        let asked: Vec<Action> = self.rt.in_flight().cloned().collect();
+        for a in asked {
+            let event = match a {
+                Action::Inventory { id, host } => {
+                    let pool = self.rt.pool();
+                    let h = pool.host_by_name(&host).expect("known");
+                    let mut vms: Vec<String> = pool
+                        .vms
+                        .iter()
+                        .filter(|v| v.host == h && v.power.is_active() && v.name != vm)
+                        .map(|v| v.name.clone())
+                        .collect();
+                    if shows(&host) {
+                        vms.push(vm.to_string());
+                    }
+                    let error = fails(&host).then(|| "the listing failed".to_string());
+                    if error.is_some() {
+                        vms.clear();
+                    }
+                    Event::Inventory {
+                        id,
+                        host,
+                        vms,
+                        error,
+                        demand: Default::default(),
+                    }
+                }
+                Action::QueryVm { id, vm: v } if v == vm => Event::VmStatus {
+                    id,
+                    vm: v,
+                    host: None,
+                    error: None,
+                },
+                Action::StartVm {
+                    id, vm: v, host, ..
+                } if v != vm => Event::VmStartResult {
+                    id,
+                    vm: v,
+                    host,
+                    ok: true,
+                    error: None,
+                    in_doubt: false,
+                },
+                Action::Migrate { id, vm: v, to, .. } if v != vm => Event::MigrateResult {
+                    id,
+                    vm: v,
+                    host: to,
+                    ok: true,
+                    error: None,
+                },
+                _ => continue,
+            };
+            self.feed(at, event);
+        }
+    }
+}
+
+/// Where each start of `vm` in `outs` went, with the index of its output.
+fn starts_of(outs: &[Output], vm: &str) -> Vec<(usize, String)> {
+    outs.iter()
+        .enumerate()
+        .flat_map(|(i, o)| {
+            o.actions.iter().filter_map(move |a| match a {
+                Action::StartVm { vm: v, host, .. } if v == vm => Some((i, host.clone())),
+                _ => None,
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn a_pin_left_by_a_restart_ends_once_fresh_listings_rule_the_landing_out() {
+    // A drain migration is in flight when the runtime dies; the VM dies
+    // too (neither host will ever list it). The resumed runtime has the
+    // migration in doubt, and its answer can never come.
+    let setup = || {
+        let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 5})));
+        d.feed(
+            1_000,
+            Event::HostMaintenance {
+                host: "h1".into(),
+                enter: true,
+            },
+        );
+        let m = d.migrate_in_flight();
+        assert_eq!(m.len(), 1, "{m:?}");
+        let (_, lost, from, to) = m[0].clone();
+        assert_eq!(from, "h1");
+        (d.crash_and_recover(3_000), lost, to)
+    };
+
+    // Both hosts answer and list no copy, afresh, and a query after those
+    // listings finds none: the migration can no longer land, and the VM
+    // is restarted as a VM found nowhere (on its own host first).
+    let (mut r, lost, to) = setup();
+    for s in 3..200 {
+        r.second_without(s * 1_000, &lost, |_| false, |_| false);
+    }
+    let ruled: Vec<usize> = r
+        .outs
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| {
+            o.notes.contains(&Note::LandingRuledOut {
+                vm: lost.clone(),
+                host: to.clone(),
+            })
+        })
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(ruled.len(), 1, "{:?}", notes(&r.outs));
+    let started = starts_of(&r.outs, &lost);
+    assert_eq!(
+        started.first(),
+        Some(&(ruled[0], "h1".to_string())),
+        "{started:?}"
+    );
+    // Not before the VM was looked for (60 s after the restart), and only
+    // on listings of both hosts asked after the check began.
+    let from = r
+        .outs
+        .iter()
+        .position(|o| {
+            o.actions
+                .iter()
+                .any(|a| matches!(a, Action::QueryVm { vm, .. } if *vm == lost))
+        })
+        .expect("looked for");
+    assert!(r.states[from]["now"].as_u64().unwrap() >= 3_000 + SETTLE_MS);
+    let fresh = |host: &str| {
+        r.outs[from..ruled[0]].iter().any(|o| {
+            o.actions
+                .iter()
+                .any(|a| matches!(a, Action::Inventory { host: h, .. } if h == host))
+        })
+    };
+    assert!(fresh("h1") && fresh(&to), "decided on stale listings");
+
+    // The target lists it (paused: a migration under way): found there,
+    // never started anywhere.
+    let (mut r, lost, to) = setup();
+    for s in 3..200 {
+        let shows = |h: &str| s >= 60 && h == to;
+        r.second_without(s * 1_000, &lost, shows, |_| false);
+    }
+    assert!(starts_of(&r.outs, &lost).is_empty());
+    assert_eq!(vm_host(&r.rt, &lost), to);
+
+    // The target cannot list its VMs: nothing rules the landing out, the
+    // VM is not started (it may still land there).
+    let (mut r, lost, to) = setup();
+    for s in 3..200 {
+        let fails = |h: &str| s >= 60 && h == to;
+        r.second_without(s * 1_000, &lost, |_| false, fails);
+    }
+    assert!(
+        starts_of(&r.outs, &lost).is_empty(),
+        "{:?}",
+        starts_of(&r.outs, &lost)
+    );
+    assert!(
+        !notes(&r.outs)
+            .iter()
+            .any(|n| matches!(n, Note::LandingRuledOut { .. }))
+    );
+    // A snapshot written before pins kept more than `[id, host]` still
+    // restores: such a pin is checked no sooner than the longest deadline
+    // (a migration's, 600 s) after the snapshot.
+    let mut state = r.rt.state_json();
+    let pin = state["late_landings"][&lost].clone();
+    assert_eq!(pin["host"], json!(to), "{pin}");
+    assert_eq!(pin["from"], json!("h1"), "{pin}");
+    state["late_landings"][&lost] = json!([pin["id"], to]);
+    let old = Runtime::restore(&state).expect("an older snapshot restores");
+    let now = r.rt.now();
+    assert_eq!(
+        old.state_json()["late_landings"][&lost]["check_from"],
+        json!(now + MIGRATE_DEADLINE_MS)
+    );
+}
+
+#[test]
+fn an_outside_monitors_word_is_not_fenced_on_by_a_runtime_cut_off_from_the_pool() {
+    // The runtime already takes itself for the isolated side (of h1..h5
+    // only h5 answers it) when a monitor says h1 is down: h1 is held, not
+    // fenced, and nothing of it starts, for as long as the runtime is cut
+    // off.
+    let mut d = Driver::settled(n_hosts(5, json!({"check_interval_s": 2})));
+    let cut = ["h1", "h2", "h3", "h4"];
+    let mut t = 2_000;
+    while t <= 10_000 {
+        d.round(t, &cut);
+        t += 2_000;
+    }
+    assert!(d.rt.isolated());
+    let from = d.outs.len();
+    d.monitor_down_while(t, "h1", &cut);
+    assert_eq!(d.rt.host_statuses()["h1"], "fence_hold");
+    while t <= 120_000 {
+        d.round(t, &cut);
+        t += 2_000;
+    }
+    assert!(
+        fences(d.since(from)).is_empty(),
+        "{:?}",
+        fences(d.since(from))
+    );
+    assert!(starts(d.since(from)).is_empty());
+    // Its network back, the fence goes out, then the restart.
+    let from = d.outs.len();
+    d.round(t, &["h1"]);
+    assert!(!d.rt.isolated());
+    assert_eq!(
+        fences(d.since(from)),
+        [("h1".to_string(), 0, "fence_ipmilan".to_string())]
+    );
+    d.fence(t, "h1", true);
+    assert_eq!(started_vms(d.since(from)), ["v1"]);
+
+    // The runtime's network fails just as the monitor's word comes: the
+    // probes it sends then go unanswered, it finds itself cut off, and
+    // sends no fence.
+    let mut d = Driver::settled(n_hosts(5, json!({"check_interval_s": 2})));
+    let from = d.outs.len();
+    let out = d.feed(1_000, Event::HostDown { host: "h1".into() });
+    assert!(fences(&[out]).is_empty());
+    let mut t = 1_000;
+    while t <= 120_000 {
+        d.round(t, &cut);
+        t += 2_000;
+    }
+    assert!(d.rt.isolated());
+    assert!(
+        fences(d.since(from)).is_empty(),
+        "{:?}",
+        fences(d.since(from))
+    );
+    assert!(starts(d.since(from)).is_empty());
 }

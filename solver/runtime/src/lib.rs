@@ -703,6 +703,11 @@ pub enum Note {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         host: Option<String>,
     },
+    /// A start or migration of `vm` that may have landed on `host` never
+    /// answered, and fresh listings of the hosts involved, then a query,
+    /// found no copy: it can no longer land, and `vm` is restarted as
+    /// any VM found nowhere.
+    LandingRuledOut { vm: String, host: String },
 }
 
 /// An operation an admission check is asked about.

@@ -357,6 +357,99 @@ struct Known {
     stranded_now: bool,
 }
 
+/// A start or live migration that came back in doubt (or was in flight
+/// when the runtime stopped) and has not answered since: it may still land
+/// on `host` (the start's host, the migration's target). It ends when the
+/// action answers, when `host` is confirmed off, or when fresh listings
+/// rule the landing out (Safety rules, "What may still land is waited
+/// for").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+struct Landing {
+    id: ActionId,
+    host: String,
+    /// A migration's source (a start has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from: Option<String>,
+    /// Not ruled out before this time: a start's deadline (the driver
+    /// makes no start after it); a migration's pin can be checked at once
+    /// (a migration moves a running copy, it never makes one).
+    check_from: Millis,
+    /// The check began: listings asked from this id on are fresh.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    listed_from: Option<ActionId>,
+    /// Fresh listings of every host involved showed no copy: a query asked
+    /// from this id on that finds none rules the landing out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    query_from: Option<ActionId>,
+}
+
+impl Landing {
+    fn start(id: ActionId, host: &str, deadline: Millis) -> Landing {
+        Landing {
+            id,
+            host: host.to_string(),
+            from: None,
+            check_from: deadline,
+            listed_from: None,
+            query_from: None,
+        }
+    }
+
+    fn migration(id: ActionId, from: &str, to: &str, now: Millis) -> Landing {
+        Landing {
+            id,
+            host: to.to_string(),
+            from: Some(from.to_string()),
+            check_from: now,
+            listed_from: None,
+            query_from: None,
+        }
+    }
+
+    /// The hosts whose listings must show no copy: a migration's source
+    /// first (a migration needs a running source), then the host it may
+    /// land on.
+    fn hosts(&self) -> Vec<String> {
+        self.from.iter().chain([&self.host]).cloned().collect()
+    }
+}
+
+/// Snapshots written before [`Landing`] kept only `[id, host]`: such a pin
+/// is checked no sooner than the longest deadline after the snapshot.
+impl<'de> Deserialize<'de> for Landing {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Landing, D::Error> {
+        #[derive(Deserialize)]
+        struct Full {
+            id: ActionId,
+            host: String,
+            #[serde(default)]
+            from: Option<String>,
+            check_from: Millis,
+            #[serde(default)]
+            listed_from: Option<ActionId>,
+            #[serde(default)]
+            query_from: Option<ActionId>,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Full(Full),
+            Old(ActionId, String),
+        }
+        Ok(match Form::deserialize(d)? {
+            Form::Full(f) => Landing {
+                id: f.id,
+                host: f.host,
+                from: f.from,
+                check_from: f.check_from,
+                listed_from: f.listed_from,
+                query_from: f.query_from,
+            },
+            Form::Old(id, host) => Landing::start(id, &host, Millis::MAX),
+        })
+    }
+}
+
 /// The HA runtime of one pool. See the module documentation.
 #[derive(Clone, Debug)]
 pub struct Runtime {
@@ -391,7 +484,7 @@ pub struct Runtime {
     /// answers or that host is confirmed off, the VM is not moved away from
     /// it (a drain or failback migration), and, found nowhere, it is not
     /// started anywhere else: a late landing would make a second copy.
-    late_landings: BTreeMap<String, (ActionId, String)>,
+    late_landings: BTreeMap<String, Landing>,
     dirty: bool,
 }
 
@@ -569,6 +662,15 @@ impl Runtime {
             },
             dirty: false,
         };
+        // A pin of an older snapshot knows no deadline: checked no sooner
+        // than the longest one after the snapshot.
+        let mut rt = rt;
+        let latest = rt.now.saturating_add(MIGRATE_DEADLINE_MS);
+        for l in rt.late_landings.values_mut() {
+            if l.check_from == Millis::MAX {
+                l.check_from = latest;
+            }
+        }
         let hosts_match = rt.pool.hosts.len() == rt.hosts.len()
             && rt.pool.hosts.iter().all(|h| rt.hosts.contains_key(&h.name));
         let vms_match = rt.pool.vms.len() == rt.vms.len()
@@ -791,10 +893,13 @@ impl Runtime {
                     // Settled by the hosts, not by waiting: the
                     // reconciliation lists them (it runs where a host lists
                     // it), then, listed nowhere, it is started again on the
-                    // same host only, where a start that lands late can
-                    // only meet itself (docs/runtime.md, "A start is never
-                    // assumed failed").
-                    self.late_landings.insert(vm.clone(), (id, host.clone()));
+                    // same host, where a start that lands late can only meet
+                    // itself (docs/runtime.md, "A start is never assumed
+                    // failed"). The old process's driver makes no start after
+                    // the action's deadline, which ends the pin.
+                    let deadline = self.deadlines.get(&id).copied().unwrap_or(self.now);
+                    let pin = Landing::start(id, &host, deadline);
+                    self.late_landings.insert(vm.clone(), pin);
                     self.in_doubt(&vm, Some(host), attempt, 0, out)
                 }
                 Action::Migrate { id, vm, from, to } => {
@@ -882,8 +987,8 @@ impl Runtime {
         out: &mut Output,
     ) {
         self.in_doubt(vm, None, 0, wait, out);
-        self.late_landings
-            .insert(vm.to_string(), (id, to.to_string()));
+        let pin = Landing::migration(id, from, to, self.now);
+        self.late_landings.insert(vm.to_string(), pin);
         if let Some(rt) = self.vms.get_mut(vm)
             && let Phase::Unknown { migration, .. } = &mut rt.phase
         {
@@ -1472,8 +1577,14 @@ impl Runtime {
             Event::HostDown { host } => {
                 self.host_id(host)?;
                 match self.hosts[host].status {
+                    // An outside monitor's word: the host is down, but the
+                    // fence waits until half of the pool answers the
+                    // runtime (a runtime cut off from the pool never
+                    // shoots, whoever says the host is down).
                     HostStatus::Up | HostStatus::Confirming { .. } => {
-                        self.declare_down(host, None, None, out)
+                        if self.declare_down(host, None, None, out) {
+                            self.hold_fence(host, 0, 0);
+                        }
                     }
                     _ => out.notes.push(Note::Ignored {
                         reason: format!("host {host} is not up"),
@@ -1575,9 +1686,10 @@ impl Runtime {
                 in_doubt,
             } => {
                 self.answered(vm, *id);
+                let deadline = self.deadlines.get(id).copied().unwrap_or(self.now);
                 if self.take(*id).is_some() {
                     if *in_doubt && !*ok {
-                        self.start_in_doubt(*id, vm, host, out);
+                        self.start_in_doubt(*id, vm, host, deadline, out);
                     } else {
                         self.start_result(*id, vm, host, *ok, error.as_deref(), out);
                     }
@@ -1643,12 +1755,12 @@ impl Runtime {
                     if error.is_some() && missing {
                         // Not on the hosts that answer: as before the
                         // query, taken for crashed on its own host.
-                        self.found(*id, vm, None, out)?;
+                        self.found(*id, vm, None, false, out)?;
                     } else if error.is_some() {
                         // Not known yet: asked again shortly.
                         self.ask_again(*id, vm);
                     } else {
-                        self.found(*id, vm, host.as_deref(), out)?;
+                        self.found(*id, vm, host.as_deref(), true, out)?;
                     }
                 }
             }
@@ -1698,7 +1810,7 @@ impl Runtime {
     /// Action `id` about `vm` answered (in time or late): if it was the
     /// start or migration in doubt that pinned `vm`, it can no longer land.
     fn answered(&mut self, vm: &str, id: ActionId) {
-        if self.late_landings.get(vm).is_some_and(|(x, _)| *x == id) {
+        if self.late_landings.get(vm).is_some_and(|l| l.id == id) {
             self.late_landings.remove(vm);
         }
     }
@@ -1734,8 +1846,16 @@ impl Runtime {
         }
     }
 
-    /// A start of `vm` on `host` came back in doubt: it may still complete.
-    fn start_in_doubt(&mut self, id: ActionId, vm: &str, host: &str, out: &mut Output) {
+    /// A start of `vm` on `host` came back in doubt: it may still complete
+    /// (until `deadline`, the driver may still make it).
+    fn start_in_doubt(
+        &mut self,
+        id: ActionId,
+        vm: &str,
+        host: &str,
+        deadline: Millis,
+        out: &mut Output,
+    ) {
         let attempt = match &self.vms[vm].phase {
             Phase::Starting {
                 id: x,
@@ -1744,8 +1864,8 @@ impl Runtime {
             } if *x == id && t == host => *attempt,
             _ => return,
         };
-        self.late_landings
-            .insert(vm.to_string(), (id, host.to_string()));
+        let pin = Landing::start(id, host, deadline);
+        self.late_landings.insert(vm.to_string(), pin);
         self.in_doubt(vm, Some(host.to_string()), attempt, 0, out);
     }
 
@@ -2030,9 +2150,15 @@ impl Runtime {
             could <= total
         };
         if !isolated && peer_down == Some(true) && 2 * fresh >= total {
-            self.declare_down(host, peer, None, out);
+            if self.declare_down(host, peer, None, out) {
+                // Decided on answers to probes sent since it became
+                // suspect: the first fence goes out with it.
+                self.start_fence(host, 0, 0, out);
+            }
         } else if !isolated && 2 * fresh > total {
-            self.declare_down(host, None, Some([fresh, total]), out);
+            if self.declare_down(host, None, Some([fresh, total]), out) {
+                self.start_fence(host, 0, 0, out);
+            }
         } else if hopeless || isolated {
             // No confirmation can come from this round: it stays up.
             let rt = self.hosts.get_mut(host).expect("known");
@@ -2056,13 +2182,16 @@ impl Runtime {
         }
     }
 
+    /// Declares `host` down: its VMs are held until it is confirmed off.
+    /// Returns whether it is to be fenced (not in `ha.mode: "vm"`); the
+    /// caller sends the first fence, or holds it.
     fn declare_down(
         &mut self,
         host: &str,
         by: Option<String>,
         majority: Option<[u32; 2]>,
         out: &mut Output,
-    ) {
+    ) -> bool {
         let h = self.pool.host_by_name(host).expect("known");
         out.notes.push(Note::HostDeclaredDown {
             host: host.to_string(),
@@ -2096,7 +2225,7 @@ impl Runtime {
                 host: host.to_string(),
                 vms,
             });
-            return;
+            return false;
         }
         // Its VMs join the recovery now: their start groups hold back the
         // later ones while its first fence round runs, and the room they
@@ -2121,7 +2250,7 @@ impl Runtime {
             .collect();
         self.recovery.extend(held);
         self.dirty = true;
-        self.start_fence(host, 0, 0, out);
+        true
     }
 
     fn start_fence(&mut self, host: &str, level: usize, round: u32, out: &mut Output) {
@@ -2283,7 +2412,7 @@ impl Runtime {
         rt.late.clear();
         // Off: it runs nothing, and no start sent to it can land any more.
         rt.seen.clear();
-        self.late_landings.retain(|_, (_, x)| x != host);
+        self.late_landings.retain(|_, l| l.host != host);
         rt.inventory = false;
         self.release(host);
         self.unstick(); // what waited for the room kept for its VMs
@@ -2563,11 +2692,15 @@ impl Runtime {
         }
     }
 
+    /// The query `id` about `vm` answered: it runs on `host`, or nowhere
+    /// (`clean`: every host answered the query; otherwise only the hosts
+    /// that answer were asked).
     fn found(
         &mut self,
         id: ActionId,
         vm: &str,
         host: Option<&str>,
+        clean: bool,
         out: &mut Output,
     ) -> Result<(), RuntimeError> {
         let Some(rt) = self.vms.get(vm) else {
@@ -2604,12 +2737,14 @@ impl Runtime {
             None if self
                 .late_landings
                 .get(vm)
-                .is_some_and(|(_, t)| on.as_deref() != Some(t.as_str())) =>
+                .is_some_and(|l| on.as_deref() != Some(l.host.as_str()))
+                && !self.landing_ruled_out(vm, id, clean, out) =>
             {
                 // A migration (or a start elsewhere) that may still land:
                 // started anywhere now, it could make a second copy. Asked
-                // again until that action answers, a host lists it, or the
-                // host it may land on is confirmed off.
+                // again until that action answers, a host lists it, the
+                // host it may land on is confirmed off, or fresh listings
+                // rule the landing out.
                 self.ask_again(id, vm);
             }
             None => {
@@ -2661,6 +2796,86 @@ impl Runtime {
             }
         }
         Ok(())
+    }
+
+    /// Whether the start or migration that pins `vm` (found nowhere by
+    /// query `id`) can no longer land, by fresh listings: once its
+    /// `check_from` has passed, every host involved (a migration's source,
+    /// then the host it may land on) is listed afresh; when each answers
+    /// its probes and lists no copy (running or paused), a query asked
+    /// after those listings and answered by every host that finds none
+    /// ends the pin (`landing_ruled_out`). Until then the check goes on
+    /// (a host that does not answer, or lists the VM, leaves the pin in
+    /// place). Safety rules: "What may still land is waited for".
+    fn landing_ruled_out(&mut self, vm: &str, id: ActionId, clean: bool, out: &mut Output) -> bool {
+        let now = self.now;
+        let next = self.next_id;
+        let Some(pin) = self.late_landings.get(vm).cloned() else {
+            return true;
+        };
+        if now < pin.check_from {
+            return false;
+        }
+        let hosts = pin.hosts();
+        let Some(listed_from) = pin.listed_from else {
+            // Fresh listings of every host involved.
+            for host in &hosts {
+                if let Some(h) = self.hosts.get_mut(host) {
+                    h.inventory = true;
+                    h.inventory_at = 0;
+                }
+            }
+            if let Some(l) = self.late_landings.get_mut(vm) {
+                l.listed_from = Some(next);
+            }
+            return false;
+        };
+        let no_copy = hosts.iter().all(|host| {
+            self.hosts.get(host).is_some_and(|h| {
+                h.status == HostStatus::Up
+                    && h.fails == 0
+                    && !h.unreachable_alerted
+                    && h.inventory_done >= listed_from
+                    && !h.seen.contains(vm)
+            })
+        });
+        if !no_copy {
+            // A host that does not answer, or whose fresh listing is still
+            // to come (asked again if it failed), or that lists it (then
+            // it is found there).
+            for host in &hosts {
+                if let Some(h) = self.hosts.get_mut(host)
+                    && h.inventory_done < listed_from
+                    && !h.inventory
+                    && !self
+                        .inflight
+                        .values()
+                        .any(|a| matches!(a, Action::Inventory { host: x, .. } if x == host))
+                {
+                    h.inventory = true;
+                }
+            }
+            return false;
+        }
+        match pin.query_from {
+            Some(q) if clean && id >= q => {
+                self.late_landings.remove(vm);
+                out.notes.push(Note::LandingRuledOut {
+                    vm: vm.to_string(),
+                    host: pin.host,
+                });
+                true
+            }
+            Some(_) => false,
+            None => {
+                // The query that just answered may have been asked before
+                // those listings: the next one decides.
+                if let Some(l) = self.late_landings.get_mut(vm) {
+                    l.query_from = Some(next);
+                }
+                false
+            }
+        }
     }
 
     /// Stuck VMs get another chance after capacity appeared.
@@ -3113,7 +3328,7 @@ impl Runtime {
                 {
                     continue; // it left already
                 }
-                if self.late_landings.get(&vm).is_some_and(|(_, x)| *x == from) {
+                if self.late_landings.get(&vm).is_some_and(|l| l.host == from) {
                     // A start of it here may still land: the drain waits.
                     if let Some(q) = self.hosts.get_mut(&host).expect("known").drain.as_mut() {
                         q.push_front((vm, to));
@@ -3180,7 +3395,7 @@ impl Runtime {
             let late_here = self
                 .late_landings
                 .get(&vm.name)
-                .is_some_and(|(_, x)| x == host);
+                .is_some_and(|l| l.host == host);
             let waits = match &self.vms[&vm.name].phase {
                 // A start of it here may still land: it is not moved yet.
                 Phase::Steady if here && late_here => true,
@@ -3385,6 +3600,10 @@ impl Runtime {
                 } => {
                     if acting && !self.isolated && self.heard_since(&host, since) {
                         self.start_fence(&host, level, round, out);
+                        // Its deadline is a wake-up of this step too.
+                        if let HostStatus::Fencing { deadline, .. } = self.hosts[&host].status {
+                            at(deadline);
+                        }
                     } else if self.unheard_since(&host, since) {
                         // Asked now, once each (a probe sent before `since`
                         // and answered since does not count).
@@ -3636,7 +3855,10 @@ impl Runtime {
             }
             Action::AskPeer { id, host, peer } => self.peer_answer(&host, id, &peer, None, out),
             Action::Fence { .. } => {}
-            Action::StartVm { id, vm, host, .. } => self.start_in_doubt(id, &vm, &host, out),
+            Action::StartVm { id, vm, host, .. } => {
+                let now = self.now;
+                self.start_in_doubt(id, &vm, &host, now, out)
+            }
             Action::Migrate { id, vm, from, to } => {
                 if matches!(self.vms[&vm].phase, Phase::Migrating { id: x, .. } if x == id) {
                     self.migration_in_doubt(id, &vm, &from, &to, 0, out);

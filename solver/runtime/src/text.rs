@@ -310,6 +310,9 @@ pub fn note(n: &Note) -> String {
             Some(h) => format!("{vm} is in doubt (its start on {h} has no known outcome)"),
             None => format!("{vm} is in doubt: looked for"),
         },
+        Note::LandingRuledOut { vm, host } => format!(
+            "{vm} runs nowhere and its unanswered start or migration to {host} can no longer land: restarted as found nowhere"
+        ),
     }
 }
 
