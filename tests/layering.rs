@@ -1,6 +1,7 @@
 //! The modules of the solver core (`solver/core`) and of the HA runtime
 //! (`solver/runtime`) depend on each other without a cycle, so that each
-//! can be read, tested and moved with only what lies below it.
+//! can be read, tested and moved with only what lies below it; and the
+//! core is the pure library: no I/O, no command line, no hypervisor.
 //!
 //! The edges are read from the source: in a module's files (a top-level
 //! `src/x.rs` or `src/x/mod.rs` and everything under `src/x/`), every path
@@ -259,5 +260,91 @@ fn a_cycle_is_found_and_named() {
     assert_eq!(
         cycle(&cyclic).unwrap(),
         ["pack", "setbound", "scenario", "pack"]
+    );
+}
+
+/// The library crate's dependencies (`[dependencies]` of its Cargo.toml):
+/// every name before a `=` or a `.workspace` key.
+fn dependencies(manifest: &str) -> BTreeSet<String> {
+    let mut deps = BTreeSet::new();
+    let mut inside = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            inside = line == "[dependencies]";
+        } else if inside && !line.is_empty() && !line.starts_with('#') {
+            deps.insert(ident(line.split(['=', '.']).next().unwrap_or("")).to_string());
+        }
+    }
+    deps
+}
+
+/// What the core may not do: read or write files, the network, the
+/// terminal or the environment, or start processes. The callers (the
+/// command line, the runtime's service, the bindings) do that.
+const IO: &[&str] = &[
+    "std::fs",
+    "std::net",
+    "std::io",
+    "std::env",
+    "std::process",
+    "File::",
+    "println!",
+    "eprintln!",
+    "print!",
+    "eprint!",
+    "Command::",
+];
+
+#[test]
+fn the_core_does_no_io_and_knows_no_command_line_or_hypervisor() {
+    let core = workspace_root().join("solver/core");
+    let deps = dependencies(&fs::read_to_string(core.join("Cargo.toml")).unwrap());
+    assert!(deps.contains("rayon") && deps.contains("serde"), "{deps:?}");
+    // Only the libraries of the algorithms and of the data: no command
+    // line, no hypervisor, no terminal, no network.
+    let allowed = [
+        "good_lp",
+        "itertools",
+        "rayon",
+        "serde",
+        "serde_json",
+        "strsim",
+        "thiserror",
+    ];
+    let extra: Vec<_> = deps
+        .iter()
+        .filter(|d| !allowed.contains(&d.as_str()))
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "solver/core depends on {extra:?}: the core is the pure library (ARCHITECTURE.md); put it in the crate that does the I/O, or add it here with the reason"
+    );
+    let mut files = Vec::new();
+    rust_files(&core.join("src"), &mut files);
+    assert!(files.len() > 10, "{files:?}");
+    let mut found = Vec::new();
+    for file in &files {
+        let text = code(&fs::read_to_string(file).unwrap());
+        for (n, line) in text.lines().enumerate() {
+            for what in IO.iter().filter(|w| line.contains(**w)) {
+                found.push(format!("{}:{}: {what}", file.display(), n + 1));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "the core does no I/O (ARCHITECTURE.md):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn dependencies_are_read_from_the_dependencies_table_only() {
+    let deps = dependencies(
+        "[package]\nname = \"x\"\n\n[dependencies]\n# note\nrayon.workspace = true\nserde = { version = \"1\" }\nclap = \"4\"\n\n[dev-dependencies]\nproptest.workspace = true\n",
+    );
+    assert_eq!(
+        deps.into_iter().collect::<Vec<_>>(),
+        ["clap", "rayon", "serde"]
     );
 }

@@ -707,7 +707,12 @@ pub enum Note {
     /// answered, and fresh listings of the hosts involved, then a query,
     /// found no copy: it can no longer land, and `vm` is restarted as
     /// any VM found nowhere.
-    LandingRuledOut { vm: String, host: String },
+    LandingRuledOut {
+        /// The VM, restarted now as one found nowhere.
+        vm: String,
+        /// The host the start or migration could have landed on.
+        host: String,
+    },
 }
 
 /// An operation an admission check is asked about.
