@@ -1232,6 +1232,56 @@ fn a_tampered_line_is_refused() {
 
 #[test]
 fn recovery_asks_where_a_vm_in_flight_runs_before_anything_else() {
+    let (r, a2_target, _) = a_lost_start_restarted_on_its_host();
+    assert_eq!(starts(&r.outs), [("a2".to_string(), a2_target, 2)]);
+}
+
+/// Every start of a2 sent by the resumed runtime `r`, from `from` on.
+fn starts_of_a2(r: &Driver, from: usize) -> Vec<(String, String, u32)> {
+    starts(&r.outs[from..])
+        .into_iter()
+        .filter(|s| s.0 == "a2")
+        .collect()
+}
+
+#[test]
+fn a_lost_start_retried_on_its_host_never_goes_elsewhere_while_it_may_land() {
+    let (mut r, target, t) = a_lost_start_restarted_on_its_host();
+    // Every start again on that host fails: the retries are used up. The
+    // lost start may still land there, so a2 is started nowhere else: it
+    // is in doubt until fresh listings rule the lost start out.
+    let mut now = t + 1_000;
+    r.start_result(now, "a2", false);
+    now += 10_000;
+    let before = r.outs.len();
+    r.tick(now);
+    assert_eq!(
+        starts_of_a2(&r, before),
+        [("a2".to_string(), target.clone(), 3)]
+    );
+    let seen = r.outs.len();
+    r.start_result(now + 1, "a2", false);
+    for s in 1..=20 {
+        r.tick(now + s * 1_000);
+    }
+    let elsewhere: Vec<_> = starts_of_a2(&r, seen)
+        .into_iter()
+        .filter(|s| s.1 != target)
+        .collect();
+    assert!(
+        elsewhere.is_empty(),
+        "started elsewhere while its lost start may land on {target}: {elsewhere:?}"
+    );
+    assert!(notes(&r.outs[seen..]).contains(&Note::VmInDoubt {
+        vm: "a2".into(),
+        host: None,
+    }));
+}
+
+/// A runtime that died with the starts of a and a2 in flight, resumed: a
+/// runs where its start landed, a2 is listed nowhere and started again on
+/// the same host. The resumed driver, a2's host and the resume time.
+fn a_lost_start_restarted_on_its_host() -> (Driver, String, Millis) {
     let mut d = Driver::new(three_hosts(json!({"check_interval_s": 1_000_000})));
     d.fail_host(1_000, "h1");
     let (_, target, _) = d.start_in_flight("a");
@@ -1337,8 +1387,8 @@ fn recovery_asks_where_a_vm_in_flight_runs_before_anything_else() {
         );
     }
     r.tick(t + 30);
-    assert_eq!(starts(&r.outs), [("a2".to_string(), a2_target, 2)]);
     assert!(t + 30 < t + SETTLE_MS);
+    (r, a2_target, t)
 }
 
 #[test]

@@ -2662,6 +2662,15 @@ impl Runtime {
             };
             return;
         }
+        if self.late_landings.contains_key(vm) {
+            // A start or migration of it without an answer may still land
+            // (a start from before a restart, on this host): started
+            // elsewhere now, that would be a second copy. In doubt, it is
+            // looked for until fresh listings rule the landing out, then
+            // restarted as a VM found nowhere.
+            self.in_doubt(vm, None, attempt, ms(self.pool.ha.retry_interval_s), out);
+            return;
+        }
         // Every attempt on this host failed: another host, if failover may.
         let rt = self.vms.get_mut(vm).expect("known");
         rt.tried.push(host.to_string());
