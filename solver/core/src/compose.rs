@@ -297,32 +297,8 @@ pub(crate) fn proves(an: &Analysis, lists: &Lists) -> bool {
 mod tests {
     use super::*;
     use crate::pack::{Decision, decide};
+    use crate::testpools::pool_text;
     use proptest::prelude::*;
-
-    fn pool_text(caps: &[(i64, i64)], vms: &[(usize, i64, i64, Option<u8>)]) -> String {
-        let hosts: Vec<String> = caps
-            .iter()
-            .enumerate()
-            .map(|(i, (m, c))| {
-                format!(r#"{{"name":"h{i}","capacity":{{"memory_mib":{m},"vcpu":{c}}}}}"#)
-            })
-            .collect();
-        let vms: Vec<String> = vms
-            .iter()
-            .enumerate()
-            .map(|(i, &(h, m, c, g))| {
-                let group = g.map(|g| format!(r#","anti_affinity":"g{g}""#)).unwrap_or_default();
-                format!(
-                    r#"{{"name":"v{i}","host":"h{h}","demand":{{"memory_mib":{m},"vcpu":{c}}}{group}}}"#
-                )
-            })
-            .collect();
-        format!(
-            r#"{{"name":"p","hosts":[{}],"vms":[{}]}}"#,
-            hosts.join(","),
-            vms.join(",")
-        )
-    }
 
     /// Whether every set of exactly `k` up hosts is survived, each decided
     /// exactly on its own.

@@ -55,6 +55,8 @@ pub mod plan;
 pub mod scenario;
 pub mod setbound;
 pub mod strict;
+#[cfg(test)]
+mod testpools;
 pub mod tiers;
 pub mod timing;
 pub mod tolerance;

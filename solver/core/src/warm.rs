@@ -268,6 +268,7 @@ impl<'a, 'p> Warm<'a, 'p> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testpools::pool_text;
     use proptest::prelude::*;
 
     /// Checks a placement against the raw pool: every VM of the failed and
@@ -307,31 +308,6 @@ mod tests {
         placement
             .iter()
             .all(|&(_, t)| load[t].iter().all(|&s| s >= 0))
-    }
-
-    fn pool_text(caps: &[(i64, i64)], vms: &[(usize, i64, i64, Option<u8>)]) -> String {
-        let hosts: Vec<String> = caps
-            .iter()
-            .enumerate()
-            .map(|(i, (m, c))| {
-                format!(r#"{{"name":"h{i}","capacity":{{"memory_mib":{m},"vcpu":{c}}}}}"#)
-            })
-            .collect();
-        let vms: Vec<String> = vms
-            .iter()
-            .enumerate()
-            .map(|(i, &(h, m, c, g))| {
-                let group = g.map(|g| format!(r#","anti_affinity":"g{g}""#)).unwrap_or_default();
-                format!(
-                    r#"{{"name":"v{i}","host":"h{h}","demand":{{"memory_mib":{m},"vcpu":{c}}}{group}}}"#
-                )
-            })
-            .collect();
-        format!(
-            r#"{{"name":"p","hosts":[{}],"vms":[{}]}}"#,
-            hosts.join(","),
-            vms.join(",")
-        )
     }
 
     proptest! {
