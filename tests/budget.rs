@@ -111,6 +111,21 @@ fn run(args: &[&str]) -> Out {
     run_from(Instant::now(), args)
 }
 
+/// Runs the command line as the real binary, in a process of its own: its
+/// time limit then competes with the other tests only for the cores, never
+/// for the work queue of this process's thread pool.
+fn run_process(args: &[&str]) -> Out {
+    let bin = crate::fixtures::binary().unwrap_or_else(|e| panic!("{e}"));
+    let mut argv = vec!["haplan".to_string()];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    let out = crate::fixtures::run_binary(&bin, &argv, b"");
+    Out {
+        code: out.exit,
+        stdout: out.stdout,
+        stderr: out.stderr,
+    }
+}
+
 /// A process start `ago` in the past.
 fn ago(secs: u64) -> Instant {
     Instant::now()
@@ -403,9 +418,10 @@ fn big_mixed() -> Value {
     haplan_benches::mixed_pool(400, 8_000, 12, 0, 11)
 }
 
-/// Each command, with a time limit of 3 s on a large pool, writes an
-/// answer (the watchdog of the run, which ends it without one a little
-/// after the limit, never has to step in), and the answer claims only
+/// Each command, run as the binary with a time limit of 3 s on a large
+/// pool, writes an answer (the watchdog of the run, which ends it without
+/// one a little after the limit, never has to step in), and the answer
+/// claims only
 /// what it proved: exact, or bounds with the lower one achieved.
 #[test]
 fn a_tiny_time_limit_on_a_large_pool_yields_proved_bounds() {
@@ -419,7 +435,7 @@ fn a_tiny_time_limit_on_a_large_pool_yields_proved_bounds() {
     let answer = |args: &[&str]| -> Value {
         let mut a = args.to_vec();
         a.extend(limit);
-        let out = run(&a);
+        let out = run_process(&a);
         assert!(
             matches!(out.code, 0 | 1 | 3),
             "{args:?}: exit {}: {}",
@@ -506,7 +522,7 @@ fn a_tiny_time_limit_on_a_large_pool_yields_proved_bounds() {
     // The report's page is written (its JSON, from the same answers, shows
     // the bounds the page shows).
     let page = std::env::temp_dir().join(format!("haplan-budget-{}-big.html", std::process::id()));
-    let out = run(&[
+    let out = run_process(&[
         "report",
         f.path(),
         "--vm",

@@ -372,10 +372,10 @@ fn read_case(path: &Path, valid: bool, dir: &Path) -> Result<(Vec<Run>, Option<b
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Outcome {
-    exit: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Outcome {
+    pub(crate) exit: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 fn run_in_process(args: &[String], stdin: &[u8]) -> Outcome {
@@ -390,7 +390,7 @@ fn run_in_process(args: &[String], stdin: &[u8]) -> Outcome {
     }
 }
 
-fn run_binary(bin: &Path, args: &[String], stdin: &[u8]) -> Outcome {
+pub(crate) fn run_binary(bin: &Path, args: &[String], stdin: &[u8]) -> Outcome {
     let mut child = Command::new(bin)
         .args(&args[1..])
         .current_dir(workspace_root())
@@ -420,7 +420,7 @@ fn run_binary(bin: &Path, args: &[String], stdin: &[u8]) -> Outcome {
 
 /// The `haplan` binary: `HAPLAN_BIN`, or `target/<profile>/haplan` next to
 /// this test's executable (`target/<profile>/deps/fixtures-...`).
-fn binary() -> Result<PathBuf, String> {
+pub(crate) fn binary() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("HAPLAN_BIN") {
         let p = PathBuf::from(p);
         return if p.is_file() {
