@@ -421,8 +421,7 @@ fn big_mixed() -> Value {
 /// Each command, run as the binary with a time limit of 3 s on a large
 /// pool, writes an answer (the watchdog of the run, which ends it without
 /// one a little after the limit, never has to step in), and the answer
-/// claims only
-/// what it proved: exact, or bounds with the lower one achieved.
+/// claims only what it proved: exact, or bounds with the lower one achieved.
 #[test]
 fn a_tiny_time_limit_on_a_large_pool_yields_proved_bounds() {
     let f = TempFile::new("big-mixed", &big_mixed());
