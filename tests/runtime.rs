@@ -3708,11 +3708,61 @@ impl Driver {
         shows: impl Fn(&str) -> bool,
         fails: impl Fn(&str) -> bool,
     ) {
+        self.second_without_on(at, vm, &[], shows, fails);
+    }
+
+    /// As `second_without`, with the hosts of `dead` powered off: they
+    /// answer no probe and list nothing, a peer cannot reach them, a fence
+    /// of one succeeds, and a query answered while one of them is not yet
+    /// confirmed off carries an error (that host was not asked).
+    fn second_without_on(
+        &mut self,
+        at: Millis,
+        vm: &str,
+        dead: &[&str],
+        shows: impl Fn(&str) -> bool,
+        fails: impl Fn(&str) -> bool,
+    ) {
         self.tick(at);
-        self.answer_probes(at, &[]);
+        self.answer_probes(at, dead);
         let asked: Vec<Action> = self.rt.in_flight().cloned().collect();
         for a in asked {
             let event = match a {
+                Action::AskPeer { id, host, peer } if dead.contains(&host.as_str()) => {
+                    Event::PeerCheck {
+                        id,
+                        host,
+                        peer,
+                        reachable: false,
+                        error: None,
+                    }
+                }
+                Action::Fence { id, host, .. } if dead.contains(&host.as_str()) => {
+                    Event::FenceResult {
+                        id,
+                        host,
+                        off: true,
+                        error: None,
+                    }
+                }
+                Action::Inventory { id, host } if dead.contains(&host.as_str()) => {
+                    Event::Inventory {
+                        id,
+                        host,
+                        vms: Vec::new(),
+                        error: Some("the host does not answer".into()),
+                        demand: Default::default(),
+                    }
+                }
+                Action::QueryVm { id, vm: v } if v == vm => Event::VmStatus {
+                    id,
+                    vm: v,
+                    host: None,
+                    error: dead
+                        .iter()
+                        .any(|h| self.rt.host_statuses()[*h] != "fenced")
+                        .then(|| "a host did not answer".into()),
+                },
                 Action::Inventory { id, host } => {
                     let pool = self.rt.pool();
                     let h = pool.host_by_name(&host).expect("known");
@@ -3737,12 +3787,6 @@ impl Driver {
                         demand: Default::default(),
                     }
                 }
-                Action::QueryVm { id, vm: v } if v == vm => Event::VmStatus {
-                    id,
-                    vm: v,
-                    host: None,
-                    error: None,
-                },
                 Action::StartVm {
                     id, vm: v, host, ..
                 } if v != vm => Event::VmStartResult {
@@ -3889,6 +3933,62 @@ fn a_pin_left_by_a_restart_ends_once_fresh_listings_rule_the_landing_out() {
         old.state_json()["late_landings"][&lost]["check_from"],
         json!(now + MIGRATE_DEADLINE_MS)
     );
+
+    // The source dies after the restart and is fenced; every start on the
+    // target is refused. A host confirmed off holds no copy, so a fresh
+    // empty listing of the target and a query that every host answered
+    // end the pin, and the VM is restarted (simulation seed 43132: it was
+    // queried every 5 s to the end).
+    let (mut r, lost, to) = setup();
+    let mut runs_on: Option<String> = None;
+    let ruled_out = |outs: &[Output]| {
+        outs.iter().position(|o| {
+            o.notes
+                .iter()
+                .any(|n| matches!(n, Note::LandingRuledOut { vm, .. } if *vm == lost))
+        })
+    };
+    for s in 3..400 {
+        let at = s * 1_000;
+        let on = runs_on.clone();
+        let shows = |h: &str| on.as_deref() == Some(h);
+        r.second_without_on(at, &lost, &["h1"], shows, |_| false);
+        let ok = ruled_out(&r.outs).is_some();
+        let starting: Vec<(u64, String)> = r
+            .rt
+            .in_flight()
+            .filter_map(|a| match a {
+                Action::StartVm { id, vm, host, .. } if *vm == lost => Some((*id, host.clone())),
+                _ => None,
+            })
+            .collect();
+        for (id, host) in starting {
+            if ok {
+                runs_on = Some(host.clone());
+            }
+            r.feed(
+                at,
+                Event::VmStartResult {
+                    id,
+                    vm: lost.clone(),
+                    host,
+                    ok,
+                    error: (!ok).then(|| "the hypervisor refused the start".into()),
+                    in_doubt: false,
+                },
+            );
+        }
+    }
+    assert_eq!(r.rt.host_statuses()["h1"], "fenced");
+    let ruled =
+        ruled_out(&r.outs).unwrap_or_else(|| panic!("the pin never ended: {:?}", notes(&r.outs)));
+    let started = starts_of(&r.outs, &lost);
+    let (before, after): (Vec<_>, Vec<_>) = started.iter().partition(|(i, _)| *i < ruled);
+    assert!(!before.is_empty(), "{started:?}");
+    assert!(before.iter().all(|(_, h)| *h == to), "{started:?}");
+    assert_eq!(after.len(), 1, "{started:?}");
+    assert_eq!(runs_on.as_deref(), Some(vm_host(&r.rt, &lost).as_str()));
+    assert_ne!(vm_host(&r.rt, &lost), "h1");
 }
 
 #[test]

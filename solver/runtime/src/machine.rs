@@ -2811,7 +2811,8 @@ impl Runtime {
     /// query `id`) can no longer land, by fresh listings: once its
     /// `check_from` has passed, every host involved (a migration's source,
     /// then the host it may land on) is listed afresh; when each answers
-    /// its probes and lists no copy (running or paused), a query asked
+    /// its probes and lists no copy (running or paused), or is confirmed
+    /// off and still down, a query asked
     /// after those listings and answered by every host that finds none
     /// ends the pin (`landing_ruled_out`). Until then the check goes on
     /// (a host that does not answer, or lists the VM, leaves the pin in
@@ -2839,13 +2840,16 @@ impl Runtime {
             }
             return false;
         };
+        // A host confirmed off and still down holds no copy; every other
+        // host involved must answer and list none.
         let no_copy = hosts.iter().all(|host| {
             self.hosts.get(host).is_some_and(|h| {
-                h.status == HostStatus::Up
-                    && h.fails == 0
-                    && !h.unreachable_alerted
-                    && h.inventory_done >= listed_from
-                    && !h.seen.contains(vm)
+                h.status == HostStatus::Fenced
+                    || h.status == HostStatus::Up
+                        && h.fails == 0
+                        && !h.unreachable_alerted
+                        && h.inventory_done >= listed_from
+                        && !h.seen.contains(vm)
             })
         });
         if !no_copy {
@@ -2854,6 +2858,7 @@ impl Runtime {
             // it is found there).
             for host in &hosts {
                 if let Some(h) = self.hosts.get_mut(host)
+                    && h.status != HostStatus::Fenced
                     && h.inventory_done < listed_from
                     && !h.inventory
                     && !self
