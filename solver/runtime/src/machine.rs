@@ -2892,6 +2892,35 @@ impl Runtime {
         }
     }
 
+    /// The VMs that a start without an answer pins to the host they run
+    /// on, each with the start's deadline: the VM is steady there, the
+    /// host answers and its latest listing (or the runtime's own confirmed
+    /// start) has it. Once the deadline has passed, no driver makes that
+    /// start any more, and the one copy it could have made is the one that
+    /// runs: the pin has nothing left to guard (docs/runtime.md, "What may
+    /// still land is waited for"). Before it, the start may still be under
+    /// way below the driver, and would land once the VM has been moved
+    /// away: the pin stays.
+    fn start_pins_seen(&self) -> Vec<(String, Millis)> {
+        self.late_landings
+            .iter()
+            .filter(|(vm, l)| {
+                l.from.is_none()
+                    && self
+                        .vms
+                        .get(*vm)
+                        .is_some_and(|rt| rt.phase == Phase::Steady)
+                    && self.pool.vm_by_name(vm).is_some_and(|v| {
+                        let me = &self.pool.vms[v];
+                        me.power.is_active() && self.pool.hosts[me.host].name == l.host
+                    })
+                    && self.answers(&l.host)
+                    && self.hosts[&l.host].seen.contains(*vm)
+            })
+            .map(|(vm, l)| (vm.clone(), l.check_from))
+            .collect()
+    }
+
     /// Stuck VMs get another chance after capacity appeared.
     fn unstick(&mut self) {
         let stuck: Vec<String> = self
@@ -3353,6 +3382,9 @@ impl Runtime {
                 return;
             }
         }
+        // A VM that a start or migration without an answer pins goes back
+        // once the pin ends.
+        let mut pinned = Vec::new();
         while let Some((vm, to)) = self.failback.pop_front() {
             let Some(v) = self.pool.vm_by_name(&vm) else {
                 continue;
@@ -3361,9 +3393,15 @@ impl Runtime {
                 continue;
             };
             let from_h = self.pool.vms[v].host;
+            if from_h != t
+                && self.vms[&vm].phase == Phase::Steady
+                && self.late_landings.contains_key(&vm)
+            {
+                pinned.push((vm, to));
+                continue;
+            }
             if from_h == t
                 || self.vms[&vm].phase != Phase::Steady
-                || self.late_landings.contains_key(&vm)
                 || !self.pool.vms[v].power.is_active()
                 || self.pool.hosts[t].state != HostState::Up
             {
@@ -3386,8 +3424,11 @@ impl Runtime {
             {
                 let from = self.pool.hosts[from_h].name.clone();
                 self.migrate(&vm, &from, &to, out);
-                return;
+                break;
             }
+        }
+        for p in pinned.into_iter().rev() {
+            self.failback.push_front(p);
         }
     }
 
@@ -3807,6 +3848,16 @@ impl Runtime {
                 .saturating_add(ms(self.pool.ha.check_interval_s).max(1));
         }
         at(self.next_probe);
+        // Start pins whose VM runs where the start went: ended at the
+        // start's deadline.
+        for (vm, until) in self.start_pins_seen() {
+            if self.now >= until {
+                let pin = self.late_landings.remove(&vm).expect("pinned");
+                out.notes.push(Note::LandingSeen { vm, host: pin.host });
+            } else {
+                at(until);
+            }
+        }
         // Restarts: only once reconciled.
         if acting {
             if self.dirty {
