@@ -1282,12 +1282,16 @@ fn a_lost_start_retried_on_its_host_never_goes_elsewhere_while_it_may_land() {
 /// runs where its start landed, a2 is listed nowhere and started again on
 /// the same host. The resumed driver, a2's host and the resume time.
 fn a_lost_start_restarted_on_its_host() -> (Driver, String, Millis) {
-    a_lost_start_restarted_on_its_host_with(json!({"check_interval_s": 1_000_000}))
+    a_lost_start_restarted_on_its_host_with(json!({"check_interval_s": 1_000_000}), false)
 }
 
 /// [`a_lost_start_restarted_on_its_host`] with the pool's `ha` settings
-/// `ha`.
-fn a_lost_start_restarted_on_its_host_with(ha: Value) -> (Driver, String, Millis) {
+/// `ha`; with `query_first`, the query about a2 answers (nowhere) before
+/// the hosts' listings.
+fn a_lost_start_restarted_on_its_host_with(
+    ha: Value,
+    query_first: bool,
+) -> (Driver, String, Millis) {
     let mut d = Driver::new(three_hosts(ha));
     d.fail_host(1_000, "h1");
     let (_, target, _) = d.start_in_flight("a");
@@ -1328,6 +1332,9 @@ fn a_lost_start_restarted_on_its_host_with(ha: Value) -> (Driver, String, Millis
             })
             .expect("a2 was being started")
     };
+    if query_first {
+        nowhere(&mut r, "a2", t + 5);
+    }
     let asked: Vec<(u64, String)> =
         r.rt.in_flight()
             .filter_map(|a| match a {
@@ -1374,34 +1381,54 @@ fn a_lost_start_restarted_on_its_host_with(ha: Value) -> (Driver, String, Millis
     // host (where the lost start, landing late, could only meet itself),
     // without waiting a fixed time for that start to settle; never on
     // another host.
-    let queries: Vec<u64> =
-        r.rt.in_flight()
-            .filter_map(|a| match a {
-                Action::QueryVm { id, vm } if vm == "a2" => Some(*id),
-                _ => None,
-            })
-            .collect();
-    for id in queries {
-        r.feed(
-            t + 20,
-            Event::VmStatus {
-                id,
-                vm: "a2".into(),
-                host: None,
-                error: None,
-            },
-        );
+    if !query_first {
+        nowhere(&mut r, "a2", t + 20);
     }
     r.tick(t + 30);
     assert!(t + 30 < t + SETTLE_MS);
     (r, a2_target, t)
 }
 
+/// Answers every query about `vm` in flight: it runs nowhere.
+fn nowhere(r: &mut Driver, vm: &str, at: Millis) {
+    let queries: Vec<u64> =
+        r.rt.in_flight()
+            .filter_map(|a| match a {
+                Action::QueryVm { id, vm: x } if x == vm => Some(*id),
+                _ => None,
+            })
+            .collect();
+    for id in queries {
+        r.feed(
+            at,
+            Event::VmStatus {
+                id,
+                vm: vm.into(),
+                host: None,
+                error: None,
+            },
+        );
+    }
+}
+
+#[test]
+fn a_lost_start_found_nowhere_while_reconciling_starts_when_the_reconciliation_ends() {
+    // The query about a2 answers before the hosts' listings: "nowhere" is
+    // then decided once every host has been listed, at once (not a query
+    // interval later).
+    let ha = json!({"check_interval_s": 1_000_000});
+    let (r, target, t) = a_lost_start_restarted_on_its_host_with(ha, true);
+    // Everything above happened by t + 30: the query's answer came at
+    // t + 5, the listings at t + 10.
+    assert_eq!(r.rt.now(), t + 30);
+    assert_eq!(starts(&r.outs), [("a2".to_string(), target, 2)]);
+}
+
 #[test]
 fn a_start_pin_ends_at_its_deadline_once_the_vm_runs_where_it_went() {
     // k = 0: draining a host of two is allowed.
     let ha = json!({"check_interval_s": 1_000_000, "host_failures_to_tolerate": 0});
-    let (mut r, target, t) = a_lost_start_restarted_on_its_host_with(ha);
+    let (mut r, target, t) = a_lost_start_restarted_on_its_host_with(ha, false);
     // a was found running where its lost start went; a2 is started there
     // again, and that start succeeds. Both lost starts pin them there
     // until their deadline.

@@ -280,6 +280,11 @@ enum Phase {
         /// host that does not answer, a duplicate once that host answers).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         missing: bool,
+        /// Found nowhere by a query answered while the runtime
+        /// reconciled: decided as soon as the reconciliation ends (started
+        /// again on `on`, or asked again), not a query interval later.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        reconciled_away: bool,
     },
     Migrating {
         id: ActionId,
@@ -970,6 +975,7 @@ impl Runtime {
             alerted,
             migration,
             missing: false,
+            reconciled_away: false,
         };
     }
 
@@ -1547,6 +1553,7 @@ impl Runtime {
                             alerted: false,
                             migration: None,
                             missing: false,
+                            reconciled_away: false,
                         };
                     }
                 }
@@ -2740,8 +2747,17 @@ impl Runtime {
             }
             None if self.reconciling.is_some() => {
                 // Nowhere, as far as the hosts that answer go: decided once
-                // every one of them was listed.
+                // every one of them was listed, as soon as they all were.
                 self.ask_again(id, vm);
+                if let Some(rt) = self.vms.get_mut(vm)
+                    && let Phase::Unknown {
+                        id: None,
+                        reconciled_away,
+                        ..
+                    } = &mut rt.phase
+                {
+                    *reconciled_away = true;
+                }
             }
             None if self
                 .late_landings
@@ -3593,6 +3609,27 @@ impl Runtime {
                 self.reconciling = None;
                 self.dirty = true;
                 out.notes.push(Note::Reconciled);
+                // What a query found nowhere meanwhile is decided now: the
+                // listings of every host that answers are in (a VM one of
+                // them lists was taken where it runs). A start whose
+                // outcome is unknown is made again on its host (where a
+                // late landing can only meet itself) as it would be a
+                // query interval later; any other VM is asked for again at
+                // once.
+                let now = self.now;
+                for rt in self.vms.values_mut() {
+                    if let Phase::Unknown {
+                        id: None,
+                        ask_at,
+                        reconciled_away,
+                        ..
+                    } = &mut rt.phase
+                        && *reconciled_away
+                    {
+                        *reconciled_away = false;
+                        *ask_at = (*ask_at).min(now);
+                    }
+                }
                 self.decide_all(out);
             } else {
                 at(deadline);
