@@ -935,6 +935,13 @@ fn two_hosts_down_with_the_room_contested_restart_the_critical_vm() {
     );
     for h in pool["hosts"].as_array_mut().unwrap() {
         h["capacity"]["memory_mib"] = json!(2048);
+        // h2's refusing level waits 10 s (the fence agents' own `delay`)
+        // before it fails: h1, killed at the same instant, is confirmed
+        // off first however loaded the machine (a wrong password alone
+        // fails within a second, and h2 could then be off first).
+        if h["name"] == "h2" {
+            h["fencing"][0]["params"]["delay"] = json!("10");
+        }
     }
     pool["ha"]["host_failures_to_tolerate"] = json!(0);
     for v in pool["vms"].as_array_mut().unwrap() {

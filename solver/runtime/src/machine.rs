@@ -386,6 +386,12 @@ struct Landing {
     /// from this id on that finds none rules the landing out.
     #[serde(skip_serializing_if = "Option::is_none")]
     query_from: Option<ActionId>,
+    /// The action got no answer within its deadline, and its answer may
+    /// still come (this process's driver is still at it): a sighting does
+    /// not end the pin, the answer does. A restart of the runtime clears
+    /// it (answers to the old process never come).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    answer_due: bool,
 }
 
 impl Landing {
@@ -397,6 +403,7 @@ impl Landing {
             check_from: deadline,
             listed_from: None,
             query_from: None,
+            answer_due: false,
         }
     }
 
@@ -408,6 +415,7 @@ impl Landing {
             check_from: now,
             listed_from: None,
             query_from: None,
+            answer_due: false,
         }
     }
 
@@ -434,6 +442,8 @@ impl<'de> Deserialize<'de> for Landing {
             listed_from: Option<ActionId>,
             #[serde(default)]
             query_from: Option<ActionId>,
+            #[serde(default)]
+            answer_due: bool,
         }
         #[derive(Deserialize)]
         #[serde(untagged)]
@@ -449,6 +459,7 @@ impl<'de> Deserialize<'de> for Landing {
                 check_from: f.check_from,
                 listed_from: f.listed_from,
                 query_from: f.query_from,
+                answer_due: f.answer_due,
             },
             Form::Old(id, host) => Landing::start(id, &host, Millis::MAX),
         })
@@ -857,6 +868,10 @@ impl Runtime {
     /// migration was in flight are looked for once every such action has
     /// settled, before anything else is done with them.
     fn restarted(&mut self, out: &mut Output) {
+        // No answer to the old process comes any more.
+        for l in self.late_landings.values_mut() {
+            l.answer_due = false;
+        }
         let inflight = std::mem::take(&mut self.inflight);
         for h in self.hosts.values_mut() {
             h.probe = None;
@@ -2909,9 +2924,11 @@ impl Runtime {
     }
 
     /// The VMs that a start without an answer pins to the host they run
-    /// on, each with the start's deadline: the VM is steady there, the
-    /// host answers and its latest listing (or the runtime's own confirmed
-    /// start) has it. Once the deadline has passed, no driver makes that
+    /// on, each with the start's deadline: the start's answer will not
+    /// come (lost with a runtime that stopped, or it came back in doubt;
+    /// a start that timed out here may still answer late, and that answer
+    /// ends its pin), the VM is steady there, the host answers and its
+    /// latest listing (or the runtime's own confirmed start) has it. Once the deadline has passed, no driver makes that
     /// start any more, and the one copy it could have made is the one that
     /// runs: the pin has nothing left to guard (docs/runtime.md, "What may
     /// still land is waited for"). Before it, the start may still be under
@@ -2922,6 +2939,7 @@ impl Runtime {
             .iter()
             .filter(|(vm, l)| {
                 l.from.is_none()
+                    && !l.answer_due
                     && self
                         .vms
                         .get(*vm)
@@ -3959,7 +3977,13 @@ impl Runtime {
             Action::Fence { .. } => {}
             Action::StartVm { id, vm, host, .. } => {
                 let now = self.now;
-                self.start_in_doubt(id, &vm, &host, now, out)
+                self.start_in_doubt(id, &vm, &host, now, out);
+                // Its answer may still come, late: that ends the pin.
+                if let Some(l) = self.late_landings.get_mut(&vm)
+                    && l.id == id
+                {
+                    l.answer_due = true;
+                }
             }
             Action::Migrate { id, vm, from, to } => {
                 if matches!(self.vms[&vm].phase, Phase::Migrating { id: x, .. } if x == id) {
