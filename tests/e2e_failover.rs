@@ -935,6 +935,13 @@ fn two_hosts_down_with_the_room_contested_restart_the_critical_vm() {
     );
     for h in pool["hosts"].as_array_mut().unwrap() {
         h["capacity"]["memory_mib"] = json!(2048);
+        // h2's refusing level waits 10 s (the fence agents' own `delay`)
+        // before it fails: h1, killed at the same instant, is confirmed
+        // off first however loaded the machine (a wrong password alone
+        // fails within a second, and h2 could then be off first).
+        if h["name"] == "h2" {
+            h["fencing"][0]["params"]["delay"] = json!("10");
+        }
     }
     pool["ha"]["host_failures_to_tolerate"] = json!(0);
     for v in pool["vms"].as_array_mut().unwrap() {
@@ -945,14 +952,16 @@ fn two_hosts_down_with_the_room_contested_restart_the_critical_vm() {
         };
         v["priority"] = json!(p);
     }
-    let watcher = Watcher::start(&bench, &pool, 120);
+    let watcher = Watcher::start(&bench, &pool, 240);
     let hosts = ["h1", "h2", "h3", "h4"];
     let t0 = Instant::now();
     assert!(wait_for(Duration::from_secs(15), || watcher
         .all_answered_since(&hosts, t0)));
-    bench.crash("h1").expect("crash h1");
-    bench.crash("h2").expect("crash h2");
-    let crit = wait_for(Duration::from_secs(40), || {
+    // At once: one after the other, h1 could be declared down (and low
+    // planned into the room, rightly: h2 still answered) before h2 missed
+    // its probes.
+    crash_together(&bench, &["h1", "h2"]);
+    let crit = wait_for(Duration::from_secs(90), || {
         running(&bench).contains_key("crit")
     });
     // The low one had its chance to take the room wrongly.
@@ -999,6 +1008,36 @@ fn two_hosts_down_with_the_room_contested_restart_the_critical_vm() {
         started.elapsed().as_secs_f64()
     );
     bench.stop().expect("the bench stops");
+}
+
+/// `hosts` die at the same instant: one SIGKILL command for all of their
+/// libvirtds (what the bench's `crash` does host by host, waiting for each
+/// to be gone before the next is killed); returns once they are gone.
+fn crash_together(bench: &Bench, hosts: &[&str]) {
+    let pids: Vec<String> = hosts
+        .iter()
+        .map(|h| {
+            bench
+                .libvirtd_pid(h)
+                .expect("a bench host")
+                .unwrap_or_else(|| panic!("{h} is not running"))
+                .to_string()
+        })
+        .collect();
+    let status = Command::new("kill")
+        .arg("-KILL")
+        .args(&pids)
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -KILL {pids:?}: {status}");
+    assert!(
+        wait_for(Duration::from_secs(30), || hosts.iter().all(|h| bench
+            .libvirtd_pid(h)
+            .ok()
+            .flatten()
+            .is_none())),
+        "{hosts:?} still run"
+    );
 }
 
 /// The definition of `name` on `host` (the same domain: its UUID) with

@@ -1282,7 +1282,17 @@ fn a_lost_start_retried_on_its_host_never_goes_elsewhere_while_it_may_land() {
 /// runs where its start landed, a2 is listed nowhere and started again on
 /// the same host. The resumed driver, a2's host and the resume time.
 fn a_lost_start_restarted_on_its_host() -> (Driver, String, Millis) {
-    let mut d = Driver::new(three_hosts(json!({"check_interval_s": 1_000_000})));
+    a_lost_start_restarted_on_its_host_with(json!({"check_interval_s": 1_000_000}), false)
+}
+
+/// [`a_lost_start_restarted_on_its_host`] with the pool's `ha` settings
+/// `ha`; with `query_first`, the query about a2 answers (nowhere) before
+/// the hosts' listings.
+fn a_lost_start_restarted_on_its_host_with(
+    ha: Value,
+    query_first: bool,
+) -> (Driver, String, Millis) {
+    let mut d = Driver::new(three_hosts(ha));
     d.fail_host(1_000, "h1");
     let (_, target, _) = d.start_in_flight("a");
     // The runtime dies here, with the starts of a and a2 in flight.
@@ -1322,6 +1332,9 @@ fn a_lost_start_restarted_on_its_host() -> (Driver, String, Millis) {
             })
             .expect("a2 was being started")
     };
+    if query_first {
+        nowhere(&mut r, "a2", t + 5);
+    }
     let asked: Vec<(u64, String)> =
         r.rt.in_flight()
             .filter_map(|a| match a {
@@ -1368,27 +1381,146 @@ fn a_lost_start_restarted_on_its_host() -> (Driver, String, Millis) {
     // host (where the lost start, landing late, could only meet itself),
     // without waiting a fixed time for that start to settle; never on
     // another host.
+    if !query_first {
+        nowhere(&mut r, "a2", t + 20);
+    }
+    r.tick(t + 30);
+    assert!(t + 30 < t + SETTLE_MS);
+    (r, a2_target, t)
+}
+
+/// Answers every query about `vm` in flight: it runs nowhere.
+fn nowhere(r: &mut Driver, vm: &str, at: Millis) {
     let queries: Vec<u64> =
         r.rt.in_flight()
             .filter_map(|a| match a {
-                Action::QueryVm { id, vm } if vm == "a2" => Some(*id),
+                Action::QueryVm { id, vm: x } if x == vm => Some(*id),
                 _ => None,
             })
             .collect();
     for id in queries {
         r.feed(
-            t + 20,
+            at,
             Event::VmStatus {
                 id,
-                vm: "a2".into(),
+                vm: vm.into(),
                 host: None,
                 error: None,
             },
         );
     }
-    r.tick(t + 30);
-    assert!(t + 30 < t + SETTLE_MS);
-    (r, a2_target, t)
+}
+
+#[test]
+fn a_lost_start_found_nowhere_while_reconciling_starts_when_the_reconciliation_ends() {
+    // The query about a2 answers before the hosts' listings: "nowhere" is
+    // then decided once every host has been listed, at once (not a query
+    // interval later).
+    let ha = json!({"check_interval_s": 1_000_000});
+    let (r, target, t) = a_lost_start_restarted_on_its_host_with(ha, true);
+    // Everything above happened by t + 30: the query's answer came at
+    // t + 5, the listings at t + 10.
+    assert_eq!(r.rt.now(), t + 30);
+    assert_eq!(starts(&r.outs), [("a2".to_string(), target, 2)]);
+}
+
+#[test]
+fn a_start_pin_ends_at_its_deadline_once_the_vm_runs_where_it_went() {
+    // k = 0: draining a host of two is allowed.
+    let ha = json!({"check_interval_s": 1_000_000, "host_failures_to_tolerate": 0});
+    let (mut r, target, t) = a_lost_start_restarted_on_its_host_with(ha, false);
+    // a was found running where its lost start went; a2 is started there
+    // again, and that start succeeds. Both lost starts pin them there
+    // until their deadline.
+    r.start_result(t + 40, "a2", true);
+    let pins = r.rt.state_json()["late_landings"].clone();
+    let deadline = |vm: &str| pins[vm]["check_from"].as_u64().expect("a start pin");
+    let until = deadline("a").max(deadline("a2"));
+    assert!(until > t + 1_000, "{pins}");
+    // The host they run on is drained: before the deadline a lost start
+    // may still be under way below the driver, and would land once the
+    // VM left: neither moves.
+    let from = r.outs.len();
+    r.feed(
+        t + 50,
+        Event::HostMaintenance {
+            host: target.clone(),
+            enter: true,
+        },
+    );
+    for s in (t + 1_000..until).step_by(10_000) {
+        r.tick(s);
+    }
+    let moving = |r: &Driver| -> Vec<String> {
+        r.migrate_in_flight()
+            .into_iter()
+            .map(|m| m.1)
+            .filter(|vm| vm == "a" || vm == "a2")
+            .collect()
+    };
+    assert!(moving(&r).is_empty(), "moved before the deadline");
+    assert!(
+        !notes(&r.outs[from..])
+            .iter()
+            .any(|n| matches!(n, Note::LandingSeen { .. })),
+        "a pin ended before its deadline"
+    );
+    // Past the deadline no start can land: the pins end (the VMs run where
+    // their starts went) and the drain goes on to the end.
+    let mut now = until + 1;
+    r.tick(now);
+    let seen = notes(&r.outs[from..]);
+    for vm in ["a", "a2"] {
+        assert!(
+            seen.contains(&Note::LandingSeen {
+                vm: vm.into(),
+                host: target.clone(),
+            }),
+            "{vm}: {seen:?}"
+        );
+    }
+    // The other VMs of the failed host are started (on the drained host
+    // too, before the drain), every migration succeeds.
+    let mut moved = Vec::new();
+    for _ in 0..40 {
+        now += 1_000;
+        let starting: Vec<String> =
+            r.rt.in_flight()
+                .filter_map(|a| match a {
+                    Action::StartVm { vm, .. } => Some(vm.clone()),
+                    _ => None,
+                })
+                .collect();
+        for vm in starting {
+            r.start_result(now, &vm, true);
+        }
+        let m = r.migrate_in_flight();
+        let Some((id, vm, from, to)) = m.first().cloned() else {
+            r.tick(now);
+            continue;
+        };
+        assert_eq!(from, target);
+        r.feed(
+            now,
+            Event::MigrateResult {
+                id,
+                vm: vm.clone(),
+                host: to,
+                ok: true,
+                error: None,
+            },
+        );
+        moved.push(vm);
+    }
+    assert!(moved.contains(&"a".to_string()), "{moved:?}");
+    assert!(moved.contains(&"a2".to_string()), "{moved:?}");
+    assert!(
+        notes(&r.outs[from..]).contains(&Note::MaintenanceReady {
+            host: target.clone()
+        }),
+        "{:?}",
+        notes(&r.outs[from..])
+    );
 }
 
 #[test]

@@ -713,6 +713,16 @@ pub enum Note {
         /// The host the start or migration could have landed on.
         host: String,
     },
+    /// A start of `vm` on `host` that never answered is past its deadline
+    /// (no driver makes it any more) and `vm` runs on `host`: what that
+    /// start could have made is this copy, so it pins `vm` no longer (a
+    /// drain or failback may move it).
+    LandingSeen {
+        /// The VM.
+        vm: String,
+        /// The host the start went to, where it runs.
+        host: String,
+    },
 }
 
 /// An operation an admission check is asked about.

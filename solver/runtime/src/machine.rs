@@ -280,6 +280,11 @@ enum Phase {
         /// host that does not answer, a duplicate once that host answers).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         missing: bool,
+        /// Found nowhere by a query answered while the runtime
+        /// reconciled: decided as soon as the reconciliation ends (started
+        /// again on `on`, or asked again), not a query interval later.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        reconciled_away: bool,
     },
     Migrating {
         id: ActionId,
@@ -381,6 +386,12 @@ struct Landing {
     /// from this id on that finds none rules the landing out.
     #[serde(skip_serializing_if = "Option::is_none")]
     query_from: Option<ActionId>,
+    /// The action got no answer within its deadline, and its answer may
+    /// still come (this process's driver is still at it): a sighting does
+    /// not end the pin, the answer does. A restart of the runtime clears
+    /// it (answers to the old process never come).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    answer_due: bool,
 }
 
 impl Landing {
@@ -392,6 +403,7 @@ impl Landing {
             check_from: deadline,
             listed_from: None,
             query_from: None,
+            answer_due: false,
         }
     }
 
@@ -403,6 +415,7 @@ impl Landing {
             check_from: now,
             listed_from: None,
             query_from: None,
+            answer_due: false,
         }
     }
 
@@ -429,6 +442,8 @@ impl<'de> Deserialize<'de> for Landing {
             listed_from: Option<ActionId>,
             #[serde(default)]
             query_from: Option<ActionId>,
+            #[serde(default)]
+            answer_due: bool,
         }
         #[derive(Deserialize)]
         #[serde(untagged)]
@@ -444,6 +459,7 @@ impl<'de> Deserialize<'de> for Landing {
                 check_from: f.check_from,
                 listed_from: f.listed_from,
                 query_from: f.query_from,
+                answer_due: f.answer_due,
             },
             Form::Old(id, host) => Landing::start(id, &host, Millis::MAX),
         })
@@ -852,6 +868,10 @@ impl Runtime {
     /// migration was in flight are looked for once every such action has
     /// settled, before anything else is done with them.
     fn restarted(&mut self, out: &mut Output) {
+        // No answer to the old process comes any more.
+        for l in self.late_landings.values_mut() {
+            l.answer_due = false;
+        }
         let inflight = std::mem::take(&mut self.inflight);
         for h in self.hosts.values_mut() {
             h.probe = None;
@@ -970,6 +990,7 @@ impl Runtime {
             alerted,
             migration,
             missing: false,
+            reconciled_away: false,
         };
     }
 
@@ -1547,6 +1568,7 @@ impl Runtime {
                             alerted: false,
                             migration: None,
                             missing: false,
+                            reconciled_away: false,
                         };
                     }
                 }
@@ -2740,8 +2762,17 @@ impl Runtime {
             }
             None if self.reconciling.is_some() => {
                 // Nowhere, as far as the hosts that answer go: decided once
-                // every one of them was listed.
+                // every one of them was listed, as soon as they all were.
                 self.ask_again(id, vm);
+                if let Some(rt) = self.vms.get_mut(vm)
+                    && let Phase::Unknown {
+                        id: None,
+                        reconciled_away,
+                        ..
+                    } = &mut rt.phase
+                {
+                    *reconciled_away = true;
+                }
             }
             None if self
                 .late_landings
@@ -2890,6 +2921,38 @@ impl Runtime {
                 false
             }
         }
+    }
+
+    /// The VMs that a start without an answer pins to the host they run
+    /// on, each with the start's deadline: the start's answer will not
+    /// come (lost with a runtime that stopped, or it came back in doubt;
+    /// a start that timed out here may still answer late, and that answer
+    /// ends its pin), the VM is steady there, the host answers and its
+    /// latest listing (or the runtime's own confirmed start) has it. Once the deadline has passed, no driver makes that
+    /// start any more, and the one copy it could have made is the one that
+    /// runs: the pin has nothing left to guard (docs/runtime.md, "What may
+    /// still land is waited for"). Before it, the start may still be under
+    /// way below the driver, and would land once the VM has been moved
+    /// away: the pin stays.
+    fn start_pins_seen(&self) -> Vec<(String, Millis)> {
+        self.late_landings
+            .iter()
+            .filter(|(vm, l)| {
+                l.from.is_none()
+                    && !l.answer_due
+                    && self
+                        .vms
+                        .get(*vm)
+                        .is_some_and(|rt| rt.phase == Phase::Steady)
+                    && self.pool.vm_by_name(vm).is_some_and(|v| {
+                        let me = &self.pool.vms[v];
+                        me.power.is_active() && self.pool.hosts[me.host].name == l.host
+                    })
+                    && self.answers(&l.host)
+                    && self.hosts[&l.host].seen.contains(*vm)
+            })
+            .map(|(vm, l)| (vm.clone(), l.check_from))
+            .collect()
     }
 
     /// Stuck VMs get another chance after capacity appeared.
@@ -3353,6 +3416,9 @@ impl Runtime {
                 return;
             }
         }
+        // A VM that a start or migration without an answer pins goes back
+        // once the pin ends.
+        let mut pinned = Vec::new();
         while let Some((vm, to)) = self.failback.pop_front() {
             let Some(v) = self.pool.vm_by_name(&vm) else {
                 continue;
@@ -3361,9 +3427,15 @@ impl Runtime {
                 continue;
             };
             let from_h = self.pool.vms[v].host;
+            if from_h != t
+                && self.vms[&vm].phase == Phase::Steady
+                && self.late_landings.contains_key(&vm)
+            {
+                pinned.push((vm, to));
+                continue;
+            }
             if from_h == t
                 || self.vms[&vm].phase != Phase::Steady
-                || self.late_landings.contains_key(&vm)
                 || !self.pool.vms[v].power.is_active()
                 || self.pool.hosts[t].state != HostState::Up
             {
@@ -3386,8 +3458,11 @@ impl Runtime {
             {
                 let from = self.pool.hosts[from_h].name.clone();
                 self.migrate(&vm, &from, &to, out);
-                return;
+                break;
             }
+        }
+        for p in pinned.into_iter().rev() {
+            self.failback.push_front(p);
         }
     }
 
@@ -3552,6 +3627,27 @@ impl Runtime {
                 self.reconciling = None;
                 self.dirty = true;
                 out.notes.push(Note::Reconciled);
+                // What a query found nowhere meanwhile is decided now: the
+                // listings of every host that answers are in (a VM one of
+                // them lists was taken where it runs). A start whose
+                // outcome is unknown is made again on its host (where a
+                // late landing can only meet itself) as it would be a
+                // query interval later; any other VM is asked for again at
+                // once.
+                let now = self.now;
+                for rt in self.vms.values_mut() {
+                    if let Phase::Unknown {
+                        id: None,
+                        ask_at,
+                        reconciled_away,
+                        ..
+                    } = &mut rt.phase
+                        && *reconciled_away
+                    {
+                        *reconciled_away = false;
+                        *ask_at = (*ask_at).min(now);
+                    }
+                }
                 self.decide_all(out);
             } else {
                 at(deadline);
@@ -3807,6 +3903,16 @@ impl Runtime {
                 .saturating_add(ms(self.pool.ha.check_interval_s).max(1));
         }
         at(self.next_probe);
+        // Start pins whose VM runs where the start went: ended at the
+        // start's deadline.
+        for (vm, until) in self.start_pins_seen() {
+            if self.now >= until {
+                let pin = self.late_landings.remove(&vm).expect("pinned");
+                out.notes.push(Note::LandingSeen { vm, host: pin.host });
+            } else {
+                at(until);
+            }
+        }
         // Restarts: only once reconciled.
         if acting {
             if self.dirty {
@@ -3871,7 +3977,13 @@ impl Runtime {
             Action::Fence { .. } => {}
             Action::StartVm { id, vm, host, .. } => {
                 let now = self.now;
-                self.start_in_doubt(id, &vm, &host, now, out)
+                self.start_in_doubt(id, &vm, &host, now, out);
+                // Its answer may still come, late: that ends the pin.
+                if let Some(l) = self.late_landings.get_mut(&vm)
+                    && l.id == id
+                {
+                    l.answer_due = true;
+                }
             }
             Action::Migrate { id, vm, from, to } => {
                 if matches!(self.vms[&vm].phase, Phase::Migrating { id: x, .. } if x == id) {

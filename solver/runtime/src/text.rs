@@ -313,6 +313,9 @@ pub fn note(n: &Note) -> String {
         Note::LandingRuledOut { vm, host } => format!(
             "{vm} runs nowhere and its unanswered start or migration to {host} can no longer land: restarted as found nowhere"
         ),
+        Note::LandingSeen { vm, host } => format!(
+            "{vm} runs on {host} and its unanswered start there is past its deadline: it may be moved again"
+        ),
     }
 }
 

@@ -40,7 +40,7 @@ use haplan_drivers::{ConnectOptions, FenceDevice, FenceParams, LibvirtError, Lib
 
 use haplan::model::Pool;
 use haplan_runtime::driver::{self, Fencer, Hypervisor, StartError};
-use haplan_runtime::{Action, Event, Input, Output, Runtime, RuntimeError};
+use haplan_runtime::{Action, Event, Input, Note, Output, Runtime, RuntimeError};
 
 /// Real drivers for one pool.
 pub struct Live {
@@ -77,9 +77,11 @@ pub trait LiveDrivers: Hypervisor + Fencer + 'static {
     /// that need no definitions ignore it.
     fn refresh_definitions(&self) {}
     /// The hosts the runtime knows are off (confirmed by a fence, maybe
-    /// before a restart of the runtime, and not seen since): they run
-    /// nothing, so a VM is not "unknown" for want of their answer. [`run`]
-    /// calls it once the runtime is made or resumed.
+    /// before a restart of the runtime, or by an operator's
+    /// `fence_confirmed`, and not seen since): they run nothing, so a VM is
+    /// not "unknown" for want of their answer. [`run`] calls it once the
+    /// runtime is made or resumed (every host it has fenced), then after
+    /// each step that confirmed hosts off (those hosts).
     fn known_off(&self, _hosts: &[String]) {}
 }
 
@@ -648,6 +650,21 @@ pub fn run<D: LiveDrivers>(
                 }
                 on_step(&input, &out, &rt);
                 wake = out.wake_at;
+                // Hosts this step confirmed off, by a fence or by an
+                // operator (`fence_confirmed`): they run nothing, so a VM
+                // is not "unknown" for want of their answer. Told before
+                // the step's actions (queries among them) are performed.
+                let confirmed: Vec<String> = out
+                    .notes
+                    .iter()
+                    .filter_map(|n| match n {
+                        Note::HostFenced { host, .. } => Some(host.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                if !confirmed.is_empty() {
+                    live.known_off(&confirmed);
+                }
                 perform(&out.actions);
             }
             Err(e) => {
@@ -691,6 +708,8 @@ mod tests {
         /// A probe notes a driver fault and answers "down".
         probe_faults: bool,
         fault: Mutex<Option<String>>,
+        /// What [`LiveDrivers::known_off`] was told, call by call.
+        told_off: Mutex<Vec<Vec<String>>>,
     }
 
     impl Hypervisor for Drivers {
@@ -738,6 +757,9 @@ mod tests {
     impl LiveDrivers for Drivers {
         fn take_fault(&self) -> Option<String> {
             self.fault.lock().unwrap().take()
+        }
+        fn known_off(&self, hosts: &[String]) {
+            self.told_off.lock().unwrap().push(hosts.to_vec());
         }
     }
 
@@ -828,6 +850,36 @@ mod tests {
             let shown = e.to_string();
             assert!(!start_error(e).in_doubt, "{shown}");
         }
+    }
+
+    #[test]
+    fn a_host_an_operator_confirms_off_is_known_off_to_the_drivers() {
+        let drivers = Arc::new(Drivers::default());
+        let (tx, rx) = mpsc::channel();
+        let (reply, answer) = mpsc::channel();
+        tx.send(crate::control::Request {
+            event: Event::FenceConfirmed { host: "h2".into() },
+            reply,
+        })
+        .unwrap();
+        let options = LiveOptions {
+            until: Some(Duration::from_secs(1)),
+            control: Some(rx),
+            ..LiveOptions::default()
+        };
+        run(pool(), Arc::clone(&drivers), options, |_, _, _| {}).unwrap();
+        let out = answer.recv().unwrap().expect("taken");
+        assert!(
+            out.notes.contains(&Note::HostFenced {
+                host: "h2".into(),
+                agent: None,
+            }),
+            "{out:?}"
+        );
+        // Nothing was fenced before the start; then h2, once, on the
+        // operator's word.
+        let told = drivers.told_off.lock().unwrap().clone();
+        assert_eq!(told, [vec![], vec!["h2".to_string()]]);
     }
 
     #[test]
