@@ -1289,10 +1289,13 @@ impl<'a, 'p> Tolerance<'a, 'p> {
     }
 
     /// Whether restart lists (`crate::compose`) prove every set of `k`
-    /// hosts survived at once; false says nothing.
+    /// hosts survived at once, the few sets short lists leave decided
+    /// exactly; false says nothing.
     fn composes(&self, k: u32) -> bool {
         let yes = self.strategy == Strategy::Full
-            && crate::compose::tolerates(self.an, k as usize, self.budget);
+            && crate::compose::tolerates(self.an, k as usize, self.budget, |set| {
+                self.decide(set).is_ok()
+            });
         if yes {
             self.set_level.fetch_add(1, Ordering::Relaxed);
         }
