@@ -2,6 +2,7 @@
 //! streams as arguments so that tests drive exactly what the binary does.
 
 pub mod cli;
+mod exit;
 mod fleet;
 mod github;
 

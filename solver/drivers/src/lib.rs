@@ -16,6 +16,7 @@
 //! It knows nothing of the runtime: the runtime's driver traits are
 //! implemented on top of these types, elsewhere.
 
+mod agent;
 pub mod bench;
 pub mod fence;
 pub mod import;
