@@ -51,7 +51,9 @@ impl fmt::Display for Action {
 /// A host's power state as its fence device reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PowerState {
+    /// Powered on (`status` exited 0).
     On,
+    /// Powered off (`status` exited 2).
     Off,
 }
 
@@ -66,38 +68,64 @@ impl fmt::Display for PowerState {
 
 /// Why fencing did not succeed. A variant other than [`FenceError::Failed`]
 /// with a status answer never says anything about the host's power: only
-/// [`FenceDevice::off_and_confirm`] returning `Ok` proves the host is off.
+/// [`FenceDevice::off_and_confirm`](crate::fence::FenceDevice::off_and_confirm)
+/// returning `Ok` proves the host is off.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FenceError {
     #[error(
         "invalid fence agent name {name:?}: expected fence_ followed by lowercase letters, digits or underscores"
     )]
-    InvalidAgent { name: String },
+    /// The agent's name is not `fence_` then lowercase letters, digits or
+    /// underscores.
+    InvalidAgent {
+        /// The name given.
+        name: String,
+    },
     #[error("fence agent {agent} not found in {}", join_paths(searched))]
+    /// No executable of that name in any directory looked in.
     AgentNotFound {
+        /// The agent's name.
         agent: String,
+        /// The directories looked in, in order.
         searched: Vec<PathBuf>,
     },
     #[error("invalid fence parameter {key:?}: {reason}")]
-    InvalidParam { key: String, reason: String },
+    /// An option that cannot be passed to an agent safely.
+    InvalidParam {
+        /// The option's name.
+        key: String,
+        /// Why it is refused.
+        reason: String,
+    },
     #[error("cannot run fence agent {agent}: {source}")]
+    /// The agent could not be started or waited for.
     Spawn {
+        /// The agent's name.
         agent: String,
+        /// What the operating system said.
         #[source]
         source: io::Error,
     },
     #[error(
         "fence agent {agent}: {action} did not finish within {after:?}; its process group was killed"
     )]
+    /// The agent was still running at its time limit, and was killed.
     Timeout {
+        /// The agent's name.
         agent: String,
+        /// What it was asked to do.
         action: Action,
+        /// The time limit.
         after: Duration,
     },
     #[error("fence agent {agent}: {action} failed ({}){}", exit_text(*code, *signal), stderr_text(stderr))]
+    /// The agent reported a failure (an exit code the fence-agent API
+    /// gives no success meaning), or was killed by a signal.
     Failed {
+        /// The agent's name.
         agent: String,
+        /// What it was asked to do.
         action: Action,
         /// The agent's exit code, when it exited.
         code: Option<i32>,
@@ -107,7 +135,13 @@ pub enum FenceError {
         stderr: String,
     },
     #[error("fence agent {agent}: off succeeded but status then reported the host {state}")]
-    NotConfirmed { agent: String, state: PowerState },
+    /// `off` succeeded, but `status` did not then report the power off.
+    NotConfirmed {
+        /// The agent's name.
+        agent: String,
+        /// The state `status` reported.
+        state: PowerState,
+    },
 }
 
 fn join_paths(paths: &[PathBuf]) -> String {
@@ -152,6 +186,7 @@ pub struct FenceParams {
 }
 
 impl FenceParams {
+    /// No options.
     pub fn new() -> Self {
         Self::default()
     }
@@ -214,10 +249,12 @@ impl FenceParams {
         self.map.get(key).map(String::as_str)
     }
 
+    /// How many options there are.
     pub fn len(&self) -> usize {
         self.map.len()
     }
 
+    /// Whether there is no option.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }

@@ -47,6 +47,7 @@ const STDERR_IN_ERROR: usize = 2000;
 /// What one run of an agent gave.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
+    /// What the agent was asked to do.
     pub action: Action,
     /// The power state, for [`Action::Status`] only (from the exit code).
     pub state: Option<PowerState>,
@@ -129,6 +130,7 @@ impl FenceDevice {
         })
     }
 
+    /// The agent's name (`fence_ipmilan`).
     pub fn agent(&self) -> &str {
         &self.agent
     }
@@ -138,6 +140,7 @@ impl FenceDevice {
         &self.path
     }
 
+    /// The agent's options.
     pub fn params(&self) -> &FenceParams {
         &self.params
     }
