@@ -333,7 +333,6 @@ fn the_core_does_no_io_and_knows_no_command_line_or_hypervisor() {
     // line, no hypervisor, no terminal, no network.
     let allowed = [
         "good_lp",
-        "itertools",
         "rayon",
         "serde",
         "serde_json",
