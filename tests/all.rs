@@ -14,8 +14,8 @@
 //! - [`budget`]: K first and the time limits of every command;
 //! - [`hostile`]: input written to steer a CI gate, refused or harmless;
 //! - [`import`]: `haplan import` of each platform's exports, end to end;
-//! - [`layering`]: no import cycle between the modules of the core and of
-//!   the runtime;
+//! - [`layering`]: no import cycle between the modules of any crate, no
+//!   I/O in the core;
 //! - [`e2e_failover`]: the runtime on the end-to-end bench (real libvirt
 //!   daemons, BMCs and fence agents).
 

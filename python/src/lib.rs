@@ -288,8 +288,8 @@ impl NativePool {
         strategy: &str,
         max_time: Option<f64>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str)> {
-        let time_limit = seconds("time_limit", time_limit)?;
-        let max_time = seconds("max_time", max_time)?;
+        let time_limit = seconds("time_limit_s", time_limit)?;
+        let max_time = seconds("max_time_s", max_time)?;
         let strategy = strategy_arg(strategy)?;
         let pool = Arc::clone(&self.pool);
         let (json, text, verdict) =
@@ -340,7 +340,7 @@ impl NativePool {
         threads: Option<usize>,
         strategy: &str,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str)> {
-        let time_limit = seconds("time_limit", time_limit)?;
+        let time_limit = seconds("time_limit_s", time_limit)?;
         let strategy = strategy_arg(strategy)?;
         if parts == 0 {
             return Err(PyValueError::new_err("parts must be at least 1"));
@@ -415,7 +415,7 @@ impl NativePool {
         time_limit: Option<f64>,
         threads: Option<usize>,
     ) -> PyResult<String> {
-        let time_limit = seconds("time_limit", time_limit)?;
+        let time_limit = seconds("time_limit_s", time_limit)?;
         let part: split::Part = serde_json::from_str(part)
             .map_err(|e| PyValueError::new_err(format!("not a part of a split search: {e}")))?;
         let pool = Arc::clone(&self.pool);
@@ -439,7 +439,7 @@ impl NativePool {
         failed: Vec<String>,
         time_limit: Option<f64>,
     ) -> PyResult<(Bound<'py, PyAny>, String)> {
-        let time_limit = seconds("time_limit", time_limit)?;
+        let time_limit = seconds("time_limit_s", time_limit)?;
         let failed = haplan::failure_set(&self.pool, &failed)
             .map_err(|e| QueryError::new_err(e.to_string()))?;
         let pool = Arc::clone(&self.pool);
@@ -483,8 +483,8 @@ impl NativePool {
         Nested,
         NativePool,
     )> {
-        let time_limit = seconds("time_limit", time_limit)?;
-        let max_time = seconds("max_time", max_time)?;
+        let time_limit = seconds("time_limit_s", time_limit)?;
+        let max_time = seconds("max_time_s", max_time)?;
         let changes = changes_text(changes, source)?;
         let pool_text = &self.text;
         let applied = py.detach(move || {
@@ -541,8 +541,8 @@ impl NativePool {
         threads: Option<usize>,
         max_time: Option<f64>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str, Nested, Nested)> {
-        let time_limit = seconds("time_limit", time_limit)?;
-        let max_time = seconds("max_time", max_time)?;
+        let time_limit = seconds("time_limit_s", time_limit)?;
+        let max_time = seconds("max_time_s", max_time)?;
         let old = Arc::clone(&self.pool);
         let new = Arc::clone(&new.get().pool);
         let (json, text, verdict, o, n) =
@@ -593,8 +593,8 @@ impl NativePool {
         threads: Option<usize>,
         max_time: Option<f64>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str, Nested)> {
-        let time_limit = seconds("time_limit", time_limit)?;
-        let max_time = seconds("max_time", max_time)?;
+        let time_limit = seconds("time_limit_s", time_limit)?;
+        let max_time = seconds("max_time_s", max_time)?;
         let demand = shape_demand_text(vm)?;
         let shape = haplan::Shape::parse(&demand, "--vm", &storage, &networks)
             .map_err(|e| invalid_shape(&e))?;
@@ -643,8 +643,8 @@ impl NativePool {
         threads: Option<usize>,
         max_time: Option<f64>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str, Option<Nested>)> {
-        let time_limit = seconds("time_limit", time_limit)?;
-        let max_time = seconds("max_time", max_time)?;
+        let time_limit = seconds("time_limit_s", time_limit)?;
+        let max_time = seconds("max_time_s", max_time)?;
         let h = haplan::drain::host_to_drain(&self.pool, host)
             .map_err(|e| QueryError::new_err(e.to_string()))?;
         let pool = Arc::clone(&self.pool);
@@ -688,8 +688,8 @@ impl NativePool {
         threads: Option<usize>,
         max_time: Option<f64>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str)> {
-        let time_limit = seconds("time_limit", time_limit)?;
-        let max_time = seconds("max_time", max_time)?;
+        let time_limit = seconds("time_limit_s", time_limit)?;
+        let max_time = seconds("max_time_s", max_time)?;
         let pool = Arc::clone(&self.pool);
         let (json, text, verdict) =
             solve::run(py, threads, time_limit, move |cancel, time_limit| {
@@ -731,7 +731,7 @@ impl NativePool {
         threads: Option<usize>,
         time_limit: Option<f64>,
     ) -> PyResult<(Bound<'py, PyAny>, String, &'static str)> {
-        let time_limit = seconds("time_limit", time_limit)?;
+        let time_limit = seconds("time_limit_s", time_limit)?;
         if let Some(c) = concurrency {
             check_range("concurrency", c.into_pyobject(py)?.as_any())?;
         }

@@ -201,7 +201,7 @@ def tshirt_pool(hosts: int, vms: int, seed: int) -> Dict[str, Any]:
 def big_pool() -> Any:
     """64 hosts, 1000 VMs. The default check decides it in milliseconds;
     ``strategy="enumerate"`` (every failure set one by one) takes far
-    longer than any test waits, so with a ``time_limit`` it is a solve of
+    longer than any test waits, so with a ``time_limit_s`` it is a solve of
     known length."""
     import haplan
 

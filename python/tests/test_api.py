@@ -87,7 +87,7 @@ def test_verdicts() -> None:
     assert haplan.Verdict("ok") is haplan.Verdict.OK
     assert [v.exit_code for v in haplan.Verdict] == [0, 1, 3]
     pool = haplan.Pool.load(FIXTURES / "packing" / "ffd-fails-exact-fits.json")
-    undecided = pool.check(time_limit=0)
+    undecided = pool.check(time_limit_s=0)
     assert undecided.verdict is haplan.Verdict.UNDECIDED and undecided.exit_code == 3
     assert not undecided.exact and undecided.max_tolerable == 0 and undecided.upper_bound == 1
     assert repr(undecided).startswith("<Report UNDECIDED:")

@@ -1,4 +1,4 @@
-"""Budgets: K first, then the exact maximum within ``max_time``; the
+"""Budgets: K first, then the exact maximum within ``max_time_s``; the
 defaults; ``diff`` with ``no_regress`` using what it knows. Nothing here
 depends on how fast the machine is: a K-only check is told apart by the
 failure sets it decided."""
@@ -41,8 +41,8 @@ def knife(hosts: int = 12, per_host: int = 9, seed: int = 3) -> Dict[str, Any]:
 
 def test_check_decides_k_first_and_stops_when_asked() -> None:
     pool = haplan.Pool.from_dict(knife())
-    k_only = pool.check(max_time=0)
-    full = pool.check(max_time=None)
+    k_only = pool.check(max_time_s=0)
+    full = pool.check(max_time_s=None)
     assert full.exact and full.stopped_by is None and full.stats.scenarios > 0
     assert k_only.verdict == haplan.Verdict.OK and k_only.ok
     assert not k_only.exact and k_only.stopped_by == "max_time"
@@ -54,31 +54,31 @@ def test_check_decides_k_first_and_stops_when_asked() -> None:
 
 def test_every_tolerance_question_takes_max_time() -> None:
     pool = haplan.Pool.from_dict(knife())
-    w = pool.whatif([{"op": "set_priority", "name": "vm00-0", "priority": "high"}], max_time=0)
-    d = pool.diff(pool, max_time=0)
-    h = pool.headroom({"memory_mib": 10240}, max_time=0)
-    r = pool.drain("h00", max_time=0)
+    w = pool.whatif([{"op": "set_priority", "name": "vm00-0", "priority": "high"}], max_time_s=0)
+    d = pool.diff(pool, max_time_s=0)
+    h = pool.headroom({"memory_mib": 10240}, max_time_s=0)
+    r = pool.drain("h00", max_time_s=0)
     for check in (w.before, w.after, d.old, d.new, h.check):
         assert check.stopped_by == "max_time" and check.stats.scenarios == 0
     assert r.end_state is not None and r.end_state.stopped_by == "max_time"
-    t = pool.tiers(max_time=0)
+    t = pool.tiers(max_time_s=0)
     assert t.verdict == haplan.Verdict.UNDECIDED and not t.tiers[0].exact
-    assert pool.tiers(max_time=None).verdict == haplan.Verdict.OK
+    assert pool.tiers(max_time_s=None).verdict == haplan.Verdict.OK
 
 
 def test_defaults_bound_every_question() -> None:
-    assert haplan.DEFAULT_TIME_LIMIT == 60.0 and haplan.DEFAULT_MAX_TIME == 2.0
+    assert haplan.DEFAULT_TIME_LIMIT_S == 60.0 and haplan.DEFAULT_MAX_TIME_S == 2.0
     methods = ("check", "plan", "whatif", "diff", "headroom", "drain", "tiers", "timing")
     for name in methods:
         params = inspect.signature(getattr(haplan.Pool, name)).parameters
-        assert params["time_limit"].default == haplan.DEFAULT_TIME_LIMIT, name
+        assert params["time_limit_s"].default == haplan.DEFAULT_TIME_LIMIT_S, name
         if name not in ("plan", "timing"):
-            assert params["max_time"].default == haplan.DEFAULT_MAX_TIME, name
+            assert params["max_time_s"].default == haplan.DEFAULT_MAX_TIME_S, name
     pool = haplan.Pool.from_dict(knife(4, 2))
     with pytest.raises(TypeError, match="max_time"):
-        pool.check(max_time="soon")  # type: ignore[arg-type]
+        pool.check(max_time_s="soon")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_time"):
-        pool.check(max_time=-1)
+        pool.check(max_time_s=-1)
     assert issubclass(haplan.TimeLimitError, TimeoutError)
 
 
@@ -86,7 +86,7 @@ def test_diff_no_regress_knows_a_removed_vm_cannot_regress() -> None:
     old = knife()
     new = knife()
     new["vms"] = new["vms"][1:]
-    d = haplan.Pool.from_dict(old).diff(haplan.Pool.from_dict(new), no_regress=True, time_limit=0)
+    d = haplan.Pool.from_dict(old).diff(haplan.Pool.from_dict(new), no_regress=True, time_limit_s=0)
     assert d.no_worse and d.regressed is False
     assert d.verdict != haplan.Verdict.UNDECIDED
     grown = knife()

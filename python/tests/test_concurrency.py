@@ -3,7 +3,7 @@ many threads at once.
 
 The long solve: the 64-host ``big_pool`` checked with
 ``strategy="enumerate"`` (every failure set one by one, over a million of
-them for K = 3), stopped by a ``time_limit``: it runs exactly as long as the
+them for K = 3), stopped by a ``time_limit_s``: it runs exactly as long as the
 limit says, however fast the default strategy gets."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from conftest import ROOT, tshirt_pool, valid_pool_paths
 
 
 def slow_check(pool: haplan.Pool, seconds: float) -> haplan.Report:
-    return pool.check(tolerate=3, strategy="enumerate", time_limit=seconds)
+    return pool.check(tolerate=3, strategy="enumerate", time_limit_s=seconds)
 
 
 def test_time_limited_check_reports_proved_bounds(big_pool: haplan.Pool) -> None:
@@ -92,7 +92,7 @@ def test_keyboard_interrupt_stops_a_long_solve_quickly(big_pool: haplan.Pool) ->
     start = time.monotonic()
     timer.start()
     try:
-        big_pool.check(tolerate=3, strategy="enumerate", time_limit=30)
+        big_pool.check(tolerate=3, strategy="enumerate", time_limit_s=30)
     except KeyboardInterrupt:
         caught = time.monotonic()
     else:
@@ -119,7 +119,7 @@ signal.signal(signal.SIGINT, signal.default_int_handler)
 pool = haplan.Pool.from_dict(json.loads(sys.stdin.read()))
 print("ready", flush=True)
 try:
-    pool.check(tolerate=3, strategy="enumerate", time_limit=30)
+    pool.check(tolerate=3, strategy="enumerate", time_limit_s=30)
 except KeyboardInterrupt:
     print("interrupted", time.monotonic(), flush=True)
 """

@@ -85,7 +85,7 @@ def test_tolerate_and_nothing_to_move() -> None:
 
 
 def test_time_limit_zero_is_undecided() -> None:
-    r = load("search-only").drain("h1", time_limit=0)
+    r = load("search-only").drain("h1", time_limit_s=0)
     assert r.verdict is haplan.DrainVerdict.UNDECIDED and r.exit_code == 3 and r.outcome == "undecided"
     assert "time limit" in r.reason
 
@@ -113,7 +113,7 @@ def test_bad_arguments() -> None:
     with pytest.raises(ValueError):
         pool.drain("h1", tolerate=-1)
     with pytest.raises(ValueError):
-        pool.drain("h1", time_limit=-1.0)
+        pool.drain("h1", time_limit_s=-1.0)
 
 
 def test_attributes_are_the_json() -> None:

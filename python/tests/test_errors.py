@@ -140,9 +140,9 @@ def test_plan_unknown_or_maintenance_host_raises() -> None:
         ({"tolerate": -1}, ValueError),
         ({"tolerate": 1.5}, TypeError),
         ({"tolerate": True}, TypeError),
-        ({"time_limit": -1}, ValueError),
-        ({"time_limit": float("inf")}, ValueError),
-        ({"time_limit": "1"}, TypeError),
+        ({"time_limit_s": -1}, ValueError),
+        ({"time_limit_s": float("inf")}, ValueError),
+        ({"time_limit_s": "1"}, TypeError),
         ({"threads": 0}, ValueError),
         ({"strategy": "guess"}, ValueError),
     ],
@@ -158,7 +158,7 @@ def test_plan_argument_errors() -> None:
     with pytest.raises(TypeError):
         pool.plan(failed=[1])  # type: ignore[list-item]
     with pytest.raises(ValueError):
-        pool.plan(failed=["h1"], time_limit=-2)
+        pool.plan(failed=["h1"], time_limit_s=-2)
 
 
 def test_pool_cannot_be_built_directly() -> None:

@@ -58,7 +58,7 @@ def execute(run: Run) -> Result:
     if sub == "check":
         return pool.check(
             tolerate=_optional(run, "--tolerate", int),
-            time_limit=_optional(run, "--time-limit", float),
+            time_limit_s=_optional(run, "--time-limit", float),
             explain="--explain" in run.command,
             threads=_optional(run, "--threads", int),
             strategy=run.flag("--strategy") or "full",
@@ -66,7 +66,7 @@ def execute(run: Run) -> Result:
     if sub == "plan":
         failed = run.flag("--fail")
         assert failed is not None
-        return pool.plan(failed=failed.split(","), time_limit=_optional(run, "--time-limit", float))
+        return pool.plan(failed=failed.split(","), time_limit_s=_optional(run, "--time-limit", float))
     if sub == "agility":
         return pool.agility()
     if sub == "whatif":
@@ -75,7 +75,7 @@ def execute(run: Run) -> Result:
             changes.read_text(encoding="utf-8"),
             source=str(changes),
             tolerate=_optional(run, "--tolerate", int),
-            time_limit=_optional(run, "--time-limit", float),
+            time_limit_s=_optional(run, "--time-limit", float),
             explain="--explain" in run.command,
         )
     if sub == "diff":
@@ -84,7 +84,7 @@ def execute(run: Run) -> Result:
             haplan.Pool.load(new),
             tolerate=_optional(run, "--tolerate", int),
             no_regress="--no-regress" in run.command,
-            time_limit=_optional(run, "--time-limit", float),
+            time_limit_s=_optional(run, "--time-limit", float),
             explain="--explain" in run.command,
         )
     if sub == "headroom":
@@ -96,18 +96,18 @@ def execute(run: Run) -> Result:
             storage=storage.split(",") if storage is not None else None,
             networks=networks.split(",") if networks is not None else None,
             tolerate=_optional(run, "--tolerate", int),
-            time_limit=_optional(run, "--time-limit", float),
+            time_limit_s=_optional(run, "--time-limit", float),
         )
     if sub == "drain":
         return pool.drain(
             run.command[1],
             tolerate=_optional(run, "--tolerate", int),
-            time_limit=_optional(run, "--time-limit", float),
+            time_limit_s=_optional(run, "--time-limit", float),
         )
     if sub == "tiers":
         return pool.tiers(
             tolerate=_optional(run, "--tolerate", int),
-            time_limit=_optional(run, "--time-limit", float),
+            time_limit_s=_optional(run, "--time-limit", float),
         )
     if sub == "timing":
         fail = run.flag("--fail")

@@ -17,6 +17,7 @@ import pytest
 
 import haplan
 from conftest import tshirt_pool, valid_pool_paths
+from test_budget import knife
 
 distributed = pytest.importorskip("distributed")
 pandas = pytest.importorskip("pandas")
@@ -73,6 +74,23 @@ def test_check_rows_are_each_pools_check_in_order(client: Any, tmp_path: Path) -
     assert errors.error.iloc[0].startswith(str(tmp_path / "bad.json"))
     assert "missing.json" in errors.error.iloc[1]
     assert df[df.verdict != "error"].error.isna().all()
+
+
+def test_time_limit_is_time_limit_s_and_warns(client: Any, tmp_path: Path) -> None:
+    """The keyword of the previous release still reaches every pool's
+    check (0 s: no pool's maximum is proved), with a warning."""
+    paths = []
+    for seed in range(3):
+        p = tmp_path / f"knife-{seed}.json"
+        p.write_text(json.dumps(knife()), encoding="utf-8")
+        paths.append(str(p))
+    new = fleet.check(paths, client, time_limit_s=0)
+    with pytest.warns(DeprecationWarning, match=r"haplan\.fleet\.check\(time_limit=\.\.\.\) is deprecated .* use time_limit_s="):
+        old = fleet.check(paths, client, time_limit=0)
+    assert list(old.exact) == list(new.exact) == [False] * 3
+    assert list(fleet.check(paths, client).exact) == [True] * 3
+    with pytest.warns(DeprecationWarning), pytest.raises(TypeError, match="both time_limit and time_limit_s"):
+        fleet.tiers(paths, client, time_limit=1, time_limit_s=2)
 
 
 def test_parquet_round_trip(client: Any, tmp_path: Path) -> None:

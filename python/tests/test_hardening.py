@@ -97,7 +97,7 @@ def test_a_flood_of_problems_is_capped() -> None:
         ({"threads": 100000}, "threads: must be from 1 to 1024, found 100000"),
         ({"threads": 0}, "threads: must be from 1 to 1024, found 0"),
         ({"threads": 2**70}, "threads: must be from 1 to 1024, found 1180591620717411303424"),
-        ({"time_limit": float("nan")}, "time_limit: must be a number of seconds"),
+        ({"time_limit_s": float("nan")}, "time_limit_s: must be a number of seconds"),
     ],
 )
 def test_out_of_range_options_are_value_errors(kwargs: Dict[str, Any], message: str) -> None:

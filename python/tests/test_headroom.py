@@ -105,7 +105,7 @@ def test_overcommitted_pool_has_no_headroom() -> None:
 
 
 def test_time_limit_leaves_proved_bounds(rack: haplan.Pool) -> None:
-    r = rack.headroom(VM, time_limit=0)
+    r = rack.headroom(VM, time_limit_s=0)
     assert not r.exact and r.max_additional <= 12 <= r.upper_bound
     assert r.verdict is haplan.Verdict.UNDECIDED and r.exit_code == 3 and not r.ok
     assert str(r).startswith("UNDECIDED: ")
@@ -180,7 +180,7 @@ def test_too_small_a_vm_is_a_query_error(rack: haplan.Pool) -> None:
     [
         ({"tolerate": -1}, ValueError),
         ({"tolerate": "1"}, TypeError),
-        ({"time_limit": -1}, ValueError),
+        ({"time_limit_s": -1}, ValueError),
         ({"threads": 0}, ValueError),
         ({"storage": [1]}, TypeError),
         ({"networks": 3}, TypeError),

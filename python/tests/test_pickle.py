@@ -61,7 +61,7 @@ def _remote_check(pool: haplan.Pool) -> Dict[str, Any]:
 
 
 def _remote_slow_check(pool: haplan.Pool) -> bool:
-    return pool.check(tolerate=3, strategy="enumerate", time_limit=0.1).exact
+    return pool.check(tolerate=3, strategy="enumerate", time_limit_s=0.1).exact
 
 
 @pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork here")

@@ -135,7 +135,7 @@ def test_time_limit_zero_is_exact_here(tiers_pool: haplan.Pool) -> None:
     (fixtures/tiers/tiers.case.json); what is worked out only while time is
     left (the degradation rows' examples, what each witness strands) is
     omitted, and said so."""
-    r = tiers_pool.tiers(time_limit=0)
+    r = tiers_pool.tiers(time_limit_s=0)
     assert r.exact and r.verdict is haplan.Verdict.OK and r.exit_code == 0
     assert str(r) == golden_text("tiers/tiers.time-limit-0.expected")
     timed, given_time = r.to_dict(), tiers_pool.tiers().to_dict()
@@ -164,7 +164,7 @@ def test_time_limit_zero_is_exact_here(tiers_pool: haplan.Pool) -> None:
 
 def test_time_limit_leaves_the_pool_undecided() -> None:
     pool = haplan.Pool.load(TRAP)
-    r = pool.tiers(time_limit=0)
+    r = pool.tiers(time_limit_s=0)
     assert not r.exact and not r.ok
     assert r.verdict is haplan.Verdict.UNDECIDED and r.exit_code == 3
     (tier,) = r.tiers
@@ -180,7 +180,7 @@ def test_time_limit_leaves_the_pool_undecided() -> None:
 def test_ok_pool_with_an_undecided_row_is_undecided() -> None:
     """As the command line's exit code: the pool meets K = 0, but the time
     limit left its tier's tolerance and the row for 1 failure open."""
-    r = haplan.Pool.load(TRAP).tiers(tolerate=0, time_limit=0)
+    r = haplan.Pool.load(TRAP).tiers(tolerate=0, time_limit_s=0)
     assert r.ok and not r.exact
     assert r.verdict is haplan.Verdict.UNDECIDED and r.exit_code == 3
     assert str(r).startswith("OK: ")
@@ -245,9 +245,9 @@ def test_bad_arguments(tiers_pool: haplan.Pool) -> None:
         tiers_pool.tiers(tolerate=1.0)  # type: ignore[arg-type]
     for limit in (-1.0, math.nan, math.inf, 2e9):
         with pytest.raises(ValueError):
-            tiers_pool.tiers(time_limit=limit)
+            tiers_pool.tiers(time_limit_s=limit)
     with pytest.raises(TypeError):
-        tiers_pool.tiers(time_limit="1")  # type: ignore[arg-type]
+        tiers_pool.tiers(time_limit_s="1")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         tiers_pool.tiers(threads=0)
     with pytest.raises(ValueError):
@@ -284,4 +284,4 @@ def test_text_repr_html(tiers_pool: haplan.Pool) -> None:
     assert "critical" in text and "batch1" in text and "which tiers still restart" in text
     racks = html_text(haplan.Pool.load(RACKS).tiers()._repr_html_())
     assert "r1, r2" in racks and "warning: " in racks
-    assert "UNDECIDED" in haplan.Pool.load(TRAP).tiers(time_limit=0)._repr_html_()
+    assert "UNDECIDED" in haplan.Pool.load(TRAP).tiers(time_limit_s=0)._repr_html_()

@@ -204,7 +204,7 @@ def test_changes_data_problems_have_paths(rack: haplan.Pool, changes: Any, expec
     [
         ({"tolerate": -1}, ValueError),
         ({"tolerate": "1"}, TypeError),
-        ({"time_limit": -1}, ValueError),
+        ({"time_limit_s": -1}, ValueError),
         ({"threads": 0}, ValueError),
         ({"source": 3}, TypeError),
     ],
@@ -274,12 +274,12 @@ def test_diff_undecided_after_a_time_limit() -> None:
     K = 1) do not settle NEW's check; a pool against itself cannot have
     regressed (``no_worse``), whatever the bounds."""
     pool = haplan.Pool.load(FIXTURES / "packing" / "ffd-fails-exact-fits.json")
-    d = pool.diff(pool, time_limit=0, no_regress=True)
+    d = pool.diff(pool, time_limit_s=0, no_regress=True)
     assert not d.old.exact and not d.new.exact
     assert d.verdict is haplan.Verdict.UNDECIDED and d.exit_code == 3 and not d.ok
     assert d.no_worse and d.regressed is False and d.to_dict()["regressed"] is False
     assert str(d).startswith("UNDECIDED: ")
-    w = pool.whatif([], time_limit=0)
+    w = pool.whatif([], time_limit_s=0)
     assert w.verdict is haplan.Verdict.UNDECIDED and w.exit_code == 3 and not w.after.exact
 
 
@@ -291,7 +291,7 @@ def test_diff_argument_errors(base: haplan.Pool) -> None:
     with pytest.raises(ValueError):
         base.diff(base, tolerate=-1)
     with pytest.raises(ValueError):
-        base.diff(base, time_limit=float("nan"))
+        base.diff(base, time_limit_s=float("nan"))
 
 
 def test_html_escapes_names() -> None:

@@ -27,6 +27,8 @@ Every answer comes from the same Rust library as the ``haplan`` command
 line, with the same fields as its JSON output (``docs/cli.md``).
 """
 
+from typing import Any
+
 from ._errors import (
     HaplanError,
     InvalidChangesError,
@@ -40,7 +42,7 @@ from ._errors import (
 )
 from ._import import PLATFORMS, import_pool
 from ._native import __version__
-from ._pool import DEFAULT_MAX_TIME, DEFAULT_TIME_LIMIT, Pool
+from ._pool import DEFAULT_MAX_TIME_S, DEFAULT_TIME_LIMIT_S, Pool, _renamed_constant
 from ._reports import (
     Agility,
     BrokenRule,
@@ -87,8 +89,8 @@ from ._reports import (
 )
 
 __all__ = [
-    "DEFAULT_MAX_TIME",
-    "DEFAULT_TIME_LIMIT",
+    "DEFAULT_MAX_TIME_S",
+    "DEFAULT_TIME_LIMIT_S",
     "Agility",
     "BrokenRule",
     "Degradation",
@@ -145,3 +147,10 @@ __all__ = [
     "__version__",
     "import_pool",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The names of the previous release (``DEFAULT_TIME_LIMIT``,
+    ``DEFAULT_MAX_TIME``), each with a :class:`DeprecationWarning` naming
+    the new one."""
+    return _renamed_constant(__name__, name)

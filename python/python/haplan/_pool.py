@@ -20,16 +20,79 @@ from ._reports import (
     WhatIfReport,
 )
 
-__all__ = ["DEFAULT_MAX_TIME", "DEFAULT_TIME_LIMIT", "Pool"]
+__all__ = ["DEFAULT_MAX_TIME_S", "DEFAULT_TIME_LIMIT_S", "Pool"]
 
-DEFAULT_TIME_LIMIT: float = 60.0
-"""Seconds a question may take by default (``time_limit``): it then
+DEFAULT_TIME_LIMIT_S: float = 60.0
+"""Seconds a question may take by default (``time_limit_s``): it then
 answers with what it proved. ``None`` is no limit."""
 
-DEFAULT_MAX_TIME: float = 2.0
+DEFAULT_MAX_TIME_S: float = 2.0
 """Seconds a tolerance check goes on by default, once K is decided, for
-the exact ``max_tolerable`` (``max_time``; 0: stop at K; ``None``: until
+the exact ``max_tolerable`` (``max_time_s``; 0: stop at K; ``None``: until
 the time limit)."""
+
+# The names of the previous release, each kept for one more with a
+# DeprecationWarning: the JSON answers and the C ABI say ``time_limit_s``
+# and ``max_time_s`` (``--time-limit`` on the command line, in seconds).
+_RENAMED_CONSTANTS = {
+    "DEFAULT_TIME_LIMIT": "DEFAULT_TIME_LIMIT_S",
+    "DEFAULT_MAX_TIME": "DEFAULT_MAX_TIME_S",
+}
+_USED_BY = "the JSON answers and the C ABI"
+
+
+def _renamed_constant(module: str, name: str, stacklevel: int = 4) -> Any:
+    """A constant of the previous release by its old ``name`` (warns), for
+    a module's ``__getattr__``; ``AttributeError`` for any other name."""
+    new = _RENAMED_CONSTANTS.get(name)
+    if new is None:
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    _deprecated(f"haplan.{name}", f"haplan.{new}", _USED_BY, stacklevel)
+    return globals()[new]
+
+
+def __getattr__(name: str) -> Any:
+    return _renamed_constant(__name__, name)
+
+
+class _Unset:
+    """The default of a deprecated keyword: not given."""
+
+    def __repr__(self) -> str:
+        return "<not given>"
+
+
+_UNSET = _Unset()
+# A deprecated seconds keyword: a number, None, or not given.
+_OldSeconds = Union[float, None, _Unset]
+
+
+def _renamed(where: str, old: str, old_value: Any, new: str, new_value: Any, default: Any) -> Any:
+    """The value of keyword ``new``: ``old_value`` when it was given by its
+    deprecated name ``old`` (which warns; ``new`` given too is a
+    ``TypeError``), else ``new_value``."""
+    if old_value is _UNSET:
+        return new_value
+    _deprecated(f"{where}({old}=...)", f"{new}=...", _USED_BY, 5)
+    if new_value is not default and new_value != default:
+        raise TypeError(f"{where} got both {old} and {new}")
+    return old_value
+
+
+def _budget(
+    where: str,
+    time_limit_s: Optional[float],
+    time_limit: _OldSeconds,
+    max_time_s: Optional[float] = None,
+    max_time: _OldSeconds = _UNSET,
+    time_limit_default: Optional[float] = DEFAULT_TIME_LIMIT_S,
+) -> Tuple[Optional[float], Optional[float]]:
+    """A question's time limit and maximum time in seconds, each given by
+    its name or by its deprecated one (``time_limit``, ``max_time``),
+    checked."""
+    limit = _renamed(where, "time_limit", time_limit, "time_limit_s", time_limit_s, time_limit_default)
+    most = _renamed(where, "max_time", max_time, "max_time_s", max_time_s, DEFAULT_MAX_TIME_S)
+    return _seconds(limit, "time_limit_s"), _seconds(most, "max_time_s")
 
 PathLike = Union[str, "os.PathLike[str]"]
 # What-if changes: the JSON text of a change file, or its data.
@@ -51,7 +114,7 @@ def _count(value: Optional[int], name: str) -> Optional[int]:
     return value
 
 
-def _seconds(value: Optional[float], name: str = "time_limit") -> Optional[float]:
+def _seconds(value: Optional[float], name: str = "time_limit_s") -> Optional[float]:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -88,10 +151,12 @@ class Pool:
     Every question runs in Rust without the GIL: other Python threads keep
     running, and Ctrl-C (``KeyboardInterrupt``) stops a long one within
     about 20 ms. Nothing runs without end unless asked: every question has
-    a ``time_limit`` (default :data:`DEFAULT_TIME_LIMIT`, 60 s; ``None``
+    a ``time_limit_s`` (default :data:`DEFAULT_TIME_LIMIT_S`, 60 s; ``None``
     for none), after which it answers with what it proved; the tolerance
-    checks decide K first and then spend at most ``max_time`` (default
-    :data:`DEFAULT_MAX_TIME`, 2 s) on the exact maximum.
+    checks decide K first and then spend at most ``max_time_s`` (default
+    :data:`DEFAULT_MAX_TIME_S`, 2 s) on the exact maximum. (Their names
+    before, ``time_limit`` and ``max_time``, still work for one release,
+    with a :class:`DeprecationWarning`.)
 
     >>> pool = Pool.from_dict({
     ...     "name": "demo",
@@ -183,23 +248,25 @@ class Pool:
     def check(
         self,
         tolerate: Optional[int] = None,
-        time_limit: Optional[float] = DEFAULT_TIME_LIMIT,
+        time_limit_s: Optional[float] = DEFAULT_TIME_LIMIT_S,
         *,
         explain: bool = False,
         threads: Optional[int] = None,
         strategy: str = "full",
-        max_time: Optional[float] = DEFAULT_MAX_TIME,
+        max_time_s: Optional[float] = DEFAULT_MAX_TIME_S,
+        time_limit: _OldSeconds = _UNSET,
+        max_time: _OldSeconds = _UNSET,
     ) -> Report:
         """Decides whether the pool tolerates ``tolerate`` simultaneous host
         failures (default: the file's ``host_failures_to_tolerate``), and
         then the exact largest number it tolerates: ``haplan check``.
 
         An overcommitted pool is a :class:`Report` with ``ok`` false and a
-        witness, not an exception. ``time_limit`` (seconds; ``None``: no
+        witness, not an exception. ``time_limit_s`` (seconds; ``None``: no
         limit) stops the search with proved bounds (``exact`` false;
         ``verdict`` undecided when they do not settle K); past it by 10 % +
         1 s with nothing proved (a very large pool still being set up),
-        :class:`~haplan.TimeLimitError` is raised. ``max_time`` (seconds)
+        :class:`~haplan.TimeLimitError` is raised. ``max_time_s`` (seconds)
         bounds the search for the exact maximum once K is decided (0: stop
         at K; ``None``: until the time limit); ``stopped_by`` says which
         ended it. ``explain`` adds a witness even when the pool
@@ -209,28 +276,30 @@ class Pool:
         failure set one by one, ``"ilp-per-set"`` with one ILP each; both
         give the same answer, much more slowly.
         """
+        limit, most = _budget("Pool.check", time_limit_s, time_limit, max_time_s, max_time)
         tolerate = _count(tolerate, "tolerate")
         threads = _count(threads, "threads")
-        data, text, verdict = self._inner.check(
-            tolerate, _seconds(time_limit), bool(explain), threads, strategy, _seconds(max_time, "max_time")
-        )
+        data, text, verdict = self._inner.check(tolerate, limit, bool(explain), threads, strategy, most)
         return Report._from_native(data, text, verdict)
 
     def plan(
         self,
         failed: Union[str, Iterable[str]],
-        time_limit: Optional[float] = DEFAULT_TIME_LIMIT,
+        time_limit_s: Optional[float] = DEFAULT_TIME_LIMIT_S,
+        *,
+        time_limit: _OldSeconds = _UNSET,
     ) -> Plan:
         """The restart plan if exactly the hosts ``failed`` fail now (a host
         name or a list of them): ``haplan plan --fail``.
 
         Raises :class:`~haplan.QueryError` for a name that is no host, or a
         host in maintenance (which cannot fail)."""
+        limit, _ = _budget("Pool.plan", time_limit_s, time_limit)
         names = [failed] if isinstance(failed, str) else list(failed)
         for n in names:
             if not isinstance(n, str):
                 raise TypeError(f"failed must be host names (str), found {type(n).__name__}")
-        data, text = self._inner.plan(names, _seconds(time_limit))
+        data, text = self._inner.plan(names, limit)
         return Plan._from_native(data, text)
 
     def agility(self) -> Agility:
@@ -245,11 +314,13 @@ class Pool:
         changes: Changes,
         *,
         tolerate: Optional[int] = None,
-        time_limit: Optional[float] = DEFAULT_TIME_LIMIT,
+        time_limit_s: Optional[float] = DEFAULT_TIME_LIMIT_S,
         explain: bool = False,
         threads: Optional[int] = None,
         source: Optional[str] = None,
-        max_time: Optional[float] = DEFAULT_MAX_TIME,
+        max_time_s: Optional[float] = DEFAULT_MAX_TIME_S,
+        time_limit: _OldSeconds = _UNSET,
+        max_time: _OldSeconds = _UNSET,
     ) -> WhatIfReport:
         """What the pool would tolerate after ``changes``: ``haplan whatif``.
         The pool itself does not change; the changed one is the report's
@@ -273,11 +344,12 @@ class Pool:
 
         Both pools are checked as :meth:`check` does: ``tolerate`` is K for
         both, otherwise each has its own ``host_failures_to_tolerate`` (the
-        changed pool's after a ``set_tolerance``); ``time_limit`` (seconds)
-        covers both checks together, the changed pool first; ``max_time``
+        changed pool's after a ``set_tolerance``); ``time_limit_s`` (seconds)
+        covers both checks together, the changed pool first; ``max_time_s``
         (for each check), ``explain`` and ``threads`` as for :meth:`check`.
         The report's ``verdict`` is that of the changed pool.
         """
+        limit, most = _budget("Pool.whatif", time_limit_s, time_limit, max_time_s, max_time)
         tolerate = _count(tolerate, "tolerate")
         threads = _count(threads, "threads")
         if isinstance(changes, (bytes, bytearray)):
@@ -285,7 +357,7 @@ class Pool:
         if source is not None and not isinstance(source, str):
             raise TypeError(f"source must be a str or None, not {type(source).__name__}")
         data, text, _, before, after, changed = self._inner.whatif(
-            changes, source, tolerate, _seconds(time_limit), bool(explain), threads, _seconds(max_time, "max_time")
+            changes, source, tolerate, limit, bool(explain), threads, most
         )
         return WhatIfReport._from_native(data, text, before, after, Pool(changed))
 
@@ -301,10 +373,12 @@ class Pool:
         *,
         tolerate: Optional[int] = None,
         no_regress: bool = False,
-        time_limit: Optional[float] = DEFAULT_TIME_LIMIT,
+        time_limit_s: Optional[float] = DEFAULT_TIME_LIMIT_S,
         explain: bool = False,
         threads: Optional[int] = None,
-        max_time: Optional[float] = DEFAULT_MAX_TIME,
+        max_time_s: Optional[float] = DEFAULT_MAX_TIME_S,
+        time_limit: _OldSeconds = _UNSET,
+        max_time: _OldSeconds = _UNSET,
     ) -> DiffReport:
         """Compares ``new``, a new version of this pool, against the policy:
         ``haplan diff OLD NEW`` with this pool as OLD, for CI.
@@ -318,9 +392,9 @@ class Pool:
         failures than this pool (removing VMs or adding capacity never
         does: ``no_worse``; a regression the budget left open fails
         nothing, since ``new`` only has to reach min(this pool's, K)).
-        ``time_limit`` (seconds) covers both checks together, ``new`` first;
+        ``time_limit_s`` (seconds) covers both checks together, ``new`` first;
         when it leaves ``new``'s own check open the verdict is
-        ``UNDECIDED``. ``max_time`` (for each check), ``explain`` and
+        ``UNDECIDED``. ``max_time_s`` (for each check), ``explain`` and
         ``threads`` as for :meth:`check`. Besides the verdict, the report
         lists what changed: hosts and VMs added and removed (matched by
         name), protected VMs removed, VMs that lost protection, protected
@@ -328,16 +402,17 @@ class Pool:
         """
         if not isinstance(new, Pool):
             raise TypeError(f"diff expects a Pool to compare with, not {type(new).__name__}")
+        limit, most = _budget("Pool.diff", time_limit_s, time_limit, max_time_s, max_time)
         tolerate = _count(tolerate, "tolerate")
         threads = _count(threads, "threads")
         data, text, verdict, old_check, new_check = self._inner.diff(
             new._inner,
             tolerate,
             bool(no_regress),
-            _seconds(time_limit),
+            limit,
             bool(explain),
             threads,
-            _seconds(max_time, "max_time"),
+            most,
         )
         return DiffReport._from_native(data, text, verdict, old_check, new_check)
 
@@ -348,9 +423,11 @@ class Pool:
         storage: Union[None, str, Iterable[str]] = None,
         networks: Union[None, str, Iterable[str]] = None,
         tolerate: Optional[int] = None,
-        time_limit: Optional[float] = DEFAULT_TIME_LIMIT,
+        time_limit_s: Optional[float] = DEFAULT_TIME_LIMIT_S,
         threads: Optional[int] = None,
-        max_time: Optional[float] = DEFAULT_MAX_TIME,
+        max_time_s: Optional[float] = DEFAULT_MAX_TIME_S,
+        time_limit: _OldSeconds = _UNSET,
+        max_time: _OldSeconds = _UNSET,
     ) -> HeadroomReport:
         """How many more protected VMs of one shape can start with the pool
         still tolerating ``tolerate`` host failures (default: the file's
@@ -372,12 +449,13 @@ class Pool:
         more than 100000 could fit raises :class:`~haplan.QueryError`.
 
         The report's ``verdict`` is ``NOT_OK`` when the pool as it is fails
-        its check against K (the headroom is then 0). ``time_limit``
+        its check against K (the headroom is then 0). ``time_limit_s``
         (seconds) returns proved bounds (``exact`` false, ``verdict``
-        ``UNDECIDED``); ``max_time`` bounds the search for the exact
+        ``UNDECIDED``); ``max_time_s`` bounds the search for the exact
         ``check.max_tolerable`` of the pool as it is (the count does not
         need it); ``threads`` as for :meth:`check`.
         """
+        limit, most = _budget("Pool.headroom", time_limit_s, time_limit, max_time_s, max_time)
         tolerate = _count(tolerate, "tolerate")
         threads = _count(threads, "threads")
         if isinstance(vm, (bytes, bytearray)):
@@ -387,9 +465,9 @@ class Pool:
             _names(storage, "storage"),
             _names(networks, "networks"),
             tolerate,
-            _seconds(time_limit),
+            limit,
             threads,
-            _seconds(max_time, "max_time"),
+            most,
         )
         return HeadroomReport._from_native(data, text, verdict, check)
 
@@ -397,10 +475,12 @@ class Pool:
         self,
         host: str,
         tolerate: Optional[int] = None,
-        time_limit: Optional[float] = DEFAULT_TIME_LIMIT,
+        time_limit_s: Optional[float] = DEFAULT_TIME_LIMIT_S,
         *,
         threads: Optional[int] = None,
-        max_time: Optional[float] = DEFAULT_MAX_TIME,
+        max_time_s: Optional[float] = DEFAULT_MAX_TIME_S,
+        time_limit: _OldSeconds = _UNSET,
+        max_time: _OldSeconds = _UNSET,
     ) -> DrainReport:
         """Whether ``host`` can go into maintenance, its running and paused
         VMs live-migrated to other hosts, with the pool still tolerating
@@ -416,27 +496,28 @@ class Pool:
                 r.reason
 
         An unknown host, or one that is already in maintenance or down,
-        raises :class:`~haplan.QueryError`. ``time_limit`` (seconds) may
-        leave the answer ``UNDECIDED``; ``max_time`` bounds the search for
+        raises :class:`~haplan.QueryError`. ``time_limit_s`` (seconds) may
+        leave the answer ``UNDECIDED``; ``max_time_s`` bounds the search for
         the exact ``max_tolerable`` of the end state; ``threads`` as for
         :meth:`check`.
         """
         if not isinstance(host, str):
             raise TypeError(f"host must be a host name (str), not {type(host).__name__}")
+        limit, most = _budget("Pool.drain", time_limit_s, time_limit, max_time_s, max_time)
         tolerate = _count(tolerate, "tolerate")
         threads = _count(threads, "threads")
-        data, text, verdict, end = self._inner.drain(
-            host, tolerate, _seconds(time_limit), threads, _seconds(max_time, "max_time")
-        )
+        data, text, verdict, end = self._inner.drain(host, tolerate, limit, threads, most)
         return DrainReport._from_native(data, text, verdict, end)
 
     def tiers(
         self,
         tolerate: Optional[int] = None,
-        time_limit: Optional[float] = DEFAULT_TIME_LIMIT,
+        time_limit_s: Optional[float] = DEFAULT_TIME_LIMIT_S,
         *,
         threads: Optional[int] = None,
-        max_time: Optional[float] = DEFAULT_MAX_TIME,
+        max_time_s: Optional[float] = DEFAULT_MAX_TIME_S,
+        time_limit: _OldSeconds = _UNSET,
+        max_time: _OldSeconds = _UNSET,
     ) -> TiersReport:
         """The tolerance of each restart-priority tier and what degrades
         beyond the pool's: ``haplan tiers``. Tier *p* is every protected
@@ -456,15 +537,16 @@ class Pool:
 
         ``tolerate`` is K for the verdict (default: the file's
         ``host_failures_to_tolerate``), which is the pool's check: ``OK``
-        or ``NOT_OK``. ``time_limit`` (seconds, every tier together) returns
+        or ``NOT_OK``. ``time_limit_s`` (seconds, every tier together) returns
         proved bounds (``exact`` false; ``verdict`` ``UNDECIDED`` when the
         pool is ok but a tier or a row is left open); each tier's tolerance
-        is its check's maximum, bounded by ``max_time`` (``None`` for exact
+        is its check's maximum, bounded by ``max_time_s`` (``None`` for exact
         tiers on a large pool); ``threads`` as for :meth:`check`.
         """
+        limit, most = _budget("Pool.tiers", time_limit_s, time_limit, max_time_s, max_time)
         tolerate = _count(tolerate, "tolerate")
         threads = _count(threads, "threads")
-        data, text, verdict = self._inner.tiers(tolerate, _seconds(time_limit), threads, _seconds(max_time, "max_time"))
+        data, text, verdict = self._inner.tiers(tolerate, limit, threads, most)
         return TiersReport._from_native(data, text, verdict)
 
     def timing(
@@ -476,7 +558,8 @@ class Pool:
         fail: Union[None, str, Iterable[str]] = None,
         *,
         threads: Optional[int] = None,
-        time_limit: Optional[float] = DEFAULT_TIME_LIMIT,
+        time_limit_s: Optional[float] = DEFAULT_TIME_LIMIT_S,
+        time_limit: _OldSeconds = _UNSET,
     ) -> TimingReport:
         """How long after the worst failure of at most ``tolerate`` hosts
         (default: the file's ``host_failures_to_tolerate``) every protected
@@ -504,11 +587,12 @@ class Pool:
         :class:`~haplan.QueryError` for a name that is no host or a host in
         maintenance, :class:`ValueError` for ``concurrency`` 0, a negative
         time or ``tolerate`` with ``fail``. ``threads`` as for
-        :meth:`check`. ``time_limit`` (seconds): when it runs out before K
+        :meth:`check`. ``time_limit_s`` (seconds): when it runs out before K
         is decided there is no estimate (``verdict`` ``UNDECIDED``); when it
         runs out while failure sets are scheduled, the worst so far is the
         estimate (``search`` ``"partial"``, ``exact`` false).
         """
+        limit, _ = _budget("Pool.timing", time_limit_s, time_limit)
         tolerate = _count(tolerate, "tolerate")
         threads = _count(threads, "threads")
         for name, value in (("boot_time_s", boot_time_s), ("fence_time_s", fence_time_s)):
@@ -523,7 +607,7 @@ class Pool:
                 if not isinstance(n, str):
                     raise TypeError(f"fail must be host names (str), found {type(n).__name__}")
         data, text, verdict = self._inner.timing(
-            tolerate, boot_time_s, concurrency, fence_time_s, names, threads, _seconds(time_limit)
+            tolerate, boot_time_s, concurrency, fence_time_s, names, threads, limit
         )
         return TimingReport._from_native(data, text, verdict)
 

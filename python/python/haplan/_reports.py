@@ -81,16 +81,22 @@ PriorityValue = Union[str, int]
 3000, 2000, 1000), else its number (``3500``); higher is more important."""
 
 
-def _deprecated(old: str, new: str) -> None:
+def _deprecated(
+    old: str,
+    new: str,
+    used_by: str = "the command line, the JSON answers and the C ABI",
+    stacklevel: int = 3,
+) -> None:
     """Warns that ``old`` is an alias kept for one release: ``new`` is the
-    name the command line, the JSON answers and the C ABI use (a JSON key
-    that is a Python keyword, ``from``, is that key with an underscore
-    appended, ``from_``)."""
+    name ``used_by`` use (a JSON key that is a Python keyword, ``from``, is
+    that key with an underscore appended, ``from_``). ``stacklevel`` as for
+    the :func:`warnings.warn` made here (3: where the function that calls
+    this one was called)."""
     warnings.warn(
         f"{old} is deprecated and will be removed in the next release: use {new}, "
-        "the name the command line, the JSON answers and the C ABI use",
+        f"the name {used_by} use",
         DeprecationWarning,
-        stacklevel=3,
+        stacklevel=stacklevel,
     )
 
 

@@ -42,7 +42,7 @@ import os
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _native
-from ._pool import Changes, Demand, Pool, _count, _seconds
+from ._pool import _UNSET, Changes, Demand, Pool, _budget, _count, _OldSeconds
 from ._reports import Report
 
 if TYPE_CHECKING:
@@ -220,10 +220,11 @@ def check(
     client: Optional[Client] = None,
     *,
     tolerate: Optional[int] = None,
-    time_limit: Optional[float] = None,
+    time_limit_s: Optional[float] = None,
     explain: bool = False,
     threads: Optional[int] = 1,
     batch: Optional[int] = None,
+    time_limit: _OldSeconds = _UNSET,
 ) -> pandas.DataFrame:
     """:meth:`Pool.check <haplan.Pool.check>` of every pool (paths or
     :class:`~haplan.Pool` objects) on the Dask ``client``: one row per pool
@@ -236,7 +237,12 @@ def check(
         pools,
         client,
         batch,
-        {"tolerate": tolerate, "time_limit": time_limit, "explain": explain, "threads": threads},
+        {
+            "tolerate": tolerate,
+            "time_limit_s": _budget("haplan.fleet.check", time_limit_s, time_limit, time_limit_default=None)[0],
+            "explain": explain,
+            "threads": threads,
+        },
     )
 
 
@@ -246,10 +252,11 @@ def whatif(
     client: Optional[Client] = None,
     *,
     tolerate: Optional[int] = None,
-    time_limit: Optional[float] = None,
+    time_limit_s: Optional[float] = None,
     explain: bool = False,
     threads: Optional[int] = 1,
     batch: Optional[int] = None,
+    time_limit: _OldSeconds = _UNSET,
 ) -> pandas.DataFrame:
     """:meth:`Pool.whatif <haplan.Pool.whatif>` of every pool: the same
     changes for all, or ``changes(pool)`` for each (a function, which must
@@ -265,7 +272,7 @@ def whatif(
         {
             "changes": changes,
             "tolerate": tolerate,
-            "time_limit": time_limit,
+            "time_limit_s": _budget("haplan.fleet.whatif", time_limit_s, time_limit, time_limit_default=None)[0],
             "explain": explain,
             "threads": threads,
         },
@@ -280,9 +287,10 @@ def headroom(
     storage: Union[None, str, Sequence[str]] = None,
     networks: Union[None, str, Sequence[str]] = None,
     tolerate: Optional[int] = None,
-    time_limit: Optional[float] = None,
+    time_limit_s: Optional[float] = None,
     threads: Optional[int] = 1,
     batch: Optional[int] = None,
+    time_limit: _OldSeconds = _UNSET,
 ) -> pandas.DataFrame:
     """:meth:`Pool.headroom <haplan.Pool.headroom>` of every pool for one VM
     shape: ``max_additional`` and the rest of the JSON's fields."""
@@ -296,7 +304,7 @@ def headroom(
             "storage": storage,
             "networks": networks,
             "tolerate": tolerate,
-            "time_limit": time_limit,
+            "time_limit_s": _budget("haplan.fleet.headroom", time_limit_s, time_limit, time_limit_default=None)[0],
             "threads": threads,
         },
     )
@@ -307,9 +315,10 @@ def tiers(
     client: Optional[Client] = None,
     *,
     tolerate: Optional[int] = None,
-    time_limit: Optional[float] = None,
+    time_limit_s: Optional[float] = None,
     threads: Optional[int] = 1,
     batch: Optional[int] = None,
+    time_limit: _OldSeconds = _UNSET,
 ) -> pandas.DataFrame:
     """:meth:`Pool.tiers <haplan.Pool.tiers>` of every pool (the per-tier
     tolerances as JSON text in ``tiers``)."""
@@ -318,7 +327,11 @@ def tiers(
         pools,
         client,
         batch,
-        {"tolerate": tolerate, "time_limit": time_limit, "threads": threads},
+        {
+            "tolerate": tolerate,
+            "time_limit_s": _budget("haplan.fleet.tiers", time_limit_s, time_limit, time_limit_default=None)[0],
+            "threads": threads,
+        },
     )
 
 
@@ -438,11 +451,12 @@ def check_split(
     parts: Optional[int] = None,
     ahead: int = 8,
     tolerate: Optional[int] = None,
-    time_limit: Optional[float] = None,
+    time_limit_s: Optional[float] = None,
     explain: bool = False,
     threads: Optional[int] = None,
     part_threads: Optional[int] = 1,
     strategy: str = "full",
+    time_limit: _OldSeconds = _UNSET,
 ) -> Report:
     """:meth:`Pool.check <haplan.Pool.check>` of one large pool, its
     failure-set search split across the Dask ``client``'s workers.
@@ -474,7 +488,7 @@ def check_split(
         raise ValueError(f"parts must be a whole number, at least 1, not {parts!r}")
     if isinstance(ahead, bool) or not isinstance(ahead, int) or not 0 <= ahead <= 64:
         raise ValueError(f"ahead must be a whole number from 0 to 64, not {ahead!r}")
-    limit = _seconds(time_limit)
+    limit, _ = _budget("haplan.fleet.check_split", time_limit_s, time_limit, time_limit_default=None)
     with _client(client) as c:
         n = parts or 8 * max(1, sum(c.nthreads().values()))
         # A key of its own (not a hash of the pool): a key released by an

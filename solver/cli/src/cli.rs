@@ -24,11 +24,7 @@ use haplan_wire::schema::Answer;
 use crate::fleet::{self, FleetFormat};
 use crate::github;
 
-/// Exit codes, a contract (docs/cli.md).
-pub const EXIT_OK: i32 = 0;
-pub const EXIT_NOT_OK: i32 = 1;
-pub const EXIT_BAD_INPUT: i32 = 2;
-pub const EXIT_UNDECIDED: i32 = 3;
+pub use crate::exit::{EXIT_BAD_INPUT, EXIT_NOT_OK, EXIT_OK, EXIT_UNDECIDED};
 
 #[derive(Parser, Debug)]
 #[command(

@@ -16,7 +16,7 @@ use haplan::tolerance::{self, CheckOptions, Verdict};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use crate::cli::{EXIT_BAD_INPUT, EXIT_NOT_OK, EXIT_OK, EXIT_UNDECIDED};
+use crate::exit::{EXIT_BAD_INPUT, EXIT_NOT_OK, EXIT_OK, EXIT_UNDECIDED};
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub(crate) enum FleetFormat {

@@ -11,7 +11,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
-use crate::cli::{EXIT_NOT_OK, EXIT_OK};
+use crate::exit::{EXIT_NOT_OK, EXIT_OK};
 
 /// The text report `text` of a command that exited with `code`, fenced off
 /// from the runner, then one annotation with its first line (the verdict):

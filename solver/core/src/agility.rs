@@ -233,35 +233,6 @@ pub(crate) fn targets(pool: &Pool, soft: bool) -> Targets {
     targets
 }
 
-/// Running or paused VMs per anti-affinity group, by host.
-pub struct Peers<'p> {
-    on: std::collections::HashMap<(&'p str, HostId), Vec<VmId>>,
-}
-
-impl<'p> Peers<'p> {
-    /// The running and paused members of each group, by host, in `pool`.
-    pub fn of(pool: &'p Pool) -> Peers<'p> {
-        let mut on: std::collections::HashMap<(&str, HostId), Vec<VmId>> = Default::default();
-        for (v, vm) in pool.vms.iter().enumerate() {
-            if let (Some(g), true) = (&vm.anti_affinity, vm.power.is_active()) {
-                on.entry((g.as_str(), vm.host)).or_default().push(v);
-            }
-        }
-        Peers { on }
-    }
-
-    /// Another running VM of `vm`'s group on host `t`, if any.
-    pub fn peer(&self, pool: &Pool, vm: VmId, t: HostId) -> Option<VmId> {
-        let g = pool.vms[vm].anti_affinity.as_deref()?;
-        self.on.get(&(g, t))?.iter().copied().find(|&o| o != vm)
-    }
-
-    /// Whether another running member of `vm`'s group is on host `t`.
-    pub fn blocks(&self, pool: &Pool, vm: VmId, t: HostId) -> bool {
-        self.peer(pool, vm, t).is_some()
-    }
-}
-
 /// Every agility rule but anti-affinity: whether `vm` may restart on `t`.
 pub fn eligible_base(pool: &Pool, vm: VmId, t: HostId) -> bool {
     let v = &pool.vms[vm];

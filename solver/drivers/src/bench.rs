@@ -33,34 +33,54 @@ pub fn script() -> PathBuf {
 #[non_exhaustive]
 pub enum BenchError {
     #[error("cannot run {script}: {source}")]
+    /// `bench.sh` could not be started.
     Run {
+        /// The script's path.
         script: PathBuf,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
     #[error("bench.sh {command} failed ({status}): {stderr}")]
+    /// `bench.sh` ran and failed.
     Script {
+        /// Its command (`start`, `isolate`, ...).
         command: String,
+        /// How it exited.
         status: std::process::ExitStatus,
+        /// What it printed on standard error.
         stderr: String,
     },
     #[error("bench state {path}: {message}")]
-    State { path: PathBuf, message: String },
+    /// The bench's state file (`bench.json`) could not be read.
+    State {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     #[error("no bench host {0:?}")]
+    /// No simulated host has this name.
     NoHost(String),
 }
 
 /// One simulated host.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BenchHost {
+    /// The host's name in the pool file.
     pub name: String,
     /// The management URI (through the host's relay, which `isolate` cuts).
     pub uri: String,
     /// Straight to the host's libvirtd, not through the relay.
     pub direct_uri: String,
+    /// The UDP port of its simulated BMC on loopback.
     pub bmc_port: u16,
+    /// The BMC's user name.
     pub bmc_username: String,
+    /// The BMC's password.
     pub bmc_password: String,
+    /// The pid file of the host's libvirtd, which the BMC kills when it
+    /// powers the host off.
     pub libvirtd_pidfile: PathBuf,
 }
 
@@ -92,6 +112,7 @@ impl BenchHost {
 /// What to start.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BenchOptions {
+    /// How many hosts.
     pub hosts: usize,
     /// Hosts whose only fencing level has a wrong password.
     pub refuse: Vec<String>,
@@ -152,6 +173,7 @@ impl Bench {
         })
     }
 
+    /// Starts a bench as `options` say.
     pub fn start_with(options: &BenchOptions) -> Result<Bench, BenchError> {
         let dir = fresh_dir();
         let _ = std::fs::remove_dir_all(&dir);
@@ -211,14 +233,17 @@ impl Bench {
             .collect()
     }
 
+    /// The bench's directory (its state, logs and pool file).
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
+    /// Every simulated host.
     pub fn hosts(&self) -> &[BenchHost] {
         &self.hosts
     }
 
+    /// The simulated host named `name`.
     pub fn host(&self, name: &str) -> Result<&BenchHost, BenchError> {
         self.hosts
             .iter()

@@ -26,13 +26,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{Value, json};
 
-pub use crate::libvirt::pool_target_path;
 use crate::libvirt::{DomainInfo, Inventory, LibvirtError, LibvirtHost};
 
 /// An imported pool and what the importer had to decide on the way.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Imported {
+    /// The `haplan/v1` pool file, as JSON.
     pub pool: Value,
+    /// What the importer had to decide (a disk in no storage pool made
+    /// local, a domain's XML unreadable, ...), one sentence each.
     pub warnings: Vec<String>,
 }
 
@@ -40,13 +42,18 @@ pub struct Imported {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ImportError {
+    /// A host was not given as `NAME=URI`.
     #[error("expected NAME=URI, found {0:?}")]
     BadHostSpec(String),
+    /// Two hosts have one name.
     #[error("host {0:?} is given twice")]
     DuplicateHost(String),
+    /// A host could not be read.
     #[error("host {host}: {source}")]
     Host {
+        /// The host's name.
         host: String,
+        /// What libvirt said.
         #[source]
         source: LibvirtError,
     },
@@ -114,10 +121,10 @@ fn check_names<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), ImportErr
 
 /// One host's inventory, named.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HostInventory {
-    pub name: String,
-    pub uri: String,
-    pub inventory: Inventory,
+pub(crate) struct HostInventory {
+    pub(crate) name: String,
+    pub(crate) uri: String,
+    pub(crate) inventory: Inventory,
 }
 
 /// What a domain's XML says it needs from a host.
@@ -129,7 +136,7 @@ struct Needs {
 }
 
 /// The pool, from inventories already read (no I/O).
-pub fn pool_from_inventories(pool_name: &str, hosts: &[HostInventory]) -> Imported {
+pub(crate) fn pool_from_inventories(pool_name: &str, hosts: &[HostInventory]) -> Imported {
     let mut warnings = Vec::new();
 
     // One VM per UUID: where it runs, else where it is first defined.
@@ -275,7 +282,7 @@ pub fn domain_demand(info: &DomainInfo, xml: Option<&str>) -> BTreeMap<String, i
 /// The maximum memory (MiB, rounded up) and the vCPUs it starts with (the
 /// `current` attribute of `<vcpu>`, else its value) of a domain's XML; `None`
 /// when the XML says neither readably.
-pub fn definition_amounts(xml: &str) -> Option<(u64, u32)> {
+pub(crate) fn definition_amounts(xml: &str) -> Option<(u64, u32)> {
     let doc = roxmltree::Document::parse(xml).ok()?;
     let root = doc.root_element();
     let memory = child(root, "memory")?;
@@ -414,7 +421,7 @@ fn domain_needs(xml: &str, inv: &Inventory) -> Result<Needs, roxmltree::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::libvirt::{DomainState, NodeInfo, StoragePoolInfo};
+    use crate::libvirt::{DomainState, NodeInfo, StoragePoolInfo, pool_target_path};
 
     fn inventory(domains: Vec<(DomainInfo, String)>) -> Inventory {
         Inventory {

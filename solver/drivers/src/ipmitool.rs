@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use crate::fence::{Action, FenceError, FenceParams};
+use crate::agent::{Action, FenceError, FenceParams};
 
 /// The agents that run ipmitool with the password on its command line
 /// (fence-agents installs the others as links to `fence_ipmilan`).

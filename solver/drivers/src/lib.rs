@@ -16,6 +16,9 @@
 //! It knows nothing of the runtime: the runtime's driver traits are
 //! implemented on top of these types, elsewhere.
 
+#![warn(missing_docs)]
+
+mod agent;
 pub mod bench;
 pub mod fence;
 pub mod import;

@@ -83,51 +83,93 @@ impl Default for ConnectOptions {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LibvirtError {
+    /// The connection could not be opened.
     #[error("{uri}: cannot connect: {message}")]
-    Connect { uri: String, message: String },
+    Connect {
+        /// The host's URI.
+        uri: String,
+        /// libvirt's message.
+        message: String,
+    },
     /// The call was made and did not answer in time: its outcome is
     /// unknown (it may still complete on the host).
     #[error("{uri}: {op} did not answer within {after:?}")]
     Timeout {
+        /// The host's URI.
         uri: String,
+        /// The call (`start`, `list`, ...).
         op: &'static str,
+        /// The time limit.
         after: Duration,
     },
+    /// The connection was lost during the call.
     #[error("{uri}: connection lost: {message}")]
-    Disconnected { uri: String, message: String },
+    Disconnected {
+        /// The host's URI.
+        uri: String,
+        /// libvirt's message.
+        message: String,
+    },
     /// The call was never made: the connection's thread was still busy
     /// with earlier calls (or with opening the connection) when the time
     /// limit passed.
     #[error("{uri}: {op} was not sent within {after:?}: the host has not answered earlier calls")]
     NotSent {
+        /// The host's URI.
         uri: String,
+        /// The call.
         op: &'static str,
+        /// The time limit.
         after: Duration,
     },
     /// The call was never made: [`QUEUE`] calls already wait for the
     /// connection.
     #[error("{uri}: {op} was not sent: earlier calls are still waiting for the host")]
-    Busy { uri: String, op: &'static str },
+    Busy {
+        /// The host's URI.
+        uri: String,
+        /// The call.
+        op: &'static str,
+    },
+    /// The host has no domain of that name.
     #[error("{uri}: no domain {name:?}")]
-    NoDomain { uri: String, name: String },
+    NoDomain {
+        /// The host's URI.
+        uri: String,
+        /// The domain's name.
+        name: String,
+    },
+    /// libvirt refused or failed the call.
     #[error("{uri}: {op}: {message}")]
     Libvirt {
+        /// The host's URI.
         uri: String,
+        /// The call.
         op: &'static str,
         /// libvirt's error number (`virErrorNumber`), as its name.
         code: String,
+        /// libvirt's message.
         message: String,
     },
+    /// A name, URI or XML given holds a NUL character, which libvirt's C
+    /// strings cannot carry.
     #[error("{what} may not contain a NUL character")]
-    InvalidText { what: &'static str },
+    InvalidText {
+        /// What held it (`a domain name`, ...).
+        what: &'static str,
+    },
+    /// The connection's thread could not be started.
     #[error("cannot start a connection thread: {0}")]
     Thread(#[source] std::io::Error),
     /// The driver itself failed (a panic in the call, or the connection's
     /// thread ended); the connection is opened again for the next call.
     #[error("{uri}: {op}: the libvirt driver failed: {message}")]
     DriverFault {
+        /// The host's URI.
         uri: String,
+        /// The call.
         op: &'static str,
+        /// The panic's message, or why the thread ended.
         message: String,
     },
 }
@@ -150,16 +192,21 @@ impl LibvirtError {
 /// A domain's state as libvirt reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DomainState {
+    /// Running.
     Running,
     /// Running, blocked on a resource.
     Blocked,
+    /// Paused by the host (it keeps its memory).
     Paused,
     /// Running, shutting down.
     ShuttingDown,
+    /// Shut off.
     Shutoff,
+    /// Crashed (not running).
     Crashed,
     /// Suspended by guest power management.
     PmSuspended,
+    /// A state libvirt does not know.
     NoState,
 }
 
@@ -200,12 +247,16 @@ impl DomainState {
 /// One domain, as listed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DomainInfo {
+    /// The domain's name.
     pub name: String,
+    /// Its UUID, in libvirt's text form.
     pub uuid: String,
+    /// Its state when listed.
     pub state: DomainState,
     /// The domain's maximum memory, rounded up to whole MiB: what it gets
     /// when it starts.
     pub memory_mib: u64,
+    /// Its virtual CPUs.
     pub vcpus: u32,
     /// Defined (kept when stopped), as opposed to transient.
     pub persistent: bool,
@@ -214,15 +265,20 @@ pub struct DomainInfo {
 /// A host's size, from libvirt's node info.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeInfo {
+    /// The host's memory in MiB, rounded down.
     pub memory_mib: u64,
+    /// Its logical CPUs.
     pub cpus: u32,
+    /// Its CPU model (`x86_64`).
     pub cpu_model: String,
 }
 
 /// A storage pool of a host.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoragePoolInfo {
+    /// The pool's name.
     pub name: String,
+    /// Whether it is active (started).
     pub active: bool,
     /// `<target><path>`, when the pool has one.
     pub target_path: Option<String>,
@@ -233,9 +289,11 @@ pub struct StoragePoolInfo {
 /// Everything the importer reads from a host, read in one call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Inventory {
+    /// The host's size.
     pub node: NodeInfo,
     /// Every domain with its persistent XML (its live XML if transient).
     pub domains: Vec<(DomainInfo, String)>,
+    /// Every storage pool.
     pub storage_pools: Vec<StoragePoolInfo>,
     /// Active virtual networks.
     pub networks: Vec<String>,
@@ -510,10 +568,12 @@ impl LibvirtHost {
         })
     }
 
+    /// The host's libvirt URI.
     pub fn uri(&self) -> &str {
         &self.inner.uri
     }
 
+    /// The time limits and keepalive its connections use.
     pub fn options(&self) -> &ConnectOptions {
         &self.inner.options
     }

@@ -29,13 +29,17 @@ pub struct ReportOptions<'a> {
     pub deadline: Option<Instant>,
     /// A headroom answer per shape.
     pub shapes: Vec<Shape>,
+    /// Set by the caller to stop every search early (the answers then say
+    /// what is not proved).
     pub cancel: Option<&'a AtomicBool>,
 }
 
 /// The report's JSON and its verdict (the exit code's).
 #[derive(Clone, Debug)]
 pub struct Gathered {
+    /// The report as the wire JSON (`haplan report --format json`).
     pub json: Value,
+    /// Its verdict: check's, `undecided` when any answer is not exact.
     pub verdict: Verdict,
 }
 

@@ -18,6 +18,8 @@
 //!   and `haplan check` answers.
 //! - [`fragment_html`]: one answer as an HTML fragment (for notebooks).
 
+#![warn(missing_docs)]
+
 mod gather;
 mod render;
 mod view;
@@ -49,16 +51,24 @@ impl From<minijinja::Error> for Error {
 /// The kinds of answer [`fragment_html`] renders.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
+    /// `haplan check`'s answer.
     Check,
+    /// `haplan whatif`'s.
     WhatIf,
+    /// `haplan diff`'s.
     Diff,
+    /// `haplan headroom`'s.
     Headroom,
+    /// `haplan tiers`'s.
     Tiers,
+    /// `haplan timing`'s.
     Timing,
+    /// `haplan report`'s, every answer at once.
     Report,
 }
 
 impl Kind {
+    /// The kind a command's name (`check`, `whatif`, ...) names.
     pub fn parse(s: &str) -> Option<Kind> {
         Some(match s {
             "check" => Kind::Check,

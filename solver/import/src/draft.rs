@@ -14,7 +14,9 @@ use crate::{ImportError, Options, Platform};
 /// (`docs/import.md` lists them); `message` names the host, VM or rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Warning {
+    /// What kind of decision (`docs/import.md`), stable.
     pub code: &'static str,
+    /// The sentence, naming what it is about.
     pub message: String,
 }
 

@@ -34,6 +34,8 @@
 //! assert_eq!(pool.hosts.len(), 2);
 //! ```
 
+#![warn(missing_docs)]
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -56,15 +58,22 @@ pub use draft::Warning;
 /// `haplan-drivers`.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Platform {
+    /// Proxmox VE (`pvesh` JSON).
     Proxmox,
+    /// VMware vSphere (`govc object.collect -json`).
     Vsphere,
+    /// XenServer / XCP-ng (XenAPI records as JSON).
     Xen,
+    /// OpenStack Nova (hypervisors, servers and server groups as JSON).
     Openstack,
+    /// KubeVirt (`kubectl get ... -o json` or YAML).
     Kubevirt,
+    /// Ganeti (the htools text backend `hscan` writes).
     Ganeti,
 }
 
 impl Platform {
+    /// Every platform, in the order the command line lists them.
     pub const ALL: [Platform; 6] = [
         Platform::Proxmox,
         Platform::Vsphere,
@@ -106,11 +115,14 @@ impl FromStr for Platform {
 /// One exported file: the name to show in messages and its bytes.
 #[derive(Clone, Copy, Debug)]
 pub struct File<'a> {
+    /// The name messages give it (its path, as the user gave it).
     pub name: &'a str,
+    /// Its contents.
     pub bytes: &'a [u8],
 }
 
 impl<'a> File<'a> {
+    /// The file `name` holding `bytes`.
     pub fn new(name: &'a str, bytes: &'a [u8]) -> Self {
         File { name, bytes }
     }
@@ -176,26 +188,40 @@ pub enum ImportError {
     #[error(
         "unknown platform \"{0}\"; expected one of: proxmox, vsphere, xen, openstack, kubevirt, ganeti"
     )]
+    /// No platform has this name.
     UnknownPlatform(String),
+    /// An option's value is out of range or unknown.
     #[error("{0}")]
     BadOption(String),
+    /// No file was given to read.
     #[error("no files given")]
     NoFiles,
     /// The file is not an export this platform's importer reads.
     #[error("{file}: not {platform} export this importer reads ({expected})")]
     Unrecognised {
+        /// The file's name.
         file: String,
+        /// The platform asked for.
         platform: &'static str,
+        /// What its importer reads.
         expected: &'static str,
     },
     /// The file cannot be read as text, JSON or the platform's format.
     #[error("{file}: {message}")]
-    Syntax { file: String, message: String },
+    Syntax {
+        /// The file's name.
+        file: String,
+        /// What the parser said.
+        message: String,
+    },
     /// A value in a recognised file is missing or wrong.
     #[error("{file}: {field}: {message}")]
     Field {
+        /// The file's name.
         file: String,
+        /// Where in it the value is.
         field: String,
+        /// What is wrong.
         message: String,
     },
     /// The files together lack something the pool needs, or contradict

@@ -30,7 +30,9 @@ pub struct Quantity {
 /// A converted amount and whether rounding changed it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Converted {
+    /// The amount in the pool's unit.
     pub value: u64,
+    /// Whether it was rounded (capacity down, demand up).
     pub rounded: bool,
 }
 

@@ -36,7 +36,10 @@ pub const MAX_REQUEST: u64 = 64 * 1024;
 
 /// One operator event, and where its answer goes.
 pub struct Request {
+    /// The operator's event (`fence_confirmed`, `host_maintenance`, ...).
     pub event: Event,
+    /// Where the runtime's answer goes: its output, or why the event was
+    /// refused.
     pub reply: mpsc::Sender<Result<Output, String>>,
 }
 

@@ -58,12 +58,16 @@ pub enum Opened {
     /// A new log for the pool file: the runtime starts from it.
     Started(Runtime, Output),
     /// An existing log, replayed and told the runtime restarted (that step
-    /// is already appended); `pool_changed` lists what the pool file
-    /// changes in the HA settings (applied as a logged `config_changed`).
+    /// is already appended).
     Resumed {
+        /// The runtime as the log left it, after the restart step.
         runtime: Runtime,
+        /// The restart step's input.
         input: Input,
+        /// What the runtime answered to it.
         output: Output,
+        /// Whether the log's last line was cut short (by a crash) and
+        /// dropped.
         truncated: bool,
     },
 }
@@ -185,6 +189,7 @@ impl StateFiles {
         Ok(())
     }
 
+    /// The log's path.
     pub fn path(&self) -> &Path {
         &self.path
     }

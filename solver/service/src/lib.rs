@@ -7,6 +7,8 @@
 //! interface ([`control`]), the Prometheus endpoint ([`metrics`]); the loop
 //! itself is [`live::run`].
 
+#![warn(missing_docs)]
+
 pub mod control;
 pub mod files;
 pub mod live;

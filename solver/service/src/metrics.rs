@@ -92,6 +92,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Every metric registered, at zero.
     pub fn new() -> Metrics {
         let mut r = Registry::default();
         let m = Metrics {
