@@ -1308,6 +1308,13 @@ proptest! {
     fn headroom_by_master_matches_reference(p in all_pools(), spec in shape_spec()) {
         headroom_against_reference(&p.pool(), &spec, haplan::headroom::Method::Master)?;
     }
+
+    /// The same, with the bisection from a placement that leaves room for
+    /// planned restarts first (what large pools do).
+    #[test]
+    fn headroom_by_bisect_matches_reference(p in all_pools(), spec in shape_spec()) {
+        headroom_against_reference(&p.pool(), &spec, haplan::headroom::Method::Bisect)?;
+    }
 }
 
 proptest! {

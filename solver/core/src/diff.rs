@@ -161,17 +161,26 @@ pub fn diff(old: &Pool, new: &Pool, opts: &DiffOptions) -> DiffReport {
     let start = Instant::now();
     let (old_report, new_report) = check_both(old, new, &check);
     let headroom = opts.vm.map(|shape| {
-        let until = headroom::Until {
-            deadline: opts.check.time_limit.map(|d| start + d),
-            cancel: opts.check.cancel,
-            method: headroom::Method::Auto,
-        };
-        let side = |pool: &Pool, report: &CheckReport| {
+        // NEW's headroom first, with half of the time left; OLD's gets the
+        // rest (so that a limit leaves proved bounds on both sides, not
+        // one answer and one untouched).
+        let deadline = opts.check.time_limit.map(|d| start + d);
+        let half = deadline.map(|d| {
+            let now = Instant::now();
+            now + d.saturating_duration_since(now) / 2
+        });
+        let side = |pool: &Pool, report: &CheckReport, deadline: Option<Instant>| {
+            let until = headroom::Until {
+                deadline,
+                cancel: opts.check.cancel,
+                method: headroom::Method::Auto,
+            };
             headroom::headroom_after_check(pool, shape, k, &until, Instant::now(), report.clone())
         };
+        let new_side = side(new, &new_report, half);
         DiffHeadroom {
-            old: side(old, &old_report),
-            new: side(new, &new_report),
+            old: side(old, &old_report, deadline),
+            new: new_side,
         }
     });
 

@@ -34,7 +34,11 @@
 //!    (`standby_only`) raises its host's term instead; the least top-K sum
 //!    then comes from always filling the lowest term (the decreasingly
 //!    minimal point of a box cut by a hyperplane), so the bound stays exact
-//!    for the relaxation. Add the room the hosts have at all.
+//!    for the relaxation. Counting whole VMs instead: after a failure F
+//!    every new VM runs on a host outside F, which holds at most its
+//!    restart spare in whole VMs (its room where none may restart), so n
+//!    is at most that summed over the hosts outside the K with the most.
+//!    Add the room the hosts have at all.
 //! 2. Lower bounds from placements that `check` verifies (stopping as soon
 //!    as K is proved): prefixes of two greedy orders (most room left first;
 //!    least used room first). A prefix of a feasible placement is feasible,
@@ -58,6 +62,9 @@
 //!    infeasible, no placement of one more passes even those sets: the
 //!    upper bound is proved. Each round adds a set, so the loop ends; if
 //!    the solver fails without an answer, the exhaustive search takes over.
+//!    On pools of more than [`BISECT_VMS`] VMs, first a bisection
+//!    ([`Ctx::bisect`]) from a placement that leaves room for restarts
+//!    planned for each failure ([`Ctx::reserved_placement`]).
 //! 4. Per host, `fits_here`: the most new VMs that can all start on it,
 //!    between what the best placement put there (a part of a feasible
 //!    placement) and the bounds for that host alone. A placement with every
@@ -998,7 +1005,211 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 best = b;
             }
         }
+        if let Some(b) = self.slots_bound() {
+            if b.n < best.n {
+                best = b;
+            }
+        }
         best
+    }
+
+    /// How many new VMs each host can hold once K hosts have failed: its
+    /// restart spare in whole VMs where new VMs may restart (a host that
+    /// receives restarts and that they may use), else its room (the new
+    /// VMs started there stay, no more arrive).
+    fn slot_caps(&self) -> Vec<u64> {
+        let an = self.an;
+        (0..self.pool.hosts.len())
+            .map(|t| {
+                let room = self.room[t] as u64;
+                if !(an.receives[t] && self.target[t]) {
+                    return room;
+                }
+                let slots = self
+                    .d
+                    .iter()
+                    .zip(&an.spare[t])
+                    .filter(|&(&dr, _)| dr > 0)
+                    .map(|(&dr, &s)| (s.max(0) / dr) as u64)
+                    .min()
+                    .unwrap_or(0);
+                slots.max(room)
+            })
+            .collect()
+    }
+
+    /// Counting whole new VMs: after a failure F every new VM runs on a
+    /// host outside F (those of F are protected and agile: they restart),
+    /// and a host t holds at most `slot_caps()[t]` of them, its own and
+    /// restarted ones together (each takes the VM's demand from the same
+    /// spare). So n is at most the caps of the hosts outside F, for the K
+    /// failure candidates with the largest caps (with failure domains,
+    /// the K domains holding those hosts fail them all, and more). Unlike
+    /// the per-resource conditions, this counts each host's scarcest
+    /// resource, which differs from host to host.
+    fn slots_bound(&self) -> Option<Bound> {
+        if !self.failover || self.k == 0 || self.an.candidates.is_empty() {
+            return None;
+        }
+        let pool = self.pool;
+        let caps = self.slot_caps();
+        let all: u64 = caps.iter().sum();
+        let mut cand: Vec<HostId> = self.an.candidates.clone();
+        cand.sort_by(|&a, &b| caps[b].cmp(&caps[a]).then(a.cmp(&b)));
+        cand.truncate(self.k as usize);
+        let lost: u64 = cand.iter().map(|&h| caps[h]).sum();
+        let n = all - lost;
+        cand.sort_unstable();
+        let names: Vec<&str> = cand.iter().map(|&h| pool.hosts[h].name.as_str()).collect();
+        let reason = format!(
+            "counting whole VMs of this shape: if {} fail{}, every new VM must run on the other hosts, \
+             whose spare holds {n} of them at most (what restarts may use, where new VMs may restart; \
+             the room to start them elsewhere): room for {n}, not {}",
+            names.join(", "),
+            if names.len() == 1 { "s" } else { "" },
+            n + 1
+        );
+        Some(Bound {
+            n,
+            limit: Limit {
+                kind: LimitKind::Aggregate,
+                reason,
+                failed: cand,
+            },
+        })
+    }
+
+    /// New VMs per host that leave room for the restarts of each
+    /// failure of a candidate host, planned first-fit: a guess that aims
+    /// the first probe of [`Ctx::bisect`] (probes prove; this only aims
+    /// them). For each candidate h, its VMs to restart, largest first, go
+    /// to a host they may restart on where they cost new VMs the least (a
+    /// host where none may start, then one whose reservation already
+    /// covers them, then the one left with the most room); a host
+    /// reserves, per resource, the sum of the K largest loads that
+    /// different failures plan on it. New VMs then fill what is left of
+    /// each host's room, less some where the new VMs of the K fullest
+    /// hosts could not restart in what remains.
+    fn reserved_placement(&self) -> Vec<u32> {
+        let an = self.an;
+        let pool = self.pool;
+        let nh = pool.hosts.len();
+        let nres = self.d.len();
+        let k = self.k as usize;
+        if k == 0 || !self.failover {
+            return self.room.clone();
+        }
+        let slots = |s: &[i64]| -> u64 {
+            self.d
+                .iter()
+                .zip(s)
+                .filter(|&(&dr, _)| dr > 0)
+                .map(|(&dr, &x)| (x.max(0) / dr) as u64)
+                .min()
+                .unwrap_or(0)
+        };
+        let size = |v: VmId| -> i64 {
+            let d = &pool.vms[v].demand;
+            (0..nres)
+                .filter(|&r| self.d[r] > 0)
+                .map(|r| d[r].max(0) * 1024 / self.d[r])
+                .max()
+                .unwrap_or(0)
+        };
+        // Per host: the K largest loads of different failures, per resource.
+        let mut top: Vec<Vec<Vec<i64>>> = vec![vec![Vec::new(); nres]; nh];
+        let mut reserved: Vec<Vec<i64>> = vec![vec![0; nres]; nh];
+        let mut load: Vec<Vec<i64>> = vec![vec![0; nres]; nh];
+        for &h in &an.candidates {
+            if self.expired() {
+                break;
+            }
+            let mut items: Vec<VmId> = an.items[h].clone();
+            items.sort_by_key(|&v| (std::cmp::Reverse(size(v)), v));
+            let mut touched: Vec<HostId> = Vec::new();
+            for v in items {
+                let dv = &pool.vms[v].demand;
+                let best = an
+                    .agility
+                    .targets
+                    .of(v)
+                    .filter(|&t| t != h && an.receives[t])
+                    .filter(|&t| (0..nres).all(|r| load[t][r] + dv[r] <= an.spare[t][r]))
+                    .min_by_key(|&t| {
+                        let covered = (0..nres).all(|r| load[t][r] + dv[r] <= reserved[t][r]);
+                        let left = (0..nres)
+                            .filter(|&r| self.d[r] > 0)
+                            .map(|r| {
+                                let after = (load[t][r] + dv[r]).max(reserved[t][r]);
+                                ((an.spare[t][r] - after).max(0) / self.d[r]) as u64
+                            })
+                            .min()
+                            .unwrap_or(0);
+                        (self.room[t] > 0, !covered, std::cmp::Reverse(left), t)
+                    });
+                if let Some(t) = best {
+                    if load[t].iter().all(|&x| x == 0) {
+                        touched.push(t);
+                    }
+                    for r in 0..nres {
+                        load[t][r] += dv[r];
+                    }
+                }
+            }
+            for t in touched {
+                for r in 0..nres {
+                    let l = std::mem::take(&mut load[t][r]);
+                    if l > 0 {
+                        let list = &mut top[t][r];
+                        list.push(l);
+                        list.sort_unstable_by(|a, b| b.cmp(a));
+                        list.truncate(k);
+                        reserved[t][r] = list.iter().sum();
+                    }
+                }
+            }
+        }
+        let mut x: Vec<u32> = (0..nh)
+            .map(|t| {
+                let left: Vec<i64> = (0..nres).map(|r| an.spare[t][r] - reserved[t][r]).collect();
+                (slots(&left).min(self.room[t] as u64)) as u32
+            })
+            .collect();
+        // The new VMs of the K fullest hosts restart in what is left.
+        let free = |x: &[u32]| -> u64 {
+            (0..nh)
+                .filter(|&t| an.receives[t] && self.target[t])
+                .map(|t| {
+                    let left: Vec<i64> = (0..nres)
+                        .map(|r| an.spare[t][r] - reserved[t][r] - x[t] as i64 * self.d[r])
+                        .collect();
+                    slots(&left)
+                })
+                .sum()
+        };
+        let need = |x: &[u32]| -> u64 {
+            let mut c: Vec<u32> = an.candidates.iter().map(|&h| x[h]).collect();
+            c.sort_unstable_by(|a, b| b.cmp(a));
+            c.iter().take(k).map(|&n| n as u64).sum()
+        };
+        // Each VM taken off a host that receives restarts frees one slot:
+        // half the shortfall at a time, from the fullest hosts.
+        let mut budget = total(&x);
+        loop {
+            let (f, n) = (free(&x), need(&x));
+            if f >= n || budget == 0 || self.expired() {
+                break;
+            }
+            let step = ((n - f) / 2).clamp(1, budget as u64) as u32;
+            for _ in 0..step {
+                let h = (0..nh)
+                    .max_by_key(|&h| (x[h], std::cmp::Reverse(h)))
+                    .expect("a host");
+                x[h] -= 1;
+            }
+            budget -= step;
+        }
+        x
     }
 
     /// For each host, an upper bound on how many new VMs can all start on
@@ -1372,7 +1583,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
         let exhaustive = match method {
             Method::Auto => !cfg!(feature = "ilp") || classes <= SMALL,
             Method::Search => true,
-            Method::Master => !cfg!(feature = "ilp"),
+            Method::Master | Method::Bisect => !cfg!(feature = "ilp"),
         };
         // Greedy orders: the answer is usually at or near the bound. Before
         // the exhaustive search, each order's longest prefix that fits;
@@ -1383,8 +1594,28 @@ impl<'a, 'p> Ctx<'a, 'p> {
         } else {
             Reach::Bound
         };
+        // On large pools each check of a placement costs much and a master
+        // problem more: instead of the orders' probes, a bisection from a
+        // count aimed near the answer (at the bound when nothing needs to
+        // be left for restarts).
+        let large = !exhaustive
+            && (method == Method::Bisect
+                || (method == Method::Auto && self.pool.vms.len() > BISECT_VMS));
         for order in [Order::MostRoom, Order::Proportional] {
+            if large {
+                break;
+            }
             self.greedy(&mut st, upper, order, reach);
+        }
+        if large && st.lower < upper && !st.undecided {
+            // New VMs within the reservation first, then the rest of the
+            // room, each part in the order of the most room left.
+            let aim = self.reserved_placement();
+            let first = total(&aim).min(upper);
+            let mut x = vec![0u32; self.pool.hosts.len()];
+            let mut seq = self.fill(Order::MostRoom, &mut x, &aim, first);
+            seq.extend(self.fill(Order::MostRoom, &mut x, &self.room, upper));
+            self.bisect(&mut st, upper, &seq, first);
         }
         // The master problem; when the solver fails without an answer (not
         // for lack of time), the exhaustive search takes over.
@@ -1508,6 +1739,56 @@ impl<'a, 'p> Ctx<'a, 'p> {
                     break;
                 }
             }
+        }
+    }
+
+    /// The longest prefix of a sequence of hosts (one entry per new VM)
+    /// that fits, by bisection
+    /// from a first probe at `first`: going down from it, by steps of
+    /// 1/256 of it doubling, until a prefix fits, then halving the gap
+    /// (a prefix of a placement that fits fits too, so the prefixes that
+    /// fit are those up to some length). Each probe that fits raises the
+    /// lower bound; none lowers the upper (another placement may fit).
+    fn bisect(&self, st: &mut State, upper: u32, seq: &[HostId], first: u32) {
+        let nh = self.pool.hosts.len();
+        if st.lower >= upper || st.undecided {
+            return;
+        }
+        let mut lo = st.lower;
+        let mut hi = (seq.len() as u32).min(upper);
+        if lo >= hi {
+            return;
+        }
+        let mut probe = first.clamp(lo + 1, hi);
+        let mut step = (probe / 256).max(1);
+        let mut fitted = false;
+        loop {
+            let x = prefix(&seq, probe, nh);
+            match self.test(&x) {
+                Tested::Fits => {
+                    lo = probe;
+                    fitted = true;
+                    st.raise(x);
+                }
+                Tested::Fails(w) => {
+                    st.refute(&x, w);
+                    hi = probe - 1;
+                }
+                Tested::Unknown => {
+                    st.undecided = true;
+                    return;
+                }
+            }
+            if lo >= hi {
+                return;
+            }
+            probe = if fitted || hi - lo <= step {
+                lo + (hi - lo).div_ceil(2)
+            } else {
+                let p = hi + 1 - step;
+                step = step.saturating_mul(2);
+                p
+            };
         }
     }
 
@@ -1680,12 +1961,19 @@ impl<'a, 'p> Ctx<'a, 'p> {
     /// Hosts in the order a greedy rule fills them, one entry per new VM,
     /// at most `limit` entries.
     fn sequence(&self, order: Order, limit: u32) -> Vec<HostId> {
+        let mut x = vec![0u32; self.pool.hosts.len()];
+        self.fill(order, &mut x, &self.room, limit)
+    }
+
+    /// [`Ctx::sequence`] from the counts `x` (updated), each host up to
+    /// `cap` (at most its room), until `limit` entries in all.
+    fn fill(&self, order: Order, x: &mut [u32], cap: &[u32], limit: u32) -> Vec<HostId> {
         let nh = self.pool.hosts.len();
-        let mut x = vec![0u32; nh];
         let mut out = Vec::new();
-        while (out.len() as u32) < limit {
-            let pick = (0..nh).filter(|&h| x[h] < self.room[h]).min_by_key(|&h| {
-                let left = (self.room[h] - x[h]) as u64;
+        let mut placed = total(x);
+        while placed < limit {
+            let pick = (0..nh).filter(|&h| x[h] < cap[h]).min_by_key(|&h| {
+                let left = (self.room[h].saturating_sub(x[h])) as u64;
                 match order {
                     Order::MostRoom => (u64::MAX - left, x[h] as u64, h),
                     // x / room, compared exactly: x[h] * room[o] vs x[o] * room[h].
@@ -1698,6 +1986,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
             });
             let Some(h) = pick else { break };
             x[h] += 1;
+            placed += 1;
             out.push(h);
         }
         out
@@ -1845,6 +2134,11 @@ fn total(x: &[u32]) -> u32 {
 /// are searched exhaustively even when the master problem is available.
 const SMALL: usize = 6;
 
+/// Pools with more VMs than this look for the lower bound by bisection
+/// ([`Ctx::bisect`]) before the master problem, whose program grows with
+/// the VMs of its failure sets.
+const BISECT_VMS: usize = 500;
+
 /// How [`headroom`] closes the gap between its bounds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Method {
@@ -1856,6 +2150,11 @@ pub enum Method {
     Search,
     /// Always the master problem (without the feature `ilp`: the search).
     Master,
+    /// The master problem after a bisection over placements that leave
+    /// room for planned restarts, whatever the pool's size (`Auto` does so
+    /// on pools of more than 500 VMs); without the feature `ilp`: the
+    /// search.
+    Bisect,
 }
 
 enum SearchOutcome {
@@ -2389,7 +2688,68 @@ mod tests {
     }
 
     #[test]
-    fn both_methods_prove_what_counting_cannot() {
+    fn the_reserved_placement_leaves_room_for_planned_restarts() {
+        // a may restart only on h1: the failure of h0 needs 50 there, so
+        // at most 5 new VMs of 10 on h1; filling every room (35) fails.
+        let p = pool(
+            r#"{"name": "r", "hosts": [
+            {"name": "h0", "capacity": {"m": 100}}, {"name": "h1", "capacity": {"m": 100}},
+            {"name": "h2", "capacity": {"m": 100}}, {"name": "h3", "capacity": {"m": 100}}],
+            "vms": [{"name": "a", "host": "h0", "demand": {"m": 50}, "allowed_hosts": ["h1"]}]}"#,
+        );
+        let vm = shape(r#"{"m": 10}"#);
+        let an = Analysis::new(&p);
+        let cx = Ctx::new(&an, &vm, vm.vector(&p), 1, None, None, &[]);
+        assert!(matches!(cx.test(&cx.room), Tested::Fails(_)));
+        let x = cx.reserved_placement();
+        assert!(x[1] <= 5, "{x:?}");
+        assert!(total(&x) > 0);
+        assert!(matches!(cx.test(&x), Tested::Fits), "{x:?}");
+        // The bisection from it, with the master problem after it, finds
+        // what the search does.
+        let by = |method| {
+            let opts = HeadroomOptions {
+                tolerate: Some(1),
+                method,
+                ..Default::default()
+            };
+            let r = headroom(&p, &vm, &opts).unwrap();
+            assert!(r.exact);
+            r.max_additional
+        };
+        assert_eq!(by(Method::Bisect), by(Method::Search));
+    }
+
+    #[test]
+    fn the_slots_bound_counts_each_host_by_its_scarcest_resource() {
+        // Room 2 on each host, by m on a and d, by c on b and e: per
+        // resource a failure leaves room for 29, but a failure of any host
+        // leaves the others 6 slots in all, and 6 fit.
+        let p = pool(
+            r#"{"name": "s", "hosts": [
+            {"name": "a", "capacity": {"m": 8, "c": 100}}, {"name": "b", "capacity": {"m": 100, "c": 8}},
+            {"name": "d", "capacity": {"m": 8, "c": 100}}, {"name": "e", "capacity": {"m": 100, "c": 8}}],
+            "vms": []}"#,
+        );
+        let vm = shape(r#"{"m": 4, "c": 4}"#);
+        let an = Analysis::new(&p);
+        let cx = Ctx::new(&an, &vm, vm.vector(&p), 1, None, None, &[]);
+        assert!(cx.conditions(&cx.eligible).iter().all(|b| b.n >= 8));
+        assert_eq!(cx.slots_bound().unwrap().n, 6);
+        assert_eq!(cx.upper_bounds().n, 6);
+        let opts = HeadroomOptions {
+            tolerate: Some(1),
+            ..Default::default()
+        };
+        let r = headroom(&p, &vm, &opts).unwrap();
+        assert_eq!((r.max_additional, r.exact), (6, true));
+        assert_eq!(r.limit.kind, LimitKind::Aggregate);
+    }
+
+    #[test]
+    fn both_methods_agree_where_only_whole_vms_count() {
+        // Counting each resource on its own allows 4; after a failure of
+        // c, a and b hold 1 + 2 new VMs: 3.
         let p = pool(TWO);
         let vm = shape(r#"{"memory_mib": 16384, "vcpus": 4}"#);
         for method in [Method::Search, Method::Master] {
@@ -2399,7 +2759,8 @@ mod tests {
             };
             let r = headroom(&p, &vm, &opts).unwrap();
             assert_eq!((r.max_additional, r.upper_bound, r.exact), (3, 3, true));
-            assert_eq!(r.limit.kind, LimitKind::Search, "{method:?}");
+            assert_eq!(r.limit.kind, LimitKind::Aggregate, "{method:?}");
+            assert_eq!(r.limit.failed, [2]);
             let fits: Vec<u32> = r.hosts.iter().map(|h| h.fits_here).collect();
             assert_eq!(fits, [1, 2, 3]);
             let rooms: Vec<u32> = r.hosts.iter().map(|h| h.room).collect();
