@@ -1763,7 +1763,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
         let mut step = (probe / 256).max(1);
         let mut fitted = false;
         loop {
-            let x = prefix(&seq, probe, nh);
+            let x = prefix(seq, probe, nh);
             match self.test(&x) {
                 Tested::Fits => {
                     lo = probe;
