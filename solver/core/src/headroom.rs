@@ -62,9 +62,9 @@
 //!    infeasible, no placement of one more passes even those sets: the
 //!    upper bound is proved. Each round adds a set, so the loop ends; if
 //!    the solver fails without an answer, the exhaustive search takes over.
-//!    On pools of more than [`BISECT_VMS`] VMs, first a bisection
-//!    ([`Ctx::bisect`]) from a placement that leaves room for restarts
-//!    planned for each failure ([`Ctx::reserved_placement`]).
+//!    On pools of more than 500 VMs, first a bisection (`Ctx::bisect`)
+//!    from a placement that leaves room for restarts planned for each
+//!    failure (`Ctx::reserved_placement`).
 //! 4. Per host, `fits_here`: the most new VMs that can all start on it,
 //!    between what the best placement put there (a part of a feasible
 //!    placement) and the bounds for that host alone. A placement with every
