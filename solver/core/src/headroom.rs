@@ -924,6 +924,27 @@ impl<'a, 'p> Ctx<'a, 'p> {
         pool
     }
 
+    /// Tests placement `x` and records in `st` what that proved: `Some(true)`
+    /// when it fits (the lower bound raised), `Some(false)` when it fails
+    /// (the failing set kept), `None` when it is undecided
+    /// (`st.undecided`).
+    fn probe(&self, st: &mut State, x: Vec<u32>) -> Option<bool> {
+        match self.test(&x) {
+            Tested::Fits => {
+                st.raise(x);
+                Some(true)
+            }
+            Tested::Fails(w) => {
+                st.refute(&x, w);
+                Some(false)
+            }
+            Tested::Unknown => {
+                st.undecided = true;
+                None
+            }
+        }
+    }
+
     /// Whether the pool with placement `x` tolerates K, by `check`.
     fn test(&self, x: &[u32]) -> Tested {
         if self.expired() {
@@ -1695,20 +1716,9 @@ impl<'a, 'p> Ctx<'a, 'p> {
         }
         if lo > 0 && reach == Reach::Longest {
             // Does this order's prefix beat the best at all?
-            let x = prefix(&seq, lo + 1, nh);
-            match self.test(&x) {
-                Tested::Fits => {
-                    lo += 1;
-                    st.raise(x);
-                }
-                Tested::Fails(w) => {
-                    st.refute(&x, w);
-                    return;
-                }
-                Tested::Unknown => {
-                    st.undecided = true;
-                    return;
-                }
+            match self.probe(st, prefix(&seq, lo + 1, nh)) {
+                Some(true) => lo += 1,
+                Some(false) | None => return,
             }
         }
         let mut step = 1u32;
@@ -1722,22 +1732,16 @@ impl<'a, 'p> Ctx<'a, 'p> {
             } else {
                 lo + (hi - lo).div_ceil(2)
             };
-            let x = prefix(&seq, probe, nh);
-            match self.test(&x) {
-                Tested::Fits => {
+            match self.probe(st, prefix(&seq, probe, nh)) {
+                Some(true) => {
                     lo = probe;
                     galloping = false;
-                    st.raise(x);
                 }
-                Tested::Fails(w) => {
-                    st.refute(&x, w);
+                Some(false) => {
                     hi = probe - 1;
                     step = step.saturating_mul(2);
                 }
-                Tested::Unknown => {
-                    st.undecided = true;
-                    break;
-                }
+                None => break,
             }
         }
     }
@@ -1763,21 +1767,13 @@ impl<'a, 'p> Ctx<'a, 'p> {
         let mut step = (probe / 256).max(1);
         let mut fitted = false;
         loop {
-            let x = prefix(seq, probe, nh);
-            match self.test(&x) {
-                Tested::Fits => {
+            match self.probe(st, prefix(seq, probe, nh)) {
+                Some(true) => {
                     lo = probe;
                     fitted = true;
-                    st.raise(x);
                 }
-                Tested::Fails(w) => {
-                    st.refute(&x, w);
-                    hi = probe - 1;
-                }
-                Tested::Unknown => {
-                    st.undecided = true;
-                    return;
-                }
+                Some(false) => hi = probe - 1,
+                None => return,
             }
             if lo >= hi {
                 return;
@@ -1854,17 +1850,13 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 {
                     continue;
                 }
-                match self.test(&x) {
-                    Tested::Fits => {
-                        st.raise(x);
+                match self.probe(st, x) {
+                    Some(true) => {
                         grown = true;
                         break;
                     }
-                    Tested::Fails(w) => st.refute(&x, w),
-                    Tested::Unknown => {
-                        st.undecided = true;
-                        break;
-                    }
+                    Some(false) => {}
+                    None => break,
                 }
             }
             if !grown {
