@@ -5,6 +5,93 @@
 use super::*;
 
 impl Runtime {
+    /// An outside monitor says `host` is back: it is inventoried before it
+    /// counts as up.
+    pub(super) fn host_up(&mut self, host: &str, out: &mut Output) -> Result<(), RuntimeError> {
+        self.host_id(host)?;
+        match self.hosts[host].status {
+            HostStatus::Up
+            | HostStatus::Confirming { .. }
+            | HostStatus::Maintenance
+            | HostStatus::Returning { .. } => {
+                out.notes.push(Note::Ignored {
+                    reason: format!("host {host} is already up or in maintenance"),
+                });
+            }
+            _ => {
+                // Back: inventoried before it counts as up.
+                let fenced = self.hosts[host].status == HostStatus::Fenced;
+                let rt = self.hosts.get_mut(host).expect("known");
+                rt.status = HostStatus::Returning { fenced };
+                rt.fails = 0;
+                rt.inventory = true;
+                rt.inventory_at = 0;
+                out.notes.push(Note::HostReturning {
+                    host: host.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// An outside monitor says `host` is down.
+    pub(super) fn host_down(&mut self, host: &str, out: &mut Output) -> Result<(), RuntimeError> {
+        self.host_id(host)?;
+        match self.hosts[host].status {
+            // An outside monitor's word: the host is down, but the
+            // fence waits until half of the pool answers the
+            // runtime (a runtime cut off from the pool never
+            // shoots, whoever says the host is down).
+            HostStatus::Up | HostStatus::Confirming { .. } => {
+                if self.declare_down(host, None, None, out) {
+                    self.hold_fence(host, 0, 0);
+                }
+            }
+            _ => out.notes.push(Note::Ignored {
+                reason: format!("host {host} is not up"),
+            }),
+        }
+        Ok(())
+    }
+
+    /// The answer to probe `id` of `host`.
+    pub(super) fn health_answered(
+        &mut self,
+        id: ActionId,
+        host: &str,
+        ping: bool,
+        api: bool,
+        out: &mut Output,
+    ) {
+        if self.take(id).is_some() {
+            let rt = self.hosts.get_mut(host).expect("checked");
+            rt.probe = None;
+            let sent = rt.probe_sent;
+            self.health(host, ping && api, sent, out);
+        }
+    }
+
+    /// `host`'s answer to question `id`: whether it reaches `peer` (no
+    /// verdict when it could not tell).
+    pub(super) fn peer_answered(
+        &mut self,
+        id: ActionId,
+        host: &str,
+        peer: &str,
+        reachable: bool,
+        error: Option<&str>,
+        out: &mut Output,
+    ) {
+        if self.take(id).is_some() {
+            let verdict = if error.is_some() {
+                None
+            } else {
+                Some(!reachable)
+            };
+            self.peer_answer(host, id, peer, verdict, out);
+        }
+    }
+
     /// The answer to a probe of `host` sent at `sent`.
     pub(super) fn health(&mut self, host: &str, ok: bool, sent: Millis, out: &mut Output) {
         let threshold = self.pool.ha.failure_threshold.max(1);

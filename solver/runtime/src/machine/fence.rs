@@ -5,6 +5,69 @@
 use super::*;
 
 impl Runtime {
+    /// The answer to fence `id` of `host` (in time, or late after its
+    /// timeout: an "off" then still confirms the host).
+    pub(super) fn fence_answered(
+        &mut self,
+        id: ActionId,
+        host: &str,
+        off: bool,
+        error: Option<&str>,
+        out: &mut Output,
+    ) {
+        let late = self.hosts.get_mut(host).and_then(|h| h.late.remove(&id));
+        if let Some(level) = late.filter(|_| off)
+            && matches!(
+                self.hosts[host].status,
+                HostStatus::Fencing { .. }
+                    | HostStatus::FenceWait { .. }
+                    | HostStatus::FenceHold { .. }
+            )
+        {
+            // Slower than the timeout, but a confirmation all the same.
+            let agent = self.agent(host, level);
+            self.fenced(host, Some(agent), out);
+        } else if self.take(id).is_some() {
+            if let HostStatus::Fencing {
+                level,
+                round,
+                id: current,
+                ..
+            } = self.hosts[host].status
+            {
+                if current == id {
+                    let agent = self.agent(host, level);
+                    if off {
+                        self.fenced(host, Some(agent), out);
+                    } else {
+                        let error = error.unwrap_or("failed").to_string();
+                        self.fence_failed(host, level, round, agent, error, out);
+                    }
+                }
+            }
+        }
+    }
+
+    /// An operator confirms `host` is off (fenced by hand).
+    pub(super) fn fence_confirmed(
+        &mut self,
+        host: &str,
+        out: &mut Output,
+    ) -> Result<(), RuntimeError> {
+        self.host_id(host)?;
+        match self.hosts[host].status {
+            HostStatus::Fenced | HostStatus::Maintenance => out.notes.push(Note::Ignored {
+                reason: format!("host {host} is already off or in maintenance"),
+            }),
+            HostStatus::Up | HostStatus::Confirming { .. } | HostStatus::Returning { .. } => {
+                self.declare_down(host, None, None, out);
+                self.fenced(host, None, out);
+            }
+            _ => self.fenced(host, None, out),
+        }
+        Ok(())
+    }
+
     /// Declares `host` down: its VMs are held until it is confirmed off.
     /// Returns whether it is to be fenced (not in `ha.mode: "vm"`); the
     /// caller sends the first fence, or holds it.

@@ -4,6 +4,26 @@
 use super::*;
 
 impl Runtime {
+    /// The answer to migration `id` of `vm` to `host` (late, a success is
+    /// a sighting).
+    pub(super) fn migrate_answered(
+        &mut self,
+        id: ActionId,
+        vm: &str,
+        host: &str,
+        ok: bool,
+        error: Option<&str>,
+        out: &mut Output,
+    ) {
+        self.answered(vm, id);
+        if self.take(id).is_some() {
+            self.migrate_result(id, vm, host, ok, error, out);
+        } else if ok {
+            // Late, but the VM runs there now: a sighting.
+            self.sighting(vm, host, out);
+        }
+    }
+
     pub(super) fn maintenance(
         &mut self,
         h: HostId,

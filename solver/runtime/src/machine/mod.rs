@@ -15,9 +15,9 @@ use haplan::plan::{self, Scope};
 use haplan::scenario::Analysis;
 use haplan::tolerance::{self, CheckOptions, Tolerates};
 use haplan::whatif::{self, Change, HostVms};
-use model::action_names_host;
 
 mod admission;
+mod changes;
 mod detect;
 mod fence;
 mod maintenance;
@@ -868,195 +868,23 @@ impl Runtime {
                 vm,
                 host,
                 definition,
-            } => {
-                let h = self.host_id(host)?;
-                match self.pool.vm_by_name(vm) {
-                    Some(v) => {
-                        self.forget_vm_actions(vm);
-                        self.set_vm(v, Some(h), Some(Power::Running));
-                    }
-                    None => {
-                        let Some(def) = definition else {
-                            return Err(RuntimeError::UnknownVm(vm.clone()));
-                        };
-                        let mut def = def.clone();
-                        let obj = def.as_object_mut().ok_or_else(|| {
-                            RuntimeError::Invalid("a VM definition must be an object".into())
-                        })?;
-                        obj.insert("name".into(), Value::String(vm.clone()));
-                        obj.insert("host".into(), Value::String(host.clone()));
-                        obj.insert("power".into(), Value::String("running".into()));
-                        self.change(&[Change::AddVm { vm: def }])?;
-                    }
-                }
-                let rt = self.vms.entry(vm.clone()).or_insert_with(VmRt::steady);
-                *rt = VmRt::steady();
-                self.recovery.remove(vm);
-            }
-            Event::VmStopped { vm } => {
-                let v = self.vm_id(vm)?;
-                self.forget_vm_actions(vm);
-                self.set_vm(v, None, Some(Power::Halted));
-                self.vms.insert(vm.clone(), VmRt::steady());
-                self.recovery.remove(vm);
-                self.unstick();
-            }
+            } => self.vm_started(vm, host, definition.as_ref())?,
+            Event::VmStopped { vm } => self.vm_stopped(vm)?,
             Event::VmCrashed { vm } => {
                 let v = self.vm_id(vm)?;
                 self.crashed(v, out);
             }
-            Event::VmMigrated { vm, host } => {
-                let v = self.vm_id(vm)?;
-                let h = self.host_id(host)?;
-                self.set_vm(v, Some(h), None);
-            }
-            Event::VmResized { vm, demand } => {
-                self.vm_id(vm)?;
-                self.change(&[Change::ResizeVm {
-                    name: vm.clone(),
-                    demand: demand.clone(),
-                }])?;
-                self.unstick();
-            }
+            Event::VmMigrated { vm, host } => self.vm_migrated(vm, host)?,
+            Event::VmResized { vm, demand } => self.vm_resized(vm, demand)?,
             Event::VmPriorityChanged {
                 vm,
                 priority,
                 restart,
-            } => {
-                self.vm_id(vm)?;
-                let mut changes = Vec::new();
-                if let Some(p) = priority {
-                    changes.push(Change::SetPriority {
-                        name: vm.clone(),
-                        priority: *p,
-                    });
-                }
-                if let Some(r) = restart {
-                    changes.push(Change::SetRestart {
-                        name: vm.clone(),
-                        restart: *r,
-                    });
-                }
-                self.change(&changes)?;
-            }
-            Event::HostAdded { host } => {
-                self.change(&[Change::AddHost { host: host.clone() }])?;
-                let name = self.pool.hosts.last().expect("added").name.clone();
-                let status = match self.pool.hosts.last().expect("added").state {
-                    HostState::Up => HostStatus::Up,
-                    HostState::Down => HostStatus::Fenced,
-                    HostState::Maintenance => HostStatus::Maintenance,
-                };
-                self.hosts.insert(name, HostRt::new(status));
-                self.unstick();
-            }
-            Event::HostRemoved { host } => {
-                let h = self.host_id(host)?;
-                if let Some(v) = self
-                    .pool
-                    .vms
-                    .iter()
-                    .find(|v| v.host == h && v.power.is_active())
-                {
-                    return Err(RuntimeError::Invalid(format!(
-                        "host \"{host}\" still has VM \"{}\" running; move or stop its VMs first",
-                        v.name
-                    )));
-                }
-                let gone: Vec<String> = self
-                    .pool
-                    .vms
-                    .iter()
-                    .filter(|v| v.host == h)
-                    .map(|v| v.name.clone())
-                    .collect();
-                self.change(&[Change::RemoveHost {
-                    name: host.clone(),
-                    vms: HostVms::Remove,
-                }])?;
-                // Nothing of them is kept: a VM of the same name added later
-                // starts afresh (a late landing left behind would pin it to
-                // a host that is gone).
-                for v in &gone {
-                    self.vms.remove(v);
-                    self.recovery.remove(v);
-                    self.late_landings.remove(v);
-                    self.duplicates.remove(v);
-                    self.alerted_not_agile.remove(v);
-                    for rt in self.hosts.values_mut() {
-                        rt.seen.remove(v);
-                        rt.evacuated.remove(v);
-                    }
-                }
-                self.failback.retain(|(v, _)| !gone.contains(v));
-                self.host_leaves(host);
-                self.hosts.remove(host);
-                self.inflight.retain(|_, a| !action_names_host(a, host));
-                // What awaited an answer just dropped: a peer's word is
-                // asked again (of another peer) on the next failed probe, a
-                // VM that was migrating there is looked for.
-                for rt in self.hosts.values_mut() {
-                    if matches!(rt.status, HostStatus::Confirming { id: Some(id), .. } if !self.inflight.contains_key(&id))
-                    {
-                        rt.status = HostStatus::Up;
-                    }
-                }
-                for rt in self.vms.values_mut() {
-                    if matches!(&rt.phase, Phase::Migrating { to, .. } if to == host) {
-                        rt.phase = Phase::Unknown {
-                            id: None,
-                            ask_at: self.now,
-                            on: None,
-                            attempt: 0,
-                            since: self.now,
-                            alerted: false,
-                            migration: None,
-                            missing: false,
-                            reconciled_away: false,
-                        };
-                    }
-                }
-            }
-            Event::HostUp { host } => {
-                self.host_id(host)?;
-                match self.hosts[host].status {
-                    HostStatus::Up
-                    | HostStatus::Confirming { .. }
-                    | HostStatus::Maintenance
-                    | HostStatus::Returning { .. } => {
-                        out.notes.push(Note::Ignored {
-                            reason: format!("host {host} is already up or in maintenance"),
-                        });
-                    }
-                    _ => {
-                        // Back: inventoried before it counts as up.
-                        let fenced = self.hosts[host].status == HostStatus::Fenced;
-                        let rt = self.hosts.get_mut(host).expect("known");
-                        rt.status = HostStatus::Returning { fenced };
-                        rt.fails = 0;
-                        rt.inventory = true;
-                        rt.inventory_at = 0;
-                        out.notes.push(Note::HostReturning { host: host.clone() });
-                    }
-                }
-            }
-            Event::HostDown { host } => {
-                self.host_id(host)?;
-                match self.hosts[host].status {
-                    // An outside monitor's word: the host is down, but the
-                    // fence waits until half of the pool answers the
-                    // runtime (a runtime cut off from the pool never
-                    // shoots, whoever says the host is down).
-                    HostStatus::Up | HostStatus::Confirming { .. } => {
-                        if self.declare_down(host, None, None, out) {
-                            self.hold_fence(host, 0, 0);
-                        }
-                    }
-                    _ => out.notes.push(Note::Ignored {
-                        reason: format!("host {host} is not up"),
-                    }),
-                }
-            }
+            } => self.vm_priority_changed(vm, *priority, *restart)?,
+            Event::HostAdded { host } => self.host_added(host)?,
+            Event::HostRemoved { host } => self.host_removed(host)?,
+            Event::HostUp { host } => self.host_up(host, out)?,
+            Event::HostDown { host } => self.host_down(host, out)?,
             Event::HostMaintenance { host, enter } => {
                 let h = self.host_id(host)?;
                 self.maintenance(h, *enter, out)?;
@@ -1066,83 +894,21 @@ impl Runtime {
                 host,
                 ping,
                 api,
-            } => {
-                if self.take(*id).is_some() {
-                    let rt = self.hosts.get_mut(host).expect("checked");
-                    rt.probe = None;
-                    let sent = rt.probe_sent;
-                    self.health(host, *ping && *api, sent, out);
-                }
-            }
+            } => self.health_answered(*id, host, *ping, *api, out),
             Event::PeerCheck {
                 id,
                 host,
                 peer,
                 reachable,
                 error,
-            } => {
-                if self.take(*id).is_some() {
-                    let verdict = if error.is_some() {
-                        None
-                    } else {
-                        Some(!*reachable)
-                    };
-                    self.peer_answer(host, *id, peer, verdict, out);
-                }
-            }
+            } => self.peer_answered(*id, host, peer, *reachable, error.as_deref(), out),
             Event::FenceResult {
                 id,
                 host,
                 off,
                 error,
-            } => {
-                let late = self.hosts.get_mut(host).and_then(|h| h.late.remove(id));
-                if let Some(level) = late.filter(|_| *off)
-                    && matches!(
-                        self.hosts[host].status,
-                        HostStatus::Fencing { .. }
-                            | HostStatus::FenceWait { .. }
-                            | HostStatus::FenceHold { .. }
-                    )
-                {
-                    // Slower than the timeout, but a confirmation all the same.
-                    let agent = self.agent(host, level);
-                    self.fenced(host, Some(agent), out);
-                } else if self.take(*id).is_some() {
-                    if let HostStatus::Fencing {
-                        level,
-                        round,
-                        id: current,
-                        ..
-                    } = self.hosts[host].status
-                    {
-                        if current == *id {
-                            let agent = self.agent(host, level);
-                            if *off {
-                                self.fenced(host, Some(agent), out);
-                            } else {
-                                let error = error.clone().unwrap_or_else(|| "failed".into());
-                                self.fence_failed(host, level, round, agent, error, out);
-                            }
-                        }
-                    }
-                }
-            }
-            Event::FenceConfirmed { host } => {
-                self.host_id(host)?;
-                match self.hosts[host].status {
-                    HostStatus::Fenced | HostStatus::Maintenance => out.notes.push(Note::Ignored {
-                        reason: format!("host {host} is already off or in maintenance"),
-                    }),
-                    HostStatus::Up
-                    | HostStatus::Confirming { .. }
-                    | HostStatus::Returning { .. } => {
-                        self.declare_down(host, None, None, out);
-                        self.fenced(host, None, out);
-                    }
-                    _ => self.fenced(host, None, out),
-                }
-            }
+            } => self.fence_answered(*id, host, *off, error.as_deref(), out),
+            Event::FenceConfirmed { host } => self.fence_confirmed(host, out)?,
             Event::VmStartResult {
                 id,
                 vm,
@@ -1150,119 +916,35 @@ impl Runtime {
                 ok,
                 error,
                 in_doubt,
-            } => {
-                self.answered(vm, *id);
-                let deadline = self.deadlines.get(id).copied().unwrap_or(self.now);
-                if self.take(*id).is_some() {
-                    if *in_doubt && !*ok {
-                        self.start_in_doubt(*id, vm, host, deadline, out);
-                    } else {
-                        self.start_result(*id, vm, host, *ok, error.as_deref(), out);
-                    }
-                } else if *ok {
-                    // Late, but the VM runs there: a sighting.
-                    self.sighting(vm, host, out);
-                }
-            }
+            } => self.start_answered(*id, vm, host, *ok, error.as_deref(), *in_doubt, out),
             Event::VmStopResult {
                 id,
                 vm,
                 host,
                 ok,
                 error,
-            } => {
-                if self.take(*id).is_some() {
-                    let rt = self.hosts.get_mut(host).expect("checked");
-                    if *ok {
-                        rt.seen.remove(vm);
-                        out.notes.push(Note::DuplicateStopped {
-                            vm: vm.clone(),
-                            host: host.clone(),
-                        });
-                    } else {
-                        // Whether it still runs there: its host says.
-                        rt.inventory = true;
-                        rt.inventory_at = 0;
-                        out.notes.push(Note::Ignored {
-                            reason: format!(
-                                "stopping the copy of {vm} on {host} failed: {}",
-                                error.as_deref().unwrap_or("failed")
-                            ),
-                        });
-                    }
-                }
-            }
+            } => self.stop_answered(*id, vm, host, *ok, error.as_deref(), out),
             Event::MigrateResult {
                 id,
                 vm,
                 host,
                 ok,
                 error,
-            } => {
-                self.answered(vm, *id);
-                if self.take(*id).is_some() {
-                    self.migrate_result(*id, vm, host, *ok, error.as_deref(), out);
-                } else if *ok {
-                    // Late, but the VM runs there now: a sighting.
-                    self.sighting(vm, host, out);
-                }
-            }
+            } => self.migrate_answered(*id, vm, host, *ok, error.as_deref(), out),
             Event::VmStatus {
                 id,
                 vm,
                 host,
                 error,
-            } => {
-                if self.take(*id).is_some() {
-                    let missing = matches!(
-                        self.vms.get(vm).map(|r| &r.phase),
-                        Some(Phase::Unknown { id: Some(x), missing: true, .. }) if x == id
-                    );
-                    if error.is_some() && missing {
-                        // Not on the hosts that answer: as before the
-                        // query, taken for crashed on its own host.
-                        self.found(*id, vm, None, false, out)?;
-                    } else if error.is_some() {
-                        // Not known yet: asked again shortly.
-                        self.ask_again(*id, vm);
-                    } else {
-                        self.found(*id, vm, host.as_deref(), true, out)?;
-                    }
-                }
-            }
+            } => self.status_answered(*id, vm, host.as_deref(), error.is_some(), out)?,
             Event::Inventory {
                 id,
                 host,
                 vms,
                 error,
                 demand,
-            } => {
-                if self.take(*id).is_some() {
-                    if error.is_some() {
-                        self.inventory_failed(host);
-                    } else {
-                        self.inventory(*id, host, vms, out);
-                        self.amounts_seen(host, vms, demand, out);
-                    }
-                }
-            }
-            Event::ConfigChanged { ha } => {
-                let mut doc = self.doc.clone();
-                let obj = doc
-                    .as_object_mut()
-                    .ok_or_else(|| RuntimeError::Invalid("the pool is not an object".into()))?;
-                let current = obj.entry("ha").or_insert_with(|| Value::Object(Map::new()));
-                let Some(current) = current.as_object_mut() else {
-                    return Err(RuntimeError::Invalid("ha is not an object".into()));
-                };
-                for (k, v) in ha {
-                    current.insert(k.clone(), v.clone());
-                }
-                self.pool = haplan::pool_from_value(&doc)?;
-                self.doc = doc;
-                self.dirty = true;
-                self.unstick();
-            }
+            } => self.inventory_answered(*id, host, vms, error.is_some(), demand, out),
+            Event::ConfigChanged { ha } => self.config_changed(ha)?,
             Event::Restarted => self.restarted(out),
             Event::OperationProceeded { operation } => {
                 out.notes.push(Note::Proceeded {

@@ -5,6 +5,59 @@
 use super::*;
 
 impl Runtime {
+    /// The answer to inventory `id` of `host`: the VMs it runs and the
+    /// amounts it measured, unless `failed`.
+    pub(super) fn inventory_answered(
+        &mut self,
+        id: ActionId,
+        host: &str,
+        vms: &[String],
+        failed: bool,
+        demand: &BTreeMap<String, BTreeMap<String, i64>>,
+        out: &mut Output,
+    ) {
+        if self.take(id).is_some() {
+            if failed {
+                self.inventory_failed(host);
+            } else {
+                self.inventory(id, host, vms, out);
+                self.amounts_seen(host, vms, demand, out);
+            }
+        }
+    }
+
+    /// The answer to stopping the copy `id` of `vm` on `host`.
+    pub(super) fn stop_answered(
+        &mut self,
+        id: ActionId,
+        vm: &str,
+        host: &str,
+        ok: bool,
+        error: Option<&str>,
+        out: &mut Output,
+    ) {
+        if self.take(id).is_some() {
+            let rt = self.hosts.get_mut(host).expect("checked");
+            if ok {
+                rt.seen.remove(vm);
+                out.notes.push(Note::DuplicateStopped {
+                    vm: vm.to_string(),
+                    host: host.to_string(),
+                });
+            } else {
+                // Whether it still runs there: its host says.
+                rt.inventory = true;
+                rt.inventory_at = 0;
+                out.notes.push(Note::Ignored {
+                    reason: format!(
+                        "stopping the copy of {vm} on {host} failed: {}",
+                        error.unwrap_or("failed")
+                    ),
+                });
+            }
+        }
+    }
+
     /// Starts (or restarts) reconciliation: every up host is to be
     /// inventoried before the runtime acts.
     pub(super) fn reconcile(&mut self) {

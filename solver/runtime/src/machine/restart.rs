@@ -6,6 +6,61 @@ use super::model::apply;
 use super::*;
 
 impl Runtime {
+    /// The answer to start `id` of `vm` on `host` (late, a success is a
+    /// sighting).
+    #[allow(clippy::too_many_arguments)] // the fields of the answer
+    pub(super) fn start_answered(
+        &mut self,
+        id: ActionId,
+        vm: &str,
+        host: &str,
+        ok: bool,
+        error: Option<&str>,
+        in_doubt: bool,
+        out: &mut Output,
+    ) {
+        self.answered(vm, id);
+        let deadline = self.deadlines.get(&id).copied().unwrap_or(self.now);
+        if self.take(id).is_some() {
+            if in_doubt && !ok {
+                self.start_in_doubt(id, vm, host, deadline, out);
+            } else {
+                self.start_result(id, vm, host, ok, error, out);
+            }
+        } else if ok {
+            // Late, but the VM runs there: a sighting.
+            self.sighting(vm, host, out);
+        }
+    }
+
+    /// The answer to query `id`: where `vm` runs (`host`), unless `failed`.
+    pub(super) fn status_answered(
+        &mut self,
+        id: ActionId,
+        vm: &str,
+        host: Option<&str>,
+        failed: bool,
+        out: &mut Output,
+    ) -> Result<(), RuntimeError> {
+        if self.take(id).is_some() {
+            let missing = matches!(
+                self.vms.get(vm).map(|r| &r.phase),
+                Some(Phase::Unknown { id: Some(x), missing: true, .. }) if *x == id
+            );
+            if failed && missing {
+                // Not on the hosts that answer: as before the
+                // query, taken for crashed on its own host.
+                self.found(id, vm, None, false, out)?;
+            } else if failed {
+                // Not known yet: asked again shortly.
+                self.ask_again(id, vm);
+            } else {
+                self.found(id, vm, host, true, out)?;
+            }
+        }
+        Ok(())
+    }
+
     /// A start of `vm` on `host` came back in doubt: it may still complete
     /// (until `deadline`, the driver may still make it).
     pub(super) fn start_in_doubt(
