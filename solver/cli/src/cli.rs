@@ -542,16 +542,7 @@ where
         Format::Github => github::report(&text, code, file.as_deref()),
         _ => text,
     };
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|_| stdout.flush())
-    {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-            let _ = writeln!(stderr, "haplan: cannot write output: {e}");
-            EXIT_BAD_INPUT
-        }
-        _ => code,
-    }
+    answer(&text, code, stdout, stderr)
 }
 
 /// The budget of a command, as `BudgetArgs` (for the commands with only a
@@ -650,6 +641,21 @@ impl Ctx {
             deadline: self.deadline,
             cancel: Some(&self.cancel),
         }
+    }
+}
+
+/// Writes the answer `text` and returns the exit code `code` (exit 2 when
+/// it cannot be written; a reader that went away is no error).
+fn answer(text: &str, code: i32, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            let _ = writeln!(stderr, "haplan: cannot write output: {e}");
+            EXIT_BAD_INPUT
+        }
+        _ => code,
     }
 }
 

@@ -61,14 +61,5 @@ pub(crate) fn run_fleet(
             return fail(&CliError::from(message), err_format, stdout, stderr);
         }
     };
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|_| stdout.flush())
-    {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-            let _ = writeln!(stderr, "haplan: cannot write output: {e}");
-            EXIT_BAD_INPUT
-        }
-        _ => code,
-    }
+    answer(&text, code, stdout, stderr)
 }
