@@ -1,4 +1,14 @@
 //! The runtime's state and its reaction to each event.
+//!
+//! Here: the state, the public API and the dispatch (`handle` checks an
+//! answer against its action, hands each event to the concern that takes
+//! it, then settles). Each concern is a submodule with its part of
+//! `impl Runtime`, bottom up: `model` (the pool kept in step with its
+//! file, action bookkeeping) and `planning` (the planning pool); `fence`;
+//! `detect` and `reconcile`; `restart`, `maintenance`, `changes` (VMs and
+//! hosts changed from outside) and `recalc`; `admission` and `settle`
+//! (what follows every event). A concern calls only those below it
+//! (`tests/layering.rs`).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
