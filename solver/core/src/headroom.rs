@@ -38,7 +38,11 @@
 //!    every new VM runs on a host outside F, which holds at most its
 //!    restart spare in whole VMs (its room where none may restart), so n
 //!    is at most that summed over the hosts outside the K with the most.
-//!    Add the room the hosts have at all.
+//!    Counting the room restarts keep back (`Ctx::restart_bound`): a VM a
+//!    failure must restart needs room on one of the hosts it may restart
+//!    on, which then holds fewer new VMs than its room; VMs whose sets of
+//!    such hosts are disjoint keep back room on different hosts, and the
+//!    least each keeps back adds up. Add the room the hosts have at all.
 //! 2. Lower bounds from placements that `check` verifies (stopping as soon
 //!    as K is proved): prefixes of two greedy orders (most room left first;
 //!    least used room first). A prefix of a feasible placement is feasible,
@@ -64,7 +68,8 @@
 //!    the solver fails without an answer, the exhaustive search takes over.
 //!    On pools of more than 500 VMs, first a bisection (`Ctx::bisect`)
 //!    from a placement that leaves room for restarts planned for each
-//!    failure (`Ctx::reserved_placement`).
+//!    failure (`Ctx::reserved_placement`: the VMs with the fewest places to
+//!    go first, each where it costs new VMs the least).
 //! 4. Per host, `fits_here`: the most new VMs that can all start on it,
 //!    between what the best placement put there (a part of a feasible
 //!    placement) and the bounds for that host alone. A placement with every
@@ -1031,7 +1036,121 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 best = b;
             }
         }
+        if let Some(b) = self.restart_bound() {
+            if b.n < best.n {
+                best = b;
+            }
+        }
         best
+    }
+
+    /// Counting the room restarts keep back: a VM v that some failure must
+    /// restart (one of a failure candidate's when K >= 1, or of a host
+    /// already down) runs afterwards on one of the hosts it may restart on,
+    /// T_v, whatever else fails with its host; on t it fits only while t
+    /// holds at most m_t(v) new VMs (t's restart spare less v's demand, in
+    /// whole VMs of the shape). So some host of T_v holds room_t - m_t(v)
+    /// fewer than its room: at least c(v), the least over T_v. VMs whose
+    /// T_v have no host in common give up room on different hosts, so n is
+    /// at most the room less the sum of their c(v) (VMs taken greedily,
+    /// the largest c(v) first, then the fewest hosts).
+    fn restart_bound(&self) -> Option<Bound> {
+        if !self.failover {
+            return None;
+        }
+        let an = self.an;
+        let pool = self.pool;
+        let nres = self.d.len();
+        let mut hosts: Vec<HostId> = an.down.clone();
+        if self.k > 0 {
+            hosts.extend(&an.candidates);
+        }
+        // (c(v), T_v, v, its host) for the VMs with c(v) > 0.
+        let mut costly: Vec<(u64, Vec<HostId>, VmId, HostId)> = Vec::new();
+        for &h in &hosts {
+            if self.expired() {
+                return None;
+            }
+            'vm: for &v in &an.items[h] {
+                let dv = &pool.vms[v].demand;
+                let mut c = u64::MAX;
+                let mut on: Vec<HostId> = Vec::new();
+                for t in an
+                    .agility
+                    .targets
+                    .of(v)
+                    .filter(|&t| t != h && an.receives[t])
+                {
+                    let s = &an.spare[t];
+                    if (0..nres).any(|r| s[r] < dv[r]) {
+                        continue; // v fits there with no new VM either
+                    }
+                    let m = (0..nres)
+                        .filter(|&r| self.d[r] > 0)
+                        .map(|r| ((s[r] - dv[r]) / self.d[r]) as u64)
+                        .min()
+                        .unwrap_or(u64::MAX);
+                    let lost = (self.room[t] as u64).saturating_sub(m);
+                    if lost == 0 {
+                        continue 'vm;
+                    }
+                    c = c.min(lost);
+                    on.push(t);
+                }
+                if !on.is_empty() {
+                    costly.push((c, on, v, h));
+                }
+            }
+        }
+        costly.sort_by(|a, b| {
+            b.0.cmp(&a.0)
+                .then(a.1.len().cmp(&b.1.len()))
+                .then(a.2.cmp(&b.2))
+        });
+        let mut used = vec![false; pool.hosts.len()];
+        let mut lost = 0u64;
+        let mut taken: Vec<(VmId, HostId, &[HostId])> = Vec::new();
+        for (c, on, v, h) in &costly {
+            if on.iter().any(|&t| used[t]) {
+                continue;
+            }
+            for &t in on {
+                used[t] = true;
+            }
+            lost += c;
+            taken.push((*v, *h, on));
+        }
+        if lost == 0 {
+            return None;
+        }
+        let capacity: u64 = self.room.iter().map(|&r| r as u64).sum();
+        let n = capacity.saturating_sub(lost);
+        let name = |h: HostId| pool.hosts[h].name.as_str();
+        let (v, h, on) = taken[0];
+        let c = costly[0].0;
+        let example = format!(
+            "for example {} (on {}) may restart only on {}, which would then hold at least {c} new VM{} \
+             fewer than its room",
+            pool.vms[v].name,
+            name(h),
+            on.iter().map(|&t| name(t)).collect::<Vec<_>>().join(" or "),
+            if c == 1 { "" } else { "s" },
+        );
+        let reason = format!(
+            "restarts keep room back: {} VMs that failures must restart, with no host they may restart on in \
+             common, each need room on one of those hosts that new VMs would take ({example}); of the room for \
+             {capacity}, {lost} are kept back: room for {n}, not {}",
+            taken.len(),
+            n + 1
+        );
+        Some(Bound {
+            n,
+            limit: Limit {
+                kind: LimitKind::Aggregate,
+                reason,
+                failed: Vec::new(),
+            },
+        })
     }
 
     /// How many new VMs each host can hold once K hosts have failed: its
@@ -1141,36 +1260,59 @@ impl<'a, 'p> Ctx<'a, 'p> {
         let mut top: Vec<Vec<Vec<i64>>> = vec![vec![Vec::new(); nres]; nh];
         let mut reserved: Vec<Vec<i64>> = vec![vec![0; nres]; nh];
         let mut load: Vec<Vec<i64>> = vec![vec![0; nres]; nh];
+        // New VMs a host holds with `res` kept back for restarts.
+        let kept = |t: HostId, res: &[i64]| -> u64 {
+            let left: Vec<i64> = (0..nres).map(|r| an.spare[t][r] - res[r]).collect();
+            slots(&left).min(self.room[t] as u64)
+        };
+        // What host t keeps back once this failure's load there is `l`:
+        // the K largest loads of different failures, `l` among them.
+        let after = |list: &[i64], sum: i64, l: i64| -> i64 {
+            match list.get(k - 1) {
+                Some(&last) => sum - last + last.max(l),
+                None => sum + l,
+            }
+        };
+        let alt: Vec<usize> = (0..pool.vms.len())
+            .map(|v| an.agility.targets.of(v).filter(|&t| an.receives[t]).count())
+            .collect();
         for &h in &an.candidates {
             if self.expired() {
                 break;
             }
+            // The VMs with the fewest places to go first, then the largest.
             let mut items: Vec<VmId> = an.items[h].clone();
-            items.sort_by_key(|&v| (std::cmp::Reverse(size(v)), v));
+            items.sort_by_key(|&v| (alt[v].min(FEW_TARGETS), std::cmp::Reverse(size(v)), v));
             let mut touched: Vec<HostId> = Vec::new();
+            // Anti-affinity groups already restarted on each touched host.
+            let mut groups: Vec<(u32, HostId)> = Vec::new();
             for v in items {
                 let dv = &pool.vms[v].demand;
+                let g = an.group_of[v];
                 let best = an
                     .agility
                     .targets
                     .of(v)
                     .filter(|&t| t != h && an.receives[t])
                     .filter(|&t| (0..nres).all(|r| load[t][r] + dv[r] <= an.spare[t][r]))
+                    .filter(|&t| g == pack::NO_GROUP || !groups.contains(&(g, t)))
                     .min_by_key(|&t| {
-                        let covered = (0..nres).all(|r| load[t][r] + dv[r] <= reserved[t][r]);
-                        let left = (0..nres)
-                            .filter(|&r| self.d[r] > 0)
-                            .map(|r| {
-                                let after = (load[t][r] + dv[r]).max(reserved[t][r]);
-                                ((an.spare[t][r] - after).max(0) / self.d[r]) as u64
-                            })
-                            .min()
-                            .unwrap_or(0);
-                        (self.room[t] > 0, !covered, std::cmp::Reverse(left), t)
+                        let res: Vec<i64> = (0..nres)
+                            .map(|r| after(&top[t][r], reserved[t][r], load[t][r] + dv[r]))
+                            .collect();
+                        let covered = (0..nres).all(|r| res[r] <= reserved[t][r]);
+                        // New VMs this restart costs the host, and what is
+                        // left after it.
+                        let left = kept(t, &res);
+                        let cost = kept(t, &reserved[t]) - left;
+                        (cost, self.room[t] > 0, !covered, std::cmp::Reverse(left), t)
                     });
                 if let Some(t) = best {
                     if load[t].iter().all(|&x| x == 0) {
                         touched.push(t);
+                    }
+                    if g != pack::NO_GROUP {
+                        groups.push((g, t));
                     }
                     for r in 0..nres {
                         load[t][r] += dv[r];
@@ -2131,6 +2273,10 @@ const SMALL: usize = 6;
 /// the VMs of its failure sets.
 const BISECT_VMS: usize = 500;
 
+/// [`Ctx::reserved_placement`] plans the restarts of VMs with fewer places
+/// to go than this first.
+const FEW_TARGETS: usize = 8;
+
 /// How [`headroom`] closes the gap between its bounds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Method {
@@ -2710,6 +2856,46 @@ mod tests {
             r.max_additional
         };
         assert_eq!(by(Method::Bisect), by(Method::Search));
+    }
+
+    #[test]
+    fn restarts_with_few_places_to_go_keep_room_back() {
+        // a may restart only on h1, which then holds 5 new VMs of 10, not
+        // 10; new VMs of any failed host restart on s. Every other bound
+        // allows 25; 20 fit.
+        let p = pool(
+            r#"{"name": "r", "hosts": [
+            {"name": "h0", "capacity": {"m": 100}}, {"name": "h1", "capacity": {"m": 100}},
+            {"name": "h2", "capacity": {"m": 100}}, {"name": "s", "capacity": {"m": 100}, "standby": true}],
+            "vms": [{"name": "a", "host": "h0", "demand": {"m": 50}, "allowed_hosts": ["h1"]}]}"#,
+        );
+        let vm = shape(r#"{"m": 10}"#);
+        let an = Analysis::new(&p);
+        let cx = Ctx::new(&an, &vm, vm.vector(&p), 1, None, None, &[]);
+        assert_eq!(cx.slots_bound().unwrap().n, 25);
+        assert!(cx.conditions(&cx.eligible).iter().all(|b| b.n >= 25));
+        let b = cx.restart_bound().unwrap();
+        assert_eq!(b.n, 20);
+        assert!(
+            b.limit.reason.contains("a (on h0) may restart only on h1"),
+            "{}",
+            b.limit.reason
+        );
+        assert_eq!(cx.upper_bounds().n, 20);
+        // The reservation leaves exactly that room on h1, and it fits.
+        let x = cx.reserved_placement();
+        assert_eq!(x, [5, 5, 10, 0]);
+        assert!(matches!(cx.test(&x), Tested::Fits));
+        // With K = 0 nothing restarts: no such bound.
+        let cx0 = Ctx::new(&an, &vm, vm.vector(&p), 0, None, None, &[]);
+        assert!(cx0.restart_bound().is_none());
+        let opts = HeadroomOptions {
+            tolerate: Some(1),
+            ..Default::default()
+        };
+        let r = headroom(&p, &vm, &opts).unwrap();
+        assert_eq!((r.max_additional, r.exact), (20, true));
+        assert_eq!(r.limit.kind, LimitKind::Aggregate);
     }
 
     #[test]
