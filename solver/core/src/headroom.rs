@@ -1053,7 +1053,10 @@ impl<'a, 'p> Ctx<'a, 'p> {
     /// fewer than its room: at least c(v), the least over T_v. VMs whose
     /// T_v have no host in common give up room on different hosts, so n is
     /// at most the room less the sum of their c(v) (VMs taken greedily,
-    /// the largest c(v) first, then the fewest hosts).
+    /// the largest c(v) first, then the fewest hosts). VMs that may
+    /// restart on more than [`RESTART_BOUND_TARGETS`] hosts are left out
+    /// (any subset of the VMs gives a bound), so that the cost stays linear
+    /// in the VMs.
     fn restart_bound(&self) -> Option<Bound> {
         if !self.failover {
             return None;
@@ -1075,12 +1078,16 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 let dv = &pool.vms[v].demand;
                 let mut c = u64::MAX;
                 let mut on: Vec<HostId> = Vec::new();
-                for t in an
-                    .agility
-                    .targets
-                    .of(v)
-                    .filter(|&t| t != h && an.receives[t])
-                {
+                let targets = || {
+                    an.agility
+                        .targets
+                        .of(v)
+                        .filter(|&t| t != h && an.receives[t])
+                };
+                if targets().nth(RESTART_BOUND_TARGETS).is_some() {
+                    continue; // room on so many hosts would bar many others
+                }
+                for t in targets() {
                     let s = &an.spare[t];
                     if (0..nres).any(|r| s[r] < dv[r]) {
                         continue; // v fits there with no new VM either
@@ -1220,12 +1227,15 @@ impl<'a, 'p> Ctx<'a, 'p> {
     }
 
     /// New VMs per host that leave room for the restarts of each
-    /// failure of a candidate host, planned first-fit: a guess that aims
+    /// failure of a candidate host, planned greedily: a guess that aims
     /// the first probe of [`Ctx::bisect`] (probes prove; this only aims
-    /// them). For each candidate h, its VMs to restart, largest first, go
-    /// to a host they may restart on where they cost new VMs the least (a
-    /// host where none may start, then one whose reservation already
-    /// covers them, then the one left with the most room); a host
+    /// them). For each candidate h, its VMs to restart, those with the
+    /// fewest places to go first, then the largest, go to a host they may
+    /// restart on (not one a VM of their anti-affinity group restarts on
+    /// in the same failure) where they cost new VMs the least: the fewest
+    /// new VMs the raised reservation leaves no room for, then a host where
+    /// none may start, then one whose reservation already covers them, then
+    /// the one left with the most room; a host
     /// reserves, per resource, the sum of the K largest loads that
     /// different failures plan on it. New VMs then fill what is left of
     /// each host's room, less some where the new VMs of the K fullest
@@ -2272,6 +2282,10 @@ const SMALL: usize = 6;
 /// ([`Ctx::bisect`]) before the master problem, whose program grows with
 /// the VMs of its failure sets.
 const BISECT_VMS: usize = 500;
+
+/// [`Ctx::restart_bound`] counts the VMs that may restart on at most this
+/// many hosts.
+const RESTART_BOUND_TARGETS: usize = 32;
 
 /// [`Ctx::reserved_placement`] plans the restarts of VMs with fewer places
 /// to go than this first.
