@@ -66,7 +66,7 @@
 //!    infeasible, no placement of one more passes even those sets: the
 //!    upper bound is proved. Each round adds a set, so the loop ends; if
 //!    the solver fails without an answer, the exhaustive search takes over.
-//!    On pools of more than 500 VMs, first a bisection (`Ctx::bisect`)
+//!    On pools of more than 500 VMs, first a bisection (`Ctx::prefixes`)
 //!    from a placement that leaves room for restarts planned for each
 //!    failure (`Ctx::reserved_placement`: the VMs with the fewest places to
 //!    go first, each where it costs new VMs the least).
@@ -1228,7 +1228,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
 
     /// New VMs per host that leave room for the restarts of each
     /// failure of a candidate host, planned greedily: a guess that aims
-    /// the first probe of [`Ctx::bisect`] (probes prove; this only aims
+    /// the first probe of [`Ctx::prefixes`] (probes prove; this only aims
     /// them). For each candidate h, its VMs to restart, those with the
     /// fewest places to go first, then the largest, go to a host they may
     /// restart on (not one a VM of their anti-affinity group restarts on
@@ -1788,7 +1788,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
             let mut x = vec![0u32; self.pool.hosts.len()];
             let mut seq = self.fill(Order::MostRoom, &mut x, &aim, first);
             seq.extend(self.fill(Order::MostRoom, &mut x, &self.room, upper));
-            self.bisect(&mut st, upper, &seq, first);
+            self.prefixes(&mut st, upper, &seq, From::Aim(first), Reach::Longest);
         }
         // The master problem; when the solver fails without an answer (not
         // for lack of time), the exhaustive search takes over.
@@ -1850,62 +1850,38 @@ impl<'a, 'p> Ctx<'a, 'p> {
         }
     }
 
-    /// The prefixes of one greedy order that fit: at least the bound
-    /// itself; with `Reach::Gallop`, probes going down from it, 1, 2, 4,
-    /// ... below, until one fits; with `Reach::Longest`, then bisection to
-    /// the longest. Only prefixes that beat the best are tried (a prefix
-    /// that fails fails every longer one).
+    /// The prefixes of one greedy order that fit, searched from the bound
+    /// ([`Ctx::prefixes`] from [`From::Top`]). With `Reach::Longest` and a
+    /// lower bound already, first whether this order's prefix beats it at
+    /// all (a prefix that fails fails every longer one).
     fn greedy(&self, st: &mut State, upper: u32, order: Order, reach: Reach) {
         let nh = self.pool.hosts.len();
         if st.lower >= upper || st.undecided {
             return;
         }
         let seq = self.sequence(order, upper);
-        let mut hi = (seq.len() as u32).min(upper);
-        let mut lo = st.lower;
-        if lo >= hi {
+        let lo = st.lower;
+        if lo >= (seq.len() as u32).min(upper) {
             return;
         }
-        if lo > 0 && reach == Reach::Longest {
-            // Does this order's prefix beat the best at all?
-            match self.probe(st, prefix(&seq, lo + 1, nh)) {
-                Some(true) => lo += 1,
-                Some(false) | None => return,
-            }
+        if lo > 0
+            && reach == Reach::Longest
+            && self.probe(st, prefix(&seq, lo + 1, nh)) != Some(true)
+        {
+            return;
         }
-        let mut step = 1u32;
-        let mut galloping = true;
-        while lo < hi {
-            if (reach == Reach::Bound && step > 1) || (reach == Reach::Gallop && !galloping) {
-                break;
-            }
-            let probe = if galloping {
-                hi.saturating_sub(step - 1).max(lo + 1)
-            } else {
-                lo + (hi - lo).div_ceil(2)
-            };
-            match self.probe(st, prefix(&seq, probe, nh)) {
-                Some(true) => {
-                    lo = probe;
-                    galloping = false;
-                }
-                Some(false) => {
-                    hi = probe - 1;
-                    step = step.saturating_mul(2);
-                }
-                None => break,
-            }
-        }
+        self.prefixes(st, upper, &seq, From::Top, reach);
     }
 
-    /// The longest prefix of a sequence of hosts (one entry per new VM)
-    /// that fits, by bisection
-    /// from a first probe at `first`: going down from it, by steps of
-    /// 1/256 of it doubling, until a prefix fits, then halving the gap
-    /// (a prefix of a placement that fits fits too, so the prefixes that
-    /// fit are those up to some length). Each probe that fits raises the
-    /// lower bound; none lowers the upper (another placement may fit).
-    fn bisect(&self, st: &mut State, upper: u32, seq: &[HostId], first: u32) {
+    /// The prefixes of a sequence of hosts (one entry per new VM) that fit,
+    /// as far as `reach` asks: the first probe where `from` says, then going
+    /// down by its steps, doubling, until a prefix fits (halving the gap
+    /// once it is no larger than the step), then halving the gap up to the
+    /// longest (a prefix of a placement that fits fits too, so the prefixes
+    /// that fit are those up to some length). Each probe that fits raises
+    /// the lower bound; none lowers the upper (another placement may fit).
+    /// Only prefixes that beat the best are tried.
+    fn prefixes(&self, st: &mut State, upper: u32, seq: &[HostId], from: From, reach: Reach) {
         let nh = self.pool.hosts.len();
         if st.lower >= upper || st.undecided {
             return;
@@ -1915,8 +1891,13 @@ impl<'a, 'p> Ctx<'a, 'p> {
         if lo >= hi {
             return;
         }
-        let mut probe = first.clamp(lo + 1, hi);
-        let mut step = (probe / 256).max(1);
+        let (mut probe, mut step) = match from {
+            From::Top => (hi, 2),
+            From::Aim(first) => {
+                let p = first.clamp(lo + 1, hi);
+                (p, (p / 256).max(1))
+            }
+        };
         let mut fitted = false;
         loop {
             match self.probe(st, prefix(seq, probe, nh)) {
@@ -1927,7 +1908,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 Some(false) => hi = probe - 1,
                 None => return,
             }
-            if lo >= hi {
+            if lo >= hi || reach == Reach::Bound || (fitted && reach == Reach::Gallop) {
                 return;
             }
             probe = if fitted || hi - lo <= step {
@@ -2240,15 +2221,27 @@ impl<'a, 'p> Ctx<'a, 'p> {
     }
 }
 
-/// How far [`Ctx::greedy`] goes down an order's prefixes.
+/// How far [`Ctx::prefixes`] goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Reach {
-    /// The bound itself only.
+    /// The first probe only.
     Bound,
-    /// Down from the bound until a prefix fits.
+    /// Down from the first probe until a prefix fits.
     Gallop,
     /// The longest prefix that fits.
     Longest,
+}
+
+/// Where [`Ctx::prefixes`] starts and how it steps down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum From {
+    /// At the longest prefix the bound allows, 2, 6, 14, ... below it
+    /// until one fits (the greedy orders: the answer is usually at or near
+    /// the bound).
+    Top,
+    /// At this count (a placement aimed near the answer), 1/256 of it
+    /// below, then twice that further, and so on.
+    Aim(u32),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -2279,7 +2272,7 @@ fn total(x: &[u32]) -> u32 {
 const SMALL: usize = 6;
 
 /// Pools with more VMs than this look for the lower bound by bisection
-/// ([`Ctx::bisect`]) before the master problem, whose program grows with
+/// ([`Ctx::prefixes`]) before the master problem, whose program grows with
 /// the VMs of its failure sets.
 const BISECT_VMS: usize = 500;
 
