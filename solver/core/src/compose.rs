@@ -149,16 +149,17 @@ pub(crate) fn tolerates(
         .saturating_mul(k);
     k == 0
         || (applies(an) && k <= MOST_K && entries <= MOST_ENTRIES && {
-            // Most of the time left, not all: the rest is for the
-            // bounds and the search.
+            // Not all the time left: the rest is for the bounds and the
+            // search. Lists that take half of it are not finished.
             let now = std::time::Instant::now();
-            let budget = &Budget {
+            let share = |n: u32, d: u32| Budget {
                 deadline: budget
                     .deadline
-                    .map(|d| now + d.saturating_duration_since(now) * 7 / 8),
+                    .map(|end| now + end.saturating_duration_since(now) * n / d),
                 cancel: budget.cancel,
             };
-            lists(an, k, budget)
+            let budget = &share(7, 8);
+            lists(an, k, &share(1, 2))
                 .and_then(|l| proves(an, &l, budget))
                 .is_some_and(|c| c.decide.iter().all(|s| !budget.expired() && survives(s)))
         })
