@@ -26,16 +26,41 @@
 //!    most k hosts, holding a, that leaves v no list host) is decided
 //!    survivable on its own, exactly, by the caller.
 //!
-//! For k = 2, condition 1 may fail on a host t for a few pairs: those are
-//! then listed (every pair F with `f_t(F)` over t's spare in some resource,
-//! [`Loads::over_pairs`]; none when a single host alone overloads t, since
-//! every pair holding it would) and decided on their own like the sets of
-//! (3). A VM that fits on few hosts thus takes one of them first even when
-//! another VM that fits there only already has it: the pairs of their hosts
-//! are decided exactly, the lists settle the rest.
+//! **Repairs (k ≤ 3).** Condition 1 may fail on some hosts (hot hosts)
+//! for some sets. Those sets are then covered by repairs, or left to
+//! decide like the sets of (3). A repair of a core M (a set of at most k
+//! hosts) moves a few VMs whose entries have their triggers within M off
+//! the hosts M overloads, each to one other host u ∉ M, and claims every
+//! set F ⊇ M of at most k hosts holding no move's host u. It holds when,
+//! for every host w ∉ M, `worst(w, M)` (the most any such F puts on w by
+//! the lists, [`Loads::worst`], exact for k ≤ 3), less the demand moved
+//! off w, plus the demand moved onto w, is within w's spare; a moved VM
+//! goes only to a receiving restart target of its own where no other VM
+//! of its anti-affinity group is listed or moved. Sound: in such an F a
+//! moved VM's entry on w has its trigger within F, so the lists would send
+//! it to w (w ∉ F) and `f_w(F)` counts it: taking it off is exact; every
+//! other VM lands by its list as in the proof below, u survives, and
+//! group members never meet (condition 2 for the listed ones, distinct
+//! hosts for the moved ones). The sets F ⊇ M holding a move's host are
+//! the cores M ∪ {u}, repaired in their turn. A core no repair settles is
+//! left to decide when it has k hosts, and otherwise grown by every other
+//! up host (its sets of k hosts cover it: tolerance is monotone here).
+//! The first cores are the sets M whose own failure overloads a hot host
+//! w while no smaller set within M does, found depth first among the
+//! hosts with an entry on w and cut where `worst(w, M)` fits: `f_w(F)`
+//! depends only on those hosts of F, so every set that overloads w holds
+//! one. A set that overloads no host is carried by the lists; one that
+//! does holds a first core, and each core is repaired (its sets then
+//! repaired but for those holding a move's host, a core of its own),
+//! grown (its sets then those of the larger cores) or decided: by
+//! induction on the size of the core every set of k hosts is survived.
+//! Repairs are found per core in parallel, cores that share their
+//! overloaded hosts' VMs in one step (a core of one or two hosts settles
+//! every set around it at once); each is checked by these counts alone,
+//! independently of how the lists were made.
 //!
 //! Proof. Let F be a set of at most k up hosts. If F is one of the sets
-//! of (3) or an overloading pair, it is survived. Otherwise a VM v of
+//! of (3), decided, or a set a repair claims, it is survived. Otherwise a VM v of
 //! a ∈ F has a host in `L_v` outside F: a full list holds k distinct
 //! hosts, none of them a (a VM never restarts on its own host), so at most
 //! k − 1 of them are in F; a short list has all its k − 1 hosts in F only
@@ -45,9 +70,9 @@
 //! (2). The entry v takes has its trigger within F, so the VMs restarted on
 //! t demand at most `f_t(F)`, within the spare (1; F overloads no host). So
 //! every scenario of at most k failed hosts has a packing: the pool
-//! tolerates k. Only the few sets of (3) and overloading pairs are decided
-//! one by one; the others, C(n, k) of them, are settled by the lists at
-//! once.
+//! tolerates k. Only the few sets of (3) and the cores no repair places
+//! are decided one by one; the others, C(n, k) of them, are settled by
+//! the lists and the repairs at once.
 //!
 //! **Computing the worst set (k ≤ 3).** `f_t` is a sum of non-negative
 //! terms over the triggers within F. The best F holding a given set M is
@@ -71,13 +96,21 @@
 //! take k hosts each, first fit from a start that differs per VM (so that
 //! the load spreads), where adding the entry keeps condition 1 (the worst
 //! set holding its trigger, plus its demand, within the spare), and an
-//! anti-affinity group takes each host once. A VM that finds only k − 1
+//! anti-affinity group takes each host once. For k ≤ 3 an entry that no
+//! host takes within condition 1 among the first few tried goes to the
+//! first that holds it with its trigger's own load (repairs settle the
+//! sets it overloads). A VM that finds only k − 1
 //! hosts keeps a short list while few sets are left to decide. [`proves`]
 //! checks the conditions on the lists themselves, independently of how
 //! they were made: only its "yes", with the sets of (3) decided, is a
 //! proof.
 
 use std::collections::{HashMap, HashSet};
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::Relaxed;
+
+use rayon::prelude::*;
 
 use crate::model::*;
 use crate::pack::{Budget, NO_GROUP};
@@ -115,12 +148,21 @@ pub(crate) fn tolerates(
         .sum::<usize>()
         .saturating_mul(k);
     k == 0
-        || (applies(an)
-            && k <= MOST_K
-            && entries <= MOST_ENTRIES
-            && lists(an, k, budget)
-                .and_then(|l| proves(an, &l))
-                .is_some_and(|sets| sets.iter().all(|s| !budget.expired() && survives(s))))
+        || (applies(an) && k <= MOST_K && entries <= MOST_ENTRIES && {
+            // Not all the time left: the rest is for the bounds and the
+            // search. Lists that take half of it are not finished.
+            let now = std::time::Instant::now();
+            let share = |n: u32, d: u32| Budget {
+                deadline: budget
+                    .deadline
+                    .map(|end| now + end.saturating_duration_since(now) * n / d),
+                cancel: budget.cancel,
+            };
+            let budget = &share(7, 8);
+            lists(an, k, &share(1, 2))
+                .and_then(|l| proves(an, &l, budget))
+                .is_some_and(|c| c.decide.iter().all(|s| !budget.expired() && survives(s)))
+        })
 }
 
 /// Lists longer than this are not tried: a VM that needs more hosts set
@@ -129,8 +171,8 @@ const MOST_K: usize = 8;
 /// Nor lists of more host entries in all (memory and time stay bounded on
 /// any pool: a few tens of MB).
 const MOST_ENTRIES: usize = 1 << 20;
-/// Short lists and overloading pairs leave at most this many sets to
-/// decide one by one.
+/// Short lists and cores no repair places leave at most this many sets
+/// to decide one by one.
 const MOST_SHORT: usize = 1024;
 
 /// A trigger: the hosts whose failure sends a list entry's VM to its host,
@@ -264,14 +306,25 @@ impl Loads {
     /// as the module doc shows, since only k ≤ 3 has triggers of two or
     /// more hosts.
     fn worst(&self, t: HostId, must: &[HostId]) -> Vec<i64> {
-        let (k, nres) = (self.k, self.nres);
+        self.worst_of(t, must, self.k)
+    }
+
+    /// [`Loads::worst`] over the sets of at most `k` hosts (at most the
+    /// lists' k).
+    fn worst_of(&self, t: HostId, must: &[HostId], k: usize) -> Vec<i64> {
+        let nres = self.nres;
         let mut best = vec![0i64; nres];
+        if must.len() >= k {
+            // No room for more hosts: the load of `must` itself.
+            self.within(t, must, &mut best);
+            return best;
+        }
         let mut val = vec![0i64; nres];
         let mut consider = |f0: &[HostId]| {
             self.within(t, f0, &mut val);
             let room = k - f0.len();
             for r in 0..nres {
-                let pad = self.top[(t * nres + r) * k..(t * nres + r + 1) * k]
+                let pad = self.top[(t * nres + r) * self.k..(t * nres + r + 1) * self.k]
                     .iter()
                     .filter(|&&(h, _)| h != NOT && !f0.contains(&h))
                     .take(room)
@@ -311,63 +364,6 @@ impl Loads {
             }
         }
         best
-    }
-
-    /// For k = 2, the pairs of hosts whose failure puts more than `spare`
-    /// on t, every one of them (`None` when more than `most`, or when one
-    /// host alone does: then every pair with it would). A pair with a
-    /// trigger of its own is measured whole; the others carry only their
-    /// single-host loads, found per resource from the largest down.
-    fn over_pairs(&self, t: HostId, spare: &[i64], most: usize) -> Option<Vec<Vec<HostId>>> {
-        let nres = self.nres;
-        let none = Vec::new();
-        let singles = self.singles.get(&t).unwrap_or(&none);
-        let mut val = vec![0i64; nres];
-        if spare.iter().any(|&s| s < 0) {
-            return None;
-        }
-        for &x in singles {
-            self.within(t, &[x], &mut val);
-            if val.iter().zip(spare).any(|(&w, &s)| w > s) {
-                return None;
-            }
-        }
-        let mut out: Vec<Vec<HostId>> = Vec::new();
-        for trig in self.multi.get(&t).unwrap_or(&Vec::new()) {
-            self.within(t, hosts_of(trig), &mut val);
-            if val.iter().zip(spare).any(|(&w, &s)| w > s) {
-                out.push(hosts_of(trig).to_vec());
-            }
-        }
-        let mut by: Vec<(i64, HostId)> = Vec::with_capacity(singles.len());
-        for r in 0..nres {
-            by.clear();
-            by.extend(
-                singles
-                    .iter()
-                    .map(|&x| (self.get(t, &trigger(2, x, &[])).map_or(0, |w| w[r]), x)),
-            );
-            by.sort_unstable_by(|p, q| q.cmp(p));
-            for i in 0..by.len() {
-                if i + 1 >= by.len() || by[i].0.saturating_add(by[i + 1].0) <= spare[r] {
-                    break;
-                }
-                for j in i + 1..by.len() {
-                    if by[i].0.saturating_add(by[j].0) <= spare[r] {
-                        break;
-                    }
-                    let mut pair = vec![by[i].1, by[j].1];
-                    pair.sort_unstable();
-                    out.push(pair);
-                    if out.len() > 2 * most + nres {
-                        return None;
-                    }
-                }
-            }
-        }
-        out.sort_unstable();
-        out.dedup();
-        (out.len() <= most).then_some(out)
     }
 }
 
@@ -419,31 +415,59 @@ pub(crate) fn lists(an: &Analysis, k: usize, budget: &Budget) -> Option<Lists> {
         let group = an.group_of[v];
         let d = &pool.vms[v].demand;
         let mut list: Vec<HostId> = Vec::with_capacity(k);
+        let mut val = vec![0i64; nres];
         // Each VM starts its first fit elsewhere: the loads spread.
         let len = passing.len();
         let start = (a.wrapping_mul(7919) + i.wrapping_mul(104_729)) % len.max(1);
         while list.len() < k {
             let trig = trigger(k, a, &list);
             let must = hosts_of(&trig);
-            let found = (0..len).map(|j| passing[(start + j) % len]).find(|&t| {
+            let open = |t: HostId| {
                 an.receives[t]
                     && t != a
                     && !list.contains(&t)
                     && (0..nres).all(|r| d[r].max(0) <= an.spare[t][r])
                     && (group == NO_GROUP || !taken.contains(&(group, t)))
                     && an.agility.targets.contains(v, t)
-                    && loads
-                        .worst(t, must)
-                        .iter()
-                        .zip(&an.spare[t])
-                        .zip(d)
-                        .all(|((&w, &s), &x)| w.saturating_add(x.max(0)) <= s)
-            });
-            let found = found.or_else(|| {
-                (k == 2 && list.is_empty())
-                    .then(|| overloading(an, &loads, v, a, passing, &taken, &mut short))
-                    .flatten()
-            });
+            };
+            // First fit within condition 1. Failing that (with k small
+            // enough for repairs, after a few hosts tried), the host the
+            // VM overloads least among those that hold it with its
+            // trigger's own load, for repairs to settle (module doc).
+            let repaired = k <= MOST_REPAIRED_K;
+            let mut found = None;
+            let mut least: Option<(f64, HostId)> = None;
+            let mut tried = 0;
+            for j in 0..len {
+                let t = passing[(start + j) % len];
+                if !open(t) {
+                    continue;
+                }
+                if repaired {
+                    if tried >= FIRST_FIT_TRIES && least.is_some() {
+                        break;
+                    }
+                    tried += 1;
+                    loads.within(t, must, &mut val);
+                    if (0..nres).any(|r| val[r].saturating_add(d[r].max(0)) > an.spare[t][r]) {
+                        continue;
+                    }
+                }
+                let w = loads.worst(t, must);
+                let over: f64 = (0..nres)
+                    .map(|r| {
+                        (w[r].saturating_add(d[r].max(0)) - an.spare[t][r]).max(0) as f64 / total[r]
+                    })
+                    .sum();
+                if over <= 0.0 {
+                    found = Some(t);
+                    break;
+                }
+                if repaired && least.is_none() {
+                    least = Some((over, t));
+                }
+            }
+            let found = found.or(least.map(|b| b.1));
             let Some(t) = found else { break };
             loads.add(t, trig, d);
             if group != NO_GROUP {
@@ -464,93 +488,17 @@ pub(crate) fn lists(an: &Analysis, k: usize, budget: &Budget) -> Option<Lists> {
     Some(Lists { k, of })
 }
 
-/// For k = 2, the first entry of VM `v` (of host `a`) when no host takes
-/// it within condition 1 (a VM that fits on few hosts): the host where it
-/// fits with `a`'s other VMs alone and the fewest pairs of hosts come to
-/// overload it, those pairs added to `sets` (to be decided one by one)
-/// while they stay few.
-fn overloading(
-    an: &Analysis,
-    loads: &Loads,
-    v: VmId,
-    a: HostId,
-    passing: &[HostId],
-    taken: &HashSet<(u32, HostId)>,
-    sets: &mut HashSet<Vec<HostId>>,
-) -> Option<HostId> {
-    let d = &an.pool.vms[v].demand;
-    let group = an.group_of[v];
-    let nres = d.len();
-    let mut val = vec![0i64; nres];
-    let mut best: Option<(usize, HostId, Vec<Vec<HostId>>)> = None;
-    for &t in passing {
-        if !an.receives[t]
-            || t == a
-            || (group != NO_GROUP && taken.contains(&(group, t)))
-            || !an.agility.targets.contains(v, t)
-        {
-            continue;
-        }
-        let spare = &an.spare[t];
-        let over = |val: &[i64]| {
-            val.iter()
-                .zip(d)
-                .zip(spare)
-                .any(|((&w, &x), &s)| w.saturating_add(x.max(0)) > s)
-        };
-        loads.within(t, &[a], &mut val);
-        if over(&val) {
-            continue;
-        }
-        let none = Vec::new();
-        let mut others: Vec<HostId> = loads
-            .singles
-            .get(&t)
-            .unwrap_or(&none)
-            .iter()
-            .copied()
-            .chain(
-                loads
-                    .touching
-                    .get(&(t, a))
-                    .unwrap_or(&Vec::new())
-                    .iter()
-                    .flat_map(|tr| hosts_of(tr).to_vec()),
-            )
-            .filter(|&y| y != a)
-            .collect();
-        others.sort_unstable();
-        others.dedup();
-        let mut new = Vec::new();
-        for y in others {
-            let mut pair = vec![a, y];
-            pair.sort_unstable();
-            loads.within(t, &pair, &mut val);
-            if over(&val) && !sets.contains(&pair) {
-                new.push(pair);
-            }
-        }
-        if sets.len() + new.len() <= MOST_SHORT && best.as_ref().is_none_or(|b| new.len() < b.0) {
-            let done = new.is_empty();
-            best = Some((new.len(), t, new));
-            if done {
-                break;
-            }
-        }
-    }
-    let (_, t, new) = best?;
-    sets.extend(new);
-    Some(t)
-}
-
 /// Whether `lists` prove that `an`'s pool tolerates `lists.k` failures: the
-/// conditions of the module doc, checked on the lists alone. `Some` holds
-/// the sets of condition 3 (sorted, distinct): the proof stands once each
-/// is decided survivable on its own; `None` proves nothing.
-pub(crate) fn proves(an: &Analysis, lists: &Lists) -> Option<Vec<Vec<HostId>>> {
+/// conditions of the module doc, checked on the lists alone, with the
+/// repairs that carry the sets that overload a host (k ≤ 3). `Some` holds
+/// those repairs and the sets to decide (those of condition 3 and the
+/// cores no repair places; sorted, distinct): the proof stands once each
+/// is decided survivable on its own; `None` proves nothing (nor when the
+/// budget runs out first).
+pub(crate) fn proves(an: &Analysis, lists: &Lists, budget: &Budget) -> Option<Cover> {
     let k = lists.k;
     if k == 0 {
-        return Some(Vec::new());
+        return Some(Cover::default());
     }
     if !applies(an) {
         return None;
@@ -617,24 +565,412 @@ pub(crate) fn proves(an: &Analysis, lists: &Lists) -> Option<Vec<Vec<HostId>>> {
     }
     targets.sort_unstable();
     targets.dedup();
-    let mut sets = short;
-    for &t in &targets {
-        let fits = loads
-            .worst(t, &[])
-            .iter()
-            .zip(&an.spare[t])
-            .all(|(&w, &s)| w <= s);
-        if !fits {
-            // (1') For k = 2, the pairs that overload t, to decide.
-            if k != 2 {
-                return None;
+    let hot: Vec<HostId> = targets
+        .into_iter()
+        .filter(|&t| {
+            loads
+                .worst(t, &[])
+                .iter()
+                .zip(&an.spare[t])
+                .any(|(&w, &s)| w > s)
+        })
+        .collect();
+    let mut cover = Cover {
+        decide: short,
+        repairs: Vec::new(),
+    };
+    if !hot.is_empty() {
+        // (1') The failure sets that overload a host, repaired or left to
+        // decide.
+        if k > MOST_REPAIRED_K {
+            return None;
+        }
+        Repairer::new(an, lists, &loads, hot).cover(&mut cover, budget)?;
+    }
+    cover.decide.sort_unstable();
+    cover.decide.dedup();
+    (cover.decide.len() <= MOST_SHORT).then_some(cover)
+}
+
+/// A repair (module doc): every set of at most k up hosts that holds
+/// `core` and none of the moves' hosts is survived by the lists' placement
+/// with each moved VM on its move's host instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Repair {
+    /// Sorted.
+    pub core: Vec<HostId>,
+    /// `(vm, host)`: the VM restarts on the host, not where its list sends
+    /// it.
+    pub moves: Vec<(VmId, HostId)>,
+}
+
+/// What restart lists leave besides the sets they carry (module doc): the
+/// sets to decide exactly one by one, and the repairs that carry the
+/// others.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Cover {
+    /// Sorted, distinct.
+    pub decide: Vec<Vec<HostId>>,
+    pub repairs: Vec<Repair>,
+}
+
+/// Repairs are tried for k up to this (the worst set is exact there).
+const MOST_REPAIRED_K: usize = 3;
+/// Failure sets looked at as cores of repairs, at most (then the lists
+/// prove nothing): a few seconds of work.
+const MOST_CORES: usize = 1 << 21;
+/// Hosts an entry tries for a first fit within condition 1, when repairs
+/// may settle an overload instead.
+const FIRST_FIT_TRIES: usize = 256;
+
+/// Finds the sets that overload a host and repairs them (module doc).
+struct Repairer<'a, 'p> {
+    an: &'a Analysis<'p>,
+    loads: &'a Loads,
+    /// At most this many hosts fail: k, or fewer when fewer are up.
+    k: usize,
+    /// The receiving hosts the worst set overloads.
+    hot: Vec<HostId>,
+    /// The VMs of the list entries per (host, trigger).
+    vms_at: HashMap<(HostId, Trigger), Vec<VmId>>,
+    /// Per (anti-affinity group, host), the VM of the group listing it.
+    listed: HashMap<(u32, HostId), VmId>,
+    /// Per VM, the sum over resources of its demand over the total spare.
+    size: HashMap<VmId, f64>,
+    /// Per host h, the hot hosts with an entry whose trigger holds h.
+    feeds: HashMap<HostId, Vec<HostId>>,
+    /// Per number j of hosts, the hot hosts some set of at most j hosts
+    /// overloads (`worst` over sets of j hosts).
+    over_by: Vec<Vec<HostId>>,
+    /// Cores looked at so far.
+    looked: AtomicUsize,
+}
+
+impl<'a, 'p> Repairer<'a, 'p> {
+    fn new(
+        an: &'a Analysis<'p>,
+        lists: &Lists,
+        loads: &'a Loads,
+        hot: Vec<HostId>,
+    ) -> Repairer<'a, 'p> {
+        let pool = an.pool;
+        let nres = pool.resources.len();
+        let total: Vec<f64> = (0..nres)
+            .map(|r| {
+                (0..pool.hosts.len())
+                    .filter(|&t| an.receives[t])
+                    .map(|t| an.spare[t][r].max(0) as f64)
+                    .sum::<f64>()
+                    .max(1.0)
+            })
+            .collect();
+        let mut vms_at: HashMap<(HostId, Trigger), Vec<VmId>> = HashMap::new();
+        let mut listed = HashMap::new();
+        let mut size = HashMap::new();
+        for (v, hosts) in &lists.of {
+            let a = pool.vms[*v].host;
+            let d = &pool.vms[*v].demand;
+            size.insert(*v, (0..nres).map(|r| d[r].max(0) as f64 / total[r]).sum());
+            for (j, &t) in hosts.iter().enumerate() {
+                vms_at
+                    .entry((t, trigger(lists.k, a, &hosts[..j])))
+                    .or_default()
+                    .push(*v);
+                if an.group_of[*v] != NO_GROUP {
+                    listed.insert((an.group_of[*v], t), *v);
+                }
             }
-            sets.extend(loads.over_pairs(t, &an.spare[t], MOST_SHORT)?);
+        }
+        let is_hot: HashSet<HostId> = hot.iter().copied().collect();
+        let mut feeds: HashMap<HostId, Vec<HostId>> = HashMap::new();
+        for &(t, trig) in vms_at.keys() {
+            if is_hot.contains(&t) {
+                for &h in hosts_of(&trig) {
+                    feeds.entry(h).or_default().push(t);
+                }
+            }
+        }
+        for f in feeds.values_mut() {
+            f.sort_unstable();
+            f.dedup();
+        }
+        let over_by = (0..=lists.k)
+            .map(|j| {
+                hot.iter()
+                    .copied()
+                    .filter(|&w| {
+                        loads
+                            .worst_of(w, &[], j)
+                            .iter()
+                            .zip(&an.spare[w])
+                            .any(|(&l, &s)| l > s)
+                    })
+                    .collect()
+            })
+            .collect();
+        Repairer {
+            an,
+            loads,
+            k: lists.k.min(an.candidates.len()),
+            hot,
+            vms_at,
+            listed,
+            size,
+            feeds,
+            over_by,
+            looked: AtomicUsize::new(0),
         }
     }
-    sets.sort_unstable();
-    sets.dedup();
-    (sets.len() <= MOST_SHORT).then_some(sets)
+
+    /// Adds to `cover` what carries every set of `k` hosts that overloads
+    /// a host: repairs, and the sets no repair places, to decide; `None`
+    /// when these grow too many or the budget runs out.
+    fn cover(&self, cover: &mut Cover, budget: &Budget) -> Option<()> {
+        // Every set that overloads a host holds one of these cores.
+        let found: Vec<Option<Vec<Vec<HostId>>>> = self
+            .hot
+            .par_iter()
+            .map(|&w| self.cores_of(w, budget))
+            .collect();
+        let mut queue: Vec<Vec<HostId>> = Vec::new();
+        for f in found {
+            queue.extend(f?);
+        }
+        let mut seen: HashSet<Vec<HostId>> = HashSet::new();
+        // In rounds: the cores of a round repaired in parallel, the sets
+        // their repairs leave the next round's.
+        while !queue.is_empty() {
+            queue.sort_unstable();
+            queue.dedup();
+            queue.retain(|m| !seen.contains(m));
+            let looked = self.looked.fetch_add(queue.len(), Relaxed) + queue.len();
+            if looked > MOST_CORES || budget.expired() {
+                return None;
+            }
+            let done: Vec<Option<Result<Vec<(VmId, HostId)>, ()>>> = queue
+                .par_iter()
+                .map(|m| (!budget.expired()).then(|| self.repair(m)))
+                .collect();
+            let mut next = Vec::new();
+            for (m, r) in queue.drain(..).zip(done) {
+                let grown = |y: HostId| {
+                    let mut c = m.clone();
+                    c.push(y);
+                    c.sort_unstable();
+                    c
+                };
+                match r? {
+                    Ok(moves) if moves.is_empty() => {}
+                    Ok(moves) => {
+                        if m.len() < self.k {
+                            let mut to: Vec<HostId> = moves.iter().map(|&(_, u)| u).collect();
+                            to.sort_unstable();
+                            to.dedup();
+                            next.extend(to.into_iter().map(grown));
+                        }
+                        cover.repairs.push(Repair {
+                            core: m.clone(),
+                            moves,
+                        });
+                    }
+                    Err(()) if m.len() >= self.k => {
+                        cover.decide.push(m.clone());
+                        if cover.decide.len() > MOST_SHORT {
+                            return None;
+                        }
+                    }
+                    Err(()) => next.extend(
+                        self.an
+                            .candidates
+                            .iter()
+                            .filter(|y| !m.contains(y))
+                            .map(|&y| grown(y)),
+                    ),
+                }
+                seen.insert(m);
+            }
+            queue = next;
+        }
+        Some(())
+    }
+
+    /// Adds to `out` the sets M of at most k hosts, made of hosts with an
+    /// entry on `w`, whose own failure overloads `w` while no smaller such
+    /// set within M does (found depth first, a branch left as soon as no
+    /// set holding it can overload `w`): every set F of at most k hosts
+    /// that overloads `w` holds one, since `f_w(F)` depends only on the
+    /// hosts of F with an entry on `w`.
+    fn cores_of(&self, w: HostId, budget: &Budget) -> Option<Vec<Vec<HostId>>> {
+        let mut out = Vec::new();
+        let loads = self.loads;
+        let mut from: Vec<HostId> = loads.singles.get(&w).cloned().unwrap_or_default();
+        for t in loads.multi.get(&w).into_iter().flatten() {
+            from.extend(hosts_of(t));
+        }
+        from.sort_unstable();
+        from.dedup();
+        let spare = &self.an.spare[w];
+        let mut val = vec![0i64; spare.len()];
+        let mut stack: Vec<(Vec<HostId>, usize)> = vec![(Vec::new(), 0)];
+        while let Some((m, i)) = stack.pop() {
+            if i >= from.len() {
+                continue;
+            }
+            stack.push((m.clone(), i + 1));
+            let looked = self.looked.fetch_add(1, Relaxed);
+            if looked > MOST_CORES || (looked % 64 == 0 && budget.expired()) {
+                return None;
+            }
+            let mut c = m;
+            c.push(from[i]);
+            let over = |x: &[i64]| x.iter().zip(spare).any(|(&l, &s)| l > s);
+            if !over(&loads.worst(w, &c)) {
+                continue;
+            }
+            loads.within(w, &c, &mut val);
+            if over(&val) {
+                out.push(c);
+            } else if c.len() < self.k {
+                stack.push((c, i + 1));
+            }
+        }
+        Some(out)
+    }
+
+    /// Moves that repair every set of at most k hosts holding `m` (sorted,
+    /// k hosts at most) and none of the moves' hosts: none when the lists
+    /// alone carry them; `Err` when no repair is found.
+    ///
+    /// A host w outside `m` takes at most `worst(w, m)` from the lists in
+    /// such a set. A VM whose entry on w has its trigger within `m` lands on
+    /// w in every such set without w; moved to a host u outside `m`, it
+    /// leaves w and adds its demand to u, which takes at most `worst(u, m)`
+    /// besides. The moves keep every host within its spare by these counts.
+    fn repair(&self, m: &[HostId]) -> Result<Vec<(VmId, HostId)>, ()> {
+        let an = self.an;
+        let pool = an.pool;
+        let nres = pool.resources.len();
+        // A hot host no host of `m` feeds takes at most what a set of the
+        // other k − |m| hosts puts on it: when that is too much, no move of
+        // `m`'s VMs helps.
+        let mut fed: Vec<HostId> = m
+            .iter()
+            .flat_map(|h| self.feeds.get(h).into_iter().flatten().copied())
+            .collect();
+        fed.sort_unstable();
+        fed.dedup();
+        if self.over_by[self.loads.k - m.len()]
+            .iter()
+            .any(|w| !m.contains(w) && fed.binary_search(w).is_err())
+        {
+            return Err(());
+        }
+        let mut base: HashMap<HostId, Vec<i64>> = HashMap::new();
+        let mut over: Vec<HostId> = Vec::new();
+        for w in fed {
+            if m.contains(&w) {
+                continue;
+            }
+            let worst = self.loads.worst(w, m);
+            if worst.iter().zip(&an.spare[w]).any(|(&l, &s)| l > s) {
+                over.push(w);
+            }
+            base.insert(w, worst);
+        }
+        if over.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The demand each host gains (moved in) less what it loses.
+        let mut shift: HashMap<HostId, Vec<i64>> = HashMap::new();
+        let mut moves: Vec<(VmId, HostId)> = Vec::new();
+        for &w in &over {
+            let mut cands: Vec<VmId> = Vec::new();
+            for mask in 1u32..(1 << m.len()) {
+                if mask.count_ones() > 3 {
+                    continue;
+                }
+                let mut trig = [NOT; 3];
+                let mut n = 0;
+                for (i, &h) in m.iter().enumerate() {
+                    if mask & (1 << i) != 0 {
+                        trig[n] = h;
+                        n += 1;
+                    }
+                }
+                if let Some(vs) = self.vms_at.get(&(w, trig)) {
+                    cands.extend(vs);
+                }
+            }
+            cands.sort_by(|x, y| self.size[y].total_cmp(&self.size[x]).then(x.cmp(y)));
+            for v in cands {
+                let need = |shift: &HashMap<HostId, Vec<i64>>, r: usize| {
+                    base[&w][r] + shift.get(&w).map_or(0, |s| s[r]) - an.spare[w][r]
+                };
+                if (0..nres).all(|r| need(&shift, r) <= 0) {
+                    break;
+                }
+                let d = &pool.vms[v].demand;
+                if !(0..nres).any(|r| need(&shift, r) > 0 && d[r] > 0) {
+                    continue;
+                }
+                if let Some(u) = self.place(v, m, &over, &mut base, &shift, &moves) {
+                    for (h, sign) in [(w, -1), (u, 1)] {
+                        let s = shift.entry(h).or_insert_with(|| vec![0; nres]);
+                        for r in 0..nres {
+                            s[r] += sign * d[r].max(0);
+                        }
+                    }
+                    moves.push((v, u));
+                }
+            }
+        }
+        let fits = base.iter().all(|(&h, worst)| {
+            let s = shift.get(&h);
+            (0..nres).all(|r| worst[r] + s.map_or(0, |s| s[r]) <= an.spare[h][r])
+        });
+        if fits { Ok(moves) } else { Err(()) }
+    }
+
+    /// A host outside `m` and `over` that takes VM `v` (restart target,
+    /// receiving, no other VM of its group listed or moved there) within
+    /// its spare: `worst(u, m)` (kept in `base`) and `shift` besides.
+    fn place(
+        &self,
+        v: VmId,
+        m: &[HostId],
+        over: &[HostId],
+        base: &mut HashMap<HostId, Vec<i64>>,
+        shift: &HashMap<HostId, Vec<i64>>,
+        moves: &[(VmId, HostId)],
+    ) -> Option<HostId> {
+        let an = self.an;
+        let targets = &an.agility.targets;
+        let d = &an.pool.vms[v].demand;
+        let g = an.group_of[v];
+        for &u in targets.passing(targets.requirement(v)?) {
+            if m.contains(&u)
+                || over.contains(&u)
+                || !an.receives[u]
+                || !targets.contains(v, u)
+                || (g != NO_GROUP
+                    && (self.listed.get(&(g, u)).is_some_and(|&x| x != v)
+                        || moves.iter().any(|&(x, h)| h == u && an.group_of[x] == g)))
+            {
+                continue;
+            }
+            let worst = base.entry(u).or_insert_with(|| self.loads.worst(u, m));
+            let s = shift.get(&u);
+            if (0..d.len()).all(|r| {
+                worst[r]
+                    .saturating_add(s.map_or(0, |s| s[r]))
+                    .saturating_add(d[r].max(0))
+                    <= an.spare[u][r]
+            }) {
+                return Some(u);
+            }
+        }
+        None
+    }
 }
 
 #[cfg(test)]
@@ -709,6 +1045,86 @@ mod tests {
         })
     }
 
+    /// Whether the failure of `set` is survived with each VM of its hosts
+    /// where `moves` puts it, or else on its first list host up: every VM
+    /// placed on a receiving restart target outside `set`, no two of one
+    /// anti-affinity group on one host, every host within its spare.
+    fn placed(an: &Analysis, lists: &Lists, moves: &[(VmId, HostId)], set: &[HostId]) -> bool {
+        let pool = an.pool;
+        let nres = pool.resources.len();
+        let list: HashMap<VmId, &Vec<HostId>> = lists.of.iter().map(|(v, l)| (*v, l)).collect();
+        let mut load: HashMap<HostId, Vec<i64>> = HashMap::new();
+        let mut groups: HashSet<(u32, HostId)> = HashSet::new();
+        for &h in set {
+            for &v in &an.items[h] {
+                let to = moves
+                    .iter()
+                    .find(|m| m.0 == v)
+                    .map(|m| m.1)
+                    .or_else(|| list.get(&v)?.iter().copied().find(|t| !set.contains(t)));
+                let Some(t) = to else { return false };
+                if set.contains(&t) || !an.receives[t] || !an.agility.targets.contains(v, t) {
+                    return false;
+                }
+                if an.group_of[v] != NO_GROUP && !groups.insert((an.group_of[v], t)) {
+                    return false;
+                }
+                let l = load.entry(t).or_insert_with(|| vec![0; nres]);
+                for r in 0..nres {
+                    l[r] += pool.vms[v].demand[r].max(0);
+                }
+            }
+        }
+        load.iter()
+            .all(|(&t, l)| (0..nres).all(|r| l[r] <= an.spare[t][r]))
+    }
+
+    /// Whether `cover`'s repairs hold: each places every set of at most k
+    /// hosts it claims (holding its core, none of its moves' hosts), and
+    /// every set of exactly `k` hosts (all when fewer are up) is decided,
+    /// carried by the lists, or claimed by a repair.
+    fn repairs_hold(an: &Analysis, lists: &Lists, cover: &Cover) -> Result<(), String> {
+        let k = lists.k;
+        let n = an.candidates.len();
+        for set in sets_upto(&an.candidates, k) {
+            if cover.decide.contains(&set) {
+                continue;
+            }
+            let claims: Vec<&Repair> = cover
+                .repairs
+                .iter()
+                .filter(|r| {
+                    r.core.iter().all(|h| set.contains(h))
+                        && r.moves.iter().all(|(_, u)| !set.contains(u))
+                })
+                .collect();
+            for r in &claims {
+                if !placed(an, lists, &r.moves, &set) {
+                    return Err(format!(
+                        "repair {r:?} claims {set:?}, which it does not place: lists {:?} spare {:?}",
+                        lists.of, an.spare
+                    ));
+                }
+            }
+            if set.len() == k.min(n)
+                && claims.is_empty()
+                && !cover.decide.contains(&set)
+                && !carried(an, lists, &set)
+            {
+                return Err(format!(
+                    "{set:?} neither carried, repaired nor left to decide"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The sets the lists leave to decide one by one (`None`: they prove
+    /// nothing).
+    fn left(an: &Analysis, lists: &Lists) -> Option<Vec<Vec<HostId>>> {
+        proves(an, lists, &Budget::default()).map(|c| c.decide)
+    }
+
     /// Every set of one to `k` of `hosts`, sorted.
     fn sets_upto(hosts: &[HostId], k: usize) -> Vec<Vec<HostId>> {
         let mut out: Vec<Vec<HostId>> = vec![Vec::new()];
@@ -763,7 +1179,11 @@ mod tests {
             let an = Analysis::new(&pool);
             // The heuristic keeps to the conditions the checker asks.
             if let Some(l) = lists(&an, k, &Budget::default()) {
-                prop_assert!(proves(&an, &l).is_some(), "lists made for {k} refused");
+                let cover = proves(&an, &l, &Budget::default());
+                prop_assert!(cover.is_some(), "lists made for {k} refused");
+                if let Err(e) = repairs_hold(&an, &l, &cover.unwrap()) {
+                    prop_assert!(false, "lists made for {k}: {e}");
+                }
             }
             if composes(&an, k) {
                 prop_assert!(brute(&an, k), "lists for {k} accepted, a {k}-set fails");
@@ -803,17 +1223,16 @@ mod tests {
             let lists = Lists { k, of };
             // Every set the checker does not leave to decide is carried
             // by the lists themselves, each VM on its first host up.
-            if let Some(sets) = proves(&an, &lists) {
-                for set in sets_upto(&an.candidates, k) {
-                    prop_assert!(
-                        sets.contains(&set) || carried(&an, &lists, &set),
-                        "random lists for {k} accepted, {set:?} not carried nor left to decide"
-                    );
+            if let Some(cover) = proves(&an, &lists, &Budget::default()) {
+                if let Err(e) = repairs_hold(&an, &lists, &cover) {
+                    prop_assert!(false, "random lists for {k} accepted: {e}");
                 }
             }
             // The sets short lists leave are decided exactly, as the
             // search does; the rest is the checker's claim.
-            if proves(&an, &lists).is_some_and(|sets| sets.iter().all(|s| survives(&an, s))) {
+            if proves(&an, &lists, &Budget::default())
+                .is_some_and(|c| c.decide.iter().all(|s| survives(&an, s)))
+            {
                 prop_assert!(brute(&an, k), "random lists for {k} accepted, a {k}-set fails");
             }
         }
@@ -863,7 +1282,7 @@ mod tests {
             k: 2,
             of: vec![(0, vec![3, 1]), (1, vec![3, 0]), (2, vec![3, 1])],
         };
-        assert_eq!(proves(&an, &lists), Some(Vec::new()));
+        assert_eq!(left(&an, &lists), Some(Vec::new()));
         assert!(brute(&an, 2));
         // Listing h1 first instead counts in every pair with the VM's
         // host: with h0 and h2 failed, h1 would need 100.
@@ -871,14 +1290,24 @@ mod tests {
             k: 2,
             of: vec![(0, vec![1, 3]), (1, vec![3, 0]), (2, vec![1, 3])],
         };
-        // For k = 2 that pair is left to decide on its own.
-        assert_eq!(proves(&an, &first), Some(vec![vec![0, 2]]));
+        // That pair is repaired: h0's VM moves to h3, which no VM of h0
+        // or h2 takes then (h1's VM lands there only when h1 fails); the
+        // sets holding h3 are carried by the lists.
+        let cover = proves(&an, &first, &Budget::default()).unwrap();
+        assert_eq!(cover.decide, Vec::<Vec<HostId>>::new());
+        assert_eq!(
+            cover.repairs,
+            vec![Repair {
+                core: vec![0, 2],
+                moves: vec![(0, 3)]
+            }]
+        );
         // A list one host short leaves its own set to decide, and only it.
         let short = Lists {
             k: 2,
             of: vec![(0, vec![3]), (1, vec![3, 0]), (2, vec![3, 1])],
         };
-        assert_eq!(proves(&an, &short), Some(vec![vec![0, 3]]));
+        assert_eq!(left(&an, &short), Some(vec![vec![0, 3]]));
     }
 
     #[test]
@@ -896,26 +1325,43 @@ mod tests {
             k: 2,
             of: vec![(0, vec![2, 3]), (1, vec![2, 3])],
         };
-        // For k = 2 the pair that overloads h2 is left to decide on its
-        // own; for k = 3 (lists of three) nothing is claimed.
-        assert_eq!(proves(&an, &bad), Some(vec![vec![0, 1]]));
+        // The pair that overloads h2 is repaired (one VM to h3). For k = 3
+        // no repair places h0's and h1's VMs on the one host left: those
+        // sets are left to decide (and fail).
+        let cover = proves(&an, &bad, &Budget::default()).unwrap();
+        assert_eq!(cover.decide, Vec::<Vec<HostId>>::new());
+        assert_eq!(cover.repairs.len(), 1);
+        assert_eq!(cover.repairs[0].core, vec![0, 1]);
         let bad3 = Lists {
             k: 3,
             of: vec![(0, vec![2, 3, 1]), (1, vec![2, 3, 0])],
         };
-        assert!(proves(&an, &bad3).is_none());
+        let cover = proves(&an, &bad3, &Budget::default()).unwrap();
+        assert!(cover.decide.contains(&vec![0, 1, 2]));
+        assert_eq!(repairs_hold(&an, &bad3, &cover), Ok(()));
+        assert!(!brute(&an, 3));
+        assert!(!composes(&an, 3));
         // Lists that never share a first host: h0's VM lands on h1 when h0
         // and h2 fail, 60 on h1's 40 free; that pair and h1's VM's
-        // {h1, h3} are left to decide.
+        // {h1, h3} are repaired, each VM moved to the host with 100 free.
         let good = Lists {
             k: 2,
             of: vec![(0, vec![2, 1]), (1, vec![3, 0])],
         };
+        let cover = proves(&an, &good, &Budget::default()).unwrap();
+        assert_eq!(cover.decide, Vec::<Vec<HostId>>::new());
+        let mut repaired: Vec<(Vec<HostId>, Vec<(VmId, HostId)>)> = cover
+            .repairs
+            .iter()
+            .map(|r| (r.core.clone(), r.moves.clone()))
+            .collect();
+        repaired.sort_unstable();
         assert_eq!(
-            proves(&an, &good),
-            Some(vec![vec![0, 2], vec![1, 3]]),
+            repaired,
+            vec![(vec![0, 2], vec![(0, 3)]), (vec![1, 3], vec![(1, 2)])],
             "h1 has 40 free, not 60"
         );
+        assert_eq!(repairs_hold(&an, &good, &cover), Ok(()));
         // One VM per anti-affinity group per host: two members listing one
         // host are refused even when it has the room.
         let text = pool_text(
@@ -928,12 +1374,12 @@ mod tests {
             k: 2,
             of: vec![(0, vec![2, 3]), (1, vec![3, 2])],
         };
-        assert!(proves(&an, &shared).is_none());
+        assert!(left(&an, &shared).is_none());
         let apart = Lists {
             k: 1,
             of: vec![(0, vec![2]), (1, vec![3])],
         };
-        assert_eq!(proves(&an, &apart), Some(Vec::new()));
+        assert_eq!(left(&an, &apart), Some(Vec::new()));
         assert!(brute(&an, 1));
     }
 }
