@@ -595,13 +595,17 @@ pub(crate) fn proves(an: &Analysis, lists: &Lists, budget: &Budget) -> Option<Co
 /// A repair (module doc): every set of at most k up hosts that holds
 /// `core` and none of the moves' hosts is survived by the lists' placement
 /// with each moved VM on its move's host instead.
+/// A repair's moves: `(vm, host)`, the VM restarts on the host, not where
+/// its list sends it.
+pub(crate) type Moves = Vec<(VmId, HostId)>;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Repair {
     /// Sorted.
     pub core: Vec<HostId>,
     /// `(vm, host)`: the VM restarts on the host, not where its list sends
     /// it.
-    pub moves: Vec<(VmId, HostId)>,
+    pub moves: Moves,
 }
 
 /// What restart lists leave besides the sets they carry (module doc): the
@@ -747,7 +751,7 @@ impl<'a, 'p> Repairer<'a, 'p> {
             if looked > MOST_CORES || budget.expired() {
                 return None;
             }
-            let done: Vec<Option<Result<Vec<(VmId, HostId)>, ()>>> = queue
+            let done: Vec<Option<Result<Moves, ()>>> = queue
                 .par_iter()
                 .map(|m| (!budget.expired()).then(|| self.repair(m)))
                 .collect();
@@ -846,7 +850,7 @@ impl<'a, 'p> Repairer<'a, 'p> {
     /// w in every such set without w; moved to a host u outside `m`, it
     /// leaves w and adds its demand to u, which takes at most `worst(u, m)`
     /// besides. The moves keep every host within its spare by these counts.
-    fn repair(&self, m: &[HostId]) -> Result<Vec<(VmId, HostId)>, ()> {
+    fn repair(&self, m: &[HostId]) -> Result<Moves, ()> {
         let an = self.an;
         let pool = an.pool;
         let nres = pool.resources.len();
@@ -882,7 +886,7 @@ impl<'a, 'p> Repairer<'a, 'p> {
         }
         // The demand each host gains (moved in) less what it loses.
         let mut shift: HashMap<HostId, Vec<i64>> = HashMap::new();
-        let mut moves: Vec<(VmId, HostId)> = Vec::new();
+        let mut moves: Moves = Vec::new();
         for &w in &over {
             let mut cands: Vec<VmId> = Vec::new();
             for mask in 1u32..(1 << m.len()) {
@@ -1350,7 +1354,7 @@ mod tests {
         };
         let cover = proves(&an, &good, &Budget::default()).unwrap();
         assert_eq!(cover.decide, Vec::<Vec<HostId>>::new());
-        let mut repaired: Vec<(Vec<HostId>, Vec<(VmId, HostId)>)> = cover
+        let mut repaired: Vec<(Vec<HostId>, Moves)> = cover
             .repairs
             .iter()
             .map(|r| (r.core.clone(), r.moves.clone()))
