@@ -26,6 +26,7 @@
 
 mod machine;
 
+pub mod budget;
 pub mod driver;
 pub mod log;
 pub mod redact;
@@ -40,6 +41,7 @@ use serde_json::{Map, Value};
 
 use haplan::model::{Priority, Restart};
 
+pub use budget::DEFAULT_CHECK_BUDGET;
 pub use machine::{Admission, Runtime, RuntimeError};
 
 /// Milliseconds since an epoch the caller chooses (and keeps).
@@ -415,6 +417,21 @@ pub enum Alert {
     },
     /// Not even one host failure is tolerated.
     ZeroTolerable,
+    /// The tolerance check did not decide within its budget whether the
+    /// configured k holds: the pool tolerates at least `lower` and at
+    /// most `upper` failures (proved), and `lower < configured`. Neither
+    /// "guaranteed" nor "overcommitted" is claimed. Raised again when the
+    /// bounds change.
+    ToleranceUndecided {
+        /// The k the pool is configured to tolerate.
+        configured: u32,
+        /// Failures the pool is proved to tolerate.
+        lower: u32,
+        /// Failures the pool tolerates at most (proved).
+        upper: u32,
+        /// Why, in a sentence.
+        reason: String,
+    },
     /// The configured k is guaranteed again.
     PlanRestored {
         /// The k the pool is configured to tolerate.
@@ -540,8 +557,14 @@ pub enum Note {
     Tolerance {
         /// The k the pool is configured to tolerate.
         configured: u32,
-        /// The exact tolerance now.
+        /// The exact tolerance now (with `upper_bound`: the tolerance
+        /// proved, a lower bound).
         max_tolerable: u32,
+        /// Present when the check did not decide within its budget: the
+        /// upper bound proved (the tolerance is then between
+        /// `max_tolerable` and this).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        upper_bound: Option<u32>,
     },
     /// A host missed a probe.
     HostSuspect {
@@ -788,6 +811,11 @@ pub struct Output {
     /// that ends), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wake_at: Option<Millis>,
+    /// The exact checks of this step that did not decide within their
+    /// budget, with what they proved ([`budget`]): a replay of the log
+    /// takes these instead of running them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undecided: Vec<budget::Undecided>,
 }
 
 /// Seconds to milliseconds, saturating.

@@ -10,11 +10,12 @@ use haplan::agility;
 use haplan::drain;
 use haplan::error::{ChangesError, PoolError};
 use haplan::model::*;
-use haplan::pack::Budget;
 use haplan::plan::{self, Scope};
 use haplan::scenario::Analysis;
-use haplan::tolerance::{self, CheckOptions, Tolerates};
+use haplan::tolerance::Tolerates;
 use haplan::whatif::{self, Change, HostVms};
+
+use crate::budget::{CheckUse, Checks, Undecided, budget_words};
 
 /// First wait after every fence level of a host failed; doubles each round.
 pub const FENCE_BACKOFF_MS: Millis = 5_000;
@@ -108,6 +109,19 @@ pub enum Admission {
         failed_hosts: Vec<String>,
         /// The protected VMs that failure would leave without a host.
         stranded_vms: Vec<String>,
+        /// Why, in a sentence.
+        reason: String,
+    },
+    /// The check did not decide within the runtime's check budget: the
+    /// operation is admitted (a refusal is always a proof), but nothing is
+    /// proved. In JSON a `"verdict": "allowed"` with `"undecided": true`,
+    /// so that a caller that knows only `allowed` admits it.
+    #[serde(rename = "allowed")]
+    Undecided {
+        /// The k the pool is configured to tolerate.
+        configured: u32,
+        /// Always true.
+        undecided: bool,
         /// Why, in a sentence.
         reason: String,
     },
@@ -358,8 +372,12 @@ struct Entry {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Known {
     configured: u32,
+    /// The exact tolerance, or with `upper_bound` the tolerance proved.
     max_tolerable: u32,
     stranded_now: bool,
+    /// The check did not decide within its budget: the upper bound proved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    upper_bound: Option<u32>,
 }
 
 /// A start or live migration that came back in doubt (or was in flight
@@ -502,9 +520,15 @@ pub struct Runtime {
     /// started anywhere else: a late landing would make a second copy.
     late_landings: BTreeMap<String, Landing>,
     dirty: bool,
+    /// The budget of the exact checks (not state: a setting of the process).
+    checks: Checks,
 }
 
 const VIRTUAL_HOST: &str = "\u{0}awaiting-restart";
+
+/// How a drain that is not proved to keep k says so.
+const DRAIN_UNDECIDED: &str =
+    "undecided: the check whether the drain keeps k did not decide within its time budget";
 
 impl Runtime {
     /// A runtime for the pool file `doc` (validated as a whole), at time
@@ -544,6 +568,7 @@ impl Runtime {
             isolated: false,
             late_landings: BTreeMap::new(),
             dirty: true,
+            checks: Checks::default(),
         };
         rt.reconcile();
         let mut out = Output::default();
@@ -677,6 +702,7 @@ impl Runtime {
                 None => BTreeMap::new(),
             },
             dirty: false,
+            checks: Checks::default(),
         };
         // A pin of an older snapshot knows no deadline: checked no sooner
         // than the longest one after the snapshot.
@@ -772,6 +798,49 @@ impl Runtime {
     /// Reacts to one event. An event that refers to what the pool does not
     /// have, or would make the pool invalid, is refused and changes nothing.
     pub fn handle(&mut self, input: &Input) -> Result<Output, RuntimeError> {
+        self.handle_checked(input, None)
+    }
+
+    /// [`Runtime::handle`] for a logged step being replayed: the exact
+    /// checks that did not decide within their budget when it was taken
+    /// (its output's `undecided`) take their logged outcome instead of
+    /// running again (see [`crate::budget`]).
+    pub fn replay_step(
+        &mut self,
+        input: &Input,
+        undecided: &[Undecided],
+    ) -> Result<Output, RuntimeError> {
+        self.handle_checked(input, Some(undecided.to_vec()))
+    }
+
+    /// The wall-clock time each exact check of a step may take (`None`:
+    /// no limit); [`crate::DEFAULT_CHECK_BUDGET`] unless set. A setting of
+    /// the process, not of the state: a replayed log gives the same
+    /// outputs whatever it is.
+    pub fn set_check_budget(&mut self, budget: Option<std::time::Duration>) {
+        self.checks.set_budget(budget);
+    }
+
+    /// The budget of each exact check ([`Runtime::set_check_budget`]).
+    pub fn check_budget(&self) -> Option<std::time::Duration> {
+        self.checks.budget()
+    }
+
+    fn handle_checked(
+        &mut self,
+        input: &Input,
+        logged: Option<Vec<Undecided>>,
+    ) -> Result<Output, RuntimeError> {
+        self.checks.begin(logged);
+        let result = self.handle_step(input);
+        let undecided = self.checks.end();
+        result.map(|mut out| {
+            out.undecided = undecided;
+            out
+        })
+    }
+
+    fn handle_step(&mut self, input: &Input) -> Result<Output, RuntimeError> {
         // Results and ticks refuse nothing; other events may be refused
         // after a lookup, so they are undone as a whole.
         let before = match input.event {
@@ -3112,15 +3181,16 @@ impl Runtime {
                 && matches!(h.status, HostStatus::Up | HostStatus::Confirming { .. })
         });
         let (pp, virt) = self.planning_pool_full(false, reserving, true);
-        let budget = Budget::default();
         let an = Analysis::new(&pp);
-        let base = plan::plan(&an, &[], Scope::All, &budget);
+        // Exact within the check budget, else a plan of fixed effort
+        // (the same on replay); placements the checker accepts either way.
+        let (base, _) = self.checks.plan(&an, Scope::All);
         // VMs that only the kept room, or hosts that miss their probes,
         // leave without a target wait for that fence or those answers,
         // quietly.
         let waiting: BTreeSet<String> = if (reserving || missing) && !base.unplaced.is_empty() {
             let (open, _) = self.planning_pool_full(false, false, false);
-            let free = plan::plan(&Analysis::new(&open), &[], Scope::All, &budget);
+            let (free, _) = self.checks.plan(&Analysis::new(&open), Scope::All);
             free.placements
                 .iter()
                 .map(|p| open.vms[p.vm].name.clone())
@@ -3152,9 +3222,16 @@ impl Runtime {
         let mut best: Option<(Vec<plan::Placement>, u32)> = None;
         for placements in candidates {
             let after = apply(&pp, &placements);
-            let k = tolerance::check(&after, &CheckOptions::default()).max_tolerable;
+            let t = self.checks.tolerance(&after, CheckUse::PlanTolerance);
+            // Compared by what is proved; once a check runs out of its
+            // budget, no further candidate is tried (the base plan, or the
+            // best one decided, is kept).
+            let k = t.lower;
             if best.as_ref().is_none_or(|(_, bk)| k > *bk) {
                 best = Some((placements, k));
+            }
+            if !t.decided {
+                break;
             }
         }
         let (placements, leaves) = best.expect("the base plan is a candidate");
@@ -3343,7 +3420,7 @@ impl Runtime {
                 .zip(to)
                 .map(|(&v, t)| (draft.vms[v].name.clone(), draft.hosts[t].name.clone()))
                 .collect();
-            match tolerance::tolerates(&draft, k, &Budget::default()) {
+            match self.checks.tolerates(&draft, k, CheckUse::Drain) {
                 Tolerates::Yes => return Ok(moves),
                 Tolerates::No(w) => {
                     last = format!(
@@ -3352,7 +3429,7 @@ impl Runtime {
                         w.reason
                     )
                 }
-                Tolerates::Unknown => last = "undecided".into(),
+                Tolerates::Unknown => last = DRAIN_UNDECIDED.into(),
             }
         }
         Err(last)
@@ -3454,7 +3531,7 @@ impl Runtime {
             let rules = agility::GroupCheck::of(&draft).allows(&draft, v, t, None);
             if fits
                 && rules
-                && tolerance::tolerates(&draft, k, &Budget::default()) == Tolerates::Yes
+                && self.checks.tolerates(&draft, k, CheckUse::Failback) == Tolerates::Yes
             {
                 let from = self.pool.hosts[from_h].name.clone();
                 self.migrate(&vm, &from, &to, out);
@@ -4004,22 +4081,48 @@ impl Runtime {
     /// Recomputes the tolerance and raises what changed.
     fn recalculate(&mut self, out: &mut Output) {
         let (pp, _) = self.planning_pool();
-        let report = tolerance::check(&pp, &CheckOptions::default());
+        let report = self.checks.tolerance(&pp, CheckUse::Tolerance);
+        // Undecided within the budget: only what was proved is claimed.
         let now = Known {
             configured: report.configured,
-            max_tolerable: report.max_tolerable,
+            max_tolerable: report.lower,
             stranded_now: report.stranded_now,
+            upper_bound: (!report.decided && report.upper != report.lower).then_some(report.upper),
         };
         let was = self.known.clone();
-        let overcommitted = |k: &Known| k.stranded_now || k.max_tolerable < k.configured;
+        let upper = |k: &Known| k.upper_bound.unwrap_or(k.max_tolerable);
+        // Proved short: VMs of hosts down stranded, or a failing set of at
+        // most k hosts found.
+        let overcommitted = |k: &Known| k.stranded_now || upper(k) < k.configured;
+        // Not proved either way.
+        let short_undecided = |k: &Known| {
+            !k.stranded_now && k.max_tolerable < k.configured && upper(k) >= k.configured
+        };
         if was.as_ref() != Some(&now) {
             out.notes.push(Note::Tolerance {
                 configured: now.configured,
                 max_tolerable: now.max_tolerable,
+                upper_bound: now.upper_bound,
+            });
+        }
+        if short_undecided(&now)
+            && was.as_ref().is_none_or(|w| {
+                !short_undecided(w)
+                    || w.configured != now.configured
+                    || (w.max_tolerable, upper(w)) != (now.max_tolerable, upper(&now))
+            })
+        {
+            out.alerts.push(Alert::ToleranceUndecided {
+                configured: now.configured,
+                lower: now.max_tolerable,
+                upper: upper(&now),
+                reason: "the exact check did not decide within its time budget".into(),
             });
         }
         if let Some(w) = &was {
-            if now.max_tolerable < w.max_tolerable {
+            // A drop is claimed only when the new tolerance is exact (and
+            // below the tolerance proved before).
+            if now.upper_bound.is_none() && now.max_tolerable < w.max_tolerable {
                 out.alerts.push(Alert::ToleranceDropped {
                     from: w.max_tolerable,
                     to: now.max_tolerable,
@@ -4028,28 +4131,24 @@ impl Runtime {
         }
         let newly_over = overcommitted(&now)
             && was.as_ref().is_none_or(|w| {
-                !overcommitted(w)
-                    || w.configured != now.configured
-                    || now.max_tolerable < w.max_tolerable
+                !overcommitted(w) || w.configured != now.configured || upper(&now) < upper(w)
             });
         if newly_over {
             let w = report.witness.as_ref();
             out.alerts.push(Alert::Overcommitted {
                 configured: now.configured,
                 max_tolerable: now.max_tolerable,
-                failed_hosts: w
-                    .map(|w| w.failed.iter().map(|&h| pp.hosts[h].name.clone()).collect())
-                    .unwrap_or_default(),
-                stranded_vms: w
-                    .map(|w| w.unplaced.iter().map(|&v| pp.vms[v].name.clone()).collect())
-                    .unwrap_or_default(),
+                failed_hosts: w.map(|w| w.failed_hosts.clone()).unwrap_or_default(),
+                stranded_vms: w.map(|w| w.stranded_vms.clone()).unwrap_or_default(),
                 reason: w.map(|w| w.reason.clone()).unwrap_or_default(),
             });
         }
-        if now.max_tolerable == 0 && was.as_ref().is_none_or(|w| w.max_tolerable > 0) {
+        if upper(&now) == 0 && was.as_ref().is_none_or(|w| upper(w) > 0) {
             out.alerts.push(Alert::ZeroTolerable);
         }
-        if !overcommitted(&now) && was.as_ref().is_some_and(overcommitted) {
+        // Restored only when proved: k guaranteed after it was not.
+        let guaranteed = |k: &Known| !overcommitted(k) && !short_undecided(k);
+        if guaranteed(&now) && was.as_ref().is_some_and(|w| !guaranteed(w)) {
             out.alerts.push(Alert::PlanRestored {
                 configured: now.configured,
                 max_tolerable: now.max_tolerable,
@@ -4084,10 +4183,20 @@ impl Runtime {
         self.check_operation_exact(op)
     }
 
+    /// Budgeted: [`Admission::Undecided`] when the check does not decide
+    /// within the runtime's check budget.
+    fn check_operation_search(&self, op: &Operation) -> Result<Admission, RuntimeError> {
+        self.checks.query(|| self.check_operation_in_budget(op))
+    }
+
     /// [`Runtime::check_operation`] without its shortcut from the known
     /// tolerance: always a search ("tolerates k?") on the changed pool. The
     /// same answer, slower; for tests and measurements.
     pub fn check_operation_exact(&self, op: &Operation) -> Result<Admission, RuntimeError> {
+        self.check_operation_search(op)
+    }
+
+    fn check_operation_in_budget(&self, op: &Operation) -> Result<Admission, RuntimeError> {
         let (mut pp, _) = self.planning_pool();
         let mut k = pp.ha.host_failures_to_tolerate;
         let fits = |pool: &Pool, v: VmId, h: HostId| -> Result<(), String> {
@@ -4222,10 +4331,15 @@ impl Runtime {
                     Ok(_) => return Ok(Admission::Allowed { configured: k }),
                     Err(reason) => {
                         pp.hosts[h].state = HostState::Maintenance;
-                        let w = tolerance::tolerates(&pp, k, &Budget::default());
+                        let w = self.checks.tolerates(&pp, k, CheckUse::Drain);
+                        // A refusal is a proof: undecided, by the pool or
+                        // by the drain's own check, admits (flagged).
+                        let undecided = reason.starts_with(DRAIN_UNDECIDED);
                         return Ok(match w {
                             Tolerates::No(w) => admission_no(&pp, k, &w),
-                            _ => Admission::WouldOvercommit {
+                            Tolerates::Unknown => self.admission_undecided(k),
+                            Tolerates::Yes if undecided => self.admission_undecided(k),
+                            Tolerates::Yes => Admission::WouldOvercommit {
                                 configured: k,
                                 failed_hosts: Vec::new(),
                                 stranded_vms: Vec::new(),
@@ -4237,11 +4351,25 @@ impl Runtime {
             }
             Operation::SetTolerance { k: new } => k = *new,
         }
-        Ok(match tolerance::tolerates(&pp, k, &Budget::default()) {
+        Ok(match self.checks.tolerates(&pp, k, CheckUse::Tolerance) {
             Tolerates::Yes => Admission::Allowed { configured: k },
             Tolerates::No(w) => admission_no(&pp, k, &w),
-            Tolerates::Unknown => Admission::Allowed { configured: k },
+            Tolerates::Unknown => self.admission_undecided(k),
         })
+    }
+
+    /// Admitted without a proof: the check did not decide in its budget.
+    fn admission_undecided(&self, k: u32) -> Admission {
+        Admission::Undecided {
+            configured: k,
+            undecided: true,
+            reason: format!(
+                "the check did not decide within its budget of {}: the operation is admitted, \
+                 but that the pool still tolerates {k} host failure{} is not proved",
+                budget_words(self.checks.budget()),
+                if k == 1 { "" } else { "s" }
+            ),
+        }
     }
 }
 
