@@ -4463,3 +4463,37 @@ fn a_step_on_a_hard_pool_returns_within_its_budget_undecided() {
     let rep = log::replay(Cursor::new(d.log_text().into_bytes())).expect("replays");
     assert_eq!(rep.runtime.state_json(), d.rt.state_json());
 }
+
+#[test]
+fn a_lone_host_is_never_fenced_on_a_monitors_word_and_the_runtime_says_so() {
+    // Two hosts, h2 in maintenance: h1 is the electorate alone.
+    let doc = pool(
+        json!({"check_interval_s": 5}),
+        vec![
+            host("h1", 100),
+            with(host("h2", 100), json!({"state": "maintenance"})),
+        ],
+        vec![vm("x", "h1", 10)],
+    );
+    let mut d = Driver::settled(doc);
+    let from = d.outs.len();
+    d.feed(1_000, Event::HostDown { host: "h1".into() });
+    let mut t = 1_000;
+    while t <= 60_000 {
+        d.round(t, &["h1"]);
+        t += 5_000;
+    }
+    assert!(fences(d.since(from)).is_empty());
+    assert!(starts(d.since(from)).is_empty());
+    let isolated: Vec<Alert> = alerts(d.since(from))
+        .into_iter()
+        .filter(|a| matches!(a, Alert::RuntimeIsolated { .. }))
+        .collect();
+    assert_eq!(isolated.len(), 1, "{:?}", alerts(d.since(from)));
+    // The operator's word releases its VMs.
+    let out = d.feed(61_000, Event::FenceConfirmed { host: "h1".into() });
+    assert!(out.notes.contains(&Note::HostFenced {
+        host: "h1".into(),
+        agent: None,
+    }));
+}

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::driver::{self, Fencer, Hypervisor, StartError};
 use super::log::{self, Journal};
 use super::machine::Runtime;
-use super::{Action, Event, Input, Millis, Output};
+use super::{Action, ActionId, Event, Input, Millis, Output};
 
 /// Which steps a [`Sim`] records: true for a step to keep.
 pub type KeepStep = Box<dyn Fn(&Input, &Output) -> bool>;
@@ -674,9 +674,23 @@ enum Due {
         /// sent.
         offs: u32,
     },
+    /// A start is taken by the hypervisor before it returns: from now on
+    /// its VM is listed on the start's host (libvirt lists a domain being
+    /// started, paused until it runs, before `virDomainCreate` returns),
+    /// and the start's outcome is settled now; its answer still comes at
+    /// its `Finish`.
+    Appear {
+        action: Action,
+        /// How many times the start's host had gone off when it was sent.
+        offs: u32,
+    },
     Tick,
     Fault(Fault),
 }
+
+/// The probability that a start is listed on its host before it returns
+/// (the rest are listed only once they have returned).
+const LISTED_WHILE_STARTING: f64 = 0.5;
 
 /// An entry of the simulation's queue: ordered by time, then by when it
 /// was queued.
@@ -831,6 +845,12 @@ pub struct Sim {
     pub compact_every: u64,
     /// How many times it was.
     pub compactions: u64,
+    /// Draws for starts listed before they return, apart from `rng` so that
+    /// the rest of a seed's scenario does not depend on them.
+    listing_rng: Rng,
+    /// The outcomes of starts settled before they return
+    /// ([`Due::Appear`]), by action id, until their answer is due.
+    settled_starts: BTreeMap<ActionId, Result<(), super::driver::StartError>>,
 }
 
 impl Sim {
@@ -855,6 +875,8 @@ impl Sim {
             refused: Vec::new(),
             compact_every: 2_000,
             compactions: 0,
+            listing_rng: Rng::new(seed.wrapping_mul(0x2545_f491_4f6c_dd1d).wrapping_add(3)),
+            settled_starts: BTreeMap::new(),
         };
         sim.after(
             Input {
@@ -908,6 +930,17 @@ impl Sim {
                 Action::StartVm { host, .. } => self.world.offs(host),
                 _ => 0,
             };
+            if matches!(a, Action::StartVm { .. }) && self.listing_rng.chance(LISTED_WHILE_STARTING)
+            {
+                let early = self.listing_rng.range(0, lat.saturating_sub(1));
+                self.push(
+                    self.now + early,
+                    Due::Appear {
+                        action: a.clone(),
+                        offs,
+                    },
+                );
+            }
             self.push(
                 self.now + lat,
                 Due::Finish {
@@ -982,6 +1015,10 @@ impl Sim {
                 } => {
                     // The effect happens whether or not anyone hears of it
                     // (a start whose host went off meanwhile is lost).
+                    let settled = match &action {
+                        Action::StartVm { id, .. } => self.settled_starts.remove(id),
+                        _ => None,
+                    };
                     let answer = match &action {
                         Action::StartVm { id, vm, host, .. } if self.world.offs(host) != offs => {
                             Event::VmStartResult {
@@ -993,10 +1030,29 @@ impl Sim {
                                 in_doubt: false,
                             }
                         }
+                        Action::StartVm { id, vm, host, .. } if settled.is_some() => {
+                            let r = settled.expect("settled");
+                            Event::VmStartResult {
+                                id: *id,
+                                vm: vm.clone(),
+                                host: host.clone(),
+                                ok: r.is_ok(),
+                                in_doubt: r.as_ref().is_err_and(|e| e.in_doubt),
+                                error: r.err().map(|e| e.message),
+                            }
+                        }
                         _ => driver::perform(&action, &self.world, &self.world),
                     };
                     if epoch == self.epoch {
                         self.feed(answer);
+                    }
+                }
+                Due::Appear { action, offs } => {
+                    if let Action::StartVm { id, vm, host, .. } = &action
+                        && self.world.offs(host) == offs
+                    {
+                        let r = self.world.start_vm(vm, host);
+                        self.settled_starts.insert(*id, r);
                     }
                 }
                 Due::Fault(f) => self.fault(f),
