@@ -4,10 +4,12 @@
 //! happened) and returns an [`Output`]: the [`Action`]s to perform, the
 //! [`Alert`]s to raise, and [`Note`]s that record each decision. The caller
 //! performs the actions (through drivers, see [`driver`]) and feeds their
-//! results back as events. The core never reads a clock, never sleeps and
-//! never does I/O, so the same inputs give the same outputs: that is what
-//! makes the log ([`log`]) replayable and the simulation (`sim`, behind
-//! the cargo feature `sim`, off by default) reproducible.
+//! results back as events. The core never sleeps and never does I/O, and
+//! reads a clock only to bound its exact checks ([`budget`]), whose
+//! outcome it then writes into the step's output; so the same inputs
+//! give the same outputs: that is what makes the log ([`log`])
+//! replayable and the simulation (`sim`, behind the cargo feature `sim`,
+//! off by default) reproducible.
 //!
 //! Invariants (the simulation checks them on thousands of seeded runs):
 //! - a VM is started on another host only after its host is confirmed off
