@@ -1031,15 +1031,7 @@ impl Sim {
                             }
                         }
                         Action::StartVm { id, vm, host, .. } if settled.is_some() => {
-                            let r = settled.expect("settled");
-                            Event::VmStartResult {
-                                id: *id,
-                                vm: vm.clone(),
-                                host: host.clone(),
-                                ok: r.is_ok(),
-                                in_doubt: r.as_ref().is_err_and(|e| e.in_doubt),
-                                error: r.err().map(|e| e.message),
-                            }
+                            driver::start_answer(*id, vm, host, settled.expect("settled"))
                         }
                         _ => driver::perform(&action, &self.world, &self.world),
                     };
