@@ -57,6 +57,19 @@ fn bench(options: BenchOptions) -> (Bench, Value) {
 /// A bench with `vms` running (defined on their hosts only), and its pool
 /// file with them; each host's peers reach it straight (not through the
 /// runtime's relay).
+/// A bench of three hosts (`bench`'s VMs).
+fn three_hosts() -> (Bench, Value) {
+    bench(BenchOptions {
+        hosts: 3,
+        ..BenchOptions::default()
+    })
+}
+
+/// Where `haplan run --log` keeps its log on `bench`.
+fn log_path(bench: &Bench) -> String {
+    bench.dir().join("runtime.log").display().to_string()
+}
+
 fn bench_with(options: BenchOptions, vms: &[(&str, &str, u64, u32, &str)]) -> (Bench, Value) {
     let bench = Bench::start_with(&options).unwrap_or_else(|e| {
         panic!("the end-to-end bench did not start (run scripts/deps.sh): {e}")
@@ -150,10 +163,7 @@ fn first_at(steps: &Steps, f: impl Fn(&Output) -> bool) -> Option<u64> {
 }
 
 fn a_crashed_host_is_fenced_then_its_vms_run_again_exactly_once() {
-    let (bench, pool) = bench(BenchOptions {
-        hosts: 3,
-        ..BenchOptions::default()
-    });
+    let (bench, pool) = three_hosts();
     let stop = Arc::new(AtomicBool::new(false));
     let (handle, steps) = runtime(pool, Arc::clone(&stop));
     // Let it settle, then the host dies.
@@ -255,10 +265,7 @@ fn a_fence_that_refuses_blocks_every_restart_and_raises_the_alert() {
 }
 
 fn a_host_that_only_lost_its_management_network_keeps_its_vms_and_gets_no_copies() {
-    let (bench, pool) = bench(BenchOptions {
-        hosts: 3,
-        ..BenchOptions::default()
-    });
+    let (bench, pool) = three_hosts();
     let stop = Arc::new(AtomicBool::new(false));
     let (handle, steps) = runtime(pool, Arc::clone(&stop));
     std::thread::sleep(Duration::from_secs(2));
@@ -364,6 +371,25 @@ impl Watcher {
         }
     }
 
+    /// [`Watcher::start_with`], then a wait (15 s at most) until every
+    /// host in `hosts` answered a health check since.
+    fn start_seeing(
+        bench: &Bench,
+        pool: &Value,
+        until_s: u64,
+        args: &[&str],
+        hosts: &[&str],
+    ) -> Watcher {
+        let watcher = Watcher::start_with(bench, pool, until_s, args);
+        let t0 = Instant::now();
+        assert!(
+            wait_for(Duration::from_secs(15), || watcher
+                .all_answered_since(hosts, t0)),
+            "the runtime never saw every host"
+        );
+        watcher
+    }
+
     /// Whether every host in `hosts` answered a health check after `since`.
     fn all_answered_since(&self, hosts: &[&str], since: Instant) -> bool {
         let steps = self.steps.lock().unwrap();
@@ -446,10 +472,7 @@ fn freeze_and_release(
     peer_paths: bool,
 ) -> Vec<(Instant, Input, Output)> {
     let started = Instant::now();
-    let (bench, mut pool) = bench(BenchOptions {
-        hosts: 3,
-        ..BenchOptions::default()
-    });
+    let (bench, mut pool) = three_hosts();
     if !peer_paths {
         strip_peer_paths(&mut pool);
     }
@@ -648,19 +671,9 @@ type KilledRun = (Bench, Vec<(Instant, Input, Output)>, Watcher, Value, String);
 /// steps (before the kill, after the restart) and the second runtime,
 /// still running, for more.
 fn kill_mid_failover(kill_when: impl Fn(&Watcher, &Bench) -> bool) -> KilledRun {
-    let (bench, pool) = bench(BenchOptions {
-        hosts: 3,
-        ..BenchOptions::default()
-    });
-    let log = bench.dir().join("runtime.log").display().to_string();
-    let first = Watcher::start_with(&bench, &pool, 120, &["--log", &log]);
-    let hosts = ["h1", "h2", "h3"];
-    let t0 = Instant::now();
-    assert!(
-        wait_for(Duration::from_secs(15), || first
-            .all_answered_since(&hosts, t0)),
-        "the runtime never saw every host"
-    );
+    let (bench, pool) = three_hosts();
+    let log = log_path(&bench);
+    let first = Watcher::start_seeing(&bench, &pool, 120, &["--log", &log], &["h1", "h2", "h3"]);
     bench.crash("h1").expect("crash h1");
     assert!(
         wait_for(Duration::from_secs(30), || kill_when(&first, &bench)),
@@ -796,14 +809,8 @@ fn a_runtime_killed_while_it_fences_restarts_every_vm_from_the_kept_definitions(
 
 fn a_fenced_host_returning_with_an_autostarted_copy_is_found_and_one_copy_kept() {
     let started = Instant::now();
-    let (bench, pool) = bench(BenchOptions {
-        hosts: 3,
-        ..BenchOptions::default()
-    });
-    let watcher = Watcher::start(&bench, &pool, 120);
-    let t0 = Instant::now();
-    assert!(wait_for(Duration::from_secs(15), || watcher
-        .all_answered_since(&["h1", "h2", "h3"], t0)));
+    let (bench, pool) = three_hosts();
+    let watcher = Watcher::start_seeing(&bench, &pool, 120, &[], &["h1", "h2", "h3"]);
     bench.crash("h1").expect("crash h1");
     assert!(
         all_running(&bench, &["db", "app", "batch"], Duration::from_secs(30)),
@@ -861,15 +868,9 @@ fn a_fenced_host_returning_with_an_autostarted_copy_is_found_and_one_copy_kept()
 
 fn a_definition_changed_while_the_runtime_runs_is_the_one_restarted() {
     let started = Instant::now();
-    let (bench, pool) = bench(BenchOptions {
-        hosts: 3,
-        ..BenchOptions::default()
-    });
+    let (bench, pool) = three_hosts();
     let h1 = conn(&bench.host("h1").unwrap().direct_uri);
-    let watcher = Watcher::start(&bench, &pool, 120);
-    let t0 = Instant::now();
-    assert!(wait_for(Duration::from_secs(15), || watcher
-        .all_answered_since(&["h1", "h2", "h3"], t0)));
+    let watcher = Watcher::start_seeing(&bench, &pool, 120, &[], &["h1", "h2", "h3"]);
     // The operator gives db more memory and a disk (its persistent
     // definition: what it boots with next), after the runtime started.
     let old = h1.domain_xml("db").expect("db's definition");
@@ -952,11 +953,7 @@ fn two_hosts_down_with_the_room_contested_restart_the_critical_vm() {
         };
         v["priority"] = json!(p);
     }
-    let watcher = Watcher::start(&bench, &pool, 240);
-    let hosts = ["h1", "h2", "h3", "h4"];
-    let t0 = Instant::now();
-    assert!(wait_for(Duration::from_secs(15), || watcher
-        .all_answered_since(&hosts, t0)));
+    let watcher = Watcher::start_seeing(&bench, &pool, 240, &[], &["h1", "h2", "h3", "h4"]);
     // At once: one after the other, h1 could be declared down (and low
     // planned into the room, rightly: h2 still answered) before h2 missed
     // its probes.
@@ -1056,11 +1053,8 @@ fn resized(host: &LibvirtHost, name: &str, mib: u64, vcpus: u32) -> String {
 
 fn a_vm_resized_while_the_runtime_was_down_is_seen_when_it_resumes() {
     let started = Instant::now();
-    let (bench, pool) = bench(BenchOptions {
-        hosts: 3,
-        ..BenchOptions::default()
-    });
-    let log = bench.dir().join("runtime.log").display().to_string();
+    let (bench, pool) = three_hosts();
+    let log = log_path(&bench);
     let first = Watcher::start_with(&bench, &pool, 120, &["--log", &log]);
     assert!(
         first.wait_output(Duration::from_secs(15), |o| o
@@ -1186,11 +1180,8 @@ fn logged_steps(log: &str) -> Vec<(Instant, Input, Output)> {
 
 fn a_runtime_killed_between_the_fence_and_the_starts_finds_them_undone_and_starts_once() {
     let started = Instant::now();
-    let (bench, pool) = bench(BenchOptions {
-        hosts: 3,
-        ..BenchOptions::default()
-    });
-    let log = bench.dir().join("runtime.log").display().to_string();
+    let (bench, pool) = three_hosts();
+    let log = log_path(&bench);
     let path = bench.dir().join("watched.json");
     std::fs::write(&path, serde_json::to_string_pretty(&pool).unwrap()).unwrap();
     // haplan prints a step (here only those that do something) after

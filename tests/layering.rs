@@ -230,6 +230,173 @@ fn the_runtime_modules_have_no_cycle() {
     assert!(g["log"].contains("machine"), "{g:#?}");
 }
 
+/// The runtime's state machine (`solver/runtime/src/machine/`) split by
+/// concern, in layers: a concern may use only the ones in layers below
+/// its own, so none of them reaches back up. `mod.rs` (the `Runtime` and
+/// its state, `handle` and the dispatch of each event to the concern
+/// that takes it) is above them all and is no node.
+const MACHINE_LAYERS: &[&[&str]] = &[
+    // The model kept in step with the file, action bookkeeping; what
+    // restart planning sees.
+    &["model", "planning"],
+    &["fence"],
+    // Detection declares hosts down and fences them; reconciliation holds
+    // fences and takes returning hosts back.
+    &["detect", "reconcile"],
+    // Restarts, maintenance and outside changes look VMs up, in doubt or
+    // sighted, through reconciliation.
+    &["restart", "maintenance", "changes", "recalc"],
+    // Admission asks maintenance for its drain plan; settling runs every
+    // timer of every concern.
+    &["admission", "settle"],
+];
+
+/// The functions `code` defines (every `fn name`).
+fn functions(code: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = code;
+    while let Some(i) = rest.find("fn ") {
+        let before = rest[..i].chars().next_back();
+        rest = &rest[i + 3..];
+        if !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+            out.insert(ident(rest).to_string());
+        }
+    }
+    out.retain(|f| !f.is_empty());
+    out
+}
+
+/// The methods `code` calls on `self` (`self.f(`, `self\n    .f(`,
+/// `Self::f(`).
+fn self_calls(code: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for prefix in ["self", "Self::"] {
+        let mut rest = code;
+        while let Some(i) = rest.find(prefix) {
+            let before = rest[..i].chars().next_back();
+            rest = &rest[i + prefix.len()..];
+            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+                continue;
+            }
+            let after = if prefix == "self" {
+                match rest.trim_start().strip_prefix('.') {
+                    Some(a) => a,
+                    None => continue,
+                }
+            } else {
+                rest
+            };
+            let name = ident(after);
+            if after[name.len()..].trim_start().starts_with('(') {
+                out.insert(name.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The graph of the submodules in `dir` (the files beside its `mod.rs`):
+/// an edge from x to y for every `super::y` path in x and every method
+/// x calls on `self` that y defines.
+fn submodule_graph(dir: &Path) -> Graph {
+    let mut code_of = BTreeMap::new();
+    for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_str().unwrap().to_string();
+        if path.extension().is_some_and(|e| e == "rs") && name != "mod" {
+            code_of.insert(name, code(&fs::read_to_string(&path).unwrap()));
+        }
+    }
+    let defined: BTreeMap<&String, BTreeSet<String>> =
+        code_of.iter().map(|(m, c)| (m, functions(c))).collect();
+    let mut graph = Graph::new();
+    for (module, code) in &code_of {
+        let mut edges: BTreeSet<String> = targets(code, "super::")
+            .into_iter()
+            .filter(|t| code_of.contains_key(t))
+            .collect();
+        for call in self_calls(code) {
+            for (other, fns) in &defined {
+                if fns.contains(&call) {
+                    edges.insert((*other).clone());
+                }
+            }
+        }
+        edges.remove(module);
+        graph.insert(module.clone(), edges);
+    }
+    graph
+}
+
+/// The edges of `graph` that do not go to a lower layer of `layers` (and
+/// the modules no layer names).
+fn against_layers(graph: &Graph, layers: &[&[&str]]) -> Vec<String> {
+    let layer = |m: &str| layers.iter().position(|l| l.contains(&m));
+    let mut bad = Vec::new();
+    for (from, tos) in graph {
+        let Some(lf) = layer(from) else {
+            bad.push(format!("{from} is in no layer"));
+            continue;
+        };
+        for to in tos {
+            if layer(to).is_none_or(|lt| lt >= lf) {
+                bad.push(format!("{from} -> {to}"));
+            }
+        }
+    }
+    bad
+}
+
+#[test]
+fn the_runtime_state_machine_is_layered_by_concern() {
+    let dir = workspace_root().join("solver/runtime/src/machine");
+    let g = submodule_graph(&dir);
+    if let Some(c) = cycle(&g) {
+        panic!(
+            "solver/runtime/src/machine: the concerns depend on each other in a cycle: {}\nthe graph: {g:#?}",
+            c.join(" -> ")
+        );
+    }
+    let bad = against_layers(&g, MACHINE_LAYERS);
+    assert!(
+        bad.is_empty(),
+        "solver/runtime/src/machine: a concern uses one in its own layer or above (MACHINE_LAYERS; move what they share down, or change the layers with the reason):\n{}\nthe graph: {g:#?}",
+        bad.join("\n")
+    );
+    // The graph is read at all: edges by call and by path.
+    assert!(g["detect"].contains("fence"), "{g:#?}");
+    assert!(g["restart"].contains("reconcile"), "{g:#?}");
+    assert!(g["changes"].contains("model"), "{g:#?}");
+    assert!(g["settle"].contains("restart"), "{g:#?}");
+    assert!(g["model"].is_empty(), "{g:#?}");
+}
+
+#[test]
+fn calls_on_self_and_layers_are_read() {
+    let code = "fn a(&mut self) {\n    self.b(1);\n    self\n        .c(2);\n    self.field.d();\n    Self::e();\n    myself.f();\n}\nfn g() {}\n";
+    assert_eq!(functions(code).into_iter().collect::<Vec<_>>(), ["a", "g"]);
+    assert_eq!(
+        self_calls(code).into_iter().collect::<Vec<_>>(),
+        ["b", "c", "e"]
+    );
+    let edge = |a: &str, bs: &[&str]| (a.to_string(), bs.iter().map(|b| b.to_string()).collect());
+    let g: Graph = [
+        edge("low", &[]),
+        edge("mid", &["low"]),
+        edge("top", &["mid", "top2"]),
+        edge("top2", &[]),
+    ]
+    .into();
+    assert_eq!(
+        against_layers(&g, &[&["low"], &["mid"], &["top", "top2"]]),
+        ["top -> top2"]
+    );
+    assert_eq!(
+        against_layers(&g, &[&["low"], &["mid"]]),
+        ["top is in no layer", "top2 is in no layer"]
+    );
+}
+
 #[test]
 fn the_drivers_modules_have_no_cycle() {
     let g = check_crate("solver/drivers");

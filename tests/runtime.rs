@@ -334,6 +334,32 @@ impl Driver {
             .collect()
     }
 
+    /// Answers migration `id` of `vm` at `at`: it succeeded, `vm` runs on
+    /// `to`.
+    fn migrated(&mut self, at: Millis, id: u64, vm: &str, to: &str) -> Output {
+        self.feed(
+            at,
+            Event::MigrateResult {
+                id,
+                vm: vm.to_string(),
+                host: to.to_string(),
+                ok: true,
+                error: None,
+            },
+        )
+    }
+
+    /// Answers the migrations in flight one at a time, a second apart from
+    /// `at`, each a success, until none is left (those the answers lead to
+    /// included). Returns the time of the last answer.
+    fn migrate_all(&mut self, mut at: Millis) -> Millis {
+        while let Some((id, vm, _, to)) = self.migrate_in_flight().first().cloned() {
+            at += 1_000;
+            self.migrated(at, id, &vm, &to);
+        }
+        at
+    }
+
     /// Answers the probes in flight, and those their answers make the
     /// runtime send (before each fence request after the first of a host,
     /// it hears from the pool afresh): every host answers but those in
@@ -1500,16 +1526,7 @@ fn a_start_pin_ends_at_its_deadline_once_the_vm_runs_where_it_went() {
             continue;
         };
         assert_eq!(from, target);
-        r.feed(
-            now,
-            Event::MigrateResult {
-                id,
-                vm: vm.clone(),
-                host: to,
-                ok: true,
-                error: None,
-            },
-        );
+        r.migrated(now, id, &vm, &to);
         moved.push(vm);
     }
     assert!(moved.contains(&"a".to_string()), "{moved:?}");
@@ -1608,16 +1625,7 @@ fn maintenance_drains_keeping_k_then_holds_the_host() {
             "in maintenance early"
         );
         t += 1_000;
-        d.feed(
-            t,
-            Event::MigrateResult {
-                id,
-                vm: vm.clone(),
-                host: to,
-                ok: true,
-                error: None,
-            },
-        );
+        d.migrated(t, id, &vm, &to);
         moved.push(vm);
         let (k, max) = d.rt.tolerance().unwrap();
         assert!(max >= k, "a drain step broke k");
@@ -1709,16 +1717,7 @@ fn failback_return_moves_evacuated_vms_home() {
         assert_eq!(to, "h1");
         assert_eq!(from, vm_host(&d.rt, &vm));
         t += 1_000;
-        d.feed(
-            t,
-            Event::MigrateResult {
-                id,
-                vm: vm.clone(),
-                host: to,
-                ok: true,
-                error: None,
-            },
-        );
+        d.migrated(t, id, &vm, &to);
         back.push(vm);
         let (k, max) = d.rt.tolerance().unwrap();
         assert!(max >= k);
@@ -1967,16 +1966,7 @@ fn removing_the_target_of_a_drain_neither_strands_the_vm_nor_migrates_to_it() {
         match d.migrate_in_flight().first().cloned() {
             Some((id, vm, _, to)) => {
                 t += 1_000;
-                d.feed(
-                    t,
-                    Event::MigrateResult {
-                        id,
-                        vm,
-                        host: to,
-                        ok: true,
-                        error: None,
-                    },
-                );
+                d.migrated(t, id, &vm, &to);
             }
             None if host_state(&d.rt, "h1") == HostState::Up && !asked_again => {
                 asked_again = true;
@@ -2073,20 +2063,7 @@ fn a_restart_planned_onto_a_host_gone_into_maintenance_goes_elsewhere() {
             enter: true,
         },
     );
-    let mut t = 3_000;
-    while let Some((id, vm, _, to)) = d.migrate_in_flight().first().cloned() {
-        t += 1_000;
-        d.feed(
-            t,
-            Event::MigrateResult {
-                id,
-                vm,
-                host: to,
-                ok: true,
-                error: None,
-            },
-        );
-    }
+    d.migrate_all(3_000);
     assert_eq!(host_state(&d.rt, &target), HostState::Maintenance);
     let out = d.tick(32_000);
     let s = starts(&[out]);
@@ -3481,20 +3458,7 @@ fn a_drain_loses_a_migration() -> (Driver, String, String) {
     );
     assert_eq!(d.rt.vm_phases()[&lost], "unknown");
     // The other VMs of h1 leave; the one in doubt may still be there.
-    let mut t = 1_000 + MIGRATE_DEADLINE_MS;
-    while let Some((id, vm, _, to)) = d.migrate_in_flight().first().cloned() {
-        t += 1_000;
-        d.feed(
-            t,
-            Event::MigrateResult {
-                id,
-                vm,
-                host: to,
-                ok: true,
-                error: None,
-            },
-        );
-    }
+    let t = d.migrate_all(1_000 + MIGRATE_DEADLINE_MS);
     d.tick(t + 1_000);
     assert!(
         !notes(&d.outs)
@@ -3553,16 +3517,7 @@ fn a_timed_out_drain_migration_is_in_doubt_and_the_host_not_ready() {
     let (mut d, lost, to) = a_drain_loses_a_migration();
     let t = d.rt.now() + 1_000;
     let id = timed_out_migration(&d, &lost);
-    d.feed(
-        t,
-        Event::MigrateResult {
-            id,
-            vm: lost.clone(),
-            host: to.clone(),
-            ok: true,
-            error: None,
-        },
-    );
+    d.migrated(t, id, &lost, &to);
     assert_eq!(vm_host(&d.rt, &lost), to);
     assert_eq!(host_state(&d.rt, "h1"), HostState::Maintenance);
 

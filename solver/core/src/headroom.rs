@@ -38,7 +38,11 @@
 //!    every new VM runs on a host outside F, which holds at most its
 //!    restart spare in whole VMs (its room where none may restart), so n
 //!    is at most that summed over the hosts outside the K with the most.
-//!    Add the room the hosts have at all.
+//!    Counting the room restarts keep back (`Ctx::restart_bound`): a VM a
+//!    failure must restart needs room on one of the hosts it may restart
+//!    on, which then holds fewer new VMs than its room; VMs whose sets of
+//!    such hosts are disjoint keep back room on different hosts, and the
+//!    least each keeps back adds up. Add the room the hosts have at all.
 //! 2. Lower bounds from placements that `check` verifies (stopping as soon
 //!    as K is proved): prefixes of two greedy orders (most room left first;
 //!    least used room first). A prefix of a feasible placement is feasible,
@@ -62,9 +66,10 @@
 //!    infeasible, no placement of one more passes even those sets: the
 //!    upper bound is proved. Each round adds a set, so the loop ends; if
 //!    the solver fails without an answer, the exhaustive search takes over.
-//!    On pools of more than 500 VMs, first a bisection (`Ctx::bisect`)
+//!    On pools of more than 500 VMs, first a bisection (`Ctx::prefixes`)
 //!    from a placement that leaves room for restarts planned for each
-//!    failure (`Ctx::reserved_placement`).
+//!    failure (`Ctx::reserved_placement`: the VMs with the fewest places to
+//!    go first, each where it costs new VMs the least).
 //! 4. Per host, `fits_here`: the most new VMs that can all start on it,
 //!    between what the best placement put there (a part of a feasible
 //!    placement) and the bounds for that host alone. A placement with every
@@ -1031,7 +1036,128 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 best = b;
             }
         }
+        if let Some(b) = self.restart_bound() {
+            if b.n < best.n {
+                best = b;
+            }
+        }
         best
+    }
+
+    /// Counting the room restarts keep back: a VM v that some failure must
+    /// restart (one of a failure candidate's when K >= 1, or of a host
+    /// already down) runs afterwards on one of the hosts it may restart on,
+    /// T_v, whatever else fails with its host; on t it fits only while t
+    /// holds at most m_t(v) new VMs (t's restart spare less v's demand, in
+    /// whole VMs of the shape). So some host of T_v holds room_t - m_t(v)
+    /// fewer than its room: at least c(v), the least over T_v. VMs whose
+    /// T_v have no host in common give up room on different hosts, so n is
+    /// at most the room less the sum of their c(v) (VMs taken greedily,
+    /// the largest c(v) first, then the fewest hosts). VMs that may
+    /// restart on more than [`RESTART_BOUND_TARGETS`] hosts are left out
+    /// (any subset of the VMs gives a bound), so that the cost stays linear
+    /// in the VMs.
+    fn restart_bound(&self) -> Option<Bound> {
+        if !self.failover {
+            return None;
+        }
+        let an = self.an;
+        let pool = self.pool;
+        let nres = self.d.len();
+        let mut hosts: Vec<HostId> = an.down.clone();
+        if self.k > 0 {
+            hosts.extend(&an.candidates);
+        }
+        // (c(v), T_v, v, its host) for the VMs with c(v) > 0.
+        let mut costly: Vec<(u64, Vec<HostId>, VmId, HostId)> = Vec::new();
+        for &h in &hosts {
+            if self.expired() {
+                return None;
+            }
+            'vm: for &v in &an.items[h] {
+                let dv = &pool.vms[v].demand;
+                let mut c = u64::MAX;
+                let mut on: Vec<HostId> = Vec::new();
+                let targets = || {
+                    an.agility
+                        .targets
+                        .of(v)
+                        .filter(|&t| t != h && an.receives[t])
+                };
+                if targets().nth(RESTART_BOUND_TARGETS).is_some() {
+                    continue; // room on so many hosts would bar many others
+                }
+                for t in targets() {
+                    let s = &an.spare[t];
+                    if (0..nres).any(|r| s[r] < dv[r]) {
+                        continue; // v fits there with no new VM either
+                    }
+                    let m = (0..nres)
+                        .filter(|&r| self.d[r] > 0)
+                        .map(|r| ((s[r] - dv[r]) / self.d[r]) as u64)
+                        .min()
+                        .unwrap_or(u64::MAX);
+                    let lost = (self.room[t] as u64).saturating_sub(m);
+                    if lost == 0 {
+                        continue 'vm;
+                    }
+                    c = c.min(lost);
+                    on.push(t);
+                }
+                if !on.is_empty() {
+                    costly.push((c, on, v, h));
+                }
+            }
+        }
+        costly.sort_by(|a, b| {
+            b.0.cmp(&a.0)
+                .then(a.1.len().cmp(&b.1.len()))
+                .then(a.2.cmp(&b.2))
+        });
+        let mut used = vec![false; pool.hosts.len()];
+        let mut lost = 0u64;
+        let mut taken: Vec<(VmId, HostId, &[HostId])> = Vec::new();
+        for (c, on, v, h) in &costly {
+            if on.iter().any(|&t| used[t]) {
+                continue;
+            }
+            for &t in on {
+                used[t] = true;
+            }
+            lost += c;
+            taken.push((*v, *h, on));
+        }
+        if lost == 0 {
+            return None;
+        }
+        let capacity: u64 = self.room.iter().map(|&r| r as u64).sum();
+        let n = capacity.saturating_sub(lost);
+        let name = |h: HostId| pool.hosts[h].name.as_str();
+        let (v, h, on) = taken[0];
+        let c = costly[0].0;
+        let example = format!(
+            "for example {} (on {}) may restart only on {}, which would then hold at least {c} new VM{} \
+             fewer than its room",
+            pool.vms[v].name,
+            name(h),
+            on.iter().map(|&t| name(t)).collect::<Vec<_>>().join(" or "),
+            if c == 1 { "" } else { "s" },
+        );
+        let reason = format!(
+            "restarts keep room back: {} VMs that failures must restart, with no host they may restart on in \
+             common, each need room on one of those hosts that new VMs would take ({example}); of the room for \
+             {capacity}, {lost} are kept back: room for {n}, not {}",
+            taken.len(),
+            n + 1
+        );
+        Some(Bound {
+            n,
+            limit: Limit {
+                kind: LimitKind::Aggregate,
+                reason,
+                failed: Vec::new(),
+            },
+        })
     }
 
     /// How many new VMs each host can hold once K hosts have failed: its
@@ -1101,12 +1227,15 @@ impl<'a, 'p> Ctx<'a, 'p> {
     }
 
     /// New VMs per host that leave room for the restarts of each
-    /// failure of a candidate host, planned first-fit: a guess that aims
-    /// the first probe of [`Ctx::bisect`] (probes prove; this only aims
-    /// them). For each candidate h, its VMs to restart, largest first, go
-    /// to a host they may restart on where they cost new VMs the least (a
-    /// host where none may start, then one whose reservation already
-    /// covers them, then the one left with the most room); a host
+    /// failure of a candidate host, planned greedily: a guess that aims
+    /// the first probe of [`Ctx::prefixes`] (probes prove; this only aims
+    /// them). For each candidate h, its VMs to restart, those with the
+    /// fewest places to go first, then the largest, go to a host they may
+    /// restart on (not one a VM of their anti-affinity group restarts on
+    /// in the same failure) where they cost new VMs the least: the fewest
+    /// new VMs the raised reservation leaves no room for, then a host where
+    /// none may start, then one whose reservation already covers them, then
+    /// the one left with the most room; a host
     /// reserves, per resource, the sum of the K largest loads that
     /// different failures plan on it. New VMs then fill what is left of
     /// each host's room, less some where the new VMs of the K fullest
@@ -1141,36 +1270,59 @@ impl<'a, 'p> Ctx<'a, 'p> {
         let mut top: Vec<Vec<Vec<i64>>> = vec![vec![Vec::new(); nres]; nh];
         let mut reserved: Vec<Vec<i64>> = vec![vec![0; nres]; nh];
         let mut load: Vec<Vec<i64>> = vec![vec![0; nres]; nh];
+        // New VMs a host holds with `res` kept back for restarts.
+        let kept = |t: HostId, res: &[i64]| -> u64 {
+            let left: Vec<i64> = (0..nres).map(|r| an.spare[t][r] - res[r]).collect();
+            slots(&left).min(self.room[t] as u64)
+        };
+        // What host t keeps back once this failure's load there is `l`:
+        // the K largest loads of different failures, `l` among them.
+        let after = |list: &[i64], sum: i64, l: i64| -> i64 {
+            match list.get(k - 1) {
+                Some(&last) => sum - last + last.max(l),
+                None => sum + l,
+            }
+        };
+        let alt: Vec<usize> = (0..pool.vms.len())
+            .map(|v| an.agility.targets.of(v).filter(|&t| an.receives[t]).count())
+            .collect();
         for &h in &an.candidates {
             if self.expired() {
                 break;
             }
+            // The VMs with the fewest places to go first, then the largest.
             let mut items: Vec<VmId> = an.items[h].clone();
-            items.sort_by_key(|&v| (std::cmp::Reverse(size(v)), v));
+            items.sort_by_key(|&v| (alt[v].min(FEW_TARGETS), std::cmp::Reverse(size(v)), v));
             let mut touched: Vec<HostId> = Vec::new();
+            // Anti-affinity groups already restarted on each touched host.
+            let mut groups: Vec<(u32, HostId)> = Vec::new();
             for v in items {
                 let dv = &pool.vms[v].demand;
+                let g = an.group_of[v];
                 let best = an
                     .agility
                     .targets
                     .of(v)
                     .filter(|&t| t != h && an.receives[t])
                     .filter(|&t| (0..nres).all(|r| load[t][r] + dv[r] <= an.spare[t][r]))
+                    .filter(|&t| g == pack::NO_GROUP || !groups.contains(&(g, t)))
                     .min_by_key(|&t| {
-                        let covered = (0..nres).all(|r| load[t][r] + dv[r] <= reserved[t][r]);
-                        let left = (0..nres)
-                            .filter(|&r| self.d[r] > 0)
-                            .map(|r| {
-                                let after = (load[t][r] + dv[r]).max(reserved[t][r]);
-                                ((an.spare[t][r] - after).max(0) / self.d[r]) as u64
-                            })
-                            .min()
-                            .unwrap_or(0);
-                        (self.room[t] > 0, !covered, std::cmp::Reverse(left), t)
+                        let res: Vec<i64> = (0..nres)
+                            .map(|r| after(&top[t][r], reserved[t][r], load[t][r] + dv[r]))
+                            .collect();
+                        let covered = (0..nres).all(|r| res[r] <= reserved[t][r]);
+                        // New VMs this restart costs the host, and what is
+                        // left after it.
+                        let left = kept(t, &res);
+                        let cost = kept(t, &reserved[t]) - left;
+                        (cost, self.room[t] > 0, !covered, std::cmp::Reverse(left), t)
                     });
                 if let Some(t) = best {
                     if load[t].iter().all(|&x| x == 0) {
                         touched.push(t);
+                    }
+                    if g != pack::NO_GROUP {
+                        groups.push((g, t));
                     }
                     for r in 0..nres {
                         load[t][r] += dv[r];
@@ -1636,7 +1788,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
             let mut x = vec![0u32; self.pool.hosts.len()];
             let mut seq = self.fill(Order::MostRoom, &mut x, &aim, first);
             seq.extend(self.fill(Order::MostRoom, &mut x, &self.room, upper));
-            self.bisect(&mut st, upper, &seq, first);
+            self.prefixes(&mut st, upper, &seq, From::Aim(first), Reach::Longest);
         }
         // The master problem; when the solver fails without an answer (not
         // for lack of time), the exhaustive search takes over.
@@ -1698,62 +1850,38 @@ impl<'a, 'p> Ctx<'a, 'p> {
         }
     }
 
-    /// The prefixes of one greedy order that fit: at least the bound
-    /// itself; with `Reach::Gallop`, probes going down from it, 1, 2, 4,
-    /// ... below, until one fits; with `Reach::Longest`, then bisection to
-    /// the longest. Only prefixes that beat the best are tried (a prefix
-    /// that fails fails every longer one).
+    /// The prefixes of one greedy order that fit, searched from the bound
+    /// ([`Ctx::prefixes`] from [`From::Top`]). With `Reach::Longest` and a
+    /// lower bound already, first whether this order's prefix beats it at
+    /// all (a prefix that fails fails every longer one).
     fn greedy(&self, st: &mut State, upper: u32, order: Order, reach: Reach) {
         let nh = self.pool.hosts.len();
         if st.lower >= upper || st.undecided {
             return;
         }
         let seq = self.sequence(order, upper);
-        let mut hi = (seq.len() as u32).min(upper);
-        let mut lo = st.lower;
-        if lo >= hi {
+        let lo = st.lower;
+        if lo >= (seq.len() as u32).min(upper) {
             return;
         }
-        if lo > 0 && reach == Reach::Longest {
-            // Does this order's prefix beat the best at all?
-            match self.probe(st, prefix(&seq, lo + 1, nh)) {
-                Some(true) => lo += 1,
-                Some(false) | None => return,
-            }
+        if lo > 0
+            && reach == Reach::Longest
+            && self.probe(st, prefix(&seq, lo + 1, nh)) != Some(true)
+        {
+            return;
         }
-        let mut step = 1u32;
-        let mut galloping = true;
-        while lo < hi {
-            if (reach == Reach::Bound && step > 1) || (reach == Reach::Gallop && !galloping) {
-                break;
-            }
-            let probe = if galloping {
-                hi.saturating_sub(step - 1).max(lo + 1)
-            } else {
-                lo + (hi - lo).div_ceil(2)
-            };
-            match self.probe(st, prefix(&seq, probe, nh)) {
-                Some(true) => {
-                    lo = probe;
-                    galloping = false;
-                }
-                Some(false) => {
-                    hi = probe - 1;
-                    step = step.saturating_mul(2);
-                }
-                None => break,
-            }
-        }
+        self.prefixes(st, upper, &seq, From::Top, reach);
     }
 
-    /// The longest prefix of a sequence of hosts (one entry per new VM)
-    /// that fits, by bisection
-    /// from a first probe at `first`: going down from it, by steps of
-    /// 1/256 of it doubling, until a prefix fits, then halving the gap
-    /// (a prefix of a placement that fits fits too, so the prefixes that
-    /// fit are those up to some length). Each probe that fits raises the
-    /// lower bound; none lowers the upper (another placement may fit).
-    fn bisect(&self, st: &mut State, upper: u32, seq: &[HostId], first: u32) {
+    /// The prefixes of a sequence of hosts (one entry per new VM) that fit,
+    /// as far as `reach` asks: the first probe where `from` says, then going
+    /// down by its steps, doubling, until a prefix fits (halving the gap
+    /// once it is no larger than the step), then halving the gap up to the
+    /// longest (a prefix of a placement that fits fits too, so the prefixes
+    /// that fit are those up to some length). Each probe that fits raises
+    /// the lower bound; none lowers the upper (another placement may fit).
+    /// Only prefixes that beat the best are tried.
+    fn prefixes(&self, st: &mut State, upper: u32, seq: &[HostId], from: From, reach: Reach) {
         let nh = self.pool.hosts.len();
         if st.lower >= upper || st.undecided {
             return;
@@ -1763,8 +1891,13 @@ impl<'a, 'p> Ctx<'a, 'p> {
         if lo >= hi {
             return;
         }
-        let mut probe = first.clamp(lo + 1, hi);
-        let mut step = (probe / 256).max(1);
+        let (mut probe, mut step) = match from {
+            From::Top => (hi, 2),
+            From::Aim(first) => {
+                let p = first.clamp(lo + 1, hi);
+                (p, (p / 256).max(1))
+            }
+        };
         let mut fitted = false;
         loop {
             match self.probe(st, prefix(seq, probe, nh)) {
@@ -1775,7 +1908,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
                 Some(false) => hi = probe - 1,
                 None => return,
             }
-            if lo >= hi {
+            if lo >= hi || reach == Reach::Bound || (fitted && reach == Reach::Gallop) {
                 return;
             }
             probe = if fitted || hi - lo <= step {
@@ -2088,15 +2221,27 @@ impl<'a, 'p> Ctx<'a, 'p> {
     }
 }
 
-/// How far [`Ctx::greedy`] goes down an order's prefixes.
+/// How far [`Ctx::prefixes`] goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Reach {
-    /// The bound itself only.
+    /// The first probe only.
     Bound,
-    /// Down from the bound until a prefix fits.
+    /// Down from the first probe until a prefix fits.
     Gallop,
     /// The longest prefix that fits.
     Longest,
+}
+
+/// Where [`Ctx::prefixes`] starts and how it steps down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum From {
+    /// At the longest prefix the bound allows, 2, 6, 14, ... below it
+    /// until one fits (the greedy orders: the answer is usually at or near
+    /// the bound).
+    Top,
+    /// At this count (a placement aimed near the answer), 1/256 of it
+    /// below, then twice that further, and so on.
+    Aim(u32),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -2127,9 +2272,17 @@ fn total(x: &[u32]) -> u32 {
 const SMALL: usize = 6;
 
 /// Pools with more VMs than this look for the lower bound by bisection
-/// ([`Ctx::bisect`]) before the master problem, whose program grows with
+/// ([`Ctx::prefixes`]) before the master problem, whose program grows with
 /// the VMs of its failure sets.
 const BISECT_VMS: usize = 500;
+
+/// [`Ctx::restart_bound`] counts the VMs that may restart on at most this
+/// many hosts.
+const RESTART_BOUND_TARGETS: usize = 32;
+
+/// [`Ctx::reserved_placement`] plans the restarts of VMs with fewer places
+/// to go than this first.
+const FEW_TARGETS: usize = 8;
 
 /// How [`headroom`] closes the gap between its bounds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -2710,6 +2863,46 @@ mod tests {
             r.max_additional
         };
         assert_eq!(by(Method::Bisect), by(Method::Search));
+    }
+
+    #[test]
+    fn restarts_with_few_places_to_go_keep_room_back() {
+        // a may restart only on h1, which then holds 5 new VMs of 10, not
+        // 10; new VMs of any failed host restart on s. Every other bound
+        // allows 25; 20 fit.
+        let p = pool(
+            r#"{"name": "r", "hosts": [
+            {"name": "h0", "capacity": {"m": 100}}, {"name": "h1", "capacity": {"m": 100}},
+            {"name": "h2", "capacity": {"m": 100}}, {"name": "s", "capacity": {"m": 100}, "standby": true}],
+            "vms": [{"name": "a", "host": "h0", "demand": {"m": 50}, "allowed_hosts": ["h1"]}]}"#,
+        );
+        let vm = shape(r#"{"m": 10}"#);
+        let an = Analysis::new(&p);
+        let cx = Ctx::new(&an, &vm, vm.vector(&p), 1, None, None, &[]);
+        assert_eq!(cx.slots_bound().unwrap().n, 25);
+        assert!(cx.conditions(&cx.eligible).iter().all(|b| b.n >= 25));
+        let b = cx.restart_bound().unwrap();
+        assert_eq!(b.n, 20);
+        assert!(
+            b.limit.reason.contains("a (on h0) may restart only on h1"),
+            "{}",
+            b.limit.reason
+        );
+        assert_eq!(cx.upper_bounds().n, 20);
+        // The reservation leaves exactly that room on h1, and it fits.
+        let x = cx.reserved_placement();
+        assert_eq!(x, [5, 5, 10, 0]);
+        assert!(matches!(cx.test(&x), Tested::Fits));
+        // With K = 0 nothing restarts: no such bound.
+        let cx0 = Ctx::new(&an, &vm, vm.vector(&p), 0, None, None, &[]);
+        assert!(cx0.restart_bound().is_none());
+        let opts = HeadroomOptions {
+            tolerate: Some(1),
+            ..Default::default()
+        };
+        let r = headroom(&p, &vm, &opts).unwrap();
+        assert_eq!((r.max_additional, r.exact), (20, true));
+        assert_eq!(r.limit.kind, LimitKind::Aggregate);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Restart-time estimates (`haplan timing`): how long after a failure every
 //! protected VM runs again.
 //!
-//! The restart sequence is the HA runtime's (`runtime/machine.rs`, the
+//! The restart sequence is the HA runtime's (`solver/runtime/src/machine/restart.rs`, the
 //! order-group pump): once the failed hosts are confirmed off, their
 //! protected VMs (and those of hosts already down) start by `order` group,
 //! lowest first. A VM of group `o` starts only when every VM of every lower

@@ -1,0 +1,151 @@
+//! The model kept in step with the pool file, and the bookkeeping of
+//! actions: ids, emitting, lookups, VM and host state changes.
+
+use super::*;
+
+impl Runtime {
+    /// Whether `host` answers the runtime (its inventory means something).
+    pub(super) fn answers(&self, host: &str) -> bool {
+        self.hosts.get(host).is_some_and(|h| {
+            matches!(
+                h.status,
+                HostStatus::Up | HostStatus::Confirming { .. } | HostStatus::Returning { .. }
+            )
+        })
+    }
+
+    /// Whether `vm` is being live-migrated, or a migration of it has no
+    /// known outcome yet: listed on two hosts, it is not a duplicate (a
+    /// migration lists it on both) until it is found.
+    pub(super) fn moving(&self, vm: &str) -> bool {
+        matches!(
+            self.vms[vm].phase,
+            Phase::Migrating { .. }
+                | Phase::Unknown {
+                    migration: Some(_),
+                    ..
+                }
+        )
+    }
+
+    pub(super) fn id(&mut self) -> ActionId {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    pub(super) fn emit(&mut self, action: Action, out: &mut Output) {
+        let wait = match &action {
+            Action::Probe { .. } => Some(PROBE_DEADLINE_MS),
+            Action::AskPeer { .. } => Some(PEER_DEADLINE_MS),
+            Action::Fence { .. } => None, // its host's status holds it
+            Action::StartVm { .. } => Some(START_DEADLINE_MS),
+            Action::Migrate { .. } => Some(MIGRATE_DEADLINE_MS),
+            Action::QueryVm { .. } => Some(QUERY_DEADLINE_MS),
+            Action::Inventory { .. } => Some(INVENTORY_DEADLINE_MS),
+            Action::StopVm { .. } => Some(STOP_DEADLINE_MS),
+        };
+        if let Some(w) = wait {
+            self.deadlines
+                .insert(action.id(), self.now.saturating_add(w));
+        }
+        self.inflight.insert(action.id(), action.clone());
+        out.actions.push(action);
+    }
+
+    pub(super) fn host_id(&self, name: &str) -> Result<HostId, RuntimeError> {
+        self.pool
+            .host_by_name(name)
+            .ok_or_else(|| RuntimeError::UnknownHost(name.to_string()))
+    }
+
+    pub(super) fn vm_id(&self, name: &str) -> Result<VmId, RuntimeError> {
+        self.pool
+            .vm_by_name(name)
+            .ok_or_else(|| RuntimeError::UnknownVm(name.to_string()))
+    }
+
+    pub(super) fn set_vm(&mut self, v: VmId, host: Option<HostId>, power: Option<Power>) {
+        if let Some(h) = host {
+            self.pool.vms[v].host = h;
+            self.doc["vms"][v]["host"] = Value::String(self.pool.hosts[h].name.clone());
+        }
+        if let Some(p) = power {
+            self.pool.vms[v].power = p;
+            self.doc["vms"][v]["power"] = Value::String(p.as_str().to_string());
+        }
+        self.dirty = true;
+    }
+
+    pub(super) fn set_host_state(&mut self, h: HostId, state: HostState) {
+        if self.pool.hosts[h].state != state {
+            self.pool.hosts[h].state = state;
+            self.doc["hosts"][h]["state"] = Value::String(state.as_str().to_string());
+            self.dirty = true;
+        }
+    }
+
+    /// Applies structural changes through the what-if machinery, so that
+    /// the changed pool is validated as a whole.
+    pub(super) fn change(&mut self, changes: &[Change]) -> Result<(), RuntimeError> {
+        let changed = whatif::apply(&self.doc, changes)?;
+        self.doc = changed.value;
+        self.pool = changed.pool;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Action `id` about `vm` answered (in time or late): if it was the
+    /// start or migration in doubt that pinned `vm`, it can no longer land.
+    pub(super) fn answered(&mut self, vm: &str, id: ActionId) {
+        if self.late_landings.get(vm).is_some_and(|l| l.id == id) {
+            self.late_landings.remove(vm);
+        }
+    }
+
+    /// Takes action `id` out of flight (its answer came, checked by
+    /// [`Runtime::check_answer`]); `None` for a late or unknown answer.
+    pub(super) fn take(&mut self, id: ActionId) -> Option<Action> {
+        self.deadlines.remove(&id);
+        self.inflight.remove(&id)
+    }
+
+    pub(super) fn forget_vm_actions(&mut self, vm: &str) {
+        self.inflight.retain(|_, a| match a {
+            Action::StartVm { vm: v, .. }
+            | Action::Migrate { vm: v, .. }
+            | Action::QueryVm { vm: v, .. } => v != vm,
+            _ => true,
+        });
+    }
+
+    pub(super) fn agent(&self, host: &str, level: usize) -> String {
+        self.pool
+            .host_by_name(host)
+            .and_then(|h| self.pool.hosts[h].fencing.get(level))
+            .map(|l| l.agent.clone())
+            .unwrap_or_default()
+    }
+}
+
+pub(super) fn action_names_host(a: &Action, name: &str) -> bool {
+    match a {
+        Action::Probe { host, .. }
+        | Action::Fence { host, .. }
+        | Action::Inventory { host, .. } => host == name,
+        Action::AskPeer { host, peer, .. } => host == name || peer == name,
+        Action::StartVm { host, .. } | Action::StopVm { host, .. } => host == name,
+        Action::Migrate { from, to, .. } => from == name || to == name,
+        Action::QueryVm { .. } => false,
+    }
+}
+
+/// `pool` with the placements done.
+pub(super) fn apply(pool: &Pool, placements: &[plan::Placement]) -> Pool {
+    let mut after = pool.clone();
+    for p in placements {
+        after.vms[p.vm].host = p.host;
+    }
+    // What is left on the host that is down stays there, awaiting restart.
+    after
+}

@@ -1,0 +1,717 @@
+//! Restarts: planning where the VMs of failed hosts start, start groups and
+//! their delays, retries, starts in doubt and the late landings that pin a
+//! VM until they are ruled out.
+
+use super::model::apply;
+use super::*;
+
+impl Runtime {
+    /// The answer to start `id` of `vm` on `host` (late, a success is a
+    /// sighting).
+    #[allow(clippy::too_many_arguments)] // the fields of the answer
+    pub(super) fn start_answered(
+        &mut self,
+        id: ActionId,
+        vm: &str,
+        host: &str,
+        ok: bool,
+        error: Option<&str>,
+        in_doubt: bool,
+        out: &mut Output,
+    ) {
+        self.answered(vm, id);
+        let deadline = self.deadlines.get(&id).copied().unwrap_or(self.now);
+        if self.take(id).is_some() {
+            if in_doubt && !ok {
+                self.start_in_doubt(id, vm, host, deadline, out);
+            } else {
+                self.start_result(id, vm, host, ok, error, out);
+            }
+        } else if ok {
+            // Late, but the VM runs there: a sighting.
+            self.sighting(vm, host, out);
+        }
+    }
+
+    /// The answer to query `id`: where `vm` runs (`host`), unless `failed`.
+    pub(super) fn status_answered(
+        &mut self,
+        id: ActionId,
+        vm: &str,
+        host: Option<&str>,
+        failed: bool,
+        out: &mut Output,
+    ) -> Result<(), RuntimeError> {
+        if self.take(id).is_some() {
+            let missing = matches!(
+                self.vms.get(vm).map(|r| &r.phase),
+                Some(Phase::Unknown { id: Some(x), missing: true, .. }) if *x == id
+            );
+            if failed && missing {
+                // Not on the hosts that answer: as before the
+                // query, taken for crashed on its own host.
+                self.found(id, vm, None, false, out)?;
+            } else if failed {
+                // Not known yet: asked again shortly.
+                self.ask_again(id, vm);
+            } else {
+                self.found(id, vm, host, true, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A start of `vm` on `host` came back in doubt: it may still complete
+    /// (until `deadline`, the driver may still make it).
+    pub(super) fn start_in_doubt(
+        &mut self,
+        id: ActionId,
+        vm: &str,
+        host: &str,
+        deadline: Millis,
+        out: &mut Output,
+    ) {
+        let attempt = match &self.vms[vm].phase {
+            Phase::Starting {
+                id: x,
+                host: t,
+                attempt,
+            } if *x == id && t == host => *attempt,
+            _ => return,
+        };
+        let pin = Landing::start(id, host, deadline);
+        self.late_landings.insert(vm.to_string(), pin);
+        self.in_doubt(vm, Some(host.to_string()), attempt, 0, out);
+    }
+
+    pub(super) fn crashed(&mut self, v: VmId, out: &mut Output) {
+        let vm = self.pool.vms[v].clone();
+        let name = vm.name.clone();
+        let h = vm.host;
+        if !vm.power.is_active() || self.pool.hosts[h].state != HostState::Up {
+            out.notes.push(Note::Ignored {
+                reason: format!("{name} is not running on a host that is up"),
+            });
+            return;
+        }
+        self.forget_vm_actions(&name);
+        if !self.pool.ha.enabled || vm.restart == Restart::Unprotected {
+            self.vms.insert(name, VmRt::steady());
+            self.set_vm(v, None, Some(Power::Halted));
+            return;
+        }
+        let host = self.pool.hosts[h].name.clone();
+        if let Some(rt) = self.hosts.get_mut(&host) {
+            rt.seen.remove(&name);
+        }
+        self.vms
+            .insert(name.clone(), VmRt::with(Phase::Pending, false));
+        self.start(&name, &host, 1, out);
+    }
+
+    pub(super) fn start(&mut self, vm: &str, host: &str, attempt: u32, out: &mut Output) {
+        let id = self.id();
+        let v = self.pool.vm_by_name(vm).expect("known");
+        let h = self.pool.host_by_name(host).expect("known");
+        // It holds its target's capacity from now on.
+        self.set_vm(v, Some(h), None);
+        let rt = self.vms.get_mut(vm).expect("known");
+        // Started again from doubt: still in doubt until the start answers.
+        rt.doubt = match rt.phase {
+            Phase::Unknown { since, alerted, .. } => Some(Doubt { since, alerted }),
+            _ => None,
+        };
+        rt.phase = Phase::Starting {
+            id,
+            host: host.to_string(),
+            attempt,
+        };
+        self.emit(
+            Action::StartVm {
+                id,
+                vm: vm.to_string(),
+                host: host.to_string(),
+                attempt,
+            },
+            out,
+        );
+    }
+
+    pub(super) fn start_result(
+        &mut self,
+        id: ActionId,
+        vm: &str,
+        host: &str,
+        ok: bool,
+        error: Option<&str>,
+        out: &mut Output,
+    ) {
+        let Some(rt) = self.vms.get(vm).cloned() else {
+            return;
+        };
+        let Phase::Starting {
+            id: current,
+            host: target,
+            attempt,
+        } = rt.phase.clone()
+        else {
+            return;
+        };
+        if current != id || target != host {
+            return;
+        }
+        let v = self.pool.vm_by_name(vm).expect("known");
+        if ok {
+            out.notes.push(Note::VmRestarted {
+                vm: vm.to_string(),
+                host: host.to_string(),
+                attempt,
+            });
+            self.set_vm(v, None, Some(Power::Running));
+            self.vms.insert(vm.to_string(), VmRt::steady());
+            if let Some(e) = self.recovery.get_mut(vm) {
+                e.done_at = Some(self.now);
+            }
+            self.hosts
+                .get_mut(host)
+                .expect("known")
+                .seen
+                .insert(vm.to_string());
+            self.check_duplicates(out);
+            return;
+        }
+        let error = error.unwrap_or("failed").to_string();
+        {
+            let rt = self.vms.get_mut(vm).expect("known");
+            rt.attempts += 1;
+            rt.last_error = Some(error.clone());
+        }
+        out.notes.push(Note::VmStartFailed {
+            vm: vm.to_string(),
+            host: host.to_string(),
+            attempt,
+            error: error.clone(),
+        });
+        let restart = self.pool.vms[v].restart;
+        let after_failure = rt.after_failure;
+        if restart == Restart::BestEffort && after_failure {
+            self.give_up(vm, out);
+            return;
+        }
+        if attempt <= self.pool.ha.restart_retries {
+            let until = self.now.saturating_add(ms(self.pool.ha.retry_interval_s));
+            self.vms.get_mut(vm).expect("known").phase = Phase::Retry {
+                host: host.to_string(),
+                attempt,
+                until,
+            };
+            return;
+        }
+        if self.late_landings.contains_key(vm) {
+            // A start or migration of it without an answer may still land
+            // (a start from before a restart, on this host): started
+            // elsewhere now, that would be a second copy. In doubt, it is
+            // looked for until fresh listings rule the landing out, then
+            // restarted as a VM found nowhere.
+            self.in_doubt(vm, None, attempt, ms(self.pool.ha.retry_interval_s), out);
+            return;
+        }
+        // Every attempt on this host failed: another host, if failover may.
+        let rt = self.vms.get_mut(vm).expect("known");
+        rt.tried.push(host.to_string());
+        if self.pool.ha.mode == HaMode::Vm || !self.pool.ha.enabled {
+            rt.phase = Phase::Stuck {
+                until: self.now.saturating_add(STUCK_RETRY_MS),
+            };
+            let attempts = rt.attempts;
+            out.alerts.push(Alert::RestartFailed {
+                vm: vm.to_string(),
+                attempts,
+                reason: format!("{error}; HA mode \"vm\" restarts a VM on its own host only"),
+            });
+            return;
+        }
+        rt.phase = Phase::Pending;
+        self.dirty = true;
+    }
+
+    fn give_up(&mut self, vm: &str, out: &mut Output) {
+        let v = self.pool.vm_by_name(vm).expect("known");
+        out.notes.push(Note::VmGivenUp { vm: vm.to_string() });
+        self.vms.insert(vm.to_string(), VmRt::steady());
+        self.set_vm(v, None, Some(Power::Halted));
+        if let Some(e) = self.recovery.get_mut(vm) {
+            e.done_at = Some(self.now);
+            e.delay_ms = 0;
+        }
+    }
+
+    /// The query `id` about `vm` answered: it runs on `host`, or nowhere
+    /// (`clean`: every host answered the query; otherwise only the hosts
+    /// that answer were asked).
+    pub(super) fn found(
+        &mut self,
+        id: ActionId,
+        vm: &str,
+        host: Option<&str>,
+        clean: bool,
+        out: &mut Output,
+    ) -> Result<(), RuntimeError> {
+        let Some(rt) = self.vms.get(vm) else {
+            return Ok(());
+        };
+        let (on, attempt) = match &rt.phase {
+            Phase::Unknown {
+                id: Some(x),
+                on,
+                attempt,
+                ..
+            } if *x == id => (on.clone(), *attempt),
+            _ => return Ok(()),
+        };
+        let v = self.vm_id(vm)?;
+        match host {
+            Some(h) => {
+                let hid = self.host_id(h)?;
+                self.adopt(v, hid, out);
+                if self.answers(h) {
+                    self.hosts
+                        .get_mut(h)
+                        .expect("known")
+                        .seen
+                        .insert(vm.to_string());
+                }
+                self.check_duplicates(out);
+            }
+            None if self.reconciling.is_some() => {
+                // Nowhere, as far as the hosts that answer go: decided once
+                // every one of them was listed, as soon as they all were.
+                self.ask_again(id, vm);
+                if let Some(rt) = self.vms.get_mut(vm)
+                    && let Phase::Unknown {
+                        id: None,
+                        reconciled_away,
+                        ..
+                    } = &mut rt.phase
+                {
+                    *reconciled_away = true;
+                }
+            }
+            None if self
+                .late_landings
+                .get(vm)
+                .is_some_and(|l| on.as_deref() != Some(l.host.as_str()))
+                && !self.landing_ruled_out(vm, id, clean, out) =>
+            {
+                // A migration (or a start elsewhere) that may still land:
+                // started anywhere now, it could make a second copy. Asked
+                // again until that action answers, a host lists it, the
+                // host it may land on is confirmed off, or fresh listings
+                // rule the landing out.
+                self.ask_again(id, vm);
+            }
+            None => {
+                out.notes.push(Note::VmFound {
+                    vm: vm.to_string(),
+                    host: None,
+                });
+                let own = self.pool.vms[v].host;
+                let restarted =
+                    self.pool.ha.enabled && self.pool.vms[v].restart != Restart::Unprotected;
+                let same_host = on.filter(|t| {
+                    self.hosts
+                        .get(t)
+                        .is_some_and(|r| r.status == HostStatus::Up)
+                        && self.pool.host_by_name(t).is_some()
+                });
+                if let (true, Some(t)) = (restarted, same_host) {
+                    // A start there whose outcome was unknown: tried again
+                    // there first, so that it can only meet itself.
+                    self.start(vm, &t, attempt.saturating_add(1), out);
+                } else if !restarted {
+                    self.vms.insert(vm.to_string(), VmRt::steady());
+                    self.set_vm(v, None, Some(Power::Halted));
+                } else if self.pool.hosts[own].state == HostState::Up
+                    && !self.recovery.contains_key(vm)
+                {
+                    // Not running, on a host that is up: as a crash.
+                    self.vms.insert(vm.to_string(), VmRt::steady());
+                    self.crashed(v, out);
+                } else if self.pool.hosts[own].state == HostState::Down
+                    && self.hosts[&self.pool.hosts[own].name].status != HostStatus::Fenced
+                {
+                    // Its host is down but not confirmed off: "nowhere" may
+                    // only mean that host does not answer. It waits for the
+                    // fence like the host's other VMs.
+                    self.vms.get_mut(vm).expect("known").phase = Phase::Held;
+                } else {
+                    let rt = self.vms.get_mut(vm).expect("known");
+                    rt.phase = Phase::Pending;
+                    rt.after_failure = true;
+                    self.recovery.entry(vm.to_string()).or_insert(Entry {
+                        order: self.pool.vms[v].order,
+                        protected: self.pool.vms[v].restart == Restart::Protected,
+                        done_at: None,
+                        delay_ms: ms(self.pool.vms[v].start_delay_s),
+                    });
+                    self.dirty = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the start or migration that pins `vm` (found nowhere by
+    /// query `id`) can no longer land, by fresh listings: once its
+    /// `check_from` has passed, every host involved (a migration's source,
+    /// then the host it may land on) is listed afresh; when each answers
+    /// its probes and lists no copy (running or paused), or is confirmed
+    /// off and still down, a query asked
+    /// after those listings and answered by every host that finds none
+    /// ends the pin (`landing_ruled_out`). Until then the check goes on
+    /// (a host that does not answer, or lists the VM, leaves the pin in
+    /// place). Safety rules: "What may still land is waited for".
+    fn landing_ruled_out(&mut self, vm: &str, id: ActionId, clean: bool, out: &mut Output) -> bool {
+        let now = self.now;
+        let next = self.next_id;
+        let Some(pin) = self.late_landings.get(vm).cloned() else {
+            return true;
+        };
+        if now < pin.check_from {
+            return false;
+        }
+        let hosts = pin.hosts();
+        let Some(listed_from) = pin.listed_from else {
+            // Fresh listings of every host involved.
+            for host in &hosts {
+                if let Some(h) = self.hosts.get_mut(host) {
+                    h.inventory = true;
+                    h.inventory_at = 0;
+                }
+            }
+            if let Some(l) = self.late_landings.get_mut(vm) {
+                l.listed_from = Some(next);
+            }
+            return false;
+        };
+        // A host confirmed off and still down holds no copy; every other
+        // host involved must answer and list none.
+        let no_copy = hosts.iter().all(|host| {
+            self.hosts.get(host).is_some_and(|h| {
+                h.status == HostStatus::Fenced
+                    || h.status == HostStatus::Up
+                        && h.fails == 0
+                        && !h.unreachable_alerted
+                        && h.inventory_done >= listed_from
+                        && !h.seen.contains(vm)
+            })
+        });
+        if !no_copy {
+            // A host that does not answer, or whose fresh listing is still
+            // to come (asked again if it failed), or that lists it (then
+            // it is found there).
+            for host in &hosts {
+                if let Some(h) = self.hosts.get_mut(host)
+                    && h.status != HostStatus::Fenced
+                    && h.inventory_done < listed_from
+                    && !h.inventory
+                    && !self
+                        .inflight
+                        .values()
+                        .any(|a| matches!(a, Action::Inventory { host: x, .. } if x == host))
+                {
+                    h.inventory = true;
+                }
+            }
+            return false;
+        }
+        match pin.query_from {
+            Some(q) if clean && id >= q => {
+                self.late_landings.remove(vm);
+                out.notes.push(Note::LandingRuledOut {
+                    vm: vm.to_string(),
+                    host: pin.host,
+                });
+                true
+            }
+            Some(_) => false,
+            None => {
+                // The query that just answered may have been asked before
+                // those listings: the next one decides.
+                if let Some(l) = self.late_landings.get_mut(vm) {
+                    l.query_from = Some(next);
+                }
+                false
+            }
+        }
+    }
+
+    /// The VMs that a start without an answer pins to the host they run
+    /// on, each with the start's deadline: the start's answer will not
+    /// come (lost with a runtime that stopped, or it came back in doubt;
+    /// a start that timed out here may still answer late, and that answer
+    /// ends its pin), the VM is steady there, the host answers and its
+    /// latest listing (or the runtime's own confirmed start) has it. Once the deadline has passed, no driver makes that
+    /// start any more, and the one copy it could have made is the one that
+    /// runs: the pin has nothing left to guard (docs/runtime.md, "What may
+    /// still land is waited for"). Before it, the start may still be under
+    /// way below the driver, and would land once the VM has been moved
+    /// away: the pin stays.
+    pub(super) fn start_pins_seen(&self) -> Vec<(String, Millis)> {
+        self.late_landings
+            .iter()
+            .filter(|(vm, l)| {
+                l.from.is_none()
+                    && !l.answer_due
+                    && self
+                        .vms
+                        .get(*vm)
+                        .is_some_and(|rt| rt.phase == Phase::Steady)
+                    && self.pool.vm_by_name(vm).is_some_and(|v| {
+                        let me = &self.pool.vms[v];
+                        me.power.is_active() && self.pool.hosts[me.host].name == l.host
+                    })
+                    && self.answers(&l.host)
+                    && self.hosts[&l.host].seen.contains(*vm)
+            })
+            .map(|(vm, l)| (vm.clone(), l.check_from))
+            .collect()
+    }
+
+    /// Chooses targets for every VM awaiting one: among candidate plans that
+    /// place the most important VMs, the one that leaves the most tolerance.
+    pub(super) fn replan(&mut self, out: &mut Output) {
+        let pending: BTreeSet<String> = self
+            .vms
+            .iter()
+            .filter(|(_, rt)| matches!(rt.phase, Phase::Pending | Phase::Planned { .. }))
+            .map(|(n, _)| n.clone())
+            .collect();
+        // Planned VMs keep their targets until a VM needs a new one.
+        if !self.vms.values().any(|rt| rt.phase == Phase::Pending) {
+            return;
+        }
+        // Room is kept for the protected VMs of hosts in their first fence
+        // round: the plan covers every failed host, most important first.
+        let reserving = self.pool.vms.iter().any(|v| self.reserved(v));
+        // A host that misses its probes (not declared down yet) is no
+        // target: a start there may not arrive, or die with the host.
+        let missing = self.hosts.values().any(|h| {
+            (h.fails > 0 || h.unreachable_alerted)
+                && matches!(h.status, HostStatus::Up | HostStatus::Confirming { .. })
+        });
+        let (pp, virt) = self.planning_pool_full(false, reserving, true);
+        let an = Analysis::new(&pp);
+        // Exact within the check budget, else a plan of fixed effort
+        // (the same on replay); placements the checker accepts either way.
+        let (base, _) = self.checks.plan(&an, Scope::All);
+        // VMs that only the kept room, or hosts that miss their probes,
+        // leave without a target wait for that fence or those answers,
+        // quietly.
+        let waiting: BTreeSet<String> = if (reserving || missing) && !base.unplaced.is_empty() {
+            let (open, _) = self.planning_pool_full(false, false, false);
+            let (free, _) = self.checks.plan(&Analysis::new(&open), Scope::All);
+            free.placements
+                .iter()
+                .map(|p| open.vms[p.vm].name.clone())
+                .collect()
+        } else {
+            BTreeSet::new()
+        };
+        let mut candidates = vec![base.placements.clone()];
+        // A spreading variant only when it keeps every strict rule and
+        // breaks no soft rule the plan keeps.
+        let kept_by_base: BTreeSet<plan::SoftRule> =
+            base.soft_broken.iter().map(|b| b.rule.clone()).collect();
+        candidates.extend(
+            spread_plans(&pp, virt, &base)
+                .into_iter()
+                .filter(|placements| {
+                    let broken = plan::broken_rules(&pp, &base.failed, placements);
+                    let candidate = plan::Plan {
+                        failed: base.failed.clone(),
+                        placements: placements.clone(),
+                        unplaced: base.unplaced.clone(),
+                        exact: base.exact,
+                        soft_broken: broken.clone(),
+                    };
+                    plan::verify(&pp, &candidate).is_ok()
+                        && broken.iter().all(|b| kept_by_base.contains(&b.rule))
+                }),
+        );
+        let mut best: Option<(Vec<plan::Placement>, u32)> = None;
+        for placements in candidates {
+            let after = apply(&pp, &placements);
+            let t = self.checks.tolerance(&after, CheckUse::PlanTolerance);
+            // Compared by what is proved; once a check runs out of its
+            // budget, no further candidate is tried (the base plan, or the
+            // best one decided, is kept).
+            let k = t.lower;
+            if best.as_ref().is_none_or(|(_, bk)| k > *bk) {
+                best = Some((placements, k));
+            }
+            if !t.decided {
+                break;
+            }
+        }
+        let (placements, leaves) = best.expect("the base plan is a candidate");
+        let mut placed = Vec::new();
+        for p in &placements {
+            let name = &pp.vms[p.vm].name;
+            if pending.contains(name) {
+                let host = pp.hosts[p.host].name.clone();
+                placed.push((name.clone(), host.clone()));
+                self.vms.get_mut(name).expect("known").phase = Phase::Planned { host };
+            }
+        }
+        let mut unplaced = Vec::new();
+        for u in &base.unplaced {
+            let name = pp.vms[u.vm].name.clone();
+            if !pending.contains(&name) || placements.iter().any(|p| p.vm == u.vm) {
+                continue;
+            }
+            unplaced.push(name.clone());
+            if waiting.contains(&name) {
+                self.vms.get_mut(&name).expect("known").phase = Phase::Stuck {
+                    until: self.now.saturating_add(STUCK_RETRY_MS),
+                };
+                continue;
+            }
+            match pp.vms[u.vm].restart {
+                Restart::Protected => {
+                    let rt = self.vms.get_mut(&name).expect("known");
+                    rt.phase = Phase::Stuck {
+                        until: self.now.saturating_add(STUCK_RETRY_MS),
+                    };
+                    let attempts = rt.attempts;
+                    let reason = match (&rt.last_error, rt.tried.is_empty()) {
+                        (Some(e), false) => format!(
+                            "every start failed on {} (last: {e}); {}",
+                            rt.tried.join(", "),
+                            u.reason
+                        ),
+                        _ => u.reason.clone(),
+                    };
+                    if let Some(e) = self.recovery.get_mut(&name) {
+                        e.done_at = Some(self.now);
+                        e.delay_ms = 0;
+                    }
+                    out.alerts.push(Alert::RestartFailed {
+                        vm: name,
+                        attempts,
+                        reason,
+                    });
+                }
+                _ => self.give_up(&name, out),
+            }
+        }
+        out.notes.push(Note::Plan {
+            placements: placed,
+            unplaced,
+            leaves_tolerance: leaves,
+        });
+    }
+
+    /// Starts the planned VMs whose start group is due; returns the next
+    /// time a group falls due, if one waits.
+    pub(super) fn pump(&mut self, out: &mut Output) -> Option<Millis> {
+        let mut wake: Option<Millis> = None;
+        let planned: Vec<(String, String)> = self
+            .vms
+            .iter()
+            .filter_map(|(n, rt)| match &rt.phase {
+                Phase::Planned { host } => Some((n.clone(), host.clone())),
+                _ => None,
+            })
+            .collect();
+        // Start groups: protected VMs by `order`, then best-effort ones.
+        let mut due: Vec<(bool, u32, Priority, String, String)> = Vec::new();
+        for (vm, host) in planned {
+            let v = self.pool.vm_by_name(&vm).expect("known");
+            let me = &self.pool.vms[v];
+            let (protected, order) = (me.restart == Restart::Protected, me.order);
+            let mut gate: Option<Millis> = Some(self.now);
+            for (other, e) in &self.recovery {
+                if *other == vm {
+                    continue;
+                }
+                let before = if protected {
+                    e.protected && e.order < order
+                } else {
+                    e.protected || e.order < order
+                };
+                if !before {
+                    continue;
+                }
+                match e.done_at {
+                    None => gate = None,
+                    Some(t) => gate = gate.map(|g| g.max(t.saturating_add(e.delay_ms))),
+                }
+            }
+            match gate {
+                Some(g) if g <= self.now => due.push((!protected, order, me.priority, vm, host)),
+                Some(g) => wake = Some(wake.map_or(g, |w| w.min(g))),
+                None => {}
+            }
+        }
+        due.sort();
+        for (_, _, _, vm, host) in due {
+            self.start(&vm, &host, 1, out);
+        }
+        wake
+    }
+}
+
+/// Other candidate plans: the VMs the base plan placed, largest first, each
+/// on the eligible host with the most room left (spreading the load keeps
+/// room everywhere for the next failure). Only plans that place every VM
+/// the base plan placed are offered.
+fn spread_plans(pool: &Pool, virt: HostId, base: &plan::Plan) -> Vec<Vec<plan::Placement>> {
+    let mut draft = pool.clone();
+    let mut vms: Vec<&plan::Placement> = base.placements.iter().collect();
+    vms.sort_by_key(|p| {
+        (
+            pool.vms[p.vm].restart,
+            std::cmp::Reverse(pool.vms[p.vm].demand.iter().sum::<i64>()),
+            p.vm,
+        )
+    });
+    let mut out = Vec::new();
+    for p in vms {
+        let v = p.vm;
+        let targets = agility::restart_targets(&draft, v);
+        let best = targets
+            .into_iter()
+            .filter(|&t| t != virt)
+            .filter(|&t| {
+                let s = draft.spare(t);
+                s.iter().zip(&draft.vms[v].demand).all(|(s, d)| s >= d)
+            })
+            .max_by_key(|&t| {
+                let s = draft.spare(t);
+                let room = (0..draft.resources.len())
+                    .map(|r| {
+                        (s[r] - draft.vms[v].demand[r]) * 1_000_000 / draft.usable(t, r).max(1)
+                    })
+                    .min()
+                    .unwrap_or(0);
+                (room, std::cmp::Reverse(t))
+            });
+        let Some(t) = best else { return Vec::new() };
+        draft.vms[v].host = t;
+        out.push(plan::Placement {
+            vm: v,
+            host: t,
+            order: p.order,
+        });
+    }
+    // The same start sequence as the base plan.
+    let rank: BTreeMap<VmId, usize> = base
+        .placements
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.vm, i))
+        .collect();
+    out.sort_by_key(|p| rank[&p.vm]);
+    vec![out]
+}
