@@ -17,14 +17,19 @@
 //! - [`layering`]: no import cycle between the modules of any crate, no
 //!   I/O in the core;
 //! - [`e2e_failover`]: the runtime on the end-to-end bench (real libvirt
-//!   daemons, BMCs and fence agents).
+//!   daemons, BMCs and fence agents);
+//! - [`drivers_e2e`]: the drivers alone against the same bench's daemons;
+//! - [`html_render`]: every number an HTML report page shows against the
+//!   answer it is rendered from.
 
 mod admission;
 mod budget;
+mod drivers_e2e;
 mod e2e_failover;
 mod fixtures;
 mod fleet;
 mod hostile;
+mod html_render;
 mod import;
 mod layering;
 mod properties;

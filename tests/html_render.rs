@@ -16,7 +16,7 @@ use scraper::{Html, Selector};
 use serde_json::Value;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// Every valid pool under fixtures/ (not the change files, cases or bad pools).
