@@ -12,6 +12,7 @@ fn kind(a: &Admission) -> &'static str {
         Admission::Allowed { .. } => "allowed",
         Admission::WouldOvercommit { .. } => "would_overcommit",
         Admission::Refused { .. } => "refused",
+        Admission::Undecided { .. } => "undecided",
     }
 }
 

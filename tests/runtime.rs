@@ -4136,3 +4136,319 @@ fn an_outside_monitors_word_is_not_fenced_on_by_a_runtime_cut_off_from_the_pool(
     );
     assert!(starts(d.since(from)).is_empty());
 }
+
+// ---- the budget of exact checks ----
+
+/// Three hosts of 256: h1 runs six protected VMs (48, 3 x 32, 2 x 24) that
+/// fit the 96 left on h2 and on h3 only as 48 + 24 + 24 and 3 x 32 (first
+/// fit fails). It tolerates exactly 1; without time to search, the bounds
+/// leave it between 0 and 1.
+fn trap_pool() -> Value {
+    pool(
+        json!({}),
+        vec![host("h1", 256), host("h2", 256), host("h3", 256)],
+        vec![
+            vm("db", "h1", 48),
+            vm("app1", "h1", 32),
+            vm("app2", "h1", 32),
+            vm("app3", "h1", 32),
+            vm("web1", "h1", 24),
+            vm("web2", "h1", 24),
+            with(vm("batch2", "h2", 160), json!({"restart": "unprotected"})),
+            with(vm("batch3", "h3", 160), json!({"restart": "unprotected"})),
+        ],
+    )
+}
+
+fn resize(d: &mut Driver, at: Millis, vm: &str, mem: i64) -> Output {
+    d.feed(
+        at,
+        Event::VmResized {
+            vm: vm.into(),
+            demand: [("mem".to_string(), mem)].into_iter().collect(),
+        },
+    )
+}
+
+/// The log of `d` replays to its state, and a runtime recovered from it
+/// goes on.
+fn replays_identically(d: &Driver) {
+    let rep = log::replay(Cursor::new(d.log_text().into_bytes()))
+        .unwrap_or_else(|e| panic!("the log does not replay: {e}"));
+    assert_eq!(rep.steps, d.journal.steps());
+    assert_eq!(rep.runtime.state_json(), d.rt.state_json());
+    let _ = d.crash_and_recover(d.rt.now() + 1_000);
+}
+
+#[test]
+fn a_tolerance_check_out_of_budget_alerts_its_proved_bounds_and_claims_nothing_more() {
+    let mut d = Driver::settled(trap_pool());
+    // Built from the pool file: no budget, the exact tolerance.
+    assert!(notes(&d.outs).contains(&Note::Tolerance {
+        configured: 1,
+        max_tolerable: 1,
+        upper_bound: None,
+    }));
+    assert!(alerts(&d.outs).is_empty(), "{:?}", alerts(&d.outs));
+    d.rt.set_check_budget(Some(std::time::Duration::ZERO));
+    let out = resize(&mut d, 1_000, "web2", 23);
+    assert_eq!(out.undecided.len(), 1, "{:?}", out.undecided);
+    let u = &out.undecided[0];
+    assert_eq!(u.what, haplan_runtime::budget::CheckUse::Tolerance);
+    let (lower, upper) = (u.lower.unwrap(), u.upper.unwrap());
+    assert!(lower < 1 && upper >= 1, "{lower}..{upper}");
+    // Proved bounds, not a verdict: no overcommitment, no drop claimed.
+    assert!(out.notes.contains(&Note::Tolerance {
+        configured: 1,
+        max_tolerable: lower,
+        upper_bound: Some(upper),
+    }));
+    assert!(
+        out.alerts.iter().any(|a| matches!(a,
+            Alert::ToleranceUndecided { configured: 1, lower: l, upper: u, .. }
+                if *l == lower && *u == upper)),
+        "{:?}",
+        out.alerts
+    );
+    assert!(
+        !out.alerts.iter().any(|a| matches!(
+            a,
+            Alert::Overcommitted { .. } | Alert::ToleranceDropped { .. } | Alert::ZeroTolerable
+        )),
+        "{:?}",
+        out.alerts
+    );
+    // The same bounds again: no second alert.
+    let out = resize(&mut d, 2_000, "web2", 22);
+    assert!(
+        !out.alerts
+            .iter()
+            .any(|a| matches!(a, Alert::ToleranceUndecided { .. }))
+    );
+    // With time, decided: k is guaranteed again.
+    d.rt.set_check_budget(None);
+    let out = resize(&mut d, 3_000, "web2", 24);
+    assert!(out.undecided.is_empty());
+    assert!(out.notes.contains(&Note::Tolerance {
+        configured: 1,
+        max_tolerable: 1,
+        upper_bound: None,
+    }));
+    assert!(out.alerts.iter().any(|a| matches!(
+        a,
+        Alert::PlanRestored {
+            configured: 1,
+            max_tolerable: 1
+        }
+    )));
+    replays_identically(&d);
+}
+
+#[test]
+fn a_log_with_checks_out_of_budget_replays_them_as_logged() {
+    let mut d = Driver::settled(trap_pool());
+    d.rt.set_check_budget(Some(std::time::Duration::ZERO));
+    resize(&mut d, 1_000, "web2", 23);
+    d.tick(10_000);
+    // The replaying runtime has the default budget, in which these checks
+    // decide: it must take the logged outcomes, not run them again.
+    assert_eq!(
+        Runtime::new(trap_pool(), 0).unwrap().0.check_budget(),
+        Some(haplan_runtime::DEFAULT_CHECK_BUDGET)
+    );
+    replays_identically(&d);
+    // A log whose undecided check is removed is refused: the check is run
+    // again, decides, and the step differs.
+    let text = d.log_text();
+    let tampered: String = text
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            if let Some(o) = v.get_mut("output").and_then(Value::as_object_mut) {
+                o.remove("undecided");
+            }
+            format!("{v}\n")
+        })
+        .collect();
+    assert!(text.contains("\"undecided\""));
+    assert!(matches!(
+        log::replay(Cursor::new(tampered.into_bytes())),
+        Err(LogError::Diverged { .. })
+    ));
+}
+
+#[test]
+fn admission_out_of_budget_admits_flagged_and_refuses_only_on_a_proof() {
+    let mut d = Driver::settled(trap_pool());
+    let change = Operation::PriorityChange {
+        vm: "web1".into(),
+        priority: None,
+        restart: Some(haplan::model::Restart::Protected),
+    };
+    d.rt.set_check_budget(None);
+    assert_eq!(
+        d.rt.check_operation_exact(&change).unwrap(),
+        Admission::Allowed { configured: 1 }
+    );
+    d.rt.set_check_budget(Some(std::time::Duration::ZERO));
+    let a = d.rt.check_operation_exact(&change).unwrap();
+    assert!(
+        matches!(a, Admission::Undecided { configured: 1, .. }),
+        "{a:?}"
+    );
+    let v = serde_json::to_value(&a).unwrap();
+    assert_eq!(v["verdict"], "allowed");
+    assert_eq!(v["undecided"], true);
+    // Tolerating 2 fails (a proof, with time); without time it is never
+    // refused unproved.
+    let two = Operation::SetTolerance { k: 2 };
+    assert!(matches!(
+        d.rt.check_operation_exact(&two).unwrap(),
+        Admission::WouldOvercommit { configured: 2, .. }
+            | Admission::Undecided { configured: 2, .. }
+    ));
+    d.rt.set_check_budget(None);
+    assert!(matches!(
+        d.rt.check_operation_exact(&two).unwrap(),
+        Admission::WouldOvercommit { configured: 2, .. }
+    ));
+    d.rt.set_check_budget(Some(std::time::Duration::ZERO));
+    // Disabling a host whose drain is undecided is admitted, flagged.
+    let a =
+        d.rt.check_operation_exact(&Operation::HostDisable { host: "h2".into() })
+            .unwrap();
+    assert!(
+        !matches!(
+            a,
+            Admission::WouldOvercommit { .. } | Admission::Refused { .. }
+        ) || format!("{a:?}").contains("fits on no other host"),
+        "{a:?}"
+    );
+    // Nothing is logged or changed by a question.
+    assert_eq!(d.rt.state_json(), *d.states.last().unwrap());
+}
+
+#[test]
+fn restarts_planned_out_of_budget_use_a_fixed_effort_plan_the_checker_accepts() {
+    let mut d = Driver::settled(trap_pool());
+    d.rt.set_check_budget(Some(std::time::Duration::ZERO));
+    let from = d.outs.len();
+    d.fail_host(1_000, "h1");
+    let undecided: Vec<_> = d
+        .since(from)
+        .iter()
+        .flat_map(|o| o.undecided.clone())
+        .collect();
+    assert!(
+        undecided
+            .iter()
+            .any(|u| u.what == haplan_runtime::budget::CheckUse::Plan),
+        "{undecided:?}"
+    );
+    // First fit fails here; the fixed effort's bounded search still finds
+    // the packing: every protected VM of h1 starts, 96 on each survivor.
+    let started = starts(d.since(from));
+    let mut vms: Vec<&str> = started.iter().map(|(v, _, _)| v.as_str()).collect();
+    vms.sort_unstable();
+    assert_eq!(vms, ["app1", "app2", "app3", "db", "web1", "web2"]);
+    let load = |h: &str| -> i64 {
+        started
+            .iter()
+            .filter(|(_, host, _)| host == h)
+            .map(|(v, _, _)| match v.as_str() {
+                "db" => 48,
+                "web1" | "web2" => 24,
+                _ => 32,
+            })
+            .sum()
+    };
+    assert!(load("h2") <= 96 && load("h3") <= 96);
+    assert!(
+        !alerts(d.since(from))
+            .iter()
+            .any(|a| matches!(a, Alert::RestartFailed { .. }))
+    );
+    replays_identically(&d);
+}
+
+#[test]
+fn a_step_on_a_hard_pool_returns_within_its_budget_undecided() {
+    // 20 hosts of 256 GiB running 180 VMs: K = 2 is proved at once, the
+    // exact maximum (6) takes seconds of search over failure sets. HA is
+    // off in the file (the unbudgeted check at start is trivial) and
+    // turned on by a step with a budget of a millisecond.
+    let mut doc = haplan_benches::knife_edge_pool(20, 9, 1);
+    doc["ha"]["enabled"] = json!(false);
+    let mut d = Driver::settled(doc);
+    d.rt.set_check_budget(Some(std::time::Duration::from_millis(1)));
+    let on = json!({"enabled": true}).as_object().unwrap().clone();
+    let out = d.feed(1_000, Event::ConfigChanged { ha: on });
+    let u = out
+        .undecided
+        .iter()
+        .find(|u| u.what == haplan_runtime::budget::CheckUse::Tolerance)
+        .unwrap_or_else(|| panic!("{out:?}"));
+    let (lower, upper) = (u.lower.unwrap(), u.upper.unwrap());
+    assert!(
+        lower <= 6 && 6 <= upper && lower < upper,
+        "{lower}..{upper}"
+    );
+    assert!(out.notes.contains(&Note::Tolerance {
+        configured: 2,
+        max_tolerable: lower,
+        upper_bound: Some(upper),
+    }));
+    assert!(
+        !out.alerts.iter().any(|a| matches!(
+            a,
+            Alert::Overcommitted { .. } | Alert::ToleranceDropped { .. } | Alert::ZeroTolerable
+        )),
+        "{:?}",
+        out.alerts
+    );
+    // Below K proved: undecided, said so; K proved: nothing to alert.
+    assert_eq!(
+        out.alerts
+            .iter()
+            .any(|a| matches!(a, Alert::ToleranceUndecided { .. })),
+        lower < 2
+    );
+    // The replay takes the logged outcome (running the check again would
+    // take seconds and prove 6).
+    let rep = log::replay(Cursor::new(d.log_text().into_bytes())).expect("replays");
+    assert_eq!(rep.runtime.state_json(), d.rt.state_json());
+}
+
+#[test]
+fn a_lone_host_is_never_fenced_on_a_monitors_word_and_the_runtime_says_so() {
+    // Two hosts, h2 in maintenance: h1 is the electorate alone.
+    let doc = pool(
+        json!({"check_interval_s": 5}),
+        vec![
+            host("h1", 100),
+            with(host("h2", 100), json!({"state": "maintenance"})),
+        ],
+        vec![vm("x", "h1", 10)],
+    );
+    let mut d = Driver::settled(doc);
+    let from = d.outs.len();
+    d.feed(1_000, Event::HostDown { host: "h1".into() });
+    let mut t = 1_000;
+    while t <= 60_000 {
+        d.round(t, &["h1"]);
+        t += 5_000;
+    }
+    assert!(fences(d.since(from)).is_empty());
+    assert!(starts(d.since(from)).is_empty());
+    let isolated: Vec<Alert> = alerts(d.since(from))
+        .into_iter()
+        .filter(|a| matches!(a, Alert::RuntimeIsolated { .. }))
+        .collect();
+    assert_eq!(isolated.len(), 1, "{:?}", alerts(d.since(from)));
+    // The operator's word releases its VMs.
+    let out = d.feed(61_000, Event::FenceConfirmed { host: "h1".into() });
+    assert!(out.notes.contains(&Note::HostFenced {
+        host: "h1".into(),
+        agent: None,
+    }));
+}

@@ -159,6 +159,10 @@ pub(crate) enum Effort {
     /// explanations (the VMs a failure set strands), whose failure set is
     /// proved infeasible on its own.
     Bounded,
+    /// [`Effort::Bounded`] for the soft rules too: the work is bounded by
+    /// counts, never by time, so the plan is the same on every run
+    /// ([`plan_bounded`]).
+    Fixed,
 }
 
 /// Search nodes per VM of an [`Effort::Bounded`] plan.
@@ -177,6 +181,17 @@ const NOT_DECIDED: &str = "not decided before the time limit";
 /// The restart plan when the hosts in `failed` fail now.
 pub fn plan(an: &Analysis, failed: &[HostId], scope: Scope, budget: &Budget) -> Plan {
     plan_with(an, failed, scope, budget, Effort::Exact).plan
+}
+
+/// The restart plan when the hosts in `failed` fail now, with a bounded,
+/// deterministic effort and no time limit: every VM is decided by the
+/// bounds, the greedy packing and at most a fixed number of search nodes
+/// (soft rules too); a VM still open then is left out, and the plan is not
+/// `exact`. Every placement is still checked against the pool. The same
+/// pool always gives the same plan, however loaded the machine (an HA
+/// runtime falls back on it when an exact plan runs out of its time budget).
+pub fn plan_bounded(an: &Analysis, failed: &[HostId], scope: Scope) -> Plan {
+    plan_with(an, failed, scope, &Budget::default(), Effort::Fixed).plan
 }
 
 /// Decides `inst` with `effort`: `None` when a bounded effort ran out (and
@@ -347,7 +362,7 @@ pub(crate) fn plan_with(
         .iter()
         .flat_map(|&k| u.units[k].iter().copied())
         .collect();
-    let soft_broken = honour_soft(an, &mask, &u.hosts, &kept_vms, &mut place, budget);
+    let soft_broken = honour_soft(an, &mask, &u.hosts, &kept_vms, &mut place, budget, effort);
     let mut placements: Vec<Placement> = kept_vms
         .iter()
         .map(|&v| Placement {
@@ -734,6 +749,7 @@ fn honour_soft(
     vms: &[VmId],
     place: &mut HashMap<VmId, u32>,
     budget: &Budget,
+    effort: Effort,
 ) -> Vec<BrokenRule> {
     let pool = an.pool;
     if vms.is_empty() || !pool.has_soft_rules() {
@@ -759,13 +775,18 @@ fn honour_soft(
         if assign.len() == members.len() && sc.instance.verify(&assign) {
             return Some(true);
         }
-        match pack::decide(&sc.instance, budget).0 {
-            Decision::Feasible(a) => {
+        let decided = if effort == Effort::Fixed {
+            decide_with(&sc.instance, budget, effort)
+        } else {
+            Some(pack::decide(&sc.instance, budget).0)
+        };
+        match decided {
+            Some(Decision::Feasible(a)) => {
                 *place = placed(&members, &a);
                 Some(true)
             }
-            Decision::Infeasible(_) => Some(false),
-            Decision::Undecided => None,
+            Some(Decision::Infeasible(_)) => Some(false),
+            Some(Decision::Undecided) | None => None,
         }
     };
     for (rule, group) in soft_rules_of(an, vms) {

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Action, Event};
+use super::{Action, ActionId, Event};
 
 /// How hosts and VMs are reached. Implementations must be safe to call
 /// from several threads at once (actions run in parallel).
@@ -114,17 +114,7 @@ pub fn perform(action: &Action, hv: &dyn Hypervisor, fencer: &dyn Fencer) -> Eve
                 error,
             }
         }
-        Action::StartVm { id, vm, host, .. } => {
-            let r = hv.start_vm(vm, host);
-            Event::VmStartResult {
-                id: *id,
-                vm: vm.clone(),
-                host: host.clone(),
-                ok: r.is_ok(),
-                in_doubt: r.as_ref().is_err_and(|e| e.in_doubt),
-                error: r.err().map(|e| e.message),
-            }
-        }
+        Action::StartVm { id, vm, host, .. } => start_answer(*id, vm, host, hv.start_vm(vm, host)),
         Action::StopVm { id, vm, host } => {
             let r = hv.stop_vm(vm, host);
             Event::VmStopResult {
@@ -175,5 +165,17 @@ pub fn perform(action: &Action, hv: &dyn Hypervisor, fencer: &dyn Fencer) -> Eve
                 demand,
             }
         }
+    }
+}
+
+/// The answer to the start `id` of `vm` on `host` that ended with `r`.
+pub fn start_answer(id: ActionId, vm: &str, host: &str, r: Result<(), StartError>) -> Event {
+    Event::VmStartResult {
+        id,
+        vm: vm.to_string(),
+        host: host.to_string(),
+        ok: r.is_ok(),
+        in_doubt: r.as_ref().is_err_and(|e| e.in_doubt),
+        error: r.err().map(|e| e.message),
     }
 }

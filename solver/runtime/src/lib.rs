@@ -4,10 +4,12 @@
 //! happened) and returns an [`Output`]: the [`Action`]s to perform, the
 //! [`Alert`]s to raise, and [`Note`]s that record each decision. The caller
 //! performs the actions (through drivers, see [`driver`]) and feeds their
-//! results back as events. The core never reads a clock, never sleeps and
-//! never does I/O, so the same inputs give the same outputs: that is what
-//! makes the log ([`log`]) replayable and the simulation (`sim`, behind
-//! the cargo feature `sim`, off by default) reproducible.
+//! results back as events. The core never sleeps and never does I/O, and
+//! reads a clock only to bound its exact checks ([`budget`]), whose
+//! outcome it then writes into the step's output; so the same inputs
+//! give the same outputs: that is what makes the log ([`log`])
+//! replayable and the simulation (`sim`, behind the cargo feature `sim`,
+//! off by default) reproducible.
 //!
 //! Invariants (the simulation checks them on thousands of seeded runs):
 //! - a VM is started on another host only after its host is confirmed off
@@ -26,6 +28,7 @@
 
 mod machine;
 
+pub mod budget;
 pub mod driver;
 pub mod log;
 pub mod redact;
@@ -40,6 +43,7 @@ use serde_json::{Map, Value};
 
 use haplan::model::{Priority, Restart};
 
+pub use budget::DEFAULT_CHECK_BUDGET;
 pub use machine::{Admission, Runtime, RuntimeError};
 
 /// Milliseconds since an epoch the caller chooses (and keeps).
@@ -415,6 +419,21 @@ pub enum Alert {
     },
     /// Not even one host failure is tolerated.
     ZeroTolerable,
+    /// The tolerance check did not decide within its budget whether the
+    /// configured k holds: the pool tolerates at least `lower` and at
+    /// most `upper` failures (proved), and `lower < configured`. Neither
+    /// "guaranteed" nor "overcommitted" is claimed. Raised again when the
+    /// bounds change.
+    ToleranceUndecided {
+        /// The k the pool is configured to tolerate.
+        configured: u32,
+        /// Failures the pool is proved to tolerate.
+        lower: u32,
+        /// Failures the pool tolerates at most (proved).
+        upper: u32,
+        /// Why, in a sentence.
+        reason: String,
+    },
     /// The configured k is guaranteed again.
     PlanRestored {
         /// The k the pool is configured to tolerate.
@@ -540,8 +559,14 @@ pub enum Note {
     Tolerance {
         /// The k the pool is configured to tolerate.
         configured: u32,
-        /// The exact tolerance now.
+        /// The exact tolerance now (with `upper_bound`: the tolerance
+        /// proved, a lower bound).
         max_tolerable: u32,
+        /// Present when the check did not decide within its budget: the
+        /// upper bound proved (the tolerance is then between
+        /// `max_tolerable` and this).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        upper_bound: Option<u32>,
     },
     /// A host missed a probe.
     HostSuspect {
@@ -788,6 +813,11 @@ pub struct Output {
     /// that ends), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wake_at: Option<Millis>,
+    /// The exact checks of this step that did not decide within their
+    /// budget, with what they proved ([`budget`]): a replay of the log
+    /// takes these instead of running them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undecided: Vec<budget::Undecided>,
 }
 
 /// Seconds to milliseconds, saturating.

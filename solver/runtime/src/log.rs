@@ -8,7 +8,9 @@
 //! notes). The runtime is deterministic, so replaying the inputs from the
 //! start line rebuilds its state exactly, and the replayed outputs must
 //! equal the logged ones (a log that does not replay is refused rather than
-//! trusted). A last line cut short by a crash was never acted on and is
+//! trusted). An exact check that did not decide within its time budget is
+//! not run again: its outcome, logged in the step's `undecided`, is taken
+//! ([`crate::budget`]). A last line cut short by a crash was never acted on and is
 //! dropped. [`recover`] then tells the runtime it restarted (also a logged
 //! step), which settles what was in flight without repeating or losing it.
 //!
@@ -301,16 +303,19 @@ pub fn replay<R: BufRead>(r: R) -> Result<Replayed, LogError> {
             line: n,
             msg: e.to_string(),
         })?;
+        // Checks that ran out of their budget take their logged outcome.
         let out = runtime
-            .handle(&input)
+            .replay_step(&input, &logged.undecided)
             .map_err(|source| LogError::Refused { line: n, source })?;
         if out != logged {
             let what = if out.actions != logged.actions {
                 "actions"
             } else if out.alerts != logged.alerts {
                 "alerts"
-            } else {
+            } else if out.notes != logged.notes {
                 "notes"
+            } else {
+                "undecided checks"
             };
             return Err(LogError::Diverged {
                 line: n,

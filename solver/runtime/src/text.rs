@@ -213,8 +213,17 @@ pub fn note(n: &Note) -> String {
         Note::Tolerance {
             configured,
             max_tolerable,
+            upper_bound: None,
         } => format!(
             "the pool now tolerates {} (configured {configured})",
+            plural(*max_tolerable, "host failure", "host failures")
+        ),
+        Note::Tolerance {
+            configured,
+            max_tolerable,
+            upper_bound: Some(upper),
+        } => format!(
+            "the pool now tolerates at least {} and at most {upper}, undecided within the check budget (configured {configured})",
             plural(*max_tolerable, "host failure", "host failures")
         ),
         Note::HostSuspect { host, failures } => {
@@ -345,6 +354,14 @@ pub fn alert(a: &Alert) -> String {
         }
         Alert::ToleranceDropped { from, to } => format!("tolerance dropped from {from} to {to}"),
         Alert::ZeroTolerable => "not even one host failure is tolerated".into(),
+        Alert::ToleranceUndecided {
+            configured,
+            lower,
+            upper,
+            ..
+        } => format!(
+            "tolerance undecided within the check budget: at least {lower}, at most {upper} (configured {configured}); neither guaranteed nor proved short"
+        ),
         Alert::PlanRestored {
             configured,
             max_tolerable,

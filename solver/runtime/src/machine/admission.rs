@@ -16,10 +16,20 @@ impl Runtime {
         self.check_operation_exact(op)
     }
 
+    /// Budgeted: [`Admission::Undecided`] when the check does not decide
+    /// within the runtime's check budget.
+    fn check_operation_search(&self, op: &Operation) -> Result<Admission, RuntimeError> {
+        self.checks.query(|| self.check_operation_in_budget(op))
+    }
+
     /// [`Runtime::check_operation`] without its shortcut from the known
     /// tolerance: always a search ("tolerates k?") on the changed pool. The
     /// same answer, slower; for tests and measurements.
     pub fn check_operation_exact(&self, op: &Operation) -> Result<Admission, RuntimeError> {
+        self.check_operation_search(op)
+    }
+
+    fn check_operation_in_budget(&self, op: &Operation) -> Result<Admission, RuntimeError> {
         let (mut pp, _) = self.planning_pool();
         let mut k = pp.ha.host_failures_to_tolerate;
         let fits = |pool: &Pool, v: VmId, h: HostId| -> Result<(), String> {
@@ -154,10 +164,15 @@ impl Runtime {
                     Ok(_) => return Ok(Admission::Allowed { configured: k }),
                     Err(reason) => {
                         pp.hosts[h].state = HostState::Maintenance;
-                        let w = tolerance::tolerates(&pp, k, &Budget::default());
+                        let w = self.checks.tolerates(&pp, k, CheckUse::Drain);
+                        // A refusal is a proof: undecided, by the pool or
+                        // by the drain's own check, admits (flagged).
+                        let undecided = reason.starts_with(DRAIN_UNDECIDED);
                         return Ok(match w {
                             Tolerates::No(w) => admission_no(&pp, k, &w),
-                            _ => Admission::WouldOvercommit {
+                            Tolerates::Unknown => self.admission_undecided(k),
+                            Tolerates::Yes if undecided => self.admission_undecided(k),
+                            Tolerates::Yes => Admission::WouldOvercommit {
                                 configured: k,
                                 failed_hosts: Vec::new(),
                                 stranded_vms: Vec::new(),
@@ -169,11 +184,25 @@ impl Runtime {
             }
             Operation::SetTolerance { k: new } => k = *new,
         }
-        Ok(match tolerance::tolerates(&pp, k, &Budget::default()) {
+        Ok(match self.checks.tolerates(&pp, k, CheckUse::Tolerance) {
             Tolerates::Yes => Admission::Allowed { configured: k },
             Tolerates::No(w) => admission_no(&pp, k, &w),
-            Tolerates::Unknown => Admission::Allowed { configured: k },
+            Tolerates::Unknown => self.admission_undecided(k),
         })
+    }
+
+    /// Admitted without a proof: the check did not decide in its budget.
+    fn admission_undecided(&self, k: u32) -> Admission {
+        Admission::Undecided {
+            configured: k,
+            undecided: true,
+            reason: format!(
+                "the check did not decide within its budget of {}: the operation is admitted, \
+                 but that the pool still tolerates {k} host failure{} is not proved",
+                budget_words(self.checks.budget()),
+                if k == 1 { "" } else { "s" }
+            ),
+        }
     }
 
     /// A VM definition for `vm` starting on `host`, read against the pool;

@@ -101,7 +101,7 @@ impl Runtime {
                 .zip(to)
                 .map(|(&v, t)| (draft.vms[v].name.clone(), draft.hosts[t].name.clone()))
                 .collect();
-            match tolerance::tolerates(&draft, k, &Budget::default()) {
+            match self.checks.tolerates(&draft, k, CheckUse::Drain) {
                 Tolerates::Yes => return Ok(moves),
                 Tolerates::No(w) => {
                     last = format!(
@@ -110,7 +110,7 @@ impl Runtime {
                         w.reason
                     )
                 }
-                Tolerates::Unknown => last = "undecided".into(),
+                Tolerates::Unknown => last = DRAIN_UNDECIDED.into(),
             }
         }
         Err(last)
@@ -212,7 +212,7 @@ impl Runtime {
             let rules = agility::GroupCheck::of(&draft).allows(&draft, v, t, None);
             if fits
                 && rules
-                && tolerance::tolerates(&draft, k, &Budget::default()) == Tolerates::Yes
+                && self.checks.tolerates(&draft, k, CheckUse::Failback) == Tolerates::Yes
             {
                 let from = self.pool.hosts[from_h].name.clone();
                 self.migrate(&vm, &from, &to, out);

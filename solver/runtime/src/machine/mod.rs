@@ -20,11 +20,12 @@ use haplan::agility;
 use haplan::drain;
 use haplan::error::{ChangesError, PoolError};
 use haplan::model::*;
-use haplan::pack::Budget;
 use haplan::plan::{self, Scope};
 use haplan::scenario::Analysis;
-use haplan::tolerance::{self, CheckOptions, Tolerates};
+use haplan::tolerance::Tolerates;
 use haplan::whatif::{self, Change, HostVms};
+
+use crate::budget::{CheckUse, Checks, Undecided, budget_words};
 
 mod admission;
 mod changes;
@@ -130,6 +131,19 @@ pub enum Admission {
         failed_hosts: Vec<String>,
         /// The protected VMs that failure would leave without a host.
         stranded_vms: Vec<String>,
+        /// Why, in a sentence.
+        reason: String,
+    },
+    /// The check did not decide within the runtime's check budget: the
+    /// operation is admitted (a refusal is always a proof), but nothing is
+    /// proved. In JSON a `"verdict": "allowed"` with `"undecided": true`,
+    /// so that a caller that knows only `allowed` admits it.
+    #[serde(rename = "allowed")]
+    Undecided {
+        /// The k the pool is configured to tolerate.
+        configured: u32,
+        /// Always true.
+        undecided: bool,
         /// Why, in a sentence.
         reason: String,
     },
@@ -380,8 +394,12 @@ struct Entry {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Known {
     configured: u32,
+    /// The exact tolerance, or with `upper_bound` the tolerance proved.
     max_tolerable: u32,
     stranded_now: bool,
+    /// The check did not decide within its budget: the upper bound proved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    upper_bound: Option<u32>,
 }
 
 /// A start or live migration that came back in doubt (or was in flight
@@ -524,9 +542,15 @@ pub struct Runtime {
     /// started anywhere else: a late landing would make a second copy.
     late_landings: BTreeMap<String, Landing>,
     dirty: bool,
+    /// The budget of the exact checks (not state: a setting of the process).
+    checks: Checks,
 }
 
 const VIRTUAL_HOST: &str = "\u{0}awaiting-restart";
+
+/// How a drain that is not proved to keep k says so.
+const DRAIN_UNDECIDED: &str =
+    "undecided: the check whether the drain keeps k did not decide within its time budget";
 
 impl Runtime {
     /// A runtime for the pool file `doc` (validated as a whole), at time
@@ -566,6 +590,7 @@ impl Runtime {
             isolated: false,
             late_landings: BTreeMap::new(),
             dirty: true,
+            checks: Checks::default(),
         };
         rt.reconcile();
         let mut out = Output::default();
@@ -699,6 +724,7 @@ impl Runtime {
                 None => BTreeMap::new(),
             },
             dirty: false,
+            checks: Checks::default(),
         };
         // A pin of an older snapshot knows no deadline: checked no sooner
         // than the longest one after the snapshot.
@@ -781,6 +807,49 @@ impl Runtime {
     /// Reacts to one event. An event that refers to what the pool does not
     /// have, or would make the pool invalid, is refused and changes nothing.
     pub fn handle(&mut self, input: &Input) -> Result<Output, RuntimeError> {
+        self.handle_checked(input, None)
+    }
+
+    /// [`Runtime::handle`] for a logged step being replayed: the exact
+    /// checks that did not decide within their budget when it was taken
+    /// (its output's `undecided`) take their logged outcome instead of
+    /// running again (see [`crate::budget`]).
+    pub fn replay_step(
+        &mut self,
+        input: &Input,
+        undecided: &[Undecided],
+    ) -> Result<Output, RuntimeError> {
+        self.handle_checked(input, Some(undecided.to_vec()))
+    }
+
+    /// The wall-clock time each exact check of a step may take (`None`:
+    /// no limit); [`crate::DEFAULT_CHECK_BUDGET`] unless set. A setting of
+    /// the process, not of the state: a replayed log gives the same
+    /// outputs whatever it is.
+    pub fn set_check_budget(&mut self, budget: Option<std::time::Duration>) {
+        self.checks.set_budget(budget);
+    }
+
+    /// The budget of each exact check ([`Runtime::set_check_budget`]).
+    pub fn check_budget(&self) -> Option<std::time::Duration> {
+        self.checks.budget()
+    }
+
+    fn handle_checked(
+        &mut self,
+        input: &Input,
+        logged: Option<Vec<Undecided>>,
+    ) -> Result<Output, RuntimeError> {
+        self.checks.begin(logged);
+        let result = self.handle_step(input);
+        let undecided = self.checks.end();
+        result.map(|mut out| {
+            out.undecided = undecided;
+            out
+        })
+    }
+
+    fn handle_step(&mut self, input: &Input) -> Result<Output, RuntimeError> {
         // Results and ticks refuse nothing; other events may be refused
         // after a lookup, so they are undone as a whole.
         let before = match input.event {

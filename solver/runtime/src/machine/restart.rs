@@ -501,15 +501,16 @@ impl Runtime {
                 && matches!(h.status, HostStatus::Up | HostStatus::Confirming { .. })
         });
         let (pp, virt) = self.planning_pool_full(false, reserving, true);
-        let budget = Budget::default();
         let an = Analysis::new(&pp);
-        let base = plan::plan(&an, &[], Scope::All, &budget);
+        // Exact within the check budget, else a plan of fixed effort
+        // (the same on replay); placements the checker accepts either way.
+        let (base, _) = self.checks.plan(&an, Scope::All);
         // VMs that only the kept room, or hosts that miss their probes,
         // leave without a target wait for that fence or those answers,
         // quietly.
         let waiting: BTreeSet<String> = if (reserving || missing) && !base.unplaced.is_empty() {
             let (open, _) = self.planning_pool_full(false, false, false);
-            let free = plan::plan(&Analysis::new(&open), &[], Scope::All, &budget);
+            let (free, _) = self.checks.plan(&Analysis::new(&open), Scope::All);
             free.placements
                 .iter()
                 .map(|p| open.vms[p.vm].name.clone())
@@ -541,9 +542,16 @@ impl Runtime {
         let mut best: Option<(Vec<plan::Placement>, u32)> = None;
         for placements in candidates {
             let after = apply(&pp, &placements);
-            let k = tolerance::check(&after, &CheckOptions::default()).max_tolerable;
+            let t = self.checks.tolerance(&after, CheckUse::PlanTolerance);
+            // Compared by what is proved; once a check runs out of its
+            // budget, no further candidate is tried (the base plan, or the
+            // best one decided, is kept).
+            let k = t.lower;
             if best.as_ref().is_none_or(|(_, bk)| k > *bk) {
                 best = Some((placements, k));
+            }
+            if !t.decided {
+                break;
             }
         }
         let (placements, leaves) = best.expect("the base plan is a candidate");
