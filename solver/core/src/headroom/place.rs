@@ -1,0 +1,223 @@
+//! Placements: the one that leaves room for planned restarts
+//! (`reserved_placement`) and the greedy orders.
+
+use super::*;
+
+/// [`Ctx::reserved_placement`] plans the restarts of VMs with fewer places
+/// to go than this first.
+const FEW_TARGETS: usize = 8;
+
+/// Resolution of the proportional order's shares.
+const PROPORTION: u64 = 1 << 20;
+
+impl Ctx<'_, '_> {
+    /// New VMs per host that leave room for the restarts of each
+    /// failure of a candidate host, planned greedily: a guess that aims
+    /// the first probe of [`Ctx::prefixes`] (probes prove; this only aims
+    /// them). For each candidate h, its VMs to restart, those with the
+    /// fewest places to go first, then the largest, go to a host they may
+    /// restart on (not one a VM of their anti-affinity group restarts on
+    /// in the same failure) where they cost new VMs the least: the fewest
+    /// new VMs the raised reservation leaves no room for, then a host where
+    /// none may start, then one whose reservation already covers them, then
+    /// the one left with the most room; a host
+    /// reserves, per resource, the sum of the K largest loads that
+    /// different failures plan on it. New VMs then fill what is left of
+    /// each host's room, less some where the new VMs of the K fullest
+    /// hosts could not restart in what remains.
+    pub(super) fn reserved_placement(&self) -> Vec<u32> {
+        let an = self.an;
+        let pool = self.pool;
+        let nh = pool.hosts.len();
+        let nres = self.d.len();
+        let k = self.k as usize;
+        if k == 0 || !self.failover {
+            return self.room.clone();
+        }
+        let slots = |s: &[i64]| -> u64 {
+            self.d
+                .iter()
+                .zip(s)
+                .filter(|&(&dr, _)| dr > 0)
+                .map(|(&dr, &x)| (x.max(0) / dr) as u64)
+                .min()
+                .unwrap_or(0)
+        };
+        let size = |v: VmId| -> i64 {
+            let d = &pool.vms[v].demand;
+            (0..nres)
+                .filter(|&r| self.d[r] > 0)
+                .map(|r| d[r].max(0) * 1024 / self.d[r])
+                .max()
+                .unwrap_or(0)
+        };
+        // Per host: the K largest loads of different failures, per resource.
+        let mut top: Vec<Vec<Vec<i64>>> = vec![vec![Vec::new(); nres]; nh];
+        let mut reserved: Vec<Vec<i64>> = vec![vec![0; nres]; nh];
+        let mut load: Vec<Vec<i64>> = vec![vec![0; nres]; nh];
+        // New VMs a host holds with `res` kept back for restarts.
+        let kept = |t: HostId, res: &[i64]| -> u64 {
+            let left: Vec<i64> = (0..nres).map(|r| an.spare[t][r] - res[r]).collect();
+            slots(&left).min(self.room[t] as u64)
+        };
+        // What host t keeps back once this failure's load there is `l`:
+        // the K largest loads of different failures, `l` among them.
+        let after = |list: &[i64], sum: i64, l: i64| -> i64 {
+            match list.get(k - 1) {
+                Some(&last) => sum - last + last.max(l),
+                None => sum + l,
+            }
+        };
+        let alt: Vec<usize> = (0..pool.vms.len())
+            .map(|v| an.agility.targets.of(v).filter(|&t| an.receives[t]).count())
+            .collect();
+        for &h in &an.candidates {
+            if self.expired() {
+                break;
+            }
+            // The VMs with the fewest places to go first, then the largest.
+            let mut items: Vec<VmId> = an.items[h].clone();
+            items.sort_by_key(|&v| (alt[v].min(FEW_TARGETS), std::cmp::Reverse(size(v)), v));
+            let mut touched: Vec<HostId> = Vec::new();
+            // Anti-affinity groups already restarted on each touched host.
+            let mut groups: Vec<(u32, HostId)> = Vec::new();
+            for v in items {
+                let dv = &pool.vms[v].demand;
+                let g = an.group_of[v];
+                let best = an
+                    .agility
+                    .targets
+                    .of(v)
+                    .filter(|&t| t != h && an.receives[t])
+                    .filter(|&t| (0..nres).all(|r| load[t][r] + dv[r] <= an.spare[t][r]))
+                    .filter(|&t| g == pack::NO_GROUP || !groups.contains(&(g, t)))
+                    .min_by_key(|&t| {
+                        let res: Vec<i64> = (0..nres)
+                            .map(|r| after(&top[t][r], reserved[t][r], load[t][r] + dv[r]))
+                            .collect();
+                        let covered = (0..nres).all(|r| res[r] <= reserved[t][r]);
+                        // New VMs this restart costs the host, and what is
+                        // left after it.
+                        let left = kept(t, &res);
+                        let cost = kept(t, &reserved[t]) - left;
+                        (cost, self.room[t] > 0, !covered, std::cmp::Reverse(left), t)
+                    });
+                if let Some(t) = best {
+                    if load[t].iter().all(|&x| x == 0) {
+                        touched.push(t);
+                    }
+                    if g != pack::NO_GROUP {
+                        groups.push((g, t));
+                    }
+                    for r in 0..nres {
+                        load[t][r] += dv[r];
+                    }
+                }
+            }
+            for t in touched {
+                for r in 0..nres {
+                    let l = std::mem::take(&mut load[t][r]);
+                    if l > 0 {
+                        let list = &mut top[t][r];
+                        list.push(l);
+                        list.sort_unstable_by(|a, b| b.cmp(a));
+                        list.truncate(k);
+                        reserved[t][r] = list.iter().sum();
+                    }
+                }
+            }
+        }
+        let mut x: Vec<u32> = (0..nh)
+            .map(|t| {
+                let left: Vec<i64> = (0..nres).map(|r| an.spare[t][r] - reserved[t][r]).collect();
+                (slots(&left).min(self.room[t] as u64)) as u32
+            })
+            .collect();
+        // The new VMs of the K fullest hosts restart in what is left.
+        let free = |x: &[u32]| -> u64 {
+            (0..nh)
+                .filter(|&t| an.receives[t] && self.target[t])
+                .map(|t| {
+                    let left: Vec<i64> = (0..nres)
+                        .map(|r| an.spare[t][r] - reserved[t][r] - x[t] as i64 * self.d[r])
+                        .collect();
+                    slots(&left)
+                })
+                .sum()
+        };
+        let need = |x: &[u32]| -> u64 {
+            let mut c: Vec<u32> = an.candidates.iter().map(|&h| x[h]).collect();
+            c.sort_unstable_by(|a, b| b.cmp(a));
+            c.iter().take(k).map(|&n| n as u64).sum()
+        };
+        // Each VM taken off a host that receives restarts frees one slot:
+        // half the shortfall at a time, from the fullest hosts.
+        let mut budget = total(&x);
+        loop {
+            let (f, n) = (free(&x), need(&x));
+            if f >= n || budget == 0 || self.expired() {
+                break;
+            }
+            let step = ((n - f) / 2).clamp(1, budget as u64) as u32;
+            for _ in 0..step {
+                let h = (0..nh)
+                    .max_by_key(|&h| (x[h], std::cmp::Reverse(h)))
+                    .expect("a host");
+                x[h] -= 1;
+            }
+            budget -= step;
+        }
+        x
+    }
+
+    /// One host per class of interchangeable hosts with room left: the
+    /// first of the class with the fewest new VMs in `x`.
+    pub(super) fn representatives(&self, x: &[u32]) -> Vec<HostId> {
+        let mut seen: Vec<usize> = Vec::new();
+        let mut out: Vec<HostId> = Vec::new();
+        let mut hosts: Vec<HostId> = (0..x.len()).filter(|&h| self.room[h] > x[h]).collect();
+        // Roomiest first: the likeliest to take one more.
+        hosts.sort_by_key(|&h| (std::cmp::Reverse(self.room[h] - x[h]), x[h], h));
+        for h in hosts {
+            if !seen.contains(&self.class[h]) {
+                seen.push(self.class[h]);
+                out.push(h);
+            }
+        }
+        out
+    }
+
+    /// Hosts in the order a greedy rule fills them, one entry per new VM,
+    /// at most `limit` entries.
+    pub(super) fn sequence(&self, order: Order, limit: u32) -> Vec<HostId> {
+        let mut x = vec![0u32; self.pool.hosts.len()];
+        self.fill(order, &mut x, &self.room, limit)
+    }
+
+    /// [`Ctx::sequence`] from the counts `x` (updated), each host up to
+    /// `cap` (at most its room), until `limit` entries in all.
+    pub(super) fn fill(&self, order: Order, x: &mut [u32], cap: &[u32], limit: u32) -> Vec<HostId> {
+        let nh = self.pool.hosts.len();
+        let mut out = Vec::new();
+        let mut placed = total(x);
+        while placed < limit {
+            let pick = (0..nh).filter(|&h| x[h] < cap[h]).min_by_key(|&h| {
+                let left = (self.room[h].saturating_sub(x[h])) as u64;
+                match order {
+                    Order::MostRoom => (u64::MAX - left, x[h] as u64, h),
+                    // x / room, compared exactly: x[h] * room[o] vs x[o] * room[h].
+                    Order::Proportional => (
+                        (x[h] as u64 * PROPORTION) / self.room[h] as u64,
+                        u64::MAX - left,
+                        h,
+                    ),
+                }
+            });
+            let Some(h) = pick else { break };
+            x[h] += 1;
+            placed += 1;
+            out.push(h);
+        }
+        out
+    }
+}
