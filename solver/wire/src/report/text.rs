@@ -1,0 +1,30 @@
+//! Helpers the answers share: names from ids, priorities in words.
+
+use super::*;
+
+pub(super) fn names<'a>(pool: &'a Pool, vms: &[usize]) -> Vec<&'a str> {
+    vms.iter().map(|&v| pool.vms[v].name.as_str()).collect()
+}
+
+pub(super) fn host_names<'a>(pool: &'a Pool, hosts: &[usize]) -> Vec<&'a str> {
+    hosts.iter().map(|&h| pool.hosts[h].name.as_str()).collect()
+}
+
+pub(super) fn domain_names<'a>(r: &'a CheckReport, failed: &[usize]) -> Option<Vec<&'a str>> {
+    r.failure_domains.as_ref().map(|d| {
+        haplan::domains::covering(d, failed)
+            .into_iter()
+            .map(|i| d[i].name.as_str())
+            .collect()
+    })
+}
+
+pub(super) fn priorities(ps: &[Priority]) -> Vec<Priority> {
+    ps.to_vec()
+}
+
+/// Priorities for people: `critical, high`.
+pub(super) fn priority_words(ps: &[Priority]) -> String {
+    let words: Vec<String> = ps.iter().map(|p| p.to_string()).collect();
+    words.join(", ")
+}

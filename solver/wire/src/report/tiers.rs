@@ -1,0 +1,210 @@
+//! `tiers`: its JSON and text.
+
+use super::*;
+
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Tiers")]
+pub(crate) struct TiersJson<'a> {
+    pool: &'a str,
+    configured: u32,
+    /// `"host"`, or `"domain"` when k counts failure domains.
+    unit: &'static str,
+    max_tolerable: Option<u32>,
+    ok: bool,
+    exact: bool,
+    #[schemars(with = "VerdictName")]
+    verdict: &'static str,
+    tiers: Vec<TierJson<'a>>,
+    degradation: Vec<DegradationJson<'a>>,
+    not_agile: Vec<NotAgileJson<'a>>,
+    warnings: &'a [String],
+}
+
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Tier")]
+struct TierJson<'a> {
+    #[schemars(with = "PriorityName")]
+    priority: Priority,
+    vms: usize,
+    max_tolerable: u32,
+    upper_bound: u32,
+    exact: bool,
+    ok: bool,
+    witness: Option<WitnessJson<'a>>,
+}
+
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Degradation")]
+struct DegradationJson<'a> {
+    failures: u32,
+    #[schemars(with = "Vec<PriorityName>")]
+    safe_tiers: Vec<Priority>,
+    #[schemars(with = "Vec<PriorityName>")]
+    lost_tiers: Vec<Priority>,
+    #[schemars(with = "Vec<PriorityName>")]
+    undecided_tiers: Vec<Priority>,
+    at_risk: Vec<&'a str>,
+    example: Option<ExampleJson<'a>>,
+}
+
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Example")]
+struct ExampleJson<'a> {
+    failed_hosts: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failed_domains: Option<Vec<&'a str>>,
+    stranded: Vec<&'a str>,
+}
+
+/// `haplan tiers` as the JSON object of `docs/cli.md`.
+pub fn tiers_json(pool: &Pool, r: &TiersReport) -> Value {
+    let lowest = r.tiers.last().map(|t| &t.report);
+    let empty: &[String] = &[];
+    let json = TiersJson {
+        pool: &r.pool,
+        configured: r.configured,
+        unit: if r.domains() { "domain" } else { "host" },
+        max_tolerable: lowest.map(|l| l.max_tolerable),
+        ok: r.ok(),
+        exact: r.exact,
+        verdict: verdict_str(tiers_verdict(r)),
+        tiers: r
+            .tiers
+            .iter()
+            .map(|t| TierJson {
+                priority: t.priority,
+                vms: t.vms.len(),
+                max_tolerable: t.report.max_tolerable,
+                upper_bound: t.report.upper_bound,
+                exact: t.report.exact,
+                ok: t.report.ok(),
+                witness: t
+                    .report
+                    .witness
+                    .as_ref()
+                    .map(|w| witness_json(pool, t.report.failure_domains.as_deref(), w)),
+            })
+            .collect(),
+        degradation: r
+            .degradation
+            .iter()
+            .map(|d| DegradationJson {
+                failures: d.k,
+                safe_tiers: priorities(&d.safe),
+                lost_tiers: priorities(&d.lost),
+                undecided_tiers: priorities(&d.undecided),
+                at_risk: names(pool, &d.at_risk),
+                example: d.example.as_ref().map(|(failed, stranded)| ExampleJson {
+                    failed_hosts: host_names(pool, failed),
+                    failed_domains: lowest.and_then(|l| domain_names(l, failed)),
+                    stranded: names(pool, stranded),
+                }),
+            })
+            .collect(),
+        not_agile: lowest.map_or_else(Vec::new, |l| {
+            l.not_agile
+                .iter()
+                .map(|n| NotAgileJson {
+                    vm: &pool.vms[n.vm].name,
+                    reasons: &n.reasons,
+                })
+                .collect()
+        }),
+        warnings: lowest.map_or(empty, |l| &l.warnings),
+    };
+    serde_json::to_value(json).expect("serializable")
+}
+
+/// `haplan tiers` for people: one line per tier, then the degradation table.
+pub fn tiers_text(pool: &Pool, r: &TiersReport) -> String {
+    let mut s = String::new();
+    let Some(lowest) = r.tiers.last().map(|t| &t.report) else {
+        let _ = writeln!(
+            s,
+            "OK: pool {} has no protected running VM: nothing to restart in any failure",
+            r.pool
+        );
+        return s;
+    };
+    let unit = if r.domains() { "domain" } else { "host" };
+    let _ = writeln!(
+        s,
+        "{}: pool {} tolerates {} (configured: {})",
+        verdict_words(lowest),
+        r.pool,
+        tolerance_words(lowest),
+        r.configured
+    );
+    let _ = writeln!(
+        s,
+        "Tolerance by restart priority (each tier with the tiers above it):"
+    );
+    for t in &r.tiers {
+        let tol = tolerance_words(&t.report);
+        let _ = writeln!(
+            s,
+            "  {:<9} {:<8} {tol}",
+            t.priority.as_str(),
+            plural(t.vms.len(), "VM", "VMs"),
+        );
+    }
+    if !r.degradation.is_empty() {
+        let _ = writeln!(
+            s,
+            "Beyond {}:",
+            plural(
+                lowest.max_tolerable,
+                &format!("{unit} failure"),
+                &format!("{unit} failures")
+            )
+        );
+    }
+    for d in &r.degradation {
+        let mut line = format!(
+            "  {}: ",
+            plural(d.k, &format!("{unit} failure"), &format!("{unit} failures"))
+        );
+        if d.safe.is_empty() {
+            line.push_str("no tier is safe");
+        } else {
+            let _ = write!(line, "{} still restart", priority_words(&d.safe));
+        }
+        if !d.lost.is_empty() {
+            let _ = write!(
+                line,
+                "; at risk: {} of {} ({})",
+                plural(d.at_risk.len(), "VM", "VMs"),
+                priority_words(&d.lost),
+                names(pool, &d.at_risk).join(", ")
+            );
+        }
+        if !d.undecided.is_empty() {
+            let _ = write!(line, "; undecided: {}", priority_words(&d.undecided));
+        }
+        let _ = writeln!(s, "{line}");
+        if let Some((failed, stranded)) = &d.example {
+            let set = match domain_names(lowest, failed) {
+                Some(dn) => format!(
+                    "{} ({})",
+                    dn.join(", "),
+                    host_names(pool, failed).join(", ")
+                ),
+                None => host_names(pool, failed).join(", "),
+            };
+            let _ = writeln!(
+                s,
+                "    e.g. {set} fail: {} stranded ({})",
+                plural(stranded.len(), "VM", "VMs"),
+                names(pool, stranded).join(", ")
+            );
+        }
+    }
+    if !r.exact {
+        let _ = writeln!(
+            s,
+            "The time limit ran out: bounds are proved, the rest is undecided."
+        );
+    }
+    not_agile_and_warnings(&mut s, pool, lowest);
+    s
+}
