@@ -3021,6 +3021,91 @@ fn a_timed_out_start_is_queried_and_retried_on_the_same_host() {
 }
 
 #[test]
+fn a_start_in_doubt_whose_retry_fails_is_not_planned_elsewhere_while_its_host_may_run_it() {
+    // The start came back in doubt (the hypervisor may have taken it before
+    // the host stopped answering); its retry on the same host then fails
+    // outright. That failure says nothing of the first start: when the
+    // host misses its probes next, the VM must not be planned elsewhere
+    // until the host is confirmed off.
+    let doc = pool(
+        json!({"check_interval_s": 10, "failure_threshold": 3, "restart_retries": 2}),
+        vec![host("h1", 100), host("h2", 100), host("h3", 100)],
+        vec![vm("p", "h1", 10)],
+    );
+    let mut d = Driver::settled(doc);
+    d.fail_host(1_000, "h1");
+    let (id, target, _) = d.start_in_flight("p");
+    let from = d.outs.len();
+    d.feed(
+        2_000,
+        Event::VmStartResult {
+            id,
+            vm: "p".into(),
+            host: target.clone(),
+            ok: false,
+            error: Some(format!("{target} went off")),
+            in_doubt: true,
+        },
+    );
+    let (_, again, attempt) = d.start_in_flight("p");
+    assert_eq!((again.as_str(), attempt), (target.as_str(), 2));
+    d.start_result(2_500, "p", false);
+    // The host stops answering; every start there fails outright.
+    let mut t = 2_500;
+    while t < 60_000 {
+        t += 1_000;
+        d.round(t, &[&target]);
+        let s: Vec<_> =
+            d.rt.in_flight()
+                .filter_map(|a| match a {
+                    Action::StartVm { vm, host, .. } if vm == "p" && *host == target => Some(()),
+                    _ => None,
+                })
+                .collect();
+        if !s.is_empty() {
+            d.start_result(t, "p", false);
+        }
+    }
+    assert!(
+        starts(d.since(from)).iter().all(|(_, h, _)| *h == target),
+        "started elsewhere while {target} was not known off: {:?}",
+        starts(d.since(from))
+    );
+    // Once the host is confirmed off, p starts elsewhere (on h1, back by
+    // now, or the third host).
+    let fencing =
+        d.rt.in_flight()
+            .any(|a| matches!(a, Action::Fence { host, .. } if *host == target));
+    if !fencing {
+        d.monitor_down(61_000, &target);
+    }
+    d.fence(61_000, &target, true);
+    let mut t = 61_000;
+    let elsewhere = |d: &Driver| starts(d.since(from)).iter().any(|(_, h, _)| *h != target);
+    while t < 120_000 && !elsewhere(&d) {
+        t += 1_000;
+        d.round(t, &[&target]);
+        let queried = d.in_flight_ids(|a| matches!(a, Action::QueryVm { .. }));
+        for id in queried {
+            d.feed(
+                t,
+                Event::VmStatus {
+                    id,
+                    vm: "p".into(),
+                    host: None,
+                    error: None,
+                },
+            );
+        }
+    }
+    assert!(
+        elsewhere(&d),
+        "p never started elsewhere after {target} was fenced: {:?}",
+        starts(d.since(from))
+    );
+}
+
+#[test]
 fn in_doubt_vms_are_named_and_do_not_block_later_groups() {
     let doc = pool(
         json!({"check_interval_s": 10, "failure_threshold": 20, "restart_retries": 0}),

@@ -8,30 +8,14 @@ impl Runtime {
     /// `host` missed a probe: the starts planned there (or to be tried
     /// there again) are planned again, on hosts that answer.
     pub(super) fn retarget(&mut self, host: &str) {
-        for rt in self.vms.values_mut() {
-            match &rt.phase {
-                Phase::Planned { host: t } | Phase::Retry { host: t, .. } if t == host => {
-                    rt.phase = Phase::Pending;
-                    self.dirty = true;
-                }
-                _ => {}
-            }
+        if self.plan_again_from(host) {
+            self.dirty = true;
         }
     }
 
     /// `host` no longer receives VMs: planned starts there are re-planned.
     pub(super) fn host_leaves(&mut self, host: &str) {
-        let mut again = false;
-        for rt in self.vms.values_mut() {
-            match &rt.phase {
-                Phase::Planned { host: t } | Phase::Retry { host: t, .. } if t == host => {
-                    rt.phase = Phase::Pending;
-                    again = true;
-                }
-                _ => {}
-            }
-        }
-        if again {
+        if self.plan_again_from(host) {
             self.dirty = true;
         }
         self.failback.retain(|(_, t)| t != host);
@@ -42,6 +26,46 @@ impl Runtime {
                 }
             }
         }
+    }
+
+    /// The VMs planned on `host`, or to be tried there again, go back to
+    /// pending (true if any did); except a VM that a start without an
+    /// answer may still make run (pinned by a late landing, typically on
+    /// `host` itself: a start came back in doubt, and its retry there was
+    /// planned): planned anywhere else, that would be a second copy. It is
+    /// looked for instead, as when its retries run out, and started again
+    /// once the landing is ruled out or its host confirmed off
+    /// (docs/runtime.md, "What may still land is waited for").
+    fn plan_again_from(&mut self, host: &str) -> bool {
+        let now = self.now;
+        let wait = ms(self.pool.ha.retry_interval_s);
+        let mut again = false;
+        for (name, rt) in self.vms.iter_mut() {
+            let attempt = match &rt.phase {
+                Phase::Planned { host: t } if t == host => 0,
+                Phase::Retry {
+                    host: t, attempt, ..
+                } if t == host => *attempt,
+                _ => continue,
+            };
+            if self.late_landings.contains_key(name) {
+                rt.phase = Phase::Unknown {
+                    id: None,
+                    ask_at: now.saturating_add(wait),
+                    on: None,
+                    attempt,
+                    since: now,
+                    alerted: false,
+                    migration: None,
+                    missing: false,
+                    reconciled_away: false,
+                };
+            } else {
+                rt.phase = Phase::Pending;
+                again = true;
+            }
+        }
+        again
     }
 
     /// Stuck VMs get another chance after capacity appeared.
