@@ -14,6 +14,8 @@
 //! - [`budget`]: K first and the time limits of every command;
 //! - [`hostile`]: input written to steer a CI gate, refused or harmless;
 //! - [`import`]: `haplan import` of each platform's exports, end to end;
+//! - [`platforms`]: each importer against its platform's exports, field by
+//!   field (the mapping in `docs/import.md`);
 //! - [`layering`]: no import cycle between the modules of any crate, no
 //!   I/O in the core;
 //! - [`e2e_failover`]: the runtime on the end-to-end bench (real libvirt
@@ -32,6 +34,7 @@ mod hostile;
 mod html_render;
 mod import;
 mod layering;
+mod platforms;
 mod properties;
 mod runtime;
 mod simulation;

@@ -9,7 +9,7 @@ use haplan_import::{File, ImportError, Imported, Options, Platform};
 use serde_json::Value;
 
 pub fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/import")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/import")
 }
 
 /// The files `names` of `fixtures/import/<dir>/`, as (name, bytes).

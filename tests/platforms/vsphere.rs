@@ -6,7 +6,7 @@
 use haplan_import::{ImportError, Options, Platform, VsphereSizing};
 use serde_json::json;
 
-use crate::common::*;
+use super::common::*;
 
 const P: Platform = Platform::Vsphere;
 
@@ -218,9 +218,9 @@ fn a_live_simulator_imports_as_recorded() {
         return;
     }
     // Kept under target/: Go's build cache makes the next run quick.
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/vcsim-collect");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/vcsim-collect");
     std::fs::create_dir_all(&dir).unwrap();
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/e2e/vcsim");
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/e2e/vcsim");
     let bin = dir.join("collect");
     let status = std::process::Command::new("go")
         .args(["build", "-o"])

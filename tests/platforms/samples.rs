@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use haplan_import::{File, ImportError, Options, Platform};
 use serde_json::{Value, json};
 
-use crate::common::*;
+use super::common::*;
 
 fn samples(what: &str) -> Option<PathBuf> {
     match std::env::var_os("HAPLAN_IMPORT_SAMPLES") {

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use haplan_import::{File, Options, Platform};
 use serde_json::{Map, Value, json};
 
-use crate::common::*;
+use super::common::*;
 
 const P: Platform = Platform::Xen;
 const GIB: u64 = 1 << 30;

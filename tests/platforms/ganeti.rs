@@ -1,7 +1,7 @@
 use haplan_import::{ImportError, Options, Platform};
 use serde_json::{Value, json};
 
-use crate::common::*;
+use super::common::*;
 
 const P: Platform = Platform::Ganeti;
 
