@@ -688,17 +688,21 @@ enum Due {
     Fault(Fault),
 }
 
+/// The probability, unless the environment says otherwise, that a start is
+/// listed on its host before it returns, as libvirt lists a domain being
+/// started (paused, then running) before `virDomainCreate` returns.
+pub const LISTED_STARTS: f64 = 0.5;
+
 /// The probability that a start is listed on its host before it returns
 /// (the rest are listed only once they have returned): the environment's
-/// `HAPLAN_SIM_LISTED_STARTS` (0 to 1), 0 when unset. Off by default:
-/// at 0.5, seeds 3038 and 4532 still restart a VM elsewhere while the host
-/// it was listed on (a start in flight there) is not confirmed off.
-fn listed_while_starting() -> f64 {
+/// `HAPLAN_SIM_LISTED_STARTS` (0 to 1) when set, else [`LISTED_STARTS`].
+/// 0 is the model in which a start is seen only once it has returned.
+pub fn listed_starts() -> f64 {
     std::env::var("HAPLAN_SIM_LISTED_STARTS")
         .ok()
         .and_then(|v| v.parse::<f64>().ok())
         .filter(|p| (0.0..=1.0).contains(p))
-        .unwrap_or(0.0)
+        .unwrap_or(LISTED_STARTS)
 }
 
 /// An entry of the simulation's queue: ordered by time, then by when it
@@ -865,8 +869,20 @@ pub struct Sim {
 }
 
 impl Sim {
-    /// A simulation of the pool file `doc`, seeded.
+    /// A simulation of the pool file `doc`, seeded, its starts seen on
+    /// their host only once they have returned (what `haplan run --driver
+    /// sim` shows).
     pub fn new(doc: Value, seed: u64) -> Result<Sim, super::RuntimeError> {
+        Sim::with_listed_starts(doc, seed, 0.0)
+    }
+
+    /// [`Sim::new`], its starts listed on their host before they return
+    /// with probability `listed` (0 to 1).
+    pub fn with_listed_starts(
+        doc: Value,
+        seed: u64,
+        listed: f64,
+    ) -> Result<Sim, super::RuntimeError> {
         let (runtime, out) = Runtime::new(doc.clone(), 0)?;
         let world = World::new(runtime.pool(), seed);
         let journal = Journal::start(Vec::new(), &doc, 0).expect("in memory");
@@ -886,7 +902,7 @@ impl Sim {
             refused: Vec::new(),
             compact_every: 2_000,
             compactions: 0,
-            listed_while_starting: listed_while_starting(),
+            listed_while_starting: listed.clamp(0.0, 1.0),
             listing_rng: Rng::new(seed.wrapping_mul(0x2545_f491_4f6c_dd1d).wrapping_add(3)),
             settled_starts: BTreeMap::new(),
         };
@@ -1196,19 +1212,27 @@ pub struct Outcome {
 
 /// Runs one random scenario: a random pool, a few random faults in the
 /// first minute, then time to settle; checks every invariant.
+/// Its starts are listed before they return with the probability
+/// [`listed_starts`].
 pub fn scenario(seed: u64) -> Outcome {
-    run_scenario(seed, false).0
+    run_scenario(seed, listed_starts(), false).0
+}
+
+/// [`scenario`], its starts listed before they return with probability
+/// `listed` (0: only once they have returned).
+pub fn scenario_listed(seed: u64, listed: f64) -> Outcome {
+    run_scenario(seed, listed, false).0
 }
 
 /// [`scenario`], with every step the runtime took.
 pub fn scenario_steps(seed: u64) -> (Outcome, Vec<Step>) {
-    run_scenario(seed, true)
+    run_scenario(seed, listed_starts(), true)
 }
 
-fn run_scenario(seed: u64, record: bool) -> (Outcome, Vec<Step>) {
+fn run_scenario(seed: u64, listed: f64, record: bool) -> (Outcome, Vec<Step>) {
     let mut rng = Rng::new(seed);
     let doc = random_pool(&mut rng);
-    let mut sim = Sim::new(doc.clone(), seed).expect("a valid pool");
+    let mut sim = Sim::with_listed_starts(doc.clone(), seed, listed).expect("a valid pool");
     sim.record = record;
     let hosts: Vec<String> = sim
         .runtime()
