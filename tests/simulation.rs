@@ -139,3 +139,101 @@ fn a_verbose_simulated_run_stays_bounded() {
         .expect("counted");
     assert!(left_out > 10_000, "{left_out}");
 }
+
+/// `haplan run` with `args` after `run - --driver sim --format json` on
+/// `pool` (standard input): exit code, standard output, standard error.
+fn run_sim_cli(pool: &serde_json::Value, args: &[&str]) -> (i32, String, String) {
+    let text = pool.to_string();
+    let mut input = text.as_bytes();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let head = ["haplan", "run", "-", "--driver", "sim", "--format", "json"];
+    let code = haplan_cli::run(
+        head.iter().chain(args).copied(),
+        &mut input,
+        &mut out,
+        &mut err,
+    );
+    (
+        code,
+        String::from_utf8(out).expect("UTF-8"),
+        String::from_utf8(err).expect("UTF-8"),
+    )
+}
+
+/// The steps of a `--format json` run whose exact checks did not decide
+/// within their budget.
+fn undecided_steps(stdout: &str) -> usize {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| {
+            v["output"]["undecided"]
+                .as_array()
+                .is_some_and(|u| !u.is_empty())
+        })
+        .count()
+}
+
+/// `haplan run --check-budget` reaches the runtime: on a pool whose exact
+/// tolerance takes a search over failure sets, a budget of a millisecond
+/// leaves the checks of the steps after a host crash undecided (logged in
+/// the step), and a budget of an hour leaves none undecided. The check the
+/// runtime makes when it is built from the file has no budget, either way.
+#[test]
+fn the_check_budget_of_haplan_run_reaches_the_runtime() {
+    let pool = haplan_benches::knife_edge_pool(10, 9, 1);
+    let crash = ["--crash", "h000@10", "--until", "90"];
+    let tiny: Vec<&str> = crash
+        .iter()
+        .copied()
+        .chain(["--check-budget", "0.001"])
+        .collect();
+    let (code, stdout, stderr) = run_sim_cli(&pool, &tiny);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(undecided_steps(&stdout) > 0, "no step undecided:\n{stdout}");
+    let hour: Vec<&str> = crash
+        .iter()
+        .copied()
+        .chain(["--check-budget", "3600"])
+        .collect();
+    let (code, stdout, stderr) = run_sim_cli(&pool, &hour);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(undecided_steps(&stdout), 0, "{stdout}");
+    // 0 is the default: taken.
+    let small = serde_json::json!({
+        "name": "small",
+        "hosts": [
+            {"name": "h1", "capacity": {"memory_mib": 4096}},
+            {"name": "h2", "capacity": {"memory_mib": 4096}}
+        ],
+        "vms": [{"name": "a", "host": "h1", "demand": {"memory_mib": 1024}}]
+    });
+    let (code, _, stderr) = run_sim_cli(&small, &["--check-budget", "0", "--until", "10"]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+/// A check budget that is not a number of seconds from 0.001 to 3600 (or
+/// 0) is refused before anything runs, with exit 2 and a message naming
+/// the flag.
+#[test]
+fn haplan_run_refuses_a_check_budget_out_of_range() {
+    let small = serde_json::json!({
+        "name": "small",
+        "hosts": [{"name": "h1", "capacity": {"memory_mib": 4096}}],
+        "vms": []
+    });
+    for bad in ["-1", "abc", "NaN", "inf", "3600.5", "0.0005", "", "1e9"] {
+        let flag = format!("--check-budget={bad}");
+        let (code, stdout, stderr) = run_sim_cli(&small, &[&flag, "--until", "1"]);
+        assert_eq!(code, 2, "{bad:?}: {stdout}{stderr}");
+        assert!(
+            stderr.contains("--check-budget") || stdout.contains("--check-budget"),
+            "{bad:?}: {stdout}{stderr}"
+        );
+        assert!(!stdout.contains("\"input\""), "{bad:?} ran: {stdout}");
+    }
+    for good in ["0.001", "0.5", "2", "3600"] {
+        let (code, _, stderr) = run_sim_cli(&small, &["--check-budget", good, "--until", "1"]);
+        assert_eq!(code, 0, "{good:?}: {stderr}");
+    }
+}
