@@ -57,12 +57,11 @@ impl Runtime {
     /// confirmed off, if it may: a start or migration of it under way, or
     /// one that may still land, elsewhere; a host other than `target` that
     /// lists it; the host its record places it on declared down (or being
-    /// declared down) and not fenced, unless the record is only where a
-    /// start of it failed;
-    /// or it is held for a fence or in doubt about another host. A start
-    /// on `target` is then a possible second copy: the last check before
-    /// one is asked for (docs/runtime.md, "A start is never a second
-    /// copy").
+    /// declared down) and not fenced, unless the record is only where the
+    /// last start of it failed; or it is held for a fence or in doubt
+    /// about another host. A start on `target` is then a possible second
+    /// copy: the last check before one is asked for (docs/runtime.md, "A
+    /// start is never a second copy").
     pub(super) fn may_run_elsewhere(&self, vm: &str, target: &str) -> Option<String> {
         let off = |host: &str| {
             self.hosts
