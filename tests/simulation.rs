@@ -174,42 +174,57 @@ fn undecided_steps(stdout: &str) -> usize {
         .count()
 }
 
-/// `haplan run --check-budget` reaches the runtime: on a pool whose exact
-/// tolerance takes a search over failure sets, a budget of a millisecond
-/// leaves the checks of the steps after a host crash undecided (logged in
-/// the step), and a budget of an hour leaves none undecided. The check the
-/// runtime makes when it is built from the file has no budget, either way.
+/// The `check_budget_ms` of the summary of a `--format json` run.
+fn summary_budget(stdout: &str) -> Option<u64> {
+    let last = stdout.lines().last().expect("a summary");
+    let v: serde_json::Value = serde_json::from_str(last).expect("JSON");
+    v["summary"]["check_budget_ms"].as_u64()
+}
+
+/// `haplan run --check-budget` reaches the runtime, and the runtime
+/// rebuilt from its log after a restart keeps it: the summary gives the
+/// runtime's own budget at the end (5 s by default, and with 0). On a pool
+/// whose exact tolerance takes seconds of search over failure sets, a
+/// budget of a millisecond leaves the checks of the steps after a host
+/// crash undecided, logged in the step. (The check the runtime makes when
+/// it is built from the file has no budget.)
 #[test]
 fn the_check_budget_of_haplan_run_reaches_the_runtime() {
     let pool = haplan_benches::knife_edge_pool(10, 9, 1);
-    let crash = ["--crash", "h000@10", "--until", "90"];
-    let tiny: Vec<&str> = crash
-        .iter()
-        .copied()
-        .chain(["--check-budget", "0.001"])
-        .collect();
-    let (code, stdout, stderr) = run_sim_cli(&pool, &tiny);
+    let restart = [
+        "--crash",
+        "h000@10",
+        "--restart-runtime",
+        "20",
+        "--until",
+        "60",
+    ];
+    for (flag, ms) in [
+        (None, 5_000),
+        (Some("0"), 5_000),
+        (Some("0.25"), 250),
+        (Some("3600"), 3_600_000),
+    ] {
+        let mut args: Vec<&str> = restart.to_vec();
+        if let Some(f) = flag {
+            args.extend(["--check-budget", f]);
+        }
+        let (code, stdout, stderr) = run_sim_cli(&pool, &args);
+        assert_eq!(code, 0, "{flag:?}: {stderr}");
+        assert_eq!(summary_budget(&stdout), Some(ms), "{flag:?}");
+    }
+    let hard = haplan_benches::knife_edge_pool(20, 9, 1);
+    let tiny = [
+        "--crash",
+        "h000@10",
+        "--until",
+        "20",
+        "--check-budget",
+        "0.001",
+    ];
+    let (code, stdout, stderr) = run_sim_cli(&hard, &tiny);
     assert_eq!(code, 0, "{stderr}");
     assert!(undecided_steps(&stdout) > 0, "no step undecided:\n{stdout}");
-    let hour: Vec<&str> = crash
-        .iter()
-        .copied()
-        .chain(["--check-budget", "3600"])
-        .collect();
-    let (code, stdout, stderr) = run_sim_cli(&pool, &hour);
-    assert_eq!(code, 0, "{stderr}");
-    assert_eq!(undecided_steps(&stdout), 0, "{stdout}");
-    // 0 is the default: taken.
-    let small = serde_json::json!({
-        "name": "small",
-        "hosts": [
-            {"name": "h1", "capacity": {"memory_mib": 4096}},
-            {"name": "h2", "capacity": {"memory_mib": 4096}}
-        ],
-        "vms": [{"name": "a", "host": "h1", "demand": {"memory_mib": 1024}}]
-    });
-    let (code, _, stderr) = run_sim_cli(&small, &["--check-budget", "0", "--until", "10"]);
-    assert_eq!(code, 0, "{stderr}");
 }
 
 /// A check budget that is not a number of seconds from 0.001 to 3600 (or

@@ -321,6 +321,10 @@ fn run_sim(
                     })).collect::<Vec<_>>(),
                     "not_running": protected.iter().filter(|v| !running.contains_key(*v)).collect::<Vec<_>>(),
                     "violations": violations,
+                    "check_budget_ms": sim
+                        .runtime()
+                        .and_then(|rt| rt.check_budget())
+                        .map(|b| b.as_millis() as u64),
                 }
             });
             if routine_left_out.get() > 0 {
