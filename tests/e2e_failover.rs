@@ -299,24 +299,151 @@ fn a_host_that_only_lost_its_management_network_keeps_its_vms_and_gets_no_copies
     bench.stop().expect("the bench stops");
 }
 
+/// How to build a `haplan` that the bench can run.
+const BUILD_WITH_DRIVERS: &str = "cargo build --release --locked -p haplan-cli --features drivers";
+
 /// The `haplan` binary: `HAPLAN_BIN`, or the one built beside this test
-/// (`target/<profile>/haplan`, which `cargo build -p haplan` makes).
+/// (`target/<profile>/haplan`, which `cargo build -p haplan` makes). It
+/// must have the libvirt driver: a build without it (the `drivers`
+/// feature) fails here, saying so, rather than later on output that is
+/// not a step.
 fn haplan_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("HAPLAN_BIN") {
-        return PathBuf::from(p);
+    let bin = match std::env::var_os("HAPLAN_BIN") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let exe = std::env::current_exe().expect("the test executable");
+            let bin = exe
+                .parent()
+                .and_then(|deps| deps.parent())
+                .expect("target/<profile>/deps/")
+                .join("haplan");
+            assert!(
+                bin.is_file(),
+                "{} is missing: build it first ({BUILD_WITH_DRIVERS}) or set HAPLAN_BIN",
+                bin.display()
+            );
+            bin
+        }
+    };
+    static CHECKED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let checked = CHECKED.get_or_init(|| without_drivers(&bin).map_or(Ok(()), Err));
+    if let Err(message) = checked {
+        panic!("{message}");
     }
-    let exe = std::env::current_exe().expect("the test executable");
-    let bin = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps/")
-        .join("haplan");
-    assert!(
-        bin.is_file(),
-        "{} is missing: build it first (cargo build --release -p haplan-cli --features drivers) or set HAPLAN_BIN",
-        bin.display()
-    );
     bin
+}
+
+/// What `haplan run --driver libvirt` answers when `bin` was built without
+/// the libvirt driver, as a failure message saying how to rebuild it;
+/// `None` when it has the driver. Asked of a pool whose one host has no
+/// libvirt URI: a binary with the driver refuses it before it reaches any
+/// host.
+fn without_drivers(bin: &std::path::Path) -> Option<String> {
+    let answer = driver_answer(
+        bin,
+        &json!({
+            "name": "driver-check",
+            "hosts": [{"name": "h1", "capacity": {"memory_mib": 1024}}],
+            "vms": []
+        }),
+    );
+    let missing = answer.contains(haplan_cli::cli::WITHOUT_DRIVERS);
+    missing.then(|| {
+        format!(
+            "{} was built without the libvirt driver (the \"drivers\" feature): `haplan run --driver libvirt` answers {:?}; rebuild it with `{BUILD_WITH_DRIVERS}` (or set HAPLAN_BIN to a haplan built with it)",
+            bin.display(),
+            answer.trim()
+        )
+    })
+}
+
+/// A `haplan` built without the libvirt driver is named as such, with the
+/// command that rebuilds it; one with the driver passes (the question
+/// reaches no host). The answers are those of the two builds: the one
+/// without the driver as a stand-in script giving its answer, the one with
+/// it in process, as this test binary links it.
+#[test]
+fn a_haplan_built_without_the_libvirt_driver_is_named_with_how_to_rebuild_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("haplan-no-driver-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fake = dir.join("haplan");
+    let script = format!(
+        "#!/bin/sh\nprintf '%s\\n' 'haplan: {}' >&2\nexit 2\n",
+        haplan_cli::cli::WITHOUT_DRIVERS
+    );
+    std::fs::write(&fake, script).unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let message = without_drivers(&fake).expect("named as built without the driver");
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        message.contains("built without the libvirt driver")
+            && message.contains(BUILD_WITH_DRIVERS)
+            && message.contains(&fake.display().to_string()),
+        "{message}"
+    );
+    // The answer of a build with the driver to the same question.
+    let path = std::env::temp_dir().join(format!("haplan-driver-{}.json", std::process::id()));
+    std::fs::write(
+        &path,
+        json!({
+            "name": "driver-check",
+            "hosts": [{"name": "h1", "capacity": {"memory_mib": 1024}}],
+            "vms": []
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let args = [
+        "haplan",
+        "run",
+        path.to_str().unwrap(),
+        "--driver",
+        "libvirt",
+    ];
+    let code = haplan_cli::run(
+        args.iter()
+            .copied()
+            .chain(["--format", "json", "--until", "0"]),
+        &mut std::io::empty(),
+        &mut out,
+        &mut err,
+    );
+    std::fs::remove_file(&path).unwrap();
+    let answer = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out),
+        String::from_utf8_lossy(&err)
+    );
+    assert_eq!(code, 2, "{answer}");
+    assert!(answer.contains("libvirt_uri"), "{answer}");
+    assert!(
+        !answer.contains(haplan_cli::cli::WITHOUT_DRIVERS),
+        "{answer}"
+    );
+}
+
+/// Standard output and error of `bin run FILE --driver libvirt --format
+/// json --until 0` for `pool`.
+fn driver_answer(bin: &std::path::Path, pool: &Value) -> String {
+    let dir = std::env::temp_dir().join(format!("haplan-driver-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    let path = dir.join("pool.json");
+    std::fs::write(&path, pool.to_string()).expect("the pool is written");
+    let out = Command::new(bin)
+        .arg("run")
+        .arg(&path)
+        .args(["--driver", "libvirt", "--format", "json", "--until", "0"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{} does not run: {e}", bin.display()));
+    let _ = std::fs::remove_dir_all(&dir);
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// `haplan run --driver libvirt`, as an operator runs it, every step
@@ -1389,6 +1516,9 @@ fn on_the_bench() {
             a_runtime_killed_between_the_fence_and_the_starts_finds_them_undone_and_starts_once,
         ),
     ];
+    // Before any bench starts: a haplan without the libvirt driver is
+    // named as such, not found out scenario by scenario.
+    haplan_binary();
     let only = std::env::var("HAPLAN_E2E_ONLY").unwrap_or_default();
     let running: Vec<(&str, std::thread::JoinHandle<()>)> = scenarios
         .iter()

@@ -155,3 +155,116 @@ fn a_verbose_simulated_run_stays_bounded() {
         .expect("counted");
     assert!(left_out > 10_000, "{left_out}");
 }
+
+/// `haplan run` with `args` after `run - --driver sim --format json` on
+/// `pool` (standard input): exit code, standard output, standard error.
+fn run_sim_cli(pool: &serde_json::Value, args: &[&str]) -> (i32, String, String) {
+    let text = pool.to_string();
+    let mut input = text.as_bytes();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let head = ["haplan", "run", "-", "--driver", "sim", "--format", "json"];
+    let code = haplan_cli::run(
+        head.iter().chain(args).copied(),
+        &mut input,
+        &mut out,
+        &mut err,
+    );
+    (
+        code,
+        String::from_utf8(out).expect("UTF-8"),
+        String::from_utf8(err).expect("UTF-8"),
+    )
+}
+
+/// The steps of a `--format json` run whose exact checks did not decide
+/// within their budget.
+fn undecided_steps(stdout: &str) -> usize {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| {
+            v["output"]["undecided"]
+                .as_array()
+                .is_some_and(|u| !u.is_empty())
+        })
+        .count()
+}
+
+/// The `check_budget_ms` of the summary of a `--format json` run.
+fn summary_budget(stdout: &str) -> Option<u64> {
+    let last = stdout.lines().last().expect("a summary");
+    let v: serde_json::Value = serde_json::from_str(last).expect("JSON");
+    v["summary"]["check_budget_ms"].as_u64()
+}
+
+/// `haplan run --check-budget` reaches the runtime, and the runtime
+/// rebuilt from its log after a restart keeps it: the summary gives the
+/// runtime's own budget at the end (5 s by default, and with 0). On a pool
+/// whose exact tolerance takes seconds of search over failure sets, a
+/// budget of a millisecond leaves the checks of the steps after a host
+/// crash undecided, logged in the step. (The check the runtime makes when
+/// it is built from the file has no budget.)
+#[test]
+fn the_check_budget_of_haplan_run_reaches_the_runtime() {
+    let pool = haplan_benches::knife_edge_pool(10, 9, 1);
+    let restart = [
+        "--crash",
+        "h000@10",
+        "--restart-runtime",
+        "20",
+        "--until",
+        "60",
+    ];
+    for (flag, ms) in [
+        (None, 5_000),
+        (Some("0"), 5_000),
+        (Some("0.25"), 250),
+        (Some("3600"), 3_600_000),
+    ] {
+        let mut args: Vec<&str> = restart.to_vec();
+        if let Some(f) = flag {
+            args.extend(["--check-budget", f]);
+        }
+        let (code, stdout, stderr) = run_sim_cli(&pool, &args);
+        assert_eq!(code, 0, "{flag:?}: {stderr}");
+        assert_eq!(summary_budget(&stdout), Some(ms), "{flag:?}");
+    }
+    let hard = haplan_benches::knife_edge_pool(20, 9, 1);
+    let tiny = [
+        "--crash",
+        "h000@10",
+        "--until",
+        "20",
+        "--check-budget",
+        "0.001",
+    ];
+    let (code, stdout, stderr) = run_sim_cli(&hard, &tiny);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(undecided_steps(&stdout) > 0, "no step undecided:\n{stdout}");
+}
+
+/// A check budget that is not a number of seconds from 0.001 to 3600 (or
+/// 0) is refused before anything runs, with exit 2 and a message naming
+/// the flag.
+#[test]
+fn haplan_run_refuses_a_check_budget_out_of_range() {
+    let small = serde_json::json!({
+        "name": "small",
+        "hosts": [{"name": "h1", "capacity": {"memory_mib": 4096}}],
+        "vms": []
+    });
+    for bad in ["-1", "abc", "NaN", "inf", "3600.5", "0.0005", "", "1e9"] {
+        let flag = format!("--check-budget={bad}");
+        let (code, stdout, stderr) = run_sim_cli(&small, &[&flag, "--until", "1"]);
+        assert_eq!(code, 2, "{bad:?}: {stdout}{stderr}");
+        assert!(
+            stderr.contains("--check-budget") || stdout.contains("--check-budget"),
+            "{bad:?}: {stdout}{stderr}"
+        );
+        assert!(!stdout.contains("\"input\""), "{bad:?} ran: {stdout}");
+    }
+    for good in ["0.001", "0.5", "2", "3600"] {
+        let (code, _, stderr) = run_sim_cli(&small, &["--check-budget", good, "--until", "1"]);
+        assert_eq!(code, 0, "{good:?}: {stderr}");
+    }
+}

@@ -936,10 +936,7 @@ fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), 
         Command::Import(_) | Command::Completions(_) | Command::Fleet(_) => {
             unreachable!("handled before")
         }
-        Command::Control(_) => Err(String::from(
-            "this haplan was built without the libvirt driver (feature \"drivers\")",
-        )
-        .into()),
+        Command::Control(_) => Err(String::from(WITHOUT_DRIVERS).into()),
         Command::Man(args) => cmd::man::run(args),
         Command::Run(args) => cmd::run::run(args, read),
         Command::Check(args) => cmd::check::run(args, read, ctx),
@@ -960,3 +957,8 @@ fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), 
 /// `haplan run --driver sim` shows at most; the later ones are counted, not
 /// kept, so that memory and output stay bounded however long the run.
 pub const VERBOSE_ROUTINE_STEPS_MAX: u64 = 20_000;
+
+/// What `haplan run --driver libvirt` and `haplan control` answer (exit 2)
+/// in a build without the `drivers` feature.
+pub const WITHOUT_DRIVERS: &str =
+    "this haplan was built without the libvirt driver (feature \"drivers\")";

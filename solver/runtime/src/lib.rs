@@ -548,6 +548,18 @@ pub enum Alert {
         /// The hosts not inventoried.
         hosts: Vec<String>,
     },
+    /// A start of `vm` on `host` was about to be asked for while `vm` may
+    /// still run on another host that is not confirmed off: it was not
+    /// asked for, and the VM is looked for as one in doubt. A plan should
+    /// never name such a VM; this is the last check before a second copy.
+    StartWithheld {
+        /// The VM.
+        vm: String,
+        /// The host the start was for.
+        host: String,
+        /// Where else it may run, and why, in a sentence.
+        reason: String,
+    },
 }
 
 /// A decision or outcome, for the log and for people watching.

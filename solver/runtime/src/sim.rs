@@ -866,9 +866,20 @@ pub struct Sim {
     /// The outcomes of starts settled before they return
     /// ([`Due::Appear`]), by action id, until their answer is due.
     settled_starts: BTreeMap<ActionId, Result<(), super::driver::StartError>>,
+    /// The budget of the runtime's exact checks, kept across its restarts.
+    check_budget: Option<std::time::Duration>,
 }
 
 impl Sim {
+    /// Sets the budget of the runtime's exact checks
+    /// ([`Runtime::set_check_budget`]), now and after every restart.
+    pub fn set_check_budget(&mut self, budget: Option<std::time::Duration>) {
+        self.check_budget = budget;
+        if let Some(rt) = self.runtime.as_mut() {
+            rt.set_check_budget(budget);
+        }
+    }
+
     /// A simulation of the pool file `doc`, seeded, its starts seen on
     /// their host only once they have returned (what `haplan run --driver
     /// sim` shows).
@@ -905,6 +916,7 @@ impl Sim {
             listed_while_starting: listed.clamp(0.0, 1.0),
             listing_rng: Rng::new(seed.wrapping_mul(0x2545_f491_4f6c_dd1d).wrapping_add(3)),
             settled_starts: BTreeMap::new(),
+            check_budget: Some(super::DEFAULT_CHECK_BUDGET),
         };
         sim.after(
             Input {
@@ -979,6 +991,17 @@ impl Sim {
                     offs,
                 },
             );
+        }
+        // The runtime's last check before a start never has to act: a plan
+        // that names a VM which may run elsewhere is a bug of its own.
+        for a in &out.alerts {
+            if let super::Alert::StartWithheld { vm, host, reason } = a {
+                let msg = format!(
+                    "t={}: start of {vm} on {host} withheld by the last check: {reason}",
+                    self.now
+                );
+                self.world.with(|s| s.violations.push(msg));
+            }
         }
         for n in &out.notes {
             if let super::Note::MaintenanceReady { host } = n {
@@ -1127,7 +1150,9 @@ impl Sim {
                     Journal::resume(std::mem::take(&mut self.journal).into_inner(), rep.steps);
                 journal.append(&input, &out).expect("in memory");
                 self.journal = journal;
-                self.runtime = Some(rep.runtime);
+                let mut runtime = rep.runtime;
+                runtime.set_check_budget(self.check_budget);
+                self.runtime = Some(runtime);
                 self.after(input, out);
             }
             Fault::Operator(e) => {

@@ -421,6 +421,9 @@ pub fn alert(a: &Alert) -> String {
         Alert::RequestUnanswered { action: a } => {
             format!("no answer in time to: {}", action(a))
         }
+        Alert::StartWithheld { vm, host, reason } => format!(
+            "start of {vm} on {host} withheld: {reason}; looked for until where it runs is known"
+        ),
         Alert::ReconcileIncomplete { hosts } => format!(
             "acting without an inventory of {} (they answer probes, not inventories)",
             hosts.join(", ")

@@ -475,6 +475,10 @@ pub struct LiveOptions<'a> {
     pub control: Option<mpsc::Receiver<crate::control::Request>>,
     /// Called once per loop turn (the service manager's watchdog).
     pub alive: Option<&'a (dyn Fn() + Sync)>,
+    /// The wall-clock budget of each exact check of a step
+    /// ([`Runtime::set_check_budget`]); `None`: the runtime's default
+    /// ([`haplan_runtime::DEFAULT_CHECK_BUDGET`]).
+    pub check_budget: Option<Duration>,
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -542,6 +546,9 @@ pub fn run<D: LiveDrivers>(
             (rt, input, out, None)
         }
     };
+    if let Some(budget) = options.check_budget {
+        rt.set_check_budget(Some(budget));
+    }
     // A host a fence confirmed off before the runtime stopped answers no
     // query: it runs nothing.
     let off: Vec<String> = rt

@@ -325,6 +325,14 @@ impl Runtime {
         self.vms.insert(vm.to_string(), VmRt::steady());
         let v = self.pool.vm_by_name(vm).expect("known");
         if ok {
+            // Moved: its source no longer runs it, whatever that host's
+            // latest listing said.
+            let from = self.pool.hosts[self.pool.vms[v].host].name.clone();
+            if from != host
+                && let Some(rt) = self.hosts.get_mut(&from)
+            {
+                rt.seen.remove(vm);
+            }
             let t = self.pool.host_by_name(host).expect("known");
             self.set_vm(v, Some(t), None);
             out.notes.push(Note::VmMigrated {

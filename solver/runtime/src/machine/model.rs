@@ -53,6 +53,86 @@ impl Runtime {
         out.actions.push(action);
     }
 
+    /// Why `vm` may be running on a host other than `target` that is not
+    /// confirmed off, if it may: a start or migration of it under way, or
+    /// one that may still land, elsewhere; a host other than `target` that
+    /// lists it; the host its record places it on declared down (or being
+    /// declared down) and not fenced, unless the record is only where the
+    /// last start of it failed; or it is held for a fence or in doubt
+    /// about another host. A start on `target` is then a possible second
+    /// copy: the last check before one is asked for (docs/runtime.md, "A
+    /// start is never a second copy").
+    pub(super) fn may_run_elsewhere(&self, vm: &str, target: &str) -> Option<String> {
+        let off = |host: &str| {
+            self.hosts
+                .get(host)
+                .is_some_and(|h| h.status == HostStatus::Fenced)
+        };
+        for a in self.inflight.values() {
+            match a {
+                Action::StartVm { vm: v, host, .. } if v == vm && host != target && !off(host) => {
+                    return Some(format!("a start of it on {host} is under way"));
+                }
+                Action::Migrate {
+                    vm: v, from, to, ..
+                } if v == vm => {
+                    return Some(format!(
+                        "a migration of it from {from} to {to} is under way"
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if let Some(pin) = self.late_landings.get(vm) {
+            let what = if pin.from.is_some() {
+                "a migration"
+            } else {
+                "a start"
+            };
+            if let Some(host) = pin.hosts().into_iter().find(|h| h != target && !off(h)) {
+                return Some(format!(
+                    "{what} of it without an answer may still leave it on {host}"
+                ));
+            }
+        }
+        if let Some((host, _)) = self.hosts.iter().find(|(h, r)| {
+            h.as_str() != target && r.status != HostStatus::Fenced && r.seen.contains(vm)
+        }) {
+            return Some(format!("{host} lists it running"));
+        }
+        let rt = self.vms.get(vm)?;
+        let v = self.pool.vm_by_name(vm)?;
+        let own = &self.pool.hosts[self.pool.vms[v].host].name;
+        let own_status = &self.hosts.get(own)?.status;
+        let unconfirmed = matches!(
+            own_status,
+            HostStatus::Confirming { .. }
+                | HostStatus::Fencing { .. }
+                | HostStatus::FenceWait { .. }
+                | HostStatus::FenceHold { .. }
+                | HostStatus::Lost
+        );
+        // A start records the VM on its target; a failed one (counted in
+        // `attempts`, reset once it runs) left it running nowhere, so the
+        // record's host is then only where the last start failed.
+        if own != target && self.pool.vms[v].power.is_active() && unconfirmed && rt.attempts == 0 {
+            return Some(format!("its host {own} is not confirmed off"));
+        }
+        match &rt.phase {
+            Phase::Held => Some(format!("it waits for its host {own} to be confirmed off")),
+            Phase::Unknown { on: Some(on), .. } if on != target && !off(on) => Some(format!(
+                "it is in doubt, and a start of it on {on} may have made it run there"
+            )),
+            Phase::Unknown {
+                migration: Some((from, to)),
+                ..
+            } => Some(format!(
+                "it is in doubt after a migration from {from} to {to}"
+            )),
+            _ => None,
+        }
+    }
+
     pub(super) fn host_id(&self, name: &str) -> Result<HostId, RuntimeError> {
         self.pool
             .host_by_name(name)

@@ -110,6 +110,18 @@ impl Runtime {
     }
 
     pub(super) fn start(&mut self, vm: &str, host: &str, attempt: u32, out: &mut Output) {
+        if let Some(reason) = self.may_run_elsewhere(vm, host) {
+            // Whatever path planned it, a start that could make a second
+            // copy is not asked for: the VM is looked for instead, as one
+            // in doubt, until where it runs is known.
+            out.alerts.push(Alert::StartWithheld {
+                vm: vm.to_string(),
+                host: host.to_string(),
+                reason,
+            });
+            self.in_doubt(vm, None, attempt, ASK_AGAIN_MS, out);
+            return;
+        }
         let id = self.id();
         let v = self.pool.vm_by_name(vm).expect("known");
         let h = self.pool.host_by_name(host).expect("known");
@@ -714,4 +726,159 @@ fn spread_plans(pool: &Pool, virt: HostId, base: &plan::Plan) -> Vec<Vec<plan::P
         .collect();
     out.sort_by_key(|p| rank[&p.vm]);
     vec![out]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// h1 runs `a`; h2 and h3 have room for it.
+    fn runtime() -> Runtime {
+        let doc = serde_json::json!({
+            "name": "guard",
+            "ha": {"host_failures_to_tolerate": 1},
+            "hosts": [
+                {"name": "h1", "capacity": {"memory_mib": 4096}},
+                {"name": "h2", "capacity": {"memory_mib": 4096}},
+                {"name": "h3", "capacity": {"memory_mib": 4096}}
+            ],
+            "vms": [{"name": "a", "host": "h1", "demand": {"memory_mib": 1024}}]
+        });
+        let (mut rt, _) = Runtime::new(doc, 0).expect("a valid pool");
+        rt.reconciling = None;
+        for h in rt.hosts.values_mut() {
+            h.seen.clear();
+        }
+        rt
+    }
+
+    /// The plan names `a` for h2 (as a wrong planning path would), and its
+    /// start group is due: what the start path does with it.
+    fn pump_planned(rt: &mut Runtime) -> Output {
+        rt.vms.get_mut("a").unwrap().phase = Phase::Planned { host: "h2".into() };
+        let mut out = Output::default();
+        rt.pump(&mut out);
+        out
+    }
+
+    fn started(out: &Output) -> bool {
+        out.actions
+            .iter()
+            .any(|a| matches!(a, Action::StartVm { .. }))
+    }
+
+    fn assert_withheld(rt: &Runtime, out: &Output, why: &str) {
+        assert!(!started(out), "{why}: a start was asked for: {out:?}");
+        assert!(
+            !rt.inflight
+                .values()
+                .any(|a| matches!(a, Action::StartVm { host, .. } if host == "h2")),
+            "{why}: a start is in flight"
+        );
+        let alert = out.alerts.iter().find_map(|a| match a {
+            Alert::StartWithheld { vm, host, reason } => Some((vm, host, reason)),
+            _ => None,
+        });
+        let (vm, host, reason) = alert.unwrap_or_else(|| panic!("{why}: no alert: {out:?}"));
+        assert_eq!((vm.as_str(), host.as_str()), ("a", "h2"), "{why}");
+        assert!(reason.contains(why), "{why}: the reason says {reason:?}");
+        // Not lost: looked for, as a VM in doubt, and its record unchanged.
+        assert!(
+            matches!(rt.vms["a"].phase, Phase::Unknown { id: None, .. }),
+            "{why}: {:?}",
+            rt.vms["a"].phase
+        );
+        assert_eq!(rt.placement_of("a"), "h1", "{why}");
+    }
+
+    impl Runtime {
+        fn placement_of(&self, vm: &str) -> String {
+            let v = self.pool.vm_by_name(vm).unwrap();
+            self.pool.hosts[self.pool.vms[v].host].name.clone()
+        }
+    }
+
+    #[test]
+    fn a_start_is_withheld_while_the_vm_may_run_on_a_host_not_confirmed_off() {
+        // Its host is declared down and being fenced, not confirmed off.
+        let mut rt = runtime();
+        rt.hosts.get_mut("h1").unwrap().status = HostStatus::FenceWait {
+            round: 1,
+            until: 5_000,
+        };
+        let out = pump_planned(&mut rt);
+        assert_withheld(&rt, &out, "its host h1 is not confirmed off");
+
+        // Held for that fence.
+        let mut rt = runtime();
+        rt.vms.get_mut("a").unwrap().phase = Phase::Held;
+        let mut out = Output::default();
+        rt.start("a", "h2", 1, &mut out);
+        assert_withheld(&rt, &out, "waits for its host h1");
+
+        // A host that answers lists it running.
+        let mut rt = runtime();
+        rt.hosts.get_mut("h3").unwrap().seen.insert("a".into());
+        let out = pump_planned(&mut rt);
+        assert_withheld(&rt, &out, "h3 lists it running");
+
+        // A start of it on h3 is still in flight.
+        let mut rt = runtime();
+        let id = rt.id();
+        let start = Action::StartVm {
+            id,
+            vm: "a".into(),
+            host: "h3".into(),
+            attempt: 1,
+        };
+        rt.inflight.insert(id, start);
+        let out = pump_planned(&mut rt);
+        assert_withheld(&rt, &out, "a start of it on h3 is under way");
+
+        // A start of it on h3 came back in doubt and may still land.
+        let mut rt = runtime();
+        rt.late_landings
+            .insert("a".into(), Landing::start(7, "h3", 120_000));
+        let out = pump_planned(&mut rt);
+        assert_withheld(&rt, &out, "may still leave it on h3");
+
+        // A live migration of it has no known outcome.
+        let mut rt = runtime();
+        rt.late_landings
+            .insert("a".into(), Landing::migration(7, "h1", "h3", 0));
+        let out = pump_planned(&mut rt);
+        assert_withheld(&rt, &out, "a migration of it");
+    }
+
+    #[test]
+    fn a_start_goes_out_once_every_other_host_that_may_run_the_vm_is_confirmed_off() {
+        // Its host confirmed off (and every pin and listing of it gone
+        // with the fence): started where the plan says.
+        let mut rt = runtime();
+        rt.hosts.get_mut("h1").unwrap().status = HostStatus::Fenced;
+        let out = pump_planned(&mut rt);
+        assert!(started(&out), "{out:?}");
+        assert!(out.alerts.is_empty(), "{:?}", out.alerts);
+        // A start in doubt on the planned host itself can only meet
+        // itself there.
+        let mut rt = runtime();
+        rt.hosts.get_mut("h1").unwrap().status = HostStatus::Fenced;
+        rt.late_landings
+            .insert("a".into(), Landing::start(7, "h2", 120_000));
+        let out = pump_planned(&mut rt);
+        assert!(started(&out), "{out:?}");
+        // A start pinned to a host confirmed off since cannot land there.
+        let mut rt = runtime();
+        rt.hosts.get_mut("h1").unwrap().status = HostStatus::Fenced;
+        rt.hosts.get_mut("h3").unwrap().status = HostStatus::Fenced;
+        rt.late_landings
+            .insert("a".into(), Landing::start(7, "h3", 120_000));
+        let out = pump_planned(&mut rt);
+        assert!(started(&out), "{out:?}");
+        // A crash on a healthy host: started again there.
+        let mut rt = runtime();
+        let mut out = Output::default();
+        rt.start("a", "h1", 1, &mut out);
+        assert!(started(&out), "{out:?}");
+    }
 }

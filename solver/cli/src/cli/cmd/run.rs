@@ -53,6 +53,13 @@ pub(crate) struct Args {
     pub(crate) metrics: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     pub(crate) format: Format,
+    /// The wall-clock time each exact check of a step may take (the
+    /// tolerance, the restart plan, whether a drain or failback keeps k),
+    /// in seconds, from 0.001 to 3600 (0: the default, 5). A check that
+    /// does not decide within it claims only what it proved, and the step
+    /// logs it as `undecided` (a replay of the log takes that outcome).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_check_budget)]
+    pub(crate) check_budget: Option<std::time::Duration>,
     /// `sim`: simulated hosts; `libvirt`: the real hosts of the pool file
     /// (labels.libvirt_uri, fence agents), in real time, printing each step
     /// as it happens (faults then come from the real world).
@@ -76,14 +83,12 @@ pub(crate) fn run(args: Args, read: &mut Reader<'_>) -> Result<(i32, String), Cl
         log,
         format,
         driver,
+        check_budget,
         ..
     } = args;
     let until = until.unwrap_or(120.0);
     if driver == DriverArg::Libvirt {
-        return Err(String::from(
-            "this haplan was built without the libvirt driver (feature \"drivers\")",
-        )
-        .into());
+        return Err(String::from(WITHOUT_DRIVERS).into());
     }
     let faults = RunFaults {
         crash,
@@ -102,7 +107,29 @@ pub(crate) fn run(args: Args, read: &mut Reader<'_>) -> Result<(i32, String), Cl
         verbose,
         log.as_deref(),
         format,
+        check_budget,
     )
+}
+
+/// The longest check budget `--check-budget` takes, in seconds.
+const CHECK_BUDGET_MAX_S: f64 = 3600.0;
+
+/// `--check-budget`: seconds from 0.001 to [`CHECK_BUDGET_MAX_S`], or 0
+/// for the runtime's default.
+fn parse_check_budget(s: &str) -> Result<std::time::Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a number of seconds: {s}"))?;
+    if secs == 0.0 {
+        return Ok(haplan_runtime::DEFAULT_CHECK_BUDGET);
+    }
+    if !secs.is_finite() || !(0.001..=CHECK_BUDGET_MAX_S).contains(&secs) {
+        return Err(format!(
+            "not a check budget: {s} (seconds from 0.001 to {CHECK_BUDGET_MAX_S}, or 0 for the default, 5)"
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 struct RunFaults {
@@ -152,6 +179,7 @@ fn run_sim(
     verbose: bool,
     log: Option<&str>,
     format: Format,
+    check_budget: Option<std::time::Duration>,
 ) -> Result<(i32, String), CliError> {
     use haplan_runtime::sim::{Fault, FenceDevice, Sim};
     use haplan_runtime::{Event, text};
@@ -165,6 +193,9 @@ fn run_sim(
             .ok_or_else(|| format!("--{flag}: unknown host {}", quoted(name)))
     };
     let mut sim = Sim::new(doc, seed).map_err(|e| format!("{shown}: {e}"))?;
+    if let Some(budget) = check_budget {
+        sim.set_check_budget(Some(budget));
+    }
     sim.record = true;
     // Only the steps that will be shown are kept (without --verbose, the
     // routine ones are not; with it, the first VERBOSE_ROUTINE_STEPS_MAX
@@ -290,6 +321,10 @@ fn run_sim(
                     })).collect::<Vec<_>>(),
                     "not_running": protected.iter().filter(|v| !running.contains_key(*v)).collect::<Vec<_>>(),
                     "violations": violations,
+                    "check_budget_ms": sim
+                        .runtime()
+                        .and_then(|rt| rt.check_budget())
+                        .map(|b| b.as_millis() as u64),
                 }
             });
             if routine_left_out.get() > 0 {
@@ -402,6 +437,7 @@ pub(crate) fn run_live(
         format,
         control,
         metrics,
+        check_budget,
         ..
     }) = command
     else {
@@ -462,6 +498,7 @@ pub(crate) fn run_live(
         log: log_path.as_deref(),
         control: control.is_some().then_some(ctl_rx),
         alive: Some(&alive),
+        check_budget,
     };
     let mut failed = None;
     let mut ready = false;
