@@ -47,10 +47,17 @@
 //! left to decide when it has k hosts, and otherwise grown by every other
 //! up host (its sets of k hosts cover it: tolerance is monotone here).
 //! The first cores are the sets M whose own failure overloads a hot host
-//! w while no smaller set within M does, found depth first among the
-//! hosts with an entry on w and cut where `worst(w, M)` fits: `f_w(F)`
-//! depends only on those hosts of F, so every set that overloads w holds
-//! one. A set that overloads no host is carried by the lists; one that
+//! w while no smaller set on the way to M does, found depth first among
+//! the hosts with an entry on w: `f_w(F)` depends only on those hosts of
+//! F, so every set that overloads w holds one. The search takes these
+//! hosts largest load on w first and cuts a branch (M, with the hosts
+//! after a position still to add) where an upper bound on what any of
+//! those additions puts on w fits ([`later_bound`]): each added host x
+//! adds the triggers within M ∪ {x} that hold it, and the triggers
+//! holding two added hosts or more are counted at least twice in the sum,
+//! over the added hosts, of all the triggers of two hosts or more holding
+//! each; half of that per host covers them. A set is also cut where
+//! `worst(w, M)` fits. A set that overloads no host is carried by the lists; one that
 //! does holds a first core, and each core is repaired (its sets then
 //! repaired but for those holding a move's host, a core of its own),
 //! grown (its sets then those of the larger cores) or decided: by
@@ -115,8 +122,8 @@
 //! set holding its trigger, plus its demand, within the spare), and an
 //! anti-affinity group takes each host once. For k ≤ 3 an entry that no
 //! host takes within condition 1 among the first few tried goes to the
-//! first that holds it with its trigger's own load (repairs settle the
-//! sets it overloads). A VM that finds only k − 1
+//! one it overloads least among those tried that hold it with its
+//! trigger's own load (repairs settle the sets it overloads). A VM that finds only k − 1
 //! hosts keeps a short list while few sets are left to decide. [`proves`]
 //! checks the conditions on the lists themselves, independently of how
 //! they were made: only its "yes", with the sets of (3) decided, is a
@@ -590,7 +597,7 @@ pub(crate) fn lists(an: &Analysis, k: usize, budget: &Budget) -> Option<Lists> {
                     found = Some(t);
                     break;
                 }
-                if repaired && least.is_none() {
+                if repaired && least.is_none_or(|(o, _)| over < o) {
                     least = Some((over, t));
                 }
             }
@@ -753,6 +760,223 @@ const MOST_CORES: usize = 1 << 21;
 /// Hosts an entry tries for a first fit within condition 1, when repairs
 /// may settle an overload instead.
 const FIRST_FIT_TRIES: usize = 256;
+
+/// The sets M of at most `k` hosts, made of hosts with an entry on `w`,
+/// whose own failure puts more than `spare` on `w` while no smaller set
+/// on the way to M does: every set F of at most `k` hosts that overloads
+/// `w` holds one, since `f_w(F)` depends only on the hosts of F with an
+/// entry on `w`. `None` when `stop` says so (called once per set looked at).
+///
+/// Found depth first, the hosts in the order of the load they can put on
+/// `w`, largest first: a branch (a set M and the hosts from position i on
+/// still to add) is cut when no set M ∪ A, A a set of those hosts, can
+/// overload `w`, by [`later_bound`], and a set when no set of at most `k`
+/// hosts holding it can ([`Loads::worst_of`], exact).
+fn first_cores(
+    loads: &Loads,
+    w: HostId,
+    spare: &[i64],
+    k: usize,
+    stop: &dyn Fn() -> bool,
+) -> Option<Vec<Vec<HostId>>> {
+    let nres = spare.len();
+    let mut from: Vec<HostId> = loads.singles.get(&w).cloned().unwrap_or_default();
+    for t in loads.multi.get(&w).into_iter().flatten() {
+        from.extend(hosts_of(t));
+    }
+    from.sort_unstable();
+    from.dedup();
+    let later = Later::new(loads, w, spare, from);
+    let from = &later.order;
+    let over = |x: &[i64]| x.iter().zip(spare).any(|(&l, &s)| l > s);
+    let mut out = Vec::new();
+    let mut val = vec![0i64; nres];
+    let mut fm = vec![0i64; nres];
+    let mut stack: Vec<(Vec<HostId>, usize)> = vec![(Vec::new(), 0)];
+    while let Some((m, i)) = stack.pop() {
+        if i >= from.len() || m.len() >= k {
+            continue;
+        }
+        loads.within(w, &m, &mut fm);
+        if !over(&later_bound(loads, &later, w, &m, &fm, i, k)) {
+            continue;
+        }
+        stack.push((m.clone(), i + 1));
+        if stop() {
+            return None;
+        }
+        let mut c = m;
+        c.push(from[i]);
+        c.sort_unstable();
+        if !over(&loads.worst_of(w, &c, loads.k)) {
+            continue;
+        }
+        loads.within(w, &c, &mut val);
+        if over(&val) {
+            out.push(c);
+        } else if c.len() < k {
+            stack.push((c, i + 1));
+        }
+    }
+    Some(out)
+}
+
+/// What [`later_bound`] needs around one host w: the hosts with an entry on
+/// w in the order of the search, and per position the largest loads the
+/// hosts from there on can add.
+struct Later {
+    /// Largest `v` first (by its largest share of the spare).
+    order: Vec<HostId>,
+    /// Per host of `order`, its position there.
+    pos: FastMap<HostId, usize>,
+    /// Per host x, per resource, half (rounded up) of `C(x)`, the summed
+    /// loads on w of the triggers of two or more hosts holding x.
+    half: FastMap<HostId, Vec<i64>>,
+    /// Per position i and resource r, the three largest
+    /// `v(x)[r] = W_w({x})[r] + half(x)[r]` over the hosts x of `order`
+    /// from i on, largest first (0 for none).
+    top_v: Vec<[i64; 3]>,
+    /// Per position i and resource r, the largest `W_w({x})[r]` over the
+    /// hosts from i on.
+    top_s: Vec<i64>,
+}
+
+impl Later {
+    fn new(loads: &Loads, w: HostId, spare: &[i64], hosts: Vec<HostId>) -> Later {
+        let nres = spare.len();
+        let none = Vec::new();
+        let mut half = FastMap::default();
+        let mut single: FastMap<HostId, Vec<i64>> = FastMap::default();
+        let mut v: FastMap<HostId, Vec<i64>> = FastMap::default();
+        for &x in &hosts {
+            let mut c = vec![0i64; nres];
+            for &(_, o) in loads.touching.get(&(w, x)).unwrap_or(&none) {
+                for (c, &l) in c.iter_mut().zip(&loads.vals[o..o + nres]) {
+                    *c = c.saturating_add(l);
+                }
+            }
+            let h: Vec<i64> = c.iter().map(|&c| c / 2 + c % 2).collect();
+            let s = loads
+                .get(w, &[x, NOT, NOT])
+                .map_or_else(|| vec![0; nres], <[i64]>::to_vec);
+            v.insert(
+                x,
+                s.iter()
+                    .zip(&h)
+                    .map(|(&s, &h)| s.saturating_add(h))
+                    .collect(),
+            );
+            half.insert(x, h);
+            single.insert(x, s);
+        }
+        let share = |x: &HostId| {
+            v[x].iter()
+                .zip(spare)
+                .map(|(&l, &s)| l as f64 / s.max(1) as f64)
+                .fold(0.0f64, f64::max)
+        };
+        let mut order = hosts;
+        order.sort_by(|a, b| share(b).total_cmp(&share(a)).then(a.cmp(b)));
+        let n = order.len();
+        let mut top_v = vec![[0i64; 3]; (n + 1) * nres];
+        let mut top_s = vec![0i64; (n + 1) * nres];
+        for i in (0..n).rev() {
+            let x = order[i];
+            for r in 0..nres {
+                let mut t = top_v[(i + 1) * nres + r];
+                let mut l = v[&x][r];
+                for e in t.iter_mut() {
+                    if l > *e {
+                        std::mem::swap(&mut l, e);
+                    }
+                }
+                top_v[i * nres + r] = t;
+                top_s[i * nres + r] = top_s[(i + 1) * nres + r].max(single[&x][r]);
+            }
+        }
+        let pos = order.iter().enumerate().map(|(i, &x)| (x, i)).collect();
+        Later {
+            order,
+            pos,
+            half,
+            top_v,
+            top_s,
+        }
+    }
+}
+
+/// Per resource, at least `f_w(M ∪ A)` for every non-empty set A of at
+/// most `k − |M|` hosts at positions `i` on of `later.order` (`m` sorted,
+/// `fm` = `f_w(M)`).
+///
+/// `f_w(M ∪ A) − f_w(M)` sums the triggers within M ∪ A that meet A. Those
+/// meeting A in one host x sum to `e(x) = f_w(M ∪ {x}) − f_w(M)`; the others
+/// hold two hosts of A or more, so they are counted at least twice in
+/// `Σ_{x ∈ A} C(x)`, at most `Σ_{x ∈ A} half(x)`. So the sum is at most
+/// `Σ_{x ∈ A} (e(x) + half(x))` (every load is non-negative), and just
+/// `e(x)` when A holds one host. A host x on no trigger with a host of M
+/// has `e(x) = W_w({x})`: the largest of those from i on are kept per
+/// position, and the hosts sharing a trigger with M are counted apart (a
+/// host counted twice only raises the bound).
+fn later_bound(
+    loads: &Loads,
+    later: &Later,
+    w: HostId,
+    m: &[HostId],
+    fm: &[i64],
+    i: usize,
+    k: usize,
+) -> Vec<i64> {
+    let nres = fm.len();
+    let room = k.saturating_sub(m.len()).min(3);
+    if room == 0 {
+        return fm.to_vec();
+    }
+    let none = Vec::new();
+    let mut near: Vec<HostId> = m
+        .iter()
+        .flat_map(|&h| loads.touching.get(&(w, h)).unwrap_or(&none))
+        .flat_map(|(t, _)| hosts_of(t).iter().copied())
+        .filter(|x| !m.contains(x) && later.pos.get(x).is_some_and(|&p| p >= i))
+        .collect();
+    near.sort_unstable();
+    near.dedup();
+    // e(x) + (half(x) when A may hold more hosts) for the hosts near M.
+    let mut val = vec![0i64; nres];
+    let near: Vec<Vec<i64>> = near
+        .iter()
+        .map(|&x| {
+            let mut f: Vec<HostId> = m.to_vec();
+            f.push(x);
+            f.sort_unstable();
+            loads.within(w, &f, &mut val);
+            (0..nres)
+                .map(|r| {
+                    let e = val[r].saturating_sub(fm[r]).max(0);
+                    if room == 1 {
+                        e
+                    } else {
+                        e.saturating_add(later.half[&x][r])
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    (0..nres)
+        .map(|r| {
+            let mut vals: Vec<i64> = if room == 1 {
+                vec![later.top_s[i * nres + r]]
+            } else {
+                later.top_v[i * nres + r][..room].to_vec()
+            };
+            vals.extend(near.iter().map(|e| e[r]));
+            vals.sort_unstable_by(|a, b| b.cmp(a));
+            vals.iter()
+                .take(room)
+                .fold(fm[r], |s, &l| s.saturating_add(l))
+        })
+        .collect()
+}
 
 /// Finds the sets that overload a host and repairs them (module doc).
 struct Repairer<'a, 'p> {
@@ -925,47 +1149,12 @@ impl<'a, 'p> Repairer<'a, 'p> {
         Some(())
     }
 
-    /// Adds to `out` the sets M of at most k hosts, made of hosts with an
-    /// entry on `w`, whose own failure overloads `w` while no smaller such
-    /// set within M does (found depth first, a branch left as soon as no
-    /// set holding it can overload `w`): every set F of at most k hosts
-    /// that overloads `w` holds one, since `f_w(F)` depends only on the
-    /// hosts of F with an entry on `w`.
+    /// The first cores around hot host `w` ([`first_cores`]).
     fn cores_of(&self, w: HostId, budget: &Budget) -> Option<Vec<Vec<HostId>>> {
-        let mut out = Vec::new();
-        let loads = self.loads;
-        let mut from: Vec<HostId> = loads.singles.get(&w).cloned().unwrap_or_default();
-        for t in loads.multi.get(&w).into_iter().flatten() {
-            from.extend(hosts_of(t));
-        }
-        from.sort_unstable();
-        from.dedup();
-        let spare = &self.an.spare[w];
-        let mut val = vec![0i64; spare.len()];
-        let mut stack: Vec<(Vec<HostId>, usize)> = vec![(Vec::new(), 0)];
-        while let Some((m, i)) = stack.pop() {
-            if i >= from.len() {
-                continue;
-            }
-            stack.push((m.clone(), i + 1));
+        first_cores(self.loads, w, &self.an.spare[w], self.k, &|| {
             let looked = self.looked.fetch_add(1, Relaxed);
-            if looked > MOST_CORES || (looked % 64 == 0 && budget.expired()) {
-                return None;
-            }
-            let mut c = m;
-            c.push(from[i]);
-            let over = |x: &[i64]| x.iter().zip(spare).any(|(&l, &s)| l > s);
-            if !over(&loads.worst_of(w, &c, loads.k)) {
-                continue;
-            }
-            loads.within(w, &c, &mut val);
-            if over(&val) {
-                out.push(c);
-            } else if c.len() < self.k {
-                stack.push((c, i + 1));
-            }
-        }
-        Some(out)
+            looked > MOST_CORES || (looked % 64 == 0 && budget.expired())
+        })
     }
 
     /// Moves that repair every set of at most k hosts holding `m` (sorted,
@@ -1349,6 +1538,87 @@ mod tests {
                         if must.len() != 1 || k != 3 {
                             prop_assert_eq!(w[r], most[r], "worst({}, {:?}) not exact", t, must);
                         }
+                    }
+                }
+            }
+        }
+
+        /// The search for first cores cuts no branch holding a set that
+        /// overloads the host: `later_bound` is never below the load of a
+        /// set it bounds, and every set of at most k hosts that overloads
+        /// the host holds a core found (each core overloading it), all
+        /// checked by trying every set.
+        #[test]
+        fn first_cores_cover_every_overload(
+            n in 4usize..8,
+            k in 1usize..4,
+            entries in prop::collection::vec(
+                (0usize..8, prop::collection::vec(0usize..8, 1..4), 0i64..50, 0i64..50),
+                0..40,
+            ),
+            spares in prop::collection::vec((0i64..150, 0i64..150), 8),
+        ) {
+            let mut loads = Loads::new(n, 2, k);
+            for (t, trig, x, y) in entries {
+                let t = t % n;
+                let mut hosts: Vec<HostId> = trig.into_iter().map(|h| h % n).filter(|&h| h != t).collect();
+                hosts.sort_unstable();
+                hosts.dedup();
+                hosts.truncate(k.min(3));
+                if hosts.is_empty() {
+                    continue;
+                }
+                let mut tr = [NOT; 3];
+                tr[..hosts.len()].copy_from_slice(&hosts);
+                loads.add(t, tr, &[x, y]);
+            }
+            let mut val = vec![0i64; 2];
+            let mut fm = vec![0i64; 2];
+            for w in 0..n {
+                let spare = [spares[w].0, spares[w].1];
+                let over = |x: &[i64]| x.iter().zip(&spare).any(|(&l, &s)| l > s);
+                let others: Vec<HostId> = (0..n).filter(|&h| h != w).collect();
+                let sets = sets_upto(&others, k);
+                // The bound, for every set M and position i, over every A.
+                let mut feeding: Vec<HostId> = loads.singles.get(&w).cloned().unwrap_or_default();
+                for t in loads.multi.get(&w).into_iter().flatten() {
+                    feeding.extend(hosts_of(t));
+                }
+                feeding.sort_unstable();
+                feeding.dedup();
+                let later = Later::new(&loads, w, &spare, feeding);
+                let mut ms: Vec<Vec<HostId>> = vec![Vec::new()];
+                ms.extend(sets_upto(&later.order, k - 1));
+                for m in &ms {
+                    loads.within(w, m, &mut fm);
+                    for i in 0..=later.order.len() {
+                        let b = later_bound(&loads, &later, w, m, &fm, i, k);
+                        for a in sets_upto(&later.order[i..], k - m.len()) {
+                            if a.iter().any(|x| m.contains(x)) {
+                                continue;
+                            }
+                            let mut f = m.clone();
+                            f.extend(&a);
+                            f.sort_unstable();
+                            loads.within(w, &f, &mut val);
+                            for r in 0..2 {
+                                prop_assert!(b[r] >= val[r], "bound {b:?} at {i} for {m:?} below {f:?}: {val:?}");
+                            }
+                        }
+                    }
+                }
+                let cores = first_cores(&loads, w, &spare, k, &|| false).unwrap();
+                for c in &cores {
+                    loads.within(w, c, &mut val);
+                    prop_assert!(c.len() <= k && over(&val), "core {c:?} does not overload {w}");
+                }
+                for f in &sets {
+                    loads.within(w, f, &mut val);
+                    if over(&val) {
+                        prop_assert!(
+                            cores.iter().any(|c| c.iter().all(|h| f.contains(h))),
+                            "{f:?} overloads {w} ({val:?} over {spare:?}), holds no core of {cores:?}"
+                        );
                     }
                 }
             }
