@@ -293,14 +293,18 @@ fn main() {
     println!(
         "| pool | hosts x VMs x res | tolerates K? (s) | tolerance | check (s) | peak MB |{}",
         if before.is_some() {
-            " before: tolerance | check (s) | peak MB |"
+            " before: tolerates K? (s) | tolerance | check (s) | peak MB |"
         } else {
             ""
         }
     );
     println!(
         "|---|---|---|---|---|---|{}",
-        if before.is_some() { "---|---|---|" } else { "" }
+        if before.is_some() {
+            "---|---|---|---|"
+        } else {
+            ""
+        }
     );
     let mut all = serde_json::Map::new();
     for case in &cases {
@@ -349,10 +353,10 @@ fn main() {
         let prior = before
             .as_ref()
             .and_then(|b| b.get(&case.name))
-            .map(|b| format!(" {}", cell(b)))
+            .map(|b| format!(" {} | {}", b["tolerates"].as_str().unwrap_or("?"), cell(b)))
             .unwrap_or_else(|| {
                 if before.is_some() {
-                    " - | - | - |".into()
+                    " - | - | - | - |".into()
                 } else {
                     String::new()
                 }
