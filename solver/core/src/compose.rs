@@ -1445,6 +1445,31 @@ mod tests {
         proves(an, lists, &Budget::default()).map(|c| c.decide)
     }
 
+    /// Loads of two resources on `n` hosts from random entries (target,
+    /// trigger hosts, amounts), each trigger cut to at most `k` (and 3)
+    /// hosts other than its target; entries left with no trigger dropped.
+    fn random_loads(n: usize, k: usize, entries: Vec<(usize, Vec<usize>, i64, i64)>) -> Loads {
+        let mut loads = Loads::new(n, 2, k);
+        for (t, trig, x, y) in entries {
+            let t = t % n;
+            let mut hosts: Vec<HostId> = trig
+                .into_iter()
+                .map(|h| h % n)
+                .filter(|&h| h != t)
+                .collect();
+            hosts.sort_unstable();
+            hosts.dedup();
+            hosts.truncate(k.min(3));
+            if hosts.is_empty() {
+                continue;
+            }
+            let mut tr = [NOT; 3];
+            tr[..hosts.len()].copy_from_slice(&hosts);
+            loads.add(t, tr, &[x, y]);
+        }
+        loads
+    }
+
     /// Every set of one to `k` of `hosts`, sorted.
     fn sets_upto(hosts: &[HostId], k: usize) -> Vec<Vec<HostId>> {
         let mut out: Vec<Vec<HostId>> = vec![Vec::new()];
@@ -1504,20 +1529,7 @@ mod tests {
                 0..40,
             ),
         ) {
-            let mut loads = Loads::new(n, 2, k);
-            for (t, trig, x, y) in entries {
-                let t = t % n;
-                let mut hosts: Vec<HostId> = trig.into_iter().map(|h| h % n).filter(|&h| h != t).collect();
-                hosts.sort_unstable();
-                hosts.dedup();
-                hosts.truncate(k.min(3));
-                if hosts.is_empty() {
-                    continue;
-                }
-                let mut tr = [NOT; 3];
-                tr[..hosts.len()].copy_from_slice(&hosts);
-                loads.add(t, tr, &[x, y]);
-            }
+            let loads = random_loads(n, k, entries);
             let mut val = vec![0i64; 2];
             for t in 0..n {
                 let others: Vec<HostId> = (0..n).filter(|&h| h != t).collect();
@@ -1558,20 +1570,7 @@ mod tests {
             ),
             spares in prop::collection::vec((0i64..150, 0i64..150), 8),
         ) {
-            let mut loads = Loads::new(n, 2, k);
-            for (t, trig, x, y) in entries {
-                let t = t % n;
-                let mut hosts: Vec<HostId> = trig.into_iter().map(|h| h % n).filter(|&h| h != t).collect();
-                hosts.sort_unstable();
-                hosts.dedup();
-                hosts.truncate(k.min(3));
-                if hosts.is_empty() {
-                    continue;
-                }
-                let mut tr = [NOT; 3];
-                tr[..hosts.len()].copy_from_slice(&hosts);
-                loads.add(t, tr, &[x, y]);
-            }
+            let loads = random_loads(n, k, entries);
             let mut val = vec![0i64; 2];
             let mut fm = vec![0i64; 2];
             for w in 0..n {
