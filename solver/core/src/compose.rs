@@ -20,8 +20,9 @@
 //!
 //! 1. for every receiving host t and resource r, `f_t(F)[r]` is at most
 //!    t's spare in r for every set F of at most k up hosts without t;
-//! 2. no two VMs of one anti-affinity group have a host in common in their
-//!    lists;
+//! 2. no two entries of VMs of one anti-affinity group on one host clash:
+//!    entries with triggers T and T' clash when `T ∪ T'` has at most k
+//!    hosts (below, "Clashes");
 //! 3. every set `{a} ∪ L_v` of a short list (k hosts: the only set of at
 //!    most k hosts, holding a, that leaves v no list host) is decided
 //!    survivable on its own, exactly, by the caller.
@@ -37,13 +38,16 @@
 //! host when k = 3, an upper bound there, below), less the demand moved
 //! off w, plus the demand moved onto w, is within w's spare; a moved VM
 //! goes only to a receiving restart target of its own where no other VM
-//! of its anti-affinity group is listed or moved. Sound: in such an F a
+//! of its anti-affinity group is moved, nor listed by an entry whose
+//! trigger holds at most k hosts with M (only such an entry is taken in a
+//! set F ⊇ M of at most k hosts). Sound: in such an F a
 //! moved VM's entry on w has its trigger within F, so the lists would send
 //! it to w (w ∉ F) and `f_w(F)` counts it: taking it off is exact; every
 //! other VM lands by its list as in the proof below, u survives, and
-//! group members never meet (condition 2 for the listed ones, distinct
-//! hosts for the moved ones). The sets F ⊇ M holding a move's host are
-//! the cores M ∪ {u}, repaired in their turn. A core no repair settles is
+//! group members never meet (condition 2 for the listed ones; a moved
+//! one where no listed one lands in F, nor another moved one). The sets
+//! F ⊇ M holding a move's host are the cores M ∪ {u}, repaired in their
+//! turn. A core no repair settles is
 //! left to decide when it has k hosts, and otherwise grown by every other
 //! up host (its sets of k hosts cover it: tolerance is monotone here).
 //! The first cores are the sets M whose own failure overloads a hot host
@@ -74,13 +78,32 @@
 //! k − 1 of them are in F; a short list has all its k − 1 hosts in F only
 //! if F = `{a} ∪ L_v`, a set of (3). The host v takes, t, is in v's
 //! restart targets, receives and survives: t is one of v's eligible
-//! targets in F's scenario. Two VMs of one group never take the same host
-//! (2). The entry v takes has its trigger within F, so the VMs restarted on
-//! t demand at most `f_t(F)`, within the spare (1; F overloads no host). So
+//! targets in F's scenario. Two VMs of one group never take the same host:
+//! the entries they would take there both have their triggers within F,
+//! a union of at most k hosts, a clash (2). The entry v takes has its
+//! trigger within F, so the VMs restarted on t demand at most `f_t(F)`, within the spare (1; F overloads no host). So
 //! every scenario of at most k failed hosts has a packing: the pool
 //! tolerates k. Only the few sets of (3) and the cores no repair places
 //! are decided one by one; the others, C(n, k) of them, are settled by
 //! the lists and the repairs at once.
+//!
+//! **Clashes.** Members of one anti-affinity group may list one host t;
+//! condition 2 refuses the lists exactly when some set of at most k hosts
+//! would restart two of them on t. For k ≤ 3 the triggers are exact: a VM
+//! lands on t in F iff its entry's trigger T is within F and t ∉ F. And t
+//! is in neither trigger: not the VM's own host nor a host before t in its
+//! list, and not the other VM's host, which runs a member of the group and
+//! so is no restart target of it. So both land on t in some F of at most k
+//! hosts iff `T ∪ T'` has at most k hosts (then `F = T ∪ T'` is one): the
+//! check, over every pair of the group's entries on t, finds every such
+//! set or refuses the lists. For k > 3 a trigger is coarsened to `{a}`,
+//! within the true one, so a pair that truly clashes has its coarse union
+//! within the true union and clashes too (more pairs refused, none
+//! missed). With k = 3 an entry whose trigger holds three hosts clashes
+//! with no other member's entry (their union also holds the other VM's
+//! host): the rule binds the first two hosts of each list, and for k = 2
+//! the first one. A group's entries on one host are kept to
+//! [`MOST_SHARING`], so the pairs checked stay bounded.
 //!
 //! **Computing the worst set (k ≤ 3).** `f_t` is a sum of non-negative
 //! terms over the triggers within F. The best F holding a given set M is
@@ -119,9 +142,9 @@
 //! The lists come from a heuristic ([`lists`]): the VMs, largest first,
 //! take k hosts each, first fit from a start that differs per VM (so that
 //! the load spreads), where adding the entry keeps condition 1 (the worst
-//! set holding its trigger, plus its demand, within the spare), and an
-//! anti-affinity group takes each host once. For k ≤ 3 an entry that no
-//! host takes within condition 1 among the first few tried goes to the
+//! set holding its trigger, plus its demand, within the spare), and no
+//! entry clashes with one of its group's on the same host. For k ≤ 3 an
+//! entry that no host takes within condition 1 among the first few tried goes to the
 //! one it overloads least among those tried that hold it with its
 //! trigger's own load (repairs settle the sets it overloads). A VM that finds only k − 1
 //! hosts keeps a short list while few sets are left to decide. [`proves`]
@@ -246,6 +269,38 @@ fn trigger(k: usize, a: HostId, before: &[HostId]) -> Trigger {
 fn hosts_of(t: &Trigger) -> &[HostId] {
     let n = t.iter().take_while(|&&h| h != NOT).count();
     &t[..n]
+}
+
+/// The triggers of the list entries of each anti-affinity group per host:
+/// `(group, host)` to the triggers of its members' entries there.
+type Sharing = FastMap<(u32, HostId), Vec<Trigger>>;
+
+/// Entries of one group on one host, at most this many (then the host is
+/// not shared further): the clash checks stay bounded on any pool.
+const MOST_SHARING: usize = 64;
+
+/// The number of distinct hosts in the union of `sets`.
+fn union_len(sets: &[&[HostId]]) -> usize {
+    let mut u: Vec<HostId> = sets.iter().flat_map(|s| s.iter().copied()).collect();
+    u.sort_unstable();
+    u.dedup();
+    u.len()
+}
+
+/// Whether entries with triggers `x` and `y` clash (module doc, condition
+/// 2): some set of at most k hosts holds both triggers, so that two VMs of
+/// one group listing one host would both land there.
+fn clash(k: usize, x: &Trigger, y: &Trigger) -> bool {
+    union_len(&[hosts_of(x), hosts_of(y)]) <= k
+}
+
+/// Whether an entry of a VM of `group` on `t` with trigger `trig` may join
+/// the entries `taken` holds: it clashes with none of its group's there,
+/// and they are fewer than [`MOST_SHARING`].
+fn shares(k: usize, taken: &Sharing, group: u32, t: HostId, trig: &Trigger) -> bool {
+    taken
+        .get(&(group, t))
+        .is_none_or(|ts| ts.len() < MOST_SHARING && !ts.iter().any(|u| clash(k, trig, u)))
 }
 
 /// The summed demands `W_t(T)` of list entries per receiving host t and
@@ -534,7 +589,7 @@ pub(crate) fn lists(an: &Analysis, k: usize, budget: &Budget) -> Option<Lists> {
         .collect();
     vms.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
     let mut loads = Loads::new(nh, nres, k);
-    let mut taken: HashSet<(u32, HostId)> = Default::default();
+    let mut taken: Sharing = Default::default();
     let mut short: HashSet<Vec<HostId>> = Default::default();
     let mut of = Vec::with_capacity(vms.len());
     for (i, &(_, v)) in vms.iter().enumerate() {
@@ -561,7 +616,7 @@ pub(crate) fn lists(an: &Analysis, k: usize, budget: &Budget) -> Option<Lists> {
                     && t != a
                     && !list.contains(&t)
                     && (0..nres).all(|r| d[r].max(0) <= an.spare[t][r])
-                    && (group == NO_GROUP || !taken.contains(&(group, t)))
+                    && (group == NO_GROUP || shares(k, &taken, group, t, &trig))
                     && an.agility.targets.contains(v, t)
             };
             // First fit within condition 1. Failing that (with k small
@@ -605,7 +660,7 @@ pub(crate) fn lists(an: &Analysis, k: usize, budget: &Budget) -> Option<Lists> {
             let Some(t) = found else { break };
             loads.add(t, trig, d);
             if group != NO_GROUP {
-                taken.insert((group, t));
+                taken.entry((group, t)).or_default().push(trig);
             }
             list.push(t);
         }
@@ -674,18 +729,21 @@ pub(crate) fn proves(an: &Analysis, lists: &Lists, budget: &Budget) -> Option<Co
     {
         return None;
     }
-    // (2) A group takes each host once.
-    let mut taken: Vec<(u32, HostId)> = lists
-        .of
-        .iter()
-        .filter(|(v, _)| an.group_of[*v] != NO_GROUP)
-        .flat_map(|(v, hosts)| hosts.iter().map(move |&t| (an.group_of[*v], t)))
-        .collect();
-    let n = taken.len();
-    taken.sort_unstable();
-    taken.dedup();
-    if taken.len() != n {
-        return None;
+    // (2) No two entries of one group on one host clash.
+    let mut taken: Sharing = Default::default();
+    for (v, hosts) in &lists.of {
+        let group = an.group_of[*v];
+        if group == NO_GROUP {
+            continue;
+        }
+        let a = pool.vms[*v].host;
+        for (j, &t) in hosts.iter().enumerate() {
+            let trig = trigger(k, a, &hosts[..j]);
+            if !shares(k, &taken, group, t, &trig) {
+                return None;
+            }
+            taken.entry((group, t)).or_default().push(trig);
+        }
     }
     // (1) Per host t, the worst failure set within its spare.
     let mut loads = Loads::new(pool.hosts.len(), nres, k);
@@ -988,8 +1046,9 @@ struct Repairer<'a, 'p> {
     hot: Vec<HostId>,
     /// The VMs of the list entries per (host, trigger).
     vms_at: HashMap<(HostId, Trigger), Vec<VmId>>,
-    /// Per (anti-affinity group, host), the VM of the group listing it.
-    listed: HashMap<(u32, HostId), VmId>,
+    /// Per (anti-affinity group, host), the VMs of the group listing it,
+    /// with their entries' triggers.
+    listed: HashMap<(u32, HostId), Vec<(VmId, Trigger)>>,
     /// Per VM, the sum over resources of its demand over the total spare.
     size: HashMap<VmId, f64>,
     /// Per host h, the hot hosts with an entry whose trigger holds h.
@@ -1020,19 +1079,20 @@ impl<'a, 'p> Repairer<'a, 'p> {
             })
             .collect();
         let mut vms_at: HashMap<(HostId, Trigger), Vec<VmId>> = HashMap::new();
-        let mut listed = HashMap::new();
+        let mut listed: HashMap<(u32, HostId), Vec<(VmId, Trigger)>> = HashMap::new();
         let mut size = HashMap::new();
         for (v, hosts) in &lists.of {
             let a = pool.vms[*v].host;
             let d = &pool.vms[*v].demand;
             size.insert(*v, (0..nres).map(|r| d[r].max(0) as f64 / total[r]).sum());
             for (j, &t) in hosts.iter().enumerate() {
-                vms_at
-                    .entry((t, trigger(lists.k, a, &hosts[..j])))
-                    .or_default()
-                    .push(*v);
+                let trig = trigger(lists.k, a, &hosts[..j]);
+                vms_at.entry((t, trig)).or_default().push(*v);
                 if an.group_of[*v] != NO_GROUP {
-                    listed.insert((an.group_of[*v], t), *v);
+                    listed
+                        .entry((an.group_of[*v], t))
+                        .or_default()
+                        .push((*v, trig));
                 }
             }
         }
@@ -1251,8 +1311,20 @@ impl<'a, 'p> Repairer<'a, 'p> {
         if fits { Ok(moves) } else { Err(()) }
     }
 
+    /// Whether a VM of group `g` other than `v` may land on `u` by its list
+    /// in a set of at most k hosts holding `m`: one of its entries there has
+    /// a trigger that, with `m`, holds at most k hosts (it lands only in
+    /// the sets that hold its trigger).
+    fn lands(&self, g: u32, u: HostId, v: VmId, m: &[HostId]) -> bool {
+        self.listed.get(&(g, u)).is_some_and(|xs| {
+            xs.iter()
+                .any(|(x, trig)| *x != v && union_len(&[m, hosts_of(trig)]) <= self.loads.k)
+        })
+    }
+
     /// A host outside `m` and `over` that takes VM `v` (restart target,
-    /// receiving, no other VM of its group listed or moved there) within
+    /// receiving, no other VM of its group landing there by its list in
+    /// the sets the repair claims, [`Repairer::lands`], or moved there) within
     /// its spare: `worst(u, m)` (kept in `base`) and `shift` besides.
     fn place(
         &self,
@@ -1273,7 +1345,7 @@ impl<'a, 'p> Repairer<'a, 'p> {
                 || !an.receives[u]
                 || !targets.contains(v, u)
                 || (g != NO_GROUP
-                    && (self.listed.get(&(g, u)).is_some_and(|&x| x != v)
+                    && (self.lands(g, u, v, m)
                         || moves.iter().any(|&(x, h)| h == u && an.group_of[x] == g)))
             {
                 continue;
@@ -1341,12 +1413,13 @@ mod tests {
     }
 
     /// Whether the lists alone carry the failure of `set`: every VM of its
-    /// hosts has a list host outside it, and the VMs each first such host
-    /// takes fit its spare.
+    /// hosts has a list host outside it, the VMs each first such host
+    /// takes fit its spare, and no two of them share an anti-affinity group.
     fn carried(an: &Analysis, lists: &Lists, set: &[HostId]) -> bool {
         let pool = an.pool;
         let nres = pool.resources.len();
         let mut load: Vec<Option<Vec<i64>>> = vec![None; pool.hosts.len()];
+        let mut groups: HashSet<(u32, HostId)> = HashSet::new();
         for (v, hosts) in &lists.of {
             if !set.contains(&pool.vms[*v].host) {
                 continue;
@@ -1354,6 +1427,9 @@ mod tests {
             let Some(&t) = hosts.iter().find(|t| !set.contains(t)) else {
                 return false;
             };
+            if an.group_of[*v] != NO_GROUP && !groups.insert((an.group_of[*v], t)) {
+                return false;
+            }
             let l = load[t].get_or_insert_with(|| vec![0; nres]);
             for r in 0..nres {
                 l[r] += pool.vms[*v].demand[r].max(0);
@@ -1513,8 +1589,73 @@ mod tests {
             })
     }
 
+    /// Pools whose VMs are mostly members of two anti-affinity groups.
+    fn arb_group_pool() -> impl Strategy<Value = String> {
+        (
+            prop::collection::vec((20i64..120, 4i64..16), 4..7),
+            prop::collection::vec(
+                (
+                    0usize..7,
+                    1i64..30,
+                    1i64..4,
+                    prop::option::weighted(0.8, 0u8..2),
+                ),
+                0..12,
+            ),
+        )
+            .prop_map(|(caps, vms)| {
+                let n = caps.len();
+                let vms: Vec<_> = vms
+                    .into_iter()
+                    .map(|(h, m, c, g)| (h % n, m, c, g))
+                    .collect();
+                pool_text(&caps, &vms)
+            })
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        /// Members of anti-affinity groups listing hosts in common: lists
+        /// drawn from few starts (so that members share hosts) are
+        /// accepted only when every set the checker leaves neither to
+        /// decide nor to a repair is carried by the lists, no two members
+        /// of a group on one host, and every k-set is survived, decided
+        /// exactly (anti-affinity included).
+        #[test]
+        fn accepted_shared_lists_are_survived(
+            text in arb_group_pool(),
+            k in 1usize..4,
+            picks in prop::collection::vec((0usize..2, any::<bool>()), 12),
+        ) {
+            let pool = crate::parse_pool(&text).unwrap();
+            let an = Analysis::new(&pool);
+            let of: Vec<(VmId, Vec<HostId>)> = an
+                .candidates
+                .iter()
+                .flat_map(|&h| an.items[h].iter().copied())
+                .zip(&picks)
+                .map(|(v, &(start, back))| {
+                    let mut t: Vec<HostId> = an.agility.targets.of(v).collect();
+                    if back {
+                        t.reverse();
+                    }
+                    let n = t.len().max(1);
+                    t.rotate_left(start % n);
+                    t.truncate(k);
+                    (v, t)
+                })
+                .collect();
+            let lists = Lists { k, of };
+            if let Some(cover) = proves(&an, &lists, &Budget::default()) {
+                if let Err(e) = repairs_hold(&an, &lists, &cover) {
+                    prop_assert!(false, "shared lists for {k} accepted: {e}");
+                }
+                if cover.decide.iter().all(|s| survives(&an, s)) {
+                    prop_assert!(brute(&an, k), "shared lists for {k} accepted, a {k}-set fails");
+                }
+            }
+        }
 
         /// `Loads::worst` is never below the load a set of at most k hosts
         /// holding the given ones puts on a host, found by trying every
@@ -1814,8 +1955,10 @@ mod tests {
             "h1 has 40 free, not 60"
         );
         assert_eq!(repairs_hold(&an, &good, &cover), Ok(()));
-        // One VM per anti-affinity group per host: two members listing one
-        // host are refused even when it has the room.
+        // Two members of one anti-affinity group may list one host when no
+        // set of at most k hosts sends both there: h0's VM lands on h3
+        // only when h0 and h2 fail, h1's when h1 fails, and no pair holds
+        // both ({h0, h2} ∪ {h1} is three hosts).
         let text = pool_text(
             &[(100, 16), (100, 16), (300, 16), (300, 16)],
             &[(0, 60, 1, Some(0)), (1, 60, 1, Some(0))],
@@ -1826,7 +1969,18 @@ mod tests {
             k: 2,
             of: vec![(0, vec![2, 3]), (1, vec![3, 2])],
         };
-        assert!(left(&an, &shared).is_none());
+        assert_eq!(left(&an, &shared), Some(Vec::new()));
+        assert!(brute(&an, 2));
+        // The heuristic finds such lists: the group has two hosts for its
+        // four entries.
+        assert!(composes(&an, 2));
+        // Both first on h2 clash: {h0, h1} restarts both there. Refused
+        // even though h2 has the room.
+        let clashing = Lists {
+            k: 2,
+            of: vec![(0, vec![2, 3]), (1, vec![2, 3])],
+        };
+        assert!(left(&an, &clashing).is_none());
         let apart = Lists {
             k: 1,
             of: vec![(0, vec![2]), (1, vec![3])],
