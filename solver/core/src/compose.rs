@@ -99,10 +99,13 @@
 //! set or refuses the lists. For k > 3 a trigger is coarsened to `{a}`,
 //! within the true one, so a pair that truly clashes has its coarse union
 //! within the true union and clashes too (more pairs refused, none
-//! missed). With k = 3 an entry whose trigger holds three hosts clashes
-//! with no other member's entry (their union also holds the other VM's
-//! host): the rule binds the first two hosts of each list, and for k = 2
-//! the first one. A group's entries on one host are kept to
+//! missed). When members run on different hosts, an entry whose trigger
+//! holds k hosts (k = 3: the third host of a list; k = 2: the second)
+//! clashes with no other member's entry, since their union also holds the
+//! other VM's host: the rule then binds only the hosts before it. Members
+//! that already share a host (a pool that breaks its own rule today) may
+//! clash anywhere; the check computes the real union, so it stays exact
+//! either way. A group's entries on one host are kept to
 //! [`MOST_SHARING`], so the pairs checked stay bounded.
 //!
 //! **Computing the worst set (k ≤ 3).** `f_t` is a sum of non-negative
