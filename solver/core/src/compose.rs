@@ -1680,7 +1680,7 @@ mod tests {
             for t in 0..n {
                 let others: Vec<HostId> = (0..n).filter(|&h| h != t).collect();
                 let sets = sets_upto(&others, 3);
-                let mut pairs = vec![0i64; 2];
+                let mut pairs = [0i64; 2];
                 for f in sets.iter().filter(|f| f.len() <= 2) {
                     loads.within(t, f, &mut val);
                     for r in 0..2 {
