@@ -130,7 +130,11 @@
 //! no trigger {a, x} has g = `W({x})`, at most the smallest of the k
 //! largest single-host loads when it is not among them), plus the largest
 //! load of any trigger of two hosts on t, plus the largest of three hosts
-//! holding a, is at least `f_t(F)` per resource. Everything above needs
+//! holding a, is at least `f_t(F)` per resource. So is `W({a})`, plus
+//! the largest load of a set of one or two hosts (which bounds
+//! `W({x}) + W({y}) + W({x, y})`), plus the two largest `W({a, x})`, plus
+//! the largest of three hosts holding a: [`Loads::worst`] takes the
+//! smaller of the two, per resource. Everything above needs
 //! of `worst` only that it is at least the true maximum: condition 1 and
 //! the repairs' counts then hold a fortiori; the search for first cores
 //! prunes with the exact maximum.
@@ -149,7 +153,9 @@
 //! entry clashes with one of its group's on the same host. For k ≤ 3 an
 //! entry that no host takes within condition 1 among the first few tried goes to the
 //! one it overloads least among those tried that hold it with its
-//! trigger's own load (repairs settle the sets it overloads). A VM that finds only k − 1
+//! trigger's own load (repairs settle the sets it overloads); with k = 3
+//! a host such an entry already went to is preferred, so that few hosts
+//! are overloaded and the others stay clear. A VM that finds only k − 1
 //! hosts keeps a short list while few sets are left to decide. [`proves`]
 //! checks the conditions on the lists themselves, independently of how
 //! they were made: only its "yes", with the sets of (3) decided, is a
@@ -324,6 +330,9 @@ struct Loads {
     /// Per (t, r), the largest `W_t(T)[r]` over the triggers T of two
     /// hosts.
     pair_max: Vec<i64>,
+    /// Per (t, r) when k = 3, the largest `f_t(S)[r]` over the sets S of
+    /// one or two hosts (kept as loads grow, [`Loads::add_pairs`]).
+    pair_best: Vec<i64>,
 }
 
 impl Loads {
@@ -338,6 +347,7 @@ impl Loads {
             touching: FastMap::default(),
             singles: HashMap::new(),
             pair_max: vec![0; hosts * nres],
+            pair_best: vec![0; if k == 3 { hosts * nres } else { 0 }],
         }
     }
 
@@ -379,6 +389,9 @@ impl Loads {
                     let m = &mut self.pair_max[t * nres + r];
                     *m = (*m).max(self.vals[o + r]);
                 }
+                if k == 3 {
+                    self.add_pairs(t, trig);
+                }
             }
             return;
         }
@@ -396,6 +409,53 @@ impl Loads {
                 *e = (a, now);
             }
             tops.sort_by_key(|e| std::cmp::Reverse(e.1));
+        }
+        if k == 3 {
+            self.add_pairs(t, trig);
+        }
+    }
+
+    /// Raises `pair_best` at t to `f_t(S)` for the sets S of at most two
+    /// hosts holding `trig` (at most two hosts), the only sets whose load
+    /// grew: `{x, y}` itself for a trigger of two hosts; for `{x}`, `{x}`,
+    /// the hosts y sharing a trigger of two hosts with x, and the largest
+    /// single-host load of any other host y (at least `W_t({y})` for each).
+    fn add_pairs(&mut self, t: HostId, trig: Trigger) {
+        let (nres, k) = (self.nres, self.k);
+        let mut sets: Vec<[HostId; 2]> = Vec::new();
+        if trig[1] != NOT {
+            sets.push([trig[0], trig[1]]);
+        } else {
+            let x = trig[0];
+            sets.push([x, NOT]);
+            for &(p, _) in self.touching.get(&(t, x)).into_iter().flatten() {
+                if p[2] == NOT {
+                    sets.push([p[0], p[1]]);
+                }
+            }
+        }
+        let mut val = vec![0i64; nres];
+        for s in sets {
+            let f0: &[HostId] = if s[1] == NOT { &s[..1] } else { &s };
+            self.within(t, f0, &mut val);
+            for r in 0..nres {
+                let m = &mut self.pair_best[t * nres + r];
+                *m = (*m).max(val[r]);
+            }
+        }
+        if trig[1] == NOT {
+            let x = trig[0];
+            let wx = self
+                .get(t, &trig)
+                .map_or_else(|| vec![0; nres], <[i64]>::to_vec);
+            for r in 0..nres {
+                let other = self.top[(t * nres + r) * k..(t * nres + r + 1) * k]
+                    .iter()
+                    .find(|e| e.0 != NOT && e.0 != x)
+                    .map_or(0, |e| e.1);
+                let m = &mut self.pair_best[t * nres + r];
+                *m = (*m).max(wx[r].saturating_add(other));
+            }
         }
     }
 
@@ -425,7 +485,13 @@ impl Loads {
     /// more hosts.
     fn worst(&self, t: HostId, must: &[HostId]) -> Vec<i64> {
         match must {
-            &[a] if self.k == 3 => self.worst_around(t, a),
+            &[a] if self.k == 3 => {
+                let mut w = self.worst_around(t, a);
+                for (w, p) in w.iter_mut().zip(self.worst_around_pairs(t, a)) {
+                    *w = (*w).min(p);
+                }
+                w
+            }
             _ => self.worst_of(t, must, self.k),
         }
     }
@@ -491,6 +557,40 @@ impl Loads {
                 .saturating_add(b1)
                 .saturating_add(b2)
                 .saturating_add(self.pair_max[t * nres + r])
+                .saturating_add(triple[r]);
+        }
+        best
+    }
+
+    /// Another upper bound on the largest `f_t(F)` over the sets F of at
+    /// most 3 hosts holding `a` (k = 3; module doc, "a bound around one
+    /// host"): `W_t({a})`, the largest load of a set of two hosts
+    /// (`pair_best`), the two largest `W_t({a, x})` and the largest load of
+    /// a trigger of three hosts holding a.
+    fn worst_around_pairs(&self, t: HostId, a: HostId) -> Vec<i64> {
+        let nres = self.nres;
+        let mut best = self
+            .get(t, &[a, NOT, NOT])
+            .map_or_else(|| vec![0; nres], <[i64]>::to_vec);
+        let mut two = vec![(0i64, 0i64); nres];
+        let mut triple = vec![0i64; nres];
+        for &(trig, o) in self.touching.get(&(t, a)).into_iter().flatten() {
+            let w = &self.vals[o..o + nres];
+            for r in 0..nres {
+                if trig[2] != NOT {
+                    triple[r] = triple[r].max(w[r]);
+                } else if w[r] > two[r].0 {
+                    two[r] = (w[r], two[r].0);
+                } else if w[r] > two[r].1 {
+                    two[r].1 = w[r];
+                }
+            }
+        }
+        for r in 0..nres {
+            best[r] = best[r]
+                .saturating_add(self.pair_best[t * nres + r])
+                .saturating_add(two[r].0)
+                .saturating_add(two[r].1)
                 .saturating_add(triple[r]);
         }
         best
@@ -592,6 +692,8 @@ pub(crate) fn lists(an: &Analysis, k: usize, budget: &Budget) -> Option<Lists> {
     let mut taken: Sharing = Default::default();
     let mut short: HashSet<Vec<HostId>> = Default::default();
     let mut of = Vec::with_capacity(vms.len());
+    // The hosts an entry went to beyond condition 1.
+    let mut overloaded = vec![false; nh];
     for (i, &(_, v)) in vms.iter().enumerate() {
         if i % 256 == 0 && budget.expired() {
             return None;
@@ -625,7 +727,7 @@ pub(crate) fn lists(an: &Analysis, k: usize, budget: &Budget) -> Option<Lists> {
             // trigger's own load, for repairs to settle (module doc).
             let repaired = k <= MOST_REPAIRED_K;
             let mut found = None;
-            let mut least: Option<(f64, HostId)> = None;
+            let mut least: Option<((bool, f64), HostId)> = None;
             let mut tried = 0;
             for j in 0..len {
                 let t = passing[(start + j) % len];
@@ -652,9 +754,15 @@ pub(crate) fn lists(an: &Analysis, k: usize, budget: &Budget) -> Option<Lists> {
                     found = Some(t);
                     break;
                 }
-                if repaired && least.is_none_or(|(o, _)| over < o) {
-                    least = Some((over, t));
+                // With k = 3, a host already overloaded is preferred: its
+                // sets are repaired anyway, and the others stay clear.
+                let rank = (k == 3 && !overloaded[t], over);
+                if repaired && least.is_none_or(|(o, _)| rank < o) {
+                    least = Some((rank, t));
                 }
+            }
+            if let (None, Some((_, t))) = (found, least) {
+                overloaded[t] = true;
             }
             let found = found.or(least.map(|b| b.1));
             let Some(t) = found else { break };
@@ -1690,6 +1798,43 @@ mod tests {
                         prop_assert!(w[r] >= most[r], "worst({t}, {must:?}) = {w:?} below {most:?}");
                         if must.len() != 1 || k != 3 {
                             prop_assert_eq!(w[r], most[r], "worst({}, {:?}) not exact", t, must);
+                        }
+                    }
+                }
+            }
+        }
+
+        /// The second bound around one host (k = 3) is at least the load of
+        /// every set of at most 3 hosts holding it, and the largest load of
+        /// a set of one or two hosts it uses is exact: both checked by
+        /// trying every set.
+        #[test]
+        fn pair_bound_covers_every_set(
+            n in 4usize..8,
+            entries in prop::collection::vec(
+                (0usize..8, prop::collection::vec(0usize..8, 1..4), 0i64..50, 0i64..50),
+                0..40,
+            ),
+        ) {
+            let loads = random_loads(n, 3, entries);
+            let mut val = vec![0i64; 2];
+            for t in 0..n {
+                let others: Vec<HostId> = (0..n).filter(|&h| h != t).collect();
+                let sets = sets_upto(&others, 3);
+                let mut pairs = [0i64; 2];
+                for f in sets.iter().filter(|f| f.len() <= 2) {
+                    loads.within(t, f, &mut val);
+                    for r in 0..2 {
+                        pairs[r] = pairs[r].max(val[r]);
+                    }
+                }
+                prop_assert_eq!(&loads.pair_best[t * 2..t * 2 + 2], &pairs[..]);
+                for &a in &others {
+                    let w = loads.worst_around_pairs(t, a);
+                    for f in sets.iter().filter(|f| f.contains(&a)) {
+                        loads.within(t, f, &mut val);
+                        for r in 0..2 {
+                            prop_assert!(w[r] >= val[r], "bound {w:?} at {t} below {f:?}: {val:?}");
                         }
                     }
                 }
