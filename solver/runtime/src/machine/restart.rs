@@ -490,6 +490,40 @@ impl Runtime {
             .collect()
     }
 
+    /// The VMs about to be given a target, or started on the one they
+    /// have (pending, planned, or waiting to retry), that may run on a host
+    /// not confirmed off: the check before a start would refuse them
+    /// ([`Runtime::may_run_elsewhere`], the same predicate). A pending VM
+    /// is checked against every host, a planned or retried one against its
+    /// target. Such a VM leaves every restart plan (its room is freed) and
+    /// is looked for as a VM in doubt, as when a start of it may still
+    /// land: found where it runs, or started again once nothing can make
+    /// it run elsewhere (its host confirmed off, or the landing ruled out
+    /// by fresh listings). Typically a VM whose migration never answered,
+    /// released by the fence of the migration's source while its target,
+    /// not fenced, may still receive it (docs/runtime.md, "A start is
+    /// never a second copy").
+    pub(super) fn keep_out_of_plans(&mut self, out: &mut Output) {
+        let due: Vec<(String, Option<String>, u32)> = self
+            .vms
+            .iter()
+            .filter_map(|(name, rt)| match &rt.phase {
+                Phase::Pending => Some((name.clone(), None, 0)),
+                Phase::Planned { host } => Some((name.clone(), Some(host.clone()), 0)),
+                Phase::Retry { host, attempt, .. } => {
+                    Some((name.clone(), Some(host.clone()), *attempt))
+                }
+                _ => None,
+            })
+            .collect();
+        for (vm, target, attempt) in due {
+            if self.may_run_elsewhere(&vm, target.as_deref()).is_some() {
+                self.in_doubt(&vm, None, attempt, ASK_AGAIN_MS, out);
+                self.dirty = true;
+            }
+        }
+    }
+
     /// Chooses targets for every VM awaiting one: among candidate plans that
     /// place the most important VMs, the one that leaves the most tolerance.
     pub(super) fn replan(&mut self, out: &mut Output) {
