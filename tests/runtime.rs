@@ -4106,13 +4106,12 @@ fn a_pin_left_by_a_restart_ends_once_fresh_listings_rule_the_landing_out() {
         json!(now + MIGRATE_DEADLINE_MS)
     );
 
-    // The source dies after the restart and is fenced. While the migration
-    // may still land on its target, the VM stays out of every restart plan
-    // (no start anywhere, any start is refused here). A host confirmed off
-    // holds no copy, so a fresh empty listing of the target and a query
-    // that every host answered end the pin, and the VM is restarted once
-    // (simulation seed 43132: it was queried every 5 s to the end).
-    let (mut r, lost, _) = setup();
+    // The source dies after the restart and is fenced; every start on the
+    // target is refused. A host confirmed off holds no copy, so a fresh
+    // empty listing of the target and a query that every host answered
+    // end the pin, and the VM is restarted (simulation seed 43132: it was
+    // queried every 5 s to the end).
+    let (mut r, lost, to) = setup();
     let mut runs_on: Option<String> = None;
     let ruled_out = |outs: &[Output]| {
         outs.iter().position(|o| {
@@ -4157,7 +4156,8 @@ fn a_pin_left_by_a_restart_ends_once_fresh_listings_rule_the_landing_out() {
         ruled_out(&r.outs).unwrap_or_else(|| panic!("the pin never ended: {:?}", notes(&r.outs)));
     let started = starts_of(&r.outs, &lost);
     let (before, after): (Vec<_>, Vec<_>) = started.iter().partition(|(i, _)| *i < ruled);
-    assert!(before.is_empty(), "{started:?}");
+    assert!(!before.is_empty(), "{started:?}");
+    assert!(before.iter().all(|(_, h)| *h == to), "{started:?}");
     assert_eq!(after.len(), 1, "{started:?}");
     assert_eq!(runs_on.as_deref(), Some(vm_host(&r.rt, &lost).as_str()));
     assert_ne!(vm_host(&r.rt, &lost), "h1");

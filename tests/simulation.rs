@@ -34,10 +34,14 @@ use rayon::prelude::*;
 /// 14411, 14474 and 16850 (a drain migration in flight when the runtime
 /// stopped, its source then fenced: the VM was planned onto a third host
 /// while the migration's target, not fenced, might still receive it, and
-/// only the last check before a start withheld it).
-const REGRESSIONS: [u64; 22] = [
+/// only the last check before a start withheld it), 87235 (the same, with
+/// another host down and never fenced, so that no query is ever answered by
+/// every host: the VM must still be started on the migration's target,
+/// where it can only meet itself, instead of waiting for the landing to be
+/// ruled out).
+const REGRESSIONS: [u64; 23] = [
     26, 635, 662, 4840, 8803, 9401, 10440, 14_411, 14_474, 16_850, 19672, 35_869, 36_229, 40_078,
-    43_132, 46_154, 48_131, 58_688, 87_655, 96_739, 1_012_693, 1_015_509,
+    43_132, 46_154, 48_131, 58_688, 87_235, 87_655, 96_739, 1_012_693, 1_015_509,
 ];
 
 /// And these with starts listed on their host before they return at 0.5:
