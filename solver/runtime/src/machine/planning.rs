@@ -68,6 +68,19 @@ impl Runtime {
         again
     }
 
+    /// The host that a start or migration of `vm` without an answer may
+    /// still leave it on, unless that host is confirmed off.
+    pub(super) fn landing_host(&self, vm: &str) -> Option<&str> {
+        self.late_landings
+            .get(vm)
+            .map(|l| l.host.as_str())
+            .filter(|h| {
+                self.hosts
+                    .get(*h)
+                    .is_some_and(|r| r.status != HostStatus::Fenced)
+            })
+    }
+
     /// Stuck VMs get another chance after capacity appeared.
     pub(super) fn unstick(&mut self) {
         let stuck: Vec<String> = self
@@ -185,7 +198,7 @@ impl Runtime {
                             .get(&self.pool.hosts[h].name)
                             .is_some_and(|r| r.fails > 0 || r.unreachable_alerted)
                 };
-                let pinned = self.late_landings.get(&vm.name).map(|l| l.host.as_str());
+                let pinned = self.landing_host(&vm.name);
                 let excluded = |h: HostId| {
                     let name = &self.pool.hosts[h].name;
                     rt.tried.contains(name) || missing(h) || pinned.is_some_and(|p| p != name)

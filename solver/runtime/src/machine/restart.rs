@@ -512,7 +512,7 @@ impl Runtime {
             .iter()
             .filter_map(|(name, rt)| match &rt.phase {
                 Phase::Pending => {
-                    let pinned = self.late_landings.get(name).map(|l| l.host.clone());
+                    let pinned = self.landing_host(name).map(str::to_string);
                     Some((name.clone(), pinned, 0))
                 }
                 Phase::Planned { host } => Some((name.clone(), Some(host.clone()), 0)),
