@@ -953,6 +953,26 @@ mod tests {
             .insert("a".into(), Landing::start(7, "h3", 120_000));
         let out = pump_planned(&mut rt);
         assert!(started(&out), "{out:?}");
+        // Awaiting a target, pinned to a host confirmed off since (a
+        // migration timed out after its target was fenced): the pin limits
+        // nothing, planned and started on the one host left.
+        let mut rt = runtime();
+        for (h, name) in [(0, "h1"), (2, "h3")] {
+            rt.set_host_state(h, HostState::Down);
+            rt.hosts.get_mut(name).unwrap().status = HostStatus::Fenced;
+        }
+        rt.late_landings
+            .insert("a".into(), Landing::migration(7, "h1", "h3", 0));
+        rt.vms.get_mut("a").unwrap().phase = Phase::Pending;
+        rt.dirty = true;
+        let mut out = Output::default();
+        rt.settle(&mut out);
+        assert!(
+            out.actions
+                .iter()
+                .any(|a| matches!(a, Action::StartVm { host, .. } if host == "h2")),
+            "{out:?}"
+        );
         // A crash on a healthy host: started again there.
         let mut rt = runtime();
         let mut out = Output::default();
