@@ -4268,7 +4268,8 @@ fn replays_identically(d: &Driver) {
 #[test]
 fn a_tolerance_check_out_of_budget_alerts_its_proved_bounds_and_claims_nothing_more() {
     let mut d = Driver::settled(trap_pool());
-    // Built from the pool file: no budget, the exact tolerance.
+    // Built from the pool file, within the default budget: the exact
+    // tolerance.
     assert!(notes(&d.outs).contains(&Note::Tolerance {
         configured: 1,
         max_tolerable: 1,
@@ -4327,6 +4328,36 @@ fn a_tolerance_check_out_of_budget_alerts_its_proved_bounds_and_claims_nothing_m
         }
     )));
     replays_identically(&d);
+}
+
+#[test]
+fn building_a_runtime_keeps_its_first_check_within_the_budget_and_its_log_replays_it() {
+    // The first recalculation has the budget from construction: with no
+    // time at all, a pool that decides at once otherwise comes out
+    // undecided, with proved bounds only.
+    let zero = Some(std::time::Duration::ZERO);
+    let (rt, out) = Runtime::with_check_budget(trap_pool(), 0, zero).expect("a valid pool");
+    assert_eq!(out.undecided.len(), 1, "{:?}", out.undecided);
+    let u = &out.undecided[0];
+    assert_eq!(u.what, haplan_runtime::budget::CheckUse::Tolerance);
+    let (lower, upper) = (u.lower.unwrap(), u.upper.unwrap());
+    assert!(lower <= upper, "{lower}..{upper}");
+    assert_eq!(rt.tolerance().map(|t| t.1), Some(lower));
+    // The default budget decides it: Runtime::new is bounded, not blind.
+    let (full, first) = Runtime::new(trap_pool(), 0).expect("a valid pool");
+    assert!(first.undecided.is_empty(), "{:?}", first.undecided);
+    // A log begun with that outcome replays to the same state, although
+    // the replaying runtime's budget would decide the check; begun without
+    // it, the check runs to the end and the state differs.
+    let mut text = Vec::new();
+    Journal::begin(&mut text, &trap_pool(), 0, &out.undecided).expect("in memory");
+    let rep = log::replay(Cursor::new(text)).expect("replays");
+    assert_eq!(rep.runtime.state_json(), rt.state_json());
+    let mut plain = Vec::new();
+    Journal::start(&mut plain, &trap_pool(), 0).expect("in memory");
+    let rep = log::replay(Cursor::new(plain)).expect("replays");
+    assert_eq!(rep.runtime.state_json(), full.state_json());
+    assert_ne!(full.state_json(), rt.state_json());
 }
 
 #[test]

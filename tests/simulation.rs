@@ -30,17 +30,28 @@ use rayon::prelude::*;
 /// when the runtime stopped, its VM dead since: the resumed runtime waited
 /// for an answer that could never come, and never restarted it), 43132
 /// (the same, with the migration's source then fenced and the start on its
-/// target refused: the pin waited for the fenced host to list the VM).
-const REGRESSIONS: [u64; 19] = [
-    26, 635, 662, 4840, 8803, 9401, 10440, 19672, 35_869, 36_229, 40_078, 43_132, 46_154, 48_131,
-    58_688, 87_655, 96_739, 1_012_693, 1_015_509,
+/// target refused: the pin waited for the fenced host to list the VM),
+/// 14411, 14474 and 16850 (a drain migration in flight when the runtime
+/// stopped, its source then fenced: the VM was planned onto a third host
+/// while the migration's target, not fenced, might still receive it, and
+/// only the last check before a start withheld it), 87235 (the same, with
+/// another host down and never fenced, so that no query is ever answered by
+/// every host: the VM must still be started on the migration's target,
+/// where it can only meet itself, instead of waiting for the landing to be
+/// ruled out), 6437 (a drain migration whose target was fenced before the
+/// migration timed out, then its source fenced: the pin to a host
+/// confirmed off must not limit where the VM may go).
+const REGRESSIONS: [u64; 24] = [
+    26, 635, 662, 4840, 6437, 8803, 9401, 10440, 14_411, 14_474, 16_850, 19672, 35_869, 36_229,
+    40_078, 43_132, 46_154, 48_131, 58_688, 87_235, 87_655, 96_739, 1_012_693, 1_015_509,
 ];
 
 /// And these with starts listed on their host before they return at 0.5:
 /// 3038 and 4532 (a start in doubt retried on its host, the retry failed
 /// outright, and the VM was planned elsewhere when that host missed a
-/// probe, while the first start might still land there).
-const LISTED_REGRESSIONS: [u64; 2] = [3038, 4532];
+/// probe, while the first start might still land there), 56629, 62864 and
+/// 63360 (as 14411 above).
+const LISTED_REGRESSIONS: [u64; 5] = [3038, 4532, 56_629, 62_864, 63_360];
 
 /// The seeds to run: `HAPLAN_SIM_SEEDS=a..b`, or the first
 /// `HAPLAN_SIM_SCENARIOS` (10,000 by default, what CI runs), in the

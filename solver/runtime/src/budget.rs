@@ -19,8 +19,9 @@
 //! its answer does not depend on time or threads). The replayed outputs
 //! are then those logged, whatever the machine.
 //!
-//! Checks made outside a step (the first recalculation when a runtime is
-//! built from a pool file: it is not a logged step) have no budget.
+//! The first recalculation when a runtime is built from a pool file has
+//! the budget too: its undecided checks are in the first output's
+//! `undecided`, kept in the log's first line, and taken on replay.
 //! Admission checks ([`Runtime::check_operation`](crate::Runtime::check_operation))
 //! have the budget and are not logged (they change nothing).
 

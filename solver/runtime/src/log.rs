@@ -2,7 +2,9 @@
 //! flushed to disk before the actions of a step are handed out.
 //!
 //! The first line starts the log: `{"log": "haplan-runtime/v1", "at": T,
-//! "pool": {...}}` (the pool file with every fencing parameter redacted).
+//! "pool": {...}}` (the pool file with every fencing parameter redacted),
+//! with `"undecided": [...]` when a check of the runtime's first
+//! recalculation did not decide within its budget.
 //! Each following line is one step: `{"seq": N, "input": {...}, "output":
 //! {...}}`, the event taken and everything it led to (actions, alerts,
 //! notes). The runtime is deterministic, so replaying the inputs from the
@@ -25,6 +27,7 @@ use std::io::{self, BufRead, Write};
 
 use serde_json::{Value, json};
 
+use super::budget::Undecided;
 use super::machine::{Runtime, RuntimeError};
 use super::{Event, Input, Millis, Output};
 pub use crate::redact::{redact_input, redact_pool};
@@ -69,8 +72,24 @@ pub struct Journal<W: Durable> {
 
 impl<W: Durable> Journal<W> {
     /// A new log whose first line starts it for `pool` at time `at`.
-    pub fn start(mut w: W, pool: &Value, at: Millis) -> io::Result<Journal<W>> {
-        let line = json!({"log": FORMAT, "at": at, "pool": redact_pool(pool)});
+    pub fn start(w: W, pool: &Value, at: Millis) -> io::Result<Journal<W>> {
+        Journal::begin(w, pool, at, &[])
+    }
+
+    /// [`Journal::start`] for a runtime built with checks that did not
+    /// decide within their budget (the `undecided` of
+    /// [`Runtime::new`]'s output): the first line keeps them, and a replay
+    /// takes their outcome ([`Runtime::replay_new`]).
+    pub fn begin(
+        mut w: W,
+        pool: &Value,
+        at: Millis,
+        undecided: &[Undecided],
+    ) -> io::Result<Journal<W>> {
+        let mut line = json!({"log": FORMAT, "at": at, "pool": redact_pool(pool)});
+        if !undecided.is_empty() {
+            line["undecided"] = json!(undecided);
+        }
         writeln!(w, "{line}")?;
         w.flush()?;
         w.sync()?;
@@ -288,8 +307,15 @@ pub fn replay<R: BufRead>(r: R) -> Result<Replayed, LogError> {
         }
         None => {
             let pool = head.get("pool").cloned().unwrap_or(Value::Null);
-            let (rt, _) =
-                Runtime::new(pool, at).map_err(|source| LogError::Refused { line: 1, source })?;
+            let undecided: Vec<Undecided> = match head.get("undecided") {
+                Some(u) => serde_json::from_value(u.clone()).map_err(|e| LogError::Bad {
+                    line: 1,
+                    msg: e.to_string(),
+                })?,
+                None => Vec::new(),
+            };
+            let (rt, _) = Runtime::replay_new(pool, at, &undecided)
+                .map_err(|source| LogError::Refused { line: 1, source })?;
             (rt, 0)
         }
     };

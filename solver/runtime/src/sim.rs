@@ -896,7 +896,7 @@ impl Sim {
     ) -> Result<Sim, super::RuntimeError> {
         let (runtime, out) = Runtime::new(doc.clone(), 0)?;
         let world = World::new(runtime.pool(), seed);
-        let journal = Journal::start(Vec::new(), &doc, 0).expect("in memory");
+        let journal = Journal::begin(Vec::new(), &doc, 0, &out.undecided).expect("in memory");
         let mut sim = Sim {
             world,
             runtime: Some(runtime),

@@ -109,7 +109,7 @@ impl StateFiles {
                 .append(true)
                 .open(path)
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            let journal = Journal::start(file, doc, now)
+            let journal = Journal::begin(file, doc, now, &output.undecided)
                 .map_err(|e| format!("{}: {e}", path.display()))?
                 .wall_clock(true);
             let files = StateFiles {

@@ -555,7 +555,47 @@ const DRAIN_UNDECIDED: &str =
 impl Runtime {
     /// A runtime for the pool file `doc` (validated as a whole), at time
     /// `now`. Hosts the file has `down` are taken as already confirmed off.
+    /// Its first recalculation has the default check budget
+    /// ([`crate::DEFAULT_CHECK_BUDGET`]): a check that does not decide
+    /// within it is in the output's `undecided`, which a log keeps in its
+    /// first line ([`crate::log::Journal::begin`]).
     pub fn new(doc: Value, now: Millis) -> Result<(Runtime, Output), RuntimeError> {
+        Runtime::new_checked(doc, now, Some(crate::DEFAULT_CHECK_BUDGET), None)
+    }
+
+    /// [`Runtime::new`] with the check budget `budget` from the start (see
+    /// [`Runtime::set_check_budget`]).
+    pub fn with_check_budget(
+        doc: Value,
+        now: Millis,
+        budget: Option<std::time::Duration>,
+    ) -> Result<(Runtime, Output), RuntimeError> {
+        Runtime::new_checked(doc, now, budget, None)
+    }
+
+    /// [`Runtime::new`] for a log being replayed: the first
+    /// recalculation's checks that did not decide within their budget when
+    /// the log began (its first line's `undecided`) take their logged
+    /// outcome, the others run to the end (see [`crate::budget`]).
+    pub fn replay_new(
+        doc: Value,
+        now: Millis,
+        undecided: &[Undecided],
+    ) -> Result<(Runtime, Output), RuntimeError> {
+        Runtime::new_checked(
+            doc,
+            now,
+            Some(crate::DEFAULT_CHECK_BUDGET),
+            Some(undecided.to_vec()),
+        )
+    }
+
+    fn new_checked(
+        doc: Value,
+        now: Millis,
+        budget: Option<std::time::Duration>,
+        logged: Option<Vec<Undecided>>,
+    ) -> Result<(Runtime, Output), RuntimeError> {
         let pool = haplan::pool_from_value(&doc)?;
         let mut hosts = BTreeMap::new();
         for h in &pool.hosts {
@@ -605,7 +645,10 @@ impl Runtime {
         for h in down {
             rt.release(&h);
         }
+        rt.checks.set_budget(budget);
+        rt.checks.begin(logged);
         rt.settle(&mut out);
+        out.undecided = rt.checks.end();
         Ok((rt, out))
     }
 

@@ -61,16 +61,19 @@ impl Runtime {
     /// last start of it failed; or it is held for a fence or in doubt
     /// about another host. A start on `target` is then a possible second
     /// copy: the last check before one is asked for (docs/runtime.md, "A
-    /// start is never a second copy").
-    pub(super) fn may_run_elsewhere(&self, vm: &str, target: &str) -> Option<String> {
+    /// start is never a second copy"). Without a target, every host counts
+    /// as another one: why no restart plan may name it yet, wherever it
+    /// would place it ([`Runtime::keep_out_of_plans`]).
+    pub(super) fn may_run_elsewhere(&self, vm: &str, target: Option<&str>) -> Option<String> {
         let off = |host: &str| {
             self.hosts
                 .get(host)
                 .is_some_and(|h| h.status == HostStatus::Fenced)
         };
+        let other = |host: &str| target != Some(host);
         for a in self.inflight.values() {
             match a {
-                Action::StartVm { vm: v, host, .. } if v == vm && host != target && !off(host) => {
+                Action::StartVm { vm: v, host, .. } if v == vm && other(host) && !off(host) => {
                     return Some(format!("a start of it on {host} is under way"));
                 }
                 Action::Migrate {
@@ -89,15 +92,17 @@ impl Runtime {
             } else {
                 "a start"
             };
-            if let Some(host) = pin.hosts().into_iter().find(|h| h != target && !off(h)) {
+            if let Some(host) = pin.hosts().into_iter().find(|h| other(h) && !off(h)) {
                 return Some(format!(
                     "{what} of it without an answer may still leave it on {host}"
                 ));
             }
         }
-        if let Some((host, _)) = self.hosts.iter().find(|(h, r)| {
-            h.as_str() != target && r.status != HostStatus::Fenced && r.seen.contains(vm)
-        }) {
+        if let Some((host, _)) = self
+            .hosts
+            .iter()
+            .find(|(h, r)| other(h) && r.status != HostStatus::Fenced && r.seen.contains(vm))
+        {
             return Some(format!("{host} lists it running"));
         }
         let rt = self.vms.get(vm)?;
@@ -115,12 +120,12 @@ impl Runtime {
         // A start records the VM on its target; a failed one (counted in
         // `attempts`, reset once it runs) left it running nowhere, so the
         // record's host is then only where the last start failed.
-        if own != target && self.pool.vms[v].power.is_active() && unconfirmed && rt.attempts == 0 {
+        if other(own) && self.pool.vms[v].power.is_active() && unconfirmed && rt.attempts == 0 {
             return Some(format!("its host {own} is not confirmed off"));
         }
         match &rt.phase {
             Phase::Held => Some(format!("it waits for its host {own} to be confirmed off")),
-            Phase::Unknown { on: Some(on), .. } if on != target && !off(on) => Some(format!(
+            Phase::Unknown { on: Some(on), .. } if other(on) && !off(on) => Some(format!(
                 "it is in doubt, and a start of it on {on} may have made it run there"
             )),
             Phase::Unknown {

@@ -68,6 +68,19 @@ impl Runtime {
         again
     }
 
+    /// The host that a start or migration of `vm` without an answer may
+    /// still leave it on, unless that host is confirmed off.
+    pub(super) fn landing_host(&self, vm: &str) -> Option<&str> {
+        self.late_landings
+            .get(vm)
+            .map(|l| l.host.as_str())
+            .filter(|h| {
+                self.hosts
+                    .get(*h)
+                    .is_some_and(|r| r.status != HostStatus::Fenced)
+            })
+    }
+
     /// Stuck VMs get another chance after capacity appeared.
     pub(super) fn unstick(&mut self) {
         let stuck: Vec<String> = self
@@ -174,7 +187,10 @@ impl Runtime {
                 Phase::Pending | Phase::Planned { .. } | Phase::Stuck { .. }
             ) {
                 // Hosts whose attempts all failed are not targets again,
-                // nor (with `answering`) hosts that miss their probes.
+                // nor (with `answering`) hosts that miss their probes; a VM
+                // that a start or migration without an answer may still
+                // leave on a host goes there or nowhere (elsewhere it could
+                // make a second copy; there it can only meet itself).
                 let missing = |h: HostId| {
                     answering
                         && self
@@ -182,8 +198,11 @@ impl Runtime {
                             .get(&self.pool.hosts[h].name)
                             .is_some_and(|r| r.fails > 0 || r.unreachable_alerted)
                 };
-                let excluded =
-                    |h: HostId| rt.tried.contains(&self.pool.hosts[h].name) || missing(h);
+                let pinned = self.landing_host(&vm.name);
+                let excluded = |h: HostId| {
+                    let name = &self.pool.hosts[h].name;
+                    rt.tried.contains(name) || missing(h) || pinned.is_some_and(|p| p != name)
+                };
                 if (0..virt).any(excluded) {
                     let all: Vec<HostId> = vm
                         .allowed_hosts

@@ -110,7 +110,7 @@ impl Runtime {
     }
 
     pub(super) fn start(&mut self, vm: &str, host: &str, attempt: u32, out: &mut Output) {
-        if let Some(reason) = self.may_run_elsewhere(vm, host) {
+        if let Some(reason) = self.may_run_elsewhere(vm, Some(host)) {
             // Whatever path planned it, a start that could make a second
             // copy is not asked for: the VM is looked for instead, as one
             // in doubt, until where it runs is known.
@@ -490,9 +490,50 @@ impl Runtime {
             .collect()
     }
 
+    /// The VMs about to be given a target, or started on the one they
+    /// have (pending, planned, or waiting to retry), that may run on a host
+    /// not confirmed off: the check before a start would refuse them
+    /// ([`Runtime::may_run_elsewhere`], the same predicate). A planned or
+    /// retried VM is checked against its target; a pending one against
+    /// every host, except the host a start or migration without an answer
+    /// may still leave it on (the only host the plan may then give it,
+    /// where it can only meet itself). Such a VM leaves every restart plan
+    /// (its room is freed) and is looked for as a VM in doubt, as when a
+    /// start of it may still land: found where it runs, or started again
+    /// once nothing can make it run elsewhere (its host confirmed off, or
+    /// the landing ruled out by fresh listings). Typically a VM whose
+    /// migration never answered, released by the fence of the migration's
+    /// source while its target, not fenced, may still receive it, planned
+    /// onto a third host (docs/runtime.md, "A start is never a second
+    /// copy").
+    pub(super) fn keep_out_of_plans(&mut self, out: &mut Output) {
+        let due: Vec<(String, Option<String>, u32)> = self
+            .vms
+            .iter()
+            .filter_map(|(name, rt)| match &rt.phase {
+                Phase::Pending => {
+                    let pinned = self.landing_host(name).map(str::to_string);
+                    Some((name.clone(), pinned, 0))
+                }
+                Phase::Planned { host } => Some((name.clone(), Some(host.clone()), 0)),
+                Phase::Retry { host, attempt, .. } => {
+                    Some((name.clone(), Some(host.clone()), *attempt))
+                }
+                _ => None,
+            })
+            .collect();
+        for (vm, target, attempt) in due {
+            if self.may_run_elsewhere(&vm, target.as_deref()).is_some() {
+                self.in_doubt(&vm, None, attempt, ASK_AGAIN_MS, out);
+                self.dirty = true;
+            }
+        }
+    }
+
     /// Chooses targets for every VM awaiting one: among candidate plans that
     /// place the most important VMs, the one that leaves the most tolerance.
     pub(super) fn replan(&mut self, out: &mut Output) {
+        self.keep_out_of_plans(out);
         let pending: BTreeSet<String> = self
             .vms
             .iter()
@@ -627,6 +668,7 @@ impl Runtime {
     /// Starts the planned VMs whose start group is due; returns the next
     /// time a group falls due, if one waits.
     pub(super) fn pump(&mut self, out: &mut Output) -> Option<Millis> {
+        self.keep_out_of_plans(out);
         let mut wake: Option<Millis> = None;
         let planned: Vec<(String, String)> = self
             .vms
@@ -752,13 +794,49 @@ mod tests {
         rt
     }
 
-    /// The plan names `a` for h2 (as a wrong planning path would), and its
-    /// start group is due: what the start path does with it.
+    /// The plan names `a` for h2 (as a wrong planning path would), and the
+    /// start is asked for: what the last check before it does.
     fn pump_planned(rt: &mut Runtime) -> Output {
         rt.vms.get_mut("a").unwrap().phase = Phase::Planned { host: "h2".into() };
         let mut out = Output::default();
-        rt.pump(&mut out);
+        rt.start("a", "h2", 1, &mut out);
         out
+    }
+
+    /// The situations in which the last check withholds a start of `a` on
+    /// h2, each with the reason it gives.
+    fn refused() -> Vec<(Runtime, &'static str)> {
+        let mut all = Vec::new();
+        let mut rt = runtime();
+        rt.set_host_state(0, HostState::Down);
+        rt.hosts.get_mut("h1").unwrap().status = HostStatus::FenceWait {
+            round: 1,
+            until: 5_000,
+        };
+        all.push((rt, "its host h1 is not confirmed off"));
+        let mut rt = runtime();
+        rt.hosts.get_mut("h3").unwrap().seen.insert("a".into());
+        all.push((rt, "h3 lists it running"));
+        let mut rt = runtime();
+        let id = rt.id();
+        let start = Action::StartVm {
+            id,
+            vm: "a".into(),
+            host: "h3".into(),
+            attempt: 1,
+        };
+        rt.inflight.insert(id, start);
+        all.push((rt, "a start of it on h3 is under way"));
+        let mut rt = runtime();
+        rt.late_landings
+            .insert("a".into(), Landing::start(7, "h3", 120_000));
+        all.push((rt, "may still leave it on h3"));
+        let mut rt = runtime();
+        rt.hosts.get_mut("h1").unwrap().status = HostStatus::Fenced;
+        rt.late_landings
+            .insert("a".into(), Landing::migration(7, "h1", "h3", 0));
+        all.push((rt, "a migration of it"));
+        all
     }
 
     fn started(out: &Output) -> bool {
@@ -875,10 +953,279 @@ mod tests {
             .insert("a".into(), Landing::start(7, "h3", 120_000));
         let out = pump_planned(&mut rt);
         assert!(started(&out), "{out:?}");
+        // Awaiting a target, pinned to a host confirmed off since (a
+        // migration timed out after its target was fenced): the pin limits
+        // nothing, planned and started on the one host left.
+        let mut rt = runtime();
+        for (h, name) in [(0, "h1"), (2, "h3")] {
+            rt.set_host_state(h, HostState::Down);
+            rt.hosts.get_mut(name).unwrap().status = HostStatus::Fenced;
+        }
+        rt.late_landings
+            .insert("a".into(), Landing::migration(7, "h1", "h3", 0));
+        rt.vms.get_mut("a").unwrap().phase = Phase::Pending;
+        rt.dirty = true;
+        let mut out = Output::default();
+        rt.settle(&mut out);
+        assert!(
+            out.actions
+                .iter()
+                .any(|a| matches!(a, Action::StartVm { host, .. } if host == "h2")),
+            "{out:?}"
+        );
         // A crash on a healthy host: started again there.
         let mut rt = runtime();
         let mut out = Output::default();
         rt.start("a", "h1", 1, &mut out);
         assert!(started(&out), "{out:?}");
+    }
+
+    #[test]
+    fn the_planner_keeps_out_every_vm_the_last_check_would_refuse() {
+        for (base, why) in refused() {
+            // The check itself refuses it.
+            let mut rt = base.clone();
+            let out = pump_planned(&mut rt);
+            assert_withheld(&rt, &out, why);
+            // Awaiting a target, planned, or waiting to retry: no plan
+            // names it and no start is asked for, and nothing is withheld
+            // (the planner asks the same question first); it is looked
+            // for instead.
+            let phases = [
+                Phase::Pending,
+                Phase::Planned { host: "h2".into() },
+                Phase::Retry {
+                    host: "h2".into(),
+                    attempt: 1,
+                    until: 0,
+                },
+            ];
+            for phase in phases {
+                let mut rt = base.clone();
+                rt.vms.get_mut("a").unwrap().phase = phase.clone();
+                rt.recovery.insert(
+                    "a".into(),
+                    Entry {
+                        order: 0,
+                        protected: true,
+                        done_at: None,
+                        delay_ms: 0,
+                    },
+                );
+                rt.dirty = true;
+                // A pending VM that a start or migration without an answer
+                // may still leave on h3 may go there (it can only meet
+                // itself), and nowhere else.
+                let pinned = matches!(phase, Phase::Pending)
+                    && rt.late_landings.get("a").is_some_and(|l| l.host == "h3");
+                let may = |h: &str| pinned && h == "h3";
+                let mut out = Output::default();
+                rt.settle(&mut out);
+                assert!(
+                    out.actions.iter().all(|a| match a {
+                        Action::StartVm { host, .. } => may(host),
+                        _ => true,
+                    }),
+                    "{why}, {phase:?}: {out:?}"
+                );
+                assert!(
+                    !out.alerts
+                        .iter()
+                        .any(|a| matches!(a, Alert::StartWithheld { .. })),
+                    "{why}, {phase:?}: {:?}",
+                    out.alerts
+                );
+                assert!(
+                    !out.notes.iter().any(|n| matches!(n,
+                        Note::Plan { placements, .. } if placements.iter().any(|(v, h)| v == "a" && !may(h)))),
+                    "{why}, {phase:?}: planned: {:?}",
+                    out.notes
+                );
+                match &rt.vms["a"].phase {
+                    Phase::Unknown { .. } => {}
+                    Phase::Starting { host, .. } if may(host) => {}
+                    other => panic!("{why}, {phase:?}: {other:?}"),
+                }
+            }
+        }
+    }
+
+    /// What a driver answers, given where `a` truly runs (`on`) and which
+    /// hosts answer at all.
+    fn answer(action: &Action, on: Option<&str>, silent: &[&str], at: Millis) -> Option<Input> {
+        let event = match action.clone() {
+            Action::Probe { id, host } => {
+                let up = !silent.contains(&host.as_str());
+                Event::HealthCheck {
+                    id,
+                    host,
+                    ping: up,
+                    api: up,
+                }
+            }
+            Action::Inventory { id, host } if silent.contains(&host.as_str()) => Event::Inventory {
+                id,
+                host,
+                vms: Vec::new(),
+                error: Some("unreachable".into()),
+                demand: Default::default(),
+            },
+            Action::Inventory { id, host } => Event::Inventory {
+                vms: on
+                    .filter(|h| *h == host)
+                    .map(|_| vec!["a".to_string()])
+                    .unwrap_or_default(),
+                id,
+                host,
+                error: None,
+                demand: Default::default(),
+            },
+            Action::QueryVm { id, vm } => Event::VmStatus {
+                id,
+                vm,
+                host: on.map(str::to_string),
+                error: None,
+            },
+            Action::AskPeer { id, host, peer } => Event::PeerCheck {
+                reachable: !silent.contains(&host.as_str()),
+                id,
+                host,
+                peer,
+                error: None,
+            },
+            Action::Fence { id, host, .. } => Event::FenceResult {
+                id,
+                host,
+                off: true,
+                error: None,
+            },
+            Action::StartVm { host, .. } if silent.contains(&host.as_str()) => return None,
+            Action::StartVm { id, vm, host, .. } => Event::VmStartResult {
+                id,
+                vm,
+                host,
+                ok: true,
+                error: None,
+                in_doubt: false,
+            },
+            _ => return None,
+        };
+        Some(Input { at, event })
+    }
+
+    /// The situation of a drain migration h1 -> h3 in flight when the
+    /// runtime stopped: resumed, it finds h1 unreachable and `a` listed
+    /// nowhere, so `a` is in doubt and pinned to h3, where the migration
+    /// may still land. Then h1 is confirmed off. Until the landing is ruled
+    /// out or h3 is confirmed off too, no plan names `a` for a third host
+    /// (h2) and no start of it is asked for there; nothing is ever
+    /// withheld, and `a` is started exactly once: on h3 at once when h3
+    /// answers (`fence_h3`: false; a start there can only meet the
+    /// migrated copy), on h2 once h3 is confirmed off when h3 never
+    /// answers (`fence_h3`: true; a minute later an operator confirms it
+    /// off).
+    fn migration_source_fenced(fence_h3: bool) {
+        let mut rt = runtime();
+        let mut out = Output::default();
+        rt.migration_in_doubt(7, "a", "h1", "h3", 0, &mut out);
+        if fence_h3 {
+            // h3 has just missed a probe.
+            rt.hosts.get_mut("h3").unwrap().fails = 1;
+        }
+        rt.fenced("h1", None, &mut out);
+        rt.settle(&mut out);
+        let silent: &[&str] = if fence_h3 { &["h1", "h3"] } else { &["h1"] };
+        let mut queue: Vec<Input> = Vec::new();
+        let mut on: Option<String> = None;
+        let mut free = false;
+        let mut starts = Vec::new();
+        let mut now: Millis = 0;
+        let mut confirmed = false;
+        for _ in 0..2_000 {
+            assert!(
+                out.alerts
+                    .iter()
+                    .all(|a| !matches!(a, Alert::StartWithheld { .. })),
+                "withheld at {now}: {:?}",
+                out.alerts
+            );
+            free |= out.notes.iter().any(
+                |n| matches!(n, Note::LandingRuledOut { vm, host } if vm == "a" && host == "h3"),
+            );
+            // h3 confirmed off: the migration can no longer land.
+            free |= out
+                .notes
+                .iter()
+                .any(|n| matches!(n, Note::HostFenced { host, .. } if host == "h3"));
+            let planned = out.notes.iter().any(|n| {
+                matches!(n,
+                Note::Plan { placements, .. } if placements.iter().any(|(v, h)| v == "a" && h != "h3"))
+            });
+            assert!(
+                free || !planned,
+                "planned at {now} before the landing was ruled out: {out:?}"
+            );
+            for a in &out.actions {
+                if let Action::StartVm { vm, host, .. } = a {
+                    assert!(
+                        free || host == "h3",
+                        "a start of {vm} on {host} at {now} before the landing was ruled out"
+                    );
+                    starts.push(host.clone());
+                    on = Some(host.clone());
+                }
+                queue.extend(answer(a, on.as_deref(), silent, now + 100));
+            }
+            if rt.vms["a"].phase == Phase::Steady && !starts.is_empty() && queue.is_empty() {
+                break;
+            }
+            if fence_h3 && now >= 60_000 && !confirmed {
+                // A minute on, not started anywhere: looked for, or waiting for
+                // h3 (the one host it may go to) to answer again; then an
+                // operator confirms h3 off (the pool has no fence devices).
+                assert!(starts.is_empty(), "{starts:?}");
+                assert!(
+                    matches!(
+                        rt.vms["a"].phase,
+                        Phase::Unknown { .. } | Phase::Stuck { .. }
+                    ),
+                    "{:?}",
+                    rt.vms["a"].phase
+                );
+                confirmed = true;
+                let event = Event::FenceConfirmed { host: "h3".into() };
+                queue.insert(0, Input { at: now, event });
+            }
+            let input = if queue.is_empty() {
+                let at = out.wake_at.unwrap_or(now + 1_000).max(now + 1);
+                Input {
+                    at,
+                    event: Event::Tick,
+                }
+            } else {
+                queue.remove(0)
+            };
+            now = input.at.max(now);
+            out = rt.handle(&input).expect("a valid answer");
+        }
+        assert_eq!(starts.len(), 1, "started {starts:?}");
+        if fence_h3 {
+            assert!(free, "h3 was never confirmed off");
+            assert_eq!(starts[0], "h2");
+        } else {
+            assert_eq!(starts[0], "h3");
+        }
+        assert_eq!(rt.vms["a"].phase, Phase::Steady);
+        assert_eq!(rt.placement_of("a"), starts[0]);
+    }
+
+    #[test]
+    fn a_vm_whose_migration_may_still_land_is_not_restarted_when_its_source_is_fenced() {
+        migration_source_fenced(false);
+    }
+
+    #[test]
+    fn a_vm_whose_migration_may_still_land_is_restarted_once_its_target_is_fenced_too() {
+        migration_source_fenced(true);
     }
 }

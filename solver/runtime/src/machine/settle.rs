@@ -143,6 +143,11 @@ impl Runtime {
                 rt.doubt = None;
             }
         }
+        // What may run on a host not confirmed off is looked for, not
+        // retried or planned.
+        if acting {
+            self.keep_out_of_plans(out);
+        }
         let vms: Vec<(String, Phase, Option<Doubt>)> = self
             .vms
             .iter()
