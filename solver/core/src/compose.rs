@@ -1479,6 +1479,7 @@ mod tests {
     use crate::pack::{Decision, decide};
     use crate::testpools::pool_text;
     use proptest::prelude::*;
+    use std::ops::Range;
 
     /// Whether the failure of `set` is survived, decided exactly.
     fn survives(an: &Analysis, set: &[HostId]) -> bool {
@@ -1674,17 +1675,28 @@ mod tests {
         out
     }
 
-    fn arb_pool() -> impl Strategy<Value = String> {
+    /// Random pools: host capacities (memory, cpu) and VMs (host, memory,
+    /// cpu, anti-affinity group with probability `grouped` among `groups`).
+    struct Shape {
+        hosts: Range<usize>,
+        capacity: (Range<i64>, Range<i64>),
+        vms: Range<usize>,
+        demand: (Range<i64>, Range<i64>),
+        grouped: f64,
+        groups: u8,
+    }
+
+    fn pools(shape: Shape) -> impl Strategy<Value = String> {
         (
-            prop::collection::vec((10i64..90, 2i64..12), 3..7),
+            prop::collection::vec(shape.capacity, shape.hosts),
             prop::collection::vec(
                 (
                     0usize..7,
-                    1i64..40,
-                    1i64..6,
-                    prop::option::weighted(0.25, 0u8..4),
+                    shape.demand.0,
+                    shape.demand.1,
+                    prop::option::weighted(shape.grouped, 0u8..shape.groups),
                 ),
-                0..14,
+                shape.vms,
             ),
         )
             .prop_map(|(caps, vms)| {
@@ -1697,28 +1709,27 @@ mod tests {
             })
     }
 
+    fn arb_pool() -> impl Strategy<Value = String> {
+        pools(Shape {
+            hosts: 3..7,
+            capacity: (10..90, 2..12),
+            vms: 0..14,
+            demand: (1..40, 1..6),
+            grouped: 0.25,
+            groups: 4,
+        })
+    }
+
     /// Pools whose VMs are mostly members of two anti-affinity groups.
     fn arb_group_pool() -> impl Strategy<Value = String> {
-        (
-            prop::collection::vec((20i64..120, 4i64..16), 4..7),
-            prop::collection::vec(
-                (
-                    0usize..7,
-                    1i64..30,
-                    1i64..4,
-                    prop::option::weighted(0.8, 0u8..2),
-                ),
-                0..12,
-            ),
-        )
-            .prop_map(|(caps, vms)| {
-                let n = caps.len();
-                let vms: Vec<_> = vms
-                    .into_iter()
-                    .map(|(h, m, c, g)| (h % n, m, c, g))
-                    .collect();
-                pool_text(&caps, &vms)
-            })
+        pools(Shape {
+            hosts: 4..7,
+            capacity: (20..120, 4..16),
+            vms: 0..12,
+            demand: (1..30, 1..4),
+            grouped: 0.8,
+            groups: 2,
+        })
     }
 
     proptest! {
