@@ -214,7 +214,7 @@ fn summary_budget(stdout: &str) -> Option<u64> {
 /// whose exact tolerance takes seconds of search over failure sets, a
 /// budget of a millisecond leaves the checks of the steps after a host
 /// crash undecided, logged in the step. (The check the runtime makes when
-/// it is built from the file has no budget.)
+/// it is built from the file has the default budget, 5 s, not the flag's.)
 #[test]
 fn the_check_budget_of_haplan_run_reaches_the_runtime() {
     let pool = haplan_benches::knife_edge_pool(10, 9, 1);
