@@ -921,8 +921,9 @@ pub(crate) struct Cover {
 /// Repairs are tried for k up to this (the worst set is exact there).
 const MOST_REPAIRED_K: usize = 3;
 /// Failure sets looked at as cores of repairs, at most (then the lists
-/// prove nothing): a few seconds of work.
-const MOST_CORES: usize = 1 << 21;
+/// prove nothing): about a minute of work on two cores and a few hundred
+/// MB at most (ROADEF B4, 500 hosts, at k = 3 looks at 3.4 million).
+const MOST_CORES: usize = 1 << 22;
 /// Hosts an entry tries for a first fit within condition 1, when repairs
 /// may settle an overload instead.
 const FIRST_FIT_TRIES: usize = 256;
