@@ -2264,7 +2264,21 @@ fn set_bounds_against_reference(
         pool,
         &haplan::setbound::SetBounds::within(&an, &spent),
         partials,
-    )
+    )?;
+    // Sized coarsely, so that these small pools meet quantile buckets and
+    // the largest VMs' buckets and kinds of their own.
+    for (levels, top) in [(1, 1), (2, 3)] {
+        set_bounds_sound(
+            pool,
+            &haplan::setbound::SetBounds::sized(
+                &an,
+                &Budget::unlimited(),
+                haplan::setbound::Sizing { levels, top },
+            ),
+            partials,
+        )?;
+    }
+    Ok(())
 }
 
 fn set_bounds_sound(

@@ -35,8 +35,26 @@
 //! so the worst set of size k is again a top-k. One resource r1 for which every
 //! type passes proves every set of that size feasible.
 //!
+//! *One VM at least.* A survivor that had room for v in r1 and is
+//! blocked there received some VM before v, and every such VM is at least
+//! as large in r1 as v: it holds at least `max(c_t[r1], d_v[r1])`, which
+//! is its value in the count. Likewise a survivor blocked in another
+//! resource r that had room for v there (`c_t[r] > 0`) holds at least one
+//! VM, so at least `d_v[r1]` of r1 too: only the rest of its value leaves
+//! the count. For hosts with room for one or two VMs of v's size this
+//! counts a whole VM where `c_t[r1]` counted a sliver, which is what the
+//! largest VMs need. (In the orders by another key, "at least as large in
+//! r1" becomes the least r1-demand of a VM in v's bucket or above.)
+//!
+//! *Sizes.* VMs are bucketed by size (at most [`MAX_LEVELS`] quantile
+//! buckets, whose budgets count every VM of the bucket), but the largest
+//! [`TOP_VMS`] have a bucket per size and a kind per demand: their
+//! budgets count only VMs at least as large, and their costs in other
+//! resources are their own, not the largest of a mix.
+//!
 //! Three refinements, each sound on its own (tests/properties.rs checks
-//! them against the reference on pools of three and four resources):
+//! them against the reference on pools of three and four resources, with
+//! the default sizing and coarse ones):
 //!
 //! - *Orders by the hardest VMs*: first-fit decreasing by a VM's largest
 //!   share of any resource (the one-resource weight of
@@ -584,6 +602,12 @@ impl SetBounds {
     /// built (one pass over the displaceable VMs per resource), so even an
     /// exhausted budget leaves proved upper bounds.
     pub fn within(an: &Analysis, budget: &crate::pack::Budget) -> SetBounds {
+        SetBounds::sized(an, budget, Sizing::default())
+    }
+
+    /// [`SetBounds::within`] with the given [`Sizing`] of the orderings
+    /// (coarse ones let small pools use every path of the bounds).
+    pub fn sized(an: &Analysis, budget: &crate::pack::Budget, sizing: Sizing) -> SetBounds {
         let pool = an.pool;
         let nres = pool.resources.len();
         let nh = pool.hosts.len();
@@ -672,10 +696,10 @@ impl SetBounds {
             .iter()
             .take(MAX_ORDERS)
             .take_while(|_| !stop())
-            .map(|&(_, r1)| Order::new(an, &amounts, r1, None, false, &classes))
+            .map(|&(_, r1)| Order::new(an, &amounts, r1, None, false, &classes, sizing))
             .collect();
         if let Some(scalar) = Amounts::scalar(an).filter(|_| !stop()) {
-            orders.push(Order::new(an, &scalar, 0, None, false, &classes));
+            orders.push(Order::new(an, &scalar, 0, None, false, &classes, sizing));
             // The hardest VMs first: first fit decreasing by the one-resource
             // weight (the largest share of any resource), counted in the
             // pool's own amounts. The largest VMs then meet budgets of few
@@ -685,7 +709,15 @@ impl SetBounds {
                     if stop() {
                         break;
                     }
-                    orders.push(Order::new(an, &amounts, r1, Some(key), true, &classes));
+                    orders.push(Order::new(
+                        an,
+                        &amounts,
+                        r1,
+                        Some(key),
+                        true,
+                        &classes,
+                        sizing,
+                    ));
                 }
             }
         }
@@ -1102,6 +1134,14 @@ fn top_sum(xs: &mut [i64], m: usize) -> i64 {
 const MAX_SHAPE_DEPTH: u32 = 3;
 const SHAPE_CELLS: usize = 300_000;
 
+/// Splits VMs into parts of equal demand.
+fn split_by_demand(am: &Amounts, mut vms: Vec<VmId>) -> Vec<Vec<VmId>> {
+    vms.sort_unstable_by(|&a, &b| am.demand(a).cmp(am.demand(b)).then(a.cmp(&b)));
+    vms.chunk_by(|&a, &b| am.demand(a) == am.demand(b))
+        .map(<[VmId]>::to_vec)
+        .collect()
+}
+
 /// Splits the VMs of one kind into at most `2^depth` parts of like shape:
 /// each step halves a part at the median of the resource (not `r1`) whose
 /// range within it is widest against `reference` (the mean spare). A kind
@@ -1168,10 +1208,33 @@ fn split_by_shape(
 /// the time of the bounds, whatever the pool.
 const MAX_LEVELS: usize = 24;
 const MAX_CLASSES: usize = 6;
+/// The largest VMs by the ordering size, in buckets of one size each and
+/// kinds of one demand each, besides the [`MAX_LEVELS`] buckets.
+const TOP_VMS: usize = 64;
 /// Ordering resources tried: the tightest ones.
 const MAX_ORDERS: usize = 3;
 /// Counting resources tried with the order by the one-resource weight.
 const MAX_KEY_ORDERS: usize = 2;
+
+/// How finely an ordering splits the VMs by size: quantile buckets, and
+/// the largest VMs apart. Any sizing is sound; finer ones cost more.
+#[derive(Clone, Copy, Debug)]
+pub struct Sizing {
+    /// Buckets over the VMs but the largest (when the VMs have more
+    /// distinct sizes than this; else one bucket per size).
+    pub levels: usize,
+    /// The largest VMs, with buckets and kinds of their own.
+    pub top: usize,
+}
+
+impl Default for Sizing {
+    fn default() -> Self {
+        Sizing {
+            levels: MAX_LEVELS,
+            top: TOP_VMS,
+        }
+    }
+}
 
 impl Kind {
     #[allow(clippy::too_many_arguments)]
@@ -1182,6 +1245,7 @@ impl Kind {
         r1: usize,
         lo: i64,
         hi: i64,
+        one: i64,
         level: usize,
         elig: &[bool],
         dmin: Vec<i64>,
@@ -1199,13 +1263,16 @@ impl Kind {
                 0
             }
         };
+        // A host blocked in r1 that had room for v holds at least one VM
+        // placed before v, so at least `one` of r1 as well as `c_t[r1]`.
         let value: Vec<i64> = (0..nh)
             .map(|h| {
-                c(h, r1).min(if elig[h] {
+                let c1 = c(h, r1).min(if elig[h] {
                     (am.spare[h][r1] - hi + grain[r1]).max(0)
                 } else {
                     0
-                })
+                });
+                if c1 > 0 { c1.max(one) } else { 0 }
             })
             .collect();
         let value_total = value.iter().sum();
@@ -1215,17 +1282,22 @@ impl Kind {
                 // The VMs placed before one of this kind are at least `lo` in
                 // r1; each brings at least ρ = min(d[r1] / d[r]) of r1 per
                 // unit of r. A host blocked in r so still holds ρ·c_t[r] of
-                // r1: only the rest is taken out of the count.
+                // r1, and at least `one` when something had to be placed
+                // there (c_t[r] > 0): only the rest is taken out of the
+                // count.
                 let (num, den) = ratios[r];
                 let mut hs: Vec<(i64, i64, usize)> = (0..nh)
                     .filter(|&h| value[h] > 0)
                     .map(|h| {
                         let cost = c(h, r);
-                        let held = if den == 0 {
-                            if cost > 0 { value[h] } else { 0 }
+                        let held = if cost <= 0 {
+                            0
+                        } else if den == 0 {
+                            value[h]
                         } else {
-                            ((cost as i128 * num as i128) / den as i128).min(value[h] as i128)
-                                as i64
+                            ((cost as i128 * num as i128) / den as i128)
+                                .max(one as i128)
+                                .min(value[h] as i128) as i64
                         };
                         (cost, value[h] - held, h)
                     })
@@ -1319,6 +1391,7 @@ impl Order {
         key: Option<&[i64]>,
         shapes: bool,
         classes: &EligClasses,
+        sizing: Sizing,
     ) -> Order {
         let pool = an.pool;
         let nres = am.nres;
@@ -1333,24 +1406,48 @@ impl Order {
         sizes.sort_unstable();
         let mut distinct = sizes.clone();
         distinct.dedup();
-        let buckets: Vec<(i64, i64)> = if distinct.len() <= MAX_LEVELS {
-            distinct.iter().map(|&d| (d, d)).collect()
+        let (max_levels, top) = (sizing.levels.max(1), sizing.top);
+        // The largest VMs (at most `top` of them) get a bucket per size:
+        // few hosts have room for them, so their budgets must count only
+        // VMs at least as large, and their kinds only their own demands.
+        // The others get quantile buckets, so that busy sizes get their own.
+        let cut = if distinct.len() <= max_levels || top == 0 {
+            sizes.len()
         } else {
-            // Quantile buckets over the VMs, so that busy sizes get their own.
-            let mut out: Vec<(i64, i64)> = Vec::new();
-            for q in 0..MAX_LEVELS {
-                let lo = sizes[q * sizes.len() / MAX_LEVELS];
-                let hi = sizes[((q + 1) * sizes.len() / MAX_LEVELS).max(1) - 1];
-                match out.last_mut() {
+            let top_from = sizes[sizes.len().saturating_sub(top)];
+            sizes.partition_point(|&d| d < top_from)
+        };
+        let lower = &sizes[..cut];
+        let mut buckets: Vec<(i64, i64)> = Vec::new();
+        if distinct.len() <= max_levels {
+            buckets.extend(distinct.iter().map(|&d| (d, d)));
+        } else if !lower.is_empty() {
+            for q in 0..max_levels {
+                let lo = lower[q * lower.len() / max_levels];
+                let hi = lower[((q + 1) * lower.len() / max_levels).max(1) - 1];
+                match buckets.last_mut() {
                     Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
-                    _ => out.push((lo, hi)),
+                    _ => buckets.push((lo, hi)),
                 }
             }
-            out
-        };
+        }
+        let first_top = buckets.len();
+        let mut big = sizes[cut..].to_vec();
+        big.dedup();
+        buckets.extend(big.into_iter().map(|d| (d, d)));
         let levels: Vec<i64> = buckets.iter().map(|b| b.0).collect();
         let bucket_of = |d: i64| levels.partition_point(|&l| l <= d) - 1;
         let ratios = ratio_floors(am, &all, r1, &size, &levels);
+        // Per bucket: the least demand in r1 of a VM in it or above, which
+        // every VM placed before one of the bucket has.
+        let mut floor1 = vec![i64::MAX; levels.len()];
+        for &v in &all {
+            let b = bucket_of(size(v));
+            floor1[b] = floor1[b].min(am.demand(v)[r1]);
+        }
+        for l in (0..levels.len().saturating_sub(1)).rev() {
+            floor1[l] = floor1[l].min(floor1[l + 1]);
+        }
         let mut ge = vec![vec![0i64; nh * nres]; levels.len()];
         let mut ge_down = vec![vec![0i64; nres]; levels.len()];
         for &v in &all {
@@ -1446,7 +1543,12 @@ impl Order {
                     .iter()
                     .flat_map(|(_, c)| c.vms.iter().copied())
                     .collect();
-                for part in split_by_shape(am, r1, vms, &reference, depth) {
+                let parts = if level >= first_top {
+                    split_by_demand(am, vms)
+                } else {
+                    split_by_shape(am, r1, vms, &reference, depth)
+                };
+                for part in parts {
                     let mut dmin = am.demand(part[0]).to_vec();
                     let mut dmax = dmin.clone();
                     let mut groups: Vec<u32> = Vec::new();
@@ -1473,6 +1575,10 @@ impl Order {
                     // The part's own range in r1 (within the bucket's
                     // when the order is by r1).
                     let (plo, phi) = (dmin[r1], dmax[r1]);
+                    // Ordered by r1, the VMs placed before one of the part
+                    // are at least as large in r1 as it; by another key,
+                    // they are in its bucket or above.
+                    let one = if key.is_none() { plo } else { floor1[level] };
                     let mut kind = Kind::new(
                         an,
                         am,
@@ -1480,6 +1586,7 @@ impl Order {
                         r1,
                         plo,
                         phi,
+                        one,
                         level,
                         &elig,
                         dmin,
