@@ -2444,12 +2444,88 @@ fn many_resource_pools() -> impl Strategy<Value = PoolJson> {
         })
 }
 
+/// Pools of 3 to 7 hosts of memory and GPUs, some hosts without GPUs (or
+/// all with one or two) and most VMs needing none (the GPU VMs of one or
+/// two): where a VM kind needs none of a resource some hosts have none of
+/// left, or mixes VMs that need some with VMs that need none.
+fn gpu_pools() -> impl Strategy<Value = PoolJson> {
+    (
+        prop::bool::ANY.prop_flat_map(|all| {
+            let gpus = if all {
+                (1i64..=2).prop_map(Some).boxed()
+            } else {
+                prop::option::weighted(0.4, 1i64..=3).boxed()
+            };
+            prop::collection::vec((6i64..=20, gpus), 3..=7)
+        }),
+        prop::collection::vec(
+            (
+                any::<Index>(),
+                1i64..=8,
+                prop::option::weighted(0.3, 1i64..=2),
+                prop::option::weighted(0.25, 0u8..2),
+            ),
+            0..=16,
+        ),
+    )
+        .prop_map(|(hosts, vms)| {
+            let mut free: Vec<(i64, i64)> =
+                hosts.iter().map(|&(m, g)| (m, g.unwrap_or(0))).collect();
+            let mut out = Vec::new();
+            for (i, (at, mem, gpus, group)) in vms.into_iter().enumerate() {
+                let h = at.index(hosts.len());
+                let g = gpus.unwrap_or(0);
+                if free[h].0 < mem || free[h].1 < g {
+                    continue;
+                }
+                free[h].0 -= mem;
+                free[h].1 -= g;
+                let mut demand = json!({"memory_mib": mem});
+                if g > 0 {
+                    demand["gpus"] = json!(g);
+                }
+                let mut vm = json!({"name": format!("v{i}"), "host": format!("h{h}"),
+                    "demand": demand});
+                if let Some(g) = group {
+                    vm["anti_affinity"] = json!(format!("g{g}"));
+                }
+                out.push(vm);
+            }
+            let hs: Vec<Value> = hosts
+                .iter()
+                .enumerate()
+                .map(|(h, &(m, g))| {
+                    let mut capacity = json!({"memory_mib": m});
+                    if let Some(g) = g {
+                        capacity["gpus"] = json!(g);
+                    }
+                    json!({"name": format!("h{h}"), "capacity": capacity})
+                })
+                .collect();
+            PoolJson(
+                json!({"name": "gpus", "ha": {"host_failures_to_tolerate": 1},
+                "hosts": hs, "vms": out}),
+            )
+        })
+}
+
 proptest! {
     #![proptest_config(config(256))]
 
     #[test]
     fn set_bounds_match_reference_on_many_resources(
         p in many_resource_pools(),
+        partials in prop::collection::vec((any::<u8>(), any::<u8>(), 0usize..4), 6),
+    ) {
+        set_bounds_against_reference(&p.pool(), &partials)?;
+    }
+
+    /// Hosts without GPUs do not block VMs that need none (the set
+    /// bounds leave those VMs' GPU knapsack empty), but do block the GPU
+    /// VMs of the same kind.
+    #[test]
+    fn set_bounds_match_reference_with_gpus(
+        p in gpu_pools(),
         partials in prop::collection::vec((any::<u8>(), any::<u8>(), 0usize..4), 6),
     ) {
         set_bounds_against_reference(&p.pool(), &partials)?;

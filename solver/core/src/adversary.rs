@@ -9,14 +9,16 @@
 //! fails too when the other displaced VMs take the room left. So each such
 //! VM gives a *chain* of nested sets, the last one surely failing, and the
 //! smallest failing prefix is found by bisection (failing is closed under
-//! adding hosts).
+//! adding hosts). A member of an anti-affinity group may restart only
+//! where no other member runs: a group that covers most hosts leaves its
+//! members room on few, whatever their size (`apart_chains`).
 //!
 //! Nothing here is trusted: a set counts only when the caller's exact
 //! decision proves it infeasible, so every set found is a proved upper
 //! bound (tolerance is at most its size minus one) and a witness.
 
 use crate::model::*;
-use crate::pack::Infeasible;
+use crate::pack::{Infeasible, NO_GROUP};
 use crate::scenario::Analysis;
 
 /// VMs tried per resource: the largest against the hosts' spare.
@@ -92,7 +94,83 @@ pub(crate) fn chains(an: &Analysis, longest: usize) -> Vec<Vec<HostId>> {
             out.push(chain);
         }
     }
+    for chain in apart_chains(an, longest) {
+        if !out.contains(&chain) {
+            out.push(chain);
+        }
+    }
     out.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+    out
+}
+
+/// Host cells (members times targets) [`apart_chains`] looks at, at most.
+const APART_WORK: usize = 1 << 22;
+
+/// Chains for VMs of anti-affinity groups, which the largest VMs per
+/// resource may all miss: a member's targets leave out the hosts running
+/// another member, so a group that covers most hosts leaves each member
+/// room on few. Per group (the largest first, within [`APART_WORK`]), the
+/// displaced member with the fewest hosts with room for it: its host, then
+/// those hosts, the roomiest first.
+fn apart_chains(an: &Analysis, longest: usize) -> Vec<Vec<HostId>> {
+    let pool = an.pool;
+    let nres = pool.resources.len();
+    let mut members: Vec<Vec<VmId>> = Vec::new();
+    for &v in an.items.iter().flatten() {
+        let g = an.group_of[v];
+        if g != NO_GROUP {
+            let g = g as usize;
+            if members.len() <= g {
+                members.resize_with(g + 1, Vec::new);
+            }
+            members[g].push(v);
+        }
+    }
+    let mut order: Vec<usize> = (0..members.len())
+        .filter(|&g| members[g].len() > 1)
+        .collect();
+    order.sort_by(|&a, &b| members[b].len().cmp(&members[a].len()).then(a.cmp(&b)));
+    let mut out = Vec::new();
+    let mut work = 0usize;
+    for g in order {
+        // The fewest hosts with room, and that member's chain.
+        let mut best: Option<(usize, Vec<HostId>)> = None;
+        for &v in &members[g] {
+            let vm = &pool.vms[v];
+            let mut fit: Vec<(i64, HostId)> = Vec::new();
+            for t in an.agility.targets.of(v) {
+                work += 1;
+                if !an.receives[t] {
+                    continue;
+                }
+                let room = (0..nres)
+                    .filter(|&r| vm.demand[r] > 0)
+                    .map(|r| an.spare[t][r] / vm.demand[r])
+                    .min()
+                    .unwrap_or(i64::MAX);
+                if room > 0 {
+                    fit.push((room, t));
+                }
+            }
+            if best.as_ref().is_none_or(|b| fit.len() < b.0) {
+                fit.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+                let own = (pool.hosts[vm.host].state == HostState::Up).then_some(vm.host);
+                let chain = own.into_iter().chain(fit.iter().map(|&(_, t)| t)).collect();
+                best = Some((fit.len(), chain));
+            }
+            if work > APART_WORK {
+                break;
+            }
+        }
+        if let Some((_, chain)) = best {
+            if !chain.is_empty() && chain.len() <= longest {
+                out.push(chain);
+            }
+        }
+        if work > APART_WORK {
+            break;
+        }
+    }
     out
 }
 
@@ -132,4 +210,36 @@ pub(crate) fn smallest_failing(
         best = Some((set, found));
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testpools::pool_text;
+
+    /// 20 hosts of 100 (memory and vCPUs); the 16 first run one member of
+    /// a group (10, 1 vCPU) and the last four none, and every host runs
+    /// larger VMs outside the group (11, 2 vCPUs) up to 65 or 66: the
+    /// largest VMs in every resource are those, with room everywhere. A
+    /// member may go only to the four hosts without one: its host and
+    /// those four fail together, and no set of four does (each displaced
+    /// member keeps one of the four that survive).
+    #[test]
+    fn a_member_is_stranded_by_the_hosts_its_group_leaves_it() {
+        let caps = vec![(100, 100); 20];
+        let mut vms = Vec::new();
+        for h in 0..20 {
+            let fillers = if h < 16 {
+                vms.push((h, 10, 1, Some(0)));
+                5
+            } else {
+                6
+            };
+            vms.extend(std::iter::repeat_n((h, 11, 2, None), fillers));
+        }
+        let pool = crate::parse_pool(&pool_text(&caps, &vms)).unwrap();
+        let set = crate::tolerance::adversary_failing_set(&pool, 5).expect("a failing set of 5");
+        assert_eq!(set.len(), 5, "{set:?}");
+        assert!((16..20).all(|h| set.contains(&h)), "{set:?}");
+        assert_eq!(crate::tolerance::adversary_failing_set(&pool, 4), None);
+    }
 }

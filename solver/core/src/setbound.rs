@@ -451,6 +451,10 @@ struct Order {
     /// Same for hosts already down, summed.
     ge_down: Vec<Vec<i64>>,
     kinds: Vec<Kind>,
+    /// Per kind, per resource: whether none of its VMs needs any of it.
+    /// No host blocks such a VM in that resource (it would need less than
+    /// nothing left), so that knapsack takes nothing out of the count.
+    kind_free: Vec<Vec<bool>>,
 }
 
 /// Set-level bounds for a pool.
@@ -1520,6 +1524,7 @@ impl Order {
             })
             .collect();
         let mut kinds = Vec::new();
+        let mut kind_free = Vec::new();
         for (level, per_class) in per_bucket.into_iter().enumerate() {
             let _ = buckets[level];
             let mut classes: Vec<(&[bool], Class)> = per_class
@@ -1579,6 +1584,7 @@ impl Order {
                     // are at least as large in r1 as it; by another key,
                     // they are in its bucket or above.
                     let one = if key.is_none() { plo } else { floor1[level] };
+                    kind_free.push(dmax.iter().map(|&d| d == 0).collect());
                     let mut kind = Kind::new(
                         an,
                         am,
@@ -1609,6 +1615,7 @@ impl Order {
             ge,
             ge_down,
             kinds,
+            kind_free,
         }
     }
 
@@ -1648,7 +1655,7 @@ impl Order {
         // only of whole sizes (no host chosen), where a proof settles every
         // set of the size.
         let shallow = p.chosen.is_empty();
-        for kind in &self.kinds {
+        for (i, kind) in self.kinds.iter().enumerate() {
             if !kind.on_down && !kind.hosts.iter().any(|&h| open[h]) {
                 continue; // no completion displaces a VM of this type
             }
@@ -1670,7 +1677,11 @@ impl Order {
             let aa = kind.aa_fixed + kind.aa_top[restarted.min(kind.aa_top.len() - 1)];
             ys.clear();
             for k in &kind.knap {
-                ys.push(budget(kind.level, k.r, &mut scratch) - kind.dmin[k.r]);
+                ys.push(if self.kind_free[i][k.r] {
+                    0
+                } else {
+                    budget(kind.level, k.r, &mut scratch) - kind.dmin[k.r]
+                });
             }
             let separate = kind
                 .knap
@@ -1860,6 +1871,41 @@ mod tests {
             let b = joint.bound_with_failed(y, &chosen, &rest, m, &wf);
             prop_assert!(b >= with as i128, "bound {b} < {with}");
         }
+    }
+
+    /// Five hosts of 100 with 20 spare, VMs of 10; h3 and h4 have a GPU,
+    /// h3's taken by a VM of 10 and one GPU. Any one host can fail (its 80
+    /// fill the others' 80 exactly, the GPU VM going to h4). The GPU VM's
+    /// GPU is budget for the GPU knapsack of the memory-only VMs, and the
+    /// hosts without GPUs cost 1 there: taking one out of the count leaves
+    /// too little. But no host blocks a VM that needs no GPU in GPUs.
+    #[test]
+    fn a_resource_a_kind_does_not_need_blocks_none_of_it() {
+        let mut hosts = Vec::new();
+        let mut vms = Vec::new();
+        for h in 0..5 {
+            let gpus = if h >= 3 { r#","gpus":1"# } else { "" };
+            hosts.push(format!(
+                r#"{{"name":"h{h}","capacity":{{"memory_mib":100{gpus}}}}}"#
+            ));
+            for i in 0..8 {
+                let gpu = if h == 3 && i == 0 { r#","gpus":1"# } else { "" };
+                vms.push(format!(
+                    r#"{{"name":"v{h}-{i}","host":"h{h}","demand":{{"memory_mib":10{gpu}}}}}"#
+                ));
+            }
+        }
+        let text = format!(
+            r#"{{"name":"g","hosts":[{}],"vms":[{}]}}"#,
+            hosts.join(","),
+            vms.join(",")
+        );
+        let pool = crate::parse_pool(&text).unwrap();
+        let an = Analysis::new(&pool);
+        let sb = SetBounds::new(&an);
+        let cands: Vec<HostId> = (0..5).collect();
+        assert!(sb.all_of_size(&cands, 1));
+        assert!(!sb.all_of_size(&cands, 2));
     }
 
     /// Every block condition counts, per host, `Σ floor(d / u)` over its
