@@ -46,11 +46,15 @@
 //! largest VMs need. (In the orders by another key, "at least as large in
 //! r1" becomes the least r1-demand of a VM in v's bucket or above.)
 //!
-//! *Sizes.* VMs are bucketed by size (at most [`MAX_LEVELS`] quantile
-//! buckets, whose budgets count every VM of the bucket), but the largest
-//! [`TOP_VMS`] have a bucket per size and a kind per demand: their
+//! *Sizes.* VMs are bucketed by size: one bucket per size when there are
+//! at most [`MAX_LEVELS`] sizes, else that many quantile buckets, whose
+//! budgets count every VM of the bucket, and then the largest VMs (at
+//! most [`TOP_VMS`] of them, a size shared across the cut staying below
+//! it) have a bucket per size and a kind per demand, in every order: their
 //! budgets count only VMs at least as large, and their costs in other
-//! resources are their own, not the largest of a mix.
+//! resources are their own, not the largest of a mix. (In the count above,
+//! "v" stands for the smallest VM of a kind: its `d_v[r1]` is the kind's
+//! least demand in r1.)
 //!
 //! Three refinements, each sound on its own (tests/properties.rs checks
 //! them against the reference on pools of three and four resources, with
@@ -62,7 +66,8 @@
 //!   tightest resources. The argument needs only that every VM placed
 //!   before v is in v's bucket or above, so the budgets `Y[r]` become the
 //!   demand of VMs at least as hard as v; the largest VMs meet few.
-//! - *Kinds split by shape* (those orders only): a kind counts its largest
+//! - *Kinds split by shape* (those orders only, but for the largest VMs'
+//!   buckets, split by demand in every order): a kind counts its largest
 //!   VM in every resource, so a VM large in one resource and one large in
 //!   another make both look large in both; the VMs of a kind are halved
 //!   at the median of their widest resource, up to three times within a
@@ -443,7 +448,8 @@ struct Order {
     /// Resources of the amounts it was built from.
     nres: usize,
     r1: usize,
-    /// Distinct r1 sizes of displaceable VMs, ascending.
+    /// The smallest size of each bucket (in r1, or by the order's key),
+    /// ascending.
     #[allow(dead_code)]
     levels: Vec<i64>,
     /// `ge[level][host * nres + r]`: demand of the host's VMs with r1 size ≥ level.
@@ -1212,8 +1218,9 @@ fn split_by_shape(
 /// the time of the bounds, whatever the pool.
 const MAX_LEVELS: usize = 24;
 const MAX_CLASSES: usize = 6;
-/// The largest VMs by the ordering size, in buckets of one size each and
-/// kinds of one demand each, besides the [`MAX_LEVELS`] buckets.
+/// At most this many of the largest VMs by the ordering size, in buckets
+/// of one size each and kinds of one demand each, besides the
+/// [`MAX_LEVELS`] buckets (only when there are more sizes than those).
 const TOP_VMS: usize = 64;
 /// Ordering resources tried: the tightest ones.
 const MAX_ORDERS: usize = 3;
@@ -1227,7 +1234,8 @@ pub struct Sizing {
     /// Buckets over the VMs but the largest (when the VMs have more
     /// distinct sizes than this; else one bucket per size).
     pub levels: usize,
-    /// The largest VMs, with buckets and kinds of their own.
+    /// At most this many of the largest VMs, with buckets and kinds of
+    /// their own (when the VMs have more distinct sizes than `levels`).
     pub top: usize,
 }
 
@@ -1411,15 +1419,20 @@ impl Order {
         let mut distinct = sizes.clone();
         distinct.dedup();
         let (max_levels, top) = (sizing.levels.max(1), sizing.top);
-        // The largest VMs (at most `top` of them) get a bucket per size:
-        // few hosts have room for them, so their budgets must count only
-        // VMs at least as large, and their kinds only their own demands.
-        // The others get quantile buckets, so that busy sizes get their own.
+        // When there are more sizes than buckets, the largest VMs (at most
+        // `top` of them: a size shared across the cut stays below it) get
+        // a bucket per size: few hosts have room for them, so their
+        // budgets must count only VMs at least as large, and their kinds
+        // only their own demands. The others get quantile buckets, so that
+        // busy sizes get their own.
         let cut = if distinct.len() <= max_levels || top == 0 {
             sizes.len()
         } else {
-            let top_from = sizes[sizes.len().saturating_sub(top)];
-            sizes.partition_point(|&d| d < top_from)
+            let mut cut = sizes.len().saturating_sub(top);
+            while cut > 0 && cut < sizes.len() && sizes[cut] == sizes[cut - 1] {
+                cut += 1;
+            }
+            cut
         };
         let lower = &sizes[..cut];
         let mut buckets: Vec<(i64, i64)> = Vec::new();
@@ -1507,7 +1520,10 @@ impl Order {
         }
         // Shape splits: each halving doubles the kinds, within a budget of
         // per-host cells whatever the pool.
-        let base: usize = per_bucket.iter().map(|b| b.len().min(MAX_CLASSES)).sum();
+        let base: usize = per_bucket[..first_top]
+            .iter()
+            .map(|b| b.len().min(MAX_CLASSES))
+            .sum();
         let cells = (base * nh * nres).max(1);
         let mut depth = 0;
         while shapes && depth < MAX_SHAPE_DEPTH && cells << (depth + 1) <= SHAPE_CELLS {
@@ -1906,6 +1922,48 @@ mod tests {
         let cands: Vec<HostId> = (0..5).collect();
         assert!(sb.all_of_size(&cands, 1));
         assert!(!sb.all_of_size(&cands, 2));
+    }
+
+    /// VMs of one size across the cut of the largest stay below it: 400
+    /// VMs of the largest size, each of its own demand, make no more
+    /// kinds than the buckets allow (one kind each would be 400).
+    #[test]
+    fn the_largest_vms_apart_are_at_most_top() {
+        let hosts: Vec<String> = (0..10)
+            .map(|h| {
+                format!(r#"{{"name":"h{h}","capacity":{{"memory_mib":100000,"vcpus":100000}}}}"#)
+            })
+            .collect();
+        let mut vms = Vec::new();
+        for i in 0..30 {
+            vms.push(format!(
+                r#"{{"name":"s{i}","host":"h{}","demand":{{"memory_mib":{},"vcpus":1}}}}"#,
+                i % 10,
+                i + 1
+            ));
+        }
+        for i in 0..400 {
+            vms.push(format!(
+                r#"{{"name":"b{i}","host":"h{}","demand":{{"memory_mib":1000,"vcpus":{}}}}}"#,
+                i % 10,
+                i + 1
+            ));
+        }
+        let text = format!(
+            r#"{{"name":"t","hosts":[{}],"vms":[{}]}}"#,
+            hosts.join(","),
+            vms.join(",")
+        );
+        let pool = crate::parse_pool(&text).unwrap();
+        let an = Analysis::new(&pool);
+        let sb = SetBounds::new(&an);
+        for o in sb.orders.iter().filter(|o| !o.shallow_only) {
+            assert!(
+                o.kinds.len() <= MAX_LEVELS * MAX_CLASSES + TOP_VMS,
+                "{} kinds",
+                o.kinds.len()
+            );
+        }
     }
 
     /// Every block condition counts, per host, `Σ floor(d / u)` over its
