@@ -2384,6 +2384,16 @@ fn wide_pools() -> impl Strategy<Value = PoolJson> {
         })
 }
 
+/// VM `v{i}` running on host `h{h}`, in anti-affinity group `g{group}`
+/// if any.
+fn placed_vm(i: usize, h: usize, demand: Value, group: Option<u8>) -> Value {
+    let mut vm = json!({"name": format!("v{i}"), "host": format!("h{h}"), "demand": demand});
+    if let Some(g) = group {
+        vm["anti_affinity"] = json!(format!("g{g}"));
+    }
+    vm
+}
+
 /// Pools of 3 to 7 hosts and three or four resources, VMs of unlike shapes
 /// (each large in a different resource) and some anti-affinity: where the
 /// set bounds split VM kinds by shape, order VMs by their largest share and
@@ -2420,12 +2430,7 @@ fn many_resource_pools() -> impl Strategy<Value = PoolJson> {
                 let demand: serde_json::Map<String, Value> = (0..nres)
                     .map(|r| (RES[r].to_string(), json!(d[r])))
                     .collect();
-                let mut vm = json!({"name": format!("v{i}"), "host": format!("h{h}"),
-                    "demand": demand});
-                if let Some(g) = group {
-                    vm["anti_affinity"] = json!(format!("g{g}"));
-                }
-                out.push(vm);
+                out.push(placed_vm(i, h, Value::Object(demand), group));
             }
             let hs: Vec<Value> = hosts
                 .iter()
@@ -2484,12 +2489,7 @@ fn gpu_pools() -> impl Strategy<Value = PoolJson> {
                 if g > 0 {
                     demand["gpus"] = json!(g);
                 }
-                let mut vm = json!({"name": format!("v{i}"), "host": format!("h{h}"),
-                    "demand": demand});
-                if let Some(g) = group {
-                    vm["anti_affinity"] = json!(format!("g{g}"));
-                }
-                out.push(vm);
+                out.push(placed_vm(i, h, demand, group));
             }
             let hs: Vec<Value> = hosts
                 .iter()

@@ -1889,6 +1889,16 @@ mod tests {
         }
     }
 
+    /// A pool of the given host and VM objects (JSON text).
+    fn pool_of(hosts: &[String], vms: &[String]) -> Pool {
+        let text = format!(
+            r#"{{"name":"p","hosts":[{}],"vms":[{}]}}"#,
+            hosts.join(","),
+            vms.join(",")
+        );
+        crate::parse_pool(&text).unwrap()
+    }
+
     /// Five hosts of 100 with 20 spare, VMs of 10; h3 and h4 have a GPU,
     /// h3's taken by a VM of 10 and one GPU. Any one host can fail (its 80
     /// fill the others' 80 exactly, the GPU VM going to h4). The GPU VM's
@@ -1911,12 +1921,7 @@ mod tests {
                 ));
             }
         }
-        let text = format!(
-            r#"{{"name":"g","hosts":[{}],"vms":[{}]}}"#,
-            hosts.join(","),
-            vms.join(",")
-        );
-        let pool = crate::parse_pool(&text).unwrap();
+        let pool = pool_of(&hosts, &vms);
         let an = Analysis::new(&pool);
         let sb = SetBounds::new(&an);
         let cands: Vec<HostId> = (0..5).collect();
@@ -1949,12 +1954,7 @@ mod tests {
                 i + 1
             ));
         }
-        let text = format!(
-            r#"{{"name":"t","hosts":[{}],"vms":[{}]}}"#,
-            hosts.join(","),
-            vms.join(",")
-        );
-        let pool = crate::parse_pool(&text).unwrap();
+        let pool = pool_of(&hosts, &vms);
         let an = Analysis::new(&pool);
         let sb = SetBounds::new(&an);
         for o in sb.orders.iter().filter(|o| !o.shallow_only) {
