@@ -47,9 +47,9 @@
 //! r1" becomes the least r1-demand of a VM in v's bucket or above.)
 //!
 //! *Sizes.* VMs are bucketed by size: one bucket per size when there are
-//! at most [`MAX_LEVELS`] sizes, else that many quantile buckets, whose
+//! at most 24 (`MAX_LEVELS`) sizes, else that many quantile buckets, whose
 //! budgets count every VM of the bucket, and then the largest VMs (at
-//! most [`TOP_VMS`] of them, a size shared across the cut staying below
+//! most 64 (`TOP_VMS`) of them, a size shared across the cut staying below
 //! it) have a bucket per size and a kind per demand, in every order: their
 //! budgets count only VMs at least as large, and their costs in other
 //! resources are their own, not the largest of a mix. (In the count above,
