@@ -68,29 +68,8 @@ pub(crate) fn chains(an: &Analysis, longest: usize) -> Vec<Vec<HostId>> {
     picked.dedup();
     let mut out: Vec<Vec<HostId>> = Vec::new();
     for v in picked {
-        let vm = &pool.vms[v];
-        let mut fit: Vec<(i64, HostId)> = an
-            .agility
-            .targets
-            .of(v)
-            .filter(|&t| an.receives[t])
-            .filter_map(|t| {
-                // How many copies of v the host holds: its room for v.
-                let room = (0..nres)
-                    .filter(|&r| vm.demand[r] > 0)
-                    .map(|r| an.spare[t][r] / vm.demand[r])
-                    .min()
-                    .unwrap_or(i64::MAX);
-                (room > 0).then_some((room, t))
-            })
-            .collect();
-        let own = (pool.hosts[vm.host].state == HostState::Up).then_some(vm.host);
-        if fit.len() + own.is_some() as usize > longest {
-            continue;
-        }
-        fit.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        let chain: Vec<HostId> = own.into_iter().chain(fit.iter().map(|&(_, t)| t)).collect();
-        if !chain.is_empty() && !out.contains(&chain) {
+        let chain = chain_of(an, v, room_for(an, v, &mut 0));
+        if !chain.is_empty() && chain.len() <= longest && !out.contains(&chain) {
             out.push(chain);
         }
     }
@@ -103,6 +82,38 @@ pub(crate) fn chains(an: &Analysis, longest: usize) -> Vec<Vec<HostId>> {
     out
 }
 
+/// The targets of `v` with room for it, each with how many copies of v it
+/// holds; `looked` counts the targets looked at.
+fn room_for(an: &Analysis, v: VmId, looked: &mut usize) -> Vec<(i64, HostId)> {
+    let vm = &an.pool.vms[v];
+    let nres = an.pool.resources.len();
+    let mut fit = Vec::new();
+    for t in an.agility.targets.of(v) {
+        *looked += 1;
+        if !an.receives[t] {
+            continue;
+        }
+        let room = (0..nres)
+            .filter(|&r| vm.demand[r] > 0)
+            .map(|r| an.spare[t][r] / vm.demand[r])
+            .min()
+            .unwrap_or(i64::MAX);
+        if room > 0 {
+            fit.push((room, t));
+        }
+    }
+    fit
+}
+
+/// The chain of `v`: its host when up, then the hosts of `fit` (from
+/// [`room_for`]), the roomiest first.
+fn chain_of(an: &Analysis, v: VmId, mut fit: Vec<(i64, HostId)>) -> Vec<HostId> {
+    let vm = &an.pool.vms[v];
+    fit.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let own = (an.pool.hosts[vm.host].state == HostState::Up).then_some(vm.host);
+    own.into_iter().chain(fit.iter().map(|&(_, t)| t)).collect()
+}
+
 /// Host cells (members times targets) [`apart_chains`] looks at, at most.
 const APART_WORK: usize = 1 << 22;
 
@@ -113,8 +124,6 @@ const APART_WORK: usize = 1 << 22;
 /// displaced member with the fewest hosts with room for it: its host, then
 /// those hosts, the roomiest first.
 fn apart_chains(an: &Analysis, longest: usize) -> Vec<Vec<HostId>> {
-    let pool = an.pool;
-    let nres = pool.resources.len();
     let mut members: Vec<Vec<VmId>> = Vec::new();
     for &v in an.items.iter().flatten() {
         let g = an.group_of[v];
@@ -136,27 +145,9 @@ fn apart_chains(an: &Analysis, longest: usize) -> Vec<Vec<HostId>> {
         // The fewest hosts with room, and that member's chain.
         let mut best: Option<(usize, Vec<HostId>)> = None;
         for &v in &members[g] {
-            let vm = &pool.vms[v];
-            let mut fit: Vec<(i64, HostId)> = Vec::new();
-            for t in an.agility.targets.of(v) {
-                work += 1;
-                if !an.receives[t] {
-                    continue;
-                }
-                let room = (0..nres)
-                    .filter(|&r| vm.demand[r] > 0)
-                    .map(|r| an.spare[t][r] / vm.demand[r])
-                    .min()
-                    .unwrap_or(i64::MAX);
-                if room > 0 {
-                    fit.push((room, t));
-                }
-            }
+            let fit = room_for(an, v, &mut work);
             if best.as_ref().is_none_or(|b| fit.len() < b.0) {
-                fit.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-                let own = (pool.hosts[vm.host].state == HostState::Up).then_some(vm.host);
-                let chain = own.into_iter().chain(fit.iter().map(|&(_, t)| t)).collect();
-                best = Some((fit.len(), chain));
+                best = Some((fit.len(), chain_of(an, v, fit)));
             }
             if work > APART_WORK {
                 break;

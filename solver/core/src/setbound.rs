@@ -132,6 +132,10 @@ struct Kind {
     /// displaces none, and the type cannot be the first to fail.
     hosts: Vec<HostId>,
     on_down: bool,
+    /// Per resource: whether none of the type's VMs needs any of it. No
+    /// host blocks such a VM in that resource (it would need less than
+    /// nothing left), so that knapsack takes nothing out of the count.
+    free: Vec<bool>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -457,10 +461,6 @@ struct Order {
     /// Same for hosts already down, summed.
     ge_down: Vec<Vec<i64>>,
     kinds: Vec<Kind>,
-    /// Per kind, per resource: whether none of its VMs needs any of it.
-    /// No host blocks such a VM in that resource (it would need less than
-    /// nothing left), so that knapsack takes nothing out of the count.
-    kind_free: Vec<Vec<bool>>,
 }
 
 /// Set-level bounds for a pool.
@@ -1373,6 +1373,7 @@ impl Kind {
             }
         }
         let joint = Joint::new(&knap, nh);
+        let free = dmax.iter().map(|&d| d == 0).collect();
         Kind {
             joint,
             d1: lo,
@@ -1388,6 +1389,7 @@ impl Kind {
             gmult,
             hosts: Vec::new(),
             on_down: false,
+            free,
         }
     }
 }
@@ -1540,7 +1542,6 @@ impl Order {
             })
             .collect();
         let mut kinds = Vec::new();
-        let mut kind_free = Vec::new();
         for (level, per_class) in per_bucket.into_iter().enumerate() {
             let _ = buckets[level];
             let mut classes: Vec<(&[bool], Class)> = per_class
@@ -1600,7 +1601,6 @@ impl Order {
                     // are at least as large in r1 as it; by another key,
                     // they are in its bucket or above.
                     let one = if key.is_none() { plo } else { floor1[level] };
-                    kind_free.push(dmax.iter().map(|&d| d == 0).collect());
                     let mut kind = Kind::new(
                         an,
                         am,
@@ -1631,7 +1631,6 @@ impl Order {
             ge,
             ge_down,
             kinds,
-            kind_free,
         }
     }
 
@@ -1671,7 +1670,7 @@ impl Order {
         // only of whole sizes (no host chosen), where a proof settles every
         // set of the size.
         let shallow = p.chosen.is_empty();
-        for (i, kind) in self.kinds.iter().enumerate() {
+        for kind in &self.kinds {
             if !kind.on_down && !kind.hosts.iter().any(|&h| open[h]) {
                 continue; // no completion displaces a VM of this type
             }
@@ -1693,7 +1692,7 @@ impl Order {
             let aa = kind.aa_fixed + kind.aa_top[restarted.min(kind.aa_top.len() - 1)];
             ys.clear();
             for k in &kind.knap {
-                ys.push(if self.kind_free[i][k.r] {
+                ys.push(if kind.free[k.r] {
                     0
                 } else {
                     budget(kind.level, k.r, &mut scratch) - kind.dmin[k.r]
