@@ -126,16 +126,19 @@ group_of() {
 }
 
 wait_for() {
-    local what=$1 tries=$2
+    local what=$1 secs=$2
     shift 2
-    local i
-    for ((i = 0; i < tries; i++)); do
+    # Counted in time, not tries: each try runs a virsh or ipmitool, which
+    # can take long on a loaded machine.
+    local end=$((SECONDS + secs))
+    while :; do
         if "$@" >/dev/null 2>&1; then
             return 0
         fi
+        [ "$SECONDS" -lt "$end" ] || break
         sleep 0.05
     done
-    die "$what: not ready after $((tries / 20)) s"
+    die "$what: not ready after $secs s"
 }
 
 ipmi() {
@@ -318,16 +321,16 @@ EOF
     for ((i = 1; i <= n; i++)); do
         h=$DIR/h$i
         direct="test+unix:///default?socket=$h/libvirt-sock"
-        wait_for "h$i's BMC" 300 power_is "$DIR" "h$i" on
-        wait_for "h$i's libvirtd" 300 virsh_ok "$direct"
+        wait_for "h$i's BMC" 30 power_is "$DIR" "h$i" on
+        wait_for "h$i's libvirtd" 30 virsh_ok "$direct"
         spawn keeper "h$i" "$h/keeper.log" bash "$SELF" _keeper "$direct"
         spawn relay "h$i" "$h/relay.log" socat "UNIX-LISTEN:$h/mgmt-sock,fork,unlink-early" "UNIX-CONNECT:$h/libvirt-sock"
     done
     for ((i = 1; i <= n; i++)); do
         h=$DIR/h$i
         mgmt="test+unix:///default?socket=$h/mgmt-sock"
-        wait_for "h$i's management relay" 300 virsh_ok "$mgmt"
-        wait_for "h$i's keeper" 300 host_is_empty "$mgmt"
+        wait_for "h$i's management relay" 30 virsh_ok "$mgmt"
+        wait_for "h$i's keeper" 30 host_is_empty "$mgmt"
     done
 
     # The pool file and the state file.
@@ -432,15 +435,15 @@ cmd_power_off() {
     [ $# -eq 2 ] || usage
     check_host "$1" "$2"
     ipmi "$1" "$2" chassis power off >/dev/null
-    wait_for "$2 powering off" 200 libvirtd_gone "$1" "$2"
+    wait_for "$2 powering off" 20 libvirtd_gone "$1" "$2"
 }
 
 cmd_power_on() {
     [ $# -eq 2 ] || usage
     check_host "$1" "$2"
     ipmi "$1" "$2" chassis power on >/dev/null
-    wait_for "$2's libvirtd" 300 virsh_ok "test+unix:///default?socket=$1/$2/libvirt-sock"
-    wait_for "$2's keeper" 300 host_is_empty "test+unix:///default?socket=$1/$2/libvirt-sock"
+    wait_for "$2's libvirtd" 30 virsh_ok "test+unix:///default?socket=$1/$2/libvirt-sock"
+    wait_for "$2's keeper" 30 host_is_empty "test+unix:///default?socket=$1/$2/libvirt-sock"
 }
 
 cmd_crash() {
@@ -449,7 +452,7 @@ cmd_crash() {
     local pid
     pid=$(libvirtd_pid "$1" "$2") || die "$2 is not running"
     kill -KILL "$pid"
-    wait_for "$2 dying" 200 libvirtd_gone "$1" "$2"
+    wait_for "$2 dying" 20 libvirtd_gone "$1" "$2"
 }
 
 cmd_isolate() {
@@ -487,18 +490,24 @@ cmd_status() {
 
 # Internal: the keeper of one host (see the top of this file).
 cmd__keeper() {
-    local uri=$1 ev i
+    local uri=$1 ev
     while :; do
         virsh -q -c "$uri" event --all --loop >/dev/null 2>&1 &
         ev=$!
-        for ((i = 0; i < 100; i++)); do
-            kill -0 "$ev" 2>/dev/null || break
-            # Until the keeper's connection is up, each virsh below sees a
-            # fresh driver state again: repeat until the removal sticks.
-            virsh -q -c "$uri" list --all --uuid 2>/dev/null | grep -q "$TEST_DOMAIN_UUID" || break
-            virsh -q -c "$uri" destroy "$TEST_DOMAIN_UUID" >/dev/null 2>&1 || true
-            virsh -q -c "$uri" undefine "$TEST_DOMAIN_UUID" >/dev/null 2>&1 || true
-            sleep 0.05
+        # The test driver keeps its state only while some connection is open,
+        # and nothing tells when this keeper's event connection is up. A
+        # removal can seem to stick only because another connection (a test's
+        # handle) holds the state; when that one closes first, the built-in
+        # domain is back. So keep watching for it as long as the event
+        # connection lives, not only until the first removal seems to stick.
+        while kill -0 "$ev" 2>/dev/null; do
+            if virsh -q -c "$uri" list --all --uuid 2>/dev/null | grep -q "$TEST_DOMAIN_UUID"; then
+                virsh -q -c "$uri" destroy "$TEST_DOMAIN_UUID" >/dev/null 2>&1 || true
+                virsh -q -c "$uri" undefine "$TEST_DOMAIN_UUID" >/dev/null 2>&1 || true
+                sleep 0.05
+            else
+                sleep 0.5
+            fi
         done
         wait "$ev" || true
         sleep 0.3
