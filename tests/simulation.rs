@@ -214,7 +214,8 @@ fn summary_budget(stdout: &str) -> Option<u64> {
 /// whose exact tolerance takes seconds of search over failure sets, a
 /// budget of a millisecond leaves the checks of the steps after a host
 /// crash undecided, logged in the step. (The check the runtime makes when
-/// it is built from the file has the default budget, 5 s, not the flag's.)
+/// it is built from the file has the flag's budget too: see
+/// [`the_first_check_of_haplan_run_has_the_flags_budget`].)
 #[test]
 fn the_check_budget_of_haplan_run_reaches_the_runtime() {
     let pool = haplan_benches::knife_edge_pool(10, 9, 1);
@@ -252,6 +253,32 @@ fn the_check_budget_of_haplan_run_reaches_the_runtime() {
     let (code, stdout, stderr) = run_sim_cli(&hard, &tiny);
     assert_eq!(code, 0, "{stderr}");
     assert!(undecided_steps(&stdout) > 0, "no step undecided:\n{stdout}");
+}
+
+/// The check the runtime makes when it is built from the pool file, before
+/// any event, has the budget of `--check-budget`, not the default: on a
+/// pool whose tolerance takes a few tenths of a second to decide, a budget
+/// of a millisecond leaves it undecided in the log's first line, and the
+/// default budget (5 s) decides it.
+#[test]
+fn the_first_check_of_haplan_run_has_the_flags_budget() {
+    let pool = haplan_benches::knife_edge_pool(22, 9, 2);
+    let dir = std::env::temp_dir().join(format!("haplan-first-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    for (budget, undecided) in [("0.001", true), ("0", false)] {
+        let log = dir.join(format!("budget-{budget}.log"));
+        let _ = std::fs::remove_file(&log);
+        let path = log.to_str().expect("UTF-8");
+        let args = ["--check-budget", budget, "--until", "1", "--log", path];
+        let (code, _, stderr) = run_sim_cli(&pool, &args);
+        assert_eq!(code, 0, "{budget}: {stderr}");
+        let text = std::fs::read_to_string(&log).expect("the log");
+        let first: serde_json::Value =
+            serde_json::from_str(text.lines().next().expect("a first line")).expect("JSON");
+        let count = first["undecided"].as_array().map_or(0, Vec::len);
+        assert_eq!(count > 0, undecided, "{budget}: {first}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A check budget that is not a number of seconds from 0.001 to 3600 (or

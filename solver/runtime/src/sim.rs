@@ -894,7 +894,19 @@ impl Sim {
         seed: u64,
         listed: f64,
     ) -> Result<Sim, super::RuntimeError> {
-        let (runtime, out) = Runtime::new(doc.clone(), 0)?;
+        Sim::with_budget(doc, seed, listed, Some(super::DEFAULT_CHECK_BUDGET))
+    }
+
+    /// [`Sim::with_listed_starts`] whose runtime has the check budget
+    /// `budget` from its construction on, its first recalculation included
+    /// (see [`Sim::set_check_budget`]).
+    pub fn with_budget(
+        doc: Value,
+        seed: u64,
+        listed: f64,
+        budget: Option<std::time::Duration>,
+    ) -> Result<Sim, super::RuntimeError> {
+        let (runtime, out) = Runtime::with_check_budget(doc.clone(), 0, budget)?;
         let world = World::new(runtime.pool(), seed);
         let journal = Journal::begin(Vec::new(), &doc, 0, &out.undecided).expect("in memory");
         let mut sim = Sim {
@@ -916,7 +928,7 @@ impl Sim {
             listed_while_starting: listed.clamp(0.0, 1.0),
             listing_rng: Rng::new(seed.wrapping_mul(0x2545_f491_4f6c_dd1d).wrapping_add(3)),
             settled_starts: BTreeMap::new(),
-            check_budget: Some(super::DEFAULT_CHECK_BUDGET),
+            check_budget: budget,
         };
         sim.after(
             Input {

@@ -10,6 +10,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -75,8 +76,15 @@ pub enum Opened {
 impl StateFiles {
     /// Opens the runtime's log at `path` for the pool file `doc` at time
     /// `now`: takes the lock (refusing if another runtime holds it), then
-    /// resumes the log if it exists and is not empty, or starts it.
-    pub fn open(path: &Path, doc: &Value, now: Millis) -> Result<(StateFiles, Opened), String> {
+    /// resumes the log if it exists and is not empty, or starts it with a
+    /// runtime whose checks have `budget` from the first one on
+    /// ([`Runtime::with_check_budget`]).
+    pub fn open(
+        path: &Path,
+        doc: &Value,
+        now: Millis,
+        budget: Option<Duration>,
+    ) -> Result<(StateFiles, Opened), String> {
         let lock_path = sibling(path, ".lock");
         let lock = OpenOptions::new()
             .create(true)
@@ -102,8 +110,8 @@ impl StateFiles {
             .map(|m| m.len() > 0)
             .unwrap_or(false);
         if !existing {
-            let (runtime, output) =
-                Runtime::new(doc.clone(), now).map_err(|e: RuntimeError| e.to_string())?;
+            let (runtime, output) = Runtime::with_check_budget(doc.clone(), now, budget)
+                .map_err(|e: RuntimeError| e.to_string())?;
             let file = OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -265,6 +273,7 @@ mod tests {
 
     #[test]
     fn a_second_runtime_of_the_same_log_is_kept_out_until_the_first_ends() {
+        const DEFAULT: Option<Duration> = Some(haplan_runtime::DEFAULT_CHECK_BUDGET);
         let dir = scratch("lock");
         let log = dir.join("pool.log");
         let doc = serde_json::json!({
@@ -272,14 +281,14 @@ mod tests {
             "hosts": [{"name": "h1", "capacity": {"memory_mib": 8}}],
             "vms": []
         });
-        let first = StateFiles::open(&log, &doc, 0).expect("the first runtime starts");
-        let Err(refused) = StateFiles::open(&log, &doc, 1) else {
+        let first = StateFiles::open(&log, &doc, 0, DEFAULT).expect("the first runtime starts");
+        let Err(refused) = StateFiles::open(&log, &doc, 1, DEFAULT) else {
             panic!("a second runtime opened a log whose lock is held");
         };
         assert!(refused.contains("another haplan run holds"), "{refused}");
         assert!(refused.contains("pool.log.lock"), "{refused}");
         drop(first);
-        let (_, opened) = StateFiles::open(&log, &doc, 2).expect("the lock was released");
+        let (_, opened) = StateFiles::open(&log, &doc, 2, DEFAULT).expect("the lock was released");
         assert!(
             matches!(opened, Opened::Resumed { .. }),
             "the log is resumed"

@@ -516,9 +516,13 @@ pub fn run<D: LiveDrivers>(
     let start = Instant::now();
     let wall0 = unix_ms();
     let now = || wall0 + start.elapsed().as_millis() as u64;
+    // The budget holds from the runtime's first check on.
+    let budget = options
+        .check_budget
+        .unwrap_or(haplan_runtime::DEFAULT_CHECK_BUDGET);
     let (mut rt, first_input, first, mut files) = match options.log {
         Some(path) => {
-            let (files, opened) = StateFiles::open(path, &doc, now())?;
+            let (files, opened) = StateFiles::open(path, &doc, now(), Some(budget))?;
             live.keep_definitions(&files.definitions_path())?;
             match opened {
                 Opened::Started(rt, out) => {
@@ -537,8 +541,8 @@ pub fn run<D: LiveDrivers>(
             }
         }
         None => {
-            let (rt, out) =
-                Runtime::new(doc.clone(), now()).map_err(|e: RuntimeError| e.to_string())?;
+            let (rt, out) = Runtime::with_check_budget(doc.clone(), now(), Some(budget))
+                .map_err(|e: RuntimeError| e.to_string())?;
             let input = Input {
                 at: rt.now(),
                 event: Event::Tick,

@@ -192,10 +192,10 @@ fn run_sim(
             .map(|_| ())
             .ok_or_else(|| format!("--{flag}: unknown host {}", quoted(name)))
     };
-    let mut sim = Sim::new(doc, seed).map_err(|e| format!("{shown}: {e}"))?;
-    if let Some(budget) = check_budget {
-        sim.set_check_budget(Some(budget));
-    }
+    // The flag's budget holds from the runtime's first check on.
+    let budget = check_budget.unwrap_or(haplan_runtime::DEFAULT_CHECK_BUDGET);
+    let mut sim =
+        Sim::with_budget(doc, seed, 0.0, Some(budget)).map_err(|e| format!("{shown}: {e}"))?;
     sim.record = true;
     // Only the steps that will be shown are kept (without --verbose, the
     // routine ones are not; with it, the first VERBOSE_ROUTINE_STEPS_MAX
