@@ -2509,6 +2509,47 @@ fn gpu_pools() -> impl Strategy<Value = PoolJson> {
         })
 }
 
+/// Pools of 4 to 7 hosts and two resources where most VMs belong to one
+/// of two anti-affinity groups spread over the hosts: the hosts running a
+/// member are blocked for the others, failed ones among them too, and a
+/// host holding a member restarted first holds that member.
+fn anti_affinity_pools() -> impl Strategy<Value = PoolJson> {
+    (
+        prop::collection::vec((6i64..=16, 2i64..=6), 4..=7),
+        prop::collection::vec(
+            (
+                any::<Index>(),
+                1i64..=6,
+                0i64..=2,
+                prop::option::weighted(0.8, 0u8..2),
+            ),
+            0..=16,
+        ),
+    )
+        .prop_map(|(hosts, vms)| {
+            let mut free: Vec<(i64, i64)> = hosts.clone();
+            let mut out = Vec::new();
+            for (i, (at, m, c, group)) in vms.into_iter().enumerate() {
+                let h = at.index(hosts.len());
+                if free[h].0 < m || free[h].1 < c {
+                    continue;
+                }
+                free[h].0 -= m;
+                free[h].1 -= c;
+                out.push(placed_vm(i, h, json!({"m": m, "c": c}), group));
+            }
+            let hs: Vec<Value> = hosts
+                .iter()
+                .enumerate()
+                .map(|(h, &(m, c))| json!({"name": format!("h{h}"), "capacity": {"m": m, "c": c}}))
+                .collect();
+            PoolJson(
+                json!({"name": "groups", "ha": {"host_failures_to_tolerate": 1},
+                "hosts": hs, "vms": out}),
+            )
+        })
+}
+
 proptest! {
     #![proptest_config(config(256))]
 
@@ -2526,6 +2567,17 @@ proptest! {
     #[test]
     fn set_bounds_match_reference_with_gpus(
         p in gpu_pools(),
+        partials in prop::collection::vec((any::<u8>(), any::<u8>(), 0usize..4), 6),
+    ) {
+        set_bounds_against_reference(&p.pool(), &partials)?;
+    }
+
+    /// The anti-affinity term: a failed host running a member of the
+    /// group leaves the count once, a host holding a member restarted
+    /// first keeps that member's share in it.
+    #[test]
+    fn set_bounds_match_reference_with_anti_affinity(
+        p in anti_affinity_pools(),
         partials in prop::collection::vec((any::<u8>(), any::<u8>(), 0usize..4), 6),
     ) {
         set_bounds_against_reference(&p.pool(), &partials)?;

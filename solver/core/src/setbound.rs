@@ -24,7 +24,10 @@
 //! left out of `E_v` (the hosts v's requirements pass, so that VMs of one
 //! requirement share it): a group of m running members can block at most
 //! m − 1 survivors, each running a member or holding one restarted before v,
-//! and those hosts are taken out of the count (`AA`). So if
+//! and those hosts are taken out of the count (`AA`): a host holding a
+//! restarted member keeps that member's r1-demand in it (at least the
+//! least of a VM placed before v), and a failed host running a member
+//! leaves the count once, not as failed and as blocked both. So if
 //!
 //! `Σ_{t ∈ E_v ∩ S} c_t[r1] − AA − Σ_{r≠r1} FK_r  >  Y[r1]`
 //!
@@ -119,9 +122,12 @@ struct Kind {
     /// over the type's groups), and so are the hosts holding members
     /// restarted before v: at most min(g − 1, |F|·m_G + g_down − 1), m_G
     /// the most members on one host, each
-    /// worth at most the largest values (`aa_top`, prefix sums).
+    /// worth at most the largest values less the member's own share of r1
+    /// (`aa_top`, prefix sums).
     aa_fixed: i64,
     aa_top: Vec<i64>,
+    /// The type's groups with their `Σ_{t∈P_G} value`, largest first.
+    aa_groups: Vec<(i64, u32)>,
     /// The most members of a group of this type, of them on hosts
     /// already down, and of them on one host.
     gmax: i64,
@@ -461,6 +467,9 @@ struct Order {
     /// Same for hosts already down, summed.
     ge_down: Vec<Vec<i64>>,
     kinds: Vec<Kind>,
+    /// Per anti-affinity group: the hosts running a member
+    /// (`EligClasses::group_peers`).
+    group_peers: Vec<Vec<HostId>>,
 }
 
 /// Set-level bounds for a pool.
@@ -1349,19 +1358,23 @@ impl Kind {
             .map(|&g| facts.group_mult[g as usize])
             .max()
             .unwrap_or(0);
-        let aa_fixed = groups
+        let mut aa_groups: Vec<(i64, u32)> = groups
             .iter()
             .map(|&g| {
-                facts.group_peers[g as usize]
+                let a = facts.group_peers[g as usize]
                     .iter()
                     .map(|&t| value[t])
-                    .sum::<i64>()
+                    .sum::<i64>();
+                (a, g)
             })
-            .max()
-            .unwrap_or(0);
+            .collect();
+        aa_groups.sort_unstable_by(|a, b| b.cmp(a));
+        let aa_fixed = aa_groups.first().map_or(0, |x| x.0);
         let mut aa_top = vec![0i64];
         if gmax > 1 {
-            let mut v = value.clone();
+            // A host holding a member restarted before v holds at least
+            // `one` of r1: only the rest of its value leaves the count.
+            let mut v: Vec<i64> = value.iter().map(|&x| (x - one).max(0)).collect();
             let m = (gmax as usize - 1).min(v.len());
             if m > 0 && m < v.len() {
                 v.select_nth_unstable_by(m - 1, |a, b| b.cmp(a));
@@ -1384,6 +1397,7 @@ impl Kind {
             knap,
             aa_fixed,
             aa_top,
+            aa_groups,
             gmax,
             gdown,
             gmult,
@@ -1631,6 +1645,7 @@ impl Order {
             ge,
             ge_down,
             kinds,
+            group_peers: facts.group_peers.clone(),
         }
     }
 
@@ -1646,6 +1661,48 @@ impl Order {
         kind.value_total as i128 - aa as i128 - b - self.ge_down[kind.level][self.r1] as i128
             + kind.d1 as i128
             > 0
+    }
+
+    /// How much less the hosts running a member of v's group and the
+    /// failed ones take out together than `aa_fixed` plus the failed
+    /// hosts' worst (`top`: the chosen hosts' and the `m` largest of the
+    /// rest's `value + ge[r1]`): a failed host running a member leaves the
+    /// count once. Per group G, `Σ_{P_G} value` plus the worst failed hosts
+    /// counting only `ge[r1]` for those in `P_G`; the groups past the
+    /// first [`AA_EXACT`] are bounded as before.
+    fn aa_overlap(&self, kind: &Kind, p: &Partial, top: i64) -> i64 {
+        let nres = self.nres;
+        let g = &self.ge[kind.level];
+        let nh = kind.value.len();
+        let mut peer = vec![false; nh];
+        let mut scratch: Vec<i64> = Vec::with_capacity(p.rest.len());
+        let mut best = i64::MIN;
+        for (i, &(a, gid)) in kind.aa_groups.iter().enumerate() {
+            if a.saturating_add(top) <= best {
+                break; // no later group takes out more
+            }
+            if i == AA_EXACT {
+                best = a.saturating_add(top);
+                break;
+            }
+            let peers = &self.group_peers[gid as usize];
+            for &t in peers {
+                peer[t] = true;
+            }
+            let w = |h: HostId| g[h * nres + self.r1] + if peer[h] { 0 } else { kind.value[h] };
+            let fixed: i64 = p.chosen.iter().map(|&h| w(h)).sum();
+            scratch.clear();
+            scratch.extend(p.rest.iter().map(|&h| w(h)));
+            let here = a + fixed + top_sum(&mut scratch, p.m);
+            for &t in peers {
+                peer[t] = false;
+            }
+            best = best.max(here);
+        }
+        if best == i64::MIN {
+            return 0;
+        }
+        (kind.aa_fixed.saturating_add(top) - best).max(0)
     }
 
     /// Whether FFD by this resource provably succeeds on every completion.
@@ -1704,9 +1761,16 @@ impl Order {
                 .zip(&ys)
                 .fold(0i64, |a, (k, &y)| a.saturating_add(k.best(y)));
             // value_total − Σ_F value − AA − knapsacks > Σ_F ge[r1] + ge_down − d1
-            let margin = |knapsacks: i128| {
-                kind.value_total as i128 - aa as i128 - knapsacks - worst as i128 + kind.d1 as i128
+            let slack = kind.value_total as i128 - worst as i128 + kind.d1 as i128;
+            // A failed host running a member of v's group leaves the count
+            // once (asked only when the plain count fails; the joint bound
+            // with the failed hosts has its own way of choosing them).
+            let saving = if slack - aa as i128 - separate as i128 > 0 {
+                0
+            } else {
+                self.aa_overlap(kind, p, worst - self.ge_down[kind.level][r1])
             };
+            let margin = |knapsacks: i128| slack - (aa - saving) as i128 - knapsacks;
             if margin(separate as i128) <= 0
                 && (!shallow
                     || (kind.knap.len() < 2 || margin(kind.joint.bound(&ys)) <= 0)
@@ -1718,6 +1782,10 @@ impl Order {
         true
     }
 }
+
+/// Anti-affinity groups of a type counted one by one in
+/// [`Order::aa_overlap`].
+const AA_EXACT: usize = 32;
 
 /// The fixed-point scale of the joint bound's exact evaluation.
 const SCALE: i128 = 1 << 32;
