@@ -35,7 +35,9 @@
 //! set F ⊇ M of at most k hosts holding no move's host u. It holds when,
 //! for every host w ∉ M, `worst(w, M)` (at least the most any such F puts
 //! on w by the lists, [`Loads::worst`]; exact for k ≤ 3 but around one
-//! host when k = 3, an upper bound there, below), less the demand moved
+//! host when k = 3, an upper bound there, below; or `worst(w, ∅)`, the
+//! most any set of at most k hosts puts on w, larger still, which a host
+//! a move goes to is counted with first), less the demand moved
 //! off w, plus the demand moved onto w, is within w's spare; a moved VM
 //! goes only to a receiving restart target of its own where no other VM
 //! of its anti-affinity group is moved, nor listed by an entry whose
@@ -606,6 +608,9 @@ impl Loads {
             self.within(t, must, &mut best);
             return best;
         }
+        if must.len() + 1 == k {
+            return self.worst_one_more(t, must);
+        }
         let mut val = vec![0i64; nres];
         let mut consider = |f0: &[HostId]| {
             self.within(t, f0, &mut val);
@@ -650,6 +655,61 @@ impl Loads {
                         }
                     }
                 }
+            }
+        }
+        best
+    }
+
+    /// [`Loads::worst_of`] over the sets of at most `must.len() + 1`
+    /// hosts (`must` sorted): `must` itself, or `must ∪ {x}`,
+    /// which adds `W_t({x})` and the loads of the triggers holding x whose
+    /// other hosts are all in `must` (each met once, through its first host
+    /// in `must`). A host x on no such trigger adds `W_t({x})` alone, at
+    /// most the largest single-host load off `must`.
+    fn worst_one_more(&self, t: HostId, must: &[HostId]) -> Vec<i64> {
+        let nres = self.nres;
+        let mut base = vec![0i64; nres];
+        self.within(t, must, &mut base);
+        // (x, where the load of a trigger holding x and hosts of `must` is).
+        let mut gains: Vec<(HostId, usize)> = Vec::new();
+        for &h in must {
+            for &(trig, o) in self.touching.get(&(t, h)).into_iter().flatten() {
+                let hosts = hosts_of(&trig);
+                let mut outside = hosts.iter().filter(|x| !must.contains(x));
+                let (Some(&x), None) = (outside.next(), outside.next()) else {
+                    continue;
+                };
+                if hosts.iter().find(|x| must.contains(x)) == Some(&h) {
+                    gains.push((x, o));
+                }
+            }
+        }
+        gains.sort_unstable();
+        let mut best: Vec<i64> = (0..nres)
+            .map(|r| {
+                let pad = self.top[(t * nres + r) * self.k..(t * nres + r + 1) * self.k]
+                    .iter()
+                    .find(|&&(h, _)| h != NOT && !must.contains(&h))
+                    .map_or(0, |&(_, l)| l);
+                base[r].saturating_add(pad)
+            })
+            .collect();
+        let mut sum = vec![0i64; nres];
+        for run in gains.chunk_by(|p, q| p.0 == q.0) {
+            let x = run[0].0;
+            sum.copy_from_slice(&base);
+            if let Some(s) = self.get(t, &[x, NOT, NOT]) {
+                for (a, &l) in sum.iter_mut().zip(s) {
+                    *a = a.saturating_add(l);
+                }
+            }
+            for &(_, o) in run {
+                for (a, &l) in sum.iter_mut().zip(&self.vals[o..o + nres]) {
+                    *a = a.saturating_add(l);
+                }
+            }
+            for (b, &s) in best.iter_mut().zip(&sum) {
+                *b = (*b).max(s);
             }
         }
         best
@@ -865,16 +925,16 @@ pub(crate) fn proves(an: &Analysis, lists: &Lists, budget: &Budget) -> Option<Co
     }
     targets.sort_unstable();
     targets.dedup();
-    let hot: Vec<HostId> = targets
-        .into_iter()
-        .filter(|&t| {
-            loads
-                .worst(t, &[])
-                .iter()
-                .zip(&an.spare[t])
-                .any(|(&w, &s)| w > s)
-        })
-        .collect();
+    // Per target, the most any set of at most k hosts puts on it.
+    let mut calm: FastMap<HostId, Vec<i64>> = FastMap::default();
+    let mut hot: Vec<HostId> = Vec::new();
+    for t in targets {
+        let w = loads.worst(t, &[]);
+        if w.iter().zip(&an.spare[t]).any(|(&w, &s)| w > s) {
+            hot.push(t);
+        }
+        calm.insert(t, w);
+    }
     let mut cover = Cover {
         decide: short,
         repairs: Vec::new(),
@@ -885,7 +945,7 @@ pub(crate) fn proves(an: &Analysis, lists: &Lists, budget: &Budget) -> Option<Co
         if k > MOST_REPAIRED_K {
             return None;
         }
-        Repairer::new(an, lists, &loads, hot).cover(&mut cover, budget)?;
+        Repairer::new(an, lists, &loads, hot, calm).cover(&mut cover, budget)?;
     }
     cover.decide.sort_unstable();
     cover.decide.dedup();
@@ -1154,14 +1214,17 @@ struct Repairer<'a, 'p> {
     /// The receiving hosts the worst set overloads.
     hot: Vec<HostId>,
     /// The VMs of the list entries per (host, trigger).
-    vms_at: HashMap<(HostId, Trigger), Vec<VmId>>,
+    vms_at: FastMap<(HostId, Trigger), Vec<VmId>>,
     /// Per (anti-affinity group, host), the VMs of the group listing it,
     /// with their entries' triggers.
-    listed: HashMap<(u32, HostId), Vec<(VmId, Trigger)>>,
+    listed: FastMap<(u32, HostId), Vec<(VmId, Trigger)>>,
     /// Per VM, the sum over resources of its demand over the total spare.
-    size: HashMap<VmId, f64>,
+    size: Vec<f64>,
     /// Per host h, the hot hosts with an entry whose trigger holds h.
-    feeds: HashMap<HostId, Vec<HostId>>,
+    feeds: FastMap<HostId, Vec<HostId>>,
+    /// Per target host, `worst(t, ∅)`: the most any set of at most k hosts
+    /// puts on it, so at least `worst(t, M)` for every core M.
+    calm: FastMap<HostId, Vec<i64>>,
     /// Per number j of hosts, the hot hosts some set of at most j hosts
     /// overloads (`worst` over sets of j hosts).
     over_by: Vec<Vec<HostId>>,
@@ -1175,6 +1238,7 @@ impl<'a, 'p> Repairer<'a, 'p> {
         lists: &Lists,
         loads: &'a Loads,
         hot: Vec<HostId>,
+        calm: FastMap<HostId, Vec<i64>>,
     ) -> Repairer<'a, 'p> {
         let pool = an.pool;
         let nres = pool.resources.len();
@@ -1187,13 +1251,13 @@ impl<'a, 'p> Repairer<'a, 'p> {
                     .max(1.0)
             })
             .collect();
-        let mut vms_at: HashMap<(HostId, Trigger), Vec<VmId>> = HashMap::new();
-        let mut listed: HashMap<(u32, HostId), Vec<(VmId, Trigger)>> = HashMap::new();
-        let mut size = HashMap::new();
+        let mut vms_at: FastMap<(HostId, Trigger), Vec<VmId>> = FastMap::default();
+        let mut listed: FastMap<(u32, HostId), Vec<(VmId, Trigger)>> = FastMap::default();
+        let mut size = vec![0.0; pool.vms.len()];
         for (v, hosts) in &lists.of {
             let a = pool.vms[*v].host;
             let d = &pool.vms[*v].demand;
-            size.insert(*v, (0..nres).map(|r| d[r].max(0) as f64 / total[r]).sum());
+            size[*v] = (0..nres).map(|r| d[r].max(0) as f64 / total[r]).sum();
             for (j, &t) in hosts.iter().enumerate() {
                 let trig = trigger(lists.k, a, &hosts[..j]);
                 vms_at.entry((t, trig)).or_default().push(*v);
@@ -1206,7 +1270,7 @@ impl<'a, 'p> Repairer<'a, 'p> {
             }
         }
         let is_hot: HashSet<HostId> = hot.iter().copied().collect();
-        let mut feeds: HashMap<HostId, Vec<HostId>> = HashMap::new();
+        let mut feeds: FastMap<HostId, Vec<HostId>> = FastMap::default();
         for &(t, trig) in vms_at.keys() {
             if is_hot.contains(&t) {
                 for &h in hosts_of(&trig) {
@@ -1241,6 +1305,7 @@ impl<'a, 'p> Repairer<'a, 'p> {
             listed,
             size,
             feeds,
+            calm,
             over_by,
             looked: AtomicUsize::new(0),
         }
@@ -1354,7 +1419,9 @@ impl<'a, 'p> Repairer<'a, 'p> {
         {
             return Err(());
         }
-        let mut base: HashMap<HostId, Vec<i64>> = HashMap::new();
+        // Per host, the most the lists put on it in the sets claimed, and
+        // whether that is `worst(h, m)` itself (else `calm`, larger).
+        let mut base: FastMap<HostId, (Vec<i64>, bool)> = FastMap::default();
         let mut over: Vec<HostId> = Vec::new();
         for w in fed {
             if m.contains(&w) {
@@ -1364,13 +1431,13 @@ impl<'a, 'p> Repairer<'a, 'p> {
             if worst.iter().zip(&an.spare[w]).any(|(&l, &s)| l > s) {
                 over.push(w);
             }
-            base.insert(w, worst);
+            base.insert(w, (worst, true));
         }
         if over.is_empty() {
             return Ok(Vec::new());
         }
         // The demand each host gains (moved in) less what it loses.
-        let mut shift: HashMap<HostId, Vec<i64>> = HashMap::new();
+        let mut shift: FastMap<HostId, Vec<i64>> = FastMap::default();
         let mut moves: Moves = Vec::new();
         for &w in &over {
             let mut cands: Vec<VmId> = Vec::new();
@@ -1390,10 +1457,10 @@ impl<'a, 'p> Repairer<'a, 'p> {
                     cands.extend(vs);
                 }
             }
-            cands.sort_by(|x, y| self.size[y].total_cmp(&self.size[x]).then(x.cmp(y)));
+            cands.sort_by(|x, y| self.size[*y].total_cmp(&self.size[*x]).then(x.cmp(y)));
             for v in cands {
-                let need = |shift: &HashMap<HostId, Vec<i64>>, r: usize| {
-                    base[&w][r] + shift.get(&w).map_or(0, |s| s[r]) - an.spare[w][r]
+                let need = |shift: &FastMap<HostId, Vec<i64>>, r: usize| {
+                    base[&w].0[r] + shift.get(&w).map_or(0, |s| s[r]) - an.spare[w][r]
                 };
                 if (0..nres).all(|r| need(&shift, r) <= 0) {
                     break;
@@ -1413,7 +1480,7 @@ impl<'a, 'p> Repairer<'a, 'p> {
                 }
             }
         }
-        let fits = base.iter().all(|(&h, worst)| {
+        let fits = base.iter().all(|(&h, (worst, _))| {
             let s = shift.get(&h);
             (0..nres).all(|r| worst[r] + s.map_or(0, |s| s[r]) <= an.spare[h][r])
         });
@@ -1440,8 +1507,8 @@ impl<'a, 'p> Repairer<'a, 'p> {
         v: VmId,
         m: &[HostId],
         over: &[HostId],
-        base: &mut HashMap<HostId, Vec<i64>>,
-        shift: &HashMap<HostId, Vec<i64>>,
+        base: &mut FastMap<HostId, (Vec<i64>, bool)>,
+        shift: &FastMap<HostId, Vec<i64>>,
         moves: &[(VmId, HostId)],
     ) -> Option<HostId> {
         let an = self.an;
@@ -1459,14 +1526,29 @@ impl<'a, 'p> Repairer<'a, 'p> {
             {
                 continue;
             }
-            let worst = base.entry(u).or_insert_with(|| self.loads.worst(u, m));
             let s = shift.get(&u);
-            if (0..d.len()).all(|r| {
-                worst[r]
-                    .saturating_add(s.map_or(0, |s| s[r]))
-                    .saturating_add(d[r].max(0))
-                    <= an.spare[u][r]
-            }) {
+            let fits = |worst: &[i64]| {
+                (0..d.len()).all(|r| {
+                    worst[r]
+                        .saturating_add(s.map_or(0, |s| s[r]))
+                        .saturating_add(d[r].max(0))
+                        <= an.spare[u][r]
+                })
+            };
+            // `worst(u, ∅)` first (a host no entry lists takes nothing),
+            // `worst(u, m)` only when that is too much.
+            let (worst, exact) = base.entry(u).or_insert_with(|| {
+                self.calm
+                    .get(&u)
+                    .map_or_else(|| (vec![0; d.len()], true), |c| (c.clone(), false))
+            });
+            if !fits(worst) && !*exact {
+                for (w, e) in worst.iter_mut().zip(self.loads.worst(u, m)) {
+                    *w = (*w).min(e);
+                }
+                *exact = true;
+            }
+            if fits(worst) {
                 return Some(u);
             }
         }
