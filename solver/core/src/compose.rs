@@ -286,6 +286,10 @@ fn hosts_of(t: &Trigger) -> &[HostId] {
 /// `(group, host)` to the triggers of its members' entries there.
 type Sharing = FastMap<(u32, HostId), Vec<Trigger>>;
 
+/// Pools of at most this many hosts squared keep [`Loads`]' tables per
+/// pair of hosts (9 MB at most).
+const MOST_DENSE: usize = 1 << 20;
+
 /// Entries of one group on one host, at most this many (then the host is
 /// not shared further): the clash checks stay bounded on any pool.
 const MOST_SHARING: usize = 64;
@@ -319,6 +323,14 @@ struct Loads {
     k: usize,
     nres: usize,
     at: FastMap<(HostId, Trigger), usize>,
+    /// Hosts in the pool when the tables below are kept, else 0.
+    dense: usize,
+    /// Per (t, h) at `t * dense + h`: where `W_t({h})` is in `vals`
+    /// (`NOT` for none): what `at` says, without hashing.
+    single_at: Vec<usize>,
+    /// Per (t, h) likewise: whether h is in a trigger of two or more hosts
+    /// on t (a trigger holding a host that is not has no load on t).
+    in_multi: Vec<bool>,
     vals: Vec<i64>,
     /// Per (t, r), k slots: `(host, W_t({host})[r])`, largest first, `NOT`
     /// for none yet.
@@ -339,10 +351,19 @@ struct Loads {
 
 impl Loads {
     fn new(hosts: usize, nres: usize, k: usize) -> Loads {
+        Loads::with_tables(hosts, nres, k, hosts.saturating_mul(hosts) <= MOST_DENSE)
+    }
+
+    /// [`Loads::new`], with the tables per pair of hosts or not.
+    fn with_tables(hosts: usize, nres: usize, k: usize, tables: bool) -> Loads {
+        let dense = if tables { hosts } else { 0 };
         Loads {
             k,
             nres,
             at: FastMap::default(),
+            dense,
+            single_at: vec![NOT; dense * dense],
+            in_multi: vec![false; dense * dense],
             vals: Vec::new(),
             top: vec![(NOT, 0); hosts * nres * k],
             multi: HashMap::new(),
@@ -354,6 +375,16 @@ impl Loads {
     }
 
     fn get(&self, t: HostId, trig: &Trigger) -> Option<&[i64]> {
+        let n = self.dense;
+        if n > 0 {
+            if trig[1] == NOT {
+                let o = self.single_at[t * n + trig[0]];
+                return (o != NOT).then(|| &self.vals[o..o + self.nres]);
+            }
+            if hosts_of(trig).iter().any(|&h| !self.in_multi[t * n + h]) {
+                return None;
+            }
+        }
         self.at
             .get(&(t, *trig))
             .map(|&o| &self.vals[o..o + self.nres])
@@ -371,12 +402,19 @@ impl Loads {
                 self.vals.extend(std::iter::repeat_n(0, nres));
                 self.at.insert((t, trig), o);
                 let hosts = hosts_of(&trig);
+                let n = self.dense;
                 if hosts.len() == 1 {
                     self.singles.entry(t).or_default().push(trig[0]);
+                    if n > 0 {
+                        self.single_at[t * n + trig[0]] = o;
+                    }
                 } else {
                     self.multi.entry(t).or_default().push(trig);
                     for &h in hosts {
                         self.touching.entry((t, h)).or_default().push((trig, o));
+                        if n > 0 {
+                            self.in_multi[t * n + h] = true;
+                        }
                     }
                 }
                 o
@@ -1717,7 +1755,17 @@ mod tests {
     /// trigger hosts, amounts), each trigger cut to at most `k` (and 3)
     /// hosts other than its target; entries left with no trigger dropped.
     fn random_loads(n: usize, k: usize, entries: Vec<(usize, Vec<usize>, i64, i64)>) -> Loads {
-        let mut loads = Loads::new(n, 2, k);
+        random_loads_with(n, k, entries, true)
+    }
+
+    /// [`random_loads`], with [`Loads`]' tables per pair of hosts or not.
+    fn random_loads_with(
+        n: usize,
+        k: usize,
+        entries: Vec<(usize, Vec<usize>, i64, i64)>,
+        tables: bool,
+    ) -> Loads {
+        let mut loads = Loads::with_tables(n, 2, k, tables);
         for (t, trig, x, y) in entries {
             let t = t % n;
             let mut hosts: Vec<HostId> = trig
@@ -1893,6 +1941,34 @@ mod tests {
                         if must.len() != 1 || k != 3 {
                             prop_assert_eq!(w[r], most[r], "worst({}, {:?}) not exact", t, must);
                         }
+                    }
+                }
+            }
+        }
+
+        /// The tables per pair of hosts answer as the map does: every
+        /// trigger's load, and every worst set, the same with and without.
+        #[test]
+        fn tables_agree_with_the_map(
+            n in 4usize..8,
+            k in 1usize..4,
+            entries in prop::collection::vec(
+                (0usize..8, prop::collection::vec(0usize..8, 1..4), 0i64..50, 0i64..50),
+                0..40,
+            ),
+        ) {
+            let dense = random_loads_with(n, k, entries.clone(), true);
+            let map = random_loads_with(n, k, entries, false);
+            prop_assert_eq!(dense.dense, n);
+            prop_assert_eq!(map.dense, 0);
+            for t in 0..n {
+                let others: Vec<HostId> = (0..n).filter(|&h| h != t).collect();
+                for f in sets_upto(&others, 3) {
+                    let mut trig = [NOT; 3];
+                    trig[..f.len()].copy_from_slice(&f);
+                    prop_assert_eq!(dense.get(t, &trig), map.get(t, &trig), "W_{}({:?})", t, f);
+                    if f.len() <= k {
+                        prop_assert_eq!(dense.worst(t, &f), map.worst(t, &f));
                     }
                 }
             }
