@@ -1565,28 +1565,43 @@ impl<'a, 'p> Repairer<'a, 'p> {
                 continue;
             }
             let s = shift.get(&u);
-            let fits = |worst: &[i64]| {
+            // Within u's spare with `worst` (none: nothing) from the lists.
+            let fits = |worst: Option<&[i64]>| {
                 (0..d.len()).all(|r| {
-                    worst[r]
+                    worst
+                        .map_or(0, |w| w[r])
                         .saturating_add(s.map_or(0, |s| s[r]))
                         .saturating_add(d[r].max(0))
                         <= an.spare[u][r]
                 })
             };
             // `worst(u, ∅)` first (a host no entry lists takes nothing),
-            // `worst(u, m)` only when that is too much.
-            let (worst, exact) = base.entry(u).or_insert_with(|| {
-                self.calm
-                    .get(&u)
-                    .map_or_else(|| (vec![0; d.len()], true), |c| (c.clone(), false))
-            });
-            if !fits(worst) && !*exact {
-                for (w, e) in worst.iter_mut().zip(self.loads.worst(u, m)) {
-                    *w = (*w).min(e);
+            // `worst(u, m)` only when that is too much; kept in `base` for
+            // the host taken, and once found.
+            match base.get(&u).map(|(w, exact)| (fits(Some(w)), *exact)) {
+                Some((true, _)) => return Some(u),
+                Some((false, true)) => continue,
+                Some((false, false)) => {}
+                None => {
+                    let calm = self.calm.get(&u);
+                    if fits(calm.map(Vec::as_slice)) {
+                        let worst =
+                            calm.map_or_else(|| (vec![0; d.len()], true), |c| (c.clone(), false));
+                        base.insert(u, worst);
+                        return Some(u);
+                    }
                 }
-                *exact = true;
             }
-            if fits(worst) {
+            let mut worst = self.loads.worst(u, m);
+            for (w, &c) in worst
+                .iter_mut()
+                .zip(self.calm.get(&u).into_iter().flatten())
+            {
+                *w = (*w).min(c);
+            }
+            let taken = fits(Some(&worst));
+            base.insert(u, (worst, true));
+            if taken {
                 return Some(u);
             }
         }
