@@ -2234,6 +2234,38 @@ mod tests {
     }
 
     #[test]
+    fn a_move_goes_only_where_it_fits() {
+        // h0 and h1 hold a VM of 60 each, both listing h3 then h4 (100
+        // free each); h2 has 30 free and no entry. When h0 and h1 fail, h3
+        // would take 120: one VM moves, not to h2 (too small, though no
+        // list puts anything there), but to h4, which takes nothing from
+        // the lists then (the second entries wait for h3 to fail).
+        let text = pool_text(
+            &[(100, 16), (100, 16), (30, 16), (100, 16), (100, 16)],
+            &[(0, 60, 1, None), (1, 60, 1, None)],
+        );
+        let pool = crate::parse_pool(&text).unwrap();
+        let an = Analysis::new(&pool);
+        let lists = Lists {
+            k: 2,
+            of: vec![(0, vec![3, 4]), (1, vec![3, 4])],
+        };
+        let cover = proves(&an, &lists, &Budget::default()).unwrap();
+        assert_eq!(repairs_hold(&an, &lists, &cover), Ok(()));
+        let into: Vec<HostId> = cover
+            .repairs
+            .iter()
+            .flat_map(|r| r.moves.iter().map(|&(_, u)| u))
+            .collect();
+        assert!(
+            !into.contains(&2),
+            "moved onto 30 free: {:?}",
+            cover.repairs
+        );
+        assert!(into.contains(&4), "{:?}", cover.repairs);
+    }
+
+    #[test]
     fn the_checker_rejects_lists_that_strand_a_pair() {
         // h0 and h1 hold a VM of 60 each; h2 and h3 have 100 free. Lists
         // that send both VMs first to h2 overload it when h0 and h1 fail:
