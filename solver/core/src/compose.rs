@@ -35,7 +35,9 @@
 //! set F ⊇ M of at most k hosts holding no move's host u. It holds when,
 //! for every host w ∉ M, `worst(w, M)` (at least the most any such F puts
 //! on w by the lists, [`Loads::worst`]; exact for k ≤ 3 but around one
-//! host when k = 3, an upper bound there, below), less the demand moved
+//! host when k = 3, an upper bound there, below; or `worst(w, ∅)`, the
+//! most any set of at most k hosts puts on w, larger still, which a host
+//! a move goes to is counted with first), less the demand moved
 //! off w, plus the demand moved onto w, is within w's spare; a moved VM
 //! goes only to a receiving restart target of its own where no other VM
 //! of its anti-affinity group is moved, nor listed by an entry whose
@@ -284,6 +286,10 @@ fn hosts_of(t: &Trigger) -> &[HostId] {
 /// `(group, host)` to the triggers of its members' entries there.
 type Sharing = FastMap<(u32, HostId), Vec<Trigger>>;
 
+/// Pools of at most this many hosts squared keep [`Loads`]' tables per
+/// pair of hosts (9 MB at most).
+const MOST_DENSE: usize = 1 << 20;
+
 /// Entries of one group on one host, at most this many (then the host is
 /// not shared further): the clash checks stay bounded on any pool.
 const MOST_SHARING: usize = 64;
@@ -317,6 +323,14 @@ struct Loads {
     k: usize,
     nres: usize,
     at: FastMap<(HostId, Trigger), usize>,
+    /// Hosts in the pool when the tables below are kept, else 0.
+    dense: usize,
+    /// Per (t, h) at `t * dense + h`: where `W_t({h})` is in `vals`
+    /// (`NOT` for none): what `at` says, without hashing.
+    single_at: Vec<usize>,
+    /// Per (t, h) likewise: whether h is in a trigger of two or more hosts
+    /// on t (a trigger holding a host that is not has no load on t).
+    in_multi: Vec<bool>,
     vals: Vec<i64>,
     /// Per (t, r), k slots: `(host, W_t({host})[r])`, largest first, `NOT`
     /// for none yet.
@@ -337,10 +351,19 @@ struct Loads {
 
 impl Loads {
     fn new(hosts: usize, nres: usize, k: usize) -> Loads {
+        Loads::with_tables(hosts, nres, k, hosts.saturating_mul(hosts) <= MOST_DENSE)
+    }
+
+    /// [`Loads::new`], with the tables per pair of hosts or not.
+    fn with_tables(hosts: usize, nres: usize, k: usize, tables: bool) -> Loads {
+        let dense = if tables { hosts } else { 0 };
         Loads {
             k,
             nres,
             at: FastMap::default(),
+            dense,
+            single_at: vec![NOT; dense * dense],
+            in_multi: vec![false; dense * dense],
             vals: Vec::new(),
             top: vec![(NOT, 0); hosts * nres * k],
             multi: HashMap::new(),
@@ -352,6 +375,16 @@ impl Loads {
     }
 
     fn get(&self, t: HostId, trig: &Trigger) -> Option<&[i64]> {
+        let n = self.dense;
+        if n > 0 {
+            if trig[1] == NOT {
+                let o = self.single_at[t * n + trig[0]];
+                return (o != NOT).then(|| &self.vals[o..o + self.nres]);
+            }
+            if hosts_of(trig).iter().any(|&h| !self.in_multi[t * n + h]) {
+                return None;
+            }
+        }
         self.at
             .get(&(t, *trig))
             .map(|&o| &self.vals[o..o + self.nres])
@@ -369,12 +402,19 @@ impl Loads {
                 self.vals.extend(std::iter::repeat_n(0, nres));
                 self.at.insert((t, trig), o);
                 let hosts = hosts_of(&trig);
+                let n = self.dense;
                 if hosts.len() == 1 {
                     self.singles.entry(t).or_default().push(trig[0]);
+                    if n > 0 {
+                        self.single_at[t * n + trig[0]] = o;
+                    }
                 } else {
                     self.multi.entry(t).or_default().push(trig);
                     for &h in hosts {
                         self.touching.entry((t, h)).or_default().push((trig, o));
+                        if n > 0 {
+                            self.in_multi[t * n + h] = true;
+                        }
                     }
                 }
                 o
@@ -606,6 +646,9 @@ impl Loads {
             self.within(t, must, &mut best);
             return best;
         }
+        if must.len() + 1 == k {
+            return self.worst_one_more(t, must);
+        }
         let mut val = vec![0i64; nres];
         let mut consider = |f0: &[HostId]| {
             self.within(t, f0, &mut val);
@@ -650,6 +693,61 @@ impl Loads {
                         }
                     }
                 }
+            }
+        }
+        best
+    }
+
+    /// [`Loads::worst_of`] over the sets of at most `must.len() + 1`
+    /// hosts (`must` sorted): `must` itself, or `must ∪ {x}`,
+    /// which adds `W_t({x})` and the loads of the triggers holding x whose
+    /// other hosts are all in `must` (each met once, through its first host
+    /// in `must`). A host x on no such trigger adds `W_t({x})` alone, at
+    /// most the largest single-host load off `must`.
+    fn worst_one_more(&self, t: HostId, must: &[HostId]) -> Vec<i64> {
+        let nres = self.nres;
+        let mut base = vec![0i64; nres];
+        self.within(t, must, &mut base);
+        // (x, where the load of a trigger holding x and hosts of `must` is).
+        let mut gains: Vec<(HostId, usize)> = Vec::new();
+        for &h in must {
+            for &(trig, o) in self.touching.get(&(t, h)).into_iter().flatten() {
+                let hosts = hosts_of(&trig);
+                let mut outside = hosts.iter().filter(|x| !must.contains(x));
+                let (Some(&x), None) = (outside.next(), outside.next()) else {
+                    continue;
+                };
+                if hosts.iter().find(|x| must.contains(x)) == Some(&h) {
+                    gains.push((x, o));
+                }
+            }
+        }
+        gains.sort_unstable();
+        let mut best: Vec<i64> = (0..nres)
+            .map(|r| {
+                let pad = self.top[(t * nres + r) * self.k..(t * nres + r + 1) * self.k]
+                    .iter()
+                    .find(|&&(h, _)| h != NOT && !must.contains(&h))
+                    .map_or(0, |&(_, l)| l);
+                base[r].saturating_add(pad)
+            })
+            .collect();
+        let mut sum = vec![0i64; nres];
+        for run in gains.chunk_by(|p, q| p.0 == q.0) {
+            let x = run[0].0;
+            sum.copy_from_slice(&base);
+            if let Some(s) = self.get(t, &[x, NOT, NOT]) {
+                for (a, &l) in sum.iter_mut().zip(s) {
+                    *a = a.saturating_add(l);
+                }
+            }
+            for &(_, o) in run {
+                for (a, &l) in sum.iter_mut().zip(&self.vals[o..o + nres]) {
+                    *a = a.saturating_add(l);
+                }
+            }
+            for (b, &s) in best.iter_mut().zip(&sum) {
+                *b = (*b).max(s);
             }
         }
         best
@@ -865,16 +963,16 @@ pub(crate) fn proves(an: &Analysis, lists: &Lists, budget: &Budget) -> Option<Co
     }
     targets.sort_unstable();
     targets.dedup();
-    let hot: Vec<HostId> = targets
-        .into_iter()
-        .filter(|&t| {
-            loads
-                .worst(t, &[])
-                .iter()
-                .zip(&an.spare[t])
-                .any(|(&w, &s)| w > s)
-        })
-        .collect();
+    // Per target, the most any set of at most k hosts puts on it.
+    let mut calm: FastMap<HostId, Vec<i64>> = FastMap::default();
+    let mut hot: Vec<HostId> = Vec::new();
+    for t in targets {
+        let w = loads.worst(t, &[]);
+        if w.iter().zip(&an.spare[t]).any(|(&w, &s)| w > s) {
+            hot.push(t);
+        }
+        calm.insert(t, w);
+    }
     let mut cover = Cover {
         decide: short,
         repairs: Vec::new(),
@@ -885,7 +983,7 @@ pub(crate) fn proves(an: &Analysis, lists: &Lists, budget: &Budget) -> Option<Co
         if k > MOST_REPAIRED_K {
             return None;
         }
-        Repairer::new(an, lists, &loads, hot).cover(&mut cover, budget)?;
+        Repairer::new(an, lists, &loads, hot, calm).cover(&mut cover, budget)?;
     }
     cover.decide.sort_unstable();
     cover.decide.dedup();
@@ -1154,14 +1252,17 @@ struct Repairer<'a, 'p> {
     /// The receiving hosts the worst set overloads.
     hot: Vec<HostId>,
     /// The VMs of the list entries per (host, trigger).
-    vms_at: HashMap<(HostId, Trigger), Vec<VmId>>,
+    vms_at: FastMap<(HostId, Trigger), Vec<VmId>>,
     /// Per (anti-affinity group, host), the VMs of the group listing it,
     /// with their entries' triggers.
-    listed: HashMap<(u32, HostId), Vec<(VmId, Trigger)>>,
+    listed: FastMap<(u32, HostId), Vec<(VmId, Trigger)>>,
     /// Per VM, the sum over resources of its demand over the total spare.
-    size: HashMap<VmId, f64>,
+    size: Vec<f64>,
     /// Per host h, the hot hosts with an entry whose trigger holds h.
-    feeds: HashMap<HostId, Vec<HostId>>,
+    feeds: FastMap<HostId, Vec<HostId>>,
+    /// Per target host, `worst(t, ∅)`: the most any set of at most k hosts
+    /// puts on it, so at least `worst(t, M)` for every core M.
+    calm: FastMap<HostId, Vec<i64>>,
     /// Per number j of hosts, the hot hosts some set of at most j hosts
     /// overloads (`worst` over sets of j hosts).
     over_by: Vec<Vec<HostId>>,
@@ -1175,6 +1276,7 @@ impl<'a, 'p> Repairer<'a, 'p> {
         lists: &Lists,
         loads: &'a Loads,
         hot: Vec<HostId>,
+        calm: FastMap<HostId, Vec<i64>>,
     ) -> Repairer<'a, 'p> {
         let pool = an.pool;
         let nres = pool.resources.len();
@@ -1187,13 +1289,13 @@ impl<'a, 'p> Repairer<'a, 'p> {
                     .max(1.0)
             })
             .collect();
-        let mut vms_at: HashMap<(HostId, Trigger), Vec<VmId>> = HashMap::new();
-        let mut listed: HashMap<(u32, HostId), Vec<(VmId, Trigger)>> = HashMap::new();
-        let mut size = HashMap::new();
+        let mut vms_at: FastMap<(HostId, Trigger), Vec<VmId>> = FastMap::default();
+        let mut listed: FastMap<(u32, HostId), Vec<(VmId, Trigger)>> = FastMap::default();
+        let mut size = vec![0.0; pool.vms.len()];
         for (v, hosts) in &lists.of {
             let a = pool.vms[*v].host;
             let d = &pool.vms[*v].demand;
-            size.insert(*v, (0..nres).map(|r| d[r].max(0) as f64 / total[r]).sum());
+            size[*v] = (0..nres).map(|r| d[r].max(0) as f64 / total[r]).sum();
             for (j, &t) in hosts.iter().enumerate() {
                 let trig = trigger(lists.k, a, &hosts[..j]);
                 vms_at.entry((t, trig)).or_default().push(*v);
@@ -1206,7 +1308,7 @@ impl<'a, 'p> Repairer<'a, 'p> {
             }
         }
         let is_hot: HashSet<HostId> = hot.iter().copied().collect();
-        let mut feeds: HashMap<HostId, Vec<HostId>> = HashMap::new();
+        let mut feeds: FastMap<HostId, Vec<HostId>> = FastMap::default();
         for &(t, trig) in vms_at.keys() {
             if is_hot.contains(&t) {
                 for &h in hosts_of(&trig) {
@@ -1241,6 +1343,7 @@ impl<'a, 'p> Repairer<'a, 'p> {
             listed,
             size,
             feeds,
+            calm,
             over_by,
             looked: AtomicUsize::new(0),
         }
@@ -1354,7 +1457,9 @@ impl<'a, 'p> Repairer<'a, 'p> {
         {
             return Err(());
         }
-        let mut base: HashMap<HostId, Vec<i64>> = HashMap::new();
+        // Per host, the most the lists put on it in the sets claimed, and
+        // whether that is `worst(h, m)` itself (else `calm`, larger).
+        let mut base: FastMap<HostId, (Vec<i64>, bool)> = FastMap::default();
         let mut over: Vec<HostId> = Vec::new();
         for w in fed {
             if m.contains(&w) {
@@ -1364,13 +1469,13 @@ impl<'a, 'p> Repairer<'a, 'p> {
             if worst.iter().zip(&an.spare[w]).any(|(&l, &s)| l > s) {
                 over.push(w);
             }
-            base.insert(w, worst);
+            base.insert(w, (worst, true));
         }
         if over.is_empty() {
             return Ok(Vec::new());
         }
         // The demand each host gains (moved in) less what it loses.
-        let mut shift: HashMap<HostId, Vec<i64>> = HashMap::new();
+        let mut shift: FastMap<HostId, Vec<i64>> = FastMap::default();
         let mut moves: Moves = Vec::new();
         for &w in &over {
             let mut cands: Vec<VmId> = Vec::new();
@@ -1390,10 +1495,10 @@ impl<'a, 'p> Repairer<'a, 'p> {
                     cands.extend(vs);
                 }
             }
-            cands.sort_by(|x, y| self.size[y].total_cmp(&self.size[x]).then(x.cmp(y)));
+            cands.sort_by(|x, y| self.size[*y].total_cmp(&self.size[*x]).then(x.cmp(y)));
             for v in cands {
-                let need = |shift: &HashMap<HostId, Vec<i64>>, r: usize| {
-                    base[&w][r] + shift.get(&w).map_or(0, |s| s[r]) - an.spare[w][r]
+                let need = |shift: &FastMap<HostId, Vec<i64>>, r: usize| {
+                    base[&w].0[r] + shift.get(&w).map_or(0, |s| s[r]) - an.spare[w][r]
                 };
                 if (0..nres).all(|r| need(&shift, r) <= 0) {
                     break;
@@ -1413,7 +1518,7 @@ impl<'a, 'p> Repairer<'a, 'p> {
                 }
             }
         }
-        let fits = base.iter().all(|(&h, worst)| {
+        let fits = base.iter().all(|(&h, (worst, _))| {
             let s = shift.get(&h);
             (0..nres).all(|r| worst[r] + s.map_or(0, |s| s[r]) <= an.spare[h][r])
         });
@@ -1440,8 +1545,8 @@ impl<'a, 'p> Repairer<'a, 'p> {
         v: VmId,
         m: &[HostId],
         over: &[HostId],
-        base: &mut HashMap<HostId, Vec<i64>>,
-        shift: &HashMap<HostId, Vec<i64>>,
+        base: &mut FastMap<HostId, (Vec<i64>, bool)>,
+        shift: &FastMap<HostId, Vec<i64>>,
         moves: &[(VmId, HostId)],
     ) -> Option<HostId> {
         let an = self.an;
@@ -1459,14 +1564,44 @@ impl<'a, 'p> Repairer<'a, 'p> {
             {
                 continue;
             }
-            let worst = base.entry(u).or_insert_with(|| self.loads.worst(u, m));
             let s = shift.get(&u);
-            if (0..d.len()).all(|r| {
-                worst[r]
-                    .saturating_add(s.map_or(0, |s| s[r]))
-                    .saturating_add(d[r].max(0))
-                    <= an.spare[u][r]
-            }) {
+            // Within u's spare with `worst` (none: nothing) from the lists.
+            let fits = |worst: Option<&[i64]>| {
+                (0..d.len()).all(|r| {
+                    worst
+                        .map_or(0, |w| w[r])
+                        .saturating_add(s.map_or(0, |s| s[r]))
+                        .saturating_add(d[r].max(0))
+                        <= an.spare[u][r]
+                })
+            };
+            // `worst(u, ∅)` first (a host no entry lists takes nothing),
+            // `worst(u, m)` only when that is too much; kept in `base` for
+            // the host taken, and once found.
+            match base.get(&u).map(|(w, exact)| (fits(Some(w)), *exact)) {
+                Some((true, _)) => return Some(u),
+                Some((false, true)) => continue,
+                Some((false, false)) => {}
+                None => {
+                    let calm = self.calm.get(&u);
+                    if fits(calm.map(Vec::as_slice)) {
+                        let worst =
+                            calm.map_or_else(|| (vec![0; d.len()], true), |c| (c.clone(), false));
+                        base.insert(u, worst);
+                        return Some(u);
+                    }
+                }
+            }
+            let mut worst = self.loads.worst(u, m);
+            for (w, &c) in worst
+                .iter_mut()
+                .zip(self.calm.get(&u).into_iter().flatten())
+            {
+                *w = (*w).min(c);
+            }
+            let taken = fits(Some(&worst));
+            base.insert(u, (worst, true));
+            if taken {
                 return Some(u);
             }
         }
@@ -1635,7 +1770,17 @@ mod tests {
     /// trigger hosts, amounts), each trigger cut to at most `k` (and 3)
     /// hosts other than its target; entries left with no trigger dropped.
     fn random_loads(n: usize, k: usize, entries: Vec<(usize, Vec<usize>, i64, i64)>) -> Loads {
-        let mut loads = Loads::new(n, 2, k);
+        random_loads_with(n, k, entries, true)
+    }
+
+    /// [`random_loads`], with [`Loads`]' tables per pair of hosts or not.
+    fn random_loads_with(
+        n: usize,
+        k: usize,
+        entries: Vec<(usize, Vec<usize>, i64, i64)>,
+        tables: bool,
+    ) -> Loads {
+        let mut loads = Loads::with_tables(n, 2, k, tables);
         for (t, trig, x, y) in entries {
             let t = t % n;
             let mut hosts: Vec<HostId> = trig
@@ -1811,6 +1956,34 @@ mod tests {
                         if must.len() != 1 || k != 3 {
                             prop_assert_eq!(w[r], most[r], "worst({}, {:?}) not exact", t, must);
                         }
+                    }
+                }
+            }
+        }
+
+        /// The tables per pair of hosts answer as the map does: every
+        /// trigger's load, and every worst set, the same with and without.
+        #[test]
+        fn tables_agree_with_the_map(
+            n in 4usize..8,
+            k in 1usize..4,
+            entries in prop::collection::vec(
+                (0usize..8, prop::collection::vec(0usize..8, 1..4), 0i64..50, 0i64..50),
+                0..40,
+            ),
+        ) {
+            let dense = random_loads_with(n, k, entries.clone(), true);
+            let map = random_loads_with(n, k, entries, false);
+            prop_assert_eq!(dense.dense, n);
+            prop_assert_eq!(map.dense, 0);
+            for t in 0..n {
+                let others: Vec<HostId> = (0..n).filter(|&h| h != t).collect();
+                for f in sets_upto(&others, 3) {
+                    let mut trig = [NOT; 3];
+                    trig[..f.len()].copy_from_slice(&f);
+                    prop_assert_eq!(dense.get(t, &trig), map.get(t, &trig), "W_{}({:?})", t, f);
+                    if f.len() <= k {
+                        prop_assert_eq!(dense.worst(t, &f), map.worst(t, &f));
                     }
                 }
             }
@@ -2058,6 +2231,38 @@ mod tests {
             of: vec![(0, vec![3]), (1, vec![3, 0]), (2, vec![3, 1])],
         };
         assert_eq!(left(&an, &short), Some(vec![vec![0, 3]]));
+    }
+
+    #[test]
+    fn a_move_goes_only_where_it_fits() {
+        // h0 and h1 hold a VM of 60 each, both listing h3 then h4 (100
+        // free each); h2 has 30 free and no entry. When h0 and h1 fail, h3
+        // would take 120: one VM moves, not to h2 (too small, though no
+        // list puts anything there), but to h4, which takes nothing from
+        // the lists then (the second entries wait for h3 to fail).
+        let text = pool_text(
+            &[(100, 16), (100, 16), (30, 16), (100, 16), (100, 16)],
+            &[(0, 60, 1, None), (1, 60, 1, None)],
+        );
+        let pool = crate::parse_pool(&text).unwrap();
+        let an = Analysis::new(&pool);
+        let lists = Lists {
+            k: 2,
+            of: vec![(0, vec![3, 4]), (1, vec![3, 4])],
+        };
+        let cover = proves(&an, &lists, &Budget::default()).unwrap();
+        assert_eq!(repairs_hold(&an, &lists, &cover), Ok(()));
+        let into: Vec<HostId> = cover
+            .repairs
+            .iter()
+            .flat_map(|r| r.moves.iter().map(|&(_, u)| u))
+            .collect();
+        assert!(
+            !into.contains(&2),
+            "moved onto 30 free: {:?}",
+            cover.repairs
+        );
+        assert!(into.contains(&4), "{:?}", cover.repairs);
     }
 
     #[test]
