@@ -426,10 +426,11 @@ fn twins_are_cut_finer_than_by_first_host() {
         refined += tasks_partition_the_round(&pool, &options(false, true, None)).unwrap();
     }
     assert!(refined > 0, "no round was cut finer than by first host");
-    // twins 40 2 3: about 50,000 sets, in eight parts of about equal
-    // numbers of them in every round with many sets (by first host, the
-    // first part held four fifths).
-    let pool = haplan::pool_from_value(&twins_pool(40, 2, 3)).unwrap();
+    // twins 42 2 3: a round of about 2,000 sets left to the search (k =
+    // 22), in eight parts of about equal numbers of them (by first host,
+    // the first part held four fifths). (twins 40 2 3, used before, now
+    // leaves that many sets only to a round that fails.)
+    let pool = haplan::pool_from_value(&twins_pool(42, 2, 3)).unwrap();
     let mut checked = 0;
     check_split(&pool, &CheckOptions::default(), |round| {
         let answers: Vec<PartAnswer> = round
@@ -448,4 +449,30 @@ fn twins_are_cut_finer_than_by_first_host() {
     })
     .unwrap();
     assert!(checked > 0);
+}
+
+/// A callback that panics inside `check_split` makes the call panic: the
+/// thread that watches the check's time ends with it, and the caller sees
+/// the panic instead of waiting for ever. (The wait below bounds the test
+/// should that come back; it is no speed goal.)
+#[test]
+fn a_panic_in_the_callback_reaches_the_caller() {
+    let pool = haplan::pool_from_value(&twins_pool(40, 2, 6)).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            check_split(
+                &pool,
+                &CheckOptions::default(),
+                |_| -> Option<Vec<PartAnswer>> { panic!("a callback's bug") },
+            )
+        }));
+        let _ = tx.send(caught.is_err());
+    });
+    let answer = rx.recv_timeout(std::time::Duration::from_secs(300));
+    assert_eq!(
+        answer,
+        Ok(true),
+        "check_split did not return its callback's panic"
+    );
 }

@@ -1261,7 +1261,9 @@ struct Repairer<'a, 'p> {
     /// Per host h, the hot hosts with an entry whose trigger holds h.
     feeds: FastMap<HostId, Vec<HostId>>,
     /// Per target host, `worst(t, ∅)`: the most any set of at most k hosts
-    /// puts on it, so at least `worst(t, M)` for every core M.
+    /// puts on it, so at least the true most of the sets holding any core
+    /// M (not always at least `worst(t, M)`, a looser bound for k = 3 and
+    /// one host in M: the smaller of the two is used).
     calm: FastMap<HostId, Vec<i64>>,
     /// Per number j of hosts, the hot hosts some set of at most j hosts
     /// overloads (`worst` over sets of j hosts).
@@ -1458,7 +1460,8 @@ impl<'a, 'p> Repairer<'a, 'p> {
             return Err(());
         }
         // Per host, the most the lists put on it in the sets claimed, and
-        // whether that is `worst(h, m)` itself (else `calm`, larger).
+        // whether that is `worst(h, m)` itself (else `calm`, when that is
+        // the smaller bound).
         let mut base: FastMap<HostId, (Vec<i64>, bool)> = FastMap::default();
         let mut over: Vec<HostId> = Vec::new();
         for w in fed {

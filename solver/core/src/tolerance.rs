@@ -444,6 +444,15 @@ fn check_to(pool: &Pool, opts: &CheckOptions, goal: Goal, parts: Option<PartsHoo
         cancel: opts.cancel,
     };
     let done = AtomicBool::new(false);
+    // Sets `done` when dropped: the watcher ends even when the check
+    // panics (a caller's callback may), so the panic reaches the caller
+    // instead of the scope waiting for the watcher for ever.
+    struct Done<'a>(&'a AtomicBool);
+    impl Drop for Done<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
     let mut report = std::thread::scope(|s| {
         let watcher = watched.then(|| {
             s.spawn(|| {
@@ -456,8 +465,10 @@ fn check_to(pool: &Pool, opts: &CheckOptions, goal: Goal, parts: Option<PartsHoo
             })
         });
         let budgets = (&budget, &explaining);
-        let report = decide(pool, opts, goal, start, budgets, progress, &counters, parts);
-        done.store(true, Ordering::Relaxed);
+        let report = {
+            let _done = Done(&done);
+            decide(pool, opts, goal, start, budgets, progress, &counters, parts)
+        };
         if let Some(w) = watcher {
             w.thread().unpark();
         }
