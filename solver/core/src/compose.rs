@@ -374,6 +374,12 @@ impl Loads {
         }
     }
 
+    /// The k largest single-host loads on `t` in resource `r` (`top`).
+    fn tops(&self, t: HostId, r: usize) -> &[(HostId, i64)] {
+        let at = (t * self.nres + r) * self.k;
+        &self.top[at..at + self.k]
+    }
+
     fn get(&self, t: HostId, trig: &Trigger) -> Option<&[i64]> {
         let n = self.dense;
         if n > 0 {
@@ -461,7 +467,7 @@ impl Loads {
     /// the hosts y sharing a trigger of two hosts with x, and the largest
     /// single-host load of any other host y (at least `W_t({y})` for each).
     fn add_pairs(&mut self, t: HostId, trig: Trigger) {
-        let (nres, k) = (self.nres, self.k);
+        let nres = self.nres;
         let mut sets: Vec<[HostId; 2]> = Vec::new();
         if trig[1] != NOT {
             sets.push([trig[0], trig[1]]);
@@ -489,7 +495,8 @@ impl Loads {
                 .get(t, &trig)
                 .map_or_else(|| vec![0; nres], <[i64]>::to_vec);
             for r in 0..nres {
-                let other = self.top[(t * nres + r) * k..(t * nres + r + 1) * k]
+                let other = self
+                    .tops(t, r)
                     .iter()
                     .find(|e| e.0 != NOT && e.0 != x)
                     .map_or(0, |e| e.1);
@@ -542,7 +549,7 @@ impl Loads {
     /// `W_t({x}) + W_t({a, x})` over the hosts x ≠ a, the largest load of a
     /// trigger of two hosts on t and the largest of three hosts holding a.
     fn worst_around(&self, t: HostId, a: HostId) -> Vec<i64> {
-        let (nres, k) = (self.nres, self.k);
+        let nres = self.nres;
         let mut best = self
             .get(t, &[a, NOT, NOT])
             .map_or_else(|| vec![0; nres], <[i64]>::to_vec);
@@ -568,7 +575,7 @@ impl Loads {
             }
         }
         for r in 0..nres {
-            let tops = &self.top[(t * nres + r) * k..(t * nres + r + 1) * k];
+            let tops = self.tops(t, r);
             // Any host outside the k largest single loads has at most the
             // smallest of them (none when fewer hosts have one).
             let rest = if tops.iter().all(|e| e.0 != NOT) {
@@ -654,7 +661,8 @@ impl Loads {
             self.within(t, f0, &mut val);
             let room = k - f0.len();
             for r in 0..nres {
-                let pad = self.top[(t * nres + r) * self.k..(t * nres + r + 1) * self.k]
+                let pad = self
+                    .tops(t, r)
                     .iter()
                     .filter(|&&(h, _)| h != NOT && !f0.contains(&h))
                     .take(room)
@@ -725,7 +733,8 @@ impl Loads {
         gains.sort_unstable();
         let mut best: Vec<i64> = (0..nres)
             .map(|r| {
-                let pad = self.top[(t * nres + r) * self.k..(t * nres + r + 1) * self.k]
+                let pad = self
+                    .tops(t, r)
                     .iter()
                     .find(|&&(h, _)| h != NOT && !must.contains(&h))
                     .map_or(0, |&(_, l)| l);
