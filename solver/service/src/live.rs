@@ -550,9 +550,8 @@ pub fn run<D: LiveDrivers>(
             (rt, input, out, None)
         }
     };
-    if let Some(budget) = options.check_budget {
-        rt.set_check_budget(Some(budget));
-    }
+    // A runtime resumed from its log was rebuilt with the default budget.
+    rt.set_check_budget(Some(budget));
     // A host a fence confirmed off before the runtime stopped answers no
     // query: it runs nothing.
     let off: Vec<String> = rt
