@@ -9,7 +9,7 @@
 //! tolerance, each under the time limit. Times are medians of the runs (a
 //! case whose check uses the whole time limit runs once).
 //!
-//! `cargo run --release -p haplan-benches --example scale -- [--roadef DIR]
+//! `cargo run --release -p haplan-benches --example scale -- [--roadef DIR] [--roadef-only]
 //! [--runs N] [--time-limit S] [--only SUBSTRING] [--json OUT] [--before IN]`
 //!
 //! DIR holds `A/` and `B/` with the challenge's `model_*.txt` and
@@ -263,6 +263,27 @@ fn main() {
             Duration::from_secs_f64(args[3].parse().unwrap()),
         );
         return;
+    }
+    const USAGE: &str = "usage: scale [--roadef DIR] [--roadef-only] [--runs N] [--time-limit S] \
+                         [--only SUBSTRING] [--json OUT] [--before IN]";
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return;
+            }
+            "--roadef-only" => i += 1,
+            "--roadef" | "--runs" | "--time-limit" | "--only" | "--json" | "--before"
+                if i + 1 < args.len() =>
+            {
+                i += 2
+            }
+            other => {
+                eprintln!("scale: unexpected argument {other:?}\n{USAGE}");
+                std::process::exit(2);
+            }
+        }
     }
     let opt = |name: &str| {
         args.iter()
