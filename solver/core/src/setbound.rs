@@ -1852,6 +1852,13 @@ impl Order {
                     ag.top[last] + kind_top(restarted) - kind_top(last)
                 }
             };
+            // Whether or not a completion displaces one (more only
+            // weakens the claim).
+            let alone = ag.a + restart_term(k);
+            raise(&mut best_alone, alone);
+            if best.is_some_and(|b| alone.saturating_add(top) <= b) {
+                continue; // the failed hosts add at most `top`
+            }
             let peers = &self.group_peers[ag.gid as usize];
             for &t in peers {
                 peer[t] = true;
@@ -1862,9 +1869,7 @@ impl Order {
                 peer[t] = false;
             }
             if let Some(f) = worst {
-                let alone = ag.a + restart_term(k);
                 raise(&mut best, ag.a.saturating_add(f));
-                raise(&mut best_alone, alone);
             }
         }
         Some((best?.saturating_sub(top), best_alone?))
