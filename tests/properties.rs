@@ -2550,8 +2550,75 @@ fn anti_affinity_pools() -> impl Strategy<Value = PoolJson> {
         })
 }
 
+/// Pools of 5 to 7 hosts (the first possibly down) with several
+/// anti-affinity groups spread over most of them: each member goes to the
+/// first host from a random start that has room and runs no member of its
+/// group yet (as a scheduler spreading a group would), so a group's hosts
+/// are most of the pool, and groups, not capacity, decide where its
+/// members may go.
+fn spread_group_pools() -> impl Strategy<Value = PoolJson> {
+    (
+        prop::collection::vec((6i64..=16, 2i64..=6), 5..=7),
+        any::<bool>(),
+        prop::collection::vec(
+            (
+                any::<Index>(),
+                1i64..=6,
+                0i64..=2,
+                prop::option::weighted(0.9, 0u8..4),
+            ),
+            0..=22,
+        ),
+    )
+        .prop_map(|(hosts, first_down, vms)| {
+            let n = hosts.len();
+            let mut free: Vec<(i64, i64)> = hosts.clone();
+            let mut on: Vec<Vec<u8>> = vec![Vec::new(); n];
+            let mut out = Vec::new();
+            for (i, (at, m, c, group)) in vms.into_iter().enumerate() {
+                let start = at.index(n);
+                let Some(h) = (0..n).map(|j| (start + j) % n).find(|&h| {
+                    free[h].0 >= m && free[h].1 >= c && group.is_none_or(|g| !on[h].contains(&g))
+                }) else {
+                    continue;
+                };
+                free[h].0 -= m;
+                free[h].1 -= c;
+                on[h].extend(group);
+                out.push(placed_vm(i, h, json!({"m": m, "c": c}), group));
+            }
+            let hs: Vec<Value> = hosts
+                .iter()
+                .enumerate()
+                .map(|(h, &(m, c))| {
+                    let mut host = json!({"name": format!("h{h}"), "capacity": {"m": m, "c": c}});
+                    if h == 0 && first_down {
+                        host["state"] = json!("down");
+                    }
+                    host
+                })
+                .collect();
+            PoolJson(
+                json!({"name": "spread", "ha": {"host_failures_to_tolerate": 1},
+                "hosts": hs, "vms": out}),
+            )
+        })
+}
+
 proptest! {
     #![proptest_config(config(256))]
+
+    /// The anti-affinity term counted group by group: a group blocks only
+    /// its own hosts and those its restarted members take, a set running
+    /// none of a type's VMs of a group displaces none of them, and a set
+    /// running few members restarts few before v.
+    #[test]
+    fn set_bounds_match_reference_with_spread_groups(
+        p in spread_group_pools(),
+        partials in prop::collection::vec((any::<u8>(), any::<u8>(), 0usize..4), 6),
+    ) {
+        set_bounds_against_reference(&p.pool(), &partials)?;
+    }
 
     #[test]
     fn set_bounds_match_reference_on_many_resources(

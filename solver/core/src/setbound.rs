@@ -27,7 +27,16 @@
 //! and those hosts are taken out of the count (`AA`): a host holding a
 //! restarted member keeps that member's r1-demand in it (at least the
 //! least of a VM placed before v), and a failed host running a member
-//! leaves the count once, not as failed and as blocked both. So if
+//! leaves the count once, not as failed and as blocked both. A type mixes
+//! VMs of many groups, so when the plain count fails `AA` is counted group
+//! by group (`Order::aa_by_group`): for the type's VMs of group G only
+//! G's hosts `P_G` are blocked, the members restarted before v go to
+//! hosts outside `P_G` (so only those hosts' values leave the count), a
+//! failure set displaces one of these VMs only if it fails a host running
+//! one, and a set failing j hosts of `P_G` displaces at most j·m_G
+//! members (m_G the most on one host), so at most j·m_G − 1 restart
+//! before v. The worst set is then the best split of its hosts between
+//! `P_G` and the others. So if
 //!
 //! `Σ_{t ∈ E_v ∩ S} c_t[r1] − AA − Σ_{r≠r1} FK_r  >  Y[r1]`
 //!
@@ -126,8 +135,13 @@ struct Kind {
     /// (`aa_top`, prefix sums).
     aa_fixed: i64,
     aa_top: Vec<i64>,
-    /// The type's groups with their `Σ_{t∈P_G} value`, largest first.
-    aa_groups: Vec<(i64, u32)>,
+    /// The type's groups, largest `Σ_{t∈P_G} value` first.
+    aa_groups: Vec<AaGroup>,
+    /// How many of `aa_groups`, the first, are counted one by one.
+    aa_exact: usize,
+    /// The up hosts running a VM of this type in no group, and whether a
+    /// host already down does (`None`: every VM of the type has a group).
+    ungrouped: Option<(Vec<HostId>, bool)>,
     /// The most members of a group of this type, of them on hosts
     /// already down, and of them on one host.
     gmax: i64,
@@ -142,6 +156,26 @@ struct Kind {
     /// host blocks such a VM in that resource (it would need less than
     /// nothing left), so that knapsack takes nothing out of the count.
     free: Vec<bool>,
+}
+
+/// One anti-affinity group G of a type, for the count of the type's VMs
+/// of G alone: only G's hosts are blocked for them, only G's members
+/// restart before them, and only a failure set running one of them
+/// displaces one.
+#[derive(Clone, Debug)]
+struct AaGroup {
+    /// `Σ_{t∈P_G} value`.
+    a: i64,
+    gid: u32,
+    /// The up hosts running a VM of the type in G (ascending), and whether
+    /// a host already down does.
+    hosts: Vec<HostId>,
+    on_down: bool,
+    /// Prefix sums of the largest `value − one` over the hosts not in
+    /// `P_G` (where members restarted before v go), at most
+    /// min(g − 1, [`AA_TOP_CAP`]) of them; `top_whole`: all there are.
+    top: Vec<i64>,
+    top_whole: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -470,6 +504,9 @@ struct Order {
     /// Per anti-affinity group: the hosts running a member
     /// (`EligClasses::group_peers`).
     group_peers: Vec<Vec<HostId>>,
+    /// Per anti-affinity group: its members, those of them on hosts
+    /// already down, and the most on one host.
+    group_facts: Vec<(i64, i64, i64)>,
 }
 
 /// Set-level bounds for a pool.
@@ -1271,7 +1308,7 @@ impl Kind {
         elig: &[bool],
         dmin: Vec<i64>,
         dmax: Vec<i64>,
-        groups: &[u32],
+        members: &[(u32, HostId)],
         facts: &EligClasses,
         grain: &[i64],
     ) -> Kind {
@@ -1343,6 +1380,25 @@ impl Kind {
             })
             .filter(|k| !k.cost.is_empty())
             .collect();
+        // Per group of the type (`u32::MAX`: none), the hosts running its
+        // VMs of the type.
+        let mut by_group: Vec<(u32, HostId)> = members.to_vec();
+        by_group.sort_unstable();
+        by_group.dedup();
+        let down = |h: HostId| an.pool.hosts[h].state == HostState::Down;
+        let mut ungrouped = None;
+        let mut groups: Vec<u32> = Vec::new();
+        let mut group_hosts: Vec<(Vec<HostId>, bool)> = Vec::new();
+        for run in by_group.chunk_by(|a, b| a.0 == b.0) {
+            let on_down = run.iter().any(|&(_, h)| down(h));
+            let hosts: Vec<HostId> = run.iter().map(|x| x.1).filter(|&h| !down(h)).collect();
+            if run[0].0 == u32::MAX {
+                ungrouped = Some((hosts, on_down));
+            } else {
+                groups.push(run[0].0);
+                group_hosts.push((hosts, on_down));
+            }
+        }
         let gmax = groups
             .iter()
             .map(|&g| facts.group_members[g as usize])
@@ -1358,18 +1414,57 @@ impl Kind {
             .map(|&g| facts.group_mult[g as usize])
             .max()
             .unwrap_or(0);
-        let mut aa_groups: Vec<(i64, u32)> = groups
+        let mut aa_groups: Vec<AaGroup> = groups
             .iter()
-            .map(|&g| {
+            .zip(group_hosts)
+            .map(|(&g, (hosts, on_down))| {
                 let a = facts.group_peers[g as usize]
                     .iter()
                     .map(|&t| value[t])
                     .sum::<i64>();
-                (a, g)
+                AaGroup {
+                    a,
+                    gid: g,
+                    hosts,
+                    on_down,
+                    top: vec![0],
+                    top_whole: false,
+                }
             })
             .collect();
-        aa_groups.sort_unstable_by(|a, b| b.cmp(a));
-        let aa_fixed = aa_groups.first().map_or(0, |x| x.0);
+        aa_groups.sort_unstable_by(|x, y| y.a.cmp(&x.a).then(x.gid.cmp(&y.gid)));
+        // The groups counted one by one: the largest values of the hosts
+        // none of their members runs on.
+        let mut peer = vec![false; nh];
+        let mut rest: Vec<i64> = Vec::with_capacity(nh);
+        let aa_exact = AA_EXACT.max(AA_STEPS / nh.max(1));
+        for ag in aa_groups.iter_mut().take(aa_exact) {
+            let peers = &facts.group_peers[ag.gid as usize];
+            for &t in peers {
+                peer[t] = true;
+            }
+            rest.clear();
+            rest.extend(
+                (0..nh)
+                    .filter(|&t| !peer[t])
+                    .map(|t| (value[t] - one).max(0)),
+            );
+            for &t in peers {
+                peer[t] = false;
+            }
+            let want = (facts.group_members[ag.gid as usize] - 1).max(0) as usize;
+            let m = want.min(AA_TOP_CAP).min(rest.len());
+            ag.top_whole = m == want.min(rest.len());
+            if m > 0 && m < rest.len() {
+                rest.select_nth_unstable_by(m - 1, |a, b| b.cmp(a));
+            }
+            rest.truncate(m);
+            rest.sort_unstable_by(|a, b| b.cmp(a));
+            for &x in &rest {
+                ag.top.push(ag.top.last().unwrap() + x);
+            }
+        }
+        let aa_fixed = aa_groups.first().map_or(0, |x| x.a);
         let mut aa_top = vec![0i64];
         if gmax > 1 {
             // A host holding a member restarted before v holds at least
@@ -1398,6 +1493,8 @@ impl Kind {
             aa_fixed,
             aa_top,
             aa_groups,
+            aa_exact,
+            ungrouped,
             gmax,
             gdown,
             gmult,
@@ -1587,7 +1684,7 @@ impl Order {
                 for part in parts {
                     let mut dmin = am.demand(part[0]).to_vec();
                     let mut dmax = dmin.clone();
-                    let mut groups: Vec<u32> = Vec::new();
+                    let mut members: Vec<(u32, HostId)> = Vec::with_capacity(part.len());
                     let mut hosts: Vec<HostId> = Vec::with_capacity(part.len());
                     for &v in &part {
                         let d = am.demand(v);
@@ -1595,13 +1692,9 @@ impl Order {
                             dmin[r] = dmin[r].min(d[r]);
                             dmax[r] = dmax[r].max(d[r]);
                         }
-                        if facts.group_of[v] != u32::MAX {
-                            groups.push(facts.group_of[v]);
-                        }
+                        members.push((facts.group_of[v], pool.vms[v].host));
                         hosts.push(pool.vms[v].host);
                     }
-                    groups.sort_unstable();
-                    groups.dedup();
                     hosts.sort_unstable();
                     hosts.dedup();
                     let on_down = hosts
@@ -1627,7 +1720,7 @@ impl Order {
                         &elig,
                         dmin,
                         dmax,
-                        &groups,
+                        &members,
                         facts,
                         &grain,
                     );
@@ -1646,6 +1739,15 @@ impl Order {
             ge_down,
             kinds,
             group_peers: facts.group_peers.clone(),
+            group_facts: (0..facts.group_peers.len())
+                .map(|g| {
+                    (
+                        facts.group_members[g],
+                        facts.group_down[g],
+                        facts.group_mult[g],
+                    )
+                })
+                .collect(),
         }
     }
 
@@ -1663,46 +1765,185 @@ impl Order {
             > 0
     }
 
-    /// How much less the hosts running a member of v's group and the
-    /// failed ones take out together than `aa_fixed` plus the failed
-    /// hosts' worst (`top`: the chosen hosts' and the `m` largest of the
-    /// rest's `value + ge[r1]`): a failed host running a member leaves the
-    /// count once. Per group G, `Σ_{P_G} value` plus the worst failed hosts
-    /// counting only `ge[r1]` for those in `P_G`; the groups past the
-    /// first [`AA_EXACT`] are bounded as before.
-    fn aa_overlap(&self, kind: &Kind, p: &Partial, top: i64) -> i64 {
+    /// The anti-affinity term counted group by group, with the failed
+    /// hosts: for the type's VMs of one group G (or of none), `Σ_{P_G}
+    /// value` plus the members restarted before v (on hosts outside `P_G`)
+    /// plus the worst failed hosts, each counting only `ge[r1]` when it
+    /// runs a member (its value is in `P_G`'s already), among the failure
+    /// sets that run a VM of the type in G (else none of them is
+    /// displaced). Returns, as the most over the groups, that total less
+    /// `top` (the chosen hosts' and the `m` largest of the rest's `value +
+    /// ge[r1]`, what the count took out for the failed hosts), and the
+    /// blocked hosts' share alone; `None` when no completion displaces a
+    /// VM of the type. The groups past the first `aa_exact` are bounded
+    /// by the type's own terms.
+    fn aa_by_group(
+        &self,
+        kind: &Kind,
+        p: &Partial,
+        open: &[bool],
+        top: i64,
+        restarted_kind: usize,
+    ) -> Option<(i64, i64)> {
         let nres = self.nres;
         let g = &self.ge[kind.level];
         let nh = kind.value.len();
+        let k = (p.chosen.len() + p.m) as i64;
+        let kind_top = |r: usize| kind.aa_top[r.min(kind.aa_top.len() - 1)];
         let mut peer = vec![false; nh];
         let mut scratch: Vec<i64> = Vec::with_capacity(p.rest.len());
-        let mut best = i64::MIN;
-        for (i, &(a, gid)) in kind.aa_groups.iter().enumerate() {
-            if a.saturating_add(top) <= best {
+        // The worst Σ_F w over the completions that fail a host of
+        // `hosts` (any, with `on_down`), or None if there is none.
+        let mut worst_of = |hosts: &[HostId], on_down: bool, w: &dyn Fn(HostId) -> i64| {
+            let fixed: i64 = p.chosen.iter().map(|&h| w(h)).sum();
+            let hit = on_down || p.chosen.iter().any(|h| hosts.binary_search(h).is_ok());
+            scratch.clear();
+            scratch.extend(p.rest.iter().map(|&h| w(h)));
+            let m = p.m.min(scratch.len());
+            if m == 0 {
+                return hit.then_some(fixed);
+            }
+            let all = top_sum(&mut scratch, m);
+            if hit {
+                return Some(fixed + all);
+            }
+            // No host of `hosts` chosen: the best of them in the rest
+            // takes the place of the m-th largest if it is not among the
+            // m largest already.
+            let tm = scratch[..m].iter().copied().min().unwrap_or(0);
+            let best_h = hosts.iter().filter(|&&h| open[h]).map(|&h| w(h)).max()?;
+            Some(fixed + all - tm + tm.min(best_h))
+        };
+        let (mut best, mut best_alone) = (None::<i64>, None::<i64>);
+        let raise = |slot: &mut Option<i64>, x: i64| *slot = Some(slot.map_or(x, |b| b.max(x)));
+        if let Some((hosts, on_down)) = &kind.ungrouped {
+            let w = |h: HostId| g[h * nres + self.r1] + kind.value[h];
+            if let Some(f) = worst_of(hosts, *on_down, &w) {
+                raise(&mut best, f);
+                raise(&mut best_alone, 0);
+            }
+        }
+        for (i, ag) in kind.aa_groups.iter().enumerate() {
+            let upper = ag.a.saturating_add(kind_top(restarted_kind));
+            if best.is_some_and(|b| upper.saturating_add(top) <= b)
+                && best_alone.is_some_and(|b| upper <= b)
+            {
                 break; // no later group takes out more
             }
-            if i == AA_EXACT {
-                best = a.saturating_add(top);
+            if i >= kind.aa_exact {
+                raise(&mut best, upper.saturating_add(top));
+                raise(&mut best_alone, upper);
                 break;
             }
-            let peers = &self.group_peers[gid as usize];
+            let (members, down, mult) = self.group_facts[ag.gid as usize];
+            // Members restarted before v when `on` failed hosts run one:
+            // at most all but v of those displaced.
+            let restart_term = |on: i64| {
+                let displaced = on.saturating_mul(mult).saturating_add(down);
+                let restarted = (members - 1).min(displaced - 1).max(0) as usize;
+                let last = ag.top.len() - 1;
+                if restarted <= last {
+                    ag.top[restarted]
+                } else if ag.top_whole {
+                    ag.top[last]
+                } else {
+                    // The i-th largest of a subset is at most the i-th
+                    // largest of all.
+                    ag.top[last] + kind_top(restarted) - kind_top(last)
+                }
+            };
+            // Whether or not a completion displaces one (more only
+            // weakens the claim).
+            let alone = ag.a + restart_term(k);
+            raise(&mut best_alone, alone);
+            if best.is_some_and(|b| alone.saturating_add(top) <= b) {
+                continue; // the failed hosts add at most `top`
+            }
+            let peers = &self.group_peers[ag.gid as usize];
             for &t in peers {
                 peer[t] = true;
             }
             let w = |h: HostId| g[h * nres + self.r1] + if peer[h] { 0 } else { kind.value[h] };
-            let fixed: i64 = p.chosen.iter().map(|&h| w(h)).sum();
-            scratch.clear();
-            scratch.extend(p.rest.iter().map(|&h| w(h)));
-            let here = a + fixed + top_sum(&mut scratch, p.m);
+            let worst = self.worst_with_members(p, open, &peer, ag, &w, &restart_term);
             for &t in peers {
                 peer[t] = false;
             }
-            best = best.max(here);
+            if let Some(f) = worst {
+                raise(&mut best, ag.a.saturating_add(f));
+            }
         }
-        if best == i64::MIN {
-            return 0;
+        Some((best?.saturating_sub(top), best_alone?))
+    }
+
+    /// The worst `Σ_F w` plus `restart(j)` over the completions F of `p`
+    /// that fail a host of `ag.hosts` (any, when a VM of them is on a host
+    /// already down), j the hosts of F running a member of the group
+    /// (`peer`): those displace at most j·m_G members, so a set of few
+    /// of them leaves few members to restart before v. `None` when no
+    /// completion displaces a VM of the type in the group.
+    fn worst_with_members(
+        &self,
+        p: &Partial,
+        open: &[bool],
+        peer: &[bool],
+        ag: &AaGroup,
+        w: &dyn Fn(HostId) -> i64,
+        restart: &dyn Fn(i64) -> i64,
+    ) -> Option<i64> {
+        let fixed: i64 = p.chosen.iter().map(|&h| w(h)).sum();
+        let on_chosen = p.chosen.iter().filter(|&&h| peer[h]).count() as i64;
+        let in_h = |h: &HostId| ag.hosts.binary_search(h).is_ok();
+        // A host running a VM of the type in G that is not a peer (never
+        // so: they run a member) would escape the split below: then the
+        // constraint is left out, which only weakens the bound.
+        let hit = ag.on_down
+            || p.chosen.iter().any(in_h)
+            || ag.hosts.iter().any(|&h| open[h] && !peer[h]);
+        // The rest split into the group's hosts (w, runs a VM of the type
+        // in G), largest first, VMs of the type first among equals, and
+        // the others' largest.
+        let m = p.m.min(p.rest.len());
+        let mut pg: Vec<(i64, bool)> = Vec::new();
+        let mut np: Vec<i64> = Vec::with_capacity(p.rest.len());
+        for &h in p.rest {
+            if peer[h] {
+                pg.push((w(h), in_h(&h)));
+            } else {
+                np.push(w(h));
+            }
         }
-        (kind.aa_fixed.saturating_add(top) - best).max(0)
+        pg.sort_unstable_by(|a, b| b.cmp(a));
+        let nm = m.min(np.len());
+        if nm > 0 && nm < np.len() {
+            np.select_nth_unstable_by(nm - 1, |a, b| b.cmp(a));
+        }
+        np.truncate(nm);
+        np.sort_unstable_by(|a, b| b.cmp(a));
+        let mut b_prefix = vec![0i64];
+        for &x in &np {
+            b_prefix.push(b_prefix.last().unwrap() + x);
+        }
+        let first_h = pg.iter().position(|x| x.1);
+        let mut a_prefix = vec![0i64];
+        let mut best: Option<i64> = None;
+        for j in 0..=m.min(pg.len()) {
+            if j > 0 {
+                a_prefix.push(a_prefix[j - 1] + pg[j - 1].0);
+            }
+            if m - j >= b_prefix.len() {
+                continue; // too few hosts outside the group
+            }
+            let from_group = if hit || first_h.is_some_and(|f| f < j) {
+                a_prefix[j]
+            } else if let (Some(f), true) = (first_h, j > 0) {
+                a_prefix[j - 1] + pg[f].0
+            } else {
+                continue; // no VM of the type in G displaced
+            };
+            let total = fixed + from_group + b_prefix[m - j] + restart(on_chosen + j as i64);
+            best = Some(best.map_or(total, |b| b.max(total)));
+        }
+        best
     }
 
     /// Whether FFD by this resource provably succeeds on every completion.
@@ -1762,19 +2003,26 @@ impl Order {
                 .fold(0i64, |a, (k, &y)| a.saturating_add(k.best(y)));
             // value_total − Σ_F value − AA − knapsacks > Σ_F ge[r1] + ge_down − d1
             let slack = kind.value_total as i128 - worst as i128 + kind.d1 as i128;
-            // A failed host running a member of v's group leaves the count
-            // once (asked only when the plain count fails; the joint bound
-            // with the failed hosts has its own way of choosing them).
-            let saving = if slack - aa as i128 - separate as i128 > 0 {
-                0
+            // Counted group by group when the plain count fails: a failed
+            // host running a member of v's group leaves the count once, a
+            // group blocks only its own hosts and those its own members
+            // restart on, and a VM of the group is displaced only by a set
+            // running one (the joint bound with the failed hosts has its
+            // own way of choosing them).
+            let (aa, aa_alone) = if slack - aa as i128 - separate as i128 > 0 {
+                (aa, aa)
             } else {
-                self.aa_overlap(kind, p, worst - self.ge_down[kind.level][r1])
+                let top = worst - self.ge_down[kind.level][r1];
+                match self.aa_by_group(kind, p, open, top, restarted) {
+                    Some(x) => x,
+                    None => continue, // no completion displaces one
+                }
             };
-            let margin = |knapsacks: i128| slack - (aa - saving) as i128 - knapsacks;
+            let margin = |knapsacks: i128| slack - aa as i128 - knapsacks;
             if margin(separate as i128) <= 0
                 && (!shallow
                     || (kind.knap.len() < 2 || margin(kind.joint.bound(&ys)) <= 0)
-                        && !self.proves_jointly(kind, p, &ys, aa))
+                        && !self.proves_jointly(kind, p, &ys, aa_alone))
             {
                 return false;
             }
@@ -1783,9 +2031,13 @@ impl Order {
     }
 }
 
-/// Anti-affinity groups of a type counted one by one in
-/// [`Order::aa_overlap`].
+/// Anti-affinity groups of a type counted one by one at least in
+/// [`Order::aa_by_group`], or as many as take [`AA_STEPS`] host-steps.
 const AA_EXACT: usize = 32;
+const AA_STEPS: usize = 20_000;
+/// The members restarted before v counted on the hosts outside their
+/// group's, per group: at most this many (the rest as for the type).
+const AA_TOP_CAP: usize = 64;
 
 /// The fixed-point scale of the joint bound's exact evaluation.
 const SCALE: i128 = 1 << 32;
