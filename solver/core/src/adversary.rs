@@ -447,4 +447,25 @@ mod tests {
         let eight = crate::tolerance::local_failing_set(&pool, 8, 7).expect("a failing set");
         assert_eq!(eight.len(), 8, "{eight:?}");
     }
+
+    /// A host running VMs of 5, 3, 3, 3, 2 and 2 and two empty hosts of 9:
+    /// its failure is survived (5 + 2 + 2 and 3 + 3 + 3), though none of
+    /// the greedy packings finds that. The local search sends that set to
+    /// the exact decision, and counts it not: the smallest failing set is
+    /// of two hosts.
+    #[test]
+    fn a_set_the_greedy_packings_leave_vms_of_counts_only_when_proved() {
+        let caps = [(100, 100), (9, 100), (9, 100)];
+        let vms: Vec<_> = [5, 3, 3, 3, 2, 2].map(|m| (0, m, 0, None)).into();
+        let pool = crate::parse_pool(&pool_text(&caps, &vms)).unwrap();
+        let an = crate::scenario::Analysis::new(&pool);
+        let sc = an.scenario(&an.mask(&[0]));
+        assert!(crate::pack::greedy::pack(&sc.instance).is_none());
+        let budget = crate::pack::Budget::unlimited();
+        assert!(crate::pack::decide(&sc.instance, &budget).0.is_feasible());
+        assert_eq!(crate::tolerance::local_failing_set(&pool, 1, 0), None);
+        let set = crate::tolerance::local_failing_set(&pool, 2, 0).expect("a failing set");
+        assert_eq!(set.len(), 2, "{set:?}");
+        assert!(set.contains(&0), "{set:?}");
+    }
 }
