@@ -1077,6 +1077,10 @@ fn witness(
             "counting whole slots of {unit} {res_name}, the VMs to restart need {need} and the surviving hosts have room for {have}",
             res_name = pool.resources[*res]
         ),
+        (None, Some(Infeasible::Fill { res, unit, need, have })) => format!(
+            "counting {res_name} in units of {unit}, the VMs to restart need {need} and no packing fills the surviving hosts with more than {have} (the sizes leave gaps in their spare)",
+            res_name = pool.resources[*res]
+        ),
         _ => "the spare capacity suffices in total but no placement fits every VM (fragmentation, eligibility or anti-affinity)".to_string(),
     };
     Witness {
