@@ -157,7 +157,11 @@ pub fn fill(inst: &Instance) -> Option<Infeasible> {
     order.sort_by(|&a, &b| on[a].cmp(&on[b]).then(a.cmp(&b)));
     let mut table = Vec::new();
     for r in 0..nres {
-        let demand = |i: usize| inst.demand[i * nres + r].max(0);
+        // A negative demand would give room back: no bound then.
+        if (0..n).any(|i| inst.demand[i * nres + r] < 0) {
+            continue;
+        }
+        let demand = |i: usize| inst.demand[i * nres + r];
         let spare = |t: usize| inst.cap[t * nres + r].max(0);
         let g = (0..n).map(demand).fold(0, gcd);
         let most = order.iter().map(|&t| spare(t)).max().unwrap_or(0);
