@@ -124,8 +124,8 @@ pub fn necessary(inst: &Instance) -> Option<Infeasible> {
 /// Bits of one fill table: spares are counted in units coarse enough that
 /// the largest fits.
 const FILL_BITS: i64 = 1 << 14;
-/// Table words the fill bound may update per resource; targets beyond it
-/// count their whole spare (sound, only weaker).
+/// Table words the fill bound may update, over every resource; targets
+/// beyond it count their whole spare (sound, only weaker).
 const FILL_EFFORT: u64 = 1 << 24;
 
 /// The fill bound, for instances the cheap conditions and the greedy
@@ -156,6 +156,7 @@ pub fn fill(inst: &Instance) -> Option<Infeasible> {
     let mut order: Vec<usize> = (0..m).filter(|&t| !on[t].is_empty()).collect();
     order.sort_by(|&a, &b| on[a].cmp(&on[b]).then(a.cmp(&b)));
     let mut table = Vec::new();
+    let mut effort: u64 = 0;
     for r in 0..nres {
         // A negative demand would give room back: no bound then.
         if (0..n).any(|i| inst.demand[i * nres + r] < 0) {
@@ -171,7 +172,6 @@ pub fn fill(inst: &Instance) -> Option<Infeasible> {
         let unit = g.saturating_mul(((most / g + FILL_BITS - 1) / FILL_BITS).max(1));
         let need: i64 = (0..n).map(|i| demand(i) / unit).sum();
         let mut have: i64 = 0;
-        let mut effort: u64 = 0;
         for group in order.chunk_by(|&a, &b| on[a] == on[b]) {
             let items = &on[group[0]];
             let top = group.iter().map(|&t| spare(t) / unit).max().unwrap_or(0);

@@ -652,6 +652,30 @@ mod tests {
         assert!(!brute(&inst));
     }
 
+    #[test]
+    fn the_fill_bound_past_its_effort_counts_whole_spares() {
+        // 300 targets of 16 384, each with its own 220 items of 70 or 71
+        // (15 510 at most), which may also go to the next target: feasible,
+        // and more tables than the effort allows. Targets past it count
+        // their whole spare, so the bound stays silent; counting them as
+        // empty would refuse it.
+        let (targets, per) = (300usize, 220usize);
+        let mut inst = simple(&vec![16_384; targets], &[]);
+        for t in 0..targets {
+            let next = (t + 1) % targets;
+            for k in 0..per {
+                inst.demand.push(70 + (k % 2) as i64);
+                let mut e = vec![t as u32, next as u32];
+                e.sort_unstable();
+                inst.elig.push(e);
+                inst.group.push(NO_GROUP);
+            }
+        }
+        let own: Vec<u32> = (0..targets * per).map(|i| (i / per) as u32).collect();
+        assert!(inst.verify(&own));
+        assert_eq!(bounds::fill(&inst), None);
+    }
+
     /// Targets of unequal spare and few large items, in one or two
     /// resources, small or scaled up by a large factor with a jitter (so
     /// the fill bound counts in units coarser than one). Half of them are
