@@ -921,6 +921,30 @@ proptest! {
             );
         }
     }
+
+    /// The local search's failing set (asked here of pools of any size) is
+    /// infeasible by the reference, of a size between the bounds it was
+    /// given, so the upper bound it gives (its size less one) is never
+    /// below the true tolerance.
+    #[test]
+    fn local_search_set_is_infeasible(p in pools(), size in 1usize..8, lower in 0usize..3) {
+        let pool = p.pool();
+        prop_assume!(pool.ha.failure_domain_label.is_none());
+        if let Some(set) = haplan::tolerance::local_failing_set(&pool, size, lower) {
+            prop_assert!(set.len() > lower && set.len() <= size, "{:?}", set);
+            let mut distinct = set.clone();
+            distinct.dedup();
+            prop_assert_eq!(distinct.len(), set.len(), "{:?}", set);
+            prop_assert!(!reference_feasible(&pool, &set), "{:?} is feasible", set);
+            prop_assert!(
+                set.len() as u32 > reference_max_tolerable(&pool),
+                "{:?}: upper bound {} below the tolerance {}",
+                set,
+                set.len() - 1,
+                reference_max_tolerable(&pool)
+            );
+        }
+    }
 }
 
 proptest! {

@@ -209,6 +209,9 @@ fn decide_with(inst: &Instance, budget: &Budget, effort: Effort) -> Option<Decis
     if let Some(assign) = pack::greedy::pack(inst) {
         return Some(Decision::Feasible(assign));
     }
+    if let Some(proof) = pack::bounds::fill(inst) {
+        return Some(Decision::Infeasible(proof));
+    }
     match pack::search::solve(inst, budget, BOUNDED_NODES) {
         pack::search::Outcome::Found(assign) => Some(Decision::Feasible(assign)),
         pack::search::Outcome::Exhausted => {

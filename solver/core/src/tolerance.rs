@@ -863,6 +863,27 @@ pub fn adversary_failing_set(pool: &Pool, most: usize) -> Option<Vec<HostId>> {
     search.adversary_until(most, None).map(|(set, _)| set)
 }
 
+/// A failing set the local search (`crate::adversary::descend`) finds
+/// among sets of `size` hosts down to `lower + 1`, on a pool of any size,
+/// each set proved infeasible by an exact decision: for the tests that
+/// check it against brute force.
+#[doc(hidden)]
+pub fn local_failing_set(pool: &Pool, size: usize, lower: usize) -> Option<Vec<HostId>> {
+    let an = Analysis::new(pool);
+    if !an.failover || !an.has_items() || size == 0 {
+        return None;
+    }
+    let budget = Budget::unlimited();
+    let counters = Counters::default();
+    let search = Tolerance::new(&an, &budget, Strategy::Full, &counters);
+    let starts = crate::adversary::chains(&an, search.ranked.len());
+    let until = Instant::now() + LOCAL_UNBOUNDED;
+    crate::adversary::descend(&an, &search.ranked, &starts, size, lower, until, |set| {
+        search.quick_proof(set, None)
+    })
+    .map(|(set, _)| set)
+}
+
 fn warnings(an: &Analysis) -> Vec<String> {
     let pool = an.pool;
     let mut w = Vec::new();
@@ -1056,6 +1077,10 @@ fn witness(
             "counting whole slots of {unit} {res_name}, the VMs to restart need {need} and the surviving hosts have room for {have}",
             res_name = pool.resources[*res]
         ),
+        (None, Some(Infeasible::Fill { res, unit, need, have })) => format!(
+            "counting {res_name} in units of {unit}, the VMs to restart need {need} and no packing fills the surviving hosts with more than {have} (the sizes leave gaps in their spare)",
+            res_name = pool.resources[*res]
+        ),
         _ => "the spare capacity suffices in total but no placement fits every VM (fragmentation, eligibility or anti-affinity)".to_string(),
     };
     Witness {
@@ -1115,6 +1140,8 @@ const ADVERSARY_HOSTS: usize = 16;
 const ADVERSARY_CHAINS: usize = 48;
 /// The adversary takes at most this fraction (1/n) of the time left.
 const ADVERSARY_SHARE: u32 = 4;
+/// The local search's time without a deadline.
+const LOCAL_UNBOUNDED: Duration = Duration::from_secs(10);
 /// Time for one exact decision of the adversary's.
 const ADVERSARY_DECISION: Duration = Duration::from_millis(200);
 

@@ -55,7 +55,50 @@ pub fn place_into(
     Some(assign)
 }
 
+/// How much of `inst` the greedy rules of [`pack`] leave unplaced, the
+/// least over the rules: the summed size keys of the items that find no
+/// room when the others are placed on (0 when a rule packs everything). A
+/// measure of how near the instance is to infeasible; it proves nothing.
+pub(crate) fn shortfall(inst: &Instance) -> f64 {
+    let keys = size_keys(inst);
+    let mut by_size: Vec<usize> = (0..inst.items()).collect();
+    by_size.sort_by(|&a, &b| keys[b].total_cmp(&keys[a]).then(a.cmp(&b)));
+    let mut by_choice = by_size.clone();
+    by_choice.sort_by_key(|&i| inst.elig[i].len());
+    let scale = scales(inst);
+    let mut least = f64::INFINITY;
+    for (order, rule) in [
+        (&by_size, Rule::FirstFit),
+        (&by_size, Rule::BestFit),
+        (&by_choice, Rule::BestFit),
+        (&by_size, Rule::WorstFit),
+    ] {
+        let mut missed = 0.0;
+        place_with(inst, order, rule, &scale, |i| {
+            missed += keys[i];
+            true
+        });
+        least = least.min(missed);
+        if least == 0.0 {
+            break;
+        }
+    }
+    least
+}
+
 fn place(inst: &Instance, order: &[usize], rule: Rule, scale: &[f64]) -> Option<Vec<u32>> {
+    place_with(inst, order, rule, scale, |_| false)
+}
+
+/// Places items in `order` by `rule`; an item with no room is passed to
+/// `missed`, which says whether to go on without it (else `None`).
+fn place_with(
+    inst: &Instance,
+    order: &[usize],
+    rule: Rule,
+    scale: &[f64],
+    mut missed: impl FnMut(usize) -> bool,
+) -> Option<Vec<u32>> {
     let nres = inst.nres;
     let mut rem = inst.cap.clone();
     let mut used = GroupsUsed::for_instance(inst);
@@ -82,7 +125,12 @@ fn place(inst: &Instance, order: &[usize], rule: Rule, scale: &[f64]) -> Option<
                 best = Some((key, t));
             }
         }
-        let (_, t) = best?;
+        let Some((_, t)) = best else {
+            if missed(i) {
+                continue;
+            }
+            return None;
+        };
         commit(inst, &mut rem, &mut used, i, t, &mut assign);
     }
     Some(assign)

@@ -10,6 +10,8 @@
 //!    whose total demand exceeds the total spare, an anti-affinity group with
 //!    more members than eligible targets: each is a proof of infeasibility;
 //! 2. greedy packings (`greedy.rs`): a packing found is a proof of feasibility;
+//!    when they fail, the fill bound (`bounds::fill`: per target, the most
+//!    the items that may go there can fill of its spare) may prove waste;
 //! 3. exact search (`search.rs`) with symmetry breaking, up to a node budget;
 //! 4. an ILP through good_lp/HiGHS ([`ilp`], feature `ilp`); without that
 //!    feature the exact search runs without a node budget.
@@ -186,6 +188,20 @@ pub enum Infeasible {
         /// Blocks the targets have room for.
         have: i64,
     },
+    /// Counting resource `res` in units of `unit` (a VM of size d needs
+    /// floor(d / unit)), the most units the VMs that may go to a target can
+    /// fill of its floor(spare / unit), summed over the targets, is less
+    /// than the VMs need (`bounds::fill`).
+    Fill {
+        /// The resource.
+        res: usize,
+        /// The unit.
+        unit: i64,
+        /// Units the items need.
+        need: i64,
+        /// Units the targets can be filled with, summed.
+        have: i64,
+    },
     /// The exact search tried every packing, up to symmetry.
     Exhaustive,
     /// The ILP solver proved that no packing exists.
@@ -262,6 +278,9 @@ pub fn decide(inst: &Instance, budget: &Budget) -> (Decision, Stage) {
     if let Some(assign) = greedy::pack(inst) {
         debug_assert!(inst.verify(&assign));
         return (Decision::Feasible(assign), Stage::Greedy);
+    }
+    if let Some(proof) = bounds::fill(inst) {
+        return (Decision::Infeasible(proof), Stage::Bounds);
     }
     match search::solve(inst, budget, SEARCH_NODES) {
         search::Outcome::Found(assign) => {
@@ -415,16 +434,24 @@ mod tests {
             search::solve(&inst, &Budget::unlimited(), u64::MAX),
             search::Outcome::Exhausted
         ));
-        // Slots do not see every case: 5 + 4 + 3 into two bins of 6.
+        // Slots do not see every case: 5 + 4 + 3 into two bins of 6. The
+        // exact search proves it, and so does the fill bound (no two of
+        // them share a bin: each bin holds 5 at most).
         let inst = simple(&[6, 6], &[5, 4, 3]);
         assert_eq!(bounds::necessary(&inst), None);
+        assert!(matches!(
+            search::solve(&inst, &Budget::unlimited(), u64::MAX),
+            search::Outcome::Exhausted
+        ));
         let (d, _) = decide(&inst, &Budget::unlimited());
-        assert!(
-            matches!(
-                d,
-                Decision::Infeasible(Infeasible::Exhaustive | Infeasible::Ilp)
-            ),
-            "{d:?}"
+        assert_eq!(
+            d,
+            Decision::Infeasible(Infeasible::Fill {
+                res: 0,
+                unit: 1,
+                need: 12,
+                have: 10
+            })
         );
     }
 
@@ -561,6 +588,162 @@ mod tests {
         };
         if let search::Outcome::Exhausted = search::solve(&inst, &budget, u64::MAX) {
             panic!("a cancelled search proved nothing");
+        }
+    }
+
+    #[test]
+    fn the_fill_bound_sees_waste_the_slots_do_not() {
+        // 19 of 20 spare, but no subset of 4 4 4 4 3 sums to 10 (8 at most):
+        // the two targets hold 16 at most.
+        let inst = simple(&[10, 10], &[4, 4, 4, 4, 3]);
+        assert_eq!(bounds::necessary(&inst), None);
+        assert!(greedy::pack(&inst).is_none());
+        assert_eq!(
+            bounds::fill(&inst),
+            Some(Infeasible::Fill {
+                res: 0,
+                unit: 1,
+                need: 19,
+                have: 16
+            })
+        );
+        assert_eq!(
+            decide(&inst, &Budget::unlimited()),
+            (
+                Decision::Infeasible(Infeasible::Fill {
+                    res: 0,
+                    unit: 1,
+                    need: 19,
+                    have: 16
+                }),
+                Stage::Bounds
+            )
+        );
+        // With a 2 for the 3, 4 + 4 + 2 fills one: feasible, and not refused.
+        let inst = simple(&[10, 10], &[4, 4, 4, 4, 2]);
+        assert_eq!(bounds::fill(&inst), None);
+        assert!(decide(&inst, &Budget::unlimited()).0.is_feasible());
+        // An item counts only on the targets it may go to: here the 3 may
+        // not go to the second target, so each target still fills 8 at most.
+        let mut inst = simple(&[10, 10], &[4, 4, 4, 4, 3]);
+        inst.elig[4] = vec![0];
+        assert!(bounds::fill(&inst).is_some());
+    }
+
+    #[test]
+    fn the_fill_bound_counts_in_coarser_units_when_spares_are_large() {
+        // Four of 40 001 and one of 30 000 into two targets of 100 003: a
+        // target takes two of them at most (the three smallest sum to
+        // 110 002), so 80 002 at most, short of 190 004 in all.
+        let inst = simple(
+            &[100_003, 100_003],
+            &[40_001, 40_001, 40_001, 40_001, 30_000],
+        );
+        match bounds::fill(&inst) {
+            Some(Infeasible::Fill {
+                unit, need, have, ..
+            }) => {
+                assert!(unit > 1, "unit {unit}");
+                assert!(100_003 / unit <= 1 << 14, "unit {unit}");
+                assert!(need > have, "{need} {have}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!brute(&inst));
+    }
+
+    #[test]
+    fn the_fill_bound_past_its_effort_counts_whole_spares() {
+        // 300 targets of 16 384, each with its own 220 items of 70 or 71
+        // (15 510 at most), which may also go to the next target: feasible,
+        // and more tables than the effort allows. Targets past it count
+        // their whole spare, so the bound stays silent; counting them as
+        // empty would refuse it.
+        let (targets, per) = (300usize, 220usize);
+        let mut inst = simple(&vec![16_384; targets], &[]);
+        for t in 0..targets {
+            let next = (t + 1) % targets;
+            for k in 0..per {
+                inst.demand.push(70 + (k % 2) as i64);
+                let mut e = vec![t as u32, next as u32];
+                e.sort_unstable();
+                inst.elig.push(e);
+                inst.group.push(NO_GROUP);
+            }
+        }
+        let own: Vec<u32> = (0..targets * per).map(|i| (i / per) as u32).collect();
+        assert!(inst.verify(&own));
+        assert_eq!(bounds::fill(&inst), None);
+    }
+
+    /// Targets of unequal spare and few large items, in one or two
+    /// resources, small or scaled up by a large factor with a jitter (so
+    /// the fill bound counts in units coarser than one). Half of them are
+    /// tight: each target's spare is the load of a packing plus a little,
+    /// so a bound that rounds the wrong way refuses a feasible instance.
+    fn wasteful() -> impl Strategy<Value = Instance> {
+        (
+            2usize..=4,
+            2usize..=7,
+            1usize..=2,
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_flat_map(|(targets, items, nres, large, tight)| {
+                (
+                    proptest::collection::vec((5i64..=20, 0i64..1000), targets * nres),
+                    proptest::collection::vec((2i64..=12, 0i64..1000), items * nres),
+                    proptest::collection::vec(
+                        proptest::collection::vec(prop::bool::weighted(0.7), targets),
+                        items,
+                    ),
+                    proptest::collection::vec(0..targets as u32, items),
+                    proptest::collection::vec(0i64..=2, targets * nres),
+                )
+                    .prop_map(move |(cap, demand, mask, packing, slack)| {
+                        let amount = |(x, jitter): (i64, i64)| {
+                            if large { x * 10_000 + jitter } else { x }
+                        };
+                        let demand: Vec<i64> = demand.into_iter().map(amount).collect();
+                        let mut cap: Vec<i64> = cap.into_iter().map(amount).collect();
+                        let mut elig: Vec<Vec<u32>> = mask
+                            .iter()
+                            .map(|m| (0..targets as u32).filter(|&t| m[t as usize]).collect())
+                            .collect();
+                        if tight {
+                            for (c, s) in cap.iter_mut().zip(&slack) {
+                                *c = *s;
+                            }
+                            for (i, &t) in packing.iter().enumerate() {
+                                for r in 0..nres {
+                                    cap[t as usize * nres + r] += demand[i * nres + r];
+                                }
+                                if let Err(at) = elig[i].binary_search(&t) {
+                                    elig[i].insert(at, t);
+                                }
+                            }
+                        }
+                        Instance {
+                            nres,
+                            demand,
+                            elig,
+                            group: vec![NO_GROUP; items],
+                            cap,
+                            apart: Vec::new(),
+                        }
+                    })
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// The fill bound refuses only instances that enumeration cannot
+        /// pack.
+        #[test]
+        fn the_fill_bound_refuses_only_what_cannot_be_packed(inst in wasteful()) {
+            if let Some(proof) = bounds::fill(&inst) {
+                prop_assert!(!brute(&inst), "{:?} refused by {:?}", inst, proof);
+            }
         }
     }
 

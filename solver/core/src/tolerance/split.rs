@@ -721,7 +721,9 @@ fn plausible(an: &Analysis, f: &Failing, unit: &[HostId], size: usize) -> Result
     let sc = an.scenario(&an.mask(&f.hosts));
     let fits = match &f.proof {
         Infeasible::NoTarget { item } => *item < sc.instance.items(),
-        Infeasible::Short { res, .. } | Infeasible::Blocks { res, .. } => *res < sc.instance.nres,
+        Infeasible::Short { res, .. }
+        | Infeasible::Blocks { res, .. }
+        | Infeasible::Fill { res, .. } => *res < sc.instance.nres,
         Infeasible::AntiAffinity { .. }
         | Infeasible::Apart { .. }
         | Infeasible::Exhaustive

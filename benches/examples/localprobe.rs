@@ -1,0 +1,29 @@
+//! The local search for failing sets (`haplan::tolerance::local_failing_set`)
+//! on a pool file: `localprobe POOL SIZE LOWER` looks for a set of SIZE hosts
+//! down to LOWER + 1 that the exact decision proves fails, and prints the
+//! smallest found (its size less one is an upper bound on the tolerance).
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let n = |i: usize| -> usize {
+        args.get(i).and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+            eprintln!("usage: localprobe POOL SIZE LOWER");
+            std::process::exit(2)
+        })
+    };
+    let text = std::fs::read_to_string(&args[0]).expect("readable");
+    let pool = haplan::parse_pool(&text).expect("valid pool");
+    let t = Instant::now();
+    let found = haplan::tolerance::local_failing_set(&pool, n(1), n(2));
+    let secs = t.elapsed().as_secs_f64();
+    match found {
+        Some(set) => println!(
+            "{}: failing set of {} (upper bound {}) in {secs:.2}s: {set:?}",
+            args[0],
+            set.len(),
+            set.len() - 1
+        ),
+        None => println!("{}: none found in {secs:.2}s", args[0]),
+    }
+}
