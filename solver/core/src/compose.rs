@@ -71,7 +71,11 @@
 //! Repairs are found per core in parallel, cores that share their
 //! overloaded hosts' VMs in one step (a core of one or two hosts settles
 //! every set around it at once); each is checked by these counts alone,
-//! independently of how the lists were made.
+//! independently of how the lists were made. The smaller cores go first:
+//! a core holding a smaller one repaired (or carried by the lists alone)
+//! and none of that one's moves' hosts needs no repair of its own, since
+//! every set holding it is claimed by that repair or holds a move's host,
+//! and with it a core of its own.
 //!
 //! Proof. Let F be a set of at most k up hosts. If F is one of the sets
 //! of (3), decided, or a set a repair claims, it is survived. Otherwise a VM v of
@@ -1252,6 +1256,24 @@ fn later_bound(
         .collect()
 }
 
+/// Whether core `m` (sorted) holds a smaller core of `claimed` (a core
+/// repaired, to its moves' hosts) and none of that one's moves' hosts:
+/// every set holding `m` then holds the smaller core too, so it is claimed
+/// by that core's repair or holds one of its moves' hosts, and with it a
+/// core of its own (module doc, "Repairs").
+fn within_claimed(claimed: &FastMap<Vec<HostId>, Vec<HostId>>, m: &[HostId]) -> bool {
+    let n = m.len().min(MOST_REPAIRED_K);
+    (1u32..(1 << n) - 1).any(|mask| {
+        let sub: Vec<HostId> = (0..n)
+            .filter(|i| mask & (1 << i) != 0)
+            .map(|i| m[i])
+            .collect();
+        claimed
+            .get(&sub)
+            .is_some_and(|to| to.iter().all(|u| !m.contains(u)))
+    })
+}
+
 /// Finds the sets that overload a host and repairs them (module doc).
 struct Repairer<'a, 'p> {
     an: &'a Analysis<'p>,
@@ -1375,12 +1397,28 @@ impl<'a, 'p> Repairer<'a, 'p> {
             queue.extend(f?);
         }
         let mut seen: HashSet<Vec<HostId>> = HashSet::new();
-        // In rounds: the cores of a round repaired in parallel, the sets
-        // their repairs leave the next round's.
+        // Per core of fewer than k hosts repaired (or carried by the lists
+        // alone), its moves' hosts: the repair claims every set holding
+        // the core and none of them, so a larger core holding it and none
+        // of its moves' hosts is settled with it ([`within_claimed`]).
+        let mut claimed: FastMap<Vec<HostId>, Vec<HostId>> = FastMap::default();
+        // In rounds, the smallest cores first (so that those they settle
+        // are not repaired again): the cores of a round repaired in
+        // parallel, the sets their repairs leave to the next rounds.
         while !queue.is_empty() {
             queue.sort_unstable();
             queue.dedup();
             queue.retain(|m| !seen.contains(m));
+            let size = queue.iter().map(Vec::len).min().unwrap_or(0);
+            let (now, larger): (Vec<_>, Vec<_>) = queue.into_iter().partition(|m| m.len() == size);
+            queue = now;
+            queue.retain(|m| {
+                let settled = within_claimed(&claimed, m);
+                if settled {
+                    seen.insert(m.clone());
+                }
+                !settled
+            });
             let looked = self.looked.fetch_add(queue.len(), Relaxed) + queue.len();
             if looked > MOST_CORES || budget.expired() {
                 return None;
@@ -1389,7 +1427,7 @@ impl<'a, 'p> Repairer<'a, 'p> {
                 .par_iter()
                 .map(|m| (!budget.expired()).then(|| self.repair(m)))
                 .collect();
-            let mut next = Vec::new();
+            let mut next = larger;
             for (m, r) in queue.drain(..).zip(done) {
                 let grown = |y: HostId| {
                     let mut c = m.clone();
@@ -1398,13 +1436,18 @@ impl<'a, 'p> Repairer<'a, 'p> {
                     c
                 };
                 match r? {
-                    Ok(moves) if moves.is_empty() => {}
+                    Ok(moves) if moves.is_empty() => {
+                        if m.len() < self.k {
+                            claimed.insert(m.clone(), Vec::new());
+                        }
+                    }
                     Ok(moves) => {
                         if m.len() < self.k {
                             let mut to: Vec<HostId> = moves.iter().map(|&(_, u)| u).collect();
                             to.sort_unstable();
                             to.dedup();
-                            next.extend(to.into_iter().map(grown));
+                            next.extend(to.iter().map(|&u| grown(u)));
+                            claimed.insert(m.clone(), to);
                         }
                         cover.repairs.push(Repair {
                             core: m.clone(),
