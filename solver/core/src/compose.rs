@@ -1274,6 +1274,41 @@ fn within_claimed(claimed: &FastMap<Vec<HostId>, Vec<HostId>>, m: &[HostId]) -> 
     })
 }
 
+/// Per host a repair looks at, the most the lists put on it in the sets
+/// the repair claims, and whether that is `worst(h, m)` itself (else
+/// `calm`, when that is the smaller bound); kept in one buffer.
+struct Counts {
+    nres: usize,
+    /// Per host, where its counts are in `vals`, and whether exact.
+    of: FastMap<HostId, (usize, bool)>,
+    vals: Vec<i64>,
+}
+
+impl Counts {
+    fn new(nres: usize, hosts: usize) -> Counts {
+        Counts {
+            nres,
+            of: FastMap::with_capacity_and_hasher(2 * hosts + 8, Default::default()),
+            vals: Vec::with_capacity((hosts + 8) * nres),
+        }
+    }
+
+    fn get(&self, h: HostId) -> Option<(&[i64], bool)> {
+        self.of
+            .get(&h)
+            .map(|&(o, exact)| (&self.vals[o..o + self.nres], exact))
+    }
+
+    /// Sets h's counts (replacing any) to what `f` writes, and returns them.
+    fn fill(&mut self, h: HostId, exact: bool, f: impl FnOnce(&mut [i64])) -> &[i64] {
+        let o = self.vals.len();
+        self.vals.resize(o + self.nres, 0);
+        f(&mut self.vals[o..]);
+        self.of.insert(h, (o, exact));
+        &self.vals[o..]
+    }
+}
+
 /// Finds the sets that overload a host and repairs them (module doc).
 struct Repairer<'a, 'p> {
     an: &'a Analysis<'p>,
@@ -1511,20 +1546,22 @@ impl<'a, 'p> Repairer<'a, 'p> {
         {
             return Err(());
         }
-        // Per host, the most the lists put on it in the sets claimed, and
-        // whether that is `worst(h, m)` itself (else `calm`, when that is
-        // the smaller bound).
-        let mut base: FastMap<HostId, (Vec<i64>, bool)> = FastMap::default();
+        let mut base = Counts::new(nres, fed.len());
         let mut over: Vec<HostId> = Vec::new();
         for w in fed {
             if m.contains(&w) {
                 continue;
             }
-            let worst = self.loads.worst(w, m);
+            let worst = if m.len() >= self.loads.k {
+                // No room for more hosts: `worst(w, m)` is m's own load.
+                base.fill(w, true, |out| self.loads.within(w, m, out))
+            } else {
+                let worst = self.loads.worst(w, m);
+                base.fill(w, true, |out| out.copy_from_slice(&worst))
+            };
             if worst.iter().zip(&an.spare[w]).any(|(&l, &s)| l > s) {
                 over.push(w);
             }
-            base.insert(w, (worst, true));
         }
         if over.is_empty() {
             return Ok(Vec::new());
@@ -1552,14 +1589,15 @@ impl<'a, 'p> Repairer<'a, 'p> {
             }
             cands.sort_by(|x, y| self.size[*y].total_cmp(&self.size[*x]).then(x.cmp(y)));
             for v in cands {
-                let need = |shift: &FastMap<HostId, Vec<i64>>, r: usize| {
-                    base[&w].0[r] + shift.get(&w).map_or(0, |s| s[r]) - an.spare[w][r]
+                let need = |base: &Counts, shift: &FastMap<HostId, Vec<i64>>, r: usize| {
+                    base.get(w).map_or(0, |c| c.0[r]) + shift.get(&w).map_or(0, |s| s[r])
+                        - an.spare[w][r]
                 };
-                if (0..nres).all(|r| need(&shift, r) <= 0) {
+                if (0..nres).all(|r| need(&base, &shift, r) <= 0) {
                     break;
                 }
                 let d = &pool.vms[v].demand;
-                if !(0..nres).any(|r| need(&shift, r) > 0 && d[r] > 0) {
+                if !(0..nres).any(|r| need(&base, &shift, r) > 0 && d[r] > 0) {
                     continue;
                 }
                 if let Some(u) = self.place(v, m, &over, &mut base, &shift, &moves) {
@@ -1573,9 +1611,9 @@ impl<'a, 'p> Repairer<'a, 'p> {
                 }
             }
         }
-        let fits = base.iter().all(|(&h, (worst, _))| {
+        let fits = base.of.iter().all(|(&h, &(o, _))| {
             let s = shift.get(&h);
-            (0..nres).all(|r| worst[r] + s.map_or(0, |s| s[r]) <= an.spare[h][r])
+            (0..nres).all(|r| base.vals[o + r] + s.map_or(0, |s| s[r]) <= an.spare[h][r])
         });
         if fits { Ok(moves) } else { Err(()) }
     }
@@ -1600,7 +1638,7 @@ impl<'a, 'p> Repairer<'a, 'p> {
         v: VmId,
         m: &[HostId],
         over: &[HostId],
-        base: &mut FastMap<HostId, (Vec<i64>, bool)>,
+        base: &mut Counts,
         shift: &FastMap<HostId, Vec<i64>>,
         moves: &[(VmId, HostId)],
     ) -> Option<HostId> {
@@ -1633,16 +1671,17 @@ impl<'a, 'p> Repairer<'a, 'p> {
             // `worst(u, ∅)` first (a host no entry lists takes nothing),
             // `worst(u, m)` only when that is too much; kept in `base` for
             // the host taken, and once found.
-            match base.get(&u).map(|(w, exact)| (fits(Some(w)), *exact)) {
+            match base.get(u).map(|(w, exact)| (fits(Some(w)), exact)) {
                 Some((true, _)) => return Some(u),
                 Some((false, true)) => continue,
                 Some((false, false)) => {}
                 None => {
                     let calm = self.calm.get(&u);
                     if fits(calm.map(Vec::as_slice)) {
-                        let worst =
-                            calm.map_or_else(|| (vec![0; d.len()], true), |c| (c.clone(), false));
-                        base.insert(u, worst);
+                        match calm {
+                            Some(c) => base.fill(u, false, |out| out.copy_from_slice(c)),
+                            None => base.fill(u, true, |out| out.fill(0)),
+                        };
                         return Some(u);
                     }
                 }
@@ -1655,7 +1694,7 @@ impl<'a, 'p> Repairer<'a, 'p> {
                 *w = (*w).min(c);
             }
             let taken = fits(Some(&worst));
-            base.insert(u, (worst, true));
+            base.fill(u, true, |out| out.copy_from_slice(&worst));
             if taken {
                 return Some(u);
             }
