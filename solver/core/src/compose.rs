@@ -2328,6 +2328,23 @@ mod tests {
     }
 
     #[test]
+    fn a_repaired_core_settles_only_the_cores_without_its_moves_hosts() {
+        // {0, 2} repaired with a move to 3; {4} carried by the lists.
+        let mut claimed: FastMap<Vec<HostId>, Vec<HostId>> = FastMap::default();
+        claimed.insert(vec![0, 2], vec![3]);
+        claimed.insert(vec![4], Vec::new());
+        assert!(within_claimed(&claimed, &[0, 1, 2]));
+        // A set holding the move's host is a core of its own.
+        assert!(!within_claimed(&claimed, &[0, 2, 3]));
+        // Not the core itself, nor a set without it.
+        assert!(!within_claimed(&claimed, &[0, 2]));
+        assert!(!within_claimed(&claimed, &[0, 1, 3]));
+        assert!(within_claimed(&claimed, &[1, 4]));
+        assert!(within_claimed(&claimed, &[0, 3, 4]));
+        assert!(!within_claimed(&claimed, &[4]));
+    }
+
+    #[test]
     fn a_move_goes_only_where_it_fits() {
         // h0 and h1 hold a VM of 60 each, both listing h3 then h4 (100
         // free each); h2 has 30 free and no entry. When h0 and h1 fail, h3
