@@ -71,7 +71,11 @@
 //! Repairs are found per core in parallel, cores that share their
 //! overloaded hosts' VMs in one step (a core of one or two hosts settles
 //! every set around it at once); each is checked by these counts alone,
-//! independently of how the lists were made.
+//! independently of how the lists were made. The smaller cores go first:
+//! a core holding a smaller one repaired (or carried by the lists alone)
+//! and none of that one's moves' hosts needs no repair of its own, since
+//! every set holding it is claimed by that repair or holds a move's host,
+//! and with it a core of its own.
 //!
 //! Proof. Let F be a set of at most k up hosts. If F is one of the sets
 //! of (3), decided, or a set a repair claims, it is survived. Otherwise a VM v of
@@ -1252,6 +1256,59 @@ fn later_bound(
         .collect()
 }
 
+/// Whether core `m` (sorted) holds a smaller core of `claimed` (a core
+/// repaired, to its moves' hosts) and none of that one's moves' hosts:
+/// every set holding `m` then holds the smaller core too, so it is claimed
+/// by that core's repair or holds one of its moves' hosts, and with it a
+/// core of its own (module doc, "Repairs").
+fn within_claimed(claimed: &FastMap<Vec<HostId>, Vec<HostId>>, m: &[HostId]) -> bool {
+    let n = m.len().min(MOST_REPAIRED_K);
+    (1u32..(1 << n) - 1).any(|mask| {
+        let sub: Vec<HostId> = (0..n)
+            .filter(|i| mask & (1 << i) != 0)
+            .map(|i| m[i])
+            .collect();
+        claimed
+            .get(&sub)
+            .is_some_and(|to| to.iter().all(|u| !m.contains(u)))
+    })
+}
+
+/// Per host a repair looks at, the most the lists put on it in the sets
+/// the repair claims, and whether that is `worst(h, m)` itself (else
+/// `calm`, when that is the smaller bound); kept in one buffer.
+struct Counts {
+    nres: usize,
+    /// Per host, where its counts are in `vals`, and whether exact.
+    of: FastMap<HostId, (usize, bool)>,
+    vals: Vec<i64>,
+}
+
+impl Counts {
+    fn new(nres: usize, hosts: usize) -> Counts {
+        Counts {
+            nres,
+            of: FastMap::with_capacity_and_hasher(2 * hosts + 8, Default::default()),
+            vals: Vec::with_capacity((hosts + 8) * nres),
+        }
+    }
+
+    fn get(&self, h: HostId) -> Option<(&[i64], bool)> {
+        self.of
+            .get(&h)
+            .map(|&(o, exact)| (&self.vals[o..o + self.nres], exact))
+    }
+
+    /// Sets h's counts (replacing any) to what `f` writes, and returns them.
+    fn fill(&mut self, h: HostId, exact: bool, f: impl FnOnce(&mut [i64])) -> &[i64] {
+        let o = self.vals.len();
+        self.vals.resize(o + self.nres, 0);
+        f(&mut self.vals[o..]);
+        self.of.insert(h, (o, exact));
+        &self.vals[o..]
+    }
+}
+
 /// Finds the sets that overload a host and repairs them (module doc).
 struct Repairer<'a, 'p> {
     an: &'a Analysis<'p>,
@@ -1375,12 +1432,28 @@ impl<'a, 'p> Repairer<'a, 'p> {
             queue.extend(f?);
         }
         let mut seen: HashSet<Vec<HostId>> = HashSet::new();
-        // In rounds: the cores of a round repaired in parallel, the sets
-        // their repairs leave the next round's.
+        // Per core of fewer than k hosts repaired (or carried by the lists
+        // alone), its moves' hosts: the repair claims every set holding
+        // the core and none of them, so a larger core holding it and none
+        // of its moves' hosts is settled with it ([`within_claimed`]).
+        let mut claimed: FastMap<Vec<HostId>, Vec<HostId>> = FastMap::default();
+        // In rounds, the smallest cores first (so that those they settle
+        // are not repaired again): the cores of a round repaired in
+        // parallel, the sets their repairs leave to the next rounds.
         while !queue.is_empty() {
             queue.sort_unstable();
             queue.dedup();
             queue.retain(|m| !seen.contains(m));
+            let size = queue.iter().map(Vec::len).min().unwrap_or(0);
+            let (now, larger): (Vec<_>, Vec<_>) = queue.into_iter().partition(|m| m.len() == size);
+            queue = now;
+            queue.retain(|m| {
+                let settled = within_claimed(&claimed, m);
+                if settled {
+                    seen.insert(m.clone());
+                }
+                !settled
+            });
             let looked = self.looked.fetch_add(queue.len(), Relaxed) + queue.len();
             if looked > MOST_CORES || budget.expired() {
                 return None;
@@ -1389,7 +1462,7 @@ impl<'a, 'p> Repairer<'a, 'p> {
                 .par_iter()
                 .map(|m| (!budget.expired()).then(|| self.repair(m)))
                 .collect();
-            let mut next = Vec::new();
+            let mut next = larger;
             for (m, r) in queue.drain(..).zip(done) {
                 let grown = |y: HostId| {
                     let mut c = m.clone();
@@ -1398,13 +1471,18 @@ impl<'a, 'p> Repairer<'a, 'p> {
                     c
                 };
                 match r? {
-                    Ok(moves) if moves.is_empty() => {}
+                    Ok(moves) if moves.is_empty() => {
+                        if m.len() < self.k {
+                            claimed.insert(m.clone(), Vec::new());
+                        }
+                    }
                     Ok(moves) => {
                         if m.len() < self.k {
                             let mut to: Vec<HostId> = moves.iter().map(|&(_, u)| u).collect();
                             to.sort_unstable();
                             to.dedup();
-                            next.extend(to.into_iter().map(grown));
+                            next.extend(to.iter().map(|&u| grown(u)));
+                            claimed.insert(m.clone(), to);
                         }
                         cover.repairs.push(Repair {
                             core: m.clone(),
@@ -1468,20 +1546,22 @@ impl<'a, 'p> Repairer<'a, 'p> {
         {
             return Err(());
         }
-        // Per host, the most the lists put on it in the sets claimed, and
-        // whether that is `worst(h, m)` itself (else `calm`, when that is
-        // the smaller bound).
-        let mut base: FastMap<HostId, (Vec<i64>, bool)> = FastMap::default();
+        let mut base = Counts::new(nres, fed.len());
         let mut over: Vec<HostId> = Vec::new();
         for w in fed {
             if m.contains(&w) {
                 continue;
             }
-            let worst = self.loads.worst(w, m);
+            let worst = if m.len() >= self.loads.k {
+                // No room for more hosts: `worst(w, m)` is m's own load.
+                base.fill(w, true, |out| self.loads.within(w, m, out))
+            } else {
+                let worst = self.loads.worst(w, m);
+                base.fill(w, true, |out| out.copy_from_slice(&worst))
+            };
             if worst.iter().zip(&an.spare[w]).any(|(&l, &s)| l > s) {
                 over.push(w);
             }
-            base.insert(w, (worst, true));
         }
         if over.is_empty() {
             return Ok(Vec::new());
@@ -1509,14 +1589,15 @@ impl<'a, 'p> Repairer<'a, 'p> {
             }
             cands.sort_by(|x, y| self.size[*y].total_cmp(&self.size[*x]).then(x.cmp(y)));
             for v in cands {
-                let need = |shift: &FastMap<HostId, Vec<i64>>, r: usize| {
-                    base[&w].0[r] + shift.get(&w).map_or(0, |s| s[r]) - an.spare[w][r]
+                let need = |base: &Counts, shift: &FastMap<HostId, Vec<i64>>, r: usize| {
+                    base.get(w).map_or(0, |c| c.0[r]) + shift.get(&w).map_or(0, |s| s[r])
+                        - an.spare[w][r]
                 };
-                if (0..nres).all(|r| need(&shift, r) <= 0) {
+                if (0..nres).all(|r| need(&base, &shift, r) <= 0) {
                     break;
                 }
                 let d = &pool.vms[v].demand;
-                if !(0..nres).any(|r| need(&shift, r) > 0 && d[r] > 0) {
+                if !(0..nres).any(|r| need(&base, &shift, r) > 0 && d[r] > 0) {
                     continue;
                 }
                 if let Some(u) = self.place(v, m, &over, &mut base, &shift, &moves) {
@@ -1530,9 +1611,9 @@ impl<'a, 'p> Repairer<'a, 'p> {
                 }
             }
         }
-        let fits = base.iter().all(|(&h, (worst, _))| {
+        let fits = base.of.iter().all(|(&h, &(o, _))| {
             let s = shift.get(&h);
-            (0..nres).all(|r| worst[r] + s.map_or(0, |s| s[r]) <= an.spare[h][r])
+            (0..nres).all(|r| base.vals[o + r] + s.map_or(0, |s| s[r]) <= an.spare[h][r])
         });
         if fits { Ok(moves) } else { Err(()) }
     }
@@ -1557,7 +1638,7 @@ impl<'a, 'p> Repairer<'a, 'p> {
         v: VmId,
         m: &[HostId],
         over: &[HostId],
-        base: &mut FastMap<HostId, (Vec<i64>, bool)>,
+        base: &mut Counts,
         shift: &FastMap<HostId, Vec<i64>>,
         moves: &[(VmId, HostId)],
     ) -> Option<HostId> {
@@ -1590,16 +1671,17 @@ impl<'a, 'p> Repairer<'a, 'p> {
             // `worst(u, ∅)` first (a host no entry lists takes nothing),
             // `worst(u, m)` only when that is too much; kept in `base` for
             // the host taken, and once found.
-            match base.get(&u).map(|(w, exact)| (fits(Some(w)), *exact)) {
+            match base.get(u).map(|(w, exact)| (fits(Some(w)), exact)) {
                 Some((true, _)) => return Some(u),
                 Some((false, true)) => continue,
                 Some((false, false)) => {}
                 None => {
                     let calm = self.calm.get(&u);
                     if fits(calm.map(Vec::as_slice)) {
-                        let worst =
-                            calm.map_or_else(|| (vec![0; d.len()], true), |c| (c.clone(), false));
-                        base.insert(u, worst);
+                        match calm {
+                            Some(c) => base.fill(u, false, |out| out.copy_from_slice(c)),
+                            None => base.fill(u, true, |out| out.fill(0)),
+                        };
                         return Some(u);
                     }
                 }
@@ -1612,7 +1694,7 @@ impl<'a, 'p> Repairer<'a, 'p> {
                 *w = (*w).min(c);
             }
             let taken = fits(Some(&worst));
-            base.insert(u, (worst, true));
+            base.fill(u, true, |out| out.copy_from_slice(&worst));
             if taken {
                 return Some(u);
             }
@@ -2243,6 +2325,23 @@ mod tests {
             of: vec![(0, vec![3]), (1, vec![3, 0]), (2, vec![3, 1])],
         };
         assert_eq!(left(&an, &short), Some(vec![vec![0, 3]]));
+    }
+
+    #[test]
+    fn a_repaired_core_settles_only_the_cores_without_its_moves_hosts() {
+        // {0, 2} repaired with a move to 3; {4} carried by the lists.
+        let mut claimed: FastMap<Vec<HostId>, Vec<HostId>> = FastMap::default();
+        claimed.insert(vec![0, 2], vec![3]);
+        claimed.insert(vec![4], Vec::new());
+        assert!(within_claimed(&claimed, &[0, 1, 2]));
+        // A set holding the move's host is a core of its own.
+        assert!(!within_claimed(&claimed, &[0, 2, 3]));
+        // Not the core itself, nor a set without it.
+        assert!(!within_claimed(&claimed, &[0, 2]));
+        assert!(!within_claimed(&claimed, &[0, 1, 3]));
+        assert!(within_claimed(&claimed, &[1, 4]));
+        assert!(within_claimed(&claimed, &[0, 3, 4]));
+        assert!(!within_claimed(&claimed, &[4]));
     }
 
     #[test]
