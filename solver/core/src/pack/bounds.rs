@@ -141,7 +141,9 @@ const FILL_EFFORT: u64 = 1 << 24;
 /// target it may go to: each only makes the bound weaker.
 pub fn fill(inst: &Instance) -> Option<Infeasible> {
     let (n, m, nres) = (inst.items(), inst.targets(), inst.nres);
-    if n == 0 || m == 0 {
+    // A negative demand would give room back, and an item that does not fit
+    // a target alone might fit it beside one: no bound then.
+    if n == 0 || m == 0 || inst.demand.iter().any(|&d| d < 0) {
         return None;
     }
     // The items that may go to each target, and the targets grouped by them.
@@ -158,10 +160,6 @@ pub fn fill(inst: &Instance) -> Option<Infeasible> {
     let mut table = Vec::new();
     let mut effort: u64 = 0;
     for r in 0..nres {
-        // A negative demand would give room back: no bound then.
-        if (0..n).any(|i| inst.demand[i * nres + r] < 0) {
-            continue;
-        }
         let demand = |i: usize| inst.demand[i * nres + r];
         let spare = |t: usize| inst.cap[t * nres + r].max(0);
         let g = (0..n).map(demand).fold(0, gcd);

@@ -592,6 +592,23 @@ mod tests {
     }
 
     #[test]
+    fn the_fill_bound_proves_nothing_with_a_negative_demand() {
+        // A [5, 1] and B [5, -1] fit t0 [10, 0] together, though A alone does
+        // not; C [5, 0] goes to t1 [5, 5]. Counting only the items that fit
+        // alone would leave 2 units of 5 where 3 are needed.
+        let inst = Instance {
+            nres: 2,
+            demand: vec![5, 1, 5, -1, 5, 0],
+            elig: vec![vec![0, 1], vec![0, 1], vec![1]],
+            group: vec![NO_GROUP; 3],
+            cap: vec![10, 0, 5, 5],
+            apart: Vec::new(),
+        };
+        assert!(inst.verify(&[0, 0, 1]));
+        assert_eq!(bounds::fill(&inst), None);
+    }
+
+    #[test]
     fn the_fill_bound_sees_waste_the_slots_do_not() {
         // 19 of 20 spare, but no subset of 4 4 4 4 3 sums to 10 (8 at most):
         // the two targets hold 16 at most.
