@@ -6,12 +6,14 @@ use std::time::Instant;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let n = |i: usize| -> usize {
-        args.get(i).and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-            eprintln!("usage: localprobe POOL SIZE LOWER");
-            std::process::exit(2)
-        })
+    let usage = || -> ! {
+        eprintln!("usage: localprobe POOL SIZE LOWER");
+        std::process::exit(2)
     };
+    if args.len() != 3 {
+        usage();
+    }
+    let n = |i: usize| -> usize { args[i].parse().unwrap_or_else(|_| usage()) };
     let text = std::fs::read_to_string(&args[0]).expect("readable");
     let pool = haplan::parse_pool(&text).expect("valid pool");
     let t = Instant::now();
