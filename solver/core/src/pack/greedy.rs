@@ -17,22 +17,40 @@ enum Rule {
 /// Tries a few item orders and placement rules; returns the first packing found.
 pub fn pack(inst: &Instance) -> Option<Vec<u32>> {
     let keys = size_keys(inst);
-    let mut by_size: Vec<usize> = (0..inst.items()).collect();
-    by_size.sort_by(|&a, &b| keys[b].total_cmp(&keys[a]).then(a.cmp(&b)));
-    let mut by_choice = by_size.clone();
-    by_choice.sort_by_key(|&i| inst.elig[i].len());
+    let orders = Orders::new(inst, &keys);
     let scale = scales(inst);
-    for (order, rule) in [
-        (&by_size, Rule::FirstFit),
-        (&by_size, Rule::BestFit),
-        (&by_choice, Rule::BestFit),
-        (&by_size, Rule::WorstFit),
-    ] {
-        if let Some(a) = place(inst, order, rule, &scale) {
-            return Some(a);
-        }
+    orders
+        .attempts()
+        .find_map(|(order, rule)| place(inst, order, rule, &scale))
+}
+
+/// The item orders the greedy rules try: largest first, and fewest eligible
+/// targets first (largest first among equals).
+struct Orders {
+    by_size: Vec<usize>,
+    by_choice: Vec<usize>,
+}
+
+impl Orders {
+    fn new(inst: &Instance, keys: &[f64]) -> Orders {
+        let mut by_size: Vec<usize> = (0..inst.items()).collect();
+        by_size.sort_by(|&a, &b| keys[b].total_cmp(&keys[a]).then(a.cmp(&b)));
+        let mut by_choice = by_size.clone();
+        by_choice.sort_by_key(|&i| inst.elig[i].len());
+        Orders { by_size, by_choice }
     }
-    None
+
+    /// The (order, rule) pairs [`pack`] tries, in turn.
+    fn attempts(&self) -> impl Iterator<Item = (&[usize], Rule)> {
+        [
+            (&self.by_size, Rule::FirstFit),
+            (&self.by_size, Rule::BestFit),
+            (&self.by_choice, Rule::BestFit),
+            (&self.by_size, Rule::WorstFit),
+        ]
+        .into_iter()
+        .map(|(order, rule)| (order.as_slice(), rule))
+    }
 }
 
 /// Places items one by one in `order` into the given remaining capacity;
@@ -61,18 +79,10 @@ pub fn place_into(
 /// measure of how near the instance is to infeasible; it proves nothing.
 pub(crate) fn shortfall(inst: &Instance) -> f64 {
     let keys = size_keys(inst);
-    let mut by_size: Vec<usize> = (0..inst.items()).collect();
-    by_size.sort_by(|&a, &b| keys[b].total_cmp(&keys[a]).then(a.cmp(&b)));
-    let mut by_choice = by_size.clone();
-    by_choice.sort_by_key(|&i| inst.elig[i].len());
+    let orders = Orders::new(inst, &keys);
     let scale = scales(inst);
     let mut least = f64::INFINITY;
-    for (order, rule) in [
-        (&by_size, Rule::FirstFit),
-        (&by_size, Rule::BestFit),
-        (&by_choice, Rule::BestFit),
-        (&by_size, Rule::WorstFit),
-    ] {
+    for (order, rule) in orders.attempts() {
         let mut missed = 0.0;
         place_with(inst, order, rule, &scale, |i| {
             missed += keys[i];
