@@ -2574,35 +2574,39 @@ fn anti_affinity_pools() -> impl Strategy<Value = PoolJson> {
         })
 }
 
-/// Pools of 5 to 7 hosts (the first possibly down) with several
-/// anti-affinity groups spread over most of them: each member goes to the
-/// first host from a random start that has room and runs no member of its
-/// group yet (as a scheduler spreading a group would), so a group's hosts
-/// are most of the pool, and groups, not capacity, decide where its
-/// members may go.
+/// Pools of 5 to 7 hosts (the first possibly down or in maintenance) with
+/// several anti-affinity groups spread over most of them: each member goes
+/// to the first host from a random start that has room and runs no member
+/// of its group yet (as a scheduler spreading a group would), so a group's
+/// hosts are most of the pool, and groups, not capacity, decide where its
+/// members may go. A few members were placed by hand beside another of
+/// their group (a host running two members).
 fn spread_group_pools() -> impl Strategy<Value = PoolJson> {
     (
         prop::collection::vec((6i64..=16, 2i64..=6), 5..=7),
-        any::<bool>(),
+        0u8..3,
         prop::collection::vec(
             (
                 any::<Index>(),
                 1i64..=6,
                 0i64..=2,
                 prop::option::weighted(0.9, 0u8..4),
+                prop::bool::weighted(0.1),
             ),
             0..=22,
         ),
     )
-        .prop_map(|(hosts, first_down, vms)| {
+        .prop_map(|(hosts, first_state, vms)| {
             let n = hosts.len();
             let mut free: Vec<(i64, i64)> = hosts.clone();
             let mut on: Vec<Vec<u8>> = vec![Vec::new(); n];
             let mut out = Vec::new();
-            for (i, (at, m, c, group)) in vms.into_iter().enumerate() {
+            for (i, (at, m, c, group, by_hand)) in vms.into_iter().enumerate() {
                 let start = at.index(n);
                 let Some(h) = (0..n).map(|j| (start + j) % n).find(|&h| {
-                    free[h].0 >= m && free[h].1 >= c && group.is_none_or(|g| !on[h].contains(&g))
+                    free[h].0 >= m
+                        && free[h].1 >= c
+                        && (by_hand || group.is_none_or(|g| !on[h].contains(&g)))
                 }) else {
                     continue;
                 };
@@ -2616,8 +2620,8 @@ fn spread_group_pools() -> impl Strategy<Value = PoolJson> {
                 .enumerate()
                 .map(|(h, &(m, c))| {
                     let mut host = json!({"name": format!("h{h}"), "capacity": {"m": m, "c": c}});
-                    if h == 0 && first_down {
-                        host["state"] = json!("down");
+                    if h == 0 && first_state > 0 {
+                        host["state"] = json!(["down", "maintenance"][first_state as usize - 1]);
                     }
                     host
                 })
