@@ -258,20 +258,6 @@ fn seed(an: &Analysis) -> u64 {
     h
 }
 
-/// A small deterministic generator (splitmix64).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        (z % n.max(1) as u64) as usize
-    }
-}
-
 /// Failing sets found by local search between the bounds: for each size
 /// from `size` down while above `lower`, sets of that many hosts of
 /// `ranked` (the candidates, heaviest first) are climbed towards failing by
@@ -312,7 +298,9 @@ pub(crate) fn descend(
     for (i, &h) in ranked.iter().enumerate() {
         rank[h] = i;
     }
-    let mut rng = Rng(seed(an));
+    let mut rng = crate::rng::Rng::new(seed(an));
+    // Uniform in 0..n (n >= 1: sizes and candidates are never empty here).
+    let mut below = |n: usize| rng.range(0, n as u64 - 1) as usize;
     let mut best: Option<(Vec<HostId>, Infeasible)> = None;
     let mut tried: std::collections::HashSet<Vec<HostId>> = Default::default();
     let (mut scored, mut decided) = (0usize, 0usize);
@@ -331,7 +319,7 @@ pub(crate) fn descend(
             // A start: the next one queued, else a random set.
             let mut set: Vec<HostId> = match queue.get(next) {
                 Some(s) => s.iter().copied().filter(|&h| rank[h] < n).collect(),
-                None => (0..size).map(|_| ranked[rng.below(n)]).collect(),
+                None => (0..size).map(|_| ranked[below(n)]).collect(),
             };
             next += 1;
             set.sort_unstable_by_key(|&h| rank[h]);
@@ -355,11 +343,11 @@ pub(crate) fn descend(
                 // Swap a host out (the lighter of two picks) for one in
                 // (the heavier of two picks).
                 let o = {
-                    let (a, b) = (rng.below(size), rng.below(size));
+                    let (a, b) = (below(size), below(size));
                     if rank[set[a]] > rank[set[b]] { a } else { b }
                 };
                 let i = {
-                    let (a, b) = (rng.below(n), rng.below(n));
+                    let (a, b) = (below(n), below(n));
                     ranked[a.min(b)]
                 };
                 if mask[i] {

@@ -52,6 +52,7 @@ pub mod load;
 pub mod model;
 pub mod pack;
 pub mod plan;
+pub mod rng;
 pub mod scenario;
 pub mod setbound;
 pub mod strict;
