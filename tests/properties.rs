@@ -911,14 +911,7 @@ proptest! {
         prop_assume!(pool.ha.failure_domain_label.is_none());
         if let Some(set) = haplan::tolerance::adversary_failing_set(&pool, most) {
             prop_assert!(!set.is_empty() && set.len() <= most, "{:?}", set);
-            prop_assert!(!reference_feasible(&pool, &set), "{:?} is feasible", set);
-            prop_assert!(
-                set.len() as u32 > reference_max_tolerable(&pool),
-                "{:?}: upper bound {} below the tolerance {}",
-                set,
-                set.len() - 1,
-                reference_max_tolerable(&pool)
-            );
+            proves_upper_bound(&pool, &set)?;
         }
     }
 
@@ -935,16 +928,24 @@ proptest! {
             let mut distinct = set.clone();
             distinct.dedup();
             prop_assert_eq!(distinct.len(), set.len(), "{:?}", set);
-            prop_assert!(!reference_feasible(&pool, &set), "{:?} is feasible", set);
-            prop_assert!(
-                set.len() as u32 > reference_max_tolerable(&pool),
-                "{:?}: upper bound {} below the tolerance {}",
-                set,
-                set.len() - 1,
-                reference_max_tolerable(&pool)
-            );
+            proves_upper_bound(&pool, &set)?;
         }
     }
+}
+
+/// `set` is infeasible by the reference, so the upper bound it gives (its
+/// size less one) is never below the true tolerance.
+fn proves_upper_bound(pool: &Pool, set: &[HostId]) -> Result<(), TestCaseError> {
+    prop_assert!(!reference_feasible(pool, set), "{:?} is feasible", set);
+    let tolerance = reference_max_tolerable(pool);
+    prop_assert!(
+        set.len() as u32 > tolerance,
+        "{:?}: upper bound {} below the tolerance {}",
+        set,
+        set.len() - 1,
+        tolerance
+    );
+    Ok(())
 }
 
 proptest! {
