@@ -200,17 +200,8 @@ fn decide_with(inst: &Instance, budget: &Budget, effort: Effort) -> Option<Decis
     if effort == Effort::Exact {
         return Some(pack::decide(inst, budget).0);
     }
-    if inst.items() == 0 {
-        return Some(Decision::Feasible(Vec::new()));
-    }
-    if let Some(proof) = pack::bounds::necessary(inst) {
-        return Some(Decision::Infeasible(proof));
-    }
-    if let Some(assign) = pack::greedy::pack(inst) {
-        return Some(Decision::Feasible(assign));
-    }
-    if let Some(proof) = pack::bounds::fill(inst) {
-        return Some(Decision::Infeasible(proof));
+    if let Some((decided, _)) = pack::decide_cheaply(inst) {
+        return Some(decided);
     }
     match pack::search::solve(inst, budget, BOUNDED_NODES) {
         pack::search::Outcome::Found(assign) => Some(Decision::Feasible(assign)),

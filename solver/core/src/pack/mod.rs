@@ -267,20 +267,27 @@ const SEARCH_NODES: u64 = 20_000;
 #[cfg(not(feature = "ilp"))]
 const SEARCH_NODES: u64 = u64::MAX;
 
-/// Decides `inst` exactly (unless the budget runs out).
-pub fn decide(inst: &Instance, budget: &Budget) -> (Decision, Stage) {
+/// The stages that need no budget (no items, the necessary conditions,
+/// the greedy packings, the fill bound), cheapest first; `None` when they
+/// leave the instance to the search.
+pub fn decide_cheaply(inst: &Instance) -> Option<(Decision, Stage)> {
     if inst.items() == 0 {
-        return (Decision::Feasible(Vec::new()), Stage::Bounds);
+        return Some((Decision::Feasible(Vec::new()), Stage::Bounds));
     }
     if let Some(proof) = bounds::necessary(inst) {
-        return (Decision::Infeasible(proof), Stage::Bounds);
+        return Some((Decision::Infeasible(proof), Stage::Bounds));
     }
     if let Some(assign) = greedy::pack(inst) {
         debug_assert!(inst.verify(&assign));
-        return (Decision::Feasible(assign), Stage::Greedy);
+        return Some((Decision::Feasible(assign), Stage::Greedy));
     }
-    if let Some(proof) = bounds::fill(inst) {
-        return (Decision::Infeasible(proof), Stage::Bounds);
+    bounds::fill(inst).map(|proof| (Decision::Infeasible(proof), Stage::Bounds))
+}
+
+/// Decides `inst` exactly (unless the budget runs out).
+pub fn decide(inst: &Instance, budget: &Budget) -> (Decision, Stage) {
+    if let Some(decided) = decide_cheaply(inst) {
+        return decided;
     }
     match search::solve(inst, budget, SEARCH_NODES) {
         search::Outcome::Found(assign) => {
