@@ -463,6 +463,20 @@ pub fn filled_pool(hosts: usize, fill: (u64, u64), seed: u64) -> Value {
 
 pub mod roadef;
 
+/// The pool in the file at `path`, for the probes run by hand: on a file
+/// that cannot be read or is not a valid pool, the reason on stderr and
+/// exit 2, as `haplan` does.
+pub fn read_pool_or_exit(path: &str) -> haplan::Pool {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        eprintln!("{path}: {e}");
+        std::process::exit(2)
+    });
+    haplan::parse_pool(&text).unwrap_or_else(|e| {
+        eprintln!("{path}: {e}");
+        std::process::exit(2)
+    })
+}
+
 /// One pool of a generated fleet: 16 to 64 hosts, a family picked by the
 /// seed (memory-only, t-shirt sizes, every constraint) at about the density
 /// the family's benches use. Not `twins_pool`: at 30 hosts and more its

@@ -3,8 +3,7 @@ use std::time::Instant;
 
 fn main() {
     for path in std::env::args().skip(1) {
-        let text = std::fs::read_to_string(&path).expect("readable");
-        let pool = haplan::parse_pool(&text).expect("valid pool");
+        let pool = haplan_benches::read_pool_or_exit(&path);
         let an = haplan::Analysis::new(&pool);
         let t = Instant::now();
         let sb = haplan::setbound::SetBounds::new(&an);

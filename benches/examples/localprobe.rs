@@ -14,8 +14,7 @@ fn main() {
         usage();
     }
     let n = |i: usize| -> usize { args[i].parse().unwrap_or_else(|_| usage()) };
-    let text = std::fs::read_to_string(&args[0]).expect("readable");
-    let pool = haplan::parse_pool(&text).expect("valid pool");
+    let pool = haplan_benches::read_pool_or_exit(&args[0]);
     let t = Instant::now();
     let found = haplan::tolerance::local_failing_set(&pool, n(1), n(2));
     let secs = t.elapsed().as_secs_f64();
