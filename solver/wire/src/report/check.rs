@@ -438,6 +438,7 @@ fn agility_rows<'a>(
     pool: &'a Pool,
     ag: &'a haplan::agility::Agility,
 ) -> Vec<(usize, &'a haplan::model::Vm, Option<&'a [String]>)> {
+    // `not_agile` is in file order: one search per VM, not a scan.
     pool.vms
         .iter()
         .enumerate()
@@ -445,9 +446,9 @@ fn agility_rows<'a>(
         .map(|(v, vm)| {
             let reasons = ag
                 .not_agile
-                .iter()
-                .find(|n| n.vm == v)
-                .map(|n| n.reasons.as_slice());
+                .binary_search_by_key(&v, |n| n.vm)
+                .ok()
+                .map(|i| ag.not_agile[i].reasons.as_slice());
             (v, vm, reasons)
         })
         .collect()
@@ -456,26 +457,35 @@ fn agility_rows<'a>(
 /// `haplan agility` as JSON: for every protected running or paused VM, the
 /// hosts it could restart on, or every reason why none.
 pub fn agility_json(pool: &Pool, ag: &haplan::agility::Agility) -> Value {
+    serde_json::to_value(agility_answer(pool, ag)).expect("serializable")
+}
+
+/// [`agility_json`] as the text printed (pretty, and a last newline),
+/// written straight from the pool: the hosts of each VM are not gathered
+/// first, so that the memory it takes is that of the text alone (a pool of
+/// many hosts and VMs has as many targets as their product).
+pub fn agility_json_text(pool: &Pool, ag: &haplan::agility::Agility) -> String {
+    let mut s = serde_json::to_string_pretty(&agility_answer(pool, ag)).expect("serializable");
+    s.push('\n');
+    s
+}
+
+fn agility_answer<'a>(pool: &'a Pool, ag: &'a haplan::agility::Agility) -> AgilityJson<'a> {
     let vms = agility_rows(pool, ag)
         .into_iter()
         .map(|(v, vm, reasons)| AgileJson {
             vm: &vm.name,
             host: &pool.hosts[vm.host].name,
             agile: ag.is_agile(v),
-            targets: ag
-                .targets
-                .of(v)
-                .map(|h| pool.hosts[h].name.as_str())
-                .collect(),
+            targets: TargetNames { pool, ag, vm: v },
             reasons: reasons.unwrap_or_default(),
         })
         .collect();
-    let json = AgilityJson {
+    AgilityJson {
         pool: &pool.name,
         verdict: verdict_str(agility_verdict(ag)),
         vms,
-    };
-    serde_json::to_value(json).expect("serializable")
+    }
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -493,8 +503,28 @@ struct AgileJson<'a> {
     vm: &'a str,
     host: &'a str,
     agile: bool,
-    targets: Vec<&'a str>,
+    #[schemars(with = "Vec<String>")]
+    targets: TargetNames<'a>,
     reasons: &'a [String],
+}
+
+/// The names of the hosts a VM may restart on, serialized as they are
+/// found (a list of strings).
+struct TargetNames<'a> {
+    pool: &'a Pool,
+    ag: &'a haplan::agility::Agility,
+    vm: usize,
+}
+
+impl Serialize for TargetNames<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            self.ag
+                .targets
+                .of(self.vm)
+                .map(|h| self.pool.hosts[h].name.as_str()),
+        )
+    }
 }
 
 /// `haplan agility` for people: a verdict line, then one line per VM.
@@ -521,12 +551,14 @@ pub fn agility_text(pool: &Pool, ag: &haplan::agility::Agility) -> String {
                 let _ = writeln!(s, "  {}: not agile: {}", vm.name, r.join("; "));
             }
             None => {
-                let t: Vec<&str> = ag
-                    .targets
-                    .of(v)
-                    .map(|h| pool.hosts[h].name.as_str())
-                    .collect();
-                let _ = writeln!(s, "  {}: {}", vm.name, t.join(", "));
+                let _ = write!(s, "  {}: ", vm.name);
+                for (i, h) in ag.targets.of(v).enumerate() {
+                    if i > 0 {
+                        s.push_str(", ");
+                    }
+                    s.push_str(&pool.hosts[h].name);
+                }
+                s.push('\n');
             }
         }
     }

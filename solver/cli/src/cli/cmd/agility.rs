@@ -22,7 +22,7 @@ pub(crate) fn run(args: Args, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, 
 
 fn agility_output(pool: &Pool, ag: &agility::Agility, format: Format) -> String {
     match format {
-        Format::Json => json(report::agility_json(pool, ag)),
+        Format::Json => report::agility_json_text(pool, ag),
         Format::Text | Format::Github => report::agility_text(pool, ag),
     }
 }
