@@ -714,3 +714,60 @@ fn past_the_deadline_each_answer_says_what_was_worked_out() {
         "the page does not say the stranded VMs were not worked out"
     );
 }
+
+/// `agility` lists, for each protected VM, every host it may restart on:
+/// about hosts times VMs names. The memory it takes is that of its answer,
+/// not many times more: with 600 MB of address space it answers for 400
+/// hosts and 12,000 VMs (about 5 million names, 80 MB of JSON), which a
+/// copy of every name per VM, then a JSON tree of them, does not fit in.
+/// Its answer is the one `agility_json` builds, byte for byte.
+#[cfg(target_os = "linux")]
+#[test]
+fn agility_answers_a_large_pool_in_memory_of_the_size_of_its_answer() {
+    let pool = haplan_benches::memory_pool(400, 50, 1);
+    let f = TempFile::new("agility-large", &pool);
+    let bin = crate::fixtures::binary().unwrap_or_else(|e| panic!("{e}"));
+    let out = std::process::Command::new("sh")
+        .args(["-c", "ulimit -v 600000 && exec \"$0\" \"$@\" > /dev/null"])
+        .arg(&bin)
+        .args(["--threads", "1", "agility", f.path(), "--format", "json"])
+        .output()
+        .expect("sh runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The text printed is the JSON tree's, and each VM's targets and
+    // reasons are the analysis's, on a pool with VMs that are not agile and
+    // anti-affinity groups (fewer targets for some VMs).
+    let small = haplan::parse_pool(&haplan_benches::mixed_pool(24, 300, 3, 40, 2).to_string())
+        .expect("a valid pool");
+    let ag = haplan::agility::Agility::of(&small);
+    let text = haplan_wire::report::agility_json_text(&small, &ag);
+    let tree = haplan_wire::report::agility_json(&small, &ag);
+    assert_eq!(
+        text,
+        format!("{}\n", serde_json::to_string_pretty(&tree).unwrap())
+    );
+    let rows = tree["vms"].as_array().unwrap();
+    assert!(!ag.not_agile.is_empty() && rows.len() > ag.not_agile.len());
+    for row in rows {
+        let v = small.vm_by_name(row["vm"].as_str().unwrap()).unwrap();
+        let targets: Vec<&str> = ag
+            .targets
+            .of(v)
+            .map(|h| small.hosts[h].name.as_str())
+            .collect();
+        assert_eq!(row["targets"], json!(targets), "{row}");
+        let reasons = ag.not_agile.iter().find(|n| n.vm == v).map(|n| &n.reasons);
+        assert_eq!(row["agile"], reasons.is_none(), "{row}");
+        assert_eq!(
+            row["reasons"],
+            json!(reasons.cloned().unwrap_or_default()),
+            "{row}"
+        );
+    }
+}
