@@ -410,6 +410,38 @@ fn budgets_parse_and_default() {
     assert_eq!(haplan::DEFAULT_MAX_TIME, Duration::from_secs(2));
 }
 
+/// `fleet` checks each pool with the budget of `check`: a default time
+/// limit, and `--max-time` for the maximum once K is decided (by default
+/// 2 s), so that no pool holds a fleet run without end. With
+/// `--max-time 0` a row has K decided and the bounds `check` proves by
+/// then; with `none` (and no time limit), the exact maximum.
+#[test]
+fn fleet_checks_each_pool_with_the_budget_of_check() {
+    let f = TempFile::new("knife-fleet", &knife(12, 9, 3));
+    let row = |args: &[&str]| -> Value {
+        let mut a = vec!["fleet", f.path(), "--format", "json"];
+        a.extend_from_slice(args);
+        let out = run(&a);
+        assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
+        out.json()["pools"][0].clone()
+    };
+    let k_only = row(&["--max-time", "0"]);
+    let check = run(&["check", f.path(), "--max-time", "0", "--format", "json"]).json();
+    assert_eq!(k_only["verdict"], "ok");
+    assert_eq!(k_only["exact"], false);
+    assert_eq!(k_only["max_tolerable"], check["max_tolerable"]);
+    assert_eq!(k_only["upper_bound"], check["upper_bound"]);
+    let full = row(&["--max-time", "none", "--time-limit", "none"]);
+    assert_eq!(full["exact"], true);
+    assert!(full["max_tolerable"].as_u64() > k_only["max_tolerable"].as_u64());
+    // The defaults leave this small pool's maximum exact, as `check`'s do.
+    assert_eq!(row(&[]), full);
+    let help = run(&["fleet", "--help"]).stdout;
+    for default in ["[default: 60]", "[default: 2]"] {
+        assert!(help.contains(default), "{help}");
+    }
+}
+
 /// A large pool with every kind of constraint and 12 resources: 400 hosts,
 /// 8,000 VMs. Steps that grow with hosts times VMs (per-host bounds, a
 /// target test per VM and host that reads every group) take far longer

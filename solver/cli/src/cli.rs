@@ -460,12 +460,14 @@ where
         tolerate,
         format,
         time_limit,
+        max_time,
     }) = &cli.command
     {
         let request = cmd::fleet::FleetRequest {
             paths,
             tolerate: *tolerate,
-            time_limit: *time_limit,
+            time_limit: time_limit.0,
+            max_time: max_time.0,
             format: *format,
             threads: cli.threads,
         };

@@ -325,11 +325,13 @@ pub(crate) fn run(
     files: &[PathBuf],
     tolerate: Option<u32>,
     time_limit: Option<Duration>,
+    max_time: Option<Duration>,
     format: FleetFormat,
 ) -> (i32, String) {
     let opts = CheckOptions {
         tolerate,
         time_limit,
+        max_time,
         ..CheckOptions::default()
     };
     let rows: Vec<Row> = files.par_iter().map(|p| check_file(p, &opts)).collect();

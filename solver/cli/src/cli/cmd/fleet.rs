@@ -14,9 +14,15 @@ pub(crate) struct Args {
     pub(crate) tolerate: Option<u32>,
     #[arg(long, value_enum, default_value = "text")]
     pub(crate) format: FleetFormat,
-    /// Stop each pool's check after this many seconds with proved bounds.
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
-    pub(crate) time_limit: Option<Duration>,
+    /// Stop each pool's check after this many seconds with proved bounds
+    /// (`none`: no limit).
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_limit)]
+    pub(crate) time_limit: Seconds,
+    /// Once a pool's K is decided, how much longer its check may search for
+    /// the exact max_tolerable (0: stop once K is decided; `none`: until
+    /// the time limit). It never changes the exit code.
+    #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_limit)]
+    pub(crate) max_time: Seconds,
 }
 
 /// What `haplan fleet` was asked.
@@ -24,6 +30,7 @@ pub(crate) struct FleetRequest<'a> {
     pub(crate) paths: &'a [String],
     pub(crate) tolerate: Option<u32>,
     pub(crate) time_limit: Option<Duration>,
+    pub(crate) max_time: Option<Duration>,
     pub(crate) format: FleetFormat,
     pub(crate) threads: Option<usize>,
 }
@@ -39,6 +46,7 @@ pub(crate) fn run_fleet(
         paths,
         tolerate,
         time_limit,
+        max_time,
         format,
         threads,
     } = request;
@@ -55,7 +63,7 @@ pub(crate) fn run_fleet(
         builder = builder.num_threads(n);
     }
     let (code, text) = match builder.build() {
-        Ok(pool) => pool.install(|| fleet::run(&files, tolerate, time_limit, format)),
+        Ok(pool) => pool.install(|| fleet::run(&files, tolerate, time_limit, max_time, format)),
         Err(e) => {
             let message = format!("cannot start threads: {e}");
             return fail(&CliError::from(message), err_format, stdout, stderr);
