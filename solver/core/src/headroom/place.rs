@@ -1,6 +1,9 @@
 //! Placements: the one that leaves room for planned restarts
 //! (`reserved_placement`) and the greedy orders.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 use super::*;
 
 /// [`Ctx::reserved_placement`] plans the restarts of VMs with fewer places
@@ -159,11 +162,14 @@ impl Ctx<'_, '_> {
                 break;
             }
             let step = ((n - f) / 2).clamp(1, budget as u64) as u32;
+            // The fullest host, the first of equals, each time (a heap:
+            // a step may take many VMs off many hosts).
+            let mut fullest: BinaryHeap<(u32, Reverse<HostId>)> =
+                (0..nh).map(|h| (x[h], Reverse(h))).collect();
             for _ in 0..step {
-                let h = (0..nh)
-                    .max_by_key(|&h| (x[h], std::cmp::Reverse(h)))
-                    .expect("a host");
+                let (_, Reverse(h)) = fullest.pop().expect("a host");
                 x[h] -= 1;
+                fullest.push((x[h], Reverse(h)));
             }
             budget -= step;
         }
@@ -197,27 +203,99 @@ impl Ctx<'_, '_> {
     /// [`Ctx::sequence`] from the counts `x` (updated), each host up to
     /// `cap` (at most its room), until `limit` entries in all.
     pub(super) fn fill(&self, order: Order, x: &mut [u32], cap: &[u32], limit: u32) -> Vec<HostId> {
-        let nh = self.pool.hosts.len();
+        picks(x, cap, limit, |h, xh| fill_key(order, self.room[h], h, xh))
+    }
+}
+
+/// The rank of host `h` (room `room`, `xh` new VMs so far) in the greedy
+/// order `order`: the host of least rank takes the next new VM.
+fn fill_key(order: Order, room: u32, h: HostId, xh: u32) -> (u64, u64, HostId) {
+    let left = room.saturating_sub(xh) as u64;
+    match order {
+        Order::MostRoom => (u64::MAX - left, xh as u64, h),
+        // x / room, compared exactly: x[h] * room[o] vs x[o] * room[h].
+        Order::Proportional => ((xh as u64 * PROPORTION) / room as u64, u64::MAX - left, h),
+    }
+}
+
+/// One host per new VM while the counts `x` (updated) total less than
+/// `limit`: each time the host below its cap with the least
+/// `key(h, x[h])` (keys are distinct). A host's key depends on its own
+/// count alone, so a heap of the hosts below their cap gives the pick of a
+/// scan of every host in a logarithm of their number: a fill of many new
+/// VMs on many hosts is fast, not their product.
+fn picks<K: Ord>(
+    x: &mut [u32],
+    cap: &[u32],
+    limit: u32,
+    key: impl Fn(HostId, u32) -> K,
+) -> Vec<HostId> {
+    let mut heap: BinaryHeap<Reverse<(K, HostId)>> = (0..x.len())
+        .filter(|&h| x[h] < cap[h])
+        .map(|h| Reverse((key(h, x[h]), h)))
+        .collect();
+    let mut out = Vec::new();
+    let mut placed = total(x);
+    while placed < limit {
+        let Some(Reverse((_, h))) = heap.pop() else {
+            break;
+        };
+        x[h] += 1;
+        placed += 1;
+        out.push(h);
+        if x[h] < cap[h] {
+            heap.push(Reverse((key(h, x[h]), h)));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The pick of a scan of every host, as the fill was first written.
+    fn picks_by_scan(
+        x: &mut [u32],
+        cap: &[u32],
+        limit: u32,
+        key: impl Fn(HostId, u32) -> (u64, u64, HostId),
+    ) -> Vec<HostId> {
         let mut out = Vec::new();
         let mut placed = total(x);
         while placed < limit {
-            let pick = (0..nh).filter(|&h| x[h] < cap[h]).min_by_key(|&h| {
-                let left = (self.room[h].saturating_sub(x[h])) as u64;
-                match order {
-                    Order::MostRoom => (u64::MAX - left, x[h] as u64, h),
-                    // x / room, compared exactly: x[h] * room[o] vs x[o] * room[h].
-                    Order::Proportional => (
-                        (x[h] as u64 * PROPORTION) / self.room[h] as u64,
-                        u64::MAX - left,
-                        h,
-                    ),
-                }
-            });
-            let Some(h) = pick else { break };
+            let Some(h) = (0..x.len())
+                .filter(|&h| x[h] < cap[h])
+                .min_by_key(|&h| key(h, x[h]))
+            else {
+                break;
+            };
             x[h] += 1;
             placed += 1;
             out.push(h);
         }
         out
+    }
+
+    proptest! {
+        #[test]
+        fn the_heap_picks_the_hosts_a_scan_picks(
+            hosts in proptest::collection::vec((1u32..12, 0u32..12, 0u32..4), 1..12),
+            limit in 0u32..80,
+            proportional in any::<bool>(),
+        ) {
+            let order = if proportional { Order::Proportional } else { Order::MostRoom };
+            // Per host: its room, its cap (at most its room), its count so far (at most its cap).
+            let room: Vec<u32> = hosts.iter().map(|h| h.0).collect();
+            let cap: Vec<u32> = hosts.iter().map(|h| h.1.min(h.0)).collect();
+            let x0: Vec<u32> = hosts.iter().zip(&cap).map(|(h, &c)| h.2.min(c)).collect();
+            let key = |h: HostId, xh: u32| fill_key(order, room[h], h, xh);
+            let (mut a, mut b) = (x0.clone(), x0.clone());
+            let fast = picks(&mut a, &cap, limit, key);
+            let scan = picks_by_scan(&mut b, &cap, limit, key);
+            prop_assert_eq!(fast, scan);
+            prop_assert_eq!(a, b);
+        }
     }
 }
