@@ -77,8 +77,25 @@
 //! every set holding it is claimed by that repair or holds a move's host,
 //! and with it a core of its own.
 //!
+//! **Placements.** A set of k hosts is also settled by a placement of its
+//! own: every protected VM of its hosts on a receiving restart target of
+//! its own outside the set, no two of one anti-affinity group on one host,
+//! every host within its spare — exactly a packing of its scenario, so
+//! the set is survived, as if decided. A core M of k − 1 hosts no repair
+//! places is grown by every other up host y; its VMs get one placement
+//! (the spread of M, first fit, checked VM by VM), and each set M ∪ {y}
+//! is placed from it: M's VMs where the spread puts them, y's VMs on
+//! their first list hosts where the spread leaves them room, and the VMs
+//! that leaves out (the spread's on y, y's whose first host is in M or
+//! full) first fit around them, each checked as it goes. Only the sets
+//! where that fails are cores of the next round. Cores of k hosts that
+//! share k − 1 of them are placed likewise, around the spread of those
+//! hosts, before any repair (those with nothing to place one by one).
+//! Such a set needs nothing of the lists' bounds: the placement is the
+//! proof.
+//!
 //! Proof. Let F be a set of at most k up hosts. If F is one of the sets
-//! of (3), decided, or a set a repair claims, it is survived. Otherwise a VM v of
+//! of (3), decided, placed, or a set a repair claims, it is survived. Otherwise a VM v of
 //! a ∈ F has a host in `L_v` outside F: a full list holds k distinct
 //! hosts, none of them a (a VM never restarts on its own host), so at most
 //! k − 1 of them are in F; a short list has all its k − 1 hosts in F only
@@ -989,6 +1006,7 @@ pub(crate) fn proves(an: &Analysis, lists: &Lists, budget: &Budget) -> Option<Co
     let mut cover = Cover {
         decide: short,
         repairs: Vec::new(),
+        placed: Vec::new(),
     };
     if !hot.is_empty() {
         // (1') The failure sets that overload a host, repaired or left to
@@ -1027,6 +1045,9 @@ pub(crate) struct Cover {
     /// Sorted, distinct.
     pub decide: Vec<Vec<HostId>>,
     pub repairs: Vec<Repair>,
+    /// Sets of k hosts survived by a placement of their own
+    /// ([`Repairer::settle`]), sorted, padded with `NOT`.
+    pub placed: Vec<Trigger>,
 }
 
 /// Repairs are tried for k up to this (the worst set is exact there).
@@ -1035,6 +1056,9 @@ const MOST_REPAIRED_K: usize = 3;
 /// prove nothing): about a minute of work on two cores and a few hundred
 /// MB at most (ROADEF B4, 500 hosts, at k = 3 looks at 3.4 million).
 const MOST_CORES: usize = 1 << 22;
+/// Cores of k hosts that share k − 1 of them, at least this many, are
+/// placed around those hosts' spread before any repair is tried.
+const LEAST_SHARED: usize = 8;
 /// Hosts an entry tries for a first fit within condition 1, when repairs
 /// may settle an overload instead.
 const FIRST_FIT_TRIES: usize = 256;
@@ -1336,12 +1360,55 @@ struct Repairer<'a, 'p> {
     over_by: Vec<Vec<HostId>>,
     /// Cores looked at so far.
     looked: AtomicUsize,
+    /// Per VM, where its list is in the lists (`NOT`: none).
+    list_at: Vec<usize>,
+    lists: &'a Lists,
+    /// Per host h, its VMs' first list entries by host, each group of
+    /// them checked there ([`FirstOn`]).
+    first_on: Vec<Vec<FirstOn>>,
+    /// Per host, its VMs that [`FirstOn`] leaves out, placed one by one.
+    loose: Vec<Vec<VmId>>,
+    /// Per host, whether [`FirstOn`] holds all its VMs, each entry within
+    /// its host's spare.
+    fits_alone: Vec<bool>,
 }
+
+/// The VMs of one host whose first list entry is on host `to`, with their
+/// summed demand: restart targets of theirs, receiving, no two of one
+/// anti-affinity group.
+struct FirstOn {
+    to: HostId,
+    load: Vec<i64>,
+    vms: Vec<VmId>,
+    /// The groups of those VMs that have one.
+    groups: Vec<u32>,
+}
+
+/// A placement of the VMs of a core's hosts on the other receiving hosts
+/// ([`Repairer::spread`]): each on a restart target of its own, within
+/// the spare, no two of one anti-affinity group on one host.
+struct Spread {
+    /// `(vm, host)` for every VM of the core's hosts.
+    to: Vec<(VmId, HostId)>,
+    /// Per host, at `host * nres`, the demand placed there.
+    load: Vec<i64>,
+    /// `(group, host)` of the placed VMs with a group.
+    groups: FastSet<(u32, HostId)>,
+    /// Per host, whether a VM is placed there.
+    touched: Vec<bool>,
+}
+
+type FastSet<K> = HashSet<K, std::hash::BuildHasherDefault<Mix>>;
+
+/// What growing a core leaves ([`Repairer::grow`]): the sets that are
+/// cores of the next round, and those a placement settles (sorted, padded
+/// with `NOT`).
+type Grown = (Vec<Vec<HostId>>, Vec<Trigger>);
 
 impl<'a, 'p> Repairer<'a, 'p> {
     fn new(
         an: &'a Analysis<'p>,
-        lists: &Lists,
+        lists: &'a Lists,
         loads: &'a Loads,
         hot: Vec<HostId>,
         calm: FastMap<HostId, Vec<i64>>,
@@ -1360,10 +1427,44 @@ impl<'a, 'p> Repairer<'a, 'p> {
         let mut vms_at: FastMap<(HostId, Trigger), Vec<VmId>> = FastMap::default();
         let mut listed: FastMap<(u32, HostId), Vec<(VmId, Trigger)>> = FastMap::default();
         let mut size = vec![0.0; pool.vms.len()];
-        for (v, hosts) in &lists.of {
+        let mut list_at = vec![NOT; pool.vms.len()];
+        let mut first_on: Vec<Vec<FirstOn>> = (0..pool.hosts.len()).map(|_| Vec::new()).collect();
+        let mut loose: Vec<Vec<VmId>> = vec![Vec::new(); pool.hosts.len()];
+        for (i, (v, hosts)) in lists.of.iter().enumerate() {
             let a = pool.vms[*v].host;
             let d = &pool.vms[*v].demand;
             size[*v] = (0..nres).map(|r| d[r].max(0) as f64 / total[r]).sum();
+            list_at[*v] = i;
+            let g = an.group_of[*v];
+            let first = hosts
+                .first()
+                .copied()
+                .filter(|&t| t != a && an.receives[t] && an.agility.targets.contains(*v, t));
+            let on = first.map(|t| match first_on[a].iter().position(|f| f.to == t) {
+                Some(i) => i,
+                None => {
+                    first_on[a].push(FirstOn {
+                        to: t,
+                        load: vec![0; nres],
+                        vms: Vec::new(),
+                        groups: Vec::new(),
+                    });
+                    first_on[a].len() - 1
+                }
+            });
+            match on {
+                Some(i) if g == NO_GROUP || !first_on[a][i].groups.contains(&g) => {
+                    let f = &mut first_on[a][i];
+                    for (l, &x) in f.load.iter_mut().zip(d) {
+                        *l = l.saturating_add(x.max(0));
+                    }
+                    f.vms.push(*v);
+                    if g != NO_GROUP {
+                        f.groups.push(g);
+                    }
+                }
+                _ => loose[a].push(*v),
+            }
             for (j, &t) in hosts.iter().enumerate() {
                 let trig = trigger(lists.k, a, &hosts[..j]);
                 vms_at.entry((t, trig)).or_default().push(*v);
@@ -1375,6 +1476,16 @@ impl<'a, 'p> Repairer<'a, 'p> {
                 }
             }
         }
+        let fits_alone = first_on
+            .iter()
+            .zip(&loose)
+            .map(|(on, loose)| {
+                loose.is_empty()
+                    && on
+                        .iter()
+                        .all(|f| f.load.iter().zip(&an.spare[f.to]).all(|(&l, &s)| l <= s))
+            })
+            .collect();
         let is_hot: HashSet<HostId> = hot.iter().copied().collect();
         let mut feeds: FastMap<HostId, Vec<HostId>> = FastMap::default();
         for &(t, trig) in vms_at.keys() {
@@ -1414,6 +1525,11 @@ impl<'a, 'p> Repairer<'a, 'p> {
             calm,
             over_by,
             looked: AtomicUsize::new(0),
+            list_at,
+            lists,
+            first_on,
+            loose,
+            fits_alone,
         }
     }
 
@@ -1458,11 +1574,24 @@ impl<'a, 'p> Repairer<'a, 'p> {
             if looked > MOST_CORES || budget.expired() {
                 return None;
             }
+            if size == self.k && size >= 2 {
+                let placed = self.place_cores(&queue, budget)?;
+                if !placed.is_empty() {
+                    queue.retain(|m| {
+                        let mut t = [NOT; 3];
+                        t[..m.len()].copy_from_slice(m);
+                        placed.binary_search(&t).is_err()
+                    });
+                    cover.placed.extend(placed);
+                }
+            }
             let done: Vec<Option<Result<Moves, ()>>> = queue
                 .par_iter()
                 .map(|m| (!budget.expired()).then(|| self.repair(m)))
                 .collect();
             let mut next = larger;
+            // Cores of k − 1 hosts no repair places, grown below.
+            let mut failed: Vec<Vec<HostId>> = Vec::new();
             for (m, r) in queue.drain(..).zip(done) {
                 let grown = |y: HostId| {
                     let mut c = m.clone();
@@ -1495,6 +1624,7 @@ impl<'a, 'p> Repairer<'a, 'p> {
                             return None;
                         }
                     }
+                    Err(()) if m.len() + 1 == self.k => failed.push(m.clone()),
                     Err(()) => next.extend(
                         self.an
                             .candidates
@@ -1505,9 +1635,352 @@ impl<'a, 'p> Repairer<'a, 'p> {
                 }
                 seen.insert(m);
             }
+            // Each grown by every other up host: the sets of k hosts a
+            // placement of their own settles are survived (module doc,
+            // "Placements"), the others are cores of the next round.
+            let grown: Vec<Option<Grown>> = failed
+                .par_iter()
+                .map(|m| self.grow(m, &claimed, budget))
+                .collect();
+            for g in grown {
+                let (more, placed) = g?;
+                next.extend(more);
+                cover.placed.extend(placed);
+            }
             queue = next;
         }
+        cover.placed.sort_unstable();
+        cover.placed.dedup();
         Some(())
+    }
+
+    /// The sets `m ∪ {y}` (`m` a core of k − 1 hosts no repair places, y
+    /// any other up host) left as cores, and those a placement of their
+    /// own settles ([`Repairer::settle`]); a set that holds a claimed
+    /// core and none of its moves' hosts is left as a core, settled with
+    /// the others ([`within_claimed`]). `None` when the budget runs out.
+    fn grow(
+        &self,
+        m: &[HostId],
+        claimed: &FastMap<Vec<HostId>, Vec<HostId>>,
+        budget: &Budget,
+    ) -> Option<Grown> {
+        let mut more = Vec::new();
+        let mut placed = Vec::new();
+        let ys: Vec<HostId> = self
+            .an
+            .candidates
+            .iter()
+            .copied()
+            .filter(|y| !m.contains(y))
+            .collect();
+        self.grow_with(
+            m,
+            &ys,
+            Some(claimed),
+            true,
+            budget,
+            |c, placement| match placement {
+                Some(_) => {
+                    let mut t = [NOT; 3];
+                    t[..c.len()].copy_from_slice(c);
+                    placed.push(t);
+                }
+                None => more.push(c.to_vec()),
+            },
+        )?;
+        Some((more, placed))
+    }
+
+    /// Whether y's VMs all restart on their first list hosts beside
+    /// `spread` (of `m`'s VMs) when `m` and y fail: the spread put no VM on
+    /// y, [`FirstOn`] holds all of y's VMs, within their hosts' spare
+    /// alone (`fits_alone`), and none of its hosts is in `m` or, where the
+    /// spread placed VMs, is filled beyond its spare or holds a VM of one
+    /// of their groups.
+    fn fits_first(&self, m: &[HostId], spread: &Spread, y: HostId) -> bool {
+        let an = self.an;
+        let nres = an.pool.resources.len();
+        !spread.touched[y]
+            && self.fits_alone[y]
+            && self.first_on[y].iter().all(|f| {
+                let t = f.to;
+                !m.contains(&t)
+                    && (!spread.touched[t]
+                        || ((0..nres).all(|r| {
+                            spread.load[t * nres + r].saturating_add(f.load[r]) <= an.spare[t][r]
+                        }) && f.groups.iter().all(|&g| !spread.groups.contains(&(g, t)))))
+            })
+    }
+
+    /// The cores of k hosts of `cores` that a placement of their own
+    /// settles, sorted, padded with `NOT`: the cores grouped by a set of
+    /// k − 1 of their hosts (the one most cores share), each group of at
+    /// least [`LEAST_SHARED`] placed around that set's spread
+    /// ([`Repairer::grow_with`]). `None` when the budget runs out.
+    fn place_cores(&self, cores: &[Vec<HostId>], budget: &Budget) -> Option<Vec<Trigger>> {
+        let key = |m: &[HostId], skip: usize| {
+            let mut t = [NOT; 2];
+            for (j, &h) in m.iter().enumerate().filter(|e| e.0 != skip).take(2) {
+                t[j - usize::from(j > skip)] = h;
+            }
+            t
+        };
+        let mut count: FastMap<[HostId; 2], usize> = FastMap::default();
+        for m in cores.iter().filter(|m| m.len() <= 3) {
+            for skip in 0..m.len() {
+                *count.entry(key(m, skip)).or_default() += 1;
+            }
+        }
+        let mut groups: FastMap<[HostId; 2], Vec<HostId>> = FastMap::default();
+        for m in cores.iter().filter(|m| m.len() <= 3) {
+            let skip = (0..m.len())
+                .max_by_key(|&j| (count[&key(m, j)], std::cmp::Reverse(key(m, j))))
+                .unwrap_or(0);
+            groups.entry(key(m, skip)).or_default().push(m[skip]);
+        }
+        let groups: Vec<([HostId; 2], Vec<HostId>)> = groups
+            .into_iter()
+            .filter(|g| g.1.len() >= LEAST_SHARED)
+            .collect();
+        let placed: Vec<Option<Vec<Trigger>>> = groups
+            .par_iter()
+            .map(|(sub, ys)| {
+                let sub: Vec<HostId> = sub.iter().copied().filter(|&h| h != NOT).collect();
+                let mut placed = Vec::new();
+                self.grow_with(&sub, ys, None, false, budget, |c, p| {
+                    if p.is_some() {
+                        let mut t = [NOT; 3];
+                        t[..c.len()].copy_from_slice(c);
+                        placed.push(t);
+                    }
+                })?;
+                Some(placed)
+            })
+            .collect();
+        let mut out = Vec::new();
+        for p in placed {
+            out.extend(p?);
+        }
+        out.sort_unstable();
+        out.dedup();
+        Some(out)
+    }
+
+    /// [`Repairer::grow`] over the hosts y of `ys`, each set `m ∪ {y}`
+    /// (sorted) given to `each` with the moves of the placement that
+    /// settles it ([`Repairer::settle`]; only those that need no move
+    /// unless `full`), or none; a set is checked against `claimed` (when
+    /// given) before it is placed with moves. A host y that
+    /// [`Repairer::fits_first`] needs no move: [`Repairer::settle`]'s
+    /// placement with nothing left to place one by one, checked on the
+    /// hosts the spread fills alone.
+    fn grow_with(
+        &self,
+        m: &[HostId],
+        ys: &[HostId],
+        claimed: Option<&FastMap<Vec<HostId>, Vec<HostId>>>,
+        full: bool,
+        budget: &Budget,
+        mut each: impl FnMut(&[HostId], Option<Moves>),
+    ) -> Option<()> {
+        let spread = self.spread(m);
+        let mut c = Vec::with_capacity(m.len() + 1);
+        for (i, &y) in ys.iter().enumerate() {
+            if m.contains(&y) {
+                continue;
+            }
+            if i % 64 == 0 && budget.expired() {
+                return None;
+            }
+            c.clear();
+            c.extend_from_slice(m);
+            c.push(y);
+            c.sort_unstable();
+            let Some(sp) = &spread else {
+                each(&c, None);
+                continue;
+            };
+            if self.fits_first(m, sp, y) {
+                each(&c, Some(Vec::new()));
+            } else if !full || claimed.is_some_and(|cl| within_claimed(cl, &c)) {
+                each(&c, None);
+            } else {
+                each(&c, self.settle(m, sp, y));
+            }
+        }
+        Some(())
+    }
+
+    /// The VMs of `vms` (sorted, largest first) placed one by one on
+    /// receiving hosts outside `failed`: each on its list's hosts first,
+    /// then on its other restart targets from a start of its own, where no
+    /// VM of its group is (in `groups`, `fresh` or placed before) and
+    /// `load` (per host at `host * nres`), `extra` and what went there
+    /// before leave room for it, with `reserve(t, r)` more when given.
+    /// `None` when some VM finds no host.
+    #[allow(clippy::too_many_arguments)]
+    fn first_fit(
+        &self,
+        vms: &[VmId],
+        failed: &[HostId],
+        load: &[i64],
+        groups: &FastSet<(u32, HostId)>,
+        extra: &mut FastMap<HostId, Vec<i64>>,
+        fresh: &mut Vec<(u32, HostId)>,
+        reserve: Option<&dyn Fn(HostId, usize) -> i64>,
+    ) -> Option<Moves> {
+        let an = self.an;
+        let pool = an.pool;
+        let nres = pool.resources.len();
+        let targets = &an.agility.targets;
+        let mut out = Vec::with_capacity(vms.len());
+        for &v in vms {
+            let d = &pool.vms[v].demand;
+            let g = an.group_of[v];
+            let fits = |t: HostId, extra: &FastMap<HostId, Vec<i64>>, fresh: &[(u32, HostId)]| {
+                !failed.contains(&t)
+                    && an.receives[t]
+                    && targets.contains(v, t)
+                    && (g == NO_GROUP || (!groups.contains(&(g, t)) && !fresh.contains(&(g, t))))
+                    && (0..nres).all(|r| {
+                        let e = extra.get(&t).map_or(0, |e| e[r]);
+                        load[t * nres + r]
+                            .saturating_add(e)
+                            .saturating_add(d[r].max(0))
+                            .saturating_add(reserve.map_or(0, |f| f(t, r)))
+                            <= an.spare[t][r]
+                    })
+            };
+            let listed: &[HostId] = match self.list_at[v] {
+                NOT => &[],
+                i => &self.lists.of[i].1,
+            };
+            let passing = targets.passing(targets.requirement(v)?);
+            let len = passing.len();
+            let start = v.wrapping_mul(7919) % len.max(1);
+            let t = listed
+                .iter()
+                .copied()
+                .chain((0..len).map(|j| passing[(start + j) % len]))
+                .find(|&t| fits(t, extra, fresh))?;
+            let e = extra.entry(t).or_insert_with(|| vec![0; nres]);
+            for (e, &x) in e.iter_mut().zip(d) {
+                *e = e.saturating_add(x.max(0));
+            }
+            if g != NO_GROUP {
+                fresh.push((g, t));
+            }
+            out.push((v, t));
+        }
+        Some(out)
+    }
+
+    /// A placement of the VMs of `m`'s hosts on the other hosts, first fit,
+    /// largest first, keeping room on each host for its largest load from
+    /// one host's first list entries where it can (so that the VMs of one
+    /// more failed host find their first list hosts): `None` when first
+    /// fit places them nowhere.
+    fn spread(&self, m: &[HostId]) -> Option<Spread> {
+        let an = self.an;
+        let nres = an.pool.resources.len();
+        let mut vms: Vec<VmId> = m
+            .iter()
+            .flat_map(|&h| an.items[h].iter().copied())
+            .collect();
+        vms.sort_by(|x, y| self.size[*y].total_cmp(&self.size[*x]).then(x.cmp(y)));
+        let load = vec![0i64; an.pool.hosts.len() * nres];
+        let groups = FastSet::default();
+        let reserve = |t: HostId, r: usize| {
+            self.loads
+                .tops(t, r)
+                .first()
+                .filter(|e| e.0 != NOT)
+                .map_or(0, |e| e.1)
+        };
+        let mut to: Moves = Vec::with_capacity(vms.len());
+        let mut extra: FastMap<HostId, Vec<i64>> = FastMap::default();
+        let mut fresh = Vec::new();
+        for &v in &vms {
+            let one = [v];
+            let r = self
+                .first_fit(
+                    &one,
+                    m,
+                    &load,
+                    &groups,
+                    &mut extra,
+                    &mut fresh,
+                    Some(&reserve),
+                )
+                .or_else(|| {
+                    self.first_fit(&one, m, &load, &groups, &mut extra, &mut fresh, None)
+                })?;
+            to.extend(r);
+        }
+        let mut load = load;
+        let mut touched = vec![false; an.pool.hosts.len()];
+        for (t, e) in extra {
+            load[t * nres..(t + 1) * nres].copy_from_slice(&e);
+            touched[t] = true;
+        }
+        Some(Spread {
+            to,
+            load,
+            groups: fresh.into_iter().collect(),
+            touched,
+        })
+    }
+
+    /// Whether the failure of `m ∪ {y}` (`m` the hosts `spread` places, y
+    /// another up host) is survived with `m`'s VMs where `spread` puts
+    /// them, y's VMs on their first list hosts, and the VMs these leave
+    /// out (those `spread` put on y, y's VMs whose first list host failed
+    /// or that [`FirstOn`] leaves out) placed one by one around them
+    /// ([`Repairer::first_fit`]): the VMs so placed, or `None`. Every host
+    /// is checked within its spare, every VM on a receiving restart target
+    /// of its own that did not fail, no two of one group on one host.
+    fn settle(&self, m: &[HostId], spread: &Spread, y: HostId) -> Option<Moves> {
+        let an = self.an;
+        let nres = an.pool.resources.len();
+        let mut failed = m.to_vec();
+        failed.push(y);
+        let mut rest: Vec<VmId> = self.loose[y].clone();
+        // The hosts y's VMs take by their first list entries, where
+        // `spread` leaves them room; the others' VMs go one by one.
+        let mut kept: Vec<&FirstOn> = Vec::with_capacity(self.first_on[y].len());
+        for f in &self.first_on[y] {
+            let t = f.to;
+            let fits = !failed.contains(&t)
+                && (0..nres)
+                    .all(|r| spread.load[t * nres + r].saturating_add(f.load[r]) <= an.spare[t][r])
+                && f.groups.iter().all(|&g| !spread.groups.contains(&(g, t)));
+            if fits {
+                kept.push(f);
+            } else {
+                rest.extend(&f.vms);
+            }
+        }
+        rest.extend(spread.to.iter().filter(|e| e.1 == y).map(|e| e.0));
+        if rest.is_empty() {
+            return Some(Vec::new());
+        }
+        let mut extra: FastMap<HostId, Vec<i64>> = FastMap::default();
+        let mut fresh: Vec<(u32, HostId)> = Vec::new();
+        for f in kept {
+            extra.insert(f.to, f.load.clone());
+            fresh.extend(f.groups.iter().map(|&g| (g, f.to)));
+        }
+        rest.sort_by(|x, y| self.size[*y].total_cmp(&self.size[*x]).then(x.cmp(y)));
+        self.first_fit(
+            &rest,
+            &failed,
+            &spread.load,
+            &spread.groups,
+            &mut extra,
+            &mut fresh,
+            None,
+        )
     }
 
     /// The first cores around hot host `w` ([`first_cores`]).
@@ -1841,8 +2314,13 @@ mod tests {
                     ));
                 }
             }
+            let placed = cover.placed.iter().any(|p| hosts_of(p) == set.as_slice());
+            if placed && !survives(an, &set) {
+                return Err(format!("{set:?} placed, but it fails"));
+            }
             if set.len() == k.min(n)
                 && claims.is_empty()
+                && !placed
                 && !cover.decide.contains(&set)
                 && !carried(an, lists, &set)
             {
@@ -1852,6 +2330,59 @@ mod tests {
             }
         }
         Ok(())
+    }
+
+    /// Whether `to` places every VM of `set`'s hosts exactly once, each on
+    /// a receiving restart target of its own outside `set`, no two of one
+    /// anti-affinity group on one host, every host within its spare.
+    fn assignment_holds(an: &Analysis, set: &[HostId], to: &[(VmId, HostId)]) -> bool {
+        let pool = an.pool;
+        let nres = pool.resources.len();
+        let mut vms: Vec<VmId> = set.iter().flat_map(|&h| an.items[h].clone()).collect();
+        vms.sort_unstable();
+        let mut placed: Vec<VmId> = to.iter().map(|e| e.0).collect();
+        placed.sort_unstable();
+        if vms != placed {
+            return false;
+        }
+        let mut load: HashMap<HostId, Vec<i64>> = HashMap::new();
+        let mut groups: HashSet<(u32, HostId)> = HashSet::new();
+        for &(v, t) in to {
+            if set.contains(&t) || !an.receives[t] || !an.agility.targets.contains(v, t) {
+                return false;
+            }
+            if an.group_of[v] != NO_GROUP && !groups.insert((an.group_of[v], t)) {
+                return false;
+            }
+            let l = load.entry(t).or_insert_with(|| vec![0; nres]);
+            for r in 0..nres {
+                l[r] += pool.vms[v].demand[r].max(0);
+            }
+        }
+        load.iter()
+            .all(|(&t, l)| (0..nres).all(|r| l[r] <= an.spare[t][r]))
+    }
+
+    /// A repairer for `lists` with no hot host, for its placements.
+    fn placer<'a, 'p>(
+        an: &'a Analysis<'p>,
+        lists: &'a Lists,
+        loads: &'a Loads,
+    ) -> Repairer<'a, 'p> {
+        Repairer::new(an, lists, loads, Vec::new(), FastMap::default())
+    }
+
+    /// The loads of `lists`, as [`proves`] counts them.
+    fn loads_of(an: &Analysis, lists: &Lists) -> Loads {
+        let pool = an.pool;
+        let mut loads = Loads::new(pool.hosts.len(), pool.resources.len(), lists.k);
+        for (v, hosts) in &lists.of {
+            let a = pool.vms[*v].host;
+            for (j, &t) in hosts.iter().enumerate() {
+                loads.add(t, trigger(lists.k, a, &hosts[..j]), &pool.vms[*v].demand);
+            }
+        }
+        loads
     }
 
     /// The sets the lists leave to decide one by one (`None`: they prove
@@ -2251,6 +2782,64 @@ mod tests {
                 .is_some_and(|c| c.decide.iter().all(|s| survives(&an, s)))
             {
                 prop_assert!(brute(&an, k), "random lists for {k} accepted, a {k}-set fails");
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Every placement a core's growth rests on holds, checked VM by
+        /// VM: a core's own ([`Repairer::spread`]) and, for each other up
+        /// host y, the one [`Repairer::grow_with`] claims for the core and
+        /// y (its moves, the core's VMs where the spread puts them and y's
+        /// on their first list hosts); and the set is survived, decided
+        /// exactly.
+        #[test]
+        fn placements_hold(text in arb_pool(), k in 2usize..4, seed in 0usize..64) {
+            let pool = crate::parse_pool(&text).unwrap();
+            let an = Analysis::new(&pool);
+            let Some(lists) = lists(&an, k, &Budget::default()) else {
+                return Ok(());
+            };
+            if proves(&an, &lists, &Budget::default()).is_none() {
+                return Ok(());
+            }
+            let loads = loads_of(&an, &lists);
+            let rep = placer(&an, &lists, &loads);
+            let first: HashMap<VmId, HostId> =
+                lists.of.iter().map(|(v, l)| (*v, l[0])).collect();
+            let claimed = FastMap::default();
+            for (i, m) in sets_upto(&an.candidates, k - 1).into_iter().enumerate() {
+                if m.len() + 1 != k || (i + seed) % 2 == 0 {
+                    continue;
+                }
+                let Some(sp) = rep.spread(&m) else { continue };
+                prop_assert!(assignment_holds(&an, &m, &sp.to), "spread of {m:?}: {:?}", sp.to);
+                let mut settled: Vec<(Vec<HostId>, Moves)> = Vec::new();
+                let ys: Vec<HostId> = an.candidates.clone();
+                rep.grow_with(&m, &ys, Some(&claimed), seed % 4 != 0, &Budget::default(), |c, p| {
+                    if let Some(moves) = p {
+                        settled.push((c.to_vec(), moves));
+                    }
+                });
+                for (set, moves) in settled {
+                    let y = *set.iter().find(|h| !m.contains(h)).unwrap();
+                    let moved: HashMap<VmId, HostId> = moves.iter().copied().collect();
+                    let mut to: Vec<(VmId, HostId)> = moves.clone();
+                    to.extend(sp.to.iter().filter(|e| !moved.contains_key(&e.0)));
+                    to.extend(
+                        an.items[y]
+                            .iter()
+                            .filter(|v| !moved.contains_key(v))
+                            .map(|&v| (v, first[&v])),
+                    );
+                    prop_assert!(
+                        assignment_holds(&an, &set, &to),
+                        "{set:?} settled by {to:?}, spare {:?}", an.spare
+                    );
+                    prop_assert!(survives(&an, &set), "{set:?} settled, fails");
+                }
             }
         }
     }
