@@ -752,10 +752,29 @@ impl SetBounds {
             .iter()
             .take(MAX_ORDERS)
             .take_while(|_| !stop())
-            .map(|&(_, r1)| Order::new(an, &amounts, r1, None, false, &classes, sizing))
+            .map(|&(_, r1)| Order::new(an, &amounts, r1, None, false, &classes, sizing, None))
             .collect();
-        if let Some(scalar) = Amounts::scalar(an).filter(|_| !stop()) {
-            orders.push(Order::new(an, &scalar, 0, None, false, &classes, sizing));
+        if let Some((scalar, scale)) = Amounts::scalar(an).filter(|_| !stop()) {
+            orders.push(Order::new(
+                an, &scalar, 0, None, false, &classes, sizing, None,
+            ));
+            // Counted in the weight, blocked in the pool's own amounts.
+            if !stop() {
+                let vb = VectorBlocking {
+                    scale: &scale,
+                    grain: grains(an, &amounts),
+                };
+                orders.push(Order::new(
+                    an,
+                    &scalar,
+                    0,
+                    None,
+                    false,
+                    &classes,
+                    sizing,
+                    Some(&vb),
+                ));
+            }
             // The hardest VMs first: first fit decreasing by the one-resource
             // weight (the largest share of any resource), counted in the
             // pool's own amounts. The largest VMs then meet budgets of few
@@ -773,6 +792,7 @@ impl SetBounds {
                         true,
                         &classes,
                         sizing,
+                        None,
                     ));
                 }
             }
@@ -902,8 +922,7 @@ impl<'a> Amounts<'a> {
     /// the sufficient condition may use. It wins when VMs are small
     /// against hosts in every resource at once, where bounding each
     /// resource apart (the knapsacks) counts every host as blocked.
-    fn scalar(an: &'a Analysis) -> Option<Amounts<'a>> {
-        const M: i128 = 1 << 24;
+    fn scalar(an: &'a Analysis) -> Option<(Amounts<'a>, Scale)> {
         let pool = an.pool;
         let nres = pool.resources.len();
         let sigma: Vec<i128> = (0..nres)
@@ -914,6 +933,16 @@ impl<'a> Amounts<'a> {
                     .sum()
             })
             .collect();
+        Amounts::scaled(an, sigma)
+    }
+
+    /// [`Amounts::scalar`] with the weights σ_r given (any positive
+    /// weights give a view of its own; σ_r is ignored for a resource no
+    /// displaceable VM needs).
+    fn scaled(an: &'a Analysis, sigma: Vec<i128>) -> Option<(Amounts<'a>, Scale)> {
+        let m = SCALE_M;
+        let pool = an.pool;
+        let nres = pool.resources.len();
         let demanded: Vec<bool> = (0..nres)
             .map(|r| {
                 an.items
@@ -924,7 +953,7 @@ impl<'a> Amounts<'a> {
             .collect();
         // A resource no displaceable VM needs constrains nothing; one
         // with no spare at all leaves nothing to scale by.
-        if nres < 2 || (0..nres).any(|r| demanded[r] && sigma[r] == 0) {
+        if nres < 2 || (0..nres).any(|r| demanded[r] && sigma[r] <= 0) {
             return None;
         }
         let used: Vec<usize> = (0..nres).filter(|&r| demanded[r]).collect();
@@ -933,7 +962,7 @@ impl<'a> Amounts<'a> {
             .iter()
             .map(|vm| {
                 used.iter()
-                    .map(|&r| -((-(vm.demand[r] as i128 * M)).div_euclid(sigma[r])))
+                    .map(|&r| -((-(vm.demand[r] as i128 * m)).div_euclid(sigma[r])))
                     .max()
                     .unwrap_or(0)
             })
@@ -943,7 +972,7 @@ impl<'a> Amounts<'a> {
             .iter()
             .map(|s| {
                 used.iter()
-                    .map(|&r| (s[r] as i128 * M).div_euclid(sigma[r]))
+                    .map(|&r| (s[r] as i128 * m).div_euclid(sigma[r]))
                     .min()
                     .unwrap_or(0)
             })
@@ -956,12 +985,55 @@ impl<'a> Amounts<'a> {
         }
         let demand = demand.into_iter().map(|w| w as i64).collect();
         let spare = spare.into_iter().map(|w| vec![w as i64]).collect();
-        Some(Amounts {
-            nres: 1,
-            pool,
-            demand: Some(demand),
-            spare: std::borrow::Cow::Owned(spare),
-        })
+        Some((
+            Amounts {
+                nres: 1,
+                pool,
+                demand: Some(demand),
+                spare: std::borrow::Cow::Owned(spare),
+            },
+            Scale { sigma, used },
+        ))
+    }
+}
+
+/// The scale M of the one-resource weights.
+const SCALE_M: i128 = 1 << 24;
+
+/// The weights of a one-resource view ([`Amounts::scaled`]): σ_r per
+/// resource, and the resources some displaceable VM needs.
+struct Scale {
+    sigma: Vec<i128>,
+    used: Vec<usize>,
+}
+
+/// Blocking judged in the pool's own amounts while the count is in a
+/// one-resource weight (`Order::new` with `vector`): see the module
+/// documentation, *counted in the weight, blocked in the vectors*.
+struct VectorBlocking<'s> {
+    scale: &'s Scale,
+    /// The grain of each of the pool's resources ([`grains`]).
+    grain: Vec<i64>,
+}
+
+impl VectorBlocking<'_> {
+    /// The least weight a host `spare` must hold when it blocks a VM of
+    /// demand at most `dmax`: `⌊min_r M·(S[r] − dmax[r] + g_r) / σ_r⌋`
+    /// over the needed resources, 0 when the VM does not fit it empty.
+    fn held(&self, spare: &[i64], dmax: &[i64]) -> i64 {
+        let mut least = i128::MAX;
+        for &r in &self.scale.used {
+            let room = spare[r] as i128 - dmax[r] as i128 + self.grain[r] as i128;
+            if room <= 0 {
+                return 0;
+            }
+            least = least.min(room * SCALE_M / self.scale.sigma[r]);
+        }
+        if least == i128::MAX {
+            0
+        } else {
+            least.min(i64::MAX as i128) as i64
+        }
     }
 }
 
@@ -1311,6 +1383,7 @@ impl Kind {
         members: &[(u32, HostId)],
         facts: &EligClasses,
         grain: &[i64],
+        vector: Option<(&VectorBlocking, &[i64])>,
     ) -> Kind {
         let nres = am.nres;
         let nh = an.pool.hosts.len();
@@ -1323,13 +1396,15 @@ impl Kind {
         };
         // A host blocked in r1 that had room for v holds at least one VM
         // placed before v, so at least `one` of r1 as well as `c_t[r1]`.
+        // Blocked in the pool's own amounts, a host holds at least the
+        // weight of the demand that blocks it (`VectorBlocking::held`).
         let value: Vec<i64> = (0..nh)
             .map(|h| {
-                let c1 = c(h, r1).min(if elig[h] {
-                    (am.spare[h][r1] - hi + grain[r1]).max(0)
-                } else {
-                    0
-                });
+                let c1 = match vector {
+                    _ if !elig[h] => 0,
+                    Some((vb, real)) => vb.held(&an.spare[h], real),
+                    None => c(h, r1).min((am.spare[h][r1] - hi + grain[r1]).max(0)),
+                };
                 if c1 > 0 { c1.max(one) } else { 0 }
             })
             .collect();
@@ -1509,6 +1584,7 @@ impl Order {
     /// The conditions for first fit decreasing by `key` (per VM; `None`:
     /// the demand in `r1`), counting the demand in `r1` (which the proof
     /// needs, whatever the order).
+    #[allow(clippy::too_many_arguments)]
     fn new(
         an: &Analysis,
         am: &Amounts,
@@ -1517,6 +1593,7 @@ impl Order {
         shapes: bool,
         classes: &EligClasses,
         sizing: Sizing,
+        vector: Option<&VectorBlocking>,
     ) -> Order {
         let pool = an.pool;
         let nres = am.nres;
@@ -1708,6 +1785,19 @@ impl Order {
                     // are at least as large in r1 as it; by another key,
                     // they are in its bucket or above.
                     let one = if key.is_none() { plo } else { floor1[level] };
+                    // The part's largest demand in the pool's own amounts,
+                    // when blocking is judged there.
+                    let real: Vec<i64> = match vector {
+                        Some(_) => (0..pool.resources.len())
+                            .map(|r| {
+                                part.iter()
+                                    .map(|&v| pool.vms[v].demand[r])
+                                    .max()
+                                    .unwrap_or(0)
+                            })
+                            .collect(),
+                        None => Vec::new(),
+                    };
                     let mut kind = Kind::new(
                         an,
                         am,
@@ -1723,6 +1813,7 @@ impl Order {
                         &members,
                         facts,
                         &grain,
+                        vector.map(|vb| (vb, real.as_slice())),
                     );
                     kind.hosts = hosts;
                     kind.on_down = on_down;
