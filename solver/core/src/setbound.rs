@@ -758,22 +758,42 @@ impl SetBounds {
             orders.push(Order::new(
                 an, &scalar, 0, None, false, &classes, sizing, None,
             ));
-            // Counted in the weight, blocked in the pool's own amounts.
-            if !stop() {
+            // Counted in the weight, blocked in the pool's own amounts, with
+            // weights between the spare's and the demand's (any weights
+            // are sound; these weigh up the resources short of spare).
+            let sigma: Vec<i128> = (0..nres)
+                .map(|r| {
+                    let need: i128 = an
+                        .items
+                        .iter()
+                        .flatten()
+                        .map(|&v| pool.vms[v].demand[r].max(0) as i128)
+                        .sum();
+                    ((scale.sigma[r] as f64 * need as f64).sqrt() as i128).max(1)
+                })
+                .collect();
+            let view = Amounts::scaled(an, sigma).filter(|_| !stop());
+            if let Some((scalar, scale)) = &view {
                 let vb = VectorBlocking {
-                    scale: &scale,
+                    real: &amounts,
+                    scale,
                     grain: grains(an, &amounts),
                 };
-                orders.push(Order::new(
-                    an,
-                    &scalar,
-                    0,
-                    None,
-                    false,
-                    &classes,
-                    sizing,
-                    Some(&vb),
-                ));
+                for shapes in [false, true] {
+                    if stop() {
+                        break;
+                    }
+                    orders.push(Order::new(
+                        an,
+                        scalar,
+                        0,
+                        None,
+                        shapes,
+                        &classes,
+                        sizing,
+                        Some(&vb),
+                    ));
+                }
             }
             // The hardest VMs first: first fit decreasing by the one-resource
             // weight (the largest share of any resource), counted in the
@@ -1011,6 +1031,8 @@ struct Scale {
 /// one-resource weight (`Order::new` with `vector`): see the module
 /// documentation, *counted in the weight, blocked in the vectors*.
 struct VectorBlocking<'s> {
+    /// The pool's own amounts (kinds are split by shape in these).
+    real: &'s Amounts<'s>,
     scale: &'s Scale,
     /// The grain of each of the pool's resources ([`grains`]).
     grain: Vec<i64>,
@@ -1719,12 +1741,18 @@ impl Order {
         while shapes && depth < MAX_SHAPE_DEPTH && cells << (depth + 1) <= SHAPE_CELLS {
             depth += 1;
         }
-        let reference: Vec<i64> = (0..nres)
+        // Kinds are split by shape in the amounts blocking is judged in
+        // (every resource of the pool's own, with vector blocking).
+        let (shape_am, shape_r1) = match vector {
+            Some(vb) => (vb.real, usize::MAX),
+            None => (am, r1),
+        };
+        let reference: Vec<i64> = (0..shape_am.nres)
             .map(|r| {
                 let (sum, n) = (0..nh)
                     .filter(|&h| an.receives[h])
                     .fold((0i128, 0i128), |(s, n), h| {
-                        (s + am.spare[h][r].max(0) as i128, n + 1)
+                        (s + shape_am.spare[h][r].max(0) as i128, n + 1)
                     });
                 (sum / n.max(1)).max(1) as i64
             })
@@ -1754,9 +1782,9 @@ impl Order {
                     .flat_map(|(_, c)| c.vms.iter().copied())
                     .collect();
                 let parts = if level >= first_top {
-                    split_by_demand(am, vms)
+                    split_by_demand(shape_am, vms)
                 } else {
-                    split_by_shape(am, r1, vms, &reference, depth)
+                    split_by_shape(shape_am, shape_r1, vms, &reference, depth)
                 };
                 for part in parts {
                     let mut dmin = am.demand(part[0]).to_vec();
