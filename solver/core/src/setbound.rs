@@ -805,12 +805,21 @@ impl SetBounds {
                 .collect();
             let view = Amounts::scaled(an, sigma).filter(|_| !stop());
             if let Some((scalar, scale)) = &view {
+                // Unsplit and split by shape, and split with twice the
+                // buckets: a kind costs one value per host here (no
+                // knapsacks), and its budget counts its bucket whole (finer
+                // is not always stronger: a bucket's least weight is what
+                // its hosts count at least).
+                let fine = Sizing {
+                    levels: sizing.levels.saturating_mul(VECTOR_LEVELS_FACTOR),
+                    ..sizing
+                };
                 let vb = VectorBlocking {
                     real: &amounts,
                     scale,
                     grain: grains(an, &amounts),
                 };
-                for shapes in [false, true] {
+                for (shapes, sizing) in [(false, sizing), (true, sizing), (true, fine)] {
                     if stop() {
                         break;
                     }
@@ -1395,6 +1404,9 @@ const MAX_CLASSES: usize = 6;
 const TOP_VMS: usize = 64;
 /// Ordering resources tried: the tightest ones.
 const MAX_ORDERS: usize = 3;
+/// One of the orders counted in the weight with vector blocking has this
+/// many times the size buckets of the others.
+const VECTOR_LEVELS_FACTOR: usize = 2;
 /// Counting resources tried with the order by the one-resource weight.
 const MAX_KEY_ORDERS: usize = 2;
 
