@@ -104,8 +104,8 @@
 //!   pool's amounts, where its kinds are also split by shape). The
 //!   weights are `σ_r = √(spare_r · demand_r)`, the totals of the spare
 //!   on the receiving hosts and of the displaceable demand.
-//! - *Kinds split by shape* (those orders and one of the two counted in
-//!   the weight, but for the largest VMs' buckets, split by demand in
+//! - *Kinds split by shape* (those orders and two of the three counted
+//!   in the weight, but for the largest VMs' buckets, split by demand in
 //!   every order): a kind counts its largest
 //!   VM in every resource, so a VM large in one resource and one large in
 //!   another make both look large in both; the VMs of a kind are halved
