@@ -2474,6 +2474,71 @@ fn many_resource_pools() -> impl Strategy<Value = PoolJson> {
         })
 }
 
+/// Pools of 3 to 6 hosts of three or four resources, each host short of
+/// one of them and ample in the others, and VMs large in one resource
+/// (some in anti-affinity groups): where blocking judged in every
+/// resource beats both the one-resource view (which charges a VM its
+/// largest share in the host's short resource) and the resource-by-
+/// resource orders.
+fn skewed_pools() -> impl Strategy<Value = PoolJson> {
+    const RES: [&str; 4] = ["r0", "r1", "r2", "r3"];
+    (
+        3usize..=4,
+        prop::collection::vec((0usize..4, 6i64..=16, 16i64..=40), 3..=6),
+        prop::collection::vec(
+            (
+                any::<Index>(),
+                prop::collection::vec(0i64..=1, 4),
+                0usize..4,
+                2i64..=8,
+                prop::option::weighted(0.2, 0u8..3),
+            ),
+            0..=16,
+        ),
+    )
+        .prop_map(|(nres, hosts, vms)| {
+            let caps: Vec<Vec<i64>> = hosts
+                .iter()
+                .map(|&(short, low, high)| {
+                    (0..nres)
+                        .map(|r| if r == short % nres { low } else { high })
+                        .collect()
+                })
+                .collect();
+            let mut free = caps.clone();
+            let mut out = Vec::new();
+            for (i, (at, small, big_in, big, group)) in vms.into_iter().enumerate() {
+                let h = at.index(caps.len());
+                let mut d = small[..nres].to_vec();
+                d[big_in % nres] += big;
+                if (0..nres).any(|r| free[h][r] < d[r]) {
+                    continue;
+                }
+                for r in 0..nres {
+                    free[h][r] -= d[r];
+                }
+                let demand: serde_json::Map<String, Value> = (0..nres)
+                    .map(|r| (RES[r].to_string(), json!(d[r])))
+                    .collect();
+                out.push(placed_vm(i, h, Value::Object(demand), group));
+            }
+            let hs: Vec<Value> = caps
+                .iter()
+                .enumerate()
+                .map(|(h, cap)| {
+                    let capacity: serde_json::Map<String, Value> = (0..nres)
+                        .map(|r| (RES[r].to_string(), json!(cap[r])))
+                        .collect();
+                    json!({"name": format!("h{h}"), "capacity": capacity})
+                })
+                .collect();
+            PoolJson(
+                json!({"name": "skewed", "ha": {"host_failures_to_tolerate": 1},
+                "hosts": hs, "vms": out}),
+            )
+        })
+}
+
 /// Pools of 3 to 7 hosts of memory and GPUs, some hosts without GPUs (or
 /// all with one or two) and most VMs needing none (the GPU VMs of one or
 /// two): where a VM kind needs none of a resource some hosts have none of
@@ -2652,6 +2717,17 @@ proptest! {
     #[test]
     fn set_bounds_match_reference_on_many_resources(
         p in many_resource_pools(),
+        partials in prop::collection::vec((any::<u8>(), any::<u8>(), 0usize..4), 6),
+    ) {
+        set_bounds_against_reference(&p.pool(), &partials)?;
+    }
+
+    /// Counted in the one-resource weight, blocked in every resource: a
+    /// host blocking a VM holds at least the weight of the least demand
+    /// that blocks it in some resource.
+    #[test]
+    fn set_bounds_match_reference_on_skewed_hosts(
+        p in skewed_pools(),
         partials in prop::collection::vec((any::<u8>(), any::<u8>(), 0usize..4), 6),
     ) {
         set_bounds_against_reference(&p.pool(), &partials)?;

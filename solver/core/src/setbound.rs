@@ -68,7 +68,7 @@
 //! "v" stands for the smallest VM of a kind: its `d_v[r1]` is the kind's
 //! least demand in r1.)
 //!
-//! Three refinements, each sound on its own (tests/properties.rs checks
+//! Four refinements, each sound on its own (tests/properties.rs checks
 //! them against the reference on pools of three and four resources, with
 //! the default sizing and coarse ones):
 //!
@@ -78,8 +78,35 @@
 //!   tightest resources. The argument needs only that every VM placed
 //!   before v is in v's bucket or above, so the budgets `Y[r]` become the
 //!   demand of VMs at least as hard as v; the largest VMs meet few.
-//! - *Kinds split by shape* (those orders only, but for the largest VMs'
-//!   buckets, split by demand in every order): a kind counts its largest
+//! - *Counted in the weight, blocked in the vectors*: first-fit
+//!   decreasing by the one-resource weight `w_v = ⌈max_r M·d_v[r] / σ_r⌉`
+//!   of a view (`Amounts::scaled`: any weights σ_r > 0), packing the
+//!   pool's own vectors, and counting in w. The view alone (the order
+//!   counted in `Amounts::scalar`) is a restriction: it blocks t for v
+//!   as soon as `W_t` less the weight placed is below `w_v`, charging v
+//!   its largest share in every resource. Here, if v is the first VM
+//!   the packing cannot place, every survivor t that v may run on is
+//!   blocked in some resource r of the pool: `placed_t[r] ≥ S_t[r] −
+//!   d_v[r] + g_r` (g_r the grain, as above). Every VM u on t has `w_u ≥
+//!   M·d_u[r] / σ_r`, so the weight placed on t is at least
+//!   `M·(S_t[r] − d_v[r] + g_r) / σ_r` for that r, hence at least
+//!   `c_t = ⌊min_r M·(S_t[r] − d_v[r] + g_r) / σ_r⌋` over the resources
+//!   some displaceable VM needs (0 when one of them is not positive: v
+//!   does not fit t empty; `VectorBlocking::held`). When `c_t > 0`, v
+//!   fits t empty, so t received a VM before v, of weight at least
+//!   `w_v` (*one VM at least*). The weight placed before v is at most
+//!   `Y = Σ w` over the displaced VMs at least as heavy as v, less `w_v`,
+//!   so `Σ_{t ∈ E_v ∩ S} c_t − AA > Y` proves the packing succeeds. There
+//!   is no knapsack (every resource is inside the min), the count is a
+//!   top-k over the hosts of F like the others', and the kinds, buckets
+//!   and `AA` terms are those of the view's order with r1 the weight; a
+//!   kind's `c_t` uses its largest demand in every resource (in the
+//!   pool's amounts, where its kinds are also split by shape). The
+//!   weights are `σ_r = √(spare_r · demand_r)`, the totals of the spare
+//!   on the receiving hosts and of the displaceable demand.
+//! - *Kinds split by shape* (those orders and two of the three counted
+//!   in the weight, but for the largest VMs' buckets, split by demand in
+//!   every order): a kind counts its largest
 //!   VM in every resource, so a VM large in one resource and one large in
 //!   another make both look large in both; the VMs of a kind are halved
 //!   at the median of their widest resource, up to three times within a
@@ -485,6 +512,10 @@ impl Joint {
 /// All types for one ordering resource r1.
 #[derive(Clone, Debug)]
 struct Order {
+    /// Blocking is judged in the pool's own amounts (`VectorBlocking`;
+    /// read by the tests).
+    #[allow(dead_code)]
+    vector: bool,
     /// Asked only of partial sets of at most [`SHAPED_CHOSEN`] hosts on
     /// large pools (the orders whose kinds are split by shape: the most
     /// costly to ask).
@@ -752,10 +783,58 @@ impl SetBounds {
             .iter()
             .take(MAX_ORDERS)
             .take_while(|_| !stop())
-            .map(|&(_, r1)| Order::new(an, &amounts, r1, None, false, &classes, sizing))
+            .map(|&(_, r1)| Order::new(an, &amounts, r1, None, false, &classes, sizing, None))
             .collect();
-        if let Some(scalar) = Amounts::scalar(an).filter(|_| !stop()) {
-            orders.push(Order::new(an, &scalar, 0, None, false, &classes, sizing));
+        if let Some((scalar, scale)) = Amounts::scalar(an).filter(|_| !stop()) {
+            orders.push(Order::new(
+                an, &scalar, 0, None, false, &classes, sizing, None,
+            ));
+            // Counted in the weight, blocked in the pool's own amounts, with
+            // weights between the spare's and the demand's (any weights
+            // are sound; these weigh up the resources short of spare).
+            let sigma: Vec<i128> = (0..nres)
+                .map(|r| {
+                    let need: i128 = an
+                        .items
+                        .iter()
+                        .flatten()
+                        .map(|&v| pool.vms[v].demand[r].max(0) as i128)
+                        .sum();
+                    ((scale.sigma[r] as f64 * need as f64).sqrt() as i128).max(1)
+                })
+                .collect();
+            let view = Amounts::scaled(an, sigma).filter(|_| !stop());
+            if let Some((scalar, scale)) = &view {
+                // Unsplit and split by shape, and split with twice the
+                // buckets: a kind costs one value per host here (no
+                // knapsacks), and its budget counts its bucket whole (finer
+                // is not always stronger: a bucket's least weight is what
+                // its hosts count at least).
+                let fine = Sizing {
+                    levels: sizing.levels.saturating_mul(VECTOR_LEVELS_FACTOR),
+                    ..sizing
+                };
+                let vb = VectorBlocking {
+                    real: &amounts,
+                    scale,
+                    grain: grains(an, &amounts),
+                };
+                for (shapes, sizing) in [(false, sizing), (true, sizing), (true, fine)] {
+                    if stop() {
+                        break;
+                    }
+                    orders.push(Order::new(
+                        an,
+                        scalar,
+                        0,
+                        None,
+                        shapes,
+                        &classes,
+                        sizing,
+                        Some(&vb),
+                    ));
+                }
+            }
             // The hardest VMs first: first fit decreasing by the one-resource
             // weight (the largest share of any resource), counted in the
             // pool's own amounts. The largest VMs then meet budgets of few
@@ -773,6 +852,7 @@ impl SetBounds {
                         true,
                         &classes,
                         sizing,
+                        None,
                     ));
                 }
             }
@@ -902,8 +982,7 @@ impl<'a> Amounts<'a> {
     /// the sufficient condition may use. It wins when VMs are small
     /// against hosts in every resource at once, where bounding each
     /// resource apart (the knapsacks) counts every host as blocked.
-    fn scalar(an: &'a Analysis) -> Option<Amounts<'a>> {
-        const M: i128 = 1 << 24;
+    fn scalar(an: &'a Analysis) -> Option<(Amounts<'a>, Scale)> {
         let pool = an.pool;
         let nres = pool.resources.len();
         let sigma: Vec<i128> = (0..nres)
@@ -914,6 +993,16 @@ impl<'a> Amounts<'a> {
                     .sum()
             })
             .collect();
+        Amounts::scaled(an, sigma)
+    }
+
+    /// [`Amounts::scalar`] with the weights σ_r given (any positive
+    /// weights give a view of its own; σ_r is ignored for a resource no
+    /// displaceable VM needs).
+    fn scaled(an: &'a Analysis, sigma: Vec<i128>) -> Option<(Amounts<'a>, Scale)> {
+        let m = SCALE_M;
+        let pool = an.pool;
+        let nres = pool.resources.len();
         let demanded: Vec<bool> = (0..nres)
             .map(|r| {
                 an.items
@@ -924,7 +1013,7 @@ impl<'a> Amounts<'a> {
             .collect();
         // A resource no displaceable VM needs constrains nothing; one
         // with no spare at all leaves nothing to scale by.
-        if nres < 2 || (0..nres).any(|r| demanded[r] && sigma[r] == 0) {
+        if nres < 2 || (0..nres).any(|r| demanded[r] && sigma[r] <= 0) {
             return None;
         }
         let used: Vec<usize> = (0..nres).filter(|&r| demanded[r]).collect();
@@ -933,7 +1022,7 @@ impl<'a> Amounts<'a> {
             .iter()
             .map(|vm| {
                 used.iter()
-                    .map(|&r| -((-(vm.demand[r] as i128 * M)).div_euclid(sigma[r])))
+                    .map(|&r| -((-(vm.demand[r] as i128 * m)).div_euclid(sigma[r])))
                     .max()
                     .unwrap_or(0)
             })
@@ -943,7 +1032,7 @@ impl<'a> Amounts<'a> {
             .iter()
             .map(|s| {
                 used.iter()
-                    .map(|&r| (s[r] as i128 * M).div_euclid(sigma[r]))
+                    .map(|&r| (s[r] as i128 * m).div_euclid(sigma[r]))
                     .min()
                     .unwrap_or(0)
             })
@@ -956,12 +1045,57 @@ impl<'a> Amounts<'a> {
         }
         let demand = demand.into_iter().map(|w| w as i64).collect();
         let spare = spare.into_iter().map(|w| vec![w as i64]).collect();
-        Some(Amounts {
-            nres: 1,
-            pool,
-            demand: Some(demand),
-            spare: std::borrow::Cow::Owned(spare),
-        })
+        Some((
+            Amounts {
+                nres: 1,
+                pool,
+                demand: Some(demand),
+                spare: std::borrow::Cow::Owned(spare),
+            },
+            Scale { sigma, used },
+        ))
+    }
+}
+
+/// The scale M of the one-resource weights.
+const SCALE_M: i128 = 1 << 24;
+
+/// The weights of a one-resource view ([`Amounts::scaled`]): σ_r per
+/// resource, and the resources some displaceable VM needs.
+struct Scale {
+    sigma: Vec<i128>,
+    used: Vec<usize>,
+}
+
+/// Blocking judged in the pool's own amounts while the count is in a
+/// one-resource weight (`Order::new` with `vector`): see the module
+/// documentation, *counted in the weight, blocked in the vectors*.
+struct VectorBlocking<'s> {
+    /// The pool's own amounts (kinds are split by shape in these).
+    real: &'s Amounts<'s>,
+    scale: &'s Scale,
+    /// The grain of each of the pool's resources ([`grains`]).
+    grain: Vec<i64>,
+}
+
+impl VectorBlocking<'_> {
+    /// The least weight a host `spare` must hold when it blocks a VM of
+    /// demand at most `dmax`: `⌊min_r M·(S[r] − dmax[r] + g_r) / σ_r⌋`
+    /// over the needed resources, 0 when the VM does not fit it empty.
+    fn held(&self, spare: &[i64], dmax: &[i64]) -> i64 {
+        let mut least = i128::MAX;
+        for &r in &self.scale.used {
+            let room = spare[r] as i128 - dmax[r] as i128 + self.grain[r] as i128;
+            if room <= 0 {
+                return 0;
+            }
+            least = least.min(room * SCALE_M / self.scale.sigma[r]);
+        }
+        if least == i128::MAX {
+            0
+        } else {
+            least.min(i64::MAX as i128) as i64
+        }
     }
 }
 
@@ -1270,6 +1404,9 @@ const MAX_CLASSES: usize = 6;
 const TOP_VMS: usize = 64;
 /// Ordering resources tried: the tightest ones.
 const MAX_ORDERS: usize = 3;
+/// One of the orders counted in the weight with vector blocking has this
+/// many times the size buckets of the others.
+const VECTOR_LEVELS_FACTOR: usize = 2;
 /// Counting resources tried with the order by the one-resource weight.
 const MAX_KEY_ORDERS: usize = 2;
 
@@ -1311,6 +1448,7 @@ impl Kind {
         members: &[(u32, HostId)],
         facts: &EligClasses,
         grain: &[i64],
+        vector: Option<(&VectorBlocking, &[i64])>,
     ) -> Kind {
         let nres = am.nres;
         let nh = an.pool.hosts.len();
@@ -1323,13 +1461,15 @@ impl Kind {
         };
         // A host blocked in r1 that had room for v holds at least one VM
         // placed before v, so at least `one` of r1 as well as `c_t[r1]`.
+        // Blocked in the pool's own amounts, a host holds at least the
+        // weight of the demand that blocks it (`VectorBlocking::held`).
         let value: Vec<i64> = (0..nh)
             .map(|h| {
-                let c1 = c(h, r1).min(if elig[h] {
-                    (am.spare[h][r1] - hi + grain[r1]).max(0)
-                } else {
-                    0
-                });
+                let c1 = match vector {
+                    _ if !elig[h] => 0,
+                    Some((vb, real)) => vb.held(&an.spare[h], real),
+                    None => c(h, r1).min((am.spare[h][r1] - hi + grain[r1]).max(0)),
+                };
                 if c1 > 0 { c1.max(one) } else { 0 }
             })
             .collect();
@@ -1509,6 +1649,7 @@ impl Order {
     /// The conditions for first fit decreasing by `key` (per VM; `None`:
     /// the demand in `r1`), counting the demand in `r1` (which the proof
     /// needs, whatever the order).
+    #[allow(clippy::too_many_arguments)]
     fn new(
         an: &Analysis,
         am: &Amounts,
@@ -1517,6 +1658,7 @@ impl Order {
         shapes: bool,
         classes: &EligClasses,
         sizing: Sizing,
+        vector: Option<&VectorBlocking>,
     ) -> Order {
         let pool = an.pool;
         let nres = am.nres;
@@ -1642,12 +1784,18 @@ impl Order {
         while shapes && depth < MAX_SHAPE_DEPTH && cells << (depth + 1) <= SHAPE_CELLS {
             depth += 1;
         }
-        let reference: Vec<i64> = (0..nres)
+        // Kinds are split by shape in the amounts blocking is judged in
+        // (every resource of the pool's own, with vector blocking).
+        let (shape_am, shape_r1) = match vector {
+            Some(vb) => (vb.real, usize::MAX),
+            None => (am, r1),
+        };
+        let reference: Vec<i64> = (0..shape_am.nres)
             .map(|r| {
                 let (sum, n) = (0..nh)
                     .filter(|&h| an.receives[h])
                     .fold((0i128, 0i128), |(s, n), h| {
-                        (s + am.spare[h][r].max(0) as i128, n + 1)
+                        (s + shape_am.spare[h][r].max(0) as i128, n + 1)
                     });
                 (sum / n.max(1)).max(1) as i64
             })
@@ -1677,9 +1825,9 @@ impl Order {
                     .flat_map(|(_, c)| c.vms.iter().copied())
                     .collect();
                 let parts = if level >= first_top {
-                    split_by_demand(am, vms)
+                    split_by_demand(shape_am, vms)
                 } else {
-                    split_by_shape(am, r1, vms, &reference, depth)
+                    split_by_shape(shape_am, shape_r1, vms, &reference, depth)
                 };
                 for part in parts {
                     let mut dmin = am.demand(part[0]).to_vec();
@@ -1708,6 +1856,19 @@ impl Order {
                     // are at least as large in r1 as it; by another key,
                     // they are in its bucket or above.
                     let one = if key.is_none() { plo } else { floor1[level] };
+                    // The part's largest demand in the pool's own amounts,
+                    // when blocking is judged there.
+                    let real: Vec<i64> = match vector {
+                        Some(_) => (0..pool.resources.len())
+                            .map(|r| {
+                                part.iter()
+                                    .map(|&v| pool.vms[v].demand[r])
+                                    .max()
+                                    .unwrap_or(0)
+                            })
+                            .collect(),
+                        None => Vec::new(),
+                    };
                     let mut kind = Kind::new(
                         an,
                         am,
@@ -1723,6 +1884,7 @@ impl Order {
                         &members,
                         facts,
                         &grain,
+                        vector.map(|vb| (vb, real.as_slice())),
                     );
                     kind.hosts = hosts;
                     kind.on_down = on_down;
@@ -1731,6 +1893,7 @@ impl Order {
             }
         }
         Order {
+            vector: vector.is_some(),
             shallow_only: shapes,
             nres,
             r1,
@@ -2246,6 +2409,48 @@ mod tests {
         let cands: Vec<HostId> = (0..5).collect();
         assert!(sb.all_of_size(&cands, 1));
         assert!(!sb.all_of_size(&cands, 2));
+    }
+
+    /// Six hosts, each short of one of three resources and running VMs
+    /// large in the other two: the one-resource view charges every VM its
+    /// largest share in the host's short resource too, the resource-by-
+    /// resource orders meet every host blocked in some other resource;
+    /// counted in the weight but blocked in the vectors, the hosts short
+    /// of a VM's large resource are the only ones it fills quickly.
+    #[test]
+    fn vector_blocking_proves_what_the_one_resource_view_cannot() {
+        let res = ["memory_mib", "vcpus", "disk_gib"];
+        let mut hosts = Vec::new();
+        let mut vms = Vec::new();
+        for h in 0..6 {
+            let cap: Vec<String> = (0..3)
+                .map(|r| format!(r#""{}":{}"#, res[r], if r == h % 3 { 24 } else { 60 }))
+                .collect();
+            hosts.push(format!(
+                r#"{{"name":"h{h}","capacity":{{{}}}}}"#,
+                cap.join(",")
+            ));
+            for i in 0..4 {
+                let big = (h + 1 + i % 2) % 3;
+                let dem: Vec<String> = (0..3)
+                    .map(|r| format!(r#""{}":{}"#, res[r], if r == big { 8 } else { 1 }))
+                    .collect();
+                vms.push(format!(
+                    r#"{{"name":"v{h}-{i}","host":"h{h}","demand":{{{}}}}}"#,
+                    dem.join(",")
+                ));
+            }
+        }
+        let pool = pool_of(&hosts, &vms);
+        let an = Analysis::new(&pool);
+        let sb = SetBounds::new(&an);
+        let cands: Vec<HostId> = (0..6).collect();
+        let mut without = sb.clone();
+        without.orders.retain(|o| !o.vector);
+        // Any two hosts can fail: each survivor takes two of the eight VMs,
+        // at most 16 of its 20 spare in any resource.
+        assert!(sb.all_of_size(&cands, 2));
+        assert!(!without.all_of_size(&cands, 2));
     }
 
     /// VMs of one size across the cut of the largest stay below it: 400
