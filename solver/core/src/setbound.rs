@@ -91,7 +91,9 @@
 //!   M·d_u[r] / σ_r`, so the weight placed on t is at least
 //!   `M·(S_t[r] − d_v[r] + g_r) / σ_r` for that r, hence at least
 //!   `c_t = ⌊min_r M·(S_t[r] − d_v[r] + g_r) / σ_r⌋` over the resources
-//!   some displaceable VM needs (0 when one of them is not positive: v
+//!   v needs (a resource with `d_v[r] = 0` blocks nothing; in a kind,
+//!   those its largest demand needs), 0 when one of the terms over the
+//!   resources some displaceable VM needs is not positive: v
 //!   does not fit t empty; `VectorBlocking::held`). When `c_t > 0`, v
 //!   fits t empty, so t received a VM before v, of weight at least
 //!   `w_v` (*one VM at least*). The weight placed before v is at most
@@ -1081,7 +1083,8 @@ struct VectorBlocking<'s> {
 impl VectorBlocking<'_> {
     /// The least weight a host `spare` must hold when it blocks a VM of
     /// demand at most `dmax`: `⌊min_r M·(S[r] − dmax[r] + g_r) / σ_r⌋`
-    /// over the needed resources, 0 when the VM does not fit it empty.
+    /// over the resources the kind needs (`dmax[r] > 0`: no other one
+    /// can block it), 0 when the VM does not fit it empty.
     fn held(&self, spare: &[i64], dmax: &[i64]) -> i64 {
         let mut least = i128::MAX;
         for &r in &self.scale.used {
@@ -1089,7 +1092,10 @@ impl VectorBlocking<'_> {
             if room <= 0 {
                 return 0;
             }
-            least = least.min(room * SCALE_M / self.scale.sigma[r]);
+            // A resource the kind does not need blocks none of its VMs.
+            if dmax[r] > 0 {
+                least = least.min(room * SCALE_M / self.scale.sigma[r]);
+            }
         }
         if least == i128::MAX {
             0
@@ -2451,6 +2457,45 @@ mod tests {
         // at most 16 of its 20 spare in any resource.
         assert!(sb.all_of_size(&cands, 2));
         assert!(!without.all_of_size(&cands, 2));
+    }
+
+    /// A resource a kind does not need does not cap its count: three of
+    /// the hosts above have no GPUs, and one VM needs one. Without GPUs in
+    /// the min, the VMs that need none count those three hosts in full.
+    #[test]
+    fn a_gpu_no_vm_of_the_kind_needs_leaves_its_weighted_count_whole() {
+        let res = ["memory_mib", "vcpus", "disk_gib"];
+        let mut hosts = Vec::new();
+        let mut vms = Vec::new();
+        for h in 0..6 {
+            let cap: Vec<String> = (0..3)
+                .map(|r| format!(r#""{}":{}"#, res[r], if r == h % 3 { 24 } else { 60 }))
+                .collect();
+            hosts.push(format!(
+                r#"{{"name":"h{h}","capacity":{{{},"gpu":{}}}}}"#,
+                cap.join(","),
+                if h < 3 { 100 } else { 0 }
+            ));
+            for i in 0..4 {
+                let big = (h + 1 + i % 2) % 3;
+                let dem: Vec<String> = (0..3)
+                    .map(|r| format!(r#""{}":{}"#, res[r], if r == big { 8 } else { 1 }))
+                    .collect();
+                vms.push(format!(
+                    r#"{{"name":"v{h}-{i}","host":"h{h}","demand":{{{}}}}}"#,
+                    dem.join(",")
+                ));
+            }
+        }
+        vms.push(
+            r#"{"name":"gvm","host":"h0","demand":{"memory_mib":9,"vcpus":1,"disk_gib":1,"gpu":1}}"#
+                .to_string(),
+        );
+        let pool = pool_of(&hosts, &vms);
+        let an = Analysis::new(&pool);
+        let sb = SetBounds::new(&an);
+        let cands: Vec<HostId> = (0..6).collect();
+        assert!(sb.all_of_size(&cands, 2));
     }
 
     /// VMs of one size across the cut of the largest stay below it: 400
