@@ -442,6 +442,70 @@ fn fleet_checks_each_pool_with_the_budget_of_check() {
     }
 }
 
+/// `fleet`'s time limit counts, for each pool, from the start of reading
+/// its file: a file that takes longer to read than the limit (here a named
+/// pipe written to 1.5 s late) leaves its check no time to search, so the
+/// maximum is not proved, where the same pool read at once is exact.
+#[test]
+fn fleet_counts_reading_a_pool_in_its_time_limit() {
+    let pool = knife(12, 9, 3);
+    let dir = std::env::temp_dir().join(format!("haplan-fleet-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("late.json");
+    let _ = std::fs::remove_file(&fifo);
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let writer = {
+        let (fifo, text) = (fifo.clone(), pool.to_string());
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(1500));
+            std::fs::write(&fifo, text).unwrap();
+        })
+    };
+    let path = fifo.to_str().unwrap();
+    let args = [
+        "--time-limit",
+        "1",
+        "--max-time",
+        "none",
+        "--format",
+        "json",
+    ];
+    let mut late = vec!["fleet", path];
+    late.extend_from_slice(&args);
+    let out = run(&late);
+    writer.join().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let row = &out.json()["pools"][0];
+    assert_eq!(row["error"], Value::Null, "{row}");
+    assert_eq!(row["exact"], false, "{row}");
+    let f = TempFile::new("knife-fleet-at-once", &pool);
+    let mut at_once = vec!["fleet", f.path()];
+    at_once.extend_from_slice(&args);
+    let row = &run(&at_once).json()["pools"][0];
+    assert_eq!(row["exact"], true, "{row}");
+}
+
+/// `agility` takes a time limit as every command does: given one already
+/// spent when the run starts, it ends undecided (exit 3) with nothing on
+/// stdout; with the default it answers.
+#[test]
+fn agility_has_a_time_limit() {
+    let f = TempFile::new("trap-agility", &trap());
+    let spent = run_from(ago(30), &["agility", f.path(), "--time-limit", "2"]);
+    assert_eq!(spent.code, 3, "{}", spent.stderr);
+    assert_eq!(spent.stdout, "");
+    assert!(!spent.stderr.is_empty());
+    let out = run(&["agility", f.path(), "--format", "json"]);
+    assert!(matches!(out.code, 0 | 1), "{}", out.stderr);
+    assert!(out.json()["vms"].is_array());
+    let help = run(&["agility", "--help"]).stdout;
+    assert!(help.contains("[default: 60]"), "{help}");
+}
+
 /// A large pool with every kind of constraint and 12 resources: 400 hosts,
 /// 8,000 VMs. Steps that grow with hosts times VMs (per-host bounds, a
 /// target test per VM and host that reads every group) take far longer

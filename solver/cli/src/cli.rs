@@ -578,6 +578,7 @@ impl Command {
             | Command::Drain(cmd::drain::Args { budget, .. })
             | Command::Tiers(cmd::tiers::Args { budget, .. }) => full(budget),
             Command::Plan(cmd::plan::Args { limit, .. })
+            | Command::Agility(cmd::agility::Args { limit, .. })
             | Command::Timing(cmd::timing::Args { limit, .. })
             | Command::Report(cmd::report::Args { limit, .. }) => only(limit),
             _ => None,

@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
 use haplan::tolerance::{self, CheckOptions, Verdict};
@@ -208,7 +208,10 @@ struct Answer {
     stranded_now: bool,
 }
 
+/// Checks one file; `opts.time_limit` counts from the start of reading it
+/// (reading and parsing a large file take a share of it).
 fn check_file(path: &Path, opts: &CheckOptions) -> Row {
+    let start = Instant::now();
     let shown = path.display().to_string();
     let answer = std::fs::read(path)
         .map_err(|e| format!("cannot read {shown}: {e}"))
@@ -220,7 +223,11 @@ fn check_file(path: &Path, opts: &CheckOptions) -> Row {
             haplan::load::parse_pool(&text).map_err(|e| format!("{shown}: {e}"))
         })
         .map(|pool| {
-            let r = tolerance::check(&pool, opts);
+            let opts = CheckOptions {
+                time_limit: opts.time_limit.map(|l| l.saturating_sub(start.elapsed())),
+                ..*opts
+            };
+            let r = tolerance::check(&pool, &opts);
             Answer {
                 pool: r.pool.clone(),
                 configured: r.configured,

@@ -9,11 +9,13 @@ pub(crate) struct Args {
     pub(crate) file: String,
     #[arg(long, value_enum, default_value = "text")]
     pub(crate) format: Format,
+    #[command(flatten)]
+    pub(crate) limit: TimeLimitArg,
 }
 
 /// Runs `haplan agility`.
 pub(crate) fn run(args: Args, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), CliError> {
-    let Args { file, format } = args;
+    let Args { file, format, .. } = args;
     let pool = read_pool(&file, read, ctx)?;
     let ag = agility::Agility::of(&pool);
     let code = exit_code(report::agility_verdict(&ag));
