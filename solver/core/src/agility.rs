@@ -94,9 +94,15 @@ impl Targets {
         &self.passing[n]
     }
 
+    /// Whether `v` has no binding apart rule: its targets are then those of
+    /// its requirement but its own host.
+    pub(crate) fn unbound(&self, v: VmId) -> bool {
+        self.group_of[v] == NONE && self.more_of[v] == NONE
+    }
+
     /// Not `v`'s own host, and no binding apart rule of `v` at its most
     /// members there.
-    fn open(&self, v: VmId, t: HostId) -> bool {
+    pub(crate) fn open(&self, v: VmId, t: HostId) -> bool {
         let free = |g: u32| self.peers[g as usize].binary_search(&t).is_err();
         t != self.own[v]
             && match self.group_of[v] {

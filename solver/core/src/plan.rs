@@ -304,6 +304,13 @@ pub(crate) fn plan_with(
     } else {
         first = 0;
     }
+    // Without rules, what the kept units take of each target: a unit is
+    // tried first fit beside them without building the instance of the
+    // kept units and it (as `fit_beside` does on that instance).
+    let mut beside = u
+        .full
+        .as_ref()
+        .map(|full| Beside::of(full, &u.units, &kept, &place));
     // The rest, one by one in importance order.
     for i in first..n {
         if budget.expired() {
@@ -313,18 +320,45 @@ pub(crate) fn plan_with(
             not_decided(&mut unplaced, &u.units[i]);
             continue;
         }
+        if let (Some(full), Some(b)) = (&u.full, &mut beside) {
+            if let Some(t) = b.first_fit(full, i) {
+                b.take(full, i, t);
+                kept.push(i);
+                place.extend(u.units[i].iter().map(|&v| (v, t)));
+                continue;
+            }
+            // More than every surviving host has, with the kept units:
+            // no packing of them and it exists (what the exact decision
+            // below would find first, at the cost of building it).
+            if b.short(full, i) {
+                let unit = &u.units[i];
+                let reason = left_out_beside(an, &mask, full, unit, i, unit, &b.rem, &b.used);
+                unplaced.extend(unit.iter().map(|&vm| Unplaced {
+                    vm,
+                    reason: reason.clone(),
+                }));
+                continue;
+            }
+        }
         let mut trial = kept.clone();
         trial.push(i);
         let (inst, members) = u.build(&trial);
-        if let Some(a) = fit_beside(&inst, &members, &place) {
-            kept = trial;
-            place = placed(&members, &a);
-            continue;
+        // (Without rules, the first fit above is this one.)
+        if beside.is_none() {
+            if let Some(a) = fit_beside(&inst, &members, &place) {
+                kept = trial;
+                place = placed(&members, &a);
+                continue;
+            }
         }
         match decide_with(&inst, budget, effort) {
             Some(Decision::Feasible(a)) => {
                 kept = trial;
                 place = placed(&members, &a);
+                // The kept units may have moved.
+                if let Some(full) = &u.full {
+                    beside = Some(Beside::of(full, &u.units, &kept, &place));
+                }
             }
             None => {
                 exact = false;
@@ -445,6 +479,65 @@ fn subset(inst: &pack::Instance, items: &[usize]) -> pack::Instance {
     sub
 }
 
+/// What the kept units of a plan without rules take of each target of the
+/// instance of every unit (item = unit).
+struct Beside {
+    rem: Vec<i64>,
+    used: GroupsUsed,
+    /// Per resource: the demand of the kept units, and the spare of every
+    /// target (what has some).
+    kept: Vec<i64>,
+    spare: Vec<i64>,
+}
+
+impl Beside {
+    fn of(
+        full: &Instance,
+        units: &[Vec<VmId>],
+        kept: &[usize],
+        place: &HashMap<VmId, u32>,
+    ) -> Beside {
+        let nres = full.nres;
+        let mut spare = vec![0; nres];
+        for (j, &c) in full.cap.iter().enumerate() {
+            spare[j % nres] += c.max(0);
+        }
+        let mut b = Beside {
+            rem: full.cap.clone(),
+            used: GroupsUsed::for_instance(full),
+            kept: vec![0; nres],
+            spare,
+        };
+        for &k in kept {
+            b.take(full, k, place[&units[k][0]]);
+        }
+        b
+    }
+
+    /// The first target of unit `i` with room for it beside the kept units.
+    fn first_fit(&self, full: &Instance, i: usize) -> Option<u32> {
+        full.elig[i]
+            .iter()
+            .copied()
+            .find(|&t| fits(full, &self.rem, i, t as usize) && self.used.allows(full, i, t))
+    }
+
+    fn take(&mut self, full: &Instance, i: usize, t: u32) {
+        let nres = full.nres;
+        for r in 0..nres {
+            self.rem[t as usize * nres + r] -= full.demand[i * nres + r];
+            self.kept[r] += full.demand[i * nres + r];
+        }
+        self.used.take_item(full, i, t);
+    }
+
+    /// Whether unit `i` and the kept units need more of a resource than
+    /// every target has spare together.
+    fn short(&self, full: &Instance, i: usize) -> bool {
+        (0..full.nres).any(|r| self.kept[r] + full.demand[i * full.nres + r] > self.spare[r])
+    }
+}
+
 /// A packing of `inst` that keeps every VM of `place` on its target (an
 /// item with some placed on one target stays there), the other items each
 /// on the first target with room: `None` when there is none so.
@@ -526,15 +619,47 @@ fn why_left_out(
     unit: &[VmId],
     place: &HashMap<VmId, u32>,
 ) -> String {
-    let pool = an.pool;
     let i = members
         .iter()
         .position(|m| m.contains(&unit[0]))
         .expect("the unit is in the instance");
+    // What the kept VMs leave of each target, and the groups they use.
+    let nres = inst.nres;
+    let mut rem = inst.cap.clone();
+    let mut groups = GroupsUsed::for_instance(inst);
+    for (k, m) in members.iter().enumerate() {
+        if k == i {
+            continue;
+        }
+        let Some(&t) = m.iter().find_map(|v| place.get(v)) else {
+            continue;
+        };
+        for r in 0..nres {
+            rem[t as usize * nres + r] -= inst.demand[k * nres + r];
+        }
+        groups.take_item(inst, k, t);
+    }
+    left_out_beside(an, mask, inst, &members[i], i, unit, &rem, &groups)
+}
+
+/// [`why_left_out`] from what the kept VMs leave of each target (`rem`)
+/// and the groups they use (`groups`): item `i`, of VMs `members`.
+#[allow(clippy::too_many_arguments)]
+fn left_out_beside(
+    an: &Analysis,
+    mask: &[bool],
+    inst: &Instance,
+    members: &[VmId],
+    i: usize,
+    unit: &[VmId],
+    rem: &[i64],
+    groups: &GroupsUsed,
+) -> String {
+    let pool = an.pool;
     let vm = &pool.vms[unit[0]];
-    let together = members[i].len() > 1 || !anchors(an, mask, &members[i]).is_empty();
+    let together = members.len() > 1 || !anchors(an, mask, members).is_empty();
     if together {
-        return together_reason(an, mask, inst, &members[i], i);
+        return together_reason(an, mask, inst, members, i);
     }
     if inst.elig[i].is_empty() {
         let names: Vec<&str> = an
@@ -576,26 +701,10 @@ fn why_left_out(
             )
         };
     }
-    // Room beside the kept VMs, but only where its group rules forbid.
-    let nres = inst.nres;
-    let mut rem = inst.cap.clone();
-    let mut groups = GroupsUsed::for_instance(inst);
-    for (k, m) in members.iter().enumerate() {
-        if k == i {
-            continue;
-        }
-        let Some(&t) = m.iter().find_map(|v| place.get(v)) else {
-            continue;
-        };
-        for r in 0..nres {
-            rem[t as usize * nres + r] -= inst.demand[k * nres + r];
-        }
-        groups.take_item(inst, k, t);
-    }
     let roomy: Vec<u32> = inst.elig[i]
         .iter()
         .copied()
-        .filter(|&t| fits(inst, &rem, i, t as usize))
+        .filter(|&t| fits(inst, rem, i, t as usize))
         .collect();
     if !roomy.is_empty() && roomy.iter().all(|&t| !groups.allows(inst, i, t)) {
         let g = an.group_of[unit[0]];
@@ -1263,4 +1372,120 @@ fn not_decided(unplaced: &mut Vec<Unplaced>, vms: &[VmId]) {
         vm,
         reason: NOT_DECIDED.to_string(),
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plan of `pool` when `h0` fails: the host of each VM placed, by
+    /// name, and the reason of each VM left out.
+    fn outcome(pool: &Pool) -> (Vec<(String, String)>, Vec<(String, String)>) {
+        let an = Analysis::new(pool);
+        let plan = plan(&an, &[0], Scope::ProtectedOnly, &Budget::unlimited());
+        assert!(plan.exact);
+        assert_eq!(verify(pool, &plan), Ok(()));
+        let mut placed: Vec<(String, String)> = plan
+            .placements
+            .iter()
+            .map(|p| (pool.vms[p.vm].name.clone(), pool.hosts[p.host].name.clone()))
+            .collect();
+        placed.sort();
+        let mut left: Vec<(String, String)> = plan
+            .unplaced
+            .iter()
+            .map(|u| (pool.vms[u.vm].name.clone(), u.reason.clone()))
+            .collect();
+        left.sort();
+        (placed, left)
+    }
+
+    /// `h0` fails; `h1` and `h2` have `cap` MiB each; VMs (name, MiB,
+    /// priority) on `h0`, those of `apart` kept apart.
+    fn pool(cap: u32, vms: &[(&str, u32, &str)], apart: &[&str]) -> Pool {
+        let vms: Vec<String> = vms
+            .iter()
+            .map(|(n, m, p)| {
+                format!(
+                    r#"{{"name": "{n}", "host": "h0", "demand": {{"m": {m}}}, "priority": "{p}"}}"#
+                )
+            })
+            .collect();
+        let apart: Vec<String> = apart.iter().map(|n| format!("\"{n}\"")).collect();
+        let groups = if apart.is_empty() {
+            String::new()
+        } else {
+            format!(
+                r#"{{"name": "g", "affinity": "apart", "strict": true, "vms": [{}]}}"#,
+                apart.join(",")
+            )
+        };
+        crate::parse_pool(&format!(
+            r#"{{"name": "t", "hosts": [
+                {{"name": "h0", "capacity": {{"m": 100}}}},
+                {{"name": "h1", "capacity": {{"m": {cap}}}}},
+                {{"name": "h2", "capacity": {{"m": {cap}}}}}
+            ], "vms": [{}], "vm_groups": [{groups}]}}"#,
+            vms.join(",")
+        ))
+        .unwrap()
+    }
+
+    /// One by one in importance order (smallest first here), each VM first
+    /// fit beside those before it: a and b go apart (anti-affinity), c of
+    /// their group finds no third host, d takes what a left, and e (3)
+    /// is more than the room left anywhere together (2).
+    #[test]
+    fn each_vm_is_kept_first_fit_beside_those_before_it_or_said_why_not() {
+        let m = "medium";
+        let vms = [
+            ("a", 2, m),
+            ("b", 2, m),
+            ("c", 2, m),
+            ("d", 2, m),
+            ("e", 3, m),
+        ];
+        let p = pool(4, &vms, &["a", "b", "c"]);
+        let (placed, left) = outcome(&p);
+        let names: Vec<(&str, &str)> = placed.iter().map(|(v, h)| (&v[..], &h[..])).collect();
+        assert_eq!(names, [("a", "h1"), ("b", "h2"), ("d", "h1")]);
+        assert_eq!(left.len(), 2);
+        assert_eq!(left[0].0, "c");
+        assert!(
+            left[0]
+                .1
+                .starts_with("group g: every surviving host with room"),
+            "{}",
+            left[0].1
+        );
+        assert_eq!(
+            left[1],
+            (
+                "e".into(),
+                "no room left beside the VMs of equal or higher priority".into()
+            )
+        );
+    }
+
+    /// Not all fit (7 on 3 + 3). s fits first fit nowhere (1 and 1 on
+    /// h1, 2 on h2, 1 left on each), but its demand and that of the VMs
+    /// before it are exactly the room of both hosts, and a packing of the
+    /// four exists (1 + 2 on each): it is kept, the others moved; w, of a
+    /// lower priority, then has no room (where the first fit left some).
+    #[test]
+    fn a_vm_that_fits_no_room_left_is_kept_when_the_others_can_move() {
+        let m = "medium";
+        let vms = [
+            ("p", 1, m),
+            ("q", 1, m),
+            ("r", 2, m),
+            ("s", 2, m),
+            ("w", 1, "low"),
+        ];
+        let (placed, left) = outcome(&pool(3, &vms, &[]));
+        let names: Vec<&str> = placed.iter().map(|(v, _)| &v[..]).collect();
+        assert_eq!(names, ["p", "q", "r", "s"]);
+        let left: Vec<&str> = left.iter().map(|(v, _)| &v[..]).collect();
+        assert_eq!(left, ["w"]);
+    }
 }

@@ -12,6 +12,8 @@
 //! them may use, and, when a member of one of their rules still runs (on a
 //! host neither failed nor down), only the hosts where one does.
 
+use std::collections::HashMap;
+
 use crate::agility::Agility;
 use crate::model::*;
 use crate::pack::{Apart, Instance, NO_GROUP};
@@ -290,16 +292,37 @@ impl<'p> Analysis<'p> {
         let mut group = Vec::with_capacity(vms.len());
         // Groups renumbered densely within the scenario.
         let mut dense: Vec<(u32, u32)> = Vec::new();
+        // Per requirement met, its surviving targets, ascending: a VM
+        // without a binding apart rule whose own host is no target takes a
+        // copy, the others filter it (VMs share requirements: the hosts
+        // are looked at once per requirement, not once per VM).
+        let targets = &self.agility.targets;
+        let mut shared: HashMap<usize, Vec<u32>> = HashMap::new();
         for &v in &vms {
             demand.extend(&pool.vms[v].demand);
-            let mut e: Vec<u32> = self
-                .agility
-                .targets
-                .of(v)
-                .map(|h| target_of[h])
-                .filter(|&t| t != u32::MAX)
-                .collect();
-            e.sort_unstable();
+            let e = match targets.requirement(v) {
+                None => Vec::new(),
+                Some(n) => {
+                    let all = shared.entry(n).or_insert_with(|| {
+                        let mut e: Vec<u32> = targets
+                            .passing(n)
+                            .iter()
+                            .map(|&h| target_of[h])
+                            .filter(|&t| t != u32::MAX)
+                            .collect();
+                        e.sort_unstable();
+                        e
+                    });
+                    if targets.unbound(v) && target_of[pool.vms[v].host] == u32::MAX {
+                        all.clone()
+                    } else {
+                        all.iter()
+                            .copied()
+                            .filter(|&t| targets.open(v, hosts[t as usize]))
+                            .collect()
+                    }
+                }
+            };
             elig.push(e);
             let g = self.group_of[v];
             group.push(if g == NO_GROUP {

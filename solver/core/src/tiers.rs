@@ -17,6 +17,8 @@
 //! and an example: a failing k-set of the highest tier that fails there,
 //! with the protected VMs its priority-ordered restart plan leaves out.
 
+use std::cell::OnceCell;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::model::{HostId, Pool, Priority, Restart, VmId};
@@ -64,8 +66,9 @@ pub struct Degradation {
     /// Tiers the time limit left open at k.
     pub undecided: Vec<Priority>,
     /// The VMs of the lowest tier in `lost` that are not also in a safe
-    /// tier: the VMs some k-set may leave without a place.
-    pub at_risk: Vec<VmId>,
+    /// tier: the VMs some k-set may leave without a place (one list shared
+    /// by the rows where these tiers are the same).
+    pub at_risk: Arc<[VmId]>,
     /// A failing set of k hosts for the highest tier in `lost`, with the
     /// protected VMs the restart plan for it leaves out (lowest priority
     /// first to go), when one was found in time.
@@ -176,14 +179,31 @@ pub fn tiers(pool: &Pool, opts: &TiersOptions) -> TiersReport {
         let first = bottom.report.max_tolerable + 1;
         let n = units_of(pool);
         let last = (top.report.upper_bound + 1).min(n);
-        for k in first..=last {
-            let budget = Budget {
-                deadline,
-                cancel: opts.cancel,
-            };
-            let row = degradation_row(pool, &tiers, k, &budget);
+        // What the rows share: the pool's analysis, each tier's pool and
+        // analysis (made when a row first needs them), and the VMs at
+        // risk, which change only when the tiers lost or safe do.
+        let shared = Shared {
+            pool,
+            full: OnceCell::new(),
+            tier_pools: tiers.iter().map(|_| OnceCell::new()).collect(),
+            tier_analyses: tiers.iter().map(|_| OnceCell::new()).collect(),
+        };
+        let mut at_risk: AtRisk = Vec::new();
+        degradation = (first..=last)
+            .map(|k| degradation_row(&tiers, k, &mut at_risk))
+            .collect();
+        // The answer names the VMs at risk of every row, which on a large
+        // pool is most of its VMs hundreds of times: the examples stop in
+        // time to leave what writing them takes.
+        let names: usize = degradation.iter().map(|d| d.at_risk.len()).sum();
+        let writing = Duration::from_nanos(WRITE_NANOS_PER_NAME.saturating_mul(names as u64));
+        let budget = Budget {
+            deadline: deadline.map(|d| d.checked_sub(writing).unwrap_or(start)),
+            cancel: opts.cancel,
+        };
+        for row in &mut degradation {
             exact &= row.undecided.is_empty();
-            degradation.push(row);
+            example(&shared, &tiers, row, &budget);
         }
     }
     TiersReport {
@@ -197,13 +217,30 @@ pub fn tiers(pool: &Pool, opts: &TiersOptions) -> TiersReport {
 }
 
 /// The VMs of `all` not in `safe`, both ascending (a tier's VMs are in
-/// file order): a search each, not a scan, since a tier of a large pool has
-/// as many VMs as the pool.
+/// file order): one merge of the two lists, not a scan of `safe` per VM,
+/// since a tier of a large pool has as many VMs as the pool.
 fn not_in(all: &[VmId], safe: &[VmId]) -> Vec<VmId> {
-    all.iter()
-        .copied()
-        .filter(|v| safe.binary_search(v).is_err())
-        .collect()
+    let mut out = Vec::with_capacity(all.len().saturating_sub(safe.len()));
+    let mut rest = safe.iter().copied().peekable();
+    for &v in all {
+        while rest.next_if(|&s| s < v).is_some() {}
+        if rest.next_if_eq(&v).is_none() {
+            out.push(v);
+        }
+    }
+    out
+}
+
+/// What the rows of the degradation table share, each made once, when a
+/// row first needs it (a tier pool copies the pool's VMs, an analysis
+/// builds what every failure set of it shares).
+struct Shared<'p> {
+    pool: &'p Pool,
+    full: OnceCell<Analysis<'p>>,
+    /// Per tier (as `tiers` orders them): the pool where only it and the
+    /// tiers above are protected.
+    tier_pools: Vec<OnceCell<Pool>>,
+    tier_analyses: Vec<OnceCell<Analysis<'p>>>,
 }
 
 /// How many hosts (failure domains) can fail at all.
@@ -214,13 +251,24 @@ fn units_of(pool: &Pool) -> u32 {
     }
 }
 
-fn degradation_row(pool: &Pool, tiers: &[Tier], k: u32, budget: &Budget) -> Degradation {
+/// The VMs at risk found so far, by the lowest tier lost and the lowest
+/// tier safe.
+type AtRisk = Vec<((Priority, Option<Priority>), Arc<[VmId]>)>;
+
+/// What writing one VM name of the answer takes, at most (JSON, pretty:
+/// about 75 ns on the machine of the benchmarks).
+const WRITE_NANOS_PER_NAME: u64 = 100;
+
+/// Row `k` of the degradation table, but its example: the tiers safe, lost
+/// and open at k, and the VMs at risk (a list shared with the earlier rows
+/// of the same tiers, in `at_risk`).
+fn degradation_row(tiers: &[Tier], k: u32, at_risk: &mut AtRisk) -> Degradation {
     let mut row = Degradation {
         k,
         safe: Vec::new(),
         lost: Vec::new(),
         undecided: Vec::new(),
-        at_risk: Vec::new(),
+        at_risk: Arc::from(Vec::new()),
         example: None,
     };
     for t in tiers {
@@ -234,21 +282,38 @@ fn degradation_row(pool: &Pool, tiers: &[Tier], k: u32, budget: &Budget) -> Degr
         }
     }
     if let Some(&lowest) = row.lost.last() {
-        let safe_vms: &[VmId] = row
-            .safe
-            .last()
-            .and_then(|&p| tiers.iter().find(|t| t.priority == p))
-            .map_or(&[], |t| t.vms.as_slice());
-        let lost = tiers.iter().find(|t| t.priority == lowest).expect("a tier");
-        row.at_risk = not_in(&lost.vms, safe_vms);
+        let key = (lowest, row.safe.last().copied());
+        row.at_risk = match at_risk.iter().find(|(k, _)| *k == key) {
+            Some((_, vms)) => vms.clone(),
+            None => {
+                let safe_vms: &[VmId] = key
+                    .1
+                    .and_then(|p| tiers.iter().find(|t| t.priority == p))
+                    .map_or(&[], |t| t.vms.as_slice());
+                let lost = tiers.iter().find(|t| t.priority == lowest).expect("a tier");
+                let vms: Arc<[VmId]> = Arc::from(not_in(&lost.vms, safe_vms));
+                at_risk.push((key, vms.clone()));
+                vms
+            }
+        };
     }
-    // The example is worked out only while the budget lasts.
+    row
+}
+
+/// The example of a row: worked out only while the budget lasts.
+fn example<'p>(shared: &'p Shared<'p>, tiers: &[Tier], row: &mut Degradation, budget: &Budget) {
+    let (pool, k) = (shared.pool, row.k);
     if let Some(&highest) = row.lost.first().filter(|_| !budget.expired()) {
-        let tp = tier_pool(pool, highest);
+        let i = tiers
+            .iter()
+            .position(|t| t.priority == highest)
+            .expect("a tier");
+        let tp = shared.tier_pools[i].get_or_init(|| tier_pool(pool, highest));
+        let an = shared.tier_analyses[i].get_or_init(|| Analysis::new(tp));
         // The plan below explains the set: the search needs only the set.
-        if let Tolerates::No(w) = tolerance::tolerates_with(&tp, k, budget, false) {
+        if let Tolerates::No(w) = tolerance::tolerates_in(an, k, budget, false) {
             let p = plan::plan(
-                &Analysis::new(pool),
+                shared.full.get_or_init(|| Analysis::new(pool)),
                 &w.failed,
                 Scope::ProtectedOnly,
                 budget,
@@ -261,7 +326,6 @@ fn degradation_row(pool: &Pool, tiers: &[Tier], k: u32, budget: &Budget) -> Degr
             }
         }
     }
-    row
 }
 
 #[cfg(test)]

@@ -761,7 +761,13 @@ pub fn tolerates(pool: &Pool, k: u32, budget: &Budget) -> Tolerates {
 /// only: no stranded VMs, no reason), which saves planning it; for
 /// searches that only need the yes or no.
 pub(crate) fn tolerates_with(pool: &Pool, k: u32, budget: &Budget, explain: bool) -> Tolerates {
-    let an = Analysis::new(pool);
+    tolerates_in(&Analysis::new(pool), k, budget, explain)
+}
+
+/// [`tolerates_with`] on the analysis of the pool, for callers that ask
+/// several questions of one pool.
+pub(crate) fn tolerates_in(an: &Analysis, k: u32, budget: &Budget, explain: bool) -> Tolerates {
+    let pool = an.pool;
     if pool.ha.enabled && pool.ha.mode == HaMode::Vm {
         let stranded = pool.vms.iter().any(|v| {
             v.restart == Restart::Protected
@@ -774,7 +780,7 @@ pub(crate) fn tolerates_with(pool: &Pool, k: u32, budget: &Budget, explain: bool
                 && pool.hosts[v.host].state == HostState::Up
         });
         return if stranded || (busy && k > 0) {
-            Tolerates::No(vm_mode_witness(&an, stranded))
+            Tolerates::No(vm_mode_witness(an, stranded))
         } else {
             Tolerates::Yes
         };
@@ -783,10 +789,10 @@ pub(crate) fn tolerates_with(pool: &Pool, k: u32, budget: &Budget, explain: bool
         return Tolerates::Yes;
     }
     let counters = Counters::default();
-    let search = Tolerance::new(&an, budget, Strategy::Full, &counters);
+    let search = Tolerance::new(an, budget, Strategy::Full, &counters);
     let failing = |set: Vec<HostId>, proof: Infeasible| {
         if explain {
-            Tolerates::No(witness(&an, &set, Some(&proof), budget))
+            Tolerates::No(witness(an, &set, Some(&proof), budget))
         } else {
             Tolerates::No(Witness {
                 failed: set,
@@ -1005,14 +1011,24 @@ fn witness(
         }
     }
     // The VMs the set strands, by a plan of bounded effort, unless the
-    // time limit leaves none for it.
+    // time limit leaves none for it. The plan has at most half of the time
+    // left: the rest is for what follows it whatever the time (further
+    // checks of the caller, writing the answer), which a plan of tens of
+    // thousands of VMs would otherwise leave none.
+    let now = Instant::now();
+    let share = Budget {
+        deadline: budget
+            .deadline
+            .map(|d| now + d.saturating_duration_since(now) / 2),
+        cancel: budget.cancel,
+    };
     let p = (!budget.expired())
         .then(|| {
             plan::plan_with(
                 an,
                 failed,
                 Scope::ProtectedOnly,
-                budget,
+                &share,
                 plan::Effort::Bounded,
             )
         })

@@ -43,7 +43,8 @@ struct DegradationJson<'a> {
     lost_tiers: Vec<Priority>,
     #[schemars(with = "Vec<PriorityName>")]
     undecided_tiers: Vec<Priority>,
-    at_risk: Vec<&'a str>,
+    #[schemars(with = "Vec<String>")]
+    at_risk: VmNames<'a>,
     example: Option<ExampleJson<'a>>,
 }
 
@@ -56,11 +57,37 @@ struct ExampleJson<'a> {
     stranded: Vec<&'a str>,
 }
 
+/// The names of VMs, written one by one from the pool (a row of a large
+/// pool's degradation table lists most of its VMs, and the rows share
+/// their list: the names are not gathered first).
+struct VmNames<'a> {
+    pool: &'a Pool,
+    vms: &'a [usize],
+}
+
+impl Serialize for VmNames<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.vms.iter().map(|&v| self.pool.vms[v].name.as_str()))
+    }
+}
+
 /// `haplan tiers` as the JSON object of `docs/cli.md`.
 pub fn tiers_json(pool: &Pool, r: &TiersReport) -> Value {
+    serde_json::to_value(tiers_answer(pool, r)).expect("serializable")
+}
+
+/// [`tiers_json`] as the text printed (pretty, and a last newline), written
+/// straight from the report: its memory is that of the text alone.
+pub fn tiers_json_text(pool: &Pool, r: &TiersReport) -> String {
+    let mut s = serde_json::to_string_pretty(&tiers_answer(pool, r)).expect("serializable");
+    s.push('\n');
+    s
+}
+
+fn tiers_answer<'a>(pool: &'a Pool, r: &'a TiersReport) -> TiersJson<'a> {
     let lowest = r.tiers.last().map(|t| &t.report);
     let empty: &[String] = &[];
-    let json = TiersJson {
+    TiersJson {
         pool: &r.pool,
         configured: r.configured,
         unit: if r.domains() { "domain" } else { "host" },
@@ -93,7 +120,10 @@ pub fn tiers_json(pool: &Pool, r: &TiersReport) -> Value {
                 safe_tiers: priorities(&d.safe),
                 lost_tiers: priorities(&d.lost),
                 undecided_tiers: priorities(&d.undecided),
-                at_risk: names(pool, &d.at_risk),
+                at_risk: VmNames {
+                    pool,
+                    vms: &d.at_risk,
+                },
                 example: d.example.as_ref().map(|(failed, stranded)| ExampleJson {
                     failed_hosts: host_names(pool, failed),
                     failed_domains: lowest.and_then(|l| domain_names(l, failed)),
@@ -111,8 +141,7 @@ pub fn tiers_json(pool: &Pool, r: &TiersReport) -> Value {
                 .collect()
         }),
         warnings: lowest.map_or(empty, |l| &l.warnings),
-    };
-    serde_json::to_value(json).expect("serializable")
+    }
 }
 
 /// `haplan tiers` for people: one line per tier, then the degradation table.

@@ -34,7 +34,7 @@ pub(crate) fn run(args: Args, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, 
     };
     let r = haplan::tiers::tiers(&pool, &opts);
     let text = match format {
-        Format::Json => json(report::tiers_json(&pool, &r)),
+        Format::Json => report::tiers_json_text(&pool, &r),
         Format::Text | Format::Github => report::tiers_text(&pool, &r),
     };
     let code = exit_code(report::tiers_verdict(&r));
