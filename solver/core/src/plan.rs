@@ -1378,20 +1378,23 @@ fn not_decided(unplaced: &mut Vec<Unplaced>, vms: &[VmId]) {
 mod tests {
     use super::*;
 
+    /// Pairs of names: (VM, host) or (VM, reason).
+    type Named = Vec<(String, String)>;
+
     /// The plan of `pool` when `h0` fails: the host of each VM placed, by
     /// name, and the reason of each VM left out.
-    fn outcome(pool: &Pool) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    fn outcome(pool: &Pool) -> (Named, Named) {
         let an = Analysis::new(pool);
         let plan = plan(&an, &[0], Scope::ProtectedOnly, &Budget::unlimited());
         assert!(plan.exact);
         assert_eq!(verify(pool, &plan), Ok(()));
-        let mut placed: Vec<(String, String)> = plan
+        let mut placed: Named = plan
             .placements
             .iter()
             .map(|p| (pool.vms[p.vm].name.clone(), pool.hosts[p.host].name.clone()))
             .collect();
         placed.sort();
-        let mut left: Vec<(String, String)> = plan
+        let mut left: Named = plan
             .unplaced
             .iter()
             .map(|u| (pool.vms[u.vm].name.clone(), u.reason.clone()))
