@@ -2476,10 +2476,11 @@ fn many_resource_pools() -> impl Strategy<Value = PoolJson> {
 
 /// Pools of 3 to 6 hosts of three or four resources, each host short of
 /// one of them and ample in the others, and VMs large in one resource
-/// (some in anti-affinity groups): where blocking judged in every
-/// resource beats both the one-resource view (which charges a VM its
-/// largest share in the host's short resource) and the resource-by-
-/// resource orders.
+/// (some in anti-affinity groups, some allowed on a few hosts only; the
+/// first host may be down or in maintenance, the last on standby): where
+/// blocking judged in every resource beats both the one-resource view
+/// (which charges a VM its largest share in the host's short resource)
+/// and the resource-by-resource orders.
 fn skewed_pools() -> impl Strategy<Value = PoolJson> {
     const RES: [&str; 4] = ["r0", "r1", "r2", "r3"];
     (
@@ -2492,11 +2493,14 @@ fn skewed_pools() -> impl Strategy<Value = PoolJson> {
                 0usize..4,
                 2i64..=8,
                 prop::option::weighted(0.2, 0u8..3),
+                prop::option::weighted(0.2, any::<u8>()),
             ),
             0..=16,
         ),
+        prop::option::weighted(0.2, prop::bool::ANY),
+        prop::bool::weighted(0.2),
     )
-        .prop_map(|(nres, hosts, vms)| {
+        .prop_map(|(nres, hosts, vms, first_state, standby)| {
             let caps: Vec<Vec<i64>> = hosts
                 .iter()
                 .map(|&(short, low, high)| {
@@ -2507,7 +2511,7 @@ fn skewed_pools() -> impl Strategy<Value = PoolJson> {
                 .collect();
             let mut free = caps.clone();
             let mut out = Vec::new();
-            for (i, (at, small, big_in, big, group)) in vms.into_iter().enumerate() {
+            for (i, (at, small, big_in, big, group, allowed)) in vms.into_iter().enumerate() {
                 let h = at.index(caps.len());
                 let mut d = small[..nres].to_vec();
                 d[big_in % nres] += big;
@@ -2520,8 +2524,17 @@ fn skewed_pools() -> impl Strategy<Value = PoolJson> {
                 let demand: serde_json::Map<String, Value> = (0..nres)
                     .map(|r| (RES[r].to_string(), json!(d[r])))
                     .collect();
-                out.push(placed_vm(i, h, Value::Object(demand), group));
+                let mut vm = placed_vm(i, h, Value::Object(demand), group);
+                let hosts: Vec<String> = (0..caps.len())
+                    .filter(|&t| allowed.is_some_and(|m| m & (1 << t) != 0))
+                    .map(|t| format!("h{t}"))
+                    .collect();
+                if !hosts.is_empty() {
+                    vm["allowed_hosts"] = json!(hosts);
+                }
+                out.push(vm);
             }
+            let last = caps.len() - 1;
             let hs: Vec<Value> = caps
                 .iter()
                 .enumerate()
@@ -2529,7 +2542,14 @@ fn skewed_pools() -> impl Strategy<Value = PoolJson> {
                     let capacity: serde_json::Map<String, Value> = (0..nres)
                         .map(|r| (RES[r].to_string(), json!(cap[r])))
                         .collect();
-                    json!({"name": format!("h{h}"), "capacity": capacity})
+                    let mut host = json!({"name": format!("h{h}"), "capacity": capacity});
+                    if let (0, Some(down)) = (h, first_state) {
+                        host["state"] = json!(if down { "down" } else { "maintenance" });
+                    }
+                    if h == last && standby {
+                        host["standby"] = json!(true);
+                    }
+                    host
                 })
                 .collect();
             PoolJson(

@@ -95,7 +95,9 @@
 //!   those its largest demand needs), 0 when one of the terms over the
 //!   resources some displaceable VM needs is not positive: v
 //!   does not fit t empty; `VectorBlocking::held`). When `c_t > 0`, v
-//!   fits t empty, so t received a VM before v, of weight at least
+//!   fits t empty (`S_t[r] − d_v[r] + g_r > 0` with both amounts
+//!   multiples of g_r means `S_t[r] ≥ d_v[r]`: this step needs the
+//!   grain to divide them), so t received a VM before v, of weight at least
 //!   `w_v` (*one VM at least*). The weight placed before v is at most
 //!   `Y = Σ w` over the displaced VMs at least as heavy as v, less `w_v`,
 //!   so `Σ_{t ∈ E_v ∩ S} c_t − AA > Y` proves the packing succeeds. There
