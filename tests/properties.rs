@@ -2419,12 +2419,31 @@ fn placed_vm(i: usize, h: usize, demand: Value, group: Option<u8>) -> Value {
     vm
 }
 
+/// Amounts of the resources r0, r1, ... (as many as `xs` has).
+fn res_amounts(xs: &[i64]) -> Value {
+    const RES: [&str; 4] = ["r0", "r1", "r2", "r3"];
+    Value::Object(
+        xs.iter()
+            .zip(RES)
+            .map(|(x, r)| (r.to_string(), json!(x)))
+            .collect(),
+    )
+}
+
+/// Takes demand `d` out of `free` when it fits there (every resource).
+fn take_room(free: &mut [i64], d: &[i64]) -> bool {
+    if free.iter().zip(d).any(|(f, x)| f < x) {
+        return false;
+    }
+    free.iter_mut().zip(d).for_each(|(f, x)| *f -= x);
+    true
+}
+
 /// Pools of 3 to 7 hosts and three or four resources, VMs of unlike shapes
 /// (each large in a different resource) and some anti-affinity: where the
 /// set bounds split VM kinds by shape, order VMs by their largest share and
 /// bound several resources' blocking at once.
 fn many_resource_pools() -> impl Strategy<Value = PoolJson> {
-    const RES: [&str; 4] = ["r0", "r1", "r2", "r3"];
     (
         3usize..=4,
         prop::collection::vec(prop::collection::vec(6i64..=20, 4), 3..=7),
@@ -2444,28 +2463,17 @@ fn many_resource_pools() -> impl Strategy<Value = PoolJson> {
             let mut out = Vec::new();
             for (i, (at, small, big_in, big, group)) in vms.into_iter().enumerate() {
                 let h = at.index(hosts.len());
-                let mut d = small.clone();
+                let mut d = small[..nres].to_vec();
                 d[big_in % nres] += big;
-                if (0..nres).any(|r| free[h][r] < d[r]) {
+                if !take_room(&mut free[h], &d) {
                     continue;
                 }
-                for r in 0..nres {
-                    free[h][r] -= d[r];
-                }
-                let demand: serde_json::Map<String, Value> = (0..nres)
-                    .map(|r| (RES[r].to_string(), json!(d[r])))
-                    .collect();
-                out.push(placed_vm(i, h, Value::Object(demand), group));
+                out.push(placed_vm(i, h, res_amounts(&d), group));
             }
             let hs: Vec<Value> = hosts
                 .iter()
                 .enumerate()
-                .map(|(h, cap)| {
-                    let capacity: serde_json::Map<String, Value> = (0..nres)
-                        .map(|r| (RES[r].to_string(), json!(cap[r])))
-                        .collect();
-                    json!({"name": format!("h{h}"), "capacity": capacity})
-                })
+                .map(|(h, cap)| json!({"name": format!("h{h}"), "capacity": res_amounts(&cap[..nres])}))
                 .collect();
             PoolJson(
                 json!({"name": "shapes", "ha": {"host_failures_to_tolerate": 1},
@@ -2482,7 +2490,6 @@ fn many_resource_pools() -> impl Strategy<Value = PoolJson> {
 /// (which charges a VM its largest share in the host's short resource)
 /// and the resource-by-resource orders.
 fn skewed_pools() -> impl Strategy<Value = PoolJson> {
-    const RES: [&str; 4] = ["r0", "r1", "r2", "r3"];
     (
         3usize..=4,
         prop::collection::vec((0usize..4, 6i64..=16, 16i64..=40), 3..=6),
@@ -2515,16 +2522,10 @@ fn skewed_pools() -> impl Strategy<Value = PoolJson> {
                 let h = at.index(caps.len());
                 let mut d = small[..nres].to_vec();
                 d[big_in % nres] += big;
-                if (0..nres).any(|r| free[h][r] < d[r]) {
+                if !take_room(&mut free[h], &d) {
                     continue;
                 }
-                for r in 0..nres {
-                    free[h][r] -= d[r];
-                }
-                let demand: serde_json::Map<String, Value> = (0..nres)
-                    .map(|r| (RES[r].to_string(), json!(d[r])))
-                    .collect();
-                let mut vm = placed_vm(i, h, Value::Object(demand), group);
+                let mut vm = placed_vm(i, h, res_amounts(&d), group);
                 let hosts: Vec<String> = (0..caps.len())
                     .filter(|&t| allowed.is_some_and(|m| m & (1 << t) != 0))
                     .map(|t| format!("h{t}"))
@@ -2539,10 +2540,7 @@ fn skewed_pools() -> impl Strategy<Value = PoolJson> {
                 .iter()
                 .enumerate()
                 .map(|(h, cap)| {
-                    let capacity: serde_json::Map<String, Value> = (0..nres)
-                        .map(|r| (RES[r].to_string(), json!(cap[r])))
-                        .collect();
-                    let mut host = json!({"name": format!("h{h}"), "capacity": capacity});
+                    let mut host = json!({"name": format!("h{h}"), "capacity": res_amounts(cap)});
                     if let (0, Some(down)) = (h, first_state) {
                         host["state"] = json!(if down { "down" } else { "maintenance" });
                     }

@@ -929,9 +929,7 @@ fn answer_parser() -> impl clap::builder::TypedValueParser<Value = Answer> {
 }
 
 fn json(value: serde_json::Value) -> String {
-    let mut s = serde_json::to_string_pretty(&value).expect("serializable");
-    s.push('\n');
-    s
+    report::json_text(&value)
 }
 
 fn execute(cli: Cli, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, String), CliError> {

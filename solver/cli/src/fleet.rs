@@ -373,9 +373,7 @@ fn json_out(rows: &[Row], s: &Summary) -> String {
             "errors": s.errors,
         },
     });
-    let mut out = serde_json::to_string_pretty(&v).expect("serializable");
-    out.push('\n');
-    out
+    haplan_wire::report::json_text(&v)
 }
 
 /// A CSV field: quoted when it holds a comma, a quote or a line break.

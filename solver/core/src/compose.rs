@@ -2258,33 +2258,20 @@ mod tests {
     /// placed on a receiving restart target outside `set`, no two of one
     /// anti-affinity group on one host, every host within its spare.
     fn placed(an: &Analysis, lists: &Lists, moves: &[(VmId, HostId)], set: &[HostId]) -> bool {
-        let pool = an.pool;
-        let nres = pool.resources.len();
         let list: HashMap<VmId, &Vec<HostId>> = lists.of.iter().map(|(v, l)| (*v, l)).collect();
-        let mut load: HashMap<HostId, Vec<i64>> = HashMap::new();
-        let mut groups: HashSet<(u32, HostId)> = HashSet::new();
+        let mut to = Vec::new();
         for &h in set {
             for &v in &an.items[h] {
-                let to = moves
+                let t = moves
                     .iter()
                     .find(|m| m.0 == v)
                     .map(|m| m.1)
                     .or_else(|| list.get(&v)?.iter().copied().find(|t| !set.contains(t)));
-                let Some(t) = to else { return false };
-                if set.contains(&t) || !an.receives[t] || !an.agility.targets.contains(v, t) {
-                    return false;
-                }
-                if an.group_of[v] != NO_GROUP && !groups.insert((an.group_of[v], t)) {
-                    return false;
-                }
-                let l = load.entry(t).or_insert_with(|| vec![0; nres]);
-                for r in 0..nres {
-                    l[r] += pool.vms[v].demand[r].max(0);
-                }
+                let Some(t) = t else { return false };
+                to.push((v, t));
             }
         }
-        load.iter()
-            .all(|(&t, l)| (0..nres).all(|r| l[r] <= an.spare[t][r]))
+        assignment_holds(an, set, &to)
     }
 
     /// Whether `cover`'s repairs hold: each places every set of at most k

@@ -332,7 +332,7 @@ pub(crate) fn plan_with(
             // below would find first, at the cost of building it).
             if b.short(full, i) {
                 let unit = &u.units[i];
-                let reason = left_out_beside(an, &mask, full, unit, i, unit, &b.rem, &b.used);
+                let reason = left_out_beside(an, &mask, full, unit, i, unit, b);
                 unplaced.extend(unit.iter().map(|&vm| Unplaced {
                     vm,
                     reason: reason.clone(),
@@ -479,35 +479,42 @@ fn subset(inst: &pack::Instance, items: &[usize]) -> pack::Instance {
     sub
 }
 
-/// What the kept units of a plan without rules take of each target of the
-/// instance of every unit (item = unit).
+/// What the items placed so far take of each target of an instance: the
+/// room they leave, the groups they use, and their demand in all.
 struct Beside {
     rem: Vec<i64>,
     used: GroupsUsed,
-    /// Per resource: the demand of the kept units, and the spare of every
-    /// target (what has some).
+    /// Per resource: the demand of the items placed, and the spare of
+    /// every target (what has some).
     kept: Vec<i64>,
     spare: Vec<i64>,
 }
 
 impl Beside {
+    /// Nothing placed yet on the targets of `inst`.
+    fn empty(inst: &Instance) -> Beside {
+        let nres = inst.nres;
+        let mut spare = vec![0; nres];
+        for (j, &c) in inst.cap.iter().enumerate() {
+            spare[j % nres] += c.max(0);
+        }
+        Beside {
+            rem: inst.cap.clone(),
+            used: GroupsUsed::for_instance(inst),
+            kept: vec![0; nres],
+            spare,
+        }
+    }
+
+    /// The kept units of a plan without rules, on the instance of every
+    /// unit (item = unit), where `place` puts them.
     fn of(
         full: &Instance,
         units: &[Vec<VmId>],
         kept: &[usize],
         place: &HashMap<VmId, u32>,
     ) -> Beside {
-        let nres = full.nres;
-        let mut spare = vec![0; nres];
-        for (j, &c) in full.cap.iter().enumerate() {
-            spare[j % nres] += c.max(0);
-        }
-        let mut b = Beside {
-            rem: full.cap.clone(),
-            used: GroupsUsed::for_instance(full),
-            kept: vec![0; nres],
-            spare,
-        };
+        let mut b = Beside::empty(full);
         for &k in kept {
             b.take(full, k, place[&units[k][0]]);
         }
@@ -546,10 +553,8 @@ fn fit_beside(
     members: &[Vec<VmId>],
     place: &HashMap<VmId, u32>,
 ) -> Option<Vec<u32>> {
-    let nres = inst.nres;
     let mut assign = vec![u32::MAX; inst.items()];
-    let mut rem = inst.cap.clone();
-    let mut used = GroupsUsed::for_instance(inst);
+    let mut b = Beside::empty(inst);
     for (i, m) in members.iter().enumerate() {
         let mut at = m.iter().filter_map(|v| place.get(v));
         let Some(&t) = at.next() else { continue };
@@ -557,24 +562,15 @@ fn fit_beside(
             return None; // VMs kept apart would now have to share a host
         }
         assign[i] = t;
-        for r in 0..nres {
-            rem[t as usize * nres + r] -= inst.demand[i * nres + r];
-        }
-        used.take_item(inst, i, t);
+        b.take(inst, i, t);
     }
     for i in 0..inst.items() {
         if assign[i] != u32::MAX {
             continue;
         }
-        let t = inst.elig[i]
-            .iter()
-            .copied()
-            .find(|&t| fits(inst, &rem, i, t as usize) && used.allows(inst, i, t))?;
+        let t = b.first_fit(inst, i)?;
         assign[i] = t;
-        for r in 0..nres {
-            rem[t as usize * nres + r] -= inst.demand[i * nres + r];
-        }
-        used.take_item(inst, i, t);
+        b.take(inst, i, t);
     }
     inst.verify(&assign).then_some(assign)
 }
@@ -624,27 +620,20 @@ fn why_left_out(
         .position(|m| m.contains(&unit[0]))
         .expect("the unit is in the instance");
     // What the kept VMs leave of each target, and the groups they use.
-    let nres = inst.nres;
-    let mut rem = inst.cap.clone();
-    let mut groups = GroupsUsed::for_instance(inst);
+    let mut kept = Beside::empty(inst);
     for (k, m) in members.iter().enumerate() {
         if k == i {
             continue;
         }
-        let Some(&t) = m.iter().find_map(|v| place.get(v)) else {
-            continue;
-        };
-        for r in 0..nres {
-            rem[t as usize * nres + r] -= inst.demand[k * nres + r];
+        if let Some(&t) = m.iter().find_map(|v| place.get(v)) {
+            kept.take(inst, k, t);
         }
-        groups.take_item(inst, k, t);
     }
-    left_out_beside(an, mask, inst, &members[i], i, unit, &rem, &groups)
+    left_out_beside(an, mask, inst, &members[i], i, unit, &kept)
 }
 
-/// [`why_left_out`] from what the kept VMs leave of each target (`rem`)
-/// and the groups they use (`groups`): item `i`, of VMs `members`.
-#[allow(clippy::too_many_arguments)]
+/// [`why_left_out`] beside what the kept VMs take (`kept`): item `i`, of
+/// VMs `members`.
 fn left_out_beside(
     an: &Analysis,
     mask: &[bool],
@@ -652,9 +641,9 @@ fn left_out_beside(
     members: &[VmId],
     i: usize,
     unit: &[VmId],
-    rem: &[i64],
-    groups: &GroupsUsed,
+    kept: &Beside,
 ) -> String {
+    let (rem, groups) = (&kept.rem, &kept.used);
     let pool = an.pool;
     let vm = &pool.vms[unit[0]];
     let together = members.len() > 1 || !anchors(an, mask, members).is_empty();

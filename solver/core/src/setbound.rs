@@ -2419,14 +2419,10 @@ mod tests {
         assert!(!sb.all_of_size(&cands, 2));
     }
 
-    /// Six hosts, each short of one of three resources and running VMs
-    /// large in the other two: the one-resource view charges every VM its
-    /// largest share in the host's short resource too, the resource-by-
-    /// resource orders meet every host blocked in some other resource;
-    /// counted in the weight but blocked in the vectors, the hosts short
-    /// of a VM's large resource are the only ones it fills quickly.
-    #[test]
-    fn vector_blocking_proves_what_the_one_resource_view_cannot() {
+    /// Six hosts, each short of one of three resources (24 of it, 60 of
+    /// the others, and the capacity `extra(h)` adds), each running four
+    /// VMs of 8 in one of the other two and 1 in the rest.
+    fn skewed_six(extra: impl Fn(usize) -> String) -> (Vec<String>, Vec<String>) {
         let res = ["memory_mib", "vcpus", "disk_gib"];
         let mut hosts = Vec::new();
         let mut vms = Vec::new();
@@ -2435,8 +2431,9 @@ mod tests {
                 .map(|r| format!(r#""{}":{}"#, res[r], if r == h % 3 { 24 } else { 60 }))
                 .collect();
             hosts.push(format!(
-                r#"{{"name":"h{h}","capacity":{{{}}}}}"#,
-                cap.join(",")
+                r#"{{"name":"h{h}","capacity":{{{}{}}}}}"#,
+                cap.join(","),
+                extra(h)
             ));
             for i in 0..4 {
                 let big = (h + 1 + i % 2) % 3;
@@ -2449,6 +2446,18 @@ mod tests {
                 ));
             }
         }
+        (hosts, vms)
+    }
+
+    /// The six hosts of `skewed_six`: the one-resource view charges every
+    /// VM its largest share in the host's short resource too, the
+    /// resource-by-resource orders meet every host blocked in some other
+    /// resource; counted in the weight but blocked in the vectors, the
+    /// hosts short of a VM's large resource are the only ones it fills
+    /// quickly.
+    #[test]
+    fn vector_blocking_proves_what_the_one_resource_view_cannot() {
+        let (hosts, vms) = skewed_six(|_| String::new());
         let pool = pool_of(&hosts, &vms);
         let an = Analysis::new(&pool);
         let sb = SetBounds::new(&an);
@@ -2466,29 +2475,7 @@ mod tests {
     /// the min, the VMs that need none count those three hosts in full.
     #[test]
     fn a_gpu_no_vm_of_the_kind_needs_leaves_its_weighted_count_whole() {
-        let res = ["memory_mib", "vcpus", "disk_gib"];
-        let mut hosts = Vec::new();
-        let mut vms = Vec::new();
-        for h in 0..6 {
-            let cap: Vec<String> = (0..3)
-                .map(|r| format!(r#""{}":{}"#, res[r], if r == h % 3 { 24 } else { 60 }))
-                .collect();
-            hosts.push(format!(
-                r#"{{"name":"h{h}","capacity":{{{},"gpu":{}}}}}"#,
-                cap.join(","),
-                if h < 3 { 100 } else { 0 }
-            ));
-            for i in 0..4 {
-                let big = (h + 1 + i % 2) % 3;
-                let dem: Vec<String> = (0..3)
-                    .map(|r| format!(r#""{}":{}"#, res[r], if r == big { 8 } else { 1 }))
-                    .collect();
-                vms.push(format!(
-                    r#"{{"name":"v{h}-{i}","host":"h{h}","demand":{{{}}}}}"#,
-                    dem.join(",")
-                ));
-            }
-        }
+        let (hosts, mut vms) = skewed_six(|h| format!(r#","gpu":{}"#, if h < 3 { 100 } else { 0 }));
         vms.push(
             r#"{"name":"gvm","host":"h0","demand":{"memory_mib":9,"vcpus":1,"disk_gib":1,"gpu":1}}"#
                 .to_string(),

@@ -465,9 +465,7 @@ pub fn agility_json(pool: &Pool, ag: &haplan::agility::Agility) -> Value {
 /// first, so that the memory it takes is that of the text alone (a pool of
 /// many hosts and VMs has as many targets as their product).
 pub fn agility_json_text(pool: &Pool, ag: &haplan::agility::Agility) -> String {
-    let mut s = serde_json::to_string_pretty(&agility_answer(pool, ag)).expect("serializable");
-    s.push('\n');
-    s
+    json_text(&agility_answer(pool, ag))
 }
 
 fn agility_answer<'a>(pool: &'a Pool, ag: &'a haplan::agility::Agility) -> AgilityJson<'a> {

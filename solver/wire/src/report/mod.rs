@@ -36,6 +36,13 @@ use text::*;
 pub use tiers::*;
 pub use timing::*;
 
+/// An answer as the JSON text printed: pretty, with a last newline.
+pub fn json_text(answer: &impl Serialize) -> String {
+    let mut s = serde_json::to_string_pretty(answer).expect("serializable");
+    s.push('\n');
+    s
+}
+
 /// A verdict as the JSON names it (`drain` has words of its own for two
 /// of them: [`verdict_of`]).
 pub fn verdict_str(v: Verdict) -> &'static str {

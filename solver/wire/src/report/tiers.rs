@@ -79,9 +79,7 @@ pub fn tiers_json(pool: &Pool, r: &TiersReport) -> Value {
 /// [`tiers_json`] as the text printed (pretty, and a last newline), written
 /// straight from the report: its memory is that of the text alone.
 pub fn tiers_json_text(pool: &Pool, r: &TiersReport) -> String {
-    let mut s = serde_json::to_string_pretty(&tiers_answer(pool, r)).expect("serializable");
-    s.push('\n');
-    s
+    json_text(&tiers_answer(pool, r))
 }
 
 fn tiers_answer<'a>(pool: &'a Pool, r: &'a TiersReport) -> TiersJson<'a> {
