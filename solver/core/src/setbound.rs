@@ -134,6 +134,8 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
+
 use crate::model::*;
 use crate::pack::NO_GROUP;
 use crate::scenario::Analysis;
@@ -715,10 +717,11 @@ impl SetBounds {
         // Block size 1 for every resource first, then the others while the
         // budget lasts.
         let mut by_r: Vec<Vec<Unit>> = (0..nres).map(|_| Vec::new()).collect();
+        // The resources in parallel (pass 0 for all of them before pass 1).
         for pass in 0..2 {
-            for (r, out) in by_r.iter_mut().enumerate() {
+            by_r.par_iter_mut().enumerate().for_each(|(r, out)| {
                 if pass == 1 && stop() {
-                    break;
+                    return;
                 }
                 // The demands of each host's displaceable VMs, contiguous and
                 // largest first: block size u counts only the VMs of at least u.
@@ -746,7 +749,7 @@ impl SetBounds {
                     }
                     out.push(Unit::new(an, r, u, &dem, &start));
                 }
-            }
+            });
         }
         // In resource order, block sizes ascending.
         for (r, mut list) in by_r.into_iter().enumerate() {
@@ -783,16 +786,27 @@ impl SetBounds {
         }
         let classes = EligClasses::of(an);
         let amounts = Amounts::of(an);
-        let mut orders: Vec<Order> = tight
+        // What each order is built from; the orders are then built in
+        // parallel (each stands on its own: any of them may be missing).
+        enum Spec<'s> {
+            /// First fit decreasing by the pool's resource r1.
+            Plain(usize),
+            /// By the one-resource weight, counted in it.
+            Scalar,
+            /// Counted in the weight of the view, blocked in the vectors.
+            Vector(bool, Sizing),
+            /// The hardest VMs first, counted in the pool's resource r1.
+            Key(usize, &'s [i64]),
+        }
+        let mut specs: Vec<Spec> = tight
             .iter()
             .take(MAX_ORDERS)
-            .take_while(|_| !stop())
-            .map(|&(_, r1)| Order::new(an, &amounts, r1, None, false, &classes, sizing, None))
+            .map(|&(_, r1)| Spec::Plain(r1))
             .collect();
-        if let Some((scalar, scale)) = Amounts::scalar(an).filter(|_| !stop()) {
-            orders.push(Order::new(
-                an, &scalar, 0, None, false, &classes, sizing, None,
-            ));
+        let scalar = Amounts::scalar(an).filter(|_| !stop());
+        let mut view = None;
+        if let Some((_, scale)) = &scalar {
+            specs.push(Spec::Scalar);
             // Counted in the weight, blocked in the pool's own amounts, with
             // weights between the spare's and the demand's (any weights
             // are sound; these weigh up the resources short of spare).
@@ -807,8 +821,8 @@ impl SetBounds {
                     ((scale.sigma[r] as f64 * need as f64).sqrt() as i128).max(1)
                 })
                 .collect();
-            let view = Amounts::scaled(an, sigma).filter(|_| !stop());
-            if let Some((scalar, scale)) = &view {
+            view = Amounts::scaled(an, sigma).filter(|_| !stop());
+            if view.is_some() {
                 // Unsplit and split by shape, and split with twice the
                 // buckets: a kind costs one value per host here (no
                 // knapsacks), and its budget counts its bucket whole (finer
@@ -818,49 +832,46 @@ impl SetBounds {
                     levels: sizing.levels.saturating_mul(VECTOR_LEVELS_FACTOR),
                     ..sizing
                 };
-                let vb = VectorBlocking {
-                    real: &amounts,
-                    scale,
-                    grain: grains(an, &amounts),
-                };
-                for (shapes, sizing) in [(false, sizing), (true, sizing), (true, fine)] {
-                    if stop() {
-                        break;
-                    }
-                    orders.push(Order::new(
-                        an,
-                        scalar,
-                        0,
-                        None,
-                        shapes,
-                        &classes,
-                        sizing,
-                        Some(&vb),
-                    ));
-                }
-            }
-            // The hardest VMs first: first fit decreasing by the one-resource
-            // weight (the largest share of any resource), counted in the
-            // pool's own amounts. The largest VMs then meet budgets of few
-            // VMs in every resource at once.
-            if let Some(key) = scalar.demand.as_deref() {
-                for &(_, r1) in tight.iter().take(MAX_KEY_ORDERS) {
-                    if stop() {
-                        break;
-                    }
-                    orders.push(Order::new(
-                        an,
-                        &amounts,
-                        r1,
-                        Some(key),
-                        true,
-                        &classes,
-                        sizing,
-                        None,
-                    ));
-                }
+                specs.extend(
+                    [(false, sizing), (true, sizing), (true, fine)]
+                        .map(|(s, z)| Spec::Vector(s, z)),
+                );
             }
         }
+        // The hardest VMs first: first fit decreasing by the one-resource
+        // weight (the largest share of any resource), counted in the
+        // pool's own amounts. The largest VMs then meet budgets of few
+        // VMs in every resource at once.
+        if let Some(key) = scalar.as_ref().and_then(|(s, _)| s.demand.as_deref()) {
+            specs.extend(
+                tight
+                    .iter()
+                    .take(MAX_KEY_ORDERS)
+                    .map(|&(_, r1)| Spec::Key(r1, key)),
+            );
+        }
+        let vb = view.as_ref().map(|(_, scale)| VectorBlocking {
+            real: &amounts,
+            scale,
+            grain: grains(an, &amounts),
+        });
+        let build = |spec: &Spec| -> Option<Order> {
+            let order = |am: &Amounts, r1, key, shapes, sizing, vector| {
+                Order::new(an, am, r1, key, shapes, &classes, sizing, vector)
+            };
+            if stop() {
+                return None;
+            }
+            Some(match *spec {
+                Spec::Plain(r1) => order(&amounts, r1, None, false, sizing, None),
+                Spec::Scalar => order(&scalar.as_ref()?.0, 0, None, false, sizing, None),
+                Spec::Vector(shapes, sizing) => {
+                    order(&view.as_ref()?.0, 0, None, shapes, sizing, vb.as_ref())
+                }
+                Spec::Key(r1, key) => order(&amounts, r1, Some(key), true, sizing, None),
+            })
+        };
+        let orders: Vec<Order> = specs.par_iter().filter_map(build).collect();
         let shaped_cells: usize = orders
             .iter()
             .filter(|o| o.shallow_only)
