@@ -1,5 +1,10 @@
 //! `tiers`: its JSON and text.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+
 use super::*;
 
 #[derive(Serialize, JsonSchema)]
@@ -59,30 +64,70 @@ struct ExampleJson<'a> {
 
 /// The names of VMs, written one by one from the pool (a row of a large
 /// pool's degradation table lists most of its VMs, and the rows share
-/// their list: the names are not gathered first).
+/// their list: the names are not gathered first), or the list already
+/// written as JSON (`raw`, one text per list the rows share).
 struct VmNames<'a> {
     pool: &'a Pool,
     vms: &'a [usize],
+    raw: Option<&'a RawValue>,
 }
 
 impl Serialize for VmNames<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.vms.iter().map(|&v| self.pool.vms[v].name.as_str()))
+        match self.raw {
+            Some(raw) => raw.serialize(serializer),
+            None => {
+                serializer.collect_seq(self.vms.iter().map(|&v| self.pool.vms[v].name.as_str()))
+            }
+        }
     }
 }
 
 /// `haplan tiers` as the JSON object of `docs/cli.md`.
 pub fn tiers_json(pool: &Pool, r: &TiersReport) -> Value {
-    serde_json::to_value(tiers_answer(pool, r)).expect("serializable")
+    serde_json::to_value(tiers_answer(pool, r, &HashMap::new())).expect("serializable")
 }
 
 /// [`tiers_json`] as the text printed (pretty, and a last newline), written
-/// straight from the report: its memory is that of the text alone.
+/// straight from the report: its memory is that of the text alone. Each
+/// list of VMs at risk the rows share is written once, as it stands in a
+/// row of the pretty answer, and copied into every row that has it (on a
+/// pool of 100,000 VMs the rows name tens of millions of VMs, most of them
+/// in a few lists).
 pub fn tiers_json_text(pool: &Pool, r: &TiersReport) -> String {
-    json_text(&tiers_answer(pool, r))
+    let mut raw: HashMap<*const [usize], Box<RawValue>> = HashMap::new();
+    for d in &r.degradation {
+        raw.entry(Arc::as_ptr(&d.at_risk))
+            .or_insert_with(|| at_risk_text(pool, &d.at_risk));
+    }
+    json_text(&tiers_answer(pool, r, &raw))
 }
 
-fn tiers_answer<'a>(pool: &'a Pool, r: &'a TiersReport) -> TiersJson<'a> {
+/// The names of `vms` as the pretty answer has them in a row's `at_risk`:
+/// one a line, indented as deep as the row's fields and one step more.
+fn at_risk_text(pool: &Pool, vms: &[usize]) -> Box<RawValue> {
+    // The answer's object, `degradation`, a row, and `at_risk`.
+    const ITEM: &str = "        ";
+    const CLOSE: &str = "      ";
+    let mut s = String::from("[");
+    for (i, &v) in vms.iter().enumerate() {
+        s.push_str(if i == 0 { "\n" } else { ",\n" });
+        s.push_str(ITEM);
+        s.push_str(&serde_json::to_string(&pool.vms[v].name).expect("a string"));
+    }
+    if !vms.is_empty() {
+        s.push('\n');
+        s.push_str(CLOSE);
+    }
+    s.push(']');
+    RawValue::from_string(s).expect("JSON")
+}
+
+fn tiers_answer<'a>(
+    pool: &'a Pool,
+    r: &'a TiersReport,
+    raw: &'a HashMap<*const [usize], Box<RawValue>>,
+) -> TiersJson<'a> {
     let lowest = r.tiers.last().map(|t| &t.report);
     let empty: &[String] = &[];
     TiersJson {
@@ -121,6 +166,7 @@ fn tiers_answer<'a>(pool: &'a Pool, r: &'a TiersReport) -> TiersJson<'a> {
                 at_risk: VmNames {
                     pool,
                     vms: &d.at_risk,
+                    raw: raw.get(&Arc::as_ptr(&d.at_risk)).map(|r| &**r),
                 },
                 example: d.example.as_ref().map(|(failed, stranded)| ExampleJson {
                     failed_hosts: host_names(pool, failed),
@@ -186,6 +232,8 @@ pub fn tiers_text(pool: &Pool, r: &TiersReport) -> String {
             )
         );
     }
+    // The rows share their lists of VMs at risk: each joined once.
+    let mut joined: HashMap<*const [usize], String> = HashMap::new();
     for d in &r.degradation {
         let mut line = format!(
             "  {}: ",
@@ -202,7 +250,9 @@ pub fn tiers_text(pool: &Pool, r: &TiersReport) -> String {
                 "; at risk: {} of {} ({})",
                 plural(d.at_risk.len(), "VM", "VMs"),
                 priority_words(&d.lost),
-                names(pool, &d.at_risk).join(", ")
+                joined
+                    .entry(Arc::as_ptr(&d.at_risk))
+                    .or_insert_with(|| names(pool, &d.at_risk).join(", "))
             );
         }
         if !d.undecided.is_empty() {
@@ -234,4 +284,45 @@ pub fn tiers_text(pool: &Pool, r: &TiersReport) -> String {
     }
     not_agile_and_warnings(&mut s, pool, lowest);
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text with each shared list written once is, byte for byte, the
+    /// pretty answer of the JSON value, names that need escaping included.
+    #[test]
+    fn the_lists_written_once_are_the_pretty_answer() {
+        let text = include_str!("../../../../fixtures/tiers/tiers.json");
+        let mut value: Value = serde_json::from_str(text).unwrap();
+        // Empty hosts, small critical VMs and large high ones: rows 5 to 7
+        // lose the same tiers (one list shared), row 8 every tier.
+        let hosts = value["hosts"].as_array_mut().unwrap();
+        for i in 0..4 {
+            let mut h = hosts[0].clone();
+            h["name"] = Value::from(format!("spare{i}"));
+            hosts.push(h);
+        }
+        for (i, vm) in value["vms"].as_array_mut().unwrap().iter_mut().enumerate() {
+            let mib = match &vm["name"].as_str().unwrap()[..2] {
+                "db" => 8192,
+                "ap" => 131072,
+                _ => 98304,
+            };
+            vm["demand"]["memory_mib"] = Value::from(mib);
+            let name = format!("{}-\"q\"\\é-{i}", vm["name"].as_str().unwrap());
+            vm["name"] = Value::from(name);
+        }
+        let pool = haplan::pool_from_value(&value).unwrap();
+        let r = haplan::tiers(&pool, &haplan::tiers::TiersOptions::default());
+        let shared = r
+            .degradation
+            .windows(2)
+            .any(|w| Arc::ptr_eq(&w[0].at_risk, &w[1].at_risk) && !w[0].at_risk.is_empty());
+        assert!(shared, "the fixture's rows share a list of VMs at risk");
+        let mut expected = serde_json::to_string_pretty(&tiers_json(&pool, &r)).unwrap();
+        expected.push('\n');
+        assert_eq!(tiers_json_text(&pool, &r), expected);
+    }
 }
