@@ -10,6 +10,11 @@ use super::*;
 /// to go than this first.
 const FEW_TARGETS: usize = 8;
 
+/// [`Ctx::reserved_placement`] looks at most at this many of the hosts a
+/// restart may go to (so that its cost grows with the VMs, not with VMs
+/// times hosts).
+const WINDOW: usize = 64;
+
 /// Resolution of the proportional order's shares.
 const PROPORTION: u64 = 1 << 20;
 
@@ -71,8 +76,16 @@ impl Ctx<'_, '_> {
                 None => sum + l,
             }
         };
+        let targets = &an.agility.targets;
+        // Only whether fewer than FEW_TARGETS matters.
         let alt: Vec<usize> = (0..pool.vms.len())
-            .map(|v| an.agility.targets.of(v).filter(|&t| an.receives[t]).count())
+            .map(|v| {
+                targets
+                    .of(v)
+                    .filter(|&t| an.receives[t])
+                    .take(FEW_TARGETS)
+                    .count()
+            })
             .collect();
         for &h in &an.candidates {
             if self.expired() {
@@ -87,13 +100,23 @@ impl Ctx<'_, '_> {
             for v in items {
                 let dv = &pool.vms[v].demand;
                 let g = an.group_of[v];
-                let best = an
-                    .agility
-                    .targets
-                    .of(v)
+                // Of the hosts it may go to, at most WINDOW looked at,
+                // from a start that differs per VM (all of them on pools
+                // where a VM has no more targets than that).
+                let hosts: &[HostId] = targets.requirement(v).map_or(&[], |n| targets.passing(n));
+                let len = hosts.len();
+                let start = if len > WINDOW {
+                    v.wrapping_mul(7919) % len
+                } else {
+                    0
+                };
+                let best = (0..len)
+                    .map(|j| hosts[(start + j) % len])
+                    .filter(|&t| targets.open(v, t))
                     .filter(|&t| t != h && an.receives[t])
                     .filter(|&t| (0..nres).all(|r| load[t][r] + dv[r] <= an.spare[t][r]))
                     .filter(|&t| g == pack::NO_GROUP || !groups.contains(&(g, t)))
+                    .take(WINDOW)
                     .min_by_key(|&t| {
                         let res: Vec<i64> = (0..nres)
                             .map(|r| after(&top[t][r], reserved[t][r], load[t][r] + dv[r]))
