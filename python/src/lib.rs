@@ -292,8 +292,12 @@ impl NativePool {
         let max_time = seconds("max_time_s", max_time)?;
         let strategy = strategy_arg(strategy)?;
         let pool = Arc::clone(&self.pool);
-        let (json, text, verdict) =
-            solve::run(py, threads, time_limit, move |cancel, time_limit| {
+        let (json, text, verdict) = solve::run(
+            py,
+            threads,
+            time_limit,
+            self.text.len(),
+            move |cancel, time_limit| {
                 // `..` so that options the core adds later keep their defaults.
                 #[allow(clippy::needless_update)]
                 let opts = CheckOptions {
@@ -312,7 +316,8 @@ impl NativePool {
                     haplan_wire::report::check_text(&pool, &report),
                     verdict,
                 )
-            })?;
+            },
+        )?;
         Ok((convert::to_py(py, &json)?, text, verdict))
     }
 
@@ -346,60 +351,68 @@ impl NativePool {
             return Err(PyValueError::new_err("parts must be at least 1"));
         }
         let pool = Arc::clone(&self.pool);
-        let done = solve::run(py, threads, time_limit, move |cancel, time_limit| {
-            #[allow(clippy::needless_update)]
-            let opts = CheckOptions {
-                tolerate,
-                time_limit,
-                explain,
-                cancel: Some(cancel),
-                strategy,
-                ..CheckOptions::default()
-            };
-            let mut raised: Option<PyErr> = None;
-            let split = split::check_split_ahead(&pool, &opts, ahead, |round, later| {
-                if raised.is_some() {
-                    return None;
-                }
-                let texts = |round: &split::Round| -> Vec<String> {
-                    round
-                        .parts(parts)
-                        .iter()
-                        .map(|p| serde_json::to_string(p).expect("serializable"))
-                        .collect()
+        let done = solve::run(
+            py,
+            threads,
+            time_limit,
+            self.text.len(),
+            move |cancel, time_limit| {
+                #[allow(clippy::needless_update)]
+                let opts = CheckOptions {
+                    tolerate,
+                    time_limit,
+                    explain,
+                    cancel: Some(cancel),
+                    strategy,
+                    ..CheckOptions::default()
                 };
-                let rounds: Vec<Vec<String>> =
-                    std::iter::once(round).chain(later).map(texts).collect();
-                let answers = Python::attach(|py| -> PyResult<Option<Vec<String>>> {
-                    run.call1(py, (rounds,))?.extract(py)
-                });
-                let parsed = answers.and_then(|a| {
-                    a.map(|a| {
-                        a.iter()
-                            .map(|t| serde_json::from_str::<split::PartAnswer>(t))
-                            .collect::<Result<Vec<_>, _>>()
-                            .map_err(|e| {
-                                PyValueError::new_err(format!("not an answer of search_part: {e}"))
-                            })
+                let mut raised: Option<PyErr> = None;
+                let split = split::check_split_ahead(&pool, &opts, ahead, |round, later| {
+                    if raised.is_some() {
+                        return None;
+                    }
+                    let texts = |round: &split::Round| -> Vec<String> {
+                        round
+                            .parts(parts)
+                            .iter()
+                            .map(|p| serde_json::to_string(p).expect("serializable"))
+                            .collect()
+                    };
+                    let rounds: Vec<Vec<String>> =
+                        std::iter::once(round).chain(later).map(texts).collect();
+                    let answers = Python::attach(|py| -> PyResult<Option<Vec<String>>> {
+                        run.call1(py, (rounds,))?.extract(py)
+                    });
+                    let parsed = answers.and_then(|a| {
+                        a.map(|a| {
+                            a.iter()
+                                .map(|t| serde_json::from_str::<split::PartAnswer>(t))
+                                .collect::<Result<Vec<_>, _>>()
+                                .map_err(|e| {
+                                    PyValueError::new_err(format!(
+                                        "not an answer of search_part: {e}"
+                                    ))
+                                })
+                        })
+                        .transpose()
+                    });
+                    parsed.unwrap_or_else(|e| {
+                        raised = Some(e);
+                        None
                     })
-                    .transpose()
                 });
-                parsed.unwrap_or_else(|e| {
-                    raised = Some(e);
-                    None
-                })
-            });
-            if let Some(e) = raised {
-                return Err(e);
-            }
-            let report = split.map_err(|e| PyValueError::new_err(e.to_string()))?;
-            let verdict = verdict_name(report.verdict());
-            Ok((
-                haplan_wire::report::check_json(&pool, &report),
-                haplan_wire::report::check_text(&pool, &report),
-                verdict,
-            ))
-        })?;
+                if let Some(e) = raised {
+                    return Err(e);
+                }
+                let report = split.map_err(|e| PyValueError::new_err(e.to_string()))?;
+                let verdict = verdict_name(report.verdict());
+                Ok((
+                    haplan_wire::report::check_json(&pool, &report),
+                    haplan_wire::report::check_text(&pool, &report),
+                    verdict,
+                ))
+            },
+        )?;
         let (json, text, verdict) = done?;
         Ok((convert::to_py(py, &json)?, text, verdict))
     }
@@ -419,13 +432,19 @@ impl NativePool {
         let part: split::Part = serde_json::from_str(part)
             .map_err(|e| PyValueError::new_err(format!("not a part of a split search: {e}")))?;
         let pool = Arc::clone(&self.pool);
-        let answer = solve::run(py, threads, time_limit, move |cancel, time_limit| {
-            let budget = Budget {
-                deadline: time_limit.map(|d| Instant::now() + d),
-                cancel: Some(cancel),
-            };
-            split::search_part(&pool, &part, &budget)
-        })?;
+        let answer = solve::run(
+            py,
+            threads,
+            time_limit,
+            self.text.len(),
+            move |cancel, time_limit| {
+                let budget = Budget {
+                    deadline: time_limit.map(|d| Instant::now() + d),
+                    cancel: Some(cancel),
+                };
+                split::search_part(&pool, &part, &budget)
+            },
+        )?;
         answer
             .map(|a| serde_json::to_string(&a).expect("serializable"))
             .map_err(|e| PyValueError::new_err(e.to_string()))
@@ -443,17 +462,23 @@ impl NativePool {
         let failed = haplan::failure_set(&self.pool, &failed)
             .map_err(|e| QueryError::new_err(e.to_string()))?;
         let pool = Arc::clone(&self.pool);
-        let (json, text) = solve::run(py, None, time_limit, move |cancel, time_limit| {
-            let budget = Budget {
-                deadline: time_limit.map(|d| Instant::now() + d),
-                cancel: Some(cancel),
-            };
-            let plan = haplan::plan(&pool, &failed, &budget);
-            (
-                haplan_wire::report::plan_json(&pool, &plan),
-                haplan_wire::report::plan_text(&pool, &plan),
-            )
-        })?;
+        let (json, text) = solve::run(
+            py,
+            None,
+            time_limit,
+            self.text.len(),
+            move |cancel, time_limit| {
+                let budget = Budget {
+                    deadline: time_limit.map(|d| Instant::now() + d),
+                    cancel: Some(cancel),
+                };
+                let plan = haplan::plan(&pool, &failed, &budget);
+                (
+                    haplan_wire::report::plan_json(&pool, &plan),
+                    haplan_wire::report::plan_text(&pool, &plan),
+                )
+            },
+        )?;
         Ok((convert::to_py(py, &json)?, text))
     }
 
@@ -502,8 +527,12 @@ impl NativePool {
             pool: Arc::clone(&after),
             text: after_text,
         };
-        let (json, text, verdict, b, a) =
-            solve::run(py, threads, time_limit, move |cancel, time_limit| {
+        let (json, text, verdict, b, a) = solve::run(
+            py,
+            threads,
+            time_limit,
+            self.text.len(),
+            move |cancel, time_limit| {
                 #[allow(clippy::needless_update)]
                 let opts = CheckOptions {
                     tolerate,
@@ -521,7 +550,8 @@ impl NativePool {
                     nested(&before, &r.before),
                     nested(&after, &r.after),
                 )
-            })?;
+            },
+        )?;
         Ok((convert::to_py(py, &json)?, text, verdict, b, a, changed))
     }
 
@@ -544,9 +574,10 @@ impl NativePool {
         let time_limit = seconds("time_limit_s", time_limit)?;
         let max_time = seconds("max_time_s", max_time)?;
         let old = Arc::clone(&self.pool);
+        let bytes = self.text.len() + new.get().text.len();
         let new = Arc::clone(&new.get().pool);
         let (json, text, verdict, o, n) =
-            solve::run(py, threads, time_limit, move |cancel, time_limit| {
+            solve::run(py, threads, time_limit, bytes, move |cancel, time_limit| {
                 #[allow(clippy::needless_update)]
                 let opts = DiffOptions {
                     check: CheckOptions {
@@ -602,25 +633,31 @@ impl NativePool {
             .check_resources(&self.pool, "--vm")
             .map_err(|e| invalid_shape(&e))?;
         let pool = Arc::clone(&self.pool);
-        let out = solve::run(py, threads, time_limit, move |cancel, time_limit| {
-            // `..` so that options the core adds later keep their defaults.
-            #[allow(clippy::needless_update)]
-            let opts = HeadroomOptions {
-                tolerate,
-                time_limit,
-                cancel: Some(cancel),
-                max_time,
-                ..HeadroomOptions::default()
-            };
-            haplan::headroom(&pool, &shape, &opts).map(|r| {
-                (
-                    haplan_wire::report::headroom_json(&pool, &r),
-                    haplan_wire::report::headroom_text(&pool, &r),
-                    verdict_name(r.verdict()),
-                    nested(&pool, &r.check),
-                )
-            })
-        })?;
+        let out = solve::run(
+            py,
+            threads,
+            time_limit,
+            self.text.len(),
+            move |cancel, time_limit| {
+                // `..` so that options the core adds later keep their defaults.
+                #[allow(clippy::needless_update)]
+                let opts = HeadroomOptions {
+                    tolerate,
+                    time_limit,
+                    cancel: Some(cancel),
+                    max_time,
+                    ..HeadroomOptions::default()
+                };
+                haplan::headroom(&pool, &shape, &opts).map(|r| {
+                    (
+                        haplan_wire::report::headroom_json(&pool, &r),
+                        haplan_wire::report::headroom_text(&pool, &r),
+                        verdict_name(r.verdict()),
+                        nested(&pool, &r.check),
+                    )
+                })
+            },
+        )?;
         // As the command line words it: `--vm: so small a VM ...`.
         let (json, text, verdict, check) =
             out.map_err(|e| QueryError::new_err(format!("--vm: {e}")))?;
@@ -648,27 +685,33 @@ impl NativePool {
         let h = haplan::drain::host_to_drain(&self.pool, host)
             .map_err(|e| QueryError::new_err(e.to_string()))?;
         let pool = Arc::clone(&self.pool);
-        let out = solve::run(py, threads, time_limit, move |cancel, time_limit| {
-            let opts = haplan::DrainOptions {
-                tolerate,
-                time_limit,
-                cancel: Some(cancel),
-                max_time,
-                ..haplan::DrainOptions::default()
-            };
-            haplan::drain(&pool, h, &opts).map(|r| {
-                let end = match &r.outcome {
-                    haplan::drain::Outcome::Drainable { end, .. } => Some(nested(&pool, end)),
-                    _ => None,
+        let out = solve::run(
+            py,
+            threads,
+            time_limit,
+            self.text.len(),
+            move |cancel, time_limit| {
+                let opts = haplan::DrainOptions {
+                    tolerate,
+                    time_limit,
+                    cancel: Some(cancel),
+                    max_time,
+                    ..haplan::DrainOptions::default()
                 };
-                (
-                    haplan_wire::report::drain_json(&pool, &r),
-                    haplan_wire::report::drain_text(&pool, &r),
-                    verdict_name(r.verdict()),
-                    end,
-                )
-            })
-        })?;
+                haplan::drain(&pool, h, &opts).map(|r| {
+                    let end = match &r.outcome {
+                        haplan::drain::Outcome::Drainable { end, .. } => Some(nested(&pool, end)),
+                        _ => None,
+                    };
+                    (
+                        haplan_wire::report::drain_json(&pool, &r),
+                        haplan_wire::report::drain_text(&pool, &r),
+                        verdict_name(r.verdict()),
+                        end,
+                    )
+                })
+            },
+        )?;
         let (json, text, verdict, end) = out.map_err(|e| QueryError::new_err(e.to_string()))?;
         Ok((convert::to_py(py, &json)?, text, verdict, end))
     }
@@ -691,8 +734,12 @@ impl NativePool {
         let time_limit = seconds("time_limit_s", time_limit)?;
         let max_time = seconds("max_time_s", max_time)?;
         let pool = Arc::clone(&self.pool);
-        let (json, text, verdict) =
-            solve::run(py, threads, time_limit, move |cancel, time_limit| {
+        let (json, text, verdict) = solve::run(
+            py,
+            threads,
+            time_limit,
+            self.text.len(),
+            move |cancel, time_limit| {
                 // `..` so that options the core adds later keep their defaults.
                 #[allow(clippy::needless_update)]
                 let opts = haplan::TiersOptions {
@@ -709,7 +756,8 @@ impl NativePool {
                     haplan_wire::report::tiers_text(&pool, &r),
                     verdict,
                 )
-            })?;
+            },
+        )?;
         Ok((convert::to_py(py, &json)?, text, verdict))
     }
 
@@ -750,8 +798,12 @@ impl NativePool {
             None => None,
         };
         let pool = Arc::clone(&self.pool);
-        let (json, text, verdict) =
-            solve::run(py, threads, time_limit, move |cancel, time_limit| {
+        let (json, text, verdict) = solve::run(
+            py,
+            threads,
+            time_limit,
+            self.text.len(),
+            move |cancel, time_limit| {
                 let opts = haplan::TimingOptions {
                     tolerate,
                     boot_time_s,
@@ -769,7 +821,8 @@ impl NativePool {
                     haplan_wire::report::timing_text(&pool, &r),
                     verdict,
                 )
-            })?;
+            },
+        )?;
         Ok((convert::to_py(py, &json)?, text, verdict))
     }
 

@@ -60,15 +60,18 @@ fn shared_pool() -> PyResult<&'static rayon::ThreadPool> {
 ///
 /// `time_limit` is the job's own, counted from this call: the job is
 /// given what is left of it when it starts (a job waiting for a worker of
-/// the shared pool does not get a fresh limit), and the core stops its
-/// search then and answers with what it proved; what cannot stop on its own (the set-up
-/// of a very large pool) is waited for until a hard deadline within
-/// 10 % + 1 s of it, past which the job is cancelled and `TimeLimitError`
-/// raised: nothing was proved.
+/// the shared pool does not get a fresh limit) less a reserve for making
+/// the answer, as the command line keeps (`haplan::limits::answer_reserve`
+/// of the pools' JSON, `input_bytes`), and the core stops its search then
+/// and answers with what it proved; what cannot stop on its own (the
+/// set-up of a very large pool, a very large answer) is waited for until a
+/// hard deadline within 10 % + 1 s of it, past which the job is cancelled
+/// and `TimeLimitError` raised: nothing was proved.
 pub fn run<T, F>(
     py: Python<'_>,
     threads: Option<usize>,
     time_limit: Option<Duration>,
+    input_bytes: usize,
     job: F,
 ) -> PyResult<T>
 where
@@ -98,8 +101,10 @@ where
         .name("haplan-solve".to_string())
         .spawn(move || {
             let out = catch_unwind(AssertUnwindSafe(|| match &rayon_pool {
-                Workers::Shared(p) => p.install(|| job(&flag, left(start, time_limit))),
-                Workers::Own(p) => p.install(|| job(&flag, left(start, time_limit))),
+                Workers::Shared(p) => {
+                    p.install(|| job(&flag, left(start, time_limit, input_bytes)))
+                }
+                Workers::Own(p) => p.install(|| job(&flag, left(start, time_limit, input_bytes))),
             }));
             // The caller may be gone (interrupted): nobody to tell then.
             let _ = tx.send(out);
@@ -134,7 +139,7 @@ where
                     cancel.store(true, Ordering::Relaxed);
                     let limit = time_limit.unwrap_or_default().as_secs_f64();
                     return Err(crate::TimeLimitError::new_err(format!(
-                        "the time limit of {limit} s ran out before the pool was set up: nothing was proved"
+                        "the time limit of {limit} s ran out before the answer was ready (setting up the pool, or making a very large answer): nothing was proved"
                     )));
                 }
             }
@@ -147,7 +152,11 @@ where
     }
 }
 
-/// What is left of `limit` since `start`.
-fn left(start: Instant, limit: Option<Duration>) -> Option<Duration> {
-    limit.map(|l| l.saturating_sub(start.elapsed()))
+/// What is left of `limit` since `start`, less the reserve for making the
+/// answer of a job on `input_bytes` of pools.
+fn left(start: Instant, limit: Option<Duration>, input_bytes: usize) -> Option<Duration> {
+    limit.map(|l| {
+        l.saturating_sub(haplan::limits::answer_reserve(l, input_bytes))
+            .saturating_sub(start.elapsed())
+    })
 }

@@ -35,7 +35,9 @@ def test_time_limited_check_reports_proved_bounds(big_pool: haplan.Pool) -> None
     start = time.monotonic()
     report = slow_check(big_pool, 0.3)
     elapsed = time.monotonic() - start
-    assert 0.3 <= elapsed < 1.5
+    # The search stops at the limit less the reserve for the answer (at
+    # most a quarter of the limit), and the call returns within the limit.
+    assert 0.3 * 0.75 <= elapsed < 1.5
     assert not report.exact
     assert report.max_tolerable <= 26 <= report.upper_bound
     assert report.verdict in (haplan.Verdict.OK, haplan.Verdict.UNDECIDED)
@@ -61,7 +63,7 @@ def test_other_threads_run_during_a_long_solve(big_pool: haplan.Pool) -> None:
         stop.set()
         thread.join()
     during = [t for t in ticks if start <= t <= end]
-    assert end - start >= 0.5
+    assert end - start >= 0.5 * 0.75
     # The ticker kept going all through the solve: no gap near the solve's
     # length, as there would be if the solve held the GIL.
     points = [start] + during + [end]

@@ -129,9 +129,11 @@ class QueryError(HaplanError, ValueError):
 
 class TimeLimitError(HaplanError, TimeoutError):
     """The time limit of a question ran out before anything was proved:
-    the set-up of a very large pool did not finish within 10 % + 1 s of
-    it. (When it runs out during the search, the answer is a report with
-    proved bounds instead, ``exact`` false.)"""
+    the set-up of a very large pool, or making a very large answer (the
+    search stops early enough to leave the answer a reserve, as the
+    command line does), did not finish within 10 % + 1 s of it. (When it
+    runs out during the search, the answer is a report with proved bounds
+    instead, ``exact`` false.)"""
 
 
 class InvalidExportError(HaplanError, ValueError):

@@ -118,9 +118,34 @@ pub fn time_limit(seconds: f64) -> Result<std::time::Duration, String> {
     }
 }
 
+/// The part of a time limit `limit` kept for the steps that run after the
+/// search's deadline whatever the time (making and writing the answer,
+/// the set-up of a check that then stops at once), for an input of
+/// `input_bytes`: a twentieth of the limit (at most 1 s) and 150 ms per
+/// MB (answers and set-ups grow with the pool), never more than a quarter
+/// of the limit. The command line and the Python package both keep it.
+pub fn answer_reserve(limit: std::time::Duration, input_bytes: usize) -> std::time::Duration {
+    use std::time::Duration;
+    let per_mb = Duration::from_millis(150).mul_f64(input_bytes as f64 / 1e6);
+    ((limit / 20).min(Duration::from_secs(1)) + per_mb).min(limit / 4)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_answer_reserve_grows_with_the_input_within_a_quarter_of_the_limit() {
+        use std::time::Duration;
+        let s = Duration::from_secs_f64;
+        // A twentieth of the limit, at most 1 s, and 150 ms per MB.
+        assert_eq!(answer_reserve(s(10.0), 0), s(0.5));
+        assert_eq!(answer_reserve(s(100.0), 0), s(1.0));
+        assert_eq!(answer_reserve(s(10.0), 12_000_000), s(2.3));
+        // Never more than a quarter of the limit.
+        assert_eq!(answer_reserve(s(5.0), 12_000_000), s(1.25));
+        assert_eq!(answer_reserve(Duration::ZERO, 1 << 30), Duration::ZERO);
+    }
 
     #[test]
     fn ranges_accept_their_ends_and_reject_past_them() {

@@ -46,7 +46,7 @@ impl Limits {
     /// which grows with the input: `input_bytes` read.
     fn deadline(&self, input_bytes: usize) -> Option<Instant> {
         self.time_limit
-            .map(|l| self.start + l.saturating_sub(reserve(l, input_bytes)))
+            .map(|l| self.start + l.saturating_sub(haplan::limits::answer_reserve(l, input_bytes)))
     }
 
     /// When the run ends whatever the worker is doing: the time limit plus
@@ -56,15 +56,6 @@ impl Limits {
         self.time_limit
             .map(|l| self.start + l + (l / 10 + Duration::from_secs(1)).mul_f64(0.6))
     }
-}
-
-/// The part of a time limit `limit` kept for the steps that run after the
-/// deadline, for an input of `input_bytes`: a twentieth of the limit (at
-/// most 1 s) and 150 ms per MB (answers and set-ups grow with the pool),
-/// never more than a quarter of the limit.
-fn reserve(limit: Duration, input_bytes: usize) -> Duration {
-    let per_mb = Duration::from_millis(150).mul_f64(input_bytes as f64 / 1e6);
-    ((limit / 20).min(Duration::from_secs(1)) + per_mb).min(limit / 4)
 }
 
 /// How a supervised run ended.
