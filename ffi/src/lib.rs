@@ -867,7 +867,7 @@ pub unsafe extern "C" fn haplan_tiers(
             ..TiersOptions::default()
         };
         let r = with_threads(opts.threads, || haplan::tiers(&p.pool, &tiers))?;
-        let json = to_json(&haplan_wire::report::tiers_json(&p.pool, &r));
+        let json = haplan_wire::report::tiers_json_compact(&p.pool, &r);
         unsafe { write(out, c_string(json)) };
         Ok(())
     })

@@ -9,6 +9,7 @@
 //! Solves run on a worker thread with the GIL released, and the calling
 //! thread keeps answering Ctrl-C (`solve.rs`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,7 @@ use haplan::{
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyList;
 use serde_json::Value;
 
 mod convert;
@@ -751,14 +753,32 @@ impl NativePool {
                 };
                 let r = haplan::tiers(&pool, &opts);
                 let verdict = verdict_name(haplan_wire::report::tiers_verdict(&r));
-                (
-                    haplan_wire::report::tiers_json(&pool, &r),
-                    haplan_wire::report::tiers_text(&pool, &r),
-                    verdict,
-                )
+                let json = haplan_wire::report::tiers_json_without_at_risk(&pool, &r);
+                let text = haplan_wire::report::tiers_text(&pool, &r);
+                ((json, r), text, verdict)
             },
         )?;
-        Ok((convert::to_py(py, &json)?, text, verdict))
+        let (json, r) = json;
+        let data = convert::to_py(py, &json)?;
+        // Each list of VMs at risk the rows share becomes one Python list
+        // (the rows of a large pool name tens of millions of VMs, most of
+        // them in a few lists); `TiersReport` copies it per row.
+        let rows = data.get_item("degradation")?;
+        let mut lists: HashMap<*const [usize], Bound<'py, PyList>> = HashMap::new();
+        for (i, d) in r.degradation.iter().enumerate() {
+            let key = Arc::as_ptr(&d.at_risk);
+            let list = match lists.get(&key) {
+                Some(l) => l.clone(),
+                None => {
+                    let names = d.at_risk.iter().map(|&v| self.pool.vms[v].name.as_str());
+                    let l = PyList::new(py, names)?;
+                    lists.insert(key, l.clone());
+                    l
+                }
+            };
+            rows.get_item(i)?.set_item("at_risk", list)?;
+        }
+        Ok((data, text, verdict))
     }
 
     /// `haplan timing`: how long until every protected VM runs again

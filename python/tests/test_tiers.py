@@ -285,3 +285,27 @@ def test_text_repr_html(tiers_pool: haplan.Pool) -> None:
     racks = html_text(haplan.Pool.load(RACKS).tiers()._repr_html_())
     assert "r1, r2" in racks and "warning: " in racks
     assert "UNDECIDED" in haplan.Pool.load(TRAP).tiers(time_limit_s=0)._repr_html_()
+
+
+def test_rows_that_share_their_vms_at_risk_list_them_each() -> None:
+    # Four empty hosts, small critical VMs and large high ones: rows 5 to 7
+    # lose the same tiers, so the report shares one list between them (made
+    # once); each row still lists every VM, as the command line does, and
+    # its list is its own.
+    data = json.loads(TIERS.read_text(encoding="utf-8"))
+    for i in range(4):
+        data["hosts"].append(dict(data["hosts"][0], name=f"spare{i}"))
+    for vm in data["vms"]:
+        vm["demand"] = {"memory_mib": {"db": 8192, "ap": 131072}.get(vm["name"][:2], 98304)}
+    r = haplan.Pool.from_dict(data).tiers()
+    high_and_low = ["app1", "app2", "app3", "app4", "batch1", "batch2", "batch3", "batch4"]
+    assert [(d.failures, d.lost_tiers, d.at_risk) for d in r.degradation] == [
+        (5, ["high", "low"], high_and_low),
+        (6, ["high", "low"], high_and_low),
+        (7, ["high", "low"], high_and_low),
+        (8, ["critical", "high", "low"], ["db1", "db2"] + high_and_low),
+    ]
+    assert [d["at_risk"] for d in r.to_dict()["degradation"]] == [d.at_risk for d in r.degradation]
+    r.degradation[0].at_risk.append("changed")
+    assert r.degradation[1].at_risk == high_and_low
+    assert_attributes_are_the_json(haplan.Pool.from_dict(data).tiers())

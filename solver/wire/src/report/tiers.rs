@@ -103,6 +103,37 @@ pub fn tiers_json_text(pool: &Pool, r: &TiersReport) -> String {
     json_text(&tiers_answer(pool, r, &raw))
 }
 
+/// [`tiers_json`] as compact JSON text (the C ABI's answer), written
+/// straight from the report, each list of VMs at risk the rows share
+/// written once and copied into each row.
+pub fn tiers_json_compact(pool: &Pool, r: &TiersReport) -> String {
+    let mut raw: HashMap<*const [usize], Box<RawValue>> = HashMap::new();
+    for d in &r.degradation {
+        raw.entry(Arc::as_ptr(&d.at_risk)).or_insert_with(|| {
+            let names = VmNames {
+                pool,
+                vms: &d.at_risk,
+                raw: None,
+            };
+            serde_json::value::to_raw_value(&names).expect("serializable")
+        });
+    }
+    serde_json::to_string(&tiers_answer(pool, r, &raw)).expect("serializable")
+}
+
+/// [`tiers_json`] with every row's `at_risk` empty, for a caller that
+/// fills it from the report's shared lists (`Degradation::at_risk`, one
+/// `Arc` per list the rows share) instead of copying the names per row.
+pub fn tiers_json_without_at_risk(pool: &Pool, r: &TiersReport) -> Value {
+    let empty = RawValue::from_string("[]".to_string()).expect("JSON");
+    let raw: HashMap<*const [usize], Box<RawValue>> = r
+        .degradation
+        .iter()
+        .map(|d| (Arc::as_ptr(&d.at_risk), empty.clone()))
+        .collect();
+    serde_json::to_value(tiers_answer(pool, r, &raw)).expect("serializable")
+}
+
 /// The names of `vms` as the pretty answer has them in a row's `at_risk`:
 /// one a line, indented as deep as the row's fields and one step more.
 fn at_risk_text(pool: &Pool, vms: &[usize]) -> Box<RawValue> {
@@ -321,8 +352,19 @@ mod tests {
             .windows(2)
             .any(|w| Arc::ptr_eq(&w[0].at_risk, &w[1].at_risk) && !w[0].at_risk.is_empty());
         assert!(shared, "the fixture's rows share a list of VMs at risk");
-        let mut expected = serde_json::to_string_pretty(&tiers_json(&pool, &r)).unwrap();
+        let value = tiers_json(&pool, &r);
+        let mut expected = serde_json::to_string_pretty(&value).unwrap();
         expected.push('\n');
         assert_eq!(tiers_json_text(&pool, &r), expected);
+        // The compact text likewise, and the value without the lists.
+        assert_eq!(
+            tiers_json_compact(&pool, &r),
+            serde_json::to_string(&value).unwrap()
+        );
+        let mut bare = value.clone();
+        for row in bare["degradation"].as_array_mut().unwrap() {
+            row["at_risk"] = Value::Array(Vec::new());
+        }
+        assert_eq!(tiers_json_without_at_risk(&pool, &r), bare);
     }
 }
