@@ -9,7 +9,6 @@
 //! Solves run on a worker thread with the GIL released, and the calling
 //! thread keeps answering Ctrl-C (`solve.rs`).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -764,18 +763,13 @@ impl NativePool {
         // (the rows of a large pool name tens of millions of VMs, most of
         // them in a few lists); `TiersReport` copies it per row.
         let rows = data.get_item("degradation")?;
-        let mut lists: HashMap<*const [usize], Bound<'py, PyList>> = HashMap::new();
+        let lists = haplan_wire::report::per_at_risk_list(&r, |vms| {
+            PyList::new(py, vms.iter().map(|&v| self.pool.vms[v].name.as_str()))
+        });
         for (i, d) in r.degradation.iter().enumerate() {
-            let key = Arc::as_ptr(&d.at_risk);
-            let list = match lists.get(&key) {
-                Some(l) => l.clone(),
-                None => {
-                    let names = d.at_risk.iter().map(|&v| self.pool.vms[v].name.as_str());
-                    let l = PyList::new(py, names)?;
-                    lists.insert(key, l.clone());
-                    l
-                }
-            };
+            let list = lists[&Arc::as_ptr(&d.at_risk)]
+                .as_ref()
+                .map_err(|e| e.clone_ref(py))?;
             rows.get_item(i)?.set_item("at_risk", list)?;
         }
         Ok((data, text, verdict))

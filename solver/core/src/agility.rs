@@ -61,11 +61,22 @@ const NONE: u32 = u32::MAX;
 impl Targets {
     /// The hosts `v` may restart on, ascending.
     pub fn of(&self, v: VmId) -> impl Iterator<Item = HostId> + '_ {
+        self.of_from(v, 0)
+    }
+
+    /// [`Targets::of`] from the host at position `from` (modulo their
+    /// number) of those that pass `v`'s requirement on, wrapping around:
+    /// searches that start each VM elsewhere spread their load.
+    pub(crate) fn of_from(&self, v: VmId, from: usize) -> impl Iterator<Item = HostId> + '_ {
         let hosts: &[HostId] = match self.need_of[v] {
             NONE => &[],
             n => &self.passing[n as usize],
         };
-        hosts.iter().copied().filter(move |&t| self.open(v, t))
+        let (head, tail) = hosts.split_at(from.checked_rem(hosts.len()).unwrap_or(0));
+        tail.iter()
+            .chain(head)
+            .copied()
+            .filter(move |&t| self.open(v, t))
     }
 
     /// Whether `v` may restart on `t`.

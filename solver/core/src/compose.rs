@@ -827,17 +827,14 @@ pub(crate) fn lists(an: &Analysis, k: usize, budget: &Budget) -> Option<Lists> {
             return None;
         }
         let a = pool.vms[v].host;
-        let passing = an
-            .agility
-            .targets
-            .passing(an.agility.targets.requirement(v)?);
+        // A VM that may restart nowhere (halted) gets no list.
+        an.agility.targets.requirement(v)?;
         let group = an.group_of[v];
         let d = &pool.vms[v].demand;
         let mut list: Vec<HostId> = Vec::with_capacity(k);
         let mut val = vec![0i64; nres];
         // Each VM starts its first fit elsewhere: the loads spread.
-        let len = passing.len();
-        let start = (a.wrapping_mul(7919) + i.wrapping_mul(104_729)) % len.max(1);
+        let start = a.wrapping_mul(7919).wrapping_add(i.wrapping_mul(104_729));
         while list.len() < k {
             let trig = trigger(k, a, &list);
             let must = hosts_of(&trig);
@@ -847,7 +844,6 @@ pub(crate) fn lists(an: &Analysis, k: usize, budget: &Budget) -> Option<Lists> {
                     && !list.contains(&t)
                     && (0..nres).all(|r| d[r].max(0) <= an.spare[t][r])
                     && (group == NO_GROUP || shares(k, &taken, group, t, &trig))
-                    && an.agility.targets.contains(v, t)
             };
             // First fit within condition 1. Failing that (with k small
             // enough for repairs, after a few hosts tried), the host the
@@ -857,8 +853,7 @@ pub(crate) fn lists(an: &Analysis, k: usize, budget: &Budget) -> Option<Lists> {
             let mut found = None;
             let mut least: Option<((bool, f64), HostId)> = None;
             let mut tried = 0;
-            for j in 0..len {
-                let t = passing[(start + j) % len];
+            for t in an.agility.targets.of_from(v, start) {
                 if !open(t) {
                     continue;
                 }

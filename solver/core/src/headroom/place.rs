@@ -101,18 +101,10 @@ impl Ctx<'_, '_> {
                 let dv = &pool.vms[v].demand;
                 let g = an.group_of[v];
                 // Of the hosts it may go to, at most WINDOW looked at,
-                // from a start that differs per VM (all of them on pools
-                // where a VM has no more targets than that).
-                let hosts: &[HostId] = targets.requirement(v).map_or(&[], |n| targets.passing(n));
-                let len = hosts.len();
-                let start = if len > WINDOW {
-                    v.wrapping_mul(7919) % len
-                } else {
-                    0
-                };
-                let best = (0..len)
-                    .map(|j| hosts[(start + j) % len])
-                    .filter(|&t| targets.open(v, t))
+                // from a start that differs per VM (all of them, and the
+                // same choice whatever the start, where no more fit).
+                let best = targets
+                    .of_from(v, v.wrapping_mul(7919))
                     .filter(|&t| t != h && an.receives[t])
                     .filter(|&t| (0..nres).all(|r| load[t][r] + dv[r] <= an.spare[t][r]))
                     .filter(|&t| g == pack::NO_GROUP || !groups.contains(&(g, t)))

@@ -95,29 +95,39 @@ pub fn tiers_json(pool: &Pool, r: &TiersReport) -> Value {
 /// pool of 100,000 VMs the rows name tens of millions of VMs, most of them
 /// in a few lists).
 pub fn tiers_json_text(pool: &Pool, r: &TiersReport) -> String {
-    let mut raw: HashMap<*const [usize], Box<RawValue>> = HashMap::new();
-    for d in &r.degradation {
-        raw.entry(Arc::as_ptr(&d.at_risk))
-            .or_insert_with(|| at_risk_text(pool, &d.at_risk));
-    }
+    let raw = per_at_risk_list(r, |vms| at_risk_text(pool, vms));
     json_text(&tiers_answer(pool, r, &raw))
+}
+
+/// A list of VMs at risk, by where the report keeps it (its `Arc`).
+pub type ListKey = *const [usize];
+
+/// `make` of each list of VMs at risk of `r`'s rows, once per list the
+/// rows share (`Degradation::at_risk`), by [`ListKey`].
+pub fn per_at_risk_list<T>(
+    r: &TiersReport,
+    mut make: impl FnMut(&[usize]) -> T,
+) -> HashMap<ListKey, T> {
+    let mut out = HashMap::new();
+    for d in &r.degradation {
+        out.entry(Arc::as_ptr(&d.at_risk))
+            .or_insert_with(|| make(&d.at_risk));
+    }
+    out
 }
 
 /// [`tiers_json`] as compact JSON text (the C ABI's answer), written
 /// straight from the report, each list of VMs at risk the rows share
 /// written once and copied into each row.
 pub fn tiers_json_compact(pool: &Pool, r: &TiersReport) -> String {
-    let mut raw: HashMap<*const [usize], Box<RawValue>> = HashMap::new();
-    for d in &r.degradation {
-        raw.entry(Arc::as_ptr(&d.at_risk)).or_insert_with(|| {
-            let names = VmNames {
-                pool,
-                vms: &d.at_risk,
-                raw: None,
-            };
-            serde_json::value::to_raw_value(&names).expect("serializable")
-        });
-    }
+    let raw = per_at_risk_list(r, |vms| {
+        let names = VmNames {
+            pool,
+            vms,
+            raw: None,
+        };
+        serde_json::value::to_raw_value(&names).expect("serializable")
+    });
     serde_json::to_string(&tiers_answer(pool, r, &raw)).expect("serializable")
 }
 
@@ -126,11 +136,7 @@ pub fn tiers_json_compact(pool: &Pool, r: &TiersReport) -> String {
 /// `Arc` per list the rows share) instead of copying the names per row.
 pub fn tiers_json_without_at_risk(pool: &Pool, r: &TiersReport) -> Value {
     let empty = RawValue::from_string("[]".to_string()).expect("JSON");
-    let raw: HashMap<*const [usize], Box<RawValue>> = r
-        .degradation
-        .iter()
-        .map(|d| (Arc::as_ptr(&d.at_risk), empty.clone()))
-        .collect();
+    let raw = per_at_risk_list(r, |_| empty.clone());
     serde_json::to_value(tiers_answer(pool, r, &raw)).expect("serializable")
 }
 
@@ -157,7 +163,7 @@ fn at_risk_text(pool: &Pool, vms: &[usize]) -> Box<RawValue> {
 fn tiers_answer<'a>(
     pool: &'a Pool,
     r: &'a TiersReport,
-    raw: &'a HashMap<*const [usize], Box<RawValue>>,
+    raw: &'a HashMap<ListKey, Box<RawValue>>,
 ) -> TiersJson<'a> {
     let lowest = r.tiers.last().map(|t| &t.report);
     let empty: &[String] = &[];
@@ -264,7 +270,7 @@ pub fn tiers_text(pool: &Pool, r: &TiersReport) -> String {
         );
     }
     // The rows share their lists of VMs at risk: each joined once.
-    let mut joined: HashMap<*const [usize], String> = HashMap::new();
+    let joined = per_at_risk_list(r, |vms| names(pool, vms).join(", "));
     for d in &r.degradation {
         let mut line = format!(
             "  {}: ",
@@ -281,9 +287,7 @@ pub fn tiers_text(pool: &Pool, r: &TiersReport) -> String {
                 "; at risk: {} of {} ({})",
                 plural(d.at_risk.len(), "VM", "VMs"),
                 priority_words(&d.lost),
-                joined
-                    .entry(Arc::as_ptr(&d.at_risk))
-                    .or_insert_with(|| names(pool, &d.at_risk).join(", "))
+                joined[&Arc::as_ptr(&d.at_risk)]
             );
         }
         if !d.undecided.is_empty() {
