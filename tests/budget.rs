@@ -816,7 +816,8 @@ fn past_the_deadline_each_answer_says_what_was_worked_out() {
 /// not many times more: with 600 MB of address space it answers for 400
 /// hosts and 12,000 VMs (about 5 million names, 80 MB of JSON), which a
 /// copy of every name per VM, then a JSON tree of them, does not fit in.
-/// Its answer is the one `agility_json` builds, byte for byte.
+/// Its answer (and the C ABI's, compact) is the one `agility_json`
+/// builds, byte for byte.
 #[cfg(target_os = "linux")]
 #[test]
 fn agility_answers_a_large_pool_in_memory_of_the_size_of_its_answer() {
@@ -847,6 +848,10 @@ fn agility_answers_a_large_pool_in_memory_of_the_size_of_its_answer() {
     assert_eq!(
         text,
         format!("{}\n", serde_json::to_string_pretty(&tree).unwrap())
+    );
+    assert_eq!(
+        haplan_wire::report::agility_json_compact(&small, &ag),
+        serde_json::to_string(&tree).unwrap()
     );
     let rows = tree["vms"].as_array().unwrap();
     assert!(!ag.not_agile.is_empty() && rows.len() > ag.not_agile.len());

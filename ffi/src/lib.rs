@@ -530,7 +530,7 @@ pub unsafe extern "C" fn haplan_agility(
         let p = unsafe { pool_ref("pool", pool) }?;
         let out = out_ptr("agility_json", agility_json)?;
         let ag = haplan::Agility::of(&p.pool);
-        let json = to_json(&haplan_wire::report::agility_json(&p.pool, &ag));
+        let json = haplan_wire::report::agility_json_compact(&p.pool, &ag);
         unsafe { write(out, c_string(json)) };
         Ok(())
     })

@@ -19,8 +19,9 @@ use haplan::{
     ShapeError, Strategy, Verdict,
 };
 use pyo3::exceptions::PyValueError;
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::{PyDict, PyList, PyString};
 use serde_json::Value;
 
 mod convert;
@@ -840,11 +841,59 @@ impl NativePool {
         Ok((convert::to_py(py, &json)?, text, verdict))
     }
 
-    /// `haplan agility`: `(json, text)`.
-    fn agility<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, String)> {
+    /// `haplan agility`: `(json, text)`. Its answer names about hosts
+    /// times VMs hosts, so it is made from the analysis straight into
+    /// Python objects, each host's name one string the lists share (never
+    /// a JSON tree of copies first); past the hard deadline of
+    /// `time_limit`, also while those are made, `TimeLimitError`.
+    #[pyo3(signature = (time_limit = None))]
+    fn agility<'py>(
+        &self,
+        py: Python<'py>,
+        time_limit: Option<f64>,
+    ) -> PyResult<(Bound<'py, PyAny>, String)> {
+        let time_limit = seconds("time_limit_s", time_limit)?;
+        let hard = solve::hard_deadline(Instant::now(), time_limit);
+        let pool = Arc::clone(&self.pool);
+        let (ag, text) = solve::run(py, None, time_limit, self.text.len(), move |_, _| {
+            let ag = haplan::Agility::of(&pool);
+            let text = haplan_wire::report::agility_text(&pool, &ag);
+            (ag, text)
+        })?;
+        let late = || hard.is_some_and(|h| Instant::now() >= h);
         let pool = &*self.pool;
-        let (json, text) = py.detach(|| agility(pool));
-        Ok((convert::to_py(py, &json)?, text))
+        let hosts: Vec<Bound<'py, PyString>> = pool
+            .hosts
+            .iter()
+            .map(|h| PyString::new(py, &h.name))
+            .collect();
+        let rows = PyList::empty(py);
+        let mut targets: Vec<&Bound<'py, PyString>> = Vec::new();
+        for (i, (v, vm, reasons)) in haplan_wire::report::agility_rows(pool, &ag)
+            .into_iter()
+            .enumerate()
+        {
+            if i % 256 == 0 && late() {
+                return Err(solve::time_limit_error(time_limit));
+            }
+            targets.clear();
+            targets.extend(ag.targets.of(v).map(|h| &hosts[h]));
+            let row = PyDict::new(py);
+            row.set_item(intern!(py, "vm"), &vm.name)?;
+            row.set_item(intern!(py, "host"), &hosts[vm.host])?;
+            row.set_item(intern!(py, "agile"), ag.is_agile(v))?;
+            row.set_item(intern!(py, "targets"), PyList::new(py, &targets)?)?;
+            row.set_item(intern!(py, "reasons"), reasons.unwrap_or_default())?;
+            rows.append(row)?;
+        }
+        let answer = PyDict::new(py);
+        answer.set_item("pool", &pool.name)?;
+        answer.set_item(
+            "verdict",
+            haplan_wire::report::verdict_str(haplan_wire::report::agility_verdict(&ag)),
+        )?;
+        answer.set_item("vms", rows)?;
+        Ok((answer.into_any(), text))
     }
 }
 
@@ -857,15 +906,6 @@ fn strategy_arg(strategy: &str) -> PyResult<Strategy> {
             "strategy must be \"full\", \"enumerate\" or \"ilp-per-set\", found {other:?}"
         ))),
     }
-}
-
-/// The JSON and text of `haplan agility`, as the CLI prints them.
-fn agility(pool: &haplan::Pool) -> (Value, String) {
-    let ag = haplan::Agility::of(pool);
-    (
-        haplan_wire::report::agility_json(pool, &ag),
-        haplan_wire::report::agility_text(pool, &ag),
-    )
 }
 
 #[pymodule]

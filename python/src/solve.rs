@@ -93,7 +93,7 @@ where
         ),
     };
     let start = Instant::now();
-    let hard = time_limit.map(|l| start + l + (l / 10 + Duration::from_secs(1)).mul_f64(0.6));
+    let hard = hard_deadline(start, time_limit);
     let cancel = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::sync_channel(1);
     let flag = Arc::clone(&cancel);
@@ -137,10 +137,7 @@ where
                 }
                 if hard.is_some_and(|h| Instant::now() >= h) {
                     cancel.store(true, Ordering::Relaxed);
-                    let limit = time_limit.unwrap_or_default().as_secs_f64();
-                    return Err(crate::TimeLimitError::new_err(format!(
-                        "the time limit of {limit} s ran out before the answer was ready (setting up the pool, or making a very large answer): nothing was proved"
-                    )));
+                    return Err(time_limit_error(time_limit));
                 }
             }
             Err(RecvTimeoutError::Disconnected) => {
@@ -150,6 +147,20 @@ where
             }
         }
     }
+}
+
+/// When a job started at `start` with `limit` is given up: within 10 % +
+/// 1 s of the limit, with room left for the caller to make Python objects.
+pub fn hard_deadline(start: Instant, limit: Option<Duration>) -> Option<Instant> {
+    limit.map(|l| start + l + (l / 10 + Duration::from_secs(1)).mul_f64(0.6))
+}
+
+/// The error of a job given up at its [`hard_deadline`]: nothing proved.
+pub fn time_limit_error(limit: Option<Duration>) -> PyErr {
+    let limit = limit.unwrap_or_default().as_secs_f64();
+    crate::TimeLimitError::new_err(format!(
+        "the time limit of {limit} s ran out before the answer was ready (setting up the pool, or making a very large answer): nothing was proved"
+    ))
 }
 
 /// What is left of `limit` since `start`, less the reserve for making the

@@ -68,17 +68,21 @@ def test_every_tolerance_question_takes_max_time() -> None:
 
 def test_defaults_bound_every_question() -> None:
     assert haplan.DEFAULT_TIME_LIMIT_S == 60.0 and haplan.DEFAULT_MAX_TIME_S == 2.0
-    methods = ("check", "plan", "whatif", "diff", "headroom", "drain", "tiers", "timing")
+    methods = ("check", "plan", "agility", "whatif", "diff", "headroom", "drain", "tiers", "timing")
     for name in methods:
         params = inspect.signature(getattr(haplan.Pool, name)).parameters
         assert params["time_limit_s"].default == haplan.DEFAULT_TIME_LIMIT_S, name
-        if name not in ("plan", "timing"):
+        if name not in ("plan", "agility", "timing"):
             assert params["max_time_s"].default == haplan.DEFAULT_MAX_TIME_S, name
     pool = haplan.Pool.from_dict(knife(4, 2))
     with pytest.raises(TypeError, match="max_time"):
         pool.check(max_time_s="soon")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_time"):
         pool.check(max_time_s=-1)
+    with pytest.raises(TypeError, match="time_limit_s"):
+        pool.agility(time_limit_s="soon")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="time_limit_s"):
+        pool.agility(time_limit_s=-1)
     assert issubclass(haplan.TimeLimitError, TimeoutError)
 
 

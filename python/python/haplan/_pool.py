@@ -302,11 +302,16 @@ class Pool:
         data, text = self._inner.plan(names, limit)
         return Plan._from_native(data, text)
 
-    def agility(self) -> Agility:
+    def agility(self, time_limit_s: Optional[float] = DEFAULT_TIME_LIMIT_S) -> Agility:
         """For every protected running or paused VM, the hosts it could
         restart on, capacity aside, or every reason why none: ``haplan
-        agility``."""
-        data, text = self._inner.agility()
+        agility``.
+
+        The answer names about hosts times VMs hosts (each host's name one
+        ``str`` the lists share); ``time_limit_s`` (``None``: none) bounds
+        making it, as on the command line: past it, within 10 % + 1 s,
+        :class:`~haplan.TimeLimitError`."""
+        data, text = self._inner.agility(_seconds(time_limit_s))
         return Agility._from_native(data, text)
 
     def whatif(

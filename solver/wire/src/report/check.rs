@@ -433,8 +433,9 @@ pub fn check_text(pool: &Pool, r: &CheckReport) -> String {
     s
 }
 
-/// The protected running or paused VMs, with their reasons when not agile.
-fn agility_rows<'a>(
+/// The rows of `haplan agility`: the protected running or paused VMs in
+/// file order, each with its index, and its reasons when not agile.
+pub fn agility_rows<'a>(
     pool: &'a Pool,
     ag: &'a haplan::agility::Agility,
 ) -> Vec<(usize, &'a haplan::model::Vm, Option<&'a [String]>)> {
@@ -466,6 +467,12 @@ pub fn agility_json(pool: &Pool, ag: &haplan::agility::Agility) -> Value {
 /// many hosts and VMs has as many targets as their product).
 pub fn agility_json_text(pool: &Pool, ag: &haplan::agility::Agility) -> String {
     json_text(&agility_answer(pool, ag))
+}
+
+/// [`agility_json`] as compact JSON text (the C ABI's answer), written
+/// straight from the pool as [`agility_json_text`] is.
+pub fn agility_json_compact(pool: &Pool, ag: &haplan::agility::Agility) -> String {
+    serde_json::to_string(&agility_answer(pool, ag)).expect("serializable")
 }
 
 fn agility_answer<'a>(pool: &'a Pool, ag: &'a haplan::agility::Agility) -> AgilityJson<'a> {
