@@ -59,6 +59,15 @@ pub struct Targets {
 const NONE: u32 = u32::MAX;
 
 impl Targets {
+    /// At least the number of hosts `v` may restart on (those passing its
+    /// requirement), found at once: for sizing what lists them.
+    pub fn at_most(&self, v: VmId) -> usize {
+        match self.need_of[v] {
+            NONE => 0,
+            n => self.passing[n as usize].len(),
+        }
+    }
+
     /// The hosts `v` may restart on, ascending.
     pub fn of(&self, v: VmId) -> impl Iterator<Item = HostId> + '_ {
         self.of_from(v, 0)

@@ -466,7 +466,44 @@ pub fn agility_json(pool: &Pool, ag: &haplan::agility::Agility) -> Value {
 /// first, so that the memory it takes is that of the text alone (a pool of
 /// many hosts and VMs has as many targets as their product).
 pub fn agility_json_text(pool: &Pool, ag: &haplan::agility::Agility) -> String {
-    json_text(&agility_answer(pool, ag))
+    let mut out = Vec::with_capacity(agility_size(pool, ag));
+    serde_json::to_writer_pretty(&mut out, &agility_answer(pool, ag)).expect("serializable");
+    out.push(b'\n');
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// At least the size of `agility`'s JSON or text answer, give or take its
+/// first lines, found without writing it: an answer of gigabytes is then
+/// written into one buffer (memory it does not use is never touched), not
+/// grown by copies that hold the old buffer and the new one at once.
+fn agility_size(pool: &Pool, ag: &haplan::agility::Agility) -> usize {
+    let json_len = |s: &str| serde_json::to_string(s).map_or(6 * s.len() + 2, |j| j.len());
+    // Per target: the longest host name as JSON, a comma, a line break and
+    // 8 spaces of indent.
+    let per_target = pool
+        .hosts
+        .iter()
+        .map(|h| json_len(&h.name))
+        .max()
+        .unwrap_or(0)
+        + 10;
+    agility_rows(pool, ag)
+        .into_iter()
+        .map(|(v, vm, reasons)| {
+            let reasons: usize = reasons
+                .unwrap_or_default()
+                .iter()
+                .map(|r| json_len(r) + 10)
+                .sum();
+            // The row's keys, braces, brackets and indent: 125 bytes.
+            160 + json_len(&vm.name)
+                + json_len(&pool.hosts[vm.host].name)
+                + reasons
+                + ag.targets.at_most(v) * per_target
+        })
+        .sum::<usize>()
+        + 256
+        + json_len(&pool.name)
 }
 
 /// [`agility_json`] as compact JSON text (the C ABI's answer), written
@@ -534,7 +571,7 @@ impl Serialize for TargetNames<'_> {
 
 /// `haplan agility` for people: a verdict line, then one line per VM.
 pub fn agility_text(pool: &Pool, ag: &haplan::agility::Agility) -> String {
-    let mut s = String::new();
+    let mut s = String::with_capacity(agility_size(pool, ag));
     let n = ag.not_agile.len();
     if n == 0 {
         let _ = writeln!(
@@ -572,4 +609,42 @@ pub fn agility_text(pool: &Pool, ag: &haplan::agility::Agility) -> String {
 
 fn is_true(b: &bool) -> bool {
     *b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size `agility`'s answers are written into is at least their
+    /// own, JSON and text, with names that need escaping, VMs that are not
+    /// agile (their reasons) and VMs with few targets: no answer outgrows
+    /// its buffer into copies.
+    #[test]
+    fn agility_answers_fit_the_size_found_beforehand() {
+        let mut value: Value = serde_json::from_str(include_str!(
+            "../../../../fixtures/constraints/not-agile.json"
+        ))
+        .unwrap();
+        // Twelve more hosts, with long names that JSON escapes (quotes,
+        // backslashes), not ASCII, each running a VM that may restart on
+        // any of the others: escaping adds more to each row than its slack.
+        let name = |h: usize| format!("x{h}-é{}", "\"\\".repeat(40));
+        for h in 0..12 {
+            value["hosts"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!({"name": name(h), "capacity": {"memory_mib": 1024}}));
+            value["vms"].as_array_mut().unwrap().push(
+                serde_json::json!({"name": format!("v{h}"), "host": name(h), "demand": {"memory_mib": 1}}),
+            );
+        }
+        let pool = haplan::pool_from_value(&value).unwrap();
+        let ag = haplan::agility::Agility::of(&pool);
+        assert!(!ag.not_agile.is_empty());
+        let size = agility_size(&pool, &ag);
+        let json = agility_json_text(&pool, &ag);
+        assert!(json.contains(r#"x1-é\"\\"#), "{json}");
+        assert!(size >= json.len(), "{size} < {}", json.len());
+        assert!(size >= agility_text(&pool, &ag).len());
+    }
 }
