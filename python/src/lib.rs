@@ -12,6 +12,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+// mimalloc for this module's own allocations (Python's are Python's): the
+// search's many small vectors on every thread, 1.1 to 1.5 times faster
+// than with glibc's malloc (README, "Performance").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use haplan::limits;
 use haplan::tolerance::split;
 use haplan::{
