@@ -4,7 +4,8 @@
 //! (`haplan_benches::roadef`) at 1.0, 1.5 and 2.0 times their capacity.
 //!
 //! Each case runs in a child process of its own (so that its peak memory is
-//! its own): it parses the pool file, asks "does the pool tolerate K?"
+//! its own), allocating as the `haplan` binary does (mimalloc, transparent
+//! huge pages off): it parses the pool file, asks "does the pool tolerate K?"
 //! (`haplan::tolerates`, for each K asked), then `check` for the exact
 //! tolerance, each under the time limit. Times are medians of the runs (a
 //! case whose check uses the whole time limit runs once).
@@ -253,7 +254,16 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
+// As the haplan binary allocates (`solver/cli/src/main.rs`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
+    // SAFETY: integer arguments only, as in the haplan binary.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--child") {
         let ks: Vec<u32> = args[2].split(',').map(|k| k.parse().unwrap()).collect();
