@@ -12,9 +12,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-// mimalloc for this module's own allocations (Python's are Python's): the
-// search's many small vectors on every thread, 1.1 to 1.5 times faster
-// than with glibc's malloc (README, "Performance").
+// mimalloc for this module's own allocations (Python's are Python's), on
+// Linux (python/Cargo.toml says why): the search's many small vectors on
+// every thread, 1.1 to 1.5 times faster than with glibc's malloc (README,
+// "At scale").
+#[cfg(target_os = "linux")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -861,8 +863,12 @@ impl NativePool {
         let time_limit = seconds("time_limit_s", time_limit)?;
         let hard = solve::hard_deadline(Instant::now(), time_limit);
         let pool = Arc::clone(&self.pool);
-        let (ag, text) = solve::run(py, None, time_limit, self.text.len(), move |_, _| {
+        let (ag, text) = solve::run(py, None, time_limit, self.text.len(), move |cancel, _| {
             let ag = haplan::Agility::of(&pool);
+            // Given up already (time limit, Ctrl-C): no text nobody reads.
+            if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                return (ag, String::new());
+            }
             let text = haplan_wire::report::agility_text(&pool, &ag);
             (ag, text)
         })?;
@@ -879,8 +885,12 @@ impl NativePool {
             .into_iter()
             .enumerate()
         {
-            if i % 256 == 0 && late() {
-                return Err(solve::time_limit_error(time_limit));
+            if i % 256 == 0 {
+                if late() {
+                    return Err(solve::time_limit_error(time_limit));
+                }
+                // Ctrl-C while the objects are made.
+                py.check_signals()?;
             }
             targets.clear();
             targets.extend(ag.targets.of(v).map(|h| &hosts[h]));

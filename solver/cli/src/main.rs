@@ -33,6 +33,8 @@ fn no_huge_pages() {
     // SAFETY: PR_SET_THP_DISABLE takes integer arguments only and touches
     // no memory of ours.
     unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        // Variadic: each argument as the unsigned long the kernel reads.
+        let (on, zero): (libc::c_ulong, libc::c_ulong) = (1, 0);
+        libc::prctl(libc::PR_SET_THP_DISABLE, on, zero, zero, zero);
     }
 }

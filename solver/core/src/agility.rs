@@ -59,12 +59,14 @@ pub struct Targets {
 const NONE: u32 = u32::MAX;
 
 impl Targets {
-    /// At least the number of hosts `v` may restart on (those passing its
-    /// requirement), found at once: for sizing what lists them.
-    pub fn at_most(&self, v: VmId) -> usize {
+    /// The hosts passing `v`'s requirement, ascending: its targets and
+    /// maybe a few more (its own host, hosts its apart rules close), one
+    /// slice shared by every VM of that requirement. For sizing what lists
+    /// the targets without going through them per VM.
+    pub fn candidates(&self, v: VmId) -> &[HostId] {
         match self.need_of[v] {
-            NONE => 0,
-            n => self.passing[n as usize].len(),
+            NONE => &[],
+            n => &self.passing[n as usize],
         }
     }
 

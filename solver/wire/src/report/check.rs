@@ -466,44 +466,62 @@ pub fn agility_json(pool: &Pool, ag: &haplan::agility::Agility) -> Value {
 /// first, so that the memory it takes is that of the text alone (a pool of
 /// many hosts and VMs has as many targets as their product).
 pub fn agility_json_text(pool: &Pool, ag: &haplan::agility::Agility) -> String {
-    let mut out = Vec::with_capacity(agility_size(pool, ag));
+    let mut out = Vec::new();
+    // Only a hint: when the memory is not there, the buffer grows instead.
+    let _ = out.try_reserve_exact(agility_size(pool, ag, true));
     serde_json::to_writer_pretty(&mut out, &agility_answer(pool, ag)).expect("serializable");
     out.push(b'\n');
     String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
-/// At least the size of `agility`'s JSON or text answer, give or take its
-/// first lines, found without writing it: an answer of gigabytes is then
-/// written into one buffer (memory it does not use is never touched), not
-/// grown by copies that hold the old buffer and the new one at once.
-fn agility_size(pool: &Pool, ag: &haplan::agility::Agility) -> usize {
+/// At least the size of `agility`'s answer (`json`: the JSON text, else
+/// the text for people), give or take its first lines, found without
+/// writing it: an answer of gigabytes is then written into one buffer, not
+/// grown by copies that hold the old buffer and the new one at once. Each
+/// VM's targets are counted by the names of the hosts passing its
+/// requirement (a few more than its targets), summed once per requirement.
+fn agility_size(pool: &Pool, ag: &haplan::agility::Agility, json: bool) -> usize {
     let json_len = |s: &str| serde_json::to_string(s).map_or(6 * s.len() + 2, |j| j.len());
-    // Per target: the longest host name as JSON, a comma, a line break and
-    // 8 spaces of indent.
-    let per_target = pool
+    // Per target: the name as JSON, a comma, a line break and 8 spaces of
+    // indent; or the name and ", ".
+    let per_host: Vec<usize> = pool
         .hosts
         .iter()
-        .map(|h| json_len(&h.name))
-        .max()
-        .unwrap_or(0)
-        + 10;
+        .map(|h| {
+            if json {
+                json_len(&h.name) + 10
+            } else {
+                h.name.len() + 2
+            }
+        })
+        .collect();
+    let mut of_requirement: std::collections::HashMap<*const usize, usize> =
+        std::collections::HashMap::new();
     agility_rows(pool, ag)
         .into_iter()
         .map(|(v, vm, reasons)| {
-            let reasons: usize = reasons
+            let hosts = ag.targets.candidates(v);
+            let targets = *of_requirement.entry(hosts.as_ptr()).or_insert_with(|| {
+                hosts
+                    .iter()
+                    .fold(0usize, |n, &h| n.saturating_add(per_host[h]))
+            });
+            let reasons = reasons
                 .unwrap_or_default()
                 .iter()
-                .map(|r| json_len(r) + 10)
-                .sum();
+                .fold(0usize, |n, r| n.saturating_add(json_len(r) + 10));
             // The row's keys, braces, brackets and indent: 125 bytes.
-            160 + json_len(&vm.name)
-                + json_len(&pool.hosts[vm.host].name)
-                + reasons
-                + ag.targets.at_most(v) * per_target
+            [
+                160,
+                json_len(&vm.name),
+                json_len(&pool.hosts[vm.host].name),
+                reasons,
+                targets,
+            ]
+            .into_iter()
+            .fold(0usize, usize::saturating_add)
         })
-        .sum::<usize>()
-        + 256
-        + json_len(&pool.name)
+        .fold(256 + json_len(&pool.name), usize::saturating_add)
 }
 
 /// [`agility_json`] as compact JSON text (the C ABI's answer), written
@@ -571,7 +589,8 @@ impl Serialize for TargetNames<'_> {
 
 /// `haplan agility` for people: a verdict line, then one line per VM.
 pub fn agility_text(pool: &Pool, ag: &haplan::agility::Agility) -> String {
-    let mut s = String::with_capacity(agility_size(pool, ag));
+    let mut s = String::new();
+    let _ = s.try_reserve_exact(agility_size(pool, ag, false));
     let n = ag.not_agile.len();
     if n == 0 {
         let _ = writeln!(
@@ -618,7 +637,8 @@ mod tests {
     /// The size `agility`'s answers are written into is at least their
     /// own, JSON and text, with names that need escaping, VMs that are not
     /// agile (their reasons) and VMs with few targets: no answer outgrows
-    /// its buffer into copies.
+    /// its buffer into copies. And not by much: a host that is no VM's
+    /// target counts for nothing, however long its name.
     #[test]
     fn agility_answers_fit_the_size_found_beforehand() {
         let mut value: Value = serde_json::from_str(include_str!(
@@ -633,18 +653,24 @@ mod tests {
             value["hosts"]
                 .as_array_mut()
                 .unwrap()
-                .push(serde_json::json!({"name": name(h), "capacity": {"memory_mib": 1024}}));
+                .push(serde_json::json!({"name": name(h), "capacity": {"memory_mib": 1024}, "networks": ["prod"]}));
             value["vms"].as_array_mut().unwrap().push(
-                serde_json::json!({"name": format!("v{h}"), "host": name(h), "demand": {"memory_mib": 1}}),
+                serde_json::json!({"name": format!("v{h}"), "host": name(h), "demand": {"memory_mib": 1}, "networks": ["prod"]}),
             );
         }
+        // And one host with a very long name on no network, so no VM's
+        // target: it does not make every other target count as long.
+        value["hosts"].as_array_mut().unwrap().push(
+            serde_json::json!({"name": "y".repeat(5000), "capacity": {"memory_mib": 1024}, "networks": []}),
+        );
         let pool = haplan::pool_from_value(&value).unwrap();
         let ag = haplan::agility::Agility::of(&pool);
         assert!(!ag.not_agile.is_empty());
-        let size = agility_size(&pool, &ag);
+        let size = agility_size(&pool, &ag, true);
         let json = agility_json_text(&pool, &ag);
         assert!(json.contains(r#"x1-é\"\\"#), "{json}");
         assert!(size >= json.len(), "{size} < {}", json.len());
-        assert!(size >= agility_text(&pool, &ag).len());
+        assert!(size < 2 * json.len(), "{size} >= 2 x {}", json.len());
+        assert!(agility_size(&pool, &ag, false) >= agility_text(&pool, &ag).len());
     }
 }
