@@ -811,6 +811,54 @@ fn past_the_deadline_each_answer_says_what_was_worked_out() {
     );
 }
 
+/// The `haplan` binary runs with transparent huge pages off (its allocator,
+/// mimalloc, returns freed memory in pieces smaller than a huge page, and
+/// clearing 2 MiB pages again on every touch doubled the time of
+/// gigabyte answers): seen in `/proc` while it waits for its input.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_binary_runs_without_transparent_huge_pages() {
+    use std::io::Write;
+    let bin = crate::fixtures::binary().unwrap_or_else(|e| panic!("{e}"));
+    let mut child = std::process::Command::new(&bin)
+        .args(["check", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("haplan starts");
+    let status = std::path::PathBuf::from(format!("/proc/{}/status", child.id()));
+    // The setting comes first in main, before the input is read; wait
+    // for the line to say so (a kernel without it has no such line).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let thp = loop {
+        let text = std::fs::read_to_string(&status).unwrap_or_default();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("THP_enabled:"))
+            .map(|l| l.split_whitespace().nth(1).unwrap_or("").to_string());
+        if line.as_deref() == Some("0") || line.is_none() || Instant::now() > deadline {
+            break line;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let pool = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/basic/demo.json"
+    ))
+    .unwrap();
+    child.stdin.take().unwrap().write_all(&pool).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if let Some(thp) = thp {
+        assert_eq!(thp, "0", "THP_enabled in {}", status.display());
+    }
+}
+
 /// `agility` lists, for each protected VM, every host it may restart on:
 /// about hosts times VMs names. The memory it takes is that of its answer,
 /// not many times more: with 600 MB of address space it answers for 400
