@@ -137,6 +137,15 @@ def test_agility_names_each_host_with_one_string() -> None:
     assert len(names) > len({id(n) for n in names}) == len(set(names))
     assert ag.to_dict() == pool.agility().to_dict()
     assert ag.to_dict()["vms"][0].keys() == {"vm", "host", "agile", "targets", "reasons"}
+    # A fresh copy: changing it changes neither the answer nor the next copy.
+    copy = ag.to_dict()
+    first = ag.to_dict()["vms"][0]
+    copy["vms"][0]["targets"].append("nowhere")
+    copy["vms"][0]["reasons"].append("none")
+    copy["vms"][0]["vm"] = "renamed"
+    copy["vms"].pop()
+    assert ag.to_dict()["vms"][0] == first and len(ag.to_dict()["vms"]) == len(ag.vms)
+    assert "nowhere" not in ag.vms[0].targets
 
 
 def test_docstring_example() -> None:

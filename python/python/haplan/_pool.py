@@ -9,6 +9,7 @@ from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, Unio
 from . import _native
 from ._reports import (
     _deprecated,
+    _no_cycle_collection,
     Agility,
     DiffReport,
     DrainReport,
@@ -311,8 +312,9 @@ class Pool:
         ``str`` the lists share); ``time_limit_s`` (``None``: none) bounds
         making it, as on the command line: past it, within 10 % + 1 s,
         :class:`~haplan.TimeLimitError`."""
-        data, text = self._inner.agility(_seconds(time_limit_s))
-        return Agility._from_native(data, text)
+        with _no_cycle_collection():
+            data, text = self._inner.agility(_seconds(time_limit_s))
+            return Agility._from_native(data, text)
 
     def whatif(
         self,

@@ -16,15 +16,32 @@ hand.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import gc
 import html
 import json
 import warnings
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from . import _native
+
+
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector paused while an answer's many containers
+    are made (they hold no cycles: reference counts free them). Each full
+    collection walks every list made so far, which made copying the
+    agility answer of 2000 hosts and 100,000 VMs take 8 s instead of 1."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 if TYPE_CHECKING:
     from ._pool import Pool
@@ -620,8 +637,21 @@ class Agility:
         return self.verdict.exit_code
 
     def to_dict(self) -> JsonDict:
-        """The JSON object of ``haplan agility --format json`` (a fresh copy)."""
-        return copy.deepcopy(self._json)
+        """The JSON object of ``haplan agility --format json`` (a fresh copy).
+
+        Copied by its schema, each row's lists at once: it names about
+        hosts times VMs hosts, which ``copy.deepcopy`` takes minutes over
+        on thousands of hosts and VMs."""
+        data = self._json
+        with _no_cycle_collection():
+            return {
+                "pool": data["pool"],
+                "verdict": data["verdict"],
+                "vms": [
+                    {**row, "targets": list(row["targets"]), "reasons": list(row["reasons"])}
+                    for row in data["vms"]
+                ],
+            }
 
     def __str__(self) -> str:
         return self.text
