@@ -906,7 +906,7 @@ impl NativePool {
         answer.set_item("pool", &pool.name)?;
         answer.set_item(
             "verdict",
-            haplan_wire::report::verdict_str(haplan_wire::report::agility_verdict(&ag)),
+            verdict_name(haplan_wire::report::agility_verdict(&ag)),
         )?;
         answer.set_item("vms", rows)?;
         Ok((answer.into_any(), text))

@@ -469,9 +469,7 @@ pub fn agility_json_text(pool: &Pool, ag: &haplan::agility::Agility) -> String {
     let mut out = Vec::new();
     // Only a hint: when the memory is not there, the buffer grows instead.
     let _ = out.try_reserve_exact(agility_size(pool, ag, true));
-    serde_json::to_writer_pretty(&mut out, &agility_answer(pool, ag)).expect("serializable");
-    out.push(b'\n');
-    String::from_utf8(out).expect("serde_json writes UTF-8")
+    json_text_into(&agility_answer(pool, ag), out)
 }
 
 /// At least the size of `agility`'s answer (`json`: the JSON text, else
@@ -511,15 +509,9 @@ fn agility_size(pool: &Pool, ag: &haplan::agility::Agility, json: bool) -> usize
                 .iter()
                 .fold(0usize, |n, r| n.saturating_add(json_len(r) + 10));
             // The row's keys, braces, brackets and indent: 125 bytes.
-            [
-                160,
-                json_len(&vm.name),
-                json_len(&pool.hosts[vm.host].name),
-                reasons,
-                targets,
-            ]
-            .into_iter()
-            .fold(0usize, usize::saturating_add)
+            [160, json_len(&vm.name), per_host[vm.host], reasons, targets]
+                .into_iter()
+                .fold(0usize, usize::saturating_add)
         })
         .fold(256 + json_len(&pool.name), usize::saturating_add)
 }

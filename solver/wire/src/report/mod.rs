@@ -38,9 +38,15 @@ pub use timing::*;
 
 /// An answer as the JSON text printed: pretty, with a last newline.
 pub fn json_text(answer: &impl Serialize) -> String {
-    let mut s = serde_json::to_string_pretty(answer).expect("serializable");
-    s.push('\n');
-    s
+    json_text_into(answer, Vec::new())
+}
+
+/// [`json_text`] written into `out` (a buffer the caller reserved for an
+/// answer it knows to be large).
+fn json_text_into(answer: &impl Serialize, mut out: Vec<u8>) -> String {
+    serde_json::to_writer_pretty(&mut out, answer).expect("serializable");
+    out.push(b'\n');
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
 /// A verdict as the JSON names it (`drain` has words of its own for two
