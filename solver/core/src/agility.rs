@@ -110,6 +110,11 @@ impl Targets {
         (self.need_of[v] != NONE).then_some(self.need_of[v] as usize)
     }
 
+    /// How many requirements there are (`0..requirements()`).
+    pub(crate) fn requirements(&self) -> usize {
+        self.passing.len()
+    }
+
     /// The hosts that pass requirement `n`, ascending (own hosts and
     /// anti-affinity aside).
     pub fn passing(&self, n: usize) -> &[HostId] {

@@ -1140,7 +1140,7 @@ struct Tolerance<'a, 'p> {
     /// Subtrees of failure sets the bounds proved feasible as a whole.
     set_level: &'a AtomicU64,
     /// The order the search tasks' packings place VMs in (`Warm::keys`).
-    warm_key: Vec<f64>,
+    warm_key: crate::warm::Keys,
     /// Searches each open failure-set size elsewhere (`split`), given the
     /// domain order in a domain search.
     parts: Option<PartsHook<'a>>,

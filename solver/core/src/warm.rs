@@ -19,6 +19,11 @@
 //! still undoable; when that fails too, the set, and the sets below it, are
 //! decided on their own: a failure here proves nothing. Nothing is
 //! allocated per set once the buffers have grown.
+//!
+//! On pools of many hosts first fit would scan the hosts that are full (on
+//! a near-full pool, most of them) for every VM it places: there a tree of
+//! the most spare per resource under each node ([`Fit`]) leads it to the
+//! first host with room in a few steps, the same host the scan would find.
 
 use crate::model::*;
 use crate::pack::NO_GROUP;
@@ -29,8 +34,11 @@ use crate::scenario::Analysis;
 pub(crate) struct Warm<'a, 'p> {
     an: &'a Analysis<'p>,
     nres: usize,
-    /// Per VM, the order key (largest placed first): [`Warm::keys`].
-    key: &'a [f64],
+    /// The order VMs are placed in and which may use `fit`: [`Warm::keys`].
+    key: &'a Keys,
+    /// The spare of the hosts that may receive VMs, by host, for first fit
+    /// on pools of [`FIT_HOSTS`] hosts or more.
+    fit: Option<Fit>,
     /// Remaining spare per host and resource (`[h * nres + r]`).
     rem: Vec<i64>,
     failed: Vec<bool>,
@@ -52,11 +60,45 @@ enum Step {
     Unplace(VmId, HostId),
 }
 
+/// Pools of at least this many hosts place VMs with a [`Fit`] tree: below,
+/// a scan of the hosts costs less than keeping the tree.
+const FIT_HOSTS: usize = 64;
+
+/// What every [`Warm`] of one pool shares, computed once per pool.
+pub(crate) struct Keys {
+    /// Per VM, the order key (largest placed first).
+    order: Vec<f64>,
+    /// Per requirement (`agility::Targets::requirement`), whether every
+    /// host that may receive VMs passes it: its VMs may then find their
+    /// host with the [`Fit`] tree, which knows nothing of requirements.
+    dense: Vec<bool>,
+}
+
 impl<'a, 'p> Warm<'a, 'p> {
-    /// Per VM, the order key [`Warm`] places VMs by: its share of the
-    /// receiving hosts' total spare, summed over resources. Computed once
-    /// per pool and shared by every search task.
-    pub(crate) fn keys(an: &Analysis) -> Vec<f64> {
+    /// Per VM, the order key [`Warm`] places VMs by (its share of the
+    /// receiving hosts' total spare, summed over resources), and which
+    /// requirements every receiving host passes. Computed once per pool
+    /// and shared by every search task.
+    pub(crate) fn keys(an: &Analysis) -> Keys {
+        let targets = &an.agility.targets;
+        let receiving = an.receives.iter().filter(|&&r| r).count();
+        let dense = (0..targets.requirements())
+            .map(|n| {
+                targets
+                    .passing(n)
+                    .iter()
+                    .filter(|&&h| an.receives[h])
+                    .count()
+                    == receiving
+            })
+            .collect();
+        Keys {
+            order: Self::order(an),
+            dense,
+        }
+    }
+
+    fn order(an: &Analysis) -> Vec<f64> {
         let nres = an.pool.resources.len();
         let scale: Vec<f64> = (0..nres)
             .map(|r| {
@@ -82,13 +124,23 @@ impl<'a, 'p> Warm<'a, 'p> {
 
     /// The packing with no host failed: the VMs of hosts already down
     /// placed, if they fit. `key` is [`Warm::keys`] of the same pool.
-    pub(crate) fn new(an: &'a Analysis<'p>, key: &'a [f64]) -> Self {
+    pub(crate) fn new(an: &'a Analysis<'p>, key: &'a Keys) -> Self {
+        Self::with_fit(an, key, an.pool.hosts.len() >= FIT_HOSTS)
+    }
+
+    /// [`Warm::new`], with a [`Fit`] tree or without (the same packings).
+    fn with_fit(an: &'a Analysis<'p>, key: &'a Keys, tree: bool) -> Self {
         let nh = an.pool.hosts.len();
+        let nres = an.pool.resources.len();
+        let rem: Vec<i64> = an.spare.iter().flatten().copied().collect();
+        let fit = (tree && nres > 0 && key.dense.iter().any(|&d| d))
+            .then(|| Fit::new(nres, &rem, &an.receives));
         let mut w = Warm {
             an,
-            nres: an.pool.resources.len(),
+            nres,
             key,
-            rem: an.spare.iter().flatten().copied().collect(),
+            fit,
+            rem,
             failed: vec![false; nh],
             on: vec![Vec::new(); nh],
             log: Vec::new(),
@@ -108,6 +160,7 @@ impl<'a, 'p> Warm<'a, 'p> {
     pub(crate) fn push(&mut self, h: HostId) {
         self.failed[h] = true;
         self.frames.push((h, None));
+        self.refit(h);
     }
 
     /// Removes the host added last, undoing its repair.
@@ -118,6 +171,19 @@ impl<'a, 'p> Warm<'a, 'p> {
             self.valid = valid;
         }
         self.failed[h] = false;
+        self.refit(h);
+    }
+
+    /// Brings `h`'s leaf of the [`Fit`] tree up to date: its spare, or
+    /// none while it has failed or receives no VMs.
+    fn refit(&mut self, h: HostId) {
+        if let Some(fit) = &mut self.fit {
+            let open = self.an.receives[h] && !self.failed[h];
+            fit.set(
+                h,
+                open.then(|| &self.rem[h * self.nres..(h + 1) * self.nres]),
+            );
+        }
     }
 
     /// Whether the packing, repaired for every host added, places every VM
@@ -197,7 +263,7 @@ impl<'a, 'p> Warm<'a, 'p> {
     /// eligible surviving host with room.
     fn place_queue(&mut self) -> bool {
         let mut queue = std::mem::take(&mut self.queue);
-        let key = self.key;
+        let key = &self.key.order;
         queue.sort_unstable_by(|&a, &b| key[b].total_cmp(&key[a]).then(a.cmp(&b)));
         let mut ok = true;
         for &v in &queue {
@@ -224,13 +290,26 @@ impl<'a, 'p> Warm<'a, 'p> {
         let nres = self.nres;
         let d = &an.pool.vms[v].demand;
         let g = an.group_of[v];
-        an.agility.targets.of(v).find(|&t| {
+        let targets = &an.agility.targets;
+        let free = |t: HostId| g == NO_GROUP || self.on[t].iter().all(|&o| an.group_of[o] != g);
+        let need = targets.requirement(v)?;
+        if let Some(fit) = self.fit.as_ref().filter(|_| self.key.dense[need]) {
+            // Every receiving host passes the requirement, and the tree
+            // holds just the receiving hosts that have not failed: the
+            // first of them with room, in host order, that `v`'s apart
+            // rules and the packing's groups allow.
+            return fit.first(d, |t| targets.open(v, t) && free(t));
+        }
+        // Room first: it is the cheaper test, and the one most hosts of a
+        // full pool fail.
+        targets.candidates(v).iter().copied().find(|&t| {
             an.receives[t]
                 && !self.failed[t]
                 && d.iter()
                     .zip(&self.rem[t * nres..(t + 1) * nres])
                     .all(|(d, r)| d <= r)
-                && (g == NO_GROUP || self.on[t].iter().all(|&o| an.group_of[o] != g))
+                && targets.open(v, t)
+                && free(t)
         })
     }
 
@@ -242,6 +321,9 @@ impl<'a, 'p> Warm<'a, 'p> {
             .zip(d)
         {
             *r += sign * x;
+        }
+        if !self.failed[h] {
+            self.refit(h);
         }
     }
 
@@ -262,6 +344,87 @@ impl<'a, 'p> Warm<'a, 'p> {
                 }
             }
         }
+    }
+}
+
+/// First fit in a few steps: a tree over the hosts (leaves in host order)
+/// whose nodes hold, per resource, the most spare of any host below them
+/// that is open for VMs. A subtree where some resource's most is below a
+/// VM's demand has no host with room for it and is skipped; the first leaf
+/// reached with room is the first such host in host order.
+struct Fit {
+    /// Leaves: the next power of two at or above the number of hosts.
+    size: usize,
+    nres: usize,
+    /// Node `i`'s most spare of resource `r` at `i * nres + r` (the root
+    /// is node 1, leaf `h` node `size + h`); `i64::MIN` where no host below
+    /// is open.
+    most: Vec<i64>,
+}
+
+impl Fit {
+    /// The tree of the hosts' spare (`[h * nres + r]`), those that are
+    /// `open` only.
+    fn new(nres: usize, spare: &[i64], open: &[bool]) -> Fit {
+        let size = open.len().next_power_of_two();
+        let mut most = vec![i64::MIN; 2 * size * nres];
+        for h in (0..open.len()).filter(|&h| open[h]) {
+            most[(size + h) * nres..(size + h + 1) * nres]
+                .copy_from_slice(&spare[h * nres..(h + 1) * nres]);
+        }
+        for i in (1..size).rev() {
+            for r in 0..nres {
+                most[i * nres + r] = most[2 * i * nres + r].max(most[(2 * i + 1) * nres + r]);
+            }
+        }
+        Fit { size, nres, most }
+    }
+
+    /// Host `h`'s spare, `None` when it is not open for VMs.
+    fn set(&mut self, h: HostId, spare: Option<&[i64]>) {
+        let nres = self.nres;
+        let mut i = self.size + h;
+        match spare {
+            Some(s) => self.most[i * nres..(i + 1) * nres].copy_from_slice(s),
+            None => self.most[i * nres..(i + 1) * nres].fill(i64::MIN),
+        }
+        while i > 1 {
+            i /= 2;
+            let (l, r) = (2 * i * nres, (2 * i + 1) * nres);
+            let mut changed = false;
+            for k in 0..nres {
+                let m = self.most[l + k].max(self.most[r + k]);
+                changed |= self.most[i * nres + k] != m;
+                self.most[i * nres + k] = m;
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+
+    /// The first open host with room for `demand` that `accept`s it, in
+    /// host order: one walk of the tree, whatever `accept` turns down.
+    fn first(&self, demand: &[i64], mut accept: impl FnMut(HostId) -> bool) -> Option<HostId> {
+        self.first_in(1, demand, &mut accept)
+    }
+
+    fn first_in(
+        &self,
+        i: usize,
+        d: &[i64],
+        accept: &mut impl FnMut(HostId) -> bool,
+    ) -> Option<HostId> {
+        let most = &self.most[i * self.nres..(i + 1) * self.nres];
+        if most.iter().zip(d).any(|(m, d)| m < d) {
+            return None;
+        }
+        if i >= self.size {
+            let h = i - self.size;
+            return accept(h).then_some(h);
+        }
+        self.first_in(2 * i, d, accept)
+            .or_else(|| self.first_in(2 * i + 1, d, accept))
     }
 }
 
@@ -351,6 +514,70 @@ mod tests {
             if w.feasible() {
                 prop_assert!(valid(&an, &set, &w.placement()));
             }
+        }
+    }
+
+    proptest! {
+        /// With the [`Fit`] tree, first fit finds the host the scan finds:
+        /// the same pushes, pops and questions leave the same packing.
+        #[test]
+        fn the_tree_finds_the_host_the_scan_finds(
+            caps in prop::collection::vec((20i64..100, 4i64..16), 2..12),
+            vms in prop::collection::vec((0usize..12, 1i64..40, 0i64..6, prop::option::of(0u8..3)), 0..30),
+            ops in prop::collection::vec((0u8..3, 0usize..12, any::<bool>()), 1..24),
+        ) {
+            let n = caps.len();
+            let vms: Vec<_> = vms.into_iter().map(|(h, m, c, g)| (h % n, m, c, g)).collect();
+            let pool = crate::parse_pool(&pool_text(&caps, &vms)).unwrap();
+            let an = Analysis::new(&pool);
+            let key = Warm::keys(&an);
+            let mut scan = Warm::with_fit(&an, &key, false);
+            let mut tree = Warm::with_fit(&an, &key, true);
+            prop_assert!(scan.fit.is_none() && (tree.fit.is_some() || vms.is_empty()));
+            let mut set: Vec<HostId> = Vec::new();
+            for (op, h, ask) in ops {
+                let h = h % n;
+                if op < 2 && !set.contains(&h) {
+                    scan.push(h);
+                    tree.push(h);
+                    set.push(h);
+                } else if set.pop().is_some() {
+                    scan.pop();
+                    tree.pop();
+                }
+                if ask {
+                    prop_assert_eq!(scan.feasible(), tree.feasible());
+                    prop_assert_eq!(scan.state(), tree.state());
+                }
+            }
+            prop_assert_eq!(scan.feasible(), tree.feasible());
+            prop_assert_eq!(scan.state(), tree.state());
+        }
+
+        /// [`Fit::first`] is the first leaf, in host order, with room in
+        /// every resource that `accept` takes.
+        #[test]
+        fn fit_first_is_the_first_accepted_host_with_room(
+            spare in prop::collection::vec(prop::option::of((-5i64..20, -5i64..20)), 1..40),
+            d in (0i64..15, 0i64..15),
+            turned_down in prop::collection::vec(any::<bool>(), 40),
+        ) {
+            // Built with half the hosts' spare, the other half set after.
+            let flat: Vec<i64> = spare.iter().flat_map(|s| {
+                let (a, b) = s.unwrap_or((0, 0));
+                [a, b]
+            }).collect();
+            let half = spare.len() / 2;
+            let open: Vec<bool> = (0..spare.len()).map(|h| h < half && spare[h].is_some()).collect();
+            let mut fit = Fit::new(2, &flat, &open);
+            for (h, s) in spare.iter().enumerate().skip(half) {
+                fit.set(h, s.map(|(a, b)| [a, b]).as_ref().map(|x| &x[..]));
+            }
+            let d = [d.0, d.1];
+            let want = spare.iter().enumerate().position(|(h, s)| {
+                s.is_some_and(|(a, b)| a >= d[0] && b >= d[1]) && !turned_down[h]
+            });
+            prop_assert_eq!(fit.first(&d, |h| !turned_down[h]), want);
         }
     }
 
