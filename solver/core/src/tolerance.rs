@@ -1141,9 +1141,64 @@ struct Tolerance<'a, 'p> {
     set_level: &'a AtomicU64,
     /// The order the search tasks' packings place VMs in (`Warm::keys`).
     warm_key: crate::warm::Keys,
+    /// Each host's VMs packed alone (`crate::warm::Alone`), made when a
+    /// search first needs them.
+    alone: std::sync::OnceLock<crate::warm::Alone>,
+    /// How often the set bounds settle a set one host short of full that
+    /// `alone` leaves hosts of: asked less where they hardly ever do.
+    last_bounds: Sampled,
     /// Searches each open failure-set size elsewhere (`split`), given the
     /// domain order in a domain search.
     parts: Option<PartsHook<'a>>,
+}
+
+/// Whether to ask the set bounds of a set one host short of full, once
+/// `warm::Alone` has left `n` hosts x to decide `chosen ∪ {x}` of: a "yes"
+/// saves those n decisions, but on pools of many hosts the bounds cost
+/// more than a handful of them and seldom say "yes" there. So they are
+/// asked where the time they save on average (how often they say "yes",
+/// times n decisions at their average time) is at least their own average
+/// time, as measured so far in this search, and of one set in
+/// [`SAMPLED_RATE`] besides (the rates change as the search goes on).
+/// Skipping them changes what proves a set, never an answer.
+#[derive(Default)]
+struct Sampled {
+    asked: AtomicU64,
+    yes: AtomicU64,
+    skipped: AtomicU64,
+    asked_ns: AtomicU64,
+    decided: AtomicU64,
+    decided_ns: AtomicU64,
+}
+
+const SAMPLED_RATE: u64 = 64;
+
+impl Sampled {
+    fn ask(&self, n: usize) -> bool {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
+        let (asked, decided) = (load(&self.asked), load(&self.decided));
+        if asked < SAMPLED_RATE as f64 || decided < SAMPLED_RATE as f64 {
+            return true;
+        }
+        let saves = load(&self.yes) / asked * n as f64 * load(&self.decided_ns) / decided;
+        saves >= load(&self.asked_ns) / asked
+            || self.skipped.fetch_add(1, Ordering::Relaxed) % SAMPLED_RATE == 0
+    }
+
+    fn asked(&self, yes: bool, since: Instant) {
+        self.asked.fetch_add(1, Ordering::Relaxed);
+        self.yes.fetch_add(yes as u64, Ordering::Relaxed);
+        let ns = since.elapsed().as_nanos() as u64;
+        self.asked_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    fn decided(&self, n: u64, since: Instant) {
+        if n > 0 {
+            self.decided.fetch_add(n, Ordering::Relaxed);
+            let ns = since.elapsed().as_nanos() as u64;
+            self.decided_ns.fetch_add(ns, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Decides `first_failing(k)` (or `first_failing_domains(d, k)`) by parts.
@@ -1248,6 +1303,8 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             by_stage: &counters.by_stage,
             set_level: &counters.set_level,
             warm_key: Warm::keys(an),
+            alone: std::sync::OnceLock::new(),
+            last_bounds: Sampled::default(),
             parts: None,
         }
     }
@@ -1657,9 +1714,26 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         if rest.len() < m {
             return None;
         }
-        if bounded && self.bounds.all_feasible(&p) {
-            self.set_level.fetch_add(1, Ordering::Relaxed);
-            return None;
+        // One host left to add: the hosts x whose own packing combines
+        // with this set's (`crate::warm::Alone`) need no packing of theirs,
+        // nor the set bounds (which cost more than finding them).
+        let clashing = (bounded && m == 1)
+            .then(|| self.last_hosts(chosen, warm, start))
+            .flatten();
+        let asking = match &clashing {
+            None => bounded,
+            Some(c) => !c.is_empty() && self.last_bounds.ask(c.len()),
+        };
+        if asking {
+            let since = Instant::now();
+            let proved = self.bounds.all_feasible(&p);
+            if clashing.is_some() {
+                self.last_bounds.asked(proved, since);
+            }
+            if proved {
+                self.set_level.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
         }
         // The aggregate condition can only reject a completion here when it
         // rejects one of the parent's: a child's chosen hosts are the
@@ -1675,6 +1749,8 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             let proof = Infeasible::from(blocks);
             return Some(SetResult::Infeasible(set, proof));
         }
+        let since = Instant::now();
+        let mut decided = 0;
         for i in start..=self.ranked.len() - m {
             if i > start && self.twin_prev[i] {
                 continue; // skipping its twin ranked[i - 1] for it changes nothing
@@ -1686,16 +1762,69 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             {
                 continue;
             }
+            if let Some(clashing) = &clashing {
+                if clashing.binary_search(&self.ranked[i]).is_err() {
+                    self.count(pack::Stage::Greedy as usize, 1);
+                    continue;
+                }
+            }
             chosen.push(self.ranked[i]);
             warm.push(self.ranked[i]);
             let found = self.dfs(chosen, warm, i + 1, k);
             warm.pop();
             chosen.pop();
+            decided += 1;
             if found.is_some() {
                 return found;
             }
         }
+        if clashing.is_some() {
+            self.last_bounds.decided(decided, since);
+        }
         None
+    }
+
+    /// With `warm` a valid packing of `chosen`, the hosts x (sorted) for
+    /// which `chosen ∪ {x}` is not proved survived by combining it with
+    /// x's own packing (`crate::warm::Alone`): those without one, those
+    /// `warm` places VMs on, and those whose packing clashes with `warm`'s
+    /// on a host it changed or on a host of `chosen`. `None` when `warm`
+    /// is not valid (every x then needs its own decision).
+    fn last_hosts(&self, chosen: &[HostId], warm: &mut Warm, start: usize) -> Option<Vec<HostId>> {
+        if !warm.feasible() {
+            return None;
+        }
+        let an = self.an;
+        let alone = self
+            .alone
+            .get_or_init(|| crate::warm::Alone::of(an, &self.warm_key, self.budget));
+        let mut hosts = chosen.to_vec();
+        warm.touched(&mut hosts);
+        hosts.sort_unstable();
+        hosts.dedup();
+        let rest = &self.ranked[start..];
+        let mut out: Vec<HostId> = rest.iter().copied().filter(|&x| !alone.has(x)).collect();
+        let mut load = Vec::new();
+        for &t in &hosts {
+            alone.clashes(an, warm, chosen, t, &mut load, &mut out);
+        }
+        out.sort_unstable();
+        out.dedup();
+        // Hosts the packing places VMs on: settled when those VMs move.
+        for &x in rest {
+            if !warm.on(x).is_empty()
+                && out.binary_search(&x).is_err()
+                && alone.moves(an, warm, x).is_none()
+            {
+                out.push(x);
+            }
+        }
+        out.sort_unstable();
+        // Only the hosts still to add count.
+        let mut later = vec![false; an.pool.hosts.len()];
+        rest.iter().for_each(|&x| later[x] = true);
+        out.retain(|&x| later[x]);
+        Some(out)
     }
 
     fn decide(&self, set: &[HostId]) -> Result<(), SetResult> {

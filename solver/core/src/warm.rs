@@ -52,6 +52,9 @@ pub(crate) struct Warm<'a, 'p> {
     /// Every repaired frame found room for all its VMs.
     valid: bool,
     queue: Vec<VmId>,
+    /// Places each VM on the last host with room instead of the first
+    /// ([`Alone`]'s packings, kept clear of the search's).
+    last: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -147,6 +150,7 @@ impl<'a, 'p> Warm<'a, 'p> {
             frames: Vec::new(),
             valid: true,
             queue: Vec::new(),
+            last: false,
         };
         for &h in &an.down {
             w.queue.extend(&an.items[h]);
@@ -283,8 +287,9 @@ impl<'a, 'p> Warm<'a, 'p> {
         ok
     }
 
-    /// The first host (in host order) that `v` may restart on with room
-    /// for it, and no VM of its anti-affinity group placed there.
+    /// The first host (in host order; the last with `last`) that `v` may
+    /// restart on with room for it, and no VM of its anti-affinity group
+    /// placed there.
     fn first_target(&self, v: VmId) -> Option<HostId> {
         let an = self.an;
         let nres = self.nres;
@@ -298,11 +303,11 @@ impl<'a, 'p> Warm<'a, 'p> {
             // holds just the receiving hosts that have not failed: the
             // first of them with room, in host order, that `v`'s apart
             // rules and the packing's groups allow.
-            return fit.first(d, |t| targets.open(v, t) && free(t));
+            return fit.first(d, self.last, |t| targets.open(v, t) && free(t));
         }
         // Room first: it is the cheaper test, and the one most hosts of a
         // full pool fail.
-        targets.candidates(v).iter().copied().find(|&t| {
+        let fits = |&t: &HostId| {
             an.receives[t]
                 && !self.failed[t]
                 && d.iter()
@@ -310,7 +315,13 @@ impl<'a, 'p> Warm<'a, 'p> {
                     .all(|(d, r)| d <= r)
                 && targets.open(v, t)
                 && free(t)
-        })
+        };
+        let hosts = targets.candidates(v).iter().copied();
+        if self.last {
+            hosts.rev().find(fits)
+        } else {
+            hosts.into_iter().find(fits)
+        }
     }
 
     /// `rem[h] += sign * demand(v)`.
@@ -342,6 +353,205 @@ impl<'a, 'p> Warm<'a, 'p> {
                     self.add_rem(h, v, -1);
                     self.on[h].push(v);
                 }
+            }
+        }
+    }
+}
+
+impl Warm<'_, '_> {
+    /// The hosts the packing changed since the base state (VMs placed on
+    /// or taken off them), added to `out` (with repeats).
+    pub(crate) fn touched(&self, out: &mut Vec<HostId>) {
+        out.extend(self.log.iter().map(|s| match *s {
+            Step::Place(_, t) | Step::Unplace(_, t) => t,
+        }));
+    }
+
+    /// Host `t`'s spare left by the packing, per resource.
+    pub(crate) fn rem_of(&self, t: HostId) -> &[i64] {
+        &self.rem[t * self.nres..(t + 1) * self.nres]
+    }
+
+    /// The VMs the packing restarts on `t`.
+    pub(crate) fn on(&self, t: HostId) -> &[VmId] {
+        &self.on[t]
+    }
+}
+
+/// For each host x, a packing of x's VMs alone (x the one host failed,
+/// beyond those already down), last fit: the search's packings are first
+/// fit, so the two tend to use different hosts. A failure set `S ∪ {x}`
+/// is then survived when the search's packing P of S (valid, nothing on
+/// x) and x's packing meet on no host beyond its spare left by P, x's
+/// packing uses no host of S, and no two VMs of one anti-affinity group
+/// meet: P places every VM of S and of the hosts down, x's packing
+/// every VM of x, and on a host P left as it was, x's packing fits by
+/// construction. So a search that has P checks its last host x on the
+/// hosts P changed only ([`Alone::clashes`]) instead of packing x's VMs.
+pub(crate) struct Alone {
+    /// Per host: x's packing exists (and moved nothing but x's own VMs).
+    ok: Vec<bool>,
+    /// Per host t, `entries[at[t]..at[t + 1]]`: the (x, VM) placed on t by
+    /// x's packing, by x.
+    at: Vec<usize>,
+    entries: Vec<(HostId, VmId)>,
+}
+
+impl Alone {
+    /// The packings of every up host's VMs alone, as far as the budget
+    /// allows (a host not reached has none).
+    pub(crate) fn of(an: &Analysis, key: &Keys, budget: &crate::pack::Budget) -> Alone {
+        let nh = an.pool.hosts.len();
+        let mut ok = vec![false; nh];
+        let mut placed: Vec<(HostId, HostId, VmId)> = Vec::new();
+        let mut w = Warm::new(an, key);
+        w.last = true;
+        if w.valid && an.rules.is_none() {
+            for (i, &x) in an.candidates.iter().enumerate() {
+                if i % 64 == 0 && budget.expired() {
+                    break;
+                }
+                if !w.on[x].is_empty() {
+                    continue; // x holds VMs of hosts down: they would move too
+                }
+                w.push(x);
+                // Only x's VMs placed (no repack moved any other).
+                if w.feasible()
+                    && w.log.len() == an.items[x].len()
+                    && w.log.iter().all(|s| matches!(s, Step::Place(..)))
+                {
+                    let steps = &w.log;
+                    {
+                        ok[x] = true;
+                        placed.extend(steps.iter().map(|s| match *s {
+                            Step::Place(v, t) | Step::Unplace(v, t) => (t, x, v),
+                        }));
+                    }
+                }
+                w.pop();
+            }
+        }
+        placed.sort_unstable();
+        let mut at = vec![0; nh + 1];
+        for &(t, _, _) in &placed {
+            at[t + 1] += 1;
+        }
+        for t in 0..nh {
+            at[t + 1] += at[t];
+        }
+        Alone {
+            ok,
+            at,
+            entries: placed.into_iter().map(|(_, x, v)| (x, v)).collect(),
+        }
+    }
+
+    /// Whether x's VMs have a packing of their own.
+    pub(crate) fn has(&self, x: HostId) -> bool {
+        self.ok[x]
+    }
+
+    /// What x's packing places on `t`, per resource, added to `load`, and
+    /// whether it places a VM of anti-affinity group `g` there.
+    fn on_host(&self, an: &Analysis, x: HostId, t: HostId, g: u32, load: &mut [i64]) -> bool {
+        let entries = &self.entries[self.at[t]..self.at[t + 1]];
+        let from = entries.partition_point(|e| e.0 < x);
+        let mut group = false;
+        for &(_, v) in entries[from..].iter().take_while(|e| e.0 == x) {
+            for (l, d) in load.iter_mut().zip(&an.pool.vms[v].demand) {
+                *l += d;
+            }
+            group |= g != NO_GROUP && an.group_of[v] == g;
+        }
+        group
+    }
+
+    /// With x's packing combining with `w`'s but `w` placing VMs on x:
+    /// whether those VMs find new hosts (first fit, largest first) beside
+    /// both packings, which together then place every VM of `failed ∪
+    /// {x}` (`failed` the set `w` packs). Each new host is one that `w`'s
+    /// packing of the failure set could take: surviving, receiving, the VM's
+    /// agility allowing it, no VM of its group there in either packing nor
+    /// among those moved before, room for it besides both packings' VMs
+    /// and those moved before. `Some` with the new hosts of the moved VMs.
+    pub(crate) fn moves(&self, an: &Analysis, w: &Warm, x: HostId) -> Option<Vec<(HostId, VmId)>> {
+        let nres = w.nres;
+        let targets = &an.agility.targets;
+        let mut moving: Vec<VmId> = w.on[x].clone();
+        let key = &w.key.order;
+        moving.sort_unstable_by(|&a, &b| key[b].total_cmp(&key[a]).then(a.cmp(&b)));
+        let mut moved: Vec<(HostId, VmId)> = Vec::with_capacity(moving.len());
+        let mut load = vec![0i64; nres];
+        for &u in &moving {
+            let d = &an.pool.vms[u].demand;
+            let g = an.group_of[u];
+            let need = targets.requirement(u)?;
+            let mut accept = |t: HostId| {
+                if t == x || !targets.open(u, t) {
+                    return false;
+                }
+                if g != NO_GROUP && w.on[t].iter().any(|&o| an.group_of[o] == g) {
+                    return false;
+                }
+                load.fill(0);
+                let mut clash = self.on_host(an, x, t, g, &mut load);
+                for &(h, o) in &moved {
+                    if h == t {
+                        clash |= g != NO_GROUP && an.group_of[o] == g;
+                        for (l, e) in load.iter_mut().zip(&an.pool.vms[o].demand) {
+                            *l += e;
+                        }
+                    }
+                }
+                !clash && (0..nres).all(|r| d[r] + load[r] <= w.rem[t * nres + r])
+            };
+            let found = match w.fit.as_ref().filter(|_| w.key.dense[need]) {
+                Some(fit) => fit.first(d, false, accept),
+                None => targets
+                    .candidates(u)
+                    .iter()
+                    .copied()
+                    .find(|&t| an.receives[t] && !w.failed[t] && accept(t)),
+            };
+            moved.push((found?, u));
+        }
+        Some(moved)
+    }
+
+    /// Adds to `out` the hosts x whose packing does not combine with `w`'s
+    /// (whose failure set is `failed`) on host `t`: it places VMs on `t`
+    /// though `t` failed, more than `w` left of `t`'s spare, or a VM
+    /// where `w` places another of its anti-affinity group. On a host `w`
+    /// left as in its base state every packing combines.
+    pub(crate) fn clashes(
+        &self,
+        an: &Analysis,
+        w: &Warm,
+        failed: &[HostId],
+        t: HostId,
+        load: &mut Vec<i64>,
+        out: &mut Vec<HostId>,
+    ) {
+        let entries = &self.entries[self.at[t]..self.at[t + 1]];
+        if failed.contains(&t) {
+            out.extend(entries.iter().map(|&(x, _)| x));
+            return;
+        }
+        let rem = w.rem_of(t);
+        let on = w.on(t);
+        for run in entries.chunk_by(|a, b| a.0 == b.0) {
+            load.clear();
+            load.resize(rem.len(), 0);
+            let mut clash = false;
+            for &(_, v) in run {
+                for (l, d) in load.iter_mut().zip(&an.pool.vms[v].demand) {
+                    *l += d;
+                }
+                let g = an.group_of[v];
+                clash |= g != NO_GROUP && on.iter().any(|&o| an.group_of[o] == g);
+            }
+            if clash || load.iter().zip(rem).any(|(l, r)| l > r) {
+                out.push(run[0].0);
             }
         }
     }
@@ -404,15 +614,22 @@ impl Fit {
     }
 
     /// The first open host with room for `demand` that `accept`s it, in
-    /// host order: one walk of the tree, whatever `accept` turns down.
-    fn first(&self, demand: &[i64], mut accept: impl FnMut(HostId) -> bool) -> Option<HostId> {
-        self.first_in(1, demand, &mut accept)
+    /// host order (the last with `last`): one walk of the tree, whatever
+    /// `accept` turns down.
+    fn first(
+        &self,
+        demand: &[i64],
+        last: bool,
+        mut accept: impl FnMut(HostId) -> bool,
+    ) -> Option<HostId> {
+        self.first_in(1, demand, last, &mut accept)
     }
 
     fn first_in(
         &self,
         i: usize,
         d: &[i64],
+        last: bool,
         accept: &mut impl FnMut(HostId) -> bool,
     ) -> Option<HostId> {
         let most = &self.most[i * self.nres..(i + 1) * self.nres];
@@ -423,8 +640,13 @@ impl Fit {
             let h = i - self.size;
             return accept(h).then_some(h);
         }
-        self.first_in(2 * i, d, accept)
-            .or_else(|| self.first_in(2 * i + 1, d, accept))
+        let (a, b) = if last {
+            (2 * i + 1, 2 * i)
+        } else {
+            (2 * i, 2 * i + 1)
+        };
+        self.first_in(a, d, last, accept)
+            .or_else(|| self.first_in(b, d, last, accept))
     }
 }
 
@@ -577,7 +799,89 @@ mod tests {
             let want = spare.iter().enumerate().position(|(h, s)| {
                 s.is_some_and(|(a, b)| a >= d[0] && b >= d[1]) && !turned_down[h]
             });
-            prop_assert_eq!(fit.first(&d, |h| !turned_down[h]), want);
+            prop_assert_eq!(fit.first(&d, false, |h| !turned_down[h]), want);
+            let last = spare.iter().enumerate().rposition(|(h, s)| {
+                s.is_some_and(|(a, b)| a >= d[0] && b >= d[1]) && !turned_down[h]
+            });
+            prop_assert_eq!(fit.first(&d, true, |h| !turned_down[h]), last);
+        }
+    }
+
+    proptest! {
+        /// Whenever [`Alone::clashes`] (with the hosts without a packing of
+        /// their own, and those the search's packing places VMs on) leaves
+        /// out a host x, the search's packing of S and x's own packing,
+        /// put together, are a valid packing of S ∪ {x}.
+        #[test]
+        fn packings_alone_combine_where_no_clash_is_found(
+            caps in prop::collection::vec((20i64..100, 4i64..16), 3..9),
+            vms in prop::collection::vec((0usize..9, 1i64..40, 0i64..6, prop::option::of(0u8..3)), 0..24),
+            set in prop::collection::vec(0usize..9, 1..4),
+            down in prop::option::of(0usize..9),
+        ) {
+            let n = caps.len();
+            let vms: Vec<_> = vms.into_iter().map(|(h, m, c, g)| (h % n, m, c, g)).collect();
+            let mut text = pool_text(&caps, &vms);
+            if let Some(d) = down {
+                // One host down: its VMs are in every packing's base.
+                let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+                v["hosts"][d % n]["state"] = "down".into();
+                text = v.to_string();
+            }
+            let pool = crate::parse_pool(&text).unwrap();
+            let an = Analysis::new(&pool);
+            let key = Warm::keys(&an);
+            let budget = crate::pack::Budget::default();
+            let alone = Alone::of(&an, &key, &budget);
+            let mut w = Warm::new(&an, &key);
+            let mut s: Vec<HostId> = Vec::new();
+            for h in set.into_iter().map(|h| h % n) {
+                if !s.contains(&h) && an.candidates.contains(&h) {
+                    w.push(h);
+                    s.push(h);
+                }
+            }
+            prop_assume!(w.feasible());
+            let mut hosts = s.clone();
+            w.touched(&mut hosts);
+            hosts.sort_unstable();
+            hosts.dedup();
+            let mut out = Vec::new();
+            let mut load = Vec::new();
+            for &t in &hosts {
+                alone.clashes(&an, &w, &s, t, &mut load, &mut out);
+            }
+            for &x in an.candidates.iter().filter(|x| !s.contains(x)) {
+                if !alone.has(x) || out.contains(&x) {
+                    continue;
+                }
+                // VMs the packing of S put on x move, or x is left out.
+                let moved = if w.on(x).is_empty() {
+                    Vec::new()
+                } else {
+                    match alone.moves(&an, &w, x) {
+                        Some(m) => m,
+                        None => continue,
+                    }
+                };
+                let mut placement: Vec<(VmId, HostId)> = w
+                    .placement()
+                    .into_iter()
+                    .filter(|&(_, t)| t != x)
+                    .chain(moved.iter().map(|&(t, v)| (v, t)))
+                    .collect();
+                for t in 0..n {
+                    placement.extend(
+                        alone.entries[alone.at[t]..alone.at[t + 1]]
+                            .iter()
+                            .filter(|e| e.0 == x)
+                            .map(|&(_, v)| (v, t)),
+                    );
+                }
+                let mut failed = s.clone();
+                failed.push(x);
+                prop_assert!(valid(&an, &failed, &placement), "S {:?} + {}: {:?}", s, x, placement);
+            }
         }
     }
 
