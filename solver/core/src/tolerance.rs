@@ -1784,12 +1784,13 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         None
     }
 
-    /// With `warm` a valid packing of `chosen`, the hosts x (sorted) for
-    /// which `chosen ∪ {x}` is not proved survived by combining it with
-    /// x's own packing (`crate::warm::Alone`): those without one, those
-    /// `warm` places VMs on, and those whose packing clashes with `warm`'s
-    /// on a host it changed or on a host of `chosen`. `None` when `warm`
-    /// is not valid (every x then needs its own decision).
+    /// With `warm` a valid packing of `chosen`, the hosts x ranked from
+    /// `start` (sorted) for which `chosen ∪ {x}` is not proved survived by
+    /// combining it with x's own packing (`crate::warm::Alone`): those
+    /// without one, and those where the VMs `warm` places on x, with x's
+    /// that clash with `warm`'s on a host it changed or on a host of
+    /// `chosen`, find no other hosts. `None` when `warm` is not valid
+    /// (every x then needs its own decision).
     fn last_hosts(&self, chosen: &[HostId], warm: &mut Warm, start: usize) -> Option<Vec<HostId>> {
         if !warm.feasible() {
             return None;
@@ -1803,27 +1804,37 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         hosts.sort_unstable();
         hosts.dedup();
         let rest = &self.ranked[start..];
-        let mut out: Vec<HostId> = rest.iter().copied().filter(|&x| !alone.has(x)).collect();
+        // x's VMs that clash with the packing, to move.
+        let mut clashing = Vec::new();
         let mut load = Vec::new();
         for &t in &hosts {
-            alone.clashes(an, warm, chosen, t, &mut load, &mut out);
+            alone.clashes(an, warm, chosen, t, &mut load, &mut clashing);
         }
-        out.sort_unstable();
-        out.dedup();
-        // Hosts the packing places VMs on: settled when those VMs move.
+        clashing.sort_unstable();
+        let mut extra = Vec::new();
+        let mut out = Vec::new();
         for &x in rest {
-            if !warm.on(x).is_empty()
-                && out.binary_search(&x).is_err()
-                && alone.moves(an, warm, x).is_none()
+            if !alone.has(x) {
+                out.push(x);
+                continue;
+            }
+            let from = clashing.partition_point(|e| e.0 < x);
+            extra.clear();
+            extra.extend(
+                clashing[from..]
+                    .iter()
+                    .take_while(|e| e.0 == x)
+                    .map(|e| e.1),
+            );
+            // Settled when the VMs the packing put on x, and x's that
+            // clash, move.
+            if (!warm.on(x).is_empty() || !extra.is_empty())
+                && alone.moves(an, warm, x, &extra).is_none()
             {
                 out.push(x);
             }
         }
         out.sort_unstable();
-        // Only the hosts still to add count.
-        let mut later = vec![false; an.pool.hosts.len()];
-        rest.iter().for_each(|&x| later[x] = true);
-        out.retain(|&x| later[x]);
         Some(out)
     }
 

@@ -387,7 +387,10 @@ impl Warm<'_, '_> {
 /// meet: P places every VM of S and of the hosts down, x's packing
 /// every VM of x, and on a host P left as it was, x's packing fits by
 /// construction. So a search that has P checks its last host x on the
-/// hosts P changed only ([`Alone::clashes`]) instead of packing x's VMs.
+/// hosts P changed and on S only ([`Alone::clashes`]) instead of packing
+/// x's VMs; the VMs P put on x, and those of x's packing that do not
+/// combine there, move to other hosts beside the rest of both packings
+/// ([`Alone::moves`]).
 pub(crate) struct Alone {
     /// Per host: x's packing exists (and moved nothing but x's own VMs).
     ok: Vec<bool>,
@@ -451,13 +454,25 @@ impl Alone {
         self.ok[x]
     }
 
-    /// What x's packing places on `t`, per resource, added to `load`, and
-    /// whether it places a VM of anti-affinity group `g` there.
-    fn on_host(&self, an: &Analysis, x: HostId, t: HostId, g: u32, load: &mut [i64]) -> bool {
+    /// What x's packing places on `t` but `skip`, per resource, added to
+    /// `load`, and whether it places a VM of anti-affinity group `g` there.
+    fn on_host(
+        &self,
+        an: &Analysis,
+        x: HostId,
+        t: HostId,
+        g: u32,
+        skip: &[VmId],
+        load: &mut [i64],
+    ) -> bool {
         let entries = &self.entries[self.at[t]..self.at[t + 1]];
         let from = entries.partition_point(|e| e.0 < x);
         let mut group = false;
-        for &(_, v) in entries[from..].iter().take_while(|e| e.0 == x) {
+        for &(_, v) in entries[from..]
+            .iter()
+            .take_while(|e| e.0 == x)
+            .filter(|e| !skip.contains(&e.1))
+        {
             for (l, d) in load.iter_mut().zip(&an.pool.vms[v].demand) {
                 *l += d;
             }
@@ -466,18 +481,25 @@ impl Alone {
         group
     }
 
-    /// With x's packing combining with `w`'s but `w` placing VMs on x:
-    /// whether those VMs find new hosts (first fit, largest first) beside
-    /// both packings, which together then place every VM of `failed ∪
-    /// {x}` (`failed` the set `w` packs). Each new host is one that `w`'s
-    /// packing of the failure set could take: surviving, receiving, the VM's
-    /// agility allowing it, no VM of its group there in either packing nor
-    /// among those moved before, room for it besides both packings' VMs
-    /// and those moved before. `Some` with the new hosts of the moved VMs.
-    pub(crate) fn moves(&self, an: &Analysis, w: &Warm, x: HostId) -> Option<Vec<(HostId, VmId)>> {
+    /// Whether the VMs `w` places on x and the VMs `extra` of x's packing
+    /// (those [`Alone::clashes`] finds) find new hosts (first fit, largest
+    /// first) beside the rest of both packings, which together then place
+    /// every VM of `failed ∪ {x}` (`failed` the set `w` packs). Each new
+    /// host is one that `w`'s packing of the failure set could take:
+    /// surviving, not x, receiving, the VM's agility allowing it, no VM of
+    /// its group there in either packing (`extra` aside) nor among those
+    /// moved before, room for it besides both packings' VMs (`extra`
+    /// aside) and those moved before. `Some` with the moved VMs' hosts.
+    pub(crate) fn moves(
+        &self,
+        an: &Analysis,
+        w: &Warm,
+        x: HostId,
+        extra: &[VmId],
+    ) -> Option<Vec<(HostId, VmId)>> {
         let nres = w.nres;
         let targets = &an.agility.targets;
-        let mut moving: Vec<VmId> = w.on[x].clone();
+        let mut moving: Vec<VmId> = w.on[x].iter().chain(extra).copied().collect();
         let key = &w.key.order;
         moving.sort_unstable_by(|&a, &b| key[b].total_cmp(&key[a]).then(a.cmp(&b)));
         let mut moved: Vec<(HostId, VmId)> = Vec::with_capacity(moving.len());
@@ -494,7 +516,7 @@ impl Alone {
                     return false;
                 }
                 load.fill(0);
-                let mut clash = self.on_host(an, x, t, g, &mut load);
+                let mut clash = self.on_host(an, x, t, g, extra, &mut load);
                 for &(h, o) in &moved {
                     if h == t {
                         clash |= g != NO_GROUP && an.group_of[o] == g;
@@ -518,11 +540,12 @@ impl Alone {
         Some(moved)
     }
 
-    /// Adds to `out` the hosts x whose packing does not combine with `w`'s
-    /// (whose failure set is `failed`) on host `t`: it places VMs on `t`
-    /// though `t` failed, more than `w` left of `t`'s spare, or a VM
-    /// where `w` places another of its anti-affinity group. On a host `w`
-    /// left as in its base state every packing combines.
+    /// Adds to `out` the VMs (x, VM) of the hosts x whose packing does not
+    /// combine with `w`'s (whose failure set is `failed`) on host `t`, all
+    /// of x's VMs there: where `t` failed, or they need more than `w` left
+    /// of `t`'s spare, or one joins a VM `w` places there of its
+    /// anti-affinity group. On a host `w` left as in its base state every
+    /// packing combines.
     pub(crate) fn clashes(
         &self,
         an: &Analysis,
@@ -530,11 +553,11 @@ impl Alone {
         failed: &[HostId],
         t: HostId,
         load: &mut Vec<i64>,
-        out: &mut Vec<HostId>,
+        out: &mut Vec<(HostId, VmId)>,
     ) {
         let entries = &self.entries[self.at[t]..self.at[t + 1]];
         if failed.contains(&t) {
-            out.extend(entries.iter().map(|&(x, _)| x));
+            out.extend_from_slice(entries);
             return;
         }
         let rem = w.rem_of(t);
@@ -551,7 +574,7 @@ impl Alone {
                 clash |= g != NO_GROUP && on.iter().any(|&o| an.group_of[o] == g);
             }
             if clash || load.iter().zip(rem).any(|(l, r)| l > r) {
-                out.push(run[0].0);
+                out.extend_from_slice(run);
             }
         }
     }
@@ -846,23 +869,21 @@ mod tests {
             w.touched(&mut hosts);
             hosts.sort_unstable();
             hosts.dedup();
-            let mut out = Vec::new();
+            let mut clashing = Vec::new();
             let mut load = Vec::new();
             for &t in &hosts {
-                alone.clashes(&an, &w, &s, t, &mut load, &mut out);
+                alone.clashes(&an, &w, &s, t, &mut load, &mut clashing);
             }
             for &x in an.candidates.iter().filter(|x| !s.contains(x)) {
-                if !alone.has(x) || out.contains(&x) {
+                if !alone.has(x) {
                     continue;
                 }
-                // VMs the packing of S put on x move, or x is left out.
-                let moved = if w.on(x).is_empty() {
-                    Vec::new()
-                } else {
-                    match alone.moves(&an, &w, x) {
-                        Some(m) => m,
-                        None => continue,
-                    }
+                // x's VMs that clash, and those the packing of S put on x,
+                // move, or x is left out.
+                let extra: Vec<VmId> =
+                    clashing.iter().filter(|e| e.0 == x).map(|e| e.1).collect();
+                let Some(moved) = alone.moves(&an, &w, x, &extra) else {
+                    continue;
                 };
                 let mut placement: Vec<(VmId, HostId)> = w
                     .placement()
@@ -874,7 +895,7 @@ mod tests {
                     placement.extend(
                         alone.entries[alone.at[t]..alone.at[t + 1]]
                             .iter()
-                            .filter(|e| e.0 == x)
+                            .filter(|e| e.0 == x && !extra.contains(&e.1))
                             .map(|&(_, v)| (v, t)),
                     );
                 }
