@@ -1717,17 +1717,17 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         // One host left to add: the hosts x whose own packing combines
         // with this set's (`crate::warm::Alone`) need no packing of theirs,
         // nor the set bounds (which cost more than finding them).
-        let clashing = (bounded && m == 1)
+        let left = (bounded && m == 1)
             .then(|| self.last_hosts(chosen, warm, start))
             .flatten();
-        let asking = match &clashing {
+        let asking = match &left {
             None => bounded,
             Some(c) => !c.is_empty() && self.last_bounds.ask(c.len()),
         };
         if asking {
             let since = Instant::now();
             let proved = self.bounds.all_feasible(&p);
-            if clashing.is_some() {
+            if left.is_some() {
                 self.last_bounds.asked(proved, since);
             }
             if proved {
@@ -1762,8 +1762,8 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             {
                 continue;
             }
-            if let Some(clashing) = &clashing {
-                if clashing.binary_search(&self.ranked[i]).is_err() {
+            if let Some(left) = &left {
+                if left.binary_search(&self.ranked[i]).is_err() {
                     self.count(pack::Stage::Greedy as usize, 1);
                     continue;
                 }
@@ -1778,7 +1778,7 @@ impl<'a, 'p> Tolerance<'a, 'p> {
                 return found;
             }
         }
-        if clashing.is_some() {
+        if left.is_some() {
             self.last_bounds.decided(decided, since);
         }
         None

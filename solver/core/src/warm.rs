@@ -291,6 +291,12 @@ impl<'a, 'p> Warm<'a, 'p> {
     /// restart on with room for it, and no VM of its anti-affinity group
     /// placed there.
     fn first_target(&self, v: VmId) -> Option<HostId> {
+        self.target_where(v, |_| true)
+    }
+
+    /// [`Warm::first_target`] among the hosts that `accept` also takes
+    /// (asked only of hosts that pass every other test).
+    fn target_where(&self, v: VmId, mut accept: impl FnMut(HostId) -> bool) -> Option<HostId> {
         let an = self.an;
         let nres = self.nres;
         let d = &an.pool.vms[v].demand;
@@ -303,7 +309,7 @@ impl<'a, 'p> Warm<'a, 'p> {
             // holds just the receiving hosts that have not failed: the
             // first of them with room, in host order, that `v`'s apart
             // rules and the packing's groups allow.
-            return fit.first(d, self.last, |t| targets.open(v, t) && free(t));
+            return fit.first(d, self.last, |t| targets.open(v, t) && free(t) && accept(t));
         }
         // Room first: it is the cheaper test, and the one most hosts of a
         // full pool fail.
@@ -315,6 +321,7 @@ impl<'a, 'p> Warm<'a, 'p> {
                     .all(|(d, r)| d <= r)
                 && targets.open(v, t)
                 && free(t)
+                && accept(t)
         };
         let hosts = targets.candidates(v).iter().copied();
         if self.last {
@@ -419,16 +426,18 @@ impl Alone {
                 }
                 w.push(x);
                 // Only x's VMs placed (no repack moved any other).
-                if w.feasible()
-                    && w.log.len() == an.items[x].len()
-                    && w.log.iter().all(|s| matches!(s, Step::Place(..)))
-                {
-                    let steps = &w.log;
-                    {
+                if w.feasible() && w.log.len() == an.items[x].len() {
+                    let places: Option<Vec<_>> = w
+                        .log
+                        .iter()
+                        .map(|s| match *s {
+                            Step::Place(v, t) => Some((t, x, v)),
+                            Step::Unplace(..) => None,
+                        })
+                        .collect();
+                    if let Some(p) = places {
                         ok[x] = true;
-                        placed.extend(steps.iter().map(|s| match *s {
-                            Step::Place(v, t) | Step::Unplace(v, t) => (t, x, v),
-                        }));
+                        placed.extend(p);
                     }
                 }
                 w.pop();
@@ -498,7 +507,6 @@ impl Alone {
         extra: &[VmId],
     ) -> Option<Vec<(HostId, VmId)>> {
         let nres = w.nres;
-        let targets = &an.agility.targets;
         let mut moving: Vec<VmId> = w.on[x].iter().chain(extra).copied().collect();
         let key = &w.key.order;
         moving.sort_unstable_by(|&a, &b| key[b].total_cmp(&key[a]).then(a.cmp(&b)));
@@ -507,12 +515,11 @@ impl Alone {
         for &u in &moving {
             let d = &an.pool.vms[u].demand;
             let g = an.group_of[u];
-            let need = targets.requirement(u)?;
-            let mut accept = |t: HostId| {
-                if t == x || !targets.open(u, t) {
-                    return false;
-                }
-                if g != NO_GROUP && w.on[t].iter().any(|&o| an.group_of[o] == g) {
+            // Where `w` would put u (surviving, receiving, agility, `w`'s
+            // groups, its room), but not x, and with room and groups apart
+            // from x's packing and the VMs moved before.
+            let found = w.target_where(u, |t| {
+                if t == x {
                     return false;
                 }
                 load.fill(0);
@@ -526,15 +533,7 @@ impl Alone {
                     }
                 }
                 !clash && (0..nres).all(|r| d[r] + load[r] <= w.rem[t * nres + r])
-            };
-            let found = match w.fit.as_ref().filter(|_| w.key.dense[need]) {
-                Some(fit) => fit.first(d, false, accept),
-                None => targets
-                    .candidates(u)
-                    .iter()
-                    .copied()
-                    .find(|&t| an.receives[t] && !w.failed[t] && accept(t)),
-            };
+            });
             moved.push((found?, u));
         }
         Some(moved)
