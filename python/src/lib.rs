@@ -849,28 +849,23 @@ impl NativePool {
         Ok((convert::to_py(py, &json)?, text, verdict))
     }
 
-    /// `haplan agility`: `(json, text)`. Its answer names about hosts
-    /// times VMs hosts, so it is made from the analysis straight into
-    /// Python objects, each host's name one string the lists share (never
-    /// a JSON tree of copies first); past the hard deadline of
+    /// `haplan agility`: the JSON answer (the report makes the text). It
+    /// names about hosts times VMs hosts, so it is made from the analysis
+    /// straight into Python objects, each host's name one string the lists
+    /// share (never a JSON tree of copies first); past the hard deadline of
     /// `time_limit`, also while those are made, `TimeLimitError`.
     #[pyo3(signature = (time_limit = None))]
     fn agility<'py>(
         &self,
         py: Python<'py>,
         time_limit: Option<f64>,
-    ) -> PyResult<(Bound<'py, PyAny>, String)> {
+    ) -> PyResult<Bound<'py, PyAny>> {
         let time_limit = seconds("time_limit_s", time_limit)?;
         let hard = solve::hard_deadline(Instant::now(), time_limit);
         let pool = Arc::clone(&self.pool);
-        let (ag, text) = solve::run(py, None, time_limit, self.text.len(), move |cancel, _| {
-            let ag = haplan::Agility::of(&pool);
-            // Given up already (time limit, Ctrl-C): no text nobody reads.
-            if cancel.load(std::sync::atomic::Ordering::Relaxed) {
-                return (ag, String::new());
-            }
-            let text = haplan_wire::report::agility_text(&pool, &ag);
-            (ag, text)
+        // The text is the Python report's to make, when asked for.
+        let ag = solve::run(py, None, time_limit, self.text.len(), move |_, _| {
+            haplan::Agility::of(&pool)
         })?;
         let late = || hard.is_some_and(|h| Instant::now() >= h);
         let pool = &*self.pool;
@@ -909,7 +904,7 @@ impl NativePool {
             verdict_name(haplan_wire::report::agility_verdict(&ag)),
         )?;
         answer.set_item("vms", rows)?;
-        Ok((answer.into_any(), text))
+        Ok(answer.into_any())
     }
 }
 

@@ -313,8 +313,7 @@ class Pool:
         making it, as on the command line: past it, within 10 % + 1 s,
         :class:`~haplan.TimeLimitError`."""
         with _no_cycle_collection():
-            data, text = self._inner.agility(_seconds(time_limit_s))
-            return Agility._from_native(data, text)
+            return Agility._from_native(self._inner.agility(_seconds(time_limit_s)))
 
     def whatif(
         self,
