@@ -680,7 +680,7 @@ class Agility:
         return f"<Agility {self._head()}>"
 
     def _repr_html_(self) -> str:
-        first = self.text.splitlines()[0]
+        first = self._head()
         verdict, _, rest = first.partition(": ")
         colour = _COLOURS["ok" if self.ok else "not_ok"]
         rows = [
