@@ -7,6 +7,15 @@ use super::*;
 #[cfg(feature = "ilp")]
 const MASTER_GAP: f32 = 0.001;
 
+/// The most variables of a master problem that is handed to the solver.
+/// Each failure set adds one per restarting VM (alike VMs as one) and
+/// target host: a few thousand on 100 hosts, hundreds of thousands on
+/// 1000 hosts (ROADEF B9 at K = 2: 400,000 after 6 sets, which HiGHS
+/// did not solve in 17 s while the process grew to 1.2 GB). Larger ones
+/// end the search with the bounds it has.
+#[cfg(feature = "ilp")]
+pub(super) const MASTER_VARIABLES: usize = 200_000;
+
 /// What the master problem found.
 #[cfg(feature = "ilp")]
 enum Master {
@@ -16,6 +25,9 @@ enum Master {
     Infeasible,
     /// The solver stopped or failed without an answer.
     Unknown,
+    /// The program would have more than [`MASTER_VARIABLES`] variables
+    /// (how many when it stopped counting).
+    TooLarge(usize),
 }
 
 impl Ctx<'_, '_> {
@@ -66,6 +78,18 @@ impl Ctx<'_, '_> {
                 }
                 Master::Unknown if self.expired() => st.undecided = true,
                 Master::Unknown => return false,
+                Master::TooLarge(n) => {
+                    let sets = match st.cuts.len() {
+                        1 => "the failure set".to_string(),
+                        c => format!("the {c} failure sets"),
+                    };
+                    st.given_up = Some(format!(
+                        "the search stopped: the integer program over {sets} seen grew to {n} \
+                         variables (it solves at most {})",
+                        self.master_variables
+                    ));
+                    break;
+                }
             }
         }
         true
@@ -186,6 +210,9 @@ impl Ctx<'_, '_> {
                 if members.len() > 1 {
                     rows.push((members.into_iter().sum(), Sense::Le, 1.0));
                 }
+            }
+            if vars.len() > self.master_variables {
+                return Master::TooLarge(vars.len());
             }
         }
         let sum_x: Expression = x.iter().flatten().copied().sum();

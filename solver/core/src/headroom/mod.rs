@@ -66,6 +66,9 @@
 //!    infeasible, no placement of one more passes even those sets: the
 //!    upper bound is proved. Each round adds a set, so the loop ends; if
 //!    the solver fails without an answer, the exhaustive search takes over.
+//!    A program of more than 200,000 variables (each set adds one per
+//!    restarting VM and target host: on 1000 hosts, a few sets) is not
+//!    handed to the solver: the search ends with the bounds it has.
 //!    On pools of more than 500 VMs, first a bisection (`Ctx::prefixes`)
 //!    from a placement that leaves room for restarts planned for each
 //!    failure (`Ctx::reserved_placement`: the VMs with the fewest places to
@@ -308,7 +311,8 @@ pub struct HeadroomOptions<'a> {
     /// comparing.
     pub method: Method,
     /// The `max_time` of the check of the pool as it is
-    /// ([`CheckOptions::max_time`]).
+    /// ([`CheckOptions::max_time`]); with a `time_limit`, at most a tenth
+    /// of it whatever this says (the count gets the rest).
     pub max_time: Option<Duration>,
     /// Where that check publishes its bounds ([`CheckOptions::progress`]).
     pub progress: Option<&'a tolerance::Progress>,
@@ -346,7 +350,8 @@ pub enum LimitKind {
     Search,
     /// HA mode `vm`: a protected VM is stranded when its host fails.
     NoFailover,
-    /// A time limit left the upper bound above the lower.
+    /// A time limit left the upper bound above the lower, or the search
+    /// stopped before it (a master problem too large to solve).
     Undecided,
 }
 
@@ -470,7 +475,7 @@ pub fn headroom(
             tolerate: Some(k),
             time_limit: opts.time_limit,
             cancel: opts.cancel,
-            max_time: opts.max_time,
+            max_time: own_max_time(opts.max_time, opts.time_limit),
             progress: opts.progress,
             ..CheckOptions::default()
         },
@@ -481,6 +486,20 @@ pub fn headroom(
         method: opts.method,
     };
     headroom_after_check(pool, shape, k, &until, start, current)
+}
+
+/// The `max_time` of the check of the pool as it is: the caller's, but
+/// at most a tenth of the time limit. Its `max_tolerable` is reported
+/// but the count does not need it; the count is the question, and on a
+/// large pool the default 2 s of `max_time` could take most of a short
+/// limit (1000 hosts, `--time-limit 3`: nothing left for one check of a
+/// placement).
+fn own_max_time(max_time: Option<Duration>, time_limit: Option<Duration>) -> Option<Duration> {
+    match (max_time, time_limit) {
+        (_, None) => max_time,
+        (None, Some(l)) => Some(l / 10),
+        (Some(m), Some(l)) => Some(m.min(l / 10)),
+    }
 }
 
 /// When to stop, and how to search: what [`headroom_after_check`] needs of
@@ -714,6 +733,8 @@ struct State {
     /// Refuted placements with their witnesses, for the proof sketch.
     refuted: Vec<(Vec<u32>, tolerance::Witness)>,
     undecided: bool,
+    /// Why the search stopped with time left, when it did.
+    given_up: Option<String>,
 }
 
 impl State {
@@ -778,6 +799,10 @@ struct Ctx<'a, 'p> {
     set_level: AtomicU64,
     cuts: AtomicU64,
     placements: AtomicU64,
+    /// The most variables of a master problem handed to the solver
+    /// (`master::MASTER_VARIABLES`; less in tests).
+    #[cfg(feature = "ilp")]
+    master_variables: usize,
 }
 
 impl<'a, 'p> Ctx<'a, 'p> {
@@ -882,6 +907,8 @@ impl<'a, 'p> Ctx<'a, 'p> {
             normal,
             class,
             prefix,
+            #[cfg(feature = "ilp")]
+            master_variables: master::MASTER_VARIABLES,
             checks: AtomicU64::new(0),
             scenarios: AtomicU64::new(0),
             set_level: AtomicU64::new(0),
@@ -1042,6 +1069,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
             cuts: Vec::new(),
             refuted: Vec::new(),
             undecided: false,
+            given_up: None,
         };
 
         let classes = {
@@ -1131,10 +1159,14 @@ impl<'a, 'p> Ctx<'a, 'p> {
             }
         }
         if st.lower < upper {
+            let why = st
+                .given_up
+                .clone()
+                .unwrap_or_else(|| "the time limit ran out".to_string());
             limit = Limit {
                 kind: LimitKind::Undecided,
                 reason: format!(
-                    "the time limit ran out with {} placed and {} not ruled out; the bound: {}",
+                    "{why} with {} placed and {} not ruled out; the bound: {}",
                     st.lower,
                     st.lower + 1,
                     limit.reason
@@ -1610,6 +1642,49 @@ mod tests {
             assert_eq!(fits, [1, 2, 3]);
             let rooms: Vec<u32> = r.hosts.iter().map(|h| h.room).collect();
             assert_eq!(rooms, [1, 2, 4]);
+        }
+    }
+
+    #[cfg(feature = "ilp")]
+    #[test]
+    fn a_master_problem_too_large_ends_the_search_with_proved_bounds() {
+        // a may restart only on h1, so filling every room fails; the
+        // master problem is what finds the answer after the greedy probes.
+        let p = pool(
+            r#"{"name": "r", "hosts": [
+            {"name": "h0", "capacity": {"m": 100}}, {"name": "h1", "capacity": {"m": 100}},
+            {"name": "h2", "capacity": {"m": 100}}, {"name": "h3", "capacity": {"m": 100}}],
+            "vms": [{"name": "a", "host": "h0", "demand": {"m": 50}, "allowed_hosts": ["h1"]}]}"#,
+        );
+        let vm = shape(r#"{"m": 10}"#);
+        let opts = HeadroomOptions {
+            tolerate: Some(1),
+            method: Method::Search,
+            ..Default::default()
+        };
+        let want = headroom(&p, &vm, &opts).unwrap();
+        assert!(want.exact);
+        let an = Analysis::new(&p);
+        let mut cx = Ctx::new(&an, &vm, vm.vector(&p), 1, None, None, &[]);
+        let full = cx.solve(cx.upper_bounds(), Method::Master);
+        assert_eq!(
+            (full.lower, full.upper),
+            (want.max_additional, want.max_additional)
+        );
+        cx.master_variables = 0;
+        let cut = cx.solve(cx.upper_bounds(), Method::Master);
+        assert!(cut.lower < cut.upper, "the master problem was not needed");
+        assert!(cut.lower <= want.max_additional && want.max_additional <= cut.upper);
+        assert_eq!(cut.limit.kind, LimitKind::Undecided);
+        assert!(
+            cut.limit.reason.starts_with(
+                "the search stopped: the integer program over the failure set seen grew to "
+            ),
+            "{}",
+            cut.limit.reason
+        );
+        if cut.lower > 0 {
+            assert!(matches!(cx.test(&cut.placement), Tested::Fits));
         }
     }
 
