@@ -1645,6 +1645,22 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_pools_own_maximum_gets_at_most_a_tenth_of_the_time_limit() {
+        let s = Duration::from_secs;
+        // The default 2 s within the default 60 s: unchanged.
+        assert_eq!(own_max_time(Some(s(2)), Some(s(60))), Some(s(2)));
+        assert_eq!(own_max_time(Some(s(2)), Some(s(3))), Some(s(3) / 10));
+        assert_eq!(own_max_time(None, Some(s(10))), Some(s(1)));
+        assert_eq!(
+            own_max_time(Some(Duration::ZERO), Some(s(10))),
+            Some(Duration::ZERO)
+        );
+        // Without a time limit, the caller's.
+        assert_eq!(own_max_time(Some(s(2)), None), Some(s(2)));
+        assert_eq!(own_max_time(None, None), None);
+    }
+
     #[cfg(feature = "ilp")]
     #[test]
     fn a_master_problem_too_large_ends_the_search_with_proved_bounds() {
