@@ -711,7 +711,9 @@ fn query_failure(prefix: &str, e: QueryError) -> Failure {
 /// of `storage` and `networks` (lists of names the VM's disks and NICs
 /// need, the CLI's `--storage` and `--networks`), `tolerate` (K; default
 /// the pool's `ha.host_failures_to_tolerate`), `time_limit_s` (0 to 1e9:
-/// then `exact` may be false, between proved bounds) and `threads` (1 to
+/// then `exact` may be false, between proved bounds; the check of the
+/// pool as it is searches its exact maximum for at most a tenth of it)
+/// and `threads` (1 to
 /// 1024). A bad shape is `HAPLAN_INVALID_ARGUMENT` (`HAPLAN_INVALID_JSON`
 /// when `vm_json` is not JSON) with every problem at the path the CLI
 /// names it (`--vm.vcpus`, `--storage[0]`): an amount out of range, a

@@ -459,7 +459,8 @@ class Pool:
         (seconds) returns proved bounds (``exact`` false, ``verdict``
         ``UNDECIDED``); ``max_time_s`` bounds the search for the exact
         ``check.max_tolerable`` of the pool as it is (the count does not
-        need it); ``threads`` as for :meth:`check`.
+        need it), and so does a tenth of ``time_limit_s``; ``threads`` as
+        for :meth:`check`.
         """
         limit, most = _budget("Pool.headroom", time_limit_s, time_limit, max_time_s, max_time)
         tolerate = _count(tolerate, "tolerate")

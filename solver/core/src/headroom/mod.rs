@@ -66,9 +66,10 @@
 //!    infeasible, no placement of one more passes even those sets: the
 //!    upper bound is proved. Each round adds a set, so the loop ends; if
 //!    the solver fails without an answer, the exhaustive search takes over.
-//!    A program of more than 200,000 variables (each set adds one per
-//!    restarting VM and target host: on 1000 hosts, a few sets) is not
-//!    handed to the solver: the search ends with the bounds it has.
+//!    Under a time limit, a program of more than 200,000 variables (each
+//!    set adds one per restarting VM and target host: on 1000 hosts, a
+//!    few sets) is not handed to the solver: the search ends with the
+//!    bounds it has.
 //!    On pools of more than 500 VMs, first a bisection (`Ctx::prefixes`)
 //!    from a placement that leaves room for restarts planned for each
 //!    failure (`Ctx::reserved_placement`: the VMs with the fewest places to
@@ -351,7 +352,7 @@ pub enum LimitKind {
     /// HA mode `vm`: a protected VM is stranded when its host fails.
     NoFailover,
     /// A time limit left the upper bound above the lower, or the search
-    /// stopped before it (a master problem too large to solve).
+    /// stopped before it ran out (a master problem too large to solve).
     Undecided,
 }
 
@@ -469,23 +470,25 @@ pub fn headroom(
     let start = Instant::now();
     let deadline = opts.time_limit.map(|d| start + d);
     let k = opts.tolerate.unwrap_or(pool.ha.host_failures_to_tolerate);
-    let current = tolerance::check(
-        pool,
-        &CheckOptions {
-            tolerate: Some(k),
-            time_limit: opts.time_limit,
-            cancel: opts.cancel,
-            max_time: own_max_time(opts.max_time, opts.time_limit),
-            progress: opts.progress,
-            ..CheckOptions::default()
-        },
-    );
+    let current = tolerance::check(pool, &own_check(opts, k));
     let until = Until {
         deadline,
         cancel: opts.cancel,
         method: opts.method,
     };
     headroom_after_check(pool, shape, k, &until, start, current)
+}
+
+/// The options of the check of the pool as it is, against `k`.
+fn own_check<'a>(opts: &HeadroomOptions<'a>, k: u32) -> CheckOptions<'a> {
+    CheckOptions {
+        tolerate: Some(k),
+        time_limit: opts.time_limit,
+        cancel: opts.cancel,
+        max_time: own_max_time(opts.max_time, opts.time_limit),
+        progress: opts.progress,
+        ..CheckOptions::default()
+    }
 }
 
 /// The `max_time` of the check of the pool as it is: the caller's, but
@@ -799,10 +802,11 @@ struct Ctx<'a, 'p> {
     set_level: AtomicU64,
     cuts: AtomicU64,
     placements: AtomicU64,
-    /// The most variables of a master problem handed to the solver
-    /// (`master::MASTER_VARIABLES`; less in tests).
+    /// The most variables of a master problem handed to the solver:
+    /// `master::MASTER_VARIABLES` under a time limit (less in tests),
+    /// none without one.
     #[cfg(feature = "ilp")]
-    master_variables: usize,
+    master_variables: Option<usize>,
 }
 
 impl<'a, 'p> Ctx<'a, 'p> {
@@ -908,7 +912,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
             class,
             prefix,
             #[cfg(feature = "ilp")]
-            master_variables: master::MASTER_VARIABLES,
+            master_variables: deadline.map(|_| master::MASTER_VARIABLES),
             checks: AtomicU64::new(0),
             scenarios: AtomicU64::new(0),
             set_level: AtomicU64::new(0),
@@ -1659,6 +1663,18 @@ mod tests {
         // Without a time limit, the caller's.
         assert_eq!(own_max_time(Some(s(2)), None), Some(s(2)));
         assert_eq!(own_max_time(None, None), None);
+        // And that is what the check of the pool as it is gets.
+        let opts = HeadroomOptions {
+            tolerate: Some(3),
+            time_limit: Some(s(5)),
+            max_time: Some(s(2)),
+            ..Default::default()
+        };
+        let c = own_check(&opts, 3);
+        assert_eq!(
+            (c.tolerate, c.time_limit, c.max_time),
+            (Some(3), Some(s(5)), Some(s(5) / 10))
+        );
     }
 
     #[cfg(feature = "ilp")]
@@ -1687,7 +1703,7 @@ mod tests {
             (full.lower, full.upper),
             (want.max_additional, want.max_additional)
         );
-        cx.master_variables = 0;
+        cx.master_variables = Some(0);
         let cut = cx.solve(cx.upper_bounds(), Method::Master);
         assert!(cut.lower < cut.upper, "the master problem was not needed");
         assert!(cut.lower <= want.max_additional && want.max_additional <= cut.upper);
