@@ -41,7 +41,6 @@
 
 mod adversary;
 pub mod agility;
-mod compose;
 pub mod diff;
 pub mod domains;
 pub mod drain;

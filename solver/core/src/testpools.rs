@@ -1,5 +1,5 @@
 //! Small pools written as text for the unit tests of the search modules
-//! (`compose`, `warm`): hosts of memory and vCPUs, VMs with an optional
+//! (`adversary`, `warm`): hosts of memory and vCPUs, VMs with an optional
 //! anti-affinity group.
 
 /// A pool of hosts `h{i}` with `caps[i]` = (memory_mib, vcpu) and VMs

@@ -837,7 +837,7 @@ pub(crate) fn tolerates_in(an: &Analysis, k: u32, budget: &Budget, explain: bool
         if let Some((set, blocks)) = search.bounds.infeasible_completion(&p) {
             return failing(set, Infeasible::from(blocks));
         }
-        if search.bounds.all_of_size(&search.ranked, size) || search.composes(size as u32) {
+        if search.bounds.all_of_size(&search.ranked, size) {
             continue;
         }
         if let Some((set, proof)) = search.adversary(size) {
@@ -1215,13 +1215,6 @@ const ADVERSARY_SHARE: u32 = 4;
 const LOCAL_UNBOUNDED: Duration = Duration::from_secs(10);
 /// Time for one exact decision of the adversary's.
 const ADVERSARY_DECISION: Duration = Duration::from_millis(200);
-/// Restart lists are asked of a size only when it has more failure sets
-/// than this: with fewer, the search decides them all sooner than the
-/// lists and their repairs prove them (ROADEF B4, 500 hosts, K = 3: 0.95 s
-/// searching, 6.7 s in the lists; B9, 1000 hosts: 5.8 s searching, and
-/// the lists do not close), and without the lists' memory.
-const LISTS_FROM_SETS: u64 = 1 << 30;
-
 enum SetResult {
     Infeasible(Vec<HostId>, Infeasible),
     Undecided,
@@ -1347,8 +1340,6 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             if self.bounds.all_of_size(&self.ranked, aim.k as usize) {
                 self.set_level.fetch_add(1, Ordering::Relaxed);
                 out.lower = aim.k;
-            } else if out.upper >= aim.k && self.composes(aim.k) {
-                out.lower = aim.k;
             } else {
                 self.raise_lower(&mut out, aim.k - 1);
             }
@@ -1388,9 +1379,8 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         }
     }
 
-    /// Raises `out.lower` while the set bounds, then restart lists
-    /// (`crate::compose`), prove every set of one more host feasible at
-    /// once, up to `limit`.
+    /// Raises `out.lower` while the set bounds prove every set of one more
+    /// host feasible at once, up to `limit`.
     fn raise_lower(&self, out: &mut Outcome, limit: u32) {
         while out.lower < out.upper.min(limit)
             && self
@@ -1400,25 +1390,6 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             self.set_level.fetch_add(1, Ordering::Relaxed);
             out.lower += 1;
         }
-        while out.lower < out.upper.min(limit) && self.composes(out.lower + 1) {
-            out.lower += 1;
-        }
-    }
-
-    /// Whether restart lists (`crate::compose`) prove every set of `k`
-    /// hosts survived at once, the few sets short lists leave decided
-    /// exactly; false says nothing. Asked only when the sets of `k` hosts
-    /// are more than [`LISTS_FROM_SETS`].
-    fn composes(&self, k: u32) -> bool {
-        let yes = self.strategy == Strategy::Full
-            && crate::scenario::binomial(self.ranked.len() as u64, k as u64) > LISTS_FROM_SETS
-            && crate::compose::tolerates(self.an, k as usize, self.budget, |set| {
-                self.decide(set).is_ok()
-            });
-        if yes {
-            self.set_level.fetch_add(1, Ordering::Relaxed);
-        }
-        yes
     }
 
     /// The outcome before any search when `n` units can fail: `Err` with

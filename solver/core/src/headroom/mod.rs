@@ -1324,6 +1324,12 @@ mod tests {
         {"name": "b", "capacity": {"memory_mib": 32768, "vcpus": 32}},
         {"name": "c", "capacity": {"memory_mib": 65536, "vcpus": 32}}], "vms": []}"#;
 
+    /// Four hosts of 100; VM a (50) on h0 may restart only on h1.
+    const ONLY_H1: &str = r#"{"name": "r", "hosts": [
+        {"name": "h0", "capacity": {"m": 100}}, {"name": "h1", "capacity": {"m": 100}},
+        {"name": "h2", "capacity": {"m": 100}}, {"name": "h3", "capacity": {"m": 100}}],
+        "vms": [{"name": "a", "host": "h0", "demand": {"m": 50}, "allowed_hosts": ["h1"]}]}"#;
+
     #[test]
     fn shapes_report_every_problem_with_its_path() {
         let e = Shape::parse(
@@ -1494,12 +1500,7 @@ mod tests {
     fn the_reserved_placement_leaves_room_for_planned_restarts() {
         // a may restart only on h1: the failure of h0 needs 50 there, so
         // at most 5 new VMs of 10 on h1; filling every room (35) fails.
-        let p = pool(
-            r#"{"name": "r", "hosts": [
-            {"name": "h0", "capacity": {"m": 100}}, {"name": "h1", "capacity": {"m": 100}},
-            {"name": "h2", "capacity": {"m": 100}}, {"name": "h3", "capacity": {"m": 100}}],
-            "vms": [{"name": "a", "host": "h0", "demand": {"m": 50}, "allowed_hosts": ["h1"]}]}"#,
-        );
+        let p = pool(ONLY_H1);
         let vm = shape(r#"{"m": 10}"#);
         let an = Analysis::new(&p);
         let cx = Ctx::new(&an, &vm, vm.vector(&p), 1, None, None, &[]);
@@ -1682,12 +1683,7 @@ mod tests {
     fn a_master_problem_too_large_ends_the_search_with_proved_bounds() {
         // a may restart only on h1, so filling every room fails; the
         // master problem is what finds the answer after the greedy probes.
-        let p = pool(
-            r#"{"name": "r", "hosts": [
-            {"name": "h0", "capacity": {"m": 100}}, {"name": "h1", "capacity": {"m": 100}},
-            {"name": "h2", "capacity": {"m": 100}}, {"name": "h3", "capacity": {"m": 100}}],
-            "vms": [{"name": "a", "host": "h0", "demand": {"m": 50}, "allowed_hosts": ["h1"]}]}"#,
-        );
+        let p = pool(ONLY_H1);
         let vm = shape(r#"{"m": 10}"#);
         let opts = HeadroomOptions {
             tolerate: Some(1),
