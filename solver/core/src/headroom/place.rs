@@ -68,6 +68,8 @@ impl Ctx<'_, '_> {
             let left: Vec<i64> = (0..nres).map(|r| an.spare[t][r] - res[r]).collect();
             slots(&left).min(self.room[t] as u64)
         };
+        // New VMs each host holds with what it keeps back now.
+        let mut base: Vec<u64> = (0..nh).map(|t| kept(t, &reserved[t])).collect();
         // What host t keeps back once this failure's load there is `l`:
         // the K largest loads of different failures, `l` among them.
         let after = |list: &[i64], sum: i64, l: i64| -> i64 {
@@ -110,14 +112,22 @@ impl Ctx<'_, '_> {
                     .filter(|&t| g == pack::NO_GROUP || !groups.contains(&(g, t)))
                     .take(WINDOW)
                     .min_by_key(|&t| {
-                        let res: Vec<i64> = (0..nres)
-                            .map(|r| after(&top[t][r], reserved[t][r], load[t][r] + dv[r]))
-                            .collect();
-                        let covered = (0..nres).all(|r| res[r] <= reserved[t][r]);
+                        // What t keeps back with this restart (`kept`
+                        // of it, without a vector per candidate).
+                        let mut covered = true;
+                        let mut slots: Option<u64> = None;
+                        for r in 0..nres {
+                            let res = after(&top[t][r], reserved[t][r], load[t][r] + dv[r]);
+                            covered &= res <= reserved[t][r];
+                            if self.d[r] > 0 {
+                                let n = ((an.spare[t][r] - res).max(0) / self.d[r]) as u64;
+                                slots = Some(slots.map_or(n, |s| s.min(n)));
+                            }
+                        }
                         // New VMs this restart costs the host, and what is
                         // left after it.
-                        let left = kept(t, &res);
-                        let cost = kept(t, &reserved[t]) - left;
+                        let left = slots.unwrap_or(0).min(self.room[t] as u64);
+                        let cost = base[t] - left;
                         (cost, self.room[t] > 0, !covered, std::cmp::Reverse(left), t)
                     });
                 if let Some(t) = best {
@@ -143,6 +153,7 @@ impl Ctx<'_, '_> {
                         reserved[t][r] = list.iter().sum();
                     }
                 }
+                base[t] = kept(t, &reserved[t]);
             }
         }
         let mut x: Vec<u32> = (0..nh)
