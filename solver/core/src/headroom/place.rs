@@ -42,15 +42,6 @@ impl Ctx<'_, '_> {
         if k == 0 || !self.failover {
             return self.room.clone();
         }
-        let slots = |s: &[i64]| -> u64 {
-            self.d
-                .iter()
-                .zip(s)
-                .filter(|&(&dr, _)| dr > 0)
-                .map(|(&dr, &x)| (x.max(0) / dr) as u64)
-                .min()
-                .unwrap_or(0)
-        };
         let size = |v: VmId| -> i64 {
             let d = &pool.vms[v].demand;
             (0..nres)
@@ -63,13 +54,14 @@ impl Ctx<'_, '_> {
         let mut top: Vec<Vec<Vec<i64>>> = vec![vec![Vec::new(); nres]; nh];
         let mut reserved: Vec<Vec<i64>> = vec![vec![0; nres]; nh];
         let mut load: Vec<Vec<i64>> = vec![vec![0; nres]; nh];
-        // New VMs a host holds with `res` kept back for restarts.
-        let kept = |t: HostId, res: &[i64]| -> u64 {
-            let left: Vec<i64> = (0..nres).map(|r| an.spare[t][r] - res[r]).collect();
-            slots(&left).min(self.room[t] as u64)
+        // New VMs host t holds with `res(r)` of each resource kept back
+        // for restarts.
+        let kept = |t: HostId, res: &dyn Fn(usize) -> i64| -> u64 {
+            slots(&self.d, |r| an.spare[t][r] - res(r)).min(self.room[t] as u64)
         };
-        // New VMs each host holds with what it keeps back now.
-        let mut base: Vec<u64> = (0..nh).map(|t| kept(t, &reserved[t])).collect();
+        // New VMs each host holds with what it keeps back now (asked of
+        // every host each restart weighs: kept, not made again).
+        let mut base: Vec<u64> = (0..nh).map(|t| kept(t, &|r| reserved[t][r])).collect();
         // What host t keeps back once this failure's load there is `l`:
         // the K largest loads of different failures, `l` among them.
         let after = |list: &[i64], sum: i64, l: i64| -> i64 {
@@ -112,21 +104,12 @@ impl Ctx<'_, '_> {
                     .filter(|&t| g == pack::NO_GROUP || !groups.contains(&(g, t)))
                     .take(WINDOW)
                     .min_by_key(|&t| {
-                        // What t keeps back with this restart (`kept`
-                        // of it, without a vector per candidate).
-                        let mut covered = true;
-                        let mut slots: Option<u64> = None;
-                        for r in 0..nres {
-                            let res = after(&top[t][r], reserved[t][r], load[t][r] + dv[r]);
-                            covered &= res <= reserved[t][r];
-                            if self.d[r] > 0 {
-                                let n = ((an.spare[t][r] - res).max(0) / self.d[r]) as u64;
-                                slots = Some(slots.map_or(n, |s| s.min(n)));
-                            }
-                        }
+                        let res = |r: usize| after(&top[t][r], reserved[t][r], load[t][r] + dv[r]);
+                        let covered = (0..nres).all(|r| res(r) <= reserved[t][r]);
                         // New VMs this restart costs the host, and what is
                         // left after it.
-                        let left = slots.unwrap_or(0).min(self.room[t] as u64);
+                        let left =
+                            slots(&self.d, |r| an.spare[t][r] - res(r)).min(self.room[t] as u64);
                         let cost = base[t] - left;
                         (cost, self.room[t] > 0, !covered, std::cmp::Reverse(left), t)
                     });
@@ -153,24 +136,18 @@ impl Ctx<'_, '_> {
                         reserved[t][r] = list.iter().sum();
                     }
                 }
-                base[t] = kept(t, &reserved[t]);
+                base[t] = kept(t, &|r| reserved[t][r]);
             }
         }
-        let mut x: Vec<u32> = (0..nh)
-            .map(|t| {
-                let left: Vec<i64> = (0..nres).map(|r| an.spare[t][r] - reserved[t][r]).collect();
-                (slots(&left).min(self.room[t] as u64)) as u32
-            })
-            .collect();
+        let mut x: Vec<u32> = base.iter().map(|&n| n as u32).collect();
         // The new VMs of the K fullest hosts restart in what is left.
         let free = |x: &[u32]| -> u64 {
             (0..nh)
                 .filter(|&t| an.receives[t] && self.target[t])
                 .map(|t| {
-                    let left: Vec<i64> = (0..nres)
-                        .map(|r| an.spare[t][r] - reserved[t][r] - x[t] as i64 * self.d[r])
-                        .collect();
-                    slots(&left)
+                    slots(&self.d, |r| {
+                        an.spare[t][r] - reserved[t][r] - x[t] as i64 * self.d[r]
+                    })
                 })
                 .sum()
         };
@@ -231,6 +208,16 @@ impl Ctx<'_, '_> {
     pub(super) fn fill(&self, order: Order, x: &mut [u32], cap: &[u32], limit: u32) -> Vec<HostId> {
         picks(x, cap, limit, |h, xh| fill_key(order, self.room[h], h, xh))
     }
+}
+
+/// How many VMs of demand `d` fit in `left(r)` of each resource r (0 when
+/// `d` needs nothing).
+fn slots(d: &[i64], left: impl Fn(usize) -> i64) -> u64 {
+    (0..d.len())
+        .filter(|&r| d[r] > 0)
+        .map(|r| (left(r).max(0) / d[r]) as u64)
+        .min()
+        .unwrap_or(0)
 }
 
 /// The rank of host `h` (room `room`, `xh` new VMs so far) in the greedy
