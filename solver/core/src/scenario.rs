@@ -818,22 +818,6 @@ fn classify(
     (group_of, group_rule, rules)
 }
 
-/// C(n, k), saturating at u64::MAX.
-pub fn binomial(n: u64, k: u64) -> u64 {
-    if k > n {
-        return 0;
-    }
-    let k = k.min(n - k);
-    let mut r: u128 = 1;
-    for i in 0..k {
-        r = r * (n - i) as u128 / (i + 1) as u128;
-        if r > u64::MAX as u128 {
-            return u64::MAX;
-        }
-    }
-    r as u64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,7 +28,6 @@
 //! is no later (the k-th smallest free time with m + 1 slots is at most the
 //! k-th with m), so more concurrency is never slower.
 
-pub use crate::scenario::binomial;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::atomic::AtomicBool;
@@ -634,6 +633,22 @@ fn worst(
     }
     let (_, set) = best.expect("at least one candidate");
     (to_hosts(&set), Search::Greedy { size: size as u32 }, sets)
+}
+
+/// C(n, k), saturating at u64::MAX.
+pub fn binomial(n: u64, k: u64) -> u64 {
+    if k > n {
+        return 0;
+    }
+    let k = k.min(n - k);
+    let mut r: u128 = 1;
+    for i in 0..k {
+        r = r * (n - i) as u128 / (i + 1) as u128;
+        if r > u64::MAX as u128 {
+            return u64::MAX;
+        }
+    }
+    r as u64
 }
 
 /// The next k-combination of 0..n in lexicographic order.

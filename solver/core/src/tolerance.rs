@@ -1215,6 +1215,7 @@ const ADVERSARY_SHARE: u32 = 4;
 const LOCAL_UNBOUNDED: Duration = Duration::from_secs(10);
 /// Time for one exact decision of the adversary's.
 const ADVERSARY_DECISION: Duration = Duration::from_millis(200);
+
 enum SetResult {
     Infeasible(Vec<HostId>, Infeasible),
     Undecided,

@@ -27,9 +27,9 @@ enum Master {
     Infeasible,
     /// The solver stopped or failed without an answer.
     Unknown,
-    /// The program would have more than [`MASTER_VARIABLES`] variables
-    /// (how many when it stopped counting).
-    TooLarge(usize),
+    /// The program would have more variables than the cap (`Ctx::
+    /// master_variables`): how many when it stopped counting, and the cap.
+    TooLarge(usize, usize),
 }
 
 impl Ctx<'_, '_> {
@@ -80,15 +80,14 @@ impl Ctx<'_, '_> {
                 }
                 Master::Unknown if self.expired() => st.undecided = true,
                 Master::Unknown => return false,
-                Master::TooLarge(n) => {
+                Master::TooLarge(n, most) => {
                     let sets = match st.cuts.len() {
                         1 => "the failure set".to_string(),
                         c => format!("the {c} failure sets"),
                     };
                     st.given_up = Some(format!(
                         "the search stopped: the integer program over {sets} seen grew to {n} \
-                         variables (under a time limit it solves at most {})",
-                        self.master_variables.unwrap_or(usize::MAX)
+                         variables (under a time limit it solves at most {most})"
                     ));
                     break;
                 }
@@ -213,8 +212,8 @@ impl Ctx<'_, '_> {
                     rows.push((members.into_iter().sum(), Sense::Le, 1.0));
                 }
             }
-            if self.master_variables.is_some_and(|most| vars.len() > most) {
-                return Master::TooLarge(vars.len());
+            if let Some(most) = self.master_variables.filter(|&most| vars.len() > most) {
+                return Master::TooLarge(vars.len(), most);
             }
         }
         let sum_x: Expression = x.iter().flatten().copied().sum();
