@@ -1701,6 +1701,7 @@ fn golden_plan_checks(pool: &Pool, g: &Value) -> Vec<String> {
         placements,
         unplaced,
         exact: true,
+        protected_short: false,
         soft_broken,
     };
     if let Err(v) = haplan::verify_plan(pool, &plan) {

@@ -834,6 +834,8 @@ proptest! {
             reference_feasible(&pool, &failed),
             "failed {:?}, plan {:?}", failed, plan
         );
+        // An exact plan that leaves a protected VM out has proved it.
+        prop_assert_eq!(plan.protected_short, !plan.all_protected_placed(&pool), "plan {:?}", plan);
 
         // Every protected or best-effort VM to restart is listed once, placed
         // or not; no other VM is.
@@ -876,6 +878,36 @@ proptest! {
         // placement per rule).
         if pool.has_soft_rules() && placed.len() <= 8 {
             prop_assert_eq!(broken_refs(&plan), reference_soft_plan(&pool, &failed, &placed), "plan {:?}", plan);
+        }
+    }
+
+    /// A plan with no time at all (each decision gets a share of the time
+    /// left, and none is left) still passes the checker, and says the
+    /// protected VMs cannot all restart only when that holds: the
+    /// reference finds no packing of them, or one of them is not agile
+    /// (or HA mode "vm" restarts nothing elsewhere). So `plan`'s verdict
+    /// under a time limit is "not ok" only on a proof.
+    #[test]
+    fn a_plan_out_of_time_is_short_only_on_a_proof(p in all_pools(), mask in any::<u8>()) {
+        let pool = p.pool();
+        let failed = pick_failure_set(&pool, mask);
+        let now = Budget { deadline: Some(std::time::Instant::now()), cancel: None };
+        let plan = haplan::plan(&pool, &failed, &now);
+        let verified = haplan::verify_plan(&pool, &plan);
+        prop_assert!(verified.is_ok(), "plan for {:?} fails verification: {:?}\n{:?}", failed, verified, plan);
+        let stuck = (0..pool.vms.len()).any(|v| {
+            let h = pool.vms[v].host;
+            let gone = failed.contains(&h) || pool.hosts[h].state == HostState::Down;
+            gone && is_protected(&pool, v) && (pool.ha.mode == HaMode::Vm || !is_agile(&pool, v))
+        });
+        if plan.protected_short {
+            prop_assert!(stuck || !reference_feasible(&pool, &failed), "failed {:?}, plan {:?}", failed, plan);
+        }
+        let verdict = haplan_wire::report::plan_verdict(&pool, &plan);
+        if plan.all_protected_placed(&pool) {
+            prop_assert_eq!(verdict, haplan::Verdict::Ok);
+        } else if verdict == haplan::Verdict::NotOk {
+            prop_assert!(stuck || !reference_feasible(&pool, &failed), "failed {:?}, plan {:?}", failed, plan);
         }
     }
 

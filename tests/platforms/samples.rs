@@ -225,6 +225,7 @@ fn pve_ha_manager_scenarios() {
                 })
                 .collect(),
             exact: true,
+            protected_short: false,
             soft_broken: Vec::new(),
         };
         let valid = haplan::verify_plan(&pool, &theirs)

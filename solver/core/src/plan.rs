@@ -10,6 +10,16 @@
 //! infeasible on its own, bounds that effort per VM: a VM it cannot settle
 //! so is left out, with that reason.) When the budget runs out, every VM
 //! not decided by then is left out as such and the plan is not exact.
+//! Under a deadline, the two decisions of everything at once (all VMs,
+//! then the protected ones) take at most half the time left each, and
+//! one VM's exact decision a tenth (`ONE_OF`): on a failure set of
+//! thousands of VMs such a decision is an integer program that may not
+//! end, and the VMs after it still get decided. Before it, a VM that
+//! fits no host as the kept VMs are placed is tried with one of them
+//! moved to another host first fit (`Beside::one_move`), which needs no
+//! decision. A VM or a set of VMs left out by a proof while all before it
+//! are protected proves the protected VMs short (`Plan::protected_short`):
+//! the plan's verdict then needs no more time.
 //!
 //! VMs of one restart class that share a strict keep-together rule
 //! (directly or through each other) are one *unit*: restarted together, on
@@ -26,6 +36,7 @@
 //! and is proved not to fit beside the rules honoured before it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Instant;
 
 use crate::model::*;
 use crate::pack::{self, Budget, Decision, Instance, fits, greedy::GroupsUsed};
@@ -81,6 +92,12 @@ pub struct Plan {
     pub unplaced: Vec<Unplaced>,
     /// False when the budget ran out before some VM was decided.
     pub exact: bool,
+    /// Some protected VM is proved unable to restart, whatever the plan:
+    /// it is not agile, or a set of the protected VMs to restart has no
+    /// placement together (all of them, or those kept before one left
+    /// out with it). True with `exact` false when which VMs to leave out
+    /// was not settled in time, but that not all of them fit was.
+    pub protected_short: bool,
     /// The soft rules the placements break (in the order the plan took
     /// them); empty when every soft rule is kept or the pool has none.
     pub soft_broken: Vec<BrokenRule>,
@@ -177,6 +194,29 @@ pub(crate) struct Planned {
 
 /// Why a plan left out a VM the time limit stopped deciding.
 const NOT_DECIDED: &str = "not decided before the time limit";
+
+/// Why a plan left out a VM whose decision its share of the time left
+/// did not settle.
+const NOT_DECIDED_IN_SHARE: &str =
+    "not decided within its share of the time limit (a tenth of the time left)";
+
+/// The share of the time left that one decision of the VMs one by one
+/// may take: a tenth, so that one hard decision on a large failure set
+/// (an integer program over thousands of VMs) leaves the VMs after it
+/// most of the time.
+const ONE_OF: u32 = 10;
+
+/// `budget` with its deadline, if it has one, brought to a `1/of` share of
+/// the time left.
+fn share<'a>(budget: &Budget<'a>, of: u32) -> Budget<'a> {
+    Budget {
+        deadline: budget.deadline.map(|d| {
+            let now = Instant::now();
+            now + d.saturating_duration_since(now) / of
+        }),
+        cancel: budget.cancel,
+    }
+}
 
 /// The restart plan when the hosts in `failed` fail now.
 pub fn plan(an: &Analysis, failed: &[HostId], scope: Scope, budget: &Budget) -> Plan {
@@ -282,28 +322,44 @@ pub(crate) fn plan_with(
 
     let mut exact = true;
     let mut timed_out = false;
-    // Fast paths: everything, or every protected VM, in one decision.
+    // A protected VM that is not agile (or HA mode "vm") cannot restart.
+    let mut protected_short = unplaced
+        .iter()
+        .any(|u| pool.vms[u.vm].restart == Restart::Protected);
+    // Fast paths: everything, or every protected VM, in one decision,
+    // each with half of the time left (the rest is for the VMs one by
+    // one when it cannot be settled so).
     let mut kept: Vec<usize> = Vec::new();
     let mut place: HashMap<VmId, u32> = HashMap::new();
     let mut first = protected;
     let all: Vec<usize> = (0..n).collect();
     let (inst, members) = u.build(&all);
-    if let Some(Decision::Feasible(a)) = decide_with(&inst, budget, effort) {
+    let whole = decide_with(&inst, &share(budget, 2), effort);
+    if let Some(Decision::Feasible(a)) = whole {
         kept = all;
         place = placed(&members, &a);
         first = n;
     } else if protected < n {
         let some: Vec<usize> = (0..protected).collect();
         let (sub, members) = u.build(&some);
-        if let Some(Decision::Feasible(a)) = decide_with(&sub, budget, effort) {
-            kept = some;
-            place = placed(&members, &a);
-        } else {
-            first = 0;
+        match decide_with(&sub, &share(budget, 2), effort) {
+            Some(Decision::Feasible(a)) => {
+                kept = some;
+                place = placed(&members, &a);
+            }
+            decided => {
+                protected_short |= matches!(decided, Some(Decision::Infeasible(_)));
+                first = 0;
+            }
         }
     } else {
+        protected_short |= matches!(whole, Some(Decision::Infeasible(_)));
         first = 0;
     }
+    // A unit left out by a proof proves the protected VMs short when it
+    // is protected: it and the units kept before it (protected too, they
+    // come first) have no placement together, so neither have all.
+    let is_protected = |i: usize| pool.vms[u.units[i][0]].restart == Restart::Protected;
     // Without rules, what the kept units take of each target: a unit is
     // tried first fit beside them without building the instance of the
     // kept units and it (as `fit_beside` does on that instance).
@@ -327,10 +383,21 @@ pub(crate) fn plan_with(
                 place.extend(u.units[i].iter().map(|&v| (v, t)));
                 continue;
             }
+            // Room made by moving one kept unit elsewhere, first fit.
+            if let Some((k, from, to)) = b.one_move(full, i) {
+                b.release(full, k, from);
+                b.take(full, k, to);
+                place.extend(u.units[k].iter().map(|&v| (v, to)));
+                b.take(full, i, from);
+                kept.push(i);
+                place.extend(u.units[i].iter().map(|&v| (v, from)));
+                continue;
+            }
             // More than every surviving host has, with the kept units:
             // no packing of them and it exists (what the exact decision
             // below would find first, at the cost of building it).
             if b.short(full, i) {
+                protected_short |= is_protected(i);
                 let unit = &u.units[i];
                 let reason = left_out_beside(an, &mask, full, unit, i, unit, b);
                 unplaced.extend(unit.iter().map(|&vm| Unplaced {
@@ -351,7 +418,8 @@ pub(crate) fn plan_with(
                 continue;
             }
         }
-        match decide_with(&inst, budget, effort) {
+        // One VM may not take all the time left from those after it.
+        match decide_with(&inst, &share(budget, ONE_OF), effort) {
             Some(Decision::Feasible(a)) => {
                 kept = trial;
                 place = placed(&members, &a);
@@ -370,6 +438,7 @@ pub(crate) fn plan_with(
                 }
             }
             Some(Decision::Infeasible(_)) => {
+                protected_short |= is_protected(i);
                 let reason = why_left_out(an, &mask, &inst, &members, &u.units[i], &place);
                 for &v in &u.units[i] {
                     unplaced.push(Unplaced {
@@ -378,10 +447,17 @@ pub(crate) fn plan_with(
                     });
                 }
             }
-            Some(Decision::Undecided) => {
+            Some(Decision::Undecided) if budget.expired() => {
                 exact = false;
                 timed_out = true;
                 not_decided(&mut unplaced, &u.units[i]);
+            }
+            Some(Decision::Undecided) => {
+                exact = false;
+                unplaced.extend(u.units[i].iter().map(|&vm| Unplaced {
+                    vm,
+                    reason: NOT_DECIDED_IN_SHARE.to_string(),
+                }));
             }
         }
     }
@@ -413,6 +489,7 @@ pub(crate) fn plan_with(
             placements,
             unplaced,
             exact,
+            protected_short,
             soft_broken,
         },
         timed_out,
@@ -488,6 +565,8 @@ struct Beside {
     /// every target (what has some).
     kept: Vec<i64>,
     spare: Vec<i64>,
+    /// Per target, the items placed on it.
+    on: Vec<Vec<usize>>,
 }
 
 impl Beside {
@@ -503,6 +582,7 @@ impl Beside {
             used: GroupsUsed::for_instance(inst),
             kept: vec![0; nres],
             spare,
+            on: vec![Vec::new(); inst.cap.len() / nres.max(1)],
         }
     }
 
@@ -536,6 +616,49 @@ impl Beside {
             self.kept[r] += full.demand[i * nres + r];
         }
         self.used.take_item(full, i, t);
+        self.on[t as usize].push(i);
+    }
+
+    /// Item `i` leaves target `t`, where it was placed.
+    fn release(&mut self, full: &Instance, i: usize, t: u32) {
+        let nres = full.nres;
+        for r in 0..nres {
+            self.rem[t as usize * nres + r] += full.demand[i * nres + r];
+            self.kept[r] -= full.demand[i * nres + r];
+        }
+        self.used.release_item(full, i, t);
+        self.on[t as usize].retain(|&k| k != i);
+    }
+
+    /// Room for unit `i` made by moving one placed item: `(k, from, to)`
+    /// when item `k` on target `from`, where `i` may run and lacks at most
+    /// what `k` takes of each resource, fits first fit on another target
+    /// `to` as things are. Then `i` fits on `from` once `k` has moved (its
+    /// group and rules allowed it there beside `k` already).
+    fn one_move(&self, full: &Instance, i: usize) -> Option<(usize, u32, u32)> {
+        let nres = full.nres;
+        let di = &full.demand[i * nres..(i + 1) * nres];
+        for &from in &full.elig[i] {
+            if !self.used.allows(full, i, from) {
+                continue;
+            }
+            let rem = &self.rem[from as usize * nres..(from as usize + 1) * nres];
+            for &k in &self.on[from as usize] {
+                let dk = &full.demand[k * nres..(k + 1) * nres];
+                if (0..nres).any(|r| rem[r] + dk[r] < di[r]) {
+                    continue;
+                }
+                let to = full.elig[k].iter().copied().find(|&to| {
+                    to != from
+                        && fits(full, &self.rem, k, to as usize)
+                        && self.used.allows(full, k, to)
+                });
+                if let Some(to) = to {
+                    return Some((k, from, to));
+                }
+            }
+        }
+        None
     }
 
     /// Whether unit `i` and the kept units need more of a resource than
@@ -1462,8 +1585,9 @@ mod tests {
     /// Not all fit (7 on 3 + 3). s fits first fit nowhere (1 and 1 on
     /// h1, 2 on h2, 1 left on each), but its demand and that of the VMs
     /// before it are exactly the room of both hosts, and a packing of the
-    /// four exists (1 + 2 on each): it is kept, the others moved; w, of a
-    /// lower priority, then has no room (where the first fit left some).
+    /// four exists (1 + 2 on each): it is kept, p moved to h2 (one move
+    /// makes room); w, of a lower priority, then has no room (where the
+    /// first fit left some).
     #[test]
     fn a_vm_that_fits_no_room_left_is_kept_when_the_others_can_move() {
         let m = "medium";
@@ -1479,5 +1603,116 @@ mod tests {
         assert_eq!(names, ["p", "q", "r", "s"]);
         let left: Vec<&str> = left.iter().map(|(v, _)| &v[..]).collect();
         assert_eq!(left, ["w"]);
+    }
+
+    /// Where no single move makes room, the exact decision does: 1, 1, 1
+    /// first fit on h1 (1 left), 2 on h2 (2 left); 3 fits nowhere, and
+    /// moving one VM does not help (a 1 from h1 leaves 2 there; the 2
+    /// from h2 fits nowhere else), but 1 + 3 and 1 + 1 + 2 fill both
+    /// hosts: every VM of them is kept, w (of a lower priority, so that
+    /// not all fit at once and the VMs go one by one) is not.
+    #[test]
+    fn a_vm_that_needs_more_than_one_move_is_kept_by_the_exact_decision() {
+        let m = "medium";
+        let vms = [
+            ("p", 1, m),
+            ("q", 1, m),
+            ("r", 1, m),
+            ("s", 2, m),
+            ("t", 3, m),
+            ("w", 1, "low"),
+        ];
+        let p = pool(4, &vms, &[]);
+        let an = Analysis::new(&p);
+        let mask = an.mask(&[0]);
+        let wanted: Vec<VmId> = (0..5).collect();
+        let full = an.instance_for(&mask, wanted).instance;
+        let mut b = Beside::empty(&full);
+        for (i, t) in [(0, 0), (1, 0), (2, 0), (3, 1)] {
+            assert_eq!(b.first_fit(&full, i), Some(t));
+            b.take(&full, i, t);
+        }
+        assert_eq!(b.first_fit(&full, 4), None);
+        assert_eq!(b.one_move(&full, 4), None);
+        let (placed, left) = outcome(&p);
+        let placed: Vec<&str> = placed.iter().map(|(v, _)| &v[..]).collect();
+        assert_eq!(placed, ["p", "q", "r", "s", "t"]);
+        let left: Vec<&str> = left.iter().map(|(v, _)| &v[..]).collect();
+        assert_eq!(left, ["w"]);
+    }
+
+    /// Out of time, a plan says the protected VMs cannot all restart only
+    /// on a proof. 2, 2, 3, 3, 3, 5 fill two hosts of 9 (5, 2 and 2; 3, 3
+    /// and 3) where the greedy rules (largest first, first, best or worst
+    /// fit) do not: with no time left the plan may not find it (the exact
+    /// search of so small a set ends before it looks at the clock), but
+    /// never says they are short; with 1 more, the room of both hosts
+    /// proves it even with no time.
+    #[test]
+    fn a_plan_out_of_time_is_short_only_on_a_proof() {
+        let m = "medium";
+        let mut vms = vec![
+            ("a", 2, m),
+            ("b", 2, m),
+            ("c", 3, m),
+            ("d", 3, m),
+            ("e", 3, m),
+            ("f", 5, m),
+        ];
+        let now = Budget {
+            deadline: Some(Instant::now()),
+            cancel: None,
+        };
+        let fits = pool(9, &vms, &[]);
+        let an = Analysis::new(&fits);
+        let p = plan(&an, &[0], Scope::All, &now);
+        assert!(!p.protected_short, "{p:?}");
+        assert_eq!(verify(&fits, &p), Ok(()));
+        let full = plan(&an, &[0], Scope::All, &Budget::unlimited());
+        assert!(full.exact && full.all_protected_placed(&fits) && !full.protected_short);
+
+        vms.push(("g", 1, m));
+        let over = pool(9, &vms, &[]);
+        let an = Analysis::new(&over);
+        let p = plan(&an, &[0], Scope::All, &now);
+        assert!(!p.exact && p.protected_short, "{p:?}");
+    }
+
+    /// One move: the first VM on a host where the VM lacks room, whose
+    /// demand covers what it lacks, and which fits first fit elsewhere.
+    #[test]
+    fn one_move_frees_a_host_by_moving_a_vm_that_fits_elsewhere() {
+        let m = "medium";
+        let p = pool(
+            4,
+            &[
+                ("p", 1, m),
+                ("q", 1, m),
+                ("r", 1, m),
+                ("s", 2, m),
+                ("t", 3, m),
+            ],
+            &[],
+        );
+        let an = Analysis::new(&p);
+        let mask = an.mask(&[0]);
+        let full = an.instance_for(&mask, (0..5).collect()).instance;
+        // h1: p (1) and s (2), 1 left; h2: q (1), 3 left; t (3) is 1
+        // short on h1 and fits h2 as it is, so first fit takes h2.
+        let mut b = Beside::empty(&full);
+        b.take(&full, 0, 0);
+        b.take(&full, 3, 0);
+        b.take(&full, 1, 1);
+        assert_eq!(b.first_fit(&full, 4), Some(1));
+        // r (1) on h2 too: t fits nowhere; moving p (1) off h1 leaves 2
+        // there, short of 3; moving s (2) leaves 3, and s fits h2's 2.
+        b.take(&full, 2, 1);
+        assert_eq!(b.first_fit(&full, 4), None);
+        assert_eq!(b.one_move(&full, 4), Some((3, 0, 1)));
+        b.release(&full, 3, 0);
+        b.take(&full, 3, 1);
+        b.take(&full, 4, 0);
+        assert!(b.rem.iter().all(|&r| r == 0), "{:?}", b.rem);
+        assert_eq!(b.on, vec![vec![0, 4], vec![1, 2, 3]]);
     }
 }

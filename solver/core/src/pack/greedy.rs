@@ -204,6 +204,12 @@ impl GroupsUsed {
         self.take(inst.group[i], t);
         self.1.add(i, t as usize, 1);
     }
+    /// Item `i`, placed on target `t`, leaves it (a group has at most one
+    /// member on a target, so its pair is free again).
+    pub fn release_item(&mut self, inst: &Instance, i: usize, t: u32) {
+        self.0.remove(&(inst.group[i], t));
+        self.1.add(i, t as usize, -1);
+    }
 }
 
 /// How many members of each apart rule of an instance each target runs.

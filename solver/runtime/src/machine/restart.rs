@@ -586,6 +586,7 @@ impl Runtime {
                         placements: placements.clone(),
                         unplaced: base.unplaced.clone(),
                         exact: base.exact,
+                        protected_short: base.protected_short,
                         soft_broken: broken.clone(),
                     };
                     plan::verify(&pp, &candidate).is_ok()

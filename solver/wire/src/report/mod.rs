@@ -137,7 +137,7 @@ pub fn verdict_of(answer: &Value) -> Option<Verdict> {
 pub fn plan_verdict(pool: &Pool, p: &Plan) -> Verdict {
     if p.all_protected_placed(pool) {
         Verdict::Ok
-    } else if p.exact {
+    } else if p.exact || p.protected_short {
         Verdict::NotOk
     } else {
         Verdict::Undecided
