@@ -365,7 +365,7 @@ pub fn check_text(pool: &Pool, r: &CheckReport) -> String {
                 s,
                 "Stranded protected VMs ({}): {}",
                 vms.len(),
-                vms.join(", ")
+                name_list(&vms)
             );
         }
     }
@@ -477,7 +477,8 @@ pub fn agility_json_text(pool: &Pool, ag: &haplan::agility::Agility) -> String {
 /// writing it: an answer of gigabytes is then written into one buffer, not
 /// grown by copies that hold the old buffer and the new one at once. Each
 /// VM's targets are counted by the names of the hosts passing its
-/// requirement (a few more than its targets), summed once per requirement.
+/// requirement (a few more than its targets), summed once per requirement
+/// (in the text, at most what [`TEXT_NAMES`] names take).
 fn agility_size(pool: &Pool, ag: &haplan::agility::Agility, json: bool) -> usize {
     let json_len = |s: &str| serde_json::to_string(s).map_or(6 * s.len() + 2, |j| j.len());
     // Per target: the name as JSON, a comma, a line break and 8 spaces of
@@ -493,6 +494,18 @@ fn agility_size(pool: &Pool, ag: &haplan::agility::Agility, json: bool) -> usize
             }
         })
         .collect();
+    // The text names at most [`TEXT_NAMES`] hosts a VM, and a count.
+    let longest = pool
+        .hosts
+        .iter()
+        .map(|h| h.name.len() + 2)
+        .max()
+        .unwrap_or(0);
+    let text_cap = if json {
+        usize::MAX
+    } else {
+        (TEXT_NAMES + 1).saturating_mul(longest).saturating_add(96)
+    };
     let mut of_requirement: std::collections::HashMap<*const usize, usize> =
         std::collections::HashMap::new();
     agility_rows(pool, ag)
@@ -503,6 +516,7 @@ fn agility_size(pool: &Pool, ag: &haplan::agility::Agility, json: bool) -> usize
                 hosts
                     .iter()
                     .fold(0usize, |n, &h| n.saturating_add(per_host[h]))
+                    .min(text_cap)
             });
             let reasons = reasons
                 .unwrap_or_default()
@@ -605,17 +619,61 @@ pub fn agility_text(pool: &Pool, ag: &haplan::agility::Agility) -> String {
             }
             None => {
                 let _ = write!(s, "  {}: ", vm.name);
-                for (i, h) in ag.targets.of(v).enumerate() {
-                    if i > 0 {
-                        s.push_str(", ");
+                let n = ag.targets.of(v).count();
+                if n <= TEXT_NAMES {
+                    for (i, h) in ag.targets.of(v).enumerate() {
+                        if i > 0 {
+                            s.push_str(", ");
+                        }
+                        s.push_str(&pool.hosts[h].name);
                     }
-                    s.push_str(&pool.hosts[h].name);
+                } else {
+                    many_targets(&mut s, pool, ag, v, n);
                 }
                 s.push('\n');
             }
         }
     }
     s
+}
+
+/// The targets of a VM with more than [`TEXT_NAMES`] of them, for people:
+/// `996 hosts: every other host that is up but h7, h9` when those it may
+/// not restart on are few, else the first names and how many more.
+fn many_targets(s: &mut String, pool: &Pool, ag: &haplan::agility::Agility, v: usize, n: usize) {
+    let own = pool.vms[v].host;
+    let up = |h: usize| pool.hosts[h].state == haplan::model::HostState::Up;
+    // The targets ascend: one walk over the hosts finds the others.
+    let mut targets = ag.targets.of(v).peekable();
+    let mut missing: Vec<&str> = Vec::new();
+    let mut outside = false;
+    for h in 0..pool.hosts.len() {
+        let target = targets.next_if_eq(&h).is_some();
+        let other_up = h != own && up(h);
+        if other_up && !target {
+            missing.push(&pool.hosts[h].name);
+        }
+        outside |= target && !other_up;
+    }
+    let _ = write!(s, "{} hosts: ", haplan::error::thousands(n));
+    if outside || missing.len() > TEXT_NAMES {
+        let names: Vec<&str> = ag
+            .targets
+            .of(v)
+            .take(TEXT_NAMES + 1)
+            .map(|h| pool.hosts[h].name.as_str())
+            .collect();
+        let shown = name_list(&names[..TEXT_NAMES]);
+        let _ = write!(
+            s,
+            "{shown} and {} more (--format json lists them all)",
+            haplan::error::thousands(n - TEXT_NAMES)
+        );
+    } else if missing.is_empty() {
+        s.push_str("every other host that is up");
+    } else {
+        let _ = write!(s, "every other host that is up but {}", missing.join(", "));
+    }
 }
 
 fn is_true(b: &bool) -> bool {
@@ -625,6 +683,54 @@ fn is_true(b: &bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// A VM with more than `TEXT_NAMES` targets: the text says how many,
+    /// and either names the other up hosts it may not restart on, when
+    /// they are few, or the first targets and how many more; the JSON
+    /// lists every target. And the size found beforehand still holds.
+    #[test]
+    fn agility_text_names_few_hosts_a_vm() {
+        let hosts: Vec<Value> = (0..50)
+            .map(|i| json!({"name": format!("h{i:02}"), "capacity": {"memory_mib": 1024}}))
+            .chain([json!({"name": "m", "capacity": {"memory_mib": 1024}, "state": "maintenance"})])
+            .collect();
+        let allowed: Vec<String> = (0..25).map(|i| format!("h{i:02}")).collect();
+        let vm = |name: &str, host: &str| json!({"name": name, "host": host, "demand": {"memory_mib": 64}});
+        let mut b = vm("b", "h01");
+        b["anti_affinity"] = json!("g");
+        let mut c = vm("c", "h02");
+        c["anti_affinity"] = json!("g");
+        let mut e = vm("e", "h00");
+        e["allowed_hosts"] = json!(allowed);
+        let value = json!({"name": "wide", "hosts": hosts, "vms": [vm("a", "h00"), b, c, e]});
+        let pool = haplan::pool_from_value(&value).unwrap();
+        let ag = haplan::agility::Agility::of(&pool);
+        let text = agility_text(&pool, &ag);
+        let line = |v: &str| {
+            text.lines()
+                .find(|l| l.starts_with(&format!("  {v}: ")))
+                .unwrap_or_else(|| panic!("no line for {v}: {text}"))
+                .to_string()
+        };
+        assert_eq!(line("a"), "  a: 49 hosts: every other host that is up");
+        assert_eq!(
+            line("b"),
+            "  b: 48 hosts: every other host that is up but h02"
+        );
+        let first: Vec<String> = (1..21).map(|i| format!("h{i:02}")).collect();
+        assert_eq!(
+            line("e"),
+            format!(
+                "  e: 24 hosts: {} and 4 more (--format json lists them all)",
+                first.join(", ")
+            )
+        );
+        let json = agility_json(&pool, &ag);
+        let targets = |v: usize| json["vms"][v]["targets"].as_array().unwrap().len();
+        assert_eq!((targets(0), targets(1), targets(3)), (49, 48, 24));
+        assert!(agility_size(&pool, &ag, false) >= text.len());
+    }
 
     /// The size `agility`'s answers are written into is at least their
     /// own, JSON and text, with names that need escaping, VMs that are not

@@ -127,7 +127,7 @@ fn diff_reasons(new: &Pool, d: &DiffReport) -> Vec<String> {
         out.push(format!(
             "{} not agile: {}",
             plural(names.len(), "protected VM is", "protected VMs are"),
-            names.join(", ")
+            name_list(&names)
         ));
     }
     if d.no_regress && d.regressed() == Some(true) {
@@ -278,7 +278,7 @@ pub fn diff_text(old: &Pool, new: &Pool, d: &DiffReport) -> String {
     }
     let list = |s: &mut String, title: &str, names: &[String]| {
         if !names.is_empty() {
-            let _ = writeln!(s, "{title} ({}): {}", names.len(), names.join(", "));
+            let _ = writeln!(s, "{title} ({}): {}", names.len(), name_list(names));
         }
     };
     list(&mut s, "Hosts added", &d.hosts_added);

@@ -98,7 +98,7 @@ fn drain_reason(pool: &Pool, r: &DrainReport) -> String {
                     plural(names.len(), "VM", "VMs"),
                     if names.len() == 1 { "fits" } else { "fit" },
                     if names.len() == 1 { "it" } else { "they" },
-                    names.join(", ")
+                    name_list(&names)
                 )
             }
             drain::Blocked::Relaxation(f) => {
@@ -115,10 +115,11 @@ fn drain_reason(pool: &Pool, r: &DrainReport) -> String {
                     drain::Failure::NotAgile(na) => format!(
                         "no host could restart protected {} {}",
                         if na.len() == 1 { "VM" } else { "VMs" },
-                        na.iter()
-                            .map(|n| pool.vms[n.vm].name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        name_list(
+                            &na.iter()
+                                .map(|n| pool.vms[n.vm].name.as_str())
+                                .collect::<Vec<_>>()
+                        )
                     ),
                     drain::Failure::Witness(w) if w.failed.is_empty() => {
                         "VMs of hosts already down cannot all restart".to_string()
@@ -347,7 +348,7 @@ pub fn drain_text(pool: &Pool, r: &DrainReport) -> String {
                             s,
                             "Stranded protected VMs ({}): {}",
                             vms.len(),
-                            vms.join(", ")
+                            name_list(&vms)
                         );
                     }
                 }

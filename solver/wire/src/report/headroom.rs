@@ -181,11 +181,12 @@ pub fn headroom_text(pool: &Pool, r: &HeadroomReport) -> String {
         let _ = writeln!(
             s,
             "Placement: {}",
-            placement_json(pool, r)
-                .iter()
-                .map(|c| format!("{} {}", c.host, c.count))
-                .collect::<Vec<_>>()
-                .join(", ")
+            name_list(
+                &placement_json(pool, r)
+                    .iter()
+                    .map(|c| format!("{} {}", c.host, c.count))
+                    .collect::<Vec<_>>()
+            )
         );
     }
     let next = r.upper_bound as u64 + 1;

@@ -2,6 +2,26 @@
 
 use super::*;
 
+/// At most this many names in one list of a text answer: the text is for
+/// people, and a failure of a pool of thousands of VMs can strand
+/// thousands; `--format json` lists them all.
+pub const TEXT_NAMES: usize = 20;
+
+/// `names` joined by commas for people: the first [`TEXT_NAMES`] of them
+/// and how many more, when there are more.
+pub fn name_list<S: AsRef<str>>(names: &[S]) -> String {
+    let shown: Vec<&str> = names.iter().take(TEXT_NAMES).map(AsRef::as_ref).collect();
+    let mut s = shown.join(", ");
+    if names.len() > TEXT_NAMES {
+        let _ = write!(
+            s,
+            " and {} more (--format json lists them all)",
+            haplan::error::thousands(names.len() - TEXT_NAMES)
+        );
+    }
+    s
+}
+
 pub(super) fn names<'a>(pool: &'a Pool, vms: &[usize]) -> Vec<&'a str> {
     vms.iter().map(|&v| pool.vms[v].name.as_str()).collect()
 }

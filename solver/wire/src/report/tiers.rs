@@ -270,12 +270,32 @@ pub fn tiers_text(pool: &Pool, r: &TiersReport) -> String {
         );
     }
     // The rows share their lists of VMs at risk: each joined once.
-    let joined = per_at_risk_list(r, |vms| names(pool, vms).join(", "));
-    for d in &r.degradation {
-        let mut line = format!(
-            "  {}: ",
+    let joined = per_at_risk_list(r, |vms| name_list(&names(pool, vms)));
+    // Consecutive rows with the same answer and no example are one line
+    // (`5 to 13 host failures`), as on the report's page.
+    let same = |a: &haplan::tiers::Degradation, b: &haplan::tiers::Degradation| {
+        a.example.is_none()
+            && b.example.is_none()
+            && a.safe == b.safe
+            && a.lost == b.lost
+            && a.undecided == b.undecided
+            && (a.lost.is_empty() || Arc::ptr_eq(&a.at_risk, &b.at_risk))
+    };
+    let rows = &r.degradation;
+    let mut at = 0;
+    while at < rows.len() {
+        let (d, first) = (&rows[at], at);
+        let mut last = at;
+        while last + 1 < rows.len() && same(d, &rows[last + 1]) {
+            last += 1;
+        }
+        at = last + 1;
+        let failures = if last > first {
+            format!("{} to {} {unit} failures", d.k, rows[last].k)
+        } else {
             plural(d.k, &format!("{unit} failure"), &format!("{unit} failures"))
-        );
+        };
+        let mut line = format!("  {failures}: ");
         if d.safe.is_empty() {
             line.push_str("no tier is safe");
         } else {
@@ -307,7 +327,7 @@ pub fn tiers_text(pool: &Pool, r: &TiersReport) -> String {
                 s,
                 "    e.g. {set} fail: {} stranded ({})",
                 plural(stranded.len(), "VM", "VMs"),
-                names(pool, stranded).join(", ")
+                name_list(&names(pool, stranded))
             );
         }
     }
@@ -370,5 +390,58 @@ mod tests {
             row["at_risk"] = Value::Array(Vec::new());
         }
         assert_eq!(tiers_json_without_at_risk(&pool, &r), bare);
+    }
+
+    /// Consecutive rows with the same answer and no example are one line
+    /// of the text, and a list of VMs at risk longer than `TEXT_NAMES`
+    /// shows that many names and how many more; the JSON keeps every row
+    /// and name.
+    #[test]
+    fn the_text_folds_rows_alike_and_long_lists() {
+        let text = include_str!("../../../../fixtures/tiers/tiers.json");
+        let pool = haplan::parse_pool(text).unwrap();
+        let mut r = haplan::tiers(&pool, &haplan::tiers::TiersOptions::default());
+        // Rows 2 to 5 left undecided for the low tier (as a time limit
+        // leaves them), then row 6 with 25 VMs at risk.
+        let row = |k: u32| haplan::tiers::Degradation {
+            k,
+            safe: vec![Priority::Critical, Priority::High],
+            lost: Vec::new(),
+            undecided: vec![Priority::Low],
+            at_risk: Arc::from(Vec::new()),
+            example: None,
+        };
+        let many: Vec<usize> = (0..25).map(|i| i % pool.vms.len()).collect();
+        let mut last = row(6);
+        last.undecided.clear();
+        last.lost = vec![Priority::Low];
+        last.at_risk = Arc::from(many);
+        r.degradation = vec![row(2), row(3), row(4), row(5), last];
+        let text = tiers_text(&pool, &r);
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("host failure"))
+            .collect();
+        assert!(
+            lines.contains(&"  2 to 5 host failures: critical, high still restart; undecided: low"),
+            "{text}"
+        );
+        let six = lines
+            .iter()
+            .find(|l| l.starts_with("  6 host failures"))
+            .expect("row 6");
+        assert!(six.contains("at risk: 25 VMs of low ("), "{six}");
+        assert!(
+            six.ends_with(" and 5 more (--format json lists them all))"),
+            "{six}"
+        );
+        assert_eq!(six.matches(", ").count(), 19 + 1, "{six}");
+        assert!(!text.contains("3 host failures:"), "{text}");
+        let json = tiers_json(&pool, &r);
+        assert_eq!(json["degradation"].as_array().unwrap().len(), 5);
+        assert_eq!(
+            json["degradation"][4]["at_risk"].as_array().unwrap().len(),
+            25
+        );
     }
 }

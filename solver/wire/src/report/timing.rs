@@ -213,11 +213,12 @@ pub fn timing_text(pool: &Pool, r: &TimingReport) -> String {
                     hosts(&w.failed)
                 },
                 if w.failed.len() == 1 { "s" } else { "" },
-                w.unplaced
-                    .iter()
-                    .map(|&v| pool.vms[v].name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                name_list(
+                    &w.unplaced
+                        .iter()
+                        .map(|&v| pool.vms[v].name.as_str())
+                        .collect::<Vec<_>>()
+                ),
                 w.reason
             );
         }
