@@ -10,11 +10,12 @@
 //! infeasible on its own, bounds that effort per VM: a VM it cannot settle
 //! so is left out, with that reason.) When the budget runs out, every VM
 //! not decided by then is left out as such and the plan is not exact.
-//! Under a deadline, the two decisions of everything at once (all VMs,
-//! then the protected ones) take at most half the time left each, and
-//! one VM's exact decision a tenth (`ONE_OF`): on a failure set of
-//! thousands of VMs such a decision is an integer program that may not
-//! end, and the VMs after it still get decided. Before it, a VM that
+//! Under a deadline, the two exact decisions of everything at once (all
+//! VMs, then the protected ones) take at most half the time left each,
+//! and one VM's exact decision a tenth (`ONE_OF`; the last VMs, the time
+//! left over the VMs left): on a failure set of thousands of VMs such a
+//! decision is an integer program that may not end, and the VMs after it
+//! still get decided. Before it, a VM that
 //! fits no host as the kept VMs are placed is tried with one of them
 //! moved to another host first fit (`Beside::one_move`), which needs no
 //! decision. A VM or a set of VMs left out by a proof while all before it
@@ -90,7 +91,8 @@ pub struct Plan {
     pub placements: Vec<Placement>,
     /// Protected and best-effort VMs the plan cannot restart.
     pub unplaced: Vec<Unplaced>,
-    /// False when the budget ran out before some VM was decided.
+    /// False when some VM was not decided: the budget ran out, or one
+    /// decision's share of it (or, under a bounded effort, its count).
     pub exact: bool,
     /// Some protected VM is proved unable to restart, whatever the plan:
     /// it is not agile, or a set of the protected VMs to restart has no
@@ -197,13 +199,13 @@ const NOT_DECIDED: &str = "not decided before the time limit";
 
 /// Why a plan left out a VM whose decision its share of the time left
 /// did not settle.
-const NOT_DECIDED_IN_SHARE: &str =
-    "not decided within its share of the time limit (a tenth of the time left)";
+const NOT_DECIDED_IN_SHARE: &str = "not decided within its share of the time limit";
 
-/// The share of the time left that one decision of the VMs one by one
-/// may take: a tenth, so that one hard decision on a large failure set
-/// (an integer program over thousands of VMs) leaves the VMs after it
-/// most of the time.
+/// The share of the time left that one exact decision of the VMs one by
+/// one may take: a tenth (or the time left over the VMs left, when fewer
+/// than ten are), so that one hard decision on a large failure set (an
+/// integer program over thousands of VMs) leaves the VMs after it most
+/// of the time.
 const ONE_OF: u32 = 10;
 
 /// `budget` with its deadline, if it has one, brought to a `1/of` share of
@@ -260,6 +262,20 @@ pub(crate) fn plan_with(
     scope: Scope,
     budget: &Budget,
     effort: Effort,
+) -> Planned {
+    plan_from(an, failed, scope, budget, effort, true)
+}
+
+/// [`plan_with`]; without `at_once`, the VMs go one by one from the start
+/// (for tests: the decisions of everything at once settle most plans
+/// before the loop).
+fn plan_from(
+    an: &Analysis,
+    failed: &[HostId],
+    scope: Scope,
+    budget: &Budget,
+    effort: Effort,
+    at_once: bool,
 ) -> Planned {
     let pool = an.pool;
     let mask = an.mask(failed);
@@ -334,15 +350,27 @@ pub(crate) fn plan_with(
     let mut first = protected;
     let all: Vec<usize> = (0..n).collect();
     let (inst, members) = u.build(&all);
-    let whole = decide_with(&inst, &share(budget, 2), effort);
+    // Under a bounded effort the decisions end by counts: no shares.
+    let share = |of: u32| {
+        if effort == Effort::Exact {
+            share(budget, of)
+        } else {
+            *budget
+        }
+    };
+    let whole = if at_once {
+        decide_with(&inst, &share(2), effort)
+    } else {
+        None
+    };
     if let Some(Decision::Feasible(a)) = whole {
         kept = all;
         place = placed(&members, &a);
         first = n;
-    } else if protected < n {
+    } else if protected < n && at_once {
         let some: Vec<usize> = (0..protected).collect();
         let (sub, members) = u.build(&some);
-        match decide_with(&sub, &share(budget, 2), effort) {
+        match decide_with(&sub, &share(2), effort) {
             Some(Decision::Feasible(a)) => {
                 kept = some;
                 place = placed(&members, &a);
@@ -383,16 +411,6 @@ pub(crate) fn plan_with(
                 place.extend(u.units[i].iter().map(|&v| (v, t)));
                 continue;
             }
-            // Room made by moving one kept unit elsewhere, first fit.
-            if let Some((k, from, to)) = b.one_move(full, i) {
-                b.release(full, k, from);
-                b.take(full, k, to);
-                place.extend(u.units[k].iter().map(|&v| (v, to)));
-                b.take(full, i, from);
-                kept.push(i);
-                place.extend(u.units[i].iter().map(|&v| (v, from)));
-                continue;
-            }
             // More than every surviving host has, with the kept units:
             // no packing of them and it exists (what the exact decision
             // below would find first, at the cost of building it).
@@ -404,6 +422,16 @@ pub(crate) fn plan_with(
                     vm,
                     reason: reason.clone(),
                 }));
+                continue;
+            }
+            // Room made by moving one kept unit elsewhere, first fit.
+            if let Some((k, from, to)) = b.one_move(full, i) {
+                b.release(full, k, from);
+                b.take(full, k, to);
+                place.extend(u.units[k].iter().map(|&v| (v, to)));
+                b.take(full, i, from);
+                kept.push(i);
+                place.extend(u.units[i].iter().map(|&v| (v, from)));
                 continue;
             }
         }
@@ -419,7 +447,9 @@ pub(crate) fn plan_with(
             }
         }
         // One VM may not take all the time left from those after it.
-        match decide_with(&inst, &share(budget, ONE_OF), effort) {
+        // (The last VMs get the rest of it.)
+        let left = u32::try_from(n - i).unwrap_or(u32::MAX);
+        match decide_with(&inst, &share(ONE_OF.min(left)), effort) {
             Some(Decision::Feasible(a)) => {
                 kept = trial;
                 place = placed(&members, &a);
@@ -638,7 +668,7 @@ impl Beside {
     fn one_move(&self, full: &Instance, i: usize) -> Option<(usize, u32, u32)> {
         let nres = full.nres;
         let di = &full.demand[i * nres..(i + 1) * nres];
-        for &from in &full.elig[i] {
+        for &from in full.elig[i].iter() {
             if !self.used.allows(full, i, from) {
                 continue;
             }
@@ -1676,6 +1706,65 @@ mod tests {
         let an = Analysis::new(&over);
         let p = plan(&an, &[0], Scope::All, &now);
         assert!(!p.exact && p.protected_short, "{p:?}");
+    }
+
+    /// One by one, a protected VM left out by a proof proves the protected
+    /// VMs short, whichever proof: the room of every host together (1, 1,
+    /// 1, 1, 2, 3 on two hosts of 4: 3 left over for the 3 and 9 > 8), or
+    /// an exact decision (5, 5, 5 on two hosts of 9: 15 < 18, but no host
+    /// holds two). A best-effort VM left out proves nothing about the
+    /// protected ones.
+    #[test]
+    fn a_protected_vm_left_out_by_a_proof_proves_the_protected_vms_short() {
+        let m = "medium";
+        let one_by_one = |p: &Pool| {
+            let an = Analysis::new(p);
+            let out = plan_from(
+                &an,
+                &[0],
+                Scope::All,
+                &Budget::unlimited(),
+                Effort::Exact,
+                false,
+            );
+            assert_eq!(verify(p, &out.plan), Ok(()));
+            out.plan
+        };
+        let room = pool(
+            4,
+            &[
+                ("p", 1, m),
+                ("q", 1, m),
+                ("r", 1, m),
+                ("w", 1, m),
+                ("s", 2, m),
+                ("t", 3, m),
+            ],
+            &[],
+        );
+        let p = one_by_one(&room);
+        assert!(p.exact && p.protected_short, "{p:?}");
+        assert_eq!(p.unplaced.len(), 1);
+        assert!(p.unplaced[0].reason.contains("no room left"), "{p:?}");
+
+        let blocks = pool(9, &[("a", 5, m), ("b", 5, m), ("c", 5, m)], &[]);
+        let p = one_by_one(&blocks);
+        assert!(p.exact && p.protected_short, "{p:?}");
+        assert_eq!(p.unplaced.len(), 1);
+
+        let best_effort = crate::parse_pool(
+            r#"{"name": "t", "hosts": [
+                {"name": "h0", "capacity": {"m": 100}},
+                {"name": "h1", "capacity": {"m": 4}}
+            ], "vms": [
+                {"name": "a", "host": "h0", "demand": {"m": 3}},
+                {"name": "b", "host": "h0", "demand": {"m": 3}, "restart": "best_effort"}
+            ]}"#,
+        )
+        .unwrap();
+        let p = one_by_one(&best_effort);
+        assert!(p.exact && !p.protected_short, "{p:?}");
+        assert_eq!(p.unplaced.iter().map(|u| u.vm).collect::<Vec<_>>(), [1]);
     }
 
     /// One move: the first VM on a host where the VM lacks room, whose

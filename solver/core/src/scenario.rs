@@ -297,11 +297,11 @@ impl<'p> Analysis<'p> {
         // copy, the others filter it (VMs share requirements: the hosts
         // are looked at once per requirement, not once per VM).
         let targets = &self.agility.targets;
-        let mut shared: HashMap<usize, Vec<u32>> = HashMap::new();
+        let mut shared: HashMap<usize, std::sync::Arc<[u32]>> = HashMap::new();
         for &v in &vms {
             demand.extend(&pool.vms[v].demand);
             let e = match targets.requirement(v) {
-                None => Vec::new(),
+                None => std::sync::Arc::from([]),
                 Some(n) => {
                     let all = shared.entry(n).or_insert_with(|| {
                         let mut e: Vec<u32> = targets
@@ -311,10 +311,10 @@ impl<'p> Analysis<'p> {
                             .filter(|&t| t != u32::MAX)
                             .collect();
                         e.sort_unstable();
-                        e
+                        e.into()
                     });
                     if targets.unbound(v) && target_of[pool.vms[v].host] == u32::MAX {
-                        all.clone()
+                        std::sync::Arc::clone(all)
                     } else {
                         all.iter()
                             .copied()
@@ -450,7 +450,7 @@ impl<'p> Analysis<'p> {
                 .collect()
         };
         let mut demand = Vec::with_capacity(units.len() * nres);
-        let mut elig: Vec<Vec<u32>> = Vec::with_capacity(units.len());
+        let mut elig: Vec<std::sync::Arc<[u32]>> = Vec::with_capacity(units.len());
         let mut group = Vec::with_capacity(units.len());
         let mut dense: Vec<(u32, u32)> = Vec::new();
         let mut weights: Vec<Vec<(u32, u32)>> = vec![Vec::new(); rules.apart.len()];
@@ -504,7 +504,7 @@ impl<'p> Analysis<'p> {
                 weights[a as usize].push((u as u32, w));
             }
             e.sort_unstable();
-            elig.push(e);
+            elig.push(e.into());
             let g = if plain && members.len() == 1 {
                 self.group_of[members[0]]
             } else {

@@ -141,7 +141,7 @@ impl Ctx<'_, '_> {
             let mut seen: HashMap<(&[i64], &[u32]), usize> = HashMap::new();
             for i in 0..inst.items() {
                 if inst.group[i] == pack::NO_GROUP {
-                    let key = (inst.demand(i), inst.elig[i].as_slice());
+                    let key = (inst.demand(i), &inst.elig[i][..]);
                     if let Some(&c) = seen.get(&key) {
                         classes[c].1 += 1;
                         continue;
@@ -157,7 +157,7 @@ impl Ctx<'_, '_> {
             for &(i, count) in &classes {
                 let mut sum = Expression::from(0.0);
                 let mut any = false;
-                for &t in &inst.elig[i] {
+                for &t in inst.elig[i].iter() {
                     if !pack::fits(inst, &inst.cap, i, t as usize) {
                         continue;
                     }

@@ -1039,7 +1039,7 @@ impl<'a, 'p> Ctx<'a, 'p> {
             if x[h] == 0 || self.pool.hosts[h].state != HostState::Up {
                 continue;
             }
-            let elig: Vec<u32> = sc
+            let elig: std::sync::Arc<[u32]> = sc
                 .hosts
                 .iter()
                 .enumerate()

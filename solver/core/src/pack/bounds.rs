@@ -14,7 +14,7 @@ pub fn necessary(inst: &Instance) -> Option<Infeasible> {
     let mut usable = vec![false; inst.targets()];
     for i in 0..inst.items() {
         let mut any = false;
-        for &t in &inst.elig[i] {
+        for &t in inst.elig[i].iter() {
             if fits(inst, &inst.cap, i, t as usize) {
                 usable[t as usize] = true;
                 any = true;
@@ -149,7 +149,7 @@ pub fn fill(inst: &Instance) -> Option<Infeasible> {
     // The items that may go to each target, and the targets grouped by them.
     let mut on: Vec<Vec<u32>> = vec![Vec::new(); m];
     for i in 0..n {
-        for &t in &inst.elig[i] {
+        for &t in inst.elig[i].iter() {
             if fits(inst, &inst.cap, i, t as usize) {
                 on[t as usize].push(i as u32);
             }

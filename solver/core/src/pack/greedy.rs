@@ -115,7 +115,7 @@ fn place_with(
     let mut assign = vec![u32::MAX; inst.items()];
     for &i in order {
         let mut best: Option<(f64, u32)> = None;
-        for &t in &inst.elig[i] {
+        for &t in inst.elig[i].iter() {
             let tu = t as usize;
             if !fits(inst, &rem, i, tu) || !used.allows(inst, i, t) {
                 continue;

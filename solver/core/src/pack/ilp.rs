@@ -47,7 +47,7 @@ pub fn solve(inst: &Instance, budget: &Budget) -> Option<Decision> {
     for i in 0..inst.items() {
         let key = (
             inst.demand(i),
-            inst.elig[i].as_slice(),
+            &inst.elig[i][..],
             inst.group[i],
             rules_of(i),
         );

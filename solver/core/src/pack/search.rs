@@ -83,7 +83,7 @@ pub fn solve(inst: &Instance, budget: &Budget, max_nodes: u64) -> Outcome {
     let targets = inst.targets();
     let mut cols: Vec<Vec<u32>> = vec![Vec::new(); targets];
     for i in 0..n {
-        for &t in &inst.elig[i] {
+        for &t in inst.elig[i].iter() {
             cols[t as usize].push(i as u32);
         }
     }

@@ -513,10 +513,15 @@ fn agility_size(pool: &Pool, ag: &haplan::agility::Agility, json: bool) -> usize
         .map(|(v, vm, reasons)| {
             let hosts = ag.targets.candidates(v);
             let targets = *of_requirement.entry(hosts.as_ptr()).or_insert_with(|| {
-                hosts
-                    .iter()
-                    .fold(0usize, |n, &h| n.saturating_add(per_host[h]))
-                    .min(text_cap)
+                if !json && hosts.len() > TEXT_NAMES {
+                    // The other up hosts it may not use may be named
+                    // instead, whatever their names: the cap bounds both.
+                    text_cap
+                } else {
+                    hosts
+                        .iter()
+                        .fold(0usize, |n, &h| n.saturating_add(per_host[h]))
+                }
             });
             let reasons = reasons
                 .unwrap_or_default()
@@ -666,7 +671,7 @@ fn many_targets(s: &mut String, pool: &Pool, ag: &haplan::agility::Agility, v: u
         let shown = name_list(&names[..TEXT_NAMES]);
         let _ = write!(
             s,
-            "{shown} and {} more (--format json lists them all)",
+            "{shown} and {} more: --format json lists them all",
             haplan::error::thousands(n - TEXT_NAMES)
         );
     } else if missing.is_empty() {
@@ -722,7 +727,7 @@ mod tests {
         assert_eq!(
             line("e"),
             format!(
-                "  e: 24 hosts: {} and 4 more (--format json lists them all)",
+                "  e: 24 hosts: {} and 4 more: --format json lists them all",
                 first.join(", ")
             )
         );

@@ -127,7 +127,7 @@ fn diff_reasons(new: &Pool, d: &DiffReport) -> Vec<String> {
         out.push(format!(
             "{} not agile: {}",
             plural(names.len(), "protected VM is", "protected VMs are"),
-            name_list(&names)
+            names.join(", ")
         ));
     }
     if d.no_regress && d.regressed() == Some(true) {

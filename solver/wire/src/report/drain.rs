@@ -98,7 +98,7 @@ fn drain_reason(pool: &Pool, r: &DrainReport) -> String {
                     plural(names.len(), "VM", "VMs"),
                     if names.len() == 1 { "fits" } else { "fit" },
                     if names.len() == 1 { "it" } else { "they" },
-                    name_list(&names)
+                    names.join(", ")
                 )
             }
             drain::Blocked::Relaxation(f) => {
@@ -115,11 +115,10 @@ fn drain_reason(pool: &Pool, r: &DrainReport) -> String {
                     drain::Failure::NotAgile(na) => format!(
                         "no host could restart protected {} {}",
                         if na.len() == 1 { "VM" } else { "VMs" },
-                        name_list(
-                            &na.iter()
-                                .map(|n| pool.vms[n.vm].name.as_str())
-                                .collect::<Vec<_>>()
-                        )
+                        na.iter()
+                            .map(|n| pool.vms[n.vm].name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                     drain::Failure::Witness(w) if w.failed.is_empty() => {
                         "VMs of hosts already down cannot all restart".to_string()

@@ -160,7 +160,7 @@ pub fn plan_text(pool: &Pool, p: &Plan) -> String {
     if !p.exact {
         let _ = writeln!(
             s,
-            "warning: the time limit ran out; some VMs were not decided"
+            "warning: some VMs were not decided within the time limit (or their share of it): they are listed as not restarted"
         );
     }
     s

@@ -15,7 +15,7 @@ pub fn name_list<S: AsRef<str>>(names: &[S]) -> String {
     if names.len() > TEXT_NAMES {
         let _ = write!(
             s,
-            " and {} more (--format json lists them all)",
+            " and {} more: --format json lists them all",
             haplan::error::thousands(names.len() - TEXT_NAMES)
         );
     }

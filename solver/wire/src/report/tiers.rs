@@ -432,7 +432,7 @@ mod tests {
             .expect("row 6");
         assert!(six.contains("at risk: 25 VMs of low ("), "{six}");
         assert!(
-            six.ends_with(" and 5 more (--format json lists them all))"),
+            six.ends_with(" and 5 more: --format json lists them all)"),
             "{six}"
         );
         assert_eq!(six.matches(", ").count(), 19 + 1, "{six}");
