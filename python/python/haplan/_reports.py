@@ -499,8 +499,10 @@ class Plan:
     The attributes are the fields of ``haplan plan --format json``:
     ``failed_hosts``, ``placements`` (protected VMs before best-effort
     ones, in restart sequence), ``unplaced``, ``complete`` (every protected
-    VM placed), ``exact`` (false when a time limit ran out first) and
-    ``verdict`` (``ok``: complete; ``not_ok``: proved not; ``undecided``:
+    VM placed), ``exact`` (false when some VM was not decided within the
+    time limit or its share of it) and ``verdict`` (``ok``: complete;
+    ``not_ok``: proved not, which a large failure set may prove before
+    every VM is decided, so ``exact`` can then be false; ``undecided``:
     the time limit ran out before either was proved); for
     a pool with soft rules, ``soft_broken``: the ones the plan breaks
     (:class:`BrokenRule`, empty when it keeps them all; ``None`` for a
