@@ -15,12 +15,12 @@
 //! and one VM's exact decision a tenth (`ONE_OF`; the last VMs, the time
 //! left over the VMs left): on a failure set of thousands of VMs such a
 //! decision is an integer program that may not end, and the VMs after it
-//! still get decided. Before it, a VM that
-//! fits no host as the kept VMs are placed is tried with one of them
-//! moved to another host first fit (`Beside::one_move`), which needs no
-//! decision. A VM or a set of VMs left out by a proof while all before it
-//! are protected proves the protected VMs short (`Plan::protected_short`):
-//! the plan's verdict then needs no more time.
+//! still get decided. Before it, a VM that fits no host as the kept VMs
+//! are placed is tried with one of them moved to another host first fit
+//! (`Beside::one_move`), which needs no decision. A VM or a set of VMs
+//! left out by a proof while all before it are protected proves the
+//! protected VMs short (`Plan::protected_short`): the plan's verdict then
+//! needs no more time.
 //!
 //! VMs of one restart class that share a strict keep-together rule
 //! (directly or through each other) are one *unit*: restarted together, on
@@ -351,7 +351,7 @@ fn plan_from(
     let all: Vec<usize> = (0..n).collect();
     let (inst, members) = u.build(&all);
     // Under a bounded effort the decisions end by counts: no shares.
-    let share = |of: u32| {
+    let part = |of: u32| {
         if effort == Effort::Exact {
             share(budget, of)
         } else {
@@ -359,7 +359,7 @@ fn plan_from(
         }
     };
     let whole = if at_once {
-        decide_with(&inst, &share(2), effort)
+        decide_with(&inst, &part(2), effort)
     } else {
         None
     };
@@ -370,7 +370,7 @@ fn plan_from(
     } else if protected < n && at_once {
         let some: Vec<usize> = (0..protected).collect();
         let (sub, members) = u.build(&some);
-        match decide_with(&sub, &share(2), effort) {
+        match decide_with(&sub, &part(2), effort) {
             Some(Decision::Feasible(a)) => {
                 kept = some;
                 place = placed(&members, &a);
@@ -401,7 +401,7 @@ fn plan_from(
             // Nothing more is decided: the rest is left out, as such.
             exact = false;
             timed_out = true;
-            not_decided(&mut unplaced, &u.units[i]);
+            not_decided(&mut unplaced, &u.units[i], NOT_DECIDED);
             continue;
         }
         if let (Some(full), Some(b)) = (&u.full, &mut beside) {
@@ -449,7 +449,7 @@ fn plan_from(
         // One VM may not take all the time left from those after it.
         // (The last VMs get the rest of it.)
         let left = u32::try_from(n - i).unwrap_or(u32::MAX);
-        match decide_with(&inst, &share(ONE_OF.min(left)), effort) {
+        match decide_with(&inst, &part(ONE_OF.min(left)), effort) {
             Some(Decision::Feasible(a)) => {
                 kept = trial;
                 place = placed(&members, &a);
@@ -480,14 +480,11 @@ fn plan_from(
             Some(Decision::Undecided) if budget.expired() => {
                 exact = false;
                 timed_out = true;
-                not_decided(&mut unplaced, &u.units[i]);
+                not_decided(&mut unplaced, &u.units[i], NOT_DECIDED);
             }
             Some(Decision::Undecided) => {
                 exact = false;
-                unplaced.extend(u.units[i].iter().map(|&vm| Unplaced {
-                    vm,
-                    reason: NOT_DECIDED_IN_SHARE.to_string(),
-                }));
+                not_decided(&mut unplaced, &u.units[i], NOT_DECIDED_IN_SHARE);
             }
         }
     }
@@ -1508,11 +1505,12 @@ pub fn verify(pool: &Pool, plan: &Plan) -> Result<(), Vec<String>> {
     }
 }
 
-/// The VMs of a unit left out because nothing was decided for them.
-fn not_decided(unplaced: &mut Vec<Unplaced>, vms: &[VmId]) {
+/// The VMs of a unit left out because nothing was decided for them, and
+/// why (`NOT_DECIDED`, `NOT_DECIDED_IN_SHARE`).
+fn not_decided(unplaced: &mut Vec<Unplaced>, vms: &[VmId], why: &str) {
     unplaced.extend(vms.iter().map(|&vm| Unplaced {
         vm,
-        reason: NOT_DECIDED.to_string(),
+        reason: why.to_string(),
     }));
 }
 

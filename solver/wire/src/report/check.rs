@@ -662,18 +662,8 @@ fn many_targets(s: &mut String, pool: &Pool, ag: &haplan::agility::Agility, v: u
     }
     let _ = write!(s, "{} hosts: ", haplan::error::thousands(n));
     if outside || missing.len() > TEXT_NAMES {
-        let names: Vec<&str> = ag
-            .targets
-            .of(v)
-            .take(TEXT_NAMES + 1)
-            .map(|h| pool.hosts[h].name.as_str())
-            .collect();
-        let shown = name_list(&names[..TEXT_NAMES]);
-        let _ = write!(
-            s,
-            "{shown} and {} more: --format json lists them all",
-            haplan::error::thousands(n - TEXT_NAMES)
-        );
+        let names = ag.targets.of(v).map(|h| pool.hosts[h].name.as_str());
+        s.push_str(&first_names(names, n));
     } else if missing.is_empty() {
         s.push_str("every other host that is up");
     } else {

@@ -10,13 +10,19 @@ pub const TEXT_NAMES: usize = 20;
 /// `names` joined by commas for people: the first [`TEXT_NAMES`] of them
 /// and how many more, when there are more.
 pub fn name_list<S: AsRef<str>>(names: &[S]) -> String {
-    let shown: Vec<&str> = names.iter().take(TEXT_NAMES).map(AsRef::as_ref).collect();
+    first_names(names.iter().map(AsRef::as_ref), names.len())
+}
+
+/// [`name_list`] of a list of `total` names that `names` yields in order
+/// (only its first [`TEXT_NAMES`] are taken).
+pub fn first_names<'a>(names: impl Iterator<Item = &'a str>, total: usize) -> String {
+    let shown: Vec<&str> = names.take(TEXT_NAMES).collect();
     let mut s = shown.join(", ");
-    if names.len() > TEXT_NAMES {
+    if total > TEXT_NAMES {
         let _ = write!(
             s,
             " and {} more: --format json lists them all",
-            haplan::error::thousands(names.len() - TEXT_NAMES)
+            haplan::error::thousands(total - TEXT_NAMES)
         );
     }
     s
