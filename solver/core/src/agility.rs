@@ -457,29 +457,66 @@ pub fn reasons(pool: &Pool, vm: VmId) -> Vec<String> {
         }
     }
     if out.is_empty() {
-        // `blockers` per host, with the VM's group rules found once.
+        // `blockers` per host, with the VM's group rules found once; the
+        // hosts that lack the same things named together, those that lack
+        // the fewest first (on a pool of a thousand hosts, a few lines, not
+        // one per host).
         let rules: Vec<GroupRule> = pool
             .group_rules()
             .into_iter()
             .filter(|r| r.vms.contains(&vm))
             .collect();
-        let per_host: Vec<String> = others
-            .iter()
-            .map(|&t| {
-                let mut b = host_blockers(pool, vm, t);
-                if t != v.host {
-                    group_blockers(pool, &rules, vm, t, &mut b);
+        let mut lacks: Vec<(Vec<String>, Vec<HostId>)> = Vec::new();
+        let mut at: std::collections::HashMap<Vec<String>, usize> = Default::default();
+        for &t in &others {
+            let mut b = host_blockers(pool, vm, t);
+            group_blockers(pool, &rules, vm, t, &mut b);
+            match at.get(&b) {
+                Some(&i) => lacks[i].1.push(t),
+                None => {
+                    at.insert(b.clone(), lacks.len());
+                    lacks.push((b, vec![t]));
                 }
-                format!("{} {}", pool.hosts[t].name, b.join(" and "))
+            }
+        }
+        lacks.sort_by_key(|(b, hosts)| (b.len(), std::cmp::Reverse(hosts.len())));
+        let mut parts: Vec<String> = lacks
+            .iter()
+            .take(REASON_KINDS)
+            .map(|(b, hosts)| {
+                let names: Vec<&str> = hosts.iter().map(|&t| pool.hosts[t].name.as_str()).collect();
+                let what = b.join(" and ");
+                match names.as_slice() {
+                    [one] => format!("{one} {what}"),
+                    _ if names.len() <= REASON_HOSTS => {
+                        format!("each of {} {what}", names.join(", "))
+                    }
+                    _ => format!(
+                        "each of {} and {} more hosts {what}",
+                        names[..REASON_HOSTS].join(", "),
+                        names.len() - REASON_HOSTS
+                    ),
+                }
             })
             .collect();
+        if lacks.len() > REASON_KINDS {
+            let rest: usize = lacks[REASON_KINDS..].iter().map(|(_, h)| h.len()).sum();
+            parts.push(format!(
+                "{rest} more hosts lack other combinations of these things"
+            ));
+        }
         out.push(format!(
             "no host meets every requirement: {}",
-            per_host.join("; ")
+            parts.join("; ")
         ));
     }
     out
 }
+
+/// The most kinds of hosts a reason names (hosts that lack the same
+/// things), and the most hosts it names of each kind.
+const REASON_KINDS: usize = 8;
+const REASON_HOSTS: usize = 10;
 
 /// The strict rules between VMs of a pool, by VM: for a VM that moves or
 /// starts on a host while the others stay where they are (drains,
@@ -599,5 +636,73 @@ impl GroupCheck {
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pool(v: serde_json::Value) -> Pool {
+        crate::parse_pool(&v.to_string()).unwrap()
+    }
+
+    /// Hosts that lack the same things are named together, those lacking
+    /// fewest first (then the most hosts), at most ten names each.
+    #[test]
+    fn reasons_group_the_hosts_by_what_they_lack() {
+        let hosts: Vec<_> = (0..30)
+            .map(|h| {
+                let mut host = json!({"name": format!("h{h:02}"), "capacity": {"m": 10}});
+                if h >= 20 {
+                    host["storage"] = json!(["s"]);
+                    if h != 25 {
+                        host["networks"] = json!(["n"]);
+                    }
+                }
+                host
+            })
+            .collect();
+        let p = pool(json!({"name": "t", "hosts": hosts, "vms": [
+            {"name": "v", "host": "h00", "demand": {"m": 1}, "storage": ["s"], "networks": ["n"],
+             "allowed_hosts": ["h01", "h02", "h25"]}
+        ]}));
+        let others: Vec<String> = (20..30)
+            .filter(|&h| h != 25)
+            .map(|h| format!("h{h}"))
+            .collect();
+        let want = format!(
+            "no host meets every requirement: each of {} is not in its allowed_hosts; \
+             h25 has no network n; \
+             each of h01, h02 cannot reach storage s and has no network n; \
+             each of h03, h04, h05, h06, h07, h08, h09, h10, h11, h12 and 7 more hosts \
+             cannot reach storage s and has no network n and is not in its allowed_hosts",
+            others.join(", ")
+        );
+        assert_eq!(reasons(&p, 0), vec![want]);
+    }
+
+    /// Beyond eight kinds of hosts, the rest are counted.
+    #[test]
+    fn reasons_count_the_kinds_beyond_eight() {
+        let mut hosts = vec![json!({"name": "h0", "capacity": {"m": 10}, "storage": ["s"]})];
+        let mut vms = vec![json!({"name": "v", "host": "h0", "demand": {"m": 1},
+            "storage": ["s"], "anti_affinity": "g"})];
+        for h in 1..=10 {
+            hosts.push(json!({"name": format!("h{h}"), "capacity": {"m": 10}, "storage": ["s"]}));
+            vms.push(json!({"name": format!("m{h}"), "host": format!("h{h}"),
+                "demand": {"m": 1}, "anti_affinity": "g"}));
+        }
+        hosts.push(json!({"name": "h11", "capacity": {"m": 10}}));
+        let p = pool(json!({"name": "t", "hosts": hosts, "vms": vms}));
+        let shown: Vec<String> = (1..=8)
+            .map(|h| format!("h{h} already runs m{h} of anti-affinity group g"))
+            .collect();
+        let want = format!(
+            "no host meets every requirement: {}; 3 more hosts lack other combinations of these things",
+            shown.join("; ")
+        );
+        assert_eq!(reasons(&p, 0), vec![want]);
     }
 }
