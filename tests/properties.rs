@@ -1666,8 +1666,12 @@ proptest! {
     /// the lowest tier is the pool's check; every degradation row's tiers
     /// are those that do or do not tolerate its k, and its example set is
     /// one the highest lost tier cannot survive.
+    ///
+    /// Pools where most VMs have a priority of their own (many tiers, most
+    /// of them between two with the same answer, not checked on their own)
+    /// too; and each tier's witness fails that tier.
     #[test]
-    fn tiers_match_reference(p in prop_oneof![pools(), domain_pools()]) {
+    fn tiers_match_reference(p in prop_oneof![pools(), domain_pools(), many_priority_pools()]) {
         let pool = p.pool();
         let r = haplan::tiers(&pool, &haplan::TiersOptions::default());
         prop_assert!(r.exact);
@@ -1677,6 +1681,17 @@ proptest! {
             prop_assert_eq!(t.report.max_tolerable, want, "tier {:?}", t.priority);
             prop_assert!(want <= last, "tier {:?} tolerates more than a higher tier", t.priority);
             last = want;
+            if let Some(w) = &t.report.witness {
+                if !t.report.stranded_now {
+                    prop_assert_eq!(units_in(&pool, &w.failed), t.report.upper_bound as usize + 1);
+                }
+                let vms: Vec<usize> = vms_to_place(&pool, &w.failed)
+                    .into_iter()
+                    .filter(|&v| pool.vms[v].priority <= t.priority)
+                    .collect();
+                prop_assert!(!reference_packable(&pool, &w.failed, &vms),
+                    "tier {:?}: witness {:?}", t.priority, w.failed);
+            }
         }
         if let Some(lowest) = r.tiers.last() {
             let check = haplan::check(&pool, &CheckOptions::default());
@@ -1698,6 +1713,27 @@ proptest! {
                 prop_assert!(!reference_packable(&pool, failed, &vms), "example {:?}", failed);
             }
         }
+    }
+}
+
+/// [`pools`] with a priority of its own for most VMs (numbers from a
+/// dozen values), so that a pool has many tiers.
+fn many_priority_pools() -> impl Strategy<Value = PoolJson> {
+    pools().prop_map(|mut p| {
+        if let Some(vms) = p.0["vms"].as_array_mut() {
+            for (i, vm) in vms.iter_mut().enumerate() {
+                vm["priority"] = json!((i as i32 * 7) % 12 * 100);
+            }
+        }
+        p
+    })
+}
+
+/// How many units (hosts, or failure domains) `failed` makes.
+fn units_in(pool: &Pool, failed: &[HostId]) -> usize {
+    match haplan::domains::of(pool) {
+        Some(d) => haplan::domains::covering(&d, failed).len(),
+        None => failed.len(),
     }
 }
 
@@ -2690,6 +2726,154 @@ fn anti_affinity_pools() -> impl Strategy<Value = PoolJson> {
         })
 }
 
+/// Pools of 4 to 6 hosts (the first possibly down) with the rules the
+/// sufficient condition does not model itself: apart groups with caps of
+/// one to three whose members overlap, and keep-together groups of two or
+/// three VMs running on one host (which the stricter pool makes one VM),
+/// some best effort, some soft; now and then a together group across
+/// hosts (no stricter pool then).
+fn group_rule_pools() -> impl Strategy<Value = PoolJson> {
+    (
+        prop::collection::vec((8i64..=16, 3i64..=6), 4..=6),
+        prop::bool::weighted(0.15),
+        prop::collection::vec(
+            (
+                any::<Index>(),
+                1i64..=5,
+                0i64..=2,
+                prop::bool::weighted(0.85),
+            ),
+            2..=14,
+        ),
+        prop::collection::vec((1u32..=3, any::<u16>(), prop::bool::weighted(0.85)), 1..=3),
+        prop::collection::vec(
+            (any::<Index>(), any::<u8>(), prop::bool::weighted(0.9)),
+            0..=3,
+        ),
+    )
+        .prop_map(|(hosts, first_down, vms, apart, together)| {
+            let mut free: Vec<(i64, i64)> = hosts.clone();
+            let mut out = Vec::new();
+            let mut on: Vec<Vec<String>> = vec![Vec::new(); hosts.len()];
+            for (i, (at, m, c, protected)) in vms.into_iter().enumerate() {
+                let h = at.index(hosts.len());
+                if free[h].0 < m || free[h].1 < c {
+                    continue;
+                }
+                free[h].0 -= m;
+                free[h].1 -= c;
+                let mut vm = placed_vm(i, h, json!({"m": m, "c": c}), None);
+                if !protected {
+                    vm["restart"] = json!("best_effort");
+                }
+                on[h].push(format!("v{i}"));
+                out.push(vm);
+            }
+            let names: Vec<String> = out
+                .iter()
+                .map(|v| v["name"].as_str().unwrap().to_string())
+                .collect();
+            let mut groups = Vec::new();
+            for (i, (cap, mask, strict)) in apart.into_iter().enumerate() {
+                let members: Vec<&String> = names
+                    .iter()
+                    .enumerate()
+                    .filter(|(v, _)| mask & (1 << (v % 16)) != 0)
+                    .map(|(_, n)| n)
+                    .collect();
+                if members.len() > 1 {
+                    groups.push(json!({"name": format!("a{i}"), "affinity": "apart",
+                        "max_per_host": cap, "strict": strict, "vms": members}));
+                }
+            }
+            for (i, (at, mask, one_host)) in together.into_iter().enumerate() {
+                let members: Vec<&String> = if one_host {
+                    let here = &on[at.index(hosts.len())];
+                    here.iter()
+                        .enumerate()
+                        .filter(|(v, _)| mask & (1 << (v % 8)) != 0)
+                        .map(|(_, n)| n)
+                        .collect()
+                } else {
+                    names
+                        .iter()
+                        .enumerate()
+                        .filter(|(v, _)| mask & (1 << (v % 8)) != 0)
+                        .map(|(_, n)| n)
+                        .collect()
+                };
+                if members.len() > 1 {
+                    groups.push(
+                        json!({"name": format!("t{i}"), "affinity": "together", "vms": members}),
+                    );
+                }
+            }
+            let hs: Vec<Value> = hosts
+                .iter()
+                .enumerate()
+                .map(|(h, &(m, c))| {
+                    let mut host = json!({"name": format!("h{h}"), "capacity": {"m": m, "c": c}});
+                    if h == 0 && first_down {
+                        host["state"] = json!("down");
+                    }
+                    host
+                })
+                .collect();
+            PoolJson(
+                json!({"name": "rules", "ha": {"host_failures_to_tolerate": 1},
+                "hosts": hs, "vms": out, "vm_groups": groups}),
+            )
+        })
+}
+
+/// The generator of [`set_bounds_match_reference_with_group_rules`] makes
+/// the stricter pool count: in many of its pools rules it does not model
+/// bind (a cap above one, a VM in two apart groups, a keep-together group
+/// of two restarted VMs or more) and the set bounds still prove a size of
+/// one host or more, some of them with a keep-together group merged.
+#[test]
+fn group_rule_pools_exercise_the_stricter_pool() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let strategy = group_rule_pools();
+    let (mut proved, mut proved_together) = (0, 0);
+    for _ in 0..300 {
+        let json = strategy.new_tree(&mut runner).unwrap().current().0;
+        let pool = haplan::parse_pool(&json.to_string()).expect("generated pools are valid");
+        let an = haplan::Analysis::new(&pool);
+        if !an.rules_bind() {
+            continue;
+        }
+        let sb = haplan::setbound::SetBounds::new(&an);
+        let cands = up_hosts(&pool);
+        if !(1..cands.len()).any(|k| sb.all_of_size(&cands, k)) {
+            continue;
+        }
+        proved += 1;
+        let merged = rules(&pool).iter().any(|r| {
+            r.strict
+                && r.together
+                && r.members
+                    .iter()
+                    .filter(|&&v| is_protected(&pool, v))
+                    .count()
+                    >= 2
+        });
+        if merged {
+            proved_together += 1;
+        }
+    }
+    assert!(
+        proved >= 30,
+        "{proved} of 300 pools with binding rules proved a size"
+    );
+    assert!(
+        proved_together >= 8,
+        "{proved_together} with a keep-together group"
+    );
+}
+
 /// Pools of 5 to 7 hosts (the first possibly down or in maintenance) with
 /// several anti-affinity groups spread over most of them: each member goes
 /// to the first host from a random start that has room and runs no member
@@ -2803,6 +2987,22 @@ proptest! {
         partials in prop::collection::vec((any::<u8>(), any::<u8>(), 0usize..4), 6),
     ) {
         set_bounds_against_reference(&p.pool(), &partials)?;
+    }
+
+    /// Apart caps above one, overlapping groups and keep-together groups:
+    /// the sufficient condition counts in a stricter pool (apart rules as
+    /// plain anti-affinity, a together group on one host as one VM), and
+    /// `check` with it finds the reference's tolerance.
+    #[test]
+    fn set_bounds_match_reference_with_group_rules(
+        p in group_rule_pools(),
+        partials in prop::collection::vec((any::<u8>(), any::<u8>(), 0usize..4), 6),
+    ) {
+        let pool = p.pool();
+        set_bounds_against_reference(&pool, &partials)?;
+        let r = haplan::check(&pool, &CheckOptions::default());
+        prop_assert!(r.exact);
+        prop_assert_eq!(r.max_tolerable, reference_max_tolerable(&pool));
     }
 
     #[test]

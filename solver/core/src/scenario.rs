@@ -234,9 +234,32 @@ impl<'p> Analysis<'p> {
     }
 
     /// Whether a failure set's scenario is feasible whenever a larger one
-    /// is ([`Rules::monotone`]).
+    /// is ([`Rules::monotone`]), keep-together rules that bind no
+    /// scenario aside ([`Analysis::restarts_any`]).
     pub fn monotone(&self) -> bool {
-        self.rules.as_ref().is_none_or(|r| r.monotone())
+        self.rules.as_ref().is_none_or(|r| {
+            r.monotone() || !r.together.iter().any(|(_, vms)| self.restarts_any(vms))
+        })
+    }
+
+    /// Whether some failure scenario restarts one of `vms`: a rule none of
+    /// whose members is protected, running and agile binds no scenario (a
+    /// tier of `tiers` protects only some VMs; the others run on as best
+    /// effort), so it changes no tolerance.
+    pub fn restarts_any(&self, vms: &[VmId]) -> bool {
+        vms.iter()
+            .any(|&v| self.items[self.pool.vms[v].host].binary_search(&v).is_ok())
+    }
+
+    /// Whether a rule beyond plain anti-affinity ([`Rules`]: caps above
+    /// one, keep-together groups) binds some failure scenario.
+    pub fn rules_bind(&self) -> bool {
+        self.rules.as_ref().is_some_and(|r| {
+            r.together.iter().any(|(_, vms)| self.restarts_any(vms))
+                || r.apart
+                    .iter()
+                    .any(|a| self.restarts_any(&self.group_rules[a.rule].vms))
+        })
     }
 
     /// Whether any scenario has anything to restart.

@@ -129,8 +129,12 @@
 //! `AA` term above. The necessary condition holds whatever else binds
 //! (more rules only remove packings; VMs restarting together need at least
 //! the blocks they need apart, f being superadditive). The sufficient one
-//! does not model apart caps above one or keep-together groups, so with
-//! those it proves nothing (`SetBounds::all_feasible`).
+//! does not model apart caps above one or keep-together groups: when
+//! those bind some scenario, its orders are those of a stricter pool
+//! (`stricter`: the apart rules as plain anti-affinity, the members of
+//! a keep-together group on one host as one VM), whose feasible sets are
+//! feasible here, or, when there is none, it proves nothing
+//! (`SetBounds::all_feasible`).
 
 use std::collections::HashMap;
 
@@ -139,6 +143,8 @@ use rayon::prelude::*;
 use crate::model::*;
 use crate::pack::NO_GROUP;
 use crate::scenario::Analysis;
+
+mod stricter;
 
 /// One VM type for one ordering resource: what the sufficient condition
 /// needs about the VMs of that type failing to place.
@@ -558,7 +564,9 @@ pub struct SetBounds {
     orders: Vec<Order>,
     /// Position of each host when sorted by name.
     name_rank: Vec<usize>,
-    /// The pool has rules the sufficient condition does not model.
+    /// The pool has rules the sufficient condition does not model, they
+    /// bind some scenario ([`Analysis::rules_bind`]), and it has no
+    /// stricter pool to stand for it.
     beyond_plain: bool,
     /// The orders split by shape are cheap enough to ask everywhere.
     shaped_everywhere: bool,
@@ -757,6 +765,25 @@ impl SetBounds {
             debug_assert!(list.iter().all(|u| u.r == r));
             units.extend(list);
         }
+        // The sufficient condition's orders are the pool's, or its stricter
+        // pool's when rules they do not model bind some scenario (a set
+        // feasible there is feasible here: `stricter`); with neither, there
+        // are none.
+        let held;
+        let stricter_an;
+        let (an, orders_apply) = if an.rules_bind() {
+            match stricter::stricter_pool(an) {
+                Some(p) => {
+                    held = p;
+                    stricter_an = Analysis::new(&held);
+                    (&stricter_an, true)
+                }
+                None => (an, false),
+            }
+        } else {
+            (an, true)
+        };
+        let pool = an.pool;
         // Orders by the tightest resources: total protected demand over total spare.
         let mut tight: Vec<(f64, usize)> = (0..nres)
             .map(|r| {
@@ -871,7 +898,11 @@ impl SetBounds {
                 Spec::Key(r1, key) => order(&amounts, r1, Some(key), true, sizing, None),
             })
         };
-        let orders: Vec<Order> = specs.par_iter().filter_map(build).collect();
+        let orders: Vec<Order> = if orders_apply {
+            specs.par_iter().filter_map(build).collect()
+        } else {
+            Vec::new()
+        };
         let shaped_cells: usize = orders
             .iter()
             .filter(|o| o.shallow_only)
@@ -882,7 +913,7 @@ impl SetBounds {
             units,
             orders,
             name_rank,
-            beyond_plain: an.rules.is_some(),
+            beyond_plain: !orders_apply,
             shaped_everywhere: shaped_cells <= SHAPED_CHEAP,
         }
     }
@@ -1123,7 +1154,7 @@ const MIN_UNITS: usize = 24;
 
 /// Pools of at most this many resource-host-VM steps get every bound
 /// whatever the time left.
-const SMALL_STEPS: usize = 50_000;
+pub(crate) const SMALL_STEPS: usize = 50_000;
 
 /// The block sizes of the necessary conditions for one resource, given the
 /// displaceable VMs' demands: 1, then every distinct demand when there are

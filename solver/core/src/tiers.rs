@@ -11,6 +11,12 @@
 //! tier never tolerates fewer failures than a lower one; the lowest tier
 //! present is the whole pool, so its tolerance is `check`'s.
 //!
+//! So not every tier needs a check: the lowest is checked first (the
+//! verdict), then the highest, then the middle of each run of tiers whose
+//! ends differ; tiers between two with the same exact answer have it too.
+//! Every tier's bounds are then those its neighbours allow as well
+//! (`settle`), which is all a tier the time limit left unchecked has.
+//!
 //! The degradation table covers each k from the pool's tolerance + 1 up to
 //! the highest tier's + 1: the tiers still safe at k (every k-set restarts
 //! all of them), the VMs at risk (those of every tier some k-set defeats),
@@ -21,11 +27,12 @@ use std::cell::OnceCell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::agility::NotAgile;
 use crate::model::{HostId, Pool, Priority, Restart, VmId};
 use crate::pack::Budget;
 use crate::plan::{self, Scope};
 use crate::scenario::Analysis;
-use crate::tolerance::{self, CheckOptions, CheckReport, Tolerates, Verdict};
+use crate::tolerance::{self, CheckOptions, CheckReport, Stop, Tolerates, Verdict, Witness};
 
 /// What to ask of [`tiers`].
 #[derive(Clone, Copy, Debug, Default)]
@@ -142,12 +149,29 @@ pub fn tiers(pool: &Pool, opts: &TiersOptions) -> TiersReport {
     present.sort_unstable();
     present.dedup();
     let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
-    let mut tiers = Vec::with_capacity(present.len());
-    // The lowest tier (the whole pool, which gives the verdict) first.
-    for &p in present.iter().rev() {
-        let tp = tier_pool(pool, p);
-        let report = tolerance::check(
-            &tp,
+    // Past the deadline a check still sets up (what it proves then is what
+    // its set-up proves): on a small pool that decides most tiers at
+    // once, so they are still checked, for at most `PAST_DEADLINE`; on a
+    // large one each set-up costs, and hundreds of tiers would run far
+    // past the time limit.
+    let protected = pool
+        .vms
+        .iter()
+        .filter(|v| v.restart == Restart::Protected)
+        .count();
+    let small =
+        pool.resources.len() * (pool.hosts.len() + protected) <= crate::setbound::SMALL_STEPS;
+    let stopped = || {
+        deadline.is_some_and(|d| {
+            let now = Instant::now();
+            now >= d && (!small || now >= d + PAST_DEADLINE)
+        }) || opts
+            .cancel
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+    };
+    let check = |i: usize| {
+        tolerance::check(
+            &tier_pool(pool, present[i]),
             &CheckOptions {
                 tolerate: Some(configured),
                 time_limit: left(),
@@ -157,20 +181,53 @@ pub fn tiers(pool: &Pool, opts: &TiersOptions) -> TiersReport {
                 progress: opts.progress,
                 ..CheckOptions::default()
             },
-        );
-        let vms = (0..pool.vms.len())
-            .filter(|&v| {
-                let vm = &pool.vms[v];
-                vm.restart == Restart::Protected && vm.power.is_active() && vm.priority <= p
-            })
-            .collect();
-        tiers.push(Tier {
-            priority: p,
-            vms,
-            report,
-        });
+        )
+    };
+    // Index 0 is the highest tier. The lowest (the whole pool, which gives
+    // the verdict) is checked first, whatever the time; then the highest,
+    // then the middle of every run of tiers whose ends differ: tiers
+    // between two with the same exact answer have that answer too (each
+    // protects the VMs of the tiers above it), so a pool with hundreds of
+    // priority values needs a check per change of tolerance (times the
+    // halvings to find it), not per tier. What the time limit leaves
+    // unchecked gets the bounds of its neighbours.
+    let n = present.len();
+    let mut reports: Vec<Option<CheckReport>> = vec![None; n];
+    if n > 0 {
+        reports[n - 1] = Some(check(n - 1));
     }
-    tiers.reverse();
+    if n > 1 && !stopped() {
+        reports[0] = Some(check(0));
+    }
+    let mut open = vec![(0, n.saturating_sub(1))];
+    while let Some((hi, lo)) = open.pop() {
+        if lo < hi + 2 || reports[hi].is_none() || stopped() {
+            continue;
+        }
+        if same_answer(reports[hi].as_ref(), reports[lo].as_ref()) {
+            continue;
+        }
+        let mid = hi + (lo - hi) / 2;
+        reports[mid] = Some(check(mid));
+        open.push((mid, lo));
+        open.push((hi, mid));
+    }
+    let reports = settle(&reports, &present, pool, units_of(pool));
+    let mut tiers: Vec<Tier> = present
+        .iter()
+        .zip(reports)
+        .map(|(&p, report)| Tier {
+            priority: p,
+            vms: (0..pool.vms.len())
+                .filter(|&v| {
+                    let vm = &pool.vms[v];
+                    vm.restart == Restart::Protected && vm.power.is_active() && vm.priority <= p
+                })
+                .collect(),
+            report,
+        })
+        .collect();
+    tiers.shrink_to_fit();
     let mut exact = tiers.iter().all(|t| t.report.exact);
     let mut degradation = Vec::new();
     if let (Some(top), Some(bottom)) = (tiers.first(), tiers.last()) {
@@ -222,6 +279,121 @@ pub fn tiers(pool: &Pool, opts: &TiersOptions) -> TiersReport {
     }
 }
 
+/// Whether two tiers' checks end with the same exact answer, so that
+/// every tier between them has it too.
+fn same_answer(a: Option<&CheckReport>, b: Option<&CheckReport>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            a.exact
+                && b.exact
+                && a.max_tolerable == b.max_tolerable
+                && a.stranded_now == b.stranded_now
+        }
+        _ => false,
+    }
+}
+
+/// Every tier's report, the ones not checked made from their neighbours,
+/// and every bound tightened by them: a tier tolerates at least what any
+/// tier below it tolerates, and at most what any tier above it does (it
+/// protects the VMs of the tiers above, and lower tiers protect its own).
+/// `reports[n - 1]` (the lowest tier) is checked.
+fn settle(
+    reports: &[Option<CheckReport>],
+    present: &[Priority],
+    pool: &Pool,
+    units: u32,
+) -> Vec<CheckReport> {
+    let n = reports.len();
+    let bottom_not_agile: &[NotAgile] = reports
+        .last()
+        .and_then(|r| r.as_ref())
+        .map_or(&[], |r| &r.not_agile);
+    // Per tier, whether its witness is a tier above's.
+    let mut borrowed = vec![false; n];
+    // The most any tier below tolerates, and the least upper bound (with
+    // its tier) of the tiers above.
+    let mut lower = vec![0u32; n];
+    let mut most = 0;
+    for i in (0..n).rev() {
+        if let Some(r) = &reports[i] {
+            most = most.max(r.max_tolerable);
+        }
+        lower[i] = most;
+    }
+    let mut out: Vec<CheckReport> = Vec::with_capacity(n);
+    // The tier above with the least upper bound (the nearest of equals).
+    let mut best: Option<usize> = None;
+    for (i, r) in reports.iter().enumerate() {
+        let mut report = match r {
+            Some(r) => r.clone(),
+            None => {
+                let below = reports[i + 1..]
+                    .iter()
+                    .flatten()
+                    .next()
+                    .expect("the lowest tier is checked");
+                let p = present[i];
+                CheckReport {
+                    pool: below.pool.clone(),
+                    configured: below.configured,
+                    max_tolerable: 0,
+                    upper_bound: units,
+                    exact: false,
+                    witness: None,
+                    not_agile: bottom_not_agile
+                        .iter()
+                        .filter(|na| pool.vms[na.vm].priority <= p)
+                        .cloned()
+                        .collect(),
+                    warnings: Vec::new(),
+                    // Proved only by a tier above, whose VMs this one has.
+                    stranded_now: best.is_some_and(|a| out[a].stranded_now),
+                    failure_domains: below.failure_domains.clone(),
+                    stopped: Some(below.stopped.unwrap_or(Stop::TimeLimit)),
+                    soft: None,
+                    stats: Default::default(),
+                }
+            }
+        };
+        report.max_tolerable = report.max_tolerable.max(lower[i]);
+        if let Some(a) = best {
+            let a_report = &out[a];
+            if a_report.upper_bound < report.upper_bound
+                && a_report.upper_bound >= report.max_tolerable
+            {
+                report.upper_bound = a_report.upper_bound;
+                // The tier above's failing set strands one of its VMs,
+                // which this tier protects too.
+                report.witness = a_report.witness.as_ref().map(|w| Witness {
+                    failed: w.failed.clone(),
+                    unplaced: Vec::new(),
+                    explained: false,
+                    reason: if !borrowed[a] {
+                        format!(
+                            "it strands VMs of priority {} or higher: {}",
+                            present[a], w.reason
+                        )
+                    } else {
+                        w.reason.clone()
+                    },
+                    short: None,
+                });
+                borrowed[i] = true;
+            }
+        }
+        report.exact = report.max_tolerable == report.upper_bound;
+        if report.exact {
+            report.stopped = None;
+        }
+        if best.is_none_or(|a| report.upper_bound <= out[a].upper_bound) {
+            best = Some(i);
+        }
+        out.push(report);
+    }
+    out
+}
+
 /// The VMs of `all` not in `safe`, both ascending (a tier's VMs are in
 /// file order): one merge of the two lists, not a scan of `safe` per VM,
 /// since a tier of a large pool has as many VMs as the pool.
@@ -260,6 +432,9 @@ fn units_of(pool: &Pool) -> u32 {
 /// The VMs at risk found so far, by the lowest tier lost and the lowest
 /// tier safe.
 type AtRisk = Vec<((Priority, Option<Priority>), Arc<[VmId]>)>;
+
+/// How long tiers of a small pool are still checked past the deadline.
+const PAST_DEADLINE: Duration = Duration::from_millis(100);
 
 /// What writing one VM name of a list of VMs at risk takes, at most (JSON:
 /// about 75 ns on the machine of the benchmarks).

@@ -1,0 +1,204 @@
+//! A stricter pool for the sufficient condition, when the pool's rules
+//! between VMs go beyond what it models (`scenario::Rules`: apart caps
+//! above one, VMs in several apart groups, keep-together groups).
+//!
+//! Every placement the stricter pool allows is one the pool allows, for
+//! every failure set, and both restart the same VMs; so a set proved
+//! feasible there is feasible here. (Only that way: a set infeasible there
+//! may be feasible here, so the necessary condition never uses it.)
+//!
+//! - **Apart rules become plain anti-affinity.** The members of binding
+//!   apart rules that share a VM form one group with cap one: no restarted
+//!   member goes to a host where any member runs, nor beside another
+//!   restarted member. Each host then runs at most one member of each
+//!   rule beyond those running there now, which no target has: within any
+//!   cap.
+//! - **A keep-together rule whose members run on one host is one VM.** The
+//!   members that scenarios restart (protected, running and agile) fail
+//!   together with their host and need one target: one VM of their summed
+//!   demand, with every requirement of each. Its other members never
+//!   still run when those restart (their host failed), so they pin
+//!   nothing. A rule whose running members are on several hosts pins
+//!   where the others go, which no VM stands for: then there is no
+//!   stricter pool; nor is there one when a VM would be made of more
+//!   members of an apart rule than its cap.
+//!
+//! The restarted VMs must be the same: each of the pool's maps to one of
+//! the stricter pool's, which restarts too (agile there as well), and no
+//! other does. Where that fails there is no stricter pool either.
+
+use std::collections::BTreeSet;
+
+use crate::model::{Affinity, HostId, Pool, Restart, Vm, VmGroup, VmId};
+use crate::scenario::Analysis;
+
+/// Union-find over VM ids.
+struct Sets(Vec<usize>);
+
+impl Sets {
+    fn find(&mut self, mut x: usize) -> usize {
+        while self.0[x] != x {
+            self.0[x] = self.0[self.0[x]];
+            x = self.0[x];
+        }
+        x
+    }
+
+    fn union(&mut self, a: usize, b: usize) {
+        let (a, b) = (self.find(a), self.find(b));
+        if a != b {
+            self.0[a.max(b)] = a.min(b);
+        }
+    }
+}
+
+/// The stricter pool of `an` (module doc), with its analysis's restarted
+/// VMs checked against `an`'s; `None` when there is none (soft rules
+/// read as strict, keep-together members on several hosts, a restarted
+/// VM that is not agile there).
+pub(crate) fn stricter_pool(an: &Analysis) -> Option<Pool> {
+    if an.soft {
+        return None;
+    }
+    let pool = an.pool;
+    let nv = pool.vms.len();
+    let is_item = |v: VmId| an.items[pool.vms[v].host].binary_search(&v).is_ok();
+    let binding: Vec<_> = an.group_rules.iter().filter(|r| r.strict).collect();
+    // Keep-together components.
+    let mut together = Sets((0..nv).collect());
+    for r in binding.iter().filter(|r| r.affinity == Affinity::Together) {
+        for w in r.vms.windows(2) {
+            together.union(w[0], w[1]);
+        }
+    }
+    // Each component's running members on one host.
+    let mut host_of: Vec<Option<HostId>> = vec![None; nv];
+    for v in 0..nv {
+        if !pool.vms[v].power.is_active() {
+            continue;
+        }
+        let c = together.find(v);
+        match host_of[c] {
+            None => host_of[c] = Some(pool.vms[v].host),
+            Some(h) if h != pool.vms[v].host => return None,
+            Some(_) => {}
+        }
+    }
+    // The stricter VMs: each VM but the restarted members of a component
+    // with several of them, which become one VM (at the first's place).
+    let mut restarted_in = vec![0usize; nv];
+    for v in (0..nv).filter(|&v| is_item(v)) {
+        restarted_in[together.find(v)] += 1;
+    }
+    let mut new_id: Vec<usize> = vec![usize::MAX; nv];
+    // Per component, the VM its restarted members became.
+    let mut merged_as: Vec<usize> = vec![usize::MAX; nv];
+    let mut vms: Vec<Vm> = Vec::with_capacity(nv);
+    for v in 0..nv {
+        let c = together.find(v);
+        let merged = is_item(v) && restarted_in[c] > 1;
+        if merged && merged_as[c] != usize::MAX {
+            let m = merged_as[c];
+            new_id[v] = m;
+            merge_into(&mut vms[m], &pool.vms[v]);
+            continue;
+        }
+        if merged {
+            merged_as[c] = vms.len();
+        }
+        new_id[v] = vms.len();
+        let mut vm = pool.vms[v].clone();
+        vm.anti_affinity = None;
+        vm.preferred_hosts.clear();
+        vms.push(vm);
+    }
+    // A VM made of more members of an apart rule than its cap can go
+    // nowhere: no VM stands for that.
+    for r in binding.iter().filter(|r| r.affinity == Affinity::Apart) {
+        let mut ids: Vec<usize> = r
+            .vms
+            .iter()
+            .filter(|&&v| is_item(v) && restarted_in[together.find(v)] > 1)
+            .map(|&v| new_id[v])
+            .collect();
+        ids.sort_unstable();
+        if ids
+            .chunk_by(|a, b| a == b)
+            .any(|c| c.len() > r.max_per_host as usize)
+        {
+            return None;
+        }
+    }
+    // Apart components (over the stricter VMs), each one group of cap one.
+    let mut apart = Sets((0..vms.len()).collect());
+    let mut grouped = vec![false; vms.len()];
+    for r in binding
+        .iter()
+        .filter(|r| r.affinity == Affinity::Apart && r.vms.len() > r.max_per_host as usize)
+    {
+        let ids: Vec<usize> = r.vms.iter().map(|&v| new_id[v]).collect();
+        for &i in &ids {
+            grouped[i] = true;
+        }
+        for w in ids.windows(2) {
+            apart.union(w[0], w[1]);
+        }
+    }
+    let mut members: Vec<Vec<VmId>> = vec![Vec::new(); vms.len()];
+    for i in (0..vms.len()).filter(|&i| grouped[i]) {
+        members[apart.find(i)].push(i);
+    }
+    let vm_groups: Vec<VmGroup> = members
+        .into_iter()
+        .filter(|m| m.len() > 1)
+        .enumerate()
+        .map(|(i, vms)| VmGroup {
+            name: format!("apart-{i}"),
+            affinity: Affinity::Apart,
+            max_per_host: 1,
+            strict: true,
+            vms,
+        })
+        .collect();
+    let stricter = Pool {
+        vms,
+        vm_groups,
+        ..pool.clone()
+    };
+    // The same VMs restart.
+    let there = Analysis::new(&stricter);
+    if there.rules.is_some() {
+        return None;
+    }
+    let mut restarted: BTreeSet<usize> = BTreeSet::new();
+    for v in (0..nv).filter(|&v| is_item(v)) {
+        let m = new_id[v];
+        if there.items[stricter.vms[m].host].binary_search(&m).is_err() {
+            return None;
+        }
+        restarted.insert(m);
+    }
+    let count: usize = there.items.iter().map(Vec::len).sum();
+    (count == restarted.len()).then_some(stricter)
+}
+
+/// Adds restarted member `v` of a keep-together component to its VM `m`:
+/// the demand summed, every requirement of each.
+fn merge_into(m: &mut Vm, v: &Vm) {
+    for (a, b) in m.demand.iter_mut().zip(&v.demand) {
+        *a += b;
+    }
+    for (a, b) in m.listed.iter_mut().zip(&v.listed) {
+        *a |= b;
+    }
+    m.storage.extend(v.storage.iter().cloned());
+    m.networks.extend(v.networks.iter().cloned());
+    m.local_devices.extend(v.local_devices.iter().cloned());
+    m.allowed_hosts = match (m.allowed_hosts.take(), &v.allowed_hosts) {
+        (None, b) => b.clone(),
+        (a, None) => a,
+        (Some(a), Some(b)) => Some(a.into_iter().filter(|h| b.contains(h)).collect()),
+    };
+    m.restart = Restart::Protected;
+    m.priority = m.priority.min(v.priority);
+}
