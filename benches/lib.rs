@@ -233,6 +233,93 @@ pub fn mixed_pool(hosts: usize, vms: usize, nres: usize, groups: usize, seed: u6
            "hosts": hs, "vms": out})
 }
 
+/// A pool with the rules between VMs that importers write (`vm_groups`):
+/// `hosts` hosts of 256 to 512 GiB and 32 to 64 vCPUs about half full with
+/// `vms` VMs of 2 to 64 GiB; one apart group of eight VMs with at most two
+/// per host per hundred VMs (every tenth VM of one also in the next group),
+/// one keep-together pair on the same host per three hosts, one soft apart
+/// group per two hundred VMs, and priorities from 0 to 4999 for a fifth of
+/// the VMs (the others named), so that `tiers` has hundreds of tiers.
+pub fn rules_pool(hosts: usize, vms: usize, seed: u64) -> Value {
+    assert!(hosts >= 2);
+    let mut rng = Rng::new(seed);
+    let mut hs = Vec::new();
+    let mut free: Vec<(i64, i64)> = Vec::new();
+    for h in 0..hosts {
+        let mem = (256 + 128 * rng.range(0, 2)) * GIB;
+        let cpu = 32 + 16 * rng.range(0, 2);
+        hs.push(json!({"name": format!("h{h:04}"), "capacity": {"memory_mib": mem, "vcpus": cpu}}));
+        free.push(((mem as f64 * 0.55) as i64, cpu as i64 * 4 / 2));
+    }
+    const PRIORITIES: [&str; 4] = ["critical", "high", "medium", "low"];
+    let mut out: Vec<Value> = Vec::new();
+    let mut on: Vec<Vec<usize>> = vec![Vec::new(); hosts];
+    for v in 0..vms {
+        let mem = (rng.range(1, 32) * 2 * GIB) as i64;
+        let cpu = (mem / (4 * GIB as i64)).max(1);
+        let start = rng.range(0, hosts as u64 - 1) as usize;
+        let Some(h) = (0..hosts)
+            .map(|i| (start + i) % hosts)
+            .find(|&h| free[h].0 >= mem && free[h].1 >= cpu)
+        else {
+            continue;
+        };
+        free[h].0 -= mem;
+        free[h].1 -= cpu;
+        let priority = if rng.range(0, 4) == 0 {
+            json!(rng.range(0, 4999))
+        } else {
+            json!(PRIORITIES[rng.range(0, 3) as usize])
+        };
+        let mut vm = json!({"name": format!("vm{v:06}"), "host": format!("h{h:04}"),
+            "demand": {"memory_mib": mem, "vcpus": cpu}, "priority": priority});
+        if rng.range(0, 19) == 0 {
+            vm["restart"] = json!("best_effort");
+        }
+        if rng.range(0, 24) == 0 {
+            let preferred: Vec<String> = (0..3)
+                .map(|_| format!("h{:04}", rng.range(0, hosts as u64 - 1)))
+                .collect();
+            vm["preferred_hosts"] = json!(preferred);
+        }
+        on[h].push(out.len());
+        out.push(vm);
+    }
+    let name = |i: usize| out[i]["name"].clone();
+    let mut groups = Vec::new();
+    let n = out.len();
+    for g in 0..n / 100 {
+        let mut members: Vec<Value> = (0..8)
+            .map(|_| name(rng.range(0, n as u64 - 1) as usize))
+            .collect();
+        if g % 10 == 0 && g + 1 < n / 100 {
+            members.push(name(rng.range(0, n as u64 - 1) as usize));
+        }
+        members.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+        members.dedup();
+        groups.push(json!({"name": format!("spread{g}"), "affinity": "apart",
+            "max_per_host": 2, "vms": members}));
+    }
+    for (h, here) in on.iter().enumerate().filter(|(h, _)| h % 3 == 0) {
+        if here.len() >= 2 {
+            groups.push(json!({"name": format!("pair{h}"), "affinity": "together",
+                "vms": [name(here[0]), name(here[1])]}));
+        }
+    }
+    for g in 0..n / 200 {
+        let mut members: Vec<Value> = (0..5)
+            .map(|_| name(rng.range(0, n as u64 - 1) as usize))
+            .collect();
+        members.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+        members.dedup();
+        groups.push(json!({"name": format!("soft{g}"), "affinity": "apart",
+            "strict": false, "vms": members}));
+    }
+    json!({"format": "haplan/v1", "name": format!("rules-{hosts}x{vms}"),
+           "ha": {"host_failures_to_tolerate": 2, "overcommit": {"vcpus": 4.0}},
+           "hosts": hs, "vms": out, "vm_groups": groups})
+}
+
 /// A pool built from templates, as real pools often are: hosts of one or two
 /// models, each running one of a few fixed sets of VMs, so that many hosts
 /// are interchangeable. Some VMs share anti-affinity groups; with `nres` 2,

@@ -1737,6 +1737,40 @@ fn units_in(pool: &Pool, failed: &[HostId]) -> usize {
     }
 }
 
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// With no time at all, every tier's bounds hold the brute force's
+    /// tolerance of that tier, its witness fails it, and the verdict is
+    /// never ok where the reference's is not.
+    #[test]
+    fn tiers_with_no_time_give_proved_bounds(p in prop_oneof![pools(), many_priority_pools()]) {
+        let pool = p.pool();
+        let r = haplan::tiers(&pool, &haplan::TiersOptions {
+            time_limit: Some(std::time::Duration::ZERO),
+            ..Default::default()
+        });
+        for t in &r.tiers {
+            let want = reference_tier_tolerance(&pool, t.priority);
+            prop_assert!(t.report.max_tolerable <= want && want <= t.report.upper_bound,
+                "tier {:?}: [{}, {}] against {}", t.priority, t.report.max_tolerable,
+                t.report.upper_bound, want);
+            if let Some(w) = &t.report.witness {
+                let vms: Vec<usize> = vms_to_place(&pool, &w.failed)
+                    .into_iter()
+                    .filter(|&v| pool.vms[v].priority <= t.priority)
+                    .collect();
+                prop_assert!(!reference_packable(&pool, &w.failed, &vms),
+                    "tier {:?}: witness {:?}", t.priority, w.failed);
+            }
+        }
+        if r.ok() && !r.tiers.is_empty() {
+            let check = haplan::check(&pool, &CheckOptions::default());
+            prop_assert!(check.ok());
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Fixed cases: the reference on pools small enough to work out by hand,
 // and the generator's reach.
@@ -2726,22 +2760,24 @@ fn anti_affinity_pools() -> impl Strategy<Value = PoolJson> {
         })
 }
 
-/// Pools of 4 to 6 hosts (the first possibly down) with the rules the
-/// sufficient condition does not model itself: apart groups with caps of
-/// one to three whose members overlap, and keep-together groups of two or
-/// three VMs running on one host (which the stricter pool makes one VM),
-/// some best effort, some soft; now and then a together group across
-/// hosts (no stricter pool then).
+/// Pools of 4 to 6 hosts (the first possibly down or in maintenance) with
+/// the rules the sufficient condition does not model itself: apart groups
+/// with caps of one to three whose members overlap, and keep-together
+/// groups of two or three VMs running on one host (which the stricter pool
+/// makes one VM), some best effort, paused or halted, some soft, some with
+/// `allowed_hosts`; now and then a together group across hosts (no
+/// stricter pool then, unless no member restarts).
 fn group_rule_pools() -> impl Strategy<Value = PoolJson> {
     (
         prop::collection::vec((8i64..=16, 3i64..=6), 4..=6),
-        prop::bool::weighted(0.15),
+        prop_oneof![6 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8)],
         prop::collection::vec(
             (
                 any::<Index>(),
                 1i64..=5,
                 0i64..=2,
-                prop::bool::weighted(0.85),
+                prop_oneof![12 => Just(0u8), 2 => Just(1u8), 1 => Just(2u8), 1 => Just(3u8)],
+                prop::option::weighted(0.2, any::<u8>()),
             ),
             2..=14,
         ),
@@ -2751,11 +2787,11 @@ fn group_rule_pools() -> impl Strategy<Value = PoolJson> {
             0..=3,
         ),
     )
-        .prop_map(|(hosts, first_down, vms, apart, together)| {
+        .prop_map(|(hosts, first_state, vms, apart, together)| {
             let mut free: Vec<(i64, i64)> = hosts.clone();
             let mut out = Vec::new();
             let mut on: Vec<Vec<String>> = vec![Vec::new(); hosts.len()];
-            for (i, (at, m, c, protected)) in vms.into_iter().enumerate() {
+            for (i, (at, m, c, kind, allowed)) in vms.into_iter().enumerate() {
                 let h = at.index(hosts.len());
                 if free[h].0 < m || free[h].1 < c {
                     continue;
@@ -2763,8 +2799,18 @@ fn group_rule_pools() -> impl Strategy<Value = PoolJson> {
                 free[h].0 -= m;
                 free[h].1 -= c;
                 let mut vm = placed_vm(i, h, json!({"m": m, "c": c}), None);
-                if !protected {
-                    vm["restart"] = json!("best_effort");
+                match kind {
+                    1 => vm["restart"] = json!("best_effort"),
+                    2 => vm["power"] = json!("paused"),
+                    3 => vm["power"] = json!("halted"),
+                    _ => {}
+                }
+                if let Some(mask) = allowed {
+                    let names: Vec<String> = (0..hosts.len())
+                        .filter(|t| mask & (1 << t) != 0)
+                        .map(|t| format!("h{t}"))
+                        .collect();
+                    vm["allowed_hosts"] = json!(names);
                 }
                 on[h].push(format!("v{i}"));
                 out.push(vm);
@@ -2813,8 +2859,8 @@ fn group_rule_pools() -> impl Strategy<Value = PoolJson> {
                 .enumerate()
                 .map(|(h, &(m, c))| {
                     let mut host = json!({"name": format!("h{h}"), "capacity": {"m": m, "c": c}});
-                    if h == 0 && first_down {
-                        host["state"] = json!("down");
+                    if h == 0 && first_state > 0 {
+                        host["state"] = json!(["down", "maintenance"][first_state as usize - 1]);
                     }
                     host
                 })
@@ -3015,7 +3061,8 @@ proptest! {
 
     /// With no time at all, `check` still answers with proved bounds
     /// (set-up stops where it is, the plain aggregate bounds stay): the
-    /// reference tolerance lies between them, and a witness fails.
+    /// reference tolerance lies between them, a witness fails, and the
+    /// verdict is ok only where the reference's is.
     #[test]
     fn no_time_gives_proved_bounds(p in pools()) {
         let pool = p.pool();
@@ -3029,6 +3076,13 @@ proptest! {
             "[{}, {}] against {}", r.max_tolerable, r.upper_bound, want);
         if let Some(w) = &r.witness {
             prop_assert!(!reference_feasible(&pool, &w.failed), "witness {:?}", w.failed);
+        }
+        // Ok only with proof, the VMs of hosts already down included (with
+        // K = 0 the bounds alone would pass).
+        if r.ok() {
+            prop_assert!(want >= r.configured);
+            prop_assert!(reference_feasible(&pool, &[]), "ok, but stranded now");
+            prop_assert!(reference_not_agile(&pool).is_empty());
         }
     }
 

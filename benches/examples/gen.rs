@@ -3,7 +3,7 @@
 //! `gen mixed HOSTS VMS RESOURCES GROUPS SEED`, `gen twins HOSTS RESOURCES SEED`,
 //! `gen knife HOSTS VMS_PER_HOST SEED`, `gen gpu HOSTS VMS GPU_HOSTS GPU_VMS SEED`,
 //! `gen aa HOSTS VMS GROUP_SIZE SEED`, `gen near-full HOSTS SEED`,
-//! `gen filled HOSTS MIN_PERCENT MAX_PERCENT SEED` or
+//! `gen filled HOSTS MIN_PERCENT MAX_PERCENT SEED`, `gen rules HOSTS VMS SEED` or
 //! `gen small HOSTS VMS_PER_HOST MAX_GIB SEED`; or a fleet of COUNT pools of
 //! 16 to 64 hosts of every family, written to DIR as `pool-NNNNN.json`:
 //! `gen fleet DIR COUNT SEED`.
@@ -43,6 +43,7 @@ fn main() {
             haplan_benches::anti_affinity_pool(n(1) as usize, n(2) as usize, n(3) as usize, n(4))
         }
         Some("near-full") => haplan_benches::near_full_pool(n(1) as usize, n(2)),
+        Some("rules") => haplan_benches::rules_pool(n(1) as usize, n(2) as usize, n(3)),
         Some("filled") => haplan_benches::filled_pool(n(1) as usize, (n(2), n(3)), n(4)),
         Some("mixed") => haplan_benches::mixed_pool(
             n(1) as usize,
@@ -58,7 +59,7 @@ fn main() {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: gen mem HOSTS VMS_PER_HOST SEED | gen tshirt HOSTS VMS SEED | gen mixed HOSTS VMS RESOURCES GROUPS SEED\n       | gen twins HOSTS RESOURCES SEED | gen knife HOSTS VMS_PER_HOST SEED\n       | gen gpu HOSTS VMS GPU_HOSTS GPU_VMS SEED | gen aa HOSTS VMS GROUP_SIZE SEED | gen near-full HOSTS SEED\n       | gen filled HOSTS MIN_PERCENT MAX_PERCENT SEED\n       | gen small HOSTS VMS_PER_HOST MAX_GIB SEED | gen fleet DIR COUNT SEED"
+        "usage: gen mem HOSTS VMS_PER_HOST SEED | gen tshirt HOSTS VMS SEED | gen mixed HOSTS VMS RESOURCES GROUPS SEED\n       | gen twins HOSTS RESOURCES SEED | gen knife HOSTS VMS_PER_HOST SEED\n       | gen gpu HOSTS VMS GPU_HOSTS GPU_VMS SEED | gen aa HOSTS VMS GROUP_SIZE SEED | gen near-full HOSTS SEED\n       | gen filled HOSTS MIN_PERCENT MAX_PERCENT SEED | gen rules HOSTS VMS SEED\n       | gen small HOSTS VMS_PER_HOST MAX_GIB SEED | gen fleet DIR COUNT SEED"
     );
     std::process::exit(2);
 }

@@ -305,7 +305,7 @@ pub fn blockers(pool: &Pool, vm: VmId, t: HostId) -> Vec<String> {
     if t == pool.vms[vm].host {
         return out;
     }
-    group_blockers(pool, &pool.group_rules(), vm, t, &mut out);
+    group_blockers(pool, &pool.group_rules(), vm, t, true, &mut out);
     out
 }
 
@@ -355,7 +355,16 @@ fn host_blockers(pool: &Pool, vm: VmId, t: HostId) -> Vec<String> {
 /// already runs its cap of members on `t`.
 /// `rules`: the pool's group rules, or any of them that hold those of
 /// `vm` (the others are passed over).
-fn group_blockers(pool: &Pool, rules: &[GroupRule], vm: VmId, t: HostId, out: &mut Vec<String>) {
+/// `named`: the phrases name the members running there; else they name
+/// only the group (the same phrase for every host the group blocks).
+fn group_blockers(
+    pool: &Pool,
+    rules: &[GroupRule],
+    vm: VmId,
+    t: HostId,
+    named: bool,
+    out: &mut Vec<String>,
+) {
     for rule in rules {
         if rule.affinity != Affinity::Apart || !rule.strict || !rule.vms.contains(&vm) {
             continue;
@@ -370,7 +379,16 @@ fn group_blockers(pool: &Pool, rules: &[GroupRule], vm: VmId, t: HostId, out: &m
             continue;
         }
         let g = &rule.name;
-        if rule.max_per_host == 1 && rule.entry.is_none() {
+        if !named {
+            out.push(if rule.max_per_host == 1 && rule.entry.is_none() {
+                format!("already runs a member of anti-affinity group {g}")
+            } else {
+                format!(
+                    "already runs its most members of group {g} ({} per host)",
+                    rule.max_per_host
+                )
+            });
+        } else if rule.max_per_host == 1 && rule.entry.is_none() {
             out.push(format!(
                 "already runs {} of anti-affinity group {g}",
                 pool.vms[there[0]].name
@@ -470,7 +488,7 @@ pub fn reasons(pool: &Pool, vm: VmId) -> Vec<String> {
         let mut at: std::collections::HashMap<Vec<String>, usize> = Default::default();
         for &t in &others {
             let mut b = host_blockers(pool, vm, t);
-            group_blockers(pool, &rules, vm, t, &mut b);
+            group_blockers(pool, &rules, vm, t, false, &mut b);
             match at.get(&b) {
                 Some(&i) => lacks[i].1.push(t),
                 None => {
@@ -501,9 +519,7 @@ pub fn reasons(pool: &Pool, vm: VmId) -> Vec<String> {
             .collect();
         if lacks.len() > REASON_KINDS {
             let rest: usize = lacks[REASON_KINDS..].iter().map(|(_, h)| h.len()).sum();
-            parts.push(format!(
-                "{rest} more hosts lack other combinations of these things"
-            ));
+            parts.push(format!("{rest} more hosts for other reasons"));
         }
         out.push(format!(
             "no host meets every requirement: {}",
@@ -683,26 +699,44 @@ mod tests {
         assert_eq!(reasons(&p, 0), vec![want]);
     }
 
-    /// Beyond eight kinds of hosts, the rest are counted.
+    /// Beyond eight kinds of hosts, the rest are counted; the hosts a group
+    /// rule blocks are one kind, whichever member runs there.
     #[test]
-    fn reasons_count_the_kinds_beyond_eight() {
+    fn reasons_count_the_kinds_beyond_eight_and_name_groups_once() {
+        let storage: Vec<String> = (1..=11).map(|s| format!("s{s}")).collect();
+        let mut hosts = vec![json!({"name": "h0", "capacity": {"m": 10}, "storage": storage})];
+        for h in 1..=11 {
+            let lacks: Vec<&String> = storage.iter().filter(|s| **s != format!("s{h}")).collect();
+            hosts.push(json!({"name": format!("h{h}"), "capacity": {"m": 10}, "storage": lacks}));
+        }
+        let p = pool(json!({"name": "t", "hosts": hosts, "vms": [
+            {"name": "v", "host": "h0", "demand": {"m": 1}, "storage": storage}]}));
+        let shown: Vec<String> = (1..=8)
+            .map(|h| format!("h{h} cannot reach storage s{h}"))
+            .collect();
+        let want = format!(
+            "no host meets every requirement: {}; 3 more hosts for other reasons",
+            shown.join("; ")
+        );
+        assert_eq!(reasons(&p, 0), vec![want]);
+
         let mut hosts = vec![json!({"name": "h0", "capacity": {"m": 10}, "storage": ["s"]})];
         let mut vms = vec![json!({"name": "v", "host": "h0", "demand": {"m": 1},
             "storage": ["s"], "anti_affinity": "g"})];
-        for h in 1..=10 {
+        for h in 1..=3 {
             hosts.push(json!({"name": format!("h{h}"), "capacity": {"m": 10}, "storage": ["s"]}));
             vms.push(json!({"name": format!("m{h}"), "host": format!("h{h}"),
                 "demand": {"m": 1}, "anti_affinity": "g"}));
         }
-        hosts.push(json!({"name": "h11", "capacity": {"m": 10}}));
+        hosts.push(json!({"name": "h4", "capacity": {"m": 10}}));
         let p = pool(json!({"name": "t", "hosts": hosts, "vms": vms}));
-        let shown: Vec<String> = (1..=8)
-            .map(|h| format!("h{h} already runs m{h} of anti-affinity group g"))
-            .collect();
-        let want = format!(
-            "no host meets every requirement: {}; 3 more hosts lack other combinations of these things",
-            shown.join("; ")
+        assert_eq!(
+            reasons(&p, 0),
+            vec![
+                "no host meets every requirement: each of h1, h2, h3 already runs a member \
+                 of anti-affinity group g; h4 cannot reach storage s"
+                    .to_string()
+            ]
         );
-        assert_eq!(reasons(&p, 0), vec![want]);
     }
 }

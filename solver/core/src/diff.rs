@@ -511,6 +511,7 @@ mod tests {
             not_agile: Vec::new(),
             warnings: Vec::new(),
             stranded_now: false,
+            now_undecided: false,
             failure_domains: None,
             stopped: None,
             soft: None,

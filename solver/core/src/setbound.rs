@@ -961,10 +961,11 @@ impl SetBounds {
         None
     }
 
-    /// Whether every completion of `p` is proved feasible. Never with rules
-    /// beyond plain anti-affinity (`scenario::Rules`: caps above one,
-    /// keep-together groups), which the sufficient condition does not
-    /// model: those sets are decided one by one.
+    /// Whether every completion of `p` is proved feasible. With rules
+    /// beyond plain anti-affinity that bind (`scenario::Rules`: caps above
+    /// one, keep-together groups), which the sufficient condition does not
+    /// model, it counts in the stricter pool (`stricter`), and without one
+    /// never: those sets are decided one by one.
     pub fn all_feasible(&self, p: &Partial) -> bool {
         // The hosts a completion may fail: VM types none of whose hosts is
         // among them are never displaced.

@@ -212,7 +212,15 @@ pub fn tiers(pool: &Pool, opts: &TiersOptions) -> TiersReport {
         open.push((mid, lo));
         open.push((hi, mid));
     }
-    let reports = settle(&reports, &present, pool, units_of(pool));
+    let why = if opts
+        .cancel
+        .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+    {
+        Stop::Cancelled
+    } else {
+        Stop::TimeLimit
+    };
+    let reports = settle(&reports, &present, pool, units_of(pool), why);
     let mut tiers: Vec<Tier> = present
         .iter()
         .zip(reports)
@@ -296,23 +304,23 @@ fn same_answer(a: Option<&CheckReport>, b: Option<&CheckReport>) -> bool {
 /// Every tier's report, the ones not checked made from their neighbours,
 /// and every bound tightened by them: a tier tolerates at least what any
 /// tier below it tolerates, and at most what any tier above it does (it
-/// protects the VMs of the tiers above, and lower tiers protect its own).
-/// `reports[n - 1]` (the lowest tier) is checked.
+/// protects the VMs of the tiers above, and lower tiers protect its own);
+/// VMs of hosts already down that a tier above cannot restart strand this
+/// tier now too. `reports[n - 1]` (the lowest tier) is checked; `stop`:
+/// why the others unchecked are not exact.
 fn settle(
     reports: &[Option<CheckReport>],
     present: &[Priority],
     pool: &Pool,
     units: u32,
+    stop: Stop,
 ) -> Vec<CheckReport> {
     let n = reports.len();
     let bottom_not_agile: &[NotAgile] = reports
         .last()
         .and_then(|r| r.as_ref())
         .map_or(&[], |r| &r.not_agile);
-    // Per tier, whether its witness is a tier above's.
-    let mut borrowed = vec![false; n];
-    // The most any tier below tolerates, and the least upper bound (with
-    // its tier) of the tiers above.
+    // The most any tier below tolerates.
     let mut lower = vec![0u32; n];
     let mut most = 0;
     for i in (0..n).rev() {
@@ -322,8 +330,29 @@ fn settle(
         lower[i] = most;
     }
     let mut out: Vec<CheckReport> = Vec::with_capacity(n);
-    // The tier above with the least upper bound (the nearest of equals).
+    // Per tier, whether its witness is a tier above's.
+    let mut borrowed = vec![false; n];
+    // A tier's witness, for a tier below it.
+    let lend = |out: &[CheckReport], borrowed: &[bool], a: usize| {
+        out[a].witness.as_ref().map(|w| Witness {
+            failed: w.failed.clone(),
+            unplaced: Vec::new(),
+            explained: false,
+            reason: if borrowed[a] {
+                w.reason.clone()
+            } else {
+                format!(
+                    "it strands VMs of priority {} or higher: {}",
+                    present[a], w.reason
+                )
+            },
+            short: None,
+        })
+    };
+    // The tier above with the least upper bound (the nearest of equals),
+    // and the highest tier stranded now.
     let mut best: Option<usize> = None;
+    let mut stranded: Option<usize> = None;
     for (i, r) in reports.iter().enumerate() {
         let mut report = match r {
             Some(r) => r.clone(),
@@ -347,38 +376,30 @@ fn settle(
                         .cloned()
                         .collect(),
                     warnings: Vec::new(),
-                    // Proved only by a tier above, whose VMs this one has.
-                    stranded_now: best.is_some_and(|a| out[a].stranded_now),
+                    stranded_now: false,
+                    now_undecided: below.now_undecided,
                     failure_domains: below.failure_domains.clone(),
-                    stopped: Some(below.stopped.unwrap_or(Stop::TimeLimit)),
+                    stopped: Some(stop),
                     soft: None,
                     stats: Default::default(),
                 }
             }
         };
+        if let (Some(a), false) = (stranded, report.stranded_now) {
+            report.stranded_now = true;
+            report.max_tolerable = 0;
+            report.upper_bound = 0;
+            report.witness = lend(&out, &borrowed, a);
+            borrowed[i] = true;
+        }
         report.max_tolerable = report.max_tolerable.max(lower[i]);
         if let Some(a) = best {
-            let a_report = &out[a];
-            if a_report.upper_bound < report.upper_bound
-                && a_report.upper_bound >= report.max_tolerable
-            {
-                report.upper_bound = a_report.upper_bound;
+            let above = out[a].upper_bound;
+            if above < report.upper_bound && above >= report.max_tolerable {
+                report.upper_bound = above;
                 // The tier above's failing set strands one of its VMs,
                 // which this tier protects too.
-                report.witness = a_report.witness.as_ref().map(|w| Witness {
-                    failed: w.failed.clone(),
-                    unplaced: Vec::new(),
-                    explained: false,
-                    reason: if !borrowed[a] {
-                        format!(
-                            "it strands VMs of priority {} or higher: {}",
-                            present[a], w.reason
-                        )
-                    } else {
-                        w.reason.clone()
-                    },
-                    short: None,
-                });
+                report.witness = lend(&out, &borrowed, a);
                 borrowed[i] = true;
             }
         }
@@ -388,6 +409,9 @@ fn settle(
         }
         if best.is_none_or(|a| report.upper_bound <= out[a].upper_bound) {
             best = Some(i);
+        }
+        if report.stranded_now && stranded.is_none() {
+            stranded = Some(i);
         }
         out.push(report);
     }
@@ -603,6 +627,79 @@ mod tests {
         let (failed, mut stranded) = r.degradation[1].example.clone().unwrap();
         stranded.sort_unstable();
         assert_eq!((failed, stranded), (vec![0, 1, 2], vec![0, 1, 2]));
+    }
+
+    /// A report as a tier's check would give it.
+    fn report(max: u32, upper: u32, stranded: bool, failed: Option<Vec<HostId>>) -> CheckReport {
+        CheckReport {
+            pool: "t".into(),
+            configured: 1,
+            max_tolerable: max,
+            upper_bound: upper,
+            exact: max == upper,
+            witness: failed.map(|failed| Witness {
+                failed,
+                unplaced: vec![0],
+                explained: true,
+                reason: "a cannot be restarted".into(),
+                short: None,
+            }),
+            not_agile: Vec::new(),
+            warnings: Vec::new(),
+            stranded_now: stranded,
+            now_undecided: false,
+            failure_domains: None,
+            stopped: (max != upper).then_some(Stop::MaxTime),
+            soft: None,
+            stats: Default::default(),
+        }
+    }
+
+    /// A tier not checked gets the tolerance of the nearest tier below as
+    /// its lower bound and the tier above's upper bound and failing set;
+    /// a checked tier's bounds are tightened the same way.
+    #[test]
+    fn unchecked_tiers_are_bounded_by_their_neighbours() {
+        let present = [Priority::Critical, Priority::High, Priority::Low];
+        let checked = [
+            Some(report(2, 2, false, Some(vec![0, 1, 2]))),
+            None,
+            Some(report(1, 3, false, None)),
+        ];
+        let out = settle(&checked, &present, &pool(), 3, Stop::TimeLimit);
+        let bounds: Vec<(u32, u32, bool)> = out
+            .iter()
+            .map(|r| (r.max_tolerable, r.upper_bound, r.exact))
+            .collect();
+        assert_eq!(bounds, vec![(2, 2, true), (1, 2, false), (1, 2, false)]);
+        assert_eq!(out[1].stopped, Some(Stop::TimeLimit));
+        for r in &out[1..] {
+            let w = r.witness.as_ref().expect("the critical tier's set");
+            assert_eq!(w.failed, vec![0, 1, 2]);
+            assert!(!w.explained && w.unplaced.is_empty());
+            assert_eq!(
+                w.reason,
+                "it strands VMs of priority critical or higher: a cannot be restarted"
+            );
+        }
+    }
+
+    /// VMs of hosts already down that a higher tier cannot restart strand
+    /// every tier below it now, checked or not, exactly.
+    #[test]
+    fn a_tier_stranded_now_strands_the_tiers_below() {
+        let present = [Priority::Critical, Priority::High, Priority::Low];
+        let checked = [
+            Some(report(0, 0, true, Some(Vec::new()))),
+            None,
+            Some(report(0, 2, false, None)),
+        ];
+        let out = settle(&checked, &present, &pool(), 3, Stop::TimeLimit);
+        for r in &out {
+            assert!(r.stranded_now && r.exact && r.upper_bound == 0);
+            assert_eq!(r.witness.as_ref().map(|w| w.failed.len()), Some(0));
+            assert_eq!(r.verdict(), Verdict::NotOk);
+        }
     }
 
     #[test]

@@ -272,6 +272,11 @@ pub struct CheckReport {
     /// VMs of hosts already down cannot all be restarted even with no
     /// further failure (then `max_tolerable` is 0 and the pool is not ok).
     pub stranded_now: bool,
+    /// Whether the VMs of hosts already down can all be restarted was left
+    /// undecided (the budget ran out before that one scenario was): the
+    /// verdict is then undecided whatever the bounds say (`max_tolerable`
+    /// 0 proves nothing then).
+    pub now_undecided: bool,
     /// The failure domains k counts, when `ha.failure_domain_label` is set
     /// (`crate::domains`); `None`: k counts hosts.
     pub failure_domains: Option<Vec<crate::domains::Domain>>,
@@ -356,7 +361,7 @@ impl CheckReport {
     pub fn verdict(&self) -> Verdict {
         if !self.not_agile.is_empty() || self.stranded_now || self.upper_bound < self.configured {
             Verdict::NotOk
-        } else if self.max_tolerable >= self.configured {
+        } else if self.max_tolerable >= self.configured && !self.now_undecided {
             Verdict::Ok
         } else {
             Verdict::Undecided
@@ -597,6 +602,7 @@ fn decide(
         not_agile,
         warnings: Vec::new(),
         stranded_now: false,
+        now_undecided: false,
         failure_domains: None,
         stopped: None,
         soft: None,
@@ -658,6 +664,7 @@ fn decide(
                 report.witness = Some(witness(&an, &failed, outcome.proof.as_ref(), explaining));
             }
         }
+        report.now_undecided = outcome.current_undecided;
         if outcome.current_infeasible {
             report.stranded_now = true;
             report.witness = Some(witness(&an, &[], outcome.proof.as_ref(), explaining));
@@ -1114,6 +1121,8 @@ struct Outcome {
     witness: Option<Vec<HostId>>,
     proof: Option<Infeasible>,
     current_infeasible: bool,
+    /// The scenario of no further failure was left undecided.
+    current_undecided: bool,
 }
 
 struct Tolerance<'a, 'p> {
@@ -1403,11 +1412,17 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             witness: None,
             proof: None,
             current_infeasible: false,
+            current_undecided: false,
         };
         if self.an.down.is_empty() {
             return Ok(out);
         }
-        match self.decide(&[]) {
+        // With no time left, the cheap stages still settle most.
+        let decided = match self.decide(&[]) {
+            Err(SetResult::Undecided) => self.decide_cheaply(&[]),
+            d => d,
+        };
+        match decided {
             Ok(()) => Ok(out),
             Err(SetResult::Infeasible(set, proof)) => {
                 out.upper = 0;
@@ -1416,7 +1431,10 @@ impl<'a, 'p> Tolerance<'a, 'p> {
                 out.current_infeasible = true;
                 Err(out)
             }
-            Err(SetResult::Undecided) => Err(out),
+            Err(SetResult::Undecided) => {
+                out.current_undecided = true;
+                Err(out)
+            }
         }
     }
 
@@ -1816,6 +1834,26 @@ impl<'a, 'p> Tolerance<'a, 'p> {
         }
         out.sort_unstable();
         Some(out)
+    }
+
+    /// [`Tolerance::decide`] by the bounds and the greedy alone, whatever
+    /// the time left.
+    fn decide_cheaply(&self, set: &[HostId]) -> Result<(), SetResult> {
+        let sc = self.an.scenario(&self.an.mask(set));
+        self.scenarios.fetch_add(1, Ordering::Relaxed);
+        match pack::decide_cheaply(&sc.instance) {
+            Some((Decision::Feasible(_), stage)) => {
+                self.by_stage[stage as usize].fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Some((Decision::Infeasible(p), stage)) => {
+                self.by_stage[stage as usize].fetch_add(1, Ordering::Relaxed);
+                let mut s = set.to_vec();
+                s.sort_unstable();
+                Err(SetResult::Infeasible(s, p))
+            }
+            _ => Err(SetResult::Undecided),
+        }
     }
 
     fn decide(&self, set: &[HostId]) -> Result<(), SetResult> {

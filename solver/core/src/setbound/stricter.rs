@@ -202,3 +202,65 @@ fn merge_into(m: &mut Vm, v: &Vm) {
     m.restart = Restart::Protected;
     m.priority = m.priority.min(v.priority);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pool_of(v: serde_json::Value) -> Pool {
+        crate::parse_pool(&v.to_string()).unwrap()
+    }
+
+    fn hosts() -> serde_json::Value {
+        (0..5)
+            .map(|h| json!({"name": format!("h{h}"), "capacity": {"m": 20}}))
+            .collect()
+    }
+
+    /// A keep-together pair on one host becomes one VM of their summed
+    /// demand, and overlapping apart groups one group of cap one.
+    #[test]
+    fn a_pair_on_one_host_is_one_vm_and_apart_groups_one_group() {
+        let pool = pool_of(json!({"name": "t", "hosts": hosts(), "vms": [
+            {"name": "a", "host": "h0", "demand": {"m": 3}},
+            {"name": "b", "host": "h0", "demand": {"m": 4}},
+            {"name": "c", "host": "h1", "demand": {"m": 2}},
+            {"name": "d", "host": "h2", "demand": {"m": 1}},
+            {"name": "e", "host": "h1", "demand": {"m": 1}, "restart": "best_effort"}
+        ], "vm_groups": [
+            {"name": "p", "affinity": "together", "vms": ["a", "b"]},
+            {"name": "s", "affinity": "apart", "max_per_host": 2, "vms": ["a", "c", "e"]},
+            {"name": "u", "affinity": "apart", "max_per_host": 1, "vms": ["c", "d"]}
+        ]}));
+        let an = Analysis::new(&pool);
+        assert!(an.rules_bind());
+        let strict = stricter_pool(&an).expect("a stricter pool");
+        let names: Vec<&str> = strict.vms.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(names, ["a", "c", "d", "e"]);
+        assert_eq!(strict.vms[0].demand, vec![7]);
+        assert_eq!(strict.vm_groups.len(), 1);
+        assert_eq!(strict.vm_groups[0].max_per_host, 1);
+        assert_eq!(strict.vm_groups[0].vms, vec![0, 1, 2, 3]);
+        assert!(Analysis::new(&strict).rules.is_none());
+    }
+
+    /// None when a pair runs on two hosts (the one still running pins the
+    /// other), or when a pair would hold two members of a cap-one group.
+    #[test]
+    fn no_stricter_pool_for_a_pair_across_hosts_or_against_its_cap() {
+        let across = pool_of(json!({"name": "t", "hosts": hosts(), "vms": [
+            {"name": "a", "host": "h0", "demand": {"m": 3}},
+            {"name": "b", "host": "h1", "demand": {"m": 4}}
+        ], "vm_groups": [{"name": "p", "affinity": "together", "vms": ["a", "b"]}]}));
+        assert!(stricter_pool(&Analysis::new(&across)).is_none());
+        let against = pool_of(json!({"name": "t", "hosts": hosts(), "vms": [
+            {"name": "a", "host": "h0", "demand": {"m": 3}},
+            {"name": "b", "host": "h0", "demand": {"m": 4}}
+        ], "vm_groups": [
+            {"name": "p", "affinity": "together", "vms": ["a", "b"]},
+            {"name": "s", "affinity": "apart", "max_per_host": 1, "vms": ["a", "b"]}
+        ]}));
+        assert!(stricter_pool(&Analysis::new(&against)).is_none());
+    }
+}
