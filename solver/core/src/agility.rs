@@ -379,33 +379,31 @@ fn group_blockers(
             continue;
         }
         let g = &rule.name;
-        if !named {
-            out.push(if rule.max_per_host == 1 && rule.entry.is_none() {
-                format!("already runs a member of anti-affinity group {g}")
-            } else {
-                format!(
-                    "already runs its most members of group {g} ({} per host)",
-                    rule.max_per_host
-                )
-            });
-        } else if rule.max_per_host == 1 && rule.entry.is_none() {
-            out.push(format!(
+        let plain = rule.max_per_host == 1 && rule.entry.is_none();
+        out.push(match (named, plain) {
+            (false, true) => format!("already runs a member of anti-affinity group {g}"),
+            (false, false) => format!(
+                "already runs its most members of group {g} ({} per host)",
+                rule.max_per_host
+            ),
+            (true, true) => format!(
                 "already runs {} of anti-affinity group {g}",
                 pool.vms[there[0]].name
-            ));
-        } else {
-            let names: Vec<&str> = there.iter().map(|&o| pool.vms[o].name.as_str()).collect();
-            out.push(format!(
-                "already runs {} of group {g} ({}; at most {} per host)",
-                if there.len() == 1 {
-                    "1 VM".to_string()
-                } else {
-                    format!("{} VMs", there.len())
-                },
-                names.join(", "),
-                rule.max_per_host
-            ));
-        }
+            ),
+            (true, false) => {
+                let names: Vec<&str> = there.iter().map(|&o| pool.vms[o].name.as_str()).collect();
+                format!(
+                    "already runs {} of group {g} ({}; at most {} per host)",
+                    if there.len() == 1 {
+                        "1 VM".to_string()
+                    } else {
+                        format!("{} VMs", there.len())
+                    },
+                    names.join(", "),
+                    rule.max_per_host
+                )
+            }
+        });
     }
 }
 

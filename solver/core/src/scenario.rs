@@ -247,8 +247,13 @@ impl<'p> Analysis<'p> {
     /// tier of `tiers` protects only some VMs; the others run on as best
     /// effort), so it changes no tolerance.
     pub fn restarts_any(&self, vms: &[VmId]) -> bool {
-        vms.iter()
-            .any(|&v| self.items[self.pool.vms[v].host].binary_search(&v).is_ok())
+        vms.iter().any(|&v| self.restarts(v))
+    }
+
+    /// Whether some failure scenario restarts `v` (it is one of its host's
+    /// `items`).
+    pub fn restarts(&self, v: VmId) -> bool {
+        self.items[self.pool.vms[v].host].binary_search(&v).is_ok()
     }
 
     /// Whether a rule beyond plain anti-affinity ([`Rules`]: caps above

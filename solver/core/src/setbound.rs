@@ -720,7 +720,7 @@ impl SetBounds {
         let max_units = (20_000_000 / (nres.max(1) * (nh + items + 1))).max(MIN_UNITS);
         // A small pool always gets all its bounds (they take less than a
         // search would, and decide what a zero time limit can).
-        let large = nres * (nh + items) > SMALL_STEPS;
+        let large = !small(nres, nh, items);
         let stop = || large && budget.expired();
         // Block size 1 for every resource first, then the others while the
         // budget lasts.
@@ -773,10 +773,14 @@ impl SetBounds {
         let stricter_an;
         let (an, orders_apply) = if an.rules_bind() {
             match stricter::stricter_pool(an) {
-                Some(p) => {
-                    held = p;
-                    stricter_an = Analysis::new(&held);
-                    (&stricter_an, true)
+                Some(s) => {
+                    held = s;
+                    stricter_an = Analysis::new(&held.pool);
+                    if held.stands_for(an, &stricter_an) {
+                        (&stricter_an, true)
+                    } else {
+                        (an, false)
+                    }
                 }
                 None => (an, false),
             }
@@ -1155,7 +1159,14 @@ const MIN_UNITS: usize = 24;
 
 /// Pools of at most this many resource-host-VM steps get every bound
 /// whatever the time left.
-pub(crate) const SMALL_STEPS: usize = 50_000;
+const SMALL_STEPS: usize = 50_000;
+
+/// Whether a pool of `nres` resources, `hosts` hosts and `items` VMs to
+/// restart is small: its set bounds are built whole whatever the time (at
+/// most `SMALL_STEPS` resource-host-VM steps).
+pub(crate) fn small(nres: usize, hosts: usize, items: usize) -> bool {
+    nres * (hosts + items) <= SMALL_STEPS
+}
 
 /// The block sizes of the necessary conditions for one resource, given the
 /// displaceable VMs' demands: 1, then every distinct demand when there are

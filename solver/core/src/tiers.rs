@@ -159,15 +159,16 @@ pub fn tiers(pool: &Pool, opts: &TiersOptions) -> TiersReport {
         .iter()
         .filter(|v| v.restart == Restart::Protected)
         .count();
-    let small =
-        pool.resources.len() * (pool.hosts.len() + protected) <= crate::setbound::SMALL_STEPS;
+    let small = crate::setbound::small(pool.resources.len(), pool.hosts.len(), protected);
+    let cancelled = || {
+        opts.cancel
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+    };
     let stopped = || {
         deadline.is_some_and(|d| {
             let now = Instant::now();
             now >= d && (!small || now >= d + PAST_DEADLINE)
-        }) || opts
-            .cancel
-            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+        }) || cancelled()
     };
     let check = |i: usize| {
         tolerance::check(
@@ -212,16 +213,13 @@ pub fn tiers(pool: &Pool, opts: &TiersOptions) -> TiersReport {
         open.push((mid, lo));
         open.push((hi, mid));
     }
-    let why = if opts
-        .cancel
-        .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
-    {
+    let why = if cancelled() {
         Stop::Cancelled
     } else {
         Stop::TimeLimit
     };
     let reports = settle(&reports, &present, pool, units_of(pool), why);
-    let mut tiers: Vec<Tier> = present
+    let tiers: Vec<Tier> = present
         .iter()
         .zip(reports)
         .map(|(&p, report)| Tier {
@@ -235,7 +233,6 @@ pub fn tiers(pool: &Pool, opts: &TiersOptions) -> TiersReport {
             report,
         })
         .collect();
-    tiers.shrink_to_fit();
     let mut exact = tiers.iter().all(|t| t.report.exact);
     let mut degradation = Vec::new();
     if let (Some(top), Some(bottom)) = (tiers.first(), tiers.last()) {

@@ -52,17 +52,44 @@ impl Sets {
     }
 }
 
-/// The stricter pool of `an` (module doc), with its analysis's restarted
-/// VMs checked against `an`'s; `None` when there is none (soft rules
-/// read as strict, keep-together members on several hosts, a restarted
-/// VM that is not agile there).
-pub(crate) fn stricter_pool(an: &Analysis) -> Option<Pool> {
+/// A stricter pool, and the VM each of the pool's VMs became there.
+pub(crate) struct Stricter {
+    pub(crate) pool: Pool,
+    new_id: Vec<usize>,
+}
+
+impl Stricter {
+    /// Whether `there`, the stricter pool's analysis, models no rule beyond
+    /// plain anti-affinity and restarts exactly the VMs `an` restarts (each
+    /// as the VM it became): else it does not stand for `an`.
+    pub(crate) fn stands_for(&self, an: &Analysis, there: &Analysis) -> bool {
+        if there.rules.is_some() {
+            return false;
+        }
+        let mut restarted: BTreeSet<usize> = BTreeSet::new();
+        for v in (0..an.pool.vms.len()).filter(|&v| an.restarts(v)) {
+            let m = self.new_id[v];
+            if !there.restarts(m) {
+                return false;
+            }
+            restarted.insert(m);
+        }
+        let count: usize = there.items.iter().map(Vec::len).sum();
+        count == restarted.len()
+    }
+}
+
+/// The stricter pool of `an` (module doc); `None` when there is none
+/// (soft rules read as strict, keep-together members on several hosts, a
+/// VM beyond an apart cap). Whether it restarts the same VMs is asked of
+/// its analysis ([`Stricter::stands_for`]).
+pub(crate) fn stricter_pool(an: &Analysis) -> Option<Stricter> {
     if an.soft {
         return None;
     }
     let pool = an.pool;
     let nv = pool.vms.len();
-    let is_item = |v: VmId| an.items[pool.vms[v].host].binary_search(&v).is_ok();
+    let is_item = |v: VmId| an.restarts(v);
     let binding: Vec<_> = an.group_rules.iter().filter(|r| r.strict).collect();
     // Keep-together components.
     let mut together = Sets((0..nv).collect());
@@ -160,26 +187,12 @@ pub(crate) fn stricter_pool(an: &Analysis) -> Option<Pool> {
             vms,
         })
         .collect();
-    let stricter = Pool {
+    let pool = Pool {
         vms,
         vm_groups,
         ..pool.clone()
     };
-    // The same VMs restart.
-    let there = Analysis::new(&stricter);
-    if there.rules.is_some() {
-        return None;
-    }
-    let mut restarted: BTreeSet<usize> = BTreeSet::new();
-    for v in (0..nv).filter(|&v| is_item(v)) {
-        let m = new_id[v];
-        if there.items[stricter.vms[m].host].binary_search(&m).is_err() {
-            return None;
-        }
-        restarted.insert(m);
-    }
-    let count: usize = there.items.iter().map(Vec::len).sum();
-    (count == restarted.len()).then_some(stricter)
+    Some(Stricter { pool, new_id })
 }
 
 /// Adds restarted member `v` of a keep-together component to its VM `m`:
@@ -235,14 +248,15 @@ mod tests {
         ]}));
         let an = Analysis::new(&pool);
         assert!(an.rules_bind());
-        let strict = stricter_pool(&an).expect("a stricter pool");
+        let s = stricter_pool(&an).expect("a stricter pool");
+        assert!(s.stands_for(&an, &Analysis::new(&s.pool)));
+        let strict = s.pool;
         let names: Vec<&str> = strict.vms.iter().map(|v| v.name.as_str()).collect();
         assert_eq!(names, ["a", "c", "d", "e"]);
         assert_eq!(strict.vms[0].demand, vec![7]);
         assert_eq!(strict.vm_groups.len(), 1);
         assert_eq!(strict.vm_groups[0].max_per_host, 1);
         assert_eq!(strict.vm_groups[0].vms, vec![0, 1, 2, 3]);
-        assert!(Analysis::new(&strict).rules.is_none());
     }
 
     /// None when a pair runs on two hosts (the one still running pins the
