@@ -99,13 +99,19 @@ fn check_against(html: &str, answer: &Value, what: &str) -> BTreeSet<String> {
     seen
 }
 
-fn report(pool: &haplan::Pool, shapes: Vec<Shape>) -> Value {
+/// The report's answer, and what its page is rendered from.
+fn report(pool: &haplan::Pool, shapes: Vec<Shape>) -> (Value, Value) {
     let opts = ReportOptions {
         time_limit: Some(Duration::from_secs(30)),
         shapes,
         ..ReportOptions::default()
     };
-    haplan_html::gather(pool, &opts).unwrap().json
+    let g = haplan_html::gather(pool, &opts).unwrap();
+    let answer = g.answer();
+    // The text printed is the answer.
+    let text: Value = serde_json::from_str(&g.answer_text()).unwrap();
+    assert_eq!(text, answer);
+    (answer, g.page())
 }
 
 /// A memory (and, where the pool has it, vCPU) shape for headroom.
@@ -127,9 +133,11 @@ fn every_number_of_every_fixture_report_is_the_jsons() {
             .unwrap_or(&path)
             .display()
             .to_string();
-        let answer = report(&pool, shape_for(&pool).into_iter().collect());
-        let html = haplan_html::report_html(&answer).unwrap();
+        let (answer, page) = report(&pool, shape_for(&pool).into_iter().collect());
+        let html = haplan_html::report_html(&page).unwrap();
         let seen = check_against(&html, &answer, &what);
+        // The page of the whole answer is the same page.
+        assert_eq!(haplan_html::report_html(&answer).unwrap(), html, "{what}");
         // The verdict card and every host's numbers are there.
         for p in [
             "/check/max_tolerable",
@@ -330,7 +338,7 @@ fn hostile_answer(answer: &mut Value) {
 #[test]
 fn hostile_names_render_inert() {
     let pool = hostile_pool();
-    let mut answer = report(&pool, vec![shape_for(&pool).unwrap()]);
+    let (mut answer, _) = report(&pool, vec![shape_for(&pool).unwrap()]);
     hostile_answer(&mut answer);
     assert!(
         answer.to_string().contains("\\u001b"),
@@ -415,8 +423,9 @@ fn a_large_pool_is_grouped_and_folded() {
     let pool =
         haplan::pool_from_value(&serde_json::json!({"name": "big", "hosts": hosts, "vms": vms}))
             .unwrap();
-    let answer = report(&pool, Vec::new());
-    let html = haplan_html::report_html(&answer).unwrap();
+    let (answer, page) = report(&pool, Vec::new());
+    let html = haplan_html::report_html(&page).unwrap();
+    check_against(&html, &answer, "big");
     let doc = Html::parse_document(&html);
     assert_eq!(
         doc.select(&Selector::parse("svg.overview rect").unwrap())
@@ -484,9 +493,29 @@ fn long_headroom_and_degradation_tables_are_cut_to_what_matters() {
         shapes: vec![shape_for(&pool).unwrap()],
         ..ReportOptions::default()
     };
-    let answer = haplan_html::gather(&pool, &opts).unwrap().json;
+    let g = haplan_html::gather(&pool, &opts).unwrap();
+    let (answer, page) = (g.answer(), g.page());
     let html = haplan_html::report_html(&answer).unwrap();
     check_against(&html, &answer, "long");
+    // The page names only the VMs at risk it shows, and is the same page.
+    let rows = page["tiers"]["degradation"].as_array().unwrap();
+    assert!(rows.iter().any(|d| d["at_risk_total"].as_u64() > Some(12)));
+    for (d, full) in rows
+        .iter()
+        .zip(answer["tiers"]["degradation"].as_array().unwrap())
+    {
+        let names = full["at_risk"].as_array().unwrap();
+        assert_eq!(d["at_risk_total"].as_u64(), Some(names.len() as u64));
+        assert_eq!(
+            d["at_risk"].as_array().unwrap()[..],
+            names[..names.len().min(12)]
+        );
+    }
+    assert_eq!(haplan_html::report_html(&page).unwrap(), html);
+    assert_eq!(
+        haplan_html::report_markdown(&page).unwrap(),
+        haplan_html::report_markdown(&answer).unwrap()
+    );
     let doc = Html::parse_document(&html);
 
     let rows: Vec<String> = doc

@@ -3,10 +3,13 @@
 //! `timing` and `headroom` for each shape, as the JSON of `haplan report
 //! --format json` (docs/cli.md).
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Value, json};
 
 use haplan::headroom::{HeadroomError, HeadroomOptions, Shape};
@@ -34,26 +37,159 @@ pub struct ReportOptions<'a> {
     pub cancel: Option<&'a AtomicBool>,
 }
 
-/// The report's JSON and its verdict (the exit code's).
+/// The report's answers and its verdict (the exit code's).
+///
+/// A degradation row of `tiers` names every VM at risk with that many
+/// failures, and on a pool of thousands of VMs and hundreds of tiers the
+/// rows name millions (they share a few lists): the lists are kept once
+/// each and written out only as asked, whole into the JSON text
+/// ([`Gathered::answer_text`], [`Gathered::answer`]) or as much as the page
+/// shows ([`Gathered::page`]).
 #[derive(Clone, Debug)]
-pub struct Gathered {
-    /// The report as the wire JSON (`haplan report --format json`).
-    pub json: Value,
+pub struct Gathered<'p> {
+    pool: &'p Pool,
+    /// The wire JSON with every degradation row's `at_risk` empty.
+    json: Value,
+    /// Per degradation row, its VMs at risk.
+    at_risk: Vec<Arc<[usize]>>,
     /// Its verdict: check's, `undecided` when any answer is not exact.
     pub verdict: Verdict,
 }
 
+/// How many VMs at risk a degradation row of the page names (the
+/// template's `names(d.at_risk, ..., 12)`).
+const PAGE_AT_RISK: usize = 12;
+
+impl Gathered<'_> {
+    /// The report as the wire JSON (`haplan report --format json`), every
+    /// list whole.
+    pub fn answer(&self) -> Value {
+        let mut json = self.json.clone();
+        self.fill(&mut json, usize::MAX);
+        json
+    }
+
+    /// [`Gathered::answer`] as the text printed (pretty, and a last
+    /// newline), written straight from the shared lists: its memory is
+    /// that of the text alone.
+    pub fn answer_text(&self) -> String {
+        report::json_text(&Answer(self))
+    }
+
+    /// What the page is rendered from ([`crate::report_html`],
+    /// [`crate::report_markdown`]): the answer, but each degradation row
+    /// names only the VMs at risk the page shows, with `at_risk_total`,
+    /// how many there are, and `at_risk_list`, the same number for rows
+    /// with the same list (the page folds rows equal but for the number
+    /// of failures). Its numbers and names are the answer's, at the same
+    /// JSON Pointers.
+    pub fn page(&self) -> Value {
+        let mut json = self.json.clone();
+        self.fill(&mut json, PAGE_AT_RISK);
+        let mut ids: HashMap<&[usize], usize> = HashMap::new();
+        if let Some(rows) = json["tiers"]["degradation"].as_array_mut() {
+            for (row, list) in rows.iter_mut().zip(&self.at_risk) {
+                let next = ids.len();
+                let id = *ids.entry(list).or_insert(next);
+                row["at_risk_total"] = json!(list.len());
+                row["at_risk_list"] = json!(id);
+            }
+        }
+        json
+    }
+
+    /// Fills each degradation row's `at_risk` with its first `most` names.
+    fn fill(&self, json: &mut Value, most: usize) {
+        if let Some(rows) = json["tiers"]["degradation"].as_array_mut() {
+            for (row, list) in rows.iter_mut().zip(&self.at_risk) {
+                row["at_risk"] = list
+                    .iter()
+                    .take(most)
+                    .map(|&v| Value::from(self.pool.vms[v].name.as_str()))
+                    .collect();
+            }
+        }
+    }
+}
+
+/// The answer, serialized with the lists of VMs at risk written from the
+/// shared lists.
+struct Answer<'a, 'p>(&'a Gathered<'p>);
+
+impl Serialize for Answer<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let g = self.0;
+        let obj = g.json.as_object().expect("the report is an object");
+        let mut map = s.serialize_map(Some(obj.len()))?;
+        for (k, v) in obj {
+            match (k.as_str(), v.as_object()) {
+                ("tiers", Some(tiers)) => map.serialize_entry(k, &Tiers(g, tiers))?,
+                _ => map.serialize_entry(k, v)?,
+            }
+        }
+        map.end()
+    }
+}
+
+struct Tiers<'a, 'p>(&'a Gathered<'p>, &'a serde_json::Map<String, Value>);
+
+impl Serialize for Tiers<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Tiers(g, tiers) = *self;
+        let mut map = s.serialize_map(Some(tiers.len()))?;
+        for (k, v) in tiers {
+            match (k.as_str(), v.as_array()) {
+                ("degradation", Some(rows)) => {
+                    let rows: Vec<Row> = rows
+                        .iter()
+                        .zip(&g.at_risk)
+                        .map(|(row, list)| Row(g.pool, row, list))
+                        .collect();
+                    map.serialize_entry(k, &rows)?
+                }
+                _ => map.serialize_entry(k, v)?,
+            }
+        }
+        map.end()
+    }
+}
+
+struct Row<'a>(&'a Pool, &'a Value, &'a [usize]);
+
+impl Serialize for Row<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Row(pool, row, list) = *self;
+        let obj = row.as_object().expect("a degradation row is an object");
+        let mut map = s.serialize_map(Some(obj.len()))?;
+        for (k, v) in obj {
+            if k == "at_risk" {
+                let names: Vec<&str> = list.iter().map(|&v| pool.vms[v].name.as_str()).collect();
+                map.serialize_entry(k, &names)?;
+            } else {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        map.end()
+    }
+}
+
 /// Asks every question of the report. A shape the pool cannot take (more
 /// than headroom counts) is an error.
-pub fn gather(pool: &Pool, opts: &ReportOptions) -> Result<Gathered, HeadroomError> {
+///
+/// Under a time limit, `check` takes at most half of it and `tiers` at
+/// most three fifths of what is then left, so that every part has time to
+/// prove something (each stops as soon as it is exact); `timing` and the
+/// headroom of each shape share the rest.
+pub fn gather<'p>(pool: &'p Pool, opts: &ReportOptions) -> Result<Gathered<'p>, HeadroomError> {
     let start = Instant::now();
     let deadline = opts.deadline.or(opts.time_limit.map(|d| start + d));
     let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
+    let share = |f: f64| left().map(|l| l.mul_f64(f));
     let check = haplan::check(
         pool,
         &CheckOptions {
             tolerate: opts.tolerate,
-            time_limit: left(),
+            time_limit: share(0.5),
             explain: true,
             cancel: opts.cancel,
             ..CheckOptions::default()
@@ -63,7 +199,7 @@ pub fn gather(pool: &Pool, opts: &ReportOptions) -> Result<Gathered, HeadroomErr
         pool,
         &TiersOptions {
             tolerate: opts.tolerate,
-            time_limit: left(),
+            time_limit: share(0.6),
             cancel: opts.cancel,
             max_time: None,
             progress: None,
@@ -105,13 +241,13 @@ pub fn gather(pool: &Pool, opts: &ReportOptions) -> Result<Gathered, HeadroomErr
     });
     let mut headroom = Vec::new();
     let mut headroom_exact = true;
-    for shape in &opts.shapes {
+    for (i, shape) in opts.shapes.iter().enumerate() {
         let r = haplan::headroom(
             pool,
             shape,
             &HeadroomOptions {
                 tolerate: opts.tolerate,
-                time_limit: left(),
+                time_limit: share(1.0 / (opts.shapes.len() - i) as f64),
                 cancel: opts.cancel,
                 ..HeadroomOptions::default()
             },
@@ -133,10 +269,19 @@ pub fn gather(pool: &Pool, opts: &ReportOptions) -> Result<Gathered, HeadroomErr
         "ok": verdict == Verdict::Ok,
         "exact": exact,
         "check": report::check_json(pool, &check),
-        "tiers": report::tiers_json(pool, &tiers),
+        "tiers": report::tiers_json_without_at_risk(pool, &tiers),
         "timing": report::timing_json(pool, &timing),
         "headroom": headroom,
         "stats": { "elapsed_ms": start.elapsed().as_millis() as u64 },
     });
-    Ok(Gathered { json, verdict })
+    Ok(Gathered {
+        pool,
+        json,
+        at_risk: tiers
+            .degradation
+            .iter()
+            .map(|d| Arc::clone(&d.at_risk))
+            .collect(),
+        verdict,
+    })
 }

@@ -70,10 +70,10 @@ pub(crate) fn run(args: Args, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, 
     };
     let r = haplan_html::gather(&pool, &opts).map_err(|e| format!("--vm: {e}"))?;
     let text = match format {
-        ReportFormat::Json => json(r.json),
-        ReportFormat::Html => haplan_html::report_html(&r.json).map_err(|e| e.to_string())?,
+        ReportFormat::Json => r.answer_text(),
+        ReportFormat::Html => haplan_html::report_html(&r.page()).map_err(|e| e.to_string())?,
         ReportFormat::Markdown => {
-            haplan_html::report_markdown(&r.json).map_err(|e| e.to_string())?
+            haplan_html::report_markdown(&r.page()).map_err(|e| e.to_string())?
         }
     };
     let text = match output {
