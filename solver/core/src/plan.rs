@@ -8,8 +8,11 @@
 //! VM left out is proved not to fit beside the more important VMs kept.
 //! (The plan behind the explanation of a failing set, which is proved
 //! infeasible on its own, bounds that effort per VM: a VM it cannot settle
-//! so is left out, with that reason.) When the budget runs out, every VM
-//! not decided by then is left out as such and the plan is not exact.
+//! so is left out, with that reason.) When the budget runs out, a VM
+//! that fits first fit beside the VMs kept is still kept (with no rules
+//! beyond plain anti-affinity), one short of room whatever the others do
+//! is left out with why, and every other VM not decided by then is left
+//! out as such; the plan is then not exact.
 //! Under a deadline, the two exact decisions of everything at once (all
 //! VMs, then the protected ones) take at most half the time left each,
 //! and one VM's exact decision a tenth (`ONE_OF`; the last VMs, the time
@@ -397,13 +400,11 @@ fn plan_from(
         .map(|full| Beside::of(full, &u.units, &kept, &place));
     // The rest, one by one in importance order.
     for i in first..n {
-        if budget.expired() {
-            // Nothing more is decided: the rest is left out, as such.
-            exact = false;
-            timed_out = true;
-            not_decided(&mut unplaced, &u.units[i], NOT_DECIDED);
-            continue;
-        }
+        // Past the deadline a unit is still kept when it fits first fit
+        // beside the kept ones, or left out when it cannot fit at all
+        // (neither takes a decision: a few steps per host); only the rest
+        // is left out undecided.
+        let expired = budget.expired();
         if let (Some(full), Some(b)) = (&u.full, &mut beside) {
             if let Some(t) = b.first_fit(full, i) {
                 b.take(full, i, t);
@@ -425,7 +426,7 @@ fn plan_from(
                 continue;
             }
             // Room made by moving one kept unit elsewhere, first fit.
-            if let Some((k, from, to)) = b.one_move(full, i) {
+            if let Some((k, from, to)) = b.one_move(full, i).filter(|_| !expired) {
                 b.release(full, k, from);
                 b.take(full, k, to);
                 place.extend(u.units[k].iter().map(|&v| (v, to)));
@@ -434,6 +435,13 @@ fn plan_from(
                 place.extend(u.units[i].iter().map(|&v| (v, from)));
                 continue;
             }
+        }
+        if expired {
+            // Nothing more is decided: the rest is left out, as such.
+            exact = false;
+            timed_out = true;
+            not_decided(&mut unplaced, &u.units[i], NOT_DECIDED);
+            continue;
         }
         let mut trial = kept.clone();
         trial.push(i);
@@ -1699,11 +1707,23 @@ mod tests {
         let full = plan(&an, &[0], Scope::All, &Budget::unlimited());
         assert!(full.exact && full.all_protected_placed(&fits) && !full.protected_short);
 
+        // Past the deadline a VM that fits first fit beside those kept is
+        // still kept, and one short of room whatever the others do is left
+        // out with why (neither needs a decision): g, a, b, c fill h1 to 8
+        // of 9, d and e h2 to 6, and f (5) is more than the 4 left.
         vms.push(("g", 1, m));
         let over = pool(9, &vms, &[]);
         let an = Analysis::new(&over);
         let p = plan(&an, &[0], Scope::All, &now);
-        assert!(!p.exact && p.protected_short, "{p:?}");
+        assert!(p.protected_short && p.exact, "{p:?}");
+        assert_eq!(verify(&over, &p), Ok(()));
+        let name = |v: VmId| over.vms[v].name.as_str();
+        let mut placed: Vec<&str> = p.placements.iter().map(|x| name(x.vm)).collect();
+        placed.sort();
+        assert_eq!(placed, ["a", "b", "c", "d", "e", "g"], "{p:?}");
+        assert_eq!(p.unplaced.len(), 1, "{p:?}");
+        assert_eq!(name(p.unplaced[0].vm), "f");
+        assert!(!p.unplaced[0].reason.contains("not decided"), "{p:?}");
     }
 
     /// One by one, a protected VM left out by a proof proves the protected

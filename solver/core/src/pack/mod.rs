@@ -388,6 +388,27 @@ mod tests {
         }
     }
 
+    /// The search keeps its levels on the heap: an instance as deep as the
+    /// VMs of a failure of hundreds of hosts (200,000 items here) is
+    /// searched on a test thread's stack, which one call per item
+    /// overflowed.
+    #[test]
+    fn the_search_goes_as_deep_as_its_items_without_the_stack() {
+        let items: Vec<i64> = (0..200_000).map(|i| 1 + i % 3).collect();
+        let half = items.iter().sum::<i64>() / 2 + 2;
+        let inst = simple(&[half, half], &items);
+        match search::solve(&inst, &Budget::unlimited(), u64::MAX) {
+            search::Outcome::Found(a) => assert!(inst.verify(&a)),
+            _ => panic!("a packing exists"),
+        }
+        // Five more than both targets hold: cut at the root.
+        let short = simple(&[half - 5, half - 4], &items);
+        assert!(matches!(
+            search::solve(&short, &Budget::unlimited(), u64::MAX),
+            search::Outcome::Exhausted
+        ));
+    }
+
     /// Plain enumeration of every assignment: slow and obviously right.
     fn brute(inst: &Instance) -> bool {
         fn go(inst: &Instance, i: usize, assign: &mut Vec<u32>) -> bool {

@@ -120,7 +120,7 @@ pub fn solve(inst: &Instance, budget: &Budget, max_nodes: u64) -> Outcome {
         assign: vec![u32::MAX; n],
         stopped: false,
     };
-    if s.dfs(0) {
+    if s.dfs() {
         Outcome::Found(s.assign)
     } else if s.stopped {
         Outcome::Stopped
@@ -129,34 +129,113 @@ pub fn solve(inst: &Instance, budget: &Budget, max_nodes: u64) -> Outcome {
     }
 }
 
+/// One level of the search: item `order[k]` and the targets it tried.
+struct Frame {
+    k: usize,
+    i: usize,
+    min_t: u32,
+    /// The next index into the item's targets to try.
+    next: usize,
+    /// Targets tried at this node (for the symmetry between targets).
+    tried: Vec<u32>,
+    /// The target the item is on now, when a deeper level is open.
+    placed: Option<usize>,
+}
+
+/// What entering a level found.
+enum Enter {
+    /// Every item is placed.
+    Packed,
+    /// This node is cut (or the budget ran out: `stopped`).
+    Cut,
+    Open(Frame),
+}
+
 impl Search<'_> {
-    fn dfs(&mut self, k: usize) -> bool {
+    /// The depth-first search, with its levels on the heap (an instance of
+    /// tens of thousands of items is as many levels deep: a failure of
+    /// hundreds of hosts).
+    fn dfs(&mut self) -> bool {
+        let mut stack = match self.enter(0) {
+            Enter::Packed => return true,
+            Enter::Cut => return false,
+            Enter::Open(f) => vec![f],
+        };
+        loop {
+            let Some(f) = stack.last_mut() else {
+                return false;
+            };
+            if let Some(t) = f.placed.take() {
+                self.apply(f.i, t, -1);
+                self.assign[f.i] = u32::MAX;
+                if self.stopped {
+                    return false;
+                }
+            }
+            let Some(t) = self.next_target(f) else {
+                stack.pop();
+                continue;
+            };
+            let (i, k) = (f.i, f.k);
+            self.apply(i, t, 1);
+            self.assign[i] = t as u32;
+            f.placed = Some(t);
+            match self.enter(k + 1) {
+                Enter::Packed => return true,
+                Enter::Cut => {}
+                Enter::Open(next) => stack.push(next),
+            }
+        }
+    }
+
+    /// Opens level k: counts the node and cuts it when the budget ran out
+    /// or some resource's remaining demand exceeds all remaining capacity.
+    fn enter(&mut self, k: usize) -> Enter {
         let inst = self.inst;
         let nres = inst.nres;
         if k == self.order.len() {
-            return true;
+            return Enter::Packed;
         }
         self.nodes += 1;
         if self.nodes > self.max_nodes || (self.nodes & 1023 == 0 && self.budget.expired()) {
             self.stopped = true;
-            return false;
+            return Enter::Cut;
         }
         if (0..nres).any(|r| self.need[k * nres + r] > self.capsum[r]) {
-            return false;
+            return Enter::Cut;
         }
         let i = self.order[k];
-        let g = inst.group[i];
         let min_t = if self.same[k] {
             let prev = self.assign[self.order[k - 1]];
-            if g == NO_GROUP { prev } else { prev + 1 }
+            if inst.group[i] == NO_GROUP {
+                prev
+            } else {
+                prev + 1
+            }
         } else {
             0
         };
-        let mut tried: Vec<u32> = Vec::new();
-        for idx in 0..inst.elig[i].len() {
-            let t = inst.elig[i][idx];
+        Enter::Open(Frame {
+            k,
+            i,
+            min_t,
+            next: 0,
+            tried: Vec::new(),
+            placed: None,
+        })
+    }
+
+    /// The next target of `f`'s item to try, in its order of targets.
+    fn next_target(&self, f: &mut Frame) -> Option<usize> {
+        let inst = self.inst;
+        let nres = inst.nres;
+        let i = f.i;
+        let g = inst.group[i];
+        while f.next < inst.elig[i].len() {
+            let t = inst.elig[i][f.next];
+            f.next += 1;
             let tu = t as usize;
-            if t < min_t || !fits(inst, &self.rem, i, tu) {
+            if t < f.min_t || !fits(inst, &self.rem, i, tu) {
                 continue;
             }
             if g != NO_GROUP && self.taken[g as usize * self.targets() + tu] {
@@ -166,7 +245,7 @@ impl Search<'_> {
                 continue;
             }
             if self.groups_on[tu] == 0
-                && tried.iter().any(|&o| {
+                && f.tried.iter().any(|&o| {
                     let ou = o as usize;
                     self.class[ou] == self.class[tu]
                         && self.groups_on[ou] == 0
@@ -177,19 +256,10 @@ impl Search<'_> {
             {
                 continue;
             }
-            tried.push(t);
-            self.apply(i, tu, 1);
-            self.assign[i] = t;
-            if self.dfs(k + 1) {
-                return true;
-            }
-            self.apply(i, tu, -1);
-            self.assign[i] = u32::MAX;
-            if self.stopped {
-                return false;
-            }
+            f.tried.push(t);
+            return Some(tu);
         }
-        false
+        None
     }
 
     fn targets(&self) -> usize {
