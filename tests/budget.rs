@@ -920,3 +920,62 @@ fn agility_answers_a_large_pool_in_memory_of_the_size_of_its_answer() {
         );
     }
 }
+
+/// The searches go one level deeper per host they choose: on 12,000 hosts
+/// asked about 11,000 failures, the search of failure sets one by one
+/// (no set bounds) is that deep on the worker threads, past their 2 MiB of
+/// stack (a pool of 20,000 hosts aborted `check` with a stack overflow).
+/// It answers what it proved within its time.
+#[test]
+fn the_set_search_goes_as_deep_as_the_hosts() {
+    let hosts: Vec<Value> = (0..12_000)
+        .map(|h| json!({"name": format!("h{h:05}"), "capacity": {"memory_mib": 100}}))
+        .collect();
+    let vms: Vec<Value> = (0..12_000)
+        .map(|h| json!({"name": format!("v{h:05}"), "host": format!("h{h:05}"), "demand": {"memory_mib": 1}}))
+        .collect();
+    let pool =
+        haplan::pool_from_value(&json!({"name": "deep", "hosts": hosts, "vms": vms})).unwrap();
+    let r = haplan::check(
+        &pool,
+        &haplan::CheckOptions {
+            tolerate: Some(11_000),
+            strategy: haplan::tolerance::Strategy::Enumerate,
+            time_limit: Some(Duration::from_secs(1)),
+            max_time: Some(Duration::ZERO),
+            ..haplan::CheckOptions::default()
+        },
+    );
+    // Any 11,000 fail: the 11,000 VMs fit on the other 1,000 hosts (99
+    // spare each); the search proves as much as it reaches, never less.
+    assert!(
+        r.max_tolerable <= 11_000 && r.upper_bound >= 11_000,
+        "{r:?}"
+    );
+    assert!(r.witness.is_none(), "{:?}", r.witness);
+}
+
+/// `diff` (and `whatif`) check two pools under one time limit: NEW, checked
+/// first, spends at most half of it on its exact maximum once K is decided,
+/// and OLD gets the rest (a NEW that took it all left OLD none: on 20,000
+/// hosts OLD's set-up alone then overran the limit and nothing was
+/// written). The 64-host knife edge is far from exact in seconds.
+#[test]
+fn diff_leaves_old_time_of_its_own() {
+    let pool = haplan::pool_from_value(&haplan_benches::knife_edge_pool(64, 9, 1)).unwrap();
+    let r = haplan::diff(
+        &pool,
+        &pool,
+        &haplan::DiffOptions {
+            check: haplan::CheckOptions {
+                time_limit: Some(Duration::from_secs(2)),
+                ..haplan::CheckOptions::default()
+            },
+            ..haplan::DiffOptions::default()
+        },
+    );
+    use haplan::tolerance::Stop;
+    assert_eq!(r.new.stopped, Some(Stop::MaxTime), "{:?}", r.new);
+    assert_eq!(r.old.stopped, Some(Stop::TimeLimit), "{:?}", r.old);
+    assert!(r.new.ok() && r.old.ok());
+}

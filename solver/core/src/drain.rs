@@ -747,7 +747,7 @@ impl<'b> Search<'b> {
                 continue;
             }
             self.place(i, t, true);
-            let flow = self.node(i + 1);
+            let flow = crate::deep(|| self.node(i + 1));
             if flow == Flow::Found {
                 return flow;
             }

@@ -106,3 +106,12 @@ pub fn failure_set<S: AsRef<str>>(pool: &Pool, names: &[S]) -> Result<Vec<HostId
 pub fn plan(pool: &Pool, failed: &[HostId], budget: &Budget) -> Plan {
     plan::plan(&Analysis::new(pool), failed, Scope::All, budget)
 }
+
+/// Runs `f` with at least 128 KiB of stack left, on a new segment of the
+/// heap when there is less. The searches recurse once per host (failure
+/// sets, headroom's placements) or per VM (a drain's moves): a pool of
+/// 20,000 hosts is that deep, past a thread's 2 MiB.
+#[inline]
+pub(crate) fn deep<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(128 * 1024, 4 * 1024 * 1024, f)
+}

@@ -1581,7 +1581,7 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             let len = chosen.len();
             chosen.extend_from_slice(&d[i]);
             d[i].iter().for_each(|&h| warm.push(h));
-            let found = self.dfs_domains(d, chosen, warm, i + 1, m - 1);
+            let found = crate::deep(|| self.dfs_domains(d, chosen, warm, i + 1, m - 1));
             d[i].iter().for_each(|_| warm.pop());
             chosen.truncate(len);
             if found.is_some() {
@@ -1768,7 +1768,7 @@ impl<'a, 'p> Tolerance<'a, 'p> {
             }
             chosen.push(self.ranked[i]);
             warm.push(self.ranked[i]);
-            let found = self.dfs(chosen, warm, i + 1, k);
+            let found = crate::deep(|| self.dfs(chosen, warm, i + 1, k));
             warm.pop();
             chosen.pop();
             decided += 1;

@@ -117,7 +117,7 @@ impl<'c, 'a, 'p> Search<'c, 'a, 'p> {
             if c > 0 && self.cut() {
                 continue;
             }
-            if let Some(found) = self.dfs(i + 1, left - c) {
+            if let Some(found) = crate::deep(|| self.dfs(i + 1, left - c)) {
                 self.x[h] = 0;
                 return Some(found);
             }
