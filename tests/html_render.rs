@@ -620,3 +620,50 @@ fn a_tiers_fragment_cut_short_is_undecided_with_its_bounds() {
         [(false, "UNDECIDED".to_string()), (true, "OK".to_string())]
     );
 }
+
+/// A pool of 240 priorities: the rows beyond its tolerance list more tiers
+/// than the page names (200). The page drawn from `page()`, which keeps
+/// only those with their number, is the page of the whole answer, and
+/// every number on it is the answer's.
+#[test]
+fn many_tiers_are_cut_to_what_the_page_names() {
+    let hosts: Vec<Value> = (0..12)
+        .map(|h| serde_json::json!({"name": format!("h{h:02}"), "capacity": {"memory_mib": 65536}}))
+        .collect();
+    let vms: Vec<Value> = (0..240)
+        .map(|v| {
+            serde_json::json!({"name": format!("v{v:03}"), "host": format!("h{:02}", v % 12),
+            "demand": {"memory_mib": 1024 + 64 * (v % 7)}, "priority": 1000 + v})
+        })
+        .collect();
+    let pool =
+        haplan::pool_from_value(&serde_json::json!({"name": "tiers", "hosts": hosts, "vms": vms}))
+            .unwrap();
+    let (answer, page) = report(&pool, Vec::new());
+    assert!(
+        answer["tiers"]["exact"].as_bool().unwrap(),
+        "{}",
+        answer["tiers"]
+    );
+    let rows = page["tiers"]["degradation"].as_array().unwrap();
+    let full = answer["tiers"]["degradation"].as_array().unwrap();
+    assert!(
+        rows.iter()
+            .any(|d| d["safe_tiers_total"].as_u64() > Some(200)
+                || d["lost_tiers_total"].as_u64() > Some(200)),
+        "some row lists more tiers than the page names"
+    );
+    for (d, f) in rows.iter().zip(full) {
+        for key in ["safe_tiers", "lost_tiers", "undecided_tiers"] {
+            let all = f[key].as_array().unwrap();
+            let shown = d[key].as_array().unwrap();
+            assert_eq!(shown[..], all[..all.len().min(200)], "{key}");
+            if all.len() > 200 {
+                assert_eq!(d[format!("{key}_total")].as_u64(), Some(all.len() as u64));
+            }
+        }
+    }
+    let html = haplan_html::report_html(&page).unwrap();
+    check_against(&html, &answer, "tiers");
+    assert_eq!(haplan_html::report_html(&answer).unwrap(), html);
+}

@@ -60,6 +60,10 @@ pub struct Gathered<'p> {
 /// template's `names(d.at_risk, ..., 12)`).
 const PAGE_AT_RISK: usize = 12;
 
+/// How many tiers a list of a degradation row of the page names (the
+/// template's `names` by default).
+const PAGE_TIERS: usize = 200;
+
 impl Gathered<'_> {
     /// The report as the wire JSON (`haplan report --format json`), every
     /// list whole.
@@ -81,21 +85,67 @@ impl Gathered<'_> {
     /// names only the VMs at risk the page shows, with `at_risk_total`,
     /// how many there are, and `at_risk_list`, the same number for rows
     /// with the same list (the page folds rows equal but for the number
-    /// of failures). Its numbers and names are the answer's, at the same
-    /// JSON Pointers.
+    /// of failures); likewise its lists of tiers past the 200 the page
+    /// shows (`safe_tiers_total`, `safe_tiers_list`, and so on). Its
+    /// numbers and names are the answer's, at the same JSON Pointers.
     pub fn page(&self) -> Value {
-        let mut json = self.json.clone();
-        self.fill(&mut json, PAGE_AT_RISK);
-        let mut ids: HashMap<&[usize], usize> = HashMap::new();
-        if let Some(rows) = json["tiers"]["degradation"].as_array_mut() {
-            for (row, list) in rows.iter_mut().zip(&self.at_risk) {
-                let next = ids.len();
-                let id = *ids.entry(list).or_insert(next);
-                row["at_risk_total"] = json!(list.len());
-                row["at_risk_list"] = json!(id);
+        let Some(top) = self.json.as_object() else {
+            return self.json.clone();
+        };
+        let mut vm_lists: HashMap<&[usize], usize> = HashMap::new();
+        let mut tier_lists: HashMap<String, usize> = HashMap::new();
+        let mut out = serde_json::Map::new();
+        for (k, v) in top {
+            let (Some(tiers), "tiers") = (v.as_object(), k.as_str()) else {
+                out.insert(k.clone(), v.clone());
+                continue;
+            };
+            let mut t = serde_json::Map::new();
+            for (tk, tv) in tiers {
+                let (Some(rows), "degradation") = (tv.as_array(), tk.as_str()) else {
+                    t.insert(tk.clone(), tv.clone());
+                    continue;
+                };
+                let mut cut = Vec::with_capacity(rows.len());
+                for (row, list) in rows.iter().zip(&self.at_risk) {
+                    let mut r = serde_json::Map::new();
+                    for (rk, rv) in row.as_object().into_iter().flatten() {
+                        let field = rk.as_str();
+                        match rv.as_array() {
+                            Some(_) if field == "at_risk" => {
+                                let names = list.iter().take(PAGE_AT_RISK);
+                                r.insert(
+                                    rk.clone(),
+                                    names
+                                        .map(|&v| Value::from(self.pool.vms[v].name.as_str()))
+                                        .collect(),
+                                );
+                                let next = vm_lists.len();
+                                let id = *vm_lists.entry(list).or_insert(next);
+                                r.insert("at_risk_total".into(), json!(list.len()));
+                                r.insert("at_risk_list".into(), json!(id));
+                            }
+                            Some(items)
+                                if PAGE_TIERS < items.len() && field.ends_with("_tiers") =>
+                            {
+                                r.insert(rk.clone(), Value::from(items[..PAGE_TIERS].to_vec()));
+                                let next = tier_lists.len();
+                                let id = *tier_lists.entry(rv.to_string()).or_insert(next);
+                                r.insert(format!("{field}_total"), json!(items.len()));
+                                r.insert(format!("{field}_list"), json!(id));
+                            }
+                            _ => {
+                                r.insert(rk.clone(), rv.clone());
+                            }
+                        }
+                    }
+                    cut.push(Value::Object(r));
+                }
+                t.insert(tk.clone(), Value::Array(cut));
             }
+            out.insert(k.clone(), Value::Object(t));
         }
-        json
+        Value::Object(out)
     }
 
     /// Fills each degradation row's `at_risk` with its first `most` names.
