@@ -96,6 +96,10 @@ pub struct TiersReport {
     /// Whether every tier's tolerance is exact and every degradation row
     /// decided.
     pub exact: bool,
+    /// With no tier (no protected running VM): the pool's own check, whose
+    /// verdict is the answer, as `check`'s (K beyond the hosts up fails
+    /// it); `None` when there are tiers (the lowest is the whole pool).
+    pub whole: Option<CheckReport>,
     /// Wall time of the question.
     pub elapsed: Duration,
 }
@@ -103,9 +107,13 @@ pub struct TiersReport {
 impl TiersReport {
     /// The verdict of the whole pool (the lowest tier): as `check`'s.
     pub fn verdict(&self) -> Verdict {
-        self.tiers
-            .last()
-            .map_or(Verdict::Ok, |t| t.report.verdict())
+        self.lowest().map_or(Verdict::Ok, CheckReport::verdict)
+    }
+
+    /// The check of the whole pool: the lowest tier's, or with no tier
+    /// the pool's own ([`TiersReport::whole`]).
+    pub fn lowest(&self) -> Option<&CheckReport> {
+        self.tiers.last().map(|t| &t.report).or(self.whole.as_ref())
     }
 
     /// Whether the verdict is `Ok`.
@@ -274,12 +282,26 @@ pub fn tiers(pool: &Pool, opts: &TiersOptions) -> TiersReport {
             example(&shared, &tiers, row, &budget);
         }
     }
+    // Nothing protected: the pool's own check (nothing to place, so it
+    // takes no time) says whether K is more than it has hosts up.
+    let whole = (n == 0).then(|| {
+        tolerance::check(
+            pool,
+            &CheckOptions {
+                tolerate: Some(configured),
+                time_limit: left(),
+                cancel: opts.cancel,
+                ..CheckOptions::default()
+            },
+        )
+    });
     TiersReport {
         pool: pool.name.clone(),
         configured,
         tiers,
         degradation,
-        exact,
+        exact: exact && whole.as_ref().is_none_or(|w| w.exact),
+        whole,
         elapsed: start.elapsed(),
     }
 }
@@ -696,6 +718,35 @@ mod tests {
             assert!(r.stranded_now && r.exact && r.upper_bound == 0);
             assert_eq!(r.witness.as_ref().map(|w| w.failed.len()), Some(0));
             assert_eq!(r.verdict(), Verdict::NotOk);
+        }
+    }
+
+    /// With no protected VM there is no tier, and the verdict is still
+    /// `check`'s: three hosts up do not tolerate K = 5 (they tolerate 3),
+    /// and tolerate K = 2.
+    #[test]
+    fn with_no_tier_the_verdict_is_the_pools_check() {
+        let mut p = pool();
+        for vm in &mut p.vms {
+            vm.restart = Restart::BestEffort;
+        }
+        for (k, ok) in [(5, false), (3, true), (2, true)] {
+            let opts = TiersOptions {
+                tolerate: Some(k),
+                ..TiersOptions::default()
+            };
+            let r = tiers(&p, &opts);
+            assert!(r.tiers.is_empty() && r.exact, "{r:?}");
+            let check = tolerance::check(
+                &p,
+                &CheckOptions {
+                    tolerate: Some(k),
+                    ..CheckOptions::default()
+                },
+            );
+            assert_eq!(r.ok(), ok, "K = {k}");
+            assert_eq!(r.ok(), check.ok(), "K = {k}");
+            assert_eq!(r.lowest().map(|c| c.max_tolerable), Some(3));
         }
     }
 

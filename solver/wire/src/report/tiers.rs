@@ -165,7 +165,7 @@ fn tiers_answer<'a>(
     r: &'a TiersReport,
     raw: &'a HashMap<ListKey, Box<RawValue>>,
 ) -> TiersJson<'a> {
-    let lowest = r.tiers.last().map(|t| &t.report);
+    let lowest = r.lowest();
     let empty: &[String] = &[];
     TiersJson {
         pool: &r.pool,
@@ -229,11 +229,29 @@ fn tiers_answer<'a>(
 pub fn tiers_text(pool: &Pool, r: &TiersReport) -> String {
     let mut s = String::new();
     let Some(lowest) = r.tiers.last().map(|t| &t.report) else {
-        let _ = writeln!(
-            s,
-            "OK: pool {} has no protected running VM: nothing to restart in any failure",
-            r.pool
-        );
+        match r.whole.as_ref().filter(|w| !w.ok()) {
+            // K beyond the hosts up: `check`'s verdict.
+            Some(w) => {
+                let _ = writeln!(
+                    s,
+                    "{}: pool {} tolerates {} (configured: {}); it has no protected running VM",
+                    verdict_words(w),
+                    r.pool,
+                    tolerance_words(w),
+                    r.configured
+                );
+                for warning in &w.warnings {
+                    let _ = writeln!(s, "warning: {warning}");
+                }
+            }
+            None => {
+                let _ = writeln!(
+                    s,
+                    "OK: pool {} has no protected running VM: nothing to restart in any failure",
+                    r.pool
+                );
+            }
+        }
         return s;
     };
     let unit = if r.domains() { "domain" } else { "host" };
