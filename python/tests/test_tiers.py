@@ -232,6 +232,12 @@ def test_no_protected_vm() -> None:
     assert (r.tiers, r.degradation, r.max_tolerable, r.ok) == ([], [], None, True)
     assert r.verdict is haplan.Verdict.OK and r.exit_code == 0
     assert_attributes_are_the_json(r)
+    # More failures than hosts up: not ok, as check says.
+    r = pool.tiers(tolerate=3)
+    assert (r.tiers, r.max_tolerable, r.ok) == ([], None, False)
+    assert r.verdict is haplan.Verdict.NOT_OK and r.exit_code == 1
+    assert r.ok == pool.check(tolerate=3).ok
+    assert_attributes_are_the_json(r)
 
 
 def test_bad_arguments(tiers_pool: haplan.Pool) -> None:

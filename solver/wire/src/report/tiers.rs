@@ -171,7 +171,9 @@ fn tiers_answer<'a>(
         pool: &r.pool,
         configured: r.configured,
         unit: if r.domains() { "domain" } else { "host" },
-        max_tolerable: lowest.map(|l| l.max_tolerable),
+        // The lowest tier's: none without a tier (the verdict is then the
+        // pool's own check's, `TiersReport::whole`).
+        max_tolerable: r.tiers.last().map(|t| t.report.max_tolerable),
         ok: r.ok(),
         exact: r.exact,
         verdict: verdict_str(tiers_verdict(r)),
