@@ -1685,11 +1685,7 @@ proptest! {
                 if !t.report.stranded_now {
                     prop_assert_eq!(units_in(&pool, &w.failed), t.report.upper_bound as usize + 1);
                 }
-                let vms: Vec<usize> = vms_to_place(&pool, &w.failed)
-                    .into_iter()
-                    .filter(|&v| pool.vms[v].priority <= t.priority)
-                    .collect();
-                prop_assert!(!reference_packable(&pool, &w.failed, &vms),
+                prop_assert!(strands_tier(&pool, &w.failed, t.priority),
                     "tier {:?}: witness {:?}", t.priority, w.failed);
             }
         }
@@ -1707,14 +1703,20 @@ proptest! {
             }
             if let Some(&p) = d.lost.first() {
                 let (failed, _) = d.example.as_ref().expect("an example");
-                let vms: Vec<usize> = vms_to_place(&pool, failed)
-                    .into_iter()
-                    .filter(|&v| pool.vms[v].priority <= p)
-                    .collect();
-                prop_assert!(!reference_packable(&pool, failed, &vms), "example {:?}", failed);
+                prop_assert!(strands_tier(&pool, failed, p), "example {:?}", failed);
             }
         }
     }
+}
+
+/// Whether the reference cannot restart, when `failed` fail, the VMs of
+/// priority `p` or higher (those a tier of `p` protects).
+fn strands_tier(pool: &Pool, failed: &[HostId], p: haplan::model::Priority) -> bool {
+    let vms: Vec<usize> = vms_to_place(pool, failed)
+        .into_iter()
+        .filter(|&v| pool.vms[v].priority <= p)
+        .collect();
+    !reference_packable(pool, failed, &vms)
 }
 
 /// [`pools`] with a priority of its own for most VMs (numbers from a
@@ -1757,11 +1759,7 @@ proptest! {
                 "tier {:?}: [{}, {}] against {}", t.priority, t.report.max_tolerable,
                 t.report.upper_bound, want);
             if let Some(w) = &t.report.witness {
-                let vms: Vec<usize> = vms_to_place(&pool, &w.failed)
-                    .into_iter()
-                    .filter(|&v| pool.vms[v].priority <= t.priority)
-                    .collect();
-                prop_assert!(!reference_packable(&pool, &w.failed, &vms),
+                prop_assert!(strands_tier(&pool, &w.failed, t.priority),
                     "tier {:?}: witness {:?}", t.priority, w.failed);
             }
         }

@@ -426,7 +426,7 @@ fn plan_from(
                 continue;
             }
             // Room made by moving one kept unit elsewhere, first fit.
-            if let Some((k, from, to)) = b.one_move(full, i).filter(|_| !expired) {
+            if let Some((k, from, to)) = (!expired).then(|| b.one_move(full, i)).flatten() {
                 b.release(full, k, from);
                 b.take(full, k, to);
                 place.extend(u.units[k].iter().map(|&v| (v, to)));

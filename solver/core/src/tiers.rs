@@ -123,9 +123,7 @@ impl TiersReport {
 
     /// Whether k counts failure domains.
     pub fn domains(&self) -> bool {
-        self.tiers
-            .first()
-            .is_some_and(|t| t.report.failure_domains.is_some())
+        self.lowest().is_some_and(|l| l.failure_domains.is_some())
     }
 }
 

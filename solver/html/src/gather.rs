@@ -69,7 +69,11 @@ impl Gathered<'_> {
     /// list whole.
     pub fn answer(&self) -> Value {
         let mut json = self.json.clone();
-        self.fill(&mut json, usize::MAX);
+        if let Some(rows) = json["tiers"]["degradation"].as_array_mut() {
+            for (row, list) in rows.iter_mut().zip(&self.at_risk) {
+                row["at_risk"] = self.names(list, usize::MAX);
+            }
+        }
         json
     }
 
@@ -89,77 +93,85 @@ impl Gathered<'_> {
     /// shows (`safe_tiers_total`, `safe_tiers_list`, and so on). Its
     /// numbers and names are the answer's, at the same JSON Pointers.
     pub fn page(&self) -> Value {
-        let Some(top) = self.json.as_object() else {
-            return self.json.clone();
+        let mut vm_lists = HashMap::new();
+        let mut tier_lists = HashMap::new();
+        // Everything but the rows is cloned as it is; the rows (whose
+        // lists are what is large) are built cut.
+        let rows = |deg: &Value| match deg.as_array() {
+            Some(rows) => rows
+                .iter()
+                .zip(&self.at_risk)
+                .map(|(row, list)| self.page_row(row, list, &mut vm_lists, &mut tier_lists))
+                .collect(),
+            None => deg.clone(),
         };
-        let mut vm_lists: HashMap<&[usize], usize> = HashMap::new();
-        let mut tier_lists: HashMap<String, usize> = HashMap::new();
-        let mut out = serde_json::Map::new();
-        for (k, v) in top {
-            let (Some(tiers), "tiers") = (v.as_object(), k.as_str()) else {
-                out.insert(k.clone(), v.clone());
-                continue;
-            };
-            let mut t = serde_json::Map::new();
-            for (tk, tv) in tiers {
-                let (Some(rows), "degradation") = (tv.as_array(), tk.as_str()) else {
-                    t.insert(tk.clone(), tv.clone());
-                    continue;
-                };
-                let mut cut = Vec::with_capacity(rows.len());
-                for (row, list) in rows.iter().zip(&self.at_risk) {
-                    let mut r = serde_json::Map::new();
-                    for (rk, rv) in row.as_object().into_iter().flatten() {
-                        let field = rk.as_str();
-                        match rv.as_array() {
-                            Some(_) if field == "at_risk" => {
-                                let names = list.iter().take(PAGE_AT_RISK);
-                                r.insert(
-                                    rk.clone(),
-                                    names
-                                        .map(|&v| Value::from(self.pool.vms[v].name.as_str()))
-                                        .collect(),
-                                );
-                                let next = vm_lists.len();
-                                let id = *vm_lists.entry(list).or_insert(next);
-                                r.insert("at_risk_total".into(), json!(list.len()));
-                                r.insert("at_risk_list".into(), json!(id));
-                            }
-                            Some(items)
-                                if PAGE_TIERS < items.len() && field.ends_with("_tiers") =>
-                            {
-                                r.insert(rk.clone(), Value::from(items[..PAGE_TIERS].to_vec()));
-                                let next = tier_lists.len();
-                                let id = *tier_lists.entry(rv.to_string()).or_insert(next);
-                                r.insert(format!("{field}_total"), json!(items.len()));
-                                r.insert(format!("{field}_list"), json!(id));
-                            }
-                            _ => {
-                                r.insert(rk.clone(), rv.clone());
-                            }
-                        }
-                    }
-                    cut.push(Value::Object(r));
-                }
-                t.insert(tk.clone(), Value::Array(cut));
-            }
-            out.insert(k.clone(), Value::Object(t));
-        }
-        Value::Object(out)
+        with_entry(&self.json, "tiers", |tiers| {
+            with_entry(tiers, "degradation", rows)
+        })
     }
 
-    /// Fills each degradation row's `at_risk` with its first `most` names.
-    fn fill(&self, json: &mut Value, most: usize) {
-        if let Some(rows) = json["tiers"]["degradation"].as_array_mut() {
-            for (row, list) in rows.iter_mut().zip(&self.at_risk) {
-                row["at_risk"] = list
-                    .iter()
-                    .take(most)
-                    .map(|&v| Value::from(self.pool.vms[v].name.as_str()))
-                    .collect();
+    /// One degradation row of [`Gathered::page`], its VMs at risk `list`.
+    fn page_row<'s>(
+        &'s self,
+        row: &Value,
+        list: &'s [usize],
+        vm_lists: &mut HashMap<&'s [usize], usize>,
+        tier_lists: &mut HashMap<String, usize>,
+    ) -> Value {
+        let mut r = serde_json::Map::new();
+        for (k, v) in row.as_object().into_iter().flatten() {
+            match v.as_array() {
+                Some(_) if k == "at_risk" => {
+                    r.insert(k.clone(), self.names(list, PAGE_AT_RISK));
+                    r.insert("at_risk_total".into(), json!(list.len()));
+                    r.insert("at_risk_list".into(), json!(id_of(vm_lists, list)));
+                }
+                Some(items) if PAGE_TIERS < items.len() && k.ends_with("_tiers") => {
+                    r.insert(k.clone(), Value::from(items[..PAGE_TIERS].to_vec()));
+                    r.insert(format!("{k}_total"), json!(items.len()));
+                    r.insert(format!("{k}_list"), json!(id_of(tier_lists, v.to_string())));
+                }
+                _ => {
+                    r.insert(k.clone(), v.clone());
+                }
             }
         }
+        Value::Object(r)
     }
+
+    /// The names of the first `most` VMs of `list`.
+    fn names(&self, list: &[usize], most: usize) -> Value {
+        list.iter()
+            .take(most)
+            .map(|&v| Value::from(self.pool.vms[v].name.as_str()))
+            .collect()
+    }
+}
+
+/// `v` with its entry `key` (when `v` is an object that has one) made by
+/// `f` from the entry, the rest cloned.
+fn with_entry(v: &Value, key: &str, f: impl FnOnce(&Value) -> Value) -> Value {
+    let Some(obj) = v.as_object() else {
+        return v.clone();
+    };
+    let mut f = Some(f);
+    Value::Object(
+        obj.iter()
+            .map(|(k, x)| {
+                let made = match f.take_if(|_| k == key) {
+                    Some(f) => f(x),
+                    None => x.clone(),
+                };
+                (k.clone(), made)
+            })
+            .collect(),
+    )
+}
+
+/// The number of `key` among the keys numbered so far, a new one for a new key.
+fn id_of<K: std::hash::Hash + Eq>(ids: &mut HashMap<K, usize>, key: K) -> usize {
+    let next = ids.len();
+    *ids.entry(key).or_insert(next)
 }
 
 /// The answer, serialized with the lists of VMs at risk written from the
