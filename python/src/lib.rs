@@ -761,7 +761,12 @@ impl NativePool {
                 };
                 let r = haplan::tiers(&pool, &opts);
                 let verdict = verdict_name(haplan_wire::report::tiers_verdict(&r));
-                let json = haplan_wire::report::tiers_json_without_at_risk(&pool, &r);
+                // Every row's `at_risk` empty: filled from the shared lists below.
+                let cut = haplan_wire::report::Cut {
+                    at_risk: 0,
+                    ..haplan_wire::report::Cut::WHOLE
+                };
+                let json = haplan_wire::report::tiers_json_cut(&pool, &r, cut);
                 let text = haplan_wire::report::tiers_text(&pool, &r);
                 ((json, r), text, verdict)
             },

@@ -4,7 +4,6 @@
 //! --format json` (docs/cli.md).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -13,8 +12,8 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Value, json};
 
 use haplan::headroom::{HeadroomError, HeadroomOptions, Shape};
-use haplan::model::Pool;
-use haplan::tiers::TiersOptions;
+use haplan::model::{Pool, Priority};
+use haplan::tiers::{Degradation, TiersOptions, TiersReport};
 use haplan::timing::TimingOptions;
 use haplan::tolerance::{CheckOptions, Verdict};
 use haplan_wire::{report, summary};
@@ -39,19 +38,19 @@ pub struct ReportOptions<'a> {
 
 /// The report's answers and its verdict (the exit code's).
 ///
-/// A degradation row of `tiers` names every VM at risk with that many
-/// failures, and on a pool of thousands of VMs and hundreds of tiers the
-/// rows name millions (they share a few lists): the lists are kept once
-/// each and written out only as asked, whole into the JSON text
-/// ([`Gathered::answer_text`], [`Gathered::answer`]) or as much as the page
-/// shows ([`Gathered::page`]).
+/// A degradation row of `tiers` names every tier safe and lost and every
+/// VM at risk with that many failures, and on a pool of thousands of VMs
+/// and hundreds of tiers the rows name millions: the tiers answer is kept
+/// as the core's report and written out only as asked, whole into the
+/// JSON text ([`Gathered::answer_text`], [`Gathered::answer`]) or as much
+/// as the page shows ([`Gathered::page`]).
 #[derive(Clone, Debug)]
 pub struct Gathered<'p> {
     pool: &'p Pool,
-    /// The wire JSON with every degradation row's `at_risk` empty.
+    /// The wire JSON but for `tiers` (`null` there, keeping its place).
     json: Value,
-    /// Per degradation row, its VMs at risk.
-    at_risk: Vec<Arc<[usize]>>,
+    /// The answer of `tiers`.
+    tiers: TiersReport,
     /// Its verdict: check's, `undecided` when any answer is not exact.
     pub verdict: Verdict,
 }
@@ -69,17 +68,13 @@ impl Gathered<'_> {
     /// list whole.
     pub fn answer(&self) -> Value {
         let mut json = self.json.clone();
-        if let Some(rows) = json["tiers"]["degradation"].as_array_mut() {
-            for (row, list) in rows.iter_mut().zip(&self.at_risk) {
-                row["at_risk"] = self.names(list, usize::MAX);
-            }
-        }
+        json["tiers"] = report::tiers_json(self.pool, &self.tiers);
         json
     }
 
     /// [`Gathered::answer`] as the text printed (pretty, and a last
-    /// newline), written straight from the shared lists: its memory is
-    /// that of the text alone.
+    /// newline), written straight from the reports: its memory is that of
+    /// the text alone.
     pub fn answer_text(&self) -> String {
         report::json_text(&Answer(self))
     }
@@ -90,82 +85,59 @@ impl Gathered<'_> {
     /// how many there are, and `at_risk_list`, the same number for rows
     /// with the same list (the page folds rows equal but for the number
     /// of failures); likewise its lists of tiers past the 200 the page
-    /// shows (`safe_tiers_total`, `safe_tiers_list`, and so on). Its
+    /// shows (`safe_tiers_total`, `safe_tiers_list`, and so on). The
+    /// tiers' witnesses, which the page does not show, are `null`. Its
     /// numbers and names are the answer's, at the same JSON Pointers.
     pub fn page(&self) -> Value {
-        let mut vm_lists = HashMap::new();
-        let mut tier_lists = HashMap::new();
-        // Everything but the rows is cloned as it is; the rows (whose
-        // lists are what is large) are built cut.
-        let rows = |deg: &Value| match deg.as_array() {
-            Some(rows) => rows
-                .iter()
-                .zip(&self.at_risk)
-                .map(|(row, list)| self.page_row(row, list, &mut vm_lists, &mut tier_lists))
-                .collect(),
-            None => deg.clone(),
+        let cut = report::Cut {
+            at_risk: PAGE_AT_RISK,
+            tiers: PAGE_TIERS,
+            witnesses: false,
         };
-        with_entry(&self.json, "tiers", |tiers| {
-            with_entry(tiers, "degradation", rows)
-        })
-    }
-
-    /// One degradation row of [`Gathered::page`], its VMs at risk `list`.
-    fn page_row<'s>(
-        &'s self,
-        row: &Value,
-        list: &'s [usize],
-        vm_lists: &mut HashMap<&'s [usize], usize>,
-        tier_lists: &mut HashMap<String, usize>,
-    ) -> Value {
-        let mut r = serde_json::Map::new();
-        for (k, v) in row.as_object().into_iter().flatten() {
-            match v.as_array() {
-                Some(_) if k == "at_risk" => {
-                    r.insert(k.clone(), self.names(list, PAGE_AT_RISK));
-                    r.insert("at_risk_total".into(), json!(list.len()));
-                    r.insert("at_risk_list".into(), json!(id_of(vm_lists, list)));
-                }
-                Some(items) if PAGE_TIERS < items.len() && k.ends_with("_tiers") => {
-                    r.insert(k.clone(), Value::from(items[..PAGE_TIERS].to_vec()));
-                    r.insert(format!("{k}_total"), json!(items.len()));
-                    r.insert(format!("{k}_list"), json!(id_of(tier_lists, v.to_string())));
-                }
-                _ => {
-                    r.insert(k.clone(), v.clone());
-                }
+        let mut tiers = report::tiers_json_cut(self.pool, &self.tiers, cut);
+        if let Some(rows) = tiers["degradation"].as_array_mut() {
+            let mut vm_lists = HashMap::new();
+            let mut tier_lists = HashMap::new();
+            for (row, d) in rows.iter_mut().zip(&self.tiers.degradation) {
+                *row = page_row(row.take(), d, &mut vm_lists, &mut tier_lists);
             }
         }
-        Value::Object(r)
-    }
-
-    /// The names of the first `most` VMs of `list`.
-    fn names(&self, list: &[usize], most: usize) -> Value {
-        list.iter()
-            .take(most)
-            .map(|&v| Value::from(self.pool.vms[v].name.as_str()))
-            .collect()
+        let mut json = self.json.clone();
+        json["tiers"] = tiers;
+        json
     }
 }
 
-/// `v` with its entry `key` (when `v` is an object that has one) made by
-/// `f` from the entry, the rest cloned.
-fn with_entry(v: &Value, key: &str, f: impl FnOnce(&Value) -> Value) -> Value {
-    let Some(obj) = v.as_object() else {
-        return v.clone();
+/// One degradation row of [`Gathered::page`]: `row`, its lists cut, with
+/// the whole lists' lengths and list numbers from `d`.
+fn page_row<'d>(
+    row: Value,
+    d: &'d Degradation,
+    vm_lists: &mut HashMap<&'d [usize], usize>,
+    tier_lists: &mut HashMap<&'d [Priority], usize>,
+) -> Value {
+    let Value::Object(fields) = row else {
+        return row;
     };
-    let mut f = Some(f);
-    Value::Object(
-        obj.iter()
-            .map(|(k, x)| {
-                let made = match f.take_if(|_| k == key) {
-                    Some(f) => f(x),
-                    None => x.clone(),
-                };
-                (k.clone(), made)
-            })
-            .collect(),
-    )
+    let mut r = serde_json::Map::new();
+    for (k, v) in fields {
+        let whole: Option<&[Priority]> = match k.as_str() {
+            "safe_tiers" => Some(&d.safe),
+            "lost_tiers" => Some(&d.lost),
+            "undecided_tiers" => Some(&d.undecided),
+            _ => None,
+        };
+        let key = k.clone();
+        r.insert(k, v);
+        if key == "at_risk" {
+            r.insert("at_risk_total".into(), json!(d.at_risk.len()));
+            r.insert("at_risk_list".into(), json!(id_of(vm_lists, &d.at_risk)));
+        } else if let Some(list) = whole.filter(|l| PAGE_TIERS < l.len()) {
+            r.insert(format!("{key}_total"), json!(list.len()));
+            r.insert(format!("{key}_list"), json!(id_of(tier_lists, list)));
+        }
+    }
+    Value::Object(r)
 }
 
 /// The number of `key` among the keys numbered so far, a new one for a new key.
@@ -174,8 +146,7 @@ fn id_of<K: std::hash::Hash + Eq>(ids: &mut HashMap<K, usize>, key: K) -> usize 
     *ids.entry(key).or_insert(next)
 }
 
-/// The answer, serialized with the lists of VMs at risk written from the
-/// shared lists.
+/// The answer, serialized with `tiers` written from its report.
 struct Answer<'a, 'p>(&'a Gathered<'p>);
 
 impl Serialize for Answer<'_, '_> {
@@ -184,49 +155,8 @@ impl Serialize for Answer<'_, '_> {
         let obj = g.json.as_object().expect("the report is an object");
         let mut map = s.serialize_map(Some(obj.len()))?;
         for (k, v) in obj {
-            match (k.as_str(), v.as_object()) {
-                ("tiers", Some(tiers)) => map.serialize_entry(k, &Tiers(g, tiers))?,
-                _ => map.serialize_entry(k, v)?,
-            }
-        }
-        map.end()
-    }
-}
-
-struct Tiers<'a, 'p>(&'a Gathered<'p>, &'a serde_json::Map<String, Value>);
-
-impl Serialize for Tiers<'_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let Tiers(g, tiers) = *self;
-        let mut map = s.serialize_map(Some(tiers.len()))?;
-        for (k, v) in tiers {
-            match (k.as_str(), v.as_array()) {
-                ("degradation", Some(rows)) => {
-                    let rows: Vec<Row> = rows
-                        .iter()
-                        .zip(&g.at_risk)
-                        .map(|(row, list)| Row(g.pool, row, list))
-                        .collect();
-                    map.serialize_entry(k, &rows)?
-                }
-                _ => map.serialize_entry(k, v)?,
-            }
-        }
-        map.end()
-    }
-}
-
-struct Row<'a>(&'a Pool, &'a Value, &'a [usize]);
-
-impl Serialize for Row<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let Row(pool, row, list) = *self;
-        let obj = row.as_object().expect("a degradation row is an object");
-        let mut map = s.serialize_map(Some(obj.len()))?;
-        for (k, v) in obj {
-            if k == "at_risk" {
-                let names: Vec<&str> = list.iter().map(|&v| pool.vms[v].name.as_str()).collect();
-                map.serialize_entry(k, &names)?;
+            if k == "tiers" {
+                map.serialize_entry(k, &report::tiers_serializable(g.pool, &g.tiers))?;
             } else {
                 map.serialize_entry(k, v)?;
             }
@@ -331,7 +261,8 @@ pub fn gather<'p>(pool: &'p Pool, opts: &ReportOptions) -> Result<Gathered<'p>, 
         "ok": verdict == Verdict::Ok,
         "exact": exact,
         "check": report::check_json(pool, &check),
-        "tiers": report::tiers_json_without_at_risk(pool, &tiers),
+        // Written from `tiers` as asked (`Gathered`).
+        "tiers": null,
         "timing": report::timing_json(pool, &timing),
         "headroom": headroom,
         "stats": { "elapsed_ms": start.elapsed().as_millis() as u64 },
@@ -339,11 +270,7 @@ pub fn gather<'p>(pool: &'p Pool, opts: &ReportOptions) -> Result<Gathered<'p>, 
     Ok(Gathered {
         pool,
         json,
-        at_risk: tiers
-            .degradation
-            .iter()
-            .map(|d| Arc::clone(&d.at_risk))
-            .collect(),
+        tiers,
         verdict,
     })
 }

@@ -85,7 +85,45 @@ impl Serialize for VmNames<'_> {
 
 /// `haplan tiers` as the JSON object of `docs/cli.md`.
 pub fn tiers_json(pool: &Pool, r: &TiersReport) -> Value {
-    serde_json::to_value(tiers_answer(pool, r, &HashMap::new())).expect("serializable")
+    serde_json::to_value(tiers_answer(pool, r, None, Cut::WHOLE)).expect("serializable")
+}
+
+/// [`tiers_json`] as a value to serialize, written straight from the
+/// report (the VMs at risk name by name from the pool): for a caller that
+/// writes it inside an answer of its own (`haplan report`).
+pub fn tiers_serializable<'a>(pool: &'a Pool, r: &'a TiersReport) -> impl Serialize + 'a {
+    tiers_answer(pool, r, None, Cut::WHOLE)
+}
+
+/// How much of each list of a degradation row [`tiers_json_cut`] keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cut {
+    /// The first this many VMs at risk.
+    pub at_risk: usize,
+    /// The first this many tiers of each list of tiers (safe, lost,
+    /// undecided).
+    pub tiers: usize,
+    /// Each tier's witness (`null` when not: it names up to every host
+    /// and VM, per tier).
+    pub witnesses: bool,
+}
+
+impl Cut {
+    /// Every list whole.
+    pub const WHOLE: Cut = Cut {
+        at_risk: usize::MAX,
+        tiers: usize::MAX,
+        witnesses: true,
+    };
+}
+
+/// [`tiers_json`] with each degradation row's lists cut to their first
+/// items, and the tiers' witnesses left out, as `cut` says: what a page
+/// that shows that much is built from, without the whole lists (on a pool
+/// of a thousand tiers the rows name a million tiers and millions of VMs,
+/// and the witnesses a million hosts).
+pub fn tiers_json_cut(pool: &Pool, r: &TiersReport, cut: Cut) -> Value {
+    serde_json::to_value(tiers_answer(pool, r, None, cut)).expect("serializable")
 }
 
 /// [`tiers_json`] as the text printed (pretty, and a last newline), written
@@ -96,7 +134,7 @@ pub fn tiers_json(pool: &Pool, r: &TiersReport) -> Value {
 /// in a few lists).
 pub fn tiers_json_text(pool: &Pool, r: &TiersReport) -> String {
     let raw = per_at_risk_list(r, |vms| at_risk_text(pool, vms));
-    json_text(&tiers_answer(pool, r, &raw))
+    json_text(&tiers_answer(pool, r, Some(&raw), Cut::WHOLE))
 }
 
 /// A list of VMs at risk, by where the report keeps it (its `Arc`).
@@ -128,16 +166,7 @@ pub fn tiers_json_compact(pool: &Pool, r: &TiersReport) -> String {
         };
         serde_json::value::to_raw_value(&names).expect("serializable")
     });
-    serde_json::to_string(&tiers_answer(pool, r, &raw)).expect("serializable")
-}
-
-/// [`tiers_json`] with every row's `at_risk` empty, for a caller that
-/// fills it from the report's shared lists (`Degradation::at_risk`, one
-/// `Arc` per list the rows share) instead of copying the names per row.
-pub fn tiers_json_without_at_risk(pool: &Pool, r: &TiersReport) -> Value {
-    let empty = RawValue::from_string("[]".to_string()).expect("JSON");
-    let raw = per_at_risk_list(r, |_| empty.clone());
-    serde_json::to_value(tiers_answer(pool, r, &raw)).expect("serializable")
+    serde_json::to_string(&tiers_answer(pool, r, Some(&raw), Cut::WHOLE)).expect("serializable")
 }
 
 /// The names of `vms` as the pretty answer has them in a row's `at_risk`:
@@ -160,11 +189,15 @@ fn at_risk_text(pool: &Pool, vms: &[usize]) -> Box<RawValue> {
     RawValue::from_string(s).expect("JSON")
 }
 
+/// The answer of `r`; each list of VMs at risk written from `raw` when it
+/// is there (whole lists only), every list of a row cut to `cut`.
 fn tiers_answer<'a>(
     pool: &'a Pool,
     r: &'a TiersReport,
-    raw: &'a HashMap<ListKey, Box<RawValue>>,
+    raw: Option<&'a HashMap<ListKey, Box<RawValue>>>,
+    cut: Cut,
 ) -> TiersJson<'a> {
+    let first = |list: &'a [Priority]| priorities(&list[..list.len().min(cut.tiers)]);
     let lowest = r.lowest();
     let empty: &[String] = &[];
     TiersJson {
@@ -191,6 +224,7 @@ fn tiers_answer<'a>(
                     .report
                     .witness
                     .as_ref()
+                    .filter(|_| cut.witnesses)
                     .map(|w| witness_json(pool, t.report.failure_domains.as_deref(), w)),
             })
             .collect(),
@@ -199,13 +233,16 @@ fn tiers_answer<'a>(
             .iter()
             .map(|d| DegradationJson {
                 failures: d.k,
-                safe_tiers: priorities(&d.safe),
-                lost_tiers: priorities(&d.lost),
-                undecided_tiers: priorities(&d.undecided),
+                safe_tiers: first(&d.safe),
+                lost_tiers: first(&d.lost),
+                undecided_tiers: first(&d.undecided),
                 at_risk: VmNames {
                     pool,
-                    vms: &d.at_risk,
-                    raw: raw.get(&Arc::as_ptr(&d.at_risk)).map(|r| &**r),
+                    vms: &d.at_risk[..d.at_risk.len().min(cut.at_risk)],
+                    raw: raw
+                        .filter(|_| cut.at_risk == usize::MAX)
+                        .and_then(|raw| raw.get(&Arc::as_ptr(&d.at_risk)))
+                        .map(|r| &**r),
                 },
                 example: d.example.as_ref().map(|(failed, stranded)| ExampleJson {
                     failed_hosts: host_names(pool, failed),
@@ -405,11 +442,42 @@ mod tests {
             tiers_json_compact(&pool, &r),
             serde_json::to_string(&value).unwrap()
         );
-        let mut bare = value.clone();
-        for row in bare["degradation"].as_array_mut().unwrap() {
-            row["at_risk"] = Value::Array(Vec::new());
+        // Written from the report, and cut.
+        assert_eq!(
+            serde_json::to_value(tiers_serializable(&pool, &r)).unwrap(),
+            value
+        );
+        let cut = Cut {
+            at_risk: 2,
+            tiers: 1,
+            witnesses: false,
+        };
+        let mut short = value.clone();
+        let mut cuts = 0;
+        for row in short["degradation"].as_array_mut().unwrap() {
+            for (k, most) in [
+                ("at_risk", 2),
+                ("safe_tiers", 1),
+                ("lost_tiers", 1),
+                ("undecided_tiers", 1),
+            ] {
+                let list = row[k].as_array_mut().unwrap();
+                cuts += usize::from(list.len() > most);
+                list.truncate(most);
+            }
         }
-        assert_eq!(tiers_json_without_at_risk(&pool, &r), bare);
+        assert!(
+            cuts >= 2,
+            "the fixture's rows have lists longer than the cut"
+        );
+        let mut witnesses = 0;
+        for t in short["tiers"].as_array_mut().unwrap() {
+            witnesses += usize::from(!t["witness"].is_null());
+            t["witness"] = Value::Null;
+        }
+        assert!(witnesses > 0, "the fixture's tiers have witnesses");
+        assert_eq!(tiers_json_cut(&pool, &r, cut), short);
+        assert_eq!(tiers_json_cut(&pool, &r, Cut::WHOLE), value);
     }
 
     /// Consecutive rows with the same answer and no example are one line
