@@ -93,6 +93,37 @@ def test_time_limit_is_time_limit_s_and_warns(client: Any, tmp_path: Path) -> No
         fleet.tiers(paths, client, time_limit=1, time_limit_s=2)
 
 
+def test_every_question_is_bounded_by_default(client: Any, tmp_path: Path) -> None:
+    """As ``Pool``'s methods and ``haplan fleet``: 60 s per pool and 2 s
+    past K unless asked otherwise (a pool whose K question is hard no
+    longer holds a worker for ever), and ``max_time_s`` reaches each
+    pool: 0 stops every pool's search once K is proved."""
+    import inspect
+
+    for question in (fleet.check, fleet.whatif, fleet.headroom, fleet.tiers):
+        params = inspect.signature(question).parameters
+        assert params["time_limit_s"].default == haplan.DEFAULT_TIME_LIMIT_S, question.__name__
+        assert params["max_time_s"].default == haplan.DEFAULT_MAX_TIME_S, question.__name__
+    assert inspect.signature(fleet.check_split).parameters["time_limit_s"].default == haplan.DEFAULT_TIME_LIMIT_S
+    paths = []
+    for seed in range(2):
+        p = tmp_path / f"knife-{seed}.json"
+        p.write_text(json.dumps(knife(seed=seed + 3)), encoding="utf-8")
+        paths.append(str(p))
+    k_only = fleet.check(paths, client, tolerate=1, max_time_s=0)
+    assert list(k_only.verdict) == ["ok", "ok"]
+    assert list(k_only.exact) == [False, False]
+    assert list(k_only.stopped_by) == ["max_time", "max_time"]
+    full = fleet.check(paths, client, tolerate=1, max_time_s=None)
+    assert list(full.exact) == [True, True]
+    assert all(k_only.max_tolerable <= full.max_tolerable) and all(full.max_tolerable <= k_only.upper_bound)
+    with pytest.warns(DeprecationWarning, match=r"haplan\.fleet\.tiers\(max_time=\.\.\.\) is deprecated"):
+        t = fleet.tiers(paths, client, tolerate=1, max_time=0)
+    assert list(t.exact) == [False, False]
+    w = fleet.whatif(paths, [], client, tolerate=1, max_time_s=0)
+    assert list(w.after_exact) == [False, False]
+
+
 def test_parquet_round_trip(client: Any, tmp_path: Path) -> None:
     pytest.importorskip("pyarrow")
     paths = write_fleet(tmp_path, 4) + [str(tmp_path / "missing.json")]

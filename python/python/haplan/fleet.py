@@ -24,6 +24,11 @@ same files (or pass :class:`~haplan.Pool` objects, which pickle).
 Without a ``client``, a ``LocalCluster`` of one single-threaded worker
 process per core is started for the call and closed after it.
 
+Every question is bounded as the methods of :class:`~haplan.Pool` are:
+``time_limit_s`` (default 60 s; ``None``: no limit) and ``max_time_s``
+(default 2 s) apply to each pool, and :func:`check_split`'s
+``time_limit_s`` (default 60 s) to the whole split search.
+
 :func:`check_split` runs one pool's check with its failure-set search split
 into parts decided as Dask tasks; its report is the one :meth:`Pool.check
 <haplan.Pool.check>` gives (the statistics aside, which count every part's
@@ -42,7 +47,7 @@ import os
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _native
-from ._pool import _UNSET, Changes, Demand, Pool, _budget, _count, _OldSeconds
+from ._pool import DEFAULT_MAX_TIME_S, DEFAULT_TIME_LIMIT_S, _UNSET, Changes, Demand, Pool, _budget, _count, _OldSeconds
 from ._reports import Report
 
 if TYPE_CHECKING:
@@ -220,18 +225,26 @@ def check(
     client: Optional[Client] = None,
     *,
     tolerate: Optional[int] = None,
-    time_limit_s: Optional[float] = None,
+    time_limit_s: Optional[float] = DEFAULT_TIME_LIMIT_S,
     explain: bool = False,
     threads: Optional[int] = 1,
     batch: Optional[int] = None,
+    max_time_s: Optional[float] = DEFAULT_MAX_TIME_S,
     time_limit: _OldSeconds = _UNSET,
+    max_time: _OldSeconds = _UNSET,
 ) -> pandas.DataFrame:
     """:meth:`Pool.check <haplan.Pool.check>` of every pool (paths or
     :class:`~haplan.Pool` objects) on the Dask ``client``: one row per pool
     with ``max_tolerable``, ``ok``, ``exact``, ``upper_bound``,
     ``configured``, ``witness`` (the failing set's hosts) and the rest of
     the JSON's fields. ``batch`` pools per task (default: about 16 tasks
-    per worker thread, at least 8 pools each); ``threads`` per solve (default 1)."""
+    per worker thread, at least 8 pools each); ``threads`` per solve (default 1).
+    ``time_limit_s`` (default 60; ``None``: none) and ``max_time_s`` (default
+    2: the time past K for the exact maximum) bound each pool's question,
+    as ``Pool.check``'s and ``haplan fleet``'s do: a pool whose answer is
+    not proved in time is a row with ``exact`` false and its bounds, or
+    ``undecided``."""
+    limit, most = _budget("haplan.fleet.check", time_limit_s, time_limit, max_time_s, max_time)
     return _fleet(
         "check",
         pools,
@@ -239,7 +252,8 @@ def check(
         batch,
         {
             "tolerate": tolerate,
-            "time_limit_s": _budget("haplan.fleet.check", time_limit_s, time_limit, time_limit_default=None)[0],
+            "time_limit_s": limit,
+            "max_time_s": most,
             "explain": explain,
             "threads": threads,
         },
@@ -252,11 +266,13 @@ def whatif(
     client: Optional[Client] = None,
     *,
     tolerate: Optional[int] = None,
-    time_limit_s: Optional[float] = None,
+    time_limit_s: Optional[float] = DEFAULT_TIME_LIMIT_S,
     explain: bool = False,
     threads: Optional[int] = 1,
     batch: Optional[int] = None,
+    max_time_s: Optional[float] = DEFAULT_MAX_TIME_S,
     time_limit: _OldSeconds = _UNSET,
+    max_time: _OldSeconds = _UNSET,
 ) -> pandas.DataFrame:
     """:meth:`Pool.whatif <haplan.Pool.whatif>` of every pool: the same
     changes for all, or ``changes(pool)`` for each (a function, which must
@@ -264,6 +280,7 @@ def whatif(
     ``before_max_tolerable``, ``after_max_tolerable``, ``ok``, ...; a
     change that does not fit a pool (an unknown host) is that row's
     error."""
+    limit, most = _budget("haplan.fleet.whatif", time_limit_s, time_limit, max_time_s, max_time)
     return _fleet(
         "whatif",
         pools,
@@ -272,7 +289,8 @@ def whatif(
         {
             "changes": changes,
             "tolerate": tolerate,
-            "time_limit_s": _budget("haplan.fleet.whatif", time_limit_s, time_limit, time_limit_default=None)[0],
+            "time_limit_s": limit,
+            "max_time_s": most,
             "explain": explain,
             "threads": threads,
         },
@@ -287,13 +305,16 @@ def headroom(
     storage: Union[None, str, Sequence[str]] = None,
     networks: Union[None, str, Sequence[str]] = None,
     tolerate: Optional[int] = None,
-    time_limit_s: Optional[float] = None,
+    time_limit_s: Optional[float] = DEFAULT_TIME_LIMIT_S,
     threads: Optional[int] = 1,
     batch: Optional[int] = None,
+    max_time_s: Optional[float] = DEFAULT_MAX_TIME_S,
     time_limit: _OldSeconds = _UNSET,
+    max_time: _OldSeconds = _UNSET,
 ) -> pandas.DataFrame:
     """:meth:`Pool.headroom <haplan.Pool.headroom>` of every pool for one VM
     shape: ``max_additional`` and the rest of the JSON's fields."""
+    limit, most = _budget("haplan.fleet.headroom", time_limit_s, time_limit, max_time_s, max_time)
     return _fleet(
         "headroom",
         pools,
@@ -304,7 +325,8 @@ def headroom(
             "storage": storage,
             "networks": networks,
             "tolerate": tolerate,
-            "time_limit_s": _budget("haplan.fleet.headroom", time_limit_s, time_limit, time_limit_default=None)[0],
+            "time_limit_s": limit,
+            "max_time_s": most,
             "threads": threads,
         },
     )
@@ -315,13 +337,16 @@ def tiers(
     client: Optional[Client] = None,
     *,
     tolerate: Optional[int] = None,
-    time_limit_s: Optional[float] = None,
+    time_limit_s: Optional[float] = DEFAULT_TIME_LIMIT_S,
     threads: Optional[int] = 1,
     batch: Optional[int] = None,
+    max_time_s: Optional[float] = DEFAULT_MAX_TIME_S,
     time_limit: _OldSeconds = _UNSET,
+    max_time: _OldSeconds = _UNSET,
 ) -> pandas.DataFrame:
     """:meth:`Pool.tiers <haplan.Pool.tiers>` of every pool (the per-tier
     tolerances as JSON text in ``tiers``)."""
+    limit, most = _budget("haplan.fleet.tiers", time_limit_s, time_limit, max_time_s, max_time)
     return _fleet(
         "tiers",
         pools,
@@ -329,7 +354,8 @@ def tiers(
         batch,
         {
             "tolerate": tolerate,
-            "time_limit_s": _budget("haplan.fleet.tiers", time_limit_s, time_limit, time_limit_default=None)[0],
+            "time_limit_s": limit,
+            "max_time_s": most,
             "threads": threads,
         },
     )
@@ -451,7 +477,7 @@ def check_split(
     parts: Optional[int] = None,
     ahead: int = 8,
     tolerate: Optional[int] = None,
-    time_limit_s: Optional[float] = None,
+    time_limit_s: Optional[float] = DEFAULT_TIME_LIMIT_S,
     explain: bool = False,
     threads: Optional[int] = None,
     part_threads: Optional[int] = 1,
@@ -477,7 +503,9 @@ def check_split(
     ``part_threads`` threads per task (default 1); ``threads`` for the work
     done here; ``strategy`` as for :meth:`Pool.check <haplan.Pool.check>`
     (``"enumerate"``: no set-level bounds, so every k up to the answer is
-    searched in parts).
+    searched in parts). ``time_limit_s`` (default 60; ``None``: until the
+    answer is exact) bounds the whole search: past it the report says what
+    was proved, ``exact`` false.
     """
     if not isinstance(pool, Pool):
         pool = Pool.load(pool)
@@ -488,7 +516,7 @@ def check_split(
         raise ValueError(f"parts must be a whole number, at least 1, not {parts!r}")
     if isinstance(ahead, bool) or not isinstance(ahead, int) or not 0 <= ahead <= 64:
         raise ValueError(f"ahead must be a whole number from 0 to 64, not {ahead!r}")
-    limit, _ = _budget("haplan.fleet.check_split", time_limit_s, time_limit, time_limit_default=None)
+    limit, _ = _budget("haplan.fleet.check_split", time_limit_s, time_limit)
     with _client(client) as c:
         n = parts or 8 * max(1, sum(c.nthreads().values()))
         # A key of its own (not a hash of the pool): a key released by an
