@@ -3701,6 +3701,91 @@ fn a_timed_out_drain_migration_is_in_doubt_and_the_host_not_ready() {
 }
 
 #[test]
+fn a_late_failed_migration_is_decided_by_the_hosts_that_answer() {
+    // A drain migration timed out; its VM is in doubt and looked for. A
+    // query that some host does not answer cannot tell while the
+    // migration may still land. Once it answers that it failed, and that
+    // was all the doubt was about, the VM is on its source or nowhere: its
+    // source is listed again and, not running it, the hosts that answer
+    // decide, as for a VM missing from its host's listing; it is started
+    // again on its source, where it can only meet itself. (Waiting for a query every host answers never ended
+    // while a host that is down could not be fenced: simulation seed
+    // 2051699.)
+    let (mut d, lost, to) = a_drain_loses_a_migration();
+    let id = timed_out_migration(&d, &lost);
+    let unanswered = |d: &mut Driver, at: Millis| {
+        let asked = d.in_flight_ids(|a| matches!(a, Action::QueryVm { vm: v, .. } if *v == lost));
+        assert_eq!(asked.len(), 1, "one query about {lost} in flight");
+        let from = d.outs.len();
+        d.feed(
+            at,
+            Event::VmStatus {
+                id: asked[0],
+                vm: lost.clone(),
+                host: None,
+                error: Some("h9 does not answer".into()),
+            },
+        );
+        from
+    };
+    let ask_again = |d: &mut Driver, mut t: Millis| {
+        for _ in 0..600 {
+            if !d
+                .in_flight_ids(|a| matches!(a, Action::QueryVm { vm: v, .. } if *v == lost))
+                .is_empty()
+            {
+                break;
+            }
+            t += 1_000;
+            d.tick(t);
+        }
+        t
+    };
+    let t = d.rt.now() + 1_000;
+    let from = unanswered(&mut d, t);
+    assert!(
+        starts(d.since(from)).is_empty(),
+        "started while the migration may land"
+    );
+    d.feed(
+        t + 1,
+        Event::MigrateResult {
+            id,
+            vm: lost.clone(),
+            host: to.clone(),
+            ok: false,
+            error: Some("migration failed".into()),
+        },
+    );
+    // Before h1 is listed again, the query still cannot tell.
+    let t = ask_again(&mut d, t + 1);
+    let from = unanswered(&mut d, t);
+    assert!(
+        starts(d.since(from)).is_empty(),
+        "started before h1 was listed"
+    );
+    // h1, listed since, does not run it: the hosts that answer decide. (A
+    // listing asked before the failure came, answered first, does not
+    // count: another one is asked.)
+    let mut t = t;
+    for _ in 0..3 {
+        t += 1_000;
+        d.tick(t);
+        d.answer_inventories_with(t, |h| {
+            if h == "h1" {
+                runs(&[])
+            } else {
+                Listing::Silent
+            }
+        });
+    }
+    let t = ask_again(&mut d, t);
+    let from = unanswered(&mut d, t);
+    assert_eq!(starts(d.since(from)), [(lost.clone(), "h1".to_string(), 1)]);
+    assert_eq!(host_state(&d.rt, "h1"), HostState::Up);
+}
+
+#[test]
 fn a_vm_missing_from_its_hosts_listing_is_looked_for_before_a_restart() {
     let doc = pool(
         json!({"check_interval_s": 1_000_000}),

@@ -74,6 +74,9 @@ struct State {
     crashed: BTreeSet<String>,
     /// VMs whose last host was fenced since they last ran there.
     released: BTreeSet<String>,
+    /// VMs killed when a host went off, by that host: once it is back
+    /// without them, they died with it.
+    died_on: BTreeMap<String, String>,
     /// Every host the runtime ever asked to start each VM on.
     asked: BTreeMap<String, BTreeSet<String>>,
     start_failure: f64,
@@ -136,6 +139,7 @@ impl World {
                 last,
                 crashed: BTreeSet::new(),
                 released: BTreeSet::new(),
+                died_on: BTreeMap::new(),
                 asked: BTreeMap::new(),
                 start_failure: 0.0,
                 start_failures_until: 0,
@@ -221,6 +225,26 @@ impl World {
             } else {
                 Vec::new()
             };
+            // Back without them: the VMs it ran died with it, and any
+            // listing of it now says so (a restart elsewhere needs no
+            // fence any more). An autostart list forgets the VMs of an
+            // earlier time off when the host is fenced or crashes again
+            // while off: those come back empty too.
+            let died: Vec<String> = s
+                .died_on
+                .iter()
+                .filter(|(_, on)| *on == host)
+                .map(|(vm, _)| vm.clone())
+                .collect();
+            for vm in died {
+                s.died_on.remove(&vm);
+                if !again.contains(&vm)
+                    && s.last.get(&vm).is_some_and(|l| l == host)
+                    && !s.running.contains_key(&vm)
+                {
+                    s.crashed.insert(vm);
+                }
+            }
             for vm in again {
                 let on = s.running.entry(vm.clone()).or_default();
                 if !on.iter().any(|x| x == host) {
@@ -443,6 +467,9 @@ impl State {
             !hosts.is_empty()
         });
         self.foreign.retain(|(_, h)| h != host);
+        for vm in &was {
+            self.died_on.insert(vm.clone(), host.to_string());
+        }
         if let Some(h) = self.hosts.get_mut(host) {
             h.was_running = was;
         }

@@ -177,6 +177,7 @@ impl Runtime {
                     alerted: false,
                     migration: None,
                     missing: false,
+                    failed_late: None,
                     reconciled_away: false,
                 };
             }

@@ -21,6 +21,48 @@ impl Runtime {
         } else if ok {
             // Late, but the VM runs there now: a sighting.
             self.sighting(vm, host, out);
+        } else {
+            self.migration_failed_late(vm, host);
+        }
+    }
+
+    /// A migration of `vm` to `to`, in doubt since its deadline, failed:
+    /// it left the VM on its source or nowhere. When that migration is
+    /// all the doubt is about (nothing else about the VM is in flight or
+    /// may still land), the source is listed afresh: a listing asked from
+    /// now on that lacks the VM makes it a VM missing from its host,
+    /// decided by the hosts that answer (taken for crashed on its source,
+    /// started there first, where it can only meet itself, even if another
+    /// host does not answer). Waiting for a query that every host answers
+    /// never ended while a host that is down could not be fenced, and the
+    /// VM stayed down beside room for it.
+    fn migration_failed_late(&mut self, vm: &str, to: &str) {
+        let Some(v) = self.pool.vm_by_name(vm) else {
+            return;
+        };
+        let from = self.pool.hosts[self.pool.vms[v].host].name.clone();
+        let in_flight = self.inflight.values().any(|a| {
+            matches!(a, Action::StartVm { vm: x, .. } | Action::Migrate { vm: x, .. } if x == vm)
+        });
+        if in_flight || self.late_landings.contains_key(vm) {
+            return;
+        }
+        let next = self.next_id;
+        if let Some(rt) = self.vms.get_mut(vm)
+            && let Phase::Unknown {
+                migration: Some((f, t)),
+                on: None,
+                failed_late,
+                ..
+            } = &mut rt.phase
+            && *f == from
+            && t == to
+        {
+            *failed_late = Some(next);
+            if let Some(h) = self.hosts.get_mut(&from) {
+                h.inventory = true;
+                h.inventory_at = 0;
+            }
         }
     }
 

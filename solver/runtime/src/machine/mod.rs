@@ -316,6 +316,12 @@ enum Phase {
         /// host that does not answer, a duplicate once that host answers).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         missing: bool,
+        /// `migration` answered late that it failed, at this action id: the
+        /// VM is on the migration's source or nowhere, and a listing of the
+        /// source asked from then on that lacks it makes it `missing`
+        /// (docs/runtime.md, "A migration is never assumed failed either").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failed_late: Option<ActionId>,
         /// Found nowhere by a query answered while the runtime
         /// reconciled: decided as soon as the reconciliation ends (started
         /// again on `on`, or asked again), not a query interval later.

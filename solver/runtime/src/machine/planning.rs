@@ -58,6 +58,7 @@ impl Runtime {
                     alerted: false,
                     migration: None,
                     missing: false,
+                    failed_late: None,
                     reconciled_away: false,
                 };
             } else {

@@ -199,6 +199,7 @@ impl Runtime {
             alerted,
             migration,
             missing: false,
+            failed_late: None,
             reconciled_away: false,
         };
     }
@@ -300,6 +301,27 @@ impl Runtime {
                     // The start's answer (or its deadline) decides; a copy
                     // here beside it is a duplicate once it runs.
                     Phase::Starting { .. } | Phase::Migrating { .. } => {}
+                }
+            } else if rec == h
+                && active
+                && let Phase::Unknown {
+                    failed_late: Some(after),
+                    missing: false,
+                    ..
+                } = phase
+            {
+                if id >= after {
+                    // Its migration failed late, and its source, listed
+                    // since, does not run it: missing from its host.
+                    if let Some(rt) = self.vms.get_mut(&name)
+                        && let Phase::Unknown { missing, .. } = &mut rt.phase
+                    {
+                        *missing = true;
+                    }
+                } else if let Some(rt) = self.hosts.get_mut(host) {
+                    // A listing asked before the failure came: another one.
+                    rt.inventory = true;
+                    rt.inventory_at = 0;
                 }
             } else if rec == h && active && phase == Phase::Steady {
                 // Not where the record has it: moved unseen (another host
