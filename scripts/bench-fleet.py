@@ -112,17 +112,20 @@ def main() -> None:
             return
         pool = haplan.Pool.from_json(gen(*a.split.split()))
         opts = {"tolerate": a.split_tolerate, "strategy": a.split_strategy}
-        # The exact maximum, as check_split finds it: no max_time, no limit.
-        whole = {"threads": 1, "max_time": None, "time_limit": None}
+        # The exact maximum, as check_split finds it without a time limit
+        # (check_split has no max_time).
+        whole = {"threads": 1, "max_time_s": None, "time_limit_s": None}
         want = pool.check(**whole, **opts).to_dict()
         assert want["exact"], "the split pool's check is not exact"
         t_one = median_time(a.runs, lambda: pool.check(**whole, **opts))
         split = {"parts": a.split_parts, "ahead": a.split_ahead}
-        got = haplan.fleet.check_split(pool, client, **opts, **split).to_dict()
+        got = haplan.fleet.check_split(pool, client, **opts, **split, time_limit_s=None).to_dict()
         want.pop("stats")
         got.pop("stats")
         assert got == want, "the split check differs from the check"
-        t_split = median_time(a.runs, lambda: haplan.fleet.check_split(pool, client, **opts, **split))
+        t_split = median_time(
+            a.runs, lambda: haplan.fleet.check_split(pool, client, **opts, **split, time_limit_s=None)
+        )
         print(
             f"split search, gen {a.split}, tolerate {a.split_tolerate} ({a.split_strategy}), "
             f"tolerates {want['max_tolerable']}: one process {t_one:.2f} s, "

@@ -86,12 +86,11 @@ def _budget(
     time_limit: _OldSeconds,
     max_time_s: Optional[float] = None,
     max_time: _OldSeconds = _UNSET,
-    time_limit_default: Optional[float] = DEFAULT_TIME_LIMIT_S,
 ) -> Tuple[Optional[float], Optional[float]]:
     """A question's time limit and maximum time in seconds, each given by
     its name or by its deprecated one (``time_limit``, ``max_time``),
     checked."""
-    limit = _renamed(where, "time_limit", time_limit, "time_limit_s", time_limit_s, time_limit_default)
+    limit = _renamed(where, "time_limit", time_limit, "time_limit_s", time_limit_s, DEFAULT_TIME_LIMIT_S)
     most = _renamed(where, "max_time", max_time, "max_time_s", max_time_s, DEFAULT_MAX_TIME_S)
     return _seconds(limit, "time_limit_s"), _seconds(most, "max_time_s")
 

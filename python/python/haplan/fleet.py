@@ -279,7 +279,9 @@ def whatif(
     pickle: e.g. one that removes each pool's largest host). Columns
     ``before_max_tolerable``, ``after_max_tolerable``, ``ok``, ...; a
     change that does not fit a pool (an unknown host) is that row's
-    error."""
+    error.
+    ``time_limit_s`` and ``max_time_s`` bound each pool's question, as in
+    :func:`check`."""
     limit, most = _budget("haplan.fleet.whatif", time_limit_s, time_limit, max_time_s, max_time)
     return _fleet(
         "whatif",
@@ -313,7 +315,9 @@ def headroom(
     max_time: _OldSeconds = _UNSET,
 ) -> pandas.DataFrame:
     """:meth:`Pool.headroom <haplan.Pool.headroom>` of every pool for one VM
-    shape: ``max_additional`` and the rest of the JSON's fields."""
+    shape: ``max_additional`` and the rest of the JSON's fields.
+    ``time_limit_s`` and ``max_time_s`` bound each pool's question, as in
+    :func:`check`."""
     limit, most = _budget("haplan.fleet.headroom", time_limit_s, time_limit, max_time_s, max_time)
     return _fleet(
         "headroom",
@@ -345,7 +349,9 @@ def tiers(
     max_time: _OldSeconds = _UNSET,
 ) -> pandas.DataFrame:
     """:meth:`Pool.tiers <haplan.Pool.tiers>` of every pool (the per-tier
-    tolerances as JSON text in ``tiers``)."""
+    tolerances as JSON text in ``tiers``).
+    ``time_limit_s`` and ``max_time_s`` bound each pool's question, as in
+    :func:`check`."""
     limit, most = _budget("haplan.fleet.tiers", time_limit_s, time_limit, max_time_s, max_time)
     return _fleet(
         "tiers",
