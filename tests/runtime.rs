@@ -3701,6 +3701,32 @@ fn a_timed_out_drain_migration_is_in_doubt_and_the_host_not_ready() {
 }
 
 #[test]
+fn a_drain_does_not_migrate_a_vm_again_while_its_last_migration_may_land() {
+    // A drain migration timed out, and its VM is found still on h1: the
+    // drain stops. Asked again, the drain waits while that migration may
+    // still land: a second migration in doubt would replace the first
+    // one's pin, and a late failure of the second would then end the only
+    // guard of the first, which may have moved the VM meanwhile.
+    let (mut d, lost, _) = a_drain_loses_a_migration();
+    let t = d.rt.now() + 1_000;
+    d.answer_query(t, &lost, Some("h1"));
+    assert_eq!(host_state(&d.rt, "h1"), HostState::Up);
+    d.feed(
+        t + 1_000,
+        Event::HostMaintenance {
+            host: "h1".into(),
+            enter: true,
+        },
+    );
+    d.tick(t + 2_000);
+    let again = d.migrate_in_flight();
+    assert!(
+        again.iter().all(|m| m.1 != lost),
+        "{lost} migrated again while its last migration may land: {again:?}"
+    );
+}
+
+#[test]
 fn a_late_failed_migration_is_decided_by_the_hosts_that_answer() {
     // A drain migration timed out; its VM is in doubt and looked for. A
     // query that some host does not answer cannot tell while the

@@ -225,26 +225,6 @@ impl World {
             } else {
                 Vec::new()
             };
-            // Back without them: the VMs it ran died with it, and any
-            // listing of it now says so (a restart elsewhere needs no
-            // fence any more). An autostart list forgets the VMs of an
-            // earlier time off when the host is fenced or crashes again
-            // while off: those come back empty too.
-            let died: Vec<String> = s
-                .died_on
-                .iter()
-                .filter(|(_, on)| *on == host)
-                .map(|(vm, _)| vm.clone())
-                .collect();
-            for vm in died {
-                s.died_on.remove(&vm);
-                if !again.contains(&vm)
-                    && s.last.get(&vm).is_some_and(|l| l == host)
-                    && !s.running.contains_key(&vm)
-                {
-                    s.crashed.insert(vm);
-                }
-            }
             for vm in again {
                 let on = s.running.entry(vm.clone()).or_default();
                 if !on.iter().any(|x| x == host) {
@@ -611,11 +591,30 @@ impl Hypervisor for World {
             if !s.reaches(host) {
                 return Err(format!("{host} does not answer"));
             }
-            Ok(s.running
+            let listed: Vec<String> = s
+                .running
                 .iter()
                 .filter(|(_, on)| on.iter().any(|x| x == host))
                 .map(|(vm, _)| vm.clone())
-                .collect())
+                .collect();
+            // Back, and listed without them: the VMs it ran when it went
+            // off died with it, and the runtime can now know (a restart
+            // elsewhere needs no fence any more). An autostart list
+            // forgets them when the host is fenced or crashes again while
+            // off.
+            let died: Vec<String> = s
+                .died_on
+                .iter()
+                .filter(|(_, on)| *on == host)
+                .map(|(vm, _)| vm.clone())
+                .collect();
+            for vm in died {
+                s.died_on.remove(&vm);
+                if s.last.get(&vm).is_some_and(|l| l == host) && !s.running.contains_key(&vm) {
+                    s.crashed.insert(vm);
+                }
+            }
+            Ok(listed)
         })
     }
 

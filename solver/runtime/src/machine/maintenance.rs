@@ -205,8 +205,12 @@ impl Runtime {
                 {
                     continue; // it left already
                 }
-                if self.late_landings.get(&vm).is_some_and(|l| l.host == from) {
-                    // A start of it here may still land: the drain waits.
+                if self.late_landings.contains_key(&vm) {
+                    // A start of it here, or an earlier migration of it,
+                    // may still land: the drain waits (a second migration
+                    // in doubt would replace the first one's pin, and a
+                    // late failure of the second would end the only guard
+                    // of the first).
                     if let Some(q) = self.hosts.get_mut(&host).expect("known").drain.as_mut() {
                         q.push_front((vm, to));
                     }

@@ -307,8 +307,10 @@ impl Runtime {
                 && let Phase::Unknown {
                     failed_late: Some(after),
                     missing: false,
+                    migration: Some((ref source, _)),
                     ..
                 } = phase
+                && source == host
             {
                 if id >= after {
                     // Its migration failed late, and its source, listed
