@@ -337,14 +337,32 @@ impl Driver {
     /// Answers migration `id` of `vm` at `at`: it succeeded, `vm` runs on
     /// `to`.
     fn migrated(&mut self, at: Millis, id: u64, vm: &str, to: &str) -> Output {
+        self.migrate_answer(at, id, vm, to, None)
+    }
+
+    /// Answers migration `id` of `vm` to `to` at `at`: it failed.
+    fn migration_failed(&mut self, at: Millis, id: u64, vm: &str, to: &str) -> Output {
+        self.migrate_answer(at, id, vm, to, Some("migration failed"))
+    }
+
+    /// Answers migration `id` of `vm` to `to`: it succeeded, or failed with
+    /// `error`.
+    fn migrate_answer(
+        &mut self,
+        at: Millis,
+        id: u64,
+        vm: &str,
+        to: &str,
+        error: Option<&str>,
+    ) -> Output {
         self.feed(
             at,
             Event::MigrateResult {
                 id,
                 vm: vm.to_string(),
                 host: to.to_string(),
-                ok: true,
-                error: None,
+                ok: error.is_none(),
+                error: error.map(String::from),
             },
         )
     }
@@ -3561,6 +3579,22 @@ fn a_drain_loses_a_migration() -> (Driver, String, String) {
 impl Driver {
     /// Answers the query in flight about `vm`: it runs on `host`.
     fn answer_query(&mut self, at: Millis, vm: &str, host: Option<&str>) -> Output {
+        self.answer_query_with(at, vm, host, None)
+    }
+
+    /// Answers the query in flight about `vm`: not on the hosts that
+    /// answer, and `silent` does not answer.
+    fn answer_query_unanswered(&mut self, at: Millis, vm: &str, silent: &str) -> Output {
+        self.answer_query_with(at, vm, None, Some(format!("{silent} does not answer")))
+    }
+
+    fn answer_query_with(
+        &mut self,
+        at: Millis,
+        vm: &str,
+        host: Option<&str>,
+        error: Option<String>,
+    ) -> Output {
         let asked = self.in_flight_ids(|a| matches!(a, Action::QueryVm { vm: v, .. } if v == vm));
         assert_eq!(asked.len(), 1, "one query about {vm} in flight");
         self.feed(
@@ -3569,9 +3603,25 @@ impl Driver {
                 id: asked[0],
                 vm: vm.into(),
                 host: host.map(String::from),
-                error: None,
+                error,
             },
         )
+    }
+
+    /// Ticks a second at a time from `t` (for at most 600 s) until a query
+    /// about `vm` is in flight; returns the time then.
+    fn tick_until_queried(&mut self, vm: &str, mut t: Millis) -> Millis {
+        for _ in 0..600 {
+            if !self
+                .in_flight_ids(|a| matches!(a, Action::QueryVm { vm: v, .. } if v == vm))
+                .is_empty()
+            {
+                break;
+            }
+            t += 1_000;
+            self.tick(t);
+        }
+        t
     }
 }
 
@@ -3666,28 +3716,9 @@ fn a_timed_out_drain_migration_is_in_doubt_and_the_host_not_ready() {
         "started while the migration may land"
     );
     assert_eq!(d.rt.vm_phases()[&lost], "unknown");
-    d.feed(
-        t + 1,
-        Event::MigrateResult {
-            id,
-            vm: lost.clone(),
-            host: to.clone(),
-            ok: false,
-            error: Some("migration failed".into()),
-        },
-    );
+    d.migration_failed(t + 1, id, &lost, &to);
     // Asked again shortly.
-    let mut t = t + 1;
-    for _ in 0..600 {
-        if !d
-            .in_flight_ids(|a| matches!(a, Action::QueryVm { vm: v, .. } if *v == lost))
-            .is_empty()
-        {
-            break;
-        }
-        t += 1_000;
-        d.tick(t);
-    }
+    let t = d.tick_until_queried(&lost, t + 1);
     let from = d.outs.len();
     d.answer_query(t, &lost, None);
     assert_eq!(starts(d.since(from)), [(lost.clone(), "h1".to_string(), 1)]);
@@ -3739,53 +3770,18 @@ fn a_late_failed_migration_is_decided_by_the_hosts_that_answer() {
     // 2051699.)
     let (mut d, lost, to) = a_drain_loses_a_migration();
     let id = timed_out_migration(&d, &lost);
-    let unanswered = |d: &mut Driver, at: Millis| {
-        let asked = d.in_flight_ids(|a| matches!(a, Action::QueryVm { vm: v, .. } if *v == lost));
-        assert_eq!(asked.len(), 1, "one query about {lost} in flight");
-        let from = d.outs.len();
-        d.feed(
-            at,
-            Event::VmStatus {
-                id: asked[0],
-                vm: lost.clone(),
-                host: None,
-                error: Some("h9 does not answer".into()),
-            },
-        );
-        from
-    };
-    let ask_again = |d: &mut Driver, mut t: Millis| {
-        for _ in 0..600 {
-            if !d
-                .in_flight_ids(|a| matches!(a, Action::QueryVm { vm: v, .. } if *v == lost))
-                .is_empty()
-            {
-                break;
-            }
-            t += 1_000;
-            d.tick(t);
-        }
-        t
-    };
     let t = d.rt.now() + 1_000;
-    let from = unanswered(&mut d, t);
+    let from = d.outs.len();
+    d.answer_query_unanswered(t, &lost, "h9");
     assert!(
         starts(d.since(from)).is_empty(),
         "started while the migration may land"
     );
-    d.feed(
-        t + 1,
-        Event::MigrateResult {
-            id,
-            vm: lost.clone(),
-            host: to.clone(),
-            ok: false,
-            error: Some("migration failed".into()),
-        },
-    );
+    d.migration_failed(t + 1, id, &lost, &to);
     // Before h1 is listed again, the query still cannot tell.
-    let t = ask_again(&mut d, t + 1);
-    let from = unanswered(&mut d, t);
+    let t = d.tick_until_queried(&lost, t + 1);
+    let from = d.outs.len();
+    d.answer_query_unanswered(t, &lost, "h9");
     assert!(
         starts(d.since(from)).is_empty(),
         "started before h1 was listed"
@@ -3805,8 +3801,9 @@ fn a_late_failed_migration_is_decided_by_the_hosts_that_answer() {
             }
         });
     }
-    let t = ask_again(&mut d, t);
-    let from = unanswered(&mut d, t);
+    let t = d.tick_until_queried(&lost, t);
+    let from = d.outs.len();
+    d.answer_query_unanswered(t, &lost, "h9");
     assert_eq!(starts(d.since(from)), [(lost.clone(), "h1".to_string(), 1)]);
     assert_eq!(host_state(&d.rt, "h1"), HostState::Up);
 }
@@ -3846,16 +3843,7 @@ fn a_vm_missing_from_its_hosts_listing_is_looked_for_before_a_restart() {
             None => {
                 // h3 does not answer, so the query cannot tell; the hosts
                 // that answer do not run p: taken for crashed on h1.
-                let asked = d.in_flight_ids(|a| matches!(a, Action::QueryVm { .. }));
-                d.feed(
-                    62_000,
-                    Event::VmStatus {
-                        id: asked[0],
-                        vm: "p".into(),
-                        host: None,
-                        error: Some("h3 does not answer".into()),
-                    },
-                );
+                d.answer_query_unanswered(62_000, "p", "h3");
                 assert_eq!(
                     starts(d.since(from)),
                     [("p".to_string(), "h1".to_string(), 1)]

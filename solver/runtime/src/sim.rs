@@ -602,13 +602,7 @@ impl Hypervisor for World {
             // elsewhere needs no fence any more). An autostart list
             // forgets them when the host is fenced or crashes again while
             // off.
-            let died: Vec<String> = s
-                .died_on
-                .iter()
-                .filter(|(_, on)| *on == host)
-                .map(|(vm, _)| vm.clone())
-                .collect();
-            for vm in died {
+            for vm in vms_on(&s.died_on, host) {
                 s.died_on.remove(&vm);
                 if s.last.get(&vm).is_some_and(|l| l == host) && !s.running.contains_key(&vm) {
                     s.crashed.insert(vm);
@@ -650,18 +644,22 @@ impl Fencer for World {
                     h.fenced = true;
                     s.kill_on(host);
                     s.health();
-                    let gone: Vec<String> = s
-                        .last
-                        .iter()
-                        .filter(|(_, h)| *h == host)
-                        .map(|(v, _)| v.clone())
-                        .collect();
+                    let gone = vms_on(&s.last, host);
                     s.released.extend(gone);
                     Ok(true)
                 }
             }
         })
     }
+}
+
+/// The VMs a map of VM to host puts on `host`.
+fn vms_on(by_vm: &BTreeMap<String, String>, host: &str) -> Vec<String> {
+    by_vm
+        .iter()
+        .filter(|(_, on)| *on == host)
+        .map(|(vm, _)| vm.clone())
+        .collect()
 }
 
 /// Something scheduled in simulated time.
