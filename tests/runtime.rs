@@ -2852,6 +2852,63 @@ fn a_fenced_host_returning_with_a_copy_is_inventoried_and_the_copy_stopped() {
 }
 
 #[test]
+fn a_start_without_an_answer_is_not_sent_again_while_a_returning_host_lists_the_vm() {
+    // h1 fails and is fenced; the start of a elsewhere gets no answer.
+    // Meanwhile h1 comes back and starts a itself (libvirt autostart
+    // keeps its list across the fence). When the start's deadline passes,
+    // a is in doubt: it is looked for, and found on h1, not started again
+    // where the unanswered start went (the last check before that start
+    // would refuse it: h1 lists it running).
+    let doc = pool(
+        json!({"check_interval_s": 10}),
+        vec![host("h1", 100), host("h2", 100), host("h3", 100)],
+        vec![vm("a", "h1", 10), vm("c", "h2", 10), vm("d", "h3", 10)],
+    );
+    let mut d = Driver::settled(doc);
+    d.fail_host(1_000, "h1");
+    let (_, target, _) = d.start_in_flight("a");
+    let from = d.outs.len();
+    d.tick(11_000);
+    d.answer_probes(11_000, &[]);
+    d.answer_inventories_with(11_100, |h| match h {
+        "h1" => runs(&["a"]),
+        "h2" => runs(&["c"]),
+        _ => runs(&["d"]),
+    });
+    assert_eq!(d.rt.host_statuses()["h1"], "up");
+    // The start is still under way: its answer (or deadline) decides.
+    assert_eq!(d.start_in_flight("a").1, target);
+    let mut t = 11_100;
+    while !alerts(d.since(from)).iter().any(|a| {
+        matches!(
+            a,
+            Alert::RequestUnanswered {
+                action: Action::StartVm { .. }
+            }
+        )
+    }) {
+        t += 1_000;
+        assert!(t < 600_000, "the start never timed out");
+        d.tick_heard(t, &[]);
+    }
+    let t = d.tick_until_queried("a", t);
+    assert!(
+        !alerts(d.since(from))
+            .iter()
+            .any(|a| matches!(a, Alert::StartWithheld { .. })),
+        "{:?}",
+        alerts(d.since(from))
+    );
+    assert_eq!(starts(d.since(from)), [], "no second start of a");
+    d.answer_query(t, "a", Some("h1"));
+    assert_eq!(vm_host(&d.rt, "a"), "h1");
+    assert_eq!(d.rt.vm_phases()["a"], "steady");
+    // A later tick does not start it anywhere either.
+    d.tick_heard(t + 30_000, &[]);
+    assert_eq!(starts(d.since(from)), []);
+}
+
+#[test]
 fn a_duplicate_is_confirmed_by_fresh_inventories_then_one_copy_kept() {
     let doc = pool(
         json!({"check_interval_s": 1_000_000}),

@@ -102,6 +102,10 @@ fn seeded_scenarios_keep_every_invariant() {
     for o in bad.iter().take(5) {
         eprintln!("seed {}: {:#?}", o.seed, o.violations);
     }
+    if !bad.is_empty() {
+        let seeds: Vec<u64> = bad.iter().map(|o| o.seed).collect();
+        eprintln!("every seed that broke one: {seeds:?}");
+    }
     assert!(
         bad.is_empty(),
         "{} of {n} scenarios broke an invariant",

@@ -198,10 +198,11 @@ impl World {
     /// The host powers off on its own: its VMs die.
     pub fn crash_host(&self, host: &str) {
         self.with(|s| {
+            let was_on = s.hosts.get(host).is_some_and(|h| h.powered);
             if let Some(h) = s.hosts.get_mut(host) {
                 h.powered = false;
             }
-            s.kill_on(host);
+            s.kill_on(host, was_on);
             s.health();
         })
     }
@@ -320,10 +321,11 @@ impl World {
                 );
                 s.violations.push(msg);
             }
+            let was_on = s.hosts.get(host).is_some_and(|h| h.powered);
             if let Some(h) = s.hosts.get_mut(host) {
                 h.powered = false;
             }
-            s.kill_on(host);
+            s.kill_on(host, was_on);
             s.health();
         })
     }
@@ -434,7 +436,9 @@ impl World {
 const HEALTHY_FOR_MS: Millis = 40_000;
 
 impl State {
-    fn kill_on(&mut self, host: &str) {
+    /// `was_on`: the host was powered until now (a fence of a host that
+    /// is already off leaves its autostart list as it was).
+    fn kill_on(&mut self, host: &str, was_on: bool) {
         if let Some(h) = self.hosts.get_mut(host) {
             h.offs += 1;
         }
@@ -451,7 +455,9 @@ impl State {
             self.died_on.insert(vm.clone(), host.to_string());
         }
         if let Some(h) = self.hosts.get_mut(host) {
-            h.was_running = was;
+            if was_on {
+                h.was_running = was;
+            }
         }
     }
 
@@ -534,7 +540,13 @@ impl Hypervisor for World {
                 return Err(format!("{host} does not answer"));
             }
             let copies = s.running.get(vm).map_or(0, |on| on.len());
-            if copies < 2 {
+            // The copy the runtime kept died with its host (a crash the
+            // runtime cannot have known of when it asked for this stop):
+            // a double fault, not a stop of the only copy it knew of.
+            let kept_crashed = s.died_on.get(vm).is_some_and(|d| {
+                d != host && s.hosts.get(d).is_some_and(|h| !h.powered && !h.fenced)
+            });
+            if copies < 2 && !kept_crashed {
                 let msg = format!("t={}: the only copy of {vm} (on {host}) was stopped", s.now);
                 s.violations.push(msg);
             }
@@ -600,8 +612,7 @@ impl Hypervisor for World {
             // Back, and listed without them: the VMs it ran when it went
             // off died with it, and the runtime can now know (a restart
             // elsewhere needs no fence any more). An autostart list
-            // forgets them when the host is fenced or crashes again while
-            // off.
+            // outlives a fence or crash while the host is off.
             for vm in vms_on(&s.died_on, host) {
                 s.died_on.remove(&vm);
                 if s.last.get(&vm).is_some_and(|l| l == host) && !s.running.contains_key(&vm) {
@@ -640,9 +651,10 @@ impl Fencer for World {
             match h.device {
                 FenceDevice::FailsUntil(t) if now < t => Err("fence device did not answer".into()),
                 _ => {
+                    let was_on = h.powered;
                     h.powered = false;
                     h.fenced = true;
-                    s.kill_on(host);
+                    s.kill_on(host, was_on);
                     s.health();
                     let gone = vms_on(&s.last, host);
                     s.released.extend(gone);

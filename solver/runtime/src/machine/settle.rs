@@ -200,10 +200,15 @@ impl Runtime {
                     // A start whose outcome is unknown can only have made
                     // it run there: started there again (a start of a VM
                     // that runs there already succeeds), never elsewhere.
+                    // Unless it may run elsewhere after all (a host that
+                    // came back listed it while the start was under way,
+                    // an autostart copy): then it is looked for first, and
+                    // found there.
                     let again = on.filter(|t| {
                         self.hosts
                             .get(t)
                             .is_some_and(|r| r.status == HostStatus::Up && r.fails == 0)
+                            && self.may_run_elsewhere(&vm, Some(t)).is_none()
                     });
                     if let (None, true, Some(t), true) = (id, self.now >= ask_at, &again, acting) {
                         self.start(&vm, t, attempt.saturating_add(1), out);
