@@ -109,8 +109,13 @@ fn report(pool: &haplan::Pool, shapes: Vec<Shape>) -> (Value, Value) {
     let g = haplan_html::gather(pool, &opts).unwrap();
     let answer = g.answer();
     // The text printed is the answer.
-    let text: Value = serde_json::from_str(&g.answer_text()).unwrap();
+    let printed = g.answer_text();
+    let text: Value = serde_json::from_str(&printed).unwrap();
     assert_eq!(text, answer);
+    // `report -o` streams the same text into its file.
+    let mut streamed = Vec::new();
+    g.write_answer(&mut streamed).unwrap();
+    assert_eq!(String::from_utf8(streamed).unwrap(), printed);
     (answer, g.page())
 }
 

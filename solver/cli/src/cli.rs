@@ -617,9 +617,18 @@ pub(crate) struct Ctx {
     pub(crate) progress: std::sync::Arc<Progress>,
     /// A pool has been read and validated.
     pub(crate) loaded: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The command has its answer and is writing it out (what a time
+    /// limit that runs out then says).
+    pub(crate) answering: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Ctx {
+    /// The answer is known: what follows is writing it.
+    fn answering(&self) {
+        self.answering
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The time left until the deadline.
     fn time_limit(&self) -> Option<Duration> {
         self.deadline

@@ -79,6 +79,12 @@ impl Gathered<'_> {
         report::json_text(&Answer(self))
     }
 
+    /// [`Gathered::answer_text`] written to `out` as it is serialized (the
+    /// text is never whole in memory).
+    pub fn write_answer(&self, out: impl std::io::Write) -> std::io::Result<()> {
+        report::write_json_text(&Answer(self), out)
+    }
+
     /// What the page is rendered from ([`crate::report_html`],
     /// [`crate::report_markdown`]): the answer, but each degradation row
     /// names only the VMs at risk the page shows, with `at_risk_total`,

@@ -98,12 +98,13 @@ where
         cancel: Arc::new(AtomicBool::new(false)),
         progress: Arc::new(Progress::default()),
         loaded: Arc::new(AtomicBool::new(false)),
+        answering: Arc::new(AtomicBool::new(false)),
     };
     if hard.is_some_and(|h| Instant::now() >= h) {
-        return Ended::TimedOut(timed_out(limits, &ctx.progress.snapshot(), false));
+        return Ended::TimedOut(timed_out(limits, &ctx.progress.snapshot(), Stage::Reading));
     }
     let (cancel, progress) = (Arc::clone(&ctx.cancel), Arc::clone(&ctx.progress));
-    let loaded = Arc::clone(&ctx.loaded);
+    let (loaded, answering) = (Arc::clone(&ctx.loaded), Arc::clone(&ctx.answering));
     let (tx, rx) = mpsc::sync_channel(1);
     let worker = std::thread::Builder::new()
         .name("haplan-run".to_string())
@@ -130,8 +131,14 @@ where
             Some(h) if now >= h => {
                 cancel.store(true, Ordering::Relaxed);
                 display.clear();
-                let started = loaded.load(Ordering::Relaxed);
-                return Ended::TimedOut(timed_out(limits, &progress.snapshot(), started));
+                let stage = if answering.load(Ordering::Relaxed) {
+                    Stage::Writing
+                } else if loaded.load(Ordering::Relaxed) {
+                    Stage::Working
+                } else {
+                    Stage::Reading
+                };
+                return Ended::TimedOut(timed_out(limits, &progress.snapshot(), stage));
             }
             Some(h) => (h - now).min(Display::TICK),
             None => Display::TICK,
@@ -154,17 +161,30 @@ where
     }
 }
 
-/// Why a run ended at its hard deadline, and what was proved by then;
-/// `loaded`: the input was read and validated.
-fn timed_out(limits: &Limits, p: &ProgressSnapshot, loaded: bool) -> String {
+/// Where a command was when its time ran out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// Reading and validating its input.
+    Reading,
+    /// Working out its answer.
+    Working,
+    /// Writing the answer it has.
+    Writing,
+}
+
+/// Why a run ended at its hard deadline, and what was proved by then.
+fn timed_out(limits: &Limits, p: &ProgressSnapshot, stage: Stage) -> String {
     let limit = limits
         .time_limit
         .map(|l| format!("{} s", l.as_secs_f64()))
         .unwrap_or_default();
-    let (doing, proved) = if !loaded {
+    let proved = (p.checks > 0).then_some(p);
+    let (doing, proved) = if stage == Stage::Reading {
         ("reading and validating the input", None)
+    } else if stage == Stage::Writing {
+        ("writing the answer", proved)
     } else if p.checks == 0 {
-        ("setting up", None)
+        ("working out the answer", None)
     } else {
         match p.phase {
             Phase::SetUp => ("setting up a tolerance check", None),
@@ -180,7 +200,8 @@ fn timed_out(limits: &Limits, p: &ProgressSnapshot, loaded: bool) -> String {
                 p.lower, p.upper, p.configured
             );
         }
-        _ => s += ": nothing was proved",
+        None if stage == Stage::Writing => s += ": nothing was written",
+        None => s += ": nothing was proved",
     }
     s
 }
@@ -261,5 +282,56 @@ pub(crate) fn progress_words(p: &ProgressSnapshot) -> String {
             )
         }
         Phase::Done => format!("{which}{bounds}; {counts}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits {
+            start: Instant::now(),
+            time_limit: Some(Duration::from_secs(5)),
+            max_time: None,
+            show_progress: false,
+        }
+    }
+
+    #[test]
+    fn a_time_limit_says_where_a_command_without_a_check_was() {
+        // `agility` runs no tolerance check: it was not "setting up".
+        let none = Progress::default().snapshot();
+        let said = |stage| timed_out(&limits(), &none, stage);
+        assert_eq!(
+            said(Stage::Reading),
+            "the time limit of 5 s ran out while reading and validating the input: nothing was proved"
+        );
+        assert_eq!(
+            said(Stage::Working),
+            "the time limit of 5 s ran out while working out the answer: nothing was proved"
+        );
+        assert_eq!(
+            said(Stage::Writing),
+            "the time limit of 5 s ran out while writing the answer: nothing was written"
+        );
+    }
+
+    #[test]
+    fn a_time_limit_while_writing_a_checked_answer_gives_its_bounds() {
+        let p = ProgressSnapshot {
+            checks: 1,
+            phase: Phase::Done,
+            configured: 2,
+            lower: 3,
+            upper: 5,
+            sets: 0,
+            set_level: 0,
+        };
+        assert_eq!(
+            timed_out(&limits(), &p, Stage::Writing),
+            "the time limit of 5 s ran out while writing the answer; proved so far: the pool \
+             tolerates between 3 and 5 failures (K = 2); nothing was written"
+        );
     }
 }

@@ -41,6 +41,16 @@ pub fn json_text(answer: &impl Serialize) -> String {
     json_text_into(answer, Vec::new())
 }
 
+/// [`json_text`] written straight to `out` (a file), without the text
+/// ever being whole in memory.
+pub fn write_json_text(
+    answer: &impl Serialize,
+    mut out: impl std::io::Write,
+) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut out, answer)?;
+    out.write_all(b"\n")
+}
+
 /// [`json_text`] written into `out` (a buffer the caller reserved for an
 /// answer it knows to be large).
 fn json_text_into(answer: &impl Serialize, mut out: Vec<u8>) -> String {

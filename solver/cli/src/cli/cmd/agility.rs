@@ -19,6 +19,7 @@ pub(crate) fn run(args: Args, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, 
     let pool = read_pool(&file, read, ctx)?;
     let ag = agility::Agility::of(&pool);
     let code = exit_code(report::agility_verdict(&ag));
+    ctx.answering();
     Ok((code, agility_output(&pool, &ag, format)))
 }
 

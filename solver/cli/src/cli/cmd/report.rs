@@ -69,26 +69,37 @@ pub(crate) fn run(args: Args, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, 
         cancel: Some(&ctx.cancel),
     };
     let r = haplan_html::gather(&pool, &opts).map_err(|e| format!("--vm: {e}"))?;
-    let text = match format {
-        ReportFormat::Json => r.answer_text(),
-        ReportFormat::Html => haplan_html::report_html(&r.page()).map_err(|e| e.to_string())?,
+    ctx.answering();
+    let page = |format| match format {
+        ReportFormat::Json => Ok(r.answer_text()),
+        ReportFormat::Html => haplan_html::report_html(&r.page()).map_err(|e| e.to_string()),
         ReportFormat::Markdown => {
-            haplan_html::report_markdown(&r.page()).map_err(|e| e.to_string())?
+            haplan_html::report_markdown(&r.page()).map_err(|e| e.to_string())
         }
     };
     let text = match output {
-        Some(path) => {
-            write_whole(&path, &text)?;
+        // The JSON goes to the file as it is serialized: the text of a
+        // large report is never whole in memory.
+        Some(path) if format == ReportFormat::Json => {
+            write_whole(&path, |f| r.write_answer(f))?;
             String::new()
         }
-        None => text,
+        Some(path) => {
+            let text = page(format)?;
+            write_whole(&path, |f| f.write_all(text.as_bytes()))?;
+            String::new()
+        }
+        None => page(format)?,
     };
     Ok((exit_code(r.verdict), text))
 }
 
-/// Writes `text` to `path` whole or not at all: into a new file beside
-/// it, then renamed over it.
-fn write_whole(path: &str, text: &str) -> Result<(), String> {
+/// Writes what `write` writes to `path` whole or not at all: into a new
+/// file beside it, then renamed over it.
+fn write_whole(
+    path: &str,
+    write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
+) -> Result<(), String> {
     let target = std::path::Path::new(path);
     let name = target
         .file_name()
@@ -97,8 +108,11 @@ fn write_whole(path: &str, text: &str) -> Result<(), String> {
     tmp_name.push(name);
     tmp_name.push(format!(".{}.tmp", std::process::id()));
     let tmp = target.with_file_name(tmp_name);
-    let written = std::fs::File::create(&tmp).and_then(|mut f| {
-        f.write_all(text.as_bytes())?;
+    let written = std::fs::File::create(&tmp).and_then(|f| {
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, &f);
+        write(&mut w)?;
+        w.flush()?;
+        drop(w);
         f.sync_all()
     });
     let done = written.and_then(|_| std::fs::rename(&tmp, target));
