@@ -144,6 +144,14 @@ pub(crate) fn pool_from_inventories(pool_name: &str, hosts: &[HostInventory]) ->
     let mut by_uuid: HashMap<&str, usize> = HashMap::new();
     for (h, host) in hosts.iter().enumerate() {
         for (info, xml) in &host.inventory.domains {
+            if info.autostart {
+                warnings.push(format!(
+                    "domain {} on {} has libvirt autostart on: once {} fails and HA restarts it \
+                     elsewhere, {} starts a second copy when it powers on again (turn it off: \
+                     virsh autostart --disable {})",
+                    info.name, host.name, host.name, host.name, info.name
+                ));
+            }
             match by_uuid.get(info.uuid.as_str()) {
                 None => {
                     by_uuid.insert(&info.uuid, chosen.len());
@@ -464,6 +472,7 @@ mod tests {
             memory_mib: mib,
             vcpus,
             persistent: true,
+            autostart: false,
         }
     }
 
@@ -738,5 +747,30 @@ mod tests {
         );
         assert!(out.warnings[0].contains("unreadable XML"));
         haplan::parse_pool(&out.pool.to_string()).unwrap();
+    }
+
+    #[test]
+    fn a_domain_with_autostart_on_is_warned_of() {
+        let mut on = domain("x", "u-x", DomainState::Running, 1024, 1);
+        on.autostart = true;
+        let h = HostInventory {
+            name: "h1".into(),
+            uri: "u".into(),
+            inventory: inventory(vec![
+                (on, simple_xml("x")),
+                (
+                    domain("y", "u-y", DomainState::Running, 1024, 1),
+                    simple_xml("y"),
+                ),
+            ]),
+        };
+        let out = pool_from_inventories("p", &[h]);
+        assert_eq!(out.warnings.len(), 1, "{:?}", out.warnings);
+        assert!(
+            out.warnings[0].starts_with("domain x on h1 has libvirt autostart on"),
+            "{:?}",
+            out.warnings
+        );
+        assert!(out.warnings[0].contains("virsh autostart --disable x"));
     }
 }

@@ -260,6 +260,8 @@ pub struct DomainInfo {
     pub vcpus: u32,
     /// Defined (kept when stopped), as opposed to transient.
     pub persistent: bool,
+    /// Started by libvirtd when its host boots (`virsh autostart`).
+    pub autostart: bool,
 }
 
 /// A host's size, from libvirt's node info.
@@ -759,6 +761,17 @@ impl LibvirtHost {
         })
     }
 
+    /// Whether libvirtd starts a domain when its host boots.
+    pub fn set_autostart(&self, name: &str, on: bool) -> Result<(), LibvirtError> {
+        no_nul("a domain name", name)?;
+        let name = name.to_string();
+        self.work("set autostart", move |s, conn| {
+            let d = lookup(s, conn, &name)?;
+            d.set_autostart(on)
+                .map_err(|e| s.domain_error("set autostart", &name, e))
+        })
+    }
+
     /// Removes a domain's persistent definition (a running domain keeps
     /// running, transient).
     pub fn undefine(&self, name: &str) -> Result<(), LibvirtError> {
@@ -864,6 +877,7 @@ fn domain_info(d: &Domain) -> Result<DomainInfo, virt::error::Error> {
         memory_mib: info.max_mem.div_ceil(1024),
         vcpus: info.nr_virt_cpu,
         persistent: d.is_persistent().unwrap_or(true),
+        autostart: d.autostart().unwrap_or(false),
     })
 }
 

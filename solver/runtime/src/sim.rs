@@ -77,6 +77,9 @@ struct State {
     /// VMs killed when a host went off, by that host: once it is back
     /// without them, they died with it.
     died_on: BTreeMap<String, String>,
+    /// Each stop asked for, (VM, host): the other hosts that ran the VM
+    /// then, with how many times each had gone off.
+    stops_asked: BTreeMap<(String, String), Vec<(String, u32)>>,
     /// Every host the runtime ever asked to start each VM on.
     asked: BTreeMap<String, BTreeSet<String>>,
     start_failure: f64,
@@ -140,6 +143,7 @@ impl World {
                 crashed: BTreeSet::new(),
                 released: BTreeSet::new(),
                 died_on: BTreeMap::new(),
+                stops_asked: BTreeMap::new(),
                 asked: BTreeMap::new(),
                 start_failure: 0.0,
                 start_failures_until: 0,
@@ -263,6 +267,23 @@ impl World {
         self.with(|s| {
             s.runtime_cut = cut;
             s.health();
+        })
+    }
+
+    /// The runtime asks for the copy of `vm` on `host` to be stopped: the
+    /// other copies then, and their hosts' power-off counts.
+    fn stop_asked(&self, vm: &str, host: &str) {
+        self.with(|s| {
+            let others: Vec<(String, u32)> = s
+                .running
+                .get(vm)
+                .into_iter()
+                .flatten()
+                .filter(|h| *h != host)
+                .map(|h| (h.clone(), s.hosts.get(h).map_or(0, |x| x.offs)))
+                .collect();
+            s.stops_asked
+                .insert((vm.to_string(), host.to_string()), others);
         })
     }
 
@@ -540,13 +561,19 @@ impl Hypervisor for World {
                 return Err(format!("{host} does not answer"));
             }
             let copies = s.running.get(vm).map_or(0, |on| on.len());
-            // The copy the runtime kept died with its host (a crash the
-            // runtime cannot have known of when it asked for this stop):
-            // a double fault, not a stop of the only copy it knew of.
-            let kept_crashed = s.died_on.get(vm).is_some_and(|d| {
-                d != host && s.hosts.get(d).is_some_and(|h| !h.powered && !h.fenced)
+            // Another copy that ran when the runtime asked for this stop
+            // went off with its host since (a crash after the decision): a
+            // double fault, not a stop of the only copy it knew of.
+            let asked = s
+                .stops_asked
+                .remove(&(vm.to_string(), host.to_string()))
+                .unwrap_or_default();
+            let kept_went_off = asked.iter().any(|(other, offs)| {
+                s.hosts
+                    .get(other)
+                    .is_some_and(|h| h.offs > *offs && !h.fenced)
             });
-            if copies < 2 && !kept_crashed {
+            if copies < 2 && !kept_went_off {
                 let msg = format!("t={}: the only copy of {vm} (on {host}) was stopped", s.now);
                 s.violations.push(msg);
             }
@@ -986,6 +1013,7 @@ impl Sim {
             match a {
                 Action::StartVm { vm, host, .. } => self.world.check_start(vm, host),
                 Action::Fence { host, .. } => self.world.check_fence(host),
+                Action::StopVm { vm, host, .. } => self.world.stop_asked(vm, host),
                 _ => {}
             }
             let lat = latency(a, &self.world, &mut self.rng);

@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 use haplan_drivers::import::domain_demand;
 use haplan_drivers::{ConnectOptions, FenceDevice, FenceParams, LibvirtError, LibvirtHost};
 
-use haplan::model::Pool;
+use haplan::model::{HaMode, Pool, Restart};
 use haplan_runtime::driver::{self, Fencer, Hypervisor, StartError};
 use haplan_runtime::{Action, Event, Input, Note, Output, Runtime, RuntimeError};
 
@@ -58,6 +58,12 @@ pub struct Live {
     fence_timeout: Duration,
     /// The first driver failure not yet reported by [`LiveDrivers::take_fault`].
     fault: Mutex<Option<String>>,
+    /// The VMs HA restarts on another host when theirs fails.
+    failover: BTreeSet<String>,
+    /// (VM, host) pairs already warned of: libvirt autostart on.
+    autostart_warned: Mutex<BTreeSet<(String, String)>>,
+    /// Warnings not yet taken by [`LiveDrivers::take_warnings`].
+    warnings: Mutex<Vec<String>>,
 }
 
 /// What [`run`] needs of its drivers: the driver traits, and whether a
@@ -83,6 +89,12 @@ pub trait LiveDrivers: Hypervisor + Fencer + 'static {
     /// runtime is made or resumed (every host it has fenced), then after
     /// each step that confirmed hosts off (those hosts).
     fn known_off(&self, _hosts: &[String]) {}
+    /// What the operator should know and the runtime cannot fix, each
+    /// once ([`run`] prints them on stderr): a VM that HA restarts
+    /// elsewhere and whose domain has libvirt autostart on.
+    fn take_warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// How often [`run`] reads the VM definitions again (besides every
@@ -137,6 +149,17 @@ impl Live {
             probe_timeout: Duration::from_secs(2),
             fence_timeout: Duration::from_secs(pool.ha.fence_timeout_s.max(1)),
             fault: Mutex::new(None),
+            failover: if pool.ha.enabled && pool.ha.mode == HaMode::Host {
+                pool.vms
+                    .iter()
+                    .filter(|v| v.restart != Restart::Unprotected)
+                    .map(|v| v.name.clone())
+                    .collect()
+            } else {
+                BTreeSet::new()
+            },
+            autostart_warned: Mutex::new(BTreeSet::new()),
+            warnings: Mutex::new(Vec::new()),
         };
         for host in live.hosts.keys() {
             live.remember(host);
@@ -198,12 +221,37 @@ impl Live {
         };
         let mut changed = false;
         for d in domains {
+            if d.autostart && self.failover.contains(&d.name) {
+                self.autostart_on(&d.name, host);
+            }
             if let Ok(xml) = self.seen(h.domain_xml(&d.name)) {
                 changed |= self.keep(&d.name, host, xml);
             }
         }
         if changed {
             let _ = self.save_definitions();
+        }
+    }
+
+    /// `vm`, which HA restarts elsewhere, has libvirt autostart on on
+    /// `host`: once `host` is fenced and the VM restarted on another host,
+    /// `host` starts it again when it powers on, a second copy until the
+    /// runtime's inventory finds it and stops one (docs/runtime.md, "A
+    /// returning host is inventoried before it counts as up"). Warned of
+    /// once.
+    fn autostart_on(&self, vm: &str, host: &str) {
+        let new = self
+            .autostart_warned
+            .lock()
+            .expect("not poisoned")
+            .insert((vm.to_string(), host.to_string()));
+        if new {
+            self.warnings.lock().expect("not poisoned").push(format!(
+                "{vm} has libvirt autostart on on {host}: if {host} is fenced and powers on \
+                 again, it starts {vm} while the copy HA restarted elsewhere runs (two copies \
+                 until the runtime finds and stops one); turn it off on {host} \
+                 (virsh autostart --disable {vm})"
+            ));
         }
     }
 
@@ -399,6 +447,9 @@ impl Fencer for Live {
 impl LiveDrivers for Live {
     fn take_fault(&self) -> Option<String> {
         self.fault.lock().expect("not poisoned").take()
+    }
+    fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *self.warnings.lock().expect("not poisoned"))
     }
     fn keep_definitions(&self, path: &Path) -> Result<(), String> {
         Live::keep_definitions(self, path)
@@ -615,6 +666,9 @@ pub fn run<D: LiveDrivers>(
         if let Some(alive) = options.alive {
             alive();
         }
+        for w in live.take_warnings() {
+            eprintln!("haplan: warning: {w}");
+        }
         if options.stop.is_some_and(|s| s.load(Ordering::Relaxed))
             || options.until.is_some_and(|u| start.elapsed() >= u)
         {
@@ -797,6 +851,48 @@ mod tests {
             inputs.push(i.clone())
         });
         (result, inputs)
+    }
+
+    #[test]
+    fn a_protected_vm_with_libvirt_autostart_on_is_warned_of_once() {
+        // libvirt's in-process test driver: its domain "test" runs on h1.
+        let doc = |restart: &str| {
+            serde_json::json!({
+                "format": "haplan/v1",
+                "name": "t",
+                "ha": {"host_failures_to_tolerate": 0},
+                "hosts": [
+                    {"name": "h1", "capacity": {"memory_mib": 16384, "vcpus": 4},
+                     "labels": {"libvirt_uri": "test:///default"}}
+                ],
+                "vms": [{"name": "test", "host": "h1", "restart": restart,
+                         "demand": {"memory_mib": 2048, "vcpus": 1}}]
+            })
+        };
+        let pool = |restart| haplan::load::parse_pool(&doc(restart).to_string()).unwrap();
+        let libvirt = LibvirtHost::open("test:///default").unwrap();
+        libvirt.set_autostart("test", false).unwrap();
+        let live = Live::new(&pool("protected")).unwrap();
+        assert_eq!(live.take_warnings(), Vec::<String>::new());
+        libvirt.set_autostart("test", true).unwrap();
+        live.refresh_definitions();
+        let said = live.take_warnings();
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(
+            said[0].starts_with("test has libvirt autostart on on h1"),
+            "{said:?}"
+        );
+        assert!(
+            said[0].contains("virsh autostart --disable test"),
+            "{said:?}"
+        );
+        // Once, not at every refresh.
+        live.refresh_definitions();
+        assert_eq!(live.take_warnings(), Vec::<String>::new());
+        // A VM HA never restarts elsewhere: its autostart is no hazard.
+        let unprotected = Live::new(&pool("unprotected")).unwrap();
+        assert_eq!(unprotected.take_warnings(), Vec::<String>::new());
+        libvirt.set_autostart("test", false).unwrap();
     }
 
     #[test]
