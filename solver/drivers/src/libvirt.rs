@@ -44,6 +44,7 @@
 //! clones share the connections and their threads, which end once every
 //! clone is gone and the call in progress, if any, returns).
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -684,7 +685,11 @@ impl LibvirtHost {
             let all = conn
                 .list_all_domains(0)
                 .map_err(|e| s.error("list domains", e))?;
-            Ok(all.iter().filter_map(|d| domain_info(d).ok()).collect())
+            let auto = autostart_names(conn);
+            Ok(all
+                .iter()
+                .filter_map(|d| listed_info(d, &auto).ok())
+                .collect())
         })
     }
 
@@ -803,10 +808,11 @@ impl LibvirtHost {
             let all = conn
                 .list_all_domains(0)
                 .map_err(|e| s.error("list domains", e))?;
+            let auto = autostart_names(conn);
             let mut domains = Vec::new();
             for d in &all {
                 // A domain that vanished meanwhile is simply not listed.
-                if let (Ok(info), Ok(xml)) = (domain_info(d), domain_xml(d)) {
+                if let (Ok(info), Ok(xml)) = (listed_info(d, &auto), domain_xml(d)) {
                     domains.push((info, xml));
                 }
             }
@@ -868,7 +874,24 @@ fn node_info(s: &Session, conn: &Connect) -> Result<NodeInfo, LibvirtError> {
     })
 }
 
+/// One domain's info, its autostart flag asked of libvirt.
 fn domain_info(d: &Domain) -> Result<DomainInfo, virt::error::Error> {
+    let mut info = listed_info(d, &BTreeSet::new())?;
+    info.autostart = d.autostart().unwrap_or(false);
+    Ok(info)
+}
+
+/// The names of the domains libvirtd starts when the host boots: one call
+/// for a whole listing, rather than one per domain (none if it fails).
+fn autostart_names(conn: &Connect) -> BTreeSet<String> {
+    conn.list_all_domains(virt::sys::VIR_CONNECT_LIST_DOMAINS_AUTOSTART)
+        .map(|ds| ds.iter().filter_map(|d| d.name().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// A domain's info in a listing, its autostart flag from `autostart`
+/// ([`autostart_names`]).
+fn listed_info(d: &Domain, autostart: &BTreeSet<String>) -> Result<DomainInfo, virt::error::Error> {
     let info = d.info()?;
     Ok(DomainInfo {
         name: d.name()?,
@@ -877,7 +900,11 @@ fn domain_info(d: &Domain) -> Result<DomainInfo, virt::error::Error> {
         memory_mib: info.max_mem.div_ceil(1024),
         vcpus: info.nr_virt_cpu,
         persistent: d.is_persistent().unwrap_or(true),
-        autostart: d.autostart().unwrap_or(false),
+        autostart: false,
+    })
+    .map(|mut i| {
+        i.autostart = autostart.contains(&i.name);
+        i
     })
 }
 
@@ -1119,5 +1146,19 @@ mod tests {
         let inv = host.inventory().unwrap();
         assert_eq!(inv.domains.len(), 1);
         assert!(inv.networks.contains(&"default".to_string()));
+    }
+
+    #[test]
+    fn autostart_is_read_for_one_domain_and_for_a_listing() {
+        let host = LibvirtHost::open("test:///default").unwrap();
+        for on in [true, false] {
+            host.set_autostart("test", on).unwrap();
+            assert_eq!(host.domain("test").unwrap().autostart, on);
+            let listed = host.domains().unwrap();
+            let test = listed.iter().find(|d| d.name == "test").unwrap();
+            assert_eq!(test.autostart, on);
+            let inv = host.inventory().unwrap();
+            assert_eq!(inv.domains[0].0.autostart, on);
+        }
     }
 }
