@@ -2973,51 +2973,6 @@ fn a_duplicate_is_confirmed_by_fresh_inventories_then_one_copy_kept() {
 }
 
 #[test]
-fn a_duplicate_keeps_the_copy_whose_host_answers_its_probes() {
-    // b runs on h1 (the record) and on h2. h1's fresh listing shows it,
-    // then h1's probe fails (it may have crashed with its copy), then
-    // h2's fresh listing shows it too: h2's copy is kept and h1's is the
-    // one stopped (the record's copy would otherwise be kept, and h2's
-    // stopped, the only copy left if h1 is gone).
-    let doc = pool(
-        json!({"check_interval_s": 10}),
-        vec![host("h1", 100), host("h2", 100), host("h3", 100)],
-        vec![vm("b", "h1", 10), vm("c", "h2", 10), vm("d", "h3", 10)],
-    );
-    let mut d = Driver::settled(doc);
-    let from = d.outs.len();
-    d.tick_heard(60_000, &[]);
-    d.answer_inventories_with(60_010, |h| match h {
-        "h1" => runs(&["b"]),
-        "h2" => runs(&["b", "c"]),
-        _ => runs(&["d"]),
-    });
-    assert!(notes(d.since(from)).contains(&Note::DuplicateSuspected {
-        vm: "b".into(),
-        hosts: vec!["h1".into(), "h2".into()],
-    }));
-    d.answer_inventories_with(60_020, |h| match h {
-        "h1" => runs(&["b"]),
-        _ => Listing::Silent,
-    });
-    assert!(stops(d.since(from)).is_empty());
-    // h1 misses one probe (fewer than the failure threshold: still up).
-    d.tick_heard(70_000, &["h1"]);
-    assert_eq!(d.rt.host_statuses()["h1"], "up");
-    d.answer_inventories_with(70_010, |h| match h {
-        "h2" => runs(&["b", "c"]),
-        _ => Listing::Silent,
-    });
-    assert!(alerts(d.since(from)).contains(&Alert::DuplicateVm {
-        vm: "b".into(),
-        hosts: vec!["h1".into(), "h2".into()],
-        kept: "h2".into(),
-    }));
-    assert_eq!(stops(d.since(from)), [("b".to_string(), "h1".to_string())]);
-    assert_eq!(vm_host(&d.rt, "b"), "h2");
-}
-
-#[test]
 fn a_timed_out_start_is_queried_and_retried_on_the_same_host() {
     // No retries on a host after a failed start: a start taken for failed
     // would go to another host at once.

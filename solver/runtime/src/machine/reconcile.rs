@@ -428,6 +428,10 @@ impl Runtime {
             .insert(vm.to_string(), DupCheck { hosts, after });
     }
 
+    /// Suspects every VM that the latest listings of two answering hosts
+    /// show, and decides every suspicion whose fresh listings are in: still
+    /// on two hosts, one copy is kept (the one where the record places it,
+    /// else the first host by name) and the others are stopped.
     /// The amounts an inventory of `host` gives for the VMs it lists: where
     /// they differ from the record's (a definition changed while nobody
     /// told the runtime), the record takes them, as after `vm_resized`.
@@ -476,11 +480,6 @@ impl Runtime {
         }
     }
 
-    /// Suspects every VM that the latest listings of two answering hosts
-    /// show, and decides every suspicion whose fresh listings are in: still
-    /// on two hosts, one copy is kept (the one where the record places it,
-    /// unless that host's last probe failed and another's answers; else the
-    /// first host by name whose probes answer) and the others are stopped.
     pub(super) fn check_duplicates(&mut self, out: &mut Output) {
         let mut on: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (name, h) in &self.hosts {
@@ -522,20 +521,11 @@ impl Runtime {
                 Phase::Starting { host, .. } => Some(host.clone()),
                 _ => None,
             };
-            // A host whose last probe failed may have gone off with its copy
-            // since its listing: the copy on a host that answers is kept
-            // rather than it (stopping the copy on the silent host fails
-            // harmlessly if it is gone).
-            let healthy = |h: &String| self.hosts.get(h).is_some_and(|r| r.fails == 0);
             let kept = starting
                 .filter(|t| now.contains(t))
                 .or_else(|| {
-                    (self.pool.vms[v].power.is_active()
-                        && now.contains(&rec)
-                        && (healthy(&rec) || !now.iter().any(healthy)))
-                    .then(|| rec.clone())
+                    (self.pool.vms[v].power.is_active() && now.contains(&rec)).then(|| rec.clone())
                 })
-                .or_else(|| now.iter().find(|h| healthy(h)).cloned())
                 .unwrap_or_else(|| now[0].clone());
             out.alerts.push(Alert::DuplicateVm {
                 vm: vm.clone(),
