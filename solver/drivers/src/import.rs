@@ -146,9 +146,9 @@ pub(crate) fn pool_from_inventories(pool_name: &str, hosts: &[HostInventory]) ->
         for (info, xml) in &host.inventory.domains {
             if info.autostart {
                 warnings.push(format!(
-                    "domain {} on {} has libvirt autostart on: once {} fails and HA restarts it \
-                     elsewhere, {} starts a second copy when it powers on again (turn it off: \
-                     virsh autostart --disable {})",
+                    "domain {} on {} has libvirt autostart on: {} starts it whenever it boots, \
+                     also after HA restarted it on another host while {} was down (a second \
+                     copy; turn it off: virsh autostart --disable {})",
                     info.name, host.name, host.name, host.name, info.name
                 ));
             }

@@ -428,10 +428,6 @@ impl Runtime {
             .insert(vm.to_string(), DupCheck { hosts, after });
     }
 
-    /// Suspects every VM that the latest listings of two answering hosts
-    /// show, and decides every suspicion whose fresh listings are in: still
-    /// on two hosts, one copy is kept (the one where the record places it,
-    /// else the first host by name) and the others are stopped.
     /// The amounts an inventory of `host` gives for the VMs it lists: where
     /// they differ from the record's (a definition changed while nobody
     /// told the runtime), the record takes them, as after `vm_resized`.
@@ -480,6 +476,10 @@ impl Runtime {
         }
     }
 
+    /// Suspects every VM that the latest listings of two answering hosts
+    /// show, and decides every suspicion whose fresh listings are in: still
+    /// on two hosts, one copy is kept (the one where the record places it,
+    /// else the first host by name) and the others are stopped.
     pub(super) fn check_duplicates(&mut self, out: &mut Output) {
         let mut on: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (name, h) in &self.hosts {
