@@ -211,18 +211,24 @@ impl Live {
 
     /// Reads the definitions of the domains running on `host`, if it
     /// answers (a running domain's definition is the one it runs with; a
-    /// stopped copy elsewhere may be older).
+    /// stopped copy elsewhere may be older), and notes every domain there,
+    /// running or not, of a VM HA restarts elsewhere that has autostart on.
     fn remember(&self, host: &str) {
         let Some(h) = self.hosts.get(host) else {
             return;
         };
-        let Ok(domains) = self.seen(h.active_domains()) else {
+        let Ok(domains) = self.seen(h.domains()) else {
             return;
         };
         let mut changed = false;
         for d in domains {
+            // Running there or only defined there (a VM moved away leaves
+            // its definition behind): either starts when the host boots.
             if d.autostart && self.failover.contains(&d.name) {
                 self.autostart_on(&d.name, host);
+            }
+            if !d.state.is_active() {
+                continue;
             }
             if let Ok(xml) = self.seen(h.domain_xml(&d.name)) {
                 changed |= self.keep(&d.name, host, xml);
@@ -234,8 +240,9 @@ impl Live {
     }
 
     /// `vm`, which HA restarts elsewhere, has libvirt autostart on on
-    /// `host`: once `host` is fenced and the VM restarted on another host,
-    /// `host` starts it again when it powers on, a second copy until the
+    /// `host` (where it runs, or where it is only defined): once `host` is
+    /// fenced and the VM restarted on another host (or whenever `host`
+    /// boots while the VM runs elsewhere), `host` starts it, a second copy until the
     /// runtime's inventory finds it and stops one (docs/runtime.md, "A
     /// returning host is inventoried before it counts as up"). Warned of
     /// once.
@@ -247,8 +254,8 @@ impl Live {
             .insert((vm.to_string(), host.to_string()));
         if new {
             self.warnings.lock().expect("not poisoned").push(format!(
-                "{vm} has libvirt autostart on on {host}: if {host} is fenced and powers on \
-                 again, it starts {vm} while the copy HA restarted elsewhere runs (two copies \
+                "{vm} has libvirt autostart on on {host}: whenever {host} boots (after a \
+                 fence, say) it starts {vm}, also while {vm} runs on another host (two copies \
                  until the runtime finds and stops one); turn it off on {host} \
                  (virsh autostart --disable {vm})"
             ));
@@ -866,7 +873,9 @@ mod tests {
                      "labels": {"libvirt_uri": "test:///default"}}
                 ],
                 "vms": [{"name": "test", "host": "h1", "restart": restart,
-                         "demand": {"memory_mib": 2048, "vcpus": 1}}]
+                         "demand": {"memory_mib": 2048, "vcpus": 1}},
+                        {"name": "idle", "host": "h1", "power": "halted",
+                         "demand": {"memory_mib": 1024, "vcpus": 1}}]
             })
         };
         let pool = |restart| haplan::load::parse_pool(&doc(restart).to_string()).unwrap();
@@ -889,6 +898,19 @@ mod tests {
         // Once, not at every refresh.
         live.refresh_definitions();
         assert_eq!(live.take_warnings(), Vec::<String>::new());
+        // A domain only defined there (shut off) starts at boot too.
+        let xml = "<domain type='test'><name>idle</name><memory>1048576</memory>\
+                   <os><type>hvm</type></os></domain>";
+        libvirt.define(xml).unwrap();
+        libvirt.set_autostart("idle", true).unwrap();
+        live.refresh_definitions();
+        let said = live.take_warnings();
+        libvirt.undefine("idle").unwrap();
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(
+            said[0].starts_with("idle has libvirt autostart on on h1"),
+            "{said:?}"
+        );
         // A VM HA never restarts elsewhere: its autostart is no hazard.
         let unprotected = Live::new(&pool("unprotected")).unwrap();
         assert_eq!(unprotected.take_warnings(), Vec::<String>::new());
