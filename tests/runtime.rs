@@ -732,6 +732,51 @@ fn every_level_failing_backs_off_and_is_retried_forever() {
     assert!(starts(&d.outs).is_empty(), "a VM started with no fence");
 }
 
+/// h1 declared down, its first fence level failed: the next level waits
+/// for fresh answers (`fence_hold`), and h1 is probed with the others.
+fn first_level_failed() -> Driver {
+    let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 10})));
+    d.monitor_down(1_000, "h1");
+    d.fence(1_500, "h1", false);
+    assert_eq!(d.rt.host_statuses()["h1"], "fence_hold");
+    d
+}
+
+#[test]
+fn a_host_that_answers_while_its_next_fence_waits_is_listed_not_fenced() {
+    let mut d = first_level_failed();
+    let from = d.outs.len();
+    // h1 answers (it was only out of sight): returning, and no fence.
+    d.answer_probes(1_500, &[]);
+    assert!(notes(d.since(from)).contains(&Note::HostReturning { host: "h1".into() }));
+    assert_eq!(fences(d.since(from)), []);
+    d.answer_inventories(1_600);
+    assert_eq!(d.rt.host_statuses()["h1"], "up");
+    d.tick_heard(11_500, &[]);
+    assert_eq!(fences(d.since(from)), []);
+    assert!(starts(&d.outs).is_empty());
+    assert_eq!(vm_host(&d.rt, "a"), "h1");
+}
+
+#[test]
+fn a_host_back_from_a_failed_fence_that_goes_silent_again_is_fenced() {
+    let mut d = first_level_failed();
+    d.answer_probes(1_500, &[]);
+    assert_eq!(d.rt.host_statuses()["h1"], "returning");
+    // Silent again before its listing came: its VMs were never released,
+    // and only a fence releases them.
+    let from = d.outs.len();
+    d.tick(11_500);
+    d.hear(11_500, &["h1"]);
+    assert_ne!(d.rt.host_statuses()["h1"], "lost");
+    let (_, level, _) = d.fence_in_flight("h1");
+    assert_eq!(level, 0);
+    assert!(starts(d.since(from)).is_empty());
+    let confirmed_at = d.outs.len();
+    d.fence(12_000, "h1", true);
+    assert_eq!(first_start_of(&d.outs, H1_RESTARTED), Some(confirmed_at));
+}
+
 #[test]
 fn fence_timeout_counts_as_failed_and_a_late_off_still_confirms() {
     let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 100_000})));

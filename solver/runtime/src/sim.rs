@@ -1003,8 +1003,12 @@ impl Sim {
         }));
     }
 
-    /// Schedules a fault.
+    /// Schedules a fault (printed on stderr when the steps are recorded
+    /// and `HAPLAN_SIM_FAULTS` is set: `examples/simtrace`).
     pub fn inject(&mut self, at: Millis, fault: Fault) {
+        if self.record && std::env::var_os("HAPLAN_SIM_FAULTS").is_some() {
+            eprintln!("fault at {at}: {fault:?}");
+        }
         self.push(at, Due::Fault(fault));
     }
 

@@ -145,31 +145,50 @@ impl Runtime {
                 }
             }
             HostStatus::Fenced | HostStatus::Lost | HostStatus::FenceWait { .. } if ok => {
-                // Back, but not up before its VMs are known.
-                let rt = self.hosts.get_mut(host).expect("known");
-                rt.status = HostStatus::Returning {
-                    fenced: status == HostStatus::Fenced,
-                };
-                rt.fails = 0;
-                rt.inventory = true;
-                rt.inventory_at = 0;
-                out.notes.push(Note::HostReturning {
-                    host: host.to_string(),
-                });
+                self.returning(host, &status, out);
+            }
+            HostStatus::FenceHold { .. } if ok && status.held_after_a_failed_fence() => {
+                self.returning(host, &status, out);
             }
             HostStatus::Returning { fenced } if !ok => {
-                // Gone again before it was inventoried.
-                let rt = self.hosts.get_mut(host).expect("known");
-                rt.status = if fenced {
-                    HostStatus::Fenced
+                // Gone again before it was inventoried. One never confirmed
+                // off, under host failover, still holds VMs that only its
+                // fence releases: it is fenced again (after fresh answers).
+                let failover = self.pool.ha.enabled && self.pool.ha.mode == HaMode::Host;
+                if !fenced && failover {
+                    self.hold_fence(host, 0, 0);
+                    self.hosts.get_mut(host).expect("known").inventory = false;
                 } else {
-                    HostStatus::Lost
-                };
-                rt.inventory = false;
+                    let rt = self.hosts.get_mut(host).expect("known");
+                    rt.status = if fenced {
+                        HostStatus::Fenced
+                    } else {
+                        HostStatus::Lost
+                    };
+                    rt.inventory = false;
+                }
             }
             _ => {}
         }
         self.decide_all(out);
+    }
+
+    /// `host`, off or waiting for its fence, answers a probe: back, but not
+    /// up before its VMs are known (its inventory). A host whose fence
+    /// failed and that waits (for its backoff, or for the runtime to hear
+    /// from half of the pool again) is not fenced once it answers: its VMs
+    /// were never released, and it is listed like any host that returns.
+    fn returning(&mut self, host: &str, status: &HostStatus, out: &mut Output) {
+        let rt = self.hosts.get_mut(host).expect("known");
+        rt.status = HostStatus::Returning {
+            fenced: *status == HostStatus::Fenced,
+        };
+        rt.fails = 0;
+        rt.inventory = true;
+        rt.inventory_at = 0;
+        out.notes.push(Note::HostReturning {
+            host: host.to_string(),
+        });
     }
 
     /// `host` missed enough probes (the last one sent at `since`): a peer

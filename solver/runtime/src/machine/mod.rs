@@ -237,6 +237,18 @@ struct HostRt {
     inventory_at: Millis,
 }
 
+impl HostStatus {
+    /// Waiting to send a fence request after one of this host's fences
+    /// failed (the next level, or the next round after the backoff), as
+    /// opposed to its first request (after an outside monitor's
+    /// `host_down`, or one resent by a resumed runtime): such a host that
+    /// answers a probe is back, as from `FenceWait`; an outside monitor's
+    /// word is kept until a fence has been tried.
+    fn held_after_a_failed_fence(&self) -> bool {
+        matches!(self, HostStatus::FenceHold { level, round, .. } if *level > 0 || *round > 0)
+    }
+}
+
 impl HostRt {
     fn new(status: HostStatus) -> HostRt {
         HostRt {

@@ -303,7 +303,7 @@ impl Runtime {
                 .iter()
                 .filter(|(_, h)| {
                     h.probe.is_none()
-                        && matches!(
+                        && (matches!(
                             h.status,
                             HostStatus::Up
                                 | HostStatus::Confirming { .. }
@@ -311,7 +311,7 @@ impl Runtime {
                                 | HostStatus::Lost
                                 | HostStatus::FenceWait { .. }
                                 | HostStatus::Returning { .. }
-                        )
+                        ) || h.status.held_after_a_failed_fence())
                 })
                 .map(|(n, _)| n.clone())
                 .collect();
