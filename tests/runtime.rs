@@ -746,8 +746,35 @@ fn first_level_failed() -> Driver {
 fn a_host_that_answers_while_its_next_fence_waits_is_listed_not_fenced() {
     let mut d = first_level_failed();
     let from = d.outs.len();
+    // The others answer first: the next level still waits, for h1's own
+    // probe to fail.
+    let probes: Vec<(u64, String)> =
+        d.rt.in_flight()
+            .filter_map(|a| match a {
+                Action::Probe { id, host } => Some((*id, host.clone())),
+                _ => None,
+            })
+            .collect();
+    assert!(probes.iter().any(|(_, h)| h == "h1"), "h1 is probed");
+    let answer = |d: &mut Driver, id: u64, host: &str| {
+        d.feed(
+            1_500,
+            Event::HealthCheck {
+                id,
+                host: host.into(),
+                ping: true,
+                api: true,
+            },
+        )
+    };
+    for (id, host) in probes.iter().filter(|(_, h)| h != "h1") {
+        answer(&mut d, *id, host);
+    }
+    assert_eq!(fences(d.since(from)), []);
+    assert_eq!(d.rt.host_statuses()["h1"], "fence_hold");
     // h1 answers (it was only out of sight): returning, and no fence.
-    d.answer_probes(1_500, &[]);
+    let (id, _) = probes.iter().find(|(_, h)| h == "h1").unwrap();
+    answer(&mut d, *id, "h1");
     assert!(notes(d.since(from)).contains(&Note::HostReturning { host: "h1".into() }));
     assert_eq!(fences(d.since(from)), []);
     d.answer_inventories(1_600);

@@ -156,7 +156,9 @@ impl Runtime {
                 // fence releases: it is fenced again (after fresh answers).
                 let failover = self.pool.ha.enabled && self.pool.ha.mode == HaMode::Host;
                 if !fenced && failover {
-                    self.hold_fence(host, 0, 0);
+                    // As after a failed fence (round 1): probed while held,
+                    // and back if it answers.
+                    self.hold_fence(host, 0, 1);
                     self.hosts.get_mut(host).expect("known").inventory = false;
                 } else {
                     let rt = self.hosts.get_mut(host).expect("known");
@@ -183,6 +185,9 @@ impl Runtime {
         rt.status = HostStatus::Returning {
             fenced: *status == HostStatus::Fenced,
         };
+        // It answered after those fences: a late "off" of one of them no
+        // longer says it is off now.
+        rt.late.clear();
         rt.fails = 0;
         rt.inventory = true;
         rt.inventory_at = 0;

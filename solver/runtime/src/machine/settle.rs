@@ -122,7 +122,12 @@ impl Runtime {
                     round,
                     since,
                 } => {
-                    if acting && !self.isolated && self.heard_since(&host, since) {
+                    // After a failed fence, the host itself is probed too
+                    // and may be back: the next request waits for a probe
+                    // of it sent since then to fail.
+                    let host_silent = !status.held_after_a_failed_fence()
+                        || self.hosts[&host].fail_at.is_some_and(|t| t >= since);
+                    if acting && !self.isolated && host_silent && self.heard_since(&host, since) {
                         self.start_fence(&host, level, round, out);
                         // Its deadline is a wake-up of this step too.
                         if let HostStatus::Fencing { deadline, .. } = self.hosts[&host].status {
