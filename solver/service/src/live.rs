@@ -59,7 +59,7 @@ pub struct Live {
     /// The first driver failure not yet reported by [`LiveDrivers::take_fault`].
     fault: Mutex<Option<String>>,
     /// The VMs HA restarts on another host when theirs fails.
-    failover: BTreeSet<String>,
+    failover: Mutex<BTreeSet<String>>,
     /// (VM, host) pairs already warned of: libvirt autostart on.
     autostart_warned: Mutex<BTreeSet<(String, String)>>,
     /// Warnings not yet taken by [`LiveDrivers::take_warnings`].
@@ -95,6 +95,22 @@ pub trait LiveDrivers: Hypervisor + Fencer + 'static {
     fn take_warnings(&self) -> Vec<String> {
         Vec::new()
     }
+    /// The VMs HA restarts on another host, as the runtime's pool has them
+    /// now ([`run`] tells it at start and after each step that may change
+    /// them: a VM new to the pool, a restart class, the HA settings).
+    fn failover(&self, _vms: BTreeSet<String>) {}
+}
+
+/// The VMs of `pool` that HA restarts on another host when theirs fails.
+pub fn failover_vms(pool: &Pool) -> BTreeSet<String> {
+    if !pool.ha.enabled || pool.ha.mode != HaMode::Host {
+        return BTreeSet::new();
+    }
+    pool.vms
+        .iter()
+        .filter(|v| v.restart != Restart::Unprotected)
+        .map(|v| v.name.clone())
+        .collect()
 }
 
 /// How often [`run`] reads the VM definitions again (besides every
@@ -149,15 +165,7 @@ impl Live {
             probe_timeout: Duration::from_secs(2),
             fence_timeout: Duration::from_secs(pool.ha.fence_timeout_s.max(1)),
             fault: Mutex::new(None),
-            failover: if pool.ha.enabled && pool.ha.mode == HaMode::Host {
-                pool.vms
-                    .iter()
-                    .filter(|v| v.restart != Restart::Unprotected)
-                    .map(|v| v.name.clone())
-                    .collect()
-            } else {
-                BTreeSet::new()
-            },
+            failover: Mutex::new(failover_vms(pool)),
             autostart_warned: Mutex::new(BTreeSet::new()),
             warnings: Mutex::new(Vec::new()),
         };
@@ -224,7 +232,13 @@ impl Live {
         for d in domains {
             // Running there or only defined there (a VM moved away leaves
             // its definition behind): either starts when the host boots.
-            if d.autostart && self.failover.contains(&d.name) {
+            if d.autostart
+                && self
+                    .failover
+                    .lock()
+                    .expect("not poisoned")
+                    .contains(&d.name)
+            {
                 self.autostart_on(&d.name, host);
             }
             if !d.state.is_active() {
@@ -458,6 +472,9 @@ impl LiveDrivers for Live {
     fn take_warnings(&self) -> Vec<String> {
         std::mem::take(&mut *self.warnings.lock().expect("not poisoned"))
     }
+    fn failover(&self, vms: BTreeSet<String>) {
+        *self.failover.lock().expect("not poisoned") = vms;
+    }
     fn keep_definitions(&self, path: &Path) -> Result<(), String> {
         Live::keep_definitions(self, path)
     }
@@ -619,6 +636,8 @@ pub fn run<D: LiveDrivers>(
         .map(|(h, _)| h)
         .collect();
     live.known_off(&off);
+    // The runtime's pool (a resumed one may have VMs the file has not).
+    live.failover(failover_vms(rt.pool()));
     // The definitions are read again every DEFINITIONS_REFRESH on a thread
     // of its own (libvirt calls have time limits: a silent host delays
     // nothing else), until this function returns.
@@ -721,6 +740,18 @@ pub fn run<D: LiveDrivers>(
                 }
                 on_step(&input, &out, &rt);
                 wake = out.wake_at;
+                if matches!(
+                    input.event,
+                    Event::VmStarted {
+                        definition: Some(_),
+                        ..
+                    } | Event::VmPriorityChanged {
+                        restart: Some(_),
+                        ..
+                    } | Event::ConfigChanged { .. }
+                ) {
+                    live.failover(failover_vms(rt.pool()));
+                }
                 // Hosts this step confirmed off, by a fence or by an
                 // operator (`fence_confirmed`): they run nothing, so a VM
                 // is not "unknown" for want of their answer. Told before
@@ -911,9 +942,15 @@ mod tests {
             said[0].starts_with("idle has libvirt autostart on on h1"),
             "{said:?}"
         );
-        // A VM HA never restarts elsewhere: its autostart is no hazard.
+        // A VM HA never restarts elsewhere: its autostart is no hazard...
         let unprotected = Live::new(&pool("unprotected")).unwrap();
         assert_eq!(unprotected.take_warnings(), Vec::<String>::new());
+        // ...until the runtime's pool protects it.
+        let now = failover_vms(&pool("protected"));
+        assert!(now.contains("test"));
+        unprotected.failover(now);
+        unprotected.refresh_definitions();
+        assert_eq!(unprotected.take_warnings().len(), 1);
         libvirt.set_autostart("test", false).unwrap();
     }
 
