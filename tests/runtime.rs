@@ -2855,8 +2855,10 @@ fn a_fresh_or_resumed_runtime_reconciles_before_it_acts() {
     assert_eq!(s, ["a"]);
 }
 
-#[test]
-fn a_fenced_host_returning_with_a_copy_is_inventoried_and_the_copy_stopped() {
+/// Three hosts each running one VM (a on h1, c on h2, d on h3, probed
+/// every 10 s); h1 fails and is fenced, and the start of a is in flight:
+/// the driver, and the host that start went to.
+fn a_restarted_from_h1() -> (Driver, String) {
     let doc = pool(
         json!({"check_interval_s": 10}),
         vec![host("h1", 100), host("h2", 100), host("h3", 100)],
@@ -2865,6 +2867,12 @@ fn a_fenced_host_returning_with_a_copy_is_inventoried_and_the_copy_stopped() {
     let mut d = Driver::settled(doc);
     d.fail_host(1_000, "h1");
     let (_, target, _) = d.start_in_flight("a");
+    (d, target)
+}
+
+#[test]
+fn a_fenced_host_returning_with_a_copy_is_inventoried_and_the_copy_stopped() {
+    let (mut d, target) = a_restarted_from_h1();
     d.start_result(2_000, "a", true);
     assert_eq!(vm_host(&d.rt, "a"), target);
     // h1 is repaired and starts a again (libvirt autostart): it answers a
@@ -2931,14 +2939,7 @@ fn a_start_without_an_answer_is_not_sent_again_while_a_returning_host_lists_the_
     // a is in doubt: it is looked for, and found on h1, not started again
     // where the unanswered start went (the last check before that start
     // would refuse it: h1 lists it running).
-    let doc = pool(
-        json!({"check_interval_s": 10}),
-        vec![host("h1", 100), host("h2", 100), host("h3", 100)],
-        vec![vm("a", "h1", 10), vm("c", "h2", 10), vm("d", "h3", 10)],
-    );
-    let mut d = Driver::settled(doc);
-    d.fail_host(1_000, "h1");
-    let (_, target, _) = d.start_in_flight("a");
+    let (mut d, target) = a_restarted_from_h1();
     let from = d.outs.len();
     d.tick(11_000);
     d.answer_probes(11_000, &[]);

@@ -876,9 +876,7 @@ fn node_info(s: &Session, conn: &Connect) -> Result<NodeInfo, LibvirtError> {
 
 /// One domain's info, its autostart flag asked of libvirt.
 fn domain_info(d: &Domain) -> Result<DomainInfo, virt::error::Error> {
-    let mut info = listed_info(d, &BTreeSet::new())?;
-    info.autostart = d.autostart().unwrap_or(false);
-    Ok(info)
+    info_with(d, |_| d.autostart().unwrap_or(false))
 }
 
 /// The names of the domains libvirtd starts when the host boots: one call
@@ -892,19 +890,24 @@ fn autostart_names(conn: &Connect) -> BTreeSet<String> {
 /// A domain's info in a listing, its autostart flag from `autostart`
 /// ([`autostart_names`]).
 fn listed_info(d: &Domain, autostart: &BTreeSet<String>) -> Result<DomainInfo, virt::error::Error> {
+    info_with(d, |name| autostart.contains(name))
+}
+
+/// A domain's info, its autostart flag from `autostart` (given its name).
+fn info_with(
+    d: &Domain,
+    autostart: impl FnOnce(&str) -> bool,
+) -> Result<DomainInfo, virt::error::Error> {
     let info = d.info()?;
+    let name = d.name()?;
     Ok(DomainInfo {
-        name: d.name()?,
+        autostart: autostart(&name),
+        name,
         uuid: d.uuid_string()?,
         state: DomainState::from_virt(info.state),
         memory_mib: info.max_mem.div_ceil(1024),
         vcpus: info.nr_virt_cpu,
         persistent: d.is_persistent().unwrap_or(true),
-        autostart: false,
-    })
-    .map(|mut i| {
-        i.autostart = autostart.contains(&i.name);
-        i
     })
 }
 

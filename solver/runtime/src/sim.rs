@@ -202,11 +202,7 @@ impl World {
     /// The host powers off on its own: its VMs die.
     pub fn crash_host(&self, host: &str) {
         self.with(|s| {
-            let was_on = s.hosts.get(host).is_some_and(|h| h.powered);
-            if let Some(h) = s.hosts.get_mut(host) {
-                h.powered = false;
-            }
-            s.kill_on(host, was_on);
+            s.power_off(host);
             s.health();
         })
     }
@@ -342,11 +338,7 @@ impl World {
                 );
                 s.violations.push(msg);
             }
-            let was_on = s.hosts.get(host).is_some_and(|h| h.powered);
-            if let Some(h) = s.hosts.get_mut(host) {
-                h.powered = false;
-            }
-            s.kill_on(host, was_on);
+            s.power_off(host);
             s.health();
         })
     }
@@ -457,12 +449,15 @@ impl World {
 const HEALTHY_FOR_MS: Millis = 40_000;
 
 impl State {
-    /// `was_on`: the host was powered until now (a fence of a host that
-    /// is already off leaves its autostart list as it was).
-    fn kill_on(&mut self, host: &str, was_on: bool) {
-        if let Some(h) = self.hosts.get_mut(host) {
-            h.offs += 1;
-        }
+    /// The host goes off (a crash, a fence, its operator): its VMs die. A
+    /// host that is off already (fenced again) keeps its autostart list as
+    /// it was.
+    fn power_off(&mut self, host: &str) {
+        let Some(h) = self.hosts.get_mut(host) else {
+            return;
+        };
+        let was_on = std::mem::replace(&mut h.powered, false);
+        h.offs += 1;
         let mut was = Vec::new();
         self.running.retain(|vm, hosts| {
             if hosts.iter().any(|h| h == host) {
@@ -678,10 +673,8 @@ impl Fencer for World {
             match h.device {
                 FenceDevice::FailsUntil(t) if now < t => Err("fence device did not answer".into()),
                 _ => {
-                    let was_on = h.powered;
-                    h.powered = false;
                     h.fenced = true;
-                    s.kill_on(host, was_on);
+                    s.power_off(host);
                     s.health();
                     let gone = vms_on(&s.last, host);
                     s.released.extend(gone);

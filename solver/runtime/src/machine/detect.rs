@@ -159,16 +159,14 @@ impl Runtime {
                     // As after a failed fence (round 1): probed while held,
                     // and back if it answers.
                     self.hold_fence(host, 0, 1);
-                    self.hosts.get_mut(host).expect("known").inventory = false;
                 } else {
-                    let rt = self.hosts.get_mut(host).expect("known");
-                    rt.status = if fenced {
+                    self.hosts.get_mut(host).expect("known").status = if fenced {
                         HostStatus::Fenced
                     } else {
                         HostStatus::Lost
                     };
-                    rt.inventory = false;
                 }
+                self.hosts.get_mut(host).expect("known").inventory = false;
             }
             _ => {}
         }

@@ -70,7 +70,7 @@ pub(crate) fn run(args: Args, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, 
     };
     let r = haplan_html::gather(&pool, &opts).map_err(|e| format!("--vm: {e}"))?;
     ctx.answering();
-    let page = |format| match format {
+    let text_of = || match format {
         ReportFormat::Json => Ok(r.answer_text()),
         ReportFormat::Html => haplan_html::report_html(&r.page()).map_err(|e| e.to_string()),
         ReportFormat::Markdown => {
@@ -85,11 +85,11 @@ pub(crate) fn run(args: Args, read: &mut Reader<'_>, ctx: &Ctx) -> Result<(i32, 
             String::new()
         }
         Some(path) => {
-            let text = page(format)?;
+            let text = text_of()?;
             write_whole(&path, |f| f.write_all(text.as_bytes()))?;
             String::new()
         }
-        None => page(format)?,
+        None => text_of()?,
     };
     Ok((exit_code(r.verdict), text))
 }
