@@ -4393,6 +4393,60 @@ fn a_pin_left_by_a_restart_ends_once_fresh_listings_rule_the_landing_out() {
 }
 
 #[test]
+fn a_vm_that_crashes_on_the_source_of_a_migration_that_may_land_is_looked_for_not_started() {
+    // A drain migration is in flight when the runtime dies. The resumed
+    // runtime finds the VM still on its source, then the VM crashes
+    // there. The migration may still land on its target: no start is
+    // made (none withheld either), until fresh listings and a query rule
+    // the landing out; then it is started on its own host.
+    let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 5})));
+    d.feed(
+        1_000,
+        Event::HostMaintenance {
+            host: "h1".into(),
+            enter: true,
+        },
+    );
+    let m = d.migrate_in_flight();
+    assert_eq!(m.len(), 1, "{m:?}");
+    let (_, vm, from, to) = m[0].clone();
+    assert_eq!(from, "h1");
+    let mut r = d.crash_and_recover(3_000);
+    for s in 3..10 {
+        r.second_without(s * 1_000, &vm, |h| h == "h1", |_| false);
+    }
+    assert_eq!(vm_host(&r.rt, &vm), "h1", "found on its source");
+    assert!(starts_of(&r.outs, &vm).is_empty());
+    let crash = r.outs.len();
+    r.feed(10_000, Event::VmCrashed { vm: vm.clone() });
+    for s in 11..200 {
+        r.second_without(s * 1_000, &vm, |_| false, |_| false);
+    }
+    let withheld: Vec<Alert> = alerts(&r.outs)
+        .into_iter()
+        .filter(|a| matches!(a, Alert::StartWithheld { .. }))
+        .collect();
+    assert!(withheld.is_empty(), "{withheld:?}");
+    let ruled = r
+        .outs
+        .iter()
+        .position(|o| {
+            o.notes.contains(&Note::LandingRuledOut {
+                vm: vm.clone(),
+                host: to.clone(),
+            })
+        })
+        .expect("the landing ruled out");
+    assert!(ruled > crash);
+    let started = starts_of(&r.outs, &vm);
+    assert_eq!(
+        started.first(),
+        Some(&(ruled, "h1".to_string())),
+        "{started:?}"
+    );
+}
+
+#[test]
 fn an_outside_monitors_word_is_not_fenced_on_by_a_runtime_cut_off_from_the_pool() {
     // The runtime already takes itself for the isolated side (of h1..h5
     // only h5 answers it) when a monitor says h1 is down: h1 is held, not

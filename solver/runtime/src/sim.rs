@@ -720,6 +720,10 @@ enum Due {
     Fault(Fault),
 }
 
+/// What the hypervisor answers an action on a domain that a start still
+/// under way holds.
+const LOCKED: &str = "cannot acquire state change lock (a start of this domain is under way)";
+
 /// The probability, unless the environment says otherwise, that a start is
 /// listed on its host before it returns, as libvirt lists a domain being
 /// started (paused, then running) before `virDomainCreate` returns.
@@ -898,6 +902,14 @@ pub struct Sim {
     /// The outcomes of starts settled before they return
     /// ([`Due::Appear`]), by action id, until their answer is due.
     settled_starts: BTreeMap<ActionId, Result<(), super::driver::StartError>>,
+    /// Starts the hypervisor is still making, by VM and host: each start's
+    /// id and how many times its host had gone off when it was sent (one
+    /// that went off since makes nothing). While one is under way, a later
+    /// start of that VM on that host, or a migration of it to or from that
+    /// host, cannot take the domain (libvirt's job lock: `cannot acquire
+    /// state change lock`) and fails, whether or not the runtime that sent
+    /// the first one still listens.
+    starts_under_way: BTreeMap<(String, String), Vec<(ActionId, u32)>>,
     /// The budget of the runtime's exact checks, kept across its restarts.
     check_budget: Option<std::time::Duration>,
 }
@@ -960,6 +972,7 @@ impl Sim {
             listed_while_starting: listed.clamp(0.0, 1.0),
             listing_rng: Rng::new(seed.wrapping_mul(0x2545_f491_4f6c_dd1d).wrapping_add(3)),
             settled_starts: BTreeMap::new(),
+            starts_under_way: BTreeMap::new(),
             check_budget: budget,
         };
         sim.after(
@@ -985,6 +998,26 @@ impl Sim {
     /// The log so far.
     pub fn log(&self) -> &[u8] {
         self.journal.get_ref()
+    }
+
+    /// Another start of `action`'s VM is still being made on a host the
+    /// action needs (a start's host; a migration's source or target), sent
+    /// before it: the hypervisor will not let `action` have the domain.
+    fn domain_locked(&self, action: &Action) -> bool {
+        let (me, vm, hosts) = match action {
+            Action::StartVm { id, vm, host, .. } => (Some(*id), vm, vec![host]),
+            Action::Migrate { vm, from, to, .. } => (None, vm, vec![from, to]),
+            _ => return false,
+        };
+        hosts.into_iter().any(|h| {
+            self.starts_under_way
+                .get(&(vm.clone(), h.clone()))
+                .is_some_and(|under| {
+                    under.iter().any(|&(id, offs)| {
+                        me.is_none_or(|me| id < me) && self.world.offs(h) == offs
+                    })
+                })
+        })
     }
 
     fn push(&mut self, at: Millis, due: Due) {
@@ -1019,6 +1052,12 @@ impl Sim {
                 Action::StartVm { host, .. } => self.world.offs(host),
                 _ => 0,
             };
+            if let Action::StartVm { id, vm, host, .. } = a {
+                self.starts_under_way
+                    .entry((vm.clone(), host.clone()))
+                    .or_default()
+                    .push((*id, offs));
+            }
             if matches!(a, Action::StartVm { .. })
                 && self.listed_while_starting > 0.0
                 && self.listing_rng.chance(self.listed_while_starting)
@@ -1121,6 +1160,16 @@ impl Sim {
                         Action::StartVm { id, .. } => self.settled_starts.remove(id),
                         _ => None,
                     };
+                    let locked = self.domain_locked(&action);
+                    if let Action::StartVm { id, vm, host, .. } = &action
+                        && let Some(under) =
+                            self.starts_under_way.get_mut(&(vm.clone(), host.clone()))
+                    {
+                        under.retain(|(x, _)| x != id);
+                        if under.is_empty() {
+                            self.starts_under_way.remove(&(vm.clone(), host.clone()));
+                        }
+                    }
                     let answer = match &action {
                         // A start the hypervisor had taken (listed) when
                         // its host went off may have run there: the driver
@@ -1139,6 +1188,18 @@ impl Sim {
                         Action::StartVm { id, vm, host, .. } if settled.is_some() => {
                             driver::start_answer(*id, vm, host, settled.expect("settled"))
                         }
+                        Action::StartVm { id, vm, host, .. } if locked => {
+                            // As the libvirt driver reads libvirt's `OperationTimeout`:
+                            // the start that holds the domain may still make it.
+                            driver::start_answer(*id, vm, host, Err(StartError::in_doubt(LOCKED)))
+                        }
+                        Action::Migrate { id, vm, to, .. } if locked => Event::MigrateResult {
+                            id: *id,
+                            vm: vm.clone(),
+                            host: to.clone(),
+                            ok: false,
+                            error: Some(LOCKED.to_string()),
+                        },
                         _ => driver::perform(&action, &self.world, &self.world),
                     };
                     if epoch == self.epoch {
@@ -1148,6 +1209,7 @@ impl Sim {
                 Due::Appear { action, offs } => {
                     if let Action::StartVm { id, vm, host, .. } = &action
                         && self.world.offs(host) == offs
+                        && !self.domain_locked(&action)
                     {
                         let r = self.world.start_vm(vm, host);
                         self.settled_starts.insert(*id, r);

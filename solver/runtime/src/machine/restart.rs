@@ -106,6 +106,13 @@ impl Runtime {
         }
         self.vms
             .insert(name.clone(), VmRt::with(Phase::Pending, false));
+        // A copy may still appear elsewhere (a migration of it without an
+        // answer may yet land on its target): looked for first, as the
+        // planner keeps such a VM out of its plans, not started here.
+        if self.may_run_elsewhere(&name, Some(&host)).is_some() {
+            self.in_doubt(&name, None, 1, ASK_AGAIN_MS, out);
+            return;
+        }
         self.start(&name, &host, 1, out);
     }
 
