@@ -805,6 +805,64 @@ fn a_host_back_from_a_failed_fence_that_goes_silent_again_is_fenced() {
 }
 
 #[test]
+fn a_held_fence_waits_for_the_pool_to_answer_after_the_host_was_seen_silent() {
+    // h1's first fence level failed. The pool answers the probes of the
+    // hold at once; h1's own probe fails only at its timeout, 2 s later.
+    // The runtime may have been cut off from the pool in between (the
+    // silence would then be its own): the next level waits for the pool
+    // to answer probes sent after h1's failure was seen.
+    let setup = || {
+        let mut d = first_level_failed();
+        let held = d.outs.len();
+        let probes: Vec<(u64, String)> =
+            d.rt.in_flight()
+                .filter_map(|a| match a {
+                    Action::Probe { id, host } => Some((*id, host.clone())),
+                    _ => None,
+                })
+                .collect();
+        for (id, host) in &probes {
+            let ok = host != "h1";
+            let at = if ok { 1_550 } else { 3_500 };
+            d.feed(
+                at,
+                Event::HealthCheck {
+                    id: *id,
+                    host: host.clone(),
+                    ping: ok,
+                    api: ok,
+                },
+            );
+        }
+        assert_eq!(
+            fences(d.since(held)),
+            [],
+            "fenced on answers older than h1's silence"
+        );
+        d
+    };
+
+    // The pool answers the fresh probes: the next level goes out.
+    let mut d = setup();
+    let from = d.outs.len();
+    d.tick_heard(3_500, &["h1"]);
+    assert_eq!(
+        fences(d.since(from)),
+        [("h1".to_string(), 1, "fence_pdu".to_string())]
+    );
+
+    // The runtime is cut off from every host: nothing answers the fresh
+    // probes, and no fence goes out.
+    let mut d = setup();
+    let from = d.outs.len();
+    for t in (3_500..60_000).step_by(2_000) {
+        d.tick_heard(t, &["h1", "h2", "h3"]);
+    }
+    assert_eq!(fences(d.since(from)), []);
+    assert!(starts(&d.outs).is_empty());
+}
+
+#[test]
 fn fence_timeout_counts_as_failed_and_a_late_off_still_confirms() {
     let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 100_000})));
     let out = d.monitor_down(1_000, "h1");
@@ -3043,6 +3101,77 @@ fn a_duplicate_is_confirmed_by_fresh_inventories_then_one_copy_kept() {
     }));
     assert_eq!(stops(&d.outs), [("b".to_string(), "h2".to_string())]);
     assert_eq!(vm_host(&d.rt, "b"), "h1");
+}
+
+#[test]
+fn a_copy_whose_stop_is_asked_for_is_never_the_one_kept_next() {
+    // p's restart on t is under way (listed there) when an autostart copy
+    // shows up on o: the fresh listings keep t's (the start's) and stop
+    // o's. The start then answers in doubt, and a query finds p on o
+    // first, where its stop has not landed yet. The next decision must
+    // keep t's copy again: keeping o's would stop both.
+    let doc = pool(
+        json!({"check_interval_s": 1_000_000}),
+        vec![host("h1", 100), host("h2", 100), host("h3", 100)],
+        vec![vm("p", "h1", 10)],
+    );
+    let mut d = Driver::settled(doc);
+    d.fail_host(1_000, "h1");
+    let (id, t, _) = d.start_in_flight("p");
+    let o = if t == "h2" { "h3" } else { "h2" }.to_string();
+    let both = |h: &str| match h {
+        "h1" => Listing::Silent,
+        _ => runs(&["p"]),
+    };
+    d.tick(60_000);
+    d.answer_inventories_with(60_010, both);
+    d.answer_inventories_with(60_020, both);
+    assert!(alerts(&d.outs).contains(&Alert::DuplicateVm {
+        vm: "p".into(),
+        hosts: vec!["h2".into(), "h3".into()],
+        kept: t.clone(),
+    }));
+    assert_eq!(stops(&d.outs), [("p".to_string(), o.clone())]);
+    let from = d.outs.len();
+    d.feed(
+        60_100,
+        Event::VmStartResult {
+            id,
+            vm: "p".into(),
+            host: t.clone(),
+            ok: false,
+            error: Some("cannot acquire state change lock".into()),
+            in_doubt: true,
+        },
+    );
+    assert_eq!(queries(d.since(from)), ["p"]);
+    let q =
+        d.rt.in_flight()
+            .find_map(|a| match a {
+                Action::QueryVm { id, .. } => Some(*id),
+                _ => None,
+            })
+            .expect("a query");
+    d.feed(
+        60_120,
+        Event::VmStatus {
+            id: q,
+            vm: "p".into(),
+            host: Some(o.clone()),
+            error: None,
+        },
+    );
+    for at in [60_200, 60_300, 60_400] {
+        d.tick(at);
+        d.answer_inventories_with(at + 10, both);
+    }
+    assert_eq!(
+        stops(&d.outs),
+        [("p".to_string(), o.clone())],
+        "{:?}",
+        alerts(&d.outs)
+    );
+    assert_eq!(vm_host(&d.rt, "p"), t);
 }
 
 #[test]

@@ -102,6 +102,12 @@ impl Runtime {
                 rt.ok_at = Some(rt.ok_at.map_or(sent, |t| t.max(sent)));
             } else {
                 rt.fail_at = Some(rt.fail_at.map_or(sent, |t| t.max(sent)));
+                if let HostStatus::FenceHold { since, .. } = &status
+                    && sent >= *since
+                    && rt.silent_seen.is_none_or(|t| t < *since)
+                {
+                    rt.silent_seen = Some(self.now);
+                }
             }
         }
         match status {

@@ -211,6 +211,13 @@ struct HostRt {
     /// failed (for counting who answered since a host became suspect).
     ok_at: Option<Millis>,
     fail_at: Option<Millis>,
+    /// Held after a failed fence (`FenceHold`): when the first probe of
+    /// it sent since the hold began was seen to fail. The next fence
+    /// waits for the pool to answer probes sent after that: a runtime cut
+    /// off from the pool meanwhile (its silence may be the runtime's own)
+    /// does not shoot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    silent_seen: Option<Millis>,
     unreachable_alerted: bool,
     /// `host_unconfirmed` was raised in this episode of missed probes.
     unconfirmed_alerted: bool,
@@ -258,6 +265,7 @@ impl HostRt {
             probe_sent: 0,
             ok_at: None,
             fail_at: None,
+            silent_seen: None,
             unreachable_alerted: false,
             unconfirmed_alerted: false,
             seen: BTreeSet::new(),

@@ -515,6 +515,27 @@ impl Runtime {
             if now.len() < 2 || self.moving(&vm) {
                 continue; // it moved, or one copy ended: nothing to do
             }
+            // A copy whose stop is already asked for is going away: an
+            // earlier decision kept another one, and this one keeps it too
+            // (were the record moved since, onto the copy being stopped,
+            // by a query that found it there first, keeping that copy
+            // would stop both).
+            let stopping: BTreeSet<String> = self
+                .inflight
+                .values()
+                .filter_map(|a| match a {
+                    Action::StopVm { vm: x, host, .. } if *x == vm => Some(host.clone()),
+                    _ => None,
+                })
+                .collect();
+            let keepable: Vec<String> = now
+                .iter()
+                .filter(|h| !stopping.contains(*h))
+                .cloned()
+                .collect();
+            let Some(first) = keepable.first().cloned() else {
+                continue; // every copy is being stopped already
+            };
             let v = self.pool.vm_by_name(&vm).expect("known");
             let rec = self.pool.hosts[self.pool.vms[v].host].name.clone();
             let starting = match &self.vms[&vm].phase {
@@ -522,11 +543,12 @@ impl Runtime {
                 _ => None,
             };
             let kept = starting
-                .filter(|t| now.contains(t))
+                .filter(|t| keepable.contains(t))
                 .or_else(|| {
-                    (self.pool.vms[v].power.is_active() && now.contains(&rec)).then(|| rec.clone())
+                    (self.pool.vms[v].power.is_active() && keepable.contains(&rec))
+                        .then(|| rec.clone())
                 })
-                .unwrap_or_else(|| now[0].clone());
+                .unwrap_or(first);
             out.alerts.push(Alert::DuplicateVm {
                 vm: vm.clone(),
                 hosts: now.clone(),

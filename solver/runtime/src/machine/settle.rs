@@ -124,16 +124,25 @@ impl Runtime {
                 } => {
                     // After a failed fence, the host itself is probed too
                     // and may be back: the next request waits for a probe
-                    // of it sent since then to fail.
-                    let host_silent = !status.held_after_a_failed_fence()
-                        || self.hosts[&host].fail_at.is_some_and(|t| t >= since);
-                    if acting && !self.isolated && host_silent && self.heard_since(&host, since) {
+                    // of it sent since then to fail, and then for the pool
+                    // to answer probes sent after that failure was seen
+                    // (the runtime may have been cut off in between, and
+                    // the silence be its own).
+                    let (host_silent, from) = if status.held_after_a_failed_fence() {
+                        match self.hosts[&host].silent_seen.filter(|&t| t >= since) {
+                            Some(seen) => (true, seen),
+                            None => (false, since),
+                        }
+                    } else {
+                        (true, since)
+                    };
+                    if acting && !self.isolated && host_silent && self.heard_since(&host, from) {
                         self.start_fence(&host, level, round, out);
                         // Its deadline is a wake-up of this step too.
                         if let HostStatus::Fencing { deadline, .. } = self.hosts[&host].status {
                             at(deadline);
                         }
-                    } else if self.unheard_since(&host, since) {
+                    } else if self.unheard_since(&host, from) {
                         // Asked now, once each (a probe sent before `since`
                         // and answered since does not count).
                         self.next_probe = self.now;
