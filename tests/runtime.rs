@@ -860,6 +860,36 @@ fn a_held_fence_waits_for_the_pool_to_answer_after_the_host_was_seen_silent() {
     }
     assert_eq!(fences(d.since(from)), []);
     assert!(starts(&d.outs).is_empty());
+    assert!(d.rt.isolated());
+    // Then it is back in touch, and h1 answers too: what it saw of h1
+    // while cut off was its own silence. No fence, h1 is back.
+    for t in (61_000..80_000).step_by(2_000) {
+        d.tick(t);
+        // The pool's answers come in before h1's own.
+        let mut probes: Vec<(u64, String)> =
+            d.rt.in_flight()
+                .filter_map(|a| match a {
+                    Action::Probe { id, host } => Some((*id, host.clone())),
+                    _ => None,
+                })
+                .collect();
+        probes.sort_by_key(|(_, h)| h == "h1");
+        for (id, host) in probes {
+            d.feed(
+                t + 10,
+                Event::HealthCheck {
+                    id,
+                    host,
+                    ping: true,
+                    api: true,
+                },
+            );
+        }
+        d.answer_inventories(t + 100);
+    }
+    assert_eq!(fences(d.since(from)), []);
+    assert!(starts(&d.outs).is_empty());
+    assert_eq!(d.rt.host_statuses()["h1"], "up");
 }
 
 #[test]
@@ -3175,6 +3205,65 @@ fn a_copy_whose_stop_is_asked_for_is_never_the_one_kept_next() {
 }
 
 #[test]
+fn a_host_with_a_stray_copy_is_not_ready_for_maintenance_until_it_is_stopped() {
+    // b runs on h1; h2 comes to list a copy of it too (autostart), and
+    // the fresh listings keep h1's and ask h2's to stop. h2 is put into
+    // maintenance meanwhile: it runs none of the record's VMs, but it is
+    // not ready (powered off, it would take a copy down with it, and
+    // the stop's outcome is not known) until the stop is done.
+    let doc = pool(
+        json!({"check_interval_s": 1_000_000}),
+        vec![host("h1", 100), host("h2", 100), host("h3", 100)],
+        vec![vm("b", "h1", 10), vm("d", "h3", 10)],
+    );
+    let mut d = Driver::settled(doc);
+    let listing = |h: &str| match h {
+        "h1" | "h2" => runs(&["b"]),
+        _ => runs(&["d"]),
+    };
+    d.tick(60_000);
+    d.answer_inventories_with(60_010, listing);
+    d.tick(60_020);
+    d.answer_inventories_with(60_030, listing);
+    assert_eq!(stops(&d.outs), [("b".to_string(), "h2".to_string())]);
+    let from = d.outs.len();
+    d.feed(
+        60_100,
+        Event::HostMaintenance {
+            host: "h2".into(),
+            enter: true,
+        },
+    );
+    d.tick(60_200);
+    let ready = |outs: &[Output]| {
+        notes(outs)
+            .iter()
+            .any(|n| matches!(n, Note::MaintenanceReady { host } if host == "h2"))
+    };
+    assert!(!ready(d.since(from)), "ready while h2 still runs a copy");
+    let stop =
+        d.rt.in_flight()
+            .find_map(|a| match a {
+                Action::StopVm { id, .. } => Some(*id),
+                _ => None,
+            })
+            .expect("the stop in flight");
+    d.feed(
+        60_300,
+        Event::VmStopResult {
+            id: stop,
+            vm: "b".into(),
+            host: "h2".into(),
+            ok: true,
+            error: None,
+        },
+    );
+    d.tick(60_400);
+    assert!(ready(d.since(from)));
+    assert_eq!(vm_host(&d.rt, "b"), "h1");
+}
+
+#[test]
 fn a_timed_out_start_is_queried_and_retried_on_the_same_host() {
     // No retries on a host after a failed start: a start taken for failed
     // would go to another host at once.
@@ -3886,15 +3975,23 @@ impl Driver {
 
 #[test]
 fn a_timed_out_drain_migration_is_in_doubt_and_the_host_not_ready() {
-    // Found on the target: the drain ends, h1 is empty.
+    // Found on the target: the drain ends, h1 is empty, once a fresh
+    // listing of h1 no longer shows the copy its last one did.
     let (mut d, lost, to) = a_drain_loses_a_migration();
     let t = d.rt.now() + 1_000;
     let out = d.answer_query(t, &lost, Some(&to));
     assert_eq!(vm_host(&d.rt, &lost), to);
     assert!(
-        out.notes
+        !out.notes
             .contains(&Note::MaintenanceReady { host: "h1".into() }),
-        "{out:?}"
+        "ready while h1's last listing shows {lost}: {out:?}"
+    );
+    let from = d.outs.len();
+    d.answer_inventories(t + 100);
+    assert!(
+        notes(d.since(from)).contains(&Note::MaintenanceReady { host: "h1".into() }),
+        "{:?}",
+        notes(d.since(from))
     );
     assert_eq!(host_state(&d.rt, "h1"), HostState::Maintenance);
     let h1 = d.rt.pool().host_by_name("h1").unwrap();

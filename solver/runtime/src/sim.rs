@@ -167,6 +167,15 @@ impl World {
         self.with(|s| s.running.clone())
     }
 
+    /// Whether `vm` runs on `host` now.
+    fn runs_on(&self, vm: &str, host: &str) -> bool {
+        self.with(|s| {
+            s.running
+                .get(vm)
+                .is_some_and(|on| on.iter().any(|h| h == host))
+        })
+    }
+
     /// Every breach of an invariant seen so far (a VM on two hosts, a VM
     /// started elsewhere while its host was not confirmed off, a healthy
     /// host fenced), in words with its time.
@@ -910,6 +919,10 @@ pub struct Sim {
     /// state change lock`) and fails, whether or not the runtime that sent
     /// the first one still listens.
     starts_under_way: BTreeMap<(String, String), Vec<(ActionId, u32)>>,
+    /// Whether the operator last put each host into maintenance (`true`)
+    /// or took it out: a host left in maintenance receives no VM, and the
+    /// final check does not count its room.
+    maintenance: BTreeMap<String, bool>,
     /// The budget of the runtime's exact checks, kept across its restarts.
     check_budget: Option<std::time::Duration>,
 }
@@ -973,6 +986,7 @@ impl Sim {
             listing_rng: Rng::new(seed.wrapping_mul(0x2545_f491_4f6c_dd1d).wrapping_add(3)),
             settled_starts: BTreeMap::new(),
             starts_under_way: BTreeMap::new(),
+            maintenance: BTreeMap::new(),
             check_budget: budget,
         };
         sim.after(
@@ -1189,9 +1203,18 @@ impl Sim {
                             driver::start_answer(*id, vm, host, settled.expect("settled"))
                         }
                         Action::StartVm { id, vm, host, .. } if locked => {
-                            // As the libvirt driver reads libvirt's `OperationTimeout`:
-                            // the start that holds the domain may still make it.
-                            driver::start_answer(*id, vm, host, Err(StartError::in_doubt(LOCKED)))
+                            // The start that holds the domain has made it
+                            // already (libvirt lists a domain being started
+                            // as active): the driver finds it running there.
+                            // Else libvirt's `OperationTimeout`, which the
+                            // driver answers in doubt: that start may still
+                            // make it.
+                            let r = if self.world.runs_on(vm, host) {
+                                Ok(())
+                            } else {
+                                Err(StartError::in_doubt(LOCKED))
+                            };
+                            driver::start_answer(*id, vm, host, r)
                         }
                         Action::Migrate { id, vm, to, .. } if locked => Event::MigrateResult {
                             id: *id,
@@ -1269,6 +1292,9 @@ impl Sim {
             Fault::Operator(e) => {
                 if let Event::VmResized { vm, demand } = &e {
                     self.world.resize_vm(vm, demand);
+                }
+                if let Event::HostMaintenance { host, enter } = &e {
+                    self.maintenance.insert(host.clone(), *enter);
                 }
                 self.feed(e)
             }
@@ -1618,7 +1644,18 @@ fn liveness(sim: &Sim, doc: &Value, unfenceable: &BTreeSet<String>) -> Vec<Strin
     for h in hosts.iter_mut() {
         let name = h["name"].as_str().unwrap_or_default().to_string();
         let up = sim.world.powered(&name);
-        h["state"] = json!(if up { "up" } else { "down" });
+        // Left in maintenance by the operator (or by the pool file, unless
+        // the operator took it out): no VM may go there.
+        let maintenance = sim
+            .maintenance
+            .get(&name)
+            .copied()
+            .unwrap_or(h["state"] == json!("maintenance"));
+        h["state"] = json!(match (up, maintenance) {
+            (false, _) => "down",
+            (true, true) => "maintenance",
+            (true, false) => "up",
+        });
     }
     // The VMs that cannot run again (host not fenced) are set aside.
     hosts.push(json!({"name": "(lost)", "capacity": {}, "state": "down"}));

@@ -103,6 +103,7 @@ impl Runtime {
             } else {
                 rt.fail_at = Some(rt.fail_at.map_or(sent, |t| t.max(sent)));
                 if let HostStatus::FenceHold { since, .. } = &status
+                    && !self.isolated
                     && sent >= *since
                     && rt.silent_seen.is_none_or(|t| t < *since)
                 {

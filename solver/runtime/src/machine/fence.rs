@@ -172,11 +172,13 @@ impl Runtime {
     /// `HostStatus::FenceHold`); every host not probed now is probed at
     /// once, so that the wait is one round trip when the network works.
     pub(super) fn hold_fence(&mut self, host: &str, level: usize, round: u32) {
-        self.hosts.get_mut(host).expect("known").status = HostStatus::FenceHold {
+        let rt = self.hosts.get_mut(host).expect("known");
+        rt.status = HostStatus::FenceHold {
             level,
             round,
             since: self.now,
         };
+        rt.silent_seen = None;
         self.next_probe = self.next_probe.min(self.now);
     }
 

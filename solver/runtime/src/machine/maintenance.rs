@@ -15,11 +15,22 @@ impl Runtime {
         error: Option<&str>,
         out: &mut Output,
     ) {
+        // The source of a migration in doubt (its pin ends with this
+        // answer).
+        let pinned_from = self
+            .late_landings
+            .get(vm)
+            .filter(|l| l.id == id)
+            .and_then(|l| l.from.clone());
         self.answered(vm, id);
         if self.take(id).is_some() {
             self.migrate_result(id, vm, host, ok, error, out);
         } else if ok {
-            // Late, but the VM runs there now: a sighting.
+            // Late, but the VM runs there now: a sighting. The migration
+            // moved the copy its source ran: that listing is out of date.
+            if let Some(rt) = pinned_from.and_then(|f| self.hosts.get_mut(&f)) {
+                rt.seen.remove(vm);
+            }
             self.sighting(vm, host, out);
         } else {
             self.migration_failed_late(vm, host);
@@ -91,7 +102,7 @@ impl Runtime {
         }
         match self.drain_plan(h) {
             Ok(moves) => {
-                if moves.is_empty() {
+                if moves.is_empty() && !self.stray_copies_on(&host) {
                     self.enter_maintenance(&host, out);
                 } else {
                     self.hosts.get_mut(&host).expect("known").drain = Some(moves.into());
@@ -100,6 +111,26 @@ impl Runtime {
             Err(reason) => out.notes.push(Note::DrainBlocked { host, reason }),
         }
         Ok(())
+    }
+
+    /// Whether `host` may still run a copy of a pool VM that the record
+    /// places elsewhere (its latest listing shows one: a duplicate, an
+    /// autostart copy), or a stop asked of it has not answered: not ready
+    /// for maintenance until those copies are gone (whoever powers it off
+    /// would take them down with it, the kept copy's host may be the one
+    /// that fails next).
+    fn stray_copies_on(&self, host: &str) -> bool {
+        let listed = self.hosts[host].seen.iter().any(|vm| {
+            self.pool.vm_by_name(vm).is_some_and(|v| {
+                let me = &self.pool.vms[v];
+                !(me.power.is_active() && self.pool.hosts[me.host].name == host)
+            })
+        });
+        listed
+            || self
+                .inflight
+                .values()
+                .any(|a| matches!(a, Action::StopVm { host: x, .. } if x == host))
     }
 
     fn enter_maintenance(&mut self, host: &str, out: &mut Output) {
@@ -312,6 +343,9 @@ impl Runtime {
             if waits {
                 return false;
             }
+        }
+        if self.stray_copies_on(host) {
+            return false;
         }
         if !remaining {
             return true;

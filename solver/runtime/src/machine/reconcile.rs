@@ -84,6 +84,7 @@ impl Runtime {
         let inflight = std::mem::take(&mut self.inflight);
         for h in self.hosts.values_mut() {
             h.probe = None;
+            h.silent_seen = None;
         }
         for action in inflight.into_values() {
             match action {

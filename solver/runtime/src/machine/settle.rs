@@ -73,6 +73,7 @@ impl Runtime {
         if 2 * reachable < total {
             if !self.isolated {
                 self.isolated = true;
+                self.restart_fence_holds();
                 out.alerts.push(Alert::RuntimeIsolated {
                     reachable,
                     hosts: total,
@@ -81,6 +82,7 @@ impl Runtime {
             }
         } else if self.isolated {
             self.isolated = false;
+            self.restart_fence_holds();
             out.notes.push(Note::IsolationEnded);
         }
         // Waits that ended.
@@ -136,6 +138,14 @@ impl Runtime {
                     } else {
                         (true, since)
                     };
+                    if status.held_after_a_failed_fence()
+                        && !host_silent
+                        && self.hosts[&host].probe.is_none()
+                        && self.hosts[&host].probe_sent < since
+                    {
+                        // Not probed since the hold began: asked now.
+                        self.next_probe = self.now;
+                    }
                     if acting && !self.isolated && host_silent && self.heard_since(&host, from) {
                         self.start_fence(&host, level, round, out);
                         // Its deadline is a wake-up of this step too.
@@ -394,6 +404,25 @@ impl Runtime {
             at(d);
         }
         out.wake_at = wake;
+    }
+
+    /// The runtime was just found cut off from the pool, or back in touch
+    /// with it: what it saw of the hosts held for their next fence after
+    /// a failed one may have been its own silence. Each such hold starts
+    /// again from now: a probe of the host sent from now on must fail,
+    /// then the pool answer. (The first request after a monitor's
+    /// `host_down` needs no silence of the host: its hold is left as it
+    /// is.)
+    fn restart_fence_holds(&mut self) {
+        let now = self.now;
+        for rt in self.hosts.values_mut() {
+            if rt.status.held_after_a_failed_fence()
+                && let HostStatus::FenceHold { since, .. } = &mut rt.status
+            {
+                *since = now;
+                rt.silent_seen = None;
+            }
+        }
     }
 
     /// `action` got no answer within its deadline: an alert, and the safe
