@@ -893,6 +893,42 @@ fn a_held_fence_waits_for_the_pool_to_answer_after_the_host_was_seen_silent() {
 }
 
 #[test]
+fn a_fence_in_flight_when_the_runtime_stopped_is_not_sent_again_to_a_host_that_answers() {
+    // h1's fence is in flight when the runtime stops. The resumed runtime
+    // holds it until the pool answers, and probes h1 meanwhile: h1 was
+    // repaired while nobody watched and answers, so it is back, not
+    // fenced (its VMs were never released). Silent, it is fenced.
+    let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 10})));
+    d.monitor_down(1_000, "h1");
+    let (_, level, _) = d.fence_in_flight("h1");
+    assert_eq!(level, 0);
+
+    let mut r = d.crash_and_recover(3_000);
+    let from = r.outs.len();
+    for t in (3_000..40_000).step_by(1_000) {
+        r.tick_heard(t, &[]);
+        r.answer_inventories(t + 100);
+    }
+    assert_eq!(fences(r.since(from)), []);
+    assert_eq!(r.rt.host_statuses()["h1"], "up");
+    assert!(starts(&r.outs).is_empty());
+
+    let mut r = d.crash_and_recover(3_000);
+    let from = r.outs.len();
+    for t in (3_000..40_000).step_by(1_000) {
+        r.tick_heard(t, &["h1"]);
+        r.answer_inventories(t + 100);
+        if !fences(r.since(from)).is_empty() {
+            break;
+        }
+    }
+    assert_eq!(
+        fences(r.since(from)),
+        [("h1".to_string(), 0, "fence_ipmilan".to_string())]
+    );
+}
+
+#[test]
 fn fence_timeout_counts_as_failed_and_a_late_off_still_confirms() {
     let mut d = Driver::settled(three_hosts(json!({"check_interval_s": 100_000})));
     let out = d.monitor_down(1_000, "h1");

@@ -177,6 +177,7 @@ impl Runtime {
             level,
             round,
             since: self.now,
+            resumed: false,
         };
         rt.silent_seen = None;
         self.next_probe = self.next_probe.min(self.now);

@@ -187,6 +187,11 @@ enum HostStatus {
         level: usize,
         round: u32,
         since: Millis,
+        /// Held by a resumed runtime: its fence was in flight when the
+        /// runtime stopped (tried, its outcome lost). Probed while held,
+        /// and back if it answers, as after a failed fence.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        resumed: bool,
     },
     /// Confirmed off: its VMs were released for restart.
     Fenced,
@@ -248,11 +253,13 @@ impl HostStatus {
     /// Waiting to send a fence request after one of this host's fences
     /// failed (the next level, or the next round after the backoff), as
     /// opposed to its first request (after an outside monitor's
-    /// `host_down`, or one resent by a resumed runtime): such a host that
-    /// answers a probe is back, as from `FenceWait`; an outside monitor's
-    /// word is kept until a fence has been tried.
+    /// `host_down`), or one that a resumed runtime sends again (its fence
+    /// was in flight when the runtime stopped): such a host that answers a
+    /// probe is back, as from `FenceWait`; an outside monitor's word is
+    /// kept until a fence has been tried.
     fn held_after_a_failed_fence(&self) -> bool {
-        matches!(self, HostStatus::FenceHold { level, round, .. } if *level > 0 || *round > 0)
+        matches!(self, HostStatus::FenceHold { level, round, resumed, .. }
+            if *level > 0 || *round > 0 || *resumed)
     }
 }
 

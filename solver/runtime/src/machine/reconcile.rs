@@ -112,6 +112,14 @@ impl Runtime {
                         _ => 0,
                     };
                     self.hold_fence(&host, level, round);
+                    // Tried already: the host is probed while held, and
+                    // back if it answers (it may have been repaired while
+                    // the runtime was away or cut off; seed 330783).
+                    if let HostStatus::FenceHold { resumed, .. } =
+                        &mut self.hosts.get_mut(&host).expect("known").status
+                    {
+                        *resumed = true;
+                    }
                 }
                 Action::Inventory { .. } => {}
                 Action::StartVm {

@@ -123,6 +123,7 @@ impl Runtime {
                     level,
                     round,
                     since,
+                    ..
                 } => {
                     // After a failed fence, the host itself is probed too
                     // and may be back: the next request waits for a probe
