@@ -574,10 +574,7 @@ impl Runtime {
                 }
             }
             for host in now.into_iter().filter(|h| *h != kept) {
-                let stopping = self.inflight.values().any(|a| {
-                    matches!(a, Action::StopVm { vm: x, host: y, .. } if *x == vm && *y == host)
-                });
-                if !stopping {
+                if !stopping.contains(&host) {
                     let id = self.id();
                     self.emit(
                         Action::StopVm {

@@ -132,21 +132,21 @@ impl Runtime {
                     // (the runtime may have been cut off in between, and
                     // the silence be its own).
                     let (host_silent, from) = if status.held_after_a_failed_fence() {
-                        match self.hosts[&host].silent_seen.filter(|&t| t >= since) {
+                        let rt = &self.hosts[&host];
+                        match rt.silent_seen.filter(|&t| t >= since) {
                             Some(seen) => (true, seen),
-                            None => (false, since),
+                            None => {
+                                if rt.probe.is_none() && rt.probe_sent < since {
+                                    // Not probed since the hold began:
+                                    // asked now.
+                                    self.next_probe = self.now;
+                                }
+                                (false, since)
+                            }
                         }
                     } else {
                         (true, since)
                     };
-                    if status.held_after_a_failed_fence()
-                        && !host_silent
-                        && self.hosts[&host].probe.is_none()
-                        && self.hosts[&host].probe_sent < since
-                    {
-                        // Not probed since the hold began: asked now.
-                        self.next_probe = self.now;
-                    }
                     if acting && !self.isolated && host_silent && self.heard_since(&host, from) {
                         self.start_fence(&host, level, round, out);
                         // Its deadline is a wake-up of this step too.
