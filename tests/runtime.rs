@@ -1518,6 +1518,110 @@ fn a_lost_start_retried_on_its_host_never_goes_elsewhere_while_it_may_land() {
     }));
 }
 
+#[test]
+fn a_lost_start_past_its_deadline_is_decided_by_the_hosts_that_answer() {
+    // As above, and some host never answers (down, never fenced): no query
+    // about a2 is ever answered by every host. Once the lost start's
+    // deadline has passed and its host's fresh listing lacks a2, the hosts
+    // that answer decide: a2 is started again on that host, where the lost
+    // start could only meet itself, and on no other.
+    let (r, target, t, seen, started_at) = a_lost_start_queried_while_a_host_is_silent(true);
+    let a2 = starts_of_a2(&r, seen);
+    assert!(
+        a2.iter().all(|s| s.1 == target),
+        "started away from its lost start's host {target}: {a2:?}"
+    );
+    let at = started_at.expect("a2 never started again while a host stayed silent");
+    // Not before the lost start's deadline (sent before t, 120 s).
+    assert!(
+        at >= t + 100_000,
+        "started again at {at}, before the lost start's deadline"
+    );
+    assert!(notes(&r.outs[seen..]).contains(&Note::LandingRuledOut {
+        vm: "a2".into(),
+        host: target.clone(),
+    }));
+}
+
+#[test]
+fn a_lost_start_is_not_decided_while_its_own_host_cannot_list() {
+    // The same, but the lost start's host fails every listing: nothing
+    // shows that the start did not land there, and the queries that other
+    // hosts answer do not decide. a2 is started nowhere.
+    let (r, target, _, seen, started_at) = a_lost_start_queried_while_a_host_is_silent(false);
+    assert_eq!(started_at, None, "{:?}", starts_of_a2(&r, seen));
+    assert!(!notes(&r.outs[seen..]).contains(&Note::LandingRuledOut {
+        vm: "a2".into(),
+        host: target,
+    }));
+}
+
+/// [`a_lost_start_retried_on_its_host_never_goes_elsewhere_while_it_may_land`]
+/// run on for 200 s, every query about a2 answered "nowhere" with an
+/// error (some host does not answer), every listing answered (the lost
+/// start's host failing its own unless `target_lists`). The driver, a2's
+/// host, the resume time, where a2's last refused start sits in the
+/// outputs, and when a2 was next started.
+fn a_lost_start_queried_while_a_host_is_silent(
+    target_lists: bool,
+) -> (Driver, String, Millis, usize, Option<Millis>) {
+    let (mut r, target, t) = a_lost_start_restarted_on_its_host();
+    let mut now = t + 1_000;
+    r.start_result(now, "a2", false);
+    now += 10_000;
+    r.tick(now);
+    let seen = r.outs.len();
+    r.start_result(now + 1, "a2", false);
+    let listing = |host: &str| -> Vec<String> {
+        match host {
+            "h2" => vec!["c".into()],
+            "h3" => vec!["d".into()],
+            h if h == target => vec!["a".into()],
+            _ => Vec::new(),
+        }
+    };
+    let mut started_at = None;
+    for s in 1..=200 {
+        let at = now + s * 1_000;
+        r.tick(at);
+        let asked: Vec<Action> = r.rt.in_flight().cloned().collect();
+        for a in asked {
+            match a {
+                Action::QueryVm { id, vm } => {
+                    r.feed(
+                        at + 1,
+                        Event::VmStatus {
+                            id,
+                            vm,
+                            host: None,
+                            error: Some("h9 does not answer".into()),
+                        },
+                    );
+                }
+                Action::Inventory { id, host } => {
+                    let fails = !target_lists && host == target;
+                    let vms = if fails { Vec::new() } else { listing(&host) };
+                    r.feed(
+                        at + 2,
+                        Event::Inventory {
+                            id,
+                            host,
+                            vms,
+                            error: fails.then(|| "no route to host".into()),
+                            demand: Default::default(),
+                        },
+                    );
+                }
+                _ => {}
+            }
+        }
+        if started_at.is_none() && !starts_of_a2(&r, seen).is_empty() {
+            started_at = Some(at);
+        }
+    }
+    (r, target, t, seen, started_at)
+}
+
 /// A runtime that died with the starts of a and a2 in flight, resumed: a
 /// runs where its start landed, a2 is listed nowhere and started again on
 /// the same host. The resumed driver, a2's host and the resume time.

@@ -47,6 +47,13 @@ impl Runtime {
                 self.vms.get(vm).map(|r| &r.phase),
                 Some(Phase::Unknown { id: Some(x), missing: true, .. }) if *x == id
             );
+            // Pinned by a start: the start's host is the one place the
+            // start may have made it run, so once that host's fresh listing
+            // rules the start out (`landing_ruled_out`), an answer that
+            // some other host did not give decides too.
+            let start_pinned = self.reconciling.is_none()
+                && self.late_landings.get(vm).is_some_and(|l| l.from.is_none());
+            let missing = missing || start_pinned;
             if failed && missing {
                 // Not on the hosts that answer: as before the
                 // query, taken for crashed on its own host.
@@ -107,8 +114,11 @@ impl Runtime {
         self.vms
             .insert(name.clone(), VmRt::with(Phase::Pending, false));
         // A copy may still appear elsewhere (a migration of it without an
-        // answer may yet land on its target): looked for first, as the
-        // planner keeps such a VM out of its plans, not started here.
+        // answer from before the runtime stopped, pinned, may yet land on
+        // its target): looked for first, as the planner keeps such a VM out
+        // of its plans, not started here. Its actions in flight were
+        // dropped above: a VM that dies on its host ends a migration from
+        // there, and a late answer that it runs somewhere is a sighting.
         if self.may_run_elsewhere(&name, Some(&host)).is_some() {
             self.in_doubt(&name, None, 1, ASK_AGAIN_MS, out);
             return;
@@ -289,6 +299,13 @@ impl Runtime {
             _ => return Ok(()),
         };
         let v = self.vm_id(vm)?;
+        // A start's pin names the host where it may run: found nowhere,
+        // it starts there again first, where it can only meet itself.
+        let start_host = self
+            .late_landings
+            .get(vm)
+            .filter(|l| l.from.is_none())
+            .map(|l| l.host.clone());
         match host {
             Some(h) => {
                 let hid = self.host_id(h)?;
@@ -316,10 +333,22 @@ impl Runtime {
                     *reconciled_away = true;
                 }
             }
+            None if !clean
+                && start_host.is_some()
+                && self
+                    .may_run_elsewhere(vm, on.as_deref().or(start_host.as_deref()))
+                    .is_some() =>
+            {
+                // Some host did not answer, and something the runtime knows
+                // (a listing, an action in flight, a host not confirmed
+                // off) may have it elsewhere than where it would start:
+                // looked for again, its pin kept.
+                self.ask_again(id, vm);
+            }
             None if self
                 .late_landings
                 .get(vm)
-                .is_some_and(|l| on.as_deref() != Some(l.host.as_str()))
+                .is_some_and(|l| !clean || on.as_deref() != Some(l.host.as_str()))
                 && !self.landing_ruled_out(vm, id, clean, out) =>
             {
                 // A migration (or a start elsewhere) that may still land:
@@ -337,7 +366,9 @@ impl Runtime {
                 let own = self.pool.vms[v].host;
                 let restarted =
                     self.pool.ha.enabled && self.pool.vms[v].restart != Restart::Unprotected;
-                let same_host = on.filter(|t| {
+                // Every host answered: the planner may choose; otherwise
+                // the start's host, the one place it may have run.
+                let same_host = on.or(start_host.filter(|_| !clean)).filter(|t| {
                     self.hosts
                         .get(t)
                         .is_some_and(|r| r.status == HostStatus::Up)
@@ -387,7 +418,8 @@ impl Runtime {
     /// its probes and lists no copy (running or paused), or is confirmed
     /// off and still down, a query asked
     /// after those listings and answered by every host that finds none
-    /// ends the pin (`landing_ruled_out`). Until then the check goes on
+    /// ends the pin (`landing_ruled_out`); for a start's pin, a query
+    /// some host did not answer will do. Until then the check goes on
     /// (a host that does not answer, or lists the VM, leaves the pin in
     /// place). Safety rules: "What may still land is waited for".
     fn landing_ruled_out(&mut self, vm: &str, id: ActionId, clean: bool, out: &mut Output) -> bool {
@@ -445,7 +477,11 @@ impl Runtime {
             return false;
         }
         match pin.query_from {
-            Some(q) if clean && id >= q => {
+            // A start pin whose host's fresh listing has no copy: a query
+            // asked since decides even if some host did not answer it (one
+            // down for good, never fenced, would otherwise keep the VM
+            // down for ever: seed 331995).
+            Some(q) if (clean || pin.from.is_none()) && id >= q => {
                 self.late_landings.remove(vm);
                 out.notes.push(Note::LandingRuledOut {
                     vm: vm.to_string(),
