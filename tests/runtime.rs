@@ -1557,11 +1557,12 @@ fn a_lost_start_is_not_decided_while_its_own_host_cannot_list() {
 }
 
 /// [`a_lost_start_retried_on_its_host_never_goes_elsewhere_while_it_may_land`]
-/// run on for 200 s, every query about a2 answered "nowhere" with an
-/// error (some host does not answer), every listing answered (the lost
-/// start's host failing its own unless `target_lists`). The driver, a2's
-/// host, the resume time, where a2's last refused start sits in the
-/// outputs, and when a2 was next started.
+/// run on for 200 s while another host is down and its fence never
+/// works: every query about a2 answered "nowhere" with an error (that
+/// host does not answer), every listing answered (the lost start's host
+/// failing its own unless `target_lists`). The driver, a2's host, the
+/// resume time, where a2's last refused start sits in the outputs, and
+/// when a2 was next started.
 fn a_lost_start_queried_while_a_host_is_silent(
     target_lists: bool,
 ) -> (Driver, String, Millis, usize, Option<Millis>) {
@@ -1572,6 +1573,10 @@ fn a_lost_start_queried_while_a_host_is_silent(
     r.tick(now);
     let seen = r.outs.len();
     r.start_result(now + 1, "a2", false);
+    // The host that is neither a2's nor fenced goes silent for good.
+    let silent = if target == "h2" { "h3" } else { "h2" };
+    r.monitor_down(now + 2, silent);
+    r.fence_fails(now + 3, silent);
     let listing = |host: &str| -> Vec<String> {
         match host {
             "h2" => vec!["c".into()],
@@ -1583,7 +1588,7 @@ fn a_lost_start_queried_while_a_host_is_silent(
     let mut started_at = None;
     for s in 1..=200 {
         let at = now + s * 1_000;
-        r.tick(at);
+        r.tick_heard(at, &[silent]);
         let asked: Vec<Action> = r.rt.in_flight().cloned().collect();
         for a in asked {
             match a {
@@ -1594,9 +1599,12 @@ fn a_lost_start_queried_while_a_host_is_silent(
                             id,
                             vm,
                             host: None,
-                            error: Some("h9 does not answer".into()),
+                            error: Some(format!("{silent} does not answer")),
                         },
                     );
+                }
+                Action::Fence { host, .. } if host == silent => {
+                    r.fence_fails(at + 1, silent);
                 }
                 Action::Inventory { id, host } => {
                     let fails = !target_lists && host == target;
@@ -1619,6 +1627,16 @@ fn a_lost_start_queried_while_a_host_is_silent(
             started_at = Some(at);
         }
     }
+    let statuses = r.rt.host_statuses();
+    let status = statuses
+        .iter()
+        .find(|(n, _)| n.as_str() == silent)
+        .map(|(_, st)| *st)
+        .expect("known");
+    assert_ne!(
+        status, "fenced",
+        "{silent} was meant never to be confirmed off"
+    );
     (r, target, t, seen, started_at)
 }
 
