@@ -1073,6 +1073,50 @@ fn vm_mode_never_fences_and_reports_the_host_lost() {
     assert!(starts(&d.outs).is_empty(), "restarted in mode vm");
 }
 
+#[test]
+fn vm_mode_tries_a_vm_that_waits_again_on_its_own_host_only() {
+    // HA mode "vm" restarts a VM on its own host only. c crashes on h2 and
+    // every start of it there fails: it waits (`restart_failed`), and when
+    // it is tried again a minute later, or at once when room appears, it
+    // is again on h2, never on h1 or h3, which have room for it.
+    let ha = json!({"mode": "vm", "check_interval_s": 1_000_000, "restart_retries": 1,
+        "retry_interval_s": 5});
+    let mut d = Driver::settled(three_hosts(ha));
+    d.feed(1_000, Event::VmCrashed { vm: "c".into() });
+    let mut t = 1_000;
+    let mut failed = 0;
+    while t < 200_000 {
+        t += 1_000;
+        d.tick(t);
+        let inflight = d.in_flight_ids(|a| matches!(a, Action::StartVm { vm, .. } if vm == "c"));
+        if !inflight.is_empty() {
+            d.start_result(t + 10, "c", false);
+            failed += 1;
+        }
+        if t == 100_000 {
+            // Room appears (an operator stops a VM): the waiting VM is
+            // planned again at once.
+            d.feed(t + 20, Event::VmStopped { vm: "d".into() });
+        }
+    }
+    assert!(
+        alerts(&d.outs)
+            .iter()
+            .any(|a| matches!(a, Alert::RestartFailed { vm, .. } if vm == "c")),
+        "c never waited"
+    );
+    let c: Vec<_> = starts(&d.outs).into_iter().filter(|s| s.0 == "c").collect();
+    assert!(
+        failed >= 4,
+        "c was tried again only {failed} times: {c:?} {:?}",
+        alerts(&d.outs)
+    );
+    assert!(
+        c.iter().all(|s| s.1 == "h2"),
+        "started away from its own host in mode vm: {c:?}"
+    );
+}
+
 // ---- 3. restarts ----
 
 #[test]
@@ -2888,6 +2932,76 @@ fn amounts_an_inventory_gives_replace_the_records() {
         [("x".to_string(), "h2".to_string(), 1)],
         "x waits although z shrank"
     );
+}
+
+#[test]
+fn room_freed_by_a_vm_the_runtime_halts_goes_at_once_to_a_vm_that_found_none() {
+    // x (60) cannot restart on h2 beside y and u (30 each). u, unprotected,
+    // crashes and is not restarted: its room is free, and x starts there
+    // at once, not at the next retry of VMs without room a minute later.
+    // The same when u is found nowhere (its host lists it no more).
+    for found_nowhere in [false, true] {
+        let doc = pool(
+            json!({"check_interval_s": 1_000_000}),
+            vec![host("h1", 100), host("h2", 100)],
+            vec![
+                vm("x", "h1", 60),
+                vm("y", "h2", 30),
+                with(vm("u", "h2", 30), json!({"restart": "unprotected"})),
+            ],
+        );
+        let mut d = Driver::settled(doc);
+        d.fail_host(1_000, "h1");
+        assert!(starts(&d.outs).is_empty());
+        assert!(
+            alerts(&d.outs)
+                .iter()
+                .any(|a| matches!(a, Alert::RestartFailed { vm, .. } if vm == "x"))
+        );
+        let mut from = d.outs.len();
+        if found_nowhere {
+            // h2's next listing (a minute on) lacks u: looked for, found
+            // nowhere, halted. (x's retry at that tick finds no room yet.)
+            d.tick(61_000);
+            from = d.outs.len();
+            let ids =
+                d.in_flight_ids(|a| matches!(a, Action::Inventory { host, .. } if host == "h2"));
+            assert_eq!(ids.len(), 1);
+            d.feed(
+                61_100,
+                Event::Inventory {
+                    id: ids[0],
+                    host: "h2".into(),
+                    vms: vec!["y".into()],
+                    error: None,
+                    demand: Default::default(),
+                },
+            );
+            let mut t = 61_100;
+            while d
+                .in_flight_ids(|a| matches!(a, Action::QueryVm { vm, .. } if vm == "u"))
+                .is_empty()
+            {
+                assert!(t < 80_000, "u was never looked for");
+                t += 500;
+                d.tick(t);
+            }
+            nowhere(&mut d, "u", t + 10);
+        } else {
+            d.feed(2_000, Event::VmCrashed { vm: "u".into() });
+        }
+        let p = d.rt.pool();
+        let u = &p.vms[p.vm_by_name("u").expect("known")];
+        assert!(
+            !u.power.is_active(),
+            "u was meant to be halted (found nowhere: {found_nowhere})"
+        );
+        assert_eq!(
+            starts(d.since(from)),
+            [("x".to_string(), "h2".to_string(), 1)],
+            "x waits beside the room u left (found nowhere: {found_nowhere})"
+        );
+    }
 }
 
 #[test]

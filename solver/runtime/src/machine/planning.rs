@@ -98,7 +98,31 @@ impl Runtime {
 
     /// A stuck VM awaits a target again, in its start group: the groups
     /// before it run first, and the ones after it wait for it.
+    /// In HA mode "vm" no plan moves a VM: it is tried again on its own
+    /// host (when that host is up; otherwise it waits another round).
     pub(super) fn repend(&mut self, vm: &str) {
+        if self.pool.ha.enabled
+            && self.pool.ha.mode == HaMode::Vm
+            && let Some(v) = self.pool.vm_by_name(vm)
+        {
+            let own = &self.pool.hosts[self.pool.vms[v].host];
+            let (name, up) = (own.name.clone(), own.state == HostState::Up);
+            let now = self.now;
+            let rt = self.vms.get_mut(vm).expect("known");
+            rt.phase = if up {
+                Phase::Retry {
+                    host: name,
+                    attempt: 0,
+                    until: now,
+                }
+            } else {
+                Phase::Stuck {
+                    until: now.saturating_add(STUCK_RETRY_MS),
+                }
+            };
+            self.dirty = true;
+            return;
+        }
         let rt = self.vms.get_mut(vm).expect("known");
         rt.phase = Phase::Pending;
         rt.tried.clear();

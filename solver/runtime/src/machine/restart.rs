@@ -104,7 +104,7 @@ impl Runtime {
         self.forget_vm_actions(&name);
         if !self.pool.ha.enabled || vm.restart == Restart::Unprotected {
             self.vms.insert(name, VmRt::steady());
-            self.set_vm(v, None, Some(Power::Halted));
+            self.halt(v);
             return;
         }
         let host = self.pool.hosts[h].name.clone();
@@ -264,11 +264,34 @@ impl Runtime {
         self.dirty = true;
     }
 
+    /// `v` is halted by the runtime's own decision (not restarted: it
+    /// crashed or was found nowhere unprotected, or it was given up): the
+    /// room it held on a host that is up is free again, and the VMs that
+    /// found no room get another chance at once (seed 476578).
+    fn halt(&mut self, v: VmId) {
+        let held = self.pool.vms[v].power.is_active()
+            && self.pool.hosts[self.pool.vms[v].host].state == HostState::Up;
+        self.set_vm(v, None, Some(Power::Halted));
+        if held {
+            self.unstick();
+        }
+    }
+
     fn give_up(&mut self, vm: &str, out: &mut Output) {
         let v = self.pool.vm_by_name(vm).expect("known");
         out.notes.push(Note::VmGivenUp { vm: vm.to_string() });
+        // A VM awaiting a target holds no room (planning sees it on no
+        // host): giving it up frees none for the others.
+        let waiting = matches!(
+            self.vms.get(vm).map(|r| &r.phase),
+            Some(Phase::Pending | Phase::Planned { .. } | Phase::Stuck { .. })
+        );
         self.vms.insert(vm.to_string(), VmRt::steady());
-        self.set_vm(v, None, Some(Power::Halted));
+        if waiting {
+            self.set_vm(v, None, Some(Power::Halted));
+        } else {
+            self.halt(v);
+        }
         if let Some(e) = self.recovery.get_mut(vm) {
             e.done_at = Some(self.now);
             e.delay_ms = 0;
@@ -380,7 +403,7 @@ impl Runtime {
                     self.start(vm, &t, attempt.saturating_add(1), out);
                 } else if !restarted {
                     self.vms.insert(vm.to_string(), VmRt::steady());
-                    self.set_vm(v, None, Some(Power::Halted));
+                    self.halt(v);
                 } else if self.pool.hosts[own].state == HostState::Up
                     && !self.recovery.contains_key(vm)
                 {
