@@ -2886,19 +2886,7 @@ fn each_fence_request_waits_for_fresh_answers_from_half_of_the_pool() {
 fn amounts_an_inventory_gives_replace_the_records() {
     // x (60) cannot restart on h2 beside y and z (30 each)... until z's
     // definition, shrunk to 10 while nobody told the runtime, is listed.
-    let doc = pool(
-        json!({"check_interval_s": 1_000_000}),
-        vec![host("h1", 100), host("h2", 100)],
-        vec![vm("x", "h1", 60), vm("y", "h2", 30), vm("z", "h2", 30)],
-    );
-    let mut d = Driver::settled(doc);
-    d.fail_host(1_000, "h1");
-    assert!(starts(&d.outs).is_empty());
-    assert!(
-        alerts(&d.outs)
-            .iter()
-            .any(|a| matches!(a, Alert::RestartFailed { vm, .. } if vm == "x"))
-    );
+    let mut d = x_waiting_beside(vm("z", "h2", 30));
     d.tick(61_000);
     let ids = d.in_flight_ids(|a| matches!(a, Action::Inventory { host, .. } if host == "h2"));
     assert_eq!(ids.len(), 1);
@@ -2934,6 +2922,26 @@ fn amounts_an_inventory_gives_replace_the_records() {
     );
 }
 
+/// Two hosts of 100: x (60) on h1, y (30) and `third` on h2. h1 fails
+/// (fenced at 1 s), and x, with no room beside them, waits
+/// (`restart_failed`).
+fn x_waiting_beside(third: Value) -> Driver {
+    let doc = pool(
+        json!({"check_interval_s": 1_000_000}),
+        vec![host("h1", 100), host("h2", 100)],
+        vec![vm("x", "h1", 60), vm("y", "h2", 30), third],
+    );
+    let mut d = Driver::settled(doc);
+    d.fail_host(1_000, "h1");
+    assert!(starts(&d.outs).is_empty());
+    assert!(
+        alerts(&d.outs)
+            .iter()
+            .any(|a| matches!(a, Alert::RestartFailed { vm, .. } if vm == "x"))
+    );
+    d
+}
+
 #[test]
 fn room_freed_by_a_vm_the_runtime_halts_goes_at_once_to_a_vm_that_found_none() {
     // x (60) cannot restart on h2 beside y and u (30 each). u, unprotected,
@@ -2941,23 +2949,7 @@ fn room_freed_by_a_vm_the_runtime_halts_goes_at_once_to_a_vm_that_found_none() {
     // at once, not at the next retry of VMs without room a minute later.
     // The same when u is found nowhere (its host lists it no more).
     for found_nowhere in [false, true] {
-        let doc = pool(
-            json!({"check_interval_s": 1_000_000}),
-            vec![host("h1", 100), host("h2", 100)],
-            vec![
-                vm("x", "h1", 60),
-                vm("y", "h2", 30),
-                with(vm("u", "h2", 30), json!({"restart": "unprotected"})),
-            ],
-        );
-        let mut d = Driver::settled(doc);
-        d.fail_host(1_000, "h1");
-        assert!(starts(&d.outs).is_empty());
-        assert!(
-            alerts(&d.outs)
-                .iter()
-                .any(|a| matches!(a, Alert::RestartFailed { vm, .. } if vm == "x"))
-        );
+        let mut d = x_waiting_beside(with(vm("u", "h2", 30), json!({"restart": "unprotected"})));
         let mut from = d.outs.len();
         if found_nowhere {
             // h2's next listing (a minute on) lacks u: looked for, found

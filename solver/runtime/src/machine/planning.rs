@@ -82,6 +82,15 @@ impl Runtime {
             })
     }
 
+    /// The host a start of `vm` without an answer pins it to (a start's
+    /// pin, not a migration's), whatever that host's state.
+    pub(super) fn start_pin_host(&self, vm: &str) -> Option<&str> {
+        self.late_landings
+            .get(vm)
+            .filter(|l| l.from.is_none())
+            .map(|l| l.host.as_str())
+    }
+
     /// Stuck VMs get another chance after capacity appeared.
     pub(super) fn unstick(&mut self) {
         let stuck: Vec<String> = self

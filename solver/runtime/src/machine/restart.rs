@@ -51,10 +51,8 @@ impl Runtime {
             // start may have made it run, so once that host's fresh listing
             // rules the start out (`landing_ruled_out`), an answer that
             // some other host did not give decides too.
-            let start_pinned = self.reconciling.is_none()
-                && self.late_landings.get(vm).is_some_and(|l| l.from.is_none());
-            let missing = missing || start_pinned;
-            if failed && missing {
+            let start_pinned = self.reconciling.is_none() && self.start_pin_host(vm).is_some();
+            if failed && (missing || start_pinned) {
                 // Not on the hosts that answer: as before the
                 // query, taken for crashed on its own host.
                 self.found(id, vm, None, false, out)?;
@@ -267,9 +265,15 @@ impl Runtime {
     /// `v` is halted by the runtime's own decision (not restarted: it
     /// crashed or was found nowhere unprotected, or it was given up): the
     /// room it held on a host that is up is free again, and the VMs that
-    /// found no room get another chance at once (seed 476578).
+    /// found no room get another chance at once (seed 476578). A VM
+    /// awaiting a target holds no room (planning sees it on no host).
     fn halt(&mut self, v: VmId) {
-        let held = self.pool.vms[v].power.is_active()
+        let waiting = matches!(
+            self.vms.get(&self.pool.vms[v].name).map(|r| &r.phase),
+            Some(Phase::Pending | Phase::Planned { .. } | Phase::Stuck { .. })
+        );
+        let held = !waiting
+            && self.pool.vms[v].power.is_active()
             && self.pool.hosts[self.pool.vms[v].host].state == HostState::Up;
         self.set_vm(v, None, Some(Power::Halted));
         if held {
@@ -280,18 +284,9 @@ impl Runtime {
     fn give_up(&mut self, vm: &str, out: &mut Output) {
         let v = self.pool.vm_by_name(vm).expect("known");
         out.notes.push(Note::VmGivenUp { vm: vm.to_string() });
-        // A VM awaiting a target holds no room (planning sees it on no
-        // host): giving it up frees none for the others.
-        let waiting = matches!(
-            self.vms.get(vm).map(|r| &r.phase),
-            Some(Phase::Pending | Phase::Planned { .. } | Phase::Stuck { .. })
-        );
+        // Halted while its phase still says whether it held room.
+        self.halt(v);
         self.vms.insert(vm.to_string(), VmRt::steady());
-        if waiting {
-            self.set_vm(v, None, Some(Power::Halted));
-        } else {
-            self.halt(v);
-        }
         if let Some(e) = self.recovery.get_mut(vm) {
             e.done_at = Some(self.now);
             e.delay_ms = 0;
@@ -324,11 +319,7 @@ impl Runtime {
         let v = self.vm_id(vm)?;
         // A start's pin names the host where it may run: found nowhere,
         // it starts there again first, where it can only meet itself.
-        let start_host = self
-            .late_landings
-            .get(vm)
-            .filter(|l| l.from.is_none())
-            .map(|l| l.host.clone());
+        let start_host = self.start_pin_host(vm).map(str::to_string);
         match host {
             Some(h) => {
                 let hid = self.host_id(h)?;
