@@ -2110,6 +2110,48 @@ fn failback_return_moves_evacuated_vms_home() {
 }
 
 #[test]
+fn room_a_failback_leaves_goes_at_once_to_a_vm_that_found_none() {
+    // m (60) restarts on h3 beside w (30) when h1 fails; then h4 fails and
+    // x (70) finds room nowhere (h2 has 50, h3 10, h1 is down). h1 comes
+    // back, too small for x, and m's failback migration frees 70 on h3:
+    // x starts there at once, not at the next retry a minute later.
+    let doc = pool(
+        json!({"check_interval_s": 1_000_000, "failback": "return", "host_failures_to_tolerate": 0}),
+        vec![
+            host("h1", 60),
+            host("h2", 100),
+            host("h3", 100),
+            host("h4", 100),
+        ],
+        vec![
+            vm("m", "h1", 60),
+            vm("y", "h2", 50),
+            vm("w", "h3", 30),
+            vm("x", "h4", 70),
+        ],
+    );
+    let mut d = Driver::settled(doc);
+    d.fail_host(1_000, "h1");
+    d.start_result(2_000, "m", true);
+    assert_eq!(vm_host(&d.rt, "m"), "h3");
+    d.fail_host(3_000, "h4");
+    assert!(d.rt.awaiting().contains(&"x".to_string()));
+    d.feed(10_000, Event::HostUp { host: "h1".into() });
+    d.answer_inventories(10_000);
+    let m = d.migrate_in_flight();
+    assert_eq!(m.len(), 1, "{m:?}");
+    let (id, vm, from, to) = m[0].clone();
+    assert_eq!((vm.as_str(), from.as_str(), to.as_str()), ("m", "h3", "h1"));
+    let before = d.outs.len();
+    d.migrated(11_000, id, "m", "h1");
+    assert_eq!(
+        starts(d.since(before)),
+        [("x".to_string(), "h3".to_string(), 1)],
+        "x waits beside the room m's failback left"
+    );
+}
+
+#[test]
 fn failback_off_leaves_vms_where_they_are() {
     let mut d = fail_and_return("off");
     d.tick(100_000);
@@ -2942,6 +2984,36 @@ fn x_waiting_beside(third: Value) -> Driver {
     d
 }
 
+/// h2's next listing (a minute on) lacks u, and u is looked for (x's
+/// retry at that tick finds no room yet). Returns how many outputs came
+/// before that listing, and when the query went out.
+fn u_missing_from_h2(d: &mut Driver) -> (usize, Millis) {
+    d.tick(61_000);
+    let from = d.outs.len();
+    let ids = d.in_flight_ids(|a| matches!(a, Action::Inventory { host, .. } if host == "h2"));
+    assert_eq!(ids.len(), 1);
+    d.feed(
+        61_100,
+        Event::Inventory {
+            id: ids[0],
+            host: "h2".into(),
+            vms: vec!["y".into()],
+            error: None,
+            demand: Default::default(),
+        },
+    );
+    let mut t = 61_100;
+    while d
+        .in_flight_ids(|a| matches!(a, Action::QueryVm { vm, .. } if vm == "u"))
+        .is_empty()
+    {
+        assert!(t < 80_000, "u was never looked for");
+        t += 500;
+        d.tick(t);
+    }
+    (from, t)
+}
+
 #[test]
 fn room_freed_by_a_vm_the_runtime_halts_goes_at_once_to_a_vm_that_found_none() {
     // x (60) cannot restart on h2 beside y and u (30 each). u, unprotected,
@@ -2952,32 +3024,9 @@ fn room_freed_by_a_vm_the_runtime_halts_goes_at_once_to_a_vm_that_found_none() {
         let mut d = x_waiting_beside(with(vm("u", "h2", 30), json!({"restart": "unprotected"})));
         let mut from = d.outs.len();
         if found_nowhere {
-            // h2's next listing (a minute on) lacks u: looked for, found
-            // nowhere, halted. (x's retry at that tick finds no room yet.)
-            d.tick(61_000);
-            from = d.outs.len();
-            let ids =
-                d.in_flight_ids(|a| matches!(a, Action::Inventory { host, .. } if host == "h2"));
-            assert_eq!(ids.len(), 1);
-            d.feed(
-                61_100,
-                Event::Inventory {
-                    id: ids[0],
-                    host: "h2".into(),
-                    vms: vec!["y".into()],
-                    error: None,
-                    demand: Default::default(),
-                },
-            );
-            let mut t = 61_100;
-            while d
-                .in_flight_ids(|a| matches!(a, Action::QueryVm { vm, .. } if vm == "u"))
-                .is_empty()
-            {
-                assert!(t < 80_000, "u was never looked for");
-                t += 500;
-                d.tick(t);
-            }
+            // Found nowhere, halted.
+            let (outs, t) = u_missing_from_h2(&mut d);
+            from = outs;
             nowhere(&mut d, "u", t + 10);
         } else {
             d.feed(2_000, Event::VmCrashed { vm: "u".into() });
@@ -2992,6 +3041,95 @@ fn room_freed_by_a_vm_the_runtime_halts_goes_at_once_to_a_vm_that_found_none() {
             starts(d.since(from)),
             [("x".to_string(), "h2".to_string(), 1)],
             "x waits beside the room u left (found nowhere: {found_nowhere})"
+        );
+    }
+}
+
+#[test]
+fn room_a_start_held_until_its_retries_ran_out_goes_at_once_to_a_vm_that_found_none() {
+    // h1 fails with a and b (60 each); h2 (y, 30) has room for one of
+    // them. Its starts there all fail and it has nowhere else to go: the
+    // room they held is free, and the other one starts there at once, not
+    // at the next retry of VMs without room a minute later.
+    let doc = pool(
+        json!({"check_interval_s": 1_000_000, "restart_retries": 0}),
+        vec![host("h1", 100), host("h2", 100)],
+        vec![vm("a", "h1", 60), vm("b", "h1", 60), vm("y", "h2", 30)],
+    );
+    let mut d = Driver::settled(doc);
+    d.fail_host(1_000, "h1");
+    let s = starts(&d.outs);
+    assert_eq!(s.len(), 1, "{s:?}");
+    let (first, target) = (s[0].0.clone(), s[0].1.clone());
+    assert_eq!(target, "h2");
+    let other = if first == "a" { "b" } else { "a" };
+    let from = d.outs.len();
+    d.start_result(2_000, &first, false);
+    assert_eq!(
+        starts(d.since(from)),
+        [(other.to_string(), "h2".to_string(), 1)],
+        "{other} waits beside the room {first}'s failed starts left"
+    );
+    assert!(
+        d.rt.awaiting().contains(&first),
+        "{first} is not started again"
+    );
+}
+
+/// Three hosts of 100: x (60) on h1, y and u (30 each) on h2, w (60) on h3.
+/// h1 fails (fenced at 1 s) and x, with room nowhere, waits.
+fn x_waiting_beside_u() -> Driver {
+    let doc = pool(
+        json!({"check_interval_s": 1_000_000}),
+        vec![host("h1", 100), host("h2", 100), host("h3", 100)],
+        vec![
+            vm("x", "h1", 60),
+            vm("y", "h2", 30),
+            vm("u", "h2", 30),
+            vm("w", "h3", 60),
+        ],
+    );
+    let mut d = Driver::settled(doc);
+    d.fail_host(1_000, "h1");
+    assert!(starts(&d.outs).is_empty());
+    d
+}
+
+#[test]
+fn room_left_by_a_vm_found_or_reported_on_another_host_goes_at_once_to_a_vm_that_found_none() {
+    // u moves from h2 to h3 (someone migrated it: reported, or found
+    // there after h2's listing lacked it): x starts at once in the room u
+    // left on h2.
+    for reported in [true, false] {
+        let mut d = x_waiting_beside_u();
+        let mut from = d.outs.len();
+        if reported {
+            d.feed(
+                2_000,
+                Event::VmMigrated {
+                    vm: "u".into(),
+                    host: "h3".into(),
+                },
+            );
+        } else {
+            let (outs, t) = u_missing_from_h2(&mut d);
+            from = outs;
+            let id = d.in_flight_ids(|a| matches!(a, Action::QueryVm { vm, .. } if vm == "u"))[0];
+            d.feed(
+                t + 10,
+                Event::VmStatus {
+                    id,
+                    vm: "u".into(),
+                    host: Some("h3".into()),
+                    error: None,
+                },
+            );
+        }
+        assert_eq!(vm_host(&d.rt, "u"), "h3");
+        assert_eq!(
+            starts(d.since(from)),
+            [("x".to_string(), "h2".to_string(), 1)],
+            "x waits beside the room u left (reported: {reported})"
         );
     }
 }

@@ -56,7 +56,12 @@ impl Runtime {
     pub(super) fn vm_migrated(&mut self, vm: &str, host: &str) -> Result<(), RuntimeError> {
         let v = self.vm_id(vm)?;
         let h = self.host_id(host)?;
+        let freed = self.room_held(v).is_some_and(|x| x != h);
         self.set_vm(v, Some(h), None);
+        if freed {
+            // Room on its source: the VMs that found none may take it.
+            self.unstick();
+        }
         Ok(())
     }
 

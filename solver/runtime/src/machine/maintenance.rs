@@ -402,8 +402,9 @@ impl Runtime {
         {
             return;
         }
-        self.vms.insert(vm.to_string(), VmRt::steady());
         let v = self.pool.vm_by_name(vm).expect("known");
+        let source = self.room_held(v);
+        self.vms.insert(vm.to_string(), VmRt::steady());
         if ok {
             // Moved: its source no longer runs it, whatever that host's
             // latest listing said.
@@ -419,6 +420,11 @@ impl Runtime {
                 vm: vm.to_string(),
                 host: host.to_string(),
             });
+            if source.is_some_and(|s| s != t) {
+                // Room on its source: the VMs that found none may take it
+                // (a protected VM that waits for room goes before a drain).
+                self.unstick();
+            }
         } else {
             let from = self.pool.hosts[self.pool.vms[v].host].name.clone();
             if let Some(rt) = self.hosts.get_mut(&from) {

@@ -91,6 +91,20 @@ impl Runtime {
             .map(|l| l.host.as_str())
     }
 
+    /// The host whose room `v` holds for planning: the one its record
+    /// places it on, when that host is up and `v` runs or is being started
+    /// or migrated there. A VM awaiting a target holds none (planning sees
+    /// it on no host).
+    pub(super) fn room_held(&self, v: VmId) -> Option<HostId> {
+        let vm = &self.pool.vms[v];
+        let waiting = matches!(
+            self.vms.get(&vm.name).map(|r| &r.phase),
+            Some(Phase::Pending | Phase::Planned { .. } | Phase::Stuck { .. })
+        );
+        (!waiting && vm.power.is_active() && self.pool.hosts[vm.host].state == HostState::Up)
+            .then_some(vm.host)
+    }
+
     /// Stuck VMs get another chance after capacity appeared.
     pub(super) fn unstick(&mut self) {
         let stuck: Vec<String> = self

@@ -407,11 +407,17 @@ impl Runtime {
                 ),
             });
         }
+        // The room it held elsewhere (a start there, or the record's host)
+        // is free again: the VMs that found none get another chance at once.
+        let freed = self.room_held(v).is_some_and(|x| x != h);
         self.forget_vm_actions(&name);
         self.set_vm(v, Some(h), Some(Power::Running));
         self.vms.insert(name.clone(), VmRt::steady());
         if let Some(e) = self.recovery.get_mut(&name) {
             e.done_at = Some(self.now);
+        }
+        if freed {
+            self.unstick();
         }
     }
 

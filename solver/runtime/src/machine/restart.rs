@@ -244,6 +244,12 @@ impl Runtime {
             return;
         }
         // Every attempt on this host failed: another host, if failover may.
+        // The room its starts held there is free again: the VMs that found
+        // none get another chance at once (before this VM waits itself, so
+        // that in HA mode "vm" it is not tried again at once).
+        if self.room_held(v).is_some() {
+            self.unstick();
+        }
         let rt = self.vms.get_mut(vm).expect("known");
         rt.tried.push(host.to_string());
         if self.pool.ha.mode == HaMode::Vm || !self.pool.ha.enabled {
@@ -268,13 +274,7 @@ impl Runtime {
     /// found no room get another chance at once (seed 476578). A VM
     /// awaiting a target holds no room (planning sees it on no host).
     fn halt(&mut self, v: VmId) {
-        let waiting = matches!(
-            self.vms.get(&self.pool.vms[v].name).map(|r| &r.phase),
-            Some(Phase::Pending | Phase::Planned { .. } | Phase::Stuck { .. })
-        );
-        let held = !waiting
-            && self.pool.vms[v].power.is_active()
-            && self.pool.hosts[self.pool.vms[v].host].state == HostState::Up;
+        let held = self.room_held(v).is_some();
         self.set_vm(v, None, Some(Power::Halted));
         if held {
             self.unstick();
