@@ -671,6 +671,39 @@ fn freeze_and_release(
     steps
 }
 
+fn a_query_asks_every_host_that_answers_past_one_that_does_not() {
+    // h1's and h3's libvirtd are cut off: asked where web (on h2) runs,
+    // the driver still finds it on h2, though h1 comes first; a VM that
+    // runs nowhere is "not known" (h1 or h3 may run it), never "nowhere".
+    // The hosts are asked at once, not one after another: two silent
+    // hosts cost one call timeout (10 s), not two (three one after another
+    // would outlast the runtime's 30 s deadline for the answer).
+    use haplan_runtime::driver::Hypervisor;
+    let (bench, pool) = three_hosts();
+    let parsed = haplan::pool_from_value(&pool).expect("a valid pool");
+    let live = live::Live::new(&parsed).expect("drivers for every host");
+    assert_eq!(live.locate("web"), Ok(Some("h2".to_string())));
+    bench.isolate("h1").expect("isolate");
+    bench.isolate("h3").expect("isolate");
+    assert_eq!(live.locate("web"), Ok(Some("h2".to_string())));
+    let asked = Instant::now();
+    let ghost = live.locate("ghost");
+    let took = asked.elapsed();
+    assert!(
+        ghost
+            .as_ref()
+            .is_err_and(|e| e.contains("h1") || e.contains("h3")),
+        "{ghost:?}"
+    );
+    assert!(
+        took < Duration::from_secs(18),
+        "two silent hosts were asked one after the other: {took:?}"
+    );
+    bench.heal("h1").expect("heal");
+    bench.heal("h3").expect("heal");
+    bench.stop().expect("the bench stops");
+}
+
 fn the_runtime_outlives_a_frozen_management_path_to_one_host() {
     let steps = freeze_and_release(&["h1"], json!({}), true);
     // It did see the host go silent (and a peer still reaching it).
@@ -1474,6 +1507,10 @@ fn on_the_bench() {
         (
             "a_host_that_only_lost_its_management_network_keeps_its_vms_and_gets_no_copies",
             a_host_that_only_lost_its_management_network_keeps_its_vms_and_gets_no_copies,
+        ),
+        (
+            "a_query_asks_every_host_that_answers_past_one_that_does_not",
+            a_query_asks_every_host_that_answers_past_one_that_does_not,
         ),
         (
             "the_runtime_outlives_a_frozen_management_path_to_one_host",

@@ -169,6 +169,30 @@ fn seeded_scenarios_keep_every_invariant() {
     );
 }
 
+#[test]
+fn the_simulated_world_asks_every_host_that_answers_where_a_vm_runs() {
+    // h0 does not answer: a VM on h2 is still found there (h0 comes first
+    // by name), and a VM that runs nowhere is "not known", never "nowhere".
+    use haplan_runtime::driver::Hypervisor;
+    let doc = serde_json::json!({
+        "name": "three",
+        "hosts": [
+            {"name": "h0", "capacity": {"mem": 100}},
+            {"name": "h1", "capacity": {"mem": 100}},
+            {"name": "h2", "capacity": {"mem": 100}}
+        ],
+        "vms": [{"name": "v", "host": "h2", "demand": {"mem": 10}}]
+    });
+    let pool = haplan::pool_from_value(&doc).expect("a valid pool");
+    let world = sim::World::new(&pool, 1);
+    assert_eq!(world.locate("v"), Ok(Some("h2".to_string())));
+    assert_eq!(world.locate("w"), Ok(None));
+    world.partition("h0", false, true);
+    assert_eq!(world.locate("v"), Ok(Some("h2".to_string())));
+    let w = world.locate("w");
+    assert!(w.as_ref().is_err_and(|e| e.contains("h0")), "{w:?}");
+}
+
 /// `haplan run --driver sim --verbose` keeps at most
 /// `VERBOSE_ROUTINE_STEPS_MAX` routine steps however long the run: a pool
 /// probed every millisecond (`check_interval_s: 0`) for 60 simulated

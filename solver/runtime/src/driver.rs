@@ -24,7 +24,10 @@ pub trait Hypervisor: Send + Sync {
     fn stop_vm(&self, vm: &str, host: &str) -> Result<(), String>;
     /// Live-migrates `vm` from `from` to `to`; on error it still runs on `from`.
     fn migrate(&self, vm: &str, from: &str, to: &str) -> Result<(), String>;
-    /// The host `vm` runs on, if any.
+    /// The host `vm` runs on, if any. Every host that answers is asked:
+    /// an error only when none of them runs it and some host did not
+    /// answer (it may run there), so that an error means "on none of the
+    /// hosts that answer".
     fn locate(&self, vm: &str) -> Result<Option<String>, String>;
     /// The VMs running or paused on `host`.
     fn list_vms(&self, host: &str) -> Result<Vec<String>, String>;

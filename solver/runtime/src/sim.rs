@@ -619,7 +619,9 @@ impl Hypervisor for World {
     fn locate(&self, vm: &str) -> Result<Option<String>, String> {
         self.with(|s| {
             // As a real manager sees it: a host fenced off runs nothing, a
-            // host that does not answer may run anything.
+            // host that does not answer may run anything; every host that
+            // answers is asked.
+            let mut silent = None;
             for (name, h) in &s.hosts {
                 let answers = h.powered && h.mgmt && !s.runtime_cut;
                 if answers {
@@ -627,10 +629,10 @@ impl Hypervisor for World {
                         return Ok(Some(name.clone()));
                     }
                 } else if !h.fenced {
-                    return Err(format!("{name} does not answer"));
+                    silent.get_or_insert_with(|| format!("{name} does not answer"));
                 }
             }
-            Ok(None)
+            silent.map_or(Ok(None), Err)
         })
     }
 

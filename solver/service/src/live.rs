@@ -397,21 +397,38 @@ impl Hypervisor for Live {
 
     fn locate(&self, vm: &str) -> Result<Option<String>, String> {
         let off = self.off.lock().expect("not poisoned").clone();
-        for (name, h) in &self.hosts {
-            if off.contains(name) {
-                continue;
-            }
-            match self.seen(h.active_domains()) {
-                Ok(list) => {
-                    if list.iter().any(|d| d.name == vm) {
-                        return Ok(Some(name.clone()));
-                    }
+        // Every host at once: one after another, each host that does not
+        // answer would add its whole call timeout, and three of them would
+        // outlast the query's deadline (its answer then comes too late to
+        // count, and the VM is never decided).
+        let answers: Vec<(&String, Result<bool, LibvirtError>)> = std::thread::scope(|scope| {
+            let asked: Vec<_> = self
+                .hosts
+                .iter()
+                .filter(|(name, _)| !off.contains(*name))
+                .map(|(name, h)| {
+                    let ask = move || h.active_domains().map(|l| l.iter().any(|d| d.name == vm));
+                    (name, scope.spawn(ask))
+                })
+                .collect();
+            asked
+                .into_iter()
+                .map(|(name, t)| (name, t.join().expect("a libvirt call does not panic")))
+                .collect()
+        });
+        let mut silent = None;
+        for (name, answer) in answers {
+            match self.seen(answer) {
+                Ok(true) => return Ok(Some(name.clone())),
+                Ok(false) => {}
+                // It may run on a host that does not answer: not known,
+                // unless a host that answers runs it.
+                Err(e) => {
+                    silent.get_or_insert_with(|| format!("{name} did not answer: {e}"));
                 }
-                // It may run on a host that does not answer: not known.
-                Err(e) => return Err(format!("{name} did not answer: {e}")),
             }
         }
-        Ok(None)
+        silent.map_or(Ok(None), Err)
     }
 
     fn list_vms(&self, host: &str) -> Result<Vec<String>, String> {

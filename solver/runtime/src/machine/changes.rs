@@ -18,8 +18,14 @@ impl Runtime {
         let h = self.host_id(host)?;
         match self.pool.vm_by_name(vm) {
             Some(v) => {
+                // Room it held elsewhere (a start or retry there, its
+                // record) is free again for the VMs that found none.
+                let freed = self.room_held(v).is_some_and(|x| x != h);
                 self.forget_vm_actions(vm);
                 self.set_vm(v, Some(h), Some(Power::Running));
+                if freed {
+                    self.unstick();
+                }
             }
             None => {
                 let Some(def) = definition else {

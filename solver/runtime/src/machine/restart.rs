@@ -244,12 +244,9 @@ impl Runtime {
             return;
         }
         // Every attempt on this host failed: another host, if failover may.
-        // The room its starts held there is free again: the VMs that found
-        // none get another chance at once (before this VM waits itself, so
-        // that in HA mode "vm" it is not tried again at once).
-        if self.room_held(v).is_some() {
-            self.unstick();
-        }
+        // (The room its starts held there is not handed at once to the VMs
+        // that found none: two VMs whose starts all fail would re-plan each
+        // other without end. They get it at their next retry.)
         let rt = self.vms.get_mut(vm).expect("known");
         rt.tried.push(host.to_string());
         if self.pool.ha.mode == HaMode::Vm || !self.pool.ha.enabled {
