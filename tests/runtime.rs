@@ -3552,13 +3552,18 @@ fn a_duplicate_is_confirmed_by_fresh_inventories_then_one_copy_kept() {
     assert_eq!(vm_host(&d.rt, "b"), "h1");
 }
 
-#[test]
-fn a_copy_whose_stop_is_asked_for_is_never_the_one_kept_next() {
-    // p's restart on t is under way (listed there) when an autostart copy
-    // shows up on o: the fresh listings keep t's (the start's) and stop
-    // o's. The start then answers in doubt, and a query finds p on o
-    // first, where its stop has not landed yet. The next decision must
-    // keep t's copy again: keeping o's would stop both.
+/// h2 and h3 both list p, h1 silent (its listing).
+fn both(h: &str) -> Listing {
+    match h {
+        "h1" => Listing::Silent,
+        _ => runs(&["p"]),
+    }
+}
+
+/// p's restart on t (the start `id` still under way, listed there) when an
+/// autostart copy shows up on o: the fresh listings (at 60 s) keep t's
+/// (the start's) and stop o's. Returns (driver, id, t, o).
+fn p_on_two_hosts_one_copy_stopped() -> (Driver, u64, String, String) {
     let doc = pool(
         json!({"check_interval_s": 1_000_000}),
         vec![host("h1", 100), host("h2", 100), host("h3", 100)],
@@ -3568,10 +3573,6 @@ fn a_copy_whose_stop_is_asked_for_is_never_the_one_kept_next() {
     d.fail_host(1_000, "h1");
     let (id, t, _) = d.start_in_flight("p");
     let o = if t == "h2" { "h3" } else { "h2" }.to_string();
-    let both = |h: &str| match h {
-        "h1" => Listing::Silent,
-        _ => runs(&["p"]),
-    };
     d.tick(60_000);
     d.answer_inventories_with(60_010, both);
     d.answer_inventories_with(60_020, both);
@@ -3581,39 +3582,50 @@ fn a_copy_whose_stop_is_asked_for_is_never_the_one_kept_next() {
         kept: t.clone(),
     }));
     assert_eq!(stops(&d.outs), [("p".to_string(), o.clone())]);
+    (d, id, t, o)
+}
+
+/// At `at`, p's start `id` on t answers in doubt; it is looked for, found
+/// on o first, and both hosts are listed afresh three times (with p).
+fn start_in_doubt_then_found_on(d: &mut Driver, id: u64, t: &str, o: &str, at: Millis) {
     let from = d.outs.len();
     d.feed(
-        60_100,
+        at,
         Event::VmStartResult {
             id,
             vm: "p".into(),
-            host: t.clone(),
+            host: t.to_string(),
             ok: false,
             error: Some("cannot acquire state change lock".into()),
             in_doubt: true,
         },
     );
     assert_eq!(queries(d.since(from)), ["p"]);
-    let q =
-        d.rt.in_flight()
-            .find_map(|a| match a {
-                Action::QueryVm { id, .. } => Some(*id),
-                _ => None,
-            })
-            .expect("a query");
+    let q = d.in_flight_ids(|a| matches!(a, Action::QueryVm { .. }))[0];
     d.feed(
-        60_120,
+        at + 20,
         Event::VmStatus {
             id: q,
             vm: "p".into(),
-            host: Some(o.clone()),
+            host: Some(o.to_string()),
             error: None,
         },
     );
-    for at in [60_200, 60_300, 60_400] {
-        d.tick(at);
-        d.answer_inventories_with(at + 10, both);
+    for step in 1..=3 {
+        d.tick(at + 100 * step);
+        d.answer_inventories_with(at + 100 * step + 10, both);
     }
+}
+
+#[test]
+fn a_copy_whose_stop_is_asked_for_is_never_the_one_kept_next() {
+    // p's restart on t is under way (listed there) when an autostart copy
+    // shows up on o: the fresh listings keep t's (the start's) and stop
+    // o's. The start then answers in doubt, and a query finds p on o
+    // first, where its stop has not landed yet. The next decision must
+    // keep t's copy again: keeping o's would stop both.
+    let (mut d, id, t, o) = p_on_two_hosts_one_copy_stopped();
+    start_in_doubt_then_found_on(&mut d, id, &t, &o, 60_100);
     assert_eq!(
         stops(&d.outs),
         [("p".to_string(), o.clone())],
@@ -3621,6 +3633,147 @@ fn a_copy_whose_stop_is_asked_for_is_never_the_one_kept_next() {
         alerts(&d.outs)
     );
     assert_eq!(vm_host(&d.rt, "p"), t);
+}
+
+#[test]
+fn a_copy_whose_stop_got_no_answer_in_time_is_never_the_one_kept_next() {
+    // As above, but the stop of o's copy gets no answer in time: it may
+    // still land. A query then finds p on o first, and the fresh listings
+    // show both copies again: the decision keeps t's (the start's) and
+    // stops o's again. Keeping o's would stop t's, and the late stop would
+    // leave no copy at all.
+    let (mut d, id, t, o) = p_on_two_hosts_one_copy_stopped();
+    // The stop's deadline (60 s) passes; o is listed again, still with p.
+    d.tick(120_100);
+    assert!(
+        unanswered(&d.outs)
+            .iter()
+            .any(|a| matches!(a, Action::StopVm { host, .. } if *host == o))
+    );
+    d.answer_inventories_with(120_110, both);
+    let from = d.outs.len();
+    start_in_doubt_then_found_on(&mut d, id, &t, &o, 120_200);
+    only_ever_kept(d.since(from), &t);
+    assert!(
+        stops(d.since(from)).iter().all(|(_, h)| *h == o),
+        "{:?}",
+        stops(d.since(from))
+    );
+    assert_eq!(vm_host(&d.rt, "p"), t);
+    assert!(d.rt.state_json()["late_stops"]["p"].get(&o).is_some());
+    // o, listed afresh, runs p no more: that stop may land no more.
+    let mut at = 120_500;
+    while d.rt.state_json()["late_stops"] != json!({}) {
+        assert!(at < 400_000, "the late stop is never ruled out");
+        at += 10_000;
+        d.tick(at);
+        d.answer_inventories_with(at + 10, |h| match h {
+            "h1" => Listing::Silent,
+            h if h == t => runs(&["p"]),
+            _ => runs(&[]),
+        });
+    }
+    assert_eq!(vm_host(&d.rt, "p"), t);
+}
+
+/// `outs` decide a duplicate at least once, and keep the copy on `t` each
+/// time.
+fn only_ever_kept(outs: &[Output], t: &str) {
+    let kept: Vec<String> = alerts(outs)
+        .into_iter()
+        .filter_map(|a| match a {
+            Alert::DuplicateVm { kept, .. } => Some(kept),
+            _ => None,
+        })
+        .collect();
+    assert!(!kept.is_empty(), "no decision: {:?}", alerts(outs));
+    assert!(kept.iter().all(|k| k == t), "kept {kept:?}, not {t}");
+}
+
+/// [`p_on_two_hosts_one_copy_stopped`], then p's start on t succeeds and
+/// both hosts are listed again. Returns (driver, t, o).
+fn p_started_beside_a_copy_being_stopped() -> (Driver, String, String) {
+    let (mut d, id, t, o) = p_on_two_hosts_one_copy_stopped();
+    d.feed(
+        60_100,
+        Event::VmStartResult {
+            id,
+            vm: "p".into(),
+            host: t.clone(),
+            ok: true,
+            error: None,
+            in_doubt: false,
+        },
+    );
+    d.answer_inventories_with(60_110, both);
+    (d, t, o)
+}
+
+#[test]
+fn a_late_failed_stop_does_not_end_an_earlier_stop_that_may_land() {
+    // p's start on t succeeds; o's copy is stopped (S1), and S1 gets no
+    // answer in time. o still lists p: stopped again (S2), which gets no
+    // answer in time either, then answers late that it failed (S1 holds
+    // the domain). The record then moves to o (a reported migration), and
+    // both hosts list p: t's copy is kept, as S1 may still land on o's.
+    let (mut d, t, o) = p_started_beside_a_copy_being_stopped();
+    let stop_ids = |d: &Driver| d.in_flight_ids(|a| matches!(a, Action::StopVm { .. }));
+    let s1 = stop_ids(&d)[0];
+    // S1's deadline passes; listings bring a second stop of o's copy.
+    let mut at = 120_100;
+    let s2 = loop {
+        d.tick(at);
+        d.answer_inventories_with(at + 10, both);
+        if let Some(&s) = stop_ids(&d).iter().find(|&&s| s != s1) {
+            break s;
+        }
+        assert!(at < 200_000, "o's copy was never stopped again");
+        at += 1_000;
+    };
+    // S2's deadline passes too (listings lacking nothing new meanwhile).
+    let sent = at;
+    while !stop_ids(&d).is_empty() {
+        at += 5_000;
+        d.tick(at);
+        assert!(at < sent + 120_000, "S2 never timed out");
+    }
+    d.feed(
+        at + 10,
+        Event::VmStopResult {
+            id: s2,
+            vm: "p".into(),
+            host: o.clone(),
+            ok: false,
+            error: Some("cannot acquire state change lock".into()),
+        },
+    );
+    d.feed(
+        at + 20,
+        Event::VmMigrated {
+            vm: "p".into(),
+            host: o.clone(),
+        },
+    );
+    let from = d.outs.len();
+    for step in 1..=4 {
+        d.tick(at + 1_000 * step);
+        d.answer_inventories_with(at + 1_000 * step + 10, both);
+    }
+    only_ever_kept(d.since(from), &t);
+    assert!(stops(d.since(from)).iter().all(|(_, h)| *h == o));
+}
+
+#[test]
+fn a_stop_that_may_land_ends_when_its_host_is_confirmed_off() {
+    // The stop of o's copy gets no answer in time; then o fails and is
+    // fenced: nothing sent to it can land any more, and nothing of that
+    // stop is kept.
+    let (mut d, _, o) = p_started_beside_a_copy_being_stopped();
+    d.tick(120_100);
+    assert!(d.rt.state_json()["late_stops"]["p"].get(&o).is_some());
+    d.fail_host(130_000, &o);
+    assert_eq!(host_state(&d.rt, &o), HostState::Down);
+    assert_eq!(d.rt.state_json()["late_stops"], json!({}));
 }
 
 #[test]

@@ -157,6 +157,7 @@ impl Runtime {
             self.vms.remove(v);
             self.recovery.remove(v);
             self.late_landings.remove(v);
+            self.late_stops.remove(v);
             self.duplicates.remove(v);
             self.alerted_not_agile.remove(v);
             for rt in self.hosts.values_mut() {
@@ -165,6 +166,10 @@ impl Runtime {
             }
         }
         self.failback.retain(|(v, _)| !gone.contains(v));
+        self.late_stops.retain(|_, on| {
+            on.remove(host);
+            !on.is_empty()
+        });
         self.host_leaves(host);
         self.hosts.remove(host);
         self.inflight.retain(|_, a| !action_names_host(a, host));

@@ -574,6 +574,13 @@ pub struct Runtime {
     /// it (a drain or failback migration), and, found nowhere, it is not
     /// started anywhere else: a late landing would make a second copy.
     late_landings: BTreeMap<String, Landing>,
+    /// Stops of duplicate copies that got no answer in time (or were in
+    /// flight when the runtime stopped), by VM and host: their ids. Such a
+    /// stop may still land: that copy is never the one a later decision
+    /// keeps (it would stop every copy), until a listing of its host asked
+    /// after the stop lacks the VM, the stop's late answer comes, or the
+    /// host is confirmed off or removed.
+    late_stops: BTreeMap<String, BTreeMap<String, BTreeSet<ActionId>>>,
     dirty: bool,
     /// The budget of the exact checks (not state: a setting of the process).
     checks: Checks,
@@ -662,6 +669,7 @@ impl Runtime {
             reconciling: None,
             isolated: false,
             late_landings: BTreeMap::new(),
+            late_stops: BTreeMap::new(),
             dirty: true,
             checks: Checks::default(),
         };
@@ -761,6 +769,7 @@ impl Runtime {
             "reconciling": self.reconciling,
             "isolated": self.isolated,
             "late_landings": self.late_landings,
+            "late_stops": self.late_stops,
         })
     }
 
@@ -797,6 +806,10 @@ impl Runtime {
             // Absent from snapshots written before it was kept.
             late_landings: match state.get("late_landings") {
                 Some(_) => field(state, "late_landings")?,
+                None => BTreeMap::new(),
+            },
+            late_stops: match state.get("late_stops") {
+                Some(_) => field(state, "late_stops")?,
                 None => BTreeMap::new(),
             },
             dirty: false,

@@ -20,10 +20,34 @@ impl Runtime {
             if failed {
                 self.inventory_failed(host);
             } else {
+                // A stop without an answer whose host, listed after it, no
+                // longer runs the copy: done (or the copy gone anyway).
+                self.late_stops.retain(|vm, on| {
+                    if let Some(ids) = on.get_mut(host)
+                        && !vms.contains(vm)
+                    {
+                        ids.retain(|stop| *stop > id);
+                        if ids.is_empty() {
+                            on.remove(host);
+                        }
+                    }
+                    !on.is_empty()
+                });
                 self.inventory(id, host, vms, out);
                 self.amounts_seen(host, vms, demand, out);
             }
         }
+    }
+
+    /// A stop `id` of the copy of `vm` on `host` got no answer in time:
+    /// it may still land.
+    pub(super) fn stop_may_land(&mut self, id: ActionId, vm: &str, host: &str) {
+        self.late_stops
+            .entry(vm.to_string())
+            .or_default()
+            .entry(host.to_string())
+            .or_default()
+            .insert(id);
     }
 
     /// The answer to stopping the copy `id` of `vm` on `host`.
@@ -36,6 +60,26 @@ impl Runtime {
         error: Option<&str>,
         out: &mut Output,
     ) {
+        // A late answer ends that stop (not another one of the same copy,
+        // which may still land).
+        if let Some(on) = self.late_stops.get_mut(vm)
+            && let Some(ids) = on.get_mut(host)
+            && ids.remove(&id)
+        {
+            if ids.is_empty() {
+                on.remove(host);
+            }
+            if on.is_empty() {
+                self.late_stops.remove(vm);
+            }
+            if ok && let Some(rt) = self.hosts.get_mut(host) {
+                rt.seen.remove(vm);
+                out.notes.push(Note::DuplicateStopped {
+                    vm: vm.to_string(),
+                    host: host.to_string(),
+                });
+            }
+        }
         if self.take(id).is_some() {
             let rt = self.hosts.get_mut(host).expect("checked");
             if ok {
@@ -98,11 +142,13 @@ impl Runtime {
                         h.status = HostStatus::Up;
                     }
                 }
-                Action::StopVm { host, .. } => {
-                    // Whether that copy still runs: its host says.
+                Action::StopVm { id, vm, host } => {
+                    // Whether that copy still runs: its host says. The stop
+                    // may still land meanwhile.
                     if let Some(h) = self.hosts.get_mut(&host) {
                         h.inventory = true;
                     }
+                    self.stop_may_land(id, &vm, &host);
                 }
                 Action::Fence { host, level, .. } => {
                     // Sent again once the resumed runtime hears from half
@@ -543,11 +589,22 @@ impl Runtime {
                     _ => None,
                 })
                 .collect();
-            let keepable: Vec<String> = now
+            // Nor is a copy whose stop got no answer in time and may still
+            // land (unless every copy is such a one: one is kept then).
+            let late = self.late_stops.get(&vm);
+            let mut keepable: Vec<String> = now
                 .iter()
                 .filter(|h| !stopping.contains(*h))
+                .filter(|h| late.is_none_or(|l| !l.contains_key(*h)))
                 .cloned()
                 .collect();
+            if keepable.is_empty() {
+                keepable = now
+                    .iter()
+                    .filter(|h| !stopping.contains(*h))
+                    .cloned()
+                    .collect();
+            }
             let Some(first) = keepable.first().cloned() else {
                 continue; // every copy is being stopped already
             };

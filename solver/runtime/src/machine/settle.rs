@@ -461,10 +461,11 @@ impl Runtime {
             }
             Action::QueryVm { id, vm } => self.ask_again(id, &vm),
             Action::Inventory { host, .. } => self.inventory_failed(&host),
-            Action::StopVm { host, .. } => {
+            Action::StopVm { id, vm, host } => {
                 let rt = self.hosts.get_mut(&host).expect("known");
                 rt.inventory = true;
                 rt.inventory_at = 0;
+                self.stop_may_land(id, &vm, &host);
             }
         }
     }
