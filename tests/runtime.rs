@@ -402,6 +402,56 @@ impl Driver {
         merged([first, heard])
     }
 
+    /// One step at `at` of a pool where the hosts in `quiet` answer no
+    /// probe, `silent` among them never confirmed off (its fences fail): a
+    /// tick, the probes answered, every query answered "not known" (naming
+    /// `silent`), every inventory as `listing` says (`None`: it fails).
+    fn step_while_silent(
+        &mut self,
+        at: Millis,
+        silent: &str,
+        quiet: &[&str],
+        listing: impl Fn(&str) -> Option<Vec<String>>,
+    ) {
+        self.tick(at);
+        self.hear(at, quiet);
+        let asked: Vec<Action> = self.rt.in_flight().cloned().collect();
+        for a in asked {
+            match a {
+                Action::QueryVm { id, vm } => {
+                    self.feed(
+                        at + 1,
+                        Event::VmStatus {
+                            id,
+                            vm,
+                            host: None,
+                            error: Some(format!("{silent} does not answer")),
+                        },
+                    );
+                }
+                Action::Fence { host, .. } if host == silent => {
+                    self.fence(at + 1, silent, false);
+                    self.hear(at + 1, quiet);
+                }
+                Action::Inventory { id, host } => {
+                    let vms = listing(&host);
+                    let error = vms.is_none().then(|| "no route to host".into());
+                    self.feed(
+                        at + 2,
+                        Event::Inventory {
+                            id,
+                            host,
+                            vms: vms.unwrap_or_default(),
+                            error,
+                            demand: Default::default(),
+                        },
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// A tick at `at`, and the pool answers the runtime's probes (every
     /// host but `failing`): the outputs merged.
     fn tick_heard(&mut self, at: Millis, failing: &[&str]) -> Output {
@@ -1521,10 +1571,11 @@ fn recovery_asks_where_a_vm_in_flight_runs_before_anything_else() {
 }
 
 /// Every start of a2 sent by the resumed runtime `r`, from `from` on.
-fn starts_of_a2(r: &Driver, from: usize) -> Vec<(String, String, u32)> {
+/// The starts of `vm` since output `from`.
+fn starts_of_vm(r: &Driver, from: usize, vm: &str) -> Vec<(String, String, u32)> {
     starts(&r.outs[from..])
         .into_iter()
-        .filter(|s| s.0 == "a2")
+        .filter(|s| s.0 == vm)
         .collect()
 }
 
@@ -1540,7 +1591,7 @@ fn a_lost_start_retried_on_its_host_never_goes_elsewhere_while_it_may_land() {
     let before = r.outs.len();
     r.tick(now);
     assert_eq!(
-        starts_of_a2(&r, before),
+        starts_of_vm(&r, before, "a2"),
         [("a2".to_string(), target.clone(), 3)]
     );
     let seen = r.outs.len();
@@ -1548,7 +1599,7 @@ fn a_lost_start_retried_on_its_host_never_goes_elsewhere_while_it_may_land() {
     for s in 1..=20 {
         r.tick(now + s * 1_000);
     }
-    let elsewhere: Vec<_> = starts_of_a2(&r, seen)
+    let elsewhere: Vec<_> = starts_of_vm(&r, seen, "a2")
         .into_iter()
         .filter(|s| s.1 != target)
         .collect();
@@ -1570,7 +1621,7 @@ fn a_lost_start_past_its_deadline_is_decided_by_the_hosts_that_answer() {
     // that answer decide: a2 is started again on that host, where the lost
     // start could only meet itself, and on no other.
     let (r, target, t, seen, started_at) = a_lost_start_queried_while_a_host_is_silent(true);
-    let a2 = starts_of_a2(&r, seen);
+    let a2 = starts_of_vm(&r, seen, "a2");
     assert!(
         a2.iter().all(|s| s.1 == target),
         "started away from its lost start's host {target}: {a2:?}"
@@ -1593,7 +1644,7 @@ fn a_lost_start_is_not_decided_while_its_own_host_cannot_list() {
     // shows that the start did not land there, and the queries that other
     // hosts answer do not decide. a2 is started nowhere.
     let (r, target, _, seen, started_at) = a_lost_start_queried_while_a_host_is_silent(false);
-    assert_eq!(started_at, None, "{:?}", starts_of_a2(&r, seen));
+    assert_eq!(started_at, None, "{:?}", starts_of_vm(&r, seen, "a2"));
     assert!(!notes(&r.outs[seen..]).contains(&Note::LandingRuledOut {
         vm: "a2".into(),
         host: target,
@@ -1632,42 +1683,11 @@ fn a_lost_start_queried_while_a_host_is_silent(
     let mut started_at = None;
     for s in 1..=200 {
         let at = now + s * 1_000;
-        r.tick_heard(at, &[silent]);
-        let asked: Vec<Action> = r.rt.in_flight().cloned().collect();
-        for a in asked {
-            match a {
-                Action::QueryVm { id, vm } => {
-                    r.feed(
-                        at + 1,
-                        Event::VmStatus {
-                            id,
-                            vm,
-                            host: None,
-                            error: Some(format!("{silent} does not answer")),
-                        },
-                    );
-                }
-                Action::Fence { host, .. } if host == silent => {
-                    r.fence_fails(at + 1, silent);
-                }
-                Action::Inventory { id, host } => {
-                    let fails = !target_lists && host == target;
-                    let vms = if fails { Vec::new() } else { listing(&host) };
-                    r.feed(
-                        at + 2,
-                        Event::Inventory {
-                            id,
-                            host,
-                            vms,
-                            error: fails.then(|| "no route to host".into()),
-                            demand: Default::default(),
-                        },
-                    );
-                }
-                _ => {}
-            }
-        }
-        if started_at.is_none() && !starts_of_a2(&r, seen).is_empty() {
+        r.step_while_silent(at, silent, &[silent], |host| {
+            let fails = !target_lists && host == target;
+            (!fails).then(|| listing(host))
+        });
+        if started_at.is_none() && !starts_of_vm(&r, seen, "a2").is_empty() {
             started_at = Some(at);
         }
     }
@@ -1682,6 +1702,78 @@ fn a_lost_start_queried_while_a_host_is_silent(
         "{silent} was meant never to be confirmed off"
     );
     (r, target, t, seen, started_at)
+}
+
+#[test]
+fn a_vm_in_doubt_about_a_migration_to_a_host_confirmed_off_is_decided_by_the_hosts_that_answer() {
+    // m's drain migration from h1 gets no answer (in doubt: on h1 or on
+    // its target). The target then fails and is fenced: m runs on h1 or
+    // nowhere. Another host goes silent for good (its fence never
+    // answers), so no query is answered by every host. h1, listed, runs m
+    // no more: m is taken for crashed there and started on h1, not looked
+    // for as long as the silent host stays silent (seed 739646).
+    let doc = pool(
+        json!({"check_interval_s": 1_000_000}),
+        vec![
+            host("h1", 100),
+            host("h2", 100),
+            host("h3", 100),
+            host("h4", 100),
+        ],
+        vec![
+            vm("m", "h1", 30),
+            vm("c", "h2", 10),
+            vm("d", "h3", 10),
+            vm("e", "h4", 10),
+        ],
+    );
+    let mut d = Driver::settled(doc);
+    d.feed(
+        1_000,
+        Event::HostMaintenance {
+            host: "h1".into(),
+            enter: true,
+        },
+    );
+    let m = d.migrate_in_flight();
+    assert_eq!(m.len(), 1, "{m:?}");
+    let target = m[0].3.clone();
+    // The migration's deadline passes: in doubt.
+    d.tick(1_000 + 600_100);
+    let mut now = 1_000 + 600_200;
+    d.fail_host(now, &target);
+    assert_eq!(host_state(&d.rt, &target), HostState::Down);
+    let silent = ["h2", "h3", "h4"]
+        .into_iter()
+        .find(|h| *h != target)
+        .expect("a third host");
+    // Fenced, the target answers nothing any more; the silent host neither.
+    let quiet = [silent, target.as_str()];
+    now += 100;
+    d.monitor_down_while(now, silent, &[target.as_str()]);
+    d.fence(now + 1, silent, false);
+    d.hear(now + 1, &quiet);
+    let listing = |host: &str| -> Vec<String> {
+        match host {
+            "h2" => vec!["c".into()],
+            "h3" => vec!["d".into()],
+            "h4" => vec!["e".into()],
+            _ => Vec::new(),
+        }
+    };
+    let from = d.outs.len();
+    for s in 1..=120 {
+        let at = now + s * 1_000;
+        d.step_while_silent(at, silent, &quiet, |host| Some(listing(host)));
+        if !starts_of_vm(&d, from, "m").is_empty() {
+            break;
+        }
+    }
+    assert_eq!(
+        starts_of_vm(&d, from, "m"),
+        [("m".to_string(), "h1".to_string(), 1)],
+        "m was meant to start again on h1"
+    );
 }
 
 /// A runtime that died with the starts of a and a2 in flight, resumed: a

@@ -52,7 +52,20 @@ impl Runtime {
             // rules the start out (`landing_ruled_out`), an answer that
             // some other host did not give decides too.
             let start_pinned = self.reconciling.is_none() && self.start_pin_host(vm).is_some();
-            if failed && (missing || start_pinned) {
+            // In doubt about a migration whose target is confirmed off
+            // since (its pin ended there): the VM runs on its source or
+            // nowhere, and every host that answers was asked (the source
+            // among them): an answer that some other host did not give
+            // decides as for a VM missing from its host (seed 739646: a
+            // host whose fence never answers kept it looked for for ever).
+            let target_off = self.reconciling.is_none()
+                && !self.late_landings.contains_key(vm)
+                && matches!(
+                    self.vms.get(vm).map(|r| &r.phase),
+                    Some(Phase::Unknown { migration: Some((_, to)), .. })
+                        if self.hosts.get(to).is_some_and(|h| h.status == HostStatus::Fenced)
+                );
+            if failed && (missing || start_pinned || target_off) {
                 // Not on the hosts that answer: as before the
                 // query, taken for crashed on its own host.
                 self.found(id, vm, None, false, out)?;
