@@ -18,14 +18,8 @@ impl Runtime {
         let h = self.host_id(host)?;
         match self.pool.vm_by_name(vm) {
             Some(v) => {
-                // Room it held elsewhere (a start or retry there, its
-                // record) is free again for the VMs that found none.
-                let freed = self.room_held(v).is_some_and(|x| x != h);
                 self.forget_vm_actions(vm);
-                self.set_vm(v, Some(h), Some(Power::Running));
-                if freed {
-                    self.unstick();
-                }
+                self.relocate(v, h, Some(Power::Running));
             }
             None => {
                 let Some(def) = definition else {
@@ -62,12 +56,7 @@ impl Runtime {
     pub(super) fn vm_migrated(&mut self, vm: &str, host: &str) -> Result<(), RuntimeError> {
         let v = self.vm_id(vm)?;
         let h = self.host_id(host)?;
-        let freed = self.room_held(v).is_some_and(|x| x != h);
-        self.set_vm(v, Some(h), None);
-        if freed {
-            // Room on its source: the VMs that found none may take it.
-            self.unstick();
-        }
+        self.relocate(v, h, None);
         Ok(())
     }
 
@@ -166,10 +155,7 @@ impl Runtime {
             }
         }
         self.failback.retain(|(v, _)| !gone.contains(v));
-        self.late_stops.retain(|_, on| {
-            on.remove(host);
-            !on.is_empty()
-        });
+        self.end_late_stops(|_, h, _| h != host);
         self.host_leaves(host);
         self.hosts.remove(host);
         self.inflight.retain(|_, a| !action_names_host(a, host));

@@ -269,13 +269,9 @@ impl Runtime {
         // Off: it runs nothing, and no start sent to it can land any more.
         rt.seen.clear();
         self.late_landings.retain(|_, l| l.host != host);
-        // Nor can a stop sent to it.
-        self.late_stops.retain(|_, on| {
-            on.remove(host);
-            !on.is_empty()
-        });
-        let rt = self.hosts.get_mut(host).expect("known");
         rt.inventory = false;
+        // Nor can a stop sent to it.
+        self.end_late_stops(|_, h, _| h != host);
         self.release(host);
         self.unstick(); // what waited for the room kept for its VMs
     }

@@ -402,9 +402,8 @@ impl Runtime {
         {
             return;
         }
-        let v = self.pool.vm_by_name(vm).expect("known");
-        let source = self.room_held(v);
         self.vms.insert(vm.to_string(), VmRt::steady());
+        let v = self.pool.vm_by_name(vm).expect("known");
         if ok {
             // Moved: its source no longer runs it, whatever that host's
             // latest listing said.
@@ -415,16 +414,13 @@ impl Runtime {
                 rt.seen.remove(vm);
             }
             let t = self.pool.host_by_name(host).expect("known");
-            self.set_vm(v, Some(t), None);
+            // Room on its source: the VMs that found none may take it (a
+            // protected VM that waits for room goes before a drain).
+            self.relocate(v, t, None);
             out.notes.push(Note::VmMigrated {
                 vm: vm.to_string(),
                 host: host.to_string(),
             });
-            if source.is_some_and(|s| s != t) {
-                // Room on its source: the VMs that found none may take it
-                // (a protected VM that waits for room goes before a drain).
-                self.unstick();
-            }
         } else {
             let from = self.pool.hosts[self.pool.vms[v].host].name.clone();
             if let Some(rt) = self.hosts.get_mut(&from) {

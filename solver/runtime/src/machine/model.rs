@@ -162,6 +162,18 @@ impl Runtime {
         self.dirty = true;
     }
 
+    /// Ends every stop that may still land (`late_stops`) for which `keep`
+    /// (VM, host, stop id) says false, and whatever it leaves empty.
+    pub(super) fn end_late_stops(&mut self, mut keep: impl FnMut(&str, &str, ActionId) -> bool) {
+        self.late_stops.retain(|vm, on| {
+            on.retain(|host, ids| {
+                ids.retain(|&id| keep(vm, host, id));
+                !ids.is_empty()
+            });
+            !on.is_empty()
+        });
+    }
+
     pub(super) fn set_host_state(&mut self, h: HostId, state: HostState) {
         if self.pool.hosts[h].state != state {
             self.pool.hosts[h].state = state;

@@ -22,16 +22,8 @@ impl Runtime {
             } else {
                 // A stop without an answer whose host, listed after it, no
                 // longer runs the copy: done (or the copy gone anyway).
-                self.late_stops.retain(|vm, on| {
-                    if let Some(ids) = on.get_mut(host)
-                        && !vms.contains(vm)
-                    {
-                        ids.retain(|stop| *stop > id);
-                        if ids.is_empty() {
-                            on.remove(host);
-                        }
-                    }
-                    !on.is_empty()
+                self.end_late_stops(|vm, h, stop| {
+                    h != host || stop > id || vms.iter().any(|x| x == vm)
                 });
                 self.inventory(id, host, vms, out);
                 self.amounts_seen(host, vms, demand, out);
@@ -62,16 +54,13 @@ impl Runtime {
     ) {
         // A late answer ends that stop (not another one of the same copy,
         // which may still land).
-        if let Some(on) = self.late_stops.get_mut(vm)
-            && let Some(ids) = on.get_mut(host)
-            && ids.remove(&id)
-        {
-            if ids.is_empty() {
-                on.remove(host);
-            }
-            if on.is_empty() {
-                self.late_stops.remove(vm);
-            }
+        let late = self
+            .late_stops
+            .get(vm)
+            .and_then(|on| on.get(host))
+            .is_some_and(|ids| ids.contains(&id));
+        if late {
+            self.end_late_stops(|_, _, stop| stop != id);
             if ok && let Some(rt) = self.hosts.get_mut(host) {
                 rt.seen.remove(vm);
                 out.notes.push(Note::DuplicateStopped {
@@ -453,15 +442,20 @@ impl Runtime {
                 ),
             });
         }
-        // The room it held elsewhere (a start there, or the record's host)
-        // is free again: the VMs that found none get another chance at once.
-        let freed = self.room_held(v).is_some_and(|x| x != h);
         self.forget_vm_actions(&name);
-        self.set_vm(v, Some(h), Some(Power::Running));
+        self.relocate(v, h, Some(Power::Running));
         self.vms.insert(name.clone(), VmRt::steady());
         if let Some(e) = self.recovery.get_mut(&name) {
             e.done_at = Some(self.now);
         }
+    }
+
+    /// The record places `v` on `h` now (with `power`, if given). The room
+    /// it held on another host that is up (a start there, its record) is
+    /// free again: the VMs that found none get another chance at once.
+    pub(super) fn relocate(&mut self, v: VmId, h: HostId, power: Option<Power>) {
+        let freed = self.room_held(v).is_some_and(|x| x != h);
+        self.set_vm(v, Some(h), power);
         if freed {
             self.unstick();
         }
@@ -592,19 +586,21 @@ impl Runtime {
             // Nor is a copy whose stop got no answer in time and may still
             // land (unless every copy is such a one: one is kept then).
             let late = self.late_stops.get(&vm);
-            let mut keepable: Vec<String> = now
+            let unstopped: Vec<String> = now
                 .iter()
                 .filter(|h| !stopping.contains(*h))
+                .cloned()
+                .collect();
+            let settled: Vec<String> = unstopped
+                .iter()
                 .filter(|h| late.is_none_or(|l| !l.contains_key(*h)))
                 .cloned()
                 .collect();
-            if keepable.is_empty() {
-                keepable = now
-                    .iter()
-                    .filter(|h| !stopping.contains(*h))
-                    .cloned()
-                    .collect();
-            }
+            let keepable = if settled.is_empty() {
+                unstopped
+            } else {
+                settled
+            };
             let Some(first) = keepable.first().cloned() else {
                 continue; // every copy is being stopped already
             };
